@@ -1,0 +1,270 @@
+/*
+ * cgrad.h -- the one public header of the cgrad C core.
+ *
+ * cgrad is PyTorch's eager autograd as a C library. Three objects:
+ *
+ *   cg_storage  a refcounted buffer with a version counter; views share it.
+ *   cg_tensor   a refcounted strided view of a storage (dtype, shape, strides,
+ *               offset) plus its autograd part: requires_grad, grad, grad_fn.
+ *   cg_node     one applied operation in the graph. Its next edges point at the
+ *               nodes that produced its inputs; its backward function turns the
+ *               gradient of its outputs into gradients of its inputs.
+ *
+ * An Edge is a (node, input_nr) pair: input_nr says which output of that node
+ * the value came from. Gradients arriving at the same edge are summed.
+ *
+ *     cg_tensor *x = cg_full((int64_t[]){1}, 1, 2.0, CG_FLOAT32);
+ *     cg_tensor_set_requires_grad(x, 1);
+ *     cg_tensor *y = cg_mul(x, x);                 // y = x^2, MulBackward0
+ *     cg_tensor *z = cg_add(y, y);                 // z = 2x^2
+ *     if (!z) fprintf(stderr, "%s\n", cg_error_message());
+ *     cg_backward(&z, NULL, 1, 0, 0);              // x->grad = 4x = 8
+ *     double g = cg_tensor_item(x->grad);
+ *     cg_tensor_release(z); cg_tensor_release(y); cg_tensor_release(x);
+ *
+ * Ownership: every function returning a pointer returns a NEW reference that
+ * the caller releases (cg_tensor_release / cg_node_release), unless its comment
+ * says "borrowed". Arguments are borrowed unless the comment says "steals".
+ * Errors: functions return NULL (pointers) or -1 (ints) and set the
+ * thread-local error (cg_error_kind / cg_error_message). Nothing aborts or
+ * prints.
+ */
+#ifndef CGRAD_H
+#define CGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_MAX_DIMS 8
+
+/* Enum values are only ever appended. */
+typedef enum cg_dtype {
+    CG_FLOAT32 = 0,
+    CG_FLOAT64 = 1,
+    CG_INT64 = 2,
+    CG_BOOL = 3,
+} cg_dtype;
+#define CG_NUM_DTYPES 4
+
+typedef enum cg_errkind {
+    CG_OK = 0,
+    CG_ERR_VALUE = 1,    /* ValueError */
+    CG_ERR_TYPE = 2,     /* TypeError */
+    CG_ERR_INDEX = 3,    /* IndexError */
+    CG_ERR_RUNTIME = 4,  /* RuntimeError */
+    CG_ERR_MEMORY = 5,   /* allocation failed (RuntimeError, as PyTorch) */
+    CG_ERR_NOTIMPL = 6,  /* NotImplementedError */
+    CG_ERR_EXTERNAL = 7, /* a callback (Python hook) failed; it kept its own error */
+} cg_errkind;
+
+typedef struct cg_storage cg_storage;
+typedef struct cg_tensor cg_tensor;
+typedef struct cg_node cg_node;
+
+/* Releases a borrowed external buffer (e.g. a numpy array's memory). May run
+ * on any thread, without the GIL. */
+typedef void (*cg_deleter)(void *data, void *ctx);
+
+struct cg_storage {
+    int64_t refcount;   /* atomic */
+    void *data;
+    int64_t nbytes;
+    uint64_t version;   /* bumped by every in-place write; shared by views */
+    cg_deleter deleter; /* NULL: cgrad owns data */
+    void *deleter_ctx;
+    _Alignas(16) unsigned char inline_buf[16]; /* data of tiny tensors */
+};
+
+struct cg_tensor {
+    int64_t refcount; /* atomic */
+    cg_storage *storage;
+    int64_t offset; /* in elements */
+    int64_t numel;
+    int32_t ndim;
+    uint8_t dtype;          /* cg_dtype */
+    uint8_t requires_grad;  /* leaves: the flag; non-leaves: grad_fn != NULL */
+    uint8_t retains_grad;
+    uint8_t is_wrapped;     /* a Python scalar turned into a 0-d tensor */
+    uint32_t output_nr;     /* which output of grad_fn this is */
+    int64_t shape[CG_MAX_DIMS];
+    int64_t strides[CG_MAX_DIMS]; /* in elements */
+    cg_tensor *grad;   /* owned, or NULL */
+    cg_node *grad_fn;  /* owned, NULL for leaves */
+    cg_node *grad_acc; /* borrowed: the leaf's AccumulateGrad node, cleared when it dies */
+    cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */
+    struct cg_hook *hooks; /* leaves: gradient hooks run before accumulation */
+    void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
+};
+
+/* ---- errors ------------------------------------------------------------ */
+cg_errkind cg_error_kind(void);
+const char *cg_error_message(void); /* borrowed, valid until the next error */
+void cg_error_set(cg_errkind kind, const char *fmt, ...);
+void cg_error_clear(void);
+
+/* ---- dtypes ------------------------------------------------------------ */
+int64_t cg_dtype_size(cg_dtype dtype);
+const char *cg_dtype_name(cg_dtype dtype); /* "float32", ... (static) */
+int cg_dtype_is_floating(cg_dtype dtype);
+cg_dtype cg_get_default_dtype(void);
+int cg_set_default_dtype(cg_dtype dtype); /* floating types only */
+/* The dtype PyTorch's promotion gives a binary op between a and b. */
+cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b);
+
+/* ---- storage and tensors ----------------------------------------------- */
+void cg_storage_retain(cg_storage *s);
+void cg_storage_release(cg_storage *s);
+void cg_tensor_retain(cg_tensor *t);
+void cg_tensor_release(cg_tensor *t); /* NULL allowed */
+
+/* Uninitialised / filled tensors of the given shape. */
+cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype);
+cg_tensor *cg_zeros(const int64_t *shape, int ndim, cg_dtype dtype);
+cg_tensor *cg_ones(const int64_t *shape, int ndim, cg_dtype dtype);
+cg_tensor *cg_full(const int64_t *shape, int ndim, double value, cg_dtype dtype);
+/* A new tensor with t's shape and dtype, uninitialised. */
+cg_tensor *cg_empty_like(const cg_tensor *t);
+/* A copy of `data` (contiguous, row-major, nbytes = numel * itemsize). */
+cg_tensor *cg_from_data(const void *data, const int64_t *shape, int ndim, cg_dtype dtype);
+/* A tensor over external memory, which stays alive until deleter(data, ctx)
+ * is called. `strides` in elements; NULL means contiguous. Steals nothing;
+ * on failure the deleter is NOT called. */
+cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
+                        cg_dtype dtype, cg_deleter deleter, void *ctx);
+/* A 0-d tensor holding a Python-style scalar, in the dtype PyTorch uses for a
+ * wrapped number next to `like` (may be NULL): a float value next to a float
+ * tensor takes its dtype, next to an integer tensor the default dtype; an
+ * integer value takes an integer or floating tensor's dtype. kind is
+ * CG_FLOAT64 for a float, CG_INT64 for an int, CG_BOOL for a bool. */
+cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like);
+
+int cg_tensor_is_contiguous(const cg_tensor *t);
+double cg_tensor_item(const cg_tensor *t); /* one element, any dtype, as double; NaN+error if numel != 1 */
+/* Pointer to the first element (borrowed). */
+void *cg_tensor_data(const cg_tensor *t);
+
+/* ---- autograd state of a tensor ---------------------------------------- */
+int cg_is_grad_enabled(void);     /* thread-local */
+void cg_set_grad_enabled(int on); /* thread-local */
+int cg_tensor_set_requires_grad(cg_tensor *t, int on); /* leaves only; floating only */
+int cg_tensor_is_leaf(const cg_tensor *t);
+/* Replaces t->grad; g may be NULL. Checks shape and dtype like PyTorch. */
+int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g);
+/* Non-leaf tensors keep their .grad after backward. */
+int cg_tensor_retain_grad(cg_tensor *t);
+/* A new tensor sharing t's data, with no autograd history. */
+cg_tensor *cg_detach(cg_tensor *t);
+/* Cuts t from its graph in place (t becomes a leaf that does not require grad). */
+int cg_detach_(cg_tensor *t);
+
+/* ---- graph ------------------------------------------------------------- */
+void cg_node_retain(cg_node *n);
+void cg_node_release(cg_node *n); /* NULL allowed; frees chains iteratively */
+const char *cg_node_name(const cg_node *n); /* borrowed */
+int cg_node_num_next(const cg_node *n);
+/* Borrowed node (NULL for an input that needs no gradient) and its input_nr. */
+cg_node *cg_node_next(const cg_node *n, int i, uint32_t *input_nr);
+/* For an AccumulateGrad node: the leaf it accumulates into (borrowed), else NULL. */
+cg_tensor *cg_node_variable(const cg_node *n);
+uint64_t cg_node_sequence_nr(const cg_node *n);
+/* A slot for the wrapper object of a binding (borrowed; cgrad never reads it). */
+void *cg_node_get_user(const cg_node *n);
+void cg_node_set_user(cg_node *n, void *user);
+
+/* Gradient hooks. fn gets the gradient (borrowed) and may set *out to a new
+ * reference replacing it. It returns 0, or -1 after storing its own error
+ * (then cgrad reports CG_ERR_EXTERNAL). release(ctx) runs when the hook is
+ * removed or its owner dies, on any thread. */
+typedef int (*cg_hook_fn)(void *ctx, cg_tensor *grad, cg_tensor **out);
+typedef void (*cg_hook_release)(void *ctx);
+/* Registers a hook on t's gradient; returns its id (> 0) or -1. */
+int64_t cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
+/* Removes hook `id` wherever it was registered through t; 0 if found, 1 if not. */
+int cg_tensor_remove_hook(cg_tensor *t, int64_t id);
+
+/* ---- backward ---------------------------------------------------------- */
+/* Accumulates d(roots)/d(leaves) into the leaves' .grad. grads[i] is the
+ * gradient of roots[i] (NULL: ones, roots[i] must have one element).
+ * With `inputs` (n_inputs > 0) only those tensors' .grad are accumulated.
+ * Runs without Python; hooks are the only callbacks. */
+int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+                int retain_graph, int create_graph);
+int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+                       int retain_graph, int create_graph,
+                       cg_tensor *const *inputs, int n_inputs);
+/* autograd.grad: writes d(roots)/d(inputs[j]) into out[j] (new references,
+ * NULL where an input is unused; an error then unless allow_unused).
+ * Leaves' .grad is untouched. */
+int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+            cg_tensor *const *inputs, int n_inputs, int retain_graph, int create_graph,
+            int allow_unused, cg_tensor **out);
+
+/* ---- element-wise ops (broadcasting, type promotion) -------------------- */
+cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b); /* b - a, as Python's `number - tensor` */
+cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b);   /* tensor ** tensor */
+cg_tensor *cg_pow_scalar(cg_tensor *a, double exponent); /* tensor ** number */
+cg_tensor *cg_rpow_scalar(double base, cg_tensor *e);    /* number ** tensor */
+cg_tensor *cg_neg(cg_tensor *a);
+cg_tensor *cg_exp(cg_tensor *a);
+cg_tensor *cg_log(cg_tensor *a);
+cg_tensor *cg_tanh(cg_tensor *a);
+cg_tensor *cg_sigmoid(cg_tensor *a);
+cg_tensor *cg_relu(cg_tensor *a);
+/* Casts to dtype (a copy, differentiable between floating types). */
+cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype);
+
+/* In place: a op= b, b broadcast to a's shape. Returns a (new reference). */
+cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_zero_(cg_tensor *a);
+cg_tensor *cg_fill_(cg_tensor *a, double value);
+/* dst[...] = src (broadcast, cast). Returns dst (new reference). */
+cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
+
+/* ---- reductions --------------------------------------------------------- */
+/* dims == NULL (or ndims == 0): all dimensions. Negative dims count from the end. */
+cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* Sums a broadcast gradient back to `shape` (the inverse of expand). */
+cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim);
+
+/* ---- linear algebra ----------------------------------------------------- */
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
+
+/* ---- shape (views share storage and version with their base) ------------ */
+cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */
+cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim);    /* -1 allowed */
+cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1);
+cg_tensor *cg_permute(cg_tensor *a, const int64_t *dims, int ndim);
+cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim);
+cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: all size-1 dims */
+cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim);  /* -1 keeps a size */
+cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already contiguous */
+cg_tensor *cg_clone(cg_tensor *a);
+
+/* ---- random numbers ------------------------------------------------------ */
+typedef struct cg_generator {
+    uint64_t s[4]; /* xoshiro256** state */
+    double spare_normal;
+    int has_spare;
+} cg_generator;
+void cg_generator_seed(cg_generator *g, uint64_t seed);
+cg_generator *cg_default_generator(void); /* borrowed, process-wide */
+/* g NULL: the default generator. */
+cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CGRAD_H */

@@ -1,0 +1,477 @@
+/* engine.c -- the backward pass.
+ *
+ * Two steps, as in micrograd and PyTorch: order the graph (count, for each
+ * reachable node, the edges pointing into it), then apply the chain rule node
+ * by node from a ready queue ordered by sequence number, newest first. A node
+ * is ready when every consumer of its outputs has delivered its gradient.
+ */
+#include <pthread.h>
+
+#include "internal.h"
+
+int cg_add_into(cg_tensor *dst, cg_tensor *src); /* ops_elementwise.c */
+
+enum run_mode {
+    ACCUMULATE_ALL, /* backward(): every leaf's .grad */
+    CAPTURE,        /* grad() / backward(inputs=): only the inputs' gradients */
+};
+
+typedef struct run {
+    uint64_t id;
+    enum run_mode mode;
+    int retain_graph;
+    cg_node **nodes; /* every node claimed by this run */
+    size_t n_nodes, cap_nodes;
+    cg_node **heap; /* ready queue, max-heap on seq */
+    size_t n_heap, cap_heap;
+    cg_edge *targets; /* CAPTURE: the inputs' gradient edges */
+    cg_tensor **captured;
+    int n_targets;
+} run;
+
+static pthread_mutex_t engine_mutex;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static uint64_t run_counter;
+
+static void engine_init(void) {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&engine_mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t cap2 = *cap ? *cap * 2 : 64;
+    while (cap2 < need) cap2 *= 2;
+    void *p = realloc(*arr, cap2 * elem);
+    if (!p) {
+        cg_oom((int64_t)(cap2 * elem));
+        return -1;
+    }
+    *arr = p;
+    *cap = cap2;
+    return 0;
+}
+
+/* ---- ready queue ------------------------------------------------------------ */
+
+static int heap_push(run *r, cg_node *n) {
+    if (grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof(cg_node *))) return -1;
+    size_t i = r->n_heap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (r->heap[p]->seq >= n->seq) break;
+        r->heap[i] = r->heap[p];
+        i = p;
+    }
+    r->heap[i] = n;
+    return 0;
+}
+
+static cg_node *heap_pop(run *r) {
+    cg_node *top = r->heap[0];
+    cg_node *last = r->heap[--r->n_heap];
+    size_t i = 0, n = r->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && r->heap[c + 1]->seq > r->heap[c]->seq) c++;
+        if (r->heap[c]->seq <= last->seq) break;
+        r->heap[i] = r->heap[c];
+        i = c;
+    }
+    if (n) r->heap[i] = last;
+    return top;
+}
+
+/* ---- step 1: claim and count ---------------------------------------------- */
+
+static int claim(run *r, cg_node *n) {
+    if (n->run == r->id) return 0;
+    if (n->run != 0) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "backward was called, from a hook or a custom Function, on a graph that an outer "
+                     "backward call is still differentiating; this reentrant use is not supported");
+        return -1;
+    }
+    if (grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *))) return -1;
+    n->run = r->id;
+    n->deps = 0;
+    n->captured = 0;
+    n->exec_needed = r->mode == ACCUMULATE_ALL;
+    n->need_mask = ~0u;
+    n->buf1 = NULL;
+    n->bufs = NULL;
+    if (n->n_outputs > 1) {
+        n->bufs = calloc(n->n_outputs, sizeof(cg_tensor *));
+        if (!n->bufs) {
+            cg_oom((int64_t)n->n_outputs * (int64_t)sizeof(cg_tensor *));
+            return -1;
+        }
+    }
+    r->nodes[r->n_nodes++] = n;
+    return 0;
+}
+
+/* Claims every node reachable from the roots and counts its dependencies,
+ * with the claimed-node list itself as the work stack. */
+static int count_dependencies(run *r, const cg_edge *roots, int n_roots) {
+    for (int i = 0; i < n_roots; i++)
+        if (claim(r, roots[i].node)) return -1;
+    for (size_t k = 0; k < r->n_nodes; k++) {
+        cg_node *n = r->nodes[k];
+        for (int i = 0; i < n->n_next; i++) {
+            cg_node *next = n->next[i].node;
+            if (!next) continue;
+            if (claim(r, next)) return -1;
+            next->deps++;
+        }
+    }
+    return 0;
+}
+
+static int by_seq(const void *a, const void *b) {
+    uint64_t x = (*(cg_node *const *)a)->seq, y = (*(cg_node *const *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* CAPTURE mode runs only the nodes on a path to an input. A node's next
+ * nodes are older than it, so one pass in sequence order sees them first. */
+static void mark_needed(run *r) {
+    for (int j = 0; j < r->n_targets; j++)
+        if (r->targets[j].node && r->targets[j].node->run == r->id) r->targets[j].node->captured = 1;
+    qsort(r->nodes, r->n_nodes, sizeof(cg_node *), by_seq);
+    for (size_t k = 0; k < r->n_nodes; k++) {
+        cg_node *n = r->nodes[k];
+        if (n->op == &cg_accumulate_grad_op) continue; /* never runs here */
+        uint32_t mask = 0;
+        for (int i = 0; i < n->n_next; i++) {
+            cg_node *next = n->next[i].node;
+            if (next && (next->captured || next->exec_needed) && i < 32) mask |= 1u << i;
+            if (next && (next->captured || next->exec_needed)) n->exec_needed = 1;
+        }
+        n->need_mask = mask;
+    }
+}
+
+/* ---- step 2: evaluate -------------------------------------------------------- */
+
+static cg_tensor **buffer_of(cg_node *n, uint32_t k) { return n->n_outputs > 1 ? &n->bufs[k] : &n->buf1; }
+
+/* Adds g (owned) into a buffer slot: in place when nobody else can see
+ * either operand and no graph is being built, else out of place. */
+static int buffer_add(cg_tensor **slot, cg_tensor *g) {
+    cg_tensor *have = *slot;
+    if (!have) {
+        *slot = g;
+        return 0;
+    }
+    if (!cg_is_grad_enabled() && cg_same_shape(have, g) && have->dtype == g->dtype) {
+        if (cg_is_unique(have) && cg_tensor_is_contiguous(have)) {
+            int rc = cg_add_into(have, g);
+            cg_tensor_release(g);
+            return rc;
+        }
+        if (cg_is_unique(g) && cg_tensor_is_contiguous(g)) {
+            int rc = cg_add_into(g, have);
+            cg_tensor_release(have);
+            *slot = g;
+            return rc;
+        }
+    }
+    cg_tensor *sum = cg_add(have, g);
+    cg_tensor_release(g);
+    if (!sum) return -1;
+    cg_tensor_release(have);
+    *slot = sum;
+    return 0;
+}
+
+static void capture(run *r, cg_node *n, uint32_t k, cg_tensor *g) {
+    for (int j = 0; j < r->n_targets; j++) {
+        if (r->targets[j].node != n || r->targets[j].input_nr != k || !g) continue;
+        if (r->captured[j]) { /* the same tensor passed twice as input */
+            cg_tensor_retain(r->captured[j]);
+        } else {
+            cg_tensor_retain(g);
+            r->captured[j] = g;
+        }
+    }
+}
+
+/* Routes the gradients a node produced into its next nodes' buffers. */
+static int route(run *r, cg_node *n, cg_tensor **gin) {
+    int rc = 0;
+    for (int i = 0; i < n->n_next; i++) {
+        cg_edge *e = &n->next[i];
+        cg_tensor *g = gin[i];
+        gin[i] = NULL;
+        if (!e->node || e->node->run != r->id) {
+            cg_tensor_release(g);
+            continue;
+        }
+        if (g && rc == 0)
+            rc = buffer_add(buffer_of(e->node, e->input_nr), g);
+        else
+            cg_tensor_release(g);
+        if (--e->node->deps == 0 && (e->node->exec_needed || e->node->captured) && rc == 0)
+            rc = heap_push(r, e->node);
+    }
+    return rc;
+}
+
+static int evaluate(run *r, cg_node *n) {
+    for (uint32_t k = 0; k < n->n_outputs; k++) {
+        cg_tensor **slot = buffer_of(n, k);
+        if (cg_run_hooks(n, k, slot) || cg_run_retains(n, k, *slot)) return -1;
+        if (n->captured) capture(r, n, k, *slot);
+    }
+    cg_tensor *small[8] = {0};
+    cg_tensor **gin = n->n_next <= 8 ? small : calloc((size_t)n->n_next, sizeof(cg_tensor *));
+    if (!gin) {
+        cg_oom((int64_t)n->n_next * 8);
+        return -1;
+    }
+    int rc = 0;
+    if (n->exec_needed) {
+        bool any = false;
+        for (uint32_t k = 0; k < n->n_outputs; k++) any |= *buffer_of(n, k) != NULL;
+        cg_tensor **gout = n->n_outputs > 1 ? n->bufs : &n->buf1;
+        if (any) rc = n->op->backward(n, gout, gin);
+        if (rc == 0 && !r->retain_graph) cg_node_release_saved(n);
+    }
+    for (uint32_t k = 0; k < n->n_outputs; k++) {
+        cg_tensor **slot = buffer_of(n, k);
+        cg_tensor_release(*slot);
+        *slot = NULL;
+    }
+    if (rc == 0) rc = route(r, n, gin);
+    for (int i = 0; i < n->n_next; i++) cg_tensor_release(gin[i]);
+    if (gin != small) free(gin);
+    return rc;
+}
+
+/* ---- a run -------------------------------------------------------------------- */
+
+static void finish(run *r) {
+    for (size_t k = 0; k < r->n_nodes; k++) {
+        cg_node *n = r->nodes[k];
+        for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
+        free(n->bufs);
+        n->bufs = NULL;
+        n->buf1 = NULL;
+        n->run = 0;
+        n->deps = 0;
+        n->captured = 0;
+        n->exec_needed = 0;
+        n->need_mask = ~0u;
+    }
+    free(r->nodes);
+    free(r->heap);
+}
+
+/* The gradient a root starts with: the given one (checked), or ones. */
+static cg_tensor *root_grad(cg_tensor *root, cg_tensor *grad) {
+    if (!grad) {
+        if (root->numel != 1) {
+            cg_error_set(CG_ERR_RUNTIME, "grad can be implicitly created only for scalar outputs");
+            return NULL;
+        }
+        return cg_ones(root->shape, root->ndim, (cg_dtype)root->dtype);
+    }
+    if (!cg_same_shape(root, grad)) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Mismatch in shape: grad_output[0] has a shape of torch.Size(%s) and output[0] has a "
+                     "shape of torch.Size(%s).",
+                     cg_shape_str(grad->shape, grad->ndim, b1, sizeof b1),
+                     cg_shape_str(root->shape, root->ndim, b2, sizeof b2));
+        return NULL;
+    }
+    if (grad->dtype != root->dtype) return cg_cast_raw(grad, (cg_dtype)root->dtype);
+    cg_tensor_retain(grad);
+    return grad;
+}
+
+static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, cg_edge *edges) {
+    for (int i = 0; i < n; i++) {
+        cg_tensor *g = root_grad(roots[i], grads ? grads[i] : NULL);
+        if (!g) return -1;
+        if (buffer_add(buffer_of(edges[i].node, edges[i].input_nr), g)) return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        cg_node *node = edges[i].node;
+        bool seen = false;
+        for (int j = 0; j < i; j++) seen |= edges[j].node == node;
+        if (!seen && node->deps == 0 && (node->exec_needed || node->captured))
+            if (heap_push(r, node)) return -1;
+    }
+    return 0;
+}
+
+static int execute(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, cg_edge *edges) {
+    if (count_dependencies(r, edges, n)) return -1;
+    if (r->mode == CAPTURE) mark_needed(r);
+    if (seed_roots(r, roots, grads, n, edges)) return -1;
+    while (r->n_heap) {
+        cg_node *node = heap_pop(r);
+        if (evaluate(r, node)) return -1;
+    }
+    return 0;
+}
+
+static int root_edges(cg_tensor *const *roots, int n, cg_edge *edges) {
+    for (int i = 0; i < n; i++) {
+        if (!roots[i]->requires_grad) {
+            cg_error_set(CG_ERR_RUNTIME,
+                         "element %d of tensors does not require grad and does not have a grad_fn", i);
+            return -1;
+        }
+        edges[i] = cg_gradient_edge(roots[i]);
+        if (!edges[i].node) return -1;
+    }
+    return 0;
+}
+
+static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, int create_graph) {
+    if (n <= 0) {
+        cg_error_set(CG_ERR_RUNTIME, "backward() needs at least one tensor");
+        return -1;
+    }
+    cg_edge small[8];
+    cg_edge *edges = n <= 8 ? small : calloc((size_t)n, sizeof(cg_edge));
+    if (!edges) {
+        cg_oom((int64_t)n * (int64_t)sizeof(cg_edge));
+        return -1;
+    }
+    memset(edges, 0, (size_t)n * sizeof(cg_edge));
+    int rc = root_edges(roots, n, edges);
+    if (rc == 0) {
+        pthread_once(&engine_once, engine_init);
+        pthread_mutex_lock(&engine_mutex);
+        int grad_mode = cg_is_grad_enabled();
+        cg_set_grad_enabled(create_graph);
+        r->id = ++run_counter;
+        rc = execute(r, roots, grads, n, edges);
+        finish(r);
+        cg_set_grad_enabled(grad_mode);
+        pthread_mutex_unlock(&engine_mutex);
+    }
+    for (int i = 0; i < n; i++) cg_node_release(edges[i].node);
+    if (edges != small) free(edges);
+    return rc;
+}
+
+/* Adds g into t->grad as AccumulateGrad does: steal or copy the first
+ * gradient, add in place afterwards -- out of place when building a graph,
+ * so the graph of the first gradient stays intact. */
+int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
+    cg_tensor *old = t->grad;
+    cg_tensor *next;
+    if (!cg_is_grad_enabled()) {
+        if (old) return cg_add_into(old, g);
+        if (cg_is_unique(g) && !g->grad_fn && cg_tensor_is_contiguous(g) && g->dtype == t->dtype) {
+            cg_tensor_retain(g);
+            next = g;
+        } else {
+            next = cg_clone(g);
+        }
+    } else {
+        if (old) {
+            next = cg_add(old, g);
+        } else {
+            cg_tensor_retain(g);
+            next = g;
+        }
+    }
+    if (!next) return -1;
+    t->grad = next;
+    cg_tensor_release(old);
+    return 0;
+}
+
+static int accumulate_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)gin;
+    return cg_accumulate_grad(n->variable, gout[0]);
+}
+
+const cg_op cg_accumulate_grad_op = {"AccumulateGrad", accumulate_backward, NULL};
+
+int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+                int retain_graph, int create_graph) {
+    run r = {0};
+    r.mode = ACCUMULATE_ALL;
+    r.retain_graph = retain_graph || create_graph;
+    return run_engine(&r, roots, grads, n, create_graph);
+}
+
+static int capture_run(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n,
+                       cg_tensor *const *inputs, int n_inputs, int create_graph) {
+    r->mode = CAPTURE;
+    r->n_targets = n_inputs;
+    r->targets = calloc((size_t)n_inputs, sizeof(cg_edge));
+    r->captured = calloc((size_t)n_inputs, sizeof(cg_tensor *));
+    int rc = 0;
+    if (!r->targets || !r->captured) {
+        cg_oom((int64_t)n_inputs * 16);
+        rc = -1;
+    }
+    for (int j = 0; j < n_inputs && rc == 0; j++) {
+        if (!inputs[j]->requires_grad) {
+            cg_error_set(CG_ERR_RUNTIME, "One of the differentiated Tensors does not require grad");
+            rc = -1;
+            break;
+        }
+        r->targets[j] = cg_gradient_edge(inputs[j]);
+        if (!r->targets[j].node) rc = -1;
+    }
+    if (rc == 0) rc = run_engine(r, roots, grads, n, create_graph);
+    for (int j = 0; j < n_inputs && r->targets; j++) cg_node_release(r->targets[j].node);
+    free(r->targets);
+    return rc;
+}
+
+int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+            cg_tensor *const *inputs, int n_inputs, int retain_graph, int create_graph,
+            int allow_unused, cg_tensor **out) {
+    run r = {0};
+    r.retain_graph = retain_graph || create_graph;
+    int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
+    for (int j = 0; j < n_inputs; j++) {
+        out[j] = rc == 0 && r.captured ? r.captured[j] : NULL;
+        if (rc != 0 && r.captured) cg_tensor_release(r.captured[j]);
+        if (rc == 0 && !out[j] && !allow_unused) {
+            cg_error_set(CG_ERR_RUNTIME,
+                         "One of the differentiated Tensors appears to not have been used in the graph. "
+                         "Set allow_unused=True if this is the desired behavior.");
+            rc = -1;
+        }
+    }
+    if (rc != 0)
+        for (int j = 0; j < n_inputs; j++) {
+            cg_tensor_release(out[j]);
+            out[j] = NULL;
+        }
+    free(r.captured);
+    return rc;
+}
+
+int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
+                       int retain_graph, int create_graph,
+                       cg_tensor *const *inputs, int n_inputs) {
+    if (n_inputs <= 0) return cg_backward(roots, grads, n, retain_graph, create_graph);
+    run r = {0};
+    r.retain_graph = retain_graph || create_graph;
+    int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
+    int grad_mode = cg_is_grad_enabled();
+    cg_set_grad_enabled(create_graph);
+    for (int j = 0; j < n_inputs && r.captured; j++) {
+        if (rc == 0 && r.captured[j]) rc = cg_accumulate_grad(inputs[j], r.captured[j]);
+        cg_tensor_release(r.captured[j]);
+    }
+    cg_set_grad_enabled(grad_mode);
+    free(r.captured);
+    return rc;
+}

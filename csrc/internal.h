@@ -1,0 +1,287 @@
+/*
+ * internal.h -- what the C files of cgrad share and nobody else sees.
+ *
+ * Vocabulary (as in cgrad.h): a Node is one applied operation; an Edge is a
+ * (node, input_nr) pair naming which output of that node a value came from;
+ * gradients arriving at the same edge are summed.
+ *
+ * Note [Saved tensors]
+ *   A node saves an *input* by holding the tensor itself (its history is what
+ *   a second-order gradient must flow through). It saves an *output* as a
+ *   history-free alias of the data, so output -> grad_fn -> saved -> output is
+ *   never a cycle; unpacking it with grad mode on re-attaches the node as the
+ *   alias's grad_fn. Both record the storage version at save time and compare
+ *   it when unpacked.
+ *
+ * Note [Engine state lives in the node]
+ *   The dependency count and input buffer of a node during a backward pass are
+ *   fields of the node, not entries of a hash map: the engine is the only
+ *   writer, and runs hold one process-wide recursive lock (the GIL is not held
+ *   during backward, so this lock is what keeps two threads from sharing a
+ *   node's scratch). A node claimed by an outer run on the same thread (a hook
+ *   calling backward on the same graph) is reported as an error.
+ */
+#ifndef CGRAD_INTERNAL_H
+#define CGRAD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgrad.h"
+
+#define CG_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
+#define CG_DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
+#define CG_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define CG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CG_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* ---- errors (error.c) --------------------------------------------------- */
+/* Sets a "could not allocate" error and returns NULL. */
+void *cg_oom(int64_t nbytes);
+/* "[3, 4]" into buf. */
+const char *cg_shape_str(const int64_t *shape, int ndim, char *buf, size_t size);
+/* "torch.FloatTensor"-style name PyTorch uses in messages. */
+const char *cg_dtype_tensor_name(cg_dtype dtype);
+const char *cg_dtype_torch_name(cg_dtype dtype); /* "Float", "Double", "Long", "Bool" */
+
+/* ---- tensors (tensor.c) ------------------------------------------------- */
+cg_storage *cg_storage_new(int64_t nbytes);
+/* A tensor header over `s` (retained) with the given layout; no autograd. */
+cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
+                          const int64_t *strides, int ndim, int64_t offset);
+/* A view of a: same storage, new layout. base recorded for version sharing. */
+cg_tensor *cg_alias(cg_tensor *a, const int64_t *shape, const int64_t *strides,
+                    int ndim, int64_t offset);
+void cg_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
+int64_t cg_shape_numel(const int64_t *shape, int ndim);
+int cg_check_shape(const int64_t *shape, int ndim);
+bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
+bool cg_shape_eq(const int64_t *s1, int n1, const int64_t *s2, int n2);
+int cg_wrap_dim(int64_t dim, int ndim, int64_t *out);
+/* Broadcast shape of a and b into out; -1 + error if incompatible. */
+int cg_broadcast_shapes(const int64_t *sa, int na, const int64_t *sb, int nb,
+                        int64_t *out, int *nout);
+/* Strides of t seen with shape `shape` (broadcast: 0 where t's size is 1). */
+void cg_broadcast_strides(const cg_tensor *t, const int64_t *shape, int ndim, int64_t *out);
+static inline char *cg_ptr(const cg_tensor *t) {
+    return (char *)t->storage->data + t->offset * cg_dtype_size((cg_dtype)t->dtype);
+}
+static inline void cg_bump_version(cg_tensor *t) {
+    __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+}
+/* A tensor is uniquely ours: nobody else can observe writing into it. */
+static inline bool cg_is_unique(const cg_tensor *t) {
+    return CG_LOAD(&t->refcount) == 1 && CG_LOAD(&t->storage->refcount) == 1 &&
+           t->pyobj == NULL && t->base == NULL;
+}
+/* Element-wise copy with cast and broadcast of src into dst (no autograd). */
+int cg_copy_data(cg_tensor *dst, const cg_tensor *src);
+/* Cast without autograd (a new tensor, or a ref to a itself if same dtype). */
+cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
+
+/* ---- deferred release (tensor.c) ---------------------------------------- */
+/* Objects whose count hit zero go on a per-thread worklist that one loop
+ * drains, so freeing a chain of 10^7 nodes uses constant C stack. */
+void cg_reap_push(void *obj, int is_node);
+
+/* ---- graph (graph.c) ---------------------------------------------------- */
+typedef struct cg_hook {
+    struct cg_hook *next;
+    int64_t refcount; /* the list holds one; a running engine may hold more */
+    int64_t id;
+    uint32_t output_nr;
+    cg_hook_fn fn;
+    void *ctx;
+    cg_hook_release release;
+} cg_hook;
+
+typedef struct cg_retain {
+    struct cg_retain *next;
+    cg_tensor *tensor; /* weak: unlinked under the graph lock before it dies */
+} cg_retain;
+
+typedef struct cg_edge {
+    cg_node *node; /* owned; NULL: the input needs no gradient */
+    uint32_t input_nr;
+} cg_edge;
+
+typedef struct cg_saved {
+    cg_tensor *data; /* see Note [Saved tensors]; NULL: nothing saved */
+    uint64_t version;
+    uint8_t is_output;
+    uint32_t output_nr;
+} cg_saved;
+
+typedef struct cg_shape {
+    int32_t ndim;
+    int64_t d[CG_MAX_DIMS];
+} cg_shape;
+
+/* Turns the gradients of a node's outputs (gout[k], NULL when none arrived)
+ * into gradients of its inputs (gin[i], new references, NULL for none). */
+typedef int (*cg_backward_fn)(cg_node *n, cg_tensor **gout, cg_tensor **gin);
+
+typedef struct cg_op {
+    const char *name;
+    cg_backward_fn backward;
+    void (*free_extra)(void *extra); /* NULL: nothing to free */
+} cg_op;
+
+#define CG_NODE_SAVED 3
+#define CG_NODE_INLINE_EDGES 2
+#define CG_NODE_INLINE_META 2
+
+struct cg_node {
+    int64_t refcount; /* atomic */
+    const cg_op *op;
+    uint64_t seq; /* creation order: a node's next nodes are always older */
+    int32_t n_next;
+    uint32_t n_outputs;
+    uint8_t released; /* saved tensors freed by a backward without retain_graph */
+    uint8_t has_saved;
+    uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
+    cg_edge *next;
+    cg_edge inline_next[CG_NODE_INLINE_EDGES];
+    cg_saved saved[CG_NODE_SAVED];
+    cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 */
+    double f[2];     /* op scalars (exponents, ...) */
+    int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...) */
+    void *extra;     /* op data freed by op->free_extra */
+    cg_tensor *variable; /* AccumulateGrad: the leaf (owned) */
+    cg_hook *pre_hooks;  /* gradient hooks of this node's outputs */
+    cg_retain *retains;  /* non-leaf outputs keeping their .grad */
+    void *anomaly;       /* where the op was created, when anomaly mode is on */
+    void *user;          /* the binding's wrapper, if any (borrowed) */
+    /* engine scratch, see Note [Engine state lives in the node] */
+    uint64_t run;
+    int64_t deps;
+    uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
+    uint8_t exec_needed, captured;
+    cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
+    cg_tensor **bufs; /* input buffers when n_outputs > 1 */
+};
+
+extern const cg_op cg_accumulate_grad_op;
+
+/* Lock for hook lists, retains lists and leaves' grad_acc pointers. Held only
+ * briefly, never while calling out or waiting for anything else. */
+void cg_graph_lock(void);
+void cg_graph_unlock(void);
+
+/* True when grad mode is on and some input requires grad. */
+bool cg_any_requires_grad(cg_tensor *const *inputs, int n);
+/* A node for `op` with one edge per input (the input's gradient edge) and
+ * n_outputs outputs. Records the shapes and dtypes of the first two inputs. */
+cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t n_outputs);
+/* Makes out the output_nr-th result of n: out->grad_fn = n (retained). */
+void cg_set_history(cg_tensor *out, cg_node *n, uint32_t output_nr);
+/* The edge a gradient for t must flow into (node retained; NULL node if none). */
+cg_edge cg_gradient_edge(cg_tensor *t);
+/* The leaf's AccumulateGrad node (new reference), created on first use. */
+cg_node *cg_grad_accumulator(cg_tensor *leaf);
+
+static inline bool cg_wants(const cg_node *n, int i) {
+    return n->next[i].node != NULL && (i >= 32 || ((n->need_mask >> i) & 1u));
+}
+/* Saves t in slot (see Note [Saved tensors]). */
+int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output);
+/* The saved tensor of slot, new reference; errors if freed or modified. */
+cg_tensor *cg_unpack(cg_node *n, int slot);
+void cg_node_release_saved(cg_node *n);
+/* g (stolen) summed back to input i's shape and cast to its dtype. */
+cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
+
+/* Hooks on a node output / a leaf, taken for calling: returns how many were
+ * copied into out[] (each retained); cg_hook_put releases one. */
+int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max);
+void cg_hook_put(cg_hook *h);
+/* Runs the hooks of output k of n on *g (owned, may be replaced). */
+int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g);
+/* Updates .grad of the non-leaf tensors that retain output k of n. */
+int cg_run_retains(cg_node *n, uint32_t output_nr, cg_tensor *g);
+void cg_tensor_forget_retain(cg_tensor *t);
+void cg_tensor_free_hooks(cg_tensor *t);
+
+/* ---- element-wise machinery (iter.c) ------------------------------------ */
+/* A 1-D inner loop: n elements, data[k] and strides[k] (in elements) per
+ * operand, operand 0 the output. */
+typedef void (*cg_loop)(int64_t n, char **data, const int64_t *strides);
+
+#define CG_ITER_MAX_OPS 4
+typedef struct cg_iter {
+    int ndim; /* after coalescing; innermost last */
+    int nops;
+    int64_t shape[CG_MAX_DIMS];
+    char *data[CG_ITER_MAX_OPS];
+    int64_t itemsize[CG_ITER_MAX_OPS];
+    int64_t strides[CG_ITER_MAX_OPS][CG_MAX_DIMS];
+} cg_iter;
+
+/* Iterates ops[0..nops) over `shape` (ops broadcast to it). */
+void cg_iter_init(cg_iter *it, cg_tensor *const *ops, int nops, const int64_t *shape, int ndim);
+void cg_iter_run(const cg_iter *it, cg_loop loop);
+/* Runs loop over out = f(ins...), choosing the 1-element, contiguous or
+ * strided path. All operands already have the loop's dtype. */
+void cg_run_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin);
+
+/* ---- kernels (kernels.c) ------------------------------------------------- */
+typedef enum cg_binop {
+    CG_BIN_ADD,
+    CG_BIN_SUB,
+    CG_BIN_MUL,
+    CG_BIN_DIV,
+    CG_BIN_POW,
+    CG_BIN_TANH_BWD,    /* (g, y) -> g * (1 - y^2) */
+    CG_BIN_SIGMOID_BWD, /* (g, y) -> g * (1 - y) * y */
+    CG_BIN_RELU_BWD,    /* (g, y) -> y > 0 ? g : 0 */
+    CG_NUM_BINOPS
+} cg_binop;
+
+typedef enum cg_unop {
+    CG_UN_NEG,
+    CG_UN_EXP,
+    CG_UN_LOG,
+    CG_UN_TANH,
+    CG_UN_SIGMOID,
+    CG_UN_RELU,
+    CG_UN_SQUARE,
+    CG_UN_CUBE,
+    CG_UN_SQRT,
+    CG_UN_RSQRT,
+    CG_UN_RECIPROCAL,
+    CG_UN_COPY,
+    CG_NUM_UNOPS
+} cg_unop;
+
+/* The inner loop of op for dtype, or NULL (with an error set) if none. */
+cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype);
+cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype);
+/* dst = (dst dtype) src, element-wise. */
+cg_loop cg_cast_loop(cg_dtype dst, cg_dtype src);
+/* Writes value into every element of t (no autograd, no version bump). */
+void cg_fill_raw(cg_tensor *t, double value);
+
+/* Raw element-wise results (no autograd): op(a, b) with broadcasting and
+ * promotion to `dtype`, and op(a) in a's dtype. */
+cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype);
+cg_tensor *cg_unary_raw(cg_unop op, cg_tensor *a);
+/* dst += src without autograd (src broadcast to dst). */
+int cg_add_into(cg_tensor *dst, cg_tensor *src);
+int cg_accumulate_grad(cg_tensor *t, cg_tensor *g);
+
+/* Shapes ops: the autograd-free view of a with the given layout. */
+cg_tensor *cg_view_raw(cg_tensor *a, const int64_t *shape, int ndim);
+
+/* ---- matmul helpers (ops_linalg.c) -------------------------------------- */
+cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mT(cg_tensor *a);
+
+/* ---- random (random.c) --------------------------------------------------- */
+uint64_t cg_rng_next(cg_generator *g);
+
+#endif /* CGRAD_INTERNAL_H */

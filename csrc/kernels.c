@@ -1,0 +1,210 @@
+/* kernels.c -- typed inner loops, generated for each dtype from one source.
+ *
+ * Every loop has the contiguous fast paths (all operands dense, or one of
+ * two inputs a broadcast scalar) and a strided fallback. Strides are in
+ * elements of each operand's own dtype.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+/* ---- loop shapes ---------------------------------------------------------------- */
+
+#define BINARY_LOOP(NAME, T, EXPR)                                                           \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1], *y = (const T *)d[2];                                  \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                           \
+            for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i]; o[i] = (EXPR); }         \
+        } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                    \
+            const T b = *y;                                                                  \
+            for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (EXPR); }                   \
+        } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                                    \
+            const T a = *x;                                                                  \
+            for (int64_t i = 0; i < n; i++) { T b = y[i]; o[i] = (EXPR); }                   \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                T a = x[i * s[1]], b = y[i * s[2]];                                          \
+                o[i * s[0]] = (EXPR);                                                        \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+#define UNARY_LOOP(NAME, T, EXPR)                                                            \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1];                                                        \
+        if (s[0] == 1 && s[1] == 1) {                                                        \
+            for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (EXPR); }                   \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) { T a = x[i * s[1]]; o[i * s[0]] = (EXPR); }     \
+        }                                                                                    \
+    }
+
+/* Per-dtype math: F(exp) is expf for float, exp for double. */
+#define M_f32(fn) fn##f
+#define M_f64(fn) fn
+
+#define FLOAT_BINARY(NAME, EXPR_F32, EXPR_F64)                                               \
+    BINARY_LOOP(NAME##_f32, float, EXPR_F32)                                                 \
+    BINARY_LOOP(NAME##_f64, double, EXPR_F64)
+#define FLOAT_UNARY(NAME, EXPR_F32, EXPR_F64)                                                \
+    UNARY_LOOP(NAME##_f32, float, EXPR_F32)                                                  \
+    UNARY_LOOP(NAME##_f64, double, EXPR_F64)
+#define SAME_FLOAT_BINARY(NAME, EXPR) FLOAT_BINARY(NAME, EXPR, EXPR)
+#define SAME_FLOAT_UNARY(NAME, EXPR) FLOAT_UNARY(NAME, EXPR, EXPR)
+
+/* ---- binary ---------------------------------------------------------------------- */
+
+#define NUM_BINARY(NAME, EXPR)                                                               \
+    SAME_FLOAT_BINARY(NAME, EXPR)                                                            \
+    BINARY_LOOP(NAME##_i64, int64_t, EXPR)
+
+NUM_BINARY(add, a + b)
+NUM_BINARY(sub, a - b)
+NUM_BINARY(mul, a * b)
+BINARY_LOOP(add_b8, uint8_t, a | b)
+BINARY_LOOP(mul_b8, uint8_t, a & b)
+SAME_FLOAT_BINARY(div, a / b)
+FLOAT_BINARY(pow, powf(a, b), pow(a, b))
+SAME_FLOAT_BINARY(tanh_bwd, a * (1 - b * b))
+SAME_FLOAT_BINARY(sigmoid_bwd, a * (1 - b) * b)
+SAME_FLOAT_BINARY(relu_bwd, b > 0 ? a : 0)
+
+#define ROW4(name) {name##_f32, name##_f64, NULL, NULL}
+static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
+    [CG_BIN_ADD] = {add_f32, add_f64, add_i64, add_b8},
+    [CG_BIN_SUB] = {sub_f32, sub_f64, sub_i64, NULL},
+    [CG_BIN_MUL] = {mul_f32, mul_f64, mul_i64, mul_b8},
+    [CG_BIN_DIV] = ROW4(div),
+    [CG_BIN_POW] = ROW4(pow),
+    [CG_BIN_TANH_BWD] = ROW4(tanh_bwd),
+    [CG_BIN_SIGMOID_BWD] = ROW4(sigmoid_bwd),
+    [CG_BIN_RELU_BWD] = ROW4(relu_bwd),
+};
+
+static const char *binary_names[CG_NUM_BINOPS] = {
+    "add", "sub", "mul", "div", "pow", "tanh_backward", "sigmoid_backward", "threshold_backward",
+};
+
+cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
+    cg_loop loop = binary_loops[op][dtype];
+    if (!loop)
+        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
+                     cg_dtype_torch_name(dtype));
+    return loop;
+}
+
+/* ---- unary ------------------------------------------------------------------------ */
+
+#define NUM_UNARY(NAME, EXPR)                                                                \
+    SAME_FLOAT_UNARY(NAME, EXPR)                                                             \
+    UNARY_LOOP(NAME##_i64, int64_t, EXPR)
+
+NUM_UNARY(neg, -a)
+NUM_UNARY(square, a * a)
+NUM_UNARY(cube, a * a * a)
+NUM_UNARY(copy, a)
+UNARY_LOOP(copy_b8, uint8_t, a)
+FLOAT_UNARY(exp, expf(a), exp(a))
+FLOAT_UNARY(log, logf(a), log(a))
+FLOAT_UNARY(tanh, tanhf(a), tanh(a))
+FLOAT_UNARY(sigmoid, 1 / (1 + expf(-a)), 1 / (1 + exp(-a)))
+SAME_FLOAT_UNARY(relu, a > 0 ? a : (a == a ? 0 : a))
+UNARY_LOOP(relu_i64, int64_t, a > 0 ? a : 0)
+FLOAT_UNARY(sqrt, sqrtf(a), sqrt(a))
+FLOAT_UNARY(rsqrt, 1 / sqrtf(a), 1 / sqrt(a))
+SAME_FLOAT_UNARY(reciprocal, 1 / a)
+
+static const cg_loop unary_loops[CG_NUM_UNOPS][CG_NUM_DTYPES] = {
+    [CG_UN_NEG] = {neg_f32, neg_f64, neg_i64, NULL},
+    [CG_UN_EXP] = ROW4(exp),
+    [CG_UN_LOG] = ROW4(log),
+    [CG_UN_TANH] = ROW4(tanh),
+    [CG_UN_SIGMOID] = ROW4(sigmoid),
+    [CG_UN_RELU] = {relu_f32, relu_f64, relu_i64, NULL},
+    [CG_UN_SQUARE] = {square_f32, square_f64, square_i64, NULL},
+    [CG_UN_CUBE] = {cube_f32, cube_f64, cube_i64, NULL},
+    [CG_UN_SQRT] = ROW4(sqrt),
+    [CG_UN_RSQRT] = ROW4(rsqrt),
+    [CG_UN_RECIPROCAL] = ROW4(reciprocal),
+    [CG_UN_COPY] = {copy_f32, copy_f64, copy_i64, copy_b8},
+};
+
+static const char *unary_names[CG_NUM_UNOPS] = {
+    "neg", "exp", "log", "tanh", "sigmoid", "relu", "square", "pow", "sqrt", "rsqrt", "reciprocal", "copy",
+};
+
+cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype) {
+    cg_loop loop = unary_loops[op][dtype];
+    if (!loop)
+        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", unary_names[op],
+                     cg_dtype_torch_name(dtype));
+    return loop;
+}
+
+/* ---- casts -------------------------------------------------------------------------- */
+
+#define CAST_LOOP(NAME, TO, FROM, EXPR)                                                      \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        TO *o = (TO *)d[0];                                                                  \
+        const FROM *x = (const FROM *)d[1];                                                  \
+        for (int64_t i = 0; i < n; i++) { FROM a = x[i * s[1]]; o[i * s[0]] = (TO)(EXPR); }   \
+    }
+#define CAST_FROM(FROM, SUFFIX)                                                              \
+    CAST_LOOP(cast_f32_##SUFFIX, float, FROM, a)                                             \
+    CAST_LOOP(cast_f64_##SUFFIX, double, FROM, a)                                            \
+    CAST_LOOP(cast_i64_##SUFFIX, int64_t, FROM, a)                                           \
+    CAST_LOOP(cast_b8_##SUFFIX, uint8_t, FROM, a != 0)
+CAST_FROM(float, f32)
+CAST_FROM(double, f64)
+CAST_FROM(int64_t, i64)
+CAST_FROM(uint8_t, b8)
+
+static const cg_loop cast_loops[CG_NUM_DTYPES][CG_NUM_DTYPES] = {
+    {cast_f32_f32, cast_f32_f64, cast_f32_i64, cast_f32_b8},
+    {cast_f64_f32, cast_f64_f64, cast_f64_i64, cast_f64_b8},
+    {cast_i64_f32, cast_i64_f64, cast_i64_i64, cast_i64_b8},
+    {cast_b8_f32, cast_b8_f64, cast_b8_i64, cast_b8_b8},
+};
+
+cg_loop cg_cast_loop(cg_dtype dst, cg_dtype src) {
+    if (dst == src) return unary_loops[CG_UN_COPY][dst];
+    return cast_loops[dst][src];
+}
+
+/* ---- fill ------------------------------------------------------------------------------ */
+
+#define FILL_LOOP(NAME, T)                                                                   \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T v = *(const T *)d[1];                                                        \
+        if (s[0] == 1)                                                                       \
+            for (int64_t i = 0; i < n; i++) o[i] = v;                                        \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++) o[i * s[0]] = v;                                 \
+    }
+FILL_LOOP(fill_f32, float)
+FILL_LOOP(fill_f64, double)
+FILL_LOOP(fill_i64, int64_t)
+FILL_LOOP(fill_b8, uint8_t)
+static const cg_loop fill_loops[CG_NUM_DTYPES] = {fill_f32, fill_f64, fill_i64, fill_b8};
+
+void cg_fill_raw(cg_tensor *t, double value) {
+    union {
+        float f;
+        double d;
+        int64_t i;
+        uint8_t b;
+    } v;
+    switch ((cg_dtype)t->dtype) {
+    case CG_FLOAT32: v.f = (float)value; break;
+    case CG_FLOAT64: v.d = value; break;
+    case CG_INT64: v.i = (int64_t)value; break;
+    case CG_BOOL: v.b = value != 0; break;
+    }
+    cg_storage tmp_storage = {.refcount = 1, .data = &v};
+    cg_tensor tmp = {.refcount = 1, .storage = &tmp_storage, .numel = 1, .dtype = t->dtype};
+    cg_tensor *ins[1] = {&tmp};
+    cg_run_loop(fill_loops[t->dtype], t, ins, 1);
+}

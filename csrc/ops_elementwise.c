@@ -1,0 +1,670 @@
+/* ops_elementwise.c -- element-wise ops: forward and backward side by side.
+ *
+ * Each op computes its result with a raw kernel, then, when grad mode is on
+ * and an input requires grad, records a node saving what its derivative
+ * needs. Backward formulas are written with these same op functions, so with
+ * create_graph they record nodes too and higher-order gradients come free.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+/* ---- raw results ---------------------------------------------------------------- */
+
+cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype) {
+    if (a->dtype == dtype) {
+        cg_tensor_retain(a);
+        return a;
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, dtype);
+    if (out) cg_run_loop(cg_cast_loop(dtype, (cg_dtype)a->dtype), out, &a, 1);
+    if (out && a->is_wrapped) out->is_wrapped = 1;
+    return out;
+}
+
+int cg_copy_data(cg_tensor *dst, const cg_tensor *src) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(dst->shape, dst->ndim, src->shape, src->ndim, shape, &nd)) return -1;
+    if (!cg_shape_eq(shape, nd, dst->shape, dst->ndim)) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME, "output with shape %s doesn't match the broadcast shape %s",
+                     cg_shape_str(dst->shape, dst->ndim, b1, sizeof b1), cg_shape_str(shape, nd, b2, sizeof b2));
+        return -1;
+    }
+    cg_tensor *ins[1] = {(cg_tensor *)src};
+    cg_run_loop(cg_cast_loop((cg_dtype)dst->dtype, (cg_dtype)src->dtype), dst, ins, 1);
+    return 0;
+}
+
+cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype) {
+    cg_loop loop = cg_binary_loop(op, dtype);
+    if (!loop) return NULL;
+    if (a->numel == 1 && b->numel == 1 && a->dtype == dtype && b->dtype == dtype) {
+        const cg_tensor *big = a->ndim >= b->ndim ? a : b; /* 1-element fast path */
+        cg_tensor *out = cg_empty(big->shape, big->ndim, dtype);
+        if (!out) return NULL;
+        char *data[3] = {out->storage->data, cg_ptr(a), cg_ptr(b)};
+        static const int64_t ones[3] = {1, 1, 1};
+        loop(1, data, ones);
+        return out;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
+    cg_tensor *ca = cg_cast_raw(a, dtype);
+    cg_tensor *cb = ca ? cg_cast_raw(b, dtype) : NULL;
+    cg_tensor *out = cb ? cg_empty(shape, nd, dtype) : NULL;
+    if (out) {
+        cg_tensor *ins[2] = {ca, cb};
+        cg_run_loop(loop, out, ins, 2);
+    }
+    cg_tensor_release(ca);
+    cg_tensor_release(cb);
+    return out;
+}
+
+cg_tensor *cg_unary_raw(cg_unop op, cg_tensor *a) {
+    cg_loop loop = cg_unary_loop(op, (cg_dtype)a->dtype);
+    if (!loop) return NULL;
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (out) cg_run_loop(loop, out, &a, 1);
+    return out;
+}
+
+int cg_add_into(cg_tensor *dst, cg_tensor *src) {
+    cg_loop loop = cg_binary_loop(CG_BIN_ADD, (cg_dtype)dst->dtype);
+    if (!loop) return -1;
+    cg_tensor *s = cg_cast_raw(src, (cg_dtype)dst->dtype);
+    if (!s) return -1;
+    cg_tensor *ins[2] = {dst, s};
+    cg_run_loop(loop, dst, ins, 2);
+    cg_tensor_release(s);
+    cg_bump_version(dst);
+    return 0;
+}
+
+/* ---- recording ------------------------------------------------------------------------ */
+
+static cg_tensor *fail(cg_tensor *out, cg_node *n) {
+    cg_tensor_release(out);
+    cg_node_release(n);
+    return NULL;
+}
+
+static cg_tensor *finish(cg_tensor *out, cg_node *n) {
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* Saves inputs by slot: bit k of `which` saves ins[k] (k < 2), bit 2 the output. */
+static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *a, cg_tensor *b, unsigned which) {
+    cg_tensor *ins[2] = {a, b};
+    int nin = b ? 2 : 1;
+    if (!out || !cg_any_requires_grad(ins, nin)) return out;
+    cg_node *n = cg_node_new(op, ins, nin, 1);
+    if (!n) return fail(out, NULL);
+    for (int k = 0; k < nin; k++)
+        if (((which >> k) & 1) && cg_save(n, k, ins[k], false)) return fail(out, n);
+    if (((which >> 2) & 1) && cg_save(n, 2, out, true)) return fail(out, n);
+    return finish(out, n);
+}
+#define SAVE_A 1u
+#define SAVE_B 2u
+#define SAVE_OUT 4u
+
+/* g op saved[slot], consuming nothing; NULL on error. */
+static cg_tensor *with_saved(cg_tensor *(*fn)(cg_tensor *, cg_tensor *), cg_tensor *g, cg_node *n, int slot) {
+    cg_tensor *t = cg_unpack(n, slot);
+    if (!t) return NULL;
+    cg_tensor *r = fn(g, t);
+    cg_tensor_release(t);
+    return r;
+}
+
+static cg_tensor *number(double v, cg_tensor *like) { return cg_scalar_tensor(v, CG_FLOAT64, like); }
+
+/* fn(a, number v) */
+static cg_tensor *with_number(cg_tensor *(*fn)(cg_tensor *, cg_tensor *), cg_tensor *a, double v) {
+    cg_tensor *s = number(v, a);
+    cg_tensor *r = s ? fn(a, s) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+/* ---- add, sub, neg ------------------------------------------------------------------------ */
+
+static int add_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a+b)/da = d(a+b)/db = 1 */
+    for (int i = 0; i < 2; i++) {
+        if (!cg_wants(n, i)) continue;
+        cg_tensor_retain(gout[0]);
+        if (!(gin[i] = cg_reduce_grad(n, i, gout[0]))) return -1;
+    }
+    return 0;
+}
+static const cg_op add_op = {"AddBackward0", add_backward, NULL};
+
+cg_tensor *cg_add(cg_tensor *a, cg_tensor *b) {
+    return record(&add_op, cg_binary_raw(CG_BIN_ADD, a, b, cg_result_type(a, b)), a, b, 0);
+}
+
+static int sub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a-b)/da = 1, d(a-b)/db = -1 */
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(gout[0]);
+        if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
+    }
+    if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, cg_neg(gout[0])))) return -1;
+    return 0;
+}
+static const cg_op sub_op = {"SubBackward0", sub_backward, NULL};
+
+static int check_sub_dtypes(const cg_tensor *a, const cg_tensor *b) {
+    if (a->dtype == CG_BOOL && b->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                     "`logical_xor()` operator instead.");
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b) {
+    if (check_sub_dtypes(a, b)) return NULL;
+    return record(&sub_op, cg_binary_raw(CG_BIN_SUB, a, b, cg_result_type(a, b)), a, b, 0);
+}
+
+static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* rsub(a, b) = b - a: d/da = -1, d/db = 1 */
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, cg_neg(gout[0])))) return -1;
+    if (cg_wants(n, 1)) {
+        cg_tensor_retain(gout[0]);
+        if (!(gin[1] = cg_reduce_grad(n, 1, gout[0]))) return -1;
+    }
+    return 0;
+}
+static const cg_op rsub_op = {"RsubBackward1", rsub_backward, NULL};
+
+cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b) {
+    if (check_sub_dtypes(a, b)) return NULL;
+    return record(&rsub_op, cg_binary_raw(CG_BIN_SUB, b, a, cg_result_type(a, b)), a, b, 0);
+}
+
+static int neg_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n; /* d(-a)/da = -1 */
+    return (gin[0] = cg_neg(gout[0])) ? 0 : -1;
+}
+static const cg_op neg_op = {"NegBackward0", neg_backward, NULL};
+
+cg_tensor *cg_neg(cg_tensor *a) {
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                     "invert a mask, use the `~` or `logical_not()` operator instead.");
+        return NULL;
+    }
+    return record(&neg_op, cg_unary_raw(CG_UN_NEG, a), a, NULL, 0);
+}
+
+/* ---- mul, div ---------------------------------------------------------------------------- */
+
+static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a*b)/da = b, d(a*b)/db = a */
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_mul, gout[0], n, 1)))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, with_saved(cg_mul, gout[0], n, 0)))) return -1;
+    return 0;
+}
+static const cg_op mul_op = {"MulBackward0", mul_backward, NULL};
+
+cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b) {
+    unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);
+    return record(&mul_op, cg_binary_raw(CG_BIN_MUL, a, b, cg_result_type(a, b)), a, b, which);
+}
+
+/* -g * ((a / b) / b) */
+static cg_tensor *div_other_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *q = cg_div(a, b);
+    cg_tensor *q2 = q ? cg_div(q, b) : NULL;
+    cg_tensor *ng = q2 ? cg_neg(g) : NULL;
+    cg_tensor *r = ng ? cg_mul(ng, q2) : NULL;
+    cg_tensor_release(q);
+    cg_tensor_release(q2);
+    cg_tensor_release(ng);
+    return r;
+}
+
+static int div_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 */
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_div, gout[0], n, 1)))) return -1;
+    if (cg_wants(n, 1)) {
+        cg_tensor *a = cg_unpack(n, 0), *b = a ? cg_unpack(n, 1) : NULL;
+        gin[1] = b ? cg_reduce_grad(n, 1, div_other_grad(gout[0], a, b)) : NULL;
+        cg_tensor_release(a);
+        cg_tensor_release(b);
+        if (!gin[1]) return -1;
+    }
+    return 0;
+}
+static const cg_op div_op = {"DivBackward0", div_backward, NULL};
+
+static cg_dtype div_dtype(const cg_tensor *a, const cg_tensor *b) {
+    cg_dtype d = cg_result_type(a, b);
+    return cg_dtype_is_floating(d) ? d : cg_get_default_dtype();
+}
+
+cg_tensor *cg_div(cg_tensor *a, cg_tensor *b) {
+    unsigned which = (b->requires_grad ? SAVE_A | SAVE_B : 0) | (a->requires_grad ? SAVE_B : 0);
+    return record(&div_op, cg_binary_raw(CG_BIN_DIV, a, b, div_dtype(a, b)), a, b, which);
+}
+
+/* ---- pow ---------------------------------------------------------------------------------- */
+
+static cg_tensor *pow_raw(cg_tensor *a, double e) {
+    cg_unop op = e == 2 ? CG_UN_SQUARE : e == 3 ? CG_UN_CUBE : e == 0.5 ? CG_UN_SQRT
+               : e == -0.5 ? CG_UN_RSQRT : e == -1 ? CG_UN_RECIPROCAL : e == 1 ? CG_UN_COPY : CG_NUM_UNOPS;
+    bool integral = !cg_dtype_is_floating((cg_dtype)a->dtype);
+    if (e == 0 && !(integral && e != floor(e)))
+        return cg_ones(a->shape, a->ndim, integral && e == floor(e) ? (cg_dtype)a->dtype : (cg_dtype)a->dtype);
+    if (op != CG_NUM_UNOPS && !(integral && (op == CG_UN_SQRT || op == CG_UN_RSQRT || op == CG_UN_RECIPROCAL)))
+        return cg_unary_raw(op, a);
+    cg_tensor *s = number(e, a);
+    cg_tensor *r = s ? cg_binary_raw(CG_BIN_POW, a, s, cg_result_type(a, s)) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+static int pow_scalar_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a^e)/da = e * a^(e-1) */
+    double e = n->f[0];
+    if (e == 0) return (gin[0] = cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)gout[0]->dtype)) ? 0 : -1;
+    cg_tensor *a = cg_unpack(n, 0);
+    cg_tensor *p = a ? cg_pow_scalar(a, e - 1) : NULL;
+    cg_tensor *d = p ? with_number(cg_mul, p, e) : NULL;
+    gin[0] = d ? cg_mul(gout[0], d) : NULL;
+    cg_tensor_release(a);
+    cg_tensor_release(p);
+    cg_tensor_release(d);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op pow_scalar_op = {"PowBackward0", pow_scalar_backward, NULL};
+
+cg_tensor *cg_pow_scalar(cg_tensor *a, double exponent) {
+    cg_tensor *out = pow_raw(a, exponent);
+    if (!out || !cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(&pow_scalar_op, &a, 1, 1);
+    if (!n || cg_save(n, 0, a, false)) return fail(out, n);
+    n->f[0] = exponent;
+    return finish(out, n);
+}
+
+/* d(a^b)/db = a^b * log(a) */
+static cg_tensor *pow_exponent_grad(cg_tensor *g, cg_tensor *a, cg_tensor *result) {
+    cg_tensor *la = cg_log(a);
+    cg_tensor *d = la ? cg_mul(result, la) : NULL;
+    cg_tensor *r = d ? cg_mul(g, d) : NULL;
+    cg_tensor_release(la);
+    cg_tensor_release(d);
+    return r;
+}
+
+/* d(a^b)/da = b * a^(b-1) */
+static cg_tensor *pow_self_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *bm1 = with_number(cg_sub, b, 1.0);
+    cg_tensor *p = bm1 ? cg_pow(a, bm1) : NULL;
+    cg_tensor *d = p ? cg_mul(b, p) : NULL;
+    cg_tensor *r = d ? cg_mul(g, d) : NULL;
+    cg_tensor_release(bm1);
+    cg_tensor_release(p);
+    cg_tensor_release(d);
+    return r;
+}
+
+static int pow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *a = cg_unpack(n, 0), *b = a ? cg_unpack(n, 1) : NULL;
+    int rc = b ? 0 : -1;
+    if (rc == 0 && cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, pow_self_grad(gout[0], a, b)))) rc = -1;
+    if (rc == 0 && cg_wants(n, 1)) {
+        cg_tensor *result = cg_unpack(n, 2);
+        gin[1] = result ? cg_reduce_grad(n, 1, pow_exponent_grad(gout[0], a, result)) : NULL;
+        cg_tensor_release(result);
+        if (!gin[1]) rc = -1;
+    }
+    cg_tensor_release(a);
+    cg_tensor_release(b);
+    return rc;
+}
+static const cg_op pow_op = {"PowBackward1", pow_backward, NULL};
+
+cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b) {
+    if (b->is_wrapped) return cg_pow_scalar(a, cg_tensor_item(b));
+    cg_dtype dtype = cg_result_type(a, b);
+    unsigned which = SAVE_A | SAVE_B | (b->requires_grad ? SAVE_OUT : 0);
+    return record(&pow_op, cg_binary_raw(CG_BIN_POW, a, b, dtype), a, b, which);
+}
+
+static int rpow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(c^e)/de = c^e * log(c) */
+    cg_tensor *result = cg_unpack(n, 2);
+    cg_tensor *d = result ? with_number(cg_mul, result, log(n->f[0])) : NULL;
+    gin[0] = d ? cg_mul(gout[0], d) : NULL;
+    cg_tensor_release(result);
+    cg_tensor_release(d);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op rpow_op = {"PowBackward2", rpow_backward, NULL};
+
+cg_tensor *cg_rpow_scalar(double base, cg_tensor *e) {
+    cg_tensor *s = number(base, e);
+    if (!s) return NULL;
+    cg_tensor *out = cg_binary_raw(CG_BIN_POW, s, e, cg_result_type(s, e));
+    cg_tensor_release(s);
+    if (!out || !cg_any_requires_grad(&e, 1)) return out;
+    cg_node *n = cg_node_new(&rpow_op, &e, 1, 1);
+    if (!n || cg_save(n, 2, out, true)) return fail(out, n);
+    n->f[0] = base;
+    return finish(out, n);
+}
+
+/* ---- exp, log ------------------------------------------------------------------------------ */
+
+static cg_tensor *floating(cg_tensor *a) {
+    return cg_cast_raw(a, cg_dtype_is_floating((cg_dtype)a->dtype) ? (cg_dtype)a->dtype : cg_get_default_dtype());
+}
+
+/* An op on the floating version of a (integers promote to the default dtype). */
+static cg_tensor *float_unary(cg_unop op, cg_tensor *a) {
+    cg_tensor *f = floating(a);
+    cg_tensor *out = f ? cg_unary_raw(op, f) : NULL;
+    cg_tensor_release(f);
+    return out;
+}
+
+static int exp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da exp(a) = exp(a) */
+    return (gin[0] = with_saved(cg_mul, gout[0], n, 2)) ? 0 : -1;
+}
+static const cg_op exp_op = {"ExpBackward0", exp_backward, NULL};
+
+cg_tensor *cg_exp(cg_tensor *a) { return record(&exp_op, float_unary(CG_UN_EXP, a), a, NULL, SAVE_OUT); }
+
+static int log_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da log(a) = 1/a */
+    return (gin[0] = with_saved(cg_div, gout[0], n, 0)) ? 0 : -1;
+}
+static const cg_op log_op = {"LogBackward0", log_backward, NULL};
+
+cg_tensor *cg_log(cg_tensor *a) { return record(&log_op, float_unary(CG_UN_LOG, a), a, NULL, SAVE_A); }
+
+/* ---- tanh, sigmoid, relu and their fused derivatives ------------------------------------- */
+
+static cg_tensor *tanh_backward(cg_tensor *g, cg_tensor *y);
+static cg_tensor *sigmoid_backward(cg_tensor *g, cg_tensor *y);
+static cg_tensor *relu_backward(cg_tensor *g, cg_tensor *y);
+
+static int tanh_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da tanh(a) = 1 - tanh(a)^2 */
+    return (gin[0] = with_saved(tanh_backward, gout[0], n, 2)) ? 0 : -1;
+}
+static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, NULL};
+
+cg_tensor *cg_tanh(cg_tensor *a) { return record(&tanh_op, float_unary(CG_UN_TANH, a), a, NULL, SAVE_OUT); }
+
+static int sigmoid_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da sigmoid(a) = (1 - sigmoid(a)) * sigmoid(a) */
+    return (gin[0] = with_saved(sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
+}
+static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, NULL};
+
+cg_tensor *cg_sigmoid(cg_tensor *a) {
+    return record(&sigmoid_op, float_unary(CG_UN_SIGMOID, a), a, NULL, SAVE_OUT);
+}
+
+static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da relu(a) = a > 0 */
+    return (gin[0] = with_saved(relu_backward, gout[0], n, 2)) ? 0 : -1;
+}
+static const cg_op relu_op = {"ReluBackward0", relu_op_backward, NULL};
+
+cg_tensor *cg_relu(cg_tensor *a) {
+    if (a->dtype == CG_BOOL) return cg_unary_raw(CG_UN_RELU, a); /* sets the dtype error */
+    return record(&relu_op, cg_unary_raw(CG_UN_RELU, a), a, NULL, SAVE_OUT);
+}
+
+/* tanh_backward(g, y) = g * (1 - y^2); d/dg = 1 - y^2, d/dy = -2 y g */
+static int tanh_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *g = cg_unpack(n, 0), *y = g ? cg_unpack(n, 1) : NULL;
+    int rc = y ? 0 : -1;
+    if (rc == 0 && cg_wants(n, 0) && !(gin[0] = tanh_backward(gout[0], y))) rc = -1;
+    if (rc == 0 && cg_wants(n, 1)) {
+        cg_tensor *gy = cg_mul(g, y);
+        cg_tensor *m2 = gy ? with_number(cg_mul, gy, -2.0) : NULL;
+        gin[1] = m2 ? cg_mul(gout[0], m2) : NULL;
+        cg_tensor_release(gy);
+        cg_tensor_release(m2);
+        if (!gin[1]) rc = -1;
+    }
+    cg_tensor_release(g);
+    cg_tensor_release(y);
+    return rc;
+}
+static const cg_op tanh_bwd_op = {"TanhBackwardBackward0", tanh_bwd_backward, NULL};
+
+static cg_tensor *tanh_backward(cg_tensor *g, cg_tensor *y) {
+    cg_dtype d = cg_result_type(g, y);
+    return record(&tanh_bwd_op, cg_binary_raw(CG_BIN_TANH_BWD, g, y, d), g, y, SAVE_A | SAVE_B);
+}
+
+/* sigmoid_backward(g, y) = g * (1 - y) * y; d/dg = (1 - y) y, d/dy = g (1 - 2y) */
+static int sigmoid_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *g = cg_unpack(n, 0), *y = g ? cg_unpack(n, 1) : NULL;
+    int rc = y ? 0 : -1;
+    if (rc == 0 && cg_wants(n, 0) && !(gin[0] = sigmoid_backward(gout[0], y))) rc = -1;
+    if (rc == 0 && cg_wants(n, 1)) {
+        cg_tensor *y2 = with_number(cg_mul, y, -2.0);
+        cg_tensor *one_m = y2 ? with_number(cg_add, y2, 1.0) : NULL;
+        cg_tensor *d = one_m ? cg_mul(g, one_m) : NULL;
+        gin[1] = d ? cg_mul(gout[0], d) : NULL;
+        cg_tensor_release(y2);
+        cg_tensor_release(one_m);
+        cg_tensor_release(d);
+        if (!gin[1]) rc = -1;
+    }
+    cg_tensor_release(g);
+    cg_tensor_release(y);
+    return rc;
+}
+static const cg_op sigmoid_bwd_op = {"SigmoidBackwardBackward0", sigmoid_bwd_backward, NULL};
+
+static cg_tensor *sigmoid_backward(cg_tensor *g, cg_tensor *y) {
+    cg_dtype d = cg_result_type(g, y);
+    return record(&sigmoid_bwd_op, cg_binary_raw(CG_BIN_SIGMOID_BWD, g, y, d), g, y, SAVE_A | SAVE_B);
+}
+
+/* relu_backward(g, y) = y > 0 ? g : 0; d/dg = y > 0, d/dy = 0 almost everywhere */
+static int relu_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (!cg_wants(n, 0)) return 0;
+    return (gin[0] = with_saved(relu_backward, gout[0], n, 1)) ? 0 : -1;
+}
+static const cg_op relu_bwd_op = {"ThresholdBackwardBackward0", relu_bwd_backward, NULL};
+
+static cg_tensor *relu_backward(cg_tensor *g, cg_tensor *y) {
+    cg_dtype d = cg_result_type(g, y);
+    return record(&relu_bwd_op, cg_binary_raw(CG_BIN_RELU_BWD, g, y, d), g, y, SAVE_B);
+}
+
+/* ---- dtype casts ---------------------------------------------------------------------------- */
+
+static int to_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* a cast's derivative is the cast back */
+    return (gin[0] = cg_to_dtype(gout[0], (cg_dtype)n->in_dtype[0])) ? 0 : -1;
+}
+static const cg_op to_op = {"ToCopyBackward0", to_backward, NULL};
+
+cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) {
+    if ((unsigned)dtype >= CG_NUM_DTYPES) {
+        cg_error_set(CG_ERR_TYPE, "unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, dtype);
+    if (out) cg_run_loop(cg_cast_loop(dtype, (cg_dtype)a->dtype), out, &a, 1);
+    if (!out || !cg_dtype_is_floating(dtype)) return out;
+    return record(&to_op, out, a, NULL, 0);
+}
+
+/* ---- in place ------------------------------------------------------------------------------- */
+
+static int check_inplace(cg_tensor *a) {
+    if (!cg_is_grad_enabled()) return 0;
+    if (!a->grad_fn && a->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    if (a->base && !a->base->grad_fn && a->base->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_inplace_dtype(const cg_tensor *a, const cg_tensor *b, cg_dtype common) {
+    (void)b;
+    cg_dtype d = (cg_dtype)a->dtype;
+    bool ok = common == d || (cg_dtype_is_floating(d) && cg_dtype_is_floating(common)) ||
+              (d == CG_INT64 && common == CG_BOOL) || cg_dtype_is_floating(d);
+    if (!ok) {
+        cg_error_set(CG_ERR_RUNTIME, "result type %s can't be cast to the desired output type %s",
+                     cg_dtype_torch_name(common), cg_dtype_torch_name(d));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_inplace_view_autograd(const cg_tensor *a, bool records) {
+    if (records && a->base) {
+        cg_error_set(CG_ERR_NOTIMPL,
+                     "in-place operations that record gradients on a view are not supported yet; "
+                     "apply the operation out of place or to a .clone()");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_inplace_shape(const cg_tensor *a, const cg_tensor *b) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return -1;
+    if (!cg_shape_eq(shape, nd, a->shape, a->ndim)) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME, "output with shape %s doesn't match the broadcast shape %s",
+                     cg_shape_str(a->shape, a->ndim, b1, sizeof b1), cg_shape_str(shape, nd, b2, sizeof b2));
+        return -1;
+    }
+    return 0;
+}
+
+/* The node of an in-place op on a, made before a changes: edge 0 is a's old
+ * history. SAVE_A saves a copy of a's old value. */
+static cg_node *inplace_node(const cg_op *op, cg_tensor *a, cg_tensor *b, unsigned which, bool *failed) {
+    cg_tensor *ins[2] = {a, b};
+    int nin = b ? 2 : 1;
+    *failed = false;
+    if (!cg_any_requires_grad(ins, nin)) return NULL;
+    cg_node *n = cg_node_new(op, ins, nin, 1);
+    cg_tensor *orig = n && (which & SAVE_A) ? cg_clone(a) : NULL;
+    bool ok = n && (!(which & SAVE_A) || (orig && !cg_save(n, 0, orig, false))) &&
+              (!(which & SAVE_B) || !cg_save(n, 1, b, false));
+    cg_tensor_release(orig);
+    if (!ok) {
+        cg_node_release(n);
+        *failed = true;
+        return NULL;
+    }
+    return n;
+}
+
+/* a after an in-place write: bumps the version and takes n as its history. */
+static cg_tensor *inplace_done(cg_tensor *a, cg_node *n) {
+    cg_bump_version(a);
+    if (n) {
+        cg_set_history(a, n, 0);
+        cg_node_release(n);
+    }
+    cg_tensor_retain(a);
+    return a;
+}
+
+/* a op= b */
+static cg_tensor *inplace(cg_binop op, const cg_op *node_op, cg_tensor *a, cg_tensor *b, unsigned which) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype common = op == CG_BIN_DIV ? div_dtype(a, b) : cg_result_type(a, b);
+    if (check_inplace(a) || check_inplace_dtype(a, b, common) || check_inplace_shape(a, b) ||
+        check_inplace_view_autograd(a, cg_any_requires_grad(ins, 2)))
+        return NULL;
+    if (op == CG_BIN_SUB && check_sub_dtypes(a, b)) return NULL;
+    cg_loop loop = cg_binary_loop(op, (cg_dtype)a->dtype);
+    if (!loop) return NULL;
+    bool failed;
+    cg_node *n = inplace_node(node_op, a, b, which, &failed);
+    cg_tensor *cb = failed ? NULL : cg_cast_raw(b, (cg_dtype)a->dtype);
+    if (!cb) return fail(NULL, n);
+    cg_tensor *operands[2] = {a, cb};
+    cg_run_loop(loop, a, operands, 2);
+    cg_tensor_release(cb);
+    return inplace_done(a, n);
+}
+
+cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b) { return inplace(CG_BIN_ADD, &add_op, a, b, 0); }
+cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b) { return inplace(CG_BIN_SUB, &sub_op, a, b, 0); }
+
+cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b) {
+    unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);
+    return inplace(CG_BIN_MUL, &mul_op, a, b, which);
+}
+
+cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b) {
+    unsigned which = (b->requires_grad ? SAVE_A | SAVE_B : 0) | (a->requires_grad ? SAVE_B : 0);
+    return inplace(CG_BIN_DIV, &div_op, a, b, which);
+}
+
+/* Overwritten values pass no gradient back: zeros for the old history. */
+static int overwrite_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)gout;
+    if (cg_wants(n, 0) &&
+        !(gin[0] = cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)n->in_dtype[0])))
+        return -1;
+    if (n->n_next > 1 && cg_wants(n, 1)) { /* copy_: d(dst)/d(src) = 1, summed to src's shape */
+        cg_tensor_retain(gout[0]);
+        if (!(gin[1] = cg_reduce_grad(n, 1, gout[0]))) return -1;
+    }
+    return 0;
+}
+static const cg_op fill_op = {"FillBackward0", overwrite_backward, NULL};
+static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, NULL};
+static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
+
+static cg_tensor *fill_inplace(const cg_op *op, cg_tensor *a, double value) {
+    if (check_inplace(a) || check_inplace_view_autograd(a, cg_any_requires_grad(&a, 1))) return NULL;
+    bool failed;
+    cg_node *n = inplace_node(op, a, NULL, 0, &failed);
+    if (failed) return NULL;
+    cg_fill_raw(a, value);
+    return inplace_done(a, n);
+}
+
+cg_tensor *cg_zero_(cg_tensor *a) { return fill_inplace(&zero_op, a, 0.0); }
+cg_tensor *cg_fill_(cg_tensor *a, double value) { return fill_inplace(&fill_op, a, value); }
+
+cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src) {
+    cg_tensor *ins[2] = {dst, src};
+    if (check_inplace(dst) || check_inplace_shape(dst, src) ||
+        check_inplace_view_autograd(dst, cg_any_requires_grad(ins, 2)))
+        return NULL;
+    bool failed;
+    cg_node *n = inplace_node(&copy_op, dst, src, 0, &failed);
+    if (failed) return NULL;
+    if (cg_copy_data(dst, src)) return fail(NULL, n);
+    return inplace_done(dst, n);
+}

@@ -1,0 +1,382 @@
+/* ops_linalg.c -- matrix products: dot, mv, mm, bmm, and matmul over them.
+ *
+ * Float products go to OpenBLAS (scipy-openblas32) except tiny ones, where a
+ * plain loop is faster than the call. A transposed view is passed to BLAS as
+ * a transpose flag, never copied.
+ */
+#include <cblas.h>
+
+#include "internal.h"
+
+cg_tensor *cg_unsafe_view(cg_tensor *a, const int64_t *shape, int ndim); /* ops_shape.c */
+cg_tensor *cg_squeeze_matmul(cg_tensor *a, int64_t dim);
+
+#define BLAS_MIN_WORK 4096 /* M*N*K below this: plain loop */
+
+/* ---- kernels --------------------------------------------------------------------- */
+
+typedef struct matrix {
+    const char *data;
+    int64_t rows, cols, rs, cs; /* strides in elements */
+} matrix;
+
+#define NAIVE_GEMM(NAME, T)                                                                  \
+    static void NAME(const matrix *a, const matrix *b, T *out) {                             \
+        const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
+        int64_t M = a->rows, K = a->cols, N = b->cols;                                       \
+        for (int64_t i = 0; i < M * N; i++) out[i] = 0;                                      \
+        for (int64_t i = 0; i < M; i++)                                                      \
+            for (int64_t k = 0; k < K; k++) {                                                \
+                T aik = x[i * a->rs + k * a->cs];                                            \
+                const T *yk = y + k * b->rs;                                                 \
+                for (int64_t j = 0; j < N; j++) out[i * N + j] += aik * yk[j * b->cs];       \
+            }                                                                                \
+    }
+NAIVE_GEMM(gemm_naive_f32, float)
+NAIVE_GEMM(gemm_naive_f64, double)
+NAIVE_GEMM(gemm_naive_i64, int64_t)
+
+/* How BLAS can read m in row-major order: as is, or as a transpose. */
+static bool blas_layout(const matrix *m, enum CBLAS_TRANSPOSE *trans, int64_t *ld) {
+    int64_t rs = m->rows == 1 ? m->cols : m->rs, cs = m->cols == 1 ? 1 : m->cs;
+    if (cs == 1 && rs >= (m->cols > 1 ? m->cols : 1)) {
+        *trans = CblasNoTrans;
+        *ld = rs > 0 ? rs : 1;
+        return *ld <= INT32_MAX;
+    }
+    rs = m->rows == 1 ? 1 : m->rs;
+    cs = m->cols == 1 ? m->rows : m->cs;
+    if (rs == 1 && cs >= (m->rows > 1 ? m->rows : 1)) {
+        *trans = CblasTrans;
+        *ld = cs > 0 ? cs : 1;
+        return *ld <= INT32_MAX;
+    }
+    return false;
+}
+
+static void gemm_blas(cg_dtype dtype, const matrix *a, enum CBLAS_TRANSPOSE ta, int64_t lda,
+                      const matrix *b, enum CBLAS_TRANSPOSE tb, int64_t ldb, void *out) {
+    int M = (int)a->rows, N = (int)b->cols, K = (int)a->cols;
+    if (dtype == CG_FLOAT32)
+        scipy_cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, (const float *)a->data, (int)lda,
+                          (const float *)b->data, (int)ldb, 0.0f, (float *)out, N > 0 ? N : 1);
+    else
+        scipy_cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, (const double *)a->data, (int)lda,
+                          (const double *)b->data, (int)ldb, 0.0, (double *)out, N > 0 ? N : 1);
+}
+
+/* A dense row-major copy of m (for layouts BLAS cannot read, e.g. expanded). */
+static void *pack(const matrix *m, int64_t isz, matrix *packed) {
+    char *buf = malloc((size_t)(m->rows * m->cols * isz) + 1);
+    if (!buf) return NULL;
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++)
+            memcpy(buf + (i * m->cols + j) * isz, m->data + (i * m->rs + j * m->cs) * isz, (size_t)isz);
+    *packed = (matrix){buf, m->rows, m->cols, m->cols, 1};
+    return buf;
+}
+
+/* BLAS on a and b, packing either one if BLAS cannot read its layout. */
+static bool try_blas(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
+    matrix pa = *a, pb = *b;
+    void *bufa = NULL, *bufb = NULL;
+    enum CBLAS_TRANSPOSE ta, tb;
+    int64_t lda, ldb, isz = cg_dtype_size(dtype);
+    if (!blas_layout(&pa, &ta, &lda) && (!(bufa = pack(a, isz, &pa)) || !blas_layout(&pa, &ta, &lda))) goto fail;
+    if (!blas_layout(&pb, &tb, &ldb) && (!(bufb = pack(b, isz, &pb)) || !blas_layout(&pb, &tb, &ldb))) goto fail;
+    gemm_blas(dtype, &pa, ta, lda, &pb, tb, ldb, out);
+    free(bufa);
+    free(bufb);
+    return true;
+fail:
+    free(bufa);
+    free(bufb);
+    return false;
+}
+
+/* out (contiguous M x N) = a @ b */
+static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
+    bool big = a->rows * b->cols * a->cols >= BLAS_MIN_WORK && a->rows <= INT32_MAX &&
+               b->cols <= INT32_MAX && a->cols <= INT32_MAX;
+    if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
+    if (dtype == CG_FLOAT32)
+        gemm_naive_f32(a, b, out);
+    else if (dtype == CG_FLOAT64)
+        gemm_naive_f64(a, b, out);
+    else
+        gemm_naive_i64(a, b, out);
+}
+
+static matrix matrix_of(const cg_tensor *t, int64_t batch_offset) {
+    int d = t->ndim;
+    matrix m = {cg_ptr(t) + batch_offset * cg_dtype_size((cg_dtype)t->dtype), t->shape[d - 2], t->shape[d - 1],
+                t->strides[d - 2], t->strides[d - 1]};
+    return m;
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+static int check_dtypes(const cg_tensor *a, const cg_tensor *b) {
+    if (a->dtype != b->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "expected m1 and m2 to have the same dtype, but got: %s != %s",
+                     cg_dtype_name((cg_dtype)a->dtype), cg_dtype_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_ndim(const cg_tensor *t, int want, const char *what) {
+    if (t->ndim != want) {
+        cg_error_set(CG_ERR_RUNTIME, "%s must be a %s, got %d-D tensor", what,
+                     want == 1 ? "vector" : want == 2 ? "matrix" : "3D tensor", t->ndim);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- recording ----------------------------------------------------------------------- */
+
+/* A product's node saves a when b needs a gradient, and b when a does. */
+static cg_tensor *record_product(const cg_op *op, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    if (!out || !cg_any_requires_grad(ins, 2)) return out;
+    cg_node *n = cg_node_new(op, ins, 2, 1);
+    if (!n || (b->requires_grad && cg_save(n, 0, a, false)) || (a->requires_grad && cg_save(n, 1, b, false))) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* fn(x, y) with x or y replaced by a saved tensor (slot >= 0) or used as is. */
+static cg_tensor *apply_saved(cg_tensor *(*fn)(cg_tensor *, cg_tensor *), cg_node *n, int slot,
+                              cg_tensor *other, bool saved_first, bool transpose_saved) {
+    cg_tensor *s = cg_unpack(n, slot);
+    cg_tensor *t = s && transpose_saved ? cg_mT(s) : s;
+    if (t && transpose_saved) cg_tensor_release(s);
+    cg_tensor *r = t ? (saved_first ? fn(t, other) : fn(other, t)) : NULL;
+    cg_tensor_release(t);
+    return r;
+}
+
+/* ---- mm / bmm ----------------------------------------------------------------------------- */
+
+static int mm_like_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin,
+                            cg_tensor *(*fn)(cg_tensor *, cg_tensor *)) {
+    /* d(a@b)/da = g @ b^T, d(a@b)/db = a^T @ g */
+    if (cg_wants(n, 0) && !(gin[0] = apply_saved(fn, n, 1, gout[0], false, true))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = apply_saved(fn, n, 0, gout[0], true, true))) return -1;
+    return 0;
+}
+
+static int mm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return mm_like_backward(n, gout, gin, cg_mm);
+}
+static const cg_op mm_op = {"MmBackward0", mm_backward, NULL};
+
+cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b) {
+    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b)) return NULL;
+    if (a->shape[1] != b->shape[0]) {
+        cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
+                     (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
+                     (long long)b->shape[1]);
+        return NULL;
+    }
+    int64_t shape[2] = {a->shape[0], b->shape[1]};
+    cg_tensor *out = cg_empty(shape, 2, (cg_dtype)a->dtype);
+    if (!out) return NULL;
+    matrix ma = matrix_of(a, 0), mb = matrix_of(b, 0);
+    gemm((cg_dtype)a->dtype, &ma, &mb, out->storage->data);
+    return record_product(&mm_op, out, a, b);
+}
+
+static int bmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return mm_like_backward(n, gout, gin, cg_bmm);
+}
+static const cg_op bmm_op = {"BmmBackward0", bmm_backward, NULL};
+
+cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
+    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b)) return NULL;
+    if (b->shape[0] != a->shape[0] || b->shape[1] != a->shape[2]) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Expected size for first two dimensions of batch2 tensor to be: [%lld, %lld] but got: "
+                     "[%lld, %lld].",
+                     (long long)a->shape[0], (long long)a->shape[2], (long long)b->shape[0],
+                     (long long)b->shape[1]);
+        return NULL;
+    }
+    int64_t B = a->shape[0], M = a->shape[1], N = b->shape[2];
+    int64_t shape[3] = {B, M, N};
+    cg_tensor *out = cg_empty(shape, 3, (cg_dtype)a->dtype);
+    if (!out) return NULL;
+    int64_t isz = cg_dtype_size((cg_dtype)a->dtype);
+    for (int64_t i = 0; i < B; i++) {
+        matrix ma = matrix_of(a, i * a->strides[0]), mb = matrix_of(b, i * b->strides[0]);
+        gemm((cg_dtype)a->dtype, &ma, &mb, (char *)out->storage->data + i * M * N * isz);
+    }
+    return record_product(&bmm_op, out, a, b);
+}
+
+/* ---- mv / dot ------------------------------------------------------------------------------- */
+
+static cg_tensor *outer_mul(cg_tensor *g, cg_tensor *v) {
+    cg_tensor *gc = cg_unsqueeze(g, 1);
+    cg_tensor *r = gc ? cg_mul(gc, v) : NULL;
+    cg_tensor_release(gc);
+    return r;
+}
+
+static int mv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(A@v)/dA = g v^T (an outer product), d(A@v)/dv = A^T @ g */
+    if (cg_wants(n, 0) && !(gin[0] = apply_saved(outer_mul, n, 1, gout[0], false, false))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = apply_saved(cg_mv, n, 0, gout[0], true, true))) return -1;
+    return 0;
+}
+static const cg_op mv_op = {"MvBackward0", mv_backward, NULL};
+
+cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
+    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v)) return NULL;
+    if (a->shape[1] != v->shape[0]) {
+        cg_error_set(CG_ERR_RUNTIME, "size mismatch, got input (%lld), mat (%lldx%lld), vec (%lld)",
+                     (long long)a->shape[0], (long long)a->shape[0], (long long)a->shape[1],
+                     (long long)v->shape[0]);
+        return NULL;
+    }
+    cg_tensor *out = cg_empty(a->shape, 1, (cg_dtype)a->dtype);
+    if (!out) return NULL;
+    matrix ma = matrix_of(a, 0);
+    matrix mv = {cg_ptr(v), v->shape[0], 1, v->strides[0], 1};
+    gemm((cg_dtype)a->dtype, &ma, &mv, out->storage->data);
+    return record_product(&mv_op, out, a, v);
+}
+
+static int dot_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a.b)/da = g b, d(a.b)/db = g a */
+    if (cg_wants(n, 0) && !(gin[0] = apply_saved(cg_mul, n, 1, gout[0], false, false))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = apply_saved(cg_mul, n, 0, gout[0], false, false))) return -1;
+    return 0;
+}
+static const cg_op dot_op = {"DotBackward0", dot_backward, NULL};
+
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
+    if (a->ndim != 1 || b->ndim != 1) {
+        cg_error_set(CG_ERR_RUNTIME, "1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
+        return NULL;
+    }
+    if (check_dtypes(a, b)) return NULL;
+    if (a->shape[0] != b->shape[0]) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "inconsistent tensor size, expected tensor [%lld] and src [%lld] to have the same number "
+                     "of elements, but got %lld and %lld elements respectively",
+                     (long long)a->shape[0], (long long)b->shape[0], (long long)a->shape[0], (long long)b->shape[0]);
+        return NULL;
+    }
+    cg_tensor *out = cg_empty(NULL, 0, (cg_dtype)a->dtype);
+    if (!out) return NULL;
+    matrix ma = {cg_ptr(a), 1, a->shape[0], a->shape[0], a->strides[0]};
+    matrix mb = {cg_ptr(b), b->shape[0], 1, b->strides[0], 1};
+    gemm((cg_dtype)a->dtype, &ma, &mb, out->storage->data);
+    return record_product(&dot_op, out, a, b);
+}
+
+/* ---- matmul ------------------------------------------------------------------------------------- */
+
+/* a (>= 3-D) @ b (1-D or 2-D): fold a's batch dims into rows. */
+static cg_tensor *matmul_folded(cg_tensor *a, cg_tensor *b) {
+    int64_t K = a->shape[a->ndim - 1];
+    int64_t rows_shape[2] = {-1, K};
+    int64_t out_shape[CG_MAX_DIMS];
+    int nd = a->ndim - 1;
+    memcpy(out_shape, a->shape, (size_t)nd * sizeof(int64_t));
+    if (b->ndim == 2) out_shape[nd++] = b->shape[1];
+    if (K == 0) rows_shape[0] = a->numel ? 0 : cg_shape_numel(a->shape, a->ndim - 1);
+    cg_tensor *a2 = cg_reshape(a, rows_shape, 2);
+    cg_tensor *r = a2 ? (b->ndim == 2 ? cg_mm(a2, b) : cg_mv(a2, b)) : NULL;
+    cg_tensor *out = r ? cg_unsafe_view(r, out_shape, nd) : NULL;
+    cg_tensor_release(a2);
+    cg_tensor_release(r);
+    return out;
+}
+
+/* Broadcast batch dims, then one bmm over the flattened batch. */
+static cg_tensor *matmul_batched(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *a2 = a->ndim == 1 ? cg_unsqueeze(a, 0) : (cg_tensor_retain(a), a);
+    cg_tensor *b2 = b->ndim == 1 ? cg_unsqueeze(b, -1) : (cg_tensor_retain(b), b);
+    cg_tensor *a3 = NULL, *b3 = NULL, *r = NULL, *out = NULL;
+    int64_t batch[CG_MAX_DIMS], sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
+    int nb;
+    if (!a2 || !b2 || cg_broadcast_shapes(a2->shape, a2->ndim - 2, b2->shape, b2->ndim - 2, batch, &nb)) goto done;
+    int64_t M = a2->shape[a2->ndim - 2], K = a2->shape[a2->ndim - 1], N = b2->shape[b2->ndim - 1];
+    int64_t B = cg_shape_numel(batch, nb);
+    memcpy(sa, batch, (size_t)nb * sizeof(int64_t));
+    memcpy(sb, batch, (size_t)nb * sizeof(int64_t));
+    sa[nb] = M, sa[nb + 1] = K;
+    sb[nb] = b2->shape[b2->ndim - 2], sb[nb + 1] = N;
+    cg_tensor *ea = cg_expand(a2, sa, nb + 2), *eb = ea ? cg_expand(b2, sb, nb + 2) : NULL;
+    int64_t s3a[3] = {B, M, K}, s3b[3] = {B, sb[nb], N};
+    a3 = eb ? cg_reshape(ea, s3a, 3) : NULL;
+    b3 = a3 ? cg_reshape(eb, s3b, 3) : NULL;
+    cg_tensor_release(ea);
+    cg_tensor_release(eb);
+    r = b3 ? cg_bmm(a3, b3) : NULL;
+    if (!r) goto done;
+    memcpy(out_shape, batch, (size_t)nb * sizeof(int64_t));
+    int nd = nb;
+    if (a->ndim > 1) out_shape[nd++] = M;
+    if (b->ndim > 1) out_shape[nd++] = N;
+    out = cg_unsafe_view(r, out_shape, nd);
+done:
+    cg_tensor_release(a2);
+    cg_tensor_release(b2);
+    cg_tensor_release(a3);
+    cg_tensor_release(b3);
+    cg_tensor_release(r);
+    return out;
+}
+
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
+    int da = a->ndim, db = b->ndim;
+    if (da == 0 || db == 0) {
+        cg_error_set(CG_ERR_RUNTIME, "both arguments to matmul need to be at least 1D, but they are %dD and %dD",
+                     da, db);
+        return NULL;
+    }
+    if (check_dtypes(a, b)) return NULL;
+    if (da == 1 && db == 1) return cg_dot(a, b);
+    if (da == 2 && db == 1) return cg_mv(a, b);
+    if (da == 2 && db == 2) return cg_mm(a, b);
+    if (da == 1 && db == 2) {
+        cg_tensor *u = cg_unsqueeze(a, 0);
+        cg_tensor *m = u ? cg_mm(u, b) : NULL;
+        cg_tensor *out = m ? cg_squeeze_matmul(m, 0) : NULL;
+        cg_tensor_release(u);
+        cg_tensor_release(m);
+        return out;
+    }
+    int64_t ka = a->shape[da - 1], kb = b->shape[db >= 2 ? db - 2 : 0];
+    if (ka != kb) {
+        cg_error_set(CG_ERR_RUNTIME, "Expected size for first two dimensions of batch2 tensor to be: [%lld] but got: [%lld].",
+                     (long long)ka, (long long)kb);
+        return NULL;
+    }
+    if (da >= 3 && db <= 2) return matmul_folded(a, b);
+    if (da == 2) { /* (b^T @ a^T)^T, folding b's batch into rows */
+        cg_tensor *at = cg_mT(a), *bt = at ? cg_mT(b) : NULL;
+        cg_tensor *p = bt ? matmul_folded(bt, at) : NULL;
+        cg_tensor *pt = p ? cg_mT(p) : NULL;
+        cg_tensor *out = pt ? cg_clone(pt) : NULL;
+        cg_tensor_release(at);
+        cg_tensor_release(bt);
+        cg_tensor_release(p);
+        cg_tensor_release(pt);
+        return out;
+    }
+    return matmul_batched(a, b);
+}

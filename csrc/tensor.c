@@ -1,0 +1,424 @@
+/* tensor.c -- storage, tensors, dtypes, shapes, and the deferred-release loop. */
+#include <math.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+void cg_node_destroy(cg_node *n); /* graph.c */
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+static cg_dtype default_dtype = CG_FLOAT32;
+
+int64_t cg_dtype_size(cg_dtype dtype) {
+    static const int64_t sizes[] = {4, 8, 8, 1};
+    return (unsigned)dtype < CG_NUM_DTYPES ? sizes[dtype] : 0;
+}
+
+const char *cg_dtype_name(cg_dtype dtype) {
+    static const char *names[] = {"float32", "float64", "int64", "bool"};
+    return (unsigned)dtype < CG_NUM_DTYPES ? names[dtype] : "unknown";
+}
+
+int cg_dtype_is_floating(cg_dtype dtype) { return dtype == CG_FLOAT32 || dtype == CG_FLOAT64; }
+
+cg_dtype cg_get_default_dtype(void) { return default_dtype; }
+
+int cg_set_default_dtype(cg_dtype dtype) {
+    if (!cg_dtype_is_floating(dtype)) {
+        cg_error_set(CG_ERR_TYPE, "only floating-point types are supported as the default type");
+        return -1;
+    }
+    default_dtype = dtype;
+    return 0;
+}
+
+static int category(cg_dtype d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
+
+static cg_dtype promote(cg_dtype a, cg_dtype b) {
+    if (a == b) return a;
+    if (category(a) == 2 && category(b) == 2) return CG_FLOAT64;
+    return category(a) >= category(b) ? a : b;
+}
+
+/* PyTorch's combine_categories: a lower-priority class only matters when it
+ * is of a higher category (bool < integer < floating). -1 means "none". */
+static int combine(int higher, int lower) {
+    if (higher < 0) return lower;
+    if (lower < 0) return higher;
+    if (category((cg_dtype)higher) == 2) return higher;
+    if (higher == CG_BOOL || category((cg_dtype)lower) == 2) return promote((cg_dtype)higher, (cg_dtype)lower);
+    return higher;
+}
+
+cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b) {
+    int cls[3] = {-1, -1, -1}; /* dimensioned, zero-dim, wrapped number */
+    const cg_tensor *ts[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        const cg_tensor *t = ts[k];
+        int c = t->is_wrapped ? 2 : t->ndim == 0 ? 1 : 0;
+        cg_dtype d = (cg_dtype)t->dtype;
+        if (t->is_wrapped && cg_dtype_is_floating(d)) d = default_dtype;
+        cls[c] = cls[c] < 0 ? (int)d : (int)promote((cg_dtype)cls[c], d);
+    }
+    return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
+}
+
+/* ---- per-thread free lists ------------------------------------------------ */
+
+#define FREELIST_MAX 4096
+typedef struct freelist {
+    void *head;
+    int count;
+} freelist;
+static _Thread_local freelist tensor_fl, storage_fl;
+
+static void *fl_pop(freelist *fl, size_t size) {
+    void *p = fl->head;
+    if (p) {
+        fl->head = *(void **)p;
+        fl->count--;
+        return p;
+    }
+    return malloc(size);
+}
+
+static void fl_push(freelist *fl, void *p) {
+    if (fl->count >= FREELIST_MAX) {
+        free(p);
+        return;
+    }
+    *(void **)p = fl->head;
+    fl->head = p;
+    fl->count++;
+}
+
+/* ---- storage -------------------------------------------------------------- */
+
+cg_storage *cg_storage_new(int64_t nbytes) {
+    if (nbytes < 0) return cg_oom(nbytes);
+    cg_storage *s = fl_pop(&storage_fl, sizeof(cg_storage));
+    if (!s) return cg_oom((int64_t)sizeof(cg_storage));
+    s->refcount = 1;
+    s->nbytes = nbytes;
+    s->version = 0;
+    s->deleter = NULL;
+    s->deleter_ctx = NULL;
+    if (nbytes <= (int64_t)sizeof s->inline_buf) {
+        s->data = s->inline_buf;
+        return s;
+    }
+    size_t rounded = ((size_t)nbytes + 63) & ~(size_t)63;
+    if ((uint64_t)nbytes > ((uint64_t)1 << 62) || posix_memalign(&s->data, 64, rounded) != 0) {
+        fl_push(&storage_fl, s);
+        return cg_oom(nbytes);
+    }
+    return s;
+}
+
+void cg_storage_retain(cg_storage *s) { CG_INC(&s->refcount); }
+
+void cg_storage_release(cg_storage *s) {
+    if (!s || CG_DEC(&s->refcount) != 0) return;
+    if (s->deleter)
+        s->deleter(s->data, s->deleter_ctx);
+    else if (s->data != s->inline_buf)
+        free(s->data);
+    fl_push(&storage_fl, s);
+}
+
+/* ---- deferred release ------------------------------------------------------ */
+
+typedef struct reap_stack {
+    uintptr_t *items;
+    size_t n, cap;
+    bool draining;
+} reap_stack;
+static _Thread_local reap_stack reap;
+
+static void tensor_destroy(cg_tensor *t) {
+    if (t->retains_grad) cg_tensor_forget_retain(t);
+    if (t->hooks) cg_tensor_free_hooks(t);
+    cg_storage_release(t->storage);
+    cg_tensor_release(t->grad);
+    cg_node_release(t->grad_fn);
+    cg_tensor_release(t->base);
+    fl_push(&tensor_fl, t);
+}
+
+static void destroy(uintptr_t item) {
+    if (item & 1)
+        cg_node_destroy((cg_node *)(item & ~(uintptr_t)1));
+    else
+        tensor_destroy((cg_tensor *)item);
+}
+
+void cg_reap_push(void *obj, int is_node) {
+    uintptr_t item = (uintptr_t)obj | (uintptr_t)(is_node ? 1 : 0);
+    if (reap.n == reap.cap) {
+        size_t cap = reap.cap ? reap.cap * 2 : 256;
+        uintptr_t *items = realloc(reap.items, cap * sizeof *items);
+        if (!items) { /* out of memory: free now, recursing at worst */
+            destroy(item);
+            return;
+        }
+        reap.items = items;
+        reap.cap = cap;
+    }
+    reap.items[reap.n++] = item;
+    if (reap.draining) return;
+    reap.draining = true;
+    while (reap.n) destroy(reap.items[--reap.n]);
+    reap.draining = false;
+    if (reap.cap > 65536) { /* give back what a huge graph needed */
+        free(reap.items);
+        reap.items = NULL;
+        reap.cap = 0;
+    }
+}
+
+/* ---- tensors ----------------------------------------------------------------- */
+
+void cg_tensor_retain(cg_tensor *t) { CG_INC(&t->refcount); }
+
+void cg_tensor_release(cg_tensor *t) {
+    if (t && CG_DEC(&t->refcount) == 0) cg_reap_push(t, 0);
+}
+
+int64_t cg_shape_numel(const int64_t *shape, int ndim) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void cg_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 1 ? shape[i] : 1;
+    }
+}
+
+int cg_check_shape(const int64_t *shape, int ndim) {
+    if (ndim < 0 || ndim > CG_MAX_DIMS) {
+        cg_error_set(CG_ERR_RUNTIME, "cgrad supports at most %d dimensions, got %d", CG_MAX_DIMS, ndim);
+        return -1;
+    }
+    int64_t total = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            char buf[160];
+            cg_error_set(CG_ERR_RUNTIME, "Trying to create tensor with negative dimension %lld: %s",
+                         (long long)shape[i], cg_shape_str(shape, ndim, buf, sizeof buf));
+            return -1;
+        }
+        if (shape[i] && total > (INT64_MAX / 16) / shape[i]) {
+            char buf[160];
+            cg_error_set(CG_ERR_RUNTIME, "tensor of shape %s is too large to be allocated",
+                         cg_shape_str(shape, ndim, buf, sizeof buf));
+            return -1;
+        }
+        total *= shape[i] ? shape[i] : 1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
+                          const int64_t *strides, int ndim, int64_t offset) {
+    cg_tensor *t = fl_pop(&tensor_fl, sizeof(cg_tensor));
+    if (!t) return cg_oom((int64_t)sizeof(cg_tensor));
+    memset(t, 0, offsetof(cg_tensor, shape));
+    t->grad = NULL;
+    t->grad_fn = NULL;
+    t->grad_acc = NULL;
+    t->base = NULL;
+    t->hooks = NULL;
+    t->pyobj = NULL;
+    t->refcount = 1;
+    t->storage = s;
+    cg_storage_retain(s);
+    t->dtype = (uint8_t)dtype;
+    t->ndim = ndim;
+    t->offset = offset;
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        numel *= shape[i];
+    }
+    t->numel = numel;
+    if (strides)
+        memcpy(t->strides, strides, (size_t)ndim * sizeof(int64_t));
+    else
+        cg_contiguous_strides(shape, ndim, t->strides);
+    return t;
+}
+
+cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype) {
+    if (cg_check_shape(shape, ndim)) return NULL;
+    int64_t numel = cg_shape_numel(shape, ndim);
+    cg_storage *s = cg_storage_new(numel * cg_dtype_size(dtype));
+    if (!s) return NULL;
+    cg_tensor *t = cg_tensor_make(s, dtype, shape, NULL, ndim, 0);
+    cg_storage_release(s);
+    return t;
+}
+
+cg_tensor *cg_empty_like(const cg_tensor *t) {
+    return cg_empty(t->shape, t->ndim, (cg_dtype)t->dtype);
+}
+
+cg_tensor *cg_full(const int64_t *shape, int ndim, double value, cg_dtype dtype) {
+    cg_tensor *t = cg_empty(shape, ndim, dtype);
+    if (t) cg_fill_raw(t, value);
+    return t;
+}
+
+cg_tensor *cg_zeros(const int64_t *shape, int ndim, cg_dtype dtype) {
+    if (cg_check_shape(shape, ndim)) return NULL;
+    int64_t nbytes = cg_shape_numel(shape, ndim) * cg_dtype_size(dtype);
+    cg_tensor *t = cg_empty(shape, ndim, dtype);
+    if (t) memset(t->storage->data, 0, (size_t)nbytes);
+    return t;
+}
+
+cg_tensor *cg_ones(const int64_t *shape, int ndim, cg_dtype dtype) {
+    return cg_full(shape, ndim, 1.0, dtype);
+}
+
+cg_tensor *cg_from_data(const void *data, const int64_t *shape, int ndim, cg_dtype dtype) {
+    cg_tensor *t = cg_empty(shape, ndim, dtype);
+    if (t && t->numel) memcpy(t->storage->data, data, (size_t)(t->numel * cg_dtype_size(dtype)));
+    return t;
+}
+
+cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
+                        cg_dtype dtype, cg_deleter deleter, void *ctx) {
+    if (cg_check_shape(shape, ndim)) return NULL;
+    cg_storage *s = fl_pop(&storage_fl, sizeof(cg_storage));
+    if (!s) return cg_oom((int64_t)sizeof(cg_storage));
+    s->refcount = 1;
+    s->version = 0;
+    s->data = data;
+    s->nbytes = cg_shape_numel(shape, ndim) * cg_dtype_size(dtype);
+    s->deleter = deleter;
+    s->deleter_ctx = ctx;
+    cg_tensor *t = cg_tensor_make(s, dtype, shape, strides, ndim, 0);
+    if (!t) s->deleter = NULL; /* the caller keeps ownership on failure */
+    cg_storage_release(s);
+    return t;
+}
+
+static void store_scalar(void *p, cg_dtype dtype, double value) {
+    switch (dtype) {
+    case CG_FLOAT32: *(float *)p = (float)value; break;
+    case CG_FLOAT64: *(double *)p = value; break;
+    case CG_INT64: *(int64_t *)p = (int64_t)value; break;
+    case CG_BOOL: *(uint8_t *)p = value != 0; break;
+    }
+}
+
+cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like) {
+    cg_dtype dtype = kind;
+    if (kind == CG_FLOAT64)
+        dtype = like && cg_dtype_is_floating((cg_dtype)like->dtype) ? (cg_dtype)like->dtype : default_dtype;
+    else if (like && (cg_dtype)like->dtype != CG_BOOL)
+        dtype = (cg_dtype)like->dtype;
+    else if (like && kind == CG_INT64)
+        dtype = CG_INT64;
+    cg_tensor *t = cg_empty(NULL, 0, dtype);
+    if (!t) return NULL;
+    store_scalar(t->storage->data, dtype, value);
+    t->is_wrapped = 1;
+    return t;
+}
+
+int cg_tensor_is_contiguous(const cg_tensor *t) {
+    int64_t expected = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 1) continue;
+        if (t->shape[i] == 0) return 1;
+        if (t->strides[i] != expected) return 0;
+        expected *= t->shape[i];
+    }
+    return 1;
+}
+
+void *cg_tensor_data(const cg_tensor *t) { return cg_ptr(t); }
+
+static double load_scalar(const void *p, cg_dtype dtype) {
+    switch (dtype) {
+    case CG_FLOAT32: return *(const float *)p;
+    case CG_FLOAT64: return *(const double *)p;
+    case CG_INT64: return (double)*(const int64_t *)p;
+    case CG_BOOL: return *(const uint8_t *)p;
+    }
+    return NAN;
+}
+
+double cg_tensor_item(const cg_tensor *t) {
+    if (t->numel != 1) {
+        cg_error_set(CG_ERR_RUNTIME, "a Tensor with %lld elements cannot be converted to Scalar",
+                     (long long)t->numel);
+        return NAN;
+    }
+    return load_scalar(cg_ptr(t), (cg_dtype)t->dtype);
+}
+
+/* ---- shapes -------------------------------------------------------------------- */
+
+bool cg_shape_eq(const int64_t *s1, int n1, const int64_t *s2, int n2) {
+    if (n1 != n2) return false;
+    for (int i = 0; i < n1; i++)
+        if (s1[i] != s2[i]) return false;
+    return true;
+}
+
+bool cg_same_shape(const cg_tensor *a, const cg_tensor *b) {
+    return cg_shape_eq(a->shape, a->ndim, b->shape, b->ndim);
+}
+
+int cg_wrap_dim(int64_t dim, int ndim, int64_t *out) {
+    int64_t n = ndim > 0 ? ndim : 1;
+    if (dim < -n || dim >= n) {
+        cg_error_set(CG_ERR_INDEX, "Dimension out of range (expected to be in range of [%lld, %lld], but got %lld)",
+                     (long long)-n, (long long)(n - 1), (long long)dim);
+        return -1;
+    }
+    *out = dim < 0 ? dim + n : dim;
+    return 0;
+}
+
+int cg_broadcast_shapes(const int64_t *sa, int na, const int64_t *sb, int nb,
+                        int64_t *out, int *nout) {
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int ia = na - n + i, ib = nb - n + i;
+        int64_t da = ia >= 0 ? sa[ia] : 1, db = ib >= 0 ? sb[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            cg_error_set(CG_ERR_RUNTIME,
+                         "The size of tensor a (%lld) must match the size of tensor b (%lld) at non-singleton dimension %d",
+                         (long long)da, (long long)db, i);
+            return -1;
+        }
+        out[i] = da == 1 ? db : da;
+    }
+    *nout = n;
+    return 0;
+}
+
+void cg_broadcast_strides(const cg_tensor *t, const int64_t *shape, int ndim, int64_t *out) {
+    int lead = ndim - t->ndim;
+    for (int i = 0; i < ndim; i++) {
+        int j = i - lead;
+        out[i] = (j < 0 || (t->shape[j] == 1 && shape[i] != 1)) ? 0 : t->strides[j];
+    }
+}
+
+cg_tensor *cg_alias(cg_tensor *a, const int64_t *shape, const int64_t *strides,
+                    int ndim, int64_t offset) {
+    cg_tensor *t = cg_tensor_make(a->storage, (cg_dtype)a->dtype, shape, strides, ndim, offset);
+    if (!t) return NULL;
+    t->base = a->base ? a->base : a;
+    cg_tensor_retain(t->base);
+    return t;
+}

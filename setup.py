@@ -1,0 +1,33 @@
+"""Builds cgrad._C: the C core in csrc/ plus the Cython wrapper, linked to scipy-openblas32."""
+import glob
+import os
+
+import scipy_openblas32
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+sanitize = os.environ.get("CGRAD_SANITIZE") == "1"
+compile_args = ["-std=gnu11", "-O3", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+link_args = ["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"]
+if sanitize:
+    compile_args += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
+    link_args += ["-fsanitize=address,undefined"]
+
+ext = Extension(
+    "cgrad._C",
+    sources=["src/cgrad/_C.pyx"] + sorted(glob.glob("csrc/*.c")),
+    include_dirs=["csrc", scipy_openblas32.get_include_dir()],
+    library_dirs=[scipy_openblas32.get_lib_dir()],
+    libraries=[scipy_openblas32.get_library()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    extra_compile_args=compile_args,
+    extra_link_args=link_args,
+)
+
+setup(
+    ext_modules=cythonize(
+        [ext],
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "embedsignature": True},
+    ),
+)

@@ -1,0 +1,151 @@
+# Declarations of the C core (csrc/cgrad.h). Ownership rules are in that header.
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+cdef extern from "cgrad.h" nogil:
+    enum: CG_MAX_DIMS
+
+    ctypedef enum cg_dtype:
+        CG_FLOAT32
+        CG_FLOAT64
+        CG_INT64
+        CG_BOOL
+
+    ctypedef enum cg_errkind:
+        CG_OK
+        CG_ERR_VALUE
+        CG_ERR_TYPE
+        CG_ERR_INDEX
+        CG_ERR_RUNTIME
+        CG_ERR_MEMORY
+        CG_ERR_NOTIMPL
+        CG_ERR_EXTERNAL
+
+    ctypedef struct cg_storage:
+        int64_t refcount
+        void *data
+        int64_t nbytes
+        uint64_t version
+
+    ctypedef struct cg_node:
+        pass
+
+    ctypedef struct cg_tensor:
+        int64_t refcount
+        cg_storage *storage
+        int64_t offset
+        int64_t numel
+        int ndim
+        uint8_t dtype
+        uint8_t requires_grad
+        uint8_t retains_grad
+        uint8_t is_wrapped
+        uint32_t output_nr
+        int64_t shape[8]
+        int64_t strides[8]
+        cg_tensor *grad
+        cg_node *grad_fn
+        cg_tensor *base
+        void *pyobj
+
+    ctypedef void (*cg_deleter)(void *data, void *ctx) noexcept nogil
+    ctypedef int (*cg_hook_fn)(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil
+    ctypedef void (*cg_hook_release)(void *ctx) noexcept nogil
+
+    ctypedef struct cg_generator:
+        uint64_t s[4]
+
+    cg_errkind cg_error_kind()
+    const char *cg_error_message()
+    void cg_error_set(cg_errkind kind, const char *fmt, ...)
+    void cg_error_clear()
+
+    int64_t cg_dtype_size(cg_dtype dtype)
+    int cg_dtype_is_floating(cg_dtype dtype)
+    cg_dtype cg_get_default_dtype()
+    int cg_set_default_dtype(cg_dtype dtype)
+
+    void cg_tensor_retain(cg_tensor *t)
+    void cg_tensor_release(cg_tensor *t)
+    cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype)
+    cg_tensor *cg_zeros(const int64_t *shape, int ndim, cg_dtype dtype)
+    cg_tensor *cg_ones(const int64_t *shape, int ndim, cg_dtype dtype)
+    cg_tensor *cg_full(const int64_t *shape, int ndim, double value, cg_dtype dtype)
+    cg_tensor *cg_from_data(const void *data, const int64_t *shape, int ndim, cg_dtype dtype)
+    cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
+                            cg_dtype dtype, cg_deleter deleter, void *ctx)
+    cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like)
+    int cg_tensor_is_contiguous(const cg_tensor *t)
+    double cg_tensor_item(const cg_tensor *t)
+    void *cg_tensor_data(const cg_tensor *t)
+
+    int cg_is_grad_enabled()
+    void cg_set_grad_enabled(int on)
+    int cg_tensor_set_requires_grad(cg_tensor *t, int on)
+    int cg_tensor_is_leaf(const cg_tensor *t)
+    int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g)
+    int cg_tensor_retain_grad(cg_tensor *t)
+    cg_tensor *cg_detach(cg_tensor *t)
+    int cg_detach_(cg_tensor *t)
+
+    void cg_node_retain(cg_node *n)
+    void cg_node_release(cg_node *n)
+    const char *cg_node_name(const cg_node *n)
+    int cg_node_num_next(const cg_node *n)
+    cg_node *cg_node_next(const cg_node *n, int i, uint32_t *input_nr)
+    cg_tensor *cg_node_variable(const cg_node *n)
+    uint64_t cg_node_sequence_nr(const cg_node *n)
+    void *cg_node_get_user(const cg_node *n)
+    void cg_node_set_user(cg_node *n, void *user)
+    int64_t cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release)
+    int cg_tensor_remove_hook(cg_tensor *t, int64_t id)
+
+    int cg_backward(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph, int create_graph)
+    int cg_backward_inputs(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph,
+                           int create_graph, cg_tensor **inputs, int n_inputs)
+    int cg_grad(cg_tensor **roots, cg_tensor **grads, int n, cg_tensor **inputs, int n_inputs,
+                int retain_graph, int create_graph, int allow_unused, cg_tensor **out)
+
+    cg_tensor *cg_add(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_div(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_pow_scalar(cg_tensor *a, double exponent)
+    cg_tensor *cg_rpow_scalar(double base, cg_tensor *e)
+    cg_tensor *cg_neg(cg_tensor *a)
+    cg_tensor *cg_exp(cg_tensor *a)
+    cg_tensor *cg_log(cg_tensor *a)
+    cg_tensor *cg_tanh(cg_tensor *a)
+    cg_tensor *cg_sigmoid(cg_tensor *a)
+    cg_tensor *cg_relu(cg_tensor *a)
+    cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype)
+
+    cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_zero_(cg_tensor *a)
+    cg_tensor *cg_fill_(cg_tensor *a, double value)
+    cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src)
+
+    cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
+    cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
+    cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim)
+
+    cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
+
+    cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
+    cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)
+    cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1)
+    cg_tensor *cg_permute(cg_tensor *a, const int64_t *dims, int ndim)
+    cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim)
+    cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims)
+    cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim)
+    cg_tensor *cg_contiguous(cg_tensor *a)
+    cg_tensor *cg_clone(cg_tensor *a)
+
+    void cg_generator_seed(cg_generator *g, uint64_t seed)
+    cg_generator *cg_default_generator()
+    cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
+    cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)

@@ -1,0 +1,975 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The Python face of the C core: Tensor and Node wrap cg_tensor and cg_node.
+
+Each method converts its arguments, makes one C call, checks it and wraps the
+result. Errors are translated in one place, raise_error().
+"""
+cimport cython
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+import threading
+import warnings
+
+import numpy as np
+
+# ---- errors -------------------------------------------------------------------
+
+_EXCEPTIONS = {
+    CG_ERR_VALUE: ValueError,
+    CG_ERR_TYPE: TypeError,
+    CG_ERR_INDEX: IndexError,
+    CG_ERR_RUNTIME: RuntimeError,
+    CG_ERR_MEMORY: RuntimeError,
+    CG_ERR_NOTIMPL: NotImplementedError,
+}
+_pending = threading.local()  # a Python exception raised inside a callback from C
+
+
+cdef int raise_error() except -1:
+    cdef cg_errkind kind = cg_error_kind()
+    if kind == CG_ERR_EXTERNAL:
+        exc = getattr(_pending, "exc", None)
+        _pending.exc = None
+        cg_error_clear()
+        if exc is not None:
+            raise exc
+    msg = cg_error_message().decode("utf-8", "replace")
+    cg_error_clear()
+    raise _EXCEPTIONS.get(kind, RuntimeError)(msg)
+
+
+cdef inline int check(int rc) except -1:
+    if rc != 0:
+        raise_error()
+    return 0
+
+
+# ---- dtypes -------------------------------------------------------------------
+
+cdef class dtype:
+    """A tensor element type: cgrad.float32, float64, int64, bool."""
+    cdef readonly int code
+    cdef readonly str name
+    cdef readonly int itemsize
+    cdef readonly bint is_floating_point
+    cdef readonly object numpy_dtype
+
+    def __repr__(self):
+        return "cgrad." + self.name
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    @property
+    def is_signed(self):
+        return self.code != CG_BOOL
+
+
+cdef dtype _make_dtype(int code, str name, object np_dtype):
+    cdef dtype d = dtype.__new__(dtype)
+    d.code = code
+    d.name = name
+    d.itemsize = cg_dtype_size(<cg_dtype>code)
+    d.is_floating_point = cg_dtype_is_floating(<cg_dtype>code)
+    d.numpy_dtype = np.dtype(np_dtype)
+    return d
+
+
+float32 = _make_dtype(CG_FLOAT32, "float32", np.float32)
+float64 = _make_dtype(CG_FLOAT64, "float64", np.float64)
+int64 = _make_dtype(CG_INT64, "int64", np.int64)
+bool_ = _make_dtype(CG_BOOL, "bool", np.bool_)
+_DTYPES = (float32, float64, int64, bool_)
+
+
+def _dtype_by_name(name):
+    return {d.name: d for d in _DTYPES}[name]
+
+
+cdef inline dtype dtype_of(int code):
+    return <dtype>_DTYPES[code]
+
+
+cdef cg_dtype dtype_code(object d) except *:
+    if isinstance(d, dtype):
+        return <cg_dtype>(<dtype>d).code
+    if d is float:
+        return CG_FLOAT64
+    if d is int:
+        return CG_INT64
+    if d is bool:
+        return CG_BOOL
+    raise TypeError(f"dtype must be a cgrad dtype, got {d!r}")
+
+
+def get_default_dtype():
+    return dtype_of(cg_get_default_dtype())
+
+
+def set_default_dtype(d):
+    check(cg_set_default_dtype(dtype_code(d)))
+
+
+# ---- shapes -------------------------------------------------------------------
+
+class Size(tuple):
+    """The shape of a tensor: a tuple of ints."""
+
+    def __repr__(self):
+        return f"cgrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+cdef int parse_shape(object args, int64_t *out) except -1:
+    """Fills out from (2, 3), ((2, 3),) or ([2, 3],); returns ndim."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        args = args[0]
+        if isinstance(args, Tensor):
+            args = args.tolist()
+    if len(args) > CG_MAX_DIMS:
+        raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {len(args)}")
+    cdef int i = 0
+    for s in args:
+        if not isinstance(s, int) and not hasattr(s, "__index__"):
+            raise TypeError(f"shape must be a sequence of ints, but got an element of type {type(s).__name__}")
+        out[i] = s.__index__()
+        i += 1
+    return i
+
+
+cdef int parse_dims(object dim, int64_t *out) except -2:
+    """Fills out from an int or a sequence of ints; returns the count, -1 for None."""
+    if dim is None:
+        return -1
+    if isinstance(dim, int):
+        out[0] = dim
+        return 1
+    return parse_shape((tuple(dim),), out)
+
+
+# ---- wrapping -----------------------------------------------------------------
+
+cdef object wrap(cg_tensor *t):
+    """The Python object of t, which this call steals a reference to."""
+    if t == NULL:
+        raise_error()
+    if t.pyobj != NULL:
+        obj = <object>t.pyobj
+        cg_tensor_release(t)
+        return obj
+    cdef Tensor r = Tensor.__new__(Tensor)
+    r.t = t
+    t.pyobj = <void *>r
+    return r
+
+
+cdef inline object wrap_borrowed(cg_tensor *t):
+    if t == NULL:
+        return None
+    cg_tensor_retain(t)
+    return wrap(t)
+
+
+cdef object wrap_node(cg_node *n):
+    """The Python object of n (borrowed), cached on the node."""
+    if n == NULL:
+        return None
+    cdef void *user = cg_node_get_user(n)
+    if user != NULL:
+        return <object>user
+    cdef Node node = Node.__new__(Node)
+    cg_node_retain(n)
+    node.n = n
+    cg_node_set_user(n, <void *>node)
+    return node
+
+
+cdef cg_tensor *scalar_operand(object x, cg_tensor *like) except? NULL:
+    """A 0-d tensor for a Python number; NULL (no error) if x is not one."""
+    if isinstance(x, float):
+        return cg_scalar_tensor(x, CG_FLOAT64, like)
+    if isinstance(x, bool):
+        return cg_scalar_tensor(1.0 if x else 0.0, CG_BOOL, like)
+    if isinstance(x, int):
+        return cg_scalar_tensor(<double>x, CG_INT64, like)
+    if isinstance(x, np.generic):
+        return scalar_operand(x.item(), like)
+    return NULL
+
+
+ctypedef cg_tensor *(*binary_fn)(cg_tensor *, cg_tensor *) noexcept nogil
+ctypedef cg_tensor *(*unary_fn)(cg_tensor *) noexcept nogil
+
+
+cdef object binary(binary_fn fn, object a, object b):
+    """fn(a, b) where one of them is a Tensor and the other a Tensor or number."""
+    cdef cg_tensor *tmp = NULL
+    cdef cg_tensor *r
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return wrap(fn((<Tensor>a).t, (<Tensor>b).t))
+    if isinstance(a, Tensor):
+        tmp = scalar_operand(b, (<Tensor>a).t)
+        if tmp == NULL:
+            if isinstance(b, np.ndarray):
+                return binary(fn, a, _array_to_tensor(b))
+            return NotImplemented
+        r = fn((<Tensor>a).t, tmp)
+    else:
+        tmp = scalar_operand(a, (<Tensor>b).t)
+        if tmp == NULL:
+            if isinstance(a, np.ndarray):
+                return binary(fn, _array_to_tensor(a), b)
+            return NotImplemented
+        r = fn(tmp, (<Tensor>b).t)
+    cg_tensor_release(tmp)
+    return wrap(r)
+
+
+cdef object inplace(binary_fn fn, Tensor a, object b):
+    """a op= b; returns a."""
+    cdef cg_tensor *tmp = NULL
+    cdef cg_tensor *r
+    if isinstance(b, Tensor):
+        return wrap(fn(a.t, (<Tensor>b).t))
+    tmp = scalar_operand(b, a.t)
+    if tmp == NULL:
+        if isinstance(b, np.ndarray):
+            return inplace(fn, a, _array_to_tensor(b))
+        raise TypeError(f"unsupported operand type for an in-place op: {type(b).__name__}")
+    r = fn(a.t, tmp)
+    cg_tensor_release(tmp)
+    return wrap(r)
+
+
+cdef Tensor as_tensor_arg(object x, Tensor like):
+    """x as a Tensor (numbers become 0-d tensors next to like)."""
+    if isinstance(x, Tensor):
+        return <Tensor>x
+    cdef cg_tensor *tmp = scalar_operand(x, like.t if like is not None else NULL)
+    if tmp != NULL:
+        return <Tensor>wrap(tmp)
+    if isinstance(x, np.ndarray):
+        return <Tensor>_array_to_tensor(x)
+    raise TypeError(f"expected a Tensor or a number, but got {type(x).__name__}")
+
+
+def _array_to_tensor(arr):
+    """A copy of a numpy array as a tensor (float64 stays float64)."""
+    return tensor_from_numpy_copy(np.asarray(arr), None)
+
+
+# ---- numpy interop ------------------------------------------------------------
+
+cdef str typestr(int code):
+    return ("<f4", "<f8", "<i8", "|b1")[code]
+
+
+cdef class _ArrayView:
+    """Exposes a tensor's memory to numpy through __array_interface__."""
+    cdef readonly object tensor
+    cdef readonly dict __array_interface__
+
+    def __cinit__(self, Tensor t):
+        cdef cg_tensor *c = t.t
+        cdef int64_t isz = cg_dtype_size(<cg_dtype>c.dtype)
+        self.tensor = t
+        self.__array_interface__ = {
+            "shape": tuple([c.shape[i] for i in range(c.ndim)]),
+            "strides": tuple([c.strides[i] * isz for i in range(c.ndim)]),
+            "typestr": typestr(c.dtype),
+            "data": (<size_t>cg_tensor_data(c), False),
+            "version": 3,
+        }
+
+
+cdef void release_pyobject(void *data, void *ctx) noexcept nogil:
+    with gil:
+        Py_DECREF(<object>ctx)
+
+
+cdef int numpy_code(object arr) except -1:
+    kind = arr.dtype
+    if kind == np.float32:
+        return CG_FLOAT32
+    if kind == np.float64:
+        return CG_FLOAT64
+    if kind == np.int64:
+        return CG_INT64
+    if kind == np.bool_:
+        return CG_BOOL
+    raise TypeError(
+        f"can't convert np.ndarray of type numpy.{kind}. The only supported types are: "
+        "float64, float32, int64, and bool.")
+
+
+def from_numpy(arr):
+    """A tensor sharing the memory of a numpy array."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    cdef int code = numpy_code(arr)
+    cdef int64_t shape[8]
+    cdef int64_t strides[8]
+    cdef int nd = arr.ndim, i
+    if nd > CG_MAX_DIMS:
+        raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {nd}")
+    isz = arr.itemsize
+    for i in range(nd):
+        shape[i] = arr.shape[i]
+        if arr.strides[i] < 0:
+            raise ValueError(
+                "At least one stride in the given numpy array is negative, and tensors with negative "
+                "strides are not currently supported. (You can probably work around this by making a "
+                "copy of your array  with array.copy().) ")
+        if arr.strides[i] % isz:
+            raise ValueError("given numpy array strides not a multiple of the element byte size. "
+                             "Copy the numpy array to reallocate the memory.")
+        strides[i] = arr.strides[i] // isz
+    cdef size_t addr = arr.__array_interface__["data"][0]
+    Py_INCREF(arr)
+    cdef cg_tensor *t = cg_from_blob(<void *>addr, shape, strides, nd, <cg_dtype>code,
+                                     release_pyobject, <void *>arr)
+    if t == NULL:
+        Py_DECREF(arr)
+    return wrap(t)
+
+
+def tensor_from_numpy_copy(arr, dt):
+    """A new tensor holding a copy of arr, cast to dt (a dtype, or None: arr's own)."""
+    if dt is None:
+        if arr.dtype.kind == "f" and arr.dtype != np.float32:
+            dt = float64
+        elif arr.dtype.kind == "f":
+            dt = float32
+        elif arr.dtype.kind in "iu":
+            dt = int64
+        elif arr.dtype.kind == "b":
+            dt = bool_
+        else:
+            raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype}. The only supported "
+                            "types are: float64, float32, float16, complex64, complex128, int64, int32, "
+                            "int16, int8, uint64, uint32, uint16, uint8, and bool.")
+    cdef int code = dtype_code(dt)
+    arr = np.asarray(arr, dtype=dtype_of(code).numpy_dtype, order="C")
+    cdef int64_t shape[8]
+    cdef int nd = arr.ndim, i
+    if nd > CG_MAX_DIMS:
+        raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {nd}")
+    for i in range(nd):
+        shape[i] = arr.shape[i]
+    cdef size_t addr = arr.__array_interface__["data"][0]
+    return wrap(cg_from_data(<void *>addr, shape, nd, <cg_dtype>code))
+
+
+# ---- hooks --------------------------------------------------------------------
+
+cdef int run_hook(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil:
+    with gil:
+        try:
+            result = (<object>ctx)(wrap_borrowed(grad))
+            if result is not None:
+                if not isinstance(result, Tensor):
+                    raise TypeError(f"hook returned an object of type {type(result).__name__}; "
+                                    "expected a Tensor or None")
+                cg_tensor_retain((<Tensor>result).t)
+                out[0] = (<Tensor>result).t
+            return 0
+        except BaseException as e:
+            _pending.exc = e
+            cg_error_set(CG_ERR_EXTERNAL, b"a hook raised an exception")
+            return -1
+
+
+cdef void release_hook(void *ctx) noexcept nogil:
+    with gil:
+        Py_DECREF(<object>ctx)
+
+
+class RemovableHandle:
+    """Returned by register_hook; remove() unregisters the hook."""
+
+    def __init__(self, tensor, hook_id):
+        import weakref
+        self._tensor = weakref.ref(tensor)
+        self.id = hook_id
+
+    def remove(self):
+        t = self._tensor()
+        if t is not None:
+            (<Tensor>t)._remove_hook(self.id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.remove()
+
+
+# ---- Node ---------------------------------------------------------------------
+
+cdef class Node:
+    """One applied operation in the graph (a tensor's grad_fn)."""
+    cdef cg_node *n
+    cdef object __weakref__
+
+    def __dealloc__(self):
+        if self.n != NULL:
+            cg_node_set_user(self.n, NULL)
+            cg_node_release(self.n)
+
+    def name(self):
+        return cg_node_name(self.n).decode()
+
+    @property
+    def next_functions(self):
+        cdef uint32_t nr = 0
+        cdef cg_node *nx
+        out = []
+        for i in range(cg_node_num_next(self.n)):
+            nx = cg_node_next(self.n, i, &nr)
+            out.append((wrap_node(nx), nr) if nx != NULL else (None, 0))
+        return tuple(out)
+
+    @property
+    def variable(self):
+        cdef cg_tensor *v = cg_node_variable(self.n)
+        if v == NULL:
+            raise AttributeError(f"'{self.name()}' object has no attribute 'variable'")
+        return wrap_borrowed(v)
+
+    @property
+    def _sequence_nr(self):
+        return cg_node_sequence_nr(self.n)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def __call__(self, *args):
+        raise NotImplementedError("calling a grad_fn directly is not supported; use cgrad.autograd.grad")
+
+
+# ---- Tensor -------------------------------------------------------------------
+
+@cython.freelist(256)
+cdef class Tensor:
+    """A multi-dimensional array that can record the operations applied to it."""
+    cdef cg_tensor *t
+    cdef dict __dict__
+    cdef object __weakref__
+    __array_priority__ = 1000
+
+    def __dealloc__(self):
+        if self.t != NULL:
+            if self.t.pyobj == <void *>self:
+                self.t.pyobj = NULL
+            cg_tensor_release(self.t)
+
+    # -- operators --
+    def __add__(self, other): return binary(cg_add, self, other)
+    def __radd__(self, other): return binary(cg_add, other, self)
+    def __sub__(self, other): return binary(cg_sub, self, other)
+    def __rsub__(self, other): return binary(cg_rsub, self, other)
+    def __mul__(self, other): return binary(cg_mul, self, other)
+    def __rmul__(self, other): return binary(cg_mul, other, self)
+    def __truediv__(self, other): return binary(cg_div, self, other)
+    def __rtruediv__(self, other): return binary(cg_div, other, self)
+    def __matmul__(self, other): return binary(cg_matmul, self, other)
+    def __rmatmul__(self, other): return binary(cg_matmul, other, self)
+    def __neg__(self): return wrap(cg_neg(self.t))
+    def __pos__(self): return self
+
+    def __pow__(self, other, mod):
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return wrap(cg_pow_scalar(self.t, other))
+        return binary(cg_pow, self, other)
+
+    def __rpow__(self, other, mod):
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return wrap(cg_rpow_scalar(other, self.t))
+        return binary(cg_pow, other, self)
+
+    def __iadd__(self, other): return inplace(cg_add_, self, other)
+    def __isub__(self, other): return inplace(cg_sub_, self, other)
+    def __imul__(self, other): return inplace(cg_mul_, self, other)
+    def __itruediv__(self, other): return inplace(cg_div_, self, other)
+
+    # -- math --
+    def add(self, other, *, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, *, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other): return binary(cg_mul, self, other)
+    def div(self, other): return binary(cg_div, self, other)
+    def matmul(self, other): return binary(cg_matmul, self, other)
+    def neg(self): return wrap(cg_neg(self.t))
+    def exp(self): return wrap(cg_exp(self.t))
+    def log(self): return wrap(cg_log(self.t))
+    def tanh(self): return wrap(cg_tanh(self.t))
+    def sigmoid(self): return wrap(cg_sigmoid(self.t))
+    def relu(self): return wrap(cg_relu(self.t))
+
+    def pow(self, exponent):
+        return self.__pow__(exponent, None)
+
+    def add_(self, other, *, alpha=1):
+        return inplace(cg_add_, self, other * alpha if alpha != 1 else other)
+
+    def sub_(self, other, *, alpha=1):
+        return inplace(cg_sub_, self, other * alpha if alpha != 1 else other)
+
+    def mul_(self, other): return inplace(cg_mul_, self, other)
+    def div_(self, other): return inplace(cg_div_, self, other)
+    def zero_(self): return wrap(cg_zero_(self.t))
+    def fill_(self, value): return wrap(cg_fill_(self.t, float(value)))
+
+    def copy_(self, src):
+        return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
+
+    # -- reductions --
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        cdef int64_t dims[8]
+        cdef int n = parse_dims(dim, dims)
+        r = wrap(cg_sum(self.t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+        return r if dtype is None else r.to(dtype)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        src = self if dtype is None else self.to(dtype)
+        cdef int64_t dims[8]
+        cdef int n = parse_dims(dim, dims)
+        return wrap(cg_mean((<Tensor>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+
+    # -- shape --
+    def reshape(self, *shape):
+        cdef int64_t s[8]
+        cdef int nd = parse_shape(shape, s)
+        return wrap(cg_reshape(self.t, s, nd))
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], dtype):
+            raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
+        cdef int64_t s[8]
+        cdef int nd = parse_shape(shape, s)
+        return wrap(cg_view(self.t, s, nd))
+
+    def transpose(self, dim0, dim1):
+        return wrap(cg_transpose(self.t, dim0, dim1))
+
+    def permute(self, *dims):
+        cdef int64_t d[8]
+        cdef int nd = parse_shape(dims, d)
+        return wrap(cg_permute(self.t, d, nd))
+
+    def unsqueeze(self, dim):
+        return wrap(cg_unsqueeze(self.t, dim))
+
+    def squeeze(self, dim=None):
+        cdef int64_t d[8]
+        cdef int n = parse_dims(dim, d)
+        return wrap(cg_squeeze(self.t, d if n >= 0 else NULL, n if n >= 0 else 0))
+
+    def expand(self, *sizes):
+        cdef int64_t s[8]
+        cdef int nd = parse_shape(sizes, s)
+        return wrap(cg_expand(self.t, s, nd))
+
+    @property
+    def T(self):
+        cdef int64_t d[8]
+        cdef int i, nd = self.t.ndim
+        for i in range(nd):
+            d[i] = nd - 1 - i
+        return wrap(cg_permute(self.t, d, nd))
+
+    @property
+    def mT(self):
+        if self.t.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.t.ndim}-D tensor.")
+        return wrap(cg_transpose(self.t, -2, -1))
+
+    def contiguous(self): return wrap(cg_contiguous(self.t))
+    def clone(self): return wrap(cg_clone(self.t))
+    def is_contiguous(self): return bool(cg_tensor_is_contiguous(self.t))
+
+    def stride(self, dim=None):
+        strides = tuple([self.t.strides[i] for i in range(self.t.ndim)])
+        return strides if dim is None else strides[dim]
+
+    # -- attributes --
+    @property
+    def shape(self):
+        return Size([self.t.shape[i] for i in range(self.t.ndim)])
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.shape
+        cdef int nd = self.t.ndim if self.t.ndim else 1
+        if dim < -nd or dim >= nd:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+        return self.t.shape[dim % nd] if self.t.ndim else 1
+
+    @property
+    def ndim(self): return self.t.ndim
+    def dim(self): return self.t.ndim
+    def numel(self): return self.t.numel
+    def nelement(self): return self.t.numel
+    def element_size(self): return cg_dtype_size(<cg_dtype>self.t.dtype)
+
+    @property
+    def dtype(self): return dtype_of(self.t.dtype)
+
+    def is_floating_point(self):
+        return bool(cg_dtype_is_floating(<cg_dtype>self.t.dtype))
+
+    @property
+    def device(self): return "cpu"
+
+    @property
+    def _version(self): return self.t.storage.version
+
+    def data_ptr(self): return <size_t>cg_tensor_data(self.t)
+
+    # -- autograd --
+    @property
+    def requires_grad(self): return bool(self.t.requires_grad)
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        check(cg_tensor_set_requires_grad(self.t, bool(value)))
+
+    def requires_grad_(self, requires_grad=True):
+        check(cg_tensor_set_requires_grad(self.t, bool(requires_grad)))
+        return self
+
+    @property
+    def is_leaf(self): return self.t.grad_fn == NULL
+
+    @property
+    def grad_fn(self): return wrap_node(self.t.grad_fn)
+
+    @property
+    def grad(self):
+        if self.t.grad == NULL and self.t.grad_fn != NULL and not self.t.retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+                "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+                "instead.", UserWarning, stacklevel=2)
+        return wrap_borrowed(self.t.grad)
+
+    @grad.setter
+    def grad(self, value):
+        if value is None:
+            check(cg_tensor_set_grad(self.t, NULL))
+        elif isinstance(value, Tensor):
+            check(cg_tensor_set_grad(self.t, (<Tensor>value).t))
+        else:
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+
+    @grad.deleter
+    def grad(self):
+        check(cg_tensor_set_grad(self.t, NULL))
+
+    @property
+    def retains_grad(self): return bool(self.t.retains_grad)
+
+    def retain_grad(self):
+        check(cg_tensor_retain_grad(self.t))
+
+    def detach(self): return wrap(cg_detach(self.t))
+
+    def detach_(self):
+        check(cg_detach_(self.t))
+        return self
+
+    @property
+    def data(self): return wrap(cg_detach(self.t))
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        run_backward((self,), (gradient,), retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        Py_INCREF(hook)
+        cdef int64_t hid = cg_tensor_register_hook(self.t, run_hook, <void *>hook, release_hook)
+        if hid < 0:
+            Py_DECREF(hook)
+            raise_error()
+        return RemovableHandle(self, hid)
+
+    def _remove_hook(self, int64_t hook_id):
+        cg_tensor_remove_hook(self.t, hook_id)
+
+    # -- values --
+    def item(self):
+        if self.t.numel != 1:
+            raise RuntimeError(f"a Tensor with {self.t.numel} elements cannot be converted to Scalar")
+        cdef double v = cg_tensor_item(self.t)
+        if self.t.dtype == CG_INT64:
+            return (<int64_t *>cg_tensor_data(self.t))[0]
+        if self.t.dtype == CG_BOOL:
+            return v != 0
+        return v
+
+    def numpy(self, *, force=False):
+        if self.t.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return np.asarray(_ArrayView(self))
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def tolist(self):
+        return np.asarray(_ArrayView(self)).tolist()
+
+    def to(self, *args, **kwargs):
+        d = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, dtype):
+                d = a
+            elif isinstance(a, Tensor):
+                d = a.dtype
+            elif a not in ("cpu",) and not (hasattr(a, "type") and a.type == "cpu"):
+                raise NotImplementedError(f"to({a!r}): cgrad tensors live on the CPU only")
+        if d is None or dtype_code(d) == self.t.dtype:
+            return self
+        return wrap(cg_to_dtype(self.t, dtype_code(d)))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
+        return self.to(dtype)
+
+    def float(self): return self.to(float32)
+    def double(self): return self.to(float64)
+    def long(self): return self.to(int64)
+    def bool(self): return self.to(bool_)
+    def cpu(self): return self
+
+    def __len__(self):
+        if self.t.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.t.shape[0]
+
+    def __bool__(self):
+        if self.t.numel != 1:
+            if self.t.numel == 0:
+                raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.t.dtype != CG_INT64 or self.t.numel != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return self.item()
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from cgrad._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
+
+    def __format__(self, spec):
+        if self.t.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+
+def _rebuild(arr, requires_grad):
+    t = tensor_from_numpy_copy(arr, None)
+    t.requires_grad_(requires_grad)
+    return t
+
+
+# ---- autograd entry points ----------------------------------------------------
+
+cdef cg_tensor **tensor_array(object seq, int n, Tensor like_first=None) except NULL:
+    cdef cg_tensor **arr = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
+    if arr == NULL:
+        raise MemoryError()
+    for i in range(n):
+        x = seq[i]
+        arr[i] = (<Tensor>x).t if x is not None else NULL
+    return arr
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
+    """Backpropagates from tensors (with grad_tensors, None for implicit ones)."""
+    tensors = tuple(tensors)
+    grads = []
+    for t, g in zip(tensors, grad_tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward expects Tensors, got {type(t).__name__}")
+        grads.append(as_tensor_arg(g, t) if g is not None else None)
+    inputs = tuple(inputs) if inputs is not None else ()
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    for x in inputs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"inputs must be Tensors, got {type(x).__name__}")
+    cdef int n = len(tensors), ni = len(inputs), rc
+    cdef int keep = bool(create_graph) if retain_graph is None else bool(retain_graph)
+    cdef int create = bool(create_graph)
+    cdef cg_tensor **roots = tensor_array(tensors, n)
+    cdef cg_tensor **gs = NULL
+    cdef cg_tensor **ins = NULL
+    try:
+        gs = tensor_array(grads, n)
+        ins = tensor_array(inputs, ni)
+        with nogil:
+            rc = cg_backward_inputs(roots, gs, n, keep, create, ins, ni)
+        check(rc)
+    finally:
+        free(roots)
+        free(gs)
+        free(ins)
+
+
+def run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    """Gradients of outputs with respect to inputs, as a tuple (None where unused)."""
+    outputs = tuple(outputs)
+    inputs = tuple(inputs)
+    grads = [as_tensor_arg(g, t) if g is not None else None for t, g in zip(outputs, grad_outputs)]
+    cdef int n = len(outputs), ni = len(inputs), rc, i
+    cdef int keep = bool(create_graph) if retain_graph is None else bool(retain_graph)
+    cdef int create = bool(create_graph), unused = bool(allow_unused)
+    cdef cg_tensor **roots = tensor_array(outputs, n)
+    cdef cg_tensor **gs = NULL
+    cdef cg_tensor **ins = NULL
+    cdef cg_tensor **out = NULL
+    try:
+        gs = tensor_array(grads, n)
+        ins = tensor_array(inputs, ni)
+        out = <cg_tensor **>malloc(max(ni, 1) * sizeof(cg_tensor *))
+        if out == NULL:
+            raise MemoryError()
+        with nogil:
+            rc = cg_grad(roots, gs, n, ins, ni, keep, create, unused, out)
+        check(rc)
+        return tuple([wrap(out[i]) if out[i] != NULL else None for i in range(ni)])
+    finally:
+        free(roots)
+        free(gs)
+        free(ins)
+        free(out)
+
+
+def is_grad_enabled():
+    return bool(cg_is_grad_enabled())
+
+
+def _set_grad_enabled(bint mode):
+    cg_set_grad_enabled(mode)
+
+
+# ---- creation -----------------------------------------------------------------
+
+cdef cg_dtype resolve(object dt) except *:
+    return cg_get_default_dtype() if dt is None else dtype_code(dt)
+
+
+cdef object finish_new(cg_tensor *t, bint requires_grad):
+    r = wrap(t)
+    if requires_grad:
+        r.requires_grad_(True)
+    return r
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape(size, s)
+    return finish_new(cg_zeros(s, nd, resolve(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape(size, s)
+    return finish_new(cg_ones(s, nd, resolve(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape(size, s)
+    return finish_new(cg_empty(s, nd, resolve(dtype)), requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape((size,), s)
+    if dtype is None:
+        dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int)
+                 else get_default_dtype())
+    return finish_new(cg_full(s, nd, float(fill_value), resolve(dtype)), requires_grad)
+
+
+cdef class Generator:
+    """A source of random numbers (xoshiro256**), seeded with manual_seed."""
+    cdef cg_generator g
+    cdef uint64_t _seed
+
+    def __init__(self, device="cpu"):
+        self.manual_seed(67280421310721)
+
+    def manual_seed(self, seed):
+        self._seed = seed & 0xFFFFFFFFFFFFFFFF
+        cg_generator_seed(&self.g, self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+
+cdef cg_generator *gen_ptr(object generator) except? NULL:
+    if generator is None:
+        return NULL
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a cgrad.Generator, got {type(generator).__name__}")
+    return &(<Generator>generator).g
+
+
+def rand(*size, generator=None, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape(size, s)
+    return finish_new(cg_rand(s, nd, resolve(dtype), gen_ptr(generator)), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, requires_grad=False):
+    cdef int64_t s[8]
+    cdef int nd = parse_shape(size, s)
+    return finish_new(cg_randn(s, nd, resolve(dtype), gen_ptr(generator)), requires_grad)
+
+
+def manual_seed(seed):
+    cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
+
+
+def scalar_tensor(value, dt=None):
+    """A 0-d tensor holding a Python number."""
+    cdef cg_tensor *t = scalar_operand(value, NULL)
+    if t == NULL:
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    r = wrap(t)
+    (<Tensor>r).t.is_wrapped = 0
+    return r if dt is None else r.to(dt)

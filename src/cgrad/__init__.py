@@ -1,0 +1,63 @@
+"""cgrad: PyTorch's eager autograd, rebuilt as a compiled engine.
+
+Tensors, graph nodes and the backward pass are C structs and C loops; this
+package is the PyTorch-shaped face of them: `import cgrad as torch`.
+"""
+
+
+def _load_openblas():
+    """Loads scipy-openblas32's library so the extension finds it wherever it is installed."""
+    import ctypes
+    import os
+
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return
+    libdir = scipy_openblas32.get_lib_dir()
+    for name in sorted(os.listdir(libdir)):
+        if name.startswith("libscipy_openblas") and ".so" in name:
+            ctypes.CDLL(os.path.join(libdir, name), mode=ctypes.RTLD_GLOBAL)
+            return
+
+
+_load_openblas()
+
+from cgrad import _C  # noqa: E402
+from cgrad._C import (  # noqa: E402
+    Generator,
+    Size,
+    Tensor,
+    dtype,
+    empty,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    get_default_dtype,
+    int64,
+    manual_seed,
+    ones,
+    rand,
+    randn,
+    set_default_dtype,
+    zeros,
+)
+from cgrad._creation import as_tensor, empty_like, full_like, ones_like, tensor, zeros_like  # noqa: E402
+from cgrad._functions import *  # noqa: E402,F401,F403
+from cgrad import autograd  # noqa: E402
+from cgrad.autograd.grad_mode import (  # noqa: E402
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+
+__version__ = "0.1.0"
+
+# PyTorch's dtype aliases; defined last because they shadow builtins here.
+bool = _C.bool_  # noqa: A001
+float = float32  # noqa: A001
+double = float64
+long = int64

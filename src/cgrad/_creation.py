@@ -1,0 +1,63 @@
+"""Creating tensors from Python data and numpy arrays."""
+import warnings
+
+import numpy as np
+
+from cgrad import _C
+from cgrad._C import Tensor
+
+_SCALARS = (bool, int, float, np.generic)
+
+
+def _infer_array(data):
+    """data as a numpy array, with PyTorch's dtype rules for Python lists."""
+    arr = np.asarray(data)
+    if arr.dtype == object:
+        raise ValueError("could not build a tensor from this data: expected a (nested) sequence of "
+                         "numbers of regular shape")
+    if not isinstance(data, np.ndarray) and arr.dtype.kind == "f":
+        arr = arr.astype(_C.get_default_dtype().numpy_dtype)
+    return arr
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False):
+    """A new tensor holding a copy of data (a number, a nested list, an array or a tensor)."""
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
+                      "or sourceTensor.clone().detach().requires_grad_(True), rather than "
+                      "cgrad.tensor(sourceTensor).", UserWarning, stacklevel=2)
+        t = data.detach().clone()
+        t = t if dtype is None else t.to(dtype)
+    elif isinstance(data, _SCALARS) and not isinstance(data, np.ndarray):
+        t = _C.scalar_tensor(data.item() if isinstance(data, np.generic) else data, dtype)
+    else:
+        t = _C.tensor_from_numpy_copy(_infer_array(data), dtype)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """data as a tensor, sharing memory with a tensor or numpy array when the dtype allows."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and data.dtype in (np.float32, np.float64, np.int64, np.bool_):
+        t = _C.from_numpy(data)
+        return t if dtype is None else t.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
+def zeros_like(input, *, dtype=None, requires_grad=False):
+    return _C.zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, requires_grad=False):
+    return _C.ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, requires_grad=False):
+    return _C.empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, requires_grad=False):
+    return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
