@@ -9,6 +9,11 @@ class _GradMode:
 
     _mode = None
 
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and callable(args[0]) and not kwargs and cls in (no_grad, enable_grad):
+            return cls()(args[0])  # used as a bare decorator: @no_grad
+        return super().__new__(cls)
+
     def __enter__(self):
         self._prev = _C.is_grad_enabled()
         _C._set_grad_enabled(self._mode)
