@@ -360,12 +360,6 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
         cg_tensor_release(m);
         return out;
     }
-    int64_t ka = a->shape[da - 1], kb = b->shape[db >= 2 ? db - 2 : 0];
-    if (ka != kb) {
-        cg_error_set(CG_ERR_RUNTIME, "Expected size for first two dimensions of batch2 tensor to be: [%lld] but got: [%lld].",
-                     (long long)ka, (long long)kb);
-        return NULL;
-    }
     if (da >= 3 && db <= 2) return matmul_folded(a, b);
     if (da == 2) { /* (b^T @ a^T)^T, folding b's batch into rows */
         cg_tensor *at = cg_mT(a), *bt = at ? cg_mT(b) : NULL;

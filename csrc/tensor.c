@@ -155,6 +155,18 @@ static void destroy(uintptr_t item) {
 
 void cg_reap_push(void *obj, int is_node) {
     uintptr_t item = (uintptr_t)obj | (uintptr_t)(is_node ? 1 : 0);
+    if (!reap.draining) { /* the common case: free now, collect what that frees */
+        reap.draining = true;
+        destroy(item);
+        while (reap.n) destroy(reap.items[--reap.n]);
+        reap.draining = false;
+        if (reap.cap > 65536) { /* give back what a huge graph needed */
+            free(reap.items);
+            reap.items = NULL;
+            reap.cap = 0;
+        }
+        return;
+    }
     if (reap.n == reap.cap) {
         size_t cap = reap.cap ? reap.cap * 2 : 256;
         uintptr_t *items = realloc(reap.items, cap * sizeof *items);
@@ -166,15 +178,6 @@ void cg_reap_push(void *obj, int is_node) {
         reap.cap = cap;
     }
     reap.items[reap.n++] = item;
-    if (reap.draining) return;
-    reap.draining = true;
-    while (reap.n) destroy(reap.items[--reap.n]);
-    reap.draining = false;
-    if (reap.cap > 65536) { /* give back what a huge graph needed */
-        free(reap.items);
-        reap.items = NULL;
-        reap.cap = 0;
-    }
 }
 
 /* ---- tensors ----------------------------------------------------------------- */

@@ -1,0 +1,157 @@
+"""The shared op checker: one call checks an op's forward value and gradients.
+
+``check_op(fn, *inputs)`` runs ``fn(lib, *tensors)`` with ``lib`` = ``cgrad`` and
+compares it three ways:
+
+1. the forward value against a numpy reference (``np_fn``), when one is given;
+2. the gradients of every input, obtained by ``backward`` with a random upstream
+   gradient ``v``, against central finite differences of ``sum(v * fn(x))``,
+   computed in float64 by perturbing numpy copies of the inputs one element at a
+   time;
+3. forward value and gradients against PyTorch on the same inputs (skipped when
+   torch is not installed; 1 and 2 have already run by then).
+
+All three use the same input values: float32 inputs are drawn in float64 and
+rounded to float32 once, so the references see exactly what cgrad sees.
+"""
+import numpy as np
+import pytest
+
+import cgrad
+
+# (rtol, atol) per dtype: forward values and gradients compared with torch/numpy,
+# and analytic gradients compared with float64 finite differences.
+VALUE_TOL = {"float64": (1e-9, 1e-11), "float32": (1e-5, 1e-5)}
+FD_TOL = {"float64": (1e-5, 1e-6), "float32": (1e-3, 1e-4)}
+FD_EPS = 1e-6
+
+
+def check_op(fn, *inputs, np_fn=None, dtype="float64", noncontig=False,
+             domain=None, requires_grad=True, seed=0):
+    """Check ``fn(lib, *tensors) -> tensor`` on cgrad against numpy, finite
+    differences and torch.
+
+    inputs        each a shape tuple (random values) or an array (these values).
+    np_fn         numpy reference taking float64 arrays, or None.
+    dtype         "float64" or "float32".
+    noncontig     give every input of 2 or more dims as a non-contiguous view:
+                  the leaf holds the data with its last two axes swapped and
+                  ``fn`` receives ``leaf.transpose(n - 2, n - 1)``.
+    domain        how random inputs are drawn: None (standard normal),
+                  (low, high) (uniform) or "nonzero" (magnitude in [0.5, 2],
+                  random sign); a list gives one per input.
+    requires_grad a bool, or a sequence of bools with one per input.
+
+    Returns the cgrad output.
+    """
+    n = len(inputs)
+    domains = domain if isinstance(domain, list) else [domain] * n
+    flags = [requires_grad] * n if isinstance(requires_grad, bool) else list(requires_grad)
+    rng = np.random.default_rng(seed)
+    bases = [_make_base(rng, inp, dom, noncontig, dtype) for inp, dom in zip(inputs, domains)]
+
+    leaves, out = _run(cgrad, fn, bases, dtype, flags, noncontig)
+    value = _to_numpy(out)
+    assert _dtype_name(out.dtype) == dtype, f"output dtype {out.dtype}, expected {dtype}"
+    rtol, atol = VALUE_TOL[dtype]
+    if np_fn is not None:
+        expected = np.asarray(np_fn(*[_view_np(b, noncontig) for b in bases]), dtype=np.float64)
+        _assert_close(value, expected, rtol, atol, "forward value vs numpy")
+
+    upstream = np.asarray(rng.standard_normal(value.shape))
+    if any(flags):
+        out.backward(cgrad.tensor(upstream, dtype=getattr(cgrad, dtype)))
+    grads = [_grad_of(leaf, base, dtype, flag) for leaf, base, flag in zip(leaves, bases, flags)]
+    fd_rtol, fd_atol = FD_TOL[dtype]
+    for i, (grad, flag) in enumerate(zip(grads, flags)):
+        if flag:
+            numeric = _finite_difference(fn, bases, i, upstream, noncontig)
+            _assert_close(grad, numeric, fd_rtol, fd_atol, f"grad of input {i} vs finite differences")
+
+    torch = pytest.importorskip("torch")
+    t_leaves, t_out = _run(torch, fn, bases, dtype, flags, noncontig)
+    t_value = _to_numpy(t_out)
+    _assert_close(value, t_value, rtol, atol, "forward value vs torch")
+    if any(flags):
+        t_out.backward(torch.tensor(upstream, dtype=getattr(torch, dtype)))
+    for i, (grad, t_leaf, flag) in enumerate(zip(grads, t_leaves, flags)):
+        if flag:
+            _assert_close(grad, _to_numpy(t_leaf.grad), rtol, atol, f"grad of input {i} vs torch")
+    return out
+
+
+def _make_base(rng, inp, domain, noncontig, dtype):
+    """The leaf's data as a float64 array holding values exactly representable in dtype."""
+    if isinstance(inp, tuple):
+        arr = _draw(rng, inp, domain)
+    else:
+        arr = np.array(inp, dtype=np.float64)
+    if noncontig and arr.ndim >= 2:
+        arr = np.ascontiguousarray(arr.swapaxes(-1, -2))
+    return arr.astype(dtype).astype(np.float64)
+
+
+def _draw(rng, shape, domain):
+    if domain is None:
+        return np.asarray(rng.standard_normal(shape))
+    if domain == "nonzero":
+        magnitude = rng.uniform(0.5, 2.0, shape)
+        return np.asarray(np.where(rng.random(shape) < 0.5, -magnitude, magnitude))
+    low, high = domain
+    return np.asarray(rng.uniform(low, high, shape))
+
+
+def _view_np(base, noncontig):
+    return base.swapaxes(-1, -2) if noncontig and base.ndim >= 2 else base
+
+
+def _view(t, noncontig):
+    return t.transpose(t.ndim - 2, t.ndim - 1) if noncontig and t.ndim >= 2 else t
+
+
+def _run(lib, fn, bases, dtype, flags, noncontig):
+    """Build leaves from the bases in lib, apply fn to their views; return (leaves, output)."""
+    leaves = [lib.tensor(b, dtype=getattr(lib, dtype), requires_grad=f) for b, f in zip(bases, flags)]
+    return leaves, fn(lib, *[_view(leaf, noncontig) for leaf in leaves])
+
+
+def _grad_of(leaf, base, dtype, flag):
+    if not flag:
+        assert leaf.grad is None, "an input that does not require grad received a grad"
+        return None
+    assert leaf.grad is not None, "an input that requires grad received no grad"
+    assert tuple(leaf.grad.shape) == base.shape, f"grad shape {tuple(leaf.grad.shape)}, input shape {base.shape}"
+    assert _dtype_name(leaf.grad.dtype) == dtype, f"grad dtype {leaf.grad.dtype}, input dtype {dtype}"
+    return _to_numpy(leaf.grad)
+
+
+def _finite_difference(fn, bases, index, upstream, noncontig):
+    """d/d(bases[index]) of sum(upstream * fn(bases)), by central differences in float64."""
+    def objective(arrays):
+        tensors = [_view(cgrad.tensor(a, dtype=cgrad.float64), noncontig) for a in arrays]
+        return float(np.sum(upstream * _to_numpy(fn(cgrad, *tensors))))
+
+    numeric = np.zeros_like(bases[index])
+    for j in range(bases[index].size):
+        arrays = list(bases)
+        plus, minus = bases[index].copy(), bases[index].copy()
+        plus.flat[j] += FD_EPS
+        minus.flat[j] -= FD_EPS
+        arrays[index] = plus
+        f_plus = objective(arrays)
+        arrays[index] = minus
+        numeric.flat[j] = (f_plus - objective(arrays)) / (2 * FD_EPS)
+    return numeric
+
+
+def _to_numpy(t):
+    return np.array(t.detach().numpy(), dtype=np.float64)
+
+
+def _dtype_name(dtype):
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def _assert_close(actual, expected, rtol, atol, what):
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)

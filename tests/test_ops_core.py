@@ -1,0 +1,918 @@
+"""The first slice of ops and tensor behaviour, checked against torch, numpy and
+finite differences (see helpers.check_op)."""
+import operator
+
+import numpy as np
+import pytest
+
+import cgrad
+from helpers import check_op
+
+DTYPES = ["float64", "float32"]
+
+
+def sigmoid_np(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+# ---------------------------------------------------------------- binary ops
+
+BROADCAST_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((4,), (3, 4)),
+    ((2, 1, 4), (3, 1)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((1,), (5,)),
+    ((5, 1), (1, 5)),
+    ((1,), (1,)),
+    ((), ()),
+]
+
+# name -> (fn, numpy reference, input domains)
+BINARY = {
+    "add": (lambda m, a, b: a + b, np.add, None),
+    "sub": (lambda m, a, b: a - b, np.subtract, None),
+    "mul": (lambda m, a, b: a * b, np.multiply, None),
+    "div": (lambda m, a, b: a / b, np.divide, [None, "nonzero"]),
+}
+
+BINARY_FORMS = {
+    "a.add(b)": (lambda m, a, b: a.add(b), np.add, None),
+    "cgrad.add(a, b)": (lambda m, a, b: m.add(a, b), np.add, None),
+    "a.sub(b)": (lambda m, a, b: a.sub(b), np.subtract, None),
+    "cgrad.sub(a, b)": (lambda m, a, b: m.sub(a, b), np.subtract, None),
+    "a.mul(b)": (lambda m, a, b: a.mul(b), np.multiply, None),
+    "cgrad.mul(a, b)": (lambda m, a, b: m.mul(a, b), np.multiply, None),
+    "a.div(b)": (lambda m, a, b: a.div(b), np.divide, [None, "nonzero"]),
+    "cgrad.div(a, b)": (lambda m, a, b: m.div(a, b), np.divide, [None, "nonzero"]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", BROADCAST_SHAPES, ids=str)
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_broadcast(name, shapes, dtype):
+    fn, ref, domain = BINARY[name]
+    check_op(fn, *shapes, np_fn=ref, dtype=dtype, domain=domain)
+
+
+@pytest.mark.parametrize("form", BINARY_FORMS)
+def test_binary_method_and_function_forms(form):
+    fn, ref, domain = BINARY_FORMS[form]
+    check_op(fn, (3, 4), (4,), np_fn=ref, domain=domain)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 3, 4), (3, 1))], ids=str)
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_noncontiguous(name, shapes, dtype):
+    fn, ref, domain = BINARY[name]
+    check_op(fn, *shapes, np_fn=ref, dtype=dtype, domain=domain, noncontig=True)
+
+
+@pytest.mark.parametrize("requires_grad", [(True, False), (False, True)], ids=["a-only", "b-only"])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_grad_flows_only_to_inputs_that_require_it(name, requires_grad):
+    fn, ref, domain = BINARY[name]
+    check_op(fn, (3, 4), (4,), np_fn=ref, domain=domain, requires_grad=requires_grad)
+
+
+# Python scalars on either side, including the reflected operators.
+SCALAR_FORMS = {
+    "x + 2": (lambda m, x: x + 2, lambda a: a + 2, None),
+    "2 + x": (lambda m, x: 2 + x, lambda a: 2 + a, None),
+    "x - 1.5": (lambda m, x: x - 1.5, lambda a: a - 1.5, None),
+    "1 - x": (lambda m, x: 1 - x, lambda a: 1 - a, None),
+    "x * 3": (lambda m, x: x * 3, lambda a: a * 3, None),
+    "2 * x": (lambda m, x: 2 * x, lambda a: 2 * a, None),
+    "x / 4": (lambda m, x: x / 4, lambda a: a / 4, None),
+    "1 / x": (lambda m, x: 1 / x, lambda a: 1 / a, "nonzero"),
+    "x.add(2)": (lambda m, x: x.add(2), lambda a: a + 2, None),
+    "x.mul(0.5)": (lambda m, x: x.mul(0.5), lambda a: a * 0.5, None),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("form", SCALAR_FORMS)
+def test_binary_with_python_scalar(form, dtype):
+    fn, ref, domain = SCALAR_FORMS[form]
+    check_op(fn, (3, 4), np_fn=ref, dtype=dtype, domain=domain)
+
+
+# ---------------------------------------------------------------- pow
+
+# exponent -> domain of the base (fractional and negative powers need base > 0)
+POW_EXPONENTS = [(0, None), (1, None), (2, None), (3, None), (0.5, (0.5, 2.0)),
+                 (-1, (0.5, 2.0)), (2.5, (0.5, 2.0)), (-2, "nonzero")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (1,), (3, 4)], ids=str)
+@pytest.mark.parametrize("exponent, domain", POW_EXPONENTS, ids=[str(e) for e, _ in POW_EXPONENTS])
+def test_pow_tensor_scalar(exponent, domain, shape, dtype):
+    check_op(lambda m, x: x ** exponent, shape, np_fn=lambda a: a ** float(exponent),
+             dtype=dtype, domain=domain)
+
+
+@pytest.mark.parametrize("form", [
+    lambda m, x: x.pow(3),
+    lambda m, x: m.pow(x, 3),
+], ids=["x.pow(3)", "cgrad.pow(x, 3)"])
+def test_pow_tensor_scalar_forms(form):
+    check_op(form, (3, 4), np_fn=lambda a: a ** 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("base", [2, 0.5, 2.5])
+@pytest.mark.parametrize("form", ["operator", "function"])
+def test_pow_scalar_tensor(form, base, dtype):
+    fn = (lambda m, x: base ** x) if form == "operator" else (lambda m, x: m.pow(base, x))
+    check_op(fn, (3, 4), np_fn=lambda a: float(base) ** a, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3)),
+                                    ((5, 1), (1, 5)), ((1,), (1,))], ids=str)
+def test_pow_tensor_tensor(shapes, dtype):
+    check_op(lambda m, a, b: a ** b, *shapes, np_fn=np.power, dtype=dtype,
+             domain=[(0.5, 2.0), None])
+
+
+@pytest.mark.parametrize("form", [lambda m, a, b: a.pow(b), lambda m, a, b: m.pow(a, b)],
+                         ids=["a.pow(b)", "cgrad.pow(a, b)"])
+def test_pow_tensor_tensor_forms(form):
+    check_op(form, (3, 4), (4,), np_fn=np.power, domain=[(0.5, 2.0), None])
+
+
+def test_pow_tensor_tensor_noncontiguous():
+    check_op(lambda m, a, b: a ** b, (3, 4), (3, 4), np_fn=np.power,
+             domain=[(0.5, 2.0), None], noncontig=True)
+
+
+# ---------------------------------------------------------------- matmul
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3, 4)),
+    ((3, 1), (1, 1)),
+    ((1, 1), (1, 1)),
+    ((1,), (1,)),
+    ((2, 2, 3), (2, 3, 4)),
+    ((2, 2, 3), (3, 4)),
+    ((2, 3), (2, 3, 4)),
+    ((2, 1, 2, 3), (3, 3, 4)),
+    ((2, 2, 3), (3,)),
+    ((3,), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul(shapes, dtype):
+    check_op(lambda m, a, b: a @ b, *shapes, np_fn=np.matmul, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [s for s in MATMUL_SHAPES if max(len(s[0]), len(s[1])) >= 2], ids=str)
+def test_matmul_noncontiguous(shapes, dtype):
+    check_op(lambda m, a, b: a @ b, *shapes, np_fn=np.matmul, dtype=dtype, noncontig=True)
+
+
+@pytest.mark.parametrize("form", [lambda m, a, b: a.matmul(b), lambda m, a, b: m.matmul(a, b)],
+                         ids=["a.matmul(b)", "cgrad.matmul(a, b)"])
+def test_matmul_forms(form):
+    check_op(form, (2, 3), (3, 4), np_fn=np.matmul)
+
+
+# ---------------------------------------------------------------- sum and mean
+
+REDUCE_CASES = [
+    ((2, 3, 4), {}),
+    ((2, 3, 4), {"dim": 0}),
+    ((2, 3, 4), {"dim": 1}),
+    ((2, 3, 4), {"dim": -1}),
+    ((2, 3, 4), {"dim": (0, 2)}),
+    ((2, 3, 4), {"dim": (-1, -3)}),
+    ((2, 3, 4), {"dim": 1, "keepdim": True}),
+    ((2, 3, 4), {"dim": (0, 2), "keepdim": True}),
+    ((2, 3, 4), {"dim": -2, "keepdim": False}),
+    ((5,), {"dim": 0}),
+    ((5,), {"dim": 0, "keepdim": True}),
+    ((1,), {}),
+    ((1, 1), {"dim": 1}),
+    ((), {}),
+]
+NP_REDUCE = {"sum": np.sum, "mean": np.mean}
+
+
+def reduce_fn(name, kwargs):
+    return lambda m, x: getattr(x, name)(**kwargs)
+
+
+def reduce_np(name, kwargs):
+    return lambda a: NP_REDUCE[name](a, axis=kwargs.get("dim"), keepdims=kwargs.get("keepdim", False))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kwargs", REDUCE_CASES, ids=[f"{s}-{k}" for s, k in REDUCE_CASES])
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_reduction(name, shape, kwargs, dtype):
+    check_op(reduce_fn(name, kwargs), shape, np_fn=reduce_np(name, kwargs), dtype=dtype)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}], ids=str)
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_reduction_noncontiguous(name, kwargs):
+    check_op(reduce_fn(name, kwargs), (3, 4), np_fn=reduce_np(name, kwargs), noncontig=True)
+
+
+@pytest.mark.parametrize("form", [
+    lambda m, x: x.sum(1),
+    lambda m, x: x.sum(1, True),
+    lambda m, x: m.sum(x),
+    lambda m, x: m.sum(x, dim=1),
+    lambda m, x: m.sum(x, 1, keepdim=True),
+], ids=["x.sum(1)", "x.sum(1, True)", "cgrad.sum(x)", "cgrad.sum(x, dim=1)", "cgrad.sum(x, 1, keepdim=True)"])
+def test_sum_forms(form):
+    check_op(form, (3, 4))
+
+
+@pytest.mark.parametrize("form", [
+    lambda m, x: x.mean(1),
+    lambda m, x: x.mean(1, True),
+    lambda m, x: m.mean(x),
+    lambda m, x: m.mean(x, dim=1),
+    lambda m, x: m.mean(x, 1, keepdim=True),
+], ids=["x.mean(1)", "x.mean(1, True)", "cgrad.mean(x)", "cgrad.mean(x, dim=1)", "cgrad.mean(x, 1, keepdim=True)"])
+def test_mean_forms(form):
+    check_op(form, (3, 4))
+
+
+# ---------------------------------------------------------------- unary ops
+
+# name -> (method form, function form, numpy reference, domain)
+UNARY = {
+    "exp": (lambda m, x: x.exp(), lambda m, x: m.exp(x), np.exp, None),
+    "log": (lambda m, x: x.log(), lambda m, x: m.log(x), np.log, (0.2, 3.0)),
+    "tanh": (lambda m, x: x.tanh(), lambda m, x: m.tanh(x), np.tanh, None),
+    "sigmoid": (lambda m, x: x.sigmoid(), lambda m, x: m.sigmoid(x), sigmoid_np, None),
+    "relu": (lambda m, x: x.relu(), lambda m, x: m.relu(x), lambda a: np.maximum(a, 0.0), None),
+    "neg": (lambda m, x: x.neg(), lambda m, x: m.neg(x), np.negative, None),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (1,), (5,), (3, 4), (2, 3, 4)], ids=str)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary(name, shape, dtype):
+    method, _, ref, domain = UNARY[name]
+    check_op(method, shape, np_fn=ref, dtype=dtype, domain=domain)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_function_form(name):
+    _, function, ref, domain = UNARY[name]
+    check_op(function, (3, 4), np_fn=ref, domain=domain)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_noncontiguous(name, dtype):
+    method, _, ref, domain = UNARY[name]
+    check_op(method, (2, 3, 4), np_fn=ref, dtype=dtype, domain=domain, noncontig=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unary_minus_operator(dtype):
+    check_op(lambda m, x: -x, (3, 4), np_fn=np.negative, dtype=dtype)
+
+
+def test_relu_gradient_at_zero_is_zero():
+    x = cgrad.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0]
+
+
+# ---------------------------------------------------------------- shape ops
+
+# id -> (input shape, fn, numpy reference)
+SHAPE_CASES = {
+    "reshape(6, 4)": ((2, 3, 4), lambda m, x: x.reshape(6, 4), lambda a: a.reshape(6, 4)),
+    "reshape(-1)": ((2, 3, 4), lambda m, x: x.reshape(-1), lambda a: a.reshape(-1)),
+    "reshape(4, -1, 2)": ((2, 3, 4), lambda m, x: x.reshape(4, -1, 2), lambda a: a.reshape(4, -1, 2)),
+    "reshape((3, 8))": ((2, 3, 4), lambda m, x: x.reshape((3, 8)), lambda a: a.reshape(3, 8)),
+    "reshape 1-elem to 0-d": ((1,), lambda m, x: x.reshape(()), lambda a: a.reshape(())),
+    "reshape 0-d to (1, 1)": ((), lambda m, x: x.reshape(1, 1), lambda a: a.reshape(1, 1)),
+    "cgrad.reshape(x, (4, 6))": ((2, 3, 4), lambda m, x: m.reshape(x, (4, 6)), lambda a: a.reshape(4, 6)),
+    "view(6, 4)": ((2, 3, 4), lambda m, x: x.view(6, 4), lambda a: a.reshape(6, 4)),
+    "view(-1, 2)": ((2, 3, 4), lambda m, x: x.view(-1, 2), lambda a: a.reshape(-1, 2)),
+    "transpose(0, 2)": ((2, 3, 4), lambda m, x: x.transpose(0, 2), lambda a: a.swapaxes(0, 2)),
+    "transpose(-1, -2)": ((2, 3, 4), lambda m, x: x.transpose(-1, -2), lambda a: a.swapaxes(-1, -2)),
+    "transpose(1, 1)": ((2, 3, 4), lambda m, x: x.transpose(1, 1), lambda a: a),
+    "cgrad.transpose(x, 0, 1)": ((3, 4), lambda m, x: m.transpose(x, 0, 1), lambda a: a.T),
+    "T": ((3, 4), lambda m, x: x.T, lambda a: a.T),
+    "unsqueeze(0)": ((3, 4), lambda m, x: x.unsqueeze(0), lambda a: a[None]),
+    "unsqueeze(2)": ((3, 4), lambda m, x: x.unsqueeze(2), lambda a: a[:, :, None]),
+    "unsqueeze(-1)": ((3, 4), lambda m, x: x.unsqueeze(-1), lambda a: a[..., None]),
+    "unsqueeze 0-d": ((), lambda m, x: x.unsqueeze(0), lambda a: a.reshape(1)),
+    "cgrad.unsqueeze(x, 1)": ((3, 4), lambda m, x: m.unsqueeze(x, 1), lambda a: a[:, None]),
+    "squeeze()": ((1, 3, 1, 4), lambda m, x: x.squeeze(), lambda a: a.squeeze()),
+    "squeeze(2)": ((1, 3, 1, 4), lambda m, x: x.squeeze(2), lambda a: a.squeeze(2)),
+    "squeeze(-4)": ((1, 3, 1, 4), lambda m, x: x.squeeze(-4), lambda a: a.squeeze(0)),
+    "squeeze(1) of size 3 is a no-op": ((1, 3, 1, 4), lambda m, x: x.squeeze(1), lambda a: a),
+    "squeeze 1-elem to 0-d": ((1,), lambda m, x: x.squeeze(), lambda a: a.reshape(())),
+    "squeeze (1, 1)": ((1, 1), lambda m, x: x.squeeze(), lambda a: a.reshape(())),
+    "cgrad.squeeze(x, 0)": ((1, 3), lambda m, x: m.squeeze(x, 0), lambda a: a[0]),
+    "cgrad.squeeze(x)": ((3, 1), lambda m, x: m.squeeze(x), lambda a: a[:, 0]),
+}
+
+# shape ops that must also accept a non-contiguous input (view needs a contiguous one)
+NONCONTIG_SHAPE_CASES = ["reshape(6, 4)", "reshape(-1)", "reshape(4, -1, 2)", "transpose(0, 2)",
+                         "transpose(-1, -2)", "T", "unsqueeze(0)", "unsqueeze(-1)", "squeeze()"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", SHAPE_CASES)
+def test_shape_op(case, dtype):
+    shape, fn, ref = SHAPE_CASES[case]
+    check_op(fn, shape, np_fn=ref, dtype=dtype)
+
+
+@pytest.mark.parametrize("case", NONCONTIG_SHAPE_CASES)
+def test_shape_op_noncontiguous(case):
+    shape, fn, ref = SHAPE_CASES[case]
+    check_op(fn, shape, np_fn=ref, noncontig=True)
+
+
+def test_op_on_transposed_view_then_reshape():
+    check_op(lambda m, a, b: (a.T * b).reshape(-1), (3, 4), (3,), np_fn=lambda a, b: (a.T * b).reshape(-1))
+
+
+# ---------------------------------------------------------------- in-place ops
+
+INPLACE = {
+    "+=": (operator.iadd, np.add, None),
+    "-=": (operator.isub, np.subtract, None),
+    "*=": (operator.imul, np.multiply, None),
+    "/=": (operator.itruediv, np.divide, [None, "nonzero"]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_on_non_leaf(op, dtype):
+    iop, ref, domain = INPLACE[op]
+    check_op(lambda m, a, b: iop(a * 1, b), (3, 4), (4,), np_fn=ref, dtype=dtype, domain=domain)
+
+
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_with_python_scalar(op):
+    iop, ref, _ = INPLACE[op]
+    check_op(lambda m, a: iop(a * 1, 2.0), (3, 4), np_fn=lambda a: ref(a, 2.0))
+
+
+def test_inplace_add_into_tensor_that_does_not_require_grad():
+    check_op(lambda m, x: operator.iadd(m.zeros(3, 4, dtype=x.dtype), x), (3, 4), np_fn=lambda a: a)
+
+
+def test_zero_on_non_leaf_cuts_its_path():
+    check_op(lambda m, x: (x * 2).zero_() + x, (3, 4), np_fn=lambda a: a)
+
+
+@pytest.mark.parametrize("op", INPLACE)
+def test_inplace_operator_returns_the_same_tensor(op):
+    iop, _, _ = INPLACE[op]
+    t = cgrad.ones(3)
+    assert iop(t, 2.0) is t
+
+
+def test_zero_returns_the_same_tensor():
+    t = cgrad.ones(3)
+    assert t.zero_() is t
+    assert t.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inplace_keeps_dtype(dtype):
+    t = cgrad.ones(3, dtype=getattr(cgrad, dtype))
+    t *= 2.5
+    t += cgrad.ones(3, dtype=cgrad.float64)
+    assert t.dtype == getattr(cgrad, dtype)
+    assert t.tolist() == [3.5, 3.5, 3.5]
+
+
+def test_inplace_on_leaf_under_no_grad_keeps_it_a_leaf():
+    w = cgrad.tensor([[1.0, 2.0]], requires_grad=True)
+    with cgrad.no_grad():
+        w -= 0.5 * cgrad.tensor([[2.0, 2.0]])
+    assert w.tolist() == [[0.0, 1.0]]
+    assert w.is_leaf and w.requires_grad and w.grad_fn is None
+
+
+# ---------------------------------------------------------------- graph structure
+
+def test_shared_input_used_twice():
+    check_op(lambda m, x: x * x, (3, 4), np_fn=np.square)
+
+
+def test_shared_input_in_matmul_with_its_transpose():
+    check_op(lambda m, x: x @ x.T, (3, 4), np_fn=lambda a: a @ a.T)
+
+
+def test_diamond_graph():
+    def diamond(m, x):
+        a = x * 0.5
+        return a.exp() + a.tanh()
+
+    check_op(diamond, (3, 4), np_fn=lambda x: np.exp(x * 0.5) + np.tanh(x * 0.5))
+
+
+def test_diamond_graph_through_broadcast_reduction():
+    check_op(lambda m, x: x * x.sum(0), (3, 4), np_fn=lambda a: a * a.sum(0))
+
+
+def test_chain_of_ops_like_a_small_network():
+    def net(m, x, w1, w2):
+        return ((x @ w1).tanh() @ w2).sigmoid().mean()
+
+    check_op(net, (5, 3), (3, 4), (4, 2),
+             np_fn=lambda x, w1, w2: sigmoid_np(np.tanh(x @ w1) @ w2).mean())
+
+
+def test_gradient_accumulates_over_two_backward_calls():
+    x = cgrad.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, -8.0, 12.0]
+
+
+def test_gradient_accumulates_over_two_graphs():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0]
+
+
+def test_backward_of_0d_output_defaults_to_gradient_one():
+    x = cgrad.tensor(3.0, requires_grad=True)
+    (x * x).backward()
+    assert x.grad.item() == 6.0
+    assert x.grad.shape == ()
+
+
+def test_backward_with_explicit_gradient():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward(cgrad.tensor([1.0, -1.0]))
+    assert x.grad.tolist() == [3.0, -3.0]
+
+
+def test_backward_on_1_element_output_without_gradient():
+    x = cgrad.tensor([[2.0]], requires_grad=True)
+    (x ** 3).backward()
+    assert x.grad.tolist() == [[12.0]]
+
+
+# ---------------------------------------------------------------- grad_fn names
+
+# Expressions over a, b (3, 4), s (4, 4) and v (4,), all positive and requiring grad.
+GRAD_FN_EXPRESSIONS = {
+    "a + b": lambda m, a, b, s, v: a + b,
+    "a.add(b)": lambda m, a, b, s, v: a.add(b),
+    "cgrad.add(a, b)": lambda m, a, b, s, v: m.add(a, b),
+    "a + 1": lambda m, a, b, s, v: a + 1,
+    "1 + a": lambda m, a, b, s, v: 1 + a,
+    "a - b": lambda m, a, b, s, v: a - b,
+    "a - 1": lambda m, a, b, s, v: a - 1,
+    "1 - a": lambda m, a, b, s, v: 1 - a,
+    "a * b": lambda m, a, b, s, v: a * b,
+    "2 * a": lambda m, a, b, s, v: 2 * a,
+    "a / b": lambda m, a, b, s, v: a / b,
+    "a / 2": lambda m, a, b, s, v: a / 2,
+    "-a": lambda m, a, b, s, v: -a,
+    "a.neg()": lambda m, a, b, s, v: a.neg(),
+    "a ** 2": lambda m, a, b, s, v: a ** 2,
+    "a ** 0.5": lambda m, a, b, s, v: a ** 0.5,
+    "a ** b": lambda m, a, b, s, v: a ** b,
+    "2 ** a": lambda m, a, b, s, v: 2 ** a,
+    "a @ s": lambda m, a, b, s, v: a @ s,
+    "a @ v": lambda m, a, b, s, v: a @ v,
+    "v @ v": lambda m, a, b, s, v: v @ v,
+    "a.sum()": lambda m, a, b, s, v: a.sum(),
+    "a.sum(0)": lambda m, a, b, s, v: a.sum(0),
+    "a.sum(dim=(0, 1), keepdim=True)": lambda m, a, b, s, v: a.sum(dim=(0, 1), keepdim=True),
+    "a.mean()": lambda m, a, b, s, v: a.mean(),
+    "a.mean(-1)": lambda m, a, b, s, v: a.mean(-1),
+    "a.exp()": lambda m, a, b, s, v: a.exp(),
+    "a.log()": lambda m, a, b, s, v: a.log(),
+    "a.tanh()": lambda m, a, b, s, v: a.tanh(),
+    "a.sigmoid()": lambda m, a, b, s, v: a.sigmoid(),
+    "a.relu()": lambda m, a, b, s, v: a.relu(),
+    "a.reshape(-1)": lambda m, a, b, s, v: a.reshape(-1),
+    "a.view(12)": lambda m, a, b, s, v: a.view(12),
+    "a.transpose(0, 1)": lambda m, a, b, s, v: a.transpose(0, 1),
+    "a.unsqueeze(0)": lambda m, a, b, s, v: a.unsqueeze(0),
+    "v.unsqueeze(0).squeeze()": lambda m, a, b, s, v: v.unsqueeze(0).squeeze(),
+    "v.unsqueeze(0).squeeze(0)": lambda m, a, b, s, v: v.unsqueeze(0).squeeze(0),
+    "(a * 1) += b": lambda m, a, b, s, v: operator.iadd(a * 1, b),
+    "(a * 1) *= b": lambda m, a, b, s, v: operator.imul(a * 1, b),
+    "(a * 1).zero_()": lambda m, a, b, s, v: (a * 1).zero_(),
+}
+
+
+def grad_fn_name(lib, expression):
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (3, 4), (4, 4), (4,)]
+    tensors = [lib.tensor(rng.uniform(0.5, 2.0, s), requires_grad=True) for s in shapes]
+    return GRAD_FN_EXPRESSIONS[expression](lib, *tensors).grad_fn.name()
+
+
+@pytest.mark.parametrize("expression", GRAD_FN_EXPRESSIONS)
+def test_grad_fn_name_matches_torch(expression):
+    torch = pytest.importorskip("torch")
+    assert grad_fn_name(cgrad, expression) == grad_fn_name(torch, expression)
+
+
+# ---------------------------------------------------------------- leaves
+
+def _under_no_grad(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    with lib.no_grad():
+        return x * 2
+
+
+# id -> (make(lib), is_leaf, requires_grad)
+LEAF_CASES = {
+    "created with requires_grad": (lambda m: m.tensor([1.0], requires_grad=True), True, True),
+    "created without requires_grad": (lambda m: m.tensor([1.0]), True, False),
+    "zeros(requires_grad=True)": (lambda m: m.zeros(2, requires_grad=True), True, True),
+    "op on a tensor requiring grad": (lambda m: m.tensor([1.0], requires_grad=True) * m.tensor([2.0]), False, True),
+    "op on tensors not requiring grad": (lambda m: m.tensor([1.0]) * m.tensor([2.0]), True, False),
+    "op under no_grad": (_under_no_grad, True, False),
+    "detach()": (lambda m: (m.tensor([1.0], requires_grad=True) * 2).detach(), True, False),
+}
+
+
+@pytest.mark.parametrize("case", LEAF_CASES)
+def test_leaf_flags(case):
+    make, is_leaf, requires_grad = LEAF_CASES[case]
+    t = make(cgrad)
+    assert t.is_leaf is is_leaf
+    assert t.requires_grad is requires_grad
+    assert (t.grad_fn is None) is is_leaf
+
+
+# ---------------------------------------------------------------- dtypes
+
+PROMOTION_CASES = {
+    "float32 * 2": (lambda: cgrad.ones(2) * 2, "float32"),
+    "2 * float32": (lambda: 2 * cgrad.ones(2), "float32"),
+    "float32 * 2.5": (lambda: cgrad.ones(2) * 2.5, "float32"),
+    "float32 / 3": (lambda: cgrad.ones(2) / 3, "float32"),
+    "float32 ** 2": (lambda: cgrad.ones(2) ** 2, "float32"),
+    "2 ** float32": (lambda: 2 ** cgrad.ones(2), "float32"),
+    "1 - float32": (lambda: 1 - cgrad.ones(2), "float32"),
+    "float64 + 1.5": (lambda: cgrad.ones(2, dtype=cgrad.float64) + 1.5, "float64"),
+    "1.5 * float64": (lambda: 1.5 * cgrad.ones(2, dtype=cgrad.float64), "float64"),
+    "float32 + float64": (lambda: cgrad.ones(2) + cgrad.ones(2, dtype=cgrad.float64), "float64"),
+    "float64 * float32": (lambda: cgrad.ones(2, dtype=cgrad.float64) * cgrad.ones(2), "float64"),
+    "float32 (2,) + float64 0-d": (lambda: cgrad.ones(2) + cgrad.tensor(1.0, dtype=cgrad.float64), "float32"),
+    "float32 0-d + float64 (2,)": (lambda: cgrad.tensor(1.0) + cgrad.ones(2, dtype=cgrad.float64), "float64"),
+}
+
+
+@pytest.mark.parametrize("case", PROMOTION_CASES)
+def test_result_dtype(case):
+    make, expected = PROMOTION_CASES[case]
+    assert make().dtype == getattr(cgrad, expected)
+
+
+def test_grads_of_mixed_dtype_op_have_each_input_dtype():
+    a = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = cgrad.tensor([3.0, 4.0], dtype=cgrad.float64, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.dtype == cgrad.float32
+    assert b.grad.dtype == cgrad.float64
+    assert a.grad.tolist() == [3.0, 4.0]
+    assert b.grad.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("data, expected", [
+    ([1.0, 2.0], "float32"),
+    ([1, 2], "int64"),
+    ([True, False], "bool"),
+    (2.5, "float32"),
+    (np.array([1.0, 2.0]), "float64"),
+    (np.array([1.0, 2.0], dtype=np.float32), "float32"),
+    (np.array([1, 2], dtype=np.int64), "int64"),
+], ids=["float list", "int list", "bool list", "float scalar", "float64 array", "float32 array", "int64 array"])
+def test_tensor_infers_dtype(data, expected):
+    assert cgrad.tensor(data).dtype == getattr(cgrad, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_tensor_dtype_argument(dtype):
+    t = cgrad.tensor([1, 2], dtype=getattr(cgrad, dtype))
+    assert t.dtype == getattr(cgrad, dtype)
+    assert t.tolist() == [1, 2]
+
+
+# ---------------------------------------------------------------- creation
+
+@pytest.mark.parametrize("make", ["zeros", "ones", "randn", "rand"])
+@pytest.mark.parametrize("size", [(2, 3), ((2, 3),), ([2, 3],)], ids=["varargs", "tuple", "list"])
+def test_factory_size_forms(make, size):
+    t = getattr(cgrad, make)(*size)
+    assert tuple(t.shape) == (2, 3)
+    assert t.dtype == cgrad.float32
+    assert t.requires_grad is False
+
+
+@pytest.mark.parametrize("make", ["zeros", "ones", "randn", "rand"])
+def test_factory_dtype_and_requires_grad(make):
+    t = getattr(cgrad, make)(4, dtype=cgrad.float64, requires_grad=True)
+    assert t.dtype == cgrad.float64
+    assert t.requires_grad and t.is_leaf
+
+
+@pytest.mark.parametrize("make, value", [("zeros", 0.0), ("ones", 1.0)])
+def test_zeros_ones_values(make, value):
+    assert getattr(cgrad, make)(2, 2).tolist() == [[value, value], [value, value]]
+
+
+@pytest.mark.parametrize("make", ["randn", "rand"])
+def test_manual_seed_makes_random_tensors_reproducible(make):
+    cgrad.manual_seed(123)
+    first = getattr(cgrad, make)(50).tolist()
+    cgrad.manual_seed(123)
+    again = getattr(cgrad, make)(50).tolist()
+    cgrad.manual_seed(124)
+    other = getattr(cgrad, make)(50).tolist()
+    assert first == again
+    assert first != other
+
+
+def test_rand_is_uniform_on_unit_interval():
+    cgrad.manual_seed(0)
+    values = np.asarray(cgrad.rand(10000))
+    assert values.min() >= 0.0 and values.max() < 1.0
+    assert abs(values.mean() - 0.5) < 0.02
+
+
+def test_randn_is_standard_normal():
+    cgrad.manual_seed(0)
+    values = np.asarray(cgrad.randn(10000))
+    assert abs(values.mean()) < 0.05
+    assert abs(values.std() - 1.0) < 0.05
+
+
+# ---------------------------------------------------------------- shape attributes
+
+@pytest.mark.parametrize("shape", [(), (1,), (5,), (2, 3, 4)], ids=str)
+def test_shape_attributes(shape):
+    t = cgrad.zeros(shape)
+    assert tuple(t.shape) == shape
+    assert t.shape == shape
+    assert tuple(t.size()) == shape
+    assert t.ndim == len(shape)
+    assert t.dim() == len(shape)
+    assert t.numel() == int(np.prod(shape))
+
+
+# ---------------------------------------------------------------- grad mode
+
+def test_no_grad_context_manager():
+    x = cgrad.ones(2, requires_grad=True)
+    with cgrad.no_grad():
+        assert cgrad.is_grad_enabled() is False
+        y = x * 2
+    assert cgrad.is_grad_enabled() is True
+    assert y.requires_grad is False and y.grad_fn is None
+
+
+@pytest.mark.parametrize("form", ["no_grad()", "no_grad"])
+def test_no_grad_decorator(form):
+    decorator = cgrad.no_grad() if form == "no_grad()" else cgrad.no_grad
+
+    @decorator
+    def double(t):
+        return t * 2
+
+    y = double(cgrad.ones(2, requires_grad=True))
+    assert y.requires_grad is False
+    assert cgrad.is_grad_enabled() is True
+
+
+def test_enable_grad_inside_no_grad():
+    x = cgrad.ones(2, requires_grad=True)
+    with cgrad.no_grad():
+        with cgrad.enable_grad():
+            assert cgrad.is_grad_enabled() is True
+            y = x * 2
+        assert cgrad.is_grad_enabled() is False
+    assert y.requires_grad is True and y.grad_fn is not None
+
+
+@pytest.mark.parametrize("form", ["enable_grad()", "enable_grad"])
+def test_enable_grad_decorator(form):
+    decorator = cgrad.enable_grad() if form == "enable_grad()" else cgrad.enable_grad
+
+    @decorator
+    def double(t):
+        return t * 2
+
+    with cgrad.no_grad():
+        y = double(cgrad.ones(2, requires_grad=True))
+    assert y.requires_grad is True
+
+
+@pytest.mark.parametrize("mode", [False, True])
+def test_set_grad_enabled_context_manager(mode):
+    x = cgrad.ones(2, requires_grad=True)
+    with cgrad.set_grad_enabled(mode):
+        assert cgrad.is_grad_enabled() is mode
+        y = x * 2
+    assert cgrad.is_grad_enabled() is True
+    assert y.requires_grad is mode
+
+
+def test_set_grad_enabled_decorator():
+    @cgrad.set_grad_enabled(False)
+    def double(t):
+        return t * 2
+
+    assert double(cgrad.ones(2, requires_grad=True)).requires_grad is False
+    assert cgrad.is_grad_enabled() is True
+
+
+def test_set_grad_enabled_as_a_call():
+    try:
+        cgrad.set_grad_enabled(False)
+        assert cgrad.is_grad_enabled() is False
+        assert (cgrad.ones(2, requires_grad=True) * 2).requires_grad is False
+    finally:
+        cgrad.set_grad_enabled(True)
+    assert cgrad.is_grad_enabled() is True
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(ValueError):
+        with cgrad.no_grad():
+            raise ValueError
+    assert cgrad.is_grad_enabled() is True
+
+
+# ---------------------------------------------------------------- detach, requires_grad, grad
+
+def test_detach_stops_the_gradient():
+    x = cgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x.detach()).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_detach_shares_memory():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    d = x.detach()
+    d.zero_()
+    assert x.tolist() == [0.0, 0.0]
+
+
+def test_requires_grad_method_sets_flag_and_returns_self():
+    x = cgrad.tensor([1.0, 2.0])
+    assert x.requires_grad_() is x
+    assert x.requires_grad is True
+    x.requires_grad_(False)
+    assert x.requires_grad is False
+
+
+def test_requires_grad_attribute_is_settable_on_a_leaf():
+    x = cgrad.tensor([1.0, 2.0])
+    x.requires_grad = True
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_grad_is_none_before_backward():
+    assert cgrad.tensor([1.0], requires_grad=True).grad is None
+
+
+def test_assigned_grad_is_accumulated_into():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    x.grad = cgrad.tensor([10.0, 20.0])
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [12.0, 22.0]
+
+
+def test_grad_set_to_none_starts_afresh():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_zeroed_grad_accumulates_from_zero():
+    x = cgrad.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    x.grad.zero_()
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+# ---------------------------------------------------------------- conversions
+
+@pytest.mark.parametrize("data", [[2.5], [[2.5]], 2.5], ids=["(1,)", "(1, 1)", "0-d"])
+def test_item_of_one_element(data):
+    value = cgrad.tensor(data).item()
+    assert type(value) is float and value == 2.5
+
+
+def test_item_of_int_tensor_is_int():
+    value = cgrad.tensor([7]).item()
+    assert type(value) is int and value == 7
+
+
+@pytest.mark.parametrize("data", [[[1.0, 2.0], [3.0, 4.0]], [1.5, -2.0], 3.0, [[[1.0]]]], ids=str)
+def test_tolist_round_trips(data):
+    assert cgrad.tensor(data).tolist() == data
+
+
+def test_tolist_of_float_tensor_gives_floats():
+    assert [type(v) for v in cgrad.tensor([1.0, 2.0]).tolist()] == [float, float]
+
+
+@pytest.mark.parametrize("dtype, np_dtype", [("float32", np.float32), ("float64", np.float64), ("int64", np.int64)])
+def test_numpy_values_and_dtype(dtype, np_dtype):
+    a = cgrad.tensor([[1, 2], [3, 4]], dtype=getattr(cgrad, dtype)).numpy()
+    assert a.dtype == np_dtype
+    np.testing.assert_array_equal(a, [[1, 2], [3, 4]])
+
+
+def test_numpy_shares_memory():
+    t = cgrad.tensor([1.0, 2.0])
+    a = t.numpy()
+    t += 1
+    assert a.tolist() == [2.0, 3.0]
+
+
+def test_numpy_of_transposed_view():
+    a = cgrad.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).transpose(0, 1).numpy()
+    np.testing.assert_array_equal(a, [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]])
+
+
+def test_np_asarray():
+    a = np.asarray(cgrad.tensor([[1.5, 2.0]], dtype=cgrad.float64))
+    assert a.dtype == np.float64
+    np.testing.assert_array_equal(a, [[1.5, 2.0]])
+
+
+@pytest.mark.parametrize("np_dtype, dtype", [(np.float32, "float32"), (np.float64, "float64"), (np.int64, "int64")])
+def test_from_numpy_keeps_dtype(np_dtype, dtype):
+    assert cgrad.from_numpy(np.zeros(3, dtype=np_dtype)).dtype == getattr(cgrad, dtype)
+
+
+def test_from_numpy_shares_memory_both_ways():
+    a = np.array([1.0, 2.0])
+    t = cgrad.from_numpy(a)
+    a[0] = 10.0
+    assert t.tolist() == [10.0, 2.0]
+    t += 1
+    assert a.tolist() == [11.0, 3.0]
+
+
+def test_tensor_copies_its_data():
+    a = np.array([1.0, 2.0])
+    t = cgrad.tensor(a)
+    a[0] = 10.0
+    assert t.tolist() == [1.0, 2.0]
+
+
+# ---------------------------------------------------------------- repr
+
+REPR_CASES = {
+    "integer-valued floats": lambda m: m.tensor([1.0, 2.0, 3.0]),
+    "fractional": lambda m: m.tensor([0.1234, -2.5]),
+    "small needs scientific": lambda m: m.tensor([1e-5, 1.0]),
+    "large needs scientific": lambda m: m.tensor([1e10, 1.0]),
+    "2-D": lambda m: m.tensor([[1.5, 2.0], [3.0, 4.0]]),
+    "0-d": lambda m: m.tensor(3.5),
+    "float64": lambda m: m.tensor([[0.25, -1.0]], dtype=m.float64),
+    "with grad_fn": lambda m: m.tensor([2.0], requires_grad=True) * 2,
+    "float64 with grad_fn": lambda m: m.tensor([2.0], dtype=m.float64, requires_grad=True) * 3,
+    "requires_grad": lambda m: m.tensor([[1.7451]], requires_grad=True),
+    "0-d requires_grad": lambda m: m.tensor(2.0, requires_grad=True),
+    "int64": lambda m: m.tensor([1, 2, 3]),
+    "bool": lambda m: m.tensor([True, False]),
+    "negative zero": lambda m: m.tensor([-0.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("case", REPR_CASES)
+def test_repr_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    expected = repr(REPR_CASES[case](torch)).replace("torch.", "cgrad.")
+    assert repr(REPR_CASES[case](cgrad)) == expected
