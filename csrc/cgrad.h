@@ -231,12 +231,16 @@ cg_tensor *cg_fill_(cg_tensor *a, double value);
 /* dst[...] = src (broadcast, cast). Returns dst (new reference). */
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
 
-/* ---- reductions --------------------------------------------------------- */
+/* ---- element-wise math and comparisons (ops_math.c) ------------------------ */
+
+/* ---- reductions (ops_reduce.c) -------------------------------------------- */
 /* dims == NULL (or ndims == 0): all dimensions. Negative dims count from the end. */
 cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 /* Sums a broadcast gradient back to `shape` (the inverse of expand). */
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim);
+
+/* ---- gather, scatter, masks (ops_gather.c) -------------------------------- */
 
 /* ---- linear algebra ----------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
@@ -251,6 +255,14 @@ cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: al
 cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim);  /* -1 keeps a size */
 cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already contiguous */
 cg_tensor *cg_clone(cg_tensor *a);
+
+/* ---- indexing and joining (ops_index.c) ------------------------------------ */
+
+/* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
+
+/* ---- optimizer steps (optim.c) ------------------------------------------------ */
+
+/* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 
 /* ---- random numbers ------------------------------------------------------ */
 typedef struct cg_generator {

@@ -129,10 +129,16 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_fill_(cg_tensor *a, double value)
     cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src)
 
+    # ---- element-wise math and comparisons (ops_math.c)
+
+    # ---- reductions (ops_reduce.c)
     cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
     cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
     cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim)
 
+    # ---- gather, scatter, masks (ops_gather.c)
+
+    # ---- linear algebra
     cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
@@ -145,6 +151,15 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_contiguous(cg_tensor *a)
     cg_tensor *cg_clone(cg_tensor *a)
 
+    # ---- indexing and joining (ops_index.c)
+
+    # ---- neural-network kernels (ops_nn.c)
+
+    # ---- optimizer steps (optim.c)
+
+    # ---- custom functions and anomaly mode (custom.c)
+
+    # ---- random numbers
     void cg_generator_seed(cg_generator *g, uint64_t seed)
     cg_generator *cg_default_generator()
     cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)

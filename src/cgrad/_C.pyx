@@ -131,7 +131,7 @@ cdef int parse_shape(object args, int64_t *out) except -1:
     """Fills out from (2, 3), ((2, 3),) or ([2, 3],); returns ndim."""
     if len(args) == 1 and not isinstance(args[0], int):
         args = args[0]
-        if isinstance(args, Tensor):
+        if isinstance(args, _TensorBase):
             args = args.tolist()
     if len(args) > CG_MAX_DIMS:
         raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {len(args)}")
@@ -164,7 +164,7 @@ cdef object wrap(cg_tensor *t):
         obj = <object>t.pyobj
         cg_tensor_release(t)
         return obj
-    cdef Tensor r = Tensor.__new__(Tensor)
+    cdef _TensorBase r = Tensor.__new__(Tensor)
     r.t = t
     t.pyobj = <void *>r
     return r
@@ -212,32 +212,32 @@ cdef object binary(binary_fn fn, object a, object b):
     """fn(a, b) where one of them is a Tensor and the other a Tensor or number."""
     cdef cg_tensor *tmp = NULL
     cdef cg_tensor *r
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        return wrap(fn((<Tensor>a).t, (<Tensor>b).t))
-    if isinstance(a, Tensor):
-        tmp = scalar_operand(b, (<Tensor>a).t)
+    if isinstance(a, _TensorBase) and isinstance(b, _TensorBase):
+        return wrap(fn((<_TensorBase>a).t, (<_TensorBase>b).t))
+    if isinstance(a, _TensorBase):
+        tmp = scalar_operand(b, (<_TensorBase>a).t)
         if tmp == NULL:
             if isinstance(b, np.ndarray):
                 return binary(fn, a, _array_to_tensor(b))
             return NotImplemented
-        r = fn((<Tensor>a).t, tmp)
+        r = fn((<_TensorBase>a).t, tmp)
     else:
-        tmp = scalar_operand(a, (<Tensor>b).t)
+        tmp = scalar_operand(a, (<_TensorBase>b).t)
         if tmp == NULL:
             if isinstance(a, np.ndarray):
                 return binary(fn, _array_to_tensor(a), b)
             return NotImplemented
-        r = fn(tmp, (<Tensor>b).t)
+        r = fn(tmp, (<_TensorBase>b).t)
     cg_tensor_release(tmp)
     return wrap(r)
 
 
-cdef object inplace(binary_fn fn, Tensor a, object b):
+cdef object inplace(binary_fn fn, _TensorBase a, object b):
     """a op= b; returns a."""
     cdef cg_tensor *tmp = NULL
     cdef cg_tensor *r
-    if isinstance(b, Tensor):
-        return wrap(fn(a.t, (<Tensor>b).t))
+    if isinstance(b, _TensorBase):
+        return wrap(fn(a.t, (<_TensorBase>b).t))
     tmp = scalar_operand(b, a.t)
     if tmp == NULL:
         if isinstance(b, np.ndarray):
@@ -248,21 +248,21 @@ cdef object inplace(binary_fn fn, Tensor a, object b):
     return wrap(r)
 
 
-cdef Tensor as_tensor_arg(object x, Tensor like):
+cdef _TensorBase as_tensor_arg(object x, _TensorBase like):
     """x as a Tensor (numbers become 0-d tensors next to like)."""
-    if isinstance(x, Tensor):
-        return <Tensor>x
+    if isinstance(x, _TensorBase):
+        return <_TensorBase>x
     cdef cg_tensor *tmp = scalar_operand(x, like.t if like is not None else NULL)
     if tmp != NULL:
-        return <Tensor>wrap(tmp)
+        return <_TensorBase>wrap(tmp)
     if isinstance(x, np.ndarray):
-        return <Tensor>_array_to_tensor(x)
+        return <_TensorBase>_array_to_tensor(x)
     raise TypeError(f"expected a Tensor or a number, but got {type(x).__name__}")
 
 
 def _array_to_tensor(arr):
     """A copy of a numpy array as a tensor (float64 stays float64)."""
-    return tensor_from_numpy_copy(np.asarray(arr), None)
+    return _tensor_from_numpy_copy(np.asarray(arr), None)
 
 
 # ---- numpy interop ------------------------------------------------------------
@@ -276,7 +276,7 @@ cdef class _ArrayView:
     cdef readonly object tensor
     cdef readonly dict __array_interface__
 
-    def __cinit__(self, Tensor t):
+    def __cinit__(self, _TensorBase t):
         cdef cg_tensor *c = t.t
         cdef int64_t isz = cg_dtype_size(<cg_dtype>c.dtype)
         self.tensor = t
@@ -340,7 +340,7 @@ def from_numpy(arr):
     return wrap(t)
 
 
-def tensor_from_numpy_copy(arr, dt):
+def _tensor_from_numpy_copy(arr, dt):
     """A new tensor holding a copy of arr, cast to dt (a dtype, or None: arr's own)."""
     if dt is None:
         if arr.dtype.kind == "f" and arr.dtype != np.float32:
@@ -374,11 +374,11 @@ cdef int run_hook(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil:
         try:
             result = (<object>ctx)(wrap_borrowed(grad))
             if result is not None:
-                if not isinstance(result, Tensor):
+                if not isinstance(result, _TensorBase):
                     raise TypeError(f"hook returned an object of type {type(result).__name__}; "
                                     "expected a Tensor or None")
-                cg_tensor_retain((<Tensor>result).t)
-                out[0] = (<Tensor>result).t
+                cg_tensor_retain((<_TensorBase>result).t)
+                out[0] = (<_TensorBase>result).t
             return 0
         except BaseException as e:
             _pending.exc = e
@@ -402,7 +402,7 @@ class RemovableHandle:
     def remove(self):
         t = self._tensor()
         if t is not None:
-            (<Tensor>t)._remove_hook(self.id)
+            (<_TensorBase>t)._remove_hook(self.id)
 
     def __enter__(self):
         return self
@@ -457,8 +457,8 @@ cdef class Node:
 # ---- Tensor -------------------------------------------------------------------
 
 @cython.freelist(256)
-cdef class Tensor:
-    """A multi-dimensional array that can record the operations applied to it."""
+cdef class _TensorBase:
+    """The C tensor a Tensor wraps, with the core operators and autograd attributes."""
     cdef cg_tensor *t
     cdef dict __dict__
     cdef object __weakref__
@@ -544,7 +544,7 @@ cdef class Tensor:
         src = self if dtype is None else self.to(dtype)
         cdef int64_t dims[8]
         cdef int n = parse_dims(dim, dims)
-        return wrap(cg_mean((<Tensor>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+        return wrap(cg_mean((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
 
     # -- shape --
     def reshape(self, *shape):
@@ -670,8 +670,8 @@ cdef class Tensor:
     def grad(self, value):
         if value is None:
             check(cg_tensor_set_grad(self.t, NULL))
-        elif isinstance(value, Tensor):
-            check(cg_tensor_set_grad(self.t, (<Tensor>value).t))
+        elif isinstance(value, _TensorBase):
+            check(cg_tensor_set_grad(self.t, (<_TensorBase>value).t))
         else:
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                             f"{type(value).__name__}")
@@ -696,7 +696,7 @@ cdef class Tensor:
     def data(self): return wrap(cg_detach(self.t))
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        run_backward((self,), (gradient,), retain_graph, create_graph, inputs)
+        _run_backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         Py_INCREF(hook)
@@ -739,7 +739,7 @@ cdef class Tensor:
         for a in args:
             if isinstance(a, dtype):
                 d = a
-            elif isinstance(a, Tensor):
+            elif isinstance(a, _TensorBase):
                 d = a.dtype
             elif a not in ("cpu",) and not (hasattr(a, "type") and a.type == "cpu"):
                 raise NotImplementedError(f"to({a!r}): cgrad tensors live on the CPU only")
@@ -798,36 +798,36 @@ cdef class Tensor:
 
 
 def _rebuild(arr, requires_grad):
-    t = tensor_from_numpy_copy(arr, None)
+    t = _tensor_from_numpy_copy(arr, None)
     t.requires_grad_(requires_grad)
     return t
 
 
 # ---- autograd entry points ----------------------------------------------------
 
-cdef cg_tensor **tensor_array(object seq, int n, Tensor like_first=None) except NULL:
+cdef cg_tensor **tensor_array(object seq, int n) except NULL:
     cdef cg_tensor **arr = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
     if arr == NULL:
         raise MemoryError()
     for i in range(n):
         x = seq[i]
-        arr[i] = (<Tensor>x).t if x is not None else NULL
+        arr[i] = (<_TensorBase>x).t if x is not None else NULL
     return arr
 
 
-def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
+def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
     """Backpropagates from tensors (with grad_tensors, None for implicit ones)."""
     tensors = tuple(tensors)
     grads = []
     for t, g in zip(tensors, grad_tensors):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, _TensorBase):
             raise TypeError(f"backward expects Tensors, got {type(t).__name__}")
         grads.append(as_tensor_arg(g, t) if g is not None else None)
     inputs = tuple(inputs) if inputs is not None else ()
-    if isinstance(inputs, Tensor):
+    if isinstance(inputs, _TensorBase):
         inputs = (inputs,)
     for x in inputs:
-        if not isinstance(x, Tensor):
+        if not isinstance(x, _TensorBase):
             raise TypeError(f"inputs must be Tensors, got {type(x).__name__}")
     cdef int n = len(tensors), ni = len(inputs), rc
     cdef int keep = bool(create_graph) if retain_graph is None else bool(retain_graph)
@@ -847,7 +847,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
         free(ins)
 
 
-def run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
     """Gradients of outputs with respect to inputs, as a tuple (None where unused)."""
     outputs = tuple(outputs)
     inputs = tuple(inputs)
@@ -876,7 +876,7 @@ def run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_un
         free(out)
 
 
-def is_grad_enabled():
+def _is_grad_enabled():
     return bool(cg_is_grad_enabled())
 
 
@@ -965,11 +965,38 @@ def manual_seed(seed):
     cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
 
 
-def scalar_tensor(value, dt=None):
+def _scalar_tensor(value, dt=None):
     """A 0-d tensor holding a Python number."""
     cdef cg_tensor *t = scalar_operand(value, NULL)
     if t == NULL:
         raise TypeError(f"expected a number, got {type(value).__name__}")
     r = wrap(t)
-    (<Tensor>r).t.is_wrapped = 0
+    (<_TensorBase>r).t.is_wrapped = 0
     return r if dt is None else r.to(dt)
+
+
+# ---- the Tensor class -----------------------------------------------------------
+# Tensor's methods come in families, one file each, chained by inheritance:
+# _TensorBase (above) <- _TensorMath <- _TensorReduce <- _TensorShape
+# <- _TensorIndex <- _TensorNN <- Tensor. Each file also defines the
+# module-level functions of its family; public ones become cgrad.<name>.
+
+include "_tensor_math.pxi"
+include "_tensor_reduce.pxi"
+include "_tensor_shape.pxi"
+include "_tensor_index.pxi"
+include "_tensor_nn.pxi"
+
+
+cdef class Tensor(_TensorNN):
+    """A multi-dimensional array that can record the operations applied to it."""
+    pass
+
+
+# What `from cgrad._C import *` gives the cgrad namespace: every public
+# function and class defined here (the op families' functions included).
+__all__ = sorted(
+    name for name, value in list(globals().items())
+    if not name.startswith("_") and getattr(value, "__module__", None) == __name__
+    and name not in ("bool_", "dtype")
+) + ["dtype", "float32", "float64", "int64"]

@@ -24,25 +24,8 @@ def _load_openblas():
 _load_openblas()
 
 from cgrad import _C  # noqa: E402
-from cgrad._C import (  # noqa: E402
-    Generator,
-    Size,
-    Tensor,
-    dtype,
-    empty,
-    float32,
-    float64,
-    from_numpy,
-    full,
-    get_default_dtype,
-    int64,
-    manual_seed,
-    ones,
-    rand,
-    randn,
-    set_default_dtype,
-    zeros,
-)
+from cgrad._C import *  # noqa: E402,F401,F403  (Tensor, dtypes, creation and op functions)
+from cgrad._C import Tensor, float32, float64, int64  # noqa: E402
 from cgrad._creation import as_tensor, empty_like, full_like, ones_like, tensor, zeros_like  # noqa: E402
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad import autograd  # noqa: E402

@@ -29,9 +29,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
         t = data.detach().clone()
         t = t if dtype is None else t.to(dtype)
     elif isinstance(data, _SCALARS) and not isinstance(data, np.ndarray):
-        t = _C.scalar_tensor(data.item() if isinstance(data, np.generic) else data, dtype)
+        t = _C._scalar_tensor(data.item() if isinstance(data, np.generic) else data, dtype)
     else:
-        t = _C.tensor_from_numpy_copy(_infer_array(data), dtype)
+        t = _C._tensor_from_numpy_copy(_infer_array(data), dtype)
     if requires_grad:
         t.requires_grad_(True)
     return t

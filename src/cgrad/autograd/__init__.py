@@ -21,7 +21,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got {len(grad_tensors)} "
                            f"gradients for {len(tensors)} tensors")
-    _C.run_backward(tensors, grad_tensors, retain_graph, create_graph, _as_tuple(inputs))
+    _C._run_backward(tensors, grad_tensors, retain_graph, create_graph, _as_tuple(inputs))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
@@ -36,7 +36,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise RuntimeError(f"grad_outputs has {len(grad_outputs)} tensors, outputs {len(outputs)}")
     if allow_unused is None:
         allow_unused = materialize_grads
-    result = _C.run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+    result = _C._run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
     if materialize_grads:
         result = tuple(g if g is not None else _C.zeros(x.shape, dtype=x.dtype) for g, x in zip(result, inputs))
     return result

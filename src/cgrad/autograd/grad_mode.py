@@ -15,7 +15,7 @@ class _GradMode:
         return super().__new__(cls)
 
     def __enter__(self):
-        self._prev = _C.is_grad_enabled()
+        self._prev = _C._is_grad_enabled()
         _C._set_grad_enabled(self._mode)
         return None
 
@@ -65,7 +65,7 @@ class set_grad_enabled(_GradMode):
     """Sets grad mode on or off; as a function call it takes effect at once."""
 
     def __init__(self, mode):
-        self._prev = _C.is_grad_enabled()
+        self._prev = _C._is_grad_enabled()
         self._mode = bool(mode)
         _C._set_grad_enabled(self._mode)
 
@@ -89,4 +89,4 @@ class set_grad_enabled(_GradMode):
 
 
 def is_grad_enabled():
-    return _C.is_grad_enabled()
+    return _C._is_grad_enabled()
