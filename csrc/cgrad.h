@@ -232,6 +232,79 @@ cg_tensor *cg_fill_(cg_tensor *a, double value);
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
 
 /* ---- element-wise math and comparisons (ops_math.c) ------------------------ */
+/* All broadcast and promote like PyTorch. Unary ops on integer or bool
+ * tensors compute in the default float dtype, except abs, sign and square,
+ * which keep integer dtypes (square of bool gives int64). */
+cg_tensor *cg_abs(cg_tensor *a);
+cg_tensor *cg_sign(cg_tensor *a);
+cg_tensor *cg_exp2(cg_tensor *a);
+cg_tensor *cg_log2(cg_tensor *a);
+cg_tensor *cg_log1p(cg_tensor *a);
+cg_tensor *cg_expm1(cg_tensor *a);
+cg_tensor *cg_sqrt(cg_tensor *a);
+cg_tensor *cg_rsqrt(cg_tensor *a);
+cg_tensor *cg_sin(cg_tensor *a);
+cg_tensor *cg_cos(cg_tensor *a);
+cg_tensor *cg_tan(cg_tensor *a);
+cg_tensor *cg_sinh(cg_tensor *a);
+cg_tensor *cg_cosh(cg_tensor *a);
+cg_tensor *cg_asin(cg_tensor *a);
+cg_tensor *cg_acos(cg_tensor *a);
+cg_tensor *cg_atan(cg_tensor *a);
+cg_tensor *cg_erf(cg_tensor *a);
+cg_tensor *cg_reciprocal(cg_tensor *a);
+cg_tensor *cg_square(cg_tensor *a);
+/* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above
+ * (or any op returning a new tensor of a's shape). The result must be
+ * castable to a's dtype. Returns a (new reference). */
+typedef cg_tensor *(*cg_unary_fn)(cg_tensor *a);
+cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn);
+
+cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
+/* On ties the gradient is split half and half between a and b. */
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
+/* Python's // and % (rounding toward -inf); no gradient for floor_divide.
+ * Integer division by zero is an error. */
+cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
+/* start + weight * (end - start); floating, all of one dtype. */
+cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
+cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
+/* cond ? a : b, cond a bool tensor; the three broadcast together. */
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b);
+/* min(max(a, lo), hi). lo or hi may be NULL (not both). Bounds that are
+ * wrapped numbers (cg_scalar_tensor) take PyTorch's Scalar overload, other
+ * tensors the Tensor overload, which passes gradients to the bounds too. */
+cg_tensor *cg_clamp(cg_tensor *a, cg_tensor *lo, cg_tensor *hi);
+cg_tensor *cg_clamp_min(cg_tensor *a, cg_tensor *lo);
+cg_tensor *cg_clamp_max(cg_tensor *a, cg_tensor *hi);
+/* In place; return a (new reference). */
+cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi);
+cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo);
+cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi);
+
+/* Comparisons and logic: bool results, never a gradient. Comparisons
+ * compute in the promoted dtype of a and b. */
+cg_tensor *cg_eq(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ne(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_lt(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_le(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_gt(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ge(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_not(cg_tensor *a);
+cg_tensor *cg_logical_and(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_or(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_xor(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_isnan(cg_tensor *a);
+cg_tensor *cg_isinf(cg_tensor *a);
+cg_tensor *cg_isfinite(cg_tensor *a);
+/* Bitwise ops: int64 and bool only. */
+cg_tensor *cg_bitwise_not(cg_tensor *a);
+cg_tensor *cg_bitwise_and(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_bitwise_or(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b);
+
 
 /* ---- reductions (ops_reduce.c) -------------------------------------------- */
 /* dims == NULL (or ndims == 0): all dimensions. Negative dims count from the end. */

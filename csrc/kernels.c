@@ -67,6 +67,16 @@ BINARY_LOOP(add_b8, uint8_t, a | b)
 BINARY_LOOP(mul_b8, uint8_t, a & b)
 SAME_FLOAT_BINARY(div, a / b)
 FLOAT_BINARY(pow, powf(a, b), pow(a, b))
+/* Integer powers by squaring, wrapping on overflow as PyTorch does; a negative
+ * exponent gives 0 except for the bases 1 and -1. */
+static inline int64_t pow_int64(int64_t a, int64_t b) {
+    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+    uint64_t r = 1, x = (uint64_t)a;
+    for (; b; b >>= 1, x *= x)
+        if (b & 1) r *= x;
+    return (int64_t)r;
+}
+BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
 SAME_FLOAT_BINARY(tanh_bwd, a * (1 - b * b))
 SAME_FLOAT_BINARY(sigmoid_bwd, a * (1 - b) * b)
 SAME_FLOAT_BINARY(relu_bwd, b > 0 ? a : 0)
@@ -77,7 +87,7 @@ static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
     [CG_BIN_SUB] = {sub_f32, sub_f64, sub_i64, NULL},
     [CG_BIN_MUL] = {mul_f32, mul_f64, mul_i64, mul_b8},
     [CG_BIN_DIV] = ROW4(div),
-    [CG_BIN_POW] = ROW4(pow),
+    [CG_BIN_POW] = {pow_f32, pow_f64, pow_i64, NULL},
     [CG_BIN_TANH_BWD] = ROW4(tanh_bwd),
     [CG_BIN_SIGMOID_BWD] = ROW4(sigmoid_bwd),
     [CG_BIN_RELU_BWD] = ROW4(relu_bwd),
@@ -90,7 +100,7 @@ static const char *binary_names[CG_NUM_BINOPS] = {
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
     cg_loop loop = binary_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
                      cg_dtype_torch_name(dtype));
     return loop;
 }
@@ -138,7 +148,7 @@ static const char *unary_names[CG_NUM_UNOPS] = {
 cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype) {
     cg_loop loop = unary_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", unary_names[op],
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s_cpu\" not implemented for '%s'", unary_names[op],
                      cg_dtype_torch_name(dtype));
     return loop;
 }

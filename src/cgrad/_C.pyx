@@ -232,6 +232,17 @@ cdef object binary(binary_fn fn, object a, object b):
     return wrap(r)
 
 
+cdef object no_bool_sub(_TensorBase a, object b):
+    """b, unless it is a Python bool: PyTorch refuses `-` with bool operands."""
+    if isinstance(b, bool):
+        if a.t.dtype == CG_BOOL:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                               "Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return b
+
+
 cdef object inplace(binary_fn fn, _TensorBase a, object b):
     """a op= b; returns a."""
     cdef cg_tensor *tmp = NULL
@@ -473,8 +484,8 @@ cdef class _TensorBase:
     # -- operators --
     def __add__(self, other): return binary(cg_add, self, other)
     def __radd__(self, other): return binary(cg_add, other, self)
-    def __sub__(self, other): return binary(cg_sub, self, other)
-    def __rsub__(self, other): return binary(cg_rsub, self, other)
+    def __sub__(self, other): return binary(cg_sub, self, no_bool_sub(self, other))
+    def __rsub__(self, other): return binary(cg_rsub, self, no_bool_sub(self, other))
     def __mul__(self, other): return binary(cg_mul, self, other)
     def __rmul__(self, other): return binary(cg_mul, other, self)
     def __truediv__(self, other): return binary(cg_div, self, other)
@@ -485,17 +496,20 @@ cdef class _TensorBase:
     def __pos__(self): return self
 
     def __pow__(self, other, mod):
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
+        # integer tensors keep integer powers: only floating ones take the double fast path
+        if (isinstance(other, (int, float)) and not isinstance(other, bool)
+                and cg_dtype_is_floating(<cg_dtype>self.t.dtype)):
             return wrap(cg_pow_scalar(self.t, other))
         return binary(cg_pow, self, other)
 
     def __rpow__(self, other, mod):
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
+        if (isinstance(other, (int, float)) and not isinstance(other, bool)
+                and cg_dtype_is_floating(<cg_dtype>self.t.dtype)):
             return wrap(cg_rpow_scalar(other, self.t))
         return binary(cg_pow, other, self)
 
     def __iadd__(self, other): return inplace(cg_add_, self, other)
-    def __isub__(self, other): return inplace(cg_sub_, self, other)
+    def __isub__(self, other): return inplace(cg_sub_, self, no_bool_sub(self, other))
     def __imul__(self, other): return inplace(cg_mul_, self, other)
     def __itruediv__(self, other): return inplace(cg_div_, self, other)
 
@@ -523,6 +537,7 @@ cdef class _TensorBase:
         return inplace(cg_add_, self, other * alpha if alpha != 1 else other)
 
     def sub_(self, other, *, alpha=1):
+        other = no_bool_sub(self, other)
         return inplace(cg_sub_, self, other * alpha if alpha != 1 else other)
 
     def mul_(self, other): return inplace(cg_mul_, self, other)
