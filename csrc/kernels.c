@@ -56,13 +56,20 @@
 
 /* ---- binary ---------------------------------------------------------------------- */
 
+/* EXPR(C) spells the op with each operand wrapped in C: integer results wrap
+ * on overflow, as PyTorch's do, by computing in uint64_t. */
+#define AS_IS(x) (x)
+#define AS_U64(x) ((uint64_t)(x))
 #define NUM_BINARY(NAME, EXPR)                                                               \
-    SAME_FLOAT_BINARY(NAME, EXPR)                                                            \
-    BINARY_LOOP(NAME##_i64, int64_t, EXPR)
+    SAME_FLOAT_BINARY(NAME, EXPR(AS_IS))                                                     \
+    BINARY_LOOP(NAME##_i64, int64_t, (int64_t)(EXPR(AS_U64)))
+#define ADD(C) C(a) + C(b)
+#define SUB(C) C(a) - C(b)
+#define MUL(C) C(a) * C(b)
 
-NUM_BINARY(add, a + b)
-NUM_BINARY(sub, a - b)
-NUM_BINARY(mul, a * b)
+NUM_BINARY(add, ADD)
+NUM_BINARY(sub, SUB)
+NUM_BINARY(mul, MUL)
 BINARY_LOOP(add_b8, uint8_t, a | b)
 BINARY_LOOP(mul_b8, uint8_t, a & b)
 SAME_FLOAT_BINARY(div, a / b)
@@ -108,13 +115,17 @@ cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
 /* ---- unary ------------------------------------------------------------------------ */
 
 #define NUM_UNARY(NAME, EXPR)                                                                \
-    SAME_FLOAT_UNARY(NAME, EXPR)                                                             \
-    UNARY_LOOP(NAME##_i64, int64_t, EXPR)
+    SAME_FLOAT_UNARY(NAME, EXPR(AS_IS))                                                      \
+    UNARY_LOOP(NAME##_i64, int64_t, (int64_t)(EXPR(AS_U64)))
+#define NEG(C) -C(a)
+#define SQUARE(C) C(a) * C(a)
+#define CUBE(C) C(a) * C(a) * C(a)
+#define COPY(C) C(a)
 
-NUM_UNARY(neg, -a)
-NUM_UNARY(square, a * a)
-NUM_UNARY(cube, a * a * a)
-NUM_UNARY(copy, a)
+NUM_UNARY(neg, NEG)
+NUM_UNARY(square, SQUARE)
+NUM_UNARY(cube, CUBE)
+NUM_UNARY(copy, COPY)
 UNARY_LOOP(copy_b8, uint8_t, a)
 FLOAT_UNARY(exp, expf(a), exp(a))
 FLOAT_UNARY(log, logf(a), log(a))
