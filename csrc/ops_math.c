@@ -78,6 +78,32 @@ static cg_dtype floating_dtype(const cg_tensor *a) {
     return cg_dtype_is_floating((cg_dtype)a->dtype) ? (cg_dtype)a->dtype : cg_get_default_dtype();
 }
 
+/* PyTorch's result type over three operands, NULL ones skipped: dimensioned
+ * tensors decide, then 0-d tensors, then wrapped numbers, a lower class
+ * counting only when it holds a higher category (bool < integer < floating). */
+static int category(int d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
+static int promote(int a, int b) {
+    if (a < 0 || a == b) return b;
+    if (category(a) == 2 && category(b) == 2) return CG_FLOAT64;
+    return category(a) >= category(b) ? a : b;
+}
+static int combine(int higher, int lower) {
+    if (higher < 0) return lower;
+    if (lower < 0) return higher;
+    return category(lower) > category(higher) ? lower : higher;
+}
+static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_tensor *c) {
+    const cg_tensor *ts[3] = {a, b, c};
+    int cls[3] = {-1, -1, -1}; /* dimensioned, 0-d, wrapped number */
+    for (int k = 0; k < 3; k++) {
+        if (!ts[k]) continue;
+        int d = ts[k]->dtype, which = ts[k]->is_wrapped ? 2 : ts[k]->ndim == 0 ? 1 : 0;
+        if (ts[k]->is_wrapped && category(d) == 2) d = cg_get_default_dtype();
+        cls[which] = promote(cls[which], d);
+    }
+    return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
+}
+
 /* op over ins[0..n) broadcast together and cast to dtype (where's condition
  * stays bool), into a new tensor of out_dtype. No autograd. */
 static cg_tensor *kernel_raw(cg_mathop op, cg_tensor *const *ins, int n, cg_dtype dtype, cg_dtype out_dtype) {
@@ -357,6 +383,42 @@ cg_tensor *cg_bitwise_and(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITW
 cg_tensor *cg_bitwise_or(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITWISE_OR, a, b); }
 cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITWISE_XOR, a, b); }
 
+/* ---- fused derivatives ------------------------------------------------------------------ */
+
+/* pick_grad(kernel, g, x, y): the share of the upstream g that x receives
+ * from an op that picks among candidates (clamp, maximum, minimum; see
+ * kernels_math.c). It is linear in g and piecewise constant in x and y, so
+ * its derivative is itself applied to the incoming gradient; x and y are
+ * saved, not differentiated. */
+static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_tensor *y);
+
+static int pick_grad_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dg pick(g, x, y) = pick(1, x, y) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(1), *y = UNPACK(2);
+    gin[0] = x && y ? cg_reduce_grad(n, 0, pick_grad((cg_mathop)n->i[0], gout[0], x, y)) : NULL;
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op clamp_grad_op = {"ClampBackwardBackward0", pick_grad_backward, NULL};
+static const cg_op maximum_grad_op = {"MaximumBackwardBackward0", pick_grad_backward, NULL};
+static const cg_op minimum_grad_op = {"MinimumBackwardBackward0", pick_grad_backward, NULL};
+
+static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    cg_tensor *ins[3] = {g, x, y};
+    cg_dtype d = result_type3(g, x, y);
+    cg_tensor *out = kernel_raw(kernel, ins, 3, d, d);
+    if (!out || !cg_any_requires_grad(&g, 1)) return out;
+    const cg_op *op = kernel == CG_M_CLAMP_GRAD ? &clamp_grad_op
+                    : kernel == CG_M_MAXIMUM_GRAD ? &maximum_grad_op : &minimum_grad_op;
+    cg_node *n = cg_node_new(op, &g, 1, 1);
+    if (!n || cg_save(n, 1, x, false) || cg_save(n, 2, y, false)) return fail(out, n);
+    n->i[0] = kernel;
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
 /* ---- atan2, maximum, minimum ---------------------------------------------------------- */
 
 static int atan2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -378,12 +440,6 @@ cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b) {
     return record(&atan2_op, kernel_raw(CG_M_ATAN2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
 }
 
-/* g where `mine` wins, g/2 where it ties with `other`, 0 where loses(mine, other). */
-static cg_tensor *tie_grad(scratch *s, cg_tensor *g, cg_tensor *mine, cg_tensor *other, fn2 loses) {
-    cg_tensor *won = WHERE(op2(s, loses, mine, other), ZERO(g), g);
-    return WHERE(op2(s, cg_eq, mine, other), MULN(g, 0.5), won);
-}
-
 static int extremum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin);
 static const cg_op maximum_op = {"MaximumBackward0", extremum_backward, NULL};
 static const cg_op minimum_op = {"MinimumBackward0", extremum_backward, NULL};
@@ -391,10 +447,10 @@ static const cg_op minimum_op = {"MinimumBackward0", extremum_backward, NULL};
 static int extremum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da max(a, b) = [a > b] + [a == b] / 2, and likewise for b and for min */
     scratch sc = {.n = 0}, *s = &sc;
-    fn2 loses = n->op == &maximum_op ? cg_lt : cg_gt;
+    cg_mathop k = n->op == &maximum_op ? CG_M_MAXIMUM_GRAD : CG_M_MINIMUM_GRAD;
     cg_tensor *a = UNPACK(0), *b = UNPACK(1);
-    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(tie_grad(s, gout[0], a, b, loses)));
-    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(tie_grad(s, gout[0], b, a, loses)));
+    if (a && b && cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, pick_grad(k, gout[0], a, b));
+    if (a && b && cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, pick_grad(k, gout[0], b, a));
     drop(s);
     return check_grads(n, gin);
 }
@@ -579,31 +635,6 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b) {
 
 /* ---- clamp -------------------------------------------------------------------------------- */
 
-/* PyTorch's result type over three operands, NULL ones skipped: dimensioned
- * tensors decide, then 0-d tensors, then wrapped numbers, a lower class
- * counting only when it holds a higher category (bool < integer < floating). */
-static int category(int d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
-static int promote(int a, int b) {
-    if (a < 0 || a == b) return b;
-    if (category(a) == 2 && category(b) == 2) return CG_FLOAT64;
-    return category(a) >= category(b) ? a : b;
-}
-static int combine(int higher, int lower) {
-    if (higher < 0) return lower;
-    if (lower < 0) return higher;
-    return category(lower) > category(higher) ? lower : higher;
-}
-static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_tensor *c) {
-    const cg_tensor *ts[3] = {a, b, c};
-    int cls[3] = {-1, -1, -1}; /* dimensioned, 0-d, wrapped number */
-    for (int k = 0; k < 3; k++) {
-        if (!ts[k]) continue;
-        int d = ts[k]->dtype, which = ts[k]->is_wrapped ? 2 : ts[k]->ndim == 0 ? 1 : 0;
-        if (ts[k]->is_wrapped && category(d) == 2) d = cg_get_default_dtype();
-        cls[which] = promote(cls[which], d);
-    }
-    return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
-}
 
 #define GE(a, b) op2(s, cg_ge, (a), (b))
 #define LE(a, b) op2(s, cg_le, (a), (b))
@@ -614,7 +645,8 @@ static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_te
 
 /* Node layout: i[0] holds these flags, i[1] and i[2] the input numbers of the
  * tensor bounds lo and hi; f[0] and f[1] the bounds of the Scalar overload.
- * Saved: x in slot 0, tensor bounds lo and hi in slots 1 and 2. */
+ * Saved: x in slot 0; tensor bounds lo and hi in slots 1 and 2, or for the
+ * Scalar overload the result in slot 2. */
 #define HAS_LO 1
 #define HAS_HI 2
 #define TENSOR_BOUNDS 4
@@ -625,7 +657,14 @@ static int clamp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     scratch sc = {.n = 0}, *s = &sc;
     int64_t flags = n->i[0];
     bool has_lo = flags & HAS_LO, has_hi = flags & HAS_HI, tensor = flags & TENSOR_BOUNDS;
-    cg_tensor *g = gout[0], *x = UNPACK(0), *zero = ZERO(g), *m;
+    cg_tensor *g = gout[0], *x = UNPACK(0), *m;
+    if (!tensor && !(has_lo && has_hi && n->f[0] > n->f[1])) { /* unless min > max: x passed where y == x */
+        cg_tensor *y = UNPACK(2);
+        gin[0] = x && y ? cg_reduce_grad(n, 0, pick_grad(CG_M_CLAMP_GRAD, g, x, y)) : NULL;
+        drop(s);
+        return gin[0] ? 0 : -1;
+    }
+    cg_tensor *zero = ZERO(g);
     cg_tensor *lo = !has_lo ? NULL : tensor ? UNPACK(1) : x ? keep(s, number(n->f[0], x)) : NULL;
     cg_tensor *hi = !has_hi ? NULL : tensor ? UNPACK(2) : x ? keep(s, number(n->f[1], x)) : NULL;
     if (cg_wants(n, 0)) {
@@ -672,7 +711,7 @@ static cg_tensor *clamp(int kind, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
     if (!out || !cg_any_requires_grad(ins, nin)) return out;
     cg_node *n = cg_node_new(&clamp_ops[kind][tensor], ins, nin, 1);
     if (!n || cg_save(n, 0, a, false) || (tensor && lo && cg_save(n, 1, lo, false)) ||
-        (tensor && hi && cg_save(n, 2, hi, false)))
+        (tensor && hi && cg_save(n, 2, hi, false)) || (!tensor && cg_save(n, 2, out, true)))
         return fail(out, n);
     n->i[0] = (lo ? HAS_LO : 0) | (hi ? HAS_HI : 0) | (tensor ? TENSOR_BOUNDS : 0);
     n->i[1] = lo && tensor ? 1 : -1;
