@@ -257,6 +257,16 @@ typedef enum cg_unop {
     CG_NUM_UNOPS
 } cg_unop;
 
+/* Vectorised exp, log, tanh and sigmoid over strided arrays (vmath.c). */
+void cg_vexp_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vlog_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vtanh_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vsigmoid_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vexp_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vlog_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vtanh_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vsigmoid_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+
 /* The inner loop of op for dtype, or NULL (with an error set) if none. */
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype);
 cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype);
