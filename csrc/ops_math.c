@@ -82,11 +82,6 @@ static cg_dtype floating_dtype(const cg_tensor *a) {
  * tensors decide, then 0-d tensors, then wrapped numbers, a lower class
  * counting only when it holds a higher category (bool < integer < floating). */
 static int category(int d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
-static int promote(int a, int b) {
-    if (a < 0 || a == b) return b;
-    if (category(a) == 2 && category(b) == 2) return CG_FLOAT64;
-    return category(a) >= category(b) ? a : b;
-}
 static int combine(int higher, int lower) {
     if (higher < 0) return lower;
     if (lower < 0) return higher;
@@ -99,7 +94,7 @@ static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_te
         if (!ts[k]) continue;
         int d = ts[k]->dtype, which = ts[k]->is_wrapped ? 2 : ts[k]->ndim == 0 ? 1 : 0;
         if (ts[k]->is_wrapped && category(d) == 2) d = cg_get_default_dtype();
-        cls[which] = promote(cls[which], d);
+        cls[which] = cls[which] < 0 ? d : (int)cg_promote_types((cg_dtype)cls[which], (cg_dtype)d);
     }
     return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
 }
@@ -738,7 +733,7 @@ static int check_castable(cg_dtype from, cg_dtype to) {
 }
 
 /* A copy of a's current value carrying a's history: the op runs on it, so its
- * node's edge is a's old history and what it saves is never overwritten. */
+ * node's edge 0 is a's old history and what it saves is never overwritten. */
 static cg_tensor *snapshot(cg_tensor *a) {
     cg_tensor *c = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
     if (c && cg_copy_data(c, a)) {
@@ -754,25 +749,24 @@ typedef struct inplace_op {
     int clamp_kind;
 } inplace_op;
 
-/* a = op(a, lo, hi): computed out of place, written back, and a takes the
- * result's history. */
+/* a = op(a, lo, hi): computed out of place, then written back; the result's
+ * node becomes a's history (see inplace.c). */
 static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
     cg_tensor *ins[3] = {a, lo, hi};
-    bool records = cg_any_requires_grad(ins, 3);
-    if (cg_check_inplace_target(a, records)) return NULL;
-    cg_tensor *src = a;
-    if (records && !(src = snapshot(a))) return NULL;
-    if (!records) cg_tensor_retain(a);
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
+    cg_tensor *src = ip.records ? snapshot(a) : a;
+    if (!src) return cg_inplace_abort(&ip);
+    if (!ip.records) cg_tensor_retain(a);
     cg_tensor *r = op.unary ? op.unary(src) : clamp(op.clamp_kind, src, lo, hi);
     bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
-    if (ok) {
-        cg_bump_version(a);
-        if (r->grad_fn) cg_set_history(a, r->grad_fn, r->output_nr);
-        cg_tensor_retain(a);
+    if (ok && r->grad_fn) {
+        ip.node = r->grad_fn;
+        cg_node_retain(ip.node);
     }
     cg_tensor_release(r);
     cg_tensor_release(src);
-    return ok ? a : NULL;
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
 }
 
 cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn) { return inplace((inplace_op){fn, 0}, a, NULL, NULL); }
