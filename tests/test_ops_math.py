@@ -825,6 +825,36 @@ def test_ops_saving_their_output_allow_later_in_place_on_the_input(op):
     assert x.grad is not None
 
 
+def _on_views(m, x, op):
+    y = x * 1
+    op(y[1])
+    op(y[:, 1:3])
+    return y
+
+
+IN_PLACE_ON_VIEWS = {
+    "clamp_": lambda v: v.clamp_(-0.3, 0.4),
+    "clamp_min_": lambda v: v.clamp_min_(0.1),
+    "sin_": lambda v: v.sin_(),
+    "abs_": lambda v: v.abs_(),
+    "square_": lambda v: v.square_(),
+}
+
+
+@pytest.mark.parametrize("op", IN_PLACE_ON_VIEWS)
+def test_in_place_on_views_of_a_non_leaf(op):
+    fn = IN_PLACE_ON_VIEWS[op]
+    check_op(lambda m, x: _on_views(m, x, fn), (3, 4), domain="nonzero")
+
+
+def test_in_place_clamp_on_a_view_with_tensor_bounds():
+    def fn(m, x, lo):
+        y = x * 1
+        y[:, 1:3].clamp_(min=lo)
+        return y
+    check_op(fn, (3, 4), (3, 2))
+
+
 def test_in_place_keeps_identity_and_bumps_version():
     x = cgrad.tensor([0.25, 4.0])
     v = x._version
