@@ -366,7 +366,9 @@ cg_tensor *cg_isnan(cg_tensor *a) { return test(CG_M_ISNAN, a); }
 cg_tensor *cg_isinf(cg_tensor *a) { return test(CG_M_ISINF, a); }
 cg_tensor *cg_isfinite(cg_tensor *a) { return test(CG_M_ISFINITE, a); }
 
-cg_tensor *cg_bitwise_not(cg_tensor *a) { return kernel_raw(CG_M_BITWISE_NOT, &a, 1, (cg_dtype)a->dtype, (cg_dtype)a->dtype); }
+cg_tensor *cg_bitwise_not(cg_tensor *a) {
+    return kernel_raw(CG_M_BITWISE_NOT, &a, 1, (cg_dtype)a->dtype, (cg_dtype)a->dtype);
+}
 
 static cg_tensor *bitwise(cg_mathop op, cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};

@@ -453,6 +453,13 @@ def test_named_binary_dtypes_values_and_errors_match_torch(name):
 
 
 NAN, INF = float("nan"), float("inf")
+
+
+def _signs(m):
+    """Dividends and divisors of every sign, a tiny quotient and a zero divisor."""
+    return m.tensor([7.5, -7.5, 7.0, -7.0, 1e-30, 5.0]), m.tensor([2.0, 2.0, -2.0, -2.0, -3.0, 0.0])
+
+
 SPECIAL_CASES = {
     # clamp: dtypes, NaN, bounds of every kind
     "clamp nan min": lambda m: m.tensor([1.0, -2.0]).clamp(min=NAN),
@@ -504,11 +511,12 @@ SPECIAL_CASES = {
     "maximum -0 +0": lambda m: m.maximum(m.tensor([-0.0]), m.tensor([0.0])).reciprocal(),
     "minimum +0 -0": lambda m: m.minimum(m.tensor([0.0]), m.tensor([-0.0])).reciprocal(),
     # Python's rounding of // and %
-    "floor_divide signs": lambda m: m.tensor([7.5, -7.5, 7.0, -7.0, 1e-30, 5.0]) // m.tensor([2.0, 2.0, -2.0, -2.0, -3.0, 0.0]),
-    "remainder signs": lambda m: m.tensor([7.5, -7.5, 7.0, -7.0, 1e-30, 5.0]) % m.tensor([2.0, 2.0, -2.0, -2.0, -3.0, 0.0]),
-    "floor_divide f64 inexact": lambda m: m.tensor(np.array([0.3, -0.3, 1.0])) // m.tensor(np.array([0.1, 0.1, 0.1])),
-    "remainder f64 inexact": lambda m: m.tensor(np.array([0.3, -0.3, 1.0])) % m.tensor(np.array([0.1, 0.1, 0.1])),
-    "floor_divide signed zeros": lambda m: (m.tensor([-0.0, 0.0, 1.0, -1.0]) // m.tensor([3.0, -3.0, 1e30, 1e30])).reciprocal(),
+    "floor_divide signs": lambda m: _signs(m)[0] // _signs(m)[1],
+    "remainder signs": lambda m: _signs(m)[0] % _signs(m)[1],
+    "floor_divide f64 inexact": lambda m: m.tensor(np.array([0.3, -0.3, 1.0])) // m.tensor(np.full(3, 0.1)),
+    "remainder f64 inexact": lambda m: m.tensor(np.array([0.3, -0.3, 1.0])) % m.tensor(np.full(3, 0.1)),
+    "floor_divide signed zeros": lambda m: (m.tensor([-0.0, 0.0, 1.0, -1.0])
+                                            // m.tensor([3.0, -3.0, 1e30, 1e30])).reciprocal(),
     "floor_divide by inf": lambda m: m.tensor([5.0, -5.0, INF]) // m.tensor([INF, INF, 2.0]),
     "remainder by inf": lambda m: m.tensor([5.0, -5.0, INF]) % m.tensor([INF, INF, 2.0]),
     "int floor_divide signs": lambda m: m.tensor([7, -7, 7, -7]) // m.tensor([2, 2, -2, -2]),
