@@ -57,12 +57,17 @@ static void check_loop(walk *w, int64_t n, char **d, const int64_t *s) {
     }
 }
 
-/* 0 if every element of index is in [0, size); else the error of gather/scatter. */
-static int check_range(cg_tensor *index, int64_t dim, int64_t size, bool select) {
+/* 0 if every element of index is in [0, size); else PyTorch's error for
+ * gather/scatter, or for index_select (select_ndim: self's dims), whose
+ * wording depends on the kernel PyTorch's CPU backend picks. */
+static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_ndim) {
     walk w = {.size = size};
     walk_run(&index, 1, index->shape, index->ndim, check_loop, &w);
     if (!w.found) return 0;
-    if (select)
+    if (select_ndim > 1 && dim == 1)
+        cg_error_set(CG_ERR_RUNTIME, "INDICES element is out of DATA bounds, id=%lld axis_dim=%lld",
+                     (long long)w.bad, (long long)size);
+    else if (select_ndim)
         cg_error_set(CG_ERR_INDEX, "index out of range in self");
     else
         cg_error_set(CG_ERR_RUNTIME, "index %lld is out of bounds for dimension %lld with size %lld",
@@ -268,7 +273,7 @@ static void gather_into(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *in
 cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
     int64_t d;
     if (check_index_dtype(index, "gather") || cg_wrap_dim(dim, a->ndim, &d) || check_gather_shape(a, d, index) ||
-        check_range(index, d, size_at(a, (int)d), false))
+        check_range(index, d, size_at(a, (int)d), 0))
         return NULL;
     cg_tensor *out = cg_empty(index->shape, index->ndim, (cg_dtype)a->dtype);
     cg_tensor *a1 = out ? nonempty_dims(a) : NULL, *i1 = a1 ? nonempty_dims(index) : NULL;
@@ -355,7 +360,7 @@ static int check_scatter(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index
         cg_error_set(CG_ERR_RUNTIME, "scatter(): Expected self.dtype to be equal to src.dtype");
         return -1;
     }
-    return check_scatter_shape(a, *d, index, src) || check_range(index, *d, size_at(a, (int)*d), false);
+    return check_scatter_shape(a, *d, index, src) || check_range(index, *d, size_at(a, (int)*d), 0);
 }
 
 /* scatter of src (SC_SRC, SC_ADD) or of a 0-d value (SC_VALUE) into a copy of a, or into a. */
@@ -470,15 +475,15 @@ static int check_index_select(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *
     }
     if (cg_wrap_dim(dim, a->ndim, d)) return -1;
     if (a->ndim == 0 && index->numel != 1) {
-        cg_error_set(CG_ERR_INDEX, "index_select(): Index to scalar can have only 1 value, got %lld value(s)",
+        cg_error_set(CG_ERR_RUNTIME, "index_select(): Index to scalar can have only 1 value, got %lld value(s)",
                      (long long)index->numel);
         return -1;
     }
     if (size_at(a, (int)*d) == 0 && index->numel > 0) {
-        cg_error_set(CG_ERR_INDEX, "index_select(): self indexing axis dim should be positive");
+        cg_error_set(CG_ERR_RUNTIME, "index_select(): self indexing axis dim should be positive");
         return -1;
     }
-    return check_range(index, *d, size_at(a, (int)*d), true);
+    return check_range(index, *d, size_at(a, (int)*d), a->ndim ? a->ndim : 1);
 }
 
 cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index) {
@@ -564,7 +569,7 @@ static cg_tensor *masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value, b
     int nd;
     cg_tensor *ins[2] = {a, value};
     int nin = value->is_wrapped ? 1 : 2;
-    if (check_masked_fill(mask, value) || cg_broadcast_shapes(a->shape, a->ndim, mask->shape, mask->ndim, shape, &nd))
+    if (check_masked_fill(mask, value) || cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
         return NULL;
     if (inplace && !cg_shape_eq(shape, nd, a->shape, a->ndim)) {
         char b1[160], b2[160];

@@ -883,8 +883,7 @@ static cg_tensor *norm_inf_grad(cg_node *n, cg_tensor *a, cg_tensor *sgn, cg_ten
 static int norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d ||a||_p / da_i = sgn(a_i) |a_i|^(p-1) / ||a||_p^(p-1) */
     double p = n->f[0];
-    const cg_shape *in = &n->in_shape[0];
-    if (p == 0) return (gin[0] = cg_zeros(in->d, in->ndim, (cg_dtype)gout[0]->dtype)) ? 0 : -1;
+    if (p == 0) return 0; /* a count: no gradient at all, as PyTorch */
     scope S = {0};
     cg_tensor *a = T(cg_unpack(n, 0));
     cg_tensor *sgn = T(map_raw(MAP_SGN, a));

@@ -64,9 +64,12 @@ cdef object var_std(_TensorBase x, bint root, object dim, object unbiased, bint 
     cdef double c = correction_arg(unbiased, correction, "std" if root else "var")
     cdef int64_t *d = dims if n >= 0 else NULL
     n = n if n >= 0 else 0
-    if root:
-        return wrap(cg_std(x.t, d, n, c, keepdim))
-    return wrap(cg_var(x.t, d, n, c, keepdim))
+    r = wrap(cg_std(x.t, d, n, c, keepdim) if root else cg_var(x.t, d, n, c, keepdim))
+    if x.t.numel // max(r.numel(), 1) - c <= 0:
+        warnings.warn(f"{'std' if root else 'var'}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).", UserWarning,
+                      stacklevel=3)
+    return r
 
 
 cdef object max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
