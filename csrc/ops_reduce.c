@@ -267,8 +267,10 @@ static const cg_loop fold_loops[NUM_REDS][CG_NUM_DTYPES] = {
 /* out (fresh, contiguous) = the identity of op. */
 static void fill_identity(cg_tensor *out, red_op op) {
     bool big = op == RED_MIN;
-    if (op == RED_SUM || op == RED_PROD) {
-        cg_fill_raw(out, op == RED_PROD);
+    if (op == RED_SUM) {
+        memset(cg_ptr(out), 0, (size_t)(out->numel * cg_dtype_size((cg_dtype)out->dtype)));
+    } else if (op == RED_PROD) {
+        cg_fill_raw(out, 1.0);
     } else if (out->dtype == CG_INT64) {
         int64_t *p = (int64_t *)cg_ptr(out);
         for (int64_t i = 0; i < out->numel; i++) p[i] = big ? INT64_MAX : INT64_MIN;
@@ -456,7 +458,7 @@ cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
     const cg_op *op = dims ? &sum_dim_op : &sum_all_op;
-    return record(op, sum_raw(a, mask, keepdim), a, mask, keepdim, dims, 0, 0);
+    return record(op, sum_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, 0);
 }
 
 static cg_tensor *mean_raw(cg_tensor *a, uint32_t mask, bool keepdim) {
@@ -478,7 +480,7 @@ cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
     const cg_op *op = dims ? &mean_dim_op : &mean_all_op;
-    return record(op, mean_raw(a, mask, keepdim), a, mask, keepdim, dims, 0, 0);
+    return record(op, mean_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, 0);
 }
 
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim) {
@@ -561,7 +563,7 @@ cg_tensor *cg_prod(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
     const cg_op *op = dims ? &prod_dim_op : &prod_all_op;
-    return record(op, reduce_raw(RED_PROD, a, mask, keepdim), a, mask, keepdim, dims, 0, SAVE_IN | SAVE_OUT);
+    return record(op, reduce_raw(RED_PROD, a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
 }
 
 /* ---- amax, amin, max, min ---------------------------------------------------------------- */
@@ -613,7 +615,7 @@ static cg_tensor *amax_amin(red_op op, cg_tensor *a, const int64_t *dims, int nd
     const char *name = op == RED_MAX ? "amax" : "amin";
     if (reduce_mask(a, dims, ndims, &mask) || check_nonempty(a, mask, !dims || !ndims, name)) return NULL;
     const cg_op *node_op = op == RED_MAX ? &amax_op : &amin_op;
-    return record(node_op, reduce_raw(op, a, mask, keepdim), a, mask, keepdim, dims, 0, SAVE_IN | SAVE_OUT);
+    return record(node_op, reduce_raw(op, a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
 }
 
 cg_tensor *cg_amax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
@@ -769,7 +771,8 @@ static cg_tensor *var_std(cg_tensor *a, const int64_t *dims, int ndims, double c
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
     cg_tensor *out = var_raw(a, mask, keepdim, correction, root);
-    return record(root ? &std_op : &var_op, out, a, mask, keepdim, dims, correction, SAVE_IN | (root ? SAVE_OUT : 0));
+    unsigned save = SAVE_IN | (root ? SAVE_OUT : 0);
+    return record(root ? &std_op : &var_op, out, a, mask, keepdim, dims != NULL, correction, save);
 }
 
 cg_tensor *cg_var(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim) {
@@ -816,7 +819,7 @@ cg_tensor *cg_logsumexp(cg_tensor *a, const int64_t *dims, int ndims, int keepdi
     cg_tensor *f = cg_cast_raw(a, fl ? (cg_dtype)a->dtype : cg_get_default_dtype());
     cg_tensor *out = f ? logsumexp_raw(f, mask, keepdim) : NULL;
     cg_tensor_release(f);
-    return record(&logsumexp_op, out, a, mask, keepdim, dims, 0, SAVE_IN | SAVE_OUT);
+    return record(&logsumexp_op, out, a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
 }
 
 /* ---- norm ----------------------------------------------------------------------------------- */
@@ -936,5 +939,5 @@ cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int k
     }
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask) || check_norm_nonempty(a, p, mask, !dims || !ndims)) return NULL;
-    return record(&norm_op, norm_raw(a, p, mask, keepdim), a, mask, keepdim, dims, p, SAVE_IN | SAVE_OUT);
+    return record(&norm_op, norm_raw(a, p, mask, keepdim), a, mask, keepdim, dims != NULL, p, SAVE_IN | SAVE_OUT);
 }

@@ -238,7 +238,8 @@ def test_index_select_repeated_indices_accumulate_gradient():
     assert x.grad.tolist() == [[1.0, 0.0, 3.0], [1.0, 0.0, 3.0]]
 
 
-@pytest.mark.parametrize("form", [lambda m, x, i: m.index_select(x, 1, i), lambda m, x, i: x.index_select(dim=0, index=i),
+@pytest.mark.parametrize("form", [lambda m, x, i: m.index_select(x, 1, i),
+                                  lambda m, x, i: x.index_select(dim=0, index=i),
                                   lambda m, x, i: m.index_select(x, dim=-1, index=i)],
                          ids=["cgrad.index_select(x, 1, i)", "x.index_select(dim=0, index=i)",
                               "cgrad.index_select(x, dim=-1, index=i)"])
@@ -300,7 +301,8 @@ def test_masked_fill_dtypes_match_torch(dtype, value):
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
-@pytest.mark.parametrize("form", [lambda m, x, k: m.masked_fill(x, k, 1.0), lambda m, x, k: x.masked_fill(mask=k, value=2),
+@pytest.mark.parametrize("form", [lambda m, x, k: m.masked_fill(x, k, 1.0),
+                                  lambda m, x, k: x.masked_fill(mask=k, value=2),
                                   lambda m, x, k: m.masked_fill(x, k, m.tensor(3.0, dtype=x.dtype))],
                          ids=["cgrad.masked_fill(x, k, 1.0)", "x.masked_fill(mask=k, value=2)",
                               "cgrad.masked_fill(x, k, tensor(3.0))"])
