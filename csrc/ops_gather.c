@@ -194,37 +194,10 @@ static int check_scatter_shape(const cg_tensor *a, int64_t dim, const cg_tensor 
     return -1;
 }
 
-/* ---- in place ------------------------------------------------------------------------- */
+/* ---- recording ----------------------------------------------------------------------- */
 
-/* The rules of ops_elementwise.c: no in-place write to a leaf that requires
- * grad (or a view of one), and no recorded in-place write to a view. */
-static int check_inplace(cg_tensor *a, cg_tensor *const *ins, int nin) {
-    if (!cg_is_grad_enabled()) return 0;
-    if (!a->grad_fn && a->requires_grad) {
-        cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
-        return -1;
-    }
-    if (a->base && !a->base->grad_fn && a->base->requires_grad) {
-        cg_error_set(CG_ERR_RUNTIME,
-                     "a view of a leaf Variable that requires grad is being used in an in-place operation.");
-        return -1;
-    }
-    if (a->base && cg_any_requires_grad(ins, nin)) {
-        cg_error_set(CG_ERR_NOTIMPL,
-                     "in-place operations that record gradients on a view are not supported yet; "
-                     "apply the operation out of place or to a .clone()");
-        return -1;
-    }
-    return 0;
-}
-
-/* The result of an op: out itself when no node is due, else out with history n
- * (made before out was written, so its edge 0 is a's old history in place). */
-static cg_tensor *finish(cg_tensor *out, cg_node *n, bool inplace) {
-    if (inplace) {
-        cg_bump_version(out);
-        cg_tensor_retain(out);
-    }
+/* out with history n (NULL: none due). */
+static cg_tensor *finish(cg_tensor *out, cg_node *n) {
     if (n) {
         cg_set_history(out, n, 0);
         cg_node_release(n);
@@ -233,7 +206,8 @@ static cg_tensor *finish(cg_tensor *out, cg_node *n, bool inplace) {
 }
 
 /* A node for op over ins (NULL when none is due) saving `keep` in slot 0;
- * *failed on error. */
+ * *failed on error. In place, it is made before the write: edge 0 is then
+ * the old history of ins[0]. */
 static cg_node *make_node(const cg_op *op, cg_tensor *const *ins, int nin, cg_tensor *keep, bool *failed) {
     *failed = false;
     if (!cg_any_requires_grad(ins, nin)) return NULL;
@@ -293,7 +267,7 @@ cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
         return NULL;
     }
     if (n) n->i[0] = d;
-    return finish(out, n, false);
+    return finish(out, n);
 }
 
 /* ---- scatter, scatter_add ------------------------------------------------------------- */
@@ -363,28 +337,43 @@ static int check_scatter(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index
     return check_scatter_shape(a, *d, index, src) || check_range(index, *d, size_at(a, (int)*d), 0);
 }
 
-/* scatter of src (SC_SRC, SC_ADD) or of a 0-d value (SC_VALUE) into a copy of a, or into a. */
-static cg_tensor *scatter(sc_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src,
-                          bool inplace) {
-    static const cg_op *const ops[3] = {&scatter_src_op, &scatter_value_op, &scatter_add_op};
-    int64_t d;
-    cg_tensor *ins[2] = {a, src};
-    int nin = kind == SC_VALUE ? 1 : 2;
-    if (check_scatter(a, dim, &d, index, kind == SC_VALUE ? NULL : src) || (inplace && check_inplace(a, ins, nin)))
-        return NULL;
-    bool failed;
-    cg_node *n = make_node(ops[kind], ins, nin, index, &failed);
-    cg_tensor *out = failed ? NULL : inplace ? a : cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
-    if (!out || (!inplace && cg_copy_data(out, a)) || scatter_into(out, d, index, src, kind)) {
-        if (!inplace) cg_tensor_release(out);
-        cg_node_release(n);
-        return NULL;
-    }
+static const cg_op *const scatter_ops[3] = {&scatter_src_op, &scatter_value_op, &scatter_add_op};
+
+/* The node of a scatter over ins (NULL when none is due); *failed on error. */
+static cg_node *scatter_node(sc_kind kind, cg_tensor *const *ins, int64_t d, cg_tensor *index, bool *failed) {
+    cg_node *n = make_node(scatter_ops[kind], ins, kind == SC_VALUE ? 1 : 2, index, failed);
     if (n) {
         n->i[0] = d;
         n->i[1] = kind;
     }
-    return finish(out, n, inplace);
+    return n;
+}
+
+/* scatter of src (SC_SRC, SC_ADD) or of a 0-d value (SC_VALUE) into a copy of a, or into a. */
+static cg_tensor *scatter(sc_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src,
+                          bool inplace) {
+    int64_t d;
+    cg_tensor *ins[2] = {a, src};
+    bool failed;
+    if (check_scatter(a, dim, &d, index, kind == SC_VALUE ? NULL : src)) return NULL;
+    if (inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, kind == SC_VALUE ? 1 : 2)) return NULL;
+        if (ip.records && !(ip.node = scatter_node(kind, ins, d, index, &failed))) return cg_inplace_abort(&ip);
+        if (scatter_into(a, d, index, src, kind)) return cg_inplace_abort(&ip);
+        return cg_inplace_finish(&ip);
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_copy_data(out, a) || scatter_into(out, d, index, src, kind)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    cg_node *n = scatter_node(kind, ins, d, index, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
 }
 
 /* value as a 0-d tensor of a's dtype */
@@ -502,7 +491,7 @@ cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index) {
         return NULL;
     }
     if (n) n->i[0] = d;
-    return finish(out, n, false);
+    return finish(out, n);
 }
 
 /* ---- masked_fill ------------------------------------------------------------------------- */
@@ -563,42 +552,54 @@ static int check_masked_fill(const cg_tensor *mask, const cg_tensor *value) {
     return 0;
 }
 
-/* out = where(mask, value, a), out broadcast-shaped (or a itself, in place). */
-static cg_tensor *masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value, bool inplace) {
+/* out = where(mask, value, a), value cast to a's dtype; out may be a itself. */
+static int masked_fill_into(cg_tensor *out, cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
+    cg_tensor *v = cg_cast_raw(value, (cg_dtype)a->dtype);
+    if (!v) return -1;
+    cg_tensor *operands[3] = {a, mask, v};
+    int64_t size = cg_dtype_size((cg_dtype)a->dtype);
+    cg_run_loop(size == 1 ? masked_fill_1 : size == 4 ? masked_fill_4 : masked_fill_8, out, operands, 3);
+    cg_tensor_release(v);
+    return 0;
+}
+
+static cg_node *masked_fill_node(cg_tensor *const *ins, cg_tensor *mask, bool *failed) {
+    int nin = ins[1]->is_wrapped ? 1 : 2; /* a Python number is a constant */
+    return make_node(nin == 1 ? &masked_fill_op : &masked_fill_tensor_op, ins, nin, mask, failed);
+}
+
+cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
     int64_t shape[CG_MAX_DIMS];
     int nd;
     cg_tensor *ins[2] = {a, value};
-    int nin = value->is_wrapped ? 1 : 2;
     if (check_masked_fill(mask, value) || cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
         return NULL;
-    if (inplace && !cg_shape_eq(shape, nd, a->shape, a->ndim)) {
+    cg_tensor *out = cg_empty(shape, nd, (cg_dtype)a->dtype);
+    bool failed = !out || masked_fill_into(out, a, mask, value);
+    cg_node *n = failed ? NULL : masked_fill_node(ins, mask, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
+}
+
+cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    cg_tensor *ins[2] = {a, value};
+    bool failed;
+    if (check_masked_fill(mask, value) || cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
+        return NULL;
+    if (!cg_shape_eq(shape, nd, a->shape, a->ndim)) {
         char b1[160], b2[160];
         cg_error_set(CG_ERR_RUNTIME, "output with shape %s doesn't match the broadcast shape %s",
                      cg_shape_str(a->shape, a->ndim, b1, sizeof b1), cg_shape_str(shape, nd, b2, sizeof b2));
         return NULL;
     }
-    if (inplace && check_inplace(a, ins, nin)) return NULL;
-    bool failed;
-    cg_node *n = make_node(nin == 1 ? &masked_fill_op : &masked_fill_tensor_op, ins, nin, mask, &failed);
-    cg_tensor *v = failed ? NULL : cg_cast_raw(value, (cg_dtype)a->dtype);
-    cg_tensor *out = !v ? NULL : inplace ? a : cg_empty(shape, nd, (cg_dtype)a->dtype);
-    if (out) {
-        cg_tensor *operands[3] = {a, mask, v};
-        cg_dtype dt = (cg_dtype)a->dtype;
-        int64_t size = cg_dtype_size(dt);
-        cg_run_loop(size == 1 ? masked_fill_1 : size == 4 ? masked_fill_4 : masked_fill_8, out, operands, 3);
-    }
-    cg_tensor_release(v);
-    if (!out) {
-        cg_node_release(n);
-        return NULL;
-    }
-    return finish(out, n, inplace);
-}
-
-cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
-    return masked_fill(a, mask, value, false);
-}
-cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
-    return masked_fill(a, mask, value, true);
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, ins, value->is_wrapped ? 1 : 2)) return NULL;
+    if (ip.records && !(ip.node = masked_fill_node(ins, mask, &failed))) return cg_inplace_abort(&ip);
+    if (masked_fill_into(a, a, mask, value)) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
 }

@@ -353,6 +353,32 @@ def test_inplace_on_non_leaf(form, dtype):
     check_op(lambda m, x, s: INPLACE_FORMS[form](m, x, s, m.tensor(index)), (3, 4), (3, 2), dtype=dtype)
 
 
+VIEW_INPLACE_FORMS = {
+    "scatter_(src)": lambda m, v, s, i: v.scatter_(1, i, s),
+    "scatter_add_": lambda m, v, s, i: v.scatter_add_(1, i, s),
+    "masked_fill_(tensor)": lambda m, v, s, i: v.masked_fill_(m.tensor([True, False, False, True]), s.sum()),
+}
+
+
+def inplace_on_view(form):
+    """form applied to a transposed view of x * 1; returns the base, whose history becomes CopySlices."""
+    def fn(m, x, s, i):
+        base = x * 1
+        VIEW_INPLACE_FORMS[form](m, base.transpose(0, 1), s, i)
+        return base
+    return fn
+
+
+@pytest.mark.parametrize("form", VIEW_INPLACE_FORMS)
+def test_inplace_on_a_view_updates_its_base(form):
+    index = unique_index((3, 4), 1, (3, 2))
+    check_op(lambda m, x, s: inplace_on_view(form)(m, x, s, m.tensor(index)), (4, 3), (3, 2))
+    torch = torch_or_skip()
+    names = [inplace_on_view(form)(lib, lib.ones(4, 3, requires_grad=True), lib.ones(3, 2, requires_grad=True),
+                                   lib.tensor(index)).grad_fn.name() for lib in (cgrad, torch)]
+    assert names[0] == "CopySlices" and names[1].endswith("CopySlices")  # torch: torch::autograd::CopySlices
+
+
 @pytest.mark.parametrize("form", INPLACE_FORMS)
 def test_inplace_grad_fn_name_matches_torch(form):
     torch = torch_or_skip()
