@@ -356,6 +356,10 @@ cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value); /* 
 
 /* ---- linear algebra ----------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);  /* 2-D @ 2-D */
+cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b); /* 3-D @ 3-D, same batch */
+cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);  /* 2-D @ 1-D */
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -348,10 +348,6 @@ typedef enum cg_mathop {
 cg_loop cg_math_loop(cg_mathop op, cg_dtype dtype);
 
 /* ---- matmul helpers (ops_linalg.c) -------------------------------------- */
-cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_mT(cg_tensor *a);
 
 /* ---- random (random.c) --------------------------------------------------- */

@@ -215,6 +215,10 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- linear algebra
     cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

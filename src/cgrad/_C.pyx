@@ -643,6 +643,18 @@ cdef class _TensorBase:
     def mul(self, other): return binary(cg_mul, self, other)
     def div(self, other): return binary(cg_div, self, other)
     def matmul(self, other): return binary(cg_matmul, self, other)
+    def mm(self, mat2): return wrap(cg_mm(self.t, as_tensor_arg(mat2, self).t))
+    def bmm(self, mat2): return wrap(cg_bmm(self.t, as_tensor_arg(mat2, self).t))
+    def mv(self, vec): return wrap(cg_mv(self.t, as_tensor_arg(vec, self).t))
+    def dot(self, other): return wrap(cg_dot(self.t, as_tensor_arg(other, self).t))
+
+    def outer(self, vec2):
+        if self.t.ndim != 1 or (<_TensorBase>as_tensor_arg(vec2, self)).t.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D tensors, but got {self.t.ndim}-D and "
+                               f"{(<_TensorBase>as_tensor_arg(vec2, self)).t.ndim}-D tensors")
+        return self.reshape(-1, 1) * vec2
+
+    def ger(self, vec2): return self.outer(vec2)
     def neg(self): return wrap(cg_neg(self.t))
     def exp(self): return wrap(cg_exp(self.t))
     def log(self): return wrap(cg_log(self.t))
