@@ -29,6 +29,8 @@ from cgrad._C import Tensor, float32, float64, int64  # noqa: E402
 from cgrad._creation import as_tensor, empty_like, full_like, ones_like, tensor, zeros_like  # noqa: E402
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad import autograd  # noqa: E402
+from cgrad import nn, optim  # noqa: E402
+from cgrad.serialization import load, save  # noqa: E402
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,
     inference_mode,
