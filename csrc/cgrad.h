@@ -287,6 +287,9 @@ struct cg_generator;
 cg_tensor *cg_dropout(cg_tensor *x, double p, struct cg_generator *g);
 /* int64 one-hot rows; num_classes -1: max(indices) + 1. */
 cg_tensor *cg_one_hot(cg_tensor *indices, int64_t num_classes);
+/* Threads the BLAS behind linear and matmul may use (torch.set_num_threads). */
+void cg_set_num_threads(int n);
+int cg_get_num_threads(void);
 /* t takes src's data (storage, layout, dtype) and keeps its own autograd state. */
 int cg_tensor_set_data(cg_tensor *t, cg_tensor *src);
 

@@ -1225,3 +1225,8 @@ int cg_tensor_set_data(cg_tensor *t, cg_tensor *src) {
     t->base = base;
     return 0;
 }
+
+/* ---- BLAS threads ------------------------------------------------------------------------ */
+
+void cg_set_num_threads(int n) { scipy_openblas_set_num_threads(n > 0 ? n : 1); }
+int cg_get_num_threads(void) { return scipy_openblas_get_num_threads(); }

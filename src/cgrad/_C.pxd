@@ -174,6 +174,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_dropout(cg_tensor *x, double p, cg_generator *g)
     cg_tensor *cg_one_hot(cg_tensor *indices, int64_t num_classes)
     int cg_tensor_set_data(cg_tensor *t, cg_tensor *src)
+    void cg_set_num_threads(int n)
+    int cg_get_num_threads()
 
     # ---- optimizer steps (optim.c)
     int cg_sgd_step(cg_tensor **params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,

@@ -50,6 +50,17 @@ def log_softmax(input, dim, dtype=None):
     return input.log_softmax(dim, dtype)
 
 
+def set_num_threads(int num):
+    """Sets the number of threads the BLAS behind linear layers and matmul uses."""
+    if num <= 0:
+        raise RuntimeError(f"set_num_threads expects a positive integer, but got {num}")
+    cg_set_num_threads(num)
+
+
+def get_num_threads():
+    return cg_get_num_threads()
+
+
 cdef cg_tensor *optional(object x, str name) except? NULL:
     """x's C tensor, or NULL for None."""
     if x is None:

@@ -43,7 +43,7 @@ class _Writer:
             key = f"t{len(self.arrays)}"
             self.memo[id(t)] = key
             self.keep.append(t)
-            self.arrays[key] = np.ascontiguousarray(t.detach().numpy())
+            self.arrays[key] = np.array(t.detach().numpy(), order="C")
         return {"type": "tensor", "key": key, "dtype": t.dtype.name, "shape": list(t.shape),
                 "requires_grad": bool(t.requires_grad), "parameter": isinstance(t, Parameter)}
 
@@ -51,7 +51,7 @@ class _Writer:
         if a.dtype.name not in _DTYPES:
             raise TypeError(f"cgrad.save: cannot save numpy arrays of dtype {a.dtype}")
         key = f"t{len(self.arrays)}"
-        self.arrays[key] = np.ascontiguousarray(a)
+        self.arrays[key] = np.array(a, order="C")
         return {"type": "ndarray", "key": key, "dtype": a.dtype.name, "shape": list(a.shape)}
 
     def node(self, obj, depth=0):
