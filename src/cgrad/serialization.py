@@ -22,7 +22,7 @@ __all__ = ["save", "load"]
 FORMAT = "cgrad"
 VERSION = 1
 STRUCTURE_KEY = "__cgrad__"
-MAX_DEPTH = 1000
+MAX_DEPTH = 200
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
 
@@ -267,6 +267,8 @@ def load(f, map_location=None, *, weights_only=True, **kwargs):
             obj = reader.node(structure["root"])
         except (zipfile.BadZipFile, EOFError, OSError, KeyError, io.UnsupportedOperation) as e:
             raise RuntimeError(f"cgrad.load: the archive is damaged: {e}") from None
+        except RecursionError:
+            raise _malformed(f"the description is nested more than {MAX_DEPTH} levels deep") from None
         unused = names - reader.used - {STRUCTURE_KEY}
         if unused:
             raise _malformed(f"the archive holds arrays the description does not mention: {sorted(unused)}")
