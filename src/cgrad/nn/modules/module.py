@@ -340,18 +340,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+        """Resets the parameters' gradients: to None, or to zeros in place (one C call)."""
+        _C._zero_grad(list(self.parameters()), bool(set_to_none))
 
     def apply(self, fn):
         for module in self.children():
