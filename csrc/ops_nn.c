@@ -947,7 +947,6 @@ static cg_tensor *embedding_backward(cg_tensor *g, cg_tensor *idx, int64_t num_w
     cg_tensor *gc = dense_like(g), *out = gc ? cg_zeros(shape, 2, (cg_dtype)g->dtype) : NULL;
     if (out) {
         const int64_t *ip = VP(idx);
-        int64_t isz = cg_dtype_size((cg_dtype)g->dtype);
         for (int64_t i = 0; i < idx->numel; i++) {
             if (ip[i] == padding_idx) continue;
             if (g->dtype == CG_FLOAT64) {
@@ -958,7 +957,6 @@ static cg_tensor *embedding_backward(cg_tensor *g, cg_tensor *idx, int64_t num_w
                 for (int64_t k = 0; k < D; k++) o[k] += s[k];
             }
         }
-        (void)isz;
     }
     cg_tensor_release(gc);
     if (!out || !cg_any_requires_grad(&g, 1)) return out;
