@@ -239,8 +239,47 @@ cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 /* Sums a broadcast gradient back to `shape` (the inverse of expand). */
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim);
+/* Sums and products of integers and bools are int64. */
+cg_tensor *cg_prod(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* sum((a - mean)^2) / (N - correction) over N reduced elements; std is its root. */
+cg_tensor *cg_var(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim);
+cg_tensor *cg_std(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim);
+/* Largest / smallest values; the gradient is shared evenly among ties. */
+cg_tensor *cg_amax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+cg_tensor *cg_amin(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+cg_tensor *cg_max(cg_tensor *a); /* of all elements, 0-d */
+cg_tensor *cg_min(cg_tensor *a);
+/* Along dim: the values (returned) and, in *indices (new reference, int64),
+ * the position of the first largest / smallest element of each slice. The
+ * gradient goes to that position only. */
+cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+/* int64 positions of the first largest / smallest element; dim NULL: of the flattened a. */
+cg_tensor *cg_argmax(cg_tensor *a, const int64_t *dim, int keepdim);
+cg_tensor *cg_argmin(cg_tensor *a, const int64_t *dim, int keepdim);
+/* log(sum(exp(a))), computed without overflow; integers give the default dtype. */
+cg_tensor *cg_logsumexp(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* The vector p-norm (p may be 0, +-INFINITY or any other number), as linalg.vector_norm. */
+cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int keepdim);
 
 /* ---- gather, scatter, masks (ops_gather.c) -------------------------------- */
+/* Index tensors are int64. out[i] = a[i with coordinate dim replaced by index[i]]. */
+cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index);
+/* A copy of a with a[i with coordinate dim replaced by index[i]] = src[i]
+ * (scatter_add: += src[i]); cg_scatter_value writes value everywhere. */
+cg_tensor *cg_scatter(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+cg_tensor *cg_scatter_value(cg_tensor *a, int64_t dim, cg_tensor *index, double value);
+cg_tensor *cg_scatter_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+/* In place: write into a, return a (new reference). */
+cg_tensor *cg_scatter_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value);
+cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+/* The slices of a along dim named by a 1-d (or 0-d) index, in its order. */
+cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index);
+/* where(mask, value, a) for a bool mask broadcast with a and a 0-d value
+ * (a wrapped number is a constant; a tensor value receives a gradient). */
+cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value);
+cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value); /* a (new reference) */
 
 /* ---- linear algebra ----------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);

@@ -653,19 +653,6 @@ cdef class _TensorBase:
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
 
-    # -- reductions --
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
-        cdef int64_t dims[8]
-        cdef int n = parse_dims(dim, dims)
-        r = wrap(cg_sum(self.t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
-        return r if dtype is None else r.to(dtype)
-
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
-        src = self if dtype is None else self.to(dtype)
-        cdef int64_t dims[8]
-        cdef int n = parse_dims(dim, dims)
-        return wrap(cg_mean((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
-
     # -- shape --
     def reshape(self, *shape):
         cdef int64_t s[8]
