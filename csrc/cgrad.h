@@ -401,8 +401,64 @@ cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor *const *indices, int n, cg_tens
 cg_tensor *cg_nonzero(cg_tensor *a);
 
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
+/* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's
+ * reduction enum: 0 'none', 1 'mean', 2 'sum'. Optional tensors may be NULL. */
+/* y = x w^T + b: one AddmmBackward0 node for 2-D x (views around it otherwise). */
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
+cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
+cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
+/* x: (N, C, d1, ...) or (C,) log-probabilities; target: int64 class indices. */
+cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index);
+/* nll_loss(log_softmax(x, class dim)) */
+cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index);
+/* Normalises over the last k dims, which must equal normalized_shape. */
+cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, cg_tensor *weight, cg_tensor *bias,
+                         double eps);
+cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh);
+cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope);
+cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
+cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction);
+cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
+cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);
+cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_tensor *weight,
+                                               cg_tensor *pos_weight, int reduction);
+/* weight[indices]; padding_idx -1: none (rows of padding_idx get no gradient). */
+cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *indices, int64_t padding_idx);
+struct cg_generator;
+/* x times a mask of 0 and 1/(1-p), each element kept with probability 1-p (g NULL: default). */
+cg_tensor *cg_dropout(cg_tensor *x, double p, struct cg_generator *g);
+/* int64 one-hot rows; num_classes -1: max(indices) + 1. */
+cg_tensor *cg_one_hot(cg_tensor *indices, int64_t num_classes);
+/* Threads the BLAS behind linear and matmul may use (torch.set_num_threads). */
+void cg_set_num_threads(int n);
+int cg_get_num_threads(void);
+/* t takes src's data (storage, layout, dtype) and keeps its own autograd state. */
+int cg_tensor_set_data(cg_tensor *t, cg_tensor *src);
 
 /* ---- optimizer steps (optim.c) ------------------------------------------------ */
+/* One call updates every parameter of a group that has a .grad, replaying the
+ * floating-point operations of PyTorch's single-tensor CPU implementation.
+ * State arrays are parallel to params (borrowed); steps are 0-d counters. */
+/* bufs[i] NULL: no momentum buffer yet; the first step stores a new reference there. */
+int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                double weight_decay, int nesterov, int maximize);
+/* max_exp_avg_sqs is read only with amsgrad. AdamW: decoupled_weight_decay = 1. */
+int cg_adam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                 cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay);
+/* grad_avgs is read only when centered, momentum_buffers only with momentum > 0. */
+int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                    cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
+                    double momentum, int centered, int maximize);
+int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
+                    double weight_decay, double eps, int maximize);
+/* Scales the params' grads in place so that their total norm is at most
+ * max_norm; returns the total norm before clipping (a new 0-d tensor). */
+cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,
+                              int error_if_nonfinite);
+int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value);
+/* Optimizer.zero_grad: drops the params' grads, or zeroes them in place (detached). */
+int cg_zero_grad(cg_tensor *const *params, int n, int set_to_none);
 
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 

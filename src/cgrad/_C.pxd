@@ -248,8 +248,44 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_nonzero(cg_tensor *a)
 
     # ---- neural-network kernels (ops_nn.c)
+    cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
+    cg_tensor *cg_softmax(cg_tensor *x, int64_t dim)
+    cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim)
+    cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index)
+    cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction,
+                                int64_t ignore_index)
+    cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, cg_tensor *weight,
+                             cg_tensor *bias, double eps)
+    cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh)
+    cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope)
+    cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction)
+    cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction)
+    cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta)
+    cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction)
+    cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_tensor *weight,
+                                                   cg_tensor *pos_weight, int reduction)
+    cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *indices, int64_t padding_idx)
+    cg_tensor *cg_dropout(cg_tensor *x, double p, cg_generator *g)
+    cg_tensor *cg_one_hot(cg_tensor *indices, int64_t num_classes)
+    int cg_tensor_set_data(cg_tensor *t, cg_tensor *src)
+    void cg_set_num_threads(int n)
+    int cg_get_num_threads()
 
     # ---- optimizer steps (optim.c)
+    int cg_sgd_step(cg_tensor **params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                    double weight_decay, int nesterov, int maximize)
+    int cg_adam_step(cg_tensor **params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                     cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                     double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay)
+    int cg_rmsprop_step(cg_tensor **params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                        cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps,
+                        double weight_decay, double momentum, int centered, int maximize)
+    int cg_adagrad_step(cg_tensor **params, cg_tensor **steps, cg_tensor **sums, int n, double lr,
+                        double lr_decay, double weight_decay, double eps, int maximize)
+    cg_tensor *cg_clip_grad_norm_(cg_tensor **params, int n, double max_norm, double norm_type,
+                                  int error_if_nonfinite)
+    int cg_clip_grad_value_(cg_tensor **params, int n, double clip_value)
+    int cg_zero_grad(cg_tensor **params, int n, int set_to_none)
 
     # ---- custom functions and anomaly mode (custom.c)
 
