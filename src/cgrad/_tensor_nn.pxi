@@ -61,7 +61,7 @@ def get_num_threads():
     return cg_get_num_threads()
 
 
-cdef cg_tensor *optional(object x, str name) except? NULL:
+cdef cg_tensor *nn_optional(object x, str name) except? NULL:
     """x's C tensor, or NULL for None."""
     if x is None:
         return NULL
@@ -70,74 +70,74 @@ cdef cg_tensor *optional(object x, str name) except? NULL:
     return (<_TensorBase>x).t
 
 
-cdef _TensorBase required(object x, str name):
+cdef _TensorBase nn_required(object x, str name):
     if not isinstance(x, _TensorBase):
         raise TypeError(f"{name} must be a Tensor, not {type(x).__name__}")
     return <_TensorBase>x
 
 
 def _linear(input, weight, bias):
-    return wrap(cg_linear(required(input, "input").t, required(weight, "weight").t, optional(bias, "bias")))
+    return wrap(cg_linear(nn_required(input, "input").t, nn_required(weight, "weight").t, nn_optional(bias, "bias")))
 
 
 def _nll_loss(input, target, weight, int reduction, int64_t ignore_index):
-    return wrap(cg_nll_loss(required(input, "input").t, required(target, "target").t, optional(weight, "weight"),
+    return wrap(cg_nll_loss(nn_required(input, "input").t, nn_required(target, "target").t, nn_optional(weight, "weight"),
                             reduction, ignore_index))
 
 
 def _cross_entropy(input, target, weight, int reduction, int64_t ignore_index):
-    return wrap(cg_cross_entropy(required(input, "input").t, required(target, "target").t,
-                                 optional(weight, "weight"), reduction, ignore_index))
+    return wrap(cg_cross_entropy(nn_required(input, "input").t, nn_required(target, "target").t,
+                                 nn_optional(weight, "weight"), reduction, ignore_index))
 
 
 def _layer_norm(input, normalized_shape, weight, bias, double eps):
     cdef int64_t shape[8]
     cdef int k = parse_shape((tuple(normalized_shape),), shape)
-    return wrap(cg_layer_norm(required(input, "input").t, shape, k, optional(weight, "weight"),
-                              optional(bias, "bias"), eps))
+    return wrap(cg_layer_norm(nn_required(input, "input").t, shape, k, nn_optional(weight, "weight"),
+                              nn_optional(bias, "bias"), eps))
 
 
 def _gelu(input, bint approximate_tanh):
-    return wrap(cg_gelu(required(input, "input").t, approximate_tanh))
+    return wrap(cg_gelu(nn_required(input, "input").t, approximate_tanh))
 
 
 def _leaky_relu(input, double negative_slope):
-    return wrap(cg_leaky_relu(required(input, "input").t, negative_slope))
+    return wrap(cg_leaky_relu(nn_required(input, "input").t, negative_slope))
 
 
 def _mse_loss(input, target, int reduction):
-    return wrap(cg_mse_loss(required(input, "input").t, required(target, "target").t, reduction))
+    return wrap(cg_mse_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
 
 
 def _l1_loss(input, target, int reduction):
-    return wrap(cg_l1_loss(required(input, "input").t, required(target, "target").t, reduction))
+    return wrap(cg_l1_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
 
 
 def _huber_loss(input, target, int reduction, double delta):
-    return wrap(cg_huber_loss(required(input, "input").t, required(target, "target").t, reduction, delta))
+    return wrap(cg_huber_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction, delta))
 
 
 def _binary_cross_entropy(input, target, weight, int reduction):
-    return wrap(cg_binary_cross_entropy(required(input, "input").t, required(target, "target").t,
-                                        optional(weight, "weight"), reduction))
+    return wrap(cg_binary_cross_entropy(nn_required(input, "input").t, nn_required(target, "target").t,
+                                        nn_optional(weight, "weight"), reduction))
 
 
 def _binary_cross_entropy_with_logits(input, target, weight, pos_weight, int reduction):
-    return wrap(cg_binary_cross_entropy_with_logits(required(input, "input").t, required(target, "target").t,
-                                                    optional(weight, "weight"), optional(pos_weight, "pos_weight"),
+    return wrap(cg_binary_cross_entropy_with_logits(nn_required(input, "input").t, nn_required(target, "target").t,
+                                                    nn_optional(weight, "weight"), nn_optional(pos_weight, "pos_weight"),
                                                     reduction))
 
 
 def _embedding(weight, indices, int64_t padding_idx):
-    return wrap(cg_embedding(required(weight, "weight").t, required(indices, "indices").t, padding_idx))
+    return wrap(cg_embedding(nn_required(weight, "weight").t, nn_required(indices, "indices").t, padding_idx))
 
 
 def _dropout(input, double p, generator=None):
-    return wrap(cg_dropout(required(input, "input").t, p, gen_ptr(generator)))
+    return wrap(cg_dropout(nn_required(input, "input").t, p, gen_ptr(generator)))
 
 
 def _one_hot(tensor, int64_t num_classes):
-    return wrap(cg_one_hot(required(tensor, "tensor").t, num_classes))
+    return wrap(cg_one_hot(nn_required(tensor, "tensor").t, num_classes))
 
 
 # ---- optimizer steps ------------------------------------------------------------
