@@ -460,6 +460,54 @@ int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value);
 /* Optimizer.zero_grad: drops the params' grads, or zeroes them in place (detached). */
 int cg_zero_grad(cg_tensor *const *params, int n, int set_to_none);
 
+/* ---- compiled steps (compile.c) ------------------------------------------------ */
+/* A tape records the kernels one call of a step performs (forward, backward,
+ * optimizer update) and replays them over the same buffers, with no graph and
+ * no allocation. See Note [Recording a step] in compile.c. */
+typedef struct cg_tape cg_tape;
+cg_tape *cg_tape_new(void); /* new, empty; NULL + error if out of memory */
+void cg_tape_free(cg_tape *tp); /* NULL allowed; releases every tensor it holds */
+/* Starts recording on this thread. inputs[0..n) (borrowed; the tape keeps a
+ * reference) are the step's tensor arguments, whose data changes per call. */
+int cg_tape_begin(cg_tape *tp, cg_tensor *const *inputs, int n);
+int cg_tape_end(cg_tape *tp); /* stops recording on this thread */
+int cg_is_recording(void);    /* a tape is recording on this thread */
+/* Marks the recording of this thread unusable, with the cause (no-op when none records). */
+void cg_tape_break(const char *fmt, ...);
+/* Reading t's values (item(), numpy(), printing...) while recording: breaks the
+ * recording, naming `what`, when the step wrote t's data or t is an input.
+ * Returns 1 if it broke the recording. */
+int cg_tape_read(const cg_tensor *t, const char *what);
+/* A leaf's .grad is being read from outside the C core: the replay then
+ * requires the same .grad object as at the start of the recording. */
+void cg_tape_note_grad(cg_tensor *t);
+/* Keeps obj alive until the recording tape is freed: release(obj) then. */
+void cg_tape_keep(void *obj, void (*release)(void *obj));
+const char *cg_tape_cause(const cg_tape *tp); /* NULL, or why the recording is unusable (borrowed) */
+int cg_tape_set_outputs(cg_tape *tp, cg_tensor *const *outputs, int n); /* retains them */
+int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t); /* the step wrote t's storage */
+int64_t cg_tape_size(const cg_tape *tp); /* entries */
+/* Entry i's kernel name (static), and in tensors[0..6) the tape's indices of
+ * the tensors it names (-1: none); NULL if there is no entry i. */
+const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors);
+/* Drops the autograd history of the tensors only the tape holds, so that the
+ * nodes of a recorded backward die as they would after an eager step. */
+void cg_tape_drop_history(cg_tape *tp);
+/* NULL if a and b recorded the same work; else a description of the first
+ * difference, written into buf. */
+const char *cg_tape_compare(const cg_tape *a, const cg_tape *b, char *buf, size_t size);
+/* Replays: copies args[0..n) into the inputs, runs every entry, writes back
+ * inputs the step writes into, and stores copies of the outputs in outs (new
+ * references). Returns 0; 1 when a guard fails (tensors the recording uses were
+ * replaced since: nothing ran); -1 on error. Runs without Python. */
+int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs);
+/* Between refresh_begin and refresh_end, the fused optimizer steps (optim.c)
+ * do not run: they write their hyper-parameters into the entries they
+ * recorded, in order. refresh_end returns 0, or 1 when the calls did not
+ * match the recording (other parameters, flags or count). */
+int cg_tape_refresh_begin(cg_tape *tp);
+int cg_tape_refresh_end(cg_tape *tp);
+
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 
 /* ---- random numbers ------------------------------------------------------ */

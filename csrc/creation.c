@@ -48,6 +48,7 @@ cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype) {
     int64_t n = (int64_t)len;
     cg_tensor *t = cg_empty(&n, 1, dtype);
     if (t) fill_with(t, start, step, end, n, false);
+    if (t && CG_RECORDING()) cg_tape_constant(t);
     return t;
 }
 
@@ -63,6 +64,7 @@ cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype) 
         linspace_f32(t->storage->data, (float)start, (float)end, steps);
     else
         fill_with(t, start, step, end, steps, true);
+    if (CG_RECORDING()) cg_tape_constant(t);
     return t;
 }
 
@@ -73,15 +75,16 @@ cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype) {
         return NULL;
     }
     int64_t shape[2] = {n, m};
-    cg_tensor *t = cg_zeros(shape, 2, dtype);
-    if (!t) return NULL;
-    int64_t isz = cg_dtype_size(dtype), k = n < m ? n : m;
-    cg_tensor *one = cg_ones(NULL, 0, dtype);
+    cg_tape *tp = cg_tape_pause(); /* the whole matrix is one constant */
+    cg_tensor *t = cg_zeros(shape, 2, dtype), *one = t ? cg_ones(NULL, 0, dtype) : NULL;
+    cg_tape_resume(tp);
     if (!one) {
         cg_tensor_release(t);
         return NULL;
     }
+    int64_t isz = cg_dtype_size(dtype), k = n < m ? n : m;
     for (int64_t i = 0; i < k; i++) memcpy((char *)t->storage->data + (i * m + i) * isz, one->storage->data, (size_t)isz);
     cg_tensor_release(one);
+    if (CG_RECORDING()) cg_tape_constant(t);
     return t;
 }

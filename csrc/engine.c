@@ -368,6 +368,7 @@ static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
  * gradient, add in place afterwards -- out of place when building a graph,
  * so the graph of the first gradient stays intact. */
 int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
+    if (CG_RECORDING()) cg_tape_note_grad(t);
     cg_tensor *old = t->grad;
     cg_tensor *next;
     if (!cg_is_grad_enabled()) {
@@ -387,6 +388,7 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
         }
     }
     if (!next) return -1;
+    if (CG_RECORDING()) cg_tape_set_grad(t, next);
     t->grad = next;
     cg_tensor_release(old);
     return 0;

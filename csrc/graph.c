@@ -229,6 +229,7 @@ int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g) {
         }
         cg_tensor_retain(g);
     }
+    if (CG_RECORDING()) cg_tape_set_grad(t, g);
     cg_tensor *old = t->grad;
     t->grad = g;
     cg_tensor_release(old);

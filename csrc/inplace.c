@@ -152,6 +152,7 @@ static int reattach_view(cg_tensor *view, cg_tensor *base, const cg_geom *region
 
 cg_tensor *cg_inplace_finish(cg_inplace *ip) {
     cg_tensor *t = ip->target;
+    if (CG_RECORDING()) cg_tape_check_wrote(t, "an in-place operation");
     cg_bump_version(t);
     cg_node *fn = ip->node;
     ip->node = NULL;

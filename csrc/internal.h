@@ -353,4 +353,52 @@ cg_tensor *cg_mT(cg_tensor *a);
 /* ---- random (random.c) --------------------------------------------------- */
 uint64_t cg_rng_next(cg_generator *g);
 
+/* ---- recording compiled steps (compile.c) ---------------------------------- */
+/* See Note [Recording a step] in compile.c. Every place that writes tensor
+ * data runs its kernel through cg_kernel (or calls one of the cg_tape_* hooks
+ * below when CG_RECORDING()), so a recording tape can replay it. */
+extern __thread cg_tape *cg_tape_now __attribute__((tls_model("initial-exec")));
+#define CG_RECORDING() CG_UNLIKELY(cg_tape_now != NULL)
+
+/* A kernel's arguments: tensors t[0..nw) are written, the rest read (NULL:
+ * unused); v[0..nv) more tensors (may hold NULL), the first vw written. */
+#define CG_KT 6
+typedef struct cg_kargs {
+    const char *name;
+    cg_tensor *t[CG_KT];
+    int nw;
+    int64_t i[8];
+    double f[6];
+    cg_tensor *const *v;
+    int nv, vw;
+} cg_kargs;
+typedef int (*cg_kernel_fn)(const cg_kargs *k);
+
+/* Runs fn(k), which returns 0 or -1 with an error set. While a step is
+ * recorded, fn and k go on the tape first, and fn runs with recording off,
+ * so the kernels it calls are not recorded twice. */
+int cg_kernel(cg_kernel_fn fn, const cg_kargs *k);
+/* The same, for an optimizer step whose f[] is refreshed before each replay. */
+int cg_kernel_refreshed(cg_kernel_fn fn, const cg_kargs *k);
+/* While refreshing (cg_tape_refresh_begin): the next refreshed entry, which
+ * must have been recorded by fn over the same tensors and i[], takes k->f.
+ * Returns 1 when refreshing (the caller returns 0 without running), else 0. */
+int cg_tape_refresh(cg_kernel_fn fn, const cg_kargs *k);
+int cg_tape_refreshing(void);
+/* Hooks for the hot paths (call only when CG_RECORDING()). */
+void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin); /* cg_run_loop */
+void cg_tape_loop1(cg_loop loop, cg_tensor *out, cg_tensor *a, cg_tensor *b);    /* loop(1, ...) */
+void cg_tape_fresh(cg_storage *s);    /* a storage made during the recording */
+void cg_tape_constant(cg_tensor *t);  /* t holds data from outside the step (Python numbers, lists) */
+void cg_tape_set_grad(cg_tensor *t, cg_tensor *g); /* t->grad is about to become g */
+/* An in-place write into t just ended: the last recorded kernel must have written it. */
+void cg_tape_check_wrote(const cg_tensor *t, const char *what);
+/* Recording pauses around work the tape must not see (it records it otherwise). */
+static inline cg_tape *cg_tape_pause(void) {
+    cg_tape *tp = cg_tape_now;
+    cg_tape_now = NULL;
+    return tp;
+}
+static inline void cg_tape_resume(cg_tape *tp) { cg_tape_now = tp; }
+
 #endif /* CGRAD_INTERNAL_H */

@@ -67,6 +67,7 @@ void cg_iter_run(const cg_iter *it, cg_loop loop) {
 }
 
 void cg_run_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) {
+    if (CG_RECORDING()) cg_tape_loop(loop, out, ins, nin);
     int64_t n = out->numel;
     if (n == 0) return;
     char *data[CG_ITER_MAX_OPS];

@@ -217,7 +217,16 @@ FILL_LOOP(fill_i64, int64_t)
 FILL_LOOP(fill_b8, uint8_t)
 static const cg_loop fill_loops[CG_NUM_DTYPES] = {fill_f32, fill_f64, fill_i64, fill_b8};
 
+static int fill_kernel(const cg_kargs *k) {
+    cg_fill_raw(k->t[0], k->f[0]);
+    return 0;
+}
+
 void cg_fill_raw(cg_tensor *t, double value) {
+    if (CG_RECORDING()) {
+        cg_kernel(fill_kernel, &(cg_kargs){.name = "a fill", .t = {t}, .nw = 1, .f = {value}});
+        return;
+    }
     union {
         float f;
         double d;

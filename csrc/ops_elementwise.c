@@ -46,6 +46,7 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
         if (!out) return NULL;
         char *data[3] = {out->storage->data, cg_ptr(a), cg_ptr(b)};
         static const int64_t ones[3] = {1, 1, 1};
+        if (CG_RECORDING()) cg_tape_loop1(loop, out, a, b);
         loop(1, data, ones);
         return out;
     }

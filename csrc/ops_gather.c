@@ -60,7 +60,9 @@ static void check_loop(walk *w, int64_t n, char **d, const int64_t *s) {
 /* 0 if every element of index is in [0, size); else PyTorch's error for
  * gather/scatter, or for index_select (select_ndim: self's dims), whose
  * wording depends on the kernel PyTorch's CPU backend picks. */
-static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_ndim) {
+static int range_kernel(const cg_kargs *k) {
+    cg_tensor *index = k->t[0];
+    int64_t dim = k->i[0], size = k->i[1], select_ndim = k->i[2];
     walk w = {.size = size};
     walk_run(&index, 1, index->shape, index->ndim, check_loop, &w);
     if (!w.found) return 0;
@@ -73,6 +75,10 @@ static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_n
         cg_error_set(CG_ERR_RUNTIME, "index %lld is out of bounds for dimension %lld with size %lld",
                      (long long)w.bad, (long long)dim, (long long)size);
     return -1;
+}
+
+static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_ndim) {
+    return cg_kernel(range_kernel, &(cg_kargs){.name = "an index check", .t = {index}, .i = {dim, size, select_ndim}});
 }
 
 /* t itself, or a 1-element 1-d header over a 0-d t. */
@@ -233,15 +239,18 @@ static int gather_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op gather_op = {"GatherBackward0", gather_backward, NULL};
 
-/* out (index's shape) = a gathered along dim; all three at least 1-d. */
-static void gather_into(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *index) {
+/* t = {out (index's shape), a, index}, i = {dim}: out = a gathered along dim; all at least 1-d. */
+static int gather_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *a = k->t[1], *index = k->t[2];
+    int64_t dim = k->i[0];
     cg_dtype dt = (cg_dtype)a->dtype;
     walk w = {.dim_stride = a->strides[dim]};
     cg_tensor *src = restride(a, index, dim, true);
-    if (!src) return;
+    if (!src) return -1;
     cg_tensor *ops[3] = {out, index, src};
     walk_run(ops, 3, index->shape, index->ndim, by_size(dt, gather_1, gather_4, gather_8), &w);
     cg_tensor_release(src);
+    return 0;
 }
 
 cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
@@ -252,7 +261,10 @@ cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
     cg_tensor *out = cg_empty(index->shape, index->ndim, (cg_dtype)a->dtype);
     cg_tensor *a1 = out ? nonempty_dims(a) : NULL, *i1 = a1 ? nonempty_dims(index) : NULL;
     cg_tensor *o1 = i1 ? nonempty_dims(out) : NULL;
-    if (o1) gather_into(o1, a1, d, i1);
+    if (o1 && cg_kernel(gather_kernel, &(cg_kargs){.name = "gather", .t = {o1, a1, i1}, .nw = 1, .i = {d}})) {
+        cg_tensor_release(o1);
+        o1 = NULL;
+    }
     cg_tensor_release(a1);
     cg_tensor_release(i1);
     cg_tensor_release(o1);
@@ -309,8 +321,11 @@ static const cg_op scatter_src_op = {"ScatterBackward0", scatter_backward, NULL}
 static const cg_op scatter_value_op = {"ScatterBackward1", scatter_backward, NULL};
 static const cg_op scatter_add_op = {"ScatterAddBackward0", scatter_backward, NULL};
 
-/* dst[index[i] along dim] (op)= src[i]; all at least 1-d, indices valid. */
-static int scatter_into(cg_tensor *dst, int64_t dim, cg_tensor *index, cg_tensor *src, sc_kind kind) {
+/* t = {dst, index, src}, i = {dim, kind}: dst[index[i] along dim] (op)= src[i]; indices valid. */
+static int scatter_kernel(const cg_kargs *k) {
+    cg_tensor *dst = k->t[0], *index = k->t[1], *src = k->t[2];
+    int64_t dim = k->i[0];
+    sc_kind kind = (sc_kind)k->i[1];
     cg_dtype dt = (cg_dtype)dst->dtype;
     cg_tensor *d1 = nonempty_dims(dst), *i1 = d1 ? nonempty_dims(index) : NULL;
     cg_tensor *out = i1 ? restride(d1, i1, dim, true) : NULL, *in = out ? restride(src, i1, dim, false) : NULL;
@@ -326,6 +341,10 @@ static int scatter_into(cg_tensor *dst, int64_t dim, cg_tensor *index, cg_tensor
     cg_tensor_release(out);
     cg_tensor_release(in);
     return rc;
+}
+
+static int scatter_into(cg_tensor *dst, int64_t dim, cg_tensor *index, cg_tensor *src, sc_kind kind) {
+    return cg_kernel(scatter_kernel, &(cg_kargs){.name = "scatter", .t = {dst, index, src}, .nw = 1, .i = {dim, kind}});
 }
 
 static int check_scatter(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index, cg_tensor *src) {
@@ -436,9 +455,11 @@ static int index_select_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) 
 }
 static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward, NULL};
 
-/* Rows of the contiguous a ([outer, size, inner] around dim) copied in index order. */
-static void select_rows(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *index) {
-    int64_t outer = 1, inner = 1, size = size_at(a, (int)dim), k = index->numel;
+/* t = {out, contiguous a, index}, i = {dim}: rows of a ([outer, size, inner] around dim) in index order. */
+static int select_rows_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *a = k->t[1], *index = k->t[2];
+    int64_t dim = k->i[0];
+    int64_t outer = 1, inner = 1, size = size_at(a, (int)dim), n = index->numel;
     for (int d = 0; d < a->ndim; d++) {
         if (d < dim) outer *= a->shape[d];
         if (d > dim) inner *= a->shape[d];
@@ -449,8 +470,9 @@ static void select_rows(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *in
     const char *src = cg_ptr(a);
     char *dst = cg_ptr(out);
     for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < k; j++, dst += row)
+        for (int64_t j = 0; j < n; j++, dst += row)
             memcpy(dst, src + (o * size + ix[j * istride]) * row, (size_t)row);
+    return 0;
 }
 
 static int check_index_select(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index) {
@@ -482,7 +504,8 @@ cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index) {
     if (a->ndim) shape[d] = index->numel;
     cg_tensor *out = cg_empty(shape, a->ndim, (cg_dtype)a->dtype);
     cg_tensor *c = out ? contiguous_raw(a) : NULL;
-    if (c && out->numel) select_rows(out, c, d, index);
+    if (c && out->numel)
+        cg_kernel(select_rows_kernel, &(cg_kargs){.name = "index_select", .t = {out, c, index}, .nw = 1, .i = {d}});
     bool failed = !c;
     cg_tensor_release(c);
     cg_node *n = failed ? NULL : make_node(&index_select_op, &a, 1, index, &failed);

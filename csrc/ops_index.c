@@ -916,6 +916,36 @@ static void index_walk(cg_tensor *a, const index_plan *p, cg_tensor *other, bool
     }
 }
 
+/* v = the n index tensors (NULL: a dim taken whole), t = {a} */
+static int index_check_kernel(const cg_kargs *k) {
+    index_plan p;
+    return plan_index(k->t[0], k->v, k->nv, &p) || check_indices(k->t[0], &p) ? -1 : 0;
+}
+
+static int plan_and_check(cg_tensor *a, cg_tensor *const *indices, int n, index_plan *p) {
+    if (plan_index(a, indices, n, p)) return -1;
+    return cg_kernel(index_check_kernel, &(cg_kargs){.name = "an index check", .t = {a}, .v = indices, .nv = n});
+}
+
+/* t = {written, read}: the gather a[indices] (t = {out, a}) or, with i[0], the
+ * scatter a[indices] (+)= values (t = {a, values seen with the result's shape}),
+ * adding with i[1]; v = the index tensors */
+static int index_walk_kernel(const cg_kargs *k) {
+    bool scatter = k->i[0];
+    cg_tensor *a = scatter ? k->t[0] : k->t[1], *other = scatter ? k->t[1] : k->t[0];
+    index_plan p;
+    if (plan_index(a, k->v, k->nv, &p)) return -1;
+    index_walk(a, &p, other, scatter, k->i[1]);
+    return 0;
+}
+
+static void walk_indices(cg_tensor *a, cg_tensor *const *indices, int n, cg_tensor *other, bool scatter,
+                         bool accumulate) {
+    cg_kargs k = {.name = "indexing", .t = {scatter ? a : other, scatter ? other : a}, .nw = 1,
+                  .i = {scatter, accumulate}, .v = indices, .nv = n};
+    cg_kernel(index_walk_kernel, &k);
+}
+
 typedef struct index_info {
     int n;
     cg_tensor *idx[CG_MAX_DIMS]; /* owned; NULL for dims taken whole */
@@ -948,10 +978,10 @@ static const cg_op index_op = {"IndexBackward0", index_backward, index_info_free
 
 cg_tensor *cg_index(cg_tensor *a, cg_tensor *const *indices, int n) {
     index_plan p;
-    if (plan_index(a, indices, n, &p) || check_indices(a, &p)) return NULL;
+    if (plan_and_check(a, indices, n, &p)) return NULL;
     cg_tensor *out = cg_empty(p.out_shape, p.out_nd, (cg_dtype)a->dtype);
     if (!out) return NULL;
-    index_walk(a, &p, out, false, false);
+    walk_indices(a, indices, n, out, false, false);
     if (!cg_any_requires_grad(&a, 1)) return out;
     cg_node *node = cg_node_new(&index_op, &a, 1, 1);
     if (!node || !(node->extra = index_info_new(indices, n))) {
@@ -988,10 +1018,10 @@ static cg_tensor *values_for(cg_tensor *values, const index_plan *p, cg_dtype dt
 /* Writes (or adds) values into a at indices; no autograd. */
 static int index_put_raw(cg_tensor *a, cg_tensor *const *indices, int n, cg_tensor *values, int accumulate) {
     index_plan p;
-    if (plan_index(a, indices, n, &p) || check_indices(a, &p)) return -1;
+    if (plan_and_check(a, indices, n, &p)) return -1;
     cg_tensor *v = values_for(values, &p, (cg_dtype)a->dtype);
     if (!v) return -1;
-    index_walk(a, &p, v, true, accumulate);
+    walk_indices(a, indices, n, v, true, accumulate);
     cg_tensor_release(v);
     return 0;
 }
@@ -1072,6 +1102,7 @@ static bool is_nonzero(const char *p, cg_dtype dtype) {
 }
 
 cg_tensor *cg_nonzero(cg_tensor *a) {
+    if (CG_RECORDING()) cg_tape_break("nonzero (or a boolean mask): the output shape depends on the data");
     int64_t isz = cg_dtype_size((cg_dtype)a->dtype), count = 0, pos[CG_MAX_DIMS] = {0};
     for (int pass = 0; pass < 2; pass++) {
         int64_t shape[2] = {count, a->ndim};

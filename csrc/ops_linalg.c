@@ -114,6 +114,38 @@ static matrix matrix_of(const cg_tensor *t, int64_t batch_offset) {
     return m;
 }
 
+enum { MM, BMM, MV, DOT };
+
+/* out = a @ b for the kind of product in i[0] (t = {out, a, b}). */
+static int product_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *a = k->t[1], *b = k->t[2];
+    cg_dtype dtype = (cg_dtype)a->dtype;
+    matrix ma, mb;
+    switch (k->i[0]) {
+    case MM:
+        ma = matrix_of(a, 0), mb = matrix_of(b, 0);
+        break;
+    case BMM:
+        for (int64_t i = 0; i < a->shape[0]; i++) {
+            ma = matrix_of(a, i * a->strides[0]), mb = matrix_of(b, i * b->strides[0]);
+            gemm(dtype, &ma, &mb, (char *)out->storage->data + i * out->shape[1] * out->shape[2] * cg_dtype_size(dtype));
+        }
+        return 0;
+    case MV:
+        ma = matrix_of(a, 0), mb = (matrix){cg_ptr(b), b->shape[0], 1, b->strides[0], 1};
+        break;
+    default:
+        ma = (matrix){cg_ptr(a), 1, a->shape[0], a->shape[0], a->strides[0]};
+        mb = (matrix){cg_ptr(b), b->shape[0], 1, b->strides[0], 1};
+    }
+    gemm(dtype, &ma, &mb, out->storage->data);
+    return 0;
+}
+
+static void product(int kind, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
+    cg_kernel(product_kernel, &(cg_kargs){.name = "a matrix product", .t = {out, a, b}, .nw = 1, .i = {kind}});
+}
+
 /* ---- checks ------------------------------------------------------------------------ */
 
 static int check_dtypes(const cg_tensor *a, const cg_tensor *b) {
@@ -192,8 +224,7 @@ cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b) {
     int64_t shape[2] = {a->shape[0], b->shape[1]};
     cg_tensor *out = cg_empty(shape, 2, (cg_dtype)a->dtype);
     if (!out) return NULL;
-    matrix ma = matrix_of(a, 0), mb = matrix_of(b, 0);
-    gemm((cg_dtype)a->dtype, &ma, &mb, out->storage->data);
+    product(MM, out, a, b);
     return record_product(&mm_op, out, a, b);
 }
 
@@ -216,11 +247,7 @@ cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
     int64_t shape[3] = {B, M, N};
     cg_tensor *out = cg_empty(shape, 3, (cg_dtype)a->dtype);
     if (!out) return NULL;
-    int64_t isz = cg_dtype_size((cg_dtype)a->dtype);
-    for (int64_t i = 0; i < B; i++) {
-        matrix ma = matrix_of(a, i * a->strides[0]), mb = matrix_of(b, i * b->strides[0]);
-        gemm((cg_dtype)a->dtype, &ma, &mb, (char *)out->storage->data + i * M * N * isz);
-    }
+    product(BMM, out, a, b);
     return record_product(&bmm_op, out, a, b);
 }
 
@@ -251,9 +278,7 @@ cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
     }
     cg_tensor *out = cg_empty(a->shape, 1, (cg_dtype)a->dtype);
     if (!out) return NULL;
-    matrix ma = matrix_of(a, 0);
-    matrix mv = {cg_ptr(v), v->shape[0], 1, v->strides[0], 1};
-    gemm((cg_dtype)a->dtype, &ma, &mv, out->storage->data);
+    product(MV, out, a, v);
     return record_product(&mv_op, out, a, v);
 }
 
@@ -280,9 +305,7 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
     }
     cg_tensor *out = cg_empty(NULL, 0, (cg_dtype)a->dtype);
     if (!out) return NULL;
-    matrix ma = {cg_ptr(a), 1, a->shape[0], a->shape[0], a->strides[0]};
-    matrix mb = {cg_ptr(b), b->shape[0], 1, b->strides[0], 1};
-    gemm((cg_dtype)a->dtype, &ma, &mb, out->storage->data);
+    product(DOT, out, a, b);
     return record_product(&dot_op, out, a, b);
 }
 

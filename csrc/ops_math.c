@@ -477,6 +477,16 @@ static int rremainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op rremainder_op = {"torch::autograd::NotImplemented", rremainder_backward, NULL};
 
+/* t[0] = a contiguous bool tensor: an error if any element is set */
+static int no_zero_divisor(const cg_kargs *k) {
+    const cg_tensor *zero = k->t[0];
+    if (zero->numel > 0 && memchr(cg_ptr(zero), 1, (size_t)zero->numel) != NULL) {
+        cg_error_set(CG_ERR_RUNTIME, "ZeroDivisionError");
+        return -1;
+    }
+    return 0;
+}
+
 /* op(a, b) in the promoted dtype; integer division by zero is an error. */
 static cg_tensor *division_raw(cg_mathop op, cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
@@ -484,13 +494,9 @@ static cg_tensor *division_raw(cg_mathop op, cg_tensor *a, cg_tensor *b) {
     if (!cg_math_loop(op, d)) return NULL;
     if (!cg_dtype_is_floating(d)) {
         cg_tensor *zero = cg_logical_not(b);
-        bool any = zero && zero->numel > 0 && memchr(cg_ptr(zero), 1, (size_t)zero->numel) != NULL;
+        int rc = zero ? cg_kernel(no_zero_divisor, &(cg_kargs){.name = "a division check", .t = {zero}}) : -1;
         cg_tensor_release(zero);
-        if (!zero) return NULL;
-        if (any) {
-            cg_error_set(CG_ERR_RUNTIME, "ZeroDivisionError");
-            return NULL;
-        }
+        if (rc) return NULL;
     }
     return kernel_raw(op, ins, 2, d, d);
 }

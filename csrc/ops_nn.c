@@ -211,6 +211,13 @@ PW(bce_logits_fwd, (1 - Y) * X + (1 + (Z - 1) * Y) * (log1pf(expf(-fabsf(X))) + 
    (1 - Y) * X + (1 + (Z - 1) * Y) * (log1p(exp(-fabs(X))) + fmax(-X, 0.)))
 PW(dropout_scale, X < P0 ? P1 : 0, X < P0 ? P1 : 0)
 
+/* t = {out, x, y, z} (dense, y and z may be NULL), i[0] the loop, f = its parameters */
+static int pointwise_kernel(const cg_kargs *k) {
+    cg_tensor *const *t = k->t;
+    ((pw_fn)(uintptr_t)k->i[0])(t[0]->numel, VP(t[0]), VP(t[1]), t[2] ? VP(t[2]) : NULL, t[3] ? VP(t[3]) : NULL, k->f);
+    return 0;
+}
+
 /* f over x, y, z (y, z may be NULL) broadcast together, computed in dtype. */
 static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_tensor *y, cg_tensor *z,
                             double p0, double p1) {
@@ -226,11 +233,10 @@ static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_ten
     for (int k = 0; k < 3; k++)
         if (ops[k] && !(d[k] = dense(ops[k], shape, nd, dtype))) goto done;
     out = cg_empty(shape, nd, dtype);
-    if (out) {
-        double p[2] = {p0, p1};
-        f[dtype == CG_FLOAT64](out->numel, VP(out), VP(d[0]), d[1] ? VP(d[1]) : NULL,
-                               d[2] ? VP(d[2]) : NULL, p);
-    }
+    if (out)
+        cg_kernel(pointwise_kernel, &(cg_kargs){.name = "a fused element-wise kernel", .t = {out, d[0], d[1], d[2]},
+                                               .nw = 1, .i = {(int64_t)(uintptr_t)f[dtype == CG_FLOAT64]},
+                                               .f = {p0, p1}});
 done:
     for (int k = 0; k < 3; k++) cg_tensor_release(d[k]);
     return out;
@@ -483,17 +489,24 @@ static int bce_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op bce_op = {"BinaryCrossEntropyBackward0", bce_backward, consts_free};
 
-static int check_probabilities(const cg_tensor *x) {
-    cg_tensor *c = dense_like((cg_tensor *)x);
-    if (!c) return -1;
+/* t[0] dense: an error unless every element is in [0, 1] */
+static int probabilities_kernel(const cg_kargs *k) {
+    cg_tensor *c = k->t[0];
     bool ok = true;
     for (int64_t i = 0; i < c->numel && ok; i++) {
         double v = c->dtype == CG_FLOAT64 ? ((double *)VP(c))[i] : ((float *)VP(c))[i];
         ok = v >= 0 && v <= 1;
     }
-    cg_tensor_release(c);
     if (!ok) cg_error_set(CG_ERR_RUNTIME, "all elements of input should be between 0 and 1");
     return ok ? 0 : -1;
+}
+
+static int check_probabilities(const cg_tensor *x) {
+    cg_tensor *c = dense_like((cg_tensor *)x);
+    if (!c) return -1;
+    int rc = cg_kernel(probabilities_kernel, &(cg_kargs){.name = "a probability check", .t = {c}});
+    cg_tensor_release(c);
+    return rc;
 }
 
 cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction) {
@@ -587,6 +600,15 @@ cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_te
 SOFTMAX_KERNEL(softmax_f32, float, expf, logf)
 SOFTMAX_KERNEL(softmax_f64, double, exp, log)
 
+/* t = {y, dense x}, i = {outer, len, inner, log} */
+static int softmax_kernel(const cg_kargs *k) {
+    if (k->t[0]->dtype == CG_FLOAT64)
+        softmax_f64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2], k->i[3]);
+    else
+        softmax_f32(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2], k->i[3]);
+    return 0;
+}
+
 /* d softmax: g_in = y (g - sum(g y)); d log_softmax: g_in = g - exp(y) sum(g) */
 static int softmax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     tmp S = {0};
@@ -614,10 +636,7 @@ static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
         int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
         for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
         int64_t outer = out->numel / (len * inner);
-        if (dtype == CG_FLOAT64)
-            softmax_f64(VP(c), VP(out), outer, len, inner, log_);
-        else
-            softmax_f32(VP(c), VP(out), outer, len, inner, log_);
+        cg_kernel(softmax_kernel, &(cg_kargs){.name = "softmax", .t = {out, c}, .nw = 1, .i = {outer, len, inner, log_}});
     }
     cg_tensor_release(c);
     if (!out || !cg_any_requires_grad(&x, 1)) return out;
@@ -695,8 +714,20 @@ static int nll_layout(const cg_tensor *x, const cg_tensor *t, const cg_tensor *w
 NLL_KERNEL(nll_f32, float)
 NLL_KERNEL(nll_f64, double)
 
-/* Per-sample losses (shape of t) and the total weight. */
-static cg_tensor *nll_raw(cg_tensor *x, cg_tensor *t, cg_tensor *w, int64_t ignore, double *total) {
+/* t = {losses, total weight (0-d float64), dense x, dense target, dense weight or NULL},
+ * i = {N, C, D, ignore_index} */
+static int nll_kernel(const cg_kargs *k) {
+    cg_tensor *const *t = k->t;
+    void *wp = t[4] ? VP(t[4]) : NULL;
+    double total = t[0]->dtype == CG_FLOAT64
+                       ? nll_f64(VP(t[2]), VP(t[3]), wp, VP(t[0]), k->i[0], k->i[1], k->i[2], k->i[3])
+                       : nll_f32(VP(t[2]), VP(t[3]), wp, VP(t[0]), k->i[0], k->i[1], k->i[2], k->i[3]);
+    *(double *)VP(t[1]) = total;
+    return isnan(total) && cg_error_kind() == CG_ERR_INDEX ? -1 : 0;
+}
+
+/* Per-sample losses (shape of t) and, in *total (a new 0-d float64 tensor), the total weight. */
+static cg_tensor *nll_raw(cg_tensor *x, cg_tensor *t, cg_tensor *w, int64_t ignore, cg_tensor **total) {
     int64_t N, C, D;
     cg_dtype dtype;
     if (float_dtype("nll_loss_forward_reduce_cuda_kernel_2d_index", x, NULL, &dtype) || nll_layout(x, t, w, &N, &C, &D))
@@ -704,14 +735,12 @@ static cg_tensor *nll_raw(cg_tensor *x, cg_tensor *t, cg_tensor *w, int64_t igno
     cg_tensor *xc = dense_like(x), *tc = xc ? dense_like(t) : NULL;
     cg_tensor *wc = tc && w ? dense(w, w->shape, w->ndim, dtype) : NULL;
     cg_tensor *out = tc && (wc || !w) ? cg_empty(t->shape, t->ndim, dtype) : NULL;
-    if (out) {
-        void *wp = wc ? VP(wc) : NULL;
-        *total = dtype == CG_FLOAT64 ? nll_f64(VP(xc), VP(tc), wp, VP(out), N, C, D, ignore)
-                                     : nll_f32(VP(xc), VP(tc), wp, VP(out), N, C, D, ignore);
-        if (isnan(*total) && cg_error_kind() == CG_ERR_INDEX) {
-            cg_tensor_release(out);
-            out = NULL;
-        }
+    *total = out ? cg_empty(NULL, 0, CG_FLOAT64) : NULL;
+    cg_kargs k = {.name = "nll_loss", .t = {out, *total, xc, tc, wc}, .nw = 2, .i = {N, C, D, ignore}};
+    if (!*total || cg_kernel(nll_kernel, &k)) {
+        cg_tensor_release(out);
+        cg_tensor_release(*total);
+        out = *total = NULL;
     }
     cg_tensor_release(xc);
     cg_tensor_release(tc);
@@ -740,6 +769,27 @@ static void copy_nll_meta(cg_node *dst, const cg_node *src) {
     dst->f[0] = src->f[0];
 }
 
+/* t = {grad (zeros), g, target, weight (float64) or NULL, total weight}, i = {reduction, ignore, N, C, D} */
+static int nll_backward_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *gc = k->t[1], *t = k->t[2], *wc = k->t[3];
+    int64_t reduction = k->i[0], ignore = k->i[1], N = k->i[2], C = k->i[3], D = k->i[4];
+    double total = *(double *)VP(k->t[4]);
+    const int64_t *tp = VP(t);
+    for (int64_t i = 0; i < N * D; i++) {
+        int64_t c = tp[i], nn = i / D, d = i % D, at = (nn * C + c) * D + d;
+        if (c == ignore || c < 0 || c >= C) continue;
+        double wv = wc ? ((double *)VP(wc))[c] : 1.0;
+        double gv = reduction == RED_NONE ? (gc->dtype == CG_FLOAT64 ? ((double *)VP(gc))[i] : ((float *)VP(gc))[i])
+                                          : cg_tensor_item(gc);
+        if (reduction == RED_MEAN) gv /= total;
+        if (out->dtype == CG_FLOAT64)
+            ((double *)VP(out))[at] = -wv * gv;
+        else
+            ((float *)VP(out))[at] = (float)(-wv * gv);
+    }
+    return 0;
+}
+
 /* A dense gradient of the input shape of fwd, holding -w[t] g at the targets. */
 static cg_tensor *nll_loss_backward(cg_tensor *g, cg_node *fwd) {
     cg_tensor *t = konst(fwd, 0), *w = konst(fwd, 1);
@@ -752,19 +802,8 @@ static cg_tensor *nll_loss_backward(cg_tensor *g, cg_node *fwd) {
     cg_tensor *wc = gc && w ? dense(w, w->shape, w->ndim, CG_FLOAT64) : NULL;
     cg_tensor *out = gc && (wc || !w) ? cg_zeros(xs->d, xs->ndim, (cg_dtype)g->dtype) : NULL;
     if (!out) goto done;
-    const int64_t *tp = VP(t);
-    for (int64_t i = 0; i < N * D; i++) {
-        int64_t c = tp[i], nn = i / D, d = i % D, at = (nn * C + c) * D + d;
-        if (c == ignore || c < 0 || c >= C) continue;
-        double wv = wc ? ((double *)VP(wc))[c] : 1.0;
-        double gv = reduction == RED_NONE ? (g->dtype == CG_FLOAT64 ? ((double *)VP(gc))[i] : ((float *)VP(gc))[i])
-                                          : cg_tensor_item(gc);
-        if (reduction == RED_MEAN) gv /= fwd->f[0];
-        if (out->dtype == CG_FLOAT64)
-            ((double *)VP(out))[at] = -wv * gv;
-        else
-            ((float *)VP(out))[at] = (float)(-wv * gv);
-    }
+    cg_kernel(nll_backward_kernel, &(cg_kargs){.name = "nll_loss_backward", .t = {out, gc, t, wc, konst(fwd, 2)},
+                                               .nw = 1, .i = {reduction, ignore, N, C, D}});
     if (cg_any_requires_grad(&g, 1)) {
         cg_node *n = cg_node_new(&nll_bwd_op, &g, 1, 1);
         if (!n || keep_consts(n, t, w, NULL, NULL)) {
@@ -780,8 +819,14 @@ done:
     return out;
 }
 
+/* t = {mean, sum, total weight}: mean = sum / total, divided in double */
+static int nll_mean_kernel(const cg_kargs *k) {
+    cg_fill_raw(k->t[0], cg_tensor_item(k->t[1]) / *(double *)VP(k->t[2]));
+    return 0;
+}
+
 cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index) {
-    double total = 0;
+    cg_tensor *total = NULL;
     int64_t count = 0;
     if (check_reduction(reduction)) return NULL;
     cg_tensor *out = nll_raw(x, target, weight, ignore_index, &total);
@@ -789,17 +834,21 @@ cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int r
         out = reduce_loss(out, RED_SUM, &count);
         if (out && reduction == RED_MEAN) {
             cg_tensor *r = cg_empty(NULL, 0, (cg_dtype)out->dtype);
-            if (r) cg_fill_raw(r, cg_tensor_item(out) / total);
+            if (r) cg_kernel(nll_mean_kernel, &(cg_kargs){.name = "a mean", .t = {r, out, total}, .nw = 1});
             cg_tensor_release(out);
             out = r;
         }
     }
-    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    if (!out || !cg_any_requires_grad(&x, 1)) {
+        cg_tensor_release(total);
+        return out;
+    }
     cg_node *n = cg_node_new(&nll_op, &x, 1, 1);
-    if (!n || keep_consts(n, target, weight, NULL, NULL)) return fail(out, n);
+    int rc = n ? keep_consts(n, target, weight, total, NULL) : -1;
+    cg_tensor_release(total);
+    if (rc) return fail(out, n);
     n->i[0] = reduction;
     n->i[1] = ignore_index;
-    n->f[0] = total;
     return finish(out, n);
 }
 
@@ -835,6 +884,17 @@ cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, 
     }
 LAYER_NORM_KERNEL(layer_norm_f32, float)
 LAYER_NORM_KERNEL(layer_norm_f64, double)
+
+/* t = {y, mean, rstd, dense x, w, b} (w, b may be NULL), i = {rows, n}, f = {eps} */
+static int layer_norm_kernel(const cg_kargs *k) {
+    cg_tensor *const *t = k->t;
+    void *wp = t[4] ? VP(t[4]) : NULL, *bp = t[5] ? VP(t[5]) : NULL;
+    if (t[0]->dtype == CG_FLOAT64)
+        layer_norm_f64(VP(t[3]), wp, bp, VP(t[0]), VP(t[1]), VP(t[2]), k->i[0], k->i[1], k->f[0]);
+    else
+        layer_norm_f32(VP(t[3]), wp, bp, VP(t[0]), VP(t[1]), VP(t[2]), k->i[0], k->i[1], k->f[0]);
+    return 0;
+}
 
 static cg_tensor *take(cg_tensor *t) {
     if (t) cg_tensor_retain(t);
@@ -908,14 +968,9 @@ cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, c
     cg_tensor *xc = K(dense_like(x)), *wc = weight ? K(dense_like(weight)) : NULL, *bc = bias ? K(dense_like(bias)) : NULL;
     cg_tensor *out = K(cg_empty(x->shape, x->ndim, dtype));
     cg_tensor *mean = K(cg_empty(sshape, x->ndim, dtype)), *rstd = K(cg_empty(sshape, x->ndim, dtype));
-    if (!S.failed && out->numel) {
-        void *wp = wc ? VP(wc) : NULL, *bp = bc ? VP(bc) : NULL;
-        int64_t rows = x->numel / n;
-        if (dtype == CG_FLOAT64)
-            layer_norm_f64(VP(xc), wp, bp, VP(out), VP(mean), VP(rstd), rows, n, eps);
-        else
-            layer_norm_f32(VP(xc), wp, bp, VP(out), VP(mean), VP(rstd), rows, n, eps);
-    }
+    if (!S.failed && out->numel)
+        cg_kernel(layer_norm_kernel, &(cg_kargs){.name = "layer_norm", .t = {out, mean, rstd, xc, wc, bc}, .nw = 3,
+                                                .i = {x->numel / n, n}, .f = {eps}});
     cg_tensor *ins[3] = {x, weight, bias};
     if (S.failed || !cg_any_requires_grad(ins, 3)) return tmp_end(&S, out);
     cg_node *node = cg_node_new(&layer_norm_op, ins, 3, 1);
@@ -941,23 +996,31 @@ static int embedding_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin)
 }
 static const cg_op embedding_bwd_op = {"EmbeddingDenseBackwardBackward0", embedding_bwd_backward, consts_free};
 
+/* t = {grad (zeros), dense g, indices}, i = {D, padding_idx}: row r += g at the positions holding r */
+static int embedding_backward_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *gc = k->t[1], *idx = k->t[2];
+    int64_t D = k->i[0], padding_idx = k->i[1];
+    const int64_t *ip = VP(idx);
+    for (int64_t i = 0; i < idx->numel; i++) {
+        if (ip[i] == padding_idx) continue;
+        if (gc->dtype == CG_FLOAT64) {
+            double *o = (double *)VP(out) + ip[i] * D, *s = (double *)VP(gc) + i * D;
+            for (int64_t j = 0; j < D; j++) o[j] += s[j];
+        } else {
+            float *o = (float *)VP(out) + ip[i] * D, *s = (float *)VP(gc) + i * D;
+            for (int64_t j = 0; j < D; j++) o[j] += s[j];
+        }
+    }
+    return 0;
+}
+
 /* The (num_weights, D) gradient of a lookup: row r sums g over the positions holding r. */
 static cg_tensor *embedding_backward(cg_tensor *g, cg_tensor *idx, int64_t num_weights, int64_t padding_idx) {
     int64_t D = g->ndim ? g->shape[g->ndim - 1] : 1, shape[2] = {num_weights, D};
     cg_tensor *gc = dense_like(g), *out = gc ? cg_zeros(shape, 2, (cg_dtype)g->dtype) : NULL;
-    if (out) {
-        const int64_t *ip = VP(idx);
-        for (int64_t i = 0; i < idx->numel; i++) {
-            if (ip[i] == padding_idx) continue;
-            if (g->dtype == CG_FLOAT64) {
-                double *o = (double *)VP(out) + ip[i] * D, *s = (double *)VP(gc) + i * D;
-                for (int64_t k = 0; k < D; k++) o[k] += s[k];
-            } else {
-                float *o = (float *)VP(out) + ip[i] * D, *s = (float *)VP(gc) + i * D;
-                for (int64_t k = 0; k < D; k++) o[k] += s[k];
-            }
-        }
-    }
+    if (out)
+        cg_kernel(embedding_backward_kernel, &(cg_kargs){.name = "embedding_backward", .t = {out, gc, idx}, .nw = 1,
+                                                         .i = {D, padding_idx}});
     cg_tensor_release(gc);
     if (!out || !cg_any_requires_grad(&g, 1)) return out;
     cg_node *n = cg_node_new(&embedding_bwd_op, &g, 1, 1);
@@ -988,25 +1051,35 @@ static int check_embedding(const cg_tensor *w, const cg_tensor *idx) {
     return 0;
 }
 
+/* t = {rows, dense weight, dense indices}, i = {padding_idx, zero_padding} */
+static int embedding_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *wc = k->t[1], *ic = k->t[2];
+    int64_t N = wc->shape[0], D = wc->shape[1], isz = cg_dtype_size((cg_dtype)wc->dtype), padding_idx = k->i[0];
+    const int64_t *ip = VP(ic);
+    for (int64_t i = 0; i < ic->numel; i++) {
+        char *dst = cg_ptr(out) + i * D * isz;
+        if (ip[i] < 0 || ip[i] >= N) {
+            cg_error_set(CG_ERR_INDEX, "index out of range in self");
+            return -1;
+        }
+        if (k->i[1] && ip[i] == padding_idx)
+            memset(dst, 0, (size_t)(D * isz));
+        else
+            memcpy(dst, cg_ptr(wc) + ip[i] * D * isz, (size_t)(D * isz));
+    }
+    return 0;
+}
+
 static cg_tensor *embedding_impl(cg_tensor *w, cg_tensor *idx, int64_t padding_idx, bool zero_padding) {
     if (check_embedding(w, idx)) return NULL;
-    int64_t shape[CG_MAX_DIMS], N = w->shape[0], D = w->shape[1], isz = cg_dtype_size((cg_dtype)w->dtype);
+    int64_t shape[CG_MAX_DIMS], N = w->shape[0], D = w->shape[1];
     memcpy(shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
     shape[idx->ndim] = D;
     tmp S = {0};
     cg_tensor *wc = K(dense_like(w)), *ic = K(dense_like(idx)), *out = K(cg_empty(shape, idx->ndim + 1, (cg_dtype)w->dtype));
-    const int64_t *ip = S.failed ? NULL : VP(ic);
-    for (int64_t i = 0; !S.failed && i < idx->numel; i++) {
-        char *dst = cg_ptr(out) + i * D * isz;
-        if (ip[i] < 0 || ip[i] >= N) {
-            cg_error_set(CG_ERR_INDEX, "index out of range in self");
-            S.failed = true;
-        } else if (zero_padding && ip[i] == padding_idx) {
-            memset(dst, 0, (size_t)(D * isz));
-        } else {
-            memcpy(dst, cg_ptr(wc) + ip[i] * D * isz, (size_t)(D * isz));
-        }
-    }
+    if (!S.failed && cg_kernel(embedding_kernel, &(cg_kargs){.name = "embedding", .t = {out, wc, ic}, .nw = 1,
+                                                             .i = {padding_idx, zero_padding}}))
+        S.failed = true;
     if (S.failed || !cg_any_requires_grad(&w, 1)) return tmp_end(&S, out);
     cg_node *n = cg_node_new(&embedding_op, &w, 1, 1);
     if (!n || keep_consts(n, ic, NULL, NULL, NULL)) {
@@ -1040,6 +1113,19 @@ cg_tensor *cg_dropout(cg_tensor *x, double p, cg_generator *gen) {
     return out;
 }
 
+/* t = {zeros, dense indices}, i = {num_classes} */
+static int one_hot_kernel(const cg_kargs *k) {
+    const int64_t *ip = VP(k->t[1]);
+    for (int64_t i = 0; i < k->t[1]->numel; i++) {
+        if (ip[i] < 0 || ip[i] >= k->i[0]) {
+            cg_error_set(CG_ERR_RUNTIME, "Class values must be %s.", ip[i] < 0 ? "non-negative" : "smaller than num_classes");
+            return -1;
+        }
+        ((int64_t *)VP(k->t[0]))[i * k->i[0] + ip[i]] = 1;
+    }
+    return 0;
+}
+
 cg_tensor *cg_one_hot(cg_tensor *idx, int64_t num_classes) {
     if (idx->dtype != CG_INT64) {
         cg_error_set(CG_ERR_RUNTIME, "one_hot is only applicable to index tensor of type LongTensor.");
@@ -1054,6 +1140,8 @@ cg_tensor *cg_one_hot(cg_tensor *idx, int64_t num_classes) {
         hi = i == 0 || ip[i] > hi ? ip[i] : hi;
     }
     const char *err = NULL;
+    if (num_classes == -1 && CG_RECORDING())
+        cg_tape_break("one_hot without num_classes: the output shape depends on the data");
     if (num_classes == -1 && ic->numel == 0) err = "Can not infer total number of classes from empty tensor.";
     if (num_classes == -1) num_classes = hi + 1;
     if (!err && lo < 0) err = "Class values must be non-negative.";
@@ -1063,7 +1151,10 @@ cg_tensor *cg_one_hot(cg_tensor *idx, int64_t num_classes) {
     shape[idx->ndim] = num_classes;
     cg_tensor *out = err || cg_check_shape(shape, idx->ndim + 1) ? NULL : cg_zeros(shape, idx->ndim + 1, CG_INT64);
     if (err) cg_error_set(CG_ERR_RUNTIME, "%s", err);
-    for (int64_t i = 0; out && i < ic->numel; i++) ((int64_t *)VP(out))[i * num_classes + ip[i]] = 1;
+    if (out && cg_kernel(one_hot_kernel, &(cg_kargs){.name = "one_hot", .t = {out, ic}, .nw = 1, .i = {num_classes}})) {
+        cg_tensor_release(out);
+        out = NULL;
+    }
     cg_tensor_release(ic);
     return out;
 }
@@ -1120,25 +1211,33 @@ static bool linear_blas(const cg_tensor *x, const cg_tensor *w, void *out) {
     return true;
 }
 
-static cg_tensor *addmm_raw(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
-    int64_t M = x->shape[0], K = x->shape[1], N = w->shape[0], shape[2] = {M, N};
-    cg_tensor *out = cg_empty(shape, 2, (cg_dtype)x->dtype);
-    if (!out || cg_copy_data(out, b)) {
-        cg_tensor_release(out);
-        return NULL;
-    }
-    if (M * N * K >= 4096 && linear_blas(x, w, VP(out))) return out;
+/* t = {out (holding the bias rows), x, w}: out += x w^T */
+static int addmm_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *x = k->t[1], *w = k->t[2];
+    int64_t M = x->shape[0], K = x->shape[1], N = w->shape[0];
+    if (M * N * K >= 4096 && linear_blas(x, w, VP(out))) return 0;
     if (M * N * K >= 4096) { /* an odd layout: pack both and retry */
         cg_tensor *xc = dense_like(x), *wc = xc ? dense_like(w) : NULL;
         bool ok = wc && linear_blas(xc, wc, VP(out));
         cg_tensor_release(xc);
         cg_tensor_release(wc);
-        if (ok) return out;
+        if (ok) return 0;
     }
     if (x->dtype == CG_FLOAT64)
         linear_naive_f64(x, w, VP(out));
     else
         linear_naive_f32(x, w, VP(out));
+    return 0;
+}
+
+static cg_tensor *addmm_raw(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+    int64_t M = x->shape[0], N = w->shape[0], shape[2] = {M, N};
+    cg_tensor *out = cg_empty(shape, 2, (cg_dtype)x->dtype);
+    if (!out || cg_copy_data(out, b)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    cg_kernel(addmm_kernel, &(cg_kargs){.name = "linear", .t = {out, x, w}, .nw = 1});
     return out;
 }
 
@@ -1208,6 +1307,10 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
 
 int cg_tensor_set_data(cg_tensor *t, cg_tensor *src) {
     if (t == src) return 0;
+    /* `p.data -= x` assigns p's own data back: nothing to replay */
+    if (CG_RECORDING() && !(t->storage == src->storage && t->offset == src->offset && t->dtype == src->dtype &&
+                            cg_same_shape(t, src) && !memcmp(t->strides, src->strides, sizeof(int64_t) * (size_t)t->ndim)))
+        cg_tape_break("assigning to .data in the step swaps a tensor's memory");
     cg_storage_retain(src->storage);
     cg_storage_release(t->storage);
     t->storage = src->storage;

@@ -172,6 +172,7 @@ static cg_tensor *cmp_num(cmp_op op, cg_tensor *a, double v) {
 
 /* Whether any element of a bool tensor is set. */
 static bool any_raw(cg_tensor *m) {
+    if (CG_RECORDING()) cg_tape_break("the gradient of prod depends on whether its input holds zeros");
     cg_tensor *c = contiguous_raw(m);
     bool any = false;
     const uint8_t *p = c ? (const uint8_t *)cg_ptr(c) : NULL;
@@ -279,6 +280,18 @@ static void fill_identity(cg_tensor *out, red_op op) {
     }
 }
 
+/* t = {out, out seen with the input's shape (stride 0 along reduced dims), src}: out = op of src */
+static int reduce_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *src = k->t[2];
+    red_op op = (red_op)k->i[0];
+    fill_identity(out, op);
+    cg_tensor *ops[2] = {k->t[1], src};
+    cg_iter it;
+    cg_iter_init(&it, ops, 2, src->shape, src->ndim);
+    if (src->numel) cg_iter_run(&it, fold_loops[op][out->dtype]);
+    return 0;
+}
+
 /* op of a over the masked dims, as a new tensor (no autograd). Sums and
  * products of integers and bools are int64. */
 static cg_tensor *reduce_raw(red_op op, cg_tensor *a, uint32_t mask, bool keepdim) {
@@ -291,11 +304,7 @@ static cg_tensor *reduce_raw(red_op op, cg_tensor *a, uint32_t mask, bool keepdi
     cg_tensor *out = src ? cg_empty(shape, nd, dtype) : NULL;
     cg_tensor *kview = out ? cg_tensor_make(out->storage, dtype, kshape, NULL, a->ndim, 0) : NULL;
     if (kview) {
-        fill_identity(out, op);
-        cg_tensor *ops[2] = {kview, src};
-        cg_iter it;
-        cg_iter_init(&it, ops, 2, src->shape, src->ndim);
-        if (src->numel) cg_iter_run(&it, fold_loops[op][dtype]);
+        cg_kernel(reduce_kernel, &(cg_kargs){.name = "a reduction", .t = {out, kview, src}, .nw = 2, .i = {op}});
     } else {
         cg_tensor_release(out);
         out = NULL;
@@ -350,6 +359,13 @@ static const arg_kernel arg_kernels[2][CG_NUM_DTYPES] = {
     {argmin_f32, argmin_f64, argmin_i64, argmin_b8},
 };
 
+/* t = {values, indices, contiguous input}, i = {op, outer, len, inner} */
+static int arg_kernel_run(const cg_kargs *k) {
+    arg_kernels[k->i[0]][k->t[2]->dtype](cg_ptr(k->t[2]), k->i[1], k->i[2], k->i[3], cg_ptr(k->t[0]),
+                                         (int64_t *)cg_ptr(k->t[1]));
+    return 0;
+}
+
 /* Best values and their indices along dim (dim < 0: over all of a, flattened). */
 static int arg_raw(arg_op op, cg_tensor *a, int64_t dim, bool keepdim, cg_tensor **values, cg_tensor **indices) {
     int64_t shape[CG_MAX_DIMS], outer = 1, inner = 1, len = dim < 0 ? a->numel : size_at(a, dim);
@@ -364,7 +380,8 @@ static int arg_raw(arg_op op, cg_tensor *a, int64_t dim, bool keepdim, cg_tensor
     *values = c ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
     *indices = *values ? cg_empty(shape, nd, CG_INT64) : NULL;
     if (*indices)
-        arg_kernels[op][a->dtype](cg_ptr(c), outer, len, inner, cg_ptr(*values), (int64_t *)cg_ptr(*indices));
+        cg_kernel(arg_kernel_run, &(cg_kargs){.name = "an arg-reduction", .t = {*values, *indices, c}, .nw = 2,
+                                             .i = {op, outer, len, inner}});
     cg_tensor_release(c);
     if (*indices) return 0;
     cg_tensor_release(*values);

@@ -157,6 +157,38 @@ static int for_each_param(cg_tensor *const *params, cg_tensor **const *states, i
         BODY(fma, sqrt)                                                                      \
     }
 
+/* ---- recording ------------------------------------------------------------------------- */
+
+/* A group step as one tape entry (or, while refreshing, the new hyper-parameters
+ * of the entry it recorded): v holds the params, then each of the nstate state
+ * arrays; the entry's f[] is re-read before every replay. */
+static int record_step(cg_kernel_fn fn, cg_tensor *const *params, cg_tensor **const *states, int nstate, int n,
+                       const int64_t *flags, int nflags, const double *f, int nf) {
+    cg_kargs k = {.name = "an optimizer step", .i = {n}};
+    memcpy(k.i + 1, flags, (size_t)nflags * sizeof(int64_t));
+    memcpy(k.f, f, (size_t)nf * sizeof(double));
+    cg_tensor **v = malloc(((size_t)n * (size_t)(nstate + 1) + 1) * sizeof(cg_tensor *));
+    if (!v) {
+        cg_oom((int64_t)n * 8);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        v[i] = params[i];
+        for (int s = 0; s < nstate; s++) v[(s + 1) * n + i] = states[s] ? states[s][i] : NULL;
+        if (CG_RECORDING()) cg_tape_note_grad(params[i]);
+        for (int s = 0; s < nstate && params[i]->grad && CG_RECORDING(); s++)
+            if (states[s] && !states[s][i]) cg_tape_break("an optimizer made its state during the step");
+    }
+    k.v = v;
+    k.nv = k.vw = n * (nstate + 1);
+    int rc = cg_tape_refresh(fn, &k) ? 0 : cg_kernel_refreshed(fn, &k);
+    free(v);
+    return rc;
+}
+
+#define STATE(k, s) ((cg_tensor **)(k)->v + ((s) + 1) * (k)->i[0]) /* state array s of a recorded step */
+#define STATE_OR_NULL(k, s, on) ((on) ? STATE(k, s) : NULL)
+
 /* ---- SGD -------------------------------------------------------------------------------- */
 
 typedef struct sgd_args {
@@ -191,8 +223,8 @@ static int sgd_param(const void *args, cg_tensor *p, void *P, const void *G, voi
 
 /* bufs[i] NULL: parameter i has no momentum buffer yet; its first step makes
  * one (a new reference stored in bufs[i]). */
-int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
-                double weight_decay, int nesterov, int maximize) {
+static int sgd_run(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                   double weight_decay, int nesterov, int maximize) {
     for (int i = 0; i < n; i++) {
         cg_tensor *p = params[i];
         if (!p->grad) continue;
@@ -202,6 +234,20 @@ int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, do
         if (for_each_param(params + i, states, 1, 1, 1, sgd_param, &a)) return -1;
     }
     return 0;
+}
+
+static int sgd_kernel(const cg_kargs *k) {
+    return sgd_run(k->v, STATE_OR_NULL(k, 0, k->i[3]), (int)k->i[0], k->f[0], k->f[1], k->f[2], k->f[3],
+                   (int)k->i[1], (int)k->i[2]);
+}
+
+int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                double weight_decay, int nesterov, int maximize) {
+    if (CG_LIKELY(!CG_RECORDING() && !cg_tape_refreshing()))
+        return sgd_run(params, bufs, n, lr, momentum, dampening, weight_decay, nesterov, maximize);
+    cg_tensor **const states[1] = {momentum != 0 ? bufs : NULL};
+    return record_step(sgd_kernel, params, states, 1, n, (int64_t[]){nesterov, maximize, momentum != 0}, 3,
+                       (double[]){lr, momentum, dampening, weight_decay}, 4);
 }
 
 /* ---- Adam, AdamW -------------------------------------------------------------------------- */
@@ -258,13 +304,32 @@ static int check_states(cg_tensor *const *params, int n, cg_tensor **const *stat
     return 0;
 }
 
-int cg_adam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
-                 cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
-                 double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay) {
+static int adam_run(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                    cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay) {
     adam_args a = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, 0, 0};
     cg_tensor **const states[4] = {exp_avgs, exp_avg_sqs, amsgrad ? max_exp_avg_sqs : NULL, steps};
     if (check_states(params, n, states, 4, "adam")) return -1;
     return for_each_param(params, states, 3, 4, n, adam_param, &a);
+}
+
+static int adam_kernel(const cg_kargs *k) {
+    return adam_run(k->v, STATE(k, 0), STATE(k, 1), STATE(k, 2), STATE_OR_NULL(k, 3, k->i[1]), (int)k->i[0], k->f[0],
+                    k->f[1], k->f[2], k->f[3], k->f[4], (int)k->i[1], (int)k->i[2], (int)k->i[3]);
+}
+
+int cg_adam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                 cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay) {
+    if (CG_LIKELY(!CG_RECORDING() && !cg_tape_refreshing()))
+        return adam_run(params, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, n, lr, beta1, beta2, eps, weight_decay,
+                        amsgrad, maximize, decoupled_weight_decay);
+    if (check_states(params, n, (cg_tensor **const[]){steps, exp_avgs, exp_avg_sqs, amsgrad ? max_exp_avg_sqs : NULL},
+                     4, "adam"))
+        return -1;
+    cg_tensor **const states[4] = {steps, exp_avgs, exp_avg_sqs, amsgrad ? max_exp_avg_sqs : NULL};
+    return record_step(adam_kernel, params, states, 4, n, (int64_t[]){amsgrad, maximize, decoupled_weight_decay}, 3,
+                       (double[]){lr, beta1, beta2, eps, weight_decay}, 5);
 }
 
 /* ---- RMSprop ------------------------------------------------------------------------------ */
@@ -308,14 +373,32 @@ static int rmsprop_param(const void *args, cg_tensor *p, void *P, const void *G,
     return 0;
 }
 
-int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
-                    cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
-                    double momentum, int centered, int maximize) {
+static int rmsprop_run(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                       cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
+                       double momentum, int centered, int maximize) {
     rmsprop_args a = {lr, alpha, eps, weight_decay, momentum, centered, maximize};
     cg_tensor **const states[4] = {square_avgs, centered ? grad_avgs : NULL, momentum > 0 ? momentum_buffers : NULL,
                                    steps};
     if (check_states(params, n, states, 4, "rmsprop")) return -1;
     return for_each_param(params, states, 3, 4, n, rmsprop_param, &a);
+}
+
+static int rmsprop_kernel(const cg_kargs *k) {
+    return rmsprop_run(k->v, STATE(k, 0), STATE(k, 1), STATE_OR_NULL(k, 2, k->i[1]), STATE_OR_NULL(k, 3, k->i[3]),
+                       (int)k->i[0], k->f[0], k->f[1], k->f[2], k->f[3], k->f[4], (int)k->i[1], (int)k->i[2]);
+}
+
+int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                    cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
+                    double momentum, int centered, int maximize) {
+    if (CG_LIKELY(!CG_RECORDING() && !cg_tape_refreshing()))
+        return rmsprop_run(params, steps, square_avgs, grad_avgs, momentum_buffers, n, lr, alpha, eps, weight_decay,
+                           momentum, centered, maximize);
+    cg_tensor **const states[4] = {steps, square_avgs, centered ? grad_avgs : NULL,
+                                   momentum > 0 ? momentum_buffers : NULL};
+    if (check_states(params, n, states, 4, "rmsprop")) return -1;
+    return record_step(rmsprop_kernel, params, states, 4, n, (int64_t[]){centered, maximize, momentum > 0}, 3,
+                       (double[]){lr, alpha, eps, weight_decay, momentum}, 5);
 }
 
 /* ---- Adagrad ------------------------------------------------------------------------------- */
@@ -349,12 +432,26 @@ static int adagrad_param(const void *args, cg_tensor *p, void *P, const void *G,
     return 0;
 }
 
-int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
-                    double weight_decay, double eps, int maximize) {
+static int adagrad_run(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr,
+                       double lr_decay, double weight_decay, double eps, int maximize) {
     adagrad_args a = {lr, lr_decay, weight_decay, eps, maximize, 0};
     cg_tensor **const states[2] = {sums, steps};
     if (check_states(params, n, states, 2, "adagrad")) return -1;
     return for_each_param(params, states, 1, 2, n, adagrad_param, &a);
+}
+
+static int adagrad_kernel(const cg_kargs *k) {
+    return adagrad_run(k->v, STATE(k, 0), STATE(k, 1), (int)k->i[0], k->f[0], k->f[1], k->f[2], k->f[3], (int)k->i[1]);
+}
+
+int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
+                    double weight_decay, double eps, int maximize) {
+    if (CG_LIKELY(!CG_RECORDING() && !cg_tape_refreshing()))
+        return adagrad_run(params, steps, sums, n, lr, lr_decay, weight_decay, eps, maximize);
+    cg_tensor **const states[2] = {steps, sums};
+    if (check_states(params, n, states, 2, "adagrad")) return -1;
+    return record_step(adagrad_kernel, params, states, 2, n, (int64_t[]){maximize}, 1,
+                       (double[]){lr, lr_decay, weight_decay, eps}, 4);
 }
 
 /* ---- gradient clipping ----------------------------------------------------------------------- */
@@ -396,46 +493,58 @@ static cg_tensor *fail_clip(cg_tensor *out) {
     return NULL;
 }
 
-cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,
-                              int error_if_nonfinite) {
-    double acc = 0;
-    cg_dtype dtype = cg_get_default_dtype();
-    bool any = false;
-    for (int i = 0; i < n; i++) {
+/* t = {the total norm (0-d)}, v = params, i = {error_if_nonfinite}, f = {max_norm, norm_type} */
+static int clip_norm_kernel(const cg_kargs *k) {
+    cg_tensor *const *params = k->v, *out = k->t[0];
+    double acc = 0, max_norm = k->f[0], norm_type = k->f[1];
+    for (int i = 0; i < k->nv; i++) {
         cg_tensor *g = params[i]->grad;
         if (!g) continue;
         double a = tensor_norm(g, norm_type);
-        if (isnan(a) && cg_error_kind() != CG_OK) return NULL;
-        if (!any) dtype = (cg_dtype)g->dtype;
-        any = true;
+        if (isnan(a) && cg_error_kind() != CG_OK) return -1;
         acc = isinf(norm_type) ? ((a > acc || isnan(a)) ? a : acc) : acc + a;
     }
     double total = finish_norm(acc, norm_type);
-    if (error_if_nonfinite && !isfinite(total)) {
+    if (k->i[0] && !isfinite(total)) {
         cg_error_set(CG_ERR_RUNTIME, "The total norm of order %g for gradients from `parameters` is non-finite, so it "
                      "cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, "
                      "set `error_if_nonfinite=False`", norm_type);
-        return NULL;
+        return -1;
     }
-    cg_tensor *out = cg_empty(NULL, 0, dtype);
-    if (!out) return NULL;
     cg_fill_raw(out, total);
     double coef = max_norm / (cg_tensor_item(out) + 1e-6);
-    if (!(coef < 1.0) && !isnan(coef)) return out; /* clamp(coef, max=1): multiplying by 1 changes nothing */
-    for (int i = 0; i < n; i++) {
+    if (!(coef < 1.0) && !isnan(coef)) return 0; /* clamp(coef, max=1): multiplying by 1 changes nothing */
+    for (int i = 0; i < k->nv; i++) {
         cg_tensor *g = params[i]->grad;
         if (!g) continue;
         cg_tensor *c = cg_scalar_tensor(coef, CG_FLOAT64, g);
         cg_tensor *r = c ? cg_mul_(g, c) : NULL;
         cg_tensor_release(c);
-        if (!r) return fail_clip(out);
+        if (!r) return -1;
         cg_tensor_release(r);
     }
+    return 0;
+}
+
+cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,
+                              int error_if_nonfinite) {
+    cg_dtype dtype = cg_get_default_dtype();
+    for (int i = n - 1; i >= 0; i--) {
+        if (params[i]->grad) dtype = (cg_dtype)params[i]->grad->dtype;
+        if (CG_RECORDING()) cg_tape_note_grad(params[i]);
+    }
+    cg_tensor *out = cg_empty(NULL, 0, dtype);
+    cg_kargs k = {.name = "clip_grad_norm_", .t = {out}, .nw = 1, .i = {error_if_nonfinite}, .f = {max_norm, norm_type},
+                  .v = params, .nv = n};
+    if (out && cg_kernel(clip_norm_kernel, &k)) return fail_clip(out);
     return out;
 }
 
-int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value) {
-    for (int i = 0; i < n; i++) {
+/* v = params, f = {clip_value} */
+static int clip_value_kernel(const cg_kargs *k) {
+    cg_tensor *const *params = k->v;
+    double clip_value = k->f[0];
+    for (int i = 0; i < k->nv; i++) {
         cg_tensor *g = params[i]->grad;
         if (!g) continue;
         rw r;
@@ -452,6 +561,11 @@ int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value) {
         if (rw_end(&r)) return -1;
     }
     return 0;
+}
+
+int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value) {
+    for (int i = 0; CG_RECORDING() && i < n; i++) cg_tape_note_grad(params[i]);
+    return cg_kernel(clip_value_kernel, &(cg_kargs){.name = "clip_grad_value_", .f = {clip_value}, .v = params, .nv = n});
 }
 
 /* ---- zero_grad ------------------------------------------------------------------------------ */

@@ -56,6 +56,24 @@ static double normal(cg_generator *g) {
     return r * cos(theta);
 }
 
+/* t = {out}, i = {normal, generator}: draws from the generator (a replay draws new numbers) */
+static int sample_kernel(const cg_kargs *k) {
+    cg_tensor *t = k->t[0];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[1];
+    double (*draw)(cg_generator *) = k->i[0] ? normal : uniform;
+    if (t->dtype == CG_FLOAT32 && draw == uniform) { /* 24 bits: never rounds up to 1 */
+        float *p = t->storage->data;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = (float)(cg_rng_next(g) >> 40) * 0x1.0p-24f;
+    } else if (t->dtype == CG_FLOAT32) {
+        float *p = t->storage->data;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = (float)draw(g);
+    } else {
+        double *p = t->storage->data;
+        for (int64_t i = 0; i < t->numel; i++) p[i] = draw(g);
+    }
+    return 0;
+}
+
 static cg_tensor *sample(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g,
                          double (*draw)(cg_generator *)) {
     if (!cg_dtype_is_floating(dtype)) {
@@ -66,16 +84,8 @@ static cg_tensor *sample(const int64_t *shape, int ndim, cg_dtype dtype, cg_gene
     cg_tensor *t = cg_empty(shape, ndim, dtype);
     if (!t) return NULL;
     if (!g) g = cg_default_generator();
-    if (dtype == CG_FLOAT32 && draw == uniform) { /* 24 bits: never rounds up to 1 */
-        float *p = t->storage->data;
-        for (int64_t i = 0; i < t->numel; i++) p[i] = (float)(cg_rng_next(g) >> 40) * 0x1.0p-24f;
-    } else if (dtype == CG_FLOAT32) {
-        float *p = t->storage->data;
-        for (int64_t i = 0; i < t->numel; i++) p[i] = (float)draw(g);
-    } else {
-        double *p = t->storage->data;
-        for (int64_t i = 0; i < t->numel; i++) p[i] = draw(g);
-    }
+    cg_kernel(sample_kernel, &(cg_kargs){.name = "random sampling", .t = {t}, .nw = 1,
+                                         .i = {draw == normal, (int64_t)(uintptr_t)g}});
     return t;
 }
 
@@ -87,6 +97,20 @@ cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator
     return sample(shape, ndim, dtype, g, normal);
 }
 
+/* t = {out (int64)}, i = {low, high, generator} */
+static int randint_kernel(const cg_kargs *k) {
+    cg_tensor *t = k->t[0];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[2];
+    int64_t low = k->i[0];
+    uint64_t range = (uint64_t)(k->i[1] - low);
+    int64_t *p = t->storage->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        /* multiply-shift maps 64 random bits onto [0, range) without a division */
+        p[i] = low + (int64_t)(((unsigned __int128)cg_rng_next(g) * range) >> 64);
+    }
+    return 0;
+}
+
 cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g) {
     if (low >= high) {
         cg_error_set(CG_ERR_RUNTIME, "random_ expects 'from' to be less than 'to', but got from=%lld >= to=%lld",
@@ -96,12 +120,8 @@ cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim,
     cg_tensor *t = cg_empty(shape, ndim, CG_INT64);
     if (!t) return NULL;
     if (!g) g = cg_default_generator();
-    uint64_t range = (uint64_t)(high - low);
-    int64_t *p = t->storage->data;
-    for (int64_t i = 0; i < t->numel; i++) {
-        /* multiply-shift maps 64 random bits onto [0, range) without a division */
-        p[i] = low + (int64_t)(((unsigned __int128)cg_rng_next(g) * range) >> 64);
-    }
+    cg_kernel(randint_kernel, &(cg_kargs){.name = "random sampling", .t = {t}, .nw = 1,
+                                          .i = {low, high, (int64_t)(uintptr_t)g}});
     if (dtype == CG_INT64) return t;
     cg_tensor *c = cg_cast_raw(t, dtype);
     cg_tensor_release(t);

@@ -104,6 +104,7 @@ cg_storage *cg_storage_new(int64_t nbytes) {
     s->version = 0;
     s->deleter = NULL;
     s->deleter_ctx = NULL;
+    if (CG_RECORDING()) cg_tape_fresh(s);
     if (nbytes <= (int64_t)sizeof s->inline_buf) {
         s->data = s->inline_buf;
         return s;
@@ -276,11 +277,19 @@ cg_tensor *cg_full(const int64_t *shape, int ndim, double value, cg_dtype dtype)
     return t;
 }
 
+static int zero_kernel(const cg_kargs *k) {
+    memset(k->t[0]->storage->data, 0, (size_t)k->i[0]);
+    return 0;
+}
+
 cg_tensor *cg_zeros(const int64_t *shape, int ndim, cg_dtype dtype) {
     if (cg_check_shape(shape, ndim)) return NULL;
     int64_t nbytes = cg_shape_numel(shape, ndim) * cg_dtype_size(dtype);
     cg_tensor *t = cg_empty(shape, ndim, dtype);
-    if (t) memset(t->storage->data, 0, (size_t)nbytes);
+    if (t && CG_RECORDING())
+        cg_kernel(zero_kernel, &(cg_kargs){.name = "zeros", .t = {t}, .nw = 1, .i = {nbytes}});
+    else if (t)
+        memset(t->storage->data, 0, (size_t)nbytes);
     return t;
 }
 
@@ -291,12 +300,16 @@ cg_tensor *cg_ones(const int64_t *shape, int ndim, cg_dtype dtype) {
 cg_tensor *cg_from_data(const void *data, const int64_t *shape, int ndim, cg_dtype dtype) {
     cg_tensor *t = cg_empty(shape, ndim, dtype);
     if (t && t->numel) memcpy(t->storage->data, data, (size_t)(t->numel * cg_dtype_size(dtype)));
+    if (t && CG_RECORDING()) cg_tape_constant(t);
     return t;
 }
 
 cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
                         cg_dtype dtype, cg_deleter deleter, void *ctx) {
     if (cg_check_shape(shape, ndim)) return NULL;
+    if (CG_RECORDING())
+        cg_tape_break("a tensor sharing memory with an array made outside the step (from_numpy, from_dlpack) was "
+                      "created in it; pass the array to the step as a tensor argument");
     cg_storage *s = fl_pop(&storage_fl, sizeof(cg_storage));
     if (!s) return cg_oom((int64_t)sizeof(cg_storage));
     s->refcount = 1;
@@ -332,6 +345,7 @@ cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like) 
     if (!t) return NULL;
     store_scalar(t->storage->data, dtype, value);
     t->is_wrapped = 1;
+    if (CG_RECORDING()) cg_tape_constant(t);
     return t;
 }
 

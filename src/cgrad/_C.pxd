@@ -287,6 +287,29 @@ cdef extern from "cgrad.h" nogil:
     int cg_clip_grad_value_(cg_tensor **params, int n, double clip_value)
     int cg_zero_grad(cg_tensor **params, int n, int set_to_none)
 
+    # ---- compiled steps (compile.c)
+    ctypedef struct cg_tape:
+        pass
+    cg_tape *cg_tape_new()
+    void cg_tape_free(cg_tape *tp)
+    int cg_tape_begin(cg_tape *tp, cg_tensor **inputs, int n)
+    int cg_tape_end(cg_tape *tp)
+    int cg_is_recording()
+    void cg_tape_break(const char *fmt, ...)
+    int cg_tape_read(const cg_tensor *t, const char *what)
+    void cg_tape_note_grad(cg_tensor *t)
+    void cg_tape_keep(void *obj, void (*release)(void *obj) noexcept nogil)
+    const char *cg_tape_cause(const cg_tape *tp)
+    int cg_tape_set_outputs(cg_tape *tp, cg_tensor **outputs, int n)
+    int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t)
+    int64_t cg_tape_size(const cg_tape *tp)
+    const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors)
+    void cg_tape_drop_history(cg_tape *tp)
+    const char *cg_tape_compare(const cg_tape *a, const cg_tape *b, char *buf, size_t size)
+    int cg_tape_replay(cg_tape *tp, cg_tensor **args, int n, cg_tensor **outs)
+    int cg_tape_refresh_begin(cg_tape *tp)
+    int cg_tape_refresh_end(cg_tape *tp)
+
     # ---- custom functions and anomaly mode (custom.c)
 
     # ---- random numbers

@@ -501,6 +501,8 @@ def from_dlpack(ext):
 # ---- hooks --------------------------------------------------------------------
 
 cdef int run_hook(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil:
+    if cg_is_recording():
+        cg_tape_break(b"a Python hook ran during backward")
     with gil:
         try:
             result = (<object>ctx)(wrap_borrowed(grad))
@@ -798,6 +800,8 @@ cdef class _TensorBase:
                 "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
                 "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
                 "instead.", UserWarning, stacklevel=2)
+        if cg_is_recording():
+            cg_tape_note_grad(self.t)
         return wrap_borrowed(self.t.grad)
 
     @grad.setter
@@ -845,6 +849,7 @@ cdef class _TensorBase:
 
     # -- values --
     def item(self):
+        reading(self, "item()")
         if self.t.numel != 1:
             raise RuntimeError(f"a Tensor with {self.t.numel} elements cannot be converted to Scalar")
         cdef double v = cg_tensor_item(self.t)
@@ -855,17 +860,20 @@ cdef class _TensorBase:
         return v
 
     def numpy(self, *, force=False):
+        reading(self, "numpy()")
         if self.t.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return np.asarray(_ArrayView(self))
 
     def __array__(self, dtype=None, copy=None):
+        reading(self, "numpy.asarray()")
         arr = self.numpy()
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
     def tolist(self):
+        reading(self, "tolist()")
         return np.asarray(_ArrayView(self)).tolist()
 
     def to(self, *args, **kwargs):
@@ -898,6 +906,7 @@ cdef class _TensorBase:
         return self.t.shape[0]
 
     def __bool__(self):
+        reading(self, "bool()")
         if self.t.numel != 1:
             if self.t.numel == 0:
                 raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
@@ -905,12 +914,15 @@ cdef class _TensorBase:
         return bool(self.item())
 
     def __float__(self):
+        reading(self, "float()")
         return float(self.item())
 
     def __int__(self):
+        reading(self, "int()")
         return int(self.item())
 
     def __index__(self):
+        reading(self, "using a tensor as an index")
         if self.t.dtype != CG_INT64 or self.t.numel != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return self.item()
@@ -919,6 +931,7 @@ cdef class _TensorBase:
         return id(self)
 
     def __repr__(self):
+        reading(self, "printing a tensor (repr)")
         from cgrad._tensor_str import tensor_repr
         return tensor_repr(self)
 
@@ -926,6 +939,7 @@ cdef class _TensorBase:
         return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        reading(self, "__dlpack__()")
         if self.t.requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
         if copy:
@@ -936,6 +950,7 @@ cdef class _TensorBase:
         return (DL_CPU, 0)
 
     def __format__(self, spec):
+        reading(self, "formatting a tensor")
         if self.t.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
@@ -1090,6 +1105,7 @@ cdef cg_generator *gen_ptr(object generator) except? NULL:
         return NULL
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a cgrad.Generator, got {type(generator).__name__}")
+    keep_while_recording(generator)
     return &(<Generator>generator).g
 
 
@@ -1168,6 +1184,7 @@ include "_tensor_reduce.pxi"
 include "_tensor_shape.pxi"
 include "_tensor_index.pxi"
 include "_tensor_nn.pxi"
+include "_compile.pxi"
 
 
 cdef class Tensor(_TensorNN):

@@ -186,6 +186,8 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._opt_called = True
+        if _C._is_recording():  # a compiled step: replays refresh this optimizer's hyper-parameters
+            _C._note_optimizer(self)
         return loss
 
     def step(self, closure=None):

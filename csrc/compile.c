@@ -1,0 +1,709 @@
+/* compile.c -- recording the kernels of one call of a step, and replaying them.
+ *
+ * Note [Recording a step]
+ *   While a tape records (cg_tape_now is set on this thread), every place that
+ *   writes tensor data hands its kernel to the tape before running it: the
+ *   kernel function and its arguments (tensors, integers, doubles), through
+ *   cg_kernel or one of the cg_tape_* hooks for the hot paths. Autograd's
+ *   pointer-level effects are entries too: a leaf's .grad being set (the first
+ *   accumulation) or cleared (zero_grad(set_to_none=True)). Backward is
+ *   recorded like forward: the engine runs normally, and the kernels its
+ *   formulas run land on the tape in the order they ran.
+ *
+ *   The tape holds one reference to every tensor an entry names, so buffers
+ *   stay alive and in place: a replay runs the entries in order over the same
+ *   memory, with no graph, no Python and no allocation. The step's tensor
+ *   arguments are the tape's inputs, copied in before a replay.
+ *
+ *   What makes a replay wrong is work the tape did not see. Three nets catch
+ *   it: a kernel reading a buffer made during the recording that no recorded
+ *   kernel wrote; an in-place op whose target the last recorded kernel did not
+ *   write; and ops that read data to decide what to do (data-dependent shapes,
+ *   branches) breaking the recording explicitly. A broken recording is never
+ *   replayed; the caller runs the step eagerly.
+ *
+ *   Guards at replay: every tensor someone besides the tape holds (parameters,
+ *   optimizer state, grads) must still have the storage, offset and
+ *   requires_grad it had, and every leaf whose .grad the step touched must
+ *   still have the .grad it had when the recording began. Otherwise nothing
+ *   runs and the caller records again.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+__thread cg_tape *cg_tape_now __attribute__((tls_model("initial-exec")));
+static _Thread_local cg_tape *refreshing;
+
+/* ---- pointer maps ------------------------------------------------------------------- */
+
+/* Open addressing, linear probing; keys are never removed. */
+typedef struct ptrmap {
+    const void **keys;
+    int64_t *vals;
+    size_t cap, n;
+} ptrmap;
+
+static size_t slot_of(const ptrmap *m, const void *key) {
+    uint64_t h = ((uint64_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 20) & (m->cap - 1);
+}
+
+static int64_t *map_find(const ptrmap *m, const void *key) {
+    if (!m->cap) return NULL;
+    for (size_t i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) return &m->vals[i];
+        if (!m->keys[i]) return NULL;
+    }
+}
+
+static int map_grow(ptrmap *m) {
+    ptrmap bigger = {calloc(m->cap ? m->cap * 2 : 64, sizeof(void *)), NULL, m->cap ? m->cap * 2 : 64, m->n};
+    bigger.vals = bigger.keys ? malloc(bigger.cap * sizeof(int64_t)) : NULL;
+    if (!bigger.vals) {
+        free(bigger.keys);
+        cg_oom((int64_t)(bigger.cap * 16));
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        size_t j = slot_of(&bigger, m->keys[i]);
+        while (bigger.keys[j]) j = (j + 1) & (bigger.cap - 1);
+        bigger.keys[j] = m->keys[i];
+        bigger.vals[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    *m = bigger;
+    return 0;
+}
+
+/* The value of key, added as `init` if absent (*added says which); NULL if out of memory. */
+static int64_t *map_put(ptrmap *m, const void *key, int64_t init, bool *added) {
+    int64_t *v = map_find(m, key);
+    *added = !v;
+    if (v) return v;
+    if ((m->n + 1) * 2 > m->cap && map_grow(m)) return NULL;
+    size_t i = slot_of(m, key);
+    while (m->keys[i]) i = (i + 1) & (m->cap - 1);
+    m->keys[i] = key;
+    m->vals[i] = init;
+    m->n++;
+    return &m->vals[i];
+}
+
+static void map_free(ptrmap *m) {
+    free(m->keys);
+    free(m->vals);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t cap2 = *cap ? *cap * 2 : 32;
+    while (cap2 < need) cap2 *= 2;
+    void *p = realloc(*arr, cap2 * elem);
+    if (!p) {
+        cg_oom((int64_t)(cap2 * elem));
+        return -1;
+    }
+    *arr = p;
+    *cap = cap2;
+    return 0;
+}
+
+/* ---- the tape --------------------------------------------------------------------------- */
+
+enum { S_FRESH = 1, S_WRITTEN = 2, S_INPUT = 4 }; /* storage flags; the storage's index above bit 8 */
+
+typedef struct entry {
+    cg_kargs k;      /* first, so that a replay function can find its entry; k.v is owned */
+    cg_kernel_fn fn;
+    void *blob;      /* constants: the data to restore */
+    int64_t nblob;
+    bool refresh;    /* k.f is rewritten before each replay; not compared */
+} entry;
+
+typedef struct guard {
+    cg_storage *storage;
+    int64_t offset;
+    uint8_t requires_grad;
+} guard;
+
+typedef struct grad_guard {
+    cg_tensor *leaf, *grad; /* grad: what leaf->grad was when the recording first read it (owned) */
+    bool guarded;           /* false: the step set leaf->grad before reading it */
+} grad_guard;
+
+typedef struct keep {
+    void *obj;
+    void (*release)(void *);
+} keep;
+
+struct cg_tape {
+    entry *e;
+    size_t n, cap;
+    cg_tensor **ts; /* every tensor the entries name, once, owned */
+    guard *guards;  /* parallel to ts, taken when the recording ends */
+    int64_t *internal; /* parallel to ts: references from the tape itself (see internal_refs) */
+    size_t nts, capts;
+    ptrmap tmap;    /* tensor -> index in ts */
+    ptrmap smap;    /* storage -> flags | index << 8 */
+    int64_t nstorages;
+    grad_guard *gg;
+    size_t ngg, capgg;
+    ptrmap gmap;    /* leaf -> index in gg */
+    cg_tensor **inputs, **outputs; /* borrowed: ts holds them */
+    int nin, nout;
+    bool *written_input;
+    keep *keeps;
+    size_t nkeeps, capkeeps;
+    size_t refresh_at; /* refreshing: entries before this one are done */
+    bool recording, broken, refresh_ok;
+    char cause[256];
+};
+
+cg_tape *cg_tape_new(void) {
+    cg_tape *tp = calloc(1, sizeof *tp);
+    if (!tp) return cg_oom((int64_t)sizeof *tp);
+    return tp;
+}
+
+void cg_tape_free(cg_tape *tp) {
+    if (!tp) return;
+    if (cg_tape_now == tp) cg_tape_now = NULL;
+    if (refreshing == tp) refreshing = NULL;
+    for (size_t i = 0; i < tp->n; i++) {
+        free((void *)tp->e[i].k.v);
+        free(tp->e[i].blob);
+    }
+    free(tp->e);
+    for (size_t i = 0; i < tp->nts; i++) cg_tensor_release(tp->ts[i]);
+    free(tp->ts);
+    free(tp->guards);
+    free(tp->internal);
+    for (size_t i = 0; i < tp->ngg; i++) cg_tensor_release(tp->gg[i].grad);
+    free(tp->gg);
+    free(tp->outputs);
+    free(tp->inputs);
+    free(tp->written_input);
+    map_free(&tp->tmap);
+    map_free(&tp->smap);
+    map_free(&tp->gmap);
+    for (size_t i = 0; i < tp->nkeeps; i++) tp->keeps[i].release(tp->keeps[i].obj);
+    free(tp->keeps);
+    free(tp);
+}
+
+static void vbreak(cg_tape *tp, const char *fmt, va_list ap) {
+    if (!tp || tp->broken) return;
+    tp->broken = true;
+    vsnprintf(tp->cause, sizeof tp->cause, fmt, ap);
+}
+
+static void tape_break(cg_tape *tp, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vbreak(tp, fmt, ap);
+    va_end(ap);
+}
+
+void cg_tape_break(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vbreak(cg_tape_now, fmt, ap);
+    va_end(ap);
+}
+
+static void out_of_memory(cg_tape *tp) {
+    cg_error_clear();
+    tape_break(tp, "out of memory while recording");
+}
+
+/* The flags of storage s, registering it (with `flags`) on first sight. */
+static int64_t *storage_slot(cg_tape *tp, cg_storage *s, int64_t flags) {
+    bool added;
+    int64_t *v = map_put(&tp->smap, s, flags | (tp->nstorages << 8), &added);
+    if (!v) {
+        out_of_memory(tp);
+        return NULL;
+    }
+    if (added) tp->nstorages++;
+    return v;
+}
+
+void cg_tape_fresh(cg_storage *s) {
+    cg_tape *tp = cg_tape_now;
+    int64_t *v = storage_slot(tp, s, S_FRESH);
+    if (v) *v = (*v & ~(int64_t)0xff) | S_FRESH; /* a freed storage's address, reused */
+}
+
+/* Registers t (retained once); returns its index or -1. */
+static int64_t tensor_index(cg_tape *tp, cg_tensor *t) {
+    bool added;
+    int64_t *v = map_put(&tp->tmap, t, (int64_t)tp->nts, &added);
+    if (!v || (added && grow((void **)&tp->ts, &tp->capts, tp->nts + 1, sizeof(cg_tensor *)))) {
+        out_of_memory(tp);
+        return -1;
+    }
+    if (added) {
+        cg_tensor_retain(t);
+        tp->ts[tp->nts++] = t;
+    }
+    return *v;
+}
+
+enum touch { READ, WRITE, HOLD };
+
+/* Notes that the entry `name` reads t, writes it, or only holds it (pointer-level entries). */
+static void touch(cg_tape *tp, cg_tensor *t, enum touch how, const char *name) {
+    if (!t || tensor_index(tp, t) < 0) return;
+    int64_t *f = storage_slot(tp, t->storage, 0);
+    if (!f || how == HOLD || (how == READ && t->numel == 0)) return;
+    if (how == WRITE)
+        *f |= S_WRITTEN;
+    else if ((*f & S_FRESH) && !(*f & (S_WRITTEN | S_INPUT)))
+        tape_break(tp, "%s read data that an operation the recording cannot replay wrote", name);
+}
+
+/* A broken recording goes on being recorded: the caller still needs to know
+ * which tensors the step wrote (its arguments among them). */
+static entry *add_entry(cg_tape *tp, cg_kernel_fn fn, const cg_kargs *k, bool pointer_level) {
+    if (grow((void **)&tp->e, &tp->cap, tp->n + 1, sizeof(entry))) {
+        out_of_memory(tp);
+        return NULL;
+    }
+    entry *e = &tp->e[tp->n];
+    memset(e, 0, sizeof *e);
+    e->fn = fn;
+    e->k = *k;
+    e->k.v = NULL;
+    if (k->nv) {
+        cg_tensor **v = malloc((size_t)k->nv * sizeof(cg_tensor *));
+        if (!v) {
+            out_of_memory(tp);
+            return NULL;
+        }
+        memcpy(v, k->v, (size_t)k->nv * sizeof(cg_tensor *));
+        e->k.v = v;
+    }
+    tp->n++;
+    /* reads before writes: an in-place kernel reads what it is about to overwrite */
+    enum touch read = pointer_level ? HOLD : READ, write = pointer_level ? HOLD : WRITE;
+    for (int j = k->nw; j < CG_KT; j++) touch(tp, k->t[j], read, k->name);
+    for (int j = k->vw; j < k->nv; j++) touch(tp, k->v[j], read, k->name);
+    for (int j = 0; j < k->nw; j++) touch(tp, k->t[j], write, k->name);
+    for (int j = 0; j < k->vw; j++) touch(tp, k->v[j], write, k->name);
+    return e;
+}
+
+int cg_kernel(cg_kernel_fn fn, const cg_kargs *k) {
+    cg_tape *tp = cg_tape_now;
+    if (CG_LIKELY(!tp)) return fn(k);
+    add_entry(tp, fn, k, false);
+    cg_tape_now = NULL;
+    int rc = fn(k);
+    cg_tape_now = tp;
+    return rc;
+}
+
+int cg_kernel_refreshed(cg_kernel_fn fn, const cg_kargs *k) {
+    cg_tape *tp = cg_tape_now;
+    if (CG_LIKELY(!tp)) return fn(k);
+    entry *e = add_entry(tp, fn, k, false);
+    if (e) e->refresh = true;
+    cg_tape_now = NULL;
+    int rc = fn(k);
+    cg_tape_now = tp;
+    return rc;
+}
+
+/* ---- hooks of the hot paths ----------------------------------------------------------- */
+
+static int replay_loop(const cg_kargs *k) {
+    cg_run_loop((cg_loop)(uintptr_t)k->i[0], k->t[0], k->t + 1, (int)k->i[1]);
+    return 0;
+}
+
+void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) {
+    cg_kargs k = {.name = "an element-wise kernel", .t = {out}, .nw = 1, .i = {(int64_t)(uintptr_t)loop, nin}};
+    for (int j = 0; j < nin && j + 1 < CG_KT; j++) k.t[j + 1] = ins[j];
+    add_entry(cg_tape_now, replay_loop, &k, false);
+}
+
+static int replay_loop1(const cg_kargs *k) {
+    static const int64_t ones[3] = {1, 1, 1};
+    char *data[3] = {cg_ptr(k->t[0]), cg_ptr(k->t[1]), cg_ptr(k->t[2])};
+    ((cg_loop)(uintptr_t)k->i[0])(1, data, ones);
+    return 0;
+}
+
+void cg_tape_loop1(cg_loop loop, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
+    cg_kargs k = {.name = "an element-wise kernel", .t = {out, a, b}, .nw = 1, .i = {(int64_t)(uintptr_t)loop}};
+    add_entry(cg_tape_now, replay_loop1, &k, false);
+}
+
+static int replay_constant(const cg_kargs *k) {
+    const entry *e = (const entry *)(const void *)((const char *)k - offsetof(entry, k));
+    memcpy(cg_ptr(k->t[0]), e->blob, (size_t)e->nblob);
+    return 0;
+}
+
+void cg_tape_constant(cg_tensor *t) {
+    cg_tape *tp = cg_tape_now;
+    int64_t nbytes = t->numel * cg_dtype_size((cg_dtype)t->dtype);
+    if (!cg_tensor_is_contiguous(t)) {
+        tape_break(tp, "a constant with a strided layout was made in the step");
+        return;
+    }
+    cg_tape_fresh(t->storage); /* made now, perhaps with recording paused */
+    void *copy = malloc((size_t)nbytes + 1);
+    if (!copy) {
+        out_of_memory(tp);
+        return;
+    }
+    if (nbytes) memcpy(copy, cg_ptr(t), (size_t)nbytes);
+    cg_kargs k = {.name = "a constant", .t = {t}, .nw = 1};
+    entry *e = add_entry(tp, replay_constant, &k, false);
+    if (!e) {
+        free(copy);
+        return;
+    }
+    e->blob = copy;
+    e->nblob = nbytes;
+}
+
+/* ---- .grad -------------------------------------------------------------------------------- */
+
+/* The first time the step reads (read) or sets t->grad: a replay needs the
+ * .grad it read to be in place again; what the step set first does not matter. */
+static void note_grad(cg_tape *tp, cg_tensor *t, bool read) {
+    bool added;
+    int64_t *v = map_put(&tp->gmap, t, (int64_t)tp->ngg, &added);
+    if (!v || (added && grow((void **)&tp->gg, &tp->capgg, tp->ngg + 1, sizeof(grad_guard)))) {
+        out_of_memory(tp);
+        return;
+    }
+    if (!added) return;
+    cg_tensor *g = read ? t->grad : NULL;
+    if (g) cg_tensor_retain(g);
+    tp->gg[tp->ngg++] = (grad_guard){t, g, read};
+    tensor_index(tp, t); /* keeps the leaf alive while its guard names it */
+}
+
+void cg_tape_note_grad(cg_tensor *t) {
+    if (cg_tape_now) note_grad(cg_tape_now, t, true);
+}
+
+static int replay_set_grad(const cg_kargs *k) {
+    cg_tensor *t = k->t[0], *g = k->t[1];
+    if (t->grad == g) return 0;
+    if (g) cg_tensor_retain(g);
+    cg_tensor *old = t->grad;
+    t->grad = g;
+    cg_tensor_release(old);
+    return 0;
+}
+
+void cg_tape_set_grad(cg_tensor *t, cg_tensor *g) {
+    cg_tape *tp = cg_tape_now;
+    note_grad(tp, t, false);
+    cg_kargs k = {.name = "setting .grad", .t = {t, g}, .nw = 1};
+    add_entry(tp, replay_set_grad, &k, true);
+}
+
+void cg_tape_check_wrote(const cg_tensor *t, const char *what) {
+    cg_tape *tp = cg_tape_now;
+    const entry *e = tp->n ? &tp->e[tp->n - 1] : NULL;
+    bool ok = false;
+    for (int j = 0; e && j < e->k.nw && !ok; j++) ok = e->k.t[j] && e->k.t[j]->storage == t->storage;
+    for (int j = 0; e && j < e->k.vw && !ok; j++) ok = e->k.v[j] && e->k.v[j]->storage == t->storage;
+    if (!ok) tape_break(tp, "%s wrote into a tensor in a way the recording cannot replay", what);
+}
+
+/* ---- recording ---------------------------------------------------------------------------- */
+
+int cg_is_recording(void) { return cg_tape_now != NULL; }
+
+int cg_tape_begin(cg_tape *tp, cg_tensor *const *inputs, int n) {
+    if (cg_tape_now || tp->recording || tp->n || tp->nts) {
+        cg_error_set(CG_ERR_RUNTIME, "a step is already being recorded on this thread, or this tape was used");
+        return -1;
+    }
+    tp->inputs = calloc((size_t)n + 1, sizeof(cg_tensor *));
+    tp->written_input = calloc((size_t)n + 1, sizeof(bool));
+    if (!tp->inputs || !tp->written_input) {
+        cg_oom((int64_t)n * 8);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (tensor_index(tp, inputs[i]) < 0) return -1;
+        storage_slot(tp, inputs[i]->storage, S_INPUT);
+        tp->inputs[i] = inputs[i];
+    }
+    tp->nin = n;
+    tp->recording = true;
+    cg_tape_now = tp;
+    return 0;
+}
+
+int cg_tape_end(cg_tape *tp) {
+    if (cg_tape_now == tp) cg_tape_now = NULL;
+    if (!tp->recording) return 0;
+    tp->recording = false;
+    tp->guards = calloc(tp->nts + 1, sizeof(guard));
+    if (!tp->guards) {
+        out_of_memory(tp);
+        return 0;
+    }
+    for (size_t i = 0; i < tp->nts; i++) {
+        cg_tensor *t = tp->ts[i];
+        tp->guards[i] = (guard){t->storage, t->offset, t->requires_grad};
+    }
+    for (int i = 0; i < tp->nin; i++) tp->written_input[i] = cg_tape_wrote(tp, tp->inputs[i]);
+    return 0;
+}
+
+int cg_tape_set_outputs(cg_tape *tp, cg_tensor *const *outputs, int n) {
+    tp->outputs = calloc((size_t)n + 1, sizeof(cg_tensor *));
+    if (!tp->outputs) {
+        cg_oom((int64_t)n * 8);
+        return -1;
+    }
+    if (!tp->recording) {
+        cg_error_set(CG_ERR_RUNTIME, "a recording's outputs are set before it ends");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        cg_tensor *t = outputs[i];
+        if (tensor_index(tp, t) < 0) {
+            tp->outputs[i] = NULL;
+            continue;
+        }
+        int64_t *f = map_find(&tp->smap, t->storage);
+        if (f && (*f & S_FRESH) && !(*f & (S_WRITTEN | S_INPUT)))
+            tape_break(tp, "the step returns a tensor that an operation the recording cannot replay wrote");
+        tp->outputs[i] = t; /* owned through ts */
+    }
+    tp->nout = n;
+    return 0;
+}
+
+const char *cg_tape_cause(const cg_tape *tp) { return tp->broken ? tp->cause : NULL; }
+
+int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t) {
+    int64_t *f = map_find(&tp->smap, t->storage);
+    return f && (*f & S_WRITTEN) ? 1 : 0;
+}
+
+int64_t cg_tape_size(const cg_tape *tp) { return (int64_t)tp->n; }
+
+const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors) {
+    if (i < 0 || (size_t)i >= tp->n) return NULL;
+    const cg_kargs *k = &tp->e[i].k;
+    for (int j = 0; j < 6; j++) {
+        const int64_t *v = j < CG_KT && k->t[j] ? map_find(&tp->tmap, k->t[j]) : NULL;
+        tensors[j] = v ? *v : -1;
+    }
+    return k->name;
+}
+
+int cg_tape_read(const cg_tensor *t, const char *what) {
+    cg_tape *tp = cg_tape_now;
+    if (!tp || tp->broken) return tp && tp->broken;
+    int64_t *f = map_find(&tp->smap, t->storage);
+    if (!f || !(*f & (S_WRITTEN | S_INPUT))) return 0;
+    tape_break(tp, "%s reads the values of a tensor the step computes", what);
+    return 1;
+}
+
+void cg_tape_keep(void *obj, void (*release)(void *obj)) {
+    cg_tape *tp = cg_tape_now;
+    if (!tp) return;
+    if (grow((void **)&tp->keeps, &tp->capkeeps, tp->nkeeps + 1, sizeof(keep))) {
+        out_of_memory(tp);
+        release(obj);
+        return;
+    }
+    tp->keeps[tp->nkeeps++] = (keep){obj, release};
+}
+
+/* ---- comparing two recordings --------------------------------------------------------------- */
+
+/* How a tensor of tape tp is told apart: its index, its storage's (by index
+ * when the storage was made during the recording, else by address) and layout. */
+static bool same_tensor(const cg_tape *a, const cg_tensor *x, const cg_tape *b, const cg_tensor *y) {
+    if (!x || !y) return x == y;
+    const int64_t *ix = map_find(&a->tmap, x), *iy = map_find(&b->tmap, y);
+    const int64_t *sx = map_find(&a->smap, x->storage), *sy = map_find(&b->smap, y->storage);
+    if (!ix || !iy || *ix != *iy || !sx || !sy) return false;
+    bool fx = *sx & S_FRESH, fy = *sy & S_FRESH;
+    if (fx != fy || (fx ? (*sx >> 8) != (*sy >> 8) : x->storage != y->storage)) return false;
+    return x->dtype == y->dtype && x->offset == y->offset && cg_same_shape(x, y) &&
+           !memcmp(x->strides, y->strides, (size_t)x->ndim * sizeof(int64_t));
+}
+
+static bool same_entry(const cg_tape *a, const entry *x, const cg_tape *b, const entry *y) {
+    if (x->fn != y->fn || x->k.nw != y->k.nw || x->k.nv != y->k.nv || x->k.vw != y->k.vw ||
+        x->refresh != y->refresh || memcmp(x->k.i, y->k.i, sizeof x->k.i) || x->nblob != y->nblob)
+        return false;
+    if (x->fn == replay_constant) {
+        if (x->nblob && memcmp(x->blob, y->blob, (size_t)x->nblob)) return false;
+    } else if (!x->refresh && memcmp(x->k.f, y->k.f, sizeof x->k.f)) {
+        return false;
+    }
+    for (int j = 0; j < CG_KT; j++)
+        if (!same_tensor(a, x->k.t[j], b, y->k.t[j])) return false;
+    for (int j = 0; j < x->k.nv; j++)
+        if (!same_tensor(a, x->k.v[j], b, y->k.v[j])) return false;
+    return true;
+}
+
+const char *cg_tape_compare(const cg_tape *a, const cg_tape *b, char *buf, size_t size) {
+    size_t n = a->n < b->n ? a->n : b->n;
+    for (size_t i = 0; i < n; i++) {
+        if (same_entry(a, &a->e[i], b, &b->e[i])) continue;
+        const entry *x = &a->e[i], *y = &b->e[i];
+        if (x->fn == replay_constant && y->fn == replay_constant)
+            snprintf(buf, size, "a tensor made from Python data (operation #%zu) holds different values", i);
+        else if (x->fn == y->fn)
+            snprintf(buf, size, "operation #%zu (%s) ran with different tensors or arguments", i, x->k.name);
+        else
+            snprintf(buf, size, "operation #%zu is %s in one call and %s in the other", i, x->k.name, y->k.name);
+        return buf;
+    }
+    if (a->n != b->n) {
+        snprintf(buf, size, "one call ran %zu operations, the other %zu", a->n, b->n);
+        return buf;
+    }
+    if (a->nout != b->nout || a->nin != b->nin || a->ngg != b->ngg) {
+        snprintf(buf, size, "the calls returned or touched different tensors");
+        return buf;
+    }
+    for (int i = 0; i < a->nout; i++)
+        if (!same_tensor(a, a->outputs[i], b, b->outputs[i])) {
+            snprintf(buf, size, "output %d is a different tensor in each call", i);
+            return buf;
+        }
+    for (size_t i = 0; i < a->ngg; i++)
+        if (a->gg[i].leaf != b->gg[i].leaf || a->gg[i].grad != b->gg[i].grad || a->gg[i].guarded != b->gg[i].guarded) {
+            snprintf(buf, size, "the calls started from different .grad tensors");
+            return buf;
+        }
+    return NULL;
+}
+
+/* ---- replay ----------------------------------------------------------------------------------- */
+
+/* How many references to each tape tensor come from the tape itself: its
+ * own, and those of views it holds (a view keeps its base). */
+static int64_t *internal_refs(const cg_tape *tp) {
+    int64_t *refs = malloc((tp->nts + 1) * sizeof(int64_t));
+    if (!refs) return NULL;
+    for (size_t i = 0; i < tp->nts; i++) refs[i] = 1;
+    for (size_t i = 0; i < tp->nts; i++) {
+        const int64_t *b = tp->ts[i]->base ? map_find(&tp->tmap, tp->ts[i]->base) : NULL;
+        if (b) refs[*b]++;
+    }
+    return refs;
+}
+
+void cg_tape_drop_history(cg_tape *tp) {
+    int64_t *refs = tp->internal ? tp->internal : (tp->internal = internal_refs(tp));
+    bool again = refs != NULL;
+    while (again) { /* newest first: their nodes hold older tensors */
+        again = false;
+        for (size_t i = tp->nts; i-- > 0;) {
+            cg_tensor *t = tp->ts[i];
+            if (!t->grad_fn || CG_LOAD(&t->refcount) != refs[i]) continue;
+            cg_node *fn = t->grad_fn;
+            t->grad_fn = NULL;
+            t->requires_grad = 0;
+            cg_node_release(fn);
+            again = true;
+        }
+    }
+    for (size_t i = 0; tp->guards && i < tp->nts; i++) tp->guards[i].requires_grad = tp->ts[i]->requires_grad;
+}
+
+/* Whether everything the recording relies on is still in place. Tensors only
+ * the tape holds cannot have changed. */
+static bool guards_hold(cg_tape *tp) {
+    if (!tp->internal) cg_tape_drop_history(tp);
+    if (!tp->internal || !tp->guards) return false;
+    for (size_t i = 0; i < tp->nts; i++) {
+        cg_tensor *t = tp->ts[i];
+        if (CG_LOAD(&t->refcount) == tp->internal[i]) continue;
+        const guard *g = &tp->guards[i];
+        if (t->storage != g->storage || t->offset != g->offset || t->requires_grad != g->requires_grad)
+            return false;
+    }
+    for (size_t i = 0; i < tp->ngg; i++)
+        if (tp->gg[i].guarded && tp->gg[i].leaf->grad != tp->gg[i].grad) return false;
+    return true;
+}
+
+static cg_tensor *copy_of(cg_tensor *t) {
+    cg_tensor *c = cg_empty(t->shape, t->ndim, (cg_dtype)t->dtype);
+    if (c) cg_copy_data(c, t);
+    return c;
+}
+
+int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs) {
+    if (cg_tape_now || tp->recording || tp->broken || n != tp->nin) {
+        cg_error_set(CG_ERR_RUNTIME, "this recording cannot be replayed here");
+        return -1;
+    }
+    if (!guards_hold(tp)) return 1;
+    for (int i = 0; i < n; i++)
+        if (cg_copy_data(tp->inputs[i], args[i])) return -1;
+    for (size_t i = 0; i < tp->n; i++)
+        if (tp->e[i].fn(&tp->e[i].k)) return -1;
+    for (int i = 0; i < n; i++)
+        if (tp->written_input[i] && cg_copy_data(args[i], tp->inputs[i])) return -1;
+    for (int i = 0; i < tp->nout; i++) {
+        if (!(outs[i] = copy_of(tp->outputs[i]))) {
+            while (i--) cg_tensor_release(outs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- refreshing optimizer hyper-parameters ----------------------------------------------------- */
+
+int cg_tape_refresh_begin(cg_tape *tp) {
+    if (cg_tape_now || refreshing) {
+        cg_error_set(CG_ERR_RUNTIME, "cannot refresh a recording while recording or refreshing");
+        return -1;
+    }
+    refreshing = tp;
+    tp->refresh_at = 0;
+    tp->refresh_ok = true;
+    return 0;
+}
+
+int cg_tape_refresh_end(cg_tape *tp) {
+    if (refreshing == tp) refreshing = NULL;
+    for (size_t i = tp->refresh_at; i < tp->n; i++)
+        if (tp->e[i].refresh) tp->refresh_ok = false; /* a recorded step was not called */
+    return tp->refresh_ok ? 0 : 1;
+}
+
+int cg_tape_refreshing(void) { return refreshing != NULL; }
+
+int cg_tape_refresh(cg_kernel_fn fn, const cg_kargs *k) {
+    cg_tape *tp = refreshing;
+    if (CG_LIKELY(!tp)) return 0;
+    size_t i = tp->refresh_at;
+    while (i < tp->n && !tp->e[i].refresh) i++;
+    entry *e = i < tp->n ? &tp->e[i] : NULL;
+    bool same = e && e->fn == fn && e->k.nv == k->nv && !memcmp(e->k.i, k->i, sizeof k->i);
+    for (int j = 0; same && j < k->nv; j++) same = e->k.v[j] == k->v[j];
+    if (same)
+        memcpy(e->k.f, k->f, sizeof k->f);
+    else
+        tp->refresh_ok = false;
+    tp->refresh_at = e ? i + 1 : tp->n;
+    return 1;
+}

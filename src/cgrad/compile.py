@@ -1,0 +1,287 @@
+"""cgrad.compile: record what one call of a training step does in C, then replay it.
+
+A compiled step runs eagerly on its first call with a new signature (that call
+makes the lazily created state: the first .grad tensors, optimizer buffers),
+is recorded on the next two calls, and once both recordings did the same work,
+every later call replays the recording: forward kernels, backward kernels,
+gradient accumulation and optimizer updates as one C loop over the same
+buffers, without the GIL and without Python per op. See docs/compile.md.
+"""
+import functools
+import threading
+import warnings
+
+from cgrad import _C
+from cgrad._C import Tensor
+
+__all__ = ["compile", "CompileError"]
+
+
+class CompileError(RuntimeError):
+    """cgrad.compile(fn, fullgraph=True) cannot replay fn; the message names the cause."""
+
+
+def compile(fn=None, *, fullgraph=False, cache_size=8):
+    """Compiles fn, a training or evaluation step: ``step = cgrad.compile(step)``, or as a decorator
+    (``@cgrad.compile`` / ``@cgrad.compile(fullgraph=True)``).
+
+    Calls are keyed by their signature: each tensor argument's shape, dtype, strides and
+    requires_grad (and identity, when it requires grad), other arguments by value, grad mode and
+    the default dtype; up to cache_size signatures are recorded, later new ones run eagerly.
+    Tensors the step returns are fresh copies without grad_fn. Parameters and other tensors the
+    step reaches from outside must stay the same objects between calls (updating them in place
+    is fine). A step that cannot be replayed runs eagerly from then on, after one warning naming
+    the cause; with fullgraph=True it raises CompileError instead.
+    """
+    if fn is None:
+        return functools.partial(compile, fullgraph=fullgraph, cache_size=cache_size)
+    if not callable(fn):
+        raise TypeError(f"cgrad.compile expects a callable, got {type(fn).__name__}")
+    if not isinstance(cache_size, int) or cache_size < 1:
+        raise ValueError(f"cache_size must be a positive int, got {cache_size!r}")
+    step = _CompiledStep(fn, bool(fullgraph), cache_size)
+
+    @functools.wraps(fn)
+    def compiled(*args, **kwargs):
+        return step(args, kwargs)
+
+    compiled._cgrad_step = step
+    return compiled
+
+
+compile.CompileError = CompileError
+
+
+# ---- outputs --------------------------------------------------------------------------------
+
+_TENSOR = object()  # marks where a tensor sits in an output's structure
+
+
+def _flatten(out, tensors):
+    """out with every tensor replaced by _TENSOR (and appended to tensors)."""
+    if isinstance(out, Tensor):
+        tensors.append(out)
+        return _TENSOR
+    if isinstance(out, (tuple, list)):
+        items = [_flatten(x, tensors) for x in out]
+        return tuple(items) if type(out) is tuple else type(out)(items) if type(out) is list else type(out)(*items)
+    if isinstance(out, dict):
+        return type(out)((k, _flatten(v, tensors)) for k, v in out.items())
+    return out
+
+
+def _unflatten(spec, tensors):
+    it = iter(tensors)
+
+    def build(s):
+        if s is _TENSOR:
+            return next(it)
+        if isinstance(s, (tuple, list)):
+            items = [build(x) for x in s]
+            return tuple(items) if type(s) is tuple else type(s)(items) if type(s) is list else type(s)(*items)
+        if isinstance(s, dict):
+            return type(s)((k, build(v)) for k, v in s.items())
+        return s
+
+    return build(spec)
+
+
+def _same_spec(a, b):
+    """Whether two output structures match, Python values included (NaN equals NaN)."""
+    if a is _TENSOR or b is _TENSOR:
+        return a is b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same_spec(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_spec(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b) or (a != a and b != b)
+    except Exception:
+        return a is b
+
+
+def _copies(tensors):
+    with _C_no_grad():
+        return [t.detach().clone() for t in tensors]
+
+
+class _C_no_grad:
+    def __enter__(self):
+        self.prev = _C._is_grad_enabled()
+        _C._set_grad_enabled(False)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+
+
+def _substitute(x, table):
+    """x with the tensors in table (id -> replacement) replaced, in the same structure."""
+    if isinstance(x, Tensor):
+        return table.get(id(x), x)
+    if isinstance(x, (tuple, list)):
+        items = [_substitute(v, table) for v in x]
+        return tuple(items) if type(x) is tuple else type(x)(items) if type(x) is list else type(x)(*items)
+    if isinstance(x, dict):
+        return type(x)((k, _substitute(v, table)) for k, v in x.items())
+    return x
+
+
+def _extent(t):
+    """The byte range t's elements span."""
+    start = t.data_ptr()
+    span = sum((s - 1) * st for s, st in zip(t.shape, t.stride()) if s > 0) + 1 if t.numel() else 0
+    return start, start + span * t.element_size()
+
+
+# ---- one signature ----------------------------------------------------------------------------
+
+class _Entry:
+    """The recordings of one signature and how its tensor arguments map onto the tape's inputs."""
+
+    __slots__ = ("warm", "pending", "tape", "spec", "n_out", "inputs", "placeholders", "restarts", "lock")
+
+    def __init__(self):
+        self.warm = False        # the eager first call has run
+        self.pending = None      # (tape, spec) of the first recording, waiting for the second
+        self.tape = None         # the recording replayed
+        self.spec = None         # the outputs' structure
+        self.n_out = 0
+        self.inputs = None       # positions of the tensor arguments that are tape inputs
+        self.placeholders = None
+        self.restarts = 0
+        self.lock = threading.Lock()
+
+
+class _CompiledStep:
+    def __init__(self, fn, fullgraph, cache_size):
+        self.fn = fn
+        self.name = getattr(fn, "__qualname__", None) or repr(fn)
+        self.fullgraph = fullgraph
+        self.cache_size = cache_size
+        self.cache = {}
+        self.cause = None         # set when the step runs eagerly for good
+        self.cache_warned = False
+
+    def __call__(self, args, kwargs):
+        if self.cause is not None or _C._is_recording():  # given up, or inside another recording
+            return self.fn(*args, **kwargs)
+        key, tensors = _C._step_signature(args, kwargs)
+        entry = self.cache.get(key)
+        if entry is None:
+            if len(self.cache) >= self.cache_size:
+                return self._over_cache(args, kwargs)
+            entry = self.cache[key] = _Entry()
+        if entry.tape is not None:
+            out = self._replay(entry, tensors)
+            if out is not None:
+                return out
+        if not entry.warm:
+            entry.warm = True
+            out = self.fn(*args, **kwargs)
+            tensors_out = []
+            spec = _flatten(out, tensors_out)
+            return _unflatten(spec, _copies(tensors_out))
+        return self._record(entry, args, kwargs, tensors)
+
+    # -- replay --
+
+    def _replay(self, entry, tensors):
+        tape = entry.tape
+        with entry.lock:
+            if tape.optimizers and not tape.refresh():
+                outs = None
+            else:
+                outs = tape.replay([tensors[i] for i in entry.inputs], entry.n_out)
+        if outs is None:  # a guard failed: tensors the recording relies on were replaced
+            entry.tape, entry.pending = None, None
+            entry.restarts += 1
+            if entry.restarts > 3:
+                self._give_up("the tensors it uses (parameters, their .grad, optimizer state) keep being replaced "
+                              "between calls")
+            return None
+        return _unflatten(entry.spec, outs)
+
+    # -- recording --
+
+    def _record(self, entry, args, kwargs, tensors):
+        if entry.inputs is None:
+            entry.inputs = [i for i, t in enumerate(tensors) if not t.requires_grad]
+            with _C_no_grad():
+                entry.placeholders = [tensors[i].detach().clone() for i in entry.inputs]
+        table = {}
+        with _C_no_grad():
+            for i, ph in zip(entry.inputs, entry.placeholders):
+                ph.copy_(tensors[i])
+                table[id(tensors[i])] = ph
+        call_args, call_kwargs = _substitute(args, table), _substitute(kwargs, table)
+        tape = _C._Tape()
+        tape.begin(entry.placeholders)
+        try:
+            out = self.fn(*call_args, **call_kwargs)
+            out_tensors = []
+            spec = _flatten(out, out_tensors)
+            tape.set_outputs(out_tensors)
+        finally:
+            tape.end()
+            self._write_back(entry, tensors, tape)
+        result = _unflatten(spec, _copies(out_tensors))
+        n_out = len(out_tensors)
+        del out, out_tensors
+        tape.drop_history()  # the recorded graph dies here, as an eager step's would
+        cause = tape.cause or self._aliasing_cause(entry, tensors, tape)
+        if cause is None and entry.pending is not None:
+            first, first_spec = entry.pending
+            cause = first.compare(tape)
+            if cause is None and not _same_spec(first_spec, spec):
+                cause = "it returns different Python values (or structures) from call to call"
+            elif cause is None and list(map(id, first.optimizers)) != list(map(id, tape.optimizers)):
+                cause = "it steps different optimizers from call to call"
+            elif cause is not None:
+                cause = "it does different work from call to call: " + cause
+            if cause is None:
+                entry.tape, entry.spec, entry.n_out, entry.pending = tape, spec, n_out, None
+        elif cause is None:
+            entry.pending = (tape, spec)
+        if cause is not None:
+            self._give_up(cause)
+        return result
+
+    def _write_back(self, entry, tensors, tape):
+        """Writes what the step wrote into its tensor arguments back into them."""
+        with _C_no_grad():
+            for i, ph in zip(entry.inputs, entry.placeholders):
+                if tape.wrote(ph):
+                    tensors[i].copy_(ph)
+
+    def _aliasing_cause(self, entry, tensors, tape):
+        written = [tensors[i] for i, ph in zip(entry.inputs, entry.placeholders) if tape.wrote(ph)]
+        for w in written:
+            lo, hi = _extent(w)
+            for t in tensors:
+                if t is not w and t.numel() and w.numel():
+                    a, b = _extent(t)
+                    if a < hi and lo < b:
+                        return "it writes into a tensor argument that shares memory with another argument"
+        return None
+
+    # -- giving up --
+
+    def _give_up(self, cause):
+        if self.fullgraph:
+            raise CompileError(f"cgrad.compile(fullgraph=True): {self.name} cannot be replayed: {cause}")
+        self.cause = cause
+        self.cache.clear()
+        warnings.warn(f"cgrad.compile: {self.name} runs eagerly from now on: {cause}", UserWarning, stacklevel=5)
+
+    def _over_cache(self, args, kwargs):
+        if self.fullgraph:
+            raise CompileError(f"cgrad.compile(fullgraph=True): {self.name} was called with more than "
+                               f"cache_size={self.cache_size} different argument signatures")
+        if not self.cache_warned:
+            self.cache_warned = True
+            warnings.warn(f"cgrad.compile: {self.name} was called with more than cache_size={self.cache_size} "
+                          "different argument signatures; calls with new signatures run eagerly", UserWarning,
+                          stacklevel=4)
+        return self.fn(*args, **kwargs)
