@@ -165,3 +165,164 @@ def _step_signature(tuple args, dict kwargs):
     key = (bool(cg_is_grad_enabled()), <int>cg_get_default_dtype(), signature_of(args, tensors, seen),
            signature_of(kwargs, tensors, seen) if kwargs else None)
     return key, tensors
+
+
+_TENSOR_MARK = object()  # where a tensor sits in the structure of a step's outputs
+_MISS = object()   # _Replayer.run: the arguments do not match; take the slow path
+_STALE = object()  # _Replayer.run: a guard failed; the recording must be made again
+
+cdef enum:
+    META = 20  # per tensor argument: dtype, requires_grad, ndim, shape[8], strides[8], input slot
+
+
+cdef class _Replayer:
+    """Replays one recording. run(args) first checks that positional args match
+    the call it was recorded for, without building the signature (the hot path
+    of a compiled step); run_inputs(tensors) trusts the caller."""
+    cdef readonly _Tape tape
+    cdef object lock
+    cdef readonly object spec
+    cdef readonly int out_kind  # 1: one tensor, 2: a tuple of tensors, 0: anything else (the caller rebuilds it)
+    cdef int nargs, n_out, n_in, grad_mode
+    cdef cg_dtype default_dtype
+    cdef list values      # per argument: None (a tensor, see meta), or (type, value, by identity)
+    cdef list identities  # per argument: the tensor it must be (one that requires grad), else None
+    cdef int64_t *meta
+
+    def __cinit__(self, _Tape tape, args, spec, int n_out):
+        self.tape = tape
+        self.spec = spec
+        self.n_out = n_out
+        self.n_in = tape.n_inputs
+        self.out_kind = 1 if spec is _TENSOR_MARK else 2 if (type(spec) is tuple and
+                                                             all(s is _TENSOR_MARK for s in spec)) else 0
+        self.lock = threading.Lock()
+        self.nargs = -1  # no matching unless args are flat (see describe)
+        if args is not None:
+            self.describe(args)
+
+    cdef describe(self, tuple args):
+        cdef int i, d, slot = 0
+        cdef cg_tensor *t
+        cdef int64_t *m
+        self.meta = <int64_t *>malloc(max(len(args), 1) * META * sizeof(int64_t))
+        if self.meta == NULL:
+            raise MemoryError()
+        self.values, self.identities = [], []
+        seen = set()
+        for i, a in enumerate(args):
+            if isinstance(a, (tuple, list, dict)) or id(a) in seen:
+                return  # nested or repeated arguments: the signature decides
+            seen.add(id(a))
+            self.identities.append(a if isinstance(a, _TensorBase) and a.requires_grad else None)
+            if not isinstance(a, _TensorBase):
+                try:
+                    hash(a)
+                    self.values.append((type(a), a, False))
+                except TypeError:
+                    self.values.append((type(a), a, True))
+                continue
+            t = (<_TensorBase>a).t
+            m = self.meta + i * META
+            m[0], m[1], m[2] = t.dtype, t.requires_grad, t.ndim
+            for d in range(t.ndim):
+                m[3 + d] = t.shape[d]
+                m[11 + d] = t.strides[d]
+            m[19] = -1 if t.requires_grad else slot
+            slot += 0 if t.requires_grad else 1
+            self.values.append(None)
+        if slot == self.n_in:
+            self.nargs = len(args)
+            self.grad_mode = cg_is_grad_enabled()
+            self.default_dtype = cg_get_default_dtype()
+
+    def __dealloc__(self):
+        free(self.meta)
+
+    cdef bint matches(self, tuple args, cg_tensor **ins) except -1:
+        cdef int i, d
+        cdef int64_t *m
+        cdef cg_tensor *t
+        if self.nargs < 0 or len(args) != self.nargs or cg_is_grad_enabled() != self.grad_mode:
+            return False
+        if cg_get_default_dtype() != self.default_dtype:
+            return False
+        for i in range(self.nargs):
+            a = args[i]
+            v = self.values[i]
+            if v is not None:
+                if type(a) is not (<tuple>v)[0]:
+                    return False
+                if a is not (<tuple>v)[1] and ((<tuple>v)[2] or not a == (<tuple>v)[1]):
+                    return False
+                continue
+            if not isinstance(a, _TensorBase):
+                return False
+            t = (<_TensorBase>a).t
+            m = self.meta + i * META
+            if t.dtype != m[0] or t.requires_grad != m[1] or t.ndim != m[2]:
+                return False
+            for d in range(t.ndim):
+                if t.shape[d] != m[3 + d] or t.strides[d] != m[11 + d]:
+                    return False
+            if m[19] < 0:
+                if a is not self.identities[i]:
+                    return False
+            else:
+                ins[m[19]] = t
+        return True
+
+    cdef object replay(self, cg_tensor **ins):
+        cdef cg_tensor *small[8]
+        cdef cg_tensor **outs = small
+        cdef int rc = 0, i
+        if self.n_out > 8:
+            outs = <cg_tensor **>malloc(self.n_out * sizeof(cg_tensor *))
+            if outs == NULL:
+                raise MemoryError()
+        try:
+            if not self.lock.acquire(False):
+                self.lock.acquire()
+            try:
+                if self.tape.optimizers and not self.tape.refresh():
+                    return _STALE
+                with nogil:
+                    rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
+            finally:
+                self.lock.release()
+            if rc < 0:
+                raise_error()
+            if rc > 0:
+                return _STALE
+            if self.out_kind == 1:
+                return wrap(outs[0])
+            results = [wrap(outs[i]) for i in range(self.n_out)]
+            return tuple(results) if self.out_kind == 2 else results
+        finally:
+            if outs != small:
+                free(outs)
+
+    def run(self, tuple args):
+        """The step's outputs (a list of tensors when out_kind is 0), or _MISS / _STALE."""
+        cdef cg_tensor *small[8]
+        cdef cg_tensor **ins = small
+        if cg_is_recording() or self.nargs < 0:
+            return _MISS
+        if self.n_in > 8:
+            ins = <cg_tensor **>malloc(self.n_in * sizeof(cg_tensor *))
+            if ins == NULL:
+                raise MemoryError()
+        try:
+            if not self.matches(args, ins):
+                return _MISS
+            return self.replay(ins)
+        finally:
+            if ins != small:
+                free(ins)
+
+    def run_inputs(self, inputs):
+        """As run, for the tape's input tensors (the caller matched the signature)."""
+        cdef _Tensors t = _Tensors(inputs, "inputs")
+        if t.n != self.n_in:
+            raise ValueError(f"expected {self.n_in} input tensors, got {t.n}")
+        return self.replay(t.arr)

@@ -8,11 +8,10 @@ gradient accumulation and optimizer updates as one C loop over the same
 buffers, without the GIL and without Python per op. See docs/compile.md.
 """
 import functools
-import threading
 import warnings
 
 from cgrad import _C
-from cgrad._C import Tensor
+from cgrad._C import _MISS, _STALE, Tensor
 
 __all__ = ["compile", "CompileError"]
 
@@ -54,7 +53,7 @@ compile.CompileError = CompileError
 
 # ---- outputs --------------------------------------------------------------------------------
 
-_TENSOR = object()  # marks where a tensor sits in an output's structure
+_TENSOR = _C._TENSOR_MARK  # marks where a tensor sits in an output's structure
 
 
 def _flatten(out, tensors):
@@ -140,18 +139,16 @@ def _extent(t):
 class _Entry:
     """The recordings of one signature and how its tensor arguments map onto the tape's inputs."""
 
-    __slots__ = ("warm", "pending", "tape", "spec", "n_out", "inputs", "placeholders", "restarts", "lock")
+    __slots__ = ("warm", "pending", "replayer", "inputs", "placeholders", "restarts", "mismatches")
 
     def __init__(self):
         self.warm = False        # the eager first call has run
         self.pending = None      # (tape, spec) of the first recording, waiting for the second
-        self.tape = None         # the recording replayed
-        self.spec = None         # the outputs' structure
-        self.n_out = 0
+        self.replayer = None     # replays the recording (a _C._Replayer)
         self.inputs = None       # positions of the tensor arguments that are tape inputs
         self.placeholders = None
-        self.restarts = 0
-        self.lock = threading.Lock()
+        self.restarts = 0        # replays refused by a guard
+        self.mismatches = 0      # recordings that differed from the one before
 
 
 class _CompiledStep:
@@ -163,8 +160,17 @@ class _CompiledStep:
         self.cache = {}
         self.cause = None         # set when the step runs eagerly for good
         self.cache_warned = False
+        self.last = None          # (entry, replayer) of the last replayed signature: the hot path
+        self.replays = 0          # calls answered by a replay
 
     def __call__(self, args, kwargs):
+        last = self.last
+        if last is not None and not kwargs:
+            out = last[1].run(args)
+            if out is not _MISS:
+                out = self._finish(last[0], out)
+                if out is not _STALE:
+                    return out
         if self.cause is not None or _C._is_recording():  # given up, or inside another recording
             return self.fn(*args, **kwargs)
         key, tensors = _C._step_signature(args, kwargs)
@@ -173,9 +179,10 @@ class _CompiledStep:
             if len(self.cache) >= self.cache_size:
                 return self._over_cache(args, kwargs)
             entry = self.cache[key] = _Entry()
-        if entry.tape is not None:
-            out = self._replay(entry, tensors)
-            if out is not None:
+        if entry.replayer is not None:
+            self.last = (entry, entry.replayer)
+            out = self._finish(entry, entry.replayer.run_inputs([tensors[i] for i in entry.inputs]))
+            if out is not _STALE:
                 return out
         if not entry.warm:
             entry.warm = True
@@ -187,21 +194,19 @@ class _CompiledStep:
 
     # -- replay --
 
-    def _replay(self, entry, tensors):
-        tape = entry.tape
-        with entry.lock:
-            if tape.optimizers and not tape.refresh():
-                outs = None
-            else:
-                outs = tape.replay([tensors[i] for i in entry.inputs], entry.n_out)
-        if outs is None:  # a guard failed: tensors the recording relies on were replaced
-            entry.tape, entry.pending = None, None
+    def _finish(self, entry, out):
+        """The outputs of a replay; _STALE (record again) when a guard failed."""
+        if out is _STALE:  # tensors the recording relies on were replaced since: warm up and record again
+            self.last = None
+            entry.replayer, entry.pending, entry.warm = None, None, False
             entry.restarts += 1
             if entry.restarts > 3:
                 self._give_up("the tensors it uses (parameters, their .grad, optimizer state) keep being replaced "
                               "between calls")
-            return None
-        return _unflatten(entry.spec, outs)
+            return _STALE
+        self.replays += 1
+        replayer = entry.replayer
+        return out if replayer.out_kind else _unflatten(replayer.spec, out)
 
     # -- recording --
 
@@ -232,21 +237,30 @@ class _CompiledStep:
         tape.drop_history()  # the recorded graph dies here, as an eager step's would
         cause = tape.cause or self._aliasing_cause(entry, tensors, tape)
         if cause is None and entry.pending is not None:
-            first, first_spec = entry.pending
-            cause = first.compare(tape)
-            if cause is None and not _same_spec(first_spec, spec):
-                cause = "it returns different Python values (or structures) from call to call"
-            elif cause is None and list(map(id, first.optimizers)) != list(map(id, tape.optimizers)):
-                cause = "it steps different optimizers from call to call"
-            elif cause is not None:
-                cause = "it does different work from call to call: " + cause
+            cause = self._difference(entry.pending, tape, spec)
             if cause is None:
-                entry.tape, entry.spec, entry.n_out, entry.pending = tape, spec, n_out, None
+                entry.replayer, entry.pending = _C._Replayer(tape, args if not kwargs else None, spec, n_out), None
+                self.last = (entry, entry.replayer)
+            elif entry.mismatches < 2:  # state made lazily in the first calls: compare the next two
+                entry.mismatches += 1
+                entry.pending, cause = (tape, spec), None
         elif cause is None:
             entry.pending = (tape, spec)
         if cause is not None:
             self._give_up(cause)
         return result
+
+    def _difference(self, pending, tape, spec):
+        """None if two recordings did the same work, else the first difference."""
+        first, first_spec = pending
+        cause = first.compare(tape)
+        if cause is not None:
+            return "it does different work from call to call: " + cause
+        if not _same_spec(first_spec, spec):
+            return "it returns different Python values (or structures) from call to call"
+        if list(map(id, first.optimizers)) != list(map(id, tape.optimizers)):
+            return "it steps different optimizers from call to call"
+        return None
 
     def _write_back(self, entry, tensors, tape):
         """Writes what the step wrote into its tensor arguments back into them."""
@@ -273,6 +287,7 @@ class _CompiledStep:
             raise CompileError(f"cgrad.compile(fullgraph=True): {self.name} cannot be replayed: {cause}")
         self.cause = cause
         self.cache.clear()
+        self.last = None
         warnings.warn(f"cgrad.compile: {self.name} runs eagerly from now on: {cause}", UserWarning, stacklevel=5)
 
     def _over_cache(self, args, kwargs):
