@@ -6,13 +6,11 @@
 
 /* ---- grad mode ------------------------------------------------------------- */
 
-static _Thread_local int grad_disabled; /* zero-initialised: grad mode on */
-
-int cg_is_grad_enabled(void) { return !grad_disabled; }
-void cg_set_grad_enabled(int on) { grad_disabled = !on; }
+int cg_is_grad_enabled(void) { return !cg_ts.grad_disabled; }
+void cg_set_grad_enabled(int on) { cg_ts.grad_disabled = !on; }
 
 bool cg_any_requires_grad(cg_tensor *const *inputs, int n) {
-    if (grad_disabled) return false;
+    if (cg_ts.grad_disabled) return false;
     for (int i = 0; i < n; i++)
         if (inputs[i] && inputs[i]->requires_grad) return true;
     return false;
@@ -36,33 +34,13 @@ static bool try_retain(int64_t *refcount) {
 /* ---- nodes ------------------------------------------------------------------------ */
 
 static uint64_t next_seq;
-static _Thread_local struct {
-    void *head;
-    int count;
-} node_fl;
-
 static cg_node *node_alloc(void) {
-    cg_node *n = node_fl.head;
-    if (n) {
-        node_fl.head = *(void **)n;
-        node_fl.count--;
-    } else {
-        n = malloc(sizeof *n);
-        if (!n) return cg_oom((int64_t)sizeof *n);
-    }
-    memset(n, 0, sizeof *n);
+    cg_node *n = cg_pool_get(&cg_ts.nodes, sizeof *n);
+    if (n) memset(n, 0, sizeof *n);
     return n;
 }
 
-static void node_free(cg_node *n) {
-    if (node_fl.count >= 4096) {
-        free(n);
-        return;
-    }
-    *(void **)n = node_fl.head;
-    node_fl.head = n;
-    node_fl.count++;
-}
+static void node_free(cg_node *n) { cg_pool_put(&cg_ts.nodes, n); }
 
 cg_edge cg_gradient_edge(cg_tensor *t) {
     cg_edge e = {NULL, 0};
@@ -102,7 +80,7 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
         if (i < CG_NODE_INLINE_META) {
             node->in_dtype[i] = inputs[i]->dtype;
             node->in_shape[i].ndim = inputs[i]->ndim;
-            memcpy(node->in_shape[i].d, inputs[i]->shape, (size_t)inputs[i]->ndim * sizeof(int64_t));
+            for (int d = 0; d < inputs[i]->ndim; d++) node->in_shape[i].d[d] = inputs[i]->shape[d];
         }
     }
     /* after the edges: an AccumulateGrad made just now must be older */
@@ -421,6 +399,8 @@ int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max) {
 
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g) {
     if (!*g) return 0;
+    /* a racy peek: a hook registered while this runs may or may not be seen */
+    if (!(n->variable ? n->variable->hooks : n->pre_hooks)) return 0;
     cg_hook *hooks[64];
     int k = cg_hooks_take(n, output_nr, hooks, 64);
     int rc = 0;

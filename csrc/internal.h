@@ -37,6 +37,36 @@
 #define CG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CG_LIKELY(x) __builtin_expect(!!(x), 1)
 
+/* ---- per-thread state and object pools (alloc.c) ------------------------ */
+typedef struct cg_pool {
+    void *head; /* free objects, linked through their first word */
+    int64_t count;
+} cg_pool;
+
+typedef struct cg_tstate {
+    int grad_disabled; /* zero-initialised: grad mode on */
+    cg_pool tensors, storages, nodes;
+} cg_tstate;
+extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
+
+void *cg_pool_refill(cg_pool *p, size_t size); /* a slab's first object, the rest pooled */
+
+static inline void *cg_pool_get(cg_pool *p, size_t size) {
+    void *obj = p->head;
+    if (CG_LIKELY(obj != NULL)) {
+        p->head = *(void **)obj;
+        p->count--;
+        return obj;
+    }
+    return cg_pool_refill(p, size);
+}
+
+static inline void cg_pool_put(cg_pool *p, void *obj) {
+    *(void **)obj = p->head;
+    p->head = obj;
+    p->count++;
+}
+
 /* ---- errors (error.c) --------------------------------------------------- */
 /* Sets a "could not allocate" error and returns NULL. */
 void *cg_oom(int64_t nbytes);
@@ -48,6 +78,8 @@ const char *cg_dtype_torch_name(cg_dtype dtype); /* "Float", "Double", "Long", "
 
 /* ---- tensors (tensor.c) ------------------------------------------------- */
 cg_storage *cg_storage_new(int64_t nbytes);
+/* cg_empty for a shape known to be valid (taken from existing tensors). */
+cg_tensor *cg_new_tensor(const int64_t *shape, int ndim, cg_dtype dtype);
 /* A tensor header over `s` (retained) with the given layout; no autograd. */
 cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
                           const int64_t *strides, int ndim, int64_t offset);

@@ -591,7 +591,6 @@ cdef class Node:
 cdef class _TensorBase:
     """The C tensor a Tensor wraps, with the core operators and autograd attributes."""
     cdef cg_tensor *t
-    cdef dict __dict__
     cdef object __weakref__
     __array_priority__ = 1000
 
