@@ -75,3 +75,66 @@ void *cg_pool_refill(cg_pool *p, size_t size) {
     p->count += SLAB - 1;
     return slab;
 }
+
+/* ---- large data buffers -------------------------------------------------------
+ * A freshly mapped buffer costs a page fault per 4 KB on first touch: for a
+ * 16 MB tensor that is more than the arithmetic. Freed buffers of 64 KB and
+ * more are kept, by size class (four per power of two), and handed out again;
+ * at most CACHE_LIMIT bytes are kept. */
+
+#define BIG 65536
+#define CACHE_LIMIT ((int64_t)1 << 30)
+#define CLASSES 256
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *cache[CLASSES]; /* free blocks, linked through their first word */
+static int64_t cached_bytes;
+
+/* The size class of n >= BIG: its index and its rounded-up size. */
+static int size_class(int64_t n, int64_t *size) {
+    int p = 63 - __builtin_clzll((unsigned long long)n);
+    int64_t base = (int64_t)1 << p, quarter = base >> 2;
+    int64_t q = (n - base + quarter - 1) / quarter; /* 0..4 */
+    *size = base + q * quarter;
+    return p * 4 + (int)q;
+}
+
+void *cg_data_alloc(int64_t nbytes) {
+    if (nbytes < BIG) {
+        void *p = NULL;
+        size_t rounded = ((size_t)nbytes + 63) & ~(size_t)63;
+        return posix_memalign(&p, 64, rounded) == 0 ? p : NULL;
+    }
+    int64_t size;
+    int c = size_class(nbytes, &size);
+    if (c < CLASSES && cache[c]) {
+        pthread_mutex_lock(&cache_lock);
+        void *p = cache[c];
+        if (p) {
+            cache[c] = *(void **)p;
+            cached_bytes -= size;
+        }
+        pthread_mutex_unlock(&cache_lock);
+        if (p) return p;
+    }
+    void *p = NULL;
+    return posix_memalign(&p, 4096, (size_t)size) == 0 ? p : NULL;
+}
+
+void cg_data_free(void *p, int64_t nbytes) {
+    if (nbytes < BIG) {
+        free(p);
+        return;
+    }
+    int64_t size;
+    int c = size_class(nbytes, &size);
+    pthread_mutex_lock(&cache_lock);
+    bool keep = c < CLASSES && cached_bytes + size <= CACHE_LIMIT;
+    if (keep) {
+        *(void **)p = cache[c];
+        cache[c] = p;
+        cached_bytes += size;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!keep) free(p);
+}

@@ -50,6 +50,9 @@ typedef struct cg_tstate {
 extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
 
 void *cg_pool_refill(cg_pool *p, size_t size); /* a slab's first object, the rest pooled */
+/* Tensor data: 64-byte aligned; large buffers are cached for reuse. */
+void *cg_data_alloc(int64_t nbytes);
+void cg_data_free(void *p, int64_t nbytes);
 
 static inline void *cg_pool_get(cg_pool *p, size_t size) {
     void *obj = p->head;

@@ -80,8 +80,7 @@ cg_storage *cg_storage_new(int64_t nbytes) {
         s->data = s->inline_buf;
         return s;
     }
-    size_t rounded = ((size_t)nbytes + 63) & ~(size_t)63;
-    if ((uint64_t)nbytes > ((uint64_t)1 << 62) || posix_memalign(&s->data, 64, rounded) != 0) {
+    if ((uint64_t)nbytes > ((uint64_t)1 << 62) || !(s->data = cg_data_alloc(nbytes))) {
         cg_pool_put(&cg_ts.storages, s);
         return cg_oom(nbytes);
     }
@@ -95,7 +94,7 @@ void cg_storage_release(cg_storage *s) {
     if (s->deleter)
         s->deleter(s->data, s->deleter_ctx);
     else if (s->data != s->inline_buf)
-        free(s->data);
+        cg_data_free(s->data, s->nbytes);
     cg_pool_put(&cg_ts.storages, s);
 }
 
