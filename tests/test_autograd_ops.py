@@ -1,0 +1,227 @@
+"""Higher-order gradients of every differentiable op.
+
+OPS is the one registry: each entry names an op, gives it as ``fn(lib, *inputs)``
+(lib is cgrad or torch) and says how to draw its float64 inputs. Every entry is
+checked with gradcheck and gradgradcheck (float64 finite differences), and its
+first and second derivatives are compared with torch's. Entries marked
+``third=True`` (element-wise math) also get a third-order check.
+
+To add an op: append an ``Op(...)`` line in its family's block.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad.autograd import grad, gradcheck, gradgradcheck
+
+
+@dataclass
+class Op:
+    name: str
+    fn: object              # fn(lib, *tensors) -> tensor
+    shapes: list            # one shape tuple per input
+    domain: object = None   # None: normal; (low, high): uniform; "nonzero"; "positive"; or one per input
+    third: bool = False     # also check the third derivative
+    requires_grad: list = field(default=None)  # one bool per input; default all True
+    tol: dict = field(default_factory=dict)  # gradcheck's eps/atol/rtol, for ops through float32
+
+
+POS = (0.5, 2.0)  # a domain away from 0 (log, sqrt, pow with a real exponent)
+F32 = dict(eps=1e-3, atol=1e-3, rtol=1e-2)  # finite differences through a float32 value
+
+OPS = [
+    # ---- arithmetic (ops_elementwise.c)
+    Op("add", lambda m, a, b: a + b, [(3, 4), (3, 4)]),
+    Op("add broadcast", lambda m, a, b: a + b, [(2, 1, 4), (3, 1)]),
+    Op("add scalar", lambda m, a: a + 2.5, [(3,)]),
+    Op("add alpha", lambda m, a, b: m.add(a, b, alpha=3), [(3,), (3,)]),
+    Op("sub", lambda m, a, b: a - b, [(3, 4), (4,)]),
+    Op("rsub", lambda m, a: 1.5 - a, [(3,)]),
+    Op("sub alpha", lambda m, a, b: a.sub(b, alpha=2), [(2, 3), (3,)]),
+    Op("mul", lambda m, a, b: a * b, [(3, 4), (3, 4)], third=True),
+    Op("mul broadcast", lambda m, a, b: a * b, [(2, 3), ()], third=True),
+    Op("mul self", lambda m, a: a * a, [(4,)], third=True),
+    Op("mul scalar", lambda m, a: a * 3.0, [(4,)]),
+    Op("div", lambda m, a, b: a / b, [(3, 4), (4,)], domain=[None, "nonzero"], third=True),
+    Op("rdiv", lambda m, a: 2.0 / a, [(3,)], domain="nonzero", third=True),
+    Op("neg", lambda m, a: -a, [(2, 3)]),
+    Op("pow 2", lambda m, a: a ** 2, [(3, 2)], third=True),
+    Op("pow 3", lambda m, a: a ** 3, [(3,)], third=True),
+    Op("pow 0.5", lambda m, a: a ** 0.5, [(3,)], domain=POS, third=True),
+    Op("pow -1", lambda m, a: a ** -1, [(3,)], domain="nonzero", third=True),
+    Op("pow -0.5", lambda m, a: a ** -0.5, [(3,)], domain=POS, third=True),
+    Op("pow 2.5", lambda m, a: a ** 2.5, [(3,)], domain=POS, third=True),
+    Op("pow 0", lambda m, a: a ** 0, [(3,)]),
+    Op("pow 1", lambda m, a: a ** 1, [(3,)]),
+    Op("pow tensor", lambda m, a, b: a ** b, [(3,), (3,)], domain=[POS, None], third=True),
+    Op("pow tensor broadcast", lambda m, a, b: a ** b, [(2, 3), (3,)], domain=[POS, None]),
+    Op("rpow", lambda m, a: 2.0 ** a, [(3,)], third=True),
+    Op("exp", lambda m, a: a.exp(), [(3, 2)], third=True),
+    Op("log", lambda m, a: a.log(), [(3, 2)], domain=POS, third=True),
+    Op("tanh", lambda m, a: a.tanh(), [(3, 2)], third=True),
+    Op("sigmoid", lambda m, a: a.sigmoid(), [(3, 2)], third=True),
+    Op("relu", lambda m, a: a.relu(), [(3, 2)], domain="nonzero", third=True),
+    Op("to float32 and back", lambda m, a: a.float().double() * a, [(3,)], tol=F32),
+    Op("mixed dtypes", lambda m, a, b: a.float() * b, [(3,), (3,)], tol=F32),
+    Op("clone", lambda m, a: a.clone() * a, [(2, 3)]),
+    # in place, on a non-leaf
+    Op("add_", lambda m, a, b: (a * 1).add_(b * b), [(3,), (3,)]),
+    Op("sub_", lambda m, a, b: (a * a).sub_(b), [(3,), (3,)]),
+    Op("mul_", lambda m, a, b: (a * 1).mul_(b * a), [(3,), (3,)]),
+    Op("div_", lambda m, a, b: (a * a).div_(b), [(3,), (3,)], domain=[None, "nonzero"]),
+    Op("copy_", lambda m, a, b: (a * 1).copy_(b * b) * a, [(2, 3), (3,)]),
+    # ---- reductions (ops_reduce.c)
+    Op("sum", lambda m, a: (a * a).sum(), [(3, 4)]),
+    Op("sum dim", lambda m, a: (a * a).sum(1), [(3, 4)]),
+    Op("sum dims keepdim", lambda m, a: (a * a).sum((0, 2), keepdim=True), [(2, 3, 4)]),
+    Op("mean", lambda m, a: (a * a).mean(), [(3, 4)]),
+    Op("mean dim", lambda m, a: (a * a).mean(-1, keepdim=True), [(3, 4)]),
+    # ---- linear algebra (ops_linalg.c)
+    Op("matmul dot", lambda m, a, b: (a * a) @ b, [(4,), (4,)]),
+    Op("matmul mv", lambda m, a, b: a @ (b * b), [(3, 4), (4,)]),
+    Op("matmul mm", lambda m, a, b: (a @ b).tanh(), [(3, 4), (4, 2)]),
+    Op("matmul vm", lambda m, a, b: a @ b.exp(), [(4,), (4, 2)]),
+    Op("matmul batched", lambda m, a, b: (a @ b) * (a @ b), [(2, 3, 4), (2, 4, 2)]),
+    Op("matmul broadcast", lambda m, a, b: (a @ b).sigmoid(), [(2, 1, 3, 4), (3, 4, 2)]),
+    Op("matmul folded", lambda m, a, b: (a @ b) ** 2, [(2, 3, 4), (4, 2)]),
+    Op("matmul 2d @ 3d", lambda m, a, b: (a @ b) ** 2, [(3, 4), (2, 4, 2)]),
+    Op("matmul self", lambda m, a: a @ a.T, [(3, 4)]),
+    # ---- shape (ops_shape.c)
+    Op("reshape", lambda m, a: a.reshape(4, 3) ** 2, [(3, 4)]),
+    Op("view", lambda m, a: a.view(-1) * a.view(-1), [(3, 4)]),
+    Op("reshape non-contiguous", lambda m, a: a.T.reshape(-1) ** 2, [(3, 4)]),
+    Op("transpose", lambda m, a: a.transpose(0, 1) * a.transpose(0, 1), [(3, 4)]),
+    Op("permute", lambda m, a: a.permute(2, 0, 1) ** 2, [(2, 3, 4)]),
+    Op("T", lambda m, a, b: a.T * b, [(3, 4), (4, 3)]),
+    Op("mT", lambda m, a: a.mT @ a, [(2, 3, 4)]),
+    Op("unsqueeze", lambda m, a: a.unsqueeze(1) * a.unsqueeze(0), [(3,)]),
+    Op("squeeze", lambda m, a: a.squeeze() ** 2, [(3, 1, 2)]),
+    Op("squeeze dim", lambda m, a: a.squeeze(1) ** 2, [(3, 1, 2)]),
+    Op("expand", lambda m, a: a.expand(3, 4) * a.expand(3, 4), [(1, 4)]),
+    Op("contiguous", lambda m, a: a.T.contiguous() ** 2, [(3, 4)]),
+]
+
+
+def _draw(rng, shape, domain):
+    if domain is None:
+        return rng.standard_normal(shape)
+    if domain == "nonzero":
+        magnitude = rng.uniform(0.5, 1.5, shape)
+        return np.where(rng.random(shape) < 0.5, -magnitude, magnitude)
+    low, high = domain
+    return rng.uniform(low, high, shape)
+
+
+def _inputs(op, lib, seed=0):
+    rng = np.random.default_rng(seed)
+    domains = op.domain if isinstance(op.domain, list) else [op.domain] * len(op.shapes)
+    flags = op.requires_grad or [True] * len(op.shapes)
+    arrays = [np.asarray(_draw(rng, s, d), dtype=np.float64) for s, d in zip(op.shapes, domains)]
+    return [lib.tensor(a, dtype=lib.float64, requires_grad=f) for a, f in zip(arrays, flags)]
+
+
+def _call(op, lib):
+    def f(*xs):
+        return op.fn(lib, *xs)
+    return f
+
+
+IDS = [op.name for op in OPS]
+
+
+@pytest.mark.parametrize("op", OPS, ids=IDS)
+def test_gradcheck(op):
+    assert gradcheck(_call(op, cgrad), tuple(_inputs(op, cgrad)), **op.tol)
+
+
+@pytest.mark.parametrize("op", OPS, ids=IDS)
+def test_gradgradcheck(op):
+    assert gradgradcheck(_call(op, cgrad), tuple(_inputs(op, cgrad)), **op.tol)
+
+
+def _second_order(lib, op, seed=0):
+    """(first, second): the gradients of sum(w * f(x)), then of sum(v * those), all inputs."""
+    xs = _inputs(op, lib, seed)
+    rng = np.random.default_rng(seed + 1)
+    out = op.fn(lib, *xs)
+    w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=lib.float64)
+    firsts = lib.autograd.grad(out, xs, w, create_graph=True, allow_unused=True)
+    vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=lib.float64) for x in xs]
+    total = sum((g * v).sum() for g, v in zip(firsts, vs) if g is not None and g.requires_grad)
+    seconds = [None] * len(xs)
+    if not isinstance(total, int):
+        seconds = lib.autograd.grad(total, xs, allow_unused=True)
+    return firsts, seconds
+
+
+def _np(t):
+    return None if t is None else np.array(t.detach().numpy(), dtype=np.float64)
+
+
+@pytest.mark.parametrize("op", OPS, ids=IDS)
+def test_first_and_second_derivatives_match_torch(op):
+    torch = pytest.importorskip("torch")
+    ours = _second_order(cgrad, op)
+    theirs = _second_order(torch, op)
+    for order, (mine, ref) in enumerate(zip(ours, theirs), start=1):
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            _assert_same(a, b, 1e-10, f"order {order}, input {i}")
+
+
+def _assert_same(a, b, rtol, what):
+    """Equal gradients, where None (unused) and all zeros count as the same."""
+    a, b = _np(a), _np(b)
+    if a is None or b is None:
+        other = b if a is None else a
+        assert other is None or not np.any(other), f"{what}: cgrad {a}, torch {b}"
+        return
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2, err_msg=what)
+
+
+THIRD = [op for op in OPS if op.third]
+
+
+@pytest.mark.parametrize("op", THIRD, ids=[op.name for op in THIRD])
+def test_third_derivative(op):
+    """gradgradcheck of the first derivative: finite differences of the second."""
+    def first(*xs):
+        out = op.fn(cgrad, *xs)
+        return grad(out.sum(), xs, create_graph=True)
+
+    assert gradgradcheck(first, tuple(_inputs(op, cgrad)))
+
+
+@pytest.mark.parametrize("op", THIRD, ids=[op.name for op in THIRD])
+def test_third_derivative_matches_torch(op):
+    torch = pytest.importorskip("torch")
+
+    def third(lib):
+        xs = _inputs(op, lib)
+        out = op.fn(lib, *xs).sum()
+        for _ in range(3):
+            gs = lib.autograd.grad(out, xs, create_graph=True, allow_unused=True)
+            out = sum(g.sum() for g in gs if g is not None and g.requires_grad)
+            if isinstance(out, int):  # the next derivative is zero
+                return [None] * len(xs)
+        return gs
+
+    for i, (a, b) in enumerate(zip(third(cgrad), third(torch))):
+        _assert_same(a, b, 1e-9, f"input {i}")
+
+
+# torch computes number / tensor as reciprocal(tensor) * number (MulBackward0);
+# cgrad records one DivBackward0, with the same gradients.
+NAMED_DIFFERENTLY = {"rdiv"}
+
+
+def test_registry_covers_every_named_backward():
+    """The node each registry op makes is named as torch names it."""
+    torch = pytest.importorskip("torch")
+    for op in OPS:
+        if op.name in NAMED_DIFFERENTLY:
+            continue
+        ours = _call(op, cgrad)(*_inputs(op, cgrad))
+        theirs = _call(op, torch)(*_inputs(op, torch))
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), op.name
