@@ -301,7 +301,8 @@ def test_create_graph_grad_is_differentiable_and_first_graph_survives():
         warnings.simplefilter("ignore")
         (x ** 3).sum().backward(create_graph=True)
         first = x.grad
-        assert first.grad_fn.name() == "CopyBackwards"
+        assert first.grad_fn.name() == "torch::autograd::CopyBackwards"
+        assert repr(first).endswith("grad_fn=<CopyBackwards>)")
         (x ** 2).sum().backward(create_graph=True)
     assert x.grad is not first  # accumulated out of place
     close(first, [3.0, 12.0])

@@ -180,6 +180,19 @@ cdef inline object wrap_borrowed(cg_tensor *t):
     return wrap(t)
 
 
+_node_classes = {}
+
+
+cdef object node_class(cg_node *n):
+    """The Python class of a node: one per op name (MulBackward0, ...), as in PyTorch."""
+    cdef bytes key = cg_node_name(n)
+    cls = _node_classes.get(key)
+    if cls is None:
+        cls = type(key.decode(), (Node,), {"__slots__": (), "__module__": "cgrad.autograd.graph"})
+        _node_classes[key] = cls
+    return cls
+
+
 cdef object wrap_node(cg_node *n):
     """The Python object of n (borrowed), cached on the node."""
     if n == NULL:
@@ -187,7 +200,8 @@ cdef object wrap_node(cg_node *n):
     cdef void *user = cg_node_get_user(n)
     if user != NULL:
         return <object>user
-    cdef Node node = Node.__new__(Node)
+    cls = node_class(n)
+    cdef Node node = <Node>cls.__new__(cls)
     cg_node_retain(n)
     node.n = n
     cg_node_set_user(n, <void *>node)
@@ -448,6 +462,13 @@ cdef RemovableHandle make_handle(cg_hook *h, object ctx):
 
 # ---- Node ---------------------------------------------------------------------
 
+# name() of the nodes PyTorch writes by hand rather than generates
+_QUALIFIED_NAMES = {
+    "AccumulateGrad": "torch::autograd::AccumulateGrad",
+    "CopyBackwards": "torch::autograd::CopyBackwards",
+}
+
+
 cdef class Node:
     """One applied operation in the graph (a tensor's grad_fn)."""
     cdef cg_node *n
@@ -459,7 +480,8 @@ cdef class Node:
             cg_node_release(self.n)
 
     def name(self):
-        return cg_node_name(self.n).decode()
+        name = cg_node_name(self.n).decode()
+        return _QUALIFIED_NAMES.get(name, name)
 
     @property
     def next_functions(self):
@@ -483,7 +505,7 @@ cdef class Node:
         return cg_node_sequence_nr(self.n)
 
     def __repr__(self):
-        return f"<{self.name()} object at {hex(id(self))}>"
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def __call__(self, *args):
         raise NotImplementedError("calling a grad_fn directly is not supported; use cgrad.autograd.grad")

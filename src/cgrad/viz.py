@@ -100,13 +100,13 @@ def to_dot(tensors, params=None, show_saved=True):
 
 
 def _add_node(node, add, node_id, names, lines, show_saved):
-    if node.name() == "AccumulateGrad":
+    if type(node).__name__ == "AccumulateGrad":
         leaf = node.variable
         label = _describe(leaf.shape, leaf.dtype)
         name = names.get(id(leaf))
         add(node, f"{name}\n{label}" if name else label, "lightblue")
     else:
-        add(node, node.name(), "lightgrey")
+        add(node, type(node).__name__, "lightgrey")
         if show_saved:
             for i, meta in enumerate(node._saved_meta()):
                 if meta is None:

@@ -53,7 +53,8 @@ class FunctionCtx(_C._FunctionCtx):
         if getattr(self, "materialize_grads", True):
             grads = [g if g is not None else _C.zeros(shape, dtype=dt)
                      for g, (shape, dt) in zip(grads, self._output_meta)]
-        result = self._function.backward(self, *grads)
+        grads = iter(grads)  # one per output; None for the outputs that are not tensors
+        result = self._function.backward(self, *[next(grads) if t else None for t in self._output_is_tensor])
         if not isinstance(result, tuple):
             result = (result,)
         name = self._name
@@ -136,9 +137,10 @@ class Function:
         is_tuple = isinstance(output, tuple)
         outputs = list(output) if is_tuple else [output]
         ctx._function = cls
-        ctx._name = cls.__name__ + "Backward"
+        ctx._name = getattr(cls, "_node_name", None) or cls.__name__ + "Backward"
         ctx._arg_is_tensor = tuple(isinstance(a, _C.Tensor) for a in args)
         ctx._output_meta = [(o.shape, o.dtype) for o in outputs if isinstance(o, _C.Tensor)]
+        ctx._output_is_tensor = [isinstance(o, _C.Tensor) for o in outputs]
         saved = getattr(ctx, "to_save", None) or ()
         ctx.to_save = None
         _C._function_record(ctx, ctx._name, args, outputs, getattr(ctx, "dirty_tensors", ()),
@@ -162,6 +164,8 @@ def _bind(forward, args, kwargs, skip_ctx):
 
 class _DelayedError(Function):
     """Raises when differentiated: marks results of a once_differentiable backward."""
+
+    _node_name = "Error"
 
     @staticmethod
     def forward(ctx, message, n_results, *tensors):
