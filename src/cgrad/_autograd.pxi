@@ -178,25 +178,46 @@ cdef class _AnomalyRecord:
         return "".join(_traceback.format_list(self.stack))
 
 
+_anomaly_live = 0  # records alive, for tests of their release
+_AUTOGRAD_DIR = __import__("os").path.join(__import__("os").path.dirname(__file__), "autograd", "")
+
+
+cdef void *capture_record(void *parent, const char *parent_name) noexcept:
+    global _anomaly_live
+    cdef _AnomalyRecord rec
+    try:
+        rec = _AnomalyRecord.__new__(_AnomalyRecord)
+        frames = _traceback.StackSummary.extract(_traceback.walk_stack(None), lookup_lines=False)
+        frames.reverse()
+        rec.stack = _traceback.StackSummary.from_list([f for f in frames if not f.filename.startswith(_AUTOGRAD_DIR)])
+        rec.parent = <object>parent if parent != NULL else None
+        rec.parent_name = parent_name.decode() if parent_name != NULL else None
+        Py_INCREF(rec)
+        _anomaly_live += 1
+        return <void *>rec
+    except BaseException:
+        return NULL  # the node then just has no record
+
+
 cdef void *anomaly_capture(void *parent, const char *parent_name) noexcept nogil:
     with gil:
-        try:
-            rec = _AnomalyRecord.__new__(_AnomalyRecord)
-            frames = _traceback.StackSummary.extract(_traceback.walk_stack(None), lookup_lines=False)
-            frames.reverse()
-            rec.stack = frames
-            rec.parent = <object>parent if parent != NULL else None
-            rec.parent_name = parent_name.decode() if parent_name != NULL else None
-            Py_INCREF(rec)
-            return <void *>rec
-        except BaseException:
-            return NULL
+        return capture_record(parent, parent_name)
+
+
+cdef void release_record(void *record) noexcept:
+    global _anomaly_live
+    _anomaly_live -= 1
+    Py_DECREF(<object>record)
 
 
 cdef void anomaly_release(void *record) noexcept nogil:
     if record != NULL:
         with gil:
-            Py_DECREF(<object>record)
+            release_record(record)
+
+
+def _anomaly_records_alive():
+    return _anomaly_live
 
 
 cdef list anomaly_messages(object rec, str name):
