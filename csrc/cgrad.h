@@ -262,6 +262,32 @@ cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already conti
 cg_tensor *cg_clone(cg_tensor *a);
 
 /* ---- indexing and joining (ops_index.c) ------------------------------------ */
+/* Views of one index / a range of one dim (negative positions count from the
+ * end; slice clamps like Python and needs step > 0). */
+cg_tensor *cg_select(cg_tensor *a, int64_t dim, int64_t index);
+cg_tensor *cg_slice(cg_tensor *a, int64_t dim, int64_t start, int64_t stop, int64_t step);
+cg_tensor *cg_narrow(cg_tensor *a, int64_t dim, int64_t start, int64_t length);
+/* Views of consecutive pieces along dim, written to out[0..n) (new
+ * references); one node records them all. */
+int cg_split_with_sizes(cg_tensor *a, const int64_t *sizes, int n, int64_t dim, int equal_split,
+                        cg_tensor **out);
+int cg_unbind(cg_tensor *a, int64_t dim, cg_tensor **out); /* out has a->shape[dim] slots */
+/* New tensors joining ts[0..n) along dim (cat promotes dtypes, as PyTorch). */
+cg_tensor *cg_cat(cg_tensor *const *ts, int n, int64_t dim);
+cg_tensor *cg_stack(cg_tensor *const *ts, int n, int64_t dim);
+/* Copies with elements moved. */
+cg_tensor *cg_flip(cg_tensor *a, const int64_t *dims, int ndims);
+cg_tensor *cg_roll(cg_tensor *a, const int64_t *shifts, const int64_t *dims, int n); /* dims NULL: flattened */
+cg_tensor *cg_repeat(cg_tensor *a, const int64_t *sizes, int n);
+/* a[indices]: indices[d] an int64 tensor indexing dim d, or NULL to take dim d
+ * whole; n <= ndim. Index tensors broadcast together, as in numpy. */
+cg_tensor *cg_index(cg_tensor *a, cg_tensor *const *indices, int n);
+/* A copy of a with a[indices] = values (or += with accumulate; repeated
+ * indices then add up), and its in-place form (returns a, new reference). */
+cg_tensor *cg_index_put(cg_tensor *a, cg_tensor *const *indices, int n, cg_tensor *values, int accumulate);
+cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor *const *indices, int n, cg_tensor *values, int accumulate);
+/* The int64 [count, ndim] coordinates of a's non-zero elements. */
+cg_tensor *cg_nonzero(cg_tensor *a);
 
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 
@@ -347,6 +373,16 @@ cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 /* g NULL: the default generator. */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+/* Integers drawn uniformly from [low, high), stored as dtype. */
+cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+
+/* ---- ranges (creation.c) ---------------------------------------------------- */
+/* start, start + step, ... while below end (above it for a negative step). */
+cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype);
+/* steps values from start to end inclusive, evenly spaced. */
+cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype);
+/* n x m, ones on the diagonal. */
+cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype);
 
 #ifdef __cplusplus
 }

@@ -60,6 +60,8 @@ int cg_check_shape(const int64_t *shape, int ndim);
 bool cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 bool cg_shape_eq(const int64_t *s1, int n1, const int64_t *s2, int n2);
 int cg_wrap_dim(int64_t dim, int ndim, int64_t *out);
+/* The dtype two dtypes promote to (bool < int64 < float32 < float64). */
+cg_dtype cg_promote_types(cg_dtype a, cg_dtype b);
 /* Broadcast shape of a and b into out; -1 + error if incompatible. */
 int cg_broadcast_shapes(const int64_t *sa, int na, const int64_t *sb, int nb,
                         int64_t *out, int *nout);
@@ -278,6 +280,16 @@ typedef enum cg_unop {
     CG_NUM_UNOPS
 } cg_unop;
 
+/* Vectorised exp, log, tanh and sigmoid over strided arrays (vmath.c). */
+void cg_vexp_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vlog_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vtanh_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vsigmoid_f32(int64_t n, const float *x, int64_t sx, float *y, int64_t sy);
+void cg_vexp_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vlog_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vtanh_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+void cg_vsigmoid_f64(int64_t n, const double *x, int64_t sx, double *y, int64_t sy);
+
 /* The inner loop of op for dtype, or NULL (with an error set) if none. */
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype);
 cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype);
@@ -296,6 +308,42 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g);
 
 /* Shapes ops: the autograd-free view of a with the given layout. */
 cg_tensor *cg_view_raw(cg_tensor *a, const int64_t *shape, int ndim);
+
+/* ---- regions of tensors (ops_index.c) ------------------------------------ */
+/* A view's layout relative to the logical (contiguous, offset 0) layout of
+ * the tensor it views. The gradient of any view is its region of zeros
+ * filled with the incoming gradient. */
+typedef struct cg_geom {
+    int32_t ndim;
+    int64_t offset;
+    int64_t shape[CG_MAX_DIMS];
+    int64_t strides[CG_MAX_DIMS];
+} cg_geom;
+
+/* The differentiable view of region g of a's logical layout. */
+cg_tensor *cg_as_strided(cg_tensor *a, const cg_geom *g);
+/* A copy of base with region g overwritten by src (broadcast); differentiable
+ * in both. */
+cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom *g);
+/* Where view v lies in its base's logical layout; -1 if that layout is not
+ * a plain contiguous one (then in-place autograd through v is refused). */
+int cg_view_geom(const cg_tensor *v, cg_geom *g);
+
+/* ---- in-place writes (inplace.c) ------------------------------------------ */
+/* Usage: cg_inplace_begin(&ip, t, inputs, n) checks PyTorch's rules; if
+ * ip.records, the caller makes the op's node (edge 0 = t's current history,
+ * saving t's old value by copy if the derivative needs it) into ip.node;
+ * then writes t's data; then cg_inplace_finish(&ip) bumps the version and
+ * installs the node (through a CopySlices node when t is a view) and
+ * returns t (new reference). On failure after begin: cg_inplace_abort. */
+typedef struct cg_inplace {
+    cg_tensor *target;
+    bool records;
+    cg_node *node;
+} cg_inplace;
+int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
+cg_tensor *cg_inplace_finish(cg_inplace *ip);
+cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 
 /* ---- matmul helpers (ops_linalg.c) -------------------------------------- */
 cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);

@@ -106,10 +106,16 @@ NUM_UNARY(square, a * a)
 NUM_UNARY(cube, a * a * a)
 NUM_UNARY(copy, a)
 UNARY_LOOP(copy_b8, uint8_t, a)
-FLOAT_UNARY(exp, expf(a), exp(a))
-FLOAT_UNARY(log, logf(a), log(a))
-FLOAT_UNARY(tanh, tanhf(a), tanh(a))
-FLOAT_UNARY(sigmoid, 1 / (1 + expf(-a)), 1 / (1 + exp(-a)))
+/* exp, log, tanh, sigmoid: the vectorised array functions of vmath.c */
+#define VMATH_LOOP(NAME, T, FN)                                                              \
+    static void NAME(int64_t n, char **d, const int64_t *s) { FN(n, (const T *)d[1], s[1], (T *)d[0], s[0]); }
+#define VMATH(NAME)                                                                          \
+    VMATH_LOOP(NAME##_f32, float, cg_v##NAME##_f32)                                          \
+    VMATH_LOOP(NAME##_f64, double, cg_v##NAME##_f64)
+VMATH(exp)
+VMATH(log)
+VMATH(tanh)
+VMATH(sigmoid)
 SAME_FLOAT_UNARY(relu, a > 0 ? a : (a == a ? 0 : a))
 UNARY_LOOP(relu_i64, int64_t, a > 0 ? a : 0)
 FLOAT_UNARY(sqrt, sqrtf(a), sqrt(a))

@@ -515,38 +515,13 @@ cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) {
 
 /* ---- in place ------------------------------------------------------------------------------- */
 
-static int check_inplace(cg_tensor *a) {
-    if (!cg_is_grad_enabled()) return 0;
-    if (!a->grad_fn && a->requires_grad) {
-        cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
-        return -1;
-    }
-    if (a->base && !a->base->grad_fn && a->base->requires_grad) {
-        cg_error_set(CG_ERR_RUNTIME,
-                     "a view of a leaf Variable that requires grad is being used in an in-place operation.");
-        return -1;
-    }
-    return 0;
-}
-
 static int check_inplace_dtype(const cg_tensor *a, const cg_tensor *b, cg_dtype common) {
     (void)b;
     cg_dtype d = (cg_dtype)a->dtype;
-    bool ok = common == d || (cg_dtype_is_floating(d) && cg_dtype_is_floating(common)) ||
-              (d == CG_INT64 && common == CG_BOOL) || cg_dtype_is_floating(d);
+    bool ok = common == d || cg_dtype_is_floating(d) || (d == CG_INT64 && common == CG_BOOL);
     if (!ok) {
         cg_error_set(CG_ERR_RUNTIME, "result type %s can't be cast to the desired output type %s",
                      cg_dtype_torch_name(common), cg_dtype_torch_name(d));
-        return -1;
-    }
-    return 0;
-}
-
-static int check_inplace_view_autograd(const cg_tensor *a, bool records) {
-    if (records && a->base) {
-        cg_error_set(CG_ERR_NOTIMPL,
-                     "in-place operations that record gradients on a view are not supported yet; "
-                     "apply the operation out of place or to a .clone()");
         return -1;
     }
     return 0;
@@ -567,53 +542,36 @@ static int check_inplace_shape(const cg_tensor *a, const cg_tensor *b) {
 
 /* The node of an in-place op on a, made before a changes: edge 0 is a's old
  * history. SAVE_A saves a copy of a's old value. */
-static cg_node *inplace_node(const cg_op *op, cg_tensor *a, cg_tensor *b, unsigned which, bool *failed) {
+static cg_node *inplace_node(const cg_op *op, cg_tensor *a, cg_tensor *b, unsigned which) {
     cg_tensor *ins[2] = {a, b};
-    int nin = b ? 2 : 1;
-    *failed = false;
-    if (!cg_any_requires_grad(ins, nin)) return NULL;
-    cg_node *n = cg_node_new(op, ins, nin, 1);
+    cg_node *n = cg_node_new(op, ins, b ? 2 : 1, 1);
     cg_tensor *orig = n && (which & SAVE_A) ? cg_clone(a) : NULL;
     bool ok = n && (!(which & SAVE_A) || (orig && !cg_save(n, 0, orig, false))) &&
               (!(which & SAVE_B) || !cg_save(n, 1, b, false));
     cg_tensor_release(orig);
     if (!ok) {
         cg_node_release(n);
-        *failed = true;
         return NULL;
     }
     return n;
-}
-
-/* a after an in-place write: bumps the version and takes n as its history. */
-static cg_tensor *inplace_done(cg_tensor *a, cg_node *n) {
-    cg_bump_version(a);
-    if (n) {
-        cg_set_history(a, n, 0);
-        cg_node_release(n);
-    }
-    cg_tensor_retain(a);
-    return a;
 }
 
 /* a op= b */
 static cg_tensor *inplace(cg_binop op, const cg_op *node_op, cg_tensor *a, cg_tensor *b, unsigned which) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype common = op == CG_BIN_DIV ? div_dtype(a, b) : cg_result_type(a, b);
-    if (check_inplace(a) || check_inplace_dtype(a, b, common) || check_inplace_shape(a, b) ||
-        check_inplace_view_autograd(a, cg_any_requires_grad(ins, 2)))
-        return NULL;
+    if (check_inplace_dtype(a, b, common) || check_inplace_shape(a, b)) return NULL;
     if (op == CG_BIN_SUB && check_sub_dtypes(a, b)) return NULL;
     cg_loop loop = cg_binary_loop(op, (cg_dtype)a->dtype);
-    if (!loop) return NULL;
-    bool failed;
-    cg_node *n = inplace_node(node_op, a, b, which, &failed);
-    cg_tensor *cb = failed ? NULL : cg_cast_raw(b, (cg_dtype)a->dtype);
-    if (!cb) return fail(NULL, n);
+    cg_inplace ip;
+    if (!loop || cg_inplace_begin(&ip, a, ins, 2)) return NULL;
+    if (ip.records && !(ip.node = inplace_node(node_op, a, b, which))) return cg_inplace_abort(&ip);
+    cg_tensor *cb = cg_cast_raw(b, (cg_dtype)a->dtype);
+    if (!cb) return cg_inplace_abort(&ip);
     cg_tensor *operands[2] = {a, cb};
     cg_run_loop(loop, a, operands, 2);
     cg_tensor_release(cb);
-    return inplace_done(a, n);
+    return cg_inplace_finish(&ip);
 }
 
 cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b) { return inplace(CG_BIN_ADD, &add_op, a, b, 0); }
@@ -646,12 +604,11 @@ static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, NULL};
 static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
 
 static cg_tensor *fill_inplace(const cg_op *op, cg_tensor *a, double value) {
-    if (check_inplace(a) || check_inplace_view_autograd(a, cg_any_requires_grad(&a, 1))) return NULL;
-    bool failed;
-    cg_node *n = inplace_node(op, a, NULL, 0, &failed);
-    if (failed) return NULL;
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
+    if (ip.records && !(ip.node = inplace_node(op, a, NULL, 0))) return cg_inplace_abort(&ip);
     cg_fill_raw(a, value);
-    return inplace_done(a, n);
+    return cg_inplace_finish(&ip);
 }
 
 cg_tensor *cg_zero_(cg_tensor *a) { return fill_inplace(&zero_op, a, 0.0); }
@@ -659,12 +616,9 @@ cg_tensor *cg_fill_(cg_tensor *a, double value) { return fill_inplace(&fill_op, 
 
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src) {
     cg_tensor *ins[2] = {dst, src};
-    if (check_inplace(dst) || check_inplace_shape(dst, src) ||
-        check_inplace_view_autograd(dst, cg_any_requires_grad(ins, 2)))
-        return NULL;
-    bool failed;
-    cg_node *n = inplace_node(&copy_op, dst, src, 0, &failed);
-    if (failed) return NULL;
-    if (cg_copy_data(dst, src)) return fail(NULL, n);
-    return inplace_done(dst, n);
+    cg_inplace ip;
+    if (check_inplace_shape(dst, src) || cg_inplace_begin(&ip, dst, ins, 2)) return NULL;
+    if (ip.records && !(ip.node = inplace_node(&copy_op, dst, src, 0))) return cg_inplace_abort(&ip);
+    if (cg_copy_data(dst, src)) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
 }

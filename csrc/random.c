@@ -86,3 +86,24 @@ cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator 
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g) {
     return sample(shape, ndim, dtype, g, normal);
 }
+
+cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g) {
+    if (low >= high) {
+        cg_error_set(CG_ERR_RUNTIME, "random_ expects 'from' to be less than 'to', but got from=%lld >= to=%lld",
+                     (long long)low, (long long)high);
+        return NULL;
+    }
+    cg_tensor *t = cg_empty(shape, ndim, CG_INT64);
+    if (!t) return NULL;
+    if (!g) g = cg_default_generator();
+    uint64_t range = (uint64_t)(high - low);
+    int64_t *p = t->storage->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        /* multiply-shift maps 64 random bits onto [0, range) without a division */
+        p[i] = low + (int64_t)(((unsigned __int128)cg_rng_next(g) * range) >> 64);
+    }
+    if (dtype == CG_INT64) return t;
+    cg_tensor *c = cg_cast_raw(t, dtype);
+    cg_tensor_release(t);
+    return c;
+}

@@ -35,7 +35,7 @@ int cg_set_default_dtype(cg_dtype dtype) {
 
 static int category(cg_dtype d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
 
-static cg_dtype promote(cg_dtype a, cg_dtype b) {
+cg_dtype cg_promote_types(cg_dtype a, cg_dtype b) {
     if (a == b) return a;
     if (category(a) == 2 && category(b) == 2) return CG_FLOAT64;
     return category(a) >= category(b) ? a : b;
@@ -47,7 +47,7 @@ static int combine(int higher, int lower) {
     if (higher < 0) return lower;
     if (lower < 0) return higher;
     if (category((cg_dtype)higher) == 2) return higher;
-    if (higher == CG_BOOL || category((cg_dtype)lower) == 2) return promote((cg_dtype)higher, (cg_dtype)lower);
+    if (higher == CG_BOOL || category((cg_dtype)lower) == 2) return cg_promote_types((cg_dtype)higher, (cg_dtype)lower);
     return higher;
 }
 
@@ -59,7 +59,7 @@ cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b) {
         int c = t->is_wrapped ? 2 : t->ndim == 0 ? 1 : 0;
         cg_dtype d = (cg_dtype)t->dtype;
         if (t->is_wrapped && cg_dtype_is_floating(d)) d = default_dtype;
-        cls[c] = cls[c] < 0 ? (int)d : (int)promote((cg_dtype)cls[c], d);
+        cls[c] = cls[c] < 0 ? (int)d : (int)cg_promote_types((cg_dtype)cls[c], d);
     }
     return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
 }

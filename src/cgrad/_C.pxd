@@ -156,6 +156,21 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_clone(cg_tensor *a)
 
     # ---- indexing and joining (ops_index.c)
+    cg_tensor *cg_select(cg_tensor *a, int64_t dim, int64_t index)
+    cg_tensor *cg_slice(cg_tensor *a, int64_t dim, int64_t start, int64_t stop, int64_t step)
+    cg_tensor *cg_narrow(cg_tensor *a, int64_t dim, int64_t start, int64_t length)
+    int cg_split_with_sizes(cg_tensor *a, const int64_t *sizes, int n, int64_t dim, int equal_split,
+                            cg_tensor **out)
+    int cg_unbind(cg_tensor *a, int64_t dim, cg_tensor **out)
+    cg_tensor *cg_cat(cg_tensor **ts, int n, int64_t dim)
+    cg_tensor *cg_stack(cg_tensor **ts, int n, int64_t dim)
+    cg_tensor *cg_flip(cg_tensor *a, const int64_t *dims, int ndims)
+    cg_tensor *cg_roll(cg_tensor *a, const int64_t *shifts, const int64_t *dims, int n)
+    cg_tensor *cg_repeat(cg_tensor *a, const int64_t *sizes, int n)
+    cg_tensor *cg_index(cg_tensor *a, cg_tensor **indices, int n)
+    cg_tensor *cg_index_put(cg_tensor *a, cg_tensor **indices, int n, cg_tensor *values, int accumulate)
+    cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor **indices, int n, cg_tensor *values, int accumulate)
+    cg_tensor *cg_nonzero(cg_tensor *a)
 
     # ---- neural-network kernels (ops_nn.c)
 
@@ -196,3 +211,8 @@ cdef extern from "cgrad.h" nogil:
     cg_generator *cg_default_generator()
     cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
     cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
+    cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype,
+                          cg_generator *g)
+    cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype)
+    cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype)
+    cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype)

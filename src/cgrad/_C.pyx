@@ -6,7 +6,7 @@ result. Errors are translated in one place, raise_error().
 """
 cimport cython
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 import threading
@@ -382,6 +382,126 @@ def _tensor_from_numpy_copy(arr, dt):
         shape[i] = arr.shape[i]
     cdef size_t addr = arr.__array_interface__["data"][0]
     return wrap(cg_from_data(<void *>addr, shape, nd, <cg_dtype>code))
+
+
+# ---- DLPack -------------------------------------------------------------------
+# The DLPack exchange structs (the ABI every array library shares), declared
+# here from the DLPack specification.
+
+cdef extern from *:
+    """
+    typedef struct { int32_t device_type; int32_t device_id; } CgDLDevice;
+    typedef struct { uint8_t code; uint8_t bits; uint16_t lanes; } CgDLDataType;
+    typedef struct {
+        void *data; CgDLDevice device; int32_t ndim; CgDLDataType dtype;
+        int64_t *shape; int64_t *strides; uint64_t byte_offset;
+    } CgDLTensor;
+    typedef struct CgDLManagedTensor {
+        CgDLTensor dl_tensor; void *manager_ctx; void (*deleter)(struct CgDLManagedTensor *self);
+    } CgDLManagedTensor;
+    """
+    ctypedef struct CgDLDevice:
+        int32_t device_type
+        int32_t device_id
+    ctypedef struct CgDLDataType:
+        uint8_t code
+        uint8_t bits
+        uint16_t lanes
+    ctypedef struct CgDLTensor:
+        void *data
+        CgDLDevice device
+        int32_t ndim
+        CgDLDataType dtype
+        int64_t *shape
+        int64_t *strides
+        uint64_t byte_offset
+    ctypedef struct CgDLManagedTensor:
+        CgDLTensor dl_tensor
+        void *manager_ctx
+        void (*deleter)(CgDLManagedTensor *self) noexcept nogil
+
+from cpython.pycapsule cimport (PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New,
+                                PyCapsule_SetName)
+
+cdef enum:
+    DL_CPU = 1
+    DL_INT = 0
+    DL_FLOAT = 2
+    DL_BOOL = 6
+
+
+cdef void dl_release(CgDLManagedTensor *m) noexcept nogil:
+    cg_tensor_release(<cg_tensor *>m.manager_ctx)
+    free(m)
+
+
+cdef void dl_capsule_destructor(object capsule) noexcept:
+    if PyCapsule_IsValid(capsule, b"dltensor"):  # never consumed
+        m = <CgDLManagedTensor *>PyCapsule_GetPointer(capsule, b"dltensor")
+        m.deleter(m)
+
+
+cdef object to_dlpack(_TensorBase t):
+    cdef int nd = t.t.ndim, i
+    cdef CgDLManagedTensor *m = <CgDLManagedTensor *>malloc(sizeof(CgDLManagedTensor) + 2 * 8 * sizeof(int64_t))
+    if m == NULL:
+        raise MemoryError()
+    m.dl_tensor.data = t.t.storage.data
+    m.dl_tensor.byte_offset = t.t.offset * cg_dtype_size(<cg_dtype>t.t.dtype)
+    m.dl_tensor.device.device_type = DL_CPU
+    m.dl_tensor.device.device_id = 0
+    m.dl_tensor.ndim = nd
+    m.dl_tensor.dtype.code = (DL_FLOAT, DL_FLOAT, DL_INT, DL_BOOL)[t.t.dtype]
+    m.dl_tensor.dtype.bits = cg_dtype_size(<cg_dtype>t.t.dtype) * 8
+    m.dl_tensor.dtype.lanes = 1
+    m.dl_tensor.shape = <int64_t *>(<char *>m + sizeof(CgDLManagedTensor))
+    m.dl_tensor.strides = m.dl_tensor.shape + 8
+    for i in range(nd):
+        m.dl_tensor.shape[i] = t.t.shape[i]
+        m.dl_tensor.strides[i] = t.t.strides[i]
+    cg_tensor_retain(t.t)
+    m.manager_ctx = <void *>t.t
+    m.deleter = dl_release
+    return PyCapsule_New(<void *>m, b"dltensor", dl_capsule_destructor)
+
+
+cdef void dl_import_deleter(void *data, void *ctx) noexcept nogil:
+    cdef CgDLManagedTensor *m = <CgDLManagedTensor *>ctx
+    with gil:  # producers' deleters may touch Python objects
+        if m.deleter != NULL:
+            m.deleter(m)
+
+
+def from_dlpack(ext):
+    """A tensor sharing the memory of any object that supports DLPack (torch, numpy, ...)."""
+    if hasattr(ext, "__dlpack_device__"):
+        device_type, _ = ext.__dlpack_device__()
+        if device_type != DL_CPU:
+            raise RuntimeError(f"from_dlpack: only CPU tensors are supported (device type {device_type})")
+    capsule = ext.__dlpack__() if hasattr(ext, "__dlpack__") else ext
+    if not PyCapsule_IsValid(capsule, b"dltensor"):
+        raise ValueError("from_dlpack expects a DLPack capsule named 'dltensor' that was not consumed yet")
+    cdef CgDLManagedTensor *m = <CgDLManagedTensor *>PyCapsule_GetPointer(capsule, b"dltensor")
+    cdef CgDLTensor *dl = &m.dl_tensor
+    cdef int code
+    key = (dl.dtype.code, dl.dtype.bits, dl.dtype.lanes)
+    codes = {(DL_FLOAT, 32, 1): CG_FLOAT32, (DL_FLOAT, 64, 1): CG_FLOAT64, (DL_INT, 64, 1): CG_INT64,
+             (DL_BOOL, 8, 1): CG_BOOL, (1, 8, 1): -1}
+    if key not in codes or codes[key] < 0:
+        raise TypeError(f"from_dlpack: unsupported DLPack dtype (code={key[0]}, bits={key[1]}, lanes={key[2]}); "
+                        "cgrad has float32, float64, int64 and bool")
+    code = codes[key]
+    if dl.device.device_type != DL_CPU:
+        raise RuntimeError("from_dlpack: only CPU tensors are supported")
+    if dl.ndim > CG_MAX_DIMS:
+        raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {dl.ndim}")
+    PyCapsule_SetName(capsule, b"used_dltensor")
+    cdef char *data = <char *>dl.data + dl.byte_offset
+    cdef cg_tensor *t = cg_from_blob(<void *>data, dl.shape, dl.strides, dl.ndim, <cg_dtype>code,
+                                     dl_import_deleter, <void *>m)
+    if t == NULL:
+        m.deleter(m)
+    return wrap(t)
 
 
 # ---- hooks --------------------------------------------------------------------
@@ -893,6 +1013,16 @@ cdef class _TensorBase:
     def __reduce_ex__(self, protocol):
         return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        if self.t.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        if copy:
+            return to_dlpack(<_TensorBase>self.clone())
+        return to_dlpack(self)
+
+    def __dlpack_device__(self):
+        return (DL_CPU, 0)
+
     def __format__(self, spec):
         if self.t.ndim == 0:
             return format(self.item(), spec)
@@ -1086,6 +1216,44 @@ def randn(*size, generator=None, dtype=None, requires_grad=False):
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_randn(s, nd, resolve(dtype), gen_ptr(generator)), requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, requires_grad=False):
+    """Integers drawn uniformly from [low, high) (int64 unless dtype says otherwise)."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    cdef int64_t s[8]
+    cdef int nd = parse_shape((size,), s)
+    code = CG_INT64 if dtype is None else dtype_code(dtype)
+    return finish_new(cg_randint(low, high, s, nd, <cg_dtype>code, gen_ptr(generator)), requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, requires_grad=False):
+    """Values from start (default 0) up to end, step apart."""
+    if end is None:
+        start, end = 0, start
+    values = (start, end, step)
+    if dtype is None:
+        floating = any(isinstance(v, float) or (isinstance(v, _TensorBase) and v.is_floating_point())
+                       for v in values)
+        dtype = get_default_dtype() if floating else int64
+    return finish_new(cg_arange(float(start), float(end), float(step), dtype_code(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, requires_grad=False):
+    """steps values evenly spaced from start to end inclusive."""
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
+    return finish_new(cg_linspace(float(start), float(end), steps, resolve(dtype)), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, requires_grad=False):
+    """An n x m matrix with ones on the diagonal."""
+    return finish_new(cg_eye(n, n if m is None else m, resolve(dtype)), requires_grad)
 
 
 def manual_seed(seed):

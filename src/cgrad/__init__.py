@@ -26,7 +26,9 @@ _load_openblas()
 from cgrad import _C  # noqa: E402
 from cgrad._C import *  # noqa: E402,F401,F403  (Tensor, dtypes, creation and op functions)
 from cgrad._C import Tensor, float32, float64, int64  # noqa: E402
-from cgrad._creation import as_tensor, empty_like, full_like, ones_like, tensor, zeros_like  # noqa: E402
+from cgrad._creation import (  # noqa: E402
+    as_tensor, empty_like, full_like, normal, ones_like, rand_like, randint_like, randn_like, tensor, zeros_like,
+)
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad import autograd  # noqa: E402
 from cgrad.autograd.grad_mode import (  # noqa: E402

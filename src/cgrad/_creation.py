@@ -62,3 +62,40 @@ def empty_like(input, *, dtype=None, requires_grad=False):
 
 def full_like(input, fill_value, *, dtype=None, requires_grad=False):
     return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, requires_grad=False):
+    return _C.rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, requires_grad=False):
+    return _C.randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    return _C.randint(low, high, input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
+    """Samples of N(mean, std^2); mean and std may be tensors (broadcast) or numbers."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        shape = like.shape if size is None else size
+        if isinstance(mean, Tensor) and isinstance(std, Tensor):
+            shape = (mean * 0 + std * 0).shape if size is None else size
+        with _no_grad():
+            noise = _C.randn(shape, generator=generator, dtype=dtype or like.dtype)
+            out = noise * std + mean
+        return out.requires_grad_(requires_grad)
+    if size is None:
+        raise TypeError("normal() missing required argument 'size' when mean and std are numbers")
+    with _no_grad():
+        out = _C.randn(size, generator=generator, dtype=dtype) * std + mean
+    return out.requires_grad_(requires_grad)
+
+
+def _no_grad():
+    from cgrad.autograd.grad_mode import no_grad
+    return no_grad()

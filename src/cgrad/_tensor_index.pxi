@@ -1,6 +1,195 @@
-# Indexing, gathering, scattering, joining. Included by _C.pyx.
+# Indexing (x[...] and x[...] = v), joining and splitting. Included by _C.pyx.
+
+
+cdef object _index_arg(object item):
+    """An index tensor for item (int64 indices or a bool mask), or None if item is not one."""
+    if isinstance(item, _TensorBase):
+        code = (<_TensorBase>item).t.dtype
+        if code == CG_INT64 or code == CG_BOOL:
+            return item
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if isinstance(item, (list, np.ndarray)):
+        arr = np.asarray(item)
+        if arr.dtype == np.bool_:
+            return _tensor_from_numpy_copy(arr, bool_)
+        if arr.size == 0 or arr.dtype.kind in "iu":
+            return _tensor_from_numpy_copy(arr.astype(np.int64), int64)
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return None
+
+
+cdef int _consumed(object item) except -1:
+    """How many dims of the indexed tensor an index item uses up."""
+    if item is None or item is Ellipsis or isinstance(item, bool):
+        return 0
+    if isinstance(item, (int, slice)) or hasattr(item, "__index__") and not isinstance(item, _TensorBase):
+        return 1
+    idx = _index_arg(item)
+    if idx is None:
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                         f"valid indices (got {type(item).__name__})")
+    return (<_TensorBase>idx).t.ndim if (<_TensorBase>idx).t.dtype == CG_BOOL else 1
+
+
+cdef object _mask_indices(_TensorBase cur, int dim, _TensorBase mask, dict adv):
+    """Turns a bool mask over dims dim.. of cur into per-dim int64 indices."""
+    cdef int k = mask.t.ndim, j
+    for j in range(k):
+        if dim + j >= cur.t.ndim or mask.t.shape[j] != cur.t.shape[dim + j]:
+            raise IndexError(f"The shape of the mask {list(mask.shape)} at index {j} does not match the shape "
+                             f"of the indexed tensor {list(cur.shape)} at index {dim + j}")
+    nz = wrap(cg_nonzero(mask.t))
+    for j in range(k):
+        adv[dim + j] = wrap(cg_select((<_TensorBase>nz).t, 1, j))
+
+
+cdef _TensorBase _index_basic(_TensorBase t, tuple items, dict adv):
+    """Applies ints, slices, None and ... as views; collects advanced indices by dim."""
+    cdef int used = 0, dim = 0, ellipses = 0
+    cdef _TensorBase cur = t
+    for item in items:
+        used += _consumed(item)
+        ellipses += item is Ellipsis
+    if used > t.t.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {t.t.ndim}")
+    cdef bint alone = len(items) == 1
+    for item in items:
+        if item is None:
+            cur = wrap(cg_unsqueeze(cur.t, dim))
+            dim += 1
+        elif item is Ellipsis:
+            dim += t.t.ndim - used  # later ellipses stand for no dims
+            used = t.t.ndim
+        elif isinstance(item, bool):
+            cur = wrap(cg_unsqueeze(cur.t, dim))
+            if not item:
+                adv[dim] = _tensor_from_numpy_copy(np.zeros(0, np.int64), int64)
+            dim += 1
+        elif isinstance(item, slice):
+            if alone or item != slice(None):
+                start, stop, step = item.start, item.stop, item.step
+                cur = wrap(cg_slice(cur.t, dim, 0 if start is None else start.__index__(),
+                                    INT64_MAX if stop is None else stop.__index__(),
+                                    1 if step is None else step.__index__()))
+            dim += 1
+        elif isinstance(item, int) or (hasattr(item, "__index__") and not isinstance(item, _TensorBase)):
+            cur = wrap(cg_select(cur.t, dim, item.__index__()))
+        else:
+            idx = _index_arg(item)
+            if (<_TensorBase>idx).t.dtype == CG_BOOL:
+                _mask_indices(cur, dim, idx, adv)
+                dim += (<_TensorBase>idx).t.ndim
+            else:
+                adv[dim] = idx
+                dim += 1
+    return cur
+
+
+cdef object _index_adv(_TensorBase cur, dict adv, object values=None):
+    """cur[adv] (values None), or cur[adv] = values in place."""
+    cdef cg_tensor *idx[8]
+    cdef int n = max(adv) + 1, d
+    for d in range(n):
+        idx[d] = (<_TensorBase>adv[d]).t if d in adv else NULL
+    if values is None:
+        return wrap(cg_index(cur.t, idx, n))
+    return wrap(cg_index_put_(cur.t, idx, n, (<_TensorBase>values).t, 0))
 
 
 cdef class _TensorIndex(_TensorShape):
     """Indexing, gathering, scattering, joining."""
-    pass
+
+    def __getitem__(self, idx):
+        if type(idx) is int:
+            return wrap(cg_select(self.t, 0, idx))
+        adv = {}
+        cur = _index_basic(self, idx if isinstance(idx, tuple) else (idx,), adv)
+        return _index_adv(cur, adv) if adv else cur
+
+    def __setitem__(self, idx, value):
+        adv = {}
+        cur = _index_basic(self, idx if isinstance(idx, tuple) else (idx,), adv)
+        src = as_tensor_arg(value, self)
+        if adv:
+            _index_adv(cur, adv, src)
+        else:
+            wrap(cg_copy_(cur.t, src.t))
+
+    def __iter__(self):
+        if self.t.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def nonzero(self, *, as_tuple=False):
+        if not as_tuple:
+            return wrap(cg_nonzero(self.t))
+        src = self if self.t.ndim else self.reshape(1)
+        nz = wrap(cg_nonzero((<_TensorBase>src).t))
+        return tuple(nz[:, d] for d in range(src.ndim))
+
+    def index_put_(self, indices, values, accumulate=False):
+        return _index_put(self, indices, values, accumulate, True)
+
+    def index_put(self, indices, values, accumulate=False):
+        return _index_put(self, indices, values, accumulate, False)
+
+
+cdef object _index_put(_TensorBase t, object indices, object values, bint accumulate, bint inplace):
+    cdef cg_tensor *idx[8]
+    indices = tuple(indices)
+    cdef int n = len(indices), d
+    if n > 8:
+        raise IndexError(f"too many indices for tensor of dimension {t.t.ndim}")
+    converted = [_index_arg(i) if i is not None else None for i in indices]
+    for d in range(n):
+        idx[d] = (<_TensorBase>converted[d]).t if converted[d] is not None else NULL
+    src = as_tensor_arg(values, t)
+    if inplace:
+        return wrap(cg_index_put_(t.t, idx, n, src.t, accumulate))
+    return wrap(cg_index_put(t.t, idx, n, src.t, accumulate))
+
+
+cdef cg_tensor **_tensor_list(object tensors, int *n) except NULL:
+    seq = list(tensors)
+    n[0] = len(seq)
+    cdef cg_tensor **arr = <cg_tensor **>malloc(max(n[0], 1) * sizeof(cg_tensor *))
+    if arr == NULL:
+        raise MemoryError()
+    for i in range(n[0]):
+        if not isinstance(seq[i], _TensorBase):
+            free(arr)
+            raise TypeError(f"expected a sequence of Tensors, but element {i} is {type(seq[i]).__name__}")
+        arr[i] = (<_TensorBase>seq[i]).t
+    return arr
+
+
+def cat(tensors, dim=0):
+    """Joins tensors along an existing dim."""
+    cdef int n
+    cdef cg_tensor **arr = _tensor_list(tensors, &n)
+    try:
+        return wrap(cg_cat(arr, n, dim))
+    finally:
+        free(arr)
+
+
+def concat(tensors, dim=0):
+    return cat(tensors, dim)
+
+
+def concatenate(tensors, dim=0):
+    return cat(tensors, dim)
+
+
+def stack(tensors, dim=0):
+    """Joins tensors of equal shape along a new dim."""
+    cdef int n
+    cdef cg_tensor **arr = _tensor_list(tensors, &n)
+    try:
+        return wrap(cg_stack(arr, n, dim))
+    finally:
+        free(arr)
+
+
+def nonzero(input, *, as_tuple=False):
+    return input.nonzero(as_tuple=as_tuple)

@@ -1,6 +1,205 @@
 # Views and copies that change shape. Included by _C.pyx.
 
 
+cdef list _pieces(cg_tensor **out, int n):
+    return [wrap(out[i]) for i in range(n)]
+
+
+cdef list _split_sizes(_TensorBase t, object split_size_or_sections, int64_t dim, bint *equal):
+    """The sizes of split's pieces along dim."""
+    cdef int64_t d = dim + t.t.ndim if dim < 0 else dim
+    if d < 0 or d >= t.t.ndim:
+        n = t.t.ndim
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    size = t.t.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and not (step == 0 and size == 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
+        equal[0] = True
+        if size == 0:
+            return [0]
+        return [min(step, size - i) for i in range(0, size, step)]
+    equal[0] = False
+    return [int(s) for s in split_size_or_sections]
+
+
 cdef class _TensorShape(_TensorReduce):
     """Views and copies that change shape."""
-    pass
+
+    def narrow(self, dim, start, length):
+        return wrap(cg_narrow(self.t, dim, int(start), length))
+
+    def split(self, split_size_or_sections, dim=0):
+        cdef bint equal = False
+        sizes = _split_sizes(self, split_size_or_sections, dim, &equal)
+        cdef int n = len(sizes), i
+        cdef int64_t *s = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+        cdef cg_tensor **out = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
+        try:
+            for i in range(n):
+                s[i] = sizes[i]
+            check(cg_split_with_sizes(self.t, s, n, dim, equal, out))
+            return tuple(_pieces(out, n))
+        finally:
+            free(s)
+            free(out)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return self.split(list(split_sizes), dim)
+
+    def chunk(self, chunks, dim=0):
+        if chunks <= 0:
+            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
+        size = self.size(dim)
+        step = max(1, -(-size // chunks))
+        return self.split(step, dim)
+
+    def unbind(self, dim=0):
+        cdef int64_t d = dim + self.t.ndim if dim < 0 else dim
+        cdef int n = self.t.shape[d] if 0 <= d < self.t.ndim else 0
+        cdef cg_tensor **out = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
+        try:
+            check(cg_unbind(self.t, dim, out))
+            return tuple(_pieces(out, n))
+        finally:
+            free(out)
+
+    def flip(self, *dims):
+        cdef int64_t d[8]
+        cdef int n = parse_shape(dims, d)
+        return wrap(cg_flip(self.t, d, n))
+
+    def fliplr(self):
+        return self.flip(1)
+
+    def flipud(self):
+        return self.flip(0)
+
+    def roll(self, shifts, dims=None):
+        cdef int64_t s[8]
+        cdef int64_t d[8]
+        cdef int ns = parse_dims(shifts, s), nd
+        if dims is None:
+            if ns != 1:
+                raise RuntimeError(f"shifts and dimensions must align. shifts: {ns}, dims:0")
+            return wrap(cg_roll(self.t, s, NULL, 1))
+        nd = parse_dims(dims, d)
+        if ns != nd:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {ns}, dims:{nd}")
+        return wrap(cg_roll(self.t, s, d, ns))
+
+    def repeat(self, *sizes):
+        cdef int64_t s[8]
+        cdef int n = parse_shape(sizes, s)
+        return wrap(cg_repeat(self.t, s, n))
+
+    def tile(self, *dims):
+        reps = list(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else list(dims)
+        reps = [1] * (self.t.ndim - len(reps)) + reps
+        return self.repeat(*reps)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        nd = self.t.ndim
+        if nd == 0:
+            return self.reshape(1)
+        s = start_dim + nd if start_dim < 0 else start_dim
+        e = end_dim + nd if end_dim < 0 else end_dim
+        if not (0 <= s < nd and 0 <= e < nd):
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                             f"but got {start_dim if not 0 <= s < nd else end_dim})")
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self
+        shape = list(self.shape)
+        return self.reshape(shape[:s] + [-1 if 0 not in shape[s:e + 1] else 0] + shape[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        nd = self.t.ndim
+        d = dim + nd if dim < 0 else dim
+        if not 0 <= d < nd:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+        shape = list(self.shape)
+        return self.view(shape[:d] + list(sizes) + shape[d + 1:])
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, *size):
+        return self.expand(*size)
+
+    def movedim(self, source, destination):
+        nd = self.t.ndim
+        src = [source] if isinstance(source, int) else list(source)
+        dst = [destination] if isinstance(destination, int) else list(destination)
+        if len(src) != len(dst):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should "
+                               f"contain the same number of dims as destination ({dst} dims)")
+        src = [s + nd if s < 0 else s for s in src]
+        dst = [d + nd if d < 0 else d for d in dst]
+        order = [-1] * nd
+        for s, d in zip(src, dst):
+            order[d] = s
+        rest = iter(i for i in range(nd) if i not in src)
+        return self.permute([o if o >= 0 else next(rest) for o in order])
+
+    def moveaxis(self, source, destination):
+        return self.movedim(source, destination)
+
+    def swapaxes(self, axis0, axis1):
+        return self.transpose(axis0, axis1)
+
+    def swapdims(self, dim0, dim1):
+        return self.transpose(dim0, dim1)
+
+
+def narrow(input, dim, start, length):
+    return input.narrow(dim, start, length)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    return tensor.split(split_size_or_sections, dim)
+
+
+def chunk(input, chunks, dim=0):
+    return input.chunk(chunks, dim)
+
+
+def unbind(input, dim=0):
+    return input.unbind(dim)
+
+
+def flip(input, dims):
+    return input.flip(dims)
+
+
+def roll(input, shifts, dims=None):
+    return input.roll(shifts, dims)
+
+
+def tile(input, dims):
+    return input.tile(dims)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def unflatten(input, dim, sizes):
+    return input.unflatten(dim, sizes)
+
+
+def broadcast_to(input, size):
+    return input.expand(size)
+
+
+def movedim(input, source, destination):
+    return input.movedim(source, destination)
+

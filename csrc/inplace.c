@@ -1,0 +1,178 @@
+/* inplace.c -- writing into a tensor that autograd may be watching.
+ *
+ * An in-place op checks PyTorch's rules first (no leaf that requires grad,
+ * no view of one), bumps the storage version afterwards (so saved copies of
+ * the old value are detected), and makes its node the tensor's new history,
+ * with edge 0 pointing at the old one.
+ *
+ * Note [In-place on views]
+ *   Writing into a view changes its base too. As PyTorch does, the base's
+ *   history becomes a CopySlices node: its gradient is the incoming one,
+ *   except in the view's region, where the op's own backward decides (given
+ *   the region of the gradient). The view itself then becomes a strided view
+ *   of the base's new history. Other views of the same base created earlier
+ *   keep their old history.
+ */
+#include "internal.h"
+
+static int check_writable(cg_tensor *t) {
+    if (!cg_is_grad_enabled()) return 0;
+    if (!t->grad_fn && t->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    if (t->base && !t->base->grad_fn && t->base->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    return 0;
+}
+
+int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
+    ip->target = t;
+    ip->node = NULL;
+    ip->records = cg_any_requires_grad(ins, n);
+    if (check_writable(t)) return -1;
+    cg_geom g;
+    if (ip->records && t->base && cg_view_geom(t, &g)) {
+        cg_error_set(CG_ERR_NOTIMPL,
+                     "an in-place operation recorded for autograd on a view of a tensor whose own layout is "
+                     "not contiguous is not supported; apply it to a .clone()");
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_inplace_abort(cg_inplace *ip) {
+    cg_node_release(ip->node);
+    ip->node = NULL;
+    return NULL;
+}
+
+/* ---- CopySlices ------------------------------------------------------------------- */
+
+typedef struct copy_slices {
+    cg_geom region; /* the view, in the base's logical layout */
+    cg_node *fn;    /* the op applied to the view (owned; not in the graph itself) */
+} copy_slices;
+
+static void copy_slices_free(void *extra) {
+    copy_slices *cs = extra;
+    cg_node_release(cs->fn);
+    free(cs);
+}
+
+/* Runs the view op's backward on the gradient's region. */
+static int run_fn(cg_node *n, const copy_slices *cs, cg_tensor *g, cg_tensor **fn_gin) {
+    cg_node *fn = cs->fn;
+    cg_tensor *region = cg_as_strided(g, &cs->region);
+    if (!region) return -1;
+    fn->need_mask = cg_wants(n, 0) ? 1u : 0u;
+    for (int i = 1; i < fn->n_next && i < 32; i++)
+        if (cg_wants(n, i)) fn->need_mask |= 1u << i;
+    cg_tensor *gout[1] = {region};
+    int rc = fn->op->backward(fn, gout, fn_gin);
+    fn->need_mask = ~0u;
+    cg_tensor_release(region);
+    return rc;
+}
+
+static int copy_slices_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* the base's gradient outside the view; inside it, what the op passes back */
+    const copy_slices *cs = n->extra;
+    cg_tensor *small[8] = {0};
+    cg_tensor **fn_gin = cs->fn->n_next <= 8 ? small : calloc((size_t)cs->fn->n_next, sizeof(cg_tensor *));
+    if (!fn_gin) {
+        cg_oom(8);
+        return -1;
+    }
+    int rc = run_fn(n, cs, gout[0], fn_gin);
+    if (rc == 0 && cg_wants(n, 0)) {
+        cg_tensor *inner = fn_gin[0];
+        if (!inner) inner = cg_zeros(cs->region.shape, cs->region.ndim, (cg_dtype)gout[0]->dtype);
+        else cg_tensor_retain(inner);
+        gin[0] = inner ? cg_as_strided_scatter(gout[0], inner, &cs->region) : NULL;
+        cg_tensor_release(inner);
+        if (!gin[0]) rc = -1;
+    }
+    for (int i = 1; i < cs->fn->n_next; i++) {
+        if (rc == 0) {
+            gin[i] = fn_gin[i];
+            fn_gin[i] = NULL;
+        }
+    }
+    for (int i = 0; i < cs->fn->n_next; i++) cg_tensor_release(fn_gin[i]);
+    if (fn_gin != small) free(fn_gin);
+    return rc;
+}
+static const cg_op copy_slices_op = {"CopySlices", copy_slices_backward, copy_slices_free};
+
+/* A CopySlices node for base: edge 0 its old history, then fn's other edges. */
+static cg_node *copy_slices_new(cg_tensor *base, cg_node *fn, const cg_geom *region) {
+    copy_slices *cs = malloc(sizeof *cs);
+    cg_node *n = cs ? cg_node_new(&copy_slices_op, &base, 1, 1) : cg_oom((int64_t)sizeof *cs);
+    if (!n) {
+        free(cs);
+        return NULL;
+    }
+    if (fn->n_next > CG_NODE_INLINE_EDGES) {
+        cg_edge *edges = calloc((size_t)fn->n_next, sizeof(cg_edge));
+        if (!edges) {
+            free(cs);
+            cg_node_release(n);
+            return cg_oom((int64_t)fn->n_next * 16);
+        }
+        edges[0] = n->next[0];
+        n->next = edges;
+    }
+    n->n_next = fn->n_next > 0 ? fn->n_next : 1;
+    for (int i = 1; i < fn->n_next; i++) {
+        n->next[i] = fn->next[i];
+        if (n->next[i].node) cg_node_retain(n->next[i].node);
+    }
+    cs->region = *region;
+    cs->fn = fn;
+    cg_node_retain(fn);
+    n->extra = cs;
+    return n;
+}
+
+/* The view's new history: its region of the base's (new) history. */
+static int reattach_view(cg_tensor *view, cg_tensor *base, const cg_geom *region) {
+    int grad_mode = cg_is_grad_enabled();
+    cg_set_grad_enabled(1);
+    cg_tensor *v = cg_as_strided(base, region);
+    cg_set_grad_enabled(grad_mode);
+    if (!v) return -1;
+    if (v->grad_fn) cg_set_history(view, v->grad_fn, 0);
+    cg_tensor_release(v);
+    return 0;
+}
+
+cg_tensor *cg_inplace_finish(cg_inplace *ip) {
+    cg_tensor *t = ip->target;
+    cg_bump_version(t);
+    cg_node *fn = ip->node;
+    ip->node = NULL;
+    if (fn && !t->base) {
+        cg_set_history(t, fn, 0);
+    } else if (fn) {
+        cg_geom region;
+        cg_tensor *base = t->base;
+        cg_node *cs = cg_view_geom(t, &region) == 0 ? copy_slices_new(base, fn, &region) : NULL;
+        if (!cs) {
+            cg_node_release(fn);
+            return NULL;
+        }
+        cg_set_history(base, cs, 0);
+        cg_node_release(cs);
+        if (reattach_view(t, base, &region)) {
+            cg_node_release(fn);
+            return NULL;
+        }
+    }
+    cg_node_release(fn);
+    cg_tensor_retain(t);
+    return t;
+}

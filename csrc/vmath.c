@@ -1,0 +1,207 @@
+/* vmath.c -- exp, log, tanh and sigmoid over arrays, written so the compiler
+ * vectorises them.
+ *
+ * libm's scalar functions cost 10-30 ns an element; these are branch-free
+ * (every lane computes the same instructions, special cases are selected at
+ * the end) so GCC turns the loops into SIMD code, and each loop is compiled
+ * twice: for AVX2 and for plain x86-64, the faster chosen at load time.
+ * Accuracy: within 2 ulp of the correctly rounded result (tests compare with
+ * numpy's libm over many values and every special case).
+ *
+ * Exp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 split in a part
+ * whose products with n are exact and a small remainder), exp(r) by its
+ * Taylor polynomial, 2^n built in the exponent bits in two halves so that
+ * subnormal results and 2^1024 overflow come out right.
+ * Log: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
+ * s = (m-1)/(m+1), |s| < 0.172, by its odd series.
+ * Tanh: 1 - 2/(exp(2|x|)+1) for |x| >= 0.55, where it has no cancellation;
+ * below, tanh = e/(e+2) with e = expm1(2x) from expm1's Taylor series.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* No code here reads floating-point exception flags, so both sides of every
+ * select may be computed: that is what lets the loops vectorise. */
+#pragma GCC optimize("no-trapping-math")
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+static inline float f_from_bits(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+static inline int32_t f_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+static inline double d_from_bits(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
+static inline int64_t d_bits(double d) { int64_t i; memcpy(&i, &d, 8); return i; }
+
+/* ---- float32 -------------------------------------------------------------------- */
+
+static inline float exp_f32(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
+    float n = (xc * 1.44269504f + magic) - magic;
+    float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t ni = (int32_t)n, h = ni / 2;
+    float y = p * f_from_bits((h + 127) << 23) * f_from_bits((ni - h + 127) << 23);
+    return x != x ? x : y;
+}
+
+static inline float log_f32(float x) {
+    int32_t bits = f_bits(x);
+    /* scale subnormals into the normal range first */
+    bool sub = x < 1.17549435e-38f;
+    float xs = sub ? x * 16777216.0f : x;
+    bits = f_bits(xs);
+    int32_t e = ((bits >> 23) & 0xff) - 127 - (sub ? 24 : 0);
+    float m = f_from_bits((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
+    bool big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e = big ? e + 1 : e;
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float p = 2.0f / 9.0f;
+    p = p * s2 + 2.0f / 7.0f;
+    p = p * s2 + 2.0f / 5.0f;
+    p = p * s2 + 2.0f / 3.0f;
+    p = p * s2 + 2.0f;
+    float ef = (float)e;
+    float y = (ef * -2.12194440e-4f + s * p) + ef * 0.693359375f;
+    y = x == INFINITY ? x : y;
+    y = x == 0.0f ? -INFINITY : y;
+    return x < 0.0f || x != x ? NAN : y;
+}
+
+static inline float expm1_small_f32(float x) { /* |x| < 1.1 */
+    float p = 1.0f / 3628800.0f;
+    p = p * x + 1.0f / 362880.0f;
+    p = p * x + 1.0f / 40320.0f;
+    p = p * x + 1.0f / 5040.0f;
+    p = p * x + 1.0f / 720.0f;
+    p = p * x + 1.0f / 120.0f;
+    p = p * x + 1.0f / 24.0f;
+    p = p * x + 1.0f / 6.0f;
+    p = p * x + 0.5f;
+    return (p * x) * x + x;
+}
+
+static inline float tanh_f32(float x) {
+    float a = fabsf(x);
+    float big = 1.0f - 2.0f / (exp_f32(2.0f * a) + 1.0f);
+    float e = expm1_small_f32(2.0f * a);
+    float small = e / (e + 2.0f);
+    float y = a < 0.55f ? small : big;
+    y = x < 0.0f ? -y : y;
+    return x != x ? x : y;
+}
+
+static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+
+/* ---- float64 --------------------------------------------------------------------- */
+
+static inline double exp_f64(double x) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    double xc = x < -746.0 ? -746.0 : x > 710.0 ? 710.0 : x;
+    double nm = xc * 1.4426950408889634 + magic;
+    double n = nm - magic;
+    /* integers read from the bits of (value + magic): no int64 division,
+     * shift or conversion, which plain x86-64 cannot do in vectors */
+    int64_t ni = d_bits(nm) - d_bits(magic), h = d_bits(n * 0.5 + magic) - d_bits(magic);
+    double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    double y = p * d_from_bits((h + 1023) << 52) * d_from_bits((ni - h + 1023) << 52);
+    return x != x ? x : y;
+}
+
+static inline double log_f64(double x) {
+    bool sub = x < 2.2250738585072014e-308;
+    double xs = sub ? x * 18014398509481984.0 : x; /* 2^54 */
+    const double magic = 6755399441055744.0;
+    int64_t bits = d_bits(xs);
+    int64_t e = (int64_t)(((uint64_t)bits >> 52) & 0x7ff);
+    double m = d_from_bits((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);
+    bool big = m > 1.4142135623730951;
+    m = big ? m * 0.5 : m;
+    double ef = (d_from_bits(e + d_bits(magic)) - magic) - 1023.0 - (sub ? 54.0 : 0.0) + (big ? 1.0 : 0.0);
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double p = 2.0 / 25.0;
+    p = p * s2 + 2.0 / 23.0;
+    p = p * s2 + 2.0 / 21.0;
+    p = p * s2 + 2.0 / 19.0;
+    p = p * s2 + 2.0 / 17.0;
+    p = p * s2 + 2.0 / 15.0;
+    p = p * s2 + 2.0 / 13.0;
+    p = p * s2 + 2.0 / 11.0;
+    p = p * s2 + 2.0 / 9.0;
+    p = p * s2 + 2.0 / 7.0;
+    p = p * s2 + 2.0 / 5.0;
+    p = p * s2 + 2.0 / 3.0;
+    double y = (ef * 1.90821492927058770002e-10 + (s * s2) * p) + (2.0 * s + ef * 6.93147180369123816490e-01);
+    y = x == INFINITY ? x : y;
+    y = x == 0.0 ? -INFINITY : y;
+    return x < 0.0 || x != x ? NAN : y;
+}
+
+static inline double expm1_small_f64(double x) { /* |x| < 1.1 */
+    double p = 1.0 / 6402373705728000.0; /* 1/18! */
+    static const double inv_fact[] = {1.0 / 355687428096000.0, 1.0 / 20922789888000.0, 1.0 / 1307674368000.0,
+                                      1.0 / 87178291200.0, 1.0 / 6227020800.0, 1.0 / 479001600.0,
+                                      1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                                      1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5};
+    for (int k = 0; k < 16; k++) p = p * x + inv_fact[k];
+    return (p * x) * x + x;
+}
+
+static inline double tanh_f64(double x) {
+    double a = fabs(x);
+    double big = 1.0 - 2.0 / (exp_f64(2.0 * a) + 1.0);
+    double e = expm1_small_f64(2.0 * a);
+    double small = e / (e + 2.0);
+    double y = a < 0.55 ? small : big;
+    y = x < 0.0 ? -y : y;
+    return x != x ? x : y;
+}
+
+static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp_f64(-x)); }
+
+/* ---- array loops --------------------------------------------------------------------- */
+
+#define ARRAY_LOOP(NAME, T, FN)                                                              \
+    VECTOR_CLONES void NAME(int64_t n, const T *x, int64_t sx, T *y, int64_t sy) {          \
+        if (sx == 1 && sy == 1) {                                                            \
+            for (int64_t i = 0; i < n; i++) y[i] = FN(x[i]);                                 \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) y[i * sy] = FN(x[i * sx]);                       \
+        }                                                                                    \
+    }
+
+ARRAY_LOOP(cg_vexp_f32, float, exp_f32)
+ARRAY_LOOP(cg_vlog_f32, float, log_f32)
+ARRAY_LOOP(cg_vtanh_f32, float, tanh_f32)
+ARRAY_LOOP(cg_vsigmoid_f32, float, sigmoid_f32)
+ARRAY_LOOP(cg_vexp_f64, double, exp_f64)
+ARRAY_LOOP(cg_vlog_f64, double, log_f64)
+ARRAY_LOOP(cg_vtanh_f64, double, tanh_f64)
+ARRAY_LOOP(cg_vsigmoid_f64, double, sigmoid_f64)
