@@ -101,7 +101,41 @@ OPS = [
     Op("squeeze dim", lambda m, a: a.squeeze(1) ** 2, [(3, 1, 2)]),
     Op("expand", lambda m, a: a.expand(3, 4) * a.expand(3, 4), [(1, 4)]),
     Op("contiguous", lambda m, a: a.T.contiguous() ** 2, [(3, 4)]),
+    Op("flatten", lambda m, a: a.flatten(1) ** 2, [(2, 3, 2)]),
+    Op("unflatten", lambda m, a: a.unflatten(1, (2, 2)) ** 2, [(3, 4)]),
+    Op("view_as", lambda m, a, b: a.view_as(b) * b, [(3, 4), (4, 3)]),
+    Op("expand_as", lambda m, a, b: a.expand_as(b) * b, [(1, 4), (3, 4)]),
+    Op("broadcast_to", lambda m, a: a.broadcast_to((2, 3)) ** 2, [(3,)]),
+    Op("movedim", lambda m, a: a.movedim(0, 2) ** 2, [(2, 3, 4)]),
+    Op("swapaxes", lambda m, a: a.swapaxes(0, 1) ** 2, [(2, 3)]),
+    Op("flip", lambda m, a: a.flip(0) * a, [(3, 2)]),
+    Op("roll", lambda m, a: a.roll(1, 1) * a, [(3, 4)]),
+    Op("repeat", lambda m, a: a.repeat(2, 3) ** 2, [(2, 2)]),
+    Op("tile", lambda m, a: a.tile((2,)) ** 2, [(3,)]),
+    Op("narrow", lambda m, a: a.narrow(1, 1, 2) ** 2, [(3, 4)]),
+    # ---- indexing and joining (ops_index.c)
+    Op("select", lambda m, a: a[1] * a[2], [(3, 4)]),
+    Op("slice", lambda m, a: a[1:, ::2] ** 2, [(3, 4)]),
+    Op("index none ellipsis", lambda m, a: a[None, ..., 1] ** 2, [(2, 3)]),
+    Op("index tensor", lambda m, a: a[m.tensor([2, 0, 1, 1])] ** 2, [(3, 4)]),
+    Op("index list", lambda m, a: a[[0, 2], 1:] ** 2, [(3, 4)]),
+    Op("index mask", lambda m, a: a[m.tensor([True, False, True])] ** 2, [(3, 2)]),
+    Op("setitem", lambda m, a, b: _setitem(a, b), [(3, 4), (4,)]),
+    Op("index_put accumulate", lambda m, a, b: (a * 1).index_put((m.tensor([0, 0, 2]),), b, accumulate=True),
+       [(3, 2), (3, 2)]),
+    Op("split", lambda m, a: a.split(2, 1)[1] * a.split(2, 1)[0], [(3, 4)]),
+    Op("split sizes", lambda m, a: a.split([1, 3], 1)[1] ** 2, [(3, 4)]),
+    Op("chunk", lambda m, a: a.chunk(2, 0)[0] ** 2, [(4, 3)]),
+    Op("unbind", lambda m, a: a.unbind(1)[0] * a.unbind(1)[2], [(2, 3)]),
+    Op("cat", lambda m, a, b: m.cat([a, b * b], 0) ** 2, [(2, 3), (1, 3)]),
+    Op("stack", lambda m, a, b: m.stack([a, b], 1) ** 2, [(2, 3), (2, 3)]),
 ]
+
+
+def _setitem(a, b):
+    y = a * 1
+    y[1] = b * b
+    return y * a
 
 
 def _draw(rng, shape, domain):

@@ -586,6 +586,8 @@ cdef RemovableHandle make_handle(cg_hook *h, object ctx):
 _QUALIFIED_NAMES = {
     "AccumulateGrad": "torch::autograd::AccumulateGrad",
     "CopyBackwards": "torch::autograd::CopyBackwards",
+    "CopySlices": "torch::autograd::CopySlices",
+    "Error": "torch::autograd::Error",
 }
 
 
