@@ -19,7 +19,7 @@ def test_autograd_callbacks_under_sanitizers(tmp_path):
     libdir = scipy_openblas32.get_lib_dir()
     exe = tmp_path / "test_autograd"
     sources = sorted(str(p) for p in (ROOT / "csrc").glob("*.c")) + [str(ROOT / "tests" / "c" / "test_autograd.c")]
-    cmd = [cc, "-std=gnu11", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall",
+    cmd = [cc, "-std=gnu11", "-O0", "-g", "-fno-omit-frame-pointer", "-Wall",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
            "-I", str(ROOT / "csrc"), "-I", scipy_openblas32.get_include_dir(), *sources, "-o", str(exe),
            "-L", libdir, "-l" + scipy_openblas32.get_library(), f"-Wl,-rpath,{libdir}", "-lm", "-lpthread"]
