@@ -192,3 +192,11 @@ def test_results_are_the_same_in_anomaly_mode():
     with quiet_detect_anomaly():
         checked = run()
     np.testing.assert_array_equal(plain, checked)
+
+
+def test_top_level_names():
+    assert cgrad.is_anomaly_enabled() is False
+    cgrad.set_anomaly_enabled(True, check_nan=False)
+    assert cgrad.is_anomaly_enabled() and not cgrad.is_anomaly_check_nan_enabled()
+    cgrad.set_anomaly_enabled(False)
+    assert cgrad.autograd.detect_anomaly is detect_anomaly
