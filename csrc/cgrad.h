@@ -195,7 +195,9 @@ int64_t cg_hook_id(const cg_hook *h);
 /* Accumulates d(roots)/d(leaves) into the leaves' .grad. grads[i] is the
  * gradient of roots[i] (NULL: ones, roots[i] must have one element).
  * With `inputs` (n_inputs > 0) only those tensors' .grad are accumulated.
- * Runs without Python; hooks are the only callbacks. */
+ * Runs without Python; hooks, custom Functions and anomaly mode are the only
+ * callbacks. With create_graph the formulas record nodes (grad mode is
+ * create_graph during the run) and .grad is accumulated out of place. */
 int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                 int retain_graph, int create_graph);
 int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,

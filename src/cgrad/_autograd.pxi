@@ -2,6 +2,7 @@
 # backward, anomaly-mode records. Each takes the GIL for the Python call only.
 # Included by _C.pyx.
 
+import os as _os
 import traceback as _traceback
 
 # ---- node hooks -----------------------------------------------------------------
@@ -179,7 +180,7 @@ cdef class _AnomalyRecord:
 
 
 _anomaly_live = 0  # records alive, for tests of their release
-_AUTOGRAD_DIR = __import__("os").path.join(__import__("os").path.dirname(__file__), "autograd", "")
+_AUTOGRAD_DIR = _os.path.join(_os.path.dirname(__file__), "autograd", "")  # its frames are not the user's
 
 
 cdef void *capture_record(void *parent, const char *parent_name) noexcept:
