@@ -197,7 +197,9 @@ int64_t cg_hook_id(const cg_hook *h);
  * With `inputs` (n_inputs > 0) only those tensors' .grad are accumulated.
  * Runs without Python; hooks, custom Functions and anomaly mode are the only
  * callbacks. With create_graph the formulas record nodes (grad mode is
- * create_graph during the run) and .grad is accumulated out of place. */
+ * create_graph during the run) and .grad is accumulated out of place.
+ * Without retain_graph each node frees its saved tensors once it has run
+ * (PyTorch's default for retain_graph is the value of create_graph). */
 int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                 int retain_graph, int create_graph);
 int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,

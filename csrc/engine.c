@@ -429,7 +429,7 @@ int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                 int retain_graph, int create_graph) {
     run r = {0};
     r.mode = ACCUMULATE_ALL;
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     return run_engine(&r, roots, grads, n, create_graph);
 }
 
@@ -463,7 +463,7 @@ int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
             cg_tensor *const *inputs, int n_inputs, int retain_graph, int create_graph,
             int allow_unused, cg_tensor **out) {
     run r = {0};
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
     for (int j = 0; j < n_inputs; j++) {
         out[j] = rc == 0 && r.captured ? r.captured[j] : NULL;
@@ -489,7 +489,7 @@ int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                        cg_tensor *const *inputs, int n_inputs) {
     if (n_inputs <= 0) return cg_backward(roots, grads, n, retain_graph, create_graph);
     run r = {0};
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
     int grad_mode = cg_is_grad_enabled();
     cg_set_grad_enabled(create_graph);

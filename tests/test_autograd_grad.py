@@ -195,6 +195,17 @@ def test_grad_create_graph_gives_differentiable_gradients():
     close(ggg, [6.0, 6.0])
 
 
+def test_create_graph_retains_the_graph_unless_told_otherwise():
+    x = leaf([2.0])
+    y = (x ** 3).exp()
+    (g,) = grad(y, x, create_graph=True)
+    grad(g, x)  # through ExpBackward0 again: its saved result is still there
+    y = (x ** 3).exp()
+    (g,) = grad(y, x, create_graph=True, retain_graph=False)
+    with raises(RuntimeError, "Trying to backward through the graph a second time"):
+        grad(g, x)
+
+
 def test_grad_without_create_graph_gives_plain_tensors():
     x = leaf([1.0, 2.0])
     (g,) = grad((x ** 3).sum(), x)
