@@ -452,23 +452,38 @@ int64_t cg_hook_id(const cg_hook *h) { return h->id; }
 
 void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
 
-/* Copies the live hooks of n matching kind (and output_nr for tensor hooks)
- * into out[], each retained; returns how many. */
-static int hooks_take(cg_node *n, int kind, uint32_t output_nr, cg_hook **out, int max) {
-    int k = 0;
+static bool hook_matches(const cg_hook *h, const cg_node *n, int kind, uint32_t output_nr) {
+    return h->kind == kind && (kind != CG_HOOK_TENSOR || n->variable || h->output_nr == output_nr);
+}
+
+/* Takes the hooks of n matching kind (and output_nr for tensor hooks) for
+ * calling, each retained: into buf when they fit in cap, else into a new
+ * array the caller frees. Sets *out; returns how many, or -1. */
+static int hooks_take(cg_node *n, int kind, uint32_t output_nr, cg_hook **buf, int cap, cg_hook ***out) {
     cg_graph_lock();
-    cg_hook *h = n->variable && kind == CG_HOOK_TENSOR ? n->variable->hooks : n->pre_hooks;
-    for (; h && k < max; h = h->next) {
-        if (h->kind != kind || (kind == CG_HOOK_TENSOR && !n->variable && h->output_nr != output_nr)) continue;
+    cg_hook *first = n->variable && kind == CG_HOOK_TENSOR ? n->variable->hooks : n->pre_hooks;
+    int k = 0;
+    for (cg_hook *h = first; h; h = h->next) k += hook_matches(h, n, kind, output_nr);
+    cg_hook **arr = k <= cap ? buf : malloc((size_t)k * sizeof *arr);
+    if (!arr) {
+        cg_graph_unlock();
+        cg_oom((int64_t)k * (int64_t)sizeof *arr);
+        return -1;
+    }
+    k = 0;
+    for (cg_hook *h = first; h; h = h->next) {
+        if (!hook_matches(h, n, kind, output_nr)) continue;
         CG_INC(&h->refcount);
-        out[k++] = h;
+        arr[k++] = h;
     }
     cg_graph_unlock();
+    *out = arr;
     return k;
 }
 
-int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max) {
-    return hooks_take(n, CG_HOOK_TENSOR, output_nr, out, max);
+static void hooks_put(cg_hook **hooks, int k, cg_hook **buf) {
+    for (int i = 0; i < k; i++) cg_hook_put(hooks[i]);
+    if (hooks != buf) free(hooks);
 }
 
 /* A hook removed after it was taken (by another hook, or another thread) does not run. */
@@ -480,14 +495,14 @@ static int hook_failed(void) {
 }
 
 int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_tensor **other, int n_other) {
-    cg_hook *hooks[64];
-    int k = hooks_take(n, kind, 0, hooks, 64);
+    cg_hook *buf[16], **hooks;
+    int k = hooks_take(n, kind, 0, buf, 16, &hooks);
+    if (k < 0) return -1;
     int rc = 0;
-    for (int i = 0; i < k; i++) {
-        if (rc == 0 && hook_live(hooks[i]) && hooks[i]->node_fn(hooks[i]->ctx, n, grads, n_grads, other, n_other))
+    for (int i = 0; i < k && rc == 0; i++)
+        if (hook_live(hooks[i]) && hooks[i]->node_fn(hooks[i]->ctx, n, grads, n_grads, other, n_other))
             rc = hook_failed();
-        cg_hook_put(hooks[i]);
-    }
+    hooks_put(hooks, k, buf);
     return rc;
 }
 
@@ -495,18 +510,19 @@ int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g) {
     if (!*g) return 0;
     /* a racy peek, but registering a hook while its node runs is undefined anyway */
     if (n->variable ? !CG_LOAD(&n->variable->hooks) : !CG_LOAD(&n->pre_hooks)) return 0;
-    cg_hook *hooks[64];
-    int k = hooks_take(n, CG_HOOK_TENSOR, output_nr, hooks, 64);
+    cg_hook *buf[16], **hooks;
+    int k = hooks_take(n, CG_HOOK_TENSOR, output_nr, buf, 16, &hooks);
+    if (k < 0) return -1;
     int rc = 0;
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < k && rc == 0; i++) {
         cg_tensor *out = NULL;
-        if (rc == 0 && hook_live(hooks[i]) && hooks[i]->fn(hooks[i]->ctx, *g, &out) != 0) rc = hook_failed();
+        if (hook_live(hooks[i]) && hooks[i]->fn(hooks[i]->ctx, *g, &out) != 0) rc = hook_failed();
         if (out) {
             cg_tensor_release(*g);
             *g = out;
         }
-        cg_hook_put(hooks[i]);
     }
+    hooks_put(hooks, k, buf);
     return rc;
 }
 

@@ -205,9 +205,7 @@ void cg_node_release_saved(cg_node *n);
 /* g (stolen) summed back to input i's shape and cast to its dtype. */
 cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
 
-/* Hooks on a node output / a leaf, taken for calling: returns how many were
- * copied into out[] (each retained); cg_hook_put releases one. */
-int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max);
+/* Drops one reference to a hook (its release callback runs with the last). */
 void cg_hook_put(cg_hook *h);
 /* Runs the hooks of output k of n on *g (owned, may be replaced). */
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g);

@@ -328,3 +328,14 @@ def test_hooks_match_torch():
     for a, b in zip(ours[0], theirs[0]):
         np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+
+
+def test_many_hooks_all_run():
+    x = leaf([1.0])
+    y = x * 1
+    for _ in range(100):
+        x.register_hook(lambda g: g + 1)
+        y.register_hook(lambda g: g * 1)
+        y.grad_fn.register_prehook(lambda gout: None)
+    y.sum().backward()
+    close(x.grad, [101.0])
