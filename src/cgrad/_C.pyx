@@ -889,7 +889,7 @@ cdef class _TensorBase:
                 "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
                 "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
                 "instead. See github.com/pytorch/pytorch/pull/30531 for more information.",
-                UserWarning, stacklevel=2)
+                UserWarning, stacklevel=1)  # Cython frames do not count: 1 is the caller's line
         return wrap_borrowed(self.t.grad)
 
     @grad.setter
@@ -1061,7 +1061,7 @@ def _warn_create_graph():
             "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
             "creating the graph to avoid this. If you have to use this function, make sure to reset the "
             ".grad fields of your parameters to None after use to break the cycle and avoid the leak.",
-            UserWarning, stacklevel=4)
+            UserWarning, stacklevel=_user_stacklevel())
 
 
 def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):

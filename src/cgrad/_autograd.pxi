@@ -3,7 +3,19 @@
 # Included by _C.pyx.
 
 import os as _os
+import sys as _sys
 import traceback as _traceback
+
+_PACKAGE_DIR = _os.path.dirname(__file__) + _os.sep
+
+
+def _user_stacklevel():
+    """warnings.warn's stacklevel, called from Cython, that points at the first
+    frame outside cgrad (Cython code has no frames of its own)."""
+    level, frame = 1, _sys._getframe(0)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level, frame = level + 1, frame.f_back
+    return level
 
 # ---- node hooks -----------------------------------------------------------------
 
@@ -246,7 +258,7 @@ cdef void anomaly_report(void *record, const char *node_name) noexcept nogil:
             messages = anomaly_messages(<object>record if record != NULL else None, node_name.decode())
             _pending.note = "".join(messages)
             for m in messages:
-                warnings.warn(m, UserWarning, stacklevel=2)
+                warnings.warn(m, UserWarning, stacklevel=_user_stacklevel())
         except BaseException:
             pass
 
