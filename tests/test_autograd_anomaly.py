@@ -64,6 +64,7 @@ def test_nan_in_backward_names_the_op_and_the_line():
     report = next(m for m in messages if m.startswith("Error detected in PowBackward0. Traceback of forward call "
                                                       "that caused the error:"))
     assert "in nan_backward" in report and "y = x ** 0.5" in report
+    assert record[-1].filename == __file__  # the warning points at loss.backward()
     assert "test_autograd_anomaly.py" in report
     note = "\n".join(getattr(info.value, "__notes__", []))
     assert "y = x ** 0.5" in note

@@ -576,3 +576,20 @@ def test_random_graph_backward_matches_torch(seed):
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_allclose(as_np(a), as_np(b), rtol=1e-10, atol=1e-12)
+
+
+def test_warnings_point_at_the_callers_line():
+    import cgrad._C as C
+    x = leaf([1.0])
+    y = x * 2
+    with pytest.warns(UserWarning) as record:
+        y.grad
+    assert record[0].filename == __file__
+    C._warned_create_graph = False
+    with pytest.warns(UserWarning) as record:
+        (x * x).sum().backward(create_graph=True)
+    assert record[0].filename == __file__
+    C._warned_create_graph = False
+    with pytest.warns(UserWarning) as record:
+        cgrad.autograd.backward((x * x).sum(), create_graph=True)
+    assert record[0].filename == __file__
