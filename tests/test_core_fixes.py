@@ -19,3 +19,8 @@ def test_tensor_dtype_rules_unchanged_without_dtype():
     assert cgrad.tensor(True).dtype == cgrad.bool
     assert cgrad.tensor(3, dtype=cgrad.float64).dtype == cgrad.float64
     assert cgrad.tensor([True], dtype=cgrad.int64).dtype == cgrad.int64
+
+
+def test_fill_is_named_as_in_pytorch():
+    a = cgrad.ones(2, requires_grad=True)
+    assert (a * 1).fill_(2.0).grad_fn.name() == "FillBackward2"  # fill_ with a number
