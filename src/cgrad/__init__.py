@@ -30,18 +30,19 @@ from cgrad._creation import (  # noqa: E402
     as_tensor, empty_like, full_like, normal, ones_like, rand_like, randint_like, randn_like, tensor, zeros_like,
 )
 from cgrad._functions import *  # noqa: E402,F401,F403
-from cgrad import autograd, viz  # noqa: E402
-from cgrad.autograd.anomaly_mode import (  # noqa: E402
-    is_anomaly_check_nan_enabled,
-    is_anomaly_enabled,
-    set_anomaly_enabled,
-)
+from cgrad import autograd  # noqa: E402
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
+)
+from cgrad import viz  # noqa: E402
+from cgrad.autograd.anomaly_mode import (  # noqa: E402
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
 )
 
 __version__ = "0.1.0"
