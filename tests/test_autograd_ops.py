@@ -277,7 +277,7 @@ def _declared_backward_names():
     csrc = Path(__file__).resolve().parent.parent / "csrc"
     names = set()
     for path in csrc.glob("*.c"):
-        names |= set(re.findall(r'cg_op\s+\w+\s*=\s*\{\s*"(\w+)"', path.read_text()))
+        names |= set(re.findall(r'"([A-Z]\w*Backward\w*)"', path.read_text()))  # every node name
     return names - NOT_OPS
 
 
