@@ -9,7 +9,7 @@ import pytest
 import cgrad
 from cgrad.autograd.graph import Node, get_gradient_edge, walk
 
-from test_autograd_ops import OPS, _inputs
+from test_autograd_ops import OPS, _inputs, _params
 
 
 def structure(root):
@@ -47,7 +47,7 @@ STRUCTURE_DIFFERS = {"rdiv", "add alpha", "sub alpha", "rsub", "matmul 2d @ 3d",
 SAME_STRUCTURE = [op for op in OPS if op.name not in STRUCTURE_DIFFERS]
 
 
-@pytest.mark.parametrize("op", SAME_STRUCTURE, ids=[op.name for op in SAME_STRUCTURE])
+@pytest.mark.parametrize("op", _params(SAME_STRUCTURE))
 def test_graph_structure_matches_torch(op):
     torch = pytest.importorskip("torch")
     ours = op.fn(cgrad, *_inputs(op, cgrad))
