@@ -6,10 +6,10 @@ checked with gradcheck and gradgradcheck (float64 finite differences), and its
 first and second derivatives are compared with torch's. Entries marked
 ``third=True`` (element-wise math) also get a third-order check.
 
-To add an op: append an ``Op(...)`` line in its family's block. Entries with
-``needs=`` name the method an op of another branch adds; they are skipped
-(saying so) until that branch is merged, and run from then on. The math,
-reduction and gather entries below were checked on a merge of those branches.
+To add an op: append an ``Op(...)`` line in its family's block (a test below
+names every backward formula in csrc/ that no entry reaches). An entry may say
+``needs="method"`` for an op a branch in flight adds: it is skipped, saying so,
+until that branch is merged.
 """
 import importlib
 from dataclasses import dataclass, field
