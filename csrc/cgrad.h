@@ -186,6 +186,9 @@ typedef void (*cg_hook_release)(void *ctx);
  * Returns a handle, a new reference released with cg_hook_handle_release,
  * or NULL. The handle stays valid after t dies. */
 cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
+/* A hook run after a leaf's .grad was updated by backward; fn gets the leaf
+ * itself (its *out is ignored). Leaves only. */
+cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
 /* Unregisters h wherever it is: it does not run again. */
 void cg_hook_remove(cg_hook *h);
 void cg_hook_handle_release(cg_hook *h); /* NULL allowed */

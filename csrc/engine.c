@@ -420,7 +420,8 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
 
 static int accumulate_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)gin;
-    return cg_accumulate_grad(n->variable, gout[0]);
+    if (cg_accumulate_grad(n->variable, gout[0])) return -1;
+    return cg_run_post_accumulate_hooks(n->variable);
 }
 
 const cg_op cg_accumulate_grad_op = {"AccumulateGrad", accumulate_backward, NULL};
@@ -495,6 +496,7 @@ int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
     cg_set_grad_enabled(create_graph);
     for (int j = 0; j < n_inputs && r.captured; j++) {
         if (rc == 0 && r.captured[j]) rc = cg_accumulate_grad(inputs[j], r.captured[j]);
+        if (rc == 0 && r.captured[j] && !inputs[j]->grad_fn) rc = cg_run_post_accumulate_hooks(inputs[j]);
         cg_tensor_release(r.captured[j]);
     }
     cg_set_grad_enabled(grad_mode);

@@ -422,6 +422,24 @@ cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook
     return h;
 }
 
+cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release) {
+    if (!t->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME, "cannot register a hook on a tensor that doesn't require gradient");
+        return NULL;
+    }
+    if (t->grad_fn) {
+        cg_error_set(CG_ERR_RUNTIME, "post accumulate grad hooks cannot be registered on non-leaf tensors");
+        return NULL;
+    }
+    cg_hook *h = hook_new(CG_HOOK_POST_ACCUMULATE);
+    if (!h) return NULL;
+    h->fn = fn;
+    h->ctx = ctx;
+    h->release = release;
+    hook_link(&t->hooks, h);
+    return h;
+}
+
 cg_hook *cg_node_register_hook(cg_node *n, int post, cg_node_hook_fn fn, void *ctx, cg_hook_release release) {
     cg_hook *h = hook_new(post ? CG_HOOK_NODE_POST : CG_HOOK_NODE_PRE);
     if (!h) return NULL;
@@ -452,18 +470,19 @@ int64_t cg_hook_id(const cg_hook *h) { return h->id; }
 
 void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
 
-static bool hook_matches(const cg_hook *h, const cg_node *n, int kind, uint32_t output_nr) {
-    return h->kind == kind && (kind != CG_HOOK_TENSOR || n->variable || h->output_nr == output_nr);
+/* A hook of `kind`; for a non-leaf's gradient hooks, of output output_nr. */
+static bool hook_matches(const cg_hook *h, int kind, bool by_output, uint32_t output_nr) {
+    return h->kind == kind && (!by_output || h->output_nr == output_nr);
 }
 
-/* Takes the hooks of n matching kind (and output_nr for tensor hooks) for
- * calling, each retained: into buf when they fit in cap, else into a new
- * array the caller frees. Sets *out; returns how many, or -1. */
-static int hooks_take(cg_node *n, int kind, uint32_t output_nr, cg_hook **buf, int cap, cg_hook ***out) {
+/* Takes the hooks of one kind in the list at *head for calling, each
+ * retained: into buf when they fit in cap, else into a new array the caller
+ * frees. Sets *out; returns how many, or -1. */
+static int hooks_take(cg_hook **head, int kind, bool by_output, uint32_t output_nr, cg_hook **buf, int cap,
+                      cg_hook ***out) {
     cg_graph_lock();
-    cg_hook *first = n->variable && kind == CG_HOOK_TENSOR ? n->variable->hooks : n->pre_hooks;
     int k = 0;
-    for (cg_hook *h = first; h; h = h->next) k += hook_matches(h, n, kind, output_nr);
+    for (cg_hook *h = *head; h; h = h->next) k += hook_matches(h, kind, by_output, output_nr);
     cg_hook **arr = k <= cap ? buf : malloc((size_t)k * sizeof *arr);
     if (!arr) {
         cg_graph_unlock();
@@ -471,8 +490,8 @@ static int hooks_take(cg_node *n, int kind, uint32_t output_nr, cg_hook **buf, i
         return -1;
     }
     k = 0;
-    for (cg_hook *h = first; h; h = h->next) {
-        if (!hook_matches(h, n, kind, output_nr)) continue;
+    for (cg_hook *h = *head; h; h = h->next) {
+        if (!hook_matches(h, kind, by_output, output_nr)) continue;
         CG_INC(&h->refcount);
         arr[k++] = h;
     }
@@ -496,7 +515,7 @@ static int hook_failed(void) {
 
 int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_tensor **other, int n_other) {
     cg_hook *buf[16], **hooks;
-    int k = hooks_take(n, kind, 0, buf, 16, &hooks);
+    int k = hooks_take(&n->pre_hooks, kind, false, 0, buf, 16, &hooks);
     if (k < 0) return -1;
     int rc = 0;
     for (int i = 0; i < k && rc == 0; i++)
@@ -506,12 +525,28 @@ int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_t
     return rc;
 }
 
+int cg_run_post_accumulate_hooks(cg_tensor *t) {
+    if (!CG_LOAD(&t->hooks)) return 0;
+    cg_hook *buf[16], **hooks;
+    int k = hooks_take(&t->hooks, CG_HOOK_POST_ACCUMULATE, false, 0, buf, 16, &hooks);
+    if (k < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        cg_tensor *ignored = NULL;
+        if (hook_live(hooks[i]) && hooks[i]->fn(hooks[i]->ctx, t, &ignored) != 0) rc = hook_failed();
+        cg_tensor_release(ignored);
+    }
+    hooks_put(hooks, k, buf);
+    return rc;
+}
+
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g) {
     if (!*g) return 0;
     /* a racy peek, but registering a hook while its node runs is undefined anyway */
     if (n->variable ? !CG_LOAD(&n->variable->hooks) : !CG_LOAD(&n->pre_hooks)) return 0;
     cg_hook *buf[16], **hooks;
-    int k = hooks_take(n, CG_HOOK_TENSOR, output_nr, buf, 16, &hooks);
+    cg_hook **head = n->variable ? &n->variable->hooks : &n->pre_hooks;
+    int k = hooks_take(head, CG_HOOK_TENSOR, !n->variable, output_nr, buf, 16, &hooks);
     if (k < 0) return -1;
     int rc = 0;
     for (int i = 0; i < k && rc == 0; i++) {

@@ -89,7 +89,7 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
 void cg_reap_push(void *obj, int is_node);
 
 /* ---- graph (graph.c) ---------------------------------------------------- */
-enum { CG_HOOK_TENSOR, CG_HOOK_NODE_PRE, CG_HOOK_NODE_POST };
+enum { CG_HOOK_TENSOR, CG_HOOK_NODE_PRE, CG_HOOK_NODE_POST, CG_HOOK_POST_ACCUMULATE };
 
 struct cg_hook {
     struct cg_hook *next;
@@ -209,6 +209,8 @@ cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
 void cg_hook_put(cg_hook *h);
 /* Runs the hooks of output k of n on *g (owned, may be replaced). */
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g);
+/* Runs a leaf's post-accumulate-grad hooks, after its .grad was updated. */
+int cg_run_post_accumulate_hooks(cg_tensor *t);
 /* Runs n's node hooks of one kind (CG_HOOK_NODE_PRE / _POST) on grads. */
 int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_tensor **other, int n_other);
 /* Updates .grad of the non-leaf tensors that retain output k of n. */

@@ -339,3 +339,52 @@ def test_many_hooks_all_run():
         y.grad_fn.register_prehook(lambda gout: None)
     y.sum().backward()
     close(x.grad, [101.0])
+
+
+# ---- post-accumulate-grad hooks -----------------------------------------------------
+
+def test_post_accumulate_grad_hook_sees_the_updated_grad():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda t: seen.append((t is x, t.grad.numpy().copy())))
+    (x * 3).sum().backward()
+    grad((x * 3).sum(), x)  # autograd.grad does not accumulate: no call
+    (x * 3).sum().backward(inputs=[x])
+    assert [s[0] for s in seen] == [True, True]
+    np.testing.assert_allclose(seen[0][1], [3.0, 3.0])
+    np.testing.assert_allclose(seen[1][1], [6.0, 6.0])
+
+
+def test_post_accumulate_grad_hook_updates_parameters_during_backward():
+    def run(lib):
+        w = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+
+        def sgd(p):
+            with lib.no_grad():
+                p -= 0.1 * p.grad
+            p.grad = None
+
+        w.register_post_accumulate_grad_hook(sgd)
+        for _ in range(5):
+            ((w * w).sum() + w.sum()).backward()
+        return w.detach().numpy().copy(), w.grad
+
+    torch = pytest.importorskip("torch")
+    (ours, ours_grad), (theirs, theirs_grad) = run(cgrad), run(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert ours_grad is None and theirs_grad is None
+
+
+def test_post_accumulate_grad_hook_errors_and_removal():
+    x = leaf([1.0])
+    with raises(RuntimeError, "post accumulate grad hooks cannot be registered on non-leaf tensors"):
+        (x * 2).register_post_accumulate_grad_hook(lambda t: None)
+    with raises(RuntimeError, "cannot register a hook on a tensor that doesn't require gradient"):
+        cgrad.tensor([1.0]).register_post_accumulate_grad_hook(lambda t: None)
+    calls = []
+    h = x.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    x.register_post_accumulate_grad_hook(failing_hook)
+    with pytest.raises(HookError):
+        (x * 2).sum().backward()
+    assert calls == [1]
+    h.remove()

@@ -99,6 +99,8 @@ cdef extern from "cgrad.h" nogil:
     void *cg_node_get_user(const cg_node *n)
     void cg_node_set_user(cg_node *n, void *user)
     cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release)
+    cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx,
+                                                     cg_hook_release release)
     void cg_hook_remove(cg_hook *h)
     void cg_hook_handle_release(cg_hook *h)
     int64_t cg_hook_id(const cg_hook *h)

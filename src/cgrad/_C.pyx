@@ -947,6 +947,12 @@ cdef class _TensorBase:
         Py_INCREF(hook)
         return make_handle(cg_tensor_register_hook(self.t, run_hook, <void *>hook, release_hook), hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs after backward has updated this leaf's .grad."""
+        Py_INCREF(hook)
+        return make_handle(cg_tensor_register_post_accumulate_hook(self.t, run_post_accumulate_hook,
+                                                                   <void *>hook, release_hook), hook)
+
     # -- values --
     def item(self):
         if self.t.numel != 1:

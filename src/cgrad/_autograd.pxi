@@ -17,6 +17,19 @@ def _user_stacklevel():
         level, frame = level + 1, frame.f_back
     return level
 
+# ---- post-accumulate-grad hooks --------------------------------------------------
+
+cdef int run_post_accumulate_hook(void *ctx, cg_tensor *t, cg_tensor **out) noexcept nogil:
+    with gil:
+        try:
+            (<object>ctx)(wrap_borrowed(t))
+            return 0
+        except BaseException as e:
+            _pending.exc = e
+            cg_error_set(CG_ERR_EXTERNAL, b"a hook raised an exception")
+            return -1
+
+
 # ---- node hooks -----------------------------------------------------------------
 
 cdef object wrap_grads(cg_tensor **grads, int n):
