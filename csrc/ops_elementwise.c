@@ -617,7 +617,7 @@ static int overwrite_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op fill_op = {"FillBackward0", overwrite_backward, NULL};
+static const cg_op fill_op = {"FillBackward2", overwrite_backward, NULL};
 static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, NULL};
 static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
 
