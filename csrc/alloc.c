@@ -44,6 +44,10 @@ static void adopt_pools(void *unused) {
         mine[k].count = 0;
     }
     pthread_mutex_unlock(&orphan_lock);
+    for (int i = 0; i < CG_SCALAR_CACHE; i++) {
+        cg_tensor_release(cg_ts.scalars[i].t);
+        cg_ts.scalars[i].t = NULL;
+    }
 }
 
 static void init_exit_key(void) { pthread_key_create(&exit_key, adopt_pools); }

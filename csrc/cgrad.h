@@ -141,6 +141,9 @@ cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides
  * integer value takes an integer or floating tensor's dtype. kind is
  * CG_FLOAT64 for a float, CG_INT64 for an int, CG_BOOL for a bool. */
 cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like);
+/* The same, possibly shared with earlier calls: the caller must never write
+ * into it (operands of an op are fine). New reference. */
+cg_tensor *cg_scalar_cached(double value, cg_dtype kind, const cg_tensor *like);
 
 int cg_tensor_is_contiguous(const cg_tensor *t);
 double cg_tensor_item(const cg_tensor *t); /* one element, any dtype, as double; NaN+error if numel != 1 */

@@ -43,9 +43,18 @@ typedef struct cg_pool {
     int64_t count;
 } cg_pool;
 
+#define CG_SCALAR_CACHE 4
+typedef struct cg_scalar_entry {
+    double value;
+    uint8_t kind, like_dtype;
+    cg_tensor *t; /* owned */
+} cg_scalar_entry;
+
 typedef struct cg_tstate {
     int grad_disabled; /* zero-initialised: grad mode on */
     cg_pool tensors, storages, nodes;
+    cg_scalar_entry scalars[CG_SCALAR_CACHE];
+    unsigned next_scalar;
 } cg_tstate;
 extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
 

@@ -314,6 +314,26 @@ cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like) 
     return t;
 }
 
+/* Code like y * 1.0001 + 0.0001 in a loop makes the same wrapped numbers
+ * over and over: a few per thread are kept (they are never written to). */
+cg_tensor *cg_scalar_cached(double value, cg_dtype kind, const cg_tensor *like) {
+    cg_dtype dtype = like ? (cg_dtype)like->dtype : CG_NUM_DTYPES;
+    for (int i = 0; i < CG_SCALAR_CACHE; i++) {
+        cg_scalar_entry *e = &cg_ts.scalars[i];
+        if (e->t && e->value == value && e->kind == kind && e->like_dtype == dtype && !signbit(value) == !signbit(e->value)) {
+            cg_tensor_retain(e->t);
+            return e->t;
+        }
+    }
+    cg_tensor *t = cg_scalar_tensor(value, kind, like);
+    if (!t || value != value) return t;
+    cg_scalar_entry *e = &cg_ts.scalars[cg_ts.next_scalar++ % CG_SCALAR_CACHE];
+    cg_tensor_release(e->t);
+    *e = (cg_scalar_entry){value, (uint8_t)kind, (uint8_t)dtype, t};
+    cg_tensor_retain(t);
+    return t;
+}
+
 int cg_tensor_is_contiguous(const cg_tensor *t) {
     int64_t expected = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {

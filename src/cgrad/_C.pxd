@@ -76,6 +76,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
                             cg_dtype dtype, cg_deleter deleter, void *ctx)
     cg_tensor *cg_scalar_tensor(double value, cg_dtype kind, const cg_tensor *like)
+    cg_tensor *cg_scalar_cached(double value, cg_dtype kind, const cg_tensor *like)
     int cg_tensor_is_contiguous(const cg_tensor *t)
     double cg_tensor_item(const cg_tensor *t)
     void *cg_tensor_data(const cg_tensor *t)

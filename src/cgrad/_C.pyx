@@ -208,16 +208,17 @@ cdef object wrap_node(cg_node *n):
     return node
 
 
-cdef cg_tensor *scalar_operand(object x, cg_tensor *like) except? NULL:
-    """A 0-d tensor for a Python number; NULL (no error) if x is not one."""
+cdef cg_tensor *scalar_operand(object x, cg_tensor *like, bint shared=False) except? NULL:
+    """A 0-d tensor for a Python number; NULL (no error) if x is not one.
+    shared: it may come from a small cache, so it must only be read."""
     if isinstance(x, float):
-        return cg_scalar_tensor(x, CG_FLOAT64, like)
+        return cg_scalar_cached(x, CG_FLOAT64, like) if shared else cg_scalar_tensor(x, CG_FLOAT64, like)
     if isinstance(x, bool):
         return cg_scalar_tensor(1.0 if x else 0.0, CG_BOOL, like)
     if isinstance(x, int):
-        return cg_scalar_tensor(<double>x, CG_INT64, like)
+        return cg_scalar_cached(<double>x, CG_INT64, like) if shared else cg_scalar_tensor(<double>x, CG_INT64, like)
     if isinstance(x, np.generic):
-        return scalar_operand(x.item(), like)
+        return scalar_operand(x.item(), like, shared)
     return NULL
 
 
@@ -232,14 +233,14 @@ cdef object binary(binary_fn fn, object a, object b):
     if isinstance(a, _TensorBase) and isinstance(b, _TensorBase):
         return wrap(fn((<_TensorBase>a).t, (<_TensorBase>b).t))
     if isinstance(a, _TensorBase):
-        tmp = scalar_operand(b, (<_TensorBase>a).t)
+        tmp = scalar_operand(b, (<_TensorBase>a).t, True)
         if tmp == NULL:
             if isinstance(b, np.ndarray):
                 return binary(fn, a, _array_to_tensor(b))
             return NotImplemented
         r = fn((<_TensorBase>a).t, tmp)
     else:
-        tmp = scalar_operand(a, (<_TensorBase>b).t)
+        tmp = scalar_operand(a, (<_TensorBase>b).t, True)
         if tmp == NULL:
             if isinstance(a, np.ndarray):
                 return binary(fn, _array_to_tensor(a), b)
