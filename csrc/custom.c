@@ -250,7 +250,6 @@ static int anomaly_nan = 1;
 static cg_anomaly_capture capture_cb;
 static cg_anomaly_release release_cb;
 static cg_anomaly_report report_cb;
-static _Thread_local cg_node *running; /* the node whose backward this thread runs */
 
 void cg_set_anomaly_callbacks(cg_anomaly_capture capture, cg_anomaly_release release, cg_anomaly_report report) {
     capture_cb = capture;
@@ -269,6 +268,7 @@ void *cg_node_anomaly(const cg_node *n) { return n->anomaly; }
 
 void cg_anomaly_record(cg_node *n) {
     if (CG_LIKELY(!cg_is_anomaly_enabled()) || !capture_cb) return;
+    cg_node *running = cg_ts.running;
     n->anomaly = running ? capture_cb(running->anomaly, running->op->name) : capture_cb(NULL, NULL);
 }
 
@@ -278,8 +278,8 @@ void cg_anomaly_forget(cg_node *n) {
 }
 
 cg_node *cg_anomaly_enter(cg_node *n) {
-    cg_node *outer = running;
-    running = n;
+    cg_node *outer = cg_ts.running;
+    cg_ts.running = n;
     return outer;
 }
 

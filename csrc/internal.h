@@ -50,11 +50,19 @@ typedef struct cg_scalar_entry {
     cg_tensor *t; /* owned */
 } cg_scalar_entry;
 
+typedef struct cg_reap_stack { /* see cg_reap_push */
+    uintptr_t *items;
+    size_t n, cap;
+    bool draining;
+} cg_reap_stack;
+
 typedef struct cg_tstate {
     int grad_disabled; /* zero-initialised: grad mode on */
     cg_pool tensors, storages, nodes;
     cg_scalar_entry scalars[CG_SCALAR_CACHE];
     unsigned next_scalar;
+    cg_reap_stack reap;
+    cg_node *running; /* the node whose backward this thread runs (anomaly mode) */
 } cg_tstate;
 extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
 

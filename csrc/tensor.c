@@ -100,12 +100,6 @@ void cg_storage_release(cg_storage *s) {
 
 /* ---- deferred release ------------------------------------------------------ */
 
-typedef struct reap_stack {
-    uintptr_t *items;
-    size_t n, cap;
-    bool draining;
-} reap_stack;
-static _Thread_local reap_stack reap;
 
 static void tensor_destroy(cg_tensor *t) {
     if (t->retains_grad) cg_tensor_forget_retain(t);
@@ -126,29 +120,29 @@ static void destroy(uintptr_t item) {
 
 void cg_reap_push(void *obj, int is_node) {
     uintptr_t item = (uintptr_t)obj | (uintptr_t)(is_node ? 1 : 0);
-    if (!reap.draining) { /* the common case: free now, collect what that frees */
-        reap.draining = true;
+    if (!cg_ts.reap.draining) { /* the common case: free now, collect what that frees */
+        cg_ts.reap.draining = true;
         destroy(item);
-        while (reap.n) destroy(reap.items[--reap.n]);
-        reap.draining = false;
-        if (reap.cap > 65536) { /* give back what a huge graph needed */
-            free(reap.items);
-            reap.items = NULL;
-            reap.cap = 0;
+        while (cg_ts.reap.n) destroy(cg_ts.reap.items[--cg_ts.reap.n]);
+        cg_ts.reap.draining = false;
+        if (cg_ts.reap.cap > 65536) { /* give back what a huge graph needed */
+            free(cg_ts.reap.items);
+            cg_ts.reap.items = NULL;
+            cg_ts.reap.cap = 0;
         }
         return;
     }
-    if (reap.n == reap.cap) {
-        size_t cap = reap.cap ? reap.cap * 2 : 256;
-        uintptr_t *items = realloc(reap.items, cap * sizeof *items);
+    if (cg_ts.reap.n == cg_ts.reap.cap) {
+        size_t cap = cg_ts.reap.cap ? cg_ts.reap.cap * 2 : 256;
+        uintptr_t *items = realloc(cg_ts.reap.items, cap * sizeof *items);
         if (!items) { /* out of memory: free now, recursing at worst */
             destroy(item);
             return;
         }
-        reap.items = items;
-        reap.cap = cap;
+        cg_ts.reap.items = items;
+        cg_ts.reap.cap = cap;
     }
-    reap.items[reap.n++] = item;
+    cg_ts.reap.items[cg_ts.reap.n++] = item;
 }
 
 /* ---- tensors ----------------------------------------------------------------- */
