@@ -7,7 +7,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 sanitize = os.environ.get("CGRAD_SANITIZE") == "1"
-compile_args = ["-std=gnu11", "-O3", "-fno-strict-aliasing", "-mtls-dialect=gnu2", "-ffp-contract=off", "-Wall", "-Wno-unused-function"]
+compile_args = ["-std=gnu11", "-O3", "-fno-strict-aliasing", "-mtls-dialect=gnu2", "-ffp-contract=off", "-fvisibility=hidden", "-fno-semantic-interposition", "-Wall", "-Wno-unused-function"]
 link_args = ["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib"]
 if sanitize:
     compile_args += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]

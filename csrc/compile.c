@@ -1,7 +1,7 @@
 /* compile.c -- recording the kernels of one call of a step, and replaying them.
  *
  * Note [Recording a step]
- *   While a tape records (cg_tape_now is set on this thread), every place that
+ *   While a tape records (cg_ts.tape is set on this thread), every place that
  *   writes tensor data hands its kernel to the tape before running it: the
  *   kernel function and its arguments (tensors, integers, doubles), through
  *   cg_kernel or one of the cg_tape_* hooks for the hot paths. Autograd's
@@ -33,7 +33,6 @@
 
 #include "internal.h"
 
-__thread cg_tape *cg_tape_now __attribute__((tls_model("initial-exec")));
 static _Thread_local cg_tape *refreshing;
 
 /* ---- pointer maps ------------------------------------------------------------------- */
@@ -171,7 +170,7 @@ cg_tape *cg_tape_new(void) {
 
 void cg_tape_free(cg_tape *tp) {
     if (!tp) return;
-    if (cg_tape_now == tp) cg_tape_now = NULL;
+    if (cg_ts.tape == tp) cg_ts.tape = NULL;
     if (refreshing == tp) refreshing = NULL;
     for (size_t i = 0; i < tp->n; i++) {
         free((void *)tp->e[i].k.v);
@@ -211,7 +210,7 @@ static void tape_break(cg_tape *tp, const char *fmt, ...) {
 void cg_tape_break(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vbreak(cg_tape_now, fmt, ap);
+    vbreak(cg_ts.tape, fmt, ap);
     va_end(ap);
 }
 
@@ -233,7 +232,7 @@ static int64_t *storage_slot(cg_tape *tp, cg_storage *s, int64_t flags) {
 }
 
 void cg_tape_fresh(cg_storage *s) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     int64_t *v = storage_slot(tp, s, S_FRESH);
     if (v) *v = (*v & ~(int64_t)0xff) | S_FRESH; /* a freed storage's address, reused */
 }
@@ -298,23 +297,23 @@ static entry *add_entry(cg_tape *tp, cg_kernel_fn fn, const cg_kargs *k, bool po
 }
 
 int cg_kernel(cg_kernel_fn fn, const cg_kargs *k) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     if (CG_LIKELY(!tp)) return fn(k);
     add_entry(tp, fn, k, false);
-    cg_tape_now = NULL;
+    cg_ts.tape = NULL;
     int rc = fn(k);
-    cg_tape_now = tp;
+    cg_ts.tape = tp;
     return rc;
 }
 
 int cg_kernel_refreshed(cg_kernel_fn fn, const cg_kargs *k) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     if (CG_LIKELY(!tp)) return fn(k);
     entry *e = add_entry(tp, fn, k, false);
     if (e) e->refresh = true;
-    cg_tape_now = NULL;
+    cg_ts.tape = NULL;
     int rc = fn(k);
-    cg_tape_now = tp;
+    cg_ts.tape = tp;
     return rc;
 }
 
@@ -328,7 +327,7 @@ static int replay_loop(const cg_kargs *k) {
 void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) {
     cg_kargs k = {.name = "an element-wise kernel", .t = {out}, .nw = 1, .i = {(int64_t)(uintptr_t)loop, nin}};
     for (int j = 0; j < nin && j + 1 < CG_KT; j++) k.t[j + 1] = ins[j];
-    add_entry(cg_tape_now, replay_loop, &k, false);
+    add_entry(cg_ts.tape, replay_loop, &k, false);
 }
 
 static int replay_loop1(const cg_kargs *k) {
@@ -340,7 +339,7 @@ static int replay_loop1(const cg_kargs *k) {
 
 void cg_tape_loop1(cg_loop loop, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
     cg_kargs k = {.name = "an element-wise kernel", .t = {out, a, b}, .nw = 1, .i = {(int64_t)(uintptr_t)loop}};
-    add_entry(cg_tape_now, replay_loop1, &k, false);
+    add_entry(cg_ts.tape, replay_loop1, &k, false);
 }
 
 static int replay_constant(const cg_kargs *k) {
@@ -350,7 +349,7 @@ static int replay_constant(const cg_kargs *k) {
 }
 
 void cg_tape_constant(cg_tensor *t) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     int64_t nbytes = t->numel * cg_dtype_size((cg_dtype)t->dtype);
     if (!cg_tensor_is_contiguous(t)) {
         tape_break(tp, "a constant with a strided layout was made in the step");
@@ -392,7 +391,7 @@ static void note_grad(cg_tape *tp, cg_tensor *t, bool read) {
 }
 
 void cg_tape_note_grad(cg_tensor *t) {
-    if (cg_tape_now) note_grad(cg_tape_now, t, true);
+    if (cg_ts.tape) note_grad(cg_ts.tape, t, true);
 }
 
 static int replay_set_grad(const cg_kargs *k) {
@@ -406,14 +405,14 @@ static int replay_set_grad(const cg_kargs *k) {
 }
 
 void cg_tape_set_grad(cg_tensor *t, cg_tensor *g) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     note_grad(tp, t, false);
     cg_kargs k = {.name = "setting .grad", .t = {t, g}, .nw = 1};
     add_entry(tp, replay_set_grad, &k, true);
 }
 
 void cg_tape_check_wrote(const cg_tensor *t, const char *what) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     const entry *e = tp->n ? &tp->e[tp->n - 1] : NULL;
     bool ok = false;
     for (int j = 0; e && j < e->k.nw && !ok; j++) ok = e->k.t[j] && e->k.t[j]->storage == t->storage;
@@ -423,10 +422,10 @@ void cg_tape_check_wrote(const cg_tensor *t, const char *what) {
 
 /* ---- recording ---------------------------------------------------------------------------- */
 
-int cg_is_recording(void) { return cg_tape_now != NULL; }
+int cg_is_recording(void) { return cg_ts.tape != NULL; }
 
 int cg_tape_begin(cg_tape *tp, cg_tensor *const *inputs, int n) {
-    if (cg_tape_now || tp->recording || tp->n || tp->nts) {
+    if (cg_ts.tape || tp->recording || tp->n || tp->nts) {
         cg_error_set(CG_ERR_RUNTIME, "a step is already being recorded on this thread, or this tape was used");
         return -1;
     }
@@ -443,12 +442,12 @@ int cg_tape_begin(cg_tape *tp, cg_tensor *const *inputs, int n) {
     }
     tp->nin = n;
     tp->recording = true;
-    cg_tape_now = tp;
+    cg_ts.tape = tp;
     return 0;
 }
 
 int cg_tape_end(cg_tape *tp) {
-    if (cg_tape_now == tp) cg_tape_now = NULL;
+    if (cg_ts.tape == tp) cg_ts.tape = NULL;
     if (!tp->recording) return 0;
     tp->recording = false;
     tp->guards = calloc(tp->nts + 1, sizeof(guard));
@@ -509,7 +508,7 @@ const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors) {
 }
 
 int cg_tape_read(const cg_tensor *t, const char *what) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     if (!tp || tp->broken) return tp && tp->broken;
     int64_t *f = map_find(&tp->smap, t->storage);
     if (!f || !(*f & (S_WRITTEN | S_INPUT))) return 0;
@@ -518,7 +517,7 @@ int cg_tape_read(const cg_tensor *t, const char *what) {
 }
 
 void cg_tape_keep(void *obj, void (*release)(void *obj)) {
-    cg_tape *tp = cg_tape_now;
+    cg_tape *tp = cg_ts.tape;
     if (!tp) return;
     if (grow((void **)&tp->keeps, &tp->capkeeps, tp->nkeeps + 1, sizeof(keep))) {
         out_of_memory(tp);
@@ -650,7 +649,7 @@ static cg_tensor *copy_of(cg_tensor *t) {
 }
 
 int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs) {
-    if (cg_tape_now || tp->recording || tp->broken || n != tp->nin) {
+    if (cg_ts.tape || tp->recording || tp->broken || n != tp->nin) {
         cg_error_set(CG_ERR_RUNTIME, "this recording cannot be replayed here");
         return -1;
     }
@@ -673,7 +672,7 @@ int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs)
 /* ---- refreshing optimizer hyper-parameters ----------------------------------------------------- */
 
 int cg_tape_refresh_begin(cg_tape *tp) {
-    if (cg_tape_now || refreshing) {
+    if (cg_ts.tape || refreshing) {
         cg_error_set(CG_ERR_RUNTIME, "cannot refresh a recording while recording or refreshing");
         return -1;
     }

@@ -564,12 +564,46 @@ def test_each_fallback_cause_warns_once_and_gives_eager_results(body, cause):
     fallback_case(body, cause)
 
 
-def test_a_python_hook_run_by_backward_falls_back():
+class Cube(cgrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x * x
+
+
+@pytest.mark.parametrize("hook", ["tensor", "node", "node-pre", "post-accumulate"])
+def test_python_hooks_of_every_kind_fall_back(hook):
     def body(w, x, k):
         y = w * x
-        y.register_hook(lambda g: g * 2)
+        if hook == "tensor":
+            y.register_hook(lambda g: g * 2)
+        elif hook == "node":
+            y.grad_fn.register_hook(lambda gin, gout: None)
+        elif hook == "node-pre":
+            y.grad_fn.register_prehook(lambda gout: None)
+        elif k == 1:  # registered once, on the leaf
+            w.register_post_accumulate_grad_hook(lambda p: None)
         return y.sum()
     fallback_case(body, "hook")
+
+
+def test_a_custom_autograd_function_falls_back():
+    fallback_case(lambda w, x, k: Cube.apply(w * x).sum(), "custom autograd.Function")
+
+
+def test_anomaly_mode_falls_back():
+    anomaly = cgrad.autograd.detect_anomaly()
+    with pytest.warns(UserWarning, match="Anomaly Detection"):
+        anomaly.__enter__()
+    try:
+        fallback_case(lambda w, x, k: loss_of(w, x), "anomaly mode")
+    finally:
+        anomaly.__exit__(None, None, None)
 
 
 def test_assigning_data_in_the_step_falls_back():
