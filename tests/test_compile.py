@@ -597,9 +597,9 @@ def test_a_custom_autograd_function_falls_back():
 
 
 def test_anomaly_mode_falls_back():
-    anomaly = cgrad.autograd.detect_anomaly()
     with pytest.warns(UserWarning, match="Anomaly Detection"):
-        anomaly.__enter__()
+        anomaly = cgrad.autograd.detect_anomaly()
+    anomaly.__enter__()
     try:
         fallback_case(lambda w, x, k: loss_of(w, x), "anomaly mode")
     finally:
