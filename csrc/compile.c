@@ -121,12 +121,16 @@ typedef struct entry {
     void *blob;      /* constants: the data to restore */
     int64_t nblob;
     bool refresh;    /* k.f is rewritten before each replay; not compared */
+    bool skip;       /* a constant nothing else writes: restoring it is a no-op */
+    cg_loop_plan *plan; /* loops, once replayed: their pointers and path */
 } entry;
 
-typedef struct guard {
+typedef struct guard { /* a tensor's storage and layout, as the recording saw them */
     cg_storage *storage;
     int64_t offset;
-    uint8_t requires_grad;
+    int32_t ndim;
+    uint8_t dtype, requires_grad;
+    int64_t shape[CG_MAX_DIMS], strides[CG_MAX_DIMS];
 } guard;
 
 typedef struct grad_guard {
@@ -145,6 +149,8 @@ struct cg_tape {
     cg_tensor **ts; /* every tensor the entries name, once, owned */
     guard *guards;  /* parallel to ts, taken when the recording ends */
     int64_t *internal; /* parallel to ts: references from the tape itself (see internal_refs) */
+    size_t *watch;     /* once replayed: the tensors that others can reach, whose guards are checked */
+    size_t nwatch;
     size_t nts, capts;
     ptrmap tmap;    /* tensor -> index in ts */
     ptrmap smap;    /* storage -> flags | index << 8 */
@@ -175,12 +181,14 @@ void cg_tape_free(cg_tape *tp) {
     for (size_t i = 0; i < tp->n; i++) {
         free((void *)tp->e[i].k.v);
         free(tp->e[i].blob);
+        free(tp->e[i].plan);
     }
     free(tp->e);
     for (size_t i = 0; i < tp->nts; i++) cg_tensor_release(tp->ts[i]);
     free(tp->ts);
     free(tp->guards);
     free(tp->internal);
+    free(tp->watch);
     for (size_t i = 0; i < tp->ngg; i++) cg_tensor_release(tp->gg[i].grad);
     free(tp->gg);
     free(tp->outputs);
@@ -330,6 +338,17 @@ void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) 
     add_entry(cg_ts.tape, replay_loop, &k, false);
 }
 
+static int replay_iter(const cg_kargs *k) {
+    cg_run_iter((cg_loop)(uintptr_t)k->i[0], k->t, (int)k->i[1], (int)k->i[2]);
+    return 0;
+}
+
+void cg_tape_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op) {
+    cg_kargs k = {.name = "a reduction", .nw = 1, .i = {(int64_t)(uintptr_t)loop, nops, shape_op}};
+    for (int j = 0; j < nops && j < CG_KT; j++) k.t[j] = ops[j];
+    add_entry(cg_ts.tape, replay_iter, &k, false);
+}
+
 static int replay_loop1(const cg_kargs *k) {
     static const int64_t ones[3] = {1, 1, 1};
     char *data[3] = {cg_ptr(k->t[0]), cg_ptr(k->t[1]), cg_ptr(k->t[2])};
@@ -457,7 +476,10 @@ int cg_tape_end(cg_tape *tp) {
     }
     for (size_t i = 0; i < tp->nts; i++) {
         cg_tensor *t = tp->ts[i];
-        tp->guards[i] = (guard){t->storage, t->offset, t->requires_grad};
+        guard *g = &tp->guards[i];
+        *g = (guard){t->storage, t->offset, t->ndim, t->dtype, t->requires_grad, {0}, {0}};
+        memcpy(g->shape, t->shape, (size_t)t->ndim * sizeof(int64_t));
+        memcpy(g->strides, t->strides, (size_t)t->ndim * sizeof(int64_t));
     }
     for (int i = 0; i < tp->nin; i++) tp->written_input[i] = cg_tape_wrote(tp, tp->inputs[i]);
     return 0;
@@ -625,26 +647,101 @@ void cg_tape_drop_history(cg_tape *tp) {
     for (size_t i = 0; tp->guards && i < tp->nts; i++) tp->guards[i].requires_grad = tp->ts[i]->requires_grad;
 }
 
+static bool same_layout(const cg_tensor *t, const guard *g) {
+    return t->storage == g->storage && t->offset == g->offset && t->ndim == g->ndim && t->dtype == g->dtype &&
+           t->requires_grad == g->requires_grad &&
+           !memcmp(t->shape, g->shape, (size_t)t->ndim * sizeof(int64_t)) &&
+           !memcmp(t->strides, g->strides, (size_t)t->ndim * sizeof(int64_t));
+}
+
+/* A constant that no other entry writes, and only the tape can reach, keeps
+ * its value: it need not be restored. */
+static int skip_private_constants(cg_tape *tp) {
+    ptrmap writers = {0};
+    bool added;
+    for (size_t j = 0; j < tp->n; j++) {
+        const cg_kargs *k = &tp->e[j].k;
+        for (int w = 0; w < k->nw + k->vw; w++) {
+            const cg_tensor *t = w < k->nw ? k->t[w] : k->v[w - k->nw];
+            int64_t *c = t ? map_put(&writers, t->storage, 0, &added) : NULL;
+            if (t && !c) {
+                map_free(&writers);
+                return -1;
+            }
+            if (c) (*c)++;
+        }
+    }
+    for (size_t j = 0; j < tp->n; j++) {
+        entry *e = &tp->e[j];
+        if (e->fn != replay_constant) continue;
+        cg_tensor *t = e->k.t[0];
+        e->skip = *map_find(&writers, t->storage) == 1 && CG_LOAD(&t->refcount) == tp->internal[*map_find(&tp->tmap, t)];
+    }
+    map_free(&writers);
+    return 0;
+}
+
+/* Before the first replay: the tensors whose guards are checked -- those others
+ * hold now, and the .grad tensors the replay hands to leaves (the only way
+ * a tensor only the tape holds becomes reachable) -- and the pointers and
+ * path of every element-wise kernel, fixed while the guards hold. */
+static int prepare(cg_tape *tp) {
+    cg_tape_drop_history(tp);
+    if (!tp->internal || !tp->guards || !(tp->watch = malloc((tp->nts + 1) * sizeof(size_t)))) return -1;
+    bool *watch = calloc(tp->nts + 1, sizeof(bool));
+    if (!watch) return -1;
+    for (size_t j = 0; j < tp->n; j++) {
+        const int64_t *g = tp->e[j].fn == replay_set_grad && tp->e[j].k.t[1] ? map_find(&tp->tmap, tp->e[j].k.t[1]) : NULL;
+        if (g) watch[*g] = true;
+    }
+    for (size_t i = 0; i < tp->nts; i++)
+        if (watch[i] || CG_LOAD(&tp->ts[i]->refcount) != tp->internal[i]) tp->watch[tp->nwatch++] = i;
+    free(watch);
+    for (size_t j = 0; j < tp->n; j++) {
+        entry *e = &tp->e[j];
+        if (e->fn != replay_loop && e->fn != replay_loop1 && e->fn != replay_iter) continue;
+        if (!(e->plan = malloc(sizeof(cg_loop_plan)))) return -1;
+        if (e->fn == replay_loop) {
+            cg_loop_plan_init(e->plan, e->k.t[0], e->k.t + 1, (int)e->k.i[1]);
+        } else if (e->fn == replay_iter) {
+            const cg_tensor *s = e->k.t[e->k.i[2]];
+            e->plan->n = s->numel ? s->numel : 1, e->plan->flat = false;
+            cg_iter_init(&e->plan->it, e->k.t, (int)e->k.i[1], s->shape, s->ndim);
+        } else { /* the 1-element fast path of cg_binary_raw */
+            *e->plan = (cg_loop_plan){.n = 1, .flat = true, .strides = {1, 1, 1}};
+            for (int k = 0; k < 3; k++) e->plan->data[k] = cg_ptr(e->k.t[k]);
+        }
+    }
+    return skip_private_constants(tp);
+}
+
 /* Whether everything the recording relies on is still in place. Tensors only
  * the tape holds cannot have changed. */
 static bool guards_hold(cg_tape *tp) {
-    if (!tp->internal) cg_tape_drop_history(tp);
-    if (!tp->internal || !tp->guards) return false;
-    for (size_t i = 0; i < tp->nts; i++) {
-        cg_tensor *t = tp->ts[i];
-        if (CG_LOAD(&t->refcount) == tp->internal[i]) continue;
-        const guard *g = &tp->guards[i];
-        if (t->storage != g->storage || t->offset != g->offset || t->requires_grad != g->requires_grad)
-            return false;
+    for (size_t w = 0; w < tp->nwatch; w++) {
+        size_t i = tp->watch[w];
+        if (!same_layout(tp->ts[i], &tp->guards[i])) return false;
     }
     for (size_t i = 0; i < tp->ngg; i++)
         if (tp->gg[i].guarded && tp->gg[i].leaf->grad != tp->gg[i].grad) return false;
     return true;
 }
 
+/* dst = src, of the same shape; one memcpy when both are dense and of one dtype. */
+static int copy_same(cg_tensor *dst, cg_tensor *src) {
+    if (dst->dtype == src->dtype && cg_tensor_is_contiguous(dst) && cg_tensor_is_contiguous(src)) {
+        memcpy(cg_ptr(dst), cg_ptr(src), (size_t)(dst->numel * cg_dtype_size((cg_dtype)dst->dtype)));
+        return 0;
+    }
+    return cg_copy_data(dst, src);
+}
+
 static cg_tensor *copy_of(cg_tensor *t) {
-    cg_tensor *c = cg_empty(t->shape, t->ndim, (cg_dtype)t->dtype);
-    if (c) cg_copy_data(c, t);
+    cg_tensor *c = cg_new_tensor(t->shape, t->ndim, (cg_dtype)t->dtype);
+    if (c && copy_same(c, t)) {
+        cg_tensor_release(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -653,13 +750,22 @@ int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs)
         cg_error_set(CG_ERR_RUNTIME, "this recording cannot be replayed here");
         return -1;
     }
+    if (!tp->watch && prepare(tp)) {
+        cg_oom((int64_t)tp->nts * 8);
+        return -1;
+    }
     if (!guards_hold(tp)) return 1;
     for (int i = 0; i < n; i++)
-        if (cg_copy_data(tp->inputs[i], args[i])) return -1;
-    for (size_t i = 0; i < tp->n; i++)
-        if (tp->e[i].fn(&tp->e[i].k)) return -1;
+        if (copy_same(tp->inputs[i], args[i])) return -1;
+    for (size_t i = 0; i < tp->n; i++) {
+        const entry *e = &tp->e[i];
+        if (e->plan)
+            cg_loop_plan_run(e->plan, (cg_loop)(uintptr_t)e->k.i[0]);
+        else if (!e->skip && e->fn(&e->k))
+            return -1;
+    }
     for (int i = 0; i < n; i++)
-        if (tp->written_input[i] && cg_copy_data(args[i], tp->inputs[i])) return -1;
+        if (tp->written_input[i] && copy_same(args[i], tp->inputs[i])) return -1;
     for (int i = 0; i < tp->nout; i++) {
         if (!(outs[i] = copy_of(tp->outputs[i]))) {
             while (i--) cg_tensor_release(outs[i]);

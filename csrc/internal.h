@@ -303,6 +303,20 @@ void cg_iter_run(const cg_iter *it, cg_loop loop);
 /* Runs loop over out = f(ins...), choosing the 1-element, contiguous or
  * strided path. All operands already have the loop's dtype. */
 void cg_run_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin);
+/* cg_run_loop in two halves: the path and pointers it takes (valid while the
+ * operands keep their storage and layout), then the loop over them. */
+typedef struct cg_loop_plan {
+    int64_t n; /* elements; 0: nothing to do */
+    bool flat; /* one call over data/strides; else over it */
+    char *data[CG_ITER_MAX_OPS];
+    int64_t strides[CG_ITER_MAX_OPS];
+    cg_iter it;
+} cg_loop_plan;
+void cg_loop_plan_init(cg_loop_plan *p, cg_tensor *out, cg_tensor *const *ins, int nin);
+void cg_loop_plan_run(const cg_loop_plan *p, cg_loop loop);
+/* cg_iter_run of loop over ops[0..nops) seen with the shape of ops[shape_op]
+ * (ops[0] written), recorded while a step is. */
+void cg_run_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op);
 
 /* ---- kernels (kernels.c) ------------------------------------------------- */
 typedef enum cg_binop {
@@ -463,6 +477,7 @@ int cg_tape_refreshing(void);
 /* Hooks for the hot paths (call only when CG_RECORDING()). */
 void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin); /* cg_run_loop */
 void cg_tape_loop1(cg_loop loop, cg_tensor *out, cg_tensor *a, cg_tensor *b);    /* loop(1, ...) */
+void cg_tape_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op);   /* cg_run_iter */
 void cg_tape_fresh(cg_storage *s);    /* a storage made during the recording */
 void cg_tape_constant(cg_tensor *t);  /* t holds data from outside the step (Python numbers, lists) */
 void cg_tape_set_grad(cg_tensor *t, cg_tensor *g); /* t->grad is about to become g */

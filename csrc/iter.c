@@ -66,32 +66,50 @@ void cg_iter_run(const cg_iter *it, cg_loop loop) {
     }
 }
 
-void cg_run_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) {
-    if (CG_RECORDING()) cg_tape_loop(loop, out, ins, nin);
-    int64_t n = out->numel;
+void cg_loop_plan_init(cg_loop_plan *p, cg_tensor *out, cg_tensor *const *ins, int nin) {
+    int64_t n = p->n = out->numel;
     if (n == 0) return;
-    char *data[CG_ITER_MAX_OPS];
-    int64_t strides[CG_ITER_MAX_OPS];
-    data[0] = cg_ptr(out);
-    strides[0] = 1;
+    p->data[0] = cg_ptr(out);
+    p->strides[0] = 1;
     bool flat = n == 1 || cg_tensor_is_contiguous(out);
     for (int k = 0; k < nin && flat; k++) {
-        data[k + 1] = cg_ptr(ins[k]);
+        p->data[k + 1] = cg_ptr(ins[k]);
         /* same element count and contiguous: only size-1 dims differ */
         if (ins[k]->numel == 1)
-            strides[k + 1] = 0;
+            p->strides[k + 1] = 0;
         else if (ins[k]->numel == n && cg_tensor_is_contiguous(ins[k]))
-            strides[k + 1] = 1;
+            p->strides[k + 1] = 1;
         else
             flat = false;
     }
-    if (flat) {
-        loop(n, data, strides);
-        return;
-    }
+    p->flat = flat;
+    if (flat) return;
     cg_tensor *ops[CG_ITER_MAX_OPS] = {out};
     for (int k = 0; k < nin; k++) ops[k + 1] = ins[k];
+    cg_iter_init(&p->it, ops, nin + 1, out->shape, out->ndim);
+}
+
+void cg_loop_plan_run(const cg_loop_plan *p, cg_loop loop) {
+    if (p->n == 0) return;
+    if (!p->flat) {
+        cg_iter_run(&p->it, loop);
+        return;
+    }
+    char *data[CG_ITER_MAX_OPS];
+    memcpy(data, p->data, sizeof data);
+    loop(p->n, data, p->strides);
+}
+
+void cg_run_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin) {
+    if (CG_RECORDING()) cg_tape_loop(loop, out, ins, nin);
+    cg_loop_plan p;
+    cg_loop_plan_init(&p, out, ins, nin);
+    cg_loop_plan_run(&p, loop);
+}
+
+void cg_run_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op) {
+    if (CG_RECORDING()) cg_tape_iter(loop, ops, nops, shape_op);
     cg_iter it;
-    cg_iter_init(&it, ops, nin + 1, out->shape, out->ndim);
+    cg_iter_init(&it, ops, nops, ops[shape_op]->shape, ops[shape_op]->ndim);
     cg_iter_run(&it, loop);
 }

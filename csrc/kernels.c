@@ -217,14 +217,33 @@ FILL_LOOP(fill_i64, int64_t)
 FILL_LOOP(fill_b8, uint8_t)
 static const cg_loop fill_loops[CG_NUM_DTYPES] = {fill_f32, fill_f64, fill_i64, fill_b8};
 
-static int fill_kernel(const cg_kargs *k) {
-    cg_fill_raw(k->t[0], k->f[0]);
-    return 0;
+/* value in dtype, as a fill writes it */
+static void fill_value(cg_dtype dtype, double value, void *out) {
+    switch (dtype) {
+    case CG_FLOAT32: *(float *)out = (float)value; break;
+    case CG_FLOAT64: *(double *)out = value; break;
+    case CG_INT64: *(int64_t *)out = (int64_t)value; break;
+    case CG_BOOL: *(uint8_t *)out = value != 0; break;
+    }
+}
+
+/* While recording, the value is a constant tensor, so the fill is an
+ * element-wise loop like any other. */
+static void record_fill(cg_tensor *t, double value) {
+    cg_tensor *v = cg_empty(NULL, 0, (cg_dtype)t->dtype);
+    if (!v) {
+        cg_tape_break("out of memory while recording");
+        return;
+    }
+    fill_value((cg_dtype)t->dtype, value, cg_ptr(v));
+    cg_tape_constant(v);
+    cg_run_loop(fill_loops[t->dtype], t, &v, 1);
+    cg_tensor_release(v);
 }
 
 void cg_fill_raw(cg_tensor *t, double value) {
     if (CG_RECORDING()) {
-        cg_kernel(fill_kernel, &(cg_kargs){.name = "a fill", .t = {t}, .nw = 1, .f = {value}});
+        record_fill(t, value);
         return;
     }
     union {
@@ -233,12 +252,7 @@ void cg_fill_raw(cg_tensor *t, double value) {
         int64_t i;
         uint8_t b;
     } v;
-    switch ((cg_dtype)t->dtype) {
-    case CG_FLOAT32: v.f = (float)value; break;
-    case CG_FLOAT64: v.d = value; break;
-    case CG_INT64: v.i = (int64_t)value; break;
-    case CG_BOOL: v.b = value != 0; break;
-    }
+    fill_value((cg_dtype)t->dtype, value, &v);
     cg_storage tmp_storage = {.refcount = 1, .data = &v};
     cg_tensor tmp = {.refcount = 1, .storage = &tmp_storage, .numel = 1, .dtype = t->dtype};
     cg_tensor *ins[1] = {&tmp};

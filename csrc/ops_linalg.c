@@ -20,16 +20,26 @@ typedef struct matrix {
     int64_t rows, cols, rs, cs; /* strides in elements */
 } matrix;
 
+/* Strides are copied to locals: stores into out may not alias them. A single
+ * output column sums in a register, in the same order as the general loop. */
 #define NAIVE_GEMM(NAME, T)                                                                  \
     static void NAME(const matrix *a, const matrix *b, T *out) {                             \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
-        int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs;                           \
+        int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs, ars = a->rs, acs = a->cs, brs = b->rs; \
+        if (N == 1) {                                                                        \
+            for (int64_t i = 0; i < M; i++) {                                                \
+                T acc = 0;                                                                   \
+                for (int64_t k = 0; k < K; k++) acc += x[i * ars + k * acs] * y[k * brs];    \
+                out[i] = acc;                                                                \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
         for (int64_t i = 0; i < M * N; i++) out[i] = 0;                                      \
         for (int64_t i = 0; i < M; i++) {                                                    \
             T *o = out + i * N;                                                              \
             for (int64_t k = 0; k < K; k++) {                                                \
-                T aik = x[i * a->rs + k * a->cs];                                            \
-                const T *yk = y + k * b->rs;                                                 \
+                T aik = x[i * ars + k * acs];                                                \
+                const T *yk = y + k * brs;                                                   \
                 if (bc == 1) /* rows of b contiguous: a vectorisable axpy */                 \
                     for (int64_t j = 0; j < N; j++) o[j] += aik * yk[j];                     \
                 else                                                                         \

@@ -280,15 +280,8 @@ static void fill_identity(cg_tensor *out, red_op op) {
     }
 }
 
-/* t = {out, out seen with the input's shape (stride 0 along reduced dims), src}: out = op of src */
-static int reduce_kernel(const cg_kargs *k) {
-    cg_tensor *out = k->t[0], *src = k->t[2];
-    red_op op = (red_op)k->i[0];
-    fill_identity(out, op);
-    cg_tensor *ops[2] = {k->t[1], src};
-    cg_iter it;
-    cg_iter_init(&it, ops, 2, src->shape, src->ndim);
-    if (src->numel) cg_iter_run(&it, fold_loops[op][out->dtype]);
+static int identity_kernel(const cg_kargs *k) {
+    fill_identity(k->t[0], (red_op)k->i[0]);
     return 0;
 }
 
@@ -304,7 +297,9 @@ static cg_tensor *reduce_raw(red_op op, cg_tensor *a, uint32_t mask, bool keepdi
     cg_tensor *out = src ? cg_empty(shape, nd, dtype) : NULL;
     cg_tensor *kview = out ? cg_tensor_make(out->storage, dtype, kshape, NULL, a->ndim, 0) : NULL;
     if (kview) {
-        cg_kernel(reduce_kernel, &(cg_kargs){.name = "a reduction", .t = {out, kview, src}, .nw = 2, .i = {op}});
+        cg_kernel(identity_kernel, &(cg_kargs){.name = "a reduction's start", .t = {out}, .nw = 1, .i = {op}});
+        cg_tensor *ops[2] = {kview, src};
+        cg_run_iter(fold_loops[op][dtype], ops, 2, 1);
     } else {
         cg_tensor_release(out);
         out = NULL;

@@ -1,4 +1,6 @@
 # Compiled steps: the recording tape of csrc/compile.c. cgrad/compile.py drives it.
+from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock,
+                               PyThread_free_lock, PyThread_release_lock, PyThread_type_lock)
 
 _recording = threading.local()  # .tape: the _Tape recording on this thread
 
@@ -168,8 +170,7 @@ def _step_signature(tuple args, dict kwargs):
 
 
 _TENSOR_MARK = object()  # where a tensor sits in the structure of a step's outputs
-_MISS = object()   # _Replayer.run: the arguments do not match; take the slow path
-_STALE = object()  # _Replayer.run: a guard failed; the recording must be made again
+_MISS = object()  # _Replayer.run: no replay (other arguments, or a failed guard: see stale)
 
 cdef enum:
     META = 20  # per tensor argument: dtype, requires_grad, ndim, shape[8], strides[8], input slot
@@ -178,25 +179,33 @@ cdef enum:
 cdef class _Replayer:
     """Replays one recording. run(args) first checks that positional args match
     the call it was recorded for, without building the signature (the hot path
-    of a compiled step); run_inputs(tensors) trusts the caller."""
+    of a compiled step); run_inputs(tensors) trusts the caller. Both return the
+    step's outputs, or _MISS; after a failed guard, stale is set and the
+    recording must be made again."""
     cdef readonly _Tape tape
-    cdef object lock
+    cdef PyThread_type_lock lock  # one replay at a time: they share every buffer
     cdef readonly object spec
-    cdef readonly int out_kind  # 1: one tensor, 2: a tuple of tensors, 0: anything else (the caller rebuilds it)
+    cdef object unflatten         # unflatten(spec, tensors): outputs of any other structure
+    cdef readonly int out_kind    # 1: one tensor, 2: a tuple of tensors, 0: anything else
+    cdef readonly long replays
+    cdef readonly bint stale
     cdef int nargs, n_out, n_in, grad_mode
     cdef cg_dtype default_dtype
     cdef list values      # per argument: None (a tensor, see meta), or (type, value, by identity)
     cdef list identities  # per argument: the tensor it must be (one that requires grad), else None
     cdef int64_t *meta
 
-    def __cinit__(self, _Tape tape, args, spec, int n_out):
+    def __cinit__(self, _Tape tape, args, spec, int n_out, unflatten):
         self.tape = tape
         self.spec = spec
+        self.unflatten = unflatten
         self.n_out = n_out
         self.n_in = tape.n_inputs
         self.out_kind = 1 if spec is _TENSOR_MARK else 2 if (type(spec) is tuple and
                                                              all(s is _TENSOR_MARK for s in spec)) else 0
-        self.lock = threading.Lock()
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError()
         self.nargs = -1  # no matching unless args are flat (see describe)
         if args is not None:
             self.describe(args)
@@ -238,6 +247,8 @@ cdef class _Replayer:
 
     def __dealloc__(self):
         free(self.meta)
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
 
     cdef bint matches(self, tuple args, cg_tensor **ins) except -1:
         cdef int i, d
@@ -281,23 +292,27 @@ cdef class _Replayer:
             if outs == NULL:
                 raise MemoryError()
         try:
-            if not self.lock.acquire(False):
-                self.lock.acquire()
+            if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+                with nogil:
+                    PyThread_acquire_lock(self.lock, WAIT_LOCK)
             try:
                 if self.tape.optimizers and not self.tape.refresh():
-                    return _STALE
-                with nogil:
-                    rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
+                    rc = 1
+                else:
+                    with nogil:
+                        rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
             finally:
-                self.lock.release()
+                PyThread_release_lock(self.lock)
             if rc < 0:
                 raise_error()
             if rc > 0:
-                return _STALE
+                self.stale = True
+                return _MISS
+            self.replays += 1
             if self.out_kind == 1:
                 return wrap(outs[0])
             results = [wrap(outs[i]) for i in range(self.n_out)]
-            return tuple(results) if self.out_kind == 2 else results
+            return tuple(results) if self.out_kind == 2 else self.unflatten(self.spec, results)
         finally:
             if outs != small:
                 free(outs)
@@ -306,7 +321,7 @@ cdef class _Replayer:
         """The step's outputs (a list of tensors when out_kind is 0), or _MISS / _STALE."""
         cdef cg_tensor *small[8]
         cdef cg_tensor **ins = small
-        if cg_is_recording() or self.nargs < 0:
+        if cg_is_recording() or self.nargs < 0 or self.stale:
             return _MISS
         if self.n_in > 8:
             ins = <cg_tensor **>malloc(self.n_in * sizeof(cg_tensor *))
@@ -323,6 +338,8 @@ cdef class _Replayer:
     def run_inputs(self, inputs):
         """As run, for the tape's input tensors (the caller matched the signature)."""
         cdef _Tensors t = _Tensors(inputs, "inputs")
+        if cg_is_recording() or self.stale:
+            return _MISS
         if t.n != self.n_in:
             raise ValueError(f"expected {self.n_in} input tensors, got {t.n}")
         return self.replay(t.arr)

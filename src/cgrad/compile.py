@@ -11,7 +11,7 @@ import functools
 import warnings
 
 from cgrad import _C
-from cgrad._C import _MISS, _STALE, Tensor
+from cgrad._C import _MISS, Tensor
 
 __all__ = ["compile", "CompileError"]
 
@@ -42,6 +42,11 @@ def compile(fn=None, *, fullgraph=False, cache_size=8):
 
     @functools.wraps(fn)
     def compiled(*args, **kwargs):
+        fast = step.fast
+        if fast is not None and not kwargs:  # the hot path: the signature of the last replay
+            out = fast.run(args)
+            if out is not _MISS:
+                return out
         return step(args, kwargs)
 
     compiled._cgrad_step = step
@@ -160,17 +165,15 @@ class _CompiledStep:
         self.cache = {}
         self.cause = None         # set when the step runs eagerly for good
         self.cache_warned = False
-        self.last = None          # (entry, replayer) of the last replayed signature: the hot path
-        self.replays = 0          # calls answered by a replay
+        self.fast = None          # the replayer of the last signature replayed: the hot path
+        self.old_replays = 0      # replays of recordings dropped since
+
+    @property
+    def replays(self):
+        """Calls answered by a replay."""
+        return self.old_replays + sum(e.replayer.replays for e in self.cache.values() if e.replayer is not None)
 
     def __call__(self, args, kwargs):
-        last = self.last
-        if last is not None and not kwargs:
-            out = last[1].run(args)
-            if out is not _MISS:
-                out = self._finish(last[0], out)
-                if out is not _STALE:
-                    return out
         if self.cause is not None or _C._is_recording():  # given up, or inside another recording
             return self.fn(*args, **kwargs)
         key, tensors = _C._step_signature(args, kwargs)
@@ -179,11 +182,15 @@ class _CompiledStep:
             if len(self.cache) >= self.cache_size:
                 return self._over_cache(args, kwargs)
             entry = self.cache[key] = _Entry()
-        if entry.replayer is not None:
-            self.last = (entry, entry.replayer)
-            out = self._finish(entry, entry.replayer.run_inputs([tensors[i] for i in entry.inputs]))
-            if out is not _STALE:
+        replayer = entry.replayer
+        if replayer is not None:
+            out = replayer.run_inputs([tensors[i] for i in entry.inputs])
+            if out is not _MISS:
+                self.fast = replayer
                 return out
+            self._restart(entry)
+            if self.cause is not None:
+                return self.fn(*args, **kwargs)
         if not entry.warm:
             entry.warm = True
             out = self.fn(*args, **kwargs)
@@ -194,19 +201,16 @@ class _CompiledStep:
 
     # -- replay --
 
-    def _finish(self, entry, out):
-        """The outputs of a replay; _STALE (record again) when a guard failed."""
-        if out is _STALE:  # tensors the recording relies on were replaced since: warm up and record again
-            self.last = None
-            entry.replayer, entry.pending, entry.warm = None, None, False
-            entry.restarts += 1
-            if entry.restarts > 3:
-                self._give_up("the tensors it uses (parameters, their .grad, optimizer state) keep being replaced "
-                              "between calls")
-            return _STALE
-        self.replays += 1
-        replayer = entry.replayer
-        return out if replayer.out_kind else _unflatten(replayer.spec, out)
+    def _restart(self, entry):
+        """A guard failed: tensors the recording relies on were replaced since. Warm up and record again."""
+        if self.fast is entry.replayer:
+            self.fast = None
+        self.old_replays += entry.replayer.replays
+        entry.replayer, entry.pending, entry.warm = None, None, False
+        entry.restarts += 1
+        if entry.restarts > 3:
+            self._give_up("the tensors it uses (parameters, their .grad, optimizer state) keep being replaced "
+                          "between calls")
 
     # -- recording --
 
@@ -239,8 +243,8 @@ class _CompiledStep:
         if cause is None and entry.pending is not None:
             cause = self._difference(entry.pending, tape, spec)
             if cause is None:
-                entry.replayer, entry.pending = _C._Replayer(tape, args if not kwargs else None, spec, n_out), None
-                self.last = (entry, entry.replayer)
+                entry.replayer = _C._Replayer(tape, args if not kwargs else None, spec, n_out, _unflatten)
+                entry.pending, self.fast = None, entry.replayer
             elif entry.mismatches < 2:  # state made lazily in the first calls: compare the next two
                 entry.mismatches += 1
                 entry.pending, cause = (tape, spec), None
@@ -286,8 +290,9 @@ class _CompiledStep:
         if self.fullgraph:
             raise CompileError(f"cgrad.compile(fullgraph=True): {self.name} cannot be replayed: {cause}")
         self.cause = cause
+        self.old_replays = self.replays
         self.cache.clear()
-        self.last = None
+        self.fast = None
         warnings.warn(f"cgrad.compile: {self.name} runs eagerly from now on: {cause}", UserWarning, stacklevel=5)
 
     def _over_cache(self, args, kwargs):
