@@ -232,6 +232,79 @@ cg_tensor *cg_fill_(cg_tensor *a, double value);
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
 
 /* ---- element-wise math and comparisons (ops_math.c) ------------------------ */
+/* All broadcast and promote like PyTorch. Unary ops on integer or bool
+ * tensors compute in the default float dtype, except abs, sign and square,
+ * which keep integer dtypes (square of bool gives int64). */
+cg_tensor *cg_abs(cg_tensor *a);
+cg_tensor *cg_sign(cg_tensor *a);
+cg_tensor *cg_exp2(cg_tensor *a);
+cg_tensor *cg_log2(cg_tensor *a);
+cg_tensor *cg_log1p(cg_tensor *a);
+cg_tensor *cg_expm1(cg_tensor *a);
+cg_tensor *cg_sqrt(cg_tensor *a);
+cg_tensor *cg_rsqrt(cg_tensor *a);
+cg_tensor *cg_sin(cg_tensor *a);
+cg_tensor *cg_cos(cg_tensor *a);
+cg_tensor *cg_tan(cg_tensor *a);
+cg_tensor *cg_sinh(cg_tensor *a);
+cg_tensor *cg_cosh(cg_tensor *a);
+cg_tensor *cg_asin(cg_tensor *a);
+cg_tensor *cg_acos(cg_tensor *a);
+cg_tensor *cg_atan(cg_tensor *a);
+cg_tensor *cg_erf(cg_tensor *a);
+cg_tensor *cg_reciprocal(cg_tensor *a);
+cg_tensor *cg_square(cg_tensor *a);
+/* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above
+ * (or any op returning a new tensor of a's shape). The result must be
+ * castable to a's dtype. Returns a (new reference). */
+typedef cg_tensor *(*cg_unary_fn)(cg_tensor *a);
+cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn);
+
+cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
+/* On ties the gradient is split half and half between a and b. */
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
+/* Python's // and % (rounding toward -inf); no gradient for floor_divide.
+ * Integer division by zero is an error. */
+cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
+/* start + weight * (end - start); floating, all of one dtype. */
+cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
+cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
+/* cond ? a : b, cond a bool tensor; the three broadcast together. */
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b);
+/* min(max(a, lo), hi). lo or hi may be NULL (not both). Bounds that are
+ * wrapped numbers (cg_scalar_tensor) take PyTorch's Scalar overload, other
+ * tensors the Tensor overload, which passes gradients to the bounds too. */
+cg_tensor *cg_clamp(cg_tensor *a, cg_tensor *lo, cg_tensor *hi);
+cg_tensor *cg_clamp_min(cg_tensor *a, cg_tensor *lo);
+cg_tensor *cg_clamp_max(cg_tensor *a, cg_tensor *hi);
+/* In place; return a (new reference). */
+cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi);
+cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo);
+cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi);
+
+/* Comparisons and logic: bool results, never a gradient. Comparisons
+ * compute in the promoted dtype of a and b. */
+cg_tensor *cg_eq(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ne(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_lt(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_le(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_gt(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ge(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_not(cg_tensor *a);
+cg_tensor *cg_logical_and(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_or(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logical_xor(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_isnan(cg_tensor *a);
+cg_tensor *cg_isinf(cg_tensor *a);
+cg_tensor *cg_isfinite(cg_tensor *a);
+/* Bitwise ops: int64 and bool only. */
+cg_tensor *cg_bitwise_not(cg_tensor *a);
+cg_tensor *cg_bitwise_and(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_bitwise_or(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b);
+
 
 /* ---- reductions (ops_reduce.c) -------------------------------------------- */
 /* dims == NULL (or ndims == 0): all dimensions. Negative dims count from the end. */
@@ -239,11 +312,54 @@ cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 /* Sums a broadcast gradient back to `shape` (the inverse of expand). */
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim);
+/* Sums and products of integers and bools are int64. */
+cg_tensor *cg_prod(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* sum((a - mean)^2) / (N - correction) over N reduced elements; std is its root. */
+cg_tensor *cg_var(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim);
+cg_tensor *cg_std(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim);
+/* Largest / smallest values; the gradient is shared evenly among ties. */
+cg_tensor *cg_amax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+cg_tensor *cg_amin(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+cg_tensor *cg_max(cg_tensor *a); /* of all elements, 0-d */
+cg_tensor *cg_min(cg_tensor *a);
+/* Along dim: the values (returned) and, in *indices (new reference, int64),
+ * the position of the first largest / smallest element of each slice. The
+ * gradient goes to that position only. */
+cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+/* int64 positions of the first largest / smallest element; dim NULL: of the flattened a. */
+cg_tensor *cg_argmax(cg_tensor *a, const int64_t *dim, int keepdim);
+cg_tensor *cg_argmin(cg_tensor *a, const int64_t *dim, int keepdim);
+/* log(sum(exp(a))), computed without overflow; integers give the default dtype. */
+cg_tensor *cg_logsumexp(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* The vector p-norm (p may be 0, +-INFINITY or any other number), as linalg.vector_norm. */
+cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int keepdim);
 
 /* ---- gather, scatter, masks (ops_gather.c) -------------------------------- */
+/* Index tensors are int64. out[i] = a[i with coordinate dim replaced by index[i]]. */
+cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index);
+/* A copy of a with a[i with coordinate dim replaced by index[i]] = src[i]
+ * (scatter_add: += src[i]); cg_scatter_value writes value everywhere. */
+cg_tensor *cg_scatter(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+cg_tensor *cg_scatter_value(cg_tensor *a, int64_t dim, cg_tensor *index, double value);
+cg_tensor *cg_scatter_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+/* In place: write into a, return a (new reference). */
+cg_tensor *cg_scatter_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value);
+cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+/* The slices of a along dim named by a 1-d (or 0-d) index, in its order. */
+cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index);
+/* where(mask, value, a) for a bool mask broadcast with a and a 0-d value
+ * (a wrapped number is a constant; a tensor value receives a gradient). */
+cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value);
+cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value); /* a (new reference) */
 
 /* ---- linear algebra ----------------------------------------------------- */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);  /* 2-D @ 2-D */
+cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b); /* 3-D @ 3-D, same batch */
+cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);  /* 2-D @ 1-D */
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */
@@ -285,8 +401,64 @@ cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor *const *indices, int n, cg_tens
 cg_tensor *cg_nonzero(cg_tensor *a);
 
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
+/* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's
+ * reduction enum: 0 'none', 1 'mean', 2 'sum'. Optional tensors may be NULL. */
+/* y = x w^T + b: one AddmmBackward0 node for 2-D x (views around it otherwise). */
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
+cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
+cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
+/* x: (N, C, d1, ...) or (C,) log-probabilities; target: int64 class indices. */
+cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index);
+/* nll_loss(log_softmax(x, class dim)) */
+cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index);
+/* Normalises over the last k dims, which must equal normalized_shape. */
+cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, cg_tensor *weight, cg_tensor *bias,
+                         double eps);
+cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh);
+cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope);
+cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
+cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction);
+cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
+cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);
+cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_tensor *weight,
+                                               cg_tensor *pos_weight, int reduction);
+/* weight[indices]; padding_idx -1: none (rows of padding_idx get no gradient). */
+cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *indices, int64_t padding_idx);
+struct cg_generator;
+/* x times a mask of 0 and 1/(1-p), each element kept with probability 1-p (g NULL: default). */
+cg_tensor *cg_dropout(cg_tensor *x, double p, struct cg_generator *g);
+/* int64 one-hot rows; num_classes -1: max(indices) + 1. */
+cg_tensor *cg_one_hot(cg_tensor *indices, int64_t num_classes);
+/* Threads the BLAS behind linear and matmul may use (torch.set_num_threads). */
+void cg_set_num_threads(int n);
+int cg_get_num_threads(void);
+/* t takes src's data (storage, layout, dtype) and keeps its own autograd state. */
+int cg_tensor_set_data(cg_tensor *t, cg_tensor *src);
 
 /* ---- optimizer steps (optim.c) ------------------------------------------------ */
+/* One call updates every parameter of a group that has a .grad, replaying the
+ * floating-point operations of PyTorch's single-tensor CPU implementation.
+ * State arrays are parallel to params (borrowed); steps are 0-d counters. */
+/* bufs[i] NULL: no momentum buffer yet; the first step stores a new reference there. */
+int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                double weight_decay, int nesterov, int maximize);
+/* max_exp_avg_sqs is read only with amsgrad. AdamW: decoupled_weight_decay = 1. */
+int cg_adam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                 cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay);
+/* grad_avgs is read only when centered, momentum_buffers only with momentum > 0. */
+int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                    cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
+                    double momentum, int centered, int maximize);
+int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
+                    double weight_decay, double eps, int maximize);
+/* Scales the params' grads in place so that their total norm is at most
+ * max_norm; returns the total norm before clipping (a new 0-d tensor). */
+cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,
+                              int error_if_nonfinite);
+int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value);
+/* Optimizer.zero_grad: drops the params' grads, or zeroes them in place (detached). */
+int cg_zero_grad(cg_tensor *const *params, int n, int set_to_none);
 
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 

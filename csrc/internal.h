@@ -322,11 +322,32 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 
+/* ---- element-wise math kernels (kernels_math.c) ---------------------------- */
+typedef enum cg_mathop {
+    /* unary, the result in the operand's dtype */
+    CG_M_ABS, CG_M_SIGN, CG_M_EXP2, CG_M_LOG2, CG_M_LOG1P, CG_M_EXPM1, CG_M_SIN, CG_M_COS,
+    CG_M_TAN, CG_M_SINH, CG_M_COSH, CG_M_ASIN, CG_M_ACOS, CG_M_ATAN, CG_M_ERF, CG_M_BITWISE_NOT,
+    /* unary, a bool result */
+    CG_M_ISNAN, CG_M_ISINF, CG_M_ISFINITE, CG_M_LOGICAL_NOT,
+    /* binary, the result in the operands' dtype */
+    CG_M_ATAN2, CG_M_MAXIMUM, CG_M_MINIMUM, CG_M_FLOOR_DIVIDE, CG_M_REMAINDER,
+    CG_M_BITWISE_AND, CG_M_BITWISE_OR, CG_M_BITWISE_XOR,
+    /* binary, a bool result */
+    CG_M_EQ, CG_M_NE, CG_M_LT, CG_M_LE, CG_M_GT, CG_M_GE,
+    CG_M_LOGICAL_AND, CG_M_LOGICAL_OR, CG_M_LOGICAL_XOR,
+    /* ternary: where(bool cond, a, b), clamp(x, lo, hi), lerp(a, b, weight) */
+    CG_M_WHERE, CG_M_CLAMP, CG_M_LERP,
+    /* fused derivatives (g, x, y): the share of g that x gets from clamp (y its
+     * result), maximum and minimum (y the other operand) */
+    CG_M_CLAMP_GRAD, CG_M_MAXIMUM_GRAD, CG_M_MINIMUM_GRAD,
+    CG_NUM_MATHOPS
+} cg_mathop;
+
+/* The inner loop of op with operands of `dtype` (where: operands 2 and 3),
+ * or NULL with PyTorch's "not implemented for" error. */
+cg_loop cg_math_loop(cg_mathop op, cg_dtype dtype);
+
 /* ---- matmul helpers (ops_linalg.c) -------------------------------------- */
-cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);
-cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_mT(cg_tensor *a);
 
 /* ---- random (random.c) --------------------------------------------------- */

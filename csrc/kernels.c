@@ -56,17 +56,34 @@
 
 /* ---- binary ---------------------------------------------------------------------- */
 
+/* EXPR(C) spells the op with each operand wrapped in C: integer results wrap
+ * on overflow, as PyTorch's do, by computing in uint64_t. */
+#define AS_IS(x) (x)
+#define AS_U64(x) ((uint64_t)(x))
 #define NUM_BINARY(NAME, EXPR)                                                               \
-    SAME_FLOAT_BINARY(NAME, EXPR)                                                            \
-    BINARY_LOOP(NAME##_i64, int64_t, EXPR)
+    SAME_FLOAT_BINARY(NAME, EXPR(AS_IS))                                                     \
+    BINARY_LOOP(NAME##_i64, int64_t, (int64_t)(EXPR(AS_U64)))
+#define ADD(C) C(a) + C(b)
+#define SUB(C) C(a) - C(b)
+#define MUL(C) C(a) * C(b)
 
-NUM_BINARY(add, a + b)
-NUM_BINARY(sub, a - b)
-NUM_BINARY(mul, a * b)
+NUM_BINARY(add, ADD)
+NUM_BINARY(sub, SUB)
+NUM_BINARY(mul, MUL)
 BINARY_LOOP(add_b8, uint8_t, a | b)
 BINARY_LOOP(mul_b8, uint8_t, a & b)
 SAME_FLOAT_BINARY(div, a / b)
 FLOAT_BINARY(pow, powf(a, b), pow(a, b))
+/* Integer powers by squaring, wrapping on overflow as PyTorch does; a negative
+ * exponent gives 0 except for the bases 1 and -1. */
+static inline int64_t pow_int64(int64_t a, int64_t b) {
+    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+    uint64_t r = 1, x = (uint64_t)a;
+    for (; b; b >>= 1, x *= x)
+        if (b & 1) r *= x;
+    return (int64_t)r;
+}
+BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
 SAME_FLOAT_BINARY(tanh_bwd, a * (1 - b * b))
 SAME_FLOAT_BINARY(sigmoid_bwd, a * (1 - b) * b)
 SAME_FLOAT_BINARY(relu_bwd, b > 0 ? a : 0)
@@ -77,7 +94,7 @@ static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
     [CG_BIN_SUB] = {sub_f32, sub_f64, sub_i64, NULL},
     [CG_BIN_MUL] = {mul_f32, mul_f64, mul_i64, mul_b8},
     [CG_BIN_DIV] = ROW4(div),
-    [CG_BIN_POW] = ROW4(pow),
+    [CG_BIN_POW] = {pow_f32, pow_f64, pow_i64, NULL},
     [CG_BIN_TANH_BWD] = ROW4(tanh_bwd),
     [CG_BIN_SIGMOID_BWD] = ROW4(sigmoid_bwd),
     [CG_BIN_RELU_BWD] = ROW4(relu_bwd),
@@ -90,7 +107,7 @@ static const char *binary_names[CG_NUM_BINOPS] = {
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
     cg_loop loop = binary_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
                      cg_dtype_torch_name(dtype));
     return loop;
 }
@@ -98,13 +115,17 @@ cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
 /* ---- unary ------------------------------------------------------------------------ */
 
 #define NUM_UNARY(NAME, EXPR)                                                                \
-    SAME_FLOAT_UNARY(NAME, EXPR)                                                             \
-    UNARY_LOOP(NAME##_i64, int64_t, EXPR)
+    SAME_FLOAT_UNARY(NAME, EXPR(AS_IS))                                                      \
+    UNARY_LOOP(NAME##_i64, int64_t, (int64_t)(EXPR(AS_U64)))
+#define NEG(C) -C(a)
+#define SQUARE(C) C(a) * C(a)
+#define CUBE(C) C(a) * C(a) * C(a)
+#define COPY(C) C(a)
 
-NUM_UNARY(neg, -a)
-NUM_UNARY(square, a * a)
-NUM_UNARY(cube, a * a * a)
-NUM_UNARY(copy, a)
+NUM_UNARY(neg, NEG)
+NUM_UNARY(square, SQUARE)
+NUM_UNARY(cube, CUBE)
+NUM_UNARY(copy, COPY)
 UNARY_LOOP(copy_b8, uint8_t, a)
 /* exp, log, tanh, sigmoid: the vectorised array functions of vmath.c */
 #define VMATH_LOOP(NAME, T, FN)                                                              \
@@ -144,7 +165,7 @@ static const char *unary_names[CG_NUM_UNOPS] = {
 cg_loop cg_unary_loop(cg_unop op, cg_dtype dtype) {
     cg_loop loop = unary_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_RUNTIME, "\"%s_cpu\" not implemented for '%s'", unary_names[op],
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s_cpu\" not implemented for '%s'", unary_names[op],
                      cg_dtype_torch_name(dtype));
     return loop;
 }

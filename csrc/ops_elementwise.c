@@ -168,6 +168,12 @@ static int check_sub_dtypes(const cg_tensor *a, const cg_tensor *b) {
                      "`logical_xor()` operator instead.");
         return -1;
     }
+    if (a->dtype == CG_BOOL || b->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                     "invert a mask, use the `~` or `logical_not()` operator instead.");
+        return -1;
+    }
     return 0;
 }
 
@@ -264,11 +270,14 @@ cg_tensor *cg_div(cg_tensor *a, cg_tensor *b) {
 static cg_tensor *pow_raw(cg_tensor *a, double e) {
     cg_unop op = e == 2 ? CG_UN_SQUARE : e == 3 ? CG_UN_CUBE : e == 0.5 ? CG_UN_SQRT
                : e == -0.5 ? CG_UN_RSQRT : e == -1 ? CG_UN_RECIPROCAL : e == 1 ? CG_UN_COPY : CG_NUM_UNOPS;
-    bool integral = !cg_dtype_is_floating((cg_dtype)a->dtype);
-    if (e == 0 && !(integral && e != floor(e)))
-        return cg_ones(a->shape, a->ndim, integral && e == floor(e) ? (cg_dtype)a->dtype : (cg_dtype)a->dtype);
-    if (op != CG_NUM_UNOPS && !(integral && (op == CG_UN_SQRT || op == CG_UN_RSQRT || op == CG_UN_RECIPROCAL)))
-        return cg_unary_raw(op, a);
+    if (!cg_dtype_is_floating((cg_dtype)a->dtype)) { /* a floating exponent: compute in floating point */
+        cg_tensor *f = cg_cast_raw(a, cg_get_default_dtype());
+        cg_tensor *r = f ? pow_raw(f, e) : NULL;
+        cg_tensor_release(f);
+        return r;
+    }
+    if (e == 0) return cg_ones(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (op != CG_NUM_UNOPS) return cg_unary_raw(op, a);
     cg_tensor *s = number(e, a);
     cg_tensor *r = s ? cg_binary_raw(CG_BIN_POW, a, s, cg_result_type(a, s)) : NULL;
     cg_tensor_release(s);
@@ -338,8 +347,14 @@ static int pow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op pow_op = {"PowBackward1", pow_backward, NULL};
 
 cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b) {
-    if (b->is_wrapped) return cg_pow_scalar(a, cg_tensor_item(b));
     cg_dtype dtype = cg_result_type(a, b);
+    if (b->is_wrapped && cg_dtype_is_floating(dtype)) return cg_pow_scalar(a, cg_tensor_item(b));
+    if (b->is_wrapped && cg_tensor_item(b) < 0) {
+        cg_error_set(CG_ERR_RUNTIME, "Integers to negative integer powers are not allowed.");
+        return NULL;
+    }
+    if (b->is_wrapped && cg_tensor_item(b) <= 1) /* x ** 0 and x ** 1 exist for bool too */
+        return cg_tensor_item(b) == 0 ? cg_ones(a->shape, a->ndim, dtype) : cg_to_dtype(a, dtype);
     unsigned which = SAVE_A | SAVE_B | (b->requires_grad ? SAVE_OUT : 0);
     return record(&pow_op, cg_binary_raw(CG_BIN_POW, a, b, dtype), a, b, which);
 }
@@ -428,7 +443,10 @@ static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op relu_op = {"ReluBackward0", relu_op_backward, NULL};
 
 cg_tensor *cg_relu(cg_tensor *a) {
-    if (a->dtype == CG_BOOL) return cg_unary_raw(CG_UN_RELU, a); /* sets the dtype error */
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "Boolean inputs not supported for relu");
+        return NULL;
+    }
     return record(&relu_op, cg_unary_raw(CG_UN_RELU, a), a, NULL, SAVE_OUT);
 }
 

@@ -1,4 +1,16 @@
-/* ops_reduce.c -- reductions over dimensions: forward and backward. */
+/* ops_reduce.c -- reductions over dimensions: forward and backward.
+ *
+ * Value reductions (sum, prod, amax, amin) run one kernel over the input with
+ * the output seen in the input's shape, stride 0 along the reduced dims: the
+ * inner loop either folds a run into one output element or folds a whole
+ * row into a row of outputs. Reductions that also give indices (max/min
+ * along a dim, argmax, argmin) see the input as [outer, len, inner] and keep
+ * the first best element of every slice. Composite reductions (mean, var,
+ * std, logsumexp, norm) chain raw kernels in the forward pass; every backward
+ * formula is written with the differentiable ops, so create_graph works.
+ */
+#include <math.h>
+
 #include "internal.h"
 
 /* ---- planning ------------------------------------------------------------------ */
@@ -24,18 +36,153 @@ static int reduce_mask(const cg_tensor *a, const int64_t *dims, int ndims, uint3
 }
 
 /* Output shape of a reduction, with or without the reduced dims. */
-static int reduced_shape(const cg_tensor *a, uint32_t mask, bool keepdim, int64_t *shape) {
+static int reduced_shape(const int64_t *in, int ndim, uint32_t mask, bool keepdim, int64_t *shape) {
     int nd = 0;
-    for (int d = 0; d < a->ndim; d++) {
+    for (int d = 0; d < ndim; d++) {
         if (!(mask & (1u << d)))
-            shape[nd++] = a->shape[d];
+            shape[nd++] = in[d];
         else if (keepdim)
             shape[nd++] = 1;
     }
     return nd;
 }
 
-/* ---- sum kernels ----------------------------------------------------------------- */
+/* How many input elements fold into one output element. */
+static double reduced_count(const cg_tensor *a, uint32_t mask) {
+    double count = 1;
+    for (int d = 0; d < a->ndim; d++)
+        if (mask & (1u << d)) count *= (double)a->shape[d];
+    return count;
+}
+
+/* The reduced dims as a list; returns how many. */
+static int mask_dims(uint32_t mask, int ndim, int64_t *dims) {
+    int n = 0;
+    for (int d = 0; d < ndim; d++)
+        if (mask & (1u << d)) dims[n++] = d;
+    return n;
+}
+
+static int64_t size_at(const cg_tensor *t, int64_t d) { return t->ndim ? t->shape[d] : 1; }
+
+/* a itself when contiguous, else a contiguous copy (no autograd). */
+static cg_tensor *contiguous_raw(cg_tensor *a) {
+    if (cg_tensor_is_contiguous(a)) {
+        cg_tensor_retain(a);
+        return a;
+    }
+    cg_tensor *c = cg_empty_like(a);
+    if (c) cg_copy_data(c, a);
+    return c;
+}
+
+/* ---- temporaries of a formula -------------------------------------------------------- */
+
+/* Tensors made along a formula, released together. T(expr) evaluates expr
+ * only while every earlier step succeeded, so a formula reads as a list of
+ * steps with one error check at its end (scope_end). */
+typedef struct scope {
+    cg_tensor *t[24];
+    int n;
+    bool failed;
+} scope;
+
+static cg_tensor *scope_add(scope *s, cg_tensor *t) {
+    if (!t || s->n == 24) {
+        s->failed = true;
+        cg_tensor_release(t);
+        return NULL;
+    }
+    return s->t[s->n++] = t;
+}
+#define T(expr) (S.failed ? NULL : scope_add(&S, (expr)))
+
+/* result (a new reference, or NULL) once the temporaries are released. */
+static cg_tensor *scope_end(scope *s, cg_tensor *result) {
+    if (s->failed) result = NULL;
+    if (result) cg_tensor_retain(result);
+    for (int k = 0; k < s->n; k++) cg_tensor_release(s->t[k]);
+    return result;
+}
+
+static cg_tensor *num(double v, cg_tensor *like) { return cg_scalar_tensor(v, CG_FLOAT64, like); }
+
+/* ---- raw element-wise helpers (constants of the backward formulas) ------------------ */
+
+typedef enum { MAP_ABS, MAP_SGN, MAP_FINITE_OR_ZERO, NUM_MAPS } map_op;
+typedef enum { CMP_EQ, CMP_EQ_NAN, CMP_EQ_OR_NAN, CMP_NE, NUM_CMPS } cmp_op;
+
+#define MAP_LOOP(NAME, T, EXPR)                                                              \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1];                                                        \
+        for (int64_t i = 0; i < n; i++) { T a = x[i * s[1]]; o[i * s[0]] = (EXPR); }         \
+    }
+#define CMP_LOOP(NAME, T, EXPR)                                                              \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        uint8_t *o = (uint8_t *)d[0];                                                        \
+        const T *x = (const T *)d[1], *y = (const T *)d[2];                                  \
+        for (int64_t i = 0; i < n; i++) { T a = x[i * s[1]], b = y[i * s[2]]; o[i * s[0]] = (EXPR); } \
+    }
+#define FLOAT_LOOPS(MAKER, NAME, EXPR) MAKER(NAME##_f32, float, EXPR) MAKER(NAME##_f64, double, EXPR)
+FLOAT_LOOPS(MAP_LOOP, map_abs, a < 0 ? -a : a)
+FLOAT_LOOPS(MAP_LOOP, map_sgn, (a > 0) - (a < 0))
+FLOAT_LOOPS(MAP_LOOP, map_finite, isinf(a) ? 0 : a)
+FLOAT_LOOPS(CMP_LOOP, cmp_eq, a == b)
+FLOAT_LOOPS(CMP_LOOP, cmp_eq_nan, a == b || (a != a && b != b))
+FLOAT_LOOPS(CMP_LOOP, cmp_eq_or_nan, a == b || a != a)
+FLOAT_LOOPS(CMP_LOOP, cmp_ne, a != b)
+
+static const cg_loop map_loops[NUM_MAPS][2] = {
+    {map_abs_f32, map_abs_f64}, {map_sgn_f32, map_sgn_f64}, {map_finite_f32, map_finite_f64}};
+static const cg_loop cmp_loops[NUM_CMPS][2] = {{cmp_eq_f32, cmp_eq_f64},
+                                               {cmp_eq_nan_f32, cmp_eq_nan_f64},
+                                               {cmp_eq_or_nan_f32, cmp_eq_or_nan_f64},
+                                               {cmp_ne_f32, cmp_ne_f64}};
+
+/* op(a) for a floating a, no autograd. */
+static cg_tensor *map_raw(map_op op, cg_tensor *a) {
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (out) cg_run_loop(map_loops[op][a->dtype], out, &a, 1);
+    return out;
+}
+
+/* a op b as a bool tensor (broadcasting; b cast to a's floating dtype), no autograd. */
+static cg_tensor *cmp_raw(cmp_op op, cg_tensor *a, cg_tensor *b) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
+    cg_tensor *cb = cg_cast_raw(b, (cg_dtype)a->dtype);
+    cg_tensor *out = cb ? cg_empty(shape, nd, CG_BOOL) : NULL;
+    if (out) {
+        cg_tensor *ins[2] = {a, cb};
+        cg_run_loop(cmp_loops[op][a->dtype], out, ins, 2);
+    }
+    cg_tensor_release(cb);
+    return out;
+}
+
+/* a op number, as a bool tensor. */
+static cg_tensor *cmp_num(cmp_op op, cg_tensor *a, double v) {
+    cg_tensor *s = num(v, a);
+    cg_tensor *r = s ? cmp_raw(op, a, s) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+/* Whether any element of a bool tensor is set. */
+static bool any_raw(cg_tensor *m) {
+    cg_tensor *c = contiguous_raw(m);
+    bool any = false;
+    const uint8_t *p = c ? (const uint8_t *)cg_ptr(c) : NULL;
+    for (int64_t i = 0; p && i < c->numel && !any; i++) any = p[i] != 0;
+    cg_tensor_release(c);
+    return any;
+}
+
+/* ---- value reductions ------------------------------------------------------------ */
+
+typedef enum { RED_SUM, RED_PROD, RED_MAX, RED_MIN, NUM_REDS } red_op;
 
 /* Pairwise summation of n elements at stride s: error grows with log n. */
 #define PAIRWISE(NAME, T)                                                                    \
@@ -77,59 +224,216 @@ static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) {
 SUM_LOOP(sum_f32, float, pairwise_f32)
 SUM_LOOP(sum_f64, double, pairwise_f64)
 SUM_LOOP(sum_i64, int64_t, pairwise_i64)
-static const cg_loop sum_loops[CG_NUM_DTYPES] = {sum_f32, sum_f64, sum_i64, NULL};
 
-/* The sum of a over the masked dims, as a new tensor (no autograd). */
-static cg_tensor *sum_raw(cg_tensor *a, uint32_t mask, bool keepdim) {
-    cg_dtype dtype = cg_dtype_is_floating((cg_dtype)a->dtype) ? (cg_dtype)a->dtype : CG_INT64;
+/* out = C(out, x), folding runs (s[0] == 0) or rows; NaN wins max and min. */
+#define FOLD_LOOP(NAME, T, C)                                                                \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1];                                                        \
+        if (s[0] == 0) {                                                                     \
+            T acc = *o;                                                                      \
+            for (int64_t i = 0; i < n; i++) acc = C(acc, x[i * s[1]]);                       \
+            *o = acc;                                                                        \
+        } else if (s[0] == 1 && s[1] == 1) {                                                 \
+            for (int64_t i = 0; i < n; i++) o[i] = C(o[i], x[i]);                            \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) o[i * s[0]] = C(o[i * s[0]], x[i * s[1]]);       \
+        }                                                                                    \
+    }
+#define MUL_C(a, b) ((a) * (b))
+#define FMAX_C(a, b) ((b) > (a) || (b) != (b) ? (b) : (a))
+#define FMIN_C(a, b) ((b) < (a) || (b) != (b) ? (b) : (a))
+#define IMAX_C(a, b) ((b) > (a) ? (b) : (a))
+#define IMIN_C(a, b) ((b) < (a) ? (b) : (a))
+FOLD_LOOP(prod_f32, float, MUL_C)
+FOLD_LOOP(prod_f64, double, MUL_C)
+FOLD_LOOP(prod_i64, int64_t, MUL_C)
+FOLD_LOOP(max_f32, float, FMAX_C)
+FOLD_LOOP(max_f64, double, FMAX_C)
+FOLD_LOOP(max_i64, int64_t, IMAX_C)
+FOLD_LOOP(max_b8, uint8_t, IMAX_C)
+FOLD_LOOP(min_f32, float, FMIN_C)
+FOLD_LOOP(min_f64, double, FMIN_C)
+FOLD_LOOP(min_i64, int64_t, IMIN_C)
+FOLD_LOOP(min_b8, uint8_t, IMIN_C)
+
+static const cg_loop fold_loops[NUM_REDS][CG_NUM_DTYPES] = {
+    [RED_SUM] = {sum_f32, sum_f64, sum_i64, NULL},
+    [RED_PROD] = {prod_f32, prod_f64, prod_i64, NULL},
+    [RED_MAX] = {max_f32, max_f64, max_i64, max_b8},
+    [RED_MIN] = {min_f32, min_f64, min_i64, min_b8},
+};
+
+/* out (fresh, contiguous) = the identity of op. */
+static void fill_identity(cg_tensor *out, red_op op) {
+    bool big = op == RED_MIN;
+    if (op == RED_SUM) {
+        memset(cg_ptr(out), 0, (size_t)(out->numel * cg_dtype_size((cg_dtype)out->dtype)));
+    } else if (op == RED_PROD) {
+        cg_fill_raw(out, 1.0);
+    } else if (out->dtype == CG_INT64) {
+        int64_t *p = (int64_t *)cg_ptr(out);
+        for (int64_t i = 0; i < out->numel; i++) p[i] = big ? INT64_MAX : INT64_MIN;
+    } else {
+        cg_fill_raw(out, out->dtype == CG_BOOL ? big : big ? INFINITY : -INFINITY);
+    }
+}
+
+/* op of a over the masked dims, as a new tensor (no autograd). Sums and
+ * products of integers and bools are int64. */
+static cg_tensor *reduce_raw(red_op op, cg_tensor *a, uint32_t mask, bool keepdim) {
+    bool widen = (op == RED_SUM || op == RED_PROD) && !cg_dtype_is_floating((cg_dtype)a->dtype);
+    cg_dtype dtype = widen ? CG_INT64 : (cg_dtype)a->dtype;
     int64_t shape[CG_MAX_DIMS], kshape[CG_MAX_DIMS];
-    int nd = reduced_shape(a, mask, keepdim, shape);
-    reduced_shape(a, mask, true, kshape);
+    int nd = reduced_shape(a->shape, a->ndim, mask, keepdim, shape);
+    reduced_shape(a->shape, a->ndim, mask, true, kshape);
     cg_tensor *src = cg_cast_raw(a, dtype);
-    cg_tensor *out = src ? cg_zeros(shape, nd, dtype) : NULL;
-    if (!out) {
-        cg_tensor_release(src);
-        return NULL;
-    }
-    if (src->numel == 0) {
-        cg_tensor_release(src);
-        return out;
-    }
-    cg_tensor *kview = cg_tensor_make(out->storage, dtype, kshape, NULL, a->ndim, 0);
-    if (!kview) {
-        cg_tensor_release(src);
+    cg_tensor *out = src ? cg_empty(shape, nd, dtype) : NULL;
+    cg_tensor *kview = out ? cg_tensor_make(out->storage, dtype, kshape, NULL, a->ndim, 0) : NULL;
+    if (kview) {
+        fill_identity(out, op);
+        cg_tensor *ops[2] = {kview, src};
+        cg_iter it;
+        cg_iter_init(&it, ops, 2, src->shape, src->ndim);
+        if (src->numel) cg_iter_run(&it, fold_loops[op][dtype]);
+    } else {
         cg_tensor_release(out);
-        return NULL;
+        out = NULL;
     }
-    cg_tensor *ops[2] = {kview, src};
-    cg_iter it;
-    cg_iter_init(&it, ops, 2, src->shape, src->ndim);
-    cg_iter_run(&it, sum_loops[dtype]);
     cg_tensor_release(kview);
     cg_tensor_release(src);
     return out;
 }
 
-/* ---- sum and mean ------------------------------------------------------------------ */
+static cg_tensor *sum_raw(cg_tensor *a, uint32_t mask, bool keepdim) { return reduce_raw(RED_SUM, a, mask, keepdim); }
+
+/* ---- reductions with indices ------------------------------------------------------- */
+
+typedef enum { ARG_MAX, ARG_MIN } arg_op;
+typedef void (*arg_kernel)(const void *x, int64_t outer, int64_t len, int64_t inner, void *val, int64_t *idx);
+
+/* x seen as [outer, len, inner]: val/idx [outer, inner] get the first best
+ * element of each slice along len and its position. */
+#define ARG_KERNEL(NAME, T, BETTER)                                                          \
+    static void NAME(const void *xv, int64_t outer, int64_t len, int64_t inner, void *vv, int64_t *idx) { \
+        const T *x = (const T *)xv;                                                          \
+        T *val = (T *)vv;                                                                    \
+        for (int64_t o = 0; o < outer; o++, x += len * inner, val += inner, idx += inner) {  \
+            for (int64_t i = 0; i < inner; i++) {                                            \
+                val[i] = x[i];                                                               \
+                idx[i] = 0;                                                                  \
+            }                                                                                \
+            for (int64_t l = 1; l < len; l++) {                                              \
+                const T *r = x + l * inner;                                                  \
+                for (int64_t i = 0; i < inner; i++)                                          \
+                    if (BETTER(r[i], val[i])) {                                              \
+                        val[i] = r[i];                                                       \
+                        idx[i] = l;                                                          \
+                    }                                                                        \
+            }                                                                                \
+        }                                                                                    \
+    }
+#define FGT(a, b) ((a) > (b) || ((a) != (a) && (b) == (b)))
+#define FLT(a, b) ((a) < (b) || ((a) != (a) && (b) == (b)))
+#define IGT(a, b) ((a) > (b))
+#define ILT(a, b) ((a) < (b))
+ARG_KERNEL(argmax_f32, float, FGT)
+ARG_KERNEL(argmax_f64, double, FGT)
+ARG_KERNEL(argmax_i64, int64_t, IGT)
+ARG_KERNEL(argmax_b8, uint8_t, IGT)
+ARG_KERNEL(argmin_f32, float, FLT)
+ARG_KERNEL(argmin_f64, double, FLT)
+ARG_KERNEL(argmin_i64, int64_t, ILT)
+ARG_KERNEL(argmin_b8, uint8_t, ILT)
+static const arg_kernel arg_kernels[2][CG_NUM_DTYPES] = {
+    {argmax_f32, argmax_f64, argmax_i64, argmax_b8},
+    {argmin_f32, argmin_f64, argmin_i64, argmin_b8},
+};
+
+/* Best values and their indices along dim (dim < 0: over all of a, flattened). */
+static int arg_raw(arg_op op, cg_tensor *a, int64_t dim, bool keepdim, cg_tensor **values, cg_tensor **indices) {
+    int64_t shape[CG_MAX_DIMS], outer = 1, inner = 1, len = dim < 0 ? a->numel : size_at(a, dim);
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (dim >= 0 && d != dim) shape[nd++] = a->shape[d];
+        else if (keepdim) shape[nd++] = 1;
+        if (dim >= 0 && d < dim) outer *= a->shape[d];
+        if (dim >= 0 && d > dim) inner *= a->shape[d];
+    }
+    cg_tensor *c = contiguous_raw(a);
+    *values = c ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
+    *indices = *values ? cg_empty(shape, nd, CG_INT64) : NULL;
+    if (*indices)
+        arg_kernels[op][a->dtype](cg_ptr(c), outer, len, inner, cg_ptr(*values), (int64_t *)cg_ptr(*indices));
+    cg_tensor_release(c);
+    if (*indices) return 0;
+    cg_tensor_release(*values);
+    return -1;
+}
+
+/* ---- recording and the shared parts of backward ------------------------------------- */
+
+#define SAVE_IN 1u
+#define SAVE_OUT 2u
+
+/* out with a node for op over a: i[0] the reduced dims, i[1] keepdim, i[2]
+ * whether dims were given, f[0] an op scalar, f[1] the reduced count; a in
+ * slot 0 and out in slot 1 when `save` says so. */
+static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *a, uint32_t mask, bool keepdim, bool dims,
+                         double f, unsigned save) {
+    if (!out || !cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(op, &a, 1, 1);
+    if (!n || ((save & SAVE_IN) && cg_save(n, 0, a, false)) || ((save & SAVE_OUT) && cg_save(n, 1, out, true))) {
+        cg_node_release(n);
+        cg_tensor_release(out);
+        return NULL;
+    }
+    n->i[0] = mask;
+    n->i[1] = keepdim;
+    n->i[2] = dims;
+    n->f[0] = f;
+    n->f[1] = reduced_count(a, mask);
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* The input's shape with the reduced dims kept as 1. */
+static int keep_shape(const cg_node *n, int64_t *kshape) {
+    const cg_shape *in = &n->in_shape[0];
+    return reduced_shape(in->d, in->ndim, (uint32_t)n->i[0], true, kshape);
+}
+
+/* t (a result-shaped tensor) reshaped to keep the reduced dims, differentiably. */
+static cg_tensor *to_keep(const cg_node *n, cg_tensor *t) {
+    int64_t kshape[CG_MAX_DIMS];
+    int nd = keep_shape(n, kshape);
+    if (n->i[1] || cg_shape_eq(t->shape, t->ndim, kshape, nd)) {
+        cg_tensor_retain(t);
+        return t;
+    }
+    return cg_reshape(t, kshape, nd);
+}
 
 /* The gradient of a reduction, broadcast back over the input's shape. */
 static cg_tensor *expand_back(cg_node *n, cg_tensor *g) {
-    uint32_t mask = (uint32_t)n->i[0];
-    bool keepdim = n->i[1];
     const cg_shape *in = &n->in_shape[0];
-    cg_tensor *u = g;
-    cg_tensor_retain(u);
-    if (!keepdim) {
-        int64_t kshape[CG_MAX_DIMS];
-        for (int d = 0; d < in->ndim; d++) kshape[d] = (mask & (1u << d)) ? 1 : in->d[d];
-        cg_tensor *r = cg_reshape(u, kshape, in->ndim);
-        cg_tensor_release(u);
-        if (!(u = r)) return NULL;
-    }
-    cg_tensor *e = cg_expand(u, in->d, in->ndim);
+    cg_tensor *u = to_keep(n, g);
+    cg_tensor *e = u ? cg_expand(u, in->d, in->ndim) : NULL;
     cg_tensor_release(u);
     return e;
 }
+
+static cg_tensor *unpack_keep_raw(cg_node *n, int slot) {
+    int64_t kshape[CG_MAX_DIMS];
+    int nd = keep_shape(n, kshape);
+    cg_tensor *t = cg_unpack(n, slot);
+    cg_tensor *v = t ? cg_view_raw(t, kshape, nd) : NULL;
+    cg_tensor_release(t);
+    return v;
+}
+
+/* ---- sum and mean ------------------------------------------------------------------ */
 
 static int sum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d(sum a)/da = 1 for every element */
@@ -141,7 +445,7 @@ static const cg_op sum_dim_op = {"SumBackward1", sum_backward, NULL};
 static int mean_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d(mean a)/da = 1/count for every element */
     cg_tensor *e = expand_back(n, gout[0]);
-    cg_tensor *c = e ? cg_scalar_tensor(n->f[0], CG_FLOAT64, e) : NULL;
+    cg_tensor *c = e ? num(n->f[1], e) : NULL;
     gin[0] = c ? cg_div(e, c) : NULL;
     cg_tensor_release(e);
     cg_tensor_release(c);
@@ -150,27 +454,20 @@ static int mean_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mean_all_op = {"MeanBackward0", mean_backward, NULL};
 static const cg_op mean_dim_op = {"MeanBackward1", mean_backward, NULL};
 
-static cg_tensor *record_reduce(const cg_op *op, cg_tensor *out, cg_tensor *a, uint32_t mask,
-                                bool keepdim, double count) {
-    if (!out || !cg_any_requires_grad(&a, 1)) return out;
-    cg_node *n = cg_node_new(op, &a, 1, 1);
-    if (!n) {
-        cg_tensor_release(out);
-        return NULL;
-    }
-    n->i[0] = mask;
-    n->i[1] = keepdim;
-    n->f[0] = count;
-    cg_set_history(out, n, 0);
-    cg_node_release(n);
-    return out;
-}
-
 cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
     const cg_op *op = dims ? &sum_dim_op : &sum_all_op;
-    return record_reduce(op, sum_raw(a, mask, keepdim), a, mask, keepdim, 0);
+    return record(op, sum_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, 0);
+}
+
+static cg_tensor *mean_raw(cg_tensor *a, uint32_t mask, bool keepdim) {
+    cg_tensor *s = sum_raw(a, mask, keepdim);
+    cg_tensor *c = s ? num(reduced_count(a, mask), s) : NULL;
+    cg_tensor *out = c ? cg_binary_raw(CG_BIN_DIV, s, c, (cg_dtype)s->dtype) : NULL;
+    cg_tensor_release(s);
+    cg_tensor_release(c);
+    return out;
 }
 
 cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
@@ -182,16 +479,8 @@ cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     }
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask)) return NULL;
-    double count = 1;
-    for (int d = 0; d < a->ndim; d++)
-        if (mask & (1u << d)) count *= (double)a->shape[d];
-    cg_tensor *s = sum_raw(a, mask, keepdim);
-    cg_tensor *c = s ? cg_scalar_tensor(count, CG_FLOAT64, s) : NULL;
-    cg_tensor *out = c ? cg_binary_raw(CG_BIN_DIV, s, c, (cg_dtype)s->dtype) : NULL;
-    cg_tensor_release(s);
-    cg_tensor_release(c);
     const cg_op *op = dims ? &mean_dim_op : &mean_all_op;
-    return record_reduce(op, out, a, mask, keepdim, count);
+    return record(op, mean_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, 0);
 }
 
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim) {
@@ -214,4 +503,441 @@ cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim) {
     cg_tensor *r = cg_reshape(s, shape, ndim);
     cg_tensor_release(s);
     return r;
+}
+
+/* ---- prod ----------------------------------------------------------------------------- */
+
+/* prod_{j != i} a_j along the reduced dims when a has zeros. With y = a where
+ * the zeros are 1 and Q = prod(y), it is Q / y_i times the product of the
+ * slice's other zeros: 1 when there are none, the one other zero itself when
+ * there is exactly one (0, but its derivative counts), else 0. Exact to first
+ * order, so second derivatives are right too. */
+static cg_tensor *prod_others(cg_node *n, cg_tensor *a, cg_tensor *zero) {
+    scope S = {0};
+    int64_t dims[CG_MAX_DIMS];
+    int nd = mask_dims((uint32_t)n->i[0], a->ndim, dims);
+    cg_dtype dt = (cg_dtype)a->dtype;
+    cg_tensor *zf = T(cg_cast_raw(zero, dt));
+    cg_tensor *nz = T(sum_raw(zf, (uint32_t)n->i[0], true));
+    cg_tensor *others = T(cg_binary_raw(CG_BIN_SUB, nz, zf, dt)); /* zeros in the slice besides a_i */
+    cg_tensor *none_b = T(cmp_num(CMP_EQ, others, 0.0));
+    cg_tensor *one_b = T(cmp_num(CMP_EQ, others, 1.0));
+    cg_tensor *none = T(cg_cast_raw(none_b, dt));
+    cg_tensor *one = T(cg_cast_raw(one_b, dt));
+    cg_tensor *c1 = T(num(1.0, a));
+    cg_tensor *y = T(cg_masked_fill(a, zero, c1));
+    cg_tensor *py = T(cg_prod(y, dims, nd, 1));
+    cg_tensor *q = T(cg_div(py, y));
+    cg_tensor *az = T(cg_mul(a, zf));
+    cg_tensor *sz = T(cg_sum(az, dims, nd, 1));
+    cg_tensor *other_zero = T(cg_sub(sz, az));
+    cg_tensor *oz = T(cg_mul(one, other_zero));
+    cg_tensor *zeros_prod = T(cg_add(none, oz));
+    return scope_end(&S, T(cg_mul(q, zeros_prod)));
+}
+
+static int prod_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da_i prod(a) = prod_{j != i} a_j, which is prod(a) / a_i when no a_j is 0 */
+    if (n->in_shape[0].ndim == 0) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *zero = T(cmp_num(CMP_EQ, a, 0.0));
+    cg_tensor *gk = T(to_keep(n, gout[0]));
+    cg_tensor *others = NULL;
+    if (!S.failed && any_raw(zero)) {
+        others = T(prod_others(n, a, zero));
+    } else {
+        cg_tensor *r = T(cg_unpack(n, 1));
+        cg_tensor *rk = T(to_keep(n, r));
+        others = T(cg_div(rk, a));
+    }
+    return (gin[0] = scope_end(&S, T(cg_mul(gk, others)))) ? 0 : -1;
+}
+static const cg_op prod_all_op = {"ProdBackward0", prod_backward, NULL};
+static const cg_op prod_dim_op = {"ProdBackward1", prod_backward, NULL};
+
+cg_tensor *cg_prod(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    uint32_t mask;
+    if (reduce_mask(a, dims, ndims, &mask)) return NULL;
+    const cg_op *op = dims ? &prod_dim_op : &prod_all_op;
+    return record(op, reduce_raw(RED_PROD, a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
+}
+
+/* ---- amax, amin, max, min ---------------------------------------------------------------- */
+
+/* The gradient split evenly among the elements equal to the result. */
+static cg_tensor *share_among_ties(cg_node *n, cg_tensor *g, bool nan_equal) {
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *r = T(unpack_keep_raw(n, 1));
+    cg_tensor *hit_b = T(cmp_raw(nan_equal ? CMP_EQ_NAN : CMP_EQ, a, r));
+    cg_tensor *hit = T(cg_cast_raw(hit_b, (cg_dtype)g->dtype));
+    cg_tensor *count = T(sum_raw(hit, (uint32_t)n->i[0], true));
+    cg_tensor *gk = T(to_keep(n, g));
+    cg_tensor *share = T(cg_div(gk, count));
+    return scope_end(&S, T(cg_mul(share, hit)));
+}
+
+static int amax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d amax(a)/da_i = 1/k for the k elements equal to the result, else 0 */
+    return (gin[0] = share_among_ties(n, gout[0], false)) ? 0 : -1;
+}
+static int max_all_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* as amax, where a NaN result is shared among the NaNs */
+    return (gin[0] = share_among_ties(n, gout[0], true)) ? 0 : -1;
+}
+static const cg_op amax_op = {"AmaxBackward0", amax_backward, NULL};
+static const cg_op amin_op = {"AminBackward0", amax_backward, NULL};
+static const cg_op max_all_op = {"MaxBackward1", max_all_backward, NULL};
+static const cg_op min_all_op = {"MinBackward1", max_all_backward, NULL};
+
+/* PyTorch's errors for a max-like reduction of an empty slice. */
+static int check_nonempty(const cg_tensor *a, uint32_t mask, bool all, const char *name) {
+    if (a->numel != 0) return 0;
+    if (all) {
+        cg_error_set(CG_ERR_RUNTIME, "%s(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                     "the reduction dim with the 'dim' argument.", name);
+        return -1;
+    }
+    for (int d = 0; d < a->ndim; d++)
+        if ((mask & (1u << d)) && a->shape[d] == 0) {
+            cg_error_set(CG_ERR_INDEX, "%s(): Expected reduction dim %d to have non-zero size.", name, d);
+            return -1;
+        }
+    return 0;
+}
+
+static cg_tensor *amax_amin(red_op op, cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    uint32_t mask;
+    const char *name = op == RED_MAX ? "amax" : "amin";
+    if (reduce_mask(a, dims, ndims, &mask) || check_nonempty(a, mask, !dims || !ndims, name)) return NULL;
+    const cg_op *node_op = op == RED_MAX ? &amax_op : &amin_op;
+    return record(node_op, reduce_raw(op, a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
+}
+
+cg_tensor *cg_amax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    return amax_amin(RED_MAX, a, dims, ndims, keepdim);
+}
+cg_tensor *cg_amin(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    return amax_amin(RED_MIN, a, dims, ndims, keepdim);
+}
+
+static cg_tensor *max_min_all(red_op op, cg_tensor *a) {
+    uint32_t mask;
+    if (reduce_mask(a, NULL, 0, &mask) || check_nonempty(a, mask, true, op == RED_MAX ? "max" : "min")) return NULL;
+    const cg_op *node_op = op == RED_MAX ? &max_all_op : &min_all_op;
+    return record(node_op, reduce_raw(op, a, mask, false), a, mask, false, false, 0, SAVE_IN | SAVE_OUT);
+}
+
+cg_tensor *cg_max(cg_tensor *a) { return max_min_all(RED_MAX, a); }
+cg_tensor *cg_min(cg_tensor *a) { return max_min_all(RED_MIN, a); }
+
+static int max_dim_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d max(a, dim)/da = 1 at the selected index, else 0 */
+    const cg_shape *in = &n->in_shape[0];
+    if (in->ndim == 0) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    scope S = {0};
+    cg_tensor *index = T(cg_unpack(n, 0));
+    cg_tensor *gk = n->i[1] ? gout[0] : T(cg_unsqueeze(gout[0], n->i[0]));
+    cg_tensor *ik = n->i[1] ? index : T(cg_unsqueeze(index, n->i[0]));
+    cg_tensor *z = T(cg_zeros(in->d, in->ndim, (cg_dtype)gout[0]->dtype));
+    return (gin[0] = scope_end(&S, T(cg_scatter_(z, n->i[0], ik, gk)))) ? 0 : -1;
+}
+static const cg_op max_dim_op = {"MaxBackward0", max_dim_backward, NULL};
+static const cg_op min_dim_op = {"MinBackward0", max_dim_backward, NULL};
+
+static cg_tensor *max_min_dim(arg_op op, cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    int64_t d;
+    const char *name = op == ARG_MAX ? "max" : "min";
+    *indices = NULL;
+    if (cg_wrap_dim(dim, a->ndim, &d) || check_nonempty(a, a->ndim ? 1u << d : 0, false, name)) return NULL;
+    cg_tensor *values;
+    if (arg_raw(op, a, d, keepdim, &values, indices)) return NULL;
+    if (!cg_any_requires_grad(&a, 1)) return values;
+    cg_node *n = cg_node_new(op == ARG_MAX ? &max_dim_op : &min_dim_op, &a, 1, 1);
+    if (!n || cg_save(n, 0, *indices, false)) {
+        cg_node_release(n);
+        cg_tensor_release(values);
+        cg_tensor_release(*indices);
+        *indices = NULL;
+        return NULL;
+    }
+    n->i[0] = d;
+    n->i[1] = keepdim;
+    cg_set_history(values, n, 0);
+    cg_node_release(n);
+    return values;
+}
+
+cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return max_min_dim(ARG_MAX, a, dim, keepdim, indices);
+}
+cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return max_min_dim(ARG_MIN, a, dim, keepdim, indices);
+}
+
+static cg_tensor *arg_max_min(arg_op op, cg_tensor *a, const int64_t *dim, int keepdim) {
+    const char *name = op == ARG_MAX ? "argmax" : "argmin";
+    int64_t d = -1;
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "%s(): does not support bool input", name);
+        return NULL;
+    }
+    if (!dim && a->numel == 0) {
+        cg_error_set(CG_ERR_INDEX, "%s(): Expected reduction dim to be specified for input.numel() == 0.", name);
+        return NULL;
+    }
+    if (dim && (cg_wrap_dim(*dim, a->ndim, &d) || check_nonempty(a, a->ndim ? 1u << d : 0, false, name)))
+        return NULL;
+    cg_tensor *values, *indices;
+    if (arg_raw(op, a, d, keepdim, &values, &indices)) return NULL;
+    cg_tensor_release(values);
+    return indices;
+}
+
+cg_tensor *cg_argmax(cg_tensor *a, const int64_t *dim, int keepdim) { return arg_max_min(ARG_MAX, a, dim, keepdim); }
+cg_tensor *cg_argmin(cg_tensor *a, const int64_t *dim, int keepdim) { return arg_max_min(ARG_MIN, a, dim, keepdim); }
+
+/* ---- var and std ----------------------------------------------------------------------- */
+
+/* sum((a - mean)^2) / max(0, count - correction), and its square root for std. */
+static cg_tensor *var_raw(cg_tensor *a, uint32_t mask, bool keepdim, double correction, bool root) {
+    scope S = {0};
+    double count = reduced_count(a, mask);
+    cg_tensor *mean = T(mean_raw(a, mask, true));
+    cg_tensor *dev = T(cg_binary_raw(CG_BIN_SUB, a, mean, (cg_dtype)a->dtype));
+    cg_tensor *sq = T(cg_unary_raw(CG_UN_SQUARE, dev));
+    cg_tensor *ss = T(sum_raw(sq, mask, keepdim));
+    cg_tensor *dof = T(num(fmax(0.0, count - correction), a));
+    cg_tensor *var = T(cg_binary_raw(CG_BIN_DIV, ss, dof, (cg_dtype)a->dtype));
+    return scope_end(&S, root ? T(cg_unary_raw(CG_UN_SQRT, var)) : var);
+}
+
+/* d var/da for the gradient g of var (result-shaped). */
+static cg_tensor *var_grad(cg_node *n, cg_tensor *g) {
+    /* d var/da_i = 2 (a_i - mean) / (count - correction) */
+    scope S = {0};
+    int64_t dims[CG_MAX_DIMS];
+    double dof = n->f[1] - n->f[0];
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *gk = T(to_keep(n, g));
+    if (!S.failed && (!n->i[2] || a->ndim == 0) && dof <= 0) {
+        /* 2 / dof is infinite: NaN where a is its mean (inf * 0), inf elsewhere */
+        cg_tensor *mean = T(mean_raw(a, (uint32_t)n->i[0], true));
+        cg_tensor *at_mean = T(cmp_raw(CMP_EQ, a, mean));
+        cg_tensor *inf = T(cg_full(a->shape, a->ndim, INFINITY, (cg_dtype)a->dtype));
+        cg_tensor *nan = T(num(NAN, a));
+        cg_tensor *scale = T(cg_masked_fill(inf, at_mean, nan));
+        return scope_end(&S, T(cg_mul(gk, scale)));
+    }
+    int nd = mask_dims((uint32_t)n->i[0], n->in_shape[0].ndim, dims);
+    cg_tensor *mean = T(cg_mean(a, dims, nd, 1));
+    cg_tensor *dev = T(cg_sub(a, mean));
+    cg_tensor *k = T(num(2.0 / dof, a));
+    cg_tensor *gs = T(cg_mul(gk, k));
+    return scope_end(&S, T(cg_mul(gs, dev)));
+}
+
+static int var_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return (gin[0] = var_grad(n, gout[0])) ? 0 : -1;
+}
+static const cg_op var_op = {"VarBackward0", var_backward, NULL};
+
+static int std_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d std = d var / (2 std), taken as 0 where std is 0 */
+    scope S = {0};
+    cg_tensor *std = T(cg_unpack(n, 1));
+    cg_tensor *two = T(num(2.0, std));
+    cg_tensor *std2 = T(cg_mul(std, two));
+    cg_tensor *gv = T(cg_div(gout[0], std2));
+    cg_tensor *at_zero = T(cmp_num(CMP_EQ, std, 0.0));
+    cg_tensor *zero = T(num(0.0, gv));
+    cg_tensor *gvar = T(cg_masked_fill(gv, at_zero, zero));
+    return (gin[0] = scope_end(&S, T(var_grad(n, gvar)))) ? 0 : -1;
+}
+static const cg_op std_op = {"StdBackward0", std_backward, NULL};
+
+static cg_tensor *var_std(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim, bool root) {
+    if (!cg_dtype_is_floating((cg_dtype)a->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "std and var only support floating point and complex dtypes");
+        return NULL;
+    }
+    uint32_t mask;
+    if (reduce_mask(a, dims, ndims, &mask)) return NULL;
+    cg_tensor *out = var_raw(a, mask, keepdim, correction, root);
+    unsigned save = SAVE_IN | (root ? SAVE_OUT : 0);
+    return record(root ? &std_op : &var_op, out, a, mask, keepdim, dims != NULL, correction, save);
+}
+
+cg_tensor *cg_var(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim) {
+    return var_std(a, dims, ndims, correction, keepdim, false);
+}
+cg_tensor *cg_std(cg_tensor *a, const int64_t *dims, int ndims, double correction, int keepdim) {
+    return var_std(a, dims, ndims, correction, keepdim, true);
+}
+
+/* ---- logsumexp ------------------------------------------------------------------------- */
+
+/* log(sum(exp(a - m))) + m with m the slice's max (0 where it is infinite). */
+static cg_tensor *logsumexp_raw(cg_tensor *a, uint32_t mask, bool keepdim) {
+    scope S = {0};
+    int64_t shape[CG_MAX_DIMS];
+    int nd = reduced_shape(a->shape, a->ndim, mask, keepdim, shape);
+    cg_tensor *max = T(reduce_raw(RED_MAX, a, mask, true));
+    cg_tensor *m = T(map_raw(MAP_FINITE_OR_ZERO, max));
+    cg_tensor *shifted = T(cg_binary_raw(CG_BIN_SUB, a, m, (cg_dtype)a->dtype));
+    cg_tensor *e = T(cg_unary_raw(CG_UN_EXP, shifted));
+    cg_tensor *s = T(sum_raw(e, mask, true));
+    cg_tensor *l = T(cg_unary_raw(CG_UN_LOG, s));
+    cg_tensor *out = T(cg_binary_raw(CG_BIN_ADD, l, m, (cg_dtype)a->dtype));
+    return scope_end(&S, keepdim ? out : T(cg_view_raw(out, shape, nd)));
+}
+
+static int logsumexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d logsumexp(a)/da_i = exp(a_i - logsumexp(a)), the softmax of a */
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *r = T(cg_unpack(n, 1));
+    cg_tensor *rk = T(to_keep(n, r));
+    cg_tensor *d = T(cg_sub(a, rk));
+    cg_tensor *w = T(cg_exp(d));
+    cg_tensor *gk = T(to_keep(n, gout[0]));
+    return (gin[0] = scope_end(&S, T(cg_mul(gk, w)))) ? 0 : -1;
+}
+static const cg_op logsumexp_op = {"LogsumexpBackward0", logsumexp_backward, NULL};
+
+cg_tensor *cg_logsumexp(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    uint32_t mask;
+    if (reduce_mask(a, dims, ndims, &mask)) return NULL;
+    bool fl = cg_dtype_is_floating((cg_dtype)a->dtype);
+    cg_tensor *f = cg_cast_raw(a, fl ? (cg_dtype)a->dtype : cg_get_default_dtype());
+    cg_tensor *out = f ? logsumexp_raw(f, mask, keepdim) : NULL;
+    cg_tensor_release(f);
+    return record(&logsumexp_op, out, a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
+}
+
+/* ---- norm ----------------------------------------------------------------------------------- */
+
+/* The vector p-norm of a over the masked dims (no autograd). */
+static cg_tensor *norm_raw(cg_tensor *a, double p, uint32_t mask, bool keepdim) {
+    scope S = {0};
+    cg_dtype dt = (cg_dtype)a->dtype;
+    if (p == 2) {
+        cg_tensor *sq = T(cg_unary_raw(CG_UN_SQUARE, a));
+        cg_tensor *s = T(sum_raw(sq, mask, keepdim));
+        return scope_end(&S, T(cg_unary_raw(CG_UN_SQRT, s)));
+    }
+    if (p == 0) {
+        cg_tensor *nz = T(cmp_num(CMP_NE, a, 0.0));
+        cg_tensor *nzf = T(cg_cast_raw(nz, dt));
+        return scope_end(&S, T(sum_raw(nzf, mask, keepdim)));
+    }
+    cg_tensor *abs = T(map_raw(MAP_ABS, a));
+    if (p == 1) return scope_end(&S, T(sum_raw(abs, mask, keepdim)));
+    if (isinf(p)) return scope_end(&S, T(reduce_raw(p > 0 ? RED_MAX : RED_MIN, abs, mask, keepdim)));
+    cg_tensor *pe = T(num(p, a)), *re = T(num(1.0 / p, a));
+    cg_tensor *pw = T(cg_binary_raw(CG_BIN_POW, abs, pe, dt));
+    cg_tensor *s = T(sum_raw(pw, mask, keepdim));
+    return scope_end(&S, T(cg_binary_raw(CG_BIN_POW, s, re, dt)));
+}
+
+/* The p-norm's derivative times g, for 0 < p < inf other than 1 and 2. */
+static cg_tensor *norm_p_grad(double p, cg_tensor *a, cg_tensor *sgn, cg_tensor *norm, cg_tensor *g) {
+    scope S = {0};
+    cg_tensor *abs = T(cg_mul(a, sgn)); /* |a| with d|a|/da = sgn(a) */
+    cg_tensor *zero = T(num(0.0, a));
+    if (p < 1) { /* sgn(a) |a|^(p-1) (0 at a = 0) * g * norm^(1-p) */
+        cg_tensor *pw = T(cg_pow_scalar(abs, p - 1));
+        cg_tensor *at_zero = T(cmp_num(CMP_EQ, a, 0.0));
+        cg_tensor *pwz = T(cg_masked_fill(pw, at_zero, zero));
+        cg_tensor *scaled = T(cg_mul(sgn, pwz));
+        cg_tensor *sg = T(cg_mul(scaled, g));
+        cg_tensor *np = T(cg_pow_scalar(norm, 1 - p));
+        return scope_end(&S, T(cg_mul(sg, np)));
+    }
+    /* sgn(a) |a|^(p-1) * g / norm^(p-1), 0 where the norm is 0 */
+    cg_tensor *pw = T(cg_pow_scalar(abs, p < 2 ? p - 1 : p - 2));
+    cg_tensor *scaled = T(cg_mul(p < 2 ? sgn : a, pw));
+    cg_tensor *np = T(cg_pow_scalar(norm, p - 1));
+    cg_tensor *v = T(cg_div(g, np));
+    cg_tensor *at_zero = T(cmp_num(CMP_EQ, norm, 0.0));
+    cg_tensor *vz = T(cg_masked_fill(v, at_zero, zero));
+    return scope_end(&S, T(cg_mul(scaled, vz)));
+}
+
+/* The inf-norm's derivative times g: sgn(a), shared among the maximal |a| (and NaNs). */
+static cg_tensor *norm_inf_grad(cg_node *n, cg_tensor *a, cg_tensor *sgn, cg_tensor *norm, cg_tensor *g) {
+    scope S = {0};
+    cg_tensor *abs = T(map_raw(MAP_ABS, a));
+    cg_tensor *hit_b = T(cmp_raw(CMP_EQ_OR_NAN, abs, norm));
+    cg_tensor *hit = T(cg_cast_raw(hit_b, (cg_dtype)a->dtype));
+    cg_tensor *count = T(sum_raw(hit, (uint32_t)n->i[0], true));
+    cg_tensor *share = T(cg_div(g, count));
+    cg_tensor *sh = T(cg_mul(share, hit));
+    return scope_end(&S, T(cg_mul(sgn, sh)));
+}
+
+static int norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d ||a||_p / da_i = sgn(a_i) |a_i|^(p-1) / ||a||_p^(p-1) */
+    double p = n->f[0];
+    if (p == 0) return 0; /* a count: no gradient at all, as PyTorch */
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *sgn = T(map_raw(MAP_SGN, a));
+    cg_tensor *g = T(to_keep(n, gout[0]));
+    cg_tensor *result = T(cg_unpack(n, 1));
+    cg_tensor *norm = T(to_keep(n, result));
+    cg_tensor *r = NULL;
+    if (S.failed) {
+        r = NULL;
+    } else if (p == 1) {
+        r = T(cg_mul(sgn, g));
+    } else if (p == 2) { /* g * a / norm, 0 where the norm is 0 */
+        cg_tensor *q = T(cg_div(a, norm));
+        cg_tensor *at_zero = T(cmp_num(CMP_EQ, norm, 0.0));
+        cg_tensor *zero = T(num(0.0, a));
+        cg_tensor *qz = T(cg_masked_fill(q, at_zero, zero));
+        r = T(cg_mul(g, qz));
+    } else if (isinf(p)) {
+        r = T(norm_inf_grad(n, a, sgn, norm, g));
+    } else {
+        r = T(norm_p_grad(p, a, sgn, norm, g));
+    }
+    return (gin[0] = scope_end(&S, r)) ? 0 : -1;
+}
+static const cg_op norm_op = {"LinalgVectorNormBackward0", norm_backward, NULL};
+
+/* The inf norms have no identity: PyTorch's errors for an empty reduction. */
+static int check_norm_nonempty(const cg_tensor *a, double p, uint32_t mask, bool all) {
+    if (!isinf(p) || a->numel != 0) return 0;
+    const char *ord = p > 0 ? "inf" : "-inf";
+    if (all) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.vector_norm cannot compute the %s norm on an empty tensor because the "
+                     "operation does not have an identity", ord);
+        return -1;
+    }
+    for (int d = 0; d < a->ndim; d++)
+        if ((mask & (1u << d)) && a->shape[d] == 0) {
+            cg_error_set(CG_ERR_RUNTIME, "linalg.vector_norm cannot compute the %s norm on the dimension %d"
+                         "because this dimension is empty and the operation does not have an identity", ord, d);
+            return -1;
+        }
+    return 0;
+}
+
+cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int keepdim) {
+    if (!cg_dtype_is_floating((cg_dtype)a->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got %s",
+                     cg_dtype_torch_name((cg_dtype)a->dtype));
+        return NULL;
+    }
+    uint32_t mask;
+    if (reduce_mask(a, dims, ndims, &mask) || check_norm_nonempty(a, p, mask, !dims || !ndims)) return NULL;
+    return record(&norm_op, norm_raw(a, p, mask, keepdim), a, mask, keepdim, dims != NULL, p, SAVE_IN | SAVE_OUT);
 }

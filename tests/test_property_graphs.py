@@ -22,7 +22,7 @@ UNARY = {
     "scale": lambda L, x: 0.5 * x - 1,
     "rpow": lambda L, x: 2 ** x.tanh(),
     "div_pos": lambda L, x: 1 / (x * x + 1),
-    "transpose": lambda L, x: x.transpose(0, 1),
+    "transpose": lambda L, x: x.transpose(0, 1).reshape(3, 4),  # keeps (3, 4) for the binary ops
     "flip": lambda L, x: x.flip(0),
     "roll": lambda L, x: x.roll(1, 1),
     "slice": lambda L, x: L.cat([x[1:], x[:1]], 0),

@@ -232,6 +232,17 @@ cdef object binary(binary_fn fn, object a, object b):
     return wrap(r)
 
 
+cdef object no_bool_sub(_TensorBase a, object b):
+    """b, unless it is a Python bool: PyTorch refuses `-` with bool operands."""
+    if isinstance(b, bool):
+        if a.t.dtype == CG_BOOL:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                               "Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return b
+
+
 cdef object inplace(binary_fn fn, _TensorBase a, object b):
     """a op= b; returns a."""
     cdef cg_tensor *tmp = NULL
@@ -593,8 +604,8 @@ cdef class _TensorBase:
     # -- operators --
     def __add__(self, other): return binary(cg_add, self, other)
     def __radd__(self, other): return binary(cg_add, other, self)
-    def __sub__(self, other): return binary(cg_sub, self, other)
-    def __rsub__(self, other): return binary(cg_rsub, self, other)
+    def __sub__(self, other): return binary(cg_sub, self, no_bool_sub(self, other))
+    def __rsub__(self, other): return binary(cg_rsub, self, no_bool_sub(self, other))
     def __mul__(self, other): return binary(cg_mul, self, other)
     def __rmul__(self, other): return binary(cg_mul, other, self)
     def __truediv__(self, other): return binary(cg_div, self, other)
@@ -605,17 +616,20 @@ cdef class _TensorBase:
     def __pos__(self): return self
 
     def __pow__(self, other, mod):
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
+        # integer tensors keep integer powers: only floating ones take the double fast path
+        if (isinstance(other, (int, float)) and not isinstance(other, bool)
+                and cg_dtype_is_floating(<cg_dtype>self.t.dtype)):
             return wrap(cg_pow_scalar(self.t, other))
         return binary(cg_pow, self, other)
 
     def __rpow__(self, other, mod):
-        if isinstance(other, (int, float)) and not isinstance(other, bool):
+        if (isinstance(other, (int, float)) and not isinstance(other, bool)
+                and cg_dtype_is_floating(<cg_dtype>self.t.dtype)):
             return wrap(cg_rpow_scalar(other, self.t))
         return binary(cg_pow, other, self)
 
     def __iadd__(self, other): return inplace(cg_add_, self, other)
-    def __isub__(self, other): return inplace(cg_sub_, self, other)
+    def __isub__(self, other): return inplace(cg_sub_, self, no_bool_sub(self, other))
     def __imul__(self, other): return inplace(cg_mul_, self, other)
     def __itruediv__(self, other): return inplace(cg_div_, self, other)
 
@@ -629,6 +643,18 @@ cdef class _TensorBase:
     def mul(self, other): return binary(cg_mul, self, other)
     def div(self, other): return binary(cg_div, self, other)
     def matmul(self, other): return binary(cg_matmul, self, other)
+    def mm(self, mat2): return wrap(cg_mm(self.t, as_tensor_arg(mat2, self).t))
+    def bmm(self, mat2): return wrap(cg_bmm(self.t, as_tensor_arg(mat2, self).t))
+    def mv(self, vec): return wrap(cg_mv(self.t, as_tensor_arg(vec, self).t))
+    def dot(self, other): return wrap(cg_dot(self.t, as_tensor_arg(other, self).t))
+
+    def outer(self, vec2):
+        if self.t.ndim != 1 or (<_TensorBase>as_tensor_arg(vec2, self)).t.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D tensors, but got {self.t.ndim}-D and "
+                               f"{(<_TensorBase>as_tensor_arg(vec2, self)).t.ndim}-D tensors")
+        return self.reshape(-1, 1) * vec2
+
+    def ger(self, vec2): return self.outer(vec2)
     def neg(self): return wrap(cg_neg(self.t))
     def exp(self): return wrap(cg_exp(self.t))
     def log(self): return wrap(cg_log(self.t))
@@ -643,6 +669,7 @@ cdef class _TensorBase:
         return inplace(cg_add_, self, other * alpha if alpha != 1 else other)
 
     def sub_(self, other, *, alpha=1):
+        other = no_bool_sub(self, other)
         return inplace(cg_sub_, self, other * alpha if alpha != 1 else other)
 
     def mul_(self, other): return inplace(cg_mul_, self, other)
@@ -652,19 +679,6 @@ cdef class _TensorBase:
 
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
-
-    # -- reductions --
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
-        cdef int64_t dims[8]
-        cdef int n = parse_dims(dim, dims)
-        r = wrap(cg_sum(self.t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
-        return r if dtype is None else r.to(dtype)
-
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
-        src = self if dtype is None else self.to(dtype)
-        cdef int64_t dims[8]
-        cdef int n = parse_dims(dim, dims)
-        return wrap(cg_mean((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
 
     # -- shape --
     def reshape(self, *shape):

@@ -31,6 +31,8 @@ from cgrad._creation import (  # noqa: E402
 )
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad import autograd  # noqa: E402
+from cgrad import nn, optim  # noqa: E402
+from cgrad.serialization import load, save  # noqa: E402
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,
     inference_mode,

@@ -37,6 +37,26 @@ def matmul(input, other):
     return input @ other
 
 
+def mm(input, mat2):
+    return input.mm(mat2)
+
+
+def bmm(input, mat2):
+    return input.bmm(mat2)
+
+
+def mv(input, vec):
+    return input.mv(vec)
+
+
+def dot(input, other):
+    return input.dot(other)
+
+
+def outer(input, vec2):
+    return input.outer(vec2)
+
+
 def exp(input):
     return input.exp()
 

@@ -1,6 +1,288 @@
-# Element-wise math and comparisons. Included by _C.pyx.
+# Element-wise math, comparisons and logic. Included by _C.pyx.
+
+
+cdef _TensorBase tensor_arg(object x, str fname, str arg, int pos):
+    """x, which must be a Tensor, else PyTorch's TypeError for argument `arg`."""
+    if not isinstance(x, _TensorBase):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Tensor, not {type(x).__name__}")
+    return <_TensorBase>x
+
+
+cdef object unary(unary_fn fn, object x, str fname):
+    return wrap(fn(tensor_arg(x, fname, "input", 1).t))
+
+
+cdef object binary_arg(binary_fn fn, object a, object b, str fname, int pos):
+    """fn(a, b) for a method or function whose `other` may be a Tensor or a number."""
+    r = binary(fn, a, b)
+    if r is NotImplemented:
+        raise TypeError(f"{fname}(): argument 'other' (position {pos}) must be Tensor, not {type(b).__name__}")
+    return r
+
+
+cdef object tensors_only(binary_fn fn, object a, object b, str fname, int pos):
+    """fn(a, b) for ops PyTorch defines on two Tensors only."""
+    return wrap(fn((<_TensorBase>a).t, tensor_arg(b, fname, "other", pos).t))
+
+
+cdef inline cg_tensor *optional(object x):
+    return NULL if x is None else (<_TensorBase>x).t
+
+
+cdef object clamp_call(int kind, _TensorBase self, object lo, object hi, bint in_place):
+    """clamp (kind 0), clamp_min (1) or clamp_max (2); numbers become wrapped scalars."""
+    a = None if lo is None else as_tensor_arg(lo, self)
+    b = None if hi is None else as_tensor_arg(hi, self)
+    if kind == 0:
+        return wrap(cg_clamp_(self.t, optional(a), optional(b)) if in_place
+                    else cg_clamp(self.t, optional(a), optional(b)))
+    if kind == 1:
+        return wrap(cg_clamp_min_(self.t, optional(a)) if in_place else cg_clamp_min(self.t, optional(a)))
+    return wrap(cg_clamp_max_(self.t, optional(b)) if in_place else cg_clamp_max(self.t, optional(b)))
+
+
+cdef object lerp_call(_TensorBase self, object end, object weight, int pos):
+    cdef _TensorBase e = tensor_arg(end, "lerp", "end", pos)
+    if isinstance(weight, _TensorBase):
+        return wrap(cg_lerp(self.t, e.t, (<_TensorBase>weight).t))
+    if isinstance(weight, (int, float, np.generic)):
+        return wrap(cg_lerp_scalar(self.t, e.t, float(weight)))
+    raise TypeError(f"lerp(): argument 'weight' (position {pos + 1}) must be Tensor or Number, "
+                    f"not {type(weight).__name__}")
 
 
 cdef class _TensorMath(_TensorBase):
-    """Element-wise math and comparisons."""
-    pass
+    """Element-wise math, comparisons and logic."""
+
+    # -- comparisons (bool results, no gradient) --
+    def __eq__(self, other): return binary(cg_eq, self, other)
+    def __ne__(self, other): return binary(cg_ne, self, other)
+    def __lt__(self, other): return binary(cg_lt, self, other)
+    def __le__(self, other): return binary(cg_le, self, other)
+    def __gt__(self, other): return binary(cg_gt, self, other)
+    def __ge__(self, other): return binary(cg_ge, self, other)
+
+    # Defining __eq__ would drop the inherited hash; tensors hash by identity, as in PyTorch.
+    def __hash__(self): return id(self)
+
+    def eq(self, other): return binary_arg(cg_eq, self, other, "eq", 1)
+    def ne(self, other): return binary_arg(cg_ne, self, other, "ne", 1)
+    def lt(self, other): return binary_arg(cg_lt, self, other, "lt", 1)
+    def le(self, other): return binary_arg(cg_le, self, other, "le", 1)
+    def gt(self, other): return binary_arg(cg_gt, self, other, "gt", 1)
+    def ge(self, other): return binary_arg(cg_ge, self, other, "ge", 1)
+
+    # -- logic and bits --
+    def __invert__(self):
+        if cg_dtype_is_floating(<cg_dtype>self.t.dtype):
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return wrap(cg_bitwise_not(self.t))
+
+    def __and__(self, other): return binary(cg_bitwise_and, self, other)
+    def __rand__(self, other): return binary(cg_bitwise_and, other, self)
+    def __or__(self, other): return binary(cg_bitwise_or, self, other)
+    def __ror__(self, other): return binary(cg_bitwise_or, other, self)
+    def __xor__(self, other): return binary(cg_bitwise_xor, self, other)
+    def __rxor__(self, other): return binary(cg_bitwise_xor, other, self)
+
+    def bitwise_not(self): return wrap(cg_bitwise_not(self.t))
+    def bitwise_and(self, other): return binary_arg(cg_bitwise_and, self, other, "bitwise_and", 1)
+    def bitwise_or(self, other): return binary_arg(cg_bitwise_or, self, other, "bitwise_or", 1)
+    def bitwise_xor(self, other): return binary_arg(cg_bitwise_xor, self, other, "bitwise_xor", 1)
+    def logical_not(self): return wrap(cg_logical_not(self.t))
+    def logical_and(self, other): return tensors_only(cg_logical_and, self, other, "logical_and", 1)
+    def logical_or(self, other): return tensors_only(cg_logical_or, self, other, "logical_or", 1)
+    def logical_xor(self, other): return tensors_only(cg_logical_xor, self, other, "logical_xor", 1)
+    def isnan(self): return wrap(cg_isnan(self.t))
+    def isinf(self): return wrap(cg_isinf(self.t))
+    def isfinite(self): return wrap(cg_isfinite(self.t))
+
+    # -- unary math --
+    def __abs__(self): return wrap(cg_abs(self.t))
+    def abs(self): return wrap(cg_abs(self.t))
+    def sign(self): return wrap(cg_sign(self.t))
+    def exp2(self): return wrap(cg_exp2(self.t))
+    def log2(self): return wrap(cg_log2(self.t))
+    def log1p(self): return wrap(cg_log1p(self.t))
+    def expm1(self): return wrap(cg_expm1(self.t))
+    def sqrt(self): return wrap(cg_sqrt(self.t))
+    def rsqrt(self): return wrap(cg_rsqrt(self.t))
+    def sin(self): return wrap(cg_sin(self.t))
+    def cos(self): return wrap(cg_cos(self.t))
+    def tan(self): return wrap(cg_tan(self.t))
+    def sinh(self): return wrap(cg_sinh(self.t))
+    def cosh(self): return wrap(cg_cosh(self.t))
+    def asin(self): return wrap(cg_asin(self.t))
+    def acos(self): return wrap(cg_acos(self.t))
+    def atan(self): return wrap(cg_atan(self.t))
+    def erf(self): return wrap(cg_erf(self.t))
+    def reciprocal(self): return wrap(cg_reciprocal(self.t))
+    def square(self): return wrap(cg_square(self.t))
+
+    def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
+    def sign_(self): return wrap(cg_apply_(self.t, cg_sign))
+    def exp2_(self): return wrap(cg_apply_(self.t, cg_exp2))
+    def log2_(self): return wrap(cg_apply_(self.t, cg_log2))
+    def log1p_(self): return wrap(cg_apply_(self.t, cg_log1p))
+    def expm1_(self): return wrap(cg_apply_(self.t, cg_expm1))
+    def sqrt_(self): return wrap(cg_apply_(self.t, cg_sqrt))
+    def rsqrt_(self): return wrap(cg_apply_(self.t, cg_rsqrt))
+    def sin_(self): return wrap(cg_apply_(self.t, cg_sin))
+    def cos_(self): return wrap(cg_apply_(self.t, cg_cos))
+    def tan_(self): return wrap(cg_apply_(self.t, cg_tan))
+    def sinh_(self): return wrap(cg_apply_(self.t, cg_sinh))
+    def cosh_(self): return wrap(cg_apply_(self.t, cg_cosh))
+    def asin_(self): return wrap(cg_apply_(self.t, cg_asin))
+    def acos_(self): return wrap(cg_apply_(self.t, cg_acos))
+    def atan_(self): return wrap(cg_apply_(self.t, cg_atan))
+    def erf_(self): return wrap(cg_apply_(self.t, cg_erf))
+    def reciprocal_(self): return wrap(cg_apply_(self.t, cg_reciprocal))
+    def square_(self): return wrap(cg_apply_(self.t, cg_square))
+    def logical_not_(self): return wrap(cg_apply_(self.t, cg_logical_not))
+    def bitwise_not_(self): return wrap(cg_apply_(self.t, cg_bitwise_not))
+
+    # -- binary math --
+    def __floordiv__(self, other): return binary(cg_floor_divide, self, other)
+    def __rfloordiv__(self, other): return binary(cg_floor_divide, other, self)
+    def __mod__(self, other): return binary(cg_remainder, self, other)
+    def __rmod__(self, other): return binary(cg_remainder, other, self)
+
+    def floor_divide(self, other): return binary_arg(cg_floor_divide, self, other, "floor_divide", 1)
+    def remainder(self, other): return binary_arg(cg_remainder, self, other, "remainder", 1)
+    def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
+    def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
+    def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
+    def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
+    def where(self, condition, other): return where(condition, self, other)
+
+    def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
+    def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
+    def clip(self, min=None, max=None): return clamp_call(0, self, min, max, False)
+    def clip_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
+    def clamp_min(self, min): return clamp_call(1, self, min, None, False)
+    def clamp_min_(self, min): return clamp_call(1, self, min, None, True)
+    def clamp_max(self, max): return clamp_call(2, self, None, max, False)
+    def clamp_max_(self, max): return clamp_call(2, self, None, max, True)
+
+
+# ---- functions: cgrad.<name>(input, ...) ----------------------------------------------
+
+def _abs(input):
+    return unary(cg_abs, input, "abs")
+
+
+# Bound by assignment, not `def abs`: inside this module `abs` stays the builtin.
+_abs.__name__ = _abs.__qualname__ = "abs"
+globals()["abs"] = _abs
+
+
+def sign(input): return unary(cg_sign, input, "sign")
+def exp2(input): return unary(cg_exp2, input, "exp2")
+def log2(input): return unary(cg_log2, input, "log2")
+def log1p(input): return unary(cg_log1p, input, "log1p")
+def expm1(input): return unary(cg_expm1, input, "expm1")
+def sqrt(input): return unary(cg_sqrt, input, "sqrt")
+def rsqrt(input): return unary(cg_rsqrt, input, "rsqrt")
+def sin(input): return unary(cg_sin, input, "sin")
+def cos(input): return unary(cg_cos, input, "cos")
+def tan(input): return unary(cg_tan, input, "tan")
+def sinh(input): return unary(cg_sinh, input, "sinh")
+def cosh(input): return unary(cg_cosh, input, "cosh")
+def asin(input): return unary(cg_asin, input, "asin")
+def acos(input): return unary(cg_acos, input, "acos")
+def atan(input): return unary(cg_atan, input, "atan")
+def erf(input): return unary(cg_erf, input, "erf")
+def reciprocal(input): return unary(cg_reciprocal, input, "reciprocal")
+def square(input): return unary(cg_square, input, "square")
+def isnan(input): return unary(cg_isnan, input, "isnan")
+def isinf(input): return unary(cg_isinf, input, "isinf")
+def isfinite(input): return unary(cg_isfinite, input, "isfinite")
+def logical_not(input): return unary(cg_logical_not, input, "logical_not")
+def bitwise_not(input): return unary(cg_bitwise_not, input, "bitwise_not")
+
+
+def atan2(input, other):
+    return tensors_only(cg_atan2, tensor_arg(input, "atan2", "input", 1), other, "atan2", 2)
+
+
+def maximum(input, other):
+    return tensors_only(cg_maximum, tensor_arg(input, "maximum", "input", 1), other, "maximum", 2)
+
+
+def minimum(input, other):
+    return tensors_only(cg_minimum, tensor_arg(input, "minimum", "input", 1), other, "minimum", 2)
+
+
+def logical_and(input, other):
+    return tensors_only(cg_logical_and, tensor_arg(input, "logical_and", "input", 1), other, "logical_and", 2)
+
+
+def logical_or(input, other):
+    return tensors_only(cg_logical_or, tensor_arg(input, "logical_or", "input", 1), other, "logical_or", 2)
+
+
+def logical_xor(input, other):
+    return tensors_only(cg_logical_xor, tensor_arg(input, "logical_xor", "input", 1), other, "logical_xor", 2)
+
+
+def eq(input, other): return binary_arg(cg_eq, tensor_arg(input, "eq", "input", 1), other, "eq", 2)
+def ne(input, other): return binary_arg(cg_ne, tensor_arg(input, "ne", "input", 1), other, "ne", 2)
+def lt(input, other): return binary_arg(cg_lt, tensor_arg(input, "lt", "input", 1), other, "lt", 2)
+def le(input, other): return binary_arg(cg_le, tensor_arg(input, "le", "input", 1), other, "le", 2)
+def gt(input, other): return binary_arg(cg_gt, tensor_arg(input, "gt", "input", 1), other, "gt", 2)
+def ge(input, other): return binary_arg(cg_ge, tensor_arg(input, "ge", "input", 1), other, "ge", 2)
+
+
+def bitwise_and(input, other):
+    return binary_arg(cg_bitwise_and, tensor_arg(input, "bitwise_and", "input", 1), other, "bitwise_and", 2)
+
+
+def bitwise_or(input, other):
+    return binary_arg(cg_bitwise_or, tensor_arg(input, "bitwise_or", "input", 1), other, "bitwise_or", 2)
+
+
+def bitwise_xor(input, other):
+    return binary_arg(cg_bitwise_xor, tensor_arg(input, "bitwise_xor", "input", 1), other, "bitwise_xor", 2)
+
+
+def floor_divide(input, other):
+    return binary_arg(cg_floor_divide, tensor_arg(input, "floor_divide", "input", 1), other, "floor_divide", 2)
+
+
+def remainder(input, other):
+    """input % other; input may be a number when other is a Tensor."""
+    if not isinstance(input, _TensorBase) and isinstance(other, _TensorBase):
+        return binary_arg(cg_remainder, input, other, "remainder", 1)
+    return binary_arg(cg_remainder, tensor_arg(input, "remainder", "input", 1), other, "remainder", 2)
+
+
+def lerp(input, end, weight):
+    return lerp_call(tensor_arg(input, "lerp", "input", 1), end, weight, 2)
+
+
+def where(condition, input=None, other=None):
+    """input where condition holds, else other; input and other may be numbers."""
+    if input is None and other is None:
+        raise NotImplementedError("where(condition) with one argument (nonzero) is not supported; "
+                                  "pass input and other")
+    cdef _TensorBase cond = tensor_arg(condition, "where", "condition", 1)
+    like = input if isinstance(input, _TensorBase) else other if isinstance(other, _TensorBase) else None
+    cdef _TensorBase a = as_tensor_arg(input, like)
+    cdef _TensorBase b = as_tensor_arg(other, like)
+    return wrap(cg_where(cond.t, a.t, b.t))
+
+
+def clamp(input, min=None, max=None):
+    return clamp_call(0, tensor_arg(input, "clamp", "input", 1), min, max, False)
+
+
+def clip(input, min=None, max=None):
+    return clamp_call(0, tensor_arg(input, "clip", "input", 1), min, max, False)
+
+
+def clamp_min(input, min):
+    return clamp_call(1, tensor_arg(input, "clamp_min", "input", 1), min, None, False)
+
+
+def clamp_max(input, max):
+    return clamp_call(2, tensor_arg(input, "clamp_max", "input", 1), None, max, False)

@@ -1,6 +1,316 @@
-# Reductions over dimensions. Included by _C.pyx.
+# Reductions over dimensions, and gathering / scattering along one. Included by _C.pyx.
+
+
+class _ValuesIndices(tuple):
+    """(values, indices), as PyTorch's torch.return_types.max and friends."""
+    __slots__ = ()
+    _name = ""
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"cgrad.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+class return_types:
+    """The named tuples that reductions with indices return."""
+
+    class max(_ValuesIndices):
+        _name = "max"
+
+    class min(_ValuesIndices):
+        _name = "min"
+
+
+cdef int reduce_dims(object dim, int64_t *dims) except -2:
+    """parse_dims for a reduction's dim argument (-1: None, all dims)."""
+    if isinstance(dim, _TensorBase):
+        raise TypeError("dim must be an int or a tuple of ints, not Tensor")
+    return parse_dims(dim, dims)
+
+
+cdef int64_t int_dim(object dim, str name) except? -99:
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    return dim.__index__()
+
+
+cdef double correction_arg(object unbiased, object correction, str name) except? -1.5:
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got both unbiased and "
+                        "correction; pass only one of them")
+    if correction is not None:
+        return float(correction)
+    return 0.0 if unbiased is False else 1.0
+
+
+cdef object var_std(_TensorBase x, bint root, object dim, object unbiased, bint keepdim, object correction):
+    if isinstance(dim, bool):  # var(False): the old unbiased flag
+        dim, unbiased = None, dim
+    cdef int64_t dims[8]
+    cdef int n = reduce_dims(dim, dims)
+    cdef double c = correction_arg(unbiased, correction, "std" if root else "var")
+    cdef int64_t *d = dims if n >= 0 else NULL
+    n = n if n >= 0 else 0
+    r = wrap(cg_std(x.t, d, n, c, keepdim) if root else cg_var(x.t, d, n, c, keepdim))
+    if x.t.numel // max(r.numel(), 1) - c <= 0:
+        warnings.warn(f"{'std' if root else 'var'}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).", UserWarning,
+                      stacklevel=3)
+    return r
+
+
+cdef object max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
+    cdef cg_tensor *idx = NULL
+    cdef cg_tensor *r
+    name = "max" if is_max else "min"
+    if dim is None:
+        return wrap(cg_max(x.t) if is_max else cg_min(x.t))
+    if isinstance(dim, _TensorBase):  # max(input, other): element-wise
+        fn = getattr(x, "maximum" if is_max else "minimum", None)
+        if fn is None:
+            raise NotImplementedError(f"{name}(input, other) needs the element-wise "
+                                      f"{'maximum' if is_max else 'minimum'}, which is not implemented")
+        return fn(dim)
+    cdef int64_t d = int_dim(dim, name)
+    r = cg_max_dim(x.t, d, keepdim, &idx) if is_max else cg_min_dim(x.t, d, keepdim, &idx)
+    if r == NULL:
+        raise_error()
+    values = wrap(r)
+    kind = return_types.max if is_max else return_types.min
+    return kind(values, wrap(idx))
+
+
+cdef object arg_max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
+    cdef int64_t d = 0
+    if dim is not None:
+        d = int_dim(dim, "argmax" if is_max else "argmin")
+    cdef int64_t *pd = &d if dim is not None else NULL
+    return wrap(cg_argmax(x.t, pd, keepdim) if is_max else cg_argmin(x.t, pd, keepdim))
+
+
+cdef double norm_order(object p, object dim) except? -1.5:
+    if isinstance(p, str):
+        if p == "fro":
+            if dim is not None and not isinstance(dim, int) and len(dim) > 2:
+                raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+            return 2.0
+        if p == "nuc":
+            raise NotImplementedError("norm(p='nuc'), the nuclear norm, is not implemented")
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    return float(p)
+
+
+cdef _TensorBase index_arg(object index, str name):
+    if not isinstance(index, _TensorBase):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    return <_TensorBase>index
+
+
+cdef object scatter_into(_TensorBase x, object dim, object index, object src, object value, object reduce,
+                         bint add, bint inplace):
+    cdef cg_tensor *s
+    name = ("scatter_add" if add else "scatter") + ("_" if inplace else "")
+    if reduce is not None:
+        raise NotImplementedError(f"{name}(reduce={reduce!r}) is not implemented; use scatter_add")
+    cdef int64_t d = int_dim(dim, name)
+    cdef _TensorBase ix = index_arg(index, name)
+    if src is None and value is None:
+        raise TypeError(f"{name}() missing required argument 'src' or 'value'")
+    if isinstance(src, _TensorBase):
+        s = (<_TensorBase>src).t
+        if add:
+            return wrap(cg_scatter_add_(x.t, d, ix.t, s) if inplace else cg_scatter_add(x.t, d, ix.t, s))
+        return wrap(cg_scatter_(x.t, d, ix.t, s) if inplace else cg_scatter(x.t, d, ix.t, s))
+    if add:
+        raise TypeError(f"{name}(): argument 'src' must be Tensor, not {type(src).__name__}")
+    v = value if src is None else src
+    if not isinstance(v, (int, float, bool)):
+        raise TypeError(f"{name}(): argument 'value' must be a number, not {type(v).__name__}")
+    return wrap(cg_scatter_value_(x.t, d, ix.t, v) if inplace else cg_scatter_value(x.t, d, ix.t, v))
+
+
+cdef object masked_fill_into(_TensorBase x, object mask, object value, bint inplace):
+    if not isinstance(mask, _TensorBase):
+        raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    if not isinstance(value, (_TensorBase, int, float, bool, np.generic)):
+        raise TypeError(f"masked_fill(): argument 'value' must be a number or a Tensor, not {type(value).__name__}")
+    cdef _TensorBase v = as_tensor_arg(value, x)
+    cdef cg_tensor *m = (<_TensorBase>mask).t
+    return wrap(cg_masked_fill_(x.t, m, v.t) if inplace else cg_masked_fill(x.t, m, v.t))
 
 
 cdef class _TensorReduce(_TensorMath):
-    """Reductions over dimensions."""
-    pass
+    """Reductions over dimensions; gathering and scattering along one."""
+
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        src = self if dtype is None else self.to(dtype)
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_sum((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        src = self if dtype is None else self.to(dtype)
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_mean((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        src = self if dtype is None else self.to(dtype)
+        cdef int64_t d = 0
+        if dim is not None:
+            d = int_dim(dim, "prod")
+        return wrap(cg_prod((<_TensorBase>src).t, &d if dim is not None else NULL, 1 if dim is not None else 0,
+                            keepdim))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return var_std(self, False, dim, unbiased, keepdim, correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return var_std(self, True, dim, unbiased, keepdim, correction)
+
+    def amax(self, dim=(), keepdim=False):
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_amax(self.t, dims, n if n >= 0 else 0, keepdim))
+
+    def amin(self, dim=(), keepdim=False):
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_amin(self.t, dims, n if n >= 0 else 0, keepdim))
+
+    def max(self, dim=None, keepdim=False):
+        return max_min(self, True, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return max_min(self, False, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return arg_max_min(self, True, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return arg_max_min(self, False, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_logsumexp(self.t, dims, n if n >= 0 else 0, keepdim))
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        src = self if dtype is None else self.to(dtype)
+        cdef double order = norm_order(p, dim)
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_norm((<_TensorBase>src).t, order, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
+
+    def gather(self, dim, index, *, sparse_grad=False):
+        if sparse_grad:
+            raise NotImplementedError("gather(sparse_grad=True) is not implemented")
+        return wrap(cg_gather(self.t, int_dim(dim, "gather"), index_arg(index, "gather").t))
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        return scatter_into(self, dim, index, src, value, reduce, False, False)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return scatter_into(self, dim, index, src, value, reduce, False, True)
+
+    def scatter_add(self, dim, index, src):
+        return scatter_into(self, dim, index, src, None, None, True, False)
+
+    def scatter_add_(self, dim, index, src):
+        return scatter_into(self, dim, index, src, None, None, True, True)
+
+    def index_select(self, dim, index):
+        return wrap(cg_index_select(self.t, int_dim(dim, "index_select"), index_arg(index, "index_select").t))
+
+    def masked_fill(self, mask, value):
+        return masked_fill_into(self, mask, value, False)
+
+    def masked_fill_(self, mask, value):
+        return masked_fill_into(self, mask, value, True)
+
+
+# ---- function forms: cgrad.prod(x, ...) is x.prod(...) --------------------------------------
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return input.prod(dim, keepdim, dtype=dtype)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def amax(input, dim=(), keepdim=False):
+    return input.amax(dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    return input.amin(dim, keepdim)
+
+
+def _max(input, dim=None, keepdim=False, *, other=None):
+    return input.max(other if other is not None else dim, keepdim)
+
+
+def _min(input, dim=None, keepdim=False, *, other=None):
+    return input.min(other if other is not None else dim, keepdim)
+
+
+_max.__name__ = _max.__qualname__ = "max"
+_min.__name__ = _min.__qualname__ = "min"
+# Bound by name so that max and min inside this module stay Python's builtins.
+globals().update(max=_max, min=_min)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return input.argmax(dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return input.argmin(dim, keepdim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    return input.logsumexp(dim, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    if out is not None:
+        raise NotImplementedError("norm(out=...) is not implemented")
+    return input.norm(p, dim, keepdim, dtype)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    return input.gather(dim, index, sparse_grad=sparse_grad)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    return input.scatter(dim, index, src, value, reduce=reduce)
+
+
+def scatter_add(input, dim, index, src):
+    return input.scatter_add(dim, index, src)
+
+
+def index_select(input, dim, index):
+    return input.index_select(dim, index)
+
+
+def masked_fill(input, mask, value):
+    return input.masked_fill(mask, value)

@@ -1,0 +1,287 @@
+/* kernels_math.c -- inner loops of the element-wise math, comparison and
+ * logic ops, generated for each dtype from one expression per op.
+ *
+ * <tgmath.h> makes sin(a) call sinf for float and sin for double, so a float
+ * op's expression is written once. Expressions name the element type
+ * `scalar_t` for constants, so float32 arithmetic stays in float32. Every loop
+ * has a dense fast path; the strided path also serves broadcast operands
+ * (stride 0) and the 1-element case that cg_run_loop hands over.
+ */
+#include <stdbool.h>
+#include <tgmath.h>
+
+#include "internal.h"
+
+#define CG_UNUSED __attribute__((unused))
+
+/* ---- loop shapes ---------------------------------------------------------------- */
+
+/* out[i] = EXPR(a), out of type TO, a of type T */
+#define UNARY_LOOP(NAME, TO, T, EXPR)                                                        \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        typedef T scalar_t CG_UNUSED;                                                                \
+        TO *o = (TO *)d[0];                                                                  \
+        const T *x = (const T *)d[1];                                                        \
+        if (s[0] == 1 && s[1] == 1) {                                                        \
+            for (int64_t i = 0; i < n; i++) { T a CG_UNUSED = x[i]; o[i] = (TO)(EXPR); }     \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) { T a CG_UNUSED = x[i * s[1]]; o[i * s[0]] = (TO)(EXPR); } \
+        }                                                                                    \
+    }
+
+/* out[i] = EXPR(a, b), with fast paths for a broadcast scalar on either side */
+#define BINARY_LOOP(NAME, TO, T, EXPR)                                                       \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        typedef T scalar_t CG_UNUSED;                                                                \
+        TO *o = (TO *)d[0];                                                                  \
+        const T *x = (const T *)d[1], *y = (const T *)d[2];                                  \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                           \
+            for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i]; o[i] = (TO)(EXPR); }     \
+        } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                    \
+            const T b = *y;                                                                  \
+            for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (TO)(EXPR); }               \
+        } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                                    \
+            const T a = *x;                                                                  \
+            for (int64_t i = 0; i < n; i++) { T b = y[i]; o[i] = (TO)(EXPR); }               \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                T a = x[i * s[1]], b = y[i * s[2]];                                          \
+                o[i * s[0]] = (TO)(EXPR);                                                    \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+/* out[i] = EXPR(a, b, c); a of type TA (where's condition), b and c of type T */
+#define TERNARY_LOOP(NAME, TA, T, EXPR)                                                      \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        typedef T scalar_t CG_UNUSED;                                                                \
+        T *o = (T *)d[0];                                                                    \
+        const TA *x = (const TA *)d[1];                                                      \
+        const T *y = (const T *)d[2], *z = (const T *)d[3];                                  \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                              \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                TA a = x[i];                                                                 \
+                T b = y[i], c = z[i];                                                        \
+                o[i] = (EXPR);                                                               \
+            }                                                                                \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                TA a = x[i * s[1]];                                                          \
+                T b = y[i * s[2]], c = z[i * s[3]];                                          \
+                o[i * s[0]] = (EXPR);                                                        \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+/* One op for a set of dtypes: NAME_f32, NAME_f64, NAME_i64, NAME_b8. */
+#define FLOAT_OP(LOOP, NAME, TO_F, EXPR)                                                     \
+    LOOP(NAME##_f32, TO_F(float), float, EXPR)                                               \
+    LOOP(NAME##_f64, TO_F(double), double, EXPR)
+#define INT_OP(LOOP, NAME, TO_F, EXPR) LOOP(NAME##_i64, TO_F(int64_t), int64_t, EXPR)
+#define BOOL_OP(LOOP, NAME, TO_F, EXPR) LOOP(NAME##_b8, TO_F(uint8_t), uint8_t, EXPR)
+#define NUM_OP(LOOP, NAME, TO_F, EXPR)                                                       \
+    FLOAT_OP(LOOP, NAME, TO_F, EXPR)                                                         \
+    INT_OP(LOOP, NAME, TO_F, EXPR)
+#define ALL_OP(LOOP, NAME, TO_F, EXPR)                                                       \
+    NUM_OP(LOOP, NAME, TO_F, EXPR)                                                           \
+    BOOL_OP(LOOP, NAME, TO_F, EXPR)
+#define SAME(T) T      /* the result has the operands' type */
+#define TO_BOOL(T) uint8_t
+
+/* Table rows: which dtypes an op has (float32, float64, int64, bool). */
+#define ROW_F(name) {name##_f32, name##_f64, NULL, NULL}
+#define ROW_N(name) {name##_f32, name##_f64, name##_i64, NULL}
+#define ROW_A(name) {name##_f32, name##_f64, name##_i64, name##_b8}
+#define ROW_IB(name) {NULL, NULL, name##_i64, name##_b8}
+
+/* ---- scalar helpers ------------------------------------------------------------- */
+
+/* NaN-propagating maximum and minimum; on ties the first operand, as PyTorch.
+ * For integers the NaN tests fold away. */
+#define MAX_NAN(a, b) ((a) != (a) ? (a) : (b) != (b) ? (b) : (a) < (b) ? (b) : (a))
+#define MIN_NAN(a, b) ((a) != (a) ? (a) : (b) != (b) ? (b) : (b) < (a) ? (b) : (a))
+
+/* Python's floor division: the quotient rounded toward -inf. */
+static inline int64_t floordiv_int64(int64_t a, int64_t b) {
+    if (b == -1) return (int64_t)(0 - (uint64_t)a); /* INT64_MIN / -1 wraps, as PyTorch */
+    int64_t q = a / b, r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* Floating floor division exactly as PyTorch computes it (via fmod, so that
+ * a // b and a % b agree, and the sign of a zero quotient is kept). */
+#define FLOORDIV_FLOAT(T)                                                                    \
+    static inline T floordiv_##T(T a, T b) {                                                 \
+        if (b == 0) return a / b;                                                            \
+        T mod = fmod(a, b);                                                                  \
+        T div = (a - mod) / b;                                                               \
+        if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;                                      \
+        if (div == 0) return copysign((T)0, a / b);                                          \
+        T fl = floor(div);                                                                   \
+        return div - fl > (T)0.5 ? fl + 1 : fl;                                              \
+    }
+FLOORDIV_FLOAT(float)
+FLOORDIV_FLOAT(double)
+
+/* Python's modulo: the remainder takes the sign of the divisor. */
+static inline int64_t mod_i64(int64_t a, int64_t b) {
+    if (b == -1) return 0;
+    int64_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+#define REMAINDER_FLOAT(T)                                                                   \
+    static inline T remainder_##T(T a, T b) {                                                \
+        T r = fmod(a, b);                                                                    \
+        return (r != 0 && ((b < 0) != (r < 0))) ? r + b : r;                                 \
+    }
+REMAINDER_FLOAT(float)
+REMAINDER_FLOAT(double)
+
+/* ---- unary ---------------------------------------------------------------------- */
+
+FLOAT_OP(UNARY_LOOP, abs, SAME, fabs(a))
+INT_OP(UNARY_LOOP, abs, SAME, a < 0 ? (int64_t)(0 - (uint64_t)a) : a)
+NUM_OP(UNARY_LOOP, sign, SAME, (a > 0) - (a < 0))
+BOOL_OP(UNARY_LOOP, sign, SAME, a)
+FLOAT_OP(UNARY_LOOP, exp2, SAME, exp2(a))
+FLOAT_OP(UNARY_LOOP, log2, SAME, log2(a))
+FLOAT_OP(UNARY_LOOP, log1p, SAME, log1p(a))
+FLOAT_OP(UNARY_LOOP, expm1, SAME, expm1(a))
+FLOAT_OP(UNARY_LOOP, sin, SAME, sin(a))
+FLOAT_OP(UNARY_LOOP, cos, SAME, cos(a))
+FLOAT_OP(UNARY_LOOP, tan, SAME, tan(a))
+FLOAT_OP(UNARY_LOOP, sinh, SAME, sinh(a))
+FLOAT_OP(UNARY_LOOP, cosh, SAME, cosh(a))
+FLOAT_OP(UNARY_LOOP, asin, SAME, asin(a))
+FLOAT_OP(UNARY_LOOP, acos, SAME, acos(a))
+FLOAT_OP(UNARY_LOOP, atan, SAME, atan(a))
+FLOAT_OP(UNARY_LOOP, erf, SAME, erf(a))
+INT_OP(UNARY_LOOP, bitwise_not, SAME, ~a)
+BOOL_OP(UNARY_LOOP, bitwise_not, SAME, !a)
+
+FLOAT_OP(UNARY_LOOP, isnan, TO_BOOL, a != a)
+FLOAT_OP(UNARY_LOOP, isinf, TO_BOOL, a == (scalar_t)INFINITY || a == -(scalar_t)INFINITY)
+FLOAT_OP(UNARY_LOOP, isfinite, TO_BOOL, isfinite(a))
+INT_OP(UNARY_LOOP, isnan, TO_BOOL, 0)
+BOOL_OP(UNARY_LOOP, isnan, TO_BOOL, 0)
+INT_OP(UNARY_LOOP, isinf, TO_BOOL, 0)
+BOOL_OP(UNARY_LOOP, isinf, TO_BOOL, 0)
+INT_OP(UNARY_LOOP, isfinite, TO_BOOL, 1)
+BOOL_OP(UNARY_LOOP, isfinite, TO_BOOL, 1)
+ALL_OP(UNARY_LOOP, logical_not, TO_BOOL, a == 0)
+
+/* ---- binary --------------------------------------------------------------------- */
+
+FLOAT_OP(BINARY_LOOP, atan2, SAME, atan2(a, b))
+ALL_OP(BINARY_LOOP, maximum, SAME, MAX_NAN(a, b))
+ALL_OP(BINARY_LOOP, minimum, SAME, MIN_NAN(a, b))
+BINARY_LOOP(floor_divide_f32, float, float, floordiv_float(a, b))
+BINARY_LOOP(floor_divide_f64, double, double, floordiv_double(a, b))
+INT_OP(BINARY_LOOP, floor_divide, SAME, floordiv_int64(a, b))
+BINARY_LOOP(remainder_f32, float, float, remainder_float(a, b))
+BINARY_LOOP(remainder_f64, double, double, remainder_double(a, b))
+INT_OP(BINARY_LOOP, remainder, SAME, mod_i64(a, b))
+INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
+BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
+INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
+BOOL_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
+INT_OP(BINARY_LOOP, bitwise_xor, SAME, a ^ b)
+BOOL_OP(BINARY_LOOP, bitwise_xor, SAME, a ^ b)
+
+ALL_OP(BINARY_LOOP, eq, TO_BOOL, a == b)
+ALL_OP(BINARY_LOOP, ne, TO_BOOL, a != b)
+ALL_OP(BINARY_LOOP, lt, TO_BOOL, a < b)
+ALL_OP(BINARY_LOOP, le, TO_BOOL, a <= b)
+ALL_OP(BINARY_LOOP, gt, TO_BOOL, a > b)
+ALL_OP(BINARY_LOOP, ge, TO_BOOL, a >= b)
+ALL_OP(BINARY_LOOP, logical_and, TO_BOOL, (a != 0) & (b != 0))
+ALL_OP(BINARY_LOOP, logical_or, TO_BOOL, (a != 0) | (b != 0))
+ALL_OP(BINARY_LOOP, logical_xor, TO_BOOL, (a != 0) ^ (b != 0))
+
+/* ---- ternary -------------------------------------------------------------------- */
+
+#define WHERE_LOOP(NAME, TO, T, EXPR) TERNARY_LOOP(NAME, uint8_t, T, EXPR)
+#define SAME_TERNARY(NAME, TO, T, EXPR) TERNARY_LOOP(NAME, T, T, EXPR)
+ALL_OP(WHERE_LOOP, where, SAME, a ? b : c)
+/* clamp(a, lo = b, hi = c) = minimum(maximum(a, lo), hi) */
+ALL_OP(SAME_TERNARY, clamp, SAME, MIN_NAN(MAX_NAN(a, b), c))
+/* lerp(a, b, weight = c), in the two forms PyTorch uses for accuracy */
+FLOAT_OP(SAME_TERNARY, lerp, SAME, fabs(c) < (scalar_t)0.5 ? a + c * (b - a) : b - (b - a) * (1 - c))
+
+/* where x was passed through: all of g; where x and y tie: half of it */
+FLOAT_OP(SAME_TERNARY, clamp_grad, SAME, b == c ? a : 0)
+FLOAT_OP(SAME_TERNARY, maximum_grad, SAME, b < c ? 0 : b == c ? a * (scalar_t)0.5 : a)
+FLOAT_OP(SAME_TERNARY, minimum_grad, SAME, b > c ? 0 : b == c ? a * (scalar_t)0.5 : a)
+
+/* ---- lookup --------------------------------------------------------------------- */
+
+static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
+    [CG_M_ABS] = {abs_f32, abs_f64, abs_i64, NULL},
+    [CG_M_SIGN] = ROW_A(sign),
+    [CG_M_EXP2] = ROW_F(exp2),
+    [CG_M_LOG2] = ROW_F(log2),
+    [CG_M_LOG1P] = ROW_F(log1p),
+    [CG_M_EXPM1] = ROW_F(expm1),
+    [CG_M_SIN] = ROW_F(sin),
+    [CG_M_COS] = ROW_F(cos),
+    [CG_M_TAN] = ROW_F(tan),
+    [CG_M_SINH] = ROW_F(sinh),
+    [CG_M_COSH] = ROW_F(cosh),
+    [CG_M_ASIN] = ROW_F(asin),
+    [CG_M_ACOS] = ROW_F(acos),
+    [CG_M_ATAN] = ROW_F(atan),
+    [CG_M_ERF] = ROW_F(erf),
+    [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
+    [CG_M_ISNAN] = ROW_A(isnan),
+    [CG_M_ISINF] = ROW_A(isinf),
+    [CG_M_ISFINITE] = ROW_A(isfinite),
+    [CG_M_LOGICAL_NOT] = ROW_A(logical_not),
+    [CG_M_ATAN2] = ROW_F(atan2),
+    [CG_M_MAXIMUM] = ROW_A(maximum),
+    [CG_M_MINIMUM] = ROW_A(minimum),
+    [CG_M_FLOOR_DIVIDE] = ROW_N(floor_divide),
+    [CG_M_REMAINDER] = ROW_N(remainder),
+    [CG_M_BITWISE_AND] = ROW_IB(bitwise_and),
+    [CG_M_BITWISE_OR] = ROW_IB(bitwise_or),
+    [CG_M_BITWISE_XOR] = ROW_IB(bitwise_xor),
+    [CG_M_EQ] = ROW_A(eq),
+    [CG_M_NE] = ROW_A(ne),
+    [CG_M_LT] = ROW_A(lt),
+    [CG_M_LE] = ROW_A(le),
+    [CG_M_GT] = ROW_A(gt),
+    [CG_M_GE] = ROW_A(ge),
+    [CG_M_LOGICAL_AND] = ROW_A(logical_and),
+    [CG_M_LOGICAL_OR] = ROW_A(logical_or),
+    [CG_M_LOGICAL_XOR] = ROW_A(logical_xor),
+    [CG_M_WHERE] = ROW_A(where),
+    [CG_M_CLAMP] = ROW_A(clamp),
+    [CG_M_LERP] = ROW_F(lerp),
+    [CG_M_CLAMP_GRAD] = ROW_F(clamp_grad),
+    [CG_M_MAXIMUM_GRAD] = ROW_F(maximum_grad),
+    [CG_M_MINIMUM_GRAD] = ROW_F(minimum_grad),
+};
+
+/* The kernel names PyTorch's dtype errors use. */
+static const char *math_names[CG_NUM_MATHOPS] = {
+    [CG_M_ABS] = "abs_cpu", [CG_M_SIGN] = "sign_cpu", [CG_M_EXP2] = "exp2_cpu", [CG_M_LOG2] = "log2_cpu",
+    [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
+    [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
+    [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",
+    [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
+    [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu",
+    [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
+    [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",
+    [CG_M_BITWISE_OR] = "bitwise_or_cpu", [CG_M_BITWISE_XOR] = "bitwise_xor_cpu", [CG_M_EQ] = "eq_cpu",
+    [CG_M_NE] = "ne_cpu", [CG_M_LT] = "lt_cpu", [CG_M_LE] = "le_cpu", [CG_M_GT] = "gt_cpu",
+    [CG_M_GE] = "ge_cpu", [CG_M_LOGICAL_AND] = "logical_and_cpu", [CG_M_LOGICAL_OR] = "logical_or_cpu",
+    [CG_M_LOGICAL_XOR] = "logical_xor_cpu", [CG_M_WHERE] = "where_cpu", [CG_M_CLAMP] = "clamp_cpu",
+    [CG_M_LERP] = "lerp_kernel_tensor", [CG_M_CLAMP_GRAD] = "clamp_backward",
+    [CG_M_MAXIMUM_GRAD] = "maximum_backward", [CG_M_MINIMUM_GRAD] = "minimum_backward",
+};
+
+cg_loop cg_math_loop(cg_mathop op, cg_dtype dtype) {
+    cg_loop loop = math_loops[op][dtype];
+    if (!loop)
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for '%s'", math_names[op], cg_dtype_torch_name(dtype));
+    return loop;
+}

@@ -1,0 +1,605 @@
+/* ops_gather.c -- gather, scatter, index_select and masked_fill: forward and backward.
+ *
+ * An index tensor (int64) is walked element by element: each element names,
+ * along `dim`, the element of self it reads (gather) or writes (scatter);
+ * its other coordinates are the index element's own. Indices are checked in
+ * a pass of their own before anything is written, so an in-place op that
+ * fails leaves its tensor unchanged. 0-d tensors take part as shape [1].
+ */
+#include "internal.h"
+
+/* ---- walking an index tensor ------------------------------------------------------- */
+
+typedef struct walk {
+    int64_t dim_stride; /* stride of the addressed tensor along dim, in elements */
+    int64_t size;       /* its size along dim: valid indices are [0, size) */
+    int64_t bad;        /* first invalid index found by check_loop */
+    bool found;
+} walk;
+
+typedef void (*walk_loop)(walk *w, int64_t n, char **d, const int64_t *s);
+
+/* cg_iter_run with a context for the loop; stops early once w->found. */
+static void walk_run(cg_tensor *const *ops, int nops, const int64_t *shape, int ndim, walk_loop loop, walk *w) {
+    cg_iter it;
+    cg_iter_init(&it, ops, nops, shape, ndim);
+    int nd = it.ndim;
+    for (int d = 0; d < nd; d++)
+        if (it.shape[d] == 0) return;
+    char *ptr[CG_ITER_MAX_OPS];
+    int64_t inner[CG_ITER_MAX_OPS], idx[CG_MAX_DIMS] = {0};
+    for (int k = 0; k < nops; k++) {
+        ptr[k] = it.data[k];
+        inner[k] = it.strides[k][nd - 1];
+    }
+    for (;;) {
+        loop(w, it.shape[nd - 1], ptr, inner);
+        int d = nd - 2;
+        for (; d >= 0 && !w->found; d--) { /* advance the outer counter */
+            for (int k = 0; k < nops; k++) ptr[k] += it.strides[k][d] * it.itemsize[k];
+            if (++idx[d] < it.shape[d]) break;
+            for (int k = 0; k < nops; k++) ptr[k] -= it.strides[k][d] * it.itemsize[k] * it.shape[d];
+            idx[d] = 0;
+        }
+        if (d < 0 || w->found) return;
+    }
+}
+
+static void check_loop(walk *w, int64_t n, char **d, const int64_t *s) {
+    const int64_t *ix = (const int64_t *)d[0];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = ix[i * s[0]];
+        if (k < 0 || k >= w->size) {
+            w->bad = k;
+            w->found = true;
+            return;
+        }
+    }
+}
+
+/* 0 if every element of index is in [0, size); else PyTorch's error for
+ * gather/scatter, or for index_select (select_ndim: self's dims), whose
+ * wording depends on the kernel PyTorch's CPU backend picks. */
+static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_ndim) {
+    walk w = {.size = size};
+    walk_run(&index, 1, index->shape, index->ndim, check_loop, &w);
+    if (!w.found) return 0;
+    if (select_ndim > 1 && dim == 1)
+        cg_error_set(CG_ERR_RUNTIME, "INDICES element is out of DATA bounds, id=%lld axis_dim=%lld",
+                     (long long)w.bad, (long long)size);
+    else if (select_ndim)
+        cg_error_set(CG_ERR_INDEX, "index out of range in self");
+    else
+        cg_error_set(CG_ERR_RUNTIME, "index %lld is out of bounds for dimension %lld with size %lld",
+                     (long long)w.bad, (long long)dim, (long long)size);
+    return -1;
+}
+
+/* t itself, or a 1-element 1-d header over a 0-d t. */
+static cg_tensor *nonempty_dims(cg_tensor *t) {
+    if (t->ndim > 0) {
+        cg_tensor_retain(t);
+        return t;
+    }
+    static const int64_t one[1] = {1};
+    return cg_tensor_make(t->storage, (cg_dtype)t->dtype, one, one, 1, t->offset);
+}
+
+/* A header over t's storage seen with the index's shape; stride 0 along dim
+ * when the loop adds index * dim_stride itself. */
+static cg_tensor *restride(cg_tensor *t, const cg_tensor *index, int64_t dim, bool zero_dim) {
+    int64_t strides[CG_MAX_DIMS];
+    for (int d = 0; d < index->ndim; d++)
+        strides[d] = t->ndim == 0 ? 0 : (d == dim && zero_dim) ? 0 : t->strides[d];
+    return cg_tensor_make(t->storage, (cg_dtype)t->dtype, index->shape, strides, index->ndim, t->offset);
+}
+
+/* ---- kernels: one source per element size (copies) or dtype (sums) ---------------- */
+
+#define GATHER_LOOP(NAME, T)                                                                 \
+    static void NAME(walk *w, int64_t n, char **d, const int64_t *s) {                      \
+        T *o = (T *)d[0];                                                                    \
+        const int64_t *ix = (const int64_t *)d[1];                                           \
+        const T *x = (const T *)d[2];                                                        \
+        for (int64_t i = 0; i < n; i++) o[i * s[0]] = x[i * s[2] + ix[i * s[1]] * w->dim_stride]; \
+    }
+#define SCATTER_LOOP(NAME, T, OP)                                                            \
+    static void NAME(walk *w, int64_t n, char **d, const int64_t *s) {                      \
+        T *o = (T *)d[0];                                                                    \
+        const int64_t *ix = (const int64_t *)d[1];                                           \
+        const T *x = (const T *)d[2];                                                        \
+        for (int64_t i = 0; i < n; i++) o[i * s[0] + ix[i * s[1]] * w->dim_stride] OP x[i * s[2]]; \
+    }
+GATHER_LOOP(gather_1, uint8_t)
+GATHER_LOOP(gather_4, uint32_t)
+GATHER_LOOP(gather_8, uint64_t)
+SCATTER_LOOP(scatter_1, uint8_t, =)
+SCATTER_LOOP(scatter_4, uint32_t, =)
+SCATTER_LOOP(scatter_8, uint64_t, =)
+SCATTER_LOOP(scatter_add_f32, float, +=)
+SCATTER_LOOP(scatter_add_f64, double, +=)
+SCATTER_LOOP(scatter_add_i64, int64_t, +=)
+SCATTER_LOOP(scatter_add_b8, uint8_t, |=)
+
+static walk_loop by_size(cg_dtype dtype, walk_loop l1, walk_loop l4, walk_loop l8) {
+    int64_t size = cg_dtype_size(dtype);
+    return size == 1 ? l1 : size == 4 ? l4 : l8;
+}
+static const walk_loop scatter_add_loops[CG_NUM_DTYPES] = {scatter_add_f32, scatter_add_f64, scatter_add_i64,
+                                                            scatter_add_b8};
+
+/* a itself when contiguous, else a contiguous copy (no autograd). */
+static cg_tensor *contiguous_raw(cg_tensor *a) {
+    if (cg_tensor_is_contiguous(a)) {
+        cg_tensor_retain(a);
+        return a;
+    }
+    cg_tensor *c = cg_empty_like(a);
+    if (c) cg_copy_data(c, a);
+    return c;
+}
+
+/* ---- argument checks ----------------------------------------------------------------- */
+
+static int check_index_dtype(const cg_tensor *index, const char *name) {
+    if (index->dtype == CG_INT64) return 0;
+    cg_error_set(CG_ERR_RUNTIME, "%s(): Expected dtype int32/int64 for index", name);
+    return -1;
+}
+
+static int nonempty_ndim(const cg_tensor *t) { return t->ndim ? t->ndim : 1; }
+
+/* gather: index has self's dims and is no larger apart from dim. */
+static int check_gather_shape(const cg_tensor *a, int64_t dim, const cg_tensor *index) {
+    if (nonempty_ndim(a) != nonempty_ndim(index)) {
+        cg_error_set(CG_ERR_RUNTIME, "Index tensor must have the same number of dimensions as input tensor");
+        return -1;
+    }
+    if (index->numel == 0 || a->ndim == 0) return 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d == dim || index->shape[d] <= a->shape[d]) continue;
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Size does not match at dimension %d expected index %s to be no larger than self %s apart "
+                     "from dimension %lld", d, cg_shape_str(index->shape, index->ndim, b1, sizeof b1),
+                     cg_shape_str(a->shape, a->ndim, b2, sizeof b2), (long long)dim);
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t size_at(const cg_tensor *t, int d) { return t->ndim ? t->shape[d] : 1; }
+
+/* scatter: index no larger than self apart from dim, and no larger than src. */
+static int check_scatter_shape(const cg_tensor *a, int64_t dim, const cg_tensor *index, const cg_tensor *src) {
+    if (nonempty_ndim(a) != nonempty_ndim(index)) {
+        cg_error_set(CG_ERR_RUNTIME, "Index tensor must have the same number of dimensions as self tensor");
+        return -1;
+    }
+    if (src && nonempty_ndim(src) != nonempty_ndim(index)) {
+        cg_error_set(CG_ERR_RUNTIME, "Index tensor must have the same number of dimensions as src tensor");
+        return -1;
+    }
+    if (index->numel == 0) return 0;
+    bool ok = true;
+    for (int d = 0; d < nonempty_ndim(index); d++)
+        ok = ok && (d == dim || size_at(index, d) <= size_at(a, d)) && (!src || size_at(index, d) <= size_at(src, d));
+    if (ok) return 0;
+    char b1[160], b2[160], b3[160] = "";
+    cg_shape_str(index->shape, index->ndim, b1, sizeof b1);
+    cg_shape_str(a->shape, a->ndim, b2, sizeof b2);
+    if (src) cg_shape_str(src->shape, src->ndim, b3, sizeof b3);
+    cg_error_set(CG_ERR_RUNTIME, "Expected index %s to be no larger than self %s apart from dimension %lld%s%s", b1,
+                 b2, (long long)dim, src ? " and to be no larger size than src " : "", b3);
+    return -1;
+}
+
+/* ---- recording ----------------------------------------------------------------------- */
+
+/* out with history n (NULL: none due). */
+static cg_tensor *finish(cg_tensor *out, cg_node *n) {
+    if (n) {
+        cg_set_history(out, n, 0);
+        cg_node_release(n);
+    }
+    return out;
+}
+
+/* A node for op over ins (NULL when none is due) saving `keep` in slot 0;
+ * *failed on error. In place, it is made before the write: edge 0 is then
+ * the old history of ins[0]. */
+static cg_node *make_node(const cg_op *op, cg_tensor *const *ins, int nin, cg_tensor *keep, bool *failed) {
+    *failed = false;
+    if (!cg_any_requires_grad(ins, nin)) return NULL;
+    cg_node *n = cg_node_new(op, ins, nin, 1);
+    if (!n || (keep && cg_save(n, 0, keep, false))) {
+        cg_node_release(n);
+        *failed = true;
+        return NULL;
+    }
+    return n;
+}
+
+/* ---- gather ---------------------------------------------------------------------------- */
+
+static int gather_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d out[i] / d a[index[i] along dim] = 1: scatter-add the gradient back */
+    cg_tensor *index = cg_unpack(n, 0);
+    cg_tensor *z = index ? cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)gout[0]->dtype) : NULL;
+    gin[0] = z ? cg_scatter_add_(z, n->i[0], index, gout[0]) : NULL;
+    cg_tensor_release(z);
+    cg_tensor_release(index);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op gather_op = {"GatherBackward0", gather_backward, NULL};
+
+/* out (index's shape) = a gathered along dim; all three at least 1-d. */
+static void gather_into(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *index) {
+    cg_dtype dt = (cg_dtype)a->dtype;
+    walk w = {.dim_stride = a->strides[dim]};
+    cg_tensor *src = restride(a, index, dim, true);
+    if (!src) return;
+    cg_tensor *ops[3] = {out, index, src};
+    walk_run(ops, 3, index->shape, index->ndim, by_size(dt, gather_1, gather_4, gather_8), &w);
+    cg_tensor_release(src);
+}
+
+cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
+    int64_t d;
+    if (check_index_dtype(index, "gather") || cg_wrap_dim(dim, a->ndim, &d) || check_gather_shape(a, d, index) ||
+        check_range(index, d, size_at(a, (int)d), 0))
+        return NULL;
+    cg_tensor *out = cg_empty(index->shape, index->ndim, (cg_dtype)a->dtype);
+    cg_tensor *a1 = out ? nonempty_dims(a) : NULL, *i1 = a1 ? nonempty_dims(index) : NULL;
+    cg_tensor *o1 = i1 ? nonempty_dims(out) : NULL;
+    if (o1) gather_into(o1, a1, d, i1);
+    cg_tensor_release(a1);
+    cg_tensor_release(i1);
+    cg_tensor_release(o1);
+    if (!o1) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    bool failed;
+    cg_node *n = make_node(&gather_op, &a, 1, index, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    if (n) n->i[0] = d;
+    return finish(out, n);
+}
+
+/* ---- scatter, scatter_add ------------------------------------------------------------- */
+
+typedef enum { SC_SRC, SC_VALUE, SC_ADD } sc_kind;
+
+/* The gradient of src: the gradient gathered where src was read (shapes as PyTorch requires). */
+static cg_tensor *src_grad(cg_node *n, cg_tensor *g, cg_tensor *index) {
+    const cg_shape *s = &n->in_shape[1];
+    if (!cg_shape_eq(index->shape, index->ndim, s->d, s->ndim)) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Function %s returned an invalid gradient at index 1 - got %s but expected shape compatible "
+                     "with %s", n->op->name, cg_shape_str(index->shape, index->ndim, b1, sizeof b1),
+                     cg_shape_str(s->d, s->ndim, b2, sizeof b2));
+        return NULL;
+    }
+    return cg_reduce_grad(n, 1, cg_gather(g, n->i[0], index));
+}
+
+static int scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* scatter: overwritten elements of a get no gradient, src[i] gets that of
+     * out[index[i]]; scatter_add: a passes the gradient through unchanged */
+    cg_tensor *index = cg_unpack(n, 0);
+    if (!index) return -1;
+    int rc = 0;
+    if (cg_wants(n, 0)) {
+        if (n->i[1] == SC_ADD)
+            cg_tensor_retain(gin[0] = gout[0]);
+        else
+            gin[0] = cg_scatter_value(gout[0], n->i[0], index, 0.0);
+        rc = gin[0] ? 0 : -1;
+    }
+    if (rc == 0 && n->n_next > 1 && cg_wants(n, 1) && !(gin[1] = src_grad(n, gout[0], index))) rc = -1;
+    cg_tensor_release(index);
+    return rc;
+}
+static const cg_op scatter_src_op = {"ScatterBackward0", scatter_backward, NULL};
+static const cg_op scatter_value_op = {"ScatterBackward1", scatter_backward, NULL};
+static const cg_op scatter_add_op = {"ScatterAddBackward0", scatter_backward, NULL};
+
+/* dst[index[i] along dim] (op)= src[i]; all at least 1-d, indices valid. */
+static int scatter_into(cg_tensor *dst, int64_t dim, cg_tensor *index, cg_tensor *src, sc_kind kind) {
+    cg_dtype dt = (cg_dtype)dst->dtype;
+    cg_tensor *d1 = nonempty_dims(dst), *i1 = d1 ? nonempty_dims(index) : NULL;
+    cg_tensor *out = i1 ? restride(d1, i1, dim, true) : NULL, *in = out ? restride(src, i1, dim, false) : NULL;
+    if (in) {
+        walk w = {.dim_stride = d1->strides[dim]};
+        cg_tensor *ops[3] = {out, i1, in};
+        walk_loop loop = kind == SC_ADD ? scatter_add_loops[dt] : by_size(dt, scatter_1, scatter_4, scatter_8);
+        walk_run(ops, 3, i1->shape, i1->ndim, loop, &w);
+    }
+    int rc = in ? 0 : -1;
+    cg_tensor_release(d1);
+    cg_tensor_release(i1);
+    cg_tensor_release(out);
+    cg_tensor_release(in);
+    return rc;
+}
+
+static int check_scatter(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index, cg_tensor *src) {
+    if (check_index_dtype(index, "scatter") || cg_wrap_dim(dim, a->ndim, d)) return -1;
+    if (src && src->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "scatter(): Expected self.dtype to be equal to src.dtype");
+        return -1;
+    }
+    return check_scatter_shape(a, *d, index, src) || check_range(index, *d, size_at(a, (int)*d), 0);
+}
+
+static const cg_op *const scatter_ops[3] = {&scatter_src_op, &scatter_value_op, &scatter_add_op};
+
+/* The node of a scatter over ins (NULL when none is due); *failed on error. */
+static cg_node *scatter_node(sc_kind kind, cg_tensor *const *ins, int64_t d, cg_tensor *index, bool *failed) {
+    cg_node *n = make_node(scatter_ops[kind], ins, kind == SC_VALUE ? 1 : 2, index, failed);
+    if (n) {
+        n->i[0] = d;
+        n->i[1] = kind;
+    }
+    return n;
+}
+
+/* scatter of src (SC_SRC, SC_ADD) or of a 0-d value (SC_VALUE) into a copy of a, or into a. */
+static cg_tensor *scatter(sc_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src,
+                          bool inplace) {
+    int64_t d;
+    cg_tensor *ins[2] = {a, src};
+    bool failed;
+    if (check_scatter(a, dim, &d, index, kind == SC_VALUE ? NULL : src)) return NULL;
+    if (inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, kind == SC_VALUE ? 1 : 2)) return NULL;
+        if (ip.records && !(ip.node = scatter_node(kind, ins, d, index, &failed))) return cg_inplace_abort(&ip);
+        if (scatter_into(a, d, index, src, kind)) return cg_inplace_abort(&ip);
+        return cg_inplace_finish(&ip);
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_copy_data(out, a) || scatter_into(out, d, index, src, kind)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    cg_node *n = scatter_node(kind, ins, d, index, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
+}
+
+/* value as a 0-d tensor of a's dtype */
+static cg_tensor *value_tensor(cg_tensor *a, double value) {
+    cg_tensor *v = cg_empty(NULL, 0, (cg_dtype)a->dtype);
+    if (v) cg_fill_raw(v, value);
+    return v;
+}
+
+static cg_tensor *scatter_value(cg_tensor *a, int64_t dim, cg_tensor *index, double value, bool inplace) {
+    cg_tensor *v = value_tensor(a, value);
+    cg_tensor *r = v ? scatter(SC_VALUE, a, dim, index, v, inplace) : NULL;
+    cg_tensor_release(v);
+    return r;
+}
+
+cg_tensor *cg_scatter(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return scatter(SC_SRC, a, dim, index, src, false);
+}
+cg_tensor *cg_scatter_value(cg_tensor *a, int64_t dim, cg_tensor *index, double value) {
+    return scatter_value(a, dim, index, value, false);
+}
+cg_tensor *cg_scatter_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return scatter(SC_ADD, a, dim, index, src, false);
+}
+cg_tensor *cg_scatter_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return scatter(SC_SRC, a, dim, index, src, true);
+}
+cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value) {
+    return scatter_value(a, dim, index, value, true);
+}
+cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return scatter(SC_ADD, a, dim, index, src, true);
+}
+
+/* ---- index_select ---------------------------------------------------------------------- */
+
+/* index (1-d or 0-d) seen with g's shape: its values along dim, repeated elsewhere. */
+static cg_tensor *index_along(cg_tensor *index, const cg_tensor *g, int64_t dim) {
+    int64_t strides[CG_MAX_DIMS] = {0};
+    strides[dim] = index->ndim ? index->strides[0] : 0;
+    return cg_tensor_make(index->storage, CG_INT64, g->shape, strides, g->ndim, index->offset);
+}
+
+static int index_select_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* out[.., k, ..] = a[.., index[k], ..]: repeated indices accumulate */
+    const cg_shape *s = &n->in_shape[0];
+    if (s->ndim == 0) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    cg_tensor *index = cg_unpack(n, 0);
+    cg_tensor *ix = index ? index_along(index, gout[0], n->i[0]) : NULL;
+    cg_tensor *z = ix ? cg_zeros(s->d, s->ndim, (cg_dtype)gout[0]->dtype) : NULL;
+    gin[0] = z ? cg_scatter_add_(z, n->i[0], ix, gout[0]) : NULL;
+    cg_tensor_release(z);
+    cg_tensor_release(ix);
+    cg_tensor_release(index);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op index_select_op = {"IndexSelectBackward0", index_select_backward, NULL};
+
+/* Rows of the contiguous a ([outer, size, inner] around dim) copied in index order. */
+static void select_rows(cg_tensor *out, cg_tensor *a, int64_t dim, cg_tensor *index) {
+    int64_t outer = 1, inner = 1, size = size_at(a, (int)dim), k = index->numel;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d < dim) outer *= a->shape[d];
+        if (d > dim) inner *= a->shape[d];
+    }
+    int64_t isz = cg_dtype_size((cg_dtype)a->dtype), row = inner * isz;
+    int64_t istride = index->ndim ? index->strides[0] : 0;
+    const int64_t *ix = (const int64_t *)cg_ptr(index);
+    const char *src = cg_ptr(a);
+    char *dst = cg_ptr(out);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < k; j++, dst += row)
+            memcpy(dst, src + (o * size + ix[j * istride]) * row, (size_t)row);
+}
+
+static int check_index_select(cg_tensor *a, int64_t dim, int64_t *d, cg_tensor *index) {
+    if (index->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "index_select(): Expected dtype int32 or int64 for index");
+        return -1;
+    }
+    if (index->ndim > 1) {
+        cg_error_set(CG_ERR_INDEX, "index_select(): Index is supposed to be a vector");
+        return -1;
+    }
+    if (cg_wrap_dim(dim, a->ndim, d)) return -1;
+    if (a->ndim == 0 && index->numel != 1) {
+        cg_error_set(CG_ERR_RUNTIME, "index_select(): Index to scalar can have only 1 value, got %lld value(s)",
+                     (long long)index->numel);
+        return -1;
+    }
+    if (size_at(a, (int)*d) == 0 && index->numel > 0) {
+        cg_error_set(CG_ERR_RUNTIME, "index_select(): self indexing axis dim should be positive");
+        return -1;
+    }
+    return check_range(index, *d, size_at(a, (int)*d), a->ndim ? a->ndim : 1);
+}
+
+cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index) {
+    int64_t d, shape[CG_MAX_DIMS];
+    if (check_index_select(a, dim, &d, index)) return NULL;
+    memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    if (a->ndim) shape[d] = index->numel;
+    cg_tensor *out = cg_empty(shape, a->ndim, (cg_dtype)a->dtype);
+    cg_tensor *c = out ? contiguous_raw(a) : NULL;
+    if (c && out->numel) select_rows(out, c, d, index);
+    bool failed = !c;
+    cg_tensor_release(c);
+    cg_node *n = failed ? NULL : make_node(&index_select_op, &a, 1, index, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    if (n) n->i[0] = d;
+    return finish(out, n);
+}
+
+/* ---- masked_fill ------------------------------------------------------------------------- */
+
+#define MASKED_FILL_LOOP(NAME, T)                                                            \
+    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1], v = *(const T *)d[3];                                  \
+        const uint8_t *m = (const uint8_t *)d[2];                                            \
+        for (int64_t i = 0; i < n; i++) o[i * s[0]] = m[i * s[2]] ? v : x[i * s[1]];        \
+    }
+MASKED_FILL_LOOP(masked_fill_1, uint8_t)
+MASKED_FILL_LOOP(masked_fill_4, uint32_t)
+MASKED_FILL_LOOP(masked_fill_8, uint64_t)
+
+static int masked_fill_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* filled elements pass no gradient to a; the value gets the sum of theirs */
+    cg_tensor *mask = cg_unpack(n, 0);
+    if (!mask) return -1;
+    int rc = 0;
+    if (cg_wants(n, 0)) {
+        cg_tensor *zero = cg_scalar_tensor(0.0, CG_FLOAT64, gout[0]);
+        gin[0] = zero ? cg_reduce_grad(n, 0, cg_masked_fill(gout[0], mask, zero)) : NULL;
+        cg_tensor_release(zero);
+        rc = gin[0] ? 0 : -1;
+    }
+    if (rc == 0 && n->n_next > 1 && cg_wants(n, 1)) {
+        cg_tensor *m = cg_cast_raw(mask, (cg_dtype)gout[0]->dtype);
+        cg_tensor *gm = m ? cg_mul(gout[0], m) : NULL;
+        gin[1] = gm ? cg_reduce_grad(n, 1, cg_sum(gm, NULL, 0, 0)) : NULL;
+        cg_tensor_release(m);
+        cg_tensor_release(gm);
+        rc = gin[1] ? 0 : -1;
+    }
+    cg_tensor_release(mask);
+    return rc;
+}
+static const cg_op masked_fill_op = {"MaskedFillBackward0", masked_fill_backward, NULL};
+static const cg_op masked_fill_tensor_op = {"MaskedFillBackward1", masked_fill_backward, NULL};
+
+static const char *lower_dtype_name(cg_dtype d) {
+    static const char *names[CG_NUM_DTYPES] = {"float", "double", "long", "bool"};
+    return names[d];
+}
+
+static int check_masked_fill(const cg_tensor *mask, const cg_tensor *value) {
+    if (mask->dtype != CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "masked_fill_ only supports boolean masks, but got mask with dtype %s",
+                     lower_dtype_name((cg_dtype)mask->dtype));
+        return -1;
+    }
+    if (value->ndim != 0) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with %d dimension(s).",
+                     value->ndim);
+        return -1;
+    }
+    return 0;
+}
+
+/* out = where(mask, value, a), value cast to a's dtype; out may be a itself. */
+static int masked_fill_into(cg_tensor *out, cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
+    cg_tensor *v = cg_cast_raw(value, (cg_dtype)a->dtype);
+    if (!v) return -1;
+    cg_tensor *operands[3] = {a, mask, v};
+    int64_t size = cg_dtype_size((cg_dtype)a->dtype);
+    cg_run_loop(size == 1 ? masked_fill_1 : size == 4 ? masked_fill_4 : masked_fill_8, out, operands, 3);
+    cg_tensor_release(v);
+    return 0;
+}
+
+static cg_node *masked_fill_node(cg_tensor *const *ins, cg_tensor *mask, bool *failed) {
+    int nin = ins[1]->is_wrapped ? 1 : 2; /* a Python number is a constant */
+    return make_node(nin == 1 ? &masked_fill_op : &masked_fill_tensor_op, ins, nin, mask, failed);
+}
+
+cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    cg_tensor *ins[2] = {a, value};
+    if (check_masked_fill(mask, value) || cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
+        return NULL;
+    cg_tensor *out = cg_empty(shape, nd, (cg_dtype)a->dtype);
+    bool failed = !out || masked_fill_into(out, a, mask, value);
+    cg_node *n = failed ? NULL : masked_fill_node(ins, mask, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
+}
+
+cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    cg_tensor *ins[2] = {a, value};
+    bool failed;
+    if (check_masked_fill(mask, value) || cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
+        return NULL;
+    if (!cg_shape_eq(shape, nd, a->shape, a->ndim)) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME, "output with shape %s doesn't match the broadcast shape %s",
+                     cg_shape_str(a->shape, a->ndim, b1, sizeof b1), cg_shape_str(shape, nd, b2, sizeof b2));
+        return NULL;
+    }
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, ins, value->is_wrapped ? 1 : 2)) return NULL;
+    if (ip.records && !(ip.node = masked_fill_node(ins, mask, &failed))) return cg_inplace_abort(&ip);
+    if (masked_fill_into(a, a, mask, value)) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
+}

@@ -1,0 +1,779 @@
+/* ops_math.c -- element-wise math, comparisons and logic: forward and backward
+ * side by side.
+ *
+ * Comparisons, logic and bitwise ops give bool or integer results and never
+ * record. The math ops record a node when an input requires grad; their
+ * backward formulas are written with op functions (through the scratch
+ * helpers below), so with create_graph they record too and higher-order
+ * gradients come free.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+/* ---- a formula's temporaries ------------------------------------------------------ */
+
+/* A backward formula is a nest of op calls; scratch keeps every intermediate
+ * so that one drop() releases them all. The op helpers pass NULL through
+ * (an op that failed has set the error), so a formula needs no checks until
+ * its end. The helpers are spelled as macros over a `scratch *s` in scope. */
+#define SCRATCH_MAX 32
+typedef struct scratch {
+    cg_tensor *t[SCRATCH_MAX];
+    int n;
+} scratch;
+
+static cg_tensor *keep(scratch *s, cg_tensor *t) {
+    if (t && s->n == SCRATCH_MAX) {
+        cg_tensor_release(t);
+        cg_error_set(CG_ERR_RUNTIME, "ops_math: too many temporaries in one formula");
+        return NULL;
+    }
+    if (t) s->t[s->n++] = t;
+    return t;
+}
+
+static void drop(scratch *s) {
+    for (int i = 0; i < s->n; i++) cg_tensor_release(s->t[i]);
+    s->n = 0;
+}
+
+/* r outlives drop(): a new reference, or NULL. */
+static cg_tensor *take(cg_tensor *r) {
+    if (r) cg_tensor_retain(r);
+    return r;
+}
+
+typedef cg_tensor *(*fn1)(cg_tensor *);
+typedef cg_tensor *(*fn2)(cg_tensor *, cg_tensor *);
+
+static cg_tensor *number(double v, cg_tensor *like) { return cg_scalar_tensor(v, CG_FLOAT64, like); }
+
+static cg_tensor *op1(scratch *s, fn1 f, cg_tensor *a) { return a ? keep(s, f(a)) : NULL; }
+static cg_tensor *op2(scratch *s, fn2 f, cg_tensor *a, cg_tensor *b) { return a && b ? keep(s, f(a, b)) : NULL; }
+static cg_tensor *opn(scratch *s, fn2 f, cg_tensor *a, double v) {
+    return a ? op2(s, f, a, keep(s, number(v, a))) : NULL;
+}
+static cg_tensor *op3(scratch *s, cg_tensor *(*f)(cg_tensor *, cg_tensor *, cg_tensor *), cg_tensor *a,
+                      cg_tensor *b, cg_tensor *c) {
+    return a && b && c ? keep(s, f(a, b, c)) : NULL;
+}
+
+#define F(fn, a) op1(s, fn, (a))
+#define ADD(a, b) op2(s, cg_add, (a), (b))
+#define SUB(a, b) op2(s, cg_sub, (a), (b))
+#define MUL(a, b) op2(s, cg_mul, (a), (b))
+#define DIV(a, b) op2(s, cg_div, (a), (b))
+#define NEG(a) op1(s, cg_neg, (a))
+#define ADDN(a, v) opn(s, cg_add, (a), (v))
+#define MULN(a, v) opn(s, cg_mul, (a), (v))
+#define RSUBN(a, v) opn(s, cg_rsub, (a), (v)) /* v - a */
+#define WHERE(c, a, b) op3(s, cg_where, (c), (a), (b))
+#define ZERO(like) keep(s, number(0.0, (like)))
+#define UNPACK(slot) keep(s, cg_unpack(n, (slot)))
+
+/* ---- raw results and recording ------------------------------------------------------ */
+
+static cg_dtype floating_dtype(const cg_tensor *a) {
+    return cg_dtype_is_floating((cg_dtype)a->dtype) ? (cg_dtype)a->dtype : cg_get_default_dtype();
+}
+
+/* PyTorch's result type over three operands, NULL ones skipped: dimensioned
+ * tensors decide, then 0-d tensors, then wrapped numbers, a lower class
+ * counting only when it holds a higher category (bool < integer < floating). */
+static int category(int d) { return d == CG_BOOL ? 0 : d == CG_INT64 ? 1 : 2; }
+static int combine(int higher, int lower) {
+    if (higher < 0) return lower;
+    if (lower < 0) return higher;
+    return category(lower) > category(higher) ? lower : higher;
+}
+static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_tensor *c) {
+    const cg_tensor *ts[3] = {a, b, c};
+    int cls[3] = {-1, -1, -1}; /* dimensioned, 0-d, wrapped number */
+    for (int k = 0; k < 3; k++) {
+        if (!ts[k]) continue;
+        int d = ts[k]->dtype, which = ts[k]->is_wrapped ? 2 : ts[k]->ndim == 0 ? 1 : 0;
+        if (ts[k]->is_wrapped && category(d) == 2) d = cg_get_default_dtype();
+        cls[which] = cls[which] < 0 ? d : (int)cg_promote_types((cg_dtype)cls[which], (cg_dtype)d);
+    }
+    return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
+}
+
+/* op over ins[0..n) broadcast together and cast to dtype (where's condition
+ * stays bool), into a new tensor of out_dtype. No autograd. */
+static cg_tensor *kernel_raw(cg_mathop op, cg_tensor *const *ins, int n, cg_dtype dtype, cg_dtype out_dtype) {
+    cg_loop loop = cg_math_loop(op, dtype);
+    if (!loop) return NULL;
+    int64_t shape[CG_MAX_DIMS], tmp[CG_MAX_DIMS];
+    int nd = ins[0]->ndim;
+    memcpy(shape, ins[0]->shape, sizeof(int64_t) * (size_t)nd);
+    for (int k = 1; k < n; k++) {
+        if (cg_broadcast_shapes(shape, nd, ins[k]->shape, ins[k]->ndim, tmp, &nd)) return NULL;
+        memcpy(shape, tmp, sizeof(int64_t) * (size_t)nd);
+    }
+    cg_tensor *cast[CG_ITER_MAX_OPS] = {NULL}, *out = NULL;
+    int k = 0;
+    for (; k < n; k++)
+        if (!(cast[k] = cg_cast_raw(ins[k], op == CG_M_WHERE && k == 0 ? CG_BOOL : dtype))) break;
+    if (k == n && (out = cg_empty(shape, nd, out_dtype))) cg_run_loop(loop, out, cast, n);
+    for (int j = 0; j < n; j++) cg_tensor_release(cast[j]);
+    return out;
+}
+
+static cg_tensor *fail(cg_tensor *out, cg_node *n) {
+    cg_tensor_release(out);
+    cg_node_release(n);
+    return NULL;
+}
+
+#define SAVE_IN(k) (1u << (k)) /* slot k: input k */
+#define SAVE_OUT 8u            /* slot 2: the output (not with a third saved input) */
+
+/* out (already computed) becomes the result of op over ins, saving what
+ * `save` asks for, when grad mode is on and an input requires grad. */
+static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *const *ins, int nin, unsigned save) {
+    if (!out || !cg_any_requires_grad(ins, nin)) return out;
+    cg_node *n = cg_node_new(op, ins, nin, 1);
+    if (!n) return fail(out, NULL);
+    for (int k = 0; k < nin; k++)
+        if ((save & SAVE_IN(k)) && cg_save(n, k, ins[k], false)) return fail(out, n);
+    if ((save & SAVE_OUT) && cg_save(n, 2, out, true)) return fail(out, n);
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* g summed to `shape` and cast to dtype d; steals g. For inputs past the two
+ * whose shape and dtype a node records. */
+static cg_tensor *reduce_to(cg_tensor *g, const int64_t *shape, int ndim, cg_dtype d) {
+    if (!g) return NULL;
+    cg_tensor *r = g;
+    if (!cg_shape_eq(g->shape, g->ndim, shape, ndim)) {
+        r = cg_sum_to(g, shape, ndim);
+        cg_tensor_release(g);
+        if (!r) return NULL;
+    }
+    if (r->dtype != d) {
+        cg_tensor *c = cg_to_dtype(r, d);
+        cg_tensor_release(r);
+        r = c;
+    }
+    return r;
+}
+
+static cg_tensor *reduce_like(cg_tensor *g, const cg_tensor *t) {
+    return t ? reduce_to(g, t->shape, t->ndim, (cg_dtype)t->dtype) : (cg_tensor_release(g), NULL);
+}
+
+/* 0 when every wanted input got its gradient. */
+static int check_grads(cg_node *n, cg_tensor **gin) {
+    for (int i = 0; i < n->n_next; i++)
+        if (cg_wants(n, i) && !gin[i]) return -1;
+    return 0;
+}
+
+/* ---- unary math --------------------------------------------------------------------- */
+
+/* The gradient of a unary op from the upstream g, its input x and its output y
+ * (NULL unless the op saves them). */
+typedef cg_tensor *(*unary_grad)(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y);
+
+typedef struct unary_def {
+    cg_op op; /* first: the node's op points here */
+    unary_grad grad;
+    cg_mathop kernel;
+    cg_unop core_kernel; /* a kernels.c loop instead, unless CG_NUM_UNOPS */
+    unsigned save;       /* SAVE_IN(0) and/or SAVE_OUT */
+    bool keeps_integers; /* integer inputs keep their dtype, else they compute in floating point */
+} unary_def;
+
+static int unary_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    const unary_def *def = (const unary_def *)n->op;
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = def->save & SAVE_IN(0) ? UNPACK(0) : NULL;
+    cg_tensor *y = def->save & SAVE_OUT ? UNPACK(2) : NULL;
+    bool ok = (x || !(def->save & SAVE_IN(0))) && (y || !(def->save & SAVE_OUT));
+    gin[0] = ok ? take(def->grad(s, gout[0], x, y)) : NULL;
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+
+static cg_tensor *unary_forward(const unary_def *def, cg_tensor *a) {
+    cg_dtype d = def->keeps_integers ? (cg_dtype)a->dtype : floating_dtype(a);
+    cg_tensor *out;
+    if (def->core_kernel == CG_NUM_UNOPS) {
+        out = kernel_raw(def->kernel, &a, 1, d, d);
+    } else {
+        cg_tensor *f = cg_cast_raw(a, d);
+        out = f ? cg_unary_raw(def->core_kernel, f) : NULL;
+        cg_tensor_release(f);
+    }
+    return record(&def->op, out, &a, 1, def->save);
+}
+
+/* d/dx abs(x) = sign(x) */
+static cg_tensor *abs_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_sign, x));
+}
+/* d/dx sign(x) = 0 */
+static cg_tensor *sign_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x, (void)y;
+    return keep(s, cg_zeros(g->shape, g->ndim, (cg_dtype)g->dtype));
+}
+/* d/dx 2^x = 2^x ln 2 */
+static cg_tensor *exp2_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return MUL(g, MULN(y, M_LN2));
+}
+/* d/dx log2(x) = 1 / (x ln 2) */
+static cg_tensor *log2_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return DIV(g, MULN(x, M_LN2));
+}
+/* d/dx log(1 + x) = 1 / (1 + x) */
+static cg_tensor *log1p_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return DIV(g, ADDN(x, 1.0));
+}
+/* d/dx (e^x - 1) = e^x = y + 1 */
+static cg_tensor *expm1_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return MUL(g, ADDN(y, 1.0));
+}
+/* d/dx sqrt(x) = 1 / (2 sqrt(x)) */
+static cg_tensor *sqrt_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return DIV(g, MULN(y, 2.0));
+}
+/* d/dx x^(-1/2) = -x^(-3/2) / 2 = -y^3 / 2 */
+static cg_tensor *rsqrt_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    cg_tensor *y3 = y ? keep(s, cg_pow_scalar(y, 3.0)) : NULL;
+    return MUL(g, MULN(y3, -0.5));
+}
+/* d/dx sin(x) = cos(x) */
+static cg_tensor *sin_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_cos, x));
+}
+/* d/dx cos(x) = -sin(x) */
+static cg_tensor *cos_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return NEG(MUL(g, F(cg_sin, x)));
+}
+/* d/dx tan(x) = 1 + tan(x)^2 */
+static cg_tensor *tan_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return MUL(g, ADDN(F(cg_square, y), 1.0));
+}
+/* d/dx sinh(x) = cosh(x) */
+static cg_tensor *sinh_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_cosh, x));
+}
+/* d/dx cosh(x) = sinh(x) */
+static cg_tensor *cosh_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_sinh, x));
+}
+/* d/dx asin(x) = 1 / sqrt(1 - x^2) */
+static cg_tensor *asin_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_rsqrt, RSUBN(F(cg_square, x), 1.0)));
+}
+/* d/dx acos(x) = -1 / sqrt(1 - x^2) */
+static cg_tensor *acos_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return NEG(MUL(g, F(cg_rsqrt, RSUBN(F(cg_square, x), 1.0))));
+}
+/* d/dx atan(x) = 1 / (1 + x^2) */
+static cg_tensor *atan_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return DIV(g, ADDN(F(cg_square, x), 1.0));
+}
+/* d/dx erf(x) = 2 / sqrt(pi) * exp(-x^2) */
+static cg_tensor *erf_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, MULN(F(cg_exp, NEG(F(cg_square, x))), M_2_SQRTPI));
+}
+/* d/dx (1/x) = -1/x^2 = -y^2 */
+static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return MUL(NEG(g), F(cg_square, y));
+}
+
+#define X SAVE_IN(0)
+#define Y SAVE_OUT
+#define NONE CG_NUM_UNOPS
+#define UNARY(name, torch_name, kernel, core, save, keeps)                                    \
+    static const unary_def name##_def = {{torch_name, unary_backward, NULL}, name##_grad, kernel, \
+                                         core, save, keeps};                                   \
+    cg_tensor *cg_##name(cg_tensor *a) { return unary_forward(&name##_def, a); }
+
+UNARY(abs, "AbsBackward0", CG_M_ABS, NONE, X, true)
+UNARY(sign, "SignBackward0", CG_M_SIGN, NONE, 0, true)
+UNARY(exp2, "Exp2Backward0", CG_M_EXP2, NONE, Y, false)
+UNARY(log2, "Log2Backward0", CG_M_LOG2, NONE, X, false)
+UNARY(log1p, "Log1PBackward0", CG_M_LOG1P, NONE, X, false)
+UNARY(expm1, "Expm1Backward0", CG_M_EXPM1, NONE, Y, false)
+UNARY(sqrt, "SqrtBackward0", CG_NUM_MATHOPS, CG_UN_SQRT, Y, false)
+UNARY(rsqrt, "RsqrtBackward0", CG_NUM_MATHOPS, CG_UN_RSQRT, Y, false)
+UNARY(sin, "SinBackward0", CG_M_SIN, NONE, X, false)
+UNARY(cos, "CosBackward0", CG_M_COS, NONE, X, false)
+UNARY(tan, "TanBackward0", CG_M_TAN, NONE, Y, false)
+UNARY(sinh, "SinhBackward0", CG_M_SINH, NONE, X, false)
+UNARY(cosh, "CoshBackward0", CG_M_COSH, NONE, X, false)
+UNARY(asin, "AsinBackward0", CG_M_ASIN, NONE, X, false)
+UNARY(acos, "AcosBackward0", CG_M_ACOS, NONE, X, false)
+UNARY(atan, "AtanBackward0", CG_M_ATAN, NONE, X, false)
+UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
+UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
+#undef X
+#undef Y
+#undef NONE
+
+/* x^2 is PyTorch's pow(x, 2) (PowBackward0); integers stay integers, bool becomes int64. */
+cg_tensor *cg_square(cg_tensor *a) {
+    if (cg_dtype_is_floating((cg_dtype)a->dtype)) return cg_pow_scalar(a, 2.0);
+    cg_tensor *i = cg_cast_raw(a, CG_INT64);
+    cg_tensor *out = i ? cg_unary_raw(CG_UN_SQUARE, i) : NULL;
+    cg_tensor_release(i);
+    return out;
+}
+
+/* ---- comparisons and logic ------------------------------------------------------------ */
+
+static cg_tensor *compare(cg_mathop op, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    return kernel_raw(op, ins, 2, cg_result_type(a, b), CG_BOOL);
+}
+
+cg_tensor *cg_eq(cg_tensor *a, cg_tensor *b) { return compare(CG_M_EQ, a, b); }
+cg_tensor *cg_ne(cg_tensor *a, cg_tensor *b) { return compare(CG_M_NE, a, b); }
+cg_tensor *cg_lt(cg_tensor *a, cg_tensor *b) { return compare(CG_M_LT, a, b); }
+cg_tensor *cg_le(cg_tensor *a, cg_tensor *b) { return compare(CG_M_LE, a, b); }
+cg_tensor *cg_gt(cg_tensor *a, cg_tensor *b) { return compare(CG_M_GT, a, b); }
+cg_tensor *cg_ge(cg_tensor *a, cg_tensor *b) { return compare(CG_M_GE, a, b); }
+cg_tensor *cg_logical_and(cg_tensor *a, cg_tensor *b) { return compare(CG_M_LOGICAL_AND, a, b); }
+cg_tensor *cg_logical_or(cg_tensor *a, cg_tensor *b) { return compare(CG_M_LOGICAL_OR, a, b); }
+cg_tensor *cg_logical_xor(cg_tensor *a, cg_tensor *b) { return compare(CG_M_LOGICAL_XOR, a, b); }
+
+static cg_tensor *test(cg_mathop op, cg_tensor *a) { return kernel_raw(op, &a, 1, (cg_dtype)a->dtype, CG_BOOL); }
+
+cg_tensor *cg_logical_not(cg_tensor *a) { return test(CG_M_LOGICAL_NOT, a); }
+cg_tensor *cg_isnan(cg_tensor *a) { return test(CG_M_ISNAN, a); }
+cg_tensor *cg_isinf(cg_tensor *a) { return test(CG_M_ISINF, a); }
+cg_tensor *cg_isfinite(cg_tensor *a) { return test(CG_M_ISFINITE, a); }
+
+cg_tensor *cg_bitwise_not(cg_tensor *a) {
+    return kernel_raw(CG_M_BITWISE_NOT, &a, 1, (cg_dtype)a->dtype, (cg_dtype)a->dtype);
+}
+
+static cg_tensor *bitwise(cg_mathop op, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return kernel_raw(op, ins, 2, d, d);
+}
+
+cg_tensor *cg_bitwise_and(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITWISE_AND, a, b); }
+cg_tensor *cg_bitwise_or(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITWISE_OR, a, b); }
+cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITWISE_XOR, a, b); }
+
+/* ---- fused derivatives ------------------------------------------------------------------ */
+
+/* pick_grad(kernel, g, x, y): the share of the upstream g that x receives
+ * from an op that picks among candidates (clamp, maximum, minimum; see
+ * kernels_math.c). It is linear in g and piecewise constant in x and y, so
+ * its derivative is itself applied to the incoming gradient; x and y are
+ * saved, not differentiated. */
+static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_tensor *y);
+
+static int pick_grad_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dg pick(g, x, y) = pick(1, x, y) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(1), *y = UNPACK(2);
+    gin[0] = x && y ? cg_reduce_grad(n, 0, pick_grad((cg_mathop)n->i[0], gout[0], x, y)) : NULL;
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op clamp_grad_op = {"ClampBackwardBackward0", pick_grad_backward, NULL};
+static const cg_op maximum_grad_op = {"MaximumBackwardBackward0", pick_grad_backward, NULL};
+static const cg_op minimum_grad_op = {"MinimumBackwardBackward0", pick_grad_backward, NULL};
+
+static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    cg_tensor *ins[3] = {g, x, y};
+    cg_dtype d = result_type3(g, x, y);
+    cg_tensor *out = kernel_raw(kernel, ins, 3, d, d);
+    if (!out || !cg_any_requires_grad(&g, 1)) return out;
+    const cg_op *op = kernel == CG_M_CLAMP_GRAD ? &clamp_grad_op
+                    : kernel == CG_M_MAXIMUM_GRAD ? &maximum_grad_op : &minimum_grad_op;
+    cg_node *n = cg_node_new(op, &g, 1, 1);
+    if (!n || cg_save(n, 1, x, false) || cg_save(n, 2, y, false)) return fail(out, n);
+    n->i[0] = kernel;
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* ---- atan2, maximum, minimum ---------------------------------------------------------- */
+
+static int atan2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *a = UNPACK(0), *b = UNPACK(1), *g = gout[0];
+    cg_tensor *r = F(cg_reciprocal, ADD(F(cg_square, a), F(cg_square, b)));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, MUL(b, r))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, MUL(NEG(a), r))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op atan2_op = {"Atan2Backward0", atan2_backward, NULL};
+
+cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    return record(&atan2_op, kernel_raw(CG_M_ATAN2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
+static int extremum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin);
+static const cg_op maximum_op = {"MaximumBackward0", extremum_backward, NULL};
+static const cg_op minimum_op = {"MinimumBackward0", extremum_backward, NULL};
+
+static int extremum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da max(a, b) = [a > b] + [a == b] / 2, and likewise for b and for min */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_mathop k = n->op == &maximum_op ? CG_M_MAXIMUM_GRAD : CG_M_MINIMUM_GRAD;
+    cg_tensor *a = UNPACK(0), *b = UNPACK(1);
+    if (a && b && cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, pick_grad(k, gout[0], a, b));
+    if (a && b && cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, pick_grad(k, gout[0], b, a));
+    drop(s);
+    return check_grads(n, gin);
+}
+
+static cg_tensor *extremum(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b) { return extremum(&maximum_op, CG_M_MAXIMUM, a, b); }
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b) { return extremum(&minimum_op, CG_M_MINIMUM, a, b); }
+
+/* ---- floor_divide, remainder ---------------------------------------------------------- */
+
+static int floor_divide_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin; /* piecewise constant, and PyTorch defines no derivative */
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::floor_divide is not implemented");
+    return -1;
+}
+static const cg_op floor_divide_op = {"torch::autograd::NotImplemented", floor_divide_backward, NULL};
+
+static int rremainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin; /* number % tensor: PyTorch defines no derivative */
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::remainder is not implemented");
+    return -1;
+}
+static const cg_op rremainder_op = {"torch::autograd::NotImplemented", rremainder_backward, NULL};
+
+/* op(a, b) in the promoted dtype; integer division by zero is an error. */
+static cg_tensor *division_raw(cg_mathop op, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_math_loop(op, d)) return NULL;
+    if (!cg_dtype_is_floating(d)) {
+        cg_tensor *zero = cg_logical_not(b);
+        bool any = zero && zero->numel > 0 && memchr(cg_ptr(zero), 1, (size_t)zero->numel) != NULL;
+        cg_tensor_release(zero);
+        if (!zero) return NULL;
+        if (any) {
+            cg_error_set(CG_ERR_RUNTIME, "ZeroDivisionError");
+            return NULL;
+        }
+    }
+    return kernel_raw(op, ins, 2, d, d);
+}
+
+cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    return record(&floor_divide_op, division_raw(CG_M_FLOOR_DIVIDE, a, b), ins, 2, 0);
+}
+
+static int remainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da (a mod b) = 1, d/db = -floor(a / b) (the quotient is piecewise constant) */
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(gout[0]);
+        if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
+    }
+    if (n->n_next < 2 || !cg_wants(n, 1)) return 0;
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *a = UNPACK(0), *b = UNPACK(1);
+    cg_tensor *q = a && b ? keep(s, division_raw(CG_M_FLOOR_DIVIDE, a, b)) : NULL;
+    gin[1] = cg_reduce_grad(n, 1, take(MUL(NEG(gout[0]), q)));
+    drop(s);
+    return gin[1] ? 0 : -1;
+}
+static const cg_op remainder_op = {"RemainderBackward1", remainder_backward, NULL};
+static const cg_op remainder_scalar_op = {"RemainderBackward0", remainder_backward, NULL};
+
+cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_tensor *out = division_raw(CG_M_REMAINDER, a, b);
+    if (a->is_wrapped) return record(&rremainder_op, out, &b, 1, 0);
+    if (b->is_wrapped) return record(&remainder_scalar_op, out, &a, 1, 0);
+    return record(&remainder_op, out, ins, 2, b->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0);
+}
+
+/* ---- lerp ------------------------------------------------------------------------------ */
+
+/* The C++ type names PyTorch's dtype checks print. */
+static const char *c10_name(cg_dtype d) {
+    static const char *names[] = {"float", "double", "long int", "bool"};
+    return names[d];
+}
+
+static int check_same_dtype(const cg_tensor *self, const cg_tensor *t, const char *what) {
+    if (t->dtype == self->dtype) return 0;
+    cg_error_set(CG_ERR_RUNTIME, "expected dtype %s for `%s` but got dtype %s", c10_name((cg_dtype)self->dtype),
+                 what, c10_name((cg_dtype)t->dtype));
+    return -1;
+}
+
+static int lerp_scalar_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da lerp(a, b, w) = 1 - w, d/db = w */
+    scratch sc = {.n = 0}, *s = &sc;
+    double w = n->f[0];
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MULN(gout[0], 1.0 - w)));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MULN(gout[0], w)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op lerp_scalar_op = {"LerpBackward0", lerp_scalar_backward, NULL};
+
+cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight) {
+    if (check_same_dtype(start, end, "end")) return NULL;
+    if (!cg_dtype_is_floating((cg_dtype)start->dtype)) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"lerp_kernel_scalar\" not implemented for '%s'",
+                     cg_dtype_torch_name((cg_dtype)start->dtype));
+        return NULL;
+    }
+    cg_tensor *w = number(weight, start);
+    cg_tensor *ins[3] = {start, end, w};
+    cg_tensor *out = w ? kernel_raw(CG_M_LERP, ins, 3, (cg_dtype)start->dtype, (cg_dtype)start->dtype) : NULL;
+    cg_tensor_release(w);
+    out = record(&lerp_scalar_op, out, ins, 2, 0);
+    if (out && out->grad_fn && out->grad_fn->op == &lerp_scalar_op) out->grad_fn->f[0] = weight;
+    return out;
+}
+
+/* LerpBackward1 keeps the weight's ndim, shape and dtype in i[0], i[1..8] and i[9]. */
+static int lerp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da lerp(a, b, w) = 1 - w, d/db = w, d/dw = b - a */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0];
+    cg_tensor *w = cg_wants(n, 0) || cg_wants(n, 1) ? UNPACK(2) : NULL;
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, RSUBN(w, 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, w)));
+    if (cg_wants(n, 2))
+        gin[2] = reduce_to(take(MUL(g, SUB(UNPACK(1), UNPACK(0)))), &n->i[1], (int)n->i[0], (cg_dtype)n->i[9]);
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op lerp_op = {"LerpBackward1", lerp_backward, NULL};
+
+cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight) {
+    /* a 0-d weight may have another dtype, as PyTorch allows */
+    if (check_same_dtype(start, end, "end") || (weight->ndim > 0 && check_same_dtype(start, weight, "weight")))
+        return NULL;
+    cg_tensor *ins[3] = {start, end, weight};
+    cg_dtype d = (cg_dtype)start->dtype;
+    unsigned save = (weight->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0) |
+                    (start->requires_grad || end->requires_grad ? SAVE_IN(2) : 0);
+    cg_tensor *out = record(&lerp_op, kernel_raw(CG_M_LERP, ins, 3, d, d), ins, 3, save);
+    if (out && out->grad_fn && out->grad_fn->op == &lerp_op) {
+        int64_t *meta = out->grad_fn->i;
+        meta[0] = weight->ndim;
+        memcpy(&meta[1], weight->shape, sizeof(int64_t) * (size_t)weight->ndim);
+        meta[9] = weight->dtype;
+    }
+    return out;
+}
+
+/* ---- where ------------------------------------------------------------------------------ */
+
+static int where_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da where(c, a, b) = c, d/db = !c */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *c = UNPACK(0), *g = gout[0];
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(WHERE(c, g, ZERO(g))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(WHERE(c, ZERO(g), g)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op where_op = {"WhereBackward0", where_backward, NULL};
+
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b) {
+    if (cond->dtype != CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "where expected condition to be a boolean tensor, but got a tensor with dtype %s",
+                     cg_dtype_torch_name((cg_dtype)cond->dtype));
+        return NULL;
+    }
+    cg_tensor *ins[3] = {cond, a, b};
+    cg_dtype d = cg_result_type(a, b);
+    cg_tensor *out = kernel_raw(CG_M_WHERE, ins, 3, d, d);
+    if (!out || !cg_any_requires_grad(ins + 1, 2)) return out;
+    cg_node *n = cg_node_new(&where_op, ins + 1, 2, 1);
+    if (!n || cg_save(n, 0, cond, false)) return fail(out, n);
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* ---- clamp -------------------------------------------------------------------------------- */
+
+
+#define GE(a, b) op2(s, cg_ge, (a), (b))
+#define LE(a, b) op2(s, cg_le, (a), (b))
+#define LT(a, b) op2(s, cg_lt, (a), (b))
+#define GT(a, b) op2(s, cg_gt, (a), (b))
+#define AND(a, b) op2(s, cg_logical_and, (a), (b))
+#define OR(a, b) op2(s, cg_logical_or, (a), (b))
+
+/* Node layout: i[0] holds these flags, i[1] and i[2] the input numbers of the
+ * tensor bounds lo and hi; f[0] and f[1] the bounds of the Scalar overload.
+ * Saved: x in slot 0; tensor bounds lo and hi in slots 1 and 2, or for the
+ * Scalar overload the result in slot 2. */
+#define HAS_LO 1
+#define HAS_HI 2
+#define TENSOR_BOUNDS 4
+enum { CLAMP_BOTH, CLAMP_MIN, CLAMP_MAX };
+
+static int clamp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx clamp(x, lo, hi) = [lo <= x <= hi], d/dlo = [x < lo and lo < hi], d/dhi = [x > hi or hi < lo] */
+    scratch sc = {.n = 0}, *s = &sc;
+    int64_t flags = n->i[0];
+    bool has_lo = flags & HAS_LO, has_hi = flags & HAS_HI, tensor = flags & TENSOR_BOUNDS;
+    cg_tensor *g = gout[0], *x = UNPACK(0), *m;
+    if (!tensor && !(has_lo && has_hi && n->f[0] > n->f[1])) { /* unless min > max: x passed where y == x */
+        cg_tensor *y = UNPACK(2);
+        gin[0] = x && y ? cg_reduce_grad(n, 0, pick_grad(CG_M_CLAMP_GRAD, g, x, y)) : NULL;
+        drop(s);
+        return gin[0] ? 0 : -1;
+    }
+    cg_tensor *zero = ZERO(g);
+    cg_tensor *lo = !has_lo ? NULL : tensor ? UNPACK(1) : x ? keep(s, number(n->f[0], x)) : NULL;
+    cg_tensor *hi = !has_hi ? NULL : tensor ? UNPACK(2) : x ? keep(s, number(n->f[1], x)) : NULL;
+    if (cg_wants(n, 0)) {
+        m = has_lo && has_hi ? AND(GE(x, lo), LE(x, hi)) : has_lo ? GE(x, lo) : LE(x, hi);
+        gin[0] = cg_reduce_grad(n, 0, take(WHERE(m, g, zero)));
+    }
+    int il = (int)n->i[1], ih = (int)n->i[2];
+    if (tensor && has_lo && cg_wants(n, il)) {
+        m = has_hi ? AND(LT(x, lo), LT(lo, hi)) : LT(x, lo);
+        gin[il] = reduce_like(take(WHERE(m, g, zero)), lo);
+    }
+    if (tensor && has_hi && cg_wants(n, ih)) {
+        m = has_lo ? OR(GT(x, hi), LT(hi, lo)) : GT(x, hi);
+        gin[ih] = reduce_like(take(WHERE(m, g, zero)), hi);
+    }
+    drop(s);
+    return check_grads(n, gin);
+}
+
+/* [kind][tensor bounds]: PyTorch numbers the Tensor and Scalar overloads differently per op. */
+static const cg_op clamp_ops[3][2] = {
+    {{"ClampBackward1", clamp_backward, NULL}, {"ClampBackward0", clamp_backward, NULL}},
+    {{"ClampMinBackward0", clamp_backward, NULL}, {"ClampMinBackward1", clamp_backward, NULL}},
+    {{"ClampMaxBackward0", clamp_backward, NULL}, {"ClampMaxBackward1", clamp_backward, NULL}},
+};
+
+static cg_tensor *clamp_raw(cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
+    cg_dtype d = result_type3(a, lo, hi);
+    cg_tensor *both[3] = {a, lo, hi}, *one[2] = {a, lo ? lo : hi};
+    if (lo && hi) return kernel_raw(CG_M_CLAMP, both, 3, d, d);
+    return kernel_raw(lo ? CG_M_MAXIMUM : CG_M_MINIMUM, one, 2, d, d);
+}
+
+static cg_tensor *clamp(int kind, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
+    if (!lo && !hi) {
+        cg_error_set(CG_ERR_RUNTIME, "torch.clamp: At least one of 'min' or 'max' must not be None");
+        return NULL;
+    }
+    bool tensor = (lo && !lo->is_wrapped) || (hi && !hi->is_wrapped);
+    cg_tensor *out = clamp_raw(a, lo, hi);
+    /* the node's inputs: x, then the bounds the Tensor overload takes */
+    cg_tensor *ins[3] = {a, kind == CLAMP_MAX ? hi : lo, hi};
+    int nin = !tensor ? 1 : kind == CLAMP_BOTH ? 3 : 2;
+    if (!out || !cg_any_requires_grad(ins, nin)) return out;
+    cg_node *n = cg_node_new(&clamp_ops[kind][tensor], ins, nin, 1);
+    if (!n || cg_save(n, 0, a, false) || (tensor && lo && cg_save(n, 1, lo, false)) ||
+        (tensor && hi && cg_save(n, 2, hi, false)) || (!tensor && cg_save(n, 2, out, true)))
+        return fail(out, n);
+    n->i[0] = (lo ? HAS_LO : 0) | (hi ? HAS_HI : 0) | (tensor ? TENSOR_BOUNDS : 0);
+    n->i[1] = lo && tensor ? 1 : -1;
+    n->i[2] = hi && tensor ? nin - 1 : -1;
+    n->f[0] = lo && !tensor ? cg_tensor_item(lo) : 0.0;
+    n->f[1] = hi && !tensor ? cg_tensor_item(hi) : 0.0;
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+cg_tensor *cg_clamp(cg_tensor *a, cg_tensor *lo, cg_tensor *hi) { return clamp(CLAMP_BOTH, a, lo, hi); }
+cg_tensor *cg_clamp_min(cg_tensor *a, cg_tensor *lo) { return clamp(CLAMP_MIN, a, lo, NULL); }
+cg_tensor *cg_clamp_max(cg_tensor *a, cg_tensor *hi) { return clamp(CLAMP_MAX, a, NULL, hi); }
+
+/* ---- in place -------------------------------------------------------------------------- */
+
+/* An in-place result may not fall to a lower category (float -> int, int -> bool). */
+static int check_castable(cg_dtype from, cg_dtype to) {
+    if (category(from) <= category(to)) return 0;
+    cg_error_set(CG_ERR_RUNTIME, "result type %s can't be cast to the desired output type %s",
+                 cg_dtype_torch_name(from), cg_dtype_torch_name(to));
+    return -1;
+}
+
+/* A copy of a's current value carrying a's history: the op runs on it, so its
+ * node's edge 0 is a's old history and what it saves is never overwritten. */
+static cg_tensor *snapshot(cg_tensor *a) {
+    cg_tensor *c = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (c && cg_copy_data(c, a)) {
+        cg_tensor_release(c);
+        return NULL;
+    }
+    if (c && a->grad_fn) cg_set_history(c, a->grad_fn, a->output_nr);
+    return c;
+}
+
+typedef struct inplace_op {
+    cg_unary_fn unary; /* else clamp of this kind */
+    int clamp_kind;
+} inplace_op;
+
+/* a = op(a, lo, hi): computed out of place, then written back; the result's
+ * node becomes a's history (see inplace.c). */
+static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
+    cg_tensor *ins[3] = {a, lo, hi};
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
+    cg_tensor *src = ip.records ? snapshot(a) : a;
+    if (!src) return cg_inplace_abort(&ip);
+    if (!ip.records) cg_tensor_retain(a);
+    cg_tensor *r = op.unary ? op.unary(src) : clamp(op.clamp_kind, src, lo, hi);
+    bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
+    if (ok && r->grad_fn) {
+        ip.node = r->grad_fn;
+        cg_node_retain(ip.node);
+    }
+    cg_tensor_release(r);
+    cg_tensor_release(src);
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+}
+
+cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn) { return inplace((inplace_op){fn, 0}, a, NULL, NULL); }
+cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
+    return inplace((inplace_op){NULL, CLAMP_BOTH}, a, lo, hi);
+}
+cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo) { return inplace((inplace_op){NULL, CLAMP_MIN}, a, lo, NULL); }
+cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi) { return inplace((inplace_op){NULL, CLAMP_MAX}, a, NULL, hi); }

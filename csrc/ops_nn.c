@@ -1,0 +1,1230 @@
+/* ops_nn.c -- fused neural-network kernels: forward and backward side by side.
+ *
+ * Each op computes its result with one raw kernel and records one node, named
+ * as PyTorch names it. Backward formulas are written with op functions; a
+ * first-order backward may itself be a fused op (gelu_backward,
+ * nll_loss_backward, embedding_backward) whose own backward is again written
+ * with ops, so create_graph gives gradients of any order. Factors that are
+ * piecewise constant in the inputs (the slope of leaky_relu, the sign in
+ * l1_loss) are computed raw: their derivative is zero almost everywhere.
+ */
+#include <cblas.h>
+#include <math.h>
+
+#include "internal.h"
+
+#define VP(t) ((void *)cg_ptr(t)) /* a tensor's first element, as any pointer type */
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Temporaries of a composite formula, released together. K(e) keeps the new
+ * reference e and, once anything has failed, skips evaluating the rest. */
+#define NN_TMP_MAX 32
+typedef struct tmp {
+    cg_tensor *t[NN_TMP_MAX];
+    int n;
+    bool failed;
+} tmp;
+
+static cg_tensor *tmp_keep(tmp *s, cg_tensor *t) {
+    if (!t || s->n == NN_TMP_MAX) {
+        if (t) cg_error_set(CG_ERR_RUNTIME, "ops_nn: too many temporaries");
+        cg_tensor_release(t);
+        s->failed = true;
+        return NULL;
+    }
+    s->t[s->n++] = t;
+    return t;
+}
+#define K(e) (S.failed ? NULL : tmp_keep(&S, (e)))
+
+/* Releases the temporaries; returns a new reference to r, or NULL if anything failed. */
+static cg_tensor *tmp_end(tmp *s, cg_tensor *r) {
+    if (s->failed || !r)
+        r = NULL;
+    else
+        cg_tensor_retain(r);
+    for (int k = 0; k < s->n; k++) cg_tensor_release(s->t[k]);
+    s->n = 0;
+    return r;
+}
+
+static cg_tensor *number(double v, cg_tensor *like) { return cg_scalar_tensor(v, CG_FLOAT64, like); }
+
+static cg_tensor *mul_number(cg_tensor *a, double v) {
+    cg_tensor *s = number(v, a);
+    cg_tensor *r = s ? cg_mul(a, s) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+static cg_tensor *add_number(cg_tensor *a, double v) {
+    cg_tensor *s = number(v, a);
+    cg_tensor *r = s ? cg_add(a, s) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+/* v - a */
+static cg_tensor *rsub_number(cg_tensor *a, double v) {
+    cg_tensor *s = number(v, a);
+    cg_tensor *r = s ? cg_rsub(a, s) : NULL;
+    cg_tensor_release(s);
+    return r;
+}
+
+static cg_tensor *fail(cg_tensor *out, cg_node *n) {
+    cg_tensor_release(out);
+    cg_node_release(n);
+    return NULL;
+}
+
+static cg_tensor *finish(cg_tensor *out, cg_node *n) {
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* Turns grad mode off for a raw computation made of op functions; returns the old mode. */
+static int grad_off(void) {
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    return on;
+}
+
+/* Non-differentiable tensors a node keeps: targets, weights, statistics. */
+typedef struct consts {
+    cg_tensor *t[4];
+} consts;
+
+static void consts_free(void *p) {
+    consts *c = p;
+    for (int k = 0; k < 4; k++) cg_tensor_release(c->t[k]);
+    free(c);
+}
+
+static int keep_consts(cg_node *n, cg_tensor *a, cg_tensor *b, cg_tensor *c, cg_tensor *d) {
+    consts *k = calloc(1, sizeof *k);
+    if (!k) {
+        cg_oom((int64_t)sizeof *k);
+        return -1;
+    }
+    cg_tensor *src[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        if ((k->t[i] = src[i])) cg_tensor_retain(src[i]);
+    n->extra = k;
+    return 0;
+}
+
+static cg_tensor *konst(const cg_node *n, int k) { return n->extra ? ((consts *)n->extra)->t[k] : NULL; }
+
+/* t broadcast to shape and cast to dtype, contiguous (t itself when it already is). */
+static cg_tensor *dense(cg_tensor *t, const int64_t *shape, int nd, cg_dtype dtype) {
+    if (t->dtype == dtype && cg_shape_eq(t->shape, t->ndim, shape, nd) && cg_tensor_is_contiguous(t)) {
+        cg_tensor_retain(t);
+        return t;
+    }
+    cg_tensor *out = cg_empty(shape, nd, dtype);
+    if (out && cg_copy_data(out, t)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+static cg_tensor *dense_like(cg_tensor *t) { return dense(t, t->shape, t->ndim, (cg_dtype)t->dtype); }
+
+/* The floating dtype an op on a (and b) computes in, or an error naming op. */
+static int float_dtype(const char *op, const cg_tensor *a, const cg_tensor *b, cg_dtype *out) {
+    cg_dtype d = b ? cg_result_type(a, b) : (cg_dtype)a->dtype;
+    if (!cg_dtype_is_floating(d)) {
+        cg_error_set(CG_ERR_RUNTIME, "\"%s\" not implemented for '%s'", op, cg_dtype_torch_name(d));
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* ---- pointwise kernels ------------------------------------------------------------- */
+
+/* out[i] = EXPR of X = x[i], Y = y[i] (0 without y), Z = z[i] (1 without z)
+ * and the parameters P0, P1; one loop per floating dtype. */
+typedef void (*pw_fn)(int64_t n, void *out, const void *x, const void *y, const void *z, const double *p);
+
+#define PW_LOOP(T, EXPR)                                                                     \
+    T *o = out;                                                                              \
+    const T *xs = x, *ys = y, *zs = z;                                                       \
+    const T P0 = (T)p[0], P1 = (T)p[1];                                                      \
+    (void)P0;                                                                                \
+    (void)P1;                                                                                \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T X = xs[i], Y = ys ? ys[i] : (T)0, Z = zs ? zs[i] : (T)1;                           \
+        (void)Y;                                                                             \
+        (void)Z;                                                                             \
+        o[i] = (T)(EXPR);                                                                    \
+    }
+#define PW(NAME, EXPR_F, EXPR_D)                                                             \
+    static void NAME##_f32(int64_t n, void *out, const void *x, const void *y, const void *z,  \
+                           const double *p) {                                                \
+        PW_LOOP(float, EXPR_F)                                                               \
+    }                                                                                        \
+    static void NAME##_f64(int64_t n, void *out, const void *x, const void *y, const void *z,  \
+                           const double *p) {                                                \
+        PW_LOOP(double, EXPR_D)                                                              \
+    }                                                                                        \
+    static const pw_fn NAME[2] = {NAME##_f32, NAME##_f64};
+
+#define SQRT_2_PI 0.79788456080286535588 /* sqrt(2 / pi) */
+#define GELU_KAPPA 0.044715
+
+/* d/dx of the tanh approximation 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + k x^3) */
+#define GELU_TANH_GRAD(NAME, T, TANH)                                                        \
+    static inline T NAME(T x) {                                                              \
+        T t = TANH((T)SQRT_2_PI * (x + (T)GELU_KAPPA * x * x * x));                          \
+        T right = (T)0.5 * x * (1 - t * t) * (T)SQRT_2_PI * (1 + 3 * (T)GELU_KAPPA * x * x); \
+        return (T)0.5 * (1 + t) + right;                                                     \
+    }
+GELU_TANH_GRAD(gelu_tanh_grad_f, float, tanhf)
+GELU_TANH_GRAD(gelu_tanh_grad_d, double, tanh)
+
+PW(leaky_relu_fwd, X > 0 ? X : X * P0, X > 0 ? X : X * P0)
+PW(leaky_relu_slope, X > 0 ? 1 : P0, X > 0 ? 1 : P0)
+PW(gelu_fwd, 0.5f * X * (1 + erff(X * (float)M_SQRT1_2)), 0.5 * X * (1 + erf(X * M_SQRT1_2)))
+PW(gelu_tanh_fwd, 0.5f * X * (1 + tanhf((float)SQRT_2_PI * (X + (float)GELU_KAPPA * X * X * X))),
+   0.5 * X * (1 + tanh(SQRT_2_PI * (X + GELU_KAPPA * X * X * X))))
+/* gelu'(x) = Phi(x) + x phi(x), times the incoming gradient X; Y is the input */
+PW(gelu_bwd, X * (0.5f * (1 + erff(Y * (float)M_SQRT1_2)) + Y * expf(-0.5f * Y * Y) * 0.3989422804f),
+   X * (0.5 * (1 + erf(Y * M_SQRT1_2)) + Y * exp(-0.5 * Y * Y) * 0.39894228040143267794))
+PW(gelu_tanh_bwd, X * gelu_tanh_grad_f(Y), X * gelu_tanh_grad_d(Y))
+PW(mse_fwd, (X - Y) * (X - Y), (X - Y) * (X - Y))
+PW(l1_fwd, fabsf(X - Y), fabs(X - Y))
+PW(sign_of_diff, (X > Y) - (X < Y), (X > Y) - (X < Y))
+PW(huber_fwd, fabsf(X - Y) < P0 ? 0.5f * (X - Y) * (X - Y) : P0 * (fabsf(X - Y) - 0.5f * P0),
+   fabs(X - Y) < P0 ? 0.5 * (X - Y) * (X - Y) : P0 * (fabs(X - Y) - 0.5 * P0))
+PW(huber_inside, fabsf(X - Y) <= P0, fabs(X - Y) <= P0)
+PW(huber_outside, fabsf(X - Y) <= P0 ? 0 : P0 * ((X > Y) - (X < Y)), fabs(X - Y) <= P0 ? 0 : P0 * ((X > Y) - (X < Y)))
+PW(bce_fwd, Z * ((Y - 1) * fmaxf(log1pf(-X), -100.f) - Y * fmaxf(logf(X), -100.f)),
+   Z * ((Y - 1) * fmax(log1p(-X), -100.) - Y * fmax(log(X), -100.)))
+PW(below_p0, X < P0, X < P0)
+PW(below_p0_value, X < P0 ? P0 : 0, X < P0 ? P0 : 0)
+PW(bce_logits_fwd, (1 - Y) * X + (1 + (Z - 1) * Y) * (log1pf(expf(-fabsf(X))) + fmaxf(-X, 0.f)),
+   (1 - Y) * X + (1 + (Z - 1) * Y) * (log1p(exp(-fabs(X))) + fmax(-X, 0.)))
+PW(dropout_scale, X < P0 ? P1 : 0, X < P0 ? P1 : 0)
+
+/* f over x, y, z (y, z may be NULL) broadcast together, computed in dtype. */
+static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_tensor *y, cg_tensor *z,
+                            double p0, double p1) {
+    int64_t shape[CG_MAX_DIMS], tmp_shape[CG_MAX_DIMS];
+    int nd = x->ndim;
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)nd);
+    cg_tensor *ops[3] = {x, y, z}, *d[3] = {NULL, NULL, NULL}, *out = NULL;
+    for (int k = 1; k < 3; k++) {
+        if (!ops[k]) continue;
+        if (cg_broadcast_shapes(shape, nd, ops[k]->shape, ops[k]->ndim, tmp_shape, &nd)) return NULL;
+        memcpy(shape, tmp_shape, sizeof(int64_t) * (size_t)nd);
+    }
+    for (int k = 0; k < 3; k++)
+        if (ops[k] && !(d[k] = dense(ops[k], shape, nd, dtype))) goto done;
+    out = cg_empty(shape, nd, dtype);
+    if (out) {
+        double p[2] = {p0, p1};
+        f[dtype == CG_FLOAT64](out->numel, VP(out), VP(d[0]), d[1] ? VP(d[1]) : NULL,
+                               d[2] ? VP(d[2]) : NULL, p);
+    }
+done:
+    for (int k = 0; k < 3; k++) cg_tensor_release(d[k]);
+    return out;
+}
+
+/* ---- leaky_relu, gelu ---------------------------------------------------------------- */
+
+static int leaky_relu_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx leaky_relu(x) = 1 if x > 0 else negative_slope */
+    return (gin[0] = cg_mul(gout[0], konst(n, 0))) ? 0 : -1;
+}
+static const cg_op leaky_relu_op = {"LeakyReluBackward0", leaky_relu_backward, consts_free};
+
+cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope) {
+    cg_dtype d;
+    if (float_dtype("leaky_relu", x, NULL, &d)) return NULL;
+    cg_tensor *out = pointwise(leaky_relu_fwd, d, x, NULL, NULL, negative_slope, 0);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_tensor *slope = pointwise(leaky_relu_slope, d, x, NULL, NULL, negative_slope, 0);
+    cg_node *n = slope ? cg_node_new(&leaky_relu_op, &x, 1, 1) : NULL;
+    int rc = n ? keep_consts(n, slope, NULL, NULL, NULL) : -1;
+    cg_tensor_release(slope);
+    return rc ? fail(out, n) : finish(out, n);
+}
+
+static cg_tensor *gelu_backward(cg_tensor *g, cg_tensor *x, int64_t approximate);
+
+/* d/dx gelu'(x): phi(x) (2 - x^2) exactly; for the tanh form, with
+ * u = b (x + k x^3) and t = tanh(u): (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2). */
+static cg_tensor *gelu_second(cg_tensor *x, int64_t approximate) {
+    tmp S = {0};
+    cg_tensor *x2 = K(cg_mul(x, x)), *r;
+    if (!approximate) {
+        cg_tensor *phi = K(mul_number(K(cg_exp(K(mul_number(x2, -0.5)))), 0.39894228040143267794));
+        r = K(cg_mul(phi, K(rsub_number(x2, 2.0))));
+        return tmp_end(&S, r);
+    }
+    cg_tensor *x3 = K(cg_mul(x2, x));
+    cg_tensor *u = K(mul_number(K(cg_add(x, K(mul_number(x3, GELU_KAPPA)))), SQRT_2_PI));
+    cg_tensor *t = K(cg_tanh(u));
+    cg_tensor *du = K(mul_number(K(add_number(K(mul_number(x2, 3 * GELU_KAPPA)), 1.0)), SQRT_2_PI));
+    cg_tensor *ddu = K(mul_number(x, 6 * GELU_KAPPA * SQRT_2_PI));
+    cg_tensor *tdu2 = K(mul_number(K(cg_mul(t, K(cg_mul(du, du)))), 2.0));
+    cg_tensor *inner = K(cg_add(du, K(mul_number(K(cg_mul(x, K(cg_sub(ddu, tdu2)))), 0.5))));
+    r = K(cg_mul(K(rsub_number(K(cg_mul(t, t)), 1.0)), inner));
+    return tmp_end(&S, r);
+}
+
+/* gelu_backward(g, x) = g gelu'(x): d/dg = gelu'(x), d/dx = g gelu''(x) */
+static int gelu_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    cg_tensor *g = K(cg_unpack(n, 0)), *x = K(cg_unpack(n, 1));
+    if (!S.failed && cg_wants(n, 0)) gin[0] = gelu_backward(gout[0], x, n->i[0]);
+    if (!S.failed && cg_wants(n, 1))
+        gin[1] = tmp_end(&S, K(cg_mul(K(cg_mul(gout[0], g)), K(gelu_second(x, n->i[0])))));
+    bool bad = S.failed || (cg_wants(n, 0) && !gin[0]);
+    tmp_end(&S, NULL);
+    return bad ? -1 : 0;
+}
+static const cg_op gelu_bwd_op = {"GeluBackwardBackward0", gelu_bwd_backward, NULL};
+
+static cg_tensor *gelu_backward(cg_tensor *g, cg_tensor *x, int64_t approximate) {
+    cg_tensor *ins[2] = {g, x};
+    cg_tensor *out = pointwise(approximate ? gelu_tanh_bwd : gelu_bwd, cg_result_type(g, x), g, x, NULL, 0, 0);
+    if (!out || !cg_any_requires_grad(ins, 2)) return out;
+    cg_node *n = cg_node_new(&gelu_bwd_op, ins, 2, 1);
+    if (!n || cg_save(n, 0, g, false) || cg_save(n, 1, x, false)) return fail(out, n);
+    n->i[0] = approximate;
+    return finish(out, n);
+}
+
+static int gelu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx x Phi(x) = Phi(x) + x phi(x) */
+    cg_tensor *x = cg_unpack(n, 0);
+    gin[0] = x ? gelu_backward(gout[0], x, n->i[0]) : NULL;
+    cg_tensor_release(x);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op gelu_op = {"GeluBackward0", gelu_op_backward, NULL};
+
+cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh) {
+    cg_dtype d;
+    if (float_dtype("GeluKernelImpl", x, NULL, &d)) return NULL;
+    cg_tensor *out = pointwise(approximate_tanh ? gelu_tanh_fwd : gelu_fwd, d, x, NULL, NULL, 0, 0);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&gelu_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false)) return fail(out, n);
+    n->i[0] = approximate_tanh;
+    return finish(out, n);
+}
+
+/* ---- pointwise losses: mse, l1, huber, binary cross-entropy ---------------------------- */
+
+enum { RED_NONE = 0, RED_MEAN = 1, RED_SUM = 2 }; /* PyTorch's Reduction enum */
+
+static int check_reduction(int reduction) {
+    if (reduction < RED_NONE || reduction > RED_SUM) {
+        cg_error_set(CG_ERR_VALUE, "%d is not a valid value for reduction", reduction);
+        return -1;
+    }
+    return 0;
+}
+
+/* Element-wise loss values (stolen), reduced as asked; *count gets their number. */
+static cg_tensor *reduce_loss(cg_tensor *t, int reduction, int64_t *count) {
+    if (!t || reduction == RED_NONE) return t;
+    *count = t->numel;
+    int on = grad_off();
+    cg_tensor *r = reduction == RED_MEAN ? cg_mean(t, NULL, 0, 0) : cg_sum(t, NULL, 0, 0);
+    cg_set_grad_enabled(on);
+    cg_tensor_release(t);
+    return r;
+}
+
+/* A loss node over (x, y), saving both; c0, c1 are constants it keeps. */
+static cg_tensor *record_loss(const cg_op *op, cg_tensor *out, cg_tensor *x, cg_tensor *y, int reduction,
+                              int64_t count, double p0, cg_tensor *c0, cg_tensor *c1) {
+    cg_tensor *ins[2] = {x, y};
+    if (!out || !cg_any_requires_grad(ins, 2)) return out;
+    cg_node *n = cg_node_new(op, ins, 2, 1);
+    if (!n || cg_save(n, 0, x, false) || cg_save(n, 1, y, false) || keep_consts(n, c0, c1, NULL, NULL))
+        return fail(out, n);
+    n->i[0] = reduction;
+    n->f[0] = (double)count;
+    n->f[1] = p0;
+    return finish(out, n);
+}
+
+/* The loss's incoming gradient as the factor of every element's derivative. */
+static cg_tensor *loss_factor(cg_node *n, cg_tensor *g) {
+    if (n->i[0] == RED_MEAN) {
+        cg_tensor *c = number(n->f[0], g);
+        cg_tensor *r = c ? cg_div(g, c) : NULL;
+        cg_tensor_release(c);
+        return r;
+    }
+    cg_tensor_retain(g);
+    return g;
+}
+
+/* gin[0] = ex, gin[1] = ey, summed back to the inputs' shapes (borrowed; NULL: -ex). */
+static int loss_grads(cg_node *n, cg_tensor *ex, cg_tensor *ey, cg_tensor **gin) {
+    if (!ex) return -1;
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(ex);
+        if (!(gin[0] = cg_reduce_grad(n, 0, ex))) return -1;
+    }
+    if (cg_wants(n, 1)) {
+        if (ey)
+            cg_tensor_retain(ey);
+        else
+            ey = cg_neg(ex);
+        if (!(gin[1] = cg_reduce_grad(n, 1, ey))) return -1;
+    }
+    return 0;
+}
+
+static int mse_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx (x - y)^2 = 2 (x - y) = -d/dy */
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
+    cg_tensor *e = K(cg_mul(K(mul_number(K(cg_sub(x, y)), 2.0)), f));
+    int rc = S.failed ? -1 : loss_grads(n, e, NULL, gin);
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op mse_op = {"MseLossBackward0", mse_backward, consts_free};
+
+cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction) {
+    cg_dtype d;
+    int64_t count = 0;
+    if (check_reduction(reduction) || float_dtype("mse_cpu", x, y, &d)) return NULL;
+    cg_tensor *out = reduce_loss(pointwise(mse_fwd, d, x, y, NULL, 0, 0), reduction, &count);
+    return record_loss(&mse_op, out, x, y, reduction, count, 0, NULL, NULL);
+}
+
+static int l1_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx |x - y| = sign(x - y) = -d/dy */
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
+    cg_tensor *sign = S.failed ? NULL : K(pointwise(sign_of_diff, cg_result_type(x, y), x, y, NULL, 0, 0));
+    int rc = S.failed ? -1 : loss_grads(n, K(cg_mul(sign, f)), NULL, gin);
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op l1_op = {"L1LossBackward0", l1_backward, consts_free};
+
+cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction) {
+    cg_dtype d;
+    int64_t count = 0;
+    if (check_reduction(reduction) || float_dtype("abs_cpu", x, y, &d)) return NULL;
+    cg_tensor *out = reduce_loss(pointwise(l1_fwd, d, x, y, NULL, 0, 0), reduction, &count);
+    return record_loss(&l1_op, out, x, y, reduction, count, 0, NULL, NULL);
+}
+
+static int huber_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx huber(x - y) = x - y inside [-delta, delta], delta sign(x - y) outside */
+    tmp S = {0};
+    double delta = n->f[1];
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
+    cg_dtype d = S.failed ? CG_FLOAT64 : cg_result_type(x, y);
+    cg_tensor *in = S.failed ? NULL : K(pointwise(huber_inside, d, x, y, NULL, delta, 0));
+    cg_tensor *out = S.failed ? NULL : K(pointwise(huber_outside, d, x, y, NULL, delta, 0));
+    cg_tensor *slope = K(cg_add(K(cg_mul(K(cg_sub(x, y)), in)), out));
+    int rc = S.failed ? -1 : loss_grads(n, K(cg_mul(slope, f)), NULL, gin);
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op huber_op = {"HuberLossBackward0", huber_backward, consts_free};
+
+cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta) {
+    cg_dtype d;
+    int64_t count = 0;
+    if (check_reduction(reduction) || float_dtype("huber_cpu", x, y, &d)) return NULL;
+    if (!(delta > 0)) {
+        cg_error_set(CG_ERR_RUNTIME, "huber_loss does not support non-positive values for delta.");
+        return NULL;
+    }
+    cg_tensor *out = reduce_loss(pointwise(huber_fwd, d, x, y, NULL, delta, 0), reduction, &count);
+    return record_loss(&huber_op, out, x, y, reduction, count, delta, NULL, NULL);
+}
+
+/* max(v, eps) as a differentiable function of v: v where v >= eps, else the constant eps */
+static cg_tensor *clamp_min_diff(cg_tensor *v, double eps) {
+    tmp S = {0};
+    cg_tensor *below = K(pointwise(below_p0, (cg_dtype)v->dtype, v, NULL, NULL, eps, 0));
+    cg_tensor *floor_ = S.failed ? NULL : K(pointwise(below_p0_value, (cg_dtype)v->dtype, v, NULL, NULL, eps, 0));
+    cg_tensor *r = K(cg_add(K(cg_mul(v, K(rsub_number(below, 1.0)))), floor_));
+    return tmp_end(&S, r);
+}
+
+static int bce_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx = w (x - y) / max(x (1 - x), 1e-12), d/dy = w (log(1 - x) - log(x)) */
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
+    cg_tensor *w = konst(n, 0), *ex = NULL, *ey = NULL;
+    cg_tensor *one_m = K(rsub_number(x, 1.0));
+    if (cg_wants(n, 0)) {
+        cg_tensor *den = K(clamp_min_diff(K(cg_mul(x, one_m)), 1e-12));
+        ex = K(cg_mul(K(cg_div(K(cg_sub(x, y)), den)), f));
+        if (w) ex = K(cg_mul(ex, w));
+    }
+    if (cg_wants(n, 1)) {
+        ey = K(cg_mul(K(cg_sub(K(cg_log(one_m)), K(cg_log(x)))), f));
+        if (w) ey = K(cg_mul(ey, w));
+    }
+    int rc = S.failed ? -1 : loss_grads(n, ex ? ex : ey, ey, gin);
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op bce_op = {"BinaryCrossEntropyBackward0", bce_backward, consts_free};
+
+static int check_probabilities(const cg_tensor *x) {
+    cg_tensor *c = dense_like((cg_tensor *)x);
+    if (!c) return -1;
+    bool ok = true;
+    for (int64_t i = 0; i < c->numel && ok; i++) {
+        double v = c->dtype == CG_FLOAT64 ? ((double *)VP(c))[i] : ((float *)VP(c))[i];
+        ok = v >= 0 && v <= 1;
+    }
+    cg_tensor_release(c);
+    if (!ok) cg_error_set(CG_ERR_RUNTIME, "all elements of input should be between 0 and 1");
+    return ok ? 0 : -1;
+}
+
+cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction) {
+    cg_dtype d;
+    int64_t count = 0;
+    if (check_reduction(reduction) || float_dtype("binary_cross_entropy", x, y, &d) || check_probabilities(x))
+        return NULL;
+    cg_tensor *out = reduce_loss(pointwise(bce_fwd, d, x, y, weight, 0, 0), reduction, &count);
+    return record_loss(&bce_op, out, x, y, reduction, count, 0, weight, NULL);
+}
+
+/* softplus(-x) = relu(-x) + log(1 + exp(-|x|)), |x| = relu(x) + relu(-x) */
+static cg_tensor *softplus_neg(cg_tensor *x) {
+    tmp S = {0};
+    cg_tensor *rn = K(cg_relu(K(cg_neg(x))));
+    cg_tensor *absx = K(cg_add(K(cg_relu(x)), rn));
+    cg_tensor *r = K(cg_add(rn, K(cg_log(K(add_number(K(cg_exp(K(cg_neg(absx)))), 1.0))))));
+    return tmp_end(&S, r);
+}
+
+static int bce_logits_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* with L = 1 + (pw - 1) y: d/dx = w (L sigmoid(x) - pw y), d/dy = w ((pw - 1) softplus(-x) - x) */
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
+    cg_tensor *w = konst(n, 0), *pw = konst(n, 1), *ex = NULL, *ey = NULL;
+    cg_tensor *pwm1 = pw ? K(add_number(pw, -1.0)) : NULL;
+    if (cg_wants(n, 0)) {
+        cg_tensor *sig = K(cg_sigmoid(x));
+        if (pw)
+            ex = K(cg_sub(K(cg_mul(K(add_number(K(cg_mul(pwm1, y)), 1.0)), sig)), K(cg_mul(pw, y))));
+        else
+            ex = K(cg_sub(sig, y));
+        ex = K(cg_mul(ex, f));
+        if (w) ex = K(cg_mul(ex, w));
+    }
+    if (cg_wants(n, 1)) {
+        ey = K(cg_neg(x));
+        if (pw) ey = K(cg_add(ey, K(cg_mul(pwm1, K(softplus_neg(x))))));
+        ey = K(cg_mul(ey, f));
+        if (w) ey = K(cg_mul(ey, w));
+    }
+    int rc = S.failed ? -1 : loss_grads(n, ex ? ex : ey, ey, gin);
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op bce_logits_op = {"BinaryCrossEntropyWithLogitsBackward0", bce_logits_backward, consts_free};
+
+cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_tensor *weight,
+                                               cg_tensor *pos_weight, int reduction) {
+    cg_dtype d;
+    int64_t count = 0;
+    if (check_reduction(reduction) || float_dtype("binary_cross_entropy_with_logits", x, y, &d)) return NULL;
+    cg_tensor *out = pointwise(bce_logits_fwd, d, x, y, pos_weight, 0, 0);
+    if (out && weight) {
+        cg_tensor *wl = cg_binary_raw(CG_BIN_MUL, out, weight, d);
+        cg_tensor_release(out);
+        out = wl;
+    }
+    out = reduce_loss(out, reduction, &count);
+    return record_loss(&bce_logits_op, out, x, y, reduction, count, 0, weight, pos_weight);
+}
+
+/* ---- softmax, log_softmax ------------------------------------------------------------ */
+
+/* Over a contiguous (outer, len, inner) block: y = softmax or log_softmax
+ * along the middle axis, shifted by the maximum for stability. */
+#define SOFTMAX_KERNEL(NAME, T, EXP, LOG)                                                    \
+    static void NAME(const T *x, T *y, int64_t outer, int64_t len, int64_t inner, bool log_) { \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                const T *xr = x + o * len * inner + j;                                       \
+                T *yr = y + o * len * inner + j;                                             \
+                T mx = -INFINITY;                                                            \
+                for (int64_t k = 0; k < len; k++)                                            \
+                    if (xr[k * inner] > mx || isnan(xr[k * inner])) mx = xr[k * inner];      \
+                if (isinf(mx) && mx < 0) mx = 0;                                             \
+                T sum = 0;                                                                   \
+                for (int64_t k = 0; k < len; k++) {                                          \
+                    T e = EXP(xr[k * inner] - mx);                                           \
+                    if (!log_) yr[k * inner] = e;                                            \
+                    sum += e;                                                                \
+                }                                                                            \
+                if (log_) {                                                                  \
+                    T lse = LOG(sum) + mx;                                                   \
+                    for (int64_t k = 0; k < len; k++) yr[k * inner] = xr[k * inner] - lse;   \
+                } else {                                                                     \
+                    for (int64_t k = 0; k < len; k++) yr[k * inner] /= sum;                  \
+                }                                                                            \
+            }                                                                                \
+    }
+SOFTMAX_KERNEL(softmax_f32, float, expf, logf)
+SOFTMAX_KERNEL(softmax_f64, double, exp, log)
+
+/* d softmax: g_in = y (g - sum(g y)); d log_softmax: g_in = g - exp(y) sum(g) */
+static int softmax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    int64_t dim = n->i[0];
+    bool log_ = n->i[1];
+    cg_tensor *y = K(cg_unpack(n, 0)), *g = gout[0], *r;
+    if (log_)
+        r = K(cg_sub(g, K(cg_mul(K(cg_exp(y)), K(cg_sum(g, &dim, 1, 1))))));
+    else
+        r = K(cg_mul(y, K(cg_sub(g, K(cg_sum(K(cg_mul(g, y)), &dim, 1, 1))))));
+    return (gin[0] = tmp_end(&S, r)) ? 0 : -1;
+}
+static const cg_op softmax_op = {"SoftmaxBackward0", softmax_backward, NULL};
+static const cg_op log_softmax_op = {"LogSoftmaxBackward0", softmax_backward, NULL};
+
+static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
+    int64_t d;
+    cg_dtype dtype;
+    if (float_dtype(log_ ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl", x, NULL, &dtype) ||
+        cg_wrap_dim(dim, x->ndim, &d))
+        return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
+    if (out && out->numel) {
+        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
+        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
+        int64_t outer = out->numel / (len * inner);
+        if (dtype == CG_FLOAT64)
+            softmax_f64(VP(c), VP(out), outer, len, inner, log_);
+        else
+            softmax_f32(VP(c), VP(out), outer, len, inner, log_);
+    }
+    cg_tensor_release(c);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(log_ ? &log_softmax_op : &softmax_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, out, true)) return fail(out, n);
+    n->i[0] = d;
+    n->i[1] = log_;
+    return finish(out, n);
+}
+
+cg_tensor *cg_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, false); }
+cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, true); }
+
+/* ---- nll_loss, cross_entropy ---------------------------------------------------------- */
+
+/* Input (N, C, d1, ...) or (C,), target (N, d1, ...) or (): the sizes as
+ * (N, C, D) with D = d1 * ..., checked against each other. */
+static int nll_layout(const cg_tensor *x, const cg_tensor *t, const cg_tensor *w, int64_t *N, int64_t *C, int64_t *D) {
+    if (t->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type Long but found %s", cg_dtype_torch_name((cg_dtype)t->dtype));
+        return -1;
+    }
+    if (x->ndim < 1) {
+        cg_error_set(CG_ERR_VALUE, "Expected 1 or more dimensions (got %d)", x->ndim);
+        return -1;
+    }
+    bool batched = x->ndim > 1;
+    *N = batched ? x->shape[0] : 1;
+    *C = x->shape[batched ? 1 : 0];
+    *D = 1;
+    for (int k = 2; k < x->ndim; k++) *D *= x->shape[k];
+    bool ok = t->ndim == (batched ? x->ndim - 1 : 0);
+    for (int k = 0; ok && k < t->ndim; k++) ok = t->shape[k] == x->shape[k == 0 ? 0 : k + 1];
+    if (!ok) {
+        char b1[160], b2[160];
+        if (batched && t->ndim >= 1 && t->shape[0] != x->shape[0])
+            cg_error_set(CG_ERR_VALUE, "Expected input batch_size (%lld) to match target batch_size (%lld).",
+                         (long long)x->shape[0], (long long)t->shape[0]);
+        else
+            cg_error_set(CG_ERR_RUNTIME, "expected target of size %s for input of size %s, got %s",
+                         batched ? "(N, d1, ...)" : "()", cg_shape_str(x->shape, x->ndim, b1, sizeof b1),
+                         cg_shape_str(t->shape, t->ndim, b2, sizeof b2));
+        return -1;
+    }
+    if (w && (w->ndim != 1 || w->shape[0] != *C)) {
+        cg_error_set(CG_ERR_RUNTIME, "weight tensor should be defined either for all %lld classes or no classes but "
+                     "got weight tensor of shape: %s", (long long)*C,
+                     cg_shape_str(w->shape, w->ndim, (char[160]){0}, 160));
+        return -1;
+    }
+    return 0;
+}
+
+/* out[n, d] = -w[t] x[n, t, d] (0 where t == ignore); returns the sum of w[t] or NaN + error. */
+#define NLL_KERNEL(NAME, T)                                                                  \
+    static double NAME(const T *x, const int64_t *t, const T *w, T *out, int64_t N, int64_t C, \
+                       int64_t D, int64_t ignore) {                                          \
+        double total = 0;                                                                    \
+        for (int64_t i = 0; i < N * D; i++) {                                                \
+            int64_t nn = i / D, d = i % D, c = t[i];                                         \
+            if (c == ignore) {                                                               \
+                out[i] = 0;                                                                  \
+                continue;                                                                    \
+            }                                                                                \
+            if (c < 0 || c >= C) {                                                           \
+                cg_error_set(CG_ERR_INDEX, "Target %lld is out of bounds.", (long long)c);   \
+                return NAN;                                                                  \
+            }                                                                                \
+            T wc = w ? w[c] : (T)1;                                                          \
+            out[i] = -wc * x[(nn * C + c) * D + d];                                          \
+            total += wc;                                                                     \
+        }                                                                                    \
+        return total;                                                                        \
+    }
+NLL_KERNEL(nll_f32, float)
+NLL_KERNEL(nll_f64, double)
+
+/* Per-sample losses (shape of t) and the total weight. */
+static cg_tensor *nll_raw(cg_tensor *x, cg_tensor *t, cg_tensor *w, int64_t ignore, double *total) {
+    int64_t N, C, D;
+    cg_dtype dtype;
+    if (float_dtype("nll_loss_forward_reduce_cuda_kernel_2d_index", x, NULL, &dtype) || nll_layout(x, t, w, &N, &C, &D))
+        return NULL;
+    cg_tensor *xc = dense_like(x), *tc = xc ? dense_like(t) : NULL;
+    cg_tensor *wc = tc && w ? dense(w, w->shape, w->ndim, dtype) : NULL;
+    cg_tensor *out = tc && (wc || !w) ? cg_empty(t->shape, t->ndim, dtype) : NULL;
+    if (out) {
+        void *wp = wc ? VP(wc) : NULL;
+        *total = dtype == CG_FLOAT64 ? nll_f64(VP(xc), VP(tc), wp, VP(out), N, C, D, ignore)
+                                     : nll_f32(VP(xc), VP(tc), wp, VP(out), N, C, D, ignore);
+        if (isnan(*total) && cg_error_kind() == CG_ERR_INDEX) {
+            cg_tensor_release(out);
+            out = NULL;
+        }
+    }
+    cg_tensor_release(xc);
+    cg_tensor_release(tc);
+    cg_tensor_release(wc);
+    return out;
+}
+
+static cg_tensor *nll_loss_backward(cg_tensor *g, cg_node *fwd);
+
+static int nll_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dx[n, c] = -w[c] [c == target[n]] (divided by the total weight for 'mean') */
+    return (gin[0] = nll_loss_backward(gout[0], n)) ? 0 : -1;
+}
+static const cg_op nll_op = {"NllLossBackward0", nll_op_backward, consts_free};
+
+/* nll_loss_backward is linear in g; its adjoint is nll_loss itself */
+static int nll_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    gin[0] = cg_nll_loss(gout[0], konst(n, 0), konst(n, 1), (int)n->i[0], n->i[1]);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op nll_bwd_op = {"NllLossBackwardBackward0", nll_bwd_backward, consts_free};
+
+static void copy_nll_meta(cg_node *dst, const cg_node *src) {
+    dst->i[0] = src->i[0];
+    dst->i[1] = src->i[1];
+    dst->f[0] = src->f[0];
+}
+
+/* A dense gradient of the input shape of fwd, holding -w[t] g at the targets. */
+static cg_tensor *nll_loss_backward(cg_tensor *g, cg_node *fwd) {
+    cg_tensor *t = konst(fwd, 0), *w = konst(fwd, 1);
+    const cg_shape *xs = &fwd->in_shape[0];
+    int reduction = (int)fwd->i[0];
+    int64_t ignore = fwd->i[1], N = xs->ndim > 1 ? xs->d[0] : 1, C = xs->d[xs->ndim > 1 ? 1 : 0];
+    int64_t D = t->numel / (N ? N : 1);
+    cg_tensor *gc = dense(g, reduction == RED_NONE ? t->shape : g->shape, reduction == RED_NONE ? t->ndim : g->ndim,
+                          (cg_dtype)g->dtype);
+    cg_tensor *wc = gc && w ? dense(w, w->shape, w->ndim, CG_FLOAT64) : NULL;
+    cg_tensor *out = gc && (wc || !w) ? cg_zeros(xs->d, xs->ndim, (cg_dtype)g->dtype) : NULL;
+    if (!out) goto done;
+    const int64_t *tp = VP(t);
+    for (int64_t i = 0; i < N * D; i++) {
+        int64_t c = tp[i], nn = i / D, d = i % D, at = (nn * C + c) * D + d;
+        if (c == ignore || c < 0 || c >= C) continue;
+        double wv = wc ? ((double *)VP(wc))[c] : 1.0;
+        double gv = reduction == RED_NONE ? (g->dtype == CG_FLOAT64 ? ((double *)VP(gc))[i] : ((float *)VP(gc))[i])
+                                          : cg_tensor_item(gc);
+        if (reduction == RED_MEAN) gv /= fwd->f[0];
+        if (out->dtype == CG_FLOAT64)
+            ((double *)VP(out))[at] = -wv * gv;
+        else
+            ((float *)VP(out))[at] = (float)(-wv * gv);
+    }
+    if (cg_any_requires_grad(&g, 1)) {
+        cg_node *n = cg_node_new(&nll_bwd_op, &g, 1, 1);
+        if (!n || keep_consts(n, t, w, NULL, NULL)) {
+            out = fail(out, n);
+            goto done;
+        }
+        copy_nll_meta(n, fwd);
+        out = finish(out, n);
+    }
+done:
+    cg_tensor_release(gc);
+    cg_tensor_release(wc);
+    return out;
+}
+
+cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index) {
+    double total = 0;
+    int64_t count = 0;
+    if (check_reduction(reduction)) return NULL;
+    cg_tensor *out = nll_raw(x, target, weight, ignore_index, &total);
+    if (out && reduction != RED_NONE) {
+        out = reduce_loss(out, RED_SUM, &count);
+        if (out && reduction == RED_MEAN) {
+            cg_tensor *r = cg_empty(NULL, 0, (cg_dtype)out->dtype);
+            if (r) cg_fill_raw(r, cg_tensor_item(out) / total);
+            cg_tensor_release(out);
+            out = r;
+        }
+    }
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&nll_op, &x, 1, 1);
+    if (!n || keep_consts(n, target, weight, NULL, NULL)) return fail(out, n);
+    n->i[0] = reduction;
+    n->i[1] = ignore_index;
+    n->f[0] = total;
+    return finish(out, n);
+}
+
+cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index) {
+    cg_tensor *logp = cg_log_softmax(x, x->ndim == 1 ? 0 : 1);
+    cg_tensor *out = logp ? cg_nll_loss(logp, target, weight, reduction, ignore_index) : NULL;
+    cg_tensor_release(logp);
+    return out;
+}
+
+/* ---- layer_norm ---------------------------------------------------------------------- */
+
+/* Rows of n elements: y = (x - mean) rstd w + b, with mean and rstd per row
+ * (two passes, accumulated in double). */
+#define LAYER_NORM_KERNEL(NAME, T)                                                           \
+    static void NAME(const T *x, const T *w, const T *b, T *y, T *mean, T *rstd, int64_t rows, \
+                     int64_t n, double eps) {                                                \
+        for (int64_t r = 0; r < rows; r++) {                                                 \
+            const T *xr = x + r * n;                                                         \
+            T *yr = y + r * n;                                                               \
+            double s = 0, v = 0;                                                             \
+            for (int64_t k = 0; k < n; k++) s += xr[k];                                      \
+            double mu = s / (double)n;                                                       \
+            for (int64_t k = 0; k < n; k++) v += (xr[k] - mu) * (xr[k] - mu);                \
+            double rs = 1.0 / sqrt(v / (double)n + eps);                                     \
+            mean[r] = (T)mu;                                                                 \
+            rstd[r] = (T)rs;                                                                 \
+            for (int64_t k = 0; k < n; k++) {                                                \
+                T h = (T)((xr[k] - mu) * rs);                                                \
+                yr[k] = (w ? h * w[k] : h) + (b ? b[k] : (T)0);                              \
+            }                                                                                \
+        }                                                                                    \
+    }
+LAYER_NORM_KERNEL(layer_norm_f32, float)
+LAYER_NORM_KERNEL(layer_norm_f64, double)
+
+static cg_tensor *take(cg_tensor *t) {
+    if (t) cg_tensor_retain(t);
+    return t;
+}
+
+/* xhat = (x - mean) rstd; dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) with gw = g w,
+ * dw = sum over rows of g xhat, db = sum over rows of g */
+static int layer_norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    int k = (int)n->i[0], nd = n->in_shape[0].ndim;
+    int64_t dims[CG_MAX_DIMS];
+    for (int j = 0; j < k; j++) dims[j] = nd - k + j;
+    const int64_t *nshape = n->in_shape[0].d + nd - k;
+    cg_tensor *x = K(cg_unpack(n, 0)), *w = n->i[1] ? K(cg_unpack(n, 1)) : NULL, *g = gout[0];
+    cg_tensor *mean = konst(n, 0), *rstd = konst(n, 1);
+    if (cg_is_grad_enabled()) { /* create_graph: the statistics as functions of x */
+        mean = K(cg_mean(x, dims, k, 1));
+        cg_tensor *xc = K(cg_sub(x, mean));
+        rstd = K(cg_pow_scalar(K(add_number(K(cg_mean(K(cg_mul(xc, xc)), dims, k, 1)), n->f[0])), -0.5));
+    }
+    cg_tensor *xhat = K(cg_mul(K(cg_sub(x, mean)), rstd));
+    if (cg_wants(n, 0)) {
+        cg_tensor *gw = w ? K(cg_mul(g, w)) : g;
+        cg_tensor *a = K(cg_mean(gw, dims, k, 1)), *b = K(cg_mean(K(cg_mul(gw, xhat)), dims, k, 1));
+        gin[0] = take(K(cg_mul(rstd, K(cg_sub(K(cg_sub(gw, a)), K(cg_mul(xhat, b)))))));
+    }
+    if (cg_wants(n, 1)) gin[1] = take(K(cg_sum_to(K(cg_mul(g, xhat)), nshape, k)));
+    if (cg_wants(n, 2)) gin[2] = take(K(cg_sum_to(g, nshape, k)));
+    int rc = S.failed ? -1 : 0;
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op layer_norm_op = {"NativeLayerNormBackward0", layer_norm_backward, consts_free};
+
+static int check_layer_norm(cg_tensor *x, const int64_t *nshape, int k, cg_tensor *w, cg_tensor *b) {
+    char b1[160], b2[160];
+    bool ok = k >= 1 && k <= x->ndim && cg_shape_eq(x->shape + x->ndim - k, k, nshape, k);
+    if (!ok) {
+        cg_shape_str(nshape, k, b1, sizeof b1);
+        cg_error_set(CG_ERR_RUNTIME, "Given normalized_shape=%s, expected input with shape [*%s%.*s, but got input of size%s",
+                     b1, k ? ", " : "", (int)strlen(b1) - 1, b1 + 1, cg_shape_str(x->shape, x->ndim, b2, sizeof b2));
+        return -1;
+    }
+    cg_tensor *p[2] = {w, b};
+    for (int j = 0; j < 2; j++) {
+        if (!p[j]) continue;
+        if (!cg_shape_eq(p[j]->shape, p[j]->ndim, nshape, k)) {
+            cg_error_set(CG_ERR_RUNTIME, "Expected %s to be of same shape as normalized_shape, but got %s of shape %s "
+                         "and normalized_shape = %s", j ? "bias" : "weight", j ? "bias" : "weight",
+                         cg_shape_str(p[j]->shape, p[j]->ndim, b2, sizeof b2), cg_shape_str(nshape, k, b1, sizeof b1));
+            return -1;
+        }
+        if (p[j]->dtype != x->dtype) {
+            cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name((cg_dtype)x->dtype),
+                         cg_dtype_torch_name((cg_dtype)p[j]->dtype));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, cg_tensor *weight, cg_tensor *bias,
+                         double eps) {
+    cg_dtype dtype;
+    if (float_dtype("LayerNormKernelImpl", x, NULL, &dtype) || check_layer_norm(x, normalized_shape, k, weight, bias))
+        return NULL;
+    int64_t sshape[CG_MAX_DIMS], n = cg_shape_numel(normalized_shape, k);
+    for (int j = 0; j < x->ndim; j++) sshape[j] = j < x->ndim - k ? x->shape[j] : 1;
+    tmp S = {0};
+    cg_tensor *xc = K(dense_like(x)), *wc = weight ? K(dense_like(weight)) : NULL, *bc = bias ? K(dense_like(bias)) : NULL;
+    cg_tensor *out = K(cg_empty(x->shape, x->ndim, dtype));
+    cg_tensor *mean = K(cg_empty(sshape, x->ndim, dtype)), *rstd = K(cg_empty(sshape, x->ndim, dtype));
+    if (!S.failed && out->numel) {
+        void *wp = wc ? VP(wc) : NULL, *bp = bc ? VP(bc) : NULL;
+        int64_t rows = x->numel / n;
+        if (dtype == CG_FLOAT64)
+            layer_norm_f64(VP(xc), wp, bp, VP(out), VP(mean), VP(rstd), rows, n, eps);
+        else
+            layer_norm_f32(VP(xc), wp, bp, VP(out), VP(mean), VP(rstd), rows, n, eps);
+    }
+    cg_tensor *ins[3] = {x, weight, bias};
+    if (S.failed || !cg_any_requires_grad(ins, 3)) return tmp_end(&S, out);
+    cg_node *node = cg_node_new(&layer_norm_op, ins, 3, 1);
+    if (!node || cg_save(node, 0, x, false) || (weight && cg_save(node, 1, weight, false)) ||
+        keep_consts(node, mean, rstd, NULL, NULL)) {
+        cg_node_release(node);
+        return tmp_end(&S, NULL);
+    }
+    node->i[0] = k;
+    node->i[1] = weight != NULL;
+    node->f[0] = eps;
+    out = tmp_end(&S, out);
+    return finish(out, node);
+}
+
+/* ---- embedding ------------------------------------------------------------------------- */
+
+static cg_tensor *embedding_impl(cg_tensor *w, cg_tensor *idx, int64_t padding_idx, bool zero_padding);
+
+/* embedding_backward is linear in g; its adjoint is the lookup (padding rows zero) */
+static int embedding_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return (gin[0] = embedding_impl(gout[0], konst(n, 0), n->i[1], true)) ? 0 : -1;
+}
+static const cg_op embedding_bwd_op = {"EmbeddingDenseBackwardBackward0", embedding_bwd_backward, consts_free};
+
+/* The (num_weights, D) gradient of a lookup: row r sums g over the positions holding r. */
+static cg_tensor *embedding_backward(cg_tensor *g, cg_tensor *idx, int64_t num_weights, int64_t padding_idx) {
+    int64_t D = g->ndim ? g->shape[g->ndim - 1] : 1, shape[2] = {num_weights, D};
+    cg_tensor *gc = dense_like(g), *out = gc ? cg_zeros(shape, 2, (cg_dtype)g->dtype) : NULL;
+    if (out) {
+        const int64_t *ip = VP(idx);
+        for (int64_t i = 0; i < idx->numel; i++) {
+            if (ip[i] == padding_idx) continue;
+            if (g->dtype == CG_FLOAT64) {
+                double *o = (double *)VP(out) + ip[i] * D, *s = (double *)VP(gc) + i * D;
+                for (int64_t k = 0; k < D; k++) o[k] += s[k];
+            } else {
+                float *o = (float *)VP(out) + ip[i] * D, *s = (float *)VP(gc) + i * D;
+                for (int64_t k = 0; k < D; k++) o[k] += s[k];
+            }
+        }
+    }
+    cg_tensor_release(gc);
+    if (!out || !cg_any_requires_grad(&g, 1)) return out;
+    cg_node *n = cg_node_new(&embedding_bwd_op, &g, 1, 1);
+    if (!n || keep_consts(n, idx, NULL, NULL, NULL)) return fail(out, n);
+    n->i[0] = num_weights;
+    n->i[1] = padding_idx;
+    return finish(out, n);
+}
+
+static int embedding_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dW[r] of W[idx] = the sum of the gradients at the positions where idx == r */
+    return (gin[0] = embedding_backward(gout[0], konst(n, 0), n->i[0], n->i[1])) ? 0 : -1;
+}
+static const cg_op embedding_op = {"EmbeddingBackward0", embedding_op_backward, consts_free};
+
+static int check_embedding(const cg_tensor *w, const cg_tensor *idx) {
+    if (idx->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "Expected tensor for argument #1 'indices' to have one of the following scalar "
+                     "types: Long, Int; but got %s instead (while checking arguments for embedding)",
+                     cg_dtype_tensor_name((cg_dtype)idx->dtype));
+        return -1;
+    }
+    if (w->ndim != 2) {
+        cg_error_set(CG_ERR_RUNTIME, "'weight' must be 2-D");
+        return -1;
+    }
+    if (idx->ndim + 1 > CG_MAX_DIMS) return cg_check_shape(idx->shape, idx->ndim + 1);
+    return 0;
+}
+
+static cg_tensor *embedding_impl(cg_tensor *w, cg_tensor *idx, int64_t padding_idx, bool zero_padding) {
+    if (check_embedding(w, idx)) return NULL;
+    int64_t shape[CG_MAX_DIMS], N = w->shape[0], D = w->shape[1], isz = cg_dtype_size((cg_dtype)w->dtype);
+    memcpy(shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
+    shape[idx->ndim] = D;
+    tmp S = {0};
+    cg_tensor *wc = K(dense_like(w)), *ic = K(dense_like(idx)), *out = K(cg_empty(shape, idx->ndim + 1, (cg_dtype)w->dtype));
+    const int64_t *ip = S.failed ? NULL : VP(ic);
+    for (int64_t i = 0; !S.failed && i < idx->numel; i++) {
+        char *dst = cg_ptr(out) + i * D * isz;
+        if (ip[i] < 0 || ip[i] >= N) {
+            cg_error_set(CG_ERR_INDEX, "index out of range in self");
+            S.failed = true;
+        } else if (zero_padding && ip[i] == padding_idx) {
+            memset(dst, 0, (size_t)(D * isz));
+        } else {
+            memcpy(dst, cg_ptr(wc) + ip[i] * D * isz, (size_t)(D * isz));
+        }
+    }
+    if (S.failed || !cg_any_requires_grad(&w, 1)) return tmp_end(&S, out);
+    cg_node *n = cg_node_new(&embedding_op, &w, 1, 1);
+    if (!n || keep_consts(n, ic, NULL, NULL, NULL)) {
+        cg_node_release(n);
+        return tmp_end(&S, NULL);
+    }
+    n->i[0] = N;
+    n->i[1] = padding_idx;
+    out = tmp_end(&S, out);
+    return finish(out, n);
+}
+
+cg_tensor *cg_embedding(cg_tensor *weight, cg_tensor *indices, int64_t padding_idx) {
+    return embedding_impl(weight, indices, padding_idx, false);
+}
+
+/* ---- dropout, one_hot -------------------------------------------------------------------- */
+
+cg_tensor *cg_dropout(cg_tensor *x, double p, cg_generator *gen) {
+    cg_dtype d;
+    if (float_dtype("bernoulli_scalar_cpu_", x, NULL, &d)) return NULL;
+    if (!(p >= 0 && p <= 1)) {
+        cg_error_set(CG_ERR_VALUE, "dropout probability has to be between 0 and 1, but got %g", p);
+        return NULL;
+    }
+    cg_tensor *u = cg_rand(x->shape, x->ndim, d, gen);
+    cg_tensor *mask = u ? pointwise(dropout_scale, d, u, NULL, NULL, 1 - p, p < 1 ? 1 / (1 - p) : 0) : NULL;
+    cg_tensor *out = mask ? cg_mul(x, mask) : NULL;
+    cg_tensor_release(u);
+    cg_tensor_release(mask);
+    return out;
+}
+
+cg_tensor *cg_one_hot(cg_tensor *idx, int64_t num_classes) {
+    if (idx->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "one_hot is only applicable to index tensor of type LongTensor.");
+        return NULL;
+    }
+    cg_tensor *ic = dense_like(idx);
+    if (!ic) return NULL;
+    const int64_t *ip = VP(ic);
+    int64_t lo = 0, hi = -1;
+    for (int64_t i = 0; i < ic->numel; i++) {
+        lo = i == 0 || ip[i] < lo ? ip[i] : lo;
+        hi = i == 0 || ip[i] > hi ? ip[i] : hi;
+    }
+    const char *err = NULL;
+    if (num_classes == -1 && ic->numel == 0) err = "Can not infer total number of classes from empty tensor.";
+    if (num_classes == -1) num_classes = hi + 1;
+    if (!err && lo < 0) err = "Class values must be non-negative.";
+    if (!err && hi >= num_classes) err = "Class values must be smaller than num_classes.";
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
+    shape[idx->ndim] = num_classes;
+    cg_tensor *out = err || cg_check_shape(shape, idx->ndim + 1) ? NULL : cg_zeros(shape, idx->ndim + 1, CG_INT64);
+    if (err) cg_error_set(CG_ERR_RUNTIME, "%s", err);
+    for (int64_t i = 0; out && i < ic->numel; i++) ((int64_t *)VP(out))[i * num_classes + ip[i]] = 1;
+    cg_tensor_release(ic);
+    return out;
+}
+
+/* ---- linear ---------------------------------------------------------------------------- */
+
+/* out (M x N, holding the bias rows) += x (M x K) w^T (w: N x K), any strides. */
+#define LINEAR_NAIVE(NAME, T)                                                                \
+    static void NAME(const cg_tensor *x, const cg_tensor *w, T *out) {                       \
+        const T *xp = (const T *)cg_ptr(x), *wp = (const T *)cg_ptr(w);                      \
+        int64_t M = x->shape[0], K = x->shape[1], N = w->shape[0];                           \
+        for (int64_t i = 0; i < M; i++)                                                      \
+            for (int64_t j = 0; j < N; j++) {                                                \
+                T acc = 0;                                                                   \
+                for (int64_t k = 0; k < K; k++)                                              \
+                    acc += xp[i * x->strides[0] + k * x->strides[1]] * wp[j * w->strides[0] + k * w->strides[1]]; \
+                out[i * N + j] += acc;                                                       \
+            }                                                                                \
+    }
+LINEAR_NAIVE(linear_naive_f32, float)
+LINEAR_NAIVE(linear_naive_f64, double)
+
+/* How BLAS reads m (rows x cols) in row-major order: as is or transposed; false if neither. */
+static bool blas_view(const cg_tensor *m, enum CBLAS_TRANSPOSE *trans, int *ld) {
+    int64_t r = m->shape[0], c = m->shape[1], rs = m->strides[0], cs = m->strides[1];
+    if ((c == 1 || cs == 1) && (r == 1 || rs >= c) && rs <= INT32_MAX) {
+        *trans = CblasNoTrans;
+        *ld = (int)(r == 1 || rs < 1 ? (c > 1 ? c : 1) : rs);
+        return true;
+    }
+    if ((r == 1 || rs == 1) && (c == 1 || cs >= r) && cs <= INT32_MAX) {
+        *trans = CblasTrans;
+        *ld = (int)(c == 1 || cs < 1 ? (r > 1 ? r : 1) : cs);
+        return true;
+    }
+    return false;
+}
+
+/* out += x w^T through BLAS; false if a layout does not suit it. */
+static bool linear_blas(const cg_tensor *x, const cg_tensor *w, void *out) {
+    enum CBLAS_TRANSPOSE tx, tw;
+    int ldx, ldw;
+    int64_t M = x->shape[0], K = x->shape[1], N = w->shape[0];
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || !blas_view(x, &tx, &ldx) || !blas_view(w, &tw, &ldw))
+        return false;
+    /* B = w^T: reading w as is means transposing it */
+    enum CBLAS_TRANSPOSE tb = tw == CblasNoTrans ? CblasTrans : CblasNoTrans;
+    if (x->dtype == CG_FLOAT64)
+        scipy_cblas_dgemm(CblasRowMajor, tx, tb, (int)M, (int)N, (int)K, 1.0, VP(x), ldx, VP(w), ldw, 1.0,
+                          out, N > 0 ? (int)N : 1);
+    else
+        scipy_cblas_sgemm(CblasRowMajor, tx, tb, (int)M, (int)N, (int)K, 1.0f, VP(x), ldx, VP(w), ldw, 1.0f,
+                          out, N > 0 ? (int)N : 1);
+    return true;
+}
+
+static cg_tensor *addmm_raw(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+    int64_t M = x->shape[0], K = x->shape[1], N = w->shape[0], shape[2] = {M, N};
+    cg_tensor *out = cg_empty(shape, 2, (cg_dtype)x->dtype);
+    if (!out || cg_copy_data(out, b)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    if (M * N * K >= 4096 && linear_blas(x, w, VP(out))) return out;
+    if (M * N * K >= 4096) { /* an odd layout: pack both and retry */
+        cg_tensor *xc = dense_like(x), *wc = xc ? dense_like(w) : NULL;
+        bool ok = wc && linear_blas(xc, wc, VP(out));
+        cg_tensor_release(xc);
+        cg_tensor_release(wc);
+        if (ok) return out;
+    }
+    if (x->dtype == CG_FLOAT64)
+        linear_naive_f64(x, w, VP(out));
+    else
+        linear_naive_f32(x, w, VP(out));
+    return out;
+}
+
+static int addmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* y = x w^T + b: dx = g w, dw = g^T x, db = the column sums of g */
+    tmp S = {0};
+    cg_tensor *g = gout[0];
+    if (cg_wants(n, 0)) gin[0] = take(K(cg_matmul(g, K(cg_unpack(n, 1)))));
+    if (cg_wants(n, 1)) gin[1] = take(K(cg_matmul(K(cg_transpose(g, 0, 1)), K(cg_unpack(n, 0)))));
+    if (cg_wants(n, 2)) gin[2] = take(K(cg_sum(g, (int64_t[]){0}, 1, 0)));
+    int rc = S.failed ? -1 : 0;
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op addmm_op = {"AddmmBackward0", addmm_backward, NULL};
+
+static cg_tensor *addmm(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+    cg_tensor *out = addmm_raw(x, w, b), *ins[3] = {x, w, b};
+    if (!out || !cg_any_requires_grad(ins, 3)) return out;
+    cg_node *n = cg_node_new(&addmm_op, ins, 3, 1);
+    if (!n || (w->requires_grad && cg_save(n, 0, x, false)) || (x->requires_grad && cg_save(n, 1, w, false)))
+        return fail(out, n);
+    return finish(out, n);
+}
+
+static int check_linear(const cg_tensor *x, const cg_tensor *w) {
+    if (x->dtype != w->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 must have the same dtype, but got %s and %s",
+                     cg_dtype_torch_name((cg_dtype)x->dtype), cg_dtype_torch_name((cg_dtype)w->dtype));
+        return -1;
+    }
+    if (!cg_dtype_is_floating((cg_dtype)x->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "\"addmm_impl_cpu_\" not implemented for '%s'", cg_dtype_torch_name((cg_dtype)x->dtype));
+        return -1;
+    }
+    if (x->ndim == 0 || w->ndim != 2) {
+        cg_error_set(CG_ERR_RUNTIME, "linear: expected an input of at least 1 dimension and a 2-D weight, got %d-D "
+                     "and %d-D", x->ndim, w->ndim);
+        return -1;
+    }
+    int64_t K = x->shape[x->ndim - 1];
+    if (K != w->shape[1]) {
+        cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
+                     (long long)(x->numel / (K ? K : 1)), (long long)K, (long long)w->shape[1], (long long)w->shape[0]);
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+    if (check_linear(x, w)) return NULL;
+    tmp S = {0};
+    cg_tensor *wt = K(cg_transpose(w, 0, 1));
+    if (!b || b->ndim != 1 || b->shape[0] != w->shape[0] || b->dtype != x->dtype) {
+        cg_tensor *y = K(cg_matmul(x, wt));
+        return tmp_end(&S, b ? K(cg_add(y, b)) : y);
+    }
+    if (x->ndim == 2) return tmp_end(&S, K(addmm(x, w, b)));
+    int64_t shape[CG_MAX_DIMS], flat[2] = {-1, w->shape[1]};
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[x->ndim - 1] = w->shape[0];
+    cg_tensor *y2 = K(addmm(K(cg_reshape(x, flat, 2)), w, b));
+    return tmp_end(&S, K(cg_reshape(y2, shape, x->ndim)));
+}
+
+/* ---- module support ----------------------------------------------------------------------- */
+
+int cg_tensor_set_data(cg_tensor *t, cg_tensor *src) {
+    if (t == src) return 0;
+    cg_storage_retain(src->storage);
+    cg_storage_release(t->storage);
+    t->storage = src->storage;
+    t->offset = src->offset;
+    t->numel = src->numel;
+    t->ndim = src->ndim;
+    t->dtype = src->dtype;
+    memcpy(t->shape, src->shape, sizeof t->shape);
+    memcpy(t->strides, src->strides, sizeof t->strides);
+    cg_tensor *base = src->base ? src->base : NULL;
+    if (base) cg_tensor_retain(base);
+    cg_tensor_release(t->base);
+    t->base = base;
+    return 0;
+}
+
+/* ---- BLAS threads ------------------------------------------------------------------------ */
+
+void cg_set_num_threads(int n) { scipy_openblas_set_num_threads(n > 0 ? n : 1); }
+int cg_get_num_threads(void) { return scipy_openblas_get_num_threads(); }

@@ -1,0 +1,472 @@
+/* optim.c -- fused optimizer steps: one call updates every parameter of a group.
+ *
+ * Note [Bit-exact optimizer steps]
+ *   Each update replays the floating-point operations of PyTorch's
+ *   single-tensor (foreach=False) CPU implementation in the same order, so
+ *   trajectories agree bit for bit. On CPU, PyTorch's add(other, alpha) and
+ *   addcmul(t1, t2, value) are fused multiply-adds (fma(other, alpha, self),
+ *   fma(value * t1, t2, self)), addcdiv is self + (value * t1) / t2, and lerp
+ *   is an fma around the nearer end. Scalars that PyTorch computes in Python
+ *   (bias corrections, step sizes) are computed here in double, in the same
+ *   order, then cast to the parameter's dtype as a Scalar argument would be.
+ *   Nothing else may be contracted into an fma, hence the pragmas below.
+ *   One exception: the square root here is IEEE-754's, correctly rounded,
+ *   while PyTorch's CPU sqrt of a contiguous tensor goes through MKL's vector
+ *   math library, which is off by one ulp in about 1% of results; so Adam,
+ *   AdamW, RMSprop and Adagrad match PyTorch bit for bit where its square
+ *   roots are correctly rounded (tests/test_optim.py compares them with
+ *   PyTorch's swapped for the IEEE-754 one).
+ */
+#include <math.h>
+
+#include "internal.h"
+
+#define VP(t) ((void *)cg_ptr(t)) /* a tensor's first element, as any pointer type */
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/* ---- operands ------------------------------------------------------------------------ */
+
+/* The elements of a parameter or state tensor as one contiguous array: its
+ * own memory, or a copy that rw_end writes back. */
+typedef struct rw {
+    cg_tensor *t, *copy;
+    void *data;
+} rw;
+
+static int rw_begin(rw *r, cg_tensor *t) {
+    r->t = t;
+    r->copy = NULL;
+    if (!cg_tensor_is_contiguous(t)) {
+        if (!(r->copy = cg_empty(t->shape, t->ndim, (cg_dtype)t->dtype)) || cg_copy_data(r->copy, t)) return -1;
+    }
+    r->data = VP(r->copy ? r->copy : t);
+    return 0;
+}
+
+static int rw_end(rw *r) {
+    int rc = r->copy ? cg_copy_data(r->t, r->copy) : 0;
+    cg_tensor_release(r->copy);
+    r->copy = NULL;
+    cg_bump_version(r->t);
+    return rc;
+}
+
+/* The gradient of p, contiguous and in p's dtype (new reference). */
+static cg_tensor *grad_of(cg_tensor *p) {
+    cg_tensor *g = p->grad;
+    if (g->dtype == p->dtype && cg_tensor_is_contiguous(g)) {
+        cg_tensor_retain(g);
+        return g;
+    }
+    cg_tensor *c = cg_empty(p->shape, p->ndim, (cg_dtype)p->dtype);
+    if (c && cg_copy_data(c, g)) {
+        cg_tensor_release(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int check_param(cg_tensor *p, cg_tensor *const *state, int nstate) {
+    if (!cg_dtype_is_floating((cg_dtype)p->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "optimizer: parameters must be floating point, got %s", cg_dtype_name((cg_dtype)p->dtype));
+        return -1;
+    }
+    for (int k = 0; k < nstate; k++) {
+        if (!state[k]) continue;
+        if (state[k]->dtype != p->dtype || !cg_same_shape(state[k], p)) {
+            char b1[160], b2[160];
+            cg_error_set(CG_ERR_RUNTIME, "optimizer state of shape %s and dtype %s does not match its parameter "
+                         "(shape %s, dtype %s)", cg_shape_str(state[k]->shape, state[k]->ndim, b1, sizeof b1),
+                         cg_dtype_name((cg_dtype)state[k]->dtype), cg_shape_str(p->shape, p->ndim, b2, sizeof b2),
+                         cg_dtype_name((cg_dtype)p->dtype));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* step += 1 on a 0-d step tensor (float32 or float64, as PyTorch keeps it); the new value. */
+static double bump_step(cg_tensor *step) {
+    void *p = VP(step);
+    double v;
+    if (step->dtype == CG_FLOAT32)
+        v = *(float *)p = *(float *)p + 1.0f;
+    else if (step->dtype == CG_FLOAT64)
+        v = *(double *)p = *(double *)p + 1.0;
+    else
+        v = (double)(*(int64_t *)p += 1);
+    cg_bump_version(step);
+    return v;
+}
+
+/* Calls fn on each of the n parameters that have a gradient. states[k][i] is
+ * the k-th state tensor of parameter i (states[k] NULL: none); the first
+ * nopen are element-wise state, opened as contiguous arrays St[k]; the rest
+ * (step counters) are passed as tensors. */
+#define MAX_STATE 4
+typedef int (*param_fn)(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n,
+                        cg_tensor **state);
+
+static int update_one(cg_tensor *p, cg_tensor **st, int nopen, param_fn fn, const void *args) {
+    rw rp = {0}, rs[MAX_STATE] = {{0}};
+    void *sd[MAX_STATE] = {NULL};
+    cg_tensor *g = grad_of(p);
+    int rc = g && !rw_begin(&rp, p) ? 0 : -1;
+    for (int k = 0; rc == 0 && k < nopen; k++)
+        if (st[k] && !(rc = rw_begin(&rs[k], st[k]))) sd[k] = rs[k].data;
+    if (rc == 0) rc = fn(args, p, rp.data, VP(g), sd, p->numel, st);
+    if (rp.t && rw_end(&rp)) rc = -1;
+    for (int k = 0; k < nopen; k++)
+        if (rs[k].t && rw_end(&rs[k])) rc = -1;
+    cg_tensor_release(g);
+    return rc;
+}
+
+static int for_each_param(cg_tensor *const *params, cg_tensor **const *states, int nopen, int nstate, int n,
+                          param_fn fn, const void *args) {
+    for (int i = 0; i < n; i++) {
+        cg_tensor *p = params[i], *st[MAX_STATE] = {NULL};
+        if (!p->grad) continue;
+        for (int k = 0; k < nstate; k++) st[k] = states[k] ? states[k][i] : NULL;
+        for (int k = nopen; k < nstate; k++)
+            if (states[k] && !st[k]) {
+                cg_error_set(CG_ERR_RUNTIME, "optimizer: parameter %d has a gradient but no step counter", i);
+                return -1;
+            }
+        if (check_param(p, st, nopen) || update_one(p, st, nopen, fn, args)) return -1;
+    }
+    return 0;
+}
+
+/* PyTorch's lerp: an fma around whichever end the weight is nearer */
+#define LERP(FMA, start, end, w) (fabs((double)(w)) < 0.5 ? FMA((w), (end) - (start), (start)) : FMA((w) - 1, (end) - (start), (end)))
+
+/* Instantiates NAME##_f32 / _f64 from BODY(FMA, SQRT), which sees T, P, G, St, n and a. */
+#define PER_DTYPE(NAME, ARGS, BODY)                                                          \
+    static void NAME##_f32(const ARGS *a, float *P, const float *G, void **St, int64_t n) {  \
+        typedef float T;                                                                     \
+        BODY(fmaf, sqrtf)                                                                    \
+    }                                                                                        \
+    static void NAME##_f64(const ARGS *a, double *P, const double *G, void **St, int64_t n) { \
+        typedef double T;                                                                    \
+        BODY(fma, sqrt)                                                                      \
+    }
+
+/* ---- SGD -------------------------------------------------------------------------------- */
+
+typedef struct sgd_args {
+    double lr, momentum, dampening, weight_decay;
+    int nesterov, maximize, fresh;
+} sgd_args;
+
+/* grad (+ wd param); buf = grad on the first step, buf momentum + (1 - dampening) grad after */
+#define SGD_BODY(FMA, SQRT)                                                                        \
+    T *B = St[0], wd = (T)a->weight_decay, mom = (T)a->momentum, damp = (T)(1 - a->dampening); \
+    T neglr = (T)(-a->lr);                                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T g = a->maximize ? -G[i] : G[i];                                                    \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                      \
+        if (a->momentum != 0) {                                                              \
+            T b = a->fresh ? g : FMA(g, damp, B[i] * mom);                                   \
+            B[i] = b;                                                                        \
+            g = a->nesterov ? FMA(b, mom, g) : b;                                            \
+        }                                                                                    \
+        P[i] = FMA(g, neglr, P[i]);                                                          \
+    }
+PER_DTYPE(sgd, sgd_args, SGD_BODY)
+
+static int sgd_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    (void)st;
+    if (p->dtype == CG_FLOAT64)
+        sgd_f64(args, P, G, St, n);
+    else
+        sgd_f32(args, P, G, St, n);
+    return 0;
+}
+
+/* bufs[i] NULL: parameter i has no momentum buffer yet; its first step makes
+ * one (a new reference stored in bufs[i]). */
+int cg_sgd_step(cg_tensor *const *params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
+                double weight_decay, int nesterov, int maximize) {
+    for (int i = 0; i < n; i++) {
+        cg_tensor *p = params[i];
+        if (!p->grad) continue;
+        sgd_args a = {lr, momentum, dampening, weight_decay, nesterov, maximize, momentum != 0 && !bufs[i]};
+        if (a.fresh && !(bufs[i] = cg_zeros(p->shape, p->ndim, (cg_dtype)p->dtype))) return -1;
+        cg_tensor **states[1] = {momentum != 0 ? bufs + i : NULL};
+        if (for_each_param(params + i, states, 1, 1, 1, sgd_param, &a)) return -1;
+    }
+    return 0;
+}
+
+/* ---- Adam, AdamW -------------------------------------------------------------------------- */
+
+typedef struct adam_args {
+    double lr, beta1, beta2, eps, weight_decay;
+    int amsgrad, maximize, decoupled;
+    double step_size, bias_correction2_sqrt; /* per parameter */
+} adam_args;
+
+#define ADAM_BODY(FMA, SQRT)                                                                       \
+    T *M = St[0], *V = St[1], *Vmax = St[2];                                                 \
+    T wd = (T)a->weight_decay, decay = (T)(1 - a->lr * a->weight_decay), w1 = (T)(1 - a->beta1); \
+    T b2 = (T)a->beta2, w2 = (T)(1 - a->beta2), bc2s = (T)a->bias_correction2_sqrt;         \
+    T eps = (T)a->eps, negstep = (T)(-a->step_size);                                         \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T g = a->maximize ? -G[i] : G[i];                                                    \
+        if (a->weight_decay != 0) {                                                          \
+            if (a->decoupled)                                                                \
+                P[i] = P[i] * decay;                                                         \
+            else                                                                             \
+                g = FMA(P[i], wd, g);                                                        \
+        }                                                                                    \
+        T m = M[i] = LERP(FMA, M[i], g, w1);                                                 \
+        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                              \
+        if (a->amsgrad) v = Vmax[i] = (Vmax[i] != Vmax[i] || Vmax[i] > v) ? Vmax[i] : v;     \
+        T denom = SQRT(v) / bc2s + eps;                                                      \
+        P[i] = P[i] + (negstep * m) / denom;                                                 \
+    }
+PER_DTYPE(adam, adam_args, ADAM_BODY)
+
+static int adam_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    adam_args a = *(const adam_args *)args;
+    double step = bump_step(st[3]);
+    double bias_correction1 = 1 - pow(a.beta1, step), bias_correction2 = 1 - pow(a.beta2, step);
+    a.step_size = a.lr / bias_correction1;
+    a.bias_correction2_sqrt = pow(bias_correction2, 0.5);
+    if (p->dtype == CG_FLOAT64)
+        adam_f64(&a, P, G, St, n);
+    else
+        adam_f32(&a, P, G, St, n);
+    return 0;
+}
+
+static int check_states(cg_tensor *const *params, int n, cg_tensor **const *states, int nstate, const char *what) {
+    for (int i = 0; i < n; i++) {
+        if (!params[i]->grad) continue;
+        for (int k = 0; k < nstate; k++)
+            if (states[k] && !states[k][i]) {
+                cg_error_set(CG_ERR_RUNTIME, "%s: parameter %d has a gradient but no optimizer state", what, i);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int cg_adam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs,
+                 cg_tensor **max_exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, int amsgrad, int maximize, int decoupled_weight_decay) {
+    adam_args a = {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, 0, 0};
+    cg_tensor **const states[4] = {exp_avgs, exp_avg_sqs, amsgrad ? max_exp_avg_sqs : NULL, steps};
+    if (check_states(params, n, states, 4, "adam")) return -1;
+    return for_each_param(params, states, 3, 4, n, adam_param, &a);
+}
+
+/* ---- RMSprop ------------------------------------------------------------------------------ */
+
+typedef struct rmsprop_args {
+    double lr, alpha, eps, weight_decay, momentum;
+    int centered, maximize;
+} rmsprop_args;
+
+/* square_avg = alpha sq + (1 - alpha) g^2; avg = sqrt(square_avg - grad_avg^2) + eps */
+#define RMSPROP_BODY(FMA, SQRT)                                                                    \
+    T *SQ = St[0], *GA = St[1], *B = St[2], wd = (T)a->weight_decay, al = (T)a->alpha;       \
+    T w = (T)(1 - a->alpha), eps = (T)a->eps, mom = (T)a->momentum, neglr = (T)(-a->lr);     \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T g = a->maximize ? -G[i] : G[i];                                                    \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                      \
+        T sq = SQ[i] = FMA(w * g, g, SQ[i] * al), avg;                                       \
+        if (a->centered) {                                                                   \
+            T ga = GA[i] = LERP(FMA, GA[i], g, w);                                           \
+            avg = SQRT(FMA((T)-1 * ga, ga, sq));                                             \
+        } else {                                                                             \
+            avg = SQRT(sq);                                                                  \
+        }                                                                                    \
+        avg = avg + eps;                                                                     \
+        if (a->momentum > 0) {                                                               \
+            T b = B[i] = B[i] * mom + ((T)1 * g) / avg;                                      \
+            P[i] = FMA(b, neglr, P[i]);                                                      \
+        } else {                                                                             \
+            P[i] = P[i] + (neglr * g) / avg;                                                 \
+        }                                                                                    \
+    }
+PER_DTYPE(rmsprop, rmsprop_args, RMSPROP_BODY)
+
+static int rmsprop_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n,
+                         cg_tensor **st) {
+    bump_step(st[3]);
+    if (p->dtype == CG_FLOAT64)
+        rmsprop_f64(args, P, G, St, n);
+    else
+        rmsprop_f32(args, P, G, St, n);
+    return 0;
+}
+
+int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **grad_avgs,
+                    cg_tensor **momentum_buffers, int n, double lr, double alpha, double eps, double weight_decay,
+                    double momentum, int centered, int maximize) {
+    rmsprop_args a = {lr, alpha, eps, weight_decay, momentum, centered, maximize};
+    cg_tensor **const states[4] = {square_avgs, centered ? grad_avgs : NULL, momentum > 0 ? momentum_buffers : NULL,
+                                   steps};
+    if (check_states(params, n, states, 4, "rmsprop")) return -1;
+    return for_each_param(params, states, 3, 4, n, rmsprop_param, &a);
+}
+
+/* ---- Adagrad ------------------------------------------------------------------------------- */
+
+typedef struct adagrad_args {
+    double lr, lr_decay, weight_decay, eps;
+    int maximize;
+    double clr; /* per parameter */
+} adagrad_args;
+
+/* sum += g^2; param -= clr g / (sqrt(sum) + eps) */
+#define ADAGRAD_BODY(FMA, SQRT)                                                                    \
+    T *SUM = St[0], wd = (T)a->weight_decay, eps = (T)a->eps, negclr = (T)(-a->clr);         \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        T g = a->maximize ? -G[i] : G[i];                                                    \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                      \
+        T s = SUM[i] = FMA((T)1 * g, g, SUM[i]);                                             \
+        P[i] = P[i] + (negclr * g) / (SQRT(s) + eps);                                        \
+    }
+PER_DTYPE(adagrad, adagrad_args, ADAGRAD_BODY)
+
+static int adagrad_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n,
+                         cg_tensor **st) {
+    adagrad_args a = *(const adagrad_args *)args;
+    double step = bump_step(st[1]);
+    a.clr = a.lr / (1 + (step - 1) * a.lr_decay);
+    if (p->dtype == CG_FLOAT64)
+        adagrad_f64(&a, P, G, St, n);
+    else
+        adagrad_f32(&a, P, G, St, n);
+    return 0;
+}
+
+int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
+                    double weight_decay, double eps, int maximize) {
+    adagrad_args a = {lr, lr_decay, weight_decay, eps, maximize, 0};
+    cg_tensor **const states[2] = {sums, steps};
+    if (check_states(params, n, states, 2, "adagrad")) return -1;
+    return for_each_param(params, states, 1, 2, n, adagrad_param, &a);
+}
+
+/* ---- gradient clipping ----------------------------------------------------------------------- */
+
+/* The norm of order p of t's elements, accumulated in double. */
+static double tensor_norm(cg_tensor *t, double p) {
+    cg_tensor *c = cg_empty(t->shape, t->ndim, CG_FLOAT64);
+    if (!c || cg_copy_data(c, t)) {
+        cg_tensor_release(c);
+        return NAN;
+    }
+    const double *x = VP(c);
+    double acc = 0;
+    for (int64_t i = 0; i < c->numel; i++) {
+        double a = fabs(x[i]);
+        if (isinf(p))
+            acc = (a > acc || isnan(a)) ? a : acc;
+        else if (p == 2)
+            acc += a * a;
+        else if (p == 1)
+            acc += a;
+        else if (p == 0)
+            acc += a != 0;
+        else
+            acc += pow(a, p);
+    }
+    cg_tensor_release(c);
+    return acc;
+}
+
+/* Combines the per-tensor sums/maxima of tensor_norm into the norm. */
+static double finish_norm(double acc, double p) {
+    if (isinf(p) || p == 1 || p == 0) return acc;
+    return p == 2 ? sqrt(acc) : pow(acc, 1.0 / p);
+}
+
+static cg_tensor *fail_clip(cg_tensor *out) {
+    cg_tensor_release(out);
+    return NULL;
+}
+
+cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,
+                              int error_if_nonfinite) {
+    double acc = 0;
+    cg_dtype dtype = cg_get_default_dtype();
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        cg_tensor *g = params[i]->grad;
+        if (!g) continue;
+        double a = tensor_norm(g, norm_type);
+        if (isnan(a) && cg_error_kind() != CG_OK) return NULL;
+        if (!any) dtype = (cg_dtype)g->dtype;
+        any = true;
+        acc = isinf(norm_type) ? ((a > acc || isnan(a)) ? a : acc) : acc + a;
+    }
+    double total = finish_norm(acc, norm_type);
+    if (error_if_nonfinite && !isfinite(total)) {
+        cg_error_set(CG_ERR_RUNTIME, "The total norm of order %g for gradients from `parameters` is non-finite, so it "
+                     "cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, "
+                     "set `error_if_nonfinite=False`", norm_type);
+        return NULL;
+    }
+    cg_tensor *out = cg_empty(NULL, 0, dtype);
+    if (!out) return NULL;
+    cg_fill_raw(out, total);
+    double coef = max_norm / (cg_tensor_item(out) + 1e-6);
+    if (!(coef < 1.0) && !isnan(coef)) return out; /* clamp(coef, max=1): multiplying by 1 changes nothing */
+    for (int i = 0; i < n; i++) {
+        cg_tensor *g = params[i]->grad;
+        if (!g) continue;
+        cg_tensor *c = cg_scalar_tensor(coef, CG_FLOAT64, g);
+        cg_tensor *r = c ? cg_mul_(g, c) : NULL;
+        cg_tensor_release(c);
+        if (!r) return fail_clip(out);
+        cg_tensor_release(r);
+    }
+    return out;
+}
+
+int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value) {
+    for (int i = 0; i < n; i++) {
+        cg_tensor *g = params[i]->grad;
+        if (!g) continue;
+        rw r;
+        if (rw_begin(&r, g)) return -1;
+        for (int64_t k = 0; k < g->numel; k++) {
+            if (g->dtype == CG_FLOAT64) {
+                double *x = (double *)r.data + k;
+                *x = *x < -clip_value ? -clip_value : *x > clip_value ? clip_value : *x;
+            } else {
+                float *x = (float *)r.data + k, lo = (float)-clip_value, hi = (float)clip_value;
+                *x = *x < lo ? lo : *x > hi ? hi : *x;
+            }
+        }
+        if (rw_end(&r)) return -1;
+    }
+    return 0;
+}
+
+/* ---- zero_grad ------------------------------------------------------------------------------ */
+
+int cg_zero_grad(cg_tensor *const *params, int n, int set_to_none) {
+    for (int i = 0; i < n; i++) {
+        cg_tensor *g = params[i]->grad;
+        if (!g) continue;
+        if (set_to_none) {
+            if (cg_tensor_set_grad(params[i], NULL)) return -1;
+            continue;
+        }
+        if (g->grad_fn ? cg_detach_(g) : cg_tensor_set_requires_grad(g, 0)) return -1;
+        cg_fill_raw(g, 0.0);
+        cg_bump_version(g);
+    }
+    return 0;
+}
