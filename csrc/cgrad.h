@@ -177,20 +177,32 @@ void cg_node_set_user(cg_node *n, void *user);
 
 /* Gradient hooks. fn gets the gradient (borrowed) and may set *out to a new
  * reference replacing it. It returns 0, or -1 after storing its own error
- * (then cgrad reports CG_ERR_EXTERNAL). release(ctx) runs when the hook is
- * removed or its owner dies, on any thread. */
+ * (then cgrad reports CG_ERR_EXTERNAL). release(ctx) runs once the hook is
+ * removed and unused, or its owner dies, on any thread. */
+typedef struct cg_hook cg_hook;
 typedef int (*cg_hook_fn)(void *ctx, cg_tensor *grad, cg_tensor **out);
 typedef void (*cg_hook_release)(void *ctx);
-/* Registers a hook on t's gradient; returns its id (> 0) or -1. */
-int64_t cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
-/* Removes hook `id` wherever it was registered through t; 0 if found, 1 if not. */
-int cg_tensor_remove_hook(cg_tensor *t, int64_t id);
+/* Registers a hook on t's gradient (hooks run in registration order).
+ * Returns a handle, a new reference released with cg_hook_handle_release,
+ * or NULL. The handle stays valid after t dies. */
+cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
+/* A hook run after a leaf's .grad was updated by backward; fn gets the leaf
+ * itself (its *out is ignored). Leaves only. */
+cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release);
+/* Unregisters h wherever it is: it does not run again. */
+void cg_hook_remove(cg_hook *h);
+void cg_hook_handle_release(cg_hook *h); /* NULL allowed */
+int64_t cg_hook_id(const cg_hook *h);
 
 /* ---- backward ---------------------------------------------------------- */
 /* Accumulates d(roots)/d(leaves) into the leaves' .grad. grads[i] is the
  * gradient of roots[i] (NULL: ones, roots[i] must have one element).
  * With `inputs` (n_inputs > 0) only those tensors' .grad are accumulated.
- * Runs without Python; hooks are the only callbacks. */
+ * Runs without Python; hooks, custom Functions and anomaly mode are the only
+ * callbacks. With create_graph the formulas record nodes (grad mode is
+ * create_graph during the run) and .grad is accumulated out of place.
+ * Without retain_graph each node frees its saved tensors once it has run
+ * (PyTorch's default for retain_graph is the value of create_graph). */
 int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                 int retain_graph, int create_graph);
 int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
@@ -461,6 +473,73 @@ int cg_clip_grad_value_(cg_tensor *const *params, int n, double clip_value);
 int cg_zero_grad(cg_tensor *const *params, int n, int set_to_none);
 
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
+/* A custom Function is a node whose backward is a callback. fn gets the
+ * gradients of the node's outputs (gout[k] borrowed, NULL where none arrived)
+ * and writes gradients for its inputs into gin[i] (new references, NULL for
+ * none). It returns 0, or -1 after setting an error (CG_ERR_EXTERNAL when it
+ * kept its own, as hooks do). cgrad then checks each gin[i] against input i:
+ * a gradient of a broadcastable shape is summed to it, another dtype is cast,
+ * a shape that cannot be summed to it is an error. */
+typedef int (*cg_function_backward)(void *ctx, cg_node *n, cg_tensor **gout, int n_out,
+                                    cg_tensor **gin, int n_in);
+typedef void (*cg_ctx_release)(void *ctx);
+/* A new node named `name` (copied) with one edge per input (NULL inputs, and
+ * inputs that do not require grad, get none) and n_outputs outputs. The node
+ * owns ctx: release(ctx) runs when the node dies, on any thread. On failure
+ * (NULL) release is not called. */
+cg_node *cg_function_node_new(const char *name, cg_tensor *const *inputs, int n_inputs, int n_outputs,
+                              cg_function_backward fn, void *ctx, cg_ctx_release release);
+/* The ctx of a custom node (borrowed), NULL for any other node. */
+void *cg_function_ctx(const cg_node *n);
+/* Makes t output k of n (t->grad_fn = n). */
+int cg_function_set_output(cg_node *n, cg_tensor *t, uint32_t k);
+/* Saves tensors[0..count) for backward (NULL entries save None); an output of
+ * n is saved without its history, as built-in ops save theirs. */
+int cg_function_save(cg_node *n, cg_tensor *const *tensors, int count);
+int cg_function_num_saved(const cg_node *n);
+/* Saved tensor i into *out (new reference; NULL for a saved None). -1 when
+ * it was freed by a backward or modified in place since it was saved. */
+int cg_function_unpack(cg_node *n, int i, cg_tensor **out);
+/* Whether n passes a gradient to input i (it has an edge there). */
+int cg_node_needs_input_grad(const cg_node *n, int i);
+
+/* Hooks on a node (grad_fn.register_prehook / register_hook). A pre-hook gets
+ * the gradients of n's outputs, grads[0..n_grads); a post-hook gets the
+ * gradients n computed for its inputs, and `other` = the outputs' gradients.
+ * Either may replace an entry of grads (release the old, store a new
+ * reference). Entries may be NULL. Returns 0, or -1 as cg_hook_fn does. */
+typedef int (*cg_node_hook_fn)(void *ctx, cg_node *n, cg_tensor **grads, int n_grads,
+                               cg_tensor **other, int n_other);
+/* Returns a handle as cg_tensor_register_hook does, or NULL. */
+cg_hook *cg_node_register_hook(cg_node *n, int post, cg_node_hook_fn fn, void *ctx, cg_hook_release release);
+
+/* What a node saved for backward: the number of slots, and slot i's tensor
+ * (new reference, history-free), NULL when empty or already freed. */
+int cg_node_num_saved(const cg_node *n);
+cg_tensor *cg_node_saved(const cg_node *n, int i);
+/* Input i's shape and dtype as the node recorded them (the first two inputs
+ * of a built-in op, every input of a custom Function); -1 if unknown. */
+int cg_node_input_meta(const cg_node *n, int i, int64_t *shape, int *ndim, cg_dtype *dtype);
+
+/* Anomaly mode (process-wide, as PyTorch's). While it is on, every new node
+ * calls capture(parent, parent_name) and keeps the opaque record it returns
+ * (parent: the record of the node whose backward is creating this one, and
+ * that node's name; NULL, NULL outside backward); release
+ * frees a record when its node dies (any thread). When a node's backward
+ * fails, or returns NaN with check_nan on ("Function 'MulBackward0' returned
+ * nan values in its 0th output."), report(record, node name) runs before the
+ * error reaches the caller. */
+typedef void *(*cg_anomaly_capture)(void *parent, const char *parent_name);
+typedef void (*cg_anomaly_release)(void *record);
+typedef void (*cg_anomaly_report)(void *record, const char *node_name);
+void cg_set_anomaly_callbacks(cg_anomaly_capture capture, cg_anomaly_release release,
+                              cg_anomaly_report report);
+void cg_set_anomaly_enabled(int on, int check_nan);
+int cg_is_anomaly_enabled(void);
+int cg_is_anomaly_check_nan_enabled(void);
+void *cg_node_anomaly(const cg_node *n); /* borrowed record, or NULL */
+/* 1 if a floating tensor holds a NaN, else 0. */
+int cg_tensor_has_nan(const cg_tensor *t);
 
 /* ---- random numbers ------------------------------------------------------ */
 typedef struct cg_generator {

@@ -222,26 +222,45 @@ static int route(run *r, cg_node *n, cg_tensor **gin) {
     return rc;
 }
 
-static int evaluate(run *r, cg_node *n) {
+/* Runs the gradient hooks of n's outputs, updates retained .grad and takes
+ * what autograd.grad captures, all before n's backward, as PyTorch does. */
+static int before_backward(run *r, cg_node *n) {
     for (uint32_t k = 0; k < n->n_outputs; k++) {
         cg_tensor **slot = buffer_of(n, k);
         if (cg_run_hooks(n, k, slot) || cg_run_retains(n, k, *slot)) return -1;
         if (n->captured) capture(r, n, k, *slot);
     }
+    return 0;
+}
+
+/* Node pre-hooks, the backward formula, node post-hooks. */
+static int call_function(cg_node *n, cg_tensor **gin) {
+    cg_tensor **gout = n->n_outputs > 1 ? n->bufs : &n->buf1;
+    bool hooked = CG_LOAD(&n->pre_hooks) != NULL;
+    if (hooked && cg_run_node_hooks(n, CG_HOOK_NODE_PRE, gout, (int)n->n_outputs, NULL, 0)) return -1;
+    bool any = false;
+    for (uint32_t k = 0; k < n->n_outputs; k++) any |= gout[k] != NULL;
+    if (!any) return 0;
+    cg_node *outer = cg_anomaly_enter(n);
+    int rc = n->op->backward(n, gout, gin);
+    cg_anomaly_enter(outer);
+    if (rc == 0 && hooked) rc = cg_run_node_hooks(n, CG_HOOK_NODE_POST, gin, n->n_next, gout, (int)n->n_outputs);
+    return rc;
+}
+
+static int evaluate(run *r, cg_node *n) {
     cg_tensor *small[8] = {0};
     cg_tensor **gin = n->n_next <= 8 ? small : calloc((size_t)n->n_next, sizeof(cg_tensor *));
     if (!gin) {
         cg_oom((int64_t)n->n_next * 8);
         return -1;
     }
-    int rc = 0;
-    if (n->exec_needed) {
-        bool any = false;
-        for (uint32_t k = 0; k < n->n_outputs; k++) any |= *buffer_of(n, k) != NULL;
-        cg_tensor **gout = n->n_outputs > 1 ? n->bufs : &n->buf1;
-        if (any) rc = n->op->backward(n, gout, gin);
+    int rc = before_backward(r, n);
+    if (rc == 0 && n->exec_needed) {
+        rc = call_function(n, gin);
         if (rc == 0 && !r->retain_graph) cg_node_release_saved(n);
     }
+    if (cg_is_anomaly_enabled()) rc = cg_anomaly_check(n, gin, rc);
     for (uint32_t k = 0; k < n->n_outputs; k++) {
         cg_tensor **slot = buffer_of(n, k);
         cg_tensor_release(*slot);
@@ -272,8 +291,8 @@ static void finish(run *r) {
     free(r->heap);
 }
 
-/* The gradient a root starts with: the given one (checked), or ones. */
-static cg_tensor *root_grad(cg_tensor *root, cg_tensor *grad) {
+/* The gradient root i starts with: the given one (checked), or ones. */
+static cg_tensor *root_grad(cg_tensor *root, cg_tensor *grad, int i) {
     if (!grad) {
         if (root->numel != 1) {
             cg_error_set(CG_ERR_RUNTIME, "grad can be implicitly created only for scalar outputs");
@@ -284,9 +303,9 @@ static cg_tensor *root_grad(cg_tensor *root, cg_tensor *grad) {
     if (!cg_same_shape(root, grad)) {
         char b1[160], b2[160];
         cg_error_set(CG_ERR_RUNTIME,
-                     "Mismatch in shape: grad_output[0] has a shape of torch.Size(%s) and output[0] has a "
+                     "Mismatch in shape: grad_output[%d] has a shape of torch.Size(%s) and output[%d] has a "
                      "shape of torch.Size(%s).",
-                     cg_shape_str(grad->shape, grad->ndim, b1, sizeof b1),
+                     i, cg_shape_str(grad->shape, grad->ndim, b1, sizeof b1), i,
                      cg_shape_str(root->shape, root->ndim, b2, sizeof b2));
         return NULL;
     }
@@ -297,7 +316,7 @@ static cg_tensor *root_grad(cg_tensor *root, cg_tensor *grad) {
 
 static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, cg_edge *edges) {
     for (int i = 0; i < n; i++) {
-        cg_tensor *g = root_grad(roots[i], grads ? grads[i] : NULL);
+        cg_tensor *g = root_grad(roots[i], grads ? grads[i] : NULL, i);
         if (!g) return -1;
         if (buffer_add(buffer_of(edges[i].node, edges[i].input_nr), g)) return -1;
     }
@@ -364,9 +383,21 @@ static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
     return rc;
 }
 
+/* A copy of g into a new tensor, as PyTorch makes the first .grad when
+ * building a graph (its grad_fn is then CopyBackwards). */
+static cg_tensor *copy_of(cg_tensor *g) {
+    cg_tensor *c = cg_empty_like(g);
+    if (!c) return NULL;
+    cg_tensor *r = cg_copy_(c, g);
+    cg_tensor_release(c);
+    return r;
+}
+
 /* Adds g into t->grad as AccumulateGrad does: steal or copy the first
  * gradient, add in place afterwards -- out of place when building a graph,
- * so the graph of the first gradient stays intact. */
+ * so the graph of the first gradient stays intact. The first gradient is
+ * never stored as is when it may be shared (one gradient reaching several
+ * leaves): a later in-place add would change them all. */
 int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
     cg_tensor *old = t->grad;
     cg_tensor *next;
@@ -379,12 +410,7 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
             next = cg_clone(g);
         }
     } else {
-        if (old) {
-            next = cg_add(old, g);
-        } else {
-            cg_tensor_retain(g);
-            next = g;
-        }
+        next = old ? cg_add(old, g) : copy_of(g);
     }
     if (!next) return -1;
     t->grad = next;
@@ -394,7 +420,8 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
 
 static int accumulate_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)gin;
-    return cg_accumulate_grad(n->variable, gout[0]);
+    if (cg_accumulate_grad(n->variable, gout[0])) return -1;
+    return cg_run_post_accumulate_hooks(n->variable);
 }
 
 const cg_op cg_accumulate_grad_op = {"AccumulateGrad", accumulate_backward, NULL};
@@ -403,7 +430,7 @@ int cg_backward(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                 int retain_graph, int create_graph) {
     run r = {0};
     r.mode = ACCUMULATE_ALL;
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     return run_engine(&r, roots, grads, n, create_graph);
 }
 
@@ -437,15 +464,15 @@ int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
             cg_tensor *const *inputs, int n_inputs, int retain_graph, int create_graph,
             int allow_unused, cg_tensor **out) {
     run r = {0};
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
     for (int j = 0; j < n_inputs; j++) {
         out[j] = rc == 0 && r.captured ? r.captured[j] : NULL;
         if (rc != 0 && r.captured) cg_tensor_release(r.captured[j]);
         if (rc == 0 && !out[j] && !allow_unused) {
             cg_error_set(CG_ERR_RUNTIME,
-                         "One of the differentiated Tensors appears to not have been used in the graph. "
-                         "Set allow_unused=True if this is the desired behavior.");
+                         "The differentiated Tensor at index %d appears to not have been used in the graph. "
+                         "Set allow_unused=True if this is the desired behavior.", j);
             rc = -1;
         }
     }
@@ -463,12 +490,13 @@ int cg_backward_inputs(cg_tensor *const *roots, cg_tensor *const *grads, int n,
                        cg_tensor *const *inputs, int n_inputs) {
     if (n_inputs <= 0) return cg_backward(roots, grads, n, retain_graph, create_graph);
     run r = {0};
-    r.retain_graph = retain_graph || create_graph;
+    r.retain_graph = retain_graph;
     int rc = capture_run(&r, roots, grads, n, inputs, n_inputs, create_graph);
     int grad_mode = cg_is_grad_enabled();
     cg_set_grad_enabled(create_graph);
     for (int j = 0; j < n_inputs && r.captured; j++) {
         if (rc == 0 && r.captured[j]) rc = cg_accumulate_grad(inputs[j], r.captured[j]);
+        if (rc == 0 && r.captured[j] && !inputs[j]->grad_fn) rc = cg_run_post_accumulate_hooks(inputs[j]);
         cg_tensor_release(r.captured[j]);
     }
     cg_set_grad_enabled(grad_mode);

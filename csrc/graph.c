@@ -6,13 +6,11 @@
 
 /* ---- grad mode ------------------------------------------------------------- */
 
-static _Thread_local int grad_disabled; /* zero-initialised: grad mode on */
-
-int cg_is_grad_enabled(void) { return !grad_disabled; }
-void cg_set_grad_enabled(int on) { grad_disabled = !on; }
+int cg_is_grad_enabled(void) { return !cg_ts.grad_disabled; }
+void cg_set_grad_enabled(int on) { cg_ts.grad_disabled = !on; }
 
 bool cg_any_requires_grad(cg_tensor *const *inputs, int n) {
-    if (grad_disabled) return false;
+    if (cg_ts.grad_disabled) return false;
     for (int i = 0; i < n; i++)
         if (inputs[i] && inputs[i]->requires_grad) return true;
     return false;
@@ -36,33 +34,13 @@ static bool try_retain(int64_t *refcount) {
 /* ---- nodes ------------------------------------------------------------------------ */
 
 static uint64_t next_seq;
-static _Thread_local struct {
-    void *head;
-    int count;
-} node_fl;
-
 static cg_node *node_alloc(void) {
-    cg_node *n = node_fl.head;
-    if (n) {
-        node_fl.head = *(void **)n;
-        node_fl.count--;
-    } else {
-        n = malloc(sizeof *n);
-        if (!n) return cg_oom((int64_t)sizeof *n);
-    }
-    memset(n, 0, sizeof *n);
+    cg_node *n = cg_pool_get(&cg_ts.nodes, sizeof *n);
+    if (n) memset(n, 0, sizeof *n);
     return n;
 }
 
-static void node_free(cg_node *n) {
-    if (node_fl.count >= 4096) {
-        free(n);
-        return;
-    }
-    *(void **)n = node_fl.head;
-    node_fl.head = n;
-    node_fl.count++;
-}
+static void node_free(cg_node *n) { cg_pool_put(&cg_ts.nodes, n); }
 
 cg_edge cg_gradient_edge(cg_tensor *t) {
     cg_edge e = {NULL, 0};
@@ -102,11 +80,12 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
         if (i < CG_NODE_INLINE_META) {
             node->in_dtype[i] = inputs[i]->dtype;
             node->in_shape[i].ndim = inputs[i]->ndim;
-            memcpy(node->in_shape[i].d, inputs[i]->shape, (size_t)inputs[i]->ndim * sizeof(int64_t));
+            for (int d = 0; d < inputs[i]->ndim; d++) node->in_shape[i].d[d] = inputs[i]->shape[d];
         }
     }
     /* after the edges: an AccumulateGrad made just now must be older */
     node->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+    cg_anomaly_record(node);
     return node;
 }
 
@@ -127,13 +106,7 @@ void cg_node_release(cg_node *n) {
     if (n && CG_DEC(&n->refcount) == 0) cg_reap_push(n, 1);
 }
 
-static void free_hook_list(cg_hook *h) {
-    while (h) {
-        cg_hook *next = h->next;
-        cg_hook_put(h);
-        h = next;
-    }
-}
+static void free_hook_list(cg_hook **list);
 
 /* Called from the deferred-release loop only (tensor.c). */
 void cg_node_destroy(cg_node *n) {
@@ -146,8 +119,10 @@ void cg_node_destroy(cg_node *n) {
     for (int i = 0; i < n->n_next; i++) cg_node_release(n->next[i].node);
     if (n->next != n->inline_next) free(n->next);
     for (int i = 0; i < CG_NODE_SAVED; i++) cg_tensor_release(n->saved[i].data);
+    if (n->anomaly) cg_anomaly_forget(n);
+    free_hook_list(&n->pre_hooks);
+    /* last: a custom node's op lives in its extra */
     if (n->extra && n->op->free_extra) n->op->free_extra(n->extra);
-    free_hook_list(n->pre_hooks);
     /* n->retains is empty: each entry's tensor owns n and unlinks it first */
     node_free(n);
 }
@@ -256,7 +231,10 @@ int cg_detach_(cg_tensor *t) {
 /* ---- saved tensors ------------------------------------------------------------------- */
 
 int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output) {
-    cg_saved *s = &n->saved[slot];
+    return cg_save_into(n, &n->saved[slot], t, is_output);
+}
+
+int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output) {
     cg_tensor *data = t;
     if (is_output) {
         data = cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
@@ -273,25 +251,35 @@ int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output) {
     return 0;
 }
 
+/* "TanhBackward0" -> "Tanh": the forward op's name, as PyTorch prints it. */
+static int forward_name_len(const char *name) {
+    const char *b = strstr(name, "Backward");
+    return b ? (int)(b - name) : (int)strlen(name);
+}
+
 static void error_modified(cg_node *n, cg_saved *s) {
     cg_tensor *t = s->data;
     char shape[160], which[200] = "";
     cg_shape_str(t->shape, t->ndim, shape, sizeof shape);
     cg_node *fn = s->is_output ? n : t->grad_fn;
     if (fn)
-        snprintf(which, sizeof which, ", which is output %u of %s,",
-                 s->is_output ? s->output_nr : t->output_nr, fn->op->name);
+        snprintf(which, sizeof which, ", which is output %u of %.*s,",
+                 s->is_output ? s->output_nr : t->output_nr, forward_name_len(fn->op->name), fn->op->name);
+    const char *hint = cg_is_anomaly_enabled()
+        ? "Hint: the backtrace further above shows the operation that failed to compute its gradient. "
+          "The variable in question was changed in there or anywhere later. Good luck!"
+        : "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+          "with torch.autograd.set_detect_anomaly(True, check_nan=False).";
     cg_error_set(CG_ERR_RUNTIME,
                  "one of the variables needed for gradient computation has been modified by an inplace "
-                 "operation: [%s %s]%s is at version %llu; expected version %llu instead. Hint: enable "
-                 "anomaly detection to find the operation that failed to compute its gradient, with "
-                 "torch.autograd.set_detect_anomaly(True).",
+                 "operation: [%s %s]%s is at version %llu; expected version %llu instead. %s",
                  cg_dtype_tensor_name((cg_dtype)t->dtype), shape, which,
-                 (unsigned long long)t->storage->version, (unsigned long long)s->version);
+                 (unsigned long long)t->storage->version, (unsigned long long)s->version, hint);
 }
 
-cg_tensor *cg_unpack(cg_node *n, int slot) {
-    cg_saved *s = &n->saved[slot];
+cg_tensor *cg_unpack(cg_node *n, int slot) { return cg_unpack_from(n, &n->saved[slot]); }
+
+cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
     if (!s->data) {
         if (n->released)
             cg_error_set(CG_ERR_RUNTIME,
@@ -301,7 +289,7 @@ cg_tensor *cg_unpack(cg_node *n, int slot) {
                          "you need to backward through the graph a second time or if you need to access saved "
                          "tensors after calling backward.");
         else
-            cg_error_set(CG_ERR_RUNTIME, "%s: saved tensor %d is missing", n->op->name, slot);
+            cg_error_set(CG_ERR_RUNTIME, "%s: a saved tensor is missing", n->op->name);
         return NULL;
     }
     if (s->data->storage->version != s->version) {
@@ -324,6 +312,7 @@ void cg_node_release_saved(cg_node *n) {
         cg_tensor_release(n->saved[i].data);
         n->saved[i].data = NULL;
     }
+    if (n->op->release_saved) n->op->release_saved(n);
     n->released = 1;
 }
 
@@ -345,6 +334,12 @@ cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g) {
 }
 
 /* ---- hooks ------------------------------------------------------------------------------ */
+/* A hook sits in one list: a leaf's (t->hooks), or a node's (n->pre_hooks:
+ * gradient hooks of its outputs, and the node's own pre- and post-hooks).
+ * The list holds one reference, the caller's handle another, and a running
+ * engine one per call in flight. Removing a hook unlinks it through
+ * h->owner, which the owner clears (under the graph lock) when it dies, so a
+ * handle can outlive what it was registered on. */
 
 static int64_t next_hook_id = 1;
 
@@ -354,88 +349,193 @@ void cg_hook_put(cg_hook *h) {
     free(h);
 }
 
-int64_t cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release) {
+void cg_hook_handle_release(cg_hook *h) {
+    if (h) cg_hook_put(h);
+}
+
+/* Frees the hooks of a dying owner. */
+static void free_hook_list(cg_hook **list) {
+    cg_graph_lock();
+    cg_hook *h = *list;
+    *list = NULL;
+    for (cg_hook *p = h; p; p = p->next) p->owner = NULL;
+    cg_graph_unlock();
+    while (h) {
+        cg_hook *next = h->next;
+        cg_hook_put(h);
+        h = next;
+    }
+}
+
+static cg_hook *hook_new(uint8_t kind) {
+    cg_hook *h = calloc(1, sizeof *h);
+    if (!h) return cg_oom((int64_t)sizeof *h);
+    h->refcount = 2; /* the list's and the handle's */
+    h->kind = kind;
+    h->id = __atomic_fetch_add(&next_hook_id, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
+/* Appends h to *list: hooks run in registration order. */
+static void hook_link(cg_hook **list, cg_hook *h) {
+    cg_graph_lock();
+    h->owner = list;
+    while (*list) list = &(*list)->next;
+    *list = h;
+    cg_graph_unlock();
+}
+
+cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release) {
     if (!t->requires_grad) {
         cg_error_set(CG_ERR_RUNTIME, "cannot register a hook on a tensor that doesn't require gradient");
-        return -1;
+        return NULL;
     }
-    cg_hook *h = calloc(1, sizeof *h);
-    if (!h) {
-        cg_oom((int64_t)sizeof *h);
-        return -1;
-    }
-    h->refcount = 1;
+    cg_hook *h = hook_new(CG_HOOK_TENSOR);
+    if (!h) return NULL;
     h->fn = fn;
     h->ctx = ctx;
     h->release = release;
     h->output_nr = t->output_nr;
-    h->id = __atomic_fetch_add(&next_hook_id, 1, __ATOMIC_RELAXED);
-    cg_graph_lock();
-    cg_hook **list = t->grad_fn ? &t->grad_fn->pre_hooks : &t->hooks;
-    while (*list) list = &(*list)->next; /* hooks run in registration order */
-    *list = h;
-    cg_graph_unlock();
-    return h->id;
+    hook_link(t->grad_fn ? &t->grad_fn->pre_hooks : &t->hooks, h);
+    return h;
 }
 
-static int remove_from(cg_hook **list, int64_t id) {
-    for (; *list; list = &(*list)->next) {
-        if ((*list)->id == id) {
-            cg_hook *h = *list;
-            *list = h->next;
-            cg_hook_put(h);
-            return 0;
+cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release) {
+    if (!t->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME, "cannot register a hook on a tensor that doesn't require gradient");
+        return NULL;
+    }
+    if (t->grad_fn) {
+        cg_error_set(CG_ERR_RUNTIME, "post accumulate grad hooks cannot be registered on non-leaf tensors");
+        return NULL;
+    }
+    cg_hook *h = hook_new(CG_HOOK_POST_ACCUMULATE);
+    if (!h) return NULL;
+    h->fn = fn;
+    h->ctx = ctx;
+    h->release = release;
+    hook_link(&t->hooks, h);
+    return h;
+}
+
+cg_hook *cg_node_register_hook(cg_node *n, int post, cg_node_hook_fn fn, void *ctx, cg_hook_release release) {
+    cg_hook *h = hook_new(post ? CG_HOOK_NODE_POST : CG_HOOK_NODE_PRE);
+    if (!h) return NULL;
+    h->node_fn = fn;
+    h->ctx = ctx;
+    h->release = release;
+    hook_link(&n->pre_hooks, h);
+    return h;
+}
+
+void cg_hook_remove(cg_hook *h) {
+    bool unlinked = false;
+    cg_graph_lock();
+    __atomic_store_n(&h->removed, 1, __ATOMIC_RELEASE);
+    for (cg_hook **p = h->owner; p && *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            unlinked = true;
+            break;
         }
     }
-    return 1;
-}
-
-int cg_tensor_remove_hook(cg_tensor *t, int64_t id) {
-    cg_graph_lock();
-    int r = remove_from(&t->hooks, id);
-    if (r && t->grad_fn) r = remove_from(&t->grad_fn->pre_hooks, id);
+    h->owner = NULL;
     cg_graph_unlock();
-    return r;
+    if (unlinked) cg_hook_put(h); /* the list's reference; never under the lock: release may need the GIL */
 }
 
-void cg_tensor_free_hooks(cg_tensor *t) {
+int64_t cg_hook_id(const cg_hook *h) { return h->id; }
+
+void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
+
+/* A hook of `kind`; for a non-leaf's gradient hooks, of output output_nr. */
+static bool hook_matches(const cg_hook *h, int kind, bool by_output, uint32_t output_nr) {
+    return h->kind == kind && (!by_output || h->output_nr == output_nr);
+}
+
+/* Takes the hooks of one kind in the list at *head for calling, each
+ * retained: into buf when they fit in cap, else into a new array the caller
+ * frees. Sets *out; returns how many, or -1. */
+static int hooks_take(cg_hook **head, int kind, bool by_output, uint32_t output_nr, cg_hook **buf, int cap,
+                      cg_hook ***out) {
     cg_graph_lock();
-    cg_hook *h = t->hooks;
-    t->hooks = NULL;
-    cg_graph_unlock();
-    free_hook_list(h);
-}
-
-int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max) {
     int k = 0;
-    cg_graph_lock();
-    cg_hook *h = n->variable ? n->variable->hooks : n->pre_hooks;
-    for (; h && k < max; h = h->next) {
-        if (!n->variable && h->output_nr != output_nr) continue;
+    for (cg_hook *h = *head; h; h = h->next) k += hook_matches(h, kind, by_output, output_nr);
+    cg_hook **arr = k <= cap ? buf : malloc((size_t)k * sizeof *arr);
+    if (!arr) {
+        cg_graph_unlock();
+        cg_oom((int64_t)k * (int64_t)sizeof *arr);
+        return -1;
+    }
+    k = 0;
+    for (cg_hook *h = *head; h; h = h->next) {
+        if (!hook_matches(h, kind, by_output, output_nr)) continue;
         CG_INC(&h->refcount);
-        out[k++] = h;
+        arr[k++] = h;
     }
     cg_graph_unlock();
+    *out = arr;
     return k;
+}
+
+static void hooks_put(cg_hook **hooks, int k, cg_hook **buf) {
+    for (int i = 0; i < k; i++) cg_hook_put(hooks[i]);
+    if (hooks != buf) free(hooks);
+}
+
+/* A hook removed after it was taken (by another hook, or another thread) does not run. */
+static bool hook_live(cg_hook *h) { return !__atomic_load_n(&h->removed, __ATOMIC_ACQUIRE); }
+
+static int hook_failed(void) {
+    if (cg_error_kind() == CG_OK) cg_error_set(CG_ERR_EXTERNAL, "a hook failed");
+    return -1;
+}
+
+int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_tensor **other, int n_other) {
+    cg_hook *buf[16], **hooks;
+    int k = hooks_take(&n->pre_hooks, kind, false, 0, buf, 16, &hooks);
+    if (k < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < k && rc == 0; i++)
+        if (hook_live(hooks[i]) && hooks[i]->node_fn(hooks[i]->ctx, n, grads, n_grads, other, n_other))
+            rc = hook_failed();
+    hooks_put(hooks, k, buf);
+    return rc;
+}
+
+int cg_run_post_accumulate_hooks(cg_tensor *t) {
+    if (!CG_LOAD(&t->hooks)) return 0;
+    cg_hook *buf[16], **hooks;
+    int k = hooks_take(&t->hooks, CG_HOOK_POST_ACCUMULATE, false, 0, buf, 16, &hooks);
+    if (k < 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        cg_tensor *ignored = NULL;
+        if (hook_live(hooks[i]) && hooks[i]->fn(hooks[i]->ctx, t, &ignored) != 0) rc = hook_failed();
+        cg_tensor_release(ignored);
+    }
+    hooks_put(hooks, k, buf);
+    return rc;
 }
 
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g) {
     if (!*g) return 0;
-    cg_hook *hooks[64];
-    int k = cg_hooks_take(n, output_nr, hooks, 64);
+    /* a racy peek, but registering a hook while its node runs is undefined anyway */
+    if (n->variable ? !CG_LOAD(&n->variable->hooks) : !CG_LOAD(&n->pre_hooks)) return 0;
+    cg_hook *buf[16], **hooks;
+    cg_hook **head = n->variable ? &n->variable->hooks : &n->pre_hooks;
+    int k = hooks_take(head, CG_HOOK_TENSOR, !n->variable, output_nr, buf, 16, &hooks);
+    if (k < 0) return -1;
     int rc = 0;
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < k && rc == 0; i++) {
         cg_tensor *out = NULL;
-        if (rc == 0 && hooks[i]->fn(hooks[i]->ctx, *g, &out) != 0) {
-            if (cg_error_kind() == CG_OK) cg_error_set(CG_ERR_EXTERNAL, "a hook failed");
-            rc = -1;
-        }
+        if (hook_live(hooks[i]) && hooks[i]->fn(hooks[i]->ctx, *g, &out) != 0) rc = hook_failed();
         if (out) {
             cg_tensor_release(*g);
             *g = out;
         }
-        cg_hook_put(hooks[i]);
     }
+    hooks_put(hooks, k, buf);
     return rc;
 }
 

@@ -37,6 +37,39 @@
 #define CG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CG_LIKELY(x) __builtin_expect(!!(x), 1)
 
+/* ---- per-thread state and object pools (alloc.c) ------------------------ */
+typedef struct cg_pool {
+    void *head; /* free objects, linked through their first word */
+    int64_t count;
+} cg_pool;
+
+typedef struct cg_tstate {
+    int grad_disabled; /* zero-initialised: grad mode on */
+    cg_pool tensors, storages, nodes;
+} cg_tstate;
+extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
+
+void *cg_pool_refill(cg_pool *p, size_t size); /* a slab's first object, the rest pooled */
+/* Tensor data: 64-byte aligned; large buffers are cached for reuse. */
+void *cg_data_alloc(int64_t nbytes);
+void cg_data_free(void *p, int64_t nbytes);
+
+static inline void *cg_pool_get(cg_pool *p, size_t size) {
+    void *obj = p->head;
+    if (CG_LIKELY(obj != NULL)) {
+        p->head = *(void **)obj;
+        p->count--;
+        return obj;
+    }
+    return cg_pool_refill(p, size);
+}
+
+static inline void cg_pool_put(cg_pool *p, void *obj) {
+    *(void **)obj = p->head;
+    p->head = obj;
+    p->count++;
+}
+
 /* ---- errors (error.c) --------------------------------------------------- */
 /* Sets a "could not allocate" error and returns NULL. */
 void *cg_oom(int64_t nbytes);
@@ -48,6 +81,8 @@ const char *cg_dtype_torch_name(cg_dtype dtype); /* "Float", "Double", "Long", "
 
 /* ---- tensors (tensor.c) ------------------------------------------------- */
 cg_storage *cg_storage_new(int64_t nbytes);
+/* cg_empty for a shape known to be valid (taken from existing tensors). */
+cg_tensor *cg_new_tensor(const int64_t *shape, int ndim, cg_dtype dtype);
 /* A tensor header over `s` (retained) with the given layout; no autograd. */
 cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
                           const int64_t *strides, int ndim, int64_t offset);
@@ -89,15 +124,21 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
 void cg_reap_push(void *obj, int is_node);
 
 /* ---- graph (graph.c) ---------------------------------------------------- */
-typedef struct cg_hook {
+enum { CG_HOOK_TENSOR, CG_HOOK_NODE_PRE, CG_HOOK_NODE_POST, CG_HOOK_POST_ACCUMULATE };
+
+struct cg_hook {
     struct cg_hook *next;
-    int64_t refcount; /* the list holds one; a running engine may hold more */
+    int64_t refcount; /* the list, the registrant's handle, each engine call in flight */
     int64_t id;
+    struct cg_hook **owner; /* the list it is linked in; NULL once unlinked (graph lock) */
     uint32_t output_nr;
-    cg_hook_fn fn;
+    uint8_t kind;           /* CG_HOOK_*: a tensor's gradient hook, or a node's */
+    uint8_t removed;
+    cg_hook_fn fn;          /* CG_HOOK_TENSOR */
+    cg_node_hook_fn node_fn; /* CG_HOOK_NODE_PRE / CG_HOOK_NODE_POST */
     void *ctx;
     cg_hook_release release;
-} cg_hook;
+};
 
 typedef struct cg_retain {
     struct cg_retain *next;
@@ -129,6 +170,7 @@ typedef struct cg_op {
     const char *name;
     cg_backward_fn backward;
     void (*free_extra)(void *extra); /* NULL: nothing to free */
+    void (*release_saved)(cg_node *n); /* NULL: saved tensors live in n->saved only */
 } cg_op;
 
 #define CG_NODE_SAVED 3
@@ -191,20 +233,36 @@ static inline bool cg_wants(const cg_node *n, int i) {
 int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output);
 /* The saved tensor of slot, new reference; errors if freed or modified. */
 cg_tensor *cg_unpack(cg_node *n, int slot);
+/* The same for a saved tensor kept outside n->saved (custom Functions). */
+int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output);
+cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s);
 void cg_node_release_saved(cg_node *n);
 /* g (stolen) summed back to input i's shape and cast to its dtype. */
 cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
 
-/* Hooks on a node output / a leaf, taken for calling: returns how many were
- * copied into out[] (each retained); cg_hook_put releases one. */
-int cg_hooks_take(cg_node *n, uint32_t output_nr, cg_hook **out, int max);
+/* Drops one reference to a hook (its release callback runs with the last). */
 void cg_hook_put(cg_hook *h);
 /* Runs the hooks of output k of n on *g (owned, may be replaced). */
 int cg_run_hooks(cg_node *n, uint32_t output_nr, cg_tensor **g);
+/* Runs a leaf's post-accumulate-grad hooks, after its .grad was updated. */
+int cg_run_post_accumulate_hooks(cg_tensor *t);
+/* Runs n's node hooks of one kind (CG_HOOK_NODE_PRE / _POST) on grads. */
+int cg_run_node_hooks(cg_node *n, int kind, cg_tensor **grads, int n_grads, cg_tensor **other, int n_other);
 /* Updates .grad of the non-leaf tensors that retain output k of n. */
 int cg_run_retains(cg_node *n, uint32_t output_nr, cg_tensor *g);
 void cg_tensor_forget_retain(cg_tensor *t);
 void cg_tensor_free_hooks(cg_tensor *t);
+
+/* ---- anomaly mode (custom.c) ---------------------------------------------- */
+/* Records where n is being created, when anomaly mode is on. */
+void cg_anomaly_record(cg_node *n);
+/* Releases n->anomaly. */
+void cg_anomaly_forget(cg_node *n);
+/* The node this thread's engine is running (its record becomes the parent of
+ * nodes a create_graph backward makes); returns the previous one. */
+cg_node *cg_anomaly_enter(cg_node *n);
+/* After a node's backward: the NaN check, and the report of a failure. */
+int cg_anomaly_check(cg_node *n, cg_tensor *const *gin, int rc);
 
 /* ---- element-wise machinery (iter.c) ------------------------------------ */
 /* A 1-D inner loop: n elements, data[k] and strides[k] (in elements) per

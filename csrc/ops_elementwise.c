@@ -16,7 +16,7 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype) {
         cg_tensor_retain(a);
         return a;
     }
-    cg_tensor *out = cg_empty(a->shape, a->ndim, dtype);
+    cg_tensor *out = cg_new_tensor(a->shape, a->ndim, dtype);
     if (out) cg_run_loop(cg_cast_loop(dtype, (cg_dtype)a->dtype), out, &a, 1);
     if (out && a->is_wrapped) out->is_wrapped = 1;
     return out;
@@ -42,7 +42,7 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
     if (!loop) return NULL;
     if (a->numel == 1 && b->numel == 1 && a->dtype == dtype && b->dtype == dtype) {
         const cg_tensor *big = a->ndim >= b->ndim ? a : b; /* 1-element fast path */
-        cg_tensor *out = cg_empty(big->shape, big->ndim, dtype);
+        cg_tensor *out = cg_new_tensor(big->shape, big->ndim, dtype);
         if (!out) return NULL;
         char *data[3] = {out->storage->data, cg_ptr(a), cg_ptr(b)};
         static const int64_t ones[3] = {1, 1, 1};
@@ -54,7 +54,7 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
     if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
     cg_tensor *ca = cg_cast_raw(a, dtype);
     cg_tensor *cb = ca ? cg_cast_raw(b, dtype) : NULL;
-    cg_tensor *out = cb ? cg_empty(shape, nd, dtype) : NULL;
+    cg_tensor *out = cb ? cg_new_tensor(shape, nd, dtype) : NULL;
     if (out) {
         cg_tensor *ins[2] = {ca, cb};
         cg_run_loop(loop, out, ins, 2);
@@ -67,7 +67,7 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
 cg_tensor *cg_unary_raw(cg_unop op, cg_tensor *a) {
     cg_loop loop = cg_unary_loop(op, (cg_dtype)a->dtype);
     if (!loop) return NULL;
-    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    cg_tensor *out = cg_new_tensor(a->shape, a->ndim, (cg_dtype)a->dtype);
     if (out) cg_run_loop(loop, out, &a, 1);
     return out;
 }
@@ -525,7 +525,7 @@ cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) {
         cg_error_set(CG_ERR_TYPE, "unknown dtype %d", (int)dtype);
         return NULL;
     }
-    cg_tensor *out = cg_empty(a->shape, a->ndim, dtype);
+    cg_tensor *out = cg_new_tensor(a->shape, a->ndim, dtype);
     if (out) cg_run_loop(cg_cast_loop(dtype, (cg_dtype)a->dtype), out, &a, 1);
     if (!out || !cg_dtype_is_floating(dtype)) return out;
     return record(&to_op, out, a, NULL, 0);
@@ -617,7 +617,7 @@ static int overwrite_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op fill_op = {"FillBackward0", overwrite_backward, NULL};
+static const cg_op fill_op = {"FillBackward2", overwrite_backward, NULL};
 static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, NULL};
 static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
 

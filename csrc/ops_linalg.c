@@ -23,14 +23,19 @@ typedef struct matrix {
 #define NAIVE_GEMM(NAME, T)                                                                  \
     static void NAME(const matrix *a, const matrix *b, T *out) {                             \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
-        int64_t M = a->rows, K = a->cols, N = b->cols;                                       \
+        int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs;                           \
         for (int64_t i = 0; i < M * N; i++) out[i] = 0;                                      \
-        for (int64_t i = 0; i < M; i++)                                                      \
+        for (int64_t i = 0; i < M; i++) {                                                    \
+            T *o = out + i * N;                                                              \
             for (int64_t k = 0; k < K; k++) {                                                \
                 T aik = x[i * a->rs + k * a->cs];                                            \
                 const T *yk = y + k * b->rs;                                                 \
-                for (int64_t j = 0; j < N; j++) out[i * N + j] += aik * yk[j * b->cs];       \
+                if (bc == 1) /* rows of b contiguous: a vectorisable axpy */                 \
+                    for (int64_t j = 0; j < N; j++) o[j] += aik * yk[j];                     \
+                else                                                                         \
+                    for (int64_t j = 0; j < N; j++) o[j] += aik * yk[j * bc];                \
             }                                                                                \
+        }                                                                                    \
     }
 NAIVE_GEMM(gemm_naive_f32, float)
 NAIVE_GEMM(gemm_naive_f64, double)

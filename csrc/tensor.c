@@ -52,6 +52,7 @@ static int combine(int higher, int lower) {
 }
 
 cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b) {
+    if (a->dtype == b->dtype) return (cg_dtype)a->dtype; /* every rule keeps a shared dtype */
     int cls[3] = {-1, -1, -1}; /* dimensioned, zero-dim, wrapped number */
     const cg_tensor *ts[2] = {a, b};
     for (int k = 0; k < 2; k++) {
@@ -64,41 +65,12 @@ cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b) {
     return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
 }
 
-/* ---- per-thread free lists ------------------------------------------------ */
-
-#define FREELIST_MAX 4096
-typedef struct freelist {
-    void *head;
-    int count;
-} freelist;
-static _Thread_local freelist tensor_fl, storage_fl;
-
-static void *fl_pop(freelist *fl, size_t size) {
-    void *p = fl->head;
-    if (p) {
-        fl->head = *(void **)p;
-        fl->count--;
-        return p;
-    }
-    return malloc(size);
-}
-
-static void fl_push(freelist *fl, void *p) {
-    if (fl->count >= FREELIST_MAX) {
-        free(p);
-        return;
-    }
-    *(void **)p = fl->head;
-    fl->head = p;
-    fl->count++;
-}
-
 /* ---- storage -------------------------------------------------------------- */
 
 cg_storage *cg_storage_new(int64_t nbytes) {
     if (nbytes < 0) return cg_oom(nbytes);
-    cg_storage *s = fl_pop(&storage_fl, sizeof(cg_storage));
-    if (!s) return cg_oom((int64_t)sizeof(cg_storage));
+    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage));
+    if (!s) return NULL;
     s->refcount = 1;
     s->nbytes = nbytes;
     s->version = 0;
@@ -108,9 +80,8 @@ cg_storage *cg_storage_new(int64_t nbytes) {
         s->data = s->inline_buf;
         return s;
     }
-    size_t rounded = ((size_t)nbytes + 63) & ~(size_t)63;
-    if ((uint64_t)nbytes > ((uint64_t)1 << 62) || posix_memalign(&s->data, 64, rounded) != 0) {
-        fl_push(&storage_fl, s);
+    if ((uint64_t)nbytes > ((uint64_t)1 << 62) || !(s->data = cg_data_alloc(nbytes))) {
+        cg_pool_put(&cg_ts.storages, s);
         return cg_oom(nbytes);
     }
     return s;
@@ -123,8 +94,8 @@ void cg_storage_release(cg_storage *s) {
     if (s->deleter)
         s->deleter(s->data, s->deleter_ctx);
     else if (s->data != s->inline_buf)
-        free(s->data);
-    fl_push(&storage_fl, s);
+        cg_data_free(s->data, s->nbytes);
+    cg_pool_put(&cg_ts.storages, s);
 }
 
 /* ---- deferred release ------------------------------------------------------ */
@@ -143,7 +114,7 @@ static void tensor_destroy(cg_tensor *t) {
     cg_tensor_release(t->grad);
     cg_node_release(t->grad_fn);
     cg_tensor_release(t->base);
-    fl_push(&tensor_fl, t);
+    cg_pool_put(&cg_ts.tensors, t);
 }
 
 static void destroy(uintptr_t item) {
@@ -226,10 +197,11 @@ int cg_check_shape(const int64_t *shape, int ndim) {
     return 0;
 }
 
-cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
-                          const int64_t *strides, int ndim, int64_t offset) {
-    cg_tensor *t = fl_pop(&tensor_fl, sizeof(cg_tensor));
-    if (!t) return cg_oom((int64_t)sizeof(cg_tensor));
+/* A tensor header over s, taking over the caller's reference to s. */
+static cg_tensor *tensor_header(cg_storage *s, cg_dtype dtype, const int64_t *shape,
+                                const int64_t *strides, int ndim, int64_t offset) {
+    cg_tensor *t = cg_pool_get(&cg_ts.tensors, sizeof(cg_tensor));
+    if (!t) return NULL;
     memset(t, 0, offsetof(cg_tensor, shape));
     t->grad = NULL;
     t->grad_fn = NULL;
@@ -239,31 +211,38 @@ cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
     t->pyobj = NULL;
     t->refcount = 1;
     t->storage = s;
-    cg_storage_retain(s);
     t->dtype = (uint8_t)dtype;
     t->ndim = ndim;
     t->offset = offset;
-    int64_t numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        numel *= shape[i];
-    }
-    t->numel = numel;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     if (strides)
         memcpy(t->strides, strides, (size_t)ndim * sizeof(int64_t));
     else
         cg_contiguous_strides(shape, ndim, t->strides);
+    t->numel = cg_shape_numel(shape, ndim);
+    return t;
+}
+
+cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
+                          const int64_t *strides, int ndim, int64_t offset) {
+    cg_tensor *t = tensor_header(s, dtype, shape, strides, ndim, offset);
+    if (t) cg_storage_retain(s);
+    return t;
+}
+
+cg_tensor *cg_new_tensor(const int64_t *shape, int ndim, cg_dtype dtype) {
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    cg_storage *s = cg_storage_new(numel * cg_dtype_size(dtype));
+    if (!s) return NULL;
+    cg_tensor *t = tensor_header(s, dtype, shape, NULL, ndim, 0);
+    if (!t) cg_storage_release(s);
     return t;
 }
 
 cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype) {
     if (cg_check_shape(shape, ndim)) return NULL;
-    int64_t numel = cg_shape_numel(shape, ndim);
-    cg_storage *s = cg_storage_new(numel * cg_dtype_size(dtype));
-    if (!s) return NULL;
-    cg_tensor *t = cg_tensor_make(s, dtype, shape, NULL, ndim, 0);
-    cg_storage_release(s);
-    return t;
+    return cg_new_tensor(shape, ndim, dtype);
 }
 
 cg_tensor *cg_empty_like(const cg_tensor *t) {
@@ -297,8 +276,8 @@ cg_tensor *cg_from_data(const void *data, const int64_t *shape, int ndim, cg_dty
 cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides, int ndim,
                         cg_dtype dtype, cg_deleter deleter, void *ctx) {
     if (cg_check_shape(shape, ndim)) return NULL;
-    cg_storage *s = fl_pop(&storage_fl, sizeof(cg_storage));
-    if (!s) return cg_oom((int64_t)sizeof(cg_storage));
+    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage));
+    if (!s) return NULL;
     s->refcount = 1;
     s->version = 0;
     s->data = data;

@@ -48,6 +48,8 @@ cdef extern from "cgrad.h" nogil:
         void *pyobj
 
     ctypedef void (*cg_deleter)(void *data, void *ctx) noexcept nogil
+    ctypedef struct cg_hook:
+        pass
     ctypedef int (*cg_hook_fn)(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil
     ctypedef void (*cg_hook_release)(void *ctx) noexcept nogil
 
@@ -96,8 +98,12 @@ cdef extern from "cgrad.h" nogil:
     uint64_t cg_node_sequence_nr(const cg_node *n)
     void *cg_node_get_user(const cg_node *n)
     void cg_node_set_user(cg_node *n, void *user)
-    int64_t cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release)
-    int cg_tensor_remove_hook(cg_tensor *t, int64_t id)
+    cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook_release release)
+    cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, void *ctx,
+                                                     cg_hook_release release)
+    void cg_hook_remove(cg_hook *h)
+    void cg_hook_handle_release(cg_hook *h)
+    int64_t cg_hook_id(const cg_hook *h)
 
     int cg_backward(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph, int create_graph)
     int cg_backward_inputs(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph,
@@ -288,6 +294,34 @@ cdef extern from "cgrad.h" nogil:
     int cg_zero_grad(cg_tensor **params, int n, int set_to_none)
 
     # ---- custom functions and anomaly mode (custom.c)
+    ctypedef int (*cg_function_backward)(void *ctx, cg_node *n, cg_tensor **gout, int n_out,
+                                         cg_tensor **gin, int n_in) noexcept nogil
+    ctypedef void (*cg_ctx_release)(void *ctx) noexcept nogil
+    cg_node *cg_function_node_new(const char *name, cg_tensor **inputs, int n_inputs, int n_outputs,
+                                  cg_function_backward fn, void *ctx, cg_ctx_release release)
+    void *cg_function_ctx(const cg_node *n)
+    int cg_function_set_output(cg_node *n, cg_tensor *t, uint32_t k)
+    int cg_function_save(cg_node *n, cg_tensor **tensors, int count)
+    int cg_function_num_saved(const cg_node *n)
+    int cg_function_unpack(cg_node *n, int i, cg_tensor **out)
+    int cg_node_needs_input_grad(const cg_node *n, int i)
+    ctypedef int (*cg_node_hook_fn)(void *ctx, cg_node *n, cg_tensor **grads, int n_grads,
+                                    cg_tensor **other, int n_other) noexcept nogil
+    cg_hook *cg_node_register_hook(cg_node *n, int post, cg_node_hook_fn fn, void *ctx,
+                                   cg_hook_release release)
+    int cg_node_num_saved(const cg_node *n)
+    cg_tensor *cg_node_saved(const cg_node *n, int i)
+    int cg_node_input_meta(const cg_node *n, int i, int64_t *shape, int *ndim, cg_dtype *dtype)
+    ctypedef void *(*cg_anomaly_capture)(void *parent, const char *parent_name) noexcept nogil
+    ctypedef void (*cg_anomaly_release)(void *record) noexcept nogil
+    ctypedef void (*cg_anomaly_report)(void *record, const char *node_name) noexcept nogil
+    void cg_set_anomaly_callbacks(cg_anomaly_capture capture, cg_anomaly_release release,
+                                  cg_anomaly_report report)
+    void cg_set_anomaly_enabled(int on, int check_nan)
+    int cg_is_anomaly_enabled()
+    int cg_is_anomaly_check_nan_enabled()
+    void *cg_node_anomaly(const cg_node *n)
+    int cg_tensor_has_nan(const cg_tensor *t)
 
     # ---- random numbers
     void cg_generator_seed(cg_generator *g, uint64_t seed)

@@ -29,15 +29,18 @@ _pending = threading.local()  # a Python exception raised inside a callback from
 
 cdef int raise_error() except -1:
     cdef cg_errkind kind = cg_error_kind()
+    note = getattr(_pending, "note", None)  # anomaly mode: where the failing op was made
+    _pending.note = None
+    exc = None
     if kind == CG_ERR_EXTERNAL:
         exc = getattr(_pending, "exc", None)
         _pending.exc = None
-        cg_error_clear()
-        if exc is not None:
-            raise exc
-    msg = cg_error_message().decode("utf-8", "replace")
+    if exc is None:
+        exc = _EXCEPTIONS.get(kind, RuntimeError)(cg_error_message().decode("utf-8", "replace"))
     cg_error_clear()
-    raise _EXCEPTIONS.get(kind, RuntimeError)(msg)
+    if note and hasattr(exc, "add_note"):
+        exc.add_note(note)
+    raise exc
 
 
 cdef inline int check(int rc) except -1:
@@ -177,6 +180,19 @@ cdef inline object wrap_borrowed(cg_tensor *t):
     return wrap(t)
 
 
+_node_classes = {}
+
+
+cdef object node_class(cg_node *n):
+    """The Python class of a node: one per op name (MulBackward0, ...), as in PyTorch."""
+    cdef bytes key = cg_node_name(n)
+    cls = _node_classes.get(key)
+    if cls is None:
+        cls = type(key.decode(), (Node,), {"__slots__": (), "__module__": "cgrad.autograd.graph"})
+        _node_classes[key] = cls
+    return cls
+
+
 cdef object wrap_node(cg_node *n):
     """The Python object of n (borrowed), cached on the node."""
     if n == NULL:
@@ -184,7 +200,8 @@ cdef object wrap_node(cg_node *n):
     cdef void *user = cg_node_get_user(n)
     if user != NULL:
         return <object>user
-    cdef Node node = Node.__new__(Node)
+    cls = node_class(n)
+    cdef Node node = <Node>cls.__new__(cls)
     cg_node_retain(n)
     node.n = n
     cg_node_set_user(n, <void *>node)
@@ -500,14 +517,34 @@ def from_dlpack(ext):
 
 # ---- hooks --------------------------------------------------------------------
 
+cdef str hook_name(object fn):
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
+cdef object checked_hook_result(object fn, object result, cg_tensor *grad):
+    """The tensor a gradient hook returned, checked as PyTorch checks it."""
+    if not isinstance(result, _TensorBase):
+        raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+    cdef cg_tensor *r = (<_TensorBase>result).t
+    if r.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{hook_name(fn)}' has changed the type of value (was "
+                           f"{typename_of(grad.dtype)} got {typename_of(r.dtype)})")
+    if r.ndim != grad.ndim or any(r.shape[i] != grad.shape[i] for i in range(r.ndim)):
+        raise RuntimeError(f"hook '{hook_name(fn)}' has changed the size of value")
+    return result
+
+
+cdef str typename_of(int code):
+    return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[code]
+
+
 cdef int run_hook(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil:
     with gil:
         try:
-            result = (<object>ctx)(wrap_borrowed(grad))
+            fn = <object>ctx
+            result = fn(wrap_borrowed(grad))
             if result is not None:
-                if not isinstance(result, _TensorBase):
-                    raise TypeError(f"hook returned an object of type {type(result).__name__}; "
-                                    "expected a Tensor or None")
+                result = checked_hook_result(fn, result, grad)
                 cg_tensor_retain((<_TensorBase>result).t)
                 out[0] = (<_TensorBase>result).t
             return 0
@@ -522,18 +559,20 @@ cdef void release_hook(void *ctx) noexcept nogil:
         Py_DECREF(<object>ctx)
 
 
-class RemovableHandle:
-    """Returned by register_hook; remove() unregisters the hook."""
+cdef class RemovableHandle:
+    """Returned by register_hook; remove() unregisters the hook (also after
+    the tensor or node it was registered on has gone)."""
+    cdef cg_hook *h
 
-    def __init__(self, tensor, hook_id):
-        import weakref
-        self._tensor = weakref.ref(tensor)
-        self.id = hook_id
+    def __dealloc__(self):
+        cg_hook_handle_release(self.h)
+
+    @property
+    def id(self):
+        return cg_hook_id(self.h)
 
     def remove(self):
-        t = self._tensor()
-        if t is not None:
-            (<_TensorBase>t)._remove_hook(self.id)
+        cg_hook_remove(self.h)
 
     def __enter__(self):
         return self
@@ -542,7 +581,26 @@ class RemovableHandle:
         self.remove()
 
 
+cdef RemovableHandle make_handle(cg_hook *h, object ctx):
+    """Wraps h; on NULL drops the reference the hook would have owned and raises."""
+    if h == NULL:
+        Py_DECREF(ctx)
+        raise_error()
+    cdef RemovableHandle r = RemovableHandle.__new__(RemovableHandle)
+    r.h = h
+    return r
+
+
 # ---- Node ---------------------------------------------------------------------
+
+# name() of the nodes PyTorch writes by hand rather than generates
+_QUALIFIED_NAMES = {
+    "AccumulateGrad": "torch::autograd::AccumulateGrad",
+    "CopyBackwards": "torch::autograd::CopyBackwards",
+    "CopySlices": "torch::autograd::CopySlices",
+    "Error": "torch::autograd::Error",
+}
+
 
 cdef class Node:
     """One applied operation in the graph (a tensor's grad_fn)."""
@@ -555,7 +613,8 @@ cdef class Node:
             cg_node_release(self.n)
 
     def name(self):
-        return cg_node_name(self.n).decode()
+        name = cg_node_name(self.n).decode()
+        return _QUALIFIED_NAMES.get(name, name)
 
     @property
     def next_functions(self):
@@ -579,10 +638,56 @@ cdef class Node:
         return cg_node_sequence_nr(self.n)
 
     def __repr__(self):
-        return f"<{self.name()} object at {hex(id(self))}>"
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def __call__(self, *args):
         raise NotImplementedError("calling a grad_fn directly is not supported; use cgrad.autograd.grad")
+
+    def __getattr__(self, name):
+        # a custom Function's node shows its ctx: saved_tensors, needs_input_grad, ...
+        cdef void *ctx = cg_function_ctx(self.n)
+        if ctx != NULL and not name.startswith("__"):
+            return getattr(<object>ctx, name)
+        raise AttributeError(f"'{self.name()}' object has no attribute '{name}'")
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after this node's backward and may
+        return new grad_inputs."""
+        return node_hook(self.n, fn, True)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) runs before this node's backward and may return new
+        grad_outputs."""
+        return node_hook(self.n, fn, False)
+
+    @property
+    def _saved_tensors(self):
+        """What this node saved for backward (history-free views; None for empty slots)."""
+        return tuple([wrap(cg_node_saved(self.n, i)) if node_has_saved(self.n, i) else None
+                      for i in range(cg_node_num_saved(self.n))])
+
+    def _saved_meta(self):
+        """(shape, dtype) of each tensor this node saved for backward, None for empty slots."""
+        cdef cg_tensor *t
+        out = []
+        for i in range(cg_node_num_saved(self.n)):
+            t = cg_node_saved(self.n, i)
+            out.append((Size([t.shape[k] for k in range(t.ndim)]), dtype_of(t.dtype)) if t != NULL else None)
+            cg_tensor_release(t)
+        return out
+
+    def _input_metadata(self):
+        """(shape, dtype) of each input as the node recorded it, None where unknown."""
+        cdef int64_t shape[8]
+        cdef int nd = 0, i
+        cdef cg_dtype dt = CG_FLOAT32
+        out = []
+        for i in range(max(cg_node_num_next(self.n), 1 if cg_node_variable(self.n) != NULL else 0)):
+            if cg_node_input_meta(self.n, i, shape, &nd, &dt) == 0:
+                out.append((Size([shape[k] for k in range(nd)]), dtype_of(dt)))
+            else:
+                out.append(None)
+        return tuple(out)
 
 
 # ---- Tensor -------------------------------------------------------------------
@@ -591,7 +696,6 @@ cdef class Node:
 cdef class _TensorBase:
     """The C tensor a Tensor wraps, with the core operators and autograd attributes."""
     cdef cg_tensor *t
-    cdef dict __dict__
     cdef object __weakref__
     __array_priority__ = 1000
 
@@ -797,7 +901,8 @@ cdef class _TensorBase:
                 "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                 "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
                 "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
-                "instead.", UserWarning, stacklevel=2)
+                "instead. See github.com/pytorch/pytorch/pull/30531 for more information.",
+                UserWarning, stacklevel=1)  # Cython frames do not count: 1 is the caller's line
         return wrap_borrowed(self.t.grad)
 
     @grad.setter
@@ -817,6 +922,9 @@ cdef class _TensorBase:
     @property
     def retains_grad(self): return bool(self.t.retains_grad)
 
+    @property
+    def _output_nr(self): return self.t.output_nr
+
     def retain_grad(self):
         check(cg_tensor_retain_grad(self.t))
 
@@ -833,15 +941,16 @@ cdef class _TensorBase:
         _run_backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed and may
+        return a tensor to use instead."""
         Py_INCREF(hook)
-        cdef int64_t hid = cg_tensor_register_hook(self.t, run_hook, <void *>hook, release_hook)
-        if hid < 0:
-            Py_DECREF(hook)
-            raise_error()
-        return RemovableHandle(self, hid)
+        return make_handle(cg_tensor_register_hook(self.t, run_hook, <void *>hook, release_hook), hook)
 
-    def _remove_hook(self, int64_t hook_id):
-        cg_tensor_remove_hook(self.t, hook_id)
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs after backward has updated this leaf's .grad."""
+        Py_INCREF(hook)
+        return make_handle(cg_tensor_register_post_accumulate_hook(self.t, run_post_accumulate_hook,
+                                                                   <void *>hook, release_hook), hook)
 
     # -- values --
     def item(self):
@@ -959,6 +1068,21 @@ cdef cg_tensor **tensor_array(object seq, int n) except NULL:
     return arr
 
 
+_warned_create_graph = False
+
+
+def _warn_create_graph():
+    global _warned_create_graph
+    if not _warned_create_graph:
+        _warned_create_graph = True
+        warnings.warn(
+            "Using backward() with create_graph=True will create a reference cycle between the parameter "
+            "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+            "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+            ".grad fields of your parameters to None after use to break the cycle and avoid the leak.",
+            UserWarning, stacklevel=_user_stacklevel())
+
+
 def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
     """Backpropagates from tensors (with grad_tensors, None for implicit ones)."""
     tensors = tuple(tensors)
@@ -967,9 +1091,16 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
         if not isinstance(t, _TensorBase):
             raise TypeError(f"backward expects Tensors, got {type(t).__name__}")
         grads.append(as_tensor_arg(g, t) if g is not None else None)
-    inputs = tuple(inputs) if inputs is not None else ()
-    if isinstance(inputs, _TensorBase):
+    if inputs is None:
+        inputs = ()
+    elif isinstance(inputs, _TensorBase):
         inputs = (inputs,)
+    else:
+        inputs = tuple(inputs)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    if create_graph:
+        _warn_create_graph()
     for x in inputs:
         if not isinstance(x, _TensorBase):
             raise TypeError(f"inputs must be Tensors, got {type(x).__name__}")
@@ -1026,6 +1157,9 @@ def _is_grad_enabled():
 
 def _set_grad_enabled(bint mode):
     cg_set_grad_enabled(mode)
+
+
+include "_autograd.pxi"
 
 
 # ---- creation -----------------------------------------------------------------

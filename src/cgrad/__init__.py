@@ -40,6 +40,12 @@ from cgrad.autograd.grad_mode import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
+from cgrad import viz  # noqa: E402
+from cgrad.autograd.anomaly_mode import (  # noqa: E402
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+)
 
 __version__ = "0.1.0"
 

@@ -9,13 +9,14 @@ from cgrad._C import Tensor
 _SCALARS = (bool, int, float, np.generic)
 
 
-def _infer_array(data):
-    """data as a numpy array, with PyTorch's dtype rules for Python lists."""
+def _infer_array(data, dtype=None):
+    """data as a numpy array, with PyTorch's dtype rules for Python lists
+    (floats become the default dtype, unless dtype asks for another)."""
     arr = np.asarray(data)
     if arr.dtype == object:
         raise ValueError("could not build a tensor from this data: expected a (nested) sequence of "
                          "numbers of regular shape")
-    if not isinstance(data, np.ndarray) and arr.dtype.kind == "f":
+    if dtype is None and not isinstance(data, np.ndarray) and arr.dtype.kind == "f":
         arr = arr.astype(_C.get_default_dtype().numpy_dtype)
     return arr
 
@@ -28,10 +29,10 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
                       "cgrad.tensor(sourceTensor).", UserWarning, stacklevel=2)
         t = data.detach().clone()
         t = t if dtype is None else t.to(dtype)
-    elif isinstance(data, _SCALARS) and not isinstance(data, np.ndarray):
+    elif isinstance(data, _SCALARS) and not isinstance(data, np.ndarray) and dtype is None:
         t = _C._scalar_tensor(data.item() if isinstance(data, np.generic) else data, dtype)
-    else:
-        t = _C._tensor_from_numpy_copy(_infer_array(data), dtype)
+    else:  # with a dtype, values go straight to it (no rounding through the default dtype)
+        t = _C._tensor_from_numpy_copy(_infer_array(data, dtype), dtype)
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -123,7 +123,7 @@ def tensor_repr(t, prefix="tensor("):
         fmt = _Formatter(_summarized(values) if summarize else values, floating)
         body = _body(values, indent, summarize, fmt)
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent)

@@ -1,0 +1,140 @@
+/* alloc.c -- per-thread pools of the core's small objects, and the
+ * per-thread state every op reads.
+ *
+ * A graph of n ops allocates about 3n small objects (node, tensor header,
+ * storage header); malloc's slow path cost more than the op itself. Pools
+ * hand them out from slabs of 64 (one malloc each) and take them back on a
+ * free list. Memory is kept for the next graph, never given back to the
+ * system; when a thread exits, its pools go to a shared orphan pool that the
+ * other threads refill from before they allocate new slabs.
+ *
+ * The state lives in initial-exec TLS: one %fs-relative load, instead of a
+ * call into the dynamic linker for every access from a dlopen'ed module.
+ */
+#include <pthread.h>
+
+#include "internal.h"
+
+__thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
+
+#define SLAB 64
+
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static cg_pool orphans[3]; /* tensors, storages, nodes: as in cg_tstate */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static cg_pool *pools_of(cg_tstate *ts) { return &ts->tensors; }
+
+/* Thread exit: hand this thread's pools to the others. */
+static void adopt_pools(void *unused) {
+    (void)unused;
+    cg_pool *mine = pools_of(&cg_ts);
+    pthread_mutex_lock(&orphan_lock);
+    for (int k = 0; k < 3; k++) {
+        void *obj = mine[k].head;
+        while (obj) {
+            void *next = *(void **)obj;
+            *(void **)obj = orphans[k].head;
+            orphans[k].head = obj;
+            obj = next;
+        }
+        orphans[k].count += mine[k].count;
+        mine[k].head = NULL;
+        mine[k].count = 0;
+    }
+    pthread_mutex_unlock(&orphan_lock);
+}
+
+static void init_exit_key(void) { pthread_key_create(&exit_key, adopt_pools); }
+
+/* Takes the orphan pool matching p, if it has anything. */
+static bool adopt_orphans(cg_pool *p) {
+    int k = (int)(p - pools_of(&cg_ts));
+    if (k < 0 || k >= 3 || !orphans[k].head) return false;
+    pthread_mutex_lock(&orphan_lock);
+    *p = orphans[k];
+    orphans[k].head = NULL;
+    orphans[k].count = 0;
+    pthread_mutex_unlock(&orphan_lock);
+    return p->head != NULL;
+}
+
+void *cg_pool_refill(cg_pool *p, size_t size) {
+    pthread_once(&exit_once, init_exit_key);
+    pthread_setspecific(exit_key, (void *)1); /* so adopt_pools runs at this thread's exit */
+    if (adopt_orphans(p)) return cg_pool_get(p, size);
+    size = (size + 15) & ~(size_t)15;
+    char *slab = malloc(size * SLAB);
+    if (!slab) return cg_oom((int64_t)(size * SLAB));
+    for (int i = SLAB - 1; i >= 1; i--) { /* keep the first, chain the rest */
+        void *obj = slab + (size_t)i * size;
+        *(void **)obj = p->head;
+        p->head = obj;
+    }
+    p->count += SLAB - 1;
+    return slab;
+}
+
+/* ---- large data buffers -------------------------------------------------------
+ * A freshly mapped buffer costs a page fault per 4 KB on first touch: for a
+ * 16 MB tensor that is more than the arithmetic. Freed buffers of 64 KB and
+ * more are kept, by size class (four per power of two), and handed out again;
+ * at most CACHE_LIMIT bytes are kept. */
+
+#define BIG 65536
+#define CACHE_LIMIT ((int64_t)1 << 30)
+#define CLASSES 256
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *cache[CLASSES]; /* free blocks, linked through their first word */
+static int64_t cached_bytes;
+
+/* The size class of n >= BIG: its index and its rounded-up size. */
+static int size_class(int64_t n, int64_t *size) {
+    int p = 63 - __builtin_clzll((unsigned long long)n);
+    int64_t base = (int64_t)1 << p, quarter = base >> 2;
+    int64_t q = (n - base + quarter - 1) / quarter; /* 0..4 */
+    *size = base + q * quarter;
+    return p * 4 + (int)q;
+}
+
+void *cg_data_alloc(int64_t nbytes) {
+    if (nbytes < BIG) {
+        void *p = NULL;
+        size_t rounded = ((size_t)nbytes + 63) & ~(size_t)63;
+        return posix_memalign(&p, 64, rounded) == 0 ? p : NULL;
+    }
+    int64_t size;
+    int c = size_class(nbytes, &size);
+    if (c < CLASSES && cache[c]) {
+        pthread_mutex_lock(&cache_lock);
+        void *p = cache[c];
+        if (p) {
+            cache[c] = *(void **)p;
+            cached_bytes -= size;
+        }
+        pthread_mutex_unlock(&cache_lock);
+        if (p) return p;
+    }
+    void *p = NULL;
+    return posix_memalign(&p, 4096, (size_t)size) == 0 ? p : NULL;
+}
+
+void cg_data_free(void *p, int64_t nbytes) {
+    if (nbytes < BIG) {
+        free(p);
+        return;
+    }
+    int64_t size;
+    int c = size_class(nbytes, &size);
+    pthread_mutex_lock(&cache_lock);
+    bool keep = c < CLASSES && cached_bytes + size <= CACHE_LIMIT;
+    if (keep) {
+        *(void **)p = cache[c];
+        cache[c] = p;
+        cached_bytes += size;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!keep) free(p);
+}

@@ -1,0 +1,150 @@
+"""The graph as Python sees it: grad_fn, name(), next_functions, node classes,
+saved tensors, get_gradient_edge, walk; compared with torch."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad.autograd.graph import Node, get_gradient_edge, walk
+
+from test_autograd_ops import OPS, _inputs, _params
+
+
+def structure(root):
+    """The graph under root as nested (name, [(child structure or None, input_nr)]),
+    walked iteratively in next_functions order (shared nodes repeat)."""
+    out = []
+    stack = [(root, out)]
+    while stack:
+        node, into = stack.pop()
+        children = []
+        into.append((node.name(), children))
+        for nxt, nr in node.next_functions:
+            if nxt is None:
+                children.append((None, nr))
+            else:
+                holder = []
+                children.append((holder, nr))
+                stack.append((nxt, holder))
+    return out
+
+
+def freeze(s):
+    if isinstance(s, list):
+        return tuple(freeze(e) for e in s)
+    if isinstance(s, tuple):
+        return tuple(freeze(e) for e in s)
+    return s
+
+
+# Ops whose graphs differ from torch's in shape, not in gradients (reported to
+# the owners of those ops): torch folds alpha into AddBackward0/SubBackward0,
+# gives RsubBackward1 and number / tensor one edge for the number-free
+# overload, and reshapes batched operands with ReshapeAliasBackward0; cgrad
+# fuses linear's weight transpose into AddmmBackward0 and l1_loss into one node.
+STRUCTURE_DIFFERS = {"rdiv", "add alpha", "sub alpha", "rsub", "matmul 2d @ 3d", "mT", "linear", "l1_loss"}
+SAME_STRUCTURE = [op for op in OPS if op.name not in STRUCTURE_DIFFERS]
+
+
+@pytest.mark.parametrize("op", _params(SAME_STRUCTURE))
+def test_graph_structure_matches_torch(op):
+    torch = pytest.importorskip("torch")
+    ours = op.fn(cgrad, *_inputs(op, cgrad))
+    theirs = op.fn(torch, *_inputs(op, torch))
+    assert freeze(structure(ours.grad_fn)) == freeze(structure(theirs.grad_fn))
+
+
+def test_next_functions_of_a_leaf_and_a_constant():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    y = x * cgrad.tensor([2.0])
+    (acc, nr), (none, nr2) = y.grad_fn.next_functions
+    assert type(acc).__name__ == "AccumulateGrad" and acc.name() == "torch::autograd::AccumulateGrad"
+    assert acc.variable is x and nr == 0
+    assert none is None and nr2 == 0
+    assert acc.next_functions == ()
+
+
+def test_output_nr_of_a_multi_output_node():
+    class Two(cgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1, x * 2
+
+        @staticmethod
+        def backward(ctx, a, b):
+            return a + 2 * b
+
+    x = cgrad.tensor([1.0], requires_grad=True)
+    a, b = Two.apply(x)
+    (_, nr_a), (_, nr_b) = (a + b).grad_fn.next_functions
+    assert (nr_a, nr_b) == (0, 1)
+    assert get_gradient_edge(b) == (b.grad_fn, 1)
+
+
+def test_grad_fn_is_the_same_object_while_alive():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    y = x * 2
+    f = y.grad_fn
+    assert y.grad_fn is f
+    assert isinstance(f, Node) and type(f).__name__ == "MulBackward0"
+    assert repr(f).startswith("<MulBackward0 object at 0x")
+
+
+def test_node_classes_are_shared_per_op():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    assert type((x * 2).grad_fn) is type((x * 3).grad_fn)
+    assert type((x * 2).grad_fn) is not type((x + 2).grad_fn)
+
+
+def test_node_wrapper_does_not_keep_the_tensor_alive():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    y = x * 2
+    f = y.grad_fn
+    ref = weakref.ref(y)
+    del y
+    gc.collect()
+    assert ref() is None
+    assert f.name() == "MulBackward0"  # the node lives on with its wrapper
+
+
+def test_saved_tensors_meta():
+    x = cgrad.tensor([[1.0, 2.0]], requires_grad=True)
+    w = cgrad.tensor([3.0, 4.0], dtype=cgrad.float64, requires_grad=True)
+    y = x.double() * w
+    meta = y.grad_fn._saved_meta()
+    assert meta[0] == ((1, 2), cgrad.float64) and meta[1] == ((2,), cgrad.float64)
+    t = x.tanh()
+    assert t.grad_fn._saved_meta()[2] == ((1, 2), cgrad.float32)
+    saved = t.grad_fn._saved_tensors[2]
+    np.testing.assert_allclose(saved.numpy(), np.tanh([[1.0, 2.0]]), rtol=1e-6)
+    t.sum().backward()
+    assert t.grad_fn._saved_meta() == [None, None, None]  # freed by backward
+
+
+def test_input_metadata():
+    x = cgrad.tensor([[1.0, 2.0]], requires_grad=True)
+    y = x * cgrad.tensor(2.0, dtype=cgrad.float64)
+    assert y.grad_fn._input_metadata()[0] == ((1, 2), cgrad.float32)
+
+
+def test_get_gradient_edge():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    node, nr = get_gradient_edge(x)
+    assert type(node).__name__ == "AccumulateGrad" and node.variable is x and nr == 0
+    y = x * 2
+    assert get_gradient_edge(y) == (y.grad_fn, 0)
+    with pytest.raises(RuntimeError, match="does not require gradients"):
+        get_gradient_edge(cgrad.tensor([1.0]))
+
+
+def test_walk_visits_each_node_once_without_recursion():
+    x = cgrad.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(20000):  # far deeper than Python's recursion limit
+        y = y * 1.0001
+    z = y + y
+    nodes = walk([z.grad_fn])
+    assert len(nodes) == 20000 + 2
+    assert type(nodes[-1]).__name__ == "AccumulateGrad"
