@@ -38,7 +38,7 @@ import cgrad
 _EPILOGUE = """
 sys.stdout.flush()
 sys.stderr.flush()
-if _lsan is not None:
+if _lsan is not None and {leak_check}:
     gc.collect()
     if _lsan.__lsan_do_recoverable_leak_check():
         sys.stderr.flush()
@@ -63,22 +63,22 @@ def _limits(stack_kb):
     return apply
 
 
-def script(code, torch=False):
+def script(code, torch=False, leak_check=True):
     """The child program: code between the prologue and the epilogue."""
     prologue = _PROLOGUE.format(sanitized=SANITIZED, import_torch="import torch" if torch else "")
-    return prologue + code + _EPILOGUE
+    return prologue + code + _EPILOGUE.format(leak_check=leak_check)
 
 
-def start(code, torch=False, stack_kb=None, **kwargs):
+def start(code, torch=False, stack_kb=None, leak_check=True, **kwargs):
     """A running child (Popen) executing code; stdout and stderr are pipes."""
-    return subprocess.Popen([sys.executable, "-c", script(code, torch)], env=child_env(),
+    return subprocess.Popen([sys.executable, "-c", script(code, torch, leak_check)], env=child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_limits(stack_kb), **kwargs)
 
 
-def run(code, timeout=120, torch=False, stack_kb=None):
+def run(code, timeout=120, torch=False, stack_kb=None, leak_check=True):
     """Runs code in a child; returns (returncode, stdout, stderr)."""
-    proc = start(code, torch=torch, stack_kb=stack_kb)
+    proc = start(code, torch=torch, stack_kb=stack_kb, leak_check=leak_check)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -155,7 +155,13 @@ def run_cases(cases, lib="cgrad", setup="", timeout=300):
     todo = list(cases)
     while todo:
         code = _CASE_RUNNER.format(lib=lib, cases=json.dumps(todo), setup=setup)
-        rc, out, err = run(code, timeout=timeout, torch=lib == "torch")
+        # no leak check in these children: CPython 3.11 leaks the frame object a
+        # traceback takes over from eval'd code that raised (seen with
+        # fast_unwind_on_malloc=0: _PyFrame_Clear -> take_ownership), and the
+        # fast unwinder cannot tell that frame from any other Python object.
+        # ASan still checks every memory access; the cases' C paths are
+        # leak-checked in the test process itself by the other suites.
+        rc, out, err = run(code, timeout=timeout, torch=lib == "torch", leak_check=False)
         started = None
         for line in out.splitlines():
             if line.startswith("START "):

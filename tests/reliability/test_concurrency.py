@@ -12,6 +12,10 @@ import numpy as np
 import cgrad
 from reliability import harness
 
+# The Ctrl-C children are not leak-checked under ASan: CPython 3.11 leaks the
+# frame object that the KeyboardInterrupt's traceback takes over (the same
+# interpreter leak as harness.run_cases describes); ASan still checks them.
+
 ROUNDS = 50 if harness.SANITIZED else 1000
 
 
@@ -110,7 +114,7 @@ z = cgrad.tensor([2.0], requires_grad=True)
 assert z.grad.item() == 12.0
 assert (x * 2).sum().item() == (2 * x).sum().item()
 print("OK", flush=True)
-""")
+""", leak_check=False)  # see the note above ROUNDS
     try:
         assert proc.stdout.readline().strip() == "READY"
         time.sleep(0.5)
@@ -141,7 +145,7 @@ x.grad = None
 (x * x).sum().backward()
 assert np.allclose(x.grad.numpy(), 2 * x.detach().numpy())
 print("OK", flush=True)
-""")
+""", leak_check=False)  # see the note above ROUNDS
     try:
         assert proc.stdout.readline().strip() == "READY"
         time.sleep(1.0)

@@ -71,6 +71,7 @@ assert last.item() < first, (first, last.item())
 print("RSS", before, after)
 """, timeout=900)
     before, after = _growth(out)
+    print(f"training: RSS {before:.1f} -> {after:.1f} MB over {STEPS} steps")
     if not harness.SANITIZED:
         assert after - before < MAX_GROWTH_MB, f"RSS grew from {before:.1f} to {after:.1f} MB over {STEPS} steps"
 
@@ -95,6 +96,7 @@ after = rss_mb()
 print("RSS", before, after)
 """, timeout=900)
     before, after = _growth(out)
+    print(f"create_graph: RSS {before:.1f} -> {after:.1f} MB over {GRAD_CALLS} calls")
     if not harness.SANITIZED:
         assert after - before < MAX_GROWTH_MB, f"RSS grew from {before:.1f} to {after:.1f} MB"
 
