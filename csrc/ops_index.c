@@ -948,9 +948,15 @@ static const cg_op index_op = {"IndexBackward0", index_backward, index_info_free
 
 cg_tensor *cg_index(cg_tensor *a, cg_tensor *const *indices, int n) {
     index_plan p;
-    if (plan_index(a, indices, n, &p) || check_indices(a, &p)) return NULL;
+    if (plan_index(a, indices, n, &p)) return NULL;
+    /* allocate first: a result too large to hold fails at once, not after
+     * checking 2^40 broadcast index values one by one */
     cg_tensor *out = cg_empty(p.out_shape, p.out_nd, (cg_dtype)a->dtype);
     if (!out) return NULL;
+    if (check_indices(a, &p)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
     index_walk(a, &p, out, false, false);
     if (!cg_any_requires_grad(&a, 1)) return out;
     cg_node *node = cg_node_new(&index_op, &a, 1, 1);
