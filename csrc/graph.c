@@ -193,7 +193,10 @@ int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g) {
             return -1;
         }
         if (g->dtype != t->dtype) {
-            cg_error_set(CG_ERR_TYPE, "assigned grad has data of a different type");
+            cg_error_set(CG_ERR_RUNTIME,
+                         "attempting to assign a gradient with dtype '%s' to a tensor with grad_dtype '%s'. "
+                         "The gradient must match the tensor's grad_dtype (defaults to the tensor's dtype).",
+                         cg_dtype_name((cg_dtype)g->dtype), cg_dtype_torch_name((cg_dtype)t->dtype));
             return -1;
         }
         if (!cg_same_shape(g, t)) {

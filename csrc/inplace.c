@@ -29,7 +29,26 @@ static int check_writable(cg_tensor *t) {
     return 0;
 }
 
+/* An expanded view has elements that share one memory location: writing
+ * into it would write that location several times. PyTorch refuses. */
+static int check_no_internal_overlap(const cg_tensor *t) {
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] > 1 && t->strides[d] == 0) {
+            cg_error_set(CG_ERR_RUNTIME,
+                         "unsupported operation: more than one element of the written-to tensor refers to a "
+                         "single memory location. Please clone() the tensor before performing the operation.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
+    if (check_no_internal_overlap(t)) return -1;
+    return cg_inplace_begin_fill(ip, t, ins, n);
+}
+
+int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
     ip->target = t;
     ip->node = NULL;
     ip->records = cg_any_requires_grad(ins, n);

@@ -409,6 +409,9 @@ typedef struct cg_inplace {
     cg_node *node;
 } cg_inplace;
 int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
+/* The same for ops that write one value everywhere (fill_, zero_): they may
+ * write into an expanded view, as in PyTorch. */
+int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 

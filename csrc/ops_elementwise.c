@@ -624,7 +624,7 @@ static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
 
 static cg_tensor *fill_inplace(const cg_op *op, cg_tensor *a, double value) {
     cg_inplace ip;
-    if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
+    if (cg_inplace_begin_fill(&ip, a, &a, 1)) return NULL;
     if (ip.records && !(ip.node = inplace_node(op, a, NULL, 0))) return cg_inplace_abort(&ip);
     cg_fill_raw(a, value);
     return cg_inplace_finish(&ip);

@@ -922,9 +922,14 @@ static int index_check_kernel(const cg_kargs *k) {
     return plan_index(k->t[0], k->v, k->nv, &p) || check_indices(k->t[0], &p) ? -1 : 0;
 }
 
+/* checks the indices (recorded, so that a replay checks its data too) */
+static int run_index_check(cg_tensor *a, cg_tensor *const *indices, int n) {
+    return cg_kernel(index_check_kernel, &(cg_kargs){.name = "an index check", .t = {a}, .v = indices, .nv = n});
+}
+
 static int plan_and_check(cg_tensor *a, cg_tensor *const *indices, int n, index_plan *p) {
     if (plan_index(a, indices, n, p)) return -1;
-    return cg_kernel(index_check_kernel, &(cg_kargs){.name = "an index check", .t = {a}, .v = indices, .nv = n});
+    return run_index_check(a, indices, n);
 }
 
 /* t = {written, read}: the gather a[indices] (t = {out, a}) or, with i[0], the
@@ -978,9 +983,15 @@ static const cg_op index_op = {"IndexBackward0", index_backward, index_info_free
 
 cg_tensor *cg_index(cg_tensor *a, cg_tensor *const *indices, int n) {
     index_plan p;
-    if (plan_and_check(a, indices, n, &p)) return NULL;
+    if (plan_index(a, indices, n, &p)) return NULL;
+    /* allocate first: a result too large to hold fails at once, not after
+     * checking 2^40 broadcast index values one by one */
     cg_tensor *out = cg_empty(p.out_shape, p.out_nd, (cg_dtype)a->dtype);
     if (!out) return NULL;
+    if (run_index_check(a, indices, n)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
     walk_indices(a, indices, n, out, false, false);
     if (!cg_any_requires_grad(&a, 1)) return out;
     cg_node *node = cg_node_new(&index_op, &a, 1, 1);

@@ -9,13 +9,22 @@ import cgrad
 from cgrad.autograd import Function
 
 
-def long_backward_graph():
-    """A graph whose backward takes a good fraction of a second."""
+def long_backward_graph(seconds=0.4):
+    """A graph whose backward takes about `seconds`, whatever the machine's speed."""
     x = cgrad.tensor(np.linspace(-1, 1, 400_000), dtype=cgrad.float64, requires_grad=True)
-    y = x
-    for _ in range(40):
-        y = (y * 1.01).tanh()
-    return x, y.sum()
+
+    def build(depth):
+        y = x
+        for _ in range(depth):
+            y = (y * 1.01).tanh()
+        return y.sum()
+
+    probe = build(10)
+    start = time.perf_counter()
+    probe.backward()
+    per_layer = (time.perf_counter() - start) / 10
+    x.grad = None
+    return x, build(max(40, int(seconds / per_layer)))
 
 
 def test_python_threads_run_during_a_long_backward():

@@ -208,6 +208,16 @@ cdef object wrap_node(cg_node *n):
     return node
 
 
+cdef cg_tensor *int_operand(object x, cg_tensor *like) except NULL:
+    """A Python int as a 0-d tensor, exact when it is stored as int64."""
+    if not -2 ** 63 <= x < 2 ** 63:
+        raise OverflowError(f"int too big to convert: {x} does not fit in 64 bits")
+    cdef cg_tensor *t = cg_scalar_tensor(<double>x, CG_INT64, like)
+    if t != NULL and t.dtype == CG_INT64:
+        (<int64_t *>cg_tensor_data(t))[0] = x  # a double holds only 53 bits
+    return t
+
+
 cdef cg_tensor *scalar_operand(object x, cg_tensor *like, bint shared=False) except? NULL:
     """A 0-d tensor for a Python number; NULL (no error) if x is not one.
     shared: it may come from a small cache, so it must only be read."""
@@ -216,7 +226,9 @@ cdef cg_tensor *scalar_operand(object x, cg_tensor *like, bint shared=False) exc
     if isinstance(x, bool):
         return cg_scalar_tensor(1.0 if x else 0.0, CG_BOOL, like)
     if isinstance(x, int):
-        return cg_scalar_cached(<double>x, CG_INT64, like) if shared else cg_scalar_tensor(<double>x, CG_INT64, like)
+        if shared and -2 ** 53 <= x <= 2 ** 53:
+            return cg_scalar_cached(<double>x, CG_INT64, like)
+        return int_operand(x, like)
     if isinstance(x, np.generic):
         return scalar_operand(x.item(), like, shared)
     return NULL
@@ -259,6 +271,29 @@ cdef object no_bool_sub(_TensorBase a, object b):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     return b
+
+
+cdef inline bint is_number(object x):
+    return isinstance(x, (int, float, np.generic))
+
+
+cdef double number_arg(object x, str fname, str arg) except? -1:
+    """A number argument (or a 0-d tensor) as a double: PyTorch's TypeError otherwise."""
+    if isinstance(x, _TensorBase):
+        if (<_TensorBase>x).t.ndim != 0:
+            raise RuntimeError(f"{fname} only supports 0-dimension value tensor but got tensor with "
+                               f"{(<_TensorBase>x).t.ndim} dimensions.")
+        return (<_TensorBase>x).item()
+    if not is_number(x):
+        raise TypeError(f"{fname}(): argument '{arg}' must be Number, not {type(x).__name__}")
+    return float(x)
+
+
+cdef object method_result(object r, str name, object other):
+    """r, unless an operator declined the argument: then PyTorch's TypeError."""
+    if r is NotImplemented:
+        raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not {type(other).__name__}")
+    return r
 
 
 cdef object inplace(binary_fn fn, _TensorBase a, object b):
@@ -717,8 +752,8 @@ cdef class _TensorBase:
     def __rmul__(self, other): return binary(cg_mul, other, self)
     def __truediv__(self, other): return binary(cg_div, self, other)
     def __rtruediv__(self, other): return binary(cg_div, other, self)
-    def __matmul__(self, other): return binary(cg_matmul, self, other)
-    def __rmatmul__(self, other): return binary(cg_matmul, other, self)
+    def __matmul__(self, other): return binary(cg_matmul, self, other) if not is_number(other) else NotImplemented
+    def __rmatmul__(self, other): return binary(cg_matmul, other, self) if not is_number(other) else NotImplemented
     def __neg__(self): return wrap(cg_neg(self.t))
     def __pos__(self): return self
 
@@ -747,9 +782,9 @@ cdef class _TensorBase:
     def sub(self, other, *, alpha=1):
         return self - (other * alpha if alpha != 1 else other)
 
-    def mul(self, other): return binary(cg_mul, self, other)
-    def div(self, other): return binary(cg_div, self, other)
-    def matmul(self, other): return binary(cg_matmul, self, other)
+    def mul(self, other): return method_result(binary(cg_mul, self, other), "mul", other)
+    def div(self, other): return method_result(binary(cg_div, self, other), "div", other)
+    def matmul(self, other): return method_result(self.__matmul__(other), "matmul", other)
     def mm(self, mat2): return wrap(cg_mm(self.t, as_tensor_arg(mat2, self).t))
     def bmm(self, mat2): return wrap(cg_bmm(self.t, as_tensor_arg(mat2, self).t))
     def mv(self, vec): return wrap(cg_mv(self.t, as_tensor_arg(vec, self).t))
@@ -770,7 +805,7 @@ cdef class _TensorBase:
     def relu(self): return wrap(cg_relu(self.t))
 
     def pow(self, exponent):
-        return self.__pow__(exponent, None)
+        return method_result(self.__pow__(exponent, None), "pow", exponent)
 
     def add_(self, other, *, alpha=1):
         return inplace(cg_add_, self, other * alpha if alpha != 1 else other)
@@ -782,7 +817,7 @@ cdef class _TensorBase:
     def mul_(self, other): return inplace(cg_mul_, self, other)
     def div_(self, other): return inplace(cg_div_, self, other)
     def zero_(self): return wrap(cg_zero_(self.t))
-    def fill_(self, value): return wrap(cg_fill_(self.t, float(value)))
+    def fill_(self, value): return wrap(cg_fill_(self.t, number_arg(value, "fill_", "value")))
 
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
@@ -993,7 +1028,11 @@ cdef class _TensorBase:
                 d = a
             elif isinstance(a, _TensorBase):
                 d = a.dtype
-            elif a not in ("cpu",) and not (hasattr(a, "type") and a.type == "cpu"):
+            elif a is None or a == "cpu" or (hasattr(a, "type") and a.type == "cpu"):
+                pass
+            elif isinstance(a, str) and a.split(":")[0] not in ("cuda", "mps", "xpu", "meta"):
+                raise RuntimeError(f"Invalid device string: {a!r}")
+            else:
                 raise NotImplementedError(f"to({a!r}): cgrad tensors live on the CPU only")
         if d is None or dtype_code(d) == self.t.dtype:
             return self
@@ -1024,10 +1063,14 @@ cdef class _TensorBase:
         return bool(self.item())
 
     def __float__(self):
+        if self.t.numel != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         reading(self, "float()")
         return float(self.item())
 
     def __int__(self):
+        if self.t.numel != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         reading(self, "int()")
         return int(self.item())
 
@@ -1074,7 +1117,14 @@ def _rebuild(arr, requires_grad):
 
 # ---- autograd entry points ----------------------------------------------------
 
-cdef cg_tensor **tensor_array(object seq, int n) except NULL:
+cdef cg_tensor **tensor_array(object seq, int n, str what=None) except NULL:
+    """The C tensors of seq; None becomes NULL, unless `what` names the argument
+    (then only Tensors are allowed)."""
+    for x in seq[:n]:
+        if not isinstance(x, _TensorBase) and (what is not None or x is not None):
+            if what == "inputs":
+                raise RuntimeError(f"all inputs have to be Tensors, but got {type(x).__name__}")
+            raise TypeError(f"{what or 'gradients'} must be Tensors (or None), but got {type(x).__name__}")
     cdef cg_tensor **arr = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
     if arr == NULL:
         raise MemoryError()
@@ -1117,9 +1167,6 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     if create_graph:
         _warn_create_graph()
-    for x in inputs:
-        if not isinstance(x, _TensorBase):
-            raise TypeError(f"inputs must be Tensors, got {type(x).__name__}")
     cdef int n = len(tensors), ni = len(inputs), rc
     cdef int keep = bool(create_graph) if retain_graph is None else bool(retain_graph)
     cdef int create = bool(create_graph)
@@ -1128,7 +1175,7 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
     cdef cg_tensor **ins = NULL
     try:
         gs = tensor_array(grads, n)
-        ins = tensor_array(inputs, ni)
+        ins = tensor_array(inputs, ni, "inputs")
         with nogil:
             rc = cg_backward_inputs(roots, gs, n, keep, create, ins, ni)
         check(rc)
@@ -1146,13 +1193,13 @@ def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_u
     cdef int n = len(outputs), ni = len(inputs), rc, i
     cdef int keep = bool(create_graph) if retain_graph is None else bool(retain_graph)
     cdef int create = bool(create_graph), unused = bool(allow_unused)
-    cdef cg_tensor **roots = tensor_array(outputs, n)
+    cdef cg_tensor **roots = tensor_array(outputs, n, "outputs")
     cdef cg_tensor **gs = NULL
     cdef cg_tensor **ins = NULL
     cdef cg_tensor **out = NULL
     try:
         gs = tensor_array(grads, n)
-        ins = tensor_array(inputs, ni)
+        ins = tensor_array(inputs, ni, "inputs")
         out = <cg_tensor **>malloc(max(ni, 1) * sizeof(cg_tensor *))
         if out == NULL:
             raise MemoryError()
@@ -1215,7 +1262,7 @@ def full(size, fill_value, *, dtype=None, requires_grad=False):
     if dtype is None:
         dtype = (bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int)
                  else get_default_dtype())
-    return finish_new(cg_full(s, nd, float(fill_value), resolve(dtype)), requires_grad)
+    return finish_new(cg_full(s, nd, number_arg(fill_value, "full", "fill_value"), resolve(dtype)), requires_grad)
 
 
 cdef class Generator:
@@ -1279,7 +1326,8 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False):
         floating = any(isinstance(v, float) or (isinstance(v, _TensorBase) and v.is_floating_point())
                        for v in values)
         dtype = get_default_dtype() if floating else int64
-    return finish_new(cg_arange(float(start), float(end), float(step), dtype_code(dtype)), requires_grad)
+    return finish_new(cg_arange(number_arg(start, "arange", "start"), number_arg(end, "arange", "end"),
+                                number_arg(step, "arange", "step"), dtype_code(dtype)), requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, requires_grad=False):
@@ -1300,7 +1348,11 @@ def manual_seed(seed):
 
 def _scalar_tensor(value, dt=None):
     """A 0-d tensor holding a Python number."""
-    cdef cg_tensor *t = scalar_operand(value, NULL)
+    cdef cg_tensor *t
+    try:
+        t = scalar_operand(value, NULL)
+    except OverflowError:
+        raise ValueError(f"Overflow when unpacking long long: {value} does not fit in 64 bits") from None
     if t == NULL:
         raise TypeError(f"expected a number, got {type(value).__name__}")
     r = wrap(t)

@@ -9,11 +9,43 @@ from cgrad._C import Tensor
 _SCALARS = (bool, int, float, np.generic)
 
 
+def _check_nesting(data):
+    """PyTorch's error for a ragged or wrongly nested list, walking it level by level."""
+    level, dim = [data], 0
+    while level:
+        seqs = [isinstance(x, (list, tuple, np.ndarray)) for x in level]
+        if not any(seqs):
+            return
+        if not all(seqs):
+            bad = level[seqs.index(False)]
+            raise TypeError(f"not a sequence: expected a sequence at dim {dim}, got {type(bad).__name__}")
+        n = len(level[0])
+        for x in level:
+            if len(x) != n:
+                raise ValueError(f"expected sequence of length {n} at dim {dim} (got {len(x)})")
+        level, dim = [y for x in level for y in x], dim + 1
+
+
+def _check_elements(arr):
+    """PyTorch's error for elements that are not numbers (or do not fit in 64 bits)."""
+    for v in arr.flat:
+        if isinstance(v, int) and not isinstance(v, bool) and not -2 ** 63 <= v < 2 ** 63:
+            raise ValueError(f"Overflow when unpacking long long: {v} does not fit in 64 bits")
+        if not isinstance(v, (bool, int, float, np.generic)):
+            raise RuntimeError(f"Could not infer dtype of {type(v).__name__}")
+
+
 def _infer_array(data, dtype=None):
     """data as a numpy array, with PyTorch's dtype rules for Python lists
     (floats become the default dtype, unless dtype asks for another)."""
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError:
+        _check_nesting(data)
+        raise
     if arr.dtype == object:
+        _check_nesting(data)
+        _check_elements(arr)
         raise ValueError("could not build a tensor from this data: expected a (nested) sequence of "
                          "numbers of regular shape")
     if dtype is None and not isinstance(data, np.ndarray) and arr.dtype.kind == "f":
@@ -48,27 +80,38 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype)
 
 
+def _like_arg(x, fname):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
+
+
 def zeros_like(input, *, dtype=None, requires_grad=False):
+    _like_arg(input, "zeros_like")
     return _C.zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def ones_like(input, *, dtype=None, requires_grad=False):
+    _like_arg(input, "ones_like")
     return _C.ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def empty_like(input, *, dtype=None, requires_grad=False):
+    _like_arg(input, "empty_like")
     return _C.empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, requires_grad=False):
+    _like_arg(input, "full_like")
     return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def rand_like(input, *, dtype=None, requires_grad=False):
+    _like_arg(input, "rand_like")
     return _C.rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, requires_grad=False):
+    _like_arg(input, "randn_like")
     return _C.randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 

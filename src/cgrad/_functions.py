@@ -3,6 +3,13 @@ from cgrad._C import Tensor
 from cgrad._creation import tensor as _tensor
 
 
+def _arg(x, fname):
+    """x, which must be a Tensor: PyTorch's TypeError otherwise."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
+    return x
+
+
 def _t(x):
     return x if isinstance(x, Tensor) else _tensor(x)
 
@@ -30,91 +37,91 @@ def pow(input, exponent):
 
 
 def neg(input):
-    return -input
+    return -_arg(input, "neg")
 
 
 def matmul(input, other):
-    return input @ other
+    return _arg(input, "matmul") @ other
 
 
 def mm(input, mat2):
-    return input.mm(mat2)
+    return _arg(input, "mm").mm(mat2)
 
 
 def bmm(input, mat2):
-    return input.bmm(mat2)
+    return _arg(input, "bmm").bmm(mat2)
 
 
 def mv(input, vec):
-    return input.mv(vec)
+    return _arg(input, "mv").mv(vec)
 
 
 def dot(input, other):
-    return input.dot(other)
+    return _arg(input, "dot").dot(other)
 
 
 def outer(input, vec2):
-    return input.outer(vec2)
+    return _arg(input, "outer").outer(vec2)
 
 
 def exp(input):
-    return input.exp()
+    return _arg(input, "exp").exp()
 
 
 def log(input):
-    return input.log()
+    return _arg(input, "log").log()
 
 
 def tanh(input):
-    return input.tanh()
+    return _arg(input, "tanh").tanh()
 
 
 def sigmoid(input):
-    return input.sigmoid()
+    return _arg(input, "sigmoid").sigmoid()
 
 
 def relu(input):
-    return input.relu()
+    return _arg(input, "relu").relu()
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    return input.sum(dim, keepdim, dtype=dtype)
+    return _arg(input, "sum").sum(dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return input.mean(dim, keepdim, dtype=dtype)
+    return _arg(input, "mean").mean(dim, keepdim, dtype=dtype)
 
 
 def reshape(input, shape):
-    return input.reshape(shape)
+    return _arg(input, "reshape").reshape(shape)
 
 
 def transpose(input, dim0, dim1):
-    return input.transpose(dim0, dim1)
+    return _arg(input, "transpose").transpose(dim0, dim1)
 
 
 def permute(input, dims):
-    return input.permute(dims)
+    return _arg(input, "permute").permute(dims)
 
 
 def unsqueeze(input, dim):
-    return input.unsqueeze(dim)
+    return _arg(input, "unsqueeze").unsqueeze(dim)
 
 
 def squeeze(input, dim=None):
-    return input.squeeze(dim)
+    return _arg(input, "squeeze").squeeze(dim)
 
 
 def clone(input):
-    return input.clone()
+    return _arg(input, "clone").clone()
 
 
 def detach(input):
-    return input.detach()
+    return _arg(input, "detach").detach()
 
 
 def numel(input):
-    return input.numel()
+    return _arg(input, "numel").numel()
 
 
 def is_tensor(obj):
