@@ -41,6 +41,7 @@ CASES = {
              "+ 1e-4 * sum(p*p), grads set to None, backward, p -= lr * p.grad with a decaying lr; float64",
     "rnn": "tanh RNN h = tanh(x_t @ Wx + h @ Wh + b), input 32, hidden 64, batch 16, 100 steps, MSE of the "
            "last h against a target, backward, optim.SGD step; float32",
+    "rnn_b1": "the same RNN step with batch 1 (one sequence per step)",
 }
 
 
@@ -95,14 +96,15 @@ def moons(T):
     return step, lambda k: (X, y, lrs[k % 100])
 
 
-def rnn(T):
+def rnn(T, batch=16):
     import numpy as np
     from workloads import rnn_data
     d = rnn_data()
-    xs = tensor(T, d["x"])
-    target = tensor(T, np.random.default_rng(6).standard_normal((16, 64)).astype(np.float32) * 0.5)
+    xs = tensor(T, np.ascontiguousarray(d["x"][:, :batch]))
+    target = np.random.default_rng(6).standard_normal((16, 64)).astype(np.float32) * 0.5
+    target = tensor(T, target[:batch])
     Wx, Wh, b = tensor(T, d["Wx"], True), tensor(T, d["Wh"], True), tensor(T, d["b"], True)
-    h0 = tensor(T, d["h0"])
+    h0 = tensor(T, np.ascontiguousarray(d["h0"][:batch]))
     opt = T.optim.SGD([Wx, Wh, b], lr=0.01)
 
     def step(xs, target):
@@ -118,7 +120,7 @@ def rnn(T):
     return step, lambda k: (xs, target)
 
 
-STEPS = {"linreg": linreg, "moons": moons, "rnn": rnn}
+STEPS = {"linreg": linreg, "moons": moons, "rnn": rnn, "rnn_b1": lambda T: rnn(T, batch=1)}
 
 
 # ---- one process: one case, one way ---------------------------------------------------------
