@@ -26,9 +26,14 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static cg_pool *pools_of(cg_tstate *ts) { return &ts->tensors; }
 
-/* Thread exit: hand this thread's pools to the others. */
-static void adopt_pools(void *unused) {
+/* Thread exit: free what this thread holds and hand its pools to the others. */
+static void thread_exit(void *unused) {
     (void)unused;
+    /* first: freeing the cached numbers returns objects to this thread's pools */
+    for (int i = 0; i < CG_SCALAR_CACHE; i++) {
+        cg_tensor_release(cg_ts.scalars[i].t);
+        cg_ts.scalars[i].t = NULL;
+    }
     cg_pool *mine = pools_of(&cg_ts);
     pthread_mutex_lock(&orphan_lock);
     for (int k = 0; k < 3; k++) {
@@ -44,13 +49,17 @@ static void adopt_pools(void *unused) {
         mine[k].count = 0;
     }
     pthread_mutex_unlock(&orphan_lock);
-    for (int i = 0; i < CG_SCALAR_CACHE; i++) {
-        cg_tensor_release(cg_ts.scalars[i].t);
-        cg_ts.scalars[i].t = NULL;
-    }
+    free(cg_ts.reap.items);
+    cg_ts.reap.items = NULL;
+    cg_ts.reap.cap = cg_ts.reap.n = 0;
 }
 
-static void init_exit_key(void) { pthread_key_create(&exit_key, adopt_pools); }
+static void init_exit_key(void) { pthread_key_create(&exit_key, thread_exit); }
+
+void cg_at_thread_exit(void) {
+    pthread_once(&exit_once, init_exit_key);
+    pthread_setspecific(exit_key, (void *)1);
+}
 
 /* Takes the orphan pool matching p, if it has anything. */
 static bool adopt_orphans(cg_pool *p) {
@@ -65,8 +74,7 @@ static bool adopt_orphans(cg_pool *p) {
 }
 
 void *cg_pool_refill(cg_pool *p, size_t size) {
-    pthread_once(&exit_once, init_exit_key);
-    pthread_setspecific(exit_key, (void *)1); /* so adopt_pools runs at this thread's exit */
+    cg_at_thread_exit(); /* so thread_exit runs at this thread's exit */
     if (adopt_orphans(p)) return cg_pool_get(p, size);
     size = (size + 15) & ~(size_t)15;
     char *slab = malloc(size * SLAB);

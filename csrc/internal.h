@@ -140,6 +140,7 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
 /* Objects whose count hit zero go on a per-thread worklist that one loop
  * drains, so freeing a chain of 10^7 nodes uses constant C stack. */
 void cg_reap_push(void *obj, int is_node);
+void cg_at_thread_exit(void); /* frees this thread's state when it exits (alloc.c) */
 
 /* ---- graph (graph.c) ---------------------------------------------------- */
 enum { CG_HOOK_TENSOR, CG_HOOK_NODE_PRE, CG_HOOK_NODE_POST, CG_HOOK_POST_ACCUMULATE };

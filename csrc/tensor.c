@@ -140,6 +140,7 @@ void cg_reap_push(void *obj, int is_node) {
             destroy(item);
             return;
         }
+        if (!cg_ts.reap.items) cg_at_thread_exit(); /* frees it at this thread's exit */
         cg_ts.reap.items = items;
         cg_ts.reap.cap = cap;
     }
