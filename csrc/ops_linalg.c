@@ -20,14 +20,40 @@ typedef struct matrix {
     int64_t rows, cols, rs, cs; /* strides in elements */
 } matrix;
 
-/* Strides are copied to locals: stores into out may not alias them. A single
- * output column sums in a register, in the same order as the general loop. */
+/* Strides are copied to locals: stores into out may not alias them. Every
+ * output element sums its products in k order, starting from 0, whatever the
+ * loop order: the layouts only change which elements are summed side by side.
+ * A single output column is summed four rows at a time (independent chains
+ * instead of one long one), or, when a's columns are contiguous, a column of a
+ * at a time (a vectorisable axpy). */
 #define NAIVE_GEMM(NAME, T)                                                                  \
     static void NAME(const matrix *a, const matrix *b, T *out) {                             \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
         int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs, ars = a->rs, acs = a->cs, brs = b->rs; \
+        if (N == 1 && ars == 1 && M > 1) {                                                   \
+            for (int64_t i = 0; i < M; i++) out[i] = 0;                                      \
+            for (int64_t k = 0; k < K; k++) {                                                \
+                const T *xk = x + k * acs;                                                   \
+                T yk = y[k * brs];                                                           \
+                for (int64_t i = 0; i < M; i++) out[i] += xk[i] * yk;                        \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
         if (N == 1) {                                                                        \
-            for (int64_t i = 0; i < M; i++) {                                                \
+            int64_t i = 0;                                                                   \
+            for (; i + 4 <= M; i += 4) {                                                     \
+                const T *x0 = x + i * ars, *x1 = x0 + ars, *x2 = x1 + ars, *x3 = x2 + ars;  \
+                T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                            \
+                for (int64_t k = 0; k < K; k++) {                                            \
+                    T yk = y[k * brs];                                                       \
+                    s0 += x0[k * acs] * yk;                                                  \
+                    s1 += x1[k * acs] * yk;                                                  \
+                    s2 += x2[k * acs] * yk;                                                  \
+                    s3 += x3[k * acs] * yk;                                                  \
+                }                                                                            \
+                out[i] = s0, out[i + 1] = s1, out[i + 2] = s2, out[i + 3] = s3;              \
+            }                                                                                \
+            for (; i < M; i++) {                                                             \
                 T acc = 0;                                                                   \
                 for (int64_t k = 0; k < K; k++) acc += x[i * ars + k * acs] * y[k * brs];    \
                 out[i] = acc;                                                                \
