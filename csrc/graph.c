@@ -216,7 +216,7 @@ int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g) {
 
 cg_tensor *cg_detach(cg_tensor *t) {
     cg_tensor *d = cg_alias(t, t->shape, t->strides, t->ndim, t->offset);
-    if (d && !t->base) { /* a detached tensor is not a view in PyTorch's sense */
+    if (d) { /* a detached tensor is not a view in PyTorch's sense, even of a view */
         cg_tensor_release(d->base);
         d->base = NULL;
     }
