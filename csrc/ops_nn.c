@@ -138,7 +138,7 @@ static cg_tensor *dense_like(cg_tensor *t) { return dense(t, t->shape, t->ndim, 
 static int float_dtype(const char *op, const cg_tensor *a, const cg_tensor *b, cg_dtype *out) {
     cg_dtype d = b ? cg_result_type(a, b) : (cg_dtype)a->dtype;
     if (!cg_dtype_is_floating(d)) {
-        cg_error_set(CG_ERR_RUNTIME, "\"%s\" not implemented for '%s'", op, cg_dtype_torch_name(d));
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for '%s'", op, cg_dtype_torch_name(d));
         return -1;
     }
     *out = d;

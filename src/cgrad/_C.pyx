@@ -9,6 +9,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 
+import operator
 import threading
 import warnings
 
@@ -128,6 +129,17 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
+
+
+cdef int64_t int_arg(object x, str fn, str name) except? -1:
+    """x as a C integer where torch takes an int: ints and objects with
+    __index__ (numpy integers, 0-d integer tensors), never a float."""
+    if isinstance(x, int):
+        return x
+    try:
+        return operator.index(x)
+    except TypeError:
+        raise TypeError(f"{fn}(): argument '{name}' must be int, not {type(x).__name__}") from None
 
 
 cdef int parse_shape(object args, int64_t *out) except -1:
@@ -836,7 +848,7 @@ cdef class _TensorBase:
         return wrap(cg_view(self.t, s, nd))
 
     def transpose(self, dim0, dim1):
-        return wrap(cg_transpose(self.t, dim0, dim1))
+        return wrap(cg_transpose(self.t, int_arg(dim0, "transpose", "dim0"), int_arg(dim1, "transpose", "dim1")))
 
     def permute(self, *dims):
         cdef int64_t d[8]
@@ -844,7 +856,7 @@ cdef class _TensorBase:
         return wrap(cg_permute(self.t, d, nd))
 
     def unsqueeze(self, dim):
-        return wrap(cg_unsqueeze(self.t, dim))
+        return wrap(cg_unsqueeze(self.t, int_arg(dim, "unsqueeze", "dim")))
 
     def squeeze(self, dim=None):
         cdef int64_t d[8]
@@ -1311,6 +1323,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, requires_g
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    low, high = int_arg(low, "randint", "low"), int_arg(high, "randint", "high")
     cdef int64_t s[8]
     cdef int nd = parse_shape((size,), s)
     code = CG_INT64 if dtype is None else dtype_code(dtype)
@@ -1339,7 +1352,9 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False):
 
 def eye(n, m=None, *, dtype=None, requires_grad=False):
     """An n x m matrix with ones on the diagonal."""
-    return finish_new(cg_eye(n, n if m is None else m, resolve(dtype)), requires_grad)
+    cdef int64_t rows = int_arg(n, "eye", "n")
+    cdef int64_t cols = rows if m is None else int_arg(m, "eye", "m")
+    return finish_new(cg_eye(rows, cols, resolve(dtype)), requires_grad)
 
 
 def manual_seed(seed):

@@ -168,7 +168,7 @@ def cat(tensors, dim=0):
     cdef int n
     cdef cg_tensor **arr = _tensor_list(tensors, &n)
     try:
-        return wrap(cg_cat(arr, n, dim))
+        return wrap(cg_cat(arr, n, int_arg(dim, "cat", "dim")))
     finally:
         free(arr)
 
@@ -186,7 +186,7 @@ def stack(tensors, dim=0):
     cdef int n
     cdef cg_tensor **arr = _tensor_list(tensors, &n)
     try:
-        return wrap(cg_stack(arr, n, dim))
+        return wrap(cg_stack(arr, n, int_arg(dim, "stack", "dim")))
     finally:
         free(arr)
 

@@ -9,11 +9,11 @@ cdef class _TensorNN(_TensorIndex):
 
     def softmax(self, dim, dtype=None):
         src = self if dtype is None else self.to(dtype)
-        return wrap(cg_softmax((<_TensorBase>src).t, dim))
+        return wrap(cg_softmax((<_TensorBase>src).t, int_arg(dim, "softmax", "dim")))
 
     def log_softmax(self, dim, dtype=None):
         src = self if dtype is None else self.to(dtype)
-        return wrap(cg_log_softmax((<_TensorBase>src).t, dim))
+        return wrap(cg_log_softmax((<_TensorBase>src).t, int_arg(dim, "log_softmax", "dim")))
 
     @property
     def data(self):
@@ -136,7 +136,8 @@ def _dropout(input, double p, generator=None):
     return wrap(cg_dropout(nn_required(input, "input").t, p, gen_ptr(generator)))
 
 
-def _one_hot(tensor, int64_t num_classes):
+def _one_hot(tensor, num_classes):
+    num_classes = int_arg(num_classes, "one_hot", "num_classes")
     return wrap(cg_one_hot(nn_required(tensor, "tensor").t, num_classes))
 
 

@@ -52,6 +52,8 @@ cdef double correction_arg(object unbiased, object correction, str name) except?
         raise TypeError(f"{name}() received an invalid combination of arguments - got both unbiased and "
                         "correction; pass only one of them")
     if correction is not None:
+        if not isinstance(correction, (int, float)):
+            raise TypeError(f"{name}(): argument 'correction' must be Number, not {type(correction).__name__}")
         return float(correction)
     return 0.0 if unbiased is False else 1.0
 

@@ -12,6 +12,8 @@ cdef list _split_sizes(_TensorBase t, object split_size_or_sections, int64_t dim
         n = t.t.ndim
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     size = t.t.shape[d]
+    if not isinstance(split_size_or_sections, (list, tuple)):
+        split_size_or_sections = int_arg(split_size_or_sections, "split", "split_size")
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0 and not (step == 0 and size == 0):
@@ -21,18 +23,19 @@ cdef list _split_sizes(_TensorBase t, object split_size_or_sections, int64_t dim
             return [0]
         return [min(step, size - i) for i in range(0, size, step)]
     equal[0] = False
-    return [int(s) for s in split_size_or_sections]
+    return [int_arg(s, "split", "split_size") for s in split_size_or_sections]
 
 
 cdef class _TensorShape(_TensorReduce):
     """Views and copies that change shape."""
 
     def narrow(self, dim, start, length):
-        return wrap(cg_narrow(self.t, dim, int(start), length))
+        return wrap(cg_narrow(self.t, int_arg(dim, "narrow", "dim"), int_arg(start, "narrow", "start"),
+                              int_arg(length, "narrow", "length")))
 
     def split(self, split_size_or_sections, dim=0):
         cdef bint equal = False
-        sizes = _split_sizes(self, split_size_or_sections, dim, &equal)
+        sizes = _split_sizes(self, split_size_or_sections, int_arg(dim, "split", "dim"), &equal)
         cdef int n = len(sizes), i
         cdef int64_t *s = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
         cdef cg_tensor **out = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))
@@ -56,6 +59,7 @@ cdef class _TensorShape(_TensorReduce):
         return self.split(step, dim)
 
     def unbind(self, dim=0):
+        dim = int_arg(dim, "unbind", "dim")
         cdef int64_t d = dim + self.t.ndim if dim < 0 else dim
         cdef int n = self.t.shape[d] if 0 <= d < self.t.ndim else 0
         cdef cg_tensor **out = <cg_tensor **>malloc(max(n, 1) * sizeof(cg_tensor *))

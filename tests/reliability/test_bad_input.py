@@ -211,8 +211,7 @@ case("max(0 size)", "e.max()", "empty|numel|reduction dim|identity")
 case("argmax(0 size)", "e.argmax()", "empty|numel|reduction dim|identity")
 case("max(dim, 0 size)", "e.max(0)", "empty|numel|reduction dim|identity|zero")
 case("var(correction > n)", "L.ones(1).var()")
-case("std(correction str)", "x.std(correction='a')", "str|int|float|correction|number",
-     known="float('a') raises ValueError where torch raises TypeError")
+case("std(correction str)", "x.std(correction='a')", "str|int|float|correction|number")
 
 # ---- shape -----------------------------------------------------------------------------
 case("reshape(numel)", "x.reshape(5)", "shape '\\[5\\]' is invalid for input of size 6")
@@ -249,7 +248,7 @@ case("narrow(out of range)", "x.narrow(0, 5, 1)", "out of range|exceeds|start")
 case("narrow(negative length)", "x.narrow(0, 0, -1)", "negative|length")
 case("split(0)", "x.split(0)", "split_size|split size|0")
 case("split(sizes sum)", "x.split([1, 1], 0)", "sum exactly")
-case("split(str)", "x.split('a')", "str|int|split", known="int('a') raises ValueError where torch raises TypeError")
+case("split(str)", "x.split('a')", "str|int|split")
 case("chunk(0)", "x.chunk(0)", "chunk|greater than 0|> 0")
 case("unbind(out of range)", "x.unbind(5)", "Dimension out of range")
 case("flip(out of range)", "x.flip(5)", "Dimension out of range")
@@ -401,8 +400,7 @@ case("linear(shapes)", f"{F}.linear(L.ones(2, 3), L.ones(4, 5))", "cannot be mul
 case("linear(None)", f"{F}.linear(None, L.ones(4, 3))", "None|Tensor|tensor")
 case("linear(bias shape)", f"{F}.linear(L.ones(2, 3), L.ones(4, 3), L.ones(5))", "size|shape|match")
 case("softmax(dim)", f"{F}.softmax(x, 5)", "Dimension out of range")
-case("log_softmax(int)", f"{F}.log_softmax(i, 1)", "Long|dtype|int|not implemented",
-     known="ops_nn.c reports a missing integer kernel as RuntimeError, torch as NotImplementedError")
+case("log_softmax(int)", f"{F}.log_softmax(i, 1)", "Long|dtype|int|not implemented")
 case("mse_loss(shapes)", f"{F}.mse_loss(L.ones(3), L.ones(4))", "size|shape|match")
 case("mse_loss(None)", f"{F}.mse_loss(x, None)", "None|Tensor|tensor")
 case("l1_loss(reduction)", f"{F}.l1_loss(x, x, reduction='bogus')", "reduction|valid|bogus")
@@ -450,13 +448,21 @@ case("clip_grad_norm_(error_if_nonfinite)", "p = L.ones(2, requires_grad=True)\n
      "non-finite|nan|inf")
 
 
-# ---- differences not fixed yet (each an xfail that fails once it is fixed) -------------------
-FLOAT_AS_INT = ("Cython converts a float given for an int parameter with int(), truncating it, "
-                "where torch raises TypeError")
-case("eye(2.5) as int", "L.eye(2.5)", known=FLOAT_AS_INT)
-case("transpose(1.5)", "x.transpose(1.5, 0)", known=FLOAT_AS_INT)
-case("narrow(0.5)", "x.narrow(0, 0.5, 1)", known=FLOAT_AS_INT)
-case("unsqueeze(0.7)", "x.unsqueeze(0.7)", known=FLOAT_AS_INT)
+# ---- a float where torch takes an int -------------------------------------------------------
+FLOAT = "must be int|int"
+case("eye(2.5) as int", "L.eye(2.5)", FLOAT)
+case("transpose(1.5)", "x.transpose(1.5, 0)", FLOAT)
+case("narrow(0.5)", "x.narrow(0, 0.5, 1)", FLOAT)
+case("narrow(dim 0.0)", "x.narrow(0.0, 0, 1)", FLOAT)
+case("unsqueeze(0.7)", "x.unsqueeze(0.7)", FLOAT)
+case("cat(dim 0.5)", "L.cat([x, x], 0.5)", FLOAT)
+case("stack(dim 0.5)", "L.stack([x, x], 0.5)", FLOAT)
+case("unbind(0.5)", "x.unbind(0.5)", FLOAT)
+case("softmax(dim 0.5)", "x.softmax(0.5)", FLOAT)
+case("split(1.5)", "x.split(1.5)", FLOAT)
+case("split(dim 0.5)", "x.split(1, 0.5)", FLOAT)
+case("randint(high 5.5)", "L.randint(0, 5.5, (2,))", FLOAT)
+case("one_hot(3.5)", f"{F}.one_hot(L.tensor([1]), 3.5)", FLOAT)
 
 
 # ---- running them -------------------------------------------------------------------------

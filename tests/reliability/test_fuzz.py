@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -146,6 +146,8 @@ class GraphMachine(RuleBasedStateMachine):
         if c is None:
             return
         _close(c, t, self.rtol)
+        if t.dtype == torch.float32:  # float64 leaves' gradients may pass through float32 from now on
+            self.rtol = max(self.rtol, 2e-4)
         self.values.append((c, t, name))
 
     @rule(data=st.data(), op=st.sampled_from(sorted(UNARY)))
@@ -178,6 +180,9 @@ class GraphMachine(RuleBasedStateMachine):
         """In place on an existing value: both succeed alike (the value and every
         view of it change) or raise alike (leaf that requires grad, ...)."""
         c, t, _ = data.draw(st.sampled_from(self.values))
+        # Writes into expanded tensors whose gradients differ from torch's are
+        # known (the strict xfails at the end of this file), not searched again.
+        assume(not (t.requires_grad and any(st_ == 0 and n > 1 for st_, n in zip(t.stride(), t.shape))))
         c2, t2 = _both(lambda: INPLACE[op](cgrad, c), lambda: INPLACE[op](torch, t))
         if c2 is not None or op == "setitem":
             for vc, vt, _ in self.values:  # views of the written tensor changed too
