@@ -96,6 +96,7 @@ struct cg_tensor {
     cg_node *grad_fn;  /* owned, NULL for leaves */
     cg_node *grad_acc; /* borrowed: the leaf's AccumulateGrad node, cleared when it dies */
     cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */
+    uint64_t view_version; /* views: the storage version their grad_fn was made at */
     struct cg_hook *hooks; /* leaves: gradient hooks run before accumulation */
     void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
 };
@@ -154,6 +155,9 @@ void *cg_tensor_data(const cg_tensor *t);
 int cg_is_grad_enabled(void);     /* thread-local */
 void cg_set_grad_enabled(int on); /* thread-local */
 int cg_tensor_set_requires_grad(cg_tensor *t, int on); /* leaves only; floating only */
+/* t's grad_fn (borrowed, NULL for leaves), remade first if t is a view whose
+ * base was written in place since its history was recorded. */
+cg_node *cg_tensor_grad_fn(cg_tensor *t);
 int cg_tensor_is_leaf(const cg_tensor *t);
 /* Replaces t->grad; g may be NULL. Checks shape and dtype like PyTorch. */
 int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g);

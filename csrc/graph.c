@@ -42,8 +42,14 @@ static cg_node *node_alloc(void) {
 
 static void node_free(cg_node *n) { cg_pool_put(&cg_ts.nodes, n); }
 
+cg_node *cg_tensor_grad_fn(cg_tensor *t) {
+    if (t->base && t->view_version != t->storage->version) cg_view_refresh(t);
+    return t->grad_fn;
+}
+
 cg_edge cg_gradient_edge(cg_tensor *t) {
     cg_edge e = {NULL, 0};
+    if (CG_UNLIKELY(t->base != NULL) && t->view_version != t->storage->version) cg_view_refresh(t);
     if (t->grad_fn) {
         cg_node_retain(t->grad_fn);
         e.node = t->grad_fn;

@@ -10,8 +10,8 @@
  *   history becomes a CopySlices node: its gradient is the incoming one,
  *   except in the view's region, where the op's own backward decides (given
  *   the region of the gradient). The view itself then becomes a strided view
- *   of the base's new history. Other views of the same base created earlier
- *   keep their old history.
+ *   of the base's new history. Other views of the same base made earlier get
+ *   theirs remade when next used (Note [Stale views]).
  */
 #include "internal.h"
 
@@ -32,6 +32,7 @@ static int check_writable(cg_tensor *t) {
 /* An expanded view has elements that share one memory location: writing
  * into it would write that location several times. PyTorch refuses. */
 static int check_no_internal_overlap(const cg_tensor *t) {
+    if (t->numel == 0) return 0; /* nothing is written */
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] > 1 && t->strides[d] == 0) {
             cg_error_set(CG_ERR_RUNTIME,
@@ -166,7 +167,25 @@ static int reattach_view(cg_tensor *view, cg_tensor *base, const cg_geom *region
     if (!v) return -1;
     if (v->grad_fn) cg_set_history(view, v->grad_fn, 0);
     cg_tensor_release(v);
+    view->view_version = view->storage->version;
     return 0;
+}
+
+/* Note [Stale views]
+ *   A view's grad_fn describes the base's history when the view was made. An
+ *   in-place write into the base or into another of its views since (the
+ *   storage version moved) makes that history stale: as PyTorch does, the
+ *   view's history is remade as its region of the base's current history the
+ *   next time it is used in a recorded op. Views that were not differentiable
+ *   (made under no_grad of a leaf) stay so. */
+void cg_view_refresh(cg_tensor *t) {
+    cg_tensor *base = t->base;
+    t->view_version = t->storage->version;
+    if (!base->requires_grad) return;
+    if (!t->grad_fn && !(base->grad_fn && base->grad_fn->op == &copy_slices_op)) return;
+    cg_geom region;
+    if (cg_view_geom(t, &region)) return; /* a layout as_strided cannot name: keep the old history */
+    if (reattach_view(t, base, &region)) cg_error_clear();
 }
 
 cg_tensor *cg_inplace_finish(cg_inplace *ip) {

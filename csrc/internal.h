@@ -396,6 +396,9 @@ cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom 
 /* Where view v lies in its base's logical layout; -1 if that layout is not
  * a plain contiguous one (then in-place autograd through v is refused). */
 int cg_view_geom(const cg_tensor *v, cg_geom *g);
+/* Remakes a view's history if its base was written in place since (inplace.c,
+ * Note [Stale views]); call when t->base and its version moved. */
+void cg_view_refresh(cg_tensor *t);
 
 /* ---- in-place writes (inplace.c) ------------------------------------------ */
 /* Usage: cg_inplace_begin(&ip, t, inputs, n) checks PyTorch's rules; if

@@ -73,8 +73,21 @@ static cg_tensor *scatter_region(cg_tensor *g, const cg_shape *in, const cg_geom
 }
 
 static int region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* a view passes each element's gradient back to where it came from */
-    return (gin[0] = scatter_region(gout[0], &n->in_shape[0], n->extra)) ? 0 : -1;
+    /* a view passes each element's gradient back to where it came from; where
+     * the region repeats one element along a dim (stride 0, an expanded view),
+     * that element gets the sum over the dim */
+    const cg_geom *region = n->extra;
+    int64_t dims[CG_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < region->ndim; d++)
+        if (region->strides[d] == 0 && region->shape[d] > 1) dims[nd++] = d;
+    if (!nd) return (gin[0] = scatter_region(gout[0], &n->in_shape[0], region)) ? 0 : -1;
+    cg_geom once = *region;
+    for (int i = 0; i < nd; i++) once.shape[dims[i]] = 1;
+    cg_tensor *summed = cg_sum(gout[0], dims, nd, 1);
+    gin[0] = summed ? scatter_region(summed, &n->in_shape[0], &once) : NULL;
+    cg_tensor_release(summed);
+    return gin[0] ? 0 : -1;
 }
 
 static const cg_op as_strided_op = {"AsStridedBackward0", region_backward, free};

@@ -432,5 +432,6 @@ cg_tensor *cg_alias(cg_tensor *a, const int64_t *shape, const int64_t *strides,
     if (!t) return NULL;
     t->base = a->base ? a->base : a;
     cg_tensor_retain(t->base);
+    t->view_version = t->storage->version;
     return t;
 }

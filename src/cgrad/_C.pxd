@@ -84,6 +84,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_is_grad_enabled()
     void cg_set_grad_enabled(int on)
     int cg_tensor_set_requires_grad(cg_tensor *t, int on)
+    cg_node *cg_tensor_grad_fn(cg_tensor *t)
     int cg_tensor_is_leaf(const cg_tensor *t)
     int cg_tensor_set_grad(cg_tensor *t, cg_tensor *g)
     int cg_tensor_retain_grad(cg_tensor *t)

@@ -941,7 +941,7 @@ cdef class _TensorBase:
     def is_leaf(self): return self.t.grad_fn == NULL
 
     @property
-    def grad_fn(self): return wrap_node(self.t.grad_fn)
+    def grad_fn(self): return wrap_node(cg_tensor_grad_fn(self.t))
 
     @property
     def grad(self):
