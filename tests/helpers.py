@@ -14,6 +14,8 @@ compares it three ways:
 All three use the same input values: float32 inputs are drawn in float64 and
 rounded to float32 once, so the references see exactly what cgrad sees.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,31 @@ def _dtype_name(dtype):
 def _assert_close(actual, expected, rtol, atol, what):
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+# ---- the C test programs of tests/c/ --------------------------------------------------------
+
+C_PROGRAMS = sorted(p.name for p in (Path(__file__).resolve().parent / "c").glob("*.c"))
+
+
+def build_c_program(program, out_dir, flags):
+    """Compiles the C core with tests/c/<program> into out_dir (C flags added to
+    -std=gnu11 -g) and returns the executable's path; skips the test when this
+    machine has no C compiler or no scipy-openblas32."""
+    import os
+    import shutil
+    import subprocess
+    scipy_openblas32 = pytest.importorskip("scipy_openblas32")
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler on this machine")
+    root = Path(__file__).resolve().parent.parent
+    libdir = scipy_openblas32.get_lib_dir()
+    exe = Path(out_dir) / program[:-2]
+    sources = sorted(str(p) for p in (root / "csrc").glob("*.c")) + [str(root / "tests" / "c" / program)]
+    cmd = [cc, "-std=gnu11", "-g", *flags, "-I", str(root / "csrc"), "-I", scipy_openblas32.get_include_dir(),
+           *sources, "-o", str(exe), "-L", libdir, "-l" + scipy_openblas32.get_library(), f"-Wl,-rpath,{libdir}",
+           "-lm", "-lpthread"]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    return exe

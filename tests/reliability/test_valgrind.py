@@ -1,6 +1,6 @@
 """The C test programs of tests/c/ under valgrind's memcheck: no invalid read
 or write, no use of uninitialised memory, no leak (definite, indirect or
-possible). They also run under AddressSanitizer (tests/test_c_*.py); valgrind
+possible). They also run under AddressSanitizer (tests/test_c_programs.py); valgrind
 sees what ASan does not: uninitialised reads, and the core built as it ships
 (no instrumentation), with -O1 so reports name lines.
 
@@ -10,29 +10,18 @@ free lists), which memcheck reports as "possibly lost" at exit."""
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PROGRAMS = sorted(p.name for p in (ROOT / "tests" / "c").glob("*.c"))
+from helpers import C_PROGRAMS, build_c_program
 
 
-@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("program", C_PROGRAMS)
 def test_c_program_under_valgrind(program, tmp_path):
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         pytest.skip("valgrind is not installed")
-    scipy_openblas32 = pytest.importorskip("scipy_openblas32")
-    libdir = scipy_openblas32.get_lib_dir()
-    exe = tmp_path / program[:-2]
-    cc = os.environ.get("CC") or shutil.which("cc") or "gcc"
-    sources = sorted(str(p) for p in (ROOT / "csrc").glob("*.c")) + [str(ROOT / "tests" / "c" / program)]
-    build = subprocess.run([cc, "-std=gnu11", "-O1", "-g", "-I", str(ROOT / "csrc"), "-I",
-                            scipy_openblas32.get_include_dir(), *sources, "-o", str(exe), "-L", libdir,
-                            "-l" + scipy_openblas32.get_library(), f"-Wl,-rpath,{libdir}", "-lm", "-lpthread"],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
+    exe = build_c_program(program, tmp_path, ["-O1"])
     # one BLAS thread: OpenBLAS's worker threads are still alive at exit, and their
     # stacks would show as "possibly lost"
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
