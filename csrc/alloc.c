@@ -150,3 +150,17 @@ void cg_data_free(void *p, int64_t nbytes) {
     pthread_mutex_unlock(&cache_lock);
     if (!keep) free(p);
 }
+
+int cg_grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t cap2 = *cap ? *cap * 2 : 32;
+    while (cap2 < need) cap2 *= 2;
+    void *p = realloc(*arr, cap2 * elem);
+    if (!p) {
+        cg_oom((int64_t)(cap2 * elem));
+        return -1;
+    }
+    *arr = p;
+    *cap = cap2;
+    return 0;
+}

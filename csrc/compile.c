@@ -97,20 +97,6 @@ static void map_free(ptrmap *m) {
     free(m->vals);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t cap2 = *cap ? *cap * 2 : 32;
-    while (cap2 < need) cap2 *= 2;
-    void *p = realloc(*arr, cap2 * elem);
-    if (!p) {
-        cg_oom((int64_t)(cap2 * elem));
-        return -1;
-    }
-    *arr = p;
-    *cap = cap2;
-    return 0;
-}
-
 /* ---- the tape --------------------------------------------------------------------------- */
 
 enum { S_FRESH = 1, S_WRITTEN = 2, S_INPUT = 4 }; /* storage flags; the storage's index above bit 8 */
@@ -249,7 +235,7 @@ void cg_tape_fresh(cg_storage *s) {
 static int64_t tensor_index(cg_tape *tp, cg_tensor *t) {
     bool added;
     int64_t *v = map_put(&tp->tmap, t, (int64_t)tp->nts, &added);
-    if (!v || (added && grow((void **)&tp->ts, &tp->capts, tp->nts + 1, sizeof(cg_tensor *)))) {
+    if (!v || (added && cg_grow((void **)&tp->ts, &tp->capts, tp->nts + 1, sizeof(cg_tensor *)))) {
         out_of_memory(tp);
         return -1;
     }
@@ -276,7 +262,7 @@ static void touch(cg_tape *tp, cg_tensor *t, enum touch how, const char *name) {
 /* A broken recording goes on being recorded: the caller still needs to know
  * which tensors the step wrote (its arguments among them). */
 static entry *add_entry(cg_tape *tp, cg_kernel_fn fn, const cg_kargs *k, bool pointer_level) {
-    if (grow((void **)&tp->e, &tp->cap, tp->n + 1, sizeof(entry))) {
+    if (cg_grow((void **)&tp->e, &tp->cap, tp->n + 1, sizeof(entry))) {
         out_of_memory(tp);
         return NULL;
     }
@@ -398,7 +384,7 @@ void cg_tape_constant(cg_tensor *t) {
 static void note_grad(cg_tape *tp, cg_tensor *t, bool read) {
     bool added;
     int64_t *v = map_put(&tp->gmap, t, (int64_t)tp->ngg, &added);
-    if (!v || (added && grow((void **)&tp->gg, &tp->capgg, tp->ngg + 1, sizeof(grad_guard)))) {
+    if (!v || (added && cg_grow((void **)&tp->gg, &tp->capgg, tp->ngg + 1, sizeof(grad_guard)))) {
         out_of_memory(tp);
         return;
     }
@@ -541,7 +527,7 @@ int cg_tape_read(const cg_tensor *t, const char *what) {
 void cg_tape_keep(void *obj, void (*release)(void *obj)) {
     cg_tape *tp = cg_ts.tape;
     if (!tp) return;
-    if (grow((void **)&tp->keeps, &tp->capkeeps, tp->nkeeps + 1, sizeof(keep))) {
+    if (cg_grow((void **)&tp->keeps, &tp->capkeeps, tp->nkeeps + 1, sizeof(keep))) {
         out_of_memory(tp);
         release(obj);
         return;

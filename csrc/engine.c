@@ -41,24 +41,10 @@ static void engine_init(void) {
     pthread_mutexattr_destroy(&attr);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t cap2 = *cap ? *cap * 2 : 64;
-    while (cap2 < need) cap2 *= 2;
-    void *p = realloc(*arr, cap2 * elem);
-    if (!p) {
-        cg_oom((int64_t)(cap2 * elem));
-        return -1;
-    }
-    *arr = p;
-    *cap = cap2;
-    return 0;
-}
-
 /* ---- ready queue ------------------------------------------------------------ */
 
 static int heap_push(run *r, cg_node *n) {
-    if (grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof(cg_node *))) return -1;
+    if (cg_grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof(cg_node *))) return -1;
     size_t i = r->n_heap++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -96,7 +82,7 @@ static int claim(run *r, cg_node *n) {
                      "backward call is still differentiating; this reentrant use is not supported");
         return -1;
     }
-    if (grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *))) return -1;
+    if (cg_grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *))) return -1;
     n->run = r->id;
     n->deps = 0;
     n->captured = 0;

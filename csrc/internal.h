@@ -140,6 +140,9 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
 /* Objects whose count hit zero go on a per-thread worklist that one loop
  * drains, so freeing a chain of 10^7 nodes uses constant C stack. */
 void cg_reap_push(void *obj, int is_node);
+/* Makes *arr (of *cap elements of elem bytes) hold at least need, doubling;
+ * -1 with an out-of-memory error if it cannot. */
+int cg_grow(void **arr, size_t *cap, size_t need, size_t elem);
 void cg_at_thread_exit(void); /* frees this thread's state when it exits (alloc.c) */
 
 /* ---- graph (graph.c) ---------------------------------------------------- */
