@@ -185,3 +185,23 @@ def build_c_program(program, out_dir, flags):
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     return exe
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+def error_of(fn, lib):
+    """The exception fn(lib) raises, or None."""
+    try:
+        fn(lib)
+    except Exception as e:  # noqa: BLE001 (the exception is what is compared)
+        return e
+    return None
+
+
+def assert_same_error(fn):
+    """fn(cgrad) raises what fn(torch) raises: same type, same first line of the message."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = error_of(fn, cgrad), error_of(fn, torch)
+    assert theirs is not None and ours is not None, f"expected an error; torch: {theirs!r}, cgrad: {ours!r}"
+    assert type(ours) is type(theirs), f"{ours!r} vs {theirs!r}"
+    assert str(ours) == str(theirs).split("\n")[0]
