@@ -352,11 +352,13 @@ cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g) {
  * handle can outlive what it was registered on. */
 
 static int64_t next_hook_id = 1;
+static int64_t live_hooks; /* atomic: hooks not yet freed */
 
 void cg_hook_put(cg_hook *h) {
     if (CG_DEC(&h->refcount) != 0) return;
     if (h->release) h->release(h->ctx);
     free(h);
+    CG_DEC(&live_hooks);
 }
 
 void cg_hook_handle_release(cg_hook *h) {
@@ -381,6 +383,7 @@ static cg_hook *hook_new(uint8_t kind) {
     cg_hook *h = calloc(1, sizeof *h);
     if (!h) return cg_oom((int64_t)sizeof *h);
     h->refcount = 2; /* the list's and the handle's */
+    CG_INC(&live_hooks);
     h->kind = kind;
     h->id = __atomic_fetch_add(&next_hook_id, 1, __ATOMIC_RELAXED);
     return h;
@@ -457,6 +460,163 @@ void cg_hook_remove(cg_hook *h) {
 int64_t cg_hook_id(const cg_hook *h) { return h->id; }
 
 void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
+
+/* ---- hooks only one holder keeps alive ----------------------------------------------------
+ * Note [Owned hooks]
+ *   A hook's context may refer back to whoever holds the tensor whose graph
+ *   holds the hook (a Python closure naming the tensor): a cycle through C
+ *   that a collector can only see if the holder reports the hook as its own.
+ *   That is true when the hook dies exactly when the holder drops its
+ *   reference to root: every object between them is held only by objects of
+ *   root's graph. So: walk the owned references from root (a tensor's
+ *   grad_fn, grad, base and hook list; a node's next edges, saved tensors,
+ *   variable and hook list), counting how often each object is referenced
+ *   from the walk; an object whose refcount is higher (root: higher by more
+ *   than the holder's one) is held from outside, and so is everything it
+ *   leads to. A tensor with a wrapper of its own (pyobj) other than root is
+ *   held from outside and not followed. References the walk does not know
+ *   (a custom Function's saved tensors, engine buffers, recordings) only
+ *   make objects look held from outside: the answer can miss a hook, never
+ *   claim one that something else keeps alive. Nothing in the walk can
+ *   change under it: callers hold the GIL, and the one writer that runs
+ *   without it, a backward pass, makes the walk report nothing. */
+#define OWN_LIMIT (1 << 16)
+enum { OWN_TENSOR, OWN_NODE, OWN_HOOK };
+
+typedef struct own_obj {
+    void *p;
+    int64_t refs; /* references from objects of the walk */
+    uint8_t kind;
+    uint8_t outside; /* held from outside, or reached from such an object */
+} own_obj;
+
+typedef struct own_walk {
+    own_obj *objs;
+    size_t n, cap;
+    uint32_t *slots; /* open addressing: index + 1 into objs, 0 = empty */
+    size_t n_slots;
+    size_t *stack; /* objects held from outside whose references are still to mark */
+    size_t n_stack;
+    bool failed;
+} own_walk;
+
+static size_t own_slot(const own_walk *w, const void *p) {
+    size_t i = (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (w->n_slots - 1);
+    while (w->slots[i] && w->objs[w->slots[i] - 1].p != p) i = (i + 1) & (w->n_slots - 1);
+    return i;
+}
+
+static bool own_rehash(own_walk *w) {
+    size_t n_slots = w->n_slots ? w->n_slots * 2 : 256;
+    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots) return false;
+    free(w->slots);
+    w->slots = slots;
+    w->n_slots = n_slots;
+    for (size_t k = 0; k < w->n; k++) w->slots[own_slot(w, w->objs[k].p)] = (uint32_t)(k + 1);
+    return true;
+}
+
+/* Counts one reference from the walk to p (kind), adding p on first sight. */
+static void own_count(own_walk *w, void *p, uint8_t kind) {
+    if (!p || w->failed) return;
+    size_t i = own_slot(w, p);
+    if (!w->slots[i]) {
+        if (w->n == OWN_LIMIT || cg_grow((void **)&w->objs, &w->cap, w->n + 1, sizeof *w->objs) ||
+            (2 * (w->n + 1) > w->n_slots && !own_rehash(w))) {
+            w->failed = true;
+            return;
+        }
+        i = own_slot(w, p);
+        w->objs[w->n] = (own_obj){.p = p, .kind = kind};
+        w->slots[i] = (uint32_t)++w->n;
+    }
+    w->objs[w->slots[i] - 1].refs++;
+}
+
+/* Marks p held from outside (it is in the walk: its referrer was followed). */
+static void own_mark(own_walk *w, void *p) {
+    if (!p) return;
+    own_obj *o = &w->objs[w->slots[own_slot(w, p)] - 1];
+    if (o->outside) return;
+    o->outside = 1;
+    w->stack[w->n_stack++] = (size_t)(o - w->objs);
+}
+
+static bool own_followed(const own_obj *o, const cg_tensor *root) {
+    return !(o->kind == OWN_TENSOR && o->p != root && ((cg_tensor *)o->p)->pyobj);
+}
+
+/* Each owned reference of object k: counted, or marked held from outside. */
+static void own_refs(own_walk *w, size_t k, bool mark) {
+    own_obj o = w->objs[k]; /* a copy: counting may move the array */
+#define OWN_REF(p, kind) (mark ? own_mark(w, (p)) : own_count(w, (p), (kind)))
+    if (o.kind == OWN_TENSOR) {
+        cg_tensor *t = o.p;
+        OWN_REF(t->grad, OWN_TENSOR);
+        OWN_REF(t->grad_fn, OWN_NODE);
+        OWN_REF(t->base, OWN_TENSOR);
+        for (cg_hook *h = t->hooks; h; h = h->next) OWN_REF(h, OWN_HOOK);
+    } else if (o.kind == OWN_NODE) {
+        cg_node *n = o.p;
+        for (int i = 0; i < n->n_next; i++) OWN_REF(n->next[i].node, OWN_NODE);
+        for (int i = 0; i < CG_NODE_SAVED; i++) OWN_REF(n->saved[i].data, OWN_TENSOR);
+        OWN_REF(n->variable, OWN_TENSOR);
+        for (cg_hook *h = n->pre_hooks; h; h = h->next) OWN_REF(h, OWN_HOOK);
+    }
+#undef OWN_REF
+}
+
+static int64_t own_refcount(const own_obj *o) {
+    switch (o->kind) {
+    case OWN_TENSOR: return CG_LOAD(&((cg_tensor *)o->p)->refcount);
+    case OWN_NODE: return CG_LOAD(&((cg_node *)o->p)->refcount);
+    default: return CG_LOAD(&((cg_hook *)o->p)->refcount);
+    }
+}
+
+static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release release,
+                     int (*visit)(void *ctx, void *arg), void *arg) {
+    if (!own_rehash(w)) return 0;
+    own_count(w, root, OWN_TENSOR); /* the holder's reference */
+    for (size_t k = 0; k < w->n && !w->failed; k++)
+        if (own_followed(&w->objs[k], root)) own_refs(w, k, false);
+    if (w->failed || !(w->stack = malloc(w->n * sizeof *w->stack))) return 0;
+    for (size_t k = 0; k < w->n; k++) {
+        own_obj *o = &w->objs[k];
+        int64_t outside = own_refcount(o) - o->refs;
+        if (outside < 0) return 0; /* a reference counted twice: claim nothing */
+        if (outside > 0 || !own_followed(o, root)) {
+            o->outside = 1;
+            w->stack[w->n_stack++] = k;
+        }
+    }
+    while (w->n_stack) {
+        size_t k = w->stack[--w->n_stack];
+        if (own_followed(&w->objs[k], root)) own_refs(w, k, true);
+    }
+    for (size_t k = 0; k < w->n; k++) {
+        const own_obj *o = &w->objs[k];
+        const cg_hook *h = o->p;
+        if (o->kind == OWN_HOOK && !o->outside && h->release == release && h->ctx) {
+            int rc = visit(h->ctx, arg);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+int cg_visit_owned_hooks(cg_tensor *root, cg_hook_release release,
+                         int (*visit)(void *ctx, void *arg), void *arg) {
+    if (!root || !CG_LOAD(&live_hooks) || CG_LOAD(&cg_engine_runs)) return 0;
+    if (!root->grad && !root->grad_fn && !root->base && !root->hooks) return 0;
+    own_walk w = {0};
+    int rc = own_visit(&w, root, release, visit, arg);
+    free(w.objs);
+    free(w.slots);
+    free(w.stack);
+    return rc;
+}
 
 /* A hook of `kind`; for a non-leaf's gradient hooks, of output output_nr. */
 static bool hook_matches(const cg_hook *h, int kind, bool by_output, uint32_t output_nr) {

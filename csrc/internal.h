@@ -233,6 +233,8 @@ extern const cg_op cg_accumulate_grad_op;
 
 /* Lock for hook lists, retains lists and leaves' grad_acc pointers. Held only
  * briefly, never while calling out or waiting for anything else. */
+/* Backward passes in flight, in all threads (they run without the GIL). */
+extern int64_t cg_engine_runs;
 void cg_graph_lock(void);
 void cg_graph_unlock(void);
 

@@ -106,6 +106,8 @@ cdef extern from "cgrad.h" nogil:
     void cg_hook_remove(cg_hook *h)
     void cg_hook_handle_release(cg_hook *h)
     int64_t cg_hook_id(const cg_hook *h)
+    int cg_visit_owned_hooks(cg_tensor *root, cg_hook_release release,
+                             int (*visit)(void *ctx, void *arg) noexcept nogil, void *arg)
 
     int cg_backward(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph, int create_graph)
     int cg_backward_inputs(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph,

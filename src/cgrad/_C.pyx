@@ -5,6 +5,11 @@ Each method converts its arguments, makes one C call, checks it and wraps the
 result. Errors are translated in one place, raise_error().
 """
 cimport cython
+from cpython.object cimport PyTypeObject, traverseproc
+
+cdef extern from "Python.h":
+    void PyObject_GC_Track(void *op)
+    void PyObject_GC_UnTrack(void *op)
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -182,6 +187,12 @@ cdef object wrap(cg_tensor *t):
     cdef _TensorBase r = Tensor.__new__(Tensor)
     r.t = t
     t.pyobj = <void *>r
+    if not _tracking:
+        PyObject_GC_UnTrack(<void *>r)
+        r._link.prev = &_untracked
+        r._link.next = _untracked.next
+        _untracked.next.prev = &r._link
+        _untracked.next = &r._link
     return r
 
 
@@ -638,6 +649,7 @@ cdef RemovableHandle make_handle(cg_hook *h, object ctx):
         raise_error()
     cdef RemovableHandle r = RemovableHandle.__new__(RemovableHandle)
     r.h = h
+    _track_tensors()
     return r
 
 
@@ -742,14 +754,52 @@ cdef class Node:
 
 # ---- Tensor -------------------------------------------------------------------
 
+# Python's cyclic collector and Tensors (see _tensor_traverse at the end of
+# this file). A plain Tensor can only sit in a reference cycle through a
+# Python hook its graph holds, so until the first hook is registered the
+# Tensors wrap() makes stay out of the collector's lists, which saves every
+# collection the work of visiting them; they are linked here instead, and
+# all tracked when that first hook comes. Subclasses (Parameter, users')
+# have a __dict__ and are always tracked.
+cdef struct _Link:
+    _Link *prev
+    _Link *next
+
+cdef _Link _untracked            # the list's head; .next == NULL until first used
+cdef bint _tracking = False      # a hook was registered: new Tensors are tracked
+cdef Py_ssize_t _link_offset = 0  # of _TensorBase._link in the object
+_untracked.prev = _untracked.next = &_untracked
+
+
+cdef void _track_tensors() noexcept:
+    global _tracking
+    if _tracking:
+        return
+    _tracking = True
+    cdef _Link *l = _untracked.next
+    cdef _Link *next
+    while l != NULL and l != &_untracked:
+        next = l.next
+        l.prev = l.next = NULL
+        PyObject_GC_Track(<char *>l - _link_offset)
+        l = next
+    _untracked.prev = _untracked.next = &_untracked
+
+
 @cython.freelist(256)
 cdef class _TensorBase:
     """The C tensor a Tensor wraps, with the core operators and autograd attributes."""
     cdef cg_tensor *t
+    cdef object _gc_slot  # always None: an object field makes Cython give the type the
+                          # garbage collector's slots, which _tensor_traverse extends
     cdef object __weakref__
+    cdef _Link _link      # in _untracked while not tracked by the collector
     __array_priority__ = 1000
 
     def __dealloc__(self):
+        if self._link.next != NULL:
+            self._link.prev.next = self._link.next
+            self._link.next.prev = self._link.prev
         if self.t != NULL:
             if self.t.pyobj == <void *>self:
                 self.t.pyobj = NULL
@@ -1392,6 +1442,50 @@ include "_compile.pxi"
 cdef class Tensor(_TensorNN):
     """A multi-dimensional array that can record the operations applied to it."""
     pass
+
+
+# ---- the cyclic garbage collector and the C graph -------------------------------
+# A Tensor's traversal reports the Python hooks that only its graph keeps
+# alive (Note [Owned hooks] in graph.c): a hook whose closure names the
+# tensor, or a tensor of its graph, is then a cycle Python's collector can
+# see and free.
+
+ctypedef int (*visit_fn)(PyObject *, void *) noexcept nogil
+ctypedef int (*traverse_fn)(PyObject *, visit_fn, void *) noexcept
+
+cdef struct _visit_args:
+    visit_fn visit
+    void *arg
+
+cdef traverse_fn _cython_traverse = NULL  # the traversal Cython made (its _gc_slot)
+
+
+cdef int _visit_hook(void *ctx, void *arg) noexcept nogil:
+    cdef _visit_args *a = <_visit_args *>arg
+    return a.visit(<PyObject *>ctx, a.arg)
+
+
+cdef int _tensor_traverse(PyObject *o, visit_fn visit, void *arg) noexcept:
+    cdef int rc = _cython_traverse(o, visit, arg)
+    if rc:
+        return rc
+    cdef _visit_args a
+    a.visit = visit
+    a.arg = arg
+    return cg_visit_owned_hooks((<_TensorBase><void *>o).t, release_hook, _visit_hook, &a)
+
+
+cdef _patch_traverse():
+    global _cython_traverse, _link_offset
+    cdef _TensorBase probe = Tensor.__new__(Tensor)
+    _link_offset = <char *>&probe._link - <char *><void *>probe
+    cdef PyTypeObject *base = <PyTypeObject *>_TensorBase
+    _cython_traverse = <traverse_fn>base.tp_traverse
+    for cls in (_TensorBase, _TensorMath, _TensorReduce, _TensorShape, _TensorIndex, _TensorNN, Tensor):
+        if <traverse_fn>(<PyTypeObject *>cls).tp_traverse == _cython_traverse:
+            (<PyTypeObject *>cls).tp_traverse = <traverseproc>_tensor_traverse
+
+_patch_traverse()
 
 
 # What `from cgrad._C import *` gives the cgrad namespace: every public

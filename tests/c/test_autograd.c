@@ -138,6 +138,50 @@ static void test_hooks_and_handles(void) {
     cg_tensor_release(x);
 }
 
+/* ---- hooks only one holder keeps alive ---------------------------------------- */
+
+static void forget(void *ctx) { (void)ctx; }
+static int count_visit(void *ctx, void *arg) {
+    (void)ctx;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int owned_hooks(cg_tensor *root) {
+    int n = 0;
+    CHECK(cg_visit_owned_hooks(root, forget, count_visit, &n) == 0);
+    return n;
+}
+
+static void test_owned_hooks(void) {
+    int calls = 0;
+    cg_tensor *x = leaf(1.0);
+    cg_tensor *y = cg_mul(x, x);
+    cg_hook_handle_release(cg_tensor_register_hook(y, doubling, &calls, forget));
+    cg_tensor *z = cg_sum(y, NULL, 0, 0);
+    /* x and y are still held here: y's node is z's, and ours through y */
+    CHECK(owned_hooks(z) == 0);
+    cg_tensor_release(y);
+    CHECK(owned_hooks(z) == 1); /* now only z leads to the hook */
+    cg_hook *kept = cg_tensor_register_hook(x, doubling, &calls, forget);
+    CHECK(owned_hooks(z) == 1); /* x is also ours: its hook is not z's alone */
+    CHECK(owned_hooks(x) == 0); /* and z's graph holds x */
+    cg_tensor_release(x);
+    CHECK(owned_hooks(z) == 1); /* the handle still holds x's hook */
+    cg_hook_handle_release(kept);
+    CHECK(owned_hooks(z) == 2);
+    int other = 0;
+    CHECK(cg_visit_owned_hooks(z, release_ctx, count_visit, &other) == 0 && other == 0);
+    cg_tensor *w = cg_exp(z); /* another holder of z */
+    CHECK(owned_hooks(z) == 0);
+    CHECK(owned_hooks(w) == 0); /* z is held from outside w's graph */
+    cg_tensor_release(z);
+    CHECK(owned_hooks(w) == 2);
+    CHECK(cg_backward(&w, NULL, 1, 0, 0) == 0);
+    CHECK(calls == 2);
+    cg_tensor_release(w);
+}
+
 /* ---- anomaly mode ---------------------------------------------------------- */
 
 static int captured, freed, reported;
@@ -183,6 +227,7 @@ int main(void) {
     test_function_node();
     test_function_gradient_checked();
     test_hooks_and_handles();
+    test_owned_hooks();
     test_anomaly();
     if (failures) {
         printf("%d autograd C test(s) failed\n", failures);
