@@ -185,7 +185,8 @@ void cg_node_set_user(cg_node *n, void *user);
 /* Gradient hooks. fn gets the gradient (borrowed) and may set *out to a new
  * reference replacing it. It returns 0, or -1 after storing its own error
  * (then cgrad reports CG_ERR_EXTERNAL). release(ctx) runs once the hook is
- * removed and unused, or its owner dies, on any thread. */
+ * removed, or its owner dies, and no call of it is in flight, on any thread;
+ * the handle keeps only the hook, not ctx. */
 typedef struct cg_hook cg_hook;
 typedef int (*cg_hook_fn)(void *ctx, cg_tensor *grad, cg_tensor **out);
 typedef void (*cg_hook_release)(void *ctx);

@@ -356,9 +356,17 @@ static int64_t live_hooks; /* atomic: hooks not yet freed */
 
 void cg_hook_put(cg_hook *h) {
     if (CG_DEC(&h->refcount) != 0) return;
-    if (h->release) h->release(h->ctx);
     free(h);
     CG_DEC(&live_hooks);
+}
+
+/* Drops one use of h's ctx: the last (its list's, once unlinked, or that of
+ * the last call in flight) releases it. A handle keeps only the hook itself,
+ * so a hook whose ctx refers to its own handle is not a cycle. */
+static void hook_unuse(cg_hook *h) {
+    if (CG_DEC(&h->users) != 0) return;
+    if (h->release) h->release(h->ctx);
+    h->ctx = NULL;
 }
 
 void cg_hook_handle_release(cg_hook *h) {
@@ -374,6 +382,7 @@ static void free_hook_list(cg_hook **list) {
     cg_graph_unlock();
     while (h) {
         cg_hook *next = h->next;
+        hook_unuse(h);
         cg_hook_put(h);
         h = next;
     }
@@ -383,6 +392,7 @@ static cg_hook *hook_new(uint8_t kind) {
     cg_hook *h = calloc(1, sizeof *h);
     if (!h) return cg_oom((int64_t)sizeof *h);
     h->refcount = 2; /* the list's and the handle's */
+    h->users = 1;    /* the list's */
     CG_INC(&live_hooks);
     h->kind = kind;
     h->id = __atomic_fetch_add(&next_hook_id, 1, __ATOMIC_RELAXED);
@@ -454,7 +464,10 @@ void cg_hook_remove(cg_hook *h) {
     }
     h->owner = NULL;
     cg_graph_unlock();
-    if (unlinked) cg_hook_put(h); /* the list's reference; never under the lock: release may need the GIL */
+    if (unlinked) { /* the list's reference; never under the lock: release may need the GIL */
+        hook_unuse(h);
+        cg_hook_put(h);
+    }
 }
 
 int64_t cg_hook_id(const cg_hook *h) { return h->id; }
@@ -473,7 +486,8 @@ void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
  *   variable and hook list), counting how often each object is referenced
  *   from the walk; an object whose refcount is higher (root: higher by more
  *   than the holder's one) is held from outside, and so is everything it
- *   leads to. A tensor with a wrapper of its own (pyobj) other than root is
+ *   leads to (a hook counts the users of its ctx, which its handle is
+ *   not). A tensor with a wrapper of its own (pyobj) other than root is
  *   held from outside and not followed. References the walk does not know
  *   (a custom Function's saved tensors, engine buffers, recordings) only
  *   make objects look held from outside: the answer can miss a hook, never
@@ -571,7 +585,7 @@ static int64_t own_refcount(const own_obj *o) {
     switch (o->kind) {
     case OWN_TENSOR: return CG_LOAD(&((cg_tensor *)o->p)->refcount);
     case OWN_NODE: return CG_LOAD(&((cg_node *)o->p)->refcount);
-    default: return CG_LOAD(&((cg_hook *)o->p)->refcount);
+    default: return CG_LOAD(&((cg_hook *)o->p)->users); /* a handle does not keep ctx alive */
     }
 }
 
@@ -641,6 +655,7 @@ static int hooks_take(cg_hook **head, int kind, bool by_output, uint32_t output_
     for (cg_hook *h = *head; h; h = h->next) {
         if (!hook_matches(h, kind, by_output, output_nr)) continue;
         CG_INC(&h->refcount);
+        CG_INC(&h->users);
         arr[k++] = h;
     }
     cg_graph_unlock();
@@ -649,7 +664,10 @@ static int hooks_take(cg_hook **head, int kind, bool by_output, uint32_t output_
 }
 
 static void hooks_put(cg_hook **hooks, int k, cg_hook **buf) {
-    for (int i = 0; i < k; i++) cg_hook_put(hooks[i]);
+    for (int i = 0; i < k; i++) {
+        hook_unuse(hooks[i]);
+        cg_hook_put(hooks[i]);
+    }
     if (hooks != buf) free(hooks);
 }
 

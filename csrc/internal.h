@@ -151,6 +151,7 @@ enum { CG_HOOK_TENSOR, CG_HOOK_NODE_PRE, CG_HOOK_NODE_POST, CG_HOOK_POST_ACCUMUL
 struct cg_hook {
     struct cg_hook *next;
     int64_t refcount; /* the list, the registrant's handle, each engine call in flight */
+    int64_t users;    /* the list and each engine call in flight: ctx lives while > 0 */
     int64_t id;
     struct cg_hook **owner; /* the list it is linked in; NULL once unlinked (graph lock) */
     uint32_t output_nr;

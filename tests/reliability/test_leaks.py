@@ -178,7 +178,7 @@ def test_hook_on_a_shared_node_is_kept_and_still_runs():
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
 
-def test_hook_kept_by_its_handle_is_kept():
+def test_a_kept_handle_does_not_keep_the_cycle():
     def make():
         x = cgrad.ones(3, requires_grad=True)
         y = x * 2
@@ -188,7 +188,33 @@ def test_hook_kept_by_its_handle_is_kept():
 
     handle, ref = make()
     gc.collect()
-    handle.remove()  # the list forgets it; the handle still names it
+    assert ref() is None
+    handle.remove()  # of a hook whose tensor is gone: nothing to do
+
+
+@pytest.mark.parametrize("on", ["leaf", "non-leaf"])
+def test_hook_removing_itself_through_its_handle_is_freed(on):
+    # hook -> closure -> handle -> hook: the handle must not keep what the hook calls
+    calls = []
+
+    def make(run):
+        x = cgrad.ones(3, requires_grad=True)
+        t = x if on == "leaf" else x * 2
+
+        def hook(g):
+            calls.append(1)
+            handle.remove()
+            return g
+
+        handle = t.register_hook(hook)
+        if run:
+            for _ in range(2):
+                (t * 3).sum().backward(retain_graph=True)
+        return [weakref.ref(hook), weakref.ref(x)]
+
+    assert _collected(lambda: make(False)) == [True, True]
+    assert _collected(lambda: make(True)) == [True, True]
+    assert calls == [1]
 
 
 def test_collecting_during_backward_is_safe():
