@@ -201,16 +201,6 @@ cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, vo
 void cg_hook_remove(cg_hook *h);
 void cg_hook_handle_release(cg_hook *h); /* NULL allowed */
 int64_t cg_hook_id(const cg_hook *h);
-/* Calls visit(ctx, arg) for the ctx of every hook released by `release` that
- * nothing but the holder of one reference to `root` keeps alive: every
- * reference to the hook, and to each object on the way to it, comes from
- * root's graph (see Note [Owned hooks] in graph.c). A garbage collector uses
- * it to see a hook's closure that refers back to that holder. Reports
- * nothing while a backward pass runs (in any thread), and nothing for graphs
- * past 2^16 objects: incomplete, never wrong. Returns the first nonzero
- * visit result, or 0. */
-int cg_visit_owned_hooks(cg_tensor *root, cg_hook_release release,
-                         int (*visit)(void *ctx, void *arg), void *arg);
 
 /* ---- backward ---------------------------------------------------------- */
 /* Accumulates d(roots)/d(leaves) into the leaves' .grad. grads[i] is the
@@ -568,6 +558,18 @@ int cg_function_num_saved(const cg_node *n);
 int cg_function_unpack(cg_node *n, int i, cg_tensor **out);
 /* Whether n passes a gradient to input i (it has an edge there). */
 int cg_node_needs_input_grad(const cg_node *n, int i);
+
+/* Calls visit(ctx, arg) for the ctx of every hook released by hook_release,
+ * and of every custom Function node released by fn_release, that nothing
+ * but the holder of one reference to `root` keeps alive: every reference to
+ * it, and to each object on the way to it, comes from root's graph (see
+ * Note [Owned hooks] in graph.c). A garbage collector uses it to see a
+ * callable or ctx that refers back to that holder. Reports nothing while a
+ * backward pass runs (in any thread), and nothing for graphs past 2^16
+ * objects: incomplete, never wrong. Returns the first nonzero visit result,
+ * or 0. */
+int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
+                            int (*visit)(void *ctx, void *arg), void *arg);
 
 /* Hooks on a node (grad_fn.register_prehook / register_hook). A pre-hook gets
  * the gradients of n's outputs, grads[0..n_grads); a post-hook gets the

@@ -35,6 +35,15 @@ static int function_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin);
 
 static bool is_function(const cg_node *n) { return n->op->backward == function_backward; }
 
+int cg_function_refs(const cg_node *n, cg_saved **saved, void **ctx, cg_ctx_release *release) {
+    if (!is_function(n)) return -1;
+    fn_extra *x = n->extra;
+    *saved = x->saved;
+    *ctx = x->ctx;
+    *release = x->release;
+    return x->n_saved;
+}
+
 static void release_function_saved(cg_node *n) {
     fn_extra *x = n->extra;
     for (int i = 0; i < x->n_saved; i++) {
@@ -45,6 +54,7 @@ static void release_function_saved(cg_node *n) {
 
 static void free_function(void *extra) {
     fn_extra *x = extra;
+    CG_DEC(&cg_live_callbacks);
     for (int i = 0; i < x->n_saved; i++) cg_tensor_release(x->saved[i].data);
     if (x->release) x->release(x->ctx);
     free(x->saved);
@@ -109,6 +119,7 @@ static fn_extra *function_extra_new(const char *name, cg_tensor *const *inputs, 
     size_t len = strlen(name);
     fn_extra *x = calloc(1, sizeof *x + len + 1);
     if (!x) return cg_oom((int64_t)(sizeof *x + len + 1));
+    CG_INC(&cg_live_callbacks);
     memcpy(x->name, name, len + 1);
     x->op = (cg_op){x->name, function_backward, free_function, release_function_saved};
     x->n_inputs = n_inputs;

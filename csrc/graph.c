@@ -352,12 +352,12 @@ cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g) {
  * handle can outlive what it was registered on. */
 
 static int64_t next_hook_id = 1;
-static int64_t live_hooks; /* atomic: hooks not yet freed */
+int64_t cg_live_callbacks;
 
 void cg_hook_put(cg_hook *h) {
     if (CG_DEC(&h->refcount) != 0) return;
     free(h);
-    CG_DEC(&live_hooks);
+    CG_DEC(&cg_live_callbacks);
 }
 
 /* Drops one use of h's ctx: the last (its list's, once unlinked, or that of
@@ -393,7 +393,7 @@ static cg_hook *hook_new(uint8_t kind) {
     if (!h) return cg_oom((int64_t)sizeof *h);
     h->refcount = 2; /* the list's and the handle's */
     h->users = 1;    /* the list's */
-    CG_INC(&live_hooks);
+    CG_INC(&cg_live_callbacks);
     h->kind = kind;
     h->id = __atomic_fetch_add(&next_hook_id, 1, __ATOMIC_RELAXED);
     return h;
@@ -474,22 +474,23 @@ int64_t cg_hook_id(const cg_hook *h) { return h->id; }
 
 void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
 
-/* ---- hooks only one holder keeps alive ----------------------------------------------------
+/* ---- hooks and contexts only one holder keeps alive ---------------------------------------
  * Note [Owned hooks]
  *   A hook's context may refer back to whoever holds the tensor whose graph
- *   holds the hook (a Python closure naming the tensor): a cycle through C
- *   that a collector can only see if the holder reports the hook as its own.
+ *   holds the hook (a Python closure naming the tensor), and so may a custom
+ *   Function's (a ctx attribute holding an output): a cycle through C that a
+ *   collector can only see if the holder reports the context as its own.
  *   That is true when the hook dies exactly when the holder drops its
  *   reference to root: every object between them is held only by objects of
  *   root's graph. So: walk the owned references from root (a tensor's
  *   grad_fn, grad, base and hook list; a node's next edges, saved tensors,
- *   variable and hook list), counting how often each object is referenced
+ *   variable, hook list and a custom Function's saved tensors), counting how often each object is referenced
  *   from the walk; an object whose refcount is higher (root: higher by more
  *   than the holder's one) is held from outside, and so is everything it
  *   leads to (a hook counts the users of its ctx, which its handle is
  *   not). A tensor with a wrapper of its own (pyobj) other than root is
  *   held from outside and not followed. References the walk does not know
- *   (a custom Function's saved tensors, engine buffers, recordings) only
+ *   (engine buffers, recordings, other ops' extra data) only
  *   make objects look held from outside: the answer can miss a hook, never
  *   claim one that something else keeps alive. Nothing in the walk can
  *   change under it: callers hold the GIL, and the one writer that runs
@@ -577,6 +578,11 @@ static void own_refs(own_walk *w, size_t k, bool mark) {
         for (int i = 0; i < CG_NODE_SAVED; i++) OWN_REF(n->saved[i].data, OWN_TENSOR);
         OWN_REF(n->variable, OWN_TENSOR);
         for (cg_hook *h = n->pre_hooks; h; h = h->next) OWN_REF(h, OWN_HOOK);
+        cg_saved *fs;
+        void *ctx;
+        cg_ctx_release release;
+        int n_saved = cg_function_refs(n, &fs, &ctx, &release);
+        for (int i = 0; i < n_saved; i++) OWN_REF(fs[i].data, OWN_TENSOR);
     }
 #undef OWN_REF
 }
@@ -589,7 +595,7 @@ static int64_t own_refcount(const own_obj *o) {
     }
 }
 
-static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release release,
+static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
                      int (*visit)(void *ctx, void *arg), void *arg) {
     if (!own_rehash(w)) return 0;
     own_count(w, root, OWN_TENSOR); /* the holder's reference */
@@ -611,21 +617,31 @@ static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release release,
     }
     for (size_t k = 0; k < w->n; k++) {
         const own_obj *o = &w->objs[k];
-        const cg_hook *h = o->p;
-        if (o->kind == OWN_HOOK && !o->outside && h->release == release && h->ctx) {
-            int rc = visit(h->ctx, arg);
+        void *ctx = NULL;
+        if (o->outside) continue;
+        if (o->kind == OWN_HOOK) {
+            const cg_hook *h = o->p;
+            if (hook_release && h->release == hook_release) ctx = h->ctx;
+        } else if (o->kind == OWN_NODE) {
+            cg_saved *fs;
+            cg_ctx_release release;
+            if (!fn_release || cg_function_refs(o->p, &fs, &ctx, &release) < 0 || release != fn_release)
+                ctx = NULL;
+        }
+        if (ctx) {
+            int rc = visit(ctx, arg);
             if (rc) return rc;
         }
     }
     return 0;
 }
 
-int cg_visit_owned_hooks(cg_tensor *root, cg_hook_release release,
-                         int (*visit)(void *ctx, void *arg), void *arg) {
-    if (!root || !CG_LOAD(&live_hooks) || CG_LOAD(&cg_engine_runs)) return 0;
+int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
+                            int (*visit)(void *ctx, void *arg), void *arg) {
+    if (!root || !CG_LOAD(&cg_live_callbacks) || CG_LOAD(&cg_engine_runs)) return 0;
     if (!root->grad && !root->grad_fn && !root->base && !root->hooks) return 0;
     own_walk w = {0};
-    int rc = own_visit(&w, root, release, visit, arg);
+    int rc = own_visit(&w, root, hook_release, fn_release, visit, arg);
     free(w.objs);
     free(w.slots);
     free(w.stack);

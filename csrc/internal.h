@@ -234,6 +234,11 @@ extern const cg_op cg_accumulate_grad_op;
 
 /* Lock for hook lists, retains lists and leaves' grad_acc pointers. Held only
  * briefly, never while calling out or waiting for anything else. */
+/* A custom Function node's saved tensors (*saved, the count returned) and
+ * ctx with its release; -1 for any other node. */
+int cg_function_refs(const cg_node *n, cg_saved **saved, void **ctx, cg_ctx_release *release);
+/* Hooks and custom Function nodes alive: what a ctx may belong to. */
+extern int64_t cg_live_callbacks;
 /* Backward passes in flight, in all threads (they run without the GIL). */
 extern int64_t cg_engine_runs;
 void cg_graph_lock(void);

@@ -106,8 +106,6 @@ cdef extern from "cgrad.h" nogil:
     void cg_hook_remove(cg_hook *h)
     void cg_hook_handle_release(cg_hook *h)
     int64_t cg_hook_id(const cg_hook *h)
-    int cg_visit_owned_hooks(cg_tensor *root, cg_hook_release release,
-                             int (*visit)(void *ctx, void *arg) noexcept nogil, void *arg)
 
     int cg_backward(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph, int create_graph)
     int cg_backward_inputs(cg_tensor **roots, cg_tensor **grads, int n, int retain_graph,
@@ -326,6 +324,8 @@ cdef extern from "cgrad.h" nogil:
     ctypedef void (*cg_ctx_release)(void *ctx) noexcept nogil
     cg_node *cg_function_node_new(const char *name, cg_tensor **inputs, int n_inputs, int n_outputs,
                                   cg_function_backward fn, void *ctx, cg_ctx_release release)
+    int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
+                                int (*visit)(void *ctx, void *arg) noexcept nogil, void *arg)
     void *cg_function_ctx(const cg_node *n)
     int cg_function_set_output(cg_node *n, cg_tensor *t, uint32_t k)
     int cg_function_save(cg_node *n, cg_tensor **tensors, int count)

@@ -756,17 +756,17 @@ cdef class Node:
 
 # Python's cyclic collector and Tensors (see _tensor_traverse at the end of
 # this file). A plain Tensor can only sit in a reference cycle through a
-# Python hook its graph holds, so until the first hook is registered the
-# Tensors wrap() makes stay out of the collector's lists, which saves every
-# collection the work of visiting them; they are linked here instead, and
-# all tracked when that first hook comes. Subclasses (Parameter, users')
-# have a __dict__ and are always tracked.
+# Python hook or custom Function context its graph holds, so until the first
+# of those is made the Tensors wrap() makes stay out of the collector's
+# lists, which saves every collection the work of visiting them; they are
+# linked here instead, and all tracked when that first one comes.
+# Subclasses (Parameter, users') have a __dict__ and are always tracked.
 cdef struct _Link:
     _Link *prev
     _Link *next
 
 cdef _Link _untracked            # the list's head; .next == NULL until first used
-cdef bint _tracking = False      # a hook was registered: new Tensors are tracked
+cdef bint _tracking = False      # a hook or Function was made: new Tensors are tracked
 cdef Py_ssize_t _link_offset = 0  # of _TensorBase._link in the object
 _untracked.prev = _untracked.next = &_untracked
 
@@ -1445,10 +1445,10 @@ cdef class Tensor(_TensorNN):
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------
-# A Tensor's traversal reports the Python hooks that only its graph keeps
-# alive (Note [Owned hooks] in graph.c): a hook whose closure names the
-# tensor, or a tensor of its graph, is then a cycle Python's collector can
-# see and free.
+# A Tensor's traversal reports the Python hooks and custom Function contexts
+# that only its graph keeps alive (Note [Owned hooks] in graph.c): a hook
+# whose closure names the tensor, or a ctx holding an output, is then a
+# cycle Python's collector can see and free.
 
 ctypedef int (*visit_fn)(PyObject *, void *) noexcept nogil
 ctypedef int (*traverse_fn)(PyObject *, visit_fn, void *) noexcept
@@ -1460,7 +1460,7 @@ cdef struct _visit_args:
 cdef traverse_fn _cython_traverse = NULL  # the traversal Cython made (its _gc_slot)
 
 
-cdef int _visit_hook(void *ctx, void *arg) noexcept nogil:
+cdef int _visit_ctx(void *ctx, void *arg) noexcept nogil:
     cdef _visit_args *a = <_visit_args *>arg
     return a.visit(<PyObject *>ctx, a.arg)
 
@@ -1472,7 +1472,7 @@ cdef int _tensor_traverse(PyObject *o, visit_fn visit, void *arg) noexcept:
     cdef _visit_args a
     a.visit = visit
     a.arg = arg
-    return cg_visit_owned_hooks((<_TensorBase><void *>o).t, release_hook, _visit_hook, &a)
+    return cg_visit_owned_contexts((<_TensorBase><void *>o).t, release_hook, function_ctx_release, _visit_ctx, &a)
 
 
 cdef _patch_traverse():

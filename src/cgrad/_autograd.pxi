@@ -179,6 +179,7 @@ def _function_record(_FunctionCtx ctx, str name, tuple args, list outputs, dirty
         Py_DECREF(ctx)
         raise_error()
     ctx.node = node
+    _track_tensors()
     cdef cg_tensor **arr = NULL
     try:
         input_ids = {id(t) for t in tensors}

@@ -149,7 +149,7 @@ static int count_visit(void *ctx, void *arg) {
 
 static int owned_hooks(cg_tensor *root) {
     int n = 0;
-    CHECK(cg_visit_owned_hooks(root, forget, count_visit, &n) == 0);
+    CHECK(cg_visit_owned_contexts(root, forget, NULL, count_visit, &n) == 0);
     return n;
 }
 
@@ -171,7 +171,7 @@ static void test_owned_hooks(void) {
     cg_hook_handle_release(kept);
     CHECK(owned_hooks(z) == 2);
     int other = 0;
-    CHECK(cg_visit_owned_hooks(z, release_ctx, count_visit, &other) == 0 && other == 0);
+    CHECK(cg_visit_owned_contexts(z, release_ctx, NULL, count_visit, &other) == 0 && other == 0);
     cg_tensor *w = cg_exp(z); /* another holder of z */
     CHECK(owned_hooks(z) == 0);
     CHECK(owned_hooks(w) == 0); /* z is held from outside w's graph */

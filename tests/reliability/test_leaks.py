@@ -217,6 +217,41 @@ def test_hook_removing_itself_through_its_handle_is_freed(on):
     assert calls == [1]
 
 
+class _KeepsOutput(cgrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x * 2
+        ctx.output = y  # ctx -> y -> y's node -> ctx
+        ctx.save_for_backward(x)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * 2 + 0 * x
+
+
+def test_function_ctx_holding_its_output_is_freed():
+    def make():
+        x = cgrad.ones(3, requires_grad=True)
+        y = _KeepsOutput.apply(x)
+        return [weakref.ref(y), weakref.ref(x)]
+    assert _collected(make) == [True, True]
+
+
+def test_function_ctx_cycle_held_from_outside_still_works():
+    def make():
+        x = cgrad.ones(3, requires_grad=True)
+        y = _KeepsOutput.apply(x)
+        return x, (y * 3).sum(), weakref.ref(y)
+
+    x, loss, ref = make()
+    gc.collect()
+    assert ref() is not None  # loss's graph holds y's node, hence its ctx
+    loss.backward()
+    assert x.grad.tolist() == [6.0, 6.0, 6.0]
+
+
 def test_collecting_during_backward_is_safe():
     calls = []
 
