@@ -121,6 +121,8 @@ void cg_storage_retain(cg_storage *s);
 void cg_storage_release(cg_storage *s);
 void cg_tensor_retain(cg_tensor *t);
 void cg_tensor_release(cg_tensor *t); /* NULL allowed */
+/* Sets t->pyobj, the binding's wrapper of t (borrowed; NULL when it dies). */
+void cg_tensor_set_pyobj(cg_tensor *t, void *obj);
 
 /* Uninitialised / filled tensors of the given shape. */
 cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype);
@@ -564,10 +566,13 @@ int cg_node_needs_input_grad(const cg_node *n, int i);
  * but the holder of one reference to `root` keeps alive: every reference to
  * it, and to each object on the way to it, comes from root's graph (see
  * Note [Owned hooks] in graph.c). A garbage collector uses it to see a
- * callable or ctx that refers back to that holder. Reports nothing while a
- * backward pass runs (in any thread), and nothing for graphs past 2^16
- * objects: incomplete, never wrong. Returns the first nonzero visit result,
- * or 0. */
+ * callable or ctx that refers back to that holder. Nothing may change the
+ * graph meanwhile (no backward pass or replay in another thread), and calls
+ * must not overlap: the binding calls it from the collector, holding the
+ * GIL, and never while a call of its own runs without it. Reports nothing
+ * for graphs past 2^16 objects (or if its 3 MB of scratch, allocated once,
+ * could not be), so the same graph always gets the same answer. Returns the
+ * first nonzero visit result, or 0. */
 int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
                             int (*visit)(void *ctx, void *arg), void *arg);
 

@@ -623,8 +623,7 @@ void cg_tape_drop_history(cg_tape *tp) {
         for (size_t i = tp->nts; i-- > 0;) {
             cg_tensor *t = tp->ts[i];
             if (!t->grad_fn || CG_LOAD(&t->refcount) != refs[i]) continue;
-            cg_node *fn = t->grad_fn;
-            t->grad_fn = NULL;
+            cg_node *fn = cg_swap_grad_fn(t, NULL);
             t->requires_grad = 0;
             cg_node_release(fn);
             again = true;

@@ -340,20 +340,7 @@ static int root_edges(cg_tensor *const *roots, int n, cg_edge *edges) {
     return 0;
 }
 
-int64_t cg_engine_runs;
-
-static int run_engine_counted(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, int create_graph);
-
-/* Counted from before the roots' edges are made (that may remake a view's
- * history) until the last reference the run took is dropped. */
 static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, int create_graph) {
-    CG_INC(&cg_engine_runs);
-    int rc = run_engine_counted(r, roots, grads, n, create_graph);
-    CG_DEC(&cg_engine_runs);
-    return rc;
-}
-
-static int run_engine_counted(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, int create_graph) {
     if (n <= 0) {
         cg_error_set(CG_ERR_RUNTIME, "backward() needs at least one tensor");
         return -1;

@@ -99,10 +99,10 @@ void cg_set_history(cg_tensor *out, cg_node *n, uint32_t output_nr) {
     bool retained = out->retains_grad;
     if (retained) cg_tensor_forget_retain(out); /* an in-place op moves it to the new node */
     cg_node_retain(n);
-    cg_node_release(out->grad_fn);
-    out->grad_fn = n;
+    cg_node *old = cg_swap_grad_fn(out, n);
     out->output_nr = output_nr;
     out->requires_grad = 1;
+    cg_node_release(old);
     if (retained) cg_tensor_retain_grad(out);
 }
 
@@ -230,8 +230,7 @@ cg_tensor *cg_detach(cg_tensor *t) {
 }
 
 int cg_detach_(cg_tensor *t) {
-    cg_node *old = t->grad_fn;
-    t->grad_fn = NULL;
+    cg_node *old = cg_swap_grad_fn(t, NULL);
     t->output_nr = 0;
     t->requires_grad = 0;
     cg_node_release(old);
@@ -253,8 +252,9 @@ int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output) {
     } else {
         cg_tensor_retain(t);
     }
-    cg_tensor_release(s->data);
+    cg_tensor *old = s->data;
     s->data = data;
+    cg_tensor_release(old); /* after: releasing can run a callback */
     s->version = t->storage->version;
     s->is_output = is_output;
     n->has_saved = 1;
@@ -492,44 +492,42 @@ void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
  *   held from outside and not followed. References the walk does not know
  *   (engine buffers, recordings, other ops' extra data) only
  *   make objects look held from outside: the answer can miss a hook, never
- *   claim one that something else keeps alive. Nothing in the walk can
- *   change under it: callers hold the GIL, and the one writer that runs
- *   without it, a backward pass, makes the walk report nothing. */
+ *   claim one that something else keeps alive. A tensor with a wrapper
+ *   of its own, and a node such a tensor holds (counted in n->wrapped),
+ *   are not followed, which keeps walks from a chain of wrapped tensors
+ *   short. Nothing may change the graph during a walk (cgrad.h), and the
+ *   graph must be whole: code that replaces a pointer releases the old
+ *   object after storing the new one, since releasing can run a callback. */
 #define OWN_LIMIT (1 << 16)
+#define OWN_SLOTS (2 * OWN_LIMIT)
 enum { OWN_TENSOR, OWN_NODE, OWN_HOOK };
 
 typedef struct own_obj {
     void *p;
     int64_t refs; /* references from objects of the walk */
+    uint32_t slot; /* its entry in slots */
     uint8_t kind;
     uint8_t outside; /* held from outside, or reached from such an object */
 } own_obj;
 
+/* One walk's state. Its arrays are allocated once, at the first walk, so a
+ * walk never fails halfway for want of memory: a collector asks twice per
+ * collection and must get the same answer. */
 typedef struct own_walk {
-    own_obj *objs;
-    size_t n, cap;
-    uint32_t *slots; /* open addressing: index + 1 into objs, 0 = empty */
-    size_t n_slots;
-    size_t *stack; /* objects held from outside whose references are still to mark */
-    size_t n_stack;
+    own_obj *objs;   /* OWN_LIMIT */
+    uint32_t *slots; /* OWN_SLOTS, open addressing: index + 1 into objs, 0 = empty */
+    size_t *stack;   /* OWN_LIMIT: objects held from outside whose references are still to mark */
+    size_t n, n_stack;
     bool failed;
 } own_walk;
 
-static size_t own_slot(const own_walk *w, const void *p) {
-    size_t i = (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (w->n_slots - 1);
-    while (w->slots[i] && w->objs[w->slots[i] - 1].p != p) i = (i + 1) & (w->n_slots - 1);
-    return i;
-}
+static own_walk arena;
+static int arena_state; /* 0: not yet allocated, 1: ready, -1: could not be */
 
-static bool own_rehash(own_walk *w) {
-    size_t n_slots = w->n_slots ? w->n_slots * 2 : 256;
-    uint32_t *slots = calloc(n_slots, sizeof *slots);
-    if (!slots) return false;
-    free(w->slots);
-    w->slots = slots;
-    w->n_slots = n_slots;
-    for (size_t k = 0; k < w->n; k++) w->slots[own_slot(w, w->objs[k].p)] = (uint32_t)(k + 1);
-    return true;
+static size_t own_slot(const own_walk *w, const void *p) {
+    size_t i = (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (OWN_SLOTS - 1);
+    while (w->slots[i] && w->objs[w->slots[i] - 1].p != p) i = (i + 1) & (OWN_SLOTS - 1);
+    return i;
 }
 
 /* Counts one reference from the walk to p (kind), adding p on first sight. */
@@ -537,13 +535,11 @@ static void own_count(own_walk *w, void *p, uint8_t kind) {
     if (!p || w->failed) return;
     size_t i = own_slot(w, p);
     if (!w->slots[i]) {
-        if (w->n == OWN_LIMIT || cg_grow((void **)&w->objs, &w->cap, w->n + 1, sizeof *w->objs) ||
-            (2 * (w->n + 1) > w->n_slots && !own_rehash(w))) {
+        if (w->n == OWN_LIMIT) {
             w->failed = true;
             return;
         }
-        i = own_slot(w, p);
-        w->objs[w->n] = (own_obj){.p = p, .kind = kind};
+        w->objs[w->n] = (own_obj){.p = p, .kind = kind, .slot = (uint32_t)i};
         w->slots[i] = (uint32_t)++w->n;
     }
     w->objs[w->slots[i] - 1].refs++;
@@ -551,15 +547,29 @@ static void own_count(own_walk *w, void *p, uint8_t kind) {
 
 /* Marks p held from outside (it is in the walk: its referrer was followed). */
 static void own_mark(own_walk *w, void *p) {
-    if (!p) return;
-    own_obj *o = &w->objs[w->slots[own_slot(w, p)] - 1];
+    if (!p || w->failed) return;
+    uint32_t slot = w->slots[own_slot(w, p)];
+    if (!slot) { /* cannot happen while nothing changes the graph; never trust it then */
+        w->failed = true;
+        return;
+    }
+    own_obj *o = &w->objs[slot - 1];
     if (o->outside) return;
     o->outside = 1;
     w->stack[w->n_stack++] = (size_t)(o - w->objs);
 }
 
+/* Not followed: a tensor with a wrapper of its own, and the node of one
+ * (both held from outside; stopping there keeps a walk from a chain of
+ * wrapped tensors short). */
 static bool own_followed(const own_obj *o, const cg_tensor *root) {
-    return !(o->kind == OWN_TENSOR && o->p != root && ((cg_tensor *)o->p)->pyobj);
+    if (o->kind == OWN_TENSOR) return o->p == root || !((const cg_tensor *)o->p)->pyobj;
+    if (o->kind == OWN_NODE) {
+        const cg_node *n = o->p;
+        uint32_t roots = n == root->grad_fn && root->pyobj ? 1 : 0;
+        return CG_LOAD(&n->wrapped) <= roots;
+    }
+    return true;
 }
 
 /* Each owned reference of object k: counted, or marked held from outside. */
@@ -597,11 +607,10 @@ static int64_t own_refcount(const own_obj *o) {
 
 static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
                      int (*visit)(void *ctx, void *arg), void *arg) {
-    if (!own_rehash(w)) return 0;
     own_count(w, root, OWN_TENSOR); /* the holder's reference */
     for (size_t k = 0; k < w->n && !w->failed; k++)
         if (own_followed(&w->objs[k], root)) own_refs(w, k, false);
-    if (w->failed || !(w->stack = malloc(w->n * sizeof *w->stack))) return 0;
+    if (w->failed) return 0;
     for (size_t k = 0; k < w->n; k++) {
         own_obj *o = &w->objs[k];
         int64_t outside = own_refcount(o) - o->refs;
@@ -615,6 +624,7 @@ static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release,
         size_t k = w->stack[--w->n_stack];
         if (own_followed(&w->objs[k], root)) own_refs(w, k, true);
     }
+    if (w->failed) return 0;
     for (size_t k = 0; k < w->n; k++) {
         const own_obj *o = &w->objs[k];
         void *ctx = NULL;
@@ -638,13 +648,20 @@ static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release,
 
 int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
                             int (*visit)(void *ctx, void *arg), void *arg) {
-    if (!root || !CG_LOAD(&cg_live_callbacks) || CG_LOAD(&cg_engine_runs)) return 0;
+    if (!root || !CG_LOAD(&cg_live_callbacks)) return 0;
     if (!root->grad && !root->grad_fn && !root->base && !root->hooks) return 0;
-    own_walk w = {0};
-    int rc = own_visit(&w, root, hook_release, fn_release, visit, arg);
-    free(w.objs);
-    free(w.slots);
-    free(w.stack);
+    if (arena_state == 0) {
+        arena.objs = malloc(OWN_LIMIT * sizeof *arena.objs);
+        arena.slots = calloc(OWN_SLOTS, sizeof *arena.slots);
+        arena.stack = malloc(OWN_LIMIT * sizeof *arena.stack);
+        arena_state = arena.objs && arena.slots && arena.stack ? 1 : -1;
+    }
+    if (arena_state < 0) return 0;
+    own_walk *w = &arena;
+    w->n = w->n_stack = 0;
+    w->failed = false;
+    int rc = own_visit(w, root, hook_release, fn_release, visit, arg);
+    for (size_t k = 0; k < w->n; k++) w->slots[w->objs[k].slot] = 0;
     return rc;
 }
 

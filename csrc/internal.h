@@ -226,6 +226,7 @@ struct cg_node {
     int64_t deps;
     uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
     uint8_t exec_needed, captured;
+    uint32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
     cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
     cg_tensor **bufs; /* input buffers when n_outputs > 1 */
 };
@@ -239,8 +240,19 @@ extern const cg_op cg_accumulate_grad_op;
 int cg_function_refs(const cg_node *n, cg_saved **saved, void **ctx, cg_ctx_release *release);
 /* Hooks and custom Function nodes alive: what a ctx may belong to. */
 extern int64_t cg_live_callbacks;
-/* Backward passes in flight, in all threads (they run without the GIL). */
-extern int64_t cg_engine_runs;
+/* t->grad_fn = n, returning the old one (the caller's to release, after:
+ * releasing can run a callback that looks at t). Keeps the nodes' counts
+ * of wrapped outputs. */
+static inline cg_node *cg_swap_grad_fn(cg_tensor *t, cg_node *n) {
+    cg_node *old = t->grad_fn;
+    if (t->pyobj && old != n) {
+        if (old) CG_DEC(&old->wrapped);
+        if (n) CG_INC(&n->wrapped);
+    }
+    t->grad_fn = n;
+    return old;
+}
+
 void cg_graph_lock(void);
 void cg_graph_unlock(void);
 

@@ -1322,8 +1322,9 @@ int cg_tensor_set_data(cg_tensor *t, cg_tensor *src) {
     memcpy(t->strides, src->strides, sizeof t->strides);
     cg_tensor *base = src->base ? src->base : NULL;
     if (base) cg_tensor_retain(base);
-    cg_tensor_release(t->base);
+    cg_tensor *old = t->base;
     t->base = base;
+    cg_tensor_release(old); /* after: releasing can run a callback */
     return 0;
 }
 

@@ -155,6 +155,16 @@ void cg_tensor_release(cg_tensor *t) {
     if (t && CG_DEC(&t->refcount) == 0) cg_reap_push(t, 0);
 }
 
+void cg_tensor_set_pyobj(cg_tensor *t, void *obj) {
+    if (t->grad_fn && !t->pyobj != !obj) {
+        if (obj)
+            CG_INC(&t->grad_fn->wrapped);
+        else
+            CG_DEC(&t->grad_fn->wrapped);
+    }
+    t->pyobj = obj;
+}
+
 int64_t cg_shape_numel(const int64_t *shape, int ndim) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];

@@ -6,13 +6,59 @@ result. Errors are translated in one place, raise_error().
 """
 cimport cython
 from cpython.object cimport PyTypeObject, traverseproc
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF, PyObject
 
 cdef extern from "Python.h":
     void PyObject_GC_Track(void *op)
     void PyObject_GC_UnTrack(void *op)
-from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+    Py_ssize_t Py_REFCNT(PyObject *o)
+    int Py_AddPendingCall(int (*func)(void *) noexcept, void *arg)
+
 from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
+
+# Calls of the binding running without the GIL that change graphs (backward
+# passes, replays). Changed only with the GIL held, so it cannot change
+# during a garbage collection, whose Tensor traversals walk graphs only
+# while it is 0 (see _tensor_traverse).
+cdef int _nogil_calls = 0
+
+# Python objects whose last reference the C core dropped (a hook's callable,
+# a custom Function's ctx), released at the next pending call instead: the
+# core drops them halfway through its own changes, where running Python
+# code (a __del__, a collection walking that very graph) must not happen.
+cdef PyObject **_later = NULL
+cdef Py_ssize_t _n_later = 0, _cap_later = 0
+cdef bint _later_scheduled = False
+
+
+cdef int _release_later(void *arg) noexcept with gil:
+    global _n_later, _later_scheduled
+    _later_scheduled = False
+    cdef PyObject *o
+    while _n_later:  # a release can add more
+        _n_later -= 1
+        o = _later[_n_later]
+        Py_XDECREF(o)
+    return 0
+
+
+cdef void _decref_later(PyObject *o) noexcept:
+    """Drops a reference soon (GIL held)."""
+    global _later, _n_later, _cap_later, _later_scheduled
+    cdef PyObject **grown
+    if _n_later == _cap_later:
+        grown = <PyObject **>realloc(_later, (2 * _cap_later + 16) * sizeof(PyObject *))
+        if grown == NULL:
+            Py_XDECREF(o)  # no memory to wait with: release now
+            return
+        _later = grown
+        _cap_later = 2 * _cap_later + 16
+    _later[_n_later] = o
+    _n_later += 1
+    if not _later_scheduled and Py_AddPendingCall(_release_later, NULL) == 0:
+        _later_scheduled = True
+
 
 import operator
 import threading
@@ -186,7 +232,7 @@ cdef object wrap(cg_tensor *t):
         return obj
     cdef _TensorBase r = Tensor.__new__(Tensor)
     r.t = t
-    t.pyobj = <void *>r
+    cg_tensor_set_pyobj(t, <void *>r)
     if not _tracking:
         PyObject_GC_UnTrack(<void *>r)
         r._link.prev = &_untracked
@@ -617,7 +663,7 @@ cdef int run_hook(void *ctx, cg_tensor *grad, cg_tensor **out) noexcept nogil:
 
 cdef void release_hook(void *ctx) noexcept nogil:
     with gil:
-        Py_DECREF(<object>ctx)
+        _decref_later(<PyObject *>ctx)
 
 
 cdef class RemovableHandle:
@@ -765,7 +811,7 @@ cdef struct _Link:
     _Link *prev
     _Link *next
 
-cdef _Link _untracked            # the list's head; .next == NULL until first used
+cdef _Link _untracked            # the list's head
 cdef bint _tracking = False      # a hook or Function was made: new Tensors are tracked
 cdef Py_ssize_t _link_offset = 0  # of _TensorBase._link in the object
 _untracked.prev = _untracked.next = &_untracked
@@ -778,10 +824,13 @@ cdef void _track_tensors() noexcept:
     _tracking = True
     cdef _Link *l = _untracked.next
     cdef _Link *next
+    cdef PyObject *o
     while l != NULL and l != &_untracked:
         next = l.next
         l.prev = l.next = NULL
-        PyObject_GC_Track(<char *>l - _link_offset)
+        o = <PyObject *>(<char *>l - _link_offset)
+        if Py_REFCNT(o) > 0:  # not one being deallocated (a weakref callback can come here)
+            PyObject_GC_Track(o)
         l = next
     _untracked.prev = _untracked.next = &_untracked
 
@@ -802,7 +851,7 @@ cdef class _TensorBase:
             self._link.next.prev = self._link.prev
         if self.t != NULL:
             if self.t.pyobj == <void *>self:
-                self.t.pyobj = NULL
+                cg_tensor_set_pyobj(self.t, NULL)
             cg_tensor_release(self.t)
 
     # -- operators --
@@ -1212,6 +1261,7 @@ def _warn_create_graph():
 
 
 def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
+    global _nogil_calls
     """Backpropagates from tensors (with grad_tensors, None for implicit ones)."""
     tensors = tuple(tensors)
     grads = []
@@ -1238,8 +1288,10 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
     try:
         gs = tensor_array(grads, n)
         ins = tensor_array(inputs, ni, "inputs")
+        _nogil_calls += 1
         with nogil:
             rc = cg_backward_inputs(roots, gs, n, keep, create, ins, ni)
+        _nogil_calls -= 1
         check(rc)
     finally:
         free(roots)
@@ -1248,6 +1300,7 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
 
 
 def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    global _nogil_calls
     """Gradients of outputs with respect to inputs, as a tuple (None where unused)."""
     outputs = tuple(outputs)
     inputs = tuple(inputs)
@@ -1265,8 +1318,10 @@ def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_u
         out = <cg_tensor **>malloc(max(ni, 1) * sizeof(cg_tensor *))
         if out == NULL:
             raise MemoryError()
+        _nogil_calls += 1
         with nogil:
             rc = cg_grad(roots, gs, n, ins, ni, keep, create, unused, out)
+        _nogil_calls -= 1
         check(rc)
         return tuple([wrap(out[i]) if out[i] != NULL else None for i in range(ni)])
     finally:
@@ -1469,6 +1524,8 @@ cdef int _tensor_traverse(PyObject *o, visit_fn visit, void *arg) noexcept:
     cdef int rc = _cython_traverse(o, visit, arg)
     if rc:
         return rc
+    if _nogil_calls:
+        return 0
     cdef _visit_args a
     a.visit = visit
     a.arg = arg

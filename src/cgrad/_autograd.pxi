@@ -146,7 +146,7 @@ cdef int function_backward_cb(void *ctx, cg_node *n, cg_tensor **gout, int n_out
 cdef void function_ctx_release(void *ctx) noexcept nogil:
     with gil:
         (<_FunctionCtx>ctx).node = NULL
-        Py_DECREF(<object>ctx)
+        _decref_later(<PyObject *>ctx)
 
 
 cdef object function_output(_FunctionCtx ctx, object o, set inputs, set dirty, set non_diff, uint32_t k):

@@ -37,7 +37,7 @@ cdef class _TensorNN(_TensorIndex):
             raise_error()
         cdef _TensorBase r = Tensor.__new__(cls)
         r.t = t
-        t.pyobj = <void *>r
+        cg_tensor_set_pyobj(t, <void *>r)
         check(cg_tensor_set_requires_grad(t, bool(require_grad)))
         return r
 

@@ -252,6 +252,81 @@ def test_function_ctx_cycle_held_from_outside_still_works():
     assert x.grad.tolist() == [6.0, 6.0, 6.0]
 
 
+def test_first_hook_registered_while_a_tensor_dies():
+    # A weakref callback of a dying Tensor registers the process's first hook,
+    # which starts tracking the Tensors made so far: not the dying one.
+    harness.check_ok("""
+import gc, weakref
+a = cgrad.ones(3) * 2
+assert not gc.is_tracked(a)
+leaf = cgrad.ones(3, requires_grad=True)
+r = weakref.ref(a, lambda _: leaf.register_hook(lambda g: g))
+del a
+b = cgrad.ones(3) * 3  # may reuse the dying one's memory
+assert gc.is_tracked(b) and gc.is_tracked(leaf)
+gc.collect()
+""")
+
+
+def test_collecting_while_another_thread_runs_backward():
+    # Every collection must see the same graph in both of its passes: walks
+    # are off while a backward pass runs without the GIL, never half-on.
+    out = harness.check_ok("""
+import gc, threading, time
+finalized = []
+
+class Held:
+    def __del__(self):
+        finalized.append(1)
+
+leaf = cgrad.ones(4, requires_grad=True)
+ys = []
+for i in range(200):
+    y = leaf * 2
+    held = Held()
+    y.register_hook(lambda g, held=held: g)  # held lives through the hook alone
+    del held
+    ys.append(y)
+params = [cgrad.ones(1, requires_grad=True) for _ in range(20000)]
+stop = False
+
+def worker():
+    while not stop:
+        cgrad.autograd.grad(params[0] * 1.0, params, allow_unused=True)
+
+t = threading.Thread(target=worker)
+t.start()
+start, n = time.time(), 0
+while time.time() - start < 3:
+    gc.collect()
+    n += 1
+stop = True
+t.join()
+assert not finalized, f"{len(finalized)} objects held by live hooks were finalized"
+print("collections", n)
+""", timeout=300)
+    assert int(out.split()[-1]) > 0
+
+
+def test_collections_stay_linear_with_hooks_and_a_long_kept_chain():
+    # Walks stop at tensors with a wrapper and at their nodes, so a chain whose
+    # every step is kept costs each collection time linear in its length
+    # (quadratic would take minutes here and hit the child's timeout).
+    harness.check_ok("""
+import gc
+other = cgrad.ones(1, requires_grad=True)
+h = other.register_hook(lambda g: g)
+y = cgrad.ones(4, requires_grad=True)
+outs = []
+for i in range(50000):
+    y = y * 1.0001
+    outs.append(y)
+for _ in range(20):
+    gc.collect()
+y.sum().backward()
+""", timeout=120)
+
+
 def test_collecting_during_backward_is_safe():
     calls = []
 
