@@ -570,9 +570,9 @@ int cg_node_needs_input_grad(const cg_node *n, int i);
  * graph meanwhile (no backward pass or replay in another thread), and calls
  * must not overlap: the binding calls it from the collector, holding the
  * GIL, and never while a call of its own runs without it. Reports nothing
- * for graphs past 2^16 objects (or if its 3 MB of scratch, allocated once,
- * could not be), so the same graph always gets the same answer. Returns the
- * first nonzero visit result, or 0. */
+ * for graphs past 2^14 objects (or if its scratch, under 1 MB allocated
+ * once, could not be), so the same graph always gets the same answer.
+ * Returns the first nonzero visit result, or 0. */
 int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
                             int (*visit)(void *ctx, void *arg), void *arg);
 

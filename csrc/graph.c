@@ -498,7 +498,7 @@ void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
  *   short. Nothing may change the graph during a walk (cgrad.h), and the
  *   graph must be whole: code that replaces a pointer releases the old
  *   object after storing the new one, since releasing can run a callback. */
-#define OWN_LIMIT (1 << 16)
+#define OWN_LIMIT (1 << 14) /* bounds a collection's work: K kept outputs of one big graph cost K walks */
 #define OWN_SLOTS (2 * OWN_LIMIT)
 enum { OWN_TENSOR, OWN_NODE, OWN_HOOK };
 
@@ -523,6 +523,7 @@ typedef struct own_walk {
 
 static own_walk arena;
 static int arena_state; /* 0: not yet allocated, 1: ready, -1: could not be */
+static bool arena_busy;  /* a visit that walked again would get no answer */
 
 static size_t own_slot(const own_walk *w, const void *p) {
     size_t i = (size_t)(((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) & (OWN_SLOTS - 1);
@@ -566,7 +567,7 @@ static bool own_followed(const own_obj *o, const cg_tensor *root) {
     if (o->kind == OWN_TENSOR) return o->p == root || !((const cg_tensor *)o->p)->pyobj;
     if (o->kind == OWN_NODE) {
         const cg_node *n = o->p;
-        uint32_t roots = n == root->grad_fn && root->pyobj ? 1 : 0;
+        int32_t roots = n == root->grad_fn && root->pyobj ? 1 : 0;
         return CG_LOAD(&n->wrapped) <= roots;
     }
     return true;
@@ -656,12 +657,14 @@ int cg_visit_owned_contexts(cg_tensor *root, cg_hook_release hook_release, cg_ct
         arena.stack = malloc(OWN_LIMIT * sizeof *arena.stack);
         arena_state = arena.objs && arena.slots && arena.stack ? 1 : -1;
     }
-    if (arena_state < 0) return 0;
+    if (arena_state < 0 || arena_busy) return 0;
     own_walk *w = &arena;
     w->n = w->n_stack = 0;
     w->failed = false;
+    arena_busy = true;
     int rc = own_visit(w, root, hook_release, fn_release, visit, arg);
     for (size_t k = 0; k < w->n; k++) w->slots[w->objs[k].slot] = 0;
+    arena_busy = false;
     return rc;
 }
 

@@ -226,7 +226,7 @@ struct cg_node {
     int64_t deps;
     uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
     uint8_t exec_needed, captured;
-    uint32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
+    int32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
     cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
     cg_tensor **bufs; /* input buffers when n_outputs > 1 */
 };

@@ -24,22 +24,32 @@ from libc.stdlib cimport free, malloc, realloc
 cdef int _nogil_calls = 0
 
 # Python objects whose last reference the C core dropped (a hook's callable,
-# a custom Function's ctx), released at the next pending call instead: the
-# core drops them halfway through its own changes, where running Python
-# code (a __del__, a collection walking that very graph) must not happen.
+# a custom Function's ctx, a numpy array under a storage), released once the
+# core is done instead: it drops them halfway through its own changes, where
+# running Python code (a __del__, a collection walking that very graph) must
+# not happen. The binding releases them when a call into the core that may
+# drop such objects returns (a Tensor's deallocation, backward, a hook's
+# removal), and a pending call catches the rest (it runs only in the main
+# thread, so it cannot be the only way).
 cdef PyObject **_later = NULL
 cdef Py_ssize_t _n_later = 0, _cap_later = 0
 cdef bint _later_scheduled = False
 
 
-cdef int _release_later(void *arg) noexcept with gil:
-    global _n_later, _later_scheduled
-    _later_scheduled = False
+cdef inline void _release_now() noexcept:
+    """Drops the deferred references (GIL held, the core not mid-change)."""
     cdef PyObject *o
+    global _n_later
     while _n_later:  # a release can add more
         _n_later -= 1
         o = _later[_n_later]
         Py_XDECREF(o)
+
+
+cdef int _release_later(void *arg) noexcept with gil:
+    global _later_scheduled
+    _later_scheduled = False
+    _release_now()
     return 0
 
 
@@ -424,7 +434,7 @@ cdef class _ArrayView:
 
 cdef void release_pyobject(void *data, void *ctx) noexcept nogil:
     with gil:
-        Py_DECREF(<object>ctx)
+        _decref_later(<PyObject *>ctx)
 
 
 cdef int numpy_code(object arr) except -1:
@@ -680,6 +690,7 @@ cdef class RemovableHandle:
 
     def remove(self):
         cg_hook_remove(self.h)
+        _release_now()
 
     def __enter__(self):
         return self
@@ -853,6 +864,7 @@ cdef class _TensorBase:
             if self.t.pyobj == <void *>self:
                 cg_tensor_set_pyobj(self.t, NULL)
             cg_tensor_release(self.t)
+            _release_now()
 
     # -- operators --
     def __add__(self, other): return binary(cg_add, self, other)
@@ -1292,6 +1304,7 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
         with nogil:
             rc = cg_backward_inputs(roots, gs, n, keep, create, ins, ni)
         _nogil_calls -= 1
+        _release_now()
         check(rc)
     finally:
         free(roots)
@@ -1322,6 +1335,7 @@ def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_u
         with nogil:
             rc = cg_grad(roots, gs, n, ins, ni, keep, create, unused, out)
         _nogil_calls -= 1
+        _release_now()
         check(rc)
         return tuple([wrap(out[i]) if out[i] != NULL else None for i in range(ni)])
     finally:

@@ -115,6 +115,7 @@ cdef class _Tape:
             with nogil:
                 rc = cg_tape_replay(self.tp, a.arr, a.n, outs)
             _nogil_calls -= 1
+            _release_now()
             if rc < 0:
                 raise_error()
             if rc > 0:
@@ -307,6 +308,7 @@ cdef class _Replayer:
                     with nogil:
                         rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
                     _nogil_calls -= 1
+                    _release_now()
             finally:
                 PyThread_release_lock(self.lock)
             if rc < 0:

@@ -327,6 +327,50 @@ y.sum().backward()
 """, timeout=120)
 
 
+class _Doubles(cgrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.held = object()
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_a_worker_thread_frees_what_its_hooks_held():
+    # What the core drops while changing a graph is released when the core is
+    # done, in the thread that dropped it: not left to the main thread, which
+    # sits in join() here.
+    import threading
+    alive = set()
+
+    class Held:
+        def __init__(self):
+            alive.add(id(self))
+
+        def __del__(self):
+            alive.discard(id(self))
+
+    seen = []
+
+    def worker():
+        for _ in range(300):
+            x = cgrad.ones(3, requires_grad=True)
+            y = x * 2
+            y.register_hook(lambda g, held=Held(): g)
+            z = _Doubles.apply(y)
+            z.grad_fn.register_hook(lambda gi, go, held=Held(): None)
+            z.sum().backward()
+            del x, y, z
+        seen.append(len(alive))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == [0]
+
+
 def test_collecting_during_backward_is_safe():
     calls = []
 
