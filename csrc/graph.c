@@ -360,13 +360,16 @@ void cg_hook_put(cg_hook *h) {
     CG_DEC(&cg_live_callbacks);
 }
 
-/* Drops one use of h's ctx: the last (its list's, once unlinked, or that of
- * the last call in flight) releases it. A handle keeps only the hook itself,
- * so a hook whose ctx refers to its own handle is not a cycle. */
+/* Drops one use of h's ctx and the reference that came with it: the last
+ * use (its list's, once unlinked, or that of the last call in flight)
+ * releases ctx. A handle keeps only the hook itself, so a hook whose ctx
+ * refers to its own handle is not a cycle. */
 static void hook_unuse(cg_hook *h) {
-    if (CG_DEC(&h->users) != 0) return;
-    if (h->release) h->release(h->ctx);
-    h->ctx = NULL;
+    if (CG_DEC(&h->users) == 0) {
+        if (h->release) h->release(h->ctx);
+        h->ctx = NULL;
+    }
+    cg_hook_put(h);
 }
 
 void cg_hook_handle_release(cg_hook *h) {
@@ -383,7 +386,6 @@ static void free_hook_list(cg_hook **list) {
     while (h) {
         cg_hook *next = h->next;
         hook_unuse(h);
-        cg_hook_put(h);
         h = next;
     }
 }
@@ -464,10 +466,7 @@ void cg_hook_remove(cg_hook *h) {
     }
     h->owner = NULL;
     cg_graph_unlock();
-    if (unlinked) { /* the list's reference; never under the lock: release may need the GIL */
-        hook_unuse(h);
-        cg_hook_put(h);
-    }
+    if (unlinked) hook_unuse(h); /* the list's; never under the lock: release may need the GIL */
 }
 
 int64_t cg_hook_id(const cg_hook *h) { return h->id; }
@@ -480,24 +479,24 @@ void cg_tensor_free_hooks(cg_tensor *t) { free_hook_list(&t->hooks); }
  *   holds the hook (a Python closure naming the tensor), and so may a custom
  *   Function's (a ctx attribute holding an output): a cycle through C that a
  *   collector can only see if the holder reports the context as its own.
- *   That is true when the hook dies exactly when the holder drops its
- *   reference to root: every object between them is held only by objects of
- *   root's graph. So: walk the owned references from root (a tensor's
+ *   That is true when the context dies exactly when the holder drops its
+ *   reference to root: every object between them is held only by objects
+ *   of root's graph. So: walk the owned references from root (a tensor's
  *   grad_fn, grad, base and hook list; a node's next edges, saved tensors,
- *   variable, hook list and a custom Function's saved tensors), counting how often each object is referenced
- *   from the walk; an object whose refcount is higher (root: higher by more
- *   than the holder's one) is held from outside, and so is everything it
- *   leads to (a hook counts the users of its ctx, which its handle is
- *   not). A tensor with a wrapper of its own (pyobj) other than root is
- *   held from outside and not followed. References the walk does not know
- *   (engine buffers, recordings, other ops' extra data) only
- *   make objects look held from outside: the answer can miss a hook, never
- *   claim one that something else keeps alive. A tensor with a wrapper
- *   of its own, and a node such a tensor holds (counted in n->wrapped),
- *   are not followed, which keeps walks from a chain of wrapped tensors
- *   short. Nothing may change the graph during a walk (cgrad.h), and the
- *   graph must be whole: code that replaces a pointer releases the old
- *   object after storing the new one, since releasing can run a callback. */
+ *   variable, hook list and a custom Function's saved tensors), counting
+ *   how often each object is referenced from the walk; an object whose
+ *   refcount is higher (root: higher by more than the holder's one) is held
+ *   from outside, and so is everything it leads to (a hook counts the users
+ *   of its ctx, which its handle is not). A tensor with a wrapper of its own
+ *   other than root, and a node such a tensor holds (n->wrapped), are held
+ *   from outside and not followed, which also keeps walks from a chain of
+ *   wrapped tensors short. References the walk does not know (engine
+ *   buffers, recordings, other ops' extra data) only make objects look held
+ *   from outside: the answer can miss a context, never claim one that
+ *   something else keeps alive. Nothing may change the graph during a walk
+ *   (cgrad.h), and the graph must be whole: code that replaces a pointer
+ *   releases the old object after storing the new one, since releasing can
+ *   run a callback. */
 #define OWN_LIMIT (1 << 14) /* bounds a collection's work: K kept outputs of one big graph cost K walks */
 #define OWN_SLOTS (2 * OWN_LIMIT)
 enum { OWN_TENSOR, OWN_NODE, OWN_HOOK };
@@ -575,7 +574,7 @@ static bool own_followed(const own_obj *o, const cg_tensor *root) {
 
 /* Each owned reference of object k: counted, or marked held from outside. */
 static void own_refs(own_walk *w, size_t k, bool mark) {
-    own_obj o = w->objs[k]; /* a copy: counting may move the array */
+    own_obj o = w->objs[k];
 #define OWN_REF(p, kind) (mark ? own_mark(w, (p)) : own_count(w, (p), (kind)))
     if (o.kind == OWN_TENSOR) {
         cg_tensor *t = o.p;
@@ -700,10 +699,7 @@ static int hooks_take(cg_hook **head, int kind, bool by_output, uint32_t output_
 }
 
 static void hooks_put(cg_hook **hooks, int k, cg_hook **buf) {
-    for (int i = 0; i < k; i++) {
-        hook_unuse(hooks[i]);
-        cg_hook_put(hooks[i]);
-    }
+    for (int i = 0; i < k; i++) hook_unuse(hooks[i]);
     if (hooks != buf) free(hooks);
 }
 

@@ -53,6 +53,19 @@ cdef int _release_later(void *arg) noexcept with gil:
     return 0
 
 
+cdef inline void _nogil_begin() noexcept:
+    """Before a call that changes graphs without the GIL."""
+    global _nogil_calls
+    _nogil_calls += 1
+
+
+cdef inline void _nogil_end() noexcept:
+    """After it, the GIL held again: what it dropped is released now."""
+    global _nogil_calls
+    _nogil_calls -= 1
+    _release_now()
+
+
 cdef void _decref_later(PyObject *o) noexcept:
     """Drops a reference soon (GIL held)."""
     global _later, _n_later, _cap_later, _later_scheduled
@@ -1273,7 +1286,6 @@ def _warn_create_graph():
 
 
 def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
-    global _nogil_calls
     """Backpropagates from tensors (with grad_tensors, None for implicit ones)."""
     tensors = tuple(tensors)
     grads = []
@@ -1300,11 +1312,10 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
     try:
         gs = tensor_array(grads, n)
         ins = tensor_array(inputs, ni, "inputs")
-        _nogil_calls += 1
+        _nogil_begin()
         with nogil:
             rc = cg_backward_inputs(roots, gs, n, keep, create, ins, ni)
-        _nogil_calls -= 1
-        _release_now()
+        _nogil_end()
         check(rc)
     finally:
         free(roots)
@@ -1313,7 +1324,6 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
 
 
 def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
-    global _nogil_calls
     """Gradients of outputs with respect to inputs, as a tuple (None where unused)."""
     outputs = tuple(outputs)
     inputs = tuple(inputs)
@@ -1331,11 +1341,10 @@ def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_u
         out = <cg_tensor **>malloc(max(ni, 1) * sizeof(cg_tensor *))
         if out == NULL:
             raise MemoryError()
-        _nogil_calls += 1
+        _nogil_begin()
         with nogil:
             rc = cg_grad(roots, gs, n, ins, ni, keep, create, unused, out)
-        _nogil_calls -= 1
-        _release_now()
+        _nogil_end()
         check(rc)
         return tuple([wrap(out[i]) if out[i] != NULL else None for i in range(ni)])
     finally:
@@ -1546,7 +1555,7 @@ cdef int _tensor_traverse(PyObject *o, visit_fn visit, void *arg) noexcept:
     return cg_visit_owned_contexts((<_TensorBase><void *>o).t, release_hook, function_ctx_release, _visit_ctx, &a)
 
 
-cdef _patch_traverse():
+cdef _setup_collector():
     global _cython_traverse, _link_offset
     cdef _TensorBase probe = Tensor.__new__(Tensor)
     _link_offset = <char *>&probe._link - <char *><void *>probe
@@ -1556,7 +1565,7 @@ cdef _patch_traverse():
         if <traverse_fn>(<PyTypeObject *>cls).tp_traverse == _cython_traverse:
             (<PyTypeObject *>cls).tp_traverse = <traverseproc>_tensor_traverse
 
-_patch_traverse()
+_setup_collector()
 
 
 # What `from cgrad._C import *` gives the cgrad namespace: every public

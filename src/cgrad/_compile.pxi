@@ -104,18 +104,16 @@ cdef class _Tape:
 
     def replay(self, args, int n_outputs):
         """Runs the recording on args; the copies of its outputs, or None when a guard failed."""
-        global _nogil_calls
         cdef _Tensors a = _Tensors(args, "args")
         cdef cg_tensor **outs = <cg_tensor **>malloc(max(n_outputs, 1) * sizeof(cg_tensor *))
         cdef int rc, i
         if outs == NULL:
             raise MemoryError()
         try:
-            _nogil_calls += 1
+            _nogil_begin()
             with nogil:
                 rc = cg_tape_replay(self.tp, a.arr, a.n, outs)
-            _nogil_calls -= 1
-            _release_now()
+            _nogil_end()
             if rc < 0:
                 raise_error()
             if rc > 0:
@@ -288,7 +286,6 @@ cdef class _Replayer:
         return True
 
     cdef object replay(self, cg_tensor **ins):
-        global _nogil_calls
         cdef cg_tensor *small[8]
         cdef cg_tensor **outs = small
         cdef int rc = 0, i
@@ -304,11 +301,10 @@ cdef class _Replayer:
                 if self.tape.optimizers and not self.tape.refresh():
                     rc = 1
                 else:
-                    _nogil_calls += 1
+                    _nogil_begin()
                     with nogil:
                         rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
-                    _nogil_calls -= 1
-                    _release_now()
+                    _nogil_end()
             finally:
                 PyThread_release_lock(self.lock)
             if rc < 0:
