@@ -76,8 +76,8 @@ static bool adopt_orphans(cg_pool *p) {
 void *cg_pool_refill(cg_pool *p, size_t size) {
     cg_at_thread_exit(); /* so thread_exit runs at this thread's exit */
     if (adopt_orphans(p)) return cg_pool_get(p, size);
-    size = (size + 15) & ~(size_t)15;
-    char *slab = malloc(size * SLAB);
+    size = (size + 63) & ~(size_t)63; /* whole cache lines: an object spans as few as it can */
+    char *slab = aligned_alloc(64, size * SLAB);
     if (!slab) return cg_oom((int64_t)(size * SLAB));
     for (int i = SLAB - 1; i >= 1; i--) { /* keep the first, chain the rest */
         void *obj = slab + (size_t)i * size;

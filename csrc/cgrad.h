@@ -80,6 +80,7 @@ struct cg_storage {
 };
 
 struct cg_tensor {
+    /* The first cache line holds what every op and every release reads. */
     int64_t refcount; /* atomic */
     cg_storage *storage;
     int64_t offset; /* in elements */
@@ -90,15 +91,15 @@ struct cg_tensor {
     uint8_t retains_grad;
     uint8_t is_wrapped;     /* a Python scalar turned into a 0-d tensor */
     uint32_t output_nr;     /* which output of grad_fn this is */
+    cg_node *grad_fn;  /* owned, NULL for leaves */
+    void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
+    cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */
+    cg_tensor *grad;   /* owned, or NULL */
+    cg_node *grad_acc; /* borrowed: the leaf's AccumulateGrad node, cleared when it dies */
+    struct cg_hook *hooks; /* leaves: gradient hooks run before accumulation */
+    uint64_t view_version; /* views: the storage version their grad_fn was made at */
     int64_t shape[CG_MAX_DIMS];
     int64_t strides[CG_MAX_DIMS]; /* in elements */
-    cg_tensor *grad;   /* owned, or NULL */
-    cg_node *grad_fn;  /* owned, NULL for leaves */
-    cg_node *grad_acc; /* borrowed: the leaf's AccumulateGrad node, cleared when it dies */
-    cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */
-    uint64_t view_version; /* views: the storage version their grad_fn was made at */
-    struct cg_hook *hooks; /* leaves: gradient hooks run before accumulation */
-    void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
 };
 
 /* ---- errors ------------------------------------------------------------ */

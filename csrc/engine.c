@@ -101,12 +101,31 @@ static int claim(run *r, cg_node *n) {
     return 0;
 }
 
+/* The first lines of a node: what claim() and route() touch. */
+#define NODE_HEAD 128
+/* What a node's backward reads: the head, saved tensors, input shapes. */
+#define NODE_BACKWARD 384
+
+/* Note [Prefetching a big graph]
+ * A graph of many small ops is far out of cache by the time backward walks
+ * it, and each step of a walk learns the next address only by loading the
+ * current node: one cache miss after another. The walks below ask for
+ * lines well ahead. The claimed-node list is in discovery order from the
+ * roots, which for chains and most graphs is close to the order the nodes
+ * run in, so it serves as the guess of what comes next. A wrong guess costs
+ * only memory bandwidth. */
+static void prefetch_next_nodes(const cg_node *n) {
+    for (int i = 0; i < n->n_next; i++)
+        if (n->next[i].node) cg_prefetch(n->next[i].node, NODE_HEAD);
+}
+
 /* Claims every node reachable from the roots and counts its dependencies,
  * with the claimed-node list itself as the work stack. */
 static int count_dependencies(run *r, const cg_edge *roots, int n_roots) {
     for (int i = 0; i < n_roots; i++)
         if (claim(r, roots[i].node)) return -1;
     for (size_t k = 0; k < r->n_nodes; k++) {
+        if (k + 4 < r->n_nodes) prefetch_next_nodes(r->nodes[k + 4]);
         cg_node *n = r->nodes[k];
         for (int i = 0; i < n->n_next; i++) {
             cg_node *next = n->next[i].node;
@@ -262,6 +281,7 @@ static int evaluate(run *r, cg_node *n) {
 
 static void finish(run *r) {
     for (size_t k = 0; k < r->n_nodes; k++) {
+        if (k + 8 < r->n_nodes) cg_prefetch(r->nodes[k + 8], NODE_HEAD);
         cg_node *n = r->nodes[k];
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
         free(n->bufs);
@@ -316,11 +336,25 @@ static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
     return 0;
 }
 
+/* Before the step-th node runs: the nodes expected 16 steps later, the
+ * tensors saved by those expected 8 steps later, and their storage 4 steps
+ * later (Note [Prefetching a big graph]). */
+static void prefetch_ahead(const run *r, size_t step) {
+    if (step + 16 < r->n_nodes) cg_prefetch(r->nodes[step + 16], NODE_BACKWARD);
+    if (step + 8 < r->n_nodes)
+        for (int i = 0; i < CG_NODE_SAVED; i++)
+            if (r->nodes[step + 8]->saved[i].data) cg_prefetch(r->nodes[step + 8]->saved[i].data, 192);
+    if (step + 4 < r->n_nodes)
+        for (int i = 0; i < CG_NODE_SAVED; i++)
+            if (r->nodes[step + 4]->saved[i].data) cg_prefetch(r->nodes[step + 4]->saved[i].data->storage, 64);
+}
+
 static int execute(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, cg_edge *edges) {
     if (count_dependencies(r, edges, n)) return -1;
     if (r->mode == CAPTURE) mark_needed(r);
     if (seed_roots(r, roots, grads, n, edges)) return -1;
-    while (r->n_heap) {
+    for (size_t step = 0; r->n_heap; step++) {
+        prefetch_ahead(r, step);
         cg_node *node = heap_pop(r);
         if (evaluate(r, node)) return -1;
     }

@@ -122,6 +122,9 @@ void cg_node_destroy(cg_node *n) {
         cg_graph_unlock();
         cg_tensor_release(n->variable);
     }
+    /* the next nodes' misses overlap, and those that die here are freed next */
+    for (int i = 0; i < n->n_next; i++)
+        if (n->next[i].node) cg_prefetch(n->next[i].node, 256);
     for (int i = 0; i < n->n_next; i++) cg_node_release(n->next[i].node);
     if (n->next != n->inline_next) free(n->next);
     for (int i = 0; i < CG_NODE_SAVED; i++) cg_tensor_release(n->saved[i].data);

@@ -72,11 +72,21 @@ void *cg_pool_refill(cg_pool *p, size_t size); /* a slab's first object, the res
 void *cg_data_alloc(int64_t nbytes);
 void cg_data_free(void *p, int64_t nbytes);
 
+/* Starts loading the cache lines of [p, p + bytes), for writing. */
+static inline void cg_prefetch(const void *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 1, 3);
+}
+
+/* Pops an object and starts loading the next one: the next op of a big graph
+ * wants it in about a microsecond, and a pool's free objects are rarely in
+ * cache any more (a graph's worth of them was freed since). */
 static inline void *cg_pool_get(cg_pool *p, size_t size) {
     void *obj = p->head;
     if (CG_LIKELY(obj != NULL)) {
-        p->head = *(void **)obj;
+        char *next = *(char **)obj;
+        p->head = next;
         p->count--;
+        if (next) cg_prefetch(next, size);
         return obj;
     }
     return cg_pool_refill(p, size);
@@ -201,34 +211,36 @@ typedef struct cg_op {
 #define CG_NODE_INLINE_META 2
 
 struct cg_node {
+    /* What the engine and the release loop touch first, in the first two
+     * cache lines: a big graph is far out of cache when backward walks it. */
     int64_t refcount; /* atomic */
     const cg_op *op;
     uint64_t seq; /* creation order: a node's next nodes are always older */
     int32_t n_next;
     uint32_t n_outputs;
-    uint8_t released; /* saved tensors freed by a backward without retain_graph */
-    uint8_t has_saved;
-    uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     cg_edge *next;
-    cg_edge inline_next[CG_NODE_INLINE_EDGES];
-    cg_saved saved[CG_NODE_SAVED];
-    cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 */
-    double f[2];     /* op scalars (exponents, ...) */
-    int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...) */
-    void *extra;     /* op data freed by op->free_extra */
-    cg_tensor *variable; /* AccumulateGrad: the leaf (owned) */
-    cg_hook *pre_hooks;  /* gradient hooks of this node's outputs */
-    cg_retain *retains;  /* non-leaf outputs keeping their .grad */
-    void *anomaly;       /* where the op was created, when anomaly mode is on */
-    void *user;          /* the binding's wrapper, if any (borrowed) */
     /* engine scratch, see Note [Engine state lives in the node] */
     uint64_t run;
     int64_t deps;
     uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
     uint8_t exec_needed, captured;
+    uint8_t released; /* saved tensors freed by a backward without retain_graph */
+    uint8_t has_saved;
     int32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
+    uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
+    cg_edge inline_next[CG_NODE_INLINE_EDGES];
     cg_tensor **bufs; /* input buffers when n_outputs > 1 */
+    void *user;          /* the binding's wrapper, if any (borrowed) */
+    void *extra;     /* op data freed by op->free_extra */
+    cg_tensor *variable; /* AccumulateGrad: the leaf (owned) */
+    cg_hook *pre_hooks;  /* gradient hooks of this node's outputs */
+    cg_retain *retains;  /* non-leaf outputs keeping their .grad */
+    void *anomaly;       /* where the op was created, when anomaly mode is on */
+    cg_saved saved[CG_NODE_SAVED];
+    double f[2];     /* op scalars (exponents, ...) */
+    cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 */
+    int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...) */
 };
 
 extern const cg_op cg_accumulate_grad_op;
