@@ -69,7 +69,13 @@ cg_tensor *cg_unary_raw(cg_unop op, cg_tensor *a) {
     cg_loop loop = cg_unary_loop(op, (cg_dtype)a->dtype);
     if (!loop) return NULL;
     cg_tensor *out = cg_new_tensor(a->shape, a->ndim, (cg_dtype)a->dtype);
-    if (out) cg_run_loop(loop, out, &a, 1);
+    if (out && a->numel == 1 && !CG_RECORDING()) { /* 1-element fast path */
+        char *data[2] = {out->storage->data, cg_ptr(a)};
+        static const int64_t ones[2] = {1, 1};
+        loop(1, data, ones);
+    } else if (out) {
+        cg_run_loop(loop, out, &a, 1);
+    }
     return out;
 }
 
