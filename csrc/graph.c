@@ -129,7 +129,8 @@ void cg_node_destroy(cg_node *n) {
     if (n->next != n->inline_next) free(n->next);
     for (int i = 0; i < CG_NODE_SAVED; i++) cg_tensor_release(n->saved[i].data);
     if (n->anomaly) cg_anomaly_forget(n);
-    free_hook_list(&n->pre_hooks);
+    /* no lock needed to see an empty list: nothing can add to a dead node's */
+    if (CG_LOAD(&n->pre_hooks)) free_hook_list(&n->pre_hooks);
     /* last: a custom node's op lives in its extra */
     if (n->extra && n->op->free_extra) n->op->free_extra(n->extra);
     /* n->retains is empty: each entry's tensor owns n and unlinks it first */

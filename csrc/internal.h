@@ -221,12 +221,12 @@ struct cg_node {
     cg_edge *next;
     /* engine scratch, see Note [Engine state lives in the node] */
     uint64_t run;
-    int64_t deps;
+    int32_t deps;    /* edges into it not yet run; fewer than the edges that fit in memory */
+    int32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
     uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
     uint8_t exec_needed, captured;
     uint8_t released; /* saved tensors freed by a backward without retain_graph */
     uint8_t has_saved;
-    int32_t wrapped; /* outputs with a wrapper (pyobj), each holding this node; atomic */
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
