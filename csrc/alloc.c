@@ -3,10 +3,11 @@
  *
  * A graph of n ops allocates about 3n small objects (node, tensor header,
  * storage header); malloc's slow path cost more than the op itself. Pools
- * hand them out from slabs of 64 (one malloc each) and take them back on a
- * free list. Memory is kept for the next graph, never given back to the
- * system; when a thread exits, its pools go to a shared orphan pool that the
- * other threads refill from before they allocate new slabs.
+ * hand them out from slabs of 64 (one allocation each, objects on whole
+ * cache lines) and take them back on a free list. Memory is kept for the
+ * next graph, never given back to the system; when a thread exits, its
+ * pools go to a shared orphan pool that the other threads refill from
+ * before they allocate new slabs.
  *
  * The state lives in initial-exec TLS: one %fs-relative load, instead of a
  * call into the dynamic linker for every access from a dlopen'ed module.
