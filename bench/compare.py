@@ -4,16 +4,20 @@
                             [--workloads scalar_chain,...] [--repeats N] [--quick]
 
 Each backend x workload runs in its own single-threaded process pinned to one core
-(worker.py), is verified against a float64 reference, and only then timed.
+(worker.py), is verified against a float64 reference, and only then timed. The
+backends of a workload take turns, in rounds, so a change in the machine's load
+falls on all of them alike.
 Writes bench/results/<date>.json, .md and .png (<date>-quick.* for --quick) and
 prints the table.
 """
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,8 +30,9 @@ from workloads import BACKENDS, WORKLOADS, default_workloads
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # tuned for old BLAS builds
 QUICK = {"repeats": 3, "min_runs": 1, "budget": 1.0, "warmup": 1, "min_sample": 0.005,
-         "reuse_check": True}
-FULL = {"min_runs": 3, "budget": 20.0, "warmup": 1, "min_sample": 0.02, "reuse_check": False}
+         "reuse_check": True, "rounds": 1}
+FULL = {"min_runs": 3, "budget": 20.0, "warmup": 1, "min_sample": 0.02, "reuse_check": False,
+        "rounds": 3}
 
 
 def parse_args(argv):
@@ -40,6 +45,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="smoke run: few repeats, short budget")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds of timed runs to aim for per case (20; quick 1)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="turns each backend takes per workload, sharing the budget (3; quick 1)")
     p.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="core to pin to")
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="output folder")
     return p.parse_args(argv)
@@ -59,6 +66,8 @@ def settings(args):
         s["repeats"] = args.repeats
     if args.budget is not None:
         s["budget"] = args.budget
+    if args.rounds is not None:
+        s["rounds"] = max(1, args.rounds)
     s["min_runs"] = min(s["min_runs"], s["repeats"])
     s["quick"] = args.quick
     return s
@@ -100,9 +109,11 @@ def prepare(workloads, tmp, cpu):
 
 
 def worker_args(backend, workload, tmp, cpu, s):
+    """One round's worth: the budget and the sample counts are shared by the rounds."""
+    k = s["rounds"]
     args = ["run", "--backend", backend, "--workload", workload, "--dir", tmp, "--cpu", str(cpu),
-            "--repeats", str(s["repeats"]), "--min-runs", str(s["min_runs"]),
-            "--budget", str(s["budget"]), "--warmup", str(s["warmup"]),
+            "--repeats", str(math.ceil(s["repeats"] / k)), "--min-runs", str(math.ceil(s["min_runs"] / k)),
+            "--budget", str(s["budget"] / k), "--warmup", str(s["warmup"]),
             "--min-sample", str(s["min_sample"])]
     return args + (["--reuse-check"] if s["reuse_check"] else [])
 
@@ -139,16 +150,44 @@ def progress(result):
           f"{times or result['note']}", file=sys.stderr, flush=True)
 
 
+def merge(rounds):
+    """One result from a case's rounds: their samples pooled, the largest peak RSS.
+    A round that did not time (wrong, error, skipped) stands for the case."""
+    first = rounds[0]
+    failed = next((r for r in rounds if r["status"] != "ok" or "phases" not in r), None)
+    if failed is not None or len(rounds) == 1:
+        return failed or first
+    merged = dict(first, rounds=len(rounds), rss_peak_mb=max(r["rss_peak_mb"] for r in rounds),
+                  max_err=max(r["max_err"] for r in rounds))
+    merged["phases"] = {}
+    for phase in first["phases"]:
+        t = [x for r in rounds for x in r["phases"][phase]["samples"]]
+        merged["phases"][phase] = {"median": statistics.median(t), "min": min(t), "max": max(t),
+                                   "n": len(t), "samples": t}
+    return merged
+
+
 def run_all(backends, workloads, tmp, cpu, s, sources):
+    """Each workload's backends in turn, s["rounds"] times over (one round for a
+    workload timed by its verified run alone, and none more for a backend that
+    did not time)."""
     results, missing = [], {}
     for workload in workloads:
-        for backend in backends:
-            if backend in missing:
-                result = outcome(backend, workload, "skipped", missing[backend])
-            else:
+        rounds = {b: [] for b in backends}
+        for k in range(1 if WORKLOADS[workload].single_run else s["rounds"]):
+            for backend in backends:
+                done = rounds[backend] and rounds[backend][-1]["status"] != "ok"
+                if backend in missing or done:
+                    continue
                 result = run_case(backend, workload, tmp, cpu, s, sources[workload])
                 if result["note"].startswith(("not installed", "not importable")):
                     missing[backend] = result["note"]
+                rounds[backend].append(result)
+        for backend in backends:
+            if rounds[backend]:
+                result = merge(rounds[backend])
+            else:
+                result = outcome(backend, workload, "skipped", missing[backend])
             progress(result)
             results.append(result)
     return results

@@ -169,7 +169,8 @@ def plan(run_seconds, args):
 
 
 def summarize(times):
-    return {phase: {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t)}
+    return {phase: {"median": statistics.median(t), "min": min(t), "max": max(t), "n": len(t),
+                    "samples": list(t)}
             for phase, t in times.items()}
 
 
