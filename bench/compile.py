@@ -6,7 +6,9 @@ Each case is one training step (forward, backward, parameter update) run three
 ways: the step compiled with cgrad.compile, the same step in eager cgrad, and in
 eager torch. Every (case, way) runs in its own process, pinned to one core with
 one thread (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1), OPENBLAS_CORETYPE
-and OPENBLAS_L2_SIZE removed), one after the other. A process first checks its
+and OPENBLAS_L2_SIZE removed), one after the other; the ways of a case take
+turns, --rounds times, each timing a share of the samples, and the samples of
+all rounds are pooled (the machine's load changes from minute to minute). A process first checks its
 losses against the eager cgrad twin (compiled: bit for bit; torch: to 1e-5
 relative), then times samples of back-to-back steps lasting at least 20 ms and
 reports the median and range per step.
@@ -170,7 +172,7 @@ def measure(case, way, samples, min_sample):
                 break
         times.append(elapsed / n)
     out = {"case": case, "way": way, "verified": ok, "median_s": statistics.median(times),
-           "min_s": min(times), "max_s": max(times), "samples": len(times)}
+           "min_s": min(times), "max_s": max(times), "samples": len(times), "times": times}
     if way == "compiled":
         compiled = step._cgrad_step
         out["tape_entries"] = [len(e.replayer.tape) for e in compiled.cache.values() if e.replayer is not None]
@@ -234,8 +236,35 @@ def worker_env():
     return env
 
 
+def merge(rounds):
+    """One result from the rounds of a (case, way): samples pooled, replays summed."""
+    failed = next((r for r in rounds if "error" in r), None)
+    if failed is not None or len(rounds) == 1:
+        return failed or rounds[0]
+    times = [t for r in rounds for t in r["times"]]
+    out = dict(rounds[0], verified=all(r["verified"] for r in rounds), median_s=statistics.median(times),
+               min_s=min(times), max_s=max(times), samples=len(times), times=times, rounds=len(rounds))
+    if "replays" in out:
+        out["replays"] = sum(r["replays"] for r in rounds)
+    return out
+
+
+def run_all(cases, args):
+    """The ways of each case in turn, args.rounds times over."""
+    results = []
+    for case in cases:
+        rounds = {way: [] for way in WAYS}
+        for _ in range(args.rounds):
+            for way in WAYS:
+                if not rounds[way] or "error" not in rounds[way][-1]:
+                    rounds[way].append(run_worker(case, way, args))
+        results += [merge(rounds[way]) for way in WAYS]
+    return results
+
+
 def run_worker(case, way, args):
-    cmd = [sys.executable, __file__, "--worker", case, way, "--samples", str(args.samples),
+    samples = -(-args.samples // args.rounds)  # this round's share, rounded up
+    cmd = [sys.executable, __file__, "--worker", case, way, "--samples", str(samples),
            "--min-sample", str(args.min_sample), "--cpu", str(args.cpu)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_env(), timeout=3600)
     if proc.returncode != 0:
@@ -280,6 +309,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--samples", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=3, help="turns each way takes per case (default 3)")
     p.add_argument("--min-sample", type=float, default=0.02, help="seconds per sample (default 0.02)")
     p.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)))
     p.add_argument("--callgrind", action="store_true")
@@ -297,7 +327,8 @@ def main(argv=None):
         return
     cases = [c for c in args.cases.split(",") if c]
     started = time.time()
-    results = [run_worker(case, way, args) for case in cases for way in WAYS]
+    args.rounds = max(1, args.rounds)
+    results = run_all(cases, args)
     grind = {case: callgrind(case, args.cpu) for case in cases} if args.callgrind else {}
     import cgrad
     import numpy
