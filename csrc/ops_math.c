@@ -383,7 +383,7 @@ cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b) { return bitwise(CG_M_BITW
 /* ---- fused derivatives ------------------------------------------------------------------ */
 
 /* pick_grad(kernel, g, x, y): the share of the upstream g that x receives
- * from an op that picks among candidates (clamp, maximum, minimum; see
+ * from an op that picks among candidates (maximum, minimum; see
  * kernels_math.c). It is linear in g and piecewise constant in x and y, so
  * its derivative is itself applied to the incoming gradient; x and y are
  * saved, not differentiated. */
@@ -397,7 +397,6 @@ static int pick_grad_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     drop(s);
     return gin[0] ? 0 : -1;
 }
-static const cg_op clamp_grad_op = {"ClampBackwardBackward0", pick_grad_backward, NULL};
 static const cg_op maximum_grad_op = {"MaximumBackwardBackward0", pick_grad_backward, NULL};
 static const cg_op minimum_grad_op = {"MinimumBackwardBackward0", pick_grad_backward, NULL};
 
@@ -406,8 +405,7 @@ static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_ten
     cg_dtype d = result_type3(g, x, y);
     cg_tensor *out = kernel_raw(kernel, ins, 3, d, d);
     if (!out || !cg_any_requires_grad(&g, 1)) return out;
-    const cg_op *op = kernel == CG_M_CLAMP_GRAD ? &clamp_grad_op
-                    : kernel == CG_M_MAXIMUM_GRAD ? &maximum_grad_op : &minimum_grad_op;
+    const cg_op *op = kernel == CG_M_MAXIMUM_GRAD ? &maximum_grad_op : &minimum_grad_op;
     cg_node *n = cg_node_new(op, &g, 1, 1);
     if (!n || cg_save(n, 1, x, false) || cg_save(n, 2, y, false)) return fail(out, n);
     n->i[0] = kernel;
@@ -648,8 +646,8 @@ cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b) {
 
 /* Node layout: i[0] holds these flags, i[1] and i[2] the input numbers of the
  * tensor bounds lo and hi; f[0] and f[1] the bounds of the Scalar overload.
- * Saved: x in slot 0; tensor bounds lo and hi in slots 1 and 2, or for the
- * Scalar overload the result in slot 2. */
+ * Saved: x in slot 0, tensor bounds lo and hi in slots 1 and 2; as in
+ * PyTorch, never the result, which the caller may go on to change in place. */
 #define HAS_LO 1
 #define HAS_HI 2
 #define TENSOR_BOUNDS 4
@@ -661,12 +659,6 @@ static int clamp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     int64_t flags = n->i[0];
     bool has_lo = flags & HAS_LO, has_hi = flags & HAS_HI, tensor = flags & TENSOR_BOUNDS;
     cg_tensor *g = gout[0], *x = UNPACK(0), *m;
-    if (!tensor && !(has_lo && has_hi && n->f[0] > n->f[1])) { /* unless min > max: x passed where y == x */
-        cg_tensor *y = UNPACK(2);
-        gin[0] = x && y ? cg_reduce_grad(n, 0, pick_grad(CG_M_CLAMP_GRAD, g, x, y)) : NULL;
-        drop(s);
-        return gin[0] ? 0 : -1;
-    }
     cg_tensor *zero = ZERO(g);
     cg_tensor *lo = !has_lo ? NULL : tensor ? UNPACK(1) : x ? keep(s, number(n->f[0], x)) : NULL;
     cg_tensor *hi = !has_hi ? NULL : tensor ? UNPACK(2) : x ? keep(s, number(n->f[1], x)) : NULL;
@@ -714,7 +706,7 @@ static cg_tensor *clamp(int kind, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
     if (!out || !cg_any_requires_grad(ins, nin)) return out;
     cg_node *n = cg_node_new(&clamp_ops[kind][tensor], ins, nin, 1);
     if (!n || cg_save(n, 0, a, false) || (tensor && lo && cg_save(n, 1, lo, false)) ||
-        (tensor && hi && cg_save(n, 2, hi, false)) || (!tensor && cg_save(n, 2, out, true)))
+        (tensor && hi && cg_save(n, 2, hi, false)))
         return fail(out, n);
     n->i[0] = (lo ? HAS_LO : 0) | (hi ? HAS_HI : 0) | (tensor ? TENSOR_BOUNDS : 0);
     n->i[1] = lo && tensor ? 1 : -1;

@@ -353,6 +353,26 @@ def test_clamp_node_takes_the_tensor_bounds_as_inputs():
         assert len(x.clamp_min(lib.tensor([0.0])).grad_fn.next_functions) == 2
 
 
+
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (-1.0, None), (None, 1.0), (2.0, 1.0)])
+def test_clamp_with_numbers_saves_its_input_and_differentiates_through_where(bounds):
+    """As PyTorch: the gradient is where(lo <= x <= hi, g, 0), so a second
+    backward goes through WhereBackward0, and the result may change in place."""
+    torch = torch_or_skip("torch")
+    lo, hi = bounds
+    seen = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.5, -2.0, 3.0, float("nan"), 1.0, -1.0], dtype=lib.float64, requires_grad=True)
+        v = lib.ones(6, dtype=lib.float64, requires_grad=True)
+        y = x.clamp(lo, hi)
+        g, = lib.autograd.grad(y, x, v, create_graph=True)
+        y.add_(1.0)  # the result is not saved: changing it leaves backward valid
+        (y * 2).sum().backward()
+        seen.append((g.tolist(), g.grad_fn.name(), [f is None for f, _ in g.grad_fn.next_functions],
+                     x.grad.tolist()))
+    assert seen[0] == seen[1]
+
+
 # ---------------------------------------------------------------- dtypes and values vs torch
 
 def _outcome(lib, fn):
