@@ -31,10 +31,11 @@ static int check_writable(cg_tensor *t) {
 
 /* An expanded view has elements that share one memory location: writing
  * into it would write that location several times. PyTorch refuses. */
-static int check_no_internal_overlap(const cg_tensor *t) {
-    if (t->numel == 0) return 0; /* nothing is written */
-    for (int d = 0; d < t->ndim; d++) {
-        if (t->shape[d] > 1 && t->strides[d] == 0) {
+static int check_no_internal_overlap(const int64_t *shape, const int64_t *strides, int ndim) {
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] == 0) return 0; /* nothing is written */
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] > 1 && strides[d] == 0) {
             cg_error_set(CG_ERR_RUNTIME,
                          "unsupported operation: more than one element of the written-to tensor refers to a "
                          "single memory location. Please clone() the tensor before performing the operation.");
@@ -45,7 +46,7 @@ static int check_no_internal_overlap(const cg_tensor *t) {
 }
 
 int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
-    if (check_no_internal_overlap(t)) return -1;
+    if (check_no_internal_overlap(t->shape, t->strides, t->ndim)) return -1;
     return cg_inplace_begin_fill(ip, t, ins, n);
 }
 
@@ -107,7 +108,11 @@ static int copy_slices_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
         cg_oom(8);
         return -1;
     }
-    int rc = run_fn(n, cs, gout[0], fn_gin);
+    /* writing the view's gradient into an expanded region: refused, as by
+     * PyTorch's CopySlices (fill ops such as zero_ may write there forward) */
+    const cg_geom *r = &cs->region;
+    int rc = cg_wants(n, 0) && check_no_internal_overlap(r->shape, r->strides, r->ndim) ? -1
+                                                                                          : run_fn(n, cs, gout[0], fn_gin);
     if (rc == 0 && cg_wants(n, 0)) {
         cg_tensor *inner = fn_gin[0];
         if (!inner) inner = cg_zeros(cs->region.shape, cs->region.ndim, (cg_dtype)gout[0]->dtype);
