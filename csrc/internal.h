@@ -469,8 +469,8 @@ typedef enum cg_mathop {
     CG_M_LOGICAL_AND, CG_M_LOGICAL_OR, CG_M_LOGICAL_XOR,
     /* ternary: where(bool cond, a, b), clamp(x, lo, hi), lerp(a, b, weight) */
     CG_M_WHERE, CG_M_CLAMP, CG_M_LERP,
-    /* fused derivatives (g, x, y): the share of g that x gets from clamp (y its
-     * result), maximum and minimum (y the other operand) */
+    /* fused derivatives (g, x, y): the share of g that x gets from maximum and
+     * minimum (y the other operand) */
     CG_M_MAXIMUM_GRAD, CG_M_MINIMUM_GRAD,
     CG_NUM_MATHOPS
 } cg_mathop;
