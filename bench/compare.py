@@ -17,14 +17,13 @@ import math
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 import report
-from worker import THREAD_VARS
+from worker import THREAD_VARS, summarize
 from workloads import BACKENDS, WORKLOADS, default_workloads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,11 +158,8 @@ def merge(rounds):
         return failed or first
     merged = dict(first, rounds=len(rounds), rss_peak_mb=max(r["rss_peak_mb"] for r in rounds),
                   max_err=max(r["max_err"] for r in rounds))
-    merged["phases"] = {}
-    for phase in first["phases"]:
-        t = [x for r in rounds for x in r["phases"][phase]["samples"]]
-        merged["phases"][phase] = {"median": statistics.median(t), "min": min(t), "max": max(t),
-                                   "n": len(t), "samples": t}
+    merged["phases"] = summarize({phase: [x for r in rounds for x in r["phases"][phase]["samples"]]
+                                  for phase in first["phases"]})
     return merged
 
 
