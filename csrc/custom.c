@@ -224,10 +224,7 @@ int cg_node_num_saved(const cg_node *n) {
 
 cg_tensor *cg_node_saved(const cg_node *n, int i) {
     if (i < 0 || i >= cg_node_num_saved(n)) return NULL;
-    const cg_saved *s = is_function(n) ? &((fn_extra *)n->extra)->saved[i] : &n->saved[i];
-    cg_tensor *t = s->data;
-    if (!t) return NULL;
-    return cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
+    return cg_saved_peek(n, is_function(n) ? &((fn_extra *)n->extra)->saved[i] : &n->saved[i]);
 }
 
 int cg_node_input_meta(const cg_node *n, int i, int64_t *shape, int *ndim, cg_dtype *dtype) {

@@ -342,11 +342,15 @@ static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
 static void prefetch_ahead(const run *r, size_t step) {
     if (step + 16 < r->n_nodes) cg_prefetch(r->nodes[step + 16], NODE_BACKWARD);
     if (step + 8 < r->n_nodes)
-        for (int i = 0; i < CG_NODE_SAVED; i++)
-            if (r->nodes[step + 8]->saved[i].data) cg_prefetch(r->nodes[step + 8]->saved[i].data, 192);
+        for (int i = 0; i < CG_NODE_SAVED; i++) {
+            const cg_saved *s = &r->nodes[step + 8]->saved[i];
+            if (s->data) cg_prefetch(s->data, s->bare ? 64 : 192); /* a bare one is a storage */
+        }
     if (step + 4 < r->n_nodes)
-        for (int i = 0; i < CG_NODE_SAVED; i++)
-            if (r->nodes[step + 4]->saved[i].data) cg_prefetch(r->nodes[step + 4]->saved[i].data->storage, 64);
+        for (int i = 0; i < CG_NODE_SAVED; i++) {
+            const cg_saved *s = &r->nodes[step + 4]->saved[i];
+            if (s->data && !s->bare) cg_prefetch(s->data->storage, 64);
+        }
 }
 
 static int execute(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int n, cg_edge *edges) {

@@ -34,9 +34,10 @@ static bool try_retain(int64_t *refcount) {
 /* ---- nodes ------------------------------------------------------------------------ */
 
 static uint64_t next_seq;
+/* A node zeroed up to its cold tail (Note [A node's cold tail]). */
 static cg_node *node_alloc(void) {
     cg_node *n = cg_pool_get(&cg_ts.nodes, sizeof *n);
-    if (n) memset(n, 0, sizeof *n);
+    if (n) memset(n, 0, offsetof(cg_node, in_shape));
     return n;
 }
 
@@ -76,17 +77,21 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
             return cg_oom((int64_t)n * (int64_t)sizeof(cg_edge));
         }
     }
+    if (!op->no_ints) memset(node->i, 0, sizeof node->i);
+    for (int i = 0; i < CG_NODE_INLINE_META; i++) {
+        const cg_tensor *t = i < n ? inputs[i] : NULL;
+        node->in_shape[i].ndim = t ? t->ndim : 0;
+        if (!t) continue;
+        node->in_meta |= (uint8_t)(1u << i);
+        node->in_dtype[i] = t->dtype;
+        for (int d = 0; d < t->ndim; d++) node->in_shape[i].d[d] = t->shape[d];
+    }
     for (int i = 0; i < n; i++) {
         if (!inputs[i]) continue;
         node->next[i] = cg_gradient_edge(inputs[i]);
         if (inputs[i]->requires_grad && !node->next[i].node) { /* allocation failed */
             cg_node_release(node);
             return NULL;
-        }
-        if (i < CG_NODE_INLINE_META) {
-            node->in_dtype[i] = inputs[i]->dtype;
-            node->in_shape[i].ndim = inputs[i]->ndim;
-            for (int d = 0; d < inputs[i]->ndim; d++) node->in_shape[i].d[d] = inputs[i]->shape[d];
         }
     }
     /* after the edges: an AccumulateGrad made just now must be older */
@@ -114,6 +119,17 @@ void cg_node_release(cg_node *n) {
 
 static void free_hook_list(cg_hook **list);
 
+/* Drops what s holds (Note [Saved tensors]). */
+static inline void saved_clear(cg_saved *s) {
+    if (!s->data) return;
+    if (s->bare)
+        cg_storage_release(s->storage);
+    else
+        cg_tensor_release(s->data);
+    s->data = NULL;
+    s->bare = 0;
+}
+
 /* Called from the deferred-release loop only (tensor.c). */
 void cg_node_destroy(cg_node *n) {
     if (n->variable) {
@@ -127,7 +143,7 @@ void cg_node_destroy(cg_node *n) {
         if (n->next[i].node) cg_prefetch(n->next[i].node, 256);
     for (int i = 0; i < n->n_next; i++) cg_node_release(n->next[i].node);
     if (n->next != n->inline_next) free(n->next);
-    for (int i = 0; i < CG_NODE_SAVED; i++) cg_tensor_release(n->saved[i].data);
+    for (int i = 0; i < CG_NODE_SAVED; i++) saved_clear(&n->saved[i]);
     if (n->anomaly) cg_anomaly_forget(n);
     /* no lock needed to see an empty list: nothing can add to a dead node's */
     if (CG_LOAD(&n->pre_hooks)) free_hook_list(&n->pre_hooks);
@@ -164,6 +180,7 @@ cg_node *cg_grad_accumulator(cg_tensor *leaf) {
         cg_graph_unlock();
         return NULL;
     }
+    memset(n->in_shape, 0, sizeof *n - offsetof(cg_node, in_shape));
     n->refcount = 1;
     n->op = &cg_accumulate_grad_op;
     n->n_outputs = 1;
@@ -247,23 +264,53 @@ int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output) {
     return cg_save_into(n, &n->saved[slot], t, is_output);
 }
 
+/* Whether output t of n can be kept bare: laid out exactly as n's input 0. */
+static bool bare_layout(const cg_node *n, const cg_saved *s, const cg_tensor *t) {
+    if (s < n->saved || s >= n->saved + CG_NODE_SAVED || !(n->in_meta & 1u)) return false;
+    if (t->offset != 0 || t->dtype != n->in_dtype[0] || t->ndim != n->in_shape[0].ndim) return false;
+    int64_t stride = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != n->in_shape[0].d[d]) return false;
+        if (t->shape[d] != 1 && t->strides[d] != stride) return false;
+        stride *= t->shape[d] > 1 ? t->shape[d] : 1;
+    }
+    return true;
+}
+
 int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output) {
-    cg_tensor *data = t;
-    if (is_output) {
-        data = cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
+    cg_saved old = *s;
+    if (is_output && bare_layout(n, s, t)) {
+        cg_storage_retain(t->storage);
+        s->storage = t->storage;
+        s->bare = 1;
+    } else if (is_output) {
+        cg_tensor *data = cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
         if (!data) return -1;
-        s->output_nr = t->output_nr;
+        s->data = data;
+        s->bare = 0;
     } else {
         cg_tensor_retain(t);
+        s->data = t;
+        s->bare = 0;
     }
-    cg_tensor *old = s->data;
-    s->data = data;
-    cg_tensor_release(old); /* after: releasing can run a callback */
+    if (is_output) s->output_nr = t->output_nr;
+    saved_clear(&old); /* after: releasing can run a callback */
     s->version = t->storage->version;
     s->is_output = is_output;
     n->has_saved = 1;
     return 0;
 }
+
+/* A history-free alias of what s holds (new reference). */
+static cg_tensor *saved_alias(const cg_node *n, const cg_saved *s) {
+    if (s->bare)
+        return cg_tensor_make(s->storage, (cg_dtype)n->in_dtype[0], n->in_shape[0].d, NULL,
+                              n->in_shape[0].ndim, 0);
+    cg_tensor *t = s->data;
+    return cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
+}
+
+static cg_storage *saved_storage(const cg_saved *s) { return s->bare ? s->storage : s->data->storage; }
 
 /* "TanhBackward0" -> "Tanh": the forward op's name, as PyTorch prints it. */
 static int forward_name_len(const char *name) {
@@ -272,7 +319,8 @@ static int forward_name_len(const char *name) {
 }
 
 static void error_modified(cg_node *n, cg_saved *s) {
-    cg_tensor *t = s->data;
+    cg_tensor *t = s->bare ? saved_alias(n, s) : s->data;
+    if (!t) return;
     char shape[160], which[200] = "";
     cg_shape_str(t->shape, t->ndim, shape, sizeof shape);
     cg_node *fn = s->is_output ? n : t->grad_fn;
@@ -289,6 +337,7 @@ static void error_modified(cg_node *n, cg_saved *s) {
                  "operation: [%s %s]%s is at version %llu; expected version %llu instead. %s",
                  cg_dtype_tensor_name((cg_dtype)t->dtype), shape, which,
                  (unsigned long long)t->storage->version, (unsigned long long)s->version, hint);
+    if (s->bare) cg_tensor_release(t);
 }
 
 cg_tensor *cg_unpack(cg_node *n, int slot) { return cg_unpack_from(n, &n->saved[slot]); }
@@ -306,26 +355,27 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
             cg_error_set(CG_ERR_RUNTIME, "%s: a saved tensor is missing", n->op->name);
         return NULL;
     }
-    if (s->data->storage->version != s->version) {
+    if (saved_storage(s)->version != s->version) {
         error_modified(n, s);
         return NULL;
     }
     if (s->is_output && cg_is_grad_enabled()) { /* re-attach for higher-order gradients */
-        cg_tensor *t = s->data;
-        cg_tensor *out = cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
+        cg_tensor *out = saved_alias(n, s);
         if (out) cg_set_history(out, n, s->output_nr);
         return out;
     }
+    if (s->bare) return saved_alias(n, s);
     cg_tensor_retain(s->data);
     return s->data;
 }
 
+cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s) {
+    return s->data ? saved_alias(n, s) : NULL;
+}
+
 void cg_node_release_saved(cg_node *n) {
     if (!n->has_saved) return;
-    for (int i = 0; i < CG_NODE_SAVED; i++) {
-        cg_tensor_release(n->saved[i].data);
-        n->saved[i].data = NULL;
-    }
+    for (int i = 0; i < CG_NODE_SAVED; i++) saved_clear(&n->saved[i]);
     if (n->op->release_saved) n->op->release_saved(n);
     n->released = 1;
 }
@@ -589,7 +639,8 @@ static void own_refs(own_walk *w, size_t k, bool mark) {
     } else if (o.kind == OWN_NODE) {
         cg_node *n = o.p;
         for (int i = 0; i < n->n_next; i++) OWN_REF(n->next[i].node, OWN_NODE);
-        for (int i = 0; i < CG_NODE_SAVED; i++) OWN_REF(n->saved[i].data, OWN_TENSOR);
+        for (int i = 0; i < CG_NODE_SAVED; i++)
+            if (!n->saved[i].bare) OWN_REF(n->saved[i].data, OWN_TENSOR);
         OWN_REF(n->variable, OWN_TENSOR);
         for (cg_hook *h = n->pre_hooks; h; h = h->next) OWN_REF(h, OWN_HOOK);
         cg_saved *fs;

@@ -13,6 +13,18 @@
  *   alias's grad_fn. Both record the storage version at save time and compare
  *   it when unpacked.
  *
+ *   An output whose layout is input 0's (contiguous, same shape and dtype:
+ *   tanh, exp, sigmoid...) is kept *bare*, as its storage alone; unpacking
+ *   makes the alias then. Two thirds of a scalar chain's ops save their
+ *   output, and a header is 256 bytes that a big graph's walks would miss on.
+ *
+ * Note [A node's cold tail]
+ *   A node is 480 bytes; an element-wise op reads its first four lines and
+ *   one or two dims of in_shape. A new node is zeroed up to in_shape only;
+ *   in_shape gets each recorded input's ndim and dims, and i[] is zeroed
+ *   unless the op says it never reads it. What a big graph's forward writes
+ *   is what its backward and release must bring back into cache.
+ *
  * Note [Engine state lives in the node]
  *   The dependency count and input buffer of a node during a backward pass are
  *   fields of the node, not entries of a hash map: the engine is the only
@@ -184,9 +196,13 @@ typedef struct cg_edge {
 } cg_edge;
 
 typedef struct cg_saved {
-    cg_tensor *data; /* see Note [Saved tensors]; NULL: nothing saved */
+    union {
+        cg_tensor *data;     /* see Note [Saved tensors]; NULL: nothing saved */
+        cg_storage *storage; /* when bare */
+    };
     uint64_t version;
     uint8_t is_output;
+    uint8_t bare; /* an output kept as its storage alone, laid out as input 0 */
     uint32_t output_nr;
 } cg_saved;
 
@@ -204,6 +220,7 @@ typedef struct cg_op {
     cg_backward_fn backward;
     void (*free_extra)(void *extra); /* NULL: nothing to free */
     void (*release_saved)(cg_node *n); /* NULL: saved tensors live in n->saved only */
+    bool no_ints; /* never reads n->i[]: cg_node_new leaves it unset (Note [A node's cold tail]) */
 } cg_op;
 
 #define CG_NODE_SAVED 3
@@ -228,6 +245,7 @@ struct cg_node {
     uint8_t released; /* saved tensors freed by a backward without retain_graph */
     uint8_t has_saved;
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
+    uint8_t in_meta; /* bit i: in_dtype[i] and in_shape[i] were recorded */
     cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
     cg_tensor **bufs; /* input buffers when n_outputs > 1 */
@@ -239,8 +257,9 @@ struct cg_node {
     void *anomaly;       /* where the op was created, when anomaly mode is on */
     cg_saved saved[CG_NODE_SAVED];
     double f[2];     /* op scalars (exponents, ...) */
-    cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 */
-    int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...) */
+    /* the cold tail, see Note [A node's cold tail] */
+    cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 (ndim 0 if none) */
+    int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...); zero unless op->no_ints */
 };
 
 extern const cg_op cg_accumulate_grad_op;
@@ -290,6 +309,9 @@ cg_tensor *cg_unpack(cg_node *n, int slot);
 /* The same for a saved tensor kept outside n->saved (custom Functions). */
 int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output);
 cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s);
+/* A history-free alias of what s holds, with no version check (new
+ * reference); NULL if nothing is saved. */
+cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s);
 void cg_node_release_saved(cg_node *n);
 /* g (stolen) summed back to input i's shape and cast to its dtype. */
 cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);

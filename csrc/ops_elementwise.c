@@ -151,7 +151,7 @@ static int add_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op add_op = {"AddBackward0", add_backward, NULL};
+static const cg_op add_op = {"AddBackward0", add_backward, .no_ints = true};
 
 cg_tensor *cg_add(cg_tensor *a, cg_tensor *b) {
     return record(&add_op, cg_binary_raw(CG_BIN_ADD, a, b, cg_result_type(a, b)), a, b, 0);
@@ -166,7 +166,7 @@ static int sub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, cg_neg(gout[0])))) return -1;
     return 0;
 }
-static const cg_op sub_op = {"SubBackward0", sub_backward, NULL};
+static const cg_op sub_op = {"SubBackward0", sub_backward, .no_ints = true};
 
 static int check_sub_dtypes(const cg_tensor *a, const cg_tensor *b) {
     if (a->dtype == CG_BOOL && b->dtype == CG_BOOL) {
@@ -198,7 +198,7 @@ static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op rsub_op = {"RsubBackward1", rsub_backward, NULL};
+static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true};
 
 cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b) {
     if (check_sub_dtypes(a, b)) return NULL;
@@ -209,7 +209,7 @@ static int neg_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)n; /* d(-a)/da = -1 */
     return (gin[0] = cg_neg(gout[0])) ? 0 : -1;
 }
-static const cg_op neg_op = {"NegBackward0", neg_backward, NULL};
+static const cg_op neg_op = {"NegBackward0", neg_backward, .no_ints = true};
 
 cg_tensor *cg_neg(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {
@@ -229,7 +229,7 @@ static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, with_saved(cg_mul, gout[0], n, 0)))) return -1;
     return 0;
 }
-static const cg_op mul_op = {"MulBackward0", mul_backward, NULL};
+static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true};
 
 cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b) {
     unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);
@@ -260,7 +260,7 @@ static int div_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op div_op = {"DivBackward0", div_backward, NULL};
+static const cg_op div_op = {"DivBackward0", div_backward, .no_ints = true};
 
 static cg_dtype div_dtype(const cg_tensor *a, const cg_tensor *b) {
     cg_dtype d = cg_result_type(a, b);
@@ -304,7 +304,7 @@ static int pow_scalar_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor_release(d);
     return gin[0] ? 0 : -1;
 }
-static const cg_op pow_scalar_op = {"PowBackward0", pow_scalar_backward, NULL};
+static const cg_op pow_scalar_op = {"PowBackward0", pow_scalar_backward, .no_ints = true};
 
 cg_tensor *cg_pow_scalar(cg_tensor *a, double exponent) {
     cg_tensor *out = pow_raw(a, exponent);
@@ -351,7 +351,7 @@ static int pow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor_release(b);
     return rc;
 }
-static const cg_op pow_op = {"PowBackward1", pow_backward, NULL};
+static const cg_op pow_op = {"PowBackward1", pow_backward, .no_ints = true};
 
 cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b) {
     cg_dtype dtype = cg_result_type(a, b);
@@ -375,7 +375,7 @@ static int rpow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor_release(d);
     return gin[0] ? 0 : -1;
 }
-static const cg_op rpow_op = {"PowBackward2", rpow_backward, NULL};
+static const cg_op rpow_op = {"PowBackward2", rpow_backward, .no_ints = true};
 
 cg_tensor *cg_rpow_scalar(double base, cg_tensor *e) {
     cg_tensor *s = number(base, e);
@@ -407,7 +407,7 @@ static int exp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da exp(a) = exp(a) */
     return (gin[0] = with_saved(cg_mul, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op exp_op = {"ExpBackward0", exp_backward, NULL};
+static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true};
 
 cg_tensor *cg_exp(cg_tensor *a) { return record(&exp_op, float_unary(CG_UN_EXP, a), a, NULL, SAVE_OUT); }
 
@@ -415,7 +415,7 @@ static int log_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da log(a) = 1/a */
     return (gin[0] = with_saved(cg_div, gout[0], n, 0)) ? 0 : -1;
 }
-static const cg_op log_op = {"LogBackward0", log_backward, NULL};
+static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true};
 
 cg_tensor *cg_log(cg_tensor *a) { return record(&log_op, float_unary(CG_UN_LOG, a), a, NULL, SAVE_A); }
 
@@ -429,7 +429,7 @@ static int tanh_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da tanh(a) = 1 - tanh(a)^2 */
     return (gin[0] = with_saved(tanh_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, NULL};
+static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true};
 
 cg_tensor *cg_tanh(cg_tensor *a) { return record(&tanh_op, float_unary(CG_UN_TANH, a), a, NULL, SAVE_OUT); }
 
@@ -437,7 +437,7 @@ static int sigmoid_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da sigmoid(a) = (1 - sigmoid(a)) * sigmoid(a) */
     return (gin[0] = with_saved(sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, NULL};
+static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, .no_ints = true};
 
 cg_tensor *cg_sigmoid(cg_tensor *a) {
     return record(&sigmoid_op, float_unary(CG_UN_SIGMOID, a), a, NULL, SAVE_OUT);
@@ -447,7 +447,7 @@ static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da relu(a) = a > 0 */
     return (gin[0] = with_saved(relu_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op relu_op = {"ReluBackward0", relu_op_backward, NULL};
+static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true};
 
 cg_tensor *cg_relu(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {
@@ -474,7 +474,7 @@ static int tanh_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor_release(y);
     return rc;
 }
-static const cg_op tanh_bwd_op = {"TanhBackwardBackward0", tanh_bwd_backward, NULL};
+static const cg_op tanh_bwd_op = {"TanhBackwardBackward0", tanh_bwd_backward, .no_ints = true};
 
 static cg_tensor *tanh_backward(cg_tensor *g, cg_tensor *y) {
     cg_dtype d = cg_result_type(g, y);
@@ -500,7 +500,7 @@ static int sigmoid_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor_release(y);
     return rc;
 }
-static const cg_op sigmoid_bwd_op = {"SigmoidBackwardBackward0", sigmoid_bwd_backward, NULL};
+static const cg_op sigmoid_bwd_op = {"SigmoidBackwardBackward0", sigmoid_bwd_backward, .no_ints = true};
 
 static cg_tensor *sigmoid_backward(cg_tensor *g, cg_tensor *y) {
     cg_dtype d = cg_result_type(g, y);
@@ -512,7 +512,7 @@ static int relu_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (!cg_wants(n, 0)) return 0;
     return (gin[0] = with_saved(relu_backward, gout[0], n, 1)) ? 0 : -1;
 }
-static const cg_op relu_bwd_op = {"ThresholdBackwardBackward0", relu_bwd_backward, NULL};
+static const cg_op relu_bwd_op = {"ThresholdBackwardBackward0", relu_bwd_backward, .no_ints = true};
 
 static cg_tensor *relu_backward(cg_tensor *g, cg_tensor *y) {
     cg_dtype d = cg_result_type(g, y);
@@ -525,7 +525,7 @@ static int to_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* a cast's derivative is the cast back */
     return (gin[0] = cg_to_dtype(gout[0], (cg_dtype)n->in_dtype[0])) ? 0 : -1;
 }
-static const cg_op to_op = {"ToCopyBackward0", to_backward, NULL};
+static const cg_op to_op = {"ToCopyBackward0", to_backward, .no_ints = true};
 
 cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) {
     if ((unsigned)dtype >= CG_NUM_DTYPES) {
@@ -624,9 +624,9 @@ static int overwrite_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op fill_op = {"FillBackward2", overwrite_backward, NULL};
-static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, NULL};
-static const cg_op copy_op = {"CopyBackwards", overwrite_backward, NULL};
+static const cg_op fill_op = {"FillBackward2", overwrite_backward, .no_ints = true};
+static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, .no_ints = true};
+static const cg_op copy_op = {"CopyBackwards", overwrite_backward, .no_ints = true};
 
 static cg_tensor *fill_inplace(const cg_op *op, cg_tensor *a, double value) {
     cg_inplace ip;

@@ -148,3 +148,39 @@ def test_walk_visits_each_node_once_without_recursion():
     nodes = walk([z.grad_fn])
     assert len(nodes) == 20000 + 2
     assert type(nodes[-1]).__name__ == "AccumulateGrad"
+
+
+LAYOUTS = {  # how the op's input lies in memory
+    "contiguous": lambda m: m.tanh() * 1,
+    "transposed": lambda m: m.transpose(0, 1),
+    "offset view": lambda m: m[1:],
+    "scalar": lambda m: m.sum(),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("op", ["tanh", "exp", "sigmoid"])
+def test_saved_outputs_of_every_layout_give_torchs_values_and_gradients(op, layout):
+    torch = pytest.importorskip("torch")
+    data = [[0.5, -1.0, 2.0], [0.25, 1.5, -0.75]]
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(data, dtype=lib.float64, requires_grad=True)
+        y = getattr(LAYOUTS[layout](x), op)()
+        saved = y.grad_fn._saved_tensors[2] if lib is cgrad else y.grad_fn._saved_result
+        assert tuple(saved.shape) == tuple(y.shape)
+        g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        gg, = lib.autograd.grad((g * g).sum(), x)
+        results.append([np.asarray(t.detach().numpy()) for t in (saved, y, g, gg)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_a_saved_output_written_in_place_through_a_view_is_caught():
+    x = cgrad.tensor([0.5, -1.0, 2.0], dtype=cgrad.float64, requires_grad=True)
+    y = x.exp()
+    with cgrad.no_grad():
+        y[1:].mul_(2)
+    with pytest.raises(RuntimeError, match=r"\[torch.DoubleTensor \[3\]\], which is output 0 of Exp, "
+                                           r"is at version 1; expected version 0"):
+        y.sum().backward()
