@@ -315,22 +315,39 @@ cg_tensor *cg_pow_scalar(cg_tensor *a, double exponent) {
     return finish(out, n);
 }
 
-/* d(a^b)/db = a^b * log(a) */
-static cg_tensor *pow_exponent_grad(cg_tensor *g, cg_tensor *a, cg_tensor *result) {
-    cg_tensor *la = cg_log(a);
-    cg_tensor *d = la ? cg_mul(result, la) : NULL;
+/* where(mask, 0, v) with a 0-d zero of v's dtype, as PyTorch writes its
+ * derivatives' special points; consumes mask and v. */
+static cg_tensor *zero_where(cg_tensor *mask, cg_tensor *v) {
+    cg_tensor *z = mask && v ? cg_zeros(NULL, 0, (cg_dtype)v->dtype) : NULL;
+    cg_tensor *r = z ? cg_where(mask, z, v) : NULL;
+    cg_tensor_release(z);
+    cg_tensor_release(mask);
+    cg_tensor_release(v);
+    return r;
+}
+
+/* d(a^b)/db = a^b * log(a), and 0 where a == 0 and b >= 0 (by continuity) */
+static cg_tensor *pow_exponent_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b, cg_tensor *result) {
+    cg_tensor *a0 = with_number(cg_eq, a, 0.0), *bpos = with_number(cg_ge, b, 0.0);
+    cg_tensor *mask = a0 && bpos ? cg_logical_and(a0, bpos) : NULL;
+    cg_tensor *af = cg_to_dtype(a, (cg_dtype)result->dtype);
+    cg_tensor *la = af ? cg_log(af) : NULL;
+    cg_tensor *d = zero_where(mask, la ? cg_mul(result, la) : NULL);
     cg_tensor *r = d ? cg_mul(g, d) : NULL;
+    cg_tensor_release(a0);
+    cg_tensor_release(bpos);
+    cg_tensor_release(af);
     cg_tensor_release(la);
     cg_tensor_release(d);
     return r;
 }
 
-/* d(a^b)/da = b * a^(b-1) */
+/* d(a^b)/da = b * a^(b-1), and 0 where b == 0 */
 static cg_tensor *pow_self_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b) {
     cg_tensor *bm1 = with_number(cg_sub, b, 1.0);
     cg_tensor *p = bm1 ? cg_pow(a, bm1) : NULL;
     cg_tensor *d = p ? cg_mul(b, p) : NULL;
-    cg_tensor *r = d ? cg_mul(g, d) : NULL;
+    cg_tensor *r = zero_where(with_number(cg_eq, b, 0.0), d ? cg_mul(g, d) : NULL);
     cg_tensor_release(bm1);
     cg_tensor_release(p);
     cg_tensor_release(d);
@@ -343,7 +360,7 @@ static int pow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (rc == 0 && cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, pow_self_grad(gout[0], a, b)))) rc = -1;
     if (rc == 0 && cg_wants(n, 1)) {
         cg_tensor *result = cg_unpack(n, 2);
-        gin[1] = result ? cg_reduce_grad(n, 1, pow_exponent_grad(gout[0], a, result)) : NULL;
+        gin[1] = result ? cg_reduce_grad(n, 1, pow_exponent_grad(gout[0], a, b, result)) : NULL;
         cg_tensor_release(result);
         if (!gin[1]) rc = -1;
     }
@@ -367,9 +384,14 @@ cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b) {
 }
 
 static int rpow_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d(c^e)/de = c^e * log(c) */
+    /* d(c^e)/de = c^e * log(c), and 0 where e >= 0 when c == 0 */
     cg_tensor *result = cg_unpack(n, 2);
     cg_tensor *d = result ? with_number(cg_mul, result, log(n->f[0])) : NULL;
+    if (d && n->f[0] == 0) {
+        cg_tensor *e = cg_unpack(n, 0);
+        d = zero_where(e ? with_number(cg_ge, e, 0.0) : NULL, d);
+        cg_tensor_release(e);
+    }
     gin[0] = d ? cg_mul(gout[0], d) : NULL;
     cg_tensor_release(result);
     cg_tensor_release(d);
@@ -384,7 +406,7 @@ cg_tensor *cg_rpow_scalar(double base, cg_tensor *e) {
     cg_tensor_release(s);
     if (!out || !cg_any_requires_grad(&e, 1)) return out;
     cg_node *n = cg_node_new(&rpow_op, &e, 1, 1);
-    if (!n || cg_save(n, 2, out, true)) return fail(out, n);
+    if (!n || cg_save(n, 0, e, false) || cg_save(n, 2, out, true)) return fail(out, n);
     n->f[0] = base;
     return finish(out, n);
 }

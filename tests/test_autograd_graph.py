@@ -176,6 +176,23 @@ def test_saved_outputs_of_every_layout_give_torchs_values_and_gradients(op, layo
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shapes", [((3,), (2, 3)), ((2, 3), (3,)), ((2, 3), (2, 3))])
+def test_a_saved_power_broadcast_or_not_gives_torchs_gradients(shapes):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (cgrad, torch):
+        a = lib.linspace(0.5, 2.0, int(np.prod(shapes[0])), dtype=lib.float64).reshape(shapes[0])
+        b = lib.linspace(-1.0, 1.5, int(np.prod(shapes[1])), dtype=lib.float64).reshape(shapes[1])
+        a.requires_grad_()
+        b.requires_grad_()
+        y = a ** b  # saves its result, laid out as input 0 only when nothing broadcasts
+        ga, gb = lib.autograd.grad((y * y).sum(), (a, b), create_graph=True)
+        gga, ggb = lib.autograd.grad((ga * gb).sum(), (a, b))
+        results.append([t.detach().numpy() for t in (y, ga, gb, gga, ggb)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 def test_a_saved_output_written_in_place_through_a_view_is_caught():
     x = cgrad.tensor([0.5, -1.0, 2.0], dtype=cgrad.float64, requires_grad=True)
     y = x.exp()
