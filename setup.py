@@ -20,6 +20,7 @@ if sanitize:
 ext = Extension(
     "cgrad._C",
     sources=["src/cgrad/_C.pyx"] + sorted(glob.glob("csrc/*.c")),
+    depends=sorted(glob.glob("csrc/*.h")),  # a changed header rebuilds the module
     include_dirs=["csrc", scipy_openblas32.get_include_dir()],
     library_dirs=[scipy_openblas32.get_lib_dir()],
     libraries=[scipy_openblas32.get_library()],

@@ -76,7 +76,7 @@ static bool adopt_orphans(cg_pool *p) {
 
 void *cg_pool_refill(cg_pool *p, size_t size) {
     cg_at_thread_exit(); /* so thread_exit runs at this thread's exit */
-    if (adopt_orphans(p)) return cg_pool_get(p, size);
+    if (adopt_orphans(p)) return cg_pool_get(p, size, size);
     size = (size + 63) & ~(size_t)63; /* whole cache lines: an object spans as few as it can */
     char *slab = aligned_alloc(64, size * SLAB);
     if (!slab) return cg_oom((int64_t)(size * SLAB));

@@ -43,6 +43,10 @@
 
 #include "cgrad.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define CG_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
 #define CG_DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
 #define CG_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -89,19 +93,34 @@ static inline void cg_prefetch(const void *p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 1, 3);
 }
 
-/* Pops an object and starts loading the next one: the next op of a big graph
- * wants it in about a microsecond, and a pool's free objects are rarely in
- * cache any more (a graph's worth of them was freed since). */
-static inline void *cg_pool_get(cg_pool *p, size_t size) {
+/* Pops an object and starts loading the first `hot` bytes of the next one:
+ * the next op of a big graph wants it in about a microsecond, and a pool's
+ * free objects are rarely in cache any more (a graph's worth of them was
+ * freed since). Lines an object's usual life never touches stay unloaded. */
+static inline void *cg_pool_get(cg_pool *p, size_t size, size_t hot) {
     void *obj = p->head;
     if (CG_LIKELY(obj != NULL)) {
         char *next = *(char **)obj;
         p->head = next;
         p->count--;
-        if (next) cg_prefetch(next, size);
+        if (next) cg_prefetch(next, hot);
         return obj;
     }
     return cg_pool_refill(p, size);
+}
+
+/* Zeroes the first n bytes (a multiple of 16) of a pool object with plain
+ * vector stores: compilers make `rep stos` of a memset a few lines long,
+ * which takes longer to start than to write them. */
+static inline void cg_zero_object(void *obj, size_t n) {
+#if defined(__SSE2__)
+    for (size_t off = 0; off < n; off += 16) {
+        _mm_storeu_si128((__m128i *)((char *)obj + off), _mm_setzero_si128());
+        __asm__("" ::: "memory"); /* or the loop becomes a memset again */
+    }
+#else
+    memset(obj, 0, n);
+#endif
 }
 
 static inline void cg_pool_put(cg_pool *p, void *obj) {

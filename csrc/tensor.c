@@ -69,7 +69,7 @@ cg_dtype cg_result_type(const cg_tensor *a, const cg_tensor *b) {
 
 cg_storage *cg_storage_new(int64_t nbytes) {
     if (nbytes < 0) return cg_oom(nbytes);
-    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage));
+    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage), sizeof(cg_storage));
     if (!s) return NULL;
     s->refcount = 1;
     s->nbytes = nbytes;
@@ -206,7 +206,8 @@ int cg_check_shape(const int64_t *shape, int ndim) {
 /* A tensor header over s, taking over the caller's reference to s. */
 static cg_tensor *tensor_header(cg_storage *s, cg_dtype dtype, const int64_t *shape,
                                 const int64_t *strides, int ndim, int64_t offset) {
-    cg_tensor *t = cg_pool_get(&cg_ts.tensors, sizeof(cg_tensor));
+    /* hot: what tensors of up to 3 dims write */
+    cg_tensor *t = cg_pool_get(&cg_ts.tensors, sizeof(cg_tensor), offsetof(cg_tensor, strides) + 3 * sizeof(int64_t));
     if (!t) return NULL;
     memset(t, 0, offsetof(cg_tensor, shape));
     t->grad = NULL;
@@ -294,7 +295,7 @@ cg_tensor *cg_from_blob(void *data, const int64_t *shape, const int64_t *strides
     if (CG_RECORDING())
         cg_tape_break("a tensor sharing memory with an array made outside the step (from_numpy, from_dlpack) was "
                       "created in it; pass the array to the step as a tensor argument");
-    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage));
+    cg_storage *s = cg_pool_get(&cg_ts.storages, sizeof(cg_storage), sizeof(cg_storage));
     if (!s) return NULL;
     s->refcount = 1;
     s->version = 0;
