@@ -859,7 +859,11 @@ cdef void _track_tensors() noexcept:
     _untracked.prev = _untracked.next = &_untracked
 
 
-@cython.freelist(256)
+# Wrappers that die are kept for reuse (up to 3 MB of them): a scalar graph
+# makes and drops one per op, and a kept one skips the allocator and the
+# collector's count of allocations, which would otherwise run a collection
+# every 700 ops. Subclasses (heap types) are allocated as usual.
+@cython.freelist(32768)
 cdef class _TensorBase:
     """The C tensor a Tensor wraps, with the core operators and autograd attributes."""
     cdef cg_tensor *t
