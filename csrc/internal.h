@@ -47,6 +47,15 @@
 #include <emmintrin.h>
 #endif
 
+/* A loop built twice, for AVX2 and for the baseline, the CPU choosing at
+ * load time. Only for loops whose every result is computed the same way
+ * at any vector width (no reductions, no FMA): the results stay the same. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 #define CG_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
 #define CG_DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
 #define CG_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)

@@ -11,7 +11,7 @@
 /* ---- loop shapes ---------------------------------------------------------------- */
 
 #define BINARY_LOOP(NAME, T, EXPR)                                                           \
-    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+    VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                  \
         T *o = (T *)d[0];                                                                    \
         const T *x = (const T *)d[1], *y = (const T *)d[2];                                  \
         if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                           \
@@ -31,7 +31,7 @@
     }
 
 #define UNARY_LOOP(NAME, T, EXPR)                                                            \
-    static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+    VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                  \
         T *o = (T *)d[0];                                                                    \
         const T *x = (const T *)d[1];                                                        \
         if (s[0] == 1 && s[1] == 1) {                                                        \

@@ -27,7 +27,7 @@ typedef struct matrix {
  * instead of one long one), or, when a's columns are contiguous, a column of a
  * at a time (a vectorisable axpy). */
 #define NAIVE_GEMM(NAME, T)                                                                  \
-    static void NAME(const matrix *a, const matrix *b, T *out) {                             \
+    VECTOR_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {               \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
         int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs, ars = a->rs, acs = a->cs, brs = b->rs; \
         if (N == 1 && ars == 1 && M > 1) {                                                   \

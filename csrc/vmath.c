@@ -26,12 +26,6 @@
  * select may be computed: that is what lets the loops vectorise. */
 #pragma GCC optimize("no-trapping-math")
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
 static inline float f_from_bits(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static inline int32_t f_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 static inline double d_from_bits(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
