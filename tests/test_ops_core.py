@@ -759,6 +759,24 @@ def test_set_grad_enabled_as_a_call():
     assert cgrad.is_grad_enabled() is True
 
 
+def test_grad_modes_nest_and_each_restores_its_own():
+    seen = []
+    with cgrad.no_grad():
+        seen.append(cgrad.is_grad_enabled())
+        with cgrad.enable_grad():
+            seen.append(cgrad.is_grad_enabled())
+            with cgrad.inference_mode():
+                seen.append(cgrad.is_grad_enabled())
+                with cgrad.inference_mode(False):
+                    seen.append(cgrad.is_grad_enabled())
+                seen.append(cgrad.is_grad_enabled())
+            seen.append(cgrad.is_grad_enabled())
+        seen.append(cgrad.is_grad_enabled())
+    seen.append(cgrad.is_grad_enabled())
+    assert seen == [False, True, False, True, False, True, False, True]
+    assert cgrad.no_grad.__module__ == "cgrad.autograd.grad_mode"
+
+
 def test_grad_mode_is_restored_after_an_exception():
     with pytest.raises(ValueError):
         with cgrad.no_grad():

@@ -83,6 +83,7 @@ cdef void _decref_later(PyObject *o) noexcept:
         _later_scheduled = True
 
 
+import functools
 import operator
 import threading
 import warnings
@@ -1364,6 +1365,98 @@ def _is_grad_enabled():
 
 def _set_grad_enabled(bint mode):
     cg_set_grad_enabled(mode)
+
+
+# ---- grad mode's context managers (cgrad.autograd.grad_mode) -------------------
+# Compiled here: a training step enters one every time, and as Python code
+# entering and leaving one cost about as much as four ops.
+
+cdef class _GradModeBase:
+    """Entering sets grad mode to `_mode` and leaving restores what it was."""
+    cdef public bint _prev
+
+    def __enter__(self):
+        self._prev = cg_is_grad_enabled()
+        cg_set_grad_enabled(self._mode)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        cg_set_grad_enabled(self._prev)
+        return False
+
+
+class _GradMode(_GradModeBase):
+    """A context manager that is also a decorator, setting grad mode to `_mode`."""
+    __module__ = "cgrad.autograd.grad_mode"
+    _mode = None
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and callable(args[0]) and not kwargs and cls in (no_grad, enable_grad):
+            return cls()(args[0])  # used as a bare decorator: @no_grad
+        return _GradModeBase.__new__(cls)
+
+    def __call__(self, fn):
+        cls = self.__class__
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with cls():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Operations inside do not record the graph."""
+    __module__ = "cgrad.autograd.grad_mode"
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Operations inside record the graph, even within no_grad."""
+    __module__ = "cgrad.autograd.grad_mode"
+    _mode = True
+
+
+class inference_mode(_GradMode):
+    """Like no_grad (cgrad has no separate inference tensors)."""
+    __module__ = "cgrad.autograd.grad_mode"
+
+    def __init__(self, mode=True):
+        self._mode = not mode
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_grad_enabled(_GradMode):
+    """Sets grad mode on or off; as a function call it takes effect at once."""
+    __module__ = "cgrad.autograd.grad_mode"
+
+    def __init__(self, mode):
+        self._prev = cg_is_grad_enabled()
+        self._mode = bool(mode)
+        cg_set_grad_enabled(self._mode)
+
+    def __enter__(self):
+        return None
+
+    def __call__(self, fn):
+        cg_set_grad_enabled(self._prev)
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 include "_autograd.pxi"
