@@ -194,7 +194,8 @@ def replay_only(case, n):
 
 # ---- callgrind --------------------------------------------------------------------------------
 
-ARITHMETIC = re.compile(r"(_f32|_f64|_i64|_b8)$|gemm|HASWELL|SKYLAKE|ZEN|_k$|^cg_v(exp|log|tanh|sigmoid)|"
+# a kernel's name, or its clone's for one instruction set (add_f64.avx2)
+ARITHMETIC = re.compile(r"(_f32|_f64|_i64|_b8)(\.\w+)?$|gemm|HASWELL|SKYLAKE|ZEN|_k$|^cg_v(exp|log|tanh|sigmoid)|"
                         r"pairwise|^softmax|^nll|^layer_norm|^memset|^memcpy|^__mem")
 
 
