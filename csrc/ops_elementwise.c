@@ -330,7 +330,8 @@ static cg_tensor *zero_where(cg_tensor *mask, cg_tensor *v) {
 static cg_tensor *pow_exponent_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b, cg_tensor *result) {
     cg_tensor *a0 = with_number(cg_eq, a, 0.0), *bpos = with_number(cg_ge, b, 0.0);
     cg_tensor *mask = a0 && bpos ? cg_logical_and(a0, bpos) : NULL;
-    cg_tensor *af = cg_to_dtype(a, (cg_dtype)result->dtype);
+    cg_tensor *af = a->dtype == result->dtype ? a : cg_to_dtype(a, (cg_dtype)result->dtype);
+    if (af == a) cg_tensor_retain(a);
     cg_tensor *la = af ? cg_log(af) : NULL;
     cg_tensor *d = zero_where(mask, la ? cg_mul(result, la) : NULL);
     cg_tensor *r = d ? cg_mul(g, d) : NULL;
