@@ -88,8 +88,7 @@ static int claim(run *r, cg_node *n) {
     n->captured = 0;
     n->exec_needed = r->mode == ACCUMULATE_ALL;
     n->need_mask = ~0u;
-    n->buf1 = NULL;
-    n->bufs = NULL;
+    n->buf1 = NULL; /* and bufs: they share their place */
     if (n->n_outputs > 1) {
         n->bufs = calloc(n->n_outputs, sizeof(cg_tensor *));
         if (!n->bufs) {
@@ -284,8 +283,7 @@ static void finish(run *r) {
         if (k + 8 < r->n_nodes) cg_prefetch(r->nodes[k + 8], NODE_HEAD);
         cg_node *n = r->nodes[k];
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
-        free(n->bufs);
-        n->bufs = NULL;
+        if (n->n_outputs > 1) free(n->bufs);
         n->buf1 = NULL;
         n->run = 0;
         n->deps = 0;

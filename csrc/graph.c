@@ -37,7 +37,7 @@ static uint64_t next_seq;
 /* A node zeroed up to its cold tail (Note [A node's cold tail]). */
 static cg_node *node_alloc(void) {
     /* hot: the lines up to in_shape and the first dims of both inputs */
-    cg_node *n = cg_pool_get(&cg_ts.nodes, sizeof *n, offsetof(cg_node, in_shape) + 128);
+    cg_node *n = cg_pool_get(&cg_ts.nodes, sizeof *n, offsetof(cg_node, in_shape[1].d[1]));
     if (n) cg_zero_object(n, offsetof(cg_node, in_shape));
     return n;
 }

@@ -20,10 +20,13 @@
  *
  * Note [A node's cold tail]
  *   A node is 480 bytes; an element-wise op reads its first four lines and
- *   one or two dims of in_shape. A new node is zeroed up to in_shape only;
- *   in_shape gets each recorded input's ndim and dims, and i[] is zeroed
- *   unless the op says it never reads it. What a big graph's forward writes
- *   is what its backward and release must bring back into cache.
+ *   one or two dims of in_shape. A new node is zeroed up to in_shape only
+ *   (232 bytes); in_shape gets each recorded input's ndim and dims, and i[]
+ *   is zeroed unless the op says it never reads it; f[] is written by the ops
+ *   that read it. in_shape starts where the ndim and first dim of both inputs
+ *   fall in the fourth and fifth lines: a 1-d op writes five lines, not six.
+ *   What a big graph's forward writes is what its backward and release must
+ *   bring back into cache.
  *
  * Note [Engine state lives in the node]
  *   The dependency count and input buffer of a node during a backward pass are
@@ -274,9 +277,11 @@ struct cg_node {
     uint8_t has_saved;
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     uint8_t in_meta; /* bit i: in_dtype[i] and in_shape[i] were recorded */
-    cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
+    union {
+        cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
+        cg_tensor **bufs; /* input buffers when n_outputs > 1 */
+    };
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
-    cg_tensor **bufs; /* input buffers when n_outputs > 1 */
     void *user;          /* the binding's wrapper, if any (borrowed) */
     void *extra;     /* op data freed by op->free_extra */
     cg_tensor *variable; /* AccumulateGrad: the leaf (owned) */
@@ -284,11 +289,14 @@ struct cg_node {
     cg_retain *retains;  /* non-leaf outputs keeping their .grad */
     void *anomaly;       /* where the op was created, when anomaly mode is on */
     cg_saved saved[CG_NODE_SAVED];
-    double f[2];     /* op scalars (exponents, ...) */
     /* the cold tail, see Note [A node's cold tail] */
     cg_shape in_shape[CG_NODE_INLINE_META]; /* shape of inputs 0 and 1 (ndim 0 if none) */
+    double f[2]; /* op scalars (exponents, ...): set by the ops that read them */
     int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...); zero unless op->no_ints */
 };
+
+/* Note [A node's cold tail]: a 1-d op's node spans five cache lines */
+_Static_assert(offsetof(cg_node, in_shape[1].d[1]) <= 5 * 64, "in_shape moved out of the hot lines");
 
 extern const cg_op cg_accumulate_grad_op;
 

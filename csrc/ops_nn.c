@@ -766,7 +766,6 @@ static const cg_op nll_bwd_op = {"NllLossBackwardBackward0", nll_bwd_backward, c
 static void copy_nll_meta(cg_node *dst, const cg_node *src) {
     dst->i[0] = src->i[0];
     dst->i[1] = src->i[1];
-    dst->f[0] = src->f[0];
 }
 
 /* t = {grad (zeros), g, target, weight (float64) or NULL, total weight}, i = {reduction, ignore, N, C, D} */
