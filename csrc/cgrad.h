@@ -80,21 +80,23 @@ struct cg_storage {
 };
 
 struct cg_tensor {
-    /* The first cache line holds what every op and every release reads. */
+    /* The first cache line holds all that a release reads: a big graph's
+     * intermediate values die, far out of cache, touching only that line. */
     int64_t refcount; /* atomic */
     cg_storage *storage;
-    int64_t offset; /* in elements */
-    int64_t numel;
     int32_t ndim;
     uint8_t dtype;          /* cg_dtype */
     uint8_t requires_grad;  /* leaves: the flag; non-leaves: grad_fn != NULL */
     uint8_t retains_grad;
     uint8_t is_wrapped;     /* a Python scalar turned into a 0-d tensor */
     uint32_t output_nr;     /* which output of grad_fn this is */
+    uint8_t had_hooks;      /* hooks was ever set: when 0, a release need not read it */
     cg_node *grad_fn;  /* owned, NULL for leaves */
     void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
     cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */
     cg_tensor *grad;   /* owned, or NULL */
+    int64_t offset; /* in elements */
+    int64_t numel;
     cg_node *grad_acc; /* borrowed: the leaf's AccumulateGrad node, cleared when it dies */
     struct cg_hook *hooks; /* leaves: gradient hooks run before accumulation */
     uint64_t view_version; /* views: the storage version their grad_fn was made at */

@@ -476,6 +476,7 @@ cg_hook *cg_tensor_register_hook(cg_tensor *t, cg_hook_fn fn, void *ctx, cg_hook
     h->ctx = ctx;
     h->release = release;
     h->output_nr = t->output_nr;
+    if (!t->grad_fn) t->had_hooks = 1;
     hook_link(t->grad_fn ? &t->grad_fn->pre_hooks : &t->hooks, h);
     return h;
 }
@@ -494,6 +495,7 @@ cg_hook *cg_tensor_register_post_accumulate_hook(cg_tensor *t, cg_hook_fn fn, vo
     h->fn = fn;
     h->ctx = ctx;
     h->release = release;
+    t->had_hooks = 1;
     hook_link(&t->hooks, h);
     return h;
 }

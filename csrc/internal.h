@@ -295,6 +295,8 @@ struct cg_node {
     int64_t i[CG_MAX_DIMS + 2]; /* op integers (dims, ...); zero unless op->no_ints */
 };
 
+/* what a tensor's release reads is in its first line (cgrad.h) */
+_Static_assert(offsetof(cg_tensor, grad) + sizeof(cg_tensor *) <= 64, "a release would read two lines");
 /* Note [A node's cold tail]: a 1-d op's node spans five cache lines */
 _Static_assert(offsetof(cg_node, in_shape[1].d[1]) <= 5 * 64, "in_shape moved out of the hot lines");
 

@@ -104,7 +104,7 @@ void cg_storage_release(cg_storage *s) {
 
 static void tensor_destroy(cg_tensor *t) {
     if (t->retains_grad) cg_tensor_forget_retain(t);
-    if (t->hooks) cg_tensor_free_hooks(t);
+    if (t->had_hooks && t->hooks) cg_tensor_free_hooks(t);
     cg_storage_release(t->storage);
     cg_tensor_release(t->grad);
     cg_node_release(t->grad_fn);
