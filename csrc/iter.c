@@ -52,6 +52,15 @@ void cg_iter_run(const cg_iter *it, cg_loop loop) {
         loop(n, ptr, inner);
         return;
     }
+    if (nd == 2) { /* rows: a bias added to a batch, a batch summed into a bias */
+        int64_t step[CG_ITER_MAX_OPS];
+        for (int k = 0; k < nops; k++) step[k] = it->strides[k][0] * it->itemsize[k];
+        for (int64_t r = it->shape[0]; r > 0; r--) {
+            loop(n, ptr, inner);
+            for (int k = 0; k < nops; k++) ptr[k] += step[k];
+        }
+        return;
+    }
     int64_t idx[CG_MAX_DIMS] = {0};
     for (;;) {
         loop(n, ptr, inner);
