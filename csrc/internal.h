@@ -19,14 +19,14 @@
  *   output, and a header is 256 bytes that a big graph's walks would miss on.
  *
  * Note [A node's cold tail]
- *   A node is 480 bytes; an element-wise op reads its first four lines and
- *   one or two dims of in_shape. A new node is zeroed up to in_shape only
- *   (232 bytes); in_shape gets each recorded input's ndim and dims, and i[]
- *   is zeroed unless the op says it never reads it; f[] is written by the ops
- *   that read it. in_shape starts where the ndim and first dim of both inputs
- *   fall in the fourth and fifth lines: a 1-d op writes five lines, not six.
- *   What a big graph's forward writes is what its backward and release must
- *   bring back into cache.
+ *   A node is 472 bytes; an element-wise op reads its head, its saved
+ *   tensors and one or two dims of in_shape. A new node is zeroed up to
+ *   in_shape only (232 bytes); in_shape gets each recorded input's ndim
+ *   and dims, i[] is zeroed unless the op says it never reads it, and f[]
+ *   is written by the ops that read it. in_shape starts where the ndim and
+ *   first dim of both inputs fall in the fourth and fifth lines: a 1-d op
+ *   writes five lines, not six. What a big graph's forward writes is what
+ *   its backward and release must bring back into cache.
  *
  * Note [Engine state lives in the node]
  *   The dependency count and input buffer of a node during a backward pass are
