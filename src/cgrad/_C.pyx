@@ -1394,12 +1394,14 @@ class _GradMode(_GradModeBase):
             return cls()(args[0])  # used as a bare decorator: @no_grad
         return _GradModeBase.__new__(cls)
 
-    def __call__(self, fn):
-        cls = self.__class__
+    def _same(self):
+        """A new manager setting the same mode: each call of a decorated function enters one."""
+        return self.__class__()
 
+    def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with cls():
+            with self._same():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -1424,15 +1426,8 @@ class inference_mode(_GradMode):
     def __init__(self, mode=True):
         self._mode = not mode
 
-    def __call__(self, fn):
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(not mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+    def _same(self):
+        return inference_mode(not self._mode)
 
 
 class set_grad_enabled(_GradMode):
@@ -1447,16 +1442,12 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         return None
 
+    def _same(self):
+        return set_grad_enabled(self._mode)
+
     def __call__(self, fn):
-        cg_set_grad_enabled(self._prev)
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        cg_set_grad_enabled(self._prev)  # as a decorator, the mode changes only inside fn
+        return _GradMode.__call__(self, fn)
 
 
 include "_autograd.pxi"
