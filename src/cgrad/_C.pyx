@@ -1119,6 +1119,17 @@ cdef class _TensorBase:
     def data(self): return wrap(cg_detach(self.t))
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        cdef cg_tensor *root = self.t
+        cdef cg_tensor *implicit = NULL
+        cdef int rc
+        if gradient is None and retain_graph is None and create_graph is False and inputs is None:
+            # `loss.backward()`, once per training step: no tuples or arrays to build
+            _nogil_begin()
+            with nogil:
+                rc = cg_backward(&root, &implicit, 1, 0, 0)
+            _nogil_end()
+            check(rc)
+            return
         _run_backward((self,), (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
