@@ -705,6 +705,22 @@ def test_no_grad_decorator(form):
     y = double(cgrad.ones(2, requires_grad=True))
     assert y.requires_grad is False
     assert cgrad.is_grad_enabled() is True
+    assert double.__name__ == "double" and double.__wrapped__ is not None
+
+
+def test_no_grad_decorates_methods_and_rejects_arguments():
+    class Model:
+        @cgrad.no_grad
+        def double(self, t):
+            return t * 2
+
+    assert Model().double(cgrad.ones(2, requires_grad=True)).requires_grad is False
+    for cls in (cgrad.no_grad, cgrad.enable_grad):
+        with pytest.raises(TypeError, match="takes no arguments"):
+            cls(1)
+        with pytest.raises(TypeError, match="takes no arguments"):
+            cls(mode=True)
+    assert repr(cgrad.no_grad) == "<class 'cgrad.autograd.grad_mode.no_grad'>"
 
 
 def test_enable_grad_inside_no_grad():

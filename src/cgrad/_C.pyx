@@ -5,7 +5,7 @@ Each method converts its arguments, makes one C call, checks it and wraps the
 result. Errors are translated in one place, raise_error().
 """
 cimport cython
-from cpython.object cimport PyTypeObject, traverseproc
+from cpython.object cimport PyTypeObject, newfunc, traverseproc
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF, PyObject
 
 cdef extern from "Python.h":
@@ -1379,12 +1379,15 @@ def _set_grad_enabled(bint mode):
 
 
 # ---- grad mode's context managers (cgrad.autograd.grad_mode) -------------------
-# Compiled here: a training step enters one every time, and as Python code
-# entering and leaving one cost about as much as four ops.
+# Extension types: a training step enters one every time. As Python classes
+# (a __new__ for the bare decorator, a dict per instance) entering and leaving
+# one cost about 3,400 instructions, as much as two ops.
 
-cdef class _GradModeBase:
-    """Entering sets grad mode to `_mode` and leaving restores what it was."""
+cdef class _GradMode:
+    """A context manager that is also a decorator: entering sets grad mode to
+    `_mode`, leaving restores what it was."""
     cdef public bint _prev
+    cdef bint _mode
 
     def __enter__(self):
         self._prev = cg_is_grad_enabled()
@@ -1394,20 +1397,9 @@ cdef class _GradModeBase:
         cg_set_grad_enabled(self._prev)
         return False
 
-
-class _GradMode(_GradModeBase):
-    """A context manager that is also a decorator, setting grad mode to `_mode`."""
-    __module__ = "cgrad.autograd.grad_mode"
-    _mode = None
-
-    def __new__(cls, *args, **kwargs):
-        if len(args) == 1 and callable(args[0]) and not kwargs and cls in (no_grad, enable_grad):
-            return cls()(args[0])  # used as a bare decorator: @no_grad
-        return _GradModeBase.__new__(cls)
-
     def _same(self):
         """A new manager setting the same mode: each call of a decorated function enters one."""
-        return self.__class__()
+        return type(self)()
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -1418,34 +1410,34 @@ class _GradMode(_GradModeBase):
         return wrapper
 
 
-class no_grad(_GradMode):
+cdef class no_grad(_GradMode):
     """Operations inside do not record the graph."""
-    __module__ = "cgrad.autograd.grad_mode"
-    _mode = False
+
+    def __cinit__(self):
+        self._mode = False
 
 
-class enable_grad(_GradMode):
+cdef class enable_grad(_GradMode):
     """Operations inside record the graph, even within no_grad."""
-    __module__ = "cgrad.autograd.grad_mode"
-    _mode = True
+
+    def __cinit__(self):
+        self._mode = True
 
 
-class inference_mode(_GradMode):
+cdef class inference_mode(_GradMode):
     """Like no_grad (cgrad has no separate inference tensors)."""
-    __module__ = "cgrad.autograd.grad_mode"
 
-    def __init__(self, mode=True):
+    def __cinit__(self, mode=True):
         self._mode = not mode
 
     def _same(self):
         return inference_mode(not self._mode)
 
 
-class set_grad_enabled(_GradMode):
+cdef class set_grad_enabled(_GradMode):
     """Sets grad mode on or off; as a function call it takes effect at once."""
-    __module__ = "cgrad.autograd.grad_mode"
 
-    def __init__(self, mode):
+    def __cinit__(self, mode):
         self._prev = cg_is_grad_enabled()
         self._mode = bool(mode)
         cg_set_grad_enabled(self._mode)
@@ -1459,6 +1451,55 @@ class set_grad_enabled(_GradMode):
     def __call__(self, fn):
         cg_set_grad_enabled(self._prev)  # as a decorator, the mode changes only inside fn
         return _GradMode.__call__(self, fn)
+
+
+# Two things Python classes did that extension types do not, done here:
+# - `@no_grad` and `@enable_grad` work without parentheses, as torch's do:
+#   called with just a function, the class gives it back decorated. An
+#   extension type's construction cannot return another object, so their
+#   tp_new is wrapped (and Cython's faster construction, which skips tp_new,
+#   is turned off for them: one tuple-size check costs less than it saves).
+# - The four say they live in cgrad.autograd.grad_mode, as users import
+#   them: an extension type's module is the prefix of its tp_name.
+cdef extern from "Python.h":
+    ctypedef struct _TypeSlots "PyTypeObject":
+        const char *tp_name
+        void *tp_vectorcall
+
+cdef newfunc _no_grad_new = NULL, _enable_grad_new = NULL
+
+
+cdef object _bare_or_new(newfunc made, type cls, PyObject *args, PyObject *kwargs):
+    cdef Py_ssize_t n = len(<tuple>args)
+    if n == 1 and kwargs == NULL and callable((<tuple>args)[0]):
+        return cls()((<tuple>args)[0])
+    if n or (kwargs != NULL and <dict>kwargs):
+        raise TypeError(f"{cls.__name__}() takes no arguments")
+    return made(cls, args, kwargs)
+
+
+cdef object _no_grad_tp_new(type cls, PyObject *args, PyObject *kwargs):
+    return _bare_or_new(_no_grad_new, cls, args, kwargs)
+
+
+cdef object _enable_grad_tp_new(type cls, PyObject *args, PyObject *kwargs):
+    return _bare_or_new(_enable_grad_new, cls, args, kwargs)
+
+
+cdef _setup_grad_modes():
+    global _no_grad_new, _enable_grad_new
+    _no_grad_new = (<PyTypeObject *>no_grad).tp_new
+    _enable_grad_new = (<PyTypeObject *>enable_grad).tp_new
+    (<PyTypeObject *>no_grad).tp_new = <newfunc>_no_grad_tp_new
+    (<PyTypeObject *>enable_grad).tp_new = <newfunc>_enable_grad_tp_new
+    (<_TypeSlots *>no_grad).tp_vectorcall = NULL
+    (<_TypeSlots *>enable_grad).tp_vectorcall = NULL
+    (<_TypeSlots *>no_grad).tp_name = "cgrad.autograd.grad_mode.no_grad"
+    (<_TypeSlots *>enable_grad).tp_name = "cgrad.autograd.grad_mode.enable_grad"
+    (<_TypeSlots *>inference_mode).tp_name = "cgrad.autograd.grad_mode.inference_mode"
+    (<_TypeSlots *>set_grad_enabled).tp_name = "cgrad.autograd.grad_mode.set_grad_enabled"
+
+_setup_grad_modes()
 
 
 include "_autograd.pxi"
