@@ -182,6 +182,27 @@ def test_matmul_noncontiguous(shapes, dtype):
     check_op(lambda m, a, b: a @ b, *shapes, np_fn=np.matmul, dtype=dtype, noncontig=True)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["broadcast scalar", "broadcast row", "every other column"])
+def test_matmul_of_layouts_blas_cannot_read(layout, dtype):
+    """Operands BLAS cannot read are copied out first; the copy keeps every value."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 60)).astype(dtype)
+    if layout == "broadcast scalar":
+        b_np = np.broadcast_to(np.array(1.5, dtype), (60, 50))
+        b = cgrad.tensor(np.array(1.5, dtype)).expand(60, 50)
+    elif layout == "broadcast row":
+        row = rng.standard_normal(50).astype(dtype)
+        b_np = np.broadcast_to(row, (60, 50))
+        b = cgrad.tensor(row).expand(60, 50)
+    else:
+        wide = rng.standard_normal((60, 100)).astype(dtype)
+        b_np = wide[:, ::2]
+        b = cgrad.tensor(wide)[:, ::2]
+    for x, y, ref in ((cgrad.tensor(a), b, a @ b_np), (b.T, cgrad.tensor(a.T.copy()), b_np.T @ a.T)):
+        np.testing.assert_allclose((x @ y).numpy(), ref, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
 @pytest.mark.parametrize("form", [lambda m, a, b: a.matmul(b), lambda m, a, b: m.matmul(a, b)],
                          ids=["a.matmul(b)", "cgrad.matmul(a, b)"])
 def test_matmul_forms(form):
