@@ -296,7 +296,11 @@ static int pow_scalar_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     double e = n->f[0];
     if (e == 0) return (gin[0] = cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)gout[0]->dtype)) ? 0 : -1;
     cg_tensor *a = cg_unpack(n, 0);
-    cg_tensor *p = a ? cg_pow_scalar(a, e - 1) : NULL;
+    /* a^1 is a: a square, the common case, skips a copy, unless the graph
+     * of this derivative is being built (PyTorch's has the pow in it) */
+    bool square = e == 2 && !cg_is_grad_enabled();
+    if (a && square) cg_tensor_retain(a);
+    cg_tensor *p = !a ? NULL : square ? a : cg_pow_scalar(a, e - 1);
     cg_tensor *d = p ? with_number(cg_mul, p, e) : NULL;
     gin[0] = d ? cg_mul(gout[0], d) : NULL;
     cg_tensor_release(a);
