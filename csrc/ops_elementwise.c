@@ -225,6 +225,14 @@ cg_tensor *cg_neg(cg_tensor *a) {
 
 static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d(a*b)/da = b, d(a*b)/db = a */
+    const cg_saved *s = n->saved;
+    if (s[0].data && s[0].data == s[1].data && !s[0].bare && !s[1].bare && cg_wants(n, 0) && cg_wants(n, 1) &&
+        !cg_is_grad_enabled()) { /* a * a: both are g * a, computed once (the same values, a pass fewer) */
+        if (!(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_mul, gout[0], n, 1)))) return -1;
+        cg_tensor_retain(gin[0]);
+        gin[1] = gin[0];
+        return 0;
+    }
     if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_mul, gout[0], n, 1)))) return -1;
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, with_saved(cg_mul, gout[0], n, 0)))) return -1;
     return 0;

@@ -440,6 +440,23 @@ def test_shared_input_used_twice():
     check_op(lambda m, x: x * x, (3, 4), np_fn=np.square)
 
 
+@pytest.mark.parametrize("grad_before", [False, True])
+def test_square_by_mul_gradient_matches_torch(grad_before):
+    """x * x computes its two equal gradients once; the sums they join keep their order."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, g0 = (rng.standard_normal((4, 3)) for _ in range(3))
+    grads = []
+    for lib in (cgrad, torch):
+        xt = lib.tensor(x, dtype=lib.float64, requires_grad=True)
+        if grad_before:
+            xt.grad = lib.tensor(g0, dtype=lib.float64)
+        ((xt * xt).tanh() * xt * lib.tensor(w, dtype=lib.float64)).sum().backward()
+        ((xt * xt) * 0.5).sum().backward()
+        grads.append(xt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-15, atol=0)
+
+
 def test_shared_input_in_matmul_with_its_transpose():
     check_op(lambda m, x: x @ x.T, (3, 4), np_fn=lambda a: a @ a.T)
 
