@@ -14,8 +14,8 @@
  * subnormal results and 2^1024 overflow come out right.
  * Log: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
  * s = (m-1)/(m+1), |s| < 0.172, by its odd series.
- * Tanh: 1 - 2/(exp(2|x|)+1) for |x| >= 0.55, where it has no cancellation;
- * below, tanh = e/(e+2) with e = expm1(2x) from expm1's Taylor series.
+ * Tanh: e/(e+2) with e = expm1(2|x|), from exp's reduction: 2|x| = n ln2 + r,
+ * e = 2^n expm1(r) + (2^n - 1), expm1(r) by its Taylor polynomial.
  */
 #include <math.h>
 #include <string.h>
@@ -75,26 +75,27 @@ static inline float log_f32(float x) {
     return x < 0.0f || x != x ? NAN : y;
 }
 
-static inline float expm1_small_f32(float x) { /* |x| < 1.1 */
-    float p = 1.0f / 3628800.0f;
-    p = p * x + 1.0f / 362880.0f;
-    p = p * x + 1.0f / 40320.0f;
-    p = p * x + 1.0f / 5040.0f;
-    p = p * x + 1.0f / 720.0f;
-    p = p * x + 1.0f / 120.0f;
-    p = p * x + 1.0f / 24.0f;
-    p = p * x + 1.0f / 6.0f;
-    p = p * x + 0.5f;
-    return (p * x) * x + x;
-}
-
+/* tanh(a) = expm1(2a) / (expm1(2a) + 2): one polynomial and one division.
+ * expm1(t) = 2^n expm1(r) + (2^n - 1) with t = n ln2 + r has no
+ * cancellation for t >= 0, the only side tanh needs. */
 static inline float tanh_f32(float x) {
+    const float magic = 12582912.0f;
     float a = fabsf(x);
-    float big = 1.0f - 2.0f / (exp_f32(2.0f * a) + 1.0f);
-    float e = expm1_small_f32(2.0f * a);
-    float small = e / (e + 2.0f);
-    float y = a < 0.55f ? small : big;
-    y = x < 0.0f ? -y : y;
+    float t = 2.0f * (a < 9.0f ? a : 9.0f); /* tanh(9) rounds to 1 */
+    float n = (t * 1.44269504f + magic) - magic;
+    float r = (t - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.0f / 40320.0f;
+    p = p * r + 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    float q = (p * r) * r + r; /* expm1(r) */
+    float s = f_from_bits(((int32_t)n + 127) << 23);
+    float em1 = s * q + (s - 1.0f);
+    float y = em1 / (em1 + 2.0f);
+    y = f_bits(x) < 0 ? -y : y; /* the sign bit: tanh(-0) is -0 */
     return x != x ? x : y;
 }
 
@@ -158,23 +159,25 @@ static inline double log_f64(double x) {
     return x < 0.0 || x != x ? NAN : y;
 }
 
-static inline double expm1_small_f64(double x) { /* |x| < 1.1 */
-    double p = 1.0 / 6402373705728000.0; /* 1/18! */
-    static const double inv_fact[] = {1.0 / 355687428096000.0, 1.0 / 20922789888000.0, 1.0 / 1307674368000.0,
-                                      1.0 / 87178291200.0, 1.0 / 6227020800.0, 1.0 / 479001600.0,
-                                      1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                                      1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5};
-    for (int k = 0; k < 16; k++) p = p * x + inv_fact[k];
-    return (p * x) * x + x;
-}
-
+/* as tanh_f32 */
 static inline double tanh_f64(double x) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
     double a = fabs(x);
-    double big = 1.0 - 2.0 / (exp_f64(2.0 * a) + 1.0);
-    double e = expm1_small_f64(2.0 * a);
-    double small = e / (e + 2.0);
-    double y = a < 0.55 ? small : big;
-    y = x < 0.0 ? -y : y;
+    double t = 2.0 * (a < 20.0 ? a : 20.0); /* tanh(20) rounds to 1 */
+    double nm = t * 1.4426950408889634 + magic;
+    double n = nm - magic;
+    int64_t ni = d_bits(nm) - d_bits(magic);
+    double r = (t - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double p = 1.0 / 87178291200.0; /* 1/14! */
+    static const double inv_fact[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                                      1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+                                      1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5};
+    for (int k = 0; k < 12; k++) p = p * r + inv_fact[k];
+    double q = (p * r) * r + r; /* expm1(r) */
+    double s = d_from_bits((ni + 1023) << 52);
+    double em1 = s * q + (s - 1.0);
+    double y = em1 / (em1 + 2.0);
+    y = d_bits(x) < 0 ? -y : y; /* the sign bit: tanh(-0) is -0 */
     return x != x ? x : y;
 }
 

@@ -53,6 +53,12 @@ def test_special_values(name, dtype):
     assert same.all(), f"{name} {dtype}: inputs {special[~same]} gave {got[~same]}, expected {ref[~same]}"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tanh_keeps_the_sign_of_zero(dtype):
+    got = cgrad.from_numpy(np.array([-0.0, 0.0], dtype=dtype)).tanh().numpy()
+    assert list(np.signbit(got)) == [True, False]
+
+
 def test_strided_and_contiguous_give_the_same_values():
     x = cgrad.randn(64, 64, dtype=cgrad.float64)
     for name in RANGES:
