@@ -33,11 +33,17 @@ static inline int64_t d_bits(double d) { int64_t i; memcpy(&i, &d, 8); return i;
 
 /* ---- float32 -------------------------------------------------------------------- */
 
-static inline float exp_f32(float x) {
+/* x = n ln2 + r with n integral and |r| <= ln2/2; n is returned, r set */
+static inline float reduce_f32(float x, float *r) {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float n = (x * 1.44269504f + magic) - magic;
+    *r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    return n;
+}
+
+static inline float exp_f32(float x) {
     float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
-    float n = (xc * 1.44269504f + magic) - magic;
-    float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+    float r, n = reduce_f32(xc, &r);
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -79,11 +85,8 @@ static inline float log_f32(float x) {
  * expm1(t) = 2^n expm1(r) + (2^n - 1) with t = n ln2 + r has no
  * cancellation for t >= 0, the only side tanh needs. */
 static inline float tanh_f32(float x) {
-    const float magic = 12582912.0f;
     float a = fabsf(x);
-    float t = 2.0f * (a < 9.0f ? a : 9.0f); /* tanh(9) rounds to 1 */
-    float n = (t * 1.44269504f + magic) - magic;
-    float r = (t - n * 0.693359375f) - n * -2.12194440e-4f;
+    float r, n = reduce_f32(2.0f * (a < 9.0f ? a : 9.0f), &r); /* tanh(9) rounds to 1 */
     float p = 1.0f / 40320.0f;
     p = p * r + 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -103,15 +106,25 @@ static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
 /* ---- float64 --------------------------------------------------------------------- */
 
+#define MAGIC_F64 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to an integer */
+
+/* x = n ln2 + r with n integral and |r| <= ln2/2; n is returned, as an
+ * int64 in *ni too, read from the bits of (n + magic): no int64 division,
+ * shift or conversion, which plain x86-64 cannot do in vectors */
+static inline double reduce_f64(double x, double *r, int64_t *ni) {
+    double nm = x * 1.4426950408889634 + MAGIC_F64;
+    double n = nm - MAGIC_F64;
+    *ni = d_bits(nm) - d_bits(MAGIC_F64);
+    *r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    return n;
+}
+
 static inline double exp_f64(double x) {
-    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
     double xc = x < -746.0 ? -746.0 : x > 710.0 ? 710.0 : x;
-    double nm = xc * 1.4426950408889634 + magic;
-    double n = nm - magic;
-    /* integers read from the bits of (value + magic): no int64 division,
-     * shift or conversion, which plain x86-64 cannot do in vectors */
-    int64_t ni = d_bits(nm) - d_bits(magic), h = d_bits(n * 0.5 + magic) - d_bits(magic);
-    double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double r;
+    int64_t ni;
+    double n = reduce_f64(xc, &r, &ni);
+    int64_t h = d_bits(n * 0.5 + MAGIC_F64) - d_bits(MAGIC_F64);
     double p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
@@ -161,13 +174,9 @@ static inline double log_f64(double x) {
 
 /* as tanh_f32 */
 static inline double tanh_f64(double x) {
-    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    double a = fabs(x);
-    double t = 2.0 * (a < 20.0 ? a : 20.0); /* tanh(20) rounds to 1 */
-    double nm = t * 1.4426950408889634 + magic;
-    double n = nm - magic;
-    int64_t ni = d_bits(nm) - d_bits(magic);
-    double r = (t - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double a = fabs(x), r;
+    int64_t ni;
+    reduce_f64(2.0 * (a < 20.0 ? a : 20.0), &r, &ni); /* tanh(20) rounds to 1 */
     double p = 1.0 / 87178291200.0; /* 1/14! */
     static const double inv_fact[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
                                       1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
