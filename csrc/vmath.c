@@ -146,13 +146,12 @@ static inline double exp_f64(double x) {
 static inline double log_f64(double x) {
     bool sub = x < 2.2250738585072014e-308;
     double xs = sub ? x * 18014398509481984.0 : x; /* 2^54 */
-    const double magic = 6755399441055744.0;
     int64_t bits = d_bits(xs);
     int64_t e = (int64_t)(((uint64_t)bits >> 52) & 0x7ff);
     double m = d_from_bits((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);
     bool big = m > 1.4142135623730951;
     m = big ? m * 0.5 : m;
-    double ef = (d_from_bits(e + d_bits(magic)) - magic) - 1023.0 - (sub ? 54.0 : 0.0) + (big ? 1.0 : 0.0);
+    double ef = (d_from_bits(e + d_bits(MAGIC_F64)) - MAGIC_F64) - 1023.0 - (sub ? 54.0 : 0.0) + (big ? 1.0 : 0.0);
     double s = (m - 1.0) / (m + 1.0), s2 = s * s;
     double p = 2.0 / 25.0;
     p = p * s2 + 2.0 / 23.0;
