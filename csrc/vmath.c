@@ -33,6 +33,17 @@ static inline int64_t d_bits(double d) { int64_t i; memcpy(&i, &d, 8); return i;
 
 /* ---- float32 -------------------------------------------------------------------- */
 
+/* 1/k! for k = 0..8, and sum over k = lo..hi of r^(k-lo) / k!, by Horner:
+ * exp's and expm1's Taylor polynomials */
+static const float inv_fact_f32[] = {1.0f, 1.0f, 0.5f, 1.0f / 6.0f, 1.0f / 24.0f, 1.0f / 120.0f,
+                                     1.0f / 720.0f, 1.0f / 5040.0f, 1.0f / 40320.0f};
+
+static inline float taylor_f32(float r, int lo, int hi) {
+    float p = inv_fact_f32[hi];
+    for (int k = hi - 1; k >= lo; k--) p = p * r + inv_fact_f32[k];
+    return p;
+}
+
 /* x = n ln2 + r with n integral and |r| <= ln2/2; n is returned, r set */
 static inline float reduce_f32(float x, float *r) {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
@@ -44,14 +55,7 @@ static inline float reduce_f32(float x, float *r) {
 static inline float exp_f32(float x) {
     float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
     float r, n = reduce_f32(xc, &r);
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    float p = taylor_f32(r, 0, 7);
     int32_t ni = (int32_t)n, h = ni / 2;
     float y = p * f_from_bits((h + 127) << 23) * f_from_bits((ni - h + 127) << 23);
     return x != x ? x : y;
@@ -87,14 +91,7 @@ static inline float log_f32(float x) {
 static inline float tanh_f32(float x) {
     float a = fabsf(x);
     float r, n = reduce_f32(2.0f * (a < 9.0f ? a : 9.0f), &r); /* tanh(9) rounds to 1 */
-    float p = 1.0f / 40320.0f;
-    p = p * r + 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    float q = (p * r) * r + r; /* expm1(r) */
+    float q = (taylor_f32(r, 2, 8) * r) * r + r; /* expm1(r) */
     float s = f_from_bits(((int32_t)n + 127) << 23);
     float em1 = s * q + (s - 1.0f);
     float y = em1 / (em1 + 2.0f);
@@ -105,6 +102,18 @@ static inline float tanh_f32(float x) {
 static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
 /* ---- float64 --------------------------------------------------------------------- */
+
+/* as inv_fact_f32 and taylor_f32, for k = 0..14 */
+static const double inv_fact_f64[] = {1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0,
+                                      1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0,
+                                      1.0 / 39916800.0, 1.0 / 479001600.0, 1.0 / 6227020800.0,
+                                      1.0 / 87178291200.0};
+
+static inline double taylor_f64(double r, int lo, int hi) {
+    double p = inv_fact_f64[hi];
+    for (int k = hi - 1; k >= lo; k--) p = p * r + inv_fact_f64[k];
+    return p;
+}
 
 #define MAGIC_F64 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to an integer */
 
@@ -125,20 +134,7 @@ static inline double exp_f64(double x) {
     int64_t ni;
     double n = reduce_f64(xc, &r, &ni);
     int64_t h = d_bits(n * 0.5 + MAGIC_F64) - d_bits(MAGIC_F64);
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    double p = taylor_f64(r, 0, 13);
     double y = p * d_from_bits((h + 1023) << 52) * d_from_bits((ni - h + 1023) << 52);
     return x != x ? x : y;
 }
@@ -176,12 +172,7 @@ static inline double tanh_f64(double x) {
     double a = fabs(x), r;
     int64_t ni;
     reduce_f64(2.0 * (a < 20.0 ? a : 20.0), &r, &ni); /* tanh(20) rounds to 1 */
-    double p = 1.0 / 87178291200.0; /* 1/14! */
-    static const double inv_fact[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                                      1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
-                                      1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5};
-    for (int k = 0; k < 12; k++) p = p * r + inv_fact[k];
-    double q = (p * r) * r + r; /* expm1(r) */
+    double q = (taylor_f64(r, 2, 14) * r) * r + r; /* expm1(r) */
     double s = d_from_bits((ni + 1023) << 52);
     double em1 = s * q + (s - 1.0);
     double y = em1 / (em1 + 2.0);
