@@ -41,6 +41,8 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
     cg_loop loop = cg_binary_loop(op, dtype);
     if (!loop) return NULL;
     if (a->numel == 1 && b->numel == 1 && a->dtype == dtype && b->dtype == dtype) {
+        cg_prefetch_input(a);
+        cg_prefetch_input(b);
         const cg_tensor *big = a->ndim >= b->ndim ? a : b; /* 1-element fast path */
         cg_tensor *out = cg_new_tensor(big->shape, big->ndim, dtype);
         if (!out) return NULL;
