@@ -126,6 +126,11 @@ void cg_tensor_retain(cg_tensor *t);
 void cg_tensor_release(cg_tensor *t); /* NULL allowed */
 /* Sets t->pyobj, the binding's wrapper of t (borrowed; NULL when it dies). */
 void cg_tensor_set_pyobj(cg_tensor *t, void *obj);
+/* The wrapper obj dies: clears t->pyobj if it is obj, and releases t (the
+ * wrapper's reference). `next` and `after` (not owned, possibly dead, never
+ * written) are guesses at the tensors released next: see Note [Dropping
+ * results in a row] in tensor.c. */
+void cg_tensor_release_wrapper(cg_tensor *t, void *obj, const cg_tensor *next, const cg_tensor *after);
 
 /* Uninitialised / filled tensors of the given shape. */
 cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype);

@@ -165,6 +165,28 @@ void cg_tensor_set_pyobj(cg_tensor *t, void *obj) {
     t->pyobj = obj;
 }
 
+/* Note [Dropping results in a row]
+ * A big graph's results die far out of cache, and often all at once: a list
+ * of them dropped, last made first. Each death then waits on three lines in
+ * turn -- the tensor's header, then its storage's and its node's counts,
+ * lowered by locked operations that overlap with nothing -- unless they
+ * were asked for earlier. Each wrapper knows the two tensors wrapped just
+ * before its own, the two likeliest to die next: releasing t starts loading
+ * the header of the second, and the storage and node of the first, whose
+ * header the release before asked for. A guess costs nothing when wrong: the
+ * guessed tensor may be dead, but its header stays in a pool, whose memory
+ * is never given back, and what is read from it only names lines to load. */
+void cg_tensor_release_wrapper(cg_tensor *t, void *obj, const cg_tensor *next, const cg_tensor *after) {
+    __builtin_prefetch(after, 1, 3);
+    if (next) {
+        __builtin_prefetch(__atomic_load_n(&next->storage, __ATOMIC_RELAXED), 1, 3);
+        __builtin_prefetch(__atomic_load_n(&next->grad_fn, __ATOMIC_RELAXED), 1, 3);
+    }
+    cg_prefetch_input(t); /* for when the guess was wrong */
+    if (t->pyobj == obj) cg_tensor_set_pyobj(t, NULL);
+    cg_tensor_release(t);
+}
+
 int64_t cg_shape_numel(const int64_t *shape, int ndim) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];

@@ -69,6 +69,7 @@ cdef extern from "cgrad.h" nogil:
     void cg_tensor_retain(cg_tensor *t)
     void cg_tensor_release(cg_tensor *t)
     void cg_tensor_set_pyobj(cg_tensor *t, void *obj)
+    void cg_tensor_release_wrapper(cg_tensor *t, void *obj, const cg_tensor *next, const cg_tensor *after)
     cg_tensor *cg_empty(const int64_t *shape, int ndim, cg_dtype dtype)
     cg_tensor *cg_zeros(const int64_t *shape, int ndim, cg_dtype dtype)
     cg_tensor *cg_ones(const int64_t *shape, int ndim, cg_dtype dtype)

@@ -246,6 +246,10 @@ cdef int parse_dims(object dim, int64_t *out) except -2:
 
 # ---- wrapping -----------------------------------------------------------------
 
+# the C tensors of the last two wrappers made (see _TensorBase._before)
+cdef const cg_tensor *_last_wrapped = NULL
+cdef const cg_tensor *_last_wrapped2 = NULL
+
 cdef object wrap(cg_tensor *t):
     """The Python object of t, which this call steals a reference to."""
     if t == NULL:
@@ -254,8 +258,13 @@ cdef object wrap(cg_tensor *t):
         obj = <object>t.pyobj
         cg_tensor_release(t)
         return obj
+    global _last_wrapped, _last_wrapped2
     cdef _TensorBase r = Tensor.__new__(Tensor)
     r.t = t
+    r._before = _last_wrapped
+    r._before2 = _last_wrapped2
+    _last_wrapped2 = _last_wrapped
+    _last_wrapped = t
     cg_tensor_set_pyobj(t, <void *>r)
     if not _tracking:
         PyObject_GC_UnTrack(<void *>r)
@@ -872,6 +881,10 @@ cdef class _TensorBase:
                           # garbage collector's slots, which _tensor_traverse extends
     cdef object __weakref__
     cdef _Link _link      # in _untracked while not tracked by the collector
+    # the C tensors wrapped just before this one, the likeliest to die after it
+    # (not owned; Note [Dropping results in a row] in csrc/tensor.c)
+    cdef const cg_tensor *_before
+    cdef const cg_tensor *_before2
     __array_priority__ = 1000
 
     def __dealloc__(self):
@@ -879,9 +892,7 @@ cdef class _TensorBase:
             self._link.prev.next = self._link.next
             self._link.next.prev = self._link.prev
         if self.t != NULL:
-            if self.t.pyobj == <void *>self:
-                cg_tensor_set_pyobj(self.t, NULL)
-            cg_tensor_release(self.t)
+            cg_tensor_release_wrapper(self.t, <void *>self, self._before, self._before2)
             _release_now()
 
     # -- operators --
