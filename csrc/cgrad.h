@@ -128,8 +128,8 @@ void cg_tensor_release(cg_tensor *t); /* NULL allowed */
 void cg_tensor_set_pyobj(cg_tensor *t, void *obj);
 /* The wrapper obj dies: clears t->pyobj if it is obj, and releases t (the
  * wrapper's reference). `next` and `after` (not owned, possibly dead, never
- * written) are guesses at the tensors released next: see Note [Dropping
- * results in a row] in tensor.c. */
+ * written; NULL allowed) are guesses at tensors released soon after: see
+ * Note [Dropping results in a row] in tensor.c. */
 void cg_tensor_release_wrapper(cg_tensor *t, void *obj, const cg_tensor *next, const cg_tensor *after);
 
 /* Uninitialised / filled tensors of the given shape. */

