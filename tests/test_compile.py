@@ -9,6 +9,7 @@ import inspect
 import random
 import threading
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -291,6 +292,23 @@ def test_decorator_forms_and_wrapped_signature():
         cgrad.compile(3)
     with pytest.raises(ValueError):
         cgrad.compile(c, cache_size=0)
+
+
+def test_the_compiled_step_carries_the_function_as_a_function_would():
+    def step(x):
+        return x * 2
+
+    step.tag = "kept"
+    compiled = cgrad.compile(step)
+    assert compiled.__wrapped__ is step and compiled.tag == "kept"
+    assert compiled.__qualname__ == step.__qualname__ and compiled.__module__ == __name__
+    assert step.__qualname__ in repr(compiled)
+    ref = weakref.ref(compiled)
+    assert ref() is compiled
+    x = cgrad.tensor([1.0, 2.0])
+    for _ in range(4):
+        assert compiled(x).tolist() == [2.0, 4.0]
+    assert stats(compiled).replays == 1  # a warm-up call and two recordings first
 
 
 def test_methods_can_be_compiled_per_instance():

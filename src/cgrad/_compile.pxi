@@ -2,6 +2,8 @@
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock,
                                PyThread_free_lock, PyThread_release_lock, PyThread_type_lock)
 
+from types import MethodType
+
 _recording = threading.local()  # .tape: the _Tape recording on this thread
 
 
@@ -323,6 +325,9 @@ cdef class _Replayer:
 
     def run(self, tuple args):
         """The step's outputs (a list of tensors when out_kind is 0), or _MISS / _STALE."""
+        return self.run_args(args)
+
+    cdef object run_args(self, tuple args):
         cdef cg_tensor *small[8]
         cdef cg_tensor **ins = small
         if cg_is_recording() or self.nargs < 0 or self.stale:
@@ -347,3 +352,31 @@ cdef class _Replayer:
         if t.n != self.n_in:
             raise ValueError(f"expected {self.n_in} input tensors, got {t.n}")
         return self.replay(t.arr)
+
+
+cdef class _CompiledFunction:
+    """What cgrad.compile returns. A call with the positional arguments of the
+    last replay goes straight to that replay, with no Python frame of its own;
+    any other call is the step's (compile.py's _CompiledStep) to answer."""
+    cdef readonly object _cgrad_step
+    cdef public _Replayer fast  # the replayer of the last signature replayed, or None
+    cdef dict __dict__          # what functools.update_wrapper copies from the function
+    cdef object __weakref__
+
+    def __cinit__(self, step):
+        self._cgrad_step = step
+
+    def __call__(self, *args, **kwargs):
+        cdef _Replayer fast = self.fast
+        if fast is not None and not kwargs:
+            out = fast.run_args(args)
+            if out is not _MISS:
+                return out
+        return self._cgrad_step(args, kwargs)
+
+    def __get__(self, obj, objtype):
+        """Bound to an instance, as a function is (a compiled method)."""
+        return self if obj is None else MethodType(self, obj)
+
+    def __repr__(self):
+        return f"<compiled function {getattr(self, '__qualname__', '?')}>"

@@ -39,17 +39,9 @@ def compile(fn=None, *, fullgraph=False, cache_size=8):
     if not isinstance(cache_size, int) or cache_size < 1:
         raise ValueError(f"cache_size must be a positive int, got {cache_size!r}")
     step = _CompiledStep(fn, bool(fullgraph), cache_size)
-
-    @functools.wraps(fn)
-    def compiled(*args, **kwargs):
-        fast = step.fast
-        if fast is not None and not kwargs:  # the hot path: the signature of the last replay
-            out = fast.run(args)
-            if out is not _MISS:
-                return out
-        return step(args, kwargs)
-
-    compiled._cgrad_step = step
+    compiled = _C._CompiledFunction(step)  # replays the last signature replayed without Python
+    functools.update_wrapper(compiled, fn)
+    step.front = compiled
     return compiled
 
 
@@ -165,8 +157,18 @@ class _CompiledStep:
         self.cache = {}
         self.cause = None         # set when the step runs eagerly for good
         self.cache_warned = False
-        self.fast = None          # the replayer of the last signature replayed: the hot path
+        self.front = None         # the _C._CompiledFunction that compile() returns
         self.old_replays = 0      # replays of recordings dropped since
+
+    @property
+    def fast(self):
+        """The replayer of the last signature replayed: the compiled function calls it first."""
+        return self.front.fast if self.front is not None else None
+
+    @fast.setter
+    def fast(self, replayer):
+        if self.front is not None:
+            self.front.fast = replayer
 
     @property
     def replays(self):
