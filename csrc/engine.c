@@ -278,13 +278,23 @@ static int evaluate(run *r, cg_node *n) {
 
 /* ---- a run -------------------------------------------------------------------- */
 
+/* Note [Releasing a run's graph]
+ * A graph that backward ran through is usually freed soon after, from its
+ * roots, each node's death releasing its next nodes: a walk that learns
+ * each address from the node before, a trip to memory a node for a big
+ * graph. Between runs a node's buffer pointer is free (a run's claim sets
+ * it again), so finish() leaves in it the node 8 places later in the run's
+ * claim order, which is close to the order the release takes, and a node's
+ * destruction starts loading that one. Only ever a guess, never read: the
+ * node may be dead and its memory back in the pool (which is never given
+ * back to the system), or still in use. */
 static void finish(run *r) {
     for (size_t k = 0; k < r->n_nodes; k++) {
         if (k + 8 < r->n_nodes) cg_prefetch(r->nodes[k + 8], NODE_HEAD);
         cg_node *n = r->nodes[k];
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
         if (n->n_outputs > 1) free(n->bufs);
-        n->buf1 = NULL;
+        n->release_next = k + 8 < r->n_nodes ? r->nodes[k + 8] : NULL;
         n->run = 0;
         n->deps = 0;
         n->captured = 0;

@@ -133,6 +133,8 @@ static inline void saved_clear(cg_saved *s) {
 
 /* Called from the deferred-release loop only (tensor.c). */
 void cg_node_destroy(cg_node *n) {
+    /* Note [Releasing a run's graph] in engine.c; NULL while never run */
+    if (n->release_next) cg_prefetch(n->release_next, 256);
     if (n->variable) {
         cg_graph_lock();
         if (n->variable->grad_acc == n) n->variable->grad_acc = NULL;

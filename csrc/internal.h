@@ -290,6 +290,7 @@ struct cg_node {
     union {
         cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
         cg_tensor **bufs; /* input buffers when n_outputs > 1 */
+        const cg_node *release_next; /* between runs: see Note [Releasing a run's graph] */
     };
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
     void *user;          /* the binding's wrapper, if any (borrowed) */
