@@ -323,11 +323,8 @@ cdef class _Replayer:
             if outs != small:
                 free(outs)
 
-    def run(self, tuple args):
+    cdef object run(self, tuple args):
         """The step's outputs (a list of tensors when out_kind is 0), or _MISS / _STALE."""
-        return self.run_args(args)
-
-    cdef object run_args(self, tuple args):
         cdef cg_tensor *small[8]
         cdef cg_tensor **ins = small
         if cg_is_recording() or self.nargs < 0 or self.stale:
@@ -369,7 +366,7 @@ cdef class _CompiledFunction:
     def __call__(self, *args, **kwargs):
         cdef _Replayer fast = self.fast
         if fast is not None and not kwargs:
-            out = fast.run_args(args)
+            out = fast.run(args)
             if out is not _MISS:
                 return out
         return self._cgrad_step(args, kwargs)

@@ -39,10 +39,7 @@ def compile(fn=None, *, fullgraph=False, cache_size=8):
     if not isinstance(cache_size, int) or cache_size < 1:
         raise ValueError(f"cache_size must be a positive int, got {cache_size!r}")
     step = _CompiledStep(fn, bool(fullgraph), cache_size)
-    compiled = _C._CompiledFunction(step)  # replays the last signature replayed without Python
-    functools.update_wrapper(compiled, fn)
-    step.front = compiled
-    return compiled
+    return functools.update_wrapper(step.front, fn)
 
 
 compile.CompileError = CompileError
@@ -157,18 +154,17 @@ class _CompiledStep:
         self.cache = {}
         self.cause = None         # set when the step runs eagerly for good
         self.cache_warned = False
-        self.front = None         # the _C._CompiledFunction that compile() returns
+        self.front = _C._CompiledFunction(self)  # what compile() returns: calls the fast replayer first
         self.old_replays = 0      # replays of recordings dropped since
 
     @property
     def fast(self):
-        """The replayer of the last signature replayed: the compiled function calls it first."""
-        return self.front.fast if self.front is not None else None
+        """The replayer of the last signature replayed, which the front calls without Python."""
+        return self.front.fast
 
     @fast.setter
     def fast(self, replayer):
-        if self.front is not None:
-            self.front.fast = replayer
+        self.front.fast = replayer
 
     @property
     def replays(self):
