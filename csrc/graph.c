@@ -372,6 +372,34 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
     return s->data;
 }
 
+int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int64_t *stride) {
+    cg_saved *s = &n->saved[slot];
+    if (!s->data || saved_storage(s)->version != s->version) { /* the error cg_unpack gives */
+        cg_tensor_release(cg_unpack_from(n, s));
+        return -1;
+    }
+    const int64_t *shape;
+    int ndim, dtype;
+    if (s->bare) { /* laid out as input 0, contiguous from its storage's start */
+        *data = s->storage->data;
+        shape = n->in_shape[0].d, ndim = n->in_shape[0].ndim, dtype = n->in_dtype[0];
+    } else {
+        const cg_tensor *t = s->data;
+        if (!cg_tensor_is_contiguous(t)) return 0;
+        *data = cg_ptr(t);
+        shape = t->shape, ndim = t->ndim, dtype = t->dtype;
+    }
+    if (dtype != g->dtype) return 0;
+    if (cg_shape_eq(shape, ndim, g->shape, g->ndim)) {
+        *stride = 1;
+        return 1;
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= shape[d];
+    *stride = 0;
+    return numel == 1 && ndim <= g->ndim;
+}
+
 cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s) {
     return s->data ? saved_alias(n, s) : NULL;
 }

@@ -355,6 +355,12 @@ static inline bool cg_wants(const cg_node *n, int i) {
 int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output);
 /* The saved tensor of slot, new reference; errors if freed or modified. */
 cg_tensor *cg_unpack(cg_node *n, int slot);
+/* What saved slot `slot` holds as an operand of an element-wise kernel beside
+ * g, checked as cg_unpack checks it, without making a tensor: its data and the
+ * stride (in elements) that lays it out as g, 1 when it has g's shape and is
+ * contiguous, 0 when it is one element of no more dimensions than g. Both
+ * need g's dtype. 1 when so, 0 when not (unpack it instead), -1 on error. */
+int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int64_t *stride);
 /* The same for a saved tensor kept outside n->saved (custom Functions). */
 int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output);
 cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s);

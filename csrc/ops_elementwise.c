@@ -132,6 +132,35 @@ static cg_tensor *with_saved(cg_tensor *(*fn)(cg_tensor *, cg_tensor *), cg_tens
     return r;
 }
 
+/* Note [Gradients computed in place]
+ * With no graph being built, an element-wise backward formula g op saved
+ * may write its result over g when nothing else can see g: its node's input
+ * buffer holds the only reference, and no view, wrapper, hook or retained
+ * .grad shares it (a gradient sent down two edges, or kept by a hook, has
+ * more). The result is then g itself, with a new reference, and the buffer
+ * lets go of its own after the node's backward. Down a long chain, each
+ * node's gradient is the one it received, rewritten: no tensor made per
+ * node, and no new memory brought into cache. The values are those of the
+ * formula's own op, computed by the same kernel. A recording (compile.c)
+ * takes the ops as usual. buffer_add in engine.c sums gradients in place on
+ * the same condition. */
+static cg_tensor *in_place_with_saved(cg_binop op, cg_tensor *(*fn)(cg_tensor *, cg_tensor *), cg_tensor *g,
+                                      cg_node *n, int slot) {
+    if (cg_is_grad_enabled() || CG_RECORDING() || !cg_is_unique(g) || !cg_tensor_is_contiguous(g))
+        return with_saved(fn, g, n, slot);
+    char *t;
+    int64_t ts;
+    int rc = cg_saved_operand(n, slot, g, &t, &ts);
+    cg_loop loop = rc > 0 ? cg_binary_loop(op, (cg_dtype)g->dtype) : NULL;
+    if (!loop) return rc < 0 ? NULL : with_saved(fn, g, n, slot);
+    char *data[3] = {cg_ptr(g), cg_ptr(g), t};
+    const int64_t strides[3] = {1, 1, ts};
+    loop(g->numel, data, strides);
+    cg_bump_version(g);
+    cg_tensor_retain(g);
+    return g;
+}
+
 static cg_tensor *number(double v, cg_tensor *like) { return cg_scalar_tensor(v, CG_FLOAT64, like); }
 
 /* fn(a, number v) */
@@ -230,13 +259,18 @@ static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     const cg_saved *s = n->saved;
     if (s[0].data && s[0].data == s[1].data && !s[0].bare && !s[1].bare && cg_wants(n, 0) && cg_wants(n, 1) &&
         !cg_is_grad_enabled()) { /* a * a: both are g * a, computed once (the same values, a pass fewer) */
-        if (!(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_mul, gout[0], n, 1)))) return -1;
+        if (!(gin[0] = cg_reduce_grad(n, 0, in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 1)))) return -1;
         cg_tensor_retain(gin[0]);
         gin[1] = gin[0];
         return 0;
     }
-    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_mul, gout[0], n, 1)))) return -1;
-    if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, with_saved(cg_mul, gout[0], n, 0)))) return -1;
+    if (cg_wants(n, 0)) { /* g may be rewritten only by the last formula that reads it */
+        cg_tensor *g = cg_wants(n, 1) ? with_saved(cg_mul, gout[0], n, 1)
+                                      : in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 1);
+        if (!(gin[0] = cg_reduce_grad(n, 0, g))) return -1;
+    }
+    if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 0))))
+        return -1;
     return 0;
 }
 static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true};
@@ -260,7 +294,11 @@ static cg_tensor *div_other_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b) {
 
 static int div_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 */
-    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, with_saved(cg_div, gout[0], n, 1)))) return -1;
+    if (cg_wants(n, 0)) { /* g may be rewritten only by the last formula that reads it */
+        cg_tensor *g = cg_wants(n, 1) ? with_saved(cg_div, gout[0], n, 1)
+                                      : in_place_with_saved(CG_BIN_DIV, cg_div, gout[0], n, 1);
+        if (!(gin[0] = cg_reduce_grad(n, 0, g))) return -1;
+    }
     if (cg_wants(n, 1)) {
         cg_tensor *a = cg_unpack(n, 0), *b = a ? cg_unpack(n, 1) : NULL;
         gin[1] = b ? cg_reduce_grad(n, 1, div_other_grad(gout[0], a, b)) : NULL;
@@ -442,7 +480,7 @@ static cg_tensor *float_unary(cg_unop op, cg_tensor *a) {
 
 static int exp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da exp(a) = exp(a) */
-    return (gin[0] = with_saved(cg_mul, gout[0], n, 2)) ? 0 : -1;
+    return (gin[0] = in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 2)) ? 0 : -1;
 }
 static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true};
 
@@ -450,7 +488,7 @@ cg_tensor *cg_exp(cg_tensor *a) { return record(&exp_op, float_unary(CG_UN_EXP, 
 
 static int log_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da log(a) = 1/a */
-    return (gin[0] = with_saved(cg_div, gout[0], n, 0)) ? 0 : -1;
+    return (gin[0] = in_place_with_saved(CG_BIN_DIV, cg_div, gout[0], n, 0)) ? 0 : -1;
 }
 static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true};
 
@@ -464,7 +502,7 @@ static cg_tensor *relu_backward(cg_tensor *g, cg_tensor *y);
 
 static int tanh_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da tanh(a) = 1 - tanh(a)^2 */
-    return (gin[0] = with_saved(tanh_backward, gout[0], n, 2)) ? 0 : -1;
+    return (gin[0] = in_place_with_saved(CG_BIN_TANH_BWD, tanh_backward, gout[0], n, 2)) ? 0 : -1;
 }
 static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true};
 
@@ -472,7 +510,7 @@ cg_tensor *cg_tanh(cg_tensor *a) { return record(&tanh_op, float_unary(CG_UN_TAN
 
 static int sigmoid_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da sigmoid(a) = (1 - sigmoid(a)) * sigmoid(a) */
-    return (gin[0] = with_saved(sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
+    return (gin[0] = in_place_with_saved(CG_BIN_SIGMOID_BWD, sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
 }
 static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, .no_ints = true};
 
@@ -482,7 +520,7 @@ cg_tensor *cg_sigmoid(cg_tensor *a) {
 
 static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da relu(a) = a > 0 */
-    return (gin[0] = with_saved(relu_backward, gout[0], n, 2)) ? 0 : -1;
+    return (gin[0] = in_place_with_saved(CG_BIN_RELU_BWD, relu_backward, gout[0], n, 2)) ? 0 : -1;
 }
 static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true};
 

@@ -201,3 +201,74 @@ def test_a_saved_output_written_in_place_through_a_view_is_caught():
     with pytest.raises(RuntimeError, match=r"\[torch.DoubleTensor \[3\]\], which is output 0 of Exp, "
                                            r"is at version 1; expected version 0"):
         y.sum().backward()
+
+
+# Element-wise backward formulas write over a gradient nothing else holds
+# (Note [Gradients computed in place] in csrc/ops_elementwise.c). Whoever
+# does hold one must see it unchanged: a hook that kept it, a retained
+# .grad, the gradient given to backward, a gradient sent down two edges.
+
+def _chain(T, x, kept, shapes_seen):
+    """x through every formula that can take the in-place path, with an
+    intermediate's gradient kept by a hook, one retained, one shared."""
+    a = (x * 1.5).tanh()
+    a.register_hook(lambda g: kept.append(g))
+    b = a.exp()
+    b.retain_grad()
+    c = (b + b.sigmoid()) / 3.0          # the gradient of c reaches b down two edges
+    d = c.relu() * c                     # c's gradient summed from two formulas
+    e = (d + 2.0).log() * T.tensor(0.5, dtype=x.dtype)  # a 0-d factor: broadcast against g
+    shapes_seen.append(tuple(e.shape))
+    return e, b
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradients_held_elsewhere_are_not_overwritten(dtype):
+    torch = pytest.importorskip("torch")
+    xs = np.linspace(-1.2, 1.3, 7)
+    out = {}
+    for T in (cgrad, torch):
+        x = T.tensor(xs, dtype=getattr(T, dtype), requires_grad=True)
+        kept, shapes = [], []
+        e, b = _chain(T, x, kept, shapes)
+        seed = T.tensor(np.linspace(0.5, 2.0, 7), dtype=getattr(T, dtype))
+        e.backward(seed)
+        out[T.__name__] = (np.array(x.grad.tolist()), np.array(kept[0].tolist()),
+                           np.array(b.grad.tolist()), np.array(seed.tolist()))
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    for ours, theirs in zip(out["cgrad"], out["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(out["cgrad"][3], np.array(np.linspace(0.5, 2.0, 7), dtype=dtype))
+
+
+def test_a_chain_of_formulas_gives_torchs_gradients_with_and_without_a_graph():
+    torch = pytest.importorskip("torch")
+    first, second = {}, {}
+    for T in (cgrad, torch):
+        x = T.tensor([0.3, -0.7, 1.1], dtype=T.float64, requires_grad=True)
+        s = T.tensor(0.8, dtype=T.float64, requires_grad=True)
+        y = x
+        for _ in range(5):
+            y = (y * s).tanh().exp() / (1.0 + s)
+        (g,) = T.autograd.grad(y.sum(), x, create_graph=True)
+        y.sum().backward(retain_graph=True)
+        (gg,) = T.autograd.grad(g.sum(), s)
+        first[T.__name__] = (g.tolist(), x.grad.tolist(), s.grad.tolist())
+        second[T.__name__] = gg.tolist()
+    for ours, theirs in zip(first["cgrad"], first["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(second["cgrad"], second["torch"], rtol=1e-12)
+
+
+def test_a_float32_gradient_times_a_float64_saved_tensor():
+    torch = pytest.importorskip("torch")
+    res = {}
+    for T in (cgrad, torch):
+        x = T.tensor([0.5, 1.5], dtype=T.float32, requires_grad=True)
+        w = T.tensor([2.0, 3.0], dtype=T.float64, requires_grad=True)
+        y = (x.tanh() * w).sum()
+        y.backward()
+        res[T.__name__] = (x.grad.tolist(), w.grad.tolist(), str(x.grad.dtype).split(".")[-1])
+    assert res["cgrad"][2] == res["torch"][2]
+    np.testing.assert_allclose(res["cgrad"][0], res["torch"][0], rtol=1e-6)
+    np.testing.assert_allclose(res["cgrad"][1], res["torch"][1], rtol=1e-6)
