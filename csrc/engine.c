@@ -113,7 +113,7 @@ static int claim(run *r, cg_node *n) {
  * roots, which for chains and most graphs is close to the order the nodes
  * run in, so it serves as the guess of what comes next. A wrong guess costs
  * only memory bandwidth. */
-static void prefetch_next_nodes(const cg_node *n) {
+static inline __attribute__((always_inline)) void prefetch_next_nodes(const cg_node *n) {
     for (int i = 0; i < n->n_next; i++)
         if (n->next[i].node) cg_prefetch(n->next[i].node, NODE_HEAD);
 }
@@ -346,8 +346,10 @@ static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
 
 /* Before the step-th node runs: the nodes expected 16 steps later, the
  * tensors saved by those expected 8 steps later, and their storage 4 steps
- * later (Note [Prefetching a big graph]). */
-static void prefetch_ahead(const run *r, size_t step) {
+ * later (Note [Prefetching a big graph]). Always inlined: a separate
+ * function that only reads memory and prefetches looks pure to GCC, whose
+ * calls to it, returning nothing, it then deletes. */
+static inline __attribute__((always_inline)) void prefetch_ahead(const run *r, size_t step) {
     if (step + 16 < r->n_nodes) cg_prefetch(r->nodes[step + 16], NODE_BACKWARD);
     if (step + 8 < r->n_nodes)
         for (int i = 0; i < CG_NODE_SAVED; i++) {
