@@ -74,6 +74,9 @@ static cg_node *heap_pop(run *r) {
 
 /* ---- step 1: claim and count ---------------------------------------------- */
 
+/* The first lines of a node: what claim() and route() touch. */
+#define NODE_HEAD 128
+
 static int claim(run *r, cg_node *n) {
     if (n->run == r->id) return 0;
     if (n->run != 0) {
@@ -83,6 +86,9 @@ static int claim(run *r, cg_node *n) {
         return -1;
     }
     if (cg_grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *))) return -1;
+    /* the node made CG_NODE_HINT before it, or after a run the one claimed
+     * 8 after it: either is likely claimed soon (Note [Prefetching a big graph]) */
+    if (n->made_before) cg_prefetch(n->made_before, NODE_HEAD);
     n->run = r->id;
     n->deps = 0;
     n->captured = 0;
@@ -100,8 +106,6 @@ static int claim(run *r, cg_node *n) {
     return 0;
 }
 
-/* The first lines of a node: what claim() and route() touch. */
-#define NODE_HEAD 128
 /* What a node's backward reads: the head, saved tensors, input shapes. */
 #define NODE_BACKWARD 384
 
@@ -112,7 +116,14 @@ static int claim(run *r, cg_node *n) {
  * lines well ahead. The claimed-node list is in discovery order from the
  * roots, which for chains and most graphs is close to the order the nodes
  * run in, so it serves as the guess of what comes next. A wrong guess costs
- * only memory bandwidth. */
+ * only memory bandwidth.
+ *
+ * The claiming walk itself has no list ahead of it: down a chain, the next
+ * node is known only once the current one is loaded. Nodes are mostly
+ * claimed newest first, so each node made keeps the one made CG_NODE_HINT
+ * nodes before it on the same thread (graph.c), in the buffer pointer it
+ * needs only from its first run on, and claiming a node starts loading that
+ * one. Never read, like the release's guess that replaces it after a run. */
 static inline __attribute__((always_inline)) void prefetch_next_nodes(const cg_node *n) {
     for (int i = 0; i < n->n_next; i++)
         if (n->next[i].node) cg_prefetch(n->next[i].node, NODE_HEAD);

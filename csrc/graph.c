@@ -97,6 +97,9 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
     }
     /* after the edges: an AccumulateGrad made just now must be older */
     node->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+    const cg_node **made = &cg_ts.made[cg_ts.n_made++ % CG_NODE_HINT];
+    node->made_before = *made;
+    *made = node;
     cg_anomaly_record(node);
     return node;
 }

@@ -84,6 +84,9 @@ typedef struct cg_reap_stack { /* see cg_reap_push */
     bool draining;
 } cg_reap_stack;
 
+/* How far back in creation order a node's hint points (Note [Prefetching a
+ * big graph] in engine.c) */
+#define CG_NODE_HINT 16
 typedef struct cg_tstate {
     int grad_disabled; /* zero-initialised: grad mode on */
     cg_pool tensors, storages, nodes;
@@ -91,6 +94,8 @@ typedef struct cg_tstate {
     unsigned next_scalar;
     cg_reap_stack reap;
     cg_node *running; /* the node whose backward this thread runs (anomaly mode) */
+    const cg_node *made[CG_NODE_HINT]; /* the last nodes made, a ring (not owned) */
+    unsigned n_made;
     cg_tape *tape;    /* the step this thread records (compile.c), or NULL */
 } cg_tstate;
 extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
@@ -291,6 +296,7 @@ struct cg_node {
         cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
         cg_tensor **bufs; /* input buffers when n_outputs > 1 */
         const cg_node *release_next; /* between runs: see Note [Releasing a run's graph] */
+        const cg_node *made_before;  /* until its first run: Note [Prefetching a big graph] */
     };
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
     void *user;          /* the binding's wrapper, if any (borrowed) */
