@@ -22,6 +22,9 @@ typedef struct run {
     int retain_graph;
     cg_node **nodes; /* every node claimed by this run */
     size_t n_nodes, cap_nodes;
+    const cg_node **hints; /* by claimed_at: each node's hint, see prefetch_ahead */
+    size_t cap_hints;
+    const cg_node *ahead[CG_NODE_HINT]; /* the hints of the last nodes run, by step */
     cg_node **heap; /* ready queue, max-heap on seq */
     size_t n_heap, cap_heap;
     cg_edge *targets; /* CAPTURE: the inputs' gradient edges */
@@ -85,10 +88,14 @@ static int claim(run *r, cg_node *n) {
                      "backward call is still differentiating; this reentrant use is not supported");
         return -1;
     }
-    if (cg_grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *))) return -1;
+    if (cg_grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *)) ||
+        cg_grow((void **)&r->hints, &r->cap_hints, r->n_nodes + 1, sizeof(cg_node *)))
+        return -1;
     /* the node made CG_NODE_HINT before it, or after a run the one claimed
      * 8 after it: either is likely claimed soon (Note [Prefetching a big graph]) */
     if (n->made_before) cg_prefetch(n->made_before, NODE_HEAD);
+    r->hints[r->n_nodes] = n->made_before;
+    n->claimed_at = (uint32_t)r->n_nodes; /* past 2^32 nodes, only the hints are wrong */
     n->run = r->id;
     n->deps = 0;
     n->captured = 0;
@@ -112,18 +119,24 @@ static int claim(run *r, cg_node *n) {
 /* Note [Prefetching a big graph]
  * A graph of many small ops is far out of cache by the time backward walks
  * it, and each step of a walk learns the next address only by loading the
- * current node: one cache miss after another. The walks below ask for
- * lines well ahead. The claimed-node list is in discovery order from the
- * roots, which for chains and most graphs is close to the order the nodes
- * run in, so it serves as the guess of what comes next. A wrong guess costs
- * only memory bandwidth.
+ * current node: one cache miss after another. The walks ask for lines well
+ * ahead, from guesses of what comes next; a wrong guess costs only memory
+ * bandwidth.
  *
- * The claiming walk itself has no list ahead of it: down a chain, the next
- * node is known only once the current one is loaded. Nodes are mostly
- * claimed newest first, so each node made keeps the one made CG_NODE_HINT
- * nodes before it on the same thread (graph.c), in the buffer pointer it
- * needs only from its first run on, and claiming a node starts loading that
- * one. Never read, like the release's guess that replaces it after a run. */
+ * Nodes run newest first (the ready queue is ordered by sequence number),
+ * and most are claimed newest first too. So each node made keeps the one
+ * made CG_NODE_HINT nodes before it on the same thread (graph.c): the node
+ * likely to be claimed, and to run, that many steps later. The hint lives
+ * in the buffer pointer a node needs only from its first run on: claiming
+ * a node starts loading its hint and copies it to the run's hints list,
+ * and running the node starts loading it again, with what it saved and
+ * their storage a few steps after (prefetch_ahead). A scalar graph whose
+ * ops read random earlier values is claimed in an order far from the one
+ * it runs in, so the claimed list, a good guess for chains, is not used.
+ * After a run, the buffer pointer holds the release's guess instead (Note
+ * [Releasing a run's graph]), a hint as good for a next run. A hint is
+ * never read, except the fields of nodes this run claimed, which are alive
+ * until it ends. */
 static inline __attribute__((always_inline)) void prefetch_next_nodes(const cg_node *n) {
     for (int i = 0; i < n->n_next; i++)
         if (n->next[i].node) cg_prefetch(n->next[i].node, NODE_HEAD);
@@ -289,6 +302,33 @@ static int evaluate(run *r, cg_node *n) {
 
 /* ---- a run -------------------------------------------------------------------- */
 
+/* Note [The engine's lists between runs]
+ * A run's claimed list, hints and ready queue grow by doubling as it goes.
+ * For a big graph that is a copy, and fresh pages from the system (a fault
+ * each 4 KB), at every run. The last run's lists of up to KEEP_LIST entries
+ * are kept for the next, under the engine's lock, which every run holds (a
+ * run nested in a hook finds them taken and makes its own). */
+#define KEEP_LIST ((size_t)1 << 18)
+typedef struct kept_list {
+    void *p;
+    size_t cap;
+} kept_list;
+static kept_list kept[3]; /* nodes, hints, heap */
+
+static void take_list(void **p, size_t *cap, kept_list *k) {
+    *p = k->p, *cap = k->cap;
+    k->p = NULL, k->cap = 0;
+}
+
+static void keep_list(void **p, size_t cap, kept_list *k) {
+    if (k->p || cap > KEEP_LIST) {
+        free(*p);
+    } else {
+        k->p = *p, k->cap = cap;
+    }
+    *p = NULL;
+}
+
 /* Note [Releasing a run's graph]
  * A graph that backward ran through is usually freed soon after, from its
  * roots, each node's death releasing its next nodes: a walk that learns
@@ -312,8 +352,9 @@ static void finish(run *r) {
         n->exec_needed = 0;
         n->need_mask = ~0u;
     }
-    free(r->nodes);
-    free(r->heap);
+    keep_list((void **)&r->nodes, r->cap_nodes, &kept[0]);
+    keep_list((void **)&r->hints, r->cap_hints, &kept[1]);
+    keep_list((void **)&r->heap, r->cap_heap, &kept[2]);
 }
 
 /* The gradient root i starts with: the given one (checked), or ones. */
@@ -355,21 +396,32 @@ static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
     return 0;
 }
 
-/* Before the step-th node runs: the nodes expected 16 steps later, the
- * tensors saved by those expected 8 steps later, and their storage 4 steps
- * later (Note [Prefetching a big graph]). Always inlined: a separate
- * function that only reads memory and prefetches looks pure to GCC, whose
- * calls to it, returning nothing, it then deletes. */
-static inline __attribute__((always_inline)) void prefetch_ahead(const run *r, size_t step) {
-    if (step + 16 < r->n_nodes) cg_prefetch(r->nodes[step + 16], NODE_BACKWARD);
-    if (step + 8 < r->n_nodes)
+/* As node n, the step-th, runs: the node expected CG_NODE_HINT (16) steps
+ * later (n's hint), the tensors saved by the one expected 8 steps later
+ * (whose lines were asked for 8 steps ago) and the storage of those
+ * expected 4 steps later (Note [Prefetching a big graph]). A hint is followed only if this
+ * run claimed it: a node of this run is alive until the run ends. Always
+ * inlined: a separate function that only reads memory and prefetches looks
+ * pure to GCC, whose calls to it, returning nothing, it then deletes. */
+static inline __attribute__((always_inline)) void prefetch_ahead(run *r, const cg_node *n, size_t step) {
+    size_t at = n->claimed_at;
+    /* down a chain, nodes run in the order they were claimed: the hints
+     * list is then read in order, and would miss all the same, each read
+     * waiting for the node that gives its index */
+    if (at + 16 < r->n_nodes) __builtin_prefetch(&r->hints[at + 16], 0, 3); /* two lines on */
+    const cg_node *h = at < r->n_nodes ? r->hints[at] : NULL;
+    if (h) cg_prefetch(h, NODE_BACKWARD);
+    r->ahead[step % CG_NODE_HINT] = h;
+    const cg_node *h8 = r->ahead[(step + CG_NODE_HINT / 2) % CG_NODE_HINT]; /* hinted 8 steps ago */
+    if (h8 && __atomic_load_n(&h8->run, __ATOMIC_RELAXED) == r->id)
         for (int i = 0; i < CG_NODE_SAVED; i++) {
-            const cg_saved *s = &r->nodes[step + 8]->saved[i];
+            const cg_saved *s = &h8->saved[i];
             if (s->data) cg_prefetch(s->data, s->bare ? 64 : 192); /* a bare one is a storage */
         }
-    if (step + 4 < r->n_nodes)
+    const cg_node *h12 = r->ahead[(step + CG_NODE_HINT / 4) % CG_NODE_HINT]; /* hinted 12 steps ago */
+    if (h12 && __atomic_load_n(&h12->run, __ATOMIC_RELAXED) == r->id)
         for (int i = 0; i < CG_NODE_SAVED; i++) {
-            const cg_saved *s = &r->nodes[step + 4]->saved[i];
+            const cg_saved *s = &h12->saved[i];
             if (s->data && !s->bare) cg_prefetch(s->data->storage, 64);
         }
 }
@@ -379,8 +431,8 @@ static int execute(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int
     if (r->mode == CAPTURE) mark_needed(r);
     if (seed_roots(r, roots, grads, n, edges)) return -1;
     for (size_t step = 0; r->n_heap; step++) {
-        prefetch_ahead(r, step);
         cg_node *node = heap_pop(r);
+        prefetch_ahead(r, node, step);
         if (evaluate(r, node)) return -1;
     }
     return 0;
@@ -418,6 +470,9 @@ static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
         int grad_mode = cg_is_grad_enabled();
         cg_set_grad_enabled(create_graph);
         r->id = ++run_counter;
+        take_list((void **)&r->nodes, &r->cap_nodes, &kept[0]);
+        take_list((void **)&r->hints, &r->cap_hints, &kept[1]);
+        take_list((void **)&r->heap, &r->cap_heap, &kept[2]);
         rc = execute(r, roots, grads, n, edges);
         finish(r);
         cg_set_grad_enabled(grad_mode);

@@ -292,6 +292,7 @@ struct cg_node {
     uint8_t has_saved;
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     uint8_t in_meta; /* bit i: in_dtype[i] and in_shape[i] were recorded */
+    uint32_t claimed_at; /* engine scratch: its place in the run's claimed list */
     union {
         cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
         cg_tensor **bufs; /* input buffers when n_outputs > 1 */
@@ -316,6 +317,7 @@ struct cg_node {
 _Static_assert(offsetof(cg_tensor, grad) + sizeof(cg_tensor *) <= 64, "a release would read two lines");
 /* Note [A node's cold tail]: a 1-d op's node spans five cache lines */
 _Static_assert(offsetof(cg_node, in_shape[1].d[1]) <= 5 * 64, "in_shape moved out of the hot lines");
+_Static_assert(offsetof(cg_node, buf1) == 72, "a node's head grew");
 
 extern const cg_op cg_accumulate_grad_op;
 
