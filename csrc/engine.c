@@ -334,18 +334,24 @@ static void keep_list(void **p, size_t cap, kept_list *k) {
  * roots, each node's death releasing its next nodes: a walk that learns
  * each address from the node before, a trip to memory a node for a big
  * graph. Between runs a node's buffer pointer is free (a run's claim sets
- * it again), so finish() leaves in it the node 8 places later in the run's
- * claim order, which is close to the order the release takes, and a node's
- * destruction starts loading that one. Only ever a guess, never read: the
- * node may be dead and its memory back in the pool (which is never given
- * back to the system), or still in use. */
+ * it again), so finish() leaves in it a guess of the node released some
+ * steps later, and a node's destruction starts loading that one. The
+ * release goes newest first, like the run: the guess is the node's hint
+ * (made 16 before it, Note [Prefetching a big graph]), or, where the claim
+ * order follows the order of making (a chain), the node 8 places later in
+ * it. Loading 16 nodes ahead has more lines in flight than a fast release
+ * of a chain can use: it was slower there than 8. Only ever a guess, never
+ * read: the node may be dead and its memory back in the pool (which is
+ * never given back to the system), or still in use. */
 static void finish(run *r) {
     for (size_t k = 0; k < r->n_nodes; k++) {
         if (k + 8 < r->n_nodes) cg_prefetch(r->nodes[k + 8], NODE_HEAD);
         cg_node *n = r->nodes[k];
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
         if (n->n_outputs > 1) free(n->bufs);
-        n->release_next = k + 8 < r->n_nodes ? r->nodes[k + 8] : NULL;
+        const cg_node *made_before = n->claimed_at < r->n_nodes ? r->hints[n->claimed_at] : NULL;
+        bool chain = k + 16 < r->n_nodes && r->nodes[k + 16] == made_before;
+        n->release_next = chain ? r->nodes[k + 8] : made_before;
         n->run = 0;
         n->deps = 0;
         n->captured = 0;
