@@ -405,10 +405,11 @@ static int seed_roots(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
 /* As node n, the step-th, runs: the node expected CG_NODE_HINT (16) steps
  * later (n's hint), the tensors saved by the one expected 8 steps later
  * (whose lines were asked for 8 steps ago) and the storage of those
- * expected 4 steps later (Note [Prefetching a big graph]). A hint is followed only if this
- * run claimed it: a node of this run is alive until the run ends. Always
- * inlined: a separate function that only reads memory and prefetches looks
- * pure to GCC, whose calls to it, returning nothing, it then deletes. */
+ * expected 4 steps later (Note [Prefetching a big graph]). A hint is
+ * followed only if this run claimed it: a node of this run is alive until
+ * the run ends. Always inlined: a separate function that only reads memory
+ * and prefetches looks pure to GCC, whose calls to it, returning nothing,
+ * it then deletes. */
 static inline __attribute__((always_inline)) void prefetch_ahead(run *r, const cg_node *n, size_t step) {
     size_t at = n->claimed_at;
     /* down a chain, nodes run in the order they were claimed: the hints
