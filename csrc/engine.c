@@ -93,8 +93,8 @@ static int claim(run *r, cg_node *n) {
         return -1;
     /* the node made CG_NODE_HINT before it, or after a run the one claimed
      * 8 after it: either is likely claimed soon (Note [Prefetching a big graph]) */
-    if (n->made_before) cg_prefetch(n->made_before, NODE_HEAD);
-    r->hints[r->n_nodes] = n->made_before;
+    if (n->hint) cg_prefetch(n->hint, NODE_HEAD);
+    r->hints[r->n_nodes] = n->hint;
     n->claimed_at = (uint32_t)r->n_nodes; /* past 2^32 nodes, only the hints are wrong */
     n->run = r->id;
     n->deps = 0;
@@ -349,9 +349,9 @@ static void finish(run *r) {
         cg_node *n = r->nodes[k];
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
         if (n->n_outputs > 1) free(n->bufs);
-        const cg_node *made_before = n->claimed_at < r->n_nodes ? r->hints[n->claimed_at] : NULL;
-        bool chain = k + 16 < r->n_nodes && r->nodes[k + 16] == made_before;
-        n->release_next = chain ? r->nodes[k + 8] : made_before;
+        const cg_node *hint = n->claimed_at < r->n_nodes ? r->hints[n->claimed_at] : NULL;
+        bool chain = k + 16 < r->n_nodes && r->nodes[k + 16] == hint;
+        n->hint = chain ? r->nodes[k + 8] : hint;
         n->run = 0;
         n->deps = 0;
         n->captured = 0;

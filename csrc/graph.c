@@ -98,7 +98,7 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
     /* after the edges: an AccumulateGrad made just now must be older */
     node->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
     const cg_node **made = &cg_ts.made[cg_ts.n_made++ % CG_NODE_HINT];
-    node->made_before = *made;
+    node->hint = *made;
     *made = node;
     cg_anomaly_record(node);
     return node;
@@ -136,8 +136,8 @@ static inline void saved_clear(cg_saved *s) {
 
 /* Called from the deferred-release loop only (tensor.c). */
 void cg_node_destroy(cg_node *n) {
-    /* Note [Releasing a run's graph] in engine.c; NULL while never run */
-    if (n->release_next) cg_prefetch(n->release_next, 256);
+    /* Note [Releasing a run's graph] in engine.c */
+    if (n->hint) cg_prefetch(n->hint, 256);
     if (n->variable) {
         cg_graph_lock();
         if (n->variable->grad_acc == n) n->variable->grad_acc = NULL;
@@ -397,10 +397,8 @@ int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int6
         *stride = 1;
         return 1;
     }
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++) numel *= shape[d];
     *stride = 0;
-    return numel == 1 && ndim <= g->ndim;
+    return cg_shape_numel(shape, ndim) == 1 && ndim <= g->ndim;
 }
 
 cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s) {

@@ -296,8 +296,10 @@ struct cg_node {
     union {
         cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
         cg_tensor **bufs; /* input buffers when n_outputs > 1 */
-        const cg_node *release_next; /* between runs: see Note [Releasing a run's graph] */
-        const cg_node *made_before;  /* until its first run: Note [Prefetching a big graph] */
+        /* between runs, a node likely wanted soon after this one: the one made
+         * CG_NODE_HINT before it until its first run, the release's guess
+         * after (Notes [Prefetching a big graph], [Releasing a run's graph]) */
+        const cg_node *hint;
     };
     cg_edge inline_next[CG_NODE_INLINE_EDGES];
     void *user;          /* the binding's wrapper, if any (borrowed) */
