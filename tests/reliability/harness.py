@@ -58,6 +58,9 @@ def child_env():
 
 def _limits(stack_kb):
     def apply():
+        # a shell runs background jobs with SIGINT ignored, and a child inherits
+        # that: Python then installs no KeyboardInterrupt handler
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if stack_kb is not None:
             resource.setrlimit(resource.RLIMIT_STACK, (stack_kb * 1024, stack_kb * 1024))
     return apply
