@@ -517,6 +517,10 @@ const char *cg_tape_cause(const cg_tape *tp); /* NULL, or why the recording is u
 int cg_tape_set_outputs(cg_tape *tp, cg_tensor *const *outputs, int n); /* retains them */
 int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t); /* the step wrote t's storage */
 int64_t cg_tape_size(const cg_tape *tp); /* entries */
+/* Once replayed: the bytes of the intermediates that share memory between
+ * replays, each counted alone, and the bytes of the memory they share
+ * (Note [Sharing buffers between replays' intermediates] in compile.c). */
+void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared);
 /* Entry i's kernel name (static), and in tensors[0..6) the tape's indices of
  * the tensors it names (-1: none); NULL if there is no entry i. */
 const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors);

@@ -150,6 +150,7 @@ struct cg_tape {
     keep *keeps;
     size_t nkeeps, capkeeps;
     size_t refresh_at; /* refreshing: entries before this one are done */
+    int64_t alone_bytes, shared_bytes; /* see cg_tape_memory */
     bool recording, broken, refresh_ok;
     char cause[256];
 };
@@ -505,6 +506,11 @@ int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t) {
 
 int64_t cg_tape_size(const cg_tape *tp) { return (int64_t)tp->n; }
 
+void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared) {
+    *alone = tp->alone_bytes;
+    *shared = tp->shared_bytes;
+}
+
 const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors) {
     if (i < 0 || (size_t)i >= tp->n) return NULL;
     const cg_kargs *k = &tp->e[i].k;
@@ -666,10 +672,176 @@ static int skip_private_constants(cg_tape *tp) {
     return 0;
 }
 
+/* Note [Sharing buffers between replays' intermediates]
+ *   An eager step frees an intermediate when its last reader is done, and the
+ *   next one of its size takes the same, still cached, memory. A tape holds
+ *   every intermediate for good: a replay of an RNN over 100 steps would write
+ *   a fresh buffer for each of them, megabytes that miss the cache on every
+ *   kernel. So before the first replay, the storages only the tape can reach
+ *   share memory as an eager step's would: each is live from the first entry
+ *   that names it to the last, and one whose life has ended hands its buffer
+ *   to the next of the same size that starts later (the most recently ended
+ *   first, as the eager pool would).
+ *
+ *   A storage qualifies when it was made during the recording, is neither an
+ *   input nor an output, no one but the tape's tensors holds it, none of them
+ *   is watched (held elsewhere, or handed to a leaf as .grad), and no constant
+ *   or pointer-level entry names it. Such a storage's values never outlive a
+ *   replay: an entry writes it before any reads it (the recording breaks on a
+ *   read of unwritten fresh data), and nothing after the replay can see it. A
+ *   constant restored by its entry or kept between replays is left alone. */
+
+typedef struct shared_block { /* memory several storages take turns with */
+    int64_t refs;              /* the storages pointing into it */
+    int64_t nbytes;
+    void *data;
+    int64_t index;             /* in the sweep's list of blocks */
+    int64_t next_free;         /* the block of this size freed before this one; -1: none */
+} shared_block;
+
+static void shared_block_release(void *data, void *ctx) {
+    (void)data;
+    shared_block *b = ctx;
+    if (CG_DEC(&b->refs) != 0) return;
+    cg_data_free(b->data, b->nbytes);
+    free(b);
+}
+
+typedef struct lifetime {
+    cg_storage *s;
+    int64_t first, last; /* entries; first = -1: not private after all */
+    int64_t next_start, next_end; /* lists of the storages starting, ending at one entry */
+} lifetime;
+
+/* The candidates' lifetimes, by walking every tensor each entry names. */
+static void lifetimes(const cg_tape *tp, const ptrmap *cand, lifetime *lt) {
+    for (size_t j = 0; j < tp->n; j++) {
+        const entry *e = &tp->e[j];
+        bool pinned = e->fn == replay_constant || e->fn == replay_set_grad;
+        for (int w = 0; w < CG_KT + e->k.nv; w++) {
+            const cg_tensor *t = w < CG_KT ? e->k.t[w] : e->k.v[w - CG_KT];
+            const int64_t *c = t ? map_find(cand, t->storage) : NULL;
+            if (!c) continue;
+            lifetime *l = &lt[*c];
+            if (pinned) l->first = -2;
+            if (l->first == -2) continue;
+            if (l->first < 0) l->first = (int64_t)j;
+            l->last = (int64_t)j;
+        }
+    }
+}
+
+/* Takes a free block of nbytes (the one freed last), or makes one of s's own
+ * memory. NULL: out of memory. */
+static shared_block *take_block(shared_block ***blocks, size_t *nblocks, size_t *cap, ptrmap *free_by_size,
+                                cg_storage *s) {
+    bool added;
+    int64_t *head = map_put(free_by_size, (const void *)(uintptr_t)s->nbytes, -1, &added);
+    if (!head) return NULL;
+    if (*head >= 0) {
+        shared_block *b = (*blocks)[*head];
+        *head = b->next_free;
+        return b;
+    }
+    shared_block *b = calloc(1, sizeof *b);
+    if (!b || cg_grow((void **)blocks, cap, *nblocks + 1, sizeof(shared_block *))) {
+        free(b);
+        return NULL;
+    }
+    b->nbytes = s->nbytes;
+    b->index = (int64_t)*nblocks;
+    (*blocks)[(*nblocks)++] = b;
+    return b;
+}
+
+static int share_buffers(cg_tape *tp, const bool *watch) {
+    ptrmap cand = {0}, free_by_size = {0};
+    lifetime *lt = NULL;
+    shared_block **blocks = NULL, **of = NULL;
+    size_t nlt = 0, caplt = 0, nblocks = 0, capblocks = 0;
+    int64_t *tensors = NULL; /* per candidate: the tape tensors on it */
+    int64_t *start = NULL, *end = NULL; /* per entry: the first candidate starting, ending there */
+    bool added;
+    int rc = -1;
+    /* candidates: fresh storages of tensors only the tape holds */
+    for (size_t i = 0; i < tp->nts; i++) {
+        cg_storage *s = tp->ts[i]->storage;
+        const int64_t *f = map_find(&tp->smap, s);
+        bool ok = !watch[i] && f && (*f & S_FRESH) && !(*f & S_INPUT) && !s->deleter && s->data != s->inline_buf;
+        int64_t *c = map_put(&cand, s, (int64_t)nlt, &added);
+        if (!c || (added && cg_grow((void **)&lt, &caplt, nlt + 1, sizeof(lifetime)))) goto done;
+        if (added) lt[nlt++] = (lifetime){s, -1, -1, -1, -1};
+        if (!ok) lt[*c].first = -2;
+    }
+    for (int i = 0; i < tp->nout; i++) {
+        const int64_t *c = tp->outputs[i] ? map_find(&cand, tp->outputs[i]->storage) : NULL;
+        if (c) lt[*c].first = -2;
+    }
+    if (!(tensors = calloc(nlt + 1, sizeof(int64_t)))) goto done;
+    for (size_t i = 0; i < tp->nts; i++) tensors[*map_find(&cand, tp->ts[i]->storage)]++;
+    for (size_t c = 0; c < nlt; c++)
+        if (CG_LOAD(&lt[c].s->refcount) != tensors[c]) lt[c].first = -2; /* held outside the tape */
+    lifetimes(tp, &cand, lt);
+    /* the sweep: lists of the storages that start and end at each entry */
+    start = malloc((tp->n + 1) * sizeof(int64_t));
+    end = malloc((tp->n + 1) * sizeof(int64_t));
+    of = calloc(nlt + 1, sizeof(shared_block *));
+    if (!start || !end || !of) goto done;
+    for (size_t j = 0; j < tp->n; j++) start[j] = end[j] = -1;
+    for (size_t c = nlt; c-- > 0;) { /* prepended: each list comes out in the order of the tape's tensors */
+        if (lt[c].first < 0) continue;
+        lt[c].next_start = start[lt[c].first], start[lt[c].first] = (int64_t)c;
+    }
+    for (size_t c = 0; c < nlt; c++) {
+        if (lt[c].first < 0) continue;
+        lt[c].next_end = end[lt[c].last], end[lt[c].last] = (int64_t)c;
+    }
+    bool failed = false;
+    for (size_t j = 0; j < tp->n && !failed; j++) {
+        for (int64_t c = start[j]; c >= 0 && !failed; c = lt[c].next_start)
+            failed = !(of[c] = take_block(&blocks, &nblocks, &capblocks, &free_by_size, lt[c].s));
+        for (int64_t c = end[j]; c >= 0 && !failed; c = lt[c].next_end) {
+            int64_t *head = map_find(&free_by_size, (const void *)(uintptr_t)lt[c].s->nbytes);
+            of[c]->next_free = *head;
+            *head = of[c]->index;
+        }
+    }
+    if (failed) goto done;
+    /* a block's memory: its first storage's own; the others give theirs back */
+    for (size_t c = 0; c < nlt; c++) {
+        shared_block *b = of[c];
+        if (!b) continue;
+        cg_storage *s = lt[c].s;
+        if (b->data)
+            cg_data_free(s->data, s->nbytes);
+        else
+            b->data = s->data;
+        s->data = b->data;
+        s->deleter = shared_block_release;
+        s->deleter_ctx = b;
+        b->refs++;
+        tp->alone_bytes += s->nbytes;
+    }
+    for (size_t b = 0; b < nblocks; b++) tp->shared_bytes += blocks[b]->nbytes;
+    rc = 0;
+done:
+    for (size_t b = 0; rc && b < nblocks; b++) free(blocks[b]); /* none given to a storage yet */
+    map_free(&cand);
+    map_free(&free_by_size);
+    free(lt);
+    free(tensors);
+    free(start);
+    free(end);
+    free(blocks);
+    free(of);
+    return rc;
+}
+
 /* Before the first replay: the tensors whose guards are checked -- those others
  * hold now, and the .grad tensors the replay hands to leaves (the only way
- * a tensor only the tape holds becomes reachable) -- and the pointers and
- * path of every element-wise kernel, fixed while the guards hold. */
+ * a tensor only the tape holds becomes reachable) --, the intermediates'
+ * shared memory, and the pointers and path of every element-wise kernel,
+ * fixed while the guards hold. */
 static int prepare(cg_tape *tp) {
     cg_tape_drop_history(tp);
     if (!tp->internal || !tp->guards || !(tp->watch = malloc((tp->nts + 1) * sizeof(size_t)))) return -1;
@@ -679,9 +851,13 @@ static int prepare(cg_tape *tp) {
         const int64_t *g = tp->e[j].fn == replay_set_grad && tp->e[j].k.t[1] ? map_find(&tp->tmap, tp->e[j].k.t[1]) : NULL;
         if (g) watch[*g] = true;
     }
-    for (size_t i = 0; i < tp->nts; i++)
-        if (watch[i] || CG_LOAD(&tp->ts[i]->refcount) != tp->internal[i]) tp->watch[tp->nwatch++] = i;
+    for (size_t i = 0; i < tp->nts; i++) {
+        watch[i] = watch[i] || CG_LOAD(&tp->ts[i]->refcount) != tp->internal[i];
+        if (watch[i]) tp->watch[tp->nwatch++] = i;
+    }
+    int rc = share_buffers(tp, watch);
     free(watch);
+    if (rc) return -1;
     for (size_t j = 0; j < tp->n; j++) {
         entry *e = &tp->e[j];
         if (e->fn != replay_loop && e->fn != replay_loop1 && e->fn != replay_iter) continue;

@@ -252,6 +252,62 @@ def test_moons_style_step_with_manual_sgd_on_data_and_accuracy_output():
     assert stats(compiled).replays == 97
 
 
+def tanh_chain_step(keep=None, length=30):
+    """A step whose intermediates (16 KB each) live a few operations, except
+    those the step keeps in `keep`."""
+    def make(params):
+        (w,) = params
+
+        def step(x):
+            h = w * x
+            for i in range(length):
+                h = (h * 0.5 + x).tanh()
+                if keep is not None and i == 3:
+                    keep["view"] = h.detach()  # another tensor on the intermediate's memory
+                if keep is not None and i == 5:
+                    keep["tensor"] = h
+            loss = (h * h).sum()
+            loss.backward()
+            with cgrad.no_grad():
+                w.sub_(0.01 * w.grad)
+                w.grad.zero_()
+            return loss
+
+        return step
+
+    return make
+
+
+def chain_batches(n=12):
+    rng = np.random.default_rng(4)
+    return [(cgrad.tensor(rng.standard_normal(4096).astype(np.float32)),) for _ in range(n)]
+
+
+def chain_params():
+    return [cgrad.tensor(np.linspace(-1, 1, 4096, dtype=np.float32), requires_grad=True)]
+
+
+def test_intermediates_take_turns_with_memory_between_replays():
+    compiled = run_twins(tanh_chain_step(), chain_params(), chain_params(), chain_batches())
+    (entry,) = stats(compiled).cache.values()
+    alone, shared = entry.replayer.tape.memory
+    block = 4096 * 4
+    assert alone >= 30 * 3 * block  # each op's result, its gradient, ...
+    assert shared <= (30 + 4) * block  # ... but at most the 30 tanh results backward reads, and a few more
+
+
+def test_intermediates_the_step_keeps_keep_their_own_memory():
+    kept_e, kept_c = {}, {}
+    eager = tanh_chain_step(kept_e)(chain_params())
+    compiled = cgrad.compile(tanh_chain_step(kept_c)(chain_params()))
+    for k, (x,) in enumerate(chain_batches()):
+        assert same(eager(x), compiled(x)), f"step {k}"
+        # the replay writes the kept tensors' memory again, and nothing else does
+        assert same(kept_e["view"], kept_c["view"]), f"step {k}"
+        assert same(kept_e["tensor"].detach(), kept_c["tensor"].detach()), f"step {k}"
+    assert stats(compiled).replays == 9
+
+
 # ---- semantics of calls ---------------------------------------------------------------------------
 
 def test_outputs_are_fresh_tensors_that_keep_their_step_values():

@@ -85,6 +85,14 @@ cdef class _Tape:
     def __len__(self):
         return cg_tape_size(self.tp)
 
+    @property
+    def memory(self):
+        """(bytes, shared bytes): once replayed, the intermediates that take turns
+        with memory, counted alone, and the memory they share."""
+        cdef int64_t alone, shared
+        cg_tape_memory(self.tp, &alone, &shared)
+        return alone, shared
+
     def entries(self):
         """[(kernel name, indices of the tensors it names)] in recorded order, for inspection."""
         cdef int64_t idx[6]
