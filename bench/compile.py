@@ -176,6 +176,7 @@ def measure(case, way, samples, min_sample):
     if way == "compiled":
         compiled = step._cgrad_step
         out["tape_entries"] = [len(e.replayer.tape) for e in compiled.cache.values() if e.replayer is not None]
+        out["tape_memory"] = [e.replayer.tape.memory for e in compiled.cache.values() if e.replayer is not None]
         out["replays"] = compiled.replays
         out["fallback"] = compiled.cause
     return out
@@ -277,6 +278,10 @@ def fmt_time(s):
     return f"{s * 1e6:,.1f} µs" if s < 1e-3 else f"{s * 1e3:,.2f} ms"
 
 
+def fmt_bytes(n):
+    return f"{n / 1e3:,.0f} KB" if n < 1e6 else f"{n / 1e6:,.1f} MB"
+
+
 def table(results, grind):
     lines = ["| case | way | median per step | min–max | compiled speed-up | verified | notes |",
              "|---|---|---|---|---|---|---|"]
@@ -294,6 +299,9 @@ def table(results, grind):
             notes = ""
             if way == "compiled":
                 notes = f"{r['tape_entries']} tape entries, {r['replays']} replays"
+                for alone, shared in r.get("tape_memory", []):
+                    if alone:
+                        notes += f"; intermediates {fmt_bytes(alone)}, sharing {fmt_bytes(shared)}"
                 if r.get("fallback"):
                     notes += f"; fell back: {r['fallback']}"
                 g = grind.get(case)

@@ -709,7 +709,7 @@ static void shared_block_release(void *data, void *ctx) {
 
 typedef struct lifetime {
     cg_storage *s;
-    int64_t first, last; /* entries; first = -1: not private after all */
+    int64_t first, last; /* entries; first = -1: no entry names it, -2: it keeps its own memory */
     int64_t next_start, next_end; /* lists of the storages starting, ending at one entry */
 } lifetime;
 
