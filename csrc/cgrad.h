@@ -521,6 +521,8 @@ int64_t cg_tape_size(const cg_tape *tp); /* entries */
  * replays, each counted alone, and the bytes of the memory they share
  * (Note [Sharing buffers between replays' intermediates] in compile.c). */
 void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared);
+/* The elements the entries name, summed: a rough measure of a replay's work. */
+int64_t cg_tape_work(const cg_tape *tp);
 /* Entry i's kernel name (static), and in tensors[0..6) the tape's indices of
  * the tensors it names (-1: none); NULL if there is no entry i. */
 const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors);

@@ -188,8 +188,13 @@ int cg_broadcast_shapes(const int64_t *sa, int na, const int64_t *sb, int nb,
                         int64_t *out, int *nout);
 /* Strides of t seen with shape `shape` (broadcast: 0 where t's size is 1). */
 void cg_broadcast_strides(const cg_tensor *t, const int64_t *shape, int ndim, int64_t *out);
+/* Bytes per element of a valid dtype, inline for the hot paths (cg_dtype_size
+ * checks its argument). */
+static inline int64_t cg_elem_size(cg_dtype dtype) {
+    return dtype == CG_FLOAT32 ? 4 : dtype == CG_BOOL ? 1 : 8;
+}
 static inline char *cg_ptr(const cg_tensor *t) {
-    return (char *)t->storage->data + t->offset * cg_dtype_size((cg_dtype)t->dtype);
+    return (char *)t->storage->data + t->offset * cg_elem_size((cg_dtype)t->dtype);
 }
 static inline void cg_bump_version(cg_tensor *t) {
     __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);

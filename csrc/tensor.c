@@ -10,10 +10,7 @@ void cg_node_destroy(cg_node *n); /* graph.c */
 
 static cg_dtype default_dtype = CG_FLOAT32;
 
-int64_t cg_dtype_size(cg_dtype dtype) {
-    static const int64_t sizes[] = {4, 8, 8, 1};
-    return (unsigned)dtype < CG_NUM_DTYPES ? sizes[dtype] : 0;
-}
+int64_t cg_dtype_size(cg_dtype dtype) { return (unsigned)dtype < CG_NUM_DTYPES ? cg_elem_size(dtype) : 0; }
 
 const char *cg_dtype_name(cg_dtype dtype) {
     static const char *names[] = {"float32", "float64", "int64", "bool"};

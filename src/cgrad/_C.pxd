@@ -314,6 +314,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t)
     int64_t cg_tape_size(const cg_tape *tp)
     void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared)
+    int64_t cg_tape_work(const cg_tape *tp)
     const char *cg_tape_entry(const cg_tape *tp, int64_t i, int64_t *tensors)
     void cg_tape_drop_history(cg_tape *tp)
     const char *cg_tape_compare(const cg_tape *a, const cg_tape *b, char *buf, size_t size)

@@ -186,6 +186,10 @@ _MISS = object()  # _Replayer.run: no replay (other arguments, or a failed guard
 
 cdef enum:
     META = 20  # per tensor argument: dtype, requires_grad, ndim, shape[8], strides[8], input slot
+    # A replay naming fewer elements than this runs in microseconds: it keeps
+    # the GIL, whose release and retaking (mutexes and a condition variable)
+    # would cost it more than another thread could gain from those microseconds.
+    SHORT_REPLAY = 65536
 
 
 cdef class _Replayer:
@@ -201,6 +205,7 @@ cdef class _Replayer:
     cdef readonly int out_kind    # 1: one tensor, 2: a tuple of tensors, 0: anything else
     cdef readonly long replays
     cdef readonly bint stale
+    cdef readonly bint keeps_gil  # a short replay: see replay()
     cdef int nargs, n_out, n_in, grad_mode
     cdef cg_dtype default_dtype
     cdef list values      # per argument: None (a tensor, see meta), or (type, value, by identity)
@@ -213,6 +218,7 @@ cdef class _Replayer:
         self.unflatten = unflatten
         self.n_out = n_out
         self.n_in = tape.n_inputs
+        self.keeps_gil = cg_tape_work(tape.tp) < SHORT_REPLAY
         self.out_kind = 1 if spec is _TENSOR_MARK else 2 if (type(spec) is tuple and
                                                              all(s is _TENSOR_MARK for s in spec)) else 0
         self.lock = PyThread_allocate_lock()
@@ -312,8 +318,11 @@ cdef class _Replayer:
                     rc = 1
                 else:
                     _nogil_begin()
-                    with nogil:
+                    if self.keeps_gil:
                         rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
+                    else:
+                        with nogil:
+                            rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
                     _nogil_end()
             finally:
                 PyThread_release_lock(self.lock)
