@@ -506,18 +506,6 @@ int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t) {
 
 int64_t cg_tape_size(const cg_tape *tp) { return (int64_t)tp->n; }
 
-int64_t cg_tape_work(const cg_tape *tp) {
-    int64_t n = 0;
-    for (size_t j = 0; j < tp->n; j++) {
-        const cg_kargs *k = &tp->e[j].k;
-        for (int w = 0; w < CG_KT + k->nv; w++) {
-            const cg_tensor *t = w < CG_KT ? k->t[w] : k->v[w - CG_KT];
-            if (t) n += t->numel;
-        }
-    }
-    return n;
-}
-
 void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared) {
     *alone = tp->alone_bytes;
     *shared = tp->shared_bytes;
@@ -727,13 +715,26 @@ typedef struct lifetime {
     int64_t next_start, next_end; /* lists of the storages starting, ending at one entry */
 } lifetime;
 
+/* Tensor w of the ones entry arguments k name: t[0..CG_KT) then v[0..nv); NULL slots included. */
+static const cg_tensor *named(const cg_kargs *k, int w) { return w < CG_KT ? k->t[w] : k->v[w - CG_KT]; }
+
+int64_t cg_tape_work(const cg_tape *tp) {
+    int64_t n = 0;
+    for (size_t j = 0; j < tp->n; j++)
+        for (int w = 0; w < CG_KT + tp->e[j].k.nv; w++) {
+            const cg_tensor *t = named(&tp->e[j].k, w);
+            if (t) n += t->numel;
+        }
+    return n;
+}
+
 /* The candidates' lifetimes, by walking every tensor each entry names. */
 static void lifetimes(const cg_tape *tp, const ptrmap *cand, lifetime *lt) {
     for (size_t j = 0; j < tp->n; j++) {
         const entry *e = &tp->e[j];
         bool pinned = e->fn == replay_constant || e->fn == replay_set_grad;
         for (int w = 0; w < CG_KT + e->k.nv; w++) {
-            const cg_tensor *t = w < CG_KT ? e->k.t[w] : e->k.v[w - CG_KT];
+            const cg_tensor *t = named(&e->k, w);
             const int64_t *c = t ? map_find(cand, t->storage) : NULL;
             if (!c) continue;
             lifetime *l = &lt[*c];
