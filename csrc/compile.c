@@ -713,6 +713,8 @@ typedef struct lifetime {
     cg_storage *s;
     int64_t first, last; /* entries; first = -1: no entry names it, -2: it keeps its own memory */
     int64_t next_start, next_end; /* lists of the storages starting, ending at one entry */
+    int64_t tensors;              /* the tape's tensors on s */
+    shared_block *block;          /* the memory it takes turns with, once swept */
 } lifetime;
 
 /* Tensor w of the ones entry arguments k name: t[0..CG_KT) then v[0..nv); NULL slots included. */
@@ -746,37 +748,47 @@ static void lifetimes(const cg_tape *tp, const ptrmap *cand, lifetime *lt) {
     }
 }
 
-/* Takes a free block of nbytes (the one freed last), or makes one of s's own
- * memory. NULL: out of memory. */
-static shared_block *take_block(shared_block ***blocks, size_t *nblocks, size_t *cap, ptrmap *free_by_size,
-                                cg_storage *s) {
+typedef struct block_pool { /* the sweep's blocks, and per size the last one freed */
+    shared_block **b;
+    size_t n, cap;
+    ptrmap free_by_size; /* nbytes -> index of a free block, -1: none */
+} block_pool;
+
+/* A free block of s's size (the one freed last), or a new one that will take
+ * s's own memory. NULL: out of memory. */
+static shared_block *take_block(block_pool *p, const cg_storage *s) {
     bool added;
-    int64_t *head = map_put(free_by_size, (const void *)(uintptr_t)s->nbytes, -1, &added);
+    int64_t *head = map_put(&p->free_by_size, (const void *)(uintptr_t)s->nbytes, -1, &added);
     if (!head) return NULL;
     if (*head >= 0) {
-        shared_block *b = (*blocks)[*head];
+        shared_block *b = p->b[*head];
         *head = b->next_free;
         return b;
     }
     shared_block *b = calloc(1, sizeof *b);
-    if (!b || cg_grow((void **)blocks, cap, *nblocks + 1, sizeof(shared_block *))) {
+    if (!b || cg_grow((void **)&p->b, &p->cap, p->n + 1, sizeof(shared_block *))) {
         free(b);
         return NULL;
     }
     b->nbytes = s->nbytes;
-    b->index = (int64_t)*nblocks;
-    (*blocks)[(*nblocks)++] = b;
+    b->index = (int64_t)p->n;
+    p->b[p->n++] = b;
     return b;
 }
 
+static void give_back(block_pool *p, shared_block *b) {
+    int64_t *head = map_find(&p->free_by_size, (const void *)(uintptr_t)b->nbytes); /* take_block made it */
+    b->next_free = *head;
+    *head = b->index;
+}
+
 static int share_buffers(cg_tape *tp, const bool *watch) {
-    ptrmap cand = {0}, free_by_size = {0};
+    ptrmap cand = {0};
+    block_pool pool = {0};
     lifetime *lt = NULL;
-    shared_block **blocks = NULL, **of = NULL;
-    size_t nlt = 0, caplt = 0, nblocks = 0, capblocks = 0;
-    int64_t *tensors = NULL; /* per candidate: the tape tensors on it */
+    size_t nlt = 0, caplt = 0;
     int64_t *start = NULL, *end = NULL; /* per entry: the first candidate starting, ending there */
-    bool added;
+    bool added, failed = false;
     int rc = -1;
     /* candidates: fresh storages of tensors only the tape holds */
     for (size_t i = 0; i < tp->nts; i++) {
@@ -785,46 +797,36 @@ static int share_buffers(cg_tape *tp, const bool *watch) {
         bool ok = !watch[i] && f && (*f & S_FRESH) && !(*f & S_INPUT) && !s->deleter && s->data != s->inline_buf;
         int64_t *c = map_put(&cand, s, (int64_t)nlt, &added);
         if (!c || (added && cg_grow((void **)&lt, &caplt, nlt + 1, sizeof(lifetime)))) goto done;
-        if (added) lt[nlt++] = (lifetime){s, -1, -1, -1, -1};
+        if (added) lt[nlt++] = (lifetime){s, -1, -1, -1, -1, 0, NULL};
+        lt[*c].tensors++;
         if (!ok) lt[*c].first = -2;
     }
     for (int i = 0; i < tp->nout; i++) {
         const int64_t *c = tp->outputs[i] ? map_find(&cand, tp->outputs[i]->storage) : NULL;
         if (c) lt[*c].first = -2;
     }
-    if (!(tensors = calloc(nlt + 1, sizeof(int64_t)))) goto done;
-    for (size_t i = 0; i < tp->nts; i++) tensors[*map_find(&cand, tp->ts[i]->storage)]++;
     for (size_t c = 0; c < nlt; c++)
-        if (CG_LOAD(&lt[c].s->refcount) != tensors[c]) lt[c].first = -2; /* held outside the tape */
+        if (CG_LOAD(&lt[c].s->refcount) != lt[c].tensors) lt[c].first = -2; /* held outside the tape */
     lifetimes(tp, &cand, lt);
     /* the sweep: lists of the storages that start and end at each entry */
     start = malloc((tp->n + 1) * sizeof(int64_t));
     end = malloc((tp->n + 1) * sizeof(int64_t));
-    of = calloc(nlt + 1, sizeof(shared_block *));
-    if (!start || !end || !of) goto done;
+    if (!start || !end) goto done;
     for (size_t j = 0; j < tp->n; j++) start[j] = end[j] = -1;
     for (size_t c = nlt; c-- > 0;) { /* prepended: each list comes out in the order of the tape's tensors */
         if (lt[c].first < 0) continue;
         lt[c].next_start = start[lt[c].first], start[lt[c].first] = (int64_t)c;
-    }
-    for (size_t c = 0; c < nlt; c++) {
-        if (lt[c].first < 0) continue;
         lt[c].next_end = end[lt[c].last], end[lt[c].last] = (int64_t)c;
     }
-    bool failed = false;
     for (size_t j = 0; j < tp->n && !failed; j++) {
         for (int64_t c = start[j]; c >= 0 && !failed; c = lt[c].next_start)
-            failed = !(of[c] = take_block(&blocks, &nblocks, &capblocks, &free_by_size, lt[c].s));
-        for (int64_t c = end[j]; c >= 0 && !failed; c = lt[c].next_end) {
-            int64_t *head = map_find(&free_by_size, (const void *)(uintptr_t)lt[c].s->nbytes);
-            of[c]->next_free = *head;
-            *head = of[c]->index;
-        }
+            failed = !(lt[c].block = take_block(&pool, lt[c].s));
+        for (int64_t c = end[j]; c >= 0 && !failed; c = lt[c].next_end) give_back(&pool, lt[c].block);
     }
     if (failed) goto done;
     /* a block's memory: its first storage's own; the others give theirs back */
     for (size_t c = 0; c < nlt; c++) {
-        shared_block *b = of[c];
+        shared_block *b = lt[c].block;
         if (!b) continue;
         cg_storage *s = lt[c].s;
         if (b->data)
@@ -837,18 +839,16 @@ static int share_buffers(cg_tape *tp, const bool *watch) {
         b->refs++;
         tp->alone_bytes += s->nbytes;
     }
-    for (size_t b = 0; b < nblocks; b++) tp->shared_bytes += blocks[b]->nbytes;
+    for (size_t b = 0; b < pool.n; b++) tp->shared_bytes += pool.b[b]->nbytes;
     rc = 0;
 done:
-    for (size_t b = 0; rc && b < nblocks; b++) free(blocks[b]); /* none given to a storage yet */
+    for (size_t b = 0; rc && b < pool.n; b++) free(pool.b[b]); /* none given to a storage yet */
     map_free(&cand);
-    map_free(&free_by_size);
+    map_free(&pool.free_by_size);
+    free(pool.b);
     free(lt);
-    free(tensors);
     free(start);
     free(end);
-    free(blocks);
-    free(of);
     return rc;
 }
 
