@@ -65,3 +65,74 @@ def test_strided_and_contiguous_give_the_same_values():
         a = getattr(x.T, name)().numpy()
         b = getattr(x.T.contiguous(), name)().numpy()
         np.testing.assert_array_equal(a, b)
+
+
+# ---- the same bits at every vector width --------------------------------------------------------
+
+# x86-64 levels and the CPU flags each needs
+_WIDTHS = {"x86-64": set(), "x86-64-v3": {"avx2", "fma"},
+           "x86-64-v4": {"avx2", "fma", "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}}
+_N = 200_003
+_FUNCS = ("exp", "log", "tanh", "sigmoid")
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def _outputs(path):
+    """The inputs and each function's outputs a build of tests/c/vmath/widths.c wrote."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    parts, at = {}, 0
+    for name in ("input",) + _FUNCS:
+        for dtype in (np.float32, np.float64):
+            size = _N * np.dtype(dtype).itemsize
+            parts[name, np.dtype(dtype).name] = raw[at:at + size].view(dtype)
+            at += size
+    assert at == raw.size
+    return parts
+
+
+def test_every_vector_width_gives_the_same_bits(tmp_path):
+    """Each array function is built for AVX-512, for AVX2 with FMA and for the
+    baseline, the CPU choosing at load time: all must give the same bits, NaNs
+    included, and cgrad (whichever build this CPU runs) the same as them."""
+    import platform
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the vector builds are x86-64's")
+    cc = shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no gcc on this machine")
+    root = Path(__file__).resolve().parent.parent
+    flags = _cpu_flags()
+    widths = [w for w, need in _WIDTHS.items() if need <= flags]
+    results = {}
+    for width in widths:
+        exe, out = tmp_path / width, tmp_path / f"{width}.bin"
+        build = subprocess.run([cc, "-std=gnu11", "-O3", "-ffp-contract=off", f"-march={width}", "-DCG_VMATH_ONE_BUILD",
+                                "-I", str(root / "csrc"), str(root / "csrc" / "vmath.c"),
+                                str(root / "tests" / "c" / "vmath" / "widths.c"), "-o", str(exe), "-lm"],
+                               capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr
+        run = subprocess.run([str(exe), str(out)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        results[width] = _outputs(out)
+    base = results["x86-64"]
+    for name in _FUNCS:
+        for dtype in ("float32", "float64"):
+            want = base[name, dtype]
+            got = getattr(cgrad.from_numpy(base["input", dtype].copy()), name)().numpy()
+            builds = {w: r[name, dtype] for w, r in results.items()} | {"cgrad": got}
+            for who, have in builds.items():
+                bad = np.flatnonzero(have.view(f"u{have.itemsize}") != want.view(f"u{want.itemsize}"))
+                assert bad.size == 0, (f"{name} {dtype}: {who} differs from the baseline build at {bad.size} "
+                                       f"inputs, first {base['input', dtype][bad[0]]!r}: {have[bad[0]]!r} "
+                                       f"against {want[bad[0]]!r}")
