@@ -191,6 +191,9 @@ typedef enum { RED_SUM, RED_PROD, RED_MAX, RED_MIN, NUM_REDS } red_op;
         if (n <= 64) {                                                                       \
             T acc[8] = {0};                                                                  \
             int64_t i = 0;                                                                   \
+            if (s == 1) /* the same sums, in vectors */                                      \
+                for (; i + 8 <= n; i += 8)                                                   \
+                    for (int k = 0; k < 8; k++) acc[k] += x[i + k];                          \
             for (; i + 8 <= n; i += 8)                                                       \
                 for (int k = 0; k < 8; k++) acc[k] += x[(i + k) * s];                        \
             T r = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])); \

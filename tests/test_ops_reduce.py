@@ -108,6 +108,19 @@ def test_reduction_noncontiguous(name, kwargs):
     check_op(call(name, kwargs), (3, 4), np_fn=OPS[name][1](kwargs), noncontig=True, domain=OPS[name][2])
 
 
+@pytest.mark.parametrize("n", [7, 64, 65, 1000, 100_003])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_of_a_strided_view_adds_in_the_same_order(n, dtype):
+    """A contiguous sum runs in vectors; a strided one adds the same pairs in
+    the same order, so both give the same bits."""
+    x = np.random.default_rng(n).standard_normal(2 * n).astype(dtype) * 1e3
+    strided = cgrad.from_numpy(x)[::2]
+    contiguous = cgrad.from_numpy(np.ascontiguousarray(x[::2]))
+    assert not strided.is_contiguous()
+    assert strided.sum().item() == contiguous.sum().item()
+    assert abs(contiguous.sum().item() - math.fsum(x[::2].tolist())) <= 1e-5 * np.abs(x).sum()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, kwargs", INT_DIM_CASES, ids=INT_DIM_IDS)
 def test_prod(shape, kwargs, dtype):
