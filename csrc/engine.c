@@ -217,6 +217,23 @@ static int buffer_add(cg_tensor **slot, cg_tensor *g) {
     return 0;
 }
 
+/* Adds g, which holds two references, twice into a buffer slot in one
+ * pass: (have + g) + g, the bits two adds in a row make. This is how x * x
+ * sends its gradient, g * x down both edges to x. False, and nothing taken,
+ * when the slot cannot take it in place. */
+static bool buffer_add_twice(cg_tensor **slot, cg_tensor *g) {
+    cg_tensor *have = *slot;
+    if (!have || cg_is_grad_enabled() || !cg_same_shape(have, g) || have->dtype != g->dtype ||
+        !cg_dtype_is_floating((cg_dtype)g->dtype) || !cg_is_unique(have) || !cg_tensor_is_contiguous(have))
+        return false;
+    cg_tensor *ins[2] = {have, g};
+    cg_run_loop(cg_binary_loop(CG_BIN_ADD_TWICE, (cg_dtype)have->dtype), have, ins, 2);
+    cg_bump_version(have);
+    cg_tensor_release(g);
+    cg_tensor_release(g);
+    return true;
+}
+
 static void capture(run *r, cg_node *n, uint32_t k, cg_tensor *g) {
     for (int j = 0; j < r->n_targets; j++) {
         if (r->targets[j].node != n || r->targets[j].input_nr != k || !g) continue;
@@ -240,8 +257,12 @@ static int route(run *r, cg_node *n, cg_tensor **gin) {
             cg_tensor_release(g);
             continue;
         }
-        if (g && rc == 0)
-            rc = buffer_add(buffer_of(e->node, e->input_nr), g);
+        cg_tensor **slot = buffer_of(e->node, e->input_nr);
+        if (g && rc == 0 && i + 1 < n->n_next && gin[i + 1] == g && n->next[i + 1].node == e->node &&
+            n->next[i + 1].input_nr == e->input_nr && buffer_add_twice(slot, g))
+            gin[i + 1] = NULL; /* the next edge's share is in */
+        else if (g && rc == 0)
+            rc = buffer_add(slot, g);
         else
             cg_tensor_release(g);
         if (--e->node->deps == 0 && (e->node->exec_needed || e->node->captured) && rc == 0)

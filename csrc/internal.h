@@ -456,6 +456,7 @@ typedef enum cg_binop {
     CG_BIN_TANH_BWD,    /* (g, y) -> g * (1 - y^2) */
     CG_BIN_SIGMOID_BWD, /* (g, y) -> g * (1 - y) * y */
     CG_BIN_RELU_BWD,    /* (g, y) -> y > 0 ? g : 0 */
+    CG_BIN_ADD_TWICE,   /* (a, b) -> (a + b) + b: one gradient arriving twice */
     CG_NUM_BINOPS
 } cg_binop;
 

@@ -87,6 +87,7 @@ BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
 SAME_FLOAT_BINARY(tanh_bwd, a * (1 - b * b))
 SAME_FLOAT_BINARY(sigmoid_bwd, a * (1 - b) * b)
 SAME_FLOAT_BINARY(relu_bwd, b > 0 ? a : 0)
+SAME_FLOAT_BINARY(add_twice, (a + b) + b)
 
 #define ROW4(name) {name##_f32, name##_f64, NULL, NULL}
 static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
@@ -98,10 +99,11 @@ static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
     [CG_BIN_TANH_BWD] = ROW4(tanh_bwd),
     [CG_BIN_SIGMOID_BWD] = ROW4(sigmoid_bwd),
     [CG_BIN_RELU_BWD] = ROW4(relu_bwd),
+    [CG_BIN_ADD_TWICE] = ROW4(add_twice),
 };
 
 static const char *binary_names[CG_NUM_BINOPS] = {
-    "add", "sub", "mul", "div", "pow", "tanh_backward", "sigmoid_backward", "threshold_backward",
+    "add", "sub", "mul", "div", "pow", "tanh_backward", "sigmoid_backward", "threshold_backward", "add",
 };
 
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {

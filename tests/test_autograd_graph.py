@@ -272,3 +272,34 @@ def test_a_float32_gradient_times_a_float64_saved_tensor():
     assert res["cgrad"][2] == res["torch"][2]
     np.testing.assert_allclose(res["cgrad"][0], res["torch"][0], rtol=1e-6)
     np.testing.assert_allclose(res["cgrad"][1], res["torch"][1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("square_first", [True, False])
+def test_a_square_adds_its_gradient_twice_as_torch_does(dtype, square_first):
+    """x * x sends g * x down both of its edges to x. Where x's gradient has
+    already begun (the square made first, so its backward runs last), the two
+    shares are added in one pass, (have + g) + g: the same bits as torch's
+    two adds in a row."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    data, w, v = (rng.standard_normal(1000).astype(dtype) for _ in range(3))
+
+    def run(lib, from_numpy):
+        x = from_numpy(data.copy()).requires_grad_()
+        c, d = from_numpy(w.copy()), from_numpy(v.copy())
+        if square_first:
+            square = x * x * c
+            other = x * d * 3
+        else:
+            other = x * d * 3
+            square = x * x * c
+        loss = (square + other).sum()
+        loss.backward()
+        h = from_numpy(data.copy()).requires_grad_()  # and a square with no other branch
+        (h * h * c).sum().backward()
+        return x.grad.numpy(), h.grad.numpy()
+
+    got, want = run(cgrad, cgrad.from_numpy), run(torch, torch.from_numpy)
+    for g, t in zip(got, want):
+        np.testing.assert_array_equal(g, t)
