@@ -135,10 +135,14 @@ void *cg_pool_refill(cg_pool *p, size_t size) {
  * A freshly mapped buffer costs a page fault per 4 KB on first touch: for a
  * 16 MB tensor that is more than the arithmetic. Freed buffers of 64 KB and
  * more are kept, by size class (four per power of two), and handed out again;
- * at most CACHE_LIMIT bytes are kept. */
+ * at most CACHE_LIMIT bytes are kept. A buffer of HUGE_DATA and more is
+ * aligned to 2 MB and asks for huge pages, as numpy's big arrays do: an op
+ * streaming three 16 MB operands then misses the TLB every 2 MB instead of
+ * every 4 KB (big_elementwise became about a tenth faster). */
 
 #define BIG 65536
 #define CACHE_LIMIT ((int64_t)1 << 30)
+#define HUGE_DATA ((int64_t)4 << 20)
 #define CLASSES 256
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -173,7 +177,12 @@ void *cg_data_alloc(int64_t nbytes) {
         if (p) return p;
     }
     void *p = NULL;
-    return posix_memalign(&p, 4096, (size_t)size) == 0 ? p : NULL;
+    if (size < HUGE_DATA) return posix_memalign(&p, 4096, (size_t)size) == 0 ? p : NULL;
+    if (posix_memalign(&p, CHUNK, (size_t)size) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, (size_t)size, MADV_HUGEPAGE); /* a hint, as for the chunks */
+#endif
+    return p;
 }
 
 void cg_data_free(void *p, int64_t nbytes) {
