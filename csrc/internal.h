@@ -59,6 +59,17 @@
 #define VECTOR_CLONES
 #endif
 
+/* A loop built for AVX-512, for AVX2 with FMA and for the baseline. Every
+ * multiply-add in it must be an explicit fma, rounded once on every CPU
+ * (the baseline calls libm's): the results are then the same bits on all
+ * three. CG_ONE_BUILD builds one width alone (tests/test_vmath.py). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(CG_ONE_BUILD)
+#define FMA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FMA_CLONES
+#endif
+
 #define CG_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
 #define CG_DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
 #define CG_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)

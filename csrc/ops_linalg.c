@@ -5,6 +5,7 @@
  * a transpose flag, never copied.
  */
 #include <cblas.h>
+#include <math.h>
 
 #include "internal.h"
 
@@ -21,21 +22,33 @@ typedef struct matrix {
 } matrix;
 
 /* Strides are copied to locals: stores into out may not alias them. Every
- * output element sums its products in k order, starting from 0, whatever the
- * loop order: the layouts only change which elements are summed side by side.
- * A single output column is summed four rows at a time (independent chains
- * instead of one long one), or, when a's columns are contiguous, a column of a
- * at a time (a vectorisable axpy). */
-#define NAIVE_GEMM(NAME, T)                                                                  \
-    VECTOR_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {               \
+ * output element sums its products in k order, starting from 0, one fused
+ * multiply-add each (MADD), whatever the loop order: the layouts only change
+ * which elements are summed side by side, so the bits are the same on every
+ * CPU (FMA_CLONES). Outputs are summed BLOCK at a time in a local block the
+ * compiler keeps in vector registers for the whole k loop: along a row of out
+ * when b's rows are contiguous, down a column when a's columns are (a single
+ * output column), else four rows side by side. */
+#define NAIVE_BLOCK 16
+#define NAIVE_GEMM(NAME, T, MADD)                                                            \
+    FMA_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {                  \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
         int64_t M = a->rows, K = a->cols, N = b->cols, bc = b->cs, ars = a->rs, acs = a->cs, brs = b->rs; \
         if (N == 1 && ars == 1 && M > 1) {                                                   \
-            for (int64_t i = 0; i < M; i++) out[i] = 0;                                      \
-            for (int64_t k = 0; k < K; k++) {                                                \
-                const T *xk = x + k * acs;                                                   \
-                T yk = y[k * brs];                                                           \
-                for (int64_t i = 0; i < M; i++) out[i] += xk[i] * yk;                        \
+            int64_t i = 0;                                                                   \
+            for (; i + NAIVE_BLOCK <= M; i += NAIVE_BLOCK) {                                 \
+                T acc[NAIVE_BLOCK] = {0};                                                    \
+                for (int64_t k = 0; k < K; k++) {                                            \
+                    const T *xk = x + i + k * acs;                                           \
+                    T yk = y[k * brs];                                                       \
+                    for (int r = 0; r < NAIVE_BLOCK; r++) acc[r] = MADD(xk[r], yk, acc[r]);  \
+                }                                                                            \
+                memcpy(out + i, acc, sizeof acc);                                            \
+            }                                                                                \
+            for (; i < M; i++) {                                                             \
+                T acc = 0;                                                                   \
+                for (int64_t k = 0; k < K; k++) acc = MADD(x[i + k * acs], y[k * brs], acc); \
+                out[i] = acc;                                                                \
             }                                                                                \
             return;                                                                          \
         }                                                                                    \
@@ -46,36 +59,48 @@ typedef struct matrix {
                 T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                            \
                 for (int64_t k = 0; k < K; k++) {                                            \
                     T yk = y[k * brs];                                                       \
-                    s0 += x0[k * acs] * yk;                                                  \
-                    s1 += x1[k * acs] * yk;                                                  \
-                    s2 += x2[k * acs] * yk;                                                  \
-                    s3 += x3[k * acs] * yk;                                                  \
+                    s0 = MADD(x0[k * acs], yk, s0);                                          \
+                    s1 = MADD(x1[k * acs], yk, s1);                                          \
+                    s2 = MADD(x2[k * acs], yk, s2);                                          \
+                    s3 = MADD(x3[k * acs], yk, s3);                                          \
                 }                                                                            \
                 out[i] = s0, out[i + 1] = s1, out[i + 2] = s2, out[i + 3] = s3;              \
             }                                                                                \
             for (; i < M; i++) {                                                             \
                 T acc = 0;                                                                   \
-                for (int64_t k = 0; k < K; k++) acc += x[i * ars + k * acs] * y[k * brs];    \
+                for (int64_t k = 0; k < K; k++) acc = MADD(x[i * ars + k * acs], y[k * brs], acc); \
                 out[i] = acc;                                                                \
             }                                                                                \
             return;                                                                          \
         }                                                                                    \
-        for (int64_t i = 0; i < M * N; i++) out[i] = 0;                                      \
         for (int64_t i = 0; i < M; i++) {                                                    \
             T *o = out + i * N;                                                              \
-            for (int64_t k = 0; k < K; k++) {                                                \
-                T aik = x[i * ars + k * acs];                                                \
+            const T *xi = x + i * ars;                                                       \
+            int64_t j = 0;                                                                   \
+            if (bc == 1) /* rows of b contiguous: a block of a row of out in registers */    \
+                for (; j + NAIVE_BLOCK <= N; j += NAIVE_BLOCK) {                             \
+                    T acc[NAIVE_BLOCK] = {0};                                                \
+                    for (int64_t k = 0; k < K; k++) {                                        \
+                        T aik = xi[k * acs];                                                 \
+                        const T *yk = y + k * brs + j;                                       \
+                        for (int c = 0; c < NAIVE_BLOCK; c++) acc[c] = MADD(aik, yk[c], acc[c]); \
+                    }                                                                        \
+                    memcpy(o + j, acc, sizeof acc);                                          \
+                }                                                                            \
+            for (int64_t c = j; c < N; c++) o[c] = 0;                                        \
+            for (int64_t k = 0; k < K && j < N; k++) {                                       \
+                T aik = xi[k * acs];                                                         \
                 const T *yk = y + k * brs;                                                   \
-                if (bc == 1) /* rows of b contiguous: a vectorisable axpy */                 \
-                    for (int64_t j = 0; j < N; j++) o[j] += aik * yk[j];                     \
-                else                                                                         \
-                    for (int64_t j = 0; j < N; j++) o[j] += aik * yk[j * bc];                \
+                for (int64_t c = j; c < N; c++) o[c] = MADD(aik, yk[c * bc], o[c]);          \
             }                                                                                \
         }                                                                                    \
     }
-NAIVE_GEMM(gemm_naive_f32, float)
-NAIVE_GEMM(gemm_naive_f64, double)
-NAIVE_GEMM(gemm_naive_i64, int64_t)
+#define MADD_F32(a, b, c) fmaf(a, b, c)
+#define MADD_F64(a, b, c) fma(a, b, c)
+#define MADD_I64(a, b, c) ((int64_t)((uint64_t)(a) * (uint64_t)(b) + (uint64_t)(c))) /* wraps, as PyTorch's */
+NAIVE_GEMM(gemm_naive_f32, float, MADD_F32)
+NAIVE_GEMM(gemm_naive_f64, double, MADD_F64)
+NAIVE_GEMM(gemm_naive_i64, int64_t, MADD_I64)
 
 /* How BLAS can read m in row-major order: as is, or as a transpose. */
 static bool blas_layout(const matrix *m, enum CBLAS_TRANSPOSE *trans, int64_t *ld) {

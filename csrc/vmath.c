@@ -188,18 +188,9 @@ static inline double sigmoid_f64(double x) { return x != x ? x : 1.0 / (1.0 + ex
 
 /* ---- array loops --------------------------------------------------------------------- */
 
-/* Each loop is built for AVX-512, for AVX2 with FMA and for the baseline.
- * Every multiply-add above is an explicit fma, rounded once on every CPU
- * (the baseline calls libm's): the results are the same bits on all three. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(CG_VMATH_ONE_BUILD) /* tests/test_vmath.py builds each width alone, to compare them */
-#define VMATH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VMATH_CLONES
-#endif
-
+/* Every multiply-add above is an explicit fma: see FMA_CLONES (internal.h). */
 #define ARRAY_LOOP(NAME, T, FN)                                                              \
-    VMATH_CLONES void NAME(int64_t n, const T *x, int64_t sx, T *y, int64_t sy) {          \
+    FMA_CLONES void NAME(int64_t n, const T *x, int64_t sx, T *y, int64_t sy) {            \
         if (sx == 1 && sy == 1) {                                                            \
             for (int64_t i = 0; i < n; i++) y[i] = FN(x[i]);                                 \
         } else {                                                                             \

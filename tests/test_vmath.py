@@ -117,7 +117,7 @@ def test_every_vector_width_gives_the_same_bits(tmp_path):
     results = {}
     for width in widths:
         exe, out = tmp_path / width, tmp_path / f"{width}.bin"
-        build = subprocess.run([cc, "-std=gnu11", "-O3", "-ffp-contract=off", f"-march={width}", "-DCG_VMATH_ONE_BUILD",
+        build = subprocess.run([cc, "-std=gnu11", "-O3", "-ffp-contract=off", f"-march={width}", "-DCG_ONE_BUILD",
                                 "-I", str(root / "csrc"), str(root / "csrc" / "vmath.c"),
                                 str(root / "tests" / "c" / "vmath" / "widths.c"), "-o", str(exe), "-lm"],
                                capture_output=True, text=True)
