@@ -214,7 +214,7 @@ static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) {
 /* out (stride 0 along reduced dims) += x: a row-sum when the inner dim is
  * reduced, a vector accumulation otherwise. */
 #define SUM_LOOP(NAME, T, PAIR)                                                              \
-    VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                                \
+    VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                  \
         T *o = (T *)d[0];                                                                    \
         const T *x = (const T *)d[1];                                                        \
         if (s[0] == 0) {                                                                     \
