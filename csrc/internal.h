@@ -60,9 +60,12 @@
 #endif
 
 /* A loop built for AVX-512, for AVX2 with FMA and for the baseline. Every
- * multiply-add in it must be an explicit fma, rounded once on every CPU
- * (the baseline calls libm's): the results are then the same bits on all
- * three. CG_ONE_BUILD builds one width alone (tests/test_vmath.py). */
+ * multiply-add in it must be an explicit fma, rounded once on every CPU,
+ * and no other product may be fused (fp-contract=off in the file): the
+ * results are then the same bits on all three. The cost falls on CPUs
+ * older than x86-64-v3 (before 2013), whose baseline build calls libm's
+ * fma for each and does not vectorise: several times slower there.
+ * CG_ONE_BUILD builds one width alone (tests/test_vmath.py). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(CG_ONE_BUILD)
 #define FMA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))

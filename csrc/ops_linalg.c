@@ -9,6 +9,12 @@
 
 #include "internal.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off") /* only the explicit fmas fuse: FMA_CLONES */
+#endif
+
 cg_tensor *cg_unsafe_view(cg_tensor *a, const int64_t *shape, int ndim); /* ops_shape.c */
 cg_tensor *cg_squeeze_matmul(cg_tensor *a, int64_t dim);
 

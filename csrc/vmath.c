@@ -24,8 +24,10 @@
 #include "internal.h"
 
 /* No code here reads floating-point exception flags, so both sides of every
- * select may be computed: that is what lets the loops vectorise. */
-#pragma GCC optimize("no-trapping-math")
+ * select may be computed: that is what lets the loops vectorise. And no
+ * product and sum is fused but the explicit fmas, whatever the build's flags:
+ * the builds for each width must round alike (FMA_CLONES). */
+#pragma GCC optimize("no-trapping-math", "fp-contract=off")
 
 static inline float f_from_bits(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static inline int32_t f_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
