@@ -50,11 +50,13 @@
 #include <emmintrin.h>
 #endif
 
-/* A loop built twice, for AVX2 and for the baseline, the CPU choosing at
- * load time. Only for loops whose every result is computed the same way
- * at any vector width (no reductions, no FMA): the results stay the same. */
+/* A loop built for AVX-512, for AVX2 and for the baseline, the CPU choosing
+ * at load time. Only for loops whose every result is computed the same way
+ * at any vector width (no reductions, no FMA: a file using it turns
+ * contraction off, as the AVX-512 build could fuse): the results stay the
+ * same. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define VECTOR_CLONES
 #endif

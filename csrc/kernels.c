@@ -8,6 +8,12 @@
 
 #include "internal.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off") /* no fused products: VECTOR_CLONES */
+#endif
+
 /* ---- loop shapes ---------------------------------------------------------------- */
 
 #define BINARY_LOOP(NAME, T, EXPR)                                                           \

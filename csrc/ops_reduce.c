@@ -13,6 +13,12 @@
 
 #include "internal.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off") /* no fused products: VECTOR_CLONES */
+#endif
+
 /* ---- planning ------------------------------------------------------------------ */
 
 /* Bit d of the result: dimension d is reduced. No dims: all of them. */
