@@ -211,29 +211,34 @@ typedef enum { RED_SUM, RED_PROD, RED_MAX, RED_MIN, NUM_REDS } red_op;
     }
 PAIRWISE(pairwise_f32, float)
 PAIRWISE(pairwise_f64, double)
+/* int64 sums and products wrap on overflow, as PyTorch's do: computed in
+ * uint64_t, where C defines the wrap */
+#define WRAP_ADD(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
+#define WRAP_MUL(a, b) ((int64_t)((uint64_t)(a) * (uint64_t)(b)))
+#define PLAIN_ADD(a, b) ((a) + (b))
 static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) {
-    int64_t r = 0;
-    for (int64_t i = 0; i < n; i++) r += x[i * s];
-    return r;
+    uint64_t r = 0;
+    for (int64_t i = 0; i < n; i++) r += (uint64_t)x[i * s];
+    return (int64_t)r;
 }
 
 /* out (stride 0 along reduced dims) += x: a row-sum when the inner dim is
  * reduced, a vector accumulation otherwise. */
-#define SUM_LOOP(NAME, T, PAIR)                                                              \
+#define SUM_LOOP(NAME, T, PAIR, ADD)                                                         \
     VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                  \
         T *o = (T *)d[0];                                                                    \
         const T *x = (const T *)d[1];                                                        \
         if (s[0] == 0) {                                                                     \
-            *o += PAIR(x, n, s[1]);                                                          \
+            *o = ADD(*o, PAIR(x, n, s[1]));                                                  \
         } else if (s[0] == 1 && s[1] == 1) {                                                 \
-            for (int64_t i = 0; i < n; i++) o[i] += x[i];                                    \
+            for (int64_t i = 0; i < n; i++) o[i] = ADD(o[i], x[i]);                          \
         } else {                                                                             \
-            for (int64_t i = 0; i < n; i++) o[i * s[0]] += x[i * s[1]];                      \
+            for (int64_t i = 0; i < n; i++) o[i * s[0]] = ADD(o[i * s[0]], x[i * s[1]]);     \
         }                                                                                    \
     }
-SUM_LOOP(sum_f32, float, pairwise_f32)
-SUM_LOOP(sum_f64, double, pairwise_f64)
-SUM_LOOP(sum_i64, int64_t, pairwise_i64)
+SUM_LOOP(sum_f32, float, pairwise_f32, PLAIN_ADD)
+SUM_LOOP(sum_f64, double, pairwise_f64, PLAIN_ADD)
+SUM_LOOP(sum_i64, int64_t, pairwise_i64, WRAP_ADD)
 
 /* out = C(out, x), folding runs (s[0] == 0) or rows; NaN wins max and min. */
 #define FOLD_LOOP(NAME, T, C)                                                                \
@@ -257,7 +262,7 @@ SUM_LOOP(sum_i64, int64_t, pairwise_i64)
 #define IMIN_C(a, b) ((b) < (a) ? (b) : (a))
 FOLD_LOOP(prod_f32, float, MUL_C)
 FOLD_LOOP(prod_f64, double, MUL_C)
-FOLD_LOOP(prod_i64, int64_t, MUL_C)
+FOLD_LOOP(prod_i64, int64_t, WRAP_MUL)
 FOLD_LOOP(max_f32, float, FMAX_C)
 FOLD_LOOP(max_f64, double, FMAX_C)
 FOLD_LOOP(max_i64, int64_t, IMAX_C)

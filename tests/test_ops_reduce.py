@@ -108,6 +108,17 @@ def test_reduction_noncontiguous(name, kwargs):
     check_op(call(name, kwargs), (3, 4), np_fn=OPS[name][1](kwargs), noncontig=True, domain=OPS[name][2])
 
 
+@pytest.mark.parametrize("form", ["sum", "sum dim 0", "sum dim 1", "prod", "prod dim 0"])
+def test_int64_sum_and_prod_wrap_on_overflow_as_torch(form):
+    torch = pytest.importorskip("torch")
+    data = [[2**62, 2**62, -(2**63)], [2**62, 3, 2**61], [-(2**62), 2**62, 5]]
+    name, *dim = form.split(" dim ")
+    kwargs = {"dim": int(dim[0])} if dim else {}
+    got = getattr(cgrad.tensor(data), name)(**kwargs)
+    want = getattr(torch.tensor(data), name)(**kwargs)
+    assert got.tolist() == want.tolist()
+
+
 @pytest.mark.parametrize("n", [7, 64, 65, 1000, 100_003])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sum_of_a_strided_view_adds_in_the_same_order(n, dtype):
