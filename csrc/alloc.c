@@ -203,8 +203,7 @@ void cg_data_free(void *p, int64_t nbytes) {
     if (!keep) free(p);
 }
 
-int cg_grow(void **arr, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
+int cg_grow_slow(void **arr, size_t *cap, size_t need, size_t elem) {
     size_t cap2 = *cap ? *cap * 2 : 32;
     while (cap2 < need) cap2 *= 2;
     void *p = realloc(*arr, cap2 * elem);

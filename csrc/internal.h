@@ -230,8 +230,12 @@ cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype);
  * drains, so freeing a chain of 10^7 nodes uses constant C stack. */
 void cg_reap_push(void *obj, int is_node);
 /* Makes *arr (of *cap elements of elem bytes) hold at least need, doubling;
- * -1 with an out-of-memory error if it cannot. */
-int cg_grow(void **arr, size_t *cap, size_t need, size_t elem);
+ * -1 with an out-of-memory error if it cannot. The check is inline: the
+ * engine asks three times a node, and a call cost more than the check. */
+int cg_grow_slow(void **arr, size_t *cap, size_t need, size_t elem);
+static inline int cg_grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    return CG_LIKELY(need <= *cap) ? 0 : cg_grow_slow(arr, cap, need, elem);
+}
 void cg_at_thread_exit(void); /* frees this thread's state when it exits (alloc.c) */
 
 /* ---- graph (graph.c) ---------------------------------------------------- */
