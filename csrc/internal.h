@@ -52,8 +52,8 @@
 
 /* A loop built for AVX-512, for AVX2 and for the baseline, the CPU choosing
  * at load time. Only for loops whose every result is computed the same way
- * at any vector width (no reductions, no FMA: a file using it turns
- * contraction off, as the AVX-512 build could fuse): the results stay the
+ * at any vector width (no reductions, no FMA: a file using it says
+ * CG_NO_FP_CONTRACT, as the AVX-512 build could fuse): the results stay the
  * same. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
@@ -61,9 +61,25 @@
 #define VECTOR_CLONES
 #endif
 
+/* Turns off the fusing of a product and a sum into one rounding for the
+ * rest of a file, whatever the build's flags: the file's loops must round
+ * alike at every vector width (VECTOR_CLONES, FMA_CLONES). */
+#if defined(__clang__)
+#define CG_NO_FP_CONTRACT _Pragma("STDC FP_CONTRACT OFF")
+#elif defined(__GNUC__)
+#define CG_NO_FP_CONTRACT _Pragma("GCC optimize(\"fp-contract=off\")")
+#else
+#define CG_NO_FP_CONTRACT
+#endif
+
+/* int64 arithmetic that wraps on overflow, as PyTorch's does: in uint64_t,
+ * where C defines the wrap */
+static inline int64_t cg_wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t cg_wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+
 /* A loop built for AVX-512, for AVX2 with FMA and for the baseline. Every
  * multiply-add in it must be an explicit fma, rounded once on every CPU,
- * and no other product may be fused (fp-contract=off in the file): the
+ * and no other product may be fused (CG_NO_FP_CONTRACT in the file): the
  * results are then the same bits on all three. The cost falls on CPUs
  * older than x86-64-v3 (before 2013), whose baseline build calls libm's
  * fma for each and does not vectorise: several times slower there.

@@ -8,11 +8,7 @@
 
 #include "internal.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off") /* no fused products: VECTOR_CLONES */
-#endif
+CG_NO_FP_CONTRACT /* no fused products: VECTOR_CLONES */
 
 /* ---- loop shapes ---------------------------------------------------------------- */
 

@@ -9,11 +9,7 @@
 
 #include "internal.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off") /* only the explicit fmas fuse: FMA_CLONES */
-#endif
+CG_NO_FP_CONTRACT /* only the explicit fmas fuse: FMA_CLONES */
 
 cg_tensor *cg_unsafe_view(cg_tensor *a, const int64_t *shape, int ndim); /* ops_shape.c */
 cg_tensor *cg_squeeze_matmul(cg_tensor *a, int64_t dim);
@@ -103,7 +99,7 @@ typedef struct matrix {
     }
 #define MADD_F32(a, b, c) fmaf(a, b, c)
 #define MADD_F64(a, b, c) fma(a, b, c)
-#define MADD_I64(a, b, c) ((int64_t)((uint64_t)(a) * (uint64_t)(b) + (uint64_t)(c))) /* wraps, as PyTorch's */
+#define MADD_I64(a, b, c) cg_wrap_add(cg_wrap_mul(a, b), c)
 NAIVE_GEMM(gemm_naive_f32, float, MADD_F32)
 NAIVE_GEMM(gemm_naive_f64, double, MADD_F64)
 NAIVE_GEMM(gemm_naive_i64, int64_t, MADD_I64)

@@ -13,11 +13,7 @@
 
 #include "internal.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off") /* no fused products: VECTOR_CLONES */
-#endif
+CG_NO_FP_CONTRACT /* no fused products: VECTOR_CLONES */
 
 /* ---- planning ------------------------------------------------------------------ */
 
@@ -211,15 +207,11 @@ typedef enum { RED_SUM, RED_PROD, RED_MAX, RED_MIN, NUM_REDS } red_op;
     }
 PAIRWISE(pairwise_f32, float)
 PAIRWISE(pairwise_f64, double)
-/* int64 sums and products wrap on overflow, as PyTorch's do: computed in
- * uint64_t, where C defines the wrap */
-#define WRAP_ADD(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
-#define WRAP_MUL(a, b) ((int64_t)((uint64_t)(a) * (uint64_t)(b)))
 #define PLAIN_ADD(a, b) ((a) + (b))
-static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) {
-    uint64_t r = 0;
-    for (int64_t i = 0; i < n; i++) r += (uint64_t)x[i * s];
-    return (int64_t)r;
+static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) { /* wraps, as PyTorch's */
+    int64_t r = 0;
+    for (int64_t i = 0; i < n; i++) r = cg_wrap_add(r, x[i * s]);
+    return r;
 }
 
 /* out (stride 0 along reduced dims) += x: a row-sum when the inner dim is
@@ -238,7 +230,7 @@ static int64_t pairwise_i64(const int64_t *x, int64_t n, int64_t s) {
     }
 SUM_LOOP(sum_f32, float, pairwise_f32, PLAIN_ADD)
 SUM_LOOP(sum_f64, double, pairwise_f64, PLAIN_ADD)
-SUM_LOOP(sum_i64, int64_t, pairwise_i64, WRAP_ADD)
+SUM_LOOP(sum_i64, int64_t, pairwise_i64, cg_wrap_add)
 
 /* out = C(out, x), folding runs (s[0] == 0) or rows; NaN wins max and min. */
 #define FOLD_LOOP(NAME, T, C)                                                                \
@@ -262,7 +254,7 @@ SUM_LOOP(sum_i64, int64_t, pairwise_i64, WRAP_ADD)
 #define IMIN_C(a, b) ((b) < (a) ? (b) : (a))
 FOLD_LOOP(prod_f32, float, MUL_C)
 FOLD_LOOP(prod_f64, double, MUL_C)
-FOLD_LOOP(prod_i64, int64_t, WRAP_MUL)
+FOLD_LOOP(prod_i64, int64_t, cg_wrap_mul)
 FOLD_LOOP(max_f32, float, FMAX_C)
 FOLD_LOOP(max_f64, double, FMAX_C)
 FOLD_LOOP(max_i64, int64_t, IMAX_C)

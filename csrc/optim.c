@@ -9,7 +9,7 @@
  *   is an fma around the nearer end. Scalars that PyTorch computes in Python
  *   (bias corrections, step sizes) are computed here in double, in the same
  *   order, then cast to the parameter's dtype as a Scalar argument would be.
- *   Nothing else may be contracted into an fma, hence the pragmas below.
+ *   Nothing else may be contracted into an fma, hence CG_NO_FP_CONTRACT below.
  *   One exception: the square root here is IEEE-754's, correctly rounded,
  *   while PyTorch's CPU sqrt of a contiguous tensor goes through MKL's vector
  *   math library, which is off by one ulp in about 1% of results; so Adam,
@@ -23,11 +23,7 @@
 
 #define VP(t) ((void *)cg_ptr(t)) /* a tensor's first element, as any pointer type */
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+CG_NO_FP_CONTRACT
 
 /* ---- operands ------------------------------------------------------------------------ */
 
