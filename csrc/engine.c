@@ -297,7 +297,86 @@ static int call_function(cg_node *n, cg_tensor **gin) {
     return rc;
 }
 
+/* Note [Scalar gradients]
+ * A graph of one-element float64 values (a micrograd-style model, a scalar
+ * recurrence) spends its backward on tensor machinery around one multiply
+ * per node: kernel dispatch, shape checks, a new tensor per gradient. When
+ * nothing can observe the node (no hooks, retained grads or captures, no
+ * graph being built, no recording, no anomaly mode), its backward runs on
+ * doubles (op->backward_f64) and each input's gradient is added straight
+ * into the next node's buffer: into its one float64 element when the buffer
+ * holds one nobody else sees (the in-place add of buffer_add), else into a
+ * tensor of the input's shape, the incoming gradient's own when unshared.
+ * The formulas are the ones the general backward computes, so the bits are
+ * the same; any other case takes the general path. */
+
+/* A one-element float64 gradient tensor of ndim dimensions holding v: the
+ * spare (taken) when there is one, else a new one. */
+static cg_tensor *scalar_grad(double v, int ndim, cg_tensor **spare) {
+    static const int64_t ones[CG_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    cg_tensor *t = *spare;
+    if (t) {
+        *spare = NULL;
+        t->ndim = ndim;
+        for (int d = 0; d < ndim; d++) t->shape[d] = t->strides[d] = 1;
+        cg_bump_version(t);
+    } else if (!(t = cg_new_tensor(ones, ndim, CG_FLOAT64))) {
+        return NULL;
+    }
+    *(double *)cg_ptr(t) = v;
+    return t;
+}
+
+/* Adds v, the gradient of n's input i, into slot. */
+static int deliver_f64(const cg_node *n, int i, double v, cg_tensor **slot, cg_tensor **spare) {
+    cg_tensor *have = *slot;
+    int ndim = n->in_shape[i].ndim;
+    if (have && have->dtype == CG_FLOAT64 && have->numel == 1 && have->ndim == ndim && cg_is_unique(have)) {
+        double *p = (double *)cg_ptr(have);
+        *p = *p + v;
+        cg_bump_version(have);
+        return 0;
+    }
+    cg_tensor *g = scalar_grad(v, ndim, spare);
+    if (!g) return -1;
+    return buffer_add(slot, g);
+}
+
+/* Runs n on the scalar path when it can: 1 when it ran, 0 when the general
+ * path must (nothing changed), -1 on error. */
+static int evaluate_f64(run *r, cg_node *n) {
+    cg_tensor *g = n->buf1;
+    if (!g || g->dtype != CG_FLOAT64 || g->numel != 1 || n->n_next > 2 || !n->exec_needed || n->captured ||
+        CG_LOAD(&n->pre_hooks) || n->retains || cg_is_grad_enabled() || CG_RECORDING() || cg_is_anomaly_enabled())
+        return 0;
+    for (int i = 0; i < n->n_next; i++)
+        if (cg_wants(n, i) && (n->in_dtype[i] != CG_FLOAT64 || !((n->in_meta >> i) & 1u))) return 0;
+    double gin[2];
+    if (!n->op->backward_f64(n, *(const double *)cg_ptr(g), gin)) return 0;
+    if (!r->retain_graph) cg_node_release_saved(n);
+    n->buf1 = NULL;
+    cg_tensor *spare = g;
+    if (!cg_is_unique(g) || g->grad_fn) {
+        cg_tensor_release(g);
+        spare = NULL;
+    }
+    int rc = 0;
+    for (int i = 0; i < n->n_next; i++) {
+        cg_edge *e = &n->next[i];
+        if (!e->node || e->node->run != r->id) continue;
+        if (rc == 0 && cg_wants(n, i)) rc = deliver_f64(n, i, gin[i], buffer_of(e->node, e->input_nr), &spare);
+        if (--e->node->deps == 0 && (e->node->exec_needed || e->node->captured) && rc == 0)
+            rc = heap_push(r, e->node);
+    }
+    cg_tensor_release(spare);
+    return rc ? -1 : 1;
+}
+
 static int evaluate(run *r, cg_node *n) {
+    if (n->op->backward_f64) {
+        int rc = evaluate_f64(r, n);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
     cg_tensor *small[8] = {0};
     cg_tensor **gin = n->n_next <= 8 ? small : calloc((size_t)n->n_next, sizeof(cg_tensor *));
     if (!gin) {

@@ -308,6 +308,13 @@ typedef struct cg_op {
     void (*free_extra)(void *extra); /* NULL: nothing to free */
     void (*release_saved)(cg_node *n); /* NULL: saved tensors live in n->saved only */
     bool no_ints; /* never reads n->i[]: cg_node_new leaves it unset (Note [A node's cold tail]) */
+    /* The backward of a one-element float64 output on plain doubles, for
+     * the engine's scalar path (Note [Scalar gradients] in engine.c): sets
+     * gin[i] for each input cg_wants, with the bits `backward` gives. False,
+     * having changed nothing, when a value it reads is not one float64
+     * unchanged since it was saved: `backward` then runs, and raises what
+     * must be raised. NULL: none. */
+    bool (*backward_f64)(const cg_node *n, double g, double *gin);
 } cg_op;
 
 #define CG_NODE_SAVED 3
@@ -402,6 +409,23 @@ cg_node *cg_grad_accumulator(cg_tensor *leaf);
 static inline bool cg_wants(const cg_node *n, int i) {
     return n->next[i].node != NULL && (i >= 32 || ((n->need_mask >> i) & 1u));
 }
+/* Saved slot `slot` as a double, when it holds one float64 element unchanged
+ * since it was saved (a bare output is laid out as input 0). */
+static inline bool cg_saved_f64(const cg_node *n, int slot, double *v) {
+    const cg_saved *s = &n->saved[slot];
+    if (!s->data) return false;
+    if (s->bare) {
+        if (s->storage->version != s->version || n->in_dtype[0] != CG_FLOAT64 ||
+            cg_shape_numel(n->in_shape[0].d, n->in_shape[0].ndim) != 1)
+            return false;
+        *v = *(const double *)s->storage->data;
+        return true;
+    }
+    const cg_tensor *t = s->data;
+    if (t->storage->version != s->version || t->dtype != CG_FLOAT64 || t->numel != 1) return false;
+    *v = *(const double *)((const char *)t->storage->data + t->offset * (int64_t)sizeof(double));
+    return true;
+}
 /* Saves t in slot (see Note [Saved tensors]). */
 int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output);
 /* The saved tensor of slot, new reference; errors if freed or modified. */
@@ -483,15 +507,21 @@ void cg_loop_plan_run(const cg_loop_plan *p, cg_loop loop);
 void cg_run_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op);
 
 /* ---- kernels (kernels.c) ------------------------------------------------- */
+/* The derivatives of tanh, sigmoid and relu from the gradient g and the
+ * output y, spelled once for the loops and the engine's scalar path. A file
+ * using them says CG_NO_FP_CONTRACT, so they round alike everywhere. */
+#define CG_TANH_BWD(g, y) ((g) * (1 - (y) * (y)))
+#define CG_SIGMOID_BWD(g, y) ((g) * (1 - (y)) * (y))
+#define CG_RELU_BWD(g, y) ((y) > 0 ? (g) : 0)
 typedef enum cg_binop {
     CG_BIN_ADD,
     CG_BIN_SUB,
     CG_BIN_MUL,
     CG_BIN_DIV,
     CG_BIN_POW,
-    CG_BIN_TANH_BWD,    /* (g, y) -> g * (1 - y^2) */
-    CG_BIN_SIGMOID_BWD, /* (g, y) -> g * (1 - y) * y */
-    CG_BIN_RELU_BWD,    /* (g, y) -> y > 0 ? g : 0 */
+    CG_BIN_TANH_BWD,    /* CG_TANH_BWD */
+    CG_BIN_SIGMOID_BWD, /* CG_SIGMOID_BWD */
+    CG_BIN_RELU_BWD,    /* CG_RELU_BWD */
     CG_BIN_ADD_TWICE,   /* (a, b) -> (a + b) + b: one gradient arriving twice */
     CG_NUM_BINOPS
 } cg_binop;

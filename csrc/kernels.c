@@ -86,9 +86,9 @@ static inline int64_t pow_int64(int64_t a, int64_t b) {
     return (int64_t)r;
 }
 BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
-SAME_FLOAT_BINARY(tanh_bwd, a * (1 - b * b))
-SAME_FLOAT_BINARY(sigmoid_bwd, a * (1 - b) * b)
-SAME_FLOAT_BINARY(relu_bwd, b > 0 ? a : 0)
+SAME_FLOAT_BINARY(tanh_bwd, CG_TANH_BWD(a, b))
+SAME_FLOAT_BINARY(sigmoid_bwd, CG_SIGMOID_BWD(a, b))
+SAME_FLOAT_BINARY(relu_bwd, CG_RELU_BWD(a, b))
 SAME_FLOAT_BINARY(add_twice, (a + b) + b)
 
 #define ROW4(name) {name##_f32, name##_f64, NULL, NULL}

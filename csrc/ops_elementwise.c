@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+CG_NO_FP_CONTRACT /* the scalar backward formulas round as the loops do */
+
 /* ---- raw results ---------------------------------------------------------------- */
 
 cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype) {
@@ -187,7 +189,12 @@ static int add_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op add_op = {"AddBackward0", add_backward, .no_ints = true};
+static bool add_f64(const cg_node *n, double g, double *gin) {
+    (void)n;
+    gin[0] = gin[1] = g;
+    return true;
+}
+static const cg_op add_op = {"AddBackward0", add_backward, .no_ints = true, .backward_f64 = add_f64};
 
 cg_tensor *cg_add(cg_tensor *a, cg_tensor *b) {
     return record(&add_op, cg_binary_raw(CG_BIN_ADD, a, b, cg_result_type(a, b)), a, b, 0);
@@ -202,7 +209,12 @@ static int sub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, cg_neg(gout[0])))) return -1;
     return 0;
 }
-static const cg_op sub_op = {"SubBackward0", sub_backward, .no_ints = true};
+static bool sub_f64(const cg_node *n, double g, double *gin) {
+    (void)n;
+    gin[0] = g, gin[1] = -g;
+    return true;
+}
+static const cg_op sub_op = {"SubBackward0", sub_backward, .no_ints = true, .backward_f64 = sub_f64};
 
 static int check_sub_dtypes(const cg_tensor *a, const cg_tensor *b) {
     if (a->dtype == CG_BOOL && b->dtype == CG_BOOL) {
@@ -234,7 +246,12 @@ static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true};
+static bool rsub_f64(const cg_node *n, double g, double *gin) {
+    (void)n;
+    gin[0] = -g, gin[1] = g;
+    return true;
+}
+static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true, .backward_f64 = rsub_f64};
 
 cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b) {
     if (check_sub_dtypes(a, b)) return NULL;
@@ -245,7 +262,12 @@ static int neg_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)n; /* d(-a)/da = -1 */
     return (gin[0] = cg_neg(gout[0])) ? 0 : -1;
 }
-static const cg_op neg_op = {"NegBackward0", neg_backward, .no_ints = true};
+static bool neg_f64(const cg_node *n, double g, double *gin) {
+    (void)n;
+    gin[0] = -g;
+    return true;
+}
+static const cg_op neg_op = {"NegBackward0", neg_backward, .no_ints = true, .backward_f64 = neg_f64};
 
 cg_tensor *cg_neg(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {
@@ -278,7 +300,15 @@ static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
         return -1;
     return 0;
 }
-static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true};
+static bool mul_f64(const cg_node *n, double g, double *gin) {
+    double a = 0, b = 0;
+    if (cg_wants(n, 0) && !cg_saved_f64(n, 1, &b)) return false;
+    if (cg_wants(n, 1) && !cg_saved_f64(n, 0, &a)) return false;
+    if (cg_wants(n, 0)) gin[0] = g * b;
+    if (cg_wants(n, 1)) gin[1] = g * a;
+    return true;
+}
+static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true, .backward_f64 = mul_f64};
 
 cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b) {
     unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);
@@ -313,7 +343,14 @@ static int div_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static const cg_op div_op = {"DivBackward0", div_backward, .no_ints = true};
+static bool div_f64(const cg_node *n, double g, double *gin) {
+    double a = 0, b = 0;
+    if (!cg_saved_f64(n, 1, &b) || (cg_wants(n, 1) && !cg_saved_f64(n, 0, &a))) return false;
+    if (cg_wants(n, 0)) gin[0] = g / b;
+    if (cg_wants(n, 1)) gin[1] = -g * ((a / b) / b); /* as div_other_grad */
+    return true;
+}
+static const cg_op div_op = {"DivBackward0", div_backward, .no_ints = true, .backward_f64 = div_f64};
 
 static cg_dtype div_dtype(const cg_tensor *a, const cg_tensor *b) {
     cg_dtype d = cg_result_type(a, b);
@@ -487,7 +524,13 @@ static int exp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da exp(a) = exp(a) */
     return (gin[0] = in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true};
+static bool exp_f64(const cg_node *n, double g, double *gin) {
+    double y;
+    if (!cg_saved_f64(n, 2, &y)) return false;
+    gin[0] = g * y;
+    return true;
+}
+static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true, .backward_f64 = exp_f64};
 
 cg_tensor *cg_exp(cg_tensor *a) { return record(&exp_op, float_unary(CG_UN_EXP, a), a, NULL, SAVE_OUT); }
 
@@ -495,7 +538,13 @@ static int log_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da log(a) = 1/a */
     return (gin[0] = in_place_with_saved(CG_BIN_DIV, cg_div, gout[0], n, 0)) ? 0 : -1;
 }
-static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true};
+static bool log_f64(const cg_node *n, double g, double *gin) {
+    double a;
+    if (!cg_saved_f64(n, 0, &a)) return false;
+    gin[0] = g / a;
+    return true;
+}
+static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true, .backward_f64 = log_f64};
 
 cg_tensor *cg_log(cg_tensor *a) { return record(&log_op, float_unary(CG_UN_LOG, a), a, NULL, SAVE_A); }
 
@@ -509,7 +558,13 @@ static int tanh_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da tanh(a) = 1 - tanh(a)^2 */
     return (gin[0] = in_place_with_saved(CG_BIN_TANH_BWD, tanh_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true};
+static bool tanh_f64(const cg_node *n, double g, double *gin) {
+    double y;
+    if (!cg_saved_f64(n, 2, &y)) return false;
+    gin[0] = CG_TANH_BWD(g, y);
+    return true;
+}
+static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true, .backward_f64 = tanh_f64};
 
 cg_tensor *cg_tanh(cg_tensor *a) { return record(&tanh_op, float_unary(CG_UN_TANH, a), a, NULL, SAVE_OUT); }
 
@@ -517,7 +572,14 @@ static int sigmoid_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da sigmoid(a) = (1 - sigmoid(a)) * sigmoid(a) */
     return (gin[0] = in_place_with_saved(CG_BIN_SIGMOID_BWD, sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, .no_ints = true};
+static bool sigmoid_f64(const cg_node *n, double g, double *gin) {
+    double y;
+    if (!cg_saved_f64(n, 2, &y)) return false;
+    gin[0] = CG_SIGMOID_BWD(g, y);
+    return true;
+}
+static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, .no_ints = true,
+                                 .backward_f64 = sigmoid_f64};
 
 cg_tensor *cg_sigmoid(cg_tensor *a) {
     return record(&sigmoid_op, float_unary(CG_UN_SIGMOID, a), a, NULL, SAVE_OUT);
@@ -527,7 +589,13 @@ static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da relu(a) = a > 0 */
     return (gin[0] = in_place_with_saved(CG_BIN_RELU_BWD, relu_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true};
+static bool relu_f64(const cg_node *n, double g, double *gin) {
+    double y;
+    if (!cg_saved_f64(n, 2, &y)) return false;
+    gin[0] = CG_RELU_BWD(g, y);
+    return true;
+}
+static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true, .backward_f64 = relu_f64};
 
 cg_tensor *cg_relu(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {
