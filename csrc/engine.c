@@ -298,21 +298,22 @@ static int call_function(cg_node *n, cg_tensor **gin) {
 }
 
 /* Note [Scalar gradients]
- * A graph of one-element float64 values (a micrograd-style model, a scalar
+ * A graph of one-element values (a micrograd-style model, a scalar
  * recurrence) spends its backward on tensor machinery around one multiply
  * per node: kernel dispatch, shape checks, a new tensor per gradient. When
- * nothing can observe the node (no hooks, retained grads or captures, no
- * graph being built, no recording, no anomaly mode), its backward runs on
- * doubles (op->backward_f64) and each input's gradient is added straight
- * into the next node's buffer: into its one float64 element when the buffer
- * holds one nobody else sees (the in-place add of buffer_add), else into a
- * tensor of the input's shape, the incoming gradient's own when unshared.
- * The formulas are the ones the general backward computes, so the bits are
- * the same; any other case takes the general path. */
+ * nothing can observe a float32 or float64 node (no hooks, retained grads
+ * or captures, no graph being built, no recording, no anomaly mode), its
+ * backward runs on plain numbers (op->backward_scalar) and each input's
+ * gradient is added straight into the next node's buffer: into its one
+ * element when the buffer holds a tensor nobody else sees (the in-place add
+ * of buffer_add), else into a tensor of the input's shape, the incoming
+ * gradient's own when unshared. The formulas are the ones the general
+ * backward computes, in the same type, so the bits are the same; any other
+ * case takes the general path. */
 
-/* A one-element float64 gradient tensor of ndim dimensions holding v: the
- * spare (taken) when there is one, else a new one. */
-static cg_tensor *scalar_grad(double v, int ndim, cg_tensor **spare) {
+/* A one-element gradient tensor of dtype and ndim dimensions holding v:
+ * the spare (taken), of that dtype, when there is one, else a new one. */
+static cg_tensor *scalar_grad(double v, cg_dtype dtype, int ndim, cg_tensor **spare) {
     static const int64_t ones[CG_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     cg_tensor *t = *spare;
     if (t) {
@@ -320,39 +321,51 @@ static cg_tensor *scalar_grad(double v, int ndim, cg_tensor **spare) {
         t->ndim = ndim;
         for (int d = 0; d < ndim; d++) t->shape[d] = t->strides[d] = 1;
         cg_bump_version(t);
-    } else if (!(t = cg_new_tensor(ones, ndim, CG_FLOAT64))) {
+    } else if (!(t = cg_new_tensor(ones, ndim, dtype))) {
         return NULL;
     }
-    *(double *)cg_ptr(t) = v;
+    if (dtype == CG_FLOAT32)
+        *(float *)cg_ptr(t) = (float)v; /* a float's value: exact */
+    else
+        *(double *)cg_ptr(t) = v;
     return t;
 }
 
-/* Adds v, the gradient of n's input i, into slot. */
-static int deliver_f64(const cg_node *n, int i, double v, cg_tensor **slot, cg_tensor **spare) {
+/* Adds v, the gradient of n's input i, of dtype, into slot. */
+static int deliver_scalar(const cg_node *n, int i, double v, cg_dtype dtype, cg_tensor **slot, cg_tensor **spare) {
     cg_tensor *have = *slot;
     int ndim = n->in_shape[i].ndim;
-    if (have && have->dtype == CG_FLOAT64 && have->numel == 1 && have->ndim == ndim && cg_is_unique(have)) {
-        double *p = (double *)cg_ptr(have);
-        *p = *p + v;
+    if (have && have->dtype == dtype && have->numel == 1 && have->ndim == ndim && cg_is_unique(have)) {
+        if (dtype == CG_FLOAT32) {
+            float *p = (float *)cg_ptr(have);
+            *p = *p + (float)v;
+        } else {
+            double *p = (double *)cg_ptr(have);
+            *p = *p + v;
+        }
         cg_bump_version(have);
         return 0;
     }
-    cg_tensor *g = scalar_grad(v, ndim, spare);
+    cg_tensor *g = scalar_grad(v, dtype, ndim, spare);
     if (!g) return -1;
     return buffer_add(slot, g);
 }
 
 /* Runs n on the scalar path when it can: 1 when it ran, 0 when the general
  * path must (nothing changed), -1 on error. */
-static int evaluate_f64(run *r, cg_node *n) {
+static int evaluate_scalar(run *r, cg_node *n) {
     cg_tensor *g = n->buf1;
-    if (!g || g->dtype != CG_FLOAT64 || g->numel != 1 || n->n_next > 2 || !n->exec_needed || n->captured ||
-        CG_LOAD(&n->pre_hooks) || n->retains || cg_is_grad_enabled() || CG_RECORDING() || cg_is_anomaly_enabled())
+    if (n->n_outputs != 1 || !g || (g->dtype != CG_FLOAT64 && g->dtype != CG_FLOAT32) || g->numel != 1 ||
+        n->n_next > 2 || !n->exec_needed || n->captured || CG_LOAD(&n->pre_hooks) || n->retains ||
+        cg_is_grad_enabled() || CG_RECORDING() || cg_is_anomaly_enabled())
         return 0;
+    cg_dtype dtype = (cg_dtype)g->dtype;
     for (int i = 0; i < n->n_next; i++)
-        if (cg_wants(n, i) && (n->in_dtype[i] != CG_FLOAT64 || !((n->in_meta >> i) & 1u))) return 0;
+        if (cg_wants(n, i) && n->in_dtype[i] != dtype) return 0;
+    bool f32 = dtype == CG_FLOAT32;
     double gin[2];
-    if (!n->op->backward_f64(n, *(const double *)cg_ptr(g), gin)) return 0;
+    if (!n->op->backward_scalar(n, f32, f32 ? *(const float *)cg_ptr(g) : *(const double *)cg_ptr(g), gin))
+        return 0;
     if (!r->retain_graph) cg_node_release_saved(n);
     n->buf1 = NULL;
     cg_tensor *spare = g;
@@ -364,7 +377,8 @@ static int evaluate_f64(run *r, cg_node *n) {
     for (int i = 0; i < n->n_next; i++) {
         cg_edge *e = &n->next[i];
         if (!e->node || e->node->run != r->id) continue;
-        if (rc == 0 && cg_wants(n, i)) rc = deliver_f64(n, i, gin[i], buffer_of(e->node, e->input_nr), &spare);
+        if (rc == 0 && cg_wants(n, i))
+            rc = deliver_scalar(n, i, gin[i], dtype, buffer_of(e->node, e->input_nr), &spare);
         if (--e->node->deps == 0 && (e->node->exec_needed || e->node->captured) && rc == 0)
             rc = heap_push(r, e->node);
     }
@@ -373,8 +387,8 @@ static int evaluate_f64(run *r, cg_node *n) {
 }
 
 static int evaluate(run *r, cg_node *n) {
-    if (n->op->backward_f64) {
-        int rc = evaluate_f64(r, n);
+    if (n->op->backward_scalar) {
+        int rc = evaluate_scalar(r, n);
         if (rc) return rc < 0 ? -1 : 0;
     }
     cg_tensor *small[8] = {0};

@@ -308,13 +308,14 @@ typedef struct cg_op {
     void (*free_extra)(void *extra); /* NULL: nothing to free */
     void (*release_saved)(cg_node *n); /* NULL: saved tensors live in n->saved only */
     bool no_ints; /* never reads n->i[]: cg_node_new leaves it unset (Note [A node's cold tail]) */
-    /* The backward of a one-element float64 output on plain doubles, for
-     * the engine's scalar path (Note [Scalar gradients] in engine.c): sets
-     * gin[i] for each input cg_wants, with the bits `backward` gives. False,
-     * having changed nothing, when a value it reads is not one float64
-     * unchanged since it was saved: `backward` then runs, and raises what
-     * must be raised. NULL: none. */
-    bool (*backward_f64)(const cg_node *n, double g, double *gin);
+    /* The backward of a one-element float32 or float64 output on plain
+     * numbers, for the engine's scalar path (Note [Scalar gradients] in
+     * engine.c): g and gin[i] hold floats, computed in float, when f32.
+     * Sets gin[i] for each input cg_wants, with the bits `backward` gives.
+     * False when a value it reads is not one element of g's dtype unchanged
+     * since it was saved: `backward` then runs, and raises what must be
+     * raised. NULL: none. */
+    bool (*backward_scalar)(const cg_node *n, bool f32, double g, double *gin);
 } cg_op;
 
 #define CG_NODE_SAVED 3
@@ -409,21 +410,26 @@ cg_node *cg_grad_accumulator(cg_tensor *leaf);
 static inline bool cg_wants(const cg_node *n, int i) {
     return n->next[i].node != NULL && (i >= 32 || ((n->need_mask >> i) & 1u));
 }
-/* Saved slot `slot` as a double, when it holds one float64 element unchanged
- * since it was saved (a bare output is laid out as input 0). */
-static inline bool cg_saved_f64(const cg_node *n, int slot, double *v) {
+/* Saved slot `slot` as one float (f32) or double in *out, when it holds one
+ * element of that dtype unchanged since it was saved (a wrapped Python number
+ * has its tensor's dtype); false otherwise, out untouched. For the scalar
+ * backward formulas, inline on their hot path. */
+static inline bool cg_saved_scalar(const cg_node *n, int slot, bool f32, void *out) {
     const cg_saved *s = &n->saved[slot];
     if (!s->data) return false;
-    if (s->bare) {
-        if (s->storage->version != s->version || n->in_dtype[0] != CG_FLOAT64 ||
+    cg_dtype want = f32 ? CG_FLOAT32 : CG_FLOAT64;
+    const void *p;
+    if (s->bare) { /* laid out as input 0 */
+        if (s->storage->version != s->version || n->in_dtype[0] != want ||
             cg_shape_numel(n->in_shape[0].d, n->in_shape[0].ndim) != 1)
             return false;
-        *v = *(const double *)s->storage->data;
-        return true;
+        p = s->storage->data;
+    } else {
+        const cg_tensor *t = s->data;
+        if (t->storage->version != s->version || t->dtype != want || t->numel != 1) return false;
+        p = cg_ptr(t);
     }
-    const cg_tensor *t = s->data;
-    if (t->storage->version != s->version || t->dtype != CG_FLOAT64 || t->numel != 1) return false;
-    *v = *(const double *)((const char *)t->storage->data + t->offset * (int64_t)sizeof(double));
+    memcpy(out, p, f32 ? sizeof(float) : sizeof(double));
     return true;
 }
 /* Saves t in slot (see Note [Saved tensors]). */

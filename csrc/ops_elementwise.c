@@ -11,6 +11,30 @@
 
 CG_NO_FP_CONTRACT /* the scalar backward formulas round as the loops do */
 
+/* An op's backward on one float or double (Note [Scalar gradients] in
+ * engine.c), its body written once: it reads g and the saved values it names
+ * with SAVED (returning false when one is not one element of g's dtype), and
+ * sets gin[i], computing in g's type as the general backward does. A float
+ * passes through a double exactly. */
+#define SCALAR_BACKWARD(NAME, ...)                                                          \
+    static bool NAME##_scalar(const cg_node *n, bool f32, double g_in, double *gin_out) {   \
+        (void)n;                                                                            \
+        if (f32) {                                                                          \
+            const float g = (float)g_in;                                                    \
+            float gin[2] = {0, 0};                                                          \
+            __VA_ARGS__                                                                     \
+            gin_out[0] = gin[0], gin_out[1] = gin[1];                                       \
+            return true;                                                                    \
+        }                                                                                   \
+        const double g = g_in;                                                              \
+        double *gin = gin_out;                                                              \
+        __VA_ARGS__                                                                         \
+        return true;                                                                        \
+    }
+#define SAVED(NAME, SLOT)                                                                   \
+    __typeof__(+g) NAME;                                                                    \
+    if (!cg_saved_scalar(n, SLOT, f32, &NAME)) return false;
+
 /* ---- raw results ---------------------------------------------------------------- */
 
 cg_tensor *cg_cast_raw(cg_tensor *a, cg_dtype dtype) {
@@ -189,12 +213,8 @@ static int add_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static bool add_f64(const cg_node *n, double g, double *gin) {
-    (void)n;
-    gin[0] = gin[1] = g;
-    return true;
-}
-static const cg_op add_op = {"AddBackward0", add_backward, .no_ints = true, .backward_f64 = add_f64};
+SCALAR_BACKWARD(add, gin[0] = gin[1] = g;)
+static const cg_op add_op = {"AddBackward0", add_backward, .no_ints = true, .backward_scalar = add_scalar};
 
 cg_tensor *cg_add(cg_tensor *a, cg_tensor *b) {
     return record(&add_op, cg_binary_raw(CG_BIN_ADD, a, b, cg_result_type(a, b)), a, b, 0);
@@ -209,12 +229,8 @@ static int sub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, cg_neg(gout[0])))) return -1;
     return 0;
 }
-static bool sub_f64(const cg_node *n, double g, double *gin) {
-    (void)n;
-    gin[0] = g, gin[1] = -g;
-    return true;
-}
-static const cg_op sub_op = {"SubBackward0", sub_backward, .no_ints = true, .backward_f64 = sub_f64};
+SCALAR_BACKWARD(sub, gin[0] = g; gin[1] = -g;)
+static const cg_op sub_op = {"SubBackward0", sub_backward, .no_ints = true, .backward_scalar = sub_scalar};
 
 static int check_sub_dtypes(const cg_tensor *a, const cg_tensor *b) {
     if (a->dtype == CG_BOOL && b->dtype == CG_BOOL) {
@@ -246,12 +262,8 @@ static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static bool rsub_f64(const cg_node *n, double g, double *gin) {
-    (void)n;
-    gin[0] = -g, gin[1] = g;
-    return true;
-}
-static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true, .backward_f64 = rsub_f64};
+SCALAR_BACKWARD(rsub, gin[0] = -g; gin[1] = g;)
+static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true, .backward_scalar = rsub_scalar};
 
 cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b) {
     if (check_sub_dtypes(a, b)) return NULL;
@@ -262,12 +274,8 @@ static int neg_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)n; /* d(-a)/da = -1 */
     return (gin[0] = cg_neg(gout[0])) ? 0 : -1;
 }
-static bool neg_f64(const cg_node *n, double g, double *gin) {
-    (void)n;
-    gin[0] = -g;
-    return true;
-}
-static const cg_op neg_op = {"NegBackward0", neg_backward, .no_ints = true, .backward_f64 = neg_f64};
+SCALAR_BACKWARD(neg, gin[0] = -g;)
+static const cg_op neg_op = {"NegBackward0", neg_backward, .no_ints = true, .backward_scalar = neg_scalar};
 
 cg_tensor *cg_neg(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {
@@ -300,15 +308,10 @@ static int mul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
         return -1;
     return 0;
 }
-static bool mul_f64(const cg_node *n, double g, double *gin) {
-    double a = 0, b = 0;
-    if (cg_wants(n, 0) && !cg_saved_f64(n, 1, &b)) return false;
-    if (cg_wants(n, 1) && !cg_saved_f64(n, 0, &a)) return false;
-    if (cg_wants(n, 0)) gin[0] = g * b;
-    if (cg_wants(n, 1)) gin[1] = g * a;
-    return true;
-}
-static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true, .backward_f64 = mul_f64};
+SCALAR_BACKWARD(mul,
+    if (cg_wants(n, 0)) { SAVED(b, 1); gin[0] = g * b; }
+    if (cg_wants(n, 1)) { SAVED(a, 0); gin[1] = g * a; })
+static const cg_op mul_op = {"MulBackward0", mul_backward, .no_ints = true, .backward_scalar = mul_scalar};
 
 cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b) {
     unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);
@@ -343,14 +346,10 @@ static int div_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     }
     return 0;
 }
-static bool div_f64(const cg_node *n, double g, double *gin) {
-    double a = 0, b = 0;
-    if (!cg_saved_f64(n, 1, &b) || (cg_wants(n, 1) && !cg_saved_f64(n, 0, &a))) return false;
+SCALAR_BACKWARD(div, SAVED(b, 1);
     if (cg_wants(n, 0)) gin[0] = g / b;
-    if (cg_wants(n, 1)) gin[1] = -g * ((a / b) / b); /* as div_other_grad */
-    return true;
-}
-static const cg_op div_op = {"DivBackward0", div_backward, .no_ints = true, .backward_f64 = div_f64};
+    if (cg_wants(n, 1)) { SAVED(a, 0); gin[1] = -g * ((a / b) / b); }) /* as div_other_grad */
+static const cg_op div_op = {"DivBackward0", div_backward, .no_ints = true, .backward_scalar = div_scalar};
 
 static cg_dtype div_dtype(const cg_tensor *a, const cg_tensor *b) {
     cg_dtype d = cg_result_type(a, b);
@@ -524,13 +523,8 @@ static int exp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da exp(a) = exp(a) */
     return (gin[0] = in_place_with_saved(CG_BIN_MUL, cg_mul, gout[0], n, 2)) ? 0 : -1;
 }
-static bool exp_f64(const cg_node *n, double g, double *gin) {
-    double y;
-    if (!cg_saved_f64(n, 2, &y)) return false;
-    gin[0] = g * y;
-    return true;
-}
-static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true, .backward_f64 = exp_f64};
+SCALAR_BACKWARD(exp, SAVED(y, 2); gin[0] = g * y;)
+static const cg_op exp_op = {"ExpBackward0", exp_backward, .no_ints = true, .backward_scalar = exp_scalar};
 
 cg_tensor *cg_exp(cg_tensor *a) { return record(&exp_op, float_unary(CG_UN_EXP, a), a, NULL, SAVE_OUT); }
 
@@ -538,13 +532,8 @@ static int log_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da log(a) = 1/a */
     return (gin[0] = in_place_with_saved(CG_BIN_DIV, cg_div, gout[0], n, 0)) ? 0 : -1;
 }
-static bool log_f64(const cg_node *n, double g, double *gin) {
-    double a;
-    if (!cg_saved_f64(n, 0, &a)) return false;
-    gin[0] = g / a;
-    return true;
-}
-static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true, .backward_f64 = log_f64};
+SCALAR_BACKWARD(log, SAVED(a, 0); gin[0] = g / a;)
+static const cg_op log_op = {"LogBackward0", log_backward, .no_ints = true, .backward_scalar = log_scalar};
 
 cg_tensor *cg_log(cg_tensor *a) { return record(&log_op, float_unary(CG_UN_LOG, a), a, NULL, SAVE_A); }
 
@@ -558,13 +547,8 @@ static int tanh_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da tanh(a) = 1 - tanh(a)^2 */
     return (gin[0] = in_place_with_saved(CG_BIN_TANH_BWD, tanh_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static bool tanh_f64(const cg_node *n, double g, double *gin) {
-    double y;
-    if (!cg_saved_f64(n, 2, &y)) return false;
-    gin[0] = CG_TANH_BWD(g, y);
-    return true;
-}
-static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true, .backward_f64 = tanh_f64};
+SCALAR_BACKWARD(tanh, SAVED(y, 2); gin[0] = CG_TANH_BWD(g, y);)
+static const cg_op tanh_op = {"TanhBackward0", tanh_op_backward, .no_ints = true, .backward_scalar = tanh_scalar};
 
 cg_tensor *cg_tanh(cg_tensor *a) { return record(&tanh_op, float_unary(CG_UN_TANH, a), a, NULL, SAVE_OUT); }
 
@@ -572,14 +556,9 @@ static int sigmoid_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da sigmoid(a) = (1 - sigmoid(a)) * sigmoid(a) */
     return (gin[0] = in_place_with_saved(CG_BIN_SIGMOID_BWD, sigmoid_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static bool sigmoid_f64(const cg_node *n, double g, double *gin) {
-    double y;
-    if (!cg_saved_f64(n, 2, &y)) return false;
-    gin[0] = CG_SIGMOID_BWD(g, y);
-    return true;
-}
+SCALAR_BACKWARD(sigmoid, SAVED(y, 2); gin[0] = CG_SIGMOID_BWD(g, y);)
 static const cg_op sigmoid_op = {"SigmoidBackward0", sigmoid_op_backward, .no_ints = true,
-                                 .backward_f64 = sigmoid_f64};
+                                 .backward_scalar = sigmoid_scalar};
 
 cg_tensor *cg_sigmoid(cg_tensor *a) {
     return record(&sigmoid_op, float_unary(CG_UN_SIGMOID, a), a, NULL, SAVE_OUT);
@@ -589,13 +568,8 @@ static int relu_op_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da relu(a) = a > 0 */
     return (gin[0] = in_place_with_saved(CG_BIN_RELU_BWD, relu_backward, gout[0], n, 2)) ? 0 : -1;
 }
-static bool relu_f64(const cg_node *n, double g, double *gin) {
-    double y;
-    if (!cg_saved_f64(n, 2, &y)) return false;
-    gin[0] = CG_RELU_BWD(g, y);
-    return true;
-}
-static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true, .backward_f64 = relu_f64};
+SCALAR_BACKWARD(relu, SAVED(y, 2); gin[0] = CG_RELU_BWD(g, y);)
+static const cg_op relu_op = {"ReluBackward0", relu_op_backward, .no_ints = true, .backward_scalar = relu_scalar};
 
 cg_tensor *cg_relu(cg_tensor *a) {
     if (a->dtype == CG_BOOL) {

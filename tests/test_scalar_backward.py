@@ -1,6 +1,6 @@
-"""Graphs of one-element float64 values, whose backward runs on plain doubles
-when nothing can observe a node: the same gradients as the general path (bit
-for bit) and as torch, and the same errors."""
+"""Graphs of one-element float32 and float64 values, whose backward runs on
+plain numbers when nothing can observe a node: the same gradients as the
+general path (bit for bit) and as torch, and the same errors."""
 import math
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 
 import cgrad
 
-UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "scale", "shift", "rdiv")
+UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "scale", "shift", "rdiv", "times_int", "over_int")
 BINARY = ("add", "sub", "mul", "div", "same_add", "same_mul", "same_div", "same_sub")
 
 
@@ -32,7 +32,7 @@ def make_program(seed, n_ops=300, n_leaves=4):
             "neg": lambda: -x, "exp": lambda: math.exp(x), "log": lambda: math.log(x),
             "tanh": lambda: math.tanh(x), "sigmoid": lambda: 1 / (1 + math.exp(-x)),
             "relu": lambda: max(x, 0.0), "scale": lambda: x * 0.75, "shift": lambda: x + 0.25,
-            "rdiv": lambda: 2.0 / x, "add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
+            "rdiv": lambda: 2.0 / x, "times_int": lambda: x * 3, "over_int": lambda: x / 2, "add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
             "div": lambda: x / y, "same_add": lambda: x + x, "same_mul": lambda: x * x,
             "same_div": lambda: x / x, "same_sub": lambda: x - x,
         }[kind]()
@@ -43,10 +43,11 @@ def make_program(seed, n_ops=300, n_leaves=4):
     return vals[:n_leaves], prog
 
 
-def run(lib, leaves, prog, shapes, observe=False, loss_scale=1.0):
+def run(lib, leaves, prog, shapes, dtype="float64", observe=False):
     """Runs prog; returns the leaves' gradients. observe: a no-op hook on every
     value, which sends each node down the general path."""
-    xs = [lib.tensor(np.full(s, v), dtype=lib.float64, requires_grad=True) for v, s in zip(leaves, shapes)]
+    dt = getattr(lib, dtype)
+    xs = [lib.tensor(np.full(s, v), dtype=dt, requires_grad=True) for v, s in zip(leaves, shapes)]
     vals = list(xs)
     for kind, i, j in prog:
         x, y = vals[i], vals[j]
@@ -60,6 +61,10 @@ def run(lib, leaves, prog, shapes, observe=False, loss_scale=1.0):
             r = x + 0.25
         elif kind == "rdiv":
             r = 2.0 / x
+        elif kind == "times_int":
+            r = x * 3
+        elif kind == "over_int":
+            r = x / 2
         elif kind == "add":
             r = x + y
         elif kind == "sub":
@@ -79,11 +84,11 @@ def run(lib, leaves, prog, shapes, observe=False, loss_scale=1.0):
         if observe:
             r.register_hook(lambda g: None)
         vals.append(r)
-    out = vals[-1] * loss_scale
+    out = vals[-1]
     for v in vals[len(xs):-1:7]:  # several roots' worth of paths into the leaves
         out = out + v * 0.125
     out.sum().backward()
-    return [np.asarray(x.grad.tolist()) for x in xs], [tuple(x.grad.shape) for x in xs]
+    return [np.array(x.grad.numpy()) for x in xs], [tuple(x.grad.shape) for x in xs]
 
 
 SHAPES = [((), (), (), ()), ((1,), (1, 1), (), (1,))]
@@ -91,25 +96,32 @@ SHAPES = [((), (), (), ()), ((1,), (1, 1), (), (1,))]
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("shapes", SHAPES)
-def test_scalar_path_gives_the_general_paths_bits(seed, shapes):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scalar_path_gives_the_general_paths_bits(seed, shapes, dtype):
     leaves, prog = make_program(seed)
-    fast, fast_shapes = run(cgrad, leaves, prog, shapes)
-    slow, slow_shapes = run(cgrad, leaves, prog, shapes, observe=True)
+    fast, fast_shapes = run(cgrad, leaves, prog, shapes, dtype)
+    slow, slow_shapes = run(cgrad, leaves, prog, shapes, dtype, observe=True)
     assert fast_shapes == slow_shapes == [tuple(s) for s in shapes]
     for f, s in zip(fast, slow):
         np.testing.assert_array_equal(f, s)
 
 
+TORCH_TOL = {"float64": (1e-9, 1e-15), "float32": (1e-3, 1e-6)}  # ulps of tanh, exp, sigmoid, amplified
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("shapes", SHAPES)
-def test_scalar_gradients_match_torch(seed, shapes):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scalar_gradients_match_torch(seed, shapes, dtype):
     torch = pytest.importorskip("torch")
     leaves, prog = make_program(seed)
-    got, got_shapes = run(cgrad, leaves, prog, shapes)
-    want, want_shapes = run(torch, leaves, prog, shapes)
+    got, got_shapes = run(cgrad, leaves, prog, shapes, dtype)
+    want, want_shapes = run(torch, leaves, prog, shapes, dtype)
     assert got_shapes == want_shapes
+    rtol, atol = TORCH_TOL[dtype]
     for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-15)  # ulps of tanh, exp, sigmoid, amplified
+        assert g.dtype == w.dtype == dtype
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
 
 
 def test_a_saved_value_modified_in_place_still_raises():
