@@ -206,6 +206,29 @@ def test_matmul_of_layouts_blas_cannot_read(layout, dtype):
         assert (err <= tol * (np.abs(x_np).astype(np.float64) @ np.abs(y_np).astype(np.float64))).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n", [(31, 16, 16), (32, 16, 16), (100, 16, 16), (100, 2, 3), (40, 64, 64),
+                                     (40, 64, 65), (100, 16, 1)], ids=str)
+def test_matmul_by_transposed_right_operand(m, k, n, dtype):
+    """a @ w.T, the product a linear layer's input gradient needs: a small w
+    is copied row-major before BLAS reads it, a large one read as is."""
+    rng = np.random.default_rng(1)
+    a_np, w_np = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+    a, w = cgrad.tensor(a_np, requires_grad=True), cgrad.tensor(w_np, requires_grad=True)
+    out = a @ w.T
+    exact = a_np.astype(np.float64) @ w_np.T.astype(np.float64)
+    bound = np.abs(a_np).astype(np.float64) @ np.abs(w_np.T).astype(np.float64)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert out.shape == (m, n) and (np.abs(out.detach().numpy() - exact) <= tol * bound).all()
+    g_np = rng.standard_normal((m, n)).astype(dtype)
+    out.backward(cgrad.tensor(g_np))
+    torch = pytest.importorskip("torch")
+    ta, tw = torch.tensor(a_np, requires_grad=True), torch.tensor(w_np, requires_grad=True)
+    (ta @ tw.T).backward(torch.tensor(g_np))
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+
+
 @pytest.mark.parametrize("form", [lambda m, a, b: a.matmul(b), lambda m, a, b: m.matmul(a, b)],
                          ids=["a.matmul(b)", "cgrad.matmul(a, b)"])
 def test_matmul_forms(form):
