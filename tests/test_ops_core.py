@@ -235,6 +235,25 @@ def test_matmul_forms(form):
     check_op(form, (2, 3), (3, 4), np_fn=np.matmul)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dims", [((100, 16), (0,)), ((3, 4, 40), (0, 1)), ((2000, 16), (0,)),
+                                         ((5000, 513), (0,)), ((257, 3), (0,)), ((300, 2, 33), (0,)),
+                                         ((0, 16), (0,)), ((16, 0), (0,)), ((1, 16), (0,))], ids=str)
+def test_sum_over_leading_dims_adds_rows_in_order(shape, dims, dtype):
+    """Summing a batch over its first dims adds the rows in order from 0,
+    whatever the blocks and chunks the sum goes in."""
+    rng = np.random.default_rng(4)
+    x_np = rng.standard_normal(shape).astype(dtype)
+    rows = x_np.reshape(int(np.prod(shape[:len(dims)])), *shape[len(dims):])
+    want = np.zeros(rows.shape[1:], dtype)
+    for r in rows:
+        want = want + r
+    got = cgrad.tensor(x_np).sum(dims)
+    assert got.dtype == getattr(cgrad, dtype) and np.array_equal(got.numpy(), want)
+    assert np.array_equal(cgrad.tensor(x_np).sum(dims, keepdim=True).numpy(), want.reshape(
+        (1,) * len(dims) + want.shape))
+
+
 # ---------------------------------------------------------------- sum and mean
 
 REDUCE_CASES = [
