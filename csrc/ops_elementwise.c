@@ -63,6 +63,70 @@ int cg_copy_data(cg_tensor *dst, const cg_tensor *src) {
     return 0;
 }
 
+/* out (rows x n) = x op v or v op x, v one row of n broadcast down x's rows:
+ * a bias added to a batch. The loops walk it a row at a time, and for a row
+ * of a few dozen elements a loop's set-up cost as much as its arithmetic; a
+ * row here goes in blocks of a fixed size, in vector registers. The same
+ * values: one op per element, as in the loops. */
+#define ROW_OP(NAME, T, OP)                                                                  \
+    VECTOR_CLONES static void NAME(T *restrict o, const T *restrict x, const T *restrict v, int64_t rows, \
+                                   int64_t n, bool v_first) {                                \
+        enum { B = 128 / sizeof(T) };                                                        \
+        for (int64_t r = 0; r < rows; r++, o += n, x += n) {                                 \
+            int64_t j = 0;                                                                   \
+            if (v_first)                                                                     \
+                for (; j + B <= n; j += B)                                                   \
+                    for (int c = 0; c < B; c++) o[j + c] = OP(v[j + c], x[j + c]);           \
+            else                                                                             \
+                for (; j + B <= n; j += B)                                                   \
+                    for (int c = 0; c < B; c++) o[j + c] = OP(x[j + c], v[j + c]);           \
+            for (; j < n; j++) o[j] = v_first ? OP(v[j], x[j]) : OP(x[j], v[j]);             \
+        }                                                                                    \
+    }
+#define ROW_ADD(a, b) ((a) + (b))
+#define ROW_SUB(a, b) ((a) - (b))
+#define ROW_MUL(a, b) ((a) * (b))
+#define ROW_DIV(a, b) ((a) / (b))
+ROW_OP(row_add_f32, float, ROW_ADD)
+ROW_OP(row_add_f64, double, ROW_ADD)
+ROW_OP(row_sub_f32, float, ROW_SUB)
+ROW_OP(row_sub_f64, double, ROW_SUB)
+ROW_OP(row_mul_f32, float, ROW_MUL)
+ROW_OP(row_mul_f64, double, ROW_MUL)
+ROW_OP(row_div_f32, float, ROW_DIV)
+ROW_OP(row_div_f64, double, ROW_DIV)
+
+/* t = {out, x, v}, i = {op, v first} */
+static int row_op_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *x = k->t[1], *v = k->t[2];
+    int64_t n = v->numel, rows = out->numel / n;
+    bool v_first = k->i[1];
+    if (out->dtype == CG_FLOAT64) {
+        static void (*const f64[4])(double *, const double *, const double *, int64_t, int64_t, bool) = {
+            row_add_f64, row_sub_f64, row_mul_f64, row_div_f64};
+        f64[k->i[0]]((double *)cg_ptr(out), (const double *)cg_ptr(x), (const double *)cg_ptr(v), rows, n, v_first);
+    } else {
+        static void (*const f32[4])(float *, const float *, const float *, int64_t, int64_t, bool) = {
+            row_add_f32, row_sub_f32, row_mul_f32, row_div_f32};
+        f32[k->i[0]]((float *)cg_ptr(out), (const float *)cg_ptr(x), (const float *)cg_ptr(v), rows, n, v_first);
+    }
+    return 0;
+}
+
+/* Whether v is one dense row of out's last dims, broadcast down the rows of
+ * x, dense and of out's size. */
+static bool is_row_of(const cg_tensor *out, const cg_tensor *x, const cg_tensor *v) {
+    if (x->numel != out->numel || v->numel < 2 || out->numel / v->numel < 2 || !cg_tensor_is_contiguous(x) ||
+        !cg_tensor_is_contiguous(v))
+        return false;
+    int vd = v->ndim;
+    while (vd > 0 && v->shape[v->ndim - vd] == 1) vd--; /* leading 1s */
+    if (vd > out->ndim) return false;
+    for (int d = 1; d <= vd; d++)
+        if (v->shape[v->ndim - d] != out->shape[out->ndim - d]) return false;
+    return true;
+}
+
 cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype) {
     cg_loop loop = cg_binary_loop(op, dtype);
     if (!loop) return NULL;
@@ -89,7 +153,12 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
     cg_tensor *ca = cg_cast_raw(a, dtype);
     cg_tensor *cb = ca ? cg_cast_raw(b, dtype) : NULL;
     cg_tensor *out = cb ? cg_new_tensor(shape, nd, dtype) : NULL;
-    if (out) {
+    bool rows = out && op <= CG_BIN_DIV && (dtype == CG_FLOAT32 || dtype == CG_FLOAT64);
+    if (rows && is_row_of(out, ca, cb)) {
+        cg_kernel(row_op_kernel, &(cg_kargs){.name = "an element-wise op", .t = {out, ca, cb}, .nw = 1, .i = {op, 0}});
+    } else if (rows && is_row_of(out, cb, ca)) {
+        cg_kernel(row_op_kernel, &(cg_kargs){.name = "an element-wise op", .t = {out, cb, ca}, .nw = 1, .i = {op, 1}});
+    } else if (out) {
         cg_tensor *ins[2] = {ca, cb};
         cg_run_loop(loop, out, ins, 2);
     }

@@ -235,6 +235,26 @@ def test_matmul_forms(form):
     check_op(form, (2, 3), (3, 4), np_fn=np.matmul)
 
 
+ROW_SHAPES = [((100, 16), (16,)), ((3, 5, 40), (5, 40)), ((7, 33), (1, 33)), ((2, 3), (3,)),
+              ((64, 5), (5,)), ((9, 1, 70), (70,)), ((0, 16), (16,)), ((1, 16), (16,))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("shapes", ROW_SHAPES, ids=str)
+def test_row_broadcast_to_a_batch_is_exact(shapes, op, dtype):
+    """A row broadcast down a batch (a bias) gives, element by element, the
+    bits of the one IEEE operation, on either side of the operator."""
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal(shapes[0]).astype(dtype)
+    v_np = (rng.uniform(0.5, 2, shapes[1]) * rng.choice([-1, 1], shapes[1])).astype(dtype)
+    fn, np_fn = BINARY[op][0], BINARY[op][1]
+    x, v = cgrad.tensor(x_np), cgrad.tensor(v_np)
+    for got, want in ((fn(cgrad, x, v), np_fn(x_np, v_np)), (fn(cgrad, v, x), np_fn(v_np, x_np))):
+        assert got.dtype == getattr(cgrad, dtype) and got.shape == want.shape
+        assert np.array_equal(got.numpy(), want)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, dims", [((100, 16), (0,)), ((3, 4, 40), (0, 1)), ((2000, 16), (0,)),
                                          ((5000, 513), (0,)), ((257, 3), (0,)), ((300, 2, 33), (0,)),
