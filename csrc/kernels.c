@@ -24,6 +24,9 @@ CG_NO_FP_CONTRACT /* no fused products: VECTOR_CLONES */
         } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {                                    \
             const T a = *x;                                                                  \
             for (int64_t i = 0; i < n; i++) { T b = y[i]; o[i] = (EXPR); }                   \
+        } else if (s[1] == 0 && s[2] == 0) { /* a broadcast gradient over a count: a mean's */ \
+            const T a = *x, b = *y, r = (EXPR);                                              \
+            for (int64_t i = 0; i < n; i++) o[i * s[0]] = r;                                 \
         } else {                                                                             \
             for (int64_t i = 0; i < n; i++) {                                                \
                 T a = x[i * s[1]], b = y[i * s[2]];                                          \
