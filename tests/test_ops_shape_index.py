@@ -29,7 +29,29 @@ SHAPE_OPS = {
     "broadcast_to": (lambda L, x: x.broadcast_to((3, 4)), lambda x: np.broadcast_to(x, (3, 4)), (1, 4)),
     "movedim": (lambda L, x: x.movedim(0, -1), lambda x: np.moveaxis(x, 0, -1), (2, 3, 4)),
     "view_as": (lambda L, x: x.view_as(L.zeros(6, 2)), lambda x: x.reshape(6, 2), (3, 4)),
+    "t": (lambda L, x: x.t(), lambda x: x.T, (3, 4)),
+    "t_1d": (lambda L, x: x.t(), lambda x: x, (4,)),
+    "t_0d": (lambda L, x: x.t(), lambda x: x, ()),
+    "t_function": (lambda L, x: L.t(x), lambda x: x.T, (2, 5)),
 }
+
+
+def test_t_of_more_than_two_dims_raises_as_torch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError) as ours:
+        cgrad.zeros(2, 3, 4).t()
+    with pytest.raises(RuntimeError) as theirs:
+        torch.zeros(2, 3, 4).t()
+    assert str(ours.value) == str(theirs.value)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        cgrad.t([[1.0]])
+
+
+def test_t_is_a_view():
+    x = cgrad.zeros(2, 3)
+    y = x.t()
+    y[0, 1] = 5.0
+    assert x[1, 0].item() == 5.0 and y.shape == (3, 2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

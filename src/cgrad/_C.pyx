@@ -1657,6 +1657,12 @@ def _scalar_tensor(value, dt=None):
     return r if dt is None else r.to(dt)
 
 
+cdef object _matrix_t(_TensorBase x):
+    if x.t.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.t.ndim}D")
+    return x.T
+
+
 # ---- the Tensor class -----------------------------------------------------------
 # Tensor's methods come in families, one file each, chained by inheritance:
 # _TensorBase (above) <- _TensorMath <- _TensorReduce <- _TensorShape
@@ -1673,7 +1679,11 @@ include "_compile.pxi"
 
 cdef class Tensor(_TensorNN):
     """A multi-dimensional array that can record the operations applied to it."""
-    pass
+
+    # here, where no method reads the C field of the same name
+    def t(self):
+        """The transpose of a tensor of at most 2 dims; one of 0 or 1 dims as it is."""
+        return _matrix_t(self)
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------

@@ -100,6 +100,10 @@ def transpose(input, dim0, dim1):
     return _arg(input, "transpose").transpose(dim0, dim1)
 
 
+def t(input):
+    return _arg(input, "t").t()
+
+
 def permute(input, dims):
     return _arg(input, "permute").permute(dims)
 

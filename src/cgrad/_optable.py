@@ -67,7 +67,7 @@ _SHAPE = {
     "flatten": lambda x, y: x.flatten(), "unflatten": lambda x, y: x.unflatten(1, (3, 1)),
     "squeeze": lambda x, y: x[None].squeeze(0), "unsqueeze": lambda x, y: x.unsqueeze(1),
     "transpose": lambda x, y: x.transpose(0, 1), "permute": lambda x, y: x.permute(1, 0),
-    "T / mT": lambda x, y: x.T + x.mT, "expand": lambda x, y: x[:1].expand(2, 3),
+    "T / mT / t": lambda x, y: x.T + x.mT + x.t(), "expand": lambda x, y: x[:1].expand(2, 3),
     "expand_as": lambda x, y: x[:1].expand_as(y), "broadcast_to": lambda x, y: x[:1].broadcast_to((2, 3)),
     "repeat": lambda x, y: x.repeat(2, 1), "tile": lambda x, y: x.tile(2), "flip": lambda x, y: x.flip(1),
     "roll": lambda x, y: x.roll(1, 1), "narrow": lambda x, y: x.narrow(1, 1, 2),
