@@ -63,24 +63,21 @@ int cg_copy_data(cg_tensor *dst, const cg_tensor *src) {
     return 0;
 }
 
-/* out (rows x n) = x op v or v op x, v one row of n broadcast down x's rows:
- * a bias added to a batch. The loops walk it a row at a time, and for a row
- * of a few dozen elements a loop's set-up cost as much as its arithmetic; a
- * row here goes in blocks of a fixed size, in vector registers. The same
- * values: one op per element, as in the loops. */
+/* out (rows x n) = a op b, where one of a and b is a dense batch of rows
+ * (its step: n) and the other one row of n broadcast down them (step 0): a
+ * bias added to a batch. The loops walk it a row at a time, and for a row of
+ * a few dozen elements a loop's set-up cost as much as its arithmetic; a row
+ * here goes in blocks of a fixed size, in vector registers. The same values:
+ * one op per element, as in the loops. */
 #define ROW_OP(NAME, T, OP)                                                                  \
-    VECTOR_CLONES static void NAME(T *restrict o, const T *restrict x, const T *restrict v, int64_t rows, \
-                                   int64_t n, bool v_first) {                                \
+    VECTOR_CLONES static void NAME(T *restrict o, const T *restrict a, const T *restrict b, int64_t rows, \
+                                   int64_t n, int64_t a_step, int64_t b_step) {              \
         enum { B = 128 / sizeof(T) };                                                        \
-        for (int64_t r = 0; r < rows; r++, o += n, x += n) {                                 \
+        for (int64_t r = 0; r < rows; r++, o += n, a += a_step, b += b_step) {               \
             int64_t j = 0;                                                                   \
-            if (v_first)                                                                     \
-                for (; j + B <= n; j += B)                                                   \
-                    for (int c = 0; c < B; c++) o[j + c] = OP(v[j + c], x[j + c]);           \
-            else                                                                             \
-                for (; j + B <= n; j += B)                                                   \
-                    for (int c = 0; c < B; c++) o[j + c] = OP(x[j + c], v[j + c]);           \
-            for (; j < n; j++) o[j] = v_first ? OP(v[j], x[j]) : OP(x[j], v[j]);             \
+            for (; j + B <= n; j += B)                                                       \
+                for (int c = 0; c < B; c++) o[j + c] = OP(a[j + c], b[j + c]);               \
+            for (; j < n; j++) o[j] = OP(a[j], b[j]);                                        \
         }                                                                                    \
     }
 #define ROW_ADD(a, b) ((a) + (b))
@@ -96,19 +93,21 @@ ROW_OP(row_mul_f64, double, ROW_MUL)
 ROW_OP(row_div_f32, float, ROW_DIV)
 ROW_OP(row_div_f64, double, ROW_DIV)
 
-/* t = {out, x, v}, i = {op, v first} */
+/* t = {out, a, b}, i = {op, the row's index in t (1 or 2)} */
 static int row_op_kernel(const cg_kargs *k) {
-    cg_tensor *out = k->t[0], *x = k->t[1], *v = k->t[2];
-    int64_t n = v->numel, rows = out->numel / n;
-    bool v_first = k->i[1];
+    cg_tensor *out = k->t[0], *a = k->t[1], *b = k->t[2];
+    int64_t n = k->t[k->i[1]]->numel, rows = out->numel / n;
+    int64_t a_step = k->i[1] == 1 ? 0 : n, b_step = k->i[1] == 2 ? 0 : n;
     if (out->dtype == CG_FLOAT64) {
-        static void (*const f64[4])(double *, const double *, const double *, int64_t, int64_t, bool) = {
+        static void (*const f64[4])(double *, const double *, const double *, int64_t, int64_t, int64_t, int64_t) = {
             row_add_f64, row_sub_f64, row_mul_f64, row_div_f64};
-        f64[k->i[0]]((double *)cg_ptr(out), (const double *)cg_ptr(x), (const double *)cg_ptr(v), rows, n, v_first);
+        f64[k->i[0]]((double *)cg_ptr(out), (const double *)cg_ptr(a), (const double *)cg_ptr(b), rows, n, a_step,
+                     b_step);
     } else {
-        static void (*const f32[4])(float *, const float *, const float *, int64_t, int64_t, bool) = {
+        static void (*const f32[4])(float *, const float *, const float *, int64_t, int64_t, int64_t, int64_t) = {
             row_add_f32, row_sub_f32, row_mul_f32, row_div_f32};
-        f32[k->i[0]]((float *)cg_ptr(out), (const float *)cg_ptr(x), (const float *)cg_ptr(v), rows, n, v_first);
+        f32[k->i[0]]((float *)cg_ptr(out), (const float *)cg_ptr(a), (const float *)cg_ptr(b), rows, n, a_step,
+                     b_step);
     }
     return 0;
 }
@@ -154,10 +153,9 @@ cg_tensor *cg_binary_raw(cg_binop op, cg_tensor *a, cg_tensor *b, cg_dtype dtype
     cg_tensor *cb = ca ? cg_cast_raw(b, dtype) : NULL;
     cg_tensor *out = cb ? cg_new_tensor(shape, nd, dtype) : NULL;
     bool rows = out && op <= CG_BIN_DIV && (dtype == CG_FLOAT32 || dtype == CG_FLOAT64);
-    if (rows && is_row_of(out, ca, cb)) {
-        cg_kernel(row_op_kernel, &(cg_kargs){.name = "an element-wise op", .t = {out, ca, cb}, .nw = 1, .i = {op, 0}});
-    } else if (rows && is_row_of(out, cb, ca)) {
-        cg_kernel(row_op_kernel, &(cg_kargs){.name = "an element-wise op", .t = {out, cb, ca}, .nw = 1, .i = {op, 1}});
+    int row = !rows ? 0 : is_row_of(out, ca, cb) ? 2 : is_row_of(out, cb, ca) ? 1 : 0;
+    if (row) {
+        cg_kernel(row_op_kernel, &(cg_kargs){.name = "an element-wise op", .t = {out, ca, cb}, .nw = 1, .i = {op, row}});
     } else if (out) {
         cg_tensor *ins[2] = {ca, cb};
         cg_run_loop(loop, out, ins, 2);
