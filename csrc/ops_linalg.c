@@ -111,6 +111,54 @@ NAIVE_GEMM(gemm_naive_f32, float, MADD_F32)
 NAIVE_GEMM(gemm_naive_f64, double, MADD_F64)
 NAIVE_GEMM(gemm_naive_i64, int64_t, MADD_I64)
 
+/* The same sums for AVX-512, eight rows of out at a time (then four, two,
+ * one), each row a block of two vectors of columns: 16 sums in flight,
+ * where one row alone (2) waits on each multiply-add's latency. A tail of
+ * columns is masked lanes, which read and write nothing. Each output is
+ * still one fused multiply-add per k from 0, in k order: the same bits as
+ * the loop above. Products big enough for BLAS go to BLAS, which is as
+ * fast from about 100 x 16 x 16 up. SFX is the intrinsics' type: ps or pd. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_ONE_BUILD)
+#include <immintrin.h>
+#define HAVE_GEMM_512 1
+#define GEMM_512_BLOCK(R, T, V, L, SFX)                                                           \
+    for (; i + R <= M; i += R, o += R * N) {                                                      \
+        const T *xi = x + i * ars, *yk = yj;                                                      \
+        V c[R][2];                                                                                \
+        for (int r = 0; r < R; r++) c[r][0] = c[r][1] = _mm512_setzero_##SFX();                   \
+        for (int64_t k = 0, ak = 0; k < K; k++, ak += acs, yk += brs) {                           \
+            V b0 = _mm512_maskz_loadu_##SFX(m0, yk), b1 = _mm512_maskz_loadu_##SFX(m1, yk + L);   \
+            for (int r = 0; r < R; r++) {                                                         \
+                V s = _mm512_set1_##SFX(xi[r * ars + ak]);                                        \
+                c[r][0] = _mm512_fmadd_##SFX(s, b0, c[r][0]);                                     \
+                c[r][1] = _mm512_fmadd_##SFX(s, b1, c[r][1]);                                     \
+            }                                                                                     \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+            _mm512_mask_storeu_##SFX(o + r * N, m0, c[r][0]);                                     \
+            _mm512_mask_storeu_##SFX(o + r * N + L, m1, c[r][1]);                                 \
+        }                                                                                         \
+    }
+#define GEMM_512(NAME, T, V, L, MASK, SFX)                                                        \
+    __attribute__((target("avx512f"))) static void NAME(const matrix *a, const matrix *b, T *out) { \
+        const T *x = (const T *)a->data, *y = (const T *)b->data;                                 \
+        int64_t M = a->rows, K = a->cols, N = b->cols, ars = a->rs, acs = a->cs, brs = b->rs;     \
+        for (int64_t j = 0; j < N; j += 2 * L) {                                                  \
+            int64_t w = N - j < 2 * L ? N - j : 2 * L, i = 0;                                     \
+            MASK m0 = (MASK)(w >= L ? ~0u : (1u << w) - 1);                                       \
+            MASK m1 = (MASK)(w >= 2 * L ? ~0u : w > L ? (1u << (w - L)) - 1 : 0u);                \
+            const T *yj = y + j;                                                                  \
+            T *o = out + j;                                                                       \
+            GEMM_512_BLOCK(8, T, V, L, SFX)                                                       \
+            GEMM_512_BLOCK(4, T, V, L, SFX)                                                       \
+            GEMM_512_BLOCK(2, T, V, L, SFX)                                                       \
+            GEMM_512_BLOCK(1, T, V, L, SFX)                                                       \
+        }                                                                                         \
+    }
+GEMM_512(gemm_512_f32, float, __m512, 16, __mmask16, ps)
+GEMM_512(gemm_512_f64, double, __m512d, 8, __mmask8, pd)
+#endif
+
 /* How BLAS can read m in row-major order: as is, or as a transpose. */
 static bool blas_layout(const matrix *m, enum CBLAS_TRANSPOSE *trans, int64_t *ld) {
     int64_t rs = m->rows == 1 ? m->cols : m->rs, cs = m->cols == 1 ? 1 : m->cs;
@@ -188,6 +236,18 @@ static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     bool big = a->rows * b->cols * a->cols >= BLAS_MIN_WORK && a->rows <= INT32_MAX &&
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
+#ifdef HAVE_GEMM_512
+    static int have_512 = -1; /* the CPU's answer, asked once */
+    int have = __atomic_load_n(&have_512, __ATOMIC_RELAXED);
+    if (CG_UNLIKELY(have < 0)) __atomic_store_n(&have_512, have = __builtin_cpu_supports("avx512f") != 0, __ATOMIC_RELAXED);
+    if (have && dtype != CG_INT64 && b->cols > 1 && b->cs == 1) {
+        if (dtype == CG_FLOAT32)
+            gemm_512_f32(a, b, out);
+        else
+            gemm_512_f64(a, b, out);
+        return;
+    }
+#endif
     if (dtype == CG_FLOAT32)
         gemm_naive_f32(a, b, out);
     else if (dtype == CG_FLOAT64)

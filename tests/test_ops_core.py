@@ -229,6 +229,58 @@ def test_matmul_by_transposed_right_operand(m, k, n, dtype):
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=tol * 10, atol=tol * 10)
 
 
+def _fma_in_k_order(a, b):
+    """out[i, j] = fma(a[i, K-1], b[K-1, j], ... fma(a[i, 0], b[0, j], 0)), each
+    step rounded once to a's dtype, computed exactly with fractions."""
+    from fractions import Fraction
+    dtype = a.dtype
+
+    def rounded(x):
+        d = np.float64(float(x))  # int / int: correctly rounded to float64
+        if dtype == np.float64:
+            return d
+        f = np.float32(d)
+        g = np.nextafter(f, np.float32(np.inf) if d > f else np.float32(-np.inf))
+        mid = (Fraction(float(f)) + Fraction(float(g))) / 2
+        if g == f or Fraction(float(d)) != mid or x == mid:
+            return f  # no double rounding, or a true tie that float32(d) broke to even
+        return max(f, g) if x > mid else min(f, g)
+
+    out = np.empty((a.shape[0], b.shape[1]), dtype)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            acc = np.zeros((), dtype)[()]
+            for k in range(a.shape[1]):
+                acc = rounded(Fraction(float(a[i, k])) * Fraction(float(b[k, j])) + Fraction(float(acc)))
+            out[i, j] = acc
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n, layout", [
+    (1, 1, 2, "plain"), (3, 2, 16, "plain"), (7, 3, 9, "plain"), (8, 2, 17, "plain"), (9, 5, 31, "plain"),
+    (17, 2, 32, "plain"), (100, 2, 16, "plain"), (100, 1, 16, "plain"), (12, 4, 40, "plain"),
+    (2, 100, 16, "a transposed"), (16, 3, 33, "a transposed"), (20, 2, 8, "b transposed"),
+    (10, 3, 1, "plain")], ids=str)
+def test_small_matmul_sums_in_k_order(m, k, n, layout, dtype):
+    """A product too small for BLAS sums each output in k order from 0, one
+    fused multiply-add per step, on every CPU and at every vector width: the
+    same bits whichever loop runs it (8 rows and 2 vectors of columns at a
+    time, masked tails; or one row)."""
+    rng = np.random.default_rng(2)
+    a_np = rng.standard_normal((k, m) if layout == "a transposed" else (m, k)).astype(dtype)
+    b_np = rng.standard_normal((n, k) if layout == "b transposed" else (k, n)).astype(dtype)
+    a, b = cgrad.tensor(a_np), cgrad.tensor(b_np)
+    if layout == "a transposed":
+        a, a_np = a.T, a_np.T
+    if layout == "b transposed":
+        b, b_np = b.T, b_np.T
+    got = (a @ b).numpy()
+    assert got.dtype == np.dtype(dtype) and got.shape == (m, n)
+    np.testing.assert_array_equal(got.view(np.uint64 if dtype == "float64" else np.uint32),
+                                  _fma_in_k_order(a_np, b_np).view(np.uint64 if dtype == "float64" else np.uint32))
+
+
 @pytest.mark.parametrize("form", [lambda m, a, b: a.matmul(b), lambda m, a, b: m.matmul(a, b)],
                          ids=["a.matmul(b)", "cgrad.matmul(a, b)"])
 def test_matmul_forms(form):
