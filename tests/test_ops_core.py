@@ -764,9 +764,20 @@ def test_grads_of_mixed_dtype_op_have_each_input_dtype():
     (np.array([1.0, 2.0]), "float64"),
     (np.array([1.0, 2.0], dtype=np.float32), "float32"),
     (np.array([1, 2], dtype=np.int64), "int64"),
-], ids=["float list", "int list", "bool list", "float scalar", "float64 array", "float32 array", "int64 array"])
+    (np.float64(2.5), "float64"),
+    (np.float32(2.5), "float32"),
+    (np.int64(3), "int64"),
+    (np.bool_(True), "bool"),
+], ids=["float list", "int list", "bool list", "float scalar", "float64 array", "float32 array", "int64 array",
+        "numpy float64", "numpy float32", "numpy int64", "numpy bool"])
 def test_tensor_infers_dtype(data, expected):
-    assert cgrad.tensor(data).dtype == getattr(cgrad, expected)
+    """A numpy scalar keeps its dtype, as an array does (np.float64 is also a
+    Python float, which alone takes the default dtype)."""
+    t = cgrad.tensor(data)
+    assert t.dtype == getattr(cgrad, expected)
+    assert t.tolist() == np.asarray(data).tolist()
+    torch = pytest.importorskip("torch")
+    assert str(torch.tensor(data).dtype) == f"torch.{expected}"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])

@@ -6,8 +6,6 @@ import numpy as np
 from cgrad import _C
 from cgrad._C import Tensor
 
-_SCALARS = (bool, int, float, np.generic)
-
 
 def _check_nesting(data):
     """PyTorch's error for a ragged or wrongly nested list, walking it level by level."""
@@ -37,7 +35,8 @@ def _check_elements(arr):
 
 def _infer_array(data, dtype=None):
     """data as a numpy array, with PyTorch's dtype rules for Python lists
-    (floats become the default dtype, unless dtype asks for another)."""
+    (floats become the default dtype, unless dtype asks for another); an
+    array or a numpy scalar keeps its own."""
     try:
         arr = np.asarray(data)
     except ValueError:
@@ -48,7 +47,7 @@ def _infer_array(data, dtype=None):
         _check_elements(arr)
         raise ValueError("could not build a tensor from this data: expected a (nested) sequence of "
                          "numbers of regular shape")
-    if dtype is None and not isinstance(data, np.ndarray) and arr.dtype.kind == "f":
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) and arr.dtype.kind == "f":
         arr = arr.astype(_C.get_default_dtype().numpy_dtype)
     return arr
 
@@ -61,8 +60,8 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
                       "cgrad.tensor(sourceTensor).", UserWarning, stacklevel=2)
         t = data.detach().clone()
         t = t if dtype is None else t.to(dtype)
-    elif isinstance(data, _SCALARS) and not isinstance(data, np.ndarray) and dtype is None:
-        t = _C._scalar_tensor(data.item() if isinstance(data, np.generic) else data, dtype)
+    elif isinstance(data, (bool, int, float)) and not isinstance(data, np.generic) and dtype is None:
+        t = _C._scalar_tensor(data, dtype)
     else:  # with a dtype, values go straight to it (no rounding through the default dtype)
         t = _C._tensor_from_numpy_copy(_infer_array(data, dtype), dtype)
     if requires_grad:
