@@ -231,8 +231,43 @@ fail:
     return false;
 }
 
+static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
+
+/* When a repeats one row (stride 0 down it), every row of out is the same,
+ * and when b repeats one column, every column: the gradient that reaches a
+ * product from its .sum() is such an expanded tensor. One row (column) of
+ * out is computed, from the same products, and copied: M (N) times less
+ * work, and BLAS is not handed a copy of the expanded operand. */
+static bool repeated_product(cg_dtype dtype, const matrix *a, const matrix *b, char *out) {
+    int64_t M = a->rows, N = b->cols, isz = cg_dtype_size(dtype);
+    if (a->cols == 0) return false;
+    if (M > 1 && a->rs == 0) {
+        matrix row = *a;
+        row.rows = 1;
+        gemm(dtype, &row, b, out);
+        for (int64_t i = 1; i < M; i++) memcpy(out + i * N * isz, out, (size_t)(N * isz));
+        return true;
+    }
+    if (N < 2 || b->cs != 0) return false;
+    matrix col = *b;
+    col.cols = 1;
+    char *sums = malloc((size_t)(M * isz) + 1);
+    if (!sums) return false;
+    gemm(dtype, a, &col, sums);
+    for (int64_t i = 0; i < M; i++) {
+        char *o = out + i * N * isz;
+        if (isz == 4)
+            for (int64_t j = 0; j < N; j++) ((uint32_t *)o)[j] = ((const uint32_t *)sums)[i];
+        else
+            for (int64_t j = 0; j < N; j++) ((uint64_t *)o)[j] = ((const uint64_t *)sums)[i];
+    }
+    free(sums);
+    return true;
+}
+
 /* out (contiguous M x N) = a @ b */
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
+    if ((a->rs == 0 || b->cs == 0) && repeated_product(dtype, a, b, out)) return;
     bool big = a->rows * b->cols * a->cols >= BLAS_MIN_WORK && a->rows <= INT32_MAX &&
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;

@@ -281,6 +281,66 @@ def test_small_matmul_sums_in_k_order(m, k, n, layout, dtype):
                                   _fma_in_k_order(a_np, b_np).view(np.uint64 if dtype == "float64" else np.uint32))
 
 
+@pytest.mark.parametrize("dtype", DTYPES + ["int64"])
+@pytest.mark.parametrize("m, k, n", [(5, 3, 4), (64, 80, 96)], ids=str)
+@pytest.mark.parametrize("repeats", ["rows of a", "columns of b", "a scalar in a", "a scalar in b"])
+def test_matmul_of_an_operand_that_repeats(repeats, m, k, n, dtype):
+    """An operand expanded with stride 0 down a's rows or across b's columns
+    (the gradient of a product's .sum()) gives an out whose rows (columns)
+    are all the same: one is computed and copied. Below BLAS's size the
+    bits are those of the same product of dense operands."""
+    rng = np.random.default_rng(3)
+    a_np = rng.standard_normal((m, k)) * 4
+    b_np = rng.standard_normal((k, n)) * 4
+    if dtype == "int64":
+        a_np, b_np = a_np.round(), b_np.round()
+    a_np, b_np = a_np.astype(dtype), b_np.astype(dtype)
+    a, b = cgrad.tensor(a_np), cgrad.tensor(b_np)
+    if repeats == "rows of a":
+        a = cgrad.tensor(a_np[1]).expand(m, k)
+    elif repeats == "columns of b":
+        b = cgrad.tensor(b_np[:, 1:2]).expand(k, n)
+    elif repeats == "a scalar in a":
+        a = cgrad.tensor(a_np[0, 0]).expand(m, k)
+    else:
+        b = cgrad.tensor(b_np[0, 0]).expand(k, n)
+    assert 0 in a.stride() + b.stride()
+    got, dense = (a @ b).numpy(), (a.contiguous() @ b.contiguous()).numpy()
+    x, y = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+    if dtype == "int64" or m * k * n < 4096:
+        np.testing.assert_array_equal(got, dense)
+    else:
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        assert (np.abs(got - x @ y) <= tol * (np.abs(x) @ np.abs(y))).all()
+    if repeats in ("rows of a", "a scalar in a"):
+        assert (got == got[:1]).all()
+    else:
+        assert (got == got[:, :1]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradients_of_a_product_sum_match_torch(dtype):
+    """(relu(A @ B) @ C).sum(): both products' gradients start from the
+    expanded gradient of the sum."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((70, 90), (90, 60), (60, 50))]
+    ours = [cgrad.tensor(x, requires_grad=True) for x in arrays]
+    theirs = [torch.tensor(x, requires_grad=True) for x in arrays]
+    ((ours[0] @ ours[1]).relu() @ ours[2]).sum().backward()
+    ((theirs[0] @ theirs[1]).relu() @ theirs[2]).sum().backward()
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=tol, atol=tol)
+    x = cgrad.tensor(arrays[0][:, :3].copy(), requires_grad=True)
+    v = cgrad.tensor(arrays[1][:3, 0].copy(), requires_grad=True)
+    tx, tv = (torch.tensor(t.detach().numpy(), requires_grad=True) for t in (x, v))
+    (x @ v).sum().backward()  # a matrix-vector product
+    (tx @ tv).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("form", [lambda m, a, b: a.matmul(b), lambda m, a, b: m.matmul(a, b)],
                          ids=["a.matmul(b)", "cgrad.matmul(a, b)"])
 def test_matmul_forms(form):
