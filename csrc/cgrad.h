@@ -267,6 +267,11 @@ cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
  * which keep integer dtypes (square of bool gives int64). */
 cg_tensor *cg_abs(cg_tensor *a);
 cg_tensor *cg_sign(cg_tensor *a);
+cg_tensor *cg_floor(cg_tensor *a); /* floor, ceil, round (ties to even), trunc: integers as they are */
+cg_tensor *cg_ceil(cg_tensor *a);
+cg_tensor *cg_round(cg_tensor *a);
+cg_tensor *cg_trunc(cg_tensor *a);
+cg_tensor *cg_frac(cg_tensor *a); /* a - trunc(a), floating only */
 cg_tensor *cg_exp2(cg_tensor *a);
 cg_tensor *cg_log2(cg_tensor *a);
 cg_tensor *cg_log1p(cg_tensor *a);

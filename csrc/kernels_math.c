@@ -142,6 +142,17 @@ REMAINDER_FLOAT(double)
 FLOAT_OP(UNARY_LOOP, abs, SAME, fabs(a))
 INT_OP(UNARY_LOOP, abs, SAME, a < 0 ? (int64_t)(0 - (uint64_t)a) : a)
 NUM_OP(UNARY_LOOP, sign, SAME, (a > 0) - (a < 0))
+/* Rounding to an integral value: integers are theirs already. round is
+ * to nearest, ties to even (rint in the default rounding mode), as PyTorch. */
+FLOAT_OP(UNARY_LOOP, floor, SAME, floor(a))
+FLOAT_OP(UNARY_LOOP, ceil, SAME, ceil(a))
+FLOAT_OP(UNARY_LOOP, round, SAME, rint(a))
+FLOAT_OP(UNARY_LOOP, trunc, SAME, trunc(a))
+FLOAT_OP(UNARY_LOOP, frac, SAME, a - trunc(a))
+INT_OP(UNARY_LOOP, floor, SAME, a)
+INT_OP(UNARY_LOOP, ceil, SAME, a)
+INT_OP(UNARY_LOOP, round, SAME, a)
+INT_OP(UNARY_LOOP, trunc, SAME, a)
 BOOL_OP(UNARY_LOOP, sign, SAME, a)
 FLOAT_OP(UNARY_LOOP, exp2, SAME, exp2(a))
 FLOAT_OP(UNARY_LOOP, log2, SAME, log2(a))
@@ -217,6 +228,11 @@ FLOAT_OP(SAME_TERNARY, minimum_grad, SAME, b > c ? 0 : b == c ? a * (scalar_t)0.
 static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ABS] = {abs_f32, abs_f64, abs_i64, NULL},
     [CG_M_SIGN] = ROW_A(sign),
+    [CG_M_FLOOR] = ROW_N(floor),
+    [CG_M_CEIL] = ROW_N(ceil),
+    [CG_M_ROUND] = ROW_N(round),
+    [CG_M_TRUNC] = ROW_N(trunc),
+    [CG_M_FRAC] = ROW_F(frac),
     [CG_M_EXP2] = ROW_F(exp2),
     [CG_M_LOG2] = ROW_F(log2),
     [CG_M_LOG1P] = ROW_F(log1p),
@@ -265,7 +281,8 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
     [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",
-    [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
+    [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
+    [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu",
     [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
     [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",

@@ -221,6 +221,16 @@ static cg_tensor *sign_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y
     (void)x, (void)y;
     return keep(s, cg_zeros(g->shape, g->ndim, (cg_dtype)g->dtype));
 }
+/* floor, ceil, round and trunc are steps: their derivative is 0, as sign's */
+#define floor_grad sign_grad
+#define ceil_grad sign_grad
+#define round_grad sign_grad
+#define trunc_grad sign_grad
+/* d/dx (x - trunc(x)) = 1 */
+static cg_tensor *frac_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)s, (void)x, (void)y;
+    return g;
+}
 /* d/dx 2^x = 2^x ln 2 */
 static cg_tensor *exp2_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -313,6 +323,11 @@ static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_ten
 
 UNARY(abs, "AbsBackward0", CG_M_ABS, NONE, X, true)
 UNARY(sign, "SignBackward0", CG_M_SIGN, NONE, 0, true)
+UNARY(floor, "FloorBackward0", CG_M_FLOOR, NONE, 0, true)
+UNARY(ceil, "CeilBackward0", CG_M_CEIL, NONE, 0, true)
+UNARY(round, "RoundBackward0", CG_M_ROUND, NONE, 0, true)
+UNARY(trunc, "TruncBackward0", CG_M_TRUNC, NONE, 0, true)
+UNARY(frac, "FracBackward0", CG_M_FRAC, NONE, 0, true)
 UNARY(exp2, "Exp2Backward0", CG_M_EXP2, NONE, Y, false)
 UNARY(log2, "Log2Backward0", CG_M_LOG2, NONE, X, false)
 UNARY(log1p, "Log1PBackward0", CG_M_LOG1P, NONE, X, false)

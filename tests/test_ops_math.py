@@ -42,6 +42,12 @@ UNARY = {
     "erf": (erf_np, None),
     "reciprocal": (np.reciprocal, "nonzero"),
     "square": (np.square, None),
+    # steps: away from their jumps the derivative is 0 (frac's is 1)
+    "floor": (np.floor, (-2.9, -2.1)),
+    "ceil": (np.ceil, (0.1, 0.9)),
+    "round": (np.round, (1.6, 2.4)),
+    "trunc": (np.trunc, (-0.9, 0.9)),
+    "frac": (lambda a: a - np.trunc(a), (1.1, 1.9)),
 }
 UNARY_SHAPES = [(3, 4), (5,), (), (1,), (2, 3, 2), (0,), (2, 0)]
 
@@ -258,6 +264,9 @@ KINKS = {
     "maximum ties under broadcast": (lambda m, a, b: m.maximum(a, b), [[1.0, 2.0], [2.0, 0.0]], [2.0]),
     "abs at 0": (lambda m, a: a.abs(), [0.0, -0.0, 1.0, -2.0]),
     "sign": (lambda m, a: a.sign(), [0.0, 1.0, -3.0]),
+    "floor, ceil, round, trunc at and between integers": (
+        lambda m, a: a.floor() + a.ceil() + a.round() + m.trunc(a) + m.fix(a), [0.0, 1.0, 0.5, -1.5, 2.7]),
+    "frac at and between integers": (lambda m, a: a.frac(), [0.0, 1.0, 0.5, -1.5, 2.7]),
     "relu at 0": (lambda m, a: a.relu(), [0.0, 1.0, -1.0]),
     "clamp at its bounds": (lambda m, a: a.clamp(0.0, 1.0), [0.0, 1.0, 0.5, -1.0, 2.0]),
     "clamp_min at its bound": (lambda m, a: a.clamp_min(0.0), [0.0, 1.0, -1.0]),
@@ -601,6 +610,19 @@ SPECIAL_CASES = {
     "bool.relu()": lambda m: m.tensor([True]).relu(),
     "-bool": lambda m: -m.tensor([True]),
     "sign of specials": lambda m: m.tensor([-0.0, 0.0, NAN, -3.0, INF]).sign(),
+    **{f"{f} of halves and specials": (lambda f: lambda m: getattr(m.tensor(
+        [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -1.7, 4503599627370497.0, 1e20, -0.0, NAN, INF, -INF],
+        dtype=m.float64), f)())(f)
+       for f in ("floor", "ceil", "round", "trunc", "frac")},
+    **{f"{f} of float32 halves": (lambda f: lambda m: getattr(m.tensor([0.5, 2.5, -2.5, 8388609.0, -1.7]), f)())(f)
+       for f in ("floor", "ceil", "round", "trunc", "frac")},
+    **{f"{f} of int64": (lambda f: lambda m: getattr(m, f)(m.tensor([3, -4, 0])))(f)
+       for f in ("floor", "ceil", "round", "trunc", "frac")},
+    **{f"{f} of bool": (lambda f: lambda m: getattr(m.tensor([True]), f)())(f)
+       for f in ("floor", "ceil", "round", "trunc", "frac")},
+    "floor_ in place": lambda m: m.tensor([1.5, -1.5]).floor_(),
+    "round_ in place": lambda m: m.tensor([0.5, 1.5]).round_(),
+    "frac_ in place": lambda m: m.tensor([1.25, -1.25]).frac_(),
     "abs of specials": lambda m: m.tensor([-0.0, NAN, -INF]).abs(),
     "isinf of specials": lambda m: m.tensor([1.0, INF, -INF, NAN]).isinf(),
     "isfinite of specials": lambda m: m.tensor([1.0, INF, -INF, NAN]).isfinite(),

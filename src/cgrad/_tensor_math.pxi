@@ -12,6 +12,13 @@ cdef object unary(unary_fn fn, object x, str fname):
     return wrap(fn(tensor_arg(x, fname, "input", 1).t))
 
 
+cdef _TensorBase round_arg(_TensorBase t, object decimals):
+    """t, for a round to decimals=0; other decimals are not implemented."""
+    if decimals != 0:
+        raise NotImplementedError("round(decimals=...) other than 0 is not implemented")
+    return t
+
+
 cdef object binary_arg(binary_fn fn, object a, object b, str fname, int pos):
     """fn(a, b) for a method or function whose `other` may be a Tensor or a number."""
     r = binary(fn, a, b)
@@ -101,6 +108,12 @@ cdef class _TensorMath(_TensorBase):
     def __abs__(self): return wrap(cg_abs(self.t))
     def abs(self): return wrap(cg_abs(self.t))
     def sign(self): return wrap(cg_sign(self.t))
+    def floor(self): return wrap(cg_floor(self.t))
+    def ceil(self): return wrap(cg_ceil(self.t))
+    def round(self, *, decimals=0): return wrap(cg_round(round_arg(self, decimals).t))
+    def trunc(self): return wrap(cg_trunc(self.t))
+    def frac(self): return wrap(cg_frac(self.t))
+    def fix(self): return wrap(cg_trunc(self.t))
     def exp2(self): return wrap(cg_exp2(self.t))
     def log2(self): return wrap(cg_log2(self.t))
     def log1p(self): return wrap(cg_log1p(self.t))
@@ -121,6 +134,12 @@ cdef class _TensorMath(_TensorBase):
 
     def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
     def sign_(self): return wrap(cg_apply_(self.t, cg_sign))
+    def floor_(self): return wrap(cg_apply_(self.t, cg_floor))
+    def ceil_(self): return wrap(cg_apply_(self.t, cg_ceil))
+    def round_(self, *, decimals=0): return wrap(cg_apply_(round_arg(self, decimals).t, cg_round))
+    def trunc_(self): return wrap(cg_apply_(self.t, cg_trunc))
+    def frac_(self): return wrap(cg_apply_(self.t, cg_frac))
+    def fix_(self): return wrap(cg_apply_(self.t, cg_trunc))
     def exp2_(self): return wrap(cg_apply_(self.t, cg_exp2))
     def log2_(self): return wrap(cg_apply_(self.t, cg_log2))
     def log1p_(self): return wrap(cg_apply_(self.t, cg_log1p))
@@ -177,6 +196,20 @@ globals()["abs"] = _abs
 
 
 def sign(input): return unary(cg_sign, input, "sign")
+def floor(input): return unary(cg_floor, input, "floor")
+def ceil(input): return unary(cg_ceil, input, "ceil")
+def trunc(input): return unary(cg_trunc, input, "trunc")
+def fix(input): return unary(cg_trunc, input, "fix")
+def frac(input): return unary(cg_frac, input, "frac")
+
+
+def _round(input, *, decimals=0):
+    return wrap(cg_round(round_arg(tensor_arg(input, "round", "input", 1), decimals).t))
+
+
+# Bound by assignment, as abs: inside this module `round` stays the builtin.
+_round.__name__ = _round.__qualname__ = "round"
+globals()["round"] = _round
 def exp2(input): return unary(cg_exp2, input, "exp2")
 def log2(input): return unary(cg_log2, input, "log2")
 def log1p(input): return unary(cg_log1p, input, "log1p")
