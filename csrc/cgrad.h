@@ -274,6 +274,7 @@ cg_tensor *cg_trunc(cg_tensor *a);
 cg_tensor *cg_frac(cg_tensor *a); /* a - trunc(a), floating only */
 cg_tensor *cg_exp2(cg_tensor *a);
 cg_tensor *cg_log2(cg_tensor *a);
+cg_tensor *cg_log10(cg_tensor *a);
 cg_tensor *cg_log1p(cg_tensor *a);
 cg_tensor *cg_expm1(cg_tensor *a);
 cg_tensor *cg_sqrt(cg_tensor *a);

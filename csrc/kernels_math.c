@@ -156,6 +156,7 @@ INT_OP(UNARY_LOOP, trunc, SAME, a)
 BOOL_OP(UNARY_LOOP, sign, SAME, a)
 FLOAT_OP(UNARY_LOOP, exp2, SAME, exp2(a))
 FLOAT_OP(UNARY_LOOP, log2, SAME, log2(a))
+FLOAT_OP(UNARY_LOOP, log10, SAME, log10(a))
 FLOAT_OP(UNARY_LOOP, log1p, SAME, log1p(a))
 FLOAT_OP(UNARY_LOOP, expm1, SAME, expm1(a))
 FLOAT_OP(UNARY_LOOP, sin, SAME, sin(a))
@@ -235,6 +236,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_FRAC] = ROW_F(frac),
     [CG_M_EXP2] = ROW_F(exp2),
     [CG_M_LOG2] = ROW_F(log2),
+    [CG_M_LOG10] = ROW_F(log10),
     [CG_M_LOG1P] = ROW_F(log1p),
     [CG_M_EXPM1] = ROW_F(expm1),
     [CG_M_SIN] = ROW_F(sin),
@@ -277,7 +279,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
 
 /* The kernel names PyTorch's dtype errors use. */
 static const char *math_names[CG_NUM_MATHOPS] = {
-    [CG_M_ABS] = "abs_cpu", [CG_M_SIGN] = "sign_cpu", [CG_M_EXP2] = "exp2_cpu", [CG_M_LOG2] = "log2_cpu",
+    [CG_M_ABS] = "abs_cpu", [CG_M_SIGN] = "sign_cpu", [CG_M_EXP2] = "exp2_cpu", [CG_M_LOG2] = "log2_cpu", [CG_M_LOG10] = "log10_cpu",
     [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
     [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",

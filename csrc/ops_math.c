@@ -241,6 +241,11 @@ static cg_tensor *log2_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y
     (void)y;
     return DIV(g, MULN(x, M_LN2));
 }
+/* d/dx log10(x) = 1 / (x ln 10) */
+static cg_tensor *log10_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return DIV(g, MULN(x, M_LN10));
+}
 /* d/dx log(1 + x) = 1 / (1 + x) */
 static cg_tensor *log1p_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)y;
@@ -330,6 +335,7 @@ UNARY(trunc, "TruncBackward0", CG_M_TRUNC, NONE, 0, true)
 UNARY(frac, "FracBackward0", CG_M_FRAC, NONE, 0, true)
 UNARY(exp2, "Exp2Backward0", CG_M_EXP2, NONE, Y, false)
 UNARY(log2, "Log2Backward0", CG_M_LOG2, NONE, X, false)
+UNARY(log10, "Log10Backward0", CG_M_LOG10, NONE, X, false)
 UNARY(log1p, "Log1PBackward0", CG_M_LOG1P, NONE, X, false)
 UNARY(expm1, "Expm1Backward0", CG_M_EXPM1, NONE, Y, false)
 UNARY(sqrt, "SqrtBackward0", CG_NUM_MATHOPS, CG_UN_SQRT, Y, false)

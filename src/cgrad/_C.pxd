@@ -149,6 +149,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_frac(cg_tensor *a)
     cg_tensor *cg_exp2(cg_tensor *a)
     cg_tensor *cg_log2(cg_tensor *a)
+    cg_tensor *cg_log10(cg_tensor *a)
     cg_tensor *cg_log1p(cg_tensor *a)
     cg_tensor *cg_expm1(cg_tensor *a)
     cg_tensor *cg_sqrt(cg_tensor *a)

@@ -1027,6 +1027,25 @@ cdef class _TensorBase:
 
     def contiguous(self): return wrap(cg_contiguous(self.t))
     def clone(self): return wrap(cg_clone(self.t))
+
+    # -- new tensors of this one's dtype (unless dtype says otherwise) --
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        from cgrad._creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def type_as(self, other): return self.to((<_TensorBase>tensor_arg(other, "type_as", "other", 1)).dtype)
     def is_contiguous(self): return bool(cg_tensor_is_contiguous(self.t))
 
     def stride(self, dim=None):

@@ -130,3 +130,17 @@ def numel(input):
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
+
+
+def _all(input, dim=None, keepdim=False):
+    return _arg(input, "all").all(dim, keepdim)
+
+
+def _any(input, dim=None, keepdim=False):
+    return _arg(input, "any").any(dim, keepdim)
+
+
+# Bound by assignment: inside this module `all` and `any` stay the builtins.
+for _f, _name in ((_all, "all"), (_any, "any")):
+    _f.__name__ = _f.__qualname__ = _name
+    globals()[_name] = _f

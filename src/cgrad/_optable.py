@@ -36,7 +36,7 @@ def _add(group, names, fn):
         OPS[name] = (group, fn(name))
 
 
-_add("element-wise", "abs sign exp exp2 log log2 log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu sinh "
+_add("element-wise", "abs sign exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu sinh "
      "cosh asin acos atan erf reciprocal square neg floor ceil round trunc frac", lambda n: lambda x, y: getattr(x, n)())
 _add("element-wise", "add sub mul div pow atan2 maximum minimum", lambda n: lambda x, y: getattr(x, n)(y))
 OPS.update({
@@ -47,7 +47,7 @@ OPS.update({
     "comparisons (== != < <= > >=)": ("element-wise", lambda x, y: (x == y) | (x != y) | (x < y) | (x <= y)
                                       | (x > y) | (x >= y)),
 })
-_add("reduction", "sum mean prod amax amin logsumexp norm", lambda n: lambda x, y: getattr(x, n)(1))
+_add("reduction", "sum mean prod amax amin logsumexp norm all any", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({
     "var": ("reduction", lambda x, y: x.var(1, correction=1)),
     "std": ("reduction", lambda x, y: x.std(1, correction=1)),
@@ -81,6 +81,7 @@ _SHAPE = {
     "scatter": lambda x, y: x.scatter(1, cgrad.tensor([[0], [2]]), y[:, :1]),
     "index_select": lambda x, y: x.index_select(1, _idx()),
     "masked_fill": lambda x, y: x.masked_fill(cgrad.tensor([[True, False, True]]), 0),
+    "tril": lambda x, y: x.tril(), "triu": lambda x, y: x.triu(1),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
 

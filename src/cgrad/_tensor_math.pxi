@@ -116,6 +116,7 @@ cdef class _TensorMath(_TensorBase):
     def fix(self): return wrap(cg_trunc(self.t))
     def exp2(self): return wrap(cg_exp2(self.t))
     def log2(self): return wrap(cg_log2(self.t))
+    def log10(self): return wrap(cg_log10(self.t))
     def log1p(self): return wrap(cg_log1p(self.t))
     def expm1(self): return wrap(cg_expm1(self.t))
     def sqrt(self): return wrap(cg_sqrt(self.t))
@@ -142,6 +143,7 @@ cdef class _TensorMath(_TensorBase):
     def fix_(self): return wrap(cg_apply_(self.t, cg_trunc))
     def exp2_(self): return wrap(cg_apply_(self.t, cg_exp2))
     def log2_(self): return wrap(cg_apply_(self.t, cg_log2))
+    def log10_(self): return wrap(cg_apply_(self.t, cg_log10))
     def log1p_(self): return wrap(cg_apply_(self.t, cg_log1p))
     def expm1_(self): return wrap(cg_apply_(self.t, cg_expm1))
     def sqrt_(self): return wrap(cg_apply_(self.t, cg_sqrt))
@@ -173,6 +175,13 @@ cdef class _TensorMath(_TensorBase):
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
     def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
     def where(self, condition, other): return where(condition, self, other)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return isclose(self, other, rtol, atol, equal_nan)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return allclose(self, other, rtol, atol, equal_nan)
+    def equal(self, other): return equal(self, other)
+    def tril(self, diagonal=0): return tril(self, diagonal)
+    def triu(self, diagonal=0): return triu(self, diagonal)
 
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
     def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
@@ -212,6 +221,7 @@ _round.__name__ = _round.__qualname__ = "round"
 globals()["round"] = _round
 def exp2(input): return unary(cg_exp2, input, "exp2")
 def log2(input): return unary(cg_log2, input, "log2")
+def log10(input): return unary(cg_log10, input, "log10")
 def log1p(input): return unary(cg_log1p, input, "log1p")
 def expm1(input): return unary(cg_expm1, input, "expm1")
 def sqrt(input): return unary(cg_sqrt, input, "sqrt")
@@ -303,6 +313,56 @@ def where(condition, input=None, other=None):
     cdef _TensorBase a = as_tensor_arg(input, like)
     cdef _TensorBase b = as_tensor_arg(other, like)
     return wrap(cg_where(cond.t, a.t, b.t))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other| element-wise, as PyTorch: equal
+    values (infinities too) are close, NaN only to NaN with equal_nan."""
+    cdef _TensorBase a = tensor_arg(input, "isclose", "input", 1)
+    cdef _TensorBase b = tensor_arg(other, "isclose", "other", 2)
+    if a.t.dtype != b.t.dtype:
+        names = ("Float", "Double", "Long", "Bool")  # by dtype code, as PyTorch names them
+        raise RuntimeError(f"{names[a.t.dtype]} did not match {names[b.t.dtype]}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    close = a == b
+    if equal_nan and a.is_floating_point():
+        close = close | (a.isnan() & b.isnan())
+    if rtol == 0 and atol == 0:
+        return close
+    if a.t.dtype == CG_BOOL:
+        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+    actual = (a - b).abs()
+    return close | (actual.isfinite() & (actual <= atol + (rtol * b).abs()))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other):
+    """Whether both have the same shape and the same values."""
+    cdef _TensorBase a = tensor_arg(input, "equal", "input", 1)
+    cdef _TensorBase b = tensor_arg(other, "equal", "other", 2)
+    return a.shape == b.shape and bool((a == b).all())
+
+
+cdef object triangle(object input, int64_t diagonal, bint lower, str fname):
+    """input with the elements above (lower) or below the diagonal-th diagonal
+    of its last two dims set to 0, through where: the gradient keeps the rest."""
+    cdef _TensorBase x = tensor_arg(input, fname, "input", 1)
+    if x.t.ndim < 2:
+        raise RuntimeError(f"{fname}: input tensor must have at least 2 dimensions")
+    rows = arange(x.t.shape[x.t.ndim - 2]).unsqueeze(1)
+    cols = arange(x.t.shape[x.t.ndim - 1])
+    keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+    return where(keep, x, zeros((), dtype=x.dtype))
+
+
+def tril(input, diagonal=0): return triangle(input, diagonal, True, "tril")
+def triu(input, diagonal=0): return triangle(input, diagonal, False, "triu")
 
 
 def clamp(input, min=None, max=None):

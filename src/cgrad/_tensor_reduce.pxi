@@ -157,6 +157,14 @@ cdef object masked_fill_into(_TensorBase x, object mask, object value, bint inpl
 cdef class _TensorReduce(_TensorMath):
     """Reductions over dimensions; gathering and scattering along one."""
 
+    def all(self, dim=None, keepdim=False):
+        """Whether every element (along dim) is nonzero, as bool; NaN is nonzero."""
+        return (self == 0).sum(dim, keepdim) == 0
+
+    def any(self, dim=None, keepdim=False):
+        """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
+        return (self != 0).sum(dim, keepdim) > 0
+
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         src = self if dtype is None else self.to(dtype)
         cdef int64_t dims[8]
