@@ -271,6 +271,10 @@ KINKS = {
     "tril keeps the gradient on and below the diagonal": (lambda m, a: a.reshape(3, 3).tril() * a.reshape(3, 3),
                                                            [1.0, -2.0, 3.0, 4.0, 5.0, -6.0, 7.0, 8.0, 9.0]),
     "triu(1) and its gradient": (lambda m, a: m.triu(a.reshape(2, 3), 1).exp(), [1.0, -2.0, 3.0, 4.0, 5.0, -6.0]),
+    "nansum skips the NaNs": (lambda m, a: a.nansum() * 1.0, [1.0, float("nan"), 2.0]),
+    "nan_to_num keeps the finite": (lambda m, a: a.nan_to_num(posinf=1.0) * 2, [1.0, float("nan"), float("inf")]),
+    "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=0.5), [1.0, 2.0], [3.0, -4.0], [0.5, 2.0]),
+    "select and diff": (lambda m, a: a.reshape(2, 3).select(1, 1) * a.diff().sum(), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
     "relu at 0": (lambda m, a: a.relu(), [0.0, 1.0, -1.0]),
     "clamp at its bounds": (lambda m, a: a.clamp(0.0, 1.0), [0.0, 1.0, 0.5, -1.0, 2.0]),
     "clamp_min at its bound": (lambda m, a: a.clamp_min(0.0), [0.0, 1.0, -1.0]),
@@ -668,6 +672,36 @@ SPECIAL_CASES = {
     "new_tensor": lambda m: m.tensor([1.0], dtype=m.float64).new_tensor([1, 2]),
     "new_empty shape": lambda m: m.tensor([True]).new_empty(2, 0),
     "type_as": lambda m: m.tensor([1, 2]).type_as(m.tensor([1.0])),
+    # small composites
+    "sgn": lambda m: m.tensor([-2.0, 0.0, 3.0, NAN]).sgn(),
+    "deg2rad": lambda m: m.tensor([180.0, 1.0, -90.0]).deg2rad(),
+    "rad2deg float64": lambda m: m.rad2deg(m.tensor([3.14159, 1.0], dtype=m.float64)),
+    "deg2rad of int64": lambda m: m.deg2rad(m.tensor([180, 1])),
+    "nan_to_num": lambda m: m.tensor([NAN, INF, -INF, 1.0]).nan_to_num(),
+    "nan_to_num given values": lambda m: m.nan_to_num(m.tensor([NAN, INF, -INF, 1.0], dtype=m.float64),
+                                                       nan=2.0, posinf=5.0),
+    "nan_to_num of int64": lambda m: m.tensor([1, 2]).nan_to_num(),
+    "count_nonzero": lambda m: m.tensor([[0.0, 1.0], [2.0, NAN]]).count_nonzero(),
+    "count_nonzero(dim)": lambda m: m.count_nonzero(m.tensor([[0, 1], [2, 0]]), dim=0),
+    "nansum": lambda m: m.tensor([NAN, 1.0, 2.0]).nansum(),
+    "nansum(dim)": lambda m: m.nansum(m.tensor([[NAN, 1.0], [2.0, 3.0]]), 1),
+    "nansum of int64": lambda m: m.tensor([1, 2]).nansum(),
+    "addcdiv": lambda m: m.addcdiv(m.tensor([1.0, 2.0]), m.tensor([3.0, 4.0]), m.tensor([0.1, 0.7]), value=-0.5),
+    "addcdiv_ in place": lambda m: m.tensor([1.0, 2.0]).addcdiv_(m.tensor([3.0, 4.0]), m.tensor([0.3, 0.7]), value=2),
+    "addcdiv of int64": lambda m: m.tensor([1, 2]).addcdiv(m.tensor([3, 4]), m.tensor([1, 7])),
+    "select": lambda m: m.arange(6.0).reshape(2, 3).select(1, -1),
+    "select function": lambda m: m.select(m.arange(6.0).reshape(2, 3), 0, 1),
+    "select out of range": lambda m: m.arange(6.0).reshape(2, 3).select(2, 0),
+    "diff": lambda m: m.tensor([1.0, 4.0, 9.0, 16.0]).diff(),
+    "diff n=2 dim=1": lambda m: m.diff(m.tensor([[1, 4, 9], [2, 2, 2]]), n=2, dim=1),
+    "diff past the length": lambda m: m.diff(m.tensor([1.0, 2.0]), n=3),
+    "broadcast_tensors": lambda m: m.stack(m.broadcast_tensors(m.tensor([[1.0], [2.0]]), m.tensor([3.0, 4.0, 5.0]))),
+    "meshgrid ij": lambda m: m.stack(m.meshgrid(m.tensor([1, 2]), m.tensor([3, 4, 5]), indexing="ij")),
+    "meshgrid xy": lambda m: m.stack(m.meshgrid(m.tensor([1, 2]), m.tensor([3, 4, 5]), indexing="xy")),
+    "meshgrid xy of three": lambda m: m.stack(m.meshgrid([m.tensor([1, 2]), m.tensor([3, 4, 5]), m.tensor([6])],
+                                                         indexing="xy")),
+    "swapaxes": lambda m: m.swapaxes(m.arange(6).reshape(2, 3), 0, 1),
+    "swapdims": lambda m: m.swapdims(m.arange(6).reshape(1, 2, 3), 0, 2),
     "round_ in place": lambda m: m.tensor([0.5, 1.5]).round_(),
     "frac_ in place": lambda m: m.tensor([1.25, -1.25]).frac_(),
     "abs of specials": lambda m: m.tensor([-0.0, NAN, -INF]).abs(),
@@ -1059,3 +1093,21 @@ def test_second_order_gradient_of_binary_op(name):
         assert (ours is None) == (theirs is None)
         if ours is not None:
             np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-10)
+
+
+# ---------------------------------------------------------------- not implemented yet
+
+def test_missing_names_raise_not_implemented():
+    """Each PyTorch name cgrad lacks exists and raises NotImplementedError,
+    naming itself; docs/ops.md lists them (test_optable checks it is current)."""
+    from cgrad import _missing
+    torch = torch_or_skip("torch")
+    x = cgrad.tensor([1.0, 2.0])
+    for name in _missing.FUNCTIONS:
+        assert hasattr(torch, name), name
+        with pytest.raises(NotImplementedError, match=f"cgrad.{name} is not implemented"):
+            getattr(cgrad, name)(x)
+    for name in _missing.METHODS:
+        assert hasattr(torch.Tensor, name), name
+        with pytest.raises(NotImplementedError, match=f"Tensor.{name} is not implemented"):
+            getattr(x, name)(x)

@@ -90,6 +90,8 @@ import warnings
 
 import numpy as np
 
+from cgrad._missing import not_implemented
+
 # ---- errors -------------------------------------------------------------------
 
 _EXCEPTIONS = {
@@ -1703,6 +1705,42 @@ cdef class Tensor(_TensorNN):
     def t(self):
         """The transpose of a tensor of at most 2 dims; one of 0 or 1 dims as it is."""
         return _matrix_t(self)
+
+    # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
+    def addcmul(self, *args, **kwargs): raise not_implemented("Tensor.addcmul")
+    def addcmul_(self, *args, **kwargs): raise not_implemented("Tensor.addcmul_")
+    def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
+    def argsort(self, *args, **kwargs): raise not_implemented("Tensor.argsort")
+    def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
+    def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
+    def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
+    def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")
+    def cumprod(self, *args, **kwargs): raise not_implemented("Tensor.cumprod")
+    def cumsum(self, *args, **kwargs): raise not_implemented("Tensor.cumsum")
+    def diag(self, *args, **kwargs): raise not_implemented("Tensor.diag")
+    def erfinv(self, *args, **kwargs): raise not_implemented("Tensor.erfinv")
+    def fmod(self, *args, **kwargs): raise not_implemented("Tensor.fmod")
+    def hypot(self, *args, **kwargs): raise not_implemented("Tensor.hypot")
+    def index_add(self, *args, **kwargs): raise not_implemented("Tensor.index_add")
+    def index_copy(self, *args, **kwargs): raise not_implemented("Tensor.index_copy")
+    def index_fill(self, *args, **kwargs): raise not_implemented("Tensor.index_fill")
+    def kthvalue(self, *args, **kwargs): raise not_implemented("Tensor.kthvalue")
+    def logaddexp(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp")
+    def logcumsumexp(self, *args, **kwargs): raise not_implemented("Tensor.logcumsumexp")
+    def masked_scatter(self, *args, **kwargs): raise not_implemented("Tensor.masked_scatter")
+    def masked_select(self, *args, **kwargs): raise not_implemented("Tensor.masked_select")
+    def median(self, *args, **kwargs): raise not_implemented("Tensor.median")
+    def mode(self, *args, **kwargs): raise not_implemented("Tensor.mode")
+    def put_(self, *args, **kwargs): raise not_implemented("Tensor.put_")
+    def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
+    def repeat_interleave(self, *args, **kwargs): raise not_implemented("Tensor.repeat_interleave")
+    def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
+    def sort(self, *args, **kwargs): raise not_implemented("Tensor.sort")
+    def sum_to_size(self, *args, **kwargs): raise not_implemented("Tensor.sum_to_size")
+    def take(self, *args, **kwargs): raise not_implemented("Tensor.take")
+    def topk(self, *args, **kwargs): raise not_implemented("Tensor.topk")
+    def unique(self, *args, **kwargs): raise not_implemented("Tensor.unique")
+    def xlogy(self, *args, **kwargs): raise not_implemented("Tensor.xlogy")
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------

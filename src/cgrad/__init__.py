@@ -48,6 +48,12 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
     set_anomaly_enabled,
 )
 
+from cgrad import _missing  # noqa: E402
+
+for _name in _missing.FUNCTIONS:  # PyTorch functions not implemented yet: calling one raises
+    globals()[_name] = _missing.function(_name)
+del _name
+
 __version__ = "0.1.0"
 
 # PyTorch's dtype aliases; defined last because they shadow builtins here.

@@ -132,6 +132,14 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def count_nonzero(input, dim=None):
+    return _arg(input, "count_nonzero").count_nonzero(dim)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    return _arg(input, "nansum").nansum(dim, keepdim, dtype=dtype)
+
+
 def _all(input, dim=None, keepdim=False):
     return _arg(input, "all").all(dim, keepdim)
 

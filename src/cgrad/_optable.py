@@ -11,6 +11,7 @@ and a test fails when the file and the code disagree.
 import sys
 
 import cgrad
+from cgrad import _missing
 
 DTYPES = ("float32", "float64", "int64", "bool")
 
@@ -138,6 +139,10 @@ def generate():
             group_now = group
         dtypes = ", ".join(accepted) if accepted else "not implemented"
         lines.append(f"| `{name}` | {'yes' if grad else 'no'} | {dtypes} |")
+    lines += ["", "## not implemented yet", "",
+              "These PyTorch names exist in cgrad and raise `NotImplementedError` when called.", "",
+              "Functions: " + ", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) + ".", "",
+              "Tensor methods: " + ", ".join(f"`{n}`" for n in _missing.METHODS) + "."]
     return "\n".join(lines) + "\n"
 
 

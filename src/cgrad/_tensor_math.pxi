@@ -181,6 +181,13 @@ cdef class _TensorMath(_TensorBase):
         return allclose(self, other, rtol, atol, equal_nan)
     def equal(self, other): return equal(self, other)
     def tril(self, diagonal=0): return tril(self, diagonal)
+    def sgn(self): return wrap(cg_sign(self.t))
+    def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return self.add_(value * addcdiv_operands(tensor1, tensor2) / tensor2)
+    def deg2rad(self): return deg2rad(self)
+    def rad2deg(self): return rad2deg(self)
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None): return nan_to_num(self, nan, posinf, neginf)
     def triu(self, diagonal=0): return triu(self, diagonal)
 
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
@@ -363,6 +370,49 @@ cdef object triangle(object input, int64_t diagonal, bint lower, str fname):
 
 def tril(input, diagonal=0): return triangle(input, diagonal, True, "tril")
 def triu(input, diagonal=0): return triangle(input, diagonal, False, "triu")
+def sgn(input): return unary(cg_sign, input, "sgn")
+
+
+cdef object addcdiv_operands(object tensor1, object tensor2):
+    """tensor1, unless both are integer tensors, which PyTorch refuses."""
+    if (isinstance(tensor1, _TensorBase) and isinstance(tensor2, _TensorBase) and not tensor1.is_floating_point()
+            and not tensor2.is_floating_point()):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                           "for all dtypes.")
+    return tensor1
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2, in that order, as PyTorch's kernel."""
+    return tensor_arg(input, "addcdiv", "input", 1) + value * addcdiv_operands(tensor1, tensor2) / tensor2
+
+
+cdef object degrees(object input, double factor, str fname):
+    """input * factor in input's floating dtype (integers in the default one), as PyTorch."""
+    cdef _TensorBase x = tensor_arg(input, fname, "input", 1)
+    if not x.is_floating_point():
+        x = x.to(get_default_dtype())
+    return x * factor
+
+
+def deg2rad(input): return degrees(input, 0.017453292519943295, "deg2rad")  # pi / 180
+def rad2deg(input): return degrees(input, 57.29577951308232, "rad2deg")  # 180 / pi
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by nan, posinf and neginf (by default the
+    dtype's largest and lowest finite values); the gradient keeps the rest."""
+    cdef _TensorBase x = tensor_arg(input, "nan_to_num", "input", 1)
+    if not x.is_floating_point():
+        return x.clone()
+    big = float(np.finfo(np.float32 if x.t.dtype == CG_FLOAT32 else np.float64).max)
+    out = where(x.isnan(), zeros((), dtype=x.dtype) + nan, x)
+    out = where(x == float("inf"), zeros((), dtype=x.dtype) + (big if posinf is None else posinf), out)
+    return where(x == float("-inf"), zeros((), dtype=x.dtype) + (-big if neginf is None else neginf), out)
 
 
 def clamp(input, min=None, max=None):

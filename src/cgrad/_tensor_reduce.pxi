@@ -165,6 +165,16 @@ cdef class _TensorReduce(_TensorMath):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
         return (self != 0).sum(dim, keepdim) > 0
 
+    def count_nonzero(self, dim=None):
+        """The number of nonzero elements (along dim), as int64."""
+        return (self != 0).sum(dim)
+
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        """The sum with NaN taken as 0; the gradient is 0 at the NaNs."""
+        if not self.is_floating_point():
+            return self.sum(dim, keepdim, dtype=dtype)
+        return where(self.isnan(), zeros((), dtype=self.dtype), self).sum(dim, keepdim, dtype=dtype)
+
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         src = self if dtype is None else self.to(dtype)
         cdef int64_t dims[8]

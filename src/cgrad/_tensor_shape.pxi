@@ -160,6 +160,27 @@ cdef class _TensorShape(_TensorReduce):
     def swapaxes(self, axis0, axis1):
         return self.transpose(axis0, axis1)
 
+    def select(self, dim, index):
+        """The slice at index along dim, that dim removed: a view."""
+        d = int_arg(dim, "select", "dim")
+        n = self.dim()
+        if not -max(n, 1) <= d < max(n, 1) or n == 0:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(n, 1)}, {max(n, 1) - 1}], "
+                             f"but got {d})")
+        return self[(slice(None),) * (d % n) + (int_arg(index, "select", "index"),)]
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """The n-th forward difference along dim."""
+        if prepend is not None or append is not None:
+            raise NotImplementedError("diff(prepend=..., append=...) is not implemented")
+        out = self
+        for _ in range(int_arg(n, "diff", "n")):
+            length = out.shape[dim]
+            if length == 0:
+                break
+            out = out.narrow(dim, 1, length - 1) - out.narrow(dim, 0, length - 1)
+        return out
+
     def swapdims(self, dim0, dim1):
         return self.transpose(dim0, dim1)
 
@@ -202,6 +223,50 @@ def unflatten(input, dim, sizes):
 
 def broadcast_to(input, size):
     return input.expand(size)
+
+
+def select(input, dim, index):
+    return input.select(dim, index)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    return input.diff(n, dim, prepend, append)
+
+
+def swapaxes(input, axis0, axis1):
+    return input.transpose(axis0, axis1)
+
+
+def swapdims(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+def broadcast_tensors(*tensors):
+    """Views of the tensors expanded to their common shape."""
+    shape = np.broadcast_shapes(*[tuple(t.shape) for t in tensors])
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids of 1-D tensors: views, expanded. indexing="xy" swaps
+    the first two dims, as numpy's."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    for t in tensors:
+        if t.dim() > 1:
+            raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: " + repr(t))
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0
+    shape = [tensors[i].numel() for i in order]
+    grids = []
+    for k, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[order.index(k)] = -1
+        grids.append(t.reshape(view).expand(shape))
+    return tuple(grids)
 
 
 def movedim(input, source, destination):

@@ -1,0 +1,33 @@
+"""PyTorch functions and Tensor methods cgrad does not implement yet.
+
+Each exists in cgrad, so that code written for PyTorch finds it, and raises
+NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
+"""
+
+FUNCTIONS = (
+    "addcmul", "addmm", "argsort", "baddbmm", "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
+    "cumsum", "diag", "einsum", "erfinv", "fmod", "hypot", "kthvalue", "logaddexp", "logcumsumexp",
+    "masked_select", "median", "mode", "multinomial", "randperm", "repeat_interleave", "sinc", "sort", "take",
+    "topk", "unique", "xlogy",
+)
+
+# Tensor methods; each has a line in the Tensor class of _C.pyx
+METHODS = (
+    "addcmul", "addcmul_", "addmm", "argsort", "baddbmm", "cross", "cummax", "cummin", "cumprod", "cumsum",
+    "diag", "erfinv", "fmod", "hypot", "index_add", "index_copy", "index_fill", "kthvalue", "logaddexp",
+    "logcumsumexp", "masked_scatter", "masked_select", "median", "mode", "put_", "renorm", "repeat_interleave",
+    "sinc", "sort", "sum_to_size", "take", "topk", "unique", "xlogy",
+)
+
+
+def not_implemented(name):
+    return NotImplementedError(f"{name} is not implemented in cgrad yet (docs/ops.md lists what is)")
+
+
+def function(name):
+    """cgrad.<name>: raises NotImplementedError."""
+    def missing(*args, **kwargs):
+        raise not_implemented(f"cgrad.{name}")
+    missing.__name__ = missing.__qualname__ = name
+    missing.__doc__ = "Not implemented in cgrad yet: calling it raises NotImplementedError."
+    return missing
