@@ -650,6 +650,72 @@ static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
 cg_tensor *cg_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, false); }
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, true); }
 
+/* ---- cumsum ------------------------------------------------------------------------------ */
+
+/* Over a contiguous (outer, len, inner) block: y[k] = x[0] + ... + x[k] along
+ * the middle axis, in order, summed in ACC (double for both float dtypes, as
+ * PyTorch: float32 sums round once per output). */
+#define CUMSUM_KERNEL(NAME, T, ACC, ADD)                                                     \
+    static void NAME(const T *x, T *y, int64_t outer, int64_t len, int64_t inner) {          \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                const T *xr = x + o * len * inner + j;                                       \
+                T *yr = y + o * len * inner + j;                                             \
+                ACC acc = 0;                                                                 \
+                for (int64_t k = 0; k < len; k++) {                                          \
+                    acc = ADD(acc, (ACC)xr[k * inner]);                                      \
+                    yr[k * inner] = (T)acc;                                                  \
+                }                                                                            \
+            }                                                                                \
+    }
+#define PLUS(a, b) ((a) + (b))
+CUMSUM_KERNEL(cumsum_f32, float, double, PLUS)
+CUMSUM_KERNEL(cumsum_f64, double, double, PLUS)
+CUMSUM_KERNEL(cumsum_i64, int64_t, int64_t, cg_wrap_add)
+
+/* t = {y, dense x}, i = {outer, len, inner} */
+static int cumsum_kernel(const cg_kargs *k) {
+    cg_dtype d = (cg_dtype)k->t[0]->dtype;
+    if (d == CG_FLOAT64)
+        cumsum_f64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    else if (d == CG_FLOAT32)
+        cumsum_f32(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    else
+        cumsum_i64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    return 0;
+}
+
+/* d cumsum: each input is in the sums of its position and all after it,
+ * g_in = flip(cumsum(flip(g))) along the dim */
+static int cumsum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    int64_t dim = n->i[0];
+    cg_tensor *g = gout[0];
+    cg_tensor *r = g->ndim ? K(cg_flip(K(cg_cumsum(K(cg_flip(g, &dim, 1)), dim)), &dim, 1)) : K(cg_clone(g));
+    return (gin[0] = tmp_end(&S, r)) ? 0 : -1;
+}
+static const cg_op cumsum_op = {"CumsumBackward0", cumsum_backward, NULL};
+
+cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim) {
+    int64_t d;
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    cg_dtype dtype = cg_dtype_is_floating((cg_dtype)x->dtype) ? (cg_dtype)x->dtype : CG_INT64;
+    cg_tensor *c = dense(x, x->shape, x->ndim, dtype); /* bool sums as int64 */
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
+    if (out && out->numel) {
+        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
+        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
+        int64_t outer = out->numel / (len * inner);
+        cg_kernel(cumsum_kernel, &(cg_kargs){.name = "cumsum", .t = {out, c}, .nw = 1, .i = {outer, len, inner}});
+    }
+    cg_tensor_release(c);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&cumsum_op, &x, 1, 1);
+    if (!n) return fail(out, n);
+    n->i[0] = d;
+    return finish(out, n);
+}
+
 /* ---- nll_loss, cross_entropy ---------------------------------------------------------- */
 
 /* Input (N, C, d1, ...) or (C,), target (N, d1, ...) or (): the sizes as

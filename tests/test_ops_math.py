@@ -274,6 +274,7 @@ KINKS = {
     "nansum skips the NaNs": (lambda m, a: a.nansum() * 1.0, [1.0, float("nan"), 2.0]),
     "nan_to_num keeps the finite": (lambda m, a: a.nan_to_num(posinf=1.0) * 2, [1.0, float("nan"), float("inf")]),
     "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=0.5), [1.0, 2.0], [3.0, -4.0], [0.5, 2.0]),
+    "cumsum": (lambda m, a: a.reshape(2, 3).cumsum(1) * a.reshape(2, 3), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
     "select and diff": (lambda m, a: a.reshape(2, 3).select(1, 1) * a.diff().sum(), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
     "relu at 0": (lambda m, a: a.relu(), [0.0, 1.0, -1.0]),
     "clamp at its bounds": (lambda m, a: a.clamp(0.0, 1.0), [0.0, 1.0, 0.5, -1.0, 2.0]),
@@ -672,6 +673,14 @@ SPECIAL_CASES = {
     "new_tensor": lambda m: m.tensor([1.0], dtype=m.float64).new_tensor([1, 2]),
     "new_empty shape": lambda m: m.tensor([True]).new_empty(2, 0),
     "type_as": lambda m: m.tensor([1, 2]).type_as(m.tensor([1.0])),
+    # cumsum: float32 sums in float64, as PyTorch, so the bits must match too (below)
+    "cumsum": lambda m: m.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).cumsum(1),
+    "cumsum dim 0": lambda m: m.cumsum(m.tensor([[1.0, 2.0], [4.0, NAN], [INF, 1.0]]), 0),
+    "cumsum of int64 and bool": lambda m: m.tensor([True, True, False]).cumsum(0) + m.tensor([1, 2, 3]).cumsum(-1),
+    "cumsum to float64": lambda m: m.tensor([1.0, 2.0]).cumsum(0, dtype=m.float64),
+    "cumsum of a 0-d": lambda m: m.tensor(2.0).cumsum(0),
+    "cumsum of empty": lambda m: m.zeros(0, 3).cumsum(0),
+    "cumsum dim out of range": lambda m: m.tensor([1.0]).cumsum(1),
     # small composites
     "sgn": lambda m: m.tensor([-2.0, 0.0, 3.0, NAN]).sgn(),
     "deg2rad": lambda m: m.tensor([180.0, 1.0, -90.0]).deg2rad(),
@@ -1093,6 +1102,15 @@ def test_second_order_gradient_of_binary_op(name):
         assert (ours is None) == (theirs is None)
         if ours is not None:
             np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cumsum_bits_match_torch(dtype):
+    """Each running sum is summed in float64 and rounded once, as PyTorch's."""
+    torch = torch_or_skip("torch")
+    x = np.random.default_rng(5).standard_normal((40, 300)).astype(dtype)
+    for dim in (0, 1):
+        np.testing.assert_array_equal(cgrad.tensor(x).cumsum(dim).numpy(), torch.tensor(x).cumsum(dim).numpy())
 
 
 # ---------------------------------------------------------------- not implemented yet

@@ -1716,7 +1716,6 @@ cdef class Tensor(_TensorNN):
     def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
     def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")
     def cumprod(self, *args, **kwargs): raise not_implemented("Tensor.cumprod")
-    def cumsum(self, *args, **kwargs): raise not_implemented("Tensor.cumsum")
     def diag(self, *args, **kwargs): raise not_implemented("Tensor.diag")
     def erfinv(self, *args, **kwargs): raise not_implemented("Tensor.erfinv")
     def fmod(self, *args, **kwargs): raise not_implemented("Tensor.fmod")

@@ -132,6 +132,10 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def cumsum(input, dim, *, dtype=None):
+    return _arg(input, "cumsum").cumsum(dim, dtype=dtype)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

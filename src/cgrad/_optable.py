@@ -48,7 +48,7 @@ OPS.update({
     "comparisons (== != < <= > >=)": ("element-wise", lambda x, y: (x == y) | (x != y) | (x < y) | (x <= y)
                                       | (x > y) | (x >= y)),
 })
-_add("reduction", "sum mean prod amax amin logsumexp norm all any", lambda n: lambda x, y: getattr(x, n)(1))
+_add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({
     "var": ("reduction", lambda x, y: x.var(1, correction=1)),
     "std": ("reduction", lambda x, y: x.std(1, correction=1)),

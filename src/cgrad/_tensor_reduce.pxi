@@ -165,6 +165,11 @@ cdef class _TensorReduce(_TensorMath):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
         return (self != 0).sum(dim, keepdim) > 0
 
+    def cumsum(self, dim, *, dtype=None):
+        """The running sums along dim (integers and bool as int64)."""
+        src = self if dtype is None else self.to(dtype)
+        return wrap(cg_cumsum((<_TensorBase>src).t, int_arg(dim, "cumsum", "dim")))
+
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
         return (self != 0).sum(dim)
