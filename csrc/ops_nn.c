@@ -716,6 +716,88 @@ cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim) {
     return finish(out, n);
 }
 
+/* ---- sort ---------------------------------------------------------------------------------- */
+
+/* Whether a goes strictly before b: ascending puts NaN last, descending
+ * first, as PyTorch. For integers the NaN tests fold away. */
+#define ASC_BEFORE(a, b) ((a) == (a) && ((b) != (b) || (a) < (b)))
+#define DESC_BEFORE(a, b) ((a) != (a) ? (b) == (b) : (b) == (b) && (a) > (b))
+
+/* Over a contiguous (outer, len, inner) block: the positions along the
+ * middle axis in sorted order, by a merge sort, which keeps equal elements
+ * in their order (PyTorch's stable sort). idx and tmp hold len each. */
+#define SORT_KERNEL(NAME, T)                                                                 \
+    static void NAME(const T *x, int64_t *out, int64_t outer, int64_t len, int64_t inner, bool desc, \
+                     int64_t *idx, int64_t *tmp) {                                           \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                const T *xr = x + o * len * inner + j;                                       \
+                for (int64_t k = 0; k < len; k++) idx[k] = k;                                \
+                int64_t *src = idx, *dst = tmp;                                              \
+                for (int64_t w = 1; w < len; w *= 2) {                                       \
+                    for (int64_t lo = 0; lo < len; lo += 2 * w) {                            \
+                        int64_t mid = lo + w < len ? lo + w : len, hi = lo + 2 * w < len ? lo + 2 * w : len; \
+                        int64_t a = lo, b = mid, d = lo;                                     \
+                        while (a < mid && b < hi) {                                          \
+                            T va = xr[src[a] * inner], vb = xr[src[b] * inner];              \
+                            bool right = desc ? DESC_BEFORE(vb, va) : ASC_BEFORE(vb, va);    \
+                            dst[d++] = right ? src[b++] : src[a++];                          \
+                        }                                                                    \
+                        while (a < mid) dst[d++] = src[a++];                                 \
+                        while (b < hi) dst[d++] = src[b++];                                  \
+                    }                                                                        \
+                    int64_t *swap = src;                                                     \
+                    src = dst, dst = swap;                                                   \
+                }                                                                            \
+                int64_t *orow = out + o * len * inner + j;                                   \
+                for (int64_t k = 0; k < len; k++) orow[k * inner] = src[k];                  \
+            }                                                                                \
+    }
+SORT_KERNEL(sort_f32, float)
+SORT_KERNEL(sort_f64, double)
+SORT_KERNEL(sort_i64, int64_t)
+SORT_KERNEL(sort_b8, uint8_t)
+
+/* t = {indices, dense x}, i = {outer, len, inner, descending} */
+static int sort_kernel(const cg_kargs *k) {
+    int64_t len = k->i[1];
+    int64_t *work = malloc((size_t)(2 * len) * sizeof(int64_t) + 1);
+    if (!work) {
+        cg_oom(2 * len * (int64_t)sizeof(int64_t));
+        return -1;
+    }
+    int64_t *out = VP(k->t[0]), o = k->i[0], in = k->i[2];
+    bool desc = k->i[3];
+    const void *x = VP(k->t[1]);
+    switch (k->t[1]->dtype) {
+    case CG_FLOAT32: sort_f32(x, out, o, len, in, desc, work, work + len); break;
+    case CG_FLOAT64: sort_f64(x, out, o, len, in, desc, work, work + len); break;
+    case CG_INT64: sort_i64(x, out, o, len, in, desc, work, work + len); break;
+    default: sort_b8(x, out, o, len, in, desc, work, work + len); break;
+    }
+    free(work);
+    return 0;
+}
+
+cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending) {
+    int64_t d;
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, CG_INT64) : NULL;
+    if (out && out->numel) {
+        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
+        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
+        int64_t outer = out->numel / (len * inner);
+        if (cg_kernel(sort_kernel, &(cg_kargs){.name = "sort", .t = {out, c}, .nw = 1,
+                                               .i = {outer, len, inner, descending != 0}})) {
+            cg_tensor_release(out);
+            out = NULL;
+        }
+    }
+    cg_tensor_release(c);
+    return out;
+}
+
 /* ---- nll_loss, cross_entropy ---------------------------------------------------------- */
 
 /* Input (N, C, d1, ...) or (C,), target (N, d1, ...) or (): the sizes as

@@ -275,6 +275,10 @@ KINKS = {
     "nan_to_num keeps the finite": (lambda m, a: a.nan_to_num(posinf=1.0) * 2, [1.0, float("nan"), float("inf")]),
     "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=0.5), [1.0, 2.0], [3.0, -4.0], [0.5, 2.0]),
     "cumsum": (lambda m, a: a.reshape(2, 3).cumsum(1) * a.reshape(2, 3), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
+    "sort sends each gradient to its position": (lambda m, a: a.sort(descending=True).values * m.arange(4.0),
+                                                 [3.0, 1.0, 4.0, 2.0]),
+    "topk sends each gradient to its position": (lambda m, a: a.reshape(2, 2).topk(1, 0).values.exp(),
+                                                 [3.0, 1.0, 4.0, 2.0]),
     "select and diff": (lambda m, a: a.reshape(2, 3).select(1, 1) * a.diff().sum(), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
     "relu at 0": (lambda m, a: a.relu(), [0.0, 1.0, -1.0]),
     "clamp at its bounds": (lambda m, a: a.clamp(0.0, 1.0), [0.0, 1.0, 0.5, -1.0, 2.0]),
@@ -681,6 +685,22 @@ SPECIAL_CASES = {
     "cumsum of a 0-d": lambda m: m.tensor(2.0).cumsum(0),
     "cumsum of empty": lambda m: m.zeros(0, 3).cumsum(0),
     "cumsum dim out of range": lambda m: m.tensor([1.0]).cumsum(1),
+    # sort, argsort, topk
+    "sort with NaN and ties": lambda m: m.stack(m.tensor([3.0, NAN, 1.0, 2.0, 1.0, -INF]).sort(stable=True)[0:1]
+                                                + (m.tensor([3.0, NAN, 1.0, 2.0, 1.0, -INF]).argsort(stable=True)
+                                                   .to(m.float32),)),
+    "sort descending with NaN and ties": lambda m: m.tensor([3.0, NAN, 1.0, 2.0, 1.0, -INF]).sort(
+        descending=True, stable=True).indices,
+    "sort of int64 along dim 0": lambda m: m.sort(m.tensor([[3, 1, 2], [0, 0, -1]]), dim=0, stable=True).indices,
+    "sort of bool": lambda m: m.tensor([True, False, True]).sort(stable=True).values,
+    "argsort descending": lambda m: m.argsort(m.tensor([[3, 1, 2], [0, 5, -1]]), 1, descending=True),
+    "sort of a 0-d": lambda m: m.tensor(2.0).sort().indices,
+    "sort of empty": lambda m: m.zeros(0, 2).sort(0).values,
+    "sort dim out of range": lambda m: m.tensor([1.0]).sort(1),
+    "topk": lambda m: m.tensor([5.0, 1.0, 4.0, 2.0]).topk(2).indices,
+    "topk smallest along dim 0": lambda m: m.topk(m.tensor([[5.0, 1.0], [4.0, 2.0]]), 1, dim=0, largest=False).values,
+    "topk k too big": lambda m: m.tensor([5.0, 1.0]).topk(3),
+    "topk of a 0-d": lambda m: m.tensor(2.0).topk(1).values,
     # small composites
     "sgn": lambda m: m.tensor([-2.0, 0.0, 3.0, NAN]).sgn(),
     "deg2rad": lambda m: m.tensor([180.0, 1.0, -90.0]).deg2rad(),
@@ -1111,6 +1131,23 @@ def test_cumsum_bits_match_torch(dtype):
     x = np.random.default_rng(5).standard_normal((40, 300)).astype(dtype)
     for dim in (0, 1):
         np.testing.assert_array_equal(cgrad.tensor(x).cumsum(dim).numpy(), torch.tensor(x).cumsum(dim).numpy())
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_stable_sort_matches_torch(dtype, descending):
+    """Values and positions of a stable sort, with ties and (for floats) NaNs, along each dim."""
+    torch = torch_or_skip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.integers(-5, 5, (20, 33)).astype(dtype)  # many ties
+    if dtype != "int64":
+        x[:4, 7] = np.nan
+        x[5, :3] = np.inf
+    for dim in (0, 1, -1):
+        ours = cgrad.tensor(x).sort(dim=dim, descending=descending, stable=True)
+        theirs = torch.tensor(x).sort(dim=dim, descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
 
 
 # ---------------------------------------------------------------- not implemented yet

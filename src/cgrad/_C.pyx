@@ -1710,7 +1710,6 @@ cdef class Tensor(_TensorNN):
     def addcmul(self, *args, **kwargs): raise not_implemented("Tensor.addcmul")
     def addcmul_(self, *args, **kwargs): raise not_implemented("Tensor.addcmul_")
     def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
-    def argsort(self, *args, **kwargs): raise not_implemented("Tensor.argsort")
     def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
     def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
     def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
@@ -1734,10 +1733,8 @@ cdef class Tensor(_TensorNN):
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
     def repeat_interleave(self, *args, **kwargs): raise not_implemented("Tensor.repeat_interleave")
     def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
-    def sort(self, *args, **kwargs): raise not_implemented("Tensor.sort")
     def sum_to_size(self, *args, **kwargs): raise not_implemented("Tensor.sum_to_size")
     def take(self, *args, **kwargs): raise not_implemented("Tensor.take")
-    def topk(self, *args, **kwargs): raise not_implemented("Tensor.topk")
     def unique(self, *args, **kwargs): raise not_implemented("Tensor.unique")
     def xlogy(self, *args, **kwargs): raise not_implemented("Tensor.xlogy")
 

@@ -132,6 +132,18 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def sort(input, dim=-1, descending=False, *, stable=False):
+    return _arg(input, "sort").sort(dim, descending, stable=stable)
+
+
+def argsort(input, dim=-1, descending=False, *, stable=False):
+    return _arg(input, "argsort").argsort(dim, descending, stable=stable)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    return _arg(input, "topk").topk(k, dim, largest, sorted)
+
+
 def cumsum(input, dim, *, dtype=None):
     return _arg(input, "cumsum").cumsum(dim, dtype=dtype)
 

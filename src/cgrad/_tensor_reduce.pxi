@@ -33,6 +33,12 @@ class return_types:
     class min(_ValuesIndices):
         _name = "min"
 
+    class sort(_ValuesIndices):
+        _name = "sort"
+
+    class topk(_ValuesIndices):
+        _name = "topk"
+
 
 cdef int reduce_dims(object dim, int64_t *dims) except -2:
     """parse_dims for a reduction's dim argument (-1: None, all dims)."""
@@ -164,6 +170,27 @@ cdef class _TensorReduce(_TensorMath):
     def any(self, dim=None, keepdim=False):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
         return (self != 0).sum(dim, keepdim) > 0
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        """The positions that sort self along dim; equal elements keep their order."""
+        return wrap(cg_sort_indices(self.t, int_arg(dim, "argsort", "dim"), bool(descending)))
+
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """(values, indices) sorted along dim; the gradient goes back to each value's position."""
+        indices = self.argsort(dim, descending)
+        return return_types.sort(self.gather(dim, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The k largest (smallest) values along dim and their positions, in order.
+        Among equal values the first positions are taken (PyTorch does not say which)."""
+        cdef int64_t n = self.shape[dim] if self.dim() else 1
+        cdef int64_t kk = int_arg(k, "topk", "k")
+        if not 0 <= kk <= n:
+            raise RuntimeError("selected index k out of range")
+        indices = self.argsort(dim, largest)
+        if self.dim():
+            indices = indices.narrow(dim, 0, kk)
+        return return_types.topk(self.gather(dim, indices), indices)
 
     def cumsum(self, dim, *, dtype=None):
         """The running sums along dim (integers and bool as int64)."""
