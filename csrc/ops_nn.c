@@ -569,7 +569,15 @@ cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_te
     return record_loss(&bce_logits_op, out, x, y, reduction, count, 0, weight, pos_weight);
 }
 
-/* ---- softmax, log_softmax ------------------------------------------------------------ */
+/* ---- ops along one dim: softmax, log_softmax, cumsum, sort ----------------------------- */
+
+/* x, non-empty, as a contiguous (outer, len, inner) block around dim d */
+static void along(const cg_tensor *x, int64_t d, int64_t *outer, int64_t *len, int64_t *inner) {
+    *len = x->ndim ? x->shape[d] : 1;
+    *inner = 1;
+    for (int k = (int)d + 1; k < x->ndim; k++) *inner *= x->shape[k];
+    *outer = x->numel / (*len * *inner);
+}
 
 /* Over a contiguous (outer, len, inner) block: y = softmax or log_softmax
  * along the middle axis, shifted by the maximum for stability. */
@@ -633,9 +641,8 @@ static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
     cg_tensor *c = dense_like(x);
     cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
     if (out && out->numel) {
-        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
-        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
-        int64_t outer = out->numel / (len * inner);
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
         cg_kernel(softmax_kernel, &(cg_kargs){.name = "softmax", .t = {out, c}, .nw = 1, .i = {outer, len, inner, log_}});
     }
     cg_tensor_release(c);
@@ -649,8 +656,6 @@ static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
 
 cg_tensor *cg_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, false); }
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, true); }
-
-/* ---- cumsum ------------------------------------------------------------------------------ */
 
 /* Over a contiguous (outer, len, inner) block: y[k] = x[0] + ... + x[k] along
  * the middle axis, in order, summed in ACC (double for both float dtypes, as
@@ -703,9 +708,8 @@ cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim) {
     cg_tensor *c = dense(x, x->shape, x->ndim, dtype); /* bool sums as int64 */
     cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
     if (out && out->numel) {
-        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
-        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
-        int64_t outer = out->numel / (len * inner);
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
         cg_kernel(cumsum_kernel, &(cg_kargs){.name = "cumsum", .t = {out, c}, .nw = 1, .i = {outer, len, inner}});
     }
     cg_tensor_release(c);
@@ -715,8 +719,6 @@ cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim) {
     n->i[0] = d;
     return finish(out, n);
 }
-
-/* ---- sort ---------------------------------------------------------------------------------- */
 
 /* Whether a goes strictly before b: ascending puts NaN last, descending
  * first, as PyTorch. For integers the NaN tests fold away. */
@@ -785,9 +787,8 @@ cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending) {
     cg_tensor *c = dense_like(x);
     cg_tensor *out = c ? cg_empty(x->shape, x->ndim, CG_INT64) : NULL;
     if (out && out->numel) {
-        int64_t len = x->ndim ? x->shape[d] : 1, inner = 1;
-        for (int k = (int)d + 1; k < x->ndim; k++) inner *= x->shape[k];
-        int64_t outer = out->numel / (len * inner);
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
         if (cg_kernel(sort_kernel, &(cg_kargs){.name = "sort", .t = {out, c}, .nw = 1,
                                                .i = {outer, len, inner, descending != 0}})) {
             cg_tensor_release(out);
