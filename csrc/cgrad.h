@@ -305,6 +305,7 @@ cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
 /* start + weight * (end - start); floating, all of one dtype. */
+cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */
 cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
 cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
 /* cond ? a : b, cond a bool tensor; the three broadcast together. */

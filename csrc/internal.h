@@ -633,8 +633,9 @@ typedef enum cg_mathop {
     /* binary, a bool result */
     CG_M_EQ, CG_M_NE, CG_M_LT, CG_M_LE, CG_M_GT, CG_M_GE,
     CG_M_LOGICAL_AND, CG_M_LOGICAL_OR, CG_M_LOGICAL_XOR,
-    /* ternary: where(bool cond, a, b), clamp(x, lo, hi), lerp(a, b, weight) */
-    CG_M_WHERE, CG_M_CLAMP, CG_M_LERP,
+    /* ternary: where(bool cond, a, b), clamp(x, lo, hi), lerp(a, b, weight),
+     * fma(a, b, c) = a * b + c rounded once */
+    CG_M_WHERE, CG_M_CLAMP, CG_M_LERP, CG_M_FMA,
     /* fused derivatives (g, x, y): the share of g that x gets from maximum and
      * minimum (y the other operand) */
     CG_M_MAXIMUM_GRAD, CG_M_MINIMUM_GRAD,

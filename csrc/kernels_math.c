@@ -218,6 +218,8 @@ ALL_OP(WHERE_LOOP, where, SAME, a ? b : c)
 /* clamp(a, lo = b, hi = c) = minimum(maximum(a, lo), hi) */
 ALL_OP(SAME_TERNARY, clamp, SAME, MIN_NAN(MAX_NAN(a, b), c))
 /* lerp(a, b, weight = c), in the two forms PyTorch uses for accuracy */
+FLOAT_OP(SAME_TERNARY, fma, SAME, fma(a, b, c))
+INT_OP(SAME_TERNARY, fma, SAME, cg_wrap_add(cg_wrap_mul(a, b), c))
 FLOAT_OP(SAME_TERNARY, lerp, SAME, fabs(c) < (scalar_t)0.5 ? a + c * (b - a) : b - (b - a) * (1 - c))
 
 /* where x was picked: all of g; where x and y tie: half of it */
@@ -273,6 +275,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_WHERE] = ROW_A(where),
     [CG_M_CLAMP] = ROW_A(clamp),
     [CG_M_LERP] = ROW_F(lerp),
+    [CG_M_FMA] = ROW_N(fma),
     [CG_M_MAXIMUM_GRAD] = ROW_F(maximum_grad),
     [CG_M_MINIMUM_GRAD] = ROW_F(minimum_grad),
 };
@@ -292,7 +295,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_NE] = "ne_cpu", [CG_M_LT] = "lt_cpu", [CG_M_LE] = "le_cpu", [CG_M_GT] = "gt_cpu",
     [CG_M_GE] = "ge_cpu", [CG_M_LOGICAL_AND] = "logical_and_cpu", [CG_M_LOGICAL_OR] = "logical_or_cpu",
     [CG_M_LOGICAL_XOR] = "logical_xor_cpu", [CG_M_WHERE] = "where_cpu", [CG_M_CLAMP] = "clamp_cpu",
-    [CG_M_LERP] = "lerp_kernel_tensor",
+    [CG_M_LERP] = "lerp_kernel_tensor", [CG_M_FMA] = "addcmul_cpu_out",
     [CG_M_MAXIMUM_GRAD] = "maximum_backward", [CG_M_MINIMUM_GRAD] = "minimum_backward",
 };
 

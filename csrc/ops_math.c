@@ -592,6 +592,47 @@ cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight) {
     return out;
 }
 
+/* ---- addcmul ---------------------------------------------------------------------------- */
+
+/* d/dinput = 1, d/dt1 = t2 * value, d/dt2 = t1 * value. The node keeps value in
+ * f[0], and t2's ndim, shape and dtype in i[0], i[1..8] and i[9] (as lerp's weight). */
+static int addcmul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0];
+    double v = n->f[0];
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(g));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, MULN(UNPACK(2), v))));
+    if (cg_wants(n, 2))
+        gin[2] = reduce_to(take(MUL(g, MULN(UNPACK(1), v))), &n->i[1], (int)n->i[0], (cg_dtype)n->i[9]);
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op addcmul_op = {"AddcmulBackward0", addcmul_backward, NULL};
+
+/* input + value * t1 * t2 as PyTorch computes it: fma(value * t1, t2, input) */
+cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value) {
+    cg_dtype d = input->dtype == t1->dtype && t1->dtype == t2->dtype
+                     ? (cg_dtype)input->dtype
+                     : cg_promote_types(cg_promote_types((cg_dtype)input->dtype, (cg_dtype)t1->dtype),
+                                        (cg_dtype)t2->dtype);
+    cg_tensor *v = number(value, t1);
+    cg_tensor *vt1 = v ? cg_binary_raw(CG_BIN_MUL, v, t1, d) : NULL;
+    cg_tensor *fused[3] = {vt1, t2, input}, *ins[3] = {input, t1, t2};
+    cg_tensor *out = vt1 ? kernel_raw(CG_M_FMA, fused, 3, d, d) : NULL;
+    cg_tensor_release(v);
+    cg_tensor_release(vt1);
+    unsigned save = (t2->requires_grad ? SAVE_IN(1) : 0) | (t1->requires_grad ? SAVE_IN(2) : 0);
+    out = record(&addcmul_op, out, ins, 3, save);
+    if (out && out->grad_fn && out->grad_fn->op == &addcmul_op) {
+        cg_node *n = out->grad_fn;
+        n->f[0] = value;
+        n->i[0] = t2->ndim;
+        memcpy(&n->i[1], t2->shape, sizeof(int64_t) * (size_t)t2->ndim);
+        n->i[9] = t2->dtype;
+    }
+    return out;
+}
+
 /* LerpBackward1 keeps the weight's ndim, shape and dtype in i[0], i[1..8] and i[9]. */
 static int lerp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da lerp(a, b, w) = 1 - w, d/db = w, d/dw = b - a */

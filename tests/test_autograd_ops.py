@@ -163,6 +163,8 @@ OPS = [
     Op("log2", lambda m, a: a.log2(), [(3,)], domain=POS, third=True, needs="log2"),
     Op("log10", lambda m, a: a.log10(), [(3,)], domain=POS, third=True, needs="log10"),
     Op("cumsum", lambda m, a: a.cumsum(1) * a, [(2, 3)], third=True, needs="cumsum"),
+    Op("addcmul", lambda m, a, b, c: m.addcmul(a, b, c, value=0.7), [(2, 3), (3,), (2, 1)], third=True,
+       needs="addcmul"),
     Op("atan2", lambda m, a, b: m.atan2(a, b), [(3,), (3,)], domain=[POS, POS], third=True, needs="atan2"),
     Op("clamp", lambda m, a: a.clamp(-0.5, 0.5) * a, [(6,)], needs="clamp"),
     Op("clamp min=", lambda m, a: a.clamp(min=-0.3) * a, [(6,)], needs="clamp"),

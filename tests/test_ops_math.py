@@ -274,6 +274,8 @@ KINKS = {
     "nansum skips the NaNs": (lambda m, a: a.nansum() * 1.0, [1.0, float("nan"), 2.0]),
     "nan_to_num keeps the finite": (lambda m, a: a.nan_to_num(posinf=1.0) * 2, [1.0, float("nan"), float("inf")]),
     "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=0.5), [1.0, 2.0], [3.0, -4.0], [0.5, 2.0]),
+    "addcmul": (lambda m, a, b, c: m.addcmul(a, b, c.reshape(2, 1), value=0.5), [1.0, 2.0], [3.0, -4.0], [0.5, 2.0]),
+    "addcmul of one tensor thrice": (lambda m, a: a.addcmul(a, a, value=-1.5), [1.0, 2.0, -3.0]),
     "cumsum": (lambda m, a: a.reshape(2, 3).cumsum(1) * a.reshape(2, 3), [1.0, 4.0, 9.0, 2.0, 5.0, 3.0]),
     "sort sends each gradient to its position": (lambda m, a: a.sort(descending=True).values * m.arange(4.0),
                                                  [3.0, 1.0, 4.0, 2.0]),
@@ -715,6 +717,10 @@ SPECIAL_CASES = {
     "nansum": lambda m: m.tensor([NAN, 1.0, 2.0]).nansum(),
     "nansum(dim)": lambda m: m.nansum(m.tensor([[NAN, 1.0], [2.0, 3.0]]), 1),
     "nansum of int64": lambda m: m.tensor([1, 2]).nansum(),
+    "addcmul": lambda m: m.addcmul(m.tensor([1.0, 2.0]), m.tensor([3.0, 4.0]), m.tensor([0.1, 0.7]), value=0.3),
+    "addcmul_ in place, broadcast": lambda m: m.ones(2, 2).addcmul_(m.tensor([3.0, 4.0]), m.tensor([[0.1], [0.7]])),
+    "addcmul of int64": lambda m: m.tensor([1, 2]).addcmul(m.tensor([3, 4]), m.tensor([1, 7]), value=2),
+    "addcmul of bool": lambda m: m.addcmul(m.tensor([True]), m.tensor([True]), m.tensor([True])),
     "addcdiv": lambda m: m.addcdiv(m.tensor([1.0, 2.0]), m.tensor([3.0, 4.0]), m.tensor([0.1, 0.7]), value=-0.5),
     "addcdiv_ in place": lambda m: m.tensor([1.0, 2.0]).addcdiv_(m.tensor([3.0, 4.0]), m.tensor([0.3, 0.7]), value=2),
     "addcdiv of int64": lambda m: m.tensor([1, 2]).addcdiv(m.tensor([3, 4]), m.tensor([1, 7])),
@@ -1148,6 +1154,20 @@ def test_stable_sort_matches_torch(dtype, descending):
         theirs = torch.tensor(x).sort(dim=dim, descending=descending, stable=True)
         np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
         np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_addcmul_bits_match_torch(dtype):
+    """addcmul rounds as PyTorch's kernel: fma(value * tensor1, tensor2, input)."""
+    torch = torch_or_skip("torch")
+    s, a, b = (np.random.default_rng(7 + k).standard_normal((40, 50)).astype(dtype) for k in range(3))
+    ours = cgrad.addcmul(cgrad.tensor(s), cgrad.tensor(a), cgrad.tensor(b), value=0.3).numpy()
+    theirs = torch.addcmul(torch.tensor(s), torch.tensor(a), torch.tensor(b), value=0.3).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    x, t = cgrad.tensor(s), torch.tensor(s)
+    x.addcmul_(cgrad.tensor(a), cgrad.tensor(b), value=-0.7)
+    t.addcmul_(torch.tensor(a), torch.tensor(b), value=-0.7)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
 
 
 # ---------------------------------------------------------------- not implemented yet

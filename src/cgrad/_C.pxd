@@ -194,6 +194,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight)
+    cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value)
     cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight)
     cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_clamp(cg_tensor *a, cg_tensor *lo, cg_tensor *hi)

@@ -5,7 +5,7 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addcmul", "addmm", "baddbmm", "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
+    "addmm", "baddbmm", "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
     "diag", "einsum", "erfinv", "fmod", "hypot", "kthvalue", "logaddexp", "logcumsumexp",
     "masked_select", "median", "mode", "multinomial", "randperm", "repeat_interleave", "sinc", "take",
     "unique", "xlogy",
@@ -13,7 +13,7 @@ FUNCTIONS = (
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "addcmul", "addcmul_", "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
+    "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
     "diag", "erfinv", "fmod", "hypot", "index_add", "index_copy", "index_fill", "kthvalue", "logaddexp",
     "logcumsumexp", "masked_scatter", "masked_select", "median", "mode", "put_", "renorm", "repeat_interleave",
     "sinc", "sum_to_size", "take", "unique", "xlogy",

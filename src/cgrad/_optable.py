@@ -43,6 +43,7 @@ _add("element-wise", "add sub mul div pow atan2 maximum minimum", lambda n: lamb
 OPS.update({
     "clamp": ("element-wise", lambda x, y: x.clamp(min=x * 0 + 0.3 if x.is_floating_point() else 1, max=2)),
     "where": ("element-wise", lambda x, y: cgrad.where(x > y, x, y)),
+    "addcmul": ("element-wise", lambda x, y: x.addcmul(y, x, value=2)),
     "lerp": ("element-wise", lambda x, y: x.lerp(y, 0.25)),
     "floor_divide (//)": ("element-wise", lambda x, y: x // (y + 1)),
     "comparisons (== != < <= > >=)": ("element-wise", lambda x, y: (x == y) | (x != y) | (x < y) | (x <= y)

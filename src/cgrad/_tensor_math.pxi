@@ -182,6 +182,8 @@ cdef class _TensorMath(_TensorBase):
     def equal(self, other): return equal(self, other)
     def tril(self, diagonal=0): return tril(self, diagonal)
     def sgn(self): return wrap(cg_sign(self.t))
+    def addcmul(self, tensor1, tensor2, *, value=1): return addcmul(self, tensor1, tensor2, value=value)
+    def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
     def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
     def addcdiv_(self, tensor1, tensor2, *, value=1):
         return self.add_(value * addcdiv_operands(tensor1, tensor2) / tensor2)
@@ -371,6 +373,14 @@ cdef object triangle(object input, int64_t diagonal, bint lower, str fname):
 def tril(input, diagonal=0): return triangle(input, diagonal, True, "tril")
 def triu(input, diagonal=0): return triangle(input, diagonal, False, "triu")
 def sgn(input): return unary(cg_sign, input, "sgn")
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2, rounded as PyTorch: fma(value * tensor1, tensor2, input)."""
+    cdef _TensorBase a = tensor_arg(input, "addcmul", "input", 1)
+    cdef _TensorBase b = tensor_arg(tensor1, "addcmul", "tensor1", 2)
+    cdef _TensorBase c = tensor_arg(tensor2, "addcmul", "tensor2", 3)
+    return wrap(cg_addcmul(a.t, b.t, c.t, number_arg(value, "addcmul", "value")))
 
 
 cdef object addcdiv_operands(object tensor1, object tensor2):
