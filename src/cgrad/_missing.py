@@ -6,17 +6,15 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 
 FUNCTIONS = (
     "addmm", "baddbmm", "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
-    "diag", "einsum", "erfinv", "fmod", "hypot", "kthvalue", "logaddexp", "logcumsumexp",
-    "masked_select", "median", "mode", "multinomial", "randperm", "repeat_interleave", "sinc", "take",
-    "unique", "xlogy",
+    "einsum", "erfinv", "fmod", "hypot", "kthvalue", "logaddexp", "logcumsumexp",
+    "median", "mode", "multinomial", "randperm", "sinc", "unique", "xlogy",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
-    "diag", "erfinv", "fmod", "hypot", "index_add", "index_copy", "index_fill", "kthvalue", "logaddexp",
-    "logcumsumexp", "masked_scatter", "masked_select", "median", "mode", "put_", "renorm", "repeat_interleave",
-    "sinc", "sum_to_size", "take", "unique", "xlogy",
+    "erfinv", "fmod", "hypot", "index_add", "index_copy", "index_fill", "kthvalue", "logaddexp",
+    "logcumsumexp", "masked_scatter", "median", "mode", "put_", "renorm", "sinc", "unique", "xlogy",
 )
 
 

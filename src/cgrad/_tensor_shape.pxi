@@ -160,6 +160,74 @@ cdef class _TensorShape(_TensorReduce):
     def swapaxes(self, axis0, axis1):
         return self.transpose(axis0, axis1)
 
+    def take(self, index):
+        """The elements at index of the flattened tensor, in index's shape."""
+        cdef _TensorBase i = tensor_arg(index, "take", "index", 1)
+        if i.t.dtype != CG_INT64:
+            raise RuntimeError(f"take(): Expected a long tensor for index, but got {i.dtype}")
+        return self.reshape(-1)[i]
+
+    def masked_select(self, mask):
+        """The elements where mask (broadcast with self) holds, as a 1-D tensor."""
+        cdef _TensorBase m = tensor_arg(mask, "masked_select", "mask", 1)
+        if m.t.dtype != CG_BOOL:
+            raise RuntimeError("masked_select: expected BoolTensor for mask")
+        shape = np.broadcast_shapes(tuple(self.shape), tuple(m.shape))
+        return self.expand(shape)[m.expand(shape)]
+
+    def diag(self, diagonal=0):
+        """A 1-D tensor's elements on a diagonal of a new square matrix, or a
+        matrix's diagonal as a 1-D tensor; diagonal > 0 above the main one."""
+        cdef int64_t k = int_arg(diagonal, "diag", "diagonal")
+        if self.dim() == 1:
+            n = self.shape[0] + abs(k)
+            rows = arange(n).unsqueeze(1)
+            cols = arange(n)
+            on = (cols - rows) == k
+            # element j goes to (j, j + k) above the main diagonal, (j - k, j) below it
+            src = cat([self, zeros(abs(k), dtype=self.dtype)])
+            return where(on, src.unsqueeze(1) if k >= 0 else src.unsqueeze(0), zeros((), dtype=self.dtype))
+        if self.dim() != 2:
+            raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{self.dim()}D")
+        r0, c0 = max(-k, 0), max(k, 0)
+        length = max(min(self.shape[0] - r0, self.shape[1] - c0), 0)
+        return self[arange(length) + r0, arange(length) + c0]
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each element repeated `repeats` times along dim (flattened first
+        without a dim); repeats an int or a 1-D int64 tensor of counts."""
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else int_arg(dim, "repeat_interleave", "dim") % max(x.dim(), 1)
+        if isinstance(repeats, _TensorBase):
+            counts = np.asarray(repeats.tolist(), dtype=np.int64).reshape(-1)
+            if counts.size == 1:
+                counts = np.repeat(counts, x.shape[d])
+            if counts.size != x.shape[d]:
+                raise RuntimeError("repeats must have the same size as input along dim")
+            if (counts < 0).any():
+                raise RuntimeError("Repeats must be non-negative")
+            return x.index_select(d, _tensor_from_numpy_copy(np.repeat(np.arange(x.shape[d], dtype=np.int64), counts), None))
+        r = int_arg(repeats, "repeat_interleave", "repeats")
+        if r < 0:
+            raise RuntimeError("Repeats must be non-negative")
+        return x.index_select(d, _tensor_from_numpy_copy(np.repeat(np.arange(x.shape[d], dtype=np.int64), r), None))
+
+    def sum_to_size(self, *size):
+        """The sum over the dims that broadcasting self from size would expand."""
+        if len(size) == 1 and isinstance(size[0], (list, tuple)):
+            size = tuple(size[0])
+        size = tuple(size)
+        shape = tuple(self.shape)
+        try:
+            if np.broadcast_shapes(size, shape) != shape:
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.") from None
+        lead = len(shape) - len(size)
+        out = self.sum(tuple(range(lead))) if lead else self
+        dims = tuple(i for i, s in enumerate(size) if s == 1 and out.shape[i] != 1)
+        return out.sum(dims, keepdim=True) if dims else out
+
     def select(self, dim, index):
         """The slice at index along dim, that dim removed: a view."""
         d = int_arg(dim, "select", "dim")
@@ -227,6 +295,22 @@ def broadcast_to(input, size):
 
 def select(input, dim, index):
     return input.select(dim, index)
+
+
+def take(input, index):
+    return input.take(index)
+
+
+def masked_select(input, mask):
+    return input.masked_select(mask)
+
+
+def diag(input, diagonal=0):
+    return input.diag(diagonal)
+
+
+def repeat_interleave(input, repeats, dim=None, *, output_size=None):
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
