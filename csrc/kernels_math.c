@@ -193,6 +193,10 @@ INT_OP(BINARY_LOOP, floor_divide, SAME, floordiv_int64(a, b))
 BINARY_LOOP(remainder_f32, float, float, remainder_float(a, b))
 BINARY_LOOP(remainder_f64, double, double, remainder_double(a, b))
 INT_OP(BINARY_LOOP, remainder, SAME, mod_i64(a, b))
+/* C's remainder: the sign of the dividend; INT64_MIN % -1 is 0, not a trap */
+FLOAT_OP(BINARY_LOOP, fmod, SAME, fmod(a, b))
+INT_OP(BINARY_LOOP, fmod, SAME, b == -1 ? 0 : a % b)
+FLOAT_OP(BINARY_LOOP, hypot, SAME, hypot(a, b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
@@ -256,6 +260,8 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ISFINITE] = ROW_A(isfinite),
     [CG_M_LOGICAL_NOT] = ROW_A(logical_not),
     [CG_M_ATAN2] = ROW_F(atan2),
+    [CG_M_FMOD] = ROW_N(fmod),
+    [CG_M_HYPOT] = ROW_F(hypot),
     [CG_M_MAXIMUM] = ROW_A(maximum),
     [CG_M_MINIMUM] = ROW_A(minimum),
     [CG_M_FLOOR_DIVIDE] = ROW_N(floor_divide),
@@ -288,7 +294,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
-    [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu",
+    [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",
     [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
     [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",
     [CG_M_BITWISE_OR] = "bitwise_or_cpu", [CG_M_BITWISE_XOR] = "bitwise_xor_cpu", [CG_M_EQ] = "eq_cpu",

@@ -550,6 +550,47 @@ cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b) {
     return record(&remainder_op, out, ins, 2, b->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0);
 }
 
+static int fmod_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da fmod(a, b) = 1, d/db = -trunc(a / b) (the quotient is piecewise constant) */
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(gout[0]);
+        if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
+    }
+    if (n->n_next < 2 || !cg_wants(n, 1)) return 0;
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[1] = cg_reduce_grad(n, 1, take(MUL(NEG(gout[0]), F(cg_trunc, DIV(UNPACK(0), UNPACK(1))))));
+    drop(s);
+    return gin[1] ? 0 : -1;
+}
+static const cg_op fmod_op = {"FmodBackward1", fmod_backward, NULL};
+static const cg_op fmod_scalar_op = {"FmodBackward0", fmod_backward, NULL};
+
+cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_tensor *out = division_raw(CG_M_FMOD, a, b);
+    if (b->is_wrapped) return record(&fmod_scalar_op, out, &a, 1, 0);
+    return record(&fmod_op, out, ins, 2, b->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0);
+}
+
+/* ---- hypot ------------------------------------------------------------------------------ */
+
+static int hypot_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da hypot(a, b) = a / hypot(a, b), d/db = b / hypot(a, b) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *y = UNPACK(2);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(MUL(g, UNPACK(0)), y)));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(MUL(g, UNPACK(1)), y)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op hypot_op = {"HypotBackward0", hypot_backward, NULL};
+
+cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&hypot_op, kernel_raw(CG_M_HYPOT, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1) | SAVE_OUT);
+}
+
 /* ---- lerp ------------------------------------------------------------------------------ */
 
 /* The C++ type names PyTorch's dtype checks print. */

@@ -173,6 +173,8 @@ cdef extern from "cgrad.h" nogil:
     ctypedef cg_tensor *(*cg_unary_fn)(cg_tensor *a) noexcept nogil
     cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn)
     cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b)

@@ -1714,8 +1714,6 @@ cdef class Tensor(_TensorNN):
     def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")
     def cumprod(self, *args, **kwargs): raise not_implemented("Tensor.cumprod")
     def erfinv(self, *args, **kwargs): raise not_implemented("Tensor.erfinv")
-    def fmod(self, *args, **kwargs): raise not_implemented("Tensor.fmod")
-    def hypot(self, *args, **kwargs): raise not_implemented("Tensor.hypot")
     def index_add(self, *args, **kwargs): raise not_implemented("Tensor.index_add")
     def index_copy(self, *args, **kwargs): raise not_implemented("Tensor.index_copy")
     def index_fill(self, *args, **kwargs): raise not_implemented("Tensor.index_fill")

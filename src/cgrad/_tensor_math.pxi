@@ -170,6 +170,8 @@ cdef class _TensorMath(_TensorBase):
 
     def floor_divide(self, other): return binary_arg(cg_floor_divide, self, other, "floor_divide", 1)
     def remainder(self, other): return binary_arg(cg_remainder, self, other, "remainder", 1)
+    def fmod(self, other): return binary_arg(cg_fmod, self, other, "fmod", 1)
+    def hypot(self, other): return tensors_only(cg_hypot, self, other, "hypot", 1)
     def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
     def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
@@ -251,6 +253,14 @@ def isinf(input): return unary(cg_isinf, input, "isinf")
 def isfinite(input): return unary(cg_isfinite, input, "isfinite")
 def logical_not(input): return unary(cg_logical_not, input, "logical_not")
 def bitwise_not(input): return unary(cg_bitwise_not, input, "bitwise_not")
+
+
+def fmod(input, other):
+    return binary_arg(cg_fmod, tensor_arg(input, "fmod", "input", 1), other, "fmod", 2)
+
+
+def hypot(input, other):
+    return tensors_only(cg_hypot, tensor_arg(input, "hypot", "input", 1), other, "hypot", 2)
 
 
 def atan2(input, other):
