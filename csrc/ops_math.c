@@ -525,8 +525,9 @@ cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b) {
     return record(&floor_divide_op, division_raw(CG_M_FLOOR_DIVIDE, a, b), ins, 2, 0);
 }
 
-static int remainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/da (a mod b) = 1, d/db = -floor(a / b) (the quotient is piecewise constant) */
+/* d/da = 1, d/db = -q, q the quotient (piecewise constant): floor(a / b) for
+ * remainder, trunc(a / b) for fmod */
+static int modulo_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin, bool truncated) {
     if (cg_wants(n, 0)) {
         cg_tensor_retain(gout[0]);
         if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
@@ -534,11 +535,12 @@ static int remainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (n->n_next < 2 || !cg_wants(n, 1)) return 0;
     scratch sc = {.n = 0}, *s = &sc;
     cg_tensor *a = UNPACK(0), *b = UNPACK(1);
-    cg_tensor *q = a && b ? keep(s, division_raw(CG_M_FLOOR_DIVIDE, a, b)) : NULL;
+    cg_tensor *q = !a || !b ? NULL : truncated ? F(cg_trunc, DIV(a, b)) : keep(s, division_raw(CG_M_FLOOR_DIVIDE, a, b));
     gin[1] = cg_reduce_grad(n, 1, take(MUL(NEG(gout[0]), q)));
     drop(s);
     return gin[1] ? 0 : -1;
 }
+static int remainder_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return modulo_backward(n, gout, gin, false); }
 static const cg_op remainder_op = {"RemainderBackward1", remainder_backward, NULL};
 static const cg_op remainder_scalar_op = {"RemainderBackward0", remainder_backward, NULL};
 
@@ -550,18 +552,7 @@ cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b) {
     return record(&remainder_op, out, ins, 2, b->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0);
 }
 
-static int fmod_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/da fmod(a, b) = 1, d/db = -trunc(a / b) (the quotient is piecewise constant) */
-    if (cg_wants(n, 0)) {
-        cg_tensor_retain(gout[0]);
-        if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
-    }
-    if (n->n_next < 2 || !cg_wants(n, 1)) return 0;
-    scratch sc = {.n = 0}, *s = &sc;
-    gin[1] = cg_reduce_grad(n, 1, take(MUL(NEG(gout[0]), F(cg_trunc, DIV(UNPACK(0), UNPACK(1))))));
-    drop(s);
-    return gin[1] ? 0 : -1;
-}
+static int fmod_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return modulo_backward(n, gout, gin, true); }
 static const cg_op fmod_op = {"FmodBackward1", fmod_backward, NULL};
 static const cg_op fmod_scalar_op = {"FmodBackward0", fmod_backward, NULL};
 
