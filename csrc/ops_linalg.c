@@ -5,6 +5,7 @@
  * a transpose flag, never copied.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -233,6 +234,103 @@ fail:
 
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 
+/* ---- float32 products near the subnormal range ------------------------------------- */
+
+/* Intel cores take a microcode assist, about a hundred cycles, for each
+ * vector multiply that reads a subnormal float or rounds to one. A gradient
+ * sent back through many steps (an RNN's, after twenty-odd tanh steps)
+ * shrinks into that range, and its float32 products then ran ten times
+ * slower. Such a product is computed in float64 instead, where every float32
+ * and every product of two is a normal number, and each output is rounded
+ * to float32 once: at least as close to the exact sum as float32 sums, and
+ * the same on every CPU. Flushing subnormals to zero (as
+ * torch.set_flush_denormal does) would change the values. */
+#define WIDEN_MIN_WORK 256 /* M*N*K below this: assists cost less than the check */
+
+/* The bits of the least nonzero magnitude in m less one: UINT32_MAX if all
+ * are zero (0 - 1 wraps above every magnitude). */
+VECTOR_CLONES static uint32_t least_magnitude(const matrix *m) {
+    uint32_t least = UINT32_MAX;
+    bool by_rows = m->cs == 1 || m->rows == 1;
+    int64_t outer = by_rows ? m->rows : m->cols, inner = by_rows ? m->cols : m->rows;
+    int64_t step = by_rows ? m->rs : m->cs, along = by_rows ? m->cs : m->rs;
+    if (along == 1 && step == inner) /* dense: one run, one reduction at its end */
+        inner *= outer, outer = 1;
+    for (int64_t i = 0; i < outer; i++) {
+        const uint32_t *x = (const uint32_t *)m->data + i * step;
+        if (along == 1) {
+            /* 64 lanes: four vectors of minima, none waiting on another */
+            uint32_t lanes[64];
+            int64_t j = 0;
+            for (int l = 0; l < 64; l++) lanes[l] = UINT32_MAX;
+            for (; j + 64 <= inner; j += 64)
+                for (int l = 0; l < 64; l++) {
+                    uint32_t v = (x[j + l] & 0x7fffffffu) - 1u;
+                    lanes[l] = v < lanes[l] ? v : lanes[l];
+                }
+            for (; j < inner; j++) {
+                uint32_t v = (x[j] & 0x7fffffffu) - 1u;
+                least = v < least ? v : least;
+            }
+            for (int l = 0; l < 64; l++) least = lanes[l] < least ? lanes[l] : least;
+        } else
+            for (int64_t j = 0; j < inner; j++) {
+                uint32_t v = (x[j * along] & 0x7fffffffu) - 1u;
+                least = v < least ? v : least;
+            }
+    }
+    return least;
+}
+
+static float magnitude_of(uint32_t least) {
+    uint32_t bits = least + 1u;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Whether a @ b (float32) reads a subnormal or may round a product to one. */
+static bool subnormal_terms(const matrix *a, const matrix *b) {
+    uint32_t la = least_magnitude(a), lb = least_magnitude(b);
+    if (la == UINT32_MAX || lb == UINT32_MAX) return false; /* all zeros: nothing to assist */
+    return magnitude_of(la) < FLT_MIN || magnitude_of(lb) < FLT_MIN ||
+           (double)magnitude_of(la) * magnitude_of(lb) < FLT_MIN;
+}
+
+/* m in float64, dense in its own orientation: by rows, or by columns when
+ * those are contiguous (a transposed view), which BLAS reads as a transpose. */
+VECTOR_CLONES static matrix widen(const matrix *m, double *dst) {
+    const float *x = (const float *)m->data;
+    int64_t rows = m->rows, cols = m->cols, rs = m->rs, cs = m->cs;
+    if (rs == 1 && cs != 1 && rows > 1) {
+        for (int64_t j = 0; j < cols; j++)
+            for (int64_t i = 0; i < rows; i++) dst[j * rows + i] = x[j * cs + i];
+        return (matrix){(const char *)dst, rows, cols, 1, rows};
+    }
+    for (int64_t i = 0; i < rows; i++)
+        if (cs == 1)
+            for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = x[i * rs + j];
+        else
+            for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = x[i * rs + j * cs];
+    return (matrix){(const char *)dst, rows, cols, cols, 1};
+}
+
+VECTOR_CLONES static void narrow(const double *x, float *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = (float)x[i];
+}
+
+static bool gemm_f32_wide(const matrix *a, const matrix *b, float *out) {
+    int64_t M = a->rows, K = a->cols, N = b->cols;
+    double *wa = malloc((size_t)(M * K + K * N + M * N) * sizeof(double) + 1);
+    if (!wa) return false;
+    double *wb = wa + M * K, *wout = wb + K * N;
+    matrix ma = widen(a, wa), mb = widen(b, wb);
+    gemm(CG_FLOAT64, &ma, &mb, wout);
+    narrow(wout, out, M * N);
+    free(wa);
+    return true;
+}
+
 /* When a repeats one row (stride 0 down it), every row of out is the same,
  * and when b repeats one column, every column: the gradient that reaches a
  * product from its .sum() is such an expanded tensor. One row (column) of
@@ -268,6 +366,9 @@ static bool repeated_product(cg_dtype dtype, const matrix *a, const matrix *b, c
 /* out (contiguous M x N) = a @ b */
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     if ((a->rs == 0 || b->cs == 0) && repeated_product(dtype, a, b, out)) return;
+    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= WIDEN_MIN_WORK && subnormal_terms(a, b) &&
+        gemm_f32_wide(a, b, out))
+        return;
     bool big = a->rows * b->cols * a->cols >= BLAS_MIN_WORK && a->rows <= INT32_MAX &&
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;

@@ -1,5 +1,6 @@
 """The first slice of ops and tensor behaviour, checked against torch, numpy and
 finite differences (see helpers.check_op)."""
+import math
 import operator
 
 import numpy as np
@@ -316,6 +317,49 @@ def test_matmul_of_an_operand_that_repeats(repeats, m, k, n, dtype):
         assert (got == got[:1]).all()
     else:
         assert (got == got[:, :1]).all()
+
+
+def _exact_products(a, b):
+    """a @ b summed exactly (each float32 product is exact in float64), as float64."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    return np.array([[math.fsum(x[i] * y[:, j]) for j in range(y.shape[1])] for i in range(x.shape[0])])
+
+
+@pytest.mark.parametrize("m, k, n", [(4, 8, 16), (16, 64, 64), (3, 300, 2)], ids=str)
+@pytest.mark.parametrize("layout", ["plain", "a transposed", "b transposed", "both transposed"])
+@pytest.mark.parametrize("tiny", ["a subnormal", "products subnormal"])
+def test_float32_matmul_near_subnormals_is_summed_in_float64(tiny, layout, m, k, n):
+    """A float32 product that reads subnormals or whose products fall to
+    them (an RNN's gradient after many tanh steps) is summed in float64 and
+    each output rounded to float32 once: within one float32 step of the
+    exact sum, subnormal outputs included, on every layout."""
+    rng = np.random.default_rng(6)
+    a_np = rng.standard_normal((m, k))
+    b_np = rng.standard_normal((k, n))
+    if tiny == "a subnormal":
+        a_np *= 2.0 ** -130
+    else:
+        a_np *= 2.0 ** -70
+        b_np *= 2.0 ** -70
+    a_np, b_np = a_np.astype(np.float32), b_np.astype(np.float32)
+    a = cgrad.tensor(a_np.T.copy()).T if layout in ("a transposed", "both transposed") else cgrad.tensor(a_np)
+    b = cgrad.tensor(b_np.T.copy()).T if layout in ("b transposed", "both transposed") else cgrad.tensor(b_np)
+    assert a.is_contiguous() == (layout in ("plain", "b transposed")) and b.is_contiguous() == (layout in ("plain", "a transposed"))
+    got = (a @ b).numpy()
+    exact = _exact_products(a_np, b_np)
+    assert got.dtype == np.float32
+    assert (np.abs(got - exact) <= np.spacing(np.abs(exact).astype(np.float32))).all()
+    assert (np.abs(exact) < np.finfo(np.float32).tiny).any()  # outputs in the subnormal range
+
+
+@pytest.mark.parametrize("m, k, n", [(1, 64, 4), (16, 64, 64)], ids=str)
+def test_float32_matmul_keeps_products_below_the_subnormal_step(m, k, n):
+    """64 products of 2**-150 each: float32 sums round every one to 0 (a
+    tie, to even), float64 sums keep them all, 2**-144."""
+    a = cgrad.full((m, k), 2.0 ** -140, dtype=cgrad.float32)
+    b = cgrad.full((k, n), 2.0 ** -10, dtype=cgrad.float32)
+    assert ((a @ b).numpy() == np.float32(2.0 ** -144)).all()
+    assert ((b.T @ a.T).numpy() == np.float32(2.0 ** -144)).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
