@@ -515,7 +515,9 @@ void cg_run_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op);
 /* ---- kernels (kernels.c) ------------------------------------------------- */
 /* The derivatives of tanh, sigmoid and relu from the gradient g and the
  * output y, spelled once for the loops and the engine's scalar path. A file
- * using them says CG_NO_FP_CONTRACT, so they round alike everywhere. */
+ * using them says CG_NO_FP_CONTRACT, so they round alike everywhere. The
+ * float32 loops of tanh's and sigmoid's take each product through float64,
+ * to the same bits (kernels.c). */
 #define CG_TANH_BWD(g, y) ((g) * (1 - (y) * (y)))
 #define CG_SIGMOID_BWD(g, y) ((g) * (1 - (y)) * (y))
 #define CG_RELU_BWD(g, y) ((y) > 0 ? (g) : 0)

@@ -12,8 +12,9 @@ CG_NO_FP_CONTRACT /* no fused products: VECTOR_CLONES */
 
 /* ---- loop shapes ---------------------------------------------------------------- */
 
-#define BINARY_LOOP(NAME, T, EXPR)                                                           \
-    VECTOR_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                  \
+#define BINARY_LOOP(NAME, T, EXPR) BINARY_LOOP_FOR(VECTOR_CLONES, NAME, T, EXPR)
+#define BINARY_LOOP_FOR(CLONES, NAME, T, EXPR)                                               \
+    CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                         \
         T *o = (T *)d[0];                                                                    \
         const T *x = (const T *)d[1], *y = (const T *)d[2];                                  \
         if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                           \
@@ -89,8 +90,62 @@ static inline int64_t pow_int64(int64_t a, int64_t b) {
     return (int64_t)r;
 }
 BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
-SAME_FLOAT_BINARY(tanh_bwd, CG_TANH_BWD(a, b))
-SAME_FLOAT_BINARY(sigmoid_bwd, CG_SIGMOID_BWD(a, b))
+/* Intel cores take a microcode assist, about a hundred cycles a vector, for
+ * each multiply that reads a subnormal float or rounds to one, and a
+ * gradient sent back through many tanh or sigmoid steps (an RNN's) shrinks
+ * into that range. There their float32 backward loops take each product
+ * through float64, where the product of two floats is exact: rounded once,
+ * it is IEEE's float32 product, bit for bit, but no multiply meets a
+ * subnormal. fma(x, y, -0.0) is x * y, signed zeros included; as a
+ * multiply, the compiler would shorten it back to float32. The way costs
+ * about four times the plain loop's arithmetic, so a dense loop takes it
+ * only for a run of SMALL_RUN elements that holds a small enough operand,
+ * found by a scan of that run. */
+#define MUL_F32_WIDE(x, y) ((float)fma((double)(x), (double)(y), -0.0))
+#define SMALL_RUN 1024
+
+/* Whether x[0..n) holds a nonzero magnitude below the float32 whose bits
+ * are `below`. */
+static inline bool holds_small(const float *x, int64_t n, uint32_t below) {
+    const uint32_t *b = (const uint32_t *)x;
+    uint32_t least = UINT32_MAX;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t v = (b[i] & 0x7fffffffu) - 1u; /* a zero wraps above all */
+        least = v < least ? v : least;
+    }
+    return least < below - 1u;
+}
+
+/* 1 - y * y is 0 or at least 2^-24, so g * (1 - y * y) meets a subnormal
+ * only for |g| < 2^-102; y * y, only for |y| < 2^-63, which a run of
+ * tanh's outputs seldom holds, and stays in float32. */
+#define TANH_BWD_WIDE(a, b) MUL_F32_WIDE(a, 1 - (b) * (b))
+#define TANH_SMALL(g, y, n) holds_small(g, n, 0x0c800000u /* 2^-102 */)
+/* (g * (1 - y)) * y: with |g| and |y| at least 2^-50, the first product is
+ * 0 or at least 2^-74, the second 0 or at least 2^-124. */
+#define SIGMOID_BWD_WIDE(a, b) MUL_F32_WIDE(MUL_F32_WIDE(a, 1 - (b)), b)
+#define SIGMOID_SMALL(g, y, n) (holds_small(g, n, 0x26800000u /* 2^-50 */) || holds_small(y, n, 0x26800000u))
+#define NEAR_SUBNORMAL_LOOP(NAME, EXPR, WIDE, SMALL)                                         \
+    BINARY_LOOP_FOR(FMA_CLONES, NAME##_wide, float, WIDE(a, b))                              \
+    FMA_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                     \
+        if (s[0] != 1 || s[1] != 1 || s[2] != 1) {                                          \
+            NAME##_wide(n, d, s);                                                            \
+            return;                                                                          \
+        }                                                                                    \
+        float *o = (float *)d[0];                                                            \
+        const float *x = (const float *)d[1], *y = (const float *)d[2];                      \
+        for (int64_t i = 0; i < n; i += SMALL_RUN) {                                         \
+            int64_t m = n - i < SMALL_RUN ? n - i : SMALL_RUN;                               \
+            if (SMALL(x + i, y + i, m))                                                      \
+                for (int64_t j = i; j < i + m; j++) { float a = x[j], b = y[j]; o[j] = WIDE(a, b); } \
+            else                                                                             \
+                for (int64_t j = i; j < i + m; j++) { float a = x[j], b = y[j]; o[j] = (EXPR); } \
+        }                                                                                    \
+    }
+NEAR_SUBNORMAL_LOOP(tanh_bwd_f32, CG_TANH_BWD(a, b), TANH_BWD_WIDE, TANH_SMALL)
+BINARY_LOOP(tanh_bwd_f64, double, CG_TANH_BWD(a, b))
+NEAR_SUBNORMAL_LOOP(sigmoid_bwd_f32, CG_SIGMOID_BWD(a, b), SIGMOID_BWD_WIDE, SIGMOID_SMALL)
+BINARY_LOOP(sigmoid_bwd_f64, double, CG_SIGMOID_BWD(a, b))
 SAME_FLOAT_BINARY(relu_bwd, CG_RELU_BWD(a, b))
 SAME_FLOAT_BINARY(add_twice, (a + b) + b)
 

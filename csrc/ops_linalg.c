@@ -239,17 +239,27 @@ static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 /* Intel cores take a microcode assist, about a hundred cycles, for each
  * vector multiply that reads a subnormal float or rounds to one. A gradient
  * sent back through many steps (an RNN's, after twenty-odd tanh steps)
- * shrinks into that range, and its float32 products then ran ten times
- * slower. Such a product is computed in float64 instead, where every float32
- * and every product of two is a normal number, and each output is rounded
- * to float32 once: at least as close to the exact sum as float32 sums, and
- * the same on every CPU. Flushing subnormals to zero (as
- * torch.set_flush_denormal does) would change the values. */
-#define WIDEN_MIN_WORK 256 /* M*N*K below this: assists cost less than the check */
+ * shrinks into that range, and its float32 products ran 40 to 100 times
+ * slower. Flushing subnormals to zero (torch.set_flush_denormal) would
+ * change the values; instead such a product is computed where no term is
+ * subnormal:
+ * - each operand whose least nonzero magnitude is below 2^-63 is scaled by
+ *   the power of two that lifts it there (exact: through float64, where no
+ *   multiply meets a subnormal either), so that every product of two terms
+ *   is a normal float32; the float32 product of the scaled operands is
+ *   scaled back through float64, each output rounded once. The sums round
+ *   as a normal product's do, finer than IEEE's subnormal steps.
+ * - when the operands' range is too wide to scale without overflow, the
+ *   product is computed in float64 and each output rounded to float32 once.
+ * Both are the same on every CPU. */
+#define SUBNORMAL_MIN_WORK 256 /* M*N*K below this: assists cost less than the check */
 
-/* The bits of the least nonzero magnitude in m less one: UINT32_MAX if all
- * are zero (0 - 1 wraps above every magnitude). */
-VECTOR_CLONES static uint32_t least_magnitude(const matrix *m) {
+static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
+
+/* The least of ((|x|'s bits) + add) ^ flip over m, as unsigned: with add = -1
+ * the least nonzero magnitude's bits less one (a zero wraps above them all),
+ * with flip = 0x7fffffff that less the greatest magnitude's. */
+static inline uint32_t least_bits(const matrix *m, uint32_t add, uint32_t flip) {
     uint32_t least = UINT32_MAX;
     bool by_rows = m->cs == 1 || m->rows == 1;
     int64_t outer = by_rows ? m->rows : m->cols, inner = by_rows ? m->cols : m->rows;
@@ -265,69 +275,99 @@ VECTOR_CLONES static uint32_t least_magnitude(const matrix *m) {
             for (int l = 0; l < 64; l++) lanes[l] = UINT32_MAX;
             for (; j + 64 <= inner; j += 64)
                 for (int l = 0; l < 64; l++) {
-                    uint32_t v = (x[j + l] & 0x7fffffffu) - 1u;
+                    uint32_t v = ((x[j + l] & 0x7fffffffu) + add) ^ flip;
                     lanes[l] = v < lanes[l] ? v : lanes[l];
                 }
             for (; j < inner; j++) {
-                uint32_t v = (x[j] & 0x7fffffffu) - 1u;
+                uint32_t v = ((x[j] & 0x7fffffffu) + add) ^ flip;
                 least = v < least ? v : least;
             }
             for (int l = 0; l < 64; l++) least = lanes[l] < least ? lanes[l] : least;
         } else
             for (int64_t j = 0; j < inner; j++) {
-                uint32_t v = (x[j * along] & 0x7fffffffu) - 1u;
+                uint32_t v = ((x[j * along] & 0x7fffffffu) + add) ^ flip;
                 least = v < least ? v : least;
             }
     }
     return least;
 }
 
-static float magnitude_of(uint32_t least) {
-    uint32_t bits = least + 1u;
+static float float_of(uint32_t bits) {
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
 }
 
-/* Whether a @ b (float32) reads a subnormal or may round a product to one. */
-static bool subnormal_terms(const matrix *a, const matrix *b) {
-    uint32_t la = least_magnitude(a), lb = least_magnitude(b);
-    if (la == UINT32_MAX || lb == UINT32_MAX) return false; /* all zeros: nothing to assist */
-    return magnitude_of(la) < FLT_MIN || magnitude_of(lb) < FLT_MIN ||
-           (double)magnitude_of(la) * magnitude_of(lb) < FLT_MIN;
+/* The least nonzero magnitude in m (float32), 0 if all are zero. */
+VECTOR_CLONES static float least_magnitude(const matrix *m) { return float_of(least_bits(m, UINT32_MAX, 0) + 1u); }
+
+/* The greatest magnitude in m (float32): infinity or NaN above all. */
+VECTOR_CLONES static float greatest_magnitude(const matrix *m) {
+    return float_of(0x7fffffffu ^ least_bits(m, 0, 0x7fffffffu));
 }
 
-/* m in float64, dense in its own orientation: by rows, or by columns when
- * those are contiguous (a transposed view), which BLAS reads as a transpose. */
-VECTOR_CLONES static matrix widen(const matrix *m, double *dst) {
-    const float *x = (const float *)m->data;
-    int64_t rows = m->rows, cols = m->cols, rs = m->rs, cs = m->cs;
-    if (rs == 1 && cs != 1 && rows > 1) {
-        for (int64_t j = 0; j < cols; j++)
-            for (int64_t i = 0; i < rows; i++) dst[j * rows + i] = x[j * cs + i];
-        return (matrix){(const char *)dst, rows, cols, 1, rows};
+/* Copies of m, dense in its own orientation: by rows, or by columns when
+ * those are contiguous (a transposed view, which BLAS reads as such). EXPR
+ * converts the element x. */
+#define DENSE_COPY(NAME, T, EXPR)                                                                   \
+    VECTOR_CLONES static matrix NAME(const matrix *m, double by, T *dst) {                         \
+        const float *src = (const float *)m->data;                                                  \
+        int64_t rows = m->rows, cols = m->cols, rs = m->rs, cs = m->cs;                             \
+        (void)by;                                                                                   \
+        if (rs == 1 && cs != 1 && rows > 1) {                                                       \
+            for (int64_t j = 0; j < cols; j++)                                                      \
+                for (int64_t i = 0; i < rows; i++) { float x = src[j * cs + i]; dst[j * rows + i] = (EXPR); } \
+            return (matrix){(const char *)dst, rows, cols, 1, rows};                                \
+        }                                                                                           \
+        for (int64_t i = 0; i < rows; i++)                                                          \
+            if (cs == 1)                                                                            \
+                for (int64_t j = 0; j < cols; j++) { float x = src[i * rs + j]; dst[i * cols + j] = (EXPR); } \
+            else                                                                                    \
+                for (int64_t j = 0; j < cols; j++) { float x = src[i * rs + j * cs]; dst[i * cols + j] = (EXPR); } \
+        return (matrix){(const char *)dst, rows, cols, cols, 1};                                    \
     }
-    for (int64_t i = 0; i < rows; i++)
-        if (cs == 1)
-            for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = x[i * rs + j];
-        else
-            for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = x[i * rs + j * cs];
-    return (matrix){(const char *)dst, rows, cols, cols, 1};
+DENSE_COPY(widened, double, (double)x)
+DENSE_COPY(scaled, float, (float)((double)x * by))
+
+/* x[i] * by, rounded once to float32 (by a power of two: the product in
+ * float64 is exact) */
+VECTOR_CLONES static void scale_back(float *x, int64_t n, double by) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)((double)x[i] * by);
 }
 
-VECTOR_CLONES static void narrow(const double *x, float *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = (float)x[i];
-}
-
+/* a @ b in float64, each output rounded to float32 once. */
 static bool gemm_f32_wide(const matrix *a, const matrix *b, float *out) {
     int64_t M = a->rows, K = a->cols, N = b->cols;
     double *wa = malloc((size_t)(M * K + K * N + M * N) * sizeof(double) + 1);
     if (!wa) return false;
     double *wb = wa + M * K, *wout = wb + K * N;
-    matrix ma = widen(a, wa), mb = widen(b, wb);
-    gemm(CG_FLOAT64, &ma, &mb, wout);
-    narrow(wout, out, M * N);
+    matrix ma = widened(a, 0, wa), mb = widened(b, 0, wb);
+    gemm_plain(CG_FLOAT64, &ma, &mb, wout);
+    for (int64_t i = 0; i < M * N; i++) out[i] = (float)wout[i];
     free(wa);
+    return true;
+}
+
+/* The power of two that lifts a least nonzero magnitude to 2^-63 or above. */
+static int lift(float least) { return least >= 0x1p-63f ? 0 : -63 - ilogbf(least); }
+
+/* a @ b (float32) when it reads a subnormal or a product of its terms may
+ * round to one; false if it does not (or memory ran out): the caller's
+ * product then runs as it is. */
+static bool gemm_f32_near_subnormal(const matrix *a, const matrix *b, float *out) {
+    int64_t M = a->rows, K = a->cols, N = b->cols;
+    float la = least_magnitude(a), lb = least_magnitude(b);
+    if (la == 0 || lb == 0 || (la >= FLT_MIN && lb >= FLT_MIN && (double)la * lb >= FLT_MIN)) return false;
+    int sa = lift(la), sb = lift(lb);
+    double ga = ldexp(greatest_magnitude(a), sa), gb = ldexp(greatest_magnitude(b), sb);
+    if (!(ga * gb * (double)K < 0x1p100)) return gemm_f32_wide(a, b, out);
+    float *buf = malloc((size_t)((sa ? M * K : 0) + (sb ? K * N : 0)) * sizeof(float) + 1);
+    if (!buf) return false;
+    matrix ma = sa ? scaled(a, ldexp(1, sa), buf) : *a;
+    matrix mb = sb ? scaled(b, ldexp(1, sb), buf + (sa ? M * K : 0)) : *b;
+    gemm_plain(CG_FLOAT32, &ma, &mb, out);
+    scale_back(out, M * N, ldexp(1, -(sa + sb)));
+    free(buf);
     return true;
 }
 
@@ -366,9 +406,14 @@ static bool repeated_product(cg_dtype dtype, const matrix *a, const matrix *b, c
 /* out (contiguous M x N) = a @ b */
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     if ((a->rs == 0 || b->cs == 0) && repeated_product(dtype, a, b, out)) return;
-    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= WIDEN_MIN_WORK && subnormal_terms(a, b) &&
-        gemm_f32_wide(a, b, out))
+    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= SUBNORMAL_MIN_WORK &&
+        gemm_f32_near_subnormal(a, b, out))
         return;
+    gemm_plain(dtype, a, b, out);
+}
+
+/* out = a @ b, by BLAS or by the loops above */
+static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     bool big = a->rows * b->cols * a->cols >= BLAS_MIN_WORK && a->rows <= INT32_MAX &&
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;

@@ -327,39 +327,83 @@ def _exact_products(a, b):
 
 @pytest.mark.parametrize("m, k, n", [(4, 8, 16), (16, 64, 64), (3, 300, 2)], ids=str)
 @pytest.mark.parametrize("layout", ["plain", "a transposed", "b transposed", "both transposed"])
-@pytest.mark.parametrize("tiny", ["a subnormal", "products subnormal"])
-def test_float32_matmul_near_subnormals_is_summed_in_float64(tiny, layout, m, k, n):
+@pytest.mark.parametrize("tiny", ["a subnormal", "both subnormal", "products subnormal", "a wide range"])
+def test_float32_matmul_near_subnormals(tiny, layout, m, k, n):
     """A float32 product that reads subnormals or whose products fall to
-    them (an RNN's gradient after many tanh steps) is summed in float64 and
-    each output rounded to float32 once: within one float32 step of the
-    exact sum, subnormal outputs included, on every layout."""
+    them (an RNN's gradient after many tanh steps) is computed with no
+    subnormal term: its operands scaled by powers of two and the outputs
+    scaled back, each rounded once, so the sums round as a normal product's
+    do; or, when the range is too wide to scale, summed in float64 and each
+    output rounded once. Subnormal outputs included, on every layout."""
     rng = np.random.default_rng(6)
     a_np = rng.standard_normal((m, k))
     b_np = rng.standard_normal((k, n))
     if tiny == "a subnormal":
         a_np *= 2.0 ** -130
-    else:
+    elif tiny == "both subnormal":
+        a_np *= 2.0 ** -130
+        b_np *= 2.0 ** -128
+    elif tiny == "products subnormal":
         a_np *= 2.0 ** -70
         b_np *= 2.0 ** -70
+    else:
+        a_np *= 2.0 ** -130
+        a_np[0, 0] = 2.0 ** 100
     a_np, b_np = a_np.astype(np.float32), b_np.astype(np.float32)
     a = cgrad.tensor(a_np.T.copy()).T if layout in ("a transposed", "both transposed") else cgrad.tensor(a_np)
     b = cgrad.tensor(b_np.T.copy()).T if layout in ("b transposed", "both transposed") else cgrad.tensor(b_np)
-    assert a.is_contiguous() == (layout in ("plain", "b transposed")) and b.is_contiguous() == (layout in ("plain", "a transposed"))
+    assert a.is_contiguous() == (layout in ("plain", "b transposed"))
+    assert b.is_contiguous() == (layout in ("plain", "a transposed"))
     got = (a @ b).numpy()
     exact = _exact_products(a_np, b_np)
     assert got.dtype == np.float32
-    assert (np.abs(got - exact) <= np.spacing(np.abs(exact).astype(np.float32))).all()
-    assert (np.abs(exact) < np.finfo(np.float32).tiny).any()  # outputs in the subnormal range
+    step = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    if tiny == "a wide range":  # float64 sums: one rounding from the exact sum
+        assert (np.abs(got - exact) <= step).all()
+    else:  # float32 sums of normal numbers, then one rounding
+        bound = step + k * 2.0 ** -24 * (np.abs(a_np.astype(np.float64)) @ np.abs(b_np.astype(np.float64)))
+        assert (np.abs(got - exact) <= bound).all()
+    small = np.abs(exact) < np.finfo(np.float32).tiny
+    assert small.any()  # outputs in the subnormal range
 
 
 @pytest.mark.parametrize("m, k, n", [(1, 64, 4), (16, 64, 64)], ids=str)
 def test_float32_matmul_keeps_products_below_the_subnormal_step(m, k, n):
-    """64 products of 2**-150 each: float32 sums round every one to 0 (a
-    tie, to even), float64 sums keep them all, 2**-144."""
+    """64 products of 2**-150 each: IEEE float32 sums round every one to 0
+    (a tie, to even); scaled out of the subnormal range, they are all kept,
+    2**-144."""
     a = cgrad.full((m, k), 2.0 ** -140, dtype=cgrad.float32)
     b = cgrad.full((k, n), 2.0 ** -10, dtype=cgrad.float32)
     assert ((a @ b).numpy() == np.float32(2.0 ** -144)).all()
     assert ((b.T @ a.T).numpy() == np.float32(2.0 ** -144)).all()
+
+
+@pytest.mark.parametrize("layout", ["dense", "strided"])
+@pytest.mark.parametrize("fn", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("scale", [1.0, 2.0 ** -100, 2.0 ** -130], ids=["normal", "products subnormal", "subnormal"])
+def test_float32_tanh_and_sigmoid_gradients_near_subnormals(fn, scale, layout):
+    """Their float32 backward loops take each product through float64 where
+    an operand is small (no multiply meets a subnormal there), to the bits
+    of IEEE float32 arithmetic: g * (1 - y * y) and g * (1 - y) * y, one
+    rounding per operation, with subnormal gradients and products, outputs
+    that round to 0 or 1, and signed zeros; the small gradients fill the
+    last 1,200 of 2,257 elements, so runs of both kinds meet in one loop."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((37, 61)) * 3).astype(np.float32)
+    x[0, :6] = [2.0 ** -70, -(2.0 ** -80), 0.0, -0.0, 20.0, -23.0]
+    x.reshape(-1)[-6:] = x[0, :6]
+    g = rng.standard_normal((37, 61))
+    g.reshape(-1)[-1200:] *= scale
+    g = g.astype(np.float32)
+    g.reshape(-1)[-12:-9] = [0.0, -0.0, 2.0 ** -149]
+    t = cgrad.tensor(x, requires_grad=True)
+    y = getattr(t, fn)()
+    y.backward(cgrad.tensor(g.T.copy()).T if layout == "strided" else cgrad.tensor(g))
+    y, one = y.detach().numpy(), np.float32(1)
+    want = g * (one - y * y) if fn == "tanh" else g * (one - y) * y
+    assert want.dtype == np.float32
+    np.testing.assert_array_equal(t.grad.numpy().view(np.uint32), want.view(np.uint32))
+    assert (np.abs(want[want != 0]) < np.finfo(np.float32).tiny).any() == (scale < 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
