@@ -251,8 +251,20 @@ static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
  *   as a normal product's do, finer than IEEE's subnormal steps.
  * - when the operands' range is too wide to scale without overflow, the
  *   product is computed in float64 and each output rounded to float32 once.
- * Both are the same on every CPU. */
+ * Both are the same on every CPU.
+ * Which products go that way: a scan of an operand for its least magnitude
+ * costs about a tenth of a cycle an element, four times a multiply-add's
+ * share of the product, and more than the whole product when a has one
+ * row. So an operand is scanned only if it has at most 1,024 elements (an
+ * RNN's gradient, where subnormals come from) or 1/256 of M*N*K. When one
+ * is not, the product runs with the CPU flushing subnormal results to zero
+ * and its flags watched: a subnormal operand (whose assists are then paid)
+ * or a result rounded into the subnormal range (which the flush changed)
+ * sends it the way above; else the flush changed nothing, and the result
+ * is IEEE's. */
 #define SUBNORMAL_MIN_WORK 256 /* M*N*K below this: assists cost less than the check */
+#define SCAN_MIN 1024         /* elements of an operand scanned whatever the product */
+#define SCAN_SHARE 256        /* and those of one up to M*N*K / SCAN_SHARE */
 
 static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 
@@ -371,6 +383,51 @@ static bool gemm_f32_near_subnormal(const matrix *a, const matrix *b, float *out
     return true;
 }
 
+static bool holds_small(const matrix *m) {
+    float least = least_magnitude(m);
+    return least != 0 && least < 0x1p-63f;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <xmmintrin.h>
+#define FLUSH_WATCH 1
+#define MXCSR_FLAGS 0x3fu
+#define MXCSR_DENORMAL 0x02u
+#define MXCSR_UNDERFLOW 0x10u
+#define MXCSR_FLUSH 0x8000u
+/* a @ b under flush-to-zero; whether it met a subnormal operand or result.
+ * The caller's flags and modes are restored. */
+static bool met_subnormals(const matrix *a, const matrix *b, float *out) {
+    unsigned int saved = _mm_getcsr();
+    _mm_setcsr((saved & ~MXCSR_FLAGS) | MXCSR_FLUSH);
+    gemm_plain(CG_FLOAT32, a, b, out);
+    unsigned int met = _mm_getcsr() & (MXCSR_DENORMAL | MXCSR_UNDERFLOW);
+    _mm_setcsr(saved);
+    return met != 0;
+}
+#endif
+
+static void gemm_f32(const matrix *a, const matrix *b, float *out) {
+    int64_t M = a->rows, K = a->cols, N = b->cols, cheap = M * N * K / SCAN_SHARE;
+    bool scan_a = true, scan_b = true;
+#ifdef FLUSH_WATCH
+    if (cheap < SCAN_MIN) cheap = SCAN_MIN;
+    scan_a = M * K <= cheap, scan_b = K * N <= cheap;
+#endif
+    if ((scan_a && holds_small(a)) || (scan_b && holds_small(b))) {
+        if (!gemm_f32_near_subnormal(a, b, out)) gemm_plain(CG_FLOAT32, a, b, out);
+        return;
+    }
+    if (scan_a && scan_b) { /* every product of two terms is a normal number */
+        gemm_plain(CG_FLOAT32, a, b, out);
+        return;
+    }
+#ifdef FLUSH_WATCH
+    if (met_subnormals(a, b, out) && !gemm_f32_near_subnormal(a, b, out))
+        gemm_plain(CG_FLOAT32, a, b, out); /* again, without the flush */
+#endif
+}
+
 /* When a repeats one row (stride 0 down it), every row of out is the same,
  * and when b repeats one column, every column: the gradient that reaches a
  * product from its .sum() is such an expanded tensor. One row (column) of
@@ -406,10 +463,10 @@ static bool repeated_product(cg_dtype dtype, const matrix *a, const matrix *b, c
 /* out (contiguous M x N) = a @ b */
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     if ((a->rs == 0 || b->cs == 0) && repeated_product(dtype, a, b, out)) return;
-    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= SUBNORMAL_MIN_WORK &&
-        gemm_f32_near_subnormal(a, b, out))
-        return;
-    gemm_plain(dtype, a, b, out);
+    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= SUBNORMAL_MIN_WORK)
+        gemm_f32(a, b, out);
+    else
+        gemm_plain(dtype, a, b, out);
 }
 
 /* out = a @ b, by BLAS or by the loops above */

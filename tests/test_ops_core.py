@@ -325,21 +325,28 @@ def _exact_products(a, b):
     return np.array([[math.fsum(x[i] * y[:, j]) for j in range(y.shape[1])] for i in range(x.shape[0])])
 
 
-@pytest.mark.parametrize("m, k, n", [(4, 8, 16), (16, 64, 64), (3, 300, 2)], ids=str)
+@pytest.mark.parametrize("m, k, n", [(4, 8, 16), (3, 300, 2), (16, 64, 64), (64, 64, 16), (40, 64, 40)], ids=str)
 @pytest.mark.parametrize("layout", ["plain", "a transposed", "b transposed", "both transposed"])
-@pytest.mark.parametrize("tiny", ["a subnormal", "both subnormal", "products subnormal", "a wide range"])
+@pytest.mark.parametrize("tiny", ["a subnormal", "b subnormal", "both subnormal", "products subnormal",
+                                  "a wide range"])
 def test_float32_matmul_near_subnormals(tiny, layout, m, k, n):
     """A float32 product that reads subnormals or whose products fall to
     them (an RNN's gradient after many tanh steps) is computed with no
     subnormal term: its operands scaled by powers of two and the outputs
     scaled back, each rounded once, so the sums round as a normal product's
     do; or, when the range is too wide to scale, summed in float64 and each
-    output rounded once. Subnormal outputs included, on every layout."""
+    output rounded once. Subnormal outputs included, on every layout, for
+    operands scanned for small magnitudes and for operands too big to scan
+    (the product then runs under flush-to-zero with the CPU's flags
+    watched): 4x8 @ 8x16 and 3x300 @ 300x2 scan both, 16x64 @ 64x64 a only,
+    64x64 @ 64x16 b only, 40x64 @ 64x40 neither."""
     rng = np.random.default_rng(6)
     a_np = rng.standard_normal((m, k))
     b_np = rng.standard_normal((k, n))
     if tiny == "a subnormal":
         a_np *= 2.0 ** -130
+    elif tiny == "b subnormal":
+        b_np *= 2.0 ** -130
     elif tiny == "both subnormal":
         a_np *= 2.0 ** -130
         b_np *= 2.0 ** -128
@@ -367,13 +374,14 @@ def test_float32_matmul_near_subnormals(tiny, layout, m, k, n):
     assert small.any()  # outputs in the subnormal range
 
 
-@pytest.mark.parametrize("m, k, n", [(1, 64, 4), (16, 64, 64)], ids=str)
-def test_float32_matmul_keeps_products_below_the_subnormal_step(m, k, n):
+@pytest.mark.parametrize("m, k, n", [(1, 64, 4), (16, 64, 64), (1, 64, 64)], ids=str)
+@pytest.mark.parametrize("tiny", ["a", "b"])
+def test_float32_matmul_keeps_products_below_the_subnormal_step(m, k, n, tiny):
     """64 products of 2**-150 each: IEEE float32 sums round every one to 0
     (a tie, to even); scaled out of the subnormal range, they are all kept,
     2**-144."""
-    a = cgrad.full((m, k), 2.0 ** -140, dtype=cgrad.float32)
-    b = cgrad.full((k, n), 2.0 ** -10, dtype=cgrad.float32)
+    a = cgrad.full((m, k), 2.0 ** (-140 if tiny == "a" else -10), dtype=cgrad.float32)
+    b = cgrad.full((k, n), 2.0 ** (-140 if tiny == "b" else -10), dtype=cgrad.float32)
     assert ((a @ b).numpy() == np.float32(2.0 ** -144)).all()
     assert ((b.T @ a.T).numpy() == np.float32(2.0 ** -144)).all()
 
