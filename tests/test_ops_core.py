@@ -924,11 +924,22 @@ def test_grads_of_mixed_dtype_op_have_each_input_dtype():
     (np.float32(2.5), "float32"),
     (np.int64(3), "int64"),
     (np.bool_(True), "bool"),
+    ([np.float64(1.5), 2.0], "float64"),
+    ([[1.0], [np.float64(2.0)]], "float64"),
+    ((np.float32(1.5), np.float64(2.0)), "float64"),
+    ([np.float32(1.5), 2.0], "float32"),
+    ([np.int64(1), 2.5], "float32"),
+    ([np.array([1.0]), np.array([2.0])], "float64"),
+    ([np.array([1.0], np.float32), np.array([2.0], np.float32)], "float32"),
 ], ids=["float list", "int list", "bool list", "float scalar", "float64 array", "float32 array", "int64 array",
-        "numpy float64", "numpy float32", "numpy int64", "numpy bool"])
+        "numpy float64", "numpy float32", "numpy int64", "numpy bool", "list with a numpy float64",
+        "nested list with a numpy float64", "tuple of numpy floats", "list with a numpy float32",
+        "list with a numpy int64", "list of float64 arrays", "list of float32 arrays"])
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")  # torch's, on the oracle's side
 def test_tensor_infers_dtype(data, expected):
     """A numpy scalar keeps its dtype, as an array does (np.float64 is also a
-    Python float, which alone takes the default dtype)."""
+    Python float, which alone takes the default dtype); in a list, numpy
+    values count with their own dtype and Python floats with the default."""
     t = cgrad.tensor(data)
     assert t.dtype == getattr(cgrad, expected)
     assert t.tolist() == np.asarray(data).tolist()

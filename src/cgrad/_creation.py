@@ -47,9 +47,29 @@ def _infer_array(data, dtype=None):
         _check_elements(arr)
         raise ValueError("could not build a tensor from this data: expected a (nested) sequence of "
                          "numbers of regular shape")
-    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) and arr.dtype.kind == "f":
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) and arr.dtype.kind == "f" and \
+            not _holds_float64(data):
         arr = arr.astype(_C.get_default_dtype().numpy_dtype)
     return arr
+
+
+def _holds_float64(data):
+    """Whether a (nested) list holds a numpy float64 scalar or array: PyTorch
+    infers a list's dtype from its elements', where a Python float counts as
+    the default dtype and a numpy value as its own."""
+    level = [data]
+    while level:
+        deeper = []
+        for seq in level:
+            kinds = set(map(type, seq))
+            if np.float64 in kinds:
+                return True
+            if np.ndarray in kinds and any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in seq):
+                return True
+            if list in kinds or tuple in kinds:
+                deeper.extend(x for x in seq if isinstance(x, (list, tuple)))
+        level = deeper
+    return False
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False):
