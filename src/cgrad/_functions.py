@@ -132,12 +132,14 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def sort(input, dim=-1, descending=False, *, stable=False):
-    return _arg(input, "sort").sort(dim, descending, stable=stable)
+def sort(input, *args, **kwargs):
+    """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False)"""
+    return _arg(input, "sort").sort(*args, **kwargs)
 
 
-def argsort(input, dim=-1, descending=False, *, stable=False):
-    return _arg(input, "argsort").argsort(dim, descending, stable=stable)
+def argsort(input, *args, **kwargs):
+    """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False)"""
+    return _arg(input, "argsort").argsort(*args, **kwargs)
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):

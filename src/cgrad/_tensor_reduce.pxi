@@ -1,6 +1,27 @@
 # Reductions over dimensions, and gathering / scattering along one. Included by _C.pyx.
 
 
+cdef tuple sort_args(str fname, tuple args, dict kwargs, object stable):
+    """(dim, descending) of sort or argsort, from PyTorch's two signatures:
+    (dim=-1, descending=False), and (*, stable, dim=-1, descending=False),
+    whose arguments are keywords only."""
+    names = ("dim", "descending")
+    if stable is not None and args:
+        raise TypeError(f"{fname}() received an invalid combination of arguments: with stable, "
+                        f"dim and descending are keyword arguments (got {len(args)} positional)")
+    if len(args) > 2:
+        raise TypeError(f"{fname}() takes from 0 to 2 positional arguments but {len(args)} were given")
+    for key in kwargs:
+        if key not in names:
+            raise TypeError(f"{fname}() got an unexpected keyword argument '{key}'")
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key in values:
+            raise TypeError(f"{fname}() got multiple values for argument '{key}'")
+        values[key] = value
+    return values.get("dim", -1), values.get("descending", False)
+
+
 class _ValuesIndices(tuple):
     """(values, indices), as PyTorch's torch.return_types.max and friends."""
     __slots__ = ()
@@ -171,13 +192,17 @@ cdef class _TensorReduce(_TensorMath):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
         return (self != 0).sum(dim, keepdim) > 0
 
-    def argsort(self, dim=-1, descending=False, *, stable=False):
-        """The positions that sort self along dim; equal elements keep their order."""
+    def argsort(self, *args, stable=None, **kwargs):
+        """argsort(dim=-1, descending=False) or argsort(*, stable, dim=-1, descending=False):
+        the positions that sort self along dim; equal elements keep their order."""
+        dim, descending = sort_args("argsort", args, kwargs, stable)
         return wrap(cg_sort_indices(self.t, int_arg(dim, "argsort", "dim"), bool(descending)))
 
-    def sort(self, dim=-1, descending=False, *, stable=False):
-        """(values, indices) sorted along dim; the gradient goes back to each value's position."""
-        indices = self.argsort(dim, descending)
+    def sort(self, *args, stable=None, **kwargs):
+        """sort(dim=-1, descending=False) or sort(*, stable, dim=-1, descending=False):
+        (values, indices) sorted along dim; the gradient goes back to each value's position."""
+        dim, descending = sort_args("sort", args, kwargs, stable)
+        indices = wrap(cg_sort_indices(self.t, int_arg(dim, "sort", "dim"), bool(descending)))
         return return_types.sort(self.gather(dim, indices), indices)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
