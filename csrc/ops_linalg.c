@@ -158,7 +158,94 @@ NAIVE_GEMM(gemm_naive_i64, int64_t, MADD_I64)
     }
 GEMM_512(gemm_512_f32, float, __m512, 16, __mmask16, ps)
 GEMM_512(gemm_512_f64, double, __m512d, 8, __mmask8, pd)
+
+/* The 4x4 transpose of the 128-bit lanes of v[0], v[s], v[2s], v[3s], into
+ * out rows 0, k, 2k, 3k (each row of the result takes lane L of the four). */
+#define LANES_4X4(v, s, store, k, SH)                                                             \
+    do {                                                                                          \
+        __m512i s0 = SH(v[0], v[s], 0x44), s1 = SH(v[0], v[s], 0xee);                             \
+        __m512i s2 = SH(v[2 * s], v[3 * s], 0x44), s3 = SH(v[2 * s], v[3 * s], 0xee);             \
+        store(0, SH(s0, s2, 0x88));                                                               \
+        store(k, SH(s0, s2, 0xdd));                                                               \
+        store(2 * k, SH(s1, s3, 0x88));                                                           \
+        store(3 * k, SH(s1, s3, 0xdd));                                                           \
+    } while (0)
+
+/* dst[c * ldd + r] = src[r * lds + c] for a 16x16 tile of 4-byte elements
+ * (an 8x8 one of 8-byte elements): the rows of src, interleaved by pairs,
+ * then by pairs of pairs, then their 128-bit lanes transposed. */
+__attribute__((target("avx512f"))) static void tile_t32(const uint32_t *src, int64_t lds, uint32_t *dst, int64_t ldd) {
+    __m512i r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + i * lds);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* u[i + c], lane L: rows i..i+3 of column 4L + c */
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+#define STORE32(row, x) _mm512_storeu_si512(dst + (c + (row)) * ldd, (x))
+        LANES_4X4((u + c), 4, STORE32, 4, _mm512_shuffle_i32x4);
+#undef STORE32
+    }
+}
+
+__attribute__((target("avx512f"))) static void tile_t64(const uint64_t *src, int64_t lds, uint64_t *dst, int64_t ldd) {
+    __m512i r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm512_loadu_si512(src + i * lds);
+    for (int i = 0; i < 8; i += 2) { /* t[i + c], lane L: rows i, i+1 of column 2L + c */
+        t[i] = _mm512_unpacklo_epi64(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi64(r[i], r[i + 1]);
+    }
+    for (int c = 0; c < 2; c++) {
+#define STORE64(row, x) _mm512_storeu_si512(dst + (c + (row)) * ldd, (x))
+        LANES_4X4((t + c), 2, STORE64, 2, _mm512_shuffle_i64x2);
+#undef STORE64
+    }
+}
 #endif
+
+static bool cpu_has_512(void) {
+    static int have = -1; /* the CPU's answer, asked once */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (CG_UNLIKELY(h < 0)) {
+#ifdef HAVE_GEMM_512
+        h = __builtin_cpu_supports("avx512f") != 0;
+#else
+        h = 0;
+#endif
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h;
+}
+
+/* dst (rows x cols, row-major) from m, whose columns are contiguous (rs 1):
+ * a transpose, by tiles on AVX-512. Returns false where it does not apply. */
+static bool pack_transposed(const matrix *m, int64_t isz, char *dst) {
+#ifdef HAVE_GEMM_512
+    int64_t T = isz == 4 ? 16 : 8, rows = m->rows, cols = m->cols, ld = m->cs;
+    if (m->rs != 1 || (isz != 4 && isz != 8) || rows < T || cols < T || !cpu_has_512()) return false;
+    int64_t rt = rows - rows % T, ct = cols - cols % T;
+    for (int64_t j = 0; j < ct; j += T) /* a tile: T columns of m, T rows of its storage */
+        for (int64_t i = 0; i < rt; i += T) {
+            if (isz == 4)
+                tile_t32((const uint32_t *)m->data + j * ld + i, ld, (uint32_t *)dst + i * cols + j, cols);
+            else
+                tile_t64((const uint64_t *)m->data + j * ld + i, ld, (uint64_t *)dst + i * cols + j, cols);
+        }
+    for (int64_t i = 0; i < rows; i++) /* the edges */
+        for (int64_t j = i < rt ? ct : 0; j < cols; j++)
+            memcpy(dst + (i * cols + j) * isz, m->data + (i + j * ld) * isz, (size_t)isz);
+    return true;
+#else
+    (void)m, (void)isz, (void)dst;
+    return false;
+#endif
+}
 
 /* How BLAS can read m in row-major order: as is, or as a transpose. */
 static bool blas_layout(const matrix *m, enum CBLAS_TRANSPOSE *trans, int64_t *ld) {
@@ -193,6 +280,10 @@ static void gemm_blas(cg_dtype dtype, const matrix *a, enum CBLAS_TRANSPOSE ta, 
 static void *pack(const matrix *m, int64_t isz, matrix *packed) {
     char *buf = malloc((size_t)(m->rows * m->cols * isz) + 1);
     if (!buf) return NULL;
+    if (m->cs != 1 && pack_transposed(m, isz, buf)) {
+        *packed = (matrix){buf, m->rows, m->cols, m->cols, 1};
+        return buf;
+    }
     /* by rows, element by element in the element's own type: a copy call
      * per element cost about a fifth of the product it fed */
     for (int64_t i = 0; i < m->rows; i++) {
@@ -475,10 +566,7 @@ static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *o
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
 #ifdef HAVE_GEMM_512
-    static int have_512 = -1; /* the CPU's answer, asked once */
-    int have = __atomic_load_n(&have_512, __ATOMIC_RELAXED);
-    if (CG_UNLIKELY(have < 0)) __atomic_store_n(&have_512, have = __builtin_cpu_supports("avx512f") != 0, __ATOMIC_RELAXED);
-    if (have && dtype != CG_INT64 && b->cols > 1 && b->cs == 1) {
+    if (cpu_has_512() && dtype != CG_INT64 && b->cols > 1 && b->cs == 1) {
         if (dtype == CG_FLOAT32)
             gemm_512_f32(a, b, out);
         else

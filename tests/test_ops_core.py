@@ -319,6 +319,21 @@ def test_matmul_of_an_operand_that_repeats(repeats, m, k, n, dtype):
         assert (got == got[:, :1]).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n", [(32, 16, 16), (40, 17, 33), (32, 64, 64), (33, 100, 7), (50, 8, 24),
+                                     (100, 16, 16), (32, 64, 63)], ids=str)
+def test_matmul_by_a_small_transposed_operand(m, k, n, dtype):
+    """a @ b.T with many rows of a and a small b is copied to b.T's row-major
+    layout first (by 16x16 or 8x8 tiles on AVX-512, the edges one by one):
+    the values of float64 products."""
+    rng = np.random.default_rng(8)
+    a_np, b_np = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+    got = (cgrad.tensor(a_np) @ cgrad.tensor(b_np).T).numpy()
+    want = a_np.astype(np.float64) @ b_np.T.astype(np.float64)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    assert (np.abs(got - want) <= tol * (np.abs(a_np.astype(np.float64)) @ np.abs(b_np.T.astype(np.float64)))).all()
+
+
 def _exact_products(a, b):
     """a @ b summed exactly (each float32 product is exact in float64), as float64."""
     x, y = a.astype(np.float64), b.astype(np.float64)
