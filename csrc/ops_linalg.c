@@ -343,19 +343,27 @@ static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
  * - when the operands' range is too wide to scale without overflow, the
  *   product is computed in float64 and each output rounded to float32 once.
  * Both are the same on every CPU.
- * Which products go that way: a scan of an operand for its least magnitude
- * costs about a tenth of a cycle an element, four times a multiply-add's
- * share of the product, and more than the whole product when a has one
- * row. So an operand is scanned only if it has at most 1,024 elements (an
- * RNN's gradient, where subnormals come from) or 1/256 of M*N*K. When one
- * is not, the product runs with the CPU flushing subnormal results to zero
- * and its flags watched: a subnormal operand (whose assists are then paid)
- * or a result rounded into the subnormal range (which the flush changed)
- * sends it the way above; else the flush changed nothing, and the result
- * is IEEE's. */
-#define SUBNORMAL_MIN_WORK 256 /* M*N*K below this: assists cost less than the check */
-#define SCAN_MIN 1024         /* elements of an operand scanned whatever the product */
-#define SCAN_SHARE 256        /* and those of one up to M*N*K / SCAN_SHARE */
+ * Which products go that way: those whose float32 run meets a subnormal,
+ * as an operand or as a result (a product or sum that underflows). The
+ * product runs with the CPU flushing subnormal results to zero and its
+ * flags cleared; a subnormal operand or an underflow (which the flush
+ * changed) sends it the way above; else the flush changed nothing, and
+ * the result is IEEE's. The flags are the calling thread's: a product
+ * OpenBLAS may share among its threads (above ONE_THREAD_WORK, with more
+ * than one) is decided by its operands' least magnitudes instead (a
+ * subnormal, or two whose product is one), as on CPUs without these
+ * flags; the two rules differ only where those least magnitudes never
+ * meet or a sum cancels into the subnormal range. Run under the flags, a
+ * subnormal operand's assists would be paid before they are seen, so
+ * small operands are scanned for subnormals first: a scan costs about a
+ * tenth of a cycle an element, four times a multiply-add's share of a
+ * product and more than the product itself when a has one row, so only
+ * operands of at most 1,024 elements (an RNN's gradient, where subnormals
+ * come from) or 1/256 of M*N*K. */
+#define SCAN_MIN 1024           /* elements of an operand scanned whatever the product */
+#define SCAN_SHARE 256          /* and those of one up to M*N*K / SCAN_SHARE */
+#define ONE_THREAD_WORK 65536   /* OpenBLAS runs M*N*K up to 65,536 x GEMM_MULTITHREAD_THRESHOLD
+                                   (4 by default) in the calling thread */
 
 static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 
@@ -371,7 +379,7 @@ static inline uint32_t least_bits(const matrix *m, uint32_t add, uint32_t flip) 
         inner *= outer, outer = 1;
     for (int64_t i = 0; i < outer; i++) {
         const uint32_t *x = (const uint32_t *)m->data + i * step;
-        if (along == 1) {
+        if (along == 1 && inner >= 64) {
             /* 64 lanes: four vectors of minima, none waiting on another */
             uint32_t lanes[64];
             int64_t j = 0;
@@ -452,31 +460,38 @@ static bool gemm_f32_wide(const matrix *a, const matrix *b, float *out) {
 }
 
 /* The power of two that lifts a least nonzero magnitude to 2^-63 or above. */
-static int lift(float least) { return least >= 0x1p-63f ? 0 : -63 - ilogbf(least); }
+static int lift(float least) { return least < 0x1p-63f ? -63 - ilogbf(least) : 0; /* NaN: 0 */ }
 
-/* a @ b (float32) when it reads a subnormal or a product of its terms may
- * round to one; false if it does not (or memory ran out): the caller's
- * product then runs as it is. */
-static bool gemm_f32_near_subnormal(const matrix *a, const matrix *b, float *out) {
+/* a @ b (float32) where no term is subnormal: scaled, or in float64. Plain
+ * (IEEE's, assists and all) if an operand is all zeros or memory ran out. */
+static void gemm_f32_near_subnormal(const matrix *a, const matrix *b, float *out) {
     int64_t M = a->rows, K = a->cols, N = b->cols;
     float la = least_magnitude(a), lb = least_magnitude(b);
-    if (la == 0 || lb == 0 || (la >= FLT_MIN && lb >= FLT_MIN && (double)la * lb >= FLT_MIN)) return false;
+    if (la == 0 || lb == 0) {
+        gemm_plain(CG_FLOAT32, a, b, out);
+        return;
+    }
     int sa = lift(la), sb = lift(lb);
     double ga = ldexp(greatest_magnitude(a), sa), gb = ldexp(greatest_magnitude(b), sb);
-    if (!(ga * gb * (double)K < 0x1p100)) return gemm_f32_wide(a, b, out);
+    if (!(ga < 0x1p100 && gb < 0x1p100 && ga * gb * (double)K < 0x1p100)) { /* NaN, infinities, too wide */
+        if (!gemm_f32_wide(a, b, out)) gemm_plain(CG_FLOAT32, a, b, out);
+        return;
+    }
     float *buf = malloc((size_t)((sa ? M * K : 0) + (sb ? K * N : 0)) * sizeof(float) + 1);
-    if (!buf) return false;
+    if (!buf) {
+        gemm_plain(CG_FLOAT32, a, b, out);
+        return;
+    }
     matrix ma = sa ? scaled(a, ldexp(1, sa), buf) : *a;
     matrix mb = sb ? scaled(b, ldexp(1, sb), buf + (sa ? M * K : 0)) : *b;
     gemm_plain(CG_FLOAT32, &ma, &mb, out);
     scale_back(out, M * N, ldexp(1, -(sa + sb)));
     free(buf);
-    return true;
 }
 
-static bool holds_small(const matrix *m) {
+static bool holds_subnormal(const matrix *m) {
     float least = least_magnitude(m);
-    return least != 0 && least < 0x1p-63f;
+    return least != 0 && least < FLT_MIN;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -496,27 +511,41 @@ static bool met_subnormals(const matrix *a, const matrix *b, float *out) {
     _mm_setcsr(saved);
     return met != 0;
 }
+
+/* The same for a product of at most SMALL_WORK multiply-adds, in IEEE's
+ * mode and with no scan first: writing the register costs more than the
+ * assists of so few vector multiply-adds, so it is written only when one
+ * of the two flags is already up, and those flags are put back. The run keeps its other flags.
+ * Where a subnormal result is exact, IEEE's mode raises no flag, and the
+ * flush would have: the ways then agree, exact both. */
+#define SMALL_WORK 256
+static bool met_subnormals_small(const matrix *a, const matrix *b, float *out) {
+    unsigned int watched = MXCSR_DENORMAL | MXCSR_UNDERFLOW, before = _mm_getcsr();
+    if (before & watched) _mm_setcsr(before & ~watched);
+    gemm_plain(CG_FLOAT32, a, b, out);
+    unsigned int after = _mm_getcsr();
+    if (before & watched) _mm_setcsr(after | (before & watched));
+    return (after & watched) != 0;
+}
 #endif
 
 static void gemm_f32(const matrix *a, const matrix *b, float *out) {
-    int64_t M = a->rows, K = a->cols, N = b->cols, cheap = M * N * K / SCAN_SHARE;
-    bool scan_a = true, scan_b = true;
+    int64_t M = a->rows, K = a->cols, N = b->cols, work = M * N * K;
 #ifdef FLUSH_WATCH
-    if (cheap < SCAN_MIN) cheap = SCAN_MIN;
-    scan_a = M * K <= cheap, scan_b = K * N <= cheap;
-#endif
-    if ((scan_a && holds_small(a)) || (scan_b && holds_small(b))) {
-        if (!gemm_f32_near_subnormal(a, b, out)) gemm_plain(CG_FLOAT32, a, b, out);
+    if (work <= ONE_THREAD_WORK || cg_get_num_threads() == 1) {
+        int64_t cheap = work / SCAN_SHARE > SCAN_MIN ? work / SCAN_SHARE : SCAN_MIN;
+        if (work <= SMALL_WORK ? met_subnormals_small(a, b, out)
+                               : (M * K <= cheap && holds_subnormal(a)) || (K * N <= cheap && holds_subnormal(b)) ||
+                                     met_subnormals(a, b, out))
+            gemm_f32_near_subnormal(a, b, out);
         return;
     }
-    if (scan_a && scan_b) { /* every product of two terms is a normal number */
+#endif
+    float la = least_magnitude(a), lb = least_magnitude(b);
+    if (la != 0 && lb != 0 && (la < FLT_MIN || lb < FLT_MIN || (double)la * lb < FLT_MIN))
+        gemm_f32_near_subnormal(a, b, out);
+    else
         gemm_plain(CG_FLOAT32, a, b, out);
-        return;
-    }
-#ifdef FLUSH_WATCH
-    if (met_subnormals(a, b, out) && !gemm_f32_near_subnormal(a, b, out))
-        gemm_plain(CG_FLOAT32, a, b, out); /* again, without the flush */
-#endif
 }
 
 /* When a repeats one row (stride 0 down it), every row of out is the same,
@@ -554,7 +583,7 @@ static bool repeated_product(cg_dtype dtype, const matrix *a, const matrix *b, c
 /* out (contiguous M x N) = a @ b */
 static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     if ((a->rs == 0 || b->cs == 0) && repeated_product(dtype, a, b, out)) return;
-    if (dtype == CG_FLOAT32 && a->rows * b->cols * a->cols >= SUBNORMAL_MIN_WORK)
+    if (dtype == CG_FLOAT32)
         gemm_f32(a, b, out);
     else
         gemm_plain(dtype, a, b, out);

@@ -389,6 +389,54 @@ def test_float32_matmul_near_subnormals(tiny, layout, m, k, n):
     assert small.any()  # outputs in the subnormal range
 
 
+def test_float32_matmul_near_subnormals_does_not_overflow_a_scaled_operand():
+    """An operand lifted out of the subnormal range must still fit in float32:
+    here a's 2**60 would become 2**137, so the product goes to float64."""
+    a_np = np.ones((16, 16), np.float32)
+    a_np[0, 0], a_np[1, 1] = 2.0 ** -140, 2.0 ** 60
+    b_np = np.full((16, 16), 2.0 ** -60, np.float32)
+    got = (cgrad.tensor(a_np) @ cgrad.tensor(b_np)).numpy()
+    exact = _exact_products(a_np, b_np)
+    assert np.isfinite(got).all()
+    assert (np.abs(got - exact) <= np.spacing(np.abs(exact).astype(np.float32))).all()
+
+
+@pytest.mark.parametrize("scale", [2.0 ** -140, 2.0 ** -70, 2.0 ** -30], ids=["subnormal", "products subnormal",
+                                                                              "normal"])
+def test_float32_matmul_near_subnormals_depends_on_values_alone(scale):
+    """Whether a product takes the way around subnormals is decided by what
+    its float32 run meets, not by its shape: a row alone, the same row
+    repeated by an expanded view, copied dense, or among other rows give
+    the same bits; so do one BLAS thread and two."""
+    rng = np.random.default_rng(9)
+    row = (rng.standard_normal((1, 8)) * scale).astype(np.float32)
+    b = cgrad.tensor((rng.standard_normal((8, 16)) * 2.0 ** -10).astype(np.float32))
+    alone = (cgrad.tensor(row) @ b).numpy()[0]
+    expanded = cgrad.tensor(row).expand(64, 8)
+    for batch in (expanded, expanded.contiguous(),
+                  cgrad.tensor(np.concatenate([row, rng.standard_normal((3, 8)).astype(np.float32)]))):
+        np.testing.assert_array_equal((batch @ b).numpy()[0].view(np.uint32), alone.view(np.uint32))
+    big_a = rng.standard_normal((4096, 512)).astype(np.float32)
+    big_a[-64:] *= np.float32(scale)
+    big_b = rng.standard_normal((512, 64)).astype(np.float32)
+    threads = cgrad.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2):
+            cgrad.set_num_threads(n)
+            results.append((cgrad.tensor(big_a) @ cgrad.tensor(big_b)).numpy())
+    finally:
+        cgrad.set_num_threads(threads)
+    np.testing.assert_array_equal(results[0].view(np.uint32), results[1].view(np.uint32))
+
+
+def test_float32_matmul_of_nans_near_subnormals():
+    """An operand of NaNs alone, against a subnormal one: NaNs, as IEEE's."""
+    a = cgrad.full((16, 64), float("nan"), dtype=cgrad.float32)
+    b = cgrad.full((64, 16), 2.0 ** -140, dtype=cgrad.float32)
+    assert np.isnan((a @ b).numpy()).all() and np.isnan((b.T @ a.T).numpy()).all()
+
+
 @pytest.mark.parametrize("m, k, n", [(1, 64, 4), (16, 64, 64), (1, 64, 64)], ids=str)
 @pytest.mark.parametrize("tiny", ["a", "b"])
 def test_float32_matmul_keeps_products_below_the_subnormal_step(m, k, n, tiny):
