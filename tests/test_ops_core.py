@@ -1,5 +1,6 @@
 """The first slice of ops and tensor behaviour, checked against torch, numpy and
 finite differences (see helpers.check_op)."""
+import collections
 import math
 import operator
 
@@ -975,6 +976,9 @@ def test_grads_of_mixed_dtype_op_have_each_input_dtype():
     assert b.grad.tolist() == [1.0, 2.0]
 
 
+_Pair = collections.namedtuple("_Pair", "x y")
+
+
 @pytest.mark.parametrize("data, expected", [
     ([1.0, 2.0], "float32"),
     ([1, 2], "int64"),
@@ -994,10 +998,12 @@ def test_grads_of_mixed_dtype_op_have_each_input_dtype():
     ([np.int64(1), 2.5], "float32"),
     ([np.array([1.0]), np.array([2.0])], "float64"),
     ([np.array([1.0], np.float32), np.array([2.0], np.float32)], "float32"),
+    ([_Pair(1.0, 2.0), _Pair(np.float64(3.0), 4.0)], "float64"),
 ], ids=["float list", "int list", "bool list", "float scalar", "float64 array", "float32 array", "int64 array",
         "numpy float64", "numpy float32", "numpy int64", "numpy bool", "list with a numpy float64",
         "nested list with a numpy float64", "tuple of numpy floats", "list with a numpy float32",
-        "list with a numpy int64", "list of float64 arrays", "list of float32 arrays"])
+        "list with a numpy int64", "list of float64 arrays", "list of float32 arrays",
+        "named tuples with a numpy float64"])
 @pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")  # torch's, on the oracle's side
 def test_tensor_infers_dtype(data, expected):
     """A numpy scalar keeps its dtype, as an array does (np.float64 is also a

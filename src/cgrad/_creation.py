@@ -66,7 +66,7 @@ def _holds_float64(data):
                 return True
             if np.ndarray in kinds and any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in seq):
                 return True
-            if list in kinds or tuple in kinds:
+            if any(issubclass(k, (list, tuple)) for k in kinds):
                 deeper.extend(x for x in seq if isinstance(x, (list, tuple)))
         level = deeper
     return False

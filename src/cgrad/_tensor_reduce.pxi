@@ -1,12 +1,18 @@
 # Reductions over dimensions, and gathering / scattering along one. Included by _C.pyx.
 
 
+cdef object NO_STABLE = object()  # stable= not given
+
+
 cdef tuple sort_args(str fname, tuple args, dict kwargs, object stable):
     """(dim, descending) of sort or argsort, from PyTorch's two signatures:
     (dim=-1, descending=False), and (*, stable, dim=-1, descending=False),
-    whose arguments are keywords only."""
+    whose arguments are keywords only. sort's stable may be None,
+    argsort's not."""
     names = ("dim", "descending")
-    if stable is not None and args:
+    if stable is None and fname == "argsort":
+        raise TypeError("argsort(): argument 'stable' must be bool, not NoneType")
+    if stable is not NO_STABLE and args:
         raise TypeError(f"{fname}() received an invalid combination of arguments: with stable, "
                         f"dim and descending are keyword arguments (got {len(args)} positional)")
     if len(args) > 2:
@@ -192,13 +198,13 @@ cdef class _TensorReduce(_TensorMath):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
         return (self != 0).sum(dim, keepdim) > 0
 
-    def argsort(self, *args, stable=None, **kwargs):
+    def argsort(self, *args, stable=NO_STABLE, **kwargs):
         """argsort(dim=-1, descending=False) or argsort(*, stable, dim=-1, descending=False):
         the positions that sort self along dim; equal elements keep their order."""
         dim, descending = sort_args("argsort", args, kwargs, stable)
         return wrap(cg_sort_indices(self.t, int_arg(dim, "argsort", "dim"), bool(descending)))
 
-    def sort(self, *args, stable=None, **kwargs):
+    def sort(self, *args, stable=NO_STABLE, **kwargs):
         """sort(dim=-1, descending=False) or sort(*, stable, dim=-1, descending=False):
         (values, indices) sorted along dim; the gradient goes back to each value's position."""
         dim, descending = sort_args("sort", args, kwargs, stable)
