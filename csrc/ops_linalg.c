@@ -302,6 +302,26 @@ static void *pack(const matrix *m, int64_t isz, matrix *packed) {
     return buf;
 }
 
+/* a @ b.T for a of few rows (below PACK_T_ROWS): (b @ a.T).T, the two
+ * transposes by tiles, about a quarter faster than BLAS's own product by
+ * a transposed operand, and than copying b, which is bigger than a. */
+static bool product_by_transposes(cg_dtype dtype, const matrix *a, const matrix *b, char *out) {
+    int64_t M = a->rows, K = a->cols, N = b->cols, isz = cg_dtype_size(dtype);
+    matrix at = {a->data, K, M, 1, a->rs}, w = {b->data, N, K, b->cs, 1};
+    char *buf = malloc((size_t)((K * M + N * M) * isz) + 1);
+    if (!buf) return false;
+    char *d = buf + K * M * isz;
+    if (!pack_transposed(&at, isz, buf)) {
+        free(buf);
+        return false;
+    }
+    matrix mat = {buf, K, M, M, 1}, dt = {d, M, N, 1, M};
+    gemm_blas(dtype, &w, CblasNoTrans, b->cs, &mat, CblasNoTrans, M, d);
+    bool done = pack_transposed(&dt, isz, out);
+    free(buf);
+    return done;
+}
+
 /* BLAS on a and b, packing either one if BLAS cannot read its layout. */
 static bool try_blas(cg_dtype dtype, const matrix *a, const matrix *b, void *out) {
     matrix pa = *a, pb = *b;
@@ -310,6 +330,10 @@ static bool try_blas(cg_dtype dtype, const matrix *a, const matrix *b, void *out
     int64_t lda, ldb, isz = cg_dtype_size(dtype);
     if (!blas_layout(&pa, &ta, &lda) && (!(bufa = pack(a, isz, &pa)) || !blas_layout(&pa, &ta, &lda))) goto fail;
     if (!blas_layout(&pb, &tb, &ldb) && (!(bufb = pack(b, isz, &pb)) || !blas_layout(&pb, &tb, &ldb))) goto fail;
+    if (tb == CblasTrans && !bufb && ta == CblasNoTrans && !bufa && a->cs == 1 && b->rs == 1 &&
+        a->rows < PACK_T_ROWS && a->rows >= 16 && a->cols >= 16 && b->cols >= 16 &&
+        product_by_transposes(dtype, a, b, out))
+        return true;
     if (tb == CblasTrans && !bufb && b->rows * b->cols <= PACK_T_MAX && a->rows >= PACK_T_ROWS &&
         (!(bufb = pack(b, isz, &pb)) || !blas_layout(&pb, &tb, &ldb)))
         goto fail;

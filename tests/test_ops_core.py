@@ -322,11 +322,13 @@ def test_matmul_of_an_operand_that_repeats(repeats, m, k, n, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m, k, n", [(32, 16, 16), (40, 17, 33), (32, 64, 64), (33, 100, 7), (50, 8, 24),
-                                     (100, 16, 16), (32, 64, 63)], ids=str)
+                                     (100, 16, 16), (32, 64, 63), (16, 64, 64), (20, 33, 47), (24, 100, 17),
+                                     (16, 16, 300), (31, 16, 16)], ids=str)
 def test_matmul_by_a_small_transposed_operand(m, k, n, dtype):
     """a @ b.T with many rows of a and a small b is copied to b.T's row-major
-    layout first (by 16x16 or 8x8 tiles on AVX-512, the edges one by one):
-    the values of float64 products."""
+    layout first (by 16x16 or 8x8 tiles on AVX-512, the edges one by one);
+    with 16 to 31 rows, it is (b @ a.T).T, both transposes by tiles: the
+    values of float64 products."""
     rng = np.random.default_rng(8)
     a_np, b_np = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
     got = (cgrad.tensor(a_np) @ cgrad.tensor(b_np).T).numpy()
