@@ -513,6 +513,30 @@ void cg_loop_plan_run(const cg_loop_plan *p, cg_loop loop);
 void cg_run_iter(cg_loop loop, cg_tensor *const *ops, int nops, int shape_op);
 
 /* ---- kernels (kernels.c) ------------------------------------------------- */
+/* The least of ((x[i] & 0x7fffffff) + add) ^ flip over the bits of a
+ * float32 run x[0..n), as unsigned. With add = UINT32_MAX and flip = 0: the
+ * least nonzero magnitude's bits less one (a zero wraps above them all);
+ * with add = 0 and flip = 0x7fffffff: that less the greatest magnitude's.
+ * 64 lanes, four vectors of minima none of which waits on another. */
+static inline uint32_t cg_least_bits(const uint32_t *x, int64_t n, uint32_t add, uint32_t flip) {
+    uint32_t least = UINT32_MAX, lanes[64];
+    int64_t i = 0;
+    if (n >= 64) {
+        for (int l = 0; l < 64; l++) lanes[l] = UINT32_MAX;
+        for (; i + 64 <= n; i += 64)
+            for (int l = 0; l < 64; l++) {
+                uint32_t v = ((x[i + l] & 0x7fffffffu) + add) ^ flip;
+                lanes[l] = v < lanes[l] ? v : lanes[l];
+            }
+        for (int l = 0; l < 64; l++) least = lanes[l] < least ? lanes[l] : least;
+    }
+    for (; i < n; i++) {
+        uint32_t v = ((x[i] & 0x7fffffffu) + add) ^ flip;
+        least = v < least ? v : least;
+    }
+    return least;
+}
+
 /* The derivatives of tanh, sigmoid and relu from the gradient g and the
  * output y, spelled once for the loops and the engine's scalar path. A file
  * using them says CG_NO_FP_CONTRACT, so they round alike everywhere. The

@@ -107,13 +107,7 @@ BINARY_LOOP(pow_i64, int64_t, pow_int64(a, b))
 /* Whether x[0..n) holds a nonzero magnitude below the float32 whose bits
  * are `below`. */
 static inline bool holds_small(const float *x, int64_t n, uint32_t below) {
-    const uint32_t *b = (const uint32_t *)x;
-    uint32_t least = UINT32_MAX;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t v = (b[i] & 0x7fffffffu) - 1u; /* a zero wraps above all */
-        least = v < least ? v : least;
-    }
-    return least < below - 1u;
+    return cg_least_bits((const uint32_t *)x, n, UINT32_MAX, 0) < below - 1u;
 }
 
 /* 1 - y * y is 0 or at least 2^-24, so g * (1 - y * y) meets a subnormal

@@ -391,9 +391,7 @@ static void gemm(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 
 static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *out);
 
-/* The least of ((|x|'s bits) + add) ^ flip over m, as unsigned: with add = -1
- * the least nonzero magnitude's bits less one (a zero wraps above them all),
- * with flip = 0x7fffffff that less the greatest magnitude's. */
+/* cg_least_bits (internal.h) over m, by its contiguous runs. */
 static inline uint32_t least_bits(const matrix *m, uint32_t add, uint32_t flip) {
     uint32_t least = UINT32_MAX;
     bool by_rows = m->cs == 1 || m->rows == 1;
@@ -403,21 +401,9 @@ static inline uint32_t least_bits(const matrix *m, uint32_t add, uint32_t flip) 
         inner *= outer, outer = 1;
     for (int64_t i = 0; i < outer; i++) {
         const uint32_t *x = (const uint32_t *)m->data + i * step;
-        if (along == 1 && inner >= 64) {
-            /* 64 lanes: four vectors of minima, none waiting on another */
-            uint32_t lanes[64];
-            int64_t j = 0;
-            for (int l = 0; l < 64; l++) lanes[l] = UINT32_MAX;
-            for (; j + 64 <= inner; j += 64)
-                for (int l = 0; l < 64; l++) {
-                    uint32_t v = ((x[j + l] & 0x7fffffffu) + add) ^ flip;
-                    lanes[l] = v < lanes[l] ? v : lanes[l];
-                }
-            for (; j < inner; j++) {
-                uint32_t v = ((x[j] & 0x7fffffffu) + add) ^ flip;
-                least = v < least ? v : least;
-            }
-            for (int l = 0; l < 64; l++) least = lanes[l] < least ? lanes[l] : least;
+        if (along == 1) {
+            uint32_t v = cg_least_bits(x, inner, add, flip);
+            least = v < least ? v : least;
         } else
             for (int64_t j = 0; j < inner; j++) {
                 uint32_t v = ((x[j * along] & 0x7fffffffu) + add) ^ flip;
