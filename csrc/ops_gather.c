@@ -1,4 +1,5 @@
-/* ops_gather.c -- gather, scatter, index_select and masked_fill: forward and backward.
+/* ops_gather.c -- gather, scatter, index_select, index_add/copy/fill and masked_fill:
+ * forward and backward.
  *
  * An index tensor (int64) is walked element by element: each element names,
  * along `dim`, the element of self it reads (gather) or writes (scatter);
@@ -6,13 +7,15 @@
  * a pass of their own before anything is written, so an in-place op that
  * fails leaves its tensor unchanged. 0-d tensors take part as shape [1].
  */
+#include <stdio.h>
+
 #include "internal.h"
 
 /* ---- walking an index tensor ------------------------------------------------------- */
 
 typedef struct walk {
     int64_t dim_stride; /* stride of the addressed tensor along dim, in elements */
-    int64_t size;       /* its size along dim: valid indices are [0, size) */
+    int64_t low, size;  /* valid indices are [low, size): low is 0 or -size */
     int64_t bad;        /* first invalid index found by check_loop */
     bool found;
 } walk;
@@ -49,7 +52,7 @@ static void check_loop(walk *w, int64_t n, char **d, const int64_t *s) {
     const int64_t *ix = (const int64_t *)d[0];
     for (int64_t i = 0; i < n; i++) {
         int64_t k = ix[i * s[0]];
-        if (k < 0 || k >= w->size) {
+        if (k < w->low || k >= w->size) {
             w->bad = k;
             w->found = true;
             return;
@@ -57,28 +60,39 @@ static void check_loop(walk *w, int64_t n, char **d, const int64_t *s) {
     }
 }
 
-/* 0 if every element of index is in [0, size); else PyTorch's error for
- * gather/scatter, or for index_select (select_ndim: self's dims), whose
- * wording depends on the kernel PyTorch's CPU backend picks. */
+/* Whose error a bad index raises: PyTorch's wording and type differ by op. */
+enum { RANGE_SCATTER, RANGE_SELECT, RANGE_COPY, RANGE_FILL };
+
+/* 0 if every element of index is in [0, size) ([-size, size) for
+ * index_fill); else PyTorch's error for the op (style), for index_select
+ * depending on self's dims (select_ndim), as PyTorch's CPU kernels word it. */
 static int range_kernel(const cg_kargs *k) {
     cg_tensor *index = k->t[0];
-    int64_t dim = k->i[0], size = k->i[1], select_ndim = k->i[2];
-    walk w = {.size = size};
+    int64_t dim = k->i[0], size = k->i[1], select_ndim = k->i[2], style = k->i[3];
+    walk w = {.low = style == RANGE_FILL ? -size : 0, .size = size};
     walk_run(&index, 1, index->shape, index->ndim, check_loop, &w);
     if (!w.found) return 0;
-    if (select_ndim > 1 && dim == 1)
-        cg_error_set(CG_ERR_RUNTIME, "INDICES element is out of DATA bounds, id=%lld axis_dim=%lld",
-                     (long long)w.bad, (long long)size);
-    else if (select_ndim)
+    long long bad = (long long)w.bad, d = (long long)dim, n = (long long)size;
+    if (style == RANGE_COPY)
+        cg_error_set(CG_ERR_INDEX, "index_copy_(): index %lld is out of bounds for dimension %lld with size %lld", bad, d, n);
+    else if (style == RANGE_FILL)
+        cg_error_set(CG_ERR_INDEX, "index %lld is out of bounds for dimension %lld with size %lld", bad, d, n);
+    else if (style == RANGE_SELECT && select_ndim > 1 && dim == 1)
+        cg_error_set(CG_ERR_RUNTIME, "INDICES element is out of DATA bounds, id=%lld axis_dim=%lld", bad, n);
+    else if (style == RANGE_SELECT)
         cg_error_set(CG_ERR_INDEX, "index out of range in self");
     else
-        cg_error_set(CG_ERR_RUNTIME, "index %lld is out of bounds for dimension %lld with size %lld",
-                     (long long)w.bad, (long long)dim, (long long)size);
+        cg_error_set(CG_ERR_RUNTIME, "index %lld is out of bounds for dimension %lld with size %lld", bad, d, n);
     return -1;
 }
 
+static int check_range_as(cg_tensor *index, int64_t dim, int64_t size, int select_ndim, int style) {
+    return cg_kernel(range_kernel,
+                     &(cg_kargs){.name = "an index check", .t = {index}, .i = {dim, size, select_ndim, style}});
+}
+
 static int check_range(cg_tensor *index, int64_t dim, int64_t size, int select_ndim) {
-    return cg_kernel(range_kernel, &(cg_kargs){.name = "an index check", .t = {index}, .i = {dim, size, select_ndim}});
+    return check_range_as(index, dim, size, select_ndim, select_ndim ? RANGE_SELECT : RANGE_SCATTER);
 }
 
 /* t itself, or a 1-element 1-d header over a 0-d t. */
@@ -430,11 +444,15 @@ cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tenso
 
 /* ---- index_select ---------------------------------------------------------------------- */
 
-/* index (1-d or 0-d) seen with g's shape: its values along dim, repeated elsewhere. */
-static cg_tensor *index_along(cg_tensor *index, const cg_tensor *g, int64_t dim) {
+/* index (1-d or 0-d) seen with shape: its values along dim, repeated elsewhere. */
+static cg_tensor *index_like(cg_tensor *index, const int64_t *shape, int ndim, int64_t dim) {
     int64_t strides[CG_MAX_DIMS] = {0};
-    strides[dim] = index->ndim ? index->strides[0] : 0;
-    return cg_tensor_make(index->storage, CG_INT64, g->shape, strides, g->ndim, index->offset);
+    if (ndim) strides[dim] = index->ndim ? index->strides[0] : 0;
+    return cg_tensor_make(index->storage, CG_INT64, shape, strides, ndim, index->offset);
+}
+
+static cg_tensor *index_along(cg_tensor *index, const cg_tensor *g, int64_t dim) {
+    return index_like(index, g->shape, g->ndim, dim);
 }
 
 static int index_select_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -515,6 +533,271 @@ cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index) {
     }
     if (n) n->i[0] = d;
     return finish(out, n);
+}
+
+/* ---- index_add, index_copy, index_fill ------------------------------------------------- */
+
+/* Slices of a along dim addressed by a vector of indices: index_add adds
+ * source's slice i into a's slice index[i], index_copy copies it there, and
+ * index_fill writes a value into a's slices index[i]. Each is a scatter over
+ * a's shape with index's length along dim, the index repeated across the
+ * other dims (index_like). index_fill counts negative indices from the end:
+ * they are wrapped first, into an index of its own that the node saves. */
+
+typedef enum { IX_ADD, IX_COPY, IX_FILL } ix_kind;
+
+static cg_tensor *index_fill_value(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value, bool inplace);
+
+/* The source's gradient: g's slices index[i], in the source's shape. */
+static cg_tensor *source_grad(cg_node *n, cg_tensor *g, int64_t d, cg_tensor *index) {
+    cg_tensor *slices = cg_index_select(g, d, index);
+    cg_tensor *r = slices ? cg_reduce_grad(n, 1, cg_reshape(slices, n->in_shape[1].d, n->in_shape[1].ndim)) : NULL;
+    cg_tensor_release(slices);
+    return r;
+}
+
+/* The value's gradient: the sum of g over the filled elements, each once
+ * however often (or however negatively) the index names its slice. */
+static cg_tensor *filled_sum(cg_node *n, cg_tensor *g, int64_t d, cg_tensor *index) {
+    cg_tensor *one = cg_scalar_tensor(1.0, CG_FLOAT64, g);
+    cg_tensor *z = one ? cg_zeros(g->shape, g->ndim, (cg_dtype)g->dtype) : NULL;
+    cg_tensor *mask = z ? index_fill_value(z, d, index, one, false) : NULL;
+    cg_tensor *picked = mask ? cg_mul(g, mask) : NULL;
+    cg_tensor *r = picked ? cg_reduce_grad(n, 1, cg_sum(picked, NULL, 0, 0)) : NULL;
+    cg_tensor_release(picked);
+    cg_tensor_release(mask);
+    cg_tensor_release(z);
+    cg_tensor_release(one);
+    return r;
+}
+
+static int index_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* index_add passes the gradient to a unchanged; index_copy and
+     * index_fill zero it where they wrote. The source's (the value's) is the
+     * gradient of the slices it went to (summed, for the value). */
+    cg_tensor *index = cg_unpack(n, 0);
+    if (!index) return -1;
+    int64_t d = n->i[0];
+    ix_kind kind = (ix_kind)n->i[1];
+    int rc = 0;
+    if (cg_wants(n, 0)) {
+        if (kind == IX_ADD) {
+            cg_tensor_retain(gin[0] = gout[0]);
+        } else {
+            cg_tensor *zero = cg_scalar_tensor(0.0, CG_FLOAT64, gout[0]);
+            gin[0] = zero ? index_fill_value(gout[0], d, index, zero, false) : NULL;
+            cg_tensor_release(zero);
+        }
+        rc = gin[0] ? 0 : -1;
+    }
+    if (rc == 0 && n->n_next > 1 && cg_wants(n, 1)) {
+        gin[1] = kind == IX_FILL ? filled_sum(n, gout[0], d, index) : source_grad(n, gout[0], d, index);
+        rc = gin[1] ? 0 : -1;
+    }
+    cg_tensor_release(index);
+    return rc;
+}
+static const cg_op index_add_op = {"IndexAddBackward0", index_backward, NULL};
+static const cg_op index_copy_op = {"IndexCopyBackward0", index_backward, NULL};
+static const cg_op index_fill_op = {"IndexFillBackward0", index_backward, NULL};
+static const cg_op index_fill_tensor_op = {"IndexFillBackward1", index_backward, NULL};
+
+/* t = {out, index}, i = {size}: out = index, each negative one plus size. */
+static int wrap_index_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *index = k->t[1];
+    int64_t size = k->i[0], n = index->numel, step = index->ndim ? index->strides[0] : 0;
+    const int64_t *ix = (const int64_t *)cg_ptr(index);
+    int64_t *o = (int64_t *)cg_ptr(out);
+    for (int64_t j = 0; j < n; j++) o[j] = ix[j * step] < 0 ? ix[j * step] + size : ix[j * step];
+    return 0;
+}
+
+static cg_tensor *wrapped_index(cg_tensor *index, int64_t size) {
+    cg_tensor *out = cg_empty(index->shape, index->ndim, CG_INT64);
+    if (out && cg_kernel(wrap_index_kernel, &(cg_kargs){.name = "index_fill", .t = {out, index}, .nw = 1, .i = {size}})) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The slice shape of t without dim, as PyTorch prints it: sizes by spaces. */
+static const char *slice_str(const cg_tensor *t, int64_t dim, char *buf, size_t size) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->ndim && at < size; d++)
+        if (d != dim) at += (size_t)snprintf(buf + at, size - at, at ? " %lld" : "%lld", (long long)t->shape[d]);
+    return buf;
+}
+
+static int check_index_vector(const cg_tensor *index, ix_kind kind) {
+    char b[160];
+    if (index->ndim > 1) {
+        if (kind == IX_ADD)
+            cg_error_set(CG_ERR_INDEX, "index_add_(): Index is supposed to be a vector, but got dim: %d with type: %s and size: %s",
+                         index->ndim, cg_dtype_torch_name((cg_dtype)index->dtype),
+                         cg_shape_str(index->shape, index->ndim, b, sizeof b));
+        else if (kind == IX_COPY)
+            cg_error_set(CG_ERR_INDEX, "index_copy_(): Index should have dimension 1 or 0 (got %d)", index->ndim);
+        else
+            cg_error_set(CG_ERR_RUNTIME, "Index has to be a vector/scalar");
+        return -1;
+    }
+    if (index->dtype == CG_INT64) return 0;
+    const char *got = cg_dtype_torch_name((cg_dtype)index->dtype);
+    if (kind == IX_ADD)
+        cg_error_set(CG_ERR_RUNTIME, "index_add_(): Expected dtype int32/int64 for index but got: %s", got);
+    else if (kind == IX_COPY)
+        cg_error_set(CG_ERR_RUNTIME, "index_copy_(): Expected a long tensor for index, but got %s", got);
+    else
+        cg_error_set(CG_ERR_INDEX, "index_fill_(): Expected dtype int64 for index.");
+    return -1;
+}
+
+/* index_add's checks of source against a, in PyTorch's order. */
+static int check_index_add(const cg_tensor *a, int64_t d, const cg_tensor *index, const cg_tensor *src) {
+    if (src->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "index_add_(): self (%s) and source (%s) must have the same scalar type",
+                     cg_dtype_torch_name((cg_dtype)a->dtype), cg_dtype_torch_name((cg_dtype)src->dtype));
+        return -1;
+    }
+    if (index->numel != size_at(src, (int)d)) {
+        cg_error_set(CG_ERR_RUNTIME, "index_add_(): Number of indices (%lld) should be equal to source.size(dim): (%lld), for dim: %lld",
+                     (long long)index->numel, (long long)size_at(src, (int)d), (long long)d);
+        return -1;
+    }
+    bool ok = src->ndim == a->ndim;
+    for (int k = 0; ok && k < a->ndim; k++) ok = k == d || src->shape[k] == a->shape[k];
+    if (ok) return 0;
+    char b1[160], b2[160];
+    cg_error_set(CG_ERR_RUNTIME, "source tensor shape must match self tensor shape, excluding the specified dimension. "
+                 "Got self.shape = %s source.shape = %s", cg_shape_str(a->shape, a->ndim, b1, sizeof b1),
+                 cg_shape_str(src->shape, src->ndim, b2, sizeof b2));
+    return -1;
+}
+
+/* index_copy's, in PyTorch's order (a scalar source or destination takes any shape of one element). */
+static int check_index_copy(const cg_tensor *a, int64_t d, const cg_tensor *index, const cg_tensor *src) {
+    if (a->ndim && src->ndim && a->ndim != src->ndim) {
+        cg_error_set(CG_ERR_INDEX, "index_copy_(): When source and destination are not scalars, their dimensionality "
+                     "must match. Source dimensionality (%d), destination dimensionality (%d)", src->ndim, a->ndim);
+        return -1;
+    }
+    if (index->numel != size_at(src, (int)d)) {
+        cg_error_set(CG_ERR_INDEX, "index_copy_(): Number of indices (%lld) should be equal to source.size(dim) (%lld)",
+                     (long long)index->numel, (long long)size_at(src, (int)d));
+        return -1;
+    }
+    bool ok = true;
+    for (int k = 0; ok && a->ndim && k < src->ndim; k++) ok = k == d || src->shape[k] == a->shape[k];
+    if (!ok) {
+        char b1[160], b2[160];
+        cg_error_set(CG_ERR_RUNTIME, "index_copy_(): Source/destination tensor must have same slice shapes. "
+                     "Destination slice shape: %s at dimension %lld and source slice shape: %s at dimension 0.",
+                     slice_str(a, d, b1, sizeof b1), (long long)d, slice_str(src, d, b2, sizeof b2));
+        return -1;
+    }
+    if (src->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "index_copy_(): self and source expected to have the same dtype, but got (self) %s and (source) %s",
+                     cg_dtype_torch_name((cg_dtype)a->dtype), cg_dtype_torch_name((cg_dtype)src->dtype));
+        return -1;
+    }
+    return 0;
+}
+
+static cg_node *index_node(ix_kind kind, cg_tensor *const *ins, int nin, cg_tensor *ix, int64_t d, bool *failed) {
+    const cg_op *op = kind == IX_ADD ? &index_add_op : kind == IX_COPY ? &index_copy_op
+                    : nin == 1 ? &index_fill_op : &index_fill_tensor_op;
+    cg_node *n = make_node(op, ins, nin, ix, failed);
+    if (n) {
+        n->i[0] = d;
+        n->i[1] = kind;
+    }
+    return n;
+}
+
+/* The scatter of `from` (src, or the value in a's dtype) at the slices of
+ * `spread` (ix over the scattered shape), with history saving ix. */
+static cg_tensor *index_into(ix_kind kind, cg_tensor *a, int64_t d, cg_tensor *ix, cg_tensor *spread, cg_tensor *src,
+                             cg_tensor *from, bool inplace) {
+    cg_tensor *ins[2] = {a, src};
+    int nin = kind == IX_FILL && src->is_wrapped ? 1 : 2; /* a Python number is a constant */
+    sc_kind how = kind == IX_ADD ? SC_ADD : kind == IX_COPY ? SC_SRC : SC_VALUE;
+    bool failed;
+    if (inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, nin)) return NULL;
+        if (ip.records && !(ip.node = index_node(kind, ins, nin, ix, d, &failed))) return cg_inplace_abort(&ip);
+        if (scatter_into(a, d, spread, from, how)) return cg_inplace_abort(&ip);
+        return cg_inplace_finish(&ip);
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_copy_data(out, a) || scatter_into(out, d, spread, from, how)) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    cg_node *n = index_node(kind, ins, nin, ix, d, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
+}
+
+/* index_add (src: the source), index_copy (the source) or index_fill (src:
+ * a 0-d value) of a along dim, into a copy of a or into a. */
+static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, bool inplace) {
+    int64_t d;
+    if (cg_wrap_dim(dim, a->ndim, &d) || check_index_vector(index, kind)) return NULL;
+    if (kind == IX_FILL && src->ndim != 0) {
+        cg_error_set(CG_ERR_RUNTIME, "index_fill_ only supports a 0-dimensional value tensor, but got tensor with %d dimension(s).",
+                     src->ndim);
+        return NULL;
+    }
+    if ((kind == IX_ADD && check_index_add(a, d, index, src)) || (kind == IX_COPY && check_index_copy(a, d, index, src)))
+        return NULL;
+    int64_t size = size_at(a, (int)d), shape[CG_MAX_DIMS];
+    if (check_range_as(index, d, size, 0, kind == IX_COPY ? RANGE_COPY : kind == IX_FILL ? RANGE_FILL : RANGE_SCATTER))
+        return NULL;
+    memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    if (a->ndim) shape[d] = index->numel;
+    cg_tensor *ix = index, *from = src, *out = NULL;
+    if (kind == IX_FILL) {
+        ix = wrapped_index(index, size);
+        from = ix ? cg_cast_raw(src, (cg_dtype)a->dtype) : NULL;
+    } else {
+        cg_tensor_retain(ix);
+        cg_tensor_retain(from);
+    }
+    cg_tensor *spread = from ? index_like(ix, shape, a->ndim, d) : NULL;
+    if (spread) out = index_into(kind, a, d, ix, spread, src, from, inplace);
+    cg_tensor_release(spread);
+    cg_tensor_release(from);
+    cg_tensor_release(ix);
+    return out;
+}
+
+static cg_tensor *index_fill_value(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value, bool inplace) {
+    return index_op(IX_FILL, a, dim, index, value, inplace);
+}
+
+cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return index_op(IX_ADD, a, dim, index, src, false);
+}
+cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return index_op(IX_ADD, a, dim, index, src, true);
+}
+cg_tensor *cg_index_copy(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return index_op(IX_COPY, a, dim, index, src, false);
+}
+cg_tensor *cg_index_copy_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
+    return index_op(IX_COPY, a, dim, index, src, true);
+}
+cg_tensor *cg_index_fill(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value) {
+    return index_op(IX_FILL, a, dim, index, value, false);
+}
+cg_tensor *cg_index_fill_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value) {
+    return index_op(IX_FILL, a, dim, index, value, true);
 }
 
 /* ---- masked_fill ------------------------------------------------------------------------- */

@@ -229,6 +229,12 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value)
     cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
     cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index)
+    cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
+    cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
+    cg_tensor *cg_index_copy(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
+    cg_tensor *cg_index_copy_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
+    cg_tensor *cg_index_fill(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value)
+    cg_tensor *cg_index_fill_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value)
     cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value)
     cg_tensor *cg_masked_fill_(cg_tensor *a, cg_tensor *mask, cg_tensor *value)
 

@@ -13,7 +13,7 @@ FUNCTIONS = (
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
-    "erfinv", "index_add", "index_copy", "index_fill", "kthvalue", "logaddexp",
+    "erfinv", "kthvalue", "logaddexp",
     "logcumsumexp", "masked_scatter", "median", "mode", "put_", "renorm", "sinc", "unique", "xlogy",
 )
 

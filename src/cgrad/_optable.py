@@ -85,6 +85,9 @@ _SHAPE = {
     "setitem": lambda x, y: _setitem(x, y), "gather": lambda x, y: x.gather(1, cgrad.tensor([[0], [2]])),
     "scatter": lambda x, y: x.scatter(1, cgrad.tensor([[0], [2]]), y[:, :1]),
     "index_select": lambda x, y: x.index_select(1, _idx()),
+    "index_add": lambda x, y: x.index_add(1, _idx(), y[:, :2]),
+    "index_copy": lambda x, y: x.index_copy(1, _idx(), y[:, :2]),
+    "index_fill": lambda x, y: x.index_fill(1, _idx(), 1),
     "masked_fill": lambda x, y: x.masked_fill(cgrad.tensor([[True, False, True]]), 0),
     "tril": lambda x, y: x.tril(), "triu": lambda x, y: x.triu(1),
 }

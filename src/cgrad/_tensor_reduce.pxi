@@ -187,6 +187,31 @@ cdef object masked_fill_into(_TensorBase x, object mask, object value, bint inpl
     return wrap(cg_masked_fill_(x.t, m, v.t) if inplace else cg_masked_fill(x.t, m, v.t))
 
 
+cdef object index_slices(_TensorBase x, object dim, object index, object source, object alpha, str kind,
+                         bint inplace):
+    """index_add / index_copy (source a Tensor) or index_fill (source the value) of x."""
+    name = f"index_{kind}" + ("_" if inplace else "")
+    cdef int64_t d = int_dim(dim, name)
+    cdef _TensorBase ix = index_arg(index, name)
+    cdef _TensorBase src
+    if kind == "fill":
+        if not isinstance(source, (_TensorBase, int, float, bool, np.generic)):
+            raise TypeError(f"{name}(): argument 'value' must be a number or a Tensor, not {type(source).__name__}")
+        src = as_tensor_arg(source, x)
+        return wrap(cg_index_fill_(x.t, d, ix.t, src.t) if inplace else cg_index_fill(x.t, d, ix.t, src.t))
+    if not isinstance(source, _TensorBase):
+        raise TypeError(f"{name}(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if kind == "copy":
+        src = <_TensorBase>source
+        return wrap(cg_index_copy_(x.t, d, ix.t, src.t) if inplace else cg_index_copy(x.t, d, ix.t, src.t))
+    if alpha != 1:  # self + alpha * source, alpha in self's kind of number as in PyTorch
+        if x.t.dtype == CG_INT64 and not isinstance(alpha, bool):
+            alpha = int(alpha)
+        source = source * alpha
+    src = <_TensorBase>source
+    return wrap(cg_index_add_(x.t, d, ix.t, src.t) if inplace else cg_index_add(x.t, d, ix.t, src.t))
+
+
 cdef class _TensorReduce(_TensorMath):
     """Reductions over dimensions; gathering and scattering along one."""
 
@@ -318,6 +343,27 @@ cdef class _TensorReduce(_TensorMath):
     def index_select(self, dim, index):
         return wrap(cg_index_select(self.t, int_dim(dim, "index_select"), index_arg(index, "index_select").t))
 
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy of self with source's slice i along dim added, times alpha, to slice index[i]."""
+        return index_slices(self, dim, index, source, alpha, "add", False)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return index_slices(self, dim, index, source, alpha, "add", True)
+
+    def index_copy(self, dim, index, source):
+        """A copy of self with source's slice i along dim copied to slice index[i]."""
+        return index_slices(self, dim, index, source, 1, "copy", False)
+
+    def index_copy_(self, dim, index, source):
+        return index_slices(self, dim, index, source, 1, "copy", True)
+
+    def index_fill(self, dim, index, value):
+        """A copy of self whose slices index[i] along dim hold value (negative indices count from the end)."""
+        return index_slices(self, dim, index, value, 1, "fill", False)
+
+    def index_fill_(self, dim, index, value):
+        return index_slices(self, dim, index, value, 1, "fill", True)
+
     def masked_fill(self, mask, value):
         return masked_fill_into(self, mask, value, False)
 
@@ -393,6 +439,18 @@ def scatter_add(input, dim, index, src):
 
 def index_select(input, dim, index):
     return input.index_select(dim, index)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    return input.index_add(dim, index, source, alpha=alpha)
+
+
+def index_copy(input, dim, index, source):
+    return input.index_copy(dim, index, source)
+
+
+def index_fill(input, dim, index, value):
+    return input.index_fill(dim, index, value)
 
 
 def masked_fill(input, mask, value):
