@@ -388,16 +388,23 @@ cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double
 cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
 /* The slices of a along dim named by a 1-d (or 0-d) index, in its order. */
 cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index);
-/* A copy of a whose slices index[i] along dim get src's slice i added
- * (index_add) or copied in (index_copy), or hold a 0-d value (index_fill,
+/* A copy of a whose slices index[i] along dim get src's slice i times
+ * alpha added (index_add; alpha truncated for integers) or copied in (index_copy), or hold a 0-d value (index_fill,
  * where negative indices count from the end). The _ forms write into a and
  * return it (new reference). */
-cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
-cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha);
+cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha);
 cg_tensor *cg_index_copy(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
 cg_tensor *cg_index_copy_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
 cg_tensor *cg_index_fill(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value);
 cg_tensor *cg_index_fill_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value);
+/* src's elements, in order, where mask (bool) holds: in a copy of a
+ * broadcast with the mask, or in a itself (_, mask broadcast to a). */
+cg_tensor *cg_masked_scatter(cg_tensor *a, cg_tensor *mask, cg_tensor *src);
+cg_tensor *cg_masked_scatter_(cg_tensor *a, cg_tensor *mask, cg_tensor *src);
+/* a.flatten()[index[j]] = src[j] (+= with accumulate), negative indices from the end. */
+cg_tensor *cg_put(cg_tensor *a, cg_tensor *index, cg_tensor *src, int accumulate);
+cg_tensor *cg_put_(cg_tensor *a, cg_tensor *index, cg_tensor *src, int accumulate);
 /* where(mask, value, a) for a bool mask broadcast with a and a 0-d value
  * (a wrapped number is a constant; a tensor value receives a gradient). */
 cg_tensor *cg_masked_fill(cg_tensor *a, cg_tensor *mask, cg_tensor *value);

@@ -1,5 +1,5 @@
-/* ops_gather.c -- gather, scatter, index_select, index_add/copy/fill and masked_fill:
- * forward and backward.
+/* ops_gather.c -- gather, scatter, index_select, index_add/copy/fill, masked_scatter,
+ * put and masked_fill: forward and backward.
  *
  * An index tensor (int64) is walked element by element: each element names,
  * along `dim`, the element of self it reads (gather) or writes (scatter);
@@ -548,9 +548,16 @@ typedef enum { IX_ADD, IX_COPY, IX_FILL } ix_kind;
 
 static cg_tensor *index_fill_value(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value, bool inplace);
 
-/* The source's gradient: g's slices index[i], in the source's shape. */
+/* The source's gradient: g's slices index[i] (times index_add's alpha), in the source's shape. */
 static cg_tensor *source_grad(cg_node *n, cg_tensor *g, int64_t d, cg_tensor *index) {
     cg_tensor *slices = cg_index_select(g, d, index);
+    if (slices && n->i[1] == IX_ADD && n->f[0] != 1.0) {
+        cg_tensor *alpha = cg_scalar_tensor(n->f[0], CG_FLOAT64, slices);
+        cg_tensor *scaled = alpha ? cg_mul(slices, alpha) : NULL;
+        cg_tensor_release(alpha);
+        cg_tensor_release(slices);
+        slices = scaled;
+    }
     cg_tensor *r = slices ? cg_reduce_grad(n, 1, cg_reshape(slices, n->in_shape[1].d, n->in_shape[1].ndim)) : NULL;
     cg_tensor_release(slices);
     return r;
@@ -705,13 +712,15 @@ static int check_index_copy(const cg_tensor *a, int64_t d, const cg_tensor *inde
     return 0;
 }
 
-static cg_node *index_node(ix_kind kind, cg_tensor *const *ins, int nin, cg_tensor *ix, int64_t d, bool *failed) {
+static cg_node *index_node(ix_kind kind, cg_tensor *const *ins, int nin, cg_tensor *ix, int64_t d, double alpha,
+                           bool *failed) {
     const cg_op *op = kind == IX_ADD ? &index_add_op : kind == IX_COPY ? &index_copy_op
                     : nin == 1 ? &index_fill_op : &index_fill_tensor_op;
     cg_node *n = make_node(op, ins, nin, ix, failed);
     if (n) {
         n->i[0] = d;
         n->i[1] = kind;
+        n->f[0] = alpha;
     }
     return n;
 }
@@ -719,7 +728,7 @@ static cg_node *index_node(ix_kind kind, cg_tensor *const *ins, int nin, cg_tens
 /* The scatter of `from` (src, or the value in a's dtype) at the slices of
  * `spread` (ix over the scattered shape), with history saving ix. */
 static cg_tensor *index_into(ix_kind kind, cg_tensor *a, int64_t d, cg_tensor *ix, cg_tensor *spread, cg_tensor *src,
-                             cg_tensor *from, bool inplace) {
+                             cg_tensor *from, double alpha, bool inplace) {
     cg_tensor *ins[2] = {a, src};
     int nin = kind == IX_FILL && src->is_wrapped ? 1 : 2; /* a Python number is a constant */
     sc_kind how = kind == IX_ADD ? SC_ADD : kind == IX_COPY ? SC_SRC : SC_VALUE;
@@ -727,7 +736,7 @@ static cg_tensor *index_into(ix_kind kind, cg_tensor *a, int64_t d, cg_tensor *i
     if (inplace) {
         cg_inplace ip;
         if (cg_inplace_begin(&ip, a, ins, nin)) return NULL;
-        if (ip.records && !(ip.node = index_node(kind, ins, nin, ix, d, &failed))) return cg_inplace_abort(&ip);
+        if (ip.records && !(ip.node = index_node(kind, ins, nin, ix, d, alpha, &failed))) return cg_inplace_abort(&ip);
         if (scatter_into(a, d, spread, from, how)) return cg_inplace_abort(&ip);
         return cg_inplace_finish(&ip);
     }
@@ -736,7 +745,7 @@ static cg_tensor *index_into(ix_kind kind, cg_tensor *a, int64_t d, cg_tensor *i
         cg_tensor_release(out);
         return NULL;
     }
-    cg_node *n = index_node(kind, ins, nin, ix, d, &failed);
+    cg_node *n = index_node(kind, ins, nin, ix, d, alpha, &failed);
     if (failed) {
         cg_tensor_release(out);
         return NULL;
@@ -744,9 +753,20 @@ static cg_tensor *index_into(ix_kind kind, cg_tensor *a, int64_t d, cg_tensor *i
     return finish(out, n);
 }
 
-/* index_add (src: the source), index_copy (the source) or index_fill (src:
- * a 0-d value) of a along dim, into a copy of a or into a. */
-static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, bool inplace) {
+/* src times alpha (no autograd), alpha taken as PyTorch takes it for src's dtype. */
+static cg_tensor *scaled_raw(cg_tensor *src, double alpha) {
+    bool floating = src->dtype == CG_FLOAT32 || src->dtype == CG_FLOAT64;
+    cg_dtype kind = floating ? CG_FLOAT64 : src->dtype == CG_BOOL ? CG_BOOL : CG_INT64;
+    cg_tensor *f = cg_scalar_tensor(floating ? alpha : kind == CG_BOOL ? alpha != 0 : (double)(int64_t)alpha, kind, src);
+    cg_tensor *r = f ? cg_binary_raw(CG_BIN_MUL, src, f, (cg_dtype)src->dtype) : NULL;
+    cg_tensor_release(f);
+    return r;
+}
+
+/* index_add (src: the source, times alpha), index_copy (the source) or
+ * index_fill (src: a 0-d value) of a along dim, into a copy of a or into a. */
+static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha,
+                           bool inplace) {
     int64_t d;
     if (cg_wrap_dim(dim, a->ndim, &d) || check_index_vector(index, kind)) return NULL;
     if (kind == IX_FILL && src->ndim != 0) {
@@ -767,10 +787,13 @@ static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *i
         from = ix ? cg_cast_raw(src, (cg_dtype)a->dtype) : NULL;
     } else {
         cg_tensor_retain(ix);
-        cg_tensor_retain(from);
+        if (kind == IX_ADD && alpha != 1.0)
+            from = scaled_raw(src, alpha);
+        else
+            cg_tensor_retain(from);
     }
     cg_tensor *spread = from ? index_like(ix, shape, a->ndim, d) : NULL;
-    if (spread) out = index_into(kind, a, d, ix, spread, src, from, inplace);
+    if (spread) out = index_into(kind, a, d, ix, spread, src, from, alpha, inplace);
     cg_tensor_release(spread);
     cg_tensor_release(from);
     cg_tensor_release(ix);
@@ -778,26 +801,352 @@ static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *i
 }
 
 static cg_tensor *index_fill_value(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value, bool inplace) {
-    return index_op(IX_FILL, a, dim, index, value, inplace);
+    return index_op(IX_FILL, a, dim, index, value, 1.0, inplace);
 }
 
-cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
-    return index_op(IX_ADD, a, dim, index, src, false);
+cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha) {
+    return index_op(IX_ADD, a, dim, index, src, alpha, false);
 }
-cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
-    return index_op(IX_ADD, a, dim, index, src, true);
+cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha) {
+    return index_op(IX_ADD, a, dim, index, src, alpha, true);
 }
 cg_tensor *cg_index_copy(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
-    return index_op(IX_COPY, a, dim, index, src, false);
+    return index_op(IX_COPY, a, dim, index, src, 1.0, false);
 }
 cg_tensor *cg_index_copy_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
-    return index_op(IX_COPY, a, dim, index, src, true);
+    return index_op(IX_COPY, a, dim, index, src, 1.0, true);
 }
 cg_tensor *cg_index_fill(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value) {
-    return index_op(IX_FILL, a, dim, index, value, false);
+    return index_op(IX_FILL, a, dim, index, value, 1.0, false);
 }
 cg_tensor *cg_index_fill_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *value) {
-    return index_op(IX_FILL, a, dim, index, value, true);
+    return index_op(IX_FILL, a, dim, index, value, 1.0, true);
+}
+
+/* ---- masked_scatter, put --------------------------------------------------------------------- */
+
+/* Both take a source's elements in order (its logical, row-major order):
+ * masked_scatter writes them where the mask holds, in self's logical order;
+ * put writes source[j] at flat position index[j] of self, a negative
+ * position counting from the end. */
+
+/* Two tensors of one shape, walked together in logical order. */
+typedef struct pair_walk {
+    const cg_tensor *a, *b;
+    int64_t idx[CG_MAX_DIMS], at_a, at_b; /* element offsets into the storages */
+} pair_walk;
+
+static void pair_start(pair_walk *w, const cg_tensor *a, const cg_tensor *b) {
+    memset(w, 0, sizeof *w);
+    w->a = a, w->b = b, w->at_a = a->offset, w->at_b = b->offset;
+}
+
+static void pair_next(pair_walk *w) {
+    const cg_tensor *a = w->a, *b = w->b;
+    for (int d = a->ndim - 1; d >= 0; d--) {
+        w->at_a += a->strides[d], w->at_b += b->strides[d];
+        if (++w->idx[d] < a->shape[d]) return;
+        w->at_a -= a->strides[d] * a->shape[d], w->at_b -= b->strides[d] * a->shape[d];
+        w->idx[d] = 0;
+    }
+}
+
+static int64_t count_true(const cg_tensor *mask) {
+    const uint8_t *m = (const uint8_t *)mask->storage->data;
+    int64_t n = 0;
+    pair_walk w;
+    pair_start(&w, mask, mask);
+    for (int64_t e = 0; e < mask->numel; e++, pair_next(&w)) n += m[w.at_a] != 0;
+    return n;
+}
+
+/* t = {out, mask (out's shape), src (contiguous)}: out where mask = src's elements in order. */
+static int masked_scatter_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *mask = k->t[1], *src = k->t[2];
+    if (count_true(mask) > src->numel) {
+        cg_error_set(CG_ERR_RUNTIME, "Number of elements of source < number of ones in mask");
+        return -1;
+    }
+    size_t isz = (size_t)cg_dtype_size((cg_dtype)out->dtype);
+    char *o = out->storage->data;
+    const char *s = cg_ptr(src);
+    const uint8_t *m = (const uint8_t *)mask->storage->data;
+    pair_walk w;
+    pair_start(&w, out, mask);
+    for (int64_t e = 0, j = 0; e < out->numel; e++, pair_next(&w))
+        if (m[w.at_b]) memcpy(o + (size_t)w.at_a * isz, s + (size_t)j++ * isz, isz);
+    return 0;
+}
+
+/* t = {dst (contiguous, zeros), g, mask (g's shape)}: dst's first elements = g where mask holds, in order. */
+static int masked_gather_kernel(const cg_kargs *k) {
+    cg_tensor *dst = k->t[0], *g = k->t[1], *mask = k->t[2];
+    size_t isz = (size_t)cg_dtype_size((cg_dtype)g->dtype);
+    char *o = cg_ptr(dst);
+    const char *x = g->storage->data;
+    const uint8_t *m = (const uint8_t *)mask->storage->data;
+    memset(o, 0, (size_t)dst->numel * isz);
+    pair_walk w;
+    pair_start(&w, g, mask);
+    for (int64_t e = 0, j = 0; e < g->numel && j < dst->numel; e++, pair_next(&w))
+        if (m[w.at_b]) memcpy(o + (size_t)j++ * isz, x + (size_t)w.at_a * isz, isz);
+    return 0;
+}
+
+static cg_tensor *masked_scatter_into(cg_tensor *a, cg_tensor *mask, cg_tensor *src, bool inplace);
+
+/* g's elements where mask holds, in order, then zeros: a tensor of shape
+ * (n elements). Its own gradient scatters them back. */
+static cg_tensor *masked_gather(cg_tensor *g, cg_tensor *mask, const cg_shape *shape);
+
+static int masked_gather_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *mask = cg_unpack(n, 0);
+    cg_tensor *z = mask ? cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)gout[0]->dtype) : NULL;
+    gin[0] = z ? masked_scatter_into(z, mask, gout[0], false) : NULL;
+    cg_tensor_release(z);
+    cg_tensor_release(mask);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op masked_gather_op = {"MaskedScatterBackwardBackward0", masked_gather_backward, NULL};
+
+static cg_tensor *masked_gather(cg_tensor *g, cg_tensor *mask, const cg_shape *shape) {
+    cg_tensor *m = cg_expand(mask, g->shape, g->ndim);
+    cg_tensor *out = m ? cg_empty(shape->d, shape->ndim, (cg_dtype)g->dtype) : NULL;
+    bool failed = !out || (out->numel && cg_kernel(masked_gather_kernel,
+                                                   &(cg_kargs){.name = "masked_scatter", .t = {out, g, m}, .nw = 1}));
+    cg_node *n = failed ? NULL : make_node(&masked_gather_op, &g, 1, mask, &failed);
+    cg_tensor_release(m);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return finish(out, n);
+}
+
+static int masked_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* a keeps the gradient where the mask did not hold; the source's
+     * elements get those of the places they went to, in order */
+    cg_tensor *mask = cg_unpack(n, 0);
+    if (!mask) return -1;
+    int rc = 0;
+    if (cg_wants(n, 0)) {
+        cg_tensor *zero = cg_scalar_tensor(0.0, CG_FLOAT64, gout[0]);
+        gin[0] = zero ? cg_reduce_grad(n, 0, cg_masked_fill(gout[0], mask, zero)) : NULL;
+        cg_tensor_release(zero);
+        rc = gin[0] ? 0 : -1;
+    }
+    if (rc == 0 && cg_wants(n, 1) && !(gin[1] = masked_gather(gout[0], mask, &n->in_shape[1]))) rc = -1;
+    cg_tensor_release(mask);
+    return rc;
+}
+static const cg_op masked_scatter_op = {"MaskedScatterBackward0", masked_scatter_backward, NULL};
+
+static int check_masked_scatter(const cg_tensor *a, const cg_tensor *mask, const cg_tensor *src) {
+    if (mask->dtype != CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "masked_scatter_ only supports boolean masks, but got mask with dtype %s",
+                     cg_dtype_torch_name((cg_dtype)mask->dtype));
+        return -1;
+    }
+    if (src->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "masked_scatter: expected self and source to have same dtypes but got%s and %s",
+                     cg_dtype_torch_name((cg_dtype)a->dtype), cg_dtype_torch_name((cg_dtype)src->dtype));
+        return -1;
+    }
+    return 0;
+}
+
+/* a with src's elements where mask (broadcast) holds: in a, or in a copy of
+ * a broadcast with the mask. */
+static cg_tensor *masked_scatter_into(cg_tensor *a, cg_tensor *mask, cg_tensor *src, bool inplace) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (check_masked_scatter(a, mask, src)) return NULL;
+    if (inplace) {
+        nd = a->ndim;
+        memcpy(shape, a->shape, sizeof(int64_t) * (size_t)nd);
+    } else if (cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd)) {
+        return NULL;
+    }
+    cg_tensor *m = cg_expand(mask, shape, nd), *s = m ? contiguous_raw(src) : NULL, *out = NULL;
+    cg_tensor *ins[2] = {a, src};
+    bool failed = !s;
+    if (!failed && inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, 2)) {
+            failed = true;
+        } else if ((ip.records && !(ip.node = make_node(&masked_scatter_op, ins, 2, mask, &failed))) ||
+                   cg_kernel(masked_scatter_kernel, &(cg_kargs){.name = "masked_scatter", .t = {a, m, s}, .nw = 1})) {
+            cg_inplace_abort(&ip);
+            failed = true;
+        } else {
+            out = cg_inplace_finish(&ip);
+        }
+    } else if (!failed) {
+        cg_tensor *big = cg_expand(a, shape, nd);
+        out = big ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
+        cg_node *n = NULL;
+        failed = !out || cg_copy_data(out, big) ||
+                 cg_kernel(masked_scatter_kernel, &(cg_kargs){.name = "masked_scatter", .t = {out, m, s}, .nw = 1}) ||
+                 ((n = make_node(&masked_scatter_op, ins, 2, mask, &failed)), failed);
+        cg_tensor_release(big);
+        if (failed) {
+            cg_tensor_release(out);
+            out = NULL;
+        } else {
+            out = finish(out, n);
+        }
+    }
+    cg_tensor_release(m);
+    cg_tensor_release(s);
+    return failed ? NULL : out;
+}
+
+cg_tensor *cg_masked_scatter(cg_tensor *a, cg_tensor *mask, cg_tensor *src) {
+    return masked_scatter_into(a, mask, src, false);
+}
+cg_tensor *cg_masked_scatter_(cg_tensor *a, cg_tensor *mask, cg_tensor *src) {
+    return masked_scatter_into(a, mask, src, true);
+}
+
+/* put: the offset of flat position p of t (0 <= p < numel), in elements. */
+static int64_t flat_offset(const cg_tensor *t, int64_t p) {
+    int64_t off = t->offset;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        off += (p % t->shape[d]) * t->strides[d];
+        p /= t->shape[d];
+    }
+    return off;
+}
+
+/* t = {a, index (contiguous), src (contiguous)}, i = {accumulate}: a.flat[index[j]] (+)= src[j]. */
+static int put_kernel(const cg_kargs *k) {
+    cg_tensor *a = k->t[0], *index = k->t[1], *src = k->t[2];
+    const int64_t *ix = (const int64_t *)cg_ptr(index);
+    int64_t n = a->numel;
+    for (int64_t j = 0; j < index->numel; j++)
+        if (ix[j] < -n || ix[j] >= n) {
+            if (n == 0)
+                cg_error_set(CG_ERR_INDEX, "put_(): Tried to put elements into an empty tensor");
+            else
+                cg_error_set(CG_ERR_INDEX, "out of range: tried to access index %lld on a tensor of %lld elements.",
+                             (long long)ix[j], (long long)n);
+            return -1;
+        }
+    char *o = a->storage->data;
+    const char *s = cg_ptr(src);
+    cg_dtype dt = (cg_dtype)a->dtype;
+    size_t isz = (size_t)cg_dtype_size(dt);
+    for (int64_t j = 0; j < index->numel; j++) {
+        char *at = o + (size_t)flat_offset(a, ix[j] < 0 ? ix[j] + n : ix[j]) * isz;
+        const char *v = s + (size_t)j * isz;
+        if (!k->i[0])
+            memcpy(at, v, isz);
+        else if (dt == CG_FLOAT32)
+            *(float *)at += *(const float *)v;
+        else if (dt == CG_FLOAT64)
+            *(double *)at += *(const double *)v;
+        else if (dt == CG_INT64)
+            *(int64_t *)at = cg_wrap_add(*(int64_t *)at, *(const int64_t *)v);
+        else
+            *(uint8_t *)at |= *(const uint8_t *)v;
+    }
+    return 0;
+}
+
+static cg_tensor *put_into(cg_tensor *a, cg_tensor *index, cg_tensor *src, bool accumulate, bool inplace);
+
+static int put_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* put: the replaced elements of a get no gradient; source[j] gets that
+     * of a.flat[index[j]]; with accumulate, a passes it through unchanged */
+    cg_tensor *index = cg_unpack(n, 0);
+    if (!index) return -1;
+    int rc = 0;
+    if (cg_wants(n, 0)) {
+        if (n->i[0]) {
+            cg_tensor_retain(gin[0] = gout[0]);
+        } else {
+            cg_tensor *z = cg_zeros(n->in_shape[1].d, n->in_shape[1].ndim, (cg_dtype)gout[0]->dtype);
+            gin[0] = z ? put_into(gout[0], index, z, false, false) : NULL;
+            cg_tensor_release(z);
+        }
+        rc = gin[0] ? 0 : -1;
+    }
+    if (rc == 0 && cg_wants(n, 1)) {
+        static const int64_t flat[1] = {-1};
+        cg_tensor *g1 = cg_reshape(gout[0], flat, 1), *i1 = g1 ? cg_reshape(index, flat, 1) : NULL;
+        cg_tensor *w = i1 ? wrapped_index(i1, g1->numel) : NULL, *picked = w ? cg_index_select(g1, 0, w) : NULL;
+        gin[1] = picked ? cg_reduce_grad(n, 1, cg_reshape(picked, n->in_shape[1].d, n->in_shape[1].ndim)) : NULL;
+        cg_tensor_release(picked);
+        cg_tensor_release(w);
+        cg_tensor_release(i1);
+        cg_tensor_release(g1);
+        rc = gin[1] ? 0 : -1;
+    }
+    cg_tensor_release(index);
+    return rc;
+}
+static const cg_op put_op = {"PutBackward0", put_backward, NULL};
+
+static int check_put(const cg_tensor *a, const cg_tensor *index, const cg_tensor *src) {
+    if (index->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "put_(): Expected a long tensor for index, but got %s",
+                     cg_dtype_torch_name((cg_dtype)index->dtype));
+        return -1;
+    }
+    if (src->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "put_(): self and source expected to have the same dtype, but got self.dtype = %s "
+                     "and source.dtype = %s", cg_dtype_torch_name((cg_dtype)a->dtype), cg_dtype_torch_name((cg_dtype)src->dtype));
+        return -1;
+    }
+    if (src->numel != index->numel) {
+        cg_error_set(CG_ERR_INDEX, "put_(): Expected source and index to have the same number of elements, but got "
+                     "source.numel() = %lld, index.numel() = %lld", (long long)src->numel, (long long)index->numel);
+        return -1;
+    }
+    return 0;
+}
+
+static cg_tensor *put_into(cg_tensor *a, cg_tensor *index, cg_tensor *src, bool accumulate, bool inplace) {
+    if (check_put(a, index, src)) return NULL;
+    cg_tensor *ix = contiguous_raw(index), *s = ix ? contiguous_raw(src) : NULL, *out = NULL;
+    cg_tensor *ins[2] = {a, src};
+    cg_kargs k = {.name = "put", .t = {NULL, ix, s}, .nw = 1, .i = {accumulate}};
+    bool failed = !s;
+    cg_node *n = NULL;
+    if (!failed && inplace) {
+        cg_inplace ip;
+        k.t[0] = a;
+        if (cg_inplace_begin(&ip, a, ins, 2)) {
+            failed = true;
+        } else if ((ip.records && !(ip.node = n = make_node(&put_op, ins, 2, index, &failed))) || cg_kernel(put_kernel, &k)) {
+            cg_inplace_abort(&ip);
+            failed = true;
+        } else {
+            if (n) n->i[0] = accumulate;
+            out = cg_inplace_finish(&ip);
+        }
+    } else if (!failed) {
+        out = k.t[0] = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+        failed = !out || cg_copy_data(out, a) || cg_kernel(put_kernel, &k) ||
+                 ((n = make_node(&put_op, ins, 2, index, &failed)), failed);
+        if (failed) {
+            cg_tensor_release(out);
+            out = NULL;
+        } else {
+            if (n) n->i[0] = accumulate;
+            out = finish(out, n);
+        }
+    }
+    cg_tensor_release(ix);
+    cg_tensor_release(s);
+    return failed ? NULL : out;
+}
+
+cg_tensor *cg_put(cg_tensor *a, cg_tensor *index, cg_tensor *src, int accumulate) {
+    return put_into(a, index, src, accumulate != 0, false);
+}
+cg_tensor *cg_put_(cg_tensor *a, cg_tensor *index, cg_tensor *src, int accumulate) {
+    return put_into(a, index, src, accumulate != 0, true);
 }
 
 /* ---- masked_fill ------------------------------------------------------------------------- */

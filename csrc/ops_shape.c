@@ -281,9 +281,11 @@ static const cg_op expand_op = {"ExpandBackward0", expand_backward, NULL};
 cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim) {
     char b1[160], b2[160];
     if (ndim < a->ndim) {
+        /* PyTorch names the tensor's type as its legacy class, a bool one as its CPU type */
+        const char *type = a->dtype == CG_BOOL ? "CPUBoolType" : cg_dtype_tensor_name((cg_dtype)a->dtype);
         cg_error_set(CG_ERR_RUNTIME,
-                     "expand(torch.FloatTensor{%s}, size=%s): the number of sizes provided (%d) must be greater "
-                     "or equal to the number of dimensions in the tensor (%d)",
+                     "expand(%s{%s}, size=%s): the number of sizes provided (%d) must be greater "
+                     "or equal to the number of dimensions in the tensor (%d)", type,
                      cg_shape_str(a->shape, a->ndim, b1, sizeof b1), cg_shape_str(shape, ndim, b2, sizeof b2),
                      ndim, a->ndim);
         return NULL;

@@ -209,6 +209,13 @@ OPS = [
     Op("scatter", lambda m, a, b: a.scatter(1, m.tensor([[0], [2]]), b) ** 2, [(2, 3), (2, 1)], needs="scatter"),
     Op("scatter_add", lambda m, a, b: a.scatter_add(1, m.tensor([[0, 0], [2, 1]]), b) ** 2, [(2, 3), (2, 2)],
        needs="scatter_add"),
+    Op("index_add", lambda m, a, b: a.index_add(1, m.tensor([2, 0, 2]), b, alpha=-1.5) ** 2, [(2, 3), (2, 3)]),
+    Op("index_copy", lambda m, a, b: a.index_copy(0, m.tensor([1]), b) ** 2, [(2, 3), (1, 3)]),
+    Op("index_fill", lambda m, a: a.index_fill(1, m.tensor([-1, 0]), 0.5) * a, [(2, 3)]),
+    Op("index_fill tensor", lambda m, a, b: a.index_fill(1, m.tensor([2, 0]), b) * a, [(2, 3), ()]),
+    Op("masked_scatter", lambda m, a, b: a.masked_scatter(m.tensor([True, False, True]), b) ** 2, [(2, 3), (5,)]),
+    Op("put", lambda m, a, b: a.put(m.tensor([[4, -1]]), b) ** 2, [(2, 3), (1, 2)]),
+    Op("put accumulate", lambda m, a, b: a.put(m.tensor([3, 3, 0]), b, accumulate=True) ** 2, [(2, 3), (3,)]),
     # ---- neural-network functions (ops_nn.c)
     Op("linear", lambda m, x, w, b: m.nn.functional.linear(x, w, b).tanh(), [(3, 4), (2, 4), (2,)],
        needs="nn.functional.linear"),

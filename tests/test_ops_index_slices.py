@@ -328,3 +328,197 @@ def test_compiled_step_matches_eager_bit_for_bit():
         assert eager_step(index, target).item() == compiled(index, target).item()
     assert np.array_equal(eager_table.detach().numpy(), table.detach().numpy())
     assert np.array_equal(eager_rows.detach().numpy(), rows.detach().numpy())
+
+
+# ---- masked_scatter, put ----------------------------------------------------------------------
+
+def masked_scatter_np(a, mask, src):
+    shape = np.broadcast_shapes(a.shape, mask.shape)
+    out = np.broadcast_to(a, shape).copy()
+    m = np.broadcast_to(mask, shape)
+    out[m] = src.reshape(-1)[:m.sum()]
+    return out
+
+
+def put_np(a, index, src, accumulate=False):
+    out = a.copy().reshape(-1)
+    index = np.asarray(index).reshape(-1)
+    index = np.where(index < 0, index + out.size, index)
+    if accumulate:
+        np.add.at(out, index, src.reshape(-1))
+    else:
+        out[index] = src.reshape(-1)
+    return out.reshape(a.shape)
+
+
+MASKS = [((2, 3), [[True, False, True], [False, True, True]], (6,)),
+         ((2, 3), [True, False, True], (2, 4)),
+         ((3,), [[True, False, True], [False, False, True]], (5,)),
+         ((2, 1, 3), [[True], [False]], (9,))]
+
+
+@pytest.mark.parametrize("shape, mask, src_shape", MASKS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_scatter(shape, mask, src_shape, dtype):
+    mask_np = np.array(mask)
+    check_op(lambda m, a, s: a.masked_scatter(m.tensor(mask), s), shape, src_shape,
+             np_fn=lambda a, s: masked_scatter_np(a, mask_np, s), dtype=dtype)
+
+
+def test_masked_scatter_noncontiguous_operands():
+    mask = np.array([[True, False, True], [False, True, True], [True, True, False]])
+    check_op(lambda m, a, s: a.masked_scatter(m.tensor(mask).t(), s), (3, 3), (4, 2), noncontig=True,
+             np_fn=lambda a, s: masked_scatter_np(a, mask.T, s))
+
+
+@pytest.mark.parametrize("index", [[[4, 0], [-1, 2]], [1, 5, -6], [3]])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_put(index, accumulate, dtype):
+    check_op(lambda m, a, s: a.put(m.tensor(index), s, accumulate=accumulate), (2, 3), np.asarray(index).shape,
+             np_fn=lambda a, s: put_np(a, index, s, accumulate), dtype=dtype)
+
+
+def test_put_into_a_strided_tensor_uses_its_logical_order():
+    check_op(lambda m, a, s: a.put(m.tensor([1, 4, -1]), s), (3, 2), (3,), noncontig=True,
+             np_fn=lambda a, s: put_np(a, [1, 4, -1], s))
+
+
+@pytest.mark.parametrize("form", ["masked_scatter_", "put_", "put_(accumulate)"])
+def test_inplace_forms_on_non_leaf_match_torch(form):
+    torch = pytest.importorskip("torch")
+    data = np.random.default_rng(3).standard_normal((3, 4))
+    src = np.random.default_rng(4).standard_normal(6)
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(data, requires_grad=True)
+        s = lib.tensor(src, requires_grad=True)
+        y = x * 2
+        if form == "masked_scatter_":
+            r = y.masked_scatter_(lib.tensor([True, False, False, True]), s)
+        else:
+            index = [0, 11, -2, 5, 1, 3] if form == "put_" else [0, 11, -1, 5, 0, -12]
+            r = y.put_(lib.tensor(index), s, accumulate=form != "put_")
+        assert r is y
+        (y * y).sum().backward()
+        results.append((type(y.grad_fn).__name__, y.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+    (n1, *ours), (n2, *theirs) = results
+    assert n1 == n2
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("expression", [
+    "x.masked_scatter(m.tensor([True, False, True]), s)",
+    "x.put(m.tensor([1, 2, 0, 4]), s)",
+    "x.put(m.tensor([1, 2, 0, 4]), s, accumulate=True)",
+])
+def test_masked_scatter_and_put_grad_fn_names_match_torch(expression):
+    torch = pytest.importorskip("torch")
+    names = []
+    for m in (cgrad, torch):
+        x = m.ones(2, 3, requires_grad=True)
+        s = m.ones(4, requires_grad=True)
+        names.append(type(eval(expression, {"m": m, "x": x, "s": s}).grad_fn).__name__)
+    assert names[0] == names[1]
+
+
+SECOND_ORDER_MORE = {
+    "masked_scatter": lambda m, x: x.masked_scatter(m.tensor([True, False, False, True]), (x * x)[1:]),
+    "put": lambda m, x: x.put(m.tensor([3, 0, -1, 3]), x[0] * x[1]),
+    "put(accumulate)": lambda m, x: x.put(m.tensor([3, 0, -1, 3]), x[0] * x[1], accumulate=True),
+}
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER_MORE)
+def test_masked_scatter_and_put_second_order_gradients_match_torch(name):
+    torch = pytest.importorskip("torch")
+    data = np.random.default_rng(7).uniform(-2.0, 2.0, (3, 4))
+    g, h = second_order(cgrad, SECOND_ORDER_MORE[name], data)
+    t_g, t_h = second_order(torch, SECOND_ORDER_MORE[name], data)
+    np.testing.assert_allclose(g, t_g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h, t_h, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_masked_scatter_and_put_of_integers_and_bools_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+
+    def fn(m):
+        dt = getattr(m, dtype)
+        a = m.tensor([[0, 1, 0], [1, 0, 1]], dtype=dt)
+        s = m.tensor([1, 1, 0, 1], dtype=dt)
+        return (a.masked_scatter(m.tensor([False, True, True]), s).tolist(),
+                a.put(m.tensor([0, 0, -1, 2]), s, accumulate=True).tolist(),
+                a.put(m.tensor([5, 1, 3, 2]), s).tolist())
+    assert fn(cgrad) == fn(torch)
+
+
+MORE_ERRORS = {
+    "masked_scatter: long mask": lambda m: m.zeros(2, 3).masked_scatter(m.tensor([[1, 0, 1]]), m.arange(6.0)),
+    "masked_scatter: short source": lambda m: m.zeros(2, 3).masked_scatter(m.tensor([[True, False, True]]),
+                                                                          m.arange(3.0)),
+    "masked_scatter: dtype": lambda m: m.zeros(2, 3).masked_scatter(m.tensor([[True, False, True]]),
+                                                                   m.arange(6.0, dtype=m.float64)),
+    "masked_scatter: shapes": lambda m: m.zeros(2, 3).masked_scatter(m.tensor([True, False, True, True]),
+                                                                    m.arange(6.0)),
+    "masked_scatter_: mask with more dims": lambda m: m.zeros(2, 3).masked_scatter_(m.tensor([[[True, False, True]]]),
+                                                                                   m.arange(6.0)),
+    "masked_scatter: number source": lambda m: m.zeros(2, 3).masked_scatter(m.tensor([[True, False, True]]), 5.0),
+    "put: out of range": lambda m: m.zeros(6).put_(m.tensor([7]), m.tensor([5.0])),
+    "put: too negative": lambda m: m.zeros(6).put(m.tensor([-7]), m.tensor([5.0])),
+    "put: count": lambda m: m.zeros(6).put_(m.tensor([1, 2]), m.tensor([5.0])),
+    "put: float index": lambda m: m.zeros(6).put_(m.tensor([1.0]), m.tensor([5.0])),
+    "put: dtype": lambda m: m.zeros(6).put_(m.tensor([1]), m.tensor([5.0], dtype=m.float64)),
+    "put: empty self": lambda m: m.zeros(0).put_(m.tensor([0]), m.tensor([1.0])),
+    "put: number source": lambda m: m.zeros(3).put(m.tensor([0]), 1.0),
+    "put: leaf that requires grad": lambda m: m.zeros(3, requires_grad=True).put_(m.tensor([0]), m.ones(1)),
+    "expand: bool into fewer dims": lambda m: m.zeros(1, 1, 3, dtype=m.bool).expand(2, 3),
+    "expand: double into fewer dims": lambda m: m.zeros(1, 1, 3, dtype=m.float64).expand(2, 3),
+}
+
+
+@pytest.mark.parametrize("case", MORE_ERRORS)
+def test_masked_scatter_and_put_errors_match_torch(case):
+    assert_same_error(MORE_ERRORS[case])
+
+
+def test_failed_masked_scatter_and_put_leave_the_tensor_unchanged():
+    x = cgrad.zeros(2, 3)
+    with pytest.raises(RuntimeError):
+        x.masked_scatter_(cgrad.tensor([True, True, True]), cgrad.ones(5))
+    with pytest.raises(IndexError):
+        x.put_(cgrad.tensor([0, 6]), cgrad.ones(2))
+    assert x.tolist() == [[0, 0, 0], [0, 0, 0]]
+
+
+def test_compiled_masked_scatter_and_put_match_eager_bit_for_bit():
+    def make():
+        rng = np.random.default_rng(0)
+        w = cgrad.tensor(rng.standard_normal((4, 5)), requires_grad=True)
+        v = cgrad.tensor(rng.standard_normal(7), requires_grad=True)
+
+        def step(mask, where):
+            out = w.masked_scatter(mask, v.tanh()).put(where, v[:3] * 2.0, accumulate=True)
+            loss = (out * out).sum()
+            w.grad = v.grad = None
+            loss.backward()
+            with cgrad.no_grad():
+                w.sub_(0.01 * w.grad)
+                v.sub_(0.01 * v.grad)
+            return loss
+        return w, v, step
+
+    rng = np.random.default_rng(1)
+    data = []
+    for _ in range(6):
+        mask = np.zeros((4, 5), bool)
+        mask.reshape(-1)[rng.choice(20, 7, replace=False)] = True
+        data.append((cgrad.tensor(mask), cgrad.tensor(rng.integers(-20, 20, 3))))
+    ew, ev, eager_step = make()
+    w, v, step = make()
+    compiled = cgrad.compile(step, fullgraph=True)
+    for mask, where in data:
+        assert eager_step(mask, where).item() == compiled(mask, where).item()
+    assert np.array_equal(ew.detach().numpy(), w.detach().numpy())
+    assert np.array_equal(ev.detach().numpy(), v.detach().numpy())

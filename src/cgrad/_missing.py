@@ -14,7 +14,7 @@ FUNCTIONS = (
 METHODS = (
     "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
     "erfinv", "kthvalue", "logaddexp",
-    "logcumsumexp", "masked_scatter", "median", "mode", "put_", "renorm", "sinc", "unique", "xlogy",
+    "logcumsumexp", "median", "mode", "renorm", "sinc", "unique", "xlogy",
 )
 
 

@@ -88,6 +88,8 @@ _SHAPE = {
     "index_add": lambda x, y: x.index_add(1, _idx(), y[:, :2]),
     "index_copy": lambda x, y: x.index_copy(1, _idx(), y[:, :2]),
     "index_fill": lambda x, y: x.index_fill(1, _idx(), 1),
+    "masked_scatter": lambda x, y: x.masked_scatter(cgrad.tensor([[True, False, True]]), y),
+    "put": lambda x, y: x.put(_idx(), y[0, :2]),
     "masked_fill": lambda x, y: x.masked_fill(cgrad.tensor([[True, False, True]]), 0),
     "tril": lambda x, y: x.tril(), "triu": lambda x, y: x.triu(1),
 }

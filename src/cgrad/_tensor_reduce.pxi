@@ -204,12 +204,32 @@ cdef object index_slices(_TensorBase x, object dim, object index, object source,
     if kind == "copy":
         src = <_TensorBase>source
         return wrap(cg_index_copy_(x.t, d, ix.t, src.t) if inplace else cg_index_copy(x.t, d, ix.t, src.t))
-    if alpha != 1:  # self + alpha * source, alpha in self's kind of number as in PyTorch
-        if x.t.dtype == CG_INT64 and not isinstance(alpha, bool):
-            alpha = int(alpha)
-        source = source * alpha
     src = <_TensorBase>source
-    return wrap(cg_index_add_(x.t, d, ix.t, src.t) if inplace else cg_index_add(x.t, d, ix.t, src.t))
+    cdef double a = float(alpha)
+    return wrap(cg_index_add_(x.t, d, ix.t, src.t, a) if inplace else cg_index_add(x.t, d, ix.t, src.t, a))
+
+
+cdef object masked_scatter_into(_TensorBase x, object mask, object source, bint inplace):
+    name = "masked_scatter" + ("_" if inplace else "")
+    if not isinstance(mask, _TensorBase):
+        raise TypeError(f"{name}(): argument 'mask' (position 1) must be Tensor, not {type(mask).__name__}")
+    if not isinstance(source, _TensorBase):
+        raise TypeError(f"{name}(): argument 'source' (position 2) must be Tensor, not {type(source).__name__}")
+    cdef cg_tensor *m = (<_TensorBase>mask).t
+    cdef cg_tensor *s = (<_TensorBase>source).t
+    return wrap(cg_masked_scatter_(x.t, m, s) if inplace else cg_masked_scatter(x.t, m, s))
+
+
+cdef object put_into(_TensorBase x, object index, object source, object accumulate, bint inplace):
+    name = "put" + ("_" if inplace else "")
+    if not isinstance(index, _TensorBase):
+        raise TypeError(f"{name}(): argument 'index' (position 1) must be Tensor, not {type(index).__name__}")
+    cdef _TensorBase ix = <_TensorBase>index
+    if not isinstance(source, _TensorBase):
+        raise TypeError(f"{name}(): argument 'source' (position 2) must be Tensor, not {type(source).__name__}")
+    cdef cg_tensor *s = (<_TensorBase>source).t
+    cdef int acc = bool(accumulate)
+    return wrap(cg_put_(x.t, ix.t, s, acc) if inplace else cg_put(x.t, ix.t, s, acc))
 
 
 cdef class _TensorReduce(_TensorMath):
@@ -364,6 +384,20 @@ cdef class _TensorReduce(_TensorMath):
     def index_fill_(self, dim, index, value):
         return index_slices(self, dim, index, value, 1, "fill", True)
 
+    def masked_scatter(self, mask, source):
+        """A copy of self (broadcast with mask) holding source's elements, in order, where mask holds."""
+        return masked_scatter_into(self, mask, source, False)
+
+    def masked_scatter_(self, mask, source):
+        return masked_scatter_into(self, mask, source, True)
+
+    def put(self, index, source, accumulate=False):
+        """A copy of self with self.flatten()[index] = source (+= with accumulate)."""
+        return put_into(self, index, source, accumulate, False)
+
+    def put_(self, index, source, accumulate=False):
+        return put_into(self, index, source, accumulate, True)
+
     def masked_fill(self, mask, value):
         return masked_fill_into(self, mask, value, False)
 
@@ -451,6 +485,14 @@ def index_copy(input, dim, index, source):
 
 def index_fill(input, dim, index, value):
     return input.index_fill(dim, index, value)
+
+
+def masked_scatter(input, mask, source):
+    return input.masked_scatter(mask, source)
+
+
+def put(input, index, source, accumulate=False):
+    return input.put(index, source, accumulate)
 
 
 def masked_fill(input, mask, value):
