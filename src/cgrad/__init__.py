@@ -30,6 +30,7 @@ from cgrad._creation import (  # noqa: E402
     as_tensor, empty_like, full_like, normal, ones_like, rand_like, randint_like, randn_like, tensor, zeros_like,
 )
 from cgrad._functions import *  # noqa: E402,F401,F403
+from cgrad._einsum import einsum  # noqa: E402
 from cgrad import autograd  # noqa: E402
 from cgrad import nn, optim  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402

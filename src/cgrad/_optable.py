@@ -66,6 +66,7 @@ OPS.update({
     "mv": ("linear algebra", lambda x, y: x.mv(y[0])),
     "dot": ("linear algebra", lambda x, y: x[0].dot(y[0])),
     "outer": ("linear algebra", lambda x, y: x[0].outer(y[0])),
+    "einsum": ("linear algebra", lambda x, y: cgrad.einsum("ij,kj->ik", x, y)),
 })
 _SHAPE = {
     "reshape": lambda x, y: x.reshape(3, 2), "view": lambda x, y: x.view(6),
