@@ -671,6 +671,16 @@ cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator 
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 /* Integers drawn uniformly from [low, high), stored as dtype. */
 cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+/* 0..n-1 in a random order, stored as dtype. */
+cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g);
+/* 1 with probability p, else 0: p the elements of a (cg_bernoulli), a number
+ * (cg_bernoulli_p: a's shape and dtype), or, in place into a, a tensor p
+ * broadcast to a (NULL: the number pv). The result passes zeros back. */
+cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g);
+cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g);
+cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g);
+/* n categories drawn per row of weights p (1-d or 2-d), as int64 indices. */
+cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g);
 
 /* ---- ranges (creation.c) ---------------------------------------------------- */
 /* start, start + step, ... while below end (above it for a negative step). */

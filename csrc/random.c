@@ -127,3 +127,241 @@ cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim,
     cg_tensor_release(t);
     return c;
 }
+
+/* ---- randperm, bernoulli, multinomial ---------------------------------------------------- */
+
+/* t = {out (n)}, i = {generator}: a permutation of 0..n-1, shuffled by Fisher and Yates. */
+static int randperm_kernel(const cg_kargs *k) {
+    cg_tensor *t = k->t[0];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[0];
+    int64_t n = t->numel, *p = t->storage->data;
+    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(((unsigned __int128)cg_rng_next(g) * (uint64_t)(i + 1)) >> 64);
+        int64_t v = p[i];
+        p[i] = p[j];
+        p[j] = v;
+    }
+    return 0;
+}
+
+cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g) {
+    if (dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"randperm\" not implemented for 'Bool'");
+        return NULL;
+    }
+    cg_tensor *t = cg_empty(&n, 1, CG_INT64);
+    if (!t) return NULL;
+    if (!g) g = cg_default_generator();
+    cg_kernel(randperm_kernel, &(cg_kargs){.name = "random sampling", .t = {t}, .nw = 1, .i = {(int64_t)(uintptr_t)g}});
+    if (dtype == CG_INT64) return t;
+    cg_tensor *c = cg_cast_raw(t, dtype);
+    cg_tensor_release(t);
+    return c;
+}
+
+/* Draws carry no gradient: a node of theirs gives each input zeros. */
+static int draw_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    for (int i = 0; i < n->n_next; i++) {
+        if (!cg_wants(n, i)) continue;
+        if (!(gin[i] = cg_zeros(n->in_shape[i].d, n->in_shape[i].ndim, (cg_dtype)n->in_dtype[i]))) return -1;
+    }
+    (void)gout;
+    return 0;
+}
+static const cg_op bernoulli_op = {"BernoulliBackward0", draw_backward, NULL};   /* bernoulli(p tensor) */
+static const cg_op bernoulli_t_op = {"BernoulliBackward1", draw_backward, NULL}; /* bernoulli_(p tensor) */
+static const cg_op bernoulli_p_op = {"BernoulliBackward2", draw_backward, NULL}; /* bernoulli_(number p) */
+
+static int no_derivative(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin; /* bernoulli(a, p): PyTorch defines no derivative */
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::bernoulli is not implemented");
+    return -1;
+}
+static const cg_op bernoulli_like_op = {"torch::autograd::NotImplemented", no_derivative, NULL};
+
+/* t, in float64, as a new dense tensor of `like`'s shape (t broadcast to it). */
+static cg_tensor *dense_f64(const cg_tensor *t, const cg_tensor *like) {
+    cg_tensor *d = cg_empty(like->shape, like->ndim, CG_FLOAT64);
+    if (d && cg_copy_data(d, t)) {
+        cg_tensor_release(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* t = {out, p (or NULL)}, i = {generator}, f = {p}: out = 1 with probability p, else 0. */
+static int bernoulli_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *p = k->t[1];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[0];
+    cg_tensor *pd = p ? dense_f64(p, out) : NULL, *draws = cg_empty(out->shape, out->ndim, CG_FLOAT64);
+    int rc = (p && !pd) || !draws ? -1 : 0;
+    const double *pv = pd ? (const double *)pd->storage->data : NULL;
+    for (int64_t i = 0; rc == 0 && pv && i < out->numel; i++)
+        if (!(pv[i] >= 0 && pv[i] <= 1)) {
+            cg_error_set(CG_ERR_RUNTIME, "Expected p_in >= 0 && p_in <= 1 to be true, but got false.");
+            rc = -1;
+        }
+    if (rc == 0) {
+        double *d = draws->storage->data;
+        for (int64_t i = 0; i < out->numel; i++) d[i] = uniform(g) < (pv ? pv[i] : k->f[0]) ? 1.0 : 0.0;
+        rc = cg_copy_data(out, draws);
+    }
+    cg_tensor_release(draws);
+    cg_tensor_release(pd);
+    return rc;
+}
+
+static int draw_bernoulli(cg_tensor *out, cg_tensor *p, double pv, cg_generator *g) {
+    if (!g) g = cg_default_generator();
+    return cg_kernel(bernoulli_kernel, &(cg_kargs){.name = "random sampling", .t = {out, p}, .nw = 1,
+                                                   .i = {(int64_t)(uintptr_t)g}, .f = {pv}});
+}
+
+static int check_p(double p) {
+    if (p >= 0 && p <= 1) return 0;
+    cg_error_set(CG_ERR_RUNTIME, "bernoulli_ expects p to be in [0, 1], but got p=%g", p);
+    return -1;
+}
+
+/* A draw the shape and dtype of a (p: a's elements, or the number p when
+ * a is only its template), into a new tensor or into a. */
+static cg_tensor *bernoulli(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g, bool inplace) {
+    if (!p && check_p(pv)) return NULL;
+    if (p == a && !cg_dtype_is_floating((cg_dtype)a->dtype)) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"bernoulli_tensor_cpu_p_\" not implemented for '%s'",
+                     cg_dtype_torch_name((cg_dtype)a->dtype));
+        return NULL;
+    }
+    cg_tensor *pe = NULL;
+    if (p && p != a && !(pe = cg_expand(p, a->shape, a->ndim))) return NULL;
+    cg_tensor *src = p == a ? a : pe;
+    cg_tensor *ins[2] = {a, p};
+    int nin = p && p != a ? 2 : 1;
+    const cg_op *op = p == a ? &bernoulli_op : p ? &bernoulli_t_op : inplace ? &bernoulli_p_op : &bernoulli_like_op;
+    cg_tensor *out = NULL;
+    bool failed = false;
+    if (inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, nin)) {
+            failed = true;
+        } else {
+            if (ip.records && !(ip.node = cg_node_new(op, ins, nin, 1))) failed = true;
+            if (failed || draw_bernoulli(a, src, pv, g)) {
+                cg_inplace_abort(&ip);
+                failed = true;
+            } else {
+                out = cg_inplace_finish(&ip);
+            }
+        }
+    } else {
+        out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+        cg_node *n = NULL;
+        failed = !out || draw_bernoulli(out, src, pv, g) ||
+                 (cg_any_requires_grad(ins, nin) && !(n = cg_node_new(op, ins, nin, 1)));
+        if (n) {
+            cg_set_history(out, n, 0);
+            cg_node_release(n);
+        }
+    }
+    cg_tensor_release(pe);
+    if (failed) {
+        if (!inplace) cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g) { return bernoulli(p, p, 0, g, false); }
+cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g) { return bernoulli(a, NULL, p, g, false); }
+cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g) { return bernoulli(a, p, pv, g, true); }
+
+/* One weighted draw among w[0..cats) (taken ones are negative), total their
+ * positive sum > 0: the category whose share of [0, total) holds it. */
+static int64_t weighted_pick(cg_generator *g, const double *w, int64_t cats, double total) {
+    double u = uniform(g) * total, run = 0;
+    int64_t pick = -1;
+    for (int64_t c = 0; c < cats; c++) {
+        if (!(w[c] > 0)) continue;
+        run += w[c];
+        pick = c; /* the last weighted one, should rounding leave u at the end */
+        if (u < run) break;
+    }
+    return pick;
+}
+
+/* One uniform draw among the categories not taken (w >= 0). */
+static int64_t uniform_pick(cg_generator *g, const double *w, int64_t cats, int64_t left) {
+    int64_t j = (int64_t)(((unsigned __int128)cg_rng_next(g) * (uint64_t)left) >> 64);
+    for (int64_t c = 0; c < cats; c++)
+        if (w[c] >= 0 && j-- == 0) return c;
+    return -1;
+}
+
+/* t = {out (rows x n, int64), w (rows x cats, float64, dense; overwritten)}, i = {replacement, generator}:
+ * each row's n draws of a category, with probabilities its weights over their sum. Without
+ * replacement a drawn category leaves the draw; once only unweighted ones are left, they are
+ * drawn uniformly. */
+static int multinomial_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *wt = k->t[1];
+    bool replacement = k->i[0];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[1];
+    int64_t cats = wt->shape[wt->ndim - 1], rows = wt->numel / (cats ? cats : 1), n = out->shape[out->ndim - 1];
+    int64_t *o = out->storage->data;
+    for (int64_t r = 0; r < rows; r++) {
+        double *w = (double *)wt->storage->data + r * cats, total = 0;
+        for (int64_t c = 0; c < cats; c++) {
+            if (!(w[c] >= 0) || isinf(w[c])) {
+                cg_error_set(CG_ERR_RUNTIME, "probability tensor contains either `inf`, `nan` or element < 0");
+                return -1;
+            }
+            total += w[c];
+        }
+        if (!(total > 0)) {
+            cg_error_set(CG_ERR_RUNTIME, "invalid multinomial distribution (sum of probabilities <= 0)");
+            return -1;
+        }
+        for (int64_t s = 0; s < n; s++) {
+            int64_t pick = total > 0 ? weighted_pick(g, w, cats, total) : uniform_pick(g, w, cats, cats - s);
+            o[r * n + s] = pick;
+            if (replacement) continue;
+            w[pick] = -1;
+            total = 0; /* summed again: subtracting would leave rounding behind */
+            for (int64_t c = 0; c < cats; c++) total += w[c] > 0 ? w[c] : 0;
+        }
+    }
+    return 0;
+}
+
+cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g) {
+    if (p->ndim < 1 || p->ndim > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "prob_dist must be 1 or 2 dim");
+        return NULL;
+    }
+    if (!cg_dtype_is_floating((cg_dtype)p->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "multinomial only supports floating-point dtypes for input, got: %s",
+                     cg_dtype_torch_name((cg_dtype)p->dtype));
+        return NULL;
+    }
+    if (n <= 0) {
+        cg_error_set(CG_ERR_RUNTIME, "cannot sample n_sample <= 0 samples");
+        return NULL;
+    }
+    int64_t cats = p->shape[p->ndim - 1];
+    if (!replacement && n > cats) {
+        cg_error_set(CG_ERR_RUNTIME, "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
+        return NULL;
+    }
+    int64_t shape[2] = {p->shape[0], n};
+    if (p->ndim == 1) shape[0] = n;
+    cg_tensor *out = cg_empty(shape, p->ndim, CG_INT64), *w = out ? dense_f64(p, p) : NULL;
+    if (!g) g = cg_default_generator();
+    if (!w || (out->numel && cg_kernel(multinomial_kernel, &(cg_kargs){.name = "random sampling", .t = {out, w}, .nw = 2,
+                                                                        .i = {replacement != 0, (int64_t)(uintptr_t)g}}))) {
+        cg_tensor_release(w);
+        cg_tensor_release(out);
+        return NULL;
+    }
+    cg_tensor_release(w);
+    return out;
+}

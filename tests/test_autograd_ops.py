@@ -216,6 +216,12 @@ OPS = [
     Op("masked_scatter", lambda m, a, b: a.masked_scatter(m.tensor([True, False, True]), b) ** 2, [(2, 3), (5,)]),
     Op("put", lambda m, a, b: a.put(m.tensor([[4, -1]]), b) ** 2, [(2, 3), (1, 2)]),
     Op("put accumulate", lambda m, a, b: a.put(m.tensor([3, 3, 0]), b, accumulate=True) ** 2, [(2, 3), (3,)]),
+    # ---- random draws (random.c): their gradient is zero; the draws themselves do not enter the value
+    Op("bernoulli", lambda m, a: m.bernoulli(a.sigmoid(), generator=m.Generator().manual_seed(0)) * 0 + a * a, [(3,)]),
+    Op("bernoulli_ tensor p", lambda m, a: (a * 1).bernoulli_(a.sigmoid(), generator=m.Generator().manual_seed(0)) * 0
+       + a * a, [(3,)]),
+    Op("bernoulli_ number p", lambda m, a: (a * 1).bernoulli_(0.5, generator=m.Generator().manual_seed(0)) * 0 + a * a,
+       [(3,)]),
     # ---- neural-network functions (ops_nn.c)
     Op("linear", lambda m, x, w, b: m.nn.functional.linear(x, w, b).tanh(), [(3, 4), (2, 4), (2,)],
        needs="nn.functional.linear"),

@@ -382,6 +382,11 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
     cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype,
                           cg_generator *g)
+    cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g)
+    cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g)
+    cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g)
+    cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g)
+    cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g)
     cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype)
     cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype)
     cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype)

@@ -293,7 +293,8 @@ cdef object node_class(cg_node *n):
     cdef bytes key = cg_node_name(n)
     cls = _node_classes.get(key)
     if cls is None:
-        cls = type(key.decode(), (Node,), {"__slots__": (), "__module__": "cgrad.autograd.graph"})
+        # the class takes the name's last part, as in PyTorch: NotImplemented for torch::autograd::NotImplemented
+        cls = type(key.decode().rpartition("::")[2], (Node,), {"__slots__": (), "__module__": "cgrad.autograd.graph"})
         _node_classes[key] = cls
     return cls
 
@@ -1660,6 +1661,30 @@ def eye(n, m=None, *, dtype=None, requires_grad=False):
     return finish_new(cg_eye(rows, cols, resolve(dtype)), requires_grad)
 
 
+def randperm(n, *, generator=None, dtype=None, requires_grad=False):
+    """0, 1, ..., n - 1 in a random order (int64 unless dtype says otherwise)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    code = CG_INT64 if dtype is None else dtype_code(dtype)
+    return finish_new(cg_randperm(n, <cg_dtype>code, gen_ptr(generator)), requires_grad)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """1 with probability input (or p), else 0, in input's shape and dtype."""
+    cdef _TensorBase x = tensor_arg(input, "bernoulli", "input", 1)
+    if p is None:
+        return wrap(cg_bernoulli(x.t, gen_ptr(generator)))
+    return wrap(cg_bernoulli_p(x.t, float(p), gen_ptr(generator)))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """num_samples category indices per row of weights (1-d or 2-d), without
+    replacement unless asked."""
+    cdef _TensorBase x = tensor_arg(input, "multinomial", "input", 1)
+    cdef int64_t n = int_arg(num_samples, "multinomial", "num_samples")
+    return wrap(cg_multinomial(x.t, n, bool(replacement), gen_ptr(generator)))
+
+
 def manual_seed(seed):
     cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
 
@@ -1705,6 +1730,20 @@ cdef class Tensor(_TensorNN):
     def t(self):
         """The transpose of a tensor of at most 2 dims; one of 0 or 1 dims as it is."""
         return _matrix_t(self)
+
+    # random draws
+    def bernoulli(self, p=None, *, generator=None):
+        return bernoulli(self, p, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fills self with 1 with probability p (a number, or a tensor broadcast to self), else 0."""
+        cdef cg_tensor *x = (<_TensorBase>self).t  # self.t is the method t() here
+        if isinstance(p, _TensorBase):
+            return wrap(cg_bernoulli_(x, (<_TensorBase>p).t, 0.0, gen_ptr(generator)))
+        return wrap(cg_bernoulli_(x, NULL, float(p), gen_ptr(generator)))
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
     def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")

@@ -5,9 +5,9 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addmm", "baddbmm", "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
+    "addmm", "baddbmm", "cdist", "cross", "cummax", "cummin", "cumprod",
     "erfinv", "kthvalue", "logaddexp", "logcumsumexp",
-    "median", "mode", "multinomial", "randperm", "sinc", "unique", "xlogy",
+    "median", "mode", "sinc", "unique", "xlogy",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
