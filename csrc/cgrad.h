@@ -679,6 +679,12 @@ cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g);
 cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g);
 cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g);
+/* ---- unique (ops_unique.c) ---- */
+/* The distinct elements of a (has_dim: its distinct slices along dim), in
+ * ascending order; where each element (slice) of a went among them, in a's
+ * shape (the dim's size); and how often each came. New references. */
+int cg_unique(cg_tensor *a, int has_dim, int64_t dim, cg_tensor **values, cg_tensor **inverse, cg_tensor **counts);
+
 /* n categories drawn per row of weights p (1-d or 2-d), as int64 indices. */
 cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g);
 

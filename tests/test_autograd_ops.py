@@ -403,9 +403,10 @@ def test_registry_covers_every_named_backward():
 
 # ---- coverage: every backward formula in csrc/ is reached by the registry ----------
 
-# Nodes that are not an op's formula: the leaves' accumulator and PyTorch's
-# copy into a first .grad under create_graph.
-NOT_OPS = {"AccumulateGrad", "CopyBackwards"}
+# Nodes that are not an op's formula: the leaves' accumulator, PyTorch's
+# copy into a first .grad under create_graph, and unique's, whose backward
+# only raises, as PyTorch's does (tests/test_unique.py).
+NOT_OPS = {"AccumulateGrad", "CopyBackwards", "Unique2Backward0", "UniqueDimBackward0"}
 
 
 def _declared_backward_names():

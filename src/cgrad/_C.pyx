@@ -1685,6 +1685,27 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     return wrap(cg_multinomial(x.t, n, bool(replacement), gen_ptr(generator)))
 
 
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements of input (its distinct slices along dim), in
+    ascending order, and, if asked, where each element went among them and
+    how often each came. `sorted` is accepted: the result is always sorted."""
+    cdef _TensorBase x = tensor_arg(input, "unique", "input", 1)
+    cdef cg_tensor *values
+    cdef cg_tensor *inverse
+    cdef cg_tensor *counts
+    cdef int64_t d = 0 if dim is None else int_arg(dim, "unique", "dim")
+    if cg_unique(x.t, dim is not None, d, &values, &inverse, &counts):
+        raise_error()
+    out = (wrap(values), wrap(inverse), wrap(counts))
+    if return_inverse and return_counts:
+        return out
+    if return_inverse:
+        return out[0], out[1]
+    if return_counts:
+        return out[0], out[2]
+    return out[0]
+
+
 def manual_seed(seed):
     cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
 
@@ -1745,6 +1766,9 @@ cdef class Tensor(_TensorNN):
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         return multinomial(self, num_samples, replacement, generator=generator)
 
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return unique(self, sorted, return_inverse, return_counts, dim)
+
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
     def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
     def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
@@ -1760,7 +1784,6 @@ cdef class Tensor(_TensorNN):
     def mode(self, *args, **kwargs): raise not_implemented("Tensor.mode")
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
     def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
-    def unique(self, *args, **kwargs): raise not_implemented("Tensor.unique")
     def xlogy(self, *args, **kwargs): raise not_implemented("Tensor.xlogy")
 
 

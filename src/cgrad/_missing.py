@@ -7,14 +7,14 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 FUNCTIONS = (
     "addmm", "baddbmm", "cdist", "cross", "cummax", "cummin", "cumprod",
     "erfinv", "kthvalue", "logaddexp", "logcumsumexp",
-    "median", "mode", "sinc", "unique", "xlogy",
+    "median", "mode", "sinc", "xlogy",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
     "erfinv", "kthvalue", "logaddexp",
-    "logcumsumexp", "median", "mode", "renorm", "sinc", "unique", "xlogy",
+    "logcumsumexp", "median", "mode", "renorm", "sinc", "xlogy",
 )
 
 
