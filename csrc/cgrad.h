@@ -447,6 +447,7 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
 cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim); /* integers and bool sum as int64 */
+cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim); /* integers and bool multiply as int64 */
 /* The int64 positions that sort x along dim, equal elements kept in order; NaN
  * last ascending, first descending. The values are cg_gather(x, dim, them). */
 cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending);

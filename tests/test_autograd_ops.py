@@ -163,6 +163,7 @@ OPS = [
     Op("log2", lambda m, a: a.log2(), [(3,)], domain=POS, third=True, needs="log2"),
     Op("log10", lambda m, a: a.log10(), [(3,)], domain=POS, third=True, needs="log10"),
     Op("cumsum", lambda m, a: a.cumsum(1) * a, [(2, 3)], third=True, needs="cumsum"),
+    Op("cumprod", lambda m, a: a.cumprod(1) * a, [(2, 4)], domain="nonzero", third=True, needs="cumprod"),
     Op("fmod", lambda m, a, b: m.fmod(a, b) * a, [(2, 3), (3,)], domain=[(1.1, 1.9), (0.5, 0.9)], needs="fmod"),
     Op("fmod by a number", lambda m, a: a.fmod(0.7) * a, [(3,)], domain=(1.5, 1.9), needs="fmod"),
     Op("hypot", lambda m, a, b: m.hypot(a, b), [(2, 3), (3,)], third=True, needs="hypot"),

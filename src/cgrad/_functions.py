@@ -150,6 +150,10 @@ def cumsum(input, dim, *, dtype=None):
     return _arg(input, "cumsum").cumsum(dim, dtype=dtype)
 
 
+def cumprod(input, dim, *, dtype=None):
+    return _arg(input, "cumprod").cumprod(dim, dtype=dtype)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

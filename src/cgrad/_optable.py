@@ -50,7 +50,7 @@ OPS.update({
     "comparisons (== != < <= > >=)": ("element-wise", lambda x, y: (x == y) | (x != y) | (x < y) | (x <= y)
                                       | (x > y) | (x >= y)),
 })
-_add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum", lambda n: lambda x, y: getattr(x, n)(1))
+_add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum cumprod", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({"sort": ("reduction", lambda x, y: x.sort(1).values), "argsort": ("reduction", lambda x, y: x.argsort(1)),
             "topk": ("reduction", lambda x, y: x.topk(2, 1).values)})
 OPS.update({

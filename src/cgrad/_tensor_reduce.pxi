@@ -228,6 +228,13 @@ cdef class _TensorReduce(_TensorMath):
         src = self if dtype is None else self.to(dtype)
         return wrap(cg_cumsum((<_TensorBase>src).t, int_arg(dim, "cumsum", "dim")))
 
+    def cumprod(self, dim, *, dtype=None):
+        """The running products along dim (integers and bool as int64)."""
+        if dtype is bool_:
+            raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
+        src = self if dtype is None else self.to(dtype)
+        return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
+
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
         return (self != 0).sum(dim)

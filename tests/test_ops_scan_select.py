@@ -1,0 +1,185 @@
+"""Scans (cumprod, cummax, cummin, logcumsumexp) and selections (kthvalue,
+median, mode) along one dim: values, indices, gradients, ties, NaNs, dtypes,
+empty and 0-d tensors and errors, against torch and finite differences."""
+import numpy as np
+import pytest
+
+import cgrad
+from helpers import assert_same_error, check_op
+from test_compile import run_twins, same
+
+DTYPES = ["float64", "float32"]
+NAN = float("nan")
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def np_of(t):
+    return np.array(t.detach().numpy(), copy=True)
+
+
+def same_values(a, b):
+    """Bit-for-bit equal values and dtypes (NaN equal to NaN), cgrad vs torch."""
+    x, y = np_of(a), np_of(b)
+    assert str(a.dtype).rsplit(".", 1)[-1] == str(b.dtype).rsplit(".", 1)[-1], (a.dtype, b.dtype)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    np.testing.assert_array_equal(x, y)
+
+
+def grads(lib, fn, data, upstream, dtype="float64", create_graph=False, second=None):
+    """(output, grad of data) for sum(upstream * fn(x)); with second, also the
+    derivative of sum(second * grad) (a Hessian-vector product)."""
+    x = lib.tensor(data, dtype=getattr(lib, dtype), requires_grad=True)
+    out = fn(lib, x)
+    values = out[0] if isinstance(out, tuple) else out
+    g, = lib.autograd.grad(values, x, lib.tensor(upstream, dtype=values.dtype), create_graph=second is not None)
+    if second is None:
+        return values, g
+    gg, = lib.autograd.grad(g, x, lib.tensor(second, dtype=g.dtype))
+    return values, g, gg
+
+
+def assert_grads_match_torch(fn, data, dtype="float64", seed=0, second_order=False):
+    torch = torch_or_skip()
+    data = np.asarray(data, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    out = fn(cgrad, cgrad.tensor(data))
+    upstream = rng.standard_normal(tuple((out[0] if isinstance(out, tuple) else out).shape))
+    second = rng.standard_normal(data.shape) if second_order else None
+    ours = grads(cgrad, fn, data, upstream, dtype, second=second)
+    theirs = grads(torch, fn, data, upstream, dtype, second=second)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(np_of(a), np_of(b), rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------- cumprod
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 4), 1), ((3, 4), 0), ((2, 3, 4), -2), ((2, 3, 4), -1)])
+def test_cumprod_values_and_gradient(shape, dim, dtype):
+    check_op(lambda lib, x: lib.cumprod(x, dim), shape, dtype=dtype,
+             np_fn=lambda a: np.cumprod(a, axis=dim), domain="nonzero")
+
+
+def test_cumprod_noncontiguous_and_method_form():
+    check_op(lambda lib, x: x.cumprod(dim=1), (3, 5), noncontig=True, domain="nonzero")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cumprod_values_are_bit_identical_to_torch(dtype):
+    torch = torch_or_skip()
+    a = np.random.default_rng(1).uniform(0.5, 1.5, (7, 40))
+    for dim in (0, 1):
+        same_values(cgrad.cumprod(cgrad.tensor(a, dtype=getattr(cgrad, dtype)), dim),
+                    torch.cumprod(torch.tensor(a, dtype=getattr(torch, dtype)), dim))
+
+
+# positions (in the flattened (3, 6) input) set to zero
+ZERO_CASES = [(2,), (0,), (5,), (1, 3), (0, 1), (4, 5), (1, 2, 3), (0, 7, 8, 15, 17), (0, 1, 2, 3, 4, 5)]
+
+
+@pytest.mark.parametrize("zeros", ZERO_CASES)
+@pytest.mark.parametrize("dim", [1, 0])
+def test_cumprod_gradient_with_zeros_matches_torch(zeros, dim):
+    data = np.random.default_rng(2).standard_normal((3, 6))
+    data.flat[list(zeros)] = 0
+    assert_grads_match_torch(lambda lib, x: lib.cumprod(x, dim), data)
+
+
+@pytest.mark.parametrize("zeros", [(), (2,), (0,), (1, 3), (0, 4, 5), (2, 3, 4)])
+def test_cumprod_second_derivative_with_zeros_matches_torch(zeros):
+    data = np.random.default_rng(3).standard_normal((2, 6))
+    data[:, list(zeros)] = 0
+    assert_grads_match_torch(lambda lib, x: lib.cumprod(x, 1), data, second_order=True)
+
+
+def test_cumprod_gradient_with_zeros_float32():
+    data = np.array([[0.5, 0.0, 2.0, -1.5], [1.25, 3.0, 0.0, 0.0]])
+    assert_grads_match_torch(lambda lib, x: lib.cumprod(x, 1), data, dtype="float32")
+
+
+def test_cumprod_grad_fn_and_trivial_dims():
+    torch = torch_or_skip()
+    for data, dim in [(2.5, 0), (2.5, -1), ([[1.5, -2.0]], 0), ([[0.0], [3.0]], 1), ([], 0)]:
+        x = cgrad.tensor(data, requires_grad=True)
+        t = torch.tensor(data, requires_grad=True)
+        y, ty = x.cumprod(dim), t.cumprod(dim)
+        assert y.grad_fn.name() == ty.grad_fn.name() == "CumprodBackward0"
+        same_values(y, ty)
+        y.sum().backward()
+        ty.sum().backward()
+        same_values(x.grad, t.grad)
+
+
+def test_cumprod_of_empty_dims():
+    torch = torch_or_skip()
+    for shape, dim in [((0, 3), 0), ((0, 3), 1), ((2, 0), 1)]:
+        x = cgrad.zeros(shape, requires_grad=True)
+        y = x.cumprod(dim)
+        assert tuple(y.shape) == shape and y.grad_fn.name() == "CumprodBackward0"
+        y.sum().backward()
+        same_values(x.grad, torch.zeros(shape))
+
+
+def test_cumprod_integers_bool_and_dtype_argument():
+    torch = torch_or_skip()
+    for data in ([3, -1, 4, 2], [True, False, True], [[2, 3], [4, 5]]):
+        for kwargs in ({}, {"dtype": "float32"}, {"dtype": "float64"}, {"dtype": "int64"}):
+            ours = {k: getattr(cgrad, v) for k, v in kwargs.items()}
+            theirs = {k: getattr(torch, v) for k, v in kwargs.items()}
+            same_values(cgrad.cumprod(cgrad.tensor(data), 0, **ours), torch.cumprod(torch.tensor(data), 0, **theirs))
+    big = [2 ** 40, 2 ** 30, 3]  # int64 products wrap as torch's
+    same_values(cgrad.tensor(big).cumprod(0), torch.tensor(big).cumprod(0))
+    x = cgrad.tensor([1.5, 2.0], requires_grad=True)
+    y = x.cumprod(0, dtype=cgrad.float64)
+    assert y.dtype == cgrad.float64
+    y.sum().backward()
+    assert x.grad.dtype == cgrad.float32 and x.grad.tolist() == [3.0, 1.5]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.cumprod(lib.ones(2, 3), 2),
+    lambda lib: lib.cumprod(lib.ones(2, 3), -3),
+    lambda lib: lib.cumprod(lib.tensor(1.0), 1),
+    lambda lib: lib.cumprod(lib.tensor([1, 2]), 0, dtype=lib.bool),
+])
+def test_cumprod_errors(call):
+    assert_same_error(call)
+
+
+@pytest.mark.parametrize("dim", [1.0, None, True])
+def test_cumprod_dim_must_be_an_int(dim):
+    for lib in (cgrad, torch_or_skip()):
+        with pytest.raises(TypeError):
+            lib.cumprod(lib.ones(2, 3), dim)
+
+
+# ---------------------------------------------------------------- inside cgrad.compile
+
+def scan_select_step(params):
+    (w,) = params
+
+    def step(x):
+        h = x * w
+        loss = h.cumprod(1).sum()
+        loss.backward()
+        with cgrad.no_grad():
+            w.sub_(0.01 * w.grad)
+            w.grad.zero_()
+        return loss
+
+    return step
+
+
+def test_compiled_step_is_bit_identical_to_eager():
+    def params():
+        return [cgrad.tensor([[0.9, -1.1, 1.2, 0.0, 0.8, 1.05]], dtype=cgrad.float64, requires_grad=True)]
+
+    rng = np.random.default_rng(5)
+    batches = [(cgrad.tensor(rng.uniform(-1.5, 1.5, (4, 6))),) for _ in range(6)]
+    batches[3][0][1, 2] = 0.0  # a zero on one replay only
+    compiled = run_twins(scan_select_step, params(), params(), batches)
+    assert compiled._cgrad_step.replays >= 3
