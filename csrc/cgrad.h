@@ -448,6 +448,11 @@ cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim); /* integers and bool sum as int64 */
 cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim); /* integers and bool multiply as int64 */
+/* The running maximum (minimum) along dim, in x's dtype, and in *indices (new
+ * reference, int64) the last position where it was reached; NaN, once met,
+ * stays. The gradient goes back to those positions. */
+cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices);
+cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices);
 /* The int64 positions that sort x along dim, equal elements kept in order; NaN
  * last ascending, first descending. The values are cg_gather(x, dim, them). */
 cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending);

@@ -787,6 +787,97 @@ cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim) {
     return finish(out, n);
 }
 
+/* Over a contiguous (outer, len, inner) block: the running maximum (minimum)
+ * along the middle axis and the last position it was reached at. A NaN, once
+ * met, stays, and its position moves on to each later NaN, as PyTorch's. */
+#define IS_NAN(v) ((v) != (v))
+#define CUMMAX_KERNEL(NAME, T)                                                               \
+    static void NAME(const T *x, T *y, int64_t *ix, int64_t outer, int64_t len, int64_t inner, bool min) { \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                int64_t base = o * len * inner + j, at = 0;                                  \
+                T best = x[base];                                                            \
+                for (int64_t k = 0; k < len; k++) {                                          \
+                    T v = x[base + k * inner];                                               \
+                    if (IS_NAN(v) || (!IS_NAN(best) && (min ? v <= best : v >= best))) {     \
+                        best = v;                                                            \
+                        at = k;                                                              \
+                    }                                                                        \
+                    y[base + k * inner] = best;                                              \
+                    ix[base + k * inner] = at;                                               \
+                }                                                                            \
+            }                                                                                \
+    }
+CUMMAX_KERNEL(cummax_f32, float)
+CUMMAX_KERNEL(cummax_f64, double)
+CUMMAX_KERNEL(cummax_i64, int64_t)
+CUMMAX_KERNEL(cummax_b8, uint8_t)
+
+/* t = {values, indices, dense x}, i = {outer, len, inner, min} */
+static int cummax_kernel(const cg_kargs *k) {
+    void *y = VP(k->t[0]);
+    int64_t *ix = VP(k->t[1]), o = k->i[0], len = k->i[1], in = k->i[2];
+    const void *x = VP(k->t[2]);
+    bool min = k->i[3];
+    switch (k->t[2]->dtype) {
+    case CG_FLOAT32: cummax_f32(x, y, ix, o, len, in, min); break;
+    case CG_FLOAT64: cummax_f64(x, y, ix, o, len, in, min); break;
+    case CG_INT64: cummax_i64(x, y, ix, o, len, in, min); break;
+    default: cummax_b8(x, y, ix, o, len, in, min); break;
+    }
+    return 0;
+}
+
+/* d cummax: each output passes its gradient to the position its value came
+ * from, g_in = zeros.scatter_add(dim, indices, g) */
+static int cummax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    const cg_shape *in = &n->in_shape[0];
+    if (in->ndim == 0) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    tmp S = {0};
+    cg_tensor *index = K(cg_unpack(n, 0));
+    cg_tensor *z = K(cg_zeros(in->d, in->ndim, (cg_dtype)gout[0]->dtype));
+    return (gin[0] = tmp_end(&S, K(cg_scatter_add(z, n->i[0], index, gout[0])))) ? 0 : -1;
+}
+static const cg_op cummax_op = {"CummaxBackward0", cummax_backward, NULL};
+static const cg_op cummin_op = {"CumminBackward0", cummax_backward, NULL};
+
+static cg_tensor *cummax_cummin(cg_tensor *x, int64_t dim, bool min, cg_tensor **indices) {
+    int64_t d;
+    *indices = NULL;
+    if (x->ndim == 0 && dim != 0 && dim != -1) {
+        cg_error_set(CG_ERR_INDEX, "%s(): Expected reduction dim -1 or 0 for scalar but got %lld",
+                     min ? "cummin" : "cummax", (long long)dim);
+        return NULL;
+    }
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, (cg_dtype)x->dtype) : NULL;
+    *indices = out ? cg_empty(x->shape, x->ndim, CG_INT64) : NULL;
+    if (*indices && x->numel) {
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
+        cg_kernel(cummax_kernel, &(cg_kargs){.name = min ? "cummin" : "cummax", .t = {out, *indices, c}, .nw = 2,
+                                             .i = {outer, len, inner, min}});
+    }
+    cg_tensor_release(c);
+    if (!*indices) return fail(out, NULL);
+    if (!cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(min ? &cummin_op : &cummax_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, *indices, false)) {
+        cg_tensor_release(*indices);
+        *indices = NULL;
+        return fail(out, n);
+    }
+    n->i[0] = d;
+    return finish(out, n);
+}
+
+cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices) { return cummax_cummin(x, dim, false, indices); }
+cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices) { return cummax_cummin(x, dim, true, indices); }
+
 /* Whether a goes strictly before b: ascending puts NaN last, descending
  * first, as PyTorch. For integers the NaN tests fold away. */
 #define ASC_BEFORE(a, b) ((a) == (a) && ((b) != (b) || (a) < (b)))

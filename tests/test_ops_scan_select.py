@@ -157,6 +157,88 @@ def test_cumprod_dim_must_be_an_int(dim):
             lib.cumprod(lib.ones(2, 3), dim)
 
 
+
+# ---------------------------------------------------------------- cummax, cummin
+
+CUM_SHAPES = [((6,), 0), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), -2), ((2, 3, 4), -1)]
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim", CUM_SHAPES)
+def test_cummax_cummin_values_and_gradient(name, shape, dim, dtype):
+    np_fn = np.maximum.accumulate if name == "cummax" else np.minimum.accumulate
+    check_op(lambda lib, x: getattr(lib, name)(x, dim).values, shape, dtype=dtype,
+             np_fn=lambda a: np_fn(a, axis=dim))
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_cummin_noncontiguous_method_form(name):
+    check_op(lambda lib, x: getattr(x, name)(dim=1)[0], (4, 5), noncontig=True)
+
+
+def ties_and_nans(seed=0):
+    rng = np.random.default_rng(seed)
+    ties = rng.integers(0, 3, (4, 9)).astype(np.float64)
+    nans = ties.copy()
+    nans[0, 2] = nans[0, 5] = nans[1, 0] = nans[2, 8] = nans[3, 3] = nans[3, 4] = NAN
+    return ties, nans
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "bool"])
+def test_cummax_cummin_take_the_last_of_equal_values_as_torch(name, dtype):
+    torch = torch_or_skip()
+    ties, nans = ties_and_nans()
+    cases = [ties] if dtype in ("int64", "bool") else [ties, nans, -ties]
+    for data in cases:
+        for dim in (0, 1, -1):
+            ours = getattr(cgrad, name)(cgrad.tensor(data).to(getattr(cgrad, dtype)), dim)
+            theirs = getattr(torch, name)(torch.tensor(data).to(getattr(torch, dtype)), dim)
+            same_values(ours.values, theirs.values)
+            same_values(ours.indices, theirs.indices)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_cummin_gradient_with_ties_and_nans_matches_torch(name):
+    ties, nans = ties_and_nans(1)
+    for data in (ties, nans):
+        for dim in (0, 1):
+            assert_grads_match_torch(lambda lib, x: getattr(lib, name)(x, dim), data)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_cummin_named_tuple_0d_and_empty(name):
+    torch = torch_or_skip()
+    r = getattr(cgrad.tensor([2.0, 1.0, 3.0]), name)(0)
+    assert type(r).__name__ == name and r.values is r[0] and r.indices is r[1]
+    assert repr(r).startswith(f"cgrad.return_types.{name}(")
+    for data, dim in [(2.5, 0), (2.5, -1), ([[1.5, -2.0]], 0), ([[]], 1), ([[]], 0)]:
+        x = cgrad.tensor(data, requires_grad=True)
+        t = torch.tensor(data, requires_grad=True)
+        ours, theirs = getattr(x, name)(dim), getattr(t, name)(dim)
+        assert ours.values.grad_fn.name() == theirs.values.grad_fn.name()
+        same_values(ours.values, theirs.values)
+        same_values(ours.indices, theirs.indices)
+        ours.values.sum().backward()
+        theirs.values.sum().backward()
+        same_values(x.grad, t.grad)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("data,dim", [([[1.0, 2.0]], 2), ([[1.0, 2.0]], -3), (1.0, 1), (1.0, -2)])
+def test_cummax_cummin_errors(name, data, dim):
+    assert_same_error(lambda lib: getattr(lib, name)(lib.tensor(data), dim))
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dim", [1.0, None])
+def test_cummax_cummin_dim_must_be_an_int(name, dim):
+    for lib in (cgrad, torch_or_skip()):
+        with pytest.raises(TypeError):
+            getattr(lib, name)(lib.ones(2, 3), dim)
+
+
 # ---------------------------------------------------------------- inside cgrad.compile
 
 def scan_select_step(params):
@@ -164,7 +246,7 @@ def scan_select_step(params):
 
     def step(x):
         h = x * w
-        loss = h.cumprod(1).sum()
+        loss = h.cumprod(1).sum() + h.cummax(1).values.sum() * 0.5 - h.cummin(0)[0].sum()
         loss.backward()
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)

@@ -272,6 +272,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim)
     cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim)
     cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim)
+    cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices)
+    cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices)
     cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending)
     cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index)
     cg_tensor *cg_cross_entropy(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction,

@@ -230,6 +230,8 @@ class Tensor:
     def all(self, dim: _Dims = ..., keepdim: bool = ...) -> "Tensor": ...
     def cumsum(self, dim: int, *, dtype: Optional[dtype] = ...) -> "Tensor": ...
     def cumprod(self, dim: int, *, dtype: Optional[dtype] = ...) -> "Tensor": ...
+    def cummax(self, dim: int) -> Tuple["Tensor", "Tensor"]: ...
+    def cummin(self, dim: int) -> Tuple["Tensor", "Tensor"]: ...
     @overload
     def sort(self, dim: int = ..., descending: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
@@ -321,6 +323,12 @@ class return_types:
         values: Tensor
         indices: Tensor
     class min(Tuple[Tensor, Tensor]):
+        values: Tensor
+        indices: Tensor
+    class cummax(Tuple[Tensor, Tensor]):
+        values: Tensor
+        indices: Tensor
+    class cummin(Tuple[Tensor, Tensor]):
         values: Tensor
         indices: Tensor
 

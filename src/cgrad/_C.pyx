@@ -1710,8 +1710,6 @@ cdef class Tensor(_TensorNN):
     def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
     def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
     def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
-    def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
-    def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")
     def erfinv(self, *args, **kwargs): raise not_implemented("Tensor.erfinv")
     def index_add(self, *args, **kwargs): raise not_implemented("Tensor.index_add")
     def index_copy(self, *args, **kwargs): raise not_implemented("Tensor.index_copy")

@@ -154,6 +154,14 @@ def cumprod(input, dim, *, dtype=None):
     return _arg(input, "cumprod").cumprod(dim, dtype=dtype)
 
 
+def cummax(input, dim):
+    return _arg(input, "cummax").cummax(dim)
+
+
+def cummin(input, dim):
+    return _arg(input, "cummin").cummin(dim)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -52,7 +52,9 @@ OPS.update({
 })
 _add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum cumprod", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({"sort": ("reduction", lambda x, y: x.sort(1).values), "argsort": ("reduction", lambda x, y: x.argsort(1)),
-            "topk": ("reduction", lambda x, y: x.topk(2, 1).values)})
+            "topk": ("reduction", lambda x, y: x.topk(2, 1).values),
+            "cummax": ("reduction", lambda x, y: x.cummax(1).values),
+            "cummin": ("reduction", lambda x, y: x.cummin(1).values)})
 OPS.update({
     "var": ("reduction", lambda x, y: x.var(1, correction=1)),
     "std": ("reduction", lambda x, y: x.std(1, correction=1)),

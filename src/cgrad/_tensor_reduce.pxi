@@ -66,6 +66,12 @@ class return_types:
     class topk(_ValuesIndices):
         _name = "topk"
 
+    class cummax(_ValuesIndices):
+        _name = "cummax"
+
+    class cummin(_ValuesIndices):
+        _name = "cummin"
+
 
 cdef int reduce_dims(object dim, int64_t *dims) except -2:
     """parse_dims for a reduction's dim argument (-1: None, all dims)."""
@@ -125,6 +131,17 @@ cdef object max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
         raise_error()
     values = wrap(r)
     kind = return_types.max if is_max else return_types.min
+    return kind(values, wrap(idx))
+
+
+cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
+    cdef cg_tensor *idx = NULL
+    cdef int64_t d = int_dim(dim, "cummin" if is_min else "cummax")
+    cdef cg_tensor *r = cg_cummin(x.t, d, &idx) if is_min else cg_cummax(x.t, d, &idx)
+    if r == NULL:
+        raise_error()
+    values = wrap(r)
+    kind = return_types.cummin if is_min else return_types.cummax
     return kind(values, wrap(idx))
 
 
@@ -234,6 +251,16 @@ cdef class _TensorReduce(_TensorMath):
             raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
         src = self if dtype is None else self.to(dtype)
         return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
+
+    def cummax(self, dim):
+        """(values, indices): the running maximum along dim and the last position
+        it was reached at; the gradient goes back to those positions."""
+        return cummax_cummin(self, False, dim)
+
+    def cummin(self, dim):
+        """(values, indices): the running minimum along dim and the last position
+        it was reached at; the gradient goes back to those positions."""
+        return cummax_cummin(self, True, dim)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
