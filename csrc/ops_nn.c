@@ -9,6 +9,7 @@
  * l1_loss) are computed raw: their derivative is zero almost everywhere.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -782,6 +783,72 @@ cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim) {
     cg_tensor *out = scan_raw(x, d, true);
     if (!out || !cg_any_requires_grad(&x, 1)) return out;
     cg_node *n = cg_node_new(&cumprod_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false) || cg_save(n, 1, out, true)) return fail(out, n);
+    n->i[0] = d;
+    return finish(out, n);
+}
+
+/* log(exp(x) + exp(acc)) as PyTorch's CPU scan computes it: a NaN running
+ * value stays, and two infinities of one sign give that infinity. */
+static inline double log_add_exp(double acc, double x) {
+    double lo = isnan(acc) ? acc : (acc < x ? acc : x);
+    double hi = isnan(acc) ? acc : (x < acc ? acc : x);
+    return lo != hi || isfinite(lo) ? hi + log1p(exp(lo - hi)) : x;
+}
+SCAN_KERNEL(logcumsumexp_f32, float, double, log_add_exp, -INFINITY)
+SCAN_KERNEL(logcumsumexp_f64, double, double, log_add_exp, -INFINITY)
+
+/* t = {y, dense x}, i = {outer, len, inner} */
+static int logcumsumexp_kernel(const cg_kargs *k) {
+    if (k->t[0]->dtype == CG_FLOAT64)
+        logcumsumexp_f64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    else
+        logcumsumexp_f32(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    return 0;
+}
+
+static cg_tensor *reverse_logcumsumexp(cg_tensor *x, int64_t dim) {
+    tmp S = {0};
+    return tmp_end(&S, K(cg_flip(K(cg_logcumsumexp(K(cg_flip(x, &dim, 1)), dim)), &dim, 1)));
+}
+
+/* d logcumsumexp: g_in[i] = sum_{k >= i} g[k] exp(x[i] - y[k]), summed in log
+ * space, apart for the positive and the negative g, so that nothing overflows:
+ * exp(reverse_logcumsumexp(log|g| - y) + x) */
+static int logcumsumexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *g = gout[0];
+    if (g->ndim == 0 || g->numel == 0) {
+        cg_tensor_retain(gin[0] = g);
+        return 0;
+    }
+    int64_t dim = n->i[0];
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1));
+    cg_tensor *zero = K(number(0, g)), *lowest = K(number(g->dtype == CG_FLOAT32 ? -FLT_MAX : -DBL_MAX, g));
+    cg_tensor *log_abs = K(cg_log(K(cg_abs(g))));
+    cg_tensor *pos = K(cg_where(K(cg_gt(g, zero)), log_abs, lowest));
+    cg_tensor *neg = K(cg_where(K(cg_lt(g, zero)), log_abs, lowest));
+    cg_tensor *gp = K(cg_exp(K(cg_add(K(reverse_logcumsumexp(K(cg_sub(pos, y)), dim)), x))));
+    cg_tensor *gn = K(cg_exp(K(cg_add(K(reverse_logcumsumexp(K(cg_sub(neg, y)), dim)), x))));
+    return (gin[0] = tmp_end(&S, K(cg_sub(gp, gn)))) ? 0 : -1;
+}
+static const cg_op logcumsumexp_op = {"LogcumsumexpBackward0", logcumsumexp_backward, NULL};
+
+cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim) {
+    int64_t d;
+    cg_dtype dtype;
+    if (cg_wrap_dim(dim, x->ndim, &d) || float_dtype("logcumsumexp_out_cpu", x, NULL, &dtype)) return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
+    if (out && out->numel) {
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
+        cg_kernel(logcumsumexp_kernel, &(cg_kargs){.name = "logcumsumexp", .t = {out, c}, .nw = 1,
+                                                   .i = {outer, len, inner}});
+    }
+    cg_tensor_release(c);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&logcumsumexp_op, &x, 1, 1);
     if (!n || cg_save(n, 0, x, false) || cg_save(n, 1, out, true)) return fail(out, n);
     n->i[0] = d;
     return finish(out, n);

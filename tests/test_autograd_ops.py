@@ -166,6 +166,7 @@ OPS = [
     Op("cumprod", lambda m, a: a.cumprod(1) * a, [(2, 4)], domain="nonzero", third=True, needs="cumprod"),
     Op("cummax", lambda m, a: a.cummax(1).values * a, [(2, 4)], needs="cummax"),
     Op("cummin", lambda m, a: a.cummin(0)[0] * a, [(3, 2)], needs="cummin"),
+    Op("logcumsumexp", lambda m, a: a.logcumsumexp(1) * a, [(2, 4)], needs="logcumsumexp"),
     Op("fmod", lambda m, a, b: m.fmod(a, b) * a, [(2, 3), (3,)], domain=[(1.1, 1.9), (0.5, 0.9)], needs="fmod"),
     Op("fmod by a number", lambda m, a: a.fmod(0.7) * a, [(3,)], domain=(1.5, 1.9), needs="fmod"),
     Op("hypot", lambda m, a, b: m.hypot(a, b), [(2, 3), (3,)], third=True, needs="hypot"),

@@ -239,6 +239,69 @@ def test_cummax_cummin_dim_must_be_an_int(name, dim):
             getattr(lib, name)(lib.ones(2, 3), dim)
 
 
+
+# ---------------------------------------------------------------- logcumsumexp
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim", CUM_SHAPES)
+def test_logcumsumexp_values_and_gradient(shape, dim, dtype):
+    check_op(lambda lib, x: lib.logcumsumexp(x, dim), shape, dtype=dtype,
+             np_fn=lambda a: np.logaddexp.accumulate(a, axis=dim))
+
+
+def test_logcumsumexp_noncontiguous_method_form():
+    check_op(lambda lib, x: x.logcumsumexp(dim=0), (4, 5), noncontig=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logcumsumexp_values_are_bit_identical_to_torch(dtype):
+    torch = torch_or_skip()
+    a = np.random.default_rng(4).standard_normal((9, 30)) * 30
+    inf = float("inf")
+    special = np.array([[-inf, -inf, 1.0, inf, 2.0, NAN, 3.0], [NAN, 1.0, -inf, 0.5, inf, inf, -inf],
+                        [-inf, -inf, -inf, -inf, 700.0, 710.0, -710.0]])
+    for data in (a, special):
+        for dim in (0, 1, -1):
+            same_values(cgrad.logcumsumexp(cgrad.tensor(data, dtype=getattr(cgrad, dtype)), dim),
+                        torch.logcumsumexp(torch.tensor(data, dtype=getattr(torch, dtype)), dim))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logcumsumexp_gradient_of_large_and_infinite_inputs_matches_torch(dtype):
+    data = np.array([[800.0, -800.0, 805.0, 3.0, 2.5], [-np.inf, -np.inf, 1.0, 2.0, -np.inf], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    for dim in (0, 1):
+        assert_grads_match_torch(lambda lib, x: lib.logcumsumexp(x, dim), data, dtype=dtype)
+
+
+def test_logcumsumexp_second_derivative_matches_torch():
+    data = np.random.default_rng(6).standard_normal((3, 5))
+    assert_grads_match_torch(lambda lib, x: lib.logcumsumexp(x, 1), data, second_order=True)
+
+
+def test_logcumsumexp_grad_fn_0d_and_empty():
+    torch = torch_or_skip()
+    for data, dim in [(2.5, 0), (-1.5, -1), ([[1.5, -2.0]], 0), ([[]], 1), ([[]], 0)]:
+        x = cgrad.tensor(data, requires_grad=True)
+        t = torch.tensor(data, requires_grad=True)
+        ours, theirs = x.logcumsumexp(dim), t.logcumsumexp(dim)
+        assert ours.grad_fn.name() == theirs.grad_fn.name() == "LogcumsumexpBackward0"
+        same_values(ours, theirs)
+        ours.sum().backward()
+        theirs.sum().backward()
+        same_values(x.grad, t.grad)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.logcumsumexp(lib.tensor([1, 2]), 0),
+    lambda lib: lib.logcumsumexp(lib.tensor([True, False]), 0),
+    lambda lib: lib.logcumsumexp(lib.ones(2, 3), 2),
+    lambda lib: lib.logcumsumexp(lib.ones(2, 3), -3),
+    lambda lib: lib.logcumsumexp(lib.tensor(1.0), 1),
+])
+def test_logcumsumexp_errors(call):
+    assert_same_error(call)
+
+
 # ---------------------------------------------------------------- inside cgrad.compile
 
 def scan_select_step(params):
@@ -247,6 +310,7 @@ def scan_select_step(params):
     def step(x):
         h = x * w
         loss = h.cumprod(1).sum() + h.cummax(1).values.sum() * 0.5 - h.cummin(0)[0].sum()
+        loss = loss + h.logcumsumexp(1).sum() * 0.25
         loss.backward()
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)

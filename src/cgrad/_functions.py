@@ -162,6 +162,10 @@ def cummin(input, dim):
     return _arg(input, "cummin").cummin(dim)
 
 
+def logcumsumexp(input, dim):
+    return _arg(input, "logcumsumexp").logcumsumexp(dim)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -54,7 +54,8 @@ _add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum cumprod
 OPS.update({"sort": ("reduction", lambda x, y: x.sort(1).values), "argsort": ("reduction", lambda x, y: x.argsort(1)),
             "topk": ("reduction", lambda x, y: x.topk(2, 1).values),
             "cummax": ("reduction", lambda x, y: x.cummax(1).values),
-            "cummin": ("reduction", lambda x, y: x.cummin(1).values)})
+            "cummin": ("reduction", lambda x, y: x.cummin(1).values),
+            "logcumsumexp": ("reduction", lambda x, y: x.logcumsumexp(1))})
 OPS.update({
     "var": ("reduction", lambda x, y: x.var(1, correction=1)),
     "std": ("reduction", lambda x, y: x.std(1, correction=1)),

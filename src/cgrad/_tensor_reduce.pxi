@@ -262,6 +262,10 @@ cdef class _TensorReduce(_TensorMath):
         it was reached at; the gradient goes back to those positions."""
         return cummax_cummin(self, True, dim)
 
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(self), dim)), computed without overflow; floats only."""
+        return wrap(cg_logcumsumexp(self.t, int_dim(dim, "logcumsumexp")))
+
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
         return (self != 0).sum(dim)
