@@ -302,6 +302,140 @@ def test_logcumsumexp_errors(call):
     assert_same_error(call)
 
 
+
+# ---------------------------------------------------------------- kthvalue, median, mode
+
+def check_selection(call, data, dim, keepdim, dtype="float64", index_as_torch=False):
+    """call(lib, x) -> (values, indices) along dim: values (and dtypes, shapes)
+    bit-identical to torch's; each index points at an element equal to its value
+    (torch's choice among equal values is its own), or is torch's index."""
+    torch = torch_or_skip()
+    x = cgrad.tensor(data).to(getattr(cgrad, dtype))
+    ours, theirs = call(cgrad, x), call(torch, torch.tensor(data).to(getattr(torch, dtype)))
+    same_values(ours.values, theirs.values)
+    assert ours.indices.dtype == cgrad.int64 and tuple(ours.indices.shape) == tuple(theirs.indices.shape)
+    if index_as_torch:
+        same_values(ours.indices, theirs.indices)
+    if x.dim() == 0:
+        assert ours.indices.item() == 0
+        return ours
+    index = ours.indices if keepdim else ours.indices.unsqueeze(dim)
+    picked = x.gather(dim, index)
+    picked = picked if keepdim else picked.squeeze(dim)
+    np.testing.assert_array_equal(np_of(picked), np_of(ours.values))
+    return ours
+
+
+def selection_data(seed=0):
+    """(distinct values, many ties, ties with NaNs), each (4, 7)."""
+    rng = np.random.default_rng(seed)
+    distinct = rng.standard_normal((4, 7))
+    ties = rng.integers(-2, 3, (4, 7)).astype(np.float64)
+    nans = ties.copy()
+    nans[0, 1] = nans[0, 4] = nans[1, 6] = nans[2, 0] = NAN
+    nans[3, :] = NAN
+    return distinct, ties, nans
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k,dim,keepdim", [
+    ((7,), 3, 0, False), ((4, 5), 1, 1, False), ((4, 5), 5, -1, True), ((4, 5), 2, 0, False),
+    ((2, 3, 4), 2, -2, True), ((2, 3, 4), 4, 2, False),
+])
+def test_kthvalue_values_and_gradient(shape, k, dim, keepdim, dtype):
+    def np_kth(a):
+        r = np.take(np.sort(a, axis=dim), [k - 1], axis=dim)
+        return r if keepdim else r.squeeze(dim)
+
+    check_op(lambda lib, x: lib.kthvalue(x, k, dim, keepdim).values, shape, dtype=dtype, np_fn=np_kth)
+
+
+def test_kthvalue_noncontiguous_method_form_and_keywords():
+    check_op(lambda lib, x: x.kthvalue(k=2, dim=0, keepdim=True)[0], (4, 5), noncontig=True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_kthvalue_indices_ties_and_nans(dtype):
+    distinct, ties, nans = selection_data()
+    cases = [distinct, ties, nans] if dtype != "int64" else [ties]
+    for data in cases:
+        for dim, n in ((1, 7), (0, 4), (-1, 7)):
+            for k in range(1, n + 1):
+                for keepdim in (False, True):
+                    check_selection(lambda lib, x: lib.kthvalue(x, k, dim, keepdim), data, dim, keepdim, dtype,
+                                    index_as_torch=data is distinct)
+
+
+def test_kthvalue_counts_nan_as_the_largest():
+    r = cgrad.kthvalue(cgrad.tensor([1.0, NAN, 2.0, NAN, 0.0]), 4)
+    assert np.isnan(r.values.item()) and r.indices.item() in (1, 3)
+    r = cgrad.kthvalue(cgrad.tensor([1.0, NAN, 2.0, NAN, 0.0]), 3)
+    assert r.values.item() == 2.0 and r.indices.item() == 2
+
+
+
+@pytest.mark.parametrize("name,call", [
+    ("kthvalue", lambda lib, x: lib.kthvalue(x, 3, 1)),
+])
+def test_selection_gradient_goes_to_the_chosen_index(name, call):
+    torch = torch_or_skip()
+    distinct, ties, nans = selection_data(2)
+    assert_grads_match_torch(call, distinct)
+    for data in (ties, nans):
+        x = cgrad.tensor(data, requires_grad=True)
+        r = call(cgrad, x)
+        assert r.values.grad_fn.name() == call(torch, torch.tensor(data, requires_grad=True)).values.grad_fn.name()
+        g = np.arange(1.0, 5.0)
+        r.values.backward(cgrad.tensor(g))
+        expected = np.zeros(data.shape)
+        expected[np.arange(4), np_of(r.indices)] = g
+        np.testing.assert_array_equal(np_of(x.grad), expected)
+
+
+@pytest.mark.parametrize("name", ["kthvalue"])
+def test_selection_0d_and_empty(name):
+    torch = torch_or_skip()
+
+    def call(lib, x, dim, keepdim=False):
+        return lib.kthvalue(x, 1, dim, keepdim) if name == "kthvalue" else getattr(lib, name)(x, dim, keepdim)
+
+    for data, dim, keepdim in [(2.5, 0, False), (2.5, -1, True), ([[]], 0, False), ([[]], 0, True),
+                               ([[1.5, -2.0]], 0, False)]:
+        x = cgrad.tensor(data, requires_grad=True)
+        t = torch.tensor(data, requires_grad=True)
+        ours, theirs = call(cgrad, x, dim, keepdim), call(torch, t, dim, keepdim)
+        assert type(ours).__name__ == name and repr(ours).startswith(f"cgrad.return_types.{name}(")
+        assert ours.values.grad_fn.name() == theirs.values.grad_fn.name()
+        same_values(ours.values, theirs.values)
+        same_values(ours.indices, theirs.indices)
+        ours.values.sum().backward()
+        theirs.values.sum().backward()
+        same_values(x.grad, t.grad)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.kthvalue(lib.ones(3, 4), 0),
+    lambda lib: lib.kthvalue(lib.ones(3, 4), 5),
+    lambda lib: lib.kthvalue(lib.ones(3, 4), 4, 0),
+    lambda lib: lib.kthvalue(lib.ones(3, 4), 1, 2),
+    lambda lib: lib.kthvalue(lib.ones(3, 4), 1, -3),
+    lambda lib: lib.kthvalue(lib.tensor(1.0), 2),
+    lambda lib: lib.kthvalue(lib.tensor(1.0), 1, 1),
+    lambda lib: lib.kthvalue(lib.zeros(0, 3), 1, 0),
+    lambda lib: lib.kthvalue(lib.zeros(0, 3), 0, 1),
+    lambda lib: lib.kthvalue(lib.tensor([True, False]), 1),
+])
+def test_kthvalue_errors(call):
+    assert_same_error(call)
+
+
+@pytest.mark.parametrize("k", [1.0, True, None])
+def test_kthvalue_k_must_be_an_int(k):
+    for lib in (cgrad, torch_or_skip()):
+        with pytest.raises(TypeError):
+            lib.kthvalue(lib.ones(2, 3), k)
+
+
 # ---------------------------------------------------------------- inside cgrad.compile
 
 def scan_select_step(params):
@@ -310,7 +444,7 @@ def scan_select_step(params):
     def step(x):
         h = x * w
         loss = h.cumprod(1).sum() + h.cummax(1).values.sum() * 0.5 - h.cummin(0)[0].sum()
-        loss = loss + h.logcumsumexp(1).sum() * 0.25
+        loss = loss + h.logcumsumexp(1).sum() * 0.25 + h.kthvalue(2, 1).values.sum()
         loss.backward()
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)

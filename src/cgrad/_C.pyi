@@ -233,6 +233,7 @@ class Tensor:
     def cummax(self, dim: int) -> Tuple["Tensor", "Tensor"]: ...
     def cummin(self, dim: int) -> Tuple["Tensor", "Tensor"]: ...
     def logcumsumexp(self, dim: int) -> "Tensor": ...
+    def kthvalue(self, k: int, dim: int = ..., keepdim: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
     def sort(self, dim: int = ..., descending: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
@@ -324,6 +325,9 @@ class return_types:
         values: Tensor
         indices: Tensor
     class min(Tuple[Tensor, Tensor]):
+        values: Tensor
+        indices: Tensor
+    class kthvalue(Tuple[Tensor, Tensor]):
         values: Tensor
         indices: Tensor
     class cummax(Tuple[Tensor, Tensor]):

@@ -166,6 +166,10 @@ def logcumsumexp(input, dim):
     return _arg(input, "logcumsumexp").logcumsumexp(dim)
 
 
+def kthvalue(input, k, dim=-1, keepdim=False):
+    return _arg(input, "kthvalue").kthvalue(k, dim, keepdim)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -66,6 +66,9 @@ class return_types:
     class topk(_ValuesIndices):
         _name = "topk"
 
+    class kthvalue(_ValuesIndices):
+        _name = "kthvalue"
+
     class cummax(_ValuesIndices):
         _name = "cummax"
 
@@ -143,6 +146,22 @@ cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
     values = wrap(r)
     kind = return_types.cummin if is_min else return_types.cummax
     return kind(values, wrap(idx))
+
+
+PICK_KTH = 0
+PICK_NAMES = ("kthvalue",)
+
+
+cdef object pick_dim(_TensorBase x, int op, int64_t k, object dim, bint keepdim):
+    """(values, indices) of kthvalue along dim."""
+    cdef cg_tensor *idx = NULL
+    cdef cg_tensor *r
+    cdef int64_t d = int_dim(dim, PICK_NAMES[op])
+    r = cg_kthvalue(x.t, k, d, keepdim, &idx)
+    if r == NULL:
+        raise_error()
+    values = wrap(r)
+    return getattr(return_types, PICK_NAMES[op])(values, wrap(idx))
 
 
 cdef object arg_max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
@@ -265,6 +284,13 @@ cdef class _TensorReduce(_TensorMath):
     def logcumsumexp(self, dim):
         """log(cumsum(exp(self), dim)), computed without overflow; floats only."""
         return wrap(cg_logcumsumexp(self.t, int_dim(dim, "logcumsumexp")))
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices): the k-th smallest value along dim (k from 1; NaN
+        is larger than every number) and its position; the gradient goes there."""
+        if isinstance(k, bool):
+            raise TypeError("kthvalue(): argument 'k' must be int, not bool")
+        return pick_dim(self, PICK_KTH, int_arg(k, "kthvalue", "k"), dim, keepdim)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
