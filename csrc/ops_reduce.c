@@ -870,9 +870,10 @@ static int pick_dtype_ok(pick_op op, const cg_tensor *a, bool all) {
     return -1;
 }
 
-/* d kthvalue: 1 at the selected index, as max(dim) */
+/* d kthvalue, median(dim): 1 at the selected index, as max(dim) */
 static const cg_op kthvalue_op = {"KthvalueBackward0", max_dim_backward, NULL};
-static const cg_op *const pick_ops[] = {&kthvalue_op};
+static const cg_op median_dim_op = {"MedianBackward1", max_dim_backward, NULL};
+static const cg_op *const pick_ops[] = {&kthvalue_op, &median_dim_op};
 
 static cg_tensor *pick_dim(pick_op op, cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
     int64_t d;
@@ -904,6 +905,24 @@ static cg_tensor *pick_dim(pick_op op, cg_tensor *a, int64_t k, int64_t dim, int
 
 cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
     return pick_dim(PICK_KTH, a, k, dim, keepdim, indices);
+}
+cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return pick_dim(PICK_MEDIAN, a, 0, dim, keepdim, indices);
+}
+
+/* d median(a)/da_i = 1/k for the k elements equal to the result (NaNs when it is NaN), as max() */
+static const cg_op median_all_op = {"MedianBackward0", max_all_backward, NULL};
+
+cg_tensor *cg_median(cg_tensor *a) {
+    uint32_t mask;
+    cg_tensor *values, *indices;
+    if (pick_dtype_ok(PICK_MEDIAN, a, true) || reduce_mask(a, NULL, 0, &mask) ||
+        pick_raw(PICK_MEDIAN, a, -1, false, 0, &values, &indices))
+        return NULL;
+    cg_tensor_release(indices);
+    if (a->numel == 0) /* as PyTorch: NaN, which an int64 result holds as its least value */
+        cg_fill_raw(values, values->dtype == CG_INT64 ? (double)INT64_MIN : NAN);
+    return record(&median_all_op, values, a, mask, false, false, 0, SAVE_IN | SAVE_OUT);
 }
 
 static cg_tensor *arg_max_min(arg_op op, cg_tensor *a, const int64_t *dim, int keepdim) {

@@ -374,8 +374,93 @@ def test_kthvalue_counts_nan_as_the_largest():
 
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7,), (4, 6), (2, 3, 5)])
+def test_median_of_all_values_and_gradient(shape, dtype):
+    check_op(lambda lib, x: lib.median(x), shape, dtype=dtype,
+             np_fn=lambda a: np.sort(a, axis=None)[(a.size - 1) // 2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim,keepdim", [((7,), 0, False), ((4, 6), 1, False), ((4, 6), -1, True),
+                                               ((4, 5), 0, False), ((2, 3, 5), -2, True)])
+def test_median_along_dim_values_and_gradient(shape, dim, keepdim, dtype):
+    def np_median(a):
+        r = np.take(np.sort(a, axis=dim), [(a.shape[dim] - 1) // 2], axis=dim)
+        return r if keepdim else r.squeeze(dim)
+
+    check_op(lambda lib, x: lib.median(x, dim, keepdim).values, shape, dtype=dtype, np_fn=np_median)
+
+
+def test_median_noncontiguous_method_forms():
+    check_op(lambda lib, x: x.median(dim=0, keepdim=True)[0] + x.median(), (4, 5), noncontig=True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_median_takes_the_lower_middle_value_and_propagates_nan(dtype):
+    torch = torch_or_skip()
+    distinct, ties, nans = selection_data(3)
+    cases = [distinct, ties, nans, distinct[:, :6], ties[:, :6]] if dtype != "int64" else [ties, ties[:, :6]]
+    for data in cases:
+        for dim in (0, 1, -1):
+            for keepdim in (False, True):
+                check_selection(lambda lib, x: lib.median(x, dim, keepdim), data, dim, keepdim, dtype,
+                                index_as_torch=data is distinct)
+        for part in (data, data[:2, :3], data[3]):
+            same_values(cgrad.median(cgrad.tensor(part).to(getattr(cgrad, dtype))),
+                        torch.median(torch.tensor(part).to(getattr(torch, dtype))))
+
+
+def test_median_with_nan_gives_the_first_nan_position():
+    r = cgrad.tensor([[1.0, NAN, 2.0, NAN, 0.0], [3.0, 1.0, 2.0, 0.0, NAN]]).median(1)
+    assert np.isnan(np_of(r.values)).all() and r.indices.tolist() == [1, 4]
+
+
+@pytest.mark.parametrize("data", [[[1.0, 2.0], [2.0, 2.0]], [[1.0, NAN], [NAN, 2.0]], [[3.0, 1.0, 2.0, 5.0]],
+                                  [[1.0, 1.0, 1.0]]])
+def test_median_of_all_shares_the_gradient_among_equal_values_as_torch(data):
+    torch = torch_or_skip()
+    assert_grads_match_torch(lambda lib, x: lib.median(x), data)
+    x = cgrad.tensor(data, requires_grad=True)
+    assert x.median().grad_fn.name() == torch.tensor(data, requires_grad=True).median().grad_fn.name()
+
+
+def test_median_of_all_0d_and_empty():
+    torch = torch_or_skip()
+    for data, dtype in [(2.5, "float64"), ([], "float32"), ([[]], "float64"), ([], "int64"), (7, "int64")]:
+        same_values(cgrad.tensor(data).to(getattr(cgrad, dtype)).median(),
+                    torch.tensor(data).to(getattr(torch, dtype)).median())
+    x = cgrad.tensor(2.5, requires_grad=True)
+    x.median().backward()
+    assert x.grad.item() == 1.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.median(lib.tensor([True, False])),
+    lambda lib: lib.median(lib.tensor([True, False]), 0),
+    lambda lib: lib.median(lib.ones(3, 4), 2),
+    lambda lib: lib.median(lib.ones(3, 4), -3),
+    lambda lib: lib.median(lib.tensor(1.0), 1),
+    lambda lib: lib.median(lib.zeros(0, 3), 0),
+])
+def test_median_errors(call):
+    assert_same_error(call)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.median(lib.ones(2, 3), None),
+    lambda lib: lib.median(lib.ones(2, 3), keepdim=True),
+    lambda lib: lib.median(lib.ones(2, 3), 1.0),
+])
+def test_median_argument_types(call):
+    for lib in (cgrad, torch_or_skip()):
+        with pytest.raises(TypeError):
+            call(lib)
+
+
 @pytest.mark.parametrize("name,call", [
     ("kthvalue", lambda lib, x: lib.kthvalue(x, 3, 1)),
+    ("median", lambda lib, x: lib.median(x, 1)),
 ])
 def test_selection_gradient_goes_to_the_chosen_index(name, call):
     torch = torch_or_skip()
@@ -392,7 +477,7 @@ def test_selection_gradient_goes_to_the_chosen_index(name, call):
         np.testing.assert_array_equal(np_of(x.grad), expected)
 
 
-@pytest.mark.parametrize("name", ["kthvalue"])
+@pytest.mark.parametrize("name", ["kthvalue", "median"])
 def test_selection_0d_and_empty(name):
     torch = torch_or_skip()
 
@@ -445,6 +530,7 @@ def scan_select_step(params):
         h = x * w
         loss = h.cumprod(1).sum() + h.cummax(1).values.sum() * 0.5 - h.cummin(0)[0].sum()
         loss = loss + h.logcumsumexp(1).sum() * 0.25 + h.kthvalue(2, 1).values.sum()
+        loss = loss + h.median() - h.median(0).values.sum()
         loss.backward()
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)

@@ -235,6 +235,10 @@ class Tensor:
     def logcumsumexp(self, dim: int) -> "Tensor": ...
     def kthvalue(self, k: int, dim: int = ..., keepdim: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
+    def median(self) -> "Tensor": ...
+    @overload
+    def median(self, dim: int, keepdim: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
+    @overload
     def sort(self, dim: int = ..., descending: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
     def sort(self, *, stable: Optional[bool], dim: int = ..., descending: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
@@ -328,6 +332,9 @@ class return_types:
         values: Tensor
         indices: Tensor
     class kthvalue(Tuple[Tensor, Tensor]):
+        values: Tensor
+        indices: Tensor
+    class median(Tuple[Tensor, Tensor]):
         values: Tensor
         indices: Tensor
     class cummax(Tuple[Tensor, Tensor]):

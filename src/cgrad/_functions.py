@@ -170,6 +170,11 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return _arg(input, "kthvalue").kthvalue(k, dim, keepdim)
 
 
+def median(input, *args, **kwargs):
+    """median(input) or median(input, dim, keepdim=False)"""
+    return _arg(input, "median").median(*args, **kwargs)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -69,6 +69,9 @@ class return_types:
     class kthvalue(_ValuesIndices):
         _name = "kthvalue"
 
+    class median(_ValuesIndices):
+        _name = "median"
+
     class cummax(_ValuesIndices):
         _name = "cummax"
 
@@ -148,16 +151,20 @@ cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
     return kind(values, wrap(idx))
 
 
-PICK_KTH = 0
-PICK_NAMES = ("kthvalue",)
+cdef object NO_DIM = object()  # median's dim not given
+PICK_KTH, PICK_MEDIAN = 0, 1
+PICK_NAMES = ("kthvalue", "median")
 
 
 cdef object pick_dim(_TensorBase x, int op, int64_t k, object dim, bint keepdim):
-    """(values, indices) of kthvalue along dim."""
+    """(values, indices) of kthvalue or median along dim."""
     cdef cg_tensor *idx = NULL
     cdef cg_tensor *r
     cdef int64_t d = int_dim(dim, PICK_NAMES[op])
-    r = cg_kthvalue(x.t, k, d, keepdim, &idx)
+    if op == PICK_KTH:
+        r = cg_kthvalue(x.t, k, d, keepdim, &idx)
+    else:
+        r = cg_median_dim(x.t, d, keepdim, &idx)
     if r == NULL:
         raise_error()
     values = wrap(r)
@@ -291,6 +298,16 @@ cdef class _TensorReduce(_TensorMath):
         if isinstance(k, bool):
             raise TypeError("kthvalue(): argument 'k' must be int, not bool")
         return pick_dim(self, PICK_KTH, int_arg(k, "kthvalue", "k"), dim, keepdim)
+
+    def median(self, dim=NO_DIM, keepdim=NO_DIM):
+        """median(): the lower of the two middle values of all elements, 0-d;
+        median(dim, keepdim=False): (values, indices) along dim. NaN when there
+        is one (the first NaN's position along dim)."""
+        if dim is NO_DIM:
+            if keepdim is not NO_DIM:
+                raise TypeError('median() missing 1 required positional arguments: "dim"')
+            return wrap(cg_median(self.t))
+        return pick_dim(self, PICK_MEDIAN, 0, dim, False if keepdim is NO_DIM else keepdim)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
