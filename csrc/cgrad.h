@@ -366,12 +366,14 @@ cg_tensor *cg_min(cg_tensor *a);
  * gradient goes to that position only. */
 cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
 cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
-/* Along dim, as max_dim: the k-th smallest value (k from 1) and the median (the
- * lower of the two middle values; NaN when the slice has one), each with its
- * position in *indices.
+/* Along dim, as max_dim: the k-th smallest value (k from 1), the median (the
+ * lower of the two middle values; NaN when the slice has one) and the mode
+ * (the most frequent value, the smallest among equally frequent ones), each
+ * with its position in *indices: among equal values, the last for the mode.
  * NaN sorts after every number. The gradient goes to that position only. */
 cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices);
 cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+cg_tensor *cg_mode(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
 /* The median of all elements, 0-d; the gradient is shared evenly among ties. */
 cg_tensor *cg_median(cg_tensor *a);
 /* int64 positions of the first largest / smallest element; dim NULL: of the flattened a. */

@@ -870,10 +870,11 @@ static int pick_dtype_ok(pick_op op, const cg_tensor *a, bool all) {
     return -1;
 }
 
-/* d kthvalue, median(dim): 1 at the selected index, as max(dim) */
+/* d kthvalue, median(dim), mode: 1 at the selected index, as max(dim) */
 static const cg_op kthvalue_op = {"KthvalueBackward0", max_dim_backward, NULL};
 static const cg_op median_dim_op = {"MedianBackward1", max_dim_backward, NULL};
-static const cg_op *const pick_ops[] = {&kthvalue_op, &median_dim_op};
+static const cg_op mode_op = {"ModeBackward0", max_dim_backward, NULL};
+static const cg_op *const pick_ops[] = {&kthvalue_op, &median_dim_op, &mode_op};
 
 static cg_tensor *pick_dim(pick_op op, cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
     int64_t d;
@@ -908,6 +909,9 @@ cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_ten
 }
 cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
     return pick_dim(PICK_MEDIAN, a, 0, dim, keepdim, indices);
+}
+cg_tensor *cg_mode(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return pick_dim(PICK_MODE, a, 0, dim, keepdim, indices);
 }
 
 /* d median(a)/da_i = 1/k for the k elements equal to the result (NaNs when it is NaN), as max() */

@@ -204,6 +204,7 @@ OPS = [
     Op("kthvalue", lambda m, a: a.kthvalue(2, 1).values * a.sum(1), [(2, 4)], needs="kthvalue"),
     Op("median", lambda m, a: a.median() * a, [(5,)], needs="median"),
     Op("median dim", lambda m, a: a.median(1, keepdim=True).values * a, [(2, 4)], needs="median"),
+    Op("mode", lambda m, a: a.mode(0).values * a, [(3, 2)], needs="mode"),
     Op("logsumexp", lambda m, a: a.logsumexp(1), [(2, 4)], third=True, needs="logsumexp"),
     Op("norm", lambda m, a: a.norm(), [(4,)], third=True, needs="norm"),
     Op("gather", lambda m, a: a.gather(1, m.tensor([[0, 2], [1, 1]])) ** 2, [(2, 3)], needs="gather"),

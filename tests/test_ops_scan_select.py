@@ -442,8 +442,11 @@ def test_median_of_all_0d_and_empty():
     lambda lib: lib.median(lib.ones(3, 4), -3),
     lambda lib: lib.median(lib.tensor(1.0), 1),
     lambda lib: lib.median(lib.zeros(0, 3), 0),
+    lambda lib: lib.mode(lib.ones(3, 4), 2),
+    lambda lib: lib.mode(lib.tensor(1.0), 1),
+    lambda lib: lib.mode(lib.zeros(0, 3), 0),
 ])
-def test_median_errors(call):
+def test_median_mode_errors(call):
     assert_same_error(call)
 
 
@@ -451,16 +454,58 @@ def test_median_errors(call):
     lambda lib: lib.median(lib.ones(2, 3), None),
     lambda lib: lib.median(lib.ones(2, 3), keepdim=True),
     lambda lib: lib.median(lib.ones(2, 3), 1.0),
+    lambda lib: lib.mode(lib.ones(2, 3), None),
 ])
-def test_median_argument_types(call):
+def test_median_mode_argument_types(call):
     for lib in (cgrad, torch_or_skip()):
         with pytest.raises(TypeError):
             call(lib)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,dim,keepdim", [((7,), 0, False), ((4, 6), 1, True), ((4, 5), 0, False),
+                                               ((2, 3, 5), -1, False)])
+def test_mode_values_and_gradient(shape, dim, keepdim, dtype):
+    # distinct values: the mode is the smallest, found once
+    def np_mode(a):
+        r = np.min(a, axis=dim, keepdims=True)
+        return r if keepdim else r.squeeze(dim)
+
+    check_op(lambda lib, x: lib.mode(x, dim, keepdim).values, shape, dtype=dtype, np_fn=np_mode)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "bool"])
+def test_mode_picks_the_smallest_most_frequent_value_at_its_last_position(dtype):
+    # torch sorts slices of up to 16 elements stably, so its index among equal
+    # values is the last one there too; for longer slices only the value is compared
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 9, 16, 40):
+        data = rng.integers(0, 2 if dtype == "bool" else 4, (3, n)).astype(np.float64)
+        for dim, keepdim in ((1, False), (-1, True)):
+            check_selection(lambda lib, x: lib.mode(x, dim, keepdim), data, dim, keepdim, dtype,
+                            index_as_torch=n <= 16)
+        if n <= 16:
+            check_selection(lambda lib, x: lib.mode(x, 0), data, 0, False, dtype, index_as_torch=True)
+    r = cgrad.mode(cgrad.tensor([2.0, 1.0, 2.0, 3.0, 1.0, 2.0, 1.0]))
+    assert r.values.item() == 1.0 and r.indices.item() == 6
+
+
+def test_mode_counts_each_nan_once():
+    # a NaN equals nothing, so two NaNs are no run; where torch puts a NaN among
+    # the sorted values is up to its unstable sort, so only numbers are compared
+    torch = torch_or_skip()
+    data = [[1.0, NAN, 2.0, NAN, 0.0]]
+    ours, theirs = cgrad.tensor(data).mode(1), torch.tensor(data).mode(1)
+    same_values(ours.values, theirs.values)
+    same_values(ours.indices, theirs.indices)
+    r = cgrad.tensor([NAN, 3.0, NAN, 1.0, 4.0, NAN]).mode()
+    assert r.values.item() == 1.0 and r.indices.item() == 3
+
+
 @pytest.mark.parametrize("name,call", [
     ("kthvalue", lambda lib, x: lib.kthvalue(x, 3, 1)),
     ("median", lambda lib, x: lib.median(x, 1)),
+    ("mode", lambda lib, x: lib.mode(x, 1)),
 ])
 def test_selection_gradient_goes_to_the_chosen_index(name, call):
     torch = torch_or_skip()
@@ -477,7 +522,7 @@ def test_selection_gradient_goes_to_the_chosen_index(name, call):
         np.testing.assert_array_equal(np_of(x.grad), expected)
 
 
-@pytest.mark.parametrize("name", ["kthvalue", "median"])
+@pytest.mark.parametrize("name", ["kthvalue", "median", "mode"])
 def test_selection_0d_and_empty(name):
     torch = torch_or_skip()
 
@@ -530,7 +575,7 @@ def scan_select_step(params):
         h = x * w
         loss = h.cumprod(1).sum() + h.cummax(1).values.sum() * 0.5 - h.cummin(0)[0].sum()
         loss = loss + h.logcumsumexp(1).sum() * 0.25 + h.kthvalue(2, 1).values.sum()
-        loss = loss + h.median() - h.median(0).values.sum()
+        loss = loss + h.median() - h.median(0).values.sum() + h.round().mode(1)[0].sum()
         loss.backward()
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)

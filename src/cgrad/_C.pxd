@@ -216,6 +216,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices)
     cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices)
     cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices)
+    cg_tensor *cg_mode(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices)
     cg_tensor *cg_median(cg_tensor *a)
     cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices)
     cg_tensor *cg_argmax(cg_tensor *a, const int64_t *dim, int keepdim)

@@ -238,6 +238,7 @@ class Tensor:
     def median(self) -> "Tensor": ...
     @overload
     def median(self, dim: int, keepdim: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
+    def mode(self, dim: int = ..., keepdim: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
     def sort(self, dim: int = ..., descending: bool = ...) -> Tuple["Tensor", "Tensor"]: ...
     @overload
@@ -335,6 +336,9 @@ class return_types:
         values: Tensor
         indices: Tensor
     class median(Tuple[Tensor, Tensor]):
+        values: Tensor
+        indices: Tensor
+    class mode(Tuple[Tensor, Tensor]):
         values: Tensor
         indices: Tensor
     class cummax(Tuple[Tensor, Tensor]):

@@ -1716,7 +1716,6 @@ cdef class Tensor(_TensorNN):
     def index_fill(self, *args, **kwargs): raise not_implemented("Tensor.index_fill")
     def logaddexp(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp")
     def masked_scatter(self, *args, **kwargs): raise not_implemented("Tensor.masked_scatter")
-    def mode(self, *args, **kwargs): raise not_implemented("Tensor.mode")
     def put_(self, *args, **kwargs): raise not_implemented("Tensor.put_")
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
     def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")

@@ -175,6 +175,10 @@ def median(input, *args, **kwargs):
     return _arg(input, "median").median(*args, **kwargs)
 
 
+def mode(input, dim=-1, keepdim=False):
+    return _arg(input, "mode").mode(dim, keepdim)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -7,14 +7,14 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 FUNCTIONS = (
     "addmm", "baddbmm", "bernoulli", "cdist", "cross",
     "einsum", "erfinv", "logaddexp",
-    "mode", "multinomial", "randperm", "sinc", "unique", "xlogy",
+    "multinomial", "randperm", "sinc", "unique", "xlogy",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "addmm", "baddbmm", "cross",
     "erfinv", "index_add", "index_copy", "index_fill", "logaddexp",
-    "masked_scatter", "mode", "put_", "renorm", "sinc", "unique", "xlogy",
+    "masked_scatter", "put_", "renorm", "sinc", "unique", "xlogy",
 )
 
 

@@ -65,6 +65,7 @@ OPS.update({
     "argmin": ("reduction", lambda x, y: x.argmin(1)),
     "kthvalue": ("reduction", lambda x, y: x.kthvalue(2, 1).values),
     "median": ("reduction", lambda x, y: x.median(1).values + x.median()),
+    "mode": ("reduction", lambda x, y: x.mode(1).values),
     "matmul (@)": ("linear algebra", lambda x, y: x @ y.T),
     "mm": ("linear algebra", lambda x, y: x.mm(y.T)),
     "bmm": ("linear algebra", lambda x, y: x[None].bmm(y.T[None])),

@@ -72,6 +72,9 @@ class return_types:
     class median(_ValuesIndices):
         _name = "median"
 
+    class mode(_ValuesIndices):
+        _name = "mode"
+
     class cummax(_ValuesIndices):
         _name = "cummax"
 
@@ -152,19 +155,21 @@ cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
 
 
 cdef object NO_DIM = object()  # median's dim not given
-PICK_KTH, PICK_MEDIAN = 0, 1
-PICK_NAMES = ("kthvalue", "median")
+PICK_KTH, PICK_MEDIAN, PICK_MODE = 0, 1, 2
+PICK_NAMES = ("kthvalue", "median", "mode")
 
 
 cdef object pick_dim(_TensorBase x, int op, int64_t k, object dim, bint keepdim):
-    """(values, indices) of kthvalue or median along dim."""
+    """(values, indices) of kthvalue, median or mode along dim."""
     cdef cg_tensor *idx = NULL
     cdef cg_tensor *r
     cdef int64_t d = int_dim(dim, PICK_NAMES[op])
     if op == PICK_KTH:
         r = cg_kthvalue(x.t, k, d, keepdim, &idx)
-    else:
+    elif op == PICK_MEDIAN:
         r = cg_median_dim(x.t, d, keepdim, &idx)
+    else:
+        r = cg_mode(x.t, d, keepdim, &idx)
     if r == NULL:
         raise_error()
     values = wrap(r)
@@ -308,6 +313,11 @@ cdef class _TensorReduce(_TensorMath):
                 raise TypeError('median() missing 1 required positional arguments: "dim"')
             return wrap(cg_median(self.t))
         return pick_dim(self, PICK_MEDIAN, 0, dim, False if keepdim is NO_DIM else keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices): the most frequent value along dim (the smallest of
+        equally frequent ones) and the last position it occurs at."""
+        return pick_dim(self, PICK_MODE, 0, dim, keepdim)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
