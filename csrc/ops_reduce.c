@@ -817,9 +817,10 @@ PICK_KERNEL(pick_b8, uint8_t)
 /* t = {values, indices, contiguous input}, i = {op, outer, len, inner, k} */
 static int pick_kernel_run(const cg_kargs *k) {
     int64_t len = k->i[2];
-    void *work = malloc((size_t)len * 16 + 1);
+    size_t pair = sizeof(pick_f64_pair); /* the largest of the pair types */
+    void *work = malloc((size_t)len * pair + 1);
     if (!work) {
-        cg_oom(len * 16);
+        cg_oom(len * (int64_t)pair);
         return -1;
     }
     const void *x = cg_ptr(k->t[2]);

@@ -155,8 +155,9 @@ cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
 
 
 cdef object NO_DIM = object()  # median's dim not given
-PICK_KTH, PICK_MEDIAN, PICK_MODE = 0, 1, 2
-PICK_NAMES = ("kthvalue", "median", "mode")
+cdef enum:  # the selection kthvalue, median(dim) and mode make, as pick_op in ops_reduce.c
+    PICK_KTH, PICK_MEDIAN, PICK_MODE
+cdef tuple PICK_NAMES = ("kthvalue", "median", "mode")
 
 
 cdef object pick_dim(_TensorBase x, int op, int64_t k, object dim, bint keepdim):
