@@ -366,6 +366,16 @@ cg_tensor *cg_min(cg_tensor *a);
  * gradient goes to that position only. */
 cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
 cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+/* Along dim, as max_dim: the k-th smallest value (k from 1), the median (the
+ * lower of the two middle values; NaN when the slice has one) and the mode
+ * (the most frequent value, the smallest among equally frequent ones), each
+ * with its position in *indices: among equal values, the last for the mode.
+ * NaN sorts after every number. The gradient goes to that position only. */
+cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices);
+cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+cg_tensor *cg_mode(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices);
+/* The median of all elements, 0-d; the gradient is shared evenly among ties. */
+cg_tensor *cg_median(cg_tensor *a);
 /* int64 positions of the first largest / smallest element; dim NULL: of the flattened a. */
 cg_tensor *cg_argmax(cg_tensor *a, const int64_t *dim, int keepdim);
 cg_tensor *cg_argmin(cg_tensor *a, const int64_t *dim, int keepdim);
@@ -464,6 +474,13 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b);
 cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim); /* integers and bool sum as int64 */
+cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim); /* integers and bool multiply as int64 */
+cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim); /* log(cumsum(exp(x))) without overflow; floats only */
+/* The running maximum (minimum) along dim, in x's dtype, and in *indices (new
+ * reference, int64) the last position where it was reached; NaN, once met,
+ * stays. The gradient goes back to those positions. */
+cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices);
+cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices);
 /* The int64 positions that sort x along dim, equal elements kept in order; NaN
  * last ascending, first descending. The values are cg_gather(x, dim, them). */
 cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending);

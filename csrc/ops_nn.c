@@ -9,6 +9,7 @@
  * l1_loss) are computed raw: their derivative is zero almost everywhere.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -657,68 +658,292 @@ static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
 cg_tensor *cg_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, false); }
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim) { return softmax_impl(x, dim, true); }
 
-/* Over a contiguous (outer, len, inner) block: y[k] = x[0] + ... + x[k] along
- * the middle axis, in order, summed in ACC (double for both float dtypes, as
- * PyTorch: float32 sums round once per output). */
-#define CUMSUM_KERNEL(NAME, T, ACC, ADD)                                                     \
+/* Over a contiguous (outer, len, inner) block: y[k] = x[0] OP ... OP x[k]
+ * along the middle axis, in order, accumulated in ACC (double for both float
+ * dtypes, as PyTorch: float32 results round once per output). */
+#define SCAN_KERNEL(NAME, T, ACC, OP, INIT)                                                  \
     static void NAME(const T *x, T *y, int64_t outer, int64_t len, int64_t inner) {          \
         for (int64_t o = 0; o < outer; o++)                                                  \
             for (int64_t j = 0; j < inner; j++) {                                            \
                 const T *xr = x + o * len * inner + j;                                       \
                 T *yr = y + o * len * inner + j;                                             \
-                ACC acc = 0;                                                                 \
+                ACC acc = INIT;                                                              \
                 for (int64_t k = 0; k < len; k++) {                                          \
-                    acc = ADD(acc, (ACC)xr[k * inner]);                                      \
+                    acc = OP(acc, (ACC)xr[k * inner]);                                       \
                     yr[k * inner] = (T)acc;                                                  \
                 }                                                                            \
             }                                                                                \
     }
 #define PLUS(a, b) ((a) + (b))
-CUMSUM_KERNEL(cumsum_f32, float, double, PLUS)
-CUMSUM_KERNEL(cumsum_f64, double, double, PLUS)
-CUMSUM_KERNEL(cumsum_i64, int64_t, int64_t, cg_wrap_add)
+#define TIMES(a, b) ((a) * (b))
+SCAN_KERNEL(cumsum_f32, float, double, PLUS, 0)
+SCAN_KERNEL(cumsum_f64, double, double, PLUS, 0)
+SCAN_KERNEL(cumsum_i64, int64_t, int64_t, cg_wrap_add, 0)
+SCAN_KERNEL(cumprod_f32, float, double, TIMES, 1)
+SCAN_KERNEL(cumprod_f64, double, double, TIMES, 1)
+SCAN_KERNEL(cumprod_i64, int64_t, int64_t, cg_wrap_mul, 1)
 
-/* t = {y, dense x}, i = {outer, len, inner} */
-static int cumsum_kernel(const cg_kargs *k) {
+/* t = {y, dense x}, i = {outer, len, inner, product} */
+static int scan_kernel(const cg_kargs *k) {
     cg_dtype d = (cg_dtype)k->t[0]->dtype;
+    const void *x = VP(k->t[1]);
+    void *y = VP(k->t[0]);
+    int64_t o = k->i[0], len = k->i[1], in = k->i[2];
+    bool prod = k->i[3];
     if (d == CG_FLOAT64)
-        cumsum_f64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+        (prod ? cumprod_f64 : cumsum_f64)(x, y, o, len, in);
     else if (d == CG_FLOAT32)
-        cumsum_f32(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+        (prod ? cumprod_f32 : cumsum_f32)(x, y, o, len, in);
     else
-        cumsum_i64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+        (prod ? cumprod_i64 : cumsum_i64)(x, y, o, len, in);
     return 0;
+}
+
+/* The running sums (products) of x along dim d: floats in their dtype,
+ * integers and bool as int64. */
+static cg_tensor *scan_raw(cg_tensor *x, int64_t d, bool prod) {
+    cg_dtype dtype = cg_dtype_is_floating((cg_dtype)x->dtype) ? (cg_dtype)x->dtype : CG_INT64;
+    cg_tensor *c = dense(x, x->shape, x->ndim, dtype);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
+    if (out && out->numel) {
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
+        cg_kernel(scan_kernel, &(cg_kargs){.name = prod ? "cumprod" : "cumsum", .t = {out, c}, .nw = 1,
+                                           .i = {outer, len, inner, prod}});
+    }
+    cg_tensor_release(c);
+    return out;
+}
+
+/* r[k] = g[k] + ... + g[len - 1] along dim */
+static cg_tensor *reverse_cumsum(cg_tensor *g, int64_t dim) {
+    tmp S = {0};
+    return tmp_end(&S, K(cg_flip(K(cg_cumsum(K(cg_flip(g, &dim, 1)), dim)), &dim, 1)));
 }
 
 /* d cumsum: each input is in the sums of its position and all after it,
  * g_in = flip(cumsum(flip(g))) along the dim */
 static int cumsum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    tmp S = {0};
-    int64_t dim = n->i[0];
     cg_tensor *g = gout[0];
-    cg_tensor *r = g->ndim ? K(cg_flip(K(cg_cumsum(K(cg_flip(g, &dim, 1)), dim)), &dim, 1)) : K(cg_clone(g));
-    return (gin[0] = tmp_end(&S, r)) ? 0 : -1;
+    return (gin[0] = g->ndim ? reverse_cumsum(g, n->i[0]) : cg_clone(g)) ? 0 : -1;
 }
 static const cg_op cumsum_op = {"CumsumBackward0", cumsum_backward, NULL};
 
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim) {
     int64_t d;
     if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
-    cg_dtype dtype = cg_dtype_is_floating((cg_dtype)x->dtype) ? (cg_dtype)x->dtype : CG_INT64;
-    cg_tensor *c = dense(x, x->shape, x->ndim, dtype); /* bool sums as int64 */
-    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
-    if (out && out->numel) {
-        int64_t outer, len, inner;
-        along(x, d, &outer, &len, &inner);
-        cg_kernel(cumsum_kernel, &(cg_kargs){.name = "cumsum", .t = {out, c}, .nw = 1, .i = {outer, len, inner}});
-    }
-    cg_tensor_release(c);
+    cg_tensor *out = scan_raw(x, d, false);
     if (!out || !cg_any_requires_grad(&x, 1)) return out;
     cg_node *n = cg_node_new(&cumsum_op, &x, 1, 1);
     if (!n) return fail(out, n);
     n->i[0] = d;
     return finish(out, n);
 }
+
+/* The gradient of cumprod at the c-th zero z of each slice (zeros elsewhere):
+ * prod_{j < z} x[j] * sum_{k >= z} g[k] prod_{z < j <= k} x[j]. count is the
+ * running count of zeros of x along dim. */
+static cg_tensor *cumprod_grad_at_zero(cg_tensor *g, cg_tensor *x, cg_tensor *count, cg_tensor *is_zero,
+                                       int64_t dim, double c) {
+    tmp S = {0};
+    cg_tensor *zero = K(number(0, x)), *one = K(number(1, x)), *cnum = K(number(c, x));
+    cg_tensor *before = K(cg_lt(count, cnum)), *at = K(cg_logical_and(is_zero, K(cg_eq(count, cnum))));
+    cg_tensor *head = K(cg_prod(K(cg_masked_fill(x, K(cg_ge(count, cnum)), one)), &dim, 1, 1));
+    cg_tensor *tail = K(cg_cumprod(K(cg_masked_fill(x, K(cg_logical_or(before, at)), one)), dim));
+    cg_tensor *tail_sum = K(cg_sum(K(cg_masked_fill(K(cg_mul(g, tail)), before, zero)), &dim, 1, 1));
+    return tmp_end(&S, K(cg_where(at, K(cg_mul(head, tail_sum)), zero)));
+}
+
+/* d cumprod: g_in[i] = sum_{k >= i} g[k] prod_{j <= k, j != i} x[j].
+ * Where x[i] != 0 that is reverse_cumsum(g y)[i] / x[i]; at the zeros,
+ * cumprod_grad_at_zero, which is 0 after the first zero of a slice. Each piece
+ * is a product of the x themselves, so for second derivatives (create_graph)
+ * the second zero counts too; the third and later have none. */
+static int cumprod_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    const cg_shape *in = &n->in_shape[0];
+    int64_t dim = n->i[0];
+    if (in->ndim == 0 || in->d[dim] <= 1) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    tmp S = {0};
+    cg_tensor *g = gout[0], *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1));
+    cg_tensor *zero = K(number(0, x)), *one = K(number(1, x));
+    cg_tensor *is_zero = K(cg_eq(x, zero)), *count = K(cg_cumsum(is_zero, dim));
+    cg_tensor *q = K(cg_div(K(reverse_cumsum(K(cg_mul(g, y)), dim)), K(cg_masked_fill(x, is_zero, one))));
+    cg_tensor *r = K(cg_where(is_zero, K(cumprod_grad_at_zero(g, x, count, is_zero, dim, 1)), q));
+    if (cg_is_grad_enabled()) r = K(cg_add(r, K(cumprod_grad_at_zero(g, x, count, is_zero, dim, 2))));
+    return (gin[0] = tmp_end(&S, r)) ? 0 : -1;
+}
+static const cg_op cumprod_op = {"CumprodBackward0", cumprod_backward, NULL};
+
+cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim) {
+    int64_t d;
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    cg_tensor *out = scan_raw(x, d, true);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&cumprod_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false) || cg_save(n, 1, out, true)) return fail(out, n);
+    n->i[0] = d;
+    return finish(out, n);
+}
+
+/* log(exp(x) + exp(acc)) as PyTorch's CPU scan computes it: a NaN running
+ * value stays, and two infinities of one sign give that infinity. */
+static inline double log_add_exp(double acc, double x) {
+    double lo = isnan(acc) ? acc : (acc < x ? acc : x);
+    double hi = isnan(acc) ? acc : (x < acc ? acc : x);
+    return lo != hi || isfinite(lo) ? hi + log1p(exp(lo - hi)) : x;
+}
+SCAN_KERNEL(logcumsumexp_f32, float, double, log_add_exp, -INFINITY)
+SCAN_KERNEL(logcumsumexp_f64, double, double, log_add_exp, -INFINITY)
+
+/* t = {y, dense x}, i = {outer, len, inner} */
+static int logcumsumexp_kernel(const cg_kargs *k) {
+    if (k->t[0]->dtype == CG_FLOAT64)
+        logcumsumexp_f64(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    else
+        logcumsumexp_f32(VP(k->t[1]), VP(k->t[0]), k->i[0], k->i[1], k->i[2]);
+    return 0;
+}
+
+static cg_tensor *reverse_logcumsumexp(cg_tensor *x, int64_t dim) {
+    tmp S = {0};
+    return tmp_end(&S, K(cg_flip(K(cg_logcumsumexp(K(cg_flip(x, &dim, 1)), dim)), &dim, 1)));
+}
+
+/* d logcumsumexp: g_in[i] = sum_{k >= i} g[k] exp(x[i] - y[k]), summed in log
+ * space, apart for the positive and the negative g, so that nothing overflows:
+ * exp(reverse_logcumsumexp(log|g| - y) + x) */
+static int logcumsumexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *g = gout[0];
+    if (g->ndim == 0 || g->numel == 0) {
+        cg_tensor_retain(gin[0] = g);
+        return 0;
+    }
+    int64_t dim = n->i[0];
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1));
+    cg_tensor *zero = K(number(0, g)), *lowest = K(number(g->dtype == CG_FLOAT32 ? -FLT_MAX : -DBL_MAX, g));
+    cg_tensor *log_abs = K(cg_log(K(cg_abs(g))));
+    cg_tensor *pos = K(cg_where(K(cg_gt(g, zero)), log_abs, lowest));
+    cg_tensor *neg = K(cg_where(K(cg_lt(g, zero)), log_abs, lowest));
+    cg_tensor *gp = K(cg_exp(K(cg_add(K(reverse_logcumsumexp(K(cg_sub(pos, y)), dim)), x))));
+    cg_tensor *gn = K(cg_exp(K(cg_add(K(reverse_logcumsumexp(K(cg_sub(neg, y)), dim)), x))));
+    return (gin[0] = tmp_end(&S, K(cg_sub(gp, gn)))) ? 0 : -1;
+}
+static const cg_op logcumsumexp_op = {"LogcumsumexpBackward0", logcumsumexp_backward, NULL};
+
+cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim) {
+    int64_t d;
+    cg_dtype dtype;
+    if (cg_wrap_dim(dim, x->ndim, &d) || float_dtype("logcumsumexp_out_cpu", x, NULL, &dtype)) return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
+    if (out && out->numel) {
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
+        cg_kernel(logcumsumexp_kernel, &(cg_kargs){.name = "logcumsumexp", .t = {out, c}, .nw = 1,
+                                                   .i = {outer, len, inner}});
+    }
+    cg_tensor_release(c);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&logcumsumexp_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false) || cg_save(n, 1, out, true)) return fail(out, n);
+    n->i[0] = d;
+    return finish(out, n);
+}
+
+/* Over a contiguous (outer, len, inner) block: the running maximum (minimum)
+ * along the middle axis and the last position it was reached at. A NaN, once
+ * met, stays, and its position moves on to each later NaN, as PyTorch's. */
+#define IS_NAN(v) ((v) != (v))
+#define CUMMAX_KERNEL(NAME, T)                                                               \
+    static void NAME(const T *x, T *y, int64_t *ix, int64_t outer, int64_t len, int64_t inner, bool min) { \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                int64_t base = o * len * inner + j, at = 0;                                  \
+                T best = x[base];                                                            \
+                for (int64_t k = 0; k < len; k++) {                                          \
+                    T v = x[base + k * inner];                                               \
+                    if (IS_NAN(v) || (!IS_NAN(best) && (min ? v <= best : v >= best))) {     \
+                        best = v;                                                            \
+                        at = k;                                                              \
+                    }                                                                        \
+                    y[base + k * inner] = best;                                              \
+                    ix[base + k * inner] = at;                                               \
+                }                                                                            \
+            }                                                                                \
+    }
+CUMMAX_KERNEL(cummax_f32, float)
+CUMMAX_KERNEL(cummax_f64, double)
+CUMMAX_KERNEL(cummax_i64, int64_t)
+CUMMAX_KERNEL(cummax_b8, uint8_t)
+
+/* t = {values, indices, dense x}, i = {outer, len, inner, min} */
+static int cummax_kernel(const cg_kargs *k) {
+    void *y = VP(k->t[0]);
+    int64_t *ix = VP(k->t[1]), o = k->i[0], len = k->i[1], in = k->i[2];
+    const void *x = VP(k->t[2]);
+    bool min = k->i[3];
+    switch (k->t[2]->dtype) {
+    case CG_FLOAT32: cummax_f32(x, y, ix, o, len, in, min); break;
+    case CG_FLOAT64: cummax_f64(x, y, ix, o, len, in, min); break;
+    case CG_INT64: cummax_i64(x, y, ix, o, len, in, min); break;
+    default: cummax_b8(x, y, ix, o, len, in, min); break;
+    }
+    return 0;
+}
+
+/* d cummax: each output passes its gradient to the position its value came
+ * from, g_in = zeros.scatter_add(dim, indices, g) */
+static int cummax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    const cg_shape *in = &n->in_shape[0];
+    if (in->ndim == 0) {
+        cg_tensor_retain(gin[0] = gout[0]);
+        return 0;
+    }
+    tmp S = {0};
+    cg_tensor *index = K(cg_unpack(n, 0));
+    cg_tensor *z = K(cg_zeros(in->d, in->ndim, (cg_dtype)gout[0]->dtype));
+    return (gin[0] = tmp_end(&S, K(cg_scatter_add(z, n->i[0], index, gout[0])))) ? 0 : -1;
+}
+static const cg_op cummax_op = {"CummaxBackward0", cummax_backward, NULL};
+static const cg_op cummin_op = {"CumminBackward0", cummax_backward, NULL};
+
+static cg_tensor *cummax_cummin(cg_tensor *x, int64_t dim, bool min, cg_tensor **indices) {
+    int64_t d;
+    *indices = NULL;
+    if (x->ndim == 0 && dim != 0 && dim != -1) {
+        cg_error_set(CG_ERR_INDEX, "%s(): Expected reduction dim -1 or 0 for scalar but got %lld",
+                     min ? "cummin" : "cummax", (long long)dim);
+        return NULL;
+    }
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    cg_tensor *c = dense_like(x);
+    cg_tensor *out = c ? cg_empty(x->shape, x->ndim, (cg_dtype)x->dtype) : NULL;
+    *indices = out ? cg_empty(x->shape, x->ndim, CG_INT64) : NULL;
+    if (*indices && x->numel) {
+        int64_t outer, len, inner;
+        along(x, d, &outer, &len, &inner);
+        cg_kernel(cummax_kernel, &(cg_kargs){.name = min ? "cummin" : "cummax", .t = {out, *indices, c}, .nw = 2,
+                                             .i = {outer, len, inner, min}});
+    }
+    cg_tensor_release(c);
+    if (!*indices) return fail(out, NULL);
+    if (!cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(min ? &cummin_op : &cummax_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, *indices, false)) {
+        cg_tensor_release(*indices);
+        *indices = NULL;
+        return fail(out, n);
+    }
+    n->i[0] = d;
+    return finish(out, n);
+}
+
+cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices) { return cummax_cummin(x, dim, false, indices); }
+cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices) { return cummax_cummin(x, dim, true, indices); }
 
 /* Whether a goes strictly before b: ascending puts NaN last, descending
  * first, as PyTorch. For integers the NaN tests fold away. */

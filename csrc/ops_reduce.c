@@ -759,6 +759,177 @@ cg_tensor *cg_min_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indice
     return max_min_dim(ARG_MIN, a, dim, keepdim, indices);
 }
 
+/* ---- kthvalue, median, mode -------------------------------------------------------- */
+
+typedef enum { PICK_KTH, PICK_MEDIAN, PICK_MODE } pick_op;
+static const char *const pick_names[] = {"kthvalue", "median", "mode"};
+
+/* x seen as [outer, len, inner]: val/idx [outer, inner] get one element of
+ * each slice and its position, chosen in the slice's sorted order (ascending,
+ * NaN last, equal values by position, as a stable sort leaves them):
+ *   PICK_KTH     the k-th (from 1);
+ *   PICK_MEDIAN  the lower middle one, or the first NaN when there is one;
+ *   PICK_MODE    the last of the longest run of equal values, the smallest
+ *                value among runs of one length (a NaN equals nothing).
+ * work holds len pairs. */
+#define PICK_KERNEL(NAME, T)                                                                 \
+    typedef struct {                                                                         \
+        T v;                                                                                 \
+        int64_t i;                                                                           \
+    } NAME##_pair;                                                                           \
+    static int NAME##_cmp(const void *pa, const void *pb) {                                  \
+        const NAME##_pair *a = pa, *b = pb;                                                  \
+        bool an = a->v != a->v, bn = b->v != b->v;                                           \
+        if (an != bn) return an ? 1 : -1;                                                    \
+        if (!an && a->v != b->v) return a->v < b->v ? -1 : 1;                                \
+        return (a->i > b->i) - (a->i < b->i);                                                \
+    }                                                                                        \
+    static void NAME(const void *xv, int64_t outer, int64_t len, int64_t inner, void *vv, int64_t *idx, \
+                     pick_op op, int64_t k, void *work) {                                    \
+        const T *x = xv;                                                                     \
+        T *val = vv;                                                                         \
+        NAME##_pair *p = work;                                                               \
+        for (int64_t o = 0; o < outer; o++)                                                  \
+            for (int64_t j = 0; j < inner; j++) {                                            \
+                const T *xr = x + o * len * inner + j;                                       \
+                for (int64_t m = 0; m < len; m++) p[m] = (NAME##_pair){xr[m * inner], m};    \
+                qsort(p, (size_t)len, sizeof *p, NAME##_cmp);                                \
+                int64_t at = k - 1;                                                          \
+                if (op == PICK_MEDIAN) {                                                     \
+                    at = p[len - 1].v != p[len - 1].v ? len - 1 : (len - 1) / 2;             \
+                    while (at > 0 && p[at - 1].v != p[at - 1].v) at--;                       \
+                } else if (op == PICK_MODE) {                                                \
+                    for (int64_t m = 0, start = 0, best = 0; m < len; m++)                   \
+                        if (m == len - 1 || !(p[m].v == p[m + 1].v)) {                       \
+                            if (m - start + 1 > best) best = m - start + 1, at = m;          \
+                            start = m + 1;                                                   \
+                        }                                                                    \
+                }                                                                            \
+                val[o * inner + j] = p[at].v;                                                \
+                idx[o * inner + j] = p[at].i;                                                \
+            }                                                                                \
+    }
+PICK_KERNEL(pick_f32, float)
+PICK_KERNEL(pick_f64, double)
+PICK_KERNEL(pick_i64, int64_t)
+PICK_KERNEL(pick_b8, uint8_t)
+
+/* t = {values, indices, contiguous input}, i = {op, outer, len, inner, k} */
+static int pick_kernel_run(const cg_kargs *k) {
+    int64_t len = k->i[2];
+    size_t pair = sizeof(pick_f64_pair); /* the largest of the pair types */
+    void *work = malloc((size_t)len * pair + 1);
+    if (!work) {
+        cg_oom(len * (int64_t)pair);
+        return -1;
+    }
+    const void *x = cg_ptr(k->t[2]);
+    void *val = cg_ptr(k->t[0]);
+    int64_t *idx = (int64_t *)cg_ptr(k->t[1]), o = k->i[1], in = k->i[3], kk = k->i[4];
+    pick_op op = (pick_op)k->i[0];
+    switch (k->t[2]->dtype) {
+    case CG_FLOAT32: pick_f32(x, o, len, in, val, idx, op, kk, work); break;
+    case CG_FLOAT64: pick_f64(x, o, len, in, val, idx, op, kk, work); break;
+    case CG_INT64: pick_i64(x, o, len, in, val, idx, op, kk, work); break;
+    default: pick_b8(x, o, len, in, val, idx, op, kk, work); break;
+    }
+    free(work);
+    return 0;
+}
+
+/* The picked values and their indices along dim (dim < 0: over all of a, flattened). */
+static int pick_raw(pick_op op, cg_tensor *a, int64_t dim, bool keepdim, int64_t k, cg_tensor **values,
+                    cg_tensor **indices) {
+    int64_t shape[CG_MAX_DIMS], outer = 1, inner = 1, len = dim < 0 ? a->numel : size_at(a, dim);
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (dim >= 0 && d != dim) shape[nd++] = a->shape[d];
+        else if (keepdim) shape[nd++] = 1;
+        if (dim >= 0 && d < dim) outer *= a->shape[d];
+        if (dim >= 0 && d > dim) inner *= a->shape[d];
+    }
+    cg_tensor *c = contiguous_raw(a);
+    *values = c ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
+    *indices = *values ? cg_empty(shape, nd, CG_INT64) : NULL;
+    int rc = *indices ? 0 : -1;
+    if (!rc && len && (*values)->numel)
+        rc = cg_kernel(pick_kernel_run, &(cg_kargs){.name = pick_names[op], .t = {*values, *indices, c}, .nw = 2,
+                                                   .i = {op, outer, len, inner, k}});
+    cg_tensor_release(c);
+    if (!rc) return 0;
+    cg_tensor_release(*values);
+    cg_tensor_release(*indices);
+    *values = *indices = NULL;
+    return -1;
+}
+
+/* PyTorch's error for bool input (its kernels' names differ) */
+static int pick_dtype_ok(pick_op op, const cg_tensor *a, bool all) {
+    if (op == PICK_MODE || a->dtype != CG_BOOL) return 0;
+    const char *kernel = op == PICK_KTH ? "kthvalue_cpu" : all ? "median_cpu" : "median_out";
+    cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for 'Bool'", kernel);
+    return -1;
+}
+
+/* d kthvalue, median(dim), mode: 1 at the selected index, as max(dim) */
+static const cg_op kthvalue_op = {"KthvalueBackward0", max_dim_backward, NULL};
+static const cg_op median_dim_op = {"MedianBackward1", max_dim_backward, NULL};
+static const cg_op mode_op = {"ModeBackward0", max_dim_backward, NULL};
+static const cg_op *const pick_ops[] = {&kthvalue_op, &median_dim_op, &mode_op};
+
+static cg_tensor *pick_dim(pick_op op, cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
+    int64_t d;
+    *indices = NULL;
+    if (pick_dtype_ok(op, a, false) || cg_wrap_dim(dim, a->ndim, &d) ||
+        check_nonempty(a, a->ndim ? 1u << d : 0, false, pick_names[op]))
+        return NULL;
+    if (op == PICK_KTH && (k < 1 || k > size_at(a, d))) {
+        cg_error_set(CG_ERR_RUNTIME, "kthvalue(): selected number k out of range for dimension %lld", (long long)d);
+        return NULL;
+    }
+    cg_tensor *values;
+    if (pick_raw(op, a, d, keepdim, k, &values, indices)) return NULL;
+    if (!cg_any_requires_grad(&a, 1)) return values;
+    cg_node *n = cg_node_new(pick_ops[op], &a, 1, 1);
+    if (!n || cg_save(n, 0, *indices, false)) {
+        cg_node_release(n);
+        cg_tensor_release(values);
+        cg_tensor_release(*indices);
+        *indices = NULL;
+        return NULL;
+    }
+    n->i[0] = d;
+    n->i[1] = keepdim;
+    cg_set_history(values, n, 0);
+    cg_node_release(n);
+    return values;
+}
+
+cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
+    return pick_dim(PICK_KTH, a, k, dim, keepdim, indices);
+}
+cg_tensor *cg_median_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return pick_dim(PICK_MEDIAN, a, 0, dim, keepdim, indices);
+}
+cg_tensor *cg_mode(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    return pick_dim(PICK_MODE, a, 0, dim, keepdim, indices);
+}
+
+/* d median(a)/da_i = 1/k for the k elements equal to the result (NaNs when it is NaN), as max() */
+static const cg_op median_all_op = {"MedianBackward0", max_all_backward, NULL};
+
+cg_tensor *cg_median(cg_tensor *a) {
+    uint32_t mask;
+    cg_tensor *values, *indices;
+    if (pick_dtype_ok(PICK_MEDIAN, a, true) || reduce_mask(a, NULL, 0, &mask) ||
+        pick_raw(PICK_MEDIAN, a, -1, false, 0, &values, &indices))
+        return NULL;
+    cg_tensor_release(indices);
+    if (a->numel == 0) /* as PyTorch: NaN, which an int64 result holds as its least value */
+        cg_fill_raw(values, values->dtype == CG_INT64 ? (double)INT64_MIN : NAN);
+    return record(&median_all_op, values, a, mask, false, false, 0, SAVE_IN | SAVE_OUT);
+}
+
 static cg_tensor *arg_max_min(arg_op op, cg_tensor *a, const int64_t *dim, int keepdim) {
     const char *name = op == ARG_MAX ? "argmax" : "argmin";
     int64_t d = -1;

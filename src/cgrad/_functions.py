@@ -150,6 +150,35 @@ def cumsum(input, dim, *, dtype=None):
     return _arg(input, "cumsum").cumsum(dim, dtype=dtype)
 
 
+def cumprod(input, dim, *, dtype=None):
+    return _arg(input, "cumprod").cumprod(dim, dtype=dtype)
+
+
+def cummax(input, dim):
+    return _arg(input, "cummax").cummax(dim)
+
+
+def cummin(input, dim):
+    return _arg(input, "cummin").cummin(dim)
+
+
+def logcumsumexp(input, dim):
+    return _arg(input, "logcumsumexp").logcumsumexp(dim)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    return _arg(input, "kthvalue").kthvalue(k, dim, keepdim)
+
+
+def median(input, *args, **kwargs):
+    """median(input) or median(input, dim, keepdim=False)"""
+    return _arg(input, "median").median(*args, **kwargs)
+
+
+def mode(input, dim=-1, keepdim=False):
+    return _arg(input, "mode").mode(dim, keepdim)
+
+
 def count_nonzero(input, dim=None):
     return _arg(input, "count_nonzero").count_nonzero(dim)
 

@@ -5,16 +5,12 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addmm", "baddbmm", "cdist", "cross", "cummax", "cummin", "cumprod",
-    "erfinv", "kthvalue", "logaddexp", "logcumsumexp",
-    "median", "mode", "sinc", "xlogy",
+    "addmm", "baddbmm", "cdist", "cross", "erfinv", "logaddexp", "sinc", "xlogy",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "addmm", "baddbmm", "cross", "cummax", "cummin", "cumprod",
-    "erfinv", "kthvalue", "logaddexp",
-    "logcumsumexp", "median", "mode", "renorm", "sinc", "xlogy",
+    "addmm", "baddbmm", "cross", "erfinv", "logaddexp", "renorm", "sinc", "xlogy",
 )
 
 

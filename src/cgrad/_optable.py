@@ -50,9 +50,12 @@ OPS.update({
     "comparisons (== != < <= > >=)": ("element-wise", lambda x, y: (x == y) | (x != y) | (x < y) | (x <= y)
                                       | (x > y) | (x >= y)),
 })
-_add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum", lambda n: lambda x, y: getattr(x, n)(1))
+_add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum cumprod", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({"sort": ("reduction", lambda x, y: x.sort(1).values), "argsort": ("reduction", lambda x, y: x.argsort(1)),
-            "topk": ("reduction", lambda x, y: x.topk(2, 1).values)})
+            "topk": ("reduction", lambda x, y: x.topk(2, 1).values),
+            "cummax": ("reduction", lambda x, y: x.cummax(1).values),
+            "cummin": ("reduction", lambda x, y: x.cummin(1).values),
+            "logcumsumexp": ("reduction", lambda x, y: x.logcumsumexp(1))})
 OPS.update({
     "var": ("reduction", lambda x, y: x.var(1, correction=1)),
     "std": ("reduction", lambda x, y: x.std(1, correction=1)),
@@ -60,6 +63,9 @@ OPS.update({
     "min": ("reduction", lambda x, y: x.min(1).values),
     "argmax": ("reduction", lambda x, y: x.argmax(1)),
     "argmin": ("reduction", lambda x, y: x.argmin(1)),
+    "kthvalue": ("reduction", lambda x, y: x.kthvalue(2, 1).values),
+    "median": ("reduction", lambda x, y: x.median(1).values + x.median()),
+    "mode": ("reduction", lambda x, y: x.mode(1).values),
     "matmul (@)": ("linear algebra", lambda x, y: x @ y.T),
     "mm": ("linear algebra", lambda x, y: x.mm(y.T)),
     "bmm": ("linear algebra", lambda x, y: x[None].bmm(y.T[None])),

@@ -66,6 +66,21 @@ class return_types:
     class topk(_ValuesIndices):
         _name = "topk"
 
+    class kthvalue(_ValuesIndices):
+        _name = "kthvalue"
+
+    class median(_ValuesIndices):
+        _name = "median"
+
+    class mode(_ValuesIndices):
+        _name = "mode"
+
+    class cummax(_ValuesIndices):
+        _name = "cummax"
+
+    class cummin(_ValuesIndices):
+        _name = "cummin"
+
 
 cdef int reduce_dims(object dim, int64_t *dims) except -2:
     """parse_dims for a reduction's dim argument (-1: None, all dims)."""
@@ -126,6 +141,40 @@ cdef object max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
     values = wrap(r)
     kind = return_types.max if is_max else return_types.min
     return kind(values, wrap(idx))
+
+
+cdef object cummax_cummin(_TensorBase x, bint is_min, object dim):
+    cdef cg_tensor *idx = NULL
+    cdef int64_t d = int_dim(dim, "cummin" if is_min else "cummax")
+    cdef cg_tensor *r = cg_cummin(x.t, d, &idx) if is_min else cg_cummax(x.t, d, &idx)
+    if r == NULL:
+        raise_error()
+    values = wrap(r)
+    kind = return_types.cummin if is_min else return_types.cummax
+    return kind(values, wrap(idx))
+
+
+cdef object NO_DIM = object()  # median's dim not given
+cdef enum:  # the selection kthvalue, median(dim) and mode make, as pick_op in ops_reduce.c
+    PICK_KTH, PICK_MEDIAN, PICK_MODE
+cdef tuple PICK_NAMES = ("kthvalue", "median", "mode")
+
+
+cdef object pick_dim(_TensorBase x, int op, int64_t k, object dim, bint keepdim):
+    """(values, indices) of kthvalue, median or mode along dim."""
+    cdef cg_tensor *idx = NULL
+    cdef cg_tensor *r
+    cdef int64_t d = int_dim(dim, PICK_NAMES[op])
+    if op == PICK_KTH:
+        r = cg_kthvalue(x.t, k, d, keepdim, &idx)
+    elif op == PICK_MEDIAN:
+        r = cg_median_dim(x.t, d, keepdim, &idx)
+    else:
+        r = cg_mode(x.t, d, keepdim, &idx)
+    if r == NULL:
+        raise_error()
+    values = wrap(r)
+    return getattr(return_types, PICK_NAMES[op])(values, wrap(idx))
 
 
 cdef object arg_max_min(_TensorBase x, bint is_max, object dim, bint keepdim):
@@ -272,6 +321,49 @@ cdef class _TensorReduce(_TensorMath):
         """The running sums along dim (integers and bool as int64)."""
         src = self if dtype is None else self.to(dtype)
         return wrap(cg_cumsum((<_TensorBase>src).t, int_arg(dim, "cumsum", "dim")))
+
+    def cumprod(self, dim, *, dtype=None):
+        """The running products along dim (integers and bool as int64)."""
+        if dtype is bool_:
+            raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
+        src = self if dtype is None else self.to(dtype)
+        return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
+
+    def cummax(self, dim):
+        """(values, indices): the running maximum along dim and the last position
+        it was reached at; the gradient goes back to those positions."""
+        return cummax_cummin(self, False, dim)
+
+    def cummin(self, dim):
+        """(values, indices): the running minimum along dim and the last position
+        it was reached at; the gradient goes back to those positions."""
+        return cummax_cummin(self, True, dim)
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(self), dim)), computed without overflow; floats only."""
+        return wrap(cg_logcumsumexp(self.t, int_dim(dim, "logcumsumexp")))
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """(values, indices): the k-th smallest value along dim (k from 1; NaN
+        is larger than every number) and its position; the gradient goes there."""
+        if isinstance(k, bool):
+            raise TypeError("kthvalue(): argument 'k' must be int, not bool")
+        return pick_dim(self, PICK_KTH, int_arg(k, "kthvalue", "k"), dim, keepdim)
+
+    def median(self, dim=NO_DIM, keepdim=NO_DIM):
+        """median(): the lower of the two middle values of all elements, 0-d;
+        median(dim, keepdim=False): (values, indices) along dim. NaN when there
+        is one (the first NaN's position along dim)."""
+        if dim is NO_DIM:
+            if keepdim is not NO_DIM:
+                raise TypeError('median() missing 1 required positional arguments: "dim"')
+            return wrap(cg_median(self.t))
+        return pick_dim(self, PICK_MEDIAN, 0, dim, False if keepdim is NO_DIM else keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices): the most frequent value along dim (the smallest of
+        equally frequent ones) and the last position it occurs at."""
+        return pick_dim(self, PICK_MODE, 0, dim, keepdim)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements (along dim), as int64."""
