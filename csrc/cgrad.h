@@ -299,6 +299,7 @@ cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn);
 cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
 cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b); /* sqrt(a^2 + b^2) without overflow, floating only */
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b); /* log(e^a + e^b) without overflow, floating only */
 /* On ties the gradient is split half and half between a and b. */
 cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);

@@ -582,6 +582,26 @@ cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b) {
     return record(&hypot_op, kernel_raw(CG_M_HYPOT, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1) | SAVE_OUT);
 }
 
+/* ---- logaddexp ------------------------------------------------------------------------- */
+
+static int logaddexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da log(e^a + e^b) = 1 / (1 + e^(b - a)), d/db = 1 / (1 + e^(a - b)) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp, SUB(b, a)), 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp, SUB(a, b)), 1.0))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op logaddexp_op = {"LogaddexpBackward0", logaddexp_backward, NULL};
+
+/* Floating only: integer and bool operands are refused, as PyTorch does. */
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&logaddexp_op, kernel_raw(CG_M_LOGADDEXP, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
 /* ---- lerp ------------------------------------------------------------------------------ */
 
 /* The C++ type names PyTorch's dtype checks print. */

@@ -1718,7 +1718,6 @@ cdef class Tensor(_TensorNN):
     def index_copy(self, *args, **kwargs): raise not_implemented("Tensor.index_copy")
     def index_fill(self, *args, **kwargs): raise not_implemented("Tensor.index_fill")
     def kthvalue(self, *args, **kwargs): raise not_implemented("Tensor.kthvalue")
-    def logaddexp(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp")
     def logcumsumexp(self, *args, **kwargs): raise not_implemented("Tensor.logcumsumexp")
     def masked_scatter(self, *args, **kwargs): raise not_implemented("Tensor.masked_scatter")
     def median(self, *args, **kwargs): raise not_implemented("Tensor.median")

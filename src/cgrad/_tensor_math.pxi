@@ -173,6 +173,7 @@ cdef class _TensorMath(_TensorBase):
     def fmod(self, other): return binary_arg(cg_fmod, self, other, "fmod", 1)
     def hypot(self, other): return tensors_only(cg_hypot, self, other, "hypot", 1)
     def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
+    def logaddexp(self, other): return tensors_only(cg_logaddexp, self, other, "logaddexp", 1)
     def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
     def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
@@ -265,6 +266,10 @@ def hypot(input, other):
 
 def atan2(input, other):
     return tensors_only(cg_atan2, tensor_arg(input, "atan2", "input", 1), other, "atan2", 2)
+
+
+def logaddexp(input, other):
+    return tensors_only(cg_logaddexp, tensor_arg(input, "logaddexp", "input", 1), other, "logaddexp", 2)
 
 
 def maximum(input, other):
