@@ -300,6 +300,8 @@ cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
 cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b); /* sqrt(a^2 + b^2) without overflow, floating only */
 cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b); /* log(e^a + e^b) without overflow, floating only */
+/* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
+cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
 /* On ties the gradient is split half and half between a and b. */
 cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);

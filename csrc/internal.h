@@ -655,7 +655,7 @@ typedef enum cg_mathop {
     CG_M_ISNAN, CG_M_ISINF, CG_M_ISFINITE, CG_M_LOGICAL_NOT,
     /* binary, the result in the operands' dtype */
     CG_M_ATAN2, CG_M_MAXIMUM, CG_M_MINIMUM, CG_M_FLOOR_DIVIDE, CG_M_REMAINDER, CG_M_FMOD, CG_M_HYPOT,
-    CG_M_LOGADDEXP,
+    CG_M_LOGADDEXP, CG_M_XLOGY,
     CG_M_BITWISE_AND, CG_M_BITWISE_OR, CG_M_BITWISE_XOR,
     /* binary, a bool result */
     CG_M_EQ, CG_M_NE, CG_M_LT, CG_M_LE, CG_M_GT, CG_M_GE,

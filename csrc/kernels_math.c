@@ -200,6 +200,8 @@ FLOAT_OP(BINARY_LOOP, hypot, SAME, hypot(a, b))
 /* log(e^a + e^b) = max + log1p(e^-|a - b|); two equal infinities are their
  * own result (their difference would be NaN) */
 FLOAT_OP(BINARY_LOOP, logaddexp, SAME, isinf(a) && a == b ? a : MAX_NAN(a, b) + log1p(exp(-fabs(a - b))))
+/* x log(y), and 0 where x is 0 (even for y = 0 or inf), unless y is NaN */
+FLOAT_OP(BINARY_LOOP, xlogy, SAME, b != b ? b : a == 0 ? (scalar_t)0 : a * log(b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
@@ -266,6 +268,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_FMOD] = ROW_N(fmod),
     [CG_M_HYPOT] = ROW_F(hypot),
     [CG_M_LOGADDEXP] = ROW_F(logaddexp),
+    [CG_M_XLOGY] = ROW_F(xlogy),
     [CG_M_MAXIMUM] = ROW_A(maximum),
     [CG_M_MINIMUM] = ROW_A(minimum),
     [CG_M_FLOOR_DIVIDE] = ROW_N(floor_divide),
@@ -299,7 +302,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",
-    [CG_M_LOGADDEXP] = "logaddexp_cpu",
+    [CG_M_LOGADDEXP] = "logaddexp_cpu", [CG_M_XLOGY] = "xlogy_cpu",
     [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
     [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",
     [CG_M_BITWISE_OR] = "bitwise_or_cpu", [CG_M_BITWISE_XOR] = "bitwise_xor_cpu", [CG_M_EQ] = "eq_cpu",

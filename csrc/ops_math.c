@@ -602,6 +602,61 @@ cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) {
     return record(&logaddexp_op, kernel_raw(CG_M_LOGADDEXP, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
 }
 
+/* ---- xlogy ----------------------------------------------------------------------------- */
+
+#define EQN(a, v) opn(s, cg_eq, (a), (v))
+#define LEN(a, v) opn(s, cg_le, (a), (v))
+
+/* d/dx x log(y) = log(y): xlogy(g, y), and 0 where x = 0 and y <= 0 (where
+ * the forward is 0 whatever x's neighbourhood); d/dy = x / y. A node of a
+ * number operand keeps the number in f[0] and its tensor operand in slot 0. */
+static int xlogy_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *x = UNPACK(0), *y = UNPACK(1);
+    if (cg_wants(n, 0))
+        gin[0] = cg_reduce_grad(n, 0, take(WHERE(op2(s, cg_logical_and, EQN(x, 0.0), LEN(y, 0.0)), ZERO(g),
+                                                 op2(s, cg_xlogy, g, y))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(MUL(g, x), y)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op xlogy_op = {"XlogyBackward0", xlogy_backward, NULL};
+
+/* xlogy(x, number y): the mask is needed only when y is not > 0 */
+static int xlogy_number_y_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *y = keep(s, number(n->f[0], g));
+    cg_tensor *d = op2(s, cg_xlogy, g, y);
+    if (!(n->f[0] > 0) && d) d = WHERE(EQN(UNPACK(0), 0.0), ZERO(g), d);
+    gin[0] = cg_reduce_grad(n, 0, take(d));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op xlogy_number_y_op = {"XlogyBackward2", xlogy_number_y_backward, NULL};
+
+/* xlogy(number x, y): d/dy = x / y */
+static int xlogy_number_x_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = cg_reduce_grad(n, 0, take(DIV(MULN(gout[0], n->f[0]), UNPACK(0))));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op xlogy_number_x_op = {"XlogyBackward1", xlogy_number_x_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype. */
+cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    cg_tensor *out = kernel_raw(CG_M_XLOGY, ins, 2, d, d);
+    if (a->is_wrapped == b->is_wrapped) return record(&xlogy_op, out, ins, 2, SAVE_IN(0) | SAVE_IN(1));
+    const cg_op *op = a->is_wrapped ? &xlogy_number_x_op : &xlogy_number_y_op;
+    cg_tensor *t = a->is_wrapped ? b : a;
+    out = record(op, out, &t, 1, SAVE_IN(0));
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = cg_tensor_item(a->is_wrapped ? a : b);
+    return out;
+}
+
 /* ---- lerp ------------------------------------------------------------------------------ */
 
 /* The C++ type names PyTorch's dtype checks print. */

@@ -124,11 +124,127 @@ def test_logaddexp_second_order_matches_torch():
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
 
 
+# ---------------------------------------------------------------- xlogy
+
+def xlogy_np(x, y):
+    return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", BINARY_SHAPES, ids=str)
+def test_xlogy(shapes, dtype):
+    out = check_op(lambda m, x, y: m.xlogy(x, y), *shapes, np_fn=xlogy_np, dtype=dtype, domain=[None, (0.5, 3.0)])
+    assert out.grad_fn.name() == "XlogyBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xlogy_method_and_noncontiguous(dtype):
+    check_op(lambda m, x, y: x.xlogy(y), (3, 4), (3, 4), np_fn=xlogy_np, dtype=dtype, noncontig=True,
+             domain=[None, (0.5, 3.0)])
+
+
+X_SPECIAL = [0.0, 0.0, 0.0, 0.0, 0.0, -0.0, 1.0, 2.0, -1.0, NAN, 1.0, 0.0, 3.0]
+Y_SPECIAL = [NAN, 0.0, -1.0, INF, 2.0, 0.0, 0.0, -1.0, INF, 1.0, NAN, -INF, 1.0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xlogy_special_values_match_torch(dtype):
+    """xlogy(0, y) is 0 for every y but NaN, whose result is NaN."""
+    torch = torch_or_skip()
+    x = cgrad.xlogy(cgrad.tensor(X_SPECIAL, dtype=lib_dtype(cgrad, dtype)),
+                    cgrad.tensor(Y_SPECIAL, dtype=lib_dtype(cgrad, dtype)))
+    t = torch.xlogy(torch.tensor(X_SPECIAL, dtype=lib_dtype(torch, dtype)),
+                    torch.tensor(Y_SPECIAL, dtype=lib_dtype(torch, dtype)))
+    same_values(x, t)
+    assert math.isnan(x[0].item()) and x[1].item() == 0 and x[3].item() == 0
+
+
+def test_xlogy_gradients_at_special_values_match_torch():
+    """The gradient of x is 0 where x == 0 and y <= 0, log(y) elsewhere."""
+    values_and_grads(lambda m, x, y: m.xlogy(x, y), X_SPECIAL, Y_SPECIAL)
+
+
+@pytest.mark.parametrize("number", [2.0, 3, 0.0, -1.0, NAN, INF, True])
+def test_xlogy_with_a_number_on_either_side_matches_torch(number):
+    torch = torch_or_skip()
+    values_and_grads(lambda m, x: m.xlogy(x, number), X_SPECIAL)
+    values_and_grads(lambda m, y: m.xlogy(number, y), Y_SPECIAL)
+    values_and_grads(lambda m, x: x.xlogy(number), X_SPECIAL, dtype="float32")
+    names = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([1.0, 0.0], requires_grad=True)
+        names.append([lib.xlogy(x, number).grad_fn.name(), lib.xlogy(number, x).grad_fn.name(),
+                      x.xlogy(number).grad_fn.name(), lib.xlogy(x, x).grad_fn.name()])
+    assert names[0] == names[1] == ["XlogyBackward2", "XlogyBackward1", "XlogyBackward2", "XlogyBackward0"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xlogy_with_numbers_and_broadcasting_against_finite_differences(dtype):
+    check_op(lambda m, x: m.xlogy(x, 2.5), (3, 4), np_fn=lambda x: x * np.log(2.5), dtype=dtype)
+    check_op(lambda m, y: m.xlogy(-1.5, y), (4,), np_fn=lambda y: -1.5 * np.log(y), dtype=dtype, domain=(0.5, 3.0))
+    check_op(lambda m, x, y: m.xlogy(x, y), (2, 3, 1), (1, 4), np_fn=xlogy_np, dtype=dtype, domain=[None, (0.5, 3.0)],
+             requires_grad=[True, False])
+    check_op(lambda m, x, y: m.xlogy(x, y), (2, 3, 1), (1, 4), np_fn=xlogy_np, dtype=dtype, domain=[None, (0.5, 3.0)],
+             requires_grad=[False, True])
+
+
+def test_xlogy_dtypes_match_torch():
+    torch = torch_or_skip()
+    cases = [
+        lambda m: m.xlogy(m.tensor([1, 2]), m.tensor([3, 4])),
+        lambda m: m.xlogy(m.tensor([True, False]), m.tensor([True, True])),
+        lambda m: m.xlogy(m.tensor([1, 2]), 2.5),
+        lambda m: m.xlogy(2.5, m.tensor([1, 2])),
+        lambda m: m.xlogy(m.tensor([1, 2]), 2),
+        lambda m: m.xlogy(m.tensor([1.0, 2.0]), m.tensor(2.0, dtype=m.float64)),
+        lambda m: m.xlogy(m.tensor([1.0, 2.0]), m.tensor([2.0, 3.0], dtype=m.float64)),
+        lambda m: m.xlogy(m.tensor([1, 2]), m.tensor([2.0, 3.0], dtype=m.float64)),
+        lambda m: m.tensor([3, 0]).xlogy(m.tensor([0, 0])),
+    ]
+    for fn in cases:
+        same_values(fn(cgrad), fn(torch))
+    cgrad.set_default_dtype(cgrad.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        same_values(cgrad.xlogy(cgrad.tensor([1, 2]), cgrad.tensor([3, 4])),
+                    torch.xlogy(torch.tensor([1, 2]), torch.tensor([3, 4])))
+    finally:
+        cgrad.set_default_dtype(cgrad.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+def test_xlogy_errors():
+    x = cgrad.tensor([1.0, 2.0])
+    with pytest.raises(TypeError):
+        cgrad.xlogy(2.0, 3.0)
+    with pytest.raises(TypeError, match="must be Tensor, not str"):
+        cgrad.xlogy(x, "a")
+    with pytest.raises(TypeError, match="must be Tensor, not str"):
+        x.xlogy("a")
+    with pytest.raises(RuntimeError, match="must match the size"):
+        cgrad.xlogy(cgrad.ones(3), cgrad.ones(2))
+
+
+def test_xlogy_second_order_matches_torch():
+    torch = torch_or_skip()
+    a, b = np.array([0.3, 0.0, 2.0, -1.0]), np.array([1.1, 0.4, 0.5, 2.0])
+    res = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(a, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(b, dtype=lib.float64, requires_grad=True)
+        gx, gy = lib.autograd.grad((lib.xlogy(x, y) * y).sum(), [x, y], create_graph=True)
+        hx, hy = lib.autograd.grad((gx * gy).sum(), [x, y])
+        res.append([t.detach().numpy() for t in (gx, gy, hx, hy)])
+    for c, t in zip(*res):
+        np.testing.assert_allclose(c, t, rtol=1e-12)
+
+
 # ---------------------------------------------------------------- compiled steps
 
 # name -> loss(w, x) over a parameter w (4, 3) and a batch x (4, 3)
 COMPILED = {
     "logaddexp": lambda w, x: cgrad.logaddexp(w, x).sum(),
+    "xlogy": lambda w, x: (cgrad.xlogy(w, x) + x.xlogy(w) + cgrad.xlogy(2.0, w)).sum(),
 }
 
 

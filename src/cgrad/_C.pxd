@@ -176,6 +176,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b)

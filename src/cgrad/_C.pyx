@@ -1726,7 +1726,6 @@ cdef class Tensor(_TensorNN):
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
     def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
     def unique(self, *args, **kwargs): raise not_implemented("Tensor.unique")
-    def xlogy(self, *args, **kwargs): raise not_implemented("Tensor.xlogy")
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------

@@ -174,6 +174,7 @@ cdef class _TensorMath(_TensorBase):
     def hypot(self, other): return tensors_only(cg_hypot, self, other, "hypot", 1)
     def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
     def logaddexp(self, other): return tensors_only(cg_logaddexp, self, other, "logaddexp", 1)
+    def xlogy(self, other): return binary_arg(cg_xlogy, self, other, "xlogy", 1)
     def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
     def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
@@ -321,6 +322,13 @@ def remainder(input, other):
     if not isinstance(input, _TensorBase) and isinstance(other, _TensorBase):
         return binary_arg(cg_remainder, input, other, "remainder", 1)
     return binary_arg(cg_remainder, tensor_arg(input, "remainder", "input", 1), other, "remainder", 2)
+
+
+def xlogy(input, other):
+    """input * log(other), 0 where input is 0; either may be a number (not both)."""
+    if not isinstance(input, _TensorBase) and isinstance(other, _TensorBase):
+        return binary_arg(cg_xlogy, input, other, "xlogy", 1)
+    return binary_arg(cg_xlogy, tensor_arg(input, "xlogy", "input", 1), other, "xlogy", 2)
 
 
 def lerp(input, end, weight):
