@@ -168,6 +168,8 @@ FLOAT_OP(UNARY_LOOP, asin, SAME, asin(a))
 FLOAT_OP(UNARY_LOOP, acos, SAME, acos(a))
 FLOAT_OP(UNARY_LOOP, atan, SAME, atan(a))
 FLOAT_OP(UNARY_LOOP, erf, SAME, erf(a))
+/* sin(pi a) / (pi a), 1 at 0; pi a rounded once, in the operand's type */
+FLOAT_OP(UNARY_LOOP, sinc, SAME, a == 0 ? (scalar_t)1 : sin((scalar_t)M_PI * a) / ((scalar_t)M_PI * a))
 INT_OP(UNARY_LOOP, bitwise_not, SAME, ~a)
 BOOL_OP(UNARY_LOOP, bitwise_not, SAME, !a)
 
@@ -259,6 +261,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ACOS] = ROW_F(acos),
     [CG_M_ATAN] = ROW_F(atan),
     [CG_M_ERF] = ROW_F(erf),
+    [CG_M_SINC] = ROW_F(sinc),
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
     [CG_M_ISNAN] = ROW_A(isnan),
     [CG_M_ISINF] = ROW_A(isinf),
@@ -298,7 +301,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_ABS] = "abs_cpu", [CG_M_SIGN] = "sign_cpu", [CG_M_EXP2] = "exp2_cpu", [CG_M_LOG2] = "log2_cpu", [CG_M_LOG10] = "log10_cpu",
     [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
-    [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",
+    [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu", [CG_M_SINC] = "sinc_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",

@@ -68,6 +68,8 @@ static cg_tensor *op3(scratch *s, cg_tensor *(*f)(cg_tensor *, cg_tensor *, cg_t
 #define ADDN(a, v) opn(s, cg_add, (a), (v))
 #define MULN(a, v) opn(s, cg_mul, (a), (v))
 #define RSUBN(a, v) opn(s, cg_rsub, (a), (v)) /* v - a */
+#define EQN(a, v) opn(s, cg_eq, (a), (v))
+#define LEN(a, v) opn(s, cg_le, (a), (v))
 #define WHERE(c, a, b) op3(s, cg_where, (c), (a), (b))
 #define ZERO(like) keep(s, number(0.0, (like)))
 #define UNPACK(slot) keep(s, cg_unpack(n, (slot)))
@@ -312,6 +314,13 @@ static cg_tensor *erf_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y)
     (void)y;
     return MUL(g, MULN(F(cg_exp, NEG(F(cg_square, x))), M_2_SQRTPI));
 }
+/* d/dx sin(pi x) / (pi x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 */
+static cg_tensor *sinc_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    cg_tensor *px = MULN(x, M_PI), *pxx = MULN(MUL(x, x), M_PI);
+    cg_tensor *d = DIV(MUL(g, SUB(MUL(px, F(cg_cos, px)), F(cg_sin, px))), pxx);
+    return WHERE(EQN(pxx, 0.0), ZERO(g), d);
+}
 /* d/dx (1/x) = -1/x^2 = -y^2 */
 static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -349,6 +358,7 @@ UNARY(asin, "AsinBackward0", CG_M_ASIN, NONE, X, false)
 UNARY(acos, "AcosBackward0", CG_M_ACOS, NONE, X, false)
 UNARY(atan, "AtanBackward0", CG_M_ATAN, NONE, X, false)
 UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
+UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
 #undef X
 #undef Y
@@ -603,9 +613,6 @@ cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) {
 }
 
 /* ---- xlogy ----------------------------------------------------------------------------- */
-
-#define EQN(a, v) opn(s, cg_eq, (a), (v))
-#define LEN(a, v) opn(s, cg_le, (a), (v))
 
 /* d/dx x log(y) = log(y): xlogy(g, y), and 0 where x = 0 and y <= 0 (where
  * the forward is 0 whatever x's neighbourhood); d/dy = x / y. A node of a

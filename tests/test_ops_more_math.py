@@ -239,12 +239,73 @@ def test_xlogy_second_order_matches_torch():
         np.testing.assert_allclose(c, t, rtol=1e-12)
 
 
+# ---------------------------------------------------------------- sinc and erfinv
+
+def sinc_np(x):
+    return np.sinc(x)
+
+
+UNARY_SHAPES = [(3, 4), (5,), (), (1,), (2, 3, 2), (0,)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
+def test_sinc(shape, dtype):
+    out = check_op(lambda m, x: m.sinc(x), shape, np_fn=sinc_np, dtype=dtype, domain=(-3.0, 3.0))
+    assert out.grad_fn.name() == "SincBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sinc_method_and_noncontiguous(dtype):
+    check_op(lambda m, x: x.sinc(), (3, 4), np_fn=sinc_np, dtype=dtype, noncontig=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sinc_values_are_torch_bits(dtype):
+    """sinc(0) is 1 and its gradient 0; elsewhere the values are torch's to the bit."""
+    torch = torch_or_skip()
+    special = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, 1e-8, INF, -INF, NAN, 1e10, 3.0, 2.5, 1e-45]
+    data = np.concatenate([special, np.random.default_rng(4).standard_normal(500) * 10])
+    x = cgrad.sinc(cgrad.tensor(data, dtype=lib_dtype(cgrad, dtype)))
+    same_values(x, torch.sinc(torch.tensor(data, dtype=lib_dtype(torch, dtype))))
+    assert x[0].item() == 1.0 and x[1].item() == 1.0
+    # the gradient's float32 sin and cos may round apart from torch's vectorised ones
+    rtol = 0.0 if dtype == "float64" else 1e-6
+    values_and_grads(lambda m, v: m.sinc(v), special, dtype=dtype, rtol=rtol)
+    values_and_grads(lambda m, v: m.sinc(v), [0.0, 0.25, -2.0], dtype=dtype, rtol=rtol)
+    g = cgrad.tensor([0.0, -0.0], requires_grad=True)
+    cgrad.sinc(g).sum().backward()
+    assert g.grad.tolist() == [0.0, 0.0]
+
+
+def test_sinc_integers_and_bools_compute_in_the_default_float_dtype():
+    torch = torch_or_skip()
+    for values in ([0, 1, -2, 3], [True, False]):
+        same_values(cgrad.sinc(cgrad.tensor(values)), torch.sinc(torch.tensor(values)))
+    assert cgrad.tensor([1, 2]).sinc().dtype == cgrad.float32
+    with pytest.raises(TypeError, match="must be Tensor, not float"):
+        cgrad.sinc(0.5)
+
+
+def test_sinc_second_order_matches_torch():
+    torch = torch_or_skip()
+    res = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.3, -1.2, 2.0, 0.7], dtype=lib.float64, requires_grad=True)
+        (gx,) = lib.autograd.grad(lib.sinc(x).sum(), [x], create_graph=True)
+        (hx,) = lib.autograd.grad(gx.sum(), [x])
+        res.append((gx.detach().numpy(), hx.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-12)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
+
+
 # ---------------------------------------------------------------- compiled steps
 
 # name -> loss(w, x) over a parameter w (4, 3) and a batch x (4, 3)
 COMPILED = {
     "logaddexp": lambda w, x: cgrad.logaddexp(w, x).sum(),
     "xlogy": lambda w, x: (cgrad.xlogy(w, x) + x.xlogy(w) + cgrad.xlogy(2.0, w)).sum(),
+    "sinc": lambda w, x: (w * x).sinc().sum(),
 }
 
 

@@ -1724,7 +1724,6 @@ cdef class Tensor(_TensorNN):
     def mode(self, *args, **kwargs): raise not_implemented("Tensor.mode")
     def put_(self, *args, **kwargs): raise not_implemented("Tensor.put_")
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
-    def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
     def unique(self, *args, **kwargs): raise not_implemented("Tensor.unique")
 
 
