@@ -403,6 +403,11 @@ cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);  /* 2-D @ 2-D */
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b); /* 3-D @ 3-D, same batch */
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);  /* 2-D @ 1-D */
 cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
+/* beta * input + alpha * (a @ b), input broadcast to the product's shape;
+ * beta == 0 ignores input's values (NaN too), and for addmm alpha == 0 the
+ * product's. All three of one dtype; int64 operands truncate beta and alpha. */
+cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
+cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -48,6 +48,18 @@ def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
         np.testing.assert_allclose(g, tg, rtol=rtol, atol=0)
 
 
+def same_error(fn, message=True):
+    """fn(lib) raises the same exception type in cgrad as in torch (and the same message)."""
+    torch = torch_or_skip()
+    with pytest.raises(Exception) as t_err:
+        fn(torch)
+    with pytest.raises(Exception) as c_err:
+        fn(cgrad)
+    assert type(c_err.value) is type(t_err.value), (c_err.value, t_err.value)
+    if message:
+        assert str(c_err.value) == str(t_err.value)
+
+
 # ---------------------------------------------------------------- logaddexp
 
 def logaddexp_np(a, b):
@@ -299,6 +311,161 @@ def test_sinc_second_order_matches_torch():
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
 
 
+# ---------------------------------------------------------------- addmm and baddbmm
+
+SCALES = [(1, 1), (0.5, -2.0), (0, 1), (2, 0), (-1, 3)]
+
+
+def addmm_np(beta, alpha):
+    return lambda i, a, b: beta * i + alpha * (a @ b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta,alpha", SCALES, ids=str)
+@pytest.mark.parametrize("input_shape", [(2, 4), (4,), (), (1, 4), (2, 1)], ids=str)
+def test_addmm(input_shape, beta, alpha, dtype):
+    out = check_op(lambda m, i, a, b: m.addmm(i, a, b, beta=beta, alpha=alpha), input_shape, (2, 3), (3, 4),
+                   np_fn=addmm_np(beta, alpha), dtype=dtype)
+    assert out.grad_fn.name() == "AddmmBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_addmm_method_noncontiguous_and_defaults(dtype):
+    check_op(lambda m, i, a, b: i.addmm(a, b), (3, 5), (3, 4), (4, 5), np_fn=addmm_np(1, 1), dtype=dtype,
+             noncontig=True)
+    check_op(lambda m, i, a, b: i.addmm(a, b, alpha=0.25), (5,), (3, 4), (4, 5), np_fn=addmm_np(1, 0.25),
+             dtype=dtype, requires_grad=[False, True, False])
+    check_op(lambda m, i, a, b: m.addmm(i, a, b, beta=3), (1,), (1, 1), (1, 1), np_fn=addmm_np(3, 1), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta,alpha", SCALES, ids=str)
+@pytest.mark.parametrize("input_shape", [(3, 2, 4), (4,), (2, 1), (1, 2, 4), ()], ids=str)
+def test_baddbmm(input_shape, beta, alpha, dtype):
+    out = check_op(lambda m, i, a, b: m.baddbmm(i, a, b, beta=beta, alpha=alpha), input_shape, (3, 2, 5),
+                   (3, 5, 4), np_fn=addmm_np(beta, alpha), dtype=dtype)
+    assert out.grad_fn.name() == "BaddbmmBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_baddbmm_method_and_noncontiguous(dtype):
+    check_op(lambda m, i, a, b: i.baddbmm(a, b, beta=0.5), (2, 3, 5), (2, 3, 4), (2, 4, 5),
+             np_fn=addmm_np(0.5, 1), dtype=dtype, noncontig=True)
+
+
+def test_addmm_and_baddbmm_ignore_input_when_beta_is_0_as_torch():
+    """beta = 0: input's NaN does not reach the result (its gradient is g * 0);
+    alpha = 0: addmm does not read the product, baddbmm does (NaN * 0)."""
+    nan_in, ones = np.full((2, 4), NAN), np.ones((2, 4))
+    a, b, nan_a = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4) / 7, np.full((2, 3), NAN)
+    for beta, alpha, inp, m1 in [(0, 1, nan_in, a), (0, 2.5, nan_in, a), (1, 0, ones, nan_a), (0, 0, nan_in, nan_a),
+                                 (2, 0, nan_in, a), (0, 0, ones, a)]:
+        values_and_grads(lambda m, i, x, y: m.addmm(i, x, y, beta=beta, alpha=alpha), inp, m1, b, rtol=1e-15)
+        values_and_grads(lambda m, i, x, y: m.baddbmm(i, x, y, beta=beta, alpha=alpha), inp[None], m1[None], b[None],
+                         rtol=1e-15)
+    out = cgrad.addmm(cgrad.tensor(nan_in), cgrad.tensor(a), cgrad.tensor(b), beta=0)
+    assert not out.isnan().any()
+    out = cgrad.addmm(cgrad.tensor(ones), cgrad.tensor(nan_a), cgrad.tensor(b), alpha=0)
+    assert out.tolist() == ones.tolist()
+    out = cgrad.baddbmm(cgrad.tensor(ones[None]), cgrad.tensor(nan_a[None]), cgrad.tensor(b[None]), alpha=0)
+    assert out.isnan().all()
+
+
+def test_addmm_and_baddbmm_values_match_torch():
+    rng = np.random.default_rng(5)
+    for dtype, rtol in (("float64", 1e-13), ("float32", 1e-5)):
+        i, a, b = rng.standard_normal((7, 6)), rng.standard_normal((7, 9)), rng.standard_normal((9, 6))
+        values_and_grads(lambda m, x, y, z: m.addmm(x, y, z, beta=0.3, alpha=-1.7), i, a, b, dtype=dtype, rtol=rtol)
+        values_and_grads(lambda m, x, y, z: m.baddbmm(x, y, z, beta=-2, alpha=0.5), i, a[None].repeat(3, 0),
+                         b[None].repeat(3, 0), dtype=dtype, rtol=rtol)
+        # a product big enough for BLAS
+        i, a, b = rng.standard_normal((40,)), rng.standard_normal((30, 50)), rng.standard_normal((50, 40))
+        values_and_grads(lambda m, x, y, z: m.addmm(x, y, z, beta=0.5), i, a, b, dtype=dtype, rtol=rtol * 10)
+
+
+def test_addmm_and_baddbmm_on_int64_truncate_beta_and_alpha_as_torch():
+    torch = torch_or_skip()
+    for beta, alpha in [(2, 3), (0.5, 2.7), (-1.5, -2.7), (0, 1), (1, 0)]:
+        for lib_fn in (lambda m: m.addmm(m.arange(4).reshape(1, 4), m.arange(6).reshape(2, 3),
+                                         m.arange(12).reshape(3, 4), beta=beta, alpha=alpha),
+                       lambda m: m.baddbmm(m.arange(4), m.arange(12).reshape(2, 2, 3),
+                                           m.arange(24).reshape(2, 3, 4), beta=beta, alpha=alpha)):
+            same_values(lib_fn(cgrad), lib_fn(torch))
+
+
+def test_addmm_and_baddbmm_numbers_and_tensors_for_beta_and_alpha():
+    torch = torch_or_skip()
+    for fn in (lambda m: m.addmm(m.ones(2, 2), m.ones(2, 2), m.ones(2, 2), beta=m.tensor(2.0), alpha=True),
+               lambda m: m.ones(2, 2).addmm(m.ones(2, 2), m.ones(2, 2), beta=np.float64(0.5), alpha=2),
+               lambda m: m.ones(1, 2, 2).baddbmm(m.ones(1, 2, 2), m.ones(1, 2, 2), beta=3, alpha=m.tensor(-1))):
+        same_values(fn(cgrad), fn(torch))
+    with pytest.raises(TypeError):
+        cgrad.addmm(cgrad.ones(2, 2), cgrad.ones(2, 2), cgrad.ones(2, 2), beta="a")
+    with pytest.raises(TypeError):
+        cgrad.addmm(cgrad.ones(2, 2), cgrad.ones(2, 2), cgrad.ones(2, 2), 2.0)  # beta is keyword-only
+    with pytest.raises(TypeError):
+        cgrad.ones(1, 2, 2).baddbmm(cgrad.ones(1, 2, 2), cgrad.ones(1, 2, 2), 2.0)
+
+
+ADDMM_ERRORS = [
+    lambda m: m.addmm(m.ones(3), m.ones(2, 3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(1, 2, 4), m.ones(2, 3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), m.ones(3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), m.tensor(1.0), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), m.ones(2, 3), m.ones(1, 3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), m.ones(2, 3), m.ones(5, 4)),
+    lambda m: m.addmm(m.ones(2, 4, dtype=m.float64), m.ones(2, 3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), m.ones(2, 3), m.ones(3, 4, dtype=m.float64)),
+    lambda m: m.addmm(m.ones(2, 4), m.ones(2, 3, dtype=m.float64), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4, dtype=m.int64), m.ones(2, 3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4, dtype=m.bool), m.ones(2, 3, dtype=m.bool), m.ones(3, 4, dtype=m.bool)),
+    lambda m: m.addmm([1.0], m.ones(2, 3), m.ones(3, 4)),
+    lambda m: m.addmm(m.ones(2, 4), [1.0], m.ones(3, 4)),
+    lambda m: m.ones(2, 4).addmm(m.ones(2, 3), [[1.0]]),
+    lambda m: m.baddbmm(m.ones(3), m.ones(5, 2, 3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(4), m.ones(2, 3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(4), m.ones(5, 2, 3), m.ones(5, 3, 4, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(5, 2, 3), m.ones(3, 4)),
+    lambda m: m.baddbmm(m.ones(4), m.ones(3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(4), m.tensor(3.0), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(1, 5, 2, 4), m.ones(5, 2, 3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(5, 2, 3), m.ones(4, 3, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(5, 2, 3), m.ones(5, 2, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(5, 2, 3, dtype=m.float64), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4, dtype=m.float64), m.ones(5, 2, 3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(5, 2, 3), m.ones(5, 3, 4, dtype=m.float64)),
+    lambda m: m.baddbmm(m.ones(5, 2, 4, dtype=m.int64), m.ones(5, 2, 3), m.ones(5, 3, 4)),
+    lambda m: m.baddbmm(m.ones(1, 2, 4, dtype=m.bool), m.ones(1, 2, 3, dtype=m.bool), m.ones(1, 3, 4, dtype=m.bool)),
+    lambda m: m.ones(1, 2, 4).baddbmm(m.ones(1, 2, 3), 1.0),
+]
+
+
+@pytest.mark.parametrize("k", range(len(ADDMM_ERRORS)))
+def test_addmm_and_baddbmm_errors_match_torch(k):
+    same_error(ADDMM_ERRORS[k])
+
+
+def test_baddbmm_input_that_does_not_expand_raises_as_torch():
+    # which dim the message names may differ: cgrad's expand checks from the first
+    same_error(lambda m: m.baddbmm(m.ones(5, 2, 4), m.ones(2, 3), m.ones(5, 3, 4)), message=False)
+
+
+def test_addmm_and_baddbmm_second_order_match_torch():
+    torch = torch_or_skip()
+    rng = np.random.default_rng(6)
+    i, a, b = rng.standard_normal((2, 4)), rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    for name, shape in (("addmm", lambda x: x), ("baddbmm", lambda x: x[None].repeat(2, 0))):
+        res = []
+        for lib in (cgrad, torch):
+            x, y, z = [lib.tensor(shape(v), requires_grad=True) for v in (i, a, b)]
+            out = getattr(lib, name)(x, y, z, beta=0.5, alpha=-1.5)
+            gx, gy, gz = lib.autograd.grad((out * out).sum(), [x, y, z], create_graph=True)
+            hs = lib.autograd.grad((gy * gy).sum() + (gz * gx.sum()).sum(), [x, y, z])
+            res.append([t.detach().numpy() for t in (gx, gy, gz, *hs)])
+        for c, t in zip(*res):
+            np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------- compiled steps
 
 # name -> loss(w, x) over a parameter w (4, 3) and a batch x (4, 3)
@@ -306,6 +473,9 @@ COMPILED = {
     "logaddexp": lambda w, x: cgrad.logaddexp(w, x).sum(),
     "xlogy": lambda w, x: (cgrad.xlogy(w, x) + x.xlogy(w) + cgrad.xlogy(2.0, w)).sum(),
     "sinc": lambda w, x: (w * x).sinc().sum(),
+    "addmm": lambda w, x: cgrad.addmm(x[:, 0], w, x.T, beta=0.5, alpha=-1.5).square().sum(),
+    "baddbmm": lambda w, x: x[None, :, :1].baddbmm(w[None].repeat(2, 1, 1), x.T[None].repeat(2, 1, 1),
+                                                   alpha=0.5).square().sum(),
 }
 
 

@@ -241,6 +241,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
+    cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

@@ -1707,8 +1707,6 @@ cdef class Tensor(_TensorNN):
         return _matrix_t(self)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
-    def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
-    def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
     def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
     def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
     def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")

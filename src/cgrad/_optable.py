@@ -68,6 +68,8 @@ OPS.update({
     "mv": ("linear algebra", lambda x, y: x.mv(y[0])),
     "dot": ("linear algebra", lambda x, y: x[0].dot(y[0])),
     "outer": ("linear algebra", lambda x, y: x[0].outer(y[0])),
+    "addmm": ("linear algebra", lambda x, y: x[:, :2].addmm(x, y.T, beta=2, alpha=3)),
+    "baddbmm": ("linear algebra", lambda x, y: x[None, :, :2].baddbmm(x[None], y.T[None], beta=2, alpha=3)),
 })
 _SHAPE = {
     "reshape": lambda x, y: x.reshape(3, 2), "view": lambda x, y: x.view(6),

@@ -58,6 +58,19 @@ cdef object lerp_call(_TensorBase self, object end, object weight, int pos):
                     f"not {type(weight).__name__}")
 
 
+ctypedef cg_tensor *(*scaled_product_fn)(cg_tensor *, cg_tensor *, cg_tensor *, double, double) noexcept nogil
+
+
+cdef object scaled_product(scaled_product_fn fn, str fname, tuple names, object input, object a, object b,
+                           object beta, object alpha, int pos):
+    """fn(input, a, b, beta, alpha): addmm or baddbmm; pos is the position of
+    input (0 for a method's self) in PyTorch's TypeErrors."""
+    cdef _TensorBase x = tensor_arg(input, fname, "input", pos)
+    cdef _TensorBase m1 = tensor_arg(a, fname, names[0], pos + 1)
+    cdef _TensorBase m2 = tensor_arg(b, fname, names[1], pos + 2)
+    return wrap(fn(x.t, m1.t, m2.t, number_arg(beta, fname, "beta"), number_arg(alpha, fname, "alpha")))
+
+
 cdef class _TensorMath(_TensorBase):
     """Element-wise math, comparisons and logic."""
 
@@ -188,6 +201,10 @@ cdef class _TensorMath(_TensorBase):
     def tril(self, diagonal=0): return tril(self, diagonal)
     def sgn(self): return wrap(cg_sign(self.t))
     def addcmul(self, tensor1, tensor2, *, value=1): return addcmul(self, tensor1, tensor2, value=value)
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
     def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
     def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
     def addcdiv_(self, tensor1, tensor2, *, value=1):
@@ -406,6 +423,16 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     cdef _TensorBase b = tensor_arg(tensor1, "addcmul", "tensor1", 2)
     cdef _TensorBase c = tensor_arg(tensor2, "addcmul", "tensor2", 3)
     return wrap(cg_addcmul(a.t, b.t, c.t, number_arg(value, "addcmul", "value")))
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape."""
+    return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), input, mat1, mat2, beta, alpha, 1)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2) for 3-D batches, input broadcast to the result's shape."""
+    return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), input, batch1, batch2, beta, alpha, 1)
 
 
 cdef object addcdiv_operands(object tensor1, object tensor2):
