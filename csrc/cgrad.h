@@ -408,6 +408,8 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
  * product's. All three of one dtype; int64 operands truncate beta and alpha. */
 cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
+/* The cross product of a and b (same ndim, broadcast, same dtype) along dim, where both have 3 elements. */
+cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -1013,6 +1013,79 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
     return record_product(&dot_op, out, a, b);
 }
 
+/* ---- cross --------------------------------------------------------------------------------- */
+
+/* a x b along dim: with r(x, k) = x rolled k places back along dim (r(x, 1)[i] = x[i + 1 mod 3]),
+ * a x b = r(a, 1) r(b, 2) - r(a, 2) r(b, 1), rounded as PyTorch's kernel is: the second
+ * product alone, then the first one fused with the difference. */
+static cg_tensor *cross_raw(cg_tensor *a, cg_tensor *b, int64_t dim) {
+    int64_t back1 = -1, back2 = -2;
+    cg_tensor *a1 = cg_roll(a, &back1, &dim, 1), *a2 = cg_roll(a, &back2, &dim, 1);
+    cg_tensor *b1 = cg_roll(b, &back1, &dim, 1), *b2 = cg_roll(b, &back2, &dim, 1);
+    cg_tensor *q = a2 && b1 ? cg_mul(a2, b1) : NULL, *nq = q ? cg_neg(q) : NULL;
+    cg_tensor *out = nq && a1 && b2 ? cg_addcmul(nq, a1, b2, 1.0) : NULL;
+    cg_tensor *tmp[6] = {a1, a2, b1, b2, q, nq};
+    for (int k = 0; k < 6; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+static int cross_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a x b)/da applied to g: b x g; d(a x b)/db: g x a (dim in i[0]) */
+    int64_t dim = n->i[0];
+    for (int k = 0; k < 2; k++) {
+        if (!cg_wants(n, k)) continue;
+        cg_tensor *other = cg_unpack(n, 1 - k);
+        cg_tensor *r = other ? (k == 0 ? cg_cross(other, gout[0], dim) : cg_cross(gout[0], other, dim)) : NULL;
+        cg_tensor_release(other);
+        if (!(gin[k] = r ? cg_reduce_grad(n, k, r) : NULL)) return -1;
+    }
+    return 0;
+}
+static const cg_op cross_op = {"LinalgCrossBackward0", cross_backward, NULL};
+
+/* PyTorch's checks, in its order; *d gets dim made non-negative. */
+static int check_cross(const cg_tensor *a, const cg_tensor *b, int64_t dim, int64_t *d) {
+    if (a->ndim != b->ndim) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.cross: inputs must have the same number of dimensions.");
+        return -1;
+    }
+    if (a->ndim == 0) {
+        cg_error_set(CG_ERR_INDEX, "Dimension specified as %lld but tensor has no dimensions", (long long)dim);
+        return -1;
+    }
+    if (cg_wrap_dim(dim, a->ndim, d)) return -1;
+    if (a->shape[*d] != 3 || b->shape[*d] != 3) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.cross: inputs dimension %lld must have length 3. Got %lld and %lld",
+                     (long long)dim, (long long)a->shape[*d], (long long)b->shape[*d]);
+        return -1;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return -1;
+    if (a->dtype != b->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name((cg_dtype)a->dtype),
+                     cg_dtype_torch_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"cross\" not implemented for 'Bool'");
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim) {
+    int64_t d;
+    if (check_cross(a, b, dim, &d)) return NULL;
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = cross_raw(a, b, d);
+    cg_set_grad_enabled(on);
+    out = record_product(&cross_op, out, a, b);
+    if (out && out->grad_fn && out->grad_fn->op == &cross_op) out->grad_fn->i[0] = d;
+    return out;
+}
+
 /* ---- matmul ------------------------------------------------------------------------------------- */
 
 /* a (>= 3-D) @ b (1-D or 2-D): fold a's batch dims into rows. */

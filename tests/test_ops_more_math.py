@@ -466,6 +466,109 @@ def test_addmm_and_baddbmm_second_order_match_torch():
             np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-12)
 
 
+# ---------------------------------------------------------------- cross
+
+def cross_np(dim):
+    return lambda a, b: np.cross(a, b, axis=dim)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes,dim", [(((3,), (3,)), 0), (((4, 3), (4, 3)), 1), (((3, 5), (3, 5)), 0),
+                                        (((4, 1, 3), (1, 2, 3)), -1), (((2, 3, 1), (1, 3, 4)), 1),
+                                        (((0, 3), (1, 3)), 1)], ids=str)
+def test_cross(shapes, dim, dtype):
+    out = check_op(lambda m, a, b: m.cross(a, b, dim=dim), *shapes, np_fn=cross_np(dim), dtype=dtype)
+    assert out.grad_fn.name() == "LinalgCrossBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_method_noncontiguous_and_one_side_requiring_grad(dtype):
+    check_op(lambda m, a, b: a.cross(b, dim=0), (3, 4), (3, 4), np_fn=cross_np(0), dtype=dtype, noncontig=True)
+    check_op(lambda m, a, b: a.cross(b, -1), (2, 3), (2, 3), np_fn=cross_np(-1), dtype=dtype,
+             requires_grad=[True, False])
+    check_op(lambda m, a, b: m.cross(a, b, 1), (2, 3), (1, 3), np_fn=cross_np(1), dtype=dtype,
+             requires_grad=[False, True])
+
+
+@pytest.mark.parametrize("dtype", DTYPES + ["int64"])
+def test_cross_values_are_torch_bits(dtype):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((500, 3)), rng.standard_normal((500, 3)) * 1e3
+    if dtype == "int64":
+        a, b = np.round(a * 1e6), np.round(b * 1e6)
+    for dim, t in ((1, lambda x: x), (0, lambda x: x.T.copy())):
+        same_values(cgrad.cross(cgrad.tensor(t(a), dtype=lib_dtype(cgrad, dtype)),
+                                cgrad.tensor(t(b), dtype=lib_dtype(cgrad, dtype)), dim=dim),
+                    torch.cross(torch.tensor(t(a), dtype=lib_dtype(torch, dtype)),
+                                torch.tensor(t(b), dtype=lib_dtype(torch, dtype)), dim=dim))
+    if dtype != "int64":
+        values_and_grads(lambda m, x, y: m.cross(x, y, dim=1), a[:20], b[:20], dtype=dtype)
+        special = np.array([[INF, 0.0, 1.0], [NAN, 1.0, 2.0], [1.0, -INF, 0.0]])
+        values_and_grads(lambda m, x, y: m.cross(x, y, dim=1), special, special[::-1].copy(), dtype=dtype)
+
+
+def test_cross_without_dim_takes_the_first_dim_of_size_3_and_warns_once():
+    torch = torch_or_skip()
+    import cgrad._C as C
+    C._cross_dim_warned = False
+    a, b = np.arange(9.0).reshape(3, 3), np.arange(9.0).reshape(3, 3) ** 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fn in (lambda m: m.cross(m.tensor(a), m.tensor(b)),
+                   lambda m: m.tensor(a[:2]).cross(m.tensor(b[:2])),
+                   lambda m: m.cross(m.tensor(a[:1]), m.tensor(b))):
+            same_values(fn(cgrad), fn(torch))
+    mine = [w for w in caught if str(w.message).startswith("Using cross without specifying the dim")]
+    assert len(mine) == 1 and mine[0].category is UserWarning and mine[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        same_error(lambda m: m.cross(m.ones(2, 4), m.ones(2, 4)))
+        same_error(lambda m: m.cross(m.ones(1, 4), m.ones(3, 4)))  # the size-3 dim is searched in input only
+        same_error(lambda m: m.cross(m.tensor(1.0), m.tensor(1.0)))
+
+
+CROSS_ERRORS = [
+    lambda m: m.cross(m.ones(4, 1, 3), m.ones(5, 3), dim=-1),
+    lambda m: m.cross(m.ones(2, 3), m.ones(2, 3), dim=0),
+    lambda m: m.cross(m.ones(2, 3), m.ones(2, 3), dim=2),
+    lambda m: m.cross(m.ones(2, 3), m.ones(2, 3, dtype=m.float64), dim=1),
+    lambda m: m.cross(m.ones(2, 3, dtype=m.float64), m.ones(2, 3), dim=1),
+    lambda m: m.cross(m.ones(2, 3, dtype=m.int64), m.ones(2, 3), dim=1),
+    lambda m: m.cross(m.ones(2, 3, dtype=m.bool), m.ones(2, 3, dtype=m.bool), dim=1),
+    lambda m: m.cross(m.ones(4, 3), m.ones(2, 3), dim=-1),
+    lambda m: m.cross(m.ones(4, 3, dtype=m.float64), m.ones(2, 3), dim=1),
+    lambda m: m.cross(m.ones(4, 3), m.ones(2, 4), dim=1),
+    lambda m: m.cross(m.ones(2, 1), m.ones(2, 3), dim=1),
+    lambda m: m.cross(m.ones(3), m.ones(2, 3), dim=5),
+    lambda m: m.cross(m.tensor(1.0), m.tensor(1.0), dim=0),
+    lambda m: m.cross(m.ones(3), 1.0, dim=0),
+    lambda m: m.cross([1.0, 2.0, 3.0], m.ones(3), dim=0),
+    lambda m: m.ones(3).cross([1.0, 2.0, 3.0], dim=0),
+    lambda m: m.cross(m.ones(3), m.ones(3), dim=0.0),
+]
+
+
+@pytest.mark.parametrize("k", range(len(CROSS_ERRORS)))
+def test_cross_errors_match_torch(k):
+    same_error(CROSS_ERRORS[k])
+
+
+def test_cross_second_order_matches_torch():
+    torch = torch_or_skip()
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((1, 3))
+    res = []
+    for lib in (cgrad, torch):
+        x, y = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        out = lib.cross(x, y, dim=1)
+        gx, gy = lib.autograd.grad((out * out).sum(), [x, y], create_graph=True)
+        hs = lib.autograd.grad((gx * gy).sum(), [x, y])
+        res.append([t.detach().numpy() for t in (gx, gy, *hs)])
+    for c, t in zip(*res):
+        np.testing.assert_allclose(c, t, rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------- compiled steps
 
 # name -> loss(w, x) over a parameter w (4, 3) and a batch x (4, 3)
@@ -476,6 +579,7 @@ COMPILED = {
     "addmm": lambda w, x: cgrad.addmm(x[:, 0], w, x.T, beta=0.5, alpha=-1.5).square().sum(),
     "baddbmm": lambda w, x: x[None, :, :1].baddbmm(w[None].repeat(2, 1, 1), x.T[None].repeat(2, 1, 1),
                                                    alpha=0.5).square().sum(),
+    "cross": lambda w, x: cgrad.cross(w, x, dim=1).square().sum() + w.cross(x[:1], dim=-1).sum(),
 }
 
 

@@ -243,6 +243,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
     cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
+    cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

@@ -1707,7 +1707,6 @@ cdef class Tensor(_TensorNN):
         return _matrix_t(self)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
-    def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
     def cummax(self, *args, **kwargs): raise not_implemented("Tensor.cummax")
     def cummin(self, *args, **kwargs): raise not_implemented("Tensor.cummin")
     def cumprod(self, *args, **kwargs): raise not_implemented("Tensor.cumprod")

@@ -5,14 +5,14 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "bernoulli", "cdist", "cross", "cummax", "cummin", "cumprod",
+    "bernoulli", "cdist", "cummax", "cummin", "cumprod",
     "einsum", "erfinv", "kthvalue", "logcumsumexp",
     "median", "mode", "multinomial", "randperm", "unique",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "cross", "cummax", "cummin", "cumprod",
+    "cummax", "cummin", "cumprod",
     "erfinv", "index_add", "index_copy", "index_fill", "kthvalue",
     "logcumsumexp", "masked_scatter", "median", "mode", "put_", "renorm", "unique",
 )

@@ -70,6 +70,7 @@ OPS.update({
     "outer": ("linear algebra", lambda x, y: x[0].outer(y[0])),
     "addmm": ("linear algebra", lambda x, y: x[:, :2].addmm(x, y.T, beta=2, alpha=3)),
     "baddbmm": ("linear algebra", lambda x, y: x[None, :, :2].baddbmm(x[None], y.T[None], beta=2, alpha=3)),
+    "cross": ("linear algebra", lambda x, y: x.cross(y, dim=1)),
 })
 _SHAPE = {
     "reshape": lambda x, y: x.reshape(3, 2), "view": lambda x, y: x.view(6),

@@ -71,6 +71,25 @@ cdef object scaled_product(scaled_product_fn fn, str fname, tuple names, object 
     return wrap(fn(x.t, m1.t, m2.t, number_arg(beta, fname, "beta"), number_arg(alpha, fname, "alpha")))
 
 
+_cross_dim_warned = False  # PyTorch warns once per process
+
+
+cdef object cross_call(_TensorBase a, object other, object dim, int pos):
+    """a x other along dim; without dim, along a's first dim of size 3 (deprecated, as in PyTorch)."""
+    global _cross_dim_warned
+    cdef _TensorBase b = tensor_arg(other, "cross", "other", pos)
+    if dim is None:
+        if not _cross_dim_warned:
+            _cross_dim_warned = True
+            warnings.warn("Using cross without specifying the dim arg is deprecated. Please pass the dim "
+                          "explicitly. The default value of dim will change to agree with that of linalg.cross "
+                          "in a future release.", UserWarning, stacklevel=1)  # Cython frames do not count
+        dim = next((k for k, n in enumerate(a.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return wrap(cg_cross(a.t, b.t, int_arg(dim, "cross", "dim")))
+
+
 cdef class _TensorMath(_TensorBase):
     """Element-wise math, comparisons and logic."""
 
@@ -205,6 +224,7 @@ cdef class _TensorMath(_TensorBase):
         return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
+    def cross(self, other, dim=None): return cross_call(self, other, dim, 1)
     def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
     def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
     def addcdiv_(self, tensor1, tensor2, *, value=1):
@@ -433,6 +453,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2) for 3-D batches, input broadcast to the result's shape."""
     return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), input, batch1, batch2, beta, alpha, 1)
+
+
+def cross(input, other, dim=None):
+    """The cross product of input and other along dim (both of length 3 there), broadcast."""
+    return cross_call(tensor_arg(input, "cross", "input", 1), other, dim, 2)
 
 
 cdef object addcdiv_operands(object tensor1, object tensor2):
