@@ -289,6 +289,7 @@ cg_tensor *cg_acos(cg_tensor *a);
 cg_tensor *cg_atan(cg_tensor *a);
 cg_tensor *cg_erf(cg_tensor *a);
 cg_tensor *cg_sinc(cg_tensor *a); /* sin(pi a) / (pi a), 1 at 0 */
+cg_tensor *cg_erfinv(cg_tensor *a); /* the inverse of erf: +-inf at +-1, NaN outside [-1, 1] */
 cg_tensor *cg_reciprocal(cg_tensor *a);
 cg_tensor *cg_square(cg_tensor *a);
 /* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above

@@ -321,6 +321,11 @@ static cg_tensor *sinc_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y
     cg_tensor *d = DIV(MUL(g, SUB(MUL(px, F(cg_cos, px)), F(cg_sin, px))), pxx);
     return WHERE(EQN(pxx, 0.0), ZERO(g), d);
 }
+/* d/dx erfinv(x) = sqrt(pi) / 2 * exp(erfinv(x)^2), erfinv recomputed from x as PyTorch does */
+static cg_tensor *erfinv_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(MULN(F(cg_exp, F(cg_square, F(cg_erfinv, x))), 0.5 * sqrt(M_PI)), g);
+}
 /* d/dx (1/x) = -1/x^2 = -y^2 */
 static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -359,6 +364,7 @@ UNARY(acos, "AcosBackward0", CG_M_ACOS, NONE, X, false)
 UNARY(atan, "AtanBackward0", CG_M_ATAN, NONE, X, false)
 UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
 UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
+UNARY(erfinv, "ErfinvBackward0", CG_M_ERFINV, NONE, X, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
 #undef X
 #undef Y

@@ -311,6 +311,73 @@ def test_sinc_second_order_matches_torch():
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
 
 
+
+def erfinv_np(y):
+    """erfinv by bisection on math.erf, to double precision (the tests' inputs are in (-1, 1))."""
+    def one(v):
+        lo, hi = -6.0, 6.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.erf(mid) < v else (lo, mid)
+        return (lo + hi) / 2
+    return np.vectorize(one, otypes=[float])(y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=str)
+def test_erfinv(shape, dtype):
+    out = check_op(lambda m, x: m.erfinv(x), shape, np_fn=erfinv_np, dtype=dtype, domain=(-0.9, 0.9))
+    assert out.grad_fn.name() == "ErfinvBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erfinv_method_and_noncontiguous(dtype):
+    check_op(lambda m, x: x.erfinv(), (3, 4), np_fn=erfinv_np, dtype=dtype, noncontig=True, domain=(-0.99, 0.99))
+
+
+# float64 agrees with torch's to an ulp; float32 is computed in double and
+# rounded once, torch's in float: an ulp or two apart (both as close to erfinv)
+ERFINV_RTOL = {"float64": 2.3e-16, "float32": 2.4e-7}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erfinv_values_match_torch_over_the_whole_domain(dtype):
+    """erfinv(+-1) = +-inf, NaN outside [-1, 1], -0 stays -0, and the tails
+    near +-1 as accurate as torch's."""
+    torch = torch_or_skip()
+    special = [0.0, -0.0, 1.0, -1.0, 1.5, -2.0, INF, -INF, NAN, 0.5, -0.3, 0.7, 1e-300, 1e-10, 1 - 1e-10,
+               1 - 2 ** -53, -(1 - 2 ** -53), 1 - 2 ** -24, 0.9999]
+    rng = np.random.default_rng(9)
+    data = np.concatenate([special, rng.uniform(-1, 1, 3000), 1 - rng.uniform(0, 1e-6, 300)])
+    x = cgrad.erfinv(cgrad.tensor(data, dtype=lib_dtype(cgrad, dtype)))
+    t = torch.erfinv(torch.tensor(data, dtype=lib_dtype(torch, dtype)))
+    assert str(x.dtype) == f"cgrad.{dtype}"
+    np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=ERFINV_RTOL[dtype], atol=0)
+    assert x[2].item() == INF and x[3].item() == -INF and math.isnan(x[4].item()) and math.isnan(x[6].item())
+    assert x[0].item() == 0 and math.copysign(1, x[1].item()) == -1
+    values_and_grads(lambda m, v: m.erfinv(v), special, dtype=dtype, rtol=ERFINV_RTOL[dtype] * 4)
+
+
+def test_erfinv_integers_and_bools_compute_in_the_default_float_dtype():
+    torch = torch_or_skip()
+    for values in ([0, 1, -1, 2], [True, False]):
+        same_values(cgrad.erfinv(cgrad.tensor(values)), torch.erfinv(torch.tensor(values)))
+    with pytest.raises(TypeError, match="must be Tensor, not float"):
+        cgrad.erfinv(0.5)
+
+
+def test_erfinv_second_order_matches_torch():
+    torch = torch_or_skip()
+    res = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.3, -0.8, 0.05, 0.95], dtype=lib.float64, requires_grad=True)
+        (gx,) = lib.autograd.grad(lib.erfinv(x).sum(), [x], create_graph=True)
+        (hx,) = lib.autograd.grad(gx.sum(), [x])
+        res.append((gx.detach().numpy(), hx.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-14)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-14)
+
+
 # ---------------------------------------------------------------- addmm and baddbmm
 
 SCALES = [(1, 1), (0.5, -2.0), (0, 1), (2, 0), (-1, 3)]
@@ -576,6 +643,7 @@ COMPILED = {
     "logaddexp": lambda w, x: cgrad.logaddexp(w, x).sum(),
     "xlogy": lambda w, x: (cgrad.xlogy(w, x) + x.xlogy(w) + cgrad.xlogy(2.0, w)).sum(),
     "sinc": lambda w, x: (w * x).sinc().sum(),
+    "erfinv": lambda w, x: (w * x).erfinv().square().sum() + cgrad.erfinv(w - 0.5).sum(),
     "addmm": lambda w, x: cgrad.addmm(x[:, 0], w, x.T, beta=0.5, alpha=-1.5).square().sum(),
     "baddbmm": lambda w, x: x[None, :, :1].baddbmm(w[None].repeat(2, 1, 1), x.T[None].repeat(2, 1, 1),
                                                    alpha=0.5).square().sum(),

@@ -164,6 +164,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_atan(cg_tensor *a)
     cg_tensor *cg_erf(cg_tensor *a)
     cg_tensor *cg_sinc(cg_tensor *a)
+    cg_tensor *cg_erfinv(cg_tensor *a)
     cg_tensor *cg_reciprocal(cg_tensor *a)
     cg_tensor *cg_square(cg_tensor *a)
     cg_tensor *cg_logical_not(cg_tensor *a)

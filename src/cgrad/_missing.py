@@ -6,14 +6,14 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 
 FUNCTIONS = (
     "bernoulli", "cdist", "cummax", "cummin", "cumprod",
-    "einsum", "erfinv", "kthvalue", "logcumsumexp",
+    "einsum", "kthvalue", "logcumsumexp",
     "median", "mode", "multinomial", "randperm", "unique",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "cummax", "cummin", "cumprod",
-    "erfinv", "index_add", "index_copy", "index_fill", "kthvalue",
+    "index_add", "index_copy", "index_fill", "kthvalue",
     "logcumsumexp", "masked_scatter", "median", "mode", "put_", "renorm", "unique",
 )
 
