@@ -782,7 +782,8 @@ static cg_tensor *times(cg_tensor *t, double v) {
 
 /* t * v, or t itself (a new reference) when v is 1: PyTorch's maybe_multiply */
 static cg_tensor *maybe_times(cg_tensor *t, double v) {
-    if (!t || v != 1) return t ? times(t, v) : NULL;
+    if (!t) return NULL;
+    if (v != 1) return times(t, v);
     cg_tensor_retain(t);
     return t;
 }
@@ -942,15 +943,13 @@ static int check_baddbmm(const cg_tensor *input, const cg_tensor *a, const cg_te
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
     int64_t shape[3];
     if (size_at(a, 0, &shape[0]) || size_at(a, 1, &shape[1]) || size_at(b, 2, &shape[2])) return NULL;
-    cg_tensor *in = cg_expand(input, shape, 3); /* PyTorch checks input's shape first */
-    cg_tensor_release(in);
-    if (!in || check_baddbmm(input, a, b)) return NULL;
     scalars_for((cg_dtype)a->dtype, &beta, &alpha);
     int on = cg_is_grad_enabled();
     cg_set_grad_enabled(0);
-    cg_tensor *p = cg_bmm(a, b);
-    cg_tensor *out = p ? scaled_sum(input, shape, 3, p, beta, alpha) : NULL;
+    cg_tensor *in = cg_expand(input, shape, 3), *p = NULL, *out = NULL; /* PyTorch checks input's shape first */
+    if (in && !check_baddbmm(input, a, b) && (p = cg_bmm(a, b))) out = scaled_sum(input, shape, 3, p, beta, alpha);
     cg_set_grad_enabled(on);
+    cg_tensor_release(in);
     cg_tensor_release(p);
     return record_addmm(&baddbmm_op, out, input, a, b, beta, alpha);
 }
