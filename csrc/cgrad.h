@@ -288,6 +288,8 @@ cg_tensor *cg_asin(cg_tensor *a);
 cg_tensor *cg_acos(cg_tensor *a);
 cg_tensor *cg_atan(cg_tensor *a);
 cg_tensor *cg_erf(cg_tensor *a);
+cg_tensor *cg_sinc(cg_tensor *a); /* sin(pi a) / (pi a), 1 at 0 */
+cg_tensor *cg_erfinv(cg_tensor *a); /* the inverse of erf: +-inf at +-1, NaN outside [-1, 1] */
 cg_tensor *cg_reciprocal(cg_tensor *a);
 cg_tensor *cg_square(cg_tensor *a);
 /* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above
@@ -299,6 +301,9 @@ cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn);
 cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
 cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b); /* sqrt(a^2 + b^2) without overflow, floating only */
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b); /* log(e^a + e^b) without overflow, floating only */
+/* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
+cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
 /* On ties the gradient is split half and half between a and b. */
 cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
@@ -426,6 +431,13 @@ cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b);  /* 2-D @ 2-D */
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b); /* 3-D @ 3-D, same batch */
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *b);  /* 2-D @ 1-D */
 cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
+/* beta * input + alpha * (a @ b), input broadcast to the product's shape;
+ * beta == 0 ignores input's values (NaN too), and for addmm alpha == 0 the
+ * product's. All three of one dtype; int64 operands truncate beta and alpha. */
+cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
+cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
+/* The cross product of a and b (same ndim, broadcast, same dtype) along dim, where both have 3 elements. */
+cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

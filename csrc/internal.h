@@ -650,11 +650,12 @@ typedef enum cg_mathop {
     /* unary, the result in the operand's dtype */
     CG_M_ABS, CG_M_SIGN, CG_M_EXP2, CG_M_LOG2, CG_M_LOG1P, CG_M_EXPM1, CG_M_SIN, CG_M_COS,
     CG_M_TAN, CG_M_SINH, CG_M_COSH, CG_M_ASIN, CG_M_ACOS, CG_M_ATAN, CG_M_ERF, CG_M_BITWISE_NOT,
-    CG_M_FLOOR, CG_M_CEIL, CG_M_ROUND, CG_M_TRUNC, CG_M_FRAC, CG_M_LOG10,
+    CG_M_FLOOR, CG_M_CEIL, CG_M_ROUND, CG_M_TRUNC, CG_M_FRAC, CG_M_LOG10, CG_M_SINC, CG_M_ERFINV,
     /* unary, a bool result */
     CG_M_ISNAN, CG_M_ISINF, CG_M_ISFINITE, CG_M_LOGICAL_NOT,
     /* binary, the result in the operands' dtype */
     CG_M_ATAN2, CG_M_MAXIMUM, CG_M_MINIMUM, CG_M_FLOOR_DIVIDE, CG_M_REMAINDER, CG_M_FMOD, CG_M_HYPOT,
+    CG_M_LOGADDEXP, CG_M_XLOGY,
     CG_M_BITWISE_AND, CG_M_BITWISE_OR, CG_M_BITWISE_XOR,
     /* binary, a bool result */
     CG_M_EQ, CG_M_NE, CG_M_LT, CG_M_LE, CG_M_GT, CG_M_GE,

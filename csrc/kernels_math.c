@@ -137,6 +137,29 @@ static inline int64_t mod_i64(int64_t a, int64_t b) {
 REMAINDER_FLOAT(float)
 REMAINDER_FLOAT(double)
 
+/* The inverse of erf, in double: a closed-form first guess good to about
+ * 2e-3 (Winitzki's, from erf(x)^2 ~ 1 - exp(-x^2 (4/pi + a x^2) / (1 + a x^2))),
+ * then Halley's method, which triples the correct digits per step. Past
+ * |y| = 1/2 it solves erfc(x) = 1 - |y| instead, whose sides are exact and
+ * small there, where erf(x) - y would lose the digits to cancellation.
+ * +-1 give +-inf, |y| > 1 NaN, and 0 keeps its sign. */
+static double erfinv_double(double y) {
+    if (!(fabs(y) < 1)) return fabs(y) == 1 ? copysign(INFINITY, y) : NAN;
+    if (y == 0) return y;
+    const double a = 0.147, two_over_sqrt_pi = 1.1283791670955126;
+    bool tail = fabs(y) > 0.5;
+    double c = 1 - fabs(y); /* exact when tail */
+    double l = tail ? log(c * (1 + fabs(y))) : log1p(-y * y), t = 2 / (M_PI * a) + l / 2;
+    double x = sqrt(sqrt(t * t - l / a) - t);
+    for (int k = 0; k < 3; k++) {
+        /* f(x) = erfc(x) - c or erf(x) - |y|; f' = -+d, f'' = -2 x f'; Halley: x - f / (f' + x f) */
+        double d = two_over_sqrt_pi * exp(-x * x);
+        double f = tail ? erfc(x) - c : erf(x) - fabs(y);
+        x -= f / ((tail ? -d : d) + x * f);
+    }
+    return copysign(x, y);
+}
+
 /* ---- unary ---------------------------------------------------------------------- */
 
 FLOAT_OP(UNARY_LOOP, abs, SAME, fabs(a))
@@ -168,6 +191,10 @@ FLOAT_OP(UNARY_LOOP, asin, SAME, asin(a))
 FLOAT_OP(UNARY_LOOP, acos, SAME, acos(a))
 FLOAT_OP(UNARY_LOOP, atan, SAME, atan(a))
 FLOAT_OP(UNARY_LOOP, erf, SAME, erf(a))
+/* erfinv of a float computed in double, rounded once */
+FLOAT_OP(UNARY_LOOP, erfinv, SAME, (scalar_t)erfinv_double((double)a))
+/* sin(pi a) / (pi a), 1 at 0; pi a rounded once, in the operand's type */
+FLOAT_OP(UNARY_LOOP, sinc, SAME, a == 0 ? (scalar_t)1 : sin((scalar_t)M_PI * a) / ((scalar_t)M_PI * a))
 INT_OP(UNARY_LOOP, bitwise_not, SAME, ~a)
 BOOL_OP(UNARY_LOOP, bitwise_not, SAME, !a)
 
@@ -197,6 +224,11 @@ INT_OP(BINARY_LOOP, remainder, SAME, mod_i64(a, b))
 FLOAT_OP(BINARY_LOOP, fmod, SAME, fmod(a, b))
 INT_OP(BINARY_LOOP, fmod, SAME, b == -1 ? 0 : a % b)
 FLOAT_OP(BINARY_LOOP, hypot, SAME, hypot(a, b))
+/* log(e^a + e^b) = max + log1p(e^-|a - b|); two equal infinities are their
+ * own result (their difference would be NaN) */
+FLOAT_OP(BINARY_LOOP, logaddexp, SAME, isinf(a) && a == b ? a : MAX_NAN(a, b) + log1p(exp(-fabs(a - b))))
+/* x log(y), and 0 where x is 0 (even for y = 0 or inf), unless y is NaN */
+FLOAT_OP(BINARY_LOOP, xlogy, SAME, b != b ? b : a == 0 ? (scalar_t)0 : a * log(b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
@@ -254,6 +286,8 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ACOS] = ROW_F(acos),
     [CG_M_ATAN] = ROW_F(atan),
     [CG_M_ERF] = ROW_F(erf),
+    [CG_M_SINC] = ROW_F(sinc),
+    [CG_M_ERFINV] = ROW_F(erfinv),
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
     [CG_M_ISNAN] = ROW_A(isnan),
     [CG_M_ISINF] = ROW_A(isinf),
@@ -262,6 +296,8 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ATAN2] = ROW_F(atan2),
     [CG_M_FMOD] = ROW_N(fmod),
     [CG_M_HYPOT] = ROW_F(hypot),
+    [CG_M_LOGADDEXP] = ROW_F(logaddexp),
+    [CG_M_XLOGY] = ROW_F(xlogy),
     [CG_M_MAXIMUM] = ROW_A(maximum),
     [CG_M_MINIMUM] = ROW_A(minimum),
     [CG_M_FLOOR_DIVIDE] = ROW_N(floor_divide),
@@ -291,10 +327,11 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_ABS] = "abs_cpu", [CG_M_SIGN] = "sign_cpu", [CG_M_EXP2] = "exp2_cpu", [CG_M_LOG2] = "log2_cpu", [CG_M_LOG10] = "log10_cpu",
     [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
-    [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu",
+    [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu", [CG_M_SINC] = "sinc_cpu", [CG_M_ERFINV] = "erfinv_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",
+    [CG_M_LOGADDEXP] = "logaddexp_cpu", [CG_M_XLOGY] = "xlogy_cpu",
     [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
     [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",
     [CG_M_BITWISE_OR] = "bitwise_or_cpu", [CG_M_BITWISE_XOR] = "bitwise_xor_cpu", [CG_M_EQ] = "eq_cpu",

@@ -765,6 +765,195 @@ cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
     return record_product(&bmm_op, out, a, b);
 }
 
+/* ---- addmm / baddbmm ---------------------------------------------------------------------- */
+
+/* beta * input + alpha * (a @ b), input broadcast to the product's shape. As
+ * PyTorch: the numbers are truncated to integers for int64 operands; input's
+ * values (NaN too) are not read when beta is 0, nor addmm's product when
+ * alpha is 0 (baddbmm's is: NaN * 0 is NaN). The node keeps beta in f[0] and
+ * alpha in f[1]; it saves a when b needs a gradient and b when a does. */
+
+static cg_tensor *times(cg_tensor *t, double v) {
+    cg_tensor *k = cg_scalar_tensor(v, t->dtype == CG_INT64 ? CG_INT64 : CG_FLOAT64, t);
+    cg_tensor *r = k ? cg_mul(t, k) : NULL;
+    cg_tensor_release(k);
+    return r;
+}
+
+/* t * v, or t itself (a new reference) when v is 1: PyTorch's maybe_multiply */
+static cg_tensor *maybe_times(cg_tensor *t, double v) {
+    if (!t) return NULL;
+    if (v != 1) return times(t, v);
+    cg_tensor_retain(t);
+    return t;
+}
+
+/* beta * input + alpha * product over a product that has been checked, with
+ * grad mode off; product (a @ b) is NULL when it is not to be read. */
+static cg_tensor *scaled_sum(cg_tensor *input, const int64_t *shape, int nd, cg_tensor *product, double beta,
+                             double alpha) {
+    cg_tensor *in = cg_expand(input, shape, nd);
+    if (!in) return NULL;
+    cg_tensor *p = product ? maybe_times(product, alpha) : NULL, *out = NULL;
+    if (product && !p) {
+        cg_tensor_release(in);
+        return NULL;
+    }
+    if (beta == 0) {
+        out = p ? (cg_tensor_retain(p), p) : cg_zeros(shape, nd, (cg_dtype)input->dtype);
+    } else {
+        cg_tensor *bi = beta == 1 ? (cg_tensor_retain(in), in) : times(in, beta);
+        out = !bi ? NULL : p ? cg_add(bi, p) : cg_clone(bi);
+        cg_tensor_release(bi);
+    }
+    cg_tensor_release(in);
+    cg_tensor_release(p);
+    return out;
+}
+
+static int addmm_like_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin,
+                               cg_tensor *(*fn)(cg_tensor *, cg_tensor *)) {
+    /* d/dinput = beta, d/da = alpha g @ b^T, d/db = alpha a^T @ g */
+    double beta = n->f[0], alpha = n->f[1];
+    cg_tensor *g = gout[0], *t;
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, maybe_times(g, beta)))) return -1;
+    if (cg_wants(n, 1)) {
+        t = apply_saved(fn, n, 2, g, false, true);
+        gin[1] = maybe_times(t, alpha);
+        cg_tensor_release(t);
+        if (!gin[1]) return -1;
+    }
+    if (cg_wants(n, 2)) {
+        t = apply_saved(fn, n, 1, g, true, true);
+        gin[2] = maybe_times(t, alpha);
+        cg_tensor_release(t);
+        if (!gin[2]) return -1;
+    }
+    return 0;
+}
+
+static int addmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return addmm_like_backward(n, gout, gin, cg_mm);
+}
+static int baddbmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return addmm_like_backward(n, gout, gin, cg_bmm);
+}
+static const cg_op addmm_op = {"AddmmBackward0", addmm_backward, NULL};
+static const cg_op baddbmm_op = {"BaddbmmBackward0", baddbmm_backward, NULL};
+
+static cg_tensor *record_addmm(const cg_op *op, cg_tensor *out, cg_tensor *input, cg_tensor *a, cg_tensor *b,
+                               double beta, double alpha) {
+    cg_tensor *ins[3] = {input, a, b};
+    if (!out || !cg_any_requires_grad(ins, 3)) return out;
+    cg_node *n = cg_node_new(op, ins, 3, 1);
+    if (!n || (b->requires_grad && cg_save(n, 1, a, false)) || (a->requires_grad && cg_save(n, 2, b, false))) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    n->f[0] = beta, n->f[1] = alpha;
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* beta and alpha as the kernel reads them: integers for int64 operands */
+static void scalars_for(cg_dtype d, double *beta, double *alpha) {
+    if (d != CG_INT64) return;
+    *beta = (double)(int64_t)*beta;
+    *alpha = (double)(int64_t)*alpha;
+}
+
+static int check_addmm(const cg_tensor *input, const cg_tensor *a, const cg_tensor *b) {
+    if (check_ndim(a, 2, "mat1") || check_ndim(b, 2, "mat2")) return -1;
+    if (input->dtype != b->dtype || a->dtype != b->dtype) { /* input first, as PyTorch */
+        bool self = input->dtype != b->dtype;
+        cg_error_set(CG_ERR_RUNTIME, "%s and mat2 must have the same dtype, but got %s and %s", self ? "self" : "mat1",
+                     cg_dtype_torch_name((cg_dtype)(self ? input->dtype : a->dtype)),
+                     cg_dtype_torch_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
+        return -1;
+    }
+    if (a->shape[1] != b->shape[0]) {
+        cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
+                     (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
+                     (long long)b->shape[1]);
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    if (check_addmm(input, a, b)) return NULL;
+    scalars_for((cg_dtype)a->dtype, &beta, &alpha);
+    int64_t shape[2] = {a->shape[0], b->shape[1]};
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *p = alpha != 0 ? cg_mm(a, b) : NULL;
+    cg_tensor *out = alpha == 0 || p ? scaled_sum(input, shape, 2, p, beta, alpha) : NULL;
+    cg_set_grad_enabled(on);
+    cg_tensor_release(p);
+    return record_addmm(&addmm_op, out, input, a, b, beta, alpha);
+}
+
+/* The C type names PyTorch's baddbmm dtype message prints. */
+static const char *c_type_name(cg_dtype d) {
+    static const char *names[] = {"float", "double", "long int", "bool"};
+    return names[d];
+}
+
+/* t.size(dim) for baddbmm's target shape, with PyTorch's IndexErrors. */
+static int size_at(const cg_tensor *t, int64_t dim, int64_t *out) {
+    if (t->ndim == 0) {
+        cg_error_set(CG_ERR_INDEX, "Dimension specified as %lld but tensor has no dimensions", (long long)dim);
+        return -1;
+    }
+    int64_t d;
+    if (cg_wrap_dim(dim, t->ndim, &d)) return -1;
+    *out = t->shape[d];
+    return 0;
+}
+
+static int check_baddbmm(const cg_tensor *input, const cg_tensor *a, const cg_tensor *b) {
+    if (a->ndim != 3 || b->ndim != 3) {
+        cg_error_set(CG_ERR_RUNTIME, "%s must be a 3D tensor", a->ndim != 3 ? "batch1" : "batch2");
+        return -1;
+    }
+    if (input->dtype != a->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "Input dtypes must be the same, got: input %s, batch1: %s, batch2: %s",
+                     c_type_name((cg_dtype)input->dtype), c_type_name((cg_dtype)a->dtype),
+                     c_type_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype != b->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name((cg_dtype)a->dtype),
+                     cg_dtype_torch_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"baddbmm\" not implemented for 'Bool'");
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    int64_t shape[3];
+    if (size_at(a, 0, &shape[0]) || size_at(a, 1, &shape[1]) || size_at(b, 2, &shape[2])) return NULL;
+    scalars_for((cg_dtype)a->dtype, &beta, &alpha);
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *in = cg_expand(input, shape, 3), *p = NULL, *out = NULL; /* PyTorch checks input's shape first */
+    if (in && !check_baddbmm(input, a, b) && (p = cg_bmm(a, b))) out = scaled_sum(input, shape, 3, p, beta, alpha);
+    cg_set_grad_enabled(on);
+    cg_tensor_release(in);
+    cg_tensor_release(p);
+    return record_addmm(&baddbmm_op, out, input, a, b, beta, alpha);
+}
+
 /* ---- mv / dot ------------------------------------------------------------------------------- */
 
 static cg_tensor *outer_mul(cg_tensor *g, cg_tensor *v) {
@@ -821,6 +1010,79 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
     if (!out) return NULL;
     product(DOT, out, a, b);
     return record_product(&dot_op, out, a, b);
+}
+
+/* ---- cross --------------------------------------------------------------------------------- */
+
+/* a x b along dim: with r(x, k) = x rolled k places back along dim (r(x, 1)[i] = x[i + 1 mod 3]),
+ * a x b = r(a, 1) r(b, 2) - r(a, 2) r(b, 1), rounded as PyTorch's kernel is: the second
+ * product alone, then the first one fused with the difference. */
+static cg_tensor *cross_raw(cg_tensor *a, cg_tensor *b, int64_t dim) {
+    int64_t back1 = -1, back2 = -2;
+    cg_tensor *a1 = cg_roll(a, &back1, &dim, 1), *a2 = cg_roll(a, &back2, &dim, 1);
+    cg_tensor *b1 = cg_roll(b, &back1, &dim, 1), *b2 = cg_roll(b, &back2, &dim, 1);
+    cg_tensor *q = a2 && b1 ? cg_mul(a2, b1) : NULL, *nq = q ? cg_neg(q) : NULL;
+    cg_tensor *out = nq && a1 && b2 ? cg_addcmul(nq, a1, b2, 1.0) : NULL;
+    cg_tensor *tmp[6] = {a1, a2, b1, b2, q, nq};
+    for (int k = 0; k < 6; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+static int cross_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(a x b)/da applied to g: b x g; d(a x b)/db: g x a (dim in i[0]) */
+    int64_t dim = n->i[0];
+    for (int k = 0; k < 2; k++) {
+        if (!cg_wants(n, k)) continue;
+        cg_tensor *other = cg_unpack(n, 1 - k);
+        cg_tensor *r = other ? (k == 0 ? cg_cross(other, gout[0], dim) : cg_cross(gout[0], other, dim)) : NULL;
+        cg_tensor_release(other);
+        if (!(gin[k] = r ? cg_reduce_grad(n, k, r) : NULL)) return -1;
+    }
+    return 0;
+}
+static const cg_op cross_op = {"LinalgCrossBackward0", cross_backward, NULL};
+
+/* PyTorch's checks, in its order; *d gets dim made non-negative. */
+static int check_cross(const cg_tensor *a, const cg_tensor *b, int64_t dim, int64_t *d) {
+    if (a->ndim != b->ndim) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.cross: inputs must have the same number of dimensions.");
+        return -1;
+    }
+    if (a->ndim == 0) {
+        cg_error_set(CG_ERR_INDEX, "Dimension specified as %lld but tensor has no dimensions", (long long)dim);
+        return -1;
+    }
+    if (cg_wrap_dim(dim, a->ndim, d)) return -1;
+    if (a->shape[*d] != 3 || b->shape[*d] != 3) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.cross: inputs dimension %lld must have length 3. Got %lld and %lld",
+                     (long long)dim, (long long)a->shape[*d], (long long)b->shape[*d]);
+        return -1;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return -1;
+    if (a->dtype != b->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name((cg_dtype)a->dtype),
+                     cg_dtype_torch_name((cg_dtype)b->dtype));
+        return -1;
+    }
+    if (a->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"cross\" not implemented for 'Bool'");
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim) {
+    int64_t d;
+    if (check_cross(a, b, dim, &d)) return NULL;
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = cross_raw(a, b, d);
+    cg_set_grad_enabled(on);
+    out = record_product(&cross_op, out, a, b);
+    if (out && out->grad_fn && out->grad_fn->op == &cross_op) out->grad_fn->i[0] = d;
+    return out;
 }
 
 /* ---- matmul ------------------------------------------------------------------------------------- */

@@ -68,6 +68,8 @@ static cg_tensor *op3(scratch *s, cg_tensor *(*f)(cg_tensor *, cg_tensor *, cg_t
 #define ADDN(a, v) opn(s, cg_add, (a), (v))
 #define MULN(a, v) opn(s, cg_mul, (a), (v))
 #define RSUBN(a, v) opn(s, cg_rsub, (a), (v)) /* v - a */
+#define EQN(a, v) opn(s, cg_eq, (a), (v))
+#define LEN(a, v) opn(s, cg_le, (a), (v))
 #define WHERE(c, a, b) op3(s, cg_where, (c), (a), (b))
 #define ZERO(like) keep(s, number(0.0, (like)))
 #define UNPACK(slot) keep(s, cg_unpack(n, (slot)))
@@ -312,6 +314,18 @@ static cg_tensor *erf_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y)
     (void)y;
     return MUL(g, MULN(F(cg_exp, NEG(F(cg_square, x))), M_2_SQRTPI));
 }
+/* d/dx sin(pi x) / (pi x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 */
+static cg_tensor *sinc_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    cg_tensor *px = MULN(x, M_PI), *pxx = MULN(MUL(x, x), M_PI);
+    cg_tensor *d = DIV(MUL(g, SUB(MUL(px, F(cg_cos, px)), F(cg_sin, px))), pxx);
+    return WHERE(EQN(pxx, 0.0), ZERO(g), d);
+}
+/* d/dx erfinv(x) = sqrt(pi) / 2 * exp(erfinv(x)^2), erfinv recomputed from x as PyTorch does */
+static cg_tensor *erfinv_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(MULN(F(cg_exp, F(cg_square, F(cg_erfinv, x))), 0.5 * sqrt(M_PI)), g);
+}
 /* d/dx (1/x) = -1/x^2 = -y^2 */
 static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -349,6 +363,8 @@ UNARY(asin, "AsinBackward0", CG_M_ASIN, NONE, X, false)
 UNARY(acos, "AcosBackward0", CG_M_ACOS, NONE, X, false)
 UNARY(atan, "AtanBackward0", CG_M_ATAN, NONE, X, false)
 UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
+UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
+UNARY(erfinv, "ErfinvBackward0", CG_M_ERFINV, NONE, X, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
 #undef X
 #undef Y
@@ -580,6 +596,78 @@ cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype d = cg_result_type(a, b);
     return record(&hypot_op, kernel_raw(CG_M_HYPOT, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1) | SAVE_OUT);
+}
+
+/* ---- logaddexp ------------------------------------------------------------------------- */
+
+static int logaddexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da log(e^a + e^b) = 1 / (1 + e^(b - a)), d/db = 1 / (1 + e^(a - b)) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp, SUB(b, a)), 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp, SUB(a, b)), 1.0))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op logaddexp_op = {"LogaddexpBackward0", logaddexp_backward, NULL};
+
+/* Floating only: integer and bool operands are refused, as PyTorch does. */
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&logaddexp_op, kernel_raw(CG_M_LOGADDEXP, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
+/* ---- xlogy ----------------------------------------------------------------------------- */
+
+/* d/dx x log(y) = log(y): xlogy(g, y), and 0 where x = 0 and y <= 0 (where
+ * the forward is 0 whatever x's neighbourhood); d/dy = x / y. A node of a
+ * number operand keeps the number in f[0] and its tensor operand in slot 0. */
+static int xlogy_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *x = UNPACK(0), *y = UNPACK(1);
+    if (cg_wants(n, 0))
+        gin[0] = cg_reduce_grad(n, 0, take(WHERE(op2(s, cg_logical_and, EQN(x, 0.0), LEN(y, 0.0)), ZERO(g),
+                                                 op2(s, cg_xlogy, g, y))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(MUL(g, x), y)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op xlogy_op = {"XlogyBackward0", xlogy_backward, NULL};
+
+/* xlogy(x, number y): the mask is needed only when y is not > 0 */
+static int xlogy_number_y_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *y = keep(s, number(n->f[0], g));
+    cg_tensor *d = op2(s, cg_xlogy, g, y);
+    if (!(n->f[0] > 0) && d) d = WHERE(EQN(UNPACK(0), 0.0), ZERO(g), d);
+    gin[0] = cg_reduce_grad(n, 0, take(d));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op xlogy_number_y_op = {"XlogyBackward2", xlogy_number_y_backward, NULL};
+
+/* xlogy(number x, y): d/dy = x / y */
+static int xlogy_number_x_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = cg_reduce_grad(n, 0, take(DIV(MULN(gout[0], n->f[0]), UNPACK(0))));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op xlogy_number_x_op = {"XlogyBackward1", xlogy_number_x_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype. */
+cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    cg_tensor *out = kernel_raw(CG_M_XLOGY, ins, 2, d, d);
+    if (a->is_wrapped == b->is_wrapped) return record(&xlogy_op, out, ins, 2, SAVE_IN(0) | SAVE_IN(1));
+    const cg_op *op = a->is_wrapped ? &xlogy_number_x_op : &xlogy_number_y_op;
+    cg_tensor *t = a->is_wrapped ? b : a;
+    out = record(op, out, &t, 1, SAVE_IN(0));
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = cg_tensor_item(a->is_wrapped ? a : b);
+    return out;
 }
 
 /* ---- lerp ------------------------------------------------------------------------------ */

@@ -95,6 +95,9 @@ OPS = [
     Op("matmul folded", lambda m, a, b: (a @ b) ** 2, [(2, 3, 4), (4, 2)]),
     Op("matmul 2d @ 3d", lambda m, a, b: (a @ b) ** 2, [(3, 4), (2, 4, 2)]),
     Op("matmul self", lambda m, a: a @ a.T, [(3, 4)]),
+    Op("addmm", lambda m, i, a, b: m.addmm(i, a, b, beta=0.5, alpha=-1.5).tanh(), [(4,), (3, 2), (2, 4)]),
+    Op("baddbmm", lambda m, i, a, b: m.baddbmm(i, a, b, beta=2, alpha=0.5) ** 2, [(3, 1), (2, 3, 2), (2, 2, 4)]),
+    Op("cross", lambda m, a, b: m.cross(a, b, dim=1) ** 2, [(2, 3), (1, 3)]),
     # ---- shape (ops_shape.c)
     Op("reshape", lambda m, a: a.reshape(4, 3) ** 2, [(3, 4)]),
     Op("view", lambda m, a: a.view(-1) * a.view(-1), [(3, 4)]),
@@ -190,6 +193,12 @@ OPS = [
     Op("remainder", lambda m, a, b: m.remainder(a, b), [(4,), (4,)], domain=[POS, (2.5, 3.0)],
        needs="remainder"),
     Op("remainder scalar", lambda m, a: m.remainder(a, 0.7), [(4,)], domain=POS, needs="remainder"),
+    Op("logaddexp", lambda m, a, b: m.logaddexp(a, b), [(2, 3), (3,)], third=True),
+    Op("xlogy", lambda m, a, b: m.xlogy(a, b), [(2, 3), (3,)], domain=[None, POS], third=True),
+    Op("xlogy number y", lambda m, a: m.xlogy(a, 0.7) * a, [(3,)], third=True),
+    Op("xlogy number x", lambda m, b: m.xlogy(1.5, b), [(3,)], domain=POS, third=True),
+    Op("sinc", lambda m, a: a.sinc(), [(3, 2)], third=True),
+    Op("erfinv", lambda m, a: a.erfinv(), [(3,)], domain=(-0.8, 0.8), third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),
     Op("prod dim", lambda m, a: a.prod(1), [(2, 3)], domain="nonzero", needs="prod"),

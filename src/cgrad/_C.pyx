@@ -1770,14 +1770,7 @@ cdef class Tensor(_TensorNN):
         return unique(self, sorted, return_inverse, return_counts, dim)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
-    def addmm(self, *args, **kwargs): raise not_implemented("Tensor.addmm")
-    def baddbmm(self, *args, **kwargs): raise not_implemented("Tensor.baddbmm")
-    def cross(self, *args, **kwargs): raise not_implemented("Tensor.cross")
-    def erfinv(self, *args, **kwargs): raise not_implemented("Tensor.erfinv")
-    def logaddexp(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp")
     def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
-    def sinc(self, *args, **kwargs): raise not_implemented("Tensor.sinc")
-    def xlogy(self, *args, **kwargs): raise not_implemented("Tensor.xlogy")
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------

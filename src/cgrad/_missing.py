@@ -5,12 +5,12 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addmm", "baddbmm", "cdist", "cross", "erfinv", "logaddexp", "sinc", "xlogy",
+    "cdist",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "addmm", "baddbmm", "cross", "erfinv", "logaddexp", "renorm", "sinc", "xlogy",
+    "renorm",
 )
 
 

@@ -38,8 +38,10 @@ def _add(group, names, fn):
 
 
 _add("element-wise", "abs sign exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu sinh "
-     "cosh asin acos atan erf reciprocal square neg floor ceil round trunc frac", lambda n: lambda x, y: getattr(x, n)())
-_add("element-wise", "add sub mul div pow atan2 maximum minimum hypot", lambda n: lambda x, y: getattr(x, n)(y))
+     "cosh asin acos atan erf reciprocal square neg floor ceil round trunc frac sinc erfinv",
+     lambda n: lambda x, y: getattr(x, n)())
+_add("element-wise", "add sub mul div pow atan2 maximum minimum hypot logaddexp xlogy",
+     lambda n: lambda x, y: getattr(x, n)(y))
 OPS.update({
     "clamp": ("element-wise", lambda x, y: x.clamp(min=x * 0 + 0.3 if x.is_floating_point() else 1, max=2)),
     "where": ("element-wise", lambda x, y: cgrad.where(x > y, x, y)),
@@ -73,6 +75,9 @@ OPS.update({
     "dot": ("linear algebra", lambda x, y: x[0].dot(y[0])),
     "outer": ("linear algebra", lambda x, y: x[0].outer(y[0])),
     "einsum": ("linear algebra", lambda x, y: cgrad.einsum("ij,kj->ik", x, y)),
+    "addmm": ("linear algebra", lambda x, y: x[:, :2].addmm(x, y.T, beta=2, alpha=3)),
+    "baddbmm": ("linear algebra", lambda x, y: x[None, :, :2].baddbmm(x[None], y.T[None], beta=2, alpha=3)),
+    "cross": ("linear algebra", lambda x, y: x.cross(y, dim=1)),
 })
 _SHAPE = {
     "reshape": lambda x, y: x.reshape(3, 2), "view": lambda x, y: x.view(6),

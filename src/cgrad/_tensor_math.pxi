@@ -58,6 +58,38 @@ cdef object lerp_call(_TensorBase self, object end, object weight, int pos):
                     f"not {type(weight).__name__}")
 
 
+ctypedef cg_tensor *(*scaled_product_fn)(cg_tensor *, cg_tensor *, cg_tensor *, double, double) noexcept nogil
+
+
+cdef object scaled_product(scaled_product_fn fn, str fname, tuple names, object input, object a, object b,
+                           object beta, object alpha, int pos):
+    """fn(input, a, b, beta, alpha): addmm or baddbmm; pos is the position of
+    input (0 for a method's self) in PyTorch's TypeErrors."""
+    cdef _TensorBase x = tensor_arg(input, fname, "input", pos)
+    cdef _TensorBase m1 = tensor_arg(a, fname, names[0], pos + 1)
+    cdef _TensorBase m2 = tensor_arg(b, fname, names[1], pos + 2)
+    return wrap(fn(x.t, m1.t, m2.t, number_arg(beta, fname, "beta"), number_arg(alpha, fname, "alpha")))
+
+
+_cross_dim_warned = False  # PyTorch warns once per process
+
+
+cdef object cross_call(_TensorBase a, object other, object dim, int pos):
+    """a x other along dim; without dim, along a's first dim of size 3 (deprecated, as in PyTorch)."""
+    global _cross_dim_warned
+    cdef _TensorBase b = tensor_arg(other, "cross", "other", pos)
+    if dim is None:
+        if not _cross_dim_warned:
+            _cross_dim_warned = True
+            warnings.warn("Using cross without specifying the dim arg is deprecated. Please pass the dim "
+                          "explicitly. The default value of dim will change to agree with that of linalg.cross "
+                          "in a future release.", UserWarning, stacklevel=1)  # Cython frames do not count
+        dim = next((k for k, n in enumerate(a.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return wrap(cg_cross(a.t, b.t, int_arg(dim, "cross", "dim")))
+
+
 cdef class _TensorMath(_TensorBase):
     """Element-wise math, comparisons and logic."""
 
@@ -130,6 +162,8 @@ cdef class _TensorMath(_TensorBase):
     def acos(self): return wrap(cg_acos(self.t))
     def atan(self): return wrap(cg_atan(self.t))
     def erf(self): return wrap(cg_erf(self.t))
+    def sinc(self): return wrap(cg_sinc(self.t))
+    def erfinv(self): return wrap(cg_erfinv(self.t))
     def reciprocal(self): return wrap(cg_reciprocal(self.t))
     def square(self): return wrap(cg_square(self.t))
 
@@ -173,6 +207,8 @@ cdef class _TensorMath(_TensorBase):
     def fmod(self, other): return binary_arg(cg_fmod, self, other, "fmod", 1)
     def hypot(self, other): return tensors_only(cg_hypot, self, other, "hypot", 1)
     def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
+    def logaddexp(self, other): return tensors_only(cg_logaddexp, self, other, "logaddexp", 1)
+    def xlogy(self, other): return binary_arg(cg_xlogy, self, other, "xlogy", 1)
     def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
     def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
@@ -185,6 +221,11 @@ cdef class _TensorMath(_TensorBase):
     def tril(self, diagonal=0): return tril(self, diagonal)
     def sgn(self): return wrap(cg_sign(self.t))
     def addcmul(self, tensor1, tensor2, *, value=1): return addcmul(self, tensor1, tensor2, value=value)
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
+    def cross(self, other, dim=None): return cross_call(self, other, dim, 1)
     def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
     def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
     def addcdiv_(self, tensor1, tensor2, *, value=1):
@@ -246,6 +287,8 @@ def asin(input): return unary(cg_asin, input, "asin")
 def acos(input): return unary(cg_acos, input, "acos")
 def atan(input): return unary(cg_atan, input, "atan")
 def erf(input): return unary(cg_erf, input, "erf")
+def sinc(input): return unary(cg_sinc, input, "sinc")
+def erfinv(input): return unary(cg_erfinv, input, "erfinv")
 def reciprocal(input): return unary(cg_reciprocal, input, "reciprocal")
 def square(input): return unary(cg_square, input, "square")
 def isnan(input): return unary(cg_isnan, input, "isnan")
@@ -265,6 +308,10 @@ def hypot(input, other):
 
 def atan2(input, other):
     return tensors_only(cg_atan2, tensor_arg(input, "atan2", "input", 1), other, "atan2", 2)
+
+
+def logaddexp(input, other):
+    return tensors_only(cg_logaddexp, tensor_arg(input, "logaddexp", "input", 1), other, "logaddexp", 2)
 
 
 def maximum(input, other):
@@ -316,6 +363,13 @@ def remainder(input, other):
     if not isinstance(input, _TensorBase) and isinstance(other, _TensorBase):
         return binary_arg(cg_remainder, input, other, "remainder", 1)
     return binary_arg(cg_remainder, tensor_arg(input, "remainder", "input", 1), other, "remainder", 2)
+
+
+def xlogy(input, other):
+    """input * log(other), 0 where input is 0; either may be a number (not both)."""
+    if not isinstance(input, _TensorBase) and isinstance(other, _TensorBase):
+        return binary_arg(cg_xlogy, input, other, "xlogy", 1)
+    return binary_arg(cg_xlogy, tensor_arg(input, "xlogy", "input", 1), other, "xlogy", 2)
 
 
 def lerp(input, end, weight):
@@ -391,6 +445,21 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     cdef _TensorBase b = tensor_arg(tensor1, "addcmul", "tensor1", 2)
     cdef _TensorBase c = tensor_arg(tensor2, "addcmul", "tensor2", 3)
     return wrap(cg_addcmul(a.t, b.t, c.t, number_arg(value, "addcmul", "value")))
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape."""
+    return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), input, mat1, mat2, beta, alpha, 1)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2) for 3-D batches, input broadcast to the result's shape."""
+    return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), input, batch1, batch2, beta, alpha, 1)
+
+
+def cross(input, other, dim=None):
+    """The cross product of input and other along dim (both of length 3 there), broadcast."""
+    return cross_call(tensor_arg(input, "cross", "input", 1), other, dim, 2)
 
 
 cdef object addcdiv_operands(object tensor1, object tensor2):
