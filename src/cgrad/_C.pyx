@@ -1769,8 +1769,6 @@ cdef class Tensor(_TensorNN):
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         return unique(self, sorted, return_inverse, return_counts, dim)
 
-    # PyTorch methods not implemented yet (cgrad._missing.METHODS, listed in docs/ops.md)
-    def renorm(self, *args, **kwargs): raise not_implemented("Tensor.renorm")
 
 
 # ---- the cyclic garbage collector and the C graph -------------------------------

@@ -51,9 +51,8 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
 
 from cgrad import _missing  # noqa: E402
 
-for _name in _missing.FUNCTIONS:  # PyTorch functions not implemented yet: calling one raises
-    globals()[_name] = _missing.function(_name)
-del _name
+# PyTorch functions not implemented yet (none at the moment): calling one raises
+globals().update({_name: _missing.function(_name) for _name in _missing.FUNCTIONS})
 
 __version__ = "0.1.0"
 

@@ -4,14 +4,10 @@ Each exists in cgrad, so that code written for PyTorch finds it, and raises
 NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
-FUNCTIONS = (
-    "cdist",
-)
+FUNCTIONS = ()
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
-METHODS = (
-    "renorm",
-)
+METHODS = ()
 
 
 def not_implemented(name):

@@ -75,6 +75,7 @@ OPS.update({
     "dot": ("linear algebra", lambda x, y: x[0].dot(y[0])),
     "outer": ("linear algebra", lambda x, y: x[0].outer(y[0])),
     "einsum": ("linear algebra", lambda x, y: cgrad.einsum("ij,kj->ik", x, y)),
+    "cdist": ("linear algebra", lambda x, y: cgrad.cdist(x, y)),
     "addmm": ("linear algebra", lambda x, y: x[:, :2].addmm(x, y.T, beta=2, alpha=3)),
     "baddbmm": ("linear algebra", lambda x, y: x[None, :, :2].baddbmm(x[None], y.T[None], beta=2, alpha=3)),
     "cross": ("linear algebra", lambda x, y: x.cross(y, dim=1)),
@@ -160,10 +161,14 @@ def generate():
             group_now = group
         dtypes = ", ".join(accepted) if accepted else "not implemented"
         lines.append(f"| `{name}` | {'yes' if grad else 'no'} | {dtypes} |")
-    lines += ["", "## not implemented yet", "",
-              "These PyTorch names exist in cgrad and raise `NotImplementedError` when called.", "",
-              "Functions: " + ", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) + ".", "",
-              "Tensor methods: " + ", ".join(f"`{n}`" for n in _missing.METHODS) + "."]
+    lines += ["", "## not implemented yet", ""]
+    if _missing.FUNCTIONS or _missing.METHODS:
+        lines += ["These PyTorch names exist in cgrad and raise `NotImplementedError` when called.", "",
+                  "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
+                  "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + "."]
+    else:
+        lines += ["None at the moment. A PyTorch name cgrad lacks would be listed in `cgrad._missing`, exist, "
+                  "and raise `NotImplementedError` when called."]
     return "\n".join(lines) + "\n"
 
 

@@ -493,6 +493,12 @@ cdef class _TensorReduce(_TensorMath):
     def masked_fill(self, mask, value):
         return masked_fill_into(self, mask, value, False)
 
+    def renorm(self, p, dim, maxnorm):
+        return renorm(self, p, dim, maxnorm)
+
+    def renorm_(self, p, dim, maxnorm):
+        return self.copy_(renorm(self, p, dim, maxnorm))
+
     def masked_fill_(self, mask, value):
         return masked_fill_into(self, mask, value, True)
 
@@ -589,3 +595,68 @@ def put(input, index, source, accumulate=False):
 
 def masked_fill(input, mask, value):
     return input.masked_fill(mask, value)
+
+
+# ---- renorm, cdist: compositions of the ops above ---------------------------------------
+
+def renorm(input, p, dim, maxnorm):
+    """input with each slice along dim whose p-norm exceeds maxnorm scaled down
+    to it (by maxnorm / (norm + 1e-7), as PyTorch does)."""
+    cdef _TensorBase x = tensor_arg(input, "renorm", "input", 1)
+    if not p > 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if not maxnorm >= 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm:g}")
+    if x.t.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {x.t.ndim} dimensions")
+    cdef int64_t d = int_dim(dim, "renorm")
+    d = d + x.t.ndim if d < 0 else d
+    if d < 0 or d >= x.t.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-x.t.ndim}, {x.t.ndim - 1}], "
+                         f"but got {dim})")
+    norm = x.norm(p, [k for k in range(x.t.ndim) if k != d], keepdim=True)
+    factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), ones((), dtype=x.dtype))
+    return x * factor
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of x1 and each row of x2 (batched
+    over leading dims, which broadcast). For p = 2 with more than 25 rows on
+    either side (or when asked), as PyTorch: through a matrix product,
+    sqrt(|a|^2 + |b|^2 - 2 a.b) clamped at 1e-30."""
+    cdef _TensorBase a = tensor_arg(x1, "cdist", "x1", 1)
+    cdef _TensorBase b = tensor_arg(x2, "cdist", "x2", 2)
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    if a.t.ndim < 2 or b.t.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X{1 if a.t.ndim < 2 else 2} got: "
+                           f"{min(a.t.ndim, b.t.ndim) if a.t.ndim < 2 else b.t.ndim}D")
+    for k, t in ((1, a), (2, b)):
+        if not t.is_floating_point():
+            raise RuntimeError(f"cdist only supports floating-point dtypes, X{k} got: {_torch_type(t)}")
+    cdef int64_t ca = a.t.shape[a.t.ndim - 1], cb = b.t.shape[b.t.ndim - 1]
+    if ca != cb:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {ca} X2: {cb}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {_torch_type(a)} but found {_torch_type(b)}")
+    if not p >= 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    rows, cols = a.t.shape[a.t.ndim - 2], b.t.shape[b.t.ndim - 2]
+    if p == 2 and (compute_mode == _CDIST_MODES[1] or (compute_mode == _CDIST_MODES[0] and (rows > 25 or cols > 25))):
+        an, bn = (a * a).sum(a.t.ndim - 1, keepdim=True), (b * b).sum(b.t.ndim - 1, keepdim=True)
+        one = ones(tuple(an.shape), dtype=a.dtype)
+        a_ = cat([a * -2.0, an, one], a.t.ndim - 1)
+        b_ = cat([b, ones(tuple(bn.shape), dtype=b.dtype), bn], b.t.ndim - 1)
+        return (a_ @ b_.transpose(b.t.ndim - 1, b.t.ndim - 2)).clamp_min(1e-30).sqrt()
+    diff = a.unsqueeze(a.t.ndim - 1) - b.unsqueeze(b.t.ndim - 2)  # (..., rows, cols, features)
+    last = diff.ndim - 1
+    if p == 0:  # how many coordinates differ; the gradient is zero
+        return (diff != 0).to(a.dtype).sum(last) + (diff * 0).sum(last)
+    return diff.norm(p, last)
+
+
+cdef str _torch_type(_TensorBase t):
+    return {CG_FLOAT32: "Float", CG_FLOAT64: "Double", CG_INT64: "Long", CG_BOOL: "Bool"}[t.t.dtype]
