@@ -663,6 +663,11 @@ static int check_index_vector(const cg_tensor *index, ix_kind kind) {
 
 /* index_add's checks of source against a, in PyTorch's order. */
 static int check_index_add(const cg_tensor *a, int64_t d, const cg_tensor *index, const cg_tensor *src) {
+    if (d >= nonempty_ndim(src)) {
+        cg_error_set(CG_ERR_RUNTIME, "index_add_(): Indexing dim %lld is out of bounds of the source tensor with dim %d",
+                     (long long)d, src->ndim);
+        return -1;
+    }
     if (src->dtype != a->dtype) {
         cg_error_set(CG_ERR_RUNTIME, "index_add_(): self (%s) and source (%s) must have the same scalar type",
                      cg_dtype_torch_name((cg_dtype)a->dtype), cg_dtype_torch_name((cg_dtype)src->dtype));
@@ -695,9 +700,13 @@ static int check_index_copy(const cg_tensor *a, int64_t d, const cg_tensor *inde
                      (long long)index->numel, (long long)size_at(src, (int)d));
         return -1;
     }
-    bool ok = true;
-    for (int k = 0; ok && a->ndim && k < src->ndim; k++) ok = k == d || src->shape[k] == a->shape[k];
-    if (!ok) {
+    int64_t sa[CG_MAX_DIMS], ss[CG_MAX_DIMS]; /* the slice shapes: the shapes without dim */
+    int na = 0, ns = 0;
+    for (int k = 0; k < a->ndim; k++)
+        if (k != d) sa[na++] = a->shape[k];
+    for (int k = 0; k < src->ndim; k++)
+        if (k != d) ss[ns++] = src->shape[k];
+    if (!cg_shape_eq(sa, na, ss, ns)) {
         char b1[160], b2[160];
         cg_error_set(CG_ERR_RUNTIME, "index_copy_(): Source/destination tensor must have same slice shapes. "
                      "Destination slice shape: %s at dimension %lld and source slice shape: %s at dimension 0.",
@@ -777,10 +786,11 @@ static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *i
     if ((kind == IX_ADD && check_index_add(a, d, index, src)) || (kind == IX_COPY && check_index_copy(a, d, index, src)))
         return NULL;
     int64_t size = size_at(a, (int)d), shape[CG_MAX_DIMS];
-    if (check_range_as(index, d, size, 0, kind == IX_COPY ? RANGE_COPY : kind == IX_FILL ? RANGE_FILL : RANGE_SCATTER))
-        return NULL;
+    int style = kind == IX_COPY ? RANGE_COPY : kind == IX_FILL ? RANGE_FILL : a->ndim <= 1 ? RANGE_SELECT : RANGE_SCATTER;
+    if (check_range_as(index, d, size, 1, style)) return NULL; /* index_add of at most 1 dim: as index_select */
     memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
-    if (a->ndim) shape[d] = index->numel;
+    int snd = a->ndim ? a->ndim : 1; /* a 0-d a is scattered as [1]: every index element counts */
+    shape[d] = index->numel;
     cg_tensor *ix = index, *from = src, *out = NULL;
     if (kind == IX_FILL) {
         ix = wrapped_index(index, size);
@@ -792,7 +802,7 @@ static cg_tensor *index_op(ix_kind kind, cg_tensor *a, int64_t dim, cg_tensor *i
         else
             cg_tensor_retain(from);
     }
-    cg_tensor *spread = from ? index_like(ix, shape, a->ndim, d) : NULL;
+    cg_tensor *spread = from ? index_like(ix, shape, snd, d) : NULL;
     if (spread) out = index_into(kind, a, d, ix, spread, src, from, alpha, inplace);
     cg_tensor_release(spread);
     cg_tensor_release(from);
@@ -955,50 +965,53 @@ static int check_masked_scatter(const cg_tensor *a, const cg_tensor *mask, const
     return 0;
 }
 
+/* Kernel fn with arguments k, into a (in place) or into a copy of a
+ * broadcast to shape, the result's history a node of op over ins saving
+ * keep, with i[0] = i0, when one is due. k->t[0] is set here. */
+static cg_tensor *write_op(cg_tensor *a, const int64_t *shape, int nd, cg_tensor *const *ins, int nin, const cg_op *op,
+                           cg_tensor *keep, int64_t i0, cg_kernel_fn fn, cg_kargs *k, bool inplace) {
+    bool failed;
+    if (inplace) {
+        cg_inplace ip;
+        if (cg_inplace_begin(&ip, a, ins, nin)) return NULL;
+        if (ip.records && !(ip.node = make_node(op, ins, nin, keep, &failed))) return cg_inplace_abort(&ip);
+        if (ip.node) ip.node->i[0] = i0;
+        k->t[0] = a;
+        if (cg_kernel(fn, k)) return cg_inplace_abort(&ip);
+        return cg_inplace_finish(&ip);
+    }
+    cg_tensor *big = cg_expand(a, shape, nd), *out = big ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
+    k->t[0] = out;
+    failed = !out || cg_copy_data(out, big) || cg_kernel(fn, k);
+    cg_tensor_release(big);
+    cg_node *n = failed ? NULL : make_node(op, ins, nin, keep, &failed);
+    if (failed) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    if (n) n->i[0] = i0;
+    return finish(out, n);
+}
+
 /* a with src's elements where mask (broadcast) holds: in a, or in a copy of
  * a broadcast with the mask. */
 static cg_tensor *masked_scatter_into(cg_tensor *a, cg_tensor *mask, cg_tensor *src, bool inplace) {
     int64_t shape[CG_MAX_DIMS];
-    int nd;
+    int nd = a->ndim;
     if (check_masked_scatter(a, mask, src)) return NULL;
-    if (inplace) {
-        nd = a->ndim;
+    if (inplace)
         memcpy(shape, a->shape, sizeof(int64_t) * (size_t)nd);
-    } else if (cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd)) {
+    else if (cg_broadcast_shapes(mask->shape, mask->ndim, a->shape, a->ndim, shape, &nd))
         return NULL;
-    }
     cg_tensor *m = cg_expand(mask, shape, nd), *s = m ? contiguous_raw(src) : NULL, *out = NULL;
     cg_tensor *ins[2] = {a, src};
-    bool failed = !s;
-    if (!failed && inplace) {
-        cg_inplace ip;
-        if (cg_inplace_begin(&ip, a, ins, 2)) {
-            failed = true;
-        } else if ((ip.records && !(ip.node = make_node(&masked_scatter_op, ins, 2, mask, &failed))) ||
-                   cg_kernel(masked_scatter_kernel, &(cg_kargs){.name = "masked_scatter", .t = {a, m, s}, .nw = 1})) {
-            cg_inplace_abort(&ip);
-            failed = true;
-        } else {
-            out = cg_inplace_finish(&ip);
-        }
-    } else if (!failed) {
-        cg_tensor *big = cg_expand(a, shape, nd);
-        out = big ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
-        cg_node *n = NULL;
-        failed = !out || cg_copy_data(out, big) ||
-                 cg_kernel(masked_scatter_kernel, &(cg_kargs){.name = "masked_scatter", .t = {out, m, s}, .nw = 1}) ||
-                 ((n = make_node(&masked_scatter_op, ins, 2, mask, &failed)), failed);
-        cg_tensor_release(big);
-        if (failed) {
-            cg_tensor_release(out);
-            out = NULL;
-        } else {
-            out = finish(out, n);
-        }
+    if (s) {
+        cg_kargs k = {.name = "masked_scatter", .t = {NULL, m, s}, .nw = 1};
+        out = write_op(a, shape, nd, ins, 2, &masked_scatter_op, mask, 0, masked_scatter_kernel, &k, inplace);
     }
     cg_tensor_release(m);
     cg_tensor_release(s);
-    return failed ? NULL : out;
+    return out;
 }
 
 cg_tensor *cg_masked_scatter(cg_tensor *a, cg_tensor *mask, cg_tensor *src) {
@@ -1110,36 +1123,13 @@ static cg_tensor *put_into(cg_tensor *a, cg_tensor *index, cg_tensor *src, bool 
     if (check_put(a, index, src)) return NULL;
     cg_tensor *ix = contiguous_raw(index), *s = ix ? contiguous_raw(src) : NULL, *out = NULL;
     cg_tensor *ins[2] = {a, src};
-    cg_kargs k = {.name = "put", .t = {NULL, ix, s}, .nw = 1, .i = {accumulate}};
-    bool failed = !s;
-    cg_node *n = NULL;
-    if (!failed && inplace) {
-        cg_inplace ip;
-        k.t[0] = a;
-        if (cg_inplace_begin(&ip, a, ins, 2)) {
-            failed = true;
-        } else if ((ip.records && !(ip.node = n = make_node(&put_op, ins, 2, index, &failed))) || cg_kernel(put_kernel, &k)) {
-            cg_inplace_abort(&ip);
-            failed = true;
-        } else {
-            if (n) n->i[0] = accumulate;
-            out = cg_inplace_finish(&ip);
-        }
-    } else if (!failed) {
-        out = k.t[0] = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
-        failed = !out || cg_copy_data(out, a) || cg_kernel(put_kernel, &k) ||
-                 ((n = make_node(&put_op, ins, 2, index, &failed)), failed);
-        if (failed) {
-            cg_tensor_release(out);
-            out = NULL;
-        } else {
-            if (n) n->i[0] = accumulate;
-            out = finish(out, n);
-        }
+    if (s) {
+        cg_kargs k = {.name = "put", .t = {NULL, ix, s}, .nw = 1, .i = {accumulate}};
+        out = write_op(a, a->shape, a->ndim, ins, 2, &put_op, index, accumulate, put_kernel, &k, inplace);
     }
     cg_tensor_release(ix);
     cg_tensor_release(s);
-    return failed ? NULL : out;
+    return out;
 }
 
 cg_tensor *cg_put(cg_tensor *a, cg_tensor *index, cg_tensor *src, int accumulate) {

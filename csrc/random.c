@@ -352,6 +352,10 @@ cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator
         cg_error_set(CG_ERR_RUNTIME, "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
         return NULL;
     }
+    if (cats == 0 && (p->ndim == 1 || p->shape[0] > 0)) { /* no category to draw */
+        cg_error_set(CG_ERR_RUNTIME, "invalid multinomial distribution (sum of probabilities <= 0)");
+        return NULL;
+    }
     int64_t shape[2] = {p->shape[0], n};
     if (p->ndim == 1) shape[0] = n;
     cg_tensor *out = cg_empty(shape, p->ndim, CG_INT64), *w = out ? dense_f64(p, p) : NULL;

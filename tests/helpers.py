@@ -205,3 +205,17 @@ def assert_same_error(fn):
     assert theirs is not None and ours is not None, f"expected an error; torch: {theirs!r}, cgrad: {ours!r}"
     assert type(ours) is type(theirs), f"{ours!r} vs {theirs!r}"
     assert str(ours) == str(theirs).split("\n")[0]
+
+
+def second_order(lib, fn, data):
+    """The first and second derivatives of a weighted sum of fn(lib, x)^2 at
+    x = data: the gradient g, and the derivative of (g * v).sum() for a fixed
+    random v (g kept with create_graph)."""
+    x = lib.tensor(data, requires_grad=True)
+    y = fn(lib, x)
+    rng = np.random.default_rng(1)
+    w = lib.tensor(rng.uniform(0.5, 1.5, tuple(y.shape)))
+    v = lib.tensor(rng.standard_normal(data.shape))
+    (g,) = lib.autograd.grad((w * y * y).sum(), x, create_graph=True)
+    (h,) = lib.autograd.grad((g * v).sum(), x)
+    return g.detach().numpy(), h.numpy()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, check_op
+from helpers import assert_same_error, check_op, second_order
 
 DTYPES = ["float64", "float32"]
 
@@ -568,17 +568,6 @@ SECOND_ORDER = {
     "masked_fill(tensor)": lambda m, x: x.masked_fill(m.tensor([True, False, False, True]), x.sum()),
     "max(1).values": lambda m, x: x.max(1).values,
 }
-
-
-def second_order(lib, fn, data):
-    x = lib.tensor(data, requires_grad=True)
-    y = fn(lib, x)
-    rng = np.random.default_rng(1)
-    w = lib.tensor(rng.uniform(0.5, 1.5, tuple(y.shape)))
-    v = lib.tensor(rng.standard_normal(data.shape))
-    (g,) = lib.autograd.grad((w * y * y).sum(), x, create_graph=True)
-    (h,) = lib.autograd.grad((g * v).sum(), x)
-    return g.detach().numpy(), h.numpy()
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)

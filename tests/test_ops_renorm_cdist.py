@@ -60,6 +60,25 @@ def test_renorm_scales_only_the_slices_above_maxnorm():
     assert y.renorm_(2, 0, 1.0) is y and cgrad.equal(y, x.renorm(2, 0, 1.0))
 
 
+def test_renorm_in_place_on_a_non_leaf_backpropagates_as_torch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (cgrad, torch):
+        x = m.tensor([[3.0, 4.0], [1.0, 0.0]], dtype=m.float64, requires_grad=True)
+        y = x * 1
+        y.renorm_(2, 0, 1.0)
+        (y * m.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=m.float64)).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_cdist_p0_counts_infinite_differences():
+    torch = pytest.importorskip("torch")
+    a, b = [[float("inf"), 1.0], [2.0, 1.0]], [[0.0, 1.0]]
+    assert cgrad.cdist(cgrad.tensor(a), cgrad.tensor(b), p=0).tolist() == \
+        torch.cdist(torch.tensor(a), torch.tensor(b), p=0).tolist()
+
+
 def test_cdist_zero_distances_have_zero_gradient():
     torch = pytest.importorskip("torch")
     for p in (2, 1, 3, INF, 0.5):
@@ -99,6 +118,7 @@ ERRORS = {
     "cdist: negative p": lambda m: m.cdist(m.ones(5, 3), m.ones(4, 3), p=-1),
     "cdist: columns": lambda m: m.cdist(m.ones(5, 3), m.ones(4, 2)),
     "cdist: 1-d": lambda m: m.cdist(m.ones(3), m.ones(4, 3)),
+    "cdist: 0-d": lambda m: m.cdist(m.ones(()), m.ones(4, 3)),
     "cdist: integers": lambda m: m.cdist(m.tensor([[1, 2]]), m.tensor([[1, 2]])),
     "cdist: dtypes": lambda m: m.cdist(m.ones(5, 3), m.ones(4, 3, dtype=m.float64)),
     "cdist: compute_mode": lambda m: m.cdist(m.ones(5, 3), m.ones(4, 3), compute_mode="bad"),

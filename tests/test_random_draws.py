@@ -143,6 +143,8 @@ ERRORS = {
     "multinomial: integers": lambda m: m.multinomial(m.tensor([1, 2]), 1),
     "multinomial: no samples": lambda m: m.multinomial(m.tensor([0.2, 0.5]), 0),
     "multinomial: no categories": lambda m: m.multinomial(m.ones(3, 0), 1),
+    "multinomial: no categories, with replacement": lambda m: m.multinomial(m.zeros(3, 0), 2, True),
+    "multinomial: an empty vector": lambda m: m.multinomial(m.zeros(0), 2, True),
 }
 
 

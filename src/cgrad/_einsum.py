@@ -3,7 +3,7 @@
 The equation is read into one list of dimension names per operand (letters,
 and for an ellipsis names of its own, aligned from the right across operands
 as broadcasting aligns them). Each operand then loses its repeated names (a
-diagonal: the operand times an identity, summed along the second copy) and
+diagonal: the operand zeroed off it, summed along the second copy) and
 the names no one else needs (summed out). The operands are contracted two at
 a time, left to right, each pair as one batched matrix product: the names
 both keep are the batch, the names only one keeps are its rows or columns,
@@ -139,7 +139,8 @@ def _diagonal(t, ns):
         n = t.shape[i]
         shape = [1] * t.ndim
         shape[i] = shape[j] = n
-        t = (t * eye(n, dtype=t.dtype).reshape(shape)).sum(j)
+        off = eye(n, dtype=t.dtype).reshape(shape) == 0  # selected, not multiplied: inf * 0 would be NaN
+        t = t.masked_fill(off, 0).sum(j)
         ns = ns[:j] + ns[j + 1:]
 
 

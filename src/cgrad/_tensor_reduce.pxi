@@ -497,7 +497,7 @@ cdef class _TensorReduce(_TensorMath):
         return renorm(self, p, dim, maxnorm)
 
     def renorm_(self, p, dim, maxnorm):
-        return self.copy_(renorm(self, p, dim, maxnorm))
+        return self.copy_(renorm(self.clone(), p, dim, maxnorm))  # the norm keeps the old values
 
     def masked_fill_(self, mask, value):
         return masked_fill_into(self, mask, value, True)
@@ -625,15 +625,15 @@ _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distance between each row of x1 and each row of x2 (batched
     over leading dims, which broadcast). For p = 2 with more than 25 rows on
-    either side (or when asked), as PyTorch: through a matrix product,
-    sqrt(|a|^2 + |b|^2 - 2 a.b) clamped at 1e-30."""
+    either side (or when asked), through a matrix product as PyTorch does:
+    sqrt(|a|^2 + |b|^2 - 2 a.b), the sum clamped at 1e-30."""
     cdef _TensorBase a = tensor_arg(x1, "cdist", "x1", 1)
     cdef _TensorBase b = tensor_arg(x2, "cdist", "x2", 2)
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if a.t.ndim < 2 or b.t.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X{1 if a.t.ndim < 2 else 2} got: "
-                           f"{min(a.t.ndim, b.t.ndim) if a.t.ndim < 2 else b.t.ndim}D")
+                           f"{a.t.ndim if a.t.ndim < 2 else b.t.ndim}D")
     for k, t in ((1, a), (2, b)):
         if not t.is_floating_point():
             raise RuntimeError(f"cdist only supports floating-point dtypes, X{k} got: {_torch_type(t)}")
@@ -653,8 +653,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         return (a_ @ b_.transpose(b.t.ndim - 1, b.t.ndim - 2)).clamp_min(1e-30).sqrt()
     diff = a.unsqueeze(a.t.ndim - 1) - b.unsqueeze(b.t.ndim - 2)  # (..., rows, cols, features)
     last = diff.ndim - 1
-    if p == 0:  # how many coordinates differ; the gradient is zero
-        return (diff != 0).to(a.dtype).sum(last) + (diff * 0).sum(last)
+    if p == 0:  # how many coordinates differ; the gradient is zero (a fill, not a product: inf * 0 is NaN)
+        return (diff != 0).to(a.dtype).sum(last) + diff.masked_fill(ones((), dtype=bool_), 0).sum(last)
     return diff.norm(p, last)
 
 
