@@ -729,15 +729,13 @@ static int max_dim_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op max_dim_op = {"MaxBackward0", max_dim_backward, NULL};
 static const cg_op min_dim_op = {"MinBackward0", max_dim_backward, NULL};
 
-static cg_tensor *max_min_dim(arg_op op, cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
-    int64_t d;
-    const char *name = op == ARG_MAX ? "max" : "min";
-    *indices = NULL;
-    if (cg_wrap_dim(dim, a->ndim, &d) || check_nonempty(a, a->ndim ? 1u << d : 0, false, name)) return NULL;
-    cg_tensor *values;
-    if (arg_raw(op, a, d, keepdim, &values, indices)) return NULL;
+/* values picked along dim d of a, with history when a requires grad: a node
+ * of op saving the picked positions (i = {d, keepdim}). On failure both
+ * results are released and *indices cleared. */
+static cg_tensor *with_picks(const cg_op *op, cg_tensor *a, int64_t d, int keepdim, cg_tensor *values,
+                             cg_tensor **indices) {
     if (!cg_any_requires_grad(&a, 1)) return values;
-    cg_node *n = cg_node_new(op == ARG_MAX ? &max_dim_op : &min_dim_op, &a, 1, 1);
+    cg_node *n = cg_node_new(op, &a, 1, 1);
     if (!n || cg_save(n, 0, *indices, false)) {
         cg_node_release(n);
         cg_tensor_release(values);
@@ -750,6 +748,16 @@ static cg_tensor *max_min_dim(arg_op op, cg_tensor *a, int64_t dim, int keepdim,
     cg_set_history(values, n, 0);
     cg_node_release(n);
     return values;
+}
+
+static cg_tensor *max_min_dim(arg_op op, cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
+    int64_t d;
+    const char *name = op == ARG_MAX ? "max" : "min";
+    *indices = NULL;
+    if (cg_wrap_dim(dim, a->ndim, &d) || check_nonempty(a, a->ndim ? 1u << d : 0, false, name)) return NULL;
+    cg_tensor *values;
+    if (arg_raw(op, a, d, keepdim, &values, indices)) return NULL;
+    return with_picks(op == ARG_MAX ? &max_dim_op : &min_dim_op, a, d, keepdim, values, indices);
 }
 
 cg_tensor *cg_max_dim(cg_tensor *a, int64_t dim, int keepdim, cg_tensor **indices) {
@@ -889,20 +897,7 @@ static cg_tensor *pick_dim(pick_op op, cg_tensor *a, int64_t k, int64_t dim, int
     }
     cg_tensor *values;
     if (pick_raw(op, a, d, keepdim, k, &values, indices)) return NULL;
-    if (!cg_any_requires_grad(&a, 1)) return values;
-    cg_node *n = cg_node_new(pick_ops[op], &a, 1, 1);
-    if (!n || cg_save(n, 0, *indices, false)) {
-        cg_node_release(n);
-        cg_tensor_release(values);
-        cg_tensor_release(*indices);
-        *indices = NULL;
-        return NULL;
-    }
-    n->i[0] = d;
-    n->i[1] = keepdim;
-    cg_set_history(values, n, 0);
-    cg_node_release(n);
-    return values;
+    return with_picks(pick_ops[op], a, d, keepdim, values, indices);
 }
 
 cg_tensor *cg_kthvalue(cg_tensor *a, int64_t k, int64_t dim, int keepdim, cg_tensor **indices) {
