@@ -6,6 +6,7 @@ import re
 import pytest
 
 import cgrad
+from helpers import assert_same_error
 
 
 def raises(phrase, exc=RuntimeError):
@@ -228,3 +229,9 @@ def test_item_of_several_elements():
 def test_numpy_of_tensor_that_requires_grad():
     with raises("Can't call numpy() on Tensor that requires grad"):
         cgrad.ones(2, requires_grad=True).numpy()
+
+
+@pytest.mark.parametrize("expression", ["m.tensor(1.0).size(0)", "m.tensor(1.0).size(-1)", "m.ones(2, 3).size(2)",
+                                        "m.ones(2, 3).size(-3)"])
+def test_size_of_a_dim_that_does_not_exist(expression):
+    assert_same_error(lambda m: eval(expression, {"m": m}))

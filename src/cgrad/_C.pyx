@@ -1063,10 +1063,12 @@ cdef class _TensorBase:
     def size(self, dim=None):
         if dim is None:
             return self.shape
-        cdef int nd = self.t.ndim if self.t.ndim else 1
+        cdef int nd = self.t.ndim
+        if nd == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         if dim < -nd or dim >= nd:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
-        return self.t.shape[dim % nd] if self.t.ndim else 1
+        return self.t.shape[dim % nd]
 
     @property
     def ndim(self): return self.t.ndim
