@@ -426,16 +426,26 @@ static int arg_kernel_run(const cg_kargs *k) {
     return 0;
 }
 
-/* Best values and their indices along dim (dim < 0: over all of a, flattened). */
-static int arg_raw(arg_op op, cg_tensor *a, int64_t dim, bool keepdim, cg_tensor **values, cg_tensor **indices) {
-    int64_t shape[CG_MAX_DIMS], outer = 1, inner = 1, len = dim < 0 ? a->numel : size_at(a, dim);
+/* The shape of a result along dim of a (dim < 0: over all of a, flattened),
+ * as its number of dims, and a's sizes before dim, after it, and along it. */
+static int along_dim(const cg_tensor *a, int64_t dim, bool keepdim, int64_t *shape, int64_t *outer, int64_t *inner,
+                     int64_t *len) {
     int nd = 0;
+    *outer = *inner = 1;
+    *len = dim < 0 ? a->numel : size_at(a, dim);
     for (int d = 0; d < a->ndim; d++) {
         if (dim >= 0 && d != dim) shape[nd++] = a->shape[d];
         else if (keepdim) shape[nd++] = 1;
-        if (dim >= 0 && d < dim) outer *= a->shape[d];
-        if (dim >= 0 && d > dim) inner *= a->shape[d];
+        if (dim >= 0 && d < dim) *outer *= a->shape[d];
+        if (dim >= 0 && d > dim) *inner *= a->shape[d];
     }
+    return nd;
+}
+
+/* Best values and their indices along dim (dim < 0: over all of a, flattened). */
+static int arg_raw(arg_op op, cg_tensor *a, int64_t dim, bool keepdim, cg_tensor **values, cg_tensor **indices) {
+    int64_t shape[CG_MAX_DIMS], outer, inner, len;
+    int nd = along_dim(a, dim, keepdim, shape, &outer, &inner, &len);
     cg_tensor *c = contiguous_raw(a);
     *values = c ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
     *indices = *values ? cg_empty(shape, nd, CG_INT64) : NULL;
@@ -848,14 +858,8 @@ static int pick_kernel_run(const cg_kargs *k) {
 /* The picked values and their indices along dim (dim < 0: over all of a, flattened). */
 static int pick_raw(pick_op op, cg_tensor *a, int64_t dim, bool keepdim, int64_t k, cg_tensor **values,
                     cg_tensor **indices) {
-    int64_t shape[CG_MAX_DIMS], outer = 1, inner = 1, len = dim < 0 ? a->numel : size_at(a, dim);
-    int nd = 0;
-    for (int d = 0; d < a->ndim; d++) {
-        if (dim >= 0 && d != dim) shape[nd++] = a->shape[d];
-        else if (keepdim) shape[nd++] = 1;
-        if (dim >= 0 && d < dim) outer *= a->shape[d];
-        if (dim >= 0 && d > dim) inner *= a->shape[d];
-    }
+    int64_t shape[CG_MAX_DIMS], outer, inner, len;
+    int nd = along_dim(a, dim, keepdim, shape, &outer, &inner, &len);
     cg_tensor *c = contiguous_raw(a);
     *values = c ? cg_empty(shape, nd, (cg_dtype)a->dtype) : NULL;
     *indices = *values ? cg_empty(shape, nd, CG_INT64) : NULL;
