@@ -296,7 +296,7 @@ cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim) {
     }
     int64_t sizes[CG_MAX_DIMS], strides[CG_MAX_DIMS];
     int lead = ndim - a->ndim;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = ndim - 1; i >= 0; i--) { /* from the last dim, as PyTorch checks them */
         int j = i - lead;
         int64_t want = shape[i];
         if (j < 0) {

@@ -235,3 +235,9 @@ def test_numpy_of_tensor_that_requires_grad():
                                         "m.ones(2, 3).size(-3)"])
 def test_size_of_a_dim_that_does_not_exist(expression):
     assert_same_error(lambda m: eval(expression, {"m": m}))
+
+
+@pytest.mark.parametrize("shape, target", [((2, 3), (4, 3, 4)), ((2, 3, 1), (3, 5, 1)), ((2, 3), (2, 4)),
+                                           ((3,), (-1, 4)), ((3,), (-1, 3))])
+def test_expand_names_the_last_mismatching_dim_as_torch(shape, target):
+    assert_same_error(lambda m: m.ones(*shape).expand(*target))
