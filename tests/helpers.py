@@ -219,3 +219,13 @@ def second_order(lib, fn, data):
     (g,) = lib.autograd.grad((w * y * y).sum(), x, create_graph=True)
     (h,) = lib.autograd.grad((g * v).sum(), x)
     return g.detach().numpy(), h.numpy()
+
+
+def assert_second_order_matches_torch(fn):
+    """second_order of fn(lib, x) on a 3 x 4 input agrees with torch's."""
+    torch = pytest.importorskip("torch")
+    data = np.random.default_rng(7).uniform(-2.0, 2.0, (3, 4))
+    g, h = second_order(cgrad, fn, data)
+    t_g, t_h = second_order(torch, fn, data)
+    np.testing.assert_allclose(g, t_g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h, t_h, rtol=1e-10, atol=1e-12)

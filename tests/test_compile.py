@@ -42,6 +42,22 @@ def assert_twins(params_eager, params_compiled, what=""):
         assert same(p.grad, q.grad), f"{what}: gradient of parameter {i} differs"
 
 
+def sgd_step(loss_of, lr=0.01):
+    """A make_step for run_twins: loss_of(params, *batch), then one SGD step on every parameter."""
+    def make_step(params):
+        def step(*batch):
+            for p in params:
+                p.grad = None
+            loss = loss_of(params, *batch)
+            loss.backward()
+            with cgrad.no_grad():
+                for p in params:
+                    p.sub_(lr * p.grad)
+            return loss
+        return step
+    return make_step
+
+
 def run_twins(make_step, params_eager, params_compiled, batches, **compile_kwargs):
     """Runs an eager and a compiled step side by side; returns the compiled step."""
     eager = make_step(params_eager)

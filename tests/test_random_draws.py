@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error
 
 
 def gen(seed):
