@@ -161,6 +161,17 @@ double cg_tensor_item(const cg_tensor *t); /* one element, any dtype, as double;
 /* Pointer to the first element (borrowed). */
 void *cg_tensor_data(const cg_tensor *t);
 
+/* ---- threads ----------------------------------------------------------- */
+/* Any thread may call the library and hold any object: counts change
+ * atomically. A caller that makes all its calls under one lock of its own
+ * may declare it (cg_set_serialized(1)) and must then bracket each call it
+ * makes without holding that lock between cg_unserialized_begin() and
+ * cg_unserialized_end(), both called with the lock held. While no such call
+ * runs, counts change by plain, cheaper instructions. */
+void cg_set_serialized(int on);
+void cg_unserialized_begin(void);
+void cg_unserialized_end(void);
+
 /* ---- autograd state of a tensor ---------------------------------------- */
 int cg_is_grad_enabled(void);     /* thread-local */
 void cg_set_grad_enabled(int on); /* thread-local */

@@ -16,6 +16,30 @@ bool cg_any_requires_grad(cg_tensor *const *inputs, int n) {
     return false;
 }
 
+/* ---- serialized calls (Note [Plain counts while calls are serialized]) ----------- */
+
+int cg_plain_counts;
+static int serialized, unserialized_calls; /* changed under the binding's lock */
+
+static void count_mode(void) {
+    __atomic_store_n(&cg_plain_counts, serialized && unserialized_calls == 0, __ATOMIC_SEQ_CST);
+}
+
+void cg_set_serialized(int on) {
+    serialized = on != 0;
+    count_mode();
+}
+
+void cg_unserialized_begin(void) {
+    unserialized_calls++;
+    count_mode();
+}
+
+void cg_unserialized_end(void) {
+    unserialized_calls--;
+    count_mode();
+}
+
 /* ---- the graph lock ------------------------------------------------------------ */
 
 static pthread_mutex_t graph_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -96,7 +120,7 @@ cg_node *cg_node_new(const cg_op *op, cg_tensor *const *inputs, int n, uint32_t 
         }
     }
     /* after the edges: an AccumulateGrad made just now must be older */
-    node->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+    node->seq = CG_INC(&next_seq) - 1;
     const cg_node **made = &cg_ts.made[cg_ts.n_made++ % CG_NODE_HINT];
     node->hint = *made;
     *made = node;
@@ -194,7 +218,7 @@ cg_node *cg_grad_accumulator(cg_tensor *leaf) {
     n->need_mask = ~0u;
     n->variable = leaf;
     cg_tensor_retain(leaf);
-    n->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+    n->seq = CG_INC(&next_seq) - 1;
     leaf->grad_acc = n;
     cg_graph_unlock();
     return n;

@@ -91,8 +91,21 @@ static inline int64_t cg_wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint
 #define FMA_CLONES
 #endif
 
-#define CG_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
-#define CG_DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
+/* Note [Plain counts while calls are serialized]
+ * Reference counts, storage versions and sequence numbers change by atomic
+ * read-modify-writes, so that any thread may hold any object. Each is a
+ * locked instruction of about 20 cycles, and a scalar op changes a dozen
+ * counts: a sixth of its forward. A binding whose calls into the library
+ * are serialized by a lock of its own (Python's GIL) says so
+ * (cg_set_serialized), and brackets each call it makes without that lock
+ * (cg_unserialized_begin/end). While none runs, no two threads can change
+ * a count at once, and plain increments do. The mode changes only under
+ * the binding's lock with no unserialized call running, and taking that
+ * lock orders memory: a count is never changed both ways at once. */
+extern int cg_plain_counts;
+#define CG_RMW(p, op, atomic) (CG_LIKELY(cg_plain_counts) ? (*(p) op 1) : (atomic))
+#define CG_INC(p) CG_RMW(p, +=, __atomic_add_fetch((p), 1, __ATOMIC_RELAXED))
+#define CG_DEC(p) CG_RMW(p, -=, __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL))
 #define CG_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define CG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CG_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -229,7 +242,7 @@ static inline char *cg_ptr(const cg_tensor *t) {
     return (char *)t->storage->data + t->offset * cg_elem_size((cg_dtype)t->dtype);
 }
 static inline void cg_bump_version(cg_tensor *t) {
-    __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+    CG_INC(&t->storage->version);
 }
 /* A tensor is uniquely ours: nobody else can observe writing into it. */
 static inline bool cg_is_unique(const cg_tensor *t) {

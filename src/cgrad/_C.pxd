@@ -83,6 +83,9 @@ cdef extern from "cgrad.h" nogil:
     double cg_tensor_item(const cg_tensor *t)
     void *cg_tensor_data(const cg_tensor *t)
 
+    void cg_set_serialized(int on)
+    void cg_unserialized_begin()
+    void cg_unserialized_end()
     int cg_is_grad_enabled()
     void cg_set_grad_enabled(int on)
     int cg_tensor_set_requires_grad(cg_tensor *t, int on)

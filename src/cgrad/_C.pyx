@@ -53,16 +53,21 @@ cdef int _release_later(void *arg) noexcept with gil:
     return 0
 
 
-cdef inline void _nogil_begin() noexcept:
-    """Before a call that changes graphs without the GIL."""
+cdef inline void _nogil_begin(bint unlocked=True) noexcept:
+    """Before a call that changes graphs without the GIL (unlocked: the
+    call releases it, so the core's counts must change atomically)."""
     global _nogil_calls
     _nogil_calls += 1
+    if unlocked:
+        cg_unserialized_begin()
 
 
-cdef inline void _nogil_end() noexcept:
+cdef inline void _nogil_end(bint unlocked=True) noexcept:
     """After it, the GIL held again: what it dropped is released now."""
     global _nogil_calls
     _nogil_calls -= 1
+    if unlocked:
+        cg_unserialized_end()
     _release_now()
 
 
@@ -85,6 +90,7 @@ cdef void _decref_later(PyObject *o) noexcept:
 
 import functools
 import operator
+import sys
 import threading
 import warnings
 
@@ -584,7 +590,10 @@ cdef enum:
 
 
 cdef void dl_release(CgDLManagedTensor *m) noexcept nogil:
-    cg_tensor_release(<cg_tensor *>m.manager_ctx)
+    # a consumer may call this from any thread, holding the GIL or not: the
+    # release is a call into the core, serialized by the GIL like all others
+    with gil:
+        cg_tensor_release(<cg_tensor *>m.manager_ctx)
     free(m)
 
 
@@ -1817,6 +1826,12 @@ cdef _setup_collector():
             (<PyTypeObject *>cls).tp_traverse = <traverseproc>_tensor_traverse
 
 _setup_collector()
+
+# Each call into the core holds the GIL, or runs between _nogil_begin and
+# _nogil_end: the core may count references with plain instructions while
+# none of the latter runs. An interpreter without a GIL keeps them atomic.
+if getattr(sys, "_is_gil_enabled", lambda: True)():
+    cg_set_serialized(1)
 
 
 # What `from cgrad._C import *` gives the cgrad namespace: every public

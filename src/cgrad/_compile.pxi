@@ -317,13 +317,13 @@ cdef class _Replayer:
                 if self.tape.optimizers and not self.tape.refresh():
                     rc = 1
                 else:
-                    _nogil_begin()
+                    _nogil_begin(not self.keeps_gil)
                     if self.keeps_gil:
                         rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
                     else:
                         with nogil:
                             rc = cg_tape_replay(self.tape.tp, ins, self.n_in, outs)
-                    _nogil_end()
+                    _nogil_end(not self.keeps_gil)
             finally:
                 PyThread_release_lock(self.lock)
             if rc < 0:

@@ -3,9 +3,11 @@ own graphs at once get the results a single thread gets; a thread reading
 .grad of unrelated tensors while another runs backward sees consistent
 values; Ctrl-C during a long loop of cgrad ops raises KeyboardInterrupt and
 leaves cgrad usable."""
+import gc
 import signal
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -93,6 +95,47 @@ def test_reading_grads_while_another_thread_runs_backward():
         t.join()
     assert not errors, errors
     assert not bad
+
+
+def test_threads_sharing_a_graph_while_its_backward_passes_run_unlocked():
+    # Every op here takes and drops references to the shared leaf's and the
+    # shared non-leaf's nodes and saved tensors, from threads running forward
+    # under the GIL and backward without it, at once: none may be lost.
+    w = cgrad.tensor([0.5, -0.25, 0.75], dtype=cgrad.float64, requires_grad=True)
+    h = (w * 2.0).tanh()
+
+    def grad_of(k):
+        y = h
+        for i in range(200):
+            y = y * w + 0.001 * k if i % 2 else (y + h).tanh()
+        (g,) = cgrad.autograd.grad(y.sum(), [w], retain_graph=True)
+        return g.numpy().copy()
+
+    expected = [grad_of(k) for k in range(4)]
+    results, errors = {k: [] for k in range(4)}, []
+
+    def run(k):
+        try:
+            for _ in range(max(ROUNDS // 20, 5)):
+                results[k].append(grad_of(k))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for k in range(4):
+        for g in results[k]:
+            np.testing.assert_array_equal(g, expected[k])
+    h.sum().backward()  # the shared graph is intact
+    np.testing.assert_allclose(w.grad.numpy(), 2.0 / np.cosh(2.0 * w.detach().numpy()) ** 2)
+    dead = [weakref.ref(w), weakref.ref(h), weakref.ref(h.grad_fn)]
+    del w, h
+    gc.collect()
+    assert all(r() is None for r in dead)
 
 
 def test_ctrl_c_during_a_loop_of_ops_leaves_cgrad_usable():
