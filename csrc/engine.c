@@ -30,6 +30,7 @@ typedef struct run {
     cg_edge *targets; /* CAPTURE: the inputs' gradient edges */
     cg_tensor **captured;
     int n_targets;
+    bool plain; /* no graph built, no recording, no anomaly mode: see evaluate_scalar */
 } run;
 
 static pthread_mutex_t engine_mutex;
@@ -101,7 +102,8 @@ static int claim(run *r, cg_node *n) {
     n->captured = 0;
     n->exec_needed = r->mode == ACCUMULATE_ALL;
     n->need_mask = ~0u;
-    n->buf1 = NULL; /* and bufs: they share their place */
+    n->buf1 = NULL; /* and bufs and gval: they share their place */
+    n->gscalar = 0;
     if (n->n_outputs > 1) {
         n->bufs = calloc(n->n_outputs, sizeof(cg_tensor *));
         if (!n->bufs) {
@@ -187,6 +189,7 @@ static void mark_needed(run *r) {
 /* ---- step 2: evaluate -------------------------------------------------------- */
 
 static cg_tensor **buffer_of(cg_node *n, uint32_t k) { return n->n_outputs > 1 ? &n->bufs[k] : &n->buf1; }
+static int as_tensor(cg_node *n); /* Note [Gradients as numbers] */
 
 /* Adds g (owned) into a buffer slot: in place when nobody else can see
  * either operand and no graph is being built, else out of place. */
@@ -257,6 +260,7 @@ static int route(run *r, cg_node *n, cg_tensor **gin) {
             cg_tensor_release(g);
             continue;
         }
+        if (g && rc == 0 && e->node->gscalar) rc = as_tensor(e->node); /* Note [Gradients as numbers] */
         cg_tensor **slot = buffer_of(e->node, e->input_nr);
         if (g && rc == 0 && i + 1 < n->n_next && gin[i + 1] == g && n->next[i + 1].node == e->node &&
             n->next[i + 1].input_nr == e->input_nr && buffer_add_twice(slot, g))
@@ -304,12 +308,25 @@ static int call_function(cg_node *n, cg_tensor **gin) {
  * nothing can observe a float32 or float64 node (no hooks, retained grads
  * or captures, no graph being built, no recording, no anomaly mode), its
  * backward runs on plain numbers (op->backward_scalar) and each input's
- * gradient is added straight into the next node's buffer: into its one
- * element when the buffer holds a tensor nobody else sees (the in-place add
- * of buffer_add), else into a tensor of the input's shape, the incoming
+ * gradient is added straight into the next node's buffer: as a number when
+ * the buffer is empty or holds one (Note [Gradients as numbers]), into its
+ * one element when it holds a tensor nobody else sees (the in-place add of
+ * buffer_add), else into a tensor of the input's shape, the incoming
  * gradient's own when unshared. The formulas are the ones the general
  * backward computes, in the same type, so the bits are the same; any other
  * case takes the general path. */
+
+/* Note [Gradients as numbers]
+ * On the scalar path, a gradient bound for a node of one output whose
+ * buffer is empty is kept as a number in the buffer's place (gval), its
+ * dtype and ndim in gscalar, not in a tensor made for it; later ones add
+ * into the number in the gradient's type, as the tensor's in-place add
+ * does. Whatever reads the buffer as a tensor makes the tensor first: the
+ * node's general path, a gradient arriving by the general path (so that
+ * the sums keep their order), the end of the run. */
+#define GS_SET 0x80u
+#define GS_F32 0x40u
+#define GS_NDIM 0x0fu
 
 /* A one-element gradient tensor of dtype and ndim dimensions holding v:
  * the spare (taken), of that dtype, when there is one, else a new one. */
@@ -331,10 +348,35 @@ static cg_tensor *scalar_grad(double v, cg_dtype dtype, int ndim, cg_tensor **sp
     return t;
 }
 
-/* Adds v, the gradient of n's input i, of dtype, into slot. */
-static int deliver_scalar(const cg_node *n, int i, double v, cg_dtype dtype, cg_tensor **slot, cg_tensor **spare) {
-    cg_tensor *have = *slot;
+/* Turns the number n's buffer holds into a tensor there. */
+static int as_tensor(cg_node *n) {
+    unsigned gs = n->gscalar;
+    double v = n->gval;
+    cg_tensor *spare = NULL;
+    n->gscalar = 0;
+    n->buf1 = scalar_grad(v, gs & GS_F32 ? CG_FLOAT32 : CG_FLOAT64, (int)(gs & GS_NDIM), &spare);
+    return n->buf1 ? 0 : -1;
+}
+
+/* Adds v, the gradient of n's input i, of dtype, into input k's buffer of
+ * node to: into its number, or a number there when it is empty (Note
+ * [Gradients as numbers]), else into the tensor it holds. */
+static int deliver_scalar(const cg_node *n, int i, double v, cg_dtype dtype, cg_node *to, uint32_t k,
+                          cg_tensor **spare) {
     int ndim = n->in_shape[i].ndim;
+    unsigned gs = (dtype == CG_FLOAT32 ? GS_F32 : 0) | (unsigned)ndim | GS_SET;
+    if (to->gscalar == gs) {
+        to->gval = dtype == CG_FLOAT32 ? (double)((float)to->gval + (float)v) : to->gval + v;
+        return 0;
+    }
+    if (to->gscalar && as_tensor(to)) return -1;
+    cg_tensor **slot = buffer_of(to, k);
+    cg_tensor *have = *slot;
+    if (!have && to->n_outputs == 1) {
+        to->gval = v;
+        to->gscalar = (uint8_t)gs;
+        return 0;
+    }
     if (have && have->dtype == dtype && have->numel == 1 && have->ndim == ndim && cg_is_unique(have)) {
         if (dtype == CG_FLOAT32) {
             float *p = (float *)cg_ptr(have);
@@ -354,22 +396,30 @@ static int deliver_scalar(const cg_node *n, int i, double v, cg_dtype dtype, cg_
 /* Runs n on the scalar path when it can: 1 when it ran, 0 when the general
  * path must (nothing changed), -1 on error. */
 static int evaluate_scalar(run *r, cg_node *n) {
-    cg_tensor *g = n->buf1;
-    if (n->n_outputs != 1 || !g || (g->dtype != CG_FLOAT64 && g->dtype != CG_FLOAT32) || g->numel != 1 ||
-        n->n_next > 2 || !n->exec_needed || n->captured || CG_LOAD(&n->pre_hooks) || n->retains ||
-        cg_is_grad_enabled() || CG_RECORDING() || cg_is_anomaly_enabled())
+    if (n->n_outputs != 1 || n->n_next > 2 || !n->exec_needed || n->captured || CG_LOAD(&n->pre_hooks) ||
+        n->retains || !r->plain)
         return 0;
-    cg_dtype dtype = (cg_dtype)g->dtype;
+    cg_tensor *g = NULL;
+    cg_dtype dtype;
+    double gv;
+    if (n->gscalar) {
+        dtype = n->gscalar & GS_F32 ? CG_FLOAT32 : CG_FLOAT64;
+        gv = n->gval;
+    } else {
+        g = n->buf1;
+        if (!g || (g->dtype != CG_FLOAT64 && g->dtype != CG_FLOAT32) || g->numel != 1) return 0;
+        dtype = (cg_dtype)g->dtype;
+        gv = dtype == CG_FLOAT32 ? *(const float *)cg_ptr(g) : *(const double *)cg_ptr(g);
+    }
     for (int i = 0; i < n->n_next; i++)
         if (cg_wants(n, i) && n->in_dtype[i] != dtype) return 0;
-    bool f32 = dtype == CG_FLOAT32;
     double gin[2];
-    if (!n->op->backward_scalar(n, f32, f32 ? *(const float *)cg_ptr(g) : *(const double *)cg_ptr(g), gin))
-        return 0;
+    if (!n->op->backward_scalar(n, dtype == CG_FLOAT32, gv, gin)) return 0;
     if (!r->retain_graph) cg_node_release_saved(n);
+    n->gscalar = 0;
     n->buf1 = NULL;
     cg_tensor *spare = g;
-    if (!cg_is_unique(g) || g->grad_fn) {
+    if (g && (!cg_is_unique(g) || g->grad_fn)) {
         cg_tensor_release(g);
         spare = NULL;
     }
@@ -377,8 +427,7 @@ static int evaluate_scalar(run *r, cg_node *n) {
     for (int i = 0; i < n->n_next; i++) {
         cg_edge *e = &n->next[i];
         if (!e->node || e->node->run != r->id) continue;
-        if (rc == 0 && cg_wants(n, i))
-            rc = deliver_scalar(n, i, gin[i], dtype, buffer_of(e->node, e->input_nr), &spare);
+        if (rc == 0 && cg_wants(n, i)) rc = deliver_scalar(n, i, gin[i], dtype, e->node, e->input_nr, &spare);
         if (--e->node->deps == 0 && (e->node->exec_needed || e->node->captured) && rc == 0)
             rc = heap_push(r, e->node);
     }
@@ -386,11 +435,17 @@ static int evaluate_scalar(run *r, cg_node *n) {
     return rc ? -1 : 1;
 }
 
+/* No graph built, no recording, no anomaly mode: what the scalar path
+ * needs of the run, asked again after each node of the general path,
+ * where a hook may change it. */
+static bool plain_run(void) { return !cg_is_grad_enabled() && !CG_RECORDING() && !cg_is_anomaly_enabled(); }
+
 static int evaluate(run *r, cg_node *n) {
     if (n->op->backward_scalar) {
         int rc = evaluate_scalar(r, n);
         if (rc) return rc < 0 ? -1 : 0;
     }
+    if (n->gscalar && as_tensor(n)) return -1;
     cg_tensor *small[8] = {0};
     cg_tensor **gin = n->n_next <= 8 ? small : calloc((size_t)n->n_next, sizeof(cg_tensor *));
     if (!gin) {
@@ -411,6 +466,7 @@ static int evaluate(run *r, cg_node *n) {
     if (rc == 0) rc = route(r, n, gin);
     for (int i = 0; i < n->n_next; i++) cg_tensor_release(gin[i]);
     if (gin != small) free(gin);
+    r->plain = plain_run();
     return rc;
 }
 
@@ -461,6 +517,7 @@ static void finish(run *r) {
     for (size_t k = 0; k < r->n_nodes; k++) {
         if (k + 8 < r->n_nodes) cg_prefetch(r->nodes[k + 8], NODE_HEAD);
         cg_node *n = r->nodes[k];
+        if (n->gscalar) n->gscalar = 0, n->buf1 = NULL;
         for (uint32_t o = 0; o < n->n_outputs; o++) cg_tensor_release(*buffer_of(n, o));
         if (n->n_outputs > 1) free(n->bufs);
         const cg_node *hint = n->claimed_at < r->n_nodes ? r->hints[n->claimed_at] : NULL;
@@ -551,6 +608,7 @@ static int execute(run *r, cg_tensor *const *roots, cg_tensor *const *grads, int
     if (count_dependencies(r, edges, n)) return -1;
     if (r->mode == CAPTURE) mark_needed(r);
     if (seed_roots(r, roots, grads, n, edges)) return -1;
+    r->plain = plain_run();
     for (size_t step = 0; r->n_heap; step++) {
         cg_node *node = heap_pop(r);
         prefetch_ahead(r, node, step);

@@ -354,9 +354,11 @@ struct cg_node {
     uint8_t has_saved;
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     uint8_t in_meta; /* bit i: in_dtype[i] and in_shape[i] were recorded */
+    uint8_t gscalar; /* engine scratch: buf1's place holds gval (Note [Gradients as numbers]) */
     uint32_t claimed_at; /* engine scratch: its place in the run's claimed list */
     union {
         cg_tensor *buf1;  /* input buffer when n_outputs == 1 */
+        double gval;      /* the same, as a number, when gscalar says so */
         cg_tensor **bufs; /* input buffers when n_outputs > 1 */
         /* between runs, a node likely wanted soon after this one: the one made
          * CG_NODE_HINT before it until its first run, the release's guess

@@ -43,13 +43,13 @@ def make_program(seed, n_ops=300, n_leaves=4):
     return vals[:n_leaves], prog
 
 
-def run(lib, leaves, prog, shapes, dtype="float64", observe=False):
-    """Runs prog; returns the leaves' gradients. observe: a no-op hook on every
-    value, which sends each node down the general path."""
+def run(lib, leaves, prog, shapes, dtype="float64", observe=0):
+    """Runs prog; returns the leaves' gradients. observe=k: a no-op hook on
+    every k-th value, which sends its node down the general path."""
     dt = getattr(lib, dtype)
     xs = [lib.tensor(np.full(s, v), dtype=dt, requires_grad=True) for v, s in zip(leaves, shapes)]
     vals = list(xs)
-    for kind, i, j in prog:
+    for step, (kind, i, j) in enumerate(prog):
         x, y = vals[i], vals[j]
         if kind == "neg":
             r = -x
@@ -81,7 +81,7 @@ def run(lib, leaves, prog, shapes, dtype="float64", observe=False):
             r = x / x
         else:
             r = x - x
-        if observe:
+        if observe and step % observe == 0:
             r.register_hook(lambda g: None)
         vals.append(r)
     out = vals[-1]
@@ -100,10 +100,22 @@ SHAPES = [((), (), (), ()), ((1,), (1, 1), (), (1,))]
 def test_scalar_path_gives_the_general_paths_bits(seed, shapes, dtype):
     leaves, prog = make_program(seed)
     fast, fast_shapes = run(cgrad, leaves, prog, shapes, dtype)
-    slow, slow_shapes = run(cgrad, leaves, prog, shapes, dtype, observe=True)
+    slow, slow_shapes = run(cgrad, leaves, prog, shapes, dtype, observe=1)
     assert fast_shapes == slow_shapes == [tuple(s) for s in shapes]
     for f, s in zip(fast, slow):
         np.testing.assert_array_equal(f, s)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("observe", [2, 3, 7])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_nodes_of_both_paths_in_one_graph_give_the_general_paths_bits(seed, observe, dtype):
+    # gradients kept as numbers meet gradients sent by the general path in the same buffers
+    leaves, prog = make_program(seed)
+    mixed, _ = run(cgrad, leaves, prog, SHAPES[1], dtype, observe=observe)
+    slow, _ = run(cgrad, leaves, prog, SHAPES[1], dtype, observe=1)
+    for m, s in zip(mixed, slow):
+        np.testing.assert_array_equal(m, s)
 
 
 TORCH_TOL = {"float64": (1e-9, 1e-15), "float32": (1e-3, 1e-6)}  # ulps of tanh, exp, sigmoid, amplified
