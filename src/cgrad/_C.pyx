@@ -350,13 +350,20 @@ ctypedef cg_tensor *(*binary_fn)(cg_tensor *, cg_tensor *) noexcept nogil
 ctypedef cg_tensor *(*unary_fn)(cg_tensor *) noexcept nogil
 
 
+cdef inline bint is_tensor(object x):
+    """isinstance(x, _TensorBase), a Tensor's exact type first: isinstance
+    walks the six classes Tensor's methods come in."""
+    return type(x) is Tensor or isinstance(x, _TensorBase)
+
+
 cdef object binary(binary_fn fn, object a, object b):
     """fn(a, b) where one of them is a Tensor and the other a Tensor or number."""
     cdef cg_tensor *tmp = NULL
     cdef cg_tensor *r
-    if isinstance(a, _TensorBase) and isinstance(b, _TensorBase):
+    cdef bint a_tensor = is_tensor(a)
+    if a_tensor and is_tensor(b):
         return wrap(fn((<_TensorBase>a).t, (<_TensorBase>b).t))
-    if isinstance(a, _TensorBase):
+    if a_tensor:
         tmp = scalar_operand(b, (<_TensorBase>a).t, True)
         if tmp == NULL:
             if isinstance(b, np.ndarray):
@@ -412,7 +419,7 @@ cdef object inplace(binary_fn fn, _TensorBase a, object b):
     """a op= b; returns a."""
     cdef cg_tensor *tmp = NULL
     cdef cg_tensor *r
-    if isinstance(b, _TensorBase):
+    if is_tensor(b):
         return wrap(fn(a.t, (<_TensorBase>b).t))
     tmp = scalar_operand(b, a.t)
     if tmp == NULL:
