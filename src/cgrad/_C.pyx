@@ -408,6 +408,17 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     return float(x)
 
 
+cdef no_rounding_mode(object rounding_mode, str name):
+    """div's rounding_mode: only None (true division) is implemented."""
+    if rounding_mode is None:
+        return
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"{name} expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    raise NotImplementedError(f"{name}(rounding_mode={rounding_mode!r}) is not implemented in cgrad yet; "
+                              "floor_divide gives the 'floor' values")
+
+
 cdef object method_result(object r, str name, object other):
     """r, unless an operator declined the argument: then PyTorch's TypeError."""
     if r is NotImplemented:
@@ -956,7 +967,9 @@ cdef class _TensorBase:
         return self - (other * alpha if alpha != 1 else other)
 
     def mul(self, other): return method_result(binary(cg_mul, self, other), "mul", other)
-    def div(self, other): return method_result(binary(cg_div, self, other), "div", other)
+    def div(self, other, *, rounding_mode=None):
+        no_rounding_mode(rounding_mode, "div")
+        return method_result(binary(cg_div, self, other), "div", other)
     def matmul(self, other): return method_result(self.__matmul__(other), "matmul", other)
     def mm(self, mat2): return wrap(cg_mm(self.t, as_tensor_arg(mat2, self).t))
     def bmm(self, mat2): return wrap(cg_bmm(self.t, as_tensor_arg(mat2, self).t))
@@ -988,7 +1001,38 @@ cdef class _TensorBase:
         return inplace(cg_sub_, self, other * alpha if alpha != 1 else other)
 
     def mul_(self, other): return inplace(cg_mul_, self, other)
-    def div_(self, other): return inplace(cg_div_, self, other)
+    def div_(self, other, *, rounding_mode=None):
+        no_rounding_mode(rounding_mode, "div_")
+        return inplace(cg_div_, self, other)
+
+    # PyTorch's other names for the same ops
+    def subtract(self, other, *, alpha=1): return self.sub(other, alpha=alpha)
+    def subtract_(self, other, *, alpha=1): return self.sub_(other, alpha=alpha)
+    def multiply(self, other): return self.mul(other)
+    def multiply_(self, other): return self.mul_(other)
+    def divide(self, other, *, rounding_mode=None): return self.div(other, rounding_mode=rounding_mode)
+    def divide_(self, other, *, rounding_mode=None): return self.div_(other, rounding_mode=rounding_mode)
+    def true_divide(self, other): return self.div(other)
+    def true_divide_(self, other): return self.div_(other)
+    def negative(self): return self.neg()
+    def absolute(self): return self.abs()
+    def absolute_(self): return self.abs_()
+    def arcsin(self): return self.asin()
+    def arcsin_(self): return self.asin_()
+    def arccos(self): return self.acos()
+    def arccos_(self): return self.acos_()
+    def arctan(self): return self.atan()
+    def arctan_(self): return self.atan_()
+    def greater(self, other): return self.gt(other)
+    def greater_equal(self, other): return self.ge(other)
+    def less(self, other): return self.lt(other)
+    def less_equal(self, other): return self.le(other)
+    def not_equal(self, other): return self.ne(other)
+
+    def positive(self):
+        if self.t.dtype == CG_BOOL:
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
     def zero_(self): return wrap(cg_zero_(self.t))
     def fill_(self, value): return wrap(cg_fill_(self.t, number_arg(value, "fill_", "value")))
 
@@ -1092,6 +1136,27 @@ cdef class _TensorBase:
     def numel(self): return self.t.numel
     def nelement(self): return self.t.numel
     def element_size(self): return cg_dtype_size(<cg_dtype>self.t.dtype)
+    def ndimension(self): return self.t.ndim
+    @property
+    def itemsize(self): return cg_dtype_size(<cg_dtype>self.t.dtype)
+    @property
+    def nbytes(self): return self.t.numel * cg_dtype_size(<cg_dtype>self.t.dtype)
+    def storage_offset(self): return self.t.offset
+    def is_signed(self): return self.t.dtype != CG_BOOL
+    def is_complex(self): return False
+    def is_same_size(self, other): return self.shape == (<_TensorBase>tensor_arg(other, "is_same_size", "other", 1)).shape
+
+    def is_nonzero(self):
+        if self.t.numel == 0:
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+        if self.t.numel > 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return self.item() != 0
+
+    @property
+    def is_cpu(self): return True
+    @property
+    def is_cuda(self): return False
 
     @property
     def dtype(self): return dtype_of(self.t.dtype)

@@ -26,8 +26,86 @@ def mul(input, other):
     return _t(input) * other
 
 
-def div(input, other):
-    return _t(input) / other
+def div(input, other, *, rounding_mode=None):
+    return _t(input).div(other, rounding_mode=rounding_mode)
+
+
+# PyTorch's other names for the same ops
+
+def subtract(input, other, *, alpha=1):
+    return _t(input).sub(other, alpha=alpha)
+
+
+def multiply(input, other):
+    return _t(input) * other
+
+
+def divide(input, other, *, rounding_mode=None):
+    return _t(input).div(other, rounding_mode=rounding_mode)
+
+
+def true_divide(dividend, divisor):
+    return _t(dividend) / divisor
+
+
+def negative(input):
+    return -_arg(input, "negative")
+
+
+def positive(input):
+    return _arg(input, "positive").positive()
+
+
+def absolute(input):
+    return _arg(input, "absolute").abs()
+
+
+def arcsin(input):
+    return _arg(input, "arcsin").asin()
+
+
+def arccos(input):
+    return _arg(input, "arccos").acos()
+
+
+def arctan(input):
+    return _arg(input, "arctan").atan()
+
+
+def greater(input, other):
+    return _arg(input, "greater").gt(other)
+
+
+def greater_equal(input, other):
+    return _arg(input, "greater_equal").ge(other)
+
+
+def less(input, other):
+    return _arg(input, "less").lt(other)
+
+
+def less_equal(input, other):
+    return _arg(input, "less_equal").le(other)
+
+
+def not_equal(input, other):
+    return _arg(input, "not_equal").ne(other)
+
+
+def ravel(input):
+    return _arg(input, "ravel").ravel()
+
+
+def is_nonzero(input):
+    return _arg(input, "is_nonzero").is_nonzero()
+
+
+def is_same_size(input, other):
+    return _arg(input, "is_same_size").is_same_size(other)
+
+
+def is_signed(input):
+    return _arg(input, "is_signed").is_signed()
 
 
 def pow(input, exponent):

@@ -103,6 +103,8 @@ cdef class _TensorShape(_TensorReduce):
         reps = [1] * (self.t.ndim - len(reps)) + reps
         return self.repeat(*reps)
 
+    def ravel(self): return self.reshape(-1)
+
     def flatten(self, start_dim=0, end_dim=-1):
         nd = self.t.ndim
         if nd == 0:

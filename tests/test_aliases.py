@@ -1,0 +1,134 @@
+"""PyTorch's other names for cgrad's ops (divide for div, arcsin for asin, ...)
+and the small Tensor attributes code written for torch reads."""
+import numpy as np
+import pytest
+
+import cgrad
+
+X = [[0.25, -0.5, 0.75], [0.125, -0.375, 0.625]]
+Y = [[0.5, 2.0, -1.5], [1.0, -0.25, 4.0]]
+
+# alias -> (canonical method, takes a second operand)
+METHOD_ALIASES = {
+    "subtract": ("sub", True), "multiply": ("mul", True), "divide": ("div", True),
+    "true_divide": ("div", True), "negative": ("neg", False), "absolute": ("abs", False),
+    "arcsin": ("asin", False), "arccos": ("acos", False), "arctan": ("atan", False),
+    "greater": ("gt", True), "greater_equal": ("ge", True), "less": ("lt", True),
+    "less_equal": ("le", True), "not_equal": ("ne", True),
+}
+INPLACE_ALIASES = {"subtract_": "sub_", "multiply_": "mul_", "divide_": "div_", "true_divide_": "div_",
+                   "absolute_": "abs_", "arcsin_": "asin_", "arccos_": "acos_", "arctan_": "atan_"}
+
+
+def _call(lib, name, x, y, two, method):
+    if method:
+        return getattr(x, name)(y) if two else getattr(x, name)()
+    return getattr(lib, name)(x, y) if two else getattr(lib, name)(x)
+
+
+@pytest.mark.parametrize("method", [True, False])
+@pytest.mark.parametrize("alias", sorted(METHOD_ALIASES))
+def test_an_alias_is_its_op(alias, method):
+    canonical, two = METHOD_ALIASES[alias]
+    x = cgrad.tensor(X, requires_grad=True)
+    y = cgrad.tensor(Y)
+    got = _call(cgrad, alias, x, y, two, method)
+    want = _call(cgrad, canonical, x, y, two, True)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    assert got.dtype == want.dtype
+    assert (got.grad_fn is None) == (want.grad_fn is None)
+    if got.grad_fn is not None:
+        assert got.grad_fn.name() == want.grad_fn.name()
+
+
+@pytest.mark.parametrize("method", [True, False])
+@pytest.mark.parametrize("alias", sorted(METHOD_ALIASES))
+def test_an_alias_matches_torch(alias, method):
+    torch = pytest.importorskip("torch")
+    _, two = METHOD_ALIASES[alias]
+    outs, grads = [], []
+    for lib in (cgrad, torch):
+        x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+        y = lib.tensor(Y, dtype=lib.float64)
+        r = _call(lib, alias, x * 1, y, two, method)
+        outs.append(r.detach().numpy())
+        if r.requires_grad:
+            r.sum().backward()
+            grads.append(x.grad.numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-15, atol=0)
+    assert len(grads) in (0, 2)
+    if grads:
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("alias", sorted(INPLACE_ALIASES))
+def test_an_in_place_alias_is_its_op(alias):
+    canonical = INPLACE_ALIASES[alias]
+    two = METHOD_ALIASES[alias[:-1]][1]
+    a, b = cgrad.tensor(X), cgrad.tensor(X)
+    args = (cgrad.tensor(Y),) if two else ()
+    r = getattr(a, alias)(*args)
+    getattr(b, canonical)(*args)
+    assert r is a
+    assert a._version == b._version == 1
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_subtract_takes_alpha():
+    x, y = cgrad.tensor([1.0, 2.0]), cgrad.tensor([0.5, 0.25])
+    np.testing.assert_array_equal(x.subtract(y, alpha=2).numpy(), [0.0, 1.5])
+    np.testing.assert_array_equal(cgrad.subtract(x, y, alpha=2).numpy(), [0.0, 1.5])
+
+
+def test_div_rounding_modes():
+    x = cgrad.tensor([5.0, -7.0])
+    np.testing.assert_array_equal(x.div(2, rounding_mode=None).numpy(), [2.5, -3.5])
+    for mode in ("floor", "trunc"):
+        with pytest.raises(NotImplementedError, match="rounding_mode"):
+            cgrad.divide(x, 2, rounding_mode=mode)
+        with pytest.raises(NotImplementedError, match="rounding_mode"):
+            x.div_(2, rounding_mode=mode)
+    with pytest.raises(RuntimeError, match="expected rounding_mode to be one of None, 'trunc', or 'floor'"):
+        x.div(2, rounding_mode="round")
+
+
+def test_positive():
+    x = cgrad.tensor([1.0, -2.0], requires_grad=True)
+    assert x.positive() is x
+    assert cgrad.positive(x) is x
+    with pytest.raises(RuntimeError, match="The `\\+` operator, on a bool tensor is not supported."):
+        cgrad.positive(cgrad.tensor([True]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_size_attributes_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    got, want = [], []
+    for lib, out in ((cgrad, got), (torch, want)):
+        base = lib.zeros(3, 4, dtype=getattr(lib, dtype))
+        t = base[:, 1:]
+        out.append((t.storage_offset(), t.nbytes, t.itemsize, t.ndimension(), t.is_signed(),
+                    t.is_complex(), t.is_cpu, t.is_cuda, tuple(t.ravel().shape), tuple(lib.ravel(t).shape),
+                    t.is_same_size(base), base.is_same_size(lib.zeros(3, 4)), lib.is_signed(t)))
+    assert got == want
+
+
+def test_ravel_is_a_view_when_it_can_be():
+    x = cgrad.tensor(X, requires_grad=True)
+    r = x.ravel()
+    assert r.shape == (6,)
+    assert r.data_ptr() == x.data_ptr()
+    (r * cgrad.arange(6.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(6.0).reshape(2, 3))
+    t = cgrad.tensor(X).T
+    np.testing.assert_array_equal(t.ravel().numpy(), np.array(X).T.ravel())
+
+
+def test_is_nonzero_matches_torch():
+    assert cgrad.tensor([2.0]).is_nonzero() is True
+    assert cgrad.tensor(0.0).is_nonzero() is False
+    assert cgrad.is_nonzero(cgrad.tensor([[3]]))
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value is ambiguous"):
+        cgrad.zeros(2).is_nonzero()
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is ambiguous"):
+        cgrad.zeros(0).is_nonzero()
