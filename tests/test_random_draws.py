@@ -194,3 +194,58 @@ def test_a_compiled_step_draws_again_on_every_replay():
         seen.add(tuple(b[2].tolist()))
     assert np.array_equal(ew.detach().numpy(), w.detach().numpy())
     assert len(seen) > 1
+
+
+# ---- normal_ and uniform_ ------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_and_uniform_fill_in_place_with_their_laws(dtype):
+    x = cgrad.zeros(200_000, dtype=getattr(cgrad, dtype))
+    assert x.normal_(2.0, 0.5, generator=gen(0)) is x
+    a = x.numpy()
+    assert x.dtype == getattr(cgrad, dtype) and x._version == 1
+    assert abs(a.mean() - 2.0) < 0.01 and abs(a.std() - 0.5) < 0.01
+    x.uniform_(-3, 1, generator=gen(1))
+    a = x.numpy()
+    assert x._version == 2
+    assert a.min() >= -3 and a.max() < 1 and abs(a.mean() + 1) < 0.02
+    assert abs(np.histogram(a, bins=4, range=(-3, 1))[0] / len(a) - 0.25).max() < 0.01
+    x.uniform_(**{"from": 5, "to": 6})
+    assert 5 <= x.numpy().min() and x.numpy().max() < 6
+
+
+def test_normal_and_uniform_follow_the_generator():
+    a = cgrad.empty(7).normal_(generator=gen(5))
+    b = cgrad.empty(7).normal_(generator=gen(5))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    c = cgrad.empty(7).uniform_(0, 1, generator=gen(5))
+    np.testing.assert_array_equal(c.numpy(), cgrad.rand(7, generator=gen(5)).numpy())
+
+
+def test_normal_and_uniform_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m, x: x.normal_(0, -1), lambda m, x: x.uniform_(2, 1),
+             lambda m, x: m.zeros(3, dtype=m.int64).normal_(), lambda m, x: m.zeros(3, dtype=m.bool).uniform_(),
+             lambda m, x: m.zeros(3, requires_grad=True).normal_(),
+             lambda m, x: m.zeros(3, requires_grad=True).uniform_()]
+    for case in cases:
+        errors = []
+        for m in (cgrad, torch):
+            with pytest.raises(Exception) as e:
+                case(m, m.zeros(3))
+            errors.append((type(e.value), str(e.value)))
+        assert errors[0] == errors[1]
+
+
+def test_a_fill_stops_the_gradient_as_in_torch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (cgrad, torch):
+        x = m.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        y[1:].normal_()
+        (y * 3).sum().backward()
+        grads.append(x.grad.numpy())
+        with m.no_grad():
+            x.uniform_(0, 1)  # a leaf may be filled under no_grad
+    np.testing.assert_array_equal(grads[0], grads[1])

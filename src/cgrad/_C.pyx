@@ -408,6 +408,30 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     return float(x)
 
 
+cdef floating_fill(_TensorBase t, str kernel):
+    """The draws of normal_ and uniform_ are for floating tensors only: torch's
+    error names the kernel that refused the dtype."""
+    if not cg_dtype_is_floating(<cg_dtype>t.t.dtype):
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{'Bool' if t.t.dtype == CG_BOOL else 'Long'}'")
+
+
+cdef tuple number_pair(tuple args, dict kwargs, tuple names, tuple defaults, str fname):
+    """Two number arguments given by position or by name (names a Python
+    keyword, such as uniform_'s `from`, can only be passed by name in a dict)."""
+    if len(args) > 2:
+        raise TypeError(f"{fname}() takes at most 2 positional arguments ({len(args)} given)")
+    values = list(args) + list(defaults[len(args):])
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"{fname}() got an unexpected keyword argument '{key}'")
+        i = names.index(key)
+        if i < len(args):
+            raise TypeError(f"{fname}() got multiple values for argument '{key}'")
+        values[i] = value
+    return tuple(values)
+
+
 cdef no_rounding_mode(object rounding_mode, str name):
     """div's rounding_mode: only None (true division) is implemented."""
     if rounding_mode is None:
@@ -1038,6 +1062,21 @@ cdef class _TensorBase:
 
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
+
+    # -- in-place random fills: a copy of fresh draws, so autograd treats them as
+    # torch does (a leaf that requires grad refuses them; a gradient stops there)
+    def normal_(self, mean=0, std=1, *, generator=None):
+        floating_fill(self, "normal_kernel_cpu")
+        if not std >= 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        return self.copy_(randn(tuple(self.shape), dtype=self.dtype, generator=generator) * std + mean)
+
+    def uniform_(self, *args, generator=None, **kwargs):
+        low, high = number_pair(args, kwargs, ("from", "to"), (0, 1), "uniform_")
+        floating_fill(self, "check_uniform_bounds")
+        if low > high:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
+        return self.copy_(rand(tuple(self.shape), dtype=self.dtype, generator=generator) * (high - low) + low)
 
     # -- shape --
     def reshape(self, *shape):
