@@ -298,7 +298,11 @@ cg_tensor *cg_cosh(cg_tensor *a);
 cg_tensor *cg_asin(cg_tensor *a);
 cg_tensor *cg_acos(cg_tensor *a);
 cg_tensor *cg_atan(cg_tensor *a);
+cg_tensor *cg_asinh(cg_tensor *a);
+cg_tensor *cg_acosh(cg_tensor *a); /* NaN below 1 */
+cg_tensor *cg_atanh(cg_tensor *a); /* +-inf at +-1, NaN outside [-1, 1] */
 cg_tensor *cg_erf(cg_tensor *a);
+cg_tensor *cg_erfc(cg_tensor *a); /* 1 - erf(a) without cancellation for large a */
 cg_tensor *cg_sinc(cg_tensor *a); /* sin(pi a) / (pi a), 1 at 0 */
 cg_tensor *cg_erfinv(cg_tensor *a); /* the inverse of erf: +-inf at +-1, NaN outside [-1, 1] */
 cg_tensor *cg_reciprocal(cg_tensor *a);

@@ -666,6 +666,7 @@ typedef enum cg_mathop {
     CG_M_ABS, CG_M_SIGN, CG_M_EXP2, CG_M_LOG2, CG_M_LOG1P, CG_M_EXPM1, CG_M_SIN, CG_M_COS,
     CG_M_TAN, CG_M_SINH, CG_M_COSH, CG_M_ASIN, CG_M_ACOS, CG_M_ATAN, CG_M_ERF, CG_M_BITWISE_NOT,
     CG_M_FLOOR, CG_M_CEIL, CG_M_ROUND, CG_M_TRUNC, CG_M_FRAC, CG_M_LOG10, CG_M_SINC, CG_M_ERFINV,
+    CG_M_ASINH, CG_M_ACOSH, CG_M_ATANH, CG_M_ERFC,
     /* unary, a bool result */
     CG_M_ISNAN, CG_M_ISINF, CG_M_ISFINITE, CG_M_LOGICAL_NOT,
     /* binary, the result in the operands' dtype */

@@ -191,6 +191,10 @@ FLOAT_OP(UNARY_LOOP, asin, SAME, asin(a))
 FLOAT_OP(UNARY_LOOP, acos, SAME, acos(a))
 FLOAT_OP(UNARY_LOOP, atan, SAME, atan(a))
 FLOAT_OP(UNARY_LOOP, erf, SAME, erf(a))
+FLOAT_OP(UNARY_LOOP, erfc, SAME, erfc(a))
+FLOAT_OP(UNARY_LOOP, asinh, SAME, asinh(a))
+FLOAT_OP(UNARY_LOOP, acosh, SAME, acosh(a))
+FLOAT_OP(UNARY_LOOP, atanh, SAME, atanh(a))
 /* erfinv of a float computed in double, rounded once */
 FLOAT_OP(UNARY_LOOP, erfinv, SAME, (scalar_t)erfinv_double((double)a))
 /* sin(pi a) / (pi a), 1 at 0; pi a rounded once, in the operand's type */
@@ -288,6 +292,10 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ERF] = ROW_F(erf),
     [CG_M_SINC] = ROW_F(sinc),
     [CG_M_ERFINV] = ROW_F(erfinv),
+    [CG_M_ASINH] = ROW_F(asinh),
+    [CG_M_ACOSH] = ROW_F(acosh),
+    [CG_M_ATANH] = ROW_F(atanh),
+    [CG_M_ERFC] = ROW_F(erfc),
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
     [CG_M_ISNAN] = ROW_A(isnan),
     [CG_M_ISINF] = ROW_A(isinf),
@@ -328,6 +336,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_LOG1P] = "log1p_cpu", [CG_M_EXPM1] = "expm1_cpu", [CG_M_SIN] = "sin_cpu", [CG_M_COS] = "cos_cpu",
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
     [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu", [CG_M_SINC] = "sinc_cpu", [CG_M_ERFINV] = "erfinv_cpu",
+    [CG_M_ASINH] = "asinh_cpu", [CG_M_ACOSH] = "acosh_cpu", [CG_M_ATANH] = "atanh_cpu", [CG_M_ERFC] = "erfc_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",

@@ -309,10 +309,30 @@ static cg_tensor *atan_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y
     (void)y;
     return DIV(g, ADDN(F(cg_square, x), 1.0));
 }
+/* d/dx asinh(x) = 1 / sqrt(x^2 + 1) */
+static cg_tensor *asinh_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_rsqrt, ADDN(F(cg_square, x), 1.0)));
+}
+/* d/dx acosh(x) = 1 / sqrt(x^2 - 1), as PyTorch: x^2 - 1, not (x - 1)(x + 1) */
+static cg_tensor *acosh_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_rsqrt, ADDN(F(cg_square, x), -1.0)));
+}
+/* d/dx atanh(x) = 1 / (1 - x^2) */
+static cg_tensor *atanh_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return DIV(g, RSUBN(F(cg_square, x), 1.0));
+}
 /* d/dx erf(x) = 2 / sqrt(pi) * exp(-x^2) */
 static cg_tensor *erf_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)y;
     return MUL(g, MULN(F(cg_exp, NEG(F(cg_square, x))), M_2_SQRTPI));
+}
+/* d/dx erfc(x) = -2 / sqrt(pi) * exp(-x^2) */
+static cg_tensor *erfc_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, MULN(F(cg_exp, NEG(F(cg_square, x))), -M_2_SQRTPI));
 }
 /* d/dx sin(pi x) / (pi x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 */
 static cg_tensor *sinc_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
@@ -362,7 +382,11 @@ UNARY(cosh, "CoshBackward0", CG_M_COSH, NONE, X, false)
 UNARY(asin, "AsinBackward0", CG_M_ASIN, NONE, X, false)
 UNARY(acos, "AcosBackward0", CG_M_ACOS, NONE, X, false)
 UNARY(atan, "AtanBackward0", CG_M_ATAN, NONE, X, false)
+UNARY(asinh, "AsinhBackward0", CG_M_ASINH, NONE, X, false)
+UNARY(acosh, "AcoshBackward0", CG_M_ACOSH, NONE, X, false)
+UNARY(atanh, "AtanhBackward0", CG_M_ATANH, NONE, X, false)
 UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
+UNARY(erfc, "ErfcBackward0", CG_M_ERFC, NONE, X, false)
 UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
 UNARY(erfinv, "ErfinvBackward0", CG_M_ERFINV, NONE, X, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)

@@ -199,6 +199,10 @@ OPS = [
     Op("xlogy number x", lambda m, b: m.xlogy(1.5, b), [(3,)], domain=POS, third=True),
     Op("sinc", lambda m, a: a.sinc(), [(3, 2)], third=True),
     Op("erfinv", lambda m, a: a.erfinv(), [(3,)], domain=(-0.8, 0.8), third=True),
+    Op("asinh", lambda m, a: a.asinh(), [(3,)], third=True),
+    Op("acosh", lambda m, a: a.acosh(), [(3,)], domain=(1.2, 3.0), third=True),
+    Op("atanh", lambda m, a: a.atanh(), [(3,)], domain=(-0.8, 0.8), third=True),
+    Op("erfc", lambda m, a: a.erfc(), [(3,)], third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),
     Op("prod dim", lambda m, a: a.prod(1), [(2, 3)], domain="nonzero", needs="prod"),

@@ -38,7 +38,7 @@ def _add(group, names, fn):
 
 
 _add("element-wise", "abs sign exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu sinh "
-     "cosh asin acos atan erf reciprocal square neg floor ceil round trunc frac sinc erfinv",
+     "cosh asin acos atan asinh acosh atanh erf erfc reciprocal square neg floor ceil round trunc frac sinc erfinv",
      lambda n: lambda x, y: getattr(x, n)())
 _add("element-wise", "add sub mul div pow atan2 maximum minimum hypot logaddexp xlogy",
      lambda n: lambda x, y: getattr(x, n)(y))
