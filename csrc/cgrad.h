@@ -312,6 +312,11 @@ cg_tensor *cg_square(cg_tensor *a);
  * castable to a's dtype. Returns a (new reference). */
 typedef cg_tensor *(*cg_unary_fn)(cg_tensor *a);
 cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn);
+/* a = fn(a, b) in place, as cg_apply_; b (possibly a wrapped number) must
+ * broadcast to a's shape. For the comparisons (cg_eq ... cg_ge) a gets 1 and
+ * 0 in its own dtype and a zero gradient. Returns a (new reference). */
+typedef cg_tensor *(*cg_binary_fn)(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_apply2_(cg_tensor *a, cg_tensor *b, cg_binary_fn fn);
 
 cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
@@ -330,6 +335,9 @@ cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */
 cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
 cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
+/* start = lerp(start, end, weight) in place; a wrapped-number weight is
+ * cg_lerp_scalar's. Returns start (new reference). */
+cg_tensor *cg_lerp_(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
 /* cond ? a : b, cond a bool tensor; the three broadcast together. */
 cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b);
 /* min(max(a, lo), hi). lo or hi may be NULL (not both). Bounds that are

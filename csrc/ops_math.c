@@ -950,34 +950,90 @@ static cg_tensor *snapshot(cg_tensor *a) {
     return c;
 }
 
+/* In-place comparisons write 1 and 0 into a: as in PyTorch, a stays in the
+ * graph, through a node that passes back zeros (the values are piecewise
+ * constant). EqBackward0 for a number, EqBackward1 for a tensor. */
+static int compare_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)gout;
+    for (int i = 0; i < n->n_next; i++)
+        if (cg_wants(n, i) && !(gin[i] = cg_zeros(n->in_shape[i].d, n->in_shape[i].ndim, (cg_dtype)n->in_dtype[i])))
+            return -1;
+    return 0;
+}
+#define COMPARE_OPS(Name) {{#Name "Backward0", compare_backward, .no_ints = true}, \
+                           {#Name "Backward1", compare_backward, .no_ints = true}}
+static const struct {
+    cg_binary_fn fn;
+    cg_op ops[2];
+} compare_nodes[] = {{cg_eq, COMPARE_OPS(Eq)}, {cg_ne, COMPARE_OPS(Ne)}, {cg_lt, COMPARE_OPS(Lt)},
+                     {cg_le, COMPARE_OPS(Le)}, {cg_gt, COMPARE_OPS(Gt)}, {cg_ge, COMPARE_OPS(Ge)}};
+#undef COMPARE_OPS
+
+/* The zero-gradient node's op for comparison fn with other b; NULL for an
+ * op that is not a comparison. */
+static const cg_op *compare_op(cg_binary_fn fn, const cg_tensor *b) {
+    for (size_t k = 0; k < sizeof compare_nodes / sizeof compare_nodes[0]; k++)
+        if (compare_nodes[k].fn == fn) return &compare_nodes[k].ops[!b->is_wrapped];
+    return NULL;
+}
+
+typedef cg_tensor *(*ternary_fn)(cg_tensor *a, cg_tensor *b, cg_tensor *c);
+
+/* One of: op(a), op(a, b), op(a, b, c). */
 typedef struct inplace_op {
-    cg_unary_fn unary; /* else clamp of this kind */
-    int clamp_kind;
+    cg_unary_fn unary;
+    cg_binary_fn binary;
+    ternary_fn ternary;
 } inplace_op;
 
-/* a = op(a, lo, hi): computed out of place, then written back; the result's
- * node becomes a's history (see inplace.c). */
-static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
-    cg_tensor *ins[3] = {a, lo, hi};
+static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
+    return op.unary ? op.unary(a) : op.binary ? op.binary(a, b) : op.ternary(a, b, c);
+}
+
+/* a = op(a, b, c): computed out of place, then written back; the result's
+ * node becomes a's history (see inplace.c). b and c (either may be NULL)
+ * must broadcast to a's shape. */
+static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
+    cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
+    if ((b && cg_check_inplace_shape(a, b)) || (c && cg_check_inplace_shape(a, c))) return NULL;
     cg_tensor *src = ip.records ? snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);
     if (!ip.records) cg_tensor_retain(a);
-    cg_tensor *r = op.unary ? op.unary(src) : clamp(op.clamp_kind, src, lo, hi);
+    cg_tensor *r = apply_op(op, src, b, c);
     bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
     if (ok && r->grad_fn) {
         ip.node = r->grad_fn;
         cg_node_retain(ip.node);
+    } else if (ok && ip.records && op.binary && compare_op(op.binary, b)) {
+        cg_tensor *edges[2] = {src, b}; /* a number is no input */
+        ip.node = cg_node_new(compare_op(op.binary, b), edges, b->is_wrapped ? 1 : 2, 1);
+        ok = ip.node != NULL;
     }
     cg_tensor_release(r);
     cg_tensor_release(src);
     return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
 }
 
-cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn) { return inplace((inplace_op){fn, 0}, a, NULL, NULL); }
-cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
-    return inplace((inplace_op){NULL, CLAMP_BOTH}, a, lo, hi);
+/* lerp with a weight that is a wrapped number takes the Scalar overload (LerpBackward0) */
+static cg_tensor *lerp_any(cg_tensor *start, cg_tensor *end, cg_tensor *weight) {
+    return weight->is_wrapped ? cg_lerp_scalar(start, end, cg_tensor_item(weight)) : cg_lerp(start, end, weight);
 }
-cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo) { return inplace((inplace_op){NULL, CLAMP_MIN}, a, lo, NULL); }
-cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi) { return inplace((inplace_op){NULL, CLAMP_MAX}, a, NULL, hi); }
+
+cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn) { return inplace((inplace_op){.unary = fn}, a, NULL, NULL); }
+cg_tensor *cg_apply2_(cg_tensor *a, cg_tensor *b, cg_binary_fn fn) {
+    return inplace((inplace_op){.binary = fn}, a, b, NULL);
+}
+cg_tensor *cg_lerp_(cg_tensor *a, cg_tensor *end, cg_tensor *weight) {
+    return inplace((inplace_op){.ternary = lerp_any}, a, end, weight);
+}
+cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi) {
+    return inplace((inplace_op){.ternary = cg_clamp}, a, lo, hi);
+}
+cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo) {
+    return inplace((inplace_op){.binary = cg_clamp_min}, a, lo, NULL);
+}
+cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi) {
+    return inplace((inplace_op){.binary = cg_clamp_max}, a, hi, NULL);
+}
