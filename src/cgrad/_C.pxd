@@ -181,6 +181,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_bitwise_not(cg_tensor *a)
     ctypedef cg_tensor *(*cg_unary_fn)(cg_tensor *a) noexcept nogil
     cg_tensor *cg_apply_(cg_tensor *a, cg_unary_fn fn)
+    ctypedef cg_tensor *(*cg_binary_fn)(cg_tensor *a, cg_tensor *b) noexcept nogil
+    cg_tensor *cg_apply2_(cg_tensor *a, cg_tensor *b, cg_binary_fn fn)
     cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b)
@@ -209,6 +211,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight)
     cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value)
     cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight)
+    cg_tensor *cg_lerp_(cg_tensor *start, cg_tensor *end, cg_tensor *weight)
     cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_clamp(cg_tensor *a, cg_tensor *lo, cg_tensor *hi)
     cg_tensor *cg_clamp_(cg_tensor *a, cg_tensor *lo, cg_tensor *hi)

@@ -162,6 +162,43 @@ def relu(input):
     return _arg(input, "relu").relu()
 
 
+# In place, as the methods
+def exp_(input):
+    return _arg(input, "exp_").exp_()
+
+
+def log_(input):
+    return _arg(input, "log_").log_()
+
+
+def tanh_(input):
+    return _arg(input, "tanh_").tanh_()
+
+
+def sigmoid_(input):
+    return _arg(input, "sigmoid_").sigmoid_()
+
+
+def relu_(input):
+    return _arg(input, "relu_").relu_()
+
+
+def neg_(input):
+    return _arg(input, "neg_").neg_()
+
+
+def negative_(input):
+    return _arg(input, "negative_").negative_()
+
+
+def sinc_(input):
+    return _arg(input, "sinc_").sinc_()
+
+
+def xlogy_(input, other):
+    return _arg(input, "xlogy_").xlogy_(other)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     return _arg(input, "sum").sum(dim, keepdim, dtype=dtype)
 

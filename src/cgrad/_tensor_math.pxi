@@ -32,6 +32,20 @@ cdef object tensors_only(binary_fn fn, object a, object b, str fname, int pos):
     return wrap(fn((<_TensorBase>a).t, tensor_arg(b, fname, "other", pos).t))
 
 
+cdef object inplace_arg(binary_fn fn, _TensorBase a, object b, str fname, bint numbers, str arg="other"):
+    """a = fn(a, b) in place; b is a Tensor, or a number where PyTorch's op has a Number overload."""
+    cdef cg_tensor *r
+    if is_tensor(b):
+        return wrap(cg_apply2_(a.t, (<_TensorBase>b).t, fn))
+    cdef cg_tensor *tmp = scalar_operand(b, a.t, True) if numbers else NULL
+    if tmp == NULL:
+        kinds = "Tensor or Number" if numbers else "Tensor"
+        raise TypeError(f"{fname}(): argument '{arg}' (position 1) must be {kinds}, not {type(b).__name__}")
+    r = cg_apply2_(a.t, tmp, fn)
+    cg_tensor_release(tmp)
+    return wrap(r)
+
+
 cdef inline cg_tensor *optional(object x):
     return NULL if x is None else (<_TensorBase>x).t
 
@@ -56,6 +70,15 @@ cdef object lerp_call(_TensorBase self, object end, object weight, int pos):
         return wrap(cg_lerp_scalar(self.t, e.t, float(weight)))
     raise TypeError(f"lerp(): argument 'weight' (position {pos + 1}) must be Tensor or Number, "
                     f"not {type(weight).__name__}")
+
+
+cdef object lerp_inplace(_TensorBase self, object end, object weight):
+    """self = lerp(self, end, weight) in place; a number weight takes PyTorch's Scalar overload."""
+    cdef _TensorBase e = tensor_arg(end, "lerp_", "end", 1)
+    if not is_tensor(weight) and not isinstance(weight, (int, float, np.generic)):
+        raise TypeError(f"lerp_(): argument 'weight' (position 2) must be Tensor or Number, "
+                        f"not {type(weight).__name__}")
+    return wrap(cg_lerp_(self.t, e.t, as_tensor_arg(weight, self).t))
 
 
 ctypedef cg_tensor *(*scaled_product_fn)(cg_tensor *, cg_tensor *, cg_tensor *, double, double) noexcept nogil
@@ -110,6 +133,13 @@ cdef class _TensorMath(_TensorBase):
     def le(self, other): return binary_arg(cg_le, self, other, "le", 1)
     def gt(self, other): return binary_arg(cg_gt, self, other, "gt", 1)
     def ge(self, other): return binary_arg(cg_ge, self, other, "ge", 1)
+    # in place: 1 and 0 in the tensor's own dtype, with a zero gradient
+    def eq_(self, other): return inplace_arg(cg_eq, self, other, "eq_", True)
+    def ne_(self, other): return inplace_arg(cg_ne, self, other, "ne_", True)
+    def lt_(self, other): return inplace_arg(cg_lt, self, other, "lt_", True)
+    def le_(self, other): return inplace_arg(cg_le, self, other, "le_", True)
+    def gt_(self, other): return inplace_arg(cg_gt, self, other, "gt_", True)
+    def ge_(self, other): return inplace_arg(cg_ge, self, other, "ge_", True)
 
     # -- logic and bits --
     def __invert__(self):
@@ -175,6 +205,14 @@ cdef class _TensorMath(_TensorBase):
     def square(self): return wrap(cg_square(self.t))
 
     def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
+    def neg_(self): return wrap(cg_apply_(self.t, cg_neg))
+    def negative_(self): return wrap(cg_apply_(self.t, cg_neg))
+    def exp_(self): return wrap(cg_apply_(self.t, cg_exp))
+    def log_(self): return wrap(cg_apply_(self.t, cg_log))
+    def tanh_(self): return wrap(cg_apply_(self.t, cg_tanh))
+    def sigmoid_(self): return wrap(cg_apply_(self.t, cg_sigmoid))
+    def relu_(self): return wrap(cg_apply_(self.t, cg_relu))
+    def sgn_(self): return wrap(cg_apply_(self.t, cg_sign))
     def sign_(self): return wrap(cg_apply_(self.t, cg_sign))
     def floor_(self): return wrap(cg_apply_(self.t, cg_floor))
     def ceil_(self): return wrap(cg_apply_(self.t, cg_ceil))
@@ -205,6 +243,8 @@ cdef class _TensorMath(_TensorBase):
     def arctanh_(self): return wrap(cg_apply_(self.t, cg_atanh))
     def erf_(self): return wrap(cg_apply_(self.t, cg_erf))
     def erfc_(self): return wrap(cg_apply_(self.t, cg_erfc))
+    def sinc_(self): return wrap(cg_apply_(self.t, cg_sinc))
+    def erfinv_(self): return wrap(cg_apply_(self.t, cg_erfinv))
     def reciprocal_(self): return wrap(cg_apply_(self.t, cg_reciprocal))
     def square_(self): return wrap(cg_apply_(self.t, cg_square))
     def logical_not_(self): return wrap(cg_apply_(self.t, cg_logical_not))
@@ -221,11 +261,22 @@ cdef class _TensorMath(_TensorBase):
     def fmod(self, other): return binary_arg(cg_fmod, self, other, "fmod", 1)
     def hypot(self, other): return tensors_only(cg_hypot, self, other, "hypot", 1)
     def atan2(self, other): return tensors_only(cg_atan2, self, other, "atan2", 1)
+    def arctan2(self, other): return tensors_only(cg_atan2, self, other, "arctan2", 1)
     def logaddexp(self, other): return tensors_only(cg_logaddexp, self, other, "logaddexp", 1)
     def xlogy(self, other): return binary_arg(cg_xlogy, self, other, "xlogy", 1)
     def maximum(self, other): return tensors_only(cg_maximum, self, other, "maximum", 1)
     def minimum(self, other): return tensors_only(cg_minimum, self, other, "minimum", 1)
     def lerp(self, end, weight): return lerp_call(self, end, weight, 1)
+
+    def pow_(self, exponent): return inplace_arg(cg_pow, self, exponent, "pow_", True, "exponent")
+    def remainder_(self, other): return inplace_arg(cg_remainder, self, other, "remainder_", True)
+    def fmod_(self, other): return inplace_arg(cg_fmod, self, other, "fmod_", True)
+    def hypot_(self, other): return inplace_arg(cg_hypot, self, other, "hypot_", False)
+    def atan2_(self, other): return inplace_arg(cg_atan2, self, other, "atan2_", False)
+    def arctan2_(self, other): return inplace_arg(cg_atan2, self, other, "arctan2_", False)
+    def xlogy_(self, other): return inplace_arg(cg_xlogy, self, other, "xlogy_", True)
+    def lerp_(self, end, weight): return lerp_inplace(self, end, weight)
+
     def where(self, condition, other): return where(condition, self, other)
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return isclose(self, other, rtol, atol, equal_nan)
@@ -329,6 +380,10 @@ def hypot(input, other):
 
 def atan2(input, other):
     return tensors_only(cg_atan2, tensor_arg(input, "atan2", "input", 1), other, "atan2", 2)
+
+
+def arctan2(input, other):
+    return tensors_only(cg_atan2, tensor_arg(input, "arctan2", "input", 1), other, "arctan2", 2)
 
 
 def logaddexp(input, other):
