@@ -658,8 +658,6 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
  * write into an expanded view, as in PyTorch. */
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
-/* 0 if b broadcasts to a's shape, else -1 and PyTorch's error ("output with shape ..."). */
-int cg_check_inplace_shape(const cg_tensor *a, const cg_tensor *b);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 
 /* ---- element-wise math kernels (kernels_math.c) ---------------------------- */

@@ -741,7 +741,7 @@ static int check_inplace_dtype(const cg_tensor *a, const cg_tensor *b, cg_dtype 
     return 0;
 }
 
-int cg_check_inplace_shape(const cg_tensor *a, const cg_tensor *b) {
+static int check_inplace_shape(const cg_tensor *a, const cg_tensor *b) {
     int64_t shape[CG_MAX_DIMS];
     int nd;
     if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return -1;
@@ -774,7 +774,7 @@ static cg_node *inplace_node(const cg_op *op, cg_tensor *a, cg_tensor *b, unsign
 static cg_tensor *inplace(cg_binop op, const cg_op *node_op, cg_tensor *a, cg_tensor *b, unsigned which) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype common = op == CG_BIN_DIV ? div_dtype(a, b) : cg_result_type(a, b);
-    if (check_inplace_dtype(a, b, common) || cg_check_inplace_shape(a, b)) return NULL;
+    if (check_inplace_dtype(a, b, common) || check_inplace_shape(a, b)) return NULL;
     if (op == CG_BIN_SUB && check_sub_dtypes(a, b)) return NULL;
     cg_loop loop = cg_binary_loop(op, (cg_dtype)a->dtype);
     cg_inplace ip;
@@ -831,7 +831,7 @@ cg_tensor *cg_fill_(cg_tensor *a, double value) { return fill_inplace(&fill_op, 
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src) {
     cg_tensor *ins[2] = {dst, src};
     cg_inplace ip;
-    if (cg_check_inplace_shape(dst, src) || cg_inplace_begin(&ip, dst, ins, 2)) return NULL;
+    if (check_inplace_shape(dst, src) || cg_inplace_begin(&ip, dst, ins, 2)) return NULL;
     if (ip.records && !(ip.node = inplace_node(&copy_op, dst, src, 0))) return cg_inplace_abort(&ip);
     if (cg_copy_data(dst, src)) return cg_inplace_abort(&ip);
     return cg_inplace_finish(&ip);

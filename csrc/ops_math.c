@@ -991,13 +991,12 @@ static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor 
 }
 
 /* a = op(a, b, c): computed out of place, then written back; the result's
- * node becomes a's history (see inplace.c). b and c (either may be NULL)
- * must broadcast to a's shape. */
+ * node becomes a's history (see inplace.c). The write-back refuses a result
+ * b or c broadcast to a larger shape, with PyTorch's message. */
 static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
     cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
-    if ((b && cg_check_inplace_shape(a, b)) || (c && cg_check_inplace_shape(a, c))) return NULL;
     cg_tensor *src = ip.records ? snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);
     if (!ip.records) cg_tensor_retain(a);
