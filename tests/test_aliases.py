@@ -17,7 +17,9 @@ METHOD_ALIASES = {
     "less_equal": ("le", True), "not_equal": ("ne", True),
 }
 INPLACE_ALIASES = {"subtract_": "sub_", "multiply_": "mul_", "divide_": "div_", "true_divide_": "div_",
-                   "absolute_": "abs_", "arcsin_": "asin_", "arccos_": "acos_", "arctan_": "atan_"}
+                   "absolute_": "abs_", "arcsin_": "asin_", "arccos_": "acos_", "arctan_": "atan_",
+                   "greater_": "gt_", "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_",
+                   "not_equal_": "ne_"}
 
 
 def _call(lib, name, x, y, two, method):
@@ -132,3 +134,71 @@ def test_is_nonzero_matches_torch():
         cgrad.zeros(2).is_nonzero()
     with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is ambiguous"):
         cgrad.zeros(0).is_nonzero()
+
+
+# in-place forms made as a copy of the out-of-place result
+COPY_FORMS = {
+    "tril_": (lambda t: t.tril_(1), lambda t: t.tril(1)),
+    "triu_": (lambda t: t.triu_(-1), lambda t: t.triu(-1)),
+    "cumsum_": (lambda t: t.cumsum_(1), lambda t: t.cumsum(1)),
+    "cumprod_": (lambda t: t.cumprod_(0), lambda t: t.cumprod(0)),
+    "deg2rad_": (lambda t: t.deg2rad_(), lambda t: t.deg2rad()),
+    "rad2deg_": (lambda t: t.rad2deg_(), lambda t: t.rad2deg()),
+    "nan_to_num_": (lambda t: t.nan_to_num_(0.5), lambda t: t.nan_to_num(0.5)),
+    "floor_divide_": (lambda t: t.floor_divide_(0.25), lambda t: t.floor_divide(0.25)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPY_FORMS))
+def test_copy_made_in_place_forms_match_torch(name):
+    torch = pytest.importorskip("torch")
+    inplace, outplace = COPY_FORMS[name]
+    results = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(X, dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        before = y._version
+        r = inplace(y)
+        assert r is y and y._version == before + 1
+        with lib.no_grad():
+            np.testing.assert_array_equal(y.detach().numpy(), outplace(x * 2).numpy())
+        grad = None
+        if name != "floor_divide_":  # torch has no derivative for it
+            (y * lib.tensor(Y, dtype=lib.float64)).sum().backward()
+            grad = x.grad.numpy()
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            inplace(lib.tensor(X, requires_grad=True))
+        results.append((y.detach().numpy(), grad))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-15)
+    if results[0][1] is not None:
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-15)
+
+
+def test_addmm_and_baddbmm_in_place_match_torch():
+    torch = pytest.importorskip("torch")
+    outs = []
+    for lib in (cgrad, torch):
+        a = lib.tensor(X, dtype=lib.float64)
+        m1, m2 = lib.tensor(X, dtype=lib.float64).T.contiguous(), lib.tensor(Y, dtype=lib.float64)[:, :2]
+        b = lib.tensor([X, Y], dtype=lib.float64)
+        b1 = lib.tensor([Y, X], dtype=lib.float64)[:, :, :2]
+        outs.append((a.clone().T.contiguous().addmm_(m1, m2, beta=0.5, alpha=2).numpy(),
+                     b.clone().baddbmm_(b1, b, alpha=-1).numpy()))
+    for c, t in zip(*outs):
+        np.testing.assert_allclose(c, t, rtol=1e-15)
+
+
+def test_function_forms_of_methods():
+    from cgrad._functions import _METHOD_FORMS
+    torch = pytest.importorskip("torch")
+    for name in _METHOD_FORMS:
+        assert hasattr(torch, name), name
+        assert hasattr(cgrad.Tensor, name), name
+    x = cgrad.tensor([0.25, 4.0])
+    assert cgrad.sqrt_(x) is x
+    np.testing.assert_array_equal(x.numpy(), [0.5, 2.0])
+    np.testing.assert_array_equal(cgrad.clamp_(x, max=1.0).numpy(), [0.5, 1.0])
+    assert cgrad.is_floating_point(x) and not cgrad.is_complex(x)
+    assert cgrad.moveaxis(cgrad.zeros(2, 3, 4), 0, -1).shape == (3, 4, 2)
+    with pytest.raises(TypeError, match=r"sqrt_\(\): argument 'input' \(position 1\) must be Tensor, not list"):
+        cgrad.sqrt_([1.0])

@@ -314,3 +314,23 @@ def _any(input, dim=None, keepdim=False):
 for _f, _name in ((_all, "all"), (_any, "any")):
     _f.__name__ = _f.__qualname__ = _name
     globals()[_name] = _f
+
+
+# The function forms of methods, as torch has them: cgrad.sqrt_(x) is x.sqrt_().
+_METHOD_FORMS = (
+    "abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ "
+    "clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ erf_ erfc_ exp2_ expm1_ fill_ fix_ floor_ "
+    "frac_ log10_ log1p_ log2_ nan_to_num_ rad2deg_ reciprocal_ round_ rsqrt_ sin_ sinh_ sqrt_ square_ tan_ "
+    "trunc_ zero_ index_put index_put_ is_floating_point is_complex moveaxis fliplr flipud ger "
+    "split_with_sizes").split()
+
+
+def _method_form(name):
+    def form(input, *args, **kwargs):
+        return getattr(_arg(input, name), name)(*args, **kwargs)
+    form.__name__ = form.__qualname__ = name
+    form.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)."
+    return form
+
+
+globals().update({_name: _method_form(_name) for _name in _METHOD_FORMS})

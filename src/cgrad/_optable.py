@@ -163,7 +163,8 @@ def generate():
         lines.append(f"| `{name}` | {'yes' if grad else 'no'} | {dtypes} |")
     lines += ["", "## not implemented yet", ""]
     if _missing.FUNCTIONS or _missing.METHODS:
-        lines += ["These PyTorch names exist in cgrad and raise `NotImplementedError` when called.", "",
+        lines += ["These PyTorch names exist in cgrad and raise `NotImplementedError` when called. PyTorch's "
+                  "device, sparse, quantized, complex-number and storage APIs are outside cgrad and absent.", "",
                   "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
                   "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + "."]
     else:

@@ -300,6 +300,18 @@ cdef class _TensorMath(_TensorBase):
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None): return nan_to_num(self, nan, posinf, neginf)
     def triu(self, diagonal=0): return triu(self, diagonal)
 
+    # in place by a copy of the out-of-place result: the copy's history
+    # gives the op's gradient (grad_fn CopyBackwards where torch names the op)
+    def tril_(self, diagonal=0): return self.copy_(tril(self, diagonal))
+    def triu_(self, diagonal=0): return self.copy_(triu(self, diagonal))
+    def deg2rad_(self): return self.copy_(deg2rad(self))
+    def rad2deg_(self): return self.copy_(rad2deg(self))
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return self.copy_(nan_to_num(self, nan, posinf, neginf))
+    def floor_divide_(self, other): return self.copy_(self.floor_divide(other))
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1): return self.copy_(self.addmm(mat1, mat2, beta=beta, alpha=alpha))
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self.copy_(self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
+
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
     def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
     def clip(self, min=None, max=None): return clamp_call(0, self, min, max, False)

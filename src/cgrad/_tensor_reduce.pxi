@@ -329,6 +329,10 @@ cdef class _TensorReduce(_TensorMath):
         src = self if dtype is None else self.to(dtype)
         return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
 
+    def cumsum_(self, dim, *, dtype=None): return self.copy_(self.cumsum(dim, dtype=dtype))
+    def cumprod_(self, dim, *, dtype=None):  # from a clone: cumprod saves its input, which the copy overwrites
+        return self.copy_(self.clone().cumprod(dim, dtype=dtype))
+
     def cummax(self, dim):
         """(values, indices): the running maximum along dim and the last position
         it was reached at; the gradient goes back to those positions."""
