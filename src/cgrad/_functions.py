@@ -48,64 +48,11 @@ def true_divide(dividend, divisor):
     return _t(dividend) / divisor
 
 
-def negative(input):
-    return -_arg(input, "negative")
-
-
-def positive(input):
-    return _arg(input, "positive").positive()
-
-
-def absolute(input):
-    return _arg(input, "absolute").abs()
-
-
-def arcsin(input):
-    return _arg(input, "arcsin").asin()
-
-
-def arccos(input):
-    return _arg(input, "arccos").acos()
-
-
-def arctan(input):
-    return _arg(input, "arctan").atan()
-
-
-def greater(input, other):
-    return _arg(input, "greater").gt(other)
-
-
-def greater_equal(input, other):
-    return _arg(input, "greater_equal").ge(other)
-
-
-def less(input, other):
-    return _arg(input, "less").lt(other)
-
-
-def less_equal(input, other):
-    return _arg(input, "less_equal").le(other)
-
-
-def not_equal(input, other):
-    return _arg(input, "not_equal").ne(other)
-
-
-def ravel(input):
-    return _arg(input, "ravel").ravel()
-
-
-def is_nonzero(input):
-    return _arg(input, "is_nonzero").is_nonzero()
-
-
-def is_same_size(input, other):
-    return _arg(input, "is_same_size").is_same_size(other)
-
-
-def is_signed(input):
-    return _arg(input, "is_signed").is_signed()
+# PyTorch's other names for functions: name -> the method it calls
+_ALIASES = {
+    "negative": "neg", "absolute": "abs", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne",
+}
 
 
 def pow(input, exponent):
@@ -322,15 +269,16 @@ _METHOD_FORMS = (
     "clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ erf_ erfc_ exp2_ expm1_ fill_ fix_ floor_ "
     "frac_ log10_ log1p_ log2_ nan_to_num_ rad2deg_ reciprocal_ round_ rsqrt_ sin_ sinh_ sqrt_ square_ tan_ "
     "trunc_ zero_ index_put index_put_ is_floating_point is_complex moveaxis fliplr flipud ger "
-    "split_with_sizes").split()
+    "split_with_sizes positive ravel is_nonzero is_same_size is_signed").split()
 
 
-def _method_form(name):
+def _method_form(name, method):
     def form(input, *args, **kwargs):
-        return getattr(_arg(input, name), name)(*args, **kwargs)
+        return getattr(_arg(input, name), method)(*args, **kwargs)
     form.__name__ = form.__qualname__ = name
-    form.__doc__ = f"cgrad.{name}(input, ...) is input.{name}(...)."
+    form.__doc__ = f"cgrad.{name}(input, ...) is input.{method}(...)."
     return form
 
 
-globals().update({_name: _method_form(_name) for _name in _METHOD_FORMS})
+globals().update({_name: _method_form(_name, _name) for _name in _METHOD_FORMS})
+globals().update({_name: _method_form(_name, _method) for _name, _method in _ALIASES.items()})
