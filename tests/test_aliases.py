@@ -202,3 +202,52 @@ def test_function_forms_of_methods():
     assert cgrad.moveaxis(cgrad.zeros(2, 3, 4), 0, -1).shape == (3, 4, 2)
     with pytest.raises(TypeError, match=r"sqrt_\(\): argument 'input' \(position 1\) must be Tensor, not list"):
         cgrad.sqrt_([1.0])
+
+
+# ---- isposinf, isneginf, nanmean
+
+INF_SAMPLE = [1.0, float("inf"), -float("inf"), float("nan"), -0.0, -2.0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_isposinf_and_isneginf_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (cgrad, torch):
+        sample = INF_SAMPLE if dtype.startswith("float") else [1, 0, 3]
+        x = lib.tensor(sample, dtype=getattr(lib, dtype))
+        got.append([(r.dtype == lib.bool, r.tolist()) for r in
+                    (x.isposinf(), x.isneginf(), lib.isposinf(x), lib.isneginf(x))])
+    assert got[0] == got[1]
+
+
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), ((0, 1), False)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nanmean_matches_torch(dim, keepdim, dtype):
+    torch = pytest.importorskip("torch")
+    # every slice has a number: where all are NaN, torch's gradient is NaN (0 * inf) and cgrad's 0
+    data = [[1.0, float("nan"), 2.5], [float("nan"), 3.0, -4.0]]
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(data, dtype=getattr(lib, dtype), requires_grad=True)
+        r = x.nanmean() if dim is None else lib.nanmean(x, dim, keepdim)
+        (r * lib.arange(1.0, r.numel() + 1).reshape(r.shape)).sum().backward()
+        out.append((r.detach().numpy(), x.grad.numpy(), r.grad_fn.name(), r.dtype == getattr(lib, dtype)))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-6)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-6)
+    assert out[0][2:] == out[1][2:]
+
+
+def test_nanmean_all_nan_dtype_and_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (cgrad, torch):
+        r = lib.tensor([[1.0, float("nan")], [float("nan"), float("nan")]]).nanmean(1, keepdim=True)
+        assert r.shape == (2, 1) and r[0, 0].item() == 1.0 and np.isnan(r[1, 0].item())
+        assert lib.tensor([1.0, 2.0]).nanmean(dtype=lib.float64).dtype == lib.float64
+    for make in (lambda m: m.tensor([1, 2]), lambda m: m.tensor([True])):
+        errors = []
+        for lib in (cgrad, torch):
+            with pytest.raises(RuntimeError) as e:
+                make(lib).nanmean()
+            errors.append(str(e.value))
+        assert errors[0] == errors[1]

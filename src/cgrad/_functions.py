@@ -249,6 +249,10 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return _arg(input, "nansum").nansum(dim, keepdim, dtype=dtype)
 
 
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    return _arg(input, "nanmean").nanmean(dim, keepdim, dtype=dtype)
+
+
 def _all(input, dim=None, keepdim=False):
     return _arg(input, "all").all(dim, keepdim)
 

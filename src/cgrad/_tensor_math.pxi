@@ -164,6 +164,8 @@ cdef class _TensorMath(_TensorBase):
     def logical_xor(self, other): return tensors_only(cg_logical_xor, self, other, "logical_xor", 1)
     def isnan(self): return wrap(cg_isnan(self.t))
     def isinf(self): return wrap(cg_isinf(self.t))
+    def isposinf(self): return self.isinf() & (self > 0)
+    def isneginf(self): return self.isinf() & (self < 0)
     def isfinite(self): return wrap(cg_isfinite(self.t))
 
     # -- unary math --
@@ -377,6 +379,8 @@ def reciprocal(input): return unary(cg_reciprocal, input, "reciprocal")
 def square(input): return unary(cg_square, input, "square")
 def isnan(input): return unary(cg_isnan, input, "isnan")
 def isinf(input): return unary(cg_isinf, input, "isinf")
+def isposinf(input): return tensor_arg(input, "isposinf", "input", 1).isposinf()
+def isneginf(input): return tensor_arg(input, "isneginf", "input", 1).isneginf()
 def isfinite(input): return unary(cg_isfinite, input, "isfinite")
 def logical_not(input): return unary(cg_logical_not, input, "logical_not")
 def bitwise_not(input): return unary(cg_bitwise_not, input, "bitwise_not")

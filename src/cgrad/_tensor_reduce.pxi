@@ -379,6 +379,15 @@ cdef class _TensorReduce(_TensorMath):
             return self.sum(dim, keepdim, dtype=dtype)
         return where(self.isnan(), zeros((), dtype=self.dtype), self).sum(dim, keepdim, dtype=dtype)
 
+    def nanmean(self, dim=None, keepdim=False, *, dtype=None):
+        """The mean of the elements that are not NaN: NaN where all are; the
+        gradient is 1/count at the others and 0 at the NaNs."""
+        src = self if dtype is None else self.to(dtype)
+        if not src.is_floating_point():
+            raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but got "
+                               + ("Bool" if src.dtype is bool_ else "Long"))
+        return src.nansum(dim, keepdim) / (~src.isnan()).sum(dim, keepdim)
+
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         src = self if dtype is None else self.to(dtype)
         cdef int64_t dims[8]
