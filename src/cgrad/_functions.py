@@ -31,17 +31,7 @@ def div(input, other, *, rounding_mode=None):
 
 
 # PyTorch's other names for the same ops
-
-def subtract(input, other, *, alpha=1):
-    return _t(input).sub(other, alpha=alpha)
-
-
-def multiply(input, other):
-    return _t(input) * other
-
-
-def divide(input, other, *, rounding_mode=None):
-    return _t(input).div(other, rounding_mode=rounding_mode)
+subtract, multiply, divide = sub, mul, div
 
 
 def true_divide(dividend, divisor):
