@@ -520,6 +520,20 @@ def test_simple_inits_and_errors():
         nn.init.kaiming_uniform_(cgrad.empty(0, 3))
 
 
+@pytest.mark.parametrize("case", [("normal_", (0.0, -1.0), "float32"), ("uniform_", (2.0, 1.0), "float32"),
+                                  ("uniform_", (0.0, 1.0), "int64")])
+def test_random_inits_check_arguments_as_torch(case):
+    """nn.init's draws are Tensor.normal_/uniform_, so they refuse what those refuse."""
+    torch = pytest.importorskip("torch")
+    name, args, dt = case
+    with pytest.raises(Exception) as want:
+        getattr(torch.nn.init, name)(torch.zeros(3, dtype=getattr(torch, dt)), *args)
+    t = cgrad.zeros(3, dtype=getattr(cgrad, dt))
+    with pytest.raises(type(want.value)):
+        getattr(nn.init, name)(t, *args)
+    assert (t.numpy() == 0).all()
+
+
 def test_default_layer_init_ranges():
     lin = nn.Linear(50, 20)
     bound = 1 / math.sqrt(50)

@@ -2,7 +2,6 @@
 import math
 import warnings
 
-from cgrad import _C
 from cgrad.autograd.grad_mode import no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
@@ -32,22 +31,16 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def _fill_from(tensor, values):
-    with no_grad():
-        tensor.copy_(values)
-    return tensor
-
-
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fills tensor with values drawn uniformly from [a, b)."""
-    u = _C.rand(tuple(tensor.shape), dtype=tensor.dtype, generator=generator)
-    return _fill_from(tensor, u * (b - a) + a)
+    """Fills tensor with values drawn uniformly from [a, b), with Tensor.uniform_'s checks."""
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fills tensor with values drawn from N(mean, std^2)."""
-    z = _C.randn(tuple(tensor.shape), dtype=tensor.dtype, generator=generator)
-    return _fill_from(tensor, z * std + mean)
+    """Fills tensor with values drawn from N(mean, std^2), with Tensor.normal_'s checks."""
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def constant_(tensor, val):
