@@ -501,6 +501,25 @@ cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor *const *indices, int n, cg_tens
 /* The int64 [count, ndim] coordinates of a's non-zero elements. */
 cg_tensor *cg_nonzero(cg_tensor *a);
 
+/* ---- diagonals, windows and regions replaced (ops_views.c) ------------------ */
+/* Views: the diagonal [.., i, .., i + offset, ..] over dims dim1 and dim2
+ * (those dims removed, the diagonal last); windows of `size` elements along
+ * a dim, every `step` (that dim counts them, a new last dim runs within one). */
+cg_tensor *cg_diagonal(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2);
+cg_tensor *cg_unfold(cg_tensor *a, int64_t dimension, int64_t size, int64_t step);
+/* The sum of a 2-D tensor's main diagonal (int64 for int64). */
+cg_tensor *cg_trace(cg_tensor *a);
+/* Zeros with a's last dim along a diagonal over new dims dim1 and dim2. */
+cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2);
+/* Copies of a with the region cg_diagonal / cg_select / cg_slice would view
+ * replaced by src (of that region's shape; cast to a's dtype). */
+cg_tensor *cg_diagonal_scatter(cg_tensor *a, cg_tensor *src, int64_t offset, int64_t dim1, int64_t dim2);
+cg_tensor *cg_select_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t index);
+cg_tensor *cg_slice_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t start, int64_t stop, int64_t step);
+/* a copy turned k quarter turns in the plane of dims[0], dims[1] (ndims == 2),
+ * from the first towards the second. */
+cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims);
+
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 /* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's
  * reduction enum: 0 'none', 1 'mean', 2 'sum'. Optional tensors may be NULL. */

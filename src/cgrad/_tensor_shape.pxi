@@ -254,6 +254,76 @@ cdef class _TensorShape(_TensorReduce):
     def swapdims(self, dim0, dim1):
         return self.transpose(dim0, dim1)
 
+    # diagonals, windows and regions replaced (csrc/ops_views.c)
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal [.., i, .., i + offset, ..] over dim1 and dim2 as the last dim: a view."""
+        return wrap(cg_diagonal(self.t, int_arg(offset, "diagonal", "offset"), int_arg(dim1, "diagonal", "dim1"),
+                                int_arg(dim2, "diagonal", "dim2")))
+
+    def trace(self):
+        return wrap(cg_trace(self.t))
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """Zeros with the last dim along the diagonal over the new dims dim1 and dim2."""
+        return wrap(cg_diag_embed(self.t, int_arg(offset, "diag_embed", "offset"),
+                                  int_arg(dim1, "diag_embed", "dim1"), int_arg(dim2, "diag_embed", "dim2")))
+
+    def diagflat(self, offset=0):
+        """A square matrix with the flattened elements along a diagonal."""
+        return self.reshape(-1).diag_embed(offset, 0, 1)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """Writes fill_value along the main diagonal (every dim of the same
+        length beyond two); with wrap, a tall matrix's diagonal starts again
+        every ncols + 1 rows."""
+        if not is_number(fill_value) and not isinstance(fill_value, (_TensorBase, bool)):
+            raise TypeError("fill_diagonal_(): argument 'fill_value' (position 1) must be Number, "
+                            f"not {type(fill_value).__name__}")
+        shape = tuple(self.shape)
+        if len(shape) < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if len(shape) > 2 and any(s != shape[0] for s in shape):
+            raise RuntimeError("all dimensions of input must be of equal length")
+        diag = self.diagonal()
+        for _ in range(len(shape) - 2):
+            diag = diag.diagonal(0, 0, -1)
+        diag.fill_(fill_value)
+        rows, cols = shape[0], shape[1]
+        if wrap and len(shape) == 2 and rows > cols + 1:
+            for start in range(cols + 1, rows, cols + 1):
+                self.narrow(0, start, min(cols, rows - start)).diagonal().fill_(fill_value)
+        return self
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        """A copy with the diagonal (as diagonal() views it) replaced by src."""
+        return wrap(cg_diagonal_scatter(self.t, tensor_arg(src, "diagonal_scatter", "src", 2).t,
+                                        int_arg(offset, "diagonal_scatter", "offset"),
+                                        int_arg(dim1, "diagonal_scatter", "dim1"), int_arg(dim2, "diagonal_scatter", "dim2")))
+
+    def select_scatter(self, src, dim, index):
+        """A copy with the slice at index along dim replaced by src."""
+        return wrap(cg_select_scatter(self.t, tensor_arg(src, "select_scatter", "src", 2).t,
+                                      int_arg(dim, "select_scatter", "dim"), int_arg(index, "select_scatter", "index")))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        """A copy with self[..., start:end:step] (along dim) replaced by src."""
+        cdef int64_t lo = 0 if start is None else int_arg(start, "slice_scatter", "start")
+        cdef int64_t hi = INT64_MAX if end is None else int_arg(end, "slice_scatter", "end")
+        return wrap(cg_slice_scatter(self.t, tensor_arg(src, "slice_scatter", "src", 2).t,
+                                     int_arg(dim, "slice_scatter", "dim"), lo, hi, int_arg(step, "slice_scatter", "step")))
+
+    def unfold(self, dimension, size, step):
+        """Windows of size elements along dimension, every step: a view with
+        the windows along dimension and a new last dim within each."""
+        return wrap(cg_unfold(self.t, int_arg(dimension, "unfold", "dimension"), int_arg(size, "unfold", "size"),
+                              int_arg(step, "unfold", "step")))
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """A copy turned k quarter turns from dims[0] towards dims[1]."""
+        cdef int64_t d[8]
+        cdef int n = parse_dims(dims, d)
+        return wrap(cg_rot90(self.t, int_arg(k, "rot90", "k"), d, n))
+
 
 def narrow(input, dim, start, length):
     return input.narrow(dim, start, length)
@@ -358,3 +428,35 @@ def meshgrid(*tensors, indexing="ij"):
 def movedim(input, source, destination):
     return input.movedim(source, destination)
 
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return tensor_arg(input, "diagonal", "input", 1).diagonal(offset, dim1, dim2)
+
+
+def trace(input):
+    return tensor_arg(input, "trace", "input", 1).trace()
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    return tensor_arg(input, "diag_embed", "input", 1).diag_embed(offset, dim1, dim2)
+
+
+def diagflat(input, offset=0):
+    return tensor_arg(input, "diagflat", "input", 1).diagflat(offset)
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    return tensor_arg(input, "diagonal_scatter", "input", 1).diagonal_scatter(src, offset, dim1, dim2)
+
+
+def select_scatter(input, src, dim, index):
+    return tensor_arg(input, "select_scatter", "input", 1).select_scatter(src, dim, index)
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    return tensor_arg(input, "slice_scatter", "input", 1).slice_scatter(src, dim, start, end, step)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    return tensor_arg(input, "rot90", "input", 1).rot90(k, dims)
