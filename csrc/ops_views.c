@@ -155,12 +155,14 @@ cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim
 /* ---- unfold ------------------------------------------------------------------------------ */
 
 /* Windows of `size` elements along d, every `step`: dim d counts the
- * windows, a new last dim runs within one. A 0-d g counts as shape [1]. */
+ * windows, a new last dim runs within one. A 0-d g has one window of its
+ * element (size 1) or none: a 1-d result of `size` elements. */
 static void unfold_geom(cg_geom *g, int d, int64_t size, int64_t step) {
     if (g->ndim == 0) {
         g->ndim = 1;
-        g->shape[0] = 1;
+        g->shape[0] = size;
         g->strides[0] = 1;
+        return;
     }
     g->shape[g->ndim] = size;
     g->strides[g->ndim] = g->strides[d];

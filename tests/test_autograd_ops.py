@@ -140,6 +140,16 @@ OPS = [
     Op("unbind", lambda m, a: a.unbind(1)[0] * a.unbind(1)[2], [(2, 3)]),
     Op("cat", lambda m, a, b: m.cat([a, b * b], 0) ** 2, [(2, 3), (1, 3)]),
     Op("stack", lambda m, a, b: m.stack([a, b], 1) ** 2, [(2, 3), (2, 3)]),
+    # ---- diagonals, windows and regions replaced (ops_views.c)
+    Op("diagonal", lambda m, a: a.diagonal(1, -1, 0) ** 2, [(3, 4, 2)]),
+    Op("trace", lambda m, a: m.trace(a) * a, [(3, 4)]),
+    Op("diag_embed", lambda m, a: m.diag_embed(a, -1, 0, 2) ** 2, [(2, 3)]),
+    Op("unfold", lambda m, a: a.unfold(1, 2, 3) ** 2, [(3, 5)]),
+    Op("unfold overlapping", lambda m, a: a.unfold(-1, 3, 1) ** 2, [(2, 5)]),
+    Op("diagonal_scatter", lambda m, a, b: m.diagonal_scatter(a, b, -1) ** 2, [(3, 4), (2,)]),
+    Op("select_scatter", lambda m, a, b: m.select_scatter(a, b, 1, -2) ** 2, [(3, 4), (3,)]),
+    Op("slice_scatter", lambda m, a, b: m.slice_scatter(a, b, 1, 1, None, 2) ** 2, [(3, 4), (3, 2)]),
+    Op("rot90", lambda m, a: m.rot90(a, 3, [1, 0]) * m.rot90(a, 1), [(3, 3)]),
     # ---- element-wise math (ops_math.c)
     Op("sin", lambda m, a: a.sin(), [(3, 2)], third=True, needs="sin"),
     Op("cos", lambda m, a: a.cos(), [(3, 2)], third=True, needs="cos"),

@@ -26,6 +26,86 @@ cdef list _split_sizes(_TensorBase t, object split_size_or_sections, int64_t dim
     return [int_arg(s, "split", "split_size") for s in split_size_or_sections]
 
 
+class _MinMax(tuple):
+    """(min, max), as PyTorch's torch.return_types.aminmax."""
+    __slots__ = ()
+
+    def __new__(cls, min, max):
+        return tuple.__new__(cls, (min, max))
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"cgrad.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+_MinMax.__name__ = _MinMax.__qualname__ = "aminmax"
+return_types.aminmax = _MinMax
+
+
+cdef object _split_spec(object indices_or_sections, object sections, object indices):
+    """tensor_split's pieces: an int (sections) or a list of indices."""
+    given = [x for x in (indices_or_sections, sections, indices) if x is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split() takes one of indices_or_sections, sections or indices")
+    spec = given[0]
+    if isinstance(spec, _TensorBase):
+        if spec.dtype != int64:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{_TYPE_NAMES.get(spec.dtype, spec.dtype)}")
+        if spec.dim() > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {spec.dim()} dims")
+        return spec.item() if spec.dim() == 0 else [int(i) for i in spec.tolist()]
+    if isinstance(spec, (list, tuple)):
+        return [int_arg(i, "tensor_split", "indices") for i in spec]
+    return int_arg(spec, "tensor_split", "sections")
+
+
+_TYPE_NAMES = {float32: "Float", float64: "Double", int64: "Long", bool_: "Bool"}
+
+
+cdef tuple _dir_split(_TensorBase t, object indices_or_sections, str name, int min_dims, int dim):
+    """hsplit / vsplit / dsplit: tensor_split along dim, equal pieces for an int."""
+    if t.t.ndim < min_dims:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor "
+                           f"with {t.t.ndim} dimensions!")
+    if isinstance(indices_or_sections, (list, tuple)):
+        return t.tensor_split(list(indices_or_sections), dim)
+    n = int_arg(indices_or_sections, name, "sections")
+    size = t.shape[dim]
+    if n == 0 or size % n:
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the dimension "
+                           f"{size} is not divisible by the split_size {n}!")
+    return t.tensor_split(n, dim)
+
+
+cdef _long_indices(_TensorBase idx):
+    if idx.t.dtype != CG_INT64:
+        raise RuntimeError("torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{_TYPE_NAMES.get(idx.dtype, idx.dtype)}")
+
+
+cdef list _broadcast_pair(list a, list b):
+    """The broadcast shape of two shapes of one length, with PyTorch's message."""
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
+        out.append(y if x == 1 else x)
+    return out
+
+
 cdef class _TensorShape(_TensorReduce):
     """Views and copies that change shape."""
 
@@ -324,6 +404,88 @@ cdef class _TensorShape(_TensorReduce):
         cdef int n = parse_dims(dims, d)
         return wrap(cg_rot90(self.t, int_arg(k, "rot90", "k"), d, n))
 
+    # splits, gathers and reductions composed of other ops
+    def tensor_split(self, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+        """Views: `sections` pieces of near-equal size (the first ones one
+        longer), or the pieces between the given indices, along dim."""
+        spec = _split_spec(indices_or_sections, sections, indices)
+        if self.t.ndim == 0:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+        d = int_arg(dim, "tensor_split", "dim")
+        n = self.t.ndim
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        d %= n
+        if isinstance(spec, int):
+            if spec <= 0:
+                raise RuntimeError(f"number of sections must be larger than 0, got {spec}")
+            size = self.shape[d]
+            small, extra = divmod(size, spec)
+            bounds = [k * small + min(k, extra) for k in range(1, spec)]
+        else:
+            bounds = spec
+        lead = (slice(None),) * d
+        starts = [0] + bounds
+        ends = bounds + [None]
+        return tuple(self[lead + (slice(a, b),)] for a, b in zip(starts, ends))
+
+    def hsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "hsplit", 1, 1 if self.t.ndim > 1 else 0)
+
+    def vsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "vsplit", 2, 0)
+
+    def dsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "dsplit", 3, 2)
+
+    def take_along_dim(self, indices, dim=None):
+        """gather with indices broadcast against self (all dims but dim), or
+        from the flattened self when dim is None."""
+        cdef _TensorBase idx = tensor_arg(indices, "take_along_dim", "indices", 2)
+        if dim is None:  # as PyTorch: views, so a non-contiguous self is refused
+            return self.view(-1).gather(0, idx.view(-1))
+        d = int_arg(dim, "take_along_dim", "dim")
+        if self.t.ndim != idx.t.ndim:
+            raise RuntimeError("torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                               f"but got {self.t.ndim} dimensions for input, and {idx.t.ndim} dimensions for indices")
+        _long_indices(idx)
+        n = max(self.t.ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        d %= n
+        if self.t.ndim == 0:
+            return self.gather(d, idx)
+        mine = list(self.shape)
+        mine[d] = idx.shape[d]
+        shape = _broadcast_pair(mine, list(idx.shape))
+        src = list(shape)
+        src[d] = self.shape[d]
+        return self.expand(src).gather(d, idx.expand(shape))
+
+    def msort(self):
+        """The values sorted along dim 0."""
+        return self.sort(0)[0]
+
+    def argwhere(self):
+        """The coordinates of the non-zero elements, one row each."""
+        return self.nonzero()
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) over dim, or over all elements."""
+        if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                                   "has no identity.")
+            dims = tuple(range(self.t.ndim)) if keepdim else ()
+            return return_types.aminmax(self.amin(dims, keepdim), self.amax(dims, keepdim))
+        d = int_arg(dim, "aminmax", "dim")
+        n = max(self.t.ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        if self.t.ndim and self.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d % n} to have non-zero size.")
+        return return_types.aminmax(self.amin(d, keepdim), self.amax(d, keepdim))
+
 
 def narrow(input, dim, start, length):
     return input.narrow(dim, start, length)
@@ -460,3 +622,36 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
 
 def rot90(input, k=1, dims=(0, 1)):
     return tensor_arg(input, "rot90", "input", 1).rot90(k, dims)
+
+
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+    return tensor_arg(input, "tensor_split", "input", 1).tensor_split(indices_or_sections, dim, sections=sections,
+                                                                      indices=indices)
+
+
+def hsplit(input, indices_or_sections):
+    return tensor_arg(input, "hsplit", "input", 1).hsplit(indices_or_sections)
+
+
+def vsplit(input, indices_or_sections):
+    return tensor_arg(input, "vsplit", "input", 1).vsplit(indices_or_sections)
+
+
+def dsplit(input, indices_or_sections):
+    return tensor_arg(input, "dsplit", "input", 1).dsplit(indices_or_sections)
+
+
+def take_along_dim(input, indices, dim=None):
+    return tensor_arg(input, "take_along_dim", "input", 1).take_along_dim(indices, dim)
+
+
+def msort(input):
+    return tensor_arg(input, "msort", "input", 1).msort()
+
+
+def argwhere(input):
+    return tensor_arg(input, "argwhere", "input", 1).argwhere()
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return tensor_arg(input, "aminmax", "input", 1).aminmax(dim=dim, keepdim=keepdim)
