@@ -472,6 +472,12 @@ cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: al
 cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim);  /* -1 keeps a size */
 cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already contiguous */
 cg_tensor *cg_clone(cg_tensor *a);
+/* In-place forms: a itself takes the view's layout (recorded as an in-place
+ * op: version bumped, history the view's node); return a (new reference). */
+cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1);
+cg_tensor *cg_t_(cg_tensor *a); /* at most 2 dims */
+cg_tensor *cg_unsqueeze_(cg_tensor *a, int64_t dim);
+cg_tensor *cg_squeeze_(cg_tensor *a, const int64_t *dims, int ndims);
 
 /* ---- indexing and joining (ops_index.c) ------------------------------------ */
 /* Views of one index / a range of one dim (negative positions count from the

@@ -680,6 +680,10 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
  * write into an expanded view, as in PyTorch. */
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
+/* t takes v's layout, and v's node (renamed op, whose backward is the
+ * node's own) as its history: the in-place form of the view op that made v
+ * from t (Note [In-place view ops]). Steals v; returns t (new reference). */
+cg_tensor *cg_become_view_(cg_tensor *t, cg_tensor *v, const cg_op *op);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 
 /* ---- element-wise math kernels (kernels_math.c) ---------------------------- */

@@ -124,6 +124,12 @@ OPS = [
     Op("repeat", lambda m, a: a.repeat(2, 3) ** 2, [(2, 2)]),
     Op("tile", lambda m, a: a.tile((2,)) ** 2, [(3,)]),
     Op("narrow", lambda m, a: a.narrow(1, 1, 2) ** 2, [(3, 4)]),
+    Op("t_", lambda m, a: (a * 1).t_() ** 2, [(3, 4)]),
+    Op("transpose_", lambda m, a: (a * a).transpose_(0, 2) * 1, [(2, 3, 2)]),
+    Op("unsqueeze_", lambda m, a: (a * 1).unsqueeze_(1) ** 2, [(3,)]),
+    Op("squeeze_", lambda m, a: (a * 1).squeeze_() ** 2, [(3, 1, 2)]),
+    Op("squeeze_ dim", lambda m, a: (a * 1).squeeze_(1) ** 2, [(3, 1, 2)]),
+    Op("squeeze_ dims", lambda m, a: (a * 1).squeeze_((1, 3)) ** 2, [(3, 1, 2, 1)]),
     # ---- indexing and joining (ops_index.c)
     Op("select", lambda m, a: a[1] * a[2], [(3, 4)]),
     Op("slice", lambda m, a: a[1:, ::2] ** 2, [(3, 4)]),

@@ -497,3 +497,81 @@ def test_integer_arguments_refuse_floats():
                lambda: cgrad.rot90(cgrad.ones(3, 4), 1.0)]:
         with pytest.raises(TypeError):
             fn()
+
+
+# ---------------------------------------------------------------- in-place view ops
+
+INPLACE_VIEWS = [
+    ("t_", lambda x: x.t_(), (3, 4)), ("t_ 1-d", lambda x: x.t_(), (4,)),
+    ("transpose_", lambda x: x.transpose_(0, -1), (2, 3, 4)), ("swapaxes_", lambda x: x.swapaxes_(1, 2), (2, 3, 4)),
+    ("swapdims_", lambda x: x.swapdims_(-1, 0), (2, 3, 4)), ("unsqueeze_", lambda x: x.unsqueeze_(1), (2, 3)),
+    ("unsqueeze_ last", lambda x: x.unsqueeze_(-1), (2, 3)), ("squeeze_", lambda x: x.squeeze_(), (2, 1, 3, 1)),
+    ("squeeze_ dim", lambda x: x.squeeze_(-1), (2, 1, 3, 1)), ("squeeze_ dims", lambda x: x.squeeze_((1, 3)), (2, 1, 3, 1)),
+    ("squeeze_ kept", lambda x: x.squeeze_(0), (2, 1, 3, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,op,shape", INPLACE_VIEWS, ids=[v[0] for v in INPLACE_VIEWS])
+def test_inplace_view_ops(name, op, shape, dtype):
+    def fn(m, a):
+        y = a * 1
+        r = op(y)
+        assert r is y
+        return y * y.detach().sign()
+    check_op(fn, shape, dtype=dtype)
+    check_op(fn, shape, dtype=dtype, noncontig=True)
+
+
+@pytest.mark.parametrize("name,op,shape", INPLACE_VIEWS, ids=[v[0] for v in INPLACE_VIEWS])
+def test_inplace_view_ops_layout_version_and_name(name, op, shape):
+    torch = torch_or_skip()
+    seen = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.arange(float(np.prod(shape))).reshape(shape), requires_grad=True)
+        y = x * 1
+        ptr, version = y.data_ptr(), y._version
+        op(y)
+        assert y.data_ptr() == ptr and y._version == version + 1
+        seen.append((tuple(y.shape), y.stride(), y.grad_fn.name(), y.is_contiguous(), y.tolist()))
+        with lib.no_grad():  # a leaf may change its layout without grad mode, and stays a leaf
+            op(x)
+        assert x.is_leaf and x.requires_grad and x.grad_fn is None
+        seen.append((tuple(x.shape), x.stride()))
+        z = lib.tensor(np.ones(shape))  # nor does a tensor that needs no grad record anything
+        op(z)
+        seen.append((z.grad_fn, z._version))
+    assert seen[:3] == seen[3:]
+
+
+def test_inplace_view_ops_on_views_and_saved_outputs():
+    torch = torch_or_skip()
+    grads = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        y = x * 1
+        v = y[1]
+        v.unsqueeze_(0)
+        assert v.grad_fn.name() == "UnsqueezeBackward1" and v.grad_fn.next_functions[0][0].name() == "SelectBackward0"
+        v.mul_(2)  # still a view of y: the write reaches y
+        (v.sum() + y.sum()).backward()
+        grads.append((x.grad.tolist(), y.tolist()))
+    assert grads[0] == grads[1]
+    assert_same_error(lambda m: (lambda y: (y.t_(), y.sum().backward()))(m.ones(3, 2, requires_grad=True).exp()))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m: m.ones(3, 4, requires_grad=True).t_(),
+    lambda m: m.ones(3, 1, requires_grad=True).squeeze_(),
+    lambda m: m.ones(3, 4, requires_grad=True)[0].unsqueeze_(0),
+    lambda m: m.ones(3, 4, requires_grad=True).transpose_(0, 1),
+    lambda m: m.ones(2, 3, 4).t_(),
+    lambda m: m.ones(3).transpose_(0, 1),
+    lambda m: m.ones(3).unsqueeze_(2),
+    lambda m: m.ones(3).squeeze_(1),
+    lambda m: m.ones(3, 1).squeeze_((0, 2)),
+    lambda m: m.ones(3, 4).swapaxes_(0, -3),
+    lambda m: m.ones(3, 4).swapdims_(2, 0),
+])
+def test_inplace_view_op_errors(fn):
+    assert_same_error(fn)

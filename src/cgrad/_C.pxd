@@ -279,6 +279,10 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_contiguous(cg_tensor *a)
     cg_tensor *cg_clone(cg_tensor *a)
+    cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1)
+    cg_tensor *cg_t_(cg_tensor *a)
+    cg_tensor *cg_unsqueeze_(cg_tensor *a, int64_t dim)
+    cg_tensor *cg_squeeze_(cg_tensor *a, const int64_t *dims, int ndims)
 
     # ---- indexing and joining (ops_index.c)
     cg_tensor *cg_select(cg_tensor *a, int64_t dim, int64_t index)

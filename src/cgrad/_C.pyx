@@ -1112,6 +1112,27 @@ cdef class _TensorBase:
         cdef int n = parse_dims(dim, d)
         return wrap(cg_squeeze(self.t, d if n >= 0 else NULL, n if n >= 0 else 0))
 
+    # in place: self takes the view's layout (Note [In-place view ops] in csrc/inplace.c)
+    def transpose_(self, dim0, dim1):
+        return wrap(cg_transpose_(self.t, int_arg(dim0, "transpose_", "dim0"), int_arg(dim1, "transpose_", "dim1")))
+
+    def swapaxes_(self, axis0, axis1):
+        return wrap(cg_transpose_(self.t, int_arg(axis0, "swapaxes_", "axis0"), int_arg(axis1, "swapaxes_", "axis1")))
+
+    def swapdims_(self, dim0, dim1):
+        return wrap(cg_transpose_(self.t, int_arg(dim0, "swapdims_", "dim0"), int_arg(dim1, "swapdims_", "dim1")))
+
+    def t_(self):
+        return wrap(cg_t_(self.t))
+
+    def unsqueeze_(self, dim):
+        return wrap(cg_unsqueeze_(self.t, int_arg(dim, "unsqueeze_", "dim")))
+
+    def squeeze_(self, dim=None):
+        cdef int64_t d[8]
+        cdef int n = parse_dims(dim, d)
+        return wrap(cg_squeeze_(self.t, d if n >= 0 else NULL, n if n >= 0 else 0))
+
     def expand(self, *sizes):
         cdef int64_t s[8]
         cdef int nd = parse_shape(sizes, s)
@@ -1966,13 +1987,7 @@ cdef class Tensor(_TensorNN):
     def scatter_reduce_(self, *args, **kwargs): raise not_implemented("Tensor.scatter_reduce_")
     def signbit(self, *args, **kwargs): raise not_implemented("Tensor.signbit")
     def slogdet(self, *args, **kwargs): raise not_implemented("Tensor.slogdet")
-    def squeeze_(self, *args, **kwargs): raise not_implemented("Tensor.squeeze_")
-    def swapaxes_(self, *args, **kwargs): raise not_implemented("Tensor.swapaxes_")
-    def swapdims_(self, *args, **kwargs): raise not_implemented("Tensor.swapdims_")
-    def t_(self, *args, **kwargs): raise not_implemented("Tensor.t_")
-    def transpose_(self, *args, **kwargs): raise not_implemented("Tensor.transpose_")
     def unique_consecutive(self, *args, **kwargs): raise not_implemented("Tensor.unique_consecutive")
-    def unsqueeze_(self, *args, **kwargs): raise not_implemented("Tensor.unsqueeze_")
     def vdot(self, *args, **kwargs): raise not_implemented("Tensor.vdot")
 
 

@@ -27,8 +27,8 @@ METHODS = (
     "logdet", "logical_and_", "logical_or_", "logical_xor_", "logit", "logit_", "matrix_exp", "matrix_power",
     "mvlgamma", "nanmedian", "nanquantile", "nextafter", "pinverse", "polygamma",
     "prelu", "quantile", "random_", "scatter_reduce", "scatter_reduce_",
-    "signbit", "slogdet", "squeeze_", "swapaxes_", "swapdims_", "t_",
-    "transpose_", "unique_consecutive", "unsqueeze_", "vdot",
+    "signbit", "slogdet",
+    "unique_consecutive", "vdot",
 )
 
 

@@ -117,6 +117,8 @@ _SHAPE = {
     "take_along_dim": lambda x, y: x.take_along_dim(cgrad.tensor([[0], [2]]), 1),
     "msort": lambda x, y: x.msort(), "argwhere": lambda x, y: x.argwhere(),
     "aminmax": lambda x, y: x.aminmax(dim=1).max,
+    "t_ / transpose_ / swapaxes_ / swapdims_ / squeeze_ / unsqueeze_":
+        lambda x, y: (x * 1).t_().unsqueeze_(0).squeeze_(0).transpose_(0, 1).swapaxes_(0, 1).swapdims_(1, 0),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
 
