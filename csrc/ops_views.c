@@ -236,7 +236,7 @@ cg_tensor *cg_unfold(cg_tensor *a, int64_t dimension, int64_t size, int64_t step
     unfold_geom(&act, (int)d, size, step);
     unfold_geom(&rel, (int)d, size, step);
     cg_tensor *out = cg_region_view(&unfold_op, a, &act, &rel);
-    if (out && out->grad_fn && out->grad_fn->op == &unfold_op) {
+    if (out && out->grad_fn && out->grad_fn->op == &unfold_op) { /* backward: do the windows overlap? */
         out->grad_fn->i[0] = size;
         out->grad_fn->i[1] = step;
     }
