@@ -525,6 +525,9 @@ cg_tensor *cg_slice_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t s
 /* a copy turned k quarter turns in the plane of dims[0], dims[1] (ndims == 2),
  * from the first towards the second. */
 cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims);
+/* The min over dims (NULL or ndims 0: all), returned, and the max, in *max
+ * (new references); one node records both. */
+cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max);
 
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 /* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's

@@ -352,3 +352,80 @@ cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims) {
     int64_t ints[3] = {k, w[0], w[1]};
     return record1(&rot90_op, NO_GRAD(rotate(a, k, w[0], w[1])), a, ints, 3);
 }
+
+/* ---- aminmax: both extremes, one node ------------------------------------------------------ */
+
+/* g (of the reduction's result, the reduced dims kept or not) shared evenly
+ * among the elements of a equal to the kept-dims result r */
+static cg_tensor *share_ties(cg_node *n, cg_tensor *a, cg_tensor *r, cg_tensor *g) {
+    int64_t keep[CG_MAX_DIMS], dims[CG_MAX_DIMS];
+    int nd = 0;
+    uint32_t mask = (uint32_t)n->i[0];
+    for (int d = 0; d < a->ndim; d++) {
+        keep[d] = mask & (1u << d) ? 1 : a->shape[d];
+        if (mask & (1u << d)) dims[nd++] = d;
+    }
+    cg_tensor *gk = cg_reshape(g, keep, a->ndim), *rk = r ? cg_reshape(r, keep, a->ndim) : NULL;
+    cg_tensor *hit_b = rk ? cg_eq(a, rk) : NULL;
+    cg_tensor *hit = hit_b ? cg_to_dtype(hit_b, (cg_dtype)g->dtype) : NULL;
+    cg_tensor *count = hit ? cg_sum(hit, dims, nd, 1) : NULL;
+    cg_tensor *share = count && gk ? cg_div(gk, count) : NULL;
+    cg_tensor *out = share ? cg_mul(share, hit) : NULL;
+    cg_tensor *tmp[] = {gk, rk, hit_b, hit, count, share};
+    for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) cg_tensor_release(tmp[i]);
+    return out;
+}
+
+/* d min(a)/da_i = 1/k for the k elements equal to the min, else 0; max alike */
+static int aminmax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *a = cg_unpack(n, 0), *sum = NULL;
+    bool failed = !a;
+    for (int k = 0; k < 2 && !failed; k++) {
+        if (!gout[k]) continue;
+        cg_tensor *r = cg_unpack(n, 1 + k);
+        cg_tensor *part = r ? share_ties(n, a, r, gout[k]) : NULL;
+        cg_tensor_release(r);
+        cg_tensor *next = part && sum ? cg_add(sum, part) : part;
+        if (next != part) cg_tensor_release(part);
+        if (next != sum) cg_tensor_release(sum);
+        failed = !(sum = next);
+    }
+    cg_tensor_release(a);
+    gin[0] = sum;
+    return failed ? -1 : 0;
+}
+static const cg_op aminmax_op = {"AminmaxBackward0", aminmax_backward, NULL};
+
+static int record_aminmax(cg_tensor *a, cg_tensor *mn, cg_tensor *mx, uint32_t mask, int keepdim) {
+    cg_node *n = cg_node_new(&aminmax_op, &a, 1, 2);
+    if (!n) return -1;
+    n->i[0] = mask;
+    n->i[1] = keepdim;
+    cg_set_history(mn, n, 0);
+    cg_set_history(mx, n, 1);
+    int rc = cg_save(n, 0, a, false) || cg_save(n, 1, mn, true) || cg_save(n, 2, mx, true) ? -1 : 0;
+    cg_node_release(n);
+    return rc;
+}
+
+cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max) {
+    uint32_t mask = 0;
+    for (int k = 0; k < ndims; k++) {
+        int64_t d;
+        if (cg_wrap_dim(dims[k], a->ndim, &d)) return NULL;
+        mask |= 1u << d;
+    }
+    if (!dims || !ndims) mask = a->ndim ? (1u << a->ndim) - 1 : 0;
+    cg_tensor *mn = NO_GRAD(cg_amin(a, dims, ndims, keepdim));
+    cg_tensor *mx = mn ? NO_GRAD(cg_amax(a, dims, ndims, keepdim)) : NULL;
+    if (mx && cg_any_requires_grad(&a, 1) && record_aminmax(a, mn, mx, mask, keepdim)) {
+        cg_tensor_release(mx);
+        mx = NULL;
+    }
+    if (!mx) {
+        cg_tensor_release(mn);
+        return NULL;
+    }
+    *max = mx;
+    return mn;
+}

@@ -156,6 +156,8 @@ OPS = [
     Op("select_scatter", lambda m, a, b: m.select_scatter(a, b, 1, -2) ** 2, [(3, 4), (3,)]),
     Op("slice_scatter", lambda m, a, b: m.slice_scatter(a, b, 1, 1, None, 2) ** 2, [(3, 4), (3, 2)]),
     Op("rot90", lambda m, a: m.rot90(a, 3, [1, 0]) * m.rot90(a, 1), [(3, 3)]),
+    Op("aminmax", lambda m, a: m.aminmax(a, dim=1).min * a.aminmax().max, [(3, 4)]),
+    Op("aminmax keepdim", lambda m, a: a.aminmax(dim=0, keepdim=True).max * 2, [(3, 4)]),
     # ---- element-wise math (ops_math.c)
     Op("sin", lambda m, a: a.sin(), [(3, 2)], third=True, needs="sin"),
     Op("cos", lambda m, a: a.cos(), [(3, 2)], third=True, needs="cos"),

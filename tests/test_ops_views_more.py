@@ -399,6 +399,7 @@ NAMED = [
     lambda m, x: m.rot90(x, 2), lambda m, x: m.rot90(x, 0), lambda m, x: m.take_along_dim(x, m.tensor([[0]]), 1),
     lambda m, x: m.hsplit(x, 2)[1], lambda m, x: m.vsplit(x, [1])[0], lambda m, x: m.tensor_split(x, 2)[0],
     lambda m, x: (x * 1).fill_diagonal_(1),
+    lambda m, x: x.aminmax().min, lambda m, x: m.aminmax(x, dim=-1, keepdim=True).max,
 ]
 
 

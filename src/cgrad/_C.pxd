@@ -308,6 +308,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_select_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t index)
     cg_tensor *cg_slice_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t start, int64_t stop, int64_t step)
     cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims)
+    cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max)
 
     # ---- neural-network kernels (ops_nn.c)
     cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)

@@ -95,6 +95,12 @@ cdef _long_indices(_TensorBase idx):
                            f"{_TYPE_NAMES.get(idx.dtype, idx.dtype)}")
 
 
+cdef object _aminmax(_TensorBase t, int64_t *dims, int n, bint keepdim):
+    cdef cg_tensor *mx = NULL
+    mn = wrap(cg_aminmax(t.t, dims, n, keepdim, &mx))
+    return return_types.aminmax(mn, wrap(mx))
+
+
 cdef list _broadcast_pair(list a, list b):
     """The broadcast shape of two shapes of one length, with PyTorch's message."""
     out = []
@@ -476,15 +482,16 @@ cdef class _TensorShape(_TensorReduce):
             if self.numel() == 0:
                 raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
                                    "has no identity.")
-            dims = tuple(range(self.t.ndim)) if keepdim else ()
-            return return_types.aminmax(self.amin(dims, keepdim), self.amax(dims, keepdim))
+            return _aminmax(self, NULL, 0, keepdim)
         d = int_arg(dim, "aminmax", "dim")
         n = max(self.t.ndim, 1)
         if not -n <= d < n:
             raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
         if self.t.ndim and self.shape[d] == 0:
             raise IndexError(f"aminmax: Expected reduction dim {d % n} to have non-zero size.")
-        return return_types.aminmax(self.amin(d, keepdim), self.amax(d, keepdim))
+        cdef int64_t dims[1]
+        dims[0] = d
+        return _aminmax(self, dims, 1, keepdim)
 
 
 def narrow(input, dim, start, length):
