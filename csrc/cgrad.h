@@ -472,6 +472,12 @@ cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: al
 cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim);  /* -1 keeps a size */
 cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already contiguous */
 cg_tensor *cg_clone(cg_tensor *a);
+/* In-place forms: a itself takes the view's layout (recorded as an in-place
+ * op: version bumped, history the view's node); return a (new reference). */
+cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1);
+cg_tensor *cg_t_(cg_tensor *a); /* at most 2 dims */
+cg_tensor *cg_unsqueeze_(cg_tensor *a, int64_t dim);
+cg_tensor *cg_squeeze_(cg_tensor *a, const int64_t *dims, int ndims);
 
 /* ---- indexing and joining (ops_index.c) ------------------------------------ */
 /* Views of one index / a range of one dim (negative positions count from the
@@ -500,6 +506,28 @@ cg_tensor *cg_index_put(cg_tensor *a, cg_tensor *const *indices, int n, cg_tenso
 cg_tensor *cg_index_put_(cg_tensor *a, cg_tensor *const *indices, int n, cg_tensor *values, int accumulate);
 /* The int64 [count, ndim] coordinates of a's non-zero elements. */
 cg_tensor *cg_nonzero(cg_tensor *a);
+
+/* ---- diagonals, windows and regions replaced (ops_views.c) ------------------ */
+/* Views: the diagonal [.., i, .., i + offset, ..] over dims dim1 and dim2
+ * (those dims removed, the diagonal last); windows of `size` elements along
+ * a dim, every `step` (that dim counts them, a new last dim runs within one). */
+cg_tensor *cg_diagonal(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2);
+cg_tensor *cg_unfold(cg_tensor *a, int64_t dimension, int64_t size, int64_t step);
+/* The sum of a 2-D tensor's main diagonal (int64 for int64). */
+cg_tensor *cg_trace(cg_tensor *a);
+/* Zeros with a's last dim along a diagonal over new dims dim1 and dim2. */
+cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2);
+/* Copies of a with the region cg_diagonal / cg_select / cg_slice would view
+ * replaced by src (of that region's shape; cast to a's dtype). */
+cg_tensor *cg_diagonal_scatter(cg_tensor *a, cg_tensor *src, int64_t offset, int64_t dim1, int64_t dim2);
+cg_tensor *cg_select_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t index);
+cg_tensor *cg_slice_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t start, int64_t stop, int64_t step);
+/* a copy turned k quarter turns in the plane of dims[0], dims[1] (ndims == 2),
+ * from the first towards the second. */
+cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims);
+/* The min over dims (NULL or ndims 0: all), returned, and the max, in *max
+ * (new references); one node records both. */
+cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max);
 
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 /* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's

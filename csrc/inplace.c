@@ -220,3 +220,34 @@ cg_tensor *cg_inplace_finish(cg_inplace *ip) {
     cg_tensor_retain(t);
     return t;
 }
+
+/* ---- in-place view ops ---------------------------------------------------------------- */
+
+/* Note [In-place view ops]
+ *   t_, transpose_, squeeze_ and unsqueeze_ give t itself the layout of a
+ *   view of it. As in PyTorch, that is recorded like an in-place op: refused
+ *   for a leaf that requires grad (or a view of one) in grad mode, the
+ *   version bumped, and t's history becomes the view's node (edge 0 t's old
+ *   history), named as PyTorch names the in-place form. t stays a view of
+ *   what it viewed before, if anything. */
+cg_tensor *cg_become_view_(cg_tensor *t, cg_tensor *v, const cg_op *op) {
+    if (!v) return NULL;
+    if (check_writable(t)) {
+        cg_tensor_release(v);
+        return NULL;
+    }
+    if (CG_RECORDING()) cg_tape_break("an in-place view op (t_, squeeze_, ...) changes a tensor's layout");
+    t->ndim = v->ndim;
+    t->offset = v->offset;
+    memcpy(t->shape, v->shape, sizeof t->shape);
+    memcpy(t->strides, v->strides, sizeof t->strides);
+    if (v->grad_fn) {
+        v->grad_fn->op = op; /* the node v's op just made: nobody else sees it */
+        cg_set_history(t, v->grad_fn, 0);
+    }
+    cg_tensor_release(v);
+    cg_bump_version(t);
+    t->view_version = t->storage->version; /* its new history is current */
+    cg_tensor_retain(t);
+    return t;
+}

@@ -634,6 +634,28 @@ cg_tensor *cg_as_strided(cg_tensor *a, const cg_geom *g);
 /* A copy of base with region g overwritten by src (broadcast); differentiable
  * in both. */
 cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom *g);
+/* The same, its node named op: op's backward is cg_region_scatter_backward,
+ * its free_extra free (the node keeps a copy of g). */
+cg_tensor *cg_region_scatter(const cg_op *op, cg_tensor *base, cg_tensor *src, const cg_geom *g);
+int cg_region_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin);
+/* A view of a laid out as act in a's storage, which is region rel of a's
+ * logical layout; when a requires grad, a node for op records it (op's
+ * backward cg_region_backward or one that reads the region from n->extra,
+ * its free_extra free). */
+cg_tensor *cg_region_view(const cg_op *op, cg_tensor *a, const cg_geom *act, const cg_geom *rel);
+/* A view's gradient: zeros of the input's shape, the region (n->extra) set to
+ * the incoming gradient; cg_scatter_region the same for a given region. */
+int cg_region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin);
+cg_tensor *cg_scatter_region(cg_tensor *g, const cg_shape *in, const cg_geom *region);
+/* The layouts regions start from: a shape's contiguous one, a tensor's own. */
+void cg_geom_contiguous(const int64_t *shape, int ndim, cg_geom *g);
+void cg_geom_actual(const cg_tensor *t, cg_geom *g);
+/* Index `index` of dim d (the dim removed); len elements of dim d from start, every step. */
+void cg_geom_select(cg_geom *g, int d, int64_t index);
+void cg_geom_slice(cg_geom *g, int d, int64_t start, int64_t len, int64_t step);
+/* Clamps start and stop into [0, size] as Python's slicing does (negative
+ * ones count from the end); returns the slice's length (step > 0). */
+int64_t cg_slice_bounds(int64_t size, int64_t *start, int64_t stop, int64_t step);
 /* Where view v lies in its base's logical layout; -1 if that layout is not
  * a plain contiguous one (then in-place autograd through v is refused). */
 int cg_view_geom(const cg_tensor *v, cg_geom *g);
@@ -658,6 +680,10 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
  * write into an expanded view, as in PyTorch. */
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
+/* t takes v's layout, and v's node (renamed op, whose backward is the
+ * node's own) as its history: the in-place form of the view op that made v
+ * from t (Note [In-place view ops]). Steals v; returns t (new reference). */
+cg_tensor *cg_become_view_(cg_tensor *t, cg_tensor *v, const cg_op *op);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 
 /* ---- element-wise math kernels (kernels_math.c) ---------------------------- */

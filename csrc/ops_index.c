@@ -9,14 +9,14 @@
 
 /* ---- regions --------------------------------------------------------------- */
 
-static void geom_contiguous(const int64_t *shape, int ndim, cg_geom *g) {
+void cg_geom_contiguous(const int64_t *shape, int ndim, cg_geom *g) {
     g->ndim = ndim;
     g->offset = 0;
     memcpy(g->shape, shape, (size_t)ndim * sizeof(int64_t));
     cg_contiguous_strides(shape, ndim, g->strides);
 }
 
-static void geom_actual(const cg_tensor *t, cg_geom *g) {
+void cg_geom_actual(const cg_tensor *t, cg_geom *g) {
     g->ndim = t->ndim;
     g->offset = t->offset;
     memcpy(g->shape, t->shape, sizeof g->shape);
@@ -33,7 +33,7 @@ static cg_geom *geom_dup(const cg_geom *g) {
 int cg_view_geom(const cg_tensor *v, cg_geom *g) {
     const cg_tensor *base = v->base ? v->base : v;
     if (!cg_tensor_is_contiguous(base)) return -1;
-    geom_actual(v, g);
+    cg_geom_actual(v, g);
     g->offset -= base->offset;
     return 0;
 }
@@ -65,14 +65,14 @@ static cg_geom *geom_for_record(const cg_tensor *a, const cg_geom *g) {
 }
 
 /* A view's gradient: zeros of the input's shape with the region set to g. */
-static cg_tensor *scatter_region(cg_tensor *g, const cg_shape *in, const cg_geom *region) {
+cg_tensor *cg_scatter_region(cg_tensor *g, const cg_shape *in, const cg_geom *region) {
     cg_tensor *z = cg_zeros(in->d, in->ndim, (cg_dtype)g->dtype);
     cg_tensor *r = z ? cg_as_strided_scatter(z, g, region) : NULL;
     cg_tensor_release(z);
     return r;
 }
 
-static int region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+int cg_region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* a view passes each element's gradient back to where it came from; where
      * the region repeats one element along a dim (stride 0, an expanded view),
      * that element gets the sum over the dim */
@@ -81,16 +81,16 @@ static int region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     int nd = 0;
     for (int d = 0; d < region->ndim; d++)
         if (region->strides[d] == 0 && region->shape[d] > 1) dims[nd++] = d;
-    if (!nd) return (gin[0] = scatter_region(gout[0], &n->in_shape[0], region)) ? 0 : -1;
+    if (!nd) return (gin[0] = cg_scatter_region(gout[0], &n->in_shape[0], region)) ? 0 : -1;
     cg_geom once = *region;
     for (int i = 0; i < nd; i++) once.shape[dims[i]] = 1;
     cg_tensor *summed = cg_sum(gout[0], dims, nd, 1);
-    gin[0] = summed ? scatter_region(summed, &n->in_shape[0], &once) : NULL;
+    gin[0] = summed ? cg_scatter_region(summed, &n->in_shape[0], &once) : NULL;
     cg_tensor_release(summed);
     return gin[0] ? 0 : -1;
 }
 
-static const cg_op as_strided_op = {"AsStridedBackward0", region_backward, free};
+static const cg_op as_strided_op = {"AsStridedBackward0", cg_region_backward, free};
 
 cg_tensor *cg_as_strided(cg_tensor *a, const cg_geom *g) {
     cg_tensor *c = cg_contiguous(a); /* regions address the logical layout */
@@ -105,7 +105,7 @@ cg_tensor *cg_as_strided(cg_tensor *a, const cg_geom *g) {
     return record_extra(&as_strided_op, out, a, geom_for_record(a, g));
 }
 
-static int as_strided_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+int cg_region_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/dbase: g outside the region; d/dsrc: g's region */
     const cg_geom *region = n->extra;
     if (cg_wants(n, 0)) {
@@ -117,9 +117,9 @@ static int as_strided_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor *
     if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, cg_as_strided(gout[0], region)))) return -1;
     return 0;
 }
-static const cg_op as_strided_scatter_op = {"AsStridedScatterBackward0", as_strided_scatter_backward, free};
+static const cg_op as_strided_scatter_op = {"AsStridedScatterBackward0", cg_region_scatter_backward, free};
 
-cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom *g) {
+cg_tensor *cg_region_scatter(const cg_op *op, cg_tensor *base, cg_tensor *src, const cg_geom *g) {
     cg_tensor *out = cg_empty(base->shape, base->ndim, (cg_dtype)base->dtype);
     if (!out) return NULL;
     cg_tensor *region = NULL;
@@ -131,7 +131,7 @@ cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom 
     cg_tensor_release(region);
     cg_tensor *ins[2] = {base, src};
     if (!cg_any_requires_grad(ins, 2)) return out;
-    cg_node *n = cg_node_new(&as_strided_scatter_op, ins, 2, 1);
+    cg_node *n = cg_node_new(op, ins, 2, 1);
     if (!n || !(n->extra = geom_dup(g))) {
         cg_node_release(n);
         cg_tensor_release(out);
@@ -142,9 +142,13 @@ cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom 
     return out;
 }
 
+cg_tensor *cg_as_strided_scatter(cg_tensor *base, cg_tensor *src, const cg_geom *g) {
+    return cg_region_scatter(&as_strided_scatter_op, base, src, g);
+}
+
 /* ---- select / slice / narrow ---------------------------------------------------- */
 
-static void select_geom(cg_geom *g, int d, int64_t index) {
+void cg_geom_select(cg_geom *g, int d, int64_t index) {
     g->offset += index * g->strides[d];
     for (int i = d; i + 1 < g->ndim; i++) {
         g->shape[i] = g->shape[i + 1];
@@ -153,30 +157,46 @@ static void select_geom(cg_geom *g, int d, int64_t index) {
     g->ndim--;
 }
 
-static void slice_geom(cg_geom *g, int d, int64_t start, int64_t len, int64_t step) {
+void cg_geom_slice(cg_geom *g, int d, int64_t start, int64_t len, int64_t step) {
     g->offset += start * g->strides[d];
     g->shape[d] = len;
     g->strides[d] *= step;
 }
 
-static const cg_op select_op = {"SelectBackward0", region_backward, free};
-static const cg_op slice_op = {"SliceBackward0", region_backward, free};
+/* Clamps start and stop into [0, size] as Python's slicing does (negative
+ * ones count from the end); returns the slice's length, *start its start. */
+int64_t cg_slice_bounds(int64_t size, int64_t *start, int64_t stop, int64_t step) {
+    int64_t lo = *start;
+    if (lo < 0) lo += size;
+    if (stop < 0) stop += size;
+    lo = lo < 0 ? 0 : lo > size ? size : lo;
+    stop = stop < lo ? lo : stop > size ? size : stop;
+    *start = lo;
+    return stop == lo ? 0 : (stop - lo - 1) / step + 1; /* no overflow for a huge step */
+}
 
-/* The view of a given by applying `apply` to both its layouts. */
+static const cg_op select_op = {"SelectBackward0", cg_region_backward, free};
+static const cg_op slice_op = {"SliceBackward0", cg_region_backward, free};
+
+cg_tensor *cg_region_view(const cg_op *op, cg_tensor *a, const cg_geom *act, const cg_geom *rel) {
+    cg_tensor *out = cg_alias(a, act->shape, act->strides, act->ndim, act->offset);
+    return record_extra(op, out, a, geom_for_record(a, rel));
+}
+
+/* The view of a given by selecting or slicing both its layouts. */
 static cg_tensor *region_view(const cg_op *op, cg_tensor *a, int d, int64_t x, int64_t len, int64_t step,
                               bool select) {
     cg_geom act, rel;
-    geom_actual(a, &act);
-    geom_contiguous(a->shape, a->ndim, &rel);
+    cg_geom_actual(a, &act);
+    cg_geom_contiguous(a->shape, a->ndim, &rel);
     if (select) {
-        select_geom(&act, d, x);
-        select_geom(&rel, d, x);
+        cg_geom_select(&act, d, x);
+        cg_geom_select(&rel, d, x);
     } else {
-        slice_geom(&act, d, x, len, step);
-        slice_geom(&rel, d, x, len, step);
+        cg_geom_slice(&act, d, x, len, step);
+        cg_geom_slice(&rel, d, x, len, step);
     }
-    cg_tensor *out = cg_alias(a, act.shape, act.strides, act.ndim, act.offset);
-    return record_extra(op, out, a, geom_for_record(a, &rel));
+    return cg_region_view(op, a, &act, &rel);
 }
 
 cg_tensor *cg_select(cg_tensor *a, int64_t dim, int64_t index) {
@@ -206,12 +226,7 @@ cg_tensor *cg_slice(cg_tensor *a, int64_t dim, int64_t start, int64_t stop, int6
     }
     int64_t d;
     if (cg_wrap_dim(dim, a->ndim, &d)) return NULL;
-    int64_t size = a->shape[d];
-    if (start < 0) start += size;
-    if (stop < 0) stop += size;
-    start = start < 0 ? 0 : start > size ? size : start;
-    stop = stop < start ? start : stop > size ? size : stop;
-    int64_t len = (stop - start + step - 1) / step;
+    int64_t len = cg_slice_bounds(a->shape[d], &start, stop, step);
     return region_view(&slice_op, a, (int)d, start, len, step, false);
 }
 
@@ -507,8 +522,8 @@ cg_tensor *cg_cat(cg_tensor *const *ts, int n, int64_t dim) {
         for (int k = 0; k < n && out; k++) {
             if (sizes[k] < 0) continue;
             cg_geom g;
-            geom_actual(out, &g);
-            slice_geom(&g, (int)d, start, sizes[k], 1);
+            cg_geom_actual(out, &g);
+            cg_geom_slice(&g, (int)d, start, sizes[k], 1);
             cg_tensor *dst = cg_alias(out, g.shape, g.strides, g.ndim, g.offset);
             if (!dst || cg_copy_data(dst, ts[k])) {
                 cg_tensor_release(out);
@@ -590,7 +605,7 @@ cg_tensor *cg_flip(cg_tensor *a, const int64_t *dims, int ndims) {
         mask |= a->ndim ? (1 << d) : 0;
     }
     cg_geom g;
-    geom_actual(a, &g);
+    cg_geom_actual(a, &g);
     for (int d = 0; d < a->ndim; d++) {
         if (!(mask & (1 << d)) || a->shape[d] == 0) continue;
         g.offset += (a->shape[d] - 1) * g.strides[d];
@@ -624,10 +639,10 @@ static int roll_once(cg_tensor *out, cg_tensor *a, int d, int64_t shift) {
     cg_geom src, dst;
     for (int part = 0; part < 2; part++) { /* a[size-shift:] -> out[:shift], a[:size-shift] -> out[shift:] */
         int64_t len = part == 0 ? shift : size - shift;
-        geom_actual(a, &src);
-        geom_actual(out, &dst);
-        slice_geom(&src, d, part == 0 ? size - shift : 0, len, 1);
-        slice_geom(&dst, d, part == 0 ? 0 : shift, len, 1);
+        cg_geom_actual(a, &src);
+        cg_geom_actual(out, &dst);
+        cg_geom_slice(&src, d, part == 0 ? size - shift : 0, len, 1);
+        cg_geom_slice(&dst, d, part == 0 ? 0 : shift, len, 1);
         cg_tensor *s = cg_tensor_make(a->storage, (cg_dtype)a->dtype, src.shape, src.strides, src.ndim, src.offset);
         cg_tensor *t = s ? cg_tensor_make(out->storage, (cg_dtype)out->dtype, dst.shape, dst.strides, dst.ndim, dst.offset) : NULL;
         int rc = t ? cg_copy_data(t, s) : -1;
@@ -764,8 +779,8 @@ cg_tensor *cg_repeat(cg_tensor *a, const int64_t *sizes, int n) {
     int64_t blocks = cg_shape_numel(sizes, n), idx[CG_MAX_DIMS] = {0};
     for (int64_t b = 0; b < blocks && src && out; b++) { /* copy a into each block */
         cg_geom g;
-        geom_actual(out, &g);
-        for (int d = 0; d < n; d++) slice_geom(&g, d, idx[d] * padded[d], padded[d], 1);
+        cg_geom_actual(out, &g);
+        for (int d = 0; d < n; d++) cg_geom_slice(&g, d, idx[d] * padded[d], padded[d], 1);
         cg_tensor *dst = cg_tensor_make(out->storage, (cg_dtype)a->dtype, g.shape, g.strides, n, g.offset);
         if (!dst || cg_copy_data(dst, src)) {
             cg_tensor_release(out);

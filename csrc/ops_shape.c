@@ -207,6 +207,22 @@ cg_tensor *cg_mT(cg_tensor *a) {
     return cg_transpose(a, -2, -1);
 }
 
+/* The in-place forms (Note [In-place view ops] in inplace.c) */
+static const cg_op transpose_inplace_op = {"TransposeBackward1", transpose_backward, NULL};
+static const cg_op t_inplace_op = {"TBackward1", transpose_backward, NULL};
+
+cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1) {
+    return cg_become_view_(a, cg_transpose(a, d0, d1), &transpose_inplace_op);
+}
+
+cg_tensor *cg_t_(cg_tensor *a) {
+    if (a->ndim > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "t_() expects a tensor with <= 2 dimensions, but self is %dD", a->ndim);
+        return NULL;
+    }
+    return cg_become_view_(a, cg_transpose(a, 0, a->ndim < 2 ? 0 : 1), &t_inplace_op);
+}
+
 /* ---- unsqueeze / squeeze ------------------------------------------------------------------ */
 
 static int unsqueeze_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -265,6 +281,20 @@ static cg_tensor *squeeze_with(const cg_op *op, cg_tensor *a, const int64_t *dim
 cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims) {
     const cg_op *op = !dims ? &squeeze_all_op : ndims == 1 ? &squeeze_dim_op : &squeeze_dims_op;
     return squeeze_with(op, a, dims, ndims);
+}
+
+static const cg_op unsqueeze_inplace_op = {"UnsqueezeBackward1", unsqueeze_backward, NULL};
+static const cg_op squeeze_all_inplace_op = {"SqueezeBackward3", reshape_backward, NULL};
+static const cg_op squeeze_dim_inplace_op = {"SqueezeBackward4", reshape_backward, NULL};
+static const cg_op squeeze_dims_inplace_op = {"SqueezeBackward5", reshape_backward, NULL};
+
+cg_tensor *cg_unsqueeze_(cg_tensor *a, int64_t dim) {
+    return cg_become_view_(a, cg_unsqueeze(a, dim), &unsqueeze_inplace_op);
+}
+
+cg_tensor *cg_squeeze_(cg_tensor *a, const int64_t *dims, int ndims) {
+    const cg_op *op = !dims ? &squeeze_all_inplace_op : ndims == 1 ? &squeeze_dim_inplace_op : &squeeze_dims_inplace_op;
+    return cg_become_view_(a, cg_squeeze(a, dims, ndims), op);
 }
 
 /* matmul's 1-D @ 2-D result, named as PyTorch names it */

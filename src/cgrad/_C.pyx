@@ -1112,6 +1112,27 @@ cdef class _TensorBase:
         cdef int n = parse_dims(dim, d)
         return wrap(cg_squeeze(self.t, d if n >= 0 else NULL, n if n >= 0 else 0))
 
+    # in place: self takes the view's layout (Note [In-place view ops] in csrc/inplace.c)
+    def transpose_(self, dim0, dim1):
+        return wrap(cg_transpose_(self.t, int_arg(dim0, "transpose_", "dim0"), int_arg(dim1, "transpose_", "dim1")))
+
+    def swapaxes_(self, axis0, axis1):
+        return wrap(cg_transpose_(self.t, int_arg(axis0, "swapaxes_", "axis0"), int_arg(axis1, "swapaxes_", "axis1")))
+
+    def swapdims_(self, dim0, dim1):
+        return wrap(cg_transpose_(self.t, int_arg(dim0, "swapdims_", "dim0"), int_arg(dim1, "swapdims_", "dim1")))
+
+    def t_(self):
+        return wrap(cg_t_(self.t))
+
+    def unsqueeze_(self, dim):
+        return wrap(cg_unsqueeze_(self.t, int_arg(dim, "unsqueeze_", "dim")))
+
+    def squeeze_(self, dim=None):
+        cdef int64_t d[8]
+        cdef int n = parse_dims(dim, d)
+        return wrap(cg_squeeze_(self.t, d if n >= 0 else NULL, n if n >= 0 else 0))
+
     def expand(self, *sizes):
         cdef int64_t s[8]
         cdef int nd = parse_shape(sizes, s)
@@ -1903,8 +1924,6 @@ cdef class Tensor(_TensorNN):
     def addmv_(self, *args, **kwargs): raise not_implemented("Tensor.addmv_")
     def addr(self, *args, **kwargs): raise not_implemented("Tensor.addr")
     def addr_(self, *args, **kwargs): raise not_implemented("Tensor.addr_")
-    def aminmax(self, *args, **kwargs): raise not_implemented("Tensor.aminmax")
-    def argwhere(self, *args, **kwargs): raise not_implemented("Tensor.argwhere")
     def bincount(self, *args, **kwargs): raise not_implemented("Tensor.bincount")
     def bitwise_and_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_and_")
     def bitwise_or_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_or_")
@@ -1919,16 +1938,10 @@ cdef class Tensor(_TensorNN):
     def corrcoef(self, *args, **kwargs): raise not_implemented("Tensor.corrcoef")
     def cov(self, *args, **kwargs): raise not_implemented("Tensor.cov")
     def det(self, *args, **kwargs): raise not_implemented("Tensor.det")
-    def diag_embed(self, *args, **kwargs): raise not_implemented("Tensor.diag_embed")
-    def diagflat(self, *args, **kwargs): raise not_implemented("Tensor.diagflat")
-    def diagonal(self, *args, **kwargs): raise not_implemented("Tensor.diagonal")
-    def diagonal_scatter(self, *args, **kwargs): raise not_implemented("Tensor.diagonal_scatter")
     def digamma(self, *args, **kwargs): raise not_implemented("Tensor.digamma")
     def digamma_(self, *args, **kwargs): raise not_implemented("Tensor.digamma_")
     def dist(self, *args, **kwargs): raise not_implemented("Tensor.dist")
-    def dsplit(self, *args, **kwargs): raise not_implemented("Tensor.dsplit")
     def exponential_(self, *args, **kwargs): raise not_implemented("Tensor.exponential_")
-    def fill_diagonal_(self, *args, **kwargs): raise not_implemented("Tensor.fill_diagonal_")
     def float_power(self, *args, **kwargs): raise not_implemented("Tensor.float_power")
     def float_power_(self, *args, **kwargs): raise not_implemented("Tensor.float_power_")
     def fmax(self, *args, **kwargs): raise not_implemented("Tensor.fmax")
@@ -1940,7 +1953,6 @@ cdef class Tensor(_TensorNN):
     def heaviside(self, *args, **kwargs): raise not_implemented("Tensor.heaviside")
     def heaviside_(self, *args, **kwargs): raise not_implemented("Tensor.heaviside_")
     def histc(self, *args, **kwargs): raise not_implemented("Tensor.histc")
-    def hsplit(self, *args, **kwargs): raise not_implemented("Tensor.hsplit")
     def i0(self, *args, **kwargs): raise not_implemented("Tensor.i0")
     def i0_(self, *args, **kwargs): raise not_implemented("Tensor.i0_")
     def inner(self, *args, **kwargs): raise not_implemented("Tensor.inner")
@@ -1962,7 +1974,6 @@ cdef class Tensor(_TensorNN):
     def logit_(self, *args, **kwargs): raise not_implemented("Tensor.logit_")
     def matrix_exp(self, *args, **kwargs): raise not_implemented("Tensor.matrix_exp")
     def matrix_power(self, *args, **kwargs): raise not_implemented("Tensor.matrix_power")
-    def msort(self, *args, **kwargs): raise not_implemented("Tensor.msort")
     def mvlgamma(self, *args, **kwargs): raise not_implemented("Tensor.mvlgamma")
     def nanmedian(self, *args, **kwargs): raise not_implemented("Tensor.nanmedian")
     def nanquantile(self, *args, **kwargs): raise not_implemented("Tensor.nanquantile")
@@ -1972,26 +1983,12 @@ cdef class Tensor(_TensorNN):
     def prelu(self, *args, **kwargs): raise not_implemented("Tensor.prelu")
     def quantile(self, *args, **kwargs): raise not_implemented("Tensor.quantile")
     def random_(self, *args, **kwargs): raise not_implemented("Tensor.random_")
-    def rot90(self, *args, **kwargs): raise not_implemented("Tensor.rot90")
     def scatter_reduce(self, *args, **kwargs): raise not_implemented("Tensor.scatter_reduce")
     def scatter_reduce_(self, *args, **kwargs): raise not_implemented("Tensor.scatter_reduce_")
-    def select_scatter(self, *args, **kwargs): raise not_implemented("Tensor.select_scatter")
     def signbit(self, *args, **kwargs): raise not_implemented("Tensor.signbit")
-    def slice_scatter(self, *args, **kwargs): raise not_implemented("Tensor.slice_scatter")
     def slogdet(self, *args, **kwargs): raise not_implemented("Tensor.slogdet")
-    def squeeze_(self, *args, **kwargs): raise not_implemented("Tensor.squeeze_")
-    def swapaxes_(self, *args, **kwargs): raise not_implemented("Tensor.swapaxes_")
-    def swapdims_(self, *args, **kwargs): raise not_implemented("Tensor.swapdims_")
-    def t_(self, *args, **kwargs): raise not_implemented("Tensor.t_")
-    def take_along_dim(self, *args, **kwargs): raise not_implemented("Tensor.take_along_dim")
-    def tensor_split(self, *args, **kwargs): raise not_implemented("Tensor.tensor_split")
-    def trace(self, *args, **kwargs): raise not_implemented("Tensor.trace")
-    def transpose_(self, *args, **kwargs): raise not_implemented("Tensor.transpose_")
-    def unfold(self, *args, **kwargs): raise not_implemented("Tensor.unfold")
     def unique_consecutive(self, *args, **kwargs): raise not_implemented("Tensor.unique_consecutive")
-    def unsqueeze_(self, *args, **kwargs): raise not_implemented("Tensor.unsqueeze_")
     def vdot(self, *args, **kwargs): raise not_implemented("Tensor.vdot")
-    def vsplit(self, *args, **kwargs): raise not_implemented("Tensor.vsplit")
 
 
 

@@ -105,6 +105,20 @@ _SHAPE = {
     "put": lambda x, y: x.put(_idx(), y[0, :2]),
     "masked_fill": lambda x, y: x.masked_fill(cgrad.tensor([[True, False, True]]), 0),
     "tril": lambda x, y: x.tril(), "triu": lambda x, y: x.triu(1),
+    "diagonal": lambda x, y: x.diagonal(1), "trace": lambda x, y: x.trace(),
+    "diag_embed": lambda x, y: x.diag_embed(), "diagflat": lambda x, y: x.diagflat(-1),
+    "fill_diagonal_": lambda x, y: (x * 1).fill_diagonal_(1),
+    "diagonal_scatter": lambda x, y: x.diagonal_scatter(y.diagonal()),
+    "select_scatter": lambda x, y: x.select_scatter(y[0], 0, 1),
+    "slice_scatter": lambda x, y: x.slice_scatter(y[:, 1:], 1, 1),
+    "unfold": lambda x, y: x.unfold(1, 2, 1), "rot90": lambda x, y: x.rot90(),
+    "tensor_split": lambda x, y: x.tensor_split(2, 1)[0], "hsplit": lambda x, y: x.hsplit([1])[1],
+    "vsplit": lambda x, y: x.vsplit(2)[0], "dsplit": lambda x, y: x[..., None].dsplit(1)[0],
+    "take_along_dim": lambda x, y: x.take_along_dim(cgrad.tensor([[0], [2]]), 1),
+    "msort": lambda x, y: x.msort(), "argwhere": lambda x, y: x.argwhere(),
+    "aminmax": lambda x, y: x.aminmax(dim=1).max,
+    "t_ / transpose_ / swapaxes_ / swapdims_ / squeeze_ / unsqueeze_":
+        lambda x, y: (x * 1).t_().unsqueeze_(0).squeeze_(0).transpose_(0, 1).swapaxes_(0, 1).swapdims_(1, 0),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
 

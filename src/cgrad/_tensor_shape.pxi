@@ -26,6 +26,92 @@ cdef list _split_sizes(_TensorBase t, object split_size_or_sections, int64_t dim
     return [int_arg(s, "split", "split_size") for s in split_size_or_sections]
 
 
+class _MinMax(tuple):
+    """(min, max), as PyTorch's torch.return_types.aminmax."""
+    __slots__ = ()
+
+    def __new__(cls, min, max):
+        return tuple.__new__(cls, (min, max))
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"cgrad.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+_MinMax.__name__ = _MinMax.__qualname__ = "aminmax"
+return_types.aminmax = _MinMax
+
+
+cdef object _split_spec(object indices_or_sections, object sections, object indices):
+    """tensor_split's pieces: an int (sections) or a list of indices."""
+    given = [x for x in (indices_or_sections, sections, indices) if x is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split() takes one of indices_or_sections, sections or indices")
+    spec = given[0]
+    if isinstance(spec, _TensorBase):
+        if spec.dtype != int64:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{_TYPE_NAMES.get(spec.dtype, spec.dtype)}")
+        if spec.dim() > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {spec.dim()} dims")
+        return spec.item() if spec.dim() == 0 else [int(i) for i in spec.tolist()]
+    if isinstance(spec, (list, tuple)):
+        return [int_arg(i, "tensor_split", "indices") for i in spec]
+    return int_arg(spec, "tensor_split", "sections")
+
+
+_TYPE_NAMES = {float32: "Float", float64: "Double", int64: "Long", bool_: "Bool"}
+
+
+cdef tuple _dir_split(_TensorBase t, object indices_or_sections, str name, int min_dims, int dim):
+    """hsplit / vsplit / dsplit: tensor_split along dim, equal pieces for an int."""
+    if t.t.ndim < min_dims:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor "
+                           f"with {t.t.ndim} dimensions!")
+    if isinstance(indices_or_sections, (list, tuple)):
+        return t.tensor_split(list(indices_or_sections), dim)
+    n = int_arg(indices_or_sections, name, "sections")
+    size = t.shape[dim]
+    if n == 0 or size % n:
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the dimension "
+                           f"{size} is not divisible by the split_size {n}!")
+    return t.tensor_split(n, dim)
+
+
+cdef _long_indices(_TensorBase idx):
+    if idx.t.dtype != CG_INT64:
+        raise RuntimeError("torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{_TYPE_NAMES.get(idx.dtype, idx.dtype)}")
+
+
+cdef object _aminmax(_TensorBase t, int64_t *dims, int n, bint keepdim):
+    cdef cg_tensor *mx = NULL
+    mn = wrap(cg_aminmax(t.t, dims, n, keepdim, &mx))
+    return return_types.aminmax(mn, wrap(mx))
+
+
+cdef list _broadcast_pair(list a, list b):
+    """The broadcast shape of two shapes of one length, with PyTorch's message."""
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
+        out.append(y if x == 1 else x)
+    return out
+
+
 cdef class _TensorShape(_TensorReduce):
     """Views and copies that change shape."""
 
@@ -254,6 +340,159 @@ cdef class _TensorShape(_TensorReduce):
     def swapdims(self, dim0, dim1):
         return self.transpose(dim0, dim1)
 
+    # diagonals, windows and regions replaced (csrc/ops_views.c)
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal [.., i, .., i + offset, ..] over dim1 and dim2 as the last dim: a view."""
+        return wrap(cg_diagonal(self.t, int_arg(offset, "diagonal", "offset"), int_arg(dim1, "diagonal", "dim1"),
+                                int_arg(dim2, "diagonal", "dim2")))
+
+    def trace(self):
+        return wrap(cg_trace(self.t))
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """Zeros with the last dim along the diagonal over the new dims dim1 and dim2."""
+        return wrap(cg_diag_embed(self.t, int_arg(offset, "diag_embed", "offset"),
+                                  int_arg(dim1, "diag_embed", "dim1"), int_arg(dim2, "diag_embed", "dim2")))
+
+    def diagflat(self, offset=0):
+        """A square matrix with the flattened elements along a diagonal."""
+        return self.reshape(-1).diag_embed(offset, 0, 1)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """Writes fill_value along the main diagonal (every dim of the same
+        length beyond two); with wrap, a tall matrix's diagonal starts again
+        every ncols + 1 rows."""
+        if not is_number(fill_value) and not isinstance(fill_value, (_TensorBase, bool)):
+            raise TypeError("fill_diagonal_(): argument 'fill_value' (position 1) must be Number, "
+                            f"not {type(fill_value).__name__}")
+        shape = tuple(self.shape)
+        if len(shape) < 2:
+            raise RuntimeError("dimensions must larger than 1")
+        if len(shape) > 2 and any(s != shape[0] for s in shape):
+            raise RuntimeError("all dimensions of input must be of equal length")
+        diag = self.diagonal()
+        for _ in range(len(shape) - 2):
+            diag = diag.diagonal(0, 0, -1)
+        diag.fill_(fill_value)
+        rows, cols = shape[0], shape[1]
+        if wrap and len(shape) == 2 and rows > cols + 1:
+            for start in range(cols + 1, rows, cols + 1):
+                self.narrow(0, start, min(cols, rows - start)).diagonal().fill_(fill_value)
+        return self
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        """A copy with the diagonal (as diagonal() views it) replaced by src."""
+        return wrap(cg_diagonal_scatter(self.t, tensor_arg(src, "diagonal_scatter", "src", 2).t,
+                                        int_arg(offset, "diagonal_scatter", "offset"),
+                                        int_arg(dim1, "diagonal_scatter", "dim1"), int_arg(dim2, "diagonal_scatter", "dim2")))
+
+    def select_scatter(self, src, dim, index):
+        """A copy with the slice at index along dim replaced by src."""
+        return wrap(cg_select_scatter(self.t, tensor_arg(src, "select_scatter", "src", 2).t,
+                                      int_arg(dim, "select_scatter", "dim"), int_arg(index, "select_scatter", "index")))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        """A copy with self[..., start:end:step] (along dim) replaced by src."""
+        cdef int64_t lo = 0 if start is None else int_arg(start, "slice_scatter", "start")
+        cdef int64_t hi = INT64_MAX if end is None else int_arg(end, "slice_scatter", "end")
+        return wrap(cg_slice_scatter(self.t, tensor_arg(src, "slice_scatter", "src", 2).t,
+                                     int_arg(dim, "slice_scatter", "dim"), lo, hi, int_arg(step, "slice_scatter", "step")))
+
+    def unfold(self, dimension, size, step):
+        """Windows of size elements along dimension, every step: a view with
+        the windows along dimension and a new last dim within each."""
+        return wrap(cg_unfold(self.t, int_arg(dimension, "unfold", "dimension"), int_arg(size, "unfold", "size"),
+                              int_arg(step, "unfold", "step")))
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """A copy turned k quarter turns from dims[0] towards dims[1]."""
+        cdef int64_t d[8]
+        cdef int n = parse_dims(dims, d)
+        return wrap(cg_rot90(self.t, int_arg(k, "rot90", "k"), d, n))
+
+    # splits, gathers and reductions composed of other ops
+    def tensor_split(self, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+        """Views: `sections` pieces of near-equal size (the first ones one
+        longer), or the pieces between the given indices, along dim."""
+        spec = _split_spec(indices_or_sections, sections, indices)
+        if self.t.ndim == 0:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+        d = int_arg(dim, "tensor_split", "dim")
+        n = self.t.ndim
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        d %= n
+        if isinstance(spec, int):
+            if spec <= 0:
+                raise RuntimeError(f"number of sections must be larger than 0, got {spec}")
+            size = self.shape[d]
+            small, extra = divmod(size, spec)
+            bounds = [k * small + min(k, extra) for k in range(1, spec)]
+        else:
+            bounds = spec
+        lead = (slice(None),) * d
+        starts = [0] + bounds
+        ends = bounds + [None]
+        return tuple(self[lead + (slice(a, b),)] for a, b in zip(starts, ends))
+
+    def hsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "hsplit", 1, 1 if self.t.ndim > 1 else 0)
+
+    def vsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "vsplit", 2, 0)
+
+    def dsplit(self, indices_or_sections):
+        return _dir_split(self, indices_or_sections, "dsplit", 3, 2)
+
+    def take_along_dim(self, indices, dim=None):
+        """gather with indices broadcast against self (all dims but dim), or
+        from the flattened self when dim is None."""
+        cdef _TensorBase idx = tensor_arg(indices, "take_along_dim", "indices", 2)
+        if dim is None:  # as PyTorch: views, so a non-contiguous self is refused
+            return self.view(-1).gather(0, idx.view(-1))
+        d = int_arg(dim, "take_along_dim", "dim")
+        if self.t.ndim != idx.t.ndim:
+            raise RuntimeError("torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                               f"but got {self.t.ndim} dimensions for input, and {idx.t.ndim} dimensions for indices")
+        _long_indices(idx)
+        n = max(self.t.ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        d %= n
+        if self.t.ndim == 0:
+            return self.gather(d, idx)
+        mine = list(self.shape)
+        mine[d] = idx.shape[d]
+        shape = _broadcast_pair(mine, list(idx.shape))
+        src = list(shape)
+        src[d] = self.shape[d]
+        return self.expand(src).gather(d, idx.expand(shape))
+
+    def msort(self):
+        """The values sorted along dim 0."""
+        return self.sort(0)[0]
+
+    def argwhere(self):
+        """The coordinates of the non-zero elements, one row each."""
+        return self.nonzero()
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """(min, max) over dim, or over all elements."""
+        if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                                   "has no identity.")
+            return _aminmax(self, NULL, 0, keepdim)
+        d = int_arg(dim, "aminmax", "dim")
+        n = max(self.t.ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        if self.t.ndim and self.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d % n} to have non-zero size.")
+        cdef int64_t dims[1]
+        dims[0] = d
+        return _aminmax(self, dims, 1, keepdim)
+
 
 def narrow(input, dim, start, length):
     return input.narrow(dim, start, length)
@@ -358,3 +597,68 @@ def meshgrid(*tensors, indexing="ij"):
 def movedim(input, source, destination):
     return input.movedim(source, destination)
 
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return tensor_arg(input, "diagonal", "input", 1).diagonal(offset, dim1, dim2)
+
+
+def trace(input):
+    return tensor_arg(input, "trace", "input", 1).trace()
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    return tensor_arg(input, "diag_embed", "input", 1).diag_embed(offset, dim1, dim2)
+
+
+def diagflat(input, offset=0):
+    return tensor_arg(input, "diagflat", "input", 1).diagflat(offset)
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    return tensor_arg(input, "diagonal_scatter", "input", 1).diagonal_scatter(src, offset, dim1, dim2)
+
+
+def select_scatter(input, src, dim, index):
+    return tensor_arg(input, "select_scatter", "input", 1).select_scatter(src, dim, index)
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    return tensor_arg(input, "slice_scatter", "input", 1).slice_scatter(src, dim, start, end, step)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    return tensor_arg(input, "rot90", "input", 1).rot90(k, dims)
+
+
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+    return tensor_arg(input, "tensor_split", "input", 1).tensor_split(indices_or_sections, dim, sections=sections,
+                                                                      indices=indices)
+
+
+def hsplit(input, indices_or_sections):
+    return tensor_arg(input, "hsplit", "input", 1).hsplit(indices_or_sections)
+
+
+def vsplit(input, indices_or_sections):
+    return tensor_arg(input, "vsplit", "input", 1).vsplit(indices_or_sections)
+
+
+def dsplit(input, indices_or_sections):
+    return tensor_arg(input, "dsplit", "input", 1).dsplit(indices_or_sections)
+
+
+def take_along_dim(input, indices, dim=None):
+    return tensor_arg(input, "take_along_dim", "input", 1).take_along_dim(indices, dim)
+
+
+def msort(input):
+    return tensor_arg(input, "msort", "input", 1).msort()
+
+
+def argwhere(input):
+    return tensor_arg(input, "argwhere", "input", 1).argwhere()
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return tensor_arg(input, "aminmax", "input", 1).aminmax(dim=dim, keepdim=keepdim)
