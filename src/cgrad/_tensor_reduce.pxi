@@ -75,6 +75,9 @@ class return_types:
     class mode(_ValuesIndices):
         _name = "mode"
 
+    class nanmedian(_ValuesIndices):
+        _name = "nanmedian"
+
     class cummax(_ValuesIndices):
         _name = "cummax"
 

@@ -1,5 +1,5 @@
 """The layers of cgrad.nn."""
-from cgrad.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from cgrad.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
 from cgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cgrad.nn.modules.dropout import Dropout
 from cgrad.nn.modules.flatten import Flatten
@@ -11,6 +11,6 @@ from cgrad.nn.modules.sparse import Embedding
 
 __all__ = [
     "Module", "Identity", "Linear", "Bilinear", "Embedding", "Sequential", "ModuleList", "ModuleDict", "ReLU",
-    "LeakyReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "LayerNorm", "Flatten", "MSELoss",
+    "LeakyReLU", "PReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "LayerNorm", "Flatten", "MSELoss",
     "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
 ]
