@@ -11,7 +11,7 @@ FUNCTIONS = (
     "heaviside", "hsplit", "i0", "inner", "inverse", "kron", "lcm", "ldexp",
     "lgamma", "logaddexp2", "logdet", "logit", "matrix_exp", "matrix_power", "msort", "mvlgamma", 
     "nextafter", "pinverse", "polygamma", "rot90",
-    "scatter_reduce", "select_scatter", "signbit", "slice_scatter", "slogdet", "take_along_dim",
+    "select_scatter", "signbit", "slice_scatter", "slogdet", "take_along_dim",
     "tensor_split", "trace", "vdot", "vsplit",
 )
 
@@ -26,7 +26,7 @@ METHODS = (
     "kron", "lcm", "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "logaddexp2",
     "logdet", "logical_and_", "logical_or_", "logical_xor_", "logit", "logit_", "matrix_exp", "matrix_power",
     "msort", "mvlgamma", "nextafter", "pinverse", "polygamma",
-    "rot90", "scatter_reduce", "scatter_reduce_", "select_scatter",
+    "rot90", "select_scatter",
     "signbit", "slice_scatter", "slogdet", "squeeze_", "swapaxes_", "swapdims_", "t_", "take_along_dim",
     "tensor_split", "trace", "transpose_", "unfold", "unsqueeze_", "vdot", "vsplit",
 )

@@ -7,6 +7,7 @@ import warnings
 
 import cgrad
 from cgrad._C import Tensor, bool_, float32, float64, int64, return_types
+from cgrad.autograd.function import Function
 
 _NO = object()  # an argument not given
 
@@ -468,3 +469,161 @@ def _random_bounds(self, low, high, top):
                           f"{kind} can support discrete uniform distribution only within this range. This "
                           "warning will become an error in version 1.7 release, please fix the code in advance",
                           UserWarning, stacklevel=4)
+
+
+# ---- scatter_reduce ---------------------------------------------------------------------------
+
+_SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _identity(reduce, dtype):
+    """The value a reduction starts from: 0, 1, or the least / greatest of dtype."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype in (float32, float64):
+        return -math.inf if reduce == "amax" else math.inf
+    return -(1 << 63) if reduce == "amax" else (1 << 63) - 1
+
+
+def _pad_to(t, shape, d, value):
+    """t grown to shape along every dim but d, with value."""
+    for k, size in enumerate(shape):
+        if k != d and t.shape[k] < size:
+            pad = list(t.shape)
+            pad[k] = size - t.shape[k]
+            t = cgrad.cat([t, cgrad.full(pad, value, dtype=t.dtype)], k)
+    return t
+
+
+def _slice_to(t, shape):
+    """t's leading corner of the given shape."""
+    for k, size in enumerate(shape):
+        if t.shape[k] != size:
+            t = t.narrow(k, 0, size)
+    return t
+
+
+def _grouped(x, d, index, src, reduce):
+    """(group, count): the reduction of the src elements each position of x
+    receives (reduce's identity where none) and how many it receives. Each
+    element is compared with every position along d: numel(index) * x.shape[d] work."""
+    hits = index.unsqueeze(-1) == cgrad.arange(x.shape[d])  # index's shape + (x.shape[d],)
+    values = cgrad.where(hits, _slice_to(src, tuple(index.shape)).unsqueeze(-1),
+                         cgrad.tensor(_identity(reduce, x.dtype), dtype=x.dtype))
+    if reduce in ("sum", "mean"):
+        group = values.sum(d, keepdim=True)
+    elif reduce == "prod":
+        group = values.prod(d, keepdim=True)
+    else:
+        group = getattr(values, reduce)(d, keepdim=True)
+    count = hits.sum(d, keepdim=True)
+    group, count = (t.transpose(d, -1).squeeze(-1) for t in (group, count))
+    return _pad_to(group, tuple(x.shape), d, _identity(reduce, x.dtype)), _pad_to(count, tuple(x.shape), d, 0)
+
+
+def _scatter_reduce_value(x, d, index, src, reduce, include_self):
+    group, count = _grouped(x, d, index, src, reduce)
+    hit = count > 0
+    if reduce == "mean":
+        total = (x if include_self else x.masked_fill(hit, 0)) + group
+        count = count + int(include_self)
+        count = count.masked_fill(count == 0, 1)
+        return total / count if x.is_floating_point() else total // count
+    if not include_self:
+        return cgrad.where(hit, group, x)
+    if reduce == "sum":
+        return x + group
+    if reduce == "prod":
+        return x * group
+    return cgrad.where(hit, getattr(cgrad, "maximum" if reduce == "amax" else "minimum")(x, group), x)
+
+
+class _ScatterReduce(Function):
+    """scatter_reduce with torch's gradients (ScatterReduceBackward0)."""
+    _node_name = "ScatterReduceBackward0"
+
+    @staticmethod
+    def forward(ctx, x, d, index, src, reduce, include_self):
+        out = _scatter_reduce_value(x, d, index, src, reduce, include_self)
+        ctx.args = (d, reduce, include_self)
+        ctx.save_for_backward(x, index, src, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, index, src, out = ctx.saved_tensors
+        d, reduce, include_self = ctx.args
+        src_c = _slice_to(src, tuple(index.shape))
+        grad_x, grad_src = _SCATTER_GRADS[reduce](grad, x, d, index, src_c, out, include_self)
+        if not include_self:  # the positions that received values forgot x's
+            grad_x = grad_x.scatter(d, index, 0)
+        if tuple(src.shape) != tuple(index.shape):  # elements beyond index's shape took no part
+            grad_src = _pad_to(grad_src, tuple(src.shape), -1, 0) if src.dim() else grad_src
+        return grad_x, None, None, grad_src, None, None
+
+
+def _sum_grads(grad, x, d, index, src, out, include_self):
+    # d out / d x = 1, d out / d src_j = 1 at the position j went to
+    return grad, grad.gather(d, index)
+
+
+def _mean_grads(grad, x, d, index, src, out, include_self):
+    # d out / d x = d out / d src_j = 1 / (number of values averaged there)
+    n = cgrad.full_like(grad, float(include_self)).scatter_add(d, index, cgrad.ones_like(src))
+    grad = grad / n.masked_fill(n == 0, 1)
+    return grad, grad.gather(d, index)
+
+
+def _prod_grads(grad, x, d, index, src, out, include_self):
+    # d out / d v = the product of the other values; zeros are left out
+    # of the division (one zero: the product of the others, recomputed)
+    x1 = x.masked_fill(x == 0, 1)
+    grad_x = grad * _ScatterReduce.apply(x1, d, index, src, "prod", include_self) / x1
+    zero = src == 0
+    zeros_there = cgrad.zeros_like(grad).scatter_add(d, index, zero.to(grad.dtype)).gather(d, index)
+    single = zero & (zeros_there == 1)
+    without = _ScatterReduce.apply(x, d, index, src.masked_fill(single, 1), "prod", include_self)
+    grad_src = cgrad.where(single, (grad * without).gather(d, index),
+                           (grad * out).gather(d, index) / src.masked_fill(zero, 1))
+    return grad_x, grad_src
+
+
+def _extreme_grads(grad, x, d, index, src, out, include_self):
+    # d out / d v = 1 / (how many values equal the result) for those that do
+    value = out.gather(d, index)
+    x_is, src_is = x == out, src == value
+    n = x_is.to(grad.dtype).scatter_add(d, index, src_is.to(grad.dtype))
+    share = grad / n
+    return x_is * share, src_is * share.gather(d, index)
+
+
+_SCATTER_GRADS = {"sum": _sum_grads, "mean": _mean_grads, "prod": _prod_grads, "amax": _extreme_grads,
+                  "amin": _extreme_grads}
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """input with the src elements reduced into the positions index names
+    along dim (with input's value there unless include_self=False); reduce is
+    sum, prod, mean, amax or amin."""
+    x = _tensor(input, "scatter_reduce")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): argument 'src' (position 3) must be Tensor, not {type(src).__name__}")
+    with cgrad.no_grad():  # torch's checks of dim, index and src are scatter_add's
+        x.scatter_add(dim, index, src)
+    if reduce not in _SCATTER_REDUCES:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    d = _wrap_dim(dim, x.dim(), "scatter_reduce")
+    if x.dim() == 0:
+        x1 = x.reshape(1)
+        out = _ScatterReduce.apply(x1, 0, index.reshape(1), src.reshape(1), reduce, bool(include_self))
+        return out.reshape(())
+    if x.dtype == bool_:
+        out = _scatter_reduce_value(x.long(), d, index, src.long(), reduce, bool(include_self))
+        return out != 0
+    return _ScatterReduce.apply(x, d, index, src, reduce, bool(include_self))
+
+
+def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+    return self.copy_(scatter_reduce(self.clone(), dim, index, src, reduce, include_self=include_self))
