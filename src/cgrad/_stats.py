@@ -324,6 +324,8 @@ def prelu(input, weight):
     (dim 1). d/dx = 1 or weight; d/dweight = x where x <= 0, summed per channel."""
     x = _tensor(input, "prelu")
     w = _tensor(weight, "prelu", "weight", 2)
+    if not x.is_floating_point():
+        raise NotImplementedError(f"\"prelu_cpu\" not implemented for '{_type_name(x)}'")
     if x.dtype != w.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {_type_name(x)} and {_type_name(w)}")
     channels = x.shape[1] if x.dim() >= 2 else 1

@@ -11,6 +11,6 @@ from cgrad.nn.modules.sparse import Embedding
 
 __all__ = [
     "Module", "Identity", "Linear", "Bilinear", "Embedding", "Sequential", "ModuleList", "ModuleDict", "ReLU",
-    "LeakyReLU", "PReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "LayerNorm", "Flatten", "MSELoss",
-    "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
+    "LeakyReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "LayerNorm", "Flatten", "MSELoss",
+    "PReLU", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
 ]
