@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error
+from helpers import assert_same_error, assert_second_order_matches_torch
 
 torch = pytest.importorskip("torch")
 
@@ -518,3 +518,41 @@ def test_random_type_errors_and_warning():
             bad(torch.zeros(3))
     with pytest.warns(UserWarning, match=r"to - 1 is out of bounds \[-\(2\^24\), 2\^24\]"):
         cgrad.zeros(3).random_(0, 2 ** 25)
+
+
+# ---- grad_fn names and second derivatives ----------------------------------------------------
+
+NAMED = {
+    "nanmedian()": lambda m, x: x.nanmedian(),
+    "nanmedian(dim)": lambda m, x: x.nanmedian(1).values,
+    "nanmedian(dim, keepdim)": lambda m, x: m.nanmedian(x, 0, True).values,
+    "prelu": lambda m, x: m.prelu(x, m.tensor([0.25], dtype=x.dtype)),
+    "scatter_reduce": lambda m, x: x.scatter_reduce(0, m.tensor([[0, 1, 2, 0]]), x[:1] * 2, "amin"),
+    "cov": lambda m, x: x.cov(),
+    "corrcoef": lambda m, x: x.corrcoef(),
+}
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_grad_fn_names_are_torchs(name):
+    ours = NAMED[name](cgrad, cgrad.randn(3, 4, requires_grad=True)).grad_fn.name()
+    theirs = NAMED[name](torch, torch.randn(3, 4, requires_grad=True)).grad_fn.name()
+    assert ours == theirs
+
+
+SECOND_ORDER = {
+    "quantile": lambda m, x: x.quantile(m.tensor([0.3, 0.6], dtype=x.dtype), 1) * x.sum(),
+    "nanquantile": lambda m, x: x.nanquantile(0.7, 0, interpolation="midpoint") * x.sum(),
+    "nanmedian": lambda m, x: x.nanmedian(1).values * x.sum() + x.nanmedian(),
+    "cov": lambda m, x: m.cov(x, aweights=x[0].abs()),
+    "corrcoef": lambda m, x: m.corrcoef(x),
+    "prelu": lambda m, x: m.prelu(x, x[0, :1]),
+}
+SECOND_ORDER.update({f"scatter_reduce {r} {inc}": (
+    lambda m, x, r=r, inc=inc: x.scatter_reduce(1, m.tensor([[0, 1, 1, 3], [2, 2, 2, 0], [1, 0, 3, 3]]), x * x, r,
+                                                include_self=inc)) for r in REDUCES for inc in (True, False)})
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_second_derivatives_match_torch(name):
+    assert_second_order_matches_torch(SECOND_ORDER[name])

@@ -119,6 +119,42 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     return _quantile(input, q, dim, keepdim, interpolation, True)
 
 
+class _NanmedianAll(Function):
+    """nanmedian(): d/dx_i = 1/k for the k elements equal to the result (the NaNs when it is NaN)."""
+    _node_name = "NanmedianBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        numbers = ~x.isnan() if x.is_floating_point() else None
+        out = x[numbers].median() if numbers is not None and bool(numbers.any()) else x.median()
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        picked = x.isnan() if bool(out.isnan()) else x == out
+        return picked * (grad / picked.sum())
+
+
+class _NanmedianDim(Function):
+    """nanmedian(dim): the gradient goes to the picked index."""
+    _node_name = "NanmedianBackward1"
+
+    @staticmethod
+    def forward(ctx, x, d, indices, shape):
+        ctx.d = d
+        ctx.save_for_backward(indices)
+        ctx.shape = tuple(x.shape)
+        return x.gather(d, indices).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        grad = grad.reshape(tuple(indices.shape))
+        return cgrad.zeros(ctx.shape, dtype=grad.dtype).scatter(ctx.d, indices, grad), None, None, None
+
+
 def nanmedian(input, dim=_NO, keepdim=_NO):
     """nanmedian(): the lower middle of the numbers, ignoring NaNs (NaN when
     all are), with the gradient shared by the elements equal to it;
@@ -128,11 +164,9 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
     if dim is _NO:
         if keepdim is not _NO:
             raise TypeError('nanmedian() missing 1 required positional arguments: "dim"')
-        if x.is_floating_point():
-            numbers = ~x.isnan()
-            if bool(numbers.any()):
-                return x[numbers].median()
-        return x.median()
+        if x.dtype == bool_:
+            raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
+        return _NanmedianAll.apply(x)
     keepdim = False if keepdim is _NO else bool(keepdim)
     if x.dtype == bool_:
         raise NotImplementedError("\"median_out\" not implemented for 'Bool'")
@@ -140,15 +174,15 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
     s = x.reshape(1) if x.dim() == 0 else x
     if s.shape[d] == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    order = s.argsort(d)  # stable, NaN last: among equals the earlier position, as torch picks
-    k = (((~s.isnan()).sum(d, keepdim=True) - 1) // 2).clamp(min=0)
-    indices = order.gather(d, k)
-    values = s.gather(d, indices)
-    if x.dim() == 0:
-        return return_types.nanmedian(values.reshape(()), indices.reshape(()))
-    if not keepdim:
-        values, indices = values.squeeze(d), indices.squeeze(d)
-    return return_types.nanmedian(values, indices)
+    with cgrad.no_grad():
+        order = s.argsort(d)  # stable, NaN last: among equals the earlier position, as torch picks
+        k = (((~s.isnan()).sum(d, keepdim=True) - 1) // 2).clamp(min=0)
+        indices = order.gather(d, k)
+    if x.dim() == 0 or not keepdim:
+        indices_out = indices.reshape(()) if x.dim() == 0 else indices.squeeze(d)
+    else:
+        indices_out = indices
+    return return_types.nanmedian(_NanmedianDim.apply(s, d, indices, tuple(indices_out.shape)), indices_out)
 
 
 # ---- cov, corrcoef -------------------------------------------------------------------------
@@ -319,9 +353,32 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 # ---- prelu ----------------------------------------------------------------------------------
 
+class _Prelu(Function):
+    """prelu's gradients: d/dx = 1 where x > 0, else weight; d/dweight = x where x <= 0."""
+    _node_name = "PreluKernelBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, shape):
+        w = weight.reshape(shape)
+        ctx.save_for_backward(x, weight)
+        ctx.shape = shape
+        return cgrad.where(x > 0, x, w * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        positive = x > 0
+        grad_x = cgrad.where(positive, grad, weight.reshape(ctx.shape) * grad)
+        grad_w = cgrad.where(positive, cgrad.zeros((), dtype=grad.dtype), x * grad)
+        if ctx.shape:  # one slope per channel: sum over the other dims
+            grad_w = grad_w.sum([k for k in range(x.dim()) if k != 1])
+        else:
+            grad_w = grad_w.sum()
+        return grad_x, grad_w.reshape(tuple(weight.shape)), None
+
+
 def prelu(input, weight):
-    """x where x > 0, else weight * x, weight one number or one per channel
-    (dim 1). d/dx = 1 or weight; d/dweight = x where x <= 0, summed per channel."""
+    """x where x > 0, else weight * x, weight one number or one per channel (dim 1)."""
     x = _tensor(input, "prelu")
     w = _tensor(weight, "prelu", "weight", 2)
     if not x.is_floating_point():
@@ -329,16 +386,15 @@ def prelu(input, weight):
     if x.dtype != w.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {_type_name(x)} and {_type_name(w)}")
     channels = x.shape[1] if x.dim() >= 2 else 1
+    shape = ()
     if w.numel() != 1:
         if x.dim() == 0:
             raise RuntimeError("Not allow zero-dim input tensor.")
         if w.numel() != channels:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
                                f"{w.numel()} and channel size = {channels}.")
-        w = w.reshape((channels,) + (1,) * (x.dim() - 2))
-    elif x.dim() or w.dim():
-        w = w.reshape(())
-    return cgrad.where(x > 0, x, w * x)
+        shape = (channels,) + (1,) * (x.dim() - 2)
+    return _Prelu.apply(x, w, shape)
 
 
 # ---- random fills: copies of fresh draws, as Tensor.normal_ and uniform_ ----------------------
