@@ -340,6 +340,25 @@ def test_scatter_reduce_src_beyond_index_and_forms():
             data(()), np.array(0), data((), 2))
 
 
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_nan(reduce, include_self):
+    x = np.array([[NAN, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    src = np.array([[1.0, NAN, 7.0], [0.5, 9.0, NAN], [2.0, 3.0, 1.0]])
+    index = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 0]])
+    compare(lambda lib, t, i, s: t.scatter_reduce(0, i, s, reduce, include_self=include_self), x, index, src,
+            grad=False)
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_scatter_reduce_large(reduce):
+    # 200000 values into 100000 positions: linear work, not one comparison per pair
+    rng = np.random.default_rng(11)
+    x, src = rng.uniform(0.5, 1.5, 100000), rng.uniform(0.5, 1.5, 200000)
+    index = rng.integers(0, 100000, 200000)
+    compare(lambda lib, t, i, s: t.scatter_reduce(0, i, s, reduce, include_self=False), x, index, src)
+
+
 def test_scatter_reduce_integers_and_bools():
     rng = np.random.default_rng(6)
     x, s, i = rng.integers(-5, 5, (4, 5)), rng.integers(-5, 5, (6, 5)), rng.integers(0, 4, (6, 5))

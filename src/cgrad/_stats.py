@@ -6,7 +6,7 @@ import math
 import warnings
 
 import cgrad
-from cgrad._C import Tensor, bool_, float32, float64, int64, return_types
+from cgrad._C import Tensor, _scatter_reduce_raw, bool_, float32, float64, int64, return_types
 from cgrad.autograd.function import Function
 
 _NO = object()  # an argument not given
@@ -534,21 +534,10 @@ def _random_bounds(self, low, high, top):
 _SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
 
-def _identity(reduce, dtype):
-    """The value a reduction starts from: 0, 1, or the least / greatest of dtype."""
-    if reduce in ("sum", "mean"):
-        return 0
-    if reduce == "prod":
-        return 1
-    if dtype in (float32, float64):
-        return -math.inf if reduce == "amax" else math.inf
-    return -(1 << 63) if reduce == "amax" else (1 << 63) - 1
-
-
-def _pad_to(t, shape, d, value):
-    """t grown to shape along every dim but d, with value."""
+def _pad_to(t, shape, value):
+    """t grown to shape, with value."""
     for k, size in enumerate(shape):
-        if k != d and t.shape[k] < size:
+        if t.shape[k] < size:
             pad = list(t.shape)
             pad[k] = size - t.shape[k]
             t = cgrad.cat([t, cgrad.full(pad, value, dtype=t.dtype)], k)
@@ -563,39 +552,26 @@ def _slice_to(t, shape):
     return t
 
 
-def _grouped(x, d, index, src, reduce):
-    """(group, count): the reduction of the src elements each position of x
-    receives (reduce's identity where none) and how many it receives. Each
-    element is compared with every position along d: numel(index) * x.shape[d] work."""
-    hits = index.unsqueeze(-1) == cgrad.arange(x.shape[d])  # index's shape + (x.shape[d],)
-    values = cgrad.where(hits, _slice_to(src, tuple(index.shape)).unsqueeze(-1),
-                         cgrad.tensor(_identity(reduce, x.dtype), dtype=x.dtype))
-    if reduce in ("sum", "mean"):
-        group = values.sum(d, keepdim=True)
-    elif reduce == "prod":
-        group = values.prod(d, keepdim=True)
-    else:
-        group = getattr(values, reduce)(d, keepdim=True)
-    count = hits.sum(d, keepdim=True)
-    group, count = (t.transpose(d, -1).squeeze(-1) for t in (group, count))
-    return _pad_to(group, tuple(x.shape), d, _identity(reduce, x.dtype)), _pad_to(count, tuple(x.shape), d, 0)
-
-
 def _scatter_reduce_value(x, d, index, src, reduce, include_self):
-    group, count = _grouped(x, d, index, src, reduce)
+    """scatter_reduce's value, recording nothing: sum and mean through
+    scatter_add, prod, amax and amin through their C loops."""
+    ones = cgrad.ones(tuple(index.shape), dtype=int64)
+    count = cgrad.zeros(tuple(x.shape), dtype=int64).scatter_add(d, index, ones)
     hit = count > 0
-    if reduce == "mean":
-        total = (x if include_self else x.masked_fill(hit, 0)) + group
+    if reduce in ("sum", "mean"):
+        total = (x if include_self else x.masked_fill(hit, 0)).scatter_add(d, index, src)
+        if reduce == "sum":
+            return total
         count = count + int(include_self)
         count = count.masked_fill(count == 0, 1)
         return total / count if x.is_floating_point() else total // count
-    if not include_self:
-        return cgrad.where(hit, group, x)
-    if reduce == "sum":
-        return x + group
-    if reduce == "prod":
-        return x * group
-    return cgrad.where(hit, getattr(cgrad, "maximum" if reduce == "amax" else "minimum")(x, group), x)
+    if include_self:
+        base = x
+    elif reduce == "prod":
+        base = x.masked_fill(hit, 1)
+    else:  # one of the group's own values, which the group's maximum (minimum) then replaces
+        base = x.scatter(d, index, src)
+    return _scatter_reduce_raw(base, d, index, src, ("prod", "amax", "amin").index(reduce))
 
 
 class _ScatterReduce(Function):
@@ -618,7 +594,7 @@ class _ScatterReduce(Function):
         if not include_self:  # the positions that received values forgot x's
             grad_x = grad_x.scatter(d, index, 0)
         if tuple(src.shape) != tuple(index.shape):  # elements beyond index's shape took no part
-            grad_src = _pad_to(grad_src, tuple(src.shape), -1, 0) if src.dim() else grad_src
+            grad_src = _pad_to(grad_src, tuple(src.shape), 0)
         return grad_x, None, None, grad_src, None, None
 
 

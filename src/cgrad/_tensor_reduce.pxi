@@ -601,6 +601,11 @@ def index_fill(input, dim, index, value):
     return input.index_fill(dim, index, value)
 
 
+def _scatter_reduce_raw(_TensorBase a, dim, _TensorBase index, _TensorBase src, int op):
+    """scatter_reduce's prod (0), amax (1) or amin (2) of src into a copy of a, recording no node."""
+    return wrap(cg_scatter_reduce_raw(a.t, int_dim(dim, "scatter_reduce"), index.t, src.t, op))
+
+
 def masked_scatter(input, mask, source):
     return input.masked_scatter(mask, source)
 
