@@ -359,6 +359,14 @@ def test_scatter_reduce_large(reduce):
     compare(lambda lib, t, i, s: t.scatter_reduce(0, i, s, reduce, include_self=False), x, index, src)
 
 
+def test_scatter_reduce_in_place_on_a_view():
+    def fn(lib, t):
+        base = t * 1
+        base[:, :2].scatter_reduce_(0, lib.tensor([[1, 0]]), lib.tensor([[7.0, 0.5]], dtype=t.dtype), "amax")
+        return base
+    compare(fn, np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+
+
 def test_scatter_reduce_integers_and_bools():
     rng = np.random.default_rng(6)
     x, s, i = rng.integers(-5, 5, (4, 5)), rng.integers(-5, 5, (6, 5)), rng.integers(0, 4, (6, 5))

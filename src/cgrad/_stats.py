@@ -660,4 +660,5 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 
 def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+    """A copy into self (which may be a view), from a clone: the result's node saves its input."""
     return self.copy_(scatter_reduce(self.clone(), dim, index, src, reduce, include_self=include_self))
