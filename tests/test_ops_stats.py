@@ -583,3 +583,20 @@ SECOND_ORDER.update({f"scatter_reduce {r} {inc}": (
 @pytest.mark.parametrize("name", SECOND_ORDER)
 def test_second_derivatives_match_torch(name):
     assert_second_order_matches_torch(SECOND_ORDER[name])
+
+
+NONCONTIGUOUS = {
+    "quantile": lambda m, t: t.T.quantile(m.tensor([0.2, 0.7], dtype=t.dtype), 0),
+    "nanquantile": lambda m, t: t[:, ::2].nanquantile(0.4, 1, True),
+    "nanmedian": lambda m, t: t.T.nanmedian(1).values + t[:, ::2].nanmedian(),
+    "cov": lambda m, t: t.T.cov(),
+    "corrcoef": lambda m, t: t[:, ::2].corrcoef(),
+    "prelu": lambda m, t: m.prelu(t.T[None], m.tensor([0.1, 0.2, 0.3, 0.4, 0.5], dtype=t.dtype)),
+    "scatter_reduce": lambda m, t: t.T.scatter_reduce(0, m.tensor([[0, 2, 1, 4], [4, 4, 0, 1]]).T, t[:, 1:3], "amax",
+                                                      include_self=False),
+}
+
+
+@pytest.mark.parametrize("name", NONCONTIGUOUS)
+def test_noncontiguous_inputs(name):
+    compare(NONCONTIGUOUS[name], data((4, 5), 12, [(1, 1)]) if "nan" in name else data((4, 5), 12))
