@@ -424,6 +424,10 @@ cg_tensor *cg_scatter_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor
 cg_tensor *cg_scatter_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
 cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value);
 cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
+/* A copy of a with src[i] combined into a[i with coordinate dim replaced by
+ * index[i]] by op: 0 product, 1 maximum, 2 minimum (a NaN wins). Records no
+ * node: the caller differentiates it. New reference. */
+cg_tensor *cg_scatter_reduce_raw(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, int op);
 /* The slices of a along dim named by a 1-d (or 0-d) index, in its order. */
 cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index);
 /* A copy of a whose slices index[i] along dim get src's slice i times

@@ -141,12 +141,39 @@ SCATTER_LOOP(scatter_add_f64, double, +=)
 SCATTER_LOOP(scatter_add_i64, int64_t, +=)
 SCATTER_LOOP(scatter_add_b8, uint8_t, |=)
 
+/* scatter_reduce's combinations, as torch's kernels: a NaN from src wins, one in dst stays */
+#define SR_PROD(a, v) ((a) * (v))
+#define SR_AMAX(a, v) ((v) != (v) ? (v) : (a) < (v) ? (v) : (a))
+#define SR_AMIN(a, v) ((v) != (v) ? (v) : (v) < (a) ? (v) : (a))
+#define SCATTER_REDUCE_LOOP(NAME, T, COMBINE)                                                \
+    static void NAME(walk *w, int64_t n, char **d, const int64_t *s) {                      \
+        T *o = (T *)d[0];                                                                    \
+        const int64_t *ix = (const int64_t *)d[1];                                           \
+        const T *x = (const T *)d[2];                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                    \
+            T *at = o + i * s[0] + ix[i * s[1]] * w->dim_stride;                             \
+            *at = (T)COMBINE(*at, x[i * s[2]]);                                              \
+        }                                                                                    \
+    }
+#define SCATTER_REDUCE_LOOPS(OP, COMBINE)                                                    \
+    SCATTER_REDUCE_LOOP(scatter_##OP##_f32, float, COMBINE)                                  \
+    SCATTER_REDUCE_LOOP(scatter_##OP##_f64, double, COMBINE)                                 \
+    SCATTER_REDUCE_LOOP(scatter_##OP##_i64, int64_t, COMBINE)                                \
+    SCATTER_REDUCE_LOOP(scatter_##OP##_b8, uint8_t, COMBINE)
+SCATTER_REDUCE_LOOPS(prod, SR_PROD)
+SCATTER_REDUCE_LOOPS(amax, SR_AMAX)
+SCATTER_REDUCE_LOOPS(amin, SR_AMIN)
+
 static walk_loop by_size(cg_dtype dtype, walk_loop l1, walk_loop l4, walk_loop l8) {
     int64_t size = cg_dtype_size(dtype);
     return size == 1 ? l1 : size == 4 ? l4 : l8;
 }
 static const walk_loop scatter_add_loops[CG_NUM_DTYPES] = {scatter_add_f32, scatter_add_f64, scatter_add_i64,
                                                             scatter_add_b8};
+static const walk_loop scatter_reduce_loops[3][CG_NUM_DTYPES] = {
+    {scatter_prod_f32, scatter_prod_f64, scatter_prod_i64, scatter_prod_b8},
+    {scatter_amax_f32, scatter_amax_f64, scatter_amax_i64, scatter_amax_b8},
+    {scatter_amin_f32, scatter_amin_f64, scatter_amin_i64, scatter_amin_b8}};
 
 /* a itself when contiguous, else a contiguous copy (no autograd). */
 static cg_tensor *contiguous_raw(cg_tensor *a) {
@@ -298,7 +325,7 @@ cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
 
 /* ---- scatter, scatter_add ------------------------------------------------------------- */
 
-typedef enum { SC_SRC, SC_VALUE, SC_ADD } sc_kind;
+typedef enum { SC_SRC, SC_VALUE, SC_ADD, SC_PROD, SC_AMAX, SC_AMIN } sc_kind;
 
 /* The gradient of src: the gradient gathered where src was read (shapes as PyTorch requires). */
 static cg_tensor *src_grad(cg_node *n, cg_tensor *g, cg_tensor *index) {
@@ -346,7 +373,8 @@ static int scatter_kernel(const cg_kargs *k) {
     if (in) {
         walk w = {.dim_stride = d1->strides[dim]};
         cg_tensor *ops[3] = {out, i1, in};
-        walk_loop loop = kind == SC_ADD ? scatter_add_loops[dt] : by_size(dt, scatter_1, scatter_4, scatter_8);
+        walk_loop loop = kind >= SC_PROD ? scatter_reduce_loops[kind - SC_PROD][dt]
+                         : kind == SC_ADD ? scatter_add_loops[dt] : by_size(dt, scatter_1, scatter_4, scatter_8);
         walk_run(ops, 3, i1->shape, i1->ndim, loop, &w);
     }
     int rc = in ? 0 : -1;
@@ -440,6 +468,23 @@ cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double
 }
 cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src) {
     return scatter(SC_ADD, a, dim, index, src, true);
+}
+
+/* A copy of a with src combined into it by op (0 prod, 1 amax, 2 amin); no node:
+ * scatter_reduce's gradients are written over it in Python (cgrad._stats). */
+cg_tensor *cg_scatter_reduce_raw(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, int op) {
+    int64_t d;
+    if (op < 0 || op > 2) {
+        cg_error_set(CG_ERR_VALUE, "scatter_reduce: unknown reduction %d", op);
+        return NULL;
+    }
+    if (check_scatter(a, dim, &d, index, src)) return NULL;
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_copy_data(out, a) || scatter_into(out, d, index, src, (sc_kind)(SC_PROD + op))) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* ---- index_select ---------------------------------------------------------------------- */

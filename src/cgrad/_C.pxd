@@ -246,6 +246,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_scatter_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
     cg_tensor *cg_scatter_value_(cg_tensor *a, int64_t dim, cg_tensor *index, double value)
     cg_tensor *cg_scatter_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
+    cg_tensor *cg_scatter_reduce_raw(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, int op)
     cg_tensor *cg_index_select(cg_tensor *a, int64_t dim, cg_tensor *index)
     cg_tensor *cg_index_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha)
     cg_tensor *cg_index_add_(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src, double alpha)

@@ -408,6 +408,12 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     return float(x)
 
 
+cdef object stats_op(str name):
+    """A Tensor method written in Python, as a composition of cgrad's ops (cgrad._stats)."""
+    from cgrad import _stats
+    return getattr(_stats, name)
+
+
 cdef floating_fill(_TensorBase t, str kernel):
     """The draws of normal_ and uniform_ are for floating tensors only: torch's
     error names the kernel that refused the dtype."""
@@ -1917,6 +1923,36 @@ cdef class Tensor(_TensorNN):
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         return unique(self, sorted, return_inverse, return_counts, dim)
 
+    # statistics, scatter_reduce, prelu and the other random fills: compositions in cgrad._stats
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return stats_op("quantile")(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return stats_op("nanquantile")(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanmedian(self, *args, **kwargs): return stats_op("nanmedian")(self, *args, **kwargs)
+    def cov(self, *, correction=1, fweights=None, aweights=None):
+        return stats_op("cov")(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self): return stats_op("corrcoef")(self)
+    def bincount(self, weights=None, minlength=0): return stats_op("bincount")(self, weights, minlength)
+    def histc(self, bins=100, min=0, max=0): return stats_op("histc")(self, bins, min, max)
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return stats_op("unique_consecutive")(self, return_inverse, return_counts, dim)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        return stats_op("scatter_reduce")(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return stats_op("scatter_reduce_")(self, dim, index, src, reduce, include_self=include_self)
+
+    def prelu(self, weight): return stats_op("prelu")(self, weight)
+    def exponential_(self, *args, **kwargs): return stats_op("exponential_")(self, *args, **kwargs)
+    def cauchy_(self, *args, **kwargs): return stats_op("cauchy_")(self, *args, **kwargs)
+    def geometric_(self, *args, **kwargs): return stats_op("geometric_")(self, *args, **kwargs)
+    def log_normal_(self, *args, **kwargs): return stats_op("log_normal_")(self, *args, **kwargs)
+    def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
+
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
     def addbmm(self, *args, **kwargs): raise not_implemented("Tensor.addbmm")
     def addbmm_(self, *args, **kwargs): raise not_implemented("Tensor.addbmm_")
@@ -1924,7 +1960,6 @@ cdef class Tensor(_TensorNN):
     def addmv_(self, *args, **kwargs): raise not_implemented("Tensor.addmv_")
     def addr(self, *args, **kwargs): raise not_implemented("Tensor.addr")
     def addr_(self, *args, **kwargs): raise not_implemented("Tensor.addr_")
-    def bincount(self, *args, **kwargs): raise not_implemented("Tensor.bincount")
     def bitwise_and_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_and_")
     def bitwise_or_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_or_")
     def bitwise_xor_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_xor_")
@@ -1932,16 +1967,12 @@ cdef class Tensor(_TensorNN):
     def bitwise_left_shift_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_left_shift_")
     def bitwise_right_shift(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_right_shift")
     def bitwise_right_shift_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_right_shift_")
-    def cauchy_(self, *args, **kwargs): raise not_implemented("Tensor.cauchy_")
     def copysign(self, *args, **kwargs): raise not_implemented("Tensor.copysign")
     def copysign_(self, *args, **kwargs): raise not_implemented("Tensor.copysign_")
-    def corrcoef(self, *args, **kwargs): raise not_implemented("Tensor.corrcoef")
-    def cov(self, *args, **kwargs): raise not_implemented("Tensor.cov")
     def det(self, *args, **kwargs): raise not_implemented("Tensor.det")
     def digamma(self, *args, **kwargs): raise not_implemented("Tensor.digamma")
     def digamma_(self, *args, **kwargs): raise not_implemented("Tensor.digamma_")
     def dist(self, *args, **kwargs): raise not_implemented("Tensor.dist")
-    def exponential_(self, *args, **kwargs): raise not_implemented("Tensor.exponential_")
     def float_power(self, *args, **kwargs): raise not_implemented("Tensor.float_power")
     def float_power_(self, *args, **kwargs): raise not_implemented("Tensor.float_power_")
     def fmax(self, *args, **kwargs): raise not_implemented("Tensor.fmax")
@@ -1949,10 +1980,8 @@ cdef class Tensor(_TensorNN):
     def frexp(self, *args, **kwargs): raise not_implemented("Tensor.frexp")
     def gcd(self, *args, **kwargs): raise not_implemented("Tensor.gcd")
     def gcd_(self, *args, **kwargs): raise not_implemented("Tensor.gcd_")
-    def geometric_(self, *args, **kwargs): raise not_implemented("Tensor.geometric_")
     def heaviside(self, *args, **kwargs): raise not_implemented("Tensor.heaviside")
     def heaviside_(self, *args, **kwargs): raise not_implemented("Tensor.heaviside_")
-    def histc(self, *args, **kwargs): raise not_implemented("Tensor.histc")
     def i0(self, *args, **kwargs): raise not_implemented("Tensor.i0")
     def i0_(self, *args, **kwargs): raise not_implemented("Tensor.i0_")
     def inner(self, *args, **kwargs): raise not_implemented("Tensor.inner")
@@ -1964,7 +1993,6 @@ cdef class Tensor(_TensorNN):
     def ldexp_(self, *args, **kwargs): raise not_implemented("Tensor.ldexp_")
     def lgamma(self, *args, **kwargs): raise not_implemented("Tensor.lgamma")
     def lgamma_(self, *args, **kwargs): raise not_implemented("Tensor.lgamma_")
-    def log_normal_(self, *args, **kwargs): raise not_implemented("Tensor.log_normal_")
     def logaddexp2(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp2")
     def logdet(self, *args, **kwargs): raise not_implemented("Tensor.logdet")
     def logical_and_(self, *args, **kwargs): raise not_implemented("Tensor.logical_and_")
@@ -1975,19 +2003,11 @@ cdef class Tensor(_TensorNN):
     def matrix_exp(self, *args, **kwargs): raise not_implemented("Tensor.matrix_exp")
     def matrix_power(self, *args, **kwargs): raise not_implemented("Tensor.matrix_power")
     def mvlgamma(self, *args, **kwargs): raise not_implemented("Tensor.mvlgamma")
-    def nanmedian(self, *args, **kwargs): raise not_implemented("Tensor.nanmedian")
-    def nanquantile(self, *args, **kwargs): raise not_implemented("Tensor.nanquantile")
     def nextafter(self, *args, **kwargs): raise not_implemented("Tensor.nextafter")
     def pinverse(self, *args, **kwargs): raise not_implemented("Tensor.pinverse")
     def polygamma(self, *args, **kwargs): raise not_implemented("Tensor.polygamma")
-    def prelu(self, *args, **kwargs): raise not_implemented("Tensor.prelu")
-    def quantile(self, *args, **kwargs): raise not_implemented("Tensor.quantile")
-    def random_(self, *args, **kwargs): raise not_implemented("Tensor.random_")
-    def scatter_reduce(self, *args, **kwargs): raise not_implemented("Tensor.scatter_reduce")
-    def scatter_reduce_(self, *args, **kwargs): raise not_implemented("Tensor.scatter_reduce_")
     def signbit(self, *args, **kwargs): raise not_implemented("Tensor.signbit")
     def slogdet(self, *args, **kwargs): raise not_implemented("Tensor.slogdet")
-    def unique_consecutive(self, *args, **kwargs): raise not_implemented("Tensor.unique_consecutive")
     def vdot(self, *args, **kwargs): raise not_implemented("Tensor.vdot")
 
 

@@ -31,6 +31,9 @@ from cgrad._creation import (  # noqa: E402
 )
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad._einsum import einsum  # noqa: E402
+from cgrad._stats import (  # noqa: E402
+    bincount, corrcoef, cov, histc, nanmedian, nanquantile, prelu, quantile, scatter_reduce, unique_consecutive,
+)
 from cgrad import autograd  # noqa: E402
 from cgrad import nn, optim  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402

@@ -5,30 +5,21 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addbmm", "addmv", "addr", "bincount", "bitwise_left_shift",
-    "bitwise_right_shift", "copysign", "corrcoef", "cov", "det",
-    "digamma", "dist", "float_power", "fmax", "fmin", "frexp", "gcd",
-    "heaviside", "histc", "i0", "inner", "inverse", "kron", "lcm", "ldexp",
-    "lgamma", "logaddexp2", "logdet", "logit", "matrix_exp", "matrix_power", "mvlgamma",
-    "nanmedian", "nanquantile", "nextafter", "pinverse", "polygamma", "prelu", "quantile",
-    "scatter_reduce", "signbit", "slogdet",
-    "unique_consecutive", "vdot",
+    "addbmm", "addmv", "addr", "bitwise_left_shift", "bitwise_right_shift", "copysign", "det", "digamma",
+    "dist", "float_power", "fmax", "fmin", "frexp", "gcd", "heaviside", "i0", "inner", "inverse", "kron",
+    "lcm", "ldexp", "lgamma", "logaddexp2", "logdet", "logit", "matrix_exp", "matrix_power", "mvlgamma",
+    "nextafter", "pinverse", "polygamma", "signbit", "slogdet", "vdot",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "addbmm", "addbmm_", "addmv", "addmv_", "addr", "addr_", "bincount",
-    "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_left_shift", "bitwise_left_shift_",
-    "bitwise_right_shift", "bitwise_right_shift_", "cauchy_", "copysign", "copysign_", "corrcoef", "cov",
-    "det", "digamma", "digamma_", "dist",
-    "exponential_", "float_power", "float_power_", "fmax", "fmin", "frexp", "gcd", "gcd_",
-    "geometric_", "heaviside", "heaviside_", "histc", "i0", "i0_", "inner", "inverse",
-    "kron", "lcm", "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "log_normal_", "logaddexp2",
-    "logdet", "logical_and_", "logical_or_", "logical_xor_", "logit", "logit_", "matrix_exp", "matrix_power",
-    "mvlgamma", "nanmedian", "nanquantile", "nextafter", "pinverse", "polygamma",
-    "prelu", "quantile", "random_", "scatter_reduce", "scatter_reduce_",
-    "signbit", "slogdet",
-    "unique_consecutive", "vdot",
+    "addbmm", "addbmm_", "addmv", "addmv_", "addr", "addr_", "bitwise_and_", "bitwise_left_shift",
+    "bitwise_left_shift_", "bitwise_or_", "bitwise_right_shift", "bitwise_right_shift_", "bitwise_xor_",
+    "copysign", "copysign_", "det", "digamma", "digamma_", "dist", "float_power", "float_power_", "fmax",
+    "fmin", "frexp", "gcd", "gcd_", "heaviside", "heaviside_", "i0", "i0_", "inner", "inverse", "kron", "lcm",
+    "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "logaddexp2", "logdet", "logical_and_", "logical_or_",
+    "logical_xor_", "logit", "logit_", "matrix_exp", "matrix_power", "mvlgamma", "nextafter", "pinverse",
+    "polygamma", "signbit", "slogdet", "vdot",
 )
 
 

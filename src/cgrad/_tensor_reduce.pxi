@@ -75,6 +75,9 @@ class return_types:
     class mode(_ValuesIndices):
         _name = "mode"
 
+    class nanmedian(_ValuesIndices):
+        _name = "nanmedian"
+
     class cummax(_ValuesIndices):
         _name = "cummax"
 
@@ -596,6 +599,11 @@ def index_copy(input, dim, index, source):
 
 def index_fill(input, dim, index, value):
     return input.index_fill(dim, index, value)
+
+
+def _scatter_reduce_raw(_TensorBase a, dim, _TensorBase index, _TensorBase src, int op):
+    """scatter_reduce's prod (0), amax (1) or amin (2) of src into a copy of a, recording no node."""
+    return wrap(cg_scatter_reduce_raw(a.t, int_dim(dim, "scatter_reduce"), index.t, src.t, op))
 
 
 def masked_scatter(input, mask, source):

@@ -97,6 +97,30 @@ static void test_errors(void) {
     cg_tensor_release(x);
 }
 
+/* scatter_reduce's raw loops: prod, amax, amin into a copy; a NaN already there
+ * stays, one from src wins; bad arguments fail with an error, not a crash. */
+static void test_scatter_reduce_raw(void) {
+    int64_t s3[1] = {3}, s4[1] = {4};
+    double av[3] = {1.0, NAN, 3.0}, sv[4] = {5.0, 2.0, 1.0, 4.0}, nv[4] = {NAN, 2.0, 1.0, 4.0};
+    int64_t iv[4] = {0, 0, 2, 1}, bad[4] = {0, 3, 2, 1};
+    cg_tensor *a = cg_from_data(av, s3, 1, CG_FLOAT64), *src = cg_from_data(sv, s4, 1, CG_FLOAT64);
+    cg_tensor *nsrc = cg_from_data(nv, s4, 1, CG_FLOAT64), *index = cg_from_data(iv, s4, 1, CG_INT64);
+    cg_tensor *bad_index = cg_from_data(bad, s4, 1, CG_INT64);
+    cg_tensor *prod = cg_scatter_reduce_raw(a, 0, index, src, 0), *amax = cg_scatter_reduce_raw(a, 0, index, src, 1);
+    cg_tensor *amin = cg_scatter_reduce_raw(a, 0, index, src, 2), *nmax = cg_scatter_reduce_raw(a, 0, index, nsrc, 1);
+    CHECK(prod && at(prod, 0) == 10.0 && isnan(at(prod, 1)) && at(prod, 2) == 3.0);
+    CHECK(amax && at(amax, 0) == 5.0 && isnan(at(amax, 1)) && at(amax, 2) == 3.0);
+    CHECK(amin && at(amin, 0) == 1.0 && isnan(at(amin, 1)) && at(amin, 2) == 1.0);
+    CHECK(nmax && isnan(at(nmax, 0)) && at(nmax, 2) == 3.0);
+    CHECK(at(a, 0) == 1.0 && !a->grad_fn); /* a copy: a is untouched */
+    CHECK(cg_scatter_reduce_raw(a, 0, index, src, 3) == NULL && cg_error_kind() == CG_ERR_VALUE);
+    CHECK(cg_scatter_reduce_raw(a, 0, bad_index, src, 1) == NULL && cg_error_kind() == CG_ERR_RUNTIME);
+    CHECK(strstr(cg_error_message(), "index 3 is out of bounds") != NULL);
+    cg_error_clear();
+    cg_tensor *objs[] = {a, src, nsrc, index, bad_index, prod, amax, amin, nmax};
+    for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) cg_tensor_release(objs[i]);
+}
+
 /* A chain of 10^5 nodes builds, backprops and frees without recursion. */
 static void test_deep_chain(void) {
     double v = 1.0;
@@ -156,6 +180,7 @@ int main(void) {
     test_deep_chain();
     test_retain_graph();
     test_second_order();
+    test_scatter_reduce_raw();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -13,7 +13,7 @@ from cgrad import _C
 from cgrad._C import Tensor
 
 __all__ = [
-    "linear", "bilinear", "relu", "gelu", "leaky_relu", "tanh", "sigmoid", "softmax", "log_softmax",
+    "linear", "bilinear", "relu", "gelu", "leaky_relu", "prelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "layer_norm", "one_hot", "embedding",
 ]
@@ -139,6 +139,11 @@ def gelu(input, approximate="none"):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _apply_inplace(input, _C._leaky_relu(input, negative_slope), inplace)
+
+
+def prelu(input, weight):
+    from cgrad._stats import prelu
+    return prelu(input, weight)
 
 
 def tanh(input):

@@ -1,5 +1,5 @@
 """The layers of cgrad.nn."""
-from cgrad.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from cgrad.nn.modules.activation import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
 from cgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cgrad.nn.modules.dropout import Dropout
 from cgrad.nn.modules.flatten import Flatten
@@ -12,5 +12,5 @@ from cgrad.nn.modules.sparse import Embedding
 __all__ = [
     "Module", "Identity", "Linear", "Bilinear", "Embedding", "Sequential", "ModuleList", "ModuleDict", "ReLU",
     "LeakyReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "LayerNorm", "Flatten", "MSELoss",
-    "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
+    "PReLU", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
 ]
