@@ -1868,10 +1868,11 @@ include "_tensor_reduce.pxi"
 include "_tensor_shape.pxi"
 include "_tensor_index.pxi"
 include "_tensor_nn.pxi"
+include "_tensor_linalg.pxi"
 include "_compile.pxi"
 
 
-cdef class Tensor(_TensorNN):
+cdef class Tensor(_TensorLinalg):
     """A multi-dimensional array that can record the operations applied to it."""
 
     # here, where no method reads the C field of the same name
@@ -1897,12 +1898,6 @@ cdef class Tensor(_TensorNN):
         return unique(self, sorted, return_inverse, return_counts, dim)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
-    def addbmm(self, *args, **kwargs): raise not_implemented("Tensor.addbmm")
-    def addbmm_(self, *args, **kwargs): raise not_implemented("Tensor.addbmm_")
-    def addmv(self, *args, **kwargs): raise not_implemented("Tensor.addmv")
-    def addmv_(self, *args, **kwargs): raise not_implemented("Tensor.addmv_")
-    def addr(self, *args, **kwargs): raise not_implemented("Tensor.addr")
-    def addr_(self, *args, **kwargs): raise not_implemented("Tensor.addr_")
     def aminmax(self, *args, **kwargs): raise not_implemented("Tensor.aminmax")
     def argwhere(self, *args, **kwargs): raise not_implemented("Tensor.argwhere")
     def bincount(self, *args, **kwargs): raise not_implemented("Tensor.bincount")
@@ -1918,14 +1913,12 @@ cdef class Tensor(_TensorNN):
     def copysign_(self, *args, **kwargs): raise not_implemented("Tensor.copysign_")
     def corrcoef(self, *args, **kwargs): raise not_implemented("Tensor.corrcoef")
     def cov(self, *args, **kwargs): raise not_implemented("Tensor.cov")
-    def det(self, *args, **kwargs): raise not_implemented("Tensor.det")
     def diag_embed(self, *args, **kwargs): raise not_implemented("Tensor.diag_embed")
     def diagflat(self, *args, **kwargs): raise not_implemented("Tensor.diagflat")
     def diagonal(self, *args, **kwargs): raise not_implemented("Tensor.diagonal")
     def diagonal_scatter(self, *args, **kwargs): raise not_implemented("Tensor.diagonal_scatter")
     def digamma(self, *args, **kwargs): raise not_implemented("Tensor.digamma")
     def digamma_(self, *args, **kwargs): raise not_implemented("Tensor.digamma_")
-    def dist(self, *args, **kwargs): raise not_implemented("Tensor.dist")
     def dsplit(self, *args, **kwargs): raise not_implemented("Tensor.dsplit")
     def exponential_(self, *args, **kwargs): raise not_implemented("Tensor.exponential_")
     def fill_diagonal_(self, *args, **kwargs): raise not_implemented("Tensor.fill_diagonal_")
@@ -1943,9 +1936,6 @@ cdef class Tensor(_TensorNN):
     def hsplit(self, *args, **kwargs): raise not_implemented("Tensor.hsplit")
     def i0(self, *args, **kwargs): raise not_implemented("Tensor.i0")
     def i0_(self, *args, **kwargs): raise not_implemented("Tensor.i0_")
-    def inner(self, *args, **kwargs): raise not_implemented("Tensor.inner")
-    def inverse(self, *args, **kwargs): raise not_implemented("Tensor.inverse")
-    def kron(self, *args, **kwargs): raise not_implemented("Tensor.kron")
     def lcm(self, *args, **kwargs): raise not_implemented("Tensor.lcm")
     def lcm_(self, *args, **kwargs): raise not_implemented("Tensor.lcm_")
     def ldexp(self, *args, **kwargs): raise not_implemented("Tensor.ldexp")
@@ -1954,20 +1944,16 @@ cdef class Tensor(_TensorNN):
     def lgamma_(self, *args, **kwargs): raise not_implemented("Tensor.lgamma_")
     def log_normal_(self, *args, **kwargs): raise not_implemented("Tensor.log_normal_")
     def logaddexp2(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp2")
-    def logdet(self, *args, **kwargs): raise not_implemented("Tensor.logdet")
     def logical_and_(self, *args, **kwargs): raise not_implemented("Tensor.logical_and_")
     def logical_or_(self, *args, **kwargs): raise not_implemented("Tensor.logical_or_")
     def logical_xor_(self, *args, **kwargs): raise not_implemented("Tensor.logical_xor_")
     def logit(self, *args, **kwargs): raise not_implemented("Tensor.logit")
     def logit_(self, *args, **kwargs): raise not_implemented("Tensor.logit_")
-    def matrix_exp(self, *args, **kwargs): raise not_implemented("Tensor.matrix_exp")
-    def matrix_power(self, *args, **kwargs): raise not_implemented("Tensor.matrix_power")
     def msort(self, *args, **kwargs): raise not_implemented("Tensor.msort")
     def mvlgamma(self, *args, **kwargs): raise not_implemented("Tensor.mvlgamma")
     def nanmedian(self, *args, **kwargs): raise not_implemented("Tensor.nanmedian")
     def nanquantile(self, *args, **kwargs): raise not_implemented("Tensor.nanquantile")
     def nextafter(self, *args, **kwargs): raise not_implemented("Tensor.nextafter")
-    def pinverse(self, *args, **kwargs): raise not_implemented("Tensor.pinverse")
     def polygamma(self, *args, **kwargs): raise not_implemented("Tensor.polygamma")
     def prelu(self, *args, **kwargs): raise not_implemented("Tensor.prelu")
     def quantile(self, *args, **kwargs): raise not_implemented("Tensor.quantile")
@@ -1978,7 +1964,6 @@ cdef class Tensor(_TensorNN):
     def select_scatter(self, *args, **kwargs): raise not_implemented("Tensor.select_scatter")
     def signbit(self, *args, **kwargs): raise not_implemented("Tensor.signbit")
     def slice_scatter(self, *args, **kwargs): raise not_implemented("Tensor.slice_scatter")
-    def slogdet(self, *args, **kwargs): raise not_implemented("Tensor.slogdet")
     def squeeze_(self, *args, **kwargs): raise not_implemented("Tensor.squeeze_")
     def swapaxes_(self, *args, **kwargs): raise not_implemented("Tensor.swapaxes_")
     def swapdims_(self, *args, **kwargs): raise not_implemented("Tensor.swapdims_")
@@ -1990,7 +1975,6 @@ cdef class Tensor(_TensorNN):
     def unfold(self, *args, **kwargs): raise not_implemented("Tensor.unfold")
     def unique_consecutive(self, *args, **kwargs): raise not_implemented("Tensor.unique_consecutive")
     def unsqueeze_(self, *args, **kwargs): raise not_implemented("Tensor.unsqueeze_")
-    def vdot(self, *args, **kwargs): raise not_implemented("Tensor.vdot")
     def vsplit(self, *args, **kwargs): raise not_implemented("Tensor.vsplit")
 
 

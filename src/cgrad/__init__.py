@@ -32,7 +32,7 @@ from cgrad._creation import (  # noqa: E402
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad._einsum import einsum  # noqa: E402
 from cgrad import autograd  # noqa: E402
-from cgrad import nn, optim  # noqa: E402
+from cgrad import linalg, nn, optim  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402

@@ -5,30 +5,30 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "addbmm", "addmv", "addr", "aminmax", "argwhere", "bincount", "bitwise_left_shift",
-    "bitwise_right_shift", "copysign", "corrcoef", "cov", "det", "diag_embed", "diagflat", "diagonal",
-    "diagonal_scatter", "digamma", "dist", "dsplit", "float_power", "fmax", "fmin", "frexp", "gcd",
-    "heaviside", "histc", "hsplit", "i0", "inner", "inverse", "kron", "lcm", "ldexp",
-    "lgamma", "logaddexp2", "logdet", "logit", "matrix_exp", "matrix_power", "msort", "mvlgamma", 
-    "nanmedian", "nanquantile", "nextafter", "pinverse", "polygamma", "prelu", "quantile", "rot90",
-    "scatter_reduce", "select_scatter", "signbit", "slice_scatter", "slogdet", "take_along_dim",
-    "tensor_split", "trace", "unique_consecutive", "vdot", "vsplit",
+    "aminmax", "argwhere", "bincount", "bitwise_left_shift",
+    "bitwise_right_shift", "copysign", "corrcoef", "cov", "diag_embed", "diagflat", "diagonal",
+    "diagonal_scatter", "digamma", "dsplit", "float_power", "fmax", "fmin", "frexp", "gcd",
+    "heaviside", "histc", "hsplit", "i0", "lcm", "ldexp",
+    "lgamma", "logaddexp2", "logit", "msort", "mvlgamma", 
+    "nanmedian", "nanquantile", "nextafter", "polygamma", "prelu", "quantile", "rot90",
+    "scatter_reduce", "select_scatter", "signbit", "slice_scatter", "take_along_dim",
+    "tensor_split", "trace", "unique_consecutive", "vsplit",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "addbmm", "addbmm_", "addmv", "addmv_", "addr", "addr_", "aminmax", "argwhere", "bincount",
+    "aminmax", "argwhere", "bincount",
     "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_left_shift", "bitwise_left_shift_",
     "bitwise_right_shift", "bitwise_right_shift_", "cauchy_", "copysign", "copysign_", "corrcoef", "cov",
-    "det", "diag_embed", "diagflat", "diagonal", "diagonal_scatter", "digamma", "digamma_", "dist", "dsplit",
+    "diag_embed", "diagflat", "diagonal", "diagonal_scatter", "digamma", "digamma_", "dsplit",
     "exponential_", "fill_diagonal_", "float_power", "float_power_", "fmax", "fmin", "frexp", "gcd", "gcd_",
-    "geometric_", "heaviside", "heaviside_", "histc", "hsplit", "i0", "i0_", "inner", "inverse", 
-    "kron", "lcm", "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "log_normal_", "logaddexp2",
-    "logdet", "logical_and_", "logical_or_", "logical_xor_", "logit", "logit_", "matrix_exp", "matrix_power",
-    "msort", "mvlgamma", "nanmedian", "nanquantile", "nextafter", "pinverse", "polygamma",
+    "geometric_", "heaviside", "heaviside_", "histc", "hsplit", "i0", "i0_", 
+    "lcm", "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "log_normal_", "logaddexp2",
+    "logical_and_", "logical_or_", "logical_xor_", "logit", "logit_", 
+    "msort", "mvlgamma", "nanmedian", "nanquantile", "nextafter", "polygamma",
     "prelu", "quantile", "random_", "rot90", "scatter_reduce", "scatter_reduce_", "select_scatter",
-    "signbit", "slice_scatter", "slogdet", "squeeze_", "swapaxes_", "swapdims_", "t_", "take_along_dim",
-    "tensor_split", "trace", "transpose_", "unfold", "unique_consecutive", "unsqueeze_", "vdot", "vsplit",
+    "signbit", "slice_scatter", "squeeze_", "swapaxes_", "swapdims_", "t_", "take_along_dim",
+    "tensor_split", "trace", "transpose_", "unfold", "unique_consecutive", "unsqueeze_", "vsplit",
 )
 
 
