@@ -169,7 +169,7 @@ static int det_raw(cg_tensor *a, cg_tensor **det, cg_tensor **sign, cg_tensor **
     int nout = det ? 1 : 2;
     for (int k = 0; c && k < nout; k++) outs[k] = cg_empty(a->shape, a->ndim - 2, (cg_dtype)a->dtype);
     int *piv = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    int rc = c && outs[nout - 1] && piv ? 0 : -1;
+    int rc = c && outs[0] && (nout == 1 || outs[1]) && piv ? 0 : -1;
     if (!piv) cg_error_set(CG_ERR_MEMORY, "out of memory");
     for (int64_t k = 0; rc == 0 && k < batch; k++) {
         int m = n, lda = n > 0 ? n : 1, info = 0;
