@@ -153,7 +153,7 @@ static void lu_slogdet(const void *p, bool f32, int n, const int *piv, double ou
         double u = f32 ? ((const float *)p)[(int64_t)i * n + i] : ((const double *)p)[(int64_t)i * n + i];
         if (piv[i] != i + 1) d = -d, s = -s;
         d *= u;
-        s = u < 0 ? -s : u == 0 ? 0 : s;
+        s = u < 0 ? -s : u > 0 ? s : 0; /* 0 for NaN too, as PyTorch */
         l += log(fabs(u));
     }
     out[0] = d, out[1] = s, out[2] = l;
@@ -310,9 +310,14 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
         return 0;                                                                                      \
     }
 
+/* gesdd's info as PyTorch reports it: < 0 is LAPACK's complaint about a NaN */
 static int svd_error(int info) {
-    cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix is "
-                 "ill-conditioned or has too many repeated singular values (error code: %d).", info);
+    if (info < 0)
+        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix "
+                     "contained non-finite values.");
+    else
+        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix is "
+                     "ill-conditioned or has too many repeated singular values (error code: %d).", info);
     return -1;
 }
 

@@ -148,6 +148,21 @@ def test_in_place_forms(name, shapes, kw):
     compare(fn, [draw(s, k) for k, s in enumerate(shapes)])
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(beta=2, alpha=3), dict(beta=0.5, alpha=2.7), dict(beta=0, alpha=-1)],
+                         ids=str)
+def test_integer_products_truncate_beta_and_alpha(kw):
+    torch = torch_or_skip()
+    for lib in (cgrad, torch):
+        m = lib.tensor([[1, 2], [3, 4]])
+        r = [lib.addmv(m[0], m, m[1], **kw), lib.addbmm(m, m[None], m[None], **kw)]
+        if not any(isinstance(v, float) for v in kw.values()):  # addr refuses those
+            r.append(lib.addr(m, m[0], m[1], **kw))
+        if lib is cgrad:
+            ours = r
+    for a, b in zip(ours, r):
+        assert a.dtype == cgrad.int64 and a.tolist() == b.tolist()
+
+
 PRODUCT_ERRORS = [
     lambda m: m.addmv(m.randn(3), m.randn(3, 4), m.randn(5)),
     lambda m: m.addmv(m.randn(2), m.randn(3, 4), m.randn(4)),
@@ -160,6 +175,8 @@ PRODUCT_ERRORS = [
     lambda m: m.addr(m.randn(3, 4), m.randn(3, 1), m.randn(4)),
     lambda m: m.addr(m.randn(3, 4), m.randn(3), m.randn(4, 1)),
     lambda m: m.addr(m.randn(3, 5), m.randn(3), m.randn(4)),
+    lambda m: m.addr(m.ones(3, 4, dtype=m.int64), m.ones(3, dtype=m.int64), m.ones(4, dtype=m.int64), beta=0.5),
+    lambda m: m.addr(m.ones(3, 4, dtype=m.int64), m.ones(3, dtype=m.int64), m.ones(4, dtype=m.int64), alpha=2.0),
     lambda m: m.addbmm(m.randn(3, 4), m.randn(3, 5), m.randn(2, 5, 4)),
     lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5), m.randn(2, 5)),
     lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5), m.randn(3, 5, 4)),
@@ -394,6 +411,15 @@ def test_det_gradient_in_a_batch_with_a_singular_matrix():
     assert not grads[0][1].any()
 
 
+def test_nan_matrices():
+    torch = torch_or_skip()
+    a = [[math.nan, 1.0], [2.0, 3.0]]
+    for lib in (cgrad, torch):
+        sign, logabsdet = lib.slogdet(lib.tensor(a))
+        assert sign.item() == 0 and math.isnan(logabsdet.item()) and math.isnan(lib.det(lib.tensor(a)).item())
+        assert math.isnan(lib.logdet(lib.tensor(a)).item())
+
+
 def test_logdet_of_negative_determinant_is_nan():
     torch = torch_or_skip()
     a = [[0.0, 1.0], [1.0, 0.0]]
@@ -442,6 +468,7 @@ def test_pinverse_of_rank_deficient_matrices(dtype):
 
 
 PINV_ERRORS = [
+    lambda m: m.pinverse(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
     lambda m: m.pinverse(m.randn(3)),
     lambda m: m.pinverse(m.ones(3, 3, dtype=m.int64)),
     lambda m: m.pinverse(m.randn(3, 3), rcond="a"),

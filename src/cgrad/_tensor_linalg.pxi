@@ -11,7 +11,16 @@ cdef str _type_name(_TensorBase t):
 
 cdef object _scaled_sum(object input, object product, double beta, double alpha):
     """beta * input + alpha * product. When beta is 0 input's values (NaN too)
-    are not read, as PyTorch; input still gets its (zero) gradient."""
+    are not read, as PyTorch; input still gets its (zero) gradient. For
+    integer tensors beta and alpha are truncated to integers, as PyTorch."""
+    if (<_TensorBase>product).t.dtype == CG_INT64:
+        beta, alpha = <double><int64_t>beta, <double><int64_t>alpha
+        if alpha != 1:
+            product = product * <int64_t>alpha
+        alpha = 1
+        if beta != 0 and beta != 1:
+            input = input * <int64_t>beta
+            beta = 1
     if alpha != 1:
         product = product * alpha
     if beta == 0:
@@ -42,6 +51,9 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     cdef _TensorBase v1 = tensor_arg(vec1, "addr", "vec1", 2)
     cdef _TensorBase v2 = tensor_arg(vec2, "addr", "vec2", 3)
     b, a = number_arg(beta, "addr", "beta"), number_arg(alpha, "addr", "alpha")
+    for name, value in (("beta", beta), ("alpha", alpha)):
+        if x.t.dtype == CG_INT64 and isinstance(value, float):
+            raise RuntimeError(f"For integral input tensors, argument {name} must not be a floating point number.")
     for name, v in (("vec1", v1), ("vec2", v2)):
         if v.t.ndim != 1:
             raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v.t.ndim}-D")
