@@ -465,6 +465,15 @@ cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, d
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
 /* The cross product of a and b (same ndim, broadcast, same dtype) along dim, where both have 3 elements. */
 cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim);
+/* Batches of square float32/float64 matrices (ops_lapack.c, LAPACK's LU):
+ * the inverse (an error for a singular matrix), the determinant, and its
+ * sign and log|det| (new references in *sign and *logabsdet; 0 or -1). */
+cg_tensor *cg_linalg_inv(cg_tensor *a);
+cg_tensor *cg_linalg_det(cg_tensor *a);
+int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet);
+/* The pseudo-inverse of each matrix (any shape) by its SVD, the singular
+ * values at most rcond times the largest taken as 0. */
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -98,6 +98,11 @@ OPS = [
     Op("addmm", lambda m, i, a, b: m.addmm(i, a, b, beta=0.5, alpha=-1.5).tanh(), [(4,), (3, 2), (2, 4)]),
     Op("baddbmm", lambda m, i, a, b: m.baddbmm(i, a, b, beta=2, alpha=0.5) ** 2, [(3, 1), (2, 3, 2), (2, 2, 4)]),
     Op("cross", lambda m, a, b: m.cross(a, b, dim=1) ** 2, [(2, 3), (1, 3)]),
+    Op("inverse", lambda m, a: m.inverse(a), [(3, 3)]),
+    Op("det", lambda m, a: m.det(a), [(2, 3, 3)]),
+    Op("slogdet", lambda m, a: m.slogdet(a)[1], [(3, 3)]),
+    Op("pinverse", lambda m, a: m.pinverse(a), [(3, 4)]),
+    Op("pinverse tall", lambda m, a: m.pinverse(a.mT), [(2, 4)]),
     # ---- shape (ops_shape.c)
     Op("reshape", lambda m, a: a.reshape(4, 3) ** 2, [(3, 4)]),
     Op("view", lambda m, a: a.view(-1) * a.view(-1), [(3, 4)]),

@@ -270,6 +270,10 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
     cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha)
     cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim)
+    cg_tensor *cg_linalg_inv(cg_tensor *a)
+    cg_tensor *cg_linalg_det(cg_tensor *a)
+    int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet)
+    cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

@@ -1895,10 +1895,11 @@ include "_tensor_reduce.pxi"
 include "_tensor_shape.pxi"
 include "_tensor_index.pxi"
 include "_tensor_nn.pxi"
+include "_tensor_linalg.pxi"
 include "_compile.pxi"
 
 
-cdef class Tensor(_TensorNN):
+cdef class Tensor(_TensorLinalg):
     """A multi-dimensional array that can record the operations applied to it."""
 
     # here, where no method reads the C field of the same name
@@ -1954,12 +1955,6 @@ cdef class Tensor(_TensorNN):
     def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
-    def addbmm(self, *args, **kwargs): raise not_implemented("Tensor.addbmm")
-    def addbmm_(self, *args, **kwargs): raise not_implemented("Tensor.addbmm_")
-    def addmv(self, *args, **kwargs): raise not_implemented("Tensor.addmv")
-    def addmv_(self, *args, **kwargs): raise not_implemented("Tensor.addmv_")
-    def addr(self, *args, **kwargs): raise not_implemented("Tensor.addr")
-    def addr_(self, *args, **kwargs): raise not_implemented("Tensor.addr_")
     def bitwise_and_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_and_")
     def bitwise_or_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_or_")
     def bitwise_xor_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_xor_")
@@ -1969,10 +1964,8 @@ cdef class Tensor(_TensorNN):
     def bitwise_right_shift_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_right_shift_")
     def copysign(self, *args, **kwargs): raise not_implemented("Tensor.copysign")
     def copysign_(self, *args, **kwargs): raise not_implemented("Tensor.copysign_")
-    def det(self, *args, **kwargs): raise not_implemented("Tensor.det")
     def digamma(self, *args, **kwargs): raise not_implemented("Tensor.digamma")
     def digamma_(self, *args, **kwargs): raise not_implemented("Tensor.digamma_")
-    def dist(self, *args, **kwargs): raise not_implemented("Tensor.dist")
     def float_power(self, *args, **kwargs): raise not_implemented("Tensor.float_power")
     def float_power_(self, *args, **kwargs): raise not_implemented("Tensor.float_power_")
     def fmax(self, *args, **kwargs): raise not_implemented("Tensor.fmax")
@@ -1984,9 +1977,6 @@ cdef class Tensor(_TensorNN):
     def heaviside_(self, *args, **kwargs): raise not_implemented("Tensor.heaviside_")
     def i0(self, *args, **kwargs): raise not_implemented("Tensor.i0")
     def i0_(self, *args, **kwargs): raise not_implemented("Tensor.i0_")
-    def inner(self, *args, **kwargs): raise not_implemented("Tensor.inner")
-    def inverse(self, *args, **kwargs): raise not_implemented("Tensor.inverse")
-    def kron(self, *args, **kwargs): raise not_implemented("Tensor.kron")
     def lcm(self, *args, **kwargs): raise not_implemented("Tensor.lcm")
     def lcm_(self, *args, **kwargs): raise not_implemented("Tensor.lcm_")
     def ldexp(self, *args, **kwargs): raise not_implemented("Tensor.ldexp")
@@ -1994,21 +1984,15 @@ cdef class Tensor(_TensorNN):
     def lgamma(self, *args, **kwargs): raise not_implemented("Tensor.lgamma")
     def lgamma_(self, *args, **kwargs): raise not_implemented("Tensor.lgamma_")
     def logaddexp2(self, *args, **kwargs): raise not_implemented("Tensor.logaddexp2")
-    def logdet(self, *args, **kwargs): raise not_implemented("Tensor.logdet")
     def logical_and_(self, *args, **kwargs): raise not_implemented("Tensor.logical_and_")
     def logical_or_(self, *args, **kwargs): raise not_implemented("Tensor.logical_or_")
     def logical_xor_(self, *args, **kwargs): raise not_implemented("Tensor.logical_xor_")
     def logit(self, *args, **kwargs): raise not_implemented("Tensor.logit")
     def logit_(self, *args, **kwargs): raise not_implemented("Tensor.logit_")
-    def matrix_exp(self, *args, **kwargs): raise not_implemented("Tensor.matrix_exp")
-    def matrix_power(self, *args, **kwargs): raise not_implemented("Tensor.matrix_power")
     def mvlgamma(self, *args, **kwargs): raise not_implemented("Tensor.mvlgamma")
     def nextafter(self, *args, **kwargs): raise not_implemented("Tensor.nextafter")
-    def pinverse(self, *args, **kwargs): raise not_implemented("Tensor.pinverse")
     def polygamma(self, *args, **kwargs): raise not_implemented("Tensor.polygamma")
     def signbit(self, *args, **kwargs): raise not_implemented("Tensor.signbit")
-    def slogdet(self, *args, **kwargs): raise not_implemented("Tensor.slogdet")
-    def vdot(self, *args, **kwargs): raise not_implemented("Tensor.vdot")
 
 
 

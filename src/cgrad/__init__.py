@@ -35,7 +35,7 @@ from cgrad._stats import (  # noqa: E402
     bincount, corrcoef, cov, histc, nanmedian, nanquantile, prelu, quantile, scatter_reduce, unique_consecutive,
 )
 from cgrad import autograd  # noqa: E402
-from cgrad import nn, optim  # noqa: E402
+from cgrad import linalg, nn, optim  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402

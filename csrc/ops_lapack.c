@@ -1,0 +1,435 @@
+/* Linear algebra over LAPACK: inverse, det and slogdet of (batches of)
+ * square matrices.
+ *
+ * LAPACK is column-major; each matrix is handed over as a contiguous copy
+ * of its transpose, so the factorisation is of A itself (P A = L U) and a
+ * singular matrix reports the pivot PyTorch reports. The LAPACK is
+ * scipy-openblas32's, whose Fortran symbols carry a scipy_ prefix. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void scipy_sgetrf_(int *m, int *n, float *a, int *lda, int *ipiv, int *info);
+void scipy_dgetrf_(int *m, int *n, double *a, int *lda, int *ipiv, int *info);
+void scipy_sgesv_(int *n, int *nrhs, float *a, int *lda, int *ipiv, float *b, int *ldb, int *info);
+void scipy_dgesv_(int *n, int *nrhs, double *a, int *lda, int *ipiv, double *b, int *ldb, int *info);
+
+/* ---- checks and layout -------------------------------------------------------------------- */
+
+/* PyTorch's checks of a batch of square floating matrices, in its order. */
+static int check_square(const cg_tensor *a, const char *fname) {
+    if (a->ndim < 2) {
+        cg_error_set(CG_ERR_RUNTIME, "%s: The input tensor A must have at least 2 dimensions.", fname);
+        return -1;
+    }
+    int64_t r = a->shape[a->ndim - 2], c = a->shape[a->ndim - 1];
+    if (r != c) {
+        cg_error_set(CG_ERR_RUNTIME, "%s: A must be batches of square matrices, but they are %lld by %lld matrices",
+                     fname, (long long)r, (long long)c);
+        return -1;
+    }
+    if (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64) {
+        cg_error_set(CG_ERR_RUNTIME, "%s: Expected a floating point or complex tensor as input. Got %s", fname,
+                     cg_dtype_torch_name((cg_dtype)a->dtype));
+        return -1;
+    }
+    if (c > 46340) { /* n * n must fit LAPACK's 32-bit ints */
+        cg_error_set(CG_ERR_RUNTIME, "%s: matrices of size %lld are too large", fname, (long long)c);
+        return -1;
+    }
+    return 0;
+}
+
+/* A new contiguous tensor holding each matrix of a transposed: column-major A. */
+static cg_tensor *column_major(cg_tensor *a) {
+    cg_tensor *t = cg_mT(a);
+    cg_tensor *c = t ? cg_empty(t->shape, t->ndim, (cg_dtype)a->dtype) : NULL;
+    if (c && cg_copy_data(c, t)) {
+        cg_tensor_release(c);
+        c = NULL;
+    }
+    cg_tensor_release(t);
+    return c;
+}
+
+/* The number of matrices in a batch of n x n matrices of shape. */
+static int64_t batch_of(const cg_tensor *a) {
+    int64_t b = 1;
+    for (int d = 0; d < a->ndim - 2; d++) b *= a->shape[d];
+    return b;
+}
+
+static void singular_error(const cg_tensor *a, int64_t k, int info) {
+    if (a->ndim > 2)
+        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: (Batch element %lld): The diagonal element %d is zero, the inversion "
+                     "could not be completed because the input matrix is singular.", (long long)k, info);
+    else
+        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: The diagonal element %d is zero, the inversion could not be "
+                     "completed because the input matrix is singular.", info);
+}
+
+/* ---- inverse ------------------------------------------------------------------------------- */
+
+/* Solves A X = I for each matrix; X lands column-major in x (contiguous,
+ * zeroed, a's shape). Errors on a singular matrix. */
+static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
+    int n = (int)a->shape[a->ndim - 1], info = 0;
+    int64_t batch = batch_of(a), nn = (int64_t)n * n;
+    int *piv = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    if (!piv) return cg_error_set(CG_ERR_MEMORY, "out of memory"), -1;
+    bool f32 = a->dtype == CG_FLOAT32;
+    for (int64_t k = 0; k < batch && info == 0; k++) {
+        int m = n, nrhs = n, lda = n > 0 ? n : 1, ldb = lda;
+        if (f32) {
+            float *b = (float *)x->storage->data + k * nn;
+            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0f;
+            scipy_sgesv_(&m, &nrhs, (float *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
+        } else {
+            double *b = (double *)x->storage->data + k * nn;
+            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0;
+            scipy_dgesv_(&m, &nrhs, (double *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
+        }
+        if (info > 0) singular_error(a, k, info);
+    }
+    free(piv);
+    return info == 0 ? 0 : -1;
+}
+
+/* A^-1 of each matrix of a, without recording. */
+static cg_tensor *inverse_raw(cg_tensor *a) {
+    cg_tensor *c = column_major(a);
+    cg_tensor *x = c ? cg_zeros(a->shape, a->ndim, (cg_dtype)a->dtype) : NULL, *out = NULL;
+    if (x && !solve_identity(a, c, x)) { /* x holds X^T row-major */
+        cg_tensor *xt = cg_mT(x);
+        out = xt ? cg_contiguous(xt) : NULL;
+        cg_tensor_release(xt);
+    }
+    cg_tensor_release(c);
+    cg_tensor_release(x);
+    return out;
+}
+
+static int inverse_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(A^-1) = -A^-1 dA A^-1, so dL/dA = -A^-T g A^-T (the output saved in slot 0) */
+    cg_tensor *x = cg_unpack(n, 0), *xt = x ? cg_mT(x) : NULL;
+    cg_tensor *l = xt ? cg_matmul(xt, gout[0]) : NULL, *r = l ? cg_matmul(l, xt) : NULL;
+    gin[0] = r ? cg_neg(r) : NULL;
+    cg_tensor_release(x);
+    cg_tensor_release(xt);
+    cg_tensor_release(l);
+    cg_tensor_release(r);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op inverse_op = {"LinalgInvExBackward0", inverse_backward, NULL};
+
+cg_tensor *cg_linalg_inv(cg_tensor *a) {
+    if (check_square(a, "linalg.inv")) return NULL;
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = inverse_raw(a);
+    cg_set_grad_enabled(on);
+    if (!out || !cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(&inverse_op, &a, 1, 1);
+    if (!n || cg_save(n, 0, out, true)) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+/* ---- det / slogdet --------------------------------------------------------------------------- */
+
+/* The det, its sign and log|det| of one LU-factored column-major n x n
+ * matrix (float or double at p): det(A) = +-prod(diag U), the sign that of
+ * the row swaps. */
+static void lu_slogdet(const void *p, bool f32, int n, const int *piv, double out[3]) {
+    double d = 1, s = 1, l = 0;
+    for (int i = 0; i < n; i++) {
+        double u = f32 ? ((const float *)p)[(int64_t)i * n + i] : ((const double *)p)[(int64_t)i * n + i];
+        if (piv[i] != i + 1) d = -d, s = -s;
+        d *= u;
+        s = u < 0 ? -s : u > 0 ? s : 0; /* 0 for NaN too, as PyTorch */
+        l += log(fabs(u));
+    }
+    out[0] = d, out[1] = s, out[2] = l;
+}
+
+/* For each matrix of a: its det in *det, or its sign and log|det|; the
+ * results of a's batch shape, without recording. */
+static int det_raw(cg_tensor *a, cg_tensor **det, cg_tensor **sign, cg_tensor **logabs) {
+    int n = (int)a->shape[a->ndim - 1];
+    int64_t batch = batch_of(a), nn = (int64_t)n * n;
+    bool f32 = a->dtype == CG_FLOAT32;
+    cg_tensor *c = column_major(a), *outs[2] = {NULL, NULL};
+    int nout = det ? 1 : 2;
+    for (int k = 0; c && k < nout; k++) outs[k] = cg_empty(a->shape, a->ndim - 2, (cg_dtype)a->dtype);
+    int *piv = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    int rc = c && outs[0] && (nout == 1 || outs[1]) && piv ? 0 : -1;
+    if (!piv) cg_error_set(CG_ERR_MEMORY, "out of memory");
+    for (int64_t k = 0; rc == 0 && k < batch; k++) {
+        int m = n, lda = n > 0 ? n : 1, info = 0;
+        char *p = c->storage->data + k * nn * (f32 ? 4 : 8);
+        if (n > 0 && f32) scipy_sgetrf_(&m, &m, (float *)p, &lda, piv, &info);
+        if (n > 0 && !f32) scipy_dgetrf_(&m, &m, (double *)p, &lda, piv, &info);
+        double v[3];
+        lu_slogdet(p, f32, n, piv, v);
+        if (!det) v[0] = v[1], v[1] = v[2]; /* sign, log|det| */
+        for (int j = 0; j < nout; j++) {
+            if (f32) ((float *)outs[j]->storage->data)[k] = (float)v[j];
+            else ((double *)outs[j]->storage->data)[k] = v[j];
+        }
+    }
+    free(piv);
+    cg_tensor_release(c);
+    if (rc) {
+        cg_tensor_release(outs[0]);
+        cg_tensor_release(outs[1]);
+        return -1;
+    }
+    if (det) *det = outs[0];
+    else *sign = outs[0], *logabs = outs[1];
+    return 0;
+}
+
+/* (A with each matrix whose d is 0 replaced by I)^-T, recorded: A^-T where
+ * it exists, and a finite stand-in where it does not. */
+static cg_tensor *inverse_t_where(cg_tensor *a, cg_tensor *d) {
+    int64_t n = a->shape[a->ndim - 1];
+    cg_tensor *zero = cg_scalar_tensor(0, CG_FLOAT64, d);
+    cg_tensor *z = zero ? cg_eq(d, zero) : NULL, *z1 = z ? cg_unsqueeze(z, -1) : NULL;
+    cg_tensor *z2 = z1 ? cg_unsqueeze(z1, -1) : NULL, *eye = z2 ? cg_eye(n, n, (cg_dtype)a->dtype) : NULL;
+    cg_tensor *safe = eye ? cg_where(z2, eye, a) : NULL, *inv = safe ? cg_linalg_inv(safe) : NULL;
+    cg_tensor *out = inv ? cg_mT(inv) : NULL;
+    cg_tensor *tmp[7] = {zero, z, z1, z2, eye, safe, inv};
+    for (int k = 0; k < 7; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+/* v[..., None, None] * m */
+static cg_tensor *scale_matrices(cg_tensor *v, cg_tensor *m) {
+    cg_tensor *v1 = cg_unsqueeze(v, -1), *v2 = v1 ? cg_unsqueeze(v1, -1) : NULL;
+    cg_tensor *out = v2 ? cg_mul(v2, m) : NULL;
+    cg_tensor_release(v1);
+    cg_tensor_release(v2);
+    return out;
+}
+
+static int det_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d det(A)/dA = det(A) A^-T; 0 where det(A) is 0, as PyTorch (A in slot 0, det in 1) */
+    cg_tensor *a = cg_unpack(n, 0), *d = a ? cg_unpack(n, 1) : NULL;
+    cg_tensor *it = d ? inverse_t_where(a, d) : NULL, *gd = it ? cg_mul(gout[0], d) : NULL;
+    gin[0] = gd ? scale_matrices(gd, it) : NULL;
+    cg_tensor *tmp[4] = {a, d, it, gd};
+    for (int k = 0; k < 4; k++) cg_tensor_release(tmp[k]);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op det_op = {"LinalgDetBackward0", det_backward, NULL};
+
+cg_tensor *cg_linalg_det(cg_tensor *a) {
+    cg_tensor *out = NULL;
+    if (check_square(a, "linalg.det") || det_raw(a, &out, NULL, NULL)) return NULL;
+    if (!cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(&det_op, &a, 1, 1);
+    if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, out, true)) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
+static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d log|det A|/dA = A^-T; not finite where A is singular (A in slot 0, sign in 1) */
+    cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL;
+    cg_tensor *it = s ? inverse_t_where(a, s) : NULL, *as = it ? cg_abs(s) : NULL;
+    cg_tensor *gs = as ? cg_div(gout[0], as) : NULL; /* g / 0 where singular */
+    gin[0] = gs ? scale_matrices(gs, it) : NULL;
+    cg_tensor *tmp[5] = {a, s, it, as, gs};
+    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op slogdet_op = {"LinalgSlogdetBackward0", slogdet_backward, NULL};
+
+int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet) {
+    cg_tensor *s = NULL, *l = NULL;
+    if (check_square(a, "linalg.slogdet") || det_raw(a, NULL, &s, &l)) return -1;
+    if (cg_any_requires_grad(&a, 1)) {
+        cg_node *n = cg_node_new(&slogdet_op, &a, 1, 1);
+        if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, s, false)) {
+            cg_tensor_release(s);
+            cg_tensor_release(l);
+            cg_node_release(n);
+            return -1;
+        }
+        cg_set_history(l, n, 0);
+        cg_node_release(n);
+    }
+    *sign = s;
+    *logabsdet = l;
+    return 0;
+}
+
+/* ---- pinverse ------------------------------------------------------------------------------ */
+
+void scipy_sgesdd_(const char *jobz, int *m, int *n, float *a, int *lda, float *s, float *u, int *ldu, float *vt,
+                   int *ldvt, float *work, int *lwork, int *iwork, int *info, size_t jobz_len);
+void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double *s, double *u, int *ldu,
+                   double *vt, int *ldvt, double *work, int *lwork, int *iwork, int *info, size_t jobz_len);
+
+/* The pseudo-inverse of one matrix by its SVD: a row-major m x n A is a
+ * column-major B = A^T (r = n rows, c = m columns); with B = U S V^T, pinv(B)
+ * = V S^+ U^T (c x r, column-major) reads row-major as pinv(A). S^+ inverts
+ * the singular values above rcond * max(S) and zeroes the others. `a` is
+ * overwritten; `ws` holds r*k + k*c + k elements, k = min(r, c). */
+#define CG_PINV_ONE(T, gesdd)                                                                          \
+    static int pinv_one_##T(T *a, int r, int c, double rcond, T *out, T *ws, int *iwork) {            \
+        int k = r < c ? r : c, lda = r, ldu = r, ldvt = k, lwork = -1, info = 0;                      \
+        T *u = ws, *vt = u + (int64_t)r * k, *s = vt + (int64_t)k * c, query;                          \
+        gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, &query, &lwork, iwork, &info, 1);           \
+        lwork = (int)query + 1;                                                                        \
+        T *work = malloc(sizeof(T) * (size_t)lwork);                                                   \
+        if (!work) return cg_error_set(CG_ERR_MEMORY, "out of memory"), -1;                            \
+        gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork, &info, 1);             \
+        free(work);                                                                                    \
+        if (info != 0) return svd_error(info);                                                         \
+        double cut = rcond * (k > 0 ? s[0] : 0); /* s is sorted, largest first */                      \
+        for (int l = 0; l < k; l++) s[l] = (double)s[l] > cut ? (T)1 / s[l] : 0;                       \
+        for (int j = 0; j < r; j++)                                                                    \
+            for (int i = 0; i < c; i++) { /* pinv(B)[i, j] = sum_l V[i, l] S^+[l] U[j, l] */           \
+                T acc = 0;                                                                             \
+                for (int l = 0; l < k; l++) acc += vt[l + (int64_t)i * k] * s[l] * u[j + (int64_t)l * r]; \
+                out[i + (int64_t)j * c] = acc;                                                         \
+            }                                                                                          \
+        return 0;                                                                                      \
+    }
+
+/* gesdd's info as PyTorch reports it: < 0 is LAPACK's complaint about a NaN */
+static int svd_error(int info) {
+    if (info < 0)
+        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix "
+                     "contained non-finite values.");
+    else
+        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix is "
+                     "ill-conditioned or has too many repeated singular values (error code: %d).", info);
+    return -1;
+}
+
+CG_PINV_ONE(float, scipy_sgesdd_)
+CG_PINV_ONE(double, scipy_dgesdd_)
+
+/* pinv of each m x n matrix of a (n x m results), without recording. */
+static cg_tensor *pinv_raw(cg_tensor *a, double rcond) {
+    int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
+    int64_t batch = batch_of(a), mn = (int64_t)m * n;
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    shape[a->ndim - 2] = n, shape[a->ndim - 1] = m;
+    bool f32 = a->dtype == CG_FLOAT32;
+    size_t es = f32 ? 4 : 8;
+    cg_tensor *c = cg_contiguous(a), *copy = c ? cg_clone(c) : NULL; /* LAPACK overwrites it */
+    cg_tensor *out = copy ? cg_zeros(shape, a->ndim, (cg_dtype)a->dtype) : NULL;
+    void *ws = malloc(es * (size_t)((int64_t)m * k + (int64_t)k * n + k + 1));
+    int *iwork = malloc(sizeof(int) * (size_t)(8 * k + 1));
+    int rc = out && ws && iwork ? 0 : -1;
+    if (out && (!ws || !iwork)) cg_error_set(CG_ERR_MEMORY, "out of memory");
+    for (int64_t b = 0; rc == 0 && k > 0 && b < batch; b++) {
+        char *src = cg_ptr(copy) + b * mn * (int64_t)es, *dst = (char *)out->storage->data + b * mn * (int64_t)es;
+        rc = f32 ? pinv_one_float((float *)src, n, m, rcond, (float *)dst, ws, iwork)
+                 : pinv_one_double((double *)src, n, m, rcond, (double *)dst, ws, iwork);
+    }
+    free(ws);
+    free(iwork);
+    cg_tensor_release(c);
+    cg_tensor_release(copy);
+    if (rc) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* (x @ y) with x, y new references released; NULL if either is */
+static cg_tensor *mm_take(cg_tensor *x, cg_tensor *y) {
+    cg_tensor *r = x && y ? cg_matmul(x, y) : NULL;
+    cg_tensor_release(x);
+    cg_tensor_release(y);
+    return r;
+}
+
+static cg_tensor *matmul_ref(cg_tensor *x, cg_tensor *y) { return x && y ? cg_matmul(x, y) : NULL; }
+
+static cg_tensor *sub_take(cg_tensor *x, cg_tensor *y) {
+    cg_tensor *r = x && y ? cg_sub(x, y) : NULL;
+    cg_tensor_release(x);
+    cg_tensor_release(y);
+    return r;
+}
+
+/* The gradient of pinv for m <= n, with P = pinv(A), G = g^T, K = G P:
+ * -(P K)^T + K P^T - A P K P^T + P^T P (G - K A). The m > n case is this
+ * one for A^T (pinv(A^T) = P^T), transposed. */
+static cg_tensor *pinv_grad_wide(cg_tensor *a, cg_tensor *p, cg_tensor *g) {
+    cg_tensor *gt = cg_mT(g), *pt = cg_mT(p);
+    cg_tensor *k = matmul_ref(gt, p), *kpt = matmul_ref(k, pt);
+    cg_tensor *pk = matmul_ref(p, k), *pkt = pk ? cg_mT(pk) : NULL;
+    cg_tensor *t1 = sub_take(kpt ? (cg_tensor_retain(kpt), kpt) : NULL, pkt);  /* K P^T - (P K)^T */
+    cg_tensor *t2 = mm_take(matmul_ref(a, p), kpt ? (cg_tensor_retain(kpt), kpt) : NULL); /* A P K P^T */
+    cg_tensor *t3 = mm_take(matmul_ref(pt, p), sub_take(gt ? (cg_tensor_retain(gt), gt) : NULL, matmul_ref(k, a)));
+    cg_tensor *out = sub_take(t1, t2), *r = out && t3 ? cg_add(out, t3) : NULL;
+    cg_tensor *tmp[8] = {gt, pt, k, kpt, pk, out, t3, NULL};
+    for (int i = 0; i < 8; i++) cg_tensor_release(tmp[i]);
+    return r;
+}
+
+static int pinv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d pinv(A) for a constant rank: see pinv_grad_wide (A in slot 0, pinv(A) in 1) */
+    cg_tensor *a = cg_unpack(n, 0), *p = a ? cg_unpack(n, 1) : NULL;
+    if (p && a->shape[a->ndim - 2] <= a->shape[a->ndim - 1]) {
+        gin[0] = pinv_grad_wide(a, p, gout[0]);
+    } else if (p) {
+        cg_tensor *at = cg_mT(a), *ptr = cg_mT(p), *gt = cg_mT(gout[0]);
+        cg_tensor *r = at && ptr && gt ? pinv_grad_wide(at, ptr, gt) : NULL;
+        gin[0] = r ? cg_mT(r) : NULL;
+        cg_tensor *tmp[4] = {at, ptr, gt, r};
+        for (int i = 0; i < 4; i++) cg_tensor_release(tmp[i]);
+    }
+    cg_tensor_release(a);
+    cg_tensor_release(p);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op pinv_op = {"LinalgPinvBackward0", pinv_backward, NULL};
+
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
+    if (a->ndim < 2 || (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64)) {
+        char shape[160];
+        cg_error_set(CG_ERR_RUNTIME, "linalg.pinv(%s{%s}): expected a tensor with 2 or more dimensions of float, "
+                     "double, cfloat or cdouble types", cg_dtype_torch_name((cg_dtype)a->dtype),
+                     cg_shape_str(a->shape, a->ndim, shape, sizeof shape));
+        return NULL;
+    }
+    if (a->shape[a->ndim - 1] > INT32_MAX / 64 || a->shape[a->ndim - 2] > INT32_MAX / 64) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.pinv: matrices too large");
+        return NULL;
+    }
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = pinv_raw(a, rcond);
+    cg_set_grad_enabled(on);
+    if (!out || !cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(&pinv_op, &a, 1, 1);
+    if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, out, true)) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}

@@ -1,0 +1,510 @@
+"""addmv, addr, addbmm, inner, vdot, kron, dist, matrix_power, inverse, det,
+slogdet, logdet, pinverse and matrix_exp, checked against torch: values, gradients
+(first and second order), float32 and float64, batches, non-contiguous and
+0-size inputs, singular matrices, in-place forms and errors."""
+import math
+
+import numpy as np
+import pytest
+
+import cgrad
+from cgrad.autograd import gradcheck, gradgradcheck
+
+DTYPES = ["float64", "float32"]
+RTOL = {"float64": 1e-10, "float32": 2e-4}
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def draw(shape, seed=0, kind="normal"):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if kind == "well":  # well conditioned square matrices
+        a = a * 0.3 + np.eye(shape[-1])
+    return a
+
+
+def compare(fn, arrays, dtype="float64", rtol=None, second=True, grad_of=None):
+    """fn(lib, *leaves) in cgrad and torch on the same values: outputs, the
+    gradients of sum(out * w) and (when second) the gradients of
+    sum(first gradients * v) agree to rtol. Returns cgrad's output."""
+    torch = torch_or_skip()
+    rtol = RTOL[dtype] if rtol is None else rtol
+    results = []
+    for lib in (cgrad, torch):
+        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
+        out = fn(lib, *leaves)
+        rng = np.random.default_rng(7)
+        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
+        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
+        seconds = []
+        if second:
+            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
+            total = sum((g * v).sum() for g, v in zip(firsts, vs) if g is not None and g.requires_grad)
+            if not isinstance(total, int):
+                seconds = lib.autograd.grad(total, leaves, allow_unused=True)
+        results.append((out, firsts, seconds))
+    (o, f, s), (to, tf, ts) = results
+    assert tuple(o.shape) == tuple(to.shape)
+    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
+    close(o, to, rtol, "value")
+    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            if a is None or b is None:
+                other = b if a is None else a
+                assert other is None or not np.any(other.detach().numpy()), (what, i)
+                continue
+            close(a, b, rtol, f"{what} gradient of input {i}")
+    return o
+
+
+def close(a, b, rtol, what):
+    a = np.asarray(a.detach().numpy(), dtype=np.float64)
+    b = np.asarray(b.detach().numpy(), dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(b[np.isfinite(b)]), initial=0)))
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def same_error(fn):
+    """fn(lib) raises the same exception type (torch's LinAlgError is a
+    RuntimeError) and message in cgrad as in torch."""
+    torch = torch_or_skip()
+    with pytest.raises(Exception) as t_err:
+        fn(torch)
+    with pytest.raises(Exception) as c_err:
+        fn(cgrad)
+    want = RuntimeError if isinstance(t_err.value, RuntimeError) else type(t_err.value)
+    assert type(c_err.value) is want, (c_err.value, t_err.value)
+    assert str(c_err.value) == str(t_err.value)
+
+
+def grad_fn_name(fn, *shapes):
+    xs = [cgrad.tensor(draw(s, k, "well"), requires_grad=True) for k, s in enumerate(shapes)]
+    return fn(cgrad, *xs).grad_fn.name()
+
+
+# ---------------------------------------------------------------- addmv, addr, addbmm
+
+SCALARS = [dict(), dict(beta=0.5, alpha=-2), dict(beta=0, alpha=3), dict(beta=2, alpha=0)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", SCALARS, ids=str)
+@pytest.mark.parametrize("shapes", [((3,), (3, 4), (4,)), ((1,), (3, 4), (4,)), ((), (2, 5), (5,)),
+                                    ((0,), (0, 3), (3,)), ((2,), (2, 0), (0,))], ids=str)
+def test_addmv(shapes, kw, dtype):
+    compare(lambda m, i, a, v: m.addmv(i, a, v, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+    compare(lambda m, i, a, v: i.addmv(a, v, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+def test_addmv_transposed_and_strided():
+    compare(lambda m, i, a, v: m.addmv(i[::2], a.T, v[1::2], beta=2), [draw((6,)), draw((4, 3), 1), draw((8,), 2)])
+
+
+def test_addmv_beta_zero_ignores_nan():
+    x = cgrad.tensor([math.nan, math.inf], requires_grad=True)
+    out = cgrad.addmv(x, cgrad.ones(2, 2), cgrad.ones(2), beta=0)
+    assert out.tolist() == [2.0, 2.0]
+    out.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", SCALARS, ids=str)
+@pytest.mark.parametrize("shapes", [((3, 4), (3,), (4,)), ((4,), (3,), (4,)), ((), (2,), (5,)),
+                                    ((0, 3), (0,), (3,))], ids=str)
+def test_addr(shapes, kw, dtype):
+    compare(lambda m, i, a, b: m.addr(i, a, b, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+    compare(lambda m, i, a, b: i.addr(a, b, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", SCALARS, ids=str)
+@pytest.mark.parametrize("shapes", [((3, 4), (2, 3, 5), (2, 5, 4)), ((4,), (2, 3, 5), (2, 5, 4)),
+                                    ((3, 4), (0, 3, 5), (0, 5, 4)), ((1, 1), (3, 2, 0), (3, 0, 2))], ids=str)
+def test_addbmm(shapes, kw, dtype):
+    compare(lambda m, i, a, b: m.addbmm(i, a, b, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+    compare(lambda m, i, a, b: i.addbmm(a, b, **kw), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+def test_addbmm_transposed():
+    compare(lambda m, i, a, b: m.addbmm(i.T, a.transpose(1, 2), b.mT, alpha=0.5),
+            [draw((4, 3)), draw((2, 5, 3), 1), draw((2, 4, 5), 2)])
+
+
+@pytest.mark.parametrize("name, shapes, kw", [
+    ("addmv_", ((3,), (3, 4), (4,)), dict(beta=2, alpha=0.5)),
+    ("addr_", ((3, 4), (3,), (4,)), dict(alpha=-1)),
+    ("addbmm_", ((3, 4), (2, 3, 5), (2, 5, 4)), dict(beta=0.5)),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_in_place_forms(name, shapes, kw):
+    def fn(m, i, a, b):
+        y = i * 1
+        r = getattr(y, name)(a, b, **kw)
+        assert r is y
+        return y
+    compare(fn, [draw(s, k) for k, s in enumerate(shapes)])
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(beta=2, alpha=3), dict(beta=0.5, alpha=2.7), dict(beta=0, alpha=-1)],
+                         ids=str)
+def test_integer_products_truncate_beta_and_alpha(kw):
+    torch = torch_or_skip()
+    for lib in (cgrad, torch):
+        m = lib.tensor([[1, 2], [3, 4]])
+        r = [lib.addmv(m[0], m, m[1], **kw), lib.addbmm(m, m[None], m[None], **kw)]
+        if not any(isinstance(v, float) for v in kw.values()):  # addr refuses those
+            r.append(lib.addr(m, m[0], m[1], **kw))
+        if lib is cgrad:
+            ours = r
+    for a, b in zip(ours, r):
+        assert a.dtype == cgrad.int64 and a.tolist() == b.tolist()
+
+
+PRODUCT_ERRORS = [
+    lambda m: m.addmv(m.randn(3), m.randn(3, 4), m.randn(5)),
+    lambda m: m.addmv(m.randn(2), m.randn(3, 4), m.randn(4)),
+    lambda m: m.addmv(m.randn(3), m.randn(3, 4, dtype=m.float64), m.randn(4)),
+    lambda m: m.addmv(m.randn(3), m.randn(3, 4), m.randn(4, dtype=m.float64)),
+    lambda m: m.addmv(m.randn(3), m.randn(3), m.randn(4)),
+    lambda m: m.addmv(m.randn(3), m.randn(3, 4), m.randn(4, 1)),
+    lambda m: m.addmv(m.randn(3, 1), m.randn(3, 4), m.randn(4)),
+    lambda m: m.addmv([1.0], m.randn(3, 4), m.randn(4)),
+    lambda m: m.addr(m.randn(3, 4), m.randn(3, 1), m.randn(4)),
+    lambda m: m.addr(m.randn(3, 4), m.randn(3), m.randn(4, 1)),
+    lambda m: m.addr(m.randn(3, 5), m.randn(3), m.randn(4)),
+    lambda m: m.addr(m.ones(3, 4, dtype=m.int64), m.ones(3, dtype=m.int64), m.ones(4, dtype=m.int64), beta=0.5),
+    lambda m: m.addr(m.ones(3, 4, dtype=m.int64), m.ones(3, dtype=m.int64), m.ones(4, dtype=m.int64), alpha=2.0),
+    lambda m: m.addbmm(m.randn(3, 4), m.randn(3, 5), m.randn(2, 5, 4)),
+    lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5), m.randn(2, 5)),
+    lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5), m.randn(3, 5, 4)),
+    lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5), m.randn(2, 6, 4)),
+    lambda m: m.addbmm(m.randn(3, 3), m.randn(2, 3, 5), m.randn(2, 5, 4)),
+    lambda m: m.addbmm(m.randn(3, 4, dtype=m.float64), m.randn(2, 3, 5), m.randn(2, 5, 4)),
+    lambda m: m.addbmm(m.randn(3, 4), m.randn(2, 3, 5, dtype=m.float64), m.randn(2, 5, 4)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(PRODUCT_ERRORS)))
+def test_product_errors(k):
+    same_error(PRODUCT_ERRORS[k])
+
+
+# ---------------------------------------------------------------- inner, vdot, kron, dist
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (4, 3)), ((2, 1, 3), (3,)), ((), (2, 2)),
+                                    ((3,), ()), ((0, 3), (2, 3)), ((2, 0), (3, 0))], ids=str)
+def test_inner(shapes, dtype):
+    compare(lambda m, a, b: m.inner(a, b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+    compare(lambda m, a, b: a.inner(b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_vdot(n, dtype):
+    compare(lambda m, a, b: m.vdot(a, b), [draw((n,)), draw((n,), 1)], dtype)
+    compare(lambda m, a, b: a.vdot(b[::1]), [draw((n,)), draw((n,), 1)], dtype)
+
+
+def test_vdot_strided():
+    compare(lambda m, a, b: m.vdot(a[::2], b), [draw((6,)), draw((3,), 1)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((2, 3), (4, 2)), ((2, 3), (2,)), ((), (2,)), ((3,), (2, 2)),
+                                    ((2, 1, 3), (2, 2)), ((0, 2), (3, 1))], ids=str)
+def test_kron(shapes, dtype):
+    compare(lambda m, a, b: m.kron(a, b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+    a, b = (cgrad.tensor(draw(s, k), dtype=getattr(cgrad, dtype)) for k, s in enumerate(shapes))
+    bt = b.mT.contiguous().mT if b.ndim == 2 else b  # torch's kron refuses such a layout; cgrad's takes it
+    assert cgrad.kron(a, bt).equal(cgrad.kron(a, b)) and a.kron(b).equal(cgrad.kron(a, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, math.inf, 0])
+@pytest.mark.parametrize("shapes", [((2, 3), (3,)), ((4,), (4,)), ((), (2, 2))], ids=str)
+def test_dist(shapes, p, dtype):
+    arrays = [draw(s, k) for k, s in enumerate(shapes)]
+    if p != 0:
+        compare(lambda m, a, b: m.dist(a, b, p), arrays, dtype)
+        compare(lambda m, a, b: a.dist(b, p=p), arrays, dtype)
+        return
+    # p = 0 counts the differing elements; torch's gradient is undefined (it
+    # cannot be taken), cgrad's is zero or none
+    torch = torch_or_skip()
+    a, b = (cgrad.tensor(x, dtype=getattr(cgrad, dtype), requires_grad=True) for x in arrays)
+    out = a.dist(b, 0)
+    assert out.item() == torch.dist(*(torch.tensor(x) for x in arrays), 0).item()
+    if out.requires_grad:
+        out.backward()
+    assert all(x.grad is None or not x.grad.any() for x in (a, b))
+
+
+@pytest.mark.parametrize("p", [2, 1, math.inf])
+def test_dist_of_equal_tensors_has_zero_gradient(p):
+    compare(lambda m, a, b: m.dist(a, a.detach() * 1 + b * 0, p), [draw((2, 2)), draw((2, 2), 1)], second=False)
+
+
+VECTOR_ERRORS = [
+    lambda m: m.inner(m.randn(2, 3), m.randn(4, 2)),
+    lambda m: m.inner(m.randn(3), m.randn(3, dtype=m.float64)),
+    lambda m: m.vdot(m.randn(3), m.randn(4)),
+    lambda m: m.vdot(m.randn(3, 1), m.randn(3)),
+    lambda m: m.vdot(m.randn(3), m.randn(3, dtype=m.float64)),
+    lambda m: m.dist(m.randn(2, 3), m.randn(4)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(VECTOR_ERRORS)))
+def test_vector_errors(k):
+    same_error(VECTOR_ERRORS[k])
+
+
+def test_dist_promotes():
+    torch = torch_or_skip()
+    a, b = np.ones((2, 2)), np.zeros(2)
+    out = cgrad.dist(cgrad.tensor(a, dtype=cgrad.float32), cgrad.tensor(b, dtype=cgrad.float64))
+    ref = torch.dist(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float64))
+    assert str(out.dtype) == str(ref.dtype).replace("torch", "cgrad")
+    assert out.item() == ref.item()
+
+
+# ---------------------------------------------------------------- matrix_power
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, -1, -2, -3])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (2, 0, 0), (1, 1)], ids=str)
+def test_matrix_power(shape, n, dtype):
+    rtol = 1e-3 if dtype == "float32" else None
+    compare(lambda m, a: m.matrix_power(a, n), [draw(shape, 0, "well")], dtype, rtol=rtol)
+    compare(lambda m, a: a.mT.matrix_power(n), [draw(shape, 0, "well")], dtype, rtol=rtol)
+
+
+def test_matrix_power_int64():
+    torch = torch_or_skip()
+    a = [[1, 2], [3, 4]]
+    for n in (0, 1, 3):
+        out = cgrad.tensor(a).matrix_power(n)
+        assert out.tolist() == torch.tensor(a).matrix_power(n).tolist() and out.dtype == cgrad.int64
+
+
+MATRIX_ERRORS = [
+    lambda m: m.matrix_power(m.randn(2, 3), 2),
+    lambda m: m.matrix_power(m.randn(3), 2),
+    lambda m: m.matrix_power(m.randn(3, 3), 2.0),
+    lambda m: m.matrix_power(m.zeros(3, 3), -1),
+    lambda m: m.matrix_power(m.ones(3, 3, dtype=m.int64), -1),
+]
+for _name in ("inverse", "det", "slogdet", "logdet", "matrix_exp"):
+    MATRIX_ERRORS += [
+        lambda m, f=_name: getattr(m, f)(m.randn(3)),
+        lambda m, f=_name: getattr(m, f)(m.randn(2, 3)),
+        lambda m, f=_name: getattr(m, f)(m.ones(3, 3, dtype=m.int64)),
+        lambda m, f=_name: getattr(m.randn(2, 4, 3), f)(),
+    ]
+MATRIX_ERRORS += [
+    lambda m: m.inverse(m.zeros(3, 3)),
+    lambda m: m.inverse(m.tensor([[1.0, 2.0], [2.0, 4.0]])),
+    lambda m: m.inverse(m.zeros(2, 3, 3, dtype=m.float64)),
+    lambda m: m.inverse(m.stack([m.eye(2), m.zeros(2, 2)])),
+    lambda m: m.inverse(m.stack([m.eye(3), m.tensor([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]])]).reshape(1, 2, 3, 3)),
+    lambda m: m.linalg.inv(m.zeros(3, 3)),
+    lambda m: m.linalg.matrix_power(m.zeros(2, 3), 1),
+]
+
+
+@pytest.mark.parametrize("k", range(len(MATRIX_ERRORS)))
+def test_matrix_errors(k):
+    same_error(MATRIX_ERRORS[k])
+
+
+# ---------------------------------------------------------------- inverse, det, slogdet, logdet
+
+SQUARE_SHAPES = [(1, 1), (3, 3), (2, 4, 4), (2, 1, 3, 3), (0, 0), (2, 0, 0), (0, 3, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SQUARE_SHAPES, ids=str)
+def test_inverse(shape, dtype):
+    rtol = 1e-3 if dtype == "float32" else None
+    out = compare(lambda m, a: m.inverse(a), [draw(shape, 0, "well")], dtype, rtol=rtol)
+    compare(lambda m, a: a.mT.inverse(), [draw(shape, 0, "well")], dtype, rtol=rtol)
+    compare(lambda m, a: m.linalg.inv(a), [draw(shape, 0, "well")], dtype, rtol=rtol)
+    if out.numel():
+        assert out.grad_fn.name() == "LinalgInvExBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SQUARE_SHAPES, ids=str)
+def test_det(shape, dtype):
+    rtol = 1e-3 if dtype == "float32" else None
+    for kind in ("normal", "well"):
+        out = compare(lambda m, a: m.det(a), [draw(shape, 1, kind)], dtype, rtol=rtol)
+        compare(lambda m, a: a.mT.det(), [draw(shape, 1, kind)], dtype, rtol=rtol)
+        compare(lambda m, a: m.linalg.det(a), [draw(shape, 1, kind)], dtype, rtol=rtol)
+    assert out.grad_fn.name() == "LinalgDetBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SQUARE_SHAPES, ids=str)
+def test_slogdet_and_logdet(shape, dtype):
+    rtol = 1e-3 if dtype == "float32" else None
+    out = compare(lambda m, a: m.slogdet(a)[1], [draw(shape, 2)], dtype, rtol=rtol)
+    compare(lambda m, a: a.mT.slogdet().logabsdet, [draw(shape, 2)], dtype, rtol=rtol)
+    torch = torch_or_skip()
+    ours = cgrad.linalg.slogdet(cgrad.tensor(draw(shape, 2)))
+    theirs = torch.linalg.slogdet(torch.tensor(draw(shape, 2)))
+    assert ours.sign.tolist() == theirs.sign.tolist()
+    a = draw(shape, 2, "well")  # positive determinants
+    compare(lambda m, a: m.logdet(a), [a], dtype, rtol=rtol)
+    compare(lambda m, a: a.logdet(), [a], dtype, rtol=rtol)
+    assert out.grad_fn.name() == "LinalgSlogdetBackward0"
+
+
+def test_slogdet_is_a_named_tuple():
+    torch = torch_or_skip()
+    a = draw((3, 3))
+    ours, theirs = cgrad.slogdet(cgrad.tensor(a)), torch.slogdet(torch.tensor(a))
+    assert ours.sign.item() == theirs.sign.item() and ours[0].item() == theirs[0].item()
+    np.testing.assert_allclose(ours.logabsdet.item(), theirs.logabsdet.item(), rtol=1e-12)
+    assert not ours.sign.requires_grad
+    sign, logabsdet = cgrad.slogdet(cgrad.tensor(a, requires_grad=True))
+    assert not sign.requires_grad and logabsdet.requires_grad
+    assert "slogdet(\nsign=" in repr(ours)
+
+
+SINGULAR = [
+    [[1.0, 2.0], [2.0, 4.0]],
+    [[0.0, 0.0], [0.0, 0.0]],
+    [[1.0, 0, 0], [0, 1, 0], [0, 0, 0]],
+    [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]],
+    [[2.0, 0], [0, 0]],
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", range(len(SINGULAR)))
+def test_singular_matrices(k, dtype):
+    torch = torch_or_skip()
+    a = np.array(SINGULAR[k])
+    compare(lambda m, x: m.det(x), [a], dtype, second=False)
+    for lib in (cgrad, torch):
+        sign, logabsdet = lib.slogdet(lib.tensor(a, dtype=getattr(lib, dtype)))
+        assert sign.item() == 0 and logabsdet.item() == -math.inf
+        assert lib.logdet(lib.tensor(a, dtype=getattr(lib, dtype))).item() == -math.inf
+
+
+def test_det_gradient_in_a_batch_with_a_singular_matrix():
+    """The invertible matrices' gradients are torch's; the singular one's is 0
+    (torch's too when it is alone, while in a batch torch takes the adjugate)."""
+    torch = torch_or_skip()
+    a = np.stack([draw((3, 3)), np.array(SINGULAR[2]), draw((3, 3), 1)])
+    grads = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(a, requires_grad=True)
+        lib.det(x).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0][[0, 2]], grads[1][[0, 2]], rtol=1e-12)
+    assert not grads[0][1].any()
+
+
+def test_nan_matrices():
+    torch = torch_or_skip()
+    a = [[math.nan, 1.0], [2.0, 3.0]]
+    for lib in (cgrad, torch):
+        sign, logabsdet = lib.slogdet(lib.tensor(a))
+        assert sign.item() == 0 and math.isnan(logabsdet.item()) and math.isnan(lib.det(lib.tensor(a)).item())
+        assert math.isnan(lib.logdet(lib.tensor(a)).item())
+
+
+def test_logdet_of_negative_determinant_is_nan():
+    torch = torch_or_skip()
+    a = [[0.0, 1.0], [1.0, 0.0]]
+    assert math.isnan(cgrad.logdet(cgrad.tensor(a)).item()) and math.isnan(torch.logdet(torch.tensor(a)).item())
+
+
+def test_det_sign_and_pivots():
+    torch = torch_or_skip()
+    for seed in range(5):
+        a = draw((5, 5), seed)
+        np.testing.assert_allclose(cgrad.det(cgrad.tensor(a)).item(), torch.det(torch.tensor(a)).item(),
+                                   rtol=1e-12)
+
+
+def test_finite_differences():
+    a = cgrad.tensor(draw((2, 3, 3), 3, "well"), requires_grad=True)
+    for f in (cgrad.inverse, cgrad.det, cgrad.pinverse, lambda x: cgrad.pinverse(x[..., :2]),
+              lambda x: cgrad.slogdet(x)[1], cgrad.logdet, cgrad.matrix_exp,
+              lambda x: cgrad.matrix_power(x, -2)):
+        assert gradcheck(f, (a,))
+        assert gradgradcheck(f, (a,))
+
+
+# ---------------------------------------------------------------- pinverse
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (3, 3), (2, 3, 5), (2, 1, 5, 2), (1, 1), (0, 3), (2, 4, 0)],
+                         ids=str)
+def test_pinverse(shape, dtype):
+    rtol = 1e-3 if dtype == "float32" else 1e-8
+    out = compare(lambda m, a: m.pinverse(a), [draw(shape, 5)], dtype, rtol=rtol)
+    compare(lambda m, a: a.mT.pinverse(rcond=1e-10), [draw(shape, 5)], dtype, rtol=rtol)
+    compare(lambda m, a: m.linalg.pinv(a), [draw(shape, 5)], dtype, rtol=rtol)
+    if out.numel():
+        assert out.grad_fn.name() == "LinalgPinvBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pinverse_of_rank_deficient_matrices(dtype):
+    rtol = 1e-3 if dtype == "float32" else 1e-8
+    low_rank = draw((4, 2), 6) @ draw((2, 5), 7)  # rank 2
+    compare(lambda m, a: m.pinverse(a, rcond=1e-5), [low_rank], dtype, rtol=rtol, second=False)
+    compare(lambda m, a: m.pinverse(a, 0.5), [draw((3, 4), 8)], dtype, rtol=rtol, second=False)
+    out = cgrad.pinverse(cgrad.zeros(3, 2, dtype=getattr(cgrad, dtype)))
+    assert out.shape == (2, 3) and not out.any()
+
+
+PINV_ERRORS = [
+    lambda m: m.pinverse(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
+    lambda m: m.pinverse(m.randn(3)),
+    lambda m: m.pinverse(m.ones(3, 3, dtype=m.int64)),
+    lambda m: m.pinverse(m.randn(3, 3), rcond="a"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(PINV_ERRORS)))
+def test_pinverse_errors(k):
+    same_error(PINV_ERRORS[k])
+
+
+# ---------------------------------------------------------------- matrix_exp
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [0.01, 1.0, 4.0])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 4, 4), (0, 0), (2, 0, 0)], ids=str)
+def test_matrix_exp(shape, scale, dtype):
+    rtol = 1e-3 if dtype == "float32" else 1e-9
+    a = draw(shape, 4) * scale
+    compare(lambda m, x: m.matrix_exp(x), [a], dtype, rtol=rtol)
+    compare(lambda m, x: x.mT.matrix_exp(), [a], dtype, rtol=rtol)
+    compare(lambda m, x: m.linalg.matrix_exp(x), [a], dtype, rtol=rtol)
+
+
+def test_matrix_exp_of_known_matrices():
+    rot = cgrad.matrix_exp(cgrad.tensor([[0.0, -math.pi / 2], [math.pi / 2, 0.0]], dtype=cgrad.float64))
+    np.testing.assert_allclose(rot.numpy(), [[0.0, -1.0], [1.0, 0.0]], atol=1e-14)
+    d = cgrad.matrix_exp(cgrad.tensor([[1.0, 0.0], [0.0, -30.0]], dtype=cgrad.float64))
+    np.testing.assert_allclose(d.numpy(), [[math.e, 0.0], [0.0, math.exp(-30)]], rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------- cgrad.linalg
+
+def test_linalg_namespace():
+    assert sorted(cgrad.linalg.__all__) == [
+        "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
+    a = cgrad.tensor(draw((3, 3), 0, "well"))
+    assert cgrad.linalg.matrix_power(a, 2).allclose(a @ a)
+    assert cgrad.linalg.inv(a).allclose(cgrad.inverse(a))
