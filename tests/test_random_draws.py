@@ -227,7 +227,9 @@ def test_normal_and_uniform_errors_match_torch():
     cases = [lambda m, x: x.normal_(0, -1), lambda m, x: x.uniform_(2, 1),
              lambda m, x: m.zeros(3, dtype=m.int64).normal_(), lambda m, x: m.zeros(3, dtype=m.bool).uniform_(),
              lambda m, x: m.zeros(3, requires_grad=True).normal_(),
-             lambda m, x: m.zeros(3, requires_grad=True).uniform_()]
+             lambda m, x: m.zeros(3, requires_grad=True).uniform_(),
+             lambda m, x: x.normal_(0.5, -0.25), lambda m, x: x.uniform_(2.5, 1.0),
+             lambda m, x: m.zeros(3, dtype=m.int64).normal_(0, -1.0)]
     for case in cases:
         errors = []
         for m in (cgrad, torch):

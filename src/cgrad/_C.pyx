@@ -414,6 +414,12 @@ cdef object stats_op(str name):
     return getattr(_stats, name)
 
 
+def _stream_number(v):
+    """A double as C++ streams print it, as PyTorch's messages show numbers: 1, 2.5, inf, -nan."""
+    v = float(v)
+    return "-nan" if v != v else f"{v:g}"
+
+
 cdef floating_fill(_TensorBase t, str kernel):
     """The draws of normal_ and uniform_ are for floating tensors only: torch's
     error names the kernel that refused the dtype."""
@@ -1077,16 +1083,17 @@ cdef class _TensorBase:
     # -- in-place random fills: a copy of fresh draws, so autograd treats them as
     # torch does (a leaf that requires grad refuses them; a gradient stops there)
     def normal_(self, mean=0, std=1, *, generator=None):
-        floating_fill(self, "normal_kernel_cpu")
         if not std >= 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {_stream_number(std)}")
+        floating_fill(self, "normal_kernel_cpu")
         return self.copy_(randn(tuple(self.shape), dtype=self.dtype, generator=generator) * std + mean)
 
     def uniform_(self, *args, generator=None, **kwargs):
         low, high = number_pair(args, kwargs, ("from", "to"), (0, 1), "uniform_")
         floating_fill(self, "check_uniform_bounds")
         if low > high:
-            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_stream_number(low)} > "
+                               f"to={_stream_number(high)}")
         return self.copy_(rand(tuple(self.shape), dtype=self.dtype, generator=generator) * (high - low) + low)
 
     # -- shape --

@@ -6,7 +6,8 @@ import math
 import warnings
 
 import cgrad
-from cgrad._C import Tensor, _scatter_reduce_raw, bool_, float32, float64, int64, return_types
+from cgrad._C import (Tensor, _scatter_reduce_raw, _stream_number as _num, bool_, float32, float64, int64,
+                      return_types)
 from cgrad.autograd.function import Function
 
 _NO = object()  # an argument not given
@@ -309,11 +310,6 @@ def histc(input, bins=100, min=0, max=0):
         x = x[(x >= lo) & (x <= hi)]
         pos = ((x - lo) * bins / (hi - lo)).long().clamp(max=bins - 1)
         return cgrad.zeros(bins, dtype=x.dtype).scatter_add(0, pos, cgrad.ones_like(x))
-
-
-def _num(v):
-    """A double as C++ streams print it: 1, 2.5, inf, -nan."""
-    return "-nan" if math.isnan(v) else f"{v:g}"
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
