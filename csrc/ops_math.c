@@ -7,6 +7,7 @@
  * helpers below), so with create_graph they record too and higher-order
  * gradients come free.
  */
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -70,6 +71,9 @@ static cg_tensor *op3(scratch *s, cg_tensor *(*f)(cg_tensor *, cg_tensor *, cg_t
 #define RSUBN(a, v) opn(s, cg_rsub, (a), (v)) /* v - a */
 #define EQN(a, v) opn(s, cg_eq, (a), (v))
 #define LEN(a, v) opn(s, cg_le, (a), (v))
+#define LTN(a, v) opn(s, cg_lt, (a), (v))
+#define GTN(a, v) opn(s, cg_gt, (a), (v))
+#define OR(a, b) op2(s, cg_logical_or, (a), (b))
 #define WHERE(c, a, b) op3(s, cg_where, (c), (a), (b))
 #define ZERO(like) keep(s, number(0.0, (like)))
 #define UNPACK(slot) keep(s, cg_unpack(n, (slot)))
@@ -346,6 +350,30 @@ static cg_tensor *erfinv_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor 
     (void)y;
     return MUL(MULN(F(cg_exp, F(cg_square, F(cg_erfinv, x))), 0.5 * sqrt(M_PI)), g);
 }
+/* d/dx lgamma(x) = digamma(x) */
+static cg_tensor *lgamma_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_digamma, x));
+}
+/* d/dx digamma(x) = polygamma(1, x) */
+static cg_tensor *digamma_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, keep(s, cg_polygamma(1, x)));
+}
+/* d/dx I0(x) = I1(x) */
+static cg_tensor *i0_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_special_i1, x));
+}
+/* d/dx I1(x) = I0(x) - I1(x) / x, and 1/2 where |x| <= epsilon (as PyTorch, which
+ * also keeps the unused branch finite there, for the gradient of where) */
+static cg_tensor *special_i1_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    double eps = x->dtype == CG_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;
+    cg_tensor *tiny = LEN(F(cg_abs, x), eps);
+    cg_tensor *safe = WHERE(tiny, keep(s, number(eps, x)), x);
+    cg_tensor *d = SUB(F(cg_i0, safe), DIV(y, safe));
+    return MUL(g, WHERE(tiny, keep(s, number(0.5, x)), d));
+}
 /* d/dx (1/x) = -1/x^2 = -y^2 */
 static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -389,6 +417,10 @@ UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
 UNARY(erfc, "ErfcBackward0", CG_M_ERFC, NONE, X, false)
 UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
 UNARY(erfinv, "ErfinvBackward0", CG_M_ERFINV, NONE, X, false)
+UNARY(lgamma, "LgammaBackward0", CG_M_LGAMMA, NONE, X, false)
+UNARY(digamma, "DigammaBackward0", CG_M_DIGAMMA, NONE, X, false)
+UNARY(i0, "I0Backward0", CG_M_I0, NONE, X, false)
+UNARY(special_i1, "SpecialI1Backward0", CG_M_I1, NONE, X | Y, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
 #undef X
 #undef Y
@@ -692,6 +724,91 @@ cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
     out = record(op, out, &t, 1, SAVE_IN(0));
     if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = cg_tensor_item(a->is_wrapped ? a : b);
     return out;
+}
+
+/* ---- polygamma, mvlgamma and logit: a parameter beside the tensor -------------------- */
+
+/* kernel(a, v) with the number v as a broadcast operand, in a's floating dtype;
+ * recorded with v in the node's f[0]. */
+static cg_tensor *param_op(const cg_op *op, cg_mathop kernel, cg_tensor *a, double v) {
+    cg_dtype d = floating_dtype(a);
+    cg_tensor *p = cg_scalar_tensor(v, CG_FLOAT64, a);
+    if (!p) return NULL;
+    cg_tensor *ins[2] = {a, p};
+    cg_tensor *out = kernel_raw(kernel, ins, 2, d, d);
+    cg_tensor_release(p);
+    out = record(op, out, &a, 1, SAVE_IN(0));
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = v;
+    return out;
+}
+
+/* d/dx polygamma(n, x) = polygamma(n + 1, x) */
+static int polygamma_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(0);
+    gin[0] = take(MUL(gout[0], x ? keep(s, cg_polygamma((int64_t)n->f[0] + 1, x)) : NULL));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op polygamma_op = {"PolygammaBackward0", polygamma_backward, NULL};
+
+cg_tensor *cg_polygamma(int64_t n, cg_tensor *x) {
+    if (n < 0) {
+        cg_error_set(CG_ERR_RUNTIME, "polygamma(n, x) does not support negative n.");
+        return NULL;
+    }
+    return param_op(&polygamma_op, CG_M_POLYGAMMA, x, (double)n);
+}
+
+/* sum_j digamma(x - j/2) for j = p-1 .. 0, in the order the forward sums; a new reference */
+static cg_tensor *digamma_sum(cg_tensor *x, int64_t p) {
+    cg_tensor *sum = NULL;
+    for (int64_t j = p - 1; j >= 0; j--) {
+        scratch sc = {.n = 0}, *s = &sc;
+        cg_tensor *d = F(cg_digamma, ADDN(x, -0.5 * (double)j));
+        cg_tensor *next = !d ? NULL : sum ? cg_add(sum, d) : take(d);
+        drop(s);
+        cg_tensor_release(sum);
+        if (!(sum = next)) return NULL;
+    }
+    return sum;
+}
+
+/* d/dx mvlgamma(x, p) = sum_j digamma(x - j/2) */
+static int mvlgamma_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(0);
+    gin[0] = take(MUL(gout[0], x ? keep(s, digamma_sum(x, (int64_t)n->f[0])) : NULL));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op mvlgamma_op = {"MvlgammaBackward0", mvlgamma_backward, NULL};
+
+cg_tensor *cg_mvlgamma(cg_tensor *x, int64_t p) {
+    if (p < 1) {
+        cg_error_set(CG_ERR_RUNTIME, "p has to be greater than or equal to 1");
+        return NULL;
+    }
+    return param_op(&mvlgamma_op, CG_M_MVLGAMMA, x, (double)p);
+}
+
+/* d/dx log(x / (1 - x)) = 1 / (x (1 - x)); NaN outside [0, 1] without eps, and
+ * 0 outside [eps, 1 - eps] with it (where the clamp holds the output still) */
+static int logit_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *x = UNPACK(0);
+    double eps = n->f[0], lo = eps < 0 ? 0 : eps, hi = 1 - lo;
+    if (x && x->dtype == CG_FLOAT32) hi = (double)(1.0f - (float)lo);
+    cg_tensor *d = DIV(g, MUL(x, RSUBN(x, 1.0)));
+    cg_tensor *outside = OR(LTN(x, lo), GTN(x, hi));
+    gin[0] = take(WHERE(outside, keep(s, number(eps < 0 ? NAN : 0.0, g)), d));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op logit_op = {"LogitBackward0", logit_backward, NULL};
+
+cg_tensor *cg_logit(cg_tensor *x, double eps) {
+    return param_op(&logit_op, CG_M_LOGIT, x, eps < 0 ? -1.0 : eps);
 }
 
 /* ---- lerp ------------------------------------------------------------------------------ */

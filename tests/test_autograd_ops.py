@@ -203,6 +203,13 @@ OPS = [
     Op("acosh", lambda m, a: a.acosh(), [(3,)], domain=(1.2, 3.0), third=True),
     Op("atanh", lambda m, a: a.atanh(), [(3,)], domain=(-0.8, 0.8), third=True),
     Op("erfc", lambda m, a: a.erfc(), [(3,)], third=True),
+    Op("lgamma", lambda m, a: a.lgamma(), [(3,)], domain=POS, third=True),
+    Op("digamma", lambda m, a: a.digamma(), [(3,)], domain=POS, third=True),
+    Op("polygamma 2", lambda m, a: m.polygamma(2, a), [(3,)], domain=POS, third=True),
+    Op("mvlgamma 3", lambda m, a: m.mvlgamma(a, 3), [(3,)], domain=(2.0, 4.0), third=True),
+    Op("i0", lambda m, a: a.i0(), [(3,)], third=True),
+    Op("logit", lambda m, a: a.logit(), [(3,)], domain=(0.1, 0.9), third=True),
+    Op("logit eps", lambda m, a: m.logit(a, eps=0.2), [(4,)], domain=(0.05, 0.95), third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),
     Op("prod dim", lambda m, a: a.prod(1), [(2, 3)], domain="nonzero", needs="prod"),

@@ -113,6 +113,31 @@ cdef object cross_call(_TensorBase a, object other, object dim, int pos):
     return wrap(cg_cross(a.t, b.t, int_arg(dim, "cross", "dim")))
 
 
+cdef int64_t order_arg(object x, str fname, str arg, int pos) except? -1:
+    """An int argument of the gamma functions (n, p): ints and 0-d integer
+    tensors, never a bool or a float, with PyTorch's TypeError."""
+    if not isinstance(x, bool):
+        try:
+            return operator.index(x)
+        except TypeError:
+            pass
+    raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be int, not {type(x).__name__}")
+
+
+cdef double eps_arg(object eps, int pos) except? -2:
+    """logit's eps: None (no clamp, -1 here) or a number."""
+    if eps is None:
+        return -1.0
+    if not is_number(eps) and not isinstance(eps, _TensorBase):
+        raise TypeError(f"logit(): argument 'eps' (position {pos}) must be float, not {type(eps).__name__}")
+    return number_arg(eps, "logit", "eps")
+
+
+cdef cg_tensor *logit_with(cg_tensor *a, cg_tensor *eps) noexcept nogil:
+    """logit with eps read from a number tensor, for cg_apply2_."""
+    return cg_logit(a, cg_tensor_item(eps))
+
+
 cdef class _TensorMath(_TensorBase):
     """Element-wise math, comparisons and logic."""
 
@@ -204,6 +229,12 @@ cdef class _TensorMath(_TensorBase):
     def sinc(self): return wrap(cg_sinc(self.t))
     def erfinv(self): return wrap(cg_erfinv(self.t))
     def reciprocal(self): return wrap(cg_reciprocal(self.t))
+    def lgamma(self): return wrap(cg_lgamma(self.t))
+    def digamma(self): return wrap(cg_digamma(self.t))
+    def i0(self): return wrap(cg_i0(self.t))
+    def polygamma(self, n): return wrap(cg_polygamma(order_arg(n, "polygamma", "n", 1), self.t))
+    def mvlgamma(self, p): return wrap(cg_mvlgamma(self.t, order_arg(p, "mvlgamma", "p", 1)))
+    def logit(self, eps=None): return wrap(cg_logit(self.t, eps_arg(eps, 1)))
     def square(self): return wrap(cg_square(self.t))
 
     def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
@@ -248,6 +279,14 @@ cdef class _TensorMath(_TensorBase):
     def sinc_(self): return wrap(cg_apply_(self.t, cg_sinc))
     def erfinv_(self): return wrap(cg_apply_(self.t, cg_erfinv))
     def reciprocal_(self): return wrap(cg_apply_(self.t, cg_reciprocal))
+    def lgamma_(self): return wrap(cg_apply_(self.t, cg_lgamma))
+    def digamma_(self): return wrap(cg_apply_(self.t, cg_digamma))
+    def i0_(self): return wrap(cg_apply_(self.t, cg_i0))
+    def logit_(self, eps=None):
+        cdef cg_tensor *e = cg_scalar_tensor(eps_arg(eps, 1), CG_FLOAT64, self.t)
+        cdef cg_tensor *r = cg_apply2_(self.t, e, logit_with) if e != NULL else NULL
+        cg_tensor_release(e)
+        return wrap(r)
     def square_(self): return wrap(cg_apply_(self.t, cg_square))
     def logical_not_(self): return wrap(cg_apply_(self.t, cg_logical_not))
     def bitwise_not_(self): return wrap(cg_apply_(self.t, cg_bitwise_not))
@@ -376,6 +415,27 @@ def erfc(input): return unary(cg_erfc, input, "erfc")
 def sinc(input): return unary(cg_sinc, input, "sinc")
 def erfinv(input): return unary(cg_erfinv, input, "erfinv")
 def reciprocal(input): return unary(cg_reciprocal, input, "reciprocal")
+def lgamma(input): return unary(cg_lgamma, input, "lgamma")
+def digamma(input): return unary(cg_digamma, input, "digamma")
+def i0(input): return unary(cg_i0, input, "i0")
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma at input."""
+    cdef int64_t order = order_arg(n, "polygamma", "n", 1)
+    return wrap(cg_polygamma(order, tensor_arg(input, "polygamma", "input", 2).t))
+
+
+def mvlgamma(input, p):
+    """log of the multivariate gamma function of dimension p."""
+    cdef _TensorBase x = tensor_arg(input, "mvlgamma", "input", 1)
+    return wrap(cg_mvlgamma(x.t, order_arg(p, "mvlgamma", "p", 2)))
+
+
+def logit(input, eps=None):
+    """log(input / (1 - input)), input clamped to [eps, 1 - eps] first when eps is given."""
+    cdef _TensorBase x = tensor_arg(input, "logit", "input", 1)
+    return wrap(cg_logit(x.t, eps_arg(eps, 2)))
 def square(input): return unary(cg_square, input, "square")
 def isnan(input): return unary(cg_isnan, input, "isnan")
 def isinf(input): return unary(cg_isinf, input, "isinf")
