@@ -789,6 +789,10 @@ cg_tensor *cg_mvlgamma(cg_tensor *x, int64_t p) {
         cg_error_set(CG_ERR_RUNTIME, "p has to be greater than or equal to 1");
         return NULL;
     }
+    if (x->dtype == CG_BOOL) { /* PyTorch adds x to a range of offsets, which a bool refuses */
+        cg_error_set(CG_ERR_RUNTIME, "The input tensor may not be a boolean tensor.");
+        return NULL;
+    }
     return param_op(&mvlgamma_op, CG_M_MVLGAMMA, x, (double)p);
 }
 

@@ -1,0 +1,340 @@
+"""lgamma, digamma, polygamma, mvlgamma, i0 and logit against torch: values in
+ulps over wide ranges and at PyTorch's special points, gradients of first and
+second order, float32 and float64, broadcasting, in-place forms and errors."""
+import math
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+DTYPES = ["float32", "float64"]
+INF, NAN = math.inf, math.nan
+SPECIAL = [0.0, -0.0, 1.0, 2.0, -1.0, -2.0, -2.5, -0.5, 0.5, 10.0, 9.999999, 1e-30, 1e30, -1e30,
+           INF, -INF, NAN]
+
+
+def ulps(a, b):
+    """The distance of a and b in units in the last place, elementwise (0 where
+    both are the same infinity or both NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    it = np.int32 if a.dtype == np.float32 else np.int64
+    lo = np.iinfo(it).min
+
+    def ordered(x):
+        i = x.view(it).astype(np.int64)
+        return np.where(i < 0, lo - i, i)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    with np.errstate(invalid="ignore"):
+        return np.where(same, 0, np.abs(ordered(a) - ordered(b)))
+
+
+def sample(dtype, low=-30.0, high=30.0, n=20000, seed=0):
+    """Uniform points, points near 0, log-spread magnitudes and the special values."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.uniform(low, high, n), rng.uniform(0, 5, n // 2), 10 ** rng.uniform(-8, 8, n // 4),
+                        -(10 ** rng.uniform(-8, 3, n // 4)), SPECIAL])
+    return x.astype(dtype)
+
+
+def both(fn, x):
+    """fn(lib, tensor) on x in torch and cgrad, as numpy arrays."""
+    t = fn(torch, torch.from_numpy(x)).numpy()
+    c = fn(cgrad, cgrad.tensor(x)).numpy()
+    assert c.dtype == t.dtype
+    return c, t
+
+
+def assert_ulps(fn, x, max_ulps, abs_eps=None):
+    """cgrad agrees with torch within max_ulps; with abs_eps, a point may
+    instead agree within abs_eps machine epsilons absolutely (near a zero of
+    the function, where both sides' relative error is unbounded)."""
+    c, t = both(fn, x)
+    d = ulps(c, t)
+    if abs_eps is not None:
+        with np.errstate(invalid="ignore"):
+            d = np.where(np.abs(c.astype(np.float64) - t) <= abs_eps * np.finfo(x.dtype).eps, 0, d)
+    worst = int(np.argmax(d))
+    assert d.max() <= max_ulps, (x[worst], c[worst], t[worst], d.max())
+
+
+UNARY = {
+    "lgamma": (lambda m, x: m.lgamma(x), 4, 8),
+    "digamma": (lambda m, x: m.digamma(x), 2, None),
+    "i0": (lambda m, x: m.i0(x), 6, None),
+    "polygamma0": (lambda m, x: m.polygamma(0, x), 2, None),
+    "polygamma1": (lambda m, x: m.polygamma(1, x), 2, None),
+    "polygamma2": (lambda m, x: m.polygamma(2, x), 2, None),
+    "polygamma3": (lambda m, x: m.polygamma(3, x), 2, None),
+    "polygamma6": (lambda m, x: m.polygamma(6, x), 2, None),
+    "mvlgamma1": (lambda m, x: m.mvlgamma(x, 1), 4, 8),
+    "mvlgamma3": (lambda m, x: m.mvlgamma(x, 3), 4, 16),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_values_in_ulps(name, dtype):
+    fn, max_ulps, abs_eps = UNARY[name]
+    assert_ulps(fn, sample(dtype), max_ulps, abs_eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_special_values_are_torchs(name, dtype):
+    fn = UNARY[name][0]
+    x = np.array(SPECIAL + [-3.0, -100.0, -0.25, 88.8, -89.0, 700.0, 710.5, 800.0, 1e-5, 3e-5], dtype=dtype)
+    c, t = both(fn, x)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(t))
+    np.testing.assert_array_equal(np.isinf(c) * np.sign(c), np.isinf(t) * np.sign(t))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_polygamma_high_orders(dtype):
+    for n in (4, 5, 8, 10):
+        assert_ulps(lambda m, x: m.polygamma(n, x), sample(dtype, -10, 10, n=4000), 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("eps", [None, 0.0, 0.1, 0.25, 0.7, 1.0, -0.5])
+def test_logit_values(dtype, eps):
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-0.1, 1.1, 20000), [0, -0.0, 1, 0.5, 0.1, 0.9, INF, -INF, NAN]]).astype(dtype)
+    assert_ulps(lambda m, t: m.logit(t, eps), x, 1)
+    assert_ulps(lambda m, t: t.logit(eps=eps), x, 1)
+
+
+def test_exact_points():
+    """Values that are exact in math: I0(0) = 1 (torch's float32 gives 1 - 2^-24 there)."""
+    assert cgrad.i0(cgrad.tensor([0.0, -0.0])).tolist() == [1.0, 1.0]
+    assert cgrad.lgamma(cgrad.tensor([1.0, 2.0], dtype=cgrad.float64)).tolist() == [0.0, 0.0]
+    assert cgrad.digamma(cgrad.tensor([0.0, -0.0])).tolist() == [-INF, INF]
+    assert math.isnan(cgrad.digamma(cgrad.tensor([-1.0])).item())
+
+
+# ---- gradients --------------------------------------------------------------------------
+
+GRAD_CASES = {
+    "lgamma": (lambda m, x: m.lgamma(x), [0.3, 2.5, 7.0, -1.5, -0.25], "LgammaBackward0"),
+    "digamma": (lambda m, x: m.digamma(x), [0.3, 2.5, 7.0, -1.5, -0.25], "DigammaBackward0"),
+    "polygamma0": (lambda m, x: m.polygamma(0, x), [0.3, 2.5, -1.5], "PolygammaBackward0"),
+    "polygamma1": (lambda m, x: m.polygamma(1, x), [0.3, 2.5, -1.5], "PolygammaBackward0"),
+    "polygamma3": (lambda m, x: x.polygamma(3), [0.3, 2.5, -1.5], "PolygammaBackward0"),
+    "mvlgamma": (lambda m, x: m.mvlgamma(x, 4), [1.7, 2.5, 7.0], "MvlgammaBackward0"),
+    "i0": (lambda m, x: m.i0(x), [0.0, 0.3, -2.5, 7.0, 40.0, -60.0], "I0Backward0"),
+    "logit": (lambda m, x: m.logit(x), [0.0, 0.3, 0.5, 0.99, 1.0, -0.5, 1.5], "LogitBackward0"),
+    "logit eps": (lambda m, x: m.logit(x, eps=0.2), [0.0, 0.1, 0.3, 0.5, 0.9, 1.0, 1.5], "LogitBackward0"),
+    "logit method": (lambda m, x: x.logit(0.05), [0.01, 0.3, 0.97], "LogitBackward0"),
+}
+
+
+def grads(lib, fn, values, dtype):
+    x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+    y = fn(lib, x)
+    up = lib.tensor(np.linspace(-1.5, 2.0, len(values)), dtype=getattr(lib, dtype))
+    g1, = lib.autograd.grad((y * up).sum(), x, create_graph=True)
+    g2, = lib.autograd.grad(g1.sum(), x)
+    return y.grad_fn.name(), y.detach().numpy(), g1.detach().numpy(), g2.numpy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(GRAD_CASES))
+def test_first_and_second_order_gradients(case, dtype):
+    fn, values, node = GRAD_CASES[case]
+    ours, theirs = grads(cgrad, fn, values, dtype), grads(torch, fn, values, dtype)
+    assert ours[0] == theirs[0] == node
+    rtol = 2e-6 if dtype == "float32" else 1e-13
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("case", ["lgamma", "digamma", "polygamma1", "mvlgamma", "i0", "logit", "logit eps"])
+def test_gradcheck(case):
+    fn, values, _ = GRAD_CASES[case]
+    values = [v for v in values if v not in (0.0, 1.0, 0.1, 0.9, -0.5, 1.5)]
+    x = cgrad.tensor(values, dtype=cgrad.float64, requires_grad=True)
+    assert cgrad.autograd.gradcheck(lambda t: fn(cgrad, t), (x,))
+    assert cgrad.autograd.gradgradcheck(lambda t: fn(cgrad, t), (x,))
+
+
+def test_i0_gradient_at_zero_has_the_half_of_i1():
+    """d2/dx2 I0 at 0 is 1/2 (I1'(0)), which PyTorch sets where |x| <= epsilon."""
+    for lib in (cgrad, torch):
+        x = lib.tensor([0.0, 1e-17], dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad(lib.i0(x).sum(), x, create_graph=True)
+        g2, = lib.autograd.grad(g.sum(), x)
+        assert g2.tolist() == [0.5, 0.5]
+
+
+def test_broadcast_and_views():
+    data = np.random.default_rng(3).uniform(0.2, 3.0, (3, 4))
+    for fn in (lambda m, x: m.lgamma(x), lambda m, x: m.polygamma(2, x), lambda m, x: m.mvlgamma(x + 1, 2),
+               lambda m, x: m.logit(x / 4, 0.1), lambda m, x: m.i0(x), lambda m, x: x.digamma()):
+        out = []
+        for lib in (cgrad, torch):
+            base = lib.tensor(data, requires_grad=True)
+            y = fn(lib, base.T[::2]) * lib.tensor([1.0, 2.0, 3.0])
+            y.sum().backward()
+            out.append((y.detach().numpy(), base.grad.numpy()))
+        np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-6)
+        np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lgamma", "digamma", "i0"])
+def test_zero_dim_and_empty(name):
+    for shape in [(), (0,), (2, 0)]:
+        x = cgrad.ones(shape)
+        t = torch.ones(shape)
+        assert getattr(x, name)().shape == tuple(getattr(t, name)().shape)
+    assert cgrad.polygamma(1, cgrad.tensor(2.0)).shape == ()
+    assert cgrad.mvlgamma(cgrad.tensor(2.0), 2).shape == ()
+
+
+# ---- dtypes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [lambda m, x: m.lgamma(x), lambda m, x: m.digamma(x), lambda m, x: m.i0(x),
+                                lambda m, x: m.polygamma(2, x), lambda m, x: m.mvlgamma(x + 0, 2),
+                                lambda m, x: m.logit(x), lambda m, x: m.logit(x, 0.25)])
+@pytest.mark.parametrize("values", [[1, 2, 0, 3], [True, False, True, True]])
+def test_integer_and_bool_inputs_compute_in_the_default_float(fn, values):
+    c = fn(cgrad, cgrad.tensor(values))
+    t = fn(torch, torch.tensor(values))
+    assert str(c.dtype) == str(t.dtype).replace("torch", "cgrad")
+    assert ulps(c.numpy(), t.numpy()).max() <= 6  # i0's float32 values are torch's within its own error
+    cgrad.set_default_dtype(cgrad.float64)
+    try:
+        assert fn(cgrad, cgrad.tensor(values)).dtype == cgrad.float64
+    finally:
+        cgrad.set_default_dtype(cgrad.float32)
+
+
+# ---- in place -------------------------------------------------------------------------------
+
+INPLACE = {
+    "lgamma_": lambda x: x.lgamma_(),
+    "digamma_": lambda x: x.digamma_(),
+    "i0_": lambda x: x.i0_(),
+    "logit_": lambda x: x.logit_(),
+    "logit_ eps": lambda x: x.logit_(0.2),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_values_versions_and_gradients(name, dtype):
+    fn = INPLACE[name]
+    out = []
+    for lib in (cgrad, torch):
+        leaf = lib.tensor([0.15, 0.4, 0.85], dtype=getattr(lib, dtype), requires_grad=True)
+        y = leaf * 1
+        version = y._version
+        r = fn(y)
+        assert r is y and y._version == version + 1
+        y.sum().backward()
+        out.append((y.grad_fn.name(), y.detach().numpy(), leaf.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=4e-7 if dtype == "float32" else 1e-15)
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=4e-6 if dtype == "float32" else 1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_on_a_view_changes_the_base(name):
+    x = cgrad.tensor([[0.2, 0.4], [0.6, 0.8]])
+    t = torch.tensor([[0.2, 0.4], [0.6, 0.8]])
+    INPLACE[name](x[:, 1])
+    INPLACE[name](t[:, 1])
+    np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-6)
+
+
+def same_error(fn):
+    with pytest.raises(Exception) as t_err:
+        fn(torch)
+    with pytest.raises(Exception) as c_err:
+        fn(cgrad)
+    assert type(c_err.value) is type(t_err.value), (c_err.value, t_err.value)
+    assert str(c_err.value) == str(t_err.value)
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_errors(name):
+    fn = INPLACE[name]
+    same_error(lambda m: fn(m.tensor([0.2, 0.4], requires_grad=True)))  # a leaf that requires grad
+    same_error(lambda m: fn(m.tensor([1, 2])))  # a float result into an int64 tensor
+    same_error(lambda m: fn(m.tensor([True, False])))
+
+
+def test_function_forms_of_inplace():
+    for name in ("i0_", "logit_"):
+        x, t = cgrad.tensor([0.2, 0.4]), torch.tensor([0.2, 0.4])
+        assert getattr(cgrad, name)(x) is x
+        getattr(torch, name)(t)
+        np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-6)
+    x = cgrad.tensor([0.2, 0.4])
+    cgrad.logit_(x, 0.3)
+    assert np.allclose(x.numpy(), torch.logit(torch.tensor([0.3, 0.4])).numpy())
+
+
+def test_saved_input_modified_in_place():
+    same_error(lambda m: _modify_saved(m, lambda y: m.digamma(y)))
+    same_error(lambda m: _modify_saved(m, lambda y: m.polygamma(2, y)))
+    same_error(lambda m: _modify_saved(m, lambda y: m.logit(y, 0.1)))
+
+
+def _modify_saved(lib, fn):
+    x = lib.tensor([0.3, 0.6], requires_grad=True)
+    y = x * 1
+    z = fn(y)
+    y.add_(1)
+    z.sum().backward()
+
+
+# ---- argument errors ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.polygamma(-1, m.tensor([1.0])),
+    lambda m: m.polygamma(1.5, m.tensor([1.0])),
+    lambda m: m.polygamma(True, m.tensor([1.0])),
+    lambda m: m.polygamma(m.tensor([1.0]), 1),
+    lambda m: m.tensor([1.0]).polygamma(1.0),
+    lambda m: m.tensor([1.0]).polygamma(-2),
+    lambda m: m.mvlgamma(m.tensor([1.0]), 0),
+    lambda m: m.mvlgamma(m.tensor([1.0]), 2.0),
+    lambda m: m.mvlgamma(m.tensor([1.0]), True),
+    lambda m: m.mvlgamma(m.tensor([True, False]), 2),
+    lambda m: m.tensor([1.0]).mvlgamma(1.5),
+    lambda m: m.logit(m.tensor([0.3]), "a"),
+    lambda m: m.tensor([0.3]).logit("a"),
+    lambda m: m.lgamma(1.0),
+    lambda m: m.digamma([1.0]),
+    lambda m: m.i0(1.0),
+    lambda m: m.logit(0.5),
+    lambda m: m.mvlgamma(2.0, 2),
+    lambda m: m.polygamma(1, 2.0),
+])
+def test_errors_are_torchs(call):
+    same_error(call)
+
+
+def test_int_like_arguments():
+    """n and p take ints and 0-d integer tensors, as torch; eps takes numbers and bools."""
+    for lib in (cgrad, torch):
+        x = lib.tensor([1.5, 2.5])
+        a = lib.polygamma(lib.tensor(2), x)
+        b = lib.mvlgamma(x, lib.tensor(2))
+        c = lib.logit(lib.tensor([0.3, 0.6]), True)
+        d = lib.logit(lib.tensor([0.3, 0.6]), 1)
+        if lib is cgrad:
+            ours = [v.numpy() for v in (a, b, c, d)]
+        else:
+            for o, v in zip(ours, (a, b, c, d)):
+                np.testing.assert_array_equal(o, v.numpy())
+
+
+def test_not_missing_any_more():
+    from cgrad import _missing
+    for name in ("lgamma", "digamma", "polygamma", "mvlgamma", "i0", "logit"):
+        assert name not in _missing.FUNCTIONS and name not in _missing.METHODS
+    for name in ("lgamma_", "digamma_", "i0_", "logit_"):
+        assert name not in _missing.METHODS
