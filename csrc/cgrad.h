@@ -332,6 +332,16 @@ cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
 cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b); /* sqrt(a^2 + b^2) without overflow, floating only */
 cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b); /* log(e^a + e^b) without overflow, floating only */
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b); /* log2(2^a + 2^b), floating only */
+/* |a| with b's sign (b may be a wrapped number); integers compute in the default float dtype */
+cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b);
+/* the larger and smaller of a and b, a NaN operand ignored (NaN only when both are) */
+cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b);
+/* integers only, no gradient: the greatest common divisor (>= 0) and least common multiple */
+cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_signbit(cg_tensor *a); /* bool: the sign bit of a (set for -0.0) */
 /* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
 cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
 /* On ties the gradient is split half and half between a and b. */

@@ -161,6 +161,23 @@ static double erfinv_double(double y) {
     return copysign(x, y);
 }
 
+/* Euclid's greatest common divisor of |a| and |b|, 0 for two zeros */
+static inline int64_t gcd_int64(int64_t a, int64_t b) {
+    a = a < 0 ? (int64_t)(0 - (uint64_t)a) : a;
+    b = b < 0 ? (int64_t)(0 - (uint64_t)b) : b;
+    while (a != 0) {
+        int64_t c = a;
+        a = b % a;
+        b = c;
+    }
+    return b;
+}
+/* |a b| / gcd, 0 when either is 0 */
+static inline int64_t lcm_int64(int64_t a, int64_t b) {
+    int64_t g = gcd_int64(a, b), m = g == 0 ? 0 : cg_wrap_mul(a / g, b);
+    return m < 0 ? (int64_t)(0 - (uint64_t)m) : m;
+}
+
 /* ---- gamma-family and Bessel functions ------------------------------------------- */
 
 /* These follow the published series PyTorch's CPU kernels use, step for step,
@@ -386,6 +403,10 @@ INT_OP(UNARY_LOOP, bitwise_not, SAME, ~a)
 BOOL_OP(UNARY_LOOP, bitwise_not, SAME, !a)
 
 FLOAT_OP(UNARY_LOOP, isnan, TO_BOOL, a != a)
+/* the sign bit: set for -0.0 and a negative NaN too */
+FLOAT_OP(UNARY_LOOP, signbit, TO_BOOL, signbit(a) != 0)
+INT_OP(UNARY_LOOP, signbit, TO_BOOL, a < 0)
+BOOL_OP(UNARY_LOOP, signbit, TO_BOOL, 0)
 FLOAT_OP(UNARY_LOOP, isinf, TO_BOOL, a == (scalar_t)INFINITY || a == -(scalar_t)INFINITY)
 FLOAT_OP(UNARY_LOOP, isfinite, TO_BOOL, isfinite(a))
 INT_OP(UNARY_LOOP, isnan, TO_BOOL, 0)
@@ -423,6 +444,21 @@ BINARY_LOOP(mvlgamma_f32, float, float, mvlgamma_float(a, b))
 BINARY_LOOP(mvlgamma_f64, double, double, mvlgamma_double(a, b))
 BINARY_LOOP(logit_f32, float, float, logit_float(a, b))
 BINARY_LOOP(logit_f64, double, double, logit_double(a, b))
+FLOAT_OP(BINARY_LOOP, copysign, SAME, copysign(a, b))
+/* fmax and fmin ignore a NaN operand (NaN only when both are); on ties (0 and
+ * -0 too) the first operand, as PyTorch */
+FLOAT_OP(BINARY_LOOP, fmax, SAME, a != a ? b : b != b ? a : a < b ? b : a)
+FLOAT_OP(BINARY_LOOP, fmin, SAME, a != a ? b : b != b ? a : b < a ? b : a)
+INT_OP(BINARY_LOOP, fmax, SAME, a < b ? b : a)
+INT_OP(BINARY_LOOP, fmin, SAME, b < a ? b : a)
+BOOL_OP(BINARY_LOOP, fmax, SAME, a | b)
+BOOL_OP(BINARY_LOOP, fmin, SAME, a & b)
+/* log2(2^a + 2^b) = max + log1p(2^-|a - b|) / ln 2 (one rounding for the last step, as
+ * PyTorch's fused multiply-add), equal infinities their own result */
+FLOAT_OP(BINARY_LOOP, logaddexp2, SAME,
+         isinf(a) && a == b ? a : fma(log1p(exp2(-fabs(a - b))), (scalar_t)(1 / M_LN2), MAX_NAN(a, b)))
+INT_OP(BINARY_LOOP, gcd, SAME, gcd_int64(a, b))
+INT_OP(BINARY_LOOP, lcm, SAME, lcm_int64(a, b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
@@ -493,6 +529,13 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_POLYGAMMA] = ROW_F(polygamma),
     [CG_M_MVLGAMMA] = ROW_F(mvlgamma),
     [CG_M_LOGIT] = ROW_F(logit),
+    [CG_M_SIGNBIT] = ROW_A(signbit),
+    [CG_M_COPYSIGN] = ROW_F(copysign),
+    [CG_M_FMAX] = ROW_A(fmax),
+    [CG_M_FMIN] = ROW_A(fmin),
+    [CG_M_LOGADDEXP2] = ROW_F(logaddexp2),
+    [CG_M_GCD] = {NULL, NULL, gcd_i64, NULL},
+    [CG_M_LCM] = {NULL, NULL, lcm_i64, NULL},
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
     [CG_M_ISNAN] = ROW_A(isnan),
     [CG_M_ISINF] = ROW_A(isinf),
@@ -536,6 +579,8 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_ASINH] = "asinh_cpu", [CG_M_ACOSH] = "acosh_cpu", [CG_M_ATANH] = "atanh_cpu", [CG_M_ERFC] = "erfc_cpu",
     [CG_M_LGAMMA] = "lgamma_vml_cpu", [CG_M_DIGAMMA] = "digamma", [CG_M_I0] = "i0_vml_cpu", [CG_M_I1] = "i1_cpu",
     [CG_M_POLYGAMMA] = "polygamma", [CG_M_MVLGAMMA] = "lgamma_vml_cpu", [CG_M_LOGIT] = "logit_cpu",
+    [CG_M_SIGNBIT] = "signbit_cpu", [CG_M_COPYSIGN] = "copysign_cpu", [CG_M_FMAX] = "fmax_cpu", [CG_M_FMIN] = "fmin_cpu",
+    [CG_M_LOGADDEXP2] = "logaddexp2_cpu", [CG_M_GCD] = "gcd_cpu", [CG_M_LCM] = "lcm_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",

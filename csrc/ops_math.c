@@ -726,6 +726,95 @@ cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
     return out;
 }
 
+/* ---- signbit, gcd and lcm: no gradient --------------------------------------------------- */
+
+cg_tensor *cg_signbit(cg_tensor *a) { return kernel_raw(CG_M_SIGNBIT, &a, 1, (cg_dtype)a->dtype, CG_BOOL); }
+
+static cg_tensor *integer_only(cg_mathop op, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return kernel_raw(op, ins, 2, d, d);
+}
+cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_GCD, a, b); }
+cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_LCM, a, b); }
+
+/* ---- copysign ------------------------------------------------------------------------------ */
+
+/* d/da copysign(a, b) = copysign(a, b) / a (the sign flip), 0 where a = 0;
+ * d/db = 0. The node keeps a in slot 0 and the output in slot 2. */
+static int copysign_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *y = UNPACK(2);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, WHERE(EQN(a, 0.0), ZERO(g), DIV(y, a)))));
+    if (n->n_next > 1 && cg_wants(n, 1)) /* a constant zero, not g * 0 (NaN where g is) */
+        gin[1] = cg_reduce_grad(n, 1, cg_zeros(g->shape, g->ndim, (cg_dtype)g->dtype));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op copysign_op = {"CopysignBackward0", copysign_backward, NULL};
+static const cg_op copysign_number_op = {"CopysignBackward1", copysign_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype; b may be a wrapped number. */
+cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    cg_tensor *out = kernel_raw(CG_M_COPYSIGN, ins, 2, d, d);
+    if (b->is_wrapped) return record(&copysign_number_op, out, ins, 1, SAVE_IN(0) | SAVE_OUT);
+    return record(&copysign_op, out, ins, 2, SAVE_IN(0) | SAVE_OUT);
+}
+
+/* ---- fmax and fmin --------------------------------------------------------------------------- */
+
+/* The whole gradient goes to a where a won (ties included) or b is NaN, else to b. */
+static int fmaxmin_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin, fn2 a_wins) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    cg_tensor *to_a = OR(op2(s, a_wins, a, b), F(cg_isnan, b));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(WHERE(to_a, g, ZERO(g))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(WHERE(to_a, ZERO(g), g)));
+    drop(s);
+    return check_grads(n, gin);
+}
+/* d/da fmax(a, b) = [a >= b or b is NaN], d/db the rest */
+static int fmax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return fmaxmin_backward(n, gout, gin, cg_ge);
+}
+/* d/da fmin(a, b) = [a <= b or b is NaN], d/db the rest */
+static int fmin_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return fmaxmin_backward(n, gout, gin, cg_le);
+}
+static const cg_op fmax_op = {"FmaxBackward0", fmax_backward, NULL};
+static const cg_op fmin_op = {"FminBackward0", fmin_backward, NULL};
+
+static cg_tensor *fmaxmin(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmax_op, CG_M_FMAX, a, b); }
+cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmin_op, CG_M_FMIN, a, b); }
+
+/* ---- logaddexp2 ------------------------------------------------------------------------------ */
+
+static int logaddexp2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da log2(2^a + 2^b) = 1 / (1 + 2^(b - a)), d/db = 1 / (1 + 2^(a - b)) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp2, SUB(b, a)), 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp2, SUB(a, b)), 1.0))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op logaddexp2_op = {"Logaddexp2Backward0", logaddexp2_backward, NULL};
+
+/* Floating only: integer and bool operands are refused, as PyTorch does. */
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&logaddexp2_op, kernel_raw(CG_M_LOGADDEXP2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
 /* ---- polygamma, mvlgamma and logit: a parameter beside the tensor -------------------- */
 
 /* kernel(a, v) with the number v as a broadcast operand, in a's floating dtype;
@@ -1111,12 +1200,19 @@ static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor 
     return op.unary ? op.unary(a) : op.binary ? op.binary(a, b) : op.ternary(a, b, c);
 }
 
+/* The integer ops check the cast of the promoted dtype to a's before their
+ * kernel could refuse that dtype, as PyTorch orders the two errors. */
+static bool casts_first(cg_binary_fn fn) {
+    return fn == cg_bitwise_and || fn == cg_bitwise_or || fn == cg_bitwise_xor || fn == cg_gcd || fn == cg_lcm;
+}
+
 /* a = op(a, b, c): computed out of place, then written back; the result's
  * node becomes a's history (see inplace.c). The write-back refuses a result
  * b or c broadcast to a larger shape, with PyTorch's message. */
 static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
     cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
+    if (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)) return NULL;
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
     cg_tensor *src = ip.records ? snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);

@@ -210,6 +210,11 @@ OPS = [
     Op("i0", lambda m, a: a.i0(), [(3,)], third=True),
     Op("logit", lambda m, a: a.logit(), [(3,)], domain=(0.1, 0.9), third=True),
     Op("logit eps", lambda m, a: m.logit(a, eps=0.2), [(4,)], domain=(0.05, 0.95), third=True),
+    Op("copysign", lambda m, a, b: m.copysign(a, b), [(2, 3), (3,)], domain=["nonzero", "nonzero"], third=True),
+    Op("copysign number", lambda m, a: a.copysign(-1.5), [(3,)], domain="nonzero", third=True),
+    Op("fmax", lambda m, a, b: m.fmax(a, b), [(2, 3), (3,)]),
+    Op("fmin", lambda m, a, b: a.fmin(b), [(3,), (2, 3)]),
+    Op("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), [(2, 3), (3,)], third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),
     Op("prod dim", lambda m, a: a.prod(1), [(2, 3)], domain="nonzero", needs="prod"),

@@ -338,3 +338,193 @@ def test_not_missing_any_more():
         assert name not in _missing.FUNCTIONS and name not in _missing.METHODS
     for name in ("lgamma_", "digamma_", "i0_", "logit_"):
         assert name not in _missing.METHODS
+
+
+# ---- signbit, copysign, fmax, fmin, logaddexp2, gcd, lcm -------------------------------------
+
+EDGE = [0.0, -0.0, 1.5, -2.0, INF, -INF, NAN, -NAN, 1e-310, -1e-310]
+
+
+def grid(dtype):
+    """Every pair of EDGE values and some random ones, as two flat arrays."""
+    a, b = np.meshgrid(EDGE, EDGE)
+    rng = np.random.default_rng(4)
+    r = rng.standard_normal((2, 5000)) * 10 ** rng.uniform(-3, 3, (2, 5000))
+    return (np.concatenate([a.ravel(), r[0]]).astype(dtype), np.concatenate([b.ravel(), r[1]]).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+# logaddexp2 is max(a, b) + log1p(2^-|a - b|) / ln 2: where the two terms nearly
+# cancel (a result near 0 from a, b of either sign) the last rounding of each
+# side shows as a few ulps of the small result.
+@pytest.mark.parametrize("name, max_ulps", [("copysign", 0), ("fmax", 0), ("fmin", 0), ("logaddexp2", 8)])
+def test_binary_values(name, max_ulps, dtype):
+    a, b = grid(dtype)
+    c = getattr(cgrad, name)(cgrad.tensor(a), cgrad.tensor(b)).numpy()
+    t = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert ulps(c, t).max() <= max_ulps
+    if max_ulps == 0:  # the sign of a zero too
+        np.testing.assert_array_equal(np.signbit(c), np.signbit(t))
+
+
+def test_signbit():
+    x = np.array(EDGE, dtype=np.float32)
+    for values in (x, x.astype(np.float64), np.array([3, -2, 0]), np.array([True, False])):
+        c, t = cgrad.signbit(cgrad.tensor(values)), torch.signbit(torch.tensor(values))
+        assert c.dtype == cgrad.bool and c.tolist() == t.tolist()
+    assert cgrad.tensor([-1.0], requires_grad=True).signbit().requires_grad is False
+
+
+@pytest.mark.parametrize("values", [([1, -2, 0], [-1, 1, -1]), ([True, False], [True, True]), ([1, 2], [-1.5, 2.0])])
+@pytest.mark.parametrize("name", ["copysign", "fmax", "fmin"])
+def test_binary_dtypes(name, values):
+    a, b = values
+    c = getattr(cgrad, name)(cgrad.tensor(a), cgrad.tensor(b))
+    t = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+    assert str(c.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    assert c.tolist() == t.tolist()
+
+
+def test_copysign_number_other():
+    for other in (-1, 2.5, -0.0, True):
+        c = cgrad.copysign(cgrad.tensor([1.0, -2.0, 0.0]), other)
+        t = torch.copysign(torch.tensor([1.0, -2.0, 0.0]), other)
+        np.testing.assert_array_equal(c.numpy(), t.numpy())
+        assert (cgrad.tensor([1, -2]).copysign(other).tolist() == torch.tensor([1, -2]).copysign(other).tolist())
+
+
+def test_gcd_lcm():
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.integers(-10**6, 10**6, 2000), [0, 0, 7, -7, 2**62, -(2**63)]])
+    b = np.concatenate([rng.integers(-10**4, 10**4, 2000), [0, 5, 0, -14, 2**61, 2]])
+    for name in ("gcd", "lcm"):
+        c = getattr(cgrad, name)(cgrad.tensor(a), cgrad.tensor(b)).numpy()
+        t = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        np.testing.assert_array_equal(c, t)
+    c = cgrad.gcd(cgrad.tensor([[12], [18]]), cgrad.tensor([8, 27]))
+    assert c.tolist() == torch.gcd(torch.tensor([[12], [18]]), torch.tensor([8, 27])).tolist()
+
+
+BINARY_GRADS = {
+    "copysign": (lambda m, a, b: m.copysign(a, b), [1.0, -2.0, 0.0, 3.0, -0.5, NAN], [-1.0, 1.0, -1.0, NAN, -0.0, 2.0]),
+    "copysign number": (lambda m, a, b: a.copysign(-2.0) * b, [1.0, -2.0, 0.0, 3.0], [1.0, 1.0, 1.0, 1.0]),
+    "fmax": (lambda m, a, b: m.fmax(a, b), [1.0, NAN, 2.0, 3.0, NAN, -1.0], [NAN, 1.0, 3.0, 3.0, NAN, -2.0]),
+    "fmin": (lambda m, a, b: a.fmin(b), [1.0, NAN, 2.0, 3.0, NAN, -1.0], [NAN, 1.0, 3.0, 3.0, NAN, -2.0]),
+    "logaddexp2": (lambda m, a, b: m.logaddexp2(a, b), [1.0, -INF, INF, 3.0, 0.5, 40.0], [2.0, -INF, INF, -INF, 0.5, -40.0]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", sorted(BINARY_GRADS))
+def test_binary_gradients(case, dtype):
+    fn, a, b = BINARY_GRADS[case]
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True)
+        y = lib.tensor(b, dtype=getattr(lib, dtype), requires_grad=True)
+        z = fn(lib, x, y)
+        up = lib.tensor(np.linspace(-1, 2, len(a)), dtype=getattr(lib, dtype))
+        gx, gy = lib.autograd.grad((z * up).sum(), [x, y], create_graph=True)
+        loss = (gx * gx).sum() + gy.sum()
+        second = lib.autograd.grad(loss, [x, y], allow_unused=True) if loss.requires_grad else [None, None]
+        out.append([z.grad_fn.name(), z.detach().numpy(), gx.detach().numpy(), gy.detach().numpy()]
+                   + [None if s is None else s.numpy() for s in second] + [loss.requires_grad])
+    assert out[0][0] == out[1][0]
+    for mine, theirs in zip(out[0][1:], out[1][1:]):
+        if mine is None or theirs is None:
+            assert mine is None or not np.any(mine), (mine, theirs)  # an unused input's zero gradient
+            continue
+        np.testing.assert_allclose(mine, theirs, rtol=2e-6 if dtype == "float32" else 1e-14)
+
+
+def test_binary_gradients_broadcast():
+    for name in ("copysign", "fmax", "fmin", "logaddexp2"):
+        out = []
+        for lib in (cgrad, torch):
+            x = lib.tensor([[1.0], [-2.0]], requires_grad=True)
+            y = lib.tensor([0.5, -3.0, 1.0], requires_grad=True)
+            getattr(lib, name)(x, y).sum().backward()
+            out.append((x.grad.numpy(), y.grad.numpy()))
+        np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-6)
+        np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-6)
+
+
+BINARY_INPLACE = {
+    "copysign_": (lambda x, o: x.copysign_(o), [1.0, -2.0, 3.0], [-1.0, 1.0, -0.0]),
+    "copysign_ number": (lambda x, o: x.copysign_(-1.0), [1.0, -2.0, 3.0], None),
+    "gcd_": (lambda x, o: x.gcd_(o), [12, -18, 0], [8, 12, 5]),
+    "lcm_": (lambda x, o: x.lcm_(o), [4, -6, 0], [6, 4, 5]),
+    "bitwise_and_": (lambda x, o: x.bitwise_and_(o), [12, 3, -1], [10, 1, 7]),
+    "bitwise_or_": (lambda x, o: x.bitwise_or_(o), [12, 3, -1], [10, 1, 7]),
+    "bitwise_xor_": (lambda x, o: x.bitwise_xor_(o), [12, 3, -1], [10, 1, 7]),
+    "bitwise_and_ number": (lambda x, o: x.bitwise_and_(6), [12, 3, -1], None),
+    "bitwise_or_ bool": (lambda x, o: x.bitwise_or_(o), [True, False, False], [False, False, True]),
+    "logical_and_": (lambda x, o: x.logical_and_(o), [1.0, 0.0, 2.0], [1.0, 1.0, 0.0]),
+    "logical_or_": (lambda x, o: x.logical_or_(o), [1, 0, 0], [0, 0, 3]),
+    "logical_xor_": (lambda x, o: x.logical_xor_(o), [True, False, True], [1.5, 0.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BINARY_INPLACE))
+def test_binary_inplace(case):
+    fn, a, b = BINARY_INPLACE[case]
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(a)
+        version = x._version
+        r = fn(x, None if b is None else lib.tensor(b))
+        assert r is x and x._version == version + 1
+        out.append((str(x.dtype).split(".")[-1], x.tolist()))
+    assert out[0] == out[1]
+
+
+def test_copysign_inplace_gradient():
+    out = []
+    for lib in (cgrad, torch):
+        leaf = lib.tensor([1.0, -2.0, 0.0], requires_grad=True)
+        y = leaf * 2
+        y.copysign_(lib.tensor([-1.0, -1.0, 1.0]))
+        assert y.grad_fn.name() == "CopysignBackward0"
+        (y * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+        out.append(leaf.grad.numpy())
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.tensor([1, 2]).copysign_(-1),
+    lambda m: m.tensor([1.0], requires_grad=True).copysign_(-1),
+    lambda m: m.fmax(m.tensor([1.0]), 2.0),
+    lambda m: m.tensor([1.0]).fmin(2.0),
+    lambda m: m.logaddexp2(m.tensor([1]), m.tensor([2])),
+    lambda m: m.logaddexp2(m.tensor([1.0]), 2.0),
+    lambda m: m.gcd(m.tensor([12.0]), m.tensor([8.0])),
+    lambda m: m.gcd(m.tensor([True]), m.tensor([True])),
+    lambda m: m.lcm(m.tensor([12]), 8),
+    lambda m: m.tensor([12]).gcd_(8),
+    lambda m: m.tensor([12]).lcm_(m.tensor([8.0])),
+    lambda m: m.tensor([12.0]).gcd_(m.tensor([8])),
+    lambda m: m.tensor([1, 2]).bitwise_and_(1.5),
+    lambda m: m.tensor([1.0, 2]).bitwise_and_(m.tensor([1])),
+    lambda m: m.tensor([True, False]).bitwise_and_(m.tensor([1, 1])),
+    lambda m: m.tensor([1, 0]).logical_or_(1),
+    lambda m: m.tensor([1, 0]).logical_or_(m.tensor([1, 0, 1])),
+    lambda m: m.signbit(1.0),
+    lambda m: m.fmax(m.tensor([1.0, 2.0]), m.tensor([1.0, 2.0, 3.0])),
+])
+def test_binary_errors_are_torchs(call):
+    same_error(call)
+
+
+def test_function_forms_gcd_lcm_inplace():
+    x = cgrad.tensor([12, 18])
+    assert cgrad.gcd_(x, cgrad.tensor([8, 12])) is x and x.tolist() == [4, 6]
+    assert cgrad.lcm_(x, cgrad.tensor([6, 4])).tolist() == [12, 12]
+
+
+def test_also_not_missing():
+    from cgrad import _missing
+    for name in ("signbit", "copysign", "fmax", "fmin", "logaddexp2", "gcd", "lcm"):
+        assert name not in _missing.FUNCTIONS and name not in _missing.METHODS
+    for name in ("copysign_", "gcd_", "lcm_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "logical_and_",
+                 "logical_or_", "logical_xor_"):
+        assert name not in _missing.METHODS

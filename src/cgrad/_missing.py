@@ -6,28 +6,28 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 
 FUNCTIONS = (
     "addbmm", "addmv", "addr", "aminmax", "argwhere", "bincount", "bitwise_left_shift",
-    "bitwise_right_shift", "copysign", "corrcoef", "cov", "det", "diag_embed", "diagflat", "diagonal",
-    "diagonal_scatter", "dist", "dsplit", "float_power", "fmax", "fmin", "frexp", "gcd",
-    "heaviside", "histc", "hsplit", "inner", "inverse", "kron", "lcm", "ldexp",
-    "logaddexp2", "logdet", "matrix_exp", "matrix_power", "msort", 
+    "bitwise_right_shift", "corrcoef", "cov", "det", "diag_embed", "diagflat", "diagonal",
+    "diagonal_scatter", "dist", "dsplit", "float_power", "frexp", 
+    "heaviside", "histc", "hsplit", "inner", "inverse", "kron", "ldexp",
+    "logdet", "matrix_exp", "matrix_power", "msort", 
     "nanmedian", "nanquantile", "nextafter", "pinverse", "prelu", "quantile", "rot90",
-    "scatter_reduce", "select_scatter", "signbit", "slice_scatter", "slogdet", "take_along_dim",
+    "scatter_reduce", "select_scatter", "slice_scatter", "slogdet", "take_along_dim",
     "tensor_split", "trace", "unique_consecutive", "vdot", "vsplit",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
     "addbmm", "addbmm_", "addmv", "addmv_", "addr", "addr_", "aminmax", "argwhere", "bincount",
-    "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_left_shift", "bitwise_left_shift_",
-    "bitwise_right_shift", "bitwise_right_shift_", "cauchy_", "copysign", "copysign_", "corrcoef", "cov",
+    "bitwise_left_shift", "bitwise_left_shift_",
+    "bitwise_right_shift", "bitwise_right_shift_", "cauchy_", "corrcoef", "cov",
     "det", "diag_embed", "diagflat", "diagonal", "diagonal_scatter", "dist", "dsplit",
-    "exponential_", "fill_diagonal_", "float_power", "float_power_", "fmax", "fmin", "frexp", "gcd", "gcd_",
+    "exponential_", "fill_diagonal_", "float_power", "float_power_", "frexp", 
     "geometric_", "heaviside", "heaviside_", "histc", "hsplit", "inner", "inverse", 
-    "kron", "lcm", "lcm_", "ldexp", "ldexp_", "log_normal_", "logaddexp2",
-    "logdet", "logical_and_", "logical_or_", "logical_xor_", "matrix_exp", "matrix_power",
+    "kron", "ldexp", "ldexp_", "log_normal_", 
+    "logdet", "matrix_exp", "matrix_power",
     "msort", "nanmedian", "nanquantile", "nextafter", "pinverse", 
     "prelu", "quantile", "random_", "rot90", "scatter_reduce", "scatter_reduce_", "select_scatter",
-    "signbit", "slice_scatter", "slogdet", "squeeze_", "swapaxes_", "swapdims_", "t_", "take_along_dim",
+    "slice_scatter", "slogdet", "squeeze_", "swapaxes_", "swapdims_", "t_", "take_along_dim",
     "tensor_split", "trace", "transpose_", "unfold", "unique_consecutive", "unsqueeze_", "vdot", "vsplit",
 )
 

@@ -235,6 +235,22 @@ cdef class _TensorMath(_TensorBase):
     def polygamma(self, n): return wrap(cg_polygamma(order_arg(n, "polygamma", "n", 1), self.t))
     def mvlgamma(self, p): return wrap(cg_mvlgamma(self.t, order_arg(p, "mvlgamma", "p", 1)))
     def logit(self, eps=None): return wrap(cg_logit(self.t, eps_arg(eps, 1)))
+    def signbit(self): return wrap(cg_signbit(self.t))
+    def copysign(self, other): return binary_arg(cg_copysign, self, other, "copysign", 1)
+    def copysign_(self, other): return inplace_arg(cg_copysign, self, other, "copysign_", True)
+    def fmax(self, other): return tensors_only(cg_fmax, self, other, "fmax", 1)
+    def fmin(self, other): return tensors_only(cg_fmin, self, other, "fmin", 1)
+    def logaddexp2(self, other): return tensors_only(cg_logaddexp2, self, other, "logaddexp2", 1)
+    def gcd(self, other): return tensors_only(cg_gcd, self, other, "gcd", 1)
+    def gcd_(self, other): return inplace_arg(cg_gcd, self, other, "gcd_", False)
+    def lcm(self, other): return tensors_only(cg_lcm, self, other, "lcm", 1)
+    def lcm_(self, other): return inplace_arg(cg_lcm, self, other, "lcm_", False)
+    def bitwise_and_(self, other): return inplace_arg(cg_bitwise_and, self, other, "bitwise_and_", True)
+    def bitwise_or_(self, other): return inplace_arg(cg_bitwise_or, self, other, "bitwise_or_", True)
+    def bitwise_xor_(self, other): return inplace_arg(cg_bitwise_xor, self, other, "bitwise_xor_", True)
+    def logical_and_(self, other): return inplace_arg(cg_logical_and, self, other, "logical_and_", False)
+    def logical_or_(self, other): return inplace_arg(cg_logical_or, self, other, "logical_or_", False)
+    def logical_xor_(self, other): return inplace_arg(cg_logical_xor, self, other, "logical_xor_", False)
     def square(self): return wrap(cg_square(self.t))
 
     def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
@@ -430,6 +446,34 @@ def mvlgamma(input, p):
     """log of the multivariate gamma function of dimension p."""
     cdef _TensorBase x = tensor_arg(input, "mvlgamma", "input", 1)
     return wrap(cg_mvlgamma(x.t, order_arg(p, "mvlgamma", "p", 2)))
+
+
+def signbit(input): return unary(cg_signbit, input, "signbit")
+
+
+def copysign(input, other):
+    """|input| with other's sign; other may be a number."""
+    return binary_arg(cg_copysign, tensor_arg(input, "copysign", "input", 1), other, "copysign", 2)
+
+
+def fmax(input, other):
+    return tensors_only(cg_fmax, tensor_arg(input, "fmax", "input", 1), other, "fmax", 2)
+
+
+def fmin(input, other):
+    return tensors_only(cg_fmin, tensor_arg(input, "fmin", "input", 1), other, "fmin", 2)
+
+
+def logaddexp2(input, other):
+    return tensors_only(cg_logaddexp2, tensor_arg(input, "logaddexp2", "input", 1), other, "logaddexp2", 2)
+
+
+def gcd(input, other):
+    return tensors_only(cg_gcd, tensor_arg(input, "gcd", "input", 1), other, "gcd", 2)
+
+
+def lcm(input, other):
+    return tensors_only(cg_lcm, tensor_arg(input, "lcm", "input", 1), other, "lcm", 2)
 
 
 def logit(input, eps=None):
