@@ -528,3 +528,64 @@ def test_also_not_missing():
     for name in ("copysign_", "gcd_", "lcm_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "logical_and_",
                  "logical_or_", "logical_xor_"):
         assert name not in _missing.METHODS
+
+
+# ---- float_power ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.float_power(m.tensor([2.0, -3.0, 0.0]), 2),
+    lambda m: m.float_power(m.tensor([2, 3]), m.tensor([2, -1])),
+    lambda m: m.float_power(m.tensor([[2.0], [3.0]]), m.tensor([1.5, 2.0, -1.0])),
+    lambda m: m.float_power(2, m.tensor([3, 1])),
+    lambda m: m.float_power(2.5, m.tensor([0.5])),
+    lambda m: m.tensor([True, False]).float_power(m.tensor([True])),
+    lambda m: m.tensor([2.0, 0.5], dtype=m.float64).float_power_(m.tensor([3])),
+    lambda m: m.tensor([2.0, 0.5], dtype=m.float64).float_power_(-1.5),
+])
+def test_float_power_values_in_float64(call):
+    c, t = call(cgrad), call(torch)
+    assert c.dtype == cgrad.float64 and t.dtype == torch.float64
+    np.testing.assert_array_equal(c.numpy(), t.numpy())
+
+
+def test_float_power_gradients():
+    for fn in (lambda m, x, y: m.float_power(x, y), lambda m, x, y: x.float_power(2.5) * y,
+               lambda m, x, y: m.float_power(1.5, y) * x):
+        out = []
+        for lib in (cgrad, torch):
+            x = lib.tensor([2.0, 3.0], requires_grad=True)
+            y = lib.tensor([1.5, -0.5], requires_grad=True)
+            z = fn(lib, x, y)
+            z.sum().backward()
+            out.append((z.grad_fn.name(), z.detach().numpy(), x.grad.numpy(), y.grad.numpy()))
+        assert out[0][0] == out[1][0]
+        for a, b in zip(out[0][1:], out[1][1:]):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_float_power_inplace():
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        y = x * 1
+        version = y._version
+        assert y.float_power_(2.5) is y and y._version == version + 1
+        y.sum().backward()
+        out.append((y.grad_fn.name(), x.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-14)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.tensor([2.0]).float_power_(2),
+    lambda m: m.tensor([2]).float_power_(2),
+    lambda m: m.tensor([True]).float_power_(2),
+    lambda m: m.tensor([2.0], dtype=m.float64, requires_grad=True).float_power_(2),
+])
+def test_float_power_errors(call):
+    same_error(call)
+
+
+def test_float_power_of_two_numbers_is_a_type_error():
+    with pytest.raises(TypeError):
+        cgrad.float_power(2, 3)

@@ -1922,8 +1922,6 @@ cdef class Tensor(_TensorNN):
     def dsplit(self, *args, **kwargs): raise not_implemented("Tensor.dsplit")
     def exponential_(self, *args, **kwargs): raise not_implemented("Tensor.exponential_")
     def fill_diagonal_(self, *args, **kwargs): raise not_implemented("Tensor.fill_diagonal_")
-    def float_power(self, *args, **kwargs): raise not_implemented("Tensor.float_power")
-    def float_power_(self, *args, **kwargs): raise not_implemented("Tensor.float_power_")
     def frexp(self, *args, **kwargs): raise not_implemented("Tensor.frexp")
     def geometric_(self, *args, **kwargs): raise not_implemented("Tensor.geometric_")
     def heaviside(self, *args, **kwargs): raise not_implemented("Tensor.heaviside")

@@ -51,6 +51,15 @@ def pow(input, exponent):
     return input ** exponent
 
 
+def float_power(input, exponent):
+    """input ** exponent computed in float64; either may be a number, not both."""
+    if isinstance(input, Tensor):
+        return input.float_power(exponent)
+    if isinstance(exponent, Tensor):
+        return input ** exponent.double()
+    raise TypeError(f"float_power(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
 def neg(input):
     return -_arg(input, "neg")
 

@@ -7,7 +7,7 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 FUNCTIONS = (
     "addbmm", "addmv", "addr", "aminmax", "argwhere", "bincount", "bitwise_left_shift",
     "bitwise_right_shift", "corrcoef", "cov", "det", "diag_embed", "diagflat", "diagonal",
-    "diagonal_scatter", "dist", "dsplit", "float_power", "frexp", 
+    "diagonal_scatter", "dist", "dsplit", "frexp", 
     "heaviside", "histc", "hsplit", "inner", "inverse", "kron", "ldexp",
     "logdet", "matrix_exp", "matrix_power", "msort", 
     "nanmedian", "nanquantile", "nextafter", "pinverse", "prelu", "quantile", "rot90",
@@ -21,7 +21,7 @@ METHODS = (
     "bitwise_left_shift", "bitwise_left_shift_",
     "bitwise_right_shift", "bitwise_right_shift_", "cauchy_", "corrcoef", "cov",
     "det", "diag_embed", "diagflat", "diagonal", "diagonal_scatter", "dist", "dsplit",
-    "exponential_", "fill_diagonal_", "float_power", "float_power_", "frexp", 
+    "exponential_", "fill_diagonal_", "frexp", 
     "geometric_", "heaviside", "heaviside_", "histc", "hsplit", "inner", "inverse", 
     "kron", "ldexp", "ldexp_", "log_normal_", 
     "logdet", "matrix_exp", "matrix_power",

@@ -236,6 +236,16 @@ cdef class _TensorMath(_TensorBase):
     def mvlgamma(self, p): return wrap(cg_mvlgamma(self.t, order_arg(p, "mvlgamma", "p", 1)))
     def logit(self, eps=None): return wrap(cg_logit(self.t, eps_arg(eps, 1)))
     def signbit(self): return wrap(cg_signbit(self.t))
+    def float_power(self, exponent):
+        return self.double().pow(exponent.double() if is_tensor(exponent) else exponent)
+
+    def float_power_(self, exponent):
+        if self.t.dtype != CG_FLOAT64:
+            name = {CG_FLOAT32: "Float", CG_INT64: "Long", CG_BOOL: "Bool"}[self.t.dtype]
+            raise RuntimeError(f"the base given to float_power_ has dtype {name} but the operation's result "
+                               "requires dtype Double")
+        return self.pow_(exponent.double() if is_tensor(exponent) else exponent)
+
     def copysign(self, other): return binary_arg(cg_copysign, self, other, "copysign", 1)
     def copysign_(self, other): return inplace_arg(cg_copysign, self, other, "copysign_", True)
     def fmax(self, other): return tensors_only(cg_fmax, self, other, "fmax", 1)
