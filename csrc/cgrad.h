@@ -342,6 +342,7 @@ cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_signbit(cg_tensor *a); /* bool: the sign bit of a (set for -0.0) */
+cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b); /* a 2^b; integers compute in the default float dtype */
 /* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
 cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
 /* On ties the gradient is split half and half between a and b. */

@@ -815,6 +815,28 @@ cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) {
     return record(&logaddexp2_op, kernel_raw(CG_M_LOGADDEXP2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
 }
 
+/* ---- ldexp ----------------------------------------------------------------------------------- */
+
+/* d/da a 2^b = 2^b, d/db = a 2^b ln 2 = y ln 2. 2^b is taken in b's dtype, as
+ * PyTorch does: an integer b gives an integer power, 0 for b < 0. */
+static int ldexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *two = keep(s, cg_scalar_tensor(2.0, CG_INT64, NULL));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, op2(s, cg_pow, two, UNPACK(1)))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MULN(MUL(g, UNPACK(2)), M_LN2)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op ldexp_op = {"LdexpBackward0", ldexp_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype. */
+cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    return record(&ldexp_op, kernel_raw(CG_M_LDEXP, ins, 2, d, d), ins, 2, SAVE_IN(1) | SAVE_OUT);
+}
+
 /* ---- polygamma, mvlgamma and logit: a parameter beside the tensor -------------------- */
 
 /* kernel(a, v) with the number v as a broadcast operand, in a's floating dtype;

@@ -215,6 +215,7 @@ OPS = [
     Op("fmax", lambda m, a, b: m.fmax(a, b), [(2, 3), (3,)]),
     Op("fmin", lambda m, a, b: a.fmin(b), [(3,), (2, 3)]),
     Op("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), [(2, 3), (3,)], third=True),
+    Op("ldexp", lambda m, a, b: m.ldexp(a, b), [(2, 3), (3,)], third=True),
     Op("float_power", lambda m, a, b: m.float_power(a, b), [(2, 3), (3,)], domain=[POS, None], third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),

@@ -589,3 +589,65 @@ def test_float_power_errors(call):
 def test_float_power_of_two_numbers_is_a_type_error():
     with pytest.raises(TypeError):
         cgrad.float_power(2, 3)
+
+
+# ---- ldexp ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.ldexp(m.tensor([1.0, 3.0, 0.0, -0.0, INF, NAN, 1.0]), m.tensor([3, -1, 5, 5, -3, 1, 2000])),
+    lambda m: m.ldexp(m.tensor([1, 2]), m.tensor([3, 1])),
+    lambda m: m.ldexp(m.tensor([1.0]), m.tensor([2.5])),
+    lambda m: m.ldexp(m.tensor([1.0], dtype=m.float64), m.tensor([2])),
+    lambda m: m.ldexp(m.tensor([1.0]), m.tensor([2.0], dtype=m.float64)),
+    lambda m: m.ldexp(m.tensor([True]), m.tensor([True])),
+    lambda m: m.ldexp(m.tensor([[1.0], [2.0]]), m.tensor([1, 2, 3])),
+    lambda m: m.tensor([1.0, 0.5]).ldexp_(m.tensor([2.5, -3])),
+])
+def test_ldexp_values(call):
+    c, t = call(cgrad), call(torch)
+    assert str(c.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_array_equal(c.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("exponent", [[3.0, -1.5], [3, -1]])
+def test_ldexp_gradients(exponent):
+    """self's gradient is 2^other in other's dtype: 0 for a negative integer, as torch."""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([1.0, 3.0], requires_grad=True)
+        e = lib.tensor(exponent, requires_grad=isinstance(exponent[0], float))
+        r = lib.ldexp(x, e)
+        leaves = [x, e] if e.requires_grad else [x]
+        firsts = lib.autograd.grad((r * lib.tensor([1.0, 2.0])).sum(), leaves, create_graph=True)
+        loss = sum((f * f).sum() for f in firsts)
+        seconds = lib.autograd.grad(loss, leaves) if loss.requires_grad else []
+        out.append((r.grad_fn.name(), [f.detach().numpy() for f in firsts], [s.numpy() for s in seconds]))
+    assert out[0][0] == out[1][0] == "LdexpBackward0"
+    for a, b in zip(out[0][1] + out[0][2], out[1][1] + out[1][2]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_ldexp_inplace():
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([1.0, 3.0], requires_grad=True)
+        y = x * 1
+        version = y._version
+        assert y.ldexp_(lib.tensor([3, -1])) is y and y._version == version + 1
+        y.sum().backward()
+        out.append((y.grad_fn.name(), y.detach().numpy(), x.grad.numpy()))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.ldexp(m.tensor([1.0]), 3),
+    lambda m: m.tensor([1.0]).ldexp(3),
+    lambda m: m.tensor([1]).ldexp_(m.tensor([2])),
+    lambda m: m.tensor([True]).ldexp_(m.tensor([2])),
+    lambda m: m.tensor([1.0], requires_grad=True).ldexp_(m.tensor([2])),
+    lambda m: m.tensor([1.0]).ldexp_(m.tensor([1, 2])),
+])
+def test_ldexp_errors(call):
+    same_error(call)

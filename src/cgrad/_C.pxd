@@ -187,6 +187,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_signbit(cg_tensor *a)
+    cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_square(cg_tensor *a)
     cg_tensor *cg_logical_not(cg_tensor *a)
     cg_tensor *cg_isnan(cg_tensor *a)

@@ -1931,8 +1931,6 @@ cdef class Tensor(_TensorNN):
     def inner(self, *args, **kwargs): raise not_implemented("Tensor.inner")
     def inverse(self, *args, **kwargs): raise not_implemented("Tensor.inverse")
     def kron(self, *args, **kwargs): raise not_implemented("Tensor.kron")
-    def ldexp(self, *args, **kwargs): raise not_implemented("Tensor.ldexp")
-    def ldexp_(self, *args, **kwargs): raise not_implemented("Tensor.ldexp_")
     def log_normal_(self, *args, **kwargs): raise not_implemented("Tensor.log_normal_")
     def logdet(self, *args, **kwargs): raise not_implemented("Tensor.logdet")
     def matrix_exp(self, *args, **kwargs): raise not_implemented("Tensor.matrix_exp")

@@ -236,6 +236,14 @@ cdef class _TensorMath(_TensorBase):
     def mvlgamma(self, p): return wrap(cg_mvlgamma(self.t, order_arg(p, "mvlgamma", "p", 1)))
     def logit(self, eps=None): return wrap(cg_logit(self.t, eps_arg(eps, 1)))
     def signbit(self): return wrap(cg_signbit(self.t))
+    def ldexp(self, other): return tensors_only(cg_ldexp, self, other, "ldexp", 1)
+
+    def ldexp_(self, other):
+        if self.t.dtype == CG_INT64 or self.t.dtype == CG_BOOL:
+            name = "Long" if self.t.dtype == CG_INT64 else "Bool"
+            raise RuntimeError(f"ldexp can't be cast to the desired output type {name}")
+        return inplace_arg(cg_ldexp, self, other, "ldexp_", False)
+
     def float_power(self, exponent):
         return self.double().pow(exponent.double() if is_tensor(exponent) else exponent)
 
@@ -464,6 +472,10 @@ def signbit(input): return unary(cg_signbit, input, "signbit")
 def copysign(input, other):
     """|input| with other's sign; other may be a number."""
     return binary_arg(cg_copysign, tensor_arg(input, "copysign", "input", 1), other, "copysign", 2)
+
+
+def ldexp(input, other):
+    return tensors_only(cg_ldexp, tensor_arg(input, "ldexp", "input", 1), other, "ldexp", 2)
 
 
 def fmax(input, other):
