@@ -306,6 +306,16 @@ cg_tensor *cg_erfc(cg_tensor *a); /* 1 - erf(a) without cancellation for large a
 cg_tensor *cg_sinc(cg_tensor *a); /* sin(pi a) / (pi a), 1 at 0 */
 cg_tensor *cg_erfinv(cg_tensor *a); /* the inverse of erf: +-inf at +-1, NaN outside [-1, 1] */
 cg_tensor *cg_reciprocal(cg_tensor *a);
+cg_tensor *cg_lgamma(cg_tensor *a);  /* log|gamma(a)|: inf at 0 and the negative integers */
+cg_tensor *cg_digamma(cg_tensor *a); /* gamma'(a) / gamma(a): -+inf at +-0, NaN at negative integers */
+cg_tensor *cg_i0(cg_tensor *a);      /* the modified Bessel function of order 0; NaN at +-inf */
+cg_tensor *cg_special_i1(cg_tensor *a); /* order 1 (i0's derivative) */
+/* the n-th derivative of digamma; n < 0 is an error */
+cg_tensor *cg_polygamma(int64_t n, cg_tensor *a);
+/* log of the multivariate gamma function of dimension p >= 1 */
+cg_tensor *cg_mvlgamma(cg_tensor *a, int64_t p);
+/* log(a / (1 - a)), a clamped to [eps, 1 - eps] first unless eps < 0 */
+cg_tensor *cg_logit(cg_tensor *a, double eps);
 cg_tensor *cg_square(cg_tensor *a);
 /* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above
  * (or any op returning a new tensor of a's shape). The result must be
@@ -322,6 +332,17 @@ cg_tensor *cg_atan2(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);  /* the remainder with the sign of a, as C's fmod */
 cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b); /* sqrt(a^2 + b^2) without overflow, floating only */
 cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b); /* log(e^a + e^b) without overflow, floating only */
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b); /* log2(2^a + 2^b), floating only */
+/* |a| with b's sign (b may be a wrapped number); integers compute in the default float dtype */
+cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b);
+/* the larger and smaller of a and b, a NaN operand ignored (NaN only when both are) */
+cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b);
+/* integers only, no gradient: the greatest common divisor (>= 0) and least common multiple */
+cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_signbit(cg_tensor *a); /* bool: the sign bit of a (set for -0.0) */
+cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b); /* a 2^b; integers compute in the default float dtype */
 /* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
 cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
 /* On ties the gradient is split half and half between a and b. */

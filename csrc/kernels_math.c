@@ -7,6 +7,7 @@
  * has a dense fast path; the strided path also serves broadcast operands
  * (stride 0) and the 1-element case that cg_run_loop hands over.
  */
+#include <float.h>
 #include <stdbool.h>
 #include <tgmath.h>
 
@@ -160,6 +161,199 @@ static double erfinv_double(double y) {
     return copysign(x, y);
 }
 
+/* Euclid's greatest common divisor of |a| and |b|, 0 for two zeros */
+static inline int64_t gcd_int64(int64_t a, int64_t b) {
+    a = a < 0 ? (int64_t)(0 - (uint64_t)a) : a;
+    b = b < 0 ? (int64_t)(0 - (uint64_t)b) : b;
+    while (a != 0) {
+        int64_t c = a;
+        a = b % a;
+        b = c;
+    }
+    return b;
+}
+/* |a b| / gcd, 0 when either is 0 */
+static inline int64_t lcm_int64(int64_t a, int64_t b) {
+    int64_t g = gcd_int64(a, b), m = g == 0 ? 0 : cg_wrap_mul(a / g, b);
+    return m < 0 ? (int64_t)(0 - (uint64_t)m) : m;
+}
+
+/* ---- gamma-family and Bessel functions ------------------------------------------- */
+
+/* These follow the published series PyTorch's CPU kernels use, step for step,
+ * so that the values agree with it to rounding (including where those series
+ * are short of full precision, as its trigamma's): each is written once for
+ * float and double, in the operand's type where PyTorch computes in it. */
+
+/* psi(x) for x > 0: psi(x) = psi(x + 1) - 1/x up to 10, then
+ * log x - 1/(2x) - sum_k B_2k / (2k x^2k) for k = 1..7 (Horner in z = x^-2). */
+#define DIGAMMA_POS(T)                                                                       \
+    static T digamma_pos_##T(T x) {                                                          \
+        T r = 0;                                                                             \
+        while (x < 10) {                                                                     \
+            r -= 1 / x;                                                                      \
+            x += 1;                                                                          \
+        }                                                                                    \
+        if (x == 10) return r + (T)2.25175258906672110764; /* psi(10) = H_9 - gamma */       \
+        T y = 0;                                                                             \
+        if (x < (T)1e17) {                                                                   \
+            T z = 1 / (x * x), p = (T)(1.0 / 12);                                            \
+            const T c[6] = {(T)(-691.0 / 32760), (T)(1.0 / 132), (T)(-1.0 / 240),            \
+                            (T)(1.0 / 252), (T)(-1.0 / 120), (T)(1.0 / 12)};                 \
+            for (int k = 0; k < 6; k++) p = p * z + c[k];                                    \
+            y = z * p;                                                                       \
+        }                                                                                    \
+        return r + log(x) - (T)0.5 / x - y;                                                  \
+    }
+DIGAMMA_POS(float)
+DIGAMMA_POS(double)
+
+/* psi(x): -+inf at -+0, NaN at negative integers, and for x < 0 the reflection
+ * psi(x) = psi(1 - x) - pi / tan(pi x), tan taken in double of x's fraction
+ * (tan has period pi, and pi x would lose the fraction's digits). */
+#define DIGAMMA(T)                                                                           \
+    static T digamma_##T(T x) {                                                              \
+        if (x == 0) return copysign((T)INFINITY, -x);                                        \
+        if (x >= 0 || x != x) return digamma_pos_##T(x);                                     \
+        if (x == trunc(x)) return (T)NAN;                                                    \
+        double whole, frac = modf((double)x, &whole);                                        \
+        return digamma_pos_##T(1 - x) - (T)(M_PI / tan(M_PI * frac));                        \
+    }
+DIGAMMA(float)
+DIGAMMA(double)
+
+/* psi'(x): for x < 1/2 the reflection psi'(x) = pi^2 / sin(pi x)^2 - psi'(1 - x);
+ * then six steps of psi'(x) = psi'(x + 1) + 1/x^2 and the asymptotic
+ * 1/x + 1/(2x^2) + 1/(6x^3) - 1/(30x^5) + 1/(42x^7), its tail in double. */
+#define TRIGAMMA(T)                                                                          \
+    static T trigamma_##T(T x) {                                                             \
+        const T pi = (T)M_PI;                                                                \
+        T sign = 1, r = 0;                                                                   \
+        if (x < (T)0.5) {                                                                    \
+            T sp = sin(pi * x);                                                              \
+            sign = -1;                                                                       \
+            r -= pi * pi / (sp * sp);                                                        \
+            x = 1 - x;                                                                       \
+        }                                                                                    \
+        for (int k = 0; k < 6; k++) {                                                        \
+            r += 1 / (x * x);                                                                \
+            x += 1;                                                                          \
+        }                                                                                    \
+        const T ixx = 1 / (x * x);                                                           \
+        r += (1 + 1 / (2 * x) + ixx * (1. / 6 - ixx * (1. / 30 - ixx * (1. / 42)))) / x;      \
+        return sign * r;                                                                     \
+    }
+TRIGAMMA(float)
+TRIGAMMA(double)
+
+/* Hurwitz zeta(s, q) = sum_k (q + k)^-s for s > 1 (Euler-Maclaurin): the
+ * terms summed directly until q + k passes 9 (at least nine of them), then
+ * the integral of the rest, half the last term and the Bernoulli corrections
+ * s (s+1) ... (s+2j-2) B_2j / ((2j)! w^(s+2j-1)). inf at poles q = 0, -1, ...;
+ * NaN for s < 1, or q < 0 and s not an integer. first is q^-s, which PyTorch
+ * takes in q's own type (so a float's polygamma keeps that rounding). */
+static double hurwitz_zeta(double s, double q, double first) {
+    static const double fact_over_bernoulli[12] = { /* (2j)! / B_2j */
+        12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1892437580.3183792, 74724249600.0,
+        -2950130727918.164, 116467828143500.67, -4597978722407473.0, 1.8152105401943546e+17,
+        -7.166165256175667e+18};
+    const double eps = 1.11022302462515654042e-16;
+    if (s == 1) return INFINITY;
+    if (s < 1) return NAN;
+    if (q <= 0 && q == floor(q)) return INFINITY;
+    if (q <= 0 && s != floor(s)) return NAN;
+    double sum = first, a = q, b = 0;
+    for (int i = 0; i < 9 || a <= 9; i++) {
+        a += 1;
+        b = pow(a, -s);
+        sum += b;
+        if (-eps * sum < b && b < eps * sum) return sum;
+    }
+    double w = a, rise = 1, k = 0;
+    sum += b * w / (s - 1);
+    sum -= 0.5 * b;
+    for (int j = 0; j < 12; j++, k += 2) {
+        rise *= s + k;
+        b /= w;
+        double t = rise * b / fact_over_bernoulli[j];
+        sum += t;
+        if (fabs(t / sum) < eps) break;
+        rise *= s + k + 1;
+        b /= w;
+    }
+    return sum;
+}
+
+/* psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x); n = 0 and 1 by the series above */
+#define POLYGAMMA(T)                                                                         \
+    static T polygamma_##T(T n, T x) {                                                       \
+        if (n == 0) return digamma_##T(x);                                                   \
+        if (n == 1) return trigamma_##T(x);                                                  \
+        T sign = fmod(n, (T)2) != 0 ? 1 : -1;                                                \
+        double first = (double)pow(x, -(n + 1));                                             \
+        return sign * exp(lgamma(n + 1)) * (T)hurwitz_zeta((double)n + 1, (double)x, first); \
+    }
+POLYGAMMA(float)
+POLYGAMMA(double)
+
+/* log of the multivariate gamma function of dimension p:
+ * p (p - 1) / 4 log(pi) + sum_j lgamma(x - j/2), j = p-1 .. 0 */
+#define MVLGAMMA(T)                                                                          \
+    static T mvlgamma_##T(T x, T p) {                                                        \
+        T sum = 0;                                                                           \
+        for (int64_t j = (int64_t)p - 1; j >= 0; j--) sum += lgamma(x - (T)j * (T)0.5);      \
+        return sum + (T)((double)p * ((double)p - 1) * 1.1447298858494002 * 0.25); /* log(pi) */ \
+    }
+MVLGAMMA(float)
+MVLGAMMA(double)
+
+/* log(x / (1 - x)), x first clamped to [eps, 1 - eps] unless eps < 0 */
+#define LOGIT(T)                                                                             \
+    static inline T logit_##T(T x, T eps) {                                                  \
+        if (eps >= 0) x = x < eps ? eps : x > 1 - eps ? 1 - eps : x;                         \
+        return log(x / (1 - x));                                                             \
+    }
+LOGIT(float)
+LOGIT(double)
+
+/* The modified Bessel function I_nu(x), nu = 0 or 1, for x >= 0, in long
+ * double so that a double result is rounded once: up to 25 the power series
+ * (x/2)^nu sum_k (x^2/4)^k / (k! (k + nu)!), whose terms are all positive;
+ * past it the asymptotic e^x / sqrt(2 pi x) sum_k c_k with
+ * c_k = c_(k-1) ((2k - 1)^2 - 4 nu^2) / (8 k x), cut where its terms stop
+ * shrinking (there they are below e^-2x). e^x is taken in halves, as I_0
+ * stays finite in double a little past where e^x overflows. */
+static long double bessel_i(int nu, long double x) {
+    const long double eps = LDBL_EPSILON / 4;
+    if (x <= 25) {
+        long double q = x * x / 4, term = nu ? x / 2 : 1, sum = term;
+        for (int k = 1; k < 200 && term > eps * sum; k++) {
+            term *= q / ((long double)k * (k + nu));
+            sum += term;
+        }
+        return sum;
+    }
+    long double term = 1, sum = 1, mu = 4.0L * nu * nu;
+    for (int k = 1; k < 200; k++) {
+        long double next = term * ((2.0L * k - 1) * (2.0L * k - 1) - mu) / (8.0L * k * x);
+        if (!(fabsl(next) < fabsl(term)) || !(fabsl(next) > eps * fabsl(sum))) break;
+        term = next;
+        sum += term;
+    }
+    long double half = expl(x / 2);
+    return half * (half * sum / sqrtl(2 * (long double)M_PI * x));
+}
+
+/* I_0 is even, I_1 odd; both NaN at +-inf and inf where e^|x| overflows in
+ * the operand's type (a float's a little sooner than I_0 itself), as PyTorch's */
+static double i0_double(double x, bool overflows) {
+    return isinf(x) ? NAN : overflows ? INFINITY : (double)bessel_i(0, fabsl((long double)x));
+}
+static double i1_double(double x, bool overflows) {
+    if (isinf(x)) return NAN;
+    return (double)copysignl(overflows ? INFINITY : bessel_i(1, fabsl((long double)x)), (long double)x);
+}
+
 /* ---- unary ---------------------------------------------------------------------- */
 
 FLOAT_OP(UNARY_LOOP, abs, SAME, fabs(a))
@@ -199,10 +393,20 @@ FLOAT_OP(UNARY_LOOP, atanh, SAME, atanh(a))
 FLOAT_OP(UNARY_LOOP, erfinv, SAME, (scalar_t)erfinv_double((double)a))
 /* sin(pi a) / (pi a), 1 at 0; pi a rounded once, in the operand's type */
 FLOAT_OP(UNARY_LOOP, sinc, SAME, a == 0 ? (scalar_t)1 : sin((scalar_t)M_PI * a) / ((scalar_t)M_PI * a))
+FLOAT_OP(UNARY_LOOP, lgamma, SAME, lgamma(a))
+UNARY_LOOP(digamma_f32, float, float, digamma_float(a))
+UNARY_LOOP(digamma_f64, double, double, digamma_double(a))
+/* I_0 and I_1 of a float computed in double, rounded once */
+FLOAT_OP(UNARY_LOOP, i0, SAME, (scalar_t)i0_double((double)a, isinf(exp(fabs(a)))))
+FLOAT_OP(UNARY_LOOP, i1, SAME, (scalar_t)i1_double((double)a, isinf(exp(fabs(a)))))
 INT_OP(UNARY_LOOP, bitwise_not, SAME, ~a)
 BOOL_OP(UNARY_LOOP, bitwise_not, SAME, !a)
 
 FLOAT_OP(UNARY_LOOP, isnan, TO_BOOL, a != a)
+/* the sign bit: set for -0.0 and a negative NaN too */
+FLOAT_OP(UNARY_LOOP, signbit, TO_BOOL, signbit(a) != 0)
+INT_OP(UNARY_LOOP, signbit, TO_BOOL, a < 0)
+BOOL_OP(UNARY_LOOP, signbit, TO_BOOL, 0)
 FLOAT_OP(UNARY_LOOP, isinf, TO_BOOL, a == (scalar_t)INFINITY || a == -(scalar_t)INFINITY)
 FLOAT_OP(UNARY_LOOP, isfinite, TO_BOOL, isfinite(a))
 INT_OP(UNARY_LOOP, isnan, TO_BOOL, 0)
@@ -233,6 +437,30 @@ FLOAT_OP(BINARY_LOOP, hypot, SAME, hypot(a, b))
 FLOAT_OP(BINARY_LOOP, logaddexp, SAME, isinf(a) && a == b ? a : MAX_NAN(a, b) + log1p(exp(-fabs(a - b))))
 /* x log(y), and 0 where x is 0 (even for y = 0 or inf), unless y is NaN */
 FLOAT_OP(BINARY_LOOP, xlogy, SAME, b != b ? b : a == 0 ? (scalar_t)0 : a * log(b))
+/* the parameter ops: b is the broadcast order n, dimension p or eps */
+BINARY_LOOP(polygamma_f32, float, float, polygamma_float(b, a))
+BINARY_LOOP(polygamma_f64, double, double, polygamma_double(b, a))
+BINARY_LOOP(mvlgamma_f32, float, float, mvlgamma_float(a, b))
+BINARY_LOOP(mvlgamma_f64, double, double, mvlgamma_double(a, b))
+BINARY_LOOP(logit_f32, float, float, logit_float(a, b))
+BINARY_LOOP(logit_f64, double, double, logit_double(a, b))
+FLOAT_OP(BINARY_LOOP, copysign, SAME, copysign(a, b))
+/* fmax and fmin ignore a NaN operand (NaN only when both are); on ties (0 and
+ * -0 too) the first operand, as PyTorch */
+FLOAT_OP(BINARY_LOOP, fmax, SAME, a != a ? b : b != b ? a : a < b ? b : a)
+FLOAT_OP(BINARY_LOOP, fmin, SAME, a != a ? b : b != b ? a : b < a ? b : a)
+INT_OP(BINARY_LOOP, fmax, SAME, a < b ? b : a)
+INT_OP(BINARY_LOOP, fmin, SAME, b < a ? b : a)
+BOOL_OP(BINARY_LOOP, fmax, SAME, a | b)
+BOOL_OP(BINARY_LOOP, fmin, SAME, a & b)
+/* log2(2^a + 2^b) = max + log1p(2^-|a - b|) / ln 2 (one rounding for the last step, as
+ * PyTorch's fused multiply-add), equal infinities their own result */
+FLOAT_OP(BINARY_LOOP, logaddexp2, SAME,
+         isinf(a) && a == b ? a : fma(log1p(exp2(-fabs(a - b))), (scalar_t)(1 / M_LN2), MAX_NAN(a, b)))
+/* a 2^b, as a * pow(2, b) */
+FLOAT_OP(BINARY_LOOP, ldexp, SAME, a * exp2(b))
+INT_OP(BINARY_LOOP, gcd, SAME, gcd_int64(a, b))
+INT_OP(BINARY_LOOP, lcm, SAME, lcm_int64(a, b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 BOOL_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
 INT_OP(BINARY_LOOP, bitwise_or, SAME, a | b)
@@ -296,6 +524,21 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_ACOSH] = ROW_F(acosh),
     [CG_M_ATANH] = ROW_F(atanh),
     [CG_M_ERFC] = ROW_F(erfc),
+    [CG_M_LGAMMA] = ROW_F(lgamma),
+    [CG_M_DIGAMMA] = ROW_F(digamma),
+    [CG_M_I0] = ROW_F(i0),
+    [CG_M_I1] = ROW_F(i1),
+    [CG_M_POLYGAMMA] = ROW_F(polygamma),
+    [CG_M_MVLGAMMA] = ROW_F(mvlgamma),
+    [CG_M_LOGIT] = ROW_F(logit),
+    [CG_M_SIGNBIT] = ROW_A(signbit),
+    [CG_M_COPYSIGN] = ROW_F(copysign),
+    [CG_M_FMAX] = ROW_A(fmax),
+    [CG_M_FMIN] = ROW_A(fmin),
+    [CG_M_LOGADDEXP2] = ROW_F(logaddexp2),
+    [CG_M_LDEXP] = ROW_F(ldexp),
+    [CG_M_GCD] = {NULL, NULL, gcd_i64, NULL},
+    [CG_M_LCM] = {NULL, NULL, lcm_i64, NULL},
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
     [CG_M_ISNAN] = ROW_A(isnan),
     [CG_M_ISINF] = ROW_A(isinf),
@@ -337,6 +580,10 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_TAN] = "tan_cpu", [CG_M_SINH] = "sinh_cpu", [CG_M_COSH] = "cosh_cpu", [CG_M_ASIN] = "asin_cpu",
     [CG_M_ACOS] = "acos_cpu", [CG_M_ATAN] = "atan_cpu", [CG_M_ERF] = "erf_cpu", [CG_M_SINC] = "sinc_cpu", [CG_M_ERFINV] = "erfinv_cpu",
     [CG_M_ASINH] = "asinh_cpu", [CG_M_ACOSH] = "acosh_cpu", [CG_M_ATANH] = "atanh_cpu", [CG_M_ERFC] = "erfc_cpu",
+    [CG_M_LGAMMA] = "lgamma_vml_cpu", [CG_M_DIGAMMA] = "digamma", [CG_M_I0] = "i0_vml_cpu", [CG_M_I1] = "i1_cpu",
+    [CG_M_POLYGAMMA] = "polygamma", [CG_M_MVLGAMMA] = "lgamma_vml_cpu", [CG_M_LOGIT] = "logit_cpu",
+    [CG_M_SIGNBIT] = "signbit_cpu", [CG_M_COPYSIGN] = "copysign_cpu", [CG_M_FMAX] = "fmax_cpu", [CG_M_FMIN] = "fmin_cpu",
+    [CG_M_LOGADDEXP2] = "logaddexp2_cpu", [CG_M_GCD] = "gcd_cpu", [CG_M_LDEXP] = "ldexp_cpu", [CG_M_LCM] = "lcm_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",

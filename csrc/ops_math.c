@@ -7,6 +7,7 @@
  * helpers below), so with create_graph they record too and higher-order
  * gradients come free.
  */
+#include <float.h>
 #include <math.h>
 
 #include "internal.h"
@@ -70,6 +71,9 @@ static cg_tensor *op3(scratch *s, cg_tensor *(*f)(cg_tensor *, cg_tensor *, cg_t
 #define RSUBN(a, v) opn(s, cg_rsub, (a), (v)) /* v - a */
 #define EQN(a, v) opn(s, cg_eq, (a), (v))
 #define LEN(a, v) opn(s, cg_le, (a), (v))
+#define LTN(a, v) opn(s, cg_lt, (a), (v))
+#define GTN(a, v) opn(s, cg_gt, (a), (v))
+#define OR(a, b) op2(s, cg_logical_or, (a), (b))
 #define WHERE(c, a, b) op3(s, cg_where, (c), (a), (b))
 #define ZERO(like) keep(s, number(0.0, (like)))
 #define UNPACK(slot) keep(s, cg_unpack(n, (slot)))
@@ -346,6 +350,30 @@ static cg_tensor *erfinv_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor 
     (void)y;
     return MUL(MULN(F(cg_exp, F(cg_square, F(cg_erfinv, x))), 0.5 * sqrt(M_PI)), g);
 }
+/* d/dx lgamma(x) = digamma(x) */
+static cg_tensor *lgamma_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_digamma, x));
+}
+/* d/dx digamma(x) = polygamma(1, x) */
+static cg_tensor *digamma_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, keep(s, cg_polygamma(1, x)));
+}
+/* d/dx I0(x) = I1(x) */
+static cg_tensor *i0_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, F(cg_special_i1, x));
+}
+/* d/dx I1(x) = I0(x) - I1(x) / x, and 1/2 where |x| <= epsilon (as PyTorch, which
+ * also keeps the unused branch finite there, for the gradient of where) */
+static cg_tensor *special_i1_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    double eps = x->dtype == CG_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;
+    cg_tensor *tiny = LEN(F(cg_abs, x), eps);
+    cg_tensor *safe = WHERE(tiny, keep(s, number(eps, x)), x);
+    cg_tensor *d = SUB(F(cg_i0, safe), DIV(y, safe));
+    return MUL(g, WHERE(tiny, keep(s, number(0.5, x)), d));
+}
 /* d/dx (1/x) = -1/x^2 = -y^2 */
 static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)x;
@@ -389,6 +417,10 @@ UNARY(erf, "ErfBackward0", CG_M_ERF, NONE, X, false)
 UNARY(erfc, "ErfcBackward0", CG_M_ERFC, NONE, X, false)
 UNARY(sinc, "SincBackward0", CG_M_SINC, NONE, X, false)
 UNARY(erfinv, "ErfinvBackward0", CG_M_ERFINV, NONE, X, false)
+UNARY(lgamma, "LgammaBackward0", CG_M_LGAMMA, NONE, X, false)
+UNARY(digamma, "DigammaBackward0", CG_M_DIGAMMA, NONE, X, false)
+UNARY(i0, "I0Backward0", CG_M_I0, NONE, X, false)
+UNARY(special_i1, "SpecialI1Backward0", CG_M_I1, NONE, X | Y, false)
 UNARY(reciprocal, "ReciprocalBackward0", CG_NUM_MATHOPS, CG_UN_RECIPROCAL, Y, false)
 #undef X
 #undef Y
@@ -694,6 +726,206 @@ cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
     return out;
 }
 
+/* ---- signbit, gcd and lcm: no gradient --------------------------------------------------- */
+
+cg_tensor *cg_signbit(cg_tensor *a) { return kernel_raw(CG_M_SIGNBIT, &a, 1, (cg_dtype)a->dtype, CG_BOOL); }
+
+static cg_tensor *integer_only(cg_mathop op, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return kernel_raw(op, ins, 2, d, d);
+}
+cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_GCD, a, b); }
+cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_LCM, a, b); }
+
+/* ---- copysign ------------------------------------------------------------------------------ */
+
+/* d/da copysign(a, b) = copysign(a, b) / a (the sign flip), 0 where a = 0;
+ * d/db = 0. The node keeps a in slot 0 and the output in slot 2. */
+static int copysign_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *y = UNPACK(2);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, WHERE(EQN(a, 0.0), ZERO(g), DIV(y, a)))));
+    if (n->n_next > 1 && cg_wants(n, 1)) /* a constant zero, not g * 0 (NaN where g is) */
+        gin[1] = cg_reduce_grad(n, 1, cg_zeros(g->shape, g->ndim, (cg_dtype)g->dtype));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op copysign_op = {"CopysignBackward0", copysign_backward, NULL};
+static const cg_op copysign_number_op = {"CopysignBackward1", copysign_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype; b may be a wrapped number. */
+cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    cg_tensor *out = kernel_raw(CG_M_COPYSIGN, ins, 2, d, d);
+    if (b->is_wrapped) return record(&copysign_number_op, out, ins, 1, SAVE_IN(0) | SAVE_OUT);
+    return record(&copysign_op, out, ins, 2, SAVE_IN(0) | SAVE_OUT);
+}
+
+/* ---- fmax and fmin --------------------------------------------------------------------------- */
+
+/* The whole gradient goes to a where a won (ties included) or b is NaN, else to b. */
+static int fmaxmin_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin, fn2 a_wins) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    cg_tensor *to_a = OR(op2(s, a_wins, a, b), F(cg_isnan, b));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(WHERE(to_a, g, ZERO(g))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(WHERE(to_a, ZERO(g), g)));
+    drop(s);
+    return check_grads(n, gin);
+}
+/* d/da fmax(a, b) = [a >= b or b is NaN], d/db the rest */
+static int fmax_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return fmaxmin_backward(n, gout, gin, cg_ge);
+}
+/* d/da fmin(a, b) = [a <= b or b is NaN], d/db the rest */
+static int fmin_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return fmaxmin_backward(n, gout, gin, cg_le);
+}
+static const cg_op fmax_op = {"FmaxBackward0", fmax_backward, NULL};
+static const cg_op fmin_op = {"FminBackward0", fmin_backward, NULL};
+
+static cg_tensor *fmaxmin(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmax_op, CG_M_FMAX, a, b); }
+cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmin_op, CG_M_FMIN, a, b); }
+
+/* ---- logaddexp2 ------------------------------------------------------------------------------ */
+
+static int logaddexp2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/da log2(2^a + 2^b) = 1 / (1 + 2^(b - a)), d/db = 1 / (1 + 2^(a - b)) */
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp2, SUB(b, a)), 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp2, SUB(a, b)), 1.0))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op logaddexp2_op = {"Logaddexp2Backward0", logaddexp2_backward, NULL};
+
+/* Floating only: integer and bool operands are refused, as PyTorch does. */
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&logaddexp2_op, kernel_raw(CG_M_LOGADDEXP2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
+/* ---- ldexp ----------------------------------------------------------------------------------- */
+
+/* d/da a 2^b = 2^b, d/db = a 2^b ln 2 = y ln 2. 2^b is taken in b's dtype, as
+ * PyTorch does: an integer b gives an integer power, 0 for b < 0. */
+static int ldexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *two = keep(s, cg_scalar_tensor(2.0, CG_INT64, NULL));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, op2(s, cg_pow, two, UNPACK(1)))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MULN(MUL(g, UNPACK(2)), M_LN2)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op ldexp_op = {"LdexpBackward0", ldexp_backward, NULL};
+
+/* Integer and bool operands compute in the default float dtype. */
+cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    return record(&ldexp_op, kernel_raw(CG_M_LDEXP, ins, 2, d, d), ins, 2, SAVE_IN(1) | SAVE_OUT);
+}
+
+/* ---- polygamma, mvlgamma and logit: a parameter beside the tensor -------------------- */
+
+/* kernel(a, v) with the number v as a broadcast operand, in a's floating dtype;
+ * recorded with v in the node's f[0]. */
+static cg_tensor *param_op(const cg_op *op, cg_mathop kernel, cg_tensor *a, double v) {
+    cg_dtype d = floating_dtype(a);
+    cg_tensor *p = cg_scalar_tensor(v, CG_FLOAT64, a);
+    if (!p) return NULL;
+    cg_tensor *ins[2] = {a, p};
+    cg_tensor *out = kernel_raw(kernel, ins, 2, d, d);
+    cg_tensor_release(p);
+    out = record(op, out, &a, 1, SAVE_IN(0));
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = v;
+    return out;
+}
+
+/* d/dx polygamma(n, x) = polygamma(n + 1, x) */
+static int polygamma_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(0);
+    gin[0] = take(MUL(gout[0], x ? keep(s, cg_polygamma((int64_t)n->f[0] + 1, x)) : NULL));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op polygamma_op = {"PolygammaBackward0", polygamma_backward, NULL};
+
+cg_tensor *cg_polygamma(int64_t n, cg_tensor *x) {
+    if (n < 0) {
+        cg_error_set(CG_ERR_RUNTIME, "polygamma(n, x) does not support negative n.");
+        return NULL;
+    }
+    return param_op(&polygamma_op, CG_M_POLYGAMMA, x, (double)n);
+}
+
+/* sum_j digamma(x - j/2) for j = p-1 .. 0, in the order the forward sums; a new reference */
+static cg_tensor *digamma_sum(cg_tensor *x, int64_t p) {
+    cg_tensor *sum = NULL;
+    for (int64_t j = p - 1; j >= 0; j--) {
+        scratch sc = {.n = 0}, *s = &sc;
+        cg_tensor *d = F(cg_digamma, ADDN(x, -0.5 * (double)j));
+        cg_tensor *next = !d ? NULL : sum ? cg_add(sum, d) : take(d);
+        drop(s);
+        cg_tensor_release(sum);
+        if (!(sum = next)) return NULL;
+    }
+    return sum;
+}
+
+/* d/dx mvlgamma(x, p) = sum_j digamma(x - j/2) */
+static int mvlgamma_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *x = UNPACK(0);
+    gin[0] = take(MUL(gout[0], x ? keep(s, digamma_sum(x, (int64_t)n->f[0])) : NULL));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op mvlgamma_op = {"MvlgammaBackward0", mvlgamma_backward, NULL};
+
+cg_tensor *cg_mvlgamma(cg_tensor *x, int64_t p) {
+    if (p < 1) {
+        cg_error_set(CG_ERR_RUNTIME, "p has to be greater than or equal to 1");
+        return NULL;
+    }
+    if (x->dtype == CG_BOOL) { /* PyTorch adds x to a range of offsets, which a bool refuses */
+        cg_error_set(CG_ERR_RUNTIME, "The input tensor may not be a boolean tensor.");
+        return NULL;
+    }
+    return param_op(&mvlgamma_op, CG_M_MVLGAMMA, x, (double)p);
+}
+
+/* d/dx log(x / (1 - x)) = 1 / (x (1 - x)); NaN outside [0, 1] without eps, and
+ * 0 outside [eps, 1 - eps] with it (where the clamp holds the output still) */
+static int logit_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *x = UNPACK(0);
+    double eps = n->f[0], lo = eps < 0 ? 0 : eps, hi = 1 - lo;
+    if (x && x->dtype == CG_FLOAT32) hi = (double)(1.0f - (float)lo);
+    cg_tensor *d = DIV(g, MUL(x, RSUBN(x, 1.0)));
+    cg_tensor *outside = OR(LTN(x, lo), GTN(x, hi));
+    gin[0] = take(WHERE(outside, keep(s, number(eps < 0 ? NAN : 0.0, g)), d));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op logit_op = {"LogitBackward0", logit_backward, NULL};
+
+cg_tensor *cg_logit(cg_tensor *x, double eps) {
+    return param_op(&logit_op, CG_M_LOGIT, x, eps < 0 ? -1.0 : eps);
+}
+
 /* ---- lerp ------------------------------------------------------------------------------ */
 
 /* The C++ type names PyTorch's dtype checks print. */
@@ -990,12 +1222,19 @@ static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor 
     return op.unary ? op.unary(a) : op.binary ? op.binary(a, b) : op.ternary(a, b, c);
 }
 
+/* The integer ops check the cast of the promoted dtype to a's before their
+ * kernel could refuse that dtype, as PyTorch orders the two errors. */
+static bool casts_first(cg_binary_fn fn) {
+    return fn == cg_bitwise_and || fn == cg_bitwise_or || fn == cg_bitwise_xor || fn == cg_gcd || fn == cg_lcm;
+}
+
 /* a = op(a, b, c): computed out of place, then written back; the result's
  * node becomes a's history (see inplace.c). The write-back refuses a result
  * b or c broadcast to a larger shape, with PyTorch's message. */
 static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
     cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
+    if (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)) return NULL;
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
     cg_tensor *src = ip.records ? snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);

@@ -51,6 +51,15 @@ def pow(input, exponent):
     return input ** exponent
 
 
+def float_power(input, exponent):
+    """input ** exponent computed in float64; either may be a number, not both."""
+    if isinstance(input, Tensor):
+        return input.float_power(exponent)
+    if isinstance(exponent, Tensor):
+        return input ** exponent.double()
+    raise TypeError(f"float_power(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
 def neg(input):
     return -_arg(input, "neg")
 
@@ -261,7 +270,7 @@ for _f, _name in ((_all, "all"), (_any, "any")):
 _METHOD_FORMS = (
     "abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ "
     "clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ erf_ erfc_ exp2_ expm1_ fill_ fix_ floor_ "
-    "frac_ log10_ log1p_ log2_ nan_to_num_ rad2deg_ reciprocal_ round_ rsqrt_ sin_ sinh_ sqrt_ square_ tan_ "
+    "frac_ gcd_ i0_ lcm_ logit_ log10_ log1p_ log2_ nan_to_num_ rad2deg_ reciprocal_ round_ rsqrt_ sin_ sinh_ sqrt_ square_ tan_ "
     "trunc_ zero_ index_put index_put_ is_floating_point is_complex moveaxis fliplr flipud ger "
     "split_with_sizes positive ravel is_nonzero is_same_size is_signed").split()
 

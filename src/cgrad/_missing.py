@@ -5,18 +5,13 @@ NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
 FUNCTIONS = (
-    "bitwise_left_shift", "bitwise_right_shift", "copysign", "digamma", "float_power", "fmax", "fmin",
-    "frexp", "gcd", "heaviside", "i0", "lcm", "ldexp", "lgamma", "logaddexp2", "logit", "mvlgamma",
-    "nextafter", "polygamma", "signbit",
+    "bitwise_left_shift", "bitwise_right_shift", "frexp", "heaviside", "nextafter",
 )
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = (
-    "bitwise_and_", "bitwise_left_shift", "bitwise_left_shift_", "bitwise_or_", "bitwise_right_shift",
-    "bitwise_right_shift_", "bitwise_xor_", "copysign", "copysign_", "digamma", "digamma_", "float_power",
-    "float_power_", "fmax", "fmin", "frexp", "gcd", "gcd_", "heaviside", "heaviside_", "i0", "i0_", "lcm",
-    "lcm_", "ldexp", "ldexp_", "lgamma", "lgamma_", "logaddexp2", "logical_and_", "logical_or_",
-    "logical_xor_", "logit", "logit_", "mvlgamma", "nextafter", "polygamma", "signbit",
+    "bitwise_left_shift", "bitwise_left_shift_", "bitwise_right_shift", "bitwise_right_shift_", "frexp",
+    "heaviside", "heaviside_", "nextafter",
 )
 
 

@@ -113,6 +113,31 @@ cdef object cross_call(_TensorBase a, object other, object dim, int pos):
     return wrap(cg_cross(a.t, b.t, int_arg(dim, "cross", "dim")))
 
 
+cdef int64_t order_arg(object x, str fname, str arg, int pos) except? -1:
+    """An int argument of the gamma functions (n, p): ints and 0-d integer
+    tensors, never a bool or a float, with PyTorch's TypeError."""
+    if not isinstance(x, bool):
+        try:
+            return operator.index(x)
+        except TypeError:
+            pass
+    raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be int, not {type(x).__name__}")
+
+
+cdef double eps_arg(object eps, int pos) except? -2:
+    """logit's eps: None (no clamp, -1 here) or a number."""
+    if eps is None:
+        return -1.0
+    if not is_number(eps) and not isinstance(eps, _TensorBase):
+        raise TypeError(f"logit(): argument 'eps' (position {pos}) must be float, not {type(eps).__name__}")
+    return number_arg(eps, "logit", "eps")
+
+
+cdef cg_tensor *logit_with(cg_tensor *a, cg_tensor *eps) noexcept nogil:
+    """logit with eps read from a number tensor, for cg_apply2_."""
+    return cg_logit(a, cg_tensor_item(eps))
+
+
 cdef class _TensorMath(_TensorBase):
     """Element-wise math, comparisons and logic."""
 
@@ -204,6 +229,46 @@ cdef class _TensorMath(_TensorBase):
     def sinc(self): return wrap(cg_sinc(self.t))
     def erfinv(self): return wrap(cg_erfinv(self.t))
     def reciprocal(self): return wrap(cg_reciprocal(self.t))
+    def lgamma(self): return wrap(cg_lgamma(self.t))
+    def digamma(self): return wrap(cg_digamma(self.t))
+    def i0(self): return wrap(cg_i0(self.t))
+    def polygamma(self, n): return wrap(cg_polygamma(order_arg(n, "polygamma", "n", 1), self.t))
+    def mvlgamma(self, p): return wrap(cg_mvlgamma(self.t, order_arg(p, "mvlgamma", "p", 1)))
+    def logit(self, eps=None): return wrap(cg_logit(self.t, eps_arg(eps, 1)))
+    def signbit(self): return wrap(cg_signbit(self.t))
+    def ldexp(self, other): return tensors_only(cg_ldexp, self, other, "ldexp", 1)
+
+    def ldexp_(self, other):
+        if self.t.dtype == CG_INT64 or self.t.dtype == CG_BOOL:
+            name = "Long" if self.t.dtype == CG_INT64 else "Bool"
+            raise RuntimeError(f"ldexp can't be cast to the desired output type {name}")
+        return inplace_arg(cg_ldexp, self, other, "ldexp_", False)
+
+    def float_power(self, exponent):
+        return self.double().pow(exponent.double() if is_tensor(exponent) else exponent)
+
+    def float_power_(self, exponent):
+        if self.t.dtype != CG_FLOAT64:
+            name = {CG_FLOAT32: "Float", CG_INT64: "Long", CG_BOOL: "Bool"}[self.t.dtype]
+            raise RuntimeError(f"the base given to float_power_ has dtype {name} but the operation's result "
+                               "requires dtype Double")
+        return self.pow_(exponent.double() if is_tensor(exponent) else exponent)
+
+    def copysign(self, other): return binary_arg(cg_copysign, self, other, "copysign", 1)
+    def copysign_(self, other): return inplace_arg(cg_copysign, self, other, "copysign_", True)
+    def fmax(self, other): return tensors_only(cg_fmax, self, other, "fmax", 1)
+    def fmin(self, other): return tensors_only(cg_fmin, self, other, "fmin", 1)
+    def logaddexp2(self, other): return tensors_only(cg_logaddexp2, self, other, "logaddexp2", 1)
+    def gcd(self, other): return tensors_only(cg_gcd, self, other, "gcd", 1)
+    def gcd_(self, other): return inplace_arg(cg_gcd, self, other, "gcd_", False)
+    def lcm(self, other): return tensors_only(cg_lcm, self, other, "lcm", 1)
+    def lcm_(self, other): return inplace_arg(cg_lcm, self, other, "lcm_", False)
+    def bitwise_and_(self, other): return inplace_arg(cg_bitwise_and, self, other, "bitwise_and_", True)
+    def bitwise_or_(self, other): return inplace_arg(cg_bitwise_or, self, other, "bitwise_or_", True)
+    def bitwise_xor_(self, other): return inplace_arg(cg_bitwise_xor, self, other, "bitwise_xor_", True)
+    def logical_and_(self, other): return inplace_arg(cg_logical_and, self, other, "logical_and_", False)
+    def logical_or_(self, other): return inplace_arg(cg_logical_or, self, other, "logical_or_", False)
+    def logical_xor_(self, other): return inplace_arg(cg_logical_xor, self, other, "logical_xor_", False)
     def square(self): return wrap(cg_square(self.t))
 
     def abs_(self): return wrap(cg_apply_(self.t, cg_abs))
@@ -248,6 +313,14 @@ cdef class _TensorMath(_TensorBase):
     def sinc_(self): return wrap(cg_apply_(self.t, cg_sinc))
     def erfinv_(self): return wrap(cg_apply_(self.t, cg_erfinv))
     def reciprocal_(self): return wrap(cg_apply_(self.t, cg_reciprocal))
+    def lgamma_(self): return wrap(cg_apply_(self.t, cg_lgamma))
+    def digamma_(self): return wrap(cg_apply_(self.t, cg_digamma))
+    def i0_(self): return wrap(cg_apply_(self.t, cg_i0))
+    def logit_(self, eps=None):
+        cdef cg_tensor *e = cg_scalar_tensor(eps_arg(eps, 1), CG_FLOAT64, self.t)
+        cdef cg_tensor *r = cg_apply2_(self.t, e, logit_with) if e != NULL else NULL
+        cg_tensor_release(e)
+        return wrap(r)
     def square_(self): return wrap(cg_apply_(self.t, cg_square))
     def logical_not_(self): return wrap(cg_apply_(self.t, cg_logical_not))
     def bitwise_not_(self): return wrap(cg_apply_(self.t, cg_bitwise_not))
@@ -376,6 +449,59 @@ def erfc(input): return unary(cg_erfc, input, "erfc")
 def sinc(input): return unary(cg_sinc, input, "sinc")
 def erfinv(input): return unary(cg_erfinv, input, "erfinv")
 def reciprocal(input): return unary(cg_reciprocal, input, "reciprocal")
+def lgamma(input): return unary(cg_lgamma, input, "lgamma")
+def digamma(input): return unary(cg_digamma, input, "digamma")
+def i0(input): return unary(cg_i0, input, "i0")
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma at input."""
+    cdef int64_t order = order_arg(n, "polygamma", "n", 1)
+    return wrap(cg_polygamma(order, tensor_arg(input, "polygamma", "input", 2).t))
+
+
+def mvlgamma(input, p):
+    """log of the multivariate gamma function of dimension p."""
+    cdef _TensorBase x = tensor_arg(input, "mvlgamma", "input", 1)
+    return wrap(cg_mvlgamma(x.t, order_arg(p, "mvlgamma", "p", 2)))
+
+
+def signbit(input): return unary(cg_signbit, input, "signbit")
+
+
+def copysign(input, other):
+    """|input| with other's sign; other may be a number."""
+    return binary_arg(cg_copysign, tensor_arg(input, "copysign", "input", 1), other, "copysign", 2)
+
+
+def ldexp(input, other):
+    return tensors_only(cg_ldexp, tensor_arg(input, "ldexp", "input", 1), other, "ldexp", 2)
+
+
+def fmax(input, other):
+    return tensors_only(cg_fmax, tensor_arg(input, "fmax", "input", 1), other, "fmax", 2)
+
+
+def fmin(input, other):
+    return tensors_only(cg_fmin, tensor_arg(input, "fmin", "input", 1), other, "fmin", 2)
+
+
+def logaddexp2(input, other):
+    return tensors_only(cg_logaddexp2, tensor_arg(input, "logaddexp2", "input", 1), other, "logaddexp2", 2)
+
+
+def gcd(input, other):
+    return tensors_only(cg_gcd, tensor_arg(input, "gcd", "input", 1), other, "gcd", 2)
+
+
+def lcm(input, other):
+    return tensors_only(cg_lcm, tensor_arg(input, "lcm", "input", 1), other, "lcm", 2)
+
+
+def logit(input, eps=None):
+    """log(input / (1 - input)), input clamped to [eps, 1 - eps] first when eps is given."""
+    cdef _TensorBase x = tensor_arg(input, "logit", "input", 1)
+    return wrap(cg_logit(x.t, eps_arg(eps, 2)))
 def square(input): return unary(cg_square, input, "square")
 def isnan(input): return unary(cg_isnan, input, "isnan")
 def isinf(input): return unary(cg_isinf, input, "isinf")
