@@ -83,7 +83,8 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
     elif isinstance(data, (bool, int, float)) and not isinstance(data, np.generic) and dtype is None:
         t = _C._scalar_tensor(data, dtype)
     else:  # with a dtype, values go straight to it (no rounding through the default dtype)
-        t = _C._tensor_from_numpy_copy(_infer_array(data, dtype), dtype)
+        with np.errstate(over="ignore"):  # beyond float32's range is inf, as in torch, without a warning
+            t = _C._tensor_from_numpy_copy(_infer_array(data, dtype), dtype)
     if requires_grad:
         t.requires_grad_(True)
     return t
