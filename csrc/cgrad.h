@@ -337,6 +337,10 @@ cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b); /* log2(2^a + 2^b), floati
 cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b);
 /* the larger and smaller of a and b, a NaN operand ignored (NaN only when both are) */
 cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_nextafter(cg_tensor *a, cg_tensor *b);  /* floating only; d/da = 1, d/db = 0 */
+cg_tensor *cg_heaviside(cg_tensor *a, cg_tensor *b);  /* one dtype; no derivative */
+cg_tensor *cg_bitwise_left_shift(cg_tensor *a, cg_tensor *b);  /* integers */
+cg_tensor *cg_bitwise_right_shift(cg_tensor *a, cg_tensor *b); /* integers, arithmetic */
 cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b);
 /* integers only, no gradient: the greatest common divisor (>= 0) and least common multiple */
 cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b);

@@ -457,8 +457,16 @@ BOOL_OP(BINARY_LOOP, fmin, SAME, a & b)
  * PyTorch's fused multiply-add), equal infinities their own result */
 FLOAT_OP(BINARY_LOOP, logaddexp2, SAME,
          isinf(a) && a == b ? a : fma(log1p(exp2(-fabs(a - b))), (scalar_t)(1 / M_LN2), MAX_NAN(a, b)))
+/* the next representable number after a towards b (b when they are equal) */
+FLOAT_OP(BINARY_LOOP, nextafter, SAME, nextafter(a, b))
+/* the step function: 0 below 0 (and at NaN), 1 above, b at 0 */
+ALL_OP(BINARY_LOOP, heaviside, SAME, a == 0 ? b : (scalar_t)(a > 0))
 /* a 2^b, as a * pow(2, b) */
 FLOAT_OP(BINARY_LOOP, ldexp, SAME, a * exp2(b))
+/* shifts by a negative count or by 64 or more give what shifting one place at
+ * a time would: 0 to the left, the sign to the right */
+INT_OP(BINARY_LOOP, lshift, SAME, b < 0 || b >= 64 ? 0 : (int64_t)((uint64_t)a << b))
+INT_OP(BINARY_LOOP, rshift, SAME, b < 0 || b >= 64 ? (a < 0 ? -1 : 0) : a >> b)
 INT_OP(BINARY_LOOP, gcd, SAME, gcd_int64(a, b))
 INT_OP(BINARY_LOOP, lcm, SAME, lcm_int64(a, b))
 INT_OP(BINARY_LOOP, bitwise_and, SAME, a & b)
@@ -537,6 +545,10 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_FMIN] = ROW_A(fmin),
     [CG_M_LOGADDEXP2] = ROW_F(logaddexp2),
     [CG_M_LDEXP] = ROW_F(ldexp),
+    [CG_M_NEXTAFTER] = ROW_F(nextafter),
+    [CG_M_HEAVISIDE] = ROW_A(heaviside),
+    [CG_M_LSHIFT] = {NULL, NULL, lshift_i64, NULL},
+    [CG_M_RSHIFT] = {NULL, NULL, rshift_i64, NULL},
     [CG_M_GCD] = {NULL, NULL, gcd_i64, NULL},
     [CG_M_LCM] = {NULL, NULL, lcm_i64, NULL},
     [CG_M_BITWISE_NOT] = ROW_IB(bitwise_not),
@@ -584,6 +596,8 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_POLYGAMMA] = "polygamma", [CG_M_MVLGAMMA] = "lgamma_vml_cpu", [CG_M_LOGIT] = "logit_cpu",
     [CG_M_SIGNBIT] = "signbit_cpu", [CG_M_COPYSIGN] = "copysign_cpu", [CG_M_FMAX] = "fmax_cpu", [CG_M_FMIN] = "fmin_cpu",
     [CG_M_LOGADDEXP2] = "logaddexp2_cpu", [CG_M_GCD] = "gcd_cpu", [CG_M_LDEXP] = "ldexp_cpu", [CG_M_LCM] = "lcm_cpu",
+    [CG_M_NEXTAFTER] = "nextafter_cpu", [CG_M_HEAVISIDE] = "heaviside_cpu",
+    [CG_M_LSHIFT] = "lshift_cpu", [CG_M_RSHIFT] = "rshift_cpu",
     [CG_M_BITWISE_NOT] = "bitwise_not_cpu", [CG_M_FLOOR] = "floor_vml_cpu", [CG_M_CEIL] = "ceil_vml_cpu",
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",

@@ -736,6 +736,8 @@ static cg_tensor *integer_only(cg_mathop op, cg_tensor *a, cg_tensor *b) {
     return kernel_raw(op, ins, 2, d, d);
 }
 cg_tensor *cg_gcd(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_GCD, a, b); }
+cg_tensor *cg_bitwise_left_shift(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_LSHIFT, a, b); }
+cg_tensor *cg_bitwise_right_shift(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_RSHIFT, a, b); }
 cg_tensor *cg_lcm(cg_tensor *a, cg_tensor *b) { return integer_only(CG_M_LCM, a, b); }
 
 /* ---- copysign ------------------------------------------------------------------------------ */
@@ -813,6 +815,44 @@ cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype d = cg_result_type(a, b);
     return record(&logaddexp2_op, kernel_raw(CG_M_LOGADDEXP2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+
+/* ---- nextafter and heaviside ------------------------------------------------------------------ */
+
+/* d/da nextafter(a, b) = 1 and d/db = 0, as PyTorch defines them (the result
+ * is a, moved by one step) */
+static int nextafter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(gout[0]);
+        gin[0] = cg_reduce_grad(n, 0, gout[0]);
+    }
+    if (cg_wants(n, 1)) gin[1] = cg_zeros(n->in_shape[1].d, n->in_shape[1].ndim, (cg_dtype)n->in_dtype[1]);
+    return check_grads(n, gin);
+}
+static const cg_op nextafter_op = {"NextafterBackward0", nextafter_backward, NULL};
+
+cg_tensor *cg_nextafter(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    return record(&nextafter_op, kernel_raw(CG_M_NEXTAFTER, ins, 2, d, d), ins, 2, 0);
+}
+
+static int heaviside_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin; /* a step, and PyTorch defines no derivative */
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::heaviside is not implemented");
+    return -1;
+}
+static const cg_op heaviside_op = {"torch::autograd::NotImplemented", heaviside_backward, NULL};
+
+/* Both operands of one dtype, as PyTorch requires. */
+cg_tensor *cg_heaviside(cg_tensor *a, cg_tensor *b) {
+    if (a->dtype != b->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "heaviside is not yet implemented for tensors with different dtypes.");
+        return NULL;
+    }
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = (cg_dtype)a->dtype;
+    return record(&heaviside_op, kernel_raw(CG_M_HEAVISIDE, ins, 2, d, d), ins, 2, 0);
 }
 
 /* ---- ldexp ----------------------------------------------------------------------------------- */
@@ -1225,7 +1265,8 @@ static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor 
 /* The integer ops check the cast of the promoted dtype to a's before their
  * kernel could refuse that dtype, as PyTorch orders the two errors. */
 static bool casts_first(cg_binary_fn fn) {
-    return fn == cg_bitwise_and || fn == cg_bitwise_or || fn == cg_bitwise_xor || fn == cg_gcd || fn == cg_lcm;
+    return fn == cg_bitwise_and || fn == cg_bitwise_or || fn == cg_bitwise_xor || fn == cg_gcd || fn == cg_lcm ||
+           fn == cg_bitwise_left_shift || fn == cg_bitwise_right_shift;
 }
 
 /* a = op(a, b, c): computed out of place, then written back; the result's

@@ -236,6 +236,7 @@ OPS = [
     Op("copysign", lambda m, a, b: m.copysign(a, b), [(2, 3), (3,)], domain=["nonzero", "nonzero"], third=True),
     Op("copysign number", lambda m, a: a.copysign(-1.5), [(3,)], domain="nonzero", third=True),
     Op("fmax", lambda m, a, b: m.fmax(a, b), [(2, 3), (3,)]),
+    Op("nextafter", lambda m, a, b: m.nextafter(a, b), [(2, 3), (3,)]),
     Op("fmin", lambda m, a, b: a.fmin(b), [(3,), (2, 3)]),
     Op("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), [(2, 3), (3,)], third=True),
     Op("ldexp", lambda m, a, b: m.ldexp(a, b), [(2, 3), (3,)], third=True),

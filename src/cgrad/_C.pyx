@@ -1962,14 +1962,7 @@ cdef class Tensor(_TensorLinalg):
     def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
-    def bitwise_left_shift(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_left_shift")
-    def bitwise_left_shift_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_left_shift_")
-    def bitwise_right_shift(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_right_shift")
-    def bitwise_right_shift_(self, *args, **kwargs): raise not_implemented("Tensor.bitwise_right_shift_")
     def frexp(self, *args, **kwargs): raise not_implemented("Tensor.frexp")
-    def heaviside(self, *args, **kwargs): raise not_implemented("Tensor.heaviside")
-    def heaviside_(self, *args, **kwargs): raise not_implemented("Tensor.heaviside_")
-    def nextafter(self, *args, **kwargs): raise not_implemented("Tensor.nextafter")
 
 
 

@@ -4,15 +4,10 @@ Each exists in cgrad, so that code written for PyTorch finds it, and raises
 NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
-FUNCTIONS = (
-    "bitwise_left_shift", "bitwise_right_shift", "frexp", "heaviside", "nextafter",
-)
+FUNCTIONS = ("frexp",)
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
-METHODS = (
-    "bitwise_left_shift", "bitwise_left_shift_", "bitwise_right_shift", "bitwise_right_shift_", "frexp",
-    "heaviside", "heaviside_", "nextafter",
-)
+METHODS = ("frexp",)
 
 
 def not_implemented(name):

@@ -60,7 +60,7 @@ OPS.update({
     "logit": ("element-wise", lambda x, y: x.logit(eps=0.1)),
 })
 _add("element-wise", "signbit", lambda n: lambda x, y: getattr(x, n)())
-_add("element-wise", "copysign fmax fmin logaddexp2 float_power ldexp", lambda n: lambda x, y: getattr(x, n)(y))
+_add("element-wise", "copysign fmax fmin logaddexp2 float_power ldexp nextafter heaviside", lambda n: lambda x, y: getattr(x, n)(y))
 _add("reduction", "sum mean prod amax amin logsumexp norm all any cumsum cumprod", lambda n: lambda x, y: getattr(x, n)(1))
 OPS.update({"sort": ("reduction", lambda x, y: x.sort(1).values), "argsort": ("reduction", lambda x, y: x.argsort(1)),
             "topk": ("reduction", lambda x, y: x.topk(2, 1).values),

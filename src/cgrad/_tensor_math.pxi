@@ -178,6 +178,18 @@ cdef class _TensorMath(_TensorBase):
     def __ror__(self, other): return binary(cg_bitwise_or, other, self)
     def __xor__(self, other): return binary(cg_bitwise_xor, self, other)
     def __rxor__(self, other): return binary(cg_bitwise_xor, other, self)
+    def __lshift__(self, other): return binary(cg_bitwise_left_shift, self, other)
+    def __rlshift__(self, other): return binary(cg_bitwise_left_shift, other, self)
+    def __rshift__(self, other): return binary(cg_bitwise_right_shift, self, other)
+    def __rrshift__(self, other): return binary(cg_bitwise_right_shift, other, self)
+    def bitwise_left_shift(self, other):
+        return binary_arg(cg_bitwise_left_shift, self, other, "bitwise_left_shift", 1)
+    def bitwise_right_shift(self, other):
+        return binary_arg(cg_bitwise_right_shift, self, other, "bitwise_right_shift", 1)
+    def bitwise_left_shift_(self, other):
+        return inplace_arg(cg_bitwise_left_shift, self, other, "bitwise_left_shift_", True)
+    def bitwise_right_shift_(self, other):
+        return inplace_arg(cg_bitwise_right_shift, self, other, "bitwise_right_shift_", True)
 
     def bitwise_not(self): return wrap(cg_bitwise_not(self.t))
     def bitwise_and(self, other): return binary_arg(cg_bitwise_and, self, other, "bitwise_and", 1)
@@ -259,6 +271,10 @@ cdef class _TensorMath(_TensorBase):
     def fmax(self, other): return tensors_only(cg_fmax, self, other, "fmax", 1)
     def fmin(self, other): return tensors_only(cg_fmin, self, other, "fmin", 1)
     def logaddexp2(self, other): return tensors_only(cg_logaddexp2, self, other, "logaddexp2", 1)
+    def nextafter(self, other): return tensors_only(cg_nextafter, self, other, "nextafter", 1)
+    def nextafter_(self, other): return inplace_arg(cg_nextafter, self, other, "nextafter_", False)
+    def heaviside(self, values): return wrap(cg_heaviside(self.t, tensor_arg(values, "heaviside", "values", 1).t))
+    def heaviside_(self, values): return inplace_arg(cg_heaviside, self, values, "heaviside_", False, "values")
     def gcd(self, other): return tensors_only(cg_gcd, self, other, "gcd", 1)
     def gcd_(self, other): return inplace_arg(cg_gcd, self, other, "gcd_", False)
     def lcm(self, other): return tensors_only(cg_lcm, self, other, "lcm", 1)
@@ -488,6 +504,28 @@ def fmin(input, other):
 
 def logaddexp2(input, other):
     return tensors_only(cg_logaddexp2, tensor_arg(input, "logaddexp2", "input", 1), other, "logaddexp2", 2)
+
+
+def nextafter(input, other):
+    return tensors_only(cg_nextafter, tensor_arg(input, "nextafter", "input", 1), other, "nextafter", 2)
+
+
+def heaviside(input, values):
+    return wrap(cg_heaviside(tensor_arg(input, "heaviside", "input", 1).t,
+                             tensor_arg(values, "heaviside", "values", 2).t))
+
+
+cdef object shift(binary_fn fn, object input, object other, str fname):
+    """input << other or >>: either may be a number, as in PyTorch's Scalar overloads."""
+    if is_tensor(input):
+        return binary_arg(fn, input, other, fname, 2)
+    if not is_number(input):
+        tensor_arg(input, fname, "input", 1)  # raises PyTorch's TypeError
+    return binary(fn, input, tensor_arg(other, fname, "other", 2))
+
+
+def bitwise_left_shift(input, other): return shift(cg_bitwise_left_shift, input, other, "bitwise_left_shift")
+def bitwise_right_shift(input, other): return shift(cg_bitwise_right_shift, input, other, "bitwise_right_shift")
 
 
 def gcd(input, other):
