@@ -97,6 +97,21 @@ static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
     return info == 0 ? 0 : -1;
 }
 
+/* Gives out, made from a, a node of op that keeps s0 and s1 (NULL: nothing)
+ * in slots 0 and 1; out is NULL, released, when that fails. */
+static cg_tensor *record_one(const cg_op *op, cg_tensor *out, cg_tensor *a, cg_tensor *s0, cg_tensor *s1) {
+    if (!out || !cg_any_requires_grad(&a, 1)) return out;
+    cg_node *n = cg_node_new(op, &a, 1, 1);
+    if (!n || cg_save(n, 0, s0, s0 == out) || (s1 && cg_save(n, 1, s1, s1 == out))) {
+        cg_tensor_release(out);
+        cg_node_release(n);
+        return NULL;
+    }
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
+}
+
 /* A^-1 of each matrix of a, without recording. */
 static cg_tensor *inverse_raw(cg_tensor *a) {
     cg_tensor *c = column_major(a);
@@ -130,16 +145,7 @@ cg_tensor *cg_linalg_inv(cg_tensor *a) {
     cg_set_grad_enabled(0);
     cg_tensor *out = inverse_raw(a);
     cg_set_grad_enabled(on);
-    if (!out || !cg_any_requires_grad(&a, 1)) return out;
-    cg_node *n = cg_node_new(&inverse_op, &a, 1, 1);
-    if (!n || cg_save(n, 0, out, true)) {
-        cg_tensor_release(out);
-        cg_node_release(n);
-        return NULL;
-    }
-    cg_set_history(out, n, 0);
-    cg_node_release(n);
-    return out;
+    return record_one(&inverse_op, out, a, out, NULL);
 }
 
 /* ---- det / slogdet --------------------------------------------------------------------------- */
@@ -233,16 +239,7 @@ static const cg_op det_op = {"LinalgDetBackward0", det_backward, NULL};
 cg_tensor *cg_linalg_det(cg_tensor *a) {
     cg_tensor *out = NULL;
     if (check_square(a, "linalg.det") || det_raw(a, &out, NULL, NULL)) return NULL;
-    if (!cg_any_requires_grad(&a, 1)) return out;
-    cg_node *n = cg_node_new(&det_op, &a, 1, 1);
-    if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, out, true)) {
-        cg_tensor_release(out);
-        cg_node_release(n);
-        return NULL;
-    }
-    cg_set_history(out, n, 0);
-    cg_node_release(n);
-    return out;
+    return record_one(&det_op, out, a, a, out);
 }
 
 static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -260,16 +257,9 @@ static const cg_op slogdet_op = {"LinalgSlogdetBackward0", slogdet_backward, NUL
 int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet) {
     cg_tensor *s = NULL, *l = NULL;
     if (check_square(a, "linalg.slogdet") || det_raw(a, NULL, &s, &l)) return -1;
-    if (cg_any_requires_grad(&a, 1)) {
-        cg_node *n = cg_node_new(&slogdet_op, &a, 1, 1);
-        if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, s, false)) {
-            cg_tensor_release(s);
-            cg_tensor_release(l);
-            cg_node_release(n);
-            return -1;
-        }
-        cg_set_history(l, n, 0);
-        cg_node_release(n);
+    if (!(l = record_one(&slogdet_op, l, a, a, s))) {
+        cg_tensor_release(s);
+        return -1;
     }
     *sign = s;
     *logabsdet = l;
@@ -422,14 +412,5 @@ cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
     cg_set_grad_enabled(0);
     cg_tensor *out = pinv_raw(a, rcond);
     cg_set_grad_enabled(on);
-    if (!out || !cg_any_requires_grad(&a, 1)) return out;
-    cg_node *n = cg_node_new(&pinv_op, &a, 1, 1);
-    if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, out, true)) {
-        cg_tensor_release(out);
-        cg_node_release(n);
-        return NULL;
-    }
-    cg_set_history(out, n, 0);
-    cg_node_release(n);
-    return out;
+    return record_one(&pinv_op, out, a, a, out);
 }
