@@ -401,6 +401,8 @@ cg_tensor *cg_bitwise_xor(cg_tensor *a, cg_tensor *b);
 /* ---- reductions (ops_reduce.c) -------------------------------------------- */
 /* dims == NULL (or ndims == 0): all dimensions. Negative dims count from the end. */
 cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* The sum with NaNs taken as 0 (integers: the sum); NansumBackward0. */
+cg_tensor *cg_nansum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim);
 /* Sums a broadcast gradient back to `shape` (the inverse of expand). */
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim);

@@ -570,6 +570,40 @@ cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     return record(op, mean_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, 0);
 }
 
+/* ---- nansum ---------------------------------------------------------------------------- */
+
+static int nansum_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d(nansum a)/da = [a is not NaN]: a product, so an infinite g gives NaN
+     * at the NaNs, as PyTorch's */
+    cg_tensor *a = cg_unpack(n, 0), *e = a ? expand_back(n, gout[0]) : NULL;
+    cg_tensor *nan = e ? cg_isnan(a) : NULL, *number = nan ? cg_logical_not(nan) : NULL;
+    gin[0] = number ? cg_mul(e, number) : NULL;
+    cg_tensor *tmp[4] = {a, e, nan, number};
+    for (int k = 0; k < 4; k++) cg_tensor_release(tmp[k]);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op nansum_op = {"NansumBackward0", nansum_backward, NULL};
+
+/* The sum of a's elements that are not NaN: a with its NaNs made 0, summed. */
+static cg_tensor *nansum_raw(cg_tensor *a, uint32_t mask, bool keepdim) {
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *nan = cg_isnan(a), *zero = nan ? num(0.0, a) : NULL;
+    cg_tensor *numbers = zero ? cg_where(nan, zero, a) : NULL;
+    cg_set_grad_enabled(on);
+    cg_tensor *out = numbers ? sum_raw(numbers, mask, keepdim) : NULL;
+    cg_tensor *tmp[3] = {nan, zero, numbers};
+    for (int k = 0; k < 3; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+cg_tensor *cg_nansum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
+    if (!cg_dtype_is_floating((cg_dtype)a->dtype)) return cg_sum(a, dims, ndims, keepdim);
+    uint32_t mask;
+    if (reduce_mask(a, dims, ndims, &mask)) return NULL;
+    return record(&nansum_op, nansum_raw(a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN);
+}
+
 cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim) {
     int lead = a->ndim - ndim;
     if (lead < 0) {

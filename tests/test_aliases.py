@@ -225,7 +225,6 @@ def test_isposinf_and_isneginf_match_torch(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_nanmean_matches_torch(dim, keepdim, dtype):
     torch = pytest.importorskip("torch")
-    # every slice has a number: where all are NaN, torch's gradient is NaN (0 * inf) and cgrad's 0
     data = [[1.0, float("nan"), 2.5], [float("nan"), 3.0, -4.0]]
     out = []
     for lib in (cgrad, torch):
@@ -251,3 +250,20 @@ def test_nanmean_all_nan_dtype_and_errors_match_torch():
                 make(lib).nanmean()
             errors.append(str(e.value))
         assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_nansum_and_nanmean_gradients_at_nans_match_torch(dim):
+    """The NaNs' gradient is the upstream one times 0: NaN where that is
+    infinite, as under an all-NaN slice's mean (0 / 0 counts)."""
+    torch = pytest.importorskip("torch")
+    data = [[float("nan"), float("nan")], [1.0, float("nan")]]
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(data, requires_grad=True)
+        s = x.nansum() if dim is None else lib.nansum(x, dim)
+        (s * float("inf")).sum().backward()
+        y = lib.tensor(data, requires_grad=True)
+        lib.nanmean(y, 1).sum().backward()
+        out.append((s.grad_fn.name(), x.grad.tolist(), y.grad.tolist()))
+    assert str(out[0]) == str(out[1])

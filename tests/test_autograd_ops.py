@@ -83,6 +83,7 @@ OPS = [
     Op("sum", lambda m, a: (a * a).sum(), [(3, 4)]),
     Op("sum dim", lambda m, a: (a * a).sum(1), [(3, 4)]),
     Op("sum dims keepdim", lambda m, a: (a * a).sum((0, 2), keepdim=True), [(2, 3, 4)]),
+    Op("nansum dim", lambda m, a: m.nansum(a * a, 1), [(3, 4)]),
     Op("mean", lambda m, a: (a * a).mean(), [(3, 4)]),
     Op("mean dim", lambda m, a: (a * a).mean(-1, keepdim=True), [(3, 4)]),
     # ---- linear algebra (ops_linalg.c)

@@ -237,6 +237,7 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- reductions (ops_reduce.c)
     cg_tensor *cg_sum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
+    cg_tensor *cg_nansum(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
     cg_tensor *cg_mean(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)
     cg_tensor *cg_sum_to(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_prod(cg_tensor *a, const int64_t *dims, int ndims, int keepdim)

@@ -378,9 +378,10 @@ cdef class _TensorReduce(_TensorMath):
 
     def nansum(self, dim=None, keepdim=False, *, dtype=None):
         """The sum with NaN taken as 0; the gradient is 0 at the NaNs."""
-        if not self.is_floating_point():
-            return self.sum(dim, keepdim, dtype=dtype)
-        return where(self.isnan(), zeros((), dtype=self.dtype), self).sum(dim, keepdim, dtype=dtype)
+        src = self if dtype is None else self.to(dtype)
+        cdef int64_t dims[8]
+        cdef int n = reduce_dims(dim, dims)
+        return wrap(cg_nansum((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
 
     def nanmean(self, dim=None, keepdim=False, *, dtype=None):
         """The mean of the elements that are not NaN: NaN where all are; the
