@@ -466,6 +466,9 @@ cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s);
 void cg_node_release_saved(cg_node *n);
 /* g (stolen) summed back to input i's shape and cast to its dtype. */
 cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
+/* Gives out, made from a, a node of op with ints[0..k) in its i[]; out is
+ * NULL, released, when that fails. Returns out as it is when nothing records. */
+cg_tensor *cg_node_with_ints(const cg_op *op, cg_tensor *out, cg_tensor *a, const int64_t *ints, int k);
 
 /* Drops one reference to a hook (its release callback runs with the last). */
 void cg_hook_put(cg_hook *h);

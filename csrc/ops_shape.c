@@ -17,14 +17,14 @@ static cg_tensor *finish_view(const cg_op *op, cg_tensor *out, cg_tensor *a) {
     return out;
 }
 
-static cg_tensor *node_with_ints(const cg_op *op, cg_tensor *out, cg_tensor *a, const int64_t *ints, int k) {
+cg_tensor *cg_node_with_ints(const cg_op *op, cg_tensor *out, cg_tensor *a, const int64_t *ints, int k) {
     if (!out || !cg_any_requires_grad(&a, 1)) return out;
     cg_node *n = cg_node_new(op, &a, 1, 1);
     if (!n) {
         cg_tensor_release(out);
         return NULL;
     }
-    memcpy(n->i, ints, (size_t)k * sizeof(int64_t));
+    if (k) memcpy(n->i, ints, (size_t)k * sizeof(int64_t));
     cg_set_history(out, n, 0);
     cg_node_release(n);
     return out;
@@ -162,7 +162,7 @@ cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1) {
         strides[dims[1]] = a->strides[dims[0]];
     }
     cg_tensor *out = cg_alias(a, shape, strides, a->ndim, a->offset);
-    return node_with_ints(&transpose_op, out, a, dims, 2);
+    return cg_node_with_ints(&transpose_op, out, a, dims, 2);
 }
 
 static int permute_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -195,7 +195,7 @@ cg_tensor *cg_permute(cg_tensor *a, const int64_t *dims, int ndim) {
         strides[d] = a->strides[wrapped[d]];
     }
     cg_tensor *out = cg_alias(a, shape, strides, ndim, a->offset);
-    return node_with_ints(&permute_op, out, a, wrapped, ndim);
+    return cg_node_with_ints(&permute_op, out, a, wrapped, ndim);
 }
 
 cg_tensor *cg_mT(cg_tensor *a) {
@@ -250,7 +250,7 @@ cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim) {
         strides[i] = a->strides[j++];
     }
     cg_tensor *out = cg_alias(a, shape, strides, a->ndim + 1, a->offset);
-    return node_with_ints(&unsqueeze_op, out, a, &d, 1);
+    return cg_node_with_ints(&unsqueeze_op, out, a, &d, 1);
 }
 
 static const cg_op squeeze_all_op = {"SqueezeBackward0", reshape_backward, NULL};

@@ -12,20 +12,6 @@
  */
 #include "internal.h"
 
-/* Records a one-input op: out's node for op, with k integers. */
-static cg_tensor *record1(const cg_op *op, cg_tensor *out, cg_tensor *a, const int64_t *ints, int k) {
-    if (!out || !cg_any_requires_grad(&a, 1)) return out;
-    cg_node *n = cg_node_new(op, &a, 1, 1);
-    if (!n) {
-        cg_tensor_release(out);
-        return NULL;
-    }
-    if (k) memcpy(n->i, ints, (size_t)k * sizeof(int64_t));
-    cg_set_history(out, n, 0);
-    cg_node_release(n);
-    return out;
-}
-
 /* Runs f(a, ...) with grad mode off: a value some other node records. */
 #define NO_GRAD(expr)                          \
     ({                                         \
@@ -111,7 +97,7 @@ cg_tensor *cg_trace(cg_tensor *a) {
     cg_tensor *d = NO_GRAD(cg_diagonal(a, 0, 0, 1));
     cg_tensor *out = d ? NO_GRAD(cg_sum(d, NULL, 0, 0)) : NULL;
     cg_tensor_release(d);
-    return record1(&trace_op, out, a, NULL, 0);
+    return cg_node_with_ints(&trace_op, out, a, NULL, 0);
 }
 
 /* ---- diag_embed --------------------------------------------------------------------- */
@@ -149,7 +135,7 @@ cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim
     cg_geom_contiguous(shape, nd, &g);
     diagonal_geom(&g, d1, d2, offset);
     int64_t ints[3] = {offset, d1, d2};
-    return record1(&diag_embed_op, zeros_with_region(shape, nd, &g, a), a, ints, 3);
+    return cg_node_with_ints(&diag_embed_op, zeros_with_region(shape, nd, &g, a), a, ints, 3);
 }
 
 /* ---- unfold ------------------------------------------------------------------------------ */
@@ -350,7 +336,7 @@ cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims) {
     }
     k = ((k % 4) + 4) % 4;
     int64_t ints[3] = {k, w[0], w[1]};
-    return record1(&rot90_op, NO_GRAD(rotate(a, k, w[0], w[1])), a, ints, 3);
+    return cg_node_with_ints(&rot90_op, NO_GRAD(rotate(a, k, w[0], w[1])), a, ints, 3);
 }
 
 /* ---- aminmax: both extremes, one node ------------------------------------------------------ */
