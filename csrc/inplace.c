@@ -65,6 +65,13 @@ int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, i
     return 0;
 }
 
+int cg_inplace_begin_untracked(cg_inplace *ip, cg_tensor *t) {
+    ip->target = t;
+    ip->node = NULL;
+    ip->records = false;
+    return check_no_internal_overlap(t->shape, t->strides, t->ndim);
+}
+
 cg_tensor *cg_inplace_abort(cg_inplace *ip) {
     cg_node_release(ip->node);
     ip->node = NULL;

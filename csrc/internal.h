@@ -682,6 +682,9 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
 /* The same for ops that write one value everywhere (fill_, zero_): they may
  * write into an expanded view, as in PyTorch. */
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n);
+/* The same for ops PyTorch leaves out of autograd (logical_and_, ...): no
+ * node, and no refusal of a leaf that requires grad; the version still moves. */
+int cg_inplace_begin_untracked(cg_inplace *ip, cg_tensor *t);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
 /* t takes v's layout, and v's node (renamed op, whose backward is the
  * node's own) as its history: the in-place form of the view op that made v

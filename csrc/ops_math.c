@@ -1251,6 +1251,31 @@ static const cg_op *compare_op(cg_binary_fn fn, const cg_tensor *b) {
 
 typedef cg_tensor *(*ternary_fn)(cg_tensor *a, cg_tensor *b, cg_tensor *c);
 
+/* asinh_, acosh_ and atanh_ have a node of their own, whose backward PyTorch
+ * leaves undefined: they record it, and a backward through it fails. */
+static int inplace_asinh_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for 'inplace version of asinh' is not implemented.");
+    return -1;
+}
+static int inplace_acosh_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for 'inplace version of acosh' is not implemented.");
+    return -1;
+}
+static int inplace_atanh_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for 'inplace version of atanh' is not implemented.");
+    return -1;
+}
+static const cg_op inplace_asinh_op = {"AsinhBackward1", inplace_asinh_backward, .no_ints = true};
+static const cg_op inplace_acosh_op = {"AcoshBackward1", inplace_acosh_backward, .no_ints = true};
+static const cg_op inplace_atanh_op = {"AtanhBackward1", inplace_atanh_backward, .no_ints = true};
+
+static const cg_op *undefined_inplace_op(cg_unary_fn fn) {
+    return fn == cg_asinh ? &inplace_asinh_op : fn == cg_acosh ? &inplace_acosh_op : fn == cg_atanh ? &inplace_atanh_op : NULL;
+}
+
 /* One of: op(a), op(a, b), op(a, b, c). */
 typedef struct inplace_op {
     cg_unary_fn unary;
@@ -1260,6 +1285,13 @@ typedef struct inplace_op {
 
 static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
     return op.unary ? op.unary(a) : op.binary ? op.binary(a, b) : op.ternary(a, b, c);
+}
+
+/* PyTorch's logical ops write in place outside autograd: a leaf that
+ * requires grad may take them, and no node records them. */
+static bool untracked(inplace_op op) {
+    return op.unary == cg_logical_not || op.binary == cg_logical_and || op.binary == cg_logical_or ||
+           op.binary == cg_logical_xor;
 }
 
 /* The integer ops check the cast of the promoted dtype to a's before their
@@ -1276,13 +1308,24 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
     cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
     if (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)) return NULL;
+    if (untracked(op)) {
+        if (cg_inplace_begin_untracked(&ip, a)) return NULL;
+        cg_tensor *r = apply_op(op, a, b, c);
+        bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
+        cg_tensor_release(r);
+        return ok ? cg_inplace_finish(&ip) : NULL;
+    }
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
     cg_tensor *src = ip.records ? snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);
     if (!ip.records) cg_tensor_retain(a);
     cg_tensor *r = apply_op(op, src, b, c);
     bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
-    if (ok && r->grad_fn) {
+    const cg_op *undefined = op.unary ? undefined_inplace_op(op.unary) : NULL;
+    if (ok && r->grad_fn && undefined) {
+        ip.node = cg_node_new(undefined, &src, 1, 1);
+        ok = ip.node != NULL;
+    } else if (ok && r->grad_fn) {
         ip.node = r->grad_fn;
         cg_node_retain(ip.node);
     } else if (ok && ip.records && op.binary && compare_op(op.binary, b)) {

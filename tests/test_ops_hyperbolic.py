@@ -57,36 +57,55 @@ def test_method_on_a_noncontiguous_view(name, dtype):
     assert out.grad_fn.name() == backward_name(name)
 
 
-# torch's asinh_, acosh_ and atanh_ record AsinhBackward1 (and so on), whose
-# backward raises NotImplementedError; cgrad's give the out-of-place gradient.
-# Their values and gradients are compared with torch's out-of-place ones.
-TORCH_IN_PLACE_HAS_NO_GRADIENT = {"asinh", "acosh", "atanh"}
+# asinh_, acosh_ and atanh_ record AsinhBackward1 (and so on), whose backward
+# PyTorch leaves undefined: a backward through them raises NotImplementedError.
+# Their gradients are checked with the out-of-place function, their nodes below.
+NO_IN_PLACE_GRADIENT = {"asinh", "acosh", "atanh"}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)
 def test_in_place_on_a_non_leaf(name, dtype):
     ref, domain = spec(name)
-
-    def fn(m, x):
-        if m is cgrad or ALIASES.get(name, name) not in TORCH_IN_PLACE_HAS_NO_GRADIENT:
-            return getattr(x * 1, name + "_")()
-        return getattr(m, name)(x)
-    out = check_op(fn, (2, 3, 2), np_fn=ref, dtype=dtype, domain=domain)
+    if ALIASES.get(name, name) in NO_IN_PLACE_GRADIENT:
+        out = check_op(lambda m, x: getattr(x * 1, name + "_")(), (2, 3, 2), np_fn=ref, dtype=dtype,
+                       domain=domain, requires_grad=False)
+        assert out.grad_fn is None
+        return
+    out = check_op(lambda m, x: getattr(x * 1, name + "_")(), (2, 3, 2), np_fn=ref, dtype=dtype, domain=domain)
     assert out.grad_fn.name() == backward_name(name)
 
 
-@pytest.mark.parametrize("name", sorted(TORCH_IN_PLACE_HAS_NO_GRADIENT))
-def test_in_place_gradient_where_torch_has_none(name):
+def backward_error(lib, name, on_view):
+    x = lib.tensor([1.5, 2.0], requires_grad=True)
+    y = x * 1
+    target = y[:1] if on_view else y
+    getattr(target, name + "_")()
+    node = y.grad_fn.name()
+    with pytest.raises(NotImplementedError) as info:
+        y.sum().backward()
+    return node, str(info.value)
+
+
+@pytest.mark.parametrize("on_view", [False, True], ids=["tensor", "view"])
+@pytest.mark.parametrize("name", sorted(NO_IN_PLACE_GRADIENT) + ["arcsinh", "arccosh", "arctanh"])
+def test_in_place_records_a_node_without_gradient(name, on_view):
     torch = torch_or_skip()
-    x = torch.tensor([1.5, 2.0], requires_grad=True)
-    with pytest.raises(NotImplementedError, match=f"inplace version of {name}"):
-        getattr(x * 1, name + "_")().sum().backward()
+    node, message = backward_error(cgrad, name, on_view)
+    assert (node, message) == backward_error(torch, name, on_view)
+    base = ALIASES.get(name, name)
+    assert node == ("torch::autograd::CopySlices" if on_view else base.capitalize() + "Backward1")
+    assert message == f"the derivative for 'inplace version of {base}' is not implemented."
+
+
+@pytest.mark.parametrize("name", sorted(NO_IN_PLACE_GRADIENT))
+def test_in_place_without_grad_records_nothing(name):
     x = cgrad.tensor([1.5, 2.0], requires_grad=True)
-    getattr(x * 1, name + "_")().sum().backward()
-    y = cgrad.tensor([1.5, 2.0], requires_grad=True)
-    getattr(y, name)().sum().backward()
-    assert x.grad.tolist() == y.grad.tolist()
+    with cgrad.no_grad():
+        y = getattr(x * 1, name + "_")()
+    assert y.grad_fn is None
+    z = getattr(cgrad.tensor([1.5, 2.0]), name + "_")()
+    assert z.grad_fn is None and not z.requires_grad
 
 
 @pytest.mark.parametrize("name", list(OPS))

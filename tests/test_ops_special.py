@@ -478,6 +478,30 @@ def test_binary_inplace(case):
     assert out[0] == out[1]
 
 
+def _logical_in_place_story(lib, name, target):
+    """What autograd sees of a logical op written in place: PyTorch leaves them
+    out of it, so a leaf that requires grad takes them and no node records them."""
+    leaf = lib.tensor([1.5, 0.0, -2.0], requires_grad=True)
+    t = {"leaf": leaf, "non-leaf": leaf * 2, "view": (leaf * 2)[1:]}[target]
+    version = t._version
+    args = () if name == "logical_not_" else (lib.tensor([1.0, 1.0, 0.0][-len(t):]),)
+    r = getattr(t, name)(*args)
+    story = [r is t, t._version - version, t.tolist(), t.requires_grad, t.is_leaf,
+             None if t.grad_fn is None else t.grad_fn.name()]
+    t.sum().backward()
+    return story + [leaf.grad.tolist()]
+
+
+@pytest.mark.parametrize("target", ["leaf", "non-leaf", "view"])
+@pytest.mark.parametrize("name", ["logical_and_", "logical_or_", "logical_xor_", "logical_not_"])
+def test_logical_inplace_stays_out_of_autograd(name, target):
+    assert _logical_in_place_story(cgrad, name, target) == _logical_in_place_story(torch, name, target)
+
+
+def test_logical_inplace_still_refuses_an_expanded_tensor():
+    same_error(lambda m: m.tensor([1.0]).expand(3).logical_not_())
+
+
 def test_copysign_inplace_gradient():
     out = []
     for lib in (cgrad, torch):
