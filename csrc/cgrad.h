@@ -442,6 +442,10 @@ cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int k
 /* ---- gather, scatter, masks (ops_gather.c) -------------------------------- */
 /* Index tensors are int64. out[i] = a[i with coordinate dim replaced by index[i]]. */
 cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index);
+/* The same values, recorded as the values of sort (SortBackward0; SortBackward1
+ * for its overload with `stable`) or of topk (TopkBackward0). */
+typedef enum { CG_SORTED_BY_SORT, CG_SORTED_BY_STABLE_SORT, CG_SORTED_BY_TOPK } cg_sorted_by;
+cg_tensor *cg_sorted_values(cg_tensor *a, int64_t dim, cg_tensor *index, cg_sorted_by by);
 /* A copy of a with a[i with coordinate dim replaced by index[i]] = src[i]
  * (scatter_add: += src[i]); cg_scatter_value writes value everywhere. */
 cg_tensor *cg_scatter(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src);
@@ -555,6 +559,10 @@ cg_tensor *cg_diagonal(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2)
 cg_tensor *cg_unfold(cg_tensor *a, int64_t dimension, int64_t size, int64_t step);
 /* The sum of a 2-D tensor's main diagonal (int64 for int64). */
 cg_tensor *cg_trace(cg_tensor *a);
+/* tril (lower) or triu: a copy of a with the elements of its last two dims
+ * above (below) the diagonal-th diagonal zeroed; the _ form writes a. */
+cg_tensor *cg_triangle(cg_tensor *a, int64_t diagonal, int lower);
+cg_tensor *cg_triangle_(cg_tensor *a, int64_t diagonal, int lower);
 /* Zeros with a's last dim along a diagonal over new dims dim1 and dim2. */
 cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2);
 /* Copies of a with the region cg_diagonal / cg_select / cg_slice would view

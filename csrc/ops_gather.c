@@ -279,6 +279,12 @@ static int gather_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     return gin[0] ? 0 : -1;
 }
 static const cg_op gather_op = {"GatherBackward0", gather_backward, NULL};
+/* sort's and topk's values are a gathered at the positions found: the same backward */
+static const cg_op sorted_ops[] = {
+    {"SortBackward0", gather_backward, NULL}, /* sort(dim, descending) */
+    {"SortBackward1", gather_backward, NULL}, /* sort(*, stable, dim, descending) */
+    {"TopkBackward0", gather_backward, NULL},
+};
 
 /* t = {out (index's shape), a, index}, i = {dim}: out = a gathered along dim; all at least 1-d. */
 static int gather_kernel(const cg_kargs *k) {
@@ -294,7 +300,7 @@ static int gather_kernel(const cg_kargs *k) {
     return 0;
 }
 
-cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
+static cg_tensor *gather_as(const cg_op *op, cg_tensor *a, int64_t dim, cg_tensor *index) {
     int64_t d;
     if (check_index_dtype(index, "gather") || cg_wrap_dim(dim, a->ndim, &d) || check_gather_shape(a, d, index) ||
         check_range(index, d, size_at(a, (int)d), 0))
@@ -314,13 +320,19 @@ cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) {
         return NULL;
     }
     bool failed;
-    cg_node *n = make_node(&gather_op, &a, 1, index, &failed);
+    cg_node *n = make_node(op, &a, 1, index, &failed);
     if (failed) {
         cg_tensor_release(out);
         return NULL;
     }
     if (n) n->i[0] = d;
     return finish(out, n);
+}
+
+cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index) { return gather_as(&gather_op, a, dim, index); }
+
+cg_tensor *cg_sorted_values(cg_tensor *a, int64_t dim, cg_tensor *index, cg_sorted_by by) {
+    return gather_as(&sorted_ops[by], a, dim, index);
 }
 
 /* ---- scatter, scatter_add ------------------------------------------------------------- */

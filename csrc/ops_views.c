@@ -100,6 +100,66 @@ cg_tensor *cg_trace(cg_tensor *a) {
     return cg_node_with_ints(&trace_op, out, a, NULL, 0);
 }
 
+/* ---- tril, triu ------------------------------------------------------------------------ */
+
+/* t = {out (contiguous, at least 2-d)}, i = {diagonal, lower}: zeros each
+ * matrix's elements above (lower) or below (upper) the diagonal-th diagonal. */
+static int triangle_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0];
+    int64_t rows = out->shape[out->ndim - 2], cols = out->shape[out->ndim - 1];
+    int64_t mats = rows && cols ? out->numel / (rows * cols) : 0;
+    int64_t diag = k->i[0] < -rows ? -rows : k->i[0] > cols ? cols : k->i[0]; /* no overflow below */
+    size_t isz = cg_dtype_size((cg_dtype)out->dtype);
+    char *p = cg_ptr(out);
+    for (int64_t m = 0; m < mats; m++)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t edge = r + diag; /* the diagonal's column in row r */
+            int64_t from = k->i[1] ? edge + 1 : 0, to = k->i[1] ? cols : edge;
+            from = from < 0 ? 0 : from > cols ? cols : from;
+            to = to < 0 ? 0 : to > cols ? cols : to;
+            if (to > from) memset(p + ((m * rows + r) * cols + from) * (int64_t)isz, 0, (size_t)(to - from) * isz);
+        }
+    return 0;
+}
+
+static int tril_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* the kept elements pass their gradient, the zeroed ones none */
+    return (gin[0] = cg_triangle(gout[0], n->i[0], true)) ? 0 : -1;
+}
+static int triu_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return (gin[0] = cg_triangle(gout[0], n->i[0], false)) ? 0 : -1;
+}
+static const cg_op tril_op = {"TrilBackward0", tril_backward, NULL};
+static const cg_op triu_op = {"TriuBackward0", triu_backward, NULL};
+
+cg_tensor *cg_triangle(cg_tensor *a, int64_t diagonal, int lower) {
+    if (a->ndim < 2) {
+        cg_error_set(CG_ERR_RUNTIME, "%s: input tensor must have at least 2 dimensions", lower ? "tril" : "triu");
+        return NULL;
+    }
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_copy_data(out, a) ||
+        cg_kernel(triangle_kernel, &(cg_kargs){.name = lower ? "tril" : "triu", .t = {out}, .nw = 1, .i = {diagonal, lower}})) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return cg_node_with_ints(lower ? &tril_op : &triu_op, out, a, &diagonal, 1);
+}
+
+/* In place, the node is the out-of-place one's, its edge a's old history. */
+cg_tensor *cg_triangle_(cg_tensor *a, int64_t diagonal, int lower) {
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
+    cg_tensor *r = cg_triangle(a, diagonal, lower);
+    bool ok = r && !cg_copy_data(a, r);
+    if (ok && ip.records && r->grad_fn) {
+        ip.node = r->grad_fn;
+        cg_node_retain(ip.node);
+    }
+    cg_tensor_release(r);
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+}
+
 /* ---- diag_embed --------------------------------------------------------------------- */
 
 static int diag_embed_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {

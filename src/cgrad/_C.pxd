@@ -260,6 +260,11 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- gather, scatter, masks (ops_gather.c)
     cg_tensor *cg_gather(cg_tensor *a, int64_t dim, cg_tensor *index)
+    ctypedef enum cg_sorted_by:
+        CG_SORTED_BY_SORT
+        CG_SORTED_BY_STABLE_SORT
+        CG_SORTED_BY_TOPK
+    cg_tensor *cg_sorted_values(cg_tensor *a, int64_t dim, cg_tensor *index, cg_sorted_by by)
     cg_tensor *cg_scatter(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
     cg_tensor *cg_scatter_value(cg_tensor *a, int64_t dim, cg_tensor *index, double value)
     cg_tensor *cg_scatter_add(cg_tensor *a, int64_t dim, cg_tensor *index, cg_tensor *src)
@@ -328,6 +333,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_diagonal(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2)
     cg_tensor *cg_unfold(cg_tensor *a, int64_t dimension, int64_t size, int64_t step)
     cg_tensor *cg_trace(cg_tensor *a)
+    cg_tensor *cg_triangle(cg_tensor *a, int64_t diagonal, int lower)
+    cg_tensor *cg_triangle_(cg_tensor *a, int64_t diagonal, int lower)
     cg_tensor *cg_diag_embed(cg_tensor *a, int64_t offset, int64_t dim1, int64_t dim2)
     cg_tensor *cg_diagonal_scatter(cg_tensor *a, cg_tensor *src, int64_t offset, int64_t dim1, int64_t dim2)
     cg_tensor *cg_select_scatter(cg_tensor *a, cg_tensor *src, int64_t dim, int64_t index)

@@ -393,8 +393,8 @@ cdef class _TensorMath(_TensorBase):
 
     # in place by a copy of the out-of-place result: the copy's history
     # gives the op's gradient (grad_fn CopyBackwards where torch names the op)
-    def tril_(self, diagonal=0): return self.copy_(tril(self, diagonal))
-    def triu_(self, diagonal=0): return self.copy_(triu(self, diagonal))
+    def tril_(self, diagonal=0): return wrap(cg_triangle_(self.t, int_arg(diagonal, "tril_", "diagonal"), True))
+    def triu_(self, diagonal=0): return wrap(cg_triangle_(self.t, int_arg(diagonal, "triu_", "diagonal"), False))
     def deg2rad_(self): return self.copy_(deg2rad(self))
     def rad2deg_(self): return self.copy_(rad2deg(self))
     def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return self.copy_(nan_to_num(self, nan, posinf, neginf))
@@ -678,20 +678,14 @@ def equal(input, other):
     return a.shape == b.shape and bool((a == b).all())
 
 
-cdef object triangle(object input, int64_t diagonal, bint lower, str fname):
-    """input with the elements above (lower) or below the diagonal-th diagonal
-    of its last two dims set to 0, through where: the gradient keeps the rest."""
-    cdef _TensorBase x = tensor_arg(input, fname, "input", 1)
-    if x.t.ndim < 2:
-        raise RuntimeError(f"{fname}: input tensor must have at least 2 dimensions")
-    rows = arange(x.t.shape[x.t.ndim - 2]).unsqueeze(1)
-    cols = arange(x.t.shape[x.t.ndim - 1])
-    keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
-    return where(keep, x, zeros((), dtype=x.dtype))
+def tril(input, diagonal=0):
+    """input with the elements above the diagonal-th diagonal of its last two dims set to 0."""
+    return wrap(cg_triangle(tensor_arg(input, "tril", "input", 1).t, int_arg(diagonal, "tril", "diagonal"), True))
 
 
-def tril(input, diagonal=0): return triangle(input, diagonal, True, "tril")
-def triu(input, diagonal=0): return triangle(input, diagonal, False, "triu")
+def triu(input, diagonal=0):
+    """input with the elements below the diagonal-th diagonal of its last two dims set to 0."""
+    return wrap(cg_triangle(tensor_arg(input, "triu", "input", 1).t, int_arg(diagonal, "triu", "diagonal"), False))
 def sgn(input): return unary(cg_sign, input, "sgn")
 
 

@@ -306,7 +306,9 @@ cdef class _TensorReduce(_TensorMath):
         (values, indices) sorted along dim; the gradient goes back to each value's position."""
         dim, descending = sort_args("sort", args, kwargs, stable)
         indices = wrap(cg_sort_indices(self.t, int_arg(dim, "sort", "dim"), bool(descending)))
-        return return_types.sort(self.gather(dim, indices), indices)
+        by = CG_SORTED_BY_SORT if stable is NO_STABLE else CG_SORTED_BY_STABLE_SORT
+        return return_types.sort(wrap(cg_sorted_values(self.t, int_arg(dim, "sort", "dim"), (<_TensorBase>indices).t,
+                                                       by)), indices)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """The k largest (smallest) values along dim and their positions, in order.
@@ -318,7 +320,8 @@ cdef class _TensorReduce(_TensorMath):
         indices = self.argsort(dim, largest)
         if self.dim():
             indices = indices.narrow(dim, 0, kk)
-        return return_types.topk(self.gather(dim, indices), indices)
+        return return_types.topk(wrap(cg_sorted_values(self.t, int_arg(dim, "topk", "dim"), (<_TensorBase>indices).t,
+                                                       CG_SORTED_BY_TOPK)), indices)
 
     def cumsum(self, dim, *, dtype=None):
         """The running sums along dim (integers and bool as int64)."""
