@@ -812,6 +812,9 @@ cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g)
  * ascending order; where each element (slice) of a went among them, in a's
  * shape (the dim's size); and how often each came. New references. */
 int cg_unique(cg_tensor *a, int has_dim, int64_t dim, cg_tensor **values, cg_tensor **inverse, cg_tensor **counts);
+/* Gives values, computed from a without history, the history PyTorch gives
+ * unique_consecutive's: a node whose backward fails. -1 on error. */
+int cg_unique_consecutive_history(cg_tensor *values, cg_tensor *a);
 
 /* n categories drawn per row of weights p (1-d or 2-d), as int64 indices. */
 cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g);

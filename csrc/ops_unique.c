@@ -106,13 +106,26 @@ static int unique_rows(const cg_tensor *src, int64_t n, int64_t len, cg_tensor *
     return 0;
 }
 
+/* i[0]: which function's node (0 unique, 1 unique with dim, 2 unique_consecutive) */
 static int no_derivative(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)gout, (void)gin;
-    cg_error_set(CG_ERR_NOTIMPL, "the derivative for '%s' is not implemented.", n->i[0] ? "unique_dim" : "_unique2");
+    static const char *const names[] = {"_unique2", "unique_dim", "unique_consecutive"};
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for '%s' is not implemented.", names[n->i[0]]);
     return -1;
 }
 static const cg_op unique_op = {"Unique2Backward0", no_derivative, NULL};
 static const cg_op unique_dim_op = {"UniqueDimBackward0", no_derivative, NULL};
+static const cg_op unique_consecutive_op = {"UniqueConsecutiveBackward0", no_derivative, NULL};
+
+int cg_unique_consecutive_history(cg_tensor *values, cg_tensor *a) {
+    if (!cg_any_requires_grad(&a, 1)) return 0;
+    cg_node *node = cg_node_new(&unique_consecutive_op, &a, 1, 1);
+    if (!node) return -1;
+    node->i[0] = 2;
+    cg_set_history(values, node, 0);
+    cg_node_release(node);
+    return 0;
+}
 
 /* The first n rows of t (a view). */
 static cg_tensor *first_rows(cg_tensor *t, int64_t n, const int64_t *shape, int ndim) {

@@ -471,10 +471,10 @@ def test_registry_covers_every_named_backward():
 
 # Nodes that are not an op's formula: the leaves' accumulator, PyTorch's
 # copy into a first .grad under create_graph, and the nodes whose backward
-# only raises, as PyTorch's do: unique's (tests/test_unique.py) and those of
-# asinh_, acosh_ and atanh_ (tests/test_ops_hyperbolic.py).
+# only raises, as PyTorch's do: unique's (tests/test_unique.py), unique_consecutive's
+# (tests/test_ops_stats.py) and those of asinh_, acosh_ and atanh_ (tests/test_ops_hyperbolic.py).
 NOT_OPS = {"AccumulateGrad", "CopyBackwards", "Unique2Backward0", "UniqueDimBackward0",
-           "AsinhBackward1", "AcoshBackward1", "AtanhBackward1"}
+           "AsinhBackward1", "AcoshBackward1", "AtanhBackward1", "UniqueConsecutiveBackward0"}
 
 
 def _declared_backward_names():

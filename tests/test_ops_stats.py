@@ -600,3 +600,49 @@ NONCONTIGUOUS = {
 @pytest.mark.parametrize("name", NONCONTIGUOUS)
 def test_noncontiguous_inputs(name):
     compare(NONCONTIGUOUS[name], data((4, 5), 12, [(1, 1)]) if "nan" in name else data((4, 5), 12))
+
+
+def _node_chain(node, depth=6):
+    names = []
+    while node is not None and depth:
+        names.append(node.name().replace("torch::autograd::", ""))
+        node = next((f for f, _ in node.next_functions if f is not None), None)
+        depth -= 1
+    return names
+
+
+@pytest.mark.parametrize("fname", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("q", [0.3, [0.2, 0.6]], ids=["number", "tensor"])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_quantile_records_torchs_nodes(fname, q, dim, keepdim):
+    """The ops of torch's quantile in its order: sort, view, gather, lerp_,
+    then squeeze_ (SqueezeBackward4), the quantiles' dim first."""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.arange(24.0, dtype=lib.float64).reshape(2, 3, 4).sin().requires_grad_(True)
+        qq = lib.tensor(q, dtype=lib.float64) if isinstance(q, list) else q
+        r = getattr(x, fname)(qq, dim, keepdim)
+        r.sum().backward()
+        out.append((_node_chain(r.grad_fn), tuple(r.shape), r.detach().numpy(), x.grad.numpy()))
+    assert out[0][:2] == out[1][:2]
+    for ours, theirs in zip(out[0][2:], out[1][2:]):  # sin may differ from torch's in the last bit
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"dim": 0}, {"return_inverse": True, "return_counts": True},
+                                    {"dim": 1, "return_counts": True}])
+def test_unique_consecutive_records_a_node_whose_backward_fails(kwargs):
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([[1.0, 1.0], [1.0, 1.0], [2.0, 3.0]], requires_grad=True)
+        r = lib.unique_consecutive(x, **kwargs)
+        r = r[0] if isinstance(r, tuple) else r
+        with pytest.raises(NotImplementedError) as info:
+            r.sum().backward()
+        with lib.no_grad():
+            plain = lib.unique_consecutive(x, **kwargs)
+        plain = plain[0] if isinstance(plain, tuple) else plain
+        out.append((r.grad_fn.name(), r.requires_grad, len(r.grad_fn.next_functions), str(info.value),
+                    plain.grad_fn, plain.requires_grad))
+    assert out[0] == out[1]

@@ -459,6 +459,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g)
     int cg_unique(cg_tensor *a, int has_dim, int64_t dim, cg_tensor **values, cg_tensor **inverse,
                   cg_tensor **counts)
+    int cg_unique_consecutive_history(cg_tensor *values, cg_tensor *a)
     cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype)
     cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype)
     cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype)

@@ -1867,6 +1867,13 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return out[0]
 
 
+def _unique_consecutive_history(_TensorBase values, _TensorBase input):
+    """values (without history) takes unique_consecutive's node, whose backward fails, as in PyTorch."""
+    if cg_unique_consecutive_history(values.t, input.t):
+        raise_error()
+    return values
+
+
 def manual_seed(seed):
     cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
 

@@ -6,8 +6,8 @@ import math
 import warnings
 
 import cgrad
-from cgrad._C import (Tensor, _scatter_reduce_raw, _stream_number as _num, bool_, float32, float64, int64,
-                      return_types)
+from cgrad._C import (Tensor, _scatter_reduce_raw, _stream_number as _num, _unique_consecutive_history, bool_,
+                      float32, float64, int64, return_types)
 from cgrad.autograd.function import Function
 
 _NO = object()  # an argument not given
@@ -92,24 +92,26 @@ def _quantile(x, q, dim, keepdim, interpolation, ignore_nan):
     if x.numel() == 0:
         raise RuntimeError("quantile() input tensor must be non-empty")
     qt = _quantile_q(x, q)
+    # the ops PyTorch records, in its order: the slices sorted, viewed as the
+    # reduced shape (keepdim's 1s included) by their length, the neighbours
+    # gathered and interpolated in place, the quantiles' dim put first
     if dim is None:
-        s = x.reshape(-1)
+        reduced = (1,) * x.dim() if keepdim else ()
+        s = x.flatten().sort().values
     else:
         d = _wrap_dim(dim, x.dim(), fname)
-        s = x.reshape(1) if x.dim() == 0 else x.movedim(d, -1)
-    s = s.sort(-1).values
+        reduced = tuple(1 if k == d else n for k, n in enumerate(x.shape) if keepdim or k != d)
+        s = x.sort().values if d == x.dim() - 1 else x.unsqueeze(-1).transpose(d, -1).sort().values
+    s = s.view(reduced + (s.shape[-1],))
     ranks = _ranks(s, qt, ignore_nan, interpolation)
     below = ranks.long()
     out = s.gather(-1, below)
     if interpolation in ("linear", "midpoint"):
         weight = ranks - below if interpolation == "linear" else cgrad.full_like(ranks, 0.5)
-        out = out.lerp(s.gather(-1, ranks.ceil().long()), weight)
-    out = out.squeeze(-1) if qt.dim() == 0 else out.movedim(-1, 0)
-    if keepdim and dim is None:
-        return out.reshape(tuple(out.shape[:qt.dim()]) + (1,) * x.dim())
-    if keepdim and x.dim():
-        return out.unsqueeze(d + qt.dim())
-    return out
+        out.lerp_(s.gather(-1, ranks.ceil().long()), weight)
+    if qt.dim() == 0:
+        return out.squeeze_(-1)
+    return out.unsqueeze_(0).transpose_(0, -1).squeeze_(-1)
 
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
@@ -315,7 +317,7 @@ def histc(input, bins=100, min=0, max=0):
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """The elements of input (its slices along dim) with each run of equal
     ones kept once; where each element went and each run's length, if asked.
-    NaNs equal nothing. Not differentiable."""
+    NaNs equal nothing. Not differentiable: its node's backward fails."""
     x = _tensor(input, "unique_consecutive").detach()
     if dim is not None:
         if x.dim() == 0:
@@ -336,6 +338,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         out = x.index_select(d, starts)
         inverse = new.long().cumsum(0) - 1
         counts = cgrad.cat([starts[1:], cgrad.tensor([n])]) - starts
+    out = _unique_consecutive_history(out, input)
     if flat:
         inverse = inverse.reshape(shape)
     if return_inverse and return_counts:
