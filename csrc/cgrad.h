@@ -605,7 +605,6 @@ cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, c
 cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh);
 cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope);
 cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
-cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction);
 cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
 cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);
 cg_tensor *cg_binary_cross_entropy_with_logits(cg_tensor *x, cg_tensor *y, cg_tensor *weight,

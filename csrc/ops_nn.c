@@ -5,8 +5,8 @@
  * first-order backward may itself be a fused op (gelu_backward,
  * nll_loss_backward, embedding_backward) whose own backward is again written
  * with ops, so create_graph gives gradients of any order. Factors that are
- * piecewise constant in the inputs (the slope of leaky_relu, the sign in
- * l1_loss) are computed raw: their derivative is zero almost everywhere.
+ * piecewise constant in the inputs (the slope of leaky_relu, the inside of
+ * huber_loss) are computed raw: their derivative is zero almost everywhere.
  */
 #include <cblas.h>
 #include <float.h>
@@ -198,8 +198,6 @@ PW(gelu_bwd, X * (0.5f * (1 + erff(Y * (float)M_SQRT1_2)) + Y * expf(-0.5f * Y *
    X * (0.5 * (1 + erf(Y * M_SQRT1_2)) + Y * exp(-0.5 * Y * Y) * 0.39894228040143267794))
 PW(gelu_tanh_bwd, X * gelu_tanh_grad_f(Y), X * gelu_tanh_grad_d(Y))
 PW(mse_fwd, (X - Y) * (X - Y), (X - Y) * (X - Y))
-PW(l1_fwd, fabsf(X - Y), fabs(X - Y))
-PW(sign_of_diff, (X > Y) - (X < Y), (X > Y) - (X < Y))
 PW(huber_fwd, fabsf(X - Y) < P0 ? 0.5f * (X - Y) * (X - Y) : P0 * (fabsf(X - Y) - 0.5f * P0),
    fabs(X - Y) < P0 ? 0.5 * (X - Y) * (X - Y) : P0 * (fabs(X - Y) - 0.5 * P0))
 PW(huber_inside, fabsf(X - Y) <= P0, fabs(X - Y) <= P0)
@@ -329,7 +327,7 @@ cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh) {
     return finish(out, n);
 }
 
-/* ---- pointwise losses: mse, l1, huber, binary cross-entropy ---------------------------- */
+/* ---- pointwise losses: mse, huber, binary cross-entropy ---------------------------- */
 
 enum { RED_NONE = 0, RED_MEAN = 1, RED_SUM = 2 }; /* PyTorch's Reduction enum */
 
@@ -412,25 +410,6 @@ cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction) {
     if (check_reduction(reduction) || float_dtype("mse_cpu", x, y, &d)) return NULL;
     cg_tensor *out = reduce_loss(pointwise(mse_fwd, d, x, y, NULL, 0, 0), reduction, &count);
     return record_loss(&mse_op, out, x, y, reduction, count, 0, NULL, NULL);
-}
-
-static int l1_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/dx |x - y| = sign(x - y) = -d/dy */
-    tmp S = {0};
-    cg_tensor *x = K(cg_unpack(n, 0)), *y = K(cg_unpack(n, 1)), *f = K(loss_factor(n, gout[0]));
-    cg_tensor *sign = S.failed ? NULL : K(pointwise(sign_of_diff, cg_result_type(x, y), x, y, NULL, 0, 0));
-    int rc = S.failed ? -1 : loss_grads(n, K(cg_mul(sign, f)), NULL, gin);
-    tmp_end(&S, NULL);
-    return rc;
-}
-static const cg_op l1_op = {"L1LossBackward0", l1_backward, consts_free};
-
-cg_tensor *cg_l1_loss(cg_tensor *x, cg_tensor *y, int reduction) {
-    cg_dtype d;
-    int64_t count = 0;
-    if (check_reduction(reduction) || float_dtype("abs_cpu", x, y, &d)) return NULL;
-    cg_tensor *out = reduce_loss(pointwise(l1_fwd, d, x, y, NULL, 0, 0), reduction, &count);
-    return record_loss(&l1_op, out, x, y, reduction, count, 0, NULL, NULL);
 }
 
 static int huber_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {

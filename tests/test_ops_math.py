@@ -1245,3 +1245,48 @@ def test_every_listed_missing_op_now_exists():
         assert getattr(cgrad, name).__doc__ != "Not implemented in cgrad yet: calling it raises NotImplementedError."
     for name in methods:
         assert hasattr(torch.Tensor, name) and callable(getattr(cgrad.Tensor, name)), name
+
+
+def _broadcast_story(lib, make):
+    args = make(lib)
+    try:
+        out = lib.broadcast_tensors(*args)
+    except RuntimeError as e:
+        return str(e)
+    return [(tuple(t.shape), t.grad_fn.name() if t.grad_fn is not None else None, t is a)
+            for t, a in zip(out, args)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: (m.tensor([[1.0, 2.0]], requires_grad=True), m.tensor([[3.0, 4.0]])),
+    lambda m: (m.tensor([[1.0, 2.0]], requires_grad=True), m.tensor([[1.0], [2.0]])),
+    lambda m: (m.tensor([[1.0, 2.0]], requires_grad=True) * 2, m.tensor(1.0), m.ones(3, 1, 1)),
+    lambda m: (m.tensor([1.0, 2.0, 3.0]), m.tensor([[1.0, 2.0]])),
+    lambda m: (m.ones(2, 3), m.ones(4, 1), m.ones(3)),
+])
+def test_broadcast_tensors_keeps_a_tensor_of_the_shape_and_refuses_as_torch(make):
+    torch = torch_or_skip("torch")
+    assert _broadcast_story(cgrad, make) == _broadcast_story(torch, make)
+
+
+@pytest.mark.parametrize("target_shape", [(3, 4), (4,), (3, 1)])
+def test_l1_loss_is_torchs_composition(target_shape):
+    torch = torch_or_skip("torch")
+    import warnings
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4).tolist(), requires_grad=True)
+        y = lib.tensor(np.linspace(1, -2, int(np.prod(target_shape))).reshape(target_shape).tolist(),
+                       requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = lib.nn.functional.l1_loss(x, y)
+        loss.backward()
+        node, names = loss.grad_fn, []
+        while node is not None:
+            names.append(node.name())
+            node = node.next_functions[0][0] if node.next_functions else None
+        out.append((names, loss.item(), x.grad.tolist(), y.grad.tolist()))
+    assert out[0][0] == out[1][0]
+    assert out[0][1] == pytest.approx(out[1][1], rel=1e-6)  # float32 sums may round in another order
+    assert out[0][2:] == out[1][2:]

@@ -109,10 +109,6 @@ def _mse_loss(input, target, int reduction):
     return wrap(cg_mse_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
 
 
-def _l1_loss(input, target, int reduction):
-    return wrap(cg_l1_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
-
-
 def _huber_loss(input, target, int reduction, double delta):
     return wrap(cg_huber_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction, delta))
 

@@ -566,10 +566,26 @@ def swapdims(input, dim0, dim1):
     return input.transpose(dim0, dim1)
 
 
+cdef tuple infer_size(tuple a, tuple b):
+    """The broadcast of shapes a and b, with PyTorch's message when there is none."""
+    cdef int n = max(len(a), len(b))
+    out = []
+    for i in range(n):
+        x = a[i - n + len(a)] if i - n + len(a) >= 0 else 1
+        y = b[i - n + len(b)] if i - n + len(b) >= 0 else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
 def broadcast_tensors(*tensors):
-    """Views of the tensors expanded to their common shape."""
-    shape = np.broadcast_shapes(*[tuple(t.shape) for t in tensors])
-    return tuple(t.expand(shape) for t in tensors)
+    """The tensors expanded to their common shape; one already of that shape is itself."""
+    cdef tuple shape = ()
+    for t in tensors:
+        shape = infer_size(shape, tuple(t.shape))
+    return tuple(t if tuple(t.shape) == shape else t.expand(shape) for t in tensors)
 
 
 def meshgrid(*tensors, indexing="ij"):

@@ -1,13 +1,11 @@
 """cgrad.nn.functional: PyTorch's functional layers, losses and activations.
 
 The hot ones (linear, softmax, log_softmax, cross_entropy, nll_loss,
-layer_norm, gelu, the element-wise losses, embedding, dropout) are single
+layer_norm, gelu, mse_loss, huber_loss, embedding, dropout) are single
 fused C kernels with their own backward formulas; the rest are short
-compositions of them.
+compositions of them, l1_loss as PyTorch composes it.
 """
 import warnings
-
-import numpy as np
 
 from cgrad import _C
 from cgrad._C import Tensor
@@ -205,11 +203,16 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """|input - target|, reduced: PyTorch's composition of sub, abs and mean or sum, node for node."""
     _warn_size(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    enum = _reduction_enum(reduction)
+    input, target = _tensor_arg(input, "input"), _tensor_arg(target, "target")
+    input, target = _C.broadcast_tensors(input, target)
+    loss = (input - target).abs()
     if weight is not None:
-        return _weighted(_C._l1_loss(input, target, 0), weight, reduction, True)
-    return _C._l1_loss(input, target, _reduction_enum(reduction))
+        return _weighted(loss, weight, reduction, True)
+    return loss if enum == 0 else loss.mean() if enum == 1 else loss.sum()
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
