@@ -646,3 +646,35 @@ def test_unique_consecutive_records_a_node_whose_backward_fails(kwargs):
         out.append((r.grad_fn.name(), r.requires_grad, len(r.grad_fn.next_functions), str(info.value),
                     plain.grad_fn, plain.requires_grad))
     assert out[0] == out[1]
+
+
+def _graph(node, depth=3):
+    if node is None:
+        return None
+    if depth == 0:
+        return "..."
+    return node.name().replace("torch::autograd::", ""), tuple(_graph(f, depth - 1) for f, _ in node.next_functions)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x, w: m.prelu(x, w[:1]),
+    lambda m, x, w: m.prelu(x.reshape(2, 3, 2), w[:3]),
+    lambda m, x, w: m.prelu(x[0], w[:1]),
+    lambda m, x, w: m.prelu(x[0, 0], w[0]),
+    lambda m, x, w: x.nanmedian(1).values,
+    lambda m, x, w: x.nanmedian(0, keepdim=True)[0],
+    lambda m, x, w: x.scatter_reduce(1, m.tensor([[0, 0, 2], [1, 1, 1]]), w.reshape(2, 3), "amax"),
+    lambda m, x, w: x.scatter_reduce(0, m.tensor([[1, 0, 1, 0]]), w[:4].reshape(1, 4), "prod", include_self=False),
+])
+def test_custom_nodes_have_torchs_edges(call):
+    """prelu views its weight as torch's does; nanmedian's and scatter_reduce's
+    nodes have edges for their differentiable inputs only, as torch's."""
+    out = []
+    for lib in (cgrad, torch):
+        x = lib.tensor([[0.5, -1.0, 2.0, -0.75], [3.0, 0.25, -2.0, 1.5], [-1.5, 1.25, -0.5, 4.0]],
+                       dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.25, 0.5, 0.75, 1.25, 1.5, 1.75], dtype=lib.float64, requires_grad=True)
+        r = call(lib, x * 1, w * 1)
+        r.sum().backward()
+        out.append((_graph(r.grad_fn), r.tolist(), x.grad.tolist(), None if w.grad is None else w.grad.tolist()))
+    assert out[0] == out[1]

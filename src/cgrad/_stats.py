@@ -145,7 +145,8 @@ class _NanmedianDim(Function):
     _node_name = "NanmedianBackward1"
 
     @staticmethod
-    def forward(ctx, x, d, indices, shape):
+    def forward(ctx, x, d, indices_box, shape):
+        (indices,) = indices_box  # not an input: torch's node has one edge, x's
         ctx.d = d
         ctx.save_for_backward(indices)
         ctx.shape = tuple(x.shape)
@@ -185,7 +186,7 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
         indices_out = indices.reshape(()) if x.dim() == 0 else indices.squeeze(d)
     else:
         indices_out = indices
-    return return_types.nanmedian(_NanmedianDim.apply(s, d, indices, tuple(indices_out.shape)), indices_out)
+    return return_types.nanmedian(_NanmedianDim.apply(s, d, (indices,), tuple(indices_out.shape)), indices_out)
 
 
 # ---- cov, corrcoef -------------------------------------------------------------------------
@@ -352,28 +353,31 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 # ---- prelu ----------------------------------------------------------------------------------
 
+def _prelu_slope(x, weight):
+    """The weight as it broadcasts over x: the result keeps x's shape, a 0-d x's too."""
+    return weight.reshape(()) if x.dim() == 0 else weight
+
+
 class _Prelu(Function):
     """prelu's gradients: d/dx = 1 where x > 0, else weight; d/dweight = x where x <= 0."""
     _node_name = "PreluKernelBackward0"
 
     @staticmethod
-    def forward(ctx, x, weight, shape):
-        w = weight.reshape(shape)
+    def forward(ctx, x, weight):
         ctx.save_for_backward(x, weight)
-        ctx.shape = shape
-        return cgrad.where(x > 0, x, w * x)
+        return cgrad.where(x > 0, x, _prelu_slope(x, weight) * x)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         positive = x > 0
-        grad_x = cgrad.where(positive, grad, weight.reshape(ctx.shape) * grad)
+        grad_x = cgrad.where(positive, grad, _prelu_slope(x, weight) * grad)
         grad_w = cgrad.where(positive, cgrad.zeros((), dtype=grad.dtype), x * grad)
-        if ctx.shape:  # one slope per channel: sum over the other dims
-            grad_w = grad_w.sum([k for k in range(x.dim()) if k != 1])
+        if weight.dim() == x.dim() and x.dim() >= 2:  # (1, C, 1, ...), or all 1s: sum where it broadcast
+            grad_w = grad_w.sum([k for k in range(x.dim()) if weight.shape[k] == 1], keepdim=True)
         else:
             grad_w = grad_w.sum()
-        return grad_x, grad_w.reshape(tuple(weight.shape)), None
+        return grad_x, grad_w.reshape(tuple(weight.shape))
 
 
 def prelu(input, weight):
@@ -385,15 +389,15 @@ def prelu(input, weight):
     if x.dtype != w.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {_type_name(x)} and {_type_name(w)}")
     channels = x.shape[1] if x.dim() >= 2 else 1
-    shape = ()
     if w.numel() != 1:
         if x.dim() == 0:
             raise RuntimeError("Not allow zero-dim input tensor.")
         if w.numel() != channels:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
                                f"{w.numel()} and channel size = {channels}.")
-        shape = (channels,) + (1,) * (x.dim() - 2)
-    return _Prelu.apply(x, w, shape)
+    if x.dim() >= 2:  # as torch: the weight viewed as (1, C, 1, ...) to broadcast over x
+        w = w.reshape((1, w.numel()) + (1,) * (x.dim() - 2))
+    return _Prelu.apply(x, w)
 
 
 # ---- random fills: copies of fresh draws, as Tensor.normal_ and uniform_ ----------------------
@@ -578,7 +582,8 @@ class _ScatterReduce(Function):
     _node_name = "ScatterReduceBackward0"
 
     @staticmethod
-    def forward(ctx, x, d, index, src, reduce, include_self):
+    def forward(ctx, x, src, d, index_box, reduce, include_self):
+        (index,) = index_box  # not an input: torch's node has edges for x and src alone
         out = _scatter_reduce_value(x, d, index, src, reduce, include_self)
         ctx.args = (d, reduce, include_self)
         ctx.save_for_backward(x, index, src, out)
@@ -594,7 +599,11 @@ class _ScatterReduce(Function):
             grad_x = grad_x.scatter(d, index, 0)
         if tuple(src.shape) != tuple(index.shape):  # elements beyond index's shape took no part
             grad_src = _pad_to(grad_src, tuple(src.shape), 0)
-        return grad_x, None, None, grad_src, None, None
+        return grad_x, grad_src, None, None, None, None
+
+
+def _scatter_reduce_node(x, d, index, src, reduce, include_self):
+    return _ScatterReduce.apply(x, src, d, (index,), reduce, include_self)
 
 
 def _sum_grads(grad, x, d, index, src, out, include_self):
@@ -613,11 +622,11 @@ def _prod_grads(grad, x, d, index, src, out, include_self):
     # d out / d v = the product of the other values; zeros are left out
     # of the division (one zero: the product of the others, recomputed)
     x1 = x.masked_fill(x == 0, 1)
-    grad_x = grad * _ScatterReduce.apply(x1, d, index, src, "prod", include_self) / x1
+    grad_x = grad * _scatter_reduce_node(x1, d, index, src, "prod", include_self) / x1
     zero = src == 0
     zeros_there = cgrad.zeros_like(grad).scatter_add(d, index, zero.to(grad.dtype)).gather(d, index)
     single = zero & (zeros_there == 1)
-    without = _ScatterReduce.apply(x, d, index, src.masked_fill(single, 1), "prod", include_self)
+    without = _scatter_reduce_node(x, d, index, src.masked_fill(single, 1), "prod", include_self)
     grad_src = cgrad.where(single, (grad * without).gather(d, index),
                            (grad * out).gather(d, index) / src.masked_fill(zero, 1))
     return grad_x, grad_src
@@ -650,12 +659,12 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     d = _wrap_dim(dim, x.dim(), "scatter_reduce")
     if x.dim() == 0:
         x1 = x.reshape(1)
-        out = _ScatterReduce.apply(x1, 0, index.reshape(1), src.reshape(1), reduce, bool(include_self))
+        out = _scatter_reduce_node(x1, 0, index.reshape(1), src.reshape(1), reduce, bool(include_self))
         return out.reshape(())
     if x.dtype == bool_:
         out = _scatter_reduce_value(x.long(), d, index, src.long(), reduce, bool(include_self))
         return out != 0
-    return _ScatterReduce.apply(x, d, index, src, reduce, bool(include_self))
+    return _scatter_reduce_node(x, d, index, src, reduce, bool(include_self))
 
 
 def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
