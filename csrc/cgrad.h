@@ -510,6 +510,8 @@ cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond);
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */
 cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim);    /* -1 allowed */
 cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1);
+/* A tensor of at most 2 dims transposed (one of 0 or 1 dims as it is), recorded as TBackward0. */
+cg_tensor *cg_t(cg_tensor *a);
 cg_tensor *cg_permute(cg_tensor *a, const int64_t *dims, int ndim);
 cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim);
 cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: all size-1 dims */

@@ -149,7 +149,7 @@ static int transpose_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op transpose_op = {"TransposeBackward0", transpose_backward, NULL};
 
-cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1) {
+static cg_tensor *transposed(const cg_op *op, cg_tensor *a, int64_t d0, int64_t d1) {
     int64_t dims[2];
     if (cg_wrap_dim(d0, a->ndim, &dims[0]) || cg_wrap_dim(d1, a->ndim, &dims[1])) return NULL;
     int64_t shape[CG_MAX_DIMS], strides[CG_MAX_DIMS];
@@ -162,7 +162,23 @@ cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1) {
         strides[dims[1]] = a->strides[dims[0]];
     }
     cg_tensor *out = cg_alias(a, shape, strides, a->ndim, a->offset);
-    return cg_node_with_ints(&transpose_op, out, a, dims, 2);
+    return cg_node_with_ints(op, out, a, dims, 2);
+}
+
+cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1) { return transposed(&transpose_op, a, d0, d1); }
+
+static int t_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n; /* t's own transpose, as PyTorch writes it */
+    return (gin[0] = cg_t(gout[0])) ? 0 : -1;
+}
+static const cg_op t_op = {"TBackward0", t_backward, NULL};
+
+cg_tensor *cg_t(cg_tensor *a) {
+    if (a->ndim > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "t() expects a tensor with <= 2 dimensions, but self is %dD", a->ndim);
+        return NULL;
+    }
+    return transposed(&t_op, a, 0, a->ndim < 2 ? 0 : 1);
 }
 
 static int permute_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
@@ -209,7 +225,7 @@ cg_tensor *cg_mT(cg_tensor *a) {
 
 /* The in-place forms (Note [In-place view ops] in inplace.c) */
 static const cg_op transpose_inplace_op = {"TransposeBackward1", transpose_backward, NULL};
-static const cg_op t_inplace_op = {"TBackward1", transpose_backward, NULL};
+static const cg_op t_inplace_op = {"TBackward1", t_backward, NULL};
 
 cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1) {
     return cg_become_view_(a, cg_transpose(a, d0, d1), &transpose_inplace_op);

@@ -112,6 +112,8 @@ OPS = [
     Op("permute", lambda m, a: a.permute(2, 0, 1) ** 2, [(2, 3, 4)]),
     Op("T", lambda m, a, b: a.T * b, [(3, 4), (4, 3)]),
     Op("mT", lambda m, a: a.mT @ a, [(2, 3, 4)]),
+    Op("t", lambda m, a: a.t() * a.t().exp(), [(2, 3)]),
+    Op("t of a vector", lambda m, a: m.t(a) ** 2, [(3,)]),
     Op("unsqueeze", lambda m, a: a.unsqueeze(1) * a.unsqueeze(0), [(3,)]),
     Op("squeeze", lambda m, a: a.squeeze() ** 2, [(3, 1, 2)]),
     Op("squeeze dim", lambda m, a: a.squeeze(1) ** 2, [(3, 1, 2)]),

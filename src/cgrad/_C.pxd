@@ -303,6 +303,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_transpose(cg_tensor *a, int64_t d0, int64_t d1)
+    cg_tensor *cg_t(cg_tensor *a)
     cg_tensor *cg_permute(cg_tensor *a, const int64_t *dims, int ndim)
     cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim)
     cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims)

@@ -1893,9 +1893,7 @@ def _scalar_tensor(value, dt=None):
 
 
 cdef object _matrix_t(_TensorBase x):
-    if x.t.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.t.ndim}D")
-    return x.T
+    return wrap(cg_t(x.t))
 
 
 # ---- the Tensor class -----------------------------------------------------------
