@@ -312,6 +312,22 @@ OPS = [
     Op("binary_cross_entropy_with_logits",
        lambda m, a, t: m.nn.functional.binary_cross_entropy_with_logits(a, t), [(3, 2), (3, 2)],
        domain=[None, (0.1, 0.9)], requires_grad=[True, False], needs="nn.functional.binary_cross_entropy_with_logits"),
+    # ---- scaled products: one node each, as torch (ops_linalg.c)
+    Op("addmv", lambda m, i, a, v: m.addmv(i, a, v), [(3,), (3, 4), (4,)]),
+    Op("addmv broadcast", lambda m, i, a, v: m.addmv(i, a, v, beta=0.5, alpha=-2), [(1,), (3, 2), (2,)]),
+    Op("addmv scalar input", lambda m, i, a, v: i.addmv(a, v, beta=2, alpha=0.5), [(), (2, 3), (3,)]),
+    Op("addmv beta 0", lambda m, i, a, v: m.addmv(i, a, v, beta=0, alpha=1.5), [(3,), (3, 2), (2,)]),
+    Op("addmv alpha 0", lambda m, i, a, v: m.addmv(i, a, v, beta=3, alpha=0), [(3,), (3, 2), (2,)]),
+    Op("addmv_", lambda m, i, a, v: (i * 1).addmv_(a * a, v, beta=-1, alpha=2), [(3,), (3, 2), (2,)]),
+    Op("addr", lambda m, i, a, b: m.addr(i, a, b), [(3, 4), (3,), (4,)]),
+    Op("addr broadcast", lambda m, i, a, b: m.addr(i, a, b, beta=-1.5, alpha=2), [(4,), (3,), (4,)]),
+    Op("addr scalar input", lambda m, i, a, b: i.addr(a, b, beta=0.5), [(), (2,), (3,)]),
+    Op("addr beta 0", lambda m, i, a, b: m.addr(i, a, b, beta=0, alpha=-1), [(2, 3), (2,), (3,)]),
+    Op("addr_", lambda m, i, a, b: (i * 1).addr_(a, b * a.sum(), alpha=3), [(2, 3), (2,), (3,)]),
+    Op("addbmm", lambda m, i, a, b: m.addbmm(i, a, b), [(3, 4), (2, 3, 5), (2, 5, 4)]),
+    Op("addbmm broadcast", lambda m, i, a, b: m.addbmm(i, a, b, beta=2, alpha=-0.5), [(1, 4), (3, 2, 2), (3, 2, 4)]),
+    Op("addbmm beta 0", lambda m, i, a, b: m.addbmm(i, a, b, beta=0, alpha=2), [(2, 2), (2, 2, 3), (2, 3, 2)]),
+    Op("addbmm_", lambda m, i, a, b: (i * 1).addbmm_(a, b, beta=0.5), [(2, 3), (2, 2, 4), (2, 4, 3)]),
 ]
 
 
