@@ -992,8 +992,9 @@ static int dot_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     return 0;
 }
 static const cg_op dot_op = {"DotBackward0", dot_backward, NULL};
+static const cg_op vdot_op = {"VdotBackward0", dot_backward, NULL}; /* real values: vdot is dot */
 
-cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
+static cg_tensor *dot_as(const cg_op *op, cg_tensor *a, cg_tensor *b) {
     if (a->ndim != 1 || b->ndim != 1) {
         cg_error_set(CG_ERR_RUNTIME, "1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
         return NULL;
@@ -1009,8 +1010,11 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
     cg_tensor *out = cg_empty(NULL, 0, (cg_dtype)a->dtype);
     if (!out) return NULL;
     product(DOT, out, a, b);
-    return record_product(&dot_op, out, a, b);
+    return record_product(op, out, a, b);
 }
+
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) { return dot_as(&dot_op, a, b); }
+cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b) { return dot_as(&vdot_op, a, b); }
 
 /* ---- addmv / addr / addbmm ------------------------------------------------------------------ */
 
@@ -1176,6 +1180,34 @@ cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double b
 }
 cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha) {
     return scaled_product_(BMM, input, batch1, batch2, beta, alpha);
+}
+
+/* ---- kron ------------------------------------------------------------------------------------ */
+
+/* out[i * b.shape + j] = a[i] * b[j]: a as (a0, 1, a1, 1, ...) times b as
+ * (1, b0, 1, b1, ...), the shorter shape padded with leading 1s, then folded;
+ * the reshapes are unsafe views, as PyTorch's (UnsafeViewBackward0). */
+cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    if (2 * nd > CG_MAX_DIMS) {
+        cg_error_set(CG_ERR_RUNTIME, "kron: inputs of at most %d dims are supported, got %d", CG_MAX_DIMS / 2, nd);
+        return NULL;
+    }
+    int64_t sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t na = da >= 0 ? a->shape[da] : 1, nb = db >= 0 ? b->shape[db] : 1;
+        sa[2 * d] = na, sa[2 * d + 1] = 1;
+        sb[2 * d] = 1, sb[2 * d + 1] = nb;
+        out_shape[d] = na * nb;
+    }
+    cg_tensor *ea = cg_unsafe_view(a, sa, 2 * nd), *eb = ea ? cg_unsafe_view(b, sb, 2 * nd) : NULL;
+    cg_tensor *p = eb ? cg_mul(ea, eb) : NULL;
+    cg_tensor *out = p ? cg_unsafe_view(p, out_shape, nd) : NULL;
+    cg_tensor_release(ea);
+    cg_tensor_release(eb);
+    cg_tensor_release(p);
+    return out;
 }
 
 /* ---- cross --------------------------------------------------------------------------------- */

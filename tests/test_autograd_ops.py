@@ -312,7 +312,7 @@ OPS = [
     Op("binary_cross_entropy_with_logits",
        lambda m, a, t: m.nn.functional.binary_cross_entropy_with_logits(a, t), [(3, 2), (3, 2)],
        domain=[None, (0.1, 0.9)], requires_grad=[True, False], needs="nn.functional.binary_cross_entropy_with_logits"),
-    # ---- scaled products: one node each, as torch (ops_linalg.c)
+    # ---- scaled products, vdot, kron: one node each, as torch (ops_linalg.c)
     Op("addmv", lambda m, i, a, v: m.addmv(i, a, v), [(3,), (3, 4), (4,)]),
     Op("addmv broadcast", lambda m, i, a, v: m.addmv(i, a, v, beta=0.5, alpha=-2), [(1,), (3, 2), (2,)]),
     Op("addmv scalar input", lambda m, i, a, v: i.addmv(a, v, beta=2, alpha=0.5), [(), (2, 3), (3,)]),
@@ -328,6 +328,10 @@ OPS = [
     Op("addbmm broadcast", lambda m, i, a, b: m.addbmm(i, a, b, beta=2, alpha=-0.5), [(1, 4), (3, 2, 2), (3, 2, 4)]),
     Op("addbmm beta 0", lambda m, i, a, b: m.addbmm(i, a, b, beta=0, alpha=2), [(2, 2), (2, 2, 3), (2, 3, 2)]),
     Op("addbmm_", lambda m, i, a, b: (i * 1).addbmm_(a, b, beta=0.5), [(2, 3), (2, 2, 4), (2, 4, 3)]),
+    Op("vdot", lambda m, a, b: m.vdot(a, b), [(4,), (4,)]),
+    Op("vdot self", lambda m, a: a.vdot(a), [(3,)]),
+    Op("kron", lambda m, a, b: m.kron(a, b), [(2, 3), (3, 2)]),
+    Op("kron broadcast", lambda m, a, b: m.kron(a, b), [(2,), (2, 1, 3)]),
 ]
 
 

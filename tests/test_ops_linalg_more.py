@@ -181,6 +181,8 @@ NODES = [
     ("addbmm", lambda m, i, a, b: m.addbmm(i, a, b, alpha=3), ((3, 4), (2, 3, 5), (2, 5, 4))),
     ("addbmm beta 0", lambda m, i, a, b: i.addbmm(a, b, beta=0), ((4,), (2, 3, 5), (2, 5, 4))),
     ("addbmm_", lambda m, i, a, b: (i * 1).addbmm_(a, b, beta=2, alpha=0.5), ((3, 4), (2, 3, 5), (2, 5, 4))),
+    ("vdot", lambda m, a, b: m.vdot(a, b), ((4,), (4,))),
+    ("kron", lambda m, a, b: m.kron(a, b), ((2, 3), (2, 1, 2))),
 ]
 
 

@@ -295,6 +295,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha)
     cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha)
     cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha)
+    cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim)
     cg_tensor *cg_linalg_inv(cg_tensor *a)
     cg_tensor *cg_linalg_det(cg_tensor *a)

@@ -1,6 +1,6 @@
 # Linear algebra beyond the products of _C.pyx: PyTorch's checks of the
-# scaled products addmv, addr and addbmm over their C ops (ops_linalg.c);
-# inner, vdot, kron, dist and matrix_power as compositions of cgrad's ops; inverse, det, slogdet and pinverse over LAPACK
+# scaled products addmv, addr and addbmm, of vdot and kron, over their C ops
+# (ops_linalg.c); inner, dist and matrix_power as compositions of cgrad's ops; inverse, det, slogdet and pinverse over LAPACK
 # (ops_lapack.c), and logdet and matrix_exp composed of those.
 import math
 
@@ -115,7 +115,7 @@ def vdot(input, other):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.t.shape[0]}] and src [{b.t.shape[0]}] "
                            f"to have the same number of elements, but got {a.t.shape[0]} and {b.t.shape[0]} "
                            "elements respectively")
-    return a.dot(b)
+    return wrap(cg_vdot(a.t, b.t))
 
 
 def kron(input, other):
@@ -123,12 +123,7 @@ def kron(input, other):
     the shorter shape padded with leading 1s."""
     cdef _TensorBase a = tensor_arg(input, "kron", "input", 1)
     cdef _TensorBase b = tensor_arg(other, "kron", "other", 2)
-    nd = max(a.t.ndim, b.t.ndim)
-    sa = (1,) * (nd - a.t.ndim) + tuple(a.shape)
-    sb = (1,) * (nd - b.t.ndim) + tuple(b.shape)
-    ea = a.reshape(tuple(x for n in sa for x in (n, 1)))  # (a0, 1, a1, 1, ...)
-    eb = b.reshape(tuple(x for n in sb for x in (1, n)))  # (1, b0, 1, b1, ...)
-    return (ea * eb).reshape(tuple(p * q for p, q in zip(sa, sb)))
+    return wrap(cg_kron(a.t, b.t))
 
 
 def dist(input, other, p=2):
