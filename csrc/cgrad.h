@@ -504,6 +504,8 @@ cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, do
 cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b); /* dot, recorded as VdotBackward0 */
 /* The Kronecker product (any dims, up to CG_MAX_DIMS / 2). */
 cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b);
+/* The p-norm of a - b (broadcast, promoted), as one node (DistBackward0). */
+cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p);
 /* The cross product of a and b (same ndim, broadcast, same dtype) along dim, where both have 3 elements. */
 cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim);
 /* Batches of square float32/float64 matrices (ops_lapack.c, LAPACK's LU):

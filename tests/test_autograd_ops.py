@@ -312,7 +312,7 @@ OPS = [
     Op("binary_cross_entropy_with_logits",
        lambda m, a, t: m.nn.functional.binary_cross_entropy_with_logits(a, t), [(3, 2), (3, 2)],
        domain=[None, (0.1, 0.9)], requires_grad=[True, False], needs="nn.functional.binary_cross_entropy_with_logits"),
-    # ---- scaled products, vdot, kron: one node each, as torch (ops_linalg.c)
+    # ---- scaled products, vdot, kron, dist: one node each, as torch (ops_linalg.c, ops_reduce.c)
     Op("addmv", lambda m, i, a, v: m.addmv(i, a, v), [(3,), (3, 4), (4,)]),
     Op("addmv broadcast", lambda m, i, a, v: m.addmv(i, a, v, beta=0.5, alpha=-2), [(1,), (3, 2), (2,)]),
     Op("addmv scalar input", lambda m, i, a, v: i.addmv(a, v, beta=2, alpha=0.5), [(), (2, 3), (3,)]),
@@ -332,6 +332,15 @@ OPS = [
     Op("vdot self", lambda m, a: a.vdot(a), [(3,)]),
     Op("kron", lambda m, a, b: m.kron(a, b), [(2, 3), (3, 2)]),
     Op("kron broadcast", lambda m, a, b: m.kron(a, b), [(2,), (2, 1, 3)]),
+    Op("dist", lambda m, a, b: m.dist(a, b), [(3, 4), (3, 4)]),
+    Op("dist broadcast", lambda m, a, b: m.dist(a, b, 2), [(2, 3), (3,)]),
+    Op("dist p 1", lambda m, a, b: a.dist(b, 1) ** 2, [(2, 3), (2, 1)]),  # ** 2: torch's sgn'' is a ZeroTensor
+    Op("dist p 3", lambda m, a, b: m.dist(a, b, 3), [(4,), (4,)]),
+    Op("dist p 1.5", lambda m, a, b: m.dist(a, b, 1.5), [(2, 2), ()]),
+    Op("dist p 0.5", lambda m, a, b: m.dist(a, b, 0.5), [(3,), (3,)]),
+    Op("dist p inf", lambda m, a, b: m.dist(a, b, float("inf")) ** 2, [(2, 3), (3,)]),
+    Op("dist p -inf", lambda m, a, b: m.dist(a, b, -float("inf")) ** 2, [(4,), (4,)]),
+    Op("dist p 0", lambda m, a, b: m.dist(a, b, 0) * a.sum(), [(3,), (3,)], requires_grad=[True, False]),
 ]
 
 

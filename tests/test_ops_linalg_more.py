@@ -183,6 +183,13 @@ NODES = [
     ("addbmm_", lambda m, i, a, b: (i * 1).addbmm_(a, b, beta=2, alpha=0.5), ((3, 4), (2, 3, 5), (2, 5, 4))),
     ("vdot", lambda m, a, b: m.vdot(a, b), ((4,), (4,))),
     ("kron", lambda m, a, b: m.kron(a, b), ((2, 3), (2, 1, 2))),
+    ("dist", lambda m, a, b: m.dist(a, b), ((2, 3), (3,))),
+    ("dist p 1", lambda m, a, b: a.dist(b, 1), ((2, 3), (3,))),
+    ("dist p 3", lambda m, a, b: m.dist(a, b, 3), ((4,), ())),
+    ("dist p 1.5", lambda m, a, b: m.dist(a, b, 1.5), ((2, 2), (2, 1))),
+    ("dist p 0.5", lambda m, a, b: m.dist(a, b, 0.5), ((3,), (3,))),
+    ("dist p inf", lambda m, a, b: m.dist(a, b, math.inf), ((2, 3), (2, 3))),
+    ("dist p -inf", lambda m, a, b: m.dist(a, b, -math.inf), ((2, 3), (3,))),
 ]
 
 
@@ -289,20 +296,29 @@ def test_dist(shapes, p, dtype):
         compare(lambda m, a, b: m.dist(a, b, p), arrays, dtype)
         compare(lambda m, a, b: a.dist(b, p=p), arrays, dtype)
         return
-    # p = 0 counts the differing elements; torch's gradient is undefined (it
-    # cannot be taken), cgrad's is zero or none
+    # p = 0 counts the differing elements; the gradient is undefined: input
+    # gets none, and other's (its negation) fails, as in torch
     torch = torch_or_skip()
-    a, b = (cgrad.tensor(x, dtype=getattr(cgrad, dtype), requires_grad=True) for x in arrays)
-    out = a.dist(b, 0)
-    assert out.item() == torch.dist(*(torch.tensor(x) for x in arrays), 0).item()
-    if out.requires_grad:
+    for lib in (cgrad, torch):
+        a = lib.tensor(arrays[0], dtype=getattr(lib, dtype), requires_grad=True)
+        out = a.dist(lib.tensor(arrays[1], dtype=getattr(lib, dtype)), 0)
+        assert out.item() == torch.dist(*(torch.tensor(x) for x in arrays), 0).item()
         out.backward()
-    assert all(x.grad is None or not x.grad.any() for x in (a, b))
+        assert a.grad is None
+    same_error(lambda m: m.dist(m.tensor(arrays[0]), m.tensor(arrays[1], requires_grad=True), 0).backward())
 
 
 @pytest.mark.parametrize("p", [2, 1, math.inf])
 def test_dist_of_equal_tensors_has_zero_gradient(p):
     compare(lambda m, a, b: m.dist(a, a.detach() * 1 + b * 0, p), [draw((2, 2)), draw((2, 2), 1)], second=False)
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 1.5, 0.5, math.inf, -math.inf])
+@pytest.mark.parametrize("shapes", [((2, 3), (3,)), ((), ()), ((2, 2), (2, 2))], ids=str)
+def test_dist_at_zero_distance(shapes, p):
+    """Input equal to other (broadcast): torch's gradients at the kink, both orders."""
+    arrays = [np.broadcast_to(draw(shapes[1]), shapes[0]).copy(), draw(shapes[1])]
+    compare(lambda m, a, b: m.dist(a, b, p), arrays)
 
 
 VECTOR_ERRORS = [

@@ -297,6 +297,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha)
     cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p)
     cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim)
     cg_tensor *cg_linalg_inv(cg_tensor *a)
     cg_tensor *cg_linalg_det(cg_tensor *a)

@@ -1,6 +1,7 @@
 # Linear algebra beyond the products of _C.pyx: PyTorch's checks of the
-# scaled products addmv, addr and addbmm, of vdot and kron, over their C ops
-# (ops_linalg.c); inner, dist and matrix_power as compositions of cgrad's ops; inverse, det, slogdet and pinverse over LAPACK
+# scaled products addmv, addr and addbmm, of vdot, kron and dist, over their
+# C ops (ops_linalg.c, ops_reduce.c); inner and matrix_power as compositions
+# of cgrad's ops; inverse, det, slogdet and pinverse over LAPACK
 # (ops_lapack.c), and logdet and matrix_exp composed of those.
 import math
 
@@ -130,7 +131,7 @@ def dist(input, other, p=2):
     """The p-norm of input - other (broadcast)."""
     cdef _TensorBase a = tensor_arg(input, "dist", "input", 1)
     cdef _TensorBase b = tensor_arg(other, "dist", "other", 2)
-    return (a - b).norm(number_arg(p, "dist", "p"))
+    return wrap(cg_dist(a.t, b.t, number_arg(p, "dist", "p")))
 
 
 cdef _check_square(_TensorBase a, str fname):
