@@ -494,6 +494,22 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
  * product's. All three of one dtype; int64 operands truncate beta and alpha. */
 cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
+/* The same over addmv's mat @ vec, addr's outer(vec1, vec2) (promoted; a bool
+ * one is input | (vec1 & vec2)) and addbmm's sum over the batch of
+ * batch1[i] @ batch2[i], with operands and input's shape already checked
+ * (the Python layer does); addmv and addbmm do not read the product when
+ * alpha is 0. The _ forms write into input and return it (new reference). */
+cg_tensor *cg_addmv(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha);
+cg_tensor *cg_addr(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha);
+cg_tensor *cg_addbmm(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha);
+cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha);
+cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha);
+cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha);
+cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b); /* dot, recorded as VdotBackward0 */
+/* The Kronecker product (any dims, up to CG_MAX_DIMS / 2). */
+cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b);
+/* The p-norm of a - b (broadcast, promoted), as one node (DistBackward0). */
+cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p);
 /* The cross product of a and b (same ndim, broadcast, same dtype) along dim, where both have 3 elements. */
 cg_tensor *cg_cross(cg_tensor *a, cg_tensor *b, int64_t dim);
 /* Batches of square float32/float64 matrices (ops_lapack.c, LAPACK's LU):

@@ -78,6 +78,18 @@ cg_tensor *cg_inplace_abort(cg_inplace *ip) {
     return NULL;
 }
 
+/* A copy of a's current value carrying a's history: the op runs on it, so its
+ * node's edge 0 is a's old history and what it saves is never overwritten. */
+cg_tensor *cg_snapshot(cg_tensor *a) {
+    cg_tensor *c = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (c && cg_copy_data(c, a)) {
+        cg_tensor_release(c);
+        return NULL;
+    }
+    if (c && a->grad_fn) cg_set_history(c, a->grad_fn, a->output_nr);
+    return c;
+}
+
 /* ---- CopySlices ------------------------------------------------------------------- */
 
 typedef struct copy_slices {

@@ -691,6 +691,9 @@ cg_tensor *cg_inplace_finish(cg_inplace *ip);
  * from t (Note [In-place view ops]). Steals v; returns t (new reference). */
 cg_tensor *cg_become_view_(cg_tensor *t, cg_tensor *v, const cg_op *op);
 cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
+/* A copy of a's current value carrying a's history, for an in-place op
+ * computed out of place and written back. */
+cg_tensor *cg_snapshot(cg_tensor *a);
 
 /* ---- element-wise math kernels (kernels_math.c) ---------------------------- */
 typedef enum cg_mathop {

@@ -992,8 +992,9 @@ static int dot_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     return 0;
 }
 static const cg_op dot_op = {"DotBackward0", dot_backward, NULL};
+static const cg_op vdot_op = {"VdotBackward0", dot_backward, NULL}; /* real values: vdot is dot */
 
-cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
+static cg_tensor *dot_as(const cg_op *op, cg_tensor *a, cg_tensor *b) {
     if (a->ndim != 1 || b->ndim != 1) {
         cg_error_set(CG_ERR_RUNTIME, "1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
         return NULL;
@@ -1009,7 +1010,204 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) {
     cg_tensor *out = cg_empty(NULL, 0, (cg_dtype)a->dtype);
     if (!out) return NULL;
     product(DOT, out, a, b);
-    return record_product(&dot_op, out, a, b);
+    return record_product(op, out, a, b);
+}
+
+cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b) { return dot_as(&dot_op, a, b); }
+cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b) { return dot_as(&vdot_op, a, b); }
+
+/* ---- addmv / addr / addbmm ------------------------------------------------------------------ */
+
+/* beta * input + alpha * a product of two operands: addmv's mat @ vec, addr's
+ * outer(vec1, vec2), addbmm's sum over the batch of batch1[i] @ batch2[i];
+ * input is broadcast to the product's shape (its shape and the operands'
+ * dtypes are checked by the Python layer). As addmm's nodes, each keeps beta
+ * in f[0] and alpha in f[1] and saves the operand the other one's gradient
+ * needs. As PyTorch, addmv and addbmm do not read the product when alpha is
+ * 0; addr does (NaN * 0 is NaN). A bool addr is input | (vec1 & vec2), beta
+ * and alpha taken as truth values. */
+
+/* alpha * t (t itself when alpha is 1): a gradient of a product operand */
+static cg_tensor *scaled_grad(cg_tensor *t, double alpha) {
+    cg_tensor *r = maybe_times(t, alpha);
+    cg_tensor_release(t);
+    return r;
+}
+
+static int addmv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dinput = beta, d/dmat = alpha g vec^T, d/dvec = alpha mat^T @ g */
+    double beta = n->f[0], alpha = n->f[1];
+    cg_tensor *g = gout[0];
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, maybe_times(g, beta)))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = scaled_grad(apply_saved(outer_mul, n, 2, g, false, false), alpha))) return -1;
+    if (cg_wants(n, 2) && !(gin[2] = scaled_grad(apply_saved(cg_mv, n, 1, g, true, true), alpha))) return -1;
+    return 0;
+}
+static const cg_op addmv_op = {"AddmvBackward0", addmv_backward, NULL};
+
+/* m^T @ v */
+static cg_tensor *mv_transposed(cg_tensor *m, cg_tensor *v) {
+    cg_tensor *mt = cg_mT(m);
+    cg_tensor *r = mt ? cg_mv(mt, v) : NULL;
+    cg_tensor_release(mt);
+    return r;
+}
+
+static int addr_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dinput = beta, d/dvec1 = alpha g @ vec2, d/dvec2 = alpha g^T @ vec1 */
+    double beta = n->f[0], alpha = n->f[1];
+    cg_tensor *g = gout[0];
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, maybe_times(g, beta)))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = scaled_grad(apply_saved(cg_mv, n, 2, g, false, false), alpha))) return -1;
+    if (cg_wants(n, 2) && !(gin[2] = scaled_grad(apply_saved(mv_transposed, n, 1, g, false, false), alpha)))
+        return -1;
+    return 0;
+}
+static const cg_op addr_op = {"AddrBackward0", addr_backward, NULL};
+
+/* g (M x N) repeated over batch1's batch: each batch1[i] @ batch2[i] gets all of it */
+static cg_tensor *batched_grad(cg_node *n, cg_tensor *g) {
+    int64_t shape[3] = {n->in_shape[1].d[0], g->shape[0], g->shape[1]};
+    cg_tensor *u = cg_unsqueeze(g, 0);
+    cg_tensor *e = u ? cg_expand(u, shape, 3) : NULL;
+    cg_tensor_release(u);
+    return e;
+}
+
+static int addbmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d/dinput = beta, d/dbatch1[i] = alpha g @ batch2[i]^T, d/dbatch2[i] = alpha batch1[i]^T @ g */
+    double beta = n->f[0], alpha = n->f[1];
+    if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, maybe_times(gout[0], beta)))) return -1;
+    if (!cg_wants(n, 1) && !cg_wants(n, 2)) return 0;
+    cg_tensor *g = batched_grad(n, gout[0]);
+    int rc = g ? 0 : -1;
+    if (!rc && cg_wants(n, 1) && !(gin[1] = scaled_grad(apply_saved(cg_bmm, n, 2, g, false, true), alpha))) rc = -1;
+    if (!rc && cg_wants(n, 2) && !(gin[2] = scaled_grad(apply_saved(cg_bmm, n, 1, g, true, true), alpha))) rc = -1;
+    cg_tensor_release(g);
+    return rc;
+}
+static const cg_op addbmm_op = {"AddbmmBackward0", addbmm_backward, NULL};
+
+/* scaled_sum(input, product) for addr; a bool one stays bool. */
+static cg_tensor *addr_sum(cg_tensor *input, const int64_t *shape, cg_tensor *p, double beta, double alpha) {
+    if (p->dtype != CG_BOOL || input->dtype != CG_BOOL) {
+        scalars_for((cg_dtype)p->dtype, &beta, &alpha);
+        return scaled_sum(input, shape, 2, p, beta, alpha);
+    }
+    return scaled_sum(input, shape, 2, alpha != 0 ? p : NULL, beta != 0, 1);
+}
+
+/* The forward of addmv (kind MV), addr (DOT: an outer product of vectors) or
+ * addbmm (BMM), with grad mode off; beta and alpha as the kernel reads them. */
+static cg_tensor *scaled_forward(int kind, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    int64_t shape[2] = {a->shape[kind == BMM], kind == MV ? 0 : b->shape[kind == BMM ? 2 : 0]};
+    int nd = kind == MV ? 1 : 2, on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *p = NULL, *out = NULL;
+    if (kind == DOT) {
+        p = outer_mul(a, b);
+    } else if (alpha != 0) {
+        int64_t dim0 = 0;
+        cg_tensor *bp = kind == MV ? NULL : cg_bmm(a, b);
+        p = kind == MV ? cg_mv(a, b) : bp ? cg_sum(bp, &dim0, 1, 0) : NULL;
+        cg_tensor_release(bp);
+    }
+    if (p || (kind != DOT && alpha == 0))
+        out = kind == DOT ? addr_sum(input, shape, p, beta, alpha) : scaled_sum(input, shape, nd, p, beta, alpha);
+    cg_set_grad_enabled(on);
+    cg_tensor_release(p);
+    return out;
+}
+
+static const cg_op *scaled_op(int kind) { return kind == MV ? &addmv_op : kind == DOT ? &addr_op : &addbmm_op; }
+
+static cg_tensor *scaled_product(int kind, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    if (kind != DOT) scalars_for((cg_dtype)a->dtype, &beta, &alpha);
+    cg_tensor *out = scaled_forward(kind, input, a, b, beta, alpha);
+    return record_addmm(scaled_op(kind), out, input, a, b, beta, alpha);
+}
+
+/* input = the product's sum in place: computed out of place on a snapshot of
+ * input (which carries its history), written back, and its node made input's
+ * history (inplace.c). The result may not be larger than input, nor of a
+ * dtype input cannot hold (addr promotes), as PyTorch. */
+static cg_tensor *scaled_product_(int kind, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta,
+                                  double alpha) {
+    cg_tensor *ins[3] = {input, a, b};
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, input, ins, 3)) return NULL;
+    cg_tensor *src = ip.records ? cg_snapshot(input) : (cg_tensor_retain(input), input);
+    cg_tensor *r = src ? scaled_product(kind, src, a, b, beta, alpha) : NULL;
+    bool ok = r != NULL;
+    if (ok && !cg_shape_eq(r->shape, r->ndim, input->shape, input->ndim)) {
+        char want[128], got[128];
+        cg_shape_str(input->shape, input->ndim, want, sizeof want);
+        cg_shape_str(r->shape, r->ndim, got, sizeof got);
+        cg_error_set(CG_ERR_RUNTIME, "Bad in-place call: input tensor size %s and output tensor size %s should match",
+                     want, got);
+        ok = false;
+    }
+    if (ok && (cg_dtype_is_floating((cg_dtype)r->dtype) ? !cg_dtype_is_floating((cg_dtype)input->dtype)
+                                                         : r->dtype == CG_INT64 && input->dtype == CG_BOOL)) {
+        cg_error_set(CG_ERR_RUNTIME, "result type %s can't be cast to the desired output type %s",
+                     cg_dtype_torch_name((cg_dtype)r->dtype), cg_dtype_torch_name((cg_dtype)input->dtype));
+        ok = false;
+    }
+    ok = ok && !cg_copy_data(input, r);
+    if (ok && r->grad_fn) {
+        ip.node = r->grad_fn;
+        cg_node_retain(ip.node);
+    }
+    cg_tensor_release(r);
+    cg_tensor_release(src);
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+}
+
+cg_tensor *cg_addmv(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha) {
+    return scaled_product(MV, input, mat, vec, beta, alpha);
+}
+cg_tensor *cg_addr(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha) {
+    return scaled_product(DOT, input, vec1, vec2, beta, alpha);
+}
+cg_tensor *cg_addbmm(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha) {
+    return scaled_product(BMM, input, batch1, batch2, beta, alpha);
+}
+cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha) {
+    return scaled_product_(MV, input, mat, vec, beta, alpha);
+}
+cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha) {
+    return scaled_product_(DOT, input, vec1, vec2, beta, alpha);
+}
+cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha) {
+    return scaled_product_(BMM, input, batch1, batch2, beta, alpha);
+}
+
+/* ---- kron ------------------------------------------------------------------------------------ */
+
+/* out[i * b.shape + j] = a[i] * b[j]: a as (a0, 1, a1, 1, ...) times b as
+ * (1, b0, 1, b1, ...), the shorter shape padded with leading 1s, then folded;
+ * the reshapes are unsafe views, as PyTorch's (UnsafeViewBackward0). */
+cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    if (2 * nd > CG_MAX_DIMS) {
+        cg_error_set(CG_ERR_RUNTIME, "kron: inputs of at most %d dims are supported, got %d", CG_MAX_DIMS / 2, nd);
+        return NULL;
+    }
+    int64_t sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t na = da >= 0 ? a->shape[da] : 1, nb = db >= 0 ? b->shape[db] : 1;
+        sa[2 * d] = na, sa[2 * d + 1] = 1;
+        sb[2 * d] = 1, sb[2 * d + 1] = nb;
+        out_shape[d] = na * nb;
+    }
+    cg_tensor *ea = cg_unsafe_view(a, sa, 2 * nd), *eb = ea ? cg_unsafe_view(b, sb, 2 * nd) : NULL;
+    cg_tensor *p = eb ? cg_mul(ea, eb) : NULL;
+    cg_tensor *out = p ? cg_unsafe_view(p, out_shape, nd) : NULL;
+    cg_tensor_release(ea);
+    cg_tensor_release(eb);
+    cg_tensor_release(p);
+    return out;
 }
 
 /* ---- cross --------------------------------------------------------------------------------- */

@@ -1210,18 +1210,6 @@ static int check_castable(cg_dtype from, cg_dtype to) {
     return -1;
 }
 
-/* A copy of a's current value carrying a's history: the op runs on it, so its
- * node's edge 0 is a's old history and what it saves is never overwritten. */
-static cg_tensor *snapshot(cg_tensor *a) {
-    cg_tensor *c = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
-    if (c && cg_copy_data(c, a)) {
-        cg_tensor_release(c);
-        return NULL;
-    }
-    if (c && a->grad_fn) cg_set_history(c, a->grad_fn, a->output_nr);
-    return c;
-}
-
 /* In-place comparisons write 1 and 0 into a: as in PyTorch, a stays in the
  * graph, through a node that passes back zeros (the values are piecewise
  * constant). EqBackward0 for a number, EqBackward1 for a tensor. */
@@ -1316,7 +1304,7 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
         return ok ? cg_inplace_finish(&ip) : NULL;
     }
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
-    cg_tensor *src = ip.records ? snapshot(a) : a;
+    cg_tensor *src = ip.records ? cg_snapshot(a) : a;
     if (!src) return cg_inplace_abort(&ip);
     if (!ip.records) cg_tensor_retain(a);
     cg_tensor *r = apply_op(op, src, b, c);

@@ -1153,27 +1153,23 @@ static cg_tensor *norm_p_grad(double p, cg_tensor *a, cg_tensor *sgn, cg_tensor 
 }
 
 /* The inf-norm's derivative times g: sgn(a), shared among the maximal |a| (and NaNs). */
-static cg_tensor *norm_inf_grad(cg_node *n, cg_tensor *a, cg_tensor *sgn, cg_tensor *norm, cg_tensor *g) {
+static cg_tensor *norm_inf_grad(uint32_t mask, cg_tensor *a, cg_tensor *sgn, cg_tensor *norm, cg_tensor *g) {
     scope S = {0};
     cg_tensor *abs = T(map_raw(MAP_ABS, a));
     cg_tensor *hit_b = T(cmp_raw(CMP_EQ_OR_NAN, abs, norm));
     cg_tensor *hit = T(cg_cast_raw(hit_b, (cg_dtype)a->dtype));
-    cg_tensor *count = T(sum_raw(hit, (uint32_t)n->i[0], true));
+    cg_tensor *count = T(sum_raw(hit, mask, true));
     cg_tensor *share = T(cg_div(g, count));
     cg_tensor *sh = T(cg_mul(share, hit));
     return scope_end(&S, T(cg_mul(sgn, sh)));
 }
 
-static int norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+/* The p-norm's (p != 0) derivative at a times g, over the masked dims; norm
+ * and g have those dims kept (or are 0-d). */
+static cg_tensor *norm_grad(double p, uint32_t mask, cg_tensor *a, cg_tensor *norm, cg_tensor *g) {
     /* d ||a||_p / da_i = sgn(a_i) |a_i|^(p-1) / ||a||_p^(p-1) */
-    double p = n->f[0];
-    if (p == 0) return 0; /* a count: no gradient at all, as PyTorch */
     scope S = {0};
-    cg_tensor *a = T(cg_unpack(n, 0));
     cg_tensor *sgn = T(map_raw(MAP_SGN, a));
-    cg_tensor *g = T(to_keep(n, gout[0]));
-    cg_tensor *result = T(cg_unpack(n, 1));
-    cg_tensor *norm = T(to_keep(n, result));
     cg_tensor *r = NULL;
     if (S.failed) {
         r = NULL;
@@ -1186,11 +1182,22 @@ static int norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
         cg_tensor *qz = T(cg_masked_fill(q, at_zero, zero));
         r = T(cg_mul(g, qz));
     } else if (isinf(p)) {
-        r = T(norm_inf_grad(n, a, sgn, norm, g));
+        r = T(norm_inf_grad(mask, a, sgn, norm, g));
     } else {
         r = T(norm_p_grad(p, a, sgn, norm, g));
     }
-    return (gin[0] = scope_end(&S, r)) ? 0 : -1;
+    return scope_end(&S, r);
+}
+
+static int norm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    double p = n->f[0];
+    if (p == 0) return 0; /* a count: no gradient at all, as PyTorch */
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *g = T(to_keep(n, gout[0]));
+    cg_tensor *result = T(cg_unpack(n, 1));
+    cg_tensor *norm = T(to_keep(n, result));
+    return (gin[0] = scope_end(&S, T(norm_grad(p, (uint32_t)n->i[0], a, norm, g)))) ? 0 : -1;
 }
 static const cg_op norm_op = {"LinalgVectorNormBackward0", norm_backward, NULL};
 
@@ -1221,4 +1228,51 @@ cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int k
     uint32_t mask;
     if (reduce_mask(a, dims, ndims, &mask) || check_norm_nonempty(a, p, mask, !dims || !ndims)) return NULL;
     return record(&norm_op, norm_raw(a, p, mask, keepdim), a, mask, keepdim, dims != NULL, p, SAVE_IN | SAVE_OUT);
+}
+
+/* ---- dist ------------------------------------------------------------------------------------ */
+
+static int dist_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* d ||a - b||_p / da = the p-norm's derivative at a - b, d/db = minus it (p in f[0]) */
+    double p = n->f[0];
+    if (p == 0) { /* PyTorch's gradient of a count is undefined, which b's negation refuses */
+        if (!cg_wants(n, 1)) return 0;
+        cg_error_set(CG_ERR_RUNTIME, "Expected a proper Tensor but got None (or an undefined Tensor in C++) for "
+                     "argument #0 'self'");
+        return -1;
+    }
+    scope S = {0};
+    cg_tensor *a = T(cg_unpack(n, 0));
+    cg_tensor *b = T(cg_unpack(n, 1));
+    cg_tensor *norm = T(cg_unpack(n, 2));
+    cg_tensor *d = T(cg_sub(a, b));
+    uint32_t all = d ? (uint32_t)((1ull << d->ndim) - 1) : 0u;
+    cg_tensor *r = T(norm_grad(p, all, d, norm, gout[0]));
+    if (r && cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, (cg_tensor_retain(r), r));
+    if (r && cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, cg_neg(r));
+    bool ok = r && (!cg_wants(n, 0) || gin[0]) && (!cg_wants(n, 1) || gin[1]);
+    scope_end(&S, NULL);
+    return ok ? 0 : -1;
+}
+static const cg_op dist_op = {"DistBackward0", dist_backward, NULL};
+
+cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p) {
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *d = cg_sub(a, b);
+    cg_tensor *out = d ? cg_norm(d, p, NULL, 0, 0) : NULL;
+    cg_set_grad_enabled(on);
+    cg_tensor_release(d);
+    cg_tensor *ins[2] = {a, b};
+    if (!out || !cg_any_requires_grad(ins, 2)) return out;
+    cg_node *n = cg_node_new(&dist_op, ins, 2, 1);
+    if (!n || cg_save(n, 0, a, false) || cg_save(n, 1, b, false) || cg_save(n, 2, out, true)) {
+        cg_node_release(n);
+        cg_tensor_release(out);
+        return NULL;
+    }
+    n->f[0] = p;
+    cg_set_history(out, n, 0);
+    cg_node_release(n);
+    return out;
 }

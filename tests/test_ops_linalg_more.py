@@ -103,6 +103,26 @@ def test_addmv_transposed_and_strided():
     compare(lambda m, i, a, v: m.addmv(i[::2], a.T, v[1::2], beta=2), [draw((6,)), draw((4, 3), 1), draw((8,), 2)])
 
 
+def test_zero_scalars_read_what_torchs_do():
+    """beta = 0 reads no input, alpha = 0 no product of addmv and addbmm (addr's
+    is read: NaN * 0), and a product of -0 stays -0."""
+    torch = torch_or_skip()
+    nan, inf = math.nan, math.inf
+    results = []
+    for m in (cgrad, torch):
+        mat, vec = m.tensor([[inf, 1.0], [2.0, 3.0]]), m.tensor([1.0, nan])
+        results.append([m.addmv(m.tensor([nan, -0.0]), mat, vec, alpha=0), m.addmv(m.tensor([nan, 1.0]), mat, vec,
+                        alpha=0, beta=0), m.addmv(m.full((2,), nan), -m.eye(2), m.zeros(2), beta=0),
+                        m.addr(m.zeros(2, 2), m.tensor([inf, 1.0]), vec, alpha=0),
+                        m.addr(m.full((2, 2), nan), m.tensor([-0.0, 1.0]), m.ones(2), beta=0),
+                        m.addbmm(m.tensor([[1.0], [-0.0]]), mat[None], vec[None, :, None], alpha=0),
+                        m.addbmm(m.full((2, 1), nan), -mat[None], m.zeros(1, 2, 1), beta=0)])
+    for a, b in zip(*results):
+        a, b = a.numpy(), b.numpy()
+        np.testing.assert_array_equal(a, b)  # NaNs where torch has them
+        assert np.array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))
+
+
 def test_addmv_beta_zero_ignores_nan():
     x = cgrad.tensor([math.nan, math.inf], requires_grad=True)
     out = cgrad.addmv(x, cgrad.ones(2, 2), cgrad.ones(2), beta=0)
@@ -144,8 +164,52 @@ def test_in_place_forms(name, shapes, kw):
         y = i * 1
         r = getattr(y, name)(a, b, **kw)
         assert r is y
+        assert y.grad_fn.name() == name[0].upper() + name[1:-1] + "Backward0"  # AddmvBackward0, as torch's
         return y
     compare(fn, [draw(s, k) for k, s in enumerate(shapes)])
+
+
+NODES = [
+    ("addmv", lambda m, i, a, b: m.addmv(i, a, b), ((3,), (3, 4), (4,))),
+    ("addmv beta 0", lambda m, i, a, b: i.addmv(a, b, beta=0, alpha=2), ((1,), (3, 4), (4,))),
+    ("addmv_", lambda m, i, a, b: (i * 1).addmv_(a, b, beta=0.5), ((3,), (3, 4), (4,))),
+    ("addmv_ of a view", lambda m, i, a, b: _view_written(i, lambda y: y[1].addmv_(a, b, alpha=-1)),
+     ((3, 3), (3, 4), (4,))),
+    ("addr", lambda m, i, a, b: m.addr(i, a, b, beta=2), ((3, 4), (3,), (4,))),
+    ("addr beta 0", lambda m, i, a, b: i.addr(a, b, beta=0), ((), (3,), (4,))),
+    ("addr_", lambda m, i, a, b: (i * 1).addr_(a, b, beta=-1, alpha=0.5), ((3, 4), (3,), (4,))),
+    ("addbmm", lambda m, i, a, b: m.addbmm(i, a, b, alpha=3), ((3, 4), (2, 3, 5), (2, 5, 4))),
+    ("addbmm beta 0", lambda m, i, a, b: i.addbmm(a, b, beta=0), ((4,), (2, 3, 5), (2, 5, 4))),
+    ("addbmm_", lambda m, i, a, b: (i * 1).addbmm_(a, b, beta=2, alpha=0.5), ((3, 4), (2, 3, 5), (2, 5, 4))),
+    ("vdot", lambda m, a, b: m.vdot(a, b), ((4,), (4,))),
+    ("kron", lambda m, a, b: m.kron(a, b), ((2, 3), (2, 1, 2))),
+    ("dist", lambda m, a, b: m.dist(a, b), ((2, 3), (3,))),
+    ("dist p 1", lambda m, a, b: a.dist(b, 1), ((2, 3), (3,))),
+    ("dist p 3", lambda m, a, b: m.dist(a, b, 3), ((4,), ())),
+    ("dist p 1.5", lambda m, a, b: m.dist(a, b, 1.5), ((2, 2), (2, 1))),
+    ("dist p 0.5", lambda m, a, b: m.dist(a, b, 0.5), ((3,), (3,))),
+    ("dist p inf", lambda m, a, b: m.dist(a, b, math.inf), ((2, 3), (2, 3))),
+    ("dist p -inf", lambda m, a, b: m.dist(a, b, -math.inf), ((2, 3), (3,))),
+]
+
+
+def _view_written(i, write):
+    y = i * 1
+    write(y)
+    return y
+
+
+@pytest.mark.parametrize("name, fn, shapes", NODES, ids=[n[0] for n in NODES])
+def test_nodes_and_gradients_are_torchs(name, fn, shapes):
+    """One node, named as torch's, with torch's first and second-order gradients."""
+    torch = torch_or_skip()
+    arrays = [draw(s, k) for k, s in enumerate(shapes)]
+    names = []
+    for lib in (cgrad, torch):
+        out = fn(lib, *(lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in arrays))
+        names.append(out.grad_fn.name())
+    assert names[0] == names[1]
+    compare(fn, arrays)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(beta=2, alpha=3), dict(beta=0.5, alpha=2.7), dict(beta=0, alpha=-1)],
@@ -232,20 +296,29 @@ def test_dist(shapes, p, dtype):
         compare(lambda m, a, b: m.dist(a, b, p), arrays, dtype)
         compare(lambda m, a, b: a.dist(b, p=p), arrays, dtype)
         return
-    # p = 0 counts the differing elements; torch's gradient is undefined (it
-    # cannot be taken), cgrad's is zero or none
+    # p = 0 counts the differing elements; the gradient is undefined: input
+    # gets none, and other's (its negation) fails, as in torch
     torch = torch_or_skip()
-    a, b = (cgrad.tensor(x, dtype=getattr(cgrad, dtype), requires_grad=True) for x in arrays)
-    out = a.dist(b, 0)
-    assert out.item() == torch.dist(*(torch.tensor(x) for x in arrays), 0).item()
-    if out.requires_grad:
+    for lib in (cgrad, torch):
+        a = lib.tensor(arrays[0], dtype=getattr(lib, dtype), requires_grad=True)
+        out = a.dist(lib.tensor(arrays[1], dtype=getattr(lib, dtype)), 0)
+        assert out.item() == torch.dist(*(torch.tensor(x) for x in arrays), 0).item()
         out.backward()
-    assert all(x.grad is None or not x.grad.any() for x in (a, b))
+        assert a.grad is None
+    same_error(lambda m: m.dist(m.tensor(arrays[0]), m.tensor(arrays[1], requires_grad=True), 0).backward())
 
 
 @pytest.mark.parametrize("p", [2, 1, math.inf])
 def test_dist_of_equal_tensors_has_zero_gradient(p):
     compare(lambda m, a, b: m.dist(a, a.detach() * 1 + b * 0, p), [draw((2, 2)), draw((2, 2), 1)], second=False)
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 1.5, 0.5, math.inf, -math.inf])
+@pytest.mark.parametrize("shapes", [((2, 3), (3,)), ((), ()), ((2, 2), (2, 2))], ids=str)
+def test_dist_at_zero_distance(shapes, p):
+    """Input equal to other (broadcast): torch's gradients at the kink, both orders."""
+    arrays = [np.broadcast_to(draw(shapes[1]), shapes[0]).copy(), draw(shapes[1])]
+    compare(lambda m, a, b: m.dist(a, b, p), arrays)
 
 
 VECTOR_ERRORS = [

@@ -1,5 +1,6 @@
-# Linear algebra beyond the products of _C.pyx: the scaled products addmv,
-# addr and addbmm, inner, vdot, kron, dist and matrix_power as compositions
+# Linear algebra beyond the products of _C.pyx: PyTorch's checks of the
+# scaled products addmv, addr and addbmm, of vdot, kron and dist, over their
+# C ops (ops_linalg.c, ops_reduce.c); inner and matrix_power as compositions
 # of cgrad's ops; inverse, det, slogdet and pinverse over LAPACK
 # (ops_lapack.c), and logdet and matrix_exp composed of those.
 import math
@@ -9,27 +10,12 @@ cdef str _type_name(_TensorBase t):
     return {CG_FLOAT32: "Float", CG_FLOAT64: "Double", CG_INT64: "Long", CG_BOOL: "Bool"}[t.t.dtype]
 
 
-cdef object _scaled_sum(object input, object product, double beta, double alpha):
-    """beta * input + alpha * product. When beta is 0 input's values (NaN too)
-    are not read, as PyTorch; input still gets its (zero) gradient. For
-    integer tensors beta and alpha are truncated to integers, as PyTorch."""
-    if (<_TensorBase>product).t.dtype == CG_INT64:
-        beta, alpha = <double><int64_t>beta, <double><int64_t>alpha
-        if alpha != 1:
-            product = product * <int64_t>alpha
-        alpha = 1
-        if beta != 0 and beta != 1:
-            input = input * <int64_t>beta
-            beta = 1
-    if alpha != 1:
-        product = product * alpha
-    if beta == 0:
-        return product + where(zeros((), dtype=bool_), input, zeros((), dtype=input.dtype))
-    return (input if beta == 1 else input * beta) + product
-
-
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec), input broadcast to the product's shape."""
+    return _addmv(input, mat, vec, beta, alpha, False)
+
+
+cdef object _addmv(object input, object mat, object vec, object beta, object alpha, bint inplace):
     cdef _TensorBase x = tensor_arg(input, "addmv", "input", 1)
     cdef _TensorBase m = tensor_arg(mat, "addmv", "mat", 2)
     cdef _TensorBase v = tensor_arg(vec, "addmv", "vec", 3)
@@ -42,11 +28,15 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     if not x.t.dtype == m.t.dtype == v.t.dtype:
         raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_type_name(x)}, "
                            f"{_type_name(m)}, and {_type_name(v)}")
-    return _scaled_sum(x.expand(m.t.shape[0]), m.mv(v), b, a)
+    return wrap(cg_addmv_(x.t, m.t, v.t, b, a) if inplace else cg_addmv(x.t, m.t, v.t, b, a))
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2), input broadcast to the outer product's shape."""
+    return _addr(input, vec1, vec2, beta, alpha, False)
+
+
+cdef object _addr(object input, object vec1, object vec2, object beta, object alpha, bint inplace):
     cdef _TensorBase x = tensor_arg(input, "addr", "input", 1)
     cdef _TensorBase v1 = tensor_arg(vec1, "addr", "vec1", 2)
     cdef _TensorBase v2 = tensor_arg(vec2, "addr", "vec2", 3)
@@ -57,7 +47,10 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     for name, v in (("vec1", v1), ("vec2", v2)):
         if v.t.ndim != 1:
             raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {v.t.ndim}-D")
-    return _scaled_sum(x.expand(v1.t.shape[0], v2.t.shape[0]), v1.outer(v2), b, a)
+    if inplace and (x.t.ndim != 2 or x.t.shape[0] != v1.t.shape[0] or x.t.shape[1] != v2.t.shape[0]):
+        raise RuntimeError(f"size mismatch, input: {list(x.shape)}, v1: [{v1.t.shape[0]}], v2: [{v2.t.shape[0]}]")
+    x.expand(v1.t.shape[0], v2.t.shape[0])  # input's shape, with expand's error
+    return wrap(cg_addr_(x.t, v1.t, v2.t, b, a) if inplace else cg_addr(x.t, v1.t, v2.t, b, a))
 
 
 cdef _check_addbmm(_TensorBase x, _TensorBase b1, _TensorBase b2):
@@ -79,13 +72,17 @@ cdef _check_addbmm(_TensorBase x, _TensorBase b1, _TensorBase b2):
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * the sum over the batch of batch1[i] @ batch2[i]."""
+    return _addbmm(input, batch1, batch2, beta, alpha, False)
+
+
+cdef object _addbmm(object input, object batch1, object batch2, object beta, object alpha, bint inplace):
     cdef _TensorBase x = tensor_arg(input, "addbmm", "input", 1)
     cdef _TensorBase b1 = tensor_arg(batch1, "addbmm", "batch1", 2)
     cdef _TensorBase b2 = tensor_arg(batch2, "addbmm", "batch2", 3)
     b, a = number_arg(beta, "addbmm", "beta"), number_arg(alpha, "addbmm", "alpha")
-    xe = x.expand(b1.size(1), b2.size(2))
+    x.expand(b1.size(1), b2.size(2))  # input's shape first, with expand's error
     _check_addbmm(x, b1, b2)
-    return _scaled_sum(xe, b1.bmm(b2).sum(0), b, a)
+    return wrap(cg_addbmm_(x.t, b1.t, b2.t, b, a) if inplace else cg_addbmm(x.t, b1.t, b2.t, b, a))
 
 
 def inner(input, other):
@@ -119,7 +116,7 @@ def vdot(input, other):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.t.shape[0]}] and src [{b.t.shape[0]}] "
                            f"to have the same number of elements, but got {a.t.shape[0]} and {b.t.shape[0]} "
                            "elements respectively")
-    return a.dot(b)
+    return wrap(cg_vdot(a.t, b.t))
 
 
 def kron(input, other):
@@ -127,19 +124,14 @@ def kron(input, other):
     the shorter shape padded with leading 1s."""
     cdef _TensorBase a = tensor_arg(input, "kron", "input", 1)
     cdef _TensorBase b = tensor_arg(other, "kron", "other", 2)
-    nd = max(a.t.ndim, b.t.ndim)
-    sa = (1,) * (nd - a.t.ndim) + tuple(a.shape)
-    sb = (1,) * (nd - b.t.ndim) + tuple(b.shape)
-    ea = a.reshape(tuple(x for n in sa for x in (n, 1)))  # (a0, 1, a1, 1, ...)
-    eb = b.reshape(tuple(x for n in sb for x in (1, n)))  # (1, b0, 1, b1, ...)
-    return (ea * eb).reshape(tuple(p * q for p, q in zip(sa, sb)))
+    return wrap(cg_kron(a.t, b.t))
 
 
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast)."""
     cdef _TensorBase a = tensor_arg(input, "dist", "input", 1)
     cdef _TensorBase b = tensor_arg(other, "dist", "other", 2)
-    return (a - b).norm(number_arg(p, "dist", "p"))
+    return wrap(cg_dist(a.t, b.t, number_arg(p, "dist", "p")))
 
 
 cdef _check_square(_TensorBase a, str fname):
@@ -280,13 +272,12 @@ cdef class _TensorLinalg(_TensorNN):
     """Linear algebra."""
 
     def addmv(self, mat, vec, *, beta=1, alpha=1): return addmv(self, mat, vec, beta=beta, alpha=alpha)
-    def addmv_(self, mat, vec, *, beta=1, alpha=1): return self.copy_(addmv(self, mat, vec, beta=beta, alpha=alpha))
+    def addmv_(self, mat, vec, *, beta=1, alpha=1): return _addmv(self, mat, vec, beta, alpha, True)
     def addr(self, vec1, vec2, *, beta=1, alpha=1): return addr(self, vec1, vec2, beta=beta, alpha=alpha)
-    def addr_(self, vec1, vec2, *, beta=1, alpha=1): return self.copy_(addr(self, vec1, vec2, beta=beta, alpha=alpha))
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1): return _addr(self, vec1, vec2, beta, alpha, True)
     def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
         return addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
-    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return self.copy_(addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1): return _addbmm(self, batch1, batch2, beta, alpha, True)
     def inner(self, other): return inner(self, other)
     def vdot(self, other): return vdot(self, other)
     def kron(self, other): return kron(self, other)
