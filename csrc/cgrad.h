@@ -269,6 +269,8 @@ cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_zero_(cg_tensor *a);
 cg_tensor *cg_fill_(cg_tensor *a, double value);
+/* fill_ with a 0-d tensor: its gradient is the sum of the filled elements' (FillBackward3). */
+cg_tensor *cg_fill_tensor_(cg_tensor *a, cg_tensor *value);
 /* dst[...] = src (broadcast, cast). Returns dst (new reference). */
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
 
@@ -533,6 +535,8 @@ cg_tensor *cg_unsqueeze(cg_tensor *a, int64_t dim);
 cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims); /* NULL: all size-1 dims */
 cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim);  /* -1 keeps a size */
 cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already contiguous */
+/* A view of all of a, recorded as AliasBackward0 (what x[...] gives). */
+cg_tensor *cg_alias_view(cg_tensor *a);
 cg_tensor *cg_clone(cg_tensor *a);
 /* In-place forms: a itself takes the view's layout (recorded as an in-place
  * op: version bumped, history the view's node); return a (new reference). */

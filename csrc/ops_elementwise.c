@@ -814,6 +814,7 @@ static int overwrite_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     return 0;
 }
 static const cg_op fill_op = {"FillBackward2", overwrite_backward, .no_ints = true};
+static const cg_op fill_tensor_op = {"FillBackward3", overwrite_backward, .no_ints = true}; /* the value's sum */
 static const cg_op zero_op = {"ZeroBackward0", overwrite_backward, .no_ints = true};
 static const cg_op copy_op = {"CopyBackwards", overwrite_backward, .no_ints = true};
 
@@ -827,6 +828,28 @@ static cg_tensor *fill_inplace(const cg_op *op, cg_tensor *a, double value) {
 
 cg_tensor *cg_zero_(cg_tensor *a) { return fill_inplace(&zero_op, a, 0.0); }
 cg_tensor *cg_fill_(cg_tensor *a, double value) { return fill_inplace(&fill_op, a, value); }
+
+/* t = {a, value (one element)}: a filled with value, read when it runs (a
+ * replayed step reads the value of that step), before the write (value may
+ * be one of a's elements). */
+static int fill_from_kernel(const cg_kargs *k) {
+    cg_fill_raw(k->t[0], cg_tensor_item(k->t[1]));
+    return 0;
+}
+
+cg_tensor *cg_fill_tensor_(cg_tensor *a, cg_tensor *value) {
+    if (value->ndim != 0) {
+        cg_error_set(CG_ERR_RUNTIME, "fill_ only supports 0-dimension value tensor but got tensor with %d dimensions.",
+                     value->ndim);
+        return NULL;
+    }
+    cg_tensor *ins[2] = {a, value};
+    cg_inplace ip;
+    if (cg_inplace_begin_fill(&ip, a, ins, 2)) return NULL;
+    if (ip.records && !(ip.node = inplace_node(&fill_tensor_op, a, value, 0))) return cg_inplace_abort(&ip);
+    if (cg_kernel(fill_from_kernel, &(cg_kargs){.name = "fill_", .t = {a, value}, .nw = 1})) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
+}
 
 cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src) {
     cg_tensor *ins[2] = {dst, src};

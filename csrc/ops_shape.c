@@ -385,6 +385,12 @@ static int clone_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     return 0;
 }
 static const cg_op clone_op = {"CloneBackward0", clone_backward, NULL};
+static const cg_op alias_op = {"AliasBackward0", clone_backward, NULL}; /* the same pass-through */
+
+cg_tensor *cg_alias_view(cg_tensor *a) {
+    cg_tensor *out = cg_alias(a, a->shape, a->strides, a->ndim, a->offset);
+    return cg_node_with_ints(&alias_op, out, a, NULL, 0);
+}
 
 cg_tensor *cg_clone(cg_tensor *a) {
     cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);

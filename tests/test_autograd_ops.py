@@ -113,6 +113,8 @@ OPS = [
     Op("T", lambda m, a, b: a.T * b, [(3, 4), (4, 3)]),
     Op("mT", lambda m, a: a.mT @ a, [(2, 3, 4)]),
     Op("t", lambda m, a: a.t() * a.t().exp(), [(2, 3)]),
+    Op("getitem of everything", lambda m, a: a[...] * a[:, :].exp(), [(2, 3)]),
+    Op("fill_ with a tensor", lambda m, a, v: (a * 1).fill_(v.sum()) * a, [(2, 3), (3,)]),
     Op("t of a vector", lambda m, a: m.t(a) ** 2, [(3,)]),
     Op("unsqueeze", lambda m, a: a.unsqueeze(1) * a.unsqueeze(0), [(3,)]),
     Op("squeeze", lambda m, a: a.squeeze() ** 2, [(3, 1, 2)]),

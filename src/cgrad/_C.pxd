@@ -140,6 +140,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_zero_(cg_tensor *a)
     cg_tensor *cg_fill_(cg_tensor *a, double value)
+    cg_tensor *cg_fill_tensor_(cg_tensor *a, cg_tensor *value)
     cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src)
 
     # ---- element-wise math and comparisons (ops_math.c)
@@ -318,6 +319,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_squeeze(cg_tensor *a, const int64_t *dims, int ndims)
     cg_tensor *cg_expand(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_contiguous(cg_tensor *a)
+    cg_tensor *cg_alias_view(cg_tensor *a)
     cg_tensor *cg_clone(cg_tensor *a)
     cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1)
     cg_tensor *cg_t_(cg_tensor *a)

@@ -1075,7 +1075,10 @@ cdef class _TensorBase:
             raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
         return self
     def zero_(self): return wrap(cg_zero_(self.t))
-    def fill_(self, value): return wrap(cg_fill_(self.t, number_arg(value, "fill_", "value")))
+    def fill_(self, value):
+        if isinstance(value, _TensorBase):  # the Tensor overload: the value gets a gradient
+            return wrap(cg_fill_tensor_(self.t, (<_TensorBase>value).t))
+        return wrap(cg_fill_(self.t, number_arg(value, "fill_", "value")))
 
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))

@@ -104,7 +104,9 @@ cdef class _TensorIndex(_TensorShape):
             return wrap(cg_select(self.t, 0, idx))
         adv = {}
         cur = _index_basic(self, idx if isinstance(idx, tuple) else (idx,), adv)
-        return _index_adv(cur, adv) if adv else cur
+        if adv:
+            return _index_adv(cur, adv)
+        return wrap(cg_alias_view(self.t)) if cur is self else cur  # x[...]: a new view, as torch
 
     def __setitem__(self, idx, value):
         adv = {}
