@@ -280,6 +280,7 @@ cg_tensor *cg_copy_(cg_tensor *dst, cg_tensor *src);
  * which keep integer dtypes (square of bool gives int64). */
 cg_tensor *cg_abs(cg_tensor *a);
 cg_tensor *cg_sign(cg_tensor *a);
+cg_tensor *cg_sgn(cg_tensor *a); /* sign, recorded as sgn (SgnBackward0) */
 cg_tensor *cg_floor(cg_tensor *a); /* floor, ceil, round (ties to even), trunc: integers as they are */
 cg_tensor *cg_ceil(cg_tensor *a);
 cg_tensor *cg_round(cg_tensor *a);
@@ -357,6 +358,12 @@ cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
 /* Python's // and % (rounding toward -inf); no gradient for floor_divide.
  * Integer division by zero is an error. */
 cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b);
+/* div with rounding_mode 'floor' or 'trunc', in the promoted dtype (DivBackward2). */
+cg_tensor *cg_div_floor(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_div_trunc(cg_tensor *a, cg_tensor *b);
+/* round(decimals) of a floating tensor (RoundBackward1); the _ form writes a. */
+cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals);
+cg_tensor *cg_round_decimals_(cg_tensor *a, int64_t decimals);
 cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
 /* start + weight * (end - start); floating, all of one dtype. */
 cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */

@@ -425,6 +425,9 @@ ALL_OP(BINARY_LOOP, minimum, SAME, MIN_NAN(a, b))
 BINARY_LOOP(floor_divide_f32, float, float, floordiv_float(a, b))
 BINARY_LOOP(floor_divide_f64, double, double, floordiv_double(a, b))
 INT_OP(BINARY_LOOP, floor_divide, SAME, floordiv_int64(a, b))
+/* the quotient rounded toward 0; INT64_MIN / -1 wraps, as PyTorch */
+FLOAT_OP(BINARY_LOOP, trunc_divide, SAME, trunc(a / b))
+INT_OP(BINARY_LOOP, trunc_divide, SAME, b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b)
 BINARY_LOOP(remainder_f32, float, float, remainder_float(a, b))
 BINARY_LOOP(remainder_f64, double, double, remainder_double(a, b))
 INT_OP(BINARY_LOOP, remainder, SAME, mod_i64(a, b))
@@ -564,6 +567,7 @@ static const cg_loop math_loops[CG_NUM_MATHOPS][CG_NUM_DTYPES] = {
     [CG_M_MAXIMUM] = ROW_A(maximum),
     [CG_M_MINIMUM] = ROW_A(minimum),
     [CG_M_FLOOR_DIVIDE] = ROW_N(floor_divide),
+    [CG_M_TRUNC_DIVIDE] = ROW_N(trunc_divide),
     [CG_M_REMAINDER] = ROW_N(remainder),
     [CG_M_BITWISE_AND] = ROW_IB(bitwise_and),
     [CG_M_BITWISE_OR] = ROW_IB(bitwise_or),
@@ -602,7 +606,7 @@ static const char *math_names[CG_NUM_MATHOPS] = {
     [CG_M_ROUND] = "round_vml_cpu", [CG_M_TRUNC] = "trunc_vml_cpu", [CG_M_FRAC] = "frac_cpu", [CG_M_ISNAN] = "isnan", [CG_M_ISINF] = "isinf",
     [CG_M_ISFINITE] = "isfinite", [CG_M_LOGICAL_NOT] = "logical_not_cpu", [CG_M_ATAN2] = "atan2_cpu", [CG_M_FMOD] = "fmod_cpu", [CG_M_HYPOT] = "hypot_cpu",
     [CG_M_LOGADDEXP] = "logaddexp_cpu", [CG_M_XLOGY] = "xlogy_cpu",
-    [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu",
+    [CG_M_MAXIMUM] = "maximum_cpu", [CG_M_MINIMUM] = "minimum_cpu", [CG_M_FLOOR_DIVIDE] = "div_floor_cpu", [CG_M_TRUNC_DIVIDE] = "div_trunc_cpu",
     [CG_M_REMAINDER] = "remainder_cpu", [CG_M_BITWISE_AND] = "bitwise_and_cpu",
     [CG_M_BITWISE_OR] = "bitwise_or_cpu", [CG_M_BITWISE_XOR] = "bitwise_xor_cpu", [CG_M_EQ] = "eq_cpu",
     [CG_M_NE] = "ne_cpu", [CG_M_LT] = "lt_cpu", [CG_M_LE] = "le_cpu", [CG_M_GT] = "gt_cpu",

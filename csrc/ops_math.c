@@ -232,6 +232,7 @@ static cg_tensor *sign_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y
 #define ceil_grad sign_grad
 #define round_grad sign_grad
 #define trunc_grad sign_grad
+#define sgn_grad sign_grad /* sgn of a real number is its sign */
 /* d/dx (x - trunc(x)) = 1 */
 static cg_tensor *frac_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
     (void)s, (void)x, (void)y;
@@ -390,6 +391,7 @@ static cg_tensor *reciprocal_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_ten
 
 UNARY(abs, "AbsBackward0", CG_M_ABS, NONE, X, true)
 UNARY(sign, "SignBackward0", CG_M_SIGN, NONE, 0, true)
+UNARY(sgn, "SgnBackward0", CG_M_SIGN, NONE, 0, true)
 UNARY(floor, "FloorBackward0", CG_M_FLOOR, NONE, 0, true)
 UNARY(ceil, "CeilBackward0", CG_M_CEIL, NONE, 0, true)
 UNARY(round, "RoundBackward0", CG_M_ROUND, NONE, 0, true)
@@ -595,6 +597,83 @@ static cg_tensor *division_raw(cg_mathop op, cg_tensor *a, cg_tensor *b) {
 cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     return record(&floor_divide_op, division_raw(CG_M_FLOOR_DIVIDE, a, b), ins, 2, 0);
+}
+
+/* div with a rounding mode is piecewise constant: zeros for both operands. */
+static int div_rounded_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)gout;
+    for (int i = 0; i < n->n_next && i < 2; i++)
+        if (cg_wants(n, i) && !(gin[i] = cg_zeros(n->in_shape[i].d, n->in_shape[i].ndim, (cg_dtype)n->in_dtype[i])))
+            return -1;
+    return 0;
+}
+static const cg_op div_rounded_op = {"DivBackward2", div_rounded_backward, NULL};
+
+cg_tensor *cg_div_floor(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    return record(&div_rounded_op, division_raw(CG_M_FLOOR_DIVIDE, a, b), ins, 2, 0);
+}
+
+cg_tensor *cg_div_trunc(cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    return record(&div_rounded_op, division_raw(CG_M_TRUNC_DIVIDE, a, b), ins, 2, 0);
+}
+
+/* ---- round to decimals ---------------------------------------------------------------- */
+
+/* t = {out, a}, i = {negative}, f = {10^|decimals|}: PyTorch's rounding, in a's
+ * precision: nearbyint(a * p) / p, or nearbyint(a / p) * p for negative decimals. */
+static int round_decimals_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0], *a = k->t[1];
+    cg_tensor *src = cg_contiguous(a);
+    if (!src) return -1;
+    bool neg = k->i[0];
+    if (a->dtype == CG_FLOAT32) {
+        const float *x = (const float *)cg_ptr(src), p = (float)k->f[0];
+        float *o = (float *)cg_ptr(out);
+        for (int64_t i = 0; i < a->numel; i++) o[i] = neg ? nearbyintf(x[i] / p) * p : nearbyintf(x[i] * p) / p;
+    } else {
+        const double *x = (const double *)cg_ptr(src), p = k->f[0];
+        double *o = (double *)cg_ptr(out);
+        for (int64_t i = 0; i < a->numel; i++) o[i] = neg ? nearbyint(x[i] / p) * p : nearbyint(x[i] * p) / p;
+    }
+    cg_tensor_release(src);
+    return 0;
+}
+
+static int round_decimals_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)gout; /* piecewise constant */
+    return (gin[0] = cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)n->in_dtype[0])) ? 0 : -1;
+}
+static const cg_op round_decimals_op = {"RoundBackward1", round_decimals_backward, NULL};
+
+cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals) {
+    if (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"round_cpu\" not implemented for '%s'", cg_dtype_torch_name((cg_dtype)a->dtype));
+        return NULL;
+    }
+    bool neg = decimals < 0;
+    double p = pow(10.0, (double)(neg ? -decimals : decimals));
+    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+    if (!out || cg_kernel(round_decimals_kernel,
+                          &(cg_kargs){.name = "round", .t = {out, a}, .nw = 1, .i = {neg}, .f = {p}})) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return cg_node_with_ints(&round_decimals_op, out, a, &decimals, 1);
+}
+
+cg_tensor *cg_round_decimals_(cg_tensor *a, int64_t decimals) {
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
+    cg_tensor *r = cg_round_decimals(a, decimals);
+    bool ok = r && !cg_copy_data(a, r);
+    if (ok && ip.records && r->grad_fn) {
+        ip.node = r->grad_fn;
+        cg_node_retain(ip.node);
+    }
+    cg_tensor_release(r);
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
 }
 
 /* d/da = 1, d/db = -q, q the quotient (piecewise constant): floor(a / b) for

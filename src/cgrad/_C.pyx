@@ -444,15 +444,16 @@ cdef tuple number_pair(tuple args, dict kwargs, tuple names, tuple defaults, str
     return tuple(values)
 
 
-cdef no_rounding_mode(object rounding_mode, str name):
-    """div's rounding_mode: only None (true division) is implemented."""
+cdef binary_fn rounded_div(object rounding_mode, str name) except NULL:
+    """div's op for a rounding_mode: true division (None), 'trunc' or 'floor'."""
     if rounding_mode is None:
-        return
-    if rounding_mode not in ("trunc", "floor"):
-        raise RuntimeError(f"{name} expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                           f"'{rounding_mode}'")
-    raise NotImplementedError(f"{name}(rounding_mode={rounding_mode!r}) is not implemented in cgrad yet; "
-                              "floor_divide gives the 'floor' values")
+        return cg_div
+    if rounding_mode == "trunc":
+        return cg_div_trunc
+    if rounding_mode == "floor":
+        return cg_div_floor
+    raise RuntimeError(f"{name} expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                       f"'{rounding_mode}'")
 
 
 cdef object method_result(object r, str name, object other):
@@ -1004,8 +1005,7 @@ cdef class _TensorBase:
 
     def mul(self, other): return method_result(binary(cg_mul, self, other), "mul", other)
     def div(self, other, *, rounding_mode=None):
-        no_rounding_mode(rounding_mode, "div")
-        return method_result(binary(cg_div, self, other), "div", other)
+        return method_result(binary(rounded_div(rounding_mode, "div"), self, other), "div", other)
     def matmul(self, other): return method_result(self.__matmul__(other), "matmul", other)
     def mm(self, mat2): return wrap(cg_mm(self.t, as_tensor_arg(mat2, self).t))
     def bmm(self, mat2): return wrap(cg_bmm(self.t, as_tensor_arg(mat2, self).t))
@@ -1038,8 +1038,10 @@ cdef class _TensorBase:
 
     def mul_(self, other): return inplace(cg_mul_, self, other)
     def div_(self, other, *, rounding_mode=None):
-        no_rounding_mode(rounding_mode, "div_")
-        return inplace(cg_div_, self, other)
+        cdef binary_fn fn = rounded_div(rounding_mode, "div")
+        if rounding_mode is None:
+            return inplace(cg_div_, self, other)
+        return inplace_arg(fn, self, other, "div_", True)
 
     # PyTorch's other names for the same ops
     def subtract(self, other, *, alpha=1): return self.sub(other, alpha=alpha)

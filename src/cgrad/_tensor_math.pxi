@@ -12,11 +12,13 @@ cdef object unary(unary_fn fn, object x, str fname):
     return wrap(fn(tensor_arg(x, fname, "input", 1).t))
 
 
-cdef _TensorBase round_arg(_TensorBase t, object decimals):
-    """t, for a round to decimals=0; other decimals are not implemented."""
-    if decimals != 0:
-        raise NotImplementedError("round(decimals=...) other than 0 is not implemented")
-    return t
+cdef object NO_DECIMALS = object()  # round() without decimals (RoundBackward0); with them, even 0: RoundBackward1
+
+
+cdef int64_t round_decimals(object decimals) except? -1:
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round() received an invalid combination of arguments - got (decimals={type(decimals).__name__})")
+    return decimals
 
 
 cdef object binary_arg(binary_fn fn, object a, object b, str fname, int pos):
@@ -211,7 +213,10 @@ cdef class _TensorMath(_TensorBase):
     def sign(self): return wrap(cg_sign(self.t))
     def floor(self): return wrap(cg_floor(self.t))
     def ceil(self): return wrap(cg_ceil(self.t))
-    def round(self, *, decimals=0): return wrap(cg_round(round_arg(self, decimals).t))
+    def round(self, *, decimals=NO_DECIMALS):
+        if decimals is NO_DECIMALS:
+            return wrap(cg_round(self.t))
+        return wrap(cg_round_decimals(self.t, round_decimals(decimals)))
     def trunc(self): return wrap(cg_trunc(self.t))
     def frac(self): return wrap(cg_frac(self.t))
     def fix(self): return wrap(cg_trunc(self.t))
@@ -295,11 +300,14 @@ cdef class _TensorMath(_TensorBase):
     def tanh_(self): return wrap(cg_apply_(self.t, cg_tanh))
     def sigmoid_(self): return wrap(cg_apply_(self.t, cg_sigmoid))
     def relu_(self): return wrap(cg_apply_(self.t, cg_relu))
-    def sgn_(self): return wrap(cg_apply_(self.t, cg_sign))
+    def sgn_(self): return wrap(cg_apply_(self.t, cg_sgn))
     def sign_(self): return wrap(cg_apply_(self.t, cg_sign))
     def floor_(self): return wrap(cg_apply_(self.t, cg_floor))
     def ceil_(self): return wrap(cg_apply_(self.t, cg_ceil))
-    def round_(self, *, decimals=0): return wrap(cg_apply_(round_arg(self, decimals).t, cg_round))
+    def round_(self, *, decimals=NO_DECIMALS):
+        if decimals is NO_DECIMALS:
+            return wrap(cg_apply_(self.t, cg_round))
+        return wrap(cg_round_decimals_(self.t, round_decimals(decimals)))
     def trunc_(self): return wrap(cg_apply_(self.t, cg_trunc))
     def frac_(self): return wrap(cg_apply_(self.t, cg_frac))
     def fix_(self): return wrap(cg_apply_(self.t, cg_trunc))
@@ -375,7 +383,7 @@ cdef class _TensorMath(_TensorBase):
         return allclose(self, other, rtol, atol, equal_nan)
     def equal(self, other): return equal(self, other)
     def tril(self, diagonal=0): return tril(self, diagonal)
-    def sgn(self): return wrap(cg_sign(self.t))
+    def sgn(self): return wrap(cg_sgn(self.t))
     def addcmul(self, tensor1, tensor2, *, value=1): return addcmul(self, tensor1, tensor2, value=value)
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
@@ -432,8 +440,8 @@ def fix(input): return unary(cg_trunc, input, "fix")
 def frac(input): return unary(cg_frac, input, "frac")
 
 
-def _round(input, *, decimals=0):
-    return wrap(cg_round(round_arg(tensor_arg(input, "round", "input", 1), decimals).t))
+def _round(input, *, decimals=NO_DECIMALS):
+    return tensor_arg(input, "round", "input", 1).round(decimals=decimals)
 
 
 # Bound by assignment, as abs: inside this module `round` stays the builtin.
@@ -686,7 +694,7 @@ def tril(input, diagonal=0):
 def triu(input, diagonal=0):
     """input with the elements below the diagonal-th diagonal of its last two dims set to 0."""
     return wrap(cg_triangle(tensor_arg(input, "triu", "input", 1).t, int_arg(diagonal, "triu", "diagonal"), False))
-def sgn(input): return unary(cg_sign, input, "sgn")
+def sgn(input): return unary(cg_sgn, input, "sgn")
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
