@@ -72,6 +72,16 @@ int cg_inplace_begin_untracked(cg_inplace *ip, cg_tensor *t) {
     return check_no_internal_overlap(t->shape, t->strides, t->ndim);
 }
 
+cg_tensor *cg_inplace_take(cg_inplace *ip, cg_tensor *r) {
+    bool ok = r && !cg_copy_data(ip->target, r);
+    if (ok && r->grad_fn) {
+        ip->node = r->grad_fn;
+        cg_node_retain(ip->node);
+    }
+    cg_tensor_release(r);
+    return ok ? cg_inplace_finish(ip) : cg_inplace_abort(ip);
+}
+
 cg_tensor *cg_inplace_abort(cg_inplace *ip) {
     cg_node_release(ip->node);
     ip->node = NULL;

@@ -686,6 +686,10 @@ int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, i
  * node, and no refusal of a leaf that requires grad; the version still moves. */
 int cg_inplace_begin_untracked(cg_inplace *ip, cg_tensor *t);
 cg_tensor *cg_inplace_finish(cg_inplace *ip);
+/* The end of an op written in place from its out-of-place result r (stolen;
+ * NULL: it failed): r's values go into the target and r's node, if any,
+ * becomes its history (its edge 0 the target's old one). */
+cg_tensor *cg_inplace_take(cg_inplace *ip, cg_tensor *r);
 /* t takes v's layout, and v's node (renamed op, whose backward is the
  * node's own) as its history: the in-place form of the view op that made v
  * from t (Note [In-place view ops]). Steals v; returns t (new reference). */

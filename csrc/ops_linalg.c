@@ -1153,14 +1153,12 @@ static cg_tensor *scaled_product_(int kind, cg_tensor *input, cg_tensor *a, cg_t
                      cg_dtype_torch_name((cg_dtype)r->dtype), cg_dtype_torch_name((cg_dtype)input->dtype));
         ok = false;
     }
-    ok = ok && !cg_copy_data(input, r);
-    if (ok && r->grad_fn) {
-        ip.node = r->grad_fn;
-        cg_node_retain(ip.node);
+    if (!ok) {
+        cg_tensor_release(r);
+        r = NULL;
     }
-    cg_tensor_release(r);
     cg_tensor_release(src);
-    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+    return cg_inplace_take(&ip, r);
 }
 
 cg_tensor *cg_addmv(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha) {

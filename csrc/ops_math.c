@@ -666,14 +666,7 @@ cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals) {
 cg_tensor *cg_round_decimals_(cg_tensor *a, int64_t decimals) {
     cg_inplace ip;
     if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
-    cg_tensor *r = cg_round_decimals(a, decimals);
-    bool ok = r && !cg_copy_data(a, r);
-    if (ok && ip.records && r->grad_fn) {
-        ip.node = r->grad_fn;
-        cg_node_retain(ip.node);
-    }
-    cg_tensor_release(r);
-    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+    return cg_inplace_take(&ip, cg_round_decimals(a, decimals));
 }
 
 /* d/da = 1, d/db = -q, q the quotient (piecewise constant): floor(a / b) for

@@ -150,14 +150,7 @@ cg_tensor *cg_triangle(cg_tensor *a, int64_t diagonal, int lower) {
 cg_tensor *cg_triangle_(cg_tensor *a, int64_t diagonal, int lower) {
     cg_inplace ip;
     if (cg_inplace_begin(&ip, a, &a, 1)) return NULL;
-    cg_tensor *r = cg_triangle(a, diagonal, lower);
-    bool ok = r && !cg_copy_data(a, r);
-    if (ok && ip.records && r->grad_fn) {
-        ip.node = r->grad_fn;
-        cg_node_retain(ip.node);
-    }
-    cg_tensor_release(r);
-    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+    return cg_inplace_take(&ip, cg_triangle(a, diagonal, lower));
 }
 
 /* ---- diag_embed --------------------------------------------------------------------- */

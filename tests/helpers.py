@@ -28,6 +28,15 @@ FD_TOL = {"float64": (1e-5, 1e-6), "float32": (1e-3, 1e-4)}
 FD_EPS = 1e-6
 
 
+def graph_of(node, depth=3):
+    """A node and those it leads to, `depth` levels down, as nested (name, next) tuples."""
+    if node is None:
+        return None
+    if depth == 0:
+        return "..."
+    return node.name().replace("torch::autograd::", ""), tuple(graph_of(f, depth - 1) for f, _ in node.next_functions)
+
+
 def check_op(fn, *inputs, np_fn=None, dtype="float64", noncontig=False,
              domain=None, requires_grad=True, seed=0):
     """Check ``fn(lib, *tensors) -> tensor`` on cgrad against numpy, finite

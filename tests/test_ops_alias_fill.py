@@ -5,16 +5,9 @@ through CopySlices. fill_ with a 0-d tensor takes the Tensor overload
 import pytest
 
 import cgrad
+from helpers import graph_of
 
 torch = pytest.importorskip("torch")
-
-
-def _graph(node, depth=3):
-    if node is None:
-        return None
-    if depth == 0:
-        return "..."
-    return node.name().replace("torch::autograd::", ""), tuple(_graph(f, depth - 1) for f, _ in node.next_functions)
 
 
 @pytest.mark.parametrize("index", [(Ellipsis,), (slice(None), slice(None)), (Ellipsis, slice(None)), ()],
@@ -25,7 +18,7 @@ def test_indexing_everything_is_an_alias(index):
         base = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True) * 1
         v = base[index]
         v.mul_(2)  # through the view, into base
-        out.append((v is base, v.shape == base.shape, _graph(v.grad_fn), _graph(base.grad_fn), base.tolist()))
+        out.append((v is base, v.shape == base.shape, graph_of(v.grad_fn), graph_of(base.grad_fn), base.tolist()))
     assert out[0] == out[1]
 
 
@@ -48,7 +41,7 @@ def _fill_story(lib, target):
     t = y[0] if target == "row" else y
     r = t.fill_(v * 3)
     (y * lib.arange(6.0).reshape(2, 3)).sum().backward()
-    return (r is t, y.tolist(), y.requires_grad, _graph(y.grad_fn), v.grad.item(),
+    return (r is t, y.tolist(), y.requires_grad, graph_of(y.grad_fn), v.grad.item(),
             None if x.grad is None else x.grad.tolist())
 
 

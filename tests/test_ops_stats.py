@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, assert_second_order_matches_torch
+from helpers import assert_same_error, assert_second_order_matches_torch, graph_of
 
 torch = pytest.importorskip("torch")
 
@@ -648,14 +648,6 @@ def test_unique_consecutive_records_a_node_whose_backward_fails(kwargs):
     assert out[0] == out[1]
 
 
-def _graph(node, depth=3):
-    if node is None:
-        return None
-    if depth == 0:
-        return "..."
-    return node.name().replace("torch::autograd::", ""), tuple(_graph(f, depth - 1) for f, _ in node.next_functions)
-
-
 @pytest.mark.parametrize("call", [
     lambda m, x, w: m.prelu(x, w[:1]),
     lambda m, x, w: m.prelu(x.reshape(2, 3, 2), w[:3]),
@@ -676,5 +668,5 @@ def test_custom_nodes_have_torchs_edges(call):
         w = lib.tensor([0.25, 0.5, 0.75, 1.25, 1.5, 1.75], dtype=lib.float64, requires_grad=True)
         r = call(lib, x * 1, w * 1)
         r.sum().backward()
-        out.append((_graph(r.grad_fn), r.tolist(), x.grad.tolist(), None if w.grad is None else w.grad.tolist()))
+        out.append((graph_of(r.grad_fn), r.tolist(), x.grad.tolist(), None if w.grad is None else w.grad.tolist()))
     assert out[0] == out[1]
