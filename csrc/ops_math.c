@@ -599,15 +599,16 @@ cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b) {
     return record(&floor_divide_op, division_raw(CG_M_FLOOR_DIVIDE, a, b), ins, 2, 0);
 }
 
-/* div with a rounding mode is piecewise constant: zeros for both operands. */
-static int div_rounded_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+/* A piecewise constant op (div with a rounding mode, round to decimals):
+ * zeros for each of its (at most two) operands. */
+static int step_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     (void)gout;
     for (int i = 0; i < n->n_next && i < 2; i++)
         if (cg_wants(n, i) && !(gin[i] = cg_zeros(n->in_shape[i].d, n->in_shape[i].ndim, (cg_dtype)n->in_dtype[i])))
             return -1;
     return 0;
 }
-static const cg_op div_rounded_op = {"DivBackward2", div_rounded_backward, NULL};
+static const cg_op div_rounded_op = {"DivBackward2", step_backward, NULL};
 
 cg_tensor *cg_div_floor(cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
@@ -641,11 +642,7 @@ static int round_decimals_kernel(const cg_kargs *k) {
     return 0;
 }
 
-static int round_decimals_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    (void)gout; /* piecewise constant */
-    return (gin[0] = cg_zeros(n->in_shape[0].d, n->in_shape[0].ndim, (cg_dtype)n->in_dtype[0])) ? 0 : -1;
-}
-static const cg_op round_decimals_op = {"RoundBackward1", round_decimals_backward, NULL};
+static const cg_op round_decimals_op = {"RoundBackward1", step_backward, NULL};
 
 cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals) {
     if (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64) {
@@ -726,25 +723,35 @@ cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b) {
     return record(&hypot_op, kernel_raw(CG_M_HYPOT, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1) | SAVE_OUT);
 }
 
-/* ---- logaddexp ------------------------------------------------------------------------- */
+/* ---- logaddexp, logaddexp2 ---------------------------------------------------------------- */
 
-static int logaddexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/da log(e^a + e^b) = 1 / (1 + e^(b - a)), d/db = 1 / (1 + e^(a - b)) */
+/* d/da log_B(B^a + B^b) = 1 / (1 + B^(b - a)), d/db = 1 / (1 + B^(a - b)),
+ * for B = e (logaddexp; power = exp) and B = 2 (logaddexp2; power = exp2) */
+static int logaddexp_grads(cg_node *n, cg_tensor **gout, cg_tensor **gin, cg_unary_fn power) {
     scratch sc = {.n = 0}, *s = &sc;
     cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
-    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp, SUB(b, a)), 1.0))));
-    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp, SUB(a, b)), 1.0))));
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(power, SUB(b, a)), 1.0))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(power, SUB(a, b)), 1.0))));
     drop(s);
     return check_grads(n, gin);
 }
+static int logaddexp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return logaddexp_grads(n, gout, gin, cg_exp);
+}
+static int logaddexp2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    return logaddexp_grads(n, gout, gin, cg_exp2);
+}
 static const cg_op logaddexp_op = {"LogaddexpBackward0", logaddexp_backward, NULL};
+static const cg_op logaddexp2_op = {"Logaddexp2Backward0", logaddexp2_backward, NULL};
 
 /* Floating only: integer and bool operands are refused, as PyTorch does. */
-cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) {
+static cg_tensor *logaddexp_any(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype d = cg_result_type(a, b);
-    return record(&logaddexp_op, kernel_raw(CG_M_LOGADDEXP, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
 }
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) { return logaddexp_any(&logaddexp_op, CG_M_LOGADDEXP, a, b); }
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) { return logaddexp_any(&logaddexp2_op, CG_M_LOGADDEXP2, a, b); }
 
 /* ---- xlogy ----------------------------------------------------------------------------- */
 
@@ -868,26 +875,6 @@ static cg_tensor *fmaxmin(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_te
 }
 cg_tensor *cg_fmax(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmax_op, CG_M_FMAX, a, b); }
 cg_tensor *cg_fmin(cg_tensor *a, cg_tensor *b) { return fmaxmin(&fmin_op, CG_M_FMIN, a, b); }
-
-/* ---- logaddexp2 ------------------------------------------------------------------------------ */
-
-static int logaddexp2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/da log2(2^a + 2^b) = 1 / (1 + 2^(b - a)), d/db = 1 / (1 + 2^(a - b)) */
-    scratch sc = {.n = 0}, *s = &sc;
-    cg_tensor *g = gout[0], *a = UNPACK(0), *b = UNPACK(1);
-    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(DIV(g, ADDN(F(cg_exp2, SUB(b, a)), 1.0))));
-    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(g, ADDN(F(cg_exp2, SUB(a, b)), 1.0))));
-    drop(s);
-    return check_grads(n, gin);
-}
-static const cg_op logaddexp2_op = {"Logaddexp2Backward0", logaddexp2_backward, NULL};
-
-/* Floating only: integer and bool operands are refused, as PyTorch does. */
-cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) {
-    cg_tensor *ins[2] = {a, b};
-    cg_dtype d = cg_result_type(a, b);
-    return record(&logaddexp2_op, kernel_raw(CG_M_LOGADDEXP2, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
-}
 
 /* ---- nextafter and heaviside ------------------------------------------------------------------ */
 
@@ -1370,10 +1357,12 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
     if (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)) return NULL;
     if (untracked(op)) {
         if (cg_inplace_begin_untracked(&ip, a)) return NULL;
-        cg_tensor *r = apply_op(op, a, b, c);
-        bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
-        cg_tensor_release(r);
-        return ok ? cg_inplace_finish(&ip) : NULL;
+        cg_tensor *r = apply_op(op, a, b, c); /* a bool result: no node to take */
+        if (r && check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype)) {
+            cg_tensor_release(r);
+            r = NULL;
+        }
+        return cg_inplace_take(&ip, r);
     }
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
     cg_tensor *src = ip.records ? cg_snapshot(a) : a;

@@ -117,15 +117,20 @@ static const cg_op unique_op = {"Unique2Backward0", no_derivative, NULL};
 static const cg_op unique_dim_op = {"UniqueDimBackward0", no_derivative, NULL};
 static const cg_op unique_consecutive_op = {"UniqueConsecutiveBackward0", no_derivative, NULL};
 
-int cg_unique_consecutive_history(cg_tensor *values, cg_tensor *a) {
+/* values, made from a, takes the node of which (0, 1, 2 as in no_derivative):
+ * as in PyTorch, history whose backward fails. -1 on error. */
+static int no_derivative_history(cg_tensor *values, cg_tensor *a, int which) {
+    static const cg_op *const ops[] = {&unique_op, &unique_dim_op, &unique_consecutive_op};
     if (!cg_any_requires_grad(&a, 1)) return 0;
-    cg_node *node = cg_node_new(&unique_consecutive_op, &a, 1, 1);
+    cg_node *node = cg_node_new(ops[which], &a, 1, 1);
     if (!node) return -1;
-    node->i[0] = 2;
+    node->i[0] = which;
     cg_set_history(values, node, 0);
     cg_node_release(node);
     return 0;
 }
+
+int cg_unique_consecutive_history(cg_tensor *values, cg_tensor *a) { return no_derivative_history(values, a, 2); }
 
 /* The first n rows of t (a view). */
 static cg_tensor *first_rows(cg_tensor *t, int64_t n, const int64_t *shape, int ndim) {
@@ -191,17 +196,11 @@ int cg_unique(cg_tensor *a, int has_dim, int64_t dim, cg_tensor **values, cg_ten
         cg_tensor_release(inv);
         return -1;
     }
-    if (cg_any_requires_grad(&a, 1)) { /* as in PyTorch: history whose backward fails */
-        cg_node *node = cg_node_new(has_dim ? &unique_dim_op : &unique_op, &a, 1, 1);
-        if (!node) {
-            cg_tensor_release(vals);
-            cg_tensor_release(counted);
-            cg_tensor_release(inv);
-            return -1;
-        }
-        node->i[0] = has_dim;
-        cg_set_history(vals, node, 0);
-        cg_node_release(node);
+    if (no_derivative_history(vals, a, has_dim ? 1 : 0)) {
+        cg_tensor_release(vals);
+        cg_tensor_release(counted);
+        cg_tensor_release(inv);
+        return -1;
     }
     *values = vals, *inverse = inv, *counts = counted;
     return 0;
