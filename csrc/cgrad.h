@@ -248,6 +248,11 @@ int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
 cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b); /* b - a, as Python's `number - tensor` */
+/* a + alpha b and a - alpha b, rounded once (fma) as PyTorch rounds them.
+ * alpha is a wrapped number (cg_scalar_tensor) of the Python number's kind:
+ * bool, int64 or float64, which decides what it may scale. */
+cg_tensor *cg_add_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha);
+cg_tensor *cg_sub_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha);
 cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b);   /* tensor ** tensor */
@@ -265,6 +270,8 @@ cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype);
 /* In place: a op= b, b broadcast to a's shape. Returns a (new reference). */
 cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_add_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha);
+cg_tensor *cg_sub_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha);
 cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_zero_(cg_tensor *a);

@@ -496,9 +496,29 @@ ALL_OP(BINARY_LOOP, logical_xor, TO_BOOL, (a != 0) ^ (b != 0))
 ALL_OP(WHERE_LOOP, where, SAME, a ? b : c)
 /* clamp(a, lo = b, hi = c) = minimum(maximum(a, lo), hi) */
 ALL_OP(SAME_TERNARY, clamp, SAME, MIN_NAN(MAX_NAN(a, b), c))
-/* lerp(a, b, weight = c), in the two forms PyTorch uses for accuracy */
-FLOAT_OP(SAME_TERNARY, fma, SAME, fma(a, b, c))
+/* fma(a, b, c), rounded once: addcmul's, and add's and sub's with alpha,
+ * whose a is one number (stride 0). Built for the CPUs with FMA too, where
+ * it is one vector instruction rather than a call to libm for each element;
+ * the same bits on all. */
+#define FMA_LOOP(NAME, TO, T, EXPR)                                                          \
+    FMA_CLONES static void NAME(int64_t n, char **d, const int64_t *s) {                     \
+        T *o = (T *)d[0];                                                                    \
+        const T *x = (const T *)d[1], *y = (const T *)d[2], *z = (const T *)d[3];            \
+        if (s[0] == 1 && s[1] == 0 && s[2] == 1 && s[3] == 1) {                              \
+            const T a = *x;                                                                  \
+            for (int64_t i = 0; i < n; i++) { T b = y[i], c = z[i]; o[i] = (EXPR); }         \
+        } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                       \
+            for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i], c = z[i]; o[i] = (EXPR); } \
+        } else {                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                                \
+                T a = x[i * s[1]], b = y[i * s[2]], c = z[i * s[3]];                         \
+                o[i * s[0]] = (EXPR);                                                        \
+            }                                                                                \
+        }                                                                                    \
+    }
+FLOAT_OP(FMA_LOOP, fma, SAME, fma(a, b, c))
 INT_OP(SAME_TERNARY, fma, SAME, cg_wrap_add(cg_wrap_mul(a, b), c))
+/* lerp(a, b, weight = c), in the two forms PyTorch uses for accuracy */
 FLOAT_OP(SAME_TERNARY, lerp, SAME, fabs(c) < (scalar_t)0.5 ? a + c * (b - a) : b - (b - a) * (1 - c))
 
 /* where x was picked: all of g; where x and y tie: half of it */

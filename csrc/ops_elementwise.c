@@ -320,6 +320,90 @@ cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b) {
     return record(&sub_op, cg_binary_raw(CG_BIN_SUB, a, b, cg_result_type(a, b)), a, b, 0);
 }
 
+/* ---- add and sub with alpha ------------------------------------------------------------- */
+
+/* PyTorch's rules for alpha, a wrapped number: no floating alpha for an
+ * integral (or bool) result, and a bool one for a bool result only. */
+static int check_alpha(cg_dtype result, const cg_tensor *alpha) {
+    if (!cg_dtype_is_floating(result) && cg_dtype_is_floating((cg_dtype)alpha->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "For integral input tensors, argument alpha must not be a floating point number.");
+        return -1;
+    }
+    if (alpha->dtype == CG_BOOL && result != CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "Boolean alpha only supported for Boolean results.");
+        return -1;
+    }
+    return 0;
+}
+
+/* a + alpha b, rounded once as PyTorch's kernel rounds it: fma(alpha, b, a)
+ * in dtype d, alpha cast to d first (sub: negated after the cast). Written
+ * into out when given (a itself, of dtype d: in place), else into a new
+ * tensor of the broadcast shape. A bool result is a or (alpha and b). */
+static cg_tensor *scaled_add_raw(cg_tensor *out, cg_tensor *a, cg_tensor *b, cg_tensor *alpha, bool sub, cg_dtype d) {
+    if (d == CG_BOOL && !out) {
+        cg_tensor *ab = cg_binary_raw(CG_BIN_MUL, alpha, b, d);
+        cg_tensor *r = ab ? cg_binary_raw(CG_BIN_ADD, a, ab, d) : NULL;
+        cg_tensor_release(ab);
+        return r;
+    }
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    cg_loop loop = cg_math_loop(CG_M_FMA, d);
+    if (!loop || cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
+    cg_tensor *al = cg_cast_raw(alpha, d);
+    if (al && sub) {
+        cg_tensor *neg = cg_unary_raw(CG_UN_NEG, al);
+        cg_tensor_release(al);
+        al = neg;
+    }
+    cg_tensor *ca = al ? cg_cast_raw(a, d) : NULL, *cb = ca ? cg_cast_raw(b, d) : NULL;
+    if (cb && out)
+        cg_tensor_retain(out);
+    else if (cb)
+        out = cg_new_tensor(shape, nd, d);
+    if (out) {
+        cg_tensor *ins[3] = {al, cb, ca};
+        cg_run_loop(loop, out, ins, 3);
+    }
+    cg_tensor_release(al);
+    cg_tensor_release(ca);
+    cg_tensor_release(cb);
+    return cb ? out : NULL;
+}
+
+/* d(a + alpha b)/da = 1, d/db = alpha; f[0] holds alpha, negated for sub. */
+static int scaled_add_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (cg_wants(n, 0)) {
+        cg_tensor_retain(gout[0]);
+        if (!(gin[0] = cg_reduce_grad(n, 0, gout[0]))) return -1;
+    }
+    if (cg_wants(n, 1) && !(gin[1] = cg_reduce_grad(n, 1, with_number(cg_mul, gout[0], n->f[0])))) return -1;
+    return 0;
+}
+SCALAR_BACKWARD(scaled_add, gin[0] = g; gin[1] = g * (__typeof__(g))n->f[0];)
+static const cg_op add_alpha_op = {"AddBackward0", scaled_add_backward, .no_ints = true,
+                                   .backward_scalar = scaled_add_scalar};
+static const cg_op sub_alpha_op = {"SubBackward0", scaled_add_backward, .no_ints = true,
+                                   .backward_scalar = scaled_add_scalar};
+
+static void keep_alpha(cg_node *n, const cg_tensor *alpha, bool sub) {
+    double v = cg_tensor_item(alpha);
+    if (n) n->f[0] = sub ? -v : v;
+}
+
+static cg_tensor *scaled_add(cg_tensor *a, cg_tensor *b, cg_tensor *alpha, bool sub) {
+    cg_dtype d = cg_result_type(a, b);
+    if ((sub && check_sub_dtypes(a, b)) || check_alpha(d, alpha)) return NULL;
+    cg_tensor *out = record(sub ? &sub_alpha_op : &add_alpha_op, scaled_add_raw(NULL, a, b, alpha, sub, d), a, b, 0);
+    if (out && out->grad_fn && out->grad_fn->op == (sub ? &sub_alpha_op : &add_alpha_op))
+        keep_alpha(out->grad_fn, alpha, sub);
+    return out;
+}
+
+cg_tensor *cg_add_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha) { return scaled_add(a, b, alpha, false); }
+cg_tensor *cg_sub_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha) { return scaled_add(a, b, alpha, true); }
+
 static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* rsub(a, b) = b - a: d/da = -1, d/db = 1 */
     if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, cg_neg(gout[0])))) return -1;
@@ -790,6 +874,28 @@ static cg_tensor *inplace(cg_binop op, const cg_op *node_op, cg_tensor *a, cg_te
 
 cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b) { return inplace(CG_BIN_ADD, &add_op, a, b, 0); }
 cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b) { return inplace(CG_BIN_SUB, &sub_op, a, b, 0); }
+
+/* a += alpha b (sub: -=), computed in the dtype a and b promote to, then
+ * written into a: in place when that is a's own. */
+static cg_tensor *scaled_add_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha, bool sub) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype common = cg_result_type(a, b);
+    if (check_inplace_dtype(a, b, common) || check_inplace_shape(a, b)) return NULL;
+    if ((sub && check_sub_dtypes(a, b)) || check_alpha(common, alpha)) return NULL;
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, a, ins, 2)) return NULL;
+    if (ip.records && !(ip.node = inplace_node(sub ? &sub_alpha_op : &add_alpha_op, a, b, 0)))
+        return cg_inplace_abort(&ip);
+    keep_alpha(ip.node, alpha, sub);
+    bool own = common == a->dtype && common != CG_BOOL;
+    cg_tensor *r = scaled_add_raw(own ? a : NULL, a, b, alpha, sub, common);
+    bool ok = r && (own || !cg_copy_data(a, r));
+    cg_tensor_release(r);
+    return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+}
+
+cg_tensor *cg_add_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha) { return scaled_add_(a, b, alpha, false); }
+cg_tensor *cg_sub_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha) { return scaled_add_(a, b, alpha, true); }
 
 cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b) {
     unsigned which = (b->requires_grad ? SAVE_A : 0) | (a->requires_grad ? SAVE_B : 0);

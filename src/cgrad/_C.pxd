@@ -119,6 +119,8 @@ cdef extern from "cgrad.h" nogil:
                 int retain_graph, int create_graph, int allow_unused, cg_tensor **out)
 
     cg_tensor *cg_add(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_add_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha)
+    cg_tensor *cg_sub_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha)
     cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b)
@@ -135,6 +137,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype)
 
     cg_tensor *cg_add_(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_add_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha)
+    cg_tensor *cg_sub_alpha_(cg_tensor *a, cg_tensor *b, cg_tensor *alpha)
     cg_tensor *cg_sub_(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_mul_(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_div_(cg_tensor *a, cg_tensor *b)

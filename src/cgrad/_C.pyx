@@ -479,6 +479,41 @@ cdef object inplace(binary_fn fn, _TensorBase a, object b):
     return wrap(r)
 
 
+ctypedef cg_tensor *(*alpha_fn)(cg_tensor *, cg_tensor *, cg_tensor *) noexcept nogil
+
+
+cdef cg_tensor *alpha_operand(object x) except? NULL:
+    """A number as a 0-d tensor of its own kind (bool, int64, float64), as
+    alpha's rules need; NULL (no error) if x is not one."""
+    if isinstance(x, bool):
+        return cg_full(NULL, 0, 1.0 if x else 0.0, CG_BOOL)
+    if isinstance(x, int):
+        return int_operand(x, NULL)
+    if isinstance(x, float):
+        return cg_full(NULL, 0, x, CG_FLOAT64)
+    if isinstance(x, np.generic):
+        return alpha_operand(x.item())
+    return NULL
+
+
+cdef object with_alpha(alpha_fn fn, _TensorBase a, object b, object alpha, str name):
+    """fn(a, b, alpha): add's and sub's forms with alpha, a number or a 0-d tensor."""
+    if is_tensor(alpha) and (<_TensorBase>alpha).t.numel == 1:
+        alpha = alpha.item()
+    cdef cg_tensor *al = alpha_operand(alpha)
+    if al == NULL:
+        raise TypeError(f"{name}(): argument 'alpha' must be Number, not {type(alpha).__name__}")
+    cdef _TensorBase other
+    try:
+        other = as_tensor_arg(b, a)
+    except BaseException:
+        cg_tensor_release(al)
+        raise
+    cdef cg_tensor *r = fn(a.t, other.t, al)
+    cg_tensor_release(al)
+    return wrap(r)
+
+
 cdef _TensorBase as_tensor_arg(object x, _TensorBase like):
     """x as a Tensor (numbers become 0-d tensors next to like)."""
     if isinstance(x, _TensorBase):
@@ -998,10 +1033,14 @@ cdef class _TensorBase:
 
     # -- math --
     def add(self, other, *, alpha=1):
-        return self + (other * alpha if alpha != 1 else other)
+        if type(alpha) is int and alpha == 1:
+            return self + other
+        return with_alpha(cg_add_alpha, self, other, alpha, "add")
 
     def sub(self, other, *, alpha=1):
-        return self - (other * alpha if alpha != 1 else other)
+        if type(alpha) is int and alpha == 1:
+            return self - other
+        return with_alpha(cg_sub_alpha, self, no_bool_sub(self, other), alpha, "sub")
 
     def mul(self, other): return method_result(binary(cg_mul, self, other), "mul", other)
     def div(self, other, *, rounding_mode=None):
@@ -1030,11 +1069,14 @@ cdef class _TensorBase:
         return method_result(self.__pow__(exponent, None), "pow", exponent)
 
     def add_(self, other, *, alpha=1):
-        return inplace(cg_add_, self, other * alpha if alpha != 1 else other)
+        if type(alpha) is int and alpha == 1:
+            return inplace(cg_add_, self, other)
+        return with_alpha(cg_add_alpha_, self, other, alpha, "add_")
 
     def sub_(self, other, *, alpha=1):
-        other = no_bool_sub(self, other)
-        return inplace(cg_sub_, self, other * alpha if alpha != 1 else other)
+        if type(alpha) is int and alpha == 1:
+            return inplace(cg_sub_, self, no_bool_sub(self, other))
+        return with_alpha(cg_sub_alpha_, self, no_bool_sub(self, other), alpha, "sub_")
 
     def mul_(self, other): return inplace(cg_mul_, self, other)
     def div_(self, other, *, rounding_mode=None):
