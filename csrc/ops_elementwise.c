@@ -407,7 +407,7 @@ cg_tensor *cg_sub_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha) { return s
 static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* rsub(a, b) = b - a: d/da = -1, d/db = 1 */
     if (cg_wants(n, 0) && !(gin[0] = cg_reduce_grad(n, 0, cg_neg(gout[0])))) return -1;
-    if (cg_wants(n, 1)) {
+    if (n->n_next > 1 && cg_wants(n, 1)) {
         cg_tensor_retain(gout[0]);
         if (!(gin[1] = cg_reduce_grad(n, 1, gout[0]))) return -1;
     }
@@ -416,9 +416,11 @@ static int rsub_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 SCALAR_BACKWARD(rsub, gin[0] = -g; gin[1] = g;)
 static const cg_op rsub_op = {"RsubBackward1", rsub_backward, .no_ints = true, .backward_scalar = rsub_scalar};
 
+/* number - a: a wrapped number b is no input of the node, as in PyTorch's
+ * overload for a number (RsubBackward1 has one edge). */
 cg_tensor *cg_rsub(cg_tensor *a, cg_tensor *b) {
     if (check_sub_dtypes(a, b)) return NULL;
-    return record(&rsub_op, cg_binary_raw(CG_BIN_SUB, b, a, cg_result_type(a, b)), a, b, 0);
+    return record(&rsub_op, cg_binary_raw(CG_BIN_SUB, b, a, cg_result_type(a, b)), a, b->is_wrapped ? NULL : b, 0);
 }
 
 static int neg_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {

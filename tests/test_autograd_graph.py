@@ -40,10 +40,9 @@ def freeze(s):
 
 
 # Ops whose graphs differ from torch's in shape, not in gradients (reported to
-# the owners of those ops): torch gives RsubBackward1 and number / tensor one
-# edge for the number-free overload, and reshapes batched operands with
+# the owners of those ops): torch reshapes batched operands with
 # ReshapeAliasBackward0; cgrad fuses linear's weight transpose into AddmmBackward0.
-STRUCTURE_DIFFERS = {"rdiv", "rsub", "matmul 2d @ 3d", "mT", "linear"}
+STRUCTURE_DIFFERS = {"matmul 2d @ 3d", "mT", "linear"}
 SAME_STRUCTURE = [op for op in OPS if op.name not in STRUCTURE_DIFFERS]
 
 

@@ -1,8 +1,12 @@
-"""add and sub with alpha, and their in-place forms, against torch.
+"""add and sub with alpha, their in-place forms, and a number on the left of
+an operator, against torch.
 
 PyTorch computes a + alpha * b with one rounding (a fused multiply-add) and
 records one AddBackward0/SubBackward0 that keeps alpha; its rules for alpha
-depend on the result's dtype and on the Python type of alpha.
+depend on the result's dtype and on the Python type of alpha. With a number
+on the left, it computes number / tensor as reciprocal(tensor) * number (two
+roundings), number - tensor by an overload whose node has one edge, and
+number + tensor, number * tensor as tensor + number, tensor * number.
 """
 import numpy as np
 import pytest
@@ -215,3 +219,36 @@ def test_a_compiled_update_with_alpha_replays_the_eager_bits():
         x = cgrad.tensor(xs * (1 + k / 10))
         assert eager(x).item() == compiled(x).item()
     np.testing.assert_array_equal(w1.detach().numpy(), w2.detach().numpy())
+
+
+# ---- a number on the left ----------------------------------------------------------------
+
+REFLECTED = [lambda v: 3.7 / v, lambda v: 10 / v, lambda v: True / v, lambda v: np.float64(0.3) / v,
+             lambda v: 1.5 - v, lambda v: 2 * v, lambda v: 2.5 + v, lambda v: 1 - v * v]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", range(len(REFLECTED)))
+def test_a_number_on_the_left_gives_torch_bits_and_graph(dtype, k):
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal(4099).astype(dtype)
+    got = []
+    for lib in (torch, cgrad):
+        v = lib.tensor(x, requires_grad=True)
+        out = REFLECTED[k](v)
+        g = lib.autograd.grad(out, v, lib.ones_like(out))[0]
+        edges = [type(f).__name__ for f, _ in out.grad_fn.next_functions]
+        got.append((out.detach().numpy(), g.numpy(), out.grad_fn.name(), edges))
+    for mine, ref in zip(got[1], got[0]):
+        if isinstance(ref, np.ndarray):
+            np.testing.assert_array_equal(mine, ref)
+        else:
+            assert mine == ref
+
+
+def test_a_number_over_an_integer_tensor():
+    for num in (7, 2.5):
+        want = num / torch.tensor([3, 0, -2, 7])
+        got = num / cgrad.tensor([3, 0, -2, 7])
+        assert str(got.dtype)[6:] == str(want.dtype)[6:]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

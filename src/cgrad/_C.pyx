@@ -1001,13 +1001,14 @@ cdef class _TensorBase:
 
     # -- operators --
     def __add__(self, other): return binary(cg_add, self, other)
-    def __radd__(self, other): return binary(cg_add, other, self)
+    def __radd__(self, other): return binary(cg_add, self, other)  # number + tensor is tensor + number in PyTorch
     def __sub__(self, other): return binary(cg_sub, self, no_bool_sub(self, other))
     def __rsub__(self, other): return binary(cg_rsub, self, no_bool_sub(self, other))
     def __mul__(self, other): return binary(cg_mul, self, other)
-    def __rmul__(self, other): return binary(cg_mul, other, self)
+    def __rmul__(self, other): return binary(cg_mul, self, other)
     def __truediv__(self, other): return binary(cg_div, self, other)
-    def __rtruediv__(self, other): return binary(cg_div, other, self)
+    def __rtruediv__(self, other):  # PyTorch's: reciprocal(tensor) * number, two roundings
+        return binary(cg_mul, wrap(cg_reciprocal(self.t)), other) if is_number(other) else binary(cg_div, other, self)
     def __matmul__(self, other): return binary(cg_matmul, self, other) if not is_number(other) else NotImplemented
     def __rmatmul__(self, other): return binary(cg_matmul, other, self) if not is_number(other) else NotImplemented
     def __neg__(self): return wrap(cg_neg(self.t))
