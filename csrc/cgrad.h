@@ -503,6 +503,10 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
  * product's. All three of one dtype; int64 operands truncate beta and alpha. */
 cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
+/* The same written into input, which must have the result's shape; returns
+ * input (new reference), recorded as the out-of-place node. */
+cg_tensor *cg_addmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);
+cg_tensor *cg_baddbmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);
 /* The same over addmv's mat @ vec, addr's outer(vec1, vec2) (promoted; a bool
  * one is input | (vec1 & vec2)) and addbmm's sum over the batch of
  * batch1[i] @ batch2[i], with operands and input's shape already checked

@@ -1027,16 +1027,10 @@ cg_tensor *cg_logit(cg_tensor *x, double eps) {
 
 /* ---- lerp ------------------------------------------------------------------------------ */
 
-/* The C++ type names PyTorch's dtype checks print. */
-static const char *c10_name(cg_dtype d) {
-    static const char *names[] = {"float", "double", "long int", "bool"};
-    return names[d];
-}
-
 static int check_same_dtype(const cg_tensor *self, const cg_tensor *t, const char *what) {
     if (t->dtype == self->dtype) return 0;
-    cg_error_set(CG_ERR_RUNTIME, "expected dtype %s for `%s` but got dtype %s", c10_name((cg_dtype)self->dtype),
-                 what, c10_name((cg_dtype)t->dtype));
+    cg_error_set(CG_ERR_RUNTIME, "expected dtype %s for `%s` but got dtype %s",
+                 cg_dtype_c_name((cg_dtype)self->dtype), what, cg_dtype_c_name((cg_dtype)t->dtype));
     return -1;
 }
 
@@ -1365,9 +1359,8 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
         return cg_inplace_take(&ip, r);
     }
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
-    cg_tensor *src = ip.records ? cg_snapshot(a) : a;
+    cg_tensor *src = cg_inplace_source(&ip);
     if (!src) return cg_inplace_abort(&ip);
-    if (!ip.records) cg_tensor_retain(a);
     cg_tensor *r = apply_op(op, src, b, c);
     bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
     const cg_op *undefined = op.unary ? undefined_inplace_op(op.unary) : NULL;

@@ -332,6 +332,8 @@ OPS = [
     Op("addmv scalar input", lambda m, i, a, v: i.addmv(a, v, beta=2, alpha=0.5), [(), (2, 3), (3,)]),
     Op("addmv beta 0", lambda m, i, a, v: m.addmv(i, a, v, beta=0, alpha=1.5), [(3,), (3, 2), (2,)]),
     Op("addmv alpha 0", lambda m, i, a, v: m.addmv(i, a, v, beta=3, alpha=0), [(3,), (3, 2), (2,)]),
+    Op("addmm_", lambda m, i, a, b: (i * 1).addmm_(a, b * b, beta=0.5, alpha=-2), [(3, 4), (3, 2), (2, 4)]),
+    Op("baddbmm_", lambda m, i, a, b: (i * 1).baddbmm_(a, b, beta=2, alpha=0.5) ** 2, [(2, 3, 4), (2, 3, 2), (2, 2, 4)]),
     Op("addmv_", lambda m, i, a, v: (i * 1).addmv_(a * a, v, beta=-1, alpha=2), [(3,), (3, 2), (2,)]),
     Op("addr", lambda m, i, a, b: m.addr(i, a, b), [(3, 4), (3,), (4,)]),
     Op("addr broadcast", lambda m, i, a, b: m.addr(i, a, b, beta=-1.5, alpha=2), [(4,), (3,), (4,)]),

@@ -88,7 +88,7 @@ ctypedef cg_tensor *(*scaled_product_fn)(cg_tensor *, cg_tensor *, cg_tensor *, 
 
 cdef object scaled_product(scaled_product_fn fn, str fname, tuple names, object input, object a, object b,
                            object beta, object alpha, int pos):
-    """fn(input, a, b, beta, alpha): addmm or baddbmm; pos is the position of
+    """fn(input, a, b, beta, alpha): addmm or baddbmm, or their in-place forms; pos is the position of
     input (0 for a method's self) in PyTorch's TypeErrors."""
     cdef _TensorBase x = tensor_arg(input, fname, "input", pos)
     cdef _TensorBase m1 = tensor_arg(a, fname, names[0], pos + 1)
@@ -389,6 +389,10 @@ cdef class _TensorMath(_TensorBase):
         return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return scaled_product(cg_addmm_, "addmm_", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return scaled_product(cg_baddbmm_, "baddbmm_", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
     def cross(self, other, dim=None): return cross_call(self, other, dim, 1)
     def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
     def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
@@ -407,9 +411,6 @@ cdef class _TensorMath(_TensorBase):
     def rad2deg_(self): return self.copy_(rad2deg(self))
     def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return self.copy_(nan_to_num(self, nan, posinf, neginf))
     def floor_divide_(self, other): return self.copy_(self.floor_divide(other))
-    def addmm_(self, mat1, mat2, *, beta=1, alpha=1): return self.copy_(self.addmm(mat1, mat2, beta=beta, alpha=alpha))
-    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return self.copy_(self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
 
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
     def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
