@@ -619,6 +619,9 @@ cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim); /* integers and bool sum as int64 */
 cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim); /* integers and bool multiply as int64 */
+/* The same written into x (new reference); dtype, PyTorch's dtype= argument, must be x's; not for bool. */
+cg_tensor *cg_cumsum_(cg_tensor *x, int64_t dim, cg_dtype dtype);
+cg_tensor *cg_cumprod_(cg_tensor *x, int64_t dim, cg_dtype dtype);
 cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim); /* log(cumsum(exp(x))) without overflow; floats only */
 /* The running maximum (minimum) along dim, in x's dtype, and in *indices (new
  * reference, int64) the last position where it was reached; NaN, once met,

@@ -202,6 +202,8 @@ OPS = [
     Op("log10", lambda m, a: a.log10(), [(3,)], domain=POS, third=True, needs="log10"),
     Op("cumsum", lambda m, a: a.cumsum(1) * a, [(2, 3)], third=True, needs="cumsum"),
     Op("cumprod", lambda m, a: a.cumprod(1) * a, [(2, 4)], domain="nonzero", third=True, needs="cumprod"),
+    Op("cumsum_", lambda m, a: (a * a).cumsum_(1) * a, [(2, 3)]),
+    Op("cumprod_", lambda m, a: (a * 1).cumprod_(-1) * a, [(2, 4)], domain="nonzero"),
     Op("cummax", lambda m, a: a.cummax(1).values * a, [(2, 4)], needs="cummax"),
     Op("cummin", lambda m, a: a.cummin(0)[0] * a, [(3, 2)], needs="cummin"),
     Op("logcumsumexp", lambda m, a: a.logcumsumexp(1) * a, [(2, 4)], needs="logcumsumexp"),

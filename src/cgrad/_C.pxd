@@ -367,6 +367,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim)
     cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim)
     cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim)
+    cg_tensor *cg_cumsum_(cg_tensor *x, int64_t dim, cg_dtype dtype)
+    cg_tensor *cg_cumprod_(cg_tensor *x, int64_t dim, cg_dtype dtype)
     cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim)
     cg_tensor *cg_cummax(cg_tensor *x, int64_t dim, cg_tensor **indices)
     cg_tensor *cg_cummin(cg_tensor *x, int64_t dim, cg_tensor **indices)
