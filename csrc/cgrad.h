@@ -365,6 +365,21 @@ cg_tensor *cg_div_trunc(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals);
 cg_tensor *cg_round_decimals_(cg_tensor *a, int64_t decimals);
 cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
+/* input + value t1 t2 and input + value t1 / t2 (t1 and t2 not both
+ * integers), broadcast and promoted; the _ forms write into input and return
+ * it (new reference). */
+cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcdiv(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcmul_(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcdiv_(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+/* a * (pi / 180) and a * (180 / pi), floating (integers in the default dtype). */
+cg_tensor *cg_deg2rad(cg_tensor *a);
+cg_tensor *cg_rad2deg(cg_tensor *a);
+/* x with NaN, +inf and -inf replaced by nan, *posinf and *neginf (NULL: the
+ * dtype's largest and lowest finite values); integers and bool are copied.
+ * The _ form writes into x and returns it (new reference). */
+cg_tensor *cg_nan_to_num(cg_tensor *x, double nan, const double *posinf, const double *neginf);
+cg_tensor *cg_nan_to_num_(cg_tensor *x, double nan, const double *posinf, const double *neginf);
 /* start + weight * (end - start); floating, all of one dtype. */
 cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */
 cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
