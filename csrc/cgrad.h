@@ -381,7 +381,6 @@ cg_tensor *cg_rad2deg(cg_tensor *a);
 cg_tensor *cg_nan_to_num(cg_tensor *x, double nan, const double *posinf, const double *neginf);
 cg_tensor *cg_nan_to_num_(cg_tensor *x, double nan, const double *posinf, const double *neginf);
 /* start + weight * (end - start); floating, all of one dtype. */
-cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */
 cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
 cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
 /* start = lerp(start, end, weight) in place; a wrapped-number weight is
@@ -847,6 +846,11 @@ cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 /* g NULL: the default generator. */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+/* t filled in place with draws of N(mean, std^2) or of U[from, to) (floating t;
+ * std >= 0, from <= to), recorded as by PyTorch: by a node that passes no
+ * gradient back. Returns t (new reference). */
+cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g);
+cg_tensor *cg_uniform_(cg_tensor *t, double from, double to, cg_generator *g);
 /* Integers drawn uniformly from [low, high), stored as dtype. */
 cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 /* 0..n-1 in a random order, stored as dtype. */

@@ -223,6 +223,8 @@ OPS = [
     Op("rad2deg_", lambda m, a: (a * 1).rad2deg_() * a, [(2, 2)]),
     Op("nan_to_num", lambda m, a: a.log().nan_to_num(0.5) * a, [(2, 3)], domain="nonzero"),
     Op("nan_to_num_", lambda m, a: a.log().nan_to_num_(posinf=1.0, neginf=-1.0) * a, [(2, 3)], domain="nonzero"),
+    Op("normal_", lambda m, a: (a * 1).normal_(2.0, 0.0) * a, [(2, 3)]),
+    Op("uniform_", lambda m, a: (a * a).uniform_(-1.5, -1.5) * a, [(3,)]),
     Op("atan2", lambda m, a, b: m.atan2(a, b), [(3,), (3,)], domain=[POS, POS], third=True, needs="atan2"),
     Op("clamp", lambda m, a: a.clamp(-0.5, 0.5) * a, [(6,)], needs="clamp"),
     Op("clamp min=", lambda m, a: a.clamp(min=-0.3) * a, [(6,)], needs="clamp"),

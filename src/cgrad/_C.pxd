@@ -477,6 +477,8 @@ cdef extern from "cgrad.h" nogil:
     cg_generator *cg_default_generator()
     cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
     cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
+    cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g)
+    cg_tensor *cg_uniform_(cg_tensor *t, double low, double high, cg_generator *g)
     cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype,
                           cg_generator *g)
     cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g)
