@@ -847,8 +847,9 @@ cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 /* t filled in place with draws of N(mean, std^2) or of U[from, to) (floating t;
- * std >= 0, from <= to), recorded as by PyTorch: by a node that passes no
- * gradient back. Returns t (new reference). */
+ * std >= 0; from <= to, both and their distance within t's dtype), recorded
+ * as by PyTorch: by a node that passes no gradient back. Returns t (new
+ * reference). */
 cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g);
 cg_tensor *cg_uniform_(cg_tensor *t, double from, double to, cg_generator *g);
 /* Integers drawn uniformly from [low, high), stored as dtype. */

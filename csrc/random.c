@@ -1,7 +1,7 @@
 /* random.c -- xoshiro256** generators, uniform and normal samples. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 
 #include "internal.h"
 
@@ -282,13 +282,6 @@ cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g)
 static const cg_op normal_op = {"NormalBackward0", draw_backward, .no_ints = true};
 static const cg_op uniform_op = {"UniformBackward0", draw_backward, .no_ints = true};
 
-/* v as PyTorch's messages print a double (C++ streams): %g, a NaN as -nan */
-static const char *stream_number(double v, char *buf, size_t size) {
-    if (isnan(v)) return "-nan";
-    snprintf(buf, size, "%g", v);
-    return buf;
-}
-
 /* The target of ip = draws * scale + shift (draws stolen), recorded by op,
  * which passes no gradient back to the target's old history. */
 static cg_tensor *fill_draws(cg_inplace *ip, const cg_op *op, cg_tensor *draws, double scale, double shift) {
@@ -307,13 +300,13 @@ static cg_tensor *fill_draws(cg_inplace *ip, const cg_op *op, cg_tensor *draws, 
     return cg_inplace_take(ip, v);
 }
 
-/* As PyTorch: a leaf that requires grad is refused before the arguments are checked. */
+/* As PyTorch: a leaf that requires grad is refused before the arguments are
+ * checked; numbers print as C++ streams print them (%g, a NaN's sign too). */
 cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g) {
     cg_inplace ip;
-    char buf[32];
     if (cg_inplace_begin(&ip, t, &t, 1)) return NULL;
     if (!(std >= 0)) {
-        cg_error_set(CG_ERR_RUNTIME, "normal expects std >= 0.0, but found std %s", stream_number(std, buf, sizeof buf));
+        cg_error_set(CG_ERR_RUNTIME, "normal expects std >= 0.0, but found std %g", std);
         return NULL;
     }
     if (!cg_dtype_is_floating((cg_dtype)t->dtype)) {
@@ -324,20 +317,39 @@ cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g) {
     return fill_draws(&ip, &normal_op, cg_randn(t->shape, t->ndim, (cg_dtype)t->dtype, g), std, mean);
 }
 
+/* from and to within t's dtype, in order, and to - from within it too, as PyTorch checks them */
+static int check_uniform_bounds(const cg_tensor *t, double from, double to) {
+    cg_dtype d = (cg_dtype)t->dtype;
+    double max = d == CG_FLOAT32 ? FLT_MAX : DBL_MAX;
+    if (!(from >= -max && from <= max) || !(to >= -max && to <= max)) {
+        cg_error_set(CG_ERR_RUNTIME, "%s is out of bounds for %s", from >= -max && from <= max ? "to" : "from",
+                     cg_dtype_c_name(d));
+        return -1;
+    }
+    if (from > to) {
+        cg_error_set(CG_ERR_RUNTIME, "uniform_ expects to return a [from, to) range, but found from=%g > to=%g", from,
+                     to);
+        return -1;
+    }
+    if (to - from > max) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "uniform_ expects to-from <= std::numeric_limits<%s>::max(), but found to=%g and from=%g which "
+                     "result in to-from to exceed the limit",
+                     cg_dtype_torch_name(d), to, from);
+        return -1;
+    }
+    return 0;
+}
+
 cg_tensor *cg_uniform_(cg_tensor *t, double from, double to, cg_generator *g) {
     cg_inplace ip;
-    char a[32], b[32];
     if (cg_inplace_begin(&ip, t, &t, 1)) return NULL;
     if (!cg_dtype_is_floating((cg_dtype)t->dtype)) {
         cg_error_set(CG_ERR_NOTIMPL, "\"check_uniform_bounds\" not implemented for '%s'",
                      cg_dtype_torch_name((cg_dtype)t->dtype));
         return NULL;
     }
-    if (from > to) {
-        cg_error_set(CG_ERR_RUNTIME, "uniform_ expects to return a [from, to) range, but found from=%s > to=%s",
-                     stream_number(from, a, sizeof a), stream_number(to, b, sizeof b));
-        return NULL;
-    }
+    if (check_uniform_bounds(t, from, to)) return NULL;
     return fill_draws(&ip, &uniform_op, cg_rand(t->shape, t->ndim, (cg_dtype)t->dtype, g), to - from, from);
 }
 

@@ -146,6 +146,12 @@ ERRORS = {
     "addmm_ into a smaller input": lambda m: m.ones(3).addmm_(m.ones(2, 4), m.ones(4, 3)),
     "addmm_ into a row": lambda m: m.ones(1, 3).addmm_(m.ones(2, 4), m.ones(4, 3)),
     "baddbmm_ into a smaller input": lambda m: m.ones(3).baddbmm_(m.ones(1, 2, 4), m.ones(1, 4, 3)),
+    "normal_ std NaN": lambda m: m.ones(2).normal_(0, NAN),
+    "uniform_ wider than float32": lambda m: m.ones(2).uniform_(-3e38, 3e38),
+    "uniform_ wider than float64": lambda m: m.ones(2, dtype=m.float64).uniform_(-1.7e308, 1.7e308),
+    "uniform_ from -inf": lambda m: m.ones(2).uniform_(-INF, 0),
+    "uniform_ to beyond float32": lambda m: m.ones(2).uniform_(1, 1e39),
+    "uniform_ to inf in float64": lambda m: m.ones(2, dtype=m.float64).uniform_(0, INF),
 }
 
 
