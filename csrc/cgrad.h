@@ -372,8 +372,22 @@ cg_tensor *cg_div_trunc(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_round_decimals(cg_tensor *a, int64_t decimals);
 cg_tensor *cg_round_decimals_(cg_tensor *a, int64_t decimals);
 cg_tensor *cg_remainder(cg_tensor *a, cg_tensor *b);
+/* input + value t1 t2 and input + value t1 / t2 (t1 and t2 not both
+ * integers), broadcast and promoted; the _ forms write into input and return
+ * it (new reference). */
+cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcdiv(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcmul_(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+cg_tensor *cg_addcdiv_(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value);
+/* a * (pi / 180) and a * (180 / pi), floating (integers in the default dtype). */
+cg_tensor *cg_deg2rad(cg_tensor *a);
+cg_tensor *cg_rad2deg(cg_tensor *a);
+/* x with NaN, +inf and -inf replaced by nan, *posinf and *neginf (NULL: the
+ * dtype's largest and lowest finite values); integers and bool are copied.
+ * The _ form writes into x and returns it (new reference). */
+cg_tensor *cg_nan_to_num(cg_tensor *x, double nan, const double *posinf, const double *neginf);
+cg_tensor *cg_nan_to_num_(cg_tensor *x, double nan, const double *posinf, const double *neginf);
 /* start + weight * (end - start); floating, all of one dtype. */
-cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value); /* input + value t1 t2 */
 cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight);
 cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight);
 /* start = lerp(start, end, weight) in place; a wrapped-number weight is
@@ -510,6 +524,10 @@ cg_tensor *cg_dot(cg_tensor *a, cg_tensor *b); /* 1-D . 1-D */
  * product's. All three of one dtype; int64 operands truncate beta and alpha. */
 cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);   /* a, b 2-D */
 cg_tensor *cg_baddbmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha); /* a, b 3-D */
+/* The same written into input, which must have the result's shape; returns
+ * input (new reference), recorded as the out-of-place node. */
+cg_tensor *cg_addmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);
+cg_tensor *cg_baddbmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);
 /* The same over addmv's mat @ vec, addr's outer(vec1, vec2) (promoted; a bool
  * one is input | (vec1 & vec2)) and addbmm's sum over the batch of
  * batch1[i] @ batch2[i], with operands and input's shape already checked
@@ -622,6 +640,9 @@ cg_tensor *cg_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_log_softmax(cg_tensor *x, int64_t dim);
 cg_tensor *cg_cumsum(cg_tensor *x, int64_t dim); /* integers and bool sum as int64 */
 cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim); /* integers and bool multiply as int64 */
+/* The same written into x (new reference); dtype, PyTorch's dtype= argument, must be x's; not for bool. */
+cg_tensor *cg_cumsum_(cg_tensor *x, int64_t dim, cg_dtype dtype);
+cg_tensor *cg_cumprod_(cg_tensor *x, int64_t dim, cg_dtype dtype);
 cg_tensor *cg_logcumsumexp(cg_tensor *x, int64_t dim); /* log(cumsum(exp(x))) without overflow; floats only */
 /* The running maximum (minimum) along dim, in x's dtype, and in *indices (new
  * reference, int64) the last position where it was reached; NaN, once met,
@@ -832,6 +853,12 @@ cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 /* g NULL: the default generator. */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
+/* t filled in place with draws of N(mean, std^2) or of U[from, to) (floating t;
+ * std >= 0; from <= to, both and their distance within t's dtype), recorded
+ * as by PyTorch: by a node that passes no gradient back. Returns t (new
+ * reference). */
+cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g);
+cg_tensor *cg_uniform_(cg_tensor *t, double from, double to, cg_generator *g);
 /* Integers drawn uniformly from [low, high), stored as dtype. */
 cg_tensor *cg_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);
 /* 0..n-1 in a random order, stored as dtype. */

@@ -45,6 +45,11 @@ const char *cg_dtype_torch_name(cg_dtype dtype) {
     return (unsigned)dtype < CG_NUM_DTYPES ? names[dtype] : "?";
 }
 
+const char *cg_dtype_c_name(cg_dtype dtype) {
+    static const char *names[] = {"float", "double", "long int", "bool"};
+    return (unsigned)dtype < CG_NUM_DTYPES ? names[dtype] : "?";
+}
+
 const char *cg_dtype_tensor_name(cg_dtype dtype) {
     static const char *names[] = {"torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor",
                                   "torch.BoolTensor"};

@@ -100,6 +100,12 @@ cg_tensor *cg_snapshot(cg_tensor *a) {
     return c;
 }
 
+cg_tensor *cg_inplace_source(cg_inplace *ip) {
+    if (ip->records) return cg_snapshot(ip->target);
+    cg_tensor_retain(ip->target);
+    return ip->target;
+}
+
 /* ---- CopySlices ------------------------------------------------------------------- */
 
 typedef struct copy_slices {

@@ -209,6 +209,7 @@ const char *cg_shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
 /* "torch.FloatTensor"-style name PyTorch uses in messages. */
 const char *cg_dtype_tensor_name(cg_dtype dtype);
 const char *cg_dtype_torch_name(cg_dtype dtype); /* "Float", "Double", "Long", "Bool" */
+const char *cg_dtype_c_name(cg_dtype dtype); /* "float", "double", "long int", "bool": C++'s, as some messages */
 
 /* ---- tensors (tensor.c) ------------------------------------------------- */
 cg_storage *cg_storage_new(int64_t nbytes);
@@ -698,6 +699,10 @@ cg_tensor *cg_inplace_abort(cg_inplace *ip); /* returns NULL */
 /* A copy of a's current value carrying a's history, for an in-place op
  * computed out of place and written back. */
 cg_tensor *cg_snapshot(cg_tensor *a);
+/* What an op computed out of place and written back through ip reads: a
+ * snapshot of the target when it records (what its node saves is never
+ * overwritten), the target itself otherwise. A new reference; NULL on failure. */
+cg_tensor *cg_inplace_source(cg_inplace *ip);
 
 /* ---- element-wise math kernels (kernels_math.c) ---------------------------- */
 typedef enum cg_mathop {

@@ -899,12 +899,6 @@ cg_tensor *cg_addmm(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, d
     return record_addmm(&addmm_op, out, input, a, b, beta, alpha);
 }
 
-/* The C type names PyTorch's baddbmm dtype message prints. */
-static const char *c_type_name(cg_dtype d) {
-    static const char *names[] = {"float", "double", "long int", "bool"};
-    return names[d];
-}
-
 /* t.size(dim) for baddbmm's target shape, with PyTorch's IndexErrors. */
 static int size_at(const cg_tensor *t, int64_t dim, int64_t *out) {
     if (t->ndim == 0) {
@@ -924,8 +918,8 @@ static int check_baddbmm(const cg_tensor *input, const cg_tensor *a, const cg_te
     }
     if (input->dtype != a->dtype) {
         cg_error_set(CG_ERR_RUNTIME, "Input dtypes must be the same, got: input %s, batch1: %s, batch2: %s",
-                     c_type_name((cg_dtype)input->dtype), c_type_name((cg_dtype)a->dtype),
-                     c_type_name((cg_dtype)b->dtype));
+                     cg_dtype_c_name((cg_dtype)input->dtype), cg_dtype_c_name((cg_dtype)a->dtype),
+                     cg_dtype_c_name((cg_dtype)b->dtype));
         return -1;
     }
     if (a->dtype != b->dtype) {
@@ -1127,17 +1121,20 @@ static cg_tensor *scaled_product(int kind, cg_tensor *input, cg_tensor *a, cg_te
     return record_addmm(scaled_op(kind), out, input, a, b, beta, alpha);
 }
 
-/* input = the product's sum in place: computed out of place on a snapshot of
- * input (which carries its history), written back, and its node made input's
- * history (inplace.c). The result may not be larger than input, nor of a
- * dtype input cannot hold (addr promotes), as PyTorch. */
-static cg_tensor *scaled_product_(int kind, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta,
+typedef cg_tensor *(*scaled_fn)(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha);
+
+/* input = fn(input, a, b, beta, alpha) in place, for addmm, baddbmm, addmv,
+ * addr and addbmm: computed out of place on a snapshot of input (which
+ * carries its history), written back, and its node made input's history
+ * (inplace.c). The result may not be larger than input, nor of a dtype input
+ * cannot hold (addr promotes), as PyTorch. */
+static cg_tensor *scaled_product_(scaled_fn fn, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta,
                                   double alpha) {
     cg_tensor *ins[3] = {input, a, b};
     cg_inplace ip;
     if (cg_inplace_begin(&ip, input, ins, 3)) return NULL;
-    cg_tensor *src = ip.records ? cg_snapshot(input) : (cg_tensor_retain(input), input);
-    cg_tensor *r = src ? scaled_product(kind, src, a, b, beta, alpha) : NULL;
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *r = src ? fn(src, a, b, beta, alpha) : NULL;
     bool ok = r != NULL;
     if (ok && !cg_shape_eq(r->shape, r->ndim, input->shape, input->ndim)) {
         char want[128], got[128];
@@ -1170,14 +1167,20 @@ cg_tensor *cg_addr(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double be
 cg_tensor *cg_addbmm(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha) {
     return scaled_product(BMM, input, batch1, batch2, beta, alpha);
 }
+cg_tensor *cg_addmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    return scaled_product_(cg_addmm, input, a, b, beta, alpha);
+}
+cg_tensor *cg_baddbmm_(cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
+    return scaled_product_(cg_baddbmm, input, a, b, beta, alpha);
+}
 cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double beta, double alpha) {
-    return scaled_product_(MV, input, mat, vec, beta, alpha);
+    return scaled_product_(cg_addmv, input, mat, vec, beta, alpha);
 }
 cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha) {
-    return scaled_product_(DOT, input, vec1, vec2, beta, alpha);
+    return scaled_product_(cg_addr, input, vec1, vec2, beta, alpha);
 }
 cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha) {
-    return scaled_product_(BMM, input, batch1, batch2, beta, alpha);
+    return scaled_product_(cg_addbmm, input, batch1, batch2, beta, alpha);
 }
 
 /* ---- kron ------------------------------------------------------------------------------------ */

@@ -105,18 +105,26 @@ static cg_dtype result_type3(const cg_tensor *a, const cg_tensor *b, const cg_te
     return (cg_dtype)combine(cls[0], combine(cls[1], cls[2]));
 }
 
+/* The shape ins[0..n) broadcast to, taken in order (PyTorch's error names
+ * the first pair that does not broadcast). */
+static int broadcast_all(cg_tensor *const *ins, int n, int64_t *shape, int *nd) {
+    int64_t tmp[CG_MAX_DIMS];
+    *nd = ins[0]->ndim;
+    memcpy(shape, ins[0]->shape, sizeof(int64_t) * (size_t)*nd);
+    for (int k = 1; k < n; k++) {
+        if (cg_broadcast_shapes(shape, *nd, ins[k]->shape, ins[k]->ndim, tmp, nd)) return -1;
+        memcpy(shape, tmp, sizeof(int64_t) * (size_t)*nd);
+    }
+    return 0;
+}
+
 /* op over ins[0..n) broadcast together and cast to dtype (where's condition
  * stays bool), into a new tensor of out_dtype. No autograd. */
 static cg_tensor *kernel_raw(cg_mathop op, cg_tensor *const *ins, int n, cg_dtype dtype, cg_dtype out_dtype) {
     cg_loop loop = cg_math_loop(op, dtype);
-    if (!loop) return NULL;
-    int64_t shape[CG_MAX_DIMS], tmp[CG_MAX_DIMS];
-    int nd = ins[0]->ndim;
-    memcpy(shape, ins[0]->shape, sizeof(int64_t) * (size_t)nd);
-    for (int k = 1; k < n; k++) {
-        if (cg_broadcast_shapes(shape, nd, ins[k]->shape, ins[k]->ndim, tmp, &nd)) return NULL;
-        memcpy(shape, tmp, sizeof(int64_t) * (size_t)nd);
-    }
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (!loop || broadcast_all(ins, n, shape, &nd)) return NULL;
     cg_tensor *cast[CG_ITER_MAX_OPS] = {NULL}, *out = NULL;
     int k = 0;
     for (; k < n; k++)
@@ -1027,16 +1035,10 @@ cg_tensor *cg_logit(cg_tensor *x, double eps) {
 
 /* ---- lerp ------------------------------------------------------------------------------ */
 
-/* The C++ type names PyTorch's dtype checks print. */
-static const char *c10_name(cg_dtype d) {
-    static const char *names[] = {"float", "double", "long int", "bool"};
-    return names[d];
-}
-
 static int check_same_dtype(const cg_tensor *self, const cg_tensor *t, const char *what) {
     if (t->dtype == self->dtype) return 0;
-    cg_error_set(CG_ERR_RUNTIME, "expected dtype %s for `%s` but got dtype %s", c10_name((cg_dtype)self->dtype),
-                 what, c10_name((cg_dtype)t->dtype));
+    cg_error_set(CG_ERR_RUNTIME, "expected dtype %s for `%s` but got dtype %s",
+                 cg_dtype_c_name((cg_dtype)self->dtype), what, cg_dtype_c_name((cg_dtype)t->dtype));
     return -1;
 }
 
@@ -1067,48 +1069,150 @@ cg_tensor *cg_lerp_scalar(cg_tensor *start, cg_tensor *end, double weight) {
     return out;
 }
 
-/* ---- addcmul ---------------------------------------------------------------------------- */
+/* ---- addcmul and addcdiv --------------------------------------------------------------- */
 
-/* d/dinput = 1, d/dt1 = t2 * value, d/dt2 = t1 * value. The node keeps value in
- * f[0], and t2's ndim, shape and dtype in i[0], i[1..8] and i[9] (as lerp's weight). */
+/* A node of three inputs keeps value in f[0] and the third input's ndim,
+ * shape and dtype in i[0], i[1..8] and i[9] (the first two are the node's
+ * own), to reduce that input's gradient to it. */
+static cg_tensor *note_third(cg_tensor *out, const cg_op *op, const cg_tensor *t, double value) {
+    if (out && out->grad_fn && out->grad_fn->op == op) {
+        cg_node *n = out->grad_fn;
+        n->f[0] = value;
+        n->i[0] = t->ndim;
+        memcpy(&n->i[1], t->shape, sizeof(int64_t) * (size_t)t->ndim);
+        n->i[9] = t->dtype;
+    }
+    return out;
+}
+
+static cg_tensor *reduce_to_third(cg_node *n, cg_tensor *g) {
+    return reduce_to(g, &n->i[1], (int)n->i[0], (cg_dtype)n->i[9]);
+}
+
+/* d/dinput = 1, d/dt1 = t2 * value, d/dt2 = t1 * value */
 static int addcmul_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     scratch sc = {.n = 0}, *s = &sc;
     cg_tensor *g = gout[0];
     double v = n->f[0];
     if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(g));
     if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, MULN(UNPACK(2), v))));
-    if (cg_wants(n, 2))
-        gin[2] = reduce_to(take(MUL(g, MULN(UNPACK(1), v))), &n->i[1], (int)n->i[0], (cg_dtype)n->i[9]);
+    if (cg_wants(n, 2)) gin[2] = reduce_to_third(n, take(MUL(g, MULN(UNPACK(1), v))));
     drop(s);
     return check_grads(n, gin);
 }
 static const cg_op addcmul_op = {"AddcmulBackward0", addcmul_backward, NULL};
 
+/* value * t1 in the dtype *d of addcmul's and addcdiv's result, once ins =
+ * {input, t1, t2} are found to broadcast (checked in PyTorch's order). */
+static cg_tensor *scaled_t1(cg_tensor *const *ins, double value, cg_dtype *d) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    *d = result_type3(ins[0], ins[1], ins[2]);
+    if (broadcast_all(ins, 3, shape, &nd)) return NULL;
+    cg_tensor *v = number(value, ins[1]);
+    cg_tensor *vt1 = v ? cg_binary_raw(CG_BIN_MUL, v, ins[1], *d) : NULL;
+    cg_tensor_release(v);
+    return vt1;
+}
+
 /* input + value * t1 * t2 as PyTorch computes it: fma(value * t1, t2, input) */
 cg_tensor *cg_addcmul(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value) {
-    cg_dtype d = input->dtype == t1->dtype && t1->dtype == t2->dtype
-                     ? (cg_dtype)input->dtype
-                     : cg_promote_types(cg_promote_types((cg_dtype)input->dtype, (cg_dtype)t1->dtype),
-                                        (cg_dtype)t2->dtype);
-    cg_tensor *v = number(value, t1);
-    cg_tensor *vt1 = v ? cg_binary_raw(CG_BIN_MUL, v, t1, d) : NULL;
-    cg_tensor *fused[3] = {vt1, t2, input}, *ins[3] = {input, t1, t2};
+    cg_tensor *ins[3] = {input, t1, t2};
+    cg_dtype d;
+    cg_tensor *vt1 = scaled_t1(ins, value, &d);
+    cg_tensor *fused[3] = {vt1, t2, input};
     cg_tensor *out = vt1 ? kernel_raw(CG_M_FMA, fused, 3, d, d) : NULL;
-    cg_tensor_release(v);
     cg_tensor_release(vt1);
     unsigned save = (t2->requires_grad ? SAVE_IN(1) : 0) | (t1->requires_grad ? SAVE_IN(2) : 0);
-    out = record(&addcmul_op, out, ins, 3, save);
-    if (out && out->grad_fn && out->grad_fn->op == &addcmul_op) {
-        cg_node *n = out->grad_fn;
-        n->f[0] = value;
-        n->i[0] = t2->ndim;
-        memcpy(&n->i[1], t2->shape, sizeof(int64_t) * (size_t)t2->ndim);
-        n->i[9] = t2->dtype;
+    return note_third(record(&addcmul_op, out, ins, 3, save), &addcmul_op, t2, value);
+}
+
+/* d/dinput = 1, d/dt1 = value / t2, d/dt2 = -value * t1 / (t2 * t2), in PyTorch's order */
+static int addcdiv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0];
+    double v = n->f[0];
+    cg_tensor *t2 = cg_wants(n, 1) || cg_wants(n, 2) ? UNPACK(2) : NULL;
+    if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(g));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, DIV(t2 ? keep(s, number(v, t2)) : NULL, t2))));
+    if (cg_wants(n, 2)) gin[2] = reduce_to_third(n, take(MUL(NEG(g), DIV(MULN(UNPACK(1), v), MUL(t2, t2)))));
+    drop(s);
+    return check_grads(n, gin);
+}
+static const cg_op addcdiv_op = {"AddcdivBackward0", addcdiv_backward, NULL};
+
+/* input + value * t1 / t2, rounded in that order as PyTorch's kernel */
+cg_tensor *cg_addcdiv(cg_tensor *input, cg_tensor *t1, cg_tensor *t2, double value) {
+    if (!cg_dtype_is_floating((cg_dtype)t1->dtype) && !cg_dtype_is_floating((cg_dtype)t2->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will "
+                     "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+                     "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+                     "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+                     "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+                     "dtypes.");
+        return NULL;
     }
+    cg_tensor *ins[3] = {input, t1, t2};
+    cg_dtype d;
+    cg_tensor *vt1 = scaled_t1(ins, value, &d);
+    cg_tensor *q = vt1 ? cg_binary_raw(CG_BIN_DIV, vt1, t2, d) : NULL;
+    cg_tensor *out = q ? cg_binary_raw(CG_BIN_ADD, input, q, d) : NULL;
+    cg_tensor_release(vt1);
+    cg_tensor_release(q);
+    unsigned save = (t2->requires_grad ? SAVE_IN(1) : 0) | (t1->requires_grad || t2->requires_grad ? SAVE_IN(2) : 0);
+    return note_third(record(&addcdiv_op, out, ins, 3, save), &addcdiv_op, t2, value);
+}
+
+/* ---- deg2rad, rad2deg and nan_to_num --------------------------------------------------- */
+
+/* d/dx (k x) = k; the node keeps k in f[0] */
+static int scale_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = take(MULN(gout[0], n->f[0]));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op deg2rad_op = {"Deg2RadBackward0", scale_backward, .no_ints = true};
+static const cg_op rad2deg_op = {"Rad2DegBackward0", scale_backward, .no_ints = true};
+
+/* a * k in a's floating dtype (integers and bool in the default one), as PyTorch */
+static cg_tensor *scale(const cg_op *op, cg_tensor *a, double k) {
+    cg_tensor *kt = number(k, a);
+    cg_tensor *out = kt ? cg_binary_raw(CG_BIN_MUL, a, kt, floating_dtype(a)) : NULL;
+    cg_tensor_release(kt);
+    out = record(op, out, &a, 1, 0);
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = k;
     return out;
 }
 
-/* LerpBackward1 keeps the weight's ndim, shape and dtype in i[0], i[1..8] and i[9]. */
+cg_tensor *cg_deg2rad(cg_tensor *a) { return scale(&deg2rad_op, a, 0.017453292519943295); /* pi / 180 */ }
+cg_tensor *cg_rad2deg(cg_tensor *a) { return scale(&rad2deg_op, a, 57.29577951308232); /* 180 / pi */ }
+
+/* d/dx nan_to_num(x) = 1 where x is finite, 0 where it was replaced */
+static int nan_to_num_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = take(MUL(gout[0], F(cg_isfinite, UNPACK(0))));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op nan_to_num_op = {"NanToNumBackward0", nan_to_num_backward, .no_ints = true};
+
+cg_tensor *cg_nan_to_num(cg_tensor *x, double nan, const double *posinf, const double *neginf) {
+    if (!cg_dtype_is_floating((cg_dtype)x->dtype)) return cg_clone(x);
+    double big = x->dtype == CG_FLOAT32 ? FLT_MAX : DBL_MAX;
+    scratch sc = {.n = 0}, *s = &sc;
+    int on = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = WHERE(F(cg_isnan, x), keep(s, number(nan, x)), x);
+    out = WHERE(EQN(x, INFINITY), keep(s, number(posinf ? *posinf : big, x)), out);
+    out = take(WHERE(EQN(x, -INFINITY), keep(s, number(neginf ? *neginf : -big, x)), out));
+    cg_set_grad_enabled(on);
+    drop(s);
+    return record(&nan_to_num_op, out, &x, 1, SAVE_IN(0));
+}
+
+/* LerpBackward1 keeps the weight's ndim, shape and dtype (note_third). */
 static int lerp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d/da lerp(a, b, w) = 1 - w, d/db = w, d/dw = b - a */
     scratch sc = {.n = 0}, *s = &sc;
@@ -1116,8 +1220,7 @@ static int lerp_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     cg_tensor *w = cg_wants(n, 0) || cg_wants(n, 1) ? UNPACK(2) : NULL;
     if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, RSUBN(w, 1.0))));
     if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, w)));
-    if (cg_wants(n, 2))
-        gin[2] = reduce_to(take(MUL(g, SUB(UNPACK(1), UNPACK(0)))), &n->i[1], (int)n->i[0], (cg_dtype)n->i[9]);
+    if (cg_wants(n, 2)) gin[2] = reduce_to_third(n, take(MUL(g, SUB(UNPACK(1), UNPACK(0)))));
     drop(s);
     return check_grads(n, gin);
 }
@@ -1131,14 +1234,7 @@ cg_tensor *cg_lerp(cg_tensor *start, cg_tensor *end, cg_tensor *weight) {
     cg_dtype d = (cg_dtype)start->dtype;
     unsigned save = (weight->requires_grad ? SAVE_IN(0) | SAVE_IN(1) : 0) |
                     (start->requires_grad || end->requires_grad ? SAVE_IN(2) : 0);
-    cg_tensor *out = record(&lerp_op, kernel_raw(CG_M_LERP, ins, 3, d, d), ins, 3, save);
-    if (out && out->grad_fn && out->grad_fn->op == &lerp_op) {
-        int64_t *meta = out->grad_fn->i;
-        meta[0] = weight->ndim;
-        memcpy(&meta[1], weight->shape, sizeof(int64_t) * (size_t)weight->ndim);
-        meta[9] = weight->dtype;
-    }
-    return out;
+    return note_third(record(&lerp_op, kernel_raw(CG_M_LERP, ins, 3, d, d), ins, 3, save), &lerp_op, weight, 0.0);
 }
 
 /* ---- where ------------------------------------------------------------------------------ */
@@ -1323,15 +1419,20 @@ static const cg_op *undefined_inplace_op(cg_unary_fn fn) {
     return fn == cg_asinh ? &inplace_asinh_op : fn == cg_acosh ? &inplace_acosh_op : fn == cg_atanh ? &inplace_atanh_op : NULL;
 }
 
-/* One of: op(a), op(a, b), op(a, b, c). */
+/* One of: op(a), op(a, b), op(a, b, c), op(a, b, c, value). */
 typedef struct inplace_op {
     cg_unary_fn unary;
     cg_binary_fn binary;
     ternary_fn ternary;
+    cg_tensor *(*scaled)(cg_tensor *a, cg_tensor *b, cg_tensor *c, double value); /* addcmul, addcdiv */
+    double value;
 } inplace_op;
 
 static cg_tensor *apply_op(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
-    return op.unary ? op.unary(a) : op.binary ? op.binary(a, b) : op.ternary(a, b, c);
+    return op.unary    ? op.unary(a)
+           : op.binary ? op.binary(a, b)
+           : op.ternary ? op.ternary(a, b, c)
+                        : op.scaled(a, b, c, op.value);
 }
 
 /* PyTorch's logical ops write in place outside autograd: a leaf that
@@ -1365,9 +1466,8 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
         return cg_inplace_take(&ip, r);
     }
     if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
-    cg_tensor *src = ip.records ? cg_snapshot(a) : a;
+    cg_tensor *src = cg_inplace_source(&ip);
     if (!src) return cg_inplace_abort(&ip);
-    if (!ip.records) cg_tensor_retain(a);
     cg_tensor *r = apply_op(op, src, b, c);
     bool ok = r && !check_castable((cg_dtype)r->dtype, (cg_dtype)a->dtype) && !cg_copy_data(a, r);
     const cg_op *undefined = op.unary ? undefined_inplace_op(op.unary) : NULL;
@@ -1407,4 +1507,19 @@ cg_tensor *cg_clamp_min_(cg_tensor *a, cg_tensor *lo) {
 }
 cg_tensor *cg_clamp_max_(cg_tensor *a, cg_tensor *hi) {
     return inplace((inplace_op){.binary = cg_clamp_max}, a, hi, NULL);
+}
+cg_tensor *cg_addcmul_(cg_tensor *a, cg_tensor *t1, cg_tensor *t2, double value) {
+    return inplace((inplace_op){.scaled = cg_addcmul, .value = value}, a, t1, t2);
+}
+cg_tensor *cg_addcdiv_(cg_tensor *a, cg_tensor *t1, cg_tensor *t2, double value) {
+    return inplace((inplace_op){.scaled = cg_addcdiv, .value = value}, a, t1, t2);
+}
+
+cg_tensor *cg_nan_to_num_(cg_tensor *x, double nan, const double *posinf, const double *neginf) {
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, x, &x, 1)) return NULL;
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *r = src ? cg_nan_to_num(src, nan, posinf, neginf) : NULL;
+    cg_tensor_release(src);
+    return cg_inplace_take(&ip, r);
 }

@@ -767,6 +767,31 @@ cg_tensor *cg_cumprod(cg_tensor *x, int64_t dim) {
     return finish(out, n);
 }
 
+/* x = cumsum(x) (cumprod) in place, recorded as the out-of-place node. As
+ * PyTorch: dtype (the dtype= argument) must be x's, and bool is refused, its
+ * sums being int64; the dim is checked first. */
+static cg_tensor *scan_(cg_tensor *x, int64_t dim, cg_dtype dtype, bool prod) {
+    cg_inplace ip;
+    int64_t d;
+    if (cg_inplace_begin(&ip, x, &x, 1) || cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    if (dtype != x->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "Bad in-place call: input tensor dtype %s and output tensor dtype %s should match",
+                     cg_dtype_c_name((cg_dtype)x->dtype), cg_dtype_c_name(dtype));
+        return NULL;
+    }
+    if (x->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s_out_cpu\" not implemented for 'Bool'", prod ? "cumprod" : "cumsum");
+        return NULL;
+    }
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *r = src ? (prod ? cg_cumprod : cg_cumsum)(src, d) : NULL;
+    cg_tensor_release(src);
+    return cg_inplace_take(&ip, r);
+}
+
+cg_tensor *cg_cumsum_(cg_tensor *x, int64_t dim, cg_dtype dtype) { return scan_(x, dim, dtype, false); }
+cg_tensor *cg_cumprod_(cg_tensor *x, int64_t dim, cg_dtype dtype) { return scan_(x, dim, dtype, true); }
+
 /* log(exp(x) + exp(acc)) as PyTorch's CPU scan computes it: a NaN running
  * value stays, and two infinities of one sign give that infinity. */
 static inline double log_add_exp(double acc, double x) {

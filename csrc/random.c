@@ -1,4 +1,5 @@
 /* random.c -- xoshiro256** generators, uniform and normal samples. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -275,6 +276,82 @@ static cg_tensor *bernoulli(cg_tensor *a, cg_tensor *p, double pv, cg_generator 
 cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g) { return bernoulli(p, p, 0, g, false); }
 cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g) { return bernoulli(a, NULL, p, g, false); }
 cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g) { return bernoulli(a, p, pv, g, true); }
+
+/* ---- normal_ and uniform_ -------------------------------------------------------------- */
+
+static const cg_op normal_op = {"NormalBackward0", draw_backward, .no_ints = true};
+static const cg_op uniform_op = {"UniformBackward0", draw_backward, .no_ints = true};
+
+/* The target of ip = draws * scale + shift (draws stolen), recorded by op,
+ * which passes no gradient back to the target's old history. */
+static cg_tensor *fill_draws(cg_inplace *ip, const cg_op *op, cg_tensor *draws, double scale, double shift) {
+    cg_tensor *k = draws ? cg_scalar_tensor(scale, CG_FLOAT64, draws) : NULL;
+    cg_tensor *c = k ? cg_scalar_tensor(shift, CG_FLOAT64, draws) : NULL;
+    cg_tensor *scaled = c ? cg_mul(draws, k) : NULL;
+    cg_tensor *v = scaled ? cg_add(scaled, c) : NULL;
+    cg_tensor_release(draws);
+    cg_tensor_release(k);
+    cg_tensor_release(c);
+    cg_tensor_release(scaled);
+    if (v && ip->records && !(ip->node = cg_node_new(op, &ip->target, 1, 1))) {
+        cg_tensor_release(v);
+        v = NULL;
+    }
+    return cg_inplace_take(ip, v);
+}
+
+/* As PyTorch: a leaf that requires grad is refused before the arguments are
+ * checked; numbers print as C++ streams print them (%g, a NaN's sign too). */
+cg_tensor *cg_normal_(cg_tensor *t, double mean, double std, cg_generator *g) {
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, t, &t, 1)) return NULL;
+    if (!(std >= 0)) {
+        cg_error_set(CG_ERR_RUNTIME, "normal expects std >= 0.0, but found std %g", std);
+        return NULL;
+    }
+    if (!cg_dtype_is_floating((cg_dtype)t->dtype)) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"normal_kernel_cpu\" not implemented for '%s'",
+                     cg_dtype_torch_name((cg_dtype)t->dtype));
+        return NULL;
+    }
+    return fill_draws(&ip, &normal_op, cg_randn(t->shape, t->ndim, (cg_dtype)t->dtype, g), std, mean);
+}
+
+/* from and to within t's dtype, in order, and to - from within it too, as PyTorch checks them */
+static int check_uniform_bounds(const cg_tensor *t, double from, double to) {
+    cg_dtype d = (cg_dtype)t->dtype;
+    double max = d == CG_FLOAT32 ? FLT_MAX : DBL_MAX;
+    if (!(from >= -max && from <= max) || !(to >= -max && to <= max)) {
+        cg_error_set(CG_ERR_RUNTIME, "%s is out of bounds for %s", from >= -max && from <= max ? "to" : "from",
+                     cg_dtype_c_name(d));
+        return -1;
+    }
+    if (from > to) {
+        cg_error_set(CG_ERR_RUNTIME, "uniform_ expects to return a [from, to) range, but found from=%g > to=%g", from,
+                     to);
+        return -1;
+    }
+    if (to - from > max) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "uniform_ expects to-from <= std::numeric_limits<%s>::max(), but found to=%g and from=%g which "
+                     "result in to-from to exceed the limit",
+                     cg_dtype_torch_name(d), to, from);
+        return -1;
+    }
+    return 0;
+}
+
+cg_tensor *cg_uniform_(cg_tensor *t, double from, double to, cg_generator *g) {
+    cg_inplace ip;
+    if (cg_inplace_begin(&ip, t, &t, 1)) return NULL;
+    if (!cg_dtype_is_floating((cg_dtype)t->dtype)) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"check_uniform_bounds\" not implemented for '%s'",
+                     cg_dtype_torch_name((cg_dtype)t->dtype));
+        return NULL;
+    }
+    if (check_uniform_bounds(t, from, to)) return NULL;
+    return fill_draws(&ip, &uniform_op, cg_rand(t->shape, t->ndim, (cg_dtype)t->dtype, g), to - from, from);
+}
 
 /* One weighted draw among w[0..cats) (taken ones are negative), total their
  * positive sum > 0: the category whose share of [0, total) holds it. */

@@ -420,14 +420,6 @@ def _stream_number(v):
     return "-nan" if v != v else f"{v:g}"
 
 
-cdef floating_fill(_TensorBase t, str kernel):
-    """The draws of normal_ and uniform_ are for floating tensors only: torch's
-    error names the kernel that refused the dtype."""
-    if not cg_dtype_is_floating(<cg_dtype>t.t.dtype):
-        raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{'Bool' if t.t.dtype == CG_BOOL else 'Long'}'")
-
-
 cdef tuple number_pair(tuple args, dict kwargs, tuple names, tuple defaults, str fname):
     """Two number arguments given by position or by name (names a Python
     keyword, such as uniform_'s `from`, can only be passed by name in a dict)."""
@@ -1128,21 +1120,16 @@ cdef class _TensorBase:
     def copy_(self, src):
         return wrap(cg_copy_(self.t, as_tensor_arg(src, self).t))
 
-    # -- in-place random fills: a copy of fresh draws, so autograd treats them as
-    # torch does (a leaf that requires grad refuses them; a gradient stops there)
+    # -- in-place random fills: recorded as torch's (a leaf that requires grad
+    # refuses them; no gradient passes back through them)
     def normal_(self, mean=0, std=1, *, generator=None):
-        if not std >= 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {_stream_number(std)}")
-        floating_fill(self, "normal_kernel_cpu")
-        return self.copy_(randn(tuple(self.shape), dtype=self.dtype, generator=generator) * std + mean)
+        return wrap(cg_normal_(self.t, float_arg(mean, "normal_", "mean"), float_arg(std, "normal_", "std"),
+                               gen_ptr(generator)))
 
     def uniform_(self, *args, generator=None, **kwargs):
         low, high = number_pair(args, kwargs, ("from", "to"), (0, 1), "uniform_")
-        floating_fill(self, "check_uniform_bounds")
-        if low > high:
-            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_stream_number(low)} > "
-                               f"to={_stream_number(high)}")
-        return self.copy_(rand(tuple(self.shape), dtype=self.dtype, generator=generator) * (high - low) + low)
+        return wrap(cg_uniform_(self.t, float_arg(low, "uniform_", "from"), float_arg(high, "uniform_", "to"),
+                                gen_ptr(generator)))
 
     # -- shape --
     def reshape(self, *shape):

@@ -88,7 +88,7 @@ ctypedef cg_tensor *(*scaled_product_fn)(cg_tensor *, cg_tensor *, cg_tensor *, 
 
 cdef object scaled_product(scaled_product_fn fn, str fname, tuple names, object input, object a, object b,
                            object beta, object alpha, int pos):
-    """fn(input, a, b, beta, alpha): addmm or baddbmm; pos is the position of
+    """fn(input, a, b, beta, alpha): addmm or baddbmm, or their in-place forms; pos is the position of
     input (0 for a method's self) in PyTorch's TypeErrors."""
     cdef _TensorBase x = tensor_arg(input, fname, "input", pos)
     cdef _TensorBase m1 = tensor_arg(a, fname, names[0], pos + 1)
@@ -384,32 +384,36 @@ cdef class _TensorMath(_TensorBase):
     def equal(self, other): return equal(self, other)
     def tril(self, diagonal=0): return tril(self, diagonal)
     def sgn(self): return wrap(cg_sgn(self.t))
-    def addcmul(self, tensor1, tensor2, *, value=1): return addcmul(self, tensor1, tensor2, value=value)
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return pointwise(cg_addcmul, "addcmul", self, tensor1, tensor2, value, 0)
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         return scaled_product(cg_addmm, "addmm", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
         return scaled_product(cg_baddbmm, "baddbmm", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return scaled_product(cg_addmm_, "addmm_", ("mat1", "mat2"), self, mat1, mat2, beta, alpha, 0)
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return scaled_product(cg_baddbmm_, "baddbmm_", ("batch1", "batch2"), self, batch1, batch2, beta, alpha, 0)
     def cross(self, other, dim=None): return cross_call(self, other, dim, 1)
-    def addcmul_(self, tensor1, tensor2, *, value=1): return self.copy_(addcmul(self, tensor1, tensor2, value=value))
-    def addcdiv(self, tensor1, tensor2, *, value=1): return addcdiv(self, tensor1, tensor2, value=value)
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return pointwise(cg_addcmul_, "addcmul_", self, tensor1, tensor2, value, 0)
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return pointwise(cg_addcdiv, "addcdiv", self, tensor1, tensor2, value, 0)
     def addcdiv_(self, tensor1, tensor2, *, value=1):
-        return self.add_(value * addcdiv_operands(tensor1, tensor2) / tensor2)
+        return pointwise(cg_addcdiv_, "addcdiv_", self, tensor1, tensor2, value, 0)
     def deg2rad(self): return deg2rad(self)
     def rad2deg(self): return rad2deg(self)
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None): return nan_to_num(self, nan, posinf, neginf)
     def triu(self, diagonal=0): return triu(self, diagonal)
 
-    # in place by a copy of the out-of-place result: the copy's history
-    # gives the op's gradient (grad_fn CopyBackwards where torch names the op)
+    # in place, recorded as the out-of-place op's node; floor_divide_ by a
+    # copy of its result (grad_fn CopyBackwards)
     def tril_(self, diagonal=0): return wrap(cg_triangle_(self.t, int_arg(diagonal, "tril_", "diagonal"), True))
     def triu_(self, diagonal=0): return wrap(cg_triangle_(self.t, int_arg(diagonal, "triu_", "diagonal"), False))
-    def deg2rad_(self): return self.copy_(deg2rad(self))
-    def rad2deg_(self): return self.copy_(rad2deg(self))
-    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return self.copy_(nan_to_num(self, nan, posinf, neginf))
+    def deg2rad_(self): return wrap(cg_apply_(self.t, cg_deg2rad))
+    def rad2deg_(self): return wrap(cg_apply_(self.t, cg_rad2deg))
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return nan_to_num_call(self, nan, posinf, neginf, True)
     def floor_divide_(self, other): return self.copy_(self.floor_divide(other))
-    def addmm_(self, mat1, mat2, *, beta=1, alpha=1): return self.copy_(self.addmm(mat1, mat2, beta=beta, alpha=alpha))
-    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-        return self.copy_(self.baddbmm(batch1, batch2, beta=beta, alpha=alpha))
 
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
     def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
@@ -697,12 +701,21 @@ def triu(input, diagonal=0):
 def sgn(input): return unary(cg_sgn, input, "sgn")
 
 
+ctypedef cg_tensor *(*pointwise_fn)(cg_tensor *, cg_tensor *, cg_tensor *, double) noexcept nogil
+
+
+cdef object pointwise(pointwise_fn fn, str fname, object input, object tensor1, object tensor2, object value, int pos):
+    """fn(input, tensor1, tensor2, value): addcmul or addcdiv, or their in-place
+    forms; pos is the position of input (0 for a method's self) in PyTorch's TypeErrors."""
+    cdef _TensorBase a = tensor_arg(input, fname, "input", pos)
+    cdef _TensorBase b = tensor_arg(tensor1, fname, "tensor1", pos + 1)
+    cdef _TensorBase c = tensor_arg(tensor2, fname, "tensor2", pos + 2)
+    return wrap(fn(a.t, b.t, c.t, number_arg(value, fname, "value")))
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2, rounded as PyTorch: fma(value * tensor1, tensor2, input)."""
-    cdef _TensorBase a = tensor_arg(input, "addcmul", "input", 1)
-    cdef _TensorBase b = tensor_arg(tensor1, "addcmul", "tensor1", 2)
-    cdef _TensorBase c = tensor_arg(tensor2, "addcmul", "tensor2", 3)
-    return wrap(cg_addcmul(a.t, b.t, c.t, number_arg(value, "addcmul", "value")))
+    return pointwise(cg_addcmul, "addcmul", input, tensor1, tensor2, value, 1)
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
@@ -720,46 +733,36 @@ def cross(input, other, dim=None):
     return cross_call(tensor_arg(input, "cross", "input", 1), other, dim, 2)
 
 
-cdef object addcdiv_operands(object tensor1, object tensor2):
-    """tensor1, unless both are integer tensors, which PyTorch refuses."""
-    if (isinstance(tensor1, _TensorBase) and isinstance(tensor2, _TensorBase) and not tensor1.is_floating_point()
-            and not tensor2.is_floating_point()):
-        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
-                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
-                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
-                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
-                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
-                           "for all dtypes.")
-    return tensor1
-
-
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2, in that order, as PyTorch's kernel."""
-    return tensor_arg(input, "addcdiv", "input", 1) + value * addcdiv_operands(tensor1, tensor2) / tensor2
+    return pointwise(cg_addcdiv, "addcdiv", input, tensor1, tensor2, value, 1)
 
 
-cdef object degrees(object input, double factor, str fname):
-    """input * factor in input's floating dtype (integers in the default one), as PyTorch."""
-    cdef _TensorBase x = tensor_arg(input, fname, "input", 1)
-    if not x.is_floating_point():
-        x = x.to(get_default_dtype())
-    return x * factor
+def deg2rad(input): return unary(cg_deg2rad, input, "deg2rad")
+def rad2deg(input): return unary(cg_rad2deg, input, "rad2deg")
 
 
-def deg2rad(input): return degrees(input, 0.017453292519943295, "deg2rad")  # pi / 180
-def rad2deg(input): return degrees(input, 57.29577951308232, "rad2deg")  # 180 / pi
+cdef double float_arg(object x, str fname, str arg) except? -1:
+    """A float argument: a number or a 0-d tensor, PyTorch's TypeError otherwise."""
+    if is_number(x) or (isinstance(x, _TensorBase) and (<_TensorBase>x).t.ndim == 0):
+        return float(x)
+    raise TypeError(f"{fname}(): argument '{arg}' must be float, not {type(x).__name__}")
+
+
+cdef object nan_to_num_call(_TensorBase x, object nan, object posinf, object neginf, bint inplace):
+    """NaN, +inf and -inf replaced by nan, posinf and neginf (None: the dtype's
+    largest and lowest finite values); the gradient passes where x is finite."""
+    fname = "nan_to_num_" if inplace else "nan_to_num"
+    cdef double n = 0.0 if nan is None else float_arg(nan, fname, "nan")
+    cdef double p = 0.0 if posinf is None else float_arg(posinf, fname, "posinf")
+    cdef double q = 0.0 if neginf is None else float_arg(neginf, fname, "neginf")
+    cdef const double *pp = NULL if posinf is None else &p
+    cdef const double *qq = NULL if neginf is None else &q
+    return wrap(cg_nan_to_num_(x.t, n, pp, qq) if inplace else cg_nan_to_num(x.t, n, pp, qq))
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    """NaN, +inf and -inf replaced by nan, posinf and neginf (by default the
-    dtype's largest and lowest finite values); the gradient keeps the rest."""
-    cdef _TensorBase x = tensor_arg(input, "nan_to_num", "input", 1)
-    if not x.is_floating_point():
-        return x.clone()
-    big = float(np.finfo(np.float32 if x.t.dtype == CG_FLOAT32 else np.float64).max)
-    out = where(x.isnan(), zeros((), dtype=x.dtype) + nan, x)
-    out = where(x == float("inf"), zeros((), dtype=x.dtype) + (big if posinf is None else posinf), out)
-    return where(x == float("-inf"), zeros((), dtype=x.dtype) + (-big if neginf is None else neginf), out)
+    return nan_to_num_call(tensor_arg(input, "nan_to_num", "input", 1), nan, posinf, neginf, False)
 
 
 def clamp(input, min=None, max=None):

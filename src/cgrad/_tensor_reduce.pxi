@@ -98,6 +98,11 @@ cdef int64_t int_dim(object dim, str name) except? -99:
     return dim.__index__()
 
 
+cdef cg_dtype dtype_or_own(_TensorBase t, object dtype) except *:
+    """A dtype= argument, t's own dtype when it is None."""
+    return <cg_dtype>t.t.dtype if dtype is None else dtype_code(dtype)
+
+
 cdef double correction_arg(object unbiased, object correction, str name) except? -1.5:
     if unbiased is not None and correction is not None:
         raise TypeError(f"{name}() received an invalid combination of arguments - got both unbiased and "
@@ -335,9 +340,10 @@ cdef class _TensorReduce(_TensorMath):
         src = self if dtype is None else self.to(dtype)
         return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
 
-    def cumsum_(self, dim, *, dtype=None): return self.copy_(self.cumsum(dim, dtype=dtype))
-    def cumprod_(self, dim, *, dtype=None):  # from a clone: cumprod saves its input, which the copy overwrites
-        return self.copy_(self.clone().cumprod(dim, dtype=dtype))
+    def cumsum_(self, dim, *, dtype=None):
+        return wrap(cg_cumsum_(self.t, int_arg(dim, "cumsum_", "dim"), dtype_or_own(self, dtype)))
+    def cumprod_(self, dim, *, dtype=None):
+        return wrap(cg_cumprod_(self.t, int_dim(dim, "cumprod_"), dtype_or_own(self, dtype)))
 
     def cummax(self, dim):
         """(values, indices): the running maximum along dim and the last position
