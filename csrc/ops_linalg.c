@@ -1091,6 +1091,27 @@ static cg_tensor *addr_sum(cg_tensor *input, const int64_t *shape, cg_tensor *p,
     return scaled_sum(input, shape, 2, alpha != 0 ? p : NULL, beta != 0, 1);
 }
 
+/* addr in floating point as PyTorch's kernel rounds it: fma(alpha v1[i],
+ * v2[j], beta input[i, j]), one rounding for the product and the sum, or
+ * (alpha v1[i]) v2[j] when beta is 0 (input is not read). Grad mode off. */
+static cg_tensor *addr_fused(cg_tensor *input, const int64_t *shape, cg_tensor *v1, cg_tensor *v2, double beta,
+                             double alpha) {
+    cg_tensor *col = cg_unsqueeze(v1, 1), *out = NULL;
+    if (col && beta == 0) {
+        cg_tensor *scaled = maybe_times(col, alpha);
+        out = scaled ? cg_mul(scaled, v2) : NULL;
+        cg_tensor_release(scaled);
+    } else if (col) {
+        cg_tensor *in = cg_expand(input, shape, 2);
+        cg_tensor *bi = maybe_times(in, beta);
+        out = bi ? cg_addcmul(bi, col, v2, alpha) : NULL;
+        cg_tensor_release(in);
+        cg_tensor_release(bi);
+    }
+    cg_tensor_release(col);
+    return out;
+}
+
 /* The forward of addmv (kind MV), addr (DOT: an outer product of vectors) or
  * addbmm (BMM), with grad mode off; beta and alpha as the kernel reads them. */
 static cg_tensor *scaled_forward(int kind, cg_tensor *input, cg_tensor *a, cg_tensor *b, double beta, double alpha) {
@@ -1098,7 +1119,10 @@ static cg_tensor *scaled_forward(int kind, cg_tensor *input, cg_tensor *a, cg_te
     int nd = kind == MV ? 1 : 2, on = cg_is_grad_enabled();
     cg_set_grad_enabled(0);
     cg_tensor *p = NULL, *out = NULL;
-    if (kind == DOT) {
+    if (kind == DOT && alpha != 0 && cg_dtype_is_floating(cg_result_type(a, b)) && input->dtype == a->dtype &&
+        a->dtype == b->dtype) {
+        out = addr_fused(input, shape, a, b, beta, alpha);
+    } else if (kind == DOT) {
         p = outer_mul(a, b);
     } else if (alpha != 0) {
         int64_t dim0 = 0;
@@ -1106,7 +1130,7 @@ static cg_tensor *scaled_forward(int kind, cg_tensor *input, cg_tensor *a, cg_te
         p = kind == MV ? cg_mv(a, b) : bp ? cg_sum(bp, &dim0, 1, 0) : NULL;
         cg_tensor_release(bp);
     }
-    if (p || (kind != DOT && alpha == 0))
+    if (!out && (p || (kind != DOT && alpha == 0)))
         out = kind == DOT ? addr_sum(input, shape, p, beta, alpha) : scaled_sum(input, shape, nd, p, beta, alpha);
     cg_set_grad_enabled(on);
     cg_tensor_release(p);

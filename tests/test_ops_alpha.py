@@ -7,6 +7,7 @@ depend on the result's dtype and on the Python type of alpha. With a number
 on the left, it computes number / tensor as reciprocal(tensor) * number (two
 roundings), number - tensor by an overload whose node has one edge, and
 number + tensor, number * tensor as tensor + number, tensor * number.
+addr, beta * input + alpha * outer(v1, v2), is one fused multiply-add too.
 """
 import numpy as np
 import pytest
@@ -252,3 +253,20 @@ def test_a_number_over_an_integer_tensor():
         got = num / cgrad.tensor([3, 0, -2, 7])
         assert str(got.dtype)[6:] == str(want.dtype)[6:]
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- addr ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("beta,alpha", [(1, 1), (2, 3), (0.5, -1.5), (0, 2.5), (2, 0)])
+def test_addr_rounds_as_torch(dtype, beta, alpha):
+    """fma(alpha v1[i], v2[j], beta input[i, j]); rows of a multiple of 64
+    stay in torch's vector loop, whose elements all round that way."""
+    rng = np.random.default_rng(6)
+    s, v1, v2 = (rng.uniform(-1, 1, (5, 512)).astype(dtype), rng.standard_normal(5).astype(dtype),
+                 rng.standard_normal(512).astype(dtype))
+    for inp in (s, s[0]):
+        want = torch.tensor(inp).addr(torch.tensor(v1), torch.tensor(v2), beta=beta, alpha=alpha).numpy()
+        got = cgrad.tensor(inp).addr(cgrad.tensor(v1), cgrad.tensor(v2), beta=beta, alpha=alpha).numpy()
+        np.testing.assert_array_equal(got, want)
