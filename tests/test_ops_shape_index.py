@@ -443,3 +443,27 @@ def test_dlpack_round_trips_share_memory():
     assert arr.dtype == np.float64 and arr.tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(RuntimeError, match="require gradient"):
         cgrad.ones(2, requires_grad=True).__dlpack__()
+
+
+def test_T_on_a_tensor_not_2d_warns_once_as_torch():
+    torch = pytest.importorskip("torch")
+    import warnings
+    cgrad._C._T_WARNED.clear()
+    for shape in [(2, 3, 4), (3,), ()]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = cgrad.ones(shape).T
+            cgrad.ones(shape).T  # once per process, as PyTorch's
+            cgrad.ones(2, 3).T   # a matrix: no warning
+        assert tuple(got.shape) == tuple(reversed(shape))
+        ours = [str(w.message) for w in caught]
+        if shape == (3,):  # the same warning as for 3 dims: already given
+            assert ours == []
+            continue
+        assert len(ours) == 1 and caught[0].category is UserWarning
+        assert ours[0].startswith("Tensor.T is deprecated on 0-D" if shape == () else "The use of `x.T` on tensors")
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            torch.ones(shape).T
+        if theirs:  # torch's too is given once per process: another test may have had it
+            assert str(theirs[0].message).startswith(ours[0])

@@ -471,6 +471,23 @@ cdef object inplace(binary_fn fn, _TensorBase a, object b):
     return wrap(r)
 
 
+_T_WARNED = set()  # x.T's deprecation warnings are given once per process, as PyTorch's
+
+
+cdef deprecated_T(int nd):
+    kind = 0 if nd == 0 else 1
+    if kind in _T_WARNED:
+        return
+    _T_WARNED.add(kind)
+    if kind == 0:
+        msg = "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+    else:
+        msg = ("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it "
+               "will throw an error in a future release. Consider `x.mT` to transpose batches of matrices or "
+               "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
+    warnings.warn(msg, UserWarning, stacklevel=2)
+
+
 ctypedef cg_tensor *(*alpha_fn)(cg_tensor *, cg_tensor *, cg_tensor *) noexcept nogil
 
 
@@ -1190,6 +1207,8 @@ cdef class _TensorBase:
     def T(self):
         cdef int64_t d[8]
         cdef int i, nd = self.t.ndim
+        if nd != 2:
+            deprecated_T(nd)
         for i in range(nd):
             d[i] = nd - 1 - i
         return wrap(cg_permute(self.t, d, nd))
