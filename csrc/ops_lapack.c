@@ -5,6 +5,7 @@
  * of its transpose, so the factorisation is of A itself (P A = L U) and a
  * singular matrix reports the pivot PyTorch reports. The LAPACK is
  * scipy-openblas32's, whose Fortran symbols carry a scipy_ prefix. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,17 +203,25 @@ static int det_raw(cg_tensor *a, cg_tensor **det, cg_tensor **sign, cg_tensor **
     return 0;
 }
 
-/* (A with each matrix whose d is 0 replaced by I)^-T, recorded: A^-T where
- * it exists, and a finite stand-in where it does not. */
-static cg_tensor *inverse_t_where(cg_tensor *a, cg_tensor *d) {
+/* (A with each matrix where the batch-shaped mask z is true replaced by I)^-T,
+ * recorded: A^-T where it exists, and a finite stand-in where it may not. */
+static cg_tensor *inverse_t_where(cg_tensor *a, cg_tensor *z) {
     int64_t n = a->shape[a->ndim - 1];
-    cg_tensor *zero = cg_scalar_tensor(0, CG_FLOAT64, d);
-    cg_tensor *z = zero ? cg_eq(d, zero) : NULL, *z1 = z ? cg_unsqueeze(z, -1) : NULL;
-    cg_tensor *z2 = z1 ? cg_unsqueeze(z1, -1) : NULL, *eye = z2 ? cg_eye(n, n, (cg_dtype)a->dtype) : NULL;
+    cg_tensor *z1 = cg_unsqueeze(z, -1), *z2 = z1 ? cg_unsqueeze(z1, -1) : NULL;
+    cg_tensor *eye = z2 ? cg_eye(n, n, (cg_dtype)a->dtype) : NULL;
     cg_tensor *safe = eye ? cg_where(z2, eye, a) : NULL, *inv = safe ? cg_linalg_inv(safe) : NULL;
     cg_tensor *out = inv ? cg_mT(inv) : NULL;
-    cg_tensor *tmp[7] = {zero, z, z1, z2, eye, safe, inv};
-    for (int k = 0; k < 7; k++) cg_tensor_release(tmp[k]);
+    cg_tensor *tmp[5] = {z1, z2, eye, safe, inv};
+    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+/* |v| < bound, elementwise (bound 0: v == 0) */
+static cg_tensor *below(cg_tensor *v, double bound) {
+    cg_tensor *b = cg_scalar_tensor(bound, CG_FLOAT64, v), *av = b && bound > 0 ? cg_abs(v) : NULL;
+    cg_tensor *out = b ? (bound > 0 ? (av ? cg_lt(av, b) : NULL) : cg_eq(v, b)) : NULL;
+    cg_tensor_release(b);
+    cg_tensor_release(av);
     return out;
 }
 
@@ -225,31 +234,130 @@ static cg_tensor *scale_matrices(cg_tensor *v, cg_tensor *m) {
     return out;
 }
 
-static int det_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d det(A)/dA = det(A) A^-T; 0 where det(A) is 0, as PyTorch (A in slot 0, det in 1) */
-    cg_tensor *a = cg_unpack(n, 0), *d = a ? cg_unpack(n, 1) : NULL;
-    cg_tensor *it = d ? inverse_t_where(a, d) : NULL, *gd = it ? cg_mul(gout[0], d) : NULL;
-    gin[0] = gd ? scale_matrices(gd, it) : NULL;
-    cg_tensor *tmp[4] = {a, d, it, gd};
-    for (int k = 0; k < 4; k++) cg_tensor_release(tmp[k]);
+static cg_tensor *det_exact(cg_tensor *a);
+
+/* The int64 (n, n - 1) table whose row i lists 0..n-1 without i, flattened. */
+static cg_tensor *others_of(int64_t n) {
+    int64_t len = n * (n - 1);
+    cg_tensor *t = cg_empty(&len, 1, CG_INT64);
+    for (int64_t i = 0; t && i < n; i++)
+        for (int64_t p = 0; p < n - 1; p++) ((int64_t *)t->storage->data)[i * (n - 1) + p] = p < i ? p : p + 1;
+    return t;
+}
+
+/* The (n, n) signs (-1)^(i+j) of the cofactors, in dtype */
+static cg_tensor *checkerboard(int64_t n, cg_dtype dtype) {
+    int64_t shape[2] = {n, n};
+    cg_tensor *t = cg_empty(shape, 2, dtype);
+    for (int64_t i = 0; t && i < n * n; i++) {
+        double v = (i / n + i % n) % 2 ? -1.0 : 1.0;
+        if (dtype == CG_FLOAT32) ((float *)t->storage->data)[i] = (float)v;
+        else ((double *)t->storage->data)[i] = v;
+    }
+    return t;
+}
+
+/* The cofactors of each matrix of a: C_ij = (-1)^(i+j) det(A without row i
+ * and column j), recorded. They are det(A) A^-T where A is invertible and
+ * stay exact (and differentiable) where it is not. */
+static cg_tensor *cofactors(cg_tensor *a) {
+    int64_t n = a->shape[a->ndim - 1], m = n - 1, b = batch_of(a); /* n > 0 */
+    int64_t flat[3] = {b, n, n}, ipjq[5] = {b, n, m, n, m}, perm[5] = {0, 1, 3, 2, 4}; /* to [b, i, j, p, q] */
+    cg_tensor *idx = others_of(n), *a3 = idx ? cg_reshape(a, flat, 3) : NULL;
+    cg_tensor *rows = a3 ? cg_index_select(a3, 1, idx) : NULL, *r4 = rows ? cg_view(rows, ipjq, 4) : NULL;
+    cg_tensor *cols = r4 ? cg_index_select(r4, 3, idx) : NULL, *m5 = cols ? cg_view(cols, ipjq, 5) : NULL;
+    cg_tensor *mp = m5 ? cg_permute(m5, perm, 5) : NULL, *minors = mp ? det_exact(mp) : NULL;
+    cg_tensor *sign = minors ? checkerboard(n, (cg_dtype)a->dtype) : NULL, *c = sign ? cg_mul(minors, sign) : NULL;
+    cg_tensor *out = c ? cg_reshape(c, a->shape, a->ndim) : NULL;
+    cg_tensor *tmp[10] = {idx, a3, rows, r4, cols, m5, mp, minors, sign, c};
+    for (int k = 0; k < 10; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+/* g det(A) A^-T, for matrices whose det is not 0 */
+static cg_tensor *det_grad_invertible(cg_tensor *a, cg_tensor *d, cg_tensor *g, cg_tensor *singular) {
+    cg_tensor *it = inverse_t_where(a, singular), *gd = it ? cg_mul(g, d) : NULL;
+    cg_tensor *out = gd ? scale_matrices(gd, it) : NULL;
+    cg_tensor_release(it);
+    cg_tensor_release(gd);
+    return out;
+}
+
+/* g times the cofactors of the matrices of a that the nb index tensors idx
+ * pick (nb < 0: of all of them) */
+static cg_tensor *cofactor_grad(cg_tensor *a, cg_tensor *g, cg_tensor *const *idx, int nb) {
+    cg_tensor *part = nb >= 0 ? cg_index(a, idx, nb) : (cg_tensor_retain(a), a);
+    cg_tensor *gp = part ? (nb >= 0 ? cg_index(g, idx, nb) : (cg_tensor_retain(g), g)) : NULL;
+    cg_tensor *cof = gp ? cofactors(part) : NULL, *out = cof ? scale_matrices(gp, cof) : NULL;
+    cg_tensor_release(part);
+    cg_tensor_release(gp);
+    cg_tensor_release(cof);
+    return out;
+}
+
+/* The gradient of det at each matrix of a, recorded for a higher order: g
+ * det(A) A^-T where |det A| >= 100 eps, g times the cofactors where it is
+ * smaller; a batch with both kinds is assembled by index_put. */
+static cg_tensor *det_grad_graph(cg_tensor *a, cg_tensor *d, cg_tensor *g) {
+    double eps = a->dtype == CG_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;
+    cg_tensor *sing = below(d, 100 * eps), *nz = sing ? cg_nonzero(sing) : NULL, *out = NULL;
+    int64_t k = nz ? nz->shape[0] : 0;
+    int nb = nz ? (int)nz->shape[1] : 0, ok = nz != NULL;
+    if (nz && k == 0) out = det_grad_invertible(a, d, g, sing);
+    else if (nz && k == d->numel) out = cofactor_grad(a, g, NULL, -1);
+    else if (nz) {
+        cg_tensor *idx[CG_MAX_DIMS] = {NULL}, *inv = det_grad_invertible(a, d, g, sing), *cof = NULL;
+        for (int j = 0; j < nb && ok; j++) ok = (idx[j] = cg_select(nz, 1, j)) != NULL;
+        cof = ok && inv ? cofactor_grad(a, g, idx, nb) : NULL;
+        out = cof ? cg_index_put(inv, idx, nb, cof, 0) : NULL;
+        cg_tensor_release(inv);
+        cg_tensor_release(cof);
+        for (int j = 0; j < nb; j++) cg_tensor_release(idx[j]);
+    }
+    cg_tensor_release(sing);
+    cg_tensor_release(nz);
+    return out;
+}
+
+/* d det(A)/dA = det(A) A^-T, the cofactors of A. Only computed (neither
+ * create_graph nor exact): 0 where det(A) is 0, as PyTorch; otherwise the
+ * cofactors themselves where A is (nearly) singular (A in slot 0, det in 1) */
+static int det_grad(cg_node *n, cg_tensor **gout, cg_tensor **gin, bool exact) {
+    cg_tensor *a = cg_unpack(n, 0), *d = a ? cg_unpack(n, 1) : NULL, *z = NULL;
+    if (d && (exact || cg_is_grad_enabled())) gin[0] = det_grad_graph(a, d, gout[0]);
+    else if (d && (z = below(d, 0))) gin[0] = det_grad_invertible(a, d, gout[0], z);
+    cg_tensor_release(a);
+    cg_tensor_release(d);
+    cg_tensor_release(z);
     return gin[0] ? 0 : -1;
 }
+
+static int det_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return det_grad(n, gout, gin, false); }
 static const cg_op det_op = {"LinalgDetBackward0", det_backward, NULL};
 
-cg_tensor *cg_linalg_det(cg_tensor *a) {
+/* The minors of a cofactor matrix differentiate exactly even when only
+ * computed, so that det's second order is exact at singular matrices. */
+static int det_exact_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return det_grad(n, gout, gin, true); }
+static const cg_op det_exact_op = {"LinalgDetBackward0", det_exact_backward, NULL};
+
+static cg_tensor *det_recorded(cg_tensor *a, const cg_op *op) {
     cg_tensor *out = NULL;
     if (check_square(a, "linalg.det") || det_raw(a, &out, NULL, NULL)) return NULL;
-    return record_one(&det_op, out, a, a, out);
+    return record_one(op, out, a, a, out);
 }
+
+cg_tensor *cg_linalg_det(cg_tensor *a) { return det_recorded(a, &det_op); }
+
+static cg_tensor *det_exact(cg_tensor *a) { return det_recorded(a, &det_exact_op); }
 
 static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     /* d log|det A|/dA = A^-T; not finite where A is singular (A in slot 0, sign in 1) */
-    cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL;
-    cg_tensor *it = s ? inverse_t_where(a, s) : NULL, *as = it ? cg_abs(s) : NULL;
+    cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL, *z = s ? below(s, 0) : NULL;
+    cg_tensor *it = z ? inverse_t_where(a, z) : NULL, *as = it ? cg_abs(s) : NULL;
     cg_tensor *gs = as ? cg_div(gout[0], as) : NULL; /* g / 0 where singular */
     gin[0] = gs ? scale_matrices(gs, it) : NULL;
-    cg_tensor *tmp[5] = {a, s, it, as, gs};
-    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    cg_tensor *tmp[6] = {a, s, z, it, as, gs};
+    for (int k = 0; k < 6; k++) cg_tensor_release(tmp[k]);
     return gin[0] ? 0 : -1;
 }
 static const cg_op slogdet_op = {"LinalgSlogdetBackward0", slogdet_backward, NULL};

@@ -471,8 +471,8 @@ def test_singular_matrices(k, dtype):
 
 
 def test_det_gradient_in_a_batch_with_a_singular_matrix():
-    """The invertible matrices' gradients are torch's; the singular one's is 0
-    (torch's too when it is alone, while in a batch torch takes the adjugate)."""
+    """The invertible matrices' gradients are torch's; the singular one's is 0,
+    torch's too, when the gradient is only computed."""
     torch = torch_or_skip()
     a = np.stack([draw((3, 3)), np.array(SINGULAR[2]), draw((3, 3), 1)])
     grads = []
@@ -481,7 +481,47 @@ def test_det_gradient_in_a_batch_with_a_singular_matrix():
         lib.det(x).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[0][[0, 2]], grads[1][[0, 2]], rtol=1e-12)
-    assert not grads[0][1].any()
+    assert not grads[0][1].any() and not grads[1][1].any()
+
+
+def rank_deficient(n, rank, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, rank)) @ rng.standard_normal((rank, n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_det_gradient_graph_of_singular_matrices_in_a_batch(n, dtype):
+    """With create_graph, det's gradient at a (nearly) singular matrix is its
+    cofactors, as torch's, matrix by matrix in a batch that mixes them with
+    invertible ones; the second order too."""
+    mats = [draw((n, n), 0), rank_deficient(n, n - 1, 1), draw((n, n), 2, "well")]
+    if n >= 3:  # (torch's second order is NaN at 0, where singular values repeat)
+        mats += [rank_deficient(n, n - 2, 3), np.diag(np.arange(n, dtype=float)), draw((n, n), 4)]
+    batch = np.stack(mats)
+    rtol = 2e-3 if dtype == "float32" else 1e-7
+    compare(lambda m, a: m.det(a), [batch], dtype, rtol=rtol)
+    compare(lambda m, a: m.det(a), [batch.reshape(len(mats) // 3, 3, n, n)], dtype, rtol=rtol)
+    compare(lambda m, a: m.linalg.det(a), [batch[1]], dtype, rtol=rtol)  # alone
+    compare(lambda m, a: m.det(a.mT), [batch[1::2]], dtype, rtol=rtol)  # all singular when n > 1
+
+
+@pytest.mark.parametrize("k", range(len(SINGULAR)))
+def test_det_gradient_graph_of_exactly_singular_matrices(k):
+    a = np.stack([np.array(SINGULAR[k]), np.eye(len(SINGULAR[k]))])
+    compare(lambda m, x: m.det(x), [a], second=False)
+    names = []
+    for lib in (cgrad, torch_or_skip()):
+        x = lib.tensor(a, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.det(x).sum(), x, create_graph=True)
+        names.append(g.grad_fn.name())
+    assert names[0] == names[1] == "IndexPutBackward0"
+
+
+def test_det_higher_order_finite_differences_at_singular_matrices():
+    a = cgrad.tensor(np.stack([rank_deficient(3, 2, 4), draw((3, 3), 5), rank_deficient(3, 1, 6)]),
+                     requires_grad=True)
+    assert gradgradcheck(cgrad.det, (a,))  # (a first order only computed is 0 where det is 0, as torch's)
 
 
 def test_nan_matrices():
