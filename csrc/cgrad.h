@@ -59,6 +59,7 @@ typedef enum cg_errkind {
     CG_ERR_MEMORY = 5,   /* allocation failed (RuntimeError, as PyTorch) */
     CG_ERR_NOTIMPL = 6,  /* NotImplementedError */
     CG_ERR_EXTERNAL = 7, /* a callback (Python hook) failed; it kept its own error */
+    CG_ERR_LINALG = 8,   /* a matrix LAPACK cannot factor (torch.linalg.LinAlgError, a RuntimeError) */
 } cg_errkind;
 
 typedef struct cg_storage cg_storage;

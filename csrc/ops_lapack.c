@@ -64,10 +64,10 @@ static int64_t batch_of(const cg_tensor *a) {
 
 static void singular_error(const cg_tensor *a, int64_t k, int info) {
     if (a->ndim > 2)
-        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: (Batch element %lld): The diagonal element %d is zero, the inversion "
+        cg_error_set(CG_ERR_LINALG, "linalg.inv: (Batch element %lld): The diagonal element %d is zero, the inversion "
                      "could not be completed because the input matrix is singular.", (long long)k, info);
     else
-        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: The diagonal element %d is zero, the inversion could not be "
+        cg_error_set(CG_ERR_LINALG, "linalg.inv: The diagonal element %d is zero, the inversion could not be "
                      "completed because the input matrix is singular.", info);
 }
 
@@ -411,10 +411,10 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
 /* gesdd's info as PyTorch reports it: < 0 is LAPACK's complaint about a NaN */
 static int svd_error(int info) {
     if (info < 0)
-        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix "
+        cg_error_set(CG_ERR_LINALG, "linalg.svd: The algorithm failed to converge because the input matrix "
                      "contained non-finite values.");
     else
-        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix is "
+        cg_error_set(CG_ERR_LINALG, "linalg.svd: The algorithm failed to converge because the input matrix is "
                      "ill-conditioned or has too many repeated singular values (error code: %d).", info);
     return -1;
 }

@@ -68,14 +68,14 @@ def close(a, b, rtol, what):
 
 
 def same_error(fn):
-    """fn(lib) raises the same exception type (torch's LinAlgError is a
-    RuntimeError) and message in cgrad as in torch."""
+    """fn(lib) raises the same exception type (torch.linalg.LinAlgError:
+    cgrad.linalg.LinAlgError) and message in cgrad as in torch."""
     torch = torch_or_skip()
     with pytest.raises(Exception) as t_err:
         fn(torch)
     with pytest.raises(Exception) as c_err:
         fn(cgrad)
-    want = RuntimeError if isinstance(t_err.value, RuntimeError) else type(t_err.value)
+    want = cgrad.linalg.LinAlgError if type(t_err.value) is torch.linalg.LinAlgError else type(t_err.value)
     assert type(c_err.value) is want, (c_err.value, t_err.value)
     assert str(c_err.value) == str(t_err.value)
 
@@ -396,6 +396,27 @@ def test_matrix_errors(k):
 
 # ---------------------------------------------------------------- inverse, det, slogdet, logdet
 
+LINALG_ERRORS = [
+    lambda m: m.linalg.inv(m.zeros(3, 3)),
+    lambda m: m.inverse(m.stack([m.eye(2), m.zeros(2, 2)])),
+    lambda m: m.matrix_power(m.zeros(2, 2, dtype=m.float64), -2),
+    lambda m: m.linalg.pinv(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
+]
+
+
+@pytest.mark.parametrize("k", range(len(LINALG_ERRORS)))
+def test_linalg_error_is_a_runtime_error_as_torchs(k):
+    torch = torch_or_skip()
+    assert issubclass(cgrad.linalg.LinAlgError, RuntimeError) and "LinAlgError" in cgrad.linalg.__all__
+    with pytest.raises(torch.linalg.LinAlgError):
+        LINALG_ERRORS[k](torch)
+    with pytest.raises(cgrad.linalg.LinAlgError) as err:
+        LINALG_ERRORS[k](cgrad)
+    assert type(err.value) is cgrad.linalg.LinAlgError and isinstance(err.value, RuntimeError)
+    assert repr(cgrad.linalg.LinAlgError) == "<class 'cgrad.linalg.LinAlgError'>"
+    same_error(LINALG_ERRORS[k])
+
+
 SQUARE_SHAPES = [(1, 1), (3, 3), (2, 4, 4), (2, 1, 3, 3), (0, 0), (2, 0, 0), (0, 3, 3)]
 
 
@@ -617,7 +638,7 @@ def test_matrix_exp_of_known_matrices():
 
 def test_linalg_namespace():
     assert sorted(cgrad.linalg.__all__) == [
-        "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
+        "LinAlgError", "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
     a = cgrad.tensor(draw((3, 3), 0, "well"))
     assert cgrad.linalg.matrix_power(a, 2).allclose(a @ a)
     assert cgrad.linalg.inv(a).allclose(cgrad.inverse(a))

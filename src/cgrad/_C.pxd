@@ -19,6 +19,7 @@ cdef extern from "cgrad.h" nogil:
         CG_ERR_MEMORY
         CG_ERR_NOTIMPL
         CG_ERR_EXTERNAL
+        CG_ERR_LINALG
 
     ctypedef struct cg_storage:
         int64_t refcount

@@ -1,9 +1,9 @@
 """cgrad.linalg: the part of torch.linalg cgrad implements."""
-from cgrad._C import det, matrix_exp, matrix_power, pinverse, slogdet
+from cgrad._C import LinAlgError, det, matrix_exp, matrix_power, pinverse, slogdet
 from cgrad._C import float32 as _float32
 from cgrad._C import inverse as inv
 
-__all__ = ["det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
+__all__ = ["LinAlgError", "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
 
 _EPS = {_float32: 1.1920928955078125e-07}  # float64's is the default
 
