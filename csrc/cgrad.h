@@ -516,7 +516,7 @@ cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double be
 cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha);
 cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha);
 cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b); /* dot, recorded as VdotBackward0 */
-/* The Kronecker product (any dims, up to CG_MAX_DIMS / 2). */
+/* The Kronecker product (any dims). */
 cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b);
 /* The p-norm of a - b (broadcast, promoted), as one node (DistBackward0). */
 cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p);

@@ -1182,25 +1182,78 @@ cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, do
 
 /* ---- kron ------------------------------------------------------------------------------------ */
 
+/* The shapes sa, sb under which a and b (of shapes na, nb, nd dims each)
+ * multiply, broadcasting, into kron's elements in order: (na_0, nb_0, na_1,
+ * nb_1, ...) with a's dims 1 in sb and b's 1 in sa, dropping the dims of
+ * size 1 and merging neighbours of the same operand. Their length, or -1
+ * when more than CG_MAX_DIMS remain. */
+static int kron_shapes(const int64_t *na, const int64_t *nb, int nd, int64_t *sa, int64_t *sb) {
+    int len = 0, last = -1; /* which operand the last dim is a's (0) or b's (1) */
+    for (int d = 0; d < nd; d++)
+        for (int k = 0; k < 2; k++) {
+            int64_t n = k ? nb[d] : na[d];
+            if (n == 1) continue;
+            if (last == k) {
+                (k ? sb : sa)[len - 1] *= n;
+                continue;
+            }
+            if (len == CG_MAX_DIMS) return -1;
+            sa[len] = k ? 1 : n, sb[len] = k ? n : 1, last = k, len++;
+        }
+    return len;
+}
+
+/* The int64 index of length n * m that repeats each of n rows m times in a
+ * row (k -> k / m), or with tile the n rows over and over (k -> k % n) */
+static cg_tensor *kron_index(int64_t n, int64_t m, bool tile) {
+    int64_t len = n * m;
+    cg_tensor *t = cg_empty(&len, 1, CG_INT64);
+    for (int64_t i = 0; t && i < len; i++) ((int64_t *)t->storage->data)[i] = tile ? i % n : i / m;
+    return t;
+}
+
+/* x.index_select(d, index), x released; NULL if either is */
+static cg_tensor *select_take(cg_tensor *x, int d, cg_tensor *index) {
+    cg_tensor *r = x && index ? cg_index_select(x, d, index) : NULL;
+    cg_tensor_release(x);
+    cg_tensor_release(index);
+    return r;
+}
+
+/* kron's two factors when their product needs more than CG_MAX_DIMS dims:
+ * a and b of shapes na, nb with each dim that both span spread over the
+ * result's (a's rows repeated, b's tiled), so they multiply in nd dims. */
+static int kron_spread(cg_tensor *a, cg_tensor *b, const int64_t *na, const int64_t *nb, int nd, cg_tensor **fa,
+                       cg_tensor **fb) {
+    *fa = cg_unsafe_view(a, na, nd), *fb = cg_unsafe_view(b, nb, nd);
+    for (int d = 0; d < nd && *fa && *fb; d++) {
+        if (na[d] == 1 || nb[d] == 1) continue; /* broadcasting does it */
+        *fa = select_take(*fa, d, kron_index(na[d], nb[d], false));
+        *fb = select_take(*fb, d, kron_index(nb[d], na[d], true));
+    }
+    return *fa && *fb ? 0 : -1;
+}
+
 /* out[i * b.shape + j] = a[i] * b[j]: a as (a0, 1, a1, 1, ...) times b as
  * (1, b0, 1, b1, ...), the shorter shape padded with leading 1s, then folded;
  * the reshapes are unsafe views, as PyTorch's (UnsafeViewBackward0). */
 cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b) {
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-    if (2 * nd > CG_MAX_DIMS) {
-        cg_error_set(CG_ERR_RUNTIME, "kron: inputs of at most %d dims are supported, got %d", CG_MAX_DIMS / 2, nd);
-        return NULL;
-    }
-    int64_t sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
+    int64_t na[CG_MAX_DIMS], nb[CG_MAX_DIMS], sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
     for (int d = 0; d < nd; d++) {
         int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
-        int64_t na = da >= 0 ? a->shape[da] : 1, nb = db >= 0 ? b->shape[db] : 1;
-        sa[2 * d] = na, sa[2 * d + 1] = 1;
-        sb[2 * d] = 1, sb[2 * d + 1] = nb;
-        out_shape[d] = na * nb;
+        na[d] = da >= 0 ? a->shape[da] : 1, nb[d] = db >= 0 ? b->shape[db] : 1;
+        out_shape[d] = na[d] * nb[d];
     }
-    cg_tensor *ea = cg_unsafe_view(a, sa, 2 * nd), *eb = ea ? cg_unsafe_view(b, sb, 2 * nd) : NULL;
-    cg_tensor *p = eb ? cg_mul(ea, eb) : NULL;
+    int len = kron_shapes(na, nb, nd, sa, sb);
+    cg_tensor *ea = NULL, *eb = NULL;
+    if (len >= 0) {
+        ea = cg_unsafe_view(a, sa, len);
+        eb = ea ? cg_unsafe_view(b, sb, len) : NULL;
+    } else {
+        kron_spread(a, b, na, nb, nd, &ea, &eb);
+    }
+    cg_tensor *p = ea && eb ? cg_mul(ea, eb) : NULL;
     cg_tensor *out = p ? cg_unsafe_view(p, out_shape, nd) : NULL;
     cg_tensor_release(ea);
     cg_tensor_release(eb);

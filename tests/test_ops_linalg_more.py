@@ -287,6 +287,40 @@ def test_kron(shapes, dtype):
     assert cgrad.kron(a, bt).equal(cgrad.kron(a, b)) and a.kron(b).equal(cgrad.kron(a, b))
 
 
+def graph_names(fn):
+    """The names of fn's result's nodes, breadth first, three levels deep."""
+    names, level = [], [fn.grad_fn]
+    for _ in range(3):
+        names.append(sorted(n.name() for n in level if n is not None))
+        level = [f for n in level if n is not None for f, _ in n.next_functions]
+    return names
+
+
+KRON_MANY_DIMS = [((2, 1, 2, 1, 3), (1, 2, 2, 3, 1)), ((2, 3), (1, 2, 1, 2, 2, 1, 2)),
+                  ((1, 2, 1, 2, 1, 2, 1, 2), (2, 1, 2, 1, 2, 1, 2, 1)), ((2, 2, 1, 2, 2), (2, 2, 3)),
+                  ((2, 2, 2, 2, 2), (2, 2, 2, 2, 2)), ((2, 1, 2, 2, 2, 3), (2, 3, 2, 2, 2)),
+                  ((0, 2, 2, 2, 2), (2, 2, 2, 2, 1))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", KRON_MANY_DIMS, ids=str)
+def test_kron_of_more_than_four_dims(shapes, dtype):
+    """Any number of dims, as torch; where the broadcast product fits in
+    cgrad's 8 dims (once its 1s are dropped), torch's graph node for node."""
+    torch = torch_or_skip()
+    arrays = [draw(s, k) for k, s in enumerate(shapes)]
+    out = compare(lambda m, a, b: m.kron(a, b), arrays, dtype)
+    ys = [lib.kron(*(lib.tensor(x, requires_grad=True) for x in arrays)) for lib in (cgrad, torch)]
+    assert ys[0].grad_fn.name() == "UnsafeViewBackward0" and graph_names(ys[0])[1] == ["MulBackward0"]
+    if sum(n != 1 for s in shapes for n in s) <= 8:
+        assert graph_names(ys[0]) == graph_names(ys[1])
+    for dt in ("int64", "bool"):
+        ints = [(x > 0).astype(dt) if dt == "bool" else np.round(x * 3).astype(dt) for x in arrays]
+        mine, theirs = cgrad.kron(*map(cgrad.tensor, ints)), torch.kron(*map(torch.tensor, ints))
+        assert mine.tolist() == theirs.tolist() and str(mine.dtype) == str(theirs.dtype).replace("torch", "cgrad")
+    assert tuple(out.shape) == tuple(np.kron(*arrays).shape)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [2, 1, 3, 0.5, math.inf, 0])
 @pytest.mark.parametrize("shapes", [((2, 3), (3,)), ((4,), (4,)), ((), (2, 2))], ids=str)
