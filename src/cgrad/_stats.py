@@ -159,6 +159,23 @@ class _NanmedianDim(Function):
         return cgrad.zeros(ctx.shape, dtype=grad.dtype).scatter(ctx.d, indices, grad), None, None, None
 
 
+def _all_nan_pick(n):
+    """The index torch's nanmedian(dim) gives a slice of n NaNs: the one its
+    selection of the first position leaves in front when all compare equal
+    (introselect: swap the middle to the front and pair off the rest from
+    both ends, on the front part, until three are left)."""
+    idx, end = list(range(n)), n
+    while end > 3:
+        mid = end // 2
+        idx[0], idx[mid] = idx[mid], idx[0]
+        lo, hi = 1, end - 1
+        while lo < hi:
+            idx[lo], idx[hi] = idx[hi], idx[lo]
+            lo, hi = lo + 1, hi - 1
+        end = lo
+    return idx[0]
+
+
 def nanmedian(input, dim=_NO, keepdim=_NO):
     """nanmedian(): the lower middle of the numbers, ignoring NaNs (NaN when
     all are), with the gradient shared by the elements equal to it;
@@ -182,6 +199,9 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
         order = s.argsort(d)  # stable, NaN last: among equals the earlier position, as torch picks
         k = (((~s.isnan()).sum(d, keepdim=True) - 1) // 2).clamp(min=0)
         indices = order.gather(d, k)
+        all_nan = s.isnan().all(d, keepdim=True)
+        if bool(all_nan.any()):
+            indices = indices.masked_fill(all_nan, _all_nan_pick(s.shape[d]))
     if x.dim() == 0 or not keepdim:
         indices_out = indices.reshape(()) if x.dim() == 0 else indices.squeeze(d)
     else:
