@@ -662,17 +662,27 @@ static void product(int kind, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
 
 /* ---- checks ------------------------------------------------------------------------ */
 
-static int check_dtypes(const cg_tensor *a, const cg_tensor *b) {
-    if (a->dtype != b->dtype) {
+/* PyTorch's checks that a product of the kind (MM, BMM, MV, DOT) can take
+ * a's and b's dtypes, each kernel's in its words. */
+static int check_dtypes(const cg_tensor *a, const cg_tensor *b, int kind) {
+    static const char *cpp_names[] = {"float", "double", "long int", "bool"};
+    static const char *kernels[] = {"addmm_impl_cpu_", "bmm", "addmv_impl_cpu", "dot"};
+    const char *na = cg_dtype_torch_name((cg_dtype)a->dtype), *nb = cg_dtype_torch_name((cg_dtype)b->dtype);
+    if (a->dtype != b->dtype && kind == MM)
         cg_error_set(CG_ERR_RUNTIME, "expected m1 and m2 to have the same dtype, but got: %s != %s",
-                     cg_dtype_name((cg_dtype)a->dtype), cg_dtype_name((cg_dtype)b->dtype));
-        return -1;
-    }
-    if (a->dtype == CG_BOOL) {
-        cg_error_set(CG_ERR_RUNTIME, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
-        return -1;
-    }
-    return 0;
+                     cpp_names[a->dtype], cpp_names[b->dtype]);
+    else if (a->dtype != b->dtype && kind == BMM)
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", na, nb);
+    else if (a->dtype != b->dtype && kind == MV) /* the result takes the vector's dtype */
+        cg_error_set(CG_ERR_RUNTIME, "addmv input tensors must have the same dtype, but got %s, %s, and %s", nb, na,
+                     nb);
+    else if (a->dtype != b->dtype)
+        cg_error_set(CG_ERR_RUNTIME, "dot : expected both vectors to have same dtype, but found %s and %s", na, nb);
+    else if (a->dtype == CG_BOOL)
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for 'Bool'", kernels[kind]);
+    else
+        return 0;
+    return -1;
 }
 
 static int check_ndim(const cg_tensor *t, int want, const char *what) {
@@ -728,7 +738,7 @@ static int mm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mm_op = {"MmBackward0", mm_backward, NULL};
 
 cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b)) return NULL;
+    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b, MM)) return NULL;
     if (a->shape[1] != b->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
                      (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
@@ -748,7 +758,7 @@ static int bmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op bmm_op = {"BmmBackward0", bmm_backward, NULL};
 
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b)) return NULL;
+    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b, BMM)) return NULL;
     if (b->shape[0] != a->shape[0] || b->shape[1] != a->shape[2]) {
         cg_error_set(CG_ERR_RUNTIME,
                      "Expected size for first two dimensions of batch2 tensor to be: [%lld, %lld] but got: "
@@ -972,7 +982,7 @@ static int mv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mv_op = {"MvBackward0", mv_backward, NULL};
 
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
-    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v)) return NULL;
+    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v, MV)) return NULL;
     if (a->shape[1] != v->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "size mismatch, got input (%lld), mat (%lldx%lld), vec (%lld)",
                      (long long)a->shape[0], (long long)a->shape[0], (long long)a->shape[1],
@@ -999,7 +1009,7 @@ static cg_tensor *dot_as(const cg_op *op, cg_tensor *a, cg_tensor *b) {
         cg_error_set(CG_ERR_RUNTIME, "1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
         return NULL;
     }
-    if (check_dtypes(a, b)) return NULL;
+    if (check_dtypes(a, b, DOT)) return NULL;
     if (a->shape[0] != b->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME,
                      "inconsistent tensor size, expected tensor [%lld] and src [%lld] to have the same number "
@@ -1396,7 +1406,9 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
                      da, db);
         return NULL;
     }
-    if (check_dtypes(a, b)) return NULL;
+    /* the product torch's matmul folds into decides the error */
+    int kind = da == 1 && db == 1 ? DOT : db == 1 ? MV : db == 2 ? MM : BMM;
+    if (check_dtypes(a, b, kind)) return NULL;
     if (da == 1 && db == 1) return cg_dot(a, b);
     if (da == 2 && db == 1) return cg_mv(a, b);
     if (da == 2 && db == 2) return cg_mm(a, b);

@@ -256,6 +256,25 @@ def test_product_errors(k):
     same_error(PRODUCT_ERRORS[k])
 
 
+MATMUL_SHAPES = [((2,), (2,)), ((2, 2), (2,)), ((2,), (2, 2)), ((2, 2), (2, 2)), ((3, 2, 2), (2, 2)),
+                 ((3, 2, 2), (2,)), ((2,), (3, 2, 2)), ((2, 2), (3, 2, 2)), ((1, 3, 2, 2), (3, 2, 2))]
+DTYPE_PAIRS = [("bool", "bool"), ("float32", "float64"), ("int64", "float32"), ("float64", "int64")]
+
+
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=str)
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul_dtype_errors_are_those_of_the_product_it_folds_into(shapes, dtypes):
+    same_error(lambda m: m.matmul(*(m.ones(s, dtype=getattr(m, d)) for s, d in zip(shapes, dtypes))))
+
+
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=str)
+@pytest.mark.parametrize("name,shapes", [("mm", ((2, 2), (2, 2))), ("bmm", ((1, 2, 2), (1, 2, 2))),
+                                         ("mv", ((2, 2), (2,))), ("dot", ((2,), (2,))), ("inner", ((2,), (2,))),
+                                         ("vdot", ((2,), (2,)))])
+def test_product_dtype_errors(name, shapes, dtypes):
+    same_error(lambda m: getattr(m, name)(*(m.ones(s, dtype=getattr(m, d)) for s, d in zip(shapes, dtypes))))
+
+
 # ---------------------------------------------------------------- inner, vdot, kron, dist
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -264,6 +283,16 @@ def test_product_errors(k):
 def test_inner(shapes, dtype):
     compare(lambda m, a, b: m.inner(a, b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
     compare(lambda m, a, b: a.inner(b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 3), (4, 3))], ids=str)
+def test_inner_graph_and_bool_error(shapes):
+    """1-D by 1-D is a dot product, as torch's; its error for bool says so."""
+    torch = torch_or_skip()
+    ys = [lib.inner(*(lib.tensor(draw(s, k), requires_grad=True) for k, s in enumerate(shapes)))
+          for lib in (cgrad, torch)]
+    assert graph_names(ys[0])[:2] == graph_names(ys[1])[:2]
+    same_error(lambda m: m.inner(*(m.ones(s, dtype=m.bool) for s in shapes)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -420,6 +449,7 @@ MATRIX_ERRORS += [
     lambda m: m.inverse(m.stack([m.eye(3), m.tensor([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]])]).reshape(1, 2, 3, 3)),
     lambda m: m.linalg.inv(m.zeros(3, 3)),
     lambda m: m.linalg.matrix_power(m.zeros(2, 3), 1),
+    lambda m: m.matrix_power(m.ones(2, 2, dtype=m.bool), 2),
 ]
 
 

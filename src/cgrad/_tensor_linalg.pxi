@@ -98,6 +98,8 @@ def inner(input, other):
                            f"{list(a.shape)} and {list(b.shape)}")
     if a.t.dtype != b.t.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    if a.t.ndim == 1 and b.t.ndim == 1:  # a dot product, viewed, as PyTorch's
+        return wrap(cg_dot(a.t, b.t)).view(())
     sa, sb = tuple(a.shape)[:a.t.ndim - 1], tuple(b.shape)[:b.t.ndim - 1]
     out = a.reshape(math.prod(sa), k) @ b.reshape(math.prod(sb), k).T
     return out.reshape(sa + sb)
