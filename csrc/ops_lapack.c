@@ -73,8 +73,16 @@ static void singular_error(const cg_tensor *a, int64_t k, int info) {
 
 /* ---- inverse ------------------------------------------------------------------------------- */
 
+/* Whether the n x n matrix at p (float or double) holds a NaN */
+static bool matrix_has_nan(const void *p, bool f32, int64_t nn) {
+    for (int64_t i = 0; i < nn; i++)
+        if (f32 ? isnan(((const float *)p)[i]) : isnan(((const double *)p)[i])) return true;
+    return false;
+}
+
 /* Solves A X = I for each matrix; X lands column-major in x (contiguous,
- * zeroed, a's shape). Errors on a singular matrix. */
+ * zeroed, a's shape), all NaN for a matrix holding a NaN, as PyTorch's.
+ * Errors on a singular matrix. */
 static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
     int n = (int)a->shape[a->ndim - 1], info = 0;
     int64_t batch = batch_of(a), nn = (int64_t)n * n;
@@ -83,15 +91,15 @@ static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
     bool f32 = a->dtype == CG_FLOAT32;
     for (int64_t k = 0; k < batch && info == 0; k++) {
         int m = n, nrhs = n, lda = n > 0 ? n : 1, ldb = lda;
-        if (f32) {
-            float *b = (float *)x->storage->data + k * nn;
-            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0f;
-            scipy_sgesv_(&m, &nrhs, (float *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
-        } else {
-            double *b = (double *)x->storage->data + k * nn;
-            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0;
-            scipy_dgesv_(&m, &nrhs, (double *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
-        }
+        char *ck = c->storage->data + k * nn * (f32 ? 4 : 8), *xk = x->storage->data + k * nn * (f32 ? 4 : 8);
+        bool nan = matrix_has_nan(ck, f32, nn);
+        for (int64_t i = 0; i < nn; i++) /* the identity, or NaN */
+            if (nan || i % (n + 1) == 0) {
+                if (f32) ((float *)xk)[i] = nan ? NAN : 1.0f;
+                else ((double *)xk)[i] = nan ? NAN : 1.0;
+            }
+        if (!nan && f32) scipy_sgesv_(&m, &nrhs, (float *)ck, &lda, piv, (float *)xk, &ldb, &info);
+        if (!nan && !f32) scipy_dgesv_(&m, &nrhs, (double *)ck, &lda, piv, (double *)xk, &ldb, &info);
         if (info > 0) singular_error(a, k, info);
     }
     free(piv);

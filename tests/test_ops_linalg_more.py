@@ -609,6 +609,16 @@ def test_det_higher_order_finite_differences_at_singular_matrices():
     assert gradgradcheck(cgrad.det, (a,))  # (a first order only computed is 0 where det is 0, as torch's)
 
 
+def test_inverse_of_a_matrix_with_a_nan_is_nan():
+    torch = torch_or_skip()
+    for where in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        a = np.stack([draw((2, 2), 0, "well"), np.array([[1.0, 2.0], [3.0, 4.0]])])
+        a[(1,) + where] = math.nan
+        mine, theirs = cgrad.inverse(cgrad.tensor(a)).numpy(), torch.inverse(torch.tensor(a)).numpy()
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, equal_nan=True)
+        assert np.isnan(mine[1]).all()
+
+
 def test_nan_matrices():
     torch = torch_or_skip()
     a = [[math.nan, 1.0], [2.0, 3.0]]
