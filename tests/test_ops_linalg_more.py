@@ -701,6 +701,18 @@ def test_matrix_exp(shape, scale, dtype):
     compare(lambda m, x: m.linalg.matrix_exp(x), [a], dtype, rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_exp_of_non_finite_matrices(dtype):
+    """A matrix with a NaN or an infinity gives NaN, as torch's; the others of
+    its batch are exact still, however large."""
+    big = draw((3, 3), 1) * 20
+    for bad in (math.inf, -math.inf, math.nan):
+        a = np.stack([big, np.full((3, 3), bad), draw((3, 3), 2)])
+        a[1, 0, 0] = 1.0
+        compare(lambda m, x: m.matrix_exp(x), [a], dtype, rtol=1e-4 if dtype == "float32" else 1e-9, second=False)
+        compare(lambda m, x: m.linalg.matrix_exp(x), [a[1]], dtype, second=False)
+
+
 def test_matrix_exp_of_known_matrices():
     rot = cgrad.matrix_exp(cgrad.tensor([[0.0, -math.pi / 2], [math.pi / 2, 0.0]], dtype=cgrad.float64))
     np.testing.assert_allclose(rot.numpy(), [[0.0, -1.0], [1.0, 0.0]], atol=1e-14)

@@ -254,7 +254,12 @@ def matrix_exp(input):
     if a.numel() == 0:
         return a.clone()
     with no_grad():
-        norm1 = a.abs().sum(a.t.ndim - 2).max().item()  # the largest 1-norm in the batch
+        norms = a.abs().sum(a.t.ndim - 2).amax(-1)  # each matrix's 1-norm
+        bad = ~norms.isfinite()
+    if bad.any():  # a NaN or an infinity in a matrix: its result and gradient are NaN, as torch's
+        bad = bad.unsqueeze(-1).unsqueeze(-1)
+        return where(bad, a.masked_fill(~bad, 0) * float("nan"), matrix_exp(a.masked_fill(bad, 0)))
+    norm1 = norms.max().item()  # the largest in the batch
     s = max(0, math.ceil(math.log2(norm1 / _THETA13))) if norm1 > _THETA13 else 0
     x = a / (2.0 ** s) if s else a
     b = _PADE13
