@@ -529,8 +529,8 @@ cg_tensor *cg_linalg_inv(cg_tensor *a);
 cg_tensor *cg_linalg_det(cg_tensor *a);
 int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet);
 /* The pseudo-inverse of each matrix (any shape) by its SVD, the singular
- * values at most rcond times the largest taken as 0. */
-cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond);
+ * values at most max(atol, rtol times the largest) taken as 0. */
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -392,10 +392,10 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
 /* The pseudo-inverse of one matrix by its SVD: a row-major m x n A is a
  * column-major B = A^T (r = n rows, c = m columns); with B = U S V^T, pinv(B)
  * = V S^+ U^T (c x r, column-major) reads row-major as pinv(A). S^+ inverts
- * the singular values above rcond * max(S) and zeroes the others. `a` is
+ * the singular values above max(atol, rtol * max(S)) and zeroes the others. `a` is
  * overwritten; `ws` holds r*k + k*c + k elements, k = min(r, c). */
 #define CG_PINV_ONE(T, gesdd)                                                                          \
-    static int pinv_one_##T(T *a, int r, int c, double rcond, T *out, T *ws, int *iwork) {            \
+    static int pinv_one_##T(T *a, int r, int c, double atol, double rtol, T *out, T *ws, int *iwork) { \
         int k = r < c ? r : c, lda = r, ldu = r, ldvt = k, lwork = -1, info = 0;                      \
         T *u = ws, *vt = u + (int64_t)r * k, *s = vt + (int64_t)k * c, query;                          \
         gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, &query, &lwork, iwork, &info, 1);           \
@@ -405,7 +405,7 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
         gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork, &info, 1);             \
         free(work);                                                                                    \
         if (info != 0) return svd_error(info);                                                         \
-        double cut = rcond * (k > 0 ? s[0] : 0); /* s is sorted, largest first */                      \
+        double cut = fmax(atol, rtol * (k > 0 ? s[0] : 0)); /* s is sorted, largest first */           \
         for (int l = 0; l < k; l++) s[l] = (double)s[l] > cut ? (T)1 / s[l] : 0;                       \
         for (int j = 0; j < r; j++)                                                                    \
             for (int i = 0; i < c; i++) { /* pinv(B)[i, j] = sum_l V[i, l] S^+[l] U[j, l] */           \
@@ -431,7 +431,7 @@ CG_PINV_ONE(float, scipy_sgesdd_)
 CG_PINV_ONE(double, scipy_dgesdd_)
 
 /* pinv of each m x n matrix of a (n x m results), without recording. */
-static cg_tensor *pinv_raw(cg_tensor *a, double rcond) {
+static cg_tensor *pinv_raw(cg_tensor *a, double atol, double rtol) {
     int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
     int64_t batch = batch_of(a), mn = (int64_t)m * n;
     int64_t shape[CG_MAX_DIMS];
@@ -447,8 +447,8 @@ static cg_tensor *pinv_raw(cg_tensor *a, double rcond) {
     if (out && (!ws || !iwork)) cg_error_set(CG_ERR_MEMORY, "out of memory");
     for (int64_t b = 0; rc == 0 && k > 0 && b < batch; b++) {
         char *src = cg_ptr(copy) + b * mn * (int64_t)es, *dst = (char *)out->storage->data + b * mn * (int64_t)es;
-        rc = f32 ? pinv_one_float((float *)src, n, m, rcond, (float *)dst, ws, iwork)
-                 : pinv_one_double((double *)src, n, m, rcond, (double *)dst, ws, iwork);
+        rc = f32 ? pinv_one_float((float *)src, n, m, atol, rtol, (float *)dst, ws, iwork)
+                 : pinv_one_double((double *)src, n, m, atol, rtol, (double *)dst, ws, iwork);
     }
     free(ws);
     free(iwork);
@@ -512,7 +512,7 @@ static int pinv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op pinv_op = {"LinalgPinvBackward0", pinv_backward, NULL};
 
-cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol) {
     if (a->ndim < 2 || (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64)) {
         char shape[160];
         cg_error_set(CG_ERR_RUNTIME, "linalg.pinv(%s{%s}): expected a tensor with 2 or more dimensions of float, "
@@ -526,7 +526,7 @@ cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
     }
     int on = cg_is_grad_enabled();
     cg_set_grad_enabled(0);
-    cg_tensor *out = pinv_raw(a, rcond);
+    cg_tensor *out = pinv_raw(a, atol, rtol);
     cg_set_grad_enabled(on);
     return record_one(&pinv_op, out, a, a, out);
 }

@@ -675,6 +675,19 @@ def test_pinverse_of_rank_deficient_matrices(dtype):
     assert out.shape == (2, 3) and not out.any()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [dict(atol=0.01), dict(atol=0.0), dict(atol=0.01, rtol=0.5), dict(atol=3.0),
+                                dict(atol=1e-9, rtol=0.0), dict(atol=2)], ids=str)
+def test_pinv_tolerances(kw, dtype):
+    """atol and rtol as torch's: values at most max(atol, rtol * largest)
+    count as 0; with atol > 0 alone, rtol is 0."""
+    a = np.array([[1.0, 2.0], [2.0, 4.001]])
+    batch = np.stack([a, draw((2, 2), 3), 1e-3 * draw((2, 2), 4)])
+    rtol = 1e-3 if dtype == "float32" else 1e-7
+    compare(lambda m, x: m.linalg.pinv(x, **kw), [batch], dtype, rtol=rtol, second=False)
+    compare(lambda m, x: m.linalg.pinv(x, **kw), [draw((3, 4), 5)], dtype, rtol=rtol)
+
+
 PINV_ERRORS = [
     lambda m: m.pinverse(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
     lambda m: m.pinverse(m.randn(3)),

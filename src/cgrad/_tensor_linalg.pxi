@@ -232,7 +232,13 @@ def pinverse(input, rcond=1e-15):
     cdef _TensorBase a = tensor_arg(input, "pinverse", "input", 1)
     if isinstance(rcond, bool) or not isinstance(rcond, (int, float)):
         raise TypeError(f"pinverse(): argument 'rcond' must be float, not {type(rcond).__name__}")
-    return wrap(cg_linalg_pinv(a.t, rcond))
+    return wrap(cg_linalg_pinv(a.t, 0.0, rcond))
+
+
+def _linalg_pinv(input, double atol, double rtol):
+    """pinv with singular values at most max(atol, rtol times the largest)
+    taken as 0 (cgrad.linalg.pinv fills in PyTorch's defaults)."""
+    return wrap(cg_linalg_pinv(tensor_arg(input, "linalg_pinv", "input", 1).t, atol, rtol))
 
 
 # Higham's (2005) Pade [13/13] coefficients and the 1-norm up to which it needs no scaling
