@@ -359,10 +359,13 @@ cg_tensor *cg_linalg_det(cg_tensor *a) { return det_recorded(a, &det_op); }
 static cg_tensor *det_exact(cg_tensor *a) { return det_recorded(a, &det_exact_op); }
 
 static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d log|det A|/dA = A^-T; not finite where A is singular (A in slot 0, sign in 1) */
+    /* d log|det A|/dA = A^-T; not finite where A is singular. The sign's
+     * gradient is 0, none at all when it alone has one, as PyTorch's
+     * (A in slot 0, the sign in 1) */
+    if (!gout[1]) return 0;
     cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL, *z = s ? below(s, 0) : NULL;
     cg_tensor *it = z ? inverse_t_where(a, z) : NULL, *as = it ? cg_abs(s) : NULL;
-    cg_tensor *gs = as ? cg_div(gout[0], as) : NULL; /* g / 0 where singular */
+    cg_tensor *gs = as ? cg_div(gout[1], as) : NULL; /* g / 0 where singular */
     gin[0] = gs ? scale_matrices(gs, it) : NULL;
     cg_tensor *tmp[6] = {a, s, z, it, as, gs};
     for (int k = 0; k < 6; k++) cg_tensor_release(tmp[k]);
@@ -370,11 +373,23 @@ static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op slogdet_op = {"LinalgSlogdetBackward0", slogdet_backward, NULL};
 
+/* One node for both results, as PyTorch's: the sign is output 0, log|det| 1. */
+static int record_slogdet(cg_tensor *a, cg_tensor *sign, cg_tensor *logabsdet) {
+    cg_node *n = cg_node_new(&slogdet_op, &a, 1, 2);
+    if (!n) return -1;
+    cg_set_history(sign, n, 0);
+    cg_set_history(logabsdet, n, 1);
+    int rc = cg_save(n, 0, a, false) || cg_save(n, 1, sign, true) ? -1 : 0;
+    cg_node_release(n);
+    return rc;
+}
+
 int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet) {
     cg_tensor *s = NULL, *l = NULL;
     if (check_square(a, "linalg.slogdet") || det_raw(a, NULL, &s, &l)) return -1;
-    if (!(l = record_one(&slogdet_op, l, a, a, s))) {
+    if (cg_any_requires_grad(&a, 1) && record_slogdet(a, s, l)) {
         cg_tensor_release(s);
+        cg_tensor_release(l);
         return -1;
     }
     *sign = s;

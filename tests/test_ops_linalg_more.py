@@ -529,9 +529,20 @@ def test_slogdet_is_a_named_tuple():
     assert ours.sign.item() == theirs.sign.item() and ours[0].item() == theirs[0].item()
     np.testing.assert_allclose(ours.logabsdet.item(), theirs.logabsdet.item(), rtol=1e-12)
     assert not ours.sign.requires_grad
-    sign, logabsdet = cgrad.slogdet(cgrad.tensor(a, requires_grad=True))
-    assert not sign.requires_grad and logabsdet.requires_grad
     assert "slogdet(\nsign=" in repr(ours)
+
+
+def test_slogdet_sign_and_logabsdet_share_one_node():
+    """As torch's: the sign is the node's first output, with no gradient of
+    its own (none at all when it alone is differentiated)."""
+    torch = torch_or_skip()
+    for lib in (cgrad, torch):
+        x = lib.tensor(draw((2, 3, 3)), requires_grad=True)
+        sign, logabsdet = lib.linalg.slogdet(x)
+        assert sign.requires_grad and sign.grad_fn.name() == "LinalgSlogdetBackward0"
+        assert sign.grad_fn == logabsdet.grad_fn
+        assert lib.autograd.grad(sign.sum(), x, allow_unused=True, retain_graph=True) == (None,)
+    compare(lambda m, x: m.slogdet(x)[0] * 2 + m.slogdet(x)[1], [draw((2, 3, 3))])
 
 
 SINGULAR = [
