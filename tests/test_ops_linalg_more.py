@@ -419,6 +419,15 @@ def test_matrix_power(shape, n, dtype):
     compare(lambda m, a: a.mT.matrix_power(n), [draw(shape, 0, "well")], dtype, rtol=rtol)
 
 
+def test_matrix_power_graph_is_torchs():
+    """n = -1 is the inverse itself, n = 1 a copy of input."""
+    torch = torch_or_skip()
+    for n in (-1, 1, 2, 3):
+        ys = [lib.linalg.matrix_power(lib.tensor(draw((2, 3, 3), 0, "well"), requires_grad=True), n)
+              for lib in (cgrad, torch)]
+        assert graph_names(ys[0]) == graph_names(ys[1]), n
+
+
 def test_matrix_power_int64():
     torch = torch_or_skip()
     a = [[1, 2], [3, 4]]

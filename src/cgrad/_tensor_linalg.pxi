@@ -155,14 +155,13 @@ def matrix_power(input, n):
     if n == 0:  # the identity, written over a copy of input: a zero gradient, as PyTorch
         k = a.t.shape[a.t.ndim - 1]
         return a.clone().copy_(eye(k, dtype=a.dtype).expand(tuple(a.shape)))
-    if n < 0:
-        a, n = inverse(a), -n
-    result, base = None, a
+    base = inverse(a) if n < 0 else a
+    result, n = None, abs(n)
     while True:  # binary powers: a^n = prod of a^(2^k) over n's set bits
         if n & 1:
             result = base if result is None else result @ base
         n >>= 1
-        if not n:
+        if not n:  # input itself is returned as a copy, as PyTorch's
             return result.clone() if result is a else result
         base = base @ base
 
