@@ -734,6 +734,16 @@ def test_matrix_exp(shape, scale, dtype):
     compare(lambda m, x: m.linalg.matrix_exp(x), [a], dtype, rtol=rtol)
 
 
+def test_matrix_exp_is_one_node_as_torchs():
+    torch = torch_or_skip()
+    for shape in ((3, 3), (2, 4, 4), (1, 1), (2, 0, 0)):
+        ys = [lib.matrix_exp(lib.tensor(draw(shape, 3), requires_grad=True)) for lib in (cgrad, torch)]
+        assert graph_names(ys[0]) == graph_names(ys[1]), shape
+        assert ys[0].grad_fn.name() == "LinalgMatrixExpBackward0"
+    a = cgrad.tensor(draw((2, 3, 3), 4), requires_grad=True)
+    assert gradgradcheck(cgrad.linalg.matrix_exp, (a,))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_matrix_exp_of_non_finite_matrices(dtype):
     """A matrix with a NaN or an infinity gives NaN, as torch's; the others of

@@ -1,12 +1,12 @@
-"""Statistics, scatter_reduce, prelu and the remaining random fills, written
-as compositions of cgrad's ops: values and gradients are torch's, and the
+"""Statistics, scatter_reduce, prelu, matrix_exp's node and the remaining
+random fills, written as compositions of cgrad's ops: values and gradients are torch's, and the
 grad_fn is the composition's last op. Tensor's methods of these names call
 the functions here."""
 import math
 import warnings
 
 import cgrad
-from cgrad._C import (Tensor, _scatter_reduce_raw, _stream_number as _num, _unique_consecutive_history, bool_,
+from cgrad._C import (Tensor, _matrix_exp_pade, _scatter_reduce_raw, _stream_number as _num, _unique_consecutive_history, bool_,
                       float32, float64, int64, return_types)
 from cgrad.autograd.function import Function
 
@@ -207,6 +207,32 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
     else:
         indices_out = indices
     return return_types.nanmedian(_NanmedianDim.apply(s, d, (indices,), tuple(indices_out.shape)), indices_out)
+
+
+# ---- matrix_exp ----------------------------------------------------------------------------
+
+class _MatrixExp(Function):
+    """exp(A), one node as PyTorch's. d exp(A) applied backwards to g is the
+    derivative of exp at A^T in the direction g: the upper right block of
+    exp([[A^T, g], [0, A^T]]), itself differentiable the same way."""
+    _node_name = "LinalgMatrixExpBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _matrix_exp_pade(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        n, at = a.shape[-1], a.mT
+        upper = cgrad.cat([at, grad], -1)
+        lower = cgrad.cat([cgrad.zeros_like(at), at], -1)
+        return matrix_exp(cgrad.cat([upper, lower], -2))[..., :n, n:]
+
+
+def matrix_exp(a):
+    return _MatrixExp.apply(a)
 
 
 # ---- cov, corrcoef -------------------------------------------------------------------------

@@ -247,14 +247,19 @@ _THETA13 = 5.371920351148152
 
 
 def matrix_exp(input):
-    """exp(A) of each square matrix of input, by scaling and squaring with a
-    Pade [13/13] approximant: exp(A) = r(A / 2^s)^(2^s). The gradient is the
-    composition's."""
+    """exp(A) of each square matrix of input, recorded as one node as
+    PyTorch's (cgrad._stats: its gradient is matrix_exp's again)."""
     cdef _TensorBase a = tensor_arg(input, "matrix_exp", "input", 1)
     _check_square(a, "linalg.matrix_exp")
     if not a.is_floating_point():
         raise RuntimeError(f"linalg.matrix_exp: Expected a floating point or complex tensor as input. "
                            f"Got {_type_name(a)}")
+    return stats_op("matrix_exp")(a)
+
+
+def _matrix_exp_pade(_TensorBase a):
+    """exp(A) of each square floating matrix of a, by scaling and squaring
+    with a Pade [13/13] approximant: exp(A) = r(A / 2^s)^(2^s)."""
     k = a.t.shape[a.t.ndim - 1]
     if a.numel() == 0:
         return a.clone()
@@ -263,7 +268,7 @@ def matrix_exp(input):
         bad = ~norms.isfinite()
     if bad.any():  # a NaN or an infinity in a matrix: its result and gradient are NaN, as torch's
         bad = bad.unsqueeze(-1).unsqueeze(-1)
-        return where(bad, a.masked_fill(~bad, 0) * float("nan"), matrix_exp(a.masked_fill(bad, 0)))
+        return where(bad, a.masked_fill(~bad, 0) * float("nan"), _matrix_exp_pade(a.masked_fill(bad, 0)))
     norm1 = norms.max().item()  # the largest in the batch
     s = max(0, math.ceil(math.log2(norm1 / _THETA13))) if norm1 > _THETA13 else 0
     x = a / (2.0 ** s) if s else a
