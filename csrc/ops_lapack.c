@@ -267,7 +267,8 @@ static cg_tensor *checkerboard(int64_t n, cg_dtype dtype) {
 
 /* The cofactors of each matrix of a: C_ij = (-1)^(i+j) det(A without row i
  * and column j), recorded. They are det(A) A^-T where A is invertible and
- * stay exact (and differentiable) where it is not. */
+ * stay exact (and differentiable) where it is not. n^2 determinants of
+ * order n - 1: O(n^5), taken only for (nearly) singular matrices. */
 static cg_tensor *cofactors(cg_tensor *a) {
     int64_t n = a->shape[a->ndim - 1], m = n - 1, b = batch_of(a); /* n > 0 */
     int64_t flat[3] = {b, n, n}, ipjq[5] = {b, n, m, n, m}, perm[5] = {0, 1, 3, 2, 4}; /* to [b, i, j, p, q] */

@@ -767,7 +767,59 @@ def test_matrix_exp_of_known_matrices():
 
 def test_linalg_namespace():
     assert sorted(cgrad.linalg.__all__) == [
-        "LinAlgError", "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
+        "LinAlgError", "det", "inv", "matrix_exp", "matrix_norm", "matrix_power", "pinv", "slogdet", "vector_norm"]
     a = cgrad.tensor(draw((3, 3), 0, "well"))
     assert cgrad.linalg.matrix_power(a, 2).allclose(a @ a)
     assert cgrad.linalg.inv(a).allclose(cgrad.inverse(a))
+
+
+# ---------------------------------------------------------------- vector_norm, matrix_norm
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [(), (1, -1), (math.inf, (0, 2), True), (0,), (-1, 1), (3.5, ()), (-math.inf, 0),
+                                  (2, None, True), (0.5, (1, 2))], ids=str)
+def test_vector_norm(args, dtype):
+    a = draw((2, 3, 4), 6)
+    out = compare(lambda m, x: m.linalg.vector_norm(x, *args), [a], dtype, rtol=1e-4 if dtype == "float32" else None)
+    assert out.grad_fn.name() == "LinalgVectorNormBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [(), (1,), (-1,), (math.inf,), (-math.inf, (-2, -1), True), ("fro", (0, 2)),
+                                  (1, (2, 0)), (math.inf, (0, 1), True), (-1, (1, 0))], ids=str)
+def test_matrix_norm(args, dtype):
+    torch = torch_or_skip()
+    a = draw((2, 3, 4), 7)
+    compare(lambda m, x: m.linalg.matrix_norm(x, *args), [a], dtype, rtol=1e-4 if dtype == "float32" else None)
+    ys = [lib.linalg.matrix_norm(lib.tensor(a, requires_grad=True), *args) for lib in (cgrad, torch)]
+    assert graph_names(ys[0]) == graph_names(ys[1])
+
+
+NORM_ERRORS = [
+    lambda m: m.linalg.vector_norm(m.ones(2, dtype=m.int64)),
+    lambda m: m.linalg.vector_norm(m.ones(2), "fro"),
+    lambda m: m.linalg.vector_norm(m.ones(2, 2), dim=3),
+    lambda m: m.linalg.vector_norm(m.ones(2, 2), 2, (0, 0)),
+    lambda m: m.linalg.vector_norm(m.zeros(0, 2), math.inf),
+    lambda m: m.linalg.vector_norm(m.zeros(0, 2), -1),
+    lambda m: m.linalg.vector_norm(m.zeros(2, 0), -2.5, 1),
+    lambda m: m.linalg.matrix_norm(m.ones(2), 1),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 3),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), "abc"),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2, dtype=m.int64)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0, 0)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0, 5)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0,)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(NORM_ERRORS)))
+def test_norm_errors(k):
+    same_error(NORM_ERRORS[k])
+
+
+def test_norms_of_empty_tensors():
+    compare(lambda m, x: m.linalg.vector_norm(x, math.inf, 1), [np.zeros((0, 2))])
+    compare(lambda m, x: m.linalg.vector_norm(x, 0), [np.zeros((0, 2))])
+    compare(lambda m, x: m.linalg.matrix_norm(x, 1), [np.zeros((2, 0, 3))])
+    compare(lambda m, x: m.linalg.matrix_norm(x), [np.zeros((2, 0, 3))])
