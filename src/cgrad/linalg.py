@@ -5,9 +5,9 @@ from cgrad._C import LinAlgError, det, matrix_exp, matrix_power, slogdet
 from cgrad._C import Tensor as _Tensor
 from cgrad._C import _linalg_pinv
 from cgrad._C import bool_ as _bool
+from cgrad._C import float32 as _float32
 from cgrad._C import float64 as _float64
 from cgrad._C import int64 as _int64
-from cgrad._C import float32 as _float32
 from cgrad._C import inverse as inv
 
 __all__ = ["LinAlgError", "det", "inv", "matrix_exp", "matrix_norm", "matrix_power", "pinv", "slogdet", "vector_norm"]
