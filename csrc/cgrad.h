@@ -59,6 +59,7 @@ typedef enum cg_errkind {
     CG_ERR_MEMORY = 5,   /* allocation failed (RuntimeError, as PyTorch) */
     CG_ERR_NOTIMPL = 6,  /* NotImplementedError */
     CG_ERR_EXTERNAL = 7, /* a callback (Python hook) failed; it kept its own error */
+    CG_ERR_LINALG = 8,   /* a matrix LAPACK cannot factor (torch.linalg.LinAlgError, a RuntimeError) */
 } cg_errkind;
 
 typedef struct cg_storage cg_storage;
@@ -540,7 +541,7 @@ cg_tensor *cg_addmv_(cg_tensor *input, cg_tensor *mat, cg_tensor *vec, double be
 cg_tensor *cg_addr_(cg_tensor *input, cg_tensor *vec1, cg_tensor *vec2, double beta, double alpha);
 cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, double beta, double alpha);
 cg_tensor *cg_vdot(cg_tensor *a, cg_tensor *b); /* dot, recorded as VdotBackward0 */
-/* The Kronecker product (any dims, up to CG_MAX_DIMS / 2). */
+/* The Kronecker product (any dims). */
 cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b);
 /* The p-norm of a - b (broadcast, promoted), as one node (DistBackward0). */
 cg_tensor *cg_dist(cg_tensor *a, cg_tensor *b, double p);
@@ -553,8 +554,8 @@ cg_tensor *cg_linalg_inv(cg_tensor *a);
 cg_tensor *cg_linalg_det(cg_tensor *a);
 int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet);
 /* The pseudo-inverse of each matrix (any shape) by its SVD, the singular
- * values at most rcond times the largest taken as 0. */
-cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond);
+ * values at most max(atol, rtol times the largest) taken as 0. */
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

@@ -5,6 +5,7 @@
  * of its transpose, so the factorisation is of A itself (P A = L U) and a
  * singular matrix reports the pivot PyTorch reports. The LAPACK is
  * scipy-openblas32's, whose Fortran symbols carry a scipy_ prefix. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,17 +64,25 @@ static int64_t batch_of(const cg_tensor *a) {
 
 static void singular_error(const cg_tensor *a, int64_t k, int info) {
     if (a->ndim > 2)
-        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: (Batch element %lld): The diagonal element %d is zero, the inversion "
+        cg_error_set(CG_ERR_LINALG, "linalg.inv: (Batch element %lld): The diagonal element %d is zero, the inversion "
                      "could not be completed because the input matrix is singular.", (long long)k, info);
     else
-        cg_error_set(CG_ERR_RUNTIME, "linalg.inv: The diagonal element %d is zero, the inversion could not be "
+        cg_error_set(CG_ERR_LINALG, "linalg.inv: The diagonal element %d is zero, the inversion could not be "
                      "completed because the input matrix is singular.", info);
 }
 
 /* ---- inverse ------------------------------------------------------------------------------- */
 
+/* Whether the n x n matrix at p (float or double) holds a NaN */
+static bool matrix_has_nan(const void *p, bool f32, int64_t nn) {
+    for (int64_t i = 0; i < nn; i++)
+        if (f32 ? isnan(((const float *)p)[i]) : isnan(((const double *)p)[i])) return true;
+    return false;
+}
+
 /* Solves A X = I for each matrix; X lands column-major in x (contiguous,
- * zeroed, a's shape). Errors on a singular matrix. */
+ * zeroed, a's shape), all NaN for a matrix holding a NaN, as PyTorch's.
+ * Errors on a singular matrix. */
 static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
     int n = (int)a->shape[a->ndim - 1], info = 0;
     int64_t batch = batch_of(a), nn = (int64_t)n * n;
@@ -82,15 +91,15 @@ static int solve_identity(const cg_tensor *a, cg_tensor *c, cg_tensor *x) {
     bool f32 = a->dtype == CG_FLOAT32;
     for (int64_t k = 0; k < batch && info == 0; k++) {
         int m = n, nrhs = n, lda = n > 0 ? n : 1, ldb = lda;
-        if (f32) {
-            float *b = (float *)x->storage->data + k * nn;
-            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0f;
-            scipy_sgesv_(&m, &nrhs, (float *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
-        } else {
-            double *b = (double *)x->storage->data + k * nn;
-            for (int i = 0; i < n; i++) b[(int64_t)i * n + i] = 1.0;
-            scipy_dgesv_(&m, &nrhs, (double *)c->storage->data + k * nn, &lda, piv, b, &ldb, &info);
-        }
+        char *ck = c->storage->data + k * nn * (f32 ? 4 : 8), *xk = x->storage->data + k * nn * (f32 ? 4 : 8);
+        bool nan = matrix_has_nan(ck, f32, nn);
+        for (int64_t i = 0; i < nn; i++) /* the identity, or NaN */
+            if (nan || i % (n + 1) == 0) {
+                if (f32) ((float *)xk)[i] = nan ? NAN : 1.0f;
+                else ((double *)xk)[i] = nan ? NAN : 1.0;
+            }
+        if (!nan && f32) scipy_sgesv_(&m, &nrhs, (float *)ck, &lda, piv, (float *)xk, &ldb, &info);
+        if (!nan && !f32) scipy_dgesv_(&m, &nrhs, (double *)ck, &lda, piv, (double *)xk, &ldb, &info);
         if (info > 0) singular_error(a, k, info);
     }
     free(piv);
@@ -202,17 +211,25 @@ static int det_raw(cg_tensor *a, cg_tensor **det, cg_tensor **sign, cg_tensor **
     return 0;
 }
 
-/* (A with each matrix whose d is 0 replaced by I)^-T, recorded: A^-T where
- * it exists, and a finite stand-in where it does not. */
-static cg_tensor *inverse_t_where(cg_tensor *a, cg_tensor *d) {
+/* (A with each matrix where the batch-shaped mask z is true replaced by I)^-T,
+ * recorded: A^-T where it exists, and a finite stand-in where it may not. */
+static cg_tensor *inverse_t_where(cg_tensor *a, cg_tensor *z) {
     int64_t n = a->shape[a->ndim - 1];
-    cg_tensor *zero = cg_scalar_tensor(0, CG_FLOAT64, d);
-    cg_tensor *z = zero ? cg_eq(d, zero) : NULL, *z1 = z ? cg_unsqueeze(z, -1) : NULL;
-    cg_tensor *z2 = z1 ? cg_unsqueeze(z1, -1) : NULL, *eye = z2 ? cg_eye(n, n, (cg_dtype)a->dtype) : NULL;
+    cg_tensor *z1 = cg_unsqueeze(z, -1), *z2 = z1 ? cg_unsqueeze(z1, -1) : NULL;
+    cg_tensor *eye = z2 ? cg_eye(n, n, (cg_dtype)a->dtype) : NULL;
     cg_tensor *safe = eye ? cg_where(z2, eye, a) : NULL, *inv = safe ? cg_linalg_inv(safe) : NULL;
     cg_tensor *out = inv ? cg_mT(inv) : NULL;
-    cg_tensor *tmp[7] = {zero, z, z1, z2, eye, safe, inv};
-    for (int k = 0; k < 7; k++) cg_tensor_release(tmp[k]);
+    cg_tensor *tmp[5] = {z1, z2, eye, safe, inv};
+    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+/* |v| < bound, elementwise (bound 0: v == 0) */
+static cg_tensor *below(cg_tensor *v, double bound) {
+    cg_tensor *b = cg_scalar_tensor(bound, CG_FLOAT64, v), *av = b && bound > 0 ? cg_abs(v) : NULL;
+    cg_tensor *out = b ? (bound > 0 ? (av ? cg_lt(av, b) : NULL) : cg_eq(v, b)) : NULL;
+    cg_tensor_release(b);
+    cg_tensor_release(av);
     return out;
 }
 
@@ -225,40 +242,155 @@ static cg_tensor *scale_matrices(cg_tensor *v, cg_tensor *m) {
     return out;
 }
 
-static int det_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d det(A)/dA = det(A) A^-T; 0 where det(A) is 0, as PyTorch (A in slot 0, det in 1) */
-    cg_tensor *a = cg_unpack(n, 0), *d = a ? cg_unpack(n, 1) : NULL;
-    cg_tensor *it = d ? inverse_t_where(a, d) : NULL, *gd = it ? cg_mul(gout[0], d) : NULL;
-    gin[0] = gd ? scale_matrices(gd, it) : NULL;
-    cg_tensor *tmp[4] = {a, d, it, gd};
-    for (int k = 0; k < 4; k++) cg_tensor_release(tmp[k]);
+static cg_tensor *det_exact(cg_tensor *a);
+
+/* The int64 (n, n - 1) table whose row i lists 0..n-1 without i, flattened. */
+static cg_tensor *others_of(int64_t n) {
+    int64_t len = n * (n - 1);
+    cg_tensor *t = cg_empty(&len, 1, CG_INT64);
+    for (int64_t i = 0; t && i < n; i++)
+        for (int64_t p = 0; p < n - 1; p++) ((int64_t *)t->storage->data)[i * (n - 1) + p] = p < i ? p : p + 1;
+    return t;
+}
+
+/* The (n, n) signs (-1)^(i+j) of the cofactors, in dtype */
+static cg_tensor *checkerboard(int64_t n, cg_dtype dtype) {
+    int64_t shape[2] = {n, n};
+    cg_tensor *t = cg_empty(shape, 2, dtype);
+    for (int64_t i = 0; t && i < n * n; i++) {
+        double v = (i / n + i % n) % 2 ? -1.0 : 1.0;
+        if (dtype == CG_FLOAT32) ((float *)t->storage->data)[i] = (float)v;
+        else ((double *)t->storage->data)[i] = v;
+    }
+    return t;
+}
+
+/* The cofactors of each matrix of a: C_ij = (-1)^(i+j) det(A without row i
+ * and column j), recorded. They are det(A) A^-T where A is invertible and
+ * stay exact (and differentiable) where it is not. n^2 determinants of
+ * order n - 1: O(n^5), taken only for (nearly) singular matrices. */
+static cg_tensor *cofactors(cg_tensor *a) {
+    int64_t n = a->shape[a->ndim - 1], m = n - 1, b = batch_of(a); /* n > 0 */
+    int64_t flat[3] = {b, n, n}, ipjq[5] = {b, n, m, n, m}, perm[5] = {0, 1, 3, 2, 4}; /* to [b, i, j, p, q] */
+    cg_tensor *idx = others_of(n), *a3 = idx ? cg_reshape(a, flat, 3) : NULL;
+    cg_tensor *rows = a3 ? cg_index_select(a3, 1, idx) : NULL, *r4 = rows ? cg_view(rows, ipjq, 4) : NULL;
+    cg_tensor *cols = r4 ? cg_index_select(r4, 3, idx) : NULL, *m5 = cols ? cg_view(cols, ipjq, 5) : NULL;
+    cg_tensor *mp = m5 ? cg_permute(m5, perm, 5) : NULL, *minors = mp ? det_exact(mp) : NULL;
+    cg_tensor *sign = minors ? checkerboard(n, (cg_dtype)a->dtype) : NULL, *c = sign ? cg_mul(minors, sign) : NULL;
+    cg_tensor *out = c ? cg_reshape(c, a->shape, a->ndim) : NULL;
+    cg_tensor *tmp[10] = {idx, a3, rows, r4, cols, m5, mp, minors, sign, c};
+    for (int k = 0; k < 10; k++) cg_tensor_release(tmp[k]);
+    return out;
+}
+
+/* g det(A) A^-T, for matrices whose det is not 0 */
+static cg_tensor *det_grad_invertible(cg_tensor *a, cg_tensor *d, cg_tensor *g, cg_tensor *singular) {
+    cg_tensor *it = inverse_t_where(a, singular), *gd = it ? cg_mul(g, d) : NULL;
+    cg_tensor *out = gd ? scale_matrices(gd, it) : NULL;
+    cg_tensor_release(it);
+    cg_tensor_release(gd);
+    return out;
+}
+
+/* g times the cofactors of the matrices of a that the nb index tensors idx
+ * pick (nb < 0: of all of them) */
+static cg_tensor *cofactor_grad(cg_tensor *a, cg_tensor *g, cg_tensor *const *idx, int nb) {
+    cg_tensor *part = nb >= 0 ? cg_index(a, idx, nb) : (cg_tensor_retain(a), a);
+    cg_tensor *gp = part ? (nb >= 0 ? cg_index(g, idx, nb) : (cg_tensor_retain(g), g)) : NULL;
+    cg_tensor *cof = gp ? cofactors(part) : NULL, *out = cof ? scale_matrices(gp, cof) : NULL;
+    cg_tensor_release(part);
+    cg_tensor_release(gp);
+    cg_tensor_release(cof);
+    return out;
+}
+
+/* The gradient of det at each matrix of a, recorded for a higher order: g
+ * det(A) A^-T where |det A| >= 100 eps, g times the cofactors where it is
+ * smaller; a batch with both kinds is assembled by index_put. */
+static cg_tensor *det_grad_graph(cg_tensor *a, cg_tensor *d, cg_tensor *g) {
+    double eps = a->dtype == CG_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;
+    cg_tensor *sing = below(d, 100 * eps), *nz = sing ? cg_nonzero(sing) : NULL, *out = NULL;
+    int64_t k = nz ? nz->shape[0] : 0;
+    int nb = nz ? (int)nz->shape[1] : 0, ok = nz != NULL;
+    if (nz && k == 0) out = det_grad_invertible(a, d, g, sing);
+    else if (nz && k == d->numel) out = cofactor_grad(a, g, NULL, -1);
+    else if (nz) {
+        cg_tensor *idx[CG_MAX_DIMS] = {NULL}, *inv = det_grad_invertible(a, d, g, sing), *cof = NULL;
+        for (int j = 0; j < nb && ok; j++) ok = (idx[j] = cg_select(nz, 1, j)) != NULL;
+        cof = ok && inv ? cofactor_grad(a, g, idx, nb) : NULL;
+        out = cof ? cg_index_put(inv, idx, nb, cof, 0) : NULL;
+        cg_tensor_release(inv);
+        cg_tensor_release(cof);
+        for (int j = 0; j < nb; j++) cg_tensor_release(idx[j]);
+    }
+    cg_tensor_release(sing);
+    cg_tensor_release(nz);
+    return out;
+}
+
+/* d det(A)/dA = det(A) A^-T, the cofactors of A. Only computed (neither
+ * create_graph nor exact): 0 where det(A) is 0, as PyTorch; otherwise the
+ * cofactors themselves where A is (nearly) singular (A in slot 0, det in 1) */
+static int det_grad(cg_node *n, cg_tensor **gout, cg_tensor **gin, bool exact) {
+    cg_tensor *a = cg_unpack(n, 0), *d = a ? cg_unpack(n, 1) : NULL, *z = NULL;
+    if (d && (exact || cg_is_grad_enabled())) gin[0] = det_grad_graph(a, d, gout[0]);
+    else if (d && (z = below(d, 0))) gin[0] = det_grad_invertible(a, d, gout[0], z);
+    cg_tensor_release(a);
+    cg_tensor_release(d);
+    cg_tensor_release(z);
     return gin[0] ? 0 : -1;
 }
+
+static int det_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return det_grad(n, gout, gin, false); }
 static const cg_op det_op = {"LinalgDetBackward0", det_backward, NULL};
 
-cg_tensor *cg_linalg_det(cg_tensor *a) {
+/* The minors of a cofactor matrix differentiate exactly even when only
+ * computed, so that det's second order is exact at singular matrices. */
+static int det_exact_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return det_grad(n, gout, gin, true); }
+static const cg_op det_exact_op = {"LinalgDetBackward0", det_exact_backward, NULL};
+
+static cg_tensor *det_recorded(cg_tensor *a, const cg_op *op) {
     cg_tensor *out = NULL;
     if (check_square(a, "linalg.det") || det_raw(a, &out, NULL, NULL)) return NULL;
-    return record_one(&det_op, out, a, a, out);
+    return record_one(op, out, a, a, out);
 }
 
+cg_tensor *cg_linalg_det(cg_tensor *a) { return det_recorded(a, &det_op); }
+
+static cg_tensor *det_exact(cg_tensor *a) { return det_recorded(a, &det_exact_op); }
+
 static int slogdet_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d log|det A|/dA = A^-T; not finite where A is singular (A in slot 0, sign in 1) */
-    cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL;
-    cg_tensor *it = s ? inverse_t_where(a, s) : NULL, *as = it ? cg_abs(s) : NULL;
-    cg_tensor *gs = as ? cg_div(gout[0], as) : NULL; /* g / 0 where singular */
+    /* d log|det A|/dA = A^-T; not finite where A is singular. The sign's
+     * gradient is 0, none at all when it alone has one, as PyTorch's
+     * (A in slot 0, the sign in 1) */
+    if (!gout[1]) return 0;
+    cg_tensor *a = cg_unpack(n, 0), *s = a ? cg_unpack(n, 1) : NULL, *z = s ? below(s, 0) : NULL;
+    cg_tensor *it = z ? inverse_t_where(a, z) : NULL, *as = it ? cg_abs(s) : NULL;
+    cg_tensor *gs = as ? cg_div(gout[1], as) : NULL; /* g / 0 where singular */
     gin[0] = gs ? scale_matrices(gs, it) : NULL;
-    cg_tensor *tmp[5] = {a, s, it, as, gs};
-    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    cg_tensor *tmp[6] = {a, s, z, it, as, gs};
+    for (int k = 0; k < 6; k++) cg_tensor_release(tmp[k]);
     return gin[0] ? 0 : -1;
 }
 static const cg_op slogdet_op = {"LinalgSlogdetBackward0", slogdet_backward, NULL};
 
+/* One node for both results, as PyTorch's: the sign is output 0, log|det| 1. */
+static int record_slogdet(cg_tensor *a, cg_tensor *sign, cg_tensor *logabsdet) {
+    cg_node *n = cg_node_new(&slogdet_op, &a, 1, 2);
+    if (!n) return -1;
+    cg_set_history(sign, n, 0);
+    cg_set_history(logabsdet, n, 1);
+    int rc = cg_save(n, 0, a, false) || cg_save(n, 1, sign, true) ? -1 : 0;
+    cg_node_release(n);
+    return rc;
+}
+
 int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet) {
     cg_tensor *s = NULL, *l = NULL;
     if (check_square(a, "linalg.slogdet") || det_raw(a, NULL, &s, &l)) return -1;
-    if (!(l = record_one(&slogdet_op, l, a, a, s))) {
+    if (cg_any_requires_grad(&a, 1) && record_slogdet(a, s, l)) {
         cg_tensor_release(s);
+        cg_tensor_release(l);
         return -1;
     }
     *sign = s;
@@ -276,10 +408,10 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
 /* The pseudo-inverse of one matrix by its SVD: a row-major m x n A is a
  * column-major B = A^T (r = n rows, c = m columns); with B = U S V^T, pinv(B)
  * = V S^+ U^T (c x r, column-major) reads row-major as pinv(A). S^+ inverts
- * the singular values above rcond * max(S) and zeroes the others. `a` is
+ * the singular values above max(atol, rtol * max(S)) and zeroes the others. `a` is
  * overwritten; `ws` holds r*k + k*c + k elements, k = min(r, c). */
 #define CG_PINV_ONE(T, gesdd)                                                                          \
-    static int pinv_one_##T(T *a, int r, int c, double rcond, T *out, T *ws, int *iwork) {            \
+    static int pinv_one_##T(T *a, int r, int c, double atol, double rtol, T *out, T *ws, int *iwork) { \
         int k = r < c ? r : c, lda = r, ldu = r, ldvt = k, lwork = -1, info = 0;                      \
         T *u = ws, *vt = u + (int64_t)r * k, *s = vt + (int64_t)k * c, query;                          \
         gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, &query, &lwork, iwork, &info, 1);           \
@@ -289,7 +421,7 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
         gesdd("S", &r, &c, a, &lda, s, u, &ldu, vt, &ldvt, work, &lwork, iwork, &info, 1);             \
         free(work);                                                                                    \
         if (info != 0) return svd_error(info);                                                         \
-        double cut = rcond * (k > 0 ? s[0] : 0); /* s is sorted, largest first */                      \
+        double cut = fmax(atol, rtol * (k > 0 ? s[0] : 0)); /* s is sorted, largest first */           \
         for (int l = 0; l < k; l++) s[l] = (double)s[l] > cut ? (T)1 / s[l] : 0;                       \
         for (int j = 0; j < r; j++)                                                                    \
             for (int i = 0; i < c; i++) { /* pinv(B)[i, j] = sum_l V[i, l] S^+[l] U[j, l] */           \
@@ -303,10 +435,10 @@ void scipy_dgesdd_(const char *jobz, int *m, int *n, double *a, int *lda, double
 /* gesdd's info as PyTorch reports it: < 0 is LAPACK's complaint about a NaN */
 static int svd_error(int info) {
     if (info < 0)
-        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix "
+        cg_error_set(CG_ERR_LINALG, "linalg.svd: The algorithm failed to converge because the input matrix "
                      "contained non-finite values.");
     else
-        cg_error_set(CG_ERR_RUNTIME, "linalg.svd: The algorithm failed to converge because the input matrix is "
+        cg_error_set(CG_ERR_LINALG, "linalg.svd: The algorithm failed to converge because the input matrix is "
                      "ill-conditioned or has too many repeated singular values (error code: %d).", info);
     return -1;
 }
@@ -315,7 +447,7 @@ CG_PINV_ONE(float, scipy_sgesdd_)
 CG_PINV_ONE(double, scipy_dgesdd_)
 
 /* pinv of each m x n matrix of a (n x m results), without recording. */
-static cg_tensor *pinv_raw(cg_tensor *a, double rcond) {
+static cg_tensor *pinv_raw(cg_tensor *a, double atol, double rtol) {
     int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
     int64_t batch = batch_of(a), mn = (int64_t)m * n;
     int64_t shape[CG_MAX_DIMS];
@@ -331,8 +463,8 @@ static cg_tensor *pinv_raw(cg_tensor *a, double rcond) {
     if (out && (!ws || !iwork)) cg_error_set(CG_ERR_MEMORY, "out of memory");
     for (int64_t b = 0; rc == 0 && k > 0 && b < batch; b++) {
         char *src = cg_ptr(copy) + b * mn * (int64_t)es, *dst = (char *)out->storage->data + b * mn * (int64_t)es;
-        rc = f32 ? pinv_one_float((float *)src, n, m, rcond, (float *)dst, ws, iwork)
-                 : pinv_one_double((double *)src, n, m, rcond, (double *)dst, ws, iwork);
+        rc = f32 ? pinv_one_float((float *)src, n, m, atol, rtol, (float *)dst, ws, iwork)
+                 : pinv_one_double((double *)src, n, m, atol, rtol, (double *)dst, ws, iwork);
     }
     free(ws);
     free(iwork);
@@ -396,7 +528,7 @@ static int pinv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 }
 static const cg_op pinv_op = {"LinalgPinvBackward0", pinv_backward, NULL};
 
-cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
+cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol) {
     if (a->ndim < 2 || (a->dtype != CG_FLOAT32 && a->dtype != CG_FLOAT64)) {
         char shape[160];
         cg_error_set(CG_ERR_RUNTIME, "linalg.pinv(%s{%s}): expected a tensor with 2 or more dimensions of float, "
@@ -410,7 +542,7 @@ cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond) {
     }
     int on = cg_is_grad_enabled();
     cg_set_grad_enabled(0);
-    cg_tensor *out = pinv_raw(a, rcond);
+    cg_tensor *out = pinv_raw(a, atol, rtol);
     cg_set_grad_enabled(on);
     return record_one(&pinv_op, out, a, a, out);
 }

@@ -662,17 +662,27 @@ static void product(int kind, cg_tensor *out, cg_tensor *a, cg_tensor *b) {
 
 /* ---- checks ------------------------------------------------------------------------ */
 
-static int check_dtypes(const cg_tensor *a, const cg_tensor *b) {
-    if (a->dtype != b->dtype) {
+/* PyTorch's checks that a product of the kind (MM, BMM, MV, DOT) can take
+ * a's and b's dtypes, each kernel's in its words. */
+static int check_dtypes(const cg_tensor *a, const cg_tensor *b, int kind) {
+    static const char *cpp_names[] = {"float", "double", "long int", "bool"};
+    static const char *kernels[] = {"addmm_impl_cpu_", "bmm", "addmv_impl_cpu", "dot"};
+    const char *na = cg_dtype_torch_name((cg_dtype)a->dtype), *nb = cg_dtype_torch_name((cg_dtype)b->dtype);
+    if (a->dtype != b->dtype && kind == MM)
         cg_error_set(CG_ERR_RUNTIME, "expected m1 and m2 to have the same dtype, but got: %s != %s",
-                     cg_dtype_name((cg_dtype)a->dtype), cg_dtype_name((cg_dtype)b->dtype));
-        return -1;
-    }
-    if (a->dtype == CG_BOOL) {
-        cg_error_set(CG_ERR_RUNTIME, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
-        return -1;
-    }
-    return 0;
+                     cpp_names[a->dtype], cpp_names[b->dtype]);
+    else if (a->dtype != b->dtype && kind == BMM)
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", na, nb);
+    else if (a->dtype != b->dtype && kind == MV) /* the result takes the vector's dtype */
+        cg_error_set(CG_ERR_RUNTIME, "addmv input tensors must have the same dtype, but got %s, %s, and %s", nb, na,
+                     nb);
+    else if (a->dtype != b->dtype)
+        cg_error_set(CG_ERR_RUNTIME, "dot : expected both vectors to have same dtype, but found %s and %s", na, nb);
+    else if (a->dtype == CG_BOOL)
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for 'Bool'", kernels[kind]);
+    else
+        return 0;
+    return -1;
 }
 
 static int check_ndim(const cg_tensor *t, int want, const char *what) {
@@ -728,7 +738,7 @@ static int mm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mm_op = {"MmBackward0", mm_backward, NULL};
 
 cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b)) return NULL;
+    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b, MM)) return NULL;
     if (a->shape[1] != b->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
                      (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
@@ -748,7 +758,7 @@ static int bmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op bmm_op = {"BmmBackward0", bmm_backward, NULL};
 
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b)) return NULL;
+    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b, BMM)) return NULL;
     if (b->shape[0] != a->shape[0] || b->shape[1] != a->shape[2]) {
         cg_error_set(CG_ERR_RUNTIME,
                      "Expected size for first two dimensions of batch2 tensor to be: [%lld, %lld] but got: "
@@ -966,7 +976,7 @@ static int mv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mv_op = {"MvBackward0", mv_backward, NULL};
 
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
-    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v)) return NULL;
+    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v, MV)) return NULL;
     if (a->shape[1] != v->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "size mismatch, got input (%lld), mat (%lldx%lld), vec (%lld)",
                      (long long)a->shape[0], (long long)a->shape[0], (long long)a->shape[1],
@@ -993,7 +1003,7 @@ static cg_tensor *dot_as(const cg_op *op, cg_tensor *a, cg_tensor *b) {
         cg_error_set(CG_ERR_RUNTIME, "1D tensors expected, but got %dD and %dD tensors", a->ndim, b->ndim);
         return NULL;
     }
-    if (check_dtypes(a, b)) return NULL;
+    if (check_dtypes(a, b, DOT)) return NULL;
     if (a->shape[0] != b->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME,
                      "inconsistent tensor size, expected tensor [%lld] and src [%lld] to have the same number "
@@ -1209,25 +1219,78 @@ cg_tensor *cg_addbmm_(cg_tensor *input, cg_tensor *batch1, cg_tensor *batch2, do
 
 /* ---- kron ------------------------------------------------------------------------------------ */
 
+/* The shapes sa, sb under which a and b (of shapes na, nb, nd dims each)
+ * multiply, broadcasting, into kron's elements in order: (na_0, nb_0, na_1,
+ * nb_1, ...) with a's dims 1 in sb and b's 1 in sa, dropping the dims of
+ * size 1 and merging neighbours of the same operand. Their length, or -1
+ * when more than CG_MAX_DIMS remain. */
+static int kron_shapes(const int64_t *na, const int64_t *nb, int nd, int64_t *sa, int64_t *sb) {
+    int len = 0, last = -1; /* which operand the last dim is a's (0) or b's (1) */
+    for (int d = 0; d < nd; d++)
+        for (int k = 0; k < 2; k++) {
+            int64_t n = k ? nb[d] : na[d];
+            if (n == 1) continue;
+            if (last == k) {
+                (k ? sb : sa)[len - 1] *= n;
+                continue;
+            }
+            if (len == CG_MAX_DIMS) return -1;
+            sa[len] = k ? 1 : n, sb[len] = k ? n : 1, last = k, len++;
+        }
+    return len;
+}
+
+/* The int64 index of length n * m that repeats each of n rows m times in a
+ * row (k -> k / m), or with tile the n rows over and over (k -> k % n) */
+static cg_tensor *kron_index(int64_t n, int64_t m, bool tile) {
+    int64_t len = n * m;
+    cg_tensor *t = cg_empty(&len, 1, CG_INT64);
+    for (int64_t i = 0; t && i < len; i++) ((int64_t *)t->storage->data)[i] = tile ? i % n : i / m;
+    return t;
+}
+
+/* x.index_select(d, index), x released; NULL if either is */
+static cg_tensor *select_take(cg_tensor *x, int d, cg_tensor *index) {
+    cg_tensor *r = x && index ? cg_index_select(x, d, index) : NULL;
+    cg_tensor_release(x);
+    cg_tensor_release(index);
+    return r;
+}
+
+/* kron's two factors when their product needs more than CG_MAX_DIMS dims:
+ * a and b of shapes na, nb with each dim that both span spread over the
+ * result's (a's rows repeated, b's tiled), so they multiply in nd dims. */
+static int kron_spread(cg_tensor *a, cg_tensor *b, const int64_t *na, const int64_t *nb, int nd, cg_tensor **fa,
+                       cg_tensor **fb) {
+    *fa = cg_unsafe_view(a, na, nd), *fb = cg_unsafe_view(b, nb, nd);
+    for (int d = 0; d < nd && *fa && *fb; d++) {
+        if (na[d] == 1 || nb[d] == 1) continue; /* broadcasting does it */
+        *fa = select_take(*fa, d, kron_index(na[d], nb[d], false));
+        *fb = select_take(*fb, d, kron_index(nb[d], na[d], true));
+    }
+    return *fa && *fb ? 0 : -1;
+}
+
 /* out[i * b.shape + j] = a[i] * b[j]: a as (a0, 1, a1, 1, ...) times b as
  * (1, b0, 1, b1, ...), the shorter shape padded with leading 1s, then folded;
  * the reshapes are unsafe views, as PyTorch's (UnsafeViewBackward0). */
 cg_tensor *cg_kron(cg_tensor *a, cg_tensor *b) {
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-    if (2 * nd > CG_MAX_DIMS) {
-        cg_error_set(CG_ERR_RUNTIME, "kron: inputs of at most %d dims are supported, got %d", CG_MAX_DIMS / 2, nd);
-        return NULL;
-    }
-    int64_t sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
+    int64_t na[CG_MAX_DIMS], nb[CG_MAX_DIMS], sa[CG_MAX_DIMS], sb[CG_MAX_DIMS], out_shape[CG_MAX_DIMS];
     for (int d = 0; d < nd; d++) {
         int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
-        int64_t na = da >= 0 ? a->shape[da] : 1, nb = db >= 0 ? b->shape[db] : 1;
-        sa[2 * d] = na, sa[2 * d + 1] = 1;
-        sb[2 * d] = 1, sb[2 * d + 1] = nb;
-        out_shape[d] = na * nb;
+        na[d] = da >= 0 ? a->shape[da] : 1, nb[d] = db >= 0 ? b->shape[db] : 1;
+        out_shape[d] = na[d] * nb[d];
     }
-    cg_tensor *ea = cg_unsafe_view(a, sa, 2 * nd), *eb = ea ? cg_unsafe_view(b, sb, 2 * nd) : NULL;
-    cg_tensor *p = eb ? cg_mul(ea, eb) : NULL;
+    int len = kron_shapes(na, nb, nd, sa, sb);
+    cg_tensor *ea = NULL, *eb = NULL;
+    if (len >= 0) {
+        ea = cg_unsafe_view(a, sa, len);
+        eb = ea ? cg_unsafe_view(b, sb, len) : NULL;
+    } else {
+        kron_spread(a, b, na, nb, nd, &ea, &eb);
+    }
+    cg_tensor *p = ea && eb ? cg_mul(ea, eb) : NULL;
     cg_tensor *out = p ? cg_unsafe_view(p, out_shape, nd) : NULL;
     cg_tensor_release(ea);
     cg_tensor_release(eb);
@@ -1370,7 +1433,9 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
                      da, db);
         return NULL;
     }
-    if (check_dtypes(a, b)) return NULL;
+    /* the product torch's matmul folds into decides the error */
+    int kind = da == 1 && db == 1 ? DOT : db == 1 ? MV : db == 2 ? MM : BMM;
+    if (check_dtypes(a, b, kind)) return NULL;
     if (da == 1 && db == 1) return cg_dot(a, b);
     if (da == 2 && db == 1) return cg_mv(a, b);
     if (da == 2 && db == 2) return cg_mm(a, b);

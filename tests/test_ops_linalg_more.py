@@ -68,14 +68,14 @@ def close(a, b, rtol, what):
 
 
 def same_error(fn):
-    """fn(lib) raises the same exception type (torch's LinAlgError is a
-    RuntimeError) and message in cgrad as in torch."""
+    """fn(lib) raises the same exception type (torch.linalg.LinAlgError:
+    cgrad.linalg.LinAlgError) and message in cgrad as in torch."""
     torch = torch_or_skip()
     with pytest.raises(Exception) as t_err:
         fn(torch)
     with pytest.raises(Exception) as c_err:
         fn(cgrad)
-    want = RuntimeError if isinstance(t_err.value, RuntimeError) else type(t_err.value)
+    want = cgrad.linalg.LinAlgError if type(t_err.value) is torch.linalg.LinAlgError else type(t_err.value)
     assert type(c_err.value) is want, (c_err.value, t_err.value)
     assert str(c_err.value) == str(t_err.value)
 
@@ -256,6 +256,25 @@ def test_product_errors(k):
     same_error(PRODUCT_ERRORS[k])
 
 
+MATMUL_SHAPES = [((2,), (2,)), ((2, 2), (2,)), ((2,), (2, 2)), ((2, 2), (2, 2)), ((3, 2, 2), (2, 2)),
+                 ((3, 2, 2), (2,)), ((2,), (3, 2, 2)), ((2, 2), (3, 2, 2)), ((1, 3, 2, 2), (3, 2, 2))]
+DTYPE_PAIRS = [("bool", "bool"), ("float32", "float64"), ("int64", "float32"), ("float64", "int64")]
+
+
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=str)
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul_dtype_errors_are_those_of_the_product_it_folds_into(shapes, dtypes):
+    same_error(lambda m: m.matmul(*(m.ones(s, dtype=getattr(m, d)) for s, d in zip(shapes, dtypes))))
+
+
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=str)
+@pytest.mark.parametrize("name,shapes", [("mm", ((2, 2), (2, 2))), ("bmm", ((1, 2, 2), (1, 2, 2))),
+                                         ("mv", ((2, 2), (2,))), ("dot", ((2,), (2,))), ("inner", ((2,), (2,))),
+                                         ("vdot", ((2,), (2,)))])
+def test_product_dtype_errors(name, shapes, dtypes):
+    same_error(lambda m: getattr(m, name)(*(m.ones(s, dtype=getattr(m, d)) for s, d in zip(shapes, dtypes))))
+
+
 # ---------------------------------------------------------------- inner, vdot, kron, dist
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -264,6 +283,16 @@ def test_product_errors(k):
 def test_inner(shapes, dtype):
     compare(lambda m, a, b: m.inner(a, b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
     compare(lambda m, a, b: a.inner(b), [draw(s, k) for k, s in enumerate(shapes)], dtype)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((3,), (2, 3)), ((2, 3), (4, 3))], ids=str)
+def test_inner_graph_and_bool_error(shapes):
+    """1-D by 1-D is a dot product, as torch's; its error for bool says so."""
+    torch = torch_or_skip()
+    ys = [lib.inner(*(lib.tensor(draw(s, k), requires_grad=True) for k, s in enumerate(shapes)))
+          for lib in (cgrad, torch)]
+    assert graph_names(ys[0])[:2] == graph_names(ys[1])[:2]
+    same_error(lambda m: m.inner(*(m.ones(s, dtype=m.bool) for s in shapes)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -285,6 +314,40 @@ def test_kron(shapes, dtype):
     a, b = (cgrad.tensor(draw(s, k), dtype=getattr(cgrad, dtype)) for k, s in enumerate(shapes))
     bt = b.mT.contiguous().mT if b.ndim == 2 else b  # torch's kron refuses such a layout; cgrad's takes it
     assert cgrad.kron(a, bt).equal(cgrad.kron(a, b)) and a.kron(b).equal(cgrad.kron(a, b))
+
+
+def graph_names(fn):
+    """The names of fn's result's nodes, breadth first, three levels deep."""
+    names, level = [], [fn.grad_fn]
+    for _ in range(3):
+        names.append(sorted(n.name() for n in level if n is not None))
+        level = [f for n in level if n is not None for f, _ in n.next_functions]
+    return names
+
+
+KRON_MANY_DIMS = [((2, 1, 2, 1, 3), (1, 2, 2, 3, 1)), ((2, 3), (1, 2, 1, 2, 2, 1, 2)),
+                  ((1, 2, 1, 2, 1, 2, 1, 2), (2, 1, 2, 1, 2, 1, 2, 1)), ((2, 2, 1, 2, 2), (2, 2, 3)),
+                  ((2, 2, 2, 2, 2), (2, 2, 2, 2, 2)), ((2, 1, 2, 2, 2, 3), (2, 3, 2, 2, 2)),
+                  ((0, 2, 2, 2, 2), (2, 2, 2, 2, 1))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", KRON_MANY_DIMS, ids=str)
+def test_kron_of_more_than_four_dims(shapes, dtype):
+    """Any number of dims, as torch; where the broadcast product fits in
+    cgrad's 8 dims (once its 1s are dropped), torch's graph node for node."""
+    torch = torch_or_skip()
+    arrays = [draw(s, k) for k, s in enumerate(shapes)]
+    out = compare(lambda m, a, b: m.kron(a, b), arrays, dtype)
+    ys = [lib.kron(*(lib.tensor(x, requires_grad=True) for x in arrays)) for lib in (cgrad, torch)]
+    assert ys[0].grad_fn.name() == "UnsafeViewBackward0" and graph_names(ys[0])[1] == ["MulBackward0"]
+    if sum(n != 1 for s in shapes for n in s) <= 8:
+        assert graph_names(ys[0]) == graph_names(ys[1])
+    for dt in ("int64", "bool"):
+        ints = [(x > 0).astype(dt) if dt == "bool" else np.round(x * 3).astype(dt) for x in arrays]
+        mine, theirs = cgrad.kron(*map(cgrad.tensor, ints)), torch.kron(*map(torch.tensor, ints))
+        assert mine.tolist() == theirs.tolist() and str(mine.dtype) == str(theirs.dtype).replace("torch", "cgrad")
+    assert tuple(out.shape) == tuple(np.kron(*arrays).shape)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -356,6 +419,15 @@ def test_matrix_power(shape, n, dtype):
     compare(lambda m, a: a.mT.matrix_power(n), [draw(shape, 0, "well")], dtype, rtol=rtol)
 
 
+def test_matrix_power_graph_is_torchs():
+    """n = -1 is the inverse itself, n = 1 a copy of input."""
+    torch = torch_or_skip()
+    for n in (-1, 1, 2, 3):
+        ys = [lib.linalg.matrix_power(lib.tensor(draw((2, 3, 3), 0, "well"), requires_grad=True), n)
+              for lib in (cgrad, torch)]
+        assert graph_names(ys[0]) == graph_names(ys[1]), n
+
+
 def test_matrix_power_int64():
     torch = torch_or_skip()
     a = [[1, 2], [3, 4]]
@@ -386,6 +458,7 @@ MATRIX_ERRORS += [
     lambda m: m.inverse(m.stack([m.eye(3), m.tensor([[1.0, 2, 3], [2, 4, 6], [1, 0, 1]])]).reshape(1, 2, 3, 3)),
     lambda m: m.linalg.inv(m.zeros(3, 3)),
     lambda m: m.linalg.matrix_power(m.zeros(2, 3), 1),
+    lambda m: m.matrix_power(m.ones(2, 2, dtype=m.bool), 2),
 ]
 
 
@@ -395,6 +468,27 @@ def test_matrix_errors(k):
 
 
 # ---------------------------------------------------------------- inverse, det, slogdet, logdet
+
+LINALG_ERRORS = [
+    lambda m: m.linalg.inv(m.zeros(3, 3)),
+    lambda m: m.inverse(m.stack([m.eye(2), m.zeros(2, 2)])),
+    lambda m: m.matrix_power(m.zeros(2, 2, dtype=m.float64), -2),
+    lambda m: m.linalg.pinv(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
+]
+
+
+@pytest.mark.parametrize("k", range(len(LINALG_ERRORS)))
+def test_linalg_error_is_a_runtime_error_as_torchs(k):
+    torch = torch_or_skip()
+    assert issubclass(cgrad.linalg.LinAlgError, RuntimeError) and "LinAlgError" in cgrad.linalg.__all__
+    with pytest.raises(torch.linalg.LinAlgError):
+        LINALG_ERRORS[k](torch)
+    with pytest.raises(cgrad.linalg.LinAlgError) as err:
+        LINALG_ERRORS[k](cgrad)
+    assert type(err.value) is cgrad.linalg.LinAlgError and isinstance(err.value, RuntimeError)
+    assert repr(cgrad.linalg.LinAlgError) == "<class 'cgrad.linalg.LinAlgError'>"
+    same_error(LINALG_ERRORS[k])
+
 
 SQUARE_SHAPES = [(1, 1), (3, 3), (2, 4, 4), (2, 1, 3, 3), (0, 0), (2, 0, 0), (0, 3, 3)]
 
@@ -444,9 +538,20 @@ def test_slogdet_is_a_named_tuple():
     assert ours.sign.item() == theirs.sign.item() and ours[0].item() == theirs[0].item()
     np.testing.assert_allclose(ours.logabsdet.item(), theirs.logabsdet.item(), rtol=1e-12)
     assert not ours.sign.requires_grad
-    sign, logabsdet = cgrad.slogdet(cgrad.tensor(a, requires_grad=True))
-    assert not sign.requires_grad and logabsdet.requires_grad
     assert "slogdet(\nsign=" in repr(ours)
+
+
+def test_slogdet_sign_and_logabsdet_share_one_node():
+    """As torch's: the sign is the node's first output, with no gradient of
+    its own (none at all when it alone is differentiated)."""
+    torch = torch_or_skip()
+    for lib in (cgrad, torch):
+        x = lib.tensor(draw((2, 3, 3)), requires_grad=True)
+        sign, logabsdet = lib.linalg.slogdet(x)
+        assert sign.requires_grad and sign.grad_fn.name() == "LinalgSlogdetBackward0"
+        assert sign.grad_fn == logabsdet.grad_fn
+        assert lib.autograd.grad(sign.sum(), x, allow_unused=True, retain_graph=True) == (None,)
+    compare(lambda m, x: m.slogdet(x)[0] * 2 + m.slogdet(x)[1], [draw((2, 3, 3))])
 
 
 SINGULAR = [
@@ -471,8 +576,8 @@ def test_singular_matrices(k, dtype):
 
 
 def test_det_gradient_in_a_batch_with_a_singular_matrix():
-    """The invertible matrices' gradients are torch's; the singular one's is 0
-    (torch's too when it is alone, while in a batch torch takes the adjugate)."""
+    """The invertible matrices' gradients are torch's; the singular one's is 0,
+    torch's too, when the gradient is only computed."""
     torch = torch_or_skip()
     a = np.stack([draw((3, 3)), np.array(SINGULAR[2]), draw((3, 3), 1)])
     grads = []
@@ -481,7 +586,57 @@ def test_det_gradient_in_a_batch_with_a_singular_matrix():
         lib.det(x).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[0][[0, 2]], grads[1][[0, 2]], rtol=1e-12)
-    assert not grads[0][1].any()
+    assert not grads[0][1].any() and not grads[1][1].any()
+
+
+def rank_deficient(n, rank, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, rank)) @ rng.standard_normal((rank, n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_det_gradient_graph_of_singular_matrices_in_a_batch(n, dtype):
+    """With create_graph, det's gradient at a (nearly) singular matrix is its
+    cofactors, as torch's, matrix by matrix in a batch that mixes them with
+    invertible ones; the second order too."""
+    mats = [draw((n, n), 0), rank_deficient(n, n - 1, 1), draw((n, n), 2, "well")]
+    if n >= 3:  # (torch's second order is NaN at 0, where singular values repeat)
+        mats += [rank_deficient(n, n - 2, 3), np.diag(np.arange(n, dtype=float)), draw((n, n), 4)]
+    batch = np.stack(mats)
+    rtol = 2e-3 if dtype == "float32" else 1e-7
+    compare(lambda m, a: m.det(a), [batch], dtype, rtol=rtol)
+    compare(lambda m, a: m.det(a), [batch.reshape(len(mats) // 3, 3, n, n)], dtype, rtol=rtol)
+    compare(lambda m, a: m.linalg.det(a), [batch[1]], dtype, rtol=rtol)  # alone
+    compare(lambda m, a: m.det(a.mT), [batch[1::2]], dtype, rtol=rtol)  # all singular when n > 1
+
+
+@pytest.mark.parametrize("k", range(len(SINGULAR)))
+def test_det_gradient_graph_of_exactly_singular_matrices(k):
+    a = np.stack([np.array(SINGULAR[k]), np.eye(len(SINGULAR[k]))])
+    compare(lambda m, x: m.det(x), [a], second=False)
+    names = []
+    for lib in (cgrad, torch_or_skip()):
+        x = lib.tensor(a, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.det(x).sum(), x, create_graph=True)
+        names.append(g.grad_fn.name())
+    assert names[0] == names[1] == "IndexPutBackward0"
+
+
+def test_det_higher_order_finite_differences_at_singular_matrices():
+    a = cgrad.tensor(np.stack([rank_deficient(3, 2, 4), draw((3, 3), 5), rank_deficient(3, 1, 6)]),
+                     requires_grad=True)
+    assert gradgradcheck(cgrad.det, (a,))  # (a first order only computed is 0 where det is 0, as torch's)
+
+
+def test_inverse_of_a_matrix_with_a_nan_is_nan():
+    torch = torch_or_skip()
+    for where in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        a = np.stack([draw((2, 2), 0, "well"), np.array([[1.0, 2.0], [3.0, 4.0]])])
+        a[(1,) + where] = math.nan
+        mine, theirs = cgrad.inverse(cgrad.tensor(a)).numpy(), torch.inverse(torch.tensor(a)).numpy()
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, equal_nan=True)
+        assert np.isnan(mine[1]).all()
 
 
 def test_nan_matrices():
@@ -540,6 +695,19 @@ def test_pinverse_of_rank_deficient_matrices(dtype):
     assert out.shape == (2, 3) and not out.any()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [dict(atol=0.01), dict(atol=0.0), dict(atol=0.01, rtol=0.5), dict(atol=3.0),
+                                dict(atol=1e-9, rtol=0.0), dict(atol=2)], ids=str)
+def test_pinv_tolerances(kw, dtype):
+    """atol and rtol as torch's: values at most max(atol, rtol * largest)
+    count as 0; with atol > 0 alone, rtol is 0."""
+    a = np.array([[1.0, 2.0], [2.0, 4.001]])
+    batch = np.stack([a, draw((2, 2), 3), 1e-3 * draw((2, 2), 4)])
+    rtol = 1e-3 if dtype == "float32" else 1e-7
+    compare(lambda m, x: m.linalg.pinv(x, **kw), [batch], dtype, rtol=rtol, second=False)
+    compare(lambda m, x: m.linalg.pinv(x, **kw), [draw((3, 4), 5)], dtype, rtol=rtol)
+
+
 PINV_ERRORS = [
     lambda m: m.pinverse(m.tensor([[math.nan, 0.0], [0.0, 1.0]])),
     lambda m: m.pinverse(m.randn(3)),
@@ -566,6 +734,28 @@ def test_matrix_exp(shape, scale, dtype):
     compare(lambda m, x: m.linalg.matrix_exp(x), [a], dtype, rtol=rtol)
 
 
+def test_matrix_exp_is_one_node_as_torchs():
+    torch = torch_or_skip()
+    for shape in ((3, 3), (2, 4, 4), (1, 1), (2, 0, 0)):
+        ys = [lib.matrix_exp(lib.tensor(draw(shape, 3), requires_grad=True)) for lib in (cgrad, torch)]
+        assert graph_names(ys[0]) == graph_names(ys[1]), shape
+        assert ys[0].grad_fn.name() == "LinalgMatrixExpBackward0"
+    a = cgrad.tensor(draw((2, 3, 3), 4), requires_grad=True)
+    assert gradgradcheck(cgrad.linalg.matrix_exp, (a,))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_exp_of_non_finite_matrices(dtype):
+    """A matrix with a NaN or an infinity gives NaN, as torch's; the others of
+    its batch are exact still, however large."""
+    big = draw((3, 3), 1) * 20
+    for bad in (math.inf, -math.inf, math.nan):
+        a = np.stack([big, np.full((3, 3), bad), draw((3, 3), 2)])
+        a[1, 0, 0] = 1.0
+        compare(lambda m, x: m.matrix_exp(x), [a], dtype, rtol=1e-4 if dtype == "float32" else 1e-9, second=False)
+        compare(lambda m, x: m.linalg.matrix_exp(x), [a[1]], dtype, second=False)
+
+
 def test_matrix_exp_of_known_matrices():
     rot = cgrad.matrix_exp(cgrad.tensor([[0.0, -math.pi / 2], [math.pi / 2, 0.0]], dtype=cgrad.float64))
     np.testing.assert_allclose(rot.numpy(), [[0.0, -1.0], [1.0, 0.0]], atol=1e-14)
@@ -577,7 +767,59 @@ def test_matrix_exp_of_known_matrices():
 
 def test_linalg_namespace():
     assert sorted(cgrad.linalg.__all__) == [
-        "det", "inv", "matrix_exp", "matrix_power", "pinv", "slogdet"]
+        "LinAlgError", "det", "inv", "matrix_exp", "matrix_norm", "matrix_power", "pinv", "slogdet", "vector_norm"]
     a = cgrad.tensor(draw((3, 3), 0, "well"))
     assert cgrad.linalg.matrix_power(a, 2).allclose(a @ a)
     assert cgrad.linalg.inv(a).allclose(cgrad.inverse(a))
+
+
+# ---------------------------------------------------------------- vector_norm, matrix_norm
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [(), (1, -1), (math.inf, (0, 2), True), (0,), (-1, 1), (3.5, ()), (-math.inf, 0),
+                                  (2, None, True), (0.5, (1, 2))], ids=str)
+def test_vector_norm(args, dtype):
+    a = draw((2, 3, 4), 6)
+    out = compare(lambda m, x: m.linalg.vector_norm(x, *args), [a], dtype, rtol=1e-4 if dtype == "float32" else None)
+    assert out.grad_fn.name() == "LinalgVectorNormBackward0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [(), (1,), (-1,), (math.inf,), (-math.inf, (-2, -1), True), ("fro", (0, 2)),
+                                  (1, (2, 0)), (math.inf, (0, 1), True), (-1, (1, 0))], ids=str)
+def test_matrix_norm(args, dtype):
+    torch = torch_or_skip()
+    a = draw((2, 3, 4), 7)
+    compare(lambda m, x: m.linalg.matrix_norm(x, *args), [a], dtype, rtol=1e-4 if dtype == "float32" else None)
+    ys = [lib.linalg.matrix_norm(lib.tensor(a, requires_grad=True), *args) for lib in (cgrad, torch)]
+    assert graph_names(ys[0]) == graph_names(ys[1])
+
+
+NORM_ERRORS = [
+    lambda m: m.linalg.vector_norm(m.ones(2, dtype=m.int64)),
+    lambda m: m.linalg.vector_norm(m.ones(2), "fro"),
+    lambda m: m.linalg.vector_norm(m.ones(2, 2), dim=3),
+    lambda m: m.linalg.vector_norm(m.ones(2, 2), 2, (0, 0)),
+    lambda m: m.linalg.vector_norm(m.zeros(0, 2), math.inf),
+    lambda m: m.linalg.vector_norm(m.zeros(0, 2), -1),
+    lambda m: m.linalg.vector_norm(m.zeros(2, 0), -2.5, 1),
+    lambda m: m.linalg.matrix_norm(m.ones(2), 1),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 3),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), "abc"),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2, dtype=m.int64)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0, 0)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0, 5)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 2), 1, (0,)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(NORM_ERRORS)))
+def test_norm_errors(k):
+    same_error(NORM_ERRORS[k])
+
+
+def test_norms_of_empty_tensors():
+    compare(lambda m, x: m.linalg.vector_norm(x, math.inf, 1), [np.zeros((0, 2))])
+    compare(lambda m, x: m.linalg.vector_norm(x, 0), [np.zeros((0, 2))])
+    compare(lambda m, x: m.linalg.matrix_norm(x, 1), [np.zeros((2, 0, 3))])
+    compare(lambda m, x: m.linalg.matrix_norm(x), [np.zeros((2, 0, 3))])

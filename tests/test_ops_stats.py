@@ -146,8 +146,20 @@ def test_nanmedian_shapes_and_types():
     compare(lambda lib, t: t.nanmedian(), np.array([3, 1, 2]))
     r = cgrad.tensor([[1.0, NAN, 2.0]]).nanmedian(1)
     assert type(r).__name__ == "nanmedian" and r.values.tolist() == [1.0] and r.indices.tolist() == [0]
-    # a slice of NaNs only: NaN at the first NaN (torch's choice of NaN depends on its selection algorithm)
     assert cgrad.tensor([[NAN, NAN]]).nanmedian(1).indices.tolist() == [0]
+
+
+@pytest.mark.parametrize("n", [4, 5, 6, 7, 9, 13, 20, 33, 100, 257])
+def test_nanmedian_of_nan_slices_picks_torchs_index(n):
+    """A slice of NaNs only: NaN, at the index torch's selection leaves, and
+    the gradient goes there; other slices are unchanged."""
+    x = np.full((3, n, 2), NAN)
+    x[1, :, 1] = np.arange(n) % 3  # ties
+    x[2, : n // 2, 0] = 1.0
+    for dim, keepdim in ((1, False), (-2, True)):
+        compare(lambda lib, t: tuple(t.nanmedian(dim, keepdim)), x)
+        compare(lambda lib, t: tuple(lib.nanmedian(t.transpose(0, 1), 0, keepdim)), x, dtype="float32")
+    compare(lambda lib, t: tuple(t.nanmedian(0)), np.full(n, NAN))
 
 
 @pytest.mark.parametrize("case", [

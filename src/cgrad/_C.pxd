@@ -19,6 +19,7 @@ cdef extern from "cgrad.h" nogil:
         CG_ERR_MEMORY
         CG_ERR_NOTIMPL
         CG_ERR_EXTERNAL
+        CG_ERR_LINALG
 
     ctypedef struct cg_storage:
         int64_t refcount
@@ -326,7 +327,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_linalg_inv(cg_tensor *a)
     cg_tensor *cg_linalg_det(cg_tensor *a)
     int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet)
-    cg_tensor *cg_linalg_pinv(cg_tensor *a, double rcond)
+    cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

@@ -21,6 +21,8 @@ float64: dtype
 int64: dtype
 bool_: dtype
 
+class LinAlgError(RuntimeError): ...
+
 class Size(tuple):
     def numel(self) -> int: ...
 

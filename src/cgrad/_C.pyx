@@ -100,6 +100,13 @@ from cgrad._missing import not_implemented
 
 # ---- errors -------------------------------------------------------------------
 
+class LinAlgError(RuntimeError):
+    """A matrix a linear-algebra op cannot factor (singular, not positive
+    definite, an SVD that does not converge), as torch.linalg.LinAlgError."""
+
+
+LinAlgError.__module__ = "cgrad.linalg"
+
 _EXCEPTIONS = {
     CG_ERR_VALUE: ValueError,
     CG_ERR_TYPE: TypeError,
@@ -107,6 +114,7 @@ _EXCEPTIONS = {
     CG_ERR_RUNTIME: RuntimeError,
     CG_ERR_MEMORY: RuntimeError,
     CG_ERR_NOTIMPL: NotImplementedError,
+    CG_ERR_LINALG: LinAlgError,
 }
 _pending = threading.local()  # a Python exception raised inside a callback from C
 

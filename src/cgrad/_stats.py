@@ -1,12 +1,12 @@
-"""Statistics, scatter_reduce, prelu and the remaining random fills, written
-as compositions of cgrad's ops: values and gradients are torch's, and the
+"""Statistics, scatter_reduce, prelu, matrix_exp's node and the remaining
+random fills, written as compositions of cgrad's ops: values and gradients are torch's, and the
 grad_fn is the composition's last op. Tensor's methods of these names call
 the functions here."""
 import math
 import warnings
 
 import cgrad
-from cgrad._C import (Tensor, _scatter_reduce_raw, _stream_number as _num, _unique_consecutive_history, bool_,
+from cgrad._C import (Tensor, _matrix_exp_pade, _scatter_reduce_raw, _stream_number as _num, _unique_consecutive_history, bool_,
                       float32, float64, int64, return_types)
 from cgrad.autograd.function import Function
 
@@ -159,6 +159,23 @@ class _NanmedianDim(Function):
         return cgrad.zeros(ctx.shape, dtype=grad.dtype).scatter(ctx.d, indices, grad), None, None, None
 
 
+def _all_nan_pick(n):
+    """The index torch's nanmedian(dim) gives a slice of n NaNs: the one its
+    selection of the first position leaves in front when all compare equal
+    (introselect: swap the middle to the front and pair off the rest from
+    both ends, on the front part, until three are left)."""
+    idx, end = list(range(n)), n
+    while end > 3:
+        mid = end // 2
+        idx[0], idx[mid] = idx[mid], idx[0]
+        lo, hi = 1, end - 1
+        while lo < hi:
+            idx[lo], idx[hi] = idx[hi], idx[lo]
+            lo, hi = lo + 1, hi - 1
+        end = lo
+    return idx[0]
+
+
 def nanmedian(input, dim=_NO, keepdim=_NO):
     """nanmedian(): the lower middle of the numbers, ignoring NaNs (NaN when
     all are), with the gradient shared by the elements equal to it;
@@ -182,11 +199,40 @@ def nanmedian(input, dim=_NO, keepdim=_NO):
         order = s.argsort(d)  # stable, NaN last: among equals the earlier position, as torch picks
         k = (((~s.isnan()).sum(d, keepdim=True) - 1) // 2).clamp(min=0)
         indices = order.gather(d, k)
+        all_nan = s.isnan().all(d, keepdim=True)
+        if bool(all_nan.any()):
+            indices = indices.masked_fill(all_nan, _all_nan_pick(s.shape[d]))
     if x.dim() == 0 or not keepdim:
         indices_out = indices.reshape(()) if x.dim() == 0 else indices.squeeze(d)
     else:
         indices_out = indices
     return return_types.nanmedian(_NanmedianDim.apply(s, d, (indices,), tuple(indices_out.shape)), indices_out)
+
+
+# ---- matrix_exp ----------------------------------------------------------------------------
+
+class _MatrixExp(Function):
+    """exp(A), one node as PyTorch's. d exp(A) applied backwards to g is the
+    derivative of exp at A^T in the direction g: the upper right block of
+    exp([[A^T, g], [0, A^T]]), itself differentiable the same way."""
+    _node_name = "LinalgMatrixExpBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _matrix_exp_pade(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        n, at = a.shape[-1], a.mT
+        upper = cgrad.cat([at, grad], -1)
+        lower = cgrad.cat([cgrad.zeros_like(at), at], -1)
+        return matrix_exp(cgrad.cat([upper, lower], -2))[..., :n, n:]
+
+
+def matrix_exp(a):
+    return _MatrixExp.apply(a)
 
 
 # ---- cov, corrcoef -------------------------------------------------------------------------

@@ -98,6 +98,8 @@ def inner(input, other):
                            f"{list(a.shape)} and {list(b.shape)}")
     if a.t.dtype != b.t.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    if a.t.ndim == 1 and b.t.ndim == 1:  # a dot product, viewed, as PyTorch's
+        return wrap(cg_dot(a.t, b.t)).view(())
     sa, sb = tuple(a.shape)[:a.t.ndim - 1], tuple(b.shape)[:b.t.ndim - 1]
     out = a.reshape(math.prod(sa), k) @ b.reshape(math.prod(sb), k).T
     return out.reshape(sa + sb)
@@ -153,14 +155,13 @@ def matrix_power(input, n):
     if n == 0:  # the identity, written over a copy of input: a zero gradient, as PyTorch
         k = a.t.shape[a.t.ndim - 1]
         return a.clone().copy_(eye(k, dtype=a.dtype).expand(tuple(a.shape)))
-    if n < 0:
-        a, n = inverse(a), -n
-    result, base = None, a
+    base = inverse(a) if n < 0 else a
+    result, n = None, abs(n)
     while True:  # binary powers: a^n = prod of a^(2^k) over n's set bits
         if n & 1:
             result = base if result is None else result @ base
         n >>= 1
-        if not n:
+        if not n:  # input itself is returned as a copy, as PyTorch's
             return result.clone() if result is a else result
         base = base @ base
 
@@ -230,7 +231,13 @@ def pinverse(input, rcond=1e-15):
     cdef _TensorBase a = tensor_arg(input, "pinverse", "input", 1)
     if isinstance(rcond, bool) or not isinstance(rcond, (int, float)):
         raise TypeError(f"pinverse(): argument 'rcond' must be float, not {type(rcond).__name__}")
-    return wrap(cg_linalg_pinv(a.t, rcond))
+    return wrap(cg_linalg_pinv(a.t, 0.0, rcond))
+
+
+def _linalg_pinv(input, double atol, double rtol):
+    """pinv with singular values at most max(atol, rtol times the largest)
+    taken as 0 (cgrad.linalg.pinv fills in PyTorch's defaults)."""
+    return wrap(cg_linalg_pinv(tensor_arg(input, "linalg_pinv", "input", 1).t, atol, rtol))
 
 
 # Higham's (2005) Pade [13/13] coefficients and the 1-norm up to which it needs no scaling
@@ -240,19 +247,29 @@ _THETA13 = 5.371920351148152
 
 
 def matrix_exp(input):
-    """exp(A) of each square matrix of input, by scaling and squaring with a
-    Pade [13/13] approximant: exp(A) = r(A / 2^s)^(2^s). The gradient is the
-    composition's."""
+    """exp(A) of each square matrix of input, recorded as one node as
+    PyTorch's (cgrad._stats: its gradient is matrix_exp's again)."""
     cdef _TensorBase a = tensor_arg(input, "matrix_exp", "input", 1)
     _check_square(a, "linalg.matrix_exp")
     if not a.is_floating_point():
         raise RuntimeError(f"linalg.matrix_exp: Expected a floating point or complex tensor as input. "
                            f"Got {_type_name(a)}")
+    return stats_op("matrix_exp")(a)
+
+
+def _matrix_exp_pade(_TensorBase a):
+    """exp(A) of each square floating matrix of a, by scaling and squaring
+    with a Pade [13/13] approximant: exp(A) = r(A / 2^s)^(2^s)."""
     k = a.t.shape[a.t.ndim - 1]
     if a.numel() == 0:
         return a.clone()
     with no_grad():
-        norm1 = a.abs().sum(a.t.ndim - 2).max().item()  # the largest 1-norm in the batch
+        norms = a.abs().sum(a.t.ndim - 2).amax(-1)  # each matrix's 1-norm
+        bad = ~norms.isfinite()
+    if bad.any():  # a NaN or an infinity in a matrix: its result and gradient are NaN, as torch's
+        bad = bad.unsqueeze(-1).unsqueeze(-1)
+        return where(bad, a.masked_fill(~bad, 0) * float("nan"), _matrix_exp_pade(a.masked_fill(bad, 0)))
+    norm1 = norms.max().item()  # the largest in the batch
     s = max(0, math.ceil(math.log2(norm1 / _THETA13))) if norm1 > _THETA13 else 0
     x = a / (2.0 ** s) if s else a
     b = _PADE13
