@@ -511,7 +511,7 @@ def test_grad_mode_dtype_and_requires_grad_are_part_of_the_signature():
         assert f(x32).dtype == cgrad.float32 and f(x64).dtype == cgrad.float64
         with cgrad.no_grad():
             assert f(x32).item() == 9.0
-        assert f(x32.T).item() == 9.0
+        assert f(x32.view(2)).item() == 9.0
     assert len(stats(f).cache) == 3  # float32 with grad, float64, float32 without grad
 
 
