@@ -467,3 +467,34 @@ def test_T_on_a_tensor_not_2d_warns_once_as_torch():
             torch.ones(shape).T
         if theirs:  # torch's too is given once per process: another test may have had it
             assert str(theirs[0].message).startswith(ours[0])
+
+
+def test_a_bool_index_adds_a_dim_through_an_index_as_torch():
+    """x[True], x[tensor(True)]: a new dim of size 1 (0 for False), a copy made
+    by IndexBackward0 over UnsqueezeBackward0, not a view of x."""
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        out = []
+        x = lib.arange(8.0).reshape(2, 2, 2)
+        for idx in [True, False, lib.tensor(True), lib.tensor(False), (0, True), (lib.tensor(True), 1),
+                    (Ellipsis, lib.tensor(True)), (slice(None), lib.tensor(False), 0), (None, True, 1),
+                    (lib.tensor(True), lib.tensor([1, 0]))]:
+            r = x[idx]
+            out.append((tuple(r.shape), r.tolist()))
+        y = lib.zeros(2, 2)
+        y[lib.tensor(True)] = 5
+        y[lib.tensor(False)] = 7
+        y[True, 0] = 3
+        out.append(y.tolist())
+        y = lib.zeros(2, 2, requires_grad=True)
+        r = (y * 1)[lib.tensor(True)]
+        out.append((r.grad_fn.name(), [f.name() for f, _ in r.grad_fn.next_functions]))
+        (r * lib.arange(4.0).reshape(1, 2, 2)).sum().backward()
+        out.append(y.grad.tolist())
+        x = lib.zeros(2)
+        x[True][0, 0] = 9  # a copy: x keeps its zeros
+        out.append(x.tolist())
+        return out
+
+    assert run(cgrad) == run(torch)

@@ -43,6 +43,14 @@ cdef object _mask_indices(_TensorBase cur, int dim, _TensorBase mask, dict adv):
         adv[dim + j] = wrap(cg_select((<_TensorBase>nz).t, 1, j))
 
 
+cdef _TensorBase _index_bool(_TensorBase cur, int dim, bint keep, dict adv):
+    """A bool (or 0-d bool tensor) index: a new dim of size 1 (True) or 0,
+    as PyTorch makes it, through an index over it: a copy, not a view."""
+    cur = wrap(cg_unsqueeze(cur.t, dim))
+    adv[dim] = _tensor_from_numpy_copy(np.zeros(1 if keep else 0, np.int64), int64)
+    return cur
+
+
 cdef _TensorBase _index_basic(_TensorBase t, tuple items, dict adv):
     """Applies ints, slices, None and ... as views; collects advanced indices by dim."""
     cdef int used = 0, dim = 0, ellipses = 0
@@ -61,9 +69,7 @@ cdef _TensorBase _index_basic(_TensorBase t, tuple items, dict adv):
             dim += t.t.ndim - used  # later ellipses stand for no dims
             used = t.t.ndim
         elif isinstance(item, bool):
-            cur = wrap(cg_unsqueeze(cur.t, dim))
-            if not item:
-                adv[dim] = _tensor_from_numpy_copy(np.zeros(0, np.int64), int64)
+            cur = _index_bool(cur, dim, item, adv)
             dim += 1
         elif isinstance(item, slice):
             if alone or item != slice(None):
@@ -76,7 +82,10 @@ cdef _TensorBase _index_basic(_TensorBase t, tuple items, dict adv):
             cur = wrap(cg_select(cur.t, dim, item.__index__()))
         else:
             idx = _index_arg(item)
-            if (<_TensorBase>idx).t.dtype == CG_BOOL:
+            if (<_TensorBase>idx).t.dtype == CG_BOOL and (<_TensorBase>idx).t.ndim == 0:
+                cur = _index_bool(cur, dim, idx.item(), adv)
+                dim += 1
+            elif (<_TensorBase>idx).t.dtype == CG_BOOL:
                 _mask_indices(cur, dim, idx, adv)
                 dim += (<_TensorBase>idx).t.ndim
             else:
