@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import cgrad
+import cgrad.nn as nn
 import cgrad.nn.functional as F
 
 torch = pytest.importorskip("torch")
@@ -414,3 +415,99 @@ def test_poisson_nll_loss(dtype, reduction, log_input, full):
                [inp, POS], dtype)
     check_many(lambda lib, x, y: mod(lib).poisson_nll_loss(x, y, log_input=log_input, full=full, eps=0.5,
                                                            reduction=reduction), [inp, POS], dtype)
+
+
+# ---- modules ----------------------------------------------------------------------------
+
+MODULES = [
+    ("SiLU", (), {}), ("SiLU", (), {"inplace": True}),
+    ("ELU", (), {}), ("ELU", (0.25,), {}), ("ELU", (), {"alpha": 2.0, "inplace": True}),
+    ("SELU", (), {}), ("SELU", (True,), {}),
+    ("CELU", (), {}), ("CELU", (1.5,), {"inplace": True}),
+    ("Softplus", (), {}), ("Softplus", (2,), {"threshold": 5}),
+    ("Hardtanh", (), {}), ("Hardtanh", (-2.0, 3), {}), ("Hardtanh", (), {"max_val": 0.5, "inplace": True}),
+    ("ReLU6", (), {}), ("ReLU6", (), {"inplace": True}),
+    ("Hardsigmoid", (), {}), ("Hardsigmoid", (True,), {}),
+    ("Hardswish", (), {}), ("Hardswish", (), {"inplace": True}),
+    ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Tanhshrink", (), {}),
+    ("Softshrink", (), {}), ("Softshrink", (1.25,), {}), ("Hardshrink", (), {}), ("Hardshrink", (), {"lambd": 2}),
+    ("Mish", (), {}), ("Mish", (), {"inplace": True}),
+    ("Threshold", (0.5, -1.0), {}), ("Threshold", (0, 7), {"inplace": True}),
+    ("Softmin", (), {"dim": 1}), ("Softmin", (0,), {}),
+    ("GLU", (), {}), ("GLU", (0,), {}),
+]
+PAIR_MODULES = [
+    ("CosineSimilarity", (), {}), ("CosineSimilarity", (0, 0.5), {}),
+    ("PairwiseDistance", (), {}), ("PairwiseDistance", (1.0,), {"eps": 0.0, "keepdim": True}),
+    ("SmoothL1Loss", (), {}), ("SmoothL1Loss", (), {"reduction": "sum", "beta": 0.5}),
+    ("KLDivLoss", (), {"reduction": "batchmean"}), ("KLDivLoss", (), {"reduction": "none", "log_target": True}),
+    ("PoissonNLLLoss", (), {}), ("PoissonNLLLoss", (False, True), {"eps": 0.5, "reduction": "sum"}),
+]
+
+
+def _ident(case):
+    name, args, kwargs = case
+    return f"{name}{args}{sorted(kwargs.items())}"
+
+
+@pytest.mark.parametrize("case", MODULES + PAIR_MODULES, ids=_ident)
+def test_module_repr_and_attributes_match_torch(case):
+    name, args, kwargs = case
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(tnn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    for attr in ("inplace", "alpha", "beta", "threshold", "value", "min_val", "max_val", "lambd", "dim", "eps",
+                 "norm", "keepdim", "reduction", "log_target", "log_input", "full"):
+        assert getattr(ours, attr, None) == getattr(theirs, attr, None), attr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", MODULES, ids=_ident)
+def test_module_forward_backward_match_torch(case, dtype):
+    name, args, kwargs = case
+    values = np.random.default_rng(5).normal(0.0, 3.0, (4, 6))
+    values[0] = [-3.0, 0.0, 3.0, 6.0, 0.5, -1.0]
+    outs = []
+    for lib, ns in ((cgrad, nn), (torch, tnn)):
+        leaf = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        x = leaf * 1.0
+        y = getattr(ns, name)(*args, **kwargs)(x)
+        if kwargs.get("inplace") or (args and args[-1] is True):
+            assert y is x
+        (y * lib.tensor(values[: y.shape[0], : y.shape[1]], dtype=getattr(lib, dtype))).sum().backward()
+        outs.append((y, leaf.grad))
+    close(outs[0][0], outs[1][0], dtype)
+    close(outs[0][1], outs[1][1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", PAIR_MODULES, ids=_ident)
+def test_pair_module_forward_backward_match_torch(case, dtype):
+    name, args, kwargs = case
+    first = np.log(POS) if name == "KLDivLoss" else A
+    second = np.log(POS_R) if kwargs.get("log_target") else POS_R if "Loss" in name else B
+    check_many(lambda lib, x, y: getattr(nn if lib is cgrad else tnn, name)(*args, **kwargs)(x, y),
+               [first, second], dtype, second=False)
+
+
+def test_module_argument_checks_match_torch():
+    for lib in (cgrad, torch):
+        ns = nn if lib is cgrad else tnn
+        with pytest.raises(AssertionError, match=r"max_val \(1.0\) must be greater than min_val \(1.0\)"):
+            ns.Hardtanh(1.0, 1.0)
+        with pytest.warns(FutureWarning, match="`min_value` is deprecated and renamed to `min_val`"):
+            m = ns.Hardtanh(min_value=-2.0)
+        assert m.min_val == -2.0
+        with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+            ns.Softmin()(lib.ones(2, 3))
+        with pytest.raises(RuntimeError, match="Halving dimension must be even"):
+            ns.GLU()(lib.ones(2, 3))
+
+
+def test_modules_are_exported():
+    for name, _, _ in MODULES + PAIR_MODULES:
+        assert name in nn.__all__ and issubclass(getattr(nn, name), nn.Module)
+    for name in ["silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish",
+                 "logsigmoid", "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin",
+                 "glu", "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div",
+                 "poisson_nll_loss"]:
+        assert name in F.__all__ and callable(getattr(F, name))
