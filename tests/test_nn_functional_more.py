@@ -281,7 +281,21 @@ ERRORS = {
     "kl_div_bad_reduction": lambda lib: mod(lib).kl_div(lib.ones(2), lib.ones(2), reduction="foo"),
     "poisson_bad_reduction": lambda lib: mod(lib).poisson_nll_loss(lib.ones(2), lib.ones(2), reduction="foo"),
     "cosine_long": lambda lib: mod(lib).cosine_similarity(lib.tensor([1, 7]), lib.tensor([1, 2]), 0),
+    "hardtanh_bool": lambda lib: mod(lib).hardtanh(lib.tensor([True, False])),
+    "relu6_bool": lambda lib: mod(lib).relu6(lib.tensor([True, False])),
+    "glu_float_dim": lambda lib: mod(lib).glu(lib.ones(2, 4), 1.5),
+    "glu_not_tensor": lambda lib: mod(lib).glu(1.5),
+    "cosine_x2_not_tensor": lambda lib: mod(lib).cosine_similarity(lib.ones(2, 2), 1.0),
+    "pairwise_x2_not_tensor": lambda lib: mod(lib).pairwise_distance(lib.ones(2, 2), [1.0]),
+    "kl_div_target_not_tensor": lambda lib: mod(lib).kl_div(lib.ones(2), 1.0, reduction="sum"),
+    "poisson_target_not_tensor": lambda lib: mod(lib).poisson_nll_loss(lib.ones(2), 1.0),
+    "threshold_value_none": lambda lib: mod(lib).threshold(lib.ones(2), 1.0, None),
+    "softplus_beta_str": lambda lib: mod(lib).softplus(lib.ones(2), "a"),
 }
+for _name in ["silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
+              "softshrink", "hardshrink", "mish"]:
+    ERRORS[f"{_name}_not_tensor"] = lambda lib, _name=_name: getattr(mod(lib), _name)([1.0, 2.0])
+    ERRORS[f"{_name}_float"] = lambda lib, _name=_name: getattr(mod(lib), _name)(1.5)
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))
@@ -289,6 +303,10 @@ def test_errors_match_torch(name):
     ours, theirs = error_of(ERRORS[name], cgrad), error_of(ERRORS[name], torch)
     assert theirs is not None
     assert ours == theirs
+
+
+def test_bool_alpha_is_a_number_as_in_torch():
+    close(F.elu(cgrad.tensor([-1.0, 2.0]), True), TF.elu(torch.tensor([-1.0, 2.0]), True), "float32")
 
 
 @pytest.mark.parametrize("name", ["hardtanh", "relu6", "threshold", "softsign"])

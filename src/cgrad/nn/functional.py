@@ -335,9 +335,16 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _floating(input, kernel):
-    """PyTorch's error for an activation kernel that has no integer form."""
-    _tensor_arg(input, "input")
+def _input(x, fname, arg="input", pos=1):
+    """PyTorch's error for a Tensor argument given something else."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def _floating(input, kernel, fname):
+    """PyTorch's errors for an activation kernel that has no integer form."""
+    _input(input, fname)
     if not input.dtype.is_floating_point:
         from cgrad._stats import _type_name
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_type_name(input)}'")
@@ -345,7 +352,7 @@ def _floating(input, kernel):
 
 
 def _number(value, fname, arg, pos):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)):
         raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not {type(value).__name__}")
     return value
 
@@ -373,25 +380,25 @@ def _elu(x, alpha, scale, input_scale):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    _floating(input, "silu_cpu")
+    _floating(input, "silu_cpu", "silu")
     return _activation(input, inplace, lambda x: x * x.sigmoid())
 
 
 def elu(input, alpha=1.0, inplace=False):
-    _floating(input, "elu_cpu")
+    _floating(input, "elu_cpu", "elu")
     _number(alpha, "elu", "alpha", 2)
     return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
-    _floating(input, "elu_cpu")
+    _floating(input, "elu_cpu", "selu")
     return _activation(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
-    _floating(input, "elu_cpu")
+    _floating(input, "elu_cpu", "celu")
     _number(alpha, "celu", "alpha", 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
@@ -400,7 +407,7 @@ def celu(input, alpha=1.0, inplace=False):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself once beta * x > threshold."""
-    _floating(input, "softplus_cpu")
+    _floating(input, "softplus_cpu", "softplus")
     _number(beta, "softplus", "beta", 2)
     _number(threshold, "softplus", "threshold", 3)
     bx = input * beta
@@ -411,9 +418,11 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val); the gradient is zero at and beyond the bounds."""
-    _tensor_arg(input, "input")
+    _input(input, "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype == _C.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
 
     def fn(x):
         if not x.dtype.is_floating_point:
@@ -424,12 +433,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     """hardtanh(x, 0, 6)."""
+    _input(input, "relu6")
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
-    _floating(input, "hardsigmoid_cpu")
+    _floating(input, "hardsigmoid_cpu", "hardsigmoid")
     return _activation(input, inplace,
                        lambda x: (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
 
@@ -437,14 +447,14 @@ def hardsigmoid(input, inplace=False):
 def hardswish(input, inplace=False):
     """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
     inside (-3, 3) and 1 from 3 on."""
-    _floating(input, "hardswish_cpu")
+    _floating(input, "hardswish_cpu", "hardswish")
     return _activation(input, inplace,
                        lambda x: x * (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), one smooth branch on each side of 0."""
-    _floating(input, "log_sigmoid_cpu")
+    _floating(input, "log_sigmoid_cpu", "log_sigmoid")
     neg = input.clamp(max=0)
     pos = input.clamp(min=0)
     return _C.where(input < 0, neg - neg.exp().log1p(), -(-pos).exp().log1p())
@@ -462,7 +472,7 @@ def tanhshrink(input):
 
 def softshrink(input, lambd=0.5):
     """x - lambd above lambd, x + lambd below -lambd, 0 between (NaN stays NaN)."""
-    _floating(input, "softshrink_check")
+    _floating(input, "softshrink_check", "softshrink")
     _number(lambd, "softshrink", "lambd", 2)
     if not lambd >= 0:
         dname = "Float" if input.dtype == _C.float32 else "Double"
@@ -475,20 +485,20 @@ def softshrink(input, lambd=0.5):
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
-    _floating(input, "hardshrink_cpu")
+    _floating(input, "hardshrink_cpu", "hardshrink")
     _number(lambd, "hardshrink", "lambd", 2)
     return _C.where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    _floating(input, "mish_cpu")
+    _floating(input, "mish_cpu", "mish")
     return _activation(input, inplace, lambda x: x * softplus(x).tanh())
 
 
 def threshold(input, threshold, value, inplace=False):
     """value where x <= threshold, else x (so NaN stays NaN)."""
-    _tensor_arg(input, "input")
+    _input(input, "threshold")
     _number(threshold, "threshold", "threshold", 2)
     _number(value, "threshold", "value", 3)
     return _activation(input, inplace, lambda x: _C.where(x <= threshold, value, x).to(x.dtype))
@@ -503,9 +513,11 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 def glu(input, dim=-1):
     """a * sigmoid(b), with a and b the two halves of input along dim."""
-    _floating(input, "glu_cpu")
     if input.dim() == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
+    _floating(input, "glu_cpu", "glu")
+    if not isinstance(dim, int):
+        raise TypeError(f"glu(): argument 'dim' (position 2) must be int, not {type(dim).__name__}")
     size = input.size(dim)
     if size % 2:
         d = dim + input.dim() if dim < 0 else dim
@@ -535,8 +547,8 @@ def _clamped_norm(x, dim, eps):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / ||x1|| * x2 / ||x2||) along dim, each norm at least eps."""
-    _tensor_arg(x1, "x1")
-    _tensor_arg(x2, "x2")
+    _input(x1, "cosine_similarity", "x1", 1)
+    _input(x2, "cosine_similarity", "x2", 2)
     if not (x1.dtype.is_floating_point or x2.dtype.is_floating_point):
         from cgrad._stats import _type_name
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {_type_name(x1 + x2)}")
@@ -546,8 +558,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim."""
-    _tensor_arg(x1, "x1")
-    _tensor_arg(x2, "x2")
+    _input(x1, "pairwise_distance", "x1", 1)
+    _input(x2, "pairwise_distance", "x2", 2)
     last = max(x1.dim(), x2.dim()) - 1
     return (x1 - x2 + eps).norm(p, last, keepdim)
 
@@ -576,8 +588,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log(target) - input), summed as reduction says; 'batchmean' divides by the batch size."""
-    _tensor_arg(input, "input")
-    _tensor_arg(target, "target")
+    _input(input, "kl_div", "input", 1)
+    _input(target, "kl_div", "target", 2)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
     elif reduction == "mean":
@@ -604,8 +616,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    _tensor_arg(input, "input")
-    _tensor_arg(target, "target")
+    _input(input, "poisson_nll_loss", "input", 1)
+    _input(target, "poisson_nll_loss", "target", 2)
     if log_input:
         loss = input.exp() - target * input
     else:
