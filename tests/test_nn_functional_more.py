@@ -154,6 +154,18 @@ def test_branch_point_gradients_are_torchs():
         np.testing.assert_allclose(g.numpy(), expected, rtol=1e-12, atol=1e-15, err_msg=fn.__name__)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["elu", "selu", "celu", "softplus", "logsigmoid", "mish", "silu"])
+def test_tiny_gradients_far_out_on_the_negative_side_keep_their_digits(name, dtype):
+    values = [-20.0, -30.0, -45.0] if dtype == "float32" else [-40.0, -60.0, -200.0]
+    xc, xt = both(values, dtype)
+    kwargs = {"celu": {"alpha": 0.5}}.get(name, {})
+    gc, = cgrad.autograd.grad(getattr(F, name)(xc, **kwargs).sum(), xc)
+    gt, = torch.autograd.grad(getattr(TF, name)(xt, **kwargs).sum(), xt)
+    assert np.all(gt.numpy() != 0)
+    np.testing.assert_allclose(gc.numpy(), gt.numpy(), rtol=RTOL[dtype] * 10, atol=0)
+
+
 def test_logsigmoid_second_derivative_at_zero():
     x = cgrad.tensor([0.0], dtype=cgrad.float64, requires_grad=True)
     g, = cgrad.autograd.grad(F.logsigmoid(x).sum(), x, create_graph=True)
@@ -370,6 +382,23 @@ def test_cosine_similarity(dtype, dim):
     check_many(lambda lib, x, y: mod(lib).cosine_similarity(x, y, dim), [A, B], dtype)
     check_many(lambda lib, x, y: mod(lib).cosine_similarity(x, y, dim=dim, eps=3.0), [A, B], dtype)
     check_many(lambda lib, x, y: mod(lib).cosine_similarity(x, y, dim=dim), [A, B[1:2]], dtype)
+
+
+def test_cosine_similarity_and_pairwise_distance_promote_as_torch():
+    ints = [[1, 2, 3, 4], [0, 0, 0, 0]]
+    for lib_pair in [(cgrad.float32, torch.float32), (cgrad.float64, torch.float64)]:
+        xc = cgrad.tensor(A[:2, :4], dtype=lib_pair[0])
+        xt = torch.tensor(A[:2, :4], dtype=lib_pair[1])
+        for fn in ("cosine_similarity", "pairwise_distance"):
+            for args_c, args_t in [((xc, cgrad.tensor(ints)), (xt, torch.tensor(ints))),
+                                   ((cgrad.tensor(ints), xc), (torch.tensor(ints), xt))]:
+                yc, yt = getattr(F, fn)(*args_c), getattr(TF, fn)(*args_t)
+                assert str(yc.dtype).split(".")[1] == str(yt.dtype).split(".")[1]
+                close(yc, yt, str(yt.dtype).split(".")[1])
+    mixed_c = F.cosine_similarity(cgrad.tensor(A, dtype=cgrad.float32), cgrad.tensor(B, dtype=cgrad.float64))
+    mixed_t = TF.cosine_similarity(torch.tensor(A, dtype=torch.float32), torch.tensor(B, dtype=torch.float64))
+    assert mixed_c.dtype == cgrad.float64 and mixed_t.dtype == torch.float64
+    close(mixed_c, mixed_t, "float32")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -374,7 +374,13 @@ def _grad_only_where(mask, x):
 
 def _elu(x, alpha, scale, input_scale):
     # x > 0: scale * x;  x <= 0: alpha * scale * (exp(x * input_scale) - 1)
-    neg = (x.clamp(max=0) * input_scale).expm1() * (alpha * scale)
+    u = x.clamp(max=0)
+    if input_scale != 1:
+        u = u * input_scale
+    # The value is expm1's; the gradient is exp's own, as in PyTorch's elu_backward.
+    # Through expm1 it would be (expm1(u) + 1), which rounds to 0 once exp(u) < eps.
+    e = u.exp()
+    neg = (e - e.detach() + u.detach().expm1()) * (alpha * scale)
     return _C.where(x > 0, x * scale if scale != 1 else x, neg)
 
 
@@ -552,6 +558,11 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     if not (x1.dtype.is_floating_point or x2.dtype.is_floating_point):
         from cgrad._stats import _type_name
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {_type_name(x1 + x2)}")
+    # an integer input takes the other's floating dtype, as PyTorch's type promotion gives
+    if not x1.dtype.is_floating_point:
+        x1 = x1.to(x2.dtype)
+    if not x2.dtype.is_floating_point:
+        x2 = x2.to(x1.dtype)
     x1, x2 = _C.broadcast_tensors(x1, x2)
     return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)
 
