@@ -585,11 +585,11 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _warn_size(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     input, target = _C.broadcast_tensors(_tensor_arg(input, "input"), _tensor_arg(target, "target"))
+    _reduction_enum(reduction)
     if beta == 0.0:
         return l1_loss(input, target, reduction=reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    _reduction_enum(reduction)
     d = input - target
     ad = d.abs()
     # d * d rather than |d|^2 so the second derivative at d = 0 is 1 / beta
