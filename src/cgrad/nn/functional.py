@@ -380,7 +380,8 @@ def _elu(x, alpha, scale, input_scale):
     # The value is expm1's; the gradient is exp's own, as in PyTorch's elu_backward.
     # Through expm1 it would be (expm1(u) + 1), which rounds to 0 once exp(u) < eps.
     e = u.exp()
-    neg = (e - e.detach() + u.detach().expm1()) * (alpha * scale)
+    # v - (e - e) rather than v + (e - e), so that v = -0.0 keeps its sign
+    neg = (u.detach().expm1() - (e.detach() - e)) * (alpha * scale)
     return _C.where(x > 0, x * scale if scale != 1 else x, neg)
 
 
