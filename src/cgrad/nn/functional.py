@@ -5,6 +5,7 @@ layer_norm, gelu, mse_loss, huber_loss, embedding, dropout) are single
 fused C kernels with their own backward formulas; the rest are short
 compositions of them, l1_loss as PyTorch composes it.
 """
+import math
 import warnings
 
 from cgrad import _C
@@ -14,6 +15,9 @@ __all__ = [
     "linear", "bilinear", "relu", "gelu", "leaky_relu", "prelu", "tanh", "sigmoid", "softmax", "log_softmax",
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "layer_norm", "one_hot", "embedding",
+    "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
+    "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
+    "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -319,3 +323,318 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     return _C._binary_cross_entropy_with_logits(input, target, weight, pos_weight, red)
+
+
+# ---- more activations ---------------------------------------------------------------
+# Compositions of cgrad's ops, each following PyTorch's formula: the same branch
+# conditions, the same numerically stable form and the same gradient at the branch
+# points. A branch that is not taken never sees an input that would overflow, so
+# its zero gradient stays zero instead of 0 * inf.
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _input(x, fname, arg="input", pos=1):
+    """PyTorch's error for a Tensor argument given something else."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def _floating(input, kernel, fname):
+    """PyTorch's errors for an activation kernel that has no integer form."""
+    _input(input, fname)
+    if not input.dtype.is_floating_point:
+        from cgrad._stats import _type_name
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_type_name(input)}'")
+    return input
+
+
+def _number(value, fname, arg, pos):
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be Number, not {type(value).__name__}")
+    return value
+
+
+def _activation(input, inplace, fn):
+    """fn(input), or written into input when inplace. The in-place form computes
+    from a copy, so the ops that saved their input still find it unchanged at
+    backward time."""
+    if not inplace:
+        return fn(input)
+    src = input.clone() if input.requires_grad else input
+    return input.copy_(fn(src))
+
+
+def _grad_only_where(mask, x):
+    """x's values, with a gradient that flows only where mask holds."""
+    return _C.where(mask, x, x.detach())
+
+
+def _elu(x, alpha, scale, input_scale):
+    # x > 0: scale * x;  x <= 0: alpha * scale * (exp(x * input_scale) - 1)
+    u = x.clamp(max=0)
+    if input_scale != 1:
+        u = u * input_scale
+    # The value is expm1's; the gradient is exp's own, as in PyTorch's elu_backward.
+    # Through expm1 it would be (expm1(u) + 1), which rounds to 0 once exp(u) < eps.
+    e = u.exp()
+    # v - (e - e) rather than v + (e - e), so that v = -0.0 keeps its sign
+    neg = (u.detach().expm1() - (e.detach() - e)) * (alpha * scale)
+    return _C.where(x > 0, x * scale if scale != 1 else x, neg)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x)."""
+    _floating(input, "silu_cpu", "silu")
+    return _activation(input, inplace, lambda x: x * x.sigmoid())
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _floating(input, "elu_cpu", "elu")
+    _number(alpha, "elu", "alpha", 2)
+    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    _floating(input, "elu_cpu", "selu")
+    return _activation(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    _floating(input, "elu_cpu", "celu")
+    _number(alpha, "celu", "alpha", 2)
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself once beta * x > threshold."""
+    _floating(input, "softplus_cpu", "softplus")
+    _number(beta, "softplus", "beta", 2)
+    _number(threshold, "softplus", "threshold", 3)
+    bx = input * beta
+    linear = bx > threshold
+    soft = bx.clamp(max=threshold).exp().log1p() / beta
+    return _C.where(linear, input, soft)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val); the gradient is zero at and beyond the bounds."""
+    _input(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype == _C.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+
+    def fn(x):
+        if not x.dtype.is_floating_point:
+            return x.clamp(min_val, max_val).to(x.dtype)
+        return _grad_only_where((x > min_val) & (x < max_val), x).clamp(min_val, max_val)
+    return _activation(input, inplace, fn)
+
+
+def relu6(input, inplace=False):
+    """hardtanh(x, 0, 6)."""
+    _input(input, "relu6")
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
+    _floating(input, "hardsigmoid_cpu", "hardsigmoid")
+    return _activation(input, inplace,
+                       lambda x: (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+
+
+def hardswish(input, inplace=False):
+    """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
+    inside (-3, 3) and 1 from 3 on."""
+    _floating(input, "hardswish_cpu", "hardswish")
+    return _activation(input, inplace,
+                       lambda x: x * (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), one smooth branch on each side of 0."""
+    _floating(input, "log_sigmoid_cpu", "log_sigmoid")
+    neg = input.clamp(max=0)
+    pos = input.clamp(min=0)
+    return _C.where(input < 0, neg - neg.exp().log1p(), -(-pos).exp().log1p())
+
+
+def softsign(input):
+    """x / (1 + |x|), PyTorch's own composition."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x), PyTorch's own composition."""
+    return input - input.tanh()
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (NaN stays NaN)."""
+    _floating(input, "softshrink_check", "softshrink")
+    _number(lambd, "softshrink", "lambd", 2)
+    if not lambd >= 0:
+        dname = "Float" if input.dtype == _C.float32 else "Double"
+        top = "3.40282e+38" if input.dtype == _C.float32 else "1.79769e+308"
+        raise RuntimeError(f"lambda must be in range [0, {top}] for input dtype {dname}, but found {lambd:g}")
+    inner = (input >= -lambd) & (input <= lambd)
+    shifted = _C.where(input > lambd, input - lambd, input + lambd)
+    return _C.where(inner, 0.0, shifted)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    _floating(input, "hardshrink_cpu", "hardshrink")
+    _number(lambd, "hardshrink", "lambd", 2)
+    return _C.where((input >= -lambd) & (input <= lambd), 0.0, input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    _floating(input, "mish_cpu", "mish")
+    return _activation(input, inplace, lambda x: x * softplus(x).tanh())
+
+
+def threshold(input, threshold, value, inplace=False):
+    """value where x <= threshold, else x (so NaN stays NaN)."""
+    _input(input, "threshold")
+    _number(threshold, "threshold", "threshold", 2)
+    _number(value, "threshold", "value", 3)
+    return _activation(input, inplace, lambda x: _C.where(x <= threshold, value, x).to(x.dtype))
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x, dim)."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.dim(), _stacklevel)
+    return (-input).softmax(dim, dtype)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), with a and b the two halves of input along dim."""
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    _floating(input, "glu_cpu", "glu")
+    if not isinstance(dim, int):
+        raise TypeError(f"glu(): argument 'dim' (position 2) must be int, not {type(dim).__name__}")
+    size = input.size(dim)
+    if size % 2:
+        d = dim + input.dim() if dim < 0 else dim
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+# ---- distances and more losses ------------------------------------------------------
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p along dim, eps)."""
+    if out is not None:
+        raise NotImplementedError("normalize(out=...) is not supported")
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    return input / denom
+
+
+def _clamped_norm(x, dim, eps):
+    """||x|| along dim, raised to eps in value only: the gradient is the norm's own."""
+    n = x.norm(2, dim, keepdim=True).clone()
+    with _C.no_grad():
+        n.clamp_min_(eps)
+    return n
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / ||x1|| * x2 / ||x2||) along dim, each norm at least eps."""
+    _input(x1, "cosine_similarity", "x1", 1)
+    _input(x2, "cosine_similarity", "x2", 2)
+    if not (x1.dtype.is_floating_point or x2.dtype.is_floating_point):
+        from cgrad._stats import _type_name
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {_type_name(x1 + x2)}")
+    # an integer input takes the other's floating dtype, as PyTorch's type promotion gives
+    if not x1.dtype.is_floating_point:
+        x1 = x1.to(x2.dtype)
+    if not x2.dtype.is_floating_point:
+        x2 = x2.to(x1.dtype)
+    x1, x2 = _C.broadcast_tensors(x1, x2)
+    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim."""
+    _input(x1, "pairwise_distance", "x1", 1)
+    _input(x2, "pairwise_distance", "x2", 2)
+    last = max(x1.dim(), x2.dim()) - 1
+    return (x1 - x2 + eps).norm(p, last, keepdim)
+
+
+def _reduce(loss, reduction):
+    red = _reduction_enum(reduction)
+    return loss if red == 0 else loss.mean() if red == 1 else loss.sum()
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target."""
+    _warn_size(input, target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    input, target = _C.broadcast_tensors(_tensor_arg(input, "input"), _tensor_arg(target, "target"))
+    _reduction_enum(reduction)
+    if beta == 0.0:
+        return l1_loss(input, target, reduction=reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = input - target
+    ad = d.abs()
+    # d * d rather than |d|^2 so the second derivative at d = 0 is 1 / beta
+    loss = _C.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log(target) - input), summed as reduction says; 'batchmean' divides by the batch size."""
+    _input(input, "kl_div", "input", 1)
+    _input(target, "kl_div", "target", 2)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    if reduction != "batchmean":
+        _reduction_enum(reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    reduced = _reduce(loss, "sum" if reduction == "batchmean" else reduction)
+    if reduction == "batchmean" and input.dim() != 0:
+        reduced = reduced / input.size(0)
+    return reduced
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (log_input), or input - target * log(input + eps); full adds
+    Stirling's approximation of log(target!) where target > 1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    _input(input, "poisson_nll_loss", "input", 1)
+    _input(target, "poisson_nll_loss", "target", 2)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduce(loss, reduction)
