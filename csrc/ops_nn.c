@@ -1640,14 +1640,16 @@ static cg_tensor *addmm(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     return finish(out, n);
 }
 
-static int check_linear(const cg_tensor *x, const cg_tensor *w) {
-    if (x->dtype != w->dtype) {
-        cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 must have the same dtype, but got %s and %s",
-                     cg_dtype_torch_name((cg_dtype)x->dtype), cg_dtype_torch_name((cg_dtype)w->dtype));
+static int check_linear(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b) {
+    /* with a bias, addmm's messages (the bias is its self); without, matmul's */
+    if (b && (x->dtype != w->dtype || b->dtype != w->dtype)) {
+        bool self = x->dtype == w->dtype;
+        cg_error_set(CG_ERR_RUNTIME, "%s and mat2 must have the same dtype, but got %s and %s", self ? "self" : "mat1",
+                     cg_dtype_torch_name((cg_dtype)(self ? b->dtype : x->dtype)), cg_dtype_torch_name((cg_dtype)w->dtype));
         return -1;
     }
-    if (!cg_dtype_is_floating((cg_dtype)x->dtype)) {
-        cg_error_set(CG_ERR_RUNTIME, "\"addmm_impl_cpu_\" not implemented for '%s'", cg_dtype_torch_name((cg_dtype)x->dtype));
+    if (x->dtype == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
         return -1;
     }
     if (x->ndim == 0 || w->ndim != 2) {
@@ -1665,10 +1667,10 @@ static int check_linear(const cg_tensor *x, const cg_tensor *w) {
 }
 
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
-    if (check_linear(x, w)) return NULL;
+    if (check_linear(x, w, b)) return NULL;
     tmp S = {0};
     cg_tensor *wt = K(cg_transpose(w, 0, 1));
-    if (!b || b->ndim != 1 || b->shape[0] != w->shape[0] || b->dtype != x->dtype) {
+    if (!b || b->ndim != 1 || b->shape[0] != w->shape[0] || x->dtype == CG_INT64) {
         cg_tensor *y = K(cg_matmul(x, wt));
         return tmp_end(&S, b ? K(cg_add(y, b)) : y);
     }

@@ -492,3 +492,29 @@ def test_legacy_size_average_reduce():
         warnings.simplefilter("ignore")
         for kw in ({"size_average": False}, {"reduce": False}, {"size_average": True, "reduce": True}):
             close(F.mse_loss(x, y, **kw), torch.nn.functional.mse_loss(tx, ty, **kw))
+
+
+def test_linear_on_integers_and_its_dtype_errors_are_torch_s():
+    """Integer linear computes, as PyTorch's; a bias of another dtype than the
+    weight is refused with PyTorch's message (it is addmm's self)."""
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        F = cgrad.nn.functional if lib is cgrad else torch.nn.functional
+        x, w, b = lib.ones(2, 2), lib.ones(3, 2), lib.ones(3, dtype=lib.float64)
+        xi, wi, bi = lib.tensor([[1, 2], [3, 4]]), lib.tensor([[1, 0], [2, 1], [0, 3]]), lib.tensor([1, 1, 1])
+        out = []
+        for f in (lambda: F.linear(x, w, b), lambda: F.linear(x[0], w, b), lambda: F.linear(x[None], w, b),
+                  lambda: F.linear(x, w, b[0]), lambda: F.linear(x, w, lib.ones(2, 3)),
+                  lambda: F.linear(xi, wi, lib.ones(3)), lambda: F.linear(x, w, bi), lambda: F.linear(x.double(), w),
+                  lambda: F.linear(xi, wi), lambda: F.linear(xi, wi, bi), lambda: F.linear(xi[0], wi, bi),
+                  lambda: F.linear(xi[None], wi, bi), lambda: F.linear(xi.bool(), wi.bool()),
+                  lambda: F.linear(xi, wi, lib.tensor(2 ** 62))):
+            try:
+                r = f()
+                out.append((str(r.dtype).split(".")[-1], r.tolist()))
+            except (RuntimeError, NotImplementedError) as e:
+                out.append((type(e).__name__, str(e)))
+        return out
+
+    assert run(cgrad) == run(torch)
