@@ -1,8 +1,9 @@
 """cgrad.nn.functional: PyTorch's functional layers, losses and activations.
 
 The hot ones (linear, softmax, log_softmax, cross_entropy, nll_loss,
-layer_norm, gelu, mse_loss, huber_loss, embedding, dropout) are single
-fused C kernels with their own backward formulas; the rest are short
+layer_norm, gelu, silu, elu, selu, celu, softplus, hardtanh, relu6,
+hardsigmoid, hardswish, mish, mse_loss, huber_loss, embedding, dropout) are
+single fused C kernels with their own backward formulas; the rest are short
 compositions of them, l1_loss as PyTorch composes it.
 """
 import math
@@ -367,40 +368,22 @@ def _activation(input, inplace, fn):
     return input.copy_(fn(src))
 
 
-def _grad_only_where(mask, x):
-    """x's values, with a gradient that flows only where mask holds."""
-    return _C.where(mask, x, x.detach())
-
-
-def _elu(x, alpha, scale, input_scale):
-    # x > 0: scale * x;  x <= 0: alpha * scale * (exp(x * input_scale) - 1)
-    u = x.clamp(max=0)
-    if input_scale != 1:
-        u = u * input_scale
-    # The value is expm1's; the gradient is exp's own, as in PyTorch's elu_backward.
-    # Through expm1 it would be (expm1(u) + 1), which rounds to 0 once exp(u) < eps.
-    e = u.exp()
-    # v - (e - e) rather than v + (e - e), so that v = -0.0 keeps its sign
-    neg = (u.detach().expm1() - (e.detach() - e)) * (alpha * scale)
-    return _C.where(x > 0, x * scale if scale != 1 else x, neg)
-
-
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
     _floating(input, "silu_cpu", "silu")
-    return _activation(input, inplace, lambda x: x * x.sigmoid())
+    return _activation(input, inplace, _C._silu)
 
 
 def elu(input, alpha=1.0, inplace=False):
     _floating(input, "elu_cpu", "elu")
     _number(alpha, "elu", "alpha", 2)
-    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, alpha, 1.0, 1.0))
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
     _floating(input, "elu_cpu", "selu")
-    return _activation(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -409,7 +392,7 @@ def celu(input, alpha=1.0, inplace=False):
     _number(alpha, "celu", "alpha", 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
+    return _activation(input, inplace, lambda x: _C._celu(x, alpha))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -417,10 +400,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     _floating(input, "softplus_cpu", "softplus")
     _number(beta, "softplus", "beta", 2)
     _number(threshold, "softplus", "threshold", 3)
-    bx = input * beta
-    linear = bx > threshold
-    soft = bx.clamp(max=threshold).exp().log1p() / beta
-    return _C.where(linear, input, soft)
+    return _C._softplus(input, beta, threshold)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -434,7 +414,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     def fn(x):
         if not x.dtype.is_floating_point:
             return x.clamp(min_val, max_val).to(x.dtype)
-        return _grad_only_where((x > min_val) & (x < max_val), x).clamp(min_val, max_val)
+        return _C._hardtanh(x, min_val, max_val)
     return _activation(input, inplace, fn)
 
 
@@ -447,16 +427,14 @@ def relu6(input, inplace=False):
 def hardsigmoid(input, inplace=False):
     """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
     _floating(input, "hardsigmoid_cpu", "hardsigmoid")
-    return _activation(input, inplace,
-                       lambda x: (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+    return _activation(input, inplace, _C._hardsigmoid)
 
 
 def hardswish(input, inplace=False):
     """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
     inside (-3, 3) and 1 from 3 on."""
     _floating(input, "hardswish_cpu", "hardswish")
-    return _activation(input, inplace,
-                       lambda x: x * (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+    return _activation(input, inplace, _C._hardswish)
 
 
 def logsigmoid(input):
@@ -500,7 +478,7 @@ def hardshrink(input, lambd=0.5):
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _floating(input, "mish_cpu", "mish")
-    return _activation(input, inplace, lambda x: x * softplus(x).tanh())
+    return _activation(input, inplace, _C._mish)
 
 
 def threshold(input, threshold, value, inplace=False):
