@@ -10,6 +10,7 @@ import pytest
 import cgrad
 import cgrad.nn as nn
 import cgrad.nn.functional as F
+from helpers import graph_of
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -122,6 +123,26 @@ def test_hardsigmoid_second_derivative_is_zero():
     g, = cgrad.autograd.grad(F.hardsigmoid(x).sum(), x, create_graph=True)
     np.testing.assert_array_equal(g.detach().numpy(), np.where(np.abs(x.detach().numpy()) < 3, float(np.float32(1 / 6)), 0.0))
     assert not g.requires_grad
+
+
+# the activations that are one node, as PyTorch's are
+FUSED = ["silu", "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha", "softplus",
+         "softplus_beta", "softplus_negative_beta", "hardtanh", "hardtanh_bounds", "relu6", "hardsigmoid",
+         "hardswish", "mish"]
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_activation_records_torchs_graph(name):
+    """One node named as PyTorch's, leading to the input's node, on a leaf and on a
+    non-leaf of either dtype."""
+    fn = ACTIVATIONS[name][0]
+    for dtype in DTYPES:
+        xc, xt = both([[-2.0, 0.5, 3.0], [0.0, -0.5, 7.0]], dtype)
+        for prep in (lambda x: x, lambda x: x.t() * 2, lambda x: x[:, 1:]):
+            yc, yt = fn(cgrad, prep(xc)), fn(torch, prep(xt))
+            assert graph_of(yc.grad_fn, 4) == graph_of(yt.grad_fn, 4)
+        with cgrad.no_grad():
+            assert fn(cgrad, xc).grad_fn is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
