@@ -672,6 +672,12 @@ cg_tensor *cg_hardtanh(cg_tensor *x, double min_val, double max_val);
 cg_tensor *cg_hardsigmoid(cg_tensor *x);
 cg_tensor *cg_hardswish(cg_tensor *x);
 cg_tensor *cg_mish(cg_tensor *x);
+/* In place, recording the same nodes, as PyTorch's do; return x (new reference). */
+cg_tensor *cg_silu_(cg_tensor *x);
+cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val);
+cg_tensor *cg_hardsigmoid_(cg_tensor *x);
+cg_tensor *cg_hardswish_(cg_tensor *x);
+cg_tensor *cg_mish_(cg_tensor *x);
 cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
 cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
 cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);

@@ -395,6 +395,19 @@ static cg_tensor *activation(const char *kernel, const pw_fn *f, const cg_op *op
     return finish(out, n);
 }
 
+/* The in-place form: the node, as PyTorch's for these activations, is the
+ * out-of-place one, applied to a snapshot of x's old value. */
+static cg_tensor *activation_(const char *kernel, const pw_fn *f, const cg_op *op, cg_tensor *x, double p0,
+                              double p1) {
+    cg_dtype d;
+    cg_inplace ip;
+    if (float_dtype(kernel, x, NULL, &d) || cg_inplace_begin(&ip, x, &x, 1)) return NULL;
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *r = src ? activation(kernel, f, op, src, p0, p1, 0) : NULL;
+    cg_tensor_release(src);
+    return cg_inplace_take(&ip, r);
+}
+
 /* g times a factor of x that is piecewise constant, so computed raw */
 static cg_tensor *times_raw(cg_tensor *g, const pw_fn *f, cg_tensor *x, double p0, double p1) {
     cg_tensor *slope = pointwise(f, (cg_dtype)x->dtype, x, NULL, NULL, p0, p1);
@@ -509,6 +522,20 @@ cg_tensor *cg_hardswish(cg_tensor *x) {
 }
 
 cg_tensor *cg_mish(cg_tensor *x) { return activation("mish_cpu", mish_fwd, &mish_op, x, 0, 0, 0); }
+
+cg_tensor *cg_silu_(cg_tensor *x) { return activation_("silu_cpu", silu_fwd, &silu_op, x, 0, 0); }
+
+cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val) {
+    return activation_("hardtanh_cpu", hardtanh_fwd, &hardtanh_op, x, min_val, max_val);
+}
+
+cg_tensor *cg_hardsigmoid_(cg_tensor *x) {
+    return activation_("hardsigmoid_cpu", hardsigmoid_fwd, &hardsigmoid_op, x, 0, 0);
+}
+
+cg_tensor *cg_hardswish_(cg_tensor *x) { return activation_("hardswish_cpu", hardswish_fwd, &hardswish_op, x, 0, 0); }
+
+cg_tensor *cg_mish_(cg_tensor *x) { return activation_("mish_cpu", mish_fwd, &mish_op, x, 0, 0); }
 
 /* ---- pointwise losses: mse, huber, binary cross-entropy ---------------------------- */
 

@@ -268,6 +268,24 @@ def test_inplace_writes_input_and_backpropagates(name, dtype):
     close(results[0][1], results[1][1], dtype)
 
 
+@pytest.mark.parametrize("name", ["silu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish"])
+def test_inplace_records_the_activations_node(name):
+    """As PyTorch's, the in-place form records the op's own node, on a non-leaf
+    and on a view of one (through CopySlices); its gradient uses the old value."""
+    graphs = []
+    for lib in (cgrad, torch):
+        leaf = lib.tensor([[-4.0, -1.0, 0.5], [2.0, 5.0, 7.0]], dtype=lib.float64, requires_grad=True)
+        x = leaf * 1.0
+        INPLACE[name](lib, x, True)
+        base = leaf * 2.0
+        INPLACE[name](lib, base[1], True)
+        (x * base).sum().backward()
+        graphs.append((graph_of(x.grad_fn, 3), graph_of(base.grad_fn, 3), x.detach(), leaf.grad))
+    assert graphs[0][:2] == graphs[1][:2]
+    close(graphs[0][2], graphs[1][2], "float64")
+    close(graphs[0][3], graphs[1][3], "float64")
+
+
 @pytest.mark.parametrize("name", sorted(INPLACE))
 def test_inplace_on_leaf_that_requires_grad_raises(name):
     for lib in (cgrad, torch):

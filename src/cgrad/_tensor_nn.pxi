@@ -137,6 +137,26 @@ def _mish(_TensorBase input):
     return wrap(cg_mish(input.t))
 
 
+def _silu_(_TensorBase input):
+    return wrap(cg_silu_(input.t))
+
+
+def _hardtanh_(_TensorBase input, double min_val, double max_val):
+    return wrap(cg_hardtanh_(input.t, min_val, max_val))
+
+
+def _hardsigmoid_(_TensorBase input):
+    return wrap(cg_hardsigmoid_(input.t))
+
+
+def _hardswish_(_TensorBase input):
+    return wrap(cg_hardswish_(input.t))
+
+
+def _mish_(_TensorBase input):
+    return wrap(cg_mish_(input.t))
+
+
 def _mse_loss(input, target, int reduction):
     return wrap(cg_mse_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
 

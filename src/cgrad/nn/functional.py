@@ -358,12 +358,14 @@ def _number(value, fname, arg, pos):
     return value
 
 
-def _activation(input, inplace, fn):
-    """fn(input), or written into input when inplace. The in-place form computes
-    from a copy, so the ops that saved their input still find it unchanged at
-    backward time."""
+def _activation(input, inplace, fn, fn_=None):
+    """fn(input), or written into input when inplace: by fn_, whose node is fn's
+    own, or else from a copy, so the ops that saved their input still find it
+    unchanged at backward time."""
     if not inplace:
         return fn(input)
+    if fn_ is not None:
+        return fn_(input)
     src = input.clone() if input.requires_grad else input
     return input.copy_(fn(src))
 
@@ -371,7 +373,7 @@ def _activation(input, inplace, fn):
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
     _floating(input, "silu_cpu", "silu")
-    return _activation(input, inplace, _C._silu)
+    return _activation(input, inplace, _C._silu, _C._silu_)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -411,11 +413,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if input.dtype == _C.bool_:
         raise RuntimeError("Bool inputs not supported for hardtanh")
 
-    def fn(x):
-        if not x.dtype.is_floating_point:
-            return x.clamp(min_val, max_val).to(x.dtype)
-        return _C._hardtanh(x, min_val, max_val)
-    return _activation(input, inplace, fn)
+    if not input.dtype.is_floating_point:
+        return _activation(input, inplace, lambda x: x.clamp(min_val, max_val).to(x.dtype))
+    return _activation(input, inplace, lambda x: _C._hardtanh(x, min_val, max_val),
+                       lambda x: _C._hardtanh_(x, min_val, max_val))
 
 
 def relu6(input, inplace=False):
@@ -427,14 +428,14 @@ def relu6(input, inplace=False):
 def hardsigmoid(input, inplace=False):
     """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
     _floating(input, "hardsigmoid_cpu", "hardsigmoid")
-    return _activation(input, inplace, _C._hardsigmoid)
+    return _activation(input, inplace, _C._hardsigmoid, _C._hardsigmoid_)
 
 
 def hardswish(input, inplace=False):
     """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
     inside (-3, 3) and 1 from 3 on."""
     _floating(input, "hardswish_cpu", "hardswish")
-    return _activation(input, inplace, _C._hardswish)
+    return _activation(input, inplace, _C._hardswish, _C._hardswish_)
 
 
 def logsigmoid(input):
@@ -478,7 +479,7 @@ def hardshrink(input, lambd=0.5):
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _floating(input, "mish_cpu", "mish")
-    return _activation(input, inplace, _C._mish)
+    return _activation(input, inplace, _C._mish, _C._mish_)
 
 
 def threshold(input, threshold, value, inplace=False):
