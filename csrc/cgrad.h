@@ -672,6 +672,8 @@ cg_tensor *cg_hardtanh(cg_tensor *x, double min_val, double max_val);
 cg_tensor *cg_hardsigmoid(cg_tensor *x);
 cg_tensor *cg_hardswish(cg_tensor *x);
 cg_tensor *cg_mish(cg_tensor *x);
+/* a sigmoid(b), a and b the halves of x along dim (0 <= dim < ndim, even size) */
+cg_tensor *cg_glu(cg_tensor *x, int64_t dim);
 /* In place, recording the same nodes, as PyTorch's do; return x (new reference). */
 cg_tensor *cg_silu_(cg_tensor *x);
 cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val);

@@ -354,6 +354,7 @@ PW(hardswish_fwd, X * RELU6_OF(X + 3) / 6, X * RELU6_OF(X + 3) / 6)
 PW(hardswish_c, X <= -3 ? 0 : (X < 3 ? 0.5f : 1), X <= -3 ? 0 : (X < 3 ? 0.5 : 1))
 PW(hardswish_m, X > -3 && X < 3 ? 1.f / 3 : 0, X > -3 && X < 3 ? 1. / 3 : 0)
 PW(mish_fwd, X * tanhf(log1pf(expf(X))), X * tanh(log1p(exp(X))))
+PW(glu_fwd, X * (1 / (1 + expf(-Y))), X * (1 / (1 + exp(-Y))))
 
 /* An activation's node saves x and its three parameters: two in n->f, the
  * third in n->i[0] by its bits. */
@@ -522,6 +523,41 @@ cg_tensor *cg_hardswish(cg_tensor *x) {
 }
 
 cg_tensor *cg_mish(cg_tensor *x) { return activation("mish_cpu", mish_fwd, &mish_op, x, 0, 0, 0); }
+
+/* ---- glu --------------------------------------------------------------------------- */
+
+/* half k (0 or 1) of x along dim, a view */
+static cg_tensor *glu_half(cg_tensor *x, int64_t dim, int k) {
+    int64_t h = x->shape[dim] / 2;
+    return cg_narrow(x, dim, k * h, h);
+}
+
+/* glu(x) = a sigmoid(b): d/da = sigmoid(b), d/db = a sigmoid(b) (1 - sigmoid(b)) */
+static int glu_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0));
+    cg_tensor *a = K(glu_half(x, n->i[0], 0)), *b = K(glu_half(x, n->i[0], 1));
+    cg_tensor *s = K(cg_sigmoid(b));
+    cg_tensor *gs = K(cg_mul(gout[0], s));
+    cg_tensor *halves[2] = {gs, K(cg_mul(K(cg_mul(gs, a)), K(rsub_number(s, 1.0))))};
+    gin[0] = tmp_end(&S, S.failed ? NULL : K(cg_cat(halves, 2, n->i[0])));
+    return gin[0] ? 0 : -1;
+}
+static const cg_op glu_op = {"GluBackward0", glu_backward, NULL};
+
+cg_tensor *cg_glu(cg_tensor *x, int64_t dim) {
+    cg_dtype d;
+    if (float_dtype("glu_cpu", x, NULL, &d)) return NULL;
+    cg_tensor *a = glu_half(x, dim, 0), *b = a ? glu_half(x, dim, 1) : NULL;
+    cg_tensor *out = b ? pointwise(glu_fwd, d, a, b, NULL, 0, 0) : NULL;
+    cg_tensor_release(a);
+    cg_tensor_release(b);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&glu_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false)) return fail(out, n);
+    n->i[0] = dim;
+    return finish(out, n);
+}
 
 cg_tensor *cg_silu_(cg_tensor *x) { return activation_("silu_cpu", silu_fwd, &silu_op, x, 0, 0); }
 

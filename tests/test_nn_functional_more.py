@@ -125,6 +125,12 @@ def test_hardsigmoid_second_derivative_is_zero():
     assert not g.requires_grad
 
 
+def test_glu_records_torchs_graph():
+    for dim in (0, 1, -1):
+        xc, xt = both(np.arange(-8.0, 8.0).reshape(4, 4) / 3, "float32")
+        assert graph_of(F.glu(xc.t() * 2, dim).grad_fn, 4) == graph_of(TF.glu(xt.t() * 2, dim).grad_fn, 4)
+
+
 # the activations that are one node, as PyTorch's are
 FUSED = ["silu", "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha", "softplus",
          "softplus_beta", "softplus_negative_beta", "hardtanh", "hardtanh_bounds", "relu6", "hardsigmoid",

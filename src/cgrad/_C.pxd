@@ -400,6 +400,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_hardsigmoid(cg_tensor *x)
     cg_tensor *cg_hardswish(cg_tensor *x)
     cg_tensor *cg_mish(cg_tensor *x)
+    cg_tensor *cg_glu(cg_tensor *x, int64_t dim)
     cg_tensor *cg_silu_(cg_tensor *x)
     cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val)
     cg_tensor *cg_hardsigmoid_(cg_tensor *x)

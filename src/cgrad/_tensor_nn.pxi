@@ -137,6 +137,10 @@ def _mish(_TensorBase input):
     return wrap(cg_mish(input.t))
 
 
+def _glu(_TensorBase input, int64_t dim):
+    return wrap(cg_glu(input.t, dim))
+
+
 def _silu_(_TensorBase input):
     return wrap(cg_silu_(input.t))
 

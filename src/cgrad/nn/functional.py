@@ -2,7 +2,7 @@
 
 The hot ones (linear, softmax, log_softmax, cross_entropy, nll_loss,
 layer_norm, gelu, silu, elu, selu, celu, softplus, hardtanh, relu6,
-hardsigmoid, hardswish, mish, mse_loss, huber_loss, embedding, dropout) are
+hardsigmoid, hardswish, mish, glu, mse_loss, huber_loss, embedding, dropout) are
 single fused C kernels with their own backward formulas; the rest are short
 compositions of them, l1_loss as PyTorch composes it.
 """
@@ -505,11 +505,10 @@ def glu(input, dim=-1):
     if not isinstance(dim, int):
         raise TypeError(f"glu(): argument 'dim' (position 2) must be int, not {type(dim).__name__}")
     size = input.size(dim)
+    d = dim + input.dim() if dim < 0 else dim
     if size % 2:
-        d = dim + input.dim() if dim < 0 else dim
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
-    a, b = input.chunk(2, dim)
-    return a * b.sigmoid()
+    return _C._glu(input, d)
 
 
 # ---- distances and more losses ------------------------------------------------------
