@@ -662,6 +662,24 @@ cg_tensor *cg_layer_norm(cg_tensor *x, const int64_t *normalized_shape, int k, c
                          double eps);
 cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh);
 cg_tensor *cg_leaky_relu(cg_tensor *x, double negative_slope);
+/* Activations as single nodes, with PyTorch's formulas and node names (elu
+ * and selu: EluBackward0, celu: CeluBackward0; alpha must not be 0). */
+cg_tensor *cg_silu(cg_tensor *x);
+cg_tensor *cg_elu(cg_tensor *x, double alpha, double scale, double input_scale);
+cg_tensor *cg_celu(cg_tensor *x, double alpha);
+cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold);
+cg_tensor *cg_hardtanh(cg_tensor *x, double min_val, double max_val);
+cg_tensor *cg_hardsigmoid(cg_tensor *x);
+cg_tensor *cg_hardswish(cg_tensor *x);
+cg_tensor *cg_mish(cg_tensor *x);
+/* a sigmoid(b), a and b the halves of x along dim (0 <= dim < ndim, even size) */
+cg_tensor *cg_glu(cg_tensor *x, int64_t dim);
+/* In place, recording the same nodes, as PyTorch's do; return x (new reference). */
+cg_tensor *cg_silu_(cg_tensor *x);
+cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val);
+cg_tensor *cg_hardsigmoid_(cg_tensor *x);
+cg_tensor *cg_hardswish_(cg_tensor *x);
+cg_tensor *cg_mish_(cg_tensor *x);
 cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
 cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
 cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);

@@ -149,15 +149,16 @@ static int float_dtype(const char *op, const cg_tensor *a, const cg_tensor *b, c
 /* ---- pointwise kernels ------------------------------------------------------------- */
 
 /* out[i] = EXPR of X = x[i], Y = y[i] (0 without y), Z = z[i] (1 without z)
- * and the parameters P0, P1; one loop per floating dtype. */
+ * and the parameters P0, P1, P2; one loop per floating dtype. */
 typedef void (*pw_fn)(int64_t n, void *out, const void *x, const void *y, const void *z, const double *p);
 
 #define PW_LOOP(T, EXPR)                                                                     \
     T *o = out;                                                                              \
     const T *xs = x, *ys = y, *zs = z;                                                       \
-    const T P0 = (T)p[0], P1 = (T)p[1];                                                      \
+    const T P0 = (T)p[0], P1 = (T)p[1], P2 = (T)p[2];                                        \
     (void)P0;                                                                                \
     (void)P1;                                                                                \
+    (void)P2;                                                                                \
     for (int64_t i = 0; i < n; i++) {                                                        \
         T X = xs[i], Y = ys ? ys[i] : (T)0, Z = zs ? zs[i] : (T)1;                           \
         (void)Y;                                                                             \
@@ -217,9 +218,10 @@ static int pointwise_kernel(const cg_kargs *k) {
     return 0;
 }
 
-/* f over x, y, z (y, z may be NULL) broadcast together, computed in dtype. */
-static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_tensor *y, cg_tensor *z,
-                            double p0, double p1) {
+/* f over x, y, z (y, z may be NULL) broadcast together, computed in dtype,
+ * with the parameters p[0..2]. */
+static cg_tensor *pointwise3(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_tensor *y, cg_tensor *z,
+                             const double *p) {
     int64_t shape[CG_MAX_DIMS], tmp_shape[CG_MAX_DIMS];
     int nd = x->ndim;
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)nd);
@@ -235,10 +237,15 @@ static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_ten
     if (out)
         cg_kernel(pointwise_kernel, &(cg_kargs){.name = "a fused element-wise kernel", .t = {out, d[0], d[1], d[2]},
                                                .nw = 1, .i = {(int64_t)(uintptr_t)f[dtype == CG_FLOAT64]},
-                                               .f = {p0, p1}});
+                                               .f = {p[0], p[1], p[2]}});
 done:
     for (int k = 0; k < 3; k++) cg_tensor_release(d[k]);
     return out;
+}
+
+static cg_tensor *pointwise(const pw_fn *f, cg_dtype dtype, cg_tensor *x, cg_tensor *y, cg_tensor *z,
+                            double p0, double p1) {
+    return pointwise3(f, dtype, x, y, z, (const double[3]){p0, p1, 0});
 }
 
 /* ---- leaky_relu, gelu ---------------------------------------------------------------- */
@@ -326,6 +333,245 @@ cg_tensor *cg_gelu(cg_tensor *x, int approximate_tanh) {
     n->i[0] = approximate_tanh;
     return finish(out, n);
 }
+
+/* ---- activations: silu, elu/selu/celu, softplus, hardtanh, hardsigmoid, hardswish, mish -- */
+
+/* PyTorch's forward formulas; the comparisons are written so that NaN stays NaN */
+PW(silu_fwd, X / (1 + expf(-X)), X / (1 + exp(-X)))
+/* P0 = alpha * scale, P1 = scale, P2 = input_scale; expm1 keeps a negative zero */
+PW(elu_fwd, X > 0 ? X * P1 : expm1f(X * P2) * P0, X > 0 ? X * P1 : expm1(X * P2) * P0)
+/* P0 = beta, P1 = threshold */
+PW(softplus_fwd, X * P0 > P1 ? X : log1pf(expf(X * P0)) / P0, X * P0 > P1 ? X : log1p(exp(X * P0)) / P0)
+/* P0 = min_val, P1 = max_val */
+PW(hardtanh_fwd, X < P0 ? P0 : (X > P1 ? P1 : X), X < P0 ? P0 : (X > P1 ? P1 : X))
+PW(hardtanh_slope, X <= P0 || X >= P1 ? 0 : 1, X <= P0 || X >= P1 ? 0 : 1)
+#define RELU6_OF(V) ((V) < 0 ? 0 : ((V) > 6 ? 6 : (V)))
+PW(hardsigmoid_fwd, RELU6_OF(X + 3) / 6, RELU6_OF(X + 3) / 6)
+/* PyTorch's slope is 1/6 rounded to float, in double too */
+PW(hardsigmoid_slope, X > -3 && X < 3 ? 1.f / 6 : 0, X > -3 && X < 3 ? (double)(1.f / 6) : 0)
+PW(hardswish_fwd, X * RELU6_OF(X + 3) / 6, X * RELU6_OF(X + 3) / 6)
+/* hardswish'(x) = c + x m: c = 0, 1/2, 1 below, inside and above (-3, 3); m = 1/3 inside */
+PW(hardswish_c, X <= -3 ? 0 : (X < 3 ? 0.5f : 1), X <= -3 ? 0 : (X < 3 ? 0.5 : 1))
+PW(hardswish_m, X > -3 && X < 3 ? 1.f / 3 : 0, X > -3 && X < 3 ? 1. / 3 : 0)
+PW(mish_fwd, X * tanhf(log1pf(expf(X))), X * tanh(log1p(exp(X))))
+PW(glu_fwd, X * (1 / (1 + expf(-Y))), X * (1 / (1 + exp(-Y))))
+
+/* An activation's node saves x and its three parameters: two in n->f, the
+ * third in n->i[0] by its bits. */
+static double act_param(const cg_node *n, int k) {
+    if (k < 2) return n->f[k];
+    double v;
+    memcpy(&v, &n->i[0], sizeof v);
+    return v;
+}
+
+/* g f'(x), written with ops so that it is differentiable again */
+typedef cg_tensor *(*act_grad_fn)(const cg_node *n, cg_tensor *g, cg_tensor *x);
+
+static int act_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin, act_grad_fn grad) {
+    cg_tensor *x = cg_unpack(n, 0);
+    gin[0] = x ? grad(n, gout[0], x) : NULL;
+    cg_tensor_release(x);
+    return gin[0] ? 0 : -1;
+}
+
+#define ACT_OP(NAME, NODE_NAME, GRAD)                                                        \
+    static int NAME##_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {              \
+        return act_backward(n, gout, gin, GRAD);                                             \
+    }                                                                                        \
+    static const cg_op NAME##_op = {NODE_NAME, NAME##_backward, NULL};
+
+/* f(x) with the parameters p, recording op when x requires grad. */
+static cg_tensor *activation(const char *kernel, const pw_fn *f, const cg_op *op, cg_tensor *x, double p0,
+                             double p1, double p2) {
+    cg_dtype d;
+    if (float_dtype(kernel, x, NULL, &d)) return NULL;
+    cg_tensor *out = pointwise3(f, d, x, NULL, NULL, (const double[3]){p0, p1, p2});
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false)) return fail(out, n);
+    n->f[0] = p0;
+    n->f[1] = p1;
+    memcpy(&n->i[0], &p2, sizeof p2);
+    return finish(out, n);
+}
+
+/* The in-place form: the node, as PyTorch's for these activations, is the
+ * out-of-place one, applied to a snapshot of x's old value. */
+static cg_tensor *activation_(const char *kernel, const pw_fn *f, const cg_op *op, cg_tensor *x, double p0,
+                              double p1) {
+    cg_dtype d;
+    cg_inplace ip;
+    if (float_dtype(kernel, x, NULL, &d) || cg_inplace_begin(&ip, x, &x, 1)) return NULL;
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *r = src ? activation(kernel, f, op, src, p0, p1, 0) : NULL;
+    cg_tensor_release(src);
+    return cg_inplace_take(&ip, r);
+}
+
+/* g times a factor of x that is piecewise constant, so computed raw */
+static cg_tensor *times_raw(cg_tensor *g, const pw_fn *f, cg_tensor *x, double p0, double p1) {
+    cg_tensor *slope = pointwise(f, (cg_dtype)x->dtype, x, NULL, NULL, p0, p1);
+    cg_tensor *r = slope ? cg_mul(g, slope) : NULL;
+    cg_tensor_release(slope);
+    return r;
+}
+
+/* min(t, bound), with a gradient only where t < bound: PyTorch's second
+ * derivatives of elu and softplus are 0 at their branch points. bound is a
+ * 0-d tensor. */
+static cg_tensor *below(cg_tensor *t, cg_tensor *bound) {
+    cg_tensor *mask = cg_lt(t, bound);
+    cg_tensor *r = mask ? cg_where(mask, t, bound) : NULL;
+    cg_tensor_release(mask);
+    return r;
+}
+
+/* d/dx silu(x) = s (1 + x (1 - s)), s = sigmoid(x) */
+static cg_tensor *silu_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    (void)n;
+    tmp S = {0};
+    cg_tensor *s = K(cg_sigmoid(x));
+    cg_tensor *inner = K(add_number(K(cg_mul(x, K(rsub_number(s, 1.0)))), 1.0));
+    return tmp_end(&S, K(cg_mul(K(cg_mul(g, s)), inner)));
+}
+ACT_OP(silu, "SiluBackward0", silu_grad)
+
+/* d/dx elu(x) = scale for x > 0, else alpha scale input_scale exp(x input_scale);
+ * the second derivative is 0 at x = 0 */
+static cg_tensor *elu_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    double negcoef = act_param(n, 0), scale = act_param(n, 1), in_scale = act_param(n, 2);
+    tmp S = {0};
+    cg_tensor *zero = K(number(0.0, x));
+    cg_tensor *e = K(cg_exp(K(mul_number(K(below(x, zero)), in_scale))));
+    cg_tensor *neg = K(cg_mul(K(mul_number(g, negcoef * in_scale)), e));
+    cg_tensor *pos = scale == 1 ? g : K(mul_number(g, scale));
+    return tmp_end(&S, K(cg_where(K(cg_gt(x, zero)), pos, neg)));
+}
+ACT_OP(elu, "EluBackward0", elu_grad)
+ACT_OP(celu, "CeluBackward0", elu_grad)
+
+/* d/dx softplus(x) = z / (z + 1), z = exp(beta x); 1 where beta x > threshold */
+static cg_tensor *softplus_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    double beta = act_param(n, 0), threshold = act_param(n, 1);
+    tmp S = {0};
+    cg_tensor *th = K(number(threshold, x));
+    cg_tensor *bx = K(mul_number(x, beta));
+    cg_tensor *z = K(cg_exp(K(below(bx, th))));
+    cg_tensor *soft = K(cg_mul(g, K(cg_div(z, K(add_number(z, 1.0))))));
+    return tmp_end(&S, K(cg_where(K(cg_gt(bx, th)), g, soft)));
+}
+ACT_OP(softplus, "SoftplusBackward0", softplus_grad)
+
+/* d/dx hardtanh(x) = 1 strictly between min_val and max_val, else 0 */
+static cg_tensor *hardtanh_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    return times_raw(g, hardtanh_slope, x, act_param(n, 0), act_param(n, 1));
+}
+ACT_OP(hardtanh, "HardtanhBackward0", hardtanh_grad)
+
+/* d/dx hardsigmoid(x) = 1/6 strictly inside (-3, 3), else 0 */
+static cg_tensor *hardsigmoid_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    (void)n;
+    return times_raw(g, hardsigmoid_slope, x, 0, 0);
+}
+ACT_OP(hardsigmoid, "HardsigmoidBackward0", hardsigmoid_grad)
+
+/* d/dx hardswish(x) = 0 up to -3, x / 3 + 1/2 strictly inside (-3, 3), 1 from 3 on */
+static cg_tensor *hardswish_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    (void)n;
+    tmp S = {0};
+    cg_tensor *c = K(pointwise(hardswish_c, (cg_dtype)x->dtype, x, NULL, NULL, 0, 0));
+    cg_tensor *m = K(pointwise(hardswish_m, (cg_dtype)x->dtype, x, NULL, NULL, 0, 0));
+    return tmp_end(&S, K(cg_mul(g, K(cg_add(c, K(cg_mul(x, m)))))));
+}
+ACT_OP(hardswish, "HardswishBackward0", hardswish_grad)
+
+/* d/dx mish(x) = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) */
+static cg_tensor *mish_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
+    (void)n;
+    tmp S = {0};
+    cg_tensor *t = K(cg_tanh(K(cg_softplus(x, 1.0, 20.0))));
+    cg_tensor *rest = K(cg_mul(K(cg_mul(x, K(cg_sigmoid(x)))), K(rsub_number(K(cg_mul(t, t)), 1.0))));
+    return tmp_end(&S, K(cg_mul(g, K(cg_add(t, rest)))));
+}
+ACT_OP(mish, "MishBackward0", mish_grad)
+
+cg_tensor *cg_silu(cg_tensor *x) { return activation("silu_cpu", silu_fwd, &silu_op, x, 0, 0, 0); }
+
+cg_tensor *cg_elu(cg_tensor *x, double alpha, double scale, double input_scale) {
+    return activation("elu_cpu", elu_fwd, &elu_op, x, alpha * scale, scale, input_scale);
+}
+
+cg_tensor *cg_celu(cg_tensor *x, double alpha) {
+    return activation("elu_cpu", elu_fwd, &celu_op, x, alpha, 1.0, 1.0 / alpha);
+}
+
+cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold) {
+    return activation("softplus_cpu", softplus_fwd, &softplus_op, x, beta, threshold, 0);
+}
+
+cg_tensor *cg_hardtanh(cg_tensor *x, double min_val, double max_val) {
+    return activation("hardtanh_cpu", hardtanh_fwd, &hardtanh_op, x, min_val, max_val, 0);
+}
+
+cg_tensor *cg_hardsigmoid(cg_tensor *x) {
+    return activation("hardsigmoid_cpu", hardsigmoid_fwd, &hardsigmoid_op, x, 0, 0, 0);
+}
+
+cg_tensor *cg_hardswish(cg_tensor *x) {
+    return activation("hardswish_cpu", hardswish_fwd, &hardswish_op, x, 0, 0, 0);
+}
+
+cg_tensor *cg_mish(cg_tensor *x) { return activation("mish_cpu", mish_fwd, &mish_op, x, 0, 0, 0); }
+
+/* ---- glu --------------------------------------------------------------------------- */
+
+/* half k (0 or 1) of x along dim, a view */
+static cg_tensor *glu_half(cg_tensor *x, int64_t dim, int k) {
+    int64_t h = x->shape[dim] / 2;
+    return cg_narrow(x, dim, k * h, h);
+}
+
+/* glu(x) = a sigmoid(b): d/da = sigmoid(b), d/db = a sigmoid(b) (1 - sigmoid(b)) */
+static int glu_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    cg_tensor *x = K(cg_unpack(n, 0));
+    cg_tensor *a = K(glu_half(x, n->i[0], 0)), *b = K(glu_half(x, n->i[0], 1));
+    cg_tensor *s = K(cg_sigmoid(b));
+    cg_tensor *gs = K(cg_mul(gout[0], s));
+    cg_tensor *halves[2] = {gs, K(cg_mul(K(cg_mul(gs, a)), K(rsub_number(s, 1.0))))};
+    gin[0] = tmp_end(&S, S.failed ? NULL : K(cg_cat(halves, 2, n->i[0])));
+    return gin[0] ? 0 : -1;
+}
+static const cg_op glu_op = {"GluBackward0", glu_backward, NULL};
+
+cg_tensor *cg_glu(cg_tensor *x, int64_t dim) {
+    cg_dtype d;
+    if (float_dtype("glu_cpu", x, NULL, &d)) return NULL;
+    cg_tensor *a = glu_half(x, dim, 0), *b = a ? glu_half(x, dim, 1) : NULL;
+    cg_tensor *out = b ? pointwise(glu_fwd, d, a, b, NULL, 0, 0) : NULL;
+    cg_tensor_release(a);
+    cg_tensor_release(b);
+    if (!out || !cg_any_requires_grad(&x, 1)) return out;
+    cg_node *n = cg_node_new(&glu_op, &x, 1, 1);
+    if (!n || cg_save(n, 0, x, false)) return fail(out, n);
+    n->i[0] = dim;
+    return finish(out, n);
+}
+
+cg_tensor *cg_silu_(cg_tensor *x) { return activation_("silu_cpu", silu_fwd, &silu_op, x, 0, 0); }
+
+cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val) {
+    return activation_("hardtanh_cpu", hardtanh_fwd, &hardtanh_op, x, min_val, max_val);
+}
+
+cg_tensor *cg_hardsigmoid_(cg_tensor *x) {
+    return activation_("hardsigmoid_cpu", hardsigmoid_fwd, &hardsigmoid_op, x, 0, 0);
+}
+
+cg_tensor *cg_hardswish_(cg_tensor *x) { return activation_("hardswish_cpu", hardswish_fwd, &hardswish_op, x, 0, 0); }
+
+cg_tensor *cg_mish_(cg_tensor *x) { return activation_("mish_cpu", mish_fwd, &mish_op, x, 0, 0); }
 
 /* ---- pointwise losses: mse, huber, binary cross-entropy ---------------------------- */
 

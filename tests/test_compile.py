@@ -792,6 +792,12 @@ OPS = {
     "nn": lambda x, w: (nn.functional.softmax(x * w, 1).log().sum() + nn.functional.log_softmax(w, 0).sum()
                         + nn.functional.layer_norm(x * w, (3,)).pow(2).sum() + nn.functional.gelu(w).sum()
                         + nn.functional.leaky_relu(x * w, 0.1).sum()),
+    "activations": lambda x, w: (nn.functional.silu(x * w).sum() + nn.functional.elu(w, 0.5).sum()
+                                 + nn.functional.selu(x - w).sum() + nn.functional.celu(w * 3, 2.0).sum()
+                                 + nn.functional.softplus(x * w, 2.0, 1.0).sum() + nn.functional.hardtanh(w * 2).sum()
+                                 + nn.functional.relu6(x * 4).mul(w).sum() + nn.functional.hardsigmoid(w * 4).sum()
+                                 + nn.functional.hardswish(x * w * 4).sum() + nn.functional.mish(w).sum()
+                                 + nn.functional.glu(x * w, 0).sum()),
     "losses": lambda x, w: (nn.functional.mse_loss(x * w, x) + nn.functional.l1_loss(w, x)
                             + nn.functional.huber_loss(w, x) + nn.functional.cross_entropy(x * w, cgrad.tensor([2, 0]))
                             + nn.functional.binary_cross_entropy_with_logits(w, (x > 0).float())

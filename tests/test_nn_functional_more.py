@@ -10,6 +10,7 @@ import pytest
 import cgrad
 import cgrad.nn as nn
 import cgrad.nn.functional as F
+from helpers import graph_of
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -99,16 +100,9 @@ ACTIVATIONS = {
 }
 
 
-# Points where the second derivative is not compared. PyTorch's first derivative
-# takes the x <= 0 side at 0 for the elu family (and beta * x <= threshold for
-# softplus) while its second derivative takes x < 0 (beta * x < threshold); a
-# composition has one derivative per branch, so it gives the x <= 0 side's second
-# derivative there. PyTorch's own mish second derivative is NaN at x = 1000.
-SECOND_SKIP = {
-    "elu": {0.0}, "elu_alpha": {0.0}, "elu_negative_alpha": {0.0}, "selu": {0.0}, "celu": {0.0},
-    "celu_alpha": {0.0}, "softplus": {20.0}, "softplus_beta": {2.5}, "softplus_negative_beta": {-40.0},
-    "mish": {1000.0},
-}
+# Points where the second derivative is not compared: PyTorch's own mish second
+# derivative is NaN at x = 1000.
+SECOND_SKIP = {"mish": {1000.0}}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -127,8 +121,34 @@ def test_activation_matches_torch(name, dtype):
 def test_hardsigmoid_second_derivative_is_zero():
     x = cgrad.tensor(BASE + [-3.0, 3.0], dtype=cgrad.float64, requires_grad=True)
     g, = cgrad.autograd.grad(F.hardsigmoid(x).sum(), x, create_graph=True)
-    np.testing.assert_array_equal(g.detach().numpy(), np.where(np.abs(x.detach().numpy()) < 3, 1 / 6, 0.0))
+    np.testing.assert_array_equal(g.detach().numpy(), np.where(np.abs(x.detach().numpy()) < 3, float(np.float32(1 / 6)), 0.0))
     assert not g.requires_grad
+
+
+def test_glu_records_torchs_graph():
+    for dim in (0, 1, -1):
+        xc, xt = both(np.arange(-8.0, 8.0).reshape(4, 4) / 3, "float32")
+        assert graph_of(F.glu(xc.t() * 2, dim).grad_fn, 4) == graph_of(TF.glu(xt.t() * 2, dim).grad_fn, 4)
+
+
+# the activations that are one node, as PyTorch's are
+FUSED = ["silu", "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha", "softplus",
+         "softplus_beta", "softplus_negative_beta", "hardtanh", "hardtanh_bounds", "relu6", "hardsigmoid",
+         "hardswish", "mish"]
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_activation_records_torchs_graph(name):
+    """One node named as PyTorch's, leading to the input's node, on a leaf and on a
+    non-leaf of either dtype."""
+    fn = ACTIVATIONS[name][0]
+    for dtype in DTYPES:
+        xc, xt = both([[-2.0, 0.5, 3.0], [0.0, -0.5, 7.0]], dtype)
+        for prep in (lambda x: x, lambda x: x.t() * 2, lambda x: x[:, 1:]):
+            yc, yt = fn(cgrad, prep(xc)), fn(torch, prep(xt))
+            assert graph_of(yc.grad_fn, 4) == graph_of(yt.grad_fn, 4)
+        with cgrad.no_grad():
+            assert fn(cgrad, xc).grad_fn is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -141,7 +161,8 @@ def test_activation_on_random_matrices(name, dtype):
 
 def test_branch_point_gradients_are_torchs():
     x = cgrad.tensor([-3.0, 3.0, 0.0, -1.0, 1.0, 0.5, -0.5, 20.0], dtype=cgrad.float64, requires_grad=True)
-    cases = [(F.hardsigmoid, [0, 0, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 0]),
+    sixth = float(np.float32(1 / 6))  # PyTorch's hardsigmoid slope is 1/6 rounded to float
+    cases = [(F.hardsigmoid, [0, 0, sixth, sixth, sixth, sixth, sixth, 0]),
              (F.hardswish, [0, 1, 0.5, 1 / 6, 5 / 6, 2 / 3, 1 / 3, 1]),
              (F.hardtanh, [0, 0, 1, 0, 0, 1, 1, 0]),
              (F.relu6, [0, 1, 0, 0, 1, 1, 0, 0]),
@@ -251,6 +272,24 @@ def test_inplace_writes_input_and_backpropagates(name, dtype):
         np.testing.assert_array_equal(close_np, expect)
     close(results[0][0], results[1][0], dtype)
     close(results[0][1], results[1][1], dtype)
+
+
+@pytest.mark.parametrize("name", ["silu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish"])
+def test_inplace_records_the_activations_node(name):
+    """As PyTorch's, the in-place form records the op's own node, on a non-leaf
+    and on a view of one (through CopySlices); its gradient uses the old value."""
+    graphs = []
+    for lib in (cgrad, torch):
+        leaf = lib.tensor([[-4.0, -1.0, 0.5], [2.0, 5.0, 7.0]], dtype=lib.float64, requires_grad=True)
+        x = leaf * 1.0
+        INPLACE[name](lib, x, True)
+        base = leaf * 2.0
+        INPLACE[name](lib, base[1], True)
+        (x * base).sum().backward()
+        graphs.append((graph_of(x.grad_fn, 3), graph_of(base.grad_fn, 3), x.detach(), leaf.grad))
+    assert graphs[0][:2] == graphs[1][:2]
+    close(graphs[0][2], graphs[1][2], "float64")
+    close(graphs[0][3], graphs[1][3], "float64")
 
 
 @pytest.mark.parametrize("name", sorted(INPLACE))

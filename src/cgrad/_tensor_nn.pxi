@@ -105,6 +105,62 @@ def _leaky_relu(input, double negative_slope):
     return wrap(cg_leaky_relu(nn_required(input, "input").t, negative_slope))
 
 
+def _silu(_TensorBase input):
+    return wrap(cg_silu(input.t))
+
+
+def _elu(_TensorBase input, double alpha, double scale, double input_scale):
+    return wrap(cg_elu(input.t, alpha, scale, input_scale))
+
+
+def _celu(_TensorBase input, double alpha):
+    return wrap(cg_celu(input.t, alpha))
+
+
+def _softplus(_TensorBase input, double beta, double threshold):
+    return wrap(cg_softplus(input.t, beta, threshold))
+
+
+def _hardtanh(_TensorBase input, double min_val, double max_val):
+    return wrap(cg_hardtanh(input.t, min_val, max_val))
+
+
+def _hardsigmoid(_TensorBase input):
+    return wrap(cg_hardsigmoid(input.t))
+
+
+def _hardswish(_TensorBase input):
+    return wrap(cg_hardswish(input.t))
+
+
+def _mish(_TensorBase input):
+    return wrap(cg_mish(input.t))
+
+
+def _glu(_TensorBase input, int64_t dim):
+    return wrap(cg_glu(input.t, dim))
+
+
+def _silu_(_TensorBase input):
+    return wrap(cg_silu_(input.t))
+
+
+def _hardtanh_(_TensorBase input, double min_val, double max_val):
+    return wrap(cg_hardtanh_(input.t, min_val, max_val))
+
+
+def _hardsigmoid_(_TensorBase input):
+    return wrap(cg_hardsigmoid_(input.t))
+
+
+def _hardswish_(_TensorBase input):
+    return wrap(cg_hardswish_(input.t))
+
+
+def _mish_(_TensorBase input):
+    return wrap(cg_mish_(input.t))
+
+
 def _mse_loss(input, target, int reduction):
     return wrap(cg_mse_loss(nn_required(input, "input").t, nn_required(target, "target").t, reduction))
 

@@ -1,8 +1,9 @@
 """cgrad.nn.functional: PyTorch's functional layers, losses and activations.
 
 The hot ones (linear, softmax, log_softmax, cross_entropy, nll_loss,
-layer_norm, gelu, mse_loss, huber_loss, embedding, dropout) are single
-fused C kernels with their own backward formulas; the rest are short
+layer_norm, gelu, silu, elu, selu, celu, softplus, hardtanh, relu6,
+hardsigmoid, hardswish, mish, glu, mse_loss, huber_loss, embedding, dropout) are
+single fused C kernels with their own backward formulas; the rest are short
 compositions of them, l1_loss as PyTorch composes it.
 """
 import math
@@ -357,50 +358,34 @@ def _number(value, fname, arg, pos):
     return value
 
 
-def _activation(input, inplace, fn):
-    """fn(input), or written into input when inplace. The in-place form computes
-    from a copy, so the ops that saved their input still find it unchanged at
-    backward time."""
+def _activation(input, inplace, fn, fn_=None):
+    """fn(input), or written into input when inplace: by fn_, whose node is fn's
+    own, or else from a copy, so the ops that saved their input still find it
+    unchanged at backward time."""
     if not inplace:
         return fn(input)
+    if fn_ is not None:
+        return fn_(input)
     src = input.clone() if input.requires_grad else input
     return input.copy_(fn(src))
-
-
-def _grad_only_where(mask, x):
-    """x's values, with a gradient that flows only where mask holds."""
-    return _C.where(mask, x, x.detach())
-
-
-def _elu(x, alpha, scale, input_scale):
-    # x > 0: scale * x;  x <= 0: alpha * scale * (exp(x * input_scale) - 1)
-    u = x.clamp(max=0)
-    if input_scale != 1:
-        u = u * input_scale
-    # The value is expm1's; the gradient is exp's own, as in PyTorch's elu_backward.
-    # Through expm1 it would be (expm1(u) + 1), which rounds to 0 once exp(u) < eps.
-    e = u.exp()
-    # v - (e - e) rather than v + (e - e), so that v = -0.0 keeps its sign
-    neg = (u.detach().expm1() - (e.detach() - e)) * (alpha * scale)
-    return _C.where(x > 0, x * scale if scale != 1 else x, neg)
 
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
     _floating(input, "silu_cpu", "silu")
-    return _activation(input, inplace, lambda x: x * x.sigmoid())
+    return _activation(input, inplace, _C._silu, _C._silu_)
 
 
 def elu(input, alpha=1.0, inplace=False):
     _floating(input, "elu_cpu", "elu")
     _number(alpha, "elu", "alpha", 2)
-    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, alpha, 1.0, 1.0))
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
     _floating(input, "elu_cpu", "selu")
-    return _activation(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -409,7 +394,7 @@ def celu(input, alpha=1.0, inplace=False):
     _number(alpha, "celu", "alpha", 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _activation(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
+    return _activation(input, inplace, lambda x: _C._celu(x, alpha))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -417,10 +402,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     _floating(input, "softplus_cpu", "softplus")
     _number(beta, "softplus", "beta", 2)
     _number(threshold, "softplus", "threshold", 3)
-    bx = input * beta
-    linear = bx > threshold
-    soft = bx.clamp(max=threshold).exp().log1p() / beta
-    return _C.where(linear, input, soft)
+    return _C._softplus(input, beta, threshold)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -431,11 +413,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if input.dtype == _C.bool_:
         raise RuntimeError("Bool inputs not supported for hardtanh")
 
-    def fn(x):
-        if not x.dtype.is_floating_point:
-            return x.clamp(min_val, max_val).to(x.dtype)
-        return _grad_only_where((x > min_val) & (x < max_val), x).clamp(min_val, max_val)
-    return _activation(input, inplace, fn)
+    if not input.dtype.is_floating_point:
+        return _activation(input, inplace, lambda x: x.clamp(min_val, max_val).to(x.dtype))
+    return _activation(input, inplace, lambda x: _C._hardtanh(x, min_val, max_val),
+                       lambda x: _C._hardtanh_(x, min_val, max_val))
 
 
 def relu6(input, inplace=False):
@@ -447,16 +428,14 @@ def relu6(input, inplace=False):
 def hardsigmoid(input, inplace=False):
     """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
     _floating(input, "hardsigmoid_cpu", "hardsigmoid")
-    return _activation(input, inplace,
-                       lambda x: (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+    return _activation(input, inplace, _C._hardsigmoid, _C._hardsigmoid_)
 
 
 def hardswish(input, inplace=False):
     """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
     inside (-3, 3) and 1 from 3 on."""
     _floating(input, "hardswish_cpu", "hardswish")
-    return _activation(input, inplace,
-                       lambda x: x * (_grad_only_where((x > -3) & (x < 3), x) + 3).clamp(0, 6) / 6)
+    return _activation(input, inplace, _C._hardswish, _C._hardswish_)
 
 
 def logsigmoid(input):
@@ -500,7 +479,7 @@ def hardshrink(input, lambd=0.5):
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _floating(input, "mish_cpu", "mish")
-    return _activation(input, inplace, lambda x: x * softplus(x).tanh())
+    return _activation(input, inplace, _C._mish, _C._mish_)
 
 
 def threshold(input, threshold, value, inplace=False):
@@ -526,11 +505,10 @@ def glu(input, dim=-1):
     if not isinstance(dim, int):
         raise TypeError(f"glu(): argument 'dim' (position 2) must be int, not {type(dim).__name__}")
     size = input.size(dim)
+    d = dim + input.dim() if dim < 0 else dim
     if size % 2:
-        d = dim + input.dim() if dim < 0 else dim
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
-    a, b = input.chunk(2, dim)
-    return a * b.sigmoid()
+    return _C._glu(input, d)
 
 
 # ---- distances and more losses ------------------------------------------------------
