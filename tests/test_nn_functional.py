@@ -518,3 +518,31 @@ def test_linear_on_integers_and_its_dtype_errors_are_torch_s():
         return out
 
     assert run(cgrad) == run(torch)
+
+
+UNDERSCORE = [("relu_", ()), ("leaky_relu_", (0.2,)), ("elu_", (0.5,)), ("selu_", ()), ("celu_", (0.7,)),
+              ("hardtanh_", (-0.4, 0.8)), ("threshold_", (0.2, -1.0))]
+
+
+@pytest.mark.parametrize("name,args", UNDERSCORE)
+def test_the_in_place_functions_are_torch_s(name, args):
+    """F.relu_(x) and its kin: x itself, rewritten; PyTorch's errors, with their names."""
+    x0 = np.array([-2.0, -0.5, 0.0, 0.3, 1.5, 3.0])
+    res = []
+    for lib, mod in ((cgrad, F), (torch, torch.nn.functional)):
+        out = []
+        for dt in ("float32", "float64"):
+            x = lib.tensor(x0, dtype=getattr(lib, dt))
+            assert getattr(mod, name)(x, *args) is x
+            out.append(x.tolist())
+        for bad in (1.0, lib.tensor(x0, requires_grad=True)):
+            with pytest.raises((TypeError, RuntimeError)) as e:
+                getattr(mod, name)(bad, *args)
+            out.append((e.type.__name__, str(e.value).split("\n")[0][:70]))
+        v = lib.tensor(x0, requires_grad=True)
+        z = v * 1
+        getattr(mod, name)(z, *args)
+        z.sum().backward()
+        res.append((out, v.grad.numpy()))
+    assert res[0][0] == res[1][0]
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-7)  # celu_: PyTorch's slope from its output

@@ -616,3 +616,36 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
         loss = loss + stirling.masked_fill(target <= 1, 0)
     return _reduce(loss, reduction)
+
+
+# ---- the in-place functions: F.relu_(x) is F.relu(x, inplace=True) -------------------------
+
+_threshold = threshold
+
+
+def relu_(input):
+    return relu(_input(input, "relu_"), inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(_input(input, "leaky_relu_"), negative_slope, inplace=True)
+
+
+def elu_(input, alpha=1.0):
+    return elu(_input(input, "elu_"), alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(_input(input, "selu_"), inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(_input(input, "celu_"), alpha, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(_input(input, "hardtanh_"), min_val, max_val, inplace=True)
+
+
+def threshold_(input, threshold, value):
+    return _threshold(_input(input, "threshold_"), threshold, value, inplace=True)
