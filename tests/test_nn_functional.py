@@ -546,3 +546,19 @@ def test_the_in_place_functions_are_torch_s(name, args):
         res.append((out, v.grad.numpy()))
     assert res[0][0] == res[1][0]
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-7)  # celu_: PyTorch's slope from its output
+
+
+ACTIVATIONS_INPLACE = ["relu", "leaky_relu", "elu", "selu", "celu", "hardtanh", "relu6", "silu", "hardsigmoid",
+                       "hardswish", "mish"]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS_INPLACE + ["gelu"])
+def test_an_activation_of_a_non_tensor_names_itself_as_torch(name):
+    """PyTorch's TypeError, naming the in-place form (relu_) when inplace=True."""
+    forms = [{}] if name == "gelu" else [{}, {"inplace": True}]
+    for kw in forms:
+        with pytest.raises(TypeError) as ours:
+            getattr(F, name)(1.0, **kw)
+        with pytest.raises(TypeError) as theirs:
+            getattr(torch.nn.functional, name)(1.0, **kw)
+        assert str(ours.value) == str(theirs.value)

@@ -131,16 +131,19 @@ def one_hot(tensor, num_classes=-1):
 
 
 def relu(input, inplace=False):
+    _input(input, "relu_" if inplace else "relu")
     return _apply_inplace(input, input.relu(), inplace)
 
 
 def gelu(input, approximate="none"):
+    _input(input, "gelu")
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     return _C._gelu(input, approximate == "tanh")
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _input(input, "leaky_relu_" if inplace else "leaky_relu")
     return _apply_inplace(input, _C._leaky_relu(input, negative_slope), inplace)
 
 
@@ -372,26 +375,30 @@ def _activation(input, inplace, fn, fn_=None):
 
 def silu(input, inplace=False):
     """x * sigmoid(x)."""
-    _floating(input, "silu_cpu", "silu")
+    fname = "silu_" if inplace else "silu"
+    _floating(input, "silu_cpu", fname)
     return _activation(input, inplace, _C._silu, _C._silu_)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    _floating(input, "elu_cpu", "elu")
-    _number(alpha, "elu", "alpha", 2)
+    fname = "elu_" if inplace else "elu"
+    _floating(input, "elu_cpu", fname)
+    _number(alpha, fname, "alpha", 2)
     return _activation(input, inplace, lambda x: _C._elu(x, alpha, 1.0, 1.0))
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
-    _floating(input, "elu_cpu", "selu")
+    fname = "selu_" if inplace else "selu"
+    _floating(input, "elu_cpu", fname)
     return _activation(input, inplace, lambda x: _C._elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
-    _floating(input, "elu_cpu", "celu")
-    _number(alpha, "celu", "alpha", 2)
+    fname = "celu_" if inplace else "celu"
+    _floating(input, "elu_cpu", fname)
+    _number(alpha, fname, "alpha", 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     return _activation(input, inplace, lambda x: _C._celu(x, alpha))
@@ -407,7 +414,8 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val); the gradient is zero at and beyond the bounds."""
-    _input(input, "hardtanh")
+    fname = "hardtanh_" if inplace else "hardtanh"
+    _input(input, fname)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     if input.dtype == _C.bool_:
@@ -421,20 +429,23 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     """hardtanh(x, 0, 6)."""
-    _input(input, "relu6")
+    fname = "relu6_" if inplace else "relu6"
+    _input(input, fname)
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """min(max(x + 3, 0), 6) / 6; the gradient is 1/6 strictly inside (-3, 3)."""
-    _floating(input, "hardsigmoid_cpu", "hardsigmoid")
+    fname = "hardsigmoid_" if inplace else "hardsigmoid"
+    _floating(input, "hardsigmoid_cpu", fname)
     return _activation(input, inplace, _C._hardsigmoid, _C._hardsigmoid_)
 
 
 def hardswish(input, inplace=False):
     """x * min(max(x + 3, 0), 6) / 6; the gradient is 0 up to -3, x / 3 + 1/2 strictly
     inside (-3, 3) and 1 from 3 on."""
-    _floating(input, "hardswish_cpu", "hardswish")
+    fname = "hardswish_" if inplace else "hardswish"
+    _floating(input, "hardswish_cpu", fname)
     return _activation(input, inplace, _C._hardswish, _C._hardswish_)
 
 
@@ -478,15 +489,17 @@ def hardshrink(input, lambd=0.5):
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    _floating(input, "mish_cpu", "mish")
+    fname = "mish_" if inplace else "mish"
+    _floating(input, "mish_cpu", fname)
     return _activation(input, inplace, _C._mish, _C._mish_)
 
 
 def threshold(input, threshold, value, inplace=False):
     """value where x <= threshold, else x (so NaN stays NaN)."""
-    _input(input, "threshold")
-    _number(threshold, "threshold", "threshold", 2)
-    _number(value, "threshold", "value", 3)
+    fname = "threshold_" if inplace else "threshold"
+    _input(input, fname)
+    _number(threshold, fname, "threshold", 2)
+    _number(value, fname, "value", 3)
     return _activation(input, inplace, lambda x: _C.where(x <= threshold, value, x).to(x.dtype))
 
 
@@ -618,34 +631,34 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction)
 
 
-# ---- the in-place functions: F.relu_(x) is F.relu(x, inplace=True) -------------------------
+# ---- the in-place functions: F.relu_(x) is F.relu(x, inplace=True), named relu_ in errors ---
 
 _threshold = threshold
 
 
 def relu_(input):
-    return relu(_input(input, "relu_"), inplace=True)
+    return relu(input, inplace=True)
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    return leaky_relu(_input(input, "leaky_relu_"), negative_slope, inplace=True)
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def elu_(input, alpha=1.0):
-    return elu(_input(input, "elu_"), alpha, inplace=True)
+    return elu(input, alpha, inplace=True)
 
 
 def selu_(input):
-    return selu(_input(input, "selu_"), inplace=True)
+    return selu(input, inplace=True)
 
 
 def celu_(input, alpha=1.0):
-    return celu(_input(input, "celu_"), alpha, inplace=True)
+    return celu(input, alpha, inplace=True)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    return hardtanh(_input(input, "hardtanh_"), min_val, max_val, inplace=True)
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def threshold_(input, threshold, value):
-    return _threshold(_input(input, "threshold_"), threshold, value, inplace=True)
+    return _threshold(input, threshold, value, inplace=True)
