@@ -501,16 +501,13 @@ ctypedef cg_tensor *(*alpha_fn)(cg_tensor *, cg_tensor *, cg_tensor *) noexcept 
 
 cdef cg_tensor *alpha_operand(object x) except? NULL:
     """A number as a 0-d tensor of its own kind (bool, int64, float64), as
-    alpha's rules need; NULL (no error) if x is not one."""
-    if isinstance(x, bool):
-        return cg_full(NULL, 0, 1.0 if x else 0.0, CG_BOOL)
-    if isinstance(x, int):
-        return int_operand(x, NULL)
+    alpha's rules need; NULL (no error) if x is not one. Next to no tensor,
+    scalar_operand keeps a bool's and an int's kind, not a float's."""
+    if isinstance(x, np.generic):
+        x = x.item()
     if isinstance(x, float):
         return cg_full(NULL, 0, x, CG_FLOAT64)
-    if isinstance(x, np.generic):
-        return alpha_operand(x.item())
-    return NULL
+    return scalar_operand(x, NULL)
 
 
 cdef object with_alpha(alpha_fn fn, _TensorBase a, object b, object alpha, str name):
