@@ -11,6 +11,7 @@ from cgrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
                                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
 from cgrad.nn.modules.module import Module
 from cgrad.nn.modules.normalization import LayerNorm
+from cgrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from cgrad.nn.modules.sparse import Embedding
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "SiLU", "ELU", "SELU", "CELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid",
     "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "CosineSimilarity",
     "PairwiseDistance", "SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
