@@ -19,6 +19,7 @@ __all__ = [
     "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
     "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
     "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
+    "batch_norm",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -121,6 +122,62 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     return _C._layer_norm(input, tuple(normalized_shape), weight, bias, eps)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05):
+    """Normalises each channel (dim 1) over the batch and any spatial dims.
+
+    In training, with the batch's mean and biased variance, and updates the
+    running statistics (the unbiased variance, as PyTorch keeps it) in place;
+    otherwise with the running statistics. As PyTorch's CPU kernel, the
+    result is x * a + b with per-channel a = w / sqrt(var + eps) and
+    b = bias - mean * a.
+    """
+    if training:
+        size = tuple(input.shape)
+        per_channel = size[0] if size else 1
+        for n in size[2:]:
+            per_channel *= n
+        if per_channel == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.size()}")
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if not input.dtype.is_floating_point:
+        from cgrad._stats import _type_name
+        raise NotImplementedError(f"\"batch_norm\" not implemented for '{_type_name(input)}'")
+    if not training:
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+            if t is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
+    channels = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+        if t is not None and t.dtype != input.dtype:
+            from cgrad._stats import _type_name
+            raise RuntimeError(f"mixed dtype (CPU): expect parameter to have scalar type of {_type_name(input)}")
+    shape = (1, channels) + (1,) * (input.dim() - 2)
+    if training:
+        dims = (0,) + tuple(range(2, input.dim()))
+        mean = input.mean(dims, keepdim=True)
+        var = input.var(dims, correction=0, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            n = input.numel() // channels
+            with _C.no_grad():
+                if running_mean is not None:
+                    running_mean.copy_(momentum * mean.reshape(running_mean.shape) + (1 - momentum) * running_mean)
+                if running_var is not None:
+                    unbiased = var.reshape(running_var.shape) * (n / (n - 1))
+                    running_var.copy_(momentum * unbiased + (1 - momentum) * running_var)
+    else:
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    scale = (var + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight.reshape(shape)
+    shift = -(mean * scale) if bias is None else bias.reshape(shape) - mean * scale
+    return input * scale + shift
 
 
 def one_hot(tensor, num_classes=-1):

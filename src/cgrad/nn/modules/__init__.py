@@ -2,6 +2,7 @@
 from cgrad.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                                         LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
                                         Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+from cgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cgrad.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from cgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from cgrad.nn.modules.dropout import Dropout
@@ -22,4 +23,5 @@ __all__ = [
     "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "CosineSimilarity",
     "PairwiseDistance", "SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
 ]
