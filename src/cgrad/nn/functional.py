@@ -11,6 +11,7 @@ import warnings
 
 from cgrad import _C
 from cgrad._C import Tensor
+from cgrad._creation import tensor
 
 __all__ = [
     "linear", "bilinear", "relu", "gelu", "leaky_relu", "prelu", "tanh", "sigmoid", "softmax", "log_softmax",
@@ -19,7 +20,7 @@ __all__ = [
     "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
     "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
     "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
-    "batch_norm",
+    "batch_norm", "pad",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -178,6 +179,91 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         scale = scale * weight.reshape(shape)
     shift = -(mean * scale) if bias is None else bias.reshape(shape) - mean * scale
     return input * scale + shift
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads the last len(pad) // 2 dims: pad = (left, right) of the last dim, then of the one before, ...
+
+    Negative amounts crop. "constant" fills with value (0 by default);
+    "reflect", "replicate" and "circular" take the values of the input
+    mirrored at its edges, its edge values, or its other end, by index
+    (their gradients add up where an input value is used several times).
+    """
+    _input(input, "pad")
+    pad = tuple(int(p) for p in pad)
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    ndim = input.dim()
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) > 2 * ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {ndim}")
+    sides = [(ndim - 1 - k, pad[2 * k], pad[2 * k + 1]) for k in range(len(pad) // 2)]  # (dim, left, right)
+    if mode == "constant":
+        return _constant_pad(input, sides, 0 if value is None else value)
+    if value is not None:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if (len(pad), ndim) not in ((2, 2), (2, 3), (4, 3), (4, 4), (6, 4), (6, 5)):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    out = input
+    for k, (d, left, right) in enumerate(sides):
+        n = input.shape[d]
+        size = n + left + right
+        if mode == "reflect" and (left >= n or right >= n):
+            raise RuntimeError(f"Argument #{4 + 2 * k}: Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({left}, {right}) at dimension {d} of input "
+                               f"{list(input.shape)}")
+        if mode == "circular":
+            if left > n or right > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if size < 0:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        elif size < 1:
+            label = "WHD"[k]
+            raise RuntimeError(f"input ({label}: {n}) is too small. Calculated output {label}: {size}")
+        src = [j - left for j in range(size)]
+        if mode == "reflect":
+            src = [-i if i < 0 else 2 * (n - 1) - i if i >= n else i for i in src]
+        elif mode == "replicate":
+            src = [min(max(i, 0), n - 1) for i in src]
+        else:  # PyTorch crops first, then wraps around what is left
+            kept = n + min(left, 0) + min(right, 0)
+            if kept <= 0 < size:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+            src = [max(-left, 0) + (j - max(left, 0)) % kept for j in range(size)]
+        out = out.index_select(d, tensor(src, dtype=_C.int64))
+    return out
+
+
+def _constant_pad(input, sides, value):
+    out = input
+    for d, left, right in sides:  # negative amounts crop first
+        for amount, start in ((left, True), (right, False)):
+            if amount < 0:
+                length = out.shape[d] + amount
+                if length < 0:
+                    raise RuntimeError("narrow(): length must be non-negative.")
+                out = out.narrow(d, -amount if start else 0, length)
+    if all(left <= 0 and right <= 0 for _, left, right in sides):
+        return out.clone()
+    for d, left, right in sides:
+        parts = []
+        for amount in (left, right):
+            shape = list(out.shape)
+            shape[d] = max(amount, 0)
+            parts.append(_C.full(tuple(shape), value, dtype=input.dtype))
+        if left > 0 or right > 0:
+            out = _C.cat([parts[0], out, parts[1]], d)
+    return out
 
 
 def one_hot(tensor, num_classes=-1):
