@@ -20,7 +20,7 @@ __all__ = [
     "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
     "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
     "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
-    "batch_norm", "pad",
+    "batch_norm", "pad", "instance_norm", "group_norm", "rms_norm",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -179,6 +179,82 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         scale = scale * weight.reshape(shape)
     shift = -(mean * scale) if bias is None else bias.reshape(shape) - mean * scale
     return input * scale + shift
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-05):
+    """Normalises each channel of each sample over its spatial dims.
+
+    As PyTorch: batch_norm over the input seen as one sample of N * C
+    channels, the running statistics (if any) then the mean over the batch
+    of the per-sample ones.
+    """
+    if use_input_stats:
+        spatial = 1
+        for n in tuple(input.shape)[2:]:
+            spatial *= n
+        if spatial == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.size()}")
+    n, c = input.shape[0], input.shape[1]
+    flat = input.reshape((1, n * c) + tuple(input.shape)[2:])
+    stats = [None if t is None else t.detach().repeat(n) for t in (running_mean, running_var)]
+    out = batch_norm(flat, stats[0], stats[1], None if weight is None else weight.repeat(n),
+                     None if bias is None else bias.repeat(n), use_input_stats, momentum, eps)
+    with _C.no_grad():
+        for kept, t in zip(stats, (running_mean, running_var)):
+            if t is not None:
+                t.copy_(kept.reshape(n, c).mean(0))
+    return out.reshape(input.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Normalises each group of num_groups' channels of each sample, then scales and shifts per channel."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    per_group = c // num_groups
+    for t in tuple(input.shape)[2:]:
+        per_group *= t
+    if per_group == 1:
+        raise ValueError("Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups] + list(input.shape)[2:]}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    # as PyTorch's kernel: x * a + b with a = rstd * w and b = bias - mean * a per sample and channel
+    groups = input.reshape(n, num_groups, c // num_groups, -1)
+    mean = groups.mean((2, 3), keepdim=True)
+    scale = (groups.var((2, 3), correction=0, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight.reshape(1, num_groups, c // num_groups, 1)
+    shift = -(mean * scale) if bias is None else bias.reshape(1, num_groups, c // num_groups, 1) - mean * scale
+    return (groups * scale + shift).reshape(input.shape)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing normalized_shape dims, times weight."""
+    if isinstance(normalized_shape, int):
+        raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if input.dim() < k:
+        raise ValueError(f"Input tensor must have at least {k} dimensions, but got {input.dim()}")
+    if tuple(input.shape)[input.dim() - k:] != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*{', '.join(str(d) for d in normalized_shape)}], but got input of size"
+                           f"{list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != normalized_shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight.shape)} and normalized_shape = {list(normalized_shape)}")
+    if eps is None:  # the machine epsilon of the input's dtype
+        eps = 1.1920928955078125e-07 if input.dtype == _C.float32 else 2.220446049250313e-16
+    dims = tuple(range(input.dim() - k, input.dim()))
+    out = input * (input.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")

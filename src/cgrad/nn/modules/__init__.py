@@ -11,7 +11,8 @@ from cgrad.nn.modules.linear import Bilinear, Identity, Linear
 from cgrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
                                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
 from cgrad.nn.modules.module import Module
-from cgrad.nn.modules.normalization import LayerNorm
+from cgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from cgrad.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
 from cgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
                                       ConstantPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
                                       ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad2d,
@@ -29,5 +30,6 @@ __all__ = [
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
-    "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
+    "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm",
 ]

@@ -10,8 +10,9 @@ from cgrad.nn.parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
-class _BatchNorm(Module):
-    """Per-channel normalization with learnt scale and shift, and running statistics for eval mode."""
+class _NormBase(Module):
+    """The parameters and buffers of batch and instance normalization: per-channel scale and shift
+    (affine), running statistics (track_running_stats) and the count of batches they have seen."""
 
     _dims = ()  # the input dims the subclass accepts
 
@@ -60,6 +61,14 @@ class _BatchNorm(Module):
             got = " or ".join(f"{d}D" for d in self._dims)
             raise ValueError(f"expected {got} input (got {input.dim()}D input)")
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalization over the batch, with running statistics for eval mode."""
+
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -72,10 +81,6 @@ class _BatchNorm(Module):
         keep = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if keep else None, self.running_var if keep else None,
                             self.weight, self.bias, use_batch, factor, self.eps)
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
