@@ -4,7 +4,7 @@ from cgrad.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink,
                                         Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
 from cgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cgrad.nn.modules.distance import CosineSimilarity, PairwiseDistance
-from cgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
+from cgrad.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from cgrad.nn.modules.dropout import Dropout
 from cgrad.nn.modules.flatten import Flatten
 from cgrad.nn.modules.linear import Bilinear, Identity, Linear
@@ -31,5 +31,5 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "InstanceNorm1d",
-    "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm",
+    "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm", "ParameterList", "ParameterDict",
 ]
