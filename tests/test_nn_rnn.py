@@ -385,11 +385,6 @@ def test_cell_functions_check_weights_as_torch(name, gates):
     raises_like_torch(lambda: call(cgrad), lambda: call(torch))
 
 
-def test_packed_sequences_are_not_supported():
-    with pytest.raises(NotImplementedError, match="PackedSequence"):
-        nn.LSTM(3, 4)([cgrad.zeros(2, 3)])
-
-
 # ---- compile ---------------------------------------------------------------------------------------
 
 def test_a_compiled_lstm_training_step_replays_bit_identically():

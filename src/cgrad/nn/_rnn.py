@@ -174,10 +174,81 @@ def _stack(mode, input, hiddens, flat, has_biases, num_layers, dropout, train, b
     return x, finals
 
 
+# ---- packed sequences ------------------------------------------------------------------------------
+# A packed batch holds its steps one after the other, the sequences still
+# running at each step first, batch_sizes[t] of them: a layer runs each
+# step on the first batch_sizes[t] rows of the state, setting aside the
+# final state of the sequences that end (forward), or taking in the
+# initial state of those that start (reverse), as PyTorch's layers do.
+
+
+def _rows(hidden, start, stop):
+    return tuple(h[start:stop] for h in hidden) if isinstance(hidden, tuple) else hidden[start:stop]
+
+
+def _join(parts):
+    if isinstance(parts[0], tuple):
+        return tuple(_C.cat([p[k] for p in parts], 0) for k in range(len(parts[0])))
+    return _C.cat(parts, 0)
+
+
+def _packed_layer(mode, xw, batch_sizes, hidden, p, reverse):
+    outputs = []
+    if not reverse:
+        offset, last, ended = 0, batch_sizes[0], []
+        for bs in batch_sizes:
+            if bs < last:
+                ended.append(_rows(hidden, bs, last))
+                hidden = _rows(hidden, 0, bs)
+            last = bs
+            hidden = _step(mode, xw[offset:offset + bs], hidden, p)
+            offset += bs
+            outputs.append(hidden[0] if mode == "LSTM" else hidden)
+        return _C.cat(outputs, 0), _join([hidden] + ended[::-1])
+    initial, offset, last = hidden, xw.shape[0], batch_sizes[-1]
+    hidden = _rows(initial, 0, last)
+    for bs in reversed(batch_sizes):
+        if bs > last:
+            hidden = _join([hidden, _rows(initial, last, bs)])
+        last = bs
+        hidden = _step(mode, xw[offset - bs:offset], hidden, p)
+        offset -= bs
+        outputs.append(hidden[0] if mode == "LSTM" else hidden)
+    return _C.cat(outputs[::-1], 0), hidden
+
+
+def _stack_packed(mode, data, batch_sizes, hiddens, flat, has_biases, num_layers, dropout, train, bidirectional,
+                  has_projections=False):
+    params = _params(flat, has_biases, has_projections)
+    dirs = 2 if bidirectional else 1
+    batch_sizes = [int(b) for b in batch_sizes.tolist()]
+    x, finals = data, []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            p = params[layer * dirs + d]
+            out, last = _packed_layer(mode, F.linear(x, p[0], p[2]), batch_sizes, hiddens[layer * dirs + d], p,
+                                      reverse=d == 1)
+            outs.append(out)
+            finals.append(last)
+        x = outs[0] if dirs == 1 else _C.cat(outs, -1)
+        if dropout != 0 and train and layer < num_layers - 1:
+            x = F.dropout(x, dropout, training=True)
+    return x, finals
+
+
 def _one_hidden(mode):
-    def run(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
-        out, finals = _stack(mode, input, hx.unbind(0), params, has_biases, num_layers, dropout, train,
-                             bidirectional, batch_first)
+    def run(input, *args):
+        """(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first), or for a
+        packed batch (data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional)."""
+        if not isinstance(args[2], (list, tuple)):  # the third is has_biases, not the parameters
+            hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first = args
+            out, finals = _stack(mode, input, hx.unbind(0), params, has_biases, num_layers, dropout, train,
+                                 bidirectional, batch_first)
+        else:
+            batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional = args
+            out, finals = _stack_packed(mode, input, batch_sizes, hx.unbind(0), params, has_biases, num_layers,
+                                        dropout, train, bidirectional)
         return out, _C.stack(finals, 0)
     run.__name__ = run.__qualname__ = mode.lower()
     return run
@@ -188,8 +259,15 @@ rnn_relu = _one_hidden("RNN_RELU")
 gru = _one_hidden("GRU")
 
 
-def lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
-    """LSTM layers over a sequence: (output, h_n, c_n); hx is (h_0, c_0)."""
+def lstm(input, *args):
+    """LSTM layers over a sequence: (output, h_n, c_n), from (input, hx, params, has_biases, num_layers,
+    dropout, train, bidirectional, batch_first) with hx = (h_0, c_0), or for a packed batch from (data,
+    batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional)."""
+    packed = isinstance(args[2], (list, tuple))  # (batch_sizes, hx, params, ...), not (hx, params, has_biases, ...)
+    if packed:
+        batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional = args
+    else:
+        hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first = args
     if len(hx) != 2:
         raise RuntimeError("lstm expects two hidden states")
     h0, c0 = hx
@@ -202,6 +280,11 @@ def lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectiona
             raise RuntimeError(f"Expected {name} size(0) to be {num_layers * dirs} (num_layers * num_directions), "
                                f"but got {t.shape[0]}")
     has_projections = h0.shape[2] != c0.shape[2]
-    out, finals = _stack("LSTM", input, list(zip(h0.unbind(0), c0.unbind(0))), params, has_biases, num_layers,
-                         dropout, train, bidirectional, batch_first, has_projections)
+    hiddens = list(zip(h0.unbind(0), c0.unbind(0)))
+    if packed:
+        out, finals = _stack_packed("LSTM", input, batch_sizes, hiddens, params, has_biases, num_layers, dropout,
+                                    train, bidirectional, has_projections)
+    else:
+        out, finals = _stack("LSTM", input, hiddens, params, has_biases, num_layers, dropout, train, bidirectional,
+                             batch_first, has_projections)
     return out, _C.stack([h for h, _ in finals], 0), _C.stack([c for _, c in finals], 0)

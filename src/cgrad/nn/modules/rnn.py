@@ -8,6 +8,7 @@ from cgrad.nn import _rnn
 from cgrad.nn import init
 from cgrad.nn.modules.module import Module
 from cgrad.nn.parameter import Parameter
+from cgrad.nn.utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -24,6 +25,13 @@ def _check_type(name, value, kind):
 
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+def _batch(input, batch_sizes, batch_first):
+    """The batch size: of a packed batch its first step's, else the input's batch dim."""
+    if batch_sizes is not None:
+        return int(batch_sizes[0])
+    return input.size(0) if batch_first else input.size(1)
 
 
 class RNNBase(Module):
@@ -122,7 +130,7 @@ class RNNBase(Module):
                                f"got {input.size(-1)}")
 
     def get_expected_hidden_size(self, input, batch_sizes):
-        batch = input.size(0) if self.batch_first else input.size(1)
+        batch = _batch(input, batch_sizes, self.batch_first)
         dirs = 2 if self.bidirectional else 1
         return (self.num_layers * dirs, batch, self.proj_size if self.proj_size > 0 else self.hidden_size)
 
@@ -134,10 +142,15 @@ class RNNBase(Module):
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
 
+    def permute_hidden(self, hx, permutation):
+        if permutation is None:
+            return hx
+        if isinstance(hx, tuple):
+            return tuple(h.index_select(1, permutation) for h in hx)
+        return hx.index_select(1, permutation)
+
     def _batched(self, input, hx, name):
         """The input with a batch dim (unbatched input gets one), the checked hx likewise, and is_batched."""
-        if not isinstance(input, _C.Tensor):
-            raise NotImplementedError(f"{name}: only tensor inputs are supported in cgrad (no PackedSequence)")
         if input.dim() not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D "
                              + ("tensor instead" if name == "RNN" else "instead"))
@@ -146,12 +159,30 @@ class RNNBase(Module):
             input = input.unsqueeze(0 if self.batch_first else 1)
         return input, batched
 
-    def _zeros(self, input, size):
-        batch = input.size(0) if self.batch_first else input.size(1)
+    def _zeros(self, input, size, batch_sizes=None):
         dirs = 2 if self.bidirectional else 1
-        return _C.zeros(self.num_layers * dirs, batch, size, dtype=input.dtype)
+        return _C.zeros(self.num_layers * dirs, _batch(input, batch_sizes, self.batch_first), size, dtype=input.dtype)
+
+    def _packed_forward(self, packed, hx, run):
+        """A PackedSequence through the layers: its batch in its sorted order, the states in the caller's."""
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            hx = self._zeros(data, self.proj_size if lstm and self.proj_size > 0 else self.hidden_size, batch_sizes)
+            if lstm:
+                hx = (hx, self._zeros(data, self.hidden_size, batch_sizes))
+        else:
+            hx = self.permute_hidden(tuple(hx) if lstm else hx, sorted_indices)
+        self.check_forward_args(data, hx, batch_sizes)
+        result = run(data, batch_sizes, hx, self._flat_weights, self.bias, self.num_layers, self.dropout,
+                     self.training, self.bidirectional)
+        hidden = result[1:] if lstm else result[1]
+        return (PackedSequence(result[0], batch_sizes, sorted_indices, unsorted_indices),
+                self.permute_hidden(hidden, unsorted_indices))
 
     def _one_hidden_forward(self, input, hx, name, run):
+        if isinstance(input, PackedSequence):
+            return self._packed_forward(input, hx, run)
         input, batched = self._batched(input, hx, name)
         if hx is not None:
             if batched and hx.dim() != 3:
@@ -230,7 +261,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def get_expected_cell_size(self, input, batch_sizes):
-        batch = input.size(0) if self.batch_first else input.size(1)
+        batch = _batch(input, batch_sizes, self.batch_first)
         dirs = 2 if self.bidirectional else 1
         return (self.num_layers * dirs, batch, self.hidden_size)
 
@@ -242,6 +273,8 @@ class LSTM(RNNBase):
                                "Expected hidden[1] size {}, got {}")
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._packed_forward(input, hx, _rnn.lstm)
         input, batched = self._batched(input, hx, "LSTM")
         if hx is None:
             hx = (self._zeros(input, self.proj_size if self.proj_size > 0 else self.hidden_size),
