@@ -28,7 +28,7 @@ def run_example(name, *args, cwd, stderr=None):
 
 
 def test_every_example_is_tested():
-    tested = {"linear_regression.py", "moons.py", "train_digits.py"}
+    tested = {"linear_regression.py", "moons.py", "train_digits.py", "adding_problem.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -42,6 +42,14 @@ def test_moons_reaches_full_training_accuracy(tmp_path):
     out = run_example("moons.py", "--plot", str(tmp_path / "moons.png"), cwd=tmp_path)
     assert "final training accuracy: 100%" in out
     assert (tmp_path / "moons.png").stat().st_size > 1000
+
+
+def test_adding_problem_is_learnt(tmp_path):
+    out = run_example("adding_problem.py", cwd=tmp_path)
+    mse, baseline = map(float, re.search(r"test mean squared error: ([\d.]+) \(predicting 1.0: ([\d.]+)\)", out).groups())
+    assert 0.15 < baseline < 0.19
+    assert mse < baseline / 4  # the marked values are remembered, not guessed
+    assert re.search(r"[\d.]+ ms per training step", out)
 
 
 def test_train_digits_quick(tmp_path):
