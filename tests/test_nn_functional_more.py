@@ -614,3 +614,48 @@ def test_modules_are_exported():
                  "glu", "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div",
                  "poisson_nll_loss"]:
         assert name in F.__all__ and callable(getattr(F, name))
+
+
+# ---- rrelu --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [cgrad.float32, cgrad.float64])
+def test_rrelu_in_eval_is_leaky_relu_with_the_mean_slope(dtype):
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(str(dtype).split(".")[-1])
+    cx, tx = cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    c, t = F.rrelu(cx, 0.1, 0.3), torch.nn.functional.rrelu(tx, 0.1, 0.3)
+    np.testing.assert_array_equal(c.detach().numpy(), t.detach().numpy())
+    c.sum().backward()
+    t.sum().backward()
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+    assert repr(nn.RReLU()) == repr(torch.nn.RReLU())
+    assert repr(nn.RReLU(0.1, 0.3, inplace=True)) == repr(torch.nn.RReLU(0.1, 0.3, inplace=True))
+
+
+def test_rrelu_in_training_draws_a_slope_per_negative_element():
+    cgrad.manual_seed(0)
+    x = cgrad.tensor(np.linspace(-3, 3, 10001), requires_grad=True)
+    y = F.rrelu(x, 0.1, 0.3, training=True)
+    slope = (y / x).detach().numpy()
+    neg, pos = x.detach().numpy() < 0, x.detach().numpy() > 0
+    assert np.all(slope[pos] == 1.0)
+    assert 0.1 <= slope[neg].min() and slope[neg].max() <= 0.3 and abs(slope[neg].mean() - 0.2) < 0.005
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[neg], slope[neg])  # the gradient is the drawn slope
+    cgrad.manual_seed(0)
+    again = F.rrelu(x.detach(), 0.1, 0.3, training=True)
+    np.testing.assert_array_equal(again.numpy(), y.detach().numpy())
+    z = cgrad.tensor([-1.0, 2.0])
+    F.rrelu_(z, 0.5, 0.5, training=True)
+    assert z.tolist() == [-0.5, 2.0]
+    m = nn.RReLU(0.5, 0.5)
+    assert m(cgrad.tensor([-2.0])).tolist() == [-1.0]
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.nn.functional.rrelu(lib.arange(3), training=True),
+                                  lambda lib: lib.nn.functional.rrelu(lib.zeros(3), 0.5, 0.1, training=True)])
+def test_rrelu_errors_match_torch(call):
+    with pytest.raises(Exception) as t_err:
+        call(torch)
+    with pytest.raises(type(t_err.value)) as c_err:
+        call(cgrad)
+    assert str(c_err.value) == str(t_err.value)

@@ -20,7 +20,7 @@ __all__ = [
     "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "logsigmoid",
     "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
     "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
-    "batch_norm", "pad", "instance_norm", "group_norm", "rms_norm",
+    "batch_norm", "pad", "instance_norm", "group_norm", "rms_norm", "rrelu", "rrelu_",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -364,6 +364,25 @@ def gelu(input, approximate="none"):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _input(input, "leaky_relu_" if inplace else "leaky_relu")
     return _apply_inplace(input, _C._leaky_relu(input, negative_slope), inplace)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with, in training, a random slope for each element at or below 0, drawn from
+    U(lower, upper); the mean slope (lower + upper) / 2 in eval."""
+    fname = "rrelu_" if inplace else "rrelu"
+    _input(input, fname)
+    _floating(input, "rrelu_with_noise_out_cpu", fname)
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    with _C.no_grad():
+        noise = _C.where(input <= 0, _C.empty(*input.shape, dtype=input.dtype).uniform_(lower, upper), 1.0)
+    return _apply_inplace(input, input * noise, inplace)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def prelu(input, weight):

@@ -9,7 +9,7 @@ from cgrad.nn.parameter import Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "SiLU", "ELU", "SELU",
            "CELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Tanhshrink",
-           "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU"]
+           "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "RReLU"]
 
 
 class ReLU(Module):
@@ -36,6 +36,22 @@ class LeakyReLU(Module):
     def extra_repr(self):
         inplace_str = ", inplace=True" if self.inplace else ""
         return f"negative_slope={self.negative_slope}{inplace_str}"
+
+
+class RReLU(Module):
+    """Leaky ReLU with a random slope in [lower, upper] for each element at or below 0 in training."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class PReLU(Module):
