@@ -680,6 +680,9 @@ cg_tensor *cg_hardtanh_(cg_tensor *x, double min_val, double max_val);
 cg_tensor *cg_hardsigmoid_(cg_tensor *x);
 cg_tensor *cg_hardswish_(cg_tensor *x);
 cg_tensor *cg_mish_(cg_tensor *x);
+/* In place, saving the result, as PyTorch's: EluBackward1 and CeluBackward1. */
+cg_tensor *cg_elu_(cg_tensor *x, double alpha, double scale, double input_scale);
+cg_tensor *cg_celu_(cg_tensor *x, double alpha);
 cg_tensor *cg_mse_loss(cg_tensor *x, cg_tensor *y, int reduction);
 cg_tensor *cg_huber_loss(cg_tensor *x, cg_tensor *y, int reduction, double delta);
 cg_tensor *cg_binary_cross_entropy(cg_tensor *x, cg_tensor *y, cg_tensor *weight, int reduction);

@@ -506,6 +506,47 @@ cg_tensor *cg_celu(cg_tensor *x, double alpha) {
     return activation("elu_cpu", elu_fwd, &celu_op, x, alpha, 1.0, 1.0 / alpha);
 }
 
+/* The in-place elu, selu and celu save their result, as PyTorch's (EluBackward1,
+ * CeluBackward1): with r = elu(x), d/dx = scale where r > 0, else
+ * input_scale (r + alpha scale); the second derivative (in r) is 0 at r = 0. */
+static cg_tensor *elu_result_grad(const cg_node *n, cg_tensor *g, cg_tensor *r) {
+    double negcoef = act_param(n, 0), scale = act_param(n, 1), in_scale = act_param(n, 2);
+    tmp S = {0};
+    cg_tensor *zero = K(number(0.0, r));
+    cg_tensor *neg = K(cg_mul(K(mul_number(g, in_scale)), K(add_number(K(below(r, zero)), negcoef))));
+    cg_tensor *pos = scale == 1 ? g : K(mul_number(g, scale));
+    return tmp_end(&S, K(cg_where(K(cg_le(r, zero)), neg, pos)));
+}
+ACT_OP(elu_result, "EluBackward1", elu_result_grad)
+ACT_OP(celu_result, "CeluBackward1", elu_result_grad)
+
+static cg_tensor *elu_inplace(const cg_op *op, cg_tensor *x, double negcoef, double scale, double in_scale) {
+    cg_dtype d;
+    cg_inplace ip;
+    if (float_dtype("elu_cpu", x, NULL, &d) || cg_inplace_begin(&ip, x, &x, 1)) return NULL;
+    cg_tensor *src = cg_inplace_source(&ip);
+    cg_tensor *out = src ? pointwise3(elu_fwd, d, src, NULL, NULL, (const double[3]){negcoef, scale, in_scale}) : NULL;
+    if (out && ip.records) {
+        cg_node *n = cg_node_new(op, &src, 1, 1);
+        if (!n || cg_save(n, 0, out, true)) {
+            out = fail(out, n);
+        } else {
+            n->f[0] = negcoef;
+            n->f[1] = scale;
+            memcpy(&n->i[0], &in_scale, sizeof in_scale);
+            out = finish(out, n);
+        }
+    }
+    cg_tensor_release(src);
+    return cg_inplace_take(&ip, out);
+}
+
+cg_tensor *cg_elu_(cg_tensor *x, double alpha, double scale, double input_scale) {
+    return elu_inplace(&elu_result_op, x, alpha * scale, scale, input_scale);
+}
+
+cg_tensor *cg_celu_(cg_tensor *x, double alpha) { return elu_inplace(&celu_result_op, x, alpha, 1.0, 1.0 / alpha); }
+
 cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold) {
     return activation("softplus_cpu", softplus_fwd, &softplus_op, x, beta, threshold, 0);
 }

@@ -274,10 +274,12 @@ def test_inplace_writes_input_and_backpropagates(name, dtype):
     close(results[0][1], results[1][1], dtype)
 
 
-@pytest.mark.parametrize("name", ["silu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish"])
+@pytest.mark.parametrize("name", ["silu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "elu", "selu",
+                                  "celu"])
 def test_inplace_records_the_activations_node(name):
     """As PyTorch's, the in-place form records the op's own node, on a non-leaf
-    and on a view of one (through CopySlices); its gradient uses the old value."""
+    and on a view of one (through CopySlices); its gradient uses the old value
+    (elu, selu and celu: the result, EluBackward1 and CeluBackward1)."""
     graphs = []
     for lib in (cgrad, torch):
         leaf = lib.tensor([[-4.0, -1.0, 0.5], [2.0, 5.0, 7.0]], dtype=lib.float64, requires_grad=True)
@@ -659,3 +661,17 @@ def test_rrelu_errors_match_torch(call):
     with pytest.raises(type(t_err.value)) as c_err:
         call(cgrad)
     assert str(c_err.value) == str(t_err.value)
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_inplace_elu_second_derivatives_match_torch(name):
+    """The result-based nodes' gradients, and their gradients, at and around the branch point."""
+    outs = []
+    for lib in (cgrad, torch):
+        leaf = lib.tensor([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        y = INPLACE[name](lib, leaf * 1.0, True)
+        (g,) = lib.autograd.grad((y * y * y).sum(), leaf, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), leaf)
+        outs.append((y.detach(), g.detach(), gg))
+    for a, b in zip(*outs):
+        close(a, b, "float64")

@@ -395,6 +395,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_silu(cg_tensor *x)
     cg_tensor *cg_elu(cg_tensor *x, double alpha, double scale, double input_scale)
     cg_tensor *cg_celu(cg_tensor *x, double alpha)
+    cg_tensor *cg_elu_(cg_tensor *x, double alpha, double scale, double input_scale)
+    cg_tensor *cg_celu_(cg_tensor *x, double alpha)
     cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold)
     cg_tensor *cg_hardtanh(cg_tensor *x, double min_val, double max_val)
     cg_tensor *cg_hardsigmoid(cg_tensor *x)

@@ -117,6 +117,14 @@ def _celu(_TensorBase input, double alpha):
     return wrap(cg_celu(input.t, alpha))
 
 
+def _elu_(_TensorBase input, double alpha, double scale, double input_scale):
+    return wrap(cg_elu_(input.t, alpha, scale, input_scale))
+
+
+def _celu_(_TensorBase input, double alpha):
+    return wrap(cg_celu_(input.t, alpha))
+
+
 def _softplus(_TensorBase input, double beta, double threshold):
     return wrap(cg_softplus(input.t, beta, threshold))
 

@@ -622,14 +622,15 @@ def elu(input, alpha=1.0, inplace=False):
     fname = "elu_" if inplace else "elu"
     _floating(input, "elu_cpu", fname)
     _number(alpha, fname, "alpha", 2)
-    return _activation(input, inplace, lambda x: _C._elu(x, alpha, 1.0, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, alpha, 1.0, 1.0), lambda x: _C._elu_(x, alpha, 1.0, 1.0))
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
     fname = "selu_" if inplace else "selu"
     _floating(input, "elu_cpu", fname)
-    return _activation(input, inplace, lambda x: _C._elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
+    return _activation(input, inplace, lambda x: _C._elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
+                       lambda x: _C._elu_(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -639,7 +640,7 @@ def celu(input, alpha=1.0, inplace=False):
     _number(alpha, fname, "alpha", 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _activation(input, inplace, lambda x: _C._celu(x, alpha))
+    return _activation(input, inplace, lambda x: _C._celu(x, alpha), lambda x: _C._celu_(x, alpha))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
