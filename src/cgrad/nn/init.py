@@ -2,10 +2,13 @@
 import math
 import warnings
 
+import numpy as np
+
 from cgrad.autograd.grad_mode import no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
-           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_", "orthogonal_", "eye_", "dirac_",
+           "sparse_"]
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -108,3 +111,94 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def _normal_cdf(x):
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fills tensor from N(mean, std^2) restricted to [a, b]."""
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may "
+                      "be incorrect.", stacklevel=2)
+    from cgrad import _C
+    with no_grad():
+        lo, hi = _normal_cdf((a - mean) / std), _normal_cdf((b - mean) / std)
+        if hi - lo > 0.3:  # most draws land inside: draw again where they do not
+            tensor.normal_(mean, std, generator=generator)
+            outside = (tensor < a) | (tensor > b)
+            while outside.any():
+                fresh = _C.empty(*tensor.shape, dtype=tensor.dtype).normal_(mean, std, generator=generator)
+                tensor.copy_(_C.where(outside, fresh, tensor))
+                outside = (tensor < a) | (tensor > b)
+        else:  # a narrow window: the inverse of the normal CDF over it
+            tensor.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
+            tensor.erfinv_()
+            tensor.mul_(std * math.sqrt(2.0)).add_(mean)
+            tensor.clamp_(min=a, max=b)
+    return tensor
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """Fills tensor (viewed as rows x the rest) with a (semi-)orthogonal matrix times gain: the Q of a random
+    normal matrix's QR, its columns' signs set by R's diagonal so that it is uniformly distributed."""
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    from cgrad import _C
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    flat = _C.empty(rows, cols, dtype=_C.float64).normal_(0, 1, generator=generator).numpy()
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    with no_grad():
+        tensor.copy_(_C.from_numpy(np.ascontiguousarray(q * gain)).reshape(tuple(tensor.shape)))
+    return tensor
+
+
+def eye_(tensor):
+    """Fills a 2-D tensor with the identity (ones on the diagonal of a rectangle)."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    from cgrad import _C
+    with no_grad():
+        tensor.copy_(_C.eye(*tensor.shape, dtype=tensor.dtype))
+    return tensor
+
+
+def dirac_(tensor, groups=1):
+    """Fills a 3-, 4- or 5-D convolution weight so that the convolution copies its input (per group)."""
+    dims = tensor.dim()
+    if dims not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = sizes[0] // groups
+    centre = tuple(n // 2 for n in sizes[2:])
+    with no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min(per_group, sizes[1])):
+                tensor[(g * per_group + d, d) + centre] = 1
+    return tensor
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fills a 2-D tensor from N(0, std^2), then zeroes ceil(sparsity * rows) random rows of each column."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    from cgrad import _C
+    rows, cols = tensor.shape
+    zeros = math.ceil(sparsity * rows)
+    with no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for col in range(cols):
+            tensor[_C.randperm(rows, generator=generator)[:zeros], col] = 0
+    return tensor
