@@ -85,6 +85,8 @@ class Module:
         setattr_("_modules", {})
         setattr_("_forward_hooks", OrderedDict())
         setattr_("_forward_pre_hooks", OrderedDict())
+        setattr_("_backward_hooks", OrderedDict())
+        setattr_("_backward_pre_hooks", OrderedDict())
 
     # ---- registration ----------------------------------------------------------
 
@@ -240,23 +242,55 @@ class Module:
     # ---- calling ---------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        d = self.__dict__
+        backward = d.get("_backward_hooks") or d.get("_backward_pre_hooks")
+        if not (self._forward_hooks or self._forward_pre_hooks or backward):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        if backward:
+            from cgrad.nn.modules._backward_hooks import BackwardHooks
+            backward = BackwardHooks(self, list(self._backward_hooks.values()),
+                                     list(self._backward_pre_hooks.values()))
+            if self._backward_hooks:
+                args = backward.setup_input_hook(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward:
+            output = backward.setup_output_hook(output)
         return output
 
     def register_forward_pre_hook(self, hook):
         """hook(module, args) runs before forward; it may return replacement args."""
         handle = _RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) runs once the gradients with respect to the module's tensor
+        inputs are known; it may return replacements for them."""
+        return self._register(self.__dict__.setdefault("_backward_hooks", OrderedDict()), hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) runs once the gradients with respect to the module's tensor outputs are
+        known; it may return replacements for them."""
+        return self._register(self.__dict__.setdefault("_backward_pre_hooks", OrderedDict()), hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("register_backward_hook (the deprecated non-full form) is not supported; use "
+                                  "register_full_backward_hook")
+
+    @staticmethod
+    def _register(hooks, hook, prepend):
+        handle = _RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_hook(self, hook):
