@@ -137,3 +137,61 @@ def test_hooks_run_in_registration_order_and_prepend():
     assert order == ["first", "a", "b"]
     with pytest.raises(NotImplementedError, match="register_full_backward_hook"):
         lin.register_backward_hook(lambda *a: None)
+
+
+# ---- other Module methods ----------------------------------------------------------------------------
+
+def make_net(lib):
+    net = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3))
+    return net
+
+
+def test_get_buffer_and_set_submodule_match_torch():
+    c, t = make_net(cgrad), make_net(torch)
+    assert c.get_buffer("1.running_var").tolist() == t.get_buffer("1.running_var").tolist()
+    for target in ("1.weight", "1.nothing", "2.x"):
+        with pytest.raises(AttributeError) as t_err:
+            t.get_buffer(target)
+        with pytest.raises(AttributeError) as c_err:
+            c.get_buffer(target)
+        assert str(c_err.value) == str(t_err.value)
+    c.set_submodule("0", cgrad.nn.Linear(2, 3, bias=False))
+    assert c[0].bias is None
+    c.set_submodule("extra", cgrad.nn.ReLU())
+    assert isinstance(c.extra, cgrad.nn.ReLU)
+    for args in (("", cgrad.nn.ReLU()), ("0", 3), ("1.weight", cgrad.nn.ReLU()), ("nope", cgrad.nn.ReLU(), True)):
+        targs = tuple(torch.nn.ReLU() if isinstance(a, cgrad.nn.ReLU) else a for a in args)
+        with pytest.raises(Exception) as t_err:
+            t.set_submodule(*targs)
+        with pytest.raises(type(t_err.value)) as c_err:
+            c.set_submodule(*args)
+        assert str(c_err.value).replace("cgrad.", "torch.").split(",")[0] == str(t_err.value).split(",")[0]
+    with pytest.raises(NotImplementedError, match="float16"):
+        c.half()
+
+
+def test_extra_state_goes_into_the_state_dict():
+    class Counter(cgrad.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = cgrad.nn.Linear(1, 1)
+            self.calls = 0
+
+        def get_extra_state(self):
+            return {"calls": self.calls}
+
+        def set_extra_state(self, state):
+            self.calls = state["calls"]
+
+    a = Counter()
+    a.calls = 7
+    sd = a.state_dict()
+    assert list(sd) == ["_extra_state", "lin.weight", "lin.bias"] and sd["_extra_state"] == {"calls": 7}
+    b = Counter()
+    b.load_state_dict(sd)
+    assert b.calls == 7
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        b.load_state_dict({k: v for k, v in sd.items() if k != "_extra_state"})
+    with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: "_extra_state"'):
+        cgrad.nn.Linear(1, 1).load_state_dict({"weight": sd["lin.weight"], "bias": sd["lin.bias"],
+                                               "_extra_state": {}})
