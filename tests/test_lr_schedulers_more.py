@@ -1,4 +1,5 @@
 """The learning-rate schedulers beyond StepLR, CosineAnnealingLR and LambdaLR, against PyTorch."""
+import importlib
 import math
 import warnings
 
@@ -185,3 +186,42 @@ def test_one_cycle_refuses_steps_past_the_end():
         sched.step()
     with pytest.raises(ValueError, match="Tried to step 4 times. The specified number of total steps is 3"):
         sched.step()
+
+
+# ---- optimizer step hooks -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda lib, p: lib.optim.SGD(p, lr=0.1, momentum=0.9),
+                                  lambda lib, p: lib.optim.Adam(p, lr=0.1), lambda lib, p: lib.optim.AdamW(p)])
+def test_step_hooks_run_around_every_step_as_torch(make):
+    logs = []
+    for lib in (cgrad, torch):
+        log = []
+        p = lib.ones(2, requires_grad=True)
+        opt = make(lib, [p])
+        h1 = opt.register_step_pre_hook(lambda o, a, k: log.append(("pre", len(a), sorted(k))))
+        opt.register_step_post_hook(lambda o, a, k: log.append(("post", p.tolist() != [1.0, 1.0])))
+        hooks_of = importlib.import_module(lib.__name__ + ".optim.optimizer")
+        g = hooks_of.register_optimizer_step_pre_hook(lambda o, a, k: log.append(("global",)))
+        try:
+            p.grad = lib.ones(2)
+            opt.step()
+            h1.remove()
+            opt.step(closure=None)
+        finally:
+            g.remove()
+        opt.step()
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+def test_a_pre_hook_may_replace_the_arguments_and_must_return_a_pair():
+    p = cgrad.ones(1, requires_grad=True)
+    p.grad = cgrad.ones(1)
+    opt = cgrad.optim.SGD([p], lr=0.5)
+    calls = []
+    opt.register_step_pre_hook(lambda o, a, k: ((o,), {"closure": lambda: calls.append(1) or 3.0}))
+    assert opt.step() == 3.0 and calls == [1]
+    bad = cgrad.optim.SGD([p], lr=0.5)
+    bad.register_step_pre_hook(lambda o, a, k: 5)
+    with pytest.raises(RuntimeError, match="must return None or a tuple of \\(new_args, new_kwargs\\), but got 5"):
+        bad.step()

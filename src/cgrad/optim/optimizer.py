@@ -5,8 +5,9 @@ the group's parameters and their state tensors go down as lists parallel to
 group["params"], cached between steps, so that a step runs no Python loop
 over the parameters once every parameter has its state.
 """
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from copy import deepcopy
+import functools
 from itertools import chain
 import warnings
 
@@ -60,11 +61,93 @@ class _GroupState:
         self.missing = [i for i, p in enumerate(params) if any(self.lists[k][i] is None for k in keys)]
 
 
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """hook(optimizer, args, kwargs) runs before every optimizer's step; it may return (args, kwargs)."""
+    return _add_hook(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """hook(optimizer, args, kwargs) runs after every optimizer's step."""
+    return _add_hook(_global_step_post_hooks, hook)
+
+
+class _HookHandle:
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.remove()
+
+
+def _add_hook(hooks, hook):
+    handle = _HookHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def _with_step_hooks(step):
+    """A subclass's step, running the optimizer's and the global step hooks around it (once, even when a
+    subclass's step calls its parent's)."""
+    @functools.wraps(step)
+    def hooked(*args, **kwargs):
+        self = args[0]  # the hooks get the optimizer among the arguments too, as PyTorch's
+        d = self.__dict__
+        pre = list(_global_step_pre_hooks.values()) + list(d.get("_step_pre_hooks", {}).values())
+        post = list(_global_step_post_hooks.values()) + list(d.get("_step_post_hooks", {}).values())
+        if d.get("_in_step") or not (pre or post):
+            return step(*args, **kwargs)
+        for hook in pre:
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), but got "
+                                       f"{result}.")
+                args, kwargs = result
+        d["_in_step"] = True
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            d["_in_step"] = False
+        for hook in post:
+            hook(self, args, kwargs)
+        return out
+    hooked._runs_hooks = True
+    return hooked
+
+
 class Optimizer:
     """Base class of the optimizers: param_groups, state, zero_grad, state_dict."""
 
     # Names of the per-parameter state tensors a subclass's C step takes, in order.
     _state_keys = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_runs_hooks", False):
+            cls.step = _with_step_hooks(step)
+
+    def register_step_pre_hook(self, hook):
+        """hook(optimizer, args, kwargs) runs before this optimizer's step; it may return (args, kwargs)."""
+        return _add_hook(self.__dict__.setdefault("_step_pre_hooks", OrderedDict()), hook)
+
+    def register_step_post_hook(self, hook):
+        """hook(optimizer, args, kwargs) runs after this optimizer's step."""
+        return _add_hook(self.__dict__.setdefault("_step_post_hooks", OrderedDict()), hook)
 
     def __init__(self, params, defaults):
         self.defaults = defaults
