@@ -40,6 +40,7 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 _EXTRA_STATE = "_extra_state"  # the state dict key of a module's get_extra_state()
+_backward_hooks_made = False  # set for good by the first backward hook any module registers
 
 
 class _RemovableHandle:
@@ -269,10 +270,12 @@ class Module:
     # ---- calling ---------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        # a Module's attributes are looked up the slow way (it has a __getattr__): a call looks for backward
+        # hooks only once some module has had one
+        if not (self._forward_hooks or self._forward_pre_hooks or _backward_hooks_made):
+            return self.forward(*args, **kwargs)
         d = self.__dict__
         backward = d.get("_backward_hooks") or d.get("_backward_pre_hooks")
-        if not (self._forward_hooks or self._forward_pre_hooks or backward):
-            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
@@ -314,6 +317,8 @@ class Module:
 
     @staticmethod
     def _register(hooks, hook, prepend):
+        global _backward_hooks_made
+        _backward_hooks_made = True
         handle = _RemovableHandle(hooks)
         hooks[handle.id] = hook
         if prepend:
