@@ -168,6 +168,12 @@ INTERP_ERRORS = [
     dict(shape=(1, 1, 4), scale_factor=-1.0, mode="area"),
     dict(shape=(1, 1, 4, 4), size=-2, mode="area"),
     dict(shape=(1, 1, 4, 4, 4), size=(2, -1, 2), mode="area"),
+    dict(shape=(1, 1, 0), size=3, mode="area"),
+    dict(shape=(1, 1, 0, 4), size=2, mode="area"),
+    dict(shape=(1, 1, 4, 0, 4), size=2, mode="area"),
+    dict(shape=(2, 0, 4, 4), size=2, mode="bilinear"),
+    dict(shape=(2, 0, 4), size=2),
+    dict(shape=(2, 0, 4, 4, 4), size=2),
 ]
 
 

@@ -436,9 +436,9 @@ def _resample(input, output_size, scales, mode, align_corners):
             raise TypeError(f"interpolate(): size must be a sequence of ints, but got {type(s).__name__}")
     output_size = [int(s) for s in output_size]
     if mode == "area":
-        _check_pooled_sizes(output_size)
+        _check_pooled_sizes(list(input.shape), output_size)
     else:
-        _check_resample_sizes(spatial, output_size)
+        _check_resample_sizes(list(input.shape), output_size)
     if not input.dtype.is_floating_point:
         from cgrad._stats import _type_name
         raise NotImplementedError(f"\"upsample_{mode}\" not implemented for '{_type_name(input)}'")
@@ -456,7 +456,12 @@ def _is_integer(value):
     return not isinstance(value, (bool, float)) and hasattr(type(value), "__index__")
 
 
-def _check_pooled_sizes(output_size):
+def _check_pooled_sizes(shape, output_size):
+    if 0 in shape[2:]:
+        pool = "adaptive_avg_pool3d" if len(shape) == 5 else "adaptive_avg_pool2d"
+        shape = shape[:2] + [1] + shape[2:] if len(shape) == 3 else shape  # pooled as (N, C, 1, L)
+        raise RuntimeError(f"{pool}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                           f"has sizes {shape} with dimension {shape.index(0, 2)} being empty")
     if all(n >= 0 for n in output_size):
         return
     if len(output_size) == 3:  # PyTorch's spacing
@@ -467,8 +472,11 @@ def _check_pooled_sizes(output_size):
                        f"received {{{sizes}}}")
 
 
-def _check_resample_sizes(spatial, output_size):
-    if all(n > 0 for n in spatial + list(output_size)):
+def _check_resample_sizes(shape, output_size):
+    spatial = shape[2:]
+    if all(n > 0 for n in spatial + output_size):
+        if 0 in shape[1:]:
+            raise RuntimeError(f"Non-empty {len(shape)}D data tensor expected but got a tensor with sizes {shape}")
         return
     names = ("W",) if len(spatial) == 1 else ("H", "W") if len(spatial) == 2 else ("D", "H", "W")
     given = ", ".join(f"{a}: {n}" for a, n in zip(names, spatial))
