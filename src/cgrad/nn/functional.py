@@ -21,6 +21,8 @@ __all__ = [
     "softsign", "tanhshrink", "softshrink", "hardshrink", "mish", "threshold", "softmin", "glu",
     "normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
     "batch_norm", "pad", "instance_norm", "group_norm", "rms_norm", "rrelu", "rrelu_",
+    "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
+    "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -340,6 +342,416 @@ def _constant_pad(input, sides, value):
         if left > 0 or right > 0:
             out = _C.cat([parts[0], out, parts[1]], d)
     return out
+
+
+# ---- resampling: interpolate and the pixel / channel shuffles ---------------------------
+#
+# interpolate is separable: each spatial dim is resampled in turn as a short sum of
+# taps, out = sum_k input.index_select(d, index_k) * weight_k, so its gradient is
+# index_select's (an index_add of the weighted incoming gradient). The indices and
+# weights are computed in numpy, in the input's precision, with PyTorch's formulas,
+# so nearest picks exactly PyTorch's pixels and the other modes agree to rounding.
+
+_NEAREST_MODES = ("nearest", "area", "nearest-exact")
+_LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4}
+_CUBIC_A = -0.75
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resamples the spatial dims (all after the first two) of a 3-D, 4-D or 5-D input to size,
+    or to floor(in * scale_factor), by nearest, (bi/tri)linear, bicubic or area interpolation."""
+    if mode in _NEAREST_MODES:
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.dim() - 2
+    output_size, scales = _interp_sizes(input, dim, size, scale_factor)
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if mode == "area" and output_size is None:
+        recompute_scale_factor = True
+    if recompute_scale_factor:  # the output size is fixed here and the kernel sees only it
+        output_size = [math.floor(input.shape[i + 2] * scales[i]) for i in range(dim)]
+        scales = None
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires "
+                         "a 4-D tensor as input")
+    if mode == "lanczos" and input.dim() == 4:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    if antialias:
+        raise NotImplementedError(f"interpolate(mode='{mode}', antialias=True) is not supported")
+    if mode in _NEAREST_MODES and input.dim() in (3, 4, 5):
+        return _resample(input, output_size, scales, mode, None)
+    if _LINEAR_MODES.get(mode) == input.dim():
+        return _resample(input, output_size, scales, mode, align_corners)
+    wanted = {"linear": "3D", "bilinear": "4D", "trilinear": "5D"}
+    if mode in wanted and input.dim() in (3, 4, 5):
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {wanted[mode]} input")
+    raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the "
+                              "modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                              f"nearest-exact (got {mode})")
+
+
+def _interp_sizes(input, dim, size, scale_factor):
+    """(output_size, None) or (None, scale_factors), each a list of one value per spatial dim."""
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    spatial = list(input.shape[2:])
+    if size is not None:
+        if not isinstance(size, (list, tuple)):
+            return [size] * dim, None
+        if len(size) != dim:
+            raise ValueError("Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {spatial} and output size of {size}. Please provide input "
+                             "tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+        if not all(_is_integer(s) for s in size):
+            raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, int], "
+                            f"but got size with types {[type(s) for s in size]}")
+        return list(size), None
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if not isinstance(scale_factor, (list, tuple)):
+        return None, [scale_factor] * dim
+    if len(scale_factor) != dim:
+        raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got input with "
+                         f"spatial dimensions of {spatial} and scale_factor of shape {scale_factor}. Please provide "
+                         "input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
+    return None, list(scale_factor)
+
+
+def _resample(input, output_size, scales, mode, align_corners):
+    spatial = list(input.shape[2:])
+    if output_size is None:  # PyTorch truncates in * scale in double precision
+        output_size = [int(n * s) for n, s in zip(spatial, scales)]
+        scales = list(scales)
+    else:
+        scales = [None] * len(spatial)
+    for s in output_size:
+        if not _is_integer(s):
+            raise TypeError(f"interpolate(): size must be a sequence of ints, but got {type(s).__name__}")
+    output_size = [int(s) for s in output_size]
+    if mode == "area":
+        _check_pooled_sizes(list(input.shape), output_size)
+    else:
+        _check_resample_sizes(list(input.shape), output_size)
+    if not input.dtype.is_floating_point:
+        from cgrad._stats import _type_name
+        raise NotImplementedError(f"\"upsample_{mode}\" not implemented for '{_type_name(input)}'")
+    out = input
+    for k, (n_in, n_out, scale) in enumerate(zip(spatial, output_size, scales)):
+        if mode == "area" and n_out == n_in:
+            continue
+        taps = _resample_taps(mode, n_in, n_out, scale, align_corners, input.dtype, len(spatial) == 2)
+        out = _apply_taps(out, 2 + k, taps, input.dtype)
+    return out.clone() if out is input else out
+
+
+def _is_integer(value):
+    """An int, or anything that converts to one losslessly (numpy integers, one-element integer tensors)."""
+    return not isinstance(value, (bool, float)) and hasattr(type(value), "__index__")
+
+
+def _check_pooled_sizes(shape, output_size):
+    if 0 in shape[2:]:
+        pool = "adaptive_avg_pool3d" if len(shape) == 5 else "adaptive_avg_pool2d"
+        shape = shape[:2] + [1] + shape[2:] if len(shape) == 3 else shape  # pooled as (N, C, 1, L)
+        raise RuntimeError(f"{pool}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                           f"has sizes {shape} with dimension {shape.index(0, 2)} being empty")
+    if all(n >= 0 for n in output_size):
+        return
+    if len(output_size) == 3:  # PyTorch's spacing
+        raise RuntimeError("adaptive_avg_pool3d: elements of output_size must be greater than or equal to 0 but "
+                           f"received {{{output_size[0]}, {output_size[1]},{output_size[2]}}}")
+    sizes = ", ".join(str(n) for n in ([1] * (2 - len(output_size)) + output_size))
+    raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                       f"received {{{sizes}}}")
+
+
+def _check_resample_sizes(shape, output_size):
+    spatial = shape[2:]
+    if all(n > 0 for n in spatial + output_size):
+        if 0 in shape[1:]:
+            raise RuntimeError(f"Non-empty {len(shape)}D data tensor expected but got a tensor with sizes {shape}")
+        return
+    names = ("W",) if len(spatial) == 1 else ("H", "W") if len(spatial) == 2 else ("D", "H", "W")
+    given = ", ".join(f"{a}: {n}" for a, n in zip(names, spatial))
+    wanted = ", ".join(f"{a}: {n}" for a, n in zip(names, output_size))
+    joint = " and output" if len(spatial) == 1 else " output"
+    raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({given}){joint} ({wanted})")
+
+
+def _resample_taps(mode, n_in, n_out, scale, align_corners, dtype, legacy):
+    """[(indices, weights or None)] resampling one dim of length n_in to n_out."""
+    import numpy as np
+    real = np.float32 if dtype == _C.float32 else np.float64
+    if mode in ("nearest", "nearest-exact"):
+        return [(_nearest_indices(mode, n_in, n_out, scale, real, legacy), None)]
+    if mode == "area":
+        return _area_taps(n_in, n_out)
+    if align_corners:
+        ratio = real(n_in - 1) / real(n_out - 1) if n_out > 1 else real(0)
+        src = ratio * np.arange(n_out, dtype=real)
+    else:
+        ratio = real(1.0 / scale) if scale is not None and scale > 0 else real(n_in) / real(n_out)
+        src = ratio * (np.arange(n_out, dtype=real) + real(0.5)) - real(0.5)
+        if mode != "bicubic":  # linear weights do not care, and PyTorch clamps there
+            src = np.maximum(src, real(0))
+    index = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    t = np.clip(src - index.astype(real), real(0), real(1))
+    if mode != "bicubic":
+        return [(index, real(1) - t), (index + (index < n_in - 1), t)]
+    taps = []
+    for k, w in enumerate(_cubic_weights(t, real)):
+        taps.append((np.clip(index - 1 + k, 0, n_in - 1), w))
+    return taps
+
+
+def _nearest_indices(mode, n_in, n_out, scale, real, legacy):
+    """The input pixel PyTorch's CPU kernels pick for each output pixel, rounding where they do.
+
+    For 4-D input (legacy) they work in single precision: floor(dst * scale) with the
+    sizes equal or doubling taken as exact, or floor((dst + 0.5) * scale) for
+    nearest-exact. For 3-D and 5-D input they work in the input's precision,
+    floor(dst * scale) or floor(max((dst + 0.5) * scale - 0.5, 0) + 0.5), rounding the
+    source position to single precision just before the floor."""
+    import numpy as np
+    dst = np.arange(n_out)
+    if legacy:
+        if mode == "nearest" and n_out in (n_in, 2 * n_in):
+            return dst if n_out == n_in else dst >> 1
+        real = np.float32
+    ratio = real(1.0 / scale) if scale is not None and scale > 0 else real(n_in) / real(n_out)
+    if mode == "nearest":
+        src = dst.astype(real) * ratio
+    elif legacy:  # dst + 0.5 is a double there
+        src = (dst + 0.5) * np.float64(ratio)
+    else:
+        src = np.maximum(ratio * (dst.astype(real) + real(0.5)) - real(0.5), real(0)) + 0.5
+    return np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)
+
+
+def _cubic_weights(t, real):
+    """Keys' cubic convolution weights (A = -0.75) of the taps at floor(x) - 1 .. floor(x) + 2."""
+    a = real(_CUBIC_A)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    one = real(1)
+    return far(t + one), near(t), near(one - t), far(one - t + one)
+
+
+def _area_taps(n_in, n_out):
+    """Adaptive average pooling: output i averages input[floor(i*n_in/n_out) : ceil((i+1)*n_in/n_out)]."""
+    import numpy as np
+    dst = np.arange(n_out)
+    start = dst * n_in // n_out
+    end = ((dst + 1) * n_in + n_out - 1) // n_out
+    count = end - start
+    width = int(count.max()) if n_out else 1
+    taps = []
+    for k in range(width):
+        inside = k < count
+        taps.append((np.where(inside, start + k, start), np.where(inside, 1.0 / count, 0.0)))
+    return taps
+
+
+def _apply_taps(x, d, taps, dtype):
+    """sum_k x.index_select(d, index_k) * weight_k, the weights laid along dim d."""
+    import numpy as np
+    trailing = (1,) * (x.dim() - d - 1)
+    out = None
+    for index, weight in taps:
+        y = x.index_select(d, tensor(np.ascontiguousarray(index, dtype=np.int64)))
+        if weight is not None:
+            y = y * tensor(np.asarray(weight).reshape((-1,) + trailing), dtype=dtype)
+        out = y if out is None else out + y
+    return out
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated spelling of interpolate."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='nearest')."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def _int_arg(value, fname, arg):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{fname}(): argument '{arg}' (position 2) must be int, not {type(value).__name__}")
+    return value
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r): each group of r * r channels becomes an r x r block."""
+    _input(input, "pixel_shuffle")
+    r = _int_arg(upscale_factor, "pixel_shuffle", "upscale_factor")
+    if input.dim() < 3:
+        raise RuntimeError("pixel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError("pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
+                           f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    b = len(batch)
+    x = input.reshape(tuple(batch) + (c // (r * r), r, r, h, w))
+    x = x.permute(*range(b), b, b + 3, b + 1, b + 4, b + 2)
+    return x.reshape(tuple(batch) + (c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), the inverse of pixel_shuffle."""
+    _input(input, "pixel_unshuffle")
+    r = _int_arg(downscale_factor, "pixel_unshuffle", "downscale_factor")
+    if input.dim() < 3:
+        raise RuntimeError("pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    if h % r:
+        raise RuntimeError("pixel_unshuffle expects height to be divisible by downscale_factor, but "
+                           f"input.size(-2)={h} is not divisible by {r}")
+    if w % r:
+        raise RuntimeError("pixel_unshuffle expects width to be divisible by downscale_factor, but "
+                           f"input.size(-1)={w} is not divisible by {r}")
+    b = len(batch)
+    x = input.reshape(tuple(batch) + (c, h // r, r, w // r, r))
+    x = x.permute(*range(b), b, b + 2, b + 4, b + 1, b + 3)
+    return x.reshape(tuple(batch) + (c * r * r, h // r, w // r))
+
+
+def channel_shuffle(input, groups):
+    """(N, g * k, *) -> (N, k * g, *): the channels of the g groups interleaved."""
+    _input(input, "channel_shuffle")
+    g = _int_arg(groups, "channel_shuffle", "groups")
+    if input.dim() <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                           f"{list(input.shape)}")
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
+    n, c, *rest = input.shape
+    if c % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
+    x = input.reshape((n, g, c // g) + tuple(rest)).transpose(1, 2)
+    return x.reshape(tuple(input.shape))
+
+
+# ---- structured dropout ----------------------------------------------------------------
+#
+# Feature dropout draws one Bernoulli(1 - p) keep flag per (sample, channel) and
+# broadcasts it over the spatial dims, so a channel is zeroed as a whole. Alpha
+# dropout sets dropped values to SELU's negative saturation -alpha' and then applies
+# the affine map a * x + b that restores a standard normal input's mean and variance.
+
+_SELU_NEG_SAT = 1.7580993408473766  # SELU's scale * alpha: its limit at -inf is -this
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _structured_dropout(input, p, training, inplace, feature, alpha):
+    """PyTorch's dropout family: feature drops whole channels, alpha keeps SELU's mean and variance."""
+    if feature and input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    if p == 1:
+        return _apply_inplace(input, input * _C.zeros((), dtype=input.dtype), inplace)
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2) if feature else tuple(input.shape)
+    keep = _C.bernoulli(_C.full(shape, 1.0 - p, dtype=input.dtype))
+    if not alpha:
+        return _apply_inplace(input, input * (keep / (1.0 - p)), inplace)
+    a = 1.0 / math.sqrt((_SELU_NEG_SAT ** 2 * p + 1) * (1 - p))
+    b = (keep - 1.0) * (_SELU_NEG_SAT * a) + _SELU_NEG_SAT * a * p
+    return _apply_inplace(input, input * (keep * a) + b, inplace)
+
+
+def _batched_feature_dropout(input, p, training, inplace, batched):
+    if batched:
+        return _structured_dropout(input, p, training, inplace, True, False)
+    out = _structured_dropout(input.unsqueeze(0), p, training, False, True, False).squeeze(0)
+    return _apply_inplace(input, out, inplace) if out is not input else input
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of a (N, C, L) or (C, L) input with probability p; the rest scaled by 1/(1-p)."""
+    _check_p(p)
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    return _batched_feature_dropout(input, p, training, inplace, input.dim() == 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of a (N, C, H, W) input with probability p (a 3-D input is read as (N, C, L))."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+    if ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This "
+                      "behavior will change in a future release to interpret the input as one without a batch "
+                      "dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please "
+                      "switch to using dropout1d instead.", stacklevel=2)
+    return _structured_dropout(input, p, training, inplace, True, False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of a (N, C, D, H, W) or (C, D, H, W) input with probability p."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
+                      "inputs).", stacklevel=2)
+    return _batched_feature_dropout(input, p, training, inplace, ndim == 5)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: keeps a standard normal input's mean 0 and variance 1."""
+    _check_p(p)
+    return _structured_dropout(input, p, training, inplace, False, True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels."""
+    _check_p(p)
+    return _structured_dropout(input, p, training, inplace, True, True)
 
 
 def one_hot(tensor, num_classes=-1):

@@ -9,7 +9,7 @@ from cgrad.nn.parameter import Parameter
 
 __all__ = ["ReLU", "LeakyReLU", "PReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "SiLU", "ELU", "SELU",
            "CELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Tanhshrink",
-           "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "RReLU"]
+           "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "RReLU", "Softmax2d"]
 
 
 class ReLU(Module):
@@ -288,3 +288,12 @@ class GLU(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of a (N, C, H, W) or (C, H, W) input, at every position."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)
