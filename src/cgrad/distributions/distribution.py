@@ -132,7 +132,7 @@ class Distribution:
             raise ValueError(f"The right-most size of value must match event_shape: {value.size()} vs "
                              f"{self._event_shape}.")
         actual_shape = value.size()
-        expected_shape = self._batch_shape + self._event_shape
+        expected_shape = cgrad.Size(self._batch_shape + self._event_shape)
         for i, j in zip(reversed(actual_shape), reversed(expected_shape)):
             if i != 1 and j != 1 and i != j:
                 raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: {actual_shape} vs "

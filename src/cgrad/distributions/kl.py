@@ -18,6 +18,7 @@ from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
 from cgrad.distributions.utils import sum_rightmost
+from cgrad.nn.functional import softplus as _softplus
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -84,10 +85,6 @@ def kl_divergence(p, q):
         raise NotImplementedError(f"No KL(p || q) is implemented for p type {p.__class__.__name__} and q type "
                                   f"{q.__class__.__name__}")
     return fun(p, q)
-
-
-def _softplus(x):
-    return cgrad.clamp(x, min=0) + cgrad.log1p(cgrad.exp(-cgrad.abs(x)))
 
 
 @register_kl(Bernoulli, Bernoulli)

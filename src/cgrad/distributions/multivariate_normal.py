@@ -10,8 +10,9 @@ __all__ = ["MultivariateNormal"]
 
 
 def _tril_inverse(lower):
-    """The inverse of each lower-triangular matrix, kept exactly lower-triangular."""
-    return cgrad.linalg.inv(lower).tril()
+    """The inverse of the lower triangle of each matrix, kept exactly
+    lower-triangular; as a triangular solve, it reads nothing above the diagonal."""
+    return cgrad.linalg.inv(lower.tril()).tril()
 
 
 def _batch_mahalanobis(lower, x):
@@ -54,7 +55,8 @@ class MultivariateNormal(Distribution):
                 "covariance_matrix" if covariance_matrix is not None else "precision_matrix")
         matrix = given[0]
         if matrix.dim() < 2:
-            raise ValueError(f"{name} matrix must be at least two-dimensional, with optional leading batch "
+            described = "scale_tril matrix" if name == "scale_tril" else name
+            raise ValueError(f"{described} must be at least two-dimensional, with optional leading batch "
                              "dimensions")
         batch_shape = _broadcast_shape(matrix.shape[:-2], loc.shape[:-1])
         setattr(self, name, matrix.expand(batch_shape + (-1, -1)))

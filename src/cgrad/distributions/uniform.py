@@ -11,18 +11,16 @@ __all__ = ["Uniform"]
 
 class Uniform(Distribution):
     """Uniform(low, high): every value of the half-open interval [low, high) equally likely."""
-    arg_constraints = {
-        "low": constraints.dependent(is_discrete=False, event_dim=0),
-        "high": constraints.dependent(is_discrete=False, event_dim=0),
-    }
     has_rsample = True
+
+    @property
+    def arg_constraints(self):
+        return {"low": constraints.less_than(self.high), "high": constraints.greater_than(self.low)}
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         both_numbers = isinstance(low, numbers.Number) and isinstance(high, numbers.Number)
         super().__init__(() if both_numbers else self.low.size(), validate_args=validate_args)
-        if self._validate_args and not cgrad.lt(self.low, self.high).all():
-            raise ValueError("Uniform is not defined when low>= high")
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Uniform, _instance)
