@@ -237,8 +237,6 @@ def test_discrete_values_and_gradients(name, params, value, dtype):
     for prop in ("mean", "variance", "mode", "probs", "logits"):
         results.append((getattr(mine, prop), getattr(theirs, prop)))
     for got, expected in results:
-        if not np.isfinite(expected.detach().numpy()).all() and prop == "logits":
-            continue
         close(got, expected, dtype)
     my_loss = results[0][0].sum() + results[1][0].sum()
     their_loss = results[0][1].sum() + results[1][1].sum()
@@ -433,8 +431,7 @@ def test_reprs_and_constraints_as_torch():
     for name, params, _, _ in CONTINUOUS:
         mine, theirs, _, _ = build(name, params, "float64")
         assert repr(mine) == repr(theirs).replace("torch.", "cgrad.")
-        assert repr(mine.support) == repr(theirs.support).replace("torch.", "cgrad.").replace(
-            "tensor", "tensor") or name == "Uniform"
+        assert repr(mine.support) == repr(theirs.support).replace("torch.", "cgrad.")
         assert set(mine.arg_constraints) == set(theirs.arg_constraints)
     scalar = D.Normal(0.0, 1.0)
     assert repr(scalar) == "Normal(loc: 0.0, scale: 1.0)"
