@@ -548,3 +548,35 @@ def test_distribution_base_raises_not_implemented():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert D.Normal(0.0, 1.0).batch_shape == ()
+
+
+CROSS_PARAMS = {
+    "Normal": {"loc": [0.3, -0.2], "scale": [1.5, 0.7]},
+    "Laplace": {"loc": [0.3, -1.0], "scale": [0.5, 1.2]},
+    "Exponential": {"rate": [0.7, 2.0]},
+    "Gamma": {"concentration": [0.8, 3.0], "rate": [1.5, 0.7]},
+    "Beta": {"concentration1": [0.5, 3.0], "concentration0": [1.5, 0.7]},
+    "Uniform": {"low": [0.2, 0.1], "high": [0.7, 3.0]},
+}
+CROSS_PAIRS = [(p, q) for p in CROSS_PARAMS for q in CROSS_PARAMS if p != q]
+
+
+@pytest.mark.parametrize("p_name, q_name", CROSS_PAIRS, ids=[f"{p}-{q}" for p, q in CROSS_PAIRS])
+def test_kl_divergence_between_families(p_name, q_name):
+    my_p, their_p, my_leaves, their_leaves = build(p_name, CROSS_PARAMS[p_name], "float64")
+    my_q, their_q, my_q_leaves, their_q_leaves = build(q_name, CROSS_PARAMS[q_name], "float64")
+    try:
+        expected = TD.kl_divergence(their_p, their_q)
+    except NotImplementedError:
+        with pytest.raises(NotImplementedError):
+            D.kl_divergence(my_p, my_q)
+        return
+    got = D.kl_divergence(my_p, my_q)
+    close(got, expected, "float64")
+    if expected.requires_grad and np.isfinite(expected.detach().numpy()).all():
+        leaves = list(my_leaves.values()) + list(my_q_leaves.values())
+        their = list(their_leaves.values()) + list(their_q_leaves.values())
+        for g, h in zip(cgrad.autograd.grad(got.sum(), leaves, allow_unused=True),
+                        torch.autograd.grad(expected.sum(), their, allow_unused=True)):
+            if h is not None:
+                close(g, h, "float64", scale=100)

@@ -186,3 +186,156 @@ def _kl_onehotcategorical_onehotcategorical(p, q):
 def _kl_uniform_uniform(p, q):
     result = ((q.high - q.low) / (p.high - p.low)).log()
     return cgrad.where((q.low > p.low) | (q.high < p.high), math.inf, result)
+
+
+# Pairs of different families. Where q has no density on part of p's support,
+# the divergence is infinite.
+
+_EULER_GAMMA = 0.57721566490153286060
+
+
+def _infinite_like(tensor):
+    return cgrad.full_like(tensor, math.inf)
+
+
+def _x_log_x(tensor):
+    return cgrad.xlogy(tensor, tensor)  # 0 at 0
+
+
+@register_kl(Exponential, Beta)
+@register_kl(Exponential, Uniform)
+def _kl_exponential_infinity(p, q):
+    return _infinite_like(p.rate)
+
+
+@register_kl(Gamma, Beta)
+@register_kl(Gamma, Uniform)
+def _kl_gamma_infinity(p, q):
+    return _infinite_like(p.concentration)
+
+
+@register_kl(Laplace, Beta)
+@register_kl(Laplace, Exponential)
+@register_kl(Laplace, Gamma)
+@register_kl(Laplace, Uniform)
+@register_kl(Normal, Beta)
+@register_kl(Normal, Exponential)
+@register_kl(Normal, Gamma)
+@register_kl(Normal, Uniform)
+def _kl_real_line_infinity(p, q):
+    return _infinite_like(p.loc)
+
+
+def _beta_mean(p):
+    return p.concentration1 / (p.concentration1 + p.concentration0)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * _beta_mean(p)
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    # E_p[log x] = digamma(a) - digamma(a + b)
+    mean_log = p.concentration1.digamma() - (p.concentration1 + p.concentration0).digamma()
+    log_normalizer = q.concentration.lgamma() - q.concentration * q.rate.log()
+    return -p.entropy() + log_normalizer - (q.concentration - 1) * mean_log + q.rate * _beta_mean(p)
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    mean = _beta_mean(p)
+    var_normal = q.scale.pow(2)
+    second_moment = mean * (1 - mean) / (p.concentration1 + p.concentration0 + 1) + mean.pow(2)
+    cross = 0.5 * second_moment - q.loc * mean + 0.5 * q.loc.pow(2)
+    return -p.entropy() + 0.5 * (var_normal * 2 * math.pi).log() + cross / var_normal
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return cgrad.where((q.low > 0.0) | (q.high < 1.0), math.inf, result)
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    ratio = q.rate / p.rate
+    return (-q.concentration * ratio.log() + ratio + q.concentration.lgamma() + q.concentration * _EULER_GAMMA
+            - (1 + _EULER_GAMMA))
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    var_normal = q.scale.pow(2)
+    rate_sqr = p.rate.pow(2)
+    cross = rate_sqr.reciprocal() - q.loc / p.rate + 0.5 * q.loc.pow(2)
+    return 0.5 * cgrad.log(rate_sqr * var_normal * 2 * math.pi) - 1 + cross / var_normal
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.concentration / p.rate
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    var_normal = q.scale.pow(2)
+    rate_sqr = p.rate.pow(2)
+    t1 = 0.5 * cgrad.log(rate_sqr * var_normal * 2 * math.pi) - p.concentration - p.concentration.lgamma()
+    cross = (0.5 * (p.concentration.pow(2) + p.concentration) / rate_sqr - q.loc * p.concentration / p.rate
+             + 0.5 * q.loc.pow(2))
+    return t1 + (p.concentration - 1) * p.concentration.digamma() + cross / var_normal
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    var_normal = q.scale.pow(2)
+    scale_sqr_var_ratio = p.scale.pow(2) / var_normal
+    t1 = 0.5 * cgrad.log(2 * scale_sqr_var_ratio / math.pi)
+    cross = 0.5 * p.loc.pow(2) - p.loc * q.loc + 0.5 * q.loc.pow(2)
+    return -t1 + scale_sqr_var_ratio + cross / var_normal - 1
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    loc_diff = p.loc - q.loc
+    scaled_diff = loc_diff / p.scale
+    # E_p|x - q.loc| for x ~ N(p.loc, p.scale)
+    mean_abs = (math.sqrt(2 / math.pi) * p.scale * cgrad.exp(-0.5 * scaled_diff.pow(2))
+                + loc_diff * cgrad.erf(math.sqrt(0.5) * scaled_diff))
+    return -cgrad.log(p.scale / q.scale) + mean_abs / q.scale - 0.5 * (1 + math.log(0.5 * math.pi))
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    width = p.high - p.low
+    t1 = cgrad.log(width)
+    t2 = (q.concentration1 - 1) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    t3 = (q.concentration0 - 1) * (_x_log_x(1 - p.high) - _x_log_x(1 - p.low) + width) / width
+    t4 = q.concentration1.lgamma() + q.concentration0.lgamma() - (q.concentration1 + q.concentration0).lgamma()
+    return cgrad.where((p.high > 1.0) | (p.low < 0.0), math.inf, t3 + t4 - t1 - t2)
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
+    return cgrad.where(p.low < 0.0, math.inf, result)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    width = p.high - p.low
+    t2 = q.concentration.lgamma() - q.concentration * q.rate.log()
+    t3 = (1 - q.concentration) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    result = -width.log() + t2 + t3 + q.rate * (p.high + p.low) / 2
+    return cgrad.where(p.low < 0.0, math.inf, result)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    width = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
+    t2 = width.pow(2) / 12
+    t3 = ((p.high + p.low - 2 * q.loc) / 2).pow(2)
+    return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)
