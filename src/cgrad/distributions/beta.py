@@ -11,13 +11,10 @@ __all__ = ["Beta"]
 
 
 class Beta(Distribution):
-    """Beta(concentration1, concentration0): density x^(a-1) (1-x)^(b-1) / B(a, b).
-
-    Samples carry no gradient (see Gamma): has_rsample is False.
-    """
+    """Beta(concentration1, concentration0): density x^(a-1) (1-x)^(b-1) / B(a, b)."""
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
-    has_rsample = False
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         if isinstance(concentration1, numbers.Number) and isinstance(concentration0, numbers.Number):
@@ -58,11 +55,7 @@ class Beta(Distribution):
         return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
 
     def rsample(self, sample_shape=()):
-        raise NotImplementedError("Beta.rsample: cgrad has no reparameterized gradient for gamma samples; "
-                                  "use sample()")
-
-    def sample(self, sample_shape=()):
-        return self._dirichlet.sample(sample_shape).select(-1, 0)
+        return self._dirichlet.rsample(sample_shape).select(-1, 0)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -2,7 +2,7 @@
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
-from cgrad.distributions.gamma import standard_gamma
+from cgrad.distributions.gamma import rsample_standard_gamma
 from cgrad.distributions.utils import eps, tiny
 
 __all__ = ["Dirichlet"]
@@ -11,11 +11,12 @@ __all__ = ["Dirichlet"]
 class Dirichlet(Distribution):
     """Dirichlet(concentration): density prod x_i^(a_i - 1) / B(a) on the simplex.
 
-    Samples carry no gradient (see Gamma): has_rsample is False.
+    A sample is independent Gamma(a_i, 1) draws divided by their sum; rsample
+    differentiates through both.
     """
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
-    has_rsample = False
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.dim() < 1:
@@ -33,15 +34,11 @@ class Dirichlet(Distribution):
         return new
 
     def rsample(self, sample_shape=()):
-        raise NotImplementedError("Dirichlet.rsample: cgrad has no reparameterized gradient for gamma samples; "
-                                  "use sample()")
-
-    def sample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))
-        with cgrad.no_grad():
-            gammas = standard_gamma(self.concentration.expand(shape))
-            dtype = gammas.dtype
-            return (gammas / gammas.sum(-1, keepdim=True)).clamp(min=tiny(dtype), max=1 - eps(dtype))
+        gammas = rsample_standard_gamma(self.concentration.expand(shape))
+        value = gammas / gammas.sum(-1, keepdim=True)
+        value.detach().clamp_(min=tiny(value.dtype), max=1 - eps(value.dtype))
+        return value
 
     def log_prob(self, value):
         if self._validate_args:

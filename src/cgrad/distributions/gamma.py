@@ -2,7 +2,9 @@
 import numbers
 
 import cgrad
+from cgrad.autograd import Function
 from cgrad.distributions import constraints
+from cgrad.distributions._incomplete_gamma import regularized_gamma_p, standard_gamma_grad
 from cgrad.distributions.distribution import Distribution
 from cgrad.distributions.utils import broadcast_all, tiny
 
@@ -40,16 +42,55 @@ def standard_gamma(concentration):
         return (result * scale).clamp(min=tiny(dtype))
 
 
-class Gamma(Distribution):
-    """Gamma(concentration, rate): density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration.
+class _StandardGamma(Function):
+    """Gamma(concentration, 1) samples whose gradient is the implicit
+    reparameterization one: the sample moves with the concentration so that
+    its CDF value stays fixed."""
 
-    Samples carry no gradient: cgrad does not have the implicit
-    reparameterization gradient of gamma samples, so has_rsample is False and
-    rsample raises NotImplementedError.
-    """
+    @staticmethod
+    def forward(ctx, concentration):
+        sample = standard_gamma(concentration)
+        ctx.save_for_backward(concentration, sample)
+        return sample
+
+    @staticmethod
+    def backward(ctx, grad):
+        concentration, sample = ctx.saved_tensors
+        dsample = standard_gamma_grad(concentration.detach().contiguous().numpy(),
+                                      sample.detach().contiguous().numpy())
+        return grad * cgrad.tensor(dsample, dtype=grad.dtype)
+
+
+class _RegularizedGammaP(Function):
+    """P(a, x), the regularized lower incomplete gamma function (torch.special.gammainc)."""
+
+    @staticmethod
+    def forward(ctx, a, x):
+        ctx.x_shape = x.shape
+        a, x = cgrad.broadcast_tensors(a.detach(), x.detach())
+        ctx.save_for_backward(a, x)
+        return cgrad.tensor(regularized_gamma_p(a.contiguous().numpy(), x.contiguous().numpy()), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
+        # d/dx P(a, x) = x^(a-1) exp(-x) / Gamma(a)
+        density = cgrad.exp(cgrad.xlogy(a - 1, x) - x - cgrad.lgamma(a))
+        return None, (grad * density).sum_to_size(ctx.x_shape)
+
+
+def rsample_standard_gamma(concentration):
+    """Gamma(concentration, 1) samples, differentiable with respect to concentration."""
+    return _StandardGamma.apply(concentration)
+
+
+class Gamma(Distribution):
+    """Gamma(concentration, rate): density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration."""
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
-    has_rsample = False
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -78,18 +119,15 @@ class Gamma(Distribution):
         return self.concentration / self.rate.pow(2)
 
     def rsample(self, sample_shape=()):
-        raise NotImplementedError("Gamma.rsample: cgrad has no reparameterized gradient for gamma samples; "
-                                  "use sample()")
-
-    def sample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))
-        with cgrad.no_grad():
-            value = standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
-            return value.clamp(min=tiny(value.dtype))
+        value = rsample_standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
+        value.detach().clamp_(min=tiny(value.dtype))  # in place: the gradient stays the unclamped one
+        return value
 
     def cdf(self, value):
-        raise NotImplementedError("Gamma.cdf needs the regularized incomplete gamma function, which cgrad does "
-                                  "not have")
+        if self._validate_args:
+            self._validate_sample(value)
+        return _RegularizedGammaP.apply(self.concentration, self.rate * value)
 
     def log_prob(self, value):
         if self._validate_args:
