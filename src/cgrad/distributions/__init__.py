@@ -10,6 +10,7 @@ from cgrad.distributions.beta import Beta
 from cgrad.distributions.categorical import Categorical
 from cgrad.distributions.dirichlet import Dirichlet
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.exponential import Exponential
 from cgrad.distributions.gamma import Gamma
 from cgrad.distributions.independent import Independent
@@ -21,7 +22,7 @@ from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "Gamma", "Independent",
-    "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence",
-    "register_kl",
+    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
+    "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints",
+    "kl_divergence", "register_kl",
 ]

@@ -4,13 +4,14 @@ import numbers
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 from cgrad.nn.functional import binary_cross_entropy_with_logits
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     """Bernoulli(probs=None, logits=None): 1 with probability probs (or sigmoid(logits)), else 0."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
@@ -86,3 +87,14 @@ class Bernoulli(Distribution):
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
         return values
+
+    @property
+    def _natural_params(self):
+        return (cgrad.logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return cgrad.log1p(cgrad.exp(x))
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0

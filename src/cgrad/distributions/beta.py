@@ -5,12 +5,13 @@ import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.dirichlet import Dirichlet
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.utils import broadcast_all
 
 __all__ = ["Beta"]
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """Beta(concentration1, concentration0): density x^(a-1) (1-x)^(b-1) / B(a, b)."""
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
@@ -65,3 +66,10 @@ class Beta(Distribution):
 
     def entropy(self):
         return self._dirichlet.entropy()
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return cgrad.lgamma(x) + cgrad.lgamma(y) - cgrad.lgamma(x + y)

@@ -2,13 +2,14 @@
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.gamma import rsample_standard_gamma
 from cgrad.distributions.utils import eps, tiny
 
 __all__ = ["Dirichlet"]
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """Dirichlet(concentration): density prod x_i^(a_i - 1) / B(a) on the simplex.
 
     A sample is independent Gamma(a_i, 1) draws divided by their sum; rsample
@@ -70,3 +71,10 @@ class Dirichlet(Distribution):
         a0 = self.concentration.sum(-1)
         return (cgrad.lgamma(self.concentration).sum(-1) - cgrad.lgamma(a0) - (k - a0) * cgrad.digamma(a0)
                 - ((self.concentration - 1.0) * cgrad.digamma(self.concentration)).sum(-1))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return x.lgamma().sum(-1) - cgrad.lgamma(x.sum(-1))

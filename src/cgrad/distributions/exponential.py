@@ -4,12 +4,13 @@ import numbers
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.utils import broadcast_all
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """Exponential(rate): density rate * exp(-rate * x) for x >= 0."""
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
@@ -63,3 +64,14 @@ class Exponential(Distribution):
 
     def entropy(self):
         return 1.0 - cgrad.log(self.rate)
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -cgrad.log(-x)
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0

@@ -6,6 +6,7 @@ from cgrad.autograd import Function
 from cgrad.distributions import constraints
 from cgrad.distributions._incomplete_gamma import regularized_gamma_p, standard_gamma_grad
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.utils import broadcast_all, tiny
 
 __all__ = ["Gamma"]
@@ -86,7 +87,7 @@ def rsample_standard_gamma(concentration):
     return _StandardGamma.apply(concentration)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """Gamma(concentration, rate): density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration."""
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
@@ -138,3 +139,14 @@ class Gamma(Distribution):
     def entropy(self):
         return (self.concentration - cgrad.log(self.rate) + cgrad.lgamma(self.concentration)
                 + (1.0 - self.concentration) * cgrad.digamma(self.concentration))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return cgrad.lgamma(x + 1) + (x + 1) * cgrad.log(-y.reciprocal())
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0

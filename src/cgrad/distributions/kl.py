@@ -9,6 +9,7 @@ from cgrad.distributions.beta import Beta
 from cgrad.distributions.categorical import Categorical
 from cgrad.distributions.dirichlet import Dirichlet
 from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
 from cgrad.distributions.exponential import Exponential
 from cgrad.distributions.gamma import Gamma
 from cgrad.distributions.independent import Independent
@@ -132,6 +133,22 @@ def _kl_dirichlet_dirichlet(p, q):
 def _kl_exponential_exponential(p, q):
     rate_ratio = q.rate / p.rate
     return -rate_ratio.log() + rate_ratio - 1
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    # the Bregman divergence of the log normalizer F between the natural parameters
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot be "
+                                  "computed using Bregman divergences")
+    p_params = [param.detach().requires_grad_() for param in p._natural_params]
+    q_params = q._natural_params
+    p_log_normalizer = p._log_normalizer(*p_params)
+    gradients = cgrad.autograd.grad(p_log_normalizer.sum(), p_params, create_graph=True)
+    result = q._log_normalizer(*q_params) - p_log_normalizer
+    for p_param, q_param, gradient in zip(p_params, q_params, gradients):
+        result = result - sum_rightmost((q_param - p_param) * gradient, len(q.event_shape))
+    return result
 
 
 @register_kl(Gamma, Gamma)
