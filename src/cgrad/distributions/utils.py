@@ -26,8 +26,7 @@ def broadcast_all(*values):
     """values (tensors and numbers) as tensors broadcast to one shape; numbers
     take the dtype of the first tensor, or the default dtype."""
     if not all(isinstance(v, (cgrad.Tensor, numbers.Number)) for v in values):
-        raise ValueError("Input arguments must all be instances of numbers.Number, cgrad.Tensor or objects "
-                         "implementing __torch_function__.")
+        raise ValueError("Input arguments must all be instances of numbers.Number or cgrad.Tensor.")
     if not all(isinstance(v, cgrad.Tensor) for v in values):
         dtype = next((v.dtype for v in values if isinstance(v, cgrad.Tensor)), cgrad.get_default_dtype())
         values = [v if isinstance(v, cgrad.Tensor) else cgrad.tensor(v, dtype=dtype) for v in values]
