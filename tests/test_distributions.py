@@ -477,11 +477,16 @@ def test_reprs_and_constraints_as_torch():
     assert repr(D.constraints.integer_interval(0, 2)) == repr(TD.constraints.integer_interval(0, 2))
     assert D.constraints.is_dependent(D.Uniform.support) and D.constraints.is_dependent(D.Categorical.support)
     assert D.Categorical.support.is_discrete and D.Categorical.support.event_dim == 0
-    values = np.array([[[2.0, 0.5], [0.5, 1.0]], [[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.1], [0.0, 1.0]]])
-    for name in ("positive_definite", "lower_cholesky", "symmetric", "square", "lower_triangular"):
+    values = np.array([[[2.0, 0.5], [0.5, 1.0]], [[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.1], [0.0, 1.0]],
+                       [[1.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [0.6, 0.8]]])
+    for name in ("positive_definite", "positive_semidefinite", "lower_cholesky", "corr_cholesky", "symmetric",
+                 "square", "lower_triangular", "simplex", "one_hot"):
         got = getattr(D.constraints, name).check(cgrad.tensor(values))
         expected = getattr(TD.constraints, name).check(torch.tensor(values))
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    counts = [[1.0, 2.0, 0.0], [3.0, 1.0, 0.0], [-1.0, 1.0, 1.0]]
+    np.testing.assert_array_equal(D.constraints.multinomial(3).check(cgrad.tensor(counts)).numpy(),
+                                  TD.constraints.multinomial(3).check(torch.tensor(counts)).numpy())
 
 
 def test_sample_n_and_perplexity():

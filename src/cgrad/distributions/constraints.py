@@ -8,12 +8,14 @@ import numpy as np
 
 import cgrad
 
+_EPS = {cgrad.float32: float(np.finfo(np.float32).eps), cgrad.float64: float(np.finfo(np.float64).eps)}
+
 __all__ = [
-    "Constraint", "boolean", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+    "Constraint", "boolean", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
     "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
-    "lower_cholesky", "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot", "positive",
-    "positive_definite", "positive_integer", "real", "real_vector", "simplex", "square", "symmetric",
-    "unit_interval",
+    "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+    "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex", "square",
+    "symmetric", "unit_interval",
 ]
 
 
@@ -215,6 +217,18 @@ class _Simplex(Constraint):
         return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _Multinomial(Constraint):
+    """Nonnegative integer count vectors whose total is at most upper_bound."""
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, x):
+        return (x >= 0).all(dim=-1) & (x.sum(dim=-1) <= self.upper_bound)
+
+
 class _LowerTriangular(Constraint):
     event_dim = 2
 
@@ -229,6 +243,16 @@ class _LowerCholesky(Constraint):
         lower_triangular = (value.tril() == value).flatten(-2).all(-1)
         positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
         return lower_triangular & positive_diagonal
+
+
+class _CorrCholesky(Constraint):
+    """Lower Cholesky factors of correlation matrices: rows of unit length."""
+    event_dim = 2
+
+    def check(self, value):
+        tolerance = _EPS[value.dtype] * value.size(-1) * 10
+        row_norm = value.detach().norm(dim=-1)
+        return _LowerCholesky().check(value) & ((row_norm - 1.0).abs() <= tolerance).all(-1)
 
 
 class _Square(Constraint):
@@ -252,6 +276,14 @@ class _PositiveDefinite(_Symmetric):
         if not symmetric.all():
             return symmetric
         return cgrad.tensor(_cholesky_succeeds(value.detach().numpy()))
+
+
+class _PositiveSemidefinite(_Symmetric):
+    def check(self, value):
+        symmetric = super().check(value)
+        if not symmetric.all():
+            return symmetric
+        return cgrad.tensor((np.linalg.eigvalsh(value.detach().numpy()) >= 0).all(-1))
 
 
 def _cholesky_succeeds(a):
@@ -288,4 +320,7 @@ lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
 square = _Square()
 symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
+corr_cholesky = _CorrCholesky()
+multinomial = _Multinomial
