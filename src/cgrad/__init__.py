@@ -36,6 +36,7 @@ from cgrad._stats import (  # noqa: E402
 )
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim, utils  # noqa: E402
+from cgrad import distributions  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)

@@ -1,0 +1,28 @@
+"""cgrad.distributions: probability distributions in torch.distributions' shapes.
+
+Each distribution is Python over differentiable cgrad ops, so log_prob,
+entropy, cdf and rsample carry gradients to the parameters; samples come from
+cgrad's generator (cgrad.manual_seed).
+"""
+from cgrad.distributions import constraints
+from cgrad.distributions.bernoulli import Bernoulli
+from cgrad.distributions.beta import Beta
+from cgrad.distributions.categorical import Categorical
+from cgrad.distributions.dirichlet import Dirichlet
+from cgrad.distributions.distribution import Distribution
+from cgrad.distributions.exp_family import ExponentialFamily
+from cgrad.distributions.exponential import Exponential
+from cgrad.distributions.gamma import Gamma
+from cgrad.distributions.independent import Independent
+from cgrad.distributions.kl import kl_divergence, register_kl
+from cgrad.distributions.laplace import Laplace
+from cgrad.distributions.multivariate_normal import MultivariateNormal
+from cgrad.distributions.normal import Normal
+from cgrad.distributions.one_hot_categorical import OneHotCategorical
+from cgrad.distributions.uniform import Uniform
+
+__all__ = [
+    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
+    "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints",
+    "kl_divergence", "register_kl",
+]
