@@ -274,12 +274,13 @@ static void pooled_shape(const cg_tensor *x, int64_t oh, int64_t ow, int64_t *sh
     shape[x->ndim - 1] = ow;
 }
 
-/* Makes out the result of a new node of op over x, keeping the geometry g (may be
- * NULL) and, when given, the indices; out is released on failure. */
-static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *x, const int64_t *g, cg_tensor *indices) {
-    if (!out || !cg_any_requires_grad(&x, 1)) return out;
-    cg_node *n = cg_node_new(op, &x, 1, 1);
-    if (!n || (indices && cg_save(n, 0, indices, false))) {
+/* Makes out the result of a new node of op over ins[0..nin), keeping the geometry g
+ * (may be NULL) and saving s0, s1 (NULL: none) in slots 0, 1; out is released on failure. */
+static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *const *ins, int nin, const int64_t *g,
+                         cg_tensor *s0, cg_tensor *s1) {
+    if (!out || !cg_any_requires_grad(ins, nin)) return out;
+    cg_node *n = cg_node_new(op, ins, nin, 1);
+    if (!n || (s0 && cg_save(n, 0, s0, false)) || (s1 && cg_save(n, 1, s1, false))) {
         cg_tensor_release(out);
         cg_node_release(n);
         return NULL;
@@ -288,6 +289,14 @@ static cg_tensor *record(const cg_op *op, cg_tensor *out, cg_tensor *x, const in
     cg_set_history(out, n, 0);
     cg_node_release(n);
     return out;
+}
+
+/* The second input of a pool's backward, x: it is there for its shape only, as
+ * PyTorch's self, so its gradient is zeros (PyTorch's zeros_like(self)). */
+static int zeros_for_input(cg_node *n, cg_tensor **gin) {
+    if (!cg_wants(n, 1)) return 0;
+    const cg_shape *s = &n->in_shape[1];
+    return (gin[1] = cg_zeros(s->d, s->ndim, (cg_dtype)n->in_dtype[1])) ? 0 : -1;
 }
 
 /* out after running fn over k (out is k->t[0]); NULL, out released, if it failed */
@@ -316,7 +325,7 @@ static cg_tensor *max_pool_apply(bool adaptive, cg_tensor *x, int64_t oh, int64_
     if (idx) {
         cg_kargs k = {.name = adaptive ? "adaptive_max_pool2d" : "max_pool2d", .t = {out, idx, xc}, .nw = 2};
         out = run(adaptive ? adaptive_max_pool_kernel : max_pool_kernel, &k, g);
-        out = record(adaptive ? &adaptive_max_pool_op : &max_pool_op, out, x, g, idx);
+        out = record(adaptive ? &adaptive_max_pool_op : &max_pool_op, out, &x, 1, g, x, idx);
     }
     cg_tensor_release(xc);
     if (!out || !idx) {
@@ -349,30 +358,36 @@ static cg_tensor *gather_planes(cg_tensor *gg, cg_tensor *idx) {
 
 /* max_scatter is linear in g; its adjoint gathers at the same positions */
 static int max_scatter_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    cg_tensor *idx = cg_unpack(n, 0);
-    gin[0] = idx ? gather_planes(gout[0], idx) : NULL;
-    cg_tensor_release(idx);
-    return gin[0] ? 0 : -1;
+    if (cg_wants(n, 0)) {
+        cg_tensor *idx = cg_unpack(n, 0);
+        gin[0] = idx ? gather_planes(gout[0], idx) : NULL;
+        cg_tensor_release(idx);
+        if (!gin[0]) return -1;
+    }
+    return zeros_for_input(n, gin);
 }
 static const cg_op max_pool_bwd_op = {"MaxPool2DWithIndicesBackwardBackward0", max_scatter_backward, NULL};
 static const cg_op adaptive_max_pool_bwd_op = {"AdaptiveMaxPool2DBackwardBackward0", max_scatter_backward, NULL};
 
-/* A gradient of shape in holding g added at the positions idx holds; a node of op when g requires grad. */
-static cg_tensor *max_scatter(const cg_op *op, cg_tensor *g, cg_tensor *idx, const cg_shape *in, cg_dtype dtype) {
+/* A gradient for x holding g added at the positions idx holds; a node of op over (g, x)
+ * when either requires grad, as PyTorch's max_pool2d_with_indices_backward. */
+static cg_tensor *max_scatter(const cg_op *op, cg_tensor *g, cg_tensor *x, cg_tensor *idx) {
+    cg_dtype dtype = (cg_dtype)x->dtype;
     cg_tensor *gc = dense_as(g, dtype), *ic = gc ? dense_as(idx, CG_INT64) : NULL;
-    cg_tensor *out = ic ? cg_empty(in->d, in->ndim, dtype) : NULL;
+    cg_tensor *out = ic ? cg_empty(x->shape, x->ndim, dtype) : NULL;
     if (out)
         out = run(max_scatter_kernel, &(cg_kargs){.name = "max_pool2d_backward", .t = {out, gc, ic}, .nw = 1}, NULL);
     cg_tensor_release(gc);
     cg_tensor_release(ic);
-    return record(op, out, g, NULL, idx);
+    return record(op, out, (cg_tensor *[]){g, x}, 2, NULL, idx, NULL);
 }
 
 /* d/dx max over a window = 1 at the window's argmax (saved), 0 elsewhere */
 static int max_pool_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    cg_tensor *idx = cg_unpack(n, 0);
+    cg_tensor *x = cg_unpack(n, 0), *idx = x ? cg_unpack(n, 1) : NULL;
     const cg_op *op = n->op == &max_pool_op ? &max_pool_bwd_op : &adaptive_max_pool_bwd_op;
-    gin[0] = idx ? max_scatter(op, gout[0], idx, &n->in_shape[0], (cg_dtype)n->in_dtype[0]) : NULL;
+    gin[0] = idx ? max_scatter(op, gout[0], x, idx) : NULL;
+    cg_tensor_release(x);
     cg_tensor_release(idx);
     return gin[0] ? 0 : -1;
 }
@@ -394,36 +409,39 @@ static cg_tensor *avg_pool_apply(cg_tensor *x, int64_t oh, int64_t ow, const int
         out = run(g ? avg_pool_kernel : adaptive_avg_pool_kernel, &k, g);
     }
     cg_tensor_release(xc);
-    return record(g ? &avg_pool_op : &adaptive_avg_pool_op, out, x, g, NULL);
+    return record(g ? &avg_pool_op : &adaptive_avg_pool_op, out, &x, 1, g, x, NULL);
 }
 
-/* The gradient of shape in that spreads g over the windows (adaptive when g is NULL):
- * the adjoint of avg_pool_apply, a node when g requires grad. */
-static cg_tensor *avg_spread(cg_tensor *grad, const cg_shape *in, cg_dtype dtype, const int64_t *g) {
+/* The gradient for x that spreads grad over the windows (adaptive when g is NULL): the
+ * adjoint of avg_pool_apply; a node over (grad, x) when either requires grad, as PyTorch's. */
+static cg_tensor *avg_spread(cg_tensor *grad, cg_tensor *x, const int64_t *g) {
+    cg_dtype dtype = (cg_dtype)x->dtype;
     cg_tensor *gc = dense_as(grad, dtype);
-    cg_tensor *out = gc ? cg_empty(in->d, in->ndim, dtype) : NULL;
+    cg_tensor *out = gc ? cg_empty(x->shape, x->ndim, dtype) : NULL;
     if (out) {
         cg_kargs k = {.name = g ? "avg_pool2d_backward" : "adaptive_avg_pool2d_backward", .t = {out, gc}, .nw = 1};
         out = run(g ? avg_spread_kernel : adaptive_avg_spread_kernel, &k, g);
     }
     cg_tensor_release(gc);
-    return record(g ? &avg_pool_bwd_op : &adaptive_avg_pool_bwd_op, out, grad, g, NULL);
+    return record(g ? &avg_pool_bwd_op : &adaptive_avg_pool_bwd_op, out, (cg_tensor *[]){grad, x}, 2, g, NULL, NULL);
 }
 
 /* avg_spread is linear in g; its adjoint is the average pool itself, into g's shape */
 static int avg_spread_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     const cg_shape *gs = &n->in_shape[0];
     const int64_t *g = n->op == &avg_pool_bwd_op ? n->i : NULL;
-    gin[0] = avg_pool_apply(gout[0], gs->d[gs->ndim - 2], gs->d[gs->ndim - 1], g);
-    return gin[0] ? 0 : -1;
+    if (cg_wants(n, 0) && !(gin[0] = avg_pool_apply(gout[0], gs->d[gs->ndim - 2], gs->d[gs->ndim - 1], g)))
+        return -1;
+    return zeros_for_input(n, gin);
 }
 static const cg_op avg_pool_bwd_op = {"AvgPool2DBackwardBackward0", avg_spread_backward, NULL};
 static const cg_op adaptive_avg_pool_bwd_op = {"AdaptiveAvgPool2DBackwardBackward0", avg_spread_backward, NULL};
 
 /* d/dx[j] of a window's mean = 1 / divisor for each j the window holds */
 static int avg_pool_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    const int64_t *g = n->op == &avg_pool_op ? n->i : NULL;
-    gin[0] = avg_spread(gout[0], &n->in_shape[0], (cg_dtype)n->in_dtype[0], g);
+    cg_tensor *x = cg_unpack(n, 0);
+    gin[0] = x ? avg_spread(gout[0], x, n->op == &avg_pool_op ? n->i : NULL) : NULL;
+    cg_tensor_release(x);
     return gin[0] ? 0 : -1;
 }
 static const cg_op avg_pool_op = {"AvgPool2DBackward0", avg_pool_backward, NULL};

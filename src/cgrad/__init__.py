@@ -36,6 +36,11 @@ from cgrad._stats import (  # noqa: E402
 )
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim  # noqa: E402
+# PyTorch's top-level pooling functions (torch.adaptive_max_pool1d returns the indices too)
+from cgrad.nn.functional import (  # noqa: E402
+    adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d,
+)
+from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402

@@ -11,6 +11,8 @@ from cgrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
                                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
 from cgrad.nn.modules.module import Module
 from cgrad.nn.modules.normalization import LayerNorm
+from cgrad.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                                     AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from cgrad.nn.modules.sparse import Embedding
 
 __all__ = [
@@ -20,4 +22,8 @@ __all__ = [
     "SiLU", "ELU", "SELU", "CELU", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid",
     "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "CosineSimilarity",
     "PairwiseDistance", "SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss",
+]
+__all__ += [
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
 ]
