@@ -70,8 +70,8 @@ static span window(int mode, int64_t o, int64_t n, int64_t len, const int64_t *g
 static span *windows(int mode, const cg_tensor *in, const cg_tensor *out, const int64_t *g) {
     int nd = in->ndim;
     int64_t H = in->shape[nd - 2], W = in->shape[nd - 1], OH = out->shape[nd - 2], OW = out->shape[nd - 1];
-    span *sp = malloc(sizeof(span) * (size_t)(OH + OW));
-    if (!sp) return cg_oom((int64_t)sizeof(span) * (OH + OW));
+    span *sp = malloc(sizeof(span) * (size_t)(OH + OW + 1)); /* + 1: an empty output mallocs something */
+    if (!sp) return cg_oom((int64_t)sizeof(span) * (OH + OW + 1));
     for (int64_t o = 0; o < OH; o++) sp[o] = window(mode, o, OH, H, g);
     for (int64_t o = 0; o < OW; o++) sp[OH + o] = window(mode, o, OW, W, g + 1);
     return sp;
