@@ -701,6 +701,32 @@ int cg_get_num_threads(void);
 /* t takes src's data (storage, layout, dtype) and keeps its own autograd state. */
 int cg_tensor_set_data(cg_tensor *t, cg_tensor *src);
 
+/* ---- pooling (ops_pool.c) ------------------------------------------------------ */
+/* PyTorch's pooling over the last two dims of a (C, H, W) or (N, C, H, W) x;
+ * arguments are (height, width) pairs, checked with PyTorch's messages. One
+ * node each: MaxPool2DWithIndicesBackward0, AvgPool2DBackward0,
+ * AdaptiveAvgPool2DBackward0 (a mean, MeanBackward1, for a 1 x 1 output),
+ * AdaptiveMaxPool2DBackward0. Max pools give in *indices (a new reference,
+ * int64; indices may be NULL) the position of each maximum in its flattened
+ * H x W plane; a NaN wins. max_pool2d and avg_pool2d take int64 too.
+ * divisor_override NULL: none. */
+cg_tensor *cg_max_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         const int64_t *dilation, int ceil_mode, cg_tensor **indices);
+cg_tensor *cg_avg_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         int ceil_mode, int count_include_pad, const int64_t *divisor_override);
+cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, const int64_t *output_size);
+cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, const int64_t *output_size, cg_tensor **indices);
+/* The 1-d forms over the last dim of (C, L) or (N, C, L): the 2-d op on
+ * x.unsqueeze(-2), squeezed back, as PyTorch builds them. cg_max_pool1d
+ * without indices checks as torch.max_pool1d does (floats only); with them, as
+ * torch.max_pool1d_with_indices. */
+cg_tensor *cg_max_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation,
+                         int ceil_mode, cg_tensor **indices);
+cg_tensor *cg_avg_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t padding, int ceil_mode,
+                         int count_include_pad);
+cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size);
+cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices);
+
 /* ---- optimizer steps (optim.c) ------------------------------------------------ */
 /* One call updates every parameter of a group that has a .grad, replaying the
  * floating-point operations of PyTorch's single-tensor CPU implementation.

@@ -364,6 +364,17 @@ OPS = [
     Op("binary_cross_entropy_with_logits",
        lambda m, a, t: m.nn.functional.binary_cross_entropy_with_logits(a, t), [(3, 2), (3, 2)],
        domain=[None, (0.1, 0.9)], requires_grad=[True, False], needs="nn.functional.binary_cross_entropy_with_logits"),
+    # ---- pooling (ops_pool.c)
+    Op("max_pool2d", lambda m, a: m.nn.functional.max_pool2d(a, 3, 2, 1, ceil_mode=True), [(1, 2, 5, 6)],
+       needs="nn.functional.max_pool2d"),
+    Op("max_pool1d", lambda m, a: m.nn.functional.max_pool1d(a, 2, 1, 1, 2), [(2, 5)], needs="nn.functional.max_pool1d"),
+    Op("adaptive_max_pool2d", lambda m, a: m.nn.functional.adaptive_max_pool2d(a, (2, 3)), [(2, 3, 5)],
+       needs="nn.functional.adaptive_max_pool2d"),
+    Op("avg_pool2d", lambda m, a: m.nn.functional.avg_pool2d(a, 3, 2, 1, True, False), [(1, 2, 5, 6)],
+       needs="nn.functional.avg_pool2d"),
+    Op("avg_pool1d", lambda m, a: m.nn.functional.avg_pool1d(a, 2, 1, 1), [(2, 5)], needs="nn.functional.avg_pool1d"),
+    Op("adaptive_avg_pool2d", lambda m, a: m.nn.functional.adaptive_avg_pool2d(a, (2, 3)), [(2, 3, 5)],
+       needs="nn.functional.adaptive_avg_pool2d"),
     # ---- scaled products, vdot, kron, dist: one node each, as torch (ops_linalg.c, ops_reduce.c)
     Op("addmv", lambda m, i, a, v: m.addmv(i, a, v), [(3,), (3, 4), (4,)]),
     Op("addmv broadcast", lambda m, i, a, v: m.addmv(i, a, v, beta=0.5, alpha=-2), [(1,), (3, 2), (2,)]),

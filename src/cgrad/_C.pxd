@@ -420,6 +420,20 @@ cdef extern from "cgrad.h" nogil:
     void cg_set_num_threads(int n)
     int cg_get_num_threads()
 
+    # ---- pooling (ops_pool.c)
+    cg_tensor *cg_max_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                             const int64_t *dilation, int ceil_mode, cg_tensor **indices)
+    cg_tensor *cg_avg_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                             int ceil_mode, int count_include_pad, const int64_t *divisor_override)
+    cg_tensor *cg_adaptive_avg_pool2d(cg_tensor *x, const int64_t *output_size)
+    cg_tensor *cg_adaptive_max_pool2d(cg_tensor *x, const int64_t *output_size, cg_tensor **indices)
+    cg_tensor *cg_max_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation,
+                             int ceil_mode, cg_tensor **indices)
+    cg_tensor *cg_avg_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t padding, int ceil_mode,
+                             int count_include_pad)
+    cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size)
+    cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices)
+
     # ---- optimizer steps (optim.c)
     int cg_sgd_step(cg_tensor **params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
                     double weight_decay, int nesterov, int maximize)

@@ -1313,3 +1313,171 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 def threshold_(input, threshold, value):
     return _threshold(input, threshold, value, inplace=True)
+
+
+# ---- pooling ----------------------------------------------------------------------------
+# Each function parses PyTorch's arguments (an int or a sequence of ints, stride
+# None meaning kernel_size) and makes one C call (csrc/ops_pool.c); the 1-d
+# forms pool x.unsqueeze(-2) with the 2-d kernels, as PyTorch does.
+
+import operator as _operator  # noqa: E402
+
+__all__ += [
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+]
+
+
+def _pool_ints(value, fname, arg, pos):
+    """value, an int or a sequence of ints, as a tuple of ints (PyTorch's TypeError otherwise)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    try:
+        return tuple(_operator.index(v) for v in items)
+    except TypeError:
+        raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be tuple of ints, not "
+                        f"{type(value).__name__}") from None
+
+
+def _pool_pair(value, fname, arg, pos, message):
+    """A 2-d pool's argument as (height, width): one int serves both; other lengths raise message."""
+    v = _pool_ints(value, fname, arg, pos)
+    if len(v) not in (1, 2):
+        raise RuntimeError(message)
+    return v * 2 if len(v) == 1 else v
+
+
+def _pool_single(value, fname, arg, pos, message=None):
+    """A 1-d pool's argument as one int; other lengths raise message, or PyTorch's check1d message."""
+    v = _pool_ints(value, fname, arg, pos)
+    if len(v) != 1:
+        raise RuntimeError(message.format(len(v)) if message else
+                           f"{fname}() argument '{arg}' should contain one int (got {len(v)})")
+    return v[0]
+
+
+def _no_stride(stride):
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+
+
+def _max_pool2d_args(kernel_size, stride, padding, dilation):
+    k = _pool_pair(kernel_size, "max_pool2d", "kernel_size", 2,
+                   "max_pool2d: kernel_size must either be a single int, or a tuple of two ints")
+    s = k if _no_stride(stride) else _pool_pair(stride, "max_pool2d", "stride", 3,
+                                                "max_pool2d: stride must either be omitted, a single int, or a tuple "
+                                                "of two ints")
+    p = _pool_pair(padding, "max_pool2d", "padding", 4,
+                   "max_pool2d: padding must either be a single int, or a tuple of two ints")
+    d = _pool_pair(dilation, "max_pool2d", "dilation", 5,
+                   "max_pool2d: dilation must be either a single int, or a tuple of two ints")
+    return k, s, p, d
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """The maximum over each window of the last two dims (MaxPool2DWithIndicesBackward0); with
+    return_indices, also each maximum's position in its flattened plane."""
+    k, s, p, d = _max_pool2d_args(kernel_size, stride, padding, dilation)
+    return _C._max_pool2d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    k, s, p, d = _max_pool2d_args(kernel_size, stride, padding, dilation)
+    return _C._max_pool2d(input, k, s, p, d, bool(ceil_mode), True)
+
+
+def _max_pool1d_args(kernel_size, stride, padding, dilation, with_indices):
+    """torch.max_pool1d checks the lengths with its own messages; max_pool1d_with_indices with check1d's."""
+    msg = (None, None, None, None) if with_indices else (
+        "max_pool1d() kernel_size must be an int, list of ints or tuple of ints of size 1 but got size {}",
+        "max_pool1d() stride must be None, an int, list of ints, or tuple of ints of size 1 but got size {}",
+        "max_pool1d() padding must be an int, list of ints, or tuple of ints of size 1 but got size {}",
+        "max_pool1d() dilation must be an int, list of ints or tuple of ints of size 1 but got size {}")
+    k = _pool_single(kernel_size, "max_pool1d", "kernel_size", 2, msg[0])
+    s = k if _no_stride(stride) else _pool_single(stride, "max_pool1d", "stride", 3, msg[1])
+    p = _pool_single(padding, "max_pool1d", "padding", 4, msg[2])
+    d = _pool_single(dilation, "max_pool1d", "dilation", 5, msg[3])
+    return k, s, p, d
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """max_pool2d over x.unsqueeze(-2), squeezed back, for (C, L) or (N, C, L) input."""
+    k, s, p, d = _max_pool1d_args(kernel_size, stride, padding, dilation, bool(return_indices))
+    return _C._max_pool1d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    k, s, p, d = _max_pool1d_args(kernel_size, stride, padding, dilation, True)
+    return _C._max_pool1d(input, k, s, p, d, bool(ceil_mode), True)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean over each window of the last two dims (AvgPool2DBackward0)."""
+    k = _pool_pair(kernel_size, "avg_pool2d", "kernel_size", 2,
+                   "avg_pool2d: kernel_size must either be a single int, or a tuple of two ints")
+    s = k if _no_stride(stride) else _pool_pair(stride, "avg_pool2d", "stride", 3,
+                                                "avg_pool2d: stride must either be omitted, a single int, or a tuple "
+                                                "of two ints")
+    p = _pool_pair(padding, "avg_pool2d", "padding", 4,
+                   "avg_pool2d: padding must either be a single int, or a tuple of two ints")
+    if divisor_override is not None:
+        divisor_override = _pool_single(divisor_override, "avg_pool2d", "divisor_override", 7)
+    return _C._avg_pool2d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """avg_pool2d over x.unsqueeze(-2), squeezed back, for (C, L) or (N, C, L) input."""
+    k = _pool_single(kernel_size, "avg_pool1d", "kernel_size", 2)
+    s = k if _no_stride(stride) else _pool_single(stride, "avg_pool1d", "stride", 3)
+    p = _pool_single(padding, "avg_pool1d", "padding", 4)
+    return _C._avg_pool1d(input, k, s, p, bool(ceil_mode), bool(count_include_pad))
+
+
+def _adaptive_size(output_size, input, fname, message):
+    """output_size as (height, width): an int serves both, None takes the input's size (as
+    PyTorch's _list_with_default); other lengths raise message."""
+    if not isinstance(output_size, (tuple, list)):
+        n = _pool_single(output_size, fname, "output_size", 2)
+        return n, n
+    sizes = list(output_size)
+    if any(v is None for v in sizes):
+        shape = tuple(_tensor_arg(input, "input").shape)
+        if len(shape) <= len(sizes):
+            raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
+        sizes = [d if v is None else v for v, d in zip(sizes, shape[-len(sizes):])]
+    sizes = _pool_ints(sizes, fname, "output_size", 2)
+    if len(sizes) != 2:
+        raise RuntimeError(message)
+    return sizes
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """The mean over PyTorch's adaptive windows (AdaptiveAvgPool2DBackward0; a mean for a 1 x 1 output)."""
+    size = _adaptive_size(output_size, input, "adaptive_avg_pool2d", "adaptive_avg_pool2d: output_size must be 2")
+    return _C._adaptive_avg_pool2d(input, size)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _C._adaptive_avg_pool1d(input, _pool_single(output_size, "adaptive_avg_pool1d", "output_size", 2))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """The maximum over PyTorch's adaptive windows (AdaptiveMaxPool2DBackward0)."""
+    size = _adaptive_size(output_size, input, "adaptive_max_pool2d",
+                          "adaptive_max_pool2d(): internal error: output_size.size() must be 2")
+    return _C._adaptive_max_pool2d(input, size, bool(return_indices))
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    size = _pool_single(output_size, "adaptive_max_pool1d", "output_size", 2)
+    return _C._adaptive_max_pool1d(input, size, bool(return_indices))
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool1d(input, output_size, True)
