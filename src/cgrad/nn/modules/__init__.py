@@ -2,6 +2,7 @@
 from cgrad.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                                         LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
                                         Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+from cgrad.nn.modules.activation_attention import MultiheadAttention
 from cgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from cgrad.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from cgrad.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -19,6 +20,8 @@ from cgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3
                                       ZeroPad3d)
 from cgrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from cgrad.nn.modules.sparse import Embedding
+from cgrad.nn.modules.transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                                          TransformerEncoder, TransformerEncoderLayer)
 
 __all__ = [
     "Module", "Identity", "Linear", "Bilinear", "Embedding", "Sequential", "ModuleList", "ModuleDict", "ReLU",
@@ -32,4 +35,5 @@ __all__ = [
     "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "InstanceNorm1d",
     "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm", "ParameterList", "ParameterDict",
+    "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
 ]
