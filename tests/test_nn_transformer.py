@@ -171,6 +171,16 @@ def test_sdpa_dropout_drops_attention_weights():
     assert not F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).numpy().any()
 
 
+def test_sdpa_float_mask_of_another_float_dtype():
+    (qc, qt), (kc, kt), (vc, vt) = (pair(s, cgrad.float64, k) for k, s in enumerate(SDPA_SHAPES["4d"]))
+    mc, mt = pair((4, 5), cgrad.float32, 9)
+    oc = F.scaled_dot_product_attention(qc, kc, vc, attn_mask=mc)
+    ot = TF.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt)
+    assert oc.dtype == cgrad.float64
+    close(oc, ot, cgrad.float64)
+    check_backward([oc], [ot], [qc, kc, vc, mc], [qt, kt, vt, mt], cgrad.float32)
+
+
 SDPA_ERRORS = [
     ("head dims", lambda lib: ((lib.randn(2, 4, 8), lib.randn(2, 5, 7), lib.randn(2, 5, 6)), {})),
     ("key and value lengths", lambda lib: ((lib.randn(2, 4, 8), lib.randn(2, 5, 8), lib.randn(2, 4, 6)), {})),
@@ -411,6 +421,39 @@ def test_mha_separate_weight_shapes_are_checked():
     t = torch.nn.MultiheadAttention(8, 2, kdim=5, vdim=3)
     same_error(lambda: c(cgrad.randn(4, 8), cgrad.randn(6, 4), cgrad.randn(6, 3)),
                lambda: t(torch.randn(4, 8), torch.randn(6, 4), torch.randn(6, 3)))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multi_head_attention_forward_with_static_key_and_value(need_weights):
+    dtype = cgrad.float64
+    t = torch.nn.MultiheadAttention(8, 2, dtype=torch.float64)
+    weights = {k: (cgrad.tensor(v.detach().numpy(), requires_grad=True), v.detach().clone().requires_grad_())
+               for k, v in t.state_dict().items()}
+    (qc, qt), (kc, kt), (sk_c, sk_t), (sv_c, sv_t) = (pair(s, dtype, k) for k, s in
+                                                      enumerate([(4, 3, 8), (5, 3, 8), (6, 7, 4), (6, 7, 4)]))
+
+    def call(fn, i, q, k, sk, sv):
+        w = {name: pair_[i] for name, pair_ in weights.items()}
+        return fn(q, k, k, 8, 2, w["in_proj_weight"], w["in_proj_bias"], None, None, False, 0.0,
+                  w["out_proj.weight"], w["out_proj.bias"], static_k=sk, static_v=sv, need_weights=need_weights)
+    oc, wc = call(F.multi_head_attention_forward, 0, qc, kc, sk_c, sv_c)
+    ot, wt = call(TF.multi_head_attention_forward, 1, qt, kt, sk_t, sv_t)
+    close(oc, ot, dtype)
+    outs = ([oc], [ot]) if wt is None else ([oc, wc], [ot, wt])
+    if wt is not None:
+        close(wc, wt, dtype)
+    names = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
+    check_backward(*outs, [qc, sk_c, sv_c] + [weights[n][0] for n in names],
+                   [qt, sk_t, sv_t] + [weights[n][1] for n in names], dtype)
+    assert kc.grad is None and kt.grad is None  # static key and value stand in for the projected key
+
+
+def test_attention_names_are_exported():
+    for name in ("MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
+                 "TransformerEncoderLayer", "TransformerDecoderLayer"):
+        assert name in nn.__all__ and issubclass(getattr(nn, name), nn.Module)
+    for name in ("scaled_dot_product_attention", "multi_head_attention_forward"):
+        assert name in F.__all__ and callable(getattr(F, name))
 
 
 # ---- the Transformer layers ------------------------------------------------------------------

@@ -939,8 +939,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     fname = "scaled_dot_product_attention"
     for pos, (arg, t) in enumerate((("query", query), ("key", key), ("value", value)), 1):
         _input(t, fname, arg, pos)
-    if attn_mask is not None:
-        _input(attn_mask, fname, "attn_mask", 4)
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):  # PyTorch's words when given by keyword
+        raise TypeError(f"{fname}(): argument 'attn_mask' must be Tensor, not {type(attn_mask).__name__}")
     _check_sdpa_inputs(query, key, value, attn_mask)
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
@@ -952,19 +952,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         key, value = _repeat_kv_heads(query, key, value)
     scores = q @ (key.transpose(-2, -1) * root)
     if is_causal:
-        scores = scores + _C.full((query.size(-2), key.size(-2)), float("-inf"), dtype=query.dtype).triu(1)
+        scores.add_(_C.full((query.size(-2), key.size(-2)), float("-inf"), dtype=query.dtype).triu(1))
     if attn_mask is not None:
         if attn_mask.dtype == _C.bool_:
             attn_mask = _C.zeros(tuple(attn_mask.shape), dtype=query.dtype).masked_fill(attn_mask.logical_not(),
                                                                                         float("-inf"))
-        scores = _safe_softmax(scores + attn_mask)
+        # in place, as PyTorch adds it: the mask must broadcast to the scores' shape
+        weights = _safe_softmax(scores.add_(attn_mask))
     else:
-        scores = scores.softmax(-1)
+        weights = scores.softmax(-1)
     if dropout_p > 1.0:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
     if dropout_p > 0.0:
-        scores = dropout(scores, dropout_p)
-    return scores @ value
+        weights = dropout(weights, dropout_p)
+    return weights @ value
 
 
 def _none_or_dtype(input):
