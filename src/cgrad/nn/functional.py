@@ -1039,6 +1039,54 @@ def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
+def _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights):
+    """The two masks as float ones, and whether is_causal still stands for attn_mask.
+
+    With is_causal and nothing else to merge in, attn_mask is dropped: the
+    causal scaled_dot_product_attention computes the same.
+    """
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
+                                       query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        return None, None, True
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+    return key_padding_mask, attn_mask, is_causal and key_padding_mask is None
+
+
+def _mha_check_inputs(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight):
+    """The head size, once the embedding sizes and the key and value shapes agree."""
+    embed_dim = query.shape[2]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if key.shape[:2] != value.shape[:2]:
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                                 f"{value.shape[:2]}")
+    elif key.shape != value.shape:
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    return head_dim
+
+
+def _mha_project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight, q_proj_weight,
+                 k_proj_weight, v_proj_weight):
+    if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        return _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
+    for name, w in (("q_proj_weight", q_proj_weight), ("k_proj_weight", k_proj_weight),
+                    ("v_proj_weight", v_proj_weight)):
+        if w is None:
+            raise AssertionError(f"use_separate_proj_weight is True but {name} is None")
+    biases = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+    return _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight, *biases)
+
+
 def _mha_mask_3d(attn_mask, tgt_len, src_len, batch_heads):
     """attn_mask (L, S) or (N * num_heads, L, S) as a 3-D one."""
     if attn_mask.dim() == 2:
@@ -1054,12 +1102,48 @@ def _mha_mask_3d(attn_mask, tgt_len, src_len, batch_heads):
     raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
 
 
-def _static_kv(static, name, batch_heads, head_dim):
+def _mha_append_key(k, v, extra_k, extra_v, dim, masks):
+    """k and v with one more key (extra_k, extra_v) at the end of dim, and the masks a column more to match."""
+    masks = [None if m is None else pad(m, (0, 1)) for m in masks]
+    return (_C.cat([k, extra_k], dim), _C.cat([v, extra_v], dim)) + tuple(masks)
+
+
+def _mha_heads(x, static, name, batch_heads, head_dim):
+    """x (length, N, E) as (N * num_heads, length, head_dim), or the static tensor given for it."""
+    if static is None:
+        return x.reshape(x.shape[0], batch_heads, head_dim).transpose(0, 1)
     if static.size(0) != batch_heads:
         raise AssertionError(f"expecting {name}.size(0) of {batch_heads}, but got {static.size(0)}")
     if static.size(2) != head_dim:
         raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {static.size(2)}")
     return static
+
+
+def _mha_attention_weights(q, k, attn_mask, is_causal, dropout_p):
+    """softmax(q k^T / sqrt(head_dim) + attn_mask) over (N * num_heads) batches, then dropout."""
+    if is_causal and attn_mask is None:
+        raise AssertionError("FIXME: is_causal not implemented for need_weights")
+    q_scaled = q * math.sqrt(1.0 / float(q.shape[-1]))
+    if attn_mask is not None:
+        weights = attn_mask.baddbmm(q_scaled, k.transpose(-2, -1))
+    else:
+        weights = q_scaled.bmm(k.transpose(-2, -1))
+    weights = weights.softmax(-1)
+    return dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
+
+
+def _mha_sdpa(q, k, v, attn_mask, is_causal, dropout_p, bsz, num_heads):
+    """The heads' outputs (L, N, num_heads, head_dim) by scaled_dot_product_attention."""
+    tgt_len, src_len, head_dim = q.shape[1], k.shape[1], q.shape[2]
+    if attn_mask is not None:  # (N, num_heads, L, S), or (1, 1, L, S) to broadcast
+        if attn_mask.size(0) == 1 and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.view(bsz, num_heads, -1, src_len)
+    q = q.view(bsz, num_heads, tgt_len, head_dim)
+    k = k.view(bsz, num_heads, src_len, head_dim)
+    v = v.view(bsz, num_heads, src_len, head_dim)
+    return scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal).permute(2, 0, 1, 3)
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
@@ -1083,76 +1167,32 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
-    src_len = key.shape[0]
-    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
-                                       query.dtype)
-    if is_causal and attn_mask is None:
-        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
-                           "method `generate_square_subsequent_mask` to create this mask.")
-    if is_causal and key_padding_mask is None and not need_weights:
-        attn_mask = None  # scaled_dot_product_attention's is_causal stands for it
-    else:
-        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
-        if key_padding_mask is not None:
-            is_causal = False  # the merged mask is not the causal one
-    if embed_dim != embed_dim_to_check:
-        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
-    head_dim = embed_dim // num_heads
-    if head_dim * num_heads != embed_dim:
-        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
-    if use_separate_proj_weight:
-        if key.shape[:2] != value.shape[:2]:
-            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
-                                 f"{value.shape[:2]}")
-    elif key.shape != value.shape:
-        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
-
-    if not use_separate_proj_weight:
-        if in_proj_weight is None:
-            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
-        q, k, v = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
-    else:
-        for name, w in (("q_proj_weight", q_proj_weight), ("k_proj_weight", k_proj_weight),
-                        ("v_proj_weight", v_proj_weight)):
-            if w is None:
-                raise AssertionError(f"use_separate_proj_weight is True but {name} is None")
-        biases = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
-        q, k, v = _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight, *biases)
-
+    key_padding_mask, attn_mask, is_causal = _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights)
+    head_dim = _mha_check_inputs(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight)
+    q, k, v = _mha_project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight, q_proj_weight,
+                           k_proj_weight, v_proj_weight)
     batch_heads = bsz * num_heads
     if attn_mask is not None:
-        attn_mask = _mha_mask_3d(attn_mask, tgt_len, src_len, batch_heads)
+        attn_mask = _mha_mask_3d(attn_mask, tgt_len, key.shape[0], batch_heads)
     if bias_k is not None and bias_v is not None:
         if static_k is not None:
             raise AssertionError("bias cannot be added to static key.")
         if static_v is not None:
             raise AssertionError("bias cannot be added to static value.")
-        k = _C.cat([k, bias_k.repeat(1, bsz, 1)])
-        v = _C.cat([v, bias_v.repeat(1, bsz, 1)])
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, bias_k.repeat(1, bsz, 1), bias_v.repeat(1, bsz, 1),
+                                                            0, (attn_mask, key_padding_mask))
     elif bias_k is not None:
         raise AssertionError("bias_k is set but bias_v is None")
     elif bias_v is not None:
         raise AssertionError("bias_v is set but bias_k is None")
 
-    # heads to the batch dim: (N * num_heads, L or S, head_dim)
-    q = q.reshape(tgt_len, batch_heads, head_dim).transpose(0, 1)
-    if static_k is None:
-        k = k.reshape(k.shape[0], batch_heads, head_dim).transpose(0, 1)
-    else:
-        k = _static_kv(static_k, "static_k", batch_heads, head_dim)
-    if static_v is None:
-        v = v.reshape(v.shape[0], batch_heads, head_dim).transpose(0, 1)
-    else:
-        v = _static_kv(static_v, "static_v", batch_heads, head_dim)
+    q = _mha_heads(q, None, "q", batch_heads, head_dim)
+    k = _mha_heads(k, static_k, "static_k", batch_heads, head_dim)
+    v = _mha_heads(v, static_v, "static_v", batch_heads, head_dim)
     if add_zero_attn:
-        k = _C.cat([k, _C.zeros((batch_heads, 1, head_dim), dtype=k.dtype)], 1)
-        v = _C.cat([v, _C.zeros((batch_heads, 1, head_dim), dtype=v.dtype)], 1)
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+        zeros = _C.zeros((batch_heads, 1, head_dim), dtype=k.dtype)
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, zeros, zeros, 1, (attn_mask, key_padding_mask))
     src_len = k.size(1)
-
     if key_padding_mask is not None:
         for d, expected in ((0, bsz), (1, src_len)):
             if key_padding_mask.shape[d] != expected:
@@ -1164,37 +1204,17 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
+    weights = None
     if need_weights:
-        if is_causal and attn_mask is None:
-            raise AssertionError("FIXME: is_causal not implemented for need_weights")
-        q_scaled = q * math.sqrt(1.0 / float(head_dim))
-        if attn_mask is not None:
-            weights = attn_mask.baddbmm(q_scaled, k.transpose(-2, -1))
-        else:
-            weights = q_scaled.bmm(k.transpose(-2, -1))
-        weights = weights.softmax(-1)
-        if dropout_p > 0.0:
-            weights = dropout(weights, p=dropout_p)
-        out = weights.bmm(v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        out = linear(out, out_proj_weight, out_proj_bias)
-        out = out.view(tgt_len, bsz, out.size(1))
+        weights = _mha_attention_weights(q, k, attn_mask, is_causal, dropout_p)
+        out = weights.bmm(v).transpose(0, 1)
         weights = weights.view(bsz, num_heads, tgt_len, src_len)
         if average_attn_weights:
             weights = weights.mean(1)
         if not batched:
-            out, weights = out.squeeze(1), weights.squeeze(0)
-        return out, weights
-
-    if attn_mask is not None:  # (N, num_heads, L, S), or (1, 1, L, S) to broadcast
-        if attn_mask.size(0) == 1 and attn_mask.dim() == 3:
-            attn_mask = attn_mask.unsqueeze(0)
-        else:
-            attn_mask = attn_mask.view(bsz, num_heads, -1, src_len)
-    q = q.view(bsz, num_heads, tgt_len, head_dim)
-    k = k.view(bsz, num_heads, src_len, head_dim)
-    v = v.view(bsz, num_heads, src_len, head_dim)
-    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
-    out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias)
+            weights = weights.squeeze(0)
+    else:
+        out = _mha_sdpa(q, k, v, attn_mask, is_causal, dropout_p, bsz, num_heads)
+    out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight, out_proj_bias)
     out = out.view(tgt_len, bsz, out.size(1))
-    return (out if batched else out.squeeze(1)), None
+    return (out if batched else out.squeeze(1)), weights
