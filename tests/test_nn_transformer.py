@@ -6,7 +6,6 @@ training (dropout 0) and in eval mode, where torch may take its fused fast
 path. A compiled training step through a TransformerEncoder replays bit for
 bit what the eager step computes.
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +16,11 @@ from cgrad.nn import functional as F
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Support for mismatched"),  # a bool and a float mask: deprecated, in both
+    pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),  # torch's encoder without its fast path
+    pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors"),
+]
 
 TOL = {cgrad.float64: dict(rtol=1e-9, atol=1e-11), cgrad.float32: dict(rtol=2e-4, atol=2e-5)}
 NP = {cgrad.float64: np.float64, cgrad.float32: np.float32}
@@ -299,9 +303,7 @@ def test_mha_masks_match_torch(masks, need_weights, batched):
     dtype = cgrad.float64
     c, t = twins(nn.MultiheadAttention, torch.nn.MultiheadAttention, 8, 2, dtype=dtype, add_zero_attn=True)
     inputs = mha_inputs(dtype, {}, batched=batched)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # float and bool masks mixed: deprecated, in both
-        outs = run_mha(c, t, inputs, mha_masks(masks, dtype, batched=batched), dtype, need_weights=need_weights)
+    outs = run_mha(c, t, inputs, mha_masks(masks, dtype, batched=batched), dtype, need_weights=need_weights)
     check_backward(*outs, *mha_leaves(inputs), dtype, c, t)
 
 
@@ -314,9 +316,7 @@ def test_mha_causal_hint(need_weights, kpm):
     causal = (nn.Transformer.generate_square_subsequent_mask(5, dtype=dtype),
               torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64))
     padding = mha_masks("bool kpm", dtype)[1] if kpm else (None, None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        outs = run_mha(c, t, inputs, (causal, padding), dtype, need_weights=need_weights, is_causal=True)
+    outs = run_mha(c, t, inputs, (causal, padding), dtype, need_weights=need_weights, is_causal=True)
     check_backward(*outs, *mha_leaves(inputs), dtype, c, t)
 
 
@@ -522,13 +522,11 @@ def test_encoder_layer_matches_torch(dtype, norm_first, activation, masks="causa
 def test_encoder_matches_torch_in_training_and_eval(batch_first, bias, masks):
     dtype = cgrad.float32
     kw = layer_kwargs(batch_first=batch_first, bias=bias)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch: enable_nested_tensor without its fast path
-        c, t = with_twins(
-            lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dtype=dtype, **kw), 2,
-                                          nn.LayerNorm(8, dtype=dtype)),
-            lambda: torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, dtype=torch.float32, **kw), 2,
-                                                torch.nn.LayerNorm(8, dtype=torch.float32)))
+    c, t = with_twins(
+        lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dtype=dtype, **kw), 2,
+                                      nn.LayerNorm(8, dtype=dtype)),
+        lambda: torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, dtype=torch.float32, **kw), 2,
+                                            torch.nn.LayerNorm(8, dtype=torch.float32)))
     xc, xt = seq((5, 3, 8), dtype, 0, batch_first)
     (mc, mt), (pc, pt) = src_masks(masks, batch_first, dtype=dtype)
     oc = c(xc, mask=mc, src_key_padding_mask=pc)
@@ -578,10 +576,8 @@ def test_transformer_matches_torch(batch_first, norm_first):
     dtype = cgrad.float64
     kw = dict(num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, dropout=0.0, batch_first=batch_first,
               norm_first=norm_first)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        c, t = with_twins(lambda: nn.Transformer(8, 2, dtype=dtype, **kw),
-                          lambda: torch.nn.Transformer(8, 2, dtype=torch.float64, **kw))
+    c, t = with_twins(lambda: nn.Transformer(8, 2, dtype=dtype, **kw),
+                      lambda: torch.nn.Transformer(8, 2, dtype=torch.float64, **kw))
     assert list(c.state_dict()) == list(t.state_dict())
     (sc, st), (tc, tt) = seq((5, 3, 8), dtype, 0, batch_first), seq((4, 3, 8), dtype, 1, batch_first)
     (mc, mt), (pc, pt) = src_masks("causal and padding", batch_first, S=4, dtype=dtype)
@@ -598,10 +594,8 @@ def test_transformer_matches_torch(batch_first, norm_first):
 def test_transformer_unbatched_inputs():
     dtype = cgrad.float64
     kw = dict(num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        c, t = with_twins(lambda: nn.Transformer(8, 2, dtype=dtype, **kw),
-                          lambda: torch.nn.Transformer(8, 2, dtype=torch.float64, **kw))
+    c, t = with_twins(lambda: nn.Transformer(8, 2, dtype=dtype, **kw),
+                      lambda: torch.nn.Transformer(8, 2, dtype=torch.float64, **kw))
     (sc, st), (tc, tt) = pair((5, 8), dtype, 0), pair((4, 8), dtype, 1)
     mask = (nn.Transformer.generate_square_subsequent_mask(4, dtype=dtype),
             torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64))
@@ -611,9 +605,7 @@ def test_transformer_unbatched_inputs():
 
 
 def test_transformer_parameters_init_and_state_dict_names():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t = torch.nn.Transformer(8, 2, 2, 1, 16)
+    t = torch.nn.Transformer(8, 2, 2, 1, 16)
     c = nn.Transformer(8, 2, 2, 1, 16)
     assert list(c.state_dict()) == list(t.state_dict())
     assert str(c) == str(t)
@@ -637,10 +629,8 @@ def test_layer_reprs_and_activation_attributes():
     c = nn.TransformerDecoderLayer(8, 2, 16, activation=nn.GELU())
     t = torch.nn.TransformerDecoderLayer(8, 2, 16, activation=torch.nn.GELU())
     assert str(c) == str(t)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        layer = torch.nn.TransformerEncoderLayer(8, 2, 16)
-        t = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16)
+    t = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
     c = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, enable_nested_tensor=False)
     assert str(c) == str(t)
     assert c.layers[0] is not c.layers[1] and c.layers[0].linear1.weight is not c.layers[1].linear1.weight
@@ -661,9 +651,7 @@ def test_transformer_errors_match_torch():
                lambda: torch.nn.TransformerEncoderLayer(8, 2, activation="tanh"))
     same_error(lambda: nn.TransformerDecoderLayer(8, 2, activation="swish"),
                lambda: torch.nn.TransformerDecoderLayer(8, 2, activation="swish"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t = torch.nn.Transformer(8, 2, 1, 1, 16)
+    t = torch.nn.Transformer(8, 2, 1, 1, 16)
     c = nn.Transformer(8, 2, 1, 1, 16)
     same_error(lambda: c(cgrad.randn(5, 3, 8), cgrad.randn(4, 2, 8)), lambda: t(torch.randn(5, 3, 8),
                                                                                   torch.randn(4, 2, 8)))
@@ -715,15 +703,13 @@ def test_compiled_encoder_training_step_replays_eager_bit_for_bit():
     rng = np.random.default_rng(0)
     params_e = list(eager_parts[0].parameters()) + list(eager_parts[1].parameters())
     params_c = list(compiled_parts[0].parameters()) + list(compiled_parts[1].parameters())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a float mask with a bool padding mask: deprecated, as in torch
-        for k in range(10):
-            if k == 5:
-                replays = compiled._cgrad_step.replays
-            x = cgrad.tensor(rng.standard_normal((4, 6, 8)).astype(np.float32))
-            padding = cgrad.tensor(rng.random((4, 6)) < 0.3)
-            target = cgrad.tensor(rng.integers(0, 3, 4))
-            assert bits(eager(x, padding, target)) == bits(compiled(x, padding, target)), f"step {k}: loss differs"
-            for p, q in zip(params_e, params_c):
-                assert bits(p) == bits(q) and bits(p.grad) == bits(q.grad), f"step {k}"
+    for k in range(10):
+        if k == 5:
+            replays = compiled._cgrad_step.replays
+        x = cgrad.tensor(rng.standard_normal((4, 6, 8)).astype(np.float32))
+        padding = cgrad.tensor(rng.random((4, 6)) < 0.3)
+        target = cgrad.tensor(rng.integers(0, 3, 4))
+        assert bits(eager(x, padding, target)) == bits(compiled(x, padding, target)), f"step {k}: loss differs"
+        for p, q in zip(params_e, params_c):
+            assert bits(p) == bits(q) and bits(p.grad) == bits(q.grad), f"step {k}"
     assert compiled._cgrad_step.replays - replays == 5  # recorded by then: every later call replays
