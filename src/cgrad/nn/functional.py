@@ -893,6 +893,7 @@ _SDPA_TYPE_NAMES = {_C.float32: "float", _C.float64: "double", _C.int64: "long i
 
 
 def _check_sdpa_inputs(query, key, value, attn_mask):
+    """PyTorch's checks, in its words (its doubled spaces too)."""
     names = _SDPA_TYPE_NAMES
     if not query.dtype == key.dtype == value.dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
