@@ -23,6 +23,7 @@ __all__ = [
     "batch_norm", "pad", "instance_norm", "group_norm", "rms_norm", "rrelu", "rrelu_",
     "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
     "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+    "scaled_dot_product_attention", "multi_head_attention_forward",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -1481,3 +1482,339 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
     return adaptive_max_pool1d(input, output_size, True)
+
+# ---- attention ----
+# scaled_dot_product_attention follows PyTorch's math backend op for op, and
+# multi_head_attention_forward PyTorch's composition, so both give PyTorch's
+# values, gradients and errors (a wrong shape fails in the same matmul).
+
+_SDPA_TYPE_NAMES = {_C.float32: "float", _C.float64: "double", _C.int64: "long int", _C.bool_: "bool"}
+
+
+def _check_sdpa_inputs(query, key, value, attn_mask):
+    """PyTorch's checks, in its words (its doubled spaces too)."""
+    names = _SDPA_TYPE_NAMES
+    if not query.dtype == key.dtype == value.dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{names[query.dtype]} key.dtype: {names[key.dtype]} and value.dtype: "
+                           f"{names[value.dtype]} instead.")
+    if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: "
+                           f"{query.dim()} key.dim: {key.dim()} and value.dim: {value.dim()} instead.")
+    if attn_mask is not None and attn_mask.dtype not in (_C.bool_, _C.float32, query.dtype):
+        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                           f"attn_mask.dtype: {names[attn_mask.dtype]} and  query.dtype: {names[query.dtype]} "
+                           "instead.")
+
+
+def _repeat_kv_heads(query, key, value):
+    """key and value with each head repeated for its group of query heads (dim -3)."""
+    hq, hk, hv = query.size(-3), key.size(-3), value.size(-3)
+    if hq == hk == hv:
+        return key, value
+    if hq % hk or hq % hv:
+        raise RuntimeError("Number of heads in key and value must divide the number of heads in query")
+    return key.repeat_interleave(hq // hk, -3), value.repeat_interleave(hq // hv, -3)
+
+
+def _safe_softmax(scores):
+    """softmax over the last dim, with zeros (and no gradient) for a row that is -inf throughout.
+
+    The row is set to 0 before the softmax so no NaN reaches its backward.
+    """
+    dead = (scores == float("-inf")).all(-1, keepdim=True)
+    return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None,
+                                 enable_gqa=False):
+    """softmax(query @ key^T * scale + bias) @ value, leading dims broadcasting.
+
+    A bool attn_mask is True where a query may attend, a float one is added to
+    the scores; is_causal lets query i attend keys 0..i. A query that may
+    attend nothing gets zeros. scale defaults to 1 / sqrt(E); as PyTorch, its
+    square root scales query and key each. enable_gqa shares each key/value
+    head among a group of query heads.
+    """
+    fname = "scaled_dot_product_attention"
+    for pos, (arg, t) in enumerate((("query", query), ("key", key), ("value", value)), 1):
+        _input(t, fname, arg, pos)
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):  # PyTorch's words when given by keyword
+        raise TypeError(f"{fname}(): argument 'attn_mask' must be Tensor, not {type(attn_mask).__name__}")
+    _check_sdpa_inputs(query, key, value, attn_mask)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.size(-1))
+    root = math.sqrt(abs(scale))
+    q = query * (-root if scale < 0 else root)
+    if enable_gqa:
+        key, value = _repeat_kv_heads(query, key, value)
+    scores = q @ (key.transpose(-2, -1) * root)
+    if is_causal:
+        scores.add_(_C.full((query.size(-2), key.size(-2)), float("-inf"), dtype=query.dtype).triu(1))
+    if attn_mask is not None:
+        if attn_mask.dtype == _C.bool_:
+            attn_mask = _C.zeros(tuple(attn_mask.shape), dtype=query.dtype).masked_fill(attn_mask.logical_not(),
+                                                                                        float("-inf"))
+        # in place, as PyTorch adds it: the mask must broadcast to the scores' shape
+        weights = _safe_softmax(scores.add_(attn_mask))
+    else:
+        weights = scores.softmax(-1)
+    if dropout_p > 1.0:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    return weights @ value
+
+
+def _none_or_dtype(input):
+    if input is None:
+        return None
+    if isinstance(input, Tensor):
+        return input.dtype
+    raise RuntimeError("input to _none_or_dtype() must be None or torch.Tensor")
+
+
+def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+    """mask as one to add to the scores: a bool one becomes -inf where True and 0 elsewhere."""
+    if mask is None:
+        return None
+    is_float = mask.dtype.is_floating_point
+    if mask.dtype != _C.bool_ and not is_float:
+        raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if check_other and other_type is not None and mask.dtype != other_type:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use same type for both "
+                      "instead.", stacklevel=2)
+    if is_float:
+        return mask
+    return _C.zeros(tuple(mask.shape), dtype=target_type).masked_fill(mask, float("-inf"))
+
+
+def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
+    """Whether the input is batched (3-D query) or not (2-D), after checking the other shapes agree."""
+    if query.dim() not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query "
+                             "tensor")
+    batched = query.dim() == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if key.dim() != query.dim() or value.dim() != query.dim():
+        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {query.dim()}-D but found "
+                             f"{key.dim()}-D and {value.dim()}-D tensors respectively")
+    if key_padding_mask is not None and key_padding_mask.dim() != query.dim() - 1:
+        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be `None` or "
+                             f"{query.dim() - 1}-D but found {key_padding_mask.dim()}-D tensor instead")
+    if attn_mask is not None:
+        if attn_mask.dim() not in (2, 3):
+            raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found "
+                                 f"{attn_mask.dim()}-D tensor instead")
+        expected = (num_heads, query.shape[0], key.shape[0])
+        if not batched and attn_mask.dim() == 3 and tuple(attn_mask.shape) != expected:
+            raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got {attn_mask.shape}")
+    return batched
+
+
+def _in_projection_packed(q, k, v, w, b=None):
+    """q, k and v projected by the three row blocks of w (and b); one product when they are one tensor."""
+    e = q.size(-1)
+    if k is v and q is k:
+        return linear(q, w, b).chunk(3, -1)
+    if k is v:
+        w_q, w_kv = w.split([e, 2 * e])
+        b_q, b_kv = (None, None) if b is None else b.split([e, 2 * e])
+        return (linear(q, w_q, b_q),) + tuple(linear(k, w_kv, b_kv).chunk(2, -1))
+    w_q, w_k, w_v = w.chunk(3)
+    b_q, b_k, b_v = (None, None, None) if b is None else b.chunk(3)
+    return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
+
+
+def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
+    """q, k and v projected by their own weights, all to q's embedding size."""
+    eq, ek, ev = q.size(-1), k.size(-1), v.size(-1)
+    for what, t, shape in (("query weights", w_q, (eq, eq)), ("key weights", w_k, (eq, ek)),
+                           ("value weights", w_v, (eq, ev)), ("query bias", b_q, (eq,)), ("key bias", b_k, (eq,)),
+                           ("value bias", b_v, (eq,))):
+        if t is not None and tuple(t.shape) != shape:
+            raise AssertionError(f"expecting {what} shape of {shape}, but got {t.shape}")
+    return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
+
+
+def _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights):
+    """The two masks as float ones, and whether is_causal still stands for attn_mask.
+
+    With is_causal and nothing else to merge in, attn_mask is dropped: the
+    causal scaled_dot_product_attention computes the same.
+    """
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
+                                       query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        return None, None, True
+    attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+    return key_padding_mask, attn_mask, is_causal and key_padding_mask is None
+
+
+def _mha_check_inputs(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight):
+    """The head size, once the embedding sizes and the key and value shapes agree."""
+    embed_dim = query.shape[2]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if key.shape[:2] != value.shape[:2]:
+            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                                 f"{value.shape[:2]}")
+    elif key.shape != value.shape:
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    return head_dim
+
+
+def _mha_project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight, q_proj_weight,
+                 k_proj_weight, v_proj_weight):
+    if not use_separate_proj_weight:
+        if in_proj_weight is None:
+            raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
+        return _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
+    for name, w in (("q_proj_weight", q_proj_weight), ("k_proj_weight", k_proj_weight),
+                    ("v_proj_weight", v_proj_weight)):
+        if w is None:
+            raise AssertionError(f"use_separate_proj_weight is True but {name} is None")
+    biases = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+    return _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight, *biases)
+
+
+def _mha_mask_3d(attn_mask, tgt_len, src_len, batch_heads):
+    """attn_mask (L, S) or (N * num_heads, L, S) as a 3-D one."""
+    if attn_mask.dim() == 2:
+        if tuple(attn_mask.shape) != (tgt_len, src_len):
+            raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
+                               f"{(tgt_len, src_len)}.")
+        return attn_mask.unsqueeze(0)
+    if attn_mask.dim() == 3:
+        if tuple(attn_mask.shape) != (batch_heads, tgt_len, src_len):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
+                               f"{(batch_heads, tgt_len, src_len)}.")
+        return attn_mask
+    raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+
+
+def _mha_append_key(k, v, extra_k, extra_v, dim, masks):
+    """k and v with one more key (extra_k, extra_v) at the end of dim, and the masks a column more to match."""
+    masks = [None if m is None else pad(m, (0, 1)) for m in masks]
+    return (_C.cat([k, extra_k], dim), _C.cat([v, extra_v], dim)) + tuple(masks)
+
+
+def _mha_heads(x, static, name, batch_heads, head_dim):
+    """x (length, N, E) as (N * num_heads, length, head_dim), or the static tensor given for it."""
+    if static is None:
+        return x.reshape(x.shape[0], batch_heads, head_dim).transpose(0, 1)
+    if static.size(0) != batch_heads:
+        raise AssertionError(f"expecting {name}.size(0) of {batch_heads}, but got {static.size(0)}")
+    if static.size(2) != head_dim:
+        raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {static.size(2)}")
+    return static
+
+
+def _mha_attention_weights(q, k, attn_mask, is_causal, dropout_p):
+    """softmax(q k^T / sqrt(head_dim) + attn_mask) over (N * num_heads) batches, then dropout."""
+    if is_causal and attn_mask is None:
+        raise AssertionError("FIXME: is_causal not implemented for need_weights")
+    q_scaled = q * math.sqrt(1.0 / float(q.shape[-1]))
+    if attn_mask is not None:
+        weights = attn_mask.baddbmm(q_scaled, k.transpose(-2, -1))
+    else:
+        weights = q_scaled.bmm(k.transpose(-2, -1))
+    weights = weights.softmax(-1)
+    return dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
+
+
+def _mha_sdpa(q, k, v, attn_mask, is_causal, dropout_p, bsz, num_heads):
+    """The heads' outputs (L, N, num_heads, head_dim) by scaled_dot_product_attention."""
+    tgt_len, src_len, head_dim = q.shape[1], k.shape[1], q.shape[2]
+    if attn_mask is not None:  # (N, num_heads, L, S), or (1, 1, L, S) to broadcast
+        if attn_mask.size(0) == 1 and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.view(bsz, num_heads, -1, src_len)
+    q = q.view(bsz, num_heads, tgt_len, head_dim)
+    k = k.view(bsz, num_heads, src_len, head_dim)
+    v = v.view(bsz, num_heads, src_len, head_dim)
+    return scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal).permute(2, 0, 1, 3)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
+    """nn.MultiheadAttention's computation on (L, N, E) query and (S, N, E) key and value (or unbatched).
+
+    Returns the output and, with need_weights, the attention weights averaged
+    over the heads (or per head); without, None, and the attention itself
+    runs through scaled_dot_product_attention as in PyTorch.
+    """
+    batched = _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
+    if not batched:  # a batch of one along dim 1, squeezed out again at the end
+        q1 = query.unsqueeze(1)
+        k1 = q1 if key is query else key.unsqueeze(1)
+        value = k1 if value is key else value.unsqueeze(1)
+        query, key = q1, k1
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    key_padding_mask, attn_mask, is_causal = _mha_masks(query, key_padding_mask, attn_mask, is_causal, need_weights)
+    head_dim = _mha_check_inputs(query, key, value, embed_dim_to_check, num_heads, use_separate_proj_weight)
+    q, k, v = _mha_project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight, q_proj_weight,
+                           k_proj_weight, v_proj_weight)
+    batch_heads = bsz * num_heads
+    if attn_mask is not None:
+        attn_mask = _mha_mask_3d(attn_mask, tgt_len, key.shape[0], batch_heads)
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None:
+            raise AssertionError("bias cannot be added to static key.")
+        if static_v is not None:
+            raise AssertionError("bias cannot be added to static value.")
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, bias_k.repeat(1, bsz, 1), bias_v.repeat(1, bsz, 1),
+                                                            0, (attn_mask, key_padding_mask))
+    elif bias_k is not None:
+        raise AssertionError("bias_k is set but bias_v is None")
+    elif bias_v is not None:
+        raise AssertionError("bias_v is set but bias_k is None")
+
+    q = _mha_heads(q, None, "q", batch_heads, head_dim)
+    k = _mha_heads(k, static_k, "static_k", batch_heads, head_dim)
+    v = _mha_heads(v, static_v, "static_v", batch_heads, head_dim)
+    if add_zero_attn:
+        zeros = _C.zeros((batch_heads, 1, head_dim), dtype=k.dtype)
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, zeros, zeros, 1, (attn_mask, key_padding_mask))
+    src_len = k.size(1)
+    if key_padding_mask is not None:
+        for d, expected in ((0, bsz), (1, src_len)):
+            if key_padding_mask.shape[d] != expected:
+                raise AssertionError(f"Expected key_padded_mask.shape[{d}] to be {expected}, but got "
+                                     f"{key_padding_mask.shape[d]}")
+        key_padding_mask = (key_padding_mask.view(bsz, 1, 1, src_len).expand(-1, num_heads, -1, -1)
+                            .reshape(batch_heads, 1, src_len))
+        attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+    if not training:
+        dropout_p = 0.0
+
+    weights = None
+    if need_weights:
+        weights = _mha_attention_weights(q, k, attn_mask, is_causal, dropout_p)
+        out = weights.bmm(v).transpose(0, 1)
+        weights = weights.view(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            weights = weights.mean(1)
+        if not batched:
+            weights = weights.squeeze(0)
+    else:
+        out = _mha_sdpa(q, k, v, attn_mask, is_causal, dropout_p, bsz, num_heads)
+    out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight, out_proj_bias)
+    out = out.view(tgt_len, bsz, out.size(1))
+    return (out if batched else out.squeeze(1)), weights
