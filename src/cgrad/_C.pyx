@@ -1968,6 +1968,7 @@ include "_tensor_index.pxi"
 include "_tensor_nn.pxi"
 include "_tensor_linalg.pxi"
 include "_compile.pxi"
+include "_conv.pxi"
 
 
 cdef class Tensor(_TensorLinalg):

@@ -36,6 +36,7 @@ from cgrad._stats import (  # noqa: E402
 )
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim  # noqa: E402
+from cgrad.nn.functional import conv1d, conv2d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402
