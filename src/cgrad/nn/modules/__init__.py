@@ -21,3 +21,7 @@ __all__ = [
     "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Mish", "Threshold", "Softmin", "GLU", "CosineSimilarity",
     "PairwiseDistance", "SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss",
 ]
+
+from cgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: E402
+
+__all__ += ["Conv1d", "Conv2d"]
