@@ -346,10 +346,10 @@ static int float_only(const char *op, const cg_tensor *t) {
     return -1;
 }
 
-/* Sliding positions along a dim of size n: PyTorch's formula, negative when none fit. */
+/* Sliding positions along a dim of size n: PyTorch's formula (its division
+ * truncating, as C's), below one when none fit. */
 static int64_t positions(int64_t n, int64_t k, int64_t s, int64_t p_total, int64_t d) {
-    int64_t span = n + p_total - d * (k - 1) - 1;
-    return span < 0 ? -1 - (-span - 1) / s : span / s + 1;
+    return (n + p_total - d * (k - 1) - 1) / s + 1;
 }
 
 cg_tensor *cg_im2col(cg_tensor *x, const int64_t *kernel, const int64_t *dilation, const int64_t *padding,
