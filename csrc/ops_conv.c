@@ -243,6 +243,95 @@ static int conv_kernel(const cg_kargs *k) {
     return 0;
 }
 
+/* c (M x N, ldc) = beta c + op(a) op(b), float32 or float64, row-major;
+ * op transposes when ta / tb */
+static void gemm(cg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t Kd, const void *a, int64_t lda,
+                 const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (Kd == 0) { /* BLAS wants leading dims of at least 1 */
+        for (int64_t r = 0; r < M && beta == 0; r++) memset((char *)c + r * ldc * cg_elem_size(dt), 0, (size_t)(N * cg_elem_size(dt)));
+        return;
+    }
+    enum CBLAS_TRANSPOSE A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
+    if (dt == CG_FLOAT64)
+        scipy_cblas_dgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)Kd, 1.0, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    else
+        scipy_cblas_sgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)Kd, 1.0f, a, (int)lda, b, (int)ldb, (float)beta, c,
+                          (int)ldc);
+}
+
+/* What the backward kernels share: t = {out, dense gy (N, O, oh, ow), dense
+ * x or w}, i = {sh, sw, ph, pw, dh, dw, G}, all seen as 2-d. */
+typedef struct conv_dims {
+    geom g;
+    int64_t N, C, H, W, O, G, L, Kg, Og, isz;
+    bool direct; /* a 1 x 1 window moving by one over an unpadded image: the columns are the image */
+} conv_dims;
+
+static conv_dims dims_of(const cg_kargs *k, const cg_tensor *image, const cg_tensor *w, const cg_tensor *gy) {
+    conv_dims c;
+    c.g = (geom){{w->shape[2], w->shape[3]}, {k->i[0], k->i[1]}, {k->i[2], k->i[3]}, {k->i[4], k->i[5]},
+                 {gy->shape[2], gy->shape[3]}};
+    c.N = image->shape[0], c.C = image->shape[1], c.H = image->shape[2], c.W = image->shape[3];
+    c.O = w->shape[0], c.G = k->i[6], c.L = c.g.o[0] * c.g.o[1];
+    c.Kg = (c.C / c.G) * c.g.k[0] * c.g.k[1], c.Og = c.O / c.G, c.isz = cg_elem_size((cg_dtype)image->dtype);
+    c.direct = c.g.k[0] == 1 && c.g.k[1] == 1 && c.g.s[0] == 1 && c.g.s[1] == 1 && c.g.p[0] == 0 && c.g.p[1] == 0 &&
+               c.g.o[0] == c.H && c.g.o[1] == c.W;
+    return c;
+}
+
+/* t = {dx (N, C, H, W), dense gy, dense w}: image by image, the columns
+ * w_g^T gy_g summed back into pixels */
+static int conv_input_grad_kernel(const cg_kargs *k) {
+    cg_tensor *dx = k->t[0], *gy = k->t[1], *w = k->t[2];
+    conv_dims c = dims_of(k, dx, w, gy);
+    cg_dtype dt = (cg_dtype)dx->dtype;
+    char *cols = NULL;
+    if (!c.direct && c.N > 0 && !(cols = malloc((size_t)(c.G * c.Kg * c.L * c.isz)))) {
+        cg_oom(c.G * c.Kg * c.L * c.isz);
+        return -1;
+    }
+    for (int64_t n = 0; n < c.N; n++) {
+        char *dxn = cg_ptr(dx) + n * c.C * c.H * c.W * c.isz, *dst = cols ? cols : dxn;
+        const char *gyn = cg_ptr(gy) + n * c.O * c.L * c.isz;
+        for (int64_t q = 0; q < c.G; q++)
+            gemm(dt, true, false, c.Kg, c.L, c.Og, cg_ptr(w) + q * c.Og * c.Kg * c.isz, c.Kg,
+                 gyn + q * c.Og * c.L * c.isz, c.L, 0.0, dst + q * c.Kg * c.L * c.isz, c.L);
+        if (!cols) continue;
+        memset(dxn, 0, (size_t)(c.C * c.H * c.W * c.isz));
+        if (dt == CG_FLOAT64)
+            col2im_f64((double *)dxn, (const double *)cols, c.C, c.H, c.W, &c.g);
+        else
+            col2im_f32((float *)dxn, (const float *)cols, c.C, c.H, c.W, &c.g);
+    }
+    free(cols);
+    return 0;
+}
+
+/* t = {dw (O, C / G, kh, kw), dense gy, dense x, w's shape (any tensor of it)}:
+ * image by image, dw_g += gy_g im2col(x)_g^T */
+static int conv_weight_grad_kernel(const cg_kargs *k) {
+    cg_tensor *dw = k->t[0], *gy = k->t[1], *x = k->t[2];
+    conv_dims c = dims_of(k, x, dw, gy);
+    cg_dtype dt = (cg_dtype)x->dtype;
+    char *cols = NULL;
+    memset(VP(dw), 0, (size_t)(dw->numel * c.isz));
+    if (!c.direct && c.N > 0 && !(cols = malloc((size_t)(c.G * c.Kg * c.L * c.isz)))) {
+        cg_oom(c.G * c.Kg * c.L * c.isz);
+        return -1;
+    }
+    for (int64_t n = 0; n < c.N; n++) {
+        const char *xn = cg_ptr(x) + n * c.C * c.H * c.W * c.isz, *gyn = cg_ptr(gy) + n * c.O * c.L * c.isz;
+        if (cols) im2col_image(xn, cols, c.isz, c.C, c.H, c.W, &c.g);
+        const char *src = cols ? cols : xn;
+        for (int64_t q = 0; q < c.G; q++)
+            gemm(dt, false, true, c.Og, c.Kg, c.L, gyn + q * c.Og * c.L * c.isz, c.L, src + q * c.Kg * c.L * c.isz,
+                 c.L, 1.0, cg_ptr(dw) + q * c.Og * c.Kg * c.isz, c.Kg);
+    }
+    free(cols);
+    return 0;
+}
+
 /* ---- im2col / col2im as ops ------------------------------------------------------------ */
 
 static void ints_of(const geom *g, int64_t *i) {
@@ -441,10 +530,54 @@ static cg_tensor *as_image(cg_tensor *t) {
     return reshape4(t, t->shape[0], t->shape[1], 1, t->shape[2]);
 }
 
+/* t viewed as 4-d (N, C, H, W), H 1 for a 1-d one; no autograd */
+static cg_tensor *image_view(cg_tensor *t) {
+    if (t->ndim == 4) {
+        cg_tensor_retain(t);
+        return t;
+    }
+    return cg_view_raw(t, (int64_t[]){t->shape[0], t->shape[1], 1, t->shape[2]}, 4);
+}
+
+/* The first-order backward, without create_graph: raw kernels that unroll
+ * one image at a time (the composite below unrolls the whole batch at once,
+ * which its own derivatives need). The same formulas. */
+static int conv_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
+    cg_kargs k = {.nw = 1, .i = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6]}};
+    cg_tensor *gy = K(image_view(K(dense(gout[0]))));
+    if (cg_wants(n, 0)) {
+        cg_tensor *dx = K(cg_empty(xs->d, xs->ndim, (cg_dtype)gout[0]->dtype));
+        cg_tensor *w = K(cg_unpack(n, 1)), *wc = K(dense(w)), *w4 = S.failed ? NULL : K(cg_view_raw(wc,
+            (int64_t[]){ws->d[0], ws->d[1], ws->ndim == 4 ? ws->d[2] : 1, ws->d[ws->ndim - 1]}, 4));
+        cg_tensor *dx4 = S.failed ? NULL : K(image_view(dx));
+        k.name = "convolution's input gradient";
+        k.t[0] = dx4, k.t[1] = gy, k.t[2] = w4;
+        if (!S.failed && cg_kernel(conv_input_grad_kernel, &k)) S.failed = true;
+        gin[0] = S.failed ? NULL : take(dx);
+    }
+    if (cg_wants(n, 1) && !S.failed) {
+        cg_tensor *dw = K(cg_empty(ws->d, ws->ndim, (cg_dtype)gout[0]->dtype));
+        cg_tensor *x = K(cg_unpack(n, 0)), *xc = K(dense(x)), *x4 = S.failed ? NULL : K(image_view(xc));
+        cg_tensor *dw4 = S.failed ? NULL : K(cg_view_raw(dw, (int64_t[]){ws->d[0], ws->d[1], ws->ndim == 4 ?
+                                                                          ws->d[2] : 1, ws->d[ws->ndim - 1]}, 4));
+        k.name = "convolution's weight gradient";
+        k.t[0] = dw4, k.t[1] = gy, k.t[2] = x4;
+        if (!S.failed && cg_kernel(conv_weight_grad_kernel, &k)) S.failed = true;
+        gin[1] = S.failed ? NULL : take(dw);
+    }
+    if (cg_wants(n, 2) && !S.failed) gin[2] = take(K(cg_sum(gout[0], (int64_t[]){0, 2, 3}, gout[0]->ndim - 1, 0)));
+    int rc = S.failed ? -1 : 0;
+    tmp_end(&S, NULL);
+    return rc;
+}
+
 /* y = conv(x, w) + b: with g (N, G, O/G, L) the output's gradient by group,
  * dx = col2im(w_g^T g), dw = sum over the batch of g im2col(x)_g^T, db = the
  * sum of g over all but the channel dim */
 static int conv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (!cg_is_grad_enabled()) return conv_backward_raw(n, gout, gin);
     tmp S = {0};
     geom g = conv_geom(n, gout[0]);
     const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
