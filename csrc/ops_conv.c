@@ -200,16 +200,20 @@ static void gemm_acc(cg_dtype dtype, int64_t M, int64_t N, int64_t Kd, const voi
     }
 }
 
-/* Fills each (rows x len) block of out with bias[r] down its rows (zeros without a bias). */
+/* Fills row r of out (rows x len) with bias[r] (zeros without a bias). */
+#define FILL_BIAS(NAME, T)                                                                   \
+    static void NAME(T *out, const T *bias, int64_t rows, int64_t len) {                     \
+        for (int64_t r = 0; r < rows; r++)                                                   \
+            for (int64_t q = 0; q < len; q++) out[r * len + q] = bias ? bias[r] : 0;         \
+    }
+FILL_BIAS(fill_bias_32, uint32_t)
+FILL_BIAS(fill_bias_64, uint64_t)
+
 static void fill_bias(char *out, const cg_tensor *b, int64_t rows, int64_t len, int64_t isz) {
-    if (!b) {
-        memset(out, 0, (size_t)(rows * len * isz));
-        return;
-    }
-    for (int64_t r = 0; r < rows; r++) {
-        const char *v = cg_ptr(b) + r * isz;
-        for (int64_t q = 0; q < len; q++) memcpy(out + (r * len + q) * isz, v, (size_t)isz);
-    }
+    if (isz == 4)
+        fill_bias_32((uint32_t *)out, b ? (const uint32_t *)cg_ptr(b) : NULL, rows, len);
+    else
+        fill_bias_64((uint64_t *)out, b ? (const uint64_t *)cg_ptr(b) : NULL, rows, len);
 }
 
 /* t = {out (N, O, kh, kw, oh, ow) viewed so, dense x (N, C, H, W), dense w (O, C / G, kh, kw), dense b or NULL},
