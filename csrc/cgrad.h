@@ -727,6 +727,22 @@ cg_tensor *cg_avg_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t p
 cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size);
 cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices);
 
+/* ---- convolutions (ops_conv.c) ----------------------------------------------- */
+/* conv1d / conv2d with PyTorch's semantics and checks: x (N, C, *) or unbatched
+ * (C, *), w (O, C / groups, k...) of 3 or 4 dims, b NULL or (O,); stride,
+ * padding and dilation have w->ndim - 2 entries each. same: PyTorch's
+ * padding='same' (padding unread; extra padding after, when odd). One
+ * ConvolutionBackward0 node over (x, w, b); float32, float64 and int64. */
+cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
+                          const int64_t *dilation, int64_t groups, int same);
+/* F.unfold: x (N, C, H, W) or (C, H, W) to its sliding blocks (N, C kh kw, L);
+ * F.fold (col2im) sums such blocks back into (N, C, output_size). Two entries
+ * per argument; each one's gradient is the other. */
+cg_tensor *cg_im2col(cg_tensor *x, const int64_t *kernel, const int64_t *dilation, const int64_t *padding,
+                     const int64_t *stride);
+cg_tensor *cg_col2im(cg_tensor *cols, const int64_t *output_size, const int64_t *kernel, const int64_t *dilation,
+                     const int64_t *padding, const int64_t *stride);
+
 /* ---- optimizer steps (optim.c) ------------------------------------------------ */
 /* One call updates every parameter of a group that has a .grad, replaying the
  * floating-point operations of PyTorch's single-tensor CPU implementation.

@@ -410,6 +410,12 @@ OPS = [
     Op("dist p inf", lambda m, a, b: m.dist(a, b, float("inf")) ** 2, [(2, 3), (3,)]),
     Op("dist p -inf", lambda m, a, b: m.dist(a, b, -float("inf")) ** 2, [(4,), (4,)]),
     Op("dist p 0", lambda m, a, b: m.dist(a, b, 0) * a.sum(), [(3,), (3,)], requires_grad=[True, False]),
+    # ---- convolutions and sliding blocks (ops_conv.c)
+    Op("conv2d", lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2)),
+       [(2, 2, 5, 4), (3, 2, 3, 2), (3,)]),
+    Op("conv1d groups", lambda m, x, w: m.nn.functional.conv1d(x, w, padding=2, groups=2), [(2, 4, 5), (4, 2, 3)]),
+    Op("unfold", lambda m, x: m.nn.functional.unfold(x, 2, stride=(2, 1), padding=1), [(1, 2, 4, 5)]),
+    Op("fold", lambda m, c: m.nn.functional.fold(c, (3, 5), (1, 2), dilation=(1, 2)), [(1, 4, 9)]),
 ]
 
 

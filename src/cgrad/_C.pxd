@@ -434,6 +434,14 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size)
     cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices)
 
+    # ---- convolutions (ops_conv.c)
+    cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride,
+                              const int64_t *padding, const int64_t *dilation, int64_t groups, int same)
+    cg_tensor *cg_im2col(cg_tensor *x, const int64_t *kernel, const int64_t *dilation, const int64_t *padding,
+                         const int64_t *stride)
+    cg_tensor *cg_col2im(cg_tensor *cols, const int64_t *output_size, const int64_t *kernel,
+                         const int64_t *dilation, const int64_t *padding, const int64_t *stride)
+
     # ---- optimizer steps (optim.c)
     int cg_sgd_step(cg_tensor **params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
                     double weight_decay, int nesterov, int maximize)

@@ -1970,6 +1970,8 @@ include "_tensor_linalg.pxi"
 include "_compile.pxi"
 include "_pool.pxi"
 
+include "_conv.pxi"
+
 
 cdef class Tensor(_TensorLinalg):
     """A multi-dimensional array that can record the operations applied to it."""

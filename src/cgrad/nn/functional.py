@@ -1818,3 +1818,85 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     out = linear(out.reshape(tgt_len * bsz, embed_dim), out_proj_weight, out_proj_bias)
     out = out.view(tgt_len, bsz, out.size(1))
     return (out if batched else out.squeeze(1)), weights
+
+# ---- convolutions and sliding blocks ---------------------------------------------------
+# One C node each (ConvolutionBackward0, Im2ColBackward0, Col2ImBackward0);
+# here only the arguments are put into one int per spatial dim.
+
+__all__ += ["conv1d", "conv2d", "unfold", "fold"]
+
+
+def _int_value(v, fn, name):
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, but found element of type "
+                        f"{type(v).__name__}")
+    return v.__index__()
+
+
+def _conv_ints(value, n, fn, name):
+    """An int repeated n times, or a sequence of ints (one of them: repeated)."""
+    if isinstance(value, Tensor) and value.dim() == 0:
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        values = [_int_value(v, fn, name) for v in value]
+        return values * n if len(values) == 1 else values
+    return [_int_value(value, fn, name)] * n
+
+
+def _conv(fn, nspatial, input, weight, bias, stride, padding, dilation, groups):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{fn}(): argument 'weight' (position 2) must be Tensor, not {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{fn}(): argument 'bias' (position 3) must be Tensor, not {type(bias).__name__}")
+    if input.dim() not in (nspatial + 1, nspatial + 2):
+        raise RuntimeError(f"Expected {nspatial + 1}D (unbatched) or {nspatial + 2}D (batched) input to {fn}, "
+                           f"but got input of size: {list(input.shape)}")
+    same = isinstance(padding, str)
+    if same and padding not in ("same", "valid"):
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
+    if same and padding == "valid":
+        same, padding = False, 0
+    args = {"stride": _conv_ints(stride, nspatial, fn, "stride"),
+            "padding": [0] * nspatial if same else _conv_ints(padding, nspatial, fn, "padding"),
+            "dilation": _conv_ints(dilation, nspatial, fn, "dilation")}
+    k = weight.dim() - 2
+    for name, values in args.items():
+        if k >= 1 and len(values) != k and not (same and name == "padding"):
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {k} values to match the "
+                               f"convolution dimensions, but got {name}={values}")
+    groups = _int_value(groups, fn, "groups")
+    if same and k == nspatial and any(d * (s - 1) % 2 for d, s in zip(args["dilation"], weight.shape[2:])):
+        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded "
+                      "copy of the input be created", UserWarning, stacklevel=3)
+    if same:
+        args["padding"] = [0] * len(args["stride"])
+    return _C._convolution(input, weight, bias, args["stride"], args["padding"], args["dilation"], groups, same)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _pair(value, name):
+    values = _conv_ints(value, 2, name, name)
+    if len(values) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(values)}")
+    return values
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    _tensor_arg(input, "input")
+    return _C._im2col(input, _pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                      _pair(padding, "padding"), _pair(stride, "stride"))
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    _tensor_arg(input, "input")
+    return _C._col2im(input, _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size"),
+                      _pair(dilation, "dilation"), _pair(padding, "padding"), _pair(stride, "stride"))

@@ -46,3 +46,7 @@ __all__ = [
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MultiheadAttention", "Transformer", "TransformerEncoder",
     "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
 ]
+
+from cgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: E402
+
+__all__ += ["Conv1d", "Conv2d"]
