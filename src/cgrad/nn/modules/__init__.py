@@ -11,6 +11,7 @@ from cgrad.nn.modules.flatten import Flatten
 from cgrad.nn.modules.linear import Bilinear, Identity, Linear
 from cgrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
                                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
+from cgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from cgrad.nn.modules.module import Module
 from cgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from cgrad.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
@@ -33,4 +34,5 @@ __all__ = [
     "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "InstanceNorm1d",
     "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "RMSNorm", "ParameterList", "ParameterDict", "RReLU",
+    "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "GaussianNLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
 ]
