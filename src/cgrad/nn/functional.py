@@ -1138,11 +1138,24 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduced(loss, red)
 
 
+def _multilabel_pairs(labels):
+    """The classes each row of labels lists (the entries before its first -1; 0 pads the rows
+    to the longest list) and which (listed entry, class) pairs the loss sums: a valid entry
+    and a class not listed in the row."""
+    import numpy as np
+    valid = np.cumprod(labels >= 0, axis=1).astype(bool)
+    width = int(valid.sum(1).max()) if len(labels) else 0
+    valid, listed = valid[:, :width], np.ascontiguousarray(np.where(valid, labels, 0)[:, :width])
+    is_target = np.zeros(labels.shape, dtype=bool)
+    rows, cols = np.nonzero(valid)
+    is_target[rows, listed[rows, cols]] = True
+    return listed, valid[:, :, None] & ~is_target[:, None, :]
+
+
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """The multi-label hinge loss: target lists a sample's classes, ended by the first -1; the sum
     over listed classes j (repeats counted again) and unlisted classes d of max(0, 1 - x[j] + x[d]),
     divided by the number of classes."""
-    import numpy as np
     red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
     _input(input, "multilabel_margin_loss", "input", 1)
     _input(target, "multilabel_margin_loss", "target", 2)
@@ -1158,17 +1171,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     labels = target.numpy().reshape(nframe, dim)
     if labels.size and (labels.min() < -1 or labels.max() >= dim):
         raise RuntimeError("argument #2 'target' is out of range")
-    # the listed classes: entries before each row's first -1
-    listed = np.cumprod(labels >= 0, axis=1).astype(bool)
-    width = int(listed.sum(1).max()) if nframe else 0
-    listed, labels = listed[:, :width], np.where(listed, labels, 0)[:, :width]
-    is_target = np.zeros((nframe, dim), dtype=bool)
-    rows, cols = np.nonzero(listed)
-    is_target[rows, labels[rows, cols]] = True
+    listed, pairs = _multilabel_pairs(labels)
     x = input.reshape(nframe, dim)
-    x_listed = x.gather(1, _C.from_numpy(labels))
-    h = _hinge(1 - x_listed.unsqueeze(2) + x.unsqueeze(1))
-    pairs = listed[:, :, None] & ~is_target[:, None, :]
+    h = _hinge(1 - x.gather(1, _C.from_numpy(listed)).unsqueeze(2) + x.unsqueeze(1))
     loss = _C.where(_C.from_numpy(pairs), h, 0.0).sum((1, 2)) / dim
     if red == 0:
         return loss if target.dim() > 1 else loss.reshape(())
