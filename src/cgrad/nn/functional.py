@@ -24,6 +24,9 @@ __all__ = [
     "interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle",
     "channel_shuffle", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
     "scaled_dot_product_attention", "multi_head_attention_forward",
+    "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
+    "multilabel_soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "gaussian_nll_loss",
+    "multi_margin_loss", "multilabel_margin_loss",
 ]
 
 _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
@@ -1900,3 +1903,278 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     _tensor_arg(input, "input")
     return _C._col2im(input, _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size"),
                       _pair(dilation, "dilation"), _pair(padding, "padding"), _pair(stride, "stride"))
+
+# ---- margin, embedding and likelihood losses ----------------------------------------
+# Compositions of cgrad's ops that follow PyTorch's formulas step for step (the same
+# clamps, the same order of reduction, the same output shapes), so first and second
+# derivatives come from the primitives. Where PyTorch has a fused kernel (soft margin,
+# multi-class and multi-label margin) the composition reproduces its formula, including
+# a hinge at exactly zero passing no gradient, and its argument checks.
+
+_COSINE_EPS = 1e-12
+
+
+def _reduced(loss, red):
+    return loss if red == 0 else loss.mean() if red == 1 else loss.sum()
+
+
+def _hinge(z):
+    """max(z, 0) with no gradient at z = 0: the fused kernels add z only where z > 0."""
+    return z.relu()
+
+
+def _not_differentiable(t, fname, arg):
+    """PyTorch's error for a tensor its fused kernel has no derivative for, in any grad mode."""
+    if t is not None and t.requires_grad:
+        raise RuntimeError(f"The function '{fname}' is not differentiable with respect to argument '{arg}'. "
+                           "This input cannot have requires_grad True.")
+
+
+def _scalar_type(t, dtype):
+    """The kernels' check of an argument's dtype: int64 class indices, a weight in input's dtype."""
+    from cgrad._stats import _TYPE_NAMES
+    if t.dtype != dtype:
+        raise RuntimeError(f"expected scalar type {_TYPE_NAMES[dtype]} but found {_TYPE_NAMES[t.dtype]}")
+
+
+def _same_ndim(anchor, positive, negative):
+    a_dim, p_dim, n_dim = anchor.ndim, positive.ndim, negative.ndim
+    if not a_dim == p_dim == n_dim:
+        raise RuntimeError("The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {a_dim}D, positive {p_dim}D, and negative {n_dim}D inputs")
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin)."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError("margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} ")
+    return _reduced((-target * (input1 - input2) + margin).clamp_min(0), red)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1 (both terms for any other target)."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    _input(input, "hinge_embedding_loss", "input", 1)
+    _input(target, "hinge_embedding_loss", "target", 2)
+    margin_part = _C.where(target != 1, (margin - input).clamp_min(0), 0.0)
+    self_part = _C.where(target != -1, input, 0.0)
+    return _reduced(margin_part + self_part, red)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), in input's shape and dtype."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    _input(input, "soft_margin_loss", "input", 1)
+    _input(target, "soft_margin_loss", "target", 2)
+    _not_differentiable(target, "soft_margin_loss", "target")
+    z = -input * target
+    # PyTorch writes the product into a tensor of input's shape and dtype
+    if z.shape != input.shape:
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(z.shape)}")
+    if z.dtype != input.dtype:
+        if not input.dtype.is_floating_point:
+            from cgrad._stats import _type_name
+            raise RuntimeError(f"result type {_type_name(z)} can't be cast to the desired output type "
+                               f"{_type_name(input)}")
+        z = z.to(input.dtype)
+    return _reduced(z.exp().log1p(), red)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(input1, input2) where target is 1, max(0, cos - margin) where target is -1; the
+    cosine along the last dim of 2-D inputs with a 1-D target, of 1-D inputs with a 0-D target."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    dim = target.dim()
+    if dim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.dim() != dim + 1 or input2.dim() != dim + 1:
+        raise RuntimeError(f"{dim}D target tensor expects {dim + 1}D input tensors, but found inputs with sizes "
+                           f"{list(input1.shape)} and {list(input2.shape)}.")
+    prod = (input1 * input2).sum(dim)
+    mag1 = (input1 * input1).sum(dim) + _COSINE_EPS
+    mag2 = (input2 * input2).sum(dim) + _COSINE_EPS
+    cos = prod / (mag1 * mag2).sqrt()
+    pos = _C.where(target == 1, 1 - cos, 0.0)
+    neg = _C.where(target == -1, (cos - margin).clamp_min(0), 0.0)
+    return _reduced(pos + neg, red)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """The binary logistic loss of every class (times weight), averaged over the classes (the last dim)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    loss = loss.sum(class_dim) / input.size(class_dim)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
+    return loss if reduction == "none" else loss.mean() if reduction == "mean" else loss.sum()
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with d the pairwise p-norm distance;
+    swap takes d(positive, negative) instead when it is smaller."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _input(anchor, "triplet_margin_loss", "anchor", 1)
+    _input(positive, "triplet_margin_loss", "positive", 2)
+    _input(negative, "triplet_margin_loss", "negative", 3)
+    _same_ndim(anchor, positive, negative)
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = dist_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduced((margin + dist_pos - dist_neg).clamp_min(0), red)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """triplet_margin_loss with any distance (pairwise_distance when None)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    _same_ndim(anchor, positive, negative)
+    distance = pairwise_distance if distance_function is None else distance_function
+    dist_pos = distance(anchor, positive)
+    dist_neg = distance(anchor, negative)
+    if swap:
+        dist_neg = _C.minimum(dist_neg, distance(positive, negative))
+    loss = (margin + dist_pos - dist_neg).clamp_min(0)
+    return loss.sum() if reduction == "sum" else loss.mean() if reduction == "mean" else loss
+
+
+def _gaussian_var(input, var):
+    """var shaped to broadcast against input: its own shape, input's without the last dim
+    (unsqueezed), or input's with one dim of size 1."""
+    if var.shape == input.shape:
+        return var
+    if input.shape[:-1] == var.shape:
+        return var.unsqueeze(-1)
+    if input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+        return var
+    raise ValueError("var is of incorrect size")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 * (log(v) + (input - target)^2 / v) with v = var raised to eps in value only (the gradient
+    is var's own), plus 0.5 * log(2 pi) when full."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        from cgrad._creation import ones_like
+        var = var * ones_like(input)
+    else:
+        _input(var, "gaussian_nll_loss", "var", 3)
+        if bool((var < 0).any()):
+            raise ValueError("var has negative entry/entries")
+    var = _gaussian_var(input, var)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
+    var = var.clone()
+    with _C.no_grad():
+        var.clamp_min_(eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _margin_frames(input):
+    """(number of samples, number of classes) of a 0-D, 1-D or 2-D margin-loss input."""
+    if not ((input.ndim == 2 and input.shape[1] != 0) or (input.ndim == 1 and input.shape[0] != 0)
+            or input.ndim == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    if input.ndim <= 1:
+        return 1, 1 if input.ndim == 0 else input.shape[0]
+    return input.shape[0], input.shape[1]
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """The multi-class hinge loss: the sum over classes d other than the target y of
+    max(0, margin - x[y] + x[d])^p (times weight[y]), divided by the number of classes."""
+    import numpy as np
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
+    _input(input, "multi_margin_loss", "input", 1)
+    _input(target, "multi_margin_loss", "target", 2)
+    _not_differentiable(weight, "multi_margin_loss", "weight")
+    nframe, dim = _margin_frames(input)
+    if target.dim() > 1 or target.numel() != nframe:
+        raise RuntimeError("multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{nframe}], but got {list(target.shape)}. "
+                           f"Input has shape {list(input.shape)}.")
+    if weight is not None and weight.numel() != dim:
+        raise RuntimeError(f"inconsistent weight size, expected {dim} but got {list(weight.shape)}")
+    _floating(input, "multi_margin_loss_cpu_kernel", "multi_margin_loss")
+    _scalar_type(target, _C.int64)
+    if weight is not None:
+        _scalar_type(weight, input.dtype)
+    indices = target.numpy().reshape(nframe)
+    if ((indices < 0) | (indices >= dim)).any():
+        raise RuntimeError("target out of range")
+    x = input.reshape(nframe, dim)
+    rows = target.reshape(nframe, 1)
+    h = _hinge(margin - x.gather(1, rows) + x)
+    if p == 2:
+        h = h * h
+    others = np.arange(dim) != indices[:, None]
+    h = _C.where(_C.from_numpy(others), h, 0.0)
+    if weight is not None:
+        h = h * weight.gather(0, target.reshape(nframe)).reshape(nframe, 1)
+    loss = h.sum(1) / dim
+    if red == 0:
+        return loss if target.dim() > 0 else loss.reshape(())
+    return _reduced(loss, red)
+
+
+def _multilabel_pairs(labels):
+    """The classes each row of labels lists (the entries before its first -1; 0 pads the rows
+    to the longest list) and which (listed entry, class) pairs the loss sums: a valid entry
+    and a class not listed in the row."""
+    import numpy as np
+    valid = np.cumprod(labels >= 0, axis=1).astype(bool)
+    width = int(valid.sum(1).max()) if len(labels) else 0
+    valid, listed = valid[:, :width], np.ascontiguousarray(np.where(valid, labels, 0)[:, :width])
+    is_target = np.zeros(labels.shape, dtype=bool)
+    rows, cols = np.nonzero(valid)
+    is_target[rows, listed[rows, cols]] = True
+    return listed, valid[:, :, None] & ~is_target[:, None, :]
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """The multi-label hinge loss: target lists a sample's classes, ended by the first -1; the sum
+    over listed classes j (repeats counted again) and unlisted classes d of max(0, 1 - x[j] + x[d]),
+    divided by the number of classes."""
+    red = _reduction_enum(_legacy_reduction(size_average, reduce, reduction))
+    _input(input, "multilabel_margin_loss", "input", 1)
+    _input(target, "multilabel_margin_loss", "target", 2)
+    nframe, dim = _margin_frames(input)
+    if input.ndim <= 1:
+        fits = target.dim() <= 1 and target.numel() == dim
+    else:
+        fits = target.dim() == 2 and tuple(target.shape) == (nframe, dim)
+    if not fits:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    _floating(input, "multilabel_margin_loss_forward_out_frame", "multilabel_margin_loss")
+    _scalar_type(target, _C.int64)
+    labels = target.numpy().reshape(nframe, dim)
+    if labels.size and (labels.min() < -1 or labels.max() >= dim):
+        raise RuntimeError("argument #2 'target' is out of range")
+    listed, pairs = _multilabel_pairs(labels)
+    x = input.reshape(nframe, dim)
+    h = _hinge(1 - x.gather(1, _C.from_numpy(listed)).unsqueeze(2) + x.unsqueeze(1))
+    loss = _C.where(_C.from_numpy(pairs), h, 0.0).sum((1, 2)) / dim
+    if red == 0:
+        return loss if target.dim() > 1 else loss.reshape(())
+    return _reduced(loss, red)

@@ -12,6 +12,9 @@ from cgrad.nn.modules.flatten import Flatten, Unflatten
 from cgrad.nn.modules.linear import Bilinear, Identity, Linear
 from cgrad.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
                                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
+from cgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                                  MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss,
+                                  TripletMarginLoss, TripletMarginWithDistanceLoss)
 from cgrad.nn.modules.module import Module
 from cgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from cgrad.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
@@ -44,7 +47,9 @@ __all__ = [
     "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "Unflatten", "Softmax2d",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MultiheadAttention", "Transformer", "TransformerEncoder",
-    "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer", "MarginRankingLoss",
+    "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss", "GaussianNLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
 ]
 
 from cgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: E402
