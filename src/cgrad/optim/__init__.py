@@ -5,6 +5,7 @@ from cgrad.optim.adagrad import Adagrad
 from cgrad.optim.adam import Adam, AdamW
 from cgrad.optim.adamax import Adamax
 from cgrad.optim.asgd import ASGD
+from cgrad.optim.lbfgs import LBFGS
 from cgrad.optim.nadam import NAdam
 from cgrad.optim.optimizer import Optimizer
 from cgrad.optim.radam import RAdam
@@ -13,5 +14,5 @@ from cgrad.optim.rprop import Rprop
 from cgrad.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
-           "ASGD",
+           "ASGD", "LBFGS",
            "lr_scheduler"]
