@@ -1,4 +1,4 @@
-"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group."""
+"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group (LBFGS's: Python over tensor ops)."""
 from cgrad.optim import lr_scheduler
 from cgrad.optim.adadelta import Adadelta
 from cgrad.optim.adagrad import Adagrad
