@@ -546,3 +546,22 @@ def test_lbfgs_in_a_compiled_step_runs_eagerly_with_a_warning():
         assert any("cgrad.compile" in str(w.message) for w in caught) == compile_it
         results.append((losses, [arr(p).tobytes() for p in params]))
     assert results[0] == results[1]
+
+
+@pytest.fixture
+def float64_default():
+    cgrad.set_default_dtype(cgrad.float64)
+    torch.set_default_dtype(torch.float64)
+    yield
+    cgrad.set_default_dtype(cgrad.float32)
+    torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float64_default_dtype_keeps_scalar_states_in_float64(name, float64_default, ieee_torch_sqrt):
+    # step counters, NAdam's mu_product and ASGD's eta and mu follow the default dtype, float32 params or not
+    for k, opt, params, topt, tparams in run_both(name, 0, "float32", steps=12):
+        for i, (p, tp) in enumerate(zip(params, tparams)):
+            assert arr(p).tobytes() == arr(tp).tobytes(), f"{name}: param {i} differs at step {k + 1}"
+    assert_same_state(opt, topt, params, tparams)
+    assert str(opt.state[params[0]]["step"].dtype) == "cgrad.float64"
