@@ -58,7 +58,6 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
     done = False
     ls_iter = 0
-    bracket = None
     while ls_iter < max_ls:
         if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
             bracket = _Bracket([t_prev, t], [f_prev, f_new], [g_prev, g_new.clone()], [gtd_prev, gtd_new])
@@ -78,8 +77,8 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
         evals += 1
         gtd_new = g_new.dot(d)
         ls_iter += 1
-    if ls_iter == max_ls:
-        bracket = _Bracket([0, t], [f, f_new], [g, g_new], bracket.gtd if bracket is not None else None)
+    if ls_iter == max_ls:  # no interval found: the zoom below does not run
+        bracket = _Bracket([0, t], [f, f_new], [g, g_new], None)
 
     # zoom: shrink the interval until a point satisfies the conditions
     insuf_progress = False
