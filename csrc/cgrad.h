@@ -760,6 +760,23 @@ int cg_rmsprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **squ
                     double momentum, int centered, int maximize);
 int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sums, int n, double lr, double lr_decay,
                     double weight_decay, double eps, int maximize);
+int cg_adamax_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_infs, int n,
+                   double lr, double beta1, double beta2, double eps, double weight_decay, int maximize);
+/* mu_products are 0-d, in the step counters' dtype, as PyTorch keeps them. */
+int cg_nadam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **mu_products, cg_tensor **exp_avgs,
+                  cg_tensor **exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps, double weight_decay,
+                  double momentum_decay, int decoupled_weight_decay, int maximize);
+int cg_radam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs, int n,
+                  double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled_weight_decay,
+                  int maximize);
+int cg_adadelta_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **acc_deltas,
+                     int n, double lr, double rho, double eps, double weight_decay, int maximize);
+/* The learning rate only seeds step_sizes, which the caller makes. */
+int cg_rprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **prevs, cg_tensor **step_sizes, int n,
+                  double etaminus, double etaplus, double step_size_min, double step_size_max, int maximize);
+/* etas and mus are 0-d, in the step counters' dtype; each step rewrites them. */
+int cg_asgd_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **etas, cg_tensor **mus, cg_tensor **axs,
+                 int n, double lr, double lambd, double alpha, double t0, double weight_decay, int maximize);
 /* Scales the params' grads in place so that their total norm is at most
  * max_norm; returns the total norm before clipping (a new 0-d tensor). */
 cg_tensor *cg_clip_grad_norm_(cg_tensor *const *params, int n, double max_norm, double norm_type,

@@ -13,9 +13,12 @@
  *   One exception: the square root here is IEEE-754's, correctly rounded,
  *   while PyTorch's CPU sqrt of a contiguous tensor goes through MKL's vector
  *   math library, which is off by one ulp in about 1% of results; so Adam,
- *   AdamW, RMSprop and Adagrad match PyTorch bit for bit where its square
- *   roots are correctly rounded (tests/test_optim.py compares them with
- *   PyTorch's swapped for the IEEE-754 one).
+ *   AdamW, RMSprop, Adagrad, NAdam, RAdam and Adadelta match PyTorch bit for
+ *   bit where its square roots are correctly rounded (tests/test_optim.py
+ *   and tests/test_optim_more.py compare them with PyTorch's swapped for the
+ *   IEEE-754 one). Values PyTorch reads from 0-d state tensors with .item()
+ *   (step counters, NAdam's mu_product, ASGD's eta and mu) are read here from
+ *   the same tensors, so a recorded step replays them as they change.
  */
 #include <math.h>
 
@@ -129,11 +132,17 @@ static int for_each_param(cg_tensor *const *params, cg_tensor **const *states, i
         cg_tensor *p = params[i], *st[MAX_STATE] = {NULL};
         if (!p->grad) continue;
         for (int k = 0; k < nstate; k++) st[k] = states[k] ? states[k][i] : NULL;
-        for (int k = nopen; k < nstate; k++)
+        for (int k = nopen; k < nstate; k++) {
             if (states[k] && !st[k]) {
                 cg_error_set(CG_ERR_RUNTIME, "optimizer: parameter %d has a gradient but no step counter", i);
                 return -1;
             }
+            if (st[k] && st[k]->numel != 1) {
+                cg_error_set(CG_ERR_RUNTIME, "optimizer: a scalar state of parameter %d has %lld elements, expected 1",
+                             i, (long long)st[k]->numel);
+                return -1;
+            }
+        }
         if (check_param(p, st, nopen) || update_one(p, st, nopen, fn, args)) return -1;
     }
     return 0;
@@ -448,6 +457,359 @@ int cg_adagrad_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **sum
     if (check_states(params, n, states, 2, "adagrad")) return -1;
     return record_step(adagrad_kernel, params, states, 2, n, (int64_t[]){maximize}, 1,
                        (double[]){lr, lr_decay, weight_decay, eps}, 4);
+}
+
+/* ---- the optimizers below: one entry point each ---------------------------------------------- */
+
+/* A 0-d state tensor takes v, rounded to its dtype (NAdam's mu_product, ASGD's eta and mu). */
+static void set_scalar(cg_tensor *t, double v) {
+    void *p = VP(t);
+    if (t->dtype == CG_FLOAT32)
+        *(float *)p = (float)v;
+    else if (t->dtype == CG_FLOAT64)
+        *(double *)p = v;
+    else
+        *(int64_t *)p = (int64_t)v;
+    cg_bump_version(t);
+}
+
+/* v rounded to the default dtype: PyTorch's ASGD writes its new eta and mu
+ * through torch.as_tensor(v), which rounds there before the state's dtype. */
+static double as_default_dtype(double v) { return cg_get_default_dtype() == CG_FLOAT32 ? (double)(float)v : v; }
+
+/* A group step's hyper-parameters: i = the flags, f = the floats, as one tape entry records them. */
+typedef int (*group_run)(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i,
+                         const double *f);
+
+/* Runs a group step now, or records it as one tape entry (whose f[] is refreshed
+ * before every replay). states[0..nstate) are parallel to params, in the order
+ * run and kernel take them. */
+static int group_step(group_run run, cg_kernel_fn kernel, cg_tensor *const *params, cg_tensor **const *states,
+                      int nstate, int n, const int64_t *i, int ni, const double *f, int nf, const char *what) {
+    if (check_states(params, n, states, nstate, what)) return -1;
+    if (CG_LIKELY(!CG_RECORDING() && !cg_tape_refreshing())) return run(params, states, n, i, f);
+    return record_step(kernel, params, states, nstate, n, i, ni, f, nf);
+}
+
+/* Replays a group step recorded by group_step. */
+static int replay_group(const cg_kargs *k, group_run run, int nstate) {
+    cg_tensor **states[MAX_STATE];
+    for (int s = 0; s < nstate; s++) states[s] = STATE(k, s);
+    return run(k->v, states, (int)k->i[0], k->i + 1, k->f);
+}
+
+/* p's dtype picks NAME##_f32 or NAME##_f64 */
+#define RUN_PER_DTYPE(NAME, a, p, P, G, St, n)   \
+    do {                                         \
+        if ((p)->dtype == CG_FLOAT64)            \
+            NAME##_f64((a), (P), (G), (St), (n)); \
+        else                                     \
+            NAME##_f32((a), (P), (G), (St), (n)); \
+    } while (0)
+
+/* ---- Adamax ---------------------------------------------------------------------------------- */
+
+typedef struct adamax_args {
+    double lr, beta1, beta2, eps, weight_decay;
+    int maximize;
+    double clr; /* per parameter */
+} adamax_args;
+
+/* exp_inf = max(beta2 exp_inf, |g| + eps), NaN-propagating as torch.maximum */
+#define ADAMAX_BODY(FMA, SQRT)                                                                        \
+    T *M = St[0], *U = St[1], wd = (T)a->weight_decay, w1 = (T)(1 - a->beta1), b2 = (T)a->beta2; \
+    T eps = (T)a->eps, negclr = (T)(-a->clr);                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                           \
+        T g = a->maximize ? -G[i] : G[i];                                                       \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                         \
+        T m = M[i] = LERP(FMA, M[i], g, w1);                                                    \
+        T decayed = U[i] * b2, bound = (T)fabs(g) + eps;                                        \
+        T u = U[i] = (decayed != decayed || decayed > bound) ? decayed : bound;                 \
+        P[i] = P[i] + (negclr * m) / u;                                                         \
+    }
+PER_DTYPE(adamax, adamax_args, ADAMAX_BODY)
+
+static int adamax_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    adamax_args a = *(const adamax_args *)args;
+    a.clr = a.lr / (1 - pow(a.beta1, bump_step(st[2])));
+    RUN_PER_DTYPE(adamax, &a, p, P, G, St, n);
+    return 0;
+}
+
+/* states = {exp_avgs, exp_infs, steps}; i = {maximize}; f = {lr, beta1, beta2, eps, weight_decay} */
+static int adamax_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i, const double *f) {
+    adamax_args a = {f[0], f[1], f[2], f[3], f[4], (int)i[0], 0};
+    return for_each_param(params, states, 2, 3, n, adamax_param, &a);
+}
+
+static int adamax_kernel(const cg_kargs *k) { return replay_group(k, adamax_run, 3); }
+
+int cg_adamax_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_infs, int n,
+                   double lr, double beta1, double beta2, double eps, double weight_decay, int maximize) {
+    cg_tensor **const states[3] = {exp_avgs, exp_infs, steps};
+    return group_step(adamax_run, adamax_kernel, params, states, 3, n, (int64_t[]){maximize}, 1,
+                      (double[]){lr, beta1, beta2, eps, weight_decay}, 5, "adamax");
+}
+
+/* ---- NAdam ------------------------------------------------------------------------------------ */
+
+typedef struct nadam_args {
+    double lr, beta1, beta2, eps, weight_decay, momentum_decay;
+    int decoupled, maximize;
+    double bias_correction2, grad_coef, avg_coef; /* per parameter */
+} nadam_args;
+
+/* param += grad_coef g / denom + avg_coef exp_avg / denom, denom = sqrt(exp_avg_sq / bc2) + eps */
+#define NADAM_BODY(FMA, SQRT)                                                                          \
+    T *M = St[0], *V = St[1], wd = (T)a->weight_decay, decay = (T)(1 - a->lr * a->weight_decay);  \
+    T w1 = (T)(1 - a->beta1), b2 = (T)a->beta2, w2 = (T)(1 - a->beta2), eps = (T)a->eps;          \
+    T bc2 = (T)a->bias_correction2, kg = (T)a->grad_coef, km = (T)a->avg_coef;                    \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+        T g = a->maximize ? -G[i] : G[i];                                                        \
+        if (a->weight_decay != 0) {                                                              \
+            if (a->decoupled)                                                                    \
+                P[i] = P[i] * decay;                                                             \
+            else                                                                                 \
+                g = FMA(P[i], wd, g);                                                            \
+        }                                                                                        \
+        T m = M[i] = LERP(FMA, M[i], g, w1);                                                     \
+        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                                  \
+        T denom = SQRT(v / bc2) + eps;                                                           \
+        P[i] = P[i] + (kg * g) / denom;                                                          \
+        P[i] = P[i] + (km * m) / denom;                                                          \
+    }
+PER_DTYPE(nadam, nadam_args, NADAM_BODY)
+
+/* The momentum coefficient of step t: beta1 (1 - 0.96^(t momentum_decay) / 2). */
+static double nadam_mu(const nadam_args *a, double t) { return a->beta1 * (1.0 - 0.5 * pow(0.96, t * a->momentum_decay)); }
+
+static int nadam_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    nadam_args a = *(const nadam_args *)args;
+    double step = bump_step(st[2]), mu = nadam_mu(&a, step), mu_next = nadam_mu(&a, step + 1);
+    double mu_product = cg_tensor_item(st[3]); /* mu_product *= mu, in the 0-d tensor's dtype */
+    mu_product = st[3]->dtype == CG_FLOAT32 ? (double)((float)mu_product * (float)mu) : mu_product * mu;
+    set_scalar(st[3], mu_product);
+    a.bias_correction2 = 1 - pow(a.beta2, step);
+    a.grad_coef = -a.lr * (1.0 - mu) / (1.0 - mu_product);
+    a.avg_coef = (-a.lr * mu_next) / (1.0 - mu_product * mu_next);
+    RUN_PER_DTYPE(nadam, &a, p, P, G, St, n);
+    return 0;
+}
+
+/* states = {exp_avgs, exp_avg_sqs, steps, mu_products}; i = {decoupled_weight_decay, maximize};
+ * f = {lr, beta1, beta2, eps, weight_decay, momentum_decay} */
+static int nadam_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i, const double *f) {
+    nadam_args a = {f[0], f[1], f[2], f[3], f[4], f[5], (int)i[0], (int)i[1], 0, 0, 0};
+    return for_each_param(params, states, 2, 4, n, nadam_param, &a);
+}
+
+static int nadam_kernel(const cg_kargs *k) { return replay_group(k, nadam_run, 4); }
+
+int cg_nadam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **mu_products, cg_tensor **exp_avgs,
+                  cg_tensor **exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps, double weight_decay,
+                  double momentum_decay, int decoupled_weight_decay, int maximize) {
+    cg_tensor **const states[4] = {exp_avgs, exp_avg_sqs, steps, mu_products};
+    return group_step(nadam_run, nadam_kernel, params, states, 4, n, (int64_t[]){decoupled_weight_decay, maximize}, 2,
+                      (double[]){lr, beta1, beta2, eps, weight_decay, momentum_decay}, 6, "nadam");
+}
+
+/* ---- RAdam ------------------------------------------------------------------------------------ */
+
+typedef struct radam_args {
+    double lr, beta1, beta2, eps, weight_decay;
+    int decoupled, maximize;
+    double bias_correction1, bias_correction2_sqrt, rect; /* per parameter; rect 0: no adaptive term */
+} radam_args;
+
+/* param -= exp_avg / bc1 * lr (* sqrt(bc2) / (sqrt(exp_avg_sq) + eps) * rect, once the variance is tractable) */
+#define RADAM_BODY(FMA, SQRT)                                                                          \
+    T *M = St[0], *V = St[1], wd = (T)a->weight_decay, decay = (T)(1 - a->lr * a->weight_decay);  \
+    T w1 = (T)(1 - a->beta1), b2 = (T)a->beta2, w2 = (T)(1 - a->beta2), eps = (T)a->eps;          \
+    T bc1 = (T)a->bias_correction1, bc2s = (T)a->bias_correction2_sqrt, lr = (T)a->lr;            \
+    T rect = (T)a->rect;                                                                         \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+        T g = a->maximize ? -G[i] : G[i];                                                        \
+        if (a->weight_decay != 0) {                                                              \
+            if (a->decoupled)                                                                    \
+                P[i] = P[i] * decay;                                                             \
+            else                                                                                 \
+                g = FMA(P[i], wd, g);                                                            \
+        }                                                                                        \
+        T m = M[i] = LERP(FMA, M[i], g, w1);                                                     \
+        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                                  \
+        T update = (m / bc1) * lr;                                                               \
+        if (a->rect != 0) update = update * (((T)1 / (SQRT(v) + eps)) * bc2s) * rect;            \
+        P[i] = P[i] - update;                                                                    \
+    }
+PER_DTYPE(radam, radam_args, RADAM_BODY)
+
+static int radam_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    radam_args a = *(const radam_args *)args;
+    double step = bump_step(st[2]);
+    double bias_correction2 = 1 - pow(a.beta2, step);
+    double rho_inf = 2 / (1 - a.beta2) - 1, rho_t = rho_inf - 2 * step * pow(a.beta2, step) / bias_correction2;
+    a.bias_correction1 = 1 - pow(a.beta1, step);
+    a.bias_correction2_sqrt = pow(bias_correction2, 0.5);
+    a.rect = rho_t > 5.0 ? pow((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5) : 0;
+    RUN_PER_DTYPE(radam, &a, p, P, G, St, n);
+    return 0;
+}
+
+/* states = {exp_avgs, exp_avg_sqs, steps}; i = {decoupled_weight_decay, maximize};
+ * f = {lr, beta1, beta2, eps, weight_decay} */
+static int radam_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i, const double *f) {
+    radam_args a = {f[0], f[1], f[2], f[3], f[4], (int)i[0], (int)i[1], 0, 0, 0};
+    return for_each_param(params, states, 2, 3, n, radam_param, &a);
+}
+
+static int radam_kernel(const cg_kargs *k) { return replay_group(k, radam_run, 3); }
+
+int cg_radam_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs, int n,
+                  double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled_weight_decay,
+                  int maximize) {
+    cg_tensor **const states[3] = {exp_avgs, exp_avg_sqs, steps};
+    return group_step(radam_run, radam_kernel, params, states, 3, n, (int64_t[]){decoupled_weight_decay, maximize}, 2,
+                      (double[]){lr, beta1, beta2, eps, weight_decay}, 5, "radam");
+}
+
+/* ---- Adadelta --------------------------------------------------------------------------------- */
+
+typedef struct adadelta_args {
+    double lr, rho, eps, weight_decay;
+    int maximize;
+} adadelta_args;
+
+/* delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) g; both averages decay by rho */
+#define ADADELTA_BODY(FMA, SQRT)                                                                       \
+    T *SQ = St[0], *AD = St[1], wd = (T)a->weight_decay, rho = (T)a->rho, w = (T)(1 - a->rho);    \
+    T eps = (T)a->eps, neglr = (T)(-a->lr);                                                      \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+        T g = a->maximize ? -G[i] : G[i];                                                        \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                          \
+        T sq = SQ[i] = FMA(w * g, g, SQ[i] * rho);                                               \
+        T std = SQRT(sq + eps), delta = SQRT(AD[i] + eps);                                       \
+        delta = (delta / std) * g;                                                               \
+        AD[i] = FMA(w * delta, delta, AD[i] * rho);                                              \
+        P[i] = FMA(delta, neglr, P[i]);                                                          \
+    }
+PER_DTYPE(adadelta, adadelta_args, ADADELTA_BODY)
+
+static int adadelta_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n,
+                          cg_tensor **st) {
+    bump_step(st[2]);
+    RUN_PER_DTYPE(adadelta, args, p, P, G, St, n);
+    return 0;
+}
+
+/* states = {square_avgs, acc_deltas, steps}; i = {maximize}; f = {lr, rho, eps, weight_decay} */
+static int adadelta_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i,
+                        const double *f) {
+    adadelta_args a = {f[0], f[1], f[2], f[3], (int)i[0]};
+    return for_each_param(params, states, 2, 3, n, adadelta_param, &a);
+}
+
+static int adadelta_kernel(const cg_kargs *k) { return replay_group(k, adadelta_run, 3); }
+
+int cg_adadelta_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **acc_deltas,
+                     int n, double lr, double rho, double eps, double weight_decay, int maximize) {
+    cg_tensor **const states[3] = {square_avgs, acc_deltas, steps};
+    return group_step(adadelta_run, adadelta_kernel, params, states, 3, n, (int64_t[]){maximize}, 1,
+                      (double[]){lr, rho, eps, weight_decay}, 4, "adadelta");
+}
+
+/* ---- Rprop ------------------------------------------------------------------------------------ */
+
+typedef struct rprop_args {
+    double etaminus, etaplus, step_size_min, step_size_max;
+    int maximize;
+} rprop_args;
+
+/* PyTorch's sign: 0 for zeros and NaN */
+#define SIGN(x) ((x) > 0 ? (T)1 : (x) < 0 ? (T)-1 : (T)0)
+
+/* step_size *= etaplus / etaminus / 1 as grad agrees with, flips against or meets a zero of the previous
+ * grad, then clamped; a flipped grad counts as 0 (no move now, no flip next time) */
+#define RPROP_BODY(FMA, SQRT)                                                                          \
+    T *PREV = St[0], *SS = St[1], up = (T)a->etaplus, down = (T)a->etaminus;                      \
+    T lo = (T)a->step_size_min, hi = (T)a->step_size_max;                                        \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+        T g = a->maximize ? -G[i] : G[i], agree = g * PREV[i];                                   \
+        T factor = agree > 0 ? up : agree < 0 ? down : (T)1;                                     \
+        T s = SS[i] * factor;                                                                    \
+        if (s == s) s = s < lo ? lo : s; /* clamp as PyTorch's: min(max(s, lo), hi), NaN kept */ \
+        if (s == s) s = s > hi ? hi : s;                                                         \
+        SS[i] = s;                                                                               \
+        if (factor == down) g = 0;                                                               \
+        P[i] = FMA((T)-1 * SIGN(g), s, P[i]);                                                    \
+        PREV[i] = g;                                                                             \
+    }
+PER_DTYPE(rprop, rprop_args, RPROP_BODY)
+
+static int rprop_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    bump_step(st[2]);
+    RUN_PER_DTYPE(rprop, args, p, P, G, St, n);
+    return 0;
+}
+
+/* states = {prevs, step_sizes, steps}; i = {maximize}; f = {etaminus, etaplus, step_size_min, step_size_max} */
+static int rprop_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i, const double *f) {
+    rprop_args a = {f[0], f[1], f[2], f[3], (int)i[0]};
+    return for_each_param(params, states, 2, 3, n, rprop_param, &a);
+}
+
+static int rprop_kernel(const cg_kargs *k) { return replay_group(k, rprop_run, 3); }
+
+int cg_rprop_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **prevs, cg_tensor **step_sizes, int n,
+                  double etaminus, double etaplus, double step_size_min, double step_size_max, int maximize) {
+    cg_tensor **const states[3] = {prevs, step_sizes, steps};
+    return group_step(rprop_run, rprop_kernel, params, states, 3, n, (int64_t[]){maximize}, 1,
+                      (double[]){etaminus, etaplus, step_size_min, step_size_max}, 4, "rprop");
+}
+
+/* ---- ASGD ------------------------------------------------------------------------------------- */
+
+typedef struct asgd_args {
+    double lr, lambd, alpha, t0, weight_decay;
+    int maximize;
+    double eta, mu; /* per parameter, the values its state held before this step */
+} asgd_args;
+
+/* param = param (1 - lambd eta) - eta g; ax averages the params once mu drops below 1 */
+#define ASGD_BODY(FMA, SQRT)                                                                           \
+    T *AX = St[0], wd = (T)a->weight_decay, decay = (T)(1 - a->lambd * a->eta), negeta = (T)(-a->eta); \
+    T mu = (T)a->mu;                                                                             \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+        T g = a->maximize ? -G[i] : G[i];                                                        \
+        if (a->weight_decay != 0) g = FMA(P[i], wd, g);                                          \
+        T p = P[i] = FMA(g, negeta, P[i] * decay);                                               \
+        AX[i] = a->mu != 1 ? AX[i] + (p - AX[i]) * mu : p;                                       \
+    }
+PER_DTYPE(asgd, asgd_args, ASGD_BODY)
+
+static int asgd_param(const void *args, cg_tensor *p, void *P, const void *G, void **St, int64_t n, cg_tensor **st) {
+    asgd_args a = *(const asgd_args *)args;
+    double step = bump_step(st[1]);
+    a.eta = cg_tensor_item(st[2]);
+    a.mu = cg_tensor_item(st[3]);
+    RUN_PER_DTYPE(asgd, &a, p, P, G, St, n);
+    set_scalar(st[2], as_default_dtype(a.lr / pow(1 + a.lambd * a.lr * step, a.alpha)));
+    set_scalar(st[3], as_default_dtype(1 / (step - a.t0 > 1 ? step - a.t0 : 1)));
+    return 0;
+}
+
+/* states = {axs, steps, etas, mus}; i = {maximize}; f = {lr, lambd, alpha, t0, weight_decay} */
+static int asgd_run(cg_tensor *const *params, cg_tensor **const *states, int n, const int64_t *i, const double *f) {
+    asgd_args a = {f[0], f[1], f[2], f[3], f[4], (int)i[0], 0, 0};
+    return for_each_param(params, states, 1, 4, n, asgd_param, &a);
+}
+
+static int asgd_kernel(const cg_kargs *k) { return replay_group(k, asgd_run, 4); }
+
+int cg_asgd_step(cg_tensor *const *params, cg_tensor **steps, cg_tensor **etas, cg_tensor **mus, cg_tensor **axs,
+                 int n, double lr, double lambd, double alpha, double t0, double weight_decay, int maximize) {
+    cg_tensor **const states[4] = {axs, steps, etas, mus};
+    return group_step(asgd_run, asgd_kernel, params, states, 4, n, (int64_t[]){maximize}, 1,
+                      (double[]){lr, lambd, alpha, t0, weight_decay}, 5, "asgd");
 }
 
 /* ---- gradient clipping ----------------------------------------------------------------------- */

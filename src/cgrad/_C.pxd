@@ -453,6 +453,20 @@ cdef extern from "cgrad.h" nogil:
                         double weight_decay, double momentum, int centered, int maximize)
     int cg_adagrad_step(cg_tensor **params, cg_tensor **steps, cg_tensor **sums, int n, double lr,
                         double lr_decay, double weight_decay, double eps, int maximize)
+    int cg_adamax_step(cg_tensor **params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_infs, int n,
+                       double lr, double beta1, double beta2, double eps, double weight_decay, int maximize)
+    int cg_nadam_step(cg_tensor **params, cg_tensor **steps, cg_tensor **mu_products, cg_tensor **exp_avgs,
+                      cg_tensor **exp_avg_sqs, int n, double lr, double beta1, double beta2, double eps,
+                      double weight_decay, double momentum_decay, int decoupled_weight_decay, int maximize)
+    int cg_radam_step(cg_tensor **params, cg_tensor **steps, cg_tensor **exp_avgs, cg_tensor **exp_avg_sqs, int n,
+                      double lr, double beta1, double beta2, double eps, double weight_decay,
+                      int decoupled_weight_decay, int maximize)
+    int cg_adadelta_step(cg_tensor **params, cg_tensor **steps, cg_tensor **square_avgs, cg_tensor **acc_deltas,
+                         int n, double lr, double rho, double eps, double weight_decay, int maximize)
+    int cg_rprop_step(cg_tensor **params, cg_tensor **steps, cg_tensor **prevs, cg_tensor **step_sizes, int n,
+                      double etaminus, double etaplus, double step_size_min, double step_size_max, int maximize)
+    int cg_asgd_step(cg_tensor **params, cg_tensor **steps, cg_tensor **etas, cg_tensor **mus, cg_tensor **axs,
+                     int n, double lr, double lambd, double alpha, double t0, double weight_decay, int maximize)
     cg_tensor *cg_clip_grad_norm_(cg_tensor **params, int n, double max_norm, double norm_type,
                                   int error_if_nonfinite)
     int cg_clip_grad_value_(cg_tensor **params, int n, double clip_value)

@@ -286,6 +286,65 @@ def _adagrad_step(params, steps, sums, double lr, double lr_decay, double weight
     check(cg_adagrad_step(p.arr, st.arr, s.arr, p.n, lr, lr_decay, weight_decay, eps, maximize))
 
 
+def _adamax_step(params, steps, exp_avgs, exp_infs, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors m = state_list(exp_avgs, p.n, "exp_avgs")
+    cdef _Tensors u = state_list(exp_infs, p.n, "exp_infs")
+    check(cg_adamax_step(p.arr, st.arr, m.arr, u.arr, p.n, lr, beta1, beta2, eps, weight_decay, maximize))
+
+
+def _nadam_step(params, steps, mu_products, exp_avgs, exp_avg_sqs, double lr, double beta1, double beta2,
+                double eps, double weight_decay, double momentum_decay, bint decoupled_weight_decay, bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors mu = state_list(mu_products, p.n, "mu_products")
+    cdef _Tensors m = state_list(exp_avgs, p.n, "exp_avgs")
+    cdef _Tensors v = state_list(exp_avg_sqs, p.n, "exp_avg_sqs")
+    check(cg_nadam_step(p.arr, st.arr, mu.arr, m.arr, v.arr, p.n, lr, beta1, beta2, eps, weight_decay,
+                        momentum_decay, decoupled_weight_decay, maximize))
+
+
+def _radam_step(params, steps, exp_avgs, exp_avg_sqs, double lr, double beta1, double beta2, double eps,
+                double weight_decay, bint decoupled_weight_decay, bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors m = state_list(exp_avgs, p.n, "exp_avgs")
+    cdef _Tensors v = state_list(exp_avg_sqs, p.n, "exp_avg_sqs")
+    check(cg_radam_step(p.arr, st.arr, m.arr, v.arr, p.n, lr, beta1, beta2, eps, weight_decay,
+                        decoupled_weight_decay, maximize))
+
+
+def _adadelta_step(params, steps, square_avgs, acc_deltas, double lr, double rho, double eps, double weight_decay,
+                   bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors sq = state_list(square_avgs, p.n, "square_avgs")
+    cdef _Tensors ad = state_list(acc_deltas, p.n, "acc_deltas")
+    check(cg_adadelta_step(p.arr, st.arr, sq.arr, ad.arr, p.n, lr, rho, eps, weight_decay, maximize))
+
+
+def _rprop_step(params, steps, prevs, step_sizes, double etaminus, double etaplus, double step_size_min,
+                double step_size_max, bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors pv = state_list(prevs, p.n, "prevs")
+    cdef _Tensors ss = state_list(step_sizes, p.n, "step_sizes")
+    check(cg_rprop_step(p.arr, st.arr, pv.arr, ss.arr, p.n, etaminus, etaplus, step_size_min, step_size_max,
+                        maximize))
+
+
+def _asgd_step(params, steps, etas, mus, axs, double lr, double lambd, double alpha, double t0, double weight_decay,
+               bint maximize):
+    cdef _Tensors p = _Tensors(params, "params")
+    cdef _Tensors st = state_list(steps, p.n, "steps")
+    cdef _Tensors e = state_list(etas, p.n, "etas")
+    cdef _Tensors mu = state_list(mus, p.n, "mus")
+    cdef _Tensors ax = state_list(axs, p.n, "axs")
+    check(cg_asgd_step(p.arr, st.arr, e.arr, mu.arr, ax.arr, p.n, lr, lambd, alpha, t0, weight_decay, maximize))
+
+
 def _clip_grad_norm(params, double max_norm, double norm_type, bint error_if_nonfinite):
     cdef _Tensors p = _Tensors(params, "parameters")
     return wrap(cg_clip_grad_norm_(p.arr, p.n, max_norm, norm_type, error_if_nonfinite))

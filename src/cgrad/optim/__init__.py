@@ -1,9 +1,18 @@
-"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group."""
+"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group (LBFGS's: Python over tensor ops)."""
 from cgrad.optim import lr_scheduler
+from cgrad.optim.adadelta import Adadelta
 from cgrad.optim.adagrad import Adagrad
 from cgrad.optim.adam import Adam, AdamW
+from cgrad.optim.adamax import Adamax
+from cgrad.optim.asgd import ASGD
+from cgrad.optim.lbfgs import LBFGS
+from cgrad.optim.nadam import NAdam
 from cgrad.optim.optimizer import Optimizer
+from cgrad.optim.radam import RAdam
 from cgrad.optim.rmsprop import RMSprop
+from cgrad.optim.rprop import Rprop
 from cgrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
+           "ASGD", "LBFGS",
+           "lr_scheduler"]

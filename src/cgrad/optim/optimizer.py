@@ -49,6 +49,23 @@ def _value(x):
     return float(x) if isinstance(x, Tensor) else x
 
 
+def _check_lr(lr):
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _scalar_states_to_tensors(optimizer, keys):
+    """Makes 0-d tensors of the scalar states (keys) a state dict kept as Python numbers, as PyTorch's __setstate__."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            for key in keys if state else ():
+                if key in state and not isinstance(state[key], Tensor):
+                    state[key] = _step_counter(float(state[key]))
+
+
 class _GroupState:
     """The state tensors of one group, as lists parallel to its params (None: not made yet)."""
 

@@ -1,0 +1,59 @@
+"""NAdam: Adam with Nesterov momentum, whose coefficient warms up with momentum_decay."""
+from cgrad import _C
+from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    _state_keys = ("step", "mu_product", "exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        _check_lr(lr)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= momentum_decay:
+            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        if capturable or differentiable:
+            raise NotImplementedError("NAdam(capturable / differentiable) is not supported")
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "momentum_decay": momentum_decay, "decoupled_weight_decay": decoupled_weight_decay,
+                    "maximize": maximize, "foreach": foreach, "capturable": capturable,
+                    "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+        _scalar_states_to_tensors(self, ("step", "mu_product"))
+
+    def _init_state(self, group, p, state):
+        # mu_product, the product of the momentum coefficients so far, is kept as the step counter is
+        state["step"] = _step_counter()
+        state["mu_product"] = _step_counter(1.0)
+        state["exp_avg"] = _C.zeros(tuple(p.shape), dtype=p.dtype)
+        state["exp_avg_sq"] = _C.zeros(tuple(p.shape), dtype=p.dtype)
+
+    def step(self, closure=None):
+        loss = self._begin_step(closure)
+        for group in self.param_groups:
+            st = self._group_state(group)
+            beta1, beta2 = group["betas"]
+            _C._nadam_step(group["params"], st["step"], st["mu_product"], st["exp_avg"], st["exp_avg_sq"],
+                           _value(group["lr"]), _value(beta1), _value(beta2), _value(group["eps"]),
+                           _value(group["weight_decay"]), _value(group["momentum_decay"]),
+                           bool(group["decoupled_weight_decay"]), bool(group["maximize"]))
+        return loss
