@@ -95,7 +95,11 @@ def vstack(tensors):
     return cgrad.cat([_2d(t) for t in _tensor_list(tensors, "vstack")], 0)
 
 
-row_stack = vstack
+def row_stack(tensors):
+    """vstack's other name."""
+    if not isinstance(tensors, (list, tuple)):
+        _tensor_list(tensors, "row_stack")
+    return vstack(tensors)
 
 
 def dstack(tensors):
@@ -125,7 +129,8 @@ def block_diag(*tensors):
     rows, left = [], 0
     for b in blocks:
         h, w = b.shape
-        rows.append(cgrad.cat([cgrad.zeros(h, left, dtype=dt), b.to(dt), cgrad.zeros(h, width - left - w, dtype=dt)], 1))
+        pad_left, pad_right = cgrad.zeros(h, left, dtype=dt), cgrad.zeros(h, width - left - w, dtype=dt)
+        rows.append(cgrad.cat([pad_left, b.to(dt), pad_right], 1))
         left += w
     return cgrad.cat(rows, 0)
 
@@ -171,7 +176,11 @@ def _tensordot_dims(a, b, dims):
         dims = int(dims.item())
     elif isinstance(dims, (list, tuple)):
         da, db = dims
-        return ([da] if isinstance(da, int) else list(da)), ([db] if isinstance(db, int) else list(db))
+        for arg, pos, d in (("dims_self", 3, da), ("dims_other", 4, db)):
+            if not isinstance(d, (list, tuple)):
+                raise TypeError(f"tensordot(): argument '{arg}' (position {pos}) must be tuple of ints, "
+                                f"not {type(d).__name__}")
+        return list(da), list(db)
     elif isinstance(dims, bool) or not isinstance(dims, int):
         raise RuntimeError("tensordot expects dims to be int or tuple[list[int], list[int]] or list[list[int]] "
                            f"containing two lists, but got dims={dims}")
@@ -214,11 +223,11 @@ def tensordot(a, b, dims=2, out=None):
     b = b.sum([y for x, y in zip(da, db) if x in ones_a], keepdim=True) if ones_a else b
     free_a = [d for d in range(a.dim()) if d not in da]
     free_b = [d for d in range(b.dim()) if d not in db]
-    k = math.prod(a.shape[d] for d in da)
-    lhs = a.permute(free_a + da).reshape(-1, k) if a.dim() else a.reshape(1, 1)
-    rhs = b.permute(db + free_b).reshape(k, -1) if b.dim() else b.reshape(1, 1)
-    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
-    return lhs.mm(rhs).reshape(shape)
+    m, k, p = (math.prod(a.shape[d] for d in free_a), math.prod(a.shape[d] for d in da),
+               math.prod(b.shape[d] for d in free_b))
+    lhs = a.permute(free_a + da).reshape(m, k)
+    rhs = b.permute(db + free_b).reshape(k, p)
+    return lhs.mm(rhs).reshape([a.shape[d] for d in free_a] + [b.shape[d] for d in free_b])
 
 
 def broadcast_shapes(*shapes):
@@ -286,7 +295,8 @@ def _count_before(seq, values, right):
 
 def _check_searchsorted(seq, values, scalar, side, right, sorter):
     if seq.dim() == 0:
-        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension")
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, "
+                           "but got 0 dimension")
     if scalar and seq.dim() != 1:
         raise RuntimeError("torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension "
                            f"is 1, but we got boundaries tensor dim({seq.dim()}) and input value's dim(0) numel(1)")
@@ -338,9 +348,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             seq = seq.gather(-1, sorter)
         seq = seq.to(_promote(seq.dtype, dt))
         values = values.to(seq.dtype)
+        right = right or side == "right"
         if seq.dim() == 1:  # every value searched in the one row
-            return _count_before(seq.unsqueeze(0), values.reshape(1, -1), right or side == "right").reshape(values.shape)
-        return _count_before(seq, values, right or side == "right")
+            return _count_before(seq.unsqueeze(0), values.reshape(1, -1), right).reshape(values.shape)
+        return _count_before(seq, values, right)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
@@ -382,6 +393,8 @@ def _spacing(fname, y, x, dx, dim):
     """y, dim wrapped and the spacing: a number, or x's differences along dim
     shaped to broadcast against y's slices."""
     _tensor(y, fname, "y")
+    if y.dim() == 0 and fname == "cumulative_trapezoid":
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     if y.dim() == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     dim = _dim(dim, y.dim())
@@ -425,7 +438,9 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):
-    """trapezoid's older name."""
+    """trapezoid's older name, which takes any dx that converts to a float."""
+    if isinstance(dx, bool):
+        dx = float(dx)
     return trapezoid(y, x, dx=dx, dim=dim)
 
 
@@ -482,7 +497,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
     # the two halves counted from either end, as torch does, so both ends are exact
     k = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
-    exps = np.where(k < steps // 2, start + step * k, end - step * (steps - 1 - k))
+    exps = np.where(k < max(steps // 2, 1), start + step * k, end - step * (steps - 1 - k))
     with np.errstate(over="ignore"):
         values = np.power(float(base), exps)
     if dt == int64:

@@ -57,7 +57,9 @@ class finfo:
 class iinfo:
     """The numerical properties of an integer dtype."""
 
-    def __init__(self, type):  # noqa: A002
+    def __init__(self, type=None):  # noqa: A002
+        if type is None:
+            raise TypeError('iinfo() missing 1 required positional arguments: "type"')
         t = _dtype_arg(type, "iinfo", "type", 1)
         if t is bool_:
             raise TypeError("cgrad.bool is not supported by cgrad.iinfo")
