@@ -167,7 +167,7 @@ def test_tensordot_tensor_dims_and_dtypes():
     compare(lambda lib, a, b: lib.tensordot(a, b, 1), rand(3, 4).astype(np.float32), rand(4).astype(np.float32))
 
 
-@pytest.mark.parametrize("dims", [-1, 3, ([0], [0]), ([1, 0], [0]), "a", 1.5, ([1], [5]), ([1, 1], [0, 0]), (1, 0),
+@pytest.mark.parametrize("dims", [-1, 3, ([0], [0]), ([-1], [-1]), ([1, 0], [0]), "a", 1.5, ([1], [5]), ([1, 1], [0, 0]), (1, 0),
                                   ([1], 0)])
 def test_tensordot_errors(dims):
     same_message(lambda lib: lib.tensordot(lib.ones(3, 4), lib.ones(4, 5), dims=dims))
@@ -398,7 +398,7 @@ def test_vander_errors():
 
 @pytest.mark.parametrize("indices,shape", [
     ([4, 1, -1, 6, -7], (2, 3)), (5, 6), ([[3, 4], [0, 23]], (2, 3, 4)), ([0], ()), ([7], [2, 5]), ([], (2, 2)),
-    ([9], (1, 10)),
+    ([9], (1, 10)), ([], (0, 3)), ([], (3, 0)),
 ])
 def test_unravel_index(indices, shape):
     compare(lambda lib, i: lib.unravel_index(i, shape), np.array(indices, dtype=np.int64))
@@ -411,6 +411,7 @@ def test_unravel_index(indices, shape):
     lambda lib: lib.unravel_index(lib.tensor([1]), (2, -3)),
     lambda lib: lib.unravel_index(lib.tensor([1]), (2, 3.0)),
     lambda lib: lib.unravel_index(lib.tensor([1]), 2.0),
+    lambda lib: lib.unravel_index(lib.tensor([1]), (3, 0)),
 ])
 def test_unravel_index_errors(call):
     same_message(call)

@@ -211,11 +211,12 @@ def tensordot(a, b, dims=2, out=None):
         raise RuntimeError("both dimension lists should have same length")
     if a.dtype != b.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    given = list(zip(da, db))
     da, db = _distinct_dims(da, a.dim()), _distinct_dims(db, b.dim())
-    for x, y in zip(da, db):
+    for x, y, (gx, gy) in zip(da, db, given):
         if a.shape[x] != b.shape[y] and a.shape[x] != 1 and b.shape[y] != 1:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[x]} in dim {x} "
-                               f"and second has size {b.shape[y]} in dim {y}")
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[x]} in dim {gx} "
+                               f"and second has size {b.shape[y]} in dim {gy}")
     # a size-1 dim contracted with a longer one broadcasts, as in torch: summed away first
     ones_a = [x for x, y in zip(da, db) if a.shape[x] != b.shape[y] and a.shape[x] == 1]
     ones_b = [y for x, y in zip(da, db) if a.shape[x] != b.shape[y] and b.shape[y] == 1]
@@ -544,7 +545,9 @@ def unravel_index(indices, shape):
             raise TypeError(f"expected 'shape' sequence to only contain ints, but got {type(n)}")
     if any(n < 0 for n in shape):
         raise ValueError(f"'shape' cannot have negative values, but got {tuple(shape)}")
-    if 0 in shape:
-        raise RuntimeError("ZeroDivisionError")
+    if 0 in shape:  # no element to point at: torch's integer division by zero, unless there is nothing to divide
+        if indices.numel():
+            raise RuntimeError("ZeroDivisionError")
+        return tuple(cgrad.zeros(indices.shape, dtype=int64) for _ in shape)
     strides = [math.prod(shape[k + 1:]) for k in range(len(shape))]
     return tuple((indices // s) % n for s, n in zip(strides, shape))
