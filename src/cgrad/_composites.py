@@ -291,7 +291,7 @@ def _count_before(seq, values, right):
     and after the values that precede it in a sort of the values alone."""
     n, m = seq.shape[-1], values.shape[-1]
     pos = _ranks(cgrad.cat([seq, values] if right else [values, seq], -1))
-    return pos.narrow(-1, n, m) - _ranks(values) if right else pos.narrow(-1, 0, m) - _ranks(values)
+    return pos.narrow(-1, n if right else 0, m) - _ranks(values)
 
 
 def _check_searchsorted(seq, values, scalar, side, right, sorter):
