@@ -31,6 +31,8 @@ from cgrad._creation import (  # noqa: E402
 )
 from cgrad._functions import *  # noqa: E402,F401,F403
 from cgrad._einsum import einsum  # noqa: E402
+from cgrad._composites import *  # noqa: E402,F401,F403
+from cgrad._dtypes import can_cast, finfo, iinfo, promote_types, result_type  # noqa: E402
 from cgrad._stats import (  # noqa: E402
     bincount, corrcoef, cov, histc, nanmedian, nanquantile, prelu, quantile, scatter_reduce, unique_consecutive,
 )

@@ -152,6 +152,29 @@ _SHAPE = {
         lambda x, y: (x * 1).t_().unsqueeze_(0).squeeze_(0).transpose_(0, 1).swapaxes_(0, 1).swapdims_(1, 0),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
+_STACKING = {
+    "atleast_1d / atleast_2d / atleast_3d": lambda x, y: cgrad.atleast_1d(x[0, 0]) + cgrad.atleast_2d(x[0])
+    + cgrad.atleast_3d(x)[..., 0],
+    "hstack / vstack / row_stack / dstack / column_stack":
+        lambda x, y: cgrad.hstack([x, y]).sum() + cgrad.vstack([x, y]).sum() + cgrad.row_stack([x]).sum()
+        + cgrad.dstack([x, y]).sum() + cgrad.column_stack([x[0], y[0]]).sum(),
+    "block_diag": lambda x, y: cgrad.block_diag(x, y[0]),
+    "cartesian_prod": lambda x, y: cgrad.cartesian_prod(x[0], y[1]),
+    "combinations": lambda x, y: cgrad.combinations(x[0], 2),
+    "tensordot": lambda x, y: cgrad.tensordot(x, y, ([1], [1])),
+    "vander": lambda x, y: cgrad.vander(x[0]),
+}
+OPS.update({name: ("stacking and products", fn) for name, fn in _STACKING.items()})
+OPS.update({
+    "var_mean / std_mean": ("statistics, search and integration",
+                            lambda x, y: cgrad.var_mean(x, 1)[0] + cgrad.std_mean(x, 1)[1]),
+    "searchsorted / bucketize": ("statistics, search and integration",
+                                 lambda x, y: cgrad.searchsorted(x.sort(1).values, y) + cgrad.bucketize(y, x[0])),
+    "isin": ("statistics, search and integration", lambda x, y: cgrad.isin(x, y[0])),
+    "trapezoid / trapz / cumulative_trapezoid": ("statistics, search and integration",
+                                                 lambda x, y: cgrad.trapezoid(x, y) + cgrad.trapz(x, dx=0.5)
+                                                 + cgrad.cumulative_trapezoid(x).sum(1)),
+})
 
 
 def _setitem(x, y):
