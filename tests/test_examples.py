@@ -46,7 +46,8 @@ def test_moons_reaches_full_training_accuracy(tmp_path):
 
 def test_adding_problem_is_learnt(tmp_path):
     out = run_example("adding_problem.py", cwd=tmp_path)
-    mse, baseline = map(float, re.search(r"test mean squared error: ([\d.]+) \(predicting 1.0: ([\d.]+)\)", out).groups())
+    found = re.search(r"test mean squared error: ([\d.]+) \(predicting 1.0: ([\d.]+)\)", out)
+    mse, baseline = map(float, found.groups())
     assert 0.15 < baseline < 0.19
     assert mse < baseline / 4  # the marked values are remembered, not guessed
     assert re.search(r"[\d.]+ ms per training step", out)
