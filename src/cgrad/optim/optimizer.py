@@ -123,10 +123,11 @@ def _with_step_hooks(step):
     def hooked(*args, **kwargs):
         self = args[0]  # the hooks get the optimizer among the arguments too, as PyTorch's
         d = self.__dict__
-        pre = list(_global_step_pre_hooks.values()) + list(d.get("_step_pre_hooks", {}).values())
-        post = list(_global_step_post_hooks.values()) + list(d.get("_step_post_hooks", {}).values())
-        if d.get("_in_step") or not (pre or post):
+        own_pre, own_post = d.get("_step_pre_hooks"), d.get("_step_post_hooks")
+        if d.get("_in_step") or not (own_pre or own_post or _global_step_pre_hooks or _global_step_post_hooks):
             return step(*args, **kwargs)
+        pre = list(_global_step_pre_hooks.values()) + list((own_pre or {}).values())
+        post = list(_global_step_post_hooks.values()) + list((own_post or {}).values())
         for hook in pre:
             result = hook(self, args, kwargs)
             if result is not None:
