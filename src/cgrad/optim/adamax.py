@@ -1,12 +1,16 @@
 """Adamax: Adam with an exponentially weighted infinity norm in place of the second moment."""
 from cgrad import _C
-from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _check_lr, _step_counter, _value
 
 __all__ = ["Adamax"]
 
 
 class Adamax(Optimizer):
     _state_keys = ("step", "exp_avg", "exp_inf")
+
+    # filled in when a state dict of an older version is loaded (Optimizer.__setstate__)
+    _flag_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_keys = ("step",)
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
@@ -24,15 +28,6 @@ class Adamax(Optimizer):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "foreach": foreach,
                     "maximize": maximize, "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _scalar_states_to_tensors(self, ("step",))
 
     def _init_state(self, group, p, state):
         state["step"] = _step_counter()

@@ -1,12 +1,16 @@
 """ASGD: SGD with a decaying step size that also keeps a running average of the parameters (ax)."""
 from cgrad import _C
-from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _check_lr, _step_counter, _value
 
 __all__ = ["ASGD"]
 
 
 class ASGD(Optimizer):
     _state_keys = ("step", "eta", "mu", "ax")
+
+    # filled in when a state dict of an older version is loaded (Optimizer.__setstate__)
+    _flag_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_keys = ("step", "eta", "mu")
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
                  maximize=False, differentiable=False, capturable=False):
@@ -19,15 +23,6 @@ class ASGD(Optimizer):
                     "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
                     "capturable": capturable}
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _scalar_states_to_tensors(self, ("step", "eta", "mu"))
 
     def _init_state(self, group, p, state):
         # eta (the step size) and mu (the averaging weight) are 0-d tensors the C step reads and rewrites,

@@ -1,12 +1,17 @@
 """NAdam: Adam with Nesterov momentum, whose coefficient warms up with momentum_decay."""
 from cgrad import _C
-from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _check_lr, _step_counter, _value
 
 __all__ = ["NAdam"]
 
 
 class NAdam(Optimizer):
     _state_keys = ("step", "mu_product", "exp_avg", "exp_avg_sq")
+
+    # filled in when a state dict of an older version is loaded (Optimizer.__setstate__)
+    _flag_defaults = {"maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+                      "decoupled_weight_decay": False}
+    _scalar_keys = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
@@ -29,16 +34,6 @@ class NAdam(Optimizer):
                     "maximize": maximize, "foreach": foreach, "capturable": capturable,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-        _scalar_states_to_tensors(self, ("step", "mu_product"))
 
     def _init_state(self, group, p, state):
         # mu_product, the product of the momentum coefficients so far, is kept as the step counter is

@@ -187,10 +187,19 @@ class Optimizer:
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    # An optimizer's group flags and 0-d tensor states that a state dict from an older version may lack or hold
+    # as numbers: loading fills in the flags and makes the states tensors, as PyTorch's __setstate__ do.
+    _flag_defaults = {}
+    _scalar_keys = ()
+
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._caches = {}
         self.__dict__.setdefault("_opt_called", False)
+        for group in self.param_groups:
+            for key, value in self._flag_defaults.items():
+                group.setdefault(key, value)
+        _scalar_states_to_tensors(self, self._scalar_keys)
 
     def __repr__(self):
         text = self.__class__.__name__ + " ("

@@ -1,12 +1,17 @@
 """RAdam: Adam whose adaptive term is rectified, and left out while its variance is intractable."""
 from cgrad import _C
-from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _check_lr, _step_counter, _value
 
 __all__ = ["RAdam"]
 
 
 class RAdam(Optimizer):
     _state_keys = ("step", "exp_avg", "exp_avg_sq")
+
+    # filled in when a state dict of an older version is loaded (Optimizer.__setstate__)
+    _flag_defaults = {"foreach": None, "maximize": False, "differentiable": False, "decoupled_weight_decay": False,
+                      "capturable": False}
+    _scalar_keys = ("step",)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
@@ -25,16 +30,6 @@ class RAdam(Optimizer):
                     "foreach": foreach, "capturable": capturable, "decoupled_weight_decay": decoupled_weight_decay,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("capturable", False)
-        _scalar_states_to_tensors(self, ("step",))
 
     def _init_state(self, group, p, state):
         state["step"] = _step_counter()

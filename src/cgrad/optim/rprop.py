@@ -1,12 +1,16 @@
 """Rprop: per-element step sizes that grow while the gradient keeps its sign and shrink when it flips."""
 from cgrad import _C
-from cgrad.optim.optimizer import Optimizer, _check_lr, _scalar_states_to_tensors, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _check_lr, _step_counter, _value
 
 __all__ = ["Rprop"]
 
 
 class Rprop(Optimizer):
     _state_keys = ("step", "prev", "step_size")
+
+    # filled in when a state dict of an older version is loaded (Optimizer.__setstate__)
+    _flag_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    _scalar_keys = ("step",)
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
@@ -18,15 +22,6 @@ class Rprop(Optimizer):
         defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _scalar_states_to_tensors(self, ("step",))
 
     def _init_state(self, group, p, state):
         # the learning rate only seeds the step sizes: later changes to it do not reach them, as in PyTorch
