@@ -2,10 +2,8 @@
 from cgrad import _C
 from cgrad._creation import tensor
 from cgrad.nn import functional as F
-from cgrad.nn import init
-from cgrad.nn.modules.linear import _empty
 from cgrad.nn.modules.module import Module
-from cgrad.nn.parameter import Parameter
+from cgrad.nn.modules.normalization import _affine_parameters, _reset_affine
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
@@ -24,15 +22,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(_empty(num_features, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(_empty(num_features, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean", _C.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", _C.ones(num_features, dtype=dtype))
@@ -51,10 +41,7 @@ class _NormBase(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         if input.dim() not in self._dims:
