@@ -263,21 +263,27 @@ typedef struct adam_args {
     double step_size, bias_correction2_sqrt; /* per parameter */
 } adam_args;
 
+/* The step of Adam and its kin, up to the moments: g the (maximized) gradient
+ * with L2 decay, or the parameter decayed (decoupled), then m and v updated,
+ * in PyTorch's order. Reads M, V, wd, decay, w1, w2, b2 and i. */
+#define ADAM_MOMENTS(FMA)                                  \
+    T g = a->maximize ? -G[i] : G[i];                      \
+    if (a->weight_decay != 0) {                            \
+        if (a->decoupled)                                  \
+            P[i] = P[i] * decay;                           \
+        else                                               \
+            g = FMA(P[i], wd, g);                          \
+    }                                                      \
+    T m = M[i] = LERP(FMA, M[i], g, w1);                   \
+    T v = V[i] = FMA(w2 * g, g, V[i] * b2)
+
 #define ADAM_BODY(FMA, SQRT)                                                                       \
     T *M = St[0], *V = St[1], *Vmax = St[2];                                                 \
     T wd = (T)a->weight_decay, decay = (T)(1 - a->lr * a->weight_decay), w1 = (T)(1 - a->beta1); \
     T b2 = (T)a->beta2, w2 = (T)(1 - a->beta2), bc2s = (T)a->bias_correction2_sqrt;         \
     T eps = (T)a->eps, negstep = (T)(-a->step_size);                                         \
     for (int64_t i = 0; i < n; i++) {                                                        \
-        T g = a->maximize ? -G[i] : G[i];                                                    \
-        if (a->weight_decay != 0) {                                                          \
-            if (a->decoupled)                                                                \
-                P[i] = P[i] * decay;                                                         \
-            else                                                                             \
-                g = FMA(P[i], wd, g);                                                        \
-        }                                                                                    \
-        T m = M[i] = LERP(FMA, M[i], g, w1);                                                 \
-        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                              \
+        ADAM_MOMENTS(FMA);                                                                    \
         if (a->amsgrad) v = Vmax[i] = (Vmax[i] != Vmax[i] || Vmax[i] > v) ? Vmax[i] : v;     \
         T denom = SQRT(v) / bc2s + eps;                                                      \
         P[i] = P[i] + (negstep * m) / denom;                                                 \
@@ -565,15 +571,7 @@ typedef struct nadam_args {
     T w1 = (T)(1 - a->beta1), b2 = (T)a->beta2, w2 = (T)(1 - a->beta2), eps = (T)a->eps;          \
     T bc2 = (T)a->bias_correction2, kg = (T)a->grad_coef, km = (T)a->avg_coef;                    \
     for (int64_t i = 0; i < n; i++) {                                                            \
-        T g = a->maximize ? -G[i] : G[i];                                                        \
-        if (a->weight_decay != 0) {                                                              \
-            if (a->decoupled)                                                                    \
-                P[i] = P[i] * decay;                                                             \
-            else                                                                                 \
-                g = FMA(P[i], wd, g);                                                            \
-        }                                                                                        \
-        T m = M[i] = LERP(FMA, M[i], g, w1);                                                     \
-        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                                  \
+        ADAM_MOMENTS(FMA);                                                                        \
         T denom = SQRT(v / bc2) + eps;                                                           \
         P[i] = P[i] + (kg * g) / denom;                                                          \
         P[i] = P[i] + (km * m) / denom;                                                          \
@@ -628,15 +626,7 @@ typedef struct radam_args {
     T bc1 = (T)a->bias_correction1, bc2s = (T)a->bias_correction2_sqrt, lr = (T)a->lr;            \
     T rect = (T)a->rect;                                                                         \
     for (int64_t i = 0; i < n; i++) {                                                            \
-        T g = a->maximize ? -G[i] : G[i];                                                        \
-        if (a->weight_decay != 0) {                                                              \
-            if (a->decoupled)                                                                    \
-                P[i] = P[i] * decay;                                                             \
-            else                                                                                 \
-                g = FMA(P[i], wd, g);                                                            \
-        }                                                                                        \
-        T m = M[i] = LERP(FMA, M[i], g, w1);                                                     \
-        T v = V[i] = FMA(w2 * g, g, V[i] * b2);                                                  \
+        ADAM_MOMENTS(FMA);                                                                        \
         T update = (m / bc1) * lr;                                                               \
         if (a->rect != 0) update = update * (((T)1 / (SQRT(v) + eps)) * bc2s) * rect;            \
         P[i] = P[i] - update;                                                                    \
