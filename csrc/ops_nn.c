@@ -444,7 +444,7 @@ static cg_tensor *elu_grad(const cg_node *n, cg_tensor *g, cg_tensor *x) {
     tmp S = {0};
     cg_tensor *zero = K(number(0.0, x));
     cg_tensor *e = K(cg_exp(K(mul_number(K(below(x, zero)), in_scale))));
-    cg_tensor *neg = K(cg_mul(K(mul_number(g, negcoef * in_scale)), e));
+    cg_tensor *neg = K(cg_mul(K(mul_number(K(mul_number(g, in_scale)), negcoef)), e)); /* PyTorch's order */
     cg_tensor *pos = scale == 1 ? g : K(mul_number(g, scale));
     return tmp_end(&S, K(cg_where(K(cg_gt(x, zero)), pos, neg)));
 }
@@ -502,8 +502,17 @@ cg_tensor *cg_elu(cg_tensor *x, double alpha, double scale, double input_scale) 
     return activation("elu_cpu", elu_fwd, &elu_op, x, alpha * scale, scale, input_scale);
 }
 
+/* PyTorch's celu forward scales x by 1 / alpha, its backward (derivatives.yaml)
+ * by 1 / alpha rounded to float first: the node keeps the latter. */
+static double celu_backward_scale(double alpha) { return 1.0 / (double)(float)alpha; }
+
 cg_tensor *cg_celu(cg_tensor *x, double alpha) {
-    return activation("elu_cpu", elu_fwd, &celu_op, x, alpha, 1.0, 1.0 / alpha);
+    cg_tensor *out = activation("elu_cpu", elu_fwd, &celu_op, x, alpha, 1.0, 1.0 / alpha);
+    if (out && out->grad_fn && out->grad_fn->op == &celu_op) {
+        double s = celu_backward_scale(alpha);
+        memcpy(&out->grad_fn->i[0], &s, sizeof s);
+    }
+    return out;
 }
 
 /* The in-place elu, selu and celu save their result, as PyTorch's (EluBackward1,
@@ -520,7 +529,8 @@ static cg_tensor *elu_result_grad(const cg_node *n, cg_tensor *g, cg_tensor *r) 
 ACT_OP(elu_result, "EluBackward1", elu_result_grad)
 ACT_OP(celu_result, "CeluBackward1", elu_result_grad)
 
-static cg_tensor *elu_inplace(const cg_op *op, cg_tensor *x, double negcoef, double scale, double in_scale) {
+static cg_tensor *elu_inplace(const cg_op *op, cg_tensor *x, double negcoef, double scale, double in_scale,
+                              double backward_in_scale) {
     cg_dtype d;
     cg_inplace ip;
     if (float_dtype("elu_cpu", x, NULL, &d) || cg_inplace_begin(&ip, x, &x, 1)) return NULL;
@@ -533,7 +543,7 @@ static cg_tensor *elu_inplace(const cg_op *op, cg_tensor *x, double negcoef, dou
         } else {
             n->f[0] = negcoef;
             n->f[1] = scale;
-            memcpy(&n->i[0], &in_scale, sizeof in_scale);
+            memcpy(&n->i[0], &backward_in_scale, sizeof backward_in_scale);
             out = finish(out, n);
         }
     }
@@ -542,10 +552,12 @@ static cg_tensor *elu_inplace(const cg_op *op, cg_tensor *x, double negcoef, dou
 }
 
 cg_tensor *cg_elu_(cg_tensor *x, double alpha, double scale, double input_scale) {
-    return elu_inplace(&elu_result_op, x, alpha * scale, scale, input_scale);
+    return elu_inplace(&elu_result_op, x, alpha * scale, scale, input_scale, input_scale);
 }
 
-cg_tensor *cg_celu_(cg_tensor *x, double alpha) { return elu_inplace(&celu_result_op, x, alpha, 1.0, 1.0 / alpha); }
+cg_tensor *cg_celu_(cg_tensor *x, double alpha) {
+    return elu_inplace(&celu_result_op, x, alpha, 1.0, 1.0 / alpha, celu_backward_scale(alpha));
+}
 
 cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold) {
     return activation("softplus_cpu", softplus_fwd, &softplus_op, x, beta, threshold, 0);
