@@ -56,6 +56,8 @@ cdef extern from "cgrad.h" nogil:
 
     ctypedef struct cg_generator:
         uint64_t s[4]
+        double spare_normal
+        int has_spare
 
     cg_errkind cg_error_kind()
     const char *cg_error_message()

@@ -90,6 +90,8 @@ cdef void _decref_later(PyObject *o) noexcept:
 
 import functools
 import operator
+import os
+import struct
 import sys
 import threading
 import warnings
@@ -208,6 +210,23 @@ def set_default_dtype(d):
 
 
 # ---- shapes -------------------------------------------------------------------
+
+class layout:
+    """How a tensor's elements lie in memory: cgrad has one layout, strided."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "cgrad." + self.name
+
+    def __reduce__(self):
+        return "strided"
+
+
+strided = layout("strided")
+
 
 class Size(tuple):
     """The shape of a tensor: a tuple of ints."""
@@ -414,6 +433,12 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     if not is_number(x):
         raise TypeError(f"{fname}(): argument '{arg}' must be Number, not {type(x).__name__}")
     return float(x)
+
+
+cdef object extra_op(str name):
+    """A Tensor method written in Python (cgrad._tensor_extra)."""
+    from cgrad import _tensor_extra
+    return getattr(_tensor_extra, name)
 
 
 cdef object stats_op(str name):
@@ -1804,18 +1829,86 @@ def full(size, fill_value, *, dtype=None, requires_grad=False):
 cdef class Generator:
     """A source of random numbers (xoshiro256**), seeded with manual_seed."""
     cdef cg_generator g
+    cdef cg_generator *p  # &g, or the process-wide generator's for default_generator
     cdef uint64_t _seed
 
     def __init__(self, device="cpu"):
+        if str(device) != "cpu":
+            raise RuntimeError(f"cgrad runs on the CPU only; a Generator's device must be 'cpu', got {device!r}")
+        self.p = &self.g
         self.manual_seed(67280421310721)
 
+    @property
+    def device(self): return "cpu"
+
     def manual_seed(self, seed):
-        self._seed = seed & 0xFFFFFFFFFFFFFFFF
-        cg_generator_seed(&self.g, self._seed)
+        """Seeds the generator with seed (taken modulo 2**64) and returns it."""
+        self._seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        cg_generator_seed(self.p, self._seed)
         return self
+
+    def seed(self):
+        """Seeds the generator from the operating system's entropy and returns the seed."""
+        seed = int.from_bytes(os.urandom(8), "little") & 0x7FFFFFFFFFFFFFFF
+        self.manual_seed(seed)
+        return seed
 
     def initial_seed(self):
         return self._seed
+
+    def get_state(self):
+        """The generator's state, an int64 tensor that set_state takes back (cgrad's own
+        layout: the xoshiro256** words, the spare normal draw, the seed)."""
+        cdef cg_generator *g = self.p
+        words = [<int64_t>g.s[0], <int64_t>g.s[1], <int64_t>g.s[2], <int64_t>g.s[3], g.has_spare,
+                 struct.unpack("<q", struct.pack("<d", g.spare_normal))[0], <int64_t>self._seed]
+        return from_numpy(np.array(words, dtype=np.int64))
+
+    def set_state(self, new_state):
+        """Restores a state get_state returned; returns the generator."""
+        if not isinstance(new_state, _TensorBase):
+            raise TypeError(f"set_state(): argument 'new_state' (position 1) must be Tensor, not "
+                            f"{type(new_state).__name__}")
+        if new_state.dtype is not int64 or new_state.numel() != _STATE_WORDS:
+            raise RuntimeError(f"set_state(): expected a state from get_state(), an int64 tensor of {_STATE_WORDS} "
+                               f"elements, but got a {new_state.dtype} tensor of {new_state.numel()} elements")
+        words = new_state.reshape(-1).tolist()
+        cdef cg_generator *g = self.p
+        for i in range(4):
+            g.s[i] = <uint64_t>(words[i] & 0xFFFFFFFFFFFFFFFF)
+        if not (g.s[0] or g.s[1] or g.s[2] or g.s[3]):
+            raise RuntimeError("set_state(): the state's generator words are all zero, which xoshiro256** "
+                               "never reaches: not a state from get_state()")
+        g.has_spare = 1 if words[4] else 0
+        g.spare_normal = struct.unpack("<d", struct.pack("<q", words[5]))[0]
+        self._seed = words[6] & 0xFFFFFFFFFFFFFFFF
+        return self
+
+    def clone_state(self):
+        """A new Generator in this one's state."""
+        other = Generator()
+        other.set_state(self.get_state())
+        return other
+
+    def __reduce__(self):
+        return (_generator_from_state, (self.get_state(),))
+
+
+_STATE_WORDS = 7
+
+
+def _generator_from_state(state):
+    return Generator().set_state(state)
+
+
+cdef Generator _make_default_generator():
+    cdef Generator gen = Generator.__new__(Generator)
+    gen.p = cg_default_generator()
+    gen._seed = 67280421310721
+    return gen
+
+
+default_generator = _make_default_generator()
 
 
 cdef cg_generator *gen_ptr(object generator) except? NULL:
@@ -1824,7 +1917,7 @@ cdef cg_generator *gen_ptr(object generator) except? NULL:
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a cgrad.Generator, got {type(generator).__name__}")
     keep_while_recording(generator)
-    return &(<Generator>generator).g
+    return (<Generator>generator).p
 
 
 def rand(*size, generator=None, dtype=None, requires_grad=False):
@@ -1934,7 +2027,8 @@ def _unique_consecutive_history(_TensorBase values, _TensorBase input):
 
 
 def manual_seed(seed):
-    cg_generator_seed(cg_default_generator(), seed & 0xFFFFFFFFFFFFFFFF)
+    """Seeds the default generator; returns it."""
+    return default_generator.manual_seed(seed)
 
 
 def _scalar_tensor(value, dt=None):
@@ -2028,6 +2122,70 @@ cdef class Tensor(_TensorLinalg):
     def log_normal_(self, *args, **kwargs): return stats_op("log_normal_")(self, *args, **kwargs)
     def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
 
+    # complex-number views and storage queries: a real CPU tensor's answers (cgrad has no complex,
+    # sparse, quantized, meta or pinned tensors)
+    def conj(self): return self
+    def conj_physical(self): return self
+    def conj_physical_(self): return self
+    def resolve_conj(self): return self
+    def resolve_neg(self): return self
+    def is_conj(self): return False
+    def is_neg(self): return False
+    def isreal(self): return extra_op("isreal")(self)
+    def adjoint(self): return self.mT
+
+    @property
+    def real(self): return self
+
+    @property
+    def imag(self):
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    @property
+    def H(self):
+        if (<_TensorBase>self).t.ndim != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                               f"{(<_TensorBase>self).t.ndim}-D tensor."
+                               + (" For batches of matrices, consider using tensor.mH"
+                                  if (<_TensorBase>self).t.ndim > 2 else ""))
+        return self.mT
+
+    @property
+    def mH(self): return self.mT
+
+    @property
+    def output_nr(self): return (<_TensorBase>self).t.output_nr
+
+    @property
+    def layout(self): return strided
+
+    @property
+    def is_sparse(self): return False
+    @property
+    def is_sparse_csr(self): return False
+    @property
+    def is_quantized(self): return False
+    @property
+    def is_meta(self): return False
+    @property
+    def is_mkldnn(self): return False
+    @property
+    def is_nested(self): return False
+    def is_shared(self): return False
+    def is_pinned(self, device=None): return False
+    def get_device(self): return -1
+
+    # Python-level element loops, resizing, new(): cgrad._tensor_extra
+    def apply_(self, callable): return extra_op("apply_")(self, callable)
+    def map_(self, tensor, callable): return extra_op("map_")(self, tensor, callable)
+    def map2_(self, x, y, callable): return extra_op("map2_")(self, x, y, callable)
+    def resize_(self, *sizes, memory_format=None): return extra_op("resize_")(self, *sizes)
+    def resize_as_(self, the_template, memory_format=None): return extra_op("resize_")(self, the_template.shape)
+    def new(self, *args, **kwargs): return extra_op("new")(self, *args, **kwargs)
+    def hardshrink(self, lambd=0.5): return extra_op("hardshrink")(self, lambd)
+    def histogram(self, bins=100, *, range=None, weight=None, density=False):
+        return extra_op("histogram")(self, bins, range=range, weight=weight, density=density)
+
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
     def frexp(self, *args, **kwargs): raise not_implemented("Tensor.frexp")
 
@@ -2091,4 +2249,4 @@ __all__ = sorted(
     name for name, value in list(globals().items())
     if not name.startswith("_") and getattr(value, "__module__", None) == __name__
     and name not in ("bool_", "dtype")
-) + ["dtype", "float32", "float64", "int64"]
+) + ["default_generator", "dtype", "float32", "float64", "int64"]

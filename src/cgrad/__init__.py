@@ -39,6 +39,8 @@ from cgrad._stats import (  # noqa: E402
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim, utils  # noqa: E402
 from cgrad import distributions  # noqa: E402
+from cgrad import random  # noqa: E402
+from cgrad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
 # PyTorch's top-level pooling functions (torch.adaptive_max_pool1d returns the indices too)
 from cgrad.nn.functional import (  # noqa: E402
@@ -47,6 +49,12 @@ from cgrad.nn.functional import (  # noqa: E402
 from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
 from cgrad.nn.functional import conv1d, conv2d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
+from cgrad._nn_toplevel import *  # noqa: E402,F401,F403
+from cgrad._tensor_str import set_printoptions  # noqa: E402
+from cgrad._settings import *  # noqa: E402,F401,F403
+from cgrad._windows import *  # noqa: E402,F401,F403
+from cgrad._tensor_extra import asarray, fill, histogram, isreal, rsub, scalar_tensor  # noqa: E402
+from cgrad._tensor_extra import range  # noqa: E402,A004  (PyTorch's deprecated torch.range)
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,

@@ -40,6 +40,7 @@ def _add(group, names, fn):
 _add("element-wise", "abs sign exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid relu sinh "
      "cosh asin acos atan asinh acosh atanh erf erfc reciprocal square neg floor ceil round trunc frac sinc erfinv",
      lambda n: lambda x, y: getattr(x, n)())
+OPS["rsub"] = ("element-wise", lambda x, y: cgrad.rsub(x, y, alpha=2))
 _add("element-wise", "add sub mul div pow atan2 maximum minimum hypot logaddexp xlogy",
      lambda n: lambda x, y: getattr(x, n)(y))
 OPS.update({
@@ -171,6 +172,7 @@ OPS.update({
     "searchsorted / bucketize": ("statistics, search and integration",
                                  lambda x, y: cgrad.searchsorted(x.sort(1).values, y) + cgrad.bucketize(y, x[0])),
     "isin": ("statistics, search and integration", lambda x, y: cgrad.isin(x, y[0])),
+    "histogram": ("statistics, search and integration", lambda x, y: cgrad.histogram(x, 3).hist),
     "trapezoid / trapz / cumulative_trapezoid": ("statistics, search and integration",
                                                  lambda x, y: cgrad.trapezoid(x, y) + cgrad.trapz(x, dx=0.5)
                                                  + cgrad.cumulative_trapezoid(x).sum(1)),

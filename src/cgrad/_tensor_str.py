@@ -1,4 +1,6 @@
-"""repr() of a tensor in PyTorch's format (precision 4, 80 columns, summaries past 1000 elements)."""
+"""repr() of a tensor in PyTorch's format (precision 4, 80 columns, summaries past 1000 elements by
+default; set_printoptions changes them)."""
+import contextlib
 import math
 
 import numpy as np
@@ -7,6 +9,45 @@ PRECISION = 4
 THRESHOLD = 1000
 EDGEITEMS = 3
 LINEWIDTH = 80
+SCI_MODE = None  # None: chosen from the values
+
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """Sets how tensors print, as torch.set_printoptions: digits after the point, the element count past
+    which a tensor is summarized, the items a summary keeps at each end, the line width; a profile
+    ("default", "short", "full") sets all four first. sci_mode forces (True) or forbids (False) scientific
+    notation; None lets the values choose. Every call sets sci_mode, as PyTorch's does."""
+    global PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH, SCI_MODE
+    if profile is not None and profile in _PROFILES:
+        PRECISION, THRESHOLD, EDGEITEMS, LINEWIDTH = _PROFILES[profile]
+    if precision is not None:
+        PRECISION = precision
+    if threshold is not None:
+        THRESHOLD = threshold
+    if edgeitems is not None:
+        EDGEITEMS = edgeitems
+    if linewidth is not None:
+        LINEWIDTH = linewidth
+    SCI_MODE = sci_mode
+
+
+def get_printoptions():
+    """The current print options, as keyword arguments of set_printoptions."""
+    return {"precision": PRECISION, "threshold": THRESHOLD, "edgeitems": EDGEITEMS, "linewidth": LINEWIDTH,
+            "sci_mode": SCI_MODE}
+
+
+@contextlib.contextmanager
+def printoptions(**kwargs):
+    """Print options changed for the block only."""
+    old = get_printoptions()
+    set_printoptions(**kwargs)
+    try:
+        yield
+    finally:
+        set_printoptions(**old)
 
 
 class _Formatter:
@@ -28,11 +69,10 @@ class _Formatter:
         absv = np.abs(finite)
         vmin, vmax = absv.min(), absv.max()
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
-        wide = vmax / vmin > 1000.0 or vmax > 1.0e8
-        if self.int_mode and not wide:
+        self.sci_mode = bool(vmax / vmin > 1000.0 or vmax > 1.0e8 or vmin < 1.0e-4) if SCI_MODE is None else SCI_MODE
+        if self.int_mode and not self.sci_mode:
             self.max_width = max(len(f"{v:.0f}") + 1 for v in finite.tolist())
-        elif wide or (not self.int_mode and vmin < 1.0e-4):
-            self.sci_mode = True
+        elif self.sci_mode:
             self.max_width = max(len(f"{v:.{PRECISION}e}") for v in finite.tolist())
         else:
             self.max_width = max(len(f"{v:.{PRECISION}f}") for v in finite.tolist())

@@ -1,0 +1,277 @@
+"""Tensor methods and functions written in Python: element loops over Python callables, resize_,
+new(), histogram, and small forms PyTorch has (rsub, fill, isreal, scalar_tensor, range, asarray)."""
+import builtins
+import collections
+import math
+import warnings
+
+import numpy as np
+
+from cgrad import _C
+from cgrad._C import Tensor
+from cgrad._creation import tensor as _tensor
+
+__all__ = ["asarray", "fill", "histogram", "isreal", "range", "rsub", "scalar_tensor"]
+
+histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
+
+
+def _no_grad_inplace(self, name):
+    if self.requires_grad:
+        raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use var.detach().{name}() instead.")
+
+
+def _python_values(t):
+    return t.detach().numpy().reshape(-1).tolist()
+
+
+def _store(self, values):
+    """Writes values (a flat list, in self's element order) into self, in place."""
+    with _C.no_grad():
+        self.copy_(_tensor(values, dtype=self.dtype).reshape(self.shape) if values else self)
+    return self
+
+
+def apply_(self, callable):
+    """Replaces each element x by callable(x), a Python call per element (slow, as PyTorch's)."""
+    _no_grad_inplace(self, "apply_")
+    return _store(self, [callable(v) for v in _python_values(self)])
+
+
+def map_(self, tensor, callable):
+    """self[i] = callable(self[i], tensor[i]), tensor broadcast to self's shape."""
+    _no_grad_inplace(self, "map_")
+    other = tensor.detach().broadcast_to(self.shape)
+    return _store(self, [callable(a, b) for a, b in zip(_python_values(self), _python_values(other))])
+
+
+def map2_(self, x, y, callable):
+    """self[i] = callable(self[i], x[i], y[i]), x and y broadcast to self's shape."""
+    _no_grad_inplace(self, "map2_")
+    xs, ys = x.detach().broadcast_to(self.shape), y.detach().broadcast_to(self.shape)
+    values = [callable(a, b, c) for a, b, c in zip(_python_values(self), _python_values(xs), _python_values(ys))]
+    return _store(self, values)
+
+
+def _sizes(args, fname):
+    if len(args) == 1 and isinstance(args[0], (tuple, list, _C.Size)):
+        args = tuple(args[0])
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{fname}(): argument 'size' must be tuple of ints, but found element of type "
+                            f"{type(a).__name__}")
+        if a < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {a}: {list(args)}")
+    return tuple(int(a) for a in args)
+
+
+def resize_(self, *sizes):
+    """Gives self the shape sizes in place: its elements, in order, fill the new shape as far as they
+    go; when it grows, the rest are left uninitialized (here zero), as PyTorch's storage leaves them."""
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    shape = _sizes(sizes, "resize_")
+    numel = math.prod(shape)
+    if tuple(self.shape) == shape:
+        return self
+    flat = self.detach().reshape(-1)
+    if numel <= flat.numel():
+        new = flat[:numel].clone().reshape(shape)
+    else:
+        new = _C.cat([flat, _C.zeros(numel - flat.numel(), dtype=self.dtype)]).reshape(shape)
+    self.data = new
+    return self
+
+
+def new(self, *args, **kwargs):
+    """The legacy constructor: new() empty, new(sizes...) uninitialized, new(sequence) from data, new(tensor)
+    that tensor's values; always self's dtype."""
+    device = kwargs.pop("device", None)
+    if device is not None and str(device) != "cpu":
+        raise RuntimeError(f"cgrad runs on the CPU only, got device {device!r}")
+    if kwargs:
+        raise TypeError(f"new() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    if not args:
+        return _C.empty(0, dtype=self.dtype)
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        other = args[0]
+        if other.dtype != self.dtype:
+            raise TypeError(f"expected {_options(self.dtype)} (got {_options(other.dtype)})")
+        return other.detach()
+    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)) and not isinstance(args[0], _C.Size):
+        return _tensor(args[0], dtype=self.dtype) if not isinstance(args[0], tuple) or args[0] else \
+            _C.empty(0, dtype=self.dtype)
+    return _C.empty(*_sizes(args, "new"), dtype=self.dtype)
+
+
+def _options(dtype):
+    """PyTorch's printing of a tensor's options, in new()'s dtype error."""
+    cname = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}[dtype.name]
+    return (f"TensorOptions(dtype={cname}, device=cpu, layout=Strided, requires_grad=false (default), "
+            f"pinned_memory=false (default), memory_format=(nullopt))")
+
+
+def hardshrink(self, lambd=0.5):
+    from cgrad.nn import functional as F
+    return F.hardshrink(self, lambd)
+
+
+def isreal(input):
+    """True everywhere: every cgrad tensor is real."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"isreal(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return _C.ones(input.shape, dtype=_C.bool_)
+
+
+def _histogram_edges(x, bins, range):
+    if isinstance(bins, Tensor):
+        if bins.dim() != 1:
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, but got {bins.dim()} "
+                               f"dimensions in the bins tensor for dimension 0")
+        if bins.dtype != x.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but "
+                               f"got input {x.dtype} and bins {bins.dtype}")
+        if bins.numel() == 0:
+            raise RuntimeError("torch.histogramdd: bins tensor should have at least 1 element, but got 0 elements "
+                               "for dimension 0")
+        return bins.detach().numpy().copy(), False
+    if isinstance(bins, bool) or not isinstance(bins, int):
+        raise TypeError(f"histogram(): argument 'bins' must be int or Tensor, not {type(bins).__name__}")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    values = x.detach().numpy().reshape(-1)
+    if range is not None:
+        lo, hi = float(range[0]), float(range[1])
+    elif values.size:
+        lo, hi = float(values.min()), float(values.max())
+    else:
+        lo, hi = 0.0, 1.0  # numpy's range for no values
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo:g}, {hi:g}] is not finite")
+    if lo > hi:
+        raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {_C._stream_number(lo)} max "
+                           f"{_C._stream_number(hi)} for dimension 0")
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return _C.linspace(lo, hi, bins + 1, dtype=x.dtype).numpy(), True
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """The counts (or weight sums) of input's values in bins, and the bins' edges, as PyTorch's: an int
+    bins splits [min, max] (or range) evenly; a tensor bins gives the edges. Each bin holds its left
+    edge, the last its right edge too; values outside, and NaN, are not counted."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"histogram(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_C_TYPE_NAMES[input.dtype.name]}'")
+    edges, even = _histogram_edges(input, bins, range)
+    x = input.detach().numpy().reshape(-1)
+    w = None
+    if weight is not None:
+        if tuple(weight.shape) != tuple(input.shape):
+            raise RuntimeError("torch.histogram: if weight tensor is provided, it should have the same shape as "
+                               "the input tensor excluding its innermost dimension")
+        w = weight.detach().numpy().reshape(-1)
+    nb = edges.size
+    lo, hi = edges[0], edges[-1]
+    keep = (x >= lo) & (x <= hi)
+    xs = x[keep]
+    if even and nb > 1:
+        # PyTorch's linear interpolation, then a search among the neighbouring edges
+        pos = ((xs - lo) * x.dtype.type(nb - 1) / (hi - lo)).astype(np.int64)
+        out = np.empty_like(pos)
+        for k, (p, v) in enumerate(zip(pos.tolist(), xs.tolist())):
+            pmin, pmax = max(0, p - 1), min(p + 2, nb)
+            out[k] = pmin + int(np.searchsorted(edges[pmin:pmax], v, side="right")) - 1
+        pos = out
+    else:
+        pos = np.searchsorted(edges, xs, side="right") - 1
+    pos[pos == nb - 1] -= 1
+    hist = np.zeros(max(nb - 1, 0), dtype=x.dtype)
+    if w is None:
+        np.add.at(hist, pos, x.dtype.type(1))
+    else:
+        np.add.at(hist, pos, w[keep])
+    if density:
+        widths = np.diff(edges)
+        hist = hist / (hist.sum(dtype=x.dtype) * widths)
+    return histogram_result(_C.from_numpy(np.ascontiguousarray(hist.astype(x.dtype))),
+                            _C.from_numpy(np.ascontiguousarray(edges)))
+
+
+_C_TYPE_NAMES = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if isinstance(other, Tensor):
+        return other.sub(input, alpha=alpha)
+    return other - (input if alpha == 1 else input * alpha)
+
+
+def fill(input, value):
+    """A new tensor of input's shape and dtype, every element value (a number or a 0-d tensor)."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} "
+                               f"dimensions.")
+        return _C.zeros_like(input) + value.to(input.dtype) if input.requires_grad or value.requires_grad else \
+            _C.full(tuple(input.shape), value.item(), dtype=input.dtype)
+    return _C.full(tuple(input.shape), value, dtype=input.dtype)
+
+
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None, requires_grad=False):
+    """A 0-d tensor holding s, of dtype (the default dtype unless given)."""
+    if isinstance(s, Tensor):
+        s = s.item()
+    return _C.full((), s, dtype=_C.get_default_dtype() if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """Deprecated in PyTorch: values start, start + step, ... up to and including end, in the default
+    dtype. Use arange."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=2)
+    if end is None:
+        raise TypeError("range() missing required argument 'end' (pos 2)")
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if (step > 0 and start > end) or (step < 0 and start < end):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    dtype = _C.get_default_dtype() if dtype is None else dtype
+    n = int(math.floor((end - start) / step)) + 1
+    values = np.array([start + i * step for i in builtins.range(n)], dtype=np.float64)
+    return _C.from_numpy(values.astype(dtype.numpy_dtype)).requires_grad_(requires_grad)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """obj as a tensor, sharing memory where it can (a tensor of the asked dtype, a numpy array) unless
+    copy is True; copy False raises when it cannot share."""
+    if device is not None and str(device) != "cpu":
+        raise RuntimeError(f"cgrad runs on the CPU only, got device {device!r}")
+    if isinstance(obj, Tensor):
+        out = obj
+        if dtype is not None and dtype != obj.dtype:
+            if copy is False:
+                raise ValueError("can't alias tensor from a different dtype without copying")
+            out = obj.to(dtype)
+        elif copy:
+            out = obj.clone()
+    elif isinstance(obj, np.ndarray) and copy is not True and obj.dtype in (np.float32, np.float64, np.int64,
+                                                                           np.bool_) and \
+            (dtype is None or dtype.numpy_dtype == obj.dtype):
+        out = _C.from_numpy(obj)
+    else:
+        if copy is False:
+            raise ValueError(f"can't alias {type(obj).__name__} without copying")
+        from cgrad._creation import tensor
+        out = tensor(obj, dtype=dtype)
+    if requires_grad:
+        out = out.requires_grad_(True) if out.is_leaf else out
+    return out
