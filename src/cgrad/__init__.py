@@ -40,6 +40,8 @@ from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim, utils  # noqa: E402
 from cgrad import distributions  # noqa: E402
 from cgrad import random  # noqa: E402
+from cgrad import func  # noqa: E402
+from cgrad.func import vmap  # noqa: E402
 from cgrad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
 # PyTorch's top-level pooling functions (torch.adaptive_max_pool1d returns the indices too)
