@@ -735,6 +735,12 @@ cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor *
  * ConvolutionBackward0 node over (x, w, b); float32, float64 and int64. */
 cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
                           const int64_t *dilation, int64_t groups, int same);
+/* conv_transpose1d / conv_transpose2d with PyTorch's checks: x (N, C, *) or (C, *), w (C, O /
+ * groups, k...), b NULL or (O,); each argument has w->ndim - 2 entries. The output's size
+ * along a dim is (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1. One
+ * ConvolutionBackward0 node over (x, w, b); float32, float64 and int64. */
+cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
+                             const int64_t *output_padding, const int64_t *dilation, int64_t groups);
 /* F.unfold: x (N, C, H, W) or (C, H, W) to its sliding blocks (N, C kh kw, L);
  * F.fold (col2im) sums such blocks back into (N, C, output_size). Two entries
  * per argument; each one's gradient is the other. */

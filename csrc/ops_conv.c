@@ -8,6 +8,10 @@
  * g im2col(x)^T summed over the batch, the bias's the sum of g. im2col and
  * col2im are differentiable ops, each the other's adjoint (Im2ColBackward0,
  * Col2ImBackward0), so create_graph gives derivatives of any order.
+ *
+ * A transposed convolution is a convolution's input gradient, so it reuses the
+ * same kernels with the roles of input and output gradient swapped; its node
+ * has PyTorch's name too.
  */
 #include <cblas.h>
 
@@ -744,6 +748,308 @@ static cg_tensor *conv_batched(cg_tensor *x, cg_tensor *w, cg_tensor *b, const g
     cg_set_history(out, n, 0);
     cg_node_release(n);
     return out;
+}
+
+/* ---- transposed convolution -------------------------------------------------------------- */
+
+/* A transposed convolution is the input gradient of a convolution: x (N, C, H, W) plays the
+ * convolution's output gradient, w (C, O / G, kh, kw) its weight, and y (N, O, oh, ow) its
+ * input. So its forward is conv_input_grad_kernel, its input gradient a convolution of the
+ * output gradient by w, and its weight gradient conv_weight_grad_kernel with x and the output
+ * gradient in each other's places. The window g (as 2-d) has x's spatial sizes as its
+ * positions: o is what the convolution of y would make. */
+
+/* t = {y (N, O, oh, ow), dense x (N, C, H, W), dense w (C, O / G, kh, kw), dense b or NULL},
+ * i = {sh, sw, ph, pw, dh, dw, G} */
+static int conv_transpose_kernel(const cg_kargs *k) {
+    if (conv_input_grad_kernel(k)) return -1;
+    cg_tensor *y = k->t[0], *b = k->t[3];
+    if (!b) return 0;
+    int64_t rows = y->shape[0] * y->shape[1], len = y->shape[2] * y->shape[3], O = y->shape[1];
+    if (y->dtype == CG_FLOAT64) {
+        double *o = (double *)VP(y);
+        const double *bv = (const double *)VP(b);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t q = 0; q < len; q++) o[r * len + q] += bv[r % O];
+    } else if (y->dtype == CG_FLOAT32) {
+        float *o = (float *)VP(y);
+        const float *bv = (const float *)VP(b);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t q = 0; q < len; q++) o[r * len + q] += bv[r % O];
+    } else {
+        int64_t *o = (int64_t *)VP(y);
+        const int64_t *bv = (const int64_t *)VP(b);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t q = 0; q < len; q++) o[r * len + q] = cg_wrap_add(o[r * len + q], bv[r % O]);
+    }
+    return 0;
+}
+
+/* w (C, O / G, k) or (C, O / G, kh, kw) seen as 4-d, dense; no autograd */
+static cg_tensor *dense_kernel(cg_tensor *w) {
+    cg_tensor *wc = dense(w);
+    cg_tensor *r = wc ? cg_view_raw(wc, (int64_t[]){w->shape[0], w->shape[1], w->ndim == 4 ? w->shape[2] : 1,
+                                                    w->shape[w->ndim - 1]}, 4) : NULL;
+    cg_tensor_release(wc);
+    return r;
+}
+
+/* A transposed convolution node's window: the kernel size is w's (input 1), the
+ * positions x's (input 0) */
+static geom conv_transpose_geom(const cg_node *n) {
+    const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
+    bool one = ws->ndim == 3;
+    return (geom){{one ? 1 : ws->d[2], ws->d[ws->ndim - 1]}, {n->i[0], n->i[1]}, {n->i[2], n->i[3]},
+                  {n->i[4], n->i[5]}, {one ? 1 : xs->d[2], xs->d[xs->ndim - 1]}};
+}
+
+/* Without create_graph: gx = conv(gy, w) and gw by the weight-gradient kernel, both raw */
+static int conv_transpose_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    tmp S = {0};
+    const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
+    geom g = conv_transpose_geom(n);
+    cg_kargs k = {.nw = 1, .i = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6]}};
+    cg_tensor *gy = K(image_view(K(dense(gout[0]))));
+    if (cg_wants(n, 0)) {
+        cg_tensor *dx = K(cg_empty(xs->d, xs->ndim, (cg_dtype)gout[0]->dtype));
+        cg_tensor *w4 = S.failed ? NULL : K(dense_kernel(K(cg_unpack(n, 1))));
+        cg_tensor *view = S.failed ? NULL : K(cg_view_raw(dx, (int64_t[]){xs->d[0], xs->d[1], 1, 1, g.o[0], g.o[1]}, 6));
+        k.name = "transposed convolution's input gradient";
+        k.t[0] = view, k.t[1] = gy, k.t[2] = w4, k.t[3] = NULL;
+        if (!S.failed && cg_kernel(conv_kernel, &k)) S.failed = true;
+        gin[0] = S.failed ? NULL : take(dx);
+    }
+    if (cg_wants(n, 1) && !S.failed) {
+        cg_tensor *dw = K(cg_empty(ws->d, ws->ndim, (cg_dtype)gout[0]->dtype));
+        cg_tensor *x4 = S.failed ? NULL : K(image_view(K(dense(K(cg_unpack(n, 0))))));
+        cg_tensor *dw4 = S.failed ? NULL : K(dense_kernel(dw));
+        k.name = "transposed convolution's weight gradient";
+        k.t[0] = dw4, k.t[1] = x4, k.t[2] = gy, k.t[3] = NULL;
+        if (!S.failed && cg_kernel(conv_weight_grad_kernel, &k)) S.failed = true;
+        gin[1] = S.failed ? NULL : take(dw);
+    }
+    if (cg_wants(n, 2) && !S.failed) gin[2] = take(K(cg_sum(gout[0], (int64_t[]){0, 2, 3}, gout[0]->ndim - 1, 0)));
+    int rc = S.failed ? -1 : 0;
+    tmp_end(&S, NULL);
+    return rc;
+}
+
+/* y = conv_transpose(x, w) + b: with gy (N, O, oh, ow) the output's gradient, dx = conv(gy,
+ * w) with the same window, dw_g = sum over the batch of x_g im2col(gy)_g^T, db = the sum of
+ * gy over all but the channel dim. With ops, so that create_graph differentiates them. */
+static int conv_transpose_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (!cg_is_grad_enabled()) return conv_transpose_backward_raw(n, gout, gin);
+    tmp S = {0};
+    geom g = conv_transpose_geom(n);
+    const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
+    int64_t G = n->i[6], N = xs->d[0], C = xs->d[1], O = ws->d[1] * G;
+    int64_t OH = gout[0]->ndim == 4 ? gout[0]->shape[2] : 1, OW = gout[0]->shape[gout[0]->ndim - 1];
+    int64_t L = g.o[0] * g.o[1], Kg = (O / G) * g.k[0] * g.k[1];
+    if (cg_wants(n, 0)) gin[0] = take(K(conv_batched(gout[0], K(cg_unpack(n, 1)), NULL, &g, G)));
+    if (cg_wants(n, 1) && !S.failed) {
+        cg_tensor *x = K(reshape4(K(cg_unpack(n, 0)), N, G, C / G, L));
+        cg_tensor *cols = S.failed ? NULL : K(im2col_op(K(reshape4(gout[0], N, O, OH, OW)), &g));
+        cg_tensor *colsT = K(cg_transpose(K(reshape4(cols, N, G, Kg, L)), 2, 3));
+        cg_tensor *dw = K(cg_sum(K(cg_matmul(x, colsT)), (int64_t[]){0}, 1, 0));
+        gin[1] = take(K(cg_reshape(dw, ws->d, ws->ndim)));
+    }
+    if (cg_wants(n, 2) && !S.failed) gin[2] = take(K(cg_sum(gout[0], (int64_t[]){0, 2, 3}, gout[0]->ndim - 1, 0)));
+    int rc = S.failed ? -1 : 0;
+    tmp_end(&S, NULL);
+    return rc;
+}
+static const cg_op conv_transpose_node = {"ConvolutionBackward0", conv_transpose_backward, NULL};
+
+/* The transposed convolution of checked, batched operands; y's spatial sizes in out_hw */
+static cg_tensor *conv_transpose_batched(cg_tensor *x, cg_tensor *w, cg_tensor *b, const geom *g, int64_t groups,
+                                         const int64_t *out_hw) {
+    int64_t N = x->shape[0], O = w->shape[1] * groups, shape[4] = {N, O, out_hw[0], out_hw[1]};
+    if (x->ndim == 3) shape[2] = out_hw[1];
+    tmp S = {0};
+    cg_tensor *x4 = K(image_view(K(dense(x)))), *w4 = S.failed ? NULL : K(dense_kernel(w));
+    cg_tensor *bc = b && !S.failed ? K(dense(b)) : NULL;
+    cg_tensor *y = K(cg_empty(shape, x->ndim, (cg_dtype)x->dtype));
+    cg_tensor *y4 = S.failed ? NULL : K(image_view(y));
+    if (!S.failed) {
+        cg_kargs k = {.name = "transposed convolution", .t = {y4, x4, w4, bc}, .nw = 1};
+        ints_of(g, k.i);
+        k.i[6] = groups;
+        if (cg_kernel(conv_transpose_kernel, &k)) S.failed = true;
+    }
+    y = tmp_end(&S, y);
+    cg_tensor *ins[3] = {x, w, b};
+    if (!y || !cg_any_requires_grad(ins, 3)) return y;
+    cg_node *n = cg_node_new(&conv_transpose_node, ins, 3, 1);
+    if (!n || (w->requires_grad && cg_save(n, 0, x, false)) || (x->requires_grad && cg_save(n, 1, w, false))) {
+        cg_node_release(n);
+        cg_tensor_release(y);
+        return NULL;
+    }
+    ints_of(g, n->i);
+    n->i[6] = groups;
+    cg_set_history(y, n, 0);
+    cg_node_release(n);
+    return y;
+}
+
+/* PyTorch's checks of a transposed convolution's arguments, before the shapes */
+static int check_conv_transpose_params(int nd, const int64_t *stride, const int64_t *padding,
+                                       const int64_t *output_padding, const int64_t *dilation, int64_t groups) {
+    bool neg_pad = false, neg_out = false, bad_stride = false, neg_dil = false;
+    for (int d = 0; d < nd; d++) {
+        neg_pad |= padding[d] < 0;
+        neg_out |= output_padding[d] < 0;
+        bad_stride |= stride[d] <= 0;
+        neg_dil |= dilation[d] < 0;
+    }
+    const char *err = groups <= 0   ? "non-positive groups is not supported"
+                      : neg_pad    ? "negative padding is not supported"
+                      : neg_out    ? "negative output_padding is not supported"
+                      : bad_stride ? "non-positive stride is not supported"
+                      : neg_dil    ? "dilation should be greater than zero"
+                                   : NULL;
+    if (err) cg_error_set(CG_ERR_RUNTIME, "%s", err);
+    return err ? -1 : 0;
+}
+
+/* PyTorch's checks of the shapes (x batched), in its order */
+static int check_conv_transpose_shapes(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b, int64_t groups) {
+    char xb[128], wb[128], bb[128];
+    int64_t C = w->shape[0], O = w->shape[1] * groups;
+    const char *err = NULL;
+    if (x->ndim != w->ndim)
+        err = "Expected %d-dimensional input for %d-dimensional weight %s, but got %d-dimensional input of size %s "
+              "instead";
+    else if (C < groups)
+        err = "Given groups=%lld, expected weight to be at least %lld at dimension 0, but got weight of size %s instead";
+    else if (C % groups)
+        err = "Given groups=%lld, expected weight to be divisible by %lld at dimension 0, but got weight of size [%s] "
+              "instead";
+    else if (x->shape[1] != C)
+        err = "Given transposed=1, weight of size %s, expected input%s to have %lld channels, but got %lld channels "
+              "instead";
+    else if (b && (b->ndim != 1 || b->shape[0] != O))
+        err = "Given transposed=1, weight of size %s, expected bias to be 1-dimensional with %lld elements, but got "
+              "bias of size %s instead";
+    shape_of(w, wb, sizeof wb);
+    shape_of(x, xb, sizeof xb);
+    if (!err) return 0;
+    if (x->ndim != w->ndim)
+        cg_error_set(CG_ERR_RUNTIME, err, w->ndim, w->ndim, wb, x->ndim, xb);
+    else if (C < groups || C % groups)
+        cg_error_set(CG_ERR_RUNTIME, err, (long long)groups, (long long)groups, wb);
+    else if (x->shape[1] != C)
+        cg_error_set(CG_ERR_RUNTIME, err, wb, xb, (long long)C, (long long)x->shape[1]);
+    else
+        cg_error_set(CG_ERR_RUNTIME, err, wb, (long long)O, shape_of(b, bb, sizeof bb));
+    return -1;
+}
+
+/* The checks of PyTorch's kernel, on the shapes x4 and w4 seen as 4-d (a 1-d one of height 1),
+ * window g and the output sizes out (both 2-d) */
+static int check_conv_transpose_window(const int64_t *x4, const int64_t *w4, const geom *g, const int64_t *op,
+                                       const int64_t *out) {
+    char buf[128];
+    if (x4[2] == 0 || x4[3] == 0) {
+        cg_error_set(CG_ERR_RUNTIME, "Only zero batch or zero channel inputs are supported, but got input shape: %s",
+                     cg_shape_str(x4, 4, buf, sizeof buf));
+        return -1;
+    }
+    if (w4[0] * w4[1] * w4[2] * w4[3] == 0) {
+        cg_error_set(CG_ERR_RUNTIME, "non-empty 2D or 4D weight tensor expected, but got: %s",
+                     cg_shape_str(w4, 4, buf, sizeof buf));
+        return -1;
+    }
+    if (g->d[0] <= 0 || g->d[1] <= 0) {
+        cg_error_set(CG_ERR_RUNTIME, "dilation should be greater than zero, but got dilation_height: %lld, "
+                     "dilation_width: %lld", (long long)g->d[0], (long long)g->d[1]);
+        return -1;
+    }
+    for (int d = 0; d < 2; d++)
+        if (op[d] >= g->s[d] && op[d] >= g->d[d]) {
+            cg_error_set(CG_ERR_RUNTIME, "output padding must be smaller than either stride or dilation, but got "
+                         "output_padding_height: %lld output_padding_width: %lld stride_height: %lld stride_width: "
+                         "%lld dilation_height: %lld dilation_width: %lld", (long long)op[0], (long long)op[1],
+                         (long long)g->s[0], (long long)g->s[1], (long long)g->d[0], (long long)g->d[1]);
+            return -1;
+        }
+    if (out[0] < 1 || out[1] < 1) {
+        cg_error_set(CG_ERR_RUNTIME, "Given input size per channel: (%lld x %lld). Calculated output size per channel: "
+                     "(%lld x %lld). Output size is too small", (long long)x4[2], (long long)x4[3],
+                     (long long)out[0], (long long)out[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* PyTorch's dtype checks of a transposed convolution; a float64 input takes a bias of any
+ * dtype (added in float64) */
+static int check_conv_transpose_dtypes(const cg_tensor *x, const cg_tensor *w, const cg_tensor *b) {
+    cg_dtype xd = (cg_dtype)x->dtype, wd = (cg_dtype)w->dtype, bd = b ? (cg_dtype)b->dtype : xd;
+    if (xd == CG_FLOAT32 && (bd != xd || wd != xd)) {
+        bool weight = wd != xd;
+        cg_error_set(CG_ERR_RUNTIME, "Input type (%s) and %s type (%s) should be the same or input should be a MKLDNN "
+                     "tensor and %s is a dense tensor", cg_dtype_tensor_name(xd), weight ? "weight" : "bias",
+                     cg_dtype_tensor_name(weight ? wd : bd), weight ? "weight" : "bias");
+        return -1;
+    }
+    if (wd != xd) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name(xd), cg_dtype_torch_name(wd));
+        return -1;
+    }
+    if (xd == CG_BOOL) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"slow_conv_transpose2d_out_cpu\" not implemented for 'Bool'");
+        return -1;
+    }
+    if (bd != xd && xd != CG_FLOAT64) {
+        cg_error_set(CG_ERR_RUNTIME, "result type %s can't be cast to the desired output type %s",
+                     cg_dtype_torch_name(bd), cg_dtype_torch_name(xd));
+        return -1;
+    }
+    return 0;
+}
+
+/* The transposed convolution of batched x (checked but for its window) */
+static cg_tensor *conv_transpose_checked(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride,
+                                         const int64_t *padding, const int64_t *output_padding, const int64_t *dilation,
+                                         int64_t groups) {
+    int nd = w->ndim - 2, o = 2 - nd;
+    int64_t out[2] = {1, 1}, op[2] = {0, 0};
+    geom g = {{1, 1}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+    for (int d = 0; d < nd; d++) {
+        g.k[o + d] = w->shape[d + 2];
+        g.s[o + d] = stride[d];
+        g.p[o + d] = padding[d];
+        g.d[o + d] = dilation[d];
+        g.o[o + d] = x->shape[d + 2];
+        op[o + d] = output_padding[d];
+        out[o + d] = (x->shape[d + 2] - 1) * stride[d] - 2 * padding[d] + dilation[d] * (w->shape[d + 2] - 1) +
+                     output_padding[d] + 1;
+    }
+    int64_t x4[4] = {x->shape[0], x->shape[1], 1, x->shape[x->ndim - 1]};
+    int64_t w4[4] = {w->shape[0], w->shape[1], 1, w->shape[w->ndim - 1]};
+    if (nd == 2) x4[2] = x->shape[2], w4[2] = w->shape[2];
+    if (check_conv_transpose_window(x4, w4, &g, op, out) || check_conv_transpose_dtypes(x, w, b)) return NULL;
+    tmp S = {0};
+    cg_tensor *bc = b && b->dtype != x->dtype ? K(cg_to_dtype(b, (cg_dtype)x->dtype)) : b;
+    return tmp_end(&S, S.failed ? NULL : K(conv_transpose_batched(x, w, bc, &g, groups, out)));
+}
+
+cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
+                             const int64_t *output_padding, const int64_t *dilation, int64_t groups) {
+    int nd = w->ndim - 2;
+    if (nd < 1 || nd > 2) {
+        cg_error_set(nd < 1 ? CG_ERR_RUNTIME : CG_ERR_NOTIMPL, nd < 1 ? "weight should have at least three dimensions"
+                     : "cgrad convolves over 1 or 2 spatial dims, got a %d-dimensional weight", w->ndim);
+        return NULL;
+    }
+    if (check_conv_transpose_params(nd, stride, padding, output_padding, dilation, groups)) return NULL;
+    bool batched = x->ndim == w->ndim;
+    tmp S = {0};
+    cg_tensor *xb = batched ? x : x->ndim == w->ndim - 1 ? K(cg_unsqueeze(x, 0)) : x;
+    if (S.failed || check_conv_transpose_shapes(xb, w, b, groups)) return tmp_end(&S, NULL);
+    cg_tensor *y = K(conv_transpose_checked(xb, w, b, stride, padding, output_padding, dilation, groups));
+    return tmp_end(&S, batched ? y : K(cg_squeeze(y, (int64_t[]){0}, 1)));
 }
 
 cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
