@@ -1913,9 +1913,16 @@ def _conv_transpose(fn, nspatial, input, weight, bias, stride, padding, output_p
                            f"but got input of size: {list(input.shape)}")
     k = weight.dim() - 2
     for name, values in args.items():
-        if k >= 1 and len(values) != k:
+        if k >= 1 and len(values) == 1:  # one value serves every dim of the weight
+            args[name] = values * k
+        elif k >= 1 and len(values) != k:
             raise RuntimeError(f"expected {name} to be a single integer value or a list of {k} values to match the "
                                f"convolution dimensions, but got {name}={values}")
+    batched_dim = input.dim() + (input.dim() == nspatial + 1)
+    if weight.dim() != batched_dim:  # the C would take a batched input of one dim less than w for an unbatched one
+        shape = list(input.shape) if input.dim() == batched_dim else [1, *input.shape]
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
+                           f"{list(weight.shape)}, but got {batched_dim}-dimensional input of size {shape} instead")
     return _C._conv_transpose(input, weight, bias, args["stride"], args["padding"], args["output_padding"],
                               args["dilation"], groups.__index__())
 
