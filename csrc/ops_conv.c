@@ -151,6 +151,7 @@ static void im2col_image(const void *x, void *cols, int64_t isz, int64_t C, int6
     }
 COL2IM(col2im_f32, float)
 COL2IM(col2im_f64, double)
+COL2IM(col2im_u64, uint64_t) /* int64 as unsigned: the same bits, wrapping on overflow as PyTorch's */
 
 /* The geometry of kernel arguments: i = {sh, sw, ph, pw, dh, dw}, the
  * kernel and output sizes from the last four dims of cols (.., kh, kw, oh, ow). */
@@ -251,11 +252,27 @@ static int conv_kernel(const cg_kargs *k) {
     return 0;
 }
 
-/* c (M x N, ldc) = beta c + op(a) op(b), float32 or float64, row-major;
+/* The int64 gemm below: no BLAS, wrapping sums as PyTorch's */
+static void gemm_i64(bool ta, bool tb, int64_t M, int64_t N, int64_t Kd, const int64_t *a, int64_t lda,
+                     const int64_t *b, int64_t ldb, double beta, int64_t *c, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            int64_t acc = beta == 0 ? 0 : c[i * ldc + j];
+            for (int64_t k = 0; k < Kd; k++)
+                acc = cg_wrap_add(acc, cg_wrap_mul(ta ? a[k * lda + i] : a[i * lda + k], tb ? b[j * ldb + k] : b[k * ldb + j]));
+            c[i * ldc + j] = acc;
+        }
+}
+
+/* c (M x N, ldc) = beta c + op(a) op(b), row-major, beta 0 or 1;
  * op transposes when ta / tb */
 static void gemm(cg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t Kd, const void *a, int64_t lda,
                  const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
     if (M == 0 || N == 0) return;
+    if (dt == CG_INT64) {
+        gemm_i64(ta, tb, M, N, Kd, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     if (Kd == 0) { /* BLAS wants leading dims of at least 1 */
         for (int64_t r = 0; r < M && beta == 0; r++) memset((char *)c + r * ldc * cg_elem_size(dt), 0, (size_t)(N * cg_elem_size(dt)));
         return;
@@ -309,6 +326,8 @@ static int conv_input_grad_kernel(const cg_kargs *k) {
         memset(dxn, 0, (size_t)(c.C * c.H * c.W * c.isz));
         if (dt == CG_FLOAT64)
             col2im_f64((double *)dxn, (const double *)cols, c.C, c.H, c.W, &c.g);
+        else if (dt == CG_INT64)
+            col2im_u64((uint64_t *)dxn, (const uint64_t *)cols, c.C, c.H, c.W, &c.g);
         else
             col2im_f32((float *)dxn, (const float *)cols, c.C, c.H, c.W, &c.g);
     }
