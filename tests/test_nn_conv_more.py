@@ -1,7 +1,7 @@
-"""Transposed convolutions against PyTorch: conv_transpose1d / conv_transpose2d values
-and gradients, their ConvolutionBackward0 node, second derivatives, PyTorch's errors,
-the ConvTranspose1d / ConvTranspose2d modules (output_size included), and the Fold
-and Unfold modules."""
+"""Transposed and 3-d convolutions against PyTorch: conv_transpose1d / 2d / 3d and
+conv3d values and gradients, their ConvolutionBackward0 node, second derivatives,
+PyTorch's errors, the ConvTranspose1d / 2d / 3d and Conv3d modules (output_size
+included), and the Fold and Unfold modules."""
 import math
 
 import numpy as np
@@ -13,6 +13,8 @@ from cgrad import nn
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+# both libraries warn of the extra padding of an even kernel's 'same'; test_nn_conv.py checks it
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 
@@ -225,7 +227,8 @@ def test_bias_shape_errors_match_torch():
 
 @pytest.mark.parametrize("xd,wd,bd", [("float64", "float32", None), ("float32", "float32", "float64"),
                                       ("float32", "float64", "float32"), ("int64", "float64", None),
-                                      ("float64", "int64", None), ("int64", "int64", "float64"), ("bool", "bool", None)])
+                                      ("float64", "int64", None), ("int64", "int64", "float64"),
+                                      ("bool", "bool", None)])
 def test_dtype_errors_match_torch(xd, wd, bd):
     def call(lib, f):
         b = None if bd is None else lib.ones(3, dtype=getattr(lib, bd))
@@ -327,3 +330,116 @@ def test_fold_and_unfold_modules_match_torch(kw):
     out_t.backward(torch.tensor(g))
     out_c.backward(cgrad.tensor(g))
     close(x[1].grad, x[0].grad, np.float64)
+
+
+# ---- 3-d convolutions ------------------------------------------------------------------------
+
+C3D = [
+    dict(),
+    dict(stride=(2, 1, 2), padding=(1, 0, 1), dilation=(1, 2, 1)),
+    dict(padding="same", dilation=(2, 1, 1)),
+    dict(padding="valid", groups=2),
+    dict(groups=4, stride=2, padding=1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kw", C3D, ids=[str(k) for k in C3D])
+def test_conv3d_values_and_gradients_match_torch(kw, dtype):
+    rng = np.random.default_rng(8)
+    groups = kw.get("groups", 1)
+    leaves = [pair(draw(rng, (2, 4, 5, 4, 6), dtype)), pair(draw(rng, (8, 4 // groups, 3, 2, 3), dtype)),
+              pair(draw(rng, (8,), dtype))]
+    ty = TF.conv3d(*[lv[2] for lv in leaves], **kw)
+    cy = F.conv3d(*[lv[3] for lv in leaves], **kw)
+    close(cy, ty, dtype)
+    assert cy.grad_fn.name() == ty.grad_fn.name()
+    gy = draw(rng, tuple(ty.shape), dtype)
+    ty.backward(torch.tensor(gy))
+    cy.backward(cgrad.tensor(gy))
+    for tl, cl, _, _ in leaves:
+        close(cl.grad, tl.grad, dtype)
+
+
+CT3D = [dict(), dict(stride=(2, 1, 3), padding=(1, 0, 1), output_padding=(1, 0, 2)),
+        dict(groups=2, dilation=(1, 2, 1), output_padding=(0, 1, 0))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kw", CT3D, ids=[str(k) for k in CT3D])
+def test_conv_transpose3d_values_and_gradients_match_torch(kw, dtype):
+    compare("conv_transpose3d", (2, 4, 3, 4, 5), (4, 3, 2, 3, 2), dtype=dtype, **kw)
+
+
+def test_conv3d_unbatched_non_contiguous_and_int64():
+    compare("conv_transpose3d", (4, 3, 4, 5), (4, 2, 2, 2, 2), transpose=True, stride=2)
+    rng = np.random.default_rng(9)
+    for lib_args in [((2, 3, 4, 5, 6), (4, 3, 2, 2, 3))]:
+        x, w = rng.integers(-5, 5, lib_args[0]), rng.integers(-3, 3, lib_args[1])
+        want = TF.conv3d(torch.tensor(x), torch.tensor(w), padding=(1, 0, 1))
+        got = F.conv3d(cgrad.tensor(x), cgrad.tensor(w), padding=(1, 0, 1))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x, w = pair(draw(rng, (3, 4, 5, 6), np.float64), transpose=True), pair(draw(rng, (2, 3, 2, 3, 2), np.float64))
+    ty, cy = TF.conv3d(x[2], w[2], stride=(1, 2, 1)), F.conv3d(x[3], w[3], stride=(1, 2, 1))
+    close(cy, ty, np.float64)
+    ty.sum().backward()
+    cy.sum().backward()
+    close(x[1].grad, x[0].grad, np.float64)
+    close(w[1].grad, w[0].grad, np.float64)
+    assert cgrad.conv3d is F.conv3d and cgrad.conv_transpose3d is F.conv_transpose3d
+
+
+@pytest.mark.parametrize("fn,x_shape,w_shape,kw", [
+    ("conv3d", (2, 2, 3, 4, 3), (3, 2, 2, 3, 2), dict(stride=(1, 2, 1), padding=1, dilation=(2, 1, 1))),
+    ("conv3d", (4, 3, 3, 4), (4, 2, 2, 2, 2), dict(groups=2, padding="same")),
+    ("conv_transpose3d", (1, 2, 2, 3, 2), (2, 2, 2, 2, 3), dict(stride=2, padding=(0, 1, 1), output_padding=1)),
+], ids=["conv3d", "conv3d-unbatched-same", "conv_transpose3d"])
+def test_3d_gradcheck_and_gradgradcheck(fn, x_shape, w_shape, kw):
+    rng = np.random.default_rng(10)
+    b_shape = (w_shape[1] * kw.get("groups", 1),) if "transpose" in fn else (w_shape[0],)
+    x, w, b = (cgrad.tensor(draw(rng, s, np.float64), requires_grad=True) for s in (x_shape, w_shape, b_shape))
+    f = getattr(F, fn)
+    assert cgrad.autograd.gradcheck(lambda x, w, b: f(x, w, b, **kw), (x, w, b))
+    assert cgrad.autograd.gradgradcheck(lambda x, w, b: f(x, w, b, **kw), (x, w, b))
+
+
+ERRORS_3D = [
+    ("conv3d", (2, 4, 5, 5, 5), (4, 3, 3, 3, 3), {}),
+    ("conv3d", (2, 4, 5, 5, 5), (4, 4, 3, 3, 3), dict(padding=-1)),
+    ("conv3d", (2, 4, 5, 5, 5), (4, 4, 3, 3, 3), dict(padding="same", stride=2)),
+    ("conv3d", (2, 4, 2, 5, 5), (4, 4, 3, 3, 3), {}),
+    ("conv3d", (5, 5, 5), (4, 4, 3, 3, 3), {}),
+    ("conv3d", (2, 4, 5, 5, 5), (4, 4, 3, 3, 3), dict(stride=(1, 2))),
+    ("conv_transpose3d", (2, 4, 5, 5, 5), (4, 3, 3, 3, 3), dict(output_padding=1)),
+    ("conv_transpose3d", (2, 4, 5, 5, 5), (4, 3, 3, 3, 3), dict(padding=5)),
+    ("conv_transpose3d", (2, 4, 5, 5, 5), (4, 3, 3, 3, 3), dict(dilation=0)),
+    ("conv_transpose3d", (2, 4, 5, 5, 5), (4, 0, 3, 3, 3), {}),
+    ("conv_transpose3d", (2, 4, 0, 5, 5), (4, 3, 3, 3, 3), {}),
+    ("conv_transpose3d", (2, 3, 5, 5, 5), (4, 3, 3, 3, 3), {}),
+]
+
+
+@pytest.mark.parametrize("fn,x_shape,w_shape,kw", ERRORS_3D, ids=[f"{e[0]}-{e[1]}-{e[2]}-{e[3]}" for e in ERRORS_3D])
+def test_3d_errors_match_torch(fn, x_shape, w_shape, kw):
+    test_shape_and_argument_errors_match_torch(fn, x_shape, w_shape, kw)
+
+
+@pytest.mark.parametrize("cls,args,kw", [
+    ("Conv3d", (4, 6, 3), dict(stride=2, padding=1, groups=2, bias=False, dilation=(1, 2, 1))),
+    ("Conv3d", (4, 6, (2, 3, 2)), dict(padding="same", padding_mode="circular")),
+    ("Conv3d", (4, 6, 3), dict(padding=(1, 0, 2), padding_mode="reflect")),
+    ("Conv3d", (4, 6, 2), dict(padding=1, padding_mode="replicate")),
+    ("ConvTranspose3d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, groups=2)),
+])
+def test_3d_modules_match_torch(cls, args, kw):
+    c, t = getattr(nn, cls)(*args, **kw), getattr(torch.nn, cls)(*args, **kw)
+    assert repr(c) == repr(t)
+    assert tuple(c.weight.shape) == tuple(t.weight.shape) and list(c.state_dict()) == list(t.state_dict())
+    t.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in c.state_dict().items()})
+    x = pair(draw(np.random.default_rng(11), (2, 4, 4, 5, 6), np.float32))
+    ty, cy = t(x[2]), c(x[3])
+    close(cy, ty, np.float32)
+    ty.sum().backward()
+    cy.sum().backward()
+    close(x[1].grad, x[0].grad, np.float32)
+    close(c.weight.grad, t.weight.grad, np.float32)

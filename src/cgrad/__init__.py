@@ -45,7 +45,8 @@ from cgrad.nn.functional import (  # noqa: E402
     adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d,
 )
 from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
-from cgrad.nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
+from cgrad.nn.functional import conv1d, conv2d, conv3d  # noqa: E402
+from cgrad.nn.functional import conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402

@@ -1826,7 +1826,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 # One C node each (ConvolutionBackward0, for transposed ones too, Im2ColBackward0, Col2ImBackward0);
 # here only the arguments are put into one int per spatial dim.
 
-__all__ += ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
+__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
+            "fold"]
 
 
 def _int_value(v, fn, name):
@@ -1886,6 +1887,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _transpose_ints(value, n, fn, name):
     """_conv_ints with the messages of conv_transpose's argument parser (the type of the whole value)."""
     if isinstance(value, Tensor) and value.dim() == 0:
@@ -1934,6 +1939,11 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
 

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d and their transposed forms."""
 import math
 
 from cgrad import _C
@@ -9,7 +9,7 @@ from cgrad.nn.modules.linear import _empty
 from cgrad.nn.modules.module import Module
 from cgrad.nn.parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
@@ -120,7 +120,7 @@ class _ConvNd(Module):
         return input
 
     def _conv_forward(self, input, weight, bias):
-        conv = F.conv1d if self._n == 1 else F.conv2d
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._n - 1]
         if self.padding_mode != "zeros":
             return conv(self._padded(input), weight, bias, self.stride, 0, self.dilation, self.groups)
         return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
@@ -198,9 +198,16 @@ class _ConvTransposeNd(_ConvNd):
         n = self._n
         output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, n,
                                               self.dilation)
-        conv = F.conv_transpose1d if n == 1 else F.conv_transpose2d
+        conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[n - 1]
         return conv(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
                     self.dilation)
+
+
+class Conv3d(_ConvNd):
+    """A 3-d convolution over (N, C, D, H, W) or (C, D, H, W) input; weight (out_channels, in_channels / groups,
+    kd, kh, kw)."""
+
+    _n = 3
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -214,3 +221,10 @@ class ConvTranspose2d(_ConvTransposeNd):
     groups, kh, kw)."""
 
     _n = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """A 3-d transposed convolution over (N, C, D, H, W) or (C, D, H, W) input; weight (in_channels, out_channels /
+    groups, kd, kh, kw)."""
+
+    _n = 3
