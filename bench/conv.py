@@ -1,4 +1,4 @@
-"""conv2d forward and forward+backward, cgrad against torch in one process.
+"""conv2d, conv1d and conv_transpose2d forward and forward+backward, cgrad against torch in one process.
 
     python bench/conv.py [--threads 1] [--runs 50]
 
@@ -14,16 +14,18 @@ import numpy as np
 import cgrad
 import torch
 
-CASES = [  # (input shape, weight shape, keywords)
+CASES = [  # (input shape, weight shape, keywords); output_padding marks a transposed one
     ((32, 3, 28, 28), (16, 3, 3, 3), dict(padding=1)),
     ((32, 16, 28, 28), (32, 16, 3, 3), dict(padding=1)),
     ((32, 32, 14, 14), (32, 1, 3, 3), dict(padding=1, groups=32)),
     ((64, 8, 128), (16, 8, 5), dict(stride=2)),
+    ((32, 32, 14, 14), (32, 16, 4, 4), dict(stride=2, padding=1, output_padding=0)),
 ]
 
 
 def make(lib, x, w, b, kw, input_grad):
-    conv = lib.nn.functional.conv2d if w.ndim == 4 else lib.nn.functional.conv1d
+    name = ("conv_transpose" if "output_padding" in kw else "conv") + ("2d" if w.ndim == 4 else "1d")
+    conv = getattr(lib.nn.functional, name)
     X = lib.tensor(x, requires_grad=input_grad)
     W, B = lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)
 
@@ -46,7 +48,8 @@ def main():
     cgrad.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     for xs, ws, kw in CASES:
-        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
+        outs = ws[1] if "output_padding" in kw else ws[0]
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (outs,)))
         for input_grad in (False, True):
             fns = {lib.__name__: make(lib, x, w, b, kw, input_grad) for lib in (torch, cgrad)}
             for phase in ("forward", "forward+backward"):

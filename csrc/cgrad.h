@@ -728,13 +728,19 @@ cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size);
 cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices);
 
 /* ---- convolutions (ops_conv.c) ----------------------------------------------- */
-/* conv1d / conv2d with PyTorch's semantics and checks: x (N, C, *) or unbatched
- * (C, *), w (O, C / groups, k...) of 3 or 4 dims, b NULL or (O,); stride,
+/* conv1d / conv2d / conv3d with PyTorch's semantics and checks: x (N, C, *) or unbatched
+ * (C, *), w (O, C / groups, k...) of 3 to 5 dims, b NULL or (O,); stride,
  * padding and dilation have w->ndim - 2 entries each. same: PyTorch's
  * padding='same' (padding unread; extra padding after, when odd). One
  * ConvolutionBackward0 node over (x, w, b); float32, float64 and int64. */
 cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
                           const int64_t *dilation, int64_t groups, int same);
+/* conv_transpose1d / 2d / 3d with PyTorch's checks: x (N, C, *) or (C, *), w (C, O /
+ * groups, k...), b NULL or (O,); each argument has w->ndim - 2 entries. The output's size
+ * along a dim is (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1. One
+ * ConvolutionBackward0 node over (x, w, b); float32, float64 and int64. */
+cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride, const int64_t *padding,
+                             const int64_t *output_padding, const int64_t *dilation, int64_t groups);
 /* F.unfold: x (N, C, H, W) or (C, H, W) to its sliding blocks (N, C kh kw, L);
  * F.fold (col2im) sums such blocks back into (N, C, output_size). Two entries
  * per argument; each one's gradient is the other. */

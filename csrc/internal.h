@@ -754,7 +754,7 @@ typedef struct cg_kargs {
     const char *name;
     cg_tensor *t[CG_KT];
     int nw;
-    int64_t i[8];
+    int64_t i[12];
     double f[6];
     cg_tensor *const *v;
     int nv, vw;

@@ -439,6 +439,9 @@ cdef extern from "cgrad.h" nogil:
     # ---- convolutions (ops_conv.c)
     cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride,
                               const int64_t *padding, const int64_t *dilation, int64_t groups, int same)
+    cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride,
+                                 const int64_t *padding, const int64_t *output_padding, const int64_t *dilation,
+                                 int64_t groups)
     cg_tensor *cg_im2col(cg_tensor *x, const int64_t *kernel, const int64_t *dilation, const int64_t *padding,
                          const int64_t *stride)
     cg_tensor *cg_col2im(cg_tensor *cols, const int64_t *output_size, const int64_t *kernel,

@@ -49,7 +49,8 @@ from cgrad.nn.functional import (  # noqa: E402
     adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d,
 )
 from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
-from cgrad.nn.functional import conv1d, conv2d  # noqa: E402
+from cgrad.nn.functional import conv1d, conv2d, conv3d  # noqa: E402
+from cgrad.nn.functional import conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad._nn_toplevel import *  # noqa: E402,F401,F403
 from cgrad._tensor_str import set_printoptions  # noqa: E402

@@ -1823,10 +1823,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     return (out if batched else out.squeeze(1)), weights
 
 # ---- convolutions and sliding blocks ---------------------------------------------------
-# One C node each (ConvolutionBackward0, Im2ColBackward0, Col2ImBackward0);
+# One C node each (ConvolutionBackward0, for transposed ones too, Im2ColBackward0, Col2ImBackward0);
 # here only the arguments are put into one int per spatial dim.
 
-__all__ += ["conv1d", "conv2d", "unfold", "fold"]
+__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold",
+            "fold"]
 
 
 def _int_value(v, fn, name):
@@ -1884,6 +1885,66 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _transpose_ints(value, n, fn, name):
+    """_conv_ints with the messages of conv_transpose's argument parser (the type of the whole value)."""
+    if isinstance(value, Tensor) and value.dim() == 0:
+        value = value.item()
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if any(isinstance(v, bool) or not hasattr(v, "__index__") for v in items):
+        raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, not {type(value).__name__}")
+    values = [v.__index__() for v in items]
+    return values * n if len(values) == 1 else values
+
+
+def _conv_transpose(fn, nspatial, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{fn}(): argument 'weight' (position 2) must be Tensor, not {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{fn}(): argument 'bias' (position 3) must be Tensor, not {type(bias).__name__}")
+    args = {name: _transpose_ints(value, nspatial, fn, name) for name, value in
+            (("stride", stride), ("padding", padding), ("output_padding", output_padding), ("dilation", dilation))}
+    if isinstance(groups, bool) or not hasattr(groups, "__index__"):
+        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    if input.dim() not in (nspatial + 1, nspatial + 2):
+        raise RuntimeError(f"Expected {nspatial + 1}D (unbatched) or {nspatial + 2}D (batched) input to {fn}, "
+                           f"but got input of size: {list(input.shape)}")
+    k = weight.dim() - 2
+    for name, values in args.items():
+        if k >= 1 and len(values) == 1:  # one value serves every dim of the weight
+            args[name] = values * k
+        elif k >= 1 and len(values) != k:
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {k} values to match the "
+                               f"convolution dimensions, but got {name}={values}")
+    batched_dim = input.dim() + (input.dim() == nspatial + 1)
+    if weight.dim() != batched_dim:  # the C would take a batched input of one dim less than w for an unbatched one
+        shape = list(input.shape) if input.dim() == batched_dim else [1, *input.shape]
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
+                           f"{list(weight.shape)}, but got {batched_dim}-dimensional input of size {shape} instead")
+    return _C._conv_transpose(input, weight, bias, args["stride"], args["padding"], args["output_padding"],
+                              args["dilation"], groups.__index__())
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
 
 
 def _pair(value, name):

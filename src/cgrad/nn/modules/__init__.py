@@ -55,3 +55,8 @@ __all__ = [
 from cgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: E402
 
 __all__ += ["Conv1d", "Conv2d"]
+
+from cgrad.nn.modules.conv import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: E402
+from cgrad.nn.modules.fold import Fold, Unfold  # noqa: E402
+
+__all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Fold", "Unfold"]
