@@ -106,6 +106,29 @@ def _argnums_tuple(argnums, n_args):
     return tuple(k % n_args for k in nums)
 
 
+def _own_args(args, argnums, fname):
+    """args with the argnums-th replaced by the transform's own tensors (_own); the ids of those,
+    and per argnum its own tensors and the spec of its structure."""
+    nums = _argnums_tuple(argnums, len(args))
+    new_args, inner, groups = list(args), set(), []
+    for k in nums:
+        leaves, spec = _flatten(args[k])
+        own = [_own(t, fname) for t in leaves]
+        inner.update(id(t) for t in own)
+        new_args[k] = _unflatten(own, spec)
+        groups.append((own, spec))
+    return new_args, inner, groups
+
+
+def _regroup(flat, groups, argnums):
+    """flat (one entry per own tensor) in the structure of the arguments: one per argnum."""
+    per_arg, start = [], 0
+    for own, spec in groups:
+        per_arg.append(_unflatten(flat[start:start + len(own)], spec))
+        start += len(own)
+    return per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+
+
 # ---- grad, grad_and_value --------------------------------------------------------------------------
 
 def grad_and_value(func, argnums=0, has_aux=False):
@@ -113,14 +136,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     value, with has_aux: then ((gradient), (value, aux))). The gradient is with respect to the
     argnums-th argument (a tensor or a tuple/list/dict of them; a tuple of argnums gives a tuple)."""
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args))
-        new_args, inner, groups = list(args), set(), []
-        for k in nums:
-            leaves, spec = _flatten(args[k])
-            own = [_own(t, "grad_and_value(f)(*args)") for t in leaves]
-            inner.update(id(t) for t in own)
-            new_args[k] = _unflatten(own, spec)
-            groups.append((own, spec))
+        new_args, inner, groups = _own_args(args, argnums, "grad_and_value(f)(*args)")
         with enable_grad():
             result = func(*new_args, **kwargs)
             if has_aux:
@@ -140,11 +156,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
             grads = (_autograd_grad(out, flat, create_graph=True, allow_unused=True) if out.requires_grad
                      else [None] * len(flat))
         grads = [_zeros_like(t) if g is None else g for g, t in zip(grads, flat)]
-        per_arg, start = [], 0
-        for own, spec in groups:
-            per_arg.append(_unflatten(grads[start:start + len(own)], spec))
-            start += len(own)
-        gradient = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+        gradient = _regroup(grads, groups, argnums)
         gradient = _release(gradient, inner)
         value = _release(out, inner)
         if has_aux:
@@ -237,14 +249,7 @@ def jvp(func, primals, tangents, *, has_aux=False):
 
 def _jacobian(func, argnums, has_aux, name):
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args))
-        new_args, inner, groups = list(args), set(), []
-        for k in nums:
-            leaves, spec = _flatten(args[k])
-            own = [_own(t, f"{name}(f)(*args)") for t in leaves]
-            inner.update(id(t) for t in own)
-            new_args[k] = _unflatten(own, spec)
-            groups.append((own, spec))
+        new_args, inner, groups = _own_args(args, argnums, f"{name}(f)(*args)")
         flat = [t for own, _ in groups for t in own]
         with enable_grad():
             result = func(*new_args, **kwargs)
@@ -268,11 +273,7 @@ def _jacobian(func, argnums, has_aux, name):
                     stacked = (_C.stack([r[i] for r in rows]) if rows
                                else _C.zeros((0,) + tuple(t.shape), dtype=t.dtype))
                     jac.append(stacked.reshape(tuple(o.shape) + tuple(t.shape)))
-                per_arg, start = [], 0
-                for own, spec in groups:
-                    per_arg.append(_unflatten(jac[start:start + len(own)], spec))
-                    start += len(own)
-                per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
+                per_out.append(_regroup(jac, groups, argnums))
         jacobian = _release(_unflatten(per_out, out_spec), inner)
         return (jacobian, _release(aux, inner)) if has_aux else jacobian
     return wrapper

@@ -1847,13 +1847,18 @@ def _conv_ints(value, n, fn, name):
     return [_int_value(value, fn, name)] * n
 
 
-def _conv(fn, nspatial, input, weight, bias, stride, padding, dilation, groups):
+def _check_conv_tensors(fn, input, weight, bias):
+    """PyTorch's TypeError for a convolution's input, weight or bias that is not a tensor."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if not isinstance(weight, Tensor):
         raise TypeError(f"{fn}(): argument 'weight' (position 2) must be Tensor, not {type(weight).__name__}")
     if bias is not None and not isinstance(bias, Tensor):
         raise TypeError(f"{fn}(): argument 'bias' (position 3) must be Tensor, not {type(bias).__name__}")
+
+
+def _conv(fn, nspatial, input, weight, bias, stride, padding, dilation, groups):
+    _check_conv_tensors(fn, input, weight, bias)
     if input.dim() not in (nspatial + 1, nspatial + 2):
         raise RuntimeError(f"Expected {nspatial + 1}D (unbatched) or {nspatial + 2}D (batched) input to {fn}, "
                            f"but got input of size: {list(input.shape)}")
@@ -1903,12 +1908,7 @@ def _transpose_ints(value, n, fn, name):
 
 
 def _conv_transpose(fn, nspatial, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{fn}(): argument 'weight' (position 2) must be Tensor, not {type(weight).__name__}")
-    if bias is not None and not isinstance(bias, Tensor):
-        raise TypeError(f"{fn}(): argument 'bias' (position 3) must be Tensor, not {type(bias).__name__}")
+    _check_conv_tensors(fn, input, weight, bias)
     args = {name: _transpose_ints(value, nspatial, fn, name) for name, value in
             (("stride", stride), ("padding", padding), ("output_padding", output_padding), ("dilation", dilation))}
     if isinstance(groups, bool) or not hasattr(groups, "__index__"):
