@@ -55,3 +55,11 @@ __all__ = [
 from cgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: E402
 
 __all__ += ["Conv1d", "Conv2d"]
+
+from cgrad.nn.modules.lazy import LazyModuleMixin  # noqa: E402
+from cgrad.nn.modules.linear import LazyLinear  # noqa: E402
+from cgrad.nn.modules.loss import CTCLoss  # noqa: E402
+from cgrad.nn.modules.normalization import LocalResponseNorm  # noqa: E402
+from cgrad.nn.modules.sparse import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag", "CTCLoss", "LocalResponseNorm", "LazyModuleMixin", "LazyLinear"]

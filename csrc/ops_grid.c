@@ -1,0 +1,307 @@
+/* ops_grid.c -- grid_sampler_2d: an input read at the points of a grid, forward and backward.
+ *
+ * As PyTorch's CPU kernel: each grid point (x, y) in [-1, 1] is mapped to
+ * input pixel coordinates (align_corners: -1 and 1 are the centres of the
+ * corner pixels, else their outer edges), then the padding mode settles
+ * points outside (zeros: they read 0; border: clipped; reflection: mirrored
+ * at the borders, then clipped), and the input is read bilinearly, at the
+ * nearest pixel (ties to even) or bicubically (A = -0.75, each tap padded
+ * on its own). The backward gives the gradient of the input and of the grid
+ * in one pass, as PyTorch's grid_sampler_2d_backward; PyTorch's derivative
+ * of that backward is not given here: under create_graph its results get a
+ * node that says so.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+#define VP(t) ((void *)cg_ptr(t)) /* a tensor's first element, as any pointer type */
+
+enum { GS_BILINEAR = 0, GS_NEAREST = 1, GS_BICUBIC = 2 };
+enum { GS_ZEROS = 0, GS_BORDER = 1, GS_REFLECTION = 2 };
+
+/* The layout and options every helper reads: i = {mode, padding, align_corners}. */
+typedef struct gs_geom {
+    int64_t H, W, mode, padding, align;
+} gs_geom;
+
+#define GS_IMPL(T, FLOOR, FMOD)                                                                   \
+    /* grid value in [-1, 1] to a pixel coordinate; *d its derivative */                                 \
+    static T unnormalize_##T(T c, int64_t size, int64_t align, T *d) {                                  \
+        *d = align ? (T)(size - 1) / 2 : (T)size / 2;                                                   \
+        return align ? (c + 1) / 2 * (T)(size - 1) : ((c + 1) * (T)size - 1) / 2;                        \
+    }                                                                                                   \
+    /* c clipped to [0, size - 1]; *d 0 at and past the borders, else 1 */                               \
+    static T clip_##T(T c, int64_t size, T *d) {                                                        \
+        if (c <= 0) {                                                                                   \
+            *d = 0;                                                                                     \
+            return 0;                                                                                   \
+        }                                                                                               \
+        if (c >= (T)(size - 1)) {                                                                       \
+            *d = 0;                                                                                     \
+            return (T)(size - 1);                                                                       \
+        }                                                                                               \
+        *d = 1;                                                                                         \
+        return c;                                                                                       \
+    }                                                                                                   \
+    /* c mirrored into [twice_low / 2, twice_high / 2]; *d is +-1 */                                     \
+    static T reflect_##T(T c, int64_t twice_low, int64_t twice_high, T *d) {                            \
+        if (twice_low == twice_high) {                                                                  \
+            *d = 0;                                                                                     \
+            return 0;                                                                                   \
+        }                                                                                               \
+        T lo = (T)twice_low / 2, span = (T)(twice_high - twice_low) / 2, sign = 1;                      \
+        c -= lo;                                                                                        \
+        if (c < 0) {                                                                                    \
+            sign = -1;                                                                                  \
+            c = -c;                                                                                     \
+        }                                                                                               \
+        T extra = FMOD(c, span);                                                                        \
+        int64_t flips = (int64_t)FLOOR(c / span);                                                       \
+        *d = flips % 2 == 0 ? sign : -sign;                                                             \
+        return flips % 2 == 0 ? extra + lo : span - extra + lo;                                         \
+    }                                                                                                   \
+    /* A pixel coordinate after the padding mode; *d times its derivative */                             \
+    static T pad_coord_##T(T c, int64_t size, const gs_geom *g, T *d) {                                \
+        T d2 = 1;                                                                                       \
+        if (g->padding == GS_BORDER) {                                                                  \
+            c = clip_##T(c, size, &d2);                                                                 \
+            *d *= d2;                                                                                   \
+        } else if (g->padding == GS_REFLECTION) {                                                       \
+            c = g->align ? reflect_##T(c, 0, 2 * (size - 1), &d2) : reflect_##T(c, -1, 2 * size - 1, &d2); \
+            *d *= d2;                                                                                   \
+            c = clip_##T(c, size, &d2);                                                                 \
+            *d *= d2;                                                                                   \
+        }                                                                                               \
+        /* PyTorch's safe_downgrade_to_int_range: a coordinate no int can hold reads nothing */         \
+        if (!isfinite(c) || c > (T)INT32_MAX || c < (T)INT32_MIN) return (T)-100;                        \
+        return c;                                                                                       \
+    }                                                                                                   \
+    static T source_##T(T c, int64_t size, const gs_geom *g, T *d) {                                    \
+        return pad_coord_##T(unnormalize_##T(c, size, g->align, d), size, g, d);                        \
+    }                                                                                                   \
+    static inline bool inside_##T(int64_t y, int64_t x, const gs_geom *g) {                             \
+        return y >= 0 && y < g->H && x >= 0 && x < g->W;                                                \
+    }                                                                                                   \
+    /* the offset into a plane of a bicubic tap (x, y) after padding; -1 outside */                  \
+    static int64_t tap_##T(int64_t x, int64_t y, const gs_geom *g) {                                    \
+        T d = 1;                                                                                        \
+        int64_t ix = (int64_t)pad_coord_##T((T)x, g->W, g, &d), iy = (int64_t)pad_coord_##T((T)y, g->H, g, &d); \
+        return inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                                             \
+    }                                                                                                   \
+    /* PyTorch's cubic convolution weights for t in [0, 1) (A = -0.75), and their derivatives */       \
+    static void cubic_##T(T t, T *w, T *dw) {                                                           \
+        const T A = (T)-0.75;                                                                           \
+        T x = t + 1;                                                                                    \
+        w[0] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;                                               \
+        w[1] = ((A + 2) * t - (A + 3)) * t * t + 1;                                                     \
+        x = 1 - t;                                                                                      \
+        w[2] = ((A + 2) * x - (A + 3)) * x * x + 1;                                                     \
+        x = 2 - t;                                                                                      \
+        w[3] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;                                               \
+        x = -1 - t;                                                                                     \
+        dw[0] = (-3 * A * x - 10 * A) * x - 8 * A;                                                      \
+        x = -t;                                                                                         \
+        dw[1] = (-3 * (A + 2) * x - 2 * (A + 3)) * x;                                                   \
+        x = 1 - t;                                                                                      \
+        dw[2] = (3 * (A + 2) * x - 2 * (A + 3)) * x;                                                    \
+        x = 2 - t;                                                                                      \
+        dw[3] = (3 * A * x - 10 * A) * x + 8 * A;                                                       \
+    }
+
+GS_IMPL(float, floorf, fmodf)
+GS_IMPL(double, floor, fmod)
+
+/* The taps one grid point reads: up to 16 offsets into a plane with their weights and, per
+ * tap, the derivatives of its weight with respect to the point's pixel x and y. */
+#define GS_TAPS(T, FLOOR, RINT)                                                                         \
+    typedef struct taps_##T {                                                                           \
+        int n;                                                                                          \
+        int64_t at[16];                                                                                 \
+        T w[16], dx[16], dy[16];                                                                        \
+        T mx, my; /* d pixel coordinate / d grid value */                                               \
+    } taps_##T;                                                                                         \
+    static void taps_of_##T(T gx, T gy, const gs_geom *g, taps_##T *tp) {                               \
+        tp->n = 0;                                                                                      \
+        if (g->mode == GS_BICUBIC) {                                                                    \
+            T x = unnormalize_##T(gx, g->W, g->align, &tp->mx), y = unnormalize_##T(gy, g->H, g->align, &tp->my); \
+            T x0 = FLOOR(x), y0 = FLOOR(y), wx[4], wy[4], dwx[4], dwy[4];                                \
+            cubic_##T(x - x0, wx, dwx);                                                                 \
+            cubic_##T(y - y0, wy, dwy);                                                                 \
+            for (int j = 0; j < 4; j++)                                                                 \
+                for (int i = 0; i < 4; i++) {                                                           \
+                    tp->at[tp->n] = tap_##T((int64_t)x0 - 1 + i, (int64_t)y0 - 1 + j, g);               \
+                    tp->w[tp->n] = wx[i] * wy[j];                                                       \
+                    tp->dx[tp->n] = -dwx[i] * wy[j];                                                    \
+                    tp->dy[tp->n] = -dwy[j] * wx[i];                                                    \
+                    tp->n++;                                                                            \
+                }                                                                                       \
+            return;                                                                                     \
+        }                                                                                               \
+        T x = source_##T(gx, g->W, g, &tp->mx), y = source_##T(gy, g->H, g, &tp->my);                   \
+        if (g->mode == GS_NEAREST) {                                                                    \
+            int64_t ix = (int64_t)RINT(x), iy = (int64_t)RINT(y);                                       \
+            tp->at[0] = inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                                    \
+            tp->w[0] = 1;                                                                               \
+            tp->dx[0] = tp->dy[0] = 0;                                                                  \
+            tp->n = 1;                                                                                  \
+            return;                                                                                     \
+        }                                                                                               \
+        T x0 = FLOOR(x), y0 = FLOOR(y), ex = x - x0, ey = y - y0;                                       \
+        for (int j = 0; j < 2; j++)                                                                     \
+            for (int i = 0; i < 2; i++) {                                                               \
+                int64_t ix = (int64_t)x0 + i, iy = (int64_t)y0 + j;                                     \
+                T fx = i ? ex : 1 - ex, fy = j ? ey : 1 - ey;                                           \
+                tp->at[tp->n] = inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                            \
+                tp->w[tp->n] = fx * fy;                                                                 \
+                tp->dx[tp->n] = (i ? 1 : -1) * fy;                                                      \
+                tp->dy[tp->n] = (j ? 1 : -1) * fx;                                                      \
+                tp->n++;                                                                                \
+            }                                                                                           \
+    }
+
+GS_TAPS(float, floorf, nearbyintf)
+GS_TAPS(double, floor, nearbyint)
+
+/* forward: t = {out (N, C, Ho, Wo), input (N, C, H, W), grid (N, Ho, Wo, 2)};
+ * backward: t = {grad input, grad grid, grad out, input, grid}, i[3] = the input's gradient wanted */
+#define GS_KERNELS(T)                                                                                   \
+    static int gs_forward_##T(const cg_kargs *k) {                                                      \
+        cg_tensor *out = k->t[0], *in = k->t[1];                                                        \
+        gs_geom g = {in->shape[2], in->shape[3], k->i[0], k->i[1], k->i[2]};                            \
+        int64_t N = in->shape[0], C = in->shape[1], P = out->shape[2] * out->shape[3], HW = g.H * g.W;  \
+        T *o = VP(out);                                                                                 \
+        const T *x = VP(in), *gr = VP(k->t[2]);                                                         \
+        taps_##T tp;                                                                                    \
+        for (int64_t n = 0; n < N; n++)                                                                 \
+            for (int64_t p = 0; p < P; p++) {                                                           \
+                taps_of_##T(gr[(n * P + p) * 2], gr[(n * P + p) * 2 + 1], &g, &tp);                     \
+                for (int64_t c = 0; c < C; c++) {                                                       \
+                    const T *plane = x + (n * C + c) * HW;                                              \
+                    T acc = 0;                                                                          \
+                    for (int q = 0; q < tp.n; q++)                                                      \
+                        if (tp.at[q] >= 0) acc += plane[tp.at[q]] * tp.w[q];                            \
+                    o[(n * C + c) * P + p] = acc;                                                       \
+                }                                                                                       \
+            }                                                                                           \
+        return 0;                                                                                       \
+    }                                                                                                   \
+    static int gs_backward_##T(const cg_kargs *k) {                                                     \
+        cg_tensor *gin = k->t[0], *go = k->t[2], *in = k->t[3];                                         \
+        gs_geom g = {in->shape[2], in->shape[3], k->i[0], k->i[1], k->i[2]};                            \
+        int64_t N = in->shape[0], C = in->shape[1], P = go->shape[2] * go->shape[3], HW = g.H * g.W;    \
+        T *gi = VP(gin), *gg = VP(k->t[1]);                                                             \
+        const T *gop = VP(go), *x = VP(in), *gr = VP(k->t[4]);                                          \
+        taps_##T tp;                                                                                    \
+        memset(gi, 0, sizeof(T) * (size_t)gin->numel);                                                  \
+        for (int64_t n = 0; n < N; n++)                                                                 \
+            for (int64_t p = 0; p < P; p++) {                                                           \
+                taps_of_##T(gr[(n * P + p) * 2], gr[(n * P + p) * 2 + 1], &g, &tp);                     \
+                T sx = 0, sy = 0;                                                                       \
+                for (int64_t c = 0; c < C; c++) {                                                       \
+                    T d = gop[(n * C + c) * P + p];                                                     \
+                    const T *plane = x + (n * C + c) * HW;                                              \
+                    T *gplane = gi + (n * C + c) * HW;                                                  \
+                    for (int q = 0; q < tp.n; q++) {                                                    \
+                        if (tp.at[q] < 0) continue;                                                     \
+                        if (k->i[3]) gplane[tp.at[q]] += tp.w[q] * d;                                   \
+                        sx += plane[tp.at[q]] * tp.dx[q] * d;                                           \
+                        sy += plane[tp.at[q]] * tp.dy[q] * d;                                           \
+                    }                                                                                   \
+                }                                                                                       \
+                gg[(n * P + p) * 2] = tp.mx * sx;                                                       \
+                gg[(n * P + p) * 2 + 1] = tp.my * sy;                                                   \
+            }                                                                                           \
+        return 0;                                                                                       \
+    }
+
+GS_KERNELS(float)
+GS_KERNELS(double)
+
+/* ---- the node ------------------------------------------------------------------------------ */
+
+static int gs_backward_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::grid_sampler_2d_backward is not implemented");
+    return -1;
+}
+static const cg_op gs_backward_op = {"torch::autograd::NotImplemented", gs_backward_backward, NULL};
+
+/* Gives each of outs[0..2) (those not NULL) a node that fails, when create_graph records. */
+static int not_differentiable(cg_tensor **outs, cg_tensor **ins, int nin) {
+    if (!cg_any_requires_grad(ins, nin)) return 0;
+    for (int k = 0; k < 2; k++) {
+        if (!outs[k]) continue;
+        cg_node *bn = cg_node_new(&gs_backward_op, ins, nin, 1);
+        if (!bn) return -1;
+        cg_set_history(outs[k], bn, 0);
+        cg_node_release(bn);
+    }
+    return 0;
+}
+
+static int grid_sampler_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    cg_tensor *x = cg_unpack(n, 0), *grid = x ? cg_unpack(n, 1) : NULL;
+    if (!grid) {
+        cg_tensor_release(x);
+        return -1;
+    }
+    cg_dtype dt = (cg_dtype)x->dtype;
+    cg_tensor *xc = cg_contiguous(x), *gc = cg_contiguous(grid), *g1 = cg_to_dtype(gout[0], dt);
+    cg_tensor *goc = g1 ? cg_contiguous(g1) : NULL;
+    cg_tensor *gx = cg_empty(x->shape, 4, dt), *gg = cg_empty(grid->shape, 4, dt);
+    int rc = xc && gc && goc && gx && gg ? 0 : -1;
+    if (!rc)
+        rc = cg_kernel(dt == CG_FLOAT64 ? gs_backward_double : gs_backward_float,
+                       &(cg_kargs){.name = "grid_sampler_2d_backward", .t = {gx, gg, goc, xc, gc}, .nw = 2,
+                                   .i = {n->i[0], n->i[1], n->i[2], cg_wants(n, 0)}});
+    cg_tensor *outs[2] = {cg_wants(n, 0) ? gx : NULL, cg_wants(n, 1) ? gg : NULL};
+    if (!rc) rc = not_differentiable(outs, (cg_tensor *[]){gout[0], x, grid}, 3);
+    cg_tensor *tmp[5] = {x, grid, xc, gc, g1};
+    for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
+    cg_tensor_release(goc);
+    if (rc || !outs[0]) cg_tensor_release(gx);
+    if (rc || !outs[1]) cg_tensor_release(gg);
+    if (rc) return -1;
+    gin[0] = outs[0];
+    gin[1] = outs[1];
+    return 0;
+}
+static const cg_op grid_sampler_op = {"GridSampler2DBackward0", grid_sampler_backward, NULL};
+
+cg_tensor *cg_grid_sampler_2d(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode,
+                              int align_corners) {
+    if (input->ndim != 4 || grid->ndim != 4 || grid->shape[3] != 2 || input->shape[0] != grid->shape[0] ||
+        input->dtype != grid->dtype || !cg_dtype_is_floating((cg_dtype)input->dtype) || mode < 0 || mode > 2 ||
+        padding_mode < 0 || padding_mode > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "grid_sampler_2d: expected a 4-D input and a (N, H, W, 2) grid of its dtype");
+        return NULL;
+    }
+    cg_dtype dt = (cg_dtype)input->dtype;
+    int64_t shape[4] = {input->shape[0], input->shape[1], grid->shape[1], grid->shape[2]};
+    cg_tensor *xc = cg_contiguous(input), *gc = cg_contiguous(grid), *out = cg_empty(shape, 4, dt);
+    int rc = xc && gc && out ? 0 : -1;
+    if (!rc)
+        rc = cg_kernel(dt == CG_FLOAT64 ? gs_forward_double : gs_forward_float,
+                       &(cg_kargs){.name = "grid_sampler_2d", .t = {out, xc, gc}, .nw = 1,
+                                   .i = {mode, padding_mode, align_corners}});
+    cg_tensor_release(xc);
+    cg_tensor_release(gc);
+    cg_tensor *ins[2] = {input, grid};
+    if (!rc && cg_any_requires_grad(ins, 2)) {
+        cg_node *n = cg_node_new(&grid_sampler_op, ins, 2, 1);
+        rc = !n || cg_save(n, 0, input, false) || cg_save(n, 1, grid, false) ? -1 : 0;
+        if (!rc) {
+            n->i[0] = mode;
+            n->i[1] = padding_mode;
+            n->i[2] = align_corners;
+            cg_set_history(out, n, 0);
+        }
+        cg_node_release(n);
+    }
+    if (rc) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    return out;
+}
