@@ -983,10 +983,10 @@ cg_tensor *cg_embedding_bag(cg_tensor *weight, cg_tensor *indices, cg_tensor *bo
  * loss passes no gradient. */
 cg_tensor *cg_ctc_loss(cg_tensor *log_probs, cg_tensor *targets, cg_tensor *target_starts, cg_tensor *input_lengths,
                        cg_tensor *target_lengths, int64_t blank, int zero_infinity);
-/* input (N, C, H, W) read at grid (N, Ho, Wo, 2) of (x, y) in [-1, 1]: mode 0 bilinear,
- * 1 nearest, 2 bicubic; padding_mode 0 zeros, 1 border, 2 reflection. */
-cg_tensor *cg_grid_sampler_2d(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode,
-                              int align_corners);
+/* input (N, C, H, W) read at grid (N, Ho, Wo, 2) of (x, y) in [-1, 1], or input
+ * (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) of (x, y, z): mode 0 (tri)linear, 1 nearest,
+ * 2 bicubic (2-d only); padding_mode 0 zeros, 1 border, 2 reflection. */
+cg_tensor *cg_grid_sampler(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode, int align_corners);
 
 #ifdef __cplusplus
 }

@@ -188,7 +188,7 @@ static cg_tensor *bag_psw_grad(cg_node *n, const bag_consts *c, cg_tensor *g) {
 static int bag_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     const bag_consts *c = n->extra;
     if (cg_wants(n, 0) && !(gin[0] = bag_weight_grad(n, c, gout[0]))) return -1;
-    if (n->n_next > 1 && cg_wants(n, 1) && !(gin[1] = bag_psw_grad(n, c, gout[0]))) return -1;
+    if (cg_wants(n, 1) && !(gin[1] = bag_psw_grad(n, c, gout[0]))) return -1;
     return 0;
 }
 static const cg_op bag_op = {"EmbeddingBagBackward0", bag_backward, bag_consts_free};
@@ -242,7 +242,7 @@ cg_tensor *cg_embedding_bag(cg_tensor *weight, cg_tensor *indices, cg_tensor *bo
     cg_node *node = NULL;
     bag_consts *c = NULL;
     if (!rc && cg_any_requires_grad(ins, 2)) {
-        node = cg_node_new(&bag_op, ins, per_sample_weights ? 2 : 1, 1);
+        node = cg_node_new(&bag_op, ins, 2, 1); /* an edge for per_sample_weights even when none, as PyTorch's */
         c = node ? calloc(1, sizeof *c) : NULL;
         rc = !c || (per_sample_weights && (cg_save(node, 0, weight, false) || cg_save(node, 1, per_sample_weights,
                                                                                        false))) ? -1 : 0;

@@ -1,13 +1,14 @@
-/* ops_grid.c -- grid_sampler_2d: an input read at the points of a grid, forward and backward.
+/* ops_grid.c -- grid_sampler_2d and _3d: an input read at the points of a grid, forward and backward.
  *
- * As PyTorch's CPU kernel: each grid point (x, y) in [-1, 1] is mapped to
+ * As PyTorch's CPU kernels: each grid point (x, y[, z]) in [-1, 1] is mapped to
  * input pixel coordinates (align_corners: -1 and 1 are the centres of the
  * corner pixels, else their outer edges), then the padding mode settles
  * points outside (zeros: they read 0; border: clipped; reflection: mirrored
- * at the borders, then clipped), and the input is read bilinearly, at the
- * nearest pixel (ties to even) or bicubically (A = -0.75, each tap padded
- * on its own). The backward gives the gradient of the input and of the grid
- * in one pass, as PyTorch's grid_sampler_2d_backward; PyTorch's derivative
+ * at the borders, then clipped), and the input is read (tri)linearly, at the
+ * nearest pixel (ties to even) or, in 2-d, bicubically (A = -0.75, each tap
+ * padded on its own). A 2-d input is a 3-d one of depth 1. The backward gives
+ * the gradient of the input and of the grid in one pass, as PyTorch's
+ * grid_sampler_2d_backward (_3d_backward); PyTorch's derivative
  * of that backward is not given here: under create_graph its results get a
  * node that says so.
  */
@@ -22,7 +23,7 @@ enum { GS_ZEROS = 0, GS_BORDER = 1, GS_REFLECTION = 2 };
 
 /* The layout and options every helper reads: i = {mode, padding, align_corners}. */
 typedef struct gs_geom {
-    int64_t H, W, mode, padding, align;
+    int64_t D, H, W, mode, padding, align, nd; /* nd: 2 or 3 spatial dims (D = 1 for 2) */
 } gs_geom;
 
 #define GS_IMPL(T, FLOOR, FMOD)                                                                   \
@@ -80,14 +81,16 @@ typedef struct gs_geom {
     static T source_##T(T c, int64_t size, const gs_geom *g, T *d) {                                    \
         return pad_coord_##T(unnormalize_##T(c, size, g->align, d), size, g, d);                        \
     }                                                                                                   \
-    static inline bool inside_##T(int64_t y, int64_t x, const gs_geom *g) {                             \
-        return y >= 0 && y < g->H && x >= 0 && x < g->W;                                                \
+    /* the offset of pixel (z, y, x) in a plane, -1 outside */                                          \
+    static inline int64_t at_##T(int64_t z, int64_t y, int64_t x, const gs_geom *g) {                   \
+        bool in = z >= 0 && z < g->D && y >= 0 && y < g->H && x >= 0 && x < g->W;                        \
+        return in ? (z * g->H + y) * g->W + x : -1;                                                     \
     }                                                                                                   \
     /* the offset into a plane of a bicubic tap (x, y) after padding; -1 outside */                  \
     static int64_t tap_##T(int64_t x, int64_t y, const gs_geom *g) {                                    \
         T d = 1;                                                                                        \
         int64_t ix = (int64_t)pad_coord_##T((T)x, g->W, g, &d), iy = (int64_t)pad_coord_##T((T)y, g->H, g, &d); \
-        return inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                                             \
+        return at_##T(0, iy, ix, g);                                                                    \
     }                                                                                                   \
     /* PyTorch's cubic convolution weights for t in [0, 1) (A = -0.75), and their derivatives */       \
     static void cubic_##T(T t, T *w, T *dw) {                                                           \
@@ -118,11 +121,13 @@ GS_IMPL(double, floor, fmod)
     typedef struct taps_##T {                                                                           \
         int n;                                                                                          \
         int64_t at[16];                                                                                 \
-        T w[16], dx[16], dy[16];                                                                        \
-        T mx, my; /* d pixel coordinate / d grid value */                                               \
+        T w[16], dx[16], dy[16], dz[16];                                                                \
+        T mx, my, mz; /* d pixel coordinate / d grid value */                                           \
     } taps_##T;                                                                                         \
-    static void taps_of_##T(T gx, T gy, const gs_geom *g, taps_##T *tp) {                               \
+    static void taps_of_##T(const T *pt, const gs_geom *g, taps_##T *tp) {                              \
+        T gx = pt[0], gy = pt[1];                                                                       \
         tp->n = 0;                                                                                      \
+        tp->mz = 0;                                                                                     \
         if (g->mode == GS_BICUBIC) {                                                                    \
             T x = unnormalize_##T(gx, g->W, g->align, &tp->mx), y = unnormalize_##T(gy, g->H, g->align, &tp->my); \
             T x0 = FLOOR(x), y0 = FLOOR(y), wx[4], wy[4], dwx[4], dwy[4];                                \
@@ -134,48 +139,51 @@ GS_IMPL(double, floor, fmod)
                     tp->w[tp->n] = wx[i] * wy[j];                                                       \
                     tp->dx[tp->n] = -dwx[i] * wy[j];                                                    \
                     tp->dy[tp->n] = -dwy[j] * wx[i];                                                    \
+                    tp->dz[tp->n] = 0;                                                                  \
                     tp->n++;                                                                            \
                 }                                                                                       \
             return;                                                                                     \
         }                                                                                               \
         T x = source_##T(gx, g->W, g, &tp->mx), y = source_##T(gy, g->H, g, &tp->my);                   \
+        T z = g->nd == 3 ? source_##T(pt[2], g->D, g, &tp->mz) : 0;                                     \
         if (g->mode == GS_NEAREST) {                                                                    \
-            int64_t ix = (int64_t)RINT(x), iy = (int64_t)RINT(y);                                       \
-            tp->at[0] = inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                                    \
+            tp->at[0] = at_##T((int64_t)RINT(z), (int64_t)RINT(y), (int64_t)RINT(x), g);                \
             tp->w[0] = 1;                                                                               \
-            tp->dx[0] = tp->dy[0] = 0;                                                                  \
+            tp->dx[0] = tp->dy[0] = tp->dz[0] = 0;                                                      \
             tp->n = 1;                                                                                  \
             return;                                                                                     \
         }                                                                                               \
-        T x0 = FLOOR(x), y0 = FLOOR(y), ex = x - x0, ey = y - y0;                                       \
-        for (int j = 0; j < 2; j++)                                                                     \
-            for (int i = 0; i < 2; i++) {                                                               \
-                int64_t ix = (int64_t)x0 + i, iy = (int64_t)y0 + j;                                     \
-                T fx = i ? ex : 1 - ex, fy = j ? ey : 1 - ey;                                           \
-                tp->at[tp->n] = inside_##T(iy, ix, g) ? iy * g->W + ix : -1;                            \
-                tp->w[tp->n] = fx * fy;                                                                 \
-                tp->dx[tp->n] = (i ? 1 : -1) * fy;                                                      \
-                tp->dy[tp->n] = (j ? 1 : -1) * fx;                                                      \
-                tp->n++;                                                                                \
-            }                                                                                           \
+        T x0 = FLOOR(x), y0 = FLOOR(y), z0 = FLOOR(z), ex = x - x0, ey = y - y0, ez = z - z0;           \
+        for (int l = 0; l < (g->nd == 3 ? 2 : 1); l++)                                                  \
+            for (int j = 0; j < 2; j++)                                                                 \
+                for (int i = 0; i < 2; i++) {                                                           \
+                    T fx = i ? ex : 1 - ex, fy = j ? ey : 1 - ey, fz = g->nd == 2 ? 1 : l ? ez : 1 - ez; \
+                    tp->at[tp->n] = at_##T((int64_t)z0 + l, (int64_t)y0 + j, (int64_t)x0 + i, g);       \
+                    tp->w[tp->n] = fx * fy * fz;                                                        \
+                    tp->dx[tp->n] = (i ? 1 : -1) * fy * fz;                                             \
+                    tp->dy[tp->n] = (j ? 1 : -1) * fx * fz;                                             \
+                    tp->dz[tp->n] = (l ? 1 : -1) * fx * fy;                                             \
+                    tp->n++;                                                                            \
+                }                                                                                       \
     }
 
 GS_TAPS(float, floorf, nearbyintf)
 GS_TAPS(double, floor, nearbyint)
 
-/* forward: t = {out (N, C, Ho, Wo), input (N, C, H, W), grid (N, Ho, Wo, 2)};
- * backward: t = {grad input, grad grid, grad out, input, grid}, i[3] = the input's gradient wanted */
+/* forward: t = {out (N, C, [Do,] Ho, Wo), input (N, C, [D,] H, W), grid (N, [Do,] Ho, Wo, nd)};
+ * backward: t = {grad input, grad grid, grad out, input, grid}, i[3] = the input's gradient wanted;
+ * i = {mode, padding, align_corners} */
 #define GS_KERNELS(T)                                                                                   \
     static int gs_forward_##T(const cg_kargs *k) {                                                      \
         cg_tensor *out = k->t[0], *in = k->t[1];                                                        \
-        gs_geom g = {in->shape[2], in->shape[3], k->i[0], k->i[1], k->i[2]};                            \
-        int64_t N = in->shape[0], C = in->shape[1], P = out->shape[2] * out->shape[3], HW = g.H * g.W;  \
+        gs_geom g = geom_of(in, k);                                                                     \
+        int64_t N = in->shape[0], C = in->shape[1], P = N ? k->t[2]->numel / (N * g.nd) : 0, HW = g.D * g.H * g.W; \
         T *o = VP(out);                                                                                 \
         const T *x = VP(in), *gr = VP(k->t[2]);                                                         \
         taps_##T tp;                                                                                    \
         for (int64_t n = 0; n < N; n++)                                                                 \
             for (int64_t p = 0; p < P; p++) {                                                           \
-                taps_of_##T(gr[(n * P + p) * 2], gr[(n * P + p) * 2 + 1], &g, &tp);                     \
+                taps_of_##T(gr + (n * P + p) * g.nd, &g, &tp);                                          \
                 for (int64_t c = 0; c < C; c++) {                                                       \
                     const T *plane = x + (n * C + c) * HW;                                              \
                     T acc = 0;                                                                          \
@@ -188,16 +196,16 @@ GS_TAPS(double, floor, nearbyint)
     }                                                                                                   \
     static int gs_backward_##T(const cg_kargs *k) {                                                     \
         cg_tensor *gin = k->t[0], *go = k->t[2], *in = k->t[3];                                         \
-        gs_geom g = {in->shape[2], in->shape[3], k->i[0], k->i[1], k->i[2]};                            \
-        int64_t N = in->shape[0], C = in->shape[1], P = go->shape[2] * go->shape[3], HW = g.H * g.W;    \
+        gs_geom g = geom_of(in, k);                                                                     \
+        int64_t N = in->shape[0], C = in->shape[1], P = N ? k->t[4]->numel / (N * g.nd) : 0, HW = g.D * g.H * g.W; \
         T *gi = VP(gin), *gg = VP(k->t[1]);                                                             \
         const T *gop = VP(go), *x = VP(in), *gr = VP(k->t[4]);                                          \
         taps_##T tp;                                                                                    \
         memset(gi, 0, sizeof(T) * (size_t)gin->numel);                                                  \
         for (int64_t n = 0; n < N; n++)                                                                 \
             for (int64_t p = 0; p < P; p++) {                                                           \
-                taps_of_##T(gr[(n * P + p) * 2], gr[(n * P + p) * 2 + 1], &g, &tp);                     \
-                T sx = 0, sy = 0;                                                                       \
+                taps_of_##T(gr + (n * P + p) * g.nd, &g, &tp);                                          \
+                T sx = 0, sy = 0, sz = 0;                                                               \
                 for (int64_t c = 0; c < C; c++) {                                                       \
                     T d = gop[(n * C + c) * P + p];                                                     \
                     const T *plane = x + (n * C + c) * HW;                                              \
@@ -207,13 +215,23 @@ GS_TAPS(double, floor, nearbyint)
                         if (k->i[3]) gplane[tp.at[q]] += tp.w[q] * d;                                   \
                         sx += plane[tp.at[q]] * tp.dx[q] * d;                                           \
                         sy += plane[tp.at[q]] * tp.dy[q] * d;                                           \
+                        sz += plane[tp.at[q]] * tp.dz[q] * d;                                           \
                     }                                                                                   \
                 }                                                                                       \
-                gg[(n * P + p) * 2] = tp.mx * sx;                                                       \
-                gg[(n * P + p) * 2 + 1] = tp.my * sy;                                                   \
+                T *gp = gg + (n * P + p) * g.nd;                                                        \
+                gp[0] = tp.mx * sx;                                                                     \
+                gp[1] = tp.my * sy;                                                                     \
+                if (g.nd == 3) gp[2] = tp.mz * sz;                                                      \
             }                                                                                           \
         return 0;                                                                                       \
     }
+
+/* The geometry of input (N, C, [D,] H, W) under the kernel's options */
+static gs_geom geom_of(const cg_tensor *in, const cg_kargs *k) {
+    int nd = in->ndim - 2;
+    return (gs_geom){nd == 3 ? in->shape[2] : 1, in->shape[in->ndim - 2], in->shape[in->ndim - 1], k->i[0], k->i[1],
+                     k->i[2], nd};
+}
 
 GS_KERNELS(float)
 GS_KERNELS(double)
@@ -221,19 +239,20 @@ GS_KERNELS(double)
 /* ---- the node ------------------------------------------------------------------------------ */
 
 static int gs_backward_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    (void)n, (void)gout, (void)gin;
-    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::grid_sampler_2d_backward is not implemented");
+    (void)gout, (void)gin;
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::grid_sampler_%dd_backward is not implemented", (int)n->i[0]);
     return -1;
 }
 static const cg_op gs_backward_op = {"torch::autograd::NotImplemented", gs_backward_backward, NULL};
 
 /* Gives each of outs[0..2) (those not NULL) a node that fails, when create_graph records. */
-static int not_differentiable(cg_tensor **outs, cg_tensor **ins, int nin) {
+static int not_differentiable(cg_tensor **outs, cg_tensor **ins, int nin, int nd) {
     if (!cg_any_requires_grad(ins, nin)) return 0;
     for (int k = 0; k < 2; k++) {
         if (!outs[k]) continue;
         cg_node *bn = cg_node_new(&gs_backward_op, ins, nin, 1);
         if (!bn) return -1;
+        bn->i[0] = nd;
         cg_set_history(outs[k], bn, 0);
         cg_node_release(bn);
     }
@@ -249,14 +268,14 @@ static int grid_sampler_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) 
     cg_dtype dt = (cg_dtype)x->dtype;
     cg_tensor *xc = cg_contiguous(x), *gc = cg_contiguous(grid), *g1 = cg_to_dtype(gout[0], dt);
     cg_tensor *goc = g1 ? cg_contiguous(g1) : NULL;
-    cg_tensor *gx = cg_empty(x->shape, 4, dt), *gg = cg_empty(grid->shape, 4, dt);
+    cg_tensor *gx = cg_empty(x->shape, x->ndim, dt), *gg = cg_empty(grid->shape, grid->ndim, dt);
     int rc = xc && gc && goc && gx && gg ? 0 : -1;
     if (!rc)
         rc = cg_kernel(dt == CG_FLOAT64 ? gs_backward_double : gs_backward_float,
-                       &(cg_kargs){.name = "grid_sampler_2d_backward", .t = {gx, gg, goc, xc, gc}, .nw = 2,
+                       &(cg_kargs){.name = "grid_sampler_backward", .t = {gx, gg, goc, xc, gc}, .nw = 2,
                                    .i = {n->i[0], n->i[1], n->i[2], cg_wants(n, 0)}});
     cg_tensor *outs[2] = {cg_wants(n, 0) ? gx : NULL, cg_wants(n, 1) ? gg : NULL};
-    if (!rc) rc = not_differentiable(outs, (cg_tensor *[]){gout[0], x, grid}, 3);
+    if (!rc) rc = not_differentiable(outs, (cg_tensor *[]){gout[0], x, grid}, 3, x->ndim - 2);
     cg_tensor *tmp[5] = {x, grid, xc, gc, g1};
     for (int k = 0; k < 5; k++) cg_tensor_release(tmp[k]);
     cg_tensor_release(goc);
@@ -267,29 +286,32 @@ static int grid_sampler_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) 
     gin[1] = outs[1];
     return 0;
 }
-static const cg_op grid_sampler_op = {"GridSampler2DBackward0", grid_sampler_backward, NULL};
+static const cg_op grid_sampler_2d_op = {"GridSampler2DBackward0", grid_sampler_backward, NULL};
+static const cg_op grid_sampler_3d_op = {"GridSampler3DBackward0", grid_sampler_backward, NULL};
 
-cg_tensor *cg_grid_sampler_2d(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode,
-                              int align_corners) {
-    if (input->ndim != 4 || grid->ndim != 4 || grid->shape[3] != 2 || input->shape[0] != grid->shape[0] ||
-        input->dtype != grid->dtype || !cg_dtype_is_floating((cg_dtype)input->dtype) || mode < 0 || mode > 2 ||
-        padding_mode < 0 || padding_mode > 2) {
-        cg_error_set(CG_ERR_RUNTIME, "grid_sampler_2d: expected a 4-D input and a (N, H, W, 2) grid of its dtype");
+cg_tensor *cg_grid_sampler(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode, int align_corners) {
+    int nd = input->ndim - 2;
+    if ((nd != 2 && nd != 3) || grid->ndim != input->ndim || grid->shape[nd + 1] != nd ||
+        input->shape[0] != grid->shape[0] || input->dtype != grid->dtype ||
+        !cg_dtype_is_floating((cg_dtype)input->dtype) || mode < 0 || mode > (nd == 2 ? 2 : 1) || padding_mode < 0 ||
+        padding_mode > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "grid_sampler: expected a 4-D or 5-D input and a (N, [D,] H, W, 2 or 3) grid "
+                     "of its dtype");
         return NULL;
     }
     cg_dtype dt = (cg_dtype)input->dtype;
-    int64_t shape[4] = {input->shape[0], input->shape[1], grid->shape[1], grid->shape[2]};
-    cg_tensor *xc = cg_contiguous(input), *gc = cg_contiguous(grid), *out = cg_empty(shape, 4, dt);
+    int64_t shape[5] = {input->shape[0], input->shape[1], grid->shape[1], grid->shape[2], grid->shape[3]};
+    cg_tensor *xc = cg_contiguous(input), *gc = cg_contiguous(grid), *out = cg_empty(shape, input->ndim, dt);
     int rc = xc && gc && out ? 0 : -1;
     if (!rc)
         rc = cg_kernel(dt == CG_FLOAT64 ? gs_forward_double : gs_forward_float,
-                       &(cg_kargs){.name = "grid_sampler_2d", .t = {out, xc, gc}, .nw = 1,
+                       &(cg_kargs){.name = "grid_sampler", .t = {out, xc, gc}, .nw = 1,
                                    .i = {mode, padding_mode, align_corners}});
     cg_tensor_release(xc);
     cg_tensor_release(gc);
     cg_tensor *ins[2] = {input, grid};
     if (!rc && cg_any_requires_grad(ins, 2)) {
-        cg_node *n = cg_node_new(&grid_sampler_op, ins, 2, 1);
+        cg_node *n = cg_node_new(nd == 2 ? &grid_sampler_2d_op : &grid_sampler_3d_op, ins, 2, 1);
         rc = !n || cg_save(n, 0, input, false) || cg_save(n, 1, grid, false) ? -1 : 0;
         if (!rc) {
             n->i[0] = mode;

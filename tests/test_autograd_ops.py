@@ -433,6 +433,9 @@ OPS = [
     Op("grid_sample", lambda m, x, g: m.nn.functional.grid_sample(x, g.tanh(), mode="bicubic", align_corners=False),
        [(1, 2, 3, 3), (1, 2, 2, 2)], first_only="derivative for aten::grid_sampler_2d_backward is not implemented",
        needs="nn.functional.grid_sample"),
+    Op("grid_sample 3-d", lambda m, x, g: m.nn.functional.grid_sample(x, g.tanh(), align_corners=True),
+       [(1, 1, 2, 3, 2), (1, 2, 1, 2, 3)],
+       first_only="derivative for aten::grid_sampler_3d_backward is not implemented", needs="nn.functional.grid_sample"),
 ]
 
 

@@ -173,17 +173,19 @@ def test_ctc_loss_mixed_lengths_and_bad_labels():
 # ---- affine_grid and grid_sample ------------------------------------------------------------
 
 THETA = [[[0.9, -0.3, 0.1], [0.2, 1.1, -0.2]], [[1.3, 0.4, 0.5], [-0.6, 0.8, 0.3]]]
+THETA3 = np.random.default_rng(7).standard_normal((2, 3, 4)) * 0.5 + np.eye(3, 4)
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_affine_grid_matches_torch(align_corners, dtype):
-    tc, tt = leaves(THETA, dtype)
-    ours = F.affine_grid(tc, (2, 3, 4, 5), align_corners=align_corners)
-    theirs = TF.affine_grid(tt, (2, 3, 4, 5), align_corners=align_corners)
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 3, 4, 2)])
+def test_affine_grid_matches_torch(align_corners, dtype, size):
+    tc, tt = leaves(THETA if len(size) == 4 else THETA3, dtype)
+    ours = F.affine_grid(tc, size, align_corners=align_corners)
+    theirs = TF.affine_grid(tt, size, align_corners=align_corners)
     close(ours, theirs, TOL[dtype])
     assert ours.grad_fn.name() == theirs.grad_fn.name() == "AffineGridGeneratorBackward0"
-    w = np.random.default_rng(2).standard_normal((2, 4, 5, 2))
+    w = np.random.default_rng(2).standard_normal(tuple(theirs.shape))
     (ours * cgrad.tensor(w, dtype=ours.dtype)).sum().backward()
     (theirs * torch.tensor(w, dtype=theirs.dtype)).sum().backward()
     close(tc.grad, tt.grad, TOL[dtype])
@@ -201,14 +203,15 @@ def test_affine_grid_unit_sizes_warnings_and_errors():
                                                                   align_corners=False))
     assert_same_error(lambda m: m.nn.functional.affine_grid(m.ones(2, 2, 3), (2, 1, 2), align_corners=False))
     assert_same_error(lambda m: m.nn.functional.affine_grid(m.ones(2, 2, 3), (2, 1, 0, 2), align_corners=False))
-    with pytest.raises(NotImplementedError, match="3-D transforms"):
-        F.affine_grid(cgrad.ones(2, 3, 4), (2, 1, 2, 2, 2), align_corners=False)
+    assert_same_error_named(lambda m: m.nn.functional.affine_grid(m.ones(2, 2, 3), (2, 1, 2, 2, 2),
+                                                                  align_corners=False))
 
 
-def sample_inputs(dtype, seed=0, spread=1.4):
+def sample_inputs(dtype, seed=0, spread=1.4, nd=2):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, 3, 4, 5))
-    grid = rng.uniform(-spread, spread, (2, 3, 6, 2))  # points outside [-1, 1] exercise the padding
+    x = rng.standard_normal((2, 3, 4, 5) if nd == 2 else (2, 2, 3, 4, 3))
+    grid_shape = (2, 3, 6, 2) if nd == 2 else (2, 2, 3, 4, 3)
+    grid = rng.uniform(-spread, spread, grid_shape)  # points outside [-1, 1] exercise the padding
     return leaves(x, dtype), leaves(grid, dtype)
 
 
@@ -222,6 +225,23 @@ def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
     ours, theirs = F.grid_sample(xc, gc, **kw), TF.grid_sample(xt, gt, **kw)
     close(ours, theirs, TOL[dtype])
     assert ours.grad_fn.name() == theirs.grad_fn.name() == "GridSampler2DBackward0"
+    w = np.random.default_rng(3).standard_normal(tuple(theirs.shape))
+    (ours * cgrad.tensor(w, dtype=ours.dtype)).sum().backward()
+    (theirs * torch.tensor(w, dtype=theirs.dtype)).sum().backward()
+    close(xc.grad, xt.grad, TOL[dtype])
+    close(gc.grad, gt.grad, TOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_grid_sample_3d_matches_torch(mode, padding_mode, align_corners, dtype):
+    (xc, xt), (gc, gt) = sample_inputs(dtype, seed=1, nd=3)
+    kw = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    ours, theirs = F.grid_sample(xc, gc, **kw), TF.grid_sample(xt, gt, **kw)
+    close(ours, theirs, TOL[dtype])
+    assert ours.grad_fn.name() == theirs.grad_fn.name() == "GridSampler3DBackward0"
     w = np.random.default_rng(3).standard_normal(tuple(theirs.shape))
     (ours * cgrad.tensor(w, dtype=ours.dtype)).sum().backward()
     (theirs * torch.tensor(w, dtype=theirs.dtype)).sum().backward()
@@ -243,13 +263,18 @@ def test_grid_sample_of_an_affine_grid_and_gradcheck():
     grid = cgrad.tensor(np.random.default_rng(6).uniform(-0.9, 0.9, (1, 2, 2, 2)), requires_grad=True)
     for mode in ("bilinear", "bicubic"):
         assert cgrad.autograd.gradcheck(lambda a, b: F.grid_sample(a, b, mode=mode, align_corners=True), (x, grid))
+    x = cgrad.tensor(np.random.default_rng(5).standard_normal((1, 1, 2, 3, 2)), requires_grad=True)
+    grid = cgrad.tensor(np.random.default_rng(6).uniform(-0.9, 0.9, (1, 2, 1, 2, 3)), requires_grad=True)
+    assert cgrad.autograd.gradcheck(lambda a, b: F.grid_sample(a, b, padding_mode="reflection", align_corners=False),
+                                    (x, grid))
 
 
-def test_grid_sample_has_no_second_derivative():
-    (xc, _), (gc, _) = sample_inputs("float64")
+@pytest.mark.parametrize("nd", [2, 3])
+def test_grid_sample_has_no_second_derivative(nd):
+    (xc, _), (gc, _) = sample_inputs("float64", nd=nd)
     out = F.grid_sample(xc, gc, align_corners=False)
     gx, gg = cgrad.autograd.grad(out.sum(), [xc, gc], create_graph=True)
-    with pytest.raises(RuntimeError, match="derivative for aten::grid_sampler_2d_backward is not implemented"):
+    with pytest.raises(RuntimeError, match=f"derivative for aten::grid_sampler_{nd}d_backward is not implemented"):
         (gx.sum() + gg.sum()).backward()
 
 
@@ -268,14 +293,17 @@ def test_grid_sample_has_no_second_derivative():
     lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, 2), m.ones(1, 2, 2, 3), align_corners=False),
     lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, dtype=m.int64), m.ones(1, 2, 2, 2, dtype=m.int64),
                                           align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, 2, dtype=m.int64), m.ones(1, 2, 2, 2, 3, dtype=m.int64),
+                                          align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2), m.ones(1, 2, 1), align_corners=False),
+    lambda m: m.nn.functional.grid_sample(m.ones(1, 1, 2, 2, 2), m.ones(1, 2, 2, 2, 3, dtype=m.float64),
+                                          align_corners=False),
 ])
 def test_grid_sample_errors(call):
     assert_same_error(call)
 
 
-def test_grid_sample_volumetric_is_not_implemented_and_warns():
-    with pytest.raises(NotImplementedError, match="5-D"):
-        F.grid_sample(cgrad.ones(1, 1, 2, 2, 2), cgrad.ones(1, 2, 2, 2, 3), align_corners=False)
+def test_grid_sample_warns_without_align_corners():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         F.grid_sample(cgrad.ones(1, 1, 2, 2), cgrad.zeros(1, 2, 2, 2))

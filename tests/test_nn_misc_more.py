@@ -286,3 +286,19 @@ def test_lazy_linear_loads_a_state_dict():
     x = cgrad.ones(3, 4, dtype=cgrad.float64)
     assert np.array_equal(lazy(x).detach().numpy(), src(x).detach().numpy())
     assert type(lazy) is nn.Linear
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_lazy_conv_becomes_conv(n):
+    kw = dict(kernel_size=3, stride=2, padding=1, groups=2, padding_mode="reflect")
+    ours = getattr(nn, f"LazyConv{n}d")(4, **kw)
+    theirs = getattr(torch.nn, f"LazyConv{n}d")(4, **kw)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    shape = (2, 6) + (5,) * n
+    y = ours(cgrad.ones(*shape))
+    theirs(torch.ones(*shape))
+    assert type(ours) is getattr(nn, f"Conv{n}d") and repr(ours) == repr(theirs)
+    assert ours.weight.shape == theirs.weight.shape and y.shape == (2, 4) + (3,) * n
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        getattr(nn, f"LazyConv{n}d")(4, 3, groups=2)(cgrad.ones(*((1, 3) + (5,) * n)))
+    assert_same_error_named(lambda m: getattr(m.nn, f"LazyConv{n}d")(4, 3)(m.ones(5)))

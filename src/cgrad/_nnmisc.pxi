@@ -17,6 +17,6 @@ def _ctc_loss(log_probs, targets, target_starts, input_lengths, target_lengths, 
                             nn_required(target_lengths, "target_lengths").t, blank, zero_infinity))
 
 
-def _grid_sampler_2d(input, grid, int64_t mode, int64_t padding_mode, bint align_corners):
-    return wrap(cg_grid_sampler_2d(nn_required(input, "input").t, nn_required(grid, "grid").t, mode, padding_mode,
-                                   align_corners))
+def _grid_sampler(input, grid, int64_t mode, int64_t padding_mode, bint align_corners):
+    return wrap(cg_grid_sampler(nn_required(input, "input").t, nn_required(grid, "grid").t, mode, padding_mode,
+                                align_corners))

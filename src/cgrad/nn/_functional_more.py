@@ -323,12 +323,18 @@ def _linspace_from_neg_one(num_steps, align_corners, dtype):
     return r if align_corners else r * (num_steps - 1) / num_steps
 
 
-def _base_grid(N, H, W, align_corners, dtype):
-    """(N, H * W, 3): x, y, 1 per output point, PyTorch's make_base_grid_4D."""
-    xs = _linspace_from_neg_one(W, align_corners, dtype).reshape(1, -1).expand(H, W)
-    ys = _linspace_from_neg_one(H, align_corners, dtype).reshape(-1, 1).expand(H, W)
-    base = cgrad.stack([xs, ys, cgrad.ones((H, W), dtype=dtype)], dim=-1)
-    return base.reshape(1, H * W, 3).expand(N, H * W, 3)
+def _base_grid(N, spatial, align_corners, dtype):
+    """(N, prod(spatial), nd + 1): x, y[, z], 1 per output point, PyTorch's make_base_grid_4D / _5D;
+    spatial is (H, W) or (D, H, W)."""
+    nd = len(spatial)
+    axes = []
+    for k in range(nd):  # x runs along the last dim, y the one before, z the first
+        size = spatial[nd - 1 - k]
+        shape = [1] * nd
+        shape[nd - 1 - k] = size
+        axes.append(_linspace_from_neg_one(size, align_corners, dtype).reshape(shape).expand(spatial))
+    base = cgrad.stack(axes + [cgrad.ones(spatial, dtype=dtype)], dim=-1)
+    return base.reshape(1, -1, nd + 1).expand(N, base.numel() // (nd + 1), nd + 1)
 
 
 class _AffineGridGenerator(Function):
@@ -336,19 +342,22 @@ class _AffineGridGenerator(Function):
 
     @staticmethod
     def forward(ctx, theta, size, align_corners):
-        N, _, H, W = size
-        ctx.geometry = (N, H, W, align_corners)
-        return _base_grid(N, H, W, align_corners, theta.dtype).bmm(theta.transpose(1, 2)).reshape(N, H, W, 2)
+        N, spatial = size[0], tuple(size[2:])
+        ctx.geometry = (N, spatial, align_corners)
+        grid = _base_grid(N, spatial, align_corners, theta.dtype).bmm(theta.transpose(1, 2))
+        return grid.reshape((N,) + spatial + (len(spatial),))
 
     @staticmethod
     def backward(ctx, grad):
-        N, H, W, align_corners = ctx.geometry
-        base = _base_grid(N, H, W, align_corners, grad.dtype)
-        return base.transpose(1, 2).bmm(grad.reshape(N, H * W, 2)).transpose(1, 2), None, None
+        N, spatial, align_corners = ctx.geometry
+        base = _base_grid(N, spatial, align_corners, grad.dtype)
+        flat = grad.reshape(N, -1, len(spatial))
+        return base.transpose(1, 2).bmm(flat).transpose(1, 2), None, None
 
 
 def affine_grid(theta, size, align_corners=None):
-    """The (N, H, W, 2) sampling grid of the affine maps theta (N, 2, 3) for an output of size (N, C, H, W)."""
+    """The sampling grid (N, H, W, 2) or (N, D, H, W, 3) of the affine maps theta (N, 2, 3) or (N, 3, 4)
+    for an output of size (N, C, H, W) or (N, C, D, H, W)."""
     if align_corners is None:
         warnings.warn("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
                       "Please specify align_corners=True if the old behavior is desired. See the documentation of "
@@ -362,7 +371,10 @@ def affine_grid(theta, size, align_corners=None):
                              f"{theta.shape}.")
         spatial_size = size[-2:]
     elif len(size) == 5:
-        raise NotImplementedError("affine_grid for 3-D transforms (5-D sizes) is not supported by cgrad")
+        if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
+                             f"{theta.shape}.")
+        spatial_size = size[-3:]
     else:
         raise NotImplementedError("affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
                                   f"respectively. Got size {size}.")
@@ -382,7 +394,8 @@ _GRID_PADDING = {"zeros": 0, "border": 1, "reflection": 2}
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """input (N, C, H, W) read at the (x, y) points of grid (N, Ho, Wo, 2), each in [-1, 1]."""
+    """input (N, C, H, W) read at the (x, y) points of grid (N, Ho, Wo, 2), each in [-1, 1]; or
+    input (N, C, D, H, W) at the (x, y, z) points of grid (N, Do, Ho, Wo, 3)."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
                          f"but got: '{mode}'")
@@ -395,7 +408,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                       "grid_sample for details.", stacklevel=2)
         align_corners = False
     _grid_check(input, grid, mode)
-    return _C._grid_sampler_2d(input, grid, _GRID_MODES[mode], _GRID_PADDING[padding_mode], bool(align_corners))
+    return _C._grid_sampler(input, grid, _GRID_MODES[mode], _GRID_PADDING[padding_mode], bool(align_corners))
 
 
 def _grid_check(input, grid, mode):
@@ -414,12 +427,11 @@ def _grid_check(input, grid, mode):
     if grid.dim() != nd or input.dim() != nd:
         raise RuntimeError(f"grid_sampler(): expected {nd}D input and grid with same number of dimensions, but got "
                            f"{sizes}")
-    if nd == 5:
-        if mode == "bicubic":
-            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-        raise NotImplementedError("grid_sample of 5-D (volumetric) input is not supported by cgrad")
+    if nd == 5 and mode == "bicubic":
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if not input.is_floating_point():
-        raise NotImplementedError(f"\"grid_sampler_2d_cpu_kernel_impl\" not implemented for '{_scalar_name(input)}'")
+        kernel = "grid_sampler_2d_cpu_kernel_impl" if nd == 4 else "grid_sampler3d_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_scalar_name(input)}'")
     if input.dtype != grid.dtype:
         raise RuntimeError(f"expected scalar type {_scalar_name(input)} but found {_scalar_name(grid)}")
 
