@@ -26,14 +26,25 @@ typedef struct gs_geom {
     int64_t D, H, W, mode, padding, align, nd; /* nd: 2 or 3 spatial dims (D = 1 for 2) */
 } gs_geom;
 
-#define GS_IMPL(T, FLOOR, FMOD)                                                                   \
+/* Note [Two kernels' coordinates]: PyTorch samples 2-d input with a vectorized kernel and 3-d
+ * input with a scalar one, which map grid values to pixels the same way for finite values but
+ * round differently and treat NaN, infinite and far points differently: the vectorized one
+ * clamps NaN to 0, reflects with trunc instead of fmod, and lets a tap outside the input add
+ * 0 times its weight (so a NaN weight makes NaN); the scalar one sends any point no int32 holds
+ * to -100 (outside) and skips taps outside. Both are followed here, by g->nd. */
+#define GS_IMPL(T, FLOOR, TRUNC, FMOD)                                                                  \
     /* grid value in [-1, 1] to a pixel coordinate; *d its derivative */                                 \
-    static T unnormalize_##T(T c, int64_t size, int64_t align, T *d) {                                  \
-        *d = align ? (T)(size - 1) / 2 : (T)size / 2;                                                   \
-        return align ? (c + 1) / 2 * (T)(size - 1) : ((c + 1) * (T)size - 1) / 2;                        \
+    static T unnormalize_##T(T c, int64_t size, const gs_geom *g, T *d) {                               \
+        *d = g->align ? (T)(size - 1) / 2 : (T)size / 2;                                                \
+        if (g->nd == 2) return g->align ? (c + 1) * *d : (c + 1) * *d - (T)0.5;                         \
+        return g->align ? (c + 1) / 2 * (T)(size - 1) : ((c + 1) * (T)size - 1) / 2;                     \
     }                                                                                                   \
     /* c clipped to [0, size - 1]; *d 0 at and past the borders, else 1 */                               \
-    static T clip_##T(T c, int64_t size, T *d) {                                                        \
+    static T clip_##T(T c, int64_t size, const gs_geom *g, T *d) {                                      \
+        if (c != c) { /* NaN */                                                                         \
+            *d = 0;                                                                                     \
+            return g->nd == 2 ? 0 : (T)(size - 1);                                                      \
+        }                                                                                               \
         if (c <= 0) {                                                                                   \
             *d = 0;                                                                                     \
             return 0;                                                                                   \
@@ -45,8 +56,10 @@ typedef struct gs_geom {
         *d = 1;                                                                                         \
         return c;                                                                                       \
     }                                                                                                   \
-    /* c mirrored into [twice_low / 2, twice_high / 2]; *d is +-1 */                                     \
-    static T reflect_##T(T c, int64_t twice_low, int64_t twice_high, T *d) {                            \
+    /* c mirrored at the borders (align_corners: the corner pixels' centres, else their edges);         \
+     * *d is +-1 */                                                                                     \
+    static T reflect_##T(T c, int64_t size, const gs_geom *g, T *d) {                                   \
+        int64_t twice_low = g->align ? 0 : -1, twice_high = g->align ? 2 * (size - 1) : 2 * size - 1;    \
         if (twice_low == twice_high) {                                                                  \
             *d = 0;                                                                                     \
             return 0;                                                                                   \
@@ -57,40 +70,50 @@ typedef struct gs_geom {
             sign = -1;                                                                                  \
             c = -c;                                                                                     \
         }                                                                                               \
+        if (g->nd == 2) {                                                                               \
+            T twice = 2 * span, extra = c - TRUNC(c / twice) * twice, back = twice - extra;             \
+            *d = extra > back ? -sign : sign;                                                           \
+            return (extra > back ? back : extra) + lo;                                                  \
+        }                                                                                               \
         T extra = FMOD(c, span);                                                                        \
-        int64_t flips = (int64_t)FLOOR(c / span);                                                       \
-        *d = flips % 2 == 0 ? sign : -sign;                                                             \
-        return flips % 2 == 0 ? extra + lo : span - extra + lo;                                         \
+        T flips = FLOOR(c / span);                                                                      \
+        bool even = FMOD(flips, (T)2) == 0;                                                             \
+        *d = even ? sign : -sign;                                                                       \
+        return even ? extra + lo : span - extra + lo;                                                   \
     }                                                                                                   \
     /* A pixel coordinate after the padding mode; *d times its derivative */                             \
     static T pad_coord_##T(T c, int64_t size, const gs_geom *g, T *d) {                                \
         T d2 = 1;                                                                                       \
         if (g->padding == GS_BORDER) {                                                                  \
-            c = clip_##T(c, size, &d2);                                                                 \
+            c = clip_##T(c, size, g, &d2);                                                              \
             *d *= d2;                                                                                   \
         } else if (g->padding == GS_REFLECTION) {                                                       \
-            c = g->align ? reflect_##T(c, 0, 2 * (size - 1), &d2) : reflect_##T(c, -1, 2 * size - 1, &d2); \
+            c = reflect_##T(c, size, g, &d2);                                                           \
             *d *= d2;                                                                                   \
-            c = clip_##T(c, size, &d2);                                                                 \
+            c = clip_##T(c, size, g, &d2);                                                              \
             *d *= d2;                                                                                   \
         }                                                                                               \
-        /* PyTorch's safe_downgrade_to_int_range: a coordinate no int can hold reads nothing */         \
-        if (!isfinite(c) || c > (T)INT32_MAX || c < (T)INT32_MIN) return (T)-100;                        \
+        /* the scalar kernel's safe_downgrade_to_int_range */                                           \
+        if (g->nd == 3 && (!isfinite(c) || c > (T)INT32_MAX || c < (T)INT32_MIN)) return (T)-100;        \
         return c;                                                                                       \
     }                                                                                                   \
     static T source_##T(T c, int64_t size, const gs_geom *g, T *d) {                                    \
-        return pad_coord_##T(unnormalize_##T(c, size, g->align, d), size, g, d);                        \
+        return pad_coord_##T(unnormalize_##T(c, size, g, d), size, g, d);                               \
+    }                                                                                                   \
+    /* a whole-number coordinate as an index; -1 (outside) for what no int32 holds, NaN included */     \
+    static inline int64_t index_##T(T v) {                                                              \
+        return v >= (T)-2147483648.0 && v < (T)2147483648.0 ? (int64_t)v : -1;                          \
     }                                                                                                   \
     /* the offset of pixel (z, y, x) in a plane, -1 outside */                                          \
-    static inline int64_t at_##T(int64_t z, int64_t y, int64_t x, const gs_geom *g) {                   \
-        bool in = z >= 0 && z < g->D && y >= 0 && y < g->H && x >= 0 && x < g->W;                        \
-        return in ? (z * g->H + y) * g->W + x : -1;                                                     \
+    static inline int64_t at_##T(T z, T y, T x, const gs_geom *g) {                                    \
+        int64_t iz = index_##T(z), iy = index_##T(y), ix = index_##T(x);                                \
+        bool in = iz >= 0 && iz < g->D && iy >= 0 && iy < g->H && ix >= 0 && ix < g->W;                  \
+        return in ? (iz * g->H + iy) * g->W + ix : -1;                                                  \
     }                                                                                                   \
-    /* the offset into a plane of a bicubic tap (x, y) after padding; -1 outside */                  \
-    static int64_t tap_##T(int64_t x, int64_t y, const gs_geom *g) {                                    \
+    /* the offset into a plane of a bicubic tap (x, y), whole numbers, after padding; -1 outside */    \
+    static int64_t tap_##T(T x, T y, const gs_geom *g) {                                                \
         T d = 1;                                                                                        \
-        int64_t ix = (int64_t)pad_coord_##T((T)x, g->W, g, &d), iy = (int64_t)pad_coord_##T((T)y, g->H, g, &d); \
-        return at_##T(0, iy, ix, g);                                                                    \
+        return at_##T(0, pad_coord_##T(y, g->H, g, &d), pad_coord_##T(x, g->W, g, &d), g);              \
     }                                                                                                   \
     /* PyTorch's cubic convolution weights for t in [0, 1) (A = -0.75), and their derivatives */       \
     static void cubic_##T(T t, T *w, T *dw) {                                                           \
@@ -112,8 +135,8 @@ typedef struct gs_geom {
         dw[3] = (3 * A * x - 10 * A) * x + 8 * A;                                                       \
     }
 
-GS_IMPL(float, floorf, fmodf)
-GS_IMPL(double, floor, fmod)
+GS_IMPL(float, floorf, truncf, fmodf)
+GS_IMPL(double, floor, trunc, fmod)
 
 /* The taps one grid point reads: up to 16 offsets into a plane with their weights and, per
  * tap, the derivatives of its weight with respect to the point's pixel x and y. */
@@ -122,20 +145,23 @@ GS_IMPL(double, floor, fmod)
         int n;                                                                                          \
         int64_t at[16];                                                                                 \
         T w[16], dx[16], dy[16], dz[16];                                                                \
-        T mx, my, mz; /* d pixel coordinate / d grid value */                                           \
+        T cx[4], cy[4]; /* bicubic: the weights across and down */                                      \
+        T mx, my, mz;   /* d pixel coordinate / d grid value */                                         \
     } taps_##T;                                                                                         \
     static void taps_of_##T(const T *pt, const gs_geom *g, taps_##T *tp) {                              \
         T gx = pt[0], gy = pt[1];                                                                       \
         tp->n = 0;                                                                                      \
         tp->mz = 0;                                                                                     \
         if (g->mode == GS_BICUBIC) {                                                                    \
-            T x = unnormalize_##T(gx, g->W, g->align, &tp->mx), y = unnormalize_##T(gy, g->H, g->align, &tp->my); \
+            T x = unnormalize_##T(gx, g->W, g, &tp->mx), y = unnormalize_##T(gy, g->H, g, &tp->my);     \
             T x0 = FLOOR(x), y0 = FLOOR(y), wx[4], wy[4], dwx[4], dwy[4];                                \
             cubic_##T(x - x0, wx, dwx);                                                                 \
             cubic_##T(y - y0, wy, dwy);                                                                 \
+            memcpy(tp->cx, wx, sizeof wx);                                                              \
+            memcpy(tp->cy, wy, sizeof wy);                                                              \
             for (int j = 0; j < 4; j++)                                                                 \
                 for (int i = 0; i < 4; i++) {                                                           \
-                    tp->at[tp->n] = tap_##T((int64_t)x0 - 1 + i, (int64_t)y0 - 1 + j, g);               \
+                    tp->at[tp->n] = tap_##T(x0 - 1 + (T)i, y0 - 1 + (T)j, g);                           \
                     tp->w[tp->n] = wx[i] * wy[j];                                                       \
                     tp->dx[tp->n] = -dwx[i] * wy[j];                                                    \
                     tp->dy[tp->n] = -dwy[j] * wx[i];                                                    \
@@ -147,7 +173,7 @@ GS_IMPL(double, floor, fmod)
         T x = source_##T(gx, g->W, g, &tp->mx), y = source_##T(gy, g->H, g, &tp->my);                   \
         T z = g->nd == 3 ? source_##T(pt[2], g->D, g, &tp->mz) : 0;                                     \
         if (g->mode == GS_NEAREST) {                                                                    \
-            tp->at[0] = at_##T((int64_t)RINT(z), (int64_t)RINT(y), (int64_t)RINT(x), g);                \
+            tp->at[0] = at_##T(RINT(z), RINT(y), RINT(x), g);                                           \
             tp->w[0] = 1;                                                                               \
             tp->dx[0] = tp->dy[0] = tp->dz[0] = 0;                                                      \
             tp->n = 1;                                                                                  \
@@ -158,7 +184,7 @@ GS_IMPL(double, floor, fmod)
             for (int j = 0; j < 2; j++)                                                                 \
                 for (int i = 0; i < 2; i++) {                                                           \
                     T fx = i ? ex : 1 - ex, fy = j ? ey : 1 - ey, fz = g->nd == 2 ? 1 : l ? ez : 1 - ez; \
-                    tp->at[tp->n] = at_##T((int64_t)z0 + l, (int64_t)y0 + j, (int64_t)x0 + i, g);       \
+                    tp->at[tp->n] = at_##T(z0 + (T)l, y0 + (T)j, x0 + (T)i, g);                         \
                     tp->w[tp->n] = fx * fy * fz;                                                        \
                     tp->dx[tp->n] = (i ? 1 : -1) * fy * fz;                                             \
                     tp->dy[tp->n] = (j ? 1 : -1) * fx * fz;                                             \
@@ -169,6 +195,31 @@ GS_IMPL(double, floor, fmod)
 
 GS_TAPS(float, floorf, nearbyintf)
 GS_TAPS(double, floor, nearbyint)
+
+/* A plane read at one point's taps, summed in PyTorch's order (Note [Two kernels' coordinates]) */
+#define GS_SAMPLE(T)                                                                                    \
+    static T sample_##T(const T *plane, const taps_##T *tp, const gs_geom *g) {                         \
+        T acc = 0;                                                                                      \
+        if (g->mode == GS_BICUBIC) { /* along each row, then down the rows */                           \
+            for (int j = 0; j < 4; j++) {                                                               \
+                T row = 0;                                                                              \
+                for (int i = 0; i < 4; i++) {                                                           \
+                    int64_t a = tp->at[j * 4 + i];                                                      \
+                    row += tp->cx[i] * (a >= 0 ? plane[a] : 0);                                         \
+                }                                                                                       \
+                acc += tp->cy[j] * row;                                                                 \
+            }                                                                                           \
+            return acc;                                                                                 \
+        }                                                                                               \
+        for (int q = 0; q < tp->n; q++)                                                                 \
+            if (tp->at[q] >= 0)                                                                         \
+                acc += plane[tp->at[q]] * tp->w[q];                                                     \
+            else if (g->nd == 2)                                                                        \
+                acc += 0 * tp->w[q];                                                                    \
+        return acc;                                                                                     \
+    }
+GS_SAMPLE(float)
+GS_SAMPLE(double)
 
 /* forward: t = {out (N, C, [Do,] Ho, Wo), input (N, C, [D,] H, W), grid (N, [Do,] Ho, Wo, nd)};
  * backward: t = {grad input, grad grid, grad out, input, grid}, i[3] = the input's gradient wanted;
@@ -186,10 +237,7 @@ GS_TAPS(double, floor, nearbyint)
                 taps_of_##T(gr + (n * P + p) * g.nd, &g, &tp);                                          \
                 for (int64_t c = 0; c < C; c++) {                                                       \
                     const T *plane = x + (n * C + c) * HW;                                              \
-                    T acc = 0;                                                                          \
-                    for (int q = 0; q < tp.n; q++)                                                      \
-                        if (tp.at[q] >= 0) acc += plane[tp.at[q]] * tp.w[q];                            \
-                    o[(n * C + c) * P + p] = acc;                                                       \
+                    o[(n * C + c) * P + p] = sample_##T(plane, &tp, &g);                                \
                 }                                                                                       \
             }                                                                                           \
         return 0;                                                                                       \

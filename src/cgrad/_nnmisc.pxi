@@ -6,9 +6,9 @@
 
 def _embedding_bag(weight, indices, bounds, per_sample_weights, int mode, int64_t padding_idx,
                    bint scale_grad_by_freq):
+    cdef cg_tensor *psw = nn_optional(per_sample_weights, "per_sample_weights")
     return wrap(cg_embedding_bag(nn_required(weight, "weight").t, nn_required(indices, "indices").t,
-                                 nn_required(bounds, "offsets").t, nn_optional(per_sample_weights, "per_sample_weights"),
-                                 mode, padding_idx, scale_grad_by_freq))
+                                 nn_required(bounds, "offsets").t, psw, mode, padding_idx, scale_grad_by_freq))
 
 
 def _ctc_loss(log_probs, targets, target_starts, input_lengths, target_lengths, int64_t blank, bint zero_infinity):

@@ -63,4 +63,5 @@ from cgrad.nn.modules.loss import CTCLoss  # noqa: E402
 from cgrad.nn.modules.normalization import LocalResponseNorm  # noqa: E402
 from cgrad.nn.modules.sparse import EmbeddingBag  # noqa: E402
 
-__all__ += ["EmbeddingBag", "CTCLoss", "LocalResponseNorm", "LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d"]
+__all__ += ["EmbeddingBag", "CTCLoss", "LocalResponseNorm", "LazyModuleMixin", "LazyLinear", "LazyConv1d",
+            "LazyConv2d"]
