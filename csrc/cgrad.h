@@ -976,6 +976,24 @@ cg_tensor *cg_linspace(double start, double end, int64_t steps, cg_dtype dtype);
 /* n x m, ones on the diagonal. */
 cg_tensor *cg_eye(int64_t n, int64_t m, cg_dtype dtype);
 
+/* ---- embedding bags, CTC loss, grid sampling (ops_bag.c, ops_ctc.c, ops_grid.c) -- */
+/* The sum (mode 0), mean (1) or max (2) of each bag of weight's rows: bag b is
+ * indices[bounds[b] .. bounds[b + 1]) (int64, 1-D), (B, D) out. per_sample_weights
+ * (NULL: none) scales each row (sum mode); rows of padding_idx (-1: none) are left
+ * out; scale_grad_by_freq divides a row's gradient by its count in indices. */
+cg_tensor *cg_embedding_bag(cg_tensor *weight, cg_tensor *indices, cg_tensor *bounds, cg_tensor *per_sample_weights,
+                            int mode, int64_t padding_idx, int scale_grad_by_freq);
+/* The negative log likelihood (N) of each target under log_probs (T, N, C): sequence b's
+ * labels are targets[target_starts[b] ..][..target_lengths[b]] (all int64, 1-D,
+ * contiguous), read over its first input_lengths[b] steps. zero_infinity: an infinite
+ * loss passes no gradient. */
+cg_tensor *cg_ctc_loss(cg_tensor *log_probs, cg_tensor *targets, cg_tensor *target_starts, cg_tensor *input_lengths,
+                       cg_tensor *target_lengths, int64_t blank, int zero_infinity);
+/* input (N, C, H, W) read at grid (N, Ho, Wo, 2) of (x, y) in [-1, 1], or input
+ * (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) of (x, y, z): mode 0 (tri)linear, 1 nearest,
+ * 2 bicubic (2-d only); padding_mode 0 zeros, 1 border, 2 reflection. */
+cg_tensor *cg_grid_sampler(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode, int align_corners);
+
 #ifdef __cplusplus
 }
 #endif

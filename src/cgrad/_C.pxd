@@ -447,6 +447,14 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_col2im(cg_tensor *cols, const int64_t *output_size, const int64_t *kernel,
                          const int64_t *dilation, const int64_t *padding, const int64_t *stride)
 
+    # ---- embedding bags, CTC loss, grid sampling (ops_bag.c, ops_ctc.c, ops_grid.c)
+    cg_tensor *cg_embedding_bag(cg_tensor *weight, cg_tensor *indices, cg_tensor *bounds,
+                                cg_tensor *per_sample_weights, int mode, int64_t padding_idx, int scale_grad_by_freq)
+    cg_tensor *cg_ctc_loss(cg_tensor *log_probs, cg_tensor *targets, cg_tensor *target_starts,
+                           cg_tensor *input_lengths, cg_tensor *target_lengths, int64_t blank, int zero_infinity)
+    cg_tensor *cg_grid_sampler(cg_tensor *input, cg_tensor *grid, int64_t mode, int64_t padding_mode,
+                               int align_corners)
+
     # ---- optimizer steps (optim.c)
     int cg_sgd_step(cg_tensor **params, cg_tensor **bufs, int n, double lr, double momentum, double dampening,
                     double weight_decay, int nesterov, int maximize)

@@ -2063,6 +2063,7 @@ include "_tensor_nn.pxi"
 include "_tensor_linalg.pxi"
 include "_compile.pxi"
 include "_pool.pxi"
+include "_nnmisc.pxi"
 
 include "_conv.pxi"
 

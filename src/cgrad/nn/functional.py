@@ -2239,3 +2239,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if red == 0:
         return loss if target.dim() > 1 else loss.reshape(())
     return _reduced(loss, red)
+
+
+from cgrad.nn._functional_more import (affine_grid, ctc_loss, embedding_bag, grid_sample,  # noqa: E402
+                                       gumbel_softmax, local_response_norm, pdist)
+
+__all__ += ["embedding_bag", "ctc_loss", "gumbel_softmax", "pdist", "local_response_norm", "affine_grid",
+            "grid_sample"]

@@ -60,3 +60,13 @@ from cgrad.nn.modules.conv import Conv3d, ConvTranspose1d, ConvTranspose2d, Conv
 from cgrad.nn.modules.fold import Fold, Unfold  # noqa: E402
 
 __all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Fold", "Unfold"]
+
+from cgrad.nn.modules.conv_lazy import LazyConv1d, LazyConv2d  # noqa: E402
+from cgrad.nn.modules.lazy import LazyModuleMixin  # noqa: E402
+from cgrad.nn.modules.linear import LazyLinear  # noqa: E402
+from cgrad.nn.modules.loss import CTCLoss  # noqa: E402
+from cgrad.nn.modules.normalization import LocalResponseNorm  # noqa: E402
+from cgrad.nn.modules.sparse import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag", "CTCLoss", "LocalResponseNorm", "LazyModuleMixin", "LazyLinear", "LazyConv1d",
+            "LazyConv2d"]

@@ -1,0 +1,53 @@
+"""LazyConv1d and LazyConv2d: convolutions whose in_channels is taken from the first input."""
+from cgrad.autograd.grad_mode import no_grad
+from cgrad.nn.modules.conv import Conv1d, Conv2d
+from cgrad.nn.modules.lazy import LazyModuleMixin
+from cgrad.nn.parameter import UninitializedParameter
+
+__all__ = ["LazyConv1d", "LazyConv2d"]
+
+
+class _LazyConvXdMixin(LazyModuleMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        # in_channels 0 and no bias: no tensors made only to be replaced
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device=device,
+                         dtype=dtype)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if self.has_uninitialized_params():
+            with no_grad():
+                self.in_channels = self._get_in_channels(input)
+                if self.in_channels % self.groups != 0:
+                    raise ValueError("in_channels must be divisible by groups")
+                self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_channels,))
+                self.reset_parameters()
+
+    def _get_in_channels(self, input):
+        unbatched = self._n + 1
+        if input.dim() not in (unbatched, unbatched + 1):
+            raise RuntimeError(f"Expected {unbatched}D (unbatched) or {unbatched + 1}D (batched) input to "
+                               f"{self.__class__.__name__}, but got input of size: {input.shape}")
+        return input.shape[1] if input.dim() == unbatched + 1 else input.shape[0]
+
+
+class LazyConv1d(_LazyConvXdMixin, Conv1d):
+    """A Conv1d whose in_channels is inferred from input.size(1) (input.size(0) unbatched)."""
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvXdMixin, Conv2d):
+    """A Conv2d whose in_channels is inferred from input.size(1) (input.size(0) unbatched)."""
+
+    cls_to_become = Conv2d
