@@ -325,6 +325,13 @@ def pooled(F_, x, k=2):
     return F_.max_pool2d(x, k, return_indices=True)
 
 
+def bad_indices(y, at=1000):
+    """Indices for y, all 0 but one, at: out of range (PyTorch reports the last bad one it meets, in any order)."""
+    idx = (y.detach() * 0).long()
+    idx[(0,) * idx.dim()] = at
+    return idx
+
+
 ERRORS = {
     "max3d-3d": lambda F, x: F.max_pool3d(x[0, 0], 2),
     "max3d-6d": lambda F, x: F.max_pool3d(x[None], 2),
@@ -370,22 +377,24 @@ ERRORS = {
     "unpool2d-2d": lambda F, x: F.max_unpool2d(*pooled(F, x[0, 0, 0]), 2),
     "unpool2d-5d": lambda F, x: F.max_unpool2d(x[..., :2, :2], (x[..., :2, :2] * 0).long(), 2),
     "unpool2d-empty-c": lambda F, x: F.max_unpool2d(*[t[:, :0] for t in pooled(F, x[0])], 2),
-    "unpool2d-bad-index": lambda F, x: F.max_unpool2d(pooled(F, x[0])[0], pooled(F, x[0])[1] * 10, 2),
+    "unpool2d-bad-index": lambda F, x: F.max_unpool2d(F.max_pool2d(x[0], 2), bad_indices(F.max_pool2d(x[0], 2)), 2),
     "unpool2d-size-1": lambda F, x: F.max_unpool2d(*pooled(F, x[0]), 2, output_size=(5,)),
     "unpool2d-size-out-of-range": lambda F, x: F.max_unpool2d(*pooled(F, x[0]), 2, output_size=(9, 4)),
     "unpool2d-size-small": lambda F, x: F.max_unpool2d(*pooled(F, x[0]), 2, output_size=(3, 3)),
-    "unpool2d-padding": lambda F, x: F.max_unpool2d(*pooled(F, x[0]), 2, padding=1),
+    "unpool2d-padding": lambda F, x: F.max_unpool2d(F.max_pool2d(x[0], 2), bad_indices(F.max_pool2d(x[0], 2), 8), 2,
+                                                    padding=1),
     "unpool2d-k-float": lambda F, x: F.max_unpool2d(*pooled(F, x[0]), 2.0),
     "unpool2d-long": lambda F, x: F.max_unpool2d(pooled(F, x[0])[0].long(), pooled(F, x[0])[1], 2),
     "unpool2d-indices-list": lambda F, x: F.max_unpool2d(pooled(F, x[0])[0], [1], 2),
-    "unpool1d-bad-index": lambda F, x: F.max_unpool1d(*F.max_pool1d(x[0, 0], 2, return_indices=True), 2, 1),
+    "unpool1d-bad-index": lambda F, x: F.max_unpool1d(F.max_pool1d(x[0, 0], 2), bad_indices(F.max_pool1d(x[0, 0], 2)),
+                                                      2, 1),
     "unpool1d-float-indices": lambda F, x: F.max_unpool1d(F.max_pool1d(x[0, 0], 2), x[0, 0, :, :2], 2),
     "unpool1d-4d": lambda F, x: F.max_unpool1d(*F.max_pool2d(x[0], 2, return_indices=True), 2),
     "unpool3d-float-indices": lambda F, x: F.max_unpool3d(F.max_pool3d(x, 2), F.max_pool3d(x, 2), 2),
     "unpool3d-3d": lambda F, x: F.max_unpool3d(*F.max_pool2d(x[0, 0], 2, return_indices=True), 2),
     "unpool3d-stride0": lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2, 0),
     "unpool3d-stride-1": lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2, -1),
-    "unpool3d-bad-index": lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2, 1),
+    "unpool3d-bad-index": lambda F, x: F.max_unpool3d(F.max_pool3d(x, 2), bad_indices(F.max_pool3d(x, 2)), 2, 1),
     "unpool3d-size-2": lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2, output_size=(4, 4)),
     "unpool3d-empty-c": lambda F, x: F.max_unpool3d(*[t[:, :0] for t in F.max_pool3d(x, 2, return_indices=True)],
                                                    2),
