@@ -141,37 +141,55 @@ static span *windows(const geom *g, vol v) {
     return sp;
 }
 
-/* What the sum over window w[0..3) is divided by, in three steps: PyTorch's average pools
- * divide once, its adaptive ones by the depth, the height and then the width. */
-static void divisors(const geom *g, const span *w, int64_t *dv) {
-    if (adaptive(g)) {
-        for (int a = 0; a < 3; a++) dv[a] = w[a].hi - w[a].lo;
-        return;
-    }
-    dv[0] = g->divisor        ? g->divisor
-            : g->include_pad ? w[0].size * w[1].size * w[2].size
-                             : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
-    dv[1] = dv[2] = 1;
+/* A window: a span along each axis (depth, height, width), passed by value so that the
+ * loops keep it in registers. */
+typedef struct box {
+    span a[3];
+} box;
+
+/* What the sum over window b is divided by, in three steps: PyTorch's average pools divide
+ * once, its adaptive ones by the depth, the height and then the width. */
+typedef struct divs {
+    int64_t d[3];
+} divs;
+
+/* The rule of divisors, read once from a geometry: the loops keep it in registers. */
+typedef struct rule {
+    bool adaptive, include_pad;
+    int64_t divisor;
+} rule;
+
+static inline divs divisors(rule u, box b) {
+    const span *w = b.a;
+    if (u.adaptive) return (divs){{w[0].hi - w[0].lo, w[1].hi - w[1].lo, w[2].hi - w[2].lo}};
+    int64_t d = u.divisor        ? u.divisor
+                : u.include_pad ? w[0].size * w[1].size * w[2].size
+                                : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
+    return (divs){{d, 1, 1}};
 }
 
-static bool empty_window(const span *w) { return w[0].lo >= w[0].hi || w[1].lo >= w[1].hi || w[2].lo >= w[2].hi; }
+static rule rule_of(const geom *g) { return (rule){adaptive(g), g->include_pad, g->divisor}; }
 
-/* Walks every output position of a pool over v with its windows sp: per volume p, w[0..3)
- * the window of output o (counted across the volumes). */
-#define FOR_WINDOWS(v, sp, p, o, w)                                                                   \
-    for (int64_t p = 0, o = 0; p < (v).P; p++)                                                        \
-        for (int64_t od_ = 0; od_ < (v).out[0]; od_++)                                                \
-            for (int64_t oh_ = 0; oh_ < (v).out[1]; oh_++)                                            \
-                for (int64_t ow_ = 0; ow_ < (v).out[2]; ow_++, o++)                                   \
-                    for (span w[3] = {(sp)[od_], (sp)[(v).out[0] + oh_], (sp)[(v).out[0] + (v).out[1] + ow_]}, \
-                              *once_ = w; once_; once_ = NULL)
+static inline bool empty_window(box b) {
+    return b.a[0].lo >= b.a[0].hi || b.a[1].lo >= b.a[1].hi || b.a[2].lo >= b.a[2].hi;
+}
 
-/* Walks the positions i (in its volume) of window w */
-#define FOR_IN_WINDOW(v, w, i)                                                                        \
-    for (int64_t d_ = w[0].lo; d_ < w[0].hi; d_ += w[0].step)                                         \
-        for (int64_t h_ = w[1].lo; h_ < w[1].hi; h_ += w[1].step)                                     \
-            for (int64_t w_ = w[2].lo, i = (d_ * (v).in[1] + h_) * (v).in[2] + w_; w_ < w[2].hi;     \
-                 w_ += w[2].step, i += w[2].step)
+/* Walks the output positions of one volume of a pool over v with its windows sp: b the
+ * window of each, in output order. */
+#define FOR_WINDOWS(v, sp, b)                                                                         \
+    for (int64_t od_ = 0; od_ < (v).out[0]; od_++)                                                    \
+        for (int64_t oh_ = 0; oh_ < (v).out[1]; oh_++)                                                \
+            for (int64_t ow_ = 0; ow_ < (v).out[2]; ow_++)                                            \
+                for (int once_ = 1; once_;)                                                           \
+                    for (box b = {{(sp)[od_], (sp)[(v).out[0] + oh_], (sp)[(v).out[0] + (v).out[1] + ow_]}}; \
+                         once_; once_ = 0)
+
+/* Walks the rows of window b: r, the position (in its volume) of the row's column 0. The
+ * caller walks the columns, with unit steps where it can, so the loops vectorize. */
+#define FOR_ROWS(v, b, r)                                                                             \
+    for (int64_t d_ = b.a[0].lo; d_ < b.a[0].hi; d_ += b.a[0].step)                                   \
+        for (int64_t h_ = b.a[1].lo, r = (d_ * (v).in[1] + h_) * (v).in[2]; h_ < b.a[1].hi;           \
+             h_ += b.a[1].step, r += b.a[1].step * (v).in[2])
 
 /* ---- kernels ------------------------------------------------------------------------- */
 
@@ -180,37 +198,51 @@ static bool empty_window(const span *w) { return w[0].lo >= w[0].hi || w[1].lo >
  * anything, the last NaN from the NaNs before it, as PyTorch's. */
 #define MAX_POOL_LOOP(NAME, T, LOWEST)                                                       \
     static void NAME(const T *x, T *y, int64_t *ix, vol v, const span *sp) {                 \
-        int64_t vin = in_size(v);                                                            \
-        FOR_WINDOWS(v, sp, p, o, w) {                                                        \
-            const T *xp = x + p * vin;                                                       \
-            int64_t at = (w[0].lo * v.in[1] + w[1].lo) * v.in[2] + w[2].lo;                  \
-            T best = LOWEST;                                                                 \
-            FOR_IN_WINDOW(v, w, i) {                                                         \
-                if (xp[i] > best || IS_NAN(xp[i])) {                                         \
-                    best = xp[i];                                                            \
-                    at = i;                                                                  \
-                }                                                                            \
+        for (int64_t p = 0; p < v.P; p++, x += in_size(v))                                   \
+            FOR_WINDOWS(v, sp, b) {                                                          \
+                const span c = b.a[2];                                                       \
+                int64_t at = (b.a[0].lo * v.in[1] + b.a[1].lo) * v.in[2] + c.lo;             \
+                T best = LOWEST;                                                             \
+                FOR_ROWS(v, b, r)                                                            \
+                    for (int64_t i = r + c.lo; i < r + c.hi; i += c.step)                    \
+                        if (x[i] > best || IS_NAN(x[i])) {                                   \
+                            best = x[i];                                                     \
+                            at = i;                                                          \
+                        }                                                                    \
+                *y++ = best;                                                                 \
+                *ix++ = at;                                                                  \
             }                                                                                \
-            y[o] = best;                                                                     \
-            ix[o] = at;                                                                      \
-        }                                                                                    \
     }
 MAX_POOL_LOOP(max_pool_f32, float, -INFINITY)
 MAX_POOL_LOOP(max_pool_f64, double, -INFINITY)
 MAX_POOL_LOOP(max_pool_i64, int64_t, INT64_MIN)
 
+/* v / dv.d[0] / dv.d[1] / dv.d[2] in v's type, skipping the divisions by 1 (exact) that average
+ * pools would make: a division costs more than the rest of a small window. */
+#define divided(v, dv)                                                                       \
+    _Generic((v), float: divided_f32, double: divided_f64, default: divided_i64)(v, dv)
+#define DIVIDED(NAME, T)                                                                     \
+    static inline T NAME(T v, divs dv) {                                                     \
+        v /= (T)dv.d[0];                                                                     \
+        if (dv.d[1] != 1) v /= (T)dv.d[1];                                                   \
+        if (dv.d[2] != 1) v /= (T)dv.d[2];                                                   \
+        return v;                                                                            \
+    }
+DIVIDED(divided_f32, float)
+DIVIDED(divided_f64, double)
+DIVIDED(divided_i64, int64_t)
+
 /* y = the sum of each window (accumulated in T, as PyTorch's CPU kernels) divided as
  * divisors says; an empty window gives 0. Integers divide as integers. */
 #define AVG_POOL_LOOP(NAME, T)                                                               \
-    static void NAME(const T *x, T *y, vol v, const span *sp, const geom *g) {               \
-        int64_t vin = in_size(v), dv[3];                                                     \
-        FOR_WINDOWS(v, sp, p, o, w) {                                                        \
-            const T *xp = x + p * vin;                                                       \
-            divisors(g, w, dv);                                                              \
-            T sum = 0;                                                                       \
-            FOR_IN_WINDOW(v, w, i) sum += xp[i];                                             \
-            y[o] = empty_window(w) ? 0 : sum / (T)dv[0] / (T)dv[1] / (T)dv[2];               \
-        }                                                                                    \
+    static void NAME(const T *x, T *y, vol v, const span *sp, rule u) {                      \
+        for (int64_t p = 0; p < v.P; p++, x += in_size(v))                                   \
+            FOR_WINDOWS(v, sp, b) {                                                          \
+                const int64_t c0 = b.a[2].lo, c1 = b.a[2].hi;                                \
+                T sum = 0;                                                                   \
+                FOR_ROWS(v, b, r) for (int64_t i = r + c0; i < r + c1; i++) sum += x[i];     \
+                *y++ = empty_window(b) ? 0 : divided(sum, divisors(u, b));                   \
+            }                                                                                \
     }
 AVG_POOL_LOOP(avg_pool_f32, float)
 AVG_POOL_LOOP(avg_pool_f64, double)
@@ -218,16 +250,16 @@ AVG_POOL_LOOP(avg_pool_i64, int64_t)
 
 /* gx (zeroed) += each g divided as divisors says, over its window: the adjoint of AVG_POOL_LOOP */
 #define AVG_SPREAD_LOOP(NAME, T)                                                             \
-    static void NAME(const T *g, T *gx, vol v, const span *sp, const geom *gm) {             \
-        int64_t vin = in_size(v), dv[3];                                                     \
-        memset(gx, 0, sizeof(T) * (size_t)(v.P * vin));                                      \
-        FOR_WINDOWS(v, sp, p, o, w) {                                                        \
-            if (empty_window(w)) continue;                                                   \
-            T *gp = gx + p * vin;                                                            \
-            divisors(gm, w, dv);                                                             \
-            T share = g[o] / (T)dv[0] / (T)dv[1] / (T)dv[2];                                 \
-            FOR_IN_WINDOW(v, w, i) gp[i] += share;                                           \
-        }                                                                                    \
+    static void NAME(const T *g, T *gx, vol v, const span *sp, rule u) {                     \
+        memset(gx, 0, sizeof(T) * (size_t)(v.P * in_size(v)));                               \
+        for (int64_t p = 0; p < v.P; p++, gx += in_size(v))                                  \
+            FOR_WINDOWS(v, sp, b) {                                                          \
+                T share = *g++;                                                              \
+                if (empty_window(b)) continue;                                               \
+                const int64_t c0 = b.a[2].lo, c1 = b.a[2].hi;                                \
+                share = divided(share, divisors(u, b));                                      \
+                FOR_ROWS(v, b, r) for (int64_t i = r + c0; i < r + c1; i++) gx[i] += share;  \
+            }                                                                                \
     }
 AVG_SPREAD_LOOP(avg_spread_f32, float)
 AVG_SPREAD_LOOP(avg_spread_f64, double)
@@ -344,9 +376,9 @@ static int avg_pool_kernel(const cg_kargs *k) {
     span *sp = windows(&g, v);
     if (!sp) return -1;
     switch (x->dtype) {
-    case CG_FLOAT32: avg_pool_f32(VP(x), VP(y), v, sp, &g); break;
-    case CG_FLOAT64: avg_pool_f64(VP(x), VP(y), v, sp, &g); break;
-    default: avg_pool_i64(VP(x), VP(y), v, sp, &g); break;
+    case CG_FLOAT32: avg_pool_f32(VP(x), VP(y), v, sp, rule_of(&g)); break;
+    case CG_FLOAT64: avg_pool_f64(VP(x), VP(y), v, sp, rule_of(&g)); break;
+    default: avg_pool_i64(VP(x), VP(y), v, sp, rule_of(&g)); break;
     }
     free(sp);
     return 0;
@@ -360,9 +392,9 @@ static int avg_spread_kernel(const cg_kargs *k) {
     span *sp = windows(&gm, v);
     if (!sp) return -1;
     if (gx->dtype == CG_FLOAT64)
-        avg_spread_f64(VP(g), VP(gx), v, sp, &gm);
+        avg_spread_f64(VP(g), VP(gx), v, sp, rule_of(&gm));
     else
-        avg_spread_f32(VP(g), VP(gx), v, sp, &gm);
+        avg_spread_f32(VP(g), VP(gx), v, sp, rule_of(&gm));
     free(sp);
     return 0;
 }
