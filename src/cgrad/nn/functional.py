@@ -1495,10 +1495,11 @@ def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
     return adaptive_max_pool1d(input, output_size, True)
 
 
-# ---- 3-d pools, unpooling and power-average pools ----
+# ---- 3-d pools, unpooling, power-average and fractional max pools ----
 # The 3-d pools pool the last three dims with the same C kernels as the 2-d ones;
 # the unpools write each value back at its index (one C node); the LP pools are
-# PyTorch's composition of avg_pool, sign, relu and pow, so their gradients match.
+# PyTorch's composition of avg_pool, sign, relu and pow, so their gradients match;
+# the fractional max pools place their windows from per-plane random samples.
 
 __all__ += [
     "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
