@@ -1,6 +1,8 @@
 """3-d pools, max unpooling, power-average (LP) and fractional max pools (csrc/ops_pool.c,
 nn.functional) against torch: values, indices, gradients, graph names, ties, NaNs, integer inputs,
 second derivatives, errors and the nn modules, batched and unbatched."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -485,3 +487,34 @@ def test_module_reprs_match_torch(make):
 def test_top_level_max_pool3d_matches_torch():
     check_against_torch(lambda F_, x: (cgrad if F_ is F else torch).max_pool3d(x, 2, 1, 1, 1, True),
                         rand((2, 3, 4, 5)), "float64", True)
+
+
+def test_a_compiled_step_with_3d_pools_and_unpooling_replays_bit_identically():
+    rng = np.random.default_rng(9)
+    w0 = rng.standard_normal((2, 1, 1, 1)) * 0.5
+
+    def make(w):
+        opt = cgrad.optim.SGD([w], lr=0.05)
+
+        def step(x):
+            opt.zero_grad()
+            h = (x * w).tanh()                                                         # (N, 2, 4, 4, 4)
+            y, i = F.max_pool3d(h, 2, return_indices=True)
+            h = F.max_unpool3d(y, i, 2) + F.avg_pool3d(h, 3, 1, 1) + F.adaptive_avg_pool3d(h, (4, 4, 4))
+            h = F.adaptive_max_pool3d(h, 2) + F.lp_pool3d(h, 2, 2)
+            loss = h.pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    params = [cgrad.tensor(w0, dtype=cgrad.float32, requires_grad=True) for _ in range(2)]
+    eager, compiled = make(params[0]), cgrad.compile(make(params[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to eager
+        for k in range(5):
+            x = cgrad.tensor(rng.standard_normal((2, 1, 4, 4, 4)), dtype=cgrad.float32)
+            le, lc = eager(x), compiled(x)
+            assert le.detach().numpy().tobytes() == lc.numpy().tobytes(), f"step {k}: loss differs"
+            assert params[0].detach().numpy().tobytes() == params[1].detach().numpy().tobytes(), f"step {k}"
+    assert compiled._cgrad_step.replays == 2
