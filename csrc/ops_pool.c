@@ -175,21 +175,28 @@ static inline bool empty_window(box b) {
 }
 
 /* Walks the output positions of one volume of a pool over v with its windows sp: b the
- * window of each, in output order. */
-#define FOR_WINDOWS(v, sp, b)                                                                         \
-    for (int64_t od_ = 0; od_ < (v).out[0]; od_++)                                                    \
+ * window of each, in output order. flat (a constant): a 2-d pool, whose depth is one
+ * plane read by windows of depth 1; the loops then keep no depth in registers. */
+#define FOR_WINDOWS(v, sp, b, flat)                                                                   \
+    for (int64_t od_ = 0; od_ < ((flat) ? 1 : (v).out[0]); od_++)                                     \
         for (int64_t oh_ = 0; oh_ < (v).out[1]; oh_++)                                                \
             for (int64_t ow_ = 0; ow_ < (v).out[2]; ow_++)                                            \
                 for (int once_ = 1; once_;)                                                           \
-                    for (box b = {{(sp)[od_], (sp)[(v).out[0] + oh_], (sp)[(v).out[0] + (v).out[1] + ow_]}}; \
+                    for (box b = {{(flat) ? (span){0, 1, 1, 1} : (sp)[od_], (sp)[(v).out[0] + oh_],      \
+                                   (sp)[(v).out[0] + (v).out[1] + ow_]}};                                 \
                          once_; once_ = 0)
 
 /* Walks the rows of window b: r, the position (in its volume) of the row's column 0. The
  * caller walks the columns, with unit steps where it can, so the loops vectorize. */
-#define FOR_ROWS(v, b, r)                                                                             \
-    for (int64_t d_ = b.a[0].lo; d_ < b.a[0].hi; d_ += b.a[0].step)                                   \
+#define FOR_ROWS(v, b, r, flat)                                                                       \
+    for (int64_t d_ = (flat) ? 0 : b.a[0].lo; d_ < ((flat) ? 1 : b.a[0].hi); d_ += (flat) ? 1 : b.a[0].step) \
         for (int64_t h_ = b.a[1].lo, r = (d_ * (v).in[1] + h_) * (v).in[2]; h_ < b.a[1].hi;           \
              h_ += b.a[1].step, r += b.a[1].step * (v).in[2])
+
+/* fn(args..., flat) with flat a constant, true for 2-d pools: the kernels are inlined into
+ * each call, so each gets a loop of its own for 2-d pools. */
+#define BY_DIMS(nsp, fn, ...) ((nsp) == 2 ? fn(__VA_ARGS__, true) : fn(__VA_ARGS__, false))
+#define KERNEL static inline __attribute__((always_inline))
 
 /* ---- kernels ------------------------------------------------------------------------- */
 
@@ -197,13 +204,13 @@ static inline bool empty_window(box b) {
  * every value, so a window of -inf keeps its first position; a NaN takes over from
  * anything, the last NaN from the NaNs before it, as PyTorch's. */
 #define MAX_POOL_LOOP(NAME, T, LOWEST)                                                       \
-    static void NAME(const T *x, T *y, int64_t *ix, vol v, const span *sp) {                 \
+    KERNEL void NAME(const T *x, T *y, int64_t *ix, vol v, const span *sp, bool flat) {      \
         for (int64_t p = 0; p < v.P; p++, x += in_size(v))                                   \
-            FOR_WINDOWS(v, sp, b) {                                                          \
+            FOR_WINDOWS(v, sp, b, flat) {                                                    \
                 const span c = b.a[2];                                                       \
                 int64_t at = (b.a[0].lo * v.in[1] + b.a[1].lo) * v.in[2] + c.lo;             \
                 T best = LOWEST;                                                             \
-                FOR_ROWS(v, b, r)                                                            \
+                FOR_ROWS(v, b, r, flat)                                                      \
                     for (int64_t i = r + c.lo; i < r + c.hi; i += c.step)                    \
                         if (x[i] > best || IS_NAN(x[i])) {                                   \
                             best = x[i];                                                     \
@@ -235,12 +242,12 @@ DIVIDED(divided_i64, int64_t)
 /* y = the sum of each window (accumulated in T, as PyTorch's CPU kernels) divided as
  * divisors says; an empty window gives 0. Integers divide as integers. */
 #define AVG_POOL_LOOP(NAME, T)                                                               \
-    static void NAME(const T *x, T *y, vol v, const span *sp, rule u) {                      \
+    KERNEL void NAME(const T *x, T *y, vol v, const span *sp, rule u, bool flat) {           \
         for (int64_t p = 0; p < v.P; p++, x += in_size(v))                                   \
-            FOR_WINDOWS(v, sp, b) {                                                          \
+            FOR_WINDOWS(v, sp, b, flat) {                                                    \
                 const int64_t c0 = b.a[2].lo, c1 = b.a[2].hi;                                \
                 T sum = 0;                                                                   \
-                FOR_ROWS(v, b, r) for (int64_t i = r + c0; i < r + c1; i++) sum += x[i];     \
+                FOR_ROWS(v, b, r, flat) for (int64_t i = r + c0; i < r + c1; i++) sum += x[i]; \
                 *y++ = empty_window(b) ? 0 : divided(sum, divisors(u, b));                   \
             }                                                                                \
     }
@@ -250,15 +257,15 @@ AVG_POOL_LOOP(avg_pool_i64, int64_t)
 
 /* gx (zeroed) += each g divided as divisors says, over its window: the adjoint of AVG_POOL_LOOP */
 #define AVG_SPREAD_LOOP(NAME, T)                                                             \
-    static void NAME(const T *g, T *gx, vol v, const span *sp, rule u) {                     \
+    KERNEL void NAME(const T *g, T *gx, vol v, const span *sp, rule u, bool flat) {          \
         memset(gx, 0, sizeof(T) * (size_t)(v.P * in_size(v)));                               \
         for (int64_t p = 0; p < v.P; p++, gx += in_size(v))                                  \
-            FOR_WINDOWS(v, sp, b) {                                                          \
+            FOR_WINDOWS(v, sp, b, flat) {                                                    \
                 T share = *g++;                                                              \
                 if (empty_window(b)) continue;                                               \
                 const int64_t c0 = b.a[2].lo, c1 = b.a[2].hi;                                \
                 share = divided(share, divisors(u, b));                                      \
-                FOR_ROWS(v, b, r) for (int64_t i = r + c0; i < r + c1; i++) gx[i] += share;  \
+                FOR_ROWS(v, b, r, flat) for (int64_t i = r + c0; i < r + c1; i++) gx[i] += share; \
             }                                                                                \
     }
 AVG_SPREAD_LOOP(avg_spread_f32, float)
@@ -343,9 +350,11 @@ static int fractional_kernel(const cg_kargs *k) {
         }
         int64_t *ix = (int64_t *)VP(k->t[1]) + p * out_size(v);
         if (f64)
-            max_pool_f64((const double *)VP(x) + p * in_size(v), (double *)VP(y) + p * out_size(v), ix, one, sp);
+            BY_DIMS(g.nsp, max_pool_f64, (const double *)VP(x) + p * in_size(v), (double *)VP(y) + p * out_size(v),
+                    ix, one, sp);
         else
-            max_pool_f32((const float *)VP(x) + p * in_size(v), (float *)VP(y) + p * out_size(v), ix, one, sp);
+            BY_DIMS(g.nsp, max_pool_f32, (const float *)VP(x) + p * in_size(v), (float *)VP(y) + p * out_size(v),
+                    ix, one, sp);
     }
     free(sp);
     return 0;
@@ -360,9 +369,9 @@ static int max_pool_kernel(const cg_kargs *k) {
     if (!sp) return -1;
     int64_t *ix = VP(k->t[1]);
     switch (x->dtype) {
-    case CG_FLOAT32: max_pool_f32(VP(x), VP(y), ix, v, sp); break;
-    case CG_FLOAT64: max_pool_f64(VP(x), VP(y), ix, v, sp); break;
-    default: max_pool_i64(VP(x), VP(y), ix, v, sp); break;
+    case CG_FLOAT32: BY_DIMS(g.nsp, max_pool_f32, VP(x), VP(y), ix, v, sp); break;
+    case CG_FLOAT64: BY_DIMS(g.nsp, max_pool_f64, VP(x), VP(y), ix, v, sp); break;
+    default: BY_DIMS(g.nsp, max_pool_i64, VP(x), VP(y), ix, v, sp); break;
     }
     free(sp);
     return 0;
@@ -376,9 +385,9 @@ static int avg_pool_kernel(const cg_kargs *k) {
     span *sp = windows(&g, v);
     if (!sp) return -1;
     switch (x->dtype) {
-    case CG_FLOAT32: avg_pool_f32(VP(x), VP(y), v, sp, rule_of(&g)); break;
-    case CG_FLOAT64: avg_pool_f64(VP(x), VP(y), v, sp, rule_of(&g)); break;
-    default: avg_pool_i64(VP(x), VP(y), v, sp, rule_of(&g)); break;
+    case CG_FLOAT32: BY_DIMS(g.nsp, avg_pool_f32, VP(x), VP(y), v, sp, rule_of(&g)); break;
+    case CG_FLOAT64: BY_DIMS(g.nsp, avg_pool_f64, VP(x), VP(y), v, sp, rule_of(&g)); break;
+    default: BY_DIMS(g.nsp, avg_pool_i64, VP(x), VP(y), v, sp, rule_of(&g)); break;
     }
     free(sp);
     return 0;
@@ -392,9 +401,9 @@ static int avg_spread_kernel(const cg_kargs *k) {
     span *sp = windows(&gm, v);
     if (!sp) return -1;
     if (gx->dtype == CG_FLOAT64)
-        avg_spread_f64(VP(g), VP(gx), v, sp, rule_of(&gm));
+        BY_DIMS(gm.nsp, avg_spread_f64, VP(g), VP(gx), v, sp, rule_of(&gm));
     else
-        avg_spread_f32(VP(g), VP(gx), v, sp, rule_of(&gm));
+        BY_DIMS(gm.nsp, avg_spread_f32, VP(g), VP(gx), v, sp, rule_of(&gm));
     free(sp);
     return 0;
 }
