@@ -726,6 +726,34 @@ cg_tensor *cg_avg_pool1d(cg_tensor *x, int64_t kernel, int64_t stride, int64_t p
                          int count_include_pad);
 cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size);
 cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices);
+/* The 3-d forms over the last three dims of (C, D, H, W) or (N, C, D, H, W),
+ * arguments as (depth, height, width) triples: MaxPool3DWithIndicesBackward0,
+ * AvgPool3DBackward0, AdaptiveAvgPool3DBackward0 (MeanBackward1 for a 1 x 1 x 1
+ * output), AdaptiveMaxPool3DBackward0; indices are positions in the flattened
+ * D x H x W volume. max_pool3d and avg_pool3d take int64 too. */
+cg_tensor *cg_max_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         const int64_t *dilation, int ceil_mode, cg_tensor **indices);
+cg_tensor *cg_avg_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                         int ceil_mode, int count_include_pad, const int64_t *divisor_override);
+cg_tensor *cg_adaptive_avg_pool3d(cg_tensor *x, const int64_t *output_size);
+cg_tensor *cg_adaptive_max_pool3d(cg_tensor *x, const int64_t *output_size, cg_tensor **indices);
+/* PyTorch's max_unpool2d / max_unpool3d: zeros of x's shape with its last 2 (3)
+ * dims output_size, each x written at the position in its plane (volume) that
+ * the int64 indices (x's shape) hold. One node, MaxUnpool2DBackward0 /
+ * MaxUnpool3DBackward0; indices get no gradient. stride and padding (3 each)
+ * are checked as PyTorch checks them. */
+cg_tensor *cg_max_unpool2d(cg_tensor *x, cg_tensor *indices, const int64_t *output_size);
+cg_tensor *cg_max_unpool3d(cg_tensor *x, cg_tensor *indices, const int64_t *output_size, const int64_t *stride,
+                           const int64_t *padding);
+/* PyTorch's fractional_max_pool2d / 3d: max pools of windows of size kernel
+ * into output_size, each plane's windows placed by its row of samples
+ * ((N, C, 2 or 3), x's dtype, values in [0, 1)), as PyTorch places them. One
+ * node, FractionalMaxPool2DBackward0 / FractionalMaxPool3DBackward0; *indices
+ * as the max pools' (indices may be NULL). */
+cg_tensor *cg_fractional_max_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *output_size,
+                                    cg_tensor *samples, cg_tensor **indices);
+cg_tensor *cg_fractional_max_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *output_size,
+                                    cg_tensor *samples, cg_tensor **indices);
 
 /* ---- convolutions (ops_conv.c) ----------------------------------------------- */
 /* conv1d / conv2d / conv3d with PyTorch's semantics and checks: x (N, C, *) or unbatched

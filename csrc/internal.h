@@ -563,7 +563,7 @@ static inline uint32_t cg_least_bits(const uint32_t *x, int64_t n, uint32_t add,
  * to the same bits (kernels.c). */
 #define CG_TANH_BWD(g, y) ((g) * (1 - (y) * (y)))
 #define CG_SIGMOID_BWD(g, y) ((g) * (1 - (y)) * (y))
-#define CG_RELU_BWD(g, y) ((y) > 0 ? (g) : 0)
+#define CG_RELU_BWD(g, y) ((y) <= 0 ? 0 : (g)) /* PyTorch's threshold_backward: a NaN passes g */
 typedef enum cg_binop {
     CG_BIN_ADD,
     CG_BIN_SUB,

@@ -782,7 +782,7 @@ static cg_tensor *sigmoid_backward(cg_tensor *g, cg_tensor *y) {
     return record(&sigmoid_bwd_op, cg_binary_raw(CG_BIN_SIGMOID_BWD, g, y, d), g, y, SAVE_A | SAVE_B);
 }
 
-/* relu_backward(g, y) = y > 0 ? g : 0; d/dg = y > 0, d/dy = 0 almost everywhere */
+/* relu_backward(g, y) = y <= 0 ? 0 : g; d/dg = !(y <= 0), d/dy = 0 almost everywhere */
 static int relu_bwd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (!cg_wants(n, 0)) return 0;
     return (gin[0] = with_saved(relu_backward, gout[0], n, 1)) ? 0 : -1;

@@ -380,6 +380,24 @@ OPS = [
     Op("avg_pool1d", lambda m, a: m.nn.functional.avg_pool1d(a, 2, 1, 1), [(2, 5)], needs="nn.functional.avg_pool1d"),
     Op("adaptive_avg_pool2d", lambda m, a: m.nn.functional.adaptive_avg_pool2d(a, (2, 3)), [(2, 3, 5)],
        needs="nn.functional.adaptive_avg_pool2d"),
+    Op("max_pool3d", lambda m, a: m.nn.functional.max_pool3d(a, 2, 1, 1, ceil_mode=True), [(1, 2, 3, 4, 3)],
+       needs="nn.functional.max_pool3d"),
+    Op("adaptive_max_pool3d", lambda m, a: m.nn.functional.adaptive_max_pool3d(a, (2, 3, 2)), [(2, 3, 5, 3)],
+       needs="nn.functional.adaptive_max_pool3d"),
+    Op("avg_pool3d", lambda m, a: m.nn.functional.avg_pool3d(a, 2, 1, 1, True, False), [(1, 2, 3, 4, 3)],
+       needs="nn.functional.avg_pool3d"),
+    Op("adaptive_avg_pool3d", lambda m, a: m.nn.functional.adaptive_avg_pool3d(a, (2, 3, 2)), [(2, 3, 5, 3)],
+       needs="nn.functional.adaptive_avg_pool3d"),
+    Op("max_unpool2d", lambda m, a: m.nn.functional.max_unpool2d(
+        *m.nn.functional.max_pool2d(a, 2, return_indices=True), 2), [(2, 4, 4)], needs="nn.functional.max_unpool2d"),
+    Op("max_unpool3d", lambda m, a: m.nn.functional.max_unpool3d(
+        *m.nn.functional.max_pool3d(a, 2, return_indices=True), 2), [(1, 2, 4, 2)], needs="nn.functional.max_unpool3d"),
+    Op("fractional_max_pool2d", lambda m, a: m.nn.functional.fractional_max_pool2d(
+        a, 2, 2, _random_samples=m.full((1, 2, 2), 0.4, dtype=a.dtype)), [(2, 4, 5)],
+       needs="nn.functional.fractional_max_pool2d"),
+    Op("fractional_max_pool3d", lambda m, a: m.nn.functional.fractional_max_pool3d(
+        a, 2, 2, _random_samples=m.full((1, 2, 3), 0.7, dtype=a.dtype)), [(2, 4, 4, 5)],
+       needs="nn.functional.fractional_max_pool3d"),
     # ---- scaled products, vdot, kron, dist: one node each, as torch (ops_linalg.c, ops_reduce.c)
     Op("addmv", lambda m, i, a, v: m.addmv(i, a, v), [(3,), (3, 4), (4,)]),
     Op("addmv broadcast", lambda m, i, a, v: m.addmv(i, a, v, beta=0.5, alpha=-2), [(1,), (3, 2), (2,)]),

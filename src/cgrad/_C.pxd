@@ -435,6 +435,19 @@ cdef extern from "cgrad.h" nogil:
                              int count_include_pad)
     cg_tensor *cg_adaptive_avg_pool1d(cg_tensor *x, int64_t output_size)
     cg_tensor *cg_adaptive_max_pool1d(cg_tensor *x, int64_t output_size, cg_tensor **indices)
+    cg_tensor *cg_max_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                             const int64_t *dilation, int ceil_mode, cg_tensor **indices)
+    cg_tensor *cg_avg_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                             int ceil_mode, int count_include_pad, const int64_t *divisor_override)
+    cg_tensor *cg_adaptive_avg_pool3d(cg_tensor *x, const int64_t *output_size)
+    cg_tensor *cg_adaptive_max_pool3d(cg_tensor *x, const int64_t *output_size, cg_tensor **indices)
+    cg_tensor *cg_max_unpool2d(cg_tensor *x, cg_tensor *indices, const int64_t *output_size)
+    cg_tensor *cg_max_unpool3d(cg_tensor *x, cg_tensor *indices, const int64_t *output_size, const int64_t *stride,
+                               const int64_t *padding)
+    cg_tensor *cg_fractional_max_pool2d(cg_tensor *x, const int64_t *kernel, const int64_t *output_size,
+                                        cg_tensor *samples, cg_tensor **indices)
+    cg_tensor *cg_fractional_max_pool3d(cg_tensor *x, const int64_t *kernel, const int64_t *output_size,
+                                        cg_tensor *samples, cg_tensor **indices)
 
     # ---- convolutions (ops_conv.c)
     cg_tensor *cg_convolution(cg_tensor *x, cg_tensor *w, cg_tensor *b, const int64_t *stride,

@@ -46,7 +46,7 @@ from cgrad.random import get_rng_state, initial_seed, seed, set_rng_state  # noq
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
 # PyTorch's top-level pooling functions (torch.adaptive_max_pool1d returns the indices too)
 from cgrad.nn.functional import (  # noqa: E402
-    adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d,
+    adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool3d,
 )
 from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
 from cgrad.nn.functional import conv1d, conv2d, conv3d  # noqa: E402

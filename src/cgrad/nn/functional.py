@@ -1426,8 +1426,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                                                 "of two ints")
     p = _pool_pair(padding, "avg_pool2d", "padding", 4,
                    "avg_pool2d: padding must either be a single int, or a tuple of two ints")
-    if divisor_override is not None:
-        divisor_override = _pool_single(divisor_override, "avg_pool2d", "divisor_override", 7)
+    divisor_override = _pool_divisor(divisor_override, "avg_pool2d")
     return _C._avg_pool2d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
 
 
@@ -1439,12 +1438,21 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return _C._avg_pool1d(input, k, s, p, bool(ceil_mode), bool(count_include_pad))
 
 
-def _adaptive_size(output_size, input, fname, message):
-    """output_size as (height, width): an int serves both, None takes the input's size (as
-    PyTorch's _list_with_default); other lengths raise message."""
+def _pool_divisor(value, fname):
+    """divisor_override as an int (None: none), with PyTorch's TypeError otherwise."""
+    if value is None:
+        return None
+    try:
+        return _operator.index(value)
+    except TypeError:
+        raise TypeError(f"{fname}(): argument 'divisor_override' must be int, not {type(value).__name__}") from None
+
+
+def _adaptive_size(output_size, input, fname, message, n=2):
+    """output_size as n sizes (height, width; depth first for 3): an int serves all, None takes
+    the input's size (as PyTorch's _list_with_default); other lengths raise message."""
     if not isinstance(output_size, (tuple, list)):
-        n = _pool_single(output_size, fname, "output_size", 2)
-        return n, n
+        return (_pool_single(output_size, fname, "output_size", 2),) * n
     sizes = list(output_size)
     if any(v is None for v in sizes):
         shape = tuple(_tensor_arg(input, "input").shape)
@@ -1452,7 +1460,7 @@ def _adaptive_size(output_size, input, fname, message):
             raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
         sizes = [d if v is None else v for v, d in zip(sizes, shape[-len(sizes):])]
     sizes = _pool_ints(sizes, fname, "output_size", 2)
-    if len(sizes) != 2:
+    if len(sizes) != n:
         raise RuntimeError(message)
     return sizes
 
@@ -1485,6 +1493,247 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
     return adaptive_max_pool1d(input, output_size, True)
+
+
+# ---- 3-d pools, unpooling, power-average and fractional max pools ----
+# The 3-d pools pool the last three dims with the same C kernels as the 2-d ones;
+# the unpools write each value back at its index (one C node); the LP pools are
+# PyTorch's composition of avg_pool, sign, relu and pow, so their gradients match;
+# the fractional max pools place their windows from per-plane random samples.
+
+__all__ += [
+    "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d",
+    "lp_pool3d", "fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices",
+]
+
+
+def _pool_triple(value, fname, arg, pos, message):
+    """A 3-d pool's argument as (depth, height, width): one int serves all; other lengths raise message."""
+    v = _pool_ints(value, fname, arg, pos)
+    if len(v) not in (1, 3):
+        raise RuntimeError(message)
+    return v * 3 if len(v) == 1 else v
+
+
+def _max_pool3d_args(kernel_size, stride, padding, dilation):
+    k = _pool_triple(kernel_size, "max_pool3d", "kernel_size", 2,
+                     "max_pool3d: kernel_size must either be a single int, or a tuple of three ints")
+    s = k if _no_stride(stride) else _pool_triple(stride, "max_pool3d", "stride", 3,
+                                                  "max_pool3d: stride must either be omitted, a single int, or a "
+                                                  "tuple of three ints")
+    p = _pool_triple(padding, "max_pool3d", "padding", 4,
+                     "max_pool3d: padding must either be a single int, or a tuple of three ints")
+    d = _pool_triple(dilation, "max_pool3d", "dilation", 5,
+                     "max_pool3d: dilation must be either a single int, or a tuple of three ints")
+    return k, s, p, d
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """The maximum over each window of the last three dims (MaxPool3DWithIndicesBackward0); with
+    return_indices, also each maximum's position in its flattened volume."""
+    k, s, p, d = _max_pool3d_args(kernel_size, stride, padding, dilation)
+    return _C._max_pool3d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    k, s, p, d = _max_pool3d_args(kernel_size, stride, padding, dilation)
+    return _C._max_pool3d(input, k, s, p, d, bool(ceil_mode), True)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean over each window of the last three dims (AvgPool3DBackward0)."""
+    k = _pool_triple(kernel_size, "avg_pool3d", "kernel_size", 2,
+                     "avg_pool3d: kernel_size must be a single int, or a tuple of three ints")
+    s = k if _no_stride(stride) else _pool_triple(stride, "avg_pool3d", "stride", 3,
+                                                  "avg_pool3d: stride must be omitted, a single int, or a tuple of "
+                                                  "three ints")
+    p = _pool_triple(padding, "avg_pool3d", "padding", 4,
+                     "avg_pool3d: padding must be a single int, or a tuple of three ints")
+    divisor_override = _pool_divisor(divisor_override, "avg_pool3d")
+    return _C._avg_pool3d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """The mean over PyTorch's adaptive windows (AdaptiveAvgPool3DBackward0; a mean for a 1 x 1 x 1 output)."""
+    size = _adaptive_size(output_size, input, "adaptive_avg_pool3d", "adaptive_avg_pool3d: output_size must be 3", 3)
+    return _C._adaptive_avg_pool3d(input, size)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """The maximum over PyTorch's adaptive windows (AdaptiveMaxPool3DBackward0)."""
+    size = _adaptive_size(output_size, input, "adaptive_max_pool3d",
+                          "adaptive_max_pool3d(): internal error: output_size.size() must be 3", 3)
+    return _C._adaptive_max_pool3d(input, size, bool(return_indices))
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _ntuple(value, n):
+    """PyTorch's _single/_pair/_triple: a sequence as a tuple, anything else repeated n times."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _unpool_output_size(input, kernel_size, stride, padding, output_size):
+    """PyTorch's: the size that inverts the pool, or output_size checked to be within a stride of it."""
+    input_size = input.size()
+    n = len(kernel_size)
+    default_size = [(input_size[-n + d] - 1) * stride[d] + kernel_size[d] - 2 * padding[d] for d in range(n)]
+    if output_size is None:
+        ret = default_size
+    else:
+        if len(output_size) == n + 2:
+            output_size = output_size[2:]
+        if len(output_size) != n:
+            raise ValueError(f"output_size should be a sequence containing {n} or {n + 2} elements, but it has a "
+                             f"length of '{len(output_size)}'")
+        for d in range(n):
+            min_size, max_size = default_size[d] - stride[d], default_size[d] + stride[d]
+            if not (min_size < output_size[d] < max_size):
+                raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between {min_size} and '
+                                 f'{max_size})')
+        ret = output_size
+    for d in range(n):
+        if ret[d] < 0:
+            raise ValueError("max_unpooling: output_size must contain non-negative spatial dimensions, but got "
+                             f"output_size[{d}]={ret[d]}")
+    return ret
+
+
+def _unpool_ints(values, fname, arg, pos):
+    """values as a tuple of ints, with the message of PyTorch's argument parser otherwise."""
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(_operator.index(v))
+        except TypeError:
+            raise TypeError(f"{fname}(): argument '{arg}' (position {pos}) must be tuple of ints, but found element "
+                            f"of type {type(v).__name__} at pos {i}") from None
+    return tuple(out)
+
+
+def _unpool_args(input, kernel_size, stride, padding, output_size, n):
+    kernel_size = _ntuple(kernel_size, n)
+    stride = kernel_size if stride is None else _ntuple(stride, n)
+    padding = _ntuple(padding, n)
+    return stride, padding, _unpool_output_size(input, kernel_size, stride, padding, output_size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool1d's choice: zeros with each value at its index (max_unpool2d over x.unsqueeze(-1))."""
+    _, _, size = _unpool_args(input, kernel_size, stride, padding, output_size, 1)
+    size = _unpool_ints(list(size) + [1], "max_unpool2d", "output_size", 3)
+    return _C._max_unpool2d(input.unsqueeze(-1), indices.unsqueeze(-1), size).squeeze(-1)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Zeros with each value of input at its index in the plane (MaxUnpool2DBackward0)."""
+    _, _, size = _unpool_args(input, kernel_size, stride, padding, output_size, 2)
+    size = _unpool_ints(size, "max_unpool2d", "output_size", 3)
+    if len(size) != 2:
+        raise RuntimeError("There should be exactly two elements (height, width) in output_size, but got "
+                           f"{len(size)} elements.")
+    return _C._max_unpool2d(input, indices, size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Zeros with each value of input at its index in the volume (MaxUnpool3DBackward0)."""
+    stride, padding, size = _unpool_args(input, kernel_size, stride, padding, output_size, 3)
+    size = _unpool_ints(size, "max_unpool3d", "output_size", 3)
+    stride = _unpool_ints(stride, "max_unpool3d", "stride", 4)
+    padding = _unpool_ints(padding, "max_unpool3d", "padding", 5)
+    for name, v in (("output_size", size), ("stride", stride), ("padding", padding)):
+        if len(v) != 3:
+            raise RuntimeError(f"There should be exactly three elements (depth, height, width) in {name}, but got"
+                               f"{'' if name == 'output_size' else ':'} {len(v)} elements.")
+    return _C._max_unpool3d(input, indices, size, stride, padding)
+
+
+def _lp_pool(avg_pool, max_pool, input, norm_type, kernel_size, stride, ceil_mode, window):
+    """PyTorch's power-average pool: (sum over the window of x^p)^(1/p), as an average times the window size."""
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return (_C.sign(out) * relu(out.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(avg_pool1d, max_pool1d, input, norm_type, kernel_size, stride, ceil_mode, kernel_size)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    kw, kh = _ntuple(kernel_size, 2)
+    return _lp_pool(avg_pool2d, max_pool2d, input, norm_type, kernel_size, stride, ceil_mode, kw * kh)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    kd, kw, kh = _ntuple(kernel_size, 3)
+    return _lp_pool(avg_pool3d, max_pool3d, input, norm_type, kernel_size, stride, ceil_mode, kd * kw * kh)
+
+def _fractional_sizes(value, n, fname, arg, pos):
+    """kernel_size or output_size of a fractional pool as ints: one int serves all."""
+    v = _pool_ints(value, fname, arg, pos)
+    return v if isinstance(value, (tuple, list)) else v * n
+
+
+def _fractional_max_pool(n, input, kernel_size, output_size, output_ratio, return_indices, _random_samples):
+    """PyTorch's fractional max pool of n dims: output_size or input size times output_ratio windows of
+    kernel_size, placed by _random_samples ((N, C, n) in [0, 1); drawn from cgrad's generator when None)."""
+    fname = f"fractional_max_pool{n}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fname} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        if n == 2 and len(output_ratio) > 2:
+            raise ValueError(f"{fname} requires output_ratio to either be a single Int or tuple of Ints.")
+        ratio = _ntuple(output_ratio, n)
+        output_size = [int(input.size(d - n) * ratio[d]) for d in range(n)]
+    if _random_samples is None:
+        n_batch = 1 if input.dim() == n + 1 else input.size(0)
+        _random_samples = _C.rand(n_batch, input.size(-n - 1), n, dtype=input.dtype)
+    sizes = (_fractional_sizes(kernel_size, n, fname, "kernel_size", 2),
+             _fractional_sizes(output_size, n, fname, "output_size", 3))
+    if isinstance(_random_samples, Tensor) and _random_samples.requires_grad and _C._is_grad_enabled():
+        raise RuntimeError(f"The function '{fname}' is not differentiable with respect to argument "
+                           "'random_samples'. This input cannot have requires_grad True.")
+    for arg, v in zip(("kernel_size", "output_size"), sizes):
+        if len(v) != n:
+            raise RuntimeError(f"{fname}: {arg} must either be a single Int or tuple of {'three ' if n == 3 else ''}"
+                               "Ints")
+    return _C._fractional_max_pool(input, *sizes, _random_samples, bool(return_indices))
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """Max pooling over windows placed pseudo-randomly (FractionalMaxPool2DBackward0)."""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                                       _random_samples=None):
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """Max pooling over windows placed pseudo-randomly (FractionalMaxPool3DBackward0)."""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, return_indices, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                                       _random_samples=None):
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio, True, _random_samples)
+
 
 # ---- attention ----
 # scaled_dot_product_attention follows PyTorch's math backend op for op, and
