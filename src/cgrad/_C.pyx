@@ -1967,6 +1967,7 @@ include "_tensor_shape.pxi"
 include "_tensor_index.pxi"
 include "_tensor_nn.pxi"
 include "_tensor_linalg.pxi"
+include "_linalg_lapack.pxi"
 include "_compile.pxi"
 include "_pool.pxi"
 

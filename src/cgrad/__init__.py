@@ -38,6 +38,7 @@ from cgrad._stats import (  # noqa: E402
 )
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim, utils  # noqa: E402
+from cgrad._linalg_legacy import *  # noqa: E402,F401,F403
 from cgrad import distributions  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
 # PyTorch's top-level pooling functions (torch.adaptive_max_pool1d returns the indices too)
