@@ -725,8 +725,8 @@ static int qr_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
      * and X's formula with gQ + Y gV^T (Q in slot 0, R in 1; i[0] = mode: 0 reduced, 1 complete, 2 r) */
     if (n->i[0] == 2)
         return cg_error_set(CG_ERR_RUNTIME, "The derivative of linalg.qr depends on Q, which is not computed when "
-                            "mode='r'. Please use linalg.qr(A, mode='reduced') if you are going to differentiate through "
-                            "linalg.qr."), -1;
+                            "mode='r'. Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                            "through linalg.qr."), -1;
     pool P = {0};
     cg_tensor *q = K(cg_unpack(n, 0)), *r = K(cg_unpack(n, 1)), *ga = NULL;
     int64_t m = P.bad ? 0 : rows(q), nn = P.bad ? 0 : cols(r);

@@ -402,6 +402,10 @@ def test_products_and_builders():
         cgrad.linalg.cross(cgrad.ones(2), cgrad.ones(2))
     with pytest.raises(RuntimeError, match=r"multi_dot\(\): expected at least 2 tensors but got 1"):
         cgrad.linalg.multi_dot([cgrad.ones(2, 2)])
+    with pytest.raises(NotImplementedError, match="\"orgqr_cpu\" not implemented for 'Long'"):
+        cgrad.linalg.householder_product(cgrad.ones(3, 2, dtype=cgrad.int64), cgrad.ones(2, dtype=cgrad.int64))
+    with pytest.raises(RuntimeError, match="householder_product: tau dtype Double does not match input dtype Float"):
+        cgrad.linalg.householder_product(cgrad.ones(3, 2), cgrad.ones(2, dtype=cgrad.float64))
 
 
 def test_lstsq():

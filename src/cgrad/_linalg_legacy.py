@@ -24,6 +24,8 @@ def cholesky_solve(input, input2, upper=False):
     _tensor(input2, "cholesky_solve", "input2", 2)
     if input.dim() < 2 or input2.dim() < 2:
         raise RuntimeError(f"b should have at least 2 dimensions, but has {input.dim()} dimensions instead")
+    if not input2.is_floating_point():
+        raise linalg._not_floating(input2, "cholesky_solve_cpu")
     lower = input2.mT if upper else input2
     y = linalg.solve_triangular(lower, input, upper=False)
     return linalg.solve_triangular(lower.mT, y, upper=True)

@@ -352,6 +352,8 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     """The number of singular values (|eigenvalues| when hermitian) of each
     matrix above max(atol, rtol times the largest), as int64."""
     _check_matrix(_tensor(A, "linalg_matrix_rank", "input", 1), "linalg.matrix_rank", square=hermitian)
+    if not A.is_floating_point():
+        raise RuntimeError("This function doesn't handle types other than float and double")
     s = eigvalsh(A).abs() if hermitian else svdvals(A)
     rtol = _default_rtol(A, atol, rtol)
     tol = (s.amax(-1, keepdim=True) if s.shape[-1] else s.sum(-1, keepdim=True)) * rtol
@@ -462,6 +464,12 @@ def householder_product(A, tau):
     i-th column of A below the diagonal, 1 on it (LAPACK's orgqr)."""
     _check_matrix(_tensor(A, "linalg_householder_product", "input", 1), "torch.linalg.householder_product",
                   square=False)
+    _tensor(tau, "linalg_householder_product", "tau", 2)
+    if not A.is_floating_point():
+        raise _not_floating(A, "orgqr_cpu")
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"torch.linalg.householder_product: tau dtype {_TYPE_NAMES[tau.dtype]} does not match "
+                           f"input dtype {_TYPE_NAMES[A.dtype]}")
     m, n, k = A.shape[-2], A.shape[-1], tau.shape[-1]
     if n > m:
         raise RuntimeError("torch.linalg.householder_product: input.shape[-2] must be greater than or equal to "
@@ -486,6 +494,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty."""
     _check_matrix(_tensor(A, "linalg_lstsq", "self", 1), "torch.linalg.lstsq", square=False, name="A")
     _tensor(B, "linalg_lstsq", "b", 2)
+    if not A.is_floating_point():
+        raise RuntimeError("This function doesn't handle types other than float and double")
     if driver not in (None, "gelsy"):
         raise NotImplementedError(f"cgrad.linalg.lstsq: driver '{driver}' is not implemented (gelsy is)")
     vector = B.dim() == A.dim() - 1
