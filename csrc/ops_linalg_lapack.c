@@ -756,7 +756,7 @@ static int qr_raw(cg_tensor *c, cg_tensor *q, int m, int n) {
     int k = m < n ? m : n, lda = m > 0 ? m : 1, lwork = -1, info = 0, qc = q ? (int)rows(q) : 0;
     double w1 = 0, w2 = 0;
     size_t es = f32 ? 4 : 8;
-    if (m == 0 || n == 0) return 0;
+    if (m == 0) return 0; /* n == 0 still makes Q: the identity */
     (f32 ? scipy_sgeqrf_ : scipy_dgeqrf_)(&m, &n, cg_ptr(c), &lda, &w1, &w1, &lwork, &info);
     if (q) (f32 ? scipy_sorgqr_ : scipy_dorgqr_)(&m, &qc, &k, cg_ptr(q), &lda, &w1, &w2, &lwork, &info);
     lwork = (int)fmax(work_size(&w1, f32), q ? work_size(&w2, f32) : 0) + 1;
@@ -857,6 +857,16 @@ static int svd_failed(int info, bool batched, int64_t b) {
     return -1;
 }
 
+/* 1 on the diagonal of each square matrix of the contiguous t */
+static void eye_fill(cg_tensor *t) {
+    int64_t n = cols(t);
+    for (int64_t b = 0; b < batch_count(t); b++)
+        for (int64_t i = 0; i < n; i++) {
+            if (f32_of(t)) ((float *)mat_at(t, b, n * n))[i * n + i] = 1;
+            else ((double *)mat_at(t, b, n * n))[i * n + i] = 1;
+        }
+}
+
 /* gesdd batch by batch on the column-major c (.., n, m): S (.., k) in s, and with ub (.., uc, m) and vb
  * (.., n, vr) (NULL: values only) U and V^T column-major. */
 static int svd_raw(cg_tensor *c, cg_tensor *s, cg_tensor *ub, cg_tensor *vb, int m, int n, bool full) {
@@ -865,7 +875,10 @@ static int svd_raw(cg_tensor *c, cg_tensor *s, cg_tensor *ub, cg_tensor *vb, int
     int uc = ub ? (int)rows(ub) : 1, vr = vb ? (int)cols(vb) : 1, ldu = m > 0 ? m : 1, ldv = vr > 0 ? vr : 1;
     const char *jobz = !ub ? "N" : full ? "A" : "S";
     double q = 0;
-    if (k == 0) return 0;
+    if (k == 0) { /* no singular values: full U and Vh are identities, as PyTorch's */
+        if (ub && full) eye_fill(ub), eye_fill(vb);
+        return 0;
+    }
     int *iwork = malloc(sizeof(int) * (size_t)(8 * k + 1));
     if (!iwork) return cg_error_set(CG_ERR_MEMORY, "out of memory"), -1;
     void *du = ub ? cg_ptr(ub) : NULL, *dv = vb ? cg_ptr(vb) : NULL;

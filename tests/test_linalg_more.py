@@ -365,6 +365,42 @@ def test_node_names():
     assert L.lu_solve(*L.lu_factor(x), b).grad_fn.name() == "LinalgLuSolveBackward0"
 
 
+def test_non_contiguous_inputs():
+    compare(lambda lib, x: lib.linalg.svdvals(x.mT), [draw((2, 4, 3))])
+    compare(lambda lib, x, y: lib.linalg.solve(x.mT, y[..., ::2]), [well((3, 3)), draw((3, 4), 1)])
+    compare(lambda lib, x: lib.linalg.cholesky(spd(lib, x).expand(2, 3, 3)), [draw((3, 3))])
+    compare(lambda lib, x: lib.linalg.eigh(sym(lib, x)[::2]).eigenvalues, [draw((4, 3, 3))])
+    compare(lambda lib, x, y: lib.linalg.solve_triangular(x.mT, y.mT, upper=True), [well((3, 3)), draw((2, 3), 1)])
+
+
+EMPTY = {
+    "cholesky": lambda m, x: m.linalg.cholesky(x),
+    "eigh": lambda m, x: m.linalg.eigh(x)[0],
+    "qr": lambda m, x: m.linalg.qr(x)[1],
+    "qr complete": lambda m, x: m.linalg.qr(x, mode="complete")[0],
+    "svd S": lambda m, x: m.linalg.svd(x)[1],
+    "svd U": lambda m, x: m.linalg.svd(x)[0],
+    "svd Vh": lambda m, x: m.linalg.svd(x)[2],
+    "lu_factor": lambda m, x: m.linalg.lu_factor(x)[0],
+    "lu P": lambda m, x: m.linalg.lu(x)[0],
+    "solve": lambda m, x: m.linalg.solve(x, x),
+}
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 0), (3, 0), (0, 3)])
+def test_empty_matrices(shape):
+    for name, fn in EMPTY.items():
+        try:
+            ref = fn(torch, torch.zeros(shape, dtype=torch.float64))
+        except RuntimeError as e:
+            with pytest.raises(RuntimeError) as got:
+                fn(cgrad, cgrad.zeros(shape, dtype=cgrad.float64))
+            assert str(got.value) == str(e), name
+            continue
+        mine = fn(cgrad, cgrad.zeros(shape, dtype=cgrad.float64))
+        assert tuple(mine.shape) == tuple(ref.shape) and mine.tolist() == ref.tolist(), name
+
+
 # ---- compositions -------------------------------------------------------------------------------
 
 def test_spectral_norms_rank_cond():

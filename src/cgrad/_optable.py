@@ -266,7 +266,8 @@ def generate():
                   "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
                   "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + ".", "",
                   "`cgrad.linalg` functions with complex results: "
-                  + (", ".join(f"`{n}`" for n in _missing.LINALG) or "none") + "."]
+                  + (", ".join(f"`{n}`" for n in _missing.LINALG) or "none") + ". The pivots and info of "
+                  "`cgrad.linalg`'s LU and `_ex` functions are int64, where PyTorch's are int32 (cgrad has no int32)."]
     else:
         lines += ["None at the moment. A PyTorch name cgrad lacks would be listed in `cgrad._missing`, exist, "
                   "and raise `NotImplementedError` when called."]
