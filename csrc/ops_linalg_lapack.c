@@ -142,8 +142,8 @@ static int broadcast_batch(cg_tensor *a, cg_tensor *b, cg_tensor **ea, cg_tensor
     return *eb ? 0 : -1;
 }
 
-/* Records out[i] (NULL: none) as output i of one node of op over inputs,
- * saving save[j] in slot j (out_slot[j]: it is an output). */
+/* Records out[i] (NULL: none) as output i of one node of op over inputs, saving save[j] in slot j
+ * (is_out[j]: it is one of the outputs) and ints in n->i. Nothing when no input requires grad. */
 static int record(const cg_op *op, cg_tensor **inputs, int n_in, cg_tensor **out, int n_out, cg_tensor **save,
                   const bool *is_out, int n_save, const int64_t *ints, int n_ints) {
     if (!cg_any_requires_grad(inputs, n_in)) return 0;
