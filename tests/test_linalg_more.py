@@ -472,6 +472,7 @@ def test_legacy_functions_and_methods():
         compare(lambda lib, x, y: lib.triangular_solve(y, x, upper=False, transpose=transpose).solution,
                 [well((3, 3)), draw((3, 2), 1)])
     compare(lambda lib, x: x.qr().R, [draw((4, 3))])
+    compare(lambda lib, x, t: x.orgqr(t) + lib.orgqr(x, t), [draw((4, 3)), draw((2,), 1)])
     compare(lambda lib, x: spd(lib, x).cholesky(), [draw((3, 3))])
     a = draw((2, 3, 4))
     mine = cgrad.lu_unpack(*cgrad.linalg.lu_factor(cgrad.tensor(a)))

@@ -4,7 +4,7 @@ The Tensor methods of the same names call these."""
 from cgrad import _C, _creation, linalg
 from cgrad.linalg import _named_tuple, _tensor
 
-__all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack", "qr", "svd",
+__all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack", "orgqr", "qr", "svd",
            "triangular_solve"]
 
 _QR = _named_tuple("qr", ("Q", "R"))
@@ -37,6 +37,11 @@ def cholesky_inverse(input, upper=False):
     linalg._check_matrix(input, "cholesky_inverse")
     eye = _C.eye(input.shape[-1], dtype=input.dtype).expand(*input.shape)
     return cholesky_solve(eye, input, upper)
+
+
+def orgqr(input, input2):
+    """linalg.householder_product(input, input2)."""
+    return linalg.householder_product(input, input2)
 
 
 def qr(input, some=True):
