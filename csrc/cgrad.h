@@ -556,6 +556,24 @@ int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet);
 /* The pseudo-inverse of each matrix (any shape) by its SVD, the singular
  * values at most max(atol, rtol times the largest) taken as 0. */
 cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol);
+/* Factorizations and solvers of batches of float32/float64 matrices (ops_linalg_lapack.c), one node
+ * each as PyTorch's. Results are new references in the out-pointers (0 or -1); info and pivots are
+ * int64 (LAPACK's info per matrix; 1-based pivots). A *_name argument, when not NULL, makes a failing
+ * matrix the error of that function's name (LinAlgError). */
+int cg_linalg_cholesky_ex(cg_tensor *a, int upper, const char *check_name, cg_tensor **l, cg_tensor **info);
+cg_tensor *cg_linalg_solve_triangular(cg_tensor *a, cg_tensor *b, int upper, int left, int unitriangular);
+/* X of A X = B (left) or X A = B; B a vector (batch) when it has A's shape without the last dim. */
+int cg_linalg_solve_ex(cg_tensor *a, cg_tensor *b, int left, const char *check_name, cg_tensor **x,
+                       cg_tensor **info);
+int cg_linalg_lu_factor_ex(cg_tensor *a, cg_tensor **lu, cg_tensor **pivots, cg_tensor **info);
+int cg_linalg_lu(cg_tensor *a, cg_tensor **p, cg_tensor **l, cg_tensor **u);
+cg_tensor *cg_linalg_lu_solve(cg_tensor *lu, cg_tensor *pivots, cg_tensor *b, int left, int adjoint);
+/* Eigenvalues (ascending) and, when vectors, eigenvectors (else *v is NULL) of symmetric matrices. */
+int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v);
+/* mode 0 'reduced', 1 'complete', 2 'r' (*q an empty tensor). */
+int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r);
+/* Without compute_uv, *u and *vh are NULL. */
+int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u, cg_tensor **s, cg_tensor **vh);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

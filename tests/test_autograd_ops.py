@@ -106,6 +106,18 @@ OPS = [
     Op("slogdet", lambda m, a: m.slogdet(a)[1], [(3, 3)]),
     Op("pinverse", lambda m, a: m.pinverse(a), [(3, 4)]),
     Op("pinverse tall", lambda m, a: m.pinverse(a.mT), [(2, 4)]),
+    # ---- factorizations and solvers (ops_linalg_lapack.c)
+    Op("linalg.cholesky", lambda m, a: m.linalg.cholesky(a @ a.mT + 3 * m.eye(3, dtype=a.dtype)), [(3, 3)]),
+    Op("linalg.solve", lambda m, a, b: m.linalg.solve(a + 3 * m.eye(3, dtype=a.dtype), b), [(3, 3), (3, 2)]),
+    Op("linalg.solve_triangular", lambda m, a, b: m.linalg.solve_triangular(a + 3 * m.eye(3, dtype=a.dtype), b,
+                                                                            upper=True), [(3, 3), (3, 2)]),
+    Op("linalg.lu_factor", lambda m, a: m.linalg.lu_factor(a).LU, [(3, 3)]),
+    Op("linalg.lu", lambda m, a: m.linalg.lu(a).U, [(3, 4)]),
+    Op("linalg.lu_solve", lambda m, a, b: m.linalg.lu_solve(*m.linalg.lu_factor(a + 3 * m.eye(3, dtype=a.dtype)), b),
+       [(3, 3), (3, 2)]),
+    Op("linalg.eigh", lambda m, a: m.linalg.eigh(a + a.mT).eigenvectors.abs(), [(3, 3)]),
+    Op("linalg.qr", lambda m, a: m.linalg.qr(a).Q, [(4, 3)]),
+    Op("linalg.svd", lambda m, a: m.linalg.svd(a, full_matrices=False).U.abs(), [(4, 3)]),
     # ---- shape (ops_shape.c)
     Op("reshape", lambda m, a: a.reshape(4, 3) ** 2, [(3, 4)]),
     Op("view", lambda m, a: a.view(-1) * a.view(-1), [(3, 4)]),

@@ -767,7 +767,12 @@ def test_matrix_exp_of_known_matrices():
 
 def test_linalg_namespace():
     assert sorted(cgrad.linalg.__all__) == [
-        "LinAlgError", "det", "inv", "matrix_exp", "matrix_norm", "matrix_power", "pinv", "slogdet", "vector_norm"]
+        "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
+        "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+        "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+        "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander",
+        "vecdot", "vector_norm"]
+    assert all(callable(getattr(cgrad.linalg, name)) for name in cgrad.linalg.__all__)
     a = cgrad.tensor(draw((3, 3), 0, "well"))
     assert cgrad.linalg.matrix_power(a, 2).allclose(a @ a)
     assert cgrad.linalg.inv(a).allclose(cgrad.inverse(a))

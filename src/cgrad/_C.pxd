@@ -330,6 +330,16 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_linalg_det(cg_tensor *a)
     int cg_linalg_slogdet(cg_tensor *a, cg_tensor **sign, cg_tensor **logabsdet)
     cg_tensor *cg_linalg_pinv(cg_tensor *a, double atol, double rtol)
+    int cg_linalg_cholesky_ex(cg_tensor *a, int upper, const char *check_name, cg_tensor **l, cg_tensor **info)
+    cg_tensor *cg_linalg_solve_triangular(cg_tensor *a, cg_tensor *b, int upper, int left, int unitriangular)
+    int cg_linalg_solve_ex(cg_tensor *a, cg_tensor *b, int left, const char *check_name, cg_tensor **x,
+                           cg_tensor **info)
+    int cg_linalg_lu_factor_ex(cg_tensor *a, cg_tensor **lu, cg_tensor **pivots, cg_tensor **info)
+    int cg_linalg_lu(cg_tensor *a, cg_tensor **p, cg_tensor **l, cg_tensor **u)
+    cg_tensor *cg_linalg_lu_solve(cg_tensor *lu, cg_tensor *pivots, cg_tensor *b, int left, int adjoint)
+    int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v)
+    int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r)
+    int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u, cg_tensor **s, cg_tensor **vh)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

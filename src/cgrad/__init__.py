@@ -38,6 +38,7 @@ from cgrad._stats import (  # noqa: E402
 )
 from cgrad import autograd  # noqa: E402
 from cgrad import linalg, nn, optim, utils  # noqa: E402
+from cgrad._linalg_legacy import *  # noqa: E402,F401,F403
 from cgrad import distributions  # noqa: E402
 from cgrad import random  # noqa: E402
 from cgrad import func  # noqa: E402

@@ -9,6 +9,10 @@ FUNCTIONS = ("frexp",)
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = ("frexp",)
 
+# cgrad.linalg functions whose results would be complex, a dtype cgrad lacks;
+# each is defined in linalg.py and raises NotImplementedError
+LINALG = ("eig", "eigvals")
+
 
 def not_implemented(name):
     return NotImplementedError(f"{name} is not implemented in cgrad yet (docs/ops.md lists what is)")

@@ -111,6 +111,36 @@ OPS.update({
     "pinverse": ("linear algebra", lambda x, y: x.pinverse()),
     "matrix_exp": ("linear algebra", lambda x, y: x[:, :2].matrix_exp()),
 })
+
+
+def _spd(x):
+    """A 2x2 symmetric positive-definite matrix made of x (of x's dtype)."""
+    s = x[:, :2]
+    return s @ s.mT + cgrad.eye(2, dtype=x.dtype) * 3
+
+
+_LA = cgrad.linalg
+OPS.update({f"linalg.{name}": ("linear algebra", fn) for name, fn in {
+    "cholesky": lambda x, y: _LA.cholesky(_spd(x)),
+    "solve": lambda x, y: _LA.solve(_spd(x), y[:, :2]),
+    "solve_triangular": lambda x, y: _LA.solve_triangular(_spd(x), y, upper=True),
+    "lu_factor": lambda x, y: _LA.lu_factor(x).LU,
+    "lu": lambda x, y: _LA.lu(x).U,
+    "lu_solve": lambda x, y: _LA.lu_solve(*_LA.lu_factor(_spd(x)), y),
+    "eigh": lambda x, y: _LA.eigh(_spd(x)).eigenvalues,
+    "qr": lambda x, y: _LA.qr(x).R,
+    "svd": lambda x, y: _LA.svd(x).S,
+    "svdvals": lambda x, y: _LA.svdvals(x),
+    "lstsq": lambda x, y: _LA.lstsq(x.mT, y.mT).solution,
+    "cond": lambda x, y: _LA.cond(_spd(x)),
+    "matrix_norm (2, nuc)": lambda x, y: _LA.matrix_norm(x, 2) + _LA.matrix_norm(x, "nuc"),
+    "householder_product": lambda x, y: _LA.householder_product(x.mT, y[0, :2]),
+}.items()})
+OPS.update({
+    "cholesky_solve": ("linear algebra", lambda x, y: y[:, :2].cholesky_solve(_LA.cholesky(_spd(x)))),
+    "cholesky_inverse": ("linear algebra", lambda x, y: _LA.cholesky(_spd(x)).cholesky_inverse()),
+    "triangular_solve": ("linear algebra", lambda x, y: y.triangular_solve(_spd(x)).solution),
+})
 _SHAPE = {
     "reshape": lambda x, y: x.reshape(3, 2), "view": lambda x, y: x.view(6),
     "flatten": lambda x, y: x.flatten(), "unflatten": lambda x, y: x.unflatten(1, (3, 1)),
@@ -236,7 +266,10 @@ def generate():
         lines += ["These PyTorch names exist in cgrad and raise `NotImplementedError` when called. PyTorch's "
                   "device, sparse, quantized, complex-number and storage APIs are outside cgrad and absent.", "",
                   "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
-                  "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + "."]
+                  "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + ".", "",
+                  "`cgrad.linalg` functions with complex results: "
+                  + (", ".join(f"`{n}`" for n in _missing.LINALG) or "none") + ". The pivots and info of "
+                  "`cgrad.linalg`'s LU and `_ex` functions are int64, where PyTorch's are int32 (cgrad has no int32)."]
     else:
         lines += ["None at the moment. A PyTorch name cgrad lacks would be listed in `cgrad._missing`, exist, "
                   "and raise `NotImplementedError` when called."]

@@ -306,3 +306,19 @@ cdef class _TensorLinalg(_TensorNN):
     def logdet(self): return logdet(self)
     def matrix_exp(self): return matrix_exp(self)
     def pinverse(self, rcond=1e-15): return pinverse(self, rcond)
+    # the older factorization names, in cgrad._linalg_legacy
+    def cholesky(self, upper=False): return _legacy().cholesky(self, upper)
+    def cholesky_solve(self, input2, upper=False): return _legacy().cholesky_solve(self, input2, upper)
+    def cholesky_inverse(self, upper=False): return _legacy().cholesky_inverse(self, upper)
+    def qr(self, some=True): return _legacy().qr(self, some)
+    def orgqr(self, input2): return _legacy().orgqr(self, input2)
+    def svd(self, some=True, compute_uv=True): return _legacy().svd(self, some, compute_uv)
+    def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):
+        return _legacy().triangular_solve(self, A, upper, transpose, unitriangular)
+    def lu(self, pivot=True, get_infos=False): return _legacy().lu(self, pivot, get_infos)
+    def lu_solve(self, LU_data, LU_pivots): return _legacy().lu_solve(self, LU_data, LU_pivots)
+
+
+cdef object _legacy():
+    from cgrad import _linalg_legacy
+    return _linalg_legacy
