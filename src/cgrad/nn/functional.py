@@ -1364,29 +1364,28 @@ def _no_stride(stride):
     return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
 
 
-def _max_pool2d_args(kernel_size, stride, padding, dilation):
-    k = _pool_pair(kernel_size, "max_pool2d", "kernel_size", 2,
-                   "max_pool2d: kernel_size must either be a single int, or a tuple of two ints")
-    s = k if _no_stride(stride) else _pool_pair(stride, "max_pool2d", "stride", 3,
-                                                "max_pool2d: stride must either be omitted, a single int, or a tuple "
-                                                "of two ints")
-    p = _pool_pair(padding, "max_pool2d", "padding", 4,
-                   "max_pool2d: padding must either be a single int, or a tuple of two ints")
-    d = _pool_pair(dilation, "max_pool2d", "dilation", 5,
-                   "max_pool2d: dilation must be either a single int, or a tuple of two ints")
+def _max_pool_args(nd, kernel_size, stride, padding, dilation):
+    """max_pool2d's or max_pool3d's window arguments, each nd ints, with PyTorch's messages."""
+    fn, words, parse = f"max_pool{nd}d", {2: "two", 3: "three"}[nd], _pool_pair if nd == 2 else _pool_triple
+    k = parse(kernel_size, fn, "kernel_size", 2, f"{fn}: kernel_size must either be a single int, or a tuple of "
+                                                 f"{words} ints")
+    s = k if _no_stride(stride) else parse(stride, fn, "stride", 3, f"{fn}: stride must either be omitted, a single "
+                                                                     f"int, or a tuple of {words} ints")
+    p = parse(padding, fn, "padding", 4, f"{fn}: padding must either be a single int, or a tuple of {words} ints")
+    d = parse(dilation, fn, "dilation", 5, f"{fn}: dilation must be either a single int, or a tuple of {words} ints")
     return k, s, p, d
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The maximum over each window of the last two dims (MaxPool2DWithIndicesBackward0); with
     return_indices, also each maximum's position in its flattened plane."""
-    k, s, p, d = _max_pool2d_args(kernel_size, stride, padding, dilation)
+    k, s, p, d = _max_pool_args(2, kernel_size, stride, padding, dilation)
     return _C._max_pool2d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=False):
-    k, s, p, d = _max_pool2d_args(kernel_size, stride, padding, dilation)
+    k, s, p, d = _max_pool_args(2, kernel_size, stride, padding, dilation)
     return _C._max_pool2d(input, k, s, p, d, bool(ceil_mode), True)
 
 
@@ -1517,29 +1516,16 @@ def _pool_triple(value, fname, arg, pos, message):
     return v * 3 if len(v) == 1 else v
 
 
-def _max_pool3d_args(kernel_size, stride, padding, dilation):
-    k = _pool_triple(kernel_size, "max_pool3d", "kernel_size", 2,
-                     "max_pool3d: kernel_size must either be a single int, or a tuple of three ints")
-    s = k if _no_stride(stride) else _pool_triple(stride, "max_pool3d", "stride", 3,
-                                                  "max_pool3d: stride must either be omitted, a single int, or a "
-                                                  "tuple of three ints")
-    p = _pool_triple(padding, "max_pool3d", "padding", 4,
-                     "max_pool3d: padding must either be a single int, or a tuple of three ints")
-    d = _pool_triple(dilation, "max_pool3d", "dilation", 5,
-                     "max_pool3d: dilation must be either a single int, or a tuple of three ints")
-    return k, s, p, d
-
-
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The maximum over each window of the last three dims (MaxPool3DWithIndicesBackward0); with
     return_indices, also each maximum's position in its flattened volume."""
-    k, s, p, d = _max_pool3d_args(kernel_size, stride, padding, dilation)
+    k, s, p, d = _max_pool_args(3, kernel_size, stride, padding, dilation)
     return _C._max_pool3d(input, k, s, p, d, bool(ceil_mode), bool(return_indices))
 
 
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=False):
-    k, s, p, d = _max_pool3d_args(kernel_size, stride, padding, dilation)
+    k, s, p, d = _max_pool_args(3, kernel_size, stride, padding, dilation)
     return _C._max_pool3d(input, k, s, p, d, bool(ceil_mode), True)
 
 
