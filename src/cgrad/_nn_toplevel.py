@@ -158,8 +158,9 @@ def constant_pad_nd(input, pad, value=0):
 
 
 def kl_div(input, target, reduction=0, *, log_target=False):
-    """ATen's kl_div: its mean is over every element (nn.functional's 'batchmean' has no number)."""
-    return F.kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+    """ATen's kl_div: its mean is over every element, without nn.functional's warning about 'batchmean'."""
+    loss = F.kl_div(input, target, reduction="none", log_target=log_target)
+    return loss.mean() if reduction == 1 else loss.sum() if reduction == 2 else loss
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=0):
