@@ -54,6 +54,7 @@ from cgrad.nn.functional import conv1d, conv2d, conv3d  # noqa: E402
 from cgrad.nn.functional import conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad._nn_toplevel import *  # noqa: E402,F401,F403
+from cgrad.nn.utils.weight_norm import norm_except_dim  # noqa: E402
 from cgrad._tensor_str import set_printoptions  # noqa: E402
 from cgrad._settings import *  # noqa: E402,F401,F403
 from cgrad._windows import *  # noqa: E402,F401,F403
