@@ -596,9 +596,14 @@ static geom conv_geom(const cg_node *n, const cg_tensor *gy) {
 }
 
 /* The first-order backward, without create_graph: raw kernels that unroll
- * one volume at a time (the composite below unrolls the whole batch at once,
- * which its own derivatives need). The same formulas. */
-static int conv_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+ * one volume at a time (the composites below unroll the whole batch at once,
+ * which their own derivatives need). The same formulas. A convolution's input
+ * gradient is the transposed convolution of gy, and a transposed
+ * convolution's is the convolution of gy; both weight gradients are the one
+ * kernel, with the roles of the input and of gy swapped. */
+static geom conv_transpose_geom(const cg_node *n);
+
+static int backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin, bool transposed) {
     tmp S = {0};
     const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
     cg_kargs k = {.nw = 1};
@@ -607,18 +612,25 @@ static int conv_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     if (cg_wants(n, 0)) {
         cg_tensor *dx = K(cg_empty(xs->d, xs->ndim, (cg_dtype)gout[0]->dtype));
         cg_tensor *w5 = S.failed ? NULL : K(dense_vol(K(cg_unpack(n, 1))));
-        cg_tensor *dx5 = S.failed ? NULL : K(vol_view(dx));
-        k.name = "convolution's input gradient";
-        k.t[0] = dx5, k.t[1] = gy, k.t[2] = w5;
-        if (!S.failed && cg_kernel(conv_input_grad_kernel, &k)) S.failed = true;
+        cg_tensor *out = NULL;
+        if (transposed) {
+            geom g = conv_transpose_geom(n);
+            int64_t eight[8] = {xs->d[0], xs->d[1], 1, 1, 1, g.o[0], g.o[1], g.o[2]};
+            out = S.failed ? NULL : K(cg_view_raw(dx, eight, 8));
+        } else {
+            out = S.failed ? NULL : K(vol_view(dx));
+        }
+        k.name = transposed ? "transposed convolution's input gradient" : "convolution's input gradient";
+        k.t[0] = out, k.t[1] = gy, k.t[2] = w5, k.t[3] = NULL;
+        if (!S.failed && cg_kernel(transposed ? conv_kernel : conv_input_grad_kernel, &k)) S.failed = true;
         gin[0] = S.failed ? NULL : take(dx);
     }
     if (cg_wants(n, 1) && !S.failed) {
         cg_tensor *dw = K(cg_empty(ws->d, ws->ndim, (cg_dtype)gout[0]->dtype));
         cg_tensor *x5 = S.failed ? NULL : K(dense_vol(K(cg_unpack(n, 0))));
         cg_tensor *dw5 = S.failed ? NULL : K(vol_view(dw));
-        k.name = "convolution's weight gradient";
-        k.t[0] = dw5, k.t[1] = gy, k.t[2] = x5;
+        k.name = transposed ? "transposed convolution's weight gradient" : "convolution's weight gradient";
+        k.t[0] = dw5, k.t[1] = transposed ? x5 : gy, k.t[2] = transposed ? gy : x5, k.t[3] = NULL;
         if (!S.failed && cg_kernel(conv_weight_grad_kernel, &k)) S.failed = true;
         gin[1] = S.failed ? NULL : take(dw);
     }
@@ -632,7 +644,7 @@ static int conv_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
  * dx = col2im(w_g^T g), dw = sum over the batch of g im2col(x)_g^T, db = the
  * sum of g over all but the channel dim */
 static int conv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    if (!cg_is_grad_enabled()) return conv_backward_raw(n, gout, gin);
+    if (!cg_is_grad_enabled()) return backward_raw(n, gout, gin, false);
     tmp S = {0};
     geom g = conv_geom(n, gout[0]);
     const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
@@ -849,44 +861,11 @@ static geom conv_transpose_geom(const cg_node *n) {
     return geom_from(n->i, k, o);
 }
 
-/* Without create_graph: gx = conv(gy, w) and gw by the weight-gradient kernel, both raw */
-static int conv_transpose_backward_raw(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    tmp S = {0};
-    const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
-    geom g = conv_transpose_geom(n);
-    cg_kargs k = {.nw = 1};
-    memcpy(k.i, n->i, (GEOM_GROUPS + 1) * sizeof *k.i);
-    cg_tensor *gy = K(dense_vol(gout[0]));
-    if (cg_wants(n, 0)) {
-        cg_tensor *dx = K(cg_empty(xs->d, xs->ndim, (cg_dtype)gout[0]->dtype));
-        cg_tensor *w5 = S.failed ? NULL : K(dense_vol(K(cg_unpack(n, 1))));
-        int64_t eight[8] = {xs->d[0], xs->d[1], 1, 1, 1, g.o[0], g.o[1], g.o[2]};
-        cg_tensor *view = S.failed ? NULL : K(cg_view_raw(dx, eight, 8));
-        k.name = "transposed convolution's input gradient";
-        k.t[0] = view, k.t[1] = gy, k.t[2] = w5, k.t[3] = NULL;
-        if (!S.failed && cg_kernel(conv_kernel, &k)) S.failed = true;
-        gin[0] = S.failed ? NULL : take(dx);
-    }
-    if (cg_wants(n, 1) && !S.failed) {
-        cg_tensor *dw = K(cg_empty(ws->d, ws->ndim, (cg_dtype)gout[0]->dtype));
-        cg_tensor *x5 = S.failed ? NULL : K(dense_vol(K(cg_unpack(n, 0))));
-        cg_tensor *dw5 = S.failed ? NULL : K(vol_view(dw));
-        k.name = "transposed convolution's weight gradient";
-        k.t[0] = dw5, k.t[1] = x5, k.t[2] = gy, k.t[3] = NULL;
-        if (!S.failed && cg_kernel(conv_weight_grad_kernel, &k)) S.failed = true;
-        gin[1] = S.failed ? NULL : take(dw);
-    }
-    if (cg_wants(n, 2) && !S.failed) gin[2] = take(K(cg_sum(gout[0], (int64_t[]){0, 2, 3, 4}, gout[0]->ndim - 1, 0)));
-    int rc = S.failed ? -1 : 0;
-    tmp_end(&S, NULL);
-    return rc;
-}
-
 /* y = conv_transpose(x, w) + b: with gy (N, O, *) the output's gradient, dx = conv(gy, w)
  * with the same window, dw_g = sum over the batch of x_g im2col(gy)_g^T, db = the sum of gy
  * over all but the channel dim. With ops, so that create_graph differentiates them. */
 static int conv_transpose_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    if (!cg_is_grad_enabled()) return conv_transpose_backward_raw(n, gout, gin);
+    if (!cg_is_grad_enabled()) return backward_raw(n, gout, gin, true);
     tmp S = {0};
     geom g = conv_transpose_geom(n);
     const cg_shape *xs = &n->in_shape[0], *ws = &n->in_shape[1];
