@@ -1364,14 +1364,22 @@ def _no_stride(stride):
     return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
 
 
+def _window_args(nd, fn, kernel_size, stride, padding, must="must either be"):
+    """A 2-d or 3-d pool's kernel_size, stride (the kernel's when omitted) and padding, each nd ints, with
+    PyTorch's messages (avg_pool3d's say "must be" where the others say "must either be")."""
+    words, parse = {2: "two", 3: "three"}[nd], _pool_pair if nd == 2 else _pool_triple
+    k = parse(kernel_size, fn, "kernel_size", 2, f"{fn}: kernel_size {must} a single int, or a tuple of {words} ints")
+    s = k if _no_stride(stride) else parse(stride, fn, "stride", 3, f"{fn}: stride {must} omitted, a single int, "
+                                                                     f"or a tuple of {words} ints")
+    p = parse(padding, fn, "padding", 4, f"{fn}: padding {must} a single int, or a tuple of {words} ints")
+    return k, s, p
+
+
 def _max_pool_args(nd, kernel_size, stride, padding, dilation):
     """max_pool2d's or max_pool3d's window arguments, each nd ints, with PyTorch's messages."""
-    fn, words, parse = f"max_pool{nd}d", {2: "two", 3: "three"}[nd], _pool_pair if nd == 2 else _pool_triple
-    k = parse(kernel_size, fn, "kernel_size", 2, f"{fn}: kernel_size must either be a single int, or a tuple of "
-                                                 f"{words} ints")
-    s = k if _no_stride(stride) else parse(stride, fn, "stride", 3, f"{fn}: stride must either be omitted, a single "
-                                                                     f"int, or a tuple of {words} ints")
-    p = parse(padding, fn, "padding", 4, f"{fn}: padding must either be a single int, or a tuple of {words} ints")
+    fn = f"max_pool{nd}d"
+    k, s, p = _window_args(nd, fn, kernel_size, stride, padding)
+    parse, words = (_pool_pair, "two") if nd == 2 else (_pool_triple, "three")
     d = parse(dilation, fn, "dilation", 5, f"{fn}: dilation must be either a single int, or a tuple of {words} ints")
     return k, s, p, d
 
@@ -1418,13 +1426,7 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """The mean over each window of the last two dims (AvgPool2DBackward0)."""
-    k = _pool_pair(kernel_size, "avg_pool2d", "kernel_size", 2,
-                   "avg_pool2d: kernel_size must either be a single int, or a tuple of two ints")
-    s = k if _no_stride(stride) else _pool_pair(stride, "avg_pool2d", "stride", 3,
-                                                "avg_pool2d: stride must either be omitted, a single int, or a tuple "
-                                                "of two ints")
-    p = _pool_pair(padding, "avg_pool2d", "padding", 4,
-                   "avg_pool2d: padding must either be a single int, or a tuple of two ints")
+    k, s, p = _window_args(2, "avg_pool2d", kernel_size, stride, padding)
     divisor_override = _pool_divisor(divisor_override, "avg_pool2d")
     return _C._avg_pool2d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
 
@@ -1532,13 +1534,7 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """The mean over each window of the last three dims (AvgPool3DBackward0)."""
-    k = _pool_triple(kernel_size, "avg_pool3d", "kernel_size", 2,
-                     "avg_pool3d: kernel_size must be a single int, or a tuple of three ints")
-    s = k if _no_stride(stride) else _pool_triple(stride, "avg_pool3d", "stride", 3,
-                                                  "avg_pool3d: stride must be omitted, a single int, or a tuple of "
-                                                  "three ints")
-    p = _pool_triple(padding, "avg_pool3d", "padding", 4,
-                     "avg_pool3d: padding must be a single int, or a tuple of three ints")
+    k, s, p = _window_args(3, "avg_pool3d", kernel_size, stride, padding, must="must be")
     divisor_override = _pool_divisor(divisor_override, "avg_pool3d")
     return _C._avg_pool3d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
 
