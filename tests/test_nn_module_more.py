@@ -475,3 +475,229 @@ def test_removable_handle_is_torchs():
     h.remove()
     h.remove()
     assert hooks == {} and extra == {}
+
+
+# ---- parametrizations.orthogonal --------------------------------------------------------------------
+
+def copy_into(c, t):
+    with cgrad.no_grad():
+        c.copy_(cgrad.tensor(t.detach().numpy()))
+
+
+def linear_pair(shape, bias=True):
+    t = torch.nn.Linear(shape[1], shape[0], bias=bias, dtype=torch.float64)
+    c = cgrad.nn.Linear(shape[1], shape[0], bias=bias, dtype=cgrad.float64)
+    copy_into(c.weight, t.weight)
+    if bias:
+        copy_into(c.bias, t.bias)
+    return c, t
+
+
+def same_state(c, t, tol=1e-12):
+    ours, theirs = c.state_dict(), t.state_dict()
+    assert list(ours) == list(theirs)
+    for k, v in theirs.items():
+        np.testing.assert_allclose(ours[k].numpy(), v.numpy(), rtol=tol, atol=tol, err_msg=k)
+
+
+MAPS = ["matrix_exp", "cayley", "householder"]
+SHAPES = [(3, 3), (4, 2), (2, 5)]
+
+
+@pytest.mark.parametrize("trivialization", [True, False])
+@pytest.mark.parametrize("orthogonal_map", MAPS + [None])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_orthogonal_matches_torch(shape, orthogonal_map, trivialization):
+    c, t = linear_pair(shape)
+    torch.nn.utils.parametrizations.orthogonal(t, orthogonal_map=orthogonal_map, use_trivialization=trivialization)
+    cgrad.nn.utils.parametrizations.orthogonal(c, orthogonal_map=orthogonal_map, use_trivialization=trivialization)
+    assert repr(c) == repr(t)
+    # the starting point is deterministic (a wide or tall base is completed at random, but only its first
+    # columns reach the weight)
+    np.testing.assert_allclose(arr(c.weight), arr(t.weight), rtol=1e-12, atol=1e-12)
+    if not trivialization or shape[0] == shape[1]:
+        same_state(c, t)
+    c.load_state_dict({k: cgrad.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    # a trained original: move it off the starting point, then compare the weight and its gradient
+    # (off the diagonal: a Householder original keeps the signs of R there, and truncates them to ints)
+    step = torch.linspace(-0.3, 0.4, shape[0] * shape[1], dtype=torch.float64).reshape(shape)
+    with torch.no_grad():
+        t.parametrizations.weight.original.add_(step * (1 - torch.eye(*shape, dtype=torch.float64)))
+    copy_into(c.parametrizations.weight.original, t.parametrizations.weight.original)
+    x = np.linspace(-1, 1, 2 * shape[1]).reshape(2, shape[1])
+    (t(torch.tensor(x)) ** 2).sum().backward()
+    (c(cgrad.tensor(x)) ** 2).sum().backward()
+    w = arr(c.weight)
+    eye = np.eye(min(shape))
+    np.testing.assert_allclose(w.T @ w if shape[0] >= shape[1] else w @ w.T, eye, atol=1e-12)
+    np.testing.assert_allclose(w, arr(t.weight), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(arr(c.parametrizations.weight.original.grad),
+                               arr(t.parametrizations.weight.original.grad), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("orthogonal_map", MAPS)
+def test_orthogonal_assignment_matches_torch(orthogonal_map):
+    for trivialization in (True, False):
+        c, t = linear_pair((3, 3), bias=False)
+        torch.nn.utils.parametrizations.orthogonal(t, orthogonal_map=orthogonal_map,
+                                                   use_trivialization=trivialization)
+        cgrad.nn.utils.parametrizations.orthogonal(c, orthogonal_map=orthogonal_map,
+                                                   use_trivialization=trivialization)
+        target = np.linalg.qr(np.arange(9.0).reshape(3, 3) + np.eye(3) * 5)[0]
+
+        def assign(m, lib):
+            m.weight = lib.tensor(target)
+        ours, theirs = error_of(lambda: assign(c, cgrad)), error_of(lambda: assign(t, torch))
+        assert ours == theirs
+        if ours is None:
+            same_state(c, t, 1e-10)
+            np.testing.assert_allclose(arr(c.weight), target, atol=1e-12)
+
+
+def test_orthogonal_errors_match_torch():
+    for errs in [lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), "nope"),
+                 lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), "bias"),
+                 lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), orthogonal_map="qr"),
+                 lambda lib: setattr(lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2)), "weight",
+                                     lib.eye(3))]:
+        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
+
+
+def test_orthogonal_batch_is_orthogonal_and_equals_torch():
+    t = torch.nn.Module()
+    t.register_buffer("w", torch.tensor(np.random.default_rng(0).standard_normal((2, 3, 4))))
+    c = cgrad.nn.Module()
+    c.register_buffer("w", cgrad.tensor(t.w.numpy()))
+    for lib, m in ((torch, t), (cgrad, c)):
+        lib.nn.utils.parametrizations.orthogonal(m, "w", orthogonal_map="householder", use_trivialization=False)
+    np.testing.assert_allclose(arr(c.w), arr(t.w), atol=1e-12)
+    for q in arr(c.w):
+        np.testing.assert_allclose(q @ q.T, np.eye(3), atol=1e-12)
+
+
+# ---- spectral norm: the parametrization and the older hook ----------------------------------------
+
+SPECTRAL_MODULES = {
+    "linear": lambda lib: lib.nn.Linear(4, 3, dtype=lib.float64),
+    "conv2d": lambda lib: lib.nn.Conv2d(2, 3, 2, dtype=lib.float64),
+    "conv_transpose1d": lambda lib: lib.nn.ConvTranspose1d(2, 3, 2, dtype=lib.float64),
+}
+SPECTRAL_INPUTS = {"linear": (2, 4), "conv2d": (1, 2, 3, 3), "conv_transpose1d": (1, 2, 4)}
+
+
+def spectral_pair(name, apply, **kwargs):
+    t, c = SPECTRAL_MODULES[name](torch), SPECTRAL_MODULES[name](cgrad)
+    copy_into(c.weight, t.weight)
+    copy_into(c.bias, t.bias)
+    apply(torch)(t, **kwargs)
+    apply(cgrad)(c, **kwargs)
+    # the power iteration starts from random vectors: cgrad starts from torch's
+    c.load_state_dict({k: cgrad.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    return c, t
+
+
+def run_steps(c, t, name, steps=3):
+    x = np.linspace(-1, 1, int(np.prod(SPECTRAL_INPUTS[name]))).reshape(SPECTRAL_INPUTS[name])
+    for _ in range(steps):
+        a, b = t(torch.tensor(x)), c(cgrad.tensor(x))
+        np.testing.assert_allclose(arr(b), arr(a), rtol=1e-10, atol=1e-12)
+    (a ** 2).sum().backward()
+    (b ** 2).sum().backward()
+
+
+@pytest.mark.parametrize("n_power_iterations", [1, 3])
+@pytest.mark.parametrize("name", list(SPECTRAL_MODULES))
+def test_parametrized_spectral_norm_matches_torch(name, n_power_iterations):
+    c, t = spectral_pair(name, lambda lib: lib.nn.utils.parametrizations.spectral_norm,
+                         n_power_iterations=n_power_iterations)
+    assert repr(c) == repr(t)
+    assert c.parametrizations.weight[0].dim == t.parametrizations.weight[0].dim
+    run_steps(c, t, name)
+    same_state(c, t, 1e-10)
+    np.testing.assert_allclose(arr(c.parametrizations.weight.original.grad),
+                               arr(t.parametrizations.weight.original.grad), rtol=1e-9, atol=1e-11)
+    # eval mode: no power iteration, the buffers stay
+    c.eval(), t.eval()
+    run_steps(c, t, name, steps=2)
+    same_state(c, t, 1e-10)
+
+
+def test_parametrized_spectral_norm_starts_near_the_largest_singular_value():
+    m = cgrad.nn.utils.parametrizations.spectral_norm(cgrad.nn.Linear(5, 4, dtype=cgrad.float64))
+    assert abs(np.linalg.svd(arr(m.weight), compute_uv=False)[0] - 1) < 1e-6
+    v = cgrad.nn.Module()
+    v.register_buffer("w", cgrad.tensor([3.0, 4.0]))
+    cgrad.nn.utils.parametrizations.spectral_norm(v, "w")
+    np.testing.assert_allclose(arr(v.w), [0.6, 0.8], rtol=1e-6)
+
+
+def test_parametrized_spectral_norm_errors_match_torch():
+    for errs in [lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), dim=2),
+                 lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=0),
+                 lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), "nope")]:
+        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
+
+
+def test_spectral_norm_backpropagates_through_two_forwards():
+    m = cgrad.nn.utils.parametrizations.spectral_norm(cgrad.nn.Linear(3, 3))
+    x = cgrad.ones(1, 3)
+    loss = m(x).sum() - m(2 * x).sum()
+    loss.backward()
+    assert m.parametrizations.weight.original.grad is not None
+
+
+@pytest.mark.parametrize("name", list(SPECTRAL_MODULES))
+def test_old_spectral_norm_matches_torch(name):
+    c, t = spectral_pair(name, lambda lib: lib.nn.utils.spectral_norm)
+    assert repr(c) == repr(t)
+    assert dict(c.state_dict()._metadata) == dict(t.state_dict()._metadata)
+    run_steps(c, t, name)
+    same_state(c, t, 1e-10)
+    np.testing.assert_allclose(arr(c.weight_orig.grad), arr(t.weight_orig.grad), rtol=1e-9, atol=1e-11)
+    # a state dict of version 0 kept the weight, not v: v is solved for from u and the weight
+    sd = t.state_dict()
+    del sd._metadata[""]["spectral_norm"]
+    sd["weight"] = t.weight.detach()
+    del sd["weight_v"]
+    t.load_state_dict(sd)
+    ours = OrderedDict((k, cgrad.tensor(v.numpy())) for k, v in sd.items())
+    ours._metadata = sd._metadata
+    c.load_state_dict(ours)
+    np.testing.assert_allclose(arr(c.weight_v), arr(t.weight_v), rtol=1e-8, atol=1e-10)
+    torch.nn.utils.remove_spectral_norm(t)
+    cgrad.nn.utils.remove_spectral_norm(c)
+    assert repr(c) == repr(t)
+    same_state(c, t, 1e-10)
+    assert not c._state_dict_hooks and not c._load_state_dict_pre_hooks and not c._forward_pre_hooks
+    # torch keeps its load pre-hook here, and then refuses the module's own state dict
+    assert repr(c.load_state_dict(c.state_dict())) == "<All keys matched successfully>"
+
+
+def test_old_spectral_norm_errors_match_torch():
+    def twice(lib):
+        m = lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2))
+        lib.nn.utils.spectral_norm(m)
+    for errs in [twice, lambda lib: lib.nn.utils.remove_spectral_norm(lib.nn.Linear(2, 2)),
+                 lambda lib: lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2, bias=False), "bias"),
+                 lambda lib: lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=-1)]:
+        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
+
+
+# ---- weight_norm: an old state dict into the parametrization --------------------------------------
+
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_old_weight_norm_state_dict_loads_into_the_parametrization(dim):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        old = torch.nn.utils.weight_norm(torch.nn.Linear(3, 2, dtype=torch.float64), dim=dim)
+    sd = old.state_dict()
+    assert "weight_g" in sd and "weight_v" in sd
+    t = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(3, 2, dtype=torch.float64), dim=dim)
+    c = cgrad.nn.utils.parametrizations.weight_norm(cgrad.nn.Linear(3, 2, dtype=cgrad.float64), dim=dim)
+    assert repr(t.load_state_dict(sd)) == repr(c.load_state_dict({k: cgrad.tensor(v.numpy())
+                                                                  for k, v in sd.items()}))
+    same_state(c, t)
+    np.testing.assert_allclose(arr(c.weight), arr(old.weight), rtol=1e-12)
