@@ -701,3 +701,114 @@ def test_old_weight_norm_state_dict_loads_into_the_parametrization(dim):
                                                                   for k, v in sd.items()}))
     same_state(c, t)
     np.testing.assert_allclose(arr(c.weight), arr(old.weight), rtol=1e-12)
+
+
+# ---- nn.Buffer and parametrize.transfer_parametrizations_and_params -------------------------------
+
+def test_buffer_assignment_registers_as_torch():
+    def run(lib):
+        m = lib.nn.Module()
+        m.b = lib.nn.Buffer(lib.ones(2))
+        m.c = lib.nn.Buffer(lib.zeros(1, requires_grad=True), persistent=False)
+        m.plain = lib.zeros(1)
+        m.b = lib.full((2,), 3.0)  # a plain tensor into a registered buffer keeps it registered
+        copied = copy.deepcopy(m)
+        return (list(m.state_dict()), [n for n, _ in m.named_buffers()], isinstance(m.c, lib.nn.Buffer),
+                m.c.requires_grad, arr(m.b).tolist(), list(copied.state_dict()), tuple(lib.nn.Buffer().shape),
+                error_of(lambda: setattr(m, "b", 3)))
+    ours, theirs = both(run)
+    assert ours == theirs
+
+
+def test_transfer_parametrizations_and_params_matches_torch():
+    def run(lib):
+        lib.manual_seed(0)
+        src = lib.nn.utils.parametrizations.weight_norm(lib.nn.Linear(3, 2, dtype=lib.float64))
+        with lib.no_grad():
+            src.parametrizations.weight.original0.copy_(lib.tensor([[1.5], [2.0]], dtype=lib.float64))
+            src.parametrizations.weight.original1.copy_(lib.arange(6.0, dtype=lib.float64).reshape(2, 3))
+        dst = lib.nn.utils.parametrize.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 2,
+                                                                                                dtype=lib.float64))
+        shared = dst.parametrizations.weight.original1 is src.parametrizations.weight.original1
+        return repr(dst), shared, list(dst.state_dict()), arr(dst.weight).round(12).tolist()
+    ours, theirs = both(run)
+    assert ours == theirs
+    assert cgrad.nn.utils.parametrize.__all__ == torch.nn.utils.parametrize.__all__
+
+
+# ---- nn.utils.fusion, stateless, skip_init ----------------------------------------------------------
+
+FUSIONS = {
+    "conv2d": (lambda lib: lib.nn.Conv2d(2, 3, 2, dtype=lib.float64), lambda lib: lib.nn.BatchNorm2d(3, dtype=lib
+                                                                                                        .float64),
+               (1, 2, 3, 3), False),
+    "conv_transpose1d": (lambda lib: lib.nn.ConvTranspose1d(2, 3, 2, bias=False, dtype=lib.float64),
+                         lambda lib: lib.nn.BatchNorm1d(3, affine=False, dtype=lib.float64), (1, 2, 4), True),
+    "linear": (lambda lib: lib.nn.Linear(4, 3, dtype=lib.float64), lambda lib: lib.nn.BatchNorm1d(3, dtype=lib
+                                                                                                 .float64),
+               (2, 4), None),
+}
+
+
+@pytest.mark.parametrize("name", list(FUSIONS))
+def test_fusion_matches_torch_and_the_unfused_pair(name):
+    make_layer, make_bn, shape, transpose = FUSIONS[name]
+    t_layer, t_bn = make_layer(torch), make_bn(torch)
+    with torch.no_grad():
+        for p in list(t_bn.parameters()):
+            p.copy_(torch.linspace(0.5, 1.5, p.numel(), dtype=torch.float64))
+        t_bn.running_mean.copy_(torch.linspace(-1, 1, 3, dtype=torch.float64))
+        t_bn.running_var.copy_(torch.linspace(0.5, 2, 3, dtype=torch.float64))
+    c_layer, c_bn = make_layer(cgrad), make_bn(cgrad)
+    torch_weights(c_layer, t_layer)
+    torch_weights(c_bn, t_bn)
+    x = np.linspace(-1, 1, int(np.prod(shape))).reshape(shape)
+    errors = []
+    for lib, layer, bn in ((cgrad, c_layer, c_bn), (torch, t_layer, t_bn)):
+        fuse = (lambda: lib.nn.utils.fuse_linear_bn_eval(layer, bn)) if transpose is None else \
+            (lambda: lib.nn.utils.fuse_conv_bn_eval(layer, bn, transpose=transpose))
+        errors.append(error_of(fuse))
+        layer.eval(), bn.eval()
+    assert errors[0] == errors[1] == ("AssertionError", "Fusion only for eval!")
+    if transpose is None:
+        fused, t_fused = (lib.nn.utils.fuse_linear_bn_eval(layer, bn)
+                          for lib, layer, bn in ((cgrad, c_layer, c_bn), (torch, t_layer, t_bn)))
+    else:
+        fused, t_fused = (lib.nn.utils.fuse_conv_bn_eval(layer, bn, transpose)
+                          for lib, layer, bn in ((cgrad, c_layer, c_bn), (torch, t_layer, t_bn)))
+    assert fused is not c_layer and repr(fused) == repr(t_fused)
+    same_state(fused, t_fused)
+    assert isinstance(fused.weight, cgrad.nn.Parameter) and fused.weight.requires_grad
+    np.testing.assert_allclose(arr(fused(cgrad.tensor(x))), arr(c_bn(c_layer(cgrad.tensor(x)))), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_fuse_linear_bn_refuses_mismatched_features_as_torch():
+    def run(lib):
+        return error_of(lambda: lib.nn.utils.fuse_linear_bn_eval(lib.nn.Linear(2, 3).eval(),
+                                                                 lib.nn.BatchNorm1d(2).eval()))
+    ours, theirs = both(run)
+    assert ours == theirs and ours is not None
+
+
+def test_stateless_functional_call_warns_and_calls():
+    def run(lib):
+        m = lib.nn.Linear(2, 1, bias=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = lib.nn.utils.stateless.functional_call(m, {"weight": lib.ones(1, 2)}, (lib.ones(1, 2),))
+        return arr(out).tolist(), [(w.category.__name__, str(w.message)) for w in caught]
+    ours, theirs = both(run)
+    assert ours == theirs
+
+
+def test_skip_init_matches_torch():
+    def run(lib):
+        m = lib.nn.utils.skip_init(lib.nn.Linear, 3, 4, bias=False)
+
+        class NoDevice(lib.nn.Module):
+            pass
+        return (repr(m), tuple(m.weight.shape), m.weight.requires_grad,
+                error_of(lambda: lib.nn.utils.skip_init(NoDevice)), error_of(lambda: lib.nn.utils.skip_init(int)))
+    ours, theirs = both(run)
+    assert ours == theirs

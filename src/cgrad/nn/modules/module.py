@@ -11,7 +11,7 @@ from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import empty_like
 from cgrad.autograd.grad_mode import no_grad
-from cgrad.nn.parameter import Parameter, is_lazy
+from cgrad.nn.parameter import Buffer, Parameter, is_lazy
 from cgrad.utils.hooks import RemovableHandle
 
 __all__ = ["register_module_forward_pre_hook", "register_module_forward_hook", "register_module_full_backward_pre_hook",
@@ -391,11 +391,12 @@ class Module:
             modules[name] = _run_module_registration_hooks(self, name, value)
             return
         buffers = self.__dict__.get("_buffers")
-        if buffers is not None and name in buffers:
+        if isinstance(value, Buffer) or (buffers is not None and name in buffers):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(torch.Tensor or None expected)")
-            self.register_buffer(name, value, name not in self._non_persistent_buffers_set)
+                                "(torch.nn.Buffer, torch.Tensor or None expected)")
+            persistent = value.persistent if isinstance(value, Buffer) else name not in self._non_persistent_buffers_set
+            self.register_buffer(name, value, persistent)
             return
         super().__setattr__(name, value)
 

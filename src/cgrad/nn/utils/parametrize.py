@@ -14,8 +14,8 @@ from cgrad.autograd.grad_mode import no_grad
 from cgrad.nn.modules.container import ModuleDict, ModuleList
 from cgrad.nn.parameter import Parameter
 
-__all__ = ["cached", "is_parametrized", "register_parametrization", "remove_parametrizations",
-           "type_before_parametrizations", "ParametrizationList"]
+__all__ = ["cached", "ParametrizationList", "register_parametrization", "is_parametrized", "remove_parametrizations",
+           "type_before_parametrizations", "transfer_parametrizations_and_params"]
 
 _cache_enabled = 0
 _cache = {}
@@ -238,3 +238,26 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
 def type_before_parametrizations(module):
     """The module's class before any parametrization was registered."""
     return module.__class__.__bases__[0] if is_parametrized(module) else type(module)
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Registers from_module's parametrizations (of tensor_name, or all) on to_module, which then shares
+    from_module's original tensors (a parameter it lacks is created from from_module's value). Returns
+    to_module."""
+    if is_parametrized(from_module):
+        names = from_module.parametrizations if tensor_name is None else [tensor_name]
+        for name in names:
+            if not hasattr(to_module, name):
+                setattr(to_module, name, Parameter(getattr(from_module, name)))
+            source = from_module.parametrizations[name]
+            for parametrization in source:
+                register_parametrization(to_module, name, parametrization)
+            dest = to_module.parametrizations[name]
+            if hasattr(source, "original"):
+                dest.original = source.original
+            else:
+                i = 0
+                while hasattr(source, f"original{i}"):
+                    setattr(dest, f"original{i}", getattr(source, f"original{i}"))
+                    i += 1
+    return to_module
