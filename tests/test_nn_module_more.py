@@ -812,3 +812,37 @@ def test_skip_init_matches_torch():
                 error_of(lambda: lib.nn.utils.skip_init(NoDevice)), error_of(lambda: lib.nn.utils.skip_init(int)))
     ours, theirs = both(run)
     assert ours == theirs
+
+
+def test_global_non_full_backward_hook_matches_torch():
+    def run(lib):
+        mod, seen = lib.nn.modules.module, []
+
+        class M(lib.nn.Module):
+            def forward(self, x):
+                return x * lib.tensor([2.0, 3.0], dtype=lib.float64)
+        handle = mod.register_module_backward_hook(lambda m, gi, go: seen.append((type(m).__name__,
+                                                                                   arr(gi[0]).tolist())))
+        try:
+            x, m = lib.tensor([1.0, -1.0], dtype=lib.float64, requires_grad=True), M()
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                y = m(x * 1)
+            (y * y).sum().backward()
+            seen.append(error_of(lambda: mod.register_module_full_backward_hook(lambda *a: None)))
+        finally:
+            handle.remove()
+            mod._global_is_full_backward_hook = None
+        return seen
+    ours, theirs = both(run)
+    assert ours == theirs
+
+
+def test_lazy_modules_load_and_infer_through_hooks():
+    for lib in LIBS:
+        m = lib.nn.LazyLinear(2)
+        assert len(m._load_state_dict_pre_hooks) == 1 and len(m._forward_pre_hooks_with_kwargs) == 1
+        m.load_state_dict(lib.nn.Linear(3, 2).state_dict())
+        assert tuple(m.weight.shape) == (2, 3)
+        m(lib.ones(1, 3))
+        assert type(m) is lib.nn.Linear and not m._load_state_dict_pre_hooks and not m._forward_pre_hooks
