@@ -846,3 +846,15 @@ def test_lazy_modules_load_and_infer_through_hooks():
         assert tuple(m.weight.shape) == (2, 3)
         m(lib.ones(1, 3))
         assert type(m) is lib.nn.Linear and not m._load_state_dict_pre_hooks and not m._forward_pre_hooks
+
+
+def test_parametrized_modules_deepcopy_but_do_not_pickle():
+    def run(lib):
+        m = lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3, dtype=lib.float64))
+        c = copy.deepcopy(m)
+        shared = c.parametrizations.weight.original is m.parametrizations.weight.original
+        np.testing.assert_allclose(arr(c.weight), arr(m.weight))
+        return (type(c).__name__, shared, list(c.state_dict()) == list(m.state_dict()),
+                error_of(lambda: pickle.dumps(m)))
+    ours, theirs = both(run)
+    assert ours == theirs

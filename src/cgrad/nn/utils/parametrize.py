@@ -8,6 +8,8 @@ returning P(original); assigning module.weight goes through P.right_inverse.
 The module's class becomes a subclass, Parametrized<Class>, holding the
 properties, as in PyTorch."""
 import contextlib
+import copy
+import copyreg
 
 from cgrad._C import Tensor
 from cgrad.autograd.grad_mode import no_grad
@@ -133,13 +135,31 @@ class ParametrizationList(ModuleList):
         return x
 
 
+def _default_deepcopy(self, memo):
+    # what deepcopy does without __deepcopy__, which the refusing __getstate__ would otherwise stop
+    obj = memo.get(id(self), None)
+    if obj is not None:
+        return obj
+    replica = self.__new__(self.__class__)
+    memo[id(self)] = replica
+    replica.__dict__ = copy.deepcopy(self.__dict__, memo)
+    for slot in copyreg._slotnames(self.__class__):
+        if hasattr(self, slot):
+            setattr(replica, slot, copy.deepcopy(getattr(self, slot), memo))
+    return replica
+
+
 def _inject_new_class(module):
     cls = module.__class__
 
     def getstate(self):
-        raise RuntimeError("Serialization of parametrized modules is only supported through state_dict().")
-    param_cls = type(f"Parametrized{cls.__name__}", (cls,), {"__getstate__": getstate})
-    module.__class__ = param_cls
+        raise RuntimeError("Serialization of parametrized modules is only supported through state_dict(). See:\n"
+                           "https://pytorch.org/tutorials/beginner/saving_loading_models.html"
+                           "#saving-loading-a-general-checkpoint-for-inference-and-or-resuming-training")
+    namespace = {"__getstate__": getstate}
+    if not hasattr(cls, "__deepcopy__"):
+        namespace["__deepcopy__"] = _default_deepcopy
+    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), namespace)
 
 
 def _inject_property(module, tensor_name):
