@@ -324,8 +324,9 @@ def test_global_backward_hooks_match_torch():
         mod = lib.nn.modules.module
         calls = []
         lin = lib.nn.Linear(2, 1, dtype=lib.float64)
-        handles = [mod.register_module_full_backward_pre_hook(lambda m, go: calls.append(("pre", arr(go[0]).tolist()))),
-                   mod.register_module_full_backward_hook(lambda m, gi, go: calls.append(("full", arr(gi[0]).tolist())))]
+        handles = [
+            mod.register_module_full_backward_pre_hook(lambda m, go: calls.append(("pre", arr(go[0]).tolist()))),
+            mod.register_module_full_backward_hook(lambda m, gi, go: calls.append(("full", arr(gi[0]).tolist())))]
         try:
             x = lib.tensor([[1.0, 2.0]], dtype=lib.float64, requires_grad=True)
             with lib.no_grad():

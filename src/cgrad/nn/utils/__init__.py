@@ -9,7 +9,7 @@ from cgrad.nn.utils import parametrize  # noqa: E402
 from cgrad.nn.utils import parametrizations  # noqa: E402
 from cgrad.nn.utils.weight_norm import remove_weight_norm, weight_norm
 from cgrad.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm
-from cgrad.nn.utils import fusion, stateless  # noqa: E402
+from cgrad.nn.utils import fusion, stateless  # noqa: E402,F401
 from cgrad.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 from cgrad.nn.utils.init import skip_init
 
