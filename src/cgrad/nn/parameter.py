@@ -31,6 +31,33 @@ class Parameter(Tensor):
         return (_rebuild_parameter, (self.detach(), self.requires_grad))
 
 
+def _rebuild_buffer(data, persistent):
+    return Buffer(data, persistent=persistent)
+
+
+class Buffer(Tensor):
+    """A Tensor that is a module buffer: assigning one as a Module attribute registers it as a buffer
+    (persistent: in the state dict). It shares memory with the tensor it is made from."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = _C.empty(0)
+        t = Tensor._make_subclass(cls, data.detach(), data.requires_grad)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = Buffer(self.detach().clone().requires_grad_(self.requires_grad), persistent=self.persistent)
+        memo[id(self)] = result
+        return result
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_buffer, (self.detach().requires_grad_(self.requires_grad), self.persistent))
+
+
 class UninitializedTensorMixin:
     """A parameter or buffer of a lazy module whose shape is not known yet: it holds no data until
     materialize(shape) makes it an ordinary Parameter (Tensor) of that shape."""

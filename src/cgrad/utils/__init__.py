@@ -1,4 +1,4 @@
-"""cgrad.utils: data loading (cgrad.utils.data)."""
-from cgrad.utils import data
+"""cgrad.utils: data loading (cgrad.utils.data) and the handles hooks return (cgrad.utils.hooks)."""
+from cgrad.utils import data, hooks
 
-__all__ = ["data"]
+__all__ = ["data", "hooks"]

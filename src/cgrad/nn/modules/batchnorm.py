@@ -13,6 +13,7 @@ class _NormBase(Module):
     (affine), running statistics (track_running_stats) and the count of batches they have seen."""
 
     _dims = ()  # the input dims the subclass accepts
+    _version = 2  # version 2 added num_batches_tracked
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
                  dtype=None, *, bias=True):
@@ -42,6 +43,19 @@ class _NormBase(Module):
     def reset_parameters(self):
         self.reset_running_stats()
         _reset_affine(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # a state dict from before version 2 (or one without metadata) may lack num_batches_tracked: it loads
+        # the module's own count, as PyTorch's does
+        version = local_metadata.get("version", None)
+        if (version is None or version < 2) and self.track_running_stats:
+            key = prefix + "num_batches_tracked"
+            if key not in state_dict:
+                state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None \
+                    else tensor(0, dtype=_C.int64)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def _check_input_dim(self, input):
         if input.dim() not in self._dims:

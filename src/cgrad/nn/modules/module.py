@@ -1,14 +1,23 @@
-"""Module: the base class of every layer, with PyTorch's registration rules."""
+"""Module: the base class of every layer, with PyTorch's registration rules and hooks."""
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+import functools
 import itertools
+from typing import TypeVar
 import warnings
+import weakref
 
 from cgrad import _C
 from cgrad._C import Tensor
+from cgrad._creation import empty_like
 from cgrad.autograd.grad_mode import no_grad
-from cgrad.nn.parameter import Parameter
+from cgrad.nn.parameter import Buffer, Parameter, is_lazy
+from cgrad.utils.hooks import RemovableHandle
 
-__all__ = ["Module"]
+__all__ = ["register_module_forward_pre_hook", "register_module_forward_hook", "register_module_full_backward_pre_hook",
+           "register_module_backward_hook", "register_module_full_backward_hook",
+           "register_module_buffer_registration_hook", "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook", "Module"]
 
 
 def _typename(obj):
@@ -31,6 +40,8 @@ def _addindent(text, num_spaces):
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    __slots__ = ()
+
     def __repr__(self):
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
@@ -40,27 +51,136 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 _EXTRA_STATE = "_extra_state"  # the state dict key of a module's get_extra_state()
-_backward_hooks_made = False  # set for good by the first backward hook any module registers
 
 
-class _RemovableHandle:
-    """Removes a hook from the dict it was registered in."""
+class _WrappedHook:
+    """A hook called with its module (held weakly) in front of its arguments, when given one."""
 
-    _next_id = 0
+    def __init__(self, hook, module=None):
+        self.hook = hook
+        functools.update_wrapper(self, hook)
+        self.with_module = module is not None
+        if self.with_module:
+            self.module = weakref.ref(module)
 
-    def __init__(self, hooks):
-        self.hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
+    def __call__(self, *args, **kwargs):
+        if self.with_module:
+            module = self.module()
+            if module is None:
+                raise RuntimeError("You are trying to call the hook of a dead Module!")
+            return self.hook(module, *args, **kwargs)
+        return self.hook(*args, **kwargs)
 
-    def remove(self):
-        self.hooks.pop(self.id, None)
+    def __getstate__(self):
+        state = {"hook": self.hook, "with_module": self.with_module}
+        if self.with_module:
+            state["module"] = self.module()
+        return state
 
-    def __enter__(self):
-        return self
+    def __setstate__(self, state):
+        self.hook = state["hook"]
+        self.with_module = state["with_module"]
+        if self.with_module:
+            if state["module"] is None:
+                raise RuntimeError("You are trying to revive the hook of a dead Module!")
+            self.module = weakref.ref(state["module"])
 
-    def __exit__(self, *args):
-        self.remove()
+
+# ---- hooks common to all modules ---------------------------------------------------
+
+_global_buffer_registration_hooks = OrderedDict()
+_global_module_registration_hooks = OrderedDict()
+_global_parameter_registration_hooks = OrderedDict()
+_global_backward_pre_hooks = OrderedDict()
+_global_backward_hooks = OrderedDict()
+_global_is_full_backward_hook = None
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_always_called = OrderedDict()
+_global_forward_hooks_with_kwargs = OrderedDict()
+
+# a module's attributes are looked up the slow way (it has a __getattr__): a call without hooks of its own
+# looks no further once this is False, and it stays True once any backward or global hook has been registered
+_hooks_beyond_forward = False
+
+
+def _registered(hooks, hook, extra_dict=None):
+    global _hooks_beyond_forward
+    _hooks_beyond_forward = True
+    handle = RemovableHandle(hooks, extra_dict=extra_dict)
+    hooks[handle.id] = hook
+    return handle
+
+
+def register_module_buffer_registration_hook(hook):
+    """hook(module, name, buffer) runs in every register_buffer; it may return a replacement buffer."""
+    handle = RemovableHandle(_global_buffer_registration_hooks)
+    _global_buffer_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_module_registration_hook(hook):
+    """hook(module, name, submodule) runs whenever a submodule is registered; it may return a replacement."""
+    handle = RemovableHandle(_global_module_registration_hooks)
+    _global_module_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_parameter_registration_hook(hook):
+    """hook(module, name, param) runs in every register_parameter; it may return a replacement parameter."""
+    handle = RemovableHandle(_global_parameter_registration_hooks)
+    _global_parameter_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_pre_hook(hook):
+    """hook(module, args) runs before every module's forward, ahead of the module's own pre-hooks."""
+    return _registered(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """hook(module, args, output) (with_kwargs: hook(module, args, kwargs, output)) runs after every
+    module's forward, ahead of the module's own hooks; always_call: also when forward raises."""
+    handle = _registered(_global_forward_hooks, hook, extra_dict=_global_forward_hooks_always_called)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def _set_global_full(full):
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+                           "Please use only one of them.")
+    _global_is_full_backward_hook = full
+
+
+def register_module_backward_hook(hook):
+    """The deprecated, non-full form of register_module_full_backward_hook: hook(module, grad_input,
+    grad_output) sees the gradients of the last node of each module's forward."""
+    _set_global_full(False)
+    return _registered(_global_backward_hooks, hook)
+
+
+def register_module_full_backward_pre_hook(hook):
+    """hook(module, grad_output) runs for every module, ahead of its own backward pre-hooks."""
+    return _registered(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """hook(module, grad_input, grad_output) runs for every module, ahead of its own full backward hooks."""
+    _set_global_full(True)
+    return _registered(_global_backward_hooks, hook)
+
+
+def _run_module_registration_hooks(module, name, submodule):
+    for hook in _global_module_registration_hooks.values():
+        output = hook(module, name, submodule)
+        if output is not None:
+            submodule = output
+    return submodule
 
 
 def _forward_unimplemented(self, *input):
@@ -74,23 +194,41 @@ class Module:
     so that parameters(), state_dict(), to() and friends see them.
     """
 
+    dump_patches = False
+    T_destination = TypeVar("T_destination", bound=dict)
+    _version = 1  # saved in state_dict()'s _metadata; a subclass bumps it when its state dict changes shape
     training: bool
-    _version = 1
+    call_super_init = False
+    _compiled_call_impl = None
     forward = _forward_unimplemented
 
     def __init__(self, *args, **kwargs):
-        if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments {args!r} {kwargs!r}")
+        if not self.call_super_init and kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                            f"'{next(iter(kwargs))}'")
+        if not self.call_super_init and args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument but {len(args) + 1} "
+                            "were given")
         setattr_ = super().__setattr__
         setattr_("training", True)
         setattr_("_parameters", {})
         setattr_("_buffers", {})
         setattr_("_non_persistent_buffers_set", set())
-        setattr_("_modules", {})
-        setattr_("_forward_hooks", OrderedDict())
-        setattr_("_forward_pre_hooks", OrderedDict())
-        setattr_("_backward_hooks", OrderedDict())
         setattr_("_backward_pre_hooks", OrderedDict())
+        setattr_("_backward_hooks", OrderedDict())
+        setattr_("_is_full_backward_hook", None)
+        setattr_("_forward_hooks", OrderedDict())
+        setattr_("_forward_hooks_with_kwargs", OrderedDict())
+        setattr_("_forward_hooks_always_called", OrderedDict())
+        setattr_("_forward_pre_hooks", OrderedDict())
+        setattr_("_forward_pre_hooks_with_kwargs", OrderedDict())
+        setattr_("_state_dict_hooks", OrderedDict())
+        setattr_("_state_dict_pre_hooks", OrderedDict())
+        setattr_("_load_state_dict_pre_hooks", OrderedDict())
+        setattr_("_load_state_dict_post_hooks", OrderedDict())
+        setattr_("_modules", {})
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
 
     # ---- registration ----------------------------------------------------------
 
@@ -108,6 +246,10 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(torch Tensor or None required)")
+        for hook in _global_buffer_registration_hooks.values():
+            output = hook(self, name, tensor)
+            if output is not None:
+                tensor = output
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -135,6 +277,10 @@ class Module:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be "
                              f"created explicitly. To express '{name}' as a function of another Tensor, compute "
                              "the value in the forward() method.")
+        for hook in _global_parameter_registration_hooks.values():
+            output = hook(self, name, param)
+            if output is not None:
+                param = output
         self._parameters[name] = param
 
     def add_module(self, name, module):
@@ -148,9 +294,11 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
-        self._modules[name] = module
+        self._modules[name] = _run_module_registration_hooks(self, name, module)
 
-    register_module = add_module
+    def register_module(self, name, module):
+        """The same as add_module."""
+        self.add_module(name, module)
 
     def get_submodule(self, target):
         if target == "":
@@ -234,20 +382,21 @@ class Module:
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             remove_from(self.__dict__, self._parameters, self._buffers, self._non_persistent_buffers_set)
-            modules[name] = value
+            modules[name] = _run_module_registration_hooks(self, name, value)
             return
         if modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(torch.nn.Module or None expected)")
-            modules[name] = value
+            modules[name] = _run_module_registration_hooks(self, name, value)
             return
         buffers = self.__dict__.get("_buffers")
-        if buffers is not None and name in buffers:
+        if isinstance(value, Buffer) or (buffers is not None and name in buffers):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(torch.Tensor or None expected)")
-            buffers[name] = value
+                                "(torch.nn.Buffer, torch.Tensor or None expected)")
+            persistent = value.persistent if isinstance(value, Buffer) else name not in self._non_persistent_buffers_set
+            self.register_buffer(name, value, persistent)
             return
         super().__setattr__(name, value)
 
@@ -270,74 +419,228 @@ class Module:
     # ---- calling ---------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
-        # a Module's attributes are looked up the slow way (it has a __getattr__): a call looks for backward
-        # hooks only once some module has had one
-        if not (self._forward_hooks or self._forward_pre_hooks or _backward_hooks_made):
+        if not (self._forward_hooks or self._forward_pre_hooks or _hooks_beyond_forward):
             return self.forward(*args, **kwargs)
-        d = self.__dict__
-        backward = d.get("_backward_hooks") or d.get("_backward_pre_hooks")
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        if backward:
+        return self._call_impl(*args, **kwargs)
+
+    def _wrapped_call_impl(self, *args, **kwargs):
+        if self._compiled_call_impl is not None:
+            return self._compiled_call_impl(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    def _slow_forward(self, *input, **kwargs):
+        return self.forward(*input, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
+        """forward(*args, **kwargs) with the module's and the global hooks around it."""
+        if not (self._backward_hooks or self._backward_pre_hooks or self._forward_hooks or self._forward_pre_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks or _global_forward_hooks
+                or _global_forward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        call = [args, kwargs, None]  # the arguments as the pre-hooks left them, then the result so far
+        called = set()  # the always-called forward hooks that have run
+        try:
+            return self._call_with_hooks(call, called)
+        except Exception:
+            self._call_always_called_hooks(call, called)
+            raise
+
+    def _call_with_hooks(self, call, called):
+        args, kwargs = call[0], call[1]
+        backward_pre_hooks = self._get_backward_pre_hooks() if self._backward_pre_hooks or _global_backward_pre_hooks \
+            else []
+        full_backward_hooks, non_full_backward_hooks = self._get_backward_hooks() \
+            if self._backward_hooks or _global_backward_hooks else ([], [])
+        for hook_id, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+            call[0], call[1] = args, kwargs
+        backward = None
+        if full_backward_hooks or backward_pre_hooks:
             from cgrad.nn.modules._backward_hooks import BackwardHooks
-            backward = BackwardHooks(self, list(self._backward_hooks.values()),
-                                     list(self._backward_pre_hooks.values()))
-            if self._backward_hooks:
-                args = backward.setup_input_hook(args)
+            backward = BackwardHooks(self, full_backward_hooks, backward_pre_hooks)
+            args = backward.setup_input_hook(args)
+            call[0] = args
         output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        call[2] = output
+        for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
+                called.add(hook_id)
+            if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
             if result is not None:
-                output = result
-        if backward:
+                output = call[2] = result
+        if backward is not None:
+            if not isinstance(output, (Tensor, tuple)):
+                warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
+                              f"Tensors but received {type(output)}", stacklevel=3)
             output = backward.setup_output_hook(output)
+        if non_full_backward_hooks:
+            self._hook_last_node(args, output, non_full_backward_hooks)
         return output
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) runs before forward; it may return replacement args."""
-        handle = _RemovableHandle(self._forward_pre_hooks)
+    def _call_always_called_hooks(self, call, called):
+        """Runs the always-called forward hooks that forward's exception skipped; their own exceptions
+        become warnings, so that forward's is the one raised."""
+        args, kwargs, result = call
+        for hook_id, hook in _global_forward_hooks.items():
+            if hook_id in _global_forward_hooks_always_called and hook_id not in called:
+                try:
+                    out = hook(self, args, result)
+                    result = result if out is None else out
+                except Exception as e:
+                    warnings.warn("global module forward hook with ``always_call=True`` raised an exception that was "
+                                  f"silenced as another error was raised in forward: {str(e)}", stacklevel=3)
+        for hook_id, hook in self._forward_hooks.items():
+            if hook_id in self._forward_hooks_always_called and hook_id not in called:
+                try:
+                    if hook_id in self._forward_hooks_with_kwargs:
+                        out = hook(self, args, kwargs, result)
+                    else:
+                        out = hook(self, args, result)
+                    result = result if out is None else out
+                except Exception as e:
+                    warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
+                                  f"silenced as another error was raised in forward: {str(e)}", stacklevel=3)
+
+    def _hook_last_node(self, args, output, hooks):
+        """The non-full backward hooks: they see the gradients of the node that made the first output tensor."""
+        var = output
+        while not isinstance(var, Tensor):
+            var = next(v for v in var.values() if isinstance(v, Tensor)) if isinstance(var, dict) else var[0]
+        grad_fn = var.grad_fn
+        if grad_fn is not None:
+            for hook in hooks:
+                grad_fn.register_hook(_WrappedHook(hook, self))
+            self._maybe_warn_non_full_backward_hook(args, output, grad_fn)
+
+    def _maybe_warn_non_full_backward_hook(self, inputs, result, grad_fn):
+        if not isinstance(result, Tensor):
+            if not (isinstance(result, tuple) and all(isinstance(r, Tensor) for r in result)):
+                warnings.warn("Using non-full backward hooks on a Module that does not return a single Tensor or a "
+                              "tuple of Tensors is deprecated and will be removed in future versions. This hook will "
+                              "be missing some of the grad_output. Please use register_full_backward_hook to get the "
+                              "documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            result = (result,)
+        if not isinstance(inputs, Tensor):
+            if not (isinstance(inputs, tuple) and all(isinstance(i, Tensor) for i in inputs)):
+                warnings.warn("Using non-full backward hooks on a Module that does not take as input a single Tensor "
+                              "or a tuple of Tensors is deprecated and will be removed in future versions. This hook "
+                              "will be missing some of the grad_input. Please use register_full_backward_hook to get "
+                              "the documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            inputs = (inputs,)
+        out_grad_fn = {r.grad_fn for r in result if r.grad_fn is not None}
+        if len(out_grad_fn) == 0 or (len(out_grad_fn) == 1 and grad_fn not in out_grad_fn):
+            warnings.warn("Using a non-full backward hook when outputs are nested in python data structure is "
+                          "deprecated and will be removed in future versions. This hook will be missing some "
+                          "grad_output.", FutureWarning, stacklevel=2)
+        elif len(out_grad_fn) > 1:
+            warnings.warn("Using a non-full backward hook when outputs are generated by different autograd Nodes is "
+                          "deprecated and will be removed in future versions. This hook will be missing some "
+                          "grad_output. Please use register_full_backward_hook to get the documented behavior.",
+                          FutureWarning, stacklevel=2)
+        else:
+            inputs_grad_fn = {i.grad_fn for i in inputs if i.grad_fn is not None}
+            next_functions = {n[0] for n in grad_fn.next_functions}
+            if inputs_grad_fn != next_functions:
+                warnings.warn("Using a non-full backward hook when the forward contains multiple autograd Nodes is "
+                              "deprecated and will be removed in future versions. This hook will be missing some "
+                              "grad_input. Please use register_full_backward_hook to get the documented behavior.",
+                              FutureWarning, stacklevel=2)
+
+    def compile(self, *args, **kwargs):
+        raise NotImplementedError("Module.compile() is not supported: cgrad.compile replays a whole training or "
+                                  "evaluation step (forward, backward and optimizer update); compile that step instead")
+
+    # ---- hook registration -------------------------------------------------------
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) runs before forward; it may return replacement args (one value or a tuple).
+        with_kwargs: hook(module, args, kwargs), which may return a replacement (args, kwargs)."""
+        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_full_backward_hook(self, hook, prepend=False):
-        """hook(module, grad_input, grad_output) runs once the gradients with respect to the module's tensor
-        inputs are known; it may return replacements for them."""
-        return self._register(self.__dict__.setdefault("_backward_hooks", OrderedDict()), hook, prepend)
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) (with_kwargs: hook(module, args, kwargs, output)) runs after forward; it
+        may return a replacement output. always_call: it also runs when forward (or an earlier hook) raises."""
+        handle = RemovableHandle(self._forward_hooks,
+                                 extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """hook(module, grad_output) runs once the gradients with respect to the module's tensor outputs are
         known; it may return replacements for them."""
-        return self._register(self.__dict__.setdefault("_backward_pre_hooks", OrderedDict()), hook, prepend)
+        handle = _registered(self._backward_pre_hooks, hook)
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
 
     def register_backward_hook(self, hook):
-        raise NotImplementedError("register_backward_hook (the deprecated non-full form) is not supported; use "
-                                  "register_full_backward_hook")
+        """The deprecated form of register_full_backward_hook: hook(module, grad_input, grad_output) sees the
+        gradients of the node that made the module's (first) output."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self._is_full_backward_hook = False
+        return _registered(self._backward_hooks, hook)
 
-    @staticmethod
-    def _register(hooks, hook, prepend):
-        global _backward_hooks_made
-        _backward_hooks_made = True
-        handle = _RemovableHandle(hooks)
-        hooks[handle.id] = hook
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) runs once the gradients with respect to the module's tensor
+        inputs are known; it may return replacements for them."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self._is_full_backward_hook = True
+        handle = _registered(self._backward_hooks, hook)
         if prepend:
-            hooks.move_to_end(handle.id, last=False)
+            self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook):
-        """hook(module, args, output) runs after forward; it may return a replacement output."""
-        handle = _RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def _get_backward_hooks(self):
+        """(full hooks, non-full hooks): the global ones, then the module's."""
+        full, non_full = [], []
+        (full if _global_is_full_backward_hook else non_full).extend(_global_backward_hooks.values())
+        if self._is_full_backward_hook is not None:
+            (full if self._is_full_backward_hook else non_full).extend(self._backward_hooks.values())
+        return full, non_full
+
+    def _get_backward_pre_hooks(self):
+        return list(_global_backward_pre_hooks.values()) + list(self._backward_pre_hooks.values())
 
     # ---- traversal -------------------------------------------------------------
 
-    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+    def _named_members(self, get_members_fn, prefix="", recurse=True, remove_duplicate=True):
         memo = set()
         modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
-            for k, v in get_members(module):
+            for k, v in get_members_fn(module):
                 if v is None or v in memo:
                     continue
                 if remove_duplicate:
@@ -383,8 +686,8 @@ class Module:
             sub_prefix = prefix + ("." if prefix else "") + name
             yield from module.named_modules(memo, sub_prefix, remove_duplicate)
 
-    def modules(self):
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     # ---- modes and gradients -----------------------------------------------------
@@ -417,9 +720,10 @@ class Module:
 
     # ---- dtype conversion ------------------------------------------------------
 
-    def _apply(self, fn):
-        for module in self.children():
-            module._apply(fn)
+    def _apply(self, fn, recurse=True):
+        if recurse:
+            for module in self.children():
+                module._apply(fn)
         with no_grad():
             for param in self._parameters.values():
                 if param is None:
@@ -468,6 +772,27 @@ class Module:
     def cpu(self):
         return self
 
+    def _not_on_cpu(self, device, name):
+        raise NotImplementedError(f"{name}(): cgrad modules live on the CPU only")
+
+    def cuda(self, device=None):
+        self._not_on_cpu(device, "cuda")
+
+    def ipu(self, device=None):
+        self._not_on_cpu(device, "ipu")
+
+    def xpu(self, device=None):
+        self._not_on_cpu(device, "xpu")
+
+    def mtia(self, device=None):
+        self._not_on_cpu(device, "mtia")
+
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers become uninitialized (empty) tensors of their shapes and dtypes, on device."""
+        if device is not None and str(device) != "cpu":
+            raise NotImplementedError(f"to_empty(device={device!r}): cgrad modules live on the CPU only")
+        return self._apply(empty_like, recurse=recurse)
+
     def half(self):
         raise NotImplementedError("half(): cgrad has no float16 dtype (float32 and float64 only)")
 
@@ -475,7 +800,7 @@ class Module:
         raise NotImplementedError("bfloat16(): cgrad has no bfloat16 dtype (float32 and float64 only)")
 
     def type(self, dst_type):
-        return self._apply(lambda t: t.to(dst_type))
+        return self._apply(lambda t: t.type(dst_type))
 
     # ---- state dicts -------------------------------------------------------------
 
@@ -497,20 +822,94 @@ class Module:
     def set_extra_state(self, state):
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
-    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
-        """Parameters and persistent buffers by dotted name, as PyTorch names them."""
+    def _register_state_dict_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata) runs after state_dict() has gathered the module's
+        entries; a state dict it returns replaces the one being built."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError("Cannot register the same function as the state dict post hook that was previously "
+                               "registered via register_state_dict_post_hook")
+        handle = RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_post_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata) runs after state_dict() has gathered the module's
+        entries; it may change state_dict in place and must return None."""
+        hook._from_public_api = True
+        handle = RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """hook(module, prefix, keep_vars) runs before state_dict() gathers the module's entries."""
+        handle = RemovableHandle(self._state_dict_pre_hooks)
+        self._state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name, as PyTorch names them; the returned dict's
+        _metadata holds each module's version."""
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.state_dict for "
+                          "details.", FutureWarning, stacklevel=2)
+            if destination is None:
+                destination = args[0]
+            if len(args) > 1 and prefix == "":
+                prefix = args[1]
+            if len(args) > 2 and keep_vars is False:
+                keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            result = hook(self, destination, prefix, local_metadata)
+            if not getattr(hook, "_from_public_api", False):
+                if result is not None:
+                    destination = result
+            elif result is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
 
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs):
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs) (with
+        with_module: hook(module, state_dict, ...)) runs before the module loads its entries from state_dict,
+        which it may change."""
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = _WrappedHook(hook, self if with_module else None)
+        return handle
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        runs before the module loads its entries from state_dict, which it may change."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """hook(module, incompatible_keys) runs after load_state_dict() has loaded the module and its
+        submodules; it may change incompatible_keys.missing_keys and .unexpected_keys in place (which
+        load_state_dict then reports), and must return None."""
+        handle = RemovableHandle(self._load_state_dict_post_hooks)
+        self._load_state_dict_post_hooks[handle.id] = hook
+        return handle
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """Loads the module's own parameters and buffers (not its submodules') from state_dict."""
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         local_state = {k: v for k, v in itertools.chain(self._parameters.items(), persistent.items())
                        if v is not None}
+        assign = local_metadata.get("assign_to_params_buffers", False)
         for name, param in local_state.items():
             key = prefix + name
             if key not in state_dict:
@@ -522,15 +921,24 @@ class Module:
                 error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
                                   f"Tensor-like object from checkpoint but received {type(input_param)}")
                 continue
-            if param.ndim == 0 and input_param.ndim == 1 and input_param.shape[0] == 1:
-                input_param = input_param.reshape(())
-            if input_param.shape != param.shape:
+            lazy = is_lazy(param)
+            if not lazy and param.ndim == 0 and input_param.ndim == 1 and input_param.shape[0] == 1:
+                input_param = input_param[0]
+            if not lazy and input_param.shape != param.shape:
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {input_param.shape} from "
                                   f"checkpoint, the shape in current model is {param.shape}.")
                 continue
             try:
                 with no_grad():
-                    param.copy_(input_param)
+                    if assign:
+                        if isinstance(param, Parameter):
+                            if isinstance(input_param, Parameter):
+                                input_param.requires_grad_(param.requires_grad)
+                            else:
+                                input_param = Parameter(input_param, requires_grad=param.requires_grad)
+                        setattr(self, name, input_param)
+                    else:
+                        param.copy_(input_param)
             except Exception as ex:
                 error_msgs.append(f'While copying the parameter named "{key}", whose dimensions in the model are '
                                   f"{param.size()} and whose dimensions in the checkpoint are {input_param.size()}, "
@@ -555,18 +963,38 @@ class Module:
                     unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copies parameters and buffers from state_dict; with strict, its keys must match state_dict()'s."""
-        if assign:
-            raise NotImplementedError("load_state_dict(assign=True) is not supported")
-        if not isinstance(state_dict, dict):
+        """Copies parameters and buffers from state_dict (assign: takes its tensors instead); with strict,
+        its keys must match state_dict()'s. Returns the missing and unexpected keys, as the load post-hooks
+        leave them."""
+        if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing_keys, unexpected_keys, error_msgs = [], [], []
-        state_dict = OrderedDict(state_dict)
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # a copy: pre-hooks and _load_from_state_dict may change it
+        if metadata is not None:
+            state_dict._metadata = metadata
 
+        # each module loads before its children; its post-hooks run after theirs (an explicit stack, where
+        # None marks the point at which the module under it is done)
         stack = [(self, state_dict, "")]
         while stack:
-            module, local, prefix = stack.pop()
-            module._load_from_state_dict(local, prefix, True, missing_keys, unexpected_keys, error_msgs)
+            entry = stack.pop()
+            if entry is None:
+                module = stack.pop()
+                incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
+                for hook in module._load_state_dict_post_hooks.values():
+                    if hook(module, incompatible_keys) is not None:
+                        raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                             "expected to return new values, if incompatible_keys need to be "
+                                             "modified, it should be done inplace.")
+                continue
+            module, local, prefix = entry
+            local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local, prefix, local_metadata, True, missing_keys, unexpected_keys,
+                                         error_msgs)
+            stack.extend((module, None))
             children = []
             for name, child in module._modules.items():
                 if child is not None:
@@ -612,8 +1040,21 @@ class Module:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_compiled_call_impl", None)
+        return state
+
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # a module pickled before some of these existed gets them empty
+        for name in ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+                     "_forward_hooks_always_called", "_state_dict_hooks", "_state_dict_pre_hooks",
+                     "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "_backward_pre_hooks"):
+            if name not in self.__dict__:
+                self.__dict__[name] = OrderedDict()
+        self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        self.__dict__.setdefault("_is_full_backward_hook", None)
 
     def share_memory(self):
         warnings.warn("share_memory() has no effect in cgrad", stacklevel=2)

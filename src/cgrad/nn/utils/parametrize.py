@@ -8,14 +8,16 @@ returning P(original); assigning module.weight goes through P.right_inverse.
 The module's class becomes a subclass, Parametrized<Class>, holding the
 properties, as in PyTorch."""
 import contextlib
+import copy
+import copyreg
 
 from cgrad._C import Tensor
 from cgrad.autograd.grad_mode import no_grad
 from cgrad.nn.modules.container import ModuleDict, ModuleList
 from cgrad.nn.parameter import Parameter
 
-__all__ = ["cached", "is_parametrized", "register_parametrization", "remove_parametrizations",
-           "type_before_parametrizations", "ParametrizationList"]
+__all__ = ["cached", "ParametrizationList", "register_parametrization", "is_parametrized", "remove_parametrizations",
+           "type_before_parametrizations", "transfer_parametrizations_and_params"]
 
 _cache_enabled = 0
 _cache = {}
@@ -133,13 +135,31 @@ class ParametrizationList(ModuleList):
         return x
 
 
+def _default_deepcopy(self, memo):
+    # what deepcopy does without __deepcopy__, which the refusing __getstate__ would otherwise stop
+    obj = memo.get(id(self), None)
+    if obj is not None:
+        return obj
+    replica = self.__new__(self.__class__)
+    memo[id(self)] = replica
+    replica.__dict__ = copy.deepcopy(self.__dict__, memo)
+    for slot in copyreg._slotnames(self.__class__):
+        if hasattr(self, slot):
+            setattr(replica, slot, copy.deepcopy(getattr(self, slot), memo))
+    return replica
+
+
 def _inject_new_class(module):
     cls = module.__class__
 
     def getstate(self):
-        raise RuntimeError("Serialization of parametrized modules is only supported through state_dict().")
-    param_cls = type(f"Parametrized{cls.__name__}", (cls,), {"__getstate__": getstate})
-    module.__class__ = param_cls
+        raise RuntimeError("Serialization of parametrized modules is only supported through state_dict(). See:\n"
+                           "https://pytorch.org/tutorials/beginner/saving_loading_models.html"
+                           "#saving-loading-a-general-checkpoint-for-inference-and-or-resuming-training")
+    namespace = {"__getstate__": getstate}
+    if not hasattr(cls, "__deepcopy__"):
+        namespace["__deepcopy__"] = _default_deepcopy
+    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), namespace)
 
 
 def _inject_property(module, tensor_name):
@@ -238,3 +258,26 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
 def type_before_parametrizations(module):
     """The module's class before any parametrization was registered."""
     return module.__class__.__bases__[0] if is_parametrized(module) else type(module)
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Registers from_module's parametrizations (of tensor_name, or all) on to_module, which then shares
+    from_module's original tensors (a parameter it lacks is created from from_module's value). Returns
+    to_module."""
+    if is_parametrized(from_module):
+        names = from_module.parametrizations if tensor_name is None else [tensor_name]
+        for name in names:
+            if not hasattr(to_module, name):
+                setattr(to_module, name, Parameter(getattr(from_module, name)))
+            source = from_module.parametrizations[name]
+            for parametrization in source:
+                register_parametrization(to_module, name, parametrization)
+            dest = to_module.parametrizations[name]
+            if hasattr(source, "original"):
+                dest.original = source.original
+            else:
+                i = 0
+                while hasattr(source, f"original{i}"):
+                    setattr(dest, f"original{i}", getattr(source, f"original{i}"))
+                    i += 1
+    return to_module
