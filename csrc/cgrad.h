@@ -245,6 +245,12 @@ int cg_grad(cg_tensor *const *roots, cg_tensor *const *grads, int n,
             cg_tensor *const *inputs, int n_inputs, int retain_graph, int create_graph,
             int allow_unused, cg_tensor **out);
 
+/* The backward pass running on this thread, innermost first when a hook
+ * runs another: its id (-1 outside backward), and whether it runs node n
+ * (or, for grad() and backward(inputs=), captures the gradient n receives). */
+int64_t cg_current_run_id(void);
+int cg_node_will_execute(const cg_node *n);
+
 /* ---- element-wise ops (broadcasting, type promotion) -------------------- */
 cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);

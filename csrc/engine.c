@@ -36,6 +36,7 @@ typedef struct run {
 } run;
 
 static pthread_mutex_t engine_mutex;
+static _Thread_local run *current; /* the innermost run on this thread, NULL outside backward */
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static uint64_t run_counter;
 
@@ -697,14 +698,23 @@ static int run_engine(run *r, cg_tensor *const *roots, cg_tensor *const *grads, 
         take_list((void **)&r->nodes, &r->cap_nodes, &kept[0]);
         take_list((void **)&r->hints, &r->cap_hints, &kept[1]);
         take_list((void **)&r->heap, &r->cap_heap, &kept[2]);
+        run *outer = current;
+        current = r;
         rc = execute(r, roots, grads, n, edges);
         finish(r);
+        current = outer;
         cg_set_grad_enabled(grad_mode);
         pthread_mutex_unlock(&engine_mutex);
     }
     for (int i = 0; i < n; i++) cg_node_release(edges[i].node);
     if (edges != small) free(edges);
     return rc;
+}
+
+int64_t cg_current_run_id(void) { return current ? (int64_t)current->id : -1; }
+
+int cg_node_will_execute(const cg_node *n) {
+    return current && n->run == current->id && (n->exec_needed || n->captured);
 }
 
 /* A copy of g into a new tensor, as PyTorch makes the first .grad when

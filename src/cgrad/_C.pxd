@@ -120,6 +120,8 @@ cdef extern from "cgrad.h" nogil:
                            int create_graph, cg_tensor **inputs, int n_inputs)
     int cg_grad(cg_tensor **roots, cg_tensor **grads, int n, cg_tensor **inputs, int n_inputs,
                 int retain_graph, int create_graph, int allow_unused, cg_tensor **out)
+    int64_t cg_current_run_id()
+    int cg_node_will_execute(const cg_node *n)
 
     cg_tensor *cg_add(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_add_alpha(cg_tensor *a, cg_tensor *b, cg_tensor *alpha)

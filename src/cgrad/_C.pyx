@@ -1619,6 +1619,18 @@ def _run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
         free(ins)
 
 
+def _current_graph_task_id():
+    """The id of the backward pass running on this thread (the innermost), -1 outside backward."""
+    return cg_current_run_id()
+
+
+def _will_engine_execute_node(Node node):
+    """Whether the backward pass running on this thread runs node (or captures its gradient)."""
+    if cg_current_run_id() < 0:
+        raise RuntimeError("_get_should_execute_nodes should only be called during the backward pass")
+    return bool(cg_node_will_execute(node.n))
+
+
 def _run_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
     """Gradients of outputs with respect to inputs, as a tuple (None where unused)."""
     outputs = tuple(outputs)

@@ -1,9 +1,10 @@
 """The graph behind a tensor: its nodes and edges, as torch.autograd.graph shows them."""
+import threading
 from collections import namedtuple
 
 from cgrad import _C
 
-__all__ = ["Node", "GradientEdge", "get_gradient_edge", "walk"]
+__all__ = ["Node", "GradientEdge", "get_gradient_edge", "walk", "register_multi_grad_hook"]
 
 Node = _C.Node
 
@@ -19,7 +20,8 @@ def get_gradient_edge(tensor):
                            "gradients")
     if tensor.grad_fn is not None:
         return GradientEdge(tensor.grad_fn, tensor._output_nr)
-    acc = (tensor.view(tensor.shape)).grad_fn.next_functions[0][0]
+    with _C.enable_grad():  # the view's node, and through it the leaf's, exist in grad mode only
+        acc = (tensor.view(tensor.shape)).grad_fn.next_functions[0][0]
     return GradientEdge(acc, 0)
 
 
@@ -41,3 +43,73 @@ def walk(roots):
             if nxt is not None and id(nxt) not in seen:
                 stack.append(nxt)
     return order
+
+
+def _node_of(tensor):
+    """The node tensor's gradient reaches first: its grad_fn, or a leaf's AccumulateGrad."""
+    if not tensor.requires_grad:
+        raise AssertionError("Expected gradient function to be set")  # PyTorch's error
+    return tensor.grad_fn if tensor.grad_fn is not None else get_gradient_edge(tensor).node
+
+
+class _MultiHandle:
+    """What register_multi_grad_hook returns: remove() takes off every hook it placed."""
+
+    def __init__(self, handles):
+        self.handles = handles
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """One hook over several tensors' gradients, per backward pass.
+
+    mode "all": fn(grads) once every gradient of `tensors` this pass computes
+    has arrived, with None for the tensors the pass does not reach or need
+    (which are not waited for). mode "any": fn(grad) with the first gradient
+    of any of them. Returns a handle whose remove() takes the hook off."""
+    modes = ("all", "any")
+    if mode not in modes:
+        raise ValueError(f"Expects mode to be one of {modes} but got {mode}")
+    lock = threading.Lock()  # gradients of one pass may arrive from hooks on other threads' passes
+    if mode == "any":
+        fired = set()  # the passes fn has run in
+
+        def first(grad):
+            run = _C._current_graph_task_id()
+            with lock:
+                if run in fired:
+                    return
+                fired.add(run)
+            fn(grad)
+
+        return _MultiHandle(tuple(t.register_hook(first) for t in tensors if t.requires_grad))
+
+    nodes = [_node_of(t) for t in tensors]
+    waiting = {}  # pass id -> [the gradients so far, how many are still to come]
+
+    def hook_for(i):
+        def hook(grad):
+            run = _C._current_graph_task_id()
+            with lock:
+                if run not in waiting:  # the first of this pass: count the ones it will compute
+                    due = sum(_C._will_engine_execute_node(n) for n in nodes)
+                    waiting[run] = [[None] * len(nodes), due]
+                state = waiting[run]
+                state[0][i] = grad
+                state[1] -= 1
+                if state[1] == 0:
+                    del waiting[run]
+            if state[1] == 0:
+                fn(state[0])
+        return hook
+
+    return _MultiHandle(tuple(t.register_hook(hook_for(i)) for i, t in enumerate(tensors)))
