@@ -1,4 +1,4 @@
-"""cgrad.utils: data loading (cgrad.utils.data)."""
-from cgrad.utils import data
+"""cgrad.utils: data loading (cgrad.utils.data) and activation checkpointing (cgrad.utils.checkpoint)."""
+from cgrad.utils import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
