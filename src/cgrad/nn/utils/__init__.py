@@ -1,13 +1,14 @@
 """cgrad.nn.utils: gradient clipping, parameters as a vector, padded and packed sequences (nn.utils.rnn),
-parametrizations (nn.utils.parametrize) and weight normalization."""
+parametrizations (nn.utils.parametrize), weight normalization and pruning (nn.utils.prune)."""
 from cgrad.nn.utils import rnn
 from cgrad.nn.utils.clip_grad import (clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,
                                       get_total_norm)
 from cgrad.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
 from cgrad.nn.utils import parametrize  # noqa: E402
 from cgrad.nn.utils import parametrizations  # noqa: E402
+from cgrad.nn.utils import prune  # noqa: E402
 from cgrad.nn.utils.weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_", "get_total_norm",
            "parameters_to_vector", "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
-           "remove_weight_norm"]
+           "remove_weight_norm", "prune"]
