@@ -407,3 +407,8 @@ def test_non_reentrant_keeps_no_activations():
     assert all(type(n).__name__ == "AccumulateGrad" for n, _ in node.next_functions)
     assert len(node.next_functions) == 1 + len(params)
     assert len(node.saved_tensors) == 1 and node.saved_tensors[0] is x
+
+
+def test_selective_checkpointing_is_not_supported():
+    with pytest.raises(NotImplementedError, match="selective checkpointing"):
+        cgrad.utils.checkpoint.create_selective_checkpoint_contexts([])

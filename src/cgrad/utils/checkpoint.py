@@ -22,7 +22,8 @@ from cgrad import random as _random
 from cgrad.autograd.function import Function
 
 __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction", "check_backward_validity",
-           "detach_variable", "noop_context_fn", "set_checkpoint_early_stop", "set_checkpoint_debug_enabled"]
+           "detach_variable", "noop_context_fn", "set_checkpoint_early_stop", "set_checkpoint_debug_enabled",
+           "create_selective_checkpoint_contexts"]
 
 _DEFAULT_DETERMINISM_MODE = "default"
 _DETERMINISM_MODES = ("default", "none")
@@ -66,6 +67,11 @@ def set_checkpoint_early_stop(enable):
         yield
     finally:
         _enable_checkpoint_early_stop = prev
+
+
+def create_selective_checkpoint_contexts(policy_fn_or_list, allow_cache_entry_mutation=False):
+    raise NotImplementedError("create_selective_checkpoint_contexts: selective checkpointing needs a dispatch mode "
+                              "that sees each operator, which cgrad does not have")
 
 
 def detach_variable(inputs):
