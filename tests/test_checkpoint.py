@@ -412,3 +412,11 @@ def test_non_reentrant_keeps_no_activations():
 def test_selective_checkpointing_is_not_supported():
     with pytest.raises(NotImplementedError, match="selective checkpointing"):
         cgrad.utils.checkpoint.create_selective_checkpoint_contexts([])
+
+
+def test_reentrant_leaf_shared_with_the_outer_graph_raises():
+    w = cgrad.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True)
+    h = cgrad.tensor([[0.3, 0.7]], requires_grad=True) @ w
+    y = cgrad.utils.checkpoint.checkpoint(lambda a: (a @ w).sin(), h, use_reentrant=True)
+    with pytest.raises(RuntimeError, match="reentrant use is not supported"):
+        (y.sum() + (w ** 2).sum()).backward()

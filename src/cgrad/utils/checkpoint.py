@@ -477,9 +477,9 @@ def _checkpoint_without_reentrant(fn, preserve, context_fn, determinism_check, d
     arg_tensors = _flatten(args, [])
     inputs = arg_tensors + _flatten(kwargs, [])
     outputs = _flatten(out, [])
+    if not any(o.requires_grad for o in outputs):
+        return out  # nothing to differentiate, so nothing to recompute
     nodes, leaves = _segment([o for o in outputs if o.requires_grad], start, inputs)
-    if not any(t.requires_grad for t in inputs) and not leaves:
-        return out
     slots = [_SLOT] * len(inputs)
     frame = _Frame(fn, _replace(args, iter(slots)), _replace(kwargs, iter(slots)), preserve, rng_state,
                    recompute_context, determinism_check == "default")
