@@ -1,10 +1,12 @@
 """Builds cgrad._C: the C core in csrc/ plus the Cython wrapper, linked to scipy-openblas32."""
 import glob
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import scipy_openblas32
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 sanitize = os.environ.get("CGRAD_SANITIZE") == "1"
 compile_args = ["-std=gnu11", "-O3", "-fno-strict-aliasing", "-mtls-dialect=gnu2", "-ffp-contract=off", "-fvisibility=hidden", "-fno-semantic-interposition", "-Wall", "-Wno-unused-function"]
@@ -29,7 +31,31 @@ ext = Extension(
     extra_link_args=link_args,
 )
 
+
+
+class ParallelBuildExt(build_ext):
+    """Compiles the extension's sources in parallel, one compiler per core (-j N to choose):
+    setuptools' own -j only builds separate extensions side by side, and cgrad has one."""
+
+    def build_extension(self, ext):
+        jobs = self.parallel if type(self.parallel) is int and self.parallel > 0 else os.cpu_count() or 1
+        compile_one = self.compiler.compile
+
+        def compile_all(sources, *args, **kwargs):
+            # The Cython module, by far the longest, is first in the list and starts first.
+            with ThreadPoolExecutor(jobs) as pool:
+                objects = pool.map(lambda source: compile_one([source], *args, **kwargs), sources)
+                return [obj for one in objects for obj in one]
+
+        self.compiler.compile = compile_all
+        try:
+            super().build_extension(ext)
+        finally:
+            del self.compiler.compile
+
+
 setup(
+    cmdclass={"build_ext": ParallelBuildExt},
     ext_modules=cythonize(
         [ext],
         language_level=3,

@@ -31,6 +31,8 @@ typedef struct run {
     cg_tensor **captured;
     int n_targets;
     bool plain; /* no graph built, no recording, no anomaly mode: see evaluate_scalar */
+    struct stashed *stash; /* the outer runs' scratch of nodes this run claimed from them */
+    size_t n_stash, cap_stash;
 } run;
 
 static pthread_mutex_t engine_mutex;
@@ -78,24 +80,66 @@ static cg_node *heap_pop(run *r) {
 
 /* ---- step 1: claim and count ---------------------------------------------- */
 
+/* Note [A run inside a run]
+ * A hook or a custom Function's backward may call backward or grad again,
+ * on a graph that shares nodes with the run that called it (PyTorch allows
+ * it: a checkpointed segment recomputed and differentiated inside the outer
+ * backward reaches the same leaves). The engine's scratch lives in the
+ * node (Note [Engine state lives in the node]), so the inner run keeps the
+ * outer run's scratch of each node it claims from it, starts the node
+ * afresh, and finish() puts the outer scratch back. Runs hold the engine's
+ * lock, so a node claimed by another run is claimed by an outer run on
+ * this thread, and the inner run ends first. What the inner run does to
+ * the graph itself is shared, as in PyTorch: without retain_graph it frees
+ * what the nodes it ran saved, and the outer run then fails on them. */
+typedef struct stashed {
+    cg_node *node;
+    uint64_t run;
+    int32_t deps;
+    uint32_t need_mask, claimed_at;
+    uint8_t exec_needed, captured, gscalar;
+    uint64_t slot; /* buf1, gval or bufs */
+} stashed;
+_Static_assert(sizeof(((cg_node *)0)->gval) == sizeof(uint64_t) && sizeof(((cg_node *)0)->bufs) == sizeof(uint64_t),
+               "a node's buffer no longer fits a stashed slot");
+
+static int stash(run *r, cg_node *n) {
+    if (cg_grow((void **)&r->stash, &r->cap_stash, r->n_stash + 1, sizeof(stashed))) return -1;
+    stashed *s = &r->stash[r->n_stash++];
+    *s = (stashed){n, n->run, n->deps, n->need_mask, n->claimed_at, n->exec_needed, n->captured, n->gscalar, 0};
+    memcpy(&s->slot, &n->buf1, sizeof s->slot);
+    return 0;
+}
+
+static void unstash(run *r) {
+    for (size_t k = r->n_stash; k-- > 0;) {
+        stashed *s = &r->stash[k];
+        cg_node *n = s->node;
+        n->run = s->run, n->deps = s->deps, n->need_mask = s->need_mask, n->claimed_at = s->claimed_at;
+        n->exec_needed = s->exec_needed, n->captured = s->captured, n->gscalar = s->gscalar;
+        memcpy(&n->buf1, &s->slot, sizeof s->slot);
+    }
+    free(r->stash);
+    r->stash = NULL;
+    r->n_stash = r->cap_stash = 0;
+}
+
 /* The first lines of a node: what claim() and route() touch. */
 #define NODE_HEAD 128
 
 static int claim(run *r, cg_node *n) {
     if (n->run == r->id) return 0;
-    if (n->run != 0) {
-        cg_error_set(CG_ERR_RUNTIME,
-                     "backward was called, from a hook or a custom Function, on a graph that an outer "
-                     "backward call is still differentiating; this reentrant use is not supported");
-        return -1;
-    }
+    bool outer = n->run != 0; /* Note [A run inside a run] */
+    if (outer && stash(r, n)) return -1;
     if (cg_grow((void **)&r->nodes, &r->cap_nodes, r->n_nodes + 1, sizeof(cg_node *)) ||
         cg_grow((void **)&r->hints, &r->cap_hints, r->n_nodes + 1, sizeof(cg_node *)))
         return -1;
     /* the node made CG_NODE_HINT before it, or after a run the one claimed
-     * 8 after it: either is likely claimed soon (Note [Prefetching a big graph]) */
-    if (n->hint) cg_prefetch(n->hint, NODE_HEAD);
-    r->hints[r->n_nodes] = n->hint;
+     * 8 after it: either is likely claimed soon (Note [Prefetching a big graph]);
+     * an outer run's node has its buffer there instead */
+    const cg_node *hint = outer ? NULL : n->hint;
+    if (hint) cg_prefetch(hint, NODE_HEAD);
+    r->hints[r->n_nodes] = hint;
     n->claimed_at = (uint32_t)r->n_nodes; /* past 2^32 nodes, only the hints are wrong */
     n->run = r->id;
     n->deps = 0;
@@ -529,6 +573,7 @@ static void finish(run *r) {
         n->exec_needed = 0;
         n->need_mask = ~0u;
     }
+    unstash(r);
     keep_list((void **)&r->nodes, r->cap_nodes, &kept[0]);
     keep_list((void **)&r->hints, r->cap_hints, &kept[1]);
     keep_list((void **)&r->heap, r->cap_heap, &kept[2]);

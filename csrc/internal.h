@@ -33,8 +33,9 @@
  *   fields of the node, not entries of a hash map: the engine is the only
  *   writer, and runs hold one process-wide recursive lock (the GIL is not held
  *   during backward, so this lock is what keeps two threads from sharing a
- *   node's scratch). A node claimed by an outer run on the same thread (a hook
- *   calling backward on the same graph) is reported as an error.
+ *   node's scratch). A run started inside another (a hook calling backward
+ *   on the same graph) keeps the outer run's scratch of the nodes it shares
+ *   and puts it back when it ends (Note [A run inside a run] in engine.c).
  */
 #ifndef CGRAD_INTERNAL_H
 #define CGRAD_INTERNAL_H
