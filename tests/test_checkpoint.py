@@ -325,8 +325,9 @@ def test_nested_checkpoints_and_captured_leaves():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
-def test_leaf_used_inside_and_outside_the_segment():
-    def run(lib, ckpt, reentrant=False):
+@pytest.mark.parametrize("reentrant", VARIANTS)
+def test_leaf_used_inside_and_outside_the_segment(reentrant):
+    def run(lib, ckpt):
         w = lib.tensor([[1.0, 2.0], [0.5, -1.0]], dtype=lib.float64, requires_grad=True)
         x = lib.tensor([[0.3, 0.7]], dtype=lib.float64, requires_grad=True)
         h = x @ w
@@ -334,13 +335,30 @@ def test_leaf_used_inside_and_outside_the_segment():
         y = lib.utils.checkpoint.checkpoint(f, h, use_reentrant=reentrant) if ckpt else f(h)
         (y.sum() + (w ** 2).sum()).backward()
         return [_np(x.grad), _np(w.grad)]
-    _same(run(cgrad, True), run(cgrad, False))
+    # the reentrant variant adds w's two parts into .grad in another order than an unchecked run does
+    for a, b, c in zip(run(cgrad, True), run(cgrad, False), run(torch, True)):
+        np.testing.assert_allclose(a, b, rtol=0 if not reentrant else 1e-15, atol=0 if not reentrant else 1e-15)
+        np.testing.assert_allclose(a, c, rtol=1e-12)
 
 
-def test_captured_non_leaf_is_not_supported():
+@pytest.mark.parametrize("where", ["closure", "argument"])
+def test_captured_non_leaf_is_not_supported(where):
+    # the node would need an edge to where the tensor's gradient goes, and only the tensor itself gives one
     w = cgrad.ones(2, requires_grad=True) * 2
+    x = w.exp() if where == "closure" else w
     with pytest.raises(NotImplementedError, match="pass it as an argument"):
-        cgrad.utils.checkpoint.checkpoint(lambda a: a * w, cgrad.ones(2), use_reentrant=False)
+        cgrad.utils.checkpoint.checkpoint(lambda a: a * w, x, use_reentrant=False)
+
+
+def test_captured_non_leaf_without_grad():
+    def run(lib):
+        x = lib.tensor([0.5, -1.0], dtype=lib.float64, requires_grad=True)
+        with lib.no_grad():
+            c = x * 2
+        y = lib.utils.checkpoint.checkpoint(lambda a: (a * c).sin(), x, use_reentrant=False)
+        y.sum().backward()
+        return _np(x.grad)
+    np.testing.assert_allclose(run(cgrad), run(torch), rtol=1e-12)
 
 
 def test_double_backward_not_supported_without_reentrant():
@@ -378,23 +396,54 @@ class _Scaler:
         return a * self.s
 
 
-@pytest.mark.parametrize("where", ["global", "method", "partial", "module", "callable"])
-def test_leaves_found_where_the_function_reads_them(where):
+@pytest.mark.parametrize("reentrant", VARIANTS)
+@pytest.mark.parametrize("where", ["global", "method", "partial", "module", "callable", "attribute", "default",
+                                   "nested", "argument_too"])
+def test_leaves_read_from_anywhere(where, reentrant):
     import functools
+    import types
 
     def run(lib, ckpt):
         lib.manual_seed(0)
         _GLOBAL_W["w"] = lib.tensor([0.3, 2.0], dtype=lib.float64, requires_grad=True)
         lin = lib.nn.Linear(2, 2).double()
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor([[0.5, -1.5], [2.0, 0.25]]))
+            lin.bias.copy_(lib.tensor([0.1, -0.2]))
         scaler = _Scaler(lib)
-        fn = {"global": _uses_global, "method": lin.forward, "module": lin, "callable": scaler,
-              "partial": functools.partial(lambda m, a: m(a).exp(), lin)}[where]
+        holder = types.SimpleNamespace(box={"pair": (3, [scaler.s])})
         x = lib.tensor([[0.2, -0.4]], dtype=lib.float64, requires_grad=True)
-        y = lib.utils.checkpoint.checkpoint(fn, x, use_reentrant=False) if ckpt else fn(x)
+
+        def default(a, s=scaler.s):
+            return (a * s).exp()
+        fn = {"global": _uses_global, "method": lin.forward, "module": lin, "callable": scaler,
+              "partial": functools.partial(lambda m, a: m(a).exp(), lin),
+              "attribute": lambda a: a / (1 + holder.box["pair"][1][0] ** 2), "default": default,
+              "nested": lambda a: lin(a * holder.box["pair"][1][0]),
+              "argument_too": lambda a: a * x.sin()}[where]
+        y = lib.utils.checkpoint.checkpoint(fn, x, use_reentrant=reentrant) if ckpt else fn(x)
         (y ** 2).sum().backward()
         leaves = [x, _GLOBAL_W["w"], scaler.s] + list(lin.parameters())
         return [None if t.grad is None else _np(t.grad) for t in leaves]
     _same(run(cgrad, True), run(cgrad, False))
+    ours, theirs = run(cgrad, True), run(torch, True)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_same_argument_twice_and_in_kwargs():
+    def run(lib, ckpt):
+        x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+
+        def f(a, b, c=None):
+            return (a * b.exp() + c).sin()
+        y = lib.utils.checkpoint.checkpoint(f, x, x, c=x, use_reentrant=False) if ckpt else f(x, x, c=x)
+        y.sum().backward()
+        return [_np(x.grad)]
+    _same(run(cgrad, True), run(cgrad, False))
+    np.testing.assert_allclose(run(cgrad, True)[0], run(torch, True)[0], rtol=1e-12)
 
 
 def test_non_reentrant_keeps_no_activations():
@@ -414,9 +463,17 @@ def test_selective_checkpointing_is_not_supported():
         cgrad.utils.checkpoint.create_selective_checkpoint_contexts([])
 
 
-def test_reentrant_leaf_shared_with_the_outer_graph_raises():
-    w = cgrad.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True)
-    h = cgrad.tensor([[0.3, 0.7]], requires_grad=True) @ w
-    y = cgrad.utils.checkpoint.checkpoint(lambda a: (a @ w).sin(), h, use_reentrant=True)
-    with pytest.raises(RuntimeError, match="reentrant use is not supported"):
-        (y.sum() + (w ** 2).sum()).backward()
+@pytest.mark.parametrize("outer, inner", [(True, False), (False, True)])
+def test_variants_nested_in_each_other(outer, inner):
+    def run(lib):
+        w = lib.tensor([[0.5, -1.0], [1.5, 0.25]], dtype=lib.float64, requires_grad=True)
+        x = lib.tensor([[0.3, -0.7]], dtype=lib.float64, requires_grad=True)
+
+        def f(a):
+            h = lib.utils.checkpoint.checkpoint(lambda b: (b @ w).tanh(), a, use_reentrant=inner)
+            return (h @ w).sin() * a
+        y = lib.utils.checkpoint.checkpoint(f, x @ w, use_reentrant=outer)
+        (y.sum() + w.sum()).backward()
+        return [_np(x.grad), _np(w.grad)]
+    for a, b in zip(run(cgrad), run(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

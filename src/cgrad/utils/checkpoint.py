@@ -7,13 +7,12 @@ under no_grad, and a backward that recomputes and runs a nested backward into th
 The non-reentrant one needs no saved-tensor hooks: the forward runs with grad mode on once, to learn which
 leaves the function reaches and which outputs require grad; that graph is then dropped and the outputs hang
 off one node whose backward recomputes the function (with the forward's random state) and takes the
-gradients of the arguments and of those leaves with autograd.grad. Its result so matches an unchecked run
-exactly, through torch.autograd.grad as well as backward. Unlike PyTorch's, the outputs' grad_fn is that
-node (CheckpointBackward), not the function's last op.
+gradients of the arguments and of those leaves with a nested autograd.grad. Its result so matches an
+unchecked run exactly, through torch.autograd.grad as well as backward. Unlike PyTorch's, the outputs'
+grad_fn is that node (CheckpointBackward), not the function's last op, and the function sees its tensor
+arguments detached (leaves that require grad as they did) in the forward too, not only in recomputation.
 """
 import contextlib
-import functools
-import types
 import warnings
 
 from cgrad import _C
@@ -207,11 +206,13 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
 
 # ---- the non-reentrant variant ------------------------------------------------------------------------------
 #
-# Recomputation runs inside the outer backward, which already holds the leaves' AccumulateGrad nodes (the
-# checkpoint's node passes their gradients there), and a nested backward may not touch those. So the
-# recomputation sees fresh aliases of the leaves instead: for the time it runs, each place the function reads
-# a leaf from (a module's parameters or buffers, a closure cell, a global it names, a list or dict entry) holds
-# a detached alias sharing the leaf's memory, and the gradients with respect to the aliases are the leaves'.
+# The forward runs the function once with the graph on, to learn what it differentiates: its tensor arguments
+# and the leaves it reaches (a leaf's AccumulateGrad node holds the leaf, wherever the function read it from).
+# That graph is dropped, and the outputs hang off one node with edges to those tensors. Its backward runs the
+# function again and takes the gradients with a nested pass, which may go through nodes the outer backward is
+# still running, as in PyTorch. Both runs see the arguments detached: a gradient asked of a non-leaf also
+# runs the graph above it when a leaf asked for lies there, and the outer pass runs that part too, so the
+# graph a run records must end at leaves.
 
 _SLOT = object()  # where an argument tensor was, in the arguments a checkpoint keeps
 
@@ -249,10 +250,9 @@ def _marker():
         return _C.zeros((), requires_grad=True).view(()).grad_fn._sequence_nr
 
 
-def _segment(outputs, start, args):
+def _segment(outputs, start):
     """Walks the graph the function recorded (nodes numbered from `start`): its nodes in recording order
-    and the leaves it reaches. Any other edge out of it must be an argument's."""
-    arg_edges = {(t.grad_fn, t._output_nr) for t in args if t.grad_fn is not None}
+    and the leaves it reaches, the detached arguments among them."""
     stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
     seen, nodes = set(), []
     leaves = [t for t in outputs if t.grad_fn is None and t.requires_grad]
@@ -265,124 +265,28 @@ def _segment(outputs, start, args):
         if leaf is not None:
             leaves.append(leaf)
             continue
+        if node._sequence_nr < start:
+            raise NotImplementedError(
+                "checkpoint(use_reentrant=False): the function reads a tensor that requires grad and is not a "
+                "leaf from somewhere other than its arguments; pass it as an argument")
         nodes.append(node)
-        for nxt, nr in node.next_functions:
-            if nxt is None or nxt in seen:
-                continue
-            if nxt._sequence_nr < start and getattr(nxt, "variable", None) is None:
-                if (nxt, nr) not in arg_edges:
-                    raise NotImplementedError(
-                        "checkpoint(use_reentrant=False): the function uses a tensor that requires grad, is not "
-                        "a leaf and is not among its arguments; pass it as an argument")
-                continue
-            stack.append(nxt)
+        stack += [nxt for nxt, _ in node.next_functions if nxt is not None and nxt not in seen]
     nodes.sort(key=lambda n: n._sequence_nr)
     unique = {id(t): t for t in leaves}
     return nodes, list(unique.values())
+
+
+def _detached(tensors):
+    return [t.detach().requires_grad_(t.requires_grad) for t in tensors]
 
 
 def _saved_metadata(nodes):
     return [{"shape": m[0], "dtype": m[1]} for n in nodes for m in n._saved_meta() if m is not None]
 
 
-def _code_names(code):
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _code_names(c)
-    return names
-
-
-def _locate(leaves, roots, args):
-    """The places the function can read each leaf from, as (holder, key, leaf): a holder is a dict, a list or
-    a closure cell (key None). Looks through modules, bound methods, partials, closures, the globals a
-    function names, and lists, tuples and dicts. Returns them and the leaves found (an argument that is a
-    leaf is the function's to read, so it need not be found)."""
-    from cgrad.nn import Module
-    want = {id(t) for t in leaves}
-    places, seen, stack = [], set(), list(roots)
-
-    def visit(holder, key, value):
-        if isinstance(value, _C.Tensor):
-            if id(value) in want:
-                places.append((holder, key, value))
-        elif value is not None and not isinstance(value, (int, float, str, bool)):
-            stack.append(value)
-
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, Module):
-            for d in (obj._parameters, obj._buffers, obj._modules, obj.__dict__):
-                for k, v in list(d.items()):
-                    visit(d, k, v)
-        elif isinstance(obj, types.MethodType):
-            stack += [obj.__self__, obj.__func__]
-        elif isinstance(obj, functools.partial):
-            stack += [obj.func, list(obj.args), obj.keywords]
-        elif isinstance(obj, types.FunctionType):
-            for cell in obj.__closure__ or ():
-                try:
-                    visit(cell, None, cell.cell_contents)
-                except ValueError:  # an empty cell
-                    pass
-            g = obj.__globals__
-            for name in _code_names(obj.__code__):
-                if name in g and not isinstance(g[name], types.ModuleType):
-                    visit(g, name, g[name])
-        elif isinstance(obj, (list, dict)):
-            for k, v in (enumerate(obj) if isinstance(obj, list) else list(obj.items())):
-                visit(obj, k, v)
-        elif isinstance(obj, tuple):
-            stack += [v for v in obj if not isinstance(v, _C.Tensor)]
-        elif callable(obj) and not isinstance(obj, type) and hasattr(type(obj), "__call__"):
-            call = getattr(type(obj), "__call__", None)
-            if isinstance(call, types.FunctionType):
-                stack += [call, getattr(obj, "__dict__", {})]
-    found = {id(t) for _, _, t in places}
-    passed = {id(t) for t in args}
-    for t in leaves:
-        if id(t) not in found and id(t) not in passed:
-            raise NotImplementedError(
-                "checkpoint(use_reentrant=False): the function reads a leaf tensor that requires grad (shape "
-                f"{list(t.shape)}) from somewhere recomputation cannot reach (not a module parameter or buffer, "
-                "a closure variable, a global, or an argument); pass it as an argument")
-    return places, [t for t in leaves if id(t) in found]
-
-
-def _alias(t):
-    from cgrad.nn import Parameter
-    if isinstance(t, Parameter):
-        return Parameter(t, t.requires_grad)
-    return t.detach().requires_grad_(t.requires_grad)
-
-
-@contextlib.contextmanager
-def _swapped(places, aliases):
-    """Puts each leaf's alias in the places the leaf is read from, and the leaf back afterwards."""
-    done = []
-    try:
-        for holder, key, leaf in places:
-            alias = aliases[id(leaf)]
-            if key is None:
-                old, holder.cell_contents = holder.cell_contents, alias
-            else:
-                old, holder[key] = holder[key], alias
-            done.append((holder, key, old))
-        yield
-    finally:
-        for holder, key, old in reversed(done):
-            if key is None:
-                holder.cell_contents = old
-            else:
-                holder[key] = old
-
-
 class _Frame:
-    """What recomputation needs: the function, its arguments without their tensors, the random state, the
-    leaves and where the function reads them from."""
+    """What recomputation needs: the function, its arguments without their tensors, the random state and
+    the leaves the function reads besides its arguments."""
 
     def __init__(self, fn, args, kwargs, preserve, rng_state, recompute_context, check):
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -390,21 +294,25 @@ class _Frame:
         self.recompute_context = recompute_context
         self.check = check
         self.leaves = ()
-        self.places = ()
         self.n_inputs = self.n_args = 0
         self.metadata = None
         self.output_grad = ()
 
+    def run(self, inputs):
+        """The function's outputs on these argument tensors."""
+        return self.fn(*_replace(self.args, iter(inputs)), **_replace(self.kwargs, iter(inputs[self.n_args:])))
+
 
 class _Checkpoint(Function):
-    """One node for a checkpointed call: inputs are the argument tensors, then the leaves the function reached."""
+    """One node for a checkpointed call: inputs are the argument tensors, then the leaves the function reads
+    from elsewhere."""
 
     _node_name = "CheckpointBackward"
 
     @staticmethod
     def forward(ctx, frame, outputs, *inputs):
         ctx.frame = frame
-        ctx.save_for_backward(*inputs[:frame.n_inputs])
+        ctx.save_for_backward(*inputs[:frame.n_inputs])  # PyTorch checks the arguments' versions, not the leaves'
         outputs = tuple(o.detach() for o in outputs)
         ctx.mark_non_differentiable(*[o for o, g in zip(outputs, frame.output_grad) if not g])
         return outputs
@@ -412,33 +320,32 @@ class _Checkpoint(Function):
     @staticmethod
     def backward(ctx, *grads):
         frame = ctx.frame
-        if _C._is_grad_enabled():
+        if _C._is_grad_enabled():  # the engine runs backward in grad mode only for create_graph
+            # the recomputed graph starts at detached arguments, so gradients taken through it would not lead
+            # back to the real ones
             raise NotImplementedError("checkpoint(use_reentrant=False) does not support higher-order gradients "
                                       "(create_graph=True) through the checkpointed function")
-        detached = [t.detach().requires_grad_(t.requires_grad) for t in ctx.saved_tensors]
-        aliases = {id(t): _alias(t) for t in frame.leaves}
+        detached = _detached(ctx.saved_tensors)
         with _random.fork_rng(enabled=frame.preserve):
             if frame.preserve:
                 _random.set_rng_state(frame.rng_state)
             start = _marker()
-            with _swapped(frame.places, aliases), _C.enable_grad(), frame.recompute_context:
-                args = _replace(frame.args, iter(detached))
-                kwargs = _replace(frame.kwargs, iter(detached[frame.n_args:]))
-                outputs = _flatten(frame.fn(*args, **kwargs), [])
+            with _C.enable_grad(), frame.recompute_context:
+                outputs = _flatten(frame.run(detached), [])
         if frame.check:
-            _check_recomputed(frame.metadata, outputs, start, detached)
+            _check_recomputed(frame.metadata, outputs, start)
         pairs = [(o, g) for o, g, needed in zip(outputs, grads, frame.output_grad) if needed and o.requires_grad]
-        wrt = [t for t in detached if t.requires_grad] + [aliases[id(t)] for t in frame.leaves]
+        wrt = [t for t in detached if t.requires_grad] + list(frame.leaves)
         if not pairs or not wrt:
             return (None, None) + (None,) * (len(detached) + len(frame.leaves))
-        # not autograd.grad: a reentrant checkpoint inside must see the task this backward belongs to
+        # not autograd.grad: a reentrant checkpoint inside must see the pass this backward belongs to
         got = iter(_C._run_grad([o for o, _ in pairs], wrt, [g for _, g in pairs], False, False, True))
         result = [next(got) if t.requires_grad else None for t in detached] + [next(got) for _ in frame.leaves]
         return (None, None) + tuple(result)
 
 
-def _check_recomputed(expected, outputs, start, detached):
-    nodes, _ = _segment([o for o in outputs if o.requires_grad], start, detached)
+def _check_recomputed(expected, outputs, start):
+    nodes, _ = _segment([o for o in outputs if o.requires_grad], start)
     got = _saved_metadata(nodes)
     if len(got) != len(expected):
         raise CheckpointError(
@@ -465,31 +372,34 @@ def _checkpoint_without_reentrant(fn, preserve, context_fn, determinism_check, d
     rng_state = _random.get_rng_state() if preserve else None
     if not _C._is_grad_enabled():
         return fn(*args, **kwargs)
+    arg_tensors = _flatten(args, [])
+    inputs = arg_tensors + _flatten(kwargs, [])
+    slots = [_SLOT] * len(inputs)
+    frame = _Frame(fn, _replace(args, iter(slots)), _replace(kwargs, iter(slots)), preserve, rng_state,
+                   recompute_context, determinism_check == "default")
+    frame.n_inputs = len(inputs)
+    frame.n_args = len(arg_tensors)
+    detached = _detached(inputs)
     start = _marker()
     suppressed = True
     with forward_context:
-        out = fn(*args, **kwargs)
+        out = frame.run(detached)
         suppressed = False
     if suppressed:
         raise RuntimeError("torch.utils.checkpoint: the forward context provided by context_fn suppressed an "
                            "exception raised during the checkpointed forward. This is not supported because "
                            "checkpoint cannot return a value for a failed forward.")
-    arg_tensors = _flatten(args, [])
-    inputs = arg_tensors + _flatten(kwargs, [])
     outputs = _flatten(out, [])
     if not any(o.requires_grad for o in outputs):
-        return out  # nothing to differentiate, so nothing to recompute
-    nodes, leaves = _segment([o for o in outputs if o.requires_grad], start, inputs)
-    slots = [_SLOT] * len(inputs)
-    frame = _Frame(fn, _replace(args, iter(slots)), _replace(kwargs, iter(slots)), preserve, rng_state,
-                   recompute_context, determinism_check == "default")
-    frame.places, leaves = _locate(leaves, [fn, frame.args, frame.kwargs], inputs)
-    frame.leaves = tuple(leaves)
-    frame.n_inputs = len(inputs)
-    frame.n_args = len(arg_tensors)
+        # nothing to differentiate, so nothing to recompute; an argument returned comes back itself
+        originals = {id(d): t for d, t in zip(detached, inputs)}
+        return _replace(out, iter([originals.get(id(o), o) for o in outputs]))
+    nodes, leaves = _segment([o for o in outputs if o.requires_grad], start)
+    aliases = {id(t) for t in detached}
+    frame.leaves = tuple(t for t in leaves if id(t) not in aliases)
     frame.output_grad = tuple(o.requires_grad for o in outputs)
     if frame.check:
         frame.metadata = _saved_metadata(nodes)
     del nodes
-    result = _Checkpoint.apply(frame, outputs, *inputs, *leaves)
+    result = _Checkpoint.apply(frame, outputs, *inputs, *frame.leaves)
     return _replace(out, iter(result))
