@@ -212,7 +212,7 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
 # function again and takes the gradients with a nested pass, which may go through nodes the outer backward is
 # still running, as in PyTorch. Both runs see the arguments detached: a gradient asked of a non-leaf also
 # runs the graph above it when a leaf asked for lies there, and the outer pass runs that part too, so the
-# graph a run records must end at leaves.
+# graph a run records must end at leaves (or, differentiating twice, at gates that pass nothing back yet).
 
 _SLOT = object()  # where an argument tensor was, in the arguments a checkpoint keeps
 
@@ -250,9 +250,9 @@ def _marker():
         return _C.zeros((), requires_grad=True).view(()).grad_fn._sequence_nr
 
 
-def _segment(outputs, start):
-    """Walks the graph the function recorded (nodes numbered from `start`): its nodes in recording order
-    and the leaves it reaches, the detached arguments among them."""
+def _segment(outputs, start, stops=()):
+    """Walks the graph the function recorded (nodes numbered from `start`, up to the nodes in stops): its
+    nodes in recording order and the leaves it reaches, the detached arguments among them."""
     stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
     seen, nodes = set(), []
     leaves = [t for t in outputs if t.grad_fn is None and t.requires_grad]
@@ -261,6 +261,8 @@ def _segment(outputs, start):
         if node in seen:
             continue
         seen.add(node)
+        if node in stops:
+            continue
         leaf = getattr(node, "variable", None)  # AccumulateGrad nodes only
         if leaf is not None:
             leaves.append(leaf)
@@ -320,32 +322,50 @@ class _Checkpoint(Function):
     @staticmethod
     def backward(ctx, *grads):
         frame = ctx.frame
-        if _C._is_grad_enabled():  # the engine runs backward in grad mode only for create_graph
-            # the recomputed graph starts at detached arguments, so gradients taken through it would not lead
-            # back to the real ones
-            raise NotImplementedError("checkpoint(use_reentrant=False) does not support higher-order gradients "
-                                      "(create_graph=True) through the checkpointed function")
-        detached = _detached(ctx.saved_tensors)
+        create_graph = _C._is_grad_enabled()  # the engine runs backward in grad mode only for create_graph
+        gate = [False]
         with _random.fork_rng(enabled=frame.preserve):
             if frame.preserve:
                 _random.set_rng_state(frame.rng_state)
             start = _marker()
+            if create_graph:
+                detached = [_Gate.apply(gate, t) if t.requires_grad else t.detach() for t in ctx.saved_tensors]
+            else:
+                detached = _detached(ctx.saved_tensors)
             with _C.enable_grad(), frame.recompute_context:
                 outputs = _flatten(frame.run(detached), [])
         if frame.check:
-            _check_recomputed(frame.metadata, outputs, start)
+            _check_recomputed(frame.metadata, outputs, start, {t.grad_fn for t in detached if t.grad_fn is not None})
         pairs = [(o, g) for o, g, needed in zip(outputs, grads, frame.output_grad) if needed and o.requires_grad]
         wrt = [t for t in detached if t.requires_grad] + list(frame.leaves)
         if not pairs or not wrt:
             return (None, None) + (None,) * (len(detached) + len(frame.leaves))
         # not autograd.grad: a reentrant checkpoint inside must see the pass this backward belongs to
-        got = iter(_C._run_grad([o for o, _ in pairs], wrt, [g for _, g in pairs], False, False, True))
+        got = iter(_C._run_grad([o for o, _ in pairs], wrt, [g for _, g in pairs], create_graph, create_graph,
+                                True))
+        gate[0] = True
         result = [next(got) if t.requires_grad else None for t in detached] + [next(got) for _ in frame.leaves]
         return (None, None) + tuple(result)
 
 
-def _check_recomputed(expected, outputs, start):
-    nodes, _ = _segment([o for o in outputs if o.requires_grad], start)
+class _Gate(Function):
+    """An argument as recomputation sees it when the checkpoint is differentiated twice (create_graph): the
+    first-order gradients must then lead back to the real argument, but while they are taken no gradient may
+    flow above it (the outer pass runs that part of the graph itself). Closed, it passes none; the checkpoint
+    opens it once it has its gradients."""
+
+    @staticmethod
+    def forward(ctx, gate, t):
+        ctx.gate = gate
+        return t.detach()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, (grad if ctx.gate[0] else None)
+
+
+def _check_recomputed(expected, outputs, start, gates):
+    nodes, _ = _segment([o for o in outputs if o.requires_grad], start, gates)
     got = _saved_metadata(nodes)
     if len(got) != len(expected):
         raise CheckpointError(
