@@ -1,4 +1,6 @@
 """cgrad.autograd: gradients of tensors, computed by the C engine."""
+import threading
+
 from cgrad import _C
 from cgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
@@ -28,6 +30,33 @@ def _grads_for(tensors, grads):
     return grads
 
 
+# Whether each running backward accumulates into every leaf it reaches (a plain backward) or only
+# computes chosen gradients (grad, backward with inputs): reentrant checkpoint works only in the first.
+_tasks = threading.local()
+
+
+class _graph_task:
+    __slots__ = ("accumulates",)
+
+    def __init__(self, accumulates):
+        self.accumulates = accumulates
+
+    def __enter__(self):
+        stack = getattr(_tasks, "stack", None)
+        if stack is None:
+            stack = _tasks.stack = []
+        stack.append(self.accumulates)
+
+    def __exit__(self, *exc):
+        _tasks.stack.pop()
+
+
+def _is_checkpoint_valid():
+    """False inside a grad() or backward(inputs=...) call started from Python."""
+    stack = getattr(_tasks, "stack", None)
+    return stack[-1] if stack else True
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None):
     """Accumulates the gradients of `tensors` into the .grad of the leaves (or
     of `inputs` only, when given)."""
@@ -41,7 +70,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         inputs = _as_tuple(inputs)
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
-    _C._run_backward(tensors, _grads_for(tensors, grad_tensors), retain_graph, create_graph, inputs)
+    with _graph_task(inputs is None):
+        _C._run_backward(tensors, _grads_for(tensors, grad_tensors), retain_graph, create_graph, inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
@@ -61,8 +91,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = _as_tuple(inputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
-    result = _C._run_grad(outputs, inputs, _grads_for(outputs, grad_outputs), retain_graph, create_graph,
-                          allow_unused)
+    with _graph_task(False):
+        result = _C._run_grad(outputs, inputs, _grads_for(outputs, grad_outputs), retain_graph, create_graph,
+                              allow_unused)
     if materialize_grads:
         result = tuple(g if g is not None else _C.zeros(x.shape, dtype=x.dtype, requires_grad=bool(create_graph))
                        for g, x in zip(result, inputs))

@@ -1,5 +1,7 @@
-"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group (LBFGS's: Python over tensor ops)."""
+"""cgrad.optim: PyTorch's optimizers, each step one C call per parameter group (LBFGS's: Python over tensor ops),
+the learning-rate schedulers and stochastic weight averaging (swa_utils)."""
 from cgrad.optim import lr_scheduler
+from cgrad.optim import swa_utils
 from cgrad.optim.adadelta import Adadelta
 from cgrad.optim.adagrad import Adagrad
 from cgrad.optim.adam import Adam, AdamW
@@ -15,4 +17,4 @@ from cgrad.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta", "Rprop",
            "ASGD", "LBFGS",
-           "lr_scheduler"]
+           "lr_scheduler", "swa_utils"]
