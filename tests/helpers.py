@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import cgrad
+import cgrad.nn.functional as F
 
 # (rtol, atol) per dtype: forward values and gradients compared with torch/numpy,
 # and analytic gradients compared with float64 finite differences.
@@ -238,3 +239,47 @@ def assert_second_order_matches_torch(fn):
     t_g, t_h = second_order(torch, fn, data)
     np.testing.assert_allclose(g, t_g, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(h, t_h, rtol=1e-10, atol=1e-12)
+
+
+# ---- pools ------------------------------------------------------------------------------------
+
+POOL_TOL = {"float64": (1e-12, 1e-12), "float32": (1e-6, 1e-6)}
+
+
+def rand(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def np_of(t):
+    return np.asarray(t.detach().numpy())
+
+
+def split(out):
+    """(values, indices or None) of a pooling result."""
+    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+
+
+def check_against_torch(fn, arr, dtype, exact, depth=4, float32_grad=True):
+    """fn(F, x) on cgrad and torch (F their nn.functional): values (bit for bit when
+    exact), indices, the gradient for a random upstream, and the node names of the
+    graph `depth` levels down. float32_grad=False leaves out the gradient of an
+    inexact float32 result."""
+    torch = pytest.importorskip("torch")
+    x = cgrad.tensor(arr, dtype=getattr(cgrad, dtype), requires_grad=True)
+    tx = torch.tensor(arr, dtype=getattr(torch, dtype), requires_grad=True)
+    (y, idx), (ty, tidx) = split(fn(F, x)), split(fn(torch.nn.functional, tx))
+    assert y.shape == tuple(ty.shape) and y.dtype == getattr(cgrad, dtype)
+    rtol, atol = POOL_TOL[dtype]
+    if exact:
+        np.testing.assert_array_equal(np_of(y), np_of(ty))
+    else:
+        np.testing.assert_allclose(np_of(y), np_of(ty), rtol=rtol, atol=atol)
+    if tidx is not None:
+        assert idx.dtype == cgrad.int64
+        np.testing.assert_array_equal(np_of(idx), np_of(tidx))
+    assert graph_of(y.grad_fn, depth) == graph_of(ty.grad_fn, depth)
+    g = np.random.default_rng(1).standard_normal(tuple(ty.shape))
+    y.backward(cgrad.tensor(g, dtype=y.dtype))
+    ty.backward(torch.tensor(g, dtype=ty.dtype))
+    if exact or dtype == "float64" or float32_grad:
+        np.testing.assert_allclose(np_of(x.grad), np_of(tx.grad), rtol=rtol, atol=atol)
