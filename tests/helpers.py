@@ -283,3 +283,107 @@ def check_against_torch(fn, arr, dtype, exact, depth=4, float32_grad=True):
     ty.backward(torch.tensor(g, dtype=ty.dtype))
     if exact or dtype == "float64" or float32_grad:
         np.testing.assert_allclose(np_of(x.grad), np_of(tx.grad), rtol=rtol, atol=atol)
+
+
+# ---- convolutions -----------------------------------------------------------------------------
+
+CONV_TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
+
+
+def draw(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def pair(a, transpose=False):
+    """The same values as a torch and a cgrad leaf, and what to feed each: transpose
+    feeds a non-contiguous view (its last two axes swapped in memory)."""
+    torch = pytest.importorskip("torch")
+    if transpose and a.ndim >= 2:
+        a = np.ascontiguousarray(np.swapaxes(a, -1, -2))
+    t, c = torch.tensor(a, requires_grad=True), cgrad.tensor(a, requires_grad=True)
+    if transpose and a.ndim >= 2:
+        return t, c, t.transpose(-1, -2), c.transpose(-1, -2)
+    return t, c, t, c
+
+
+def close(c, t, dtype):
+    """A cgrad tensor against torch's, to CONV_TOL[dtype] (a numpy float type)."""
+    assert c is not None and t is not None
+    assert tuple(c.shape) == tuple(t.shape)
+    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), **CONV_TOL[dtype])
+
+
+def compare_conv(fn, x_shape, w_shape, bias=True, dtype=np.float64, transpose=False, seed=0, **kw):
+    """nn.functional's fn (a convolution, transposed or not) on cgrad against torch: the
+    value, the graph node's name and the gradients of input, weight and bias. Returns
+    cgrad's value."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    leaves = [pair(draw(rng, x_shape, dtype), transpose), pair(draw(rng, w_shape, dtype))]
+    if bias:
+        out_channels = w_shape[1] * kw.get("groups", 1) if "transpose" in fn else w_shape[0]
+        leaves.append(pair(draw(rng, (out_channels,), dtype)))
+    ty = getattr(torch.nn.functional, fn)(*[lv[2] for lv in leaves], **kw)
+    cy = getattr(F, fn)(*[lv[3] for lv in leaves], **kw)
+    close(cy, ty, dtype)
+    assert cy.grad_fn.name() == ty.grad_fn.name()
+    gy = draw(rng, tuple(ty.shape), dtype)
+    ty.backward(torch.tensor(gy))
+    cy.backward(cgrad.tensor(gy))
+    for tl, cl, _, _ in leaves:
+        close(cl.grad, tl.grad, dtype)
+    return cy
+
+
+def raised(fn):
+    """(type, first line of the message) of what fn() raises, or (None, None)."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the type is what is compared
+        return type(e), str(e).split("\n")[0]
+    return None, None
+
+
+# ---- compiled training steps ------------------------------------------------------------------
+
+def same_bits(a, b):
+    """Bit-for-bit equality of two tensors: dtype, shape and bytes."""
+    x, y = np.array(a.detach().numpy(), copy=True), np.array(b.detach().numpy(), copy=True)
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+
+
+def training_step(model, opt):
+    """step(x, target): one cross-entropy training step of model with opt; returns the loss."""
+    loss_fn = cgrad.nn.CrossEntropyLoss()
+
+    def step(x, target):
+        opt.zero_grad()
+        loss = loss_fn(model(x), target)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+# ---- optimizers -------------------------------------------------------------------------------
+
+def ieee_sqrt(self):
+    torch = pytest.importorskip("torch")
+    return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))
+
+
+def ieee_sqrt_(self):
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        self.copy_(ieee_sqrt(self))
+    return self
+
+
+@pytest.fixture
+def ieee_torch_sqrt(monkeypatch):
+    """torch's Tensor.sqrt and sqrt_ swapped for the IEEE-754 square root: see
+    Note [torch's sqrt on CPU] in tests/test_optim.py."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
+    monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)

@@ -16,6 +16,7 @@ import pytest
 
 import cgrad
 from cgrad import nn
+from helpers import same_bits, training_step
 
 CompileError = cgrad.compile.CompileError
 
@@ -28,8 +29,7 @@ def same(a, b):
     """Bit-for-bit equality of two tensors (or Nones)."""
     if a is None or b is None:
         return a is None and b is None
-    x, y = arr(a), arr(b)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+    return same_bits(a, b)
 
 
 def stats(compiled):
@@ -146,19 +146,6 @@ def classification_batches(n, batch=24, features=10, classes=5, seed=0, dtype=np
              cgrad.tensor(rng.integers(0, classes, batch))) for _ in range(n)]
 
 
-def mlp_step(model, opt):
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x, target):
-        opt.zero_grad()
-        loss = loss_fn(model(x), target)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
 @pytest.mark.parametrize("make_opt", [
     lambda p: cgrad.optim.SGD(p, lr=0.05, momentum=0.9),
     lambda p: cgrad.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
@@ -170,8 +157,8 @@ def mlp_step(model, opt):
 def test_mlp_training_is_bit_identical_over_100_steps(make_opt):
     m1, m2 = mlp_model(3), mlp_model(3)
     o1, o2 = make_opt(m1.parameters()), make_opt(m2.parameters())
-    eager = mlp_step(m1, o1)
-    compiled = cgrad.compile(mlp_step(m2, o2))
+    eager = training_step(m1, o1)
+    compiled = cgrad.compile(training_step(m2, o2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for k, (x, t) in enumerate(classification_batches(100)):
@@ -473,7 +460,7 @@ def test_learning_rate_scheduler_changes_reach_the_replay():
     o2 = cgrad.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9)
     s1 = cgrad.optim.lr_scheduler.StepLR(o1, step_size=3, gamma=0.5)
     s2 = cgrad.optim.lr_scheduler.StepLR(o2, step_size=3, gamma=0.5)
-    eager, compiled = mlp_step(m1, o1), cgrad.compile(mlp_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for x, t in classification_batches(20):
@@ -489,7 +476,7 @@ def test_a_new_signature_records_a_new_entry():
     m1, m2 = mlp_model(4), mlp_model(4)
     o1 = cgrad.optim.Adam(m1.parameters(), lr=1e-2)
     o2 = cgrad.optim.Adam(m2.parameters(), lr=1e-2)
-    eager, compiled = mlp_step(m1, o1), cgrad.compile(mlp_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     big, small = classification_batches(12, batch=24), classification_batches(12, batch=7, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import cgrad
+from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
 
 torch = pytest.importorskip("torch")
 
@@ -43,23 +44,6 @@ CONFIGS = {
                 dict(lr=0.1, eps=1e-3, maximize=True)],
 }
 CASES = [(name, i) for name in CONFIGS for i in range(len(CONFIGS[name]))]
-
-
-def ieee_sqrt(self):
-    return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))
-
-
-def ieee_sqrt_(self):
-    with torch.no_grad():
-        self.copy_(ieee_sqrt(self))
-    return self
-
-
-@pytest.fixture
-def ieee_torch_sqrt(monkeypatch):
-    """See Note [torch's sqrt on CPU]."""
-    monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
-    monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
 
 
 def trajectory(lib, name, kw, dtype, inits, grads):

@@ -15,6 +15,8 @@ import pytest
 
 import cgrad
 from cgrad import nn
+from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
+from helpers import same_bits, training_step
 
 torch = pytest.importorskip("torch")
 
@@ -54,22 +56,6 @@ CASES = {
 NAMES = list(CASES)
 SQRT_OPTIMIZERS = {"NAdam", "RAdam", "Adadelta"}
 PAIRS = [(name, i) for name in NAMES for i in range(len(CASES[name]))]
-
-
-def ieee_sqrt(self):
-    return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))
-
-
-def ieee_sqrt_(self):
-    with torch.no_grad():
-        self.copy_(ieee_sqrt(self))
-    return self
-
-
-@pytest.fixture
-def ieee_torch_sqrt(monkeypatch):
-    monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
-    monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
 
 
 def draw(seed, steps):
@@ -342,11 +328,6 @@ def test_foreach_true_runs_the_same_update():
 # ---- compiled steps -----------------------------------------------------------------------------
 
 
-def same(a, b):
-    x, y = arr(a), arr(b)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-
-
 def mlp(seed, dtype):
     cgrad.manual_seed(seed)
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3)).to(dtype)
@@ -374,18 +355,7 @@ def test_compiled_training_step_replays_eager_bit_for_bit(name, dtype):
     dt = getattr(cgrad, dtype)
     m1, m2 = mlp(3, dt), mlp(3, dt)
     o1, o2 = COMPILED[name](m1), COMPILED[name](m2)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def make_step(model, opt):
-        def step(x, target):
-            opt.zero_grad()
-            loss = loss_fn(model(x), target)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
-    eager, compiled = make_step(m1, o1), cgrad.compile(make_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback to eager
@@ -395,15 +365,15 @@ def test_compiled_training_step_replays_eager_bit_for_bit(name, dtype):
             if k == 15:  # hyper-parameters changed between calls reach the replay
                 for o in (o1, o2):
                     o.param_groups[1]["lr"] = 0.02
-            assert same(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
+            assert same_bits(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
             for i, (p, q) in enumerate(zip(m1.parameters(), m2.parameters())):
-                assert same(p, q), f"step {k}: parameter {i} differs"
+                assert same_bits(p, q), f"step {k}: parameter {i} differs"
     assert compiled._cgrad_step.replays == 27
     for p, q in zip(m1.parameters(), m2.parameters()):
         s1, s2 = o1.state[p], o2.state[q]
         assert list(s1) == list(s2)
         for key in s1:
-            assert same(s1[key], s2[key]), key
+            assert same_bits(s1[key], s2[key]), key
 
 
 # ---- LBFGS ----------------------------------------------------------------------------------------
