@@ -387,3 +387,45 @@ def ieee_torch_sqrt(monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
     monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
+
+
+# ---- values and two orders of gradients -------------------------------------------------------
+
+def compare_two_orders(fn, arrays, dtype="float64", rtol=None, second=True, *, rtols, close, constant_firsts=False):
+    """fn(lib, *leaves) in cgrad and torch on the same values: outputs, the
+    gradients of sum(out * w) and (when second) the gradients of
+    sum(first gradients * v) agree by close(a, b, rtol, what), rtol being
+    rtols[dtype] unless given. Returns cgrad's output.
+
+    constant_firsts: first gradients that do not require grad (those of a
+    piecewise-linear fn) are left out of the second order, which is skipped
+    when no first gradient requires grad; otherwise all are differentiated."""
+    torch = pytest.importorskip("torch")
+    rtol = rtols[dtype] if rtol is None else rtol
+    results = []
+    for lib in (cgrad, torch):
+        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
+        out = fn(lib, *leaves)
+        rng = np.random.default_rng(7)
+        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
+        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
+        seconds = []
+        if second:
+            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
+            total = sum((g * v).sum() for g, v in zip(firsts, vs)
+                        if g is not None and (g.requires_grad or not constant_firsts))
+            if not (constant_firsts and isinstance(total, int)):
+                seconds = lib.autograd.grad(total, leaves, allow_unused=True)
+        results.append((out, firsts, seconds))
+    (o, f, s), (to, tf, ts) = results
+    assert tuple(o.shape) == tuple(to.shape)
+    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
+    close(o, to, rtol, "value")
+    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            if a is None or b is None:
+                other = b if a is None else a
+                assert other is None or not np.any(other.detach().numpy()), (what, i)
+                continue
+            close(a, b, rtol, f"{what} gradient of input {i}")
+    return o
