@@ -29,6 +29,11 @@ FD_TOL = {"float64": (1e-5, 1e-6), "float32": (1e-3, 1e-4)}
 FD_EPS = 1e-6
 
 
+def torch_or_skip():
+    """torch, or a skip of the test where it is not installed."""
+    return pytest.importorskip("torch")
+
+
 def graph_of(node, depth=3):
     """A node and those it leads to, `depth` levels down, as nested (name, next) tuples."""
     if node is None:
@@ -215,6 +220,45 @@ def assert_same_error(fn):
     assert theirs is not None and ours is not None, f"expected an error; torch: {theirs!r}, cgrad: {ours!r}"
     assert type(ours) is type(theirs), f"{ours!r} vs {theirs!r}"
     assert str(ours) == str(theirs).split("\n")[0]
+
+
+def assert_same_error_named(fn):
+    """assert_same_error where the message names a size or a dtype: torch.Size, torch.int64 read as cgrad's."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = error_of(fn, cgrad), error_of(fn, torch)
+    assert ours is not None and theirs is not None and type(ours) is type(theirs), f"{ours!r} vs {theirs!r}"
+    expected = str(theirs).split("\n")[0].replace("torch.Size(", "cgrad.Size(").replace("torch.int64", "cgrad.int64")
+    assert str(ours) == expected
+
+
+def same_error(fn, message=True):
+    """fn(lib) raises the same exception type in cgrad as in torch (torch.linalg.LinAlgError:
+    cgrad.linalg.LinAlgError) and, when message, the same whole message."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(Exception) as t_err:
+        fn(torch)
+    with pytest.raises(Exception) as c_err:
+        fn(cgrad)
+    want = cgrad.linalg.LinAlgError if type(t_err.value) is torch.linalg.LinAlgError else type(t_err.value)
+    assert type(c_err.value) is want, (c_err.value, t_err.value)
+    if message:
+        assert str(c_err.value) == str(t_err.value)
+
+
+def raises_like_torch(c_fn, t_fn):
+    """c_fn() raises what t_fn() raises: its type, and its message with torch's names read as cgrad's."""
+    with pytest.raises(Exception) as t_err:
+        t_fn()
+    with pytest.raises(type(t_err.value)) as c_err:
+        c_fn()
+    assert str(c_err.value) == str(t_err.value).replace("torch.", "cgrad.")
+
+
+def type_and_message(fn):
+    """(type, message) of the exception fn() raises; fails when it raises none."""
+    with pytest.raises(Exception) as info:
+        fn()
+    return type(info.value), str(info.value)
 
 
 def second_order(lib, fn, data):
@@ -429,3 +473,28 @@ def compare_two_orders(fn, arrays, dtype="float64", rtol=None, second=True, *, r
                 continue
             close(a, b, rtol, f"{what} gradient of input {i}")
     return o
+
+
+# ---- values -----------------------------------------------------------------------------------
+
+def same_values(a, b):
+    """Bit-for-bit equal values (NaN equal to NaN), dtypes and shapes, cgrad vs torch."""
+    x, y = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
+    assert str(a.dtype).rsplit(".", 1)[-1] == str(b.dtype).rsplit(".", 1)[-1], (a.dtype, b.dtype)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    np.testing.assert_array_equal(x, y)
+
+
+def close_values(a, b, rtol=1e-10, atol=1e-12):
+    """A cgrad tensor against torch's: the same shape, and values close in float64."""
+    a = np.asarray(a.detach().numpy(), dtype=np.float64)
+    b = np.asarray(b.detach().numpy(), dtype=np.float64)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def random_leaves(shape, dtype="float64", seed=0):
+    """The same standard-normal values as a cgrad and a torch leaf."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)

@@ -10,14 +10,10 @@ import pytest
 
 import cgrad
 from cgrad.autograd import gradcheck, gradgradcheck
-from helpers import compare_two_orders
+from helpers import compare_two_orders, same_error, torch_or_skip
 
 DTYPES = ["float64", "float32"]
 RTOL = {"float64": 1e-10, "float32": 2e-4}
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def draw(shape, seed=0, kind="normal"):
@@ -36,19 +32,6 @@ def close(a, b, rtol, what):
 
 
 compare = functools.partial(compare_two_orders, rtols=RTOL, close=close, constant_firsts=True)
-
-
-def same_error(fn):
-    """fn(lib) raises the same exception type (torch.linalg.LinAlgError:
-    cgrad.linalg.LinAlgError) and message in cgrad as in torch."""
-    torch = torch_or_skip()
-    with pytest.raises(Exception) as t_err:
-        fn(torch)
-    with pytest.raises(Exception) as c_err:
-        fn(cgrad)
-    want = cgrad.linalg.LinAlgError if type(t_err.value) is torch.linalg.LinAlgError else type(t_err.value)
-    assert type(c_err.value) is want, (c_err.value, t_err.value)
-    assert str(c_err.value) == str(t_err.value)
 
 
 def grad_fn_name(fn, *shapes):

@@ -9,26 +9,15 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import check_op
+from helpers import check_op, same_error, same_values, torch_or_skip
 from test_compile import run_twins, sgd_step
 
 DTYPES = ["float64", "float32"]
 INF, NAN = math.inf, math.nan
 
 
-def torch_or_skip():
-    return pytest.importorskip("torch")
-
-
 def lib_dtype(lib, name):
     return getattr(lib, name)
-
-
-def same_values(x, t):
-    """cgrad tensor x holds torch tensor t's values (NaN where it has NaN), dtype and shape."""
-    assert str(x.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (x.dtype, t.dtype)
-    assert tuple(x.shape) == tuple(t.shape)
-    np.testing.assert_array_equal(np.asarray(x.detach().numpy()), t.detach().numpy())
 
 
 def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
@@ -47,18 +36,6 @@ def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
     np.testing.assert_allclose(outs[0], outs[1], rtol=rtol, atol=0)
     for g, tg in zip(grads[0], grads[1]):
         np.testing.assert_allclose(g, tg, rtol=rtol, atol=0)
-
-
-def same_error(fn, message=True):
-    """fn(lib) raises the same exception type in cgrad as in torch (and the same message)."""
-    torch = torch_or_skip()
-    with pytest.raises(Exception) as t_err:
-        fn(torch)
-    with pytest.raises(Exception) as c_err:
-        fn(cgrad)
-    assert type(c_err.value) is type(t_err.value), (c_err.value, t_err.value)
-    if message:
-        assert str(c_err.value) == str(t_err.value)
 
 
 # ---------------------------------------------------------------- logaddexp

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import cgrad
+from helpers import type_and_message
 from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
 
 torch = pytest.importorskip("torch")
@@ -271,12 +272,6 @@ def test_closure():
 # ---- param groups and errors ------------------------------------------------------------------
 
 
-def error_of(fn):
-    with pytest.raises(Exception) as info:
-        fn()
-    return type(info.value), str(info.value)
-
-
 def test_constructor_errors_match_torch():
     for lib_name, make in [
         ("empty", lambda lib: lib.optim.SGD([], lr=0.1)),
@@ -292,7 +287,7 @@ def test_constructor_errors_match_torch():
         ("lr_decay", lambda lib: lib.optim.Adagrad([lib.ones(2, requires_grad=True)], lr_decay=-1.0)),
         ("set", lambda lib: lib.optim.SGD([{"params": {lib.ones(2, requires_grad=True)}}], lr=0.1)),
     ]:
-        ours, theirs = error_of(lambda: make(cgrad)), error_of(lambda: make(torch))
+        ours, theirs = type_and_message(lambda: make(cgrad)), type_and_message(lambda: make(torch))
         assert ours[0] is theirs[0], lib_name
         assert ours[1].replace("cgrad.", "torch.") == theirs[1], lib_name
 

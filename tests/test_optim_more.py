@@ -16,7 +16,7 @@ import pytest
 import cgrad
 from cgrad import nn
 from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
-from helpers import same_bits, training_step
+from helpers import same_bits, training_step, type_and_message
 
 torch = pytest.importorskip("torch")
 
@@ -265,12 +265,6 @@ def test_loaded_state_is_cast_to_the_parameters_and_numbers_become_tensors():
 # ---- constructor errors -----------------------------------------------------------------------
 
 
-def error_of(fn):
-    with pytest.raises(Exception) as info:
-        fn()
-    return type(info.value), str(info.value)
-
-
 BAD_ARGUMENTS = [
     ("Adamax", dict(lr=-1.0)), ("Adamax", dict(eps=-1.0)), ("Adamax", dict(betas=(1.0, 0.9))),
     ("Adamax", dict(betas=(0.9, -0.1))), ("Adamax", dict(weight_decay=-1.0)),
@@ -289,8 +283,8 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize("name,kw", BAD_ARGUMENTS, ids=[f"{n}-{sorted(kw)[0]}-{i}" for i, (n, kw) in
                                                         enumerate(BAD_ARGUMENTS)])
 def test_constructor_errors_match_torch(name, kw):
-    ours = error_of(lambda: getattr(cgrad.optim, name)([cgrad.ones(2, requires_grad=True)], **kw))
-    theirs = error_of(lambda: getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw))
+    ours = type_and_message(lambda: getattr(cgrad.optim, name)([cgrad.ones(2, requires_grad=True)], **kw))
+    theirs = type_and_message(lambda: getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw))
     assert ours == theirs
 
 
@@ -302,8 +296,8 @@ def test_defaults_and_common_errors_match_torch(name):
     assert repr(opt) == repr(topt)
     for make_params in (lambda lib: [], lambda lib: lib.ones(2, requires_grad=True),
                         lambda lib: [lib.ones(2, requires_grad=True) * 2]):
-        ours = error_of(lambda: getattr(cgrad.optim, name)(make_params(cgrad)))
-        theirs = error_of(lambda: getattr(torch.optim, name)(make_params(torch)))
+        ours = type_and_message(lambda: getattr(cgrad.optim, name)(make_params(cgrad)))
+        theirs = type_and_message(lambda: getattr(torch.optim, name)(make_params(torch)))
         assert ours[0] is theirs[0] and ours[1].replace("cgrad.", "torch.") == theirs[1]
 
 
@@ -459,12 +453,12 @@ def test_lbfgs_stops_at_a_zero_gradient_and_rejects_other_line_searches():
 
 def test_lbfgs_constructor_errors_match_torch():
     for kw in (dict(lr=-1.0),):
-        ours = error_of(lambda: cgrad.optim.LBFGS([cgrad.ones(2, requires_grad=True)], **kw))
-        theirs = error_of(lambda: torch.optim.LBFGS([torch.ones(2, requires_grad=True)], **kw))
+        ours = type_and_message(lambda: cgrad.optim.LBFGS([cgrad.ones(2, requires_grad=True)], **kw))
+        theirs = type_and_message(lambda: torch.optim.LBFGS([torch.ones(2, requires_grad=True)], **kw))
         assert ours == theirs
-    ours = error_of(lambda: cgrad.optim.LBFGS([{"params": [cgrad.ones(2, requires_grad=True)]},
+    ours = type_and_message(lambda: cgrad.optim.LBFGS([{"params": [cgrad.ones(2, requires_grad=True)]},
                                               {"params": [cgrad.ones(2, requires_grad=True)]}]))
-    theirs = error_of(lambda: torch.optim.LBFGS([{"params": [torch.ones(2, requires_grad=True)]},
+    theirs = type_and_message(lambda: torch.optim.LBFGS([{"params": [torch.ones(2, requires_grad=True)]},
                                                 {"params": [torch.ones(2, requires_grad=True)]}]))
     assert ours == theirs
 
