@@ -14,6 +14,7 @@ compares it three ways:
 All three use the same input values: float32 inputs are drawn in float64 and
 rounded to float32 once, so the references see exactly what cgrad sees.
 """
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,28 @@ def assert_second_order_matches_torch(fn):
     np.testing.assert_allclose(h, t_h, rtol=1e-10, atol=1e-12)
 
 
+def lib_dtype(lib, name):
+    return getattr(lib, name)
+
+
+def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
+    """fn(lib, *leaves) in cgrad and torch on the same values: the outputs and
+    the gradients of sum(out * upstream) agree (exactly when rtol is 0; NaN
+    where torch has NaN)."""
+    torch = torch_or_skip()
+    outs, grads = [], []
+    for lib in (cgrad, torch):
+        leaves = [lib.tensor(a, dtype=lib_dtype(lib, dtype), requires_grad=True) for a in arrays]
+        out = fn(lib, *leaves)
+        up = lib.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)), dtype=out.dtype)
+        (out * up).sum().backward()
+        outs.append(np.asarray(out.detach().numpy(), dtype=np.float64))
+        grads.append([np.asarray(leaf.grad.numpy(), dtype=np.float64) for leaf in leaves])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=rtol, atol=0)
+    for g, tg in zip(grads[0], grads[1]):
+        np.testing.assert_allclose(g, tg, rtol=rtol, atol=0)
+
+
 # ---- pools ------------------------------------------------------------------------------------
 
 POOL_TOL = {"float64": (1e-12, 1e-12), "float32": (1e-6, 1e-6)}
@@ -394,6 +417,54 @@ def same_bits(a, b):
     """Bit-for-bit equality of two tensors: dtype, shape and bytes."""
     x, y = np.array(a.detach().numpy(), copy=True), np.array(b.detach().numpy(), copy=True)
     return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+
+
+def same_or_none(a, b):
+    """same_bits, or both None."""
+    if a is None or b is None:
+        return a is None and b is None
+    return same_bits(a, b)
+
+
+def assert_twins(params_eager, params_compiled, what=""):
+    """The parameters of the eager and the compiled twin, and their gradients, agree bit for bit."""
+    for i, (p, q) in enumerate(zip(params_eager, params_compiled)):
+        assert same_or_none(p, q), f"{what}: parameter {i} differs"
+        assert same_or_none(p.grad, q.grad), f"{what}: gradient of parameter {i} differs"
+
+
+def sgd_step(loss_of, lr=0.01):
+    """A make_step for run_twins: loss_of(params, *batch), then one SGD step on every parameter."""
+    def make_step(params):
+        def step(*batch):
+            for p in params:
+                p.grad = None
+            loss = loss_of(params, *batch)
+            loss.backward()
+            with cgrad.no_grad():
+                for p in params:
+                    p.sub_(lr * p.grad)
+            return loss
+        return step
+    return make_step
+
+
+def run_twins(make_step, params_eager, params_compiled, batches, **compile_kwargs):
+    """Runs an eager and a compiled step side by side; returns the compiled step."""
+    eager = make_step(params_eager)
+    compiled = cgrad.compile(make_step(params_compiled), **compile_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback allowed
+        for k, batch in enumerate(batches):
+            out_e = eager(*batch)
+            out_c = compiled(*batch)
+            outs_e = out_e if isinstance(out_e, tuple) else (out_e,)
+            outs_c = out_c if isinstance(out_c, tuple) else (out_c,)
+            for a, b in zip(outs_e, outs_c):
+                assert same_or_none(a.detach(), b), f"step {k}: outputs differ"
+                assert b.grad_fn is None and not b.requires_grad
+            assert_twins(params_eager, params_compiled, f"step {k}")
+    return compiled
 
 
 def training_step(model, opt):

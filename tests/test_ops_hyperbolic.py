@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import check_op, same_error, torch_or_skip
-from test_ops_more_math import lib_dtype, values_and_grads
+from helpers import check_op, lib_dtype, same_error, torch_or_skip, values_and_grads
 
 DTYPES = ["float64", "float32"]
 INF, NAN = math.inf, math.nan

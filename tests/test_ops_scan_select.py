@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, check_op, same_values, torch_or_skip
-from test_compile import run_twins, sgd_step
+from helpers import assert_same_error, check_op, run_twins, same_values, sgd_step, torch_or_skip
 
 DTYPES = ["float64", "float32"]
 NAN = float("nan")
