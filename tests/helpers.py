@@ -214,6 +214,21 @@ def error_of(fn, lib):
     return None
 
 
+def error_summary(fn):
+    """(type name, message) of what fn() raises, or None."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 -- the error itself is what is compared
+        return type(e).__name__, str(e)
+    return None
+
+
+def in_both(fn):
+    """fn(lib) for cgrad and torch."""
+    torch = pytest.importorskip("torch")
+    return fn(cgrad), fn(torch)
+
+
 def assert_same_error(fn):
     """fn(cgrad) raises what fn(torch) raises: same type, same first line of the message."""
     torch = pytest.importorskip("torch")
