@@ -510,6 +510,30 @@ def ieee_sqrt_(self):
     return self
 
 
+def plain_state(value):
+    """A state_dict with tensors as nested lists (and dtypes by name), for comparison."""
+    torch = pytest.importorskip("torch")
+    if isinstance(value, dict):
+        return {k: plain_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_state(v) for v in value)
+    if isinstance(value, (cgrad.Tensor, torch.Tensor)):
+        return ("tensor", str(value.dtype).split(".")[-1], value.detach().numpy().tolist())
+    return value
+
+
+def state_to_cgrad(value):
+    """A torch state_dict with its tensors made cgrad's."""
+    torch = pytest.importorskip("torch")
+    if isinstance(value, torch.Tensor):
+        return cgrad.tensor(value.numpy())
+    if isinstance(value, dict):
+        return {k: state_to_cgrad(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [state_to_cgrad(v) for v in value]
+    return value
+
+
 @pytest.fixture
 def ieee_torch_sqrt(monkeypatch):
     """torch's Tensor.sqrt and sqrt_ swapped for the IEEE-754 square root: see

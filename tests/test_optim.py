@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import type_and_message
 from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
+from helpers import plain_state, state_to_cgrad, type_and_message
 
 torch = pytest.importorskip("torch")
 
@@ -160,17 +160,6 @@ def train(lib, opt, params, steps, seed=0):
         opt.step()
 
 
-def plain(value):
-    """A state_dict with tensors as numpy arrays (and torch dtypes by name), for comparison."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    if isinstance(value, (cgrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], value.detach().numpy().tolist())
-    return value
-
-
 @pytest.mark.parametrize("name,kw", [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"amsgrad": True}),
                                      ("AdamW", {}), ("RMSprop", {"centered": True, "momentum": 0.5}),
                                      ("Adagrad", {"lr_decay": 0.1})])
@@ -180,7 +169,7 @@ def test_state_dict_format_matches_torch(name, kw, ieee_torch_sqrt):
     train(cgrad, opt, params, 3)
     train(torch, topt, tparams, 3)
     sd, tsd = opt.state_dict(), topt.state_dict()
-    assert plain(sd) == plain(tsd)
+    assert plain_state(sd) == plain_state(tsd)
     assert repr(opt) == repr(topt)
 
 
@@ -210,19 +199,10 @@ def test_load_state_dict_from_torch_and_casting():
     train(torch, topt, tparams, 2)
     tsd = topt.state_dict()
 
-    def convert(v):
-        if isinstance(v, torch.Tensor):
-            return cgrad.tensor(v.numpy())
-        if isinstance(v, dict):
-            return {k: convert(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [convert(x) for x in v]
-        return v
-
     opt, params = build(cgrad, "Adam")
     for p in params:
         p.data = p.detach().to(cgrad.float32)
-    opt.load_state_dict(convert(tsd))
+    opt.load_state_dict(state_to_cgrad(tsd))
     assert opt.state[params[0]]["exp_avg"].dtype == cgrad.float32  # cast to the parameter's dtype
     assert opt.state[params[0]]["step"].dtype == cgrad.float32
     assert opt.state[params[0]]["step"].item() == 2.0

@@ -16,7 +16,7 @@ import pytest
 import cgrad
 from cgrad import nn
 from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
-from helpers import same_bits, training_step, type_and_message
+from helpers import plain_state, same_bits, state_to_cgrad, training_step, type_and_message
 
 torch = pytest.importorskip("torch")
 
@@ -181,16 +181,6 @@ def test_hyperparameters_changed_between_steps_are_used(ieee_torch_sqrt):
 # ---- state dicts --------------------------------------------------------------------------------
 
 
-def to_cgrad(value):
-    if isinstance(value, torch.Tensor):
-        return cgrad.tensor(value.numpy())
-    if isinstance(value, dict):
-        return {k: to_cgrad(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_cgrad(v) for v in value]
-    return value
-
-
 def to_torch(value):
     if isinstance(value, cgrad.Tensor):
         return torch.from_numpy(arr(value))
@@ -198,16 +188,6 @@ def to_torch(value):
         return {k: to_torch(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_torch(v) for v in value]
-    return value
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    if isinstance(value, (cgrad.Tensor, torch.Tensor)):
-        return ("tensor", torch_dtype_name(value), arr(value).tolist())
     return value
 
 
@@ -227,14 +207,14 @@ def test_state_dicts_are_interchangeable_with_torchs(name, ieee_torch_sqrt):
     feed(cgrad, opt, params, grads[:10])
     feed(torch, topt, tparams, grads[:10])
     sd, tsd = opt.state_dict(), topt.state_dict()
-    assert plain(sd) == plain(tsd)
+    assert plain_state(sd) == plain_state(tsd)
 
     # Loading casts every state but the step counter to the parameter's dtype (NAdam's mu_product, ASGD's
     # eta and mu become float64 here), so a resumed run may differ from an uninterrupted one: compare
     # torch resumed from its own state dict with cgrad resumed from torch's and torch resumed from cgrad's.
     middle = [arr(p) for p in params]
     resumed = []
-    for lib, state_dict in [(torch, tsd), (cgrad, to_cgrad(tsd)), (torch, to_torch(sd))]:
+    for lib, state_dict in [(torch, tsd), (cgrad, state_to_cgrad(tsd)), (torch, to_torch(sd))]:
         o, ps = make(lib, name, defaults, groups, middle, "float64")
         o.load_state_dict(copy.deepcopy(state_dict))
         feed(lib, o, ps, grads[10:])
@@ -471,8 +451,8 @@ def test_lbfgs_resumes_from_torchs_state_dict():
         for p, tp in zip(params, tparams):
             p.copy_(cgrad.tensor(arr(tp)))
     opt = cgrad.optim.LBFGS(params, **kw)
-    opt.load_state_dict(to_cgrad(topt.state_dict()))
-    assert plain(opt.state_dict()) == plain(topt.state_dict())
+    opt.load_state_dict(state_to_cgrad(topt.state_dict()))
+    assert plain_state(opt.state_dict()) == plain_state(topt.state_dict())
 
     def closure():
         opt.zero_grad()
