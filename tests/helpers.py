@@ -1,7 +1,9 @@
-"""The shared op checker: one call checks an op's forward value and gradients.
+"""The checks the test suites share; test files import them with ``from helpers import ...``
+(conftest.py puts this directory on sys.path).
 
-``check_op(fn, *inputs)`` runs ``fn(lib, *tensors)`` with ``lib`` = ``cgrad`` and
-compares it three ways:
+The op checker, ``check_op(fn, *inputs)``, checks an op's forward value and
+gradients: it runs ``fn(lib, *tensors)`` with ``lib`` = ``cgrad`` and compares it
+three ways:
 
 1. the forward value against a numpy reference (``np_fn``), when one is given;
 2. the gradients of every input, obtained by ``backward`` with a random upstream
@@ -13,6 +15,10 @@ compares it three ways:
 
 All three use the same input values: float32 inputs are drawn in float64 and
 rounded to float32 once, so the references see exactly what cgrad sees.
+
+The rest compare cgrad with torch in the smaller ways several suites need: errors
+(type and message), values and gradients (to first and second order), pools,
+convolutions, compiled training steps against eager ones, and optimizer state dicts.
 """
 import warnings
 from pathlib import Path
@@ -223,12 +229,6 @@ def error_summary(fn):
     return None
 
 
-def in_both(fn):
-    """fn(lib) for cgrad and torch."""
-    torch = pytest.importorskip("torch")
-    return fn(cgrad), fn(torch)
-
-
 def assert_same_error(fn):
     """fn(cgrad) raises what fn(torch) raises: same type, same first line of the message."""
     torch = pytest.importorskip("torch")
@@ -277,6 +277,15 @@ def type_and_message(fn):
     return type(info.value), str(info.value)
 
 
+def raised(fn):
+    """(type, first line of the message) of what fn() raises, or (None, None)."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the type is what is compared
+        return type(e), str(e).split("\n")[0]
+    return None, None
+
+
 def second_order(lib, fn, data):
     """The first and second derivatives of a weighted sum of fn(lib, x)^2 at
     x = data: the gradient g, and the derivative of (g * v).sum() for a fixed
@@ -301,6 +310,37 @@ def assert_second_order_matches_torch(fn):
     np.testing.assert_allclose(h, t_h, rtol=1e-10, atol=1e-12)
 
 
+# ---- values and gradients against torch -------------------------------------------------------
+
+def in_both(fn):
+    """fn(lib) for cgrad and torch."""
+    torch = pytest.importorskip("torch")
+    return fn(cgrad), fn(torch)
+
+
+def random_leaves(shape, dtype="float64", seed=0):
+    """The same standard-normal values as a cgrad and a torch leaf."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+
+def same_values(a, b):
+    """Bit-for-bit equal values (NaN equal to NaN), dtypes and shapes, cgrad vs torch."""
+    x, y = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
+    assert str(a.dtype).rsplit(".", 1)[-1] == str(b.dtype).rsplit(".", 1)[-1], (a.dtype, b.dtype)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    np.testing.assert_array_equal(x, y)
+
+
+def close_values(a, b, rtol=1e-10, atol=1e-12):
+    """A cgrad tensor against torch's: the same shape, and values close in float64."""
+    a = np.asarray(a.detach().numpy(), dtype=np.float64)
+    b = np.asarray(b.detach().numpy(), dtype=np.float64)
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
 def lib_dtype(lib, name):
     return getattr(lib, name)
 
@@ -321,6 +361,46 @@ def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
     np.testing.assert_allclose(outs[0], outs[1], rtol=rtol, atol=0)
     for g, tg in zip(grads[0], grads[1]):
         np.testing.assert_allclose(g, tg, rtol=rtol, atol=0)
+
+
+def compare_two_orders(fn, arrays, dtype="float64", rtol=None, second=True, *, rtols, close, constant_firsts=False):
+    """fn(lib, *leaves) in cgrad and torch on the same values: outputs, the
+    gradients of sum(out * w) and (when second) the gradients of
+    sum(first gradients * v) agree by close(a, b, rtol, what), rtol being
+    rtols[dtype] unless given. Returns cgrad's output.
+
+    constant_firsts: first gradients that do not require grad (those of a
+    piecewise-linear fn) are left out of the second order, which is skipped
+    when no first gradient requires grad; otherwise all are differentiated."""
+    torch = pytest.importorskip("torch")
+    rtol = rtols[dtype] if rtol is None else rtol
+    results = []
+    for lib in (cgrad, torch):
+        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
+        out = fn(lib, *leaves)
+        rng = np.random.default_rng(7)
+        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
+        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
+        seconds = []
+        if second:
+            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
+            total = sum((g * v).sum() for g, v in zip(firsts, vs)
+                        if g is not None and (g.requires_grad or not constant_firsts))
+            if not (constant_firsts and isinstance(total, int)):
+                seconds = lib.autograd.grad(total, leaves, allow_unused=True)
+        results.append((out, firsts, seconds))
+    (o, f, s), (to, tf, ts) = results
+    assert tuple(o.shape) == tuple(to.shape)
+    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
+    close(o, to, rtol, "value")
+    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            if a is None or b is None:
+                other = b if a is None else a
+                assert other is None or not np.any(other.detach().numpy()), (what, i)
+                continue
+            close(a, b, rtol, f"{what} gradient of input {i}")
+    return o
 
 
 # ---- pools ------------------------------------------------------------------------------------
@@ -415,15 +495,6 @@ def compare_conv(fn, x_shape, w_shape, bias=True, dtype=np.float64, transpose=Fa
     for tl, cl, _, _ in leaves:
         close(cl.grad, tl.grad, dtype)
     return cy
-
-
-def raised(fn):
-    """(type, first line of the message) of what fn() raises, or (None, None)."""
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - the type is what is compared
-        return type(e), str(e).split("\n")[0]
-    return None, None
 
 
 # ---- compiled training steps ------------------------------------------------------------------
@@ -541,70 +612,3 @@ def ieee_torch_sqrt(monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
     monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
-
-
-# ---- values and two orders of gradients -------------------------------------------------------
-
-def compare_two_orders(fn, arrays, dtype="float64", rtol=None, second=True, *, rtols, close, constant_firsts=False):
-    """fn(lib, *leaves) in cgrad and torch on the same values: outputs, the
-    gradients of sum(out * w) and (when second) the gradients of
-    sum(first gradients * v) agree by close(a, b, rtol, what), rtol being
-    rtols[dtype] unless given. Returns cgrad's output.
-
-    constant_firsts: first gradients that do not require grad (those of a
-    piecewise-linear fn) are left out of the second order, which is skipped
-    when no first gradient requires grad; otherwise all are differentiated."""
-    torch = pytest.importorskip("torch")
-    rtol = rtols[dtype] if rtol is None else rtol
-    results = []
-    for lib in (cgrad, torch):
-        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
-        out = fn(lib, *leaves)
-        rng = np.random.default_rng(7)
-        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
-        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
-        seconds = []
-        if second:
-            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
-            total = sum((g * v).sum() for g, v in zip(firsts, vs)
-                        if g is not None and (g.requires_grad or not constant_firsts))
-            if not (constant_firsts and isinstance(total, int)):
-                seconds = lib.autograd.grad(total, leaves, allow_unused=True)
-        results.append((out, firsts, seconds))
-    (o, f, s), (to, tf, ts) = results
-    assert tuple(o.shape) == tuple(to.shape)
-    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
-    close(o, to, rtol, "value")
-    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
-        for i, (a, b) in enumerate(zip(mine, ref)):
-            if a is None or b is None:
-                other = b if a is None else a
-                assert other is None or not np.any(other.detach().numpy()), (what, i)
-                continue
-            close(a, b, rtol, f"{what} gradient of input {i}")
-    return o
-
-
-# ---- values -----------------------------------------------------------------------------------
-
-def same_values(a, b):
-    """Bit-for-bit equal values (NaN equal to NaN), dtypes and shapes, cgrad vs torch."""
-    x, y = np.asarray(a.detach().numpy()), np.asarray(b.detach().numpy())
-    assert str(a.dtype).rsplit(".", 1)[-1] == str(b.dtype).rsplit(".", 1)[-1], (a.dtype, b.dtype)
-    assert x.shape == y.shape, (x.shape, y.shape)
-    np.testing.assert_array_equal(x, y)
-
-
-def close_values(a, b, rtol=1e-10, atol=1e-12):
-    """A cgrad tensor against torch's: the same shape, and values close in float64."""
-    a = np.asarray(a.detach().numpy(), dtype=np.float64)
-    b = np.asarray(b.detach().numpy(), dtype=np.float64)
-    assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
-
-
-def random_leaves(shape, dtype="float64", seed=0):
-    """The same standard-normal values as a cgrad and a torch leaf."""
-    torch = pytest.importorskip("torch")
-    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    return cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
