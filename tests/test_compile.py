@@ -16,64 +16,13 @@ import pytest
 
 import cgrad
 from cgrad import nn
+from helpers import assert_twins, run_twins, same_or_none, training_step
 
 CompileError = cgrad.compile.CompileError
 
 
-def arr(t):
-    return None if t is None else np.array(t.detach().numpy(), copy=True)
-
-
-def same(a, b):
-    """Bit-for-bit equality of two tensors (or Nones)."""
-    if a is None or b is None:
-        return a is None and b is None
-    x, y = arr(a), arr(b)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-
-
 def stats(compiled):
     return compiled._cgrad_step
-
-
-def assert_twins(params_eager, params_compiled, what=""):
-    for i, (p, q) in enumerate(zip(params_eager, params_compiled)):
-        assert same(p, q), f"{what}: parameter {i} differs"
-        assert same(p.grad, q.grad), f"{what}: gradient of parameter {i} differs"
-
-
-def sgd_step(loss_of, lr=0.01):
-    """A make_step for run_twins: loss_of(params, *batch), then one SGD step on every parameter."""
-    def make_step(params):
-        def step(*batch):
-            for p in params:
-                p.grad = None
-            loss = loss_of(params, *batch)
-            loss.backward()
-            with cgrad.no_grad():
-                for p in params:
-                    p.sub_(lr * p.grad)
-            return loss
-        return step
-    return make_step
-
-
-def run_twins(make_step, params_eager, params_compiled, batches, **compile_kwargs):
-    """Runs an eager and a compiled step side by side; returns the compiled step."""
-    eager = make_step(params_eager)
-    compiled = cgrad.compile(make_step(params_compiled), **compile_kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no fallback allowed
-        for k, batch in enumerate(batches):
-            out_e = eager(*batch)
-            out_c = compiled(*batch)
-            outs_e = out_e if isinstance(out_e, tuple) else (out_e,)
-            outs_c = out_c if isinstance(out_c, tuple) else (out_c,)
-            for a, b in zip(outs_e, outs_c):
-                assert same(a.detach(), b), f"step {k}: outputs differ"
-                assert b.grad_fn is None and not b.requires_grad
-            assert_twins(params_eager, params_compiled, f"step {k}")
-    return compiled
 
 
 # ---- bit-exact training ----------------------------------------------------------------------
@@ -129,7 +78,7 @@ def test_linear_regression_with_in_place_operators_on_captured_parameters():
     for _ in range(30):
         X = cgrad.tensor(rng.standard_normal((3, 1)).astype(np.float32))
         y = cgrad.tensor(rng.standard_normal((3, 1)).astype(np.float32))
-        assert same(m1.step(X, y), compiled(X, y))
+        assert same_or_none(m1.step(X, y), compiled(X, y))
         assert_twins([m1.w, m1.b], [m2.w, m2.b])
     assert stats(compiled).replays == 27
 
@@ -146,19 +95,6 @@ def classification_batches(n, batch=24, features=10, classes=5, seed=0, dtype=np
              cgrad.tensor(rng.integers(0, classes, batch))) for _ in range(n)]
 
 
-def mlp_step(model, opt):
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x, target):
-        opt.zero_grad()
-        loss = loss_fn(model(x), target)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
 @pytest.mark.parametrize("make_opt", [
     lambda p: cgrad.optim.SGD(p, lr=0.05, momentum=0.9),
     lambda p: cgrad.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
@@ -170,17 +106,17 @@ def mlp_step(model, opt):
 def test_mlp_training_is_bit_identical_over_100_steps(make_opt):
     m1, m2 = mlp_model(3), mlp_model(3)
     o1, o2 = make_opt(m1.parameters()), make_opt(m2.parameters())
-    eager = mlp_step(m1, o1)
-    compiled = cgrad.compile(mlp_step(m2, o2))
+    eager = training_step(m1, o1)
+    compiled = cgrad.compile(training_step(m2, o2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for k, (x, t) in enumerate(classification_batches(100)):
-            assert same(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
+            assert same_or_none(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
             assert_twins(list(m1.parameters()), list(m2.parameters()), f"step {k}")
     assert stats(compiled).replays == 97
     for s1, s2 in zip(o1.state.values(), o2.state.values()):
         for key in s1:
-            assert same(s1[key], s2[key]), key
+            assert same_or_none(s1[key], s2[key]), key
 
 
 def test_mlp_in_float64_with_zero_grad_outside_the_step():
@@ -201,7 +137,7 @@ def test_mlp_in_float64_with_zero_grad_outside_the_step():
     for x, t in classification_batches(40, dtype=np.float64):
         o1.zero_grad()
         o2.zero_grad()
-        assert same(eager(x, t).detach(), compiled(x, t))
+        assert same_or_none(eager(x, t).detach(), compiled(x, t))
         assert_twins(list(m1.parameters()), list(m2.parameters()))
     assert stats(compiled).replays == 37
 
@@ -317,10 +253,10 @@ def test_intermediates_the_step_keeps_keep_their_own_memory():
     eager = tanh_chain_step(kept_e)(chain_params())
     compiled = cgrad.compile(tanh_chain_step(kept_c)(chain_params()))
     for k, (x,) in enumerate(chain_batches()):
-        assert same(eager(x), compiled(x)), f"step {k}"
+        assert same_or_none(eager(x), compiled(x)), f"step {k}"
         # the replay writes the kept tensors' memory again, and nothing else does
-        assert same(kept_e["view"], kept_c["view"]), f"step {k}"
-        assert same(kept_e["tensor"].detach(), kept_c["tensor"].detach()), f"step {k}"
+        assert same_or_none(kept_e["view"], kept_c["view"]), f"step {k}"
+        assert same_or_none(kept_e["tensor"].detach(), kept_c["tensor"].detach()), f"step {k}"
     assert stats(compiled).replays == 9
 
 
@@ -445,8 +381,8 @@ def test_random_numbers_are_drawn_again_on_every_replay():
         gen = cgrad.randn(1)
         lc, nc = compiled(x)
         del gen
-        assert same(le.detach(), lc) and same(ne, nc)
-        assert same(w1, w2)
+        assert same_or_none(le.detach(), lc) and same_or_none(ne, nc)
+        assert same_or_none(w1, w2)
         noises.append(nc.tolist())
     assert stats(compiled).replays == 5
 
@@ -463,7 +399,7 @@ def test_a_generator_passed_to_the_step_is_kept_alive_and_advanced():
     eager, compiled = make(), cgrad.compile(make())
     x = cgrad.zeros(3)
     for _ in range(6):
-        assert same(eager(x), compiled(x))
+        assert same_or_none(eager(x), compiled(x))
     assert stats(compiled).replays == 3
 
 
@@ -473,11 +409,11 @@ def test_learning_rate_scheduler_changes_reach_the_replay():
     o2 = cgrad.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9)
     s1 = cgrad.optim.lr_scheduler.StepLR(o1, step_size=3, gamma=0.5)
     s2 = cgrad.optim.lr_scheduler.StepLR(o2, step_size=3, gamma=0.5)
-    eager, compiled = mlp_step(m1, o1), cgrad.compile(mlp_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for x, t in classification_batches(20):
-            assert same(eager(x, t).detach(), compiled(x, t))
+            assert same_or_none(eager(x, t).detach(), compiled(x, t))
             s1.step()
             s2.step()
             assert_twins(list(m1.parameters()), list(m2.parameters()))
@@ -489,13 +425,13 @@ def test_a_new_signature_records_a_new_entry():
     m1, m2 = mlp_model(4), mlp_model(4)
     o1 = cgrad.optim.Adam(m1.parameters(), lr=1e-2)
     o2 = cgrad.optim.Adam(m2.parameters(), lr=1e-2)
-    eager, compiled = mlp_step(m1, o1), cgrad.compile(mlp_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     big, small = classification_batches(12, batch=24), classification_batches(12, batch=7, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for (xb, tb), (xs, ts) in zip(big, small):
             for x, t in ((xb, tb), (xs, ts)):
-                assert same(eager(x, t).detach(), compiled(x, t))
+                assert same_or_none(eager(x, t).detach(), compiled(x, t))
                 assert_twins(list(m1.parameters()), list(m2.parameters()))
     assert len(stats(compiled).cache) == 2
     assert stats(compiled).replays == 2 * 9
@@ -543,7 +479,7 @@ def test_replacing_a_parameter_tensor_records_again():
             if k == 6:
                 for p in (w1[0], w2[0]):
                     p.data = cgrad.tensor([[0.7]])
-            assert same(eager(X, y).detach(), compiled(X, y))
+            assert same_or_none(eager(X, y).detach(), compiled(X, y))
             assert_twins(w1, w2)
     assert stats(compiled).replays == 12 - 3 - 3  # the replacement costs a warm-up and two recordings
 
@@ -556,7 +492,7 @@ def test_grads_replaced_between_calls_record_again():
         if k in (5, 7):
             for p in w1 + w2:
                 p.grad = None
-        assert same(eager(X, y).detach(), compiled(X, y))
+        assert same_or_none(eager(X, y).detach(), compiled(X, y))
         assert_twins(w1, w2)
 
 
@@ -566,7 +502,7 @@ def test_a_step_called_inside_another_recording_runs_eagerly_inside_it():
     outer = cgrad.compile(lambda X, y: inner_c(X, y) * 2)
     X, y = cgrad.tensor([[1.0], [2.0]]), cgrad.tensor([[1.0], [3.0]])
     for _ in range(6):
-        assert same(inner_e(X, y).detach() * 2, outer(X, y))
+        assert same_or_none(inner_e(X, y).detach() * 2, outer(X, y))
         assert_twins(w1, w2)
     assert stats(outer).replays == 3
 
@@ -621,8 +557,8 @@ def fallback_case(body, cause, steps=6):
     x = cgrad.tensor([0.5, 1.5, -1.0])
     with pytest.warns(UserWarning, match=cause) as record:
         for _ in range(steps):
-            assert same(eager(x).detach(), compiled(x).detach())
-            assert same(w1, w2)
+            assert same_or_none(eager(x).detach(), compiled(x).detach())
+            assert same_or_none(w1, w2)
     assert len([r for r in record if "cgrad.compile" in str(r.message)]) == 1
     assert stats(compiled).cause is not None and stats(compiled).replays == 0
     return compiled
@@ -837,8 +773,8 @@ def test_ops_in_a_training_step_replay_exactly(name):
         for k in range(8):
             x = cgrad.tensor(rng.standard_normal((2, 3)).astype(np.float32))
             le, lc = eager(x), compiled(x)
-            assert same(le.detach(), lc), f"step {k}: loss differs"
-            assert same(w1, w2) and same(w1.grad, w2.grad), f"step {k}"
+            assert same_or_none(le.detach(), lc), f"step {k}: loss differs"
+            assert same_or_none(w1, w2) and same_or_none(w1.grad, w2.grad), f"step {k}"
     assert stats(compiled).replays == 5
 
 

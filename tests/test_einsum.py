@@ -6,8 +6,7 @@ import pytest
 
 import cgrad
 from cgrad.autograd import gradcheck, gradgradcheck
-from helpers import assert_same_error
-from test_compile import run_twins, sgd_step
+from helpers import assert_same_error, run_twins, sgd_step
 
 CASES = [
     ("ij,jk", [(2, 3), (3, 4)]), ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),

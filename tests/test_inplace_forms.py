@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, check_op, error_of
+from helpers import assert_same_error, check_op, error_of, torch_or_skip
 
 DTYPES = ["float64", "float32"]
 
@@ -24,10 +24,6 @@ CALLS = {**{name: lambda lib, dt: () for name in UNARY},
          **{name: lambda lib, dt: (lib.tensor([0.5, 1.5, 2.0], dtype=dt),) for name in BINARY},
          "lerp_": lambda lib, dt: (lib.tensor([0.5, 1.5, 2.0], dtype=dt), 0.25)}
 FUNCTIONS = ["exp_", "log_", "tanh_", "sigmoid_", "relu_", "neg_", "negative_", "sinc_", "xlogy_"]
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def dense(t):

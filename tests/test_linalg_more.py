@@ -3,12 +3,14 @@ lu, eigh, qr, svd and their _ex forms) and the compositions over them, checked
 against torch: values, gradients (first and second order; gauge-invariant
 losses for eigenvectors and singular vectors), float32 and float64, batches,
 graph node names and errors."""
+import functools
 import math
 
 import numpy as np
 import pytest
 
 import cgrad
+from helpers import compare_two_orders
 
 torch = pytest.importorskip("torch")
 
@@ -31,35 +33,7 @@ def close(a, b, rtol, what):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol, err_msg=what)
 
 
-def compare(fn, arrays, dtype="float64", second=True, rtol=None):
-    """fn(lib, *leaves) in cgrad and torch: the value, the gradients of sum(out * w)
-    and, when second, the gradients of sum(first gradients * v)."""
-    rtol = RTOL[dtype] if rtol is None else rtol
-    results = []
-    for lib in (cgrad, torch):
-        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
-        out = fn(lib, *leaves)
-        rng = np.random.default_rng(7)
-        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
-        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
-        seconds = []
-        if second:
-            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
-            total = sum((g * v).sum() for g, v in zip(firsts, vs) if g is not None)
-            seconds = lib.autograd.grad(total, leaves, allow_unused=True)
-        results.append((out, firsts, seconds))
-    (o, f, s), (to, tf, ts) = results
-    assert tuple(o.shape) == tuple(to.shape)
-    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
-    close(o, to, rtol, "value")
-    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
-        for i, (a, b) in enumerate(zip(mine, ref)):
-            if a is None or b is None:
-                other = b if a is None else a
-                assert other is None or not np.any(other.detach().numpy()), (what, i)
-                continue
-            close(a, b, rtol, f"{what} gradient of input {i}")
-    return o
+compare = functools.partial(compare_two_orders, rtols=RTOL, close=close)
 
 
 # ---- cholesky ---------------------------------------------------------------------------------

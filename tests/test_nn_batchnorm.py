@@ -7,6 +7,7 @@ import pytest
 import cgrad
 from cgrad import nn
 from cgrad.nn import functional as F
+from helpers import raises_like_torch
 
 torch = pytest.importorskip("torch")
 
@@ -145,14 +146,6 @@ def test_the_module_loads_torch_state_and_converts_dtype():
     c.eval(), t.eval()
     x = np.random.default_rng(5).standard_normal((4, 3))
     close(c(cgrad.tensor(x)), t.double()(torch.tensor(x)), "float64")
-
-
-def raises_like_torch(c_fn, t_fn):
-    with pytest.raises(Exception) as t_err:
-        t_fn()
-    with pytest.raises(type(t_err.value)) as c_err:
-        c_fn()
-    assert str(c_err.value) == str(t_err.value).replace("torch.", "cgrad.")
 
 
 def functional_error_cases():

@@ -10,53 +10,12 @@ import pytest
 import cgrad
 import cgrad.nn.functional as F
 from cgrad import nn
+from helpers import close, compare_conv, draw, pair, raised, same_bits, training_step
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 # both libraries warn of the extra padding of an even kernel's 'same'; one test checks it
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
-
-TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
-
-
-def draw(rng, shape, dtype):
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def pair(a, requires_grad=True, transpose=False):
-    """The same values as a torch and a cgrad leaf; transpose: each fed as a
-    non-contiguous view (its last two axes swapped in memory)."""
-    if transpose and a.ndim >= 2:
-        a = np.ascontiguousarray(np.swapaxes(a, -1, -2))
-    t, c = torch.tensor(a, requires_grad=requires_grad), cgrad.tensor(a, requires_grad=requires_grad)
-    if transpose and a.ndim >= 2:
-        return t, c, t.transpose(-1, -2), c.transpose(-1, -2)
-    return t, c, t, c
-
-
-def close(c, t, dtype):
-    assert c is not None and t is not None
-    assert tuple(c.shape) == tuple(t.shape)
-    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), **TOL[dtype])
-
-
-def compare(fn, x_shape, w_shape, bias=True, dtype=np.float64, transpose=False, seed=0, **kw):
-    """fn's value and the gradients of input, weight and bias, cgrad against torch."""
-    rng = np.random.default_rng(seed)
-    leaves = [pair(draw(rng, x_shape, dtype), transpose=transpose), pair(draw(rng, w_shape, dtype))]
-    if bias:
-        leaves.append(pair(draw(rng, (w_shape[0],), dtype)))
-    t_args, c_args = [lv[2] for lv in leaves], [lv[3] for lv in leaves]
-    ty = getattr(TF, fn)(*t_args, **kw)
-    cy = getattr(F, fn)(*c_args, **kw)
-    close(cy, ty, dtype)
-    assert cy.grad_fn.name() == ty.grad_fn.name()
-    gy = draw(rng, tuple(ty.shape), dtype)
-    ty.backward(torch.tensor(gy))
-    cy.backward(cgrad.tensor(gy))
-    for tl, cl, _, _ in leaves:
-        close(cl.grad, tl.grad, dtype)
-    return cy
 
 
 CONV2D = [
@@ -79,7 +38,7 @@ CONV2D = [
 @pytest.mark.parametrize("kw", CONV2D, ids=[str(k) for k in CONV2D])
 def test_conv2d_values_and_gradients_match_torch(kw, dtype):
     groups = kw.get("groups", 1)
-    compare("conv2d", (2, 4, 7, 8), (6 if groups != 4 else 8, 4 // groups, 3, 3), dtype=dtype, **kw)
+    compare_conv("conv2d", (2, 4, 7, 8), (6 if groups != 4 else 8, 4 // groups, 3, 3), dtype=dtype, **kw)
 
 
 @pytest.mark.parametrize("w_shape,kw", [
@@ -94,7 +53,7 @@ def test_conv2d_values_and_gradients_match_torch(kw, dtype):
 def test_conv2d_kernel_shapes(w_shape, kw):
     bias = "bias" not in kw
     kw.pop("bias", None)
-    compare("conv2d", (2, 3, 7, 8), w_shape, bias=bias, **kw)
+    compare_conv("conv2d", (2, 3, 7, 8), w_shape, bias=bias, **kw)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -103,19 +62,19 @@ def test_conv2d_kernel_shapes(w_shape, kw):
                          ids=str)
 def test_conv1d_values_and_gradients_match_torch(kw, dtype):
     w = (6, 3 // kw.get("groups", 1), 4 if kw.get("padding") == "same" else 3)
-    compare("conv1d", (3, 3, 11), w, dtype=dtype, **kw)
+    compare_conv("conv1d", (3, 3, 11), w, dtype=dtype, **kw)
 
 
 @pytest.mark.parametrize("fn,x_shape,w_shape", [("conv2d", (3, 6, 5), (4, 3, 3, 2)), ("conv1d", (3, 9), (4, 3, 3))])
 def test_unbatched_inputs_are_squeezed_back_as_torch_does(fn, x_shape, w_shape):
-    y = compare(fn, x_shape, w_shape, padding=1)
+    y = compare_conv(fn, x_shape, w_shape, padding=1)
     assert y.grad_fn.name() == "SqueezeBackward1"
     assert y.grad_fn.next_functions[0][0].name() == "ConvolutionBackward0"
 
 
 def test_non_contiguous_inputs():
-    compare("conv2d", (2, 3, 6, 7), (4, 3, 3, 3), transpose=True, padding=1, stride=(2, 1))
-    compare("conv1d", (2, 9, 3), (4, 9, 2), transpose=True, dilation=2)
+    compare_conv("conv2d", (2, 3, 6, 7), (4, 3, 3, 3), transpose=True, padding=1, stride=(2, 1))
+    compare_conv("conv1d", (2, 9, 3), (4, 9, 2), transpose=True, dilation=2)
 
 
 def test_one_node_with_edges_in_torchs_order():
@@ -264,25 +223,17 @@ ERRORS = [
 ]
 
 
-def _raise(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - the type is what is compared
-        return type(e), str(e).split("\n")[0]
-    return None, None
-
-
 @pytest.mark.parametrize("fn,x_shape,w_shape,kw", ERRORS, ids=[f"{e[0]}-{e[1]}-{e[2]}-{e[3]}" for e in ERRORS])
 def test_shape_and_argument_errors_match_torch(fn, x_shape, w_shape, kw):
-    want = _raise(lambda: getattr(TF, fn)(torch.ones(x_shape), torch.ones(w_shape), **kw))
-    got = _raise(lambda: getattr(F, fn)(cgrad.ones(*x_shape), cgrad.ones(*w_shape), **kw))
+    want = raised(lambda: getattr(TF, fn)(torch.ones(x_shape), torch.ones(w_shape), **kw))
+    got = raised(lambda: getattr(F, fn)(cgrad.ones(*x_shape), cgrad.ones(*w_shape), **kw))
     assert want[0] is not None and got == want
 
 
 def test_bias_shape_error_matches_torch():
     for n in ((3,), (4, 1)):
-        want = _raise(lambda: TF.conv2d(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), torch.ones(n)))
-        got = _raise(lambda: F.conv2d(cgrad.ones(2, 3, 5, 5), cgrad.ones(4, 3, 3, 3), cgrad.ones(*n)))
+        want = raised(lambda: TF.conv2d(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), torch.ones(n)))
+        got = raised(lambda: F.conv2d(cgrad.ones(2, 3, 5, 5), cgrad.ones(4, 3, 3, 3), cgrad.ones(*n)))
         assert got == want
 
 
@@ -298,7 +249,7 @@ def test_dtype_errors_match_torch(xd, wd, bd):
     def call(lib, f):
         b = None if bd is None else lib.ones(4, dtype=getattr(lib, bd))
         return f.conv2d(lib.ones(2, 3, 5, 5, dtype=getattr(lib, xd)), lib.ones(4, 3, 3, 3, dtype=getattr(lib, wd)), b)
-    want, got = _raise(lambda: call(torch, TF)), _raise(lambda: call(cgrad, F))
+    want, got = raised(lambda: call(torch, TF)), raised(lambda: call(cgrad, F))
     assert want[0] is not None and got == want
 
 
@@ -325,7 +276,7 @@ def test_non_tensor_arguments_raise_type_errors():
     lambda f, lib: f.fold(lib.ones(2, 27, 9, dtype=lib.int64), (5, 5), 3),
 ])
 def test_unfold_and_fold_errors_match_torch(call):
-    want, got = _raise(lambda: call(TF, torch)), _raise(lambda: call(F, cgrad))
+    want, got = raised(lambda: call(TF, torch)), raised(lambda: call(F, cgrad))
     assert want[0] is not None and got == want
 
 
@@ -370,8 +321,8 @@ def test_module_init_ranges_and_dtype():
 def test_module_argument_errors_match_torch(kw):
     args = dict(in_channels=4, out_channels=8, kernel_size=3)
     args.update(kw)
-    want = _raise(lambda: torch.nn.Conv2d(**args))
-    got = _raise(lambda: nn.Conv2d(**args))
+    want = raised(lambda: torch.nn.Conv2d(**args))
+    got = raised(lambda: nn.Conv2d(**args))
     assert want[0] is ValueError and got[0] is ValueError
     if "padding_mode" not in kw and "padding" not in kw:  # torch prints those sets in hash order
         assert got == want
@@ -408,11 +359,6 @@ def test_conv1d_module_on_unbatched_input_with_circular_padding():
 
 # ---- a compiled training step ----------------------------------------------------------------
 
-def _same_bits(a, b):
-    x, y = np.array(a.detach().numpy(), copy=True), np.array(b.detach().numpy(), copy=True)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-
-
 def test_compiled_training_step_with_conv_layers_replays_bit_identically():
     def model():
         cgrad.manual_seed(0)
@@ -420,16 +366,7 @@ def test_compiled_training_step_with_conv_layers_replays_bit_identically():
                              nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
 
     def make(m):
-        opt = cgrad.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
-        loss_fn = nn.CrossEntropyLoss()
-
-        def step(x, t):
-            opt.zero_grad()
-            loss = loss_fn(m(x), t)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
+        return training_step(m, cgrad.optim.SGD(m.parameters(), lr=0.05, momentum=0.9))
 
     m1, m2 = model(), model()
     eager, compiled = make(m1), cgrad.compile(make(m2))
@@ -439,9 +376,9 @@ def test_compiled_training_step_with_conv_layers_replays_bit_identically():
         for k in range(8):
             x = cgrad.tensor(rng.standard_normal((4, 3, 8, 8)).astype(np.float32))
             t = cgrad.tensor(rng.integers(0, 5, 4))
-            assert _same_bits(eager(x, t), compiled(x, t)), f"step {k}: loss differs"
+            assert same_bits(eager(x, t), compiled(x, t)), f"step {k}: loss differs"
             for p, q in zip(m1.parameters(), m2.parameters()):
-                assert _same_bits(p, q) and _same_bits(p.grad, q.grad), f"step {k}"
+                assert same_bits(p, q) and same_bits(p.grad, q.grad), f"step {k}"
     # one eager call, two or three recordings (the leaves' gradient nodes are
     # made during the first), then replays
     assert compiled._cgrad_step.replays >= 4

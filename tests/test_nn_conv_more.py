@@ -10,51 +10,12 @@ import pytest
 import cgrad
 import cgrad.nn.functional as F
 from cgrad import nn
+from helpers import close, compare_conv, draw, pair, raised, same_bits, training_step
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 # both libraries warn of the extra padding of an even kernel's 'same'; test_nn_conv.py checks it
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
-
-TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
-
-
-def draw(rng, shape, dtype):
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def pair(a, transpose=False):
-    """The same values as a torch and a cgrad leaf, and what to feed each: transpose
-    feeds a non-contiguous view (its last two axes swapped in memory)."""
-    if transpose:
-        a = np.ascontiguousarray(np.swapaxes(a, -1, -2))
-    t, c = torch.tensor(a, requires_grad=True), cgrad.tensor(a, requires_grad=True)
-    if transpose:
-        return t, c, t.transpose(-1, -2), c.transpose(-1, -2)
-    return t, c, t, c
-
-
-def close(c, t, dtype):
-    assert c is not None and t is not None
-    assert tuple(c.shape) == tuple(t.shape)
-    np.testing.assert_allclose(c.detach().numpy(), t.detach().numpy(), **TOL[dtype])
-
-
-def compare(fn, x_shape, w_shape, bias=True, dtype=np.float64, transpose=False, seed=0, **kw):
-    """fn's value and the gradients of input, weight and bias, cgrad against torch."""
-    rng = np.random.default_rng(seed)
-    leaves = [pair(draw(rng, x_shape, dtype), transpose), pair(draw(rng, w_shape, dtype))]
-    if bias:
-        leaves.append(pair(draw(rng, (w_shape[1] * kw.get("groups", 1),), dtype)))
-    ty = getattr(TF, fn)(*[lv[2] for lv in leaves], **kw)
-    cy = getattr(F, fn)(*[lv[3] for lv in leaves], **kw)
-    close(cy, ty, dtype)
-    assert cy.grad_fn.name() == ty.grad_fn.name()
-    gy = draw(rng, tuple(ty.shape), dtype)
-    ty.backward(torch.tensor(gy))
-    cy.backward(cgrad.tensor(gy))
-    for tl, cl, _, _ in leaves:
-        close(cl.grad, tl.grad, dtype)
 
 
 T2D = [
@@ -72,7 +33,7 @@ T2D = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("kw", T2D, ids=[str(k) for k in T2D])
 def test_conv_transpose2d_values_and_gradients_match_torch(kw, dtype):
-    compare("conv_transpose2d", (2, 4, 5, 6), (4, 2, 3, 2), dtype=dtype, **kw)
+    compare_conv("conv_transpose2d", (2, 4, 5, 6), (4, 2, 3, 2), dtype=dtype, **kw)
 
 
 T1D = [dict(), dict(stride=3, padding=2, output_padding=1), dict(groups=2, dilation=3), dict(padding=1, groups=4)]
@@ -81,20 +42,20 @@ T1D = [dict(), dict(stride=3, padding=2, output_padding=1), dict(groups=2, dilat
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("kw", T1D, ids=[str(k) for k in T1D])
 def test_conv_transpose1d_values_and_gradients_match_torch(kw, dtype):
-    compare("conv_transpose1d", (3, 4, 7), (4, 3, 3), dtype=dtype, **kw)
+    compare_conv("conv_transpose1d", (3, 4, 7), (4, 3, 3), dtype=dtype, **kw)
 
 
 @pytest.mark.parametrize("fn,x_shape,w_shape", [("conv_transpose2d", (4, 5, 6), (4, 3, 2, 3)),
                                                 ("conv_transpose1d", (4, 7), (4, 2, 3))])
 def test_unbatched_inputs_without_bias(fn, x_shape, w_shape):
-    compare(fn, x_shape, w_shape, bias=False, stride=2)
+    compare_conv(fn, x_shape, w_shape, bias=False, stride=2)
 
 
 def test_non_contiguous_inputs_and_one_by_one_kernels():
-    compare("conv_transpose2d", (2, 4, 6, 5), (4, 3, 3, 3), transpose=True, stride=2, output_padding=1)
-    compare("conv_transpose1d", (2, 4, 7), (4, 6, 1), transpose=True, groups=2)
-    compare("conv_transpose2d", (2, 4, 5, 6), (4, 2, 1, 1), groups=2)
-    compare("conv_transpose2d", (2, 4, 5, 6), (4, 2, 1, 1), stride=2, dilation=3, output_padding=(2, 1))
+    compare_conv("conv_transpose2d", (2, 4, 6, 5), (4, 3, 3, 3), transpose=True, stride=2, output_padding=1)
+    compare_conv("conv_transpose1d", (2, 4, 7), (4, 6, 1), transpose=True, groups=2)
+    compare_conv("conv_transpose2d", (2, 4, 5, 6), (4, 2, 1, 1), groups=2)
+    compare_conv("conv_transpose2d", (2, 4, 5, 6), (4, 2, 1, 1), stride=2, dilation=3, output_padding=(2, 1))
 
 
 def test_one_node_with_edges_in_torchs_order():
@@ -170,14 +131,6 @@ def test_second_derivatives_match_torch():
 
 # ---- errors --------------------------------------------------------------------------------
 
-def _raise(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - the type is what is compared
-        return type(e), str(e).split("\n")[0]
-    return None, None
-
-
 # float64, where PyTorch's own kernel (not oneDNN's) reports the window's errors
 ERRORS = [
     ("conv_transpose2d", (2, 4, 5, 5), (4, 3, 3, 3), dict(output_padding=1)),
@@ -209,18 +162,18 @@ ERRORS = [
 
 @pytest.mark.parametrize("fn,x_shape,w_shape,kw", ERRORS, ids=[f"{e[0]}-{e[1]}-{e[2]}-{e[3]}" for e in ERRORS])
 def test_shape_and_argument_errors_match_torch(fn, x_shape, w_shape, kw):
-    want = _raise(lambda: getattr(TF, fn)(torch.ones(x_shape, dtype=torch.float64),
+    want = raised(lambda: getattr(TF, fn)(torch.ones(x_shape, dtype=torch.float64),
                                           torch.ones(w_shape, dtype=torch.float64), **kw))
-    got = _raise(lambda: getattr(F, fn)(cgrad.ones(*x_shape, dtype=cgrad.float64),
+    got = raised(lambda: getattr(F, fn)(cgrad.ones(*x_shape, dtype=cgrad.float64),
                                         cgrad.ones(*w_shape, dtype=cgrad.float64), **kw))
     assert want[0] is not None and got == want
 
 
 def test_bias_shape_errors_match_torch():
     for n, groups in (((5,), 1), ((3, 1), 1), ((3,), 2)):
-        want = _raise(lambda: TF.conv_transpose2d(torch.ones(2, 4, 5, 5), torch.ones(4, 3, 3, 3), torch.ones(n),
+        want = raised(lambda: TF.conv_transpose2d(torch.ones(2, 4, 5, 5), torch.ones(4, 3, 3, 3), torch.ones(n),
                                                   groups=groups))
-        got = _raise(lambda: F.conv_transpose2d(cgrad.ones(2, 4, 5, 5), cgrad.ones(4, 3, 3, 3), cgrad.ones(*n),
+        got = raised(lambda: F.conv_transpose2d(cgrad.ones(2, 4, 5, 5), cgrad.ones(4, 3, 3, 3), cgrad.ones(*n),
                                                 groups=groups))
         assert want[0] is not None and got == want
 
@@ -234,15 +187,15 @@ def test_dtype_errors_match_torch(xd, wd, bd):
         b = None if bd is None else lib.ones(3, dtype=getattr(lib, bd))
         return f.conv_transpose2d(lib.ones(2, 4, 5, 5, dtype=getattr(lib, xd)),
                                   lib.ones(4, 3, 3, 3, dtype=getattr(lib, wd)), b)
-    want = _raise(lambda: call(torch, TF))
-    assert want[0] is not None and _raise(lambda: call(cgrad, F)) == want
+    want = raised(lambda: call(torch, TF))
+    assert want[0] is not None and raised(lambda: call(cgrad, F)) == want
 
 
 @pytest.mark.parametrize("kw", [dict(stride=1.5), dict(stride=(1.5, 1)), dict(stride=True), dict(groups=1.5),
                                 dict(dilation="a"), dict(padding="same"), dict(output_padding=[1.0, 1])], ids=str)
 def test_argument_type_errors_match_torch(kw):
-    want = _raise(lambda: TF.conv_transpose2d(torch.ones(1, 2, 4, 4), torch.ones(2, 2, 2, 2), **kw))
-    got = _raise(lambda: F.conv_transpose2d(cgrad.ones(1, 2, 4, 4), cgrad.ones(2, 2, 2, 2), **kw))
+    want = raised(lambda: TF.conv_transpose2d(torch.ones(1, 2, 4, 4), torch.ones(2, 2, 2, 2), **kw))
+    got = raised(lambda: F.conv_transpose2d(cgrad.ones(1, 2, 4, 4), cgrad.ones(2, 2, 2, 2), **kw))
     assert want[0] is TypeError and got == want
     for bad, pos, name in ((1, 1, "input"), (None, 2, "weight")):
         args = [cgrad.ones(1, 2, 4, 4), cgrad.ones(2, 2, 2, 2)]
@@ -307,7 +260,7 @@ def test_transposed_module_output_size_matches_torch(output_size):
 ])
 def test_transposed_module_errors_match_torch(call):
     def run(lib):
-        return _raise(lambda: call(lib, lib.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1), lib.ones(1, 4, 5, 5)))
+        return raised(lambda: call(lib, lib.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1), lib.ones(1, 4, 5, 5)))
     want, got = run(torch), run(cgrad)
     assert want[0] is ValueError and got[0] is want[0]
     assert got[1].replace("(5, 5)", "torch.Size([5, 5])") == want[1]
@@ -346,19 +299,7 @@ C3D = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("kw", C3D, ids=[str(k) for k in C3D])
 def test_conv3d_values_and_gradients_match_torch(kw, dtype):
-    rng = np.random.default_rng(8)
-    groups = kw.get("groups", 1)
-    leaves = [pair(draw(rng, (2, 4, 5, 4, 6), dtype)), pair(draw(rng, (8, 4 // groups, 3, 2, 3), dtype)),
-              pair(draw(rng, (8,), dtype))]
-    ty = TF.conv3d(*[lv[2] for lv in leaves], **kw)
-    cy = F.conv3d(*[lv[3] for lv in leaves], **kw)
-    close(cy, ty, dtype)
-    assert cy.grad_fn.name() == ty.grad_fn.name()
-    gy = draw(rng, tuple(ty.shape), dtype)
-    ty.backward(torch.tensor(gy))
-    cy.backward(cgrad.tensor(gy))
-    for tl, cl, _, _ in leaves:
-        close(cl.grad, tl.grad, dtype)
+    compare_conv("conv3d", (2, 4, 5, 4, 6), (8, 4 // kw.get("groups", 1), 3, 2, 3), dtype=dtype, seed=8, **kw)
 
 
 CT3D = [dict(), dict(stride=(2, 1, 3), padding=(1, 0, 1), output_padding=(1, 0, 2)),
@@ -368,11 +309,11 @@ CT3D = [dict(), dict(stride=(2, 1, 3), padding=(1, 0, 1), output_padding=(1, 0, 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("kw", CT3D, ids=[str(k) for k in CT3D])
 def test_conv_transpose3d_values_and_gradients_match_torch(kw, dtype):
-    compare("conv_transpose3d", (2, 4, 3, 4, 5), (4, 3, 2, 3, 2), dtype=dtype, **kw)
+    compare_conv("conv_transpose3d", (2, 4, 3, 4, 5), (4, 3, 2, 3, 2), dtype=dtype, **kw)
 
 
 def test_conv3d_unbatched_non_contiguous_and_int64():
-    compare("conv_transpose3d", (4, 3, 4, 5), (4, 2, 2, 2, 2), transpose=True, stride=2)
+    compare_conv("conv_transpose3d", (4, 3, 4, 5), (4, 2, 2, 2, 2), transpose=True, stride=2)
     rng = np.random.default_rng(9)
     for lib_args in [((2, 3, 4, 5, 6), (4, 3, 2, 2, 3))]:
         x, w = rng.integers(-5, 5, lib_args[0]), rng.integers(-3, 3, lib_args[1])
@@ -445,11 +386,6 @@ def test_3d_modules_match_torch(cls, args, kw):
     close(c.weight.grad, t.weight.grad, np.float32)
 
 
-def _same_bits(a, b):
-    x, y = np.array(a.detach().numpy(), copy=True), np.array(b.detach().numpy(), copy=True)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-
-
 def test_compiled_training_step_with_transposed_and_3d_layers_replays_bit_identically():
     def model():
         cgrad.manual_seed(0)
@@ -458,16 +394,7 @@ def test_compiled_training_step_with_transposed_and_3d_layers_replays_bit_identi
                              nn.Flatten(), nn.Linear(3 * 6 * 6, 5))
 
     def make(m):
-        opt = cgrad.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
-        loss_fn = nn.CrossEntropyLoss()
-
-        def step(x, t):
-            opt.zero_grad()
-            loss = loss_fn(m(x), t)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
+        return training_step(m, cgrad.optim.SGD(m.parameters(), lr=0.05, momentum=0.9))
 
     m1, m2 = model(), model()
     eager, compiled = make(m1), cgrad.compile(make(m2))
@@ -475,7 +402,7 @@ def test_compiled_training_step_with_transposed_and_3d_layers_replays_bit_identi
     for k in range(6):
         x = cgrad.tensor(rng.standard_normal((4, 2, 3, 7, 7)).astype(np.float32))
         t = cgrad.tensor(rng.integers(0, 5, 4))
-        assert _same_bits(eager(x, t), compiled(x, t)), f"step {k}: loss differs"
+        assert same_bits(eager(x, t), compiled(x, t)), f"step {k}: loss differs"
         for p, q in zip(m1.parameters(), m2.parameters()):
-            assert _same_bits(p, q) and _same_bits(p.grad, q.grad), f"step {k}"
+            assert same_bits(p, q) and same_bits(p.grad, q.grad), f"step {k}"
     assert compiled._cgrad_step.replays >= 2

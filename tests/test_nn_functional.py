@@ -8,7 +8,7 @@ import pytest
 
 import cgrad
 import cgrad.nn.functional as F
-from helpers import check_op
+from helpers import check_op, close_values
 
 torch = pytest.importorskip("torch")
 
@@ -23,13 +23,6 @@ def t_pair(arr, dtype="float64", requires_grad=False):
         return (cgrad.tensor(arr, dtype=getattr(cgrad, dtype), requires_grad=requires_grad),
                 torch.tensor(arr, dtype=getattr(torch, dtype), requires_grad=requires_grad))
     return cgrad.tensor(arr), torch.tensor(arr)
-
-
-def close(a, b, rtol=1e-10, atol=1e-12):
-    a = np.asarray(a.detach().numpy(), dtype=np.float64)
-    b = np.asarray(b.detach().numpy(), dtype=np.float64)
-    assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
 def second_order(fn, *shapes, seed=0, domain=None):
@@ -51,7 +44,7 @@ def second_order(fn, *shapes, seed=0, domain=None):
         total.backward()
         results.append([x.grad for x in xs])
     for a, b in zip(*results):
-        close(a, b, rtol=1e-9, atol=1e-10)
+        close_values(a, b, rtol=1e-9, atol=1e-10)
 
 
 # ---- linear ---------------------------------------------------------------------------
@@ -113,7 +106,7 @@ def test_gelu_higher_order(approximate):
         g2, = lib.autograd.grad(g1.sum(), v, create_graph=True)
         g3, = lib.autograd.grad(g2.sum(), v)
         results.append(g3)
-    close(*results, rtol=1e-9)
+    close_values(*results, rtol=1e-9)
 
 
 def test_gelu_bad_approximate():
@@ -171,7 +164,7 @@ def test_softmax_dtype_and_implicit_dim():
     assert F.softmax(x, 1, dtype=cgrad.float64).dtype == cgrad.float64
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         y = F.softmax(x)
-    close(y, torch.softmax(torch.tensor(x.numpy()), 1), rtol=1e-6)
+    close_values(y, torch.softmax(torch.tensor(x.numpy()), 1), rtol=1e-6)
     with pytest.raises(IndexError, match="Dimension out of range"):
         F.log_softmax(x, 2)
 
@@ -233,11 +226,11 @@ def test_embedding_padding_idx(padding_idx, dtype):
     w, tw = t_pair(rng.standard_normal((5, 3)), dtype, requires_grad=True)
     out = F.embedding(cgrad.tensor(idx), w, padding_idx=padding_idx)
     tout = torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx=padding_idx)
-    close(out, tout)
+    close_values(out, tout)
     g = rng.standard_normal(tuple(out.shape))
     out.backward(cgrad.tensor(g, dtype=getattr(cgrad, dtype)))
     tout.backward(torch.tensor(g, dtype=getattr(torch, dtype)))
-    close(w.grad, tw.grad, rtol=1e-6, atol=1e-6)
+    close_values(w.grad, tw.grad, rtol=1e-6, atol=1e-6)
     assert (w.grad.numpy()[padding_idx] == 0).all()
 
 
@@ -335,7 +328,7 @@ def test_binary_cross_entropy(weighted, reduction, dtype):
 def test_binary_cross_entropy_edges():
     x, tx = t_pair([0.0, 1.0, 0.5], requires_grad=True)
     y, ty = t_pair([0.0, 1.0, 1.0])
-    close(F.binary_cross_entropy(x, y, reduction="none"),
+    close_values(F.binary_cross_entropy(x, y, reduction="none"),
           torch.nn.functional.binary_cross_entropy(tx, ty, reduction="none"))
     x2, _ = t_pair([1e-30, 0.5])
     assert np.isfinite(F.binary_cross_entropy(x2, cgrad.tensor([1.0, 0.0], dtype=cgrad.float64)).item())
@@ -371,10 +364,10 @@ def test_bce_with_logits_extremes_and_second_order():
     y, ty = t_pair([1.0, 0.0, 0.5])
     out, tout = (F.binary_cross_entropy_with_logits(x, y, reduction="none"),
                  torch.nn.functional.binary_cross_entropy_with_logits(tx, ty, reduction="none"))
-    close(out, tout)
+    close_values(out, tout)
     out.sum().backward()
     tout.sum().backward()
-    close(x.grad, tx.grad)
+    close_values(x.grad, tx.grad)
     second_order(lambda m, x, y: m.nn.functional.binary_cross_entropy_with_logits(
         x, y, pos_weight=m.tensor([2.0, 0.5, 1.0], dtype=m.float64), reduction="none"), (3,), (3,),
         domain=(0.1, 0.9))
@@ -491,7 +484,7 @@ def test_legacy_size_average_reduce():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for kw in ({"size_average": False}, {"reduce": False}, {"size_average": True, "reduce": True}):
-            close(F.mse_loss(x, y, **kw), torch.nn.functional.mse_loss(tx, ty, **kw))
+            close_values(F.mse_loss(x, y, **kw), torch.nn.functional.mse_loss(tx, ty, **kw))
 
 
 def test_linear_on_integers_and_its_dtype_errors_are_torch_s():

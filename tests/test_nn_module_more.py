@@ -11,6 +11,7 @@ import pytest
 
 import cgrad
 from cgrad.nn.modules import module as cmodule
+from helpers import error_summary, in_both
 
 torch = pytest.importorskip("torch")
 from torch.nn.modules import module as tmodule  # noqa: E402
@@ -20,19 +21,6 @@ LIBS = [cgrad, torch]
 
 def arr(t):
     return t.detach().numpy().copy()
-
-
-def error_of(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 -- the error itself is what is compared
-        return type(e).__name__, str(e)
-    return None
-
-
-def both(fn):
-    """fn(lib) for cgrad and torch."""
-    return fn(cgrad), fn(torch)
 
 
 def net(lib):
@@ -73,7 +61,7 @@ def test_init_errors_match_torch():
     class TM(torch.nn.Module):
         pass
     for args, kwargs in [((1,), {}), ((), {"x": 1}), ((1, 2), {"y": 2})]:
-        ours, theirs = error_of(lambda: M(*args, **kwargs)), error_of(lambda: TM(*args, **kwargs))
+        ours, theirs = error_summary(lambda: M(*args, **kwargs)), error_summary(lambda: TM(*args, **kwargs))
         assert ours == (theirs[0], theirs[1].replace("TM", "M"))
 
 
@@ -86,7 +74,7 @@ def test_call_super_init_passes_arguments_on():
         class M(lib.nn.Module, Base):
             call_super_init = True
         return M(a=3).a
-    assert both(make) == (3, 3)
+    assert in_both(make) == (3, 3)
 
 
 # ---- state_dict hooks ----------------------------------------------------------------------------
@@ -113,7 +101,7 @@ def test_state_dict_pre_and_post_hooks_match_torch():
         h.remove()
         keys_after = list(m.state_dict())
         return calls, keys, keys_after
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -124,14 +112,14 @@ def test_state_dict_post_hook_rules_match_torch():
         def returns_a_dict(*args):
             return {}
         h = m.register_state_dict_post_hook(returns_a_dict)
-        out.append(error_of(m.state_dict))
-        out.append(error_of(lambda: m._register_state_dict_hook(returns_a_dict)))
+        out.append(error_summary(m.state_dict))
+        out.append(error_summary(lambda: m._register_state_dict_hook(returns_a_dict)))
         h.remove()
         # the private form's result replaces the state dict
         m._register_state_dict_hook(lambda mod, sd, prefix, meta: {"only": 1})
         out.append(dict(m.state_dict()))
         return out
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -156,7 +144,7 @@ def test_load_pre_hooks_rename_keys_and_see_torchs_arguments():
         handle.remove()
         m.load_state_dict(m.state_dict())
         return seen, repr(result), arr(m[0].weight).tolist()
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -172,10 +160,10 @@ def test_load_post_hooks_see_and_change_the_incompatible_keys():
         sd = m.state_dict()
         del sd["2.0.bias"], sd["0.weight"]
         sd["bogus"] = lib.zeros(1)
-        strict_error = error_of(lambda: m.load_state_dict(sd))
+        strict_error = error_summary(lambda: m.load_state_dict(sd))
         loose = m.load_state_dict(sd, strict=False)
         return order, strict_error, repr(loose)
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -183,8 +171,8 @@ def test_load_post_hook_returning_a_value_is_an_error():
     def run(lib):
         m = lib.nn.Linear(2, 2)
         m.register_load_state_dict_post_hook(lambda mod, keys: keys)
-        return error_of(lambda: m.load_state_dict(m.state_dict()))
-    ours, theirs = both(run)
+        return error_summary(lambda: m.load_state_dict(m.state_dict()))
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -212,17 +200,17 @@ def test_batchnorm_loads_a_state_dict_without_num_batches_tracked():
         result = bn.load_state_dict(plain)
         versioned = bn.state_dict()
         del versioned["num_batches_tracked"]
-        error = error_of(lambda: bn.load_state_dict(versioned))
+        error = error_summary(lambda: bn.load_state_dict(versioned))
         return repr(result), int(bn.num_batches_tracked), error
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
 def test_instance_norm_refuses_old_running_stats_as_torch():
     def run(lib):
         m = lib.nn.InstanceNorm1d(2)
-        return error_of(lambda: m.load_state_dict({"running_mean": lib.zeros(2), "running_var": lib.ones(2)}))
-    ours, theirs = both(run)
+        return error_summary(lambda: m.load_state_dict({"running_mean": lib.zeros(2), "running_var": lib.ones(2)}))
+    ours, theirs = in_both(run)
     assert ours == theirs and ours is not None
 
 
@@ -251,7 +239,7 @@ def test_forward_hooks_with_kwargs_and_prepend_match_torch():
         m.register_forward_hook(lambda mod, args, out: calls.append("very first"), prepend=True)
         out = m(lib.ones(2), scale=2.0)
         return calls, arr(out).tolist()
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -259,8 +247,8 @@ def test_forward_pre_hook_with_kwargs_bad_return_matches_torch():
     def run(lib):
         m = Scale.make(lib)
         m.register_forward_pre_hook(lambda mod, args, kwargs: args, with_kwargs=True)
-        return error_of(lambda: m(lib.ones(1)))
-    ours, theirs = both(run)
+        return error_summary(lambda: m(lib.ones(1)))
+    ours, theirs = in_both(run)
     assert ours[0] == theirs[0] == "RuntimeError"
     assert ours[1].startswith("forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got (")
 
@@ -278,9 +266,9 @@ def test_always_call_hooks_run_when_forward_raises():
         m.register_forward_hook(bad, always_call=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            error = error_of(lambda: m(lib.ones(1), fail=True))
+            error = error_summary(lambda: m(lib.ones(1), fail=True))
         return calls, error, [str(w.message) for w in caught]
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -315,7 +303,7 @@ def test_global_forward_hooks_run_before_the_modules_own():
                 h.remove()
         m(lib.ones(1))
         return calls
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -332,13 +320,13 @@ def test_global_backward_hooks_match_torch():
             with lib.no_grad():
                 lin.weight.copy_(lib.tensor([[0.5, -1.0]], dtype=lib.float64))
             (lin(x) * 3).sum().backward()
-            calls.append(error_of(lambda: mod.register_module_backward_hook(lambda *a: None)))
+            calls.append(error_summary(lambda: mod.register_module_backward_hook(lambda *a: None)))
         finally:
             for h in handles:
                 h.remove()
             mod._global_is_full_backward_hook = None
         return calls
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -360,7 +348,7 @@ def test_registration_hooks_may_replace_what_is_registered():
             for h in handles:
                 h.remove()
         return seen, arr(m.b).tolist()
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -379,9 +367,9 @@ def test_non_full_backward_hook_sees_the_last_nodes_gradients():
             warnings.simplefilter("always")
             y = m(x)
         y.sum().backward()
-        full_error = error_of(lambda: m.register_full_backward_hook(lambda *a: None))
+        full_error = error_summary(lambda: m.register_full_backward_hook(lambda *a: None))
         return seen, arr(x.grad).tolist(), full_error
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -396,7 +384,7 @@ def test_non_full_backward_hook_warns_as_torch():
             warnings.simplefilter("always")
             m(lib.ones(2, requires_grad=True))
         return [(w.category.__name__, str(w.message)) for w in caught]
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs and len(ours) == 1
 
 
@@ -408,7 +396,7 @@ def test_modules_without_removing_duplicates():
         m = lib.nn.Sequential(lin, lin)
         return ([type(x).__name__ for x in m.modules()], [type(x).__name__ for x in m.modules(remove_duplicate=False)],
                 [n for n, _ in m.named_parameters(remove_duplicate=False)])
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -436,7 +424,7 @@ def test_type_and_positional_state_dict_match_torch():
             dest = {}
             sd = m.state_dict(dest, "pre.")
         return str(m.weight.dtype).split(".")[-1], list(sd), sd is dest, [w.category.__name__ for w in caught]
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -548,7 +536,7 @@ def test_orthogonal_assignment_matches_torch(orthogonal_map):
 
         def assign(m, lib):
             m.weight = lib.tensor(target)
-        ours, theirs = error_of(lambda: assign(c, cgrad)), error_of(lambda: assign(t, torch))
+        ours, theirs = error_summary(lambda: assign(c, cgrad)), error_summary(lambda: assign(t, torch))
         assert ours == theirs
         if ours is None:
             same_state(c, t, 1e-10)
@@ -561,7 +549,7 @@ def test_orthogonal_errors_match_torch():
                  lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2), orthogonal_map="qr"),
                  lambda lib: setattr(lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(2, 2)), "weight",
                                      lib.eye(3))]:
-        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        ours, theirs = error_summary(lambda: errs(cgrad)), error_summary(lambda: errs(torch))
         assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
 
 
@@ -637,7 +625,7 @@ def test_parametrized_spectral_norm_errors_match_torch():
     for errs in [lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), dim=2),
                  lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=0),
                  lambda lib: lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), "nope")]:
-        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        ours, theirs = error_summary(lambda: errs(cgrad)), error_summary(lambda: errs(torch))
         assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
 
 
@@ -683,7 +671,7 @@ def test_old_spectral_norm_errors_match_torch():
     for errs in [twice, lambda lib: lib.nn.utils.remove_spectral_norm(lib.nn.Linear(2, 2)),
                  lambda lib: lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2, bias=False), "bias"),
                  lambda lib: lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=-1)]:
-        ours, theirs = error_of(lambda: errs(cgrad)), error_of(lambda: errs(torch))
+        ours, theirs = error_summary(lambda: errs(cgrad)), error_summary(lambda: errs(torch))
         assert ours[0] == theirs[0] and ours[1].replace("cgrad", "torch") == theirs[1]
 
 
@@ -716,8 +704,8 @@ def test_buffer_assignment_registers_as_torch():
         copied = copy.deepcopy(m)
         return (list(m.state_dict()), [n for n, _ in m.named_buffers()], isinstance(m.c, lib.nn.Buffer),
                 m.c.requires_grad, arr(m.b).tolist(), list(copied.state_dict()), tuple(lib.nn.Buffer().shape),
-                error_of(lambda: setattr(m, "b", 3)))
-    ours, theirs = both(run)
+                error_summary(lambda: setattr(m, "b", 3)))
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -732,7 +720,7 @@ def test_transfer_parametrizations_and_params_matches_torch():
                                                                                                 dtype=lib.float64))
         shared = dst.parametrizations.weight.original1 is src.parametrizations.weight.original1
         return repr(dst), shared, list(dst.state_dict()), arr(dst.weight).round(12).tolist()
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
     assert cgrad.nn.utils.parametrize.__all__ == torch.nn.utils.parametrize.__all__
 
@@ -768,7 +756,7 @@ def test_fusion_matches_torch_and_the_unfused_pair(name):
     for lib, layer, bn in ((cgrad, c_layer, c_bn), (torch, t_layer, t_bn)):
         fuse = (lambda: lib.nn.utils.fuse_linear_bn_eval(layer, bn)) if transpose is None else \
             (lambda: lib.nn.utils.fuse_conv_bn_eval(layer, bn, transpose=transpose))
-        errors.append(error_of(fuse))
+        errors.append(error_summary(fuse))
         layer.eval(), bn.eval()
     assert errors[0] == errors[1] == ("AssertionError", "Fusion only for eval!")
     if transpose is None:
@@ -786,9 +774,9 @@ def test_fusion_matches_torch_and_the_unfused_pair(name):
 
 def test_fuse_linear_bn_refuses_mismatched_features_as_torch():
     def run(lib):
-        return error_of(lambda: lib.nn.utils.fuse_linear_bn_eval(lib.nn.Linear(2, 3).eval(),
+        return error_summary(lambda: lib.nn.utils.fuse_linear_bn_eval(lib.nn.Linear(2, 3).eval(),
                                                                  lib.nn.BatchNorm1d(2).eval()))
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs and ours is not None
 
 
@@ -799,7 +787,7 @@ def test_stateless_functional_call_warns_and_calls():
             warnings.simplefilter("always")
             out = lib.nn.utils.stateless.functional_call(m, {"weight": lib.ones(1, 2)}, (lib.ones(1, 2),))
         return arr(out).tolist(), [(w.category.__name__, str(w.message)) for w in caught]
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -810,8 +798,9 @@ def test_skip_init_matches_torch():
         class NoDevice(lib.nn.Module):
             pass
         return (repr(m), tuple(m.weight.shape), m.weight.requires_grad,
-                error_of(lambda: lib.nn.utils.skip_init(NoDevice)), error_of(lambda: lib.nn.utils.skip_init(int)))
-    ours, theirs = both(run)
+                error_summary(lambda: lib.nn.utils.skip_init(NoDevice)),
+                error_summary(lambda: lib.nn.utils.skip_init(int)))
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -830,12 +819,12 @@ def test_global_non_full_backward_hook_matches_torch():
                 warnings.simplefilter("always")
                 y = m(x * 1)
             (y * y).sum().backward()
-            seen.append(error_of(lambda: mod.register_module_full_backward_hook(lambda *a: None)))
+            seen.append(error_summary(lambda: mod.register_module_full_backward_hook(lambda *a: None)))
         finally:
             handle.remove()
             mod._global_is_full_backward_hook = None
         return seen
-    ours, theirs = both(run)
+    ours, theirs = in_both(run)
     assert ours == theirs
 
 
@@ -856,6 +845,6 @@ def test_parametrized_modules_deepcopy_but_do_not_pickle():
         shared = c.parametrizations.weight.original is m.parametrizations.weight.original
         np.testing.assert_allclose(arr(c.weight), arr(m.weight))
         return (type(c).__name__, shared, list(c.state_dict()) == list(m.state_dict()),
-                error_of(lambda: pickle.dumps(m)))
-    ours, theirs = both(run)
+                error_summary(lambda: pickle.dumps(m)))
+    ours, theirs = in_both(run)
     assert ours == theirs

@@ -11,6 +11,7 @@ import pytest
 
 import cgrad
 import cgrad.nn as nn
+from helpers import close_values, type_and_message
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -23,13 +24,6 @@ def to_torch(t):
 def copy_weights(src, dst):
     """Loads cgrad module src's state into torch module dst."""
     dst.load_state_dict({k: to_torch(v) for k, v in src.state_dict().items()})
-
-
-def close(a, b, rtol=1e-10, atol=1e-12):
-    a = np.asarray(a.detach().numpy(), dtype=np.float64)
-    b = np.asarray(b.detach().numpy(), dtype=np.float64)
-    assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
 # (name, constructor taking the library's nn) for every layer with the same arguments in both
@@ -104,16 +98,16 @@ def run_both(ours, theirs, inputs, backward=True):
     t_in = [torch.tensor(a, requires_grad=a.dtype.kind == "f" and backward) if isinstance(a, np.ndarray) else a
             for a in inputs]
     out, tout = ours(*c_in), theirs(*t_in)
-    close(out, tout, rtol=1e-5, atol=1e-6)
+    close_values(out, tout, rtol=1e-5, atol=1e-6)
     if backward:
         g = np.linspace(-1, 1, max(out.numel(), 1)).reshape(tuple(out.shape)).astype(np.float32)
         out.backward(cgrad.tensor(g))
         tout.backward(torch.tensor(g))
         for (n, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
-            close(p.grad, tp.grad, rtol=1e-5, atol=1e-5)
+            close_values(p.grad, tp.grad, rtol=1e-5, atol=1e-5)
         for a, b in zip(c_in, t_in):
             if isinstance(a, cgrad.Tensor) and a.requires_grad:
-                close(a.grad, b.grad, rtol=1e-5, atol=1e-5)
+                close_values(a.grad, b.grad, rtol=1e-5, atol=1e-5)
     return out
 
 
@@ -156,10 +150,10 @@ def test_forward_backward_with_copied_weights(name):
         inputs[1] = cgrad.tensor(inputs[1]), torch.tensor(inputs[1])
         c_x, t_x = cgrad.tensor(inputs[0], requires_grad=True), torch.tensor(inputs[0], requires_grad=True)
         out, tout = ours(c_x, inputs[1][0]), theirs(t_x, inputs[1][1])
-        close(out, tout, rtol=1e-5, atol=1e-6)
+        close_values(out, tout, rtol=1e-5, atol=1e-6)
         out.backward()
         tout.backward()
-        close(c_x.grad, t_x.grad, rtol=1e-5, atol=1e-6)
+        close_values(c_x.grad, t_x.grad, rtol=1e-5, atol=1e-6)
         return
     run_both(ours, theirs, inputs)
 
@@ -354,12 +348,6 @@ def test_forward_hooks_and_missing_forward():
 # ---- load_state_dict -------------------------------------------------------------------------
 
 
-def error_of(fn):
-    with pytest.raises(Exception) as info:
-        fn()
-    return type(info.value), str(info.value)
-
-
 def test_load_state_dict_round_trip_and_torch_weights():
     theirs = TNet()
     ours = Net()
@@ -382,19 +370,20 @@ def test_load_state_dict_errors_match_torch():
         a, b = dict(sd), dict(tsd)
         mutate(a)
         mutate(b)
-        ea, eb = error_of(lambda: ours.load_state_dict(a)), error_of(lambda: theirs.load_state_dict(b))
+        ea, eb = type_and_message(lambda: ours.load_state_dict(a)), type_and_message(lambda: theirs.load_state_dict(b))
         assert ea == eb
         res, tres = ours.load_state_dict(a, strict=False), theirs.load_state_dict(b, strict=False)
         assert (res.missing_keys, res.unexpected_keys) == (tres.missing_keys, tres.unexpected_keys)
         assert repr(res) == repr(tres)
     a = dict(sd)
     a["fc1.weight"] = cgrad.zeros(2, 2)
-    kind, msg = error_of(lambda: ours.load_state_dict(a))
+    kind, msg = type_and_message(lambda: ours.load_state_dict(a))
     assert kind is RuntimeError
     assert msg == ("Error(s) in loading state_dict for Net:\n\tsize mismatch for fc1.weight: copying a param with "
                    "shape cgrad.Size([2, 2]) from checkpoint, the shape in current model is cgrad.Size([3, 2]).")
     a["fc1.weight"] = 3
-    assert "expected torch.Tensor or Tensor-like object from checkpoint" in error_of(lambda: ours.load_state_dict(a))[1]
+    message = type_and_message(lambda: ours.load_state_dict(a))[1]
+    assert "expected torch.Tensor or Tensor-like object from checkpoint" in message
 
 
 # ---- Parameter -----------------------------------------------------------------------------
@@ -562,9 +551,9 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     extra = cgrad.zeros(2, requires_grad=True)  # no grad: skipped
     total = nn.utils.clip_grad_norm_(ps + [extra], max_norm, norm_type)
     ttotal = tnn.utils.clip_grad_norm_(tps, max_norm, norm_type)
-    close(total, ttotal, rtol=1e-12)
+    close_values(total, ttotal, rtol=1e-12)
     for p, tp in zip(ps, tps):
-        close(p.grad, tp.grad, rtol=1e-12)
+        close_values(p.grad, tp.grad, rtol=1e-12)
 
 
 def test_clip_grad_value_and_edge_cases():

@@ -5,17 +5,13 @@ import pytest
 import cgrad
 from cgrad import nn
 from cgrad.nn import functional as F
+from helpers import random_leaves
 
 torch = pytest.importorskip("torch")
 
 
-def both(shape, dtype="float64", seed=0):
-    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    return cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-
-
 def check(c_fn, t_fn, shape, dtype="float64"):
-    cx, tx = both(shape, dtype)
+    cx, tx = random_leaves(shape, dtype)
     co, to = c_fn(cx), t_fn(tx)
     assert tuple(co.shape) == tuple(to.shape)
     np.testing.assert_array_equal(co.detach().numpy(), to.detach().numpy())

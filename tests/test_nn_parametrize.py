@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error
+from helpers import assert_same_error, in_both
 
 torch = pytest.importorskip("torch")
 
@@ -42,10 +42,6 @@ def _scale(lib):
     return Scale()
 
 
-def _both(fn):
-    return fn(cgrad), fn(torch)
-
-
 def _grads_equal(m_c, m_t, x):
     y_c = m_c(cgrad.tensor(x))
     y_t = m_t(torch.tensor(x))
@@ -64,7 +60,7 @@ def test_register_parametrization_symmetric():
         lin = _linear(lib, 4, 4)
         lib.nn.utils.parametrize.register_parametrization(lin, "weight", _symmetric(lib))
         return lin
-    m_c, m_t = _both(make)
+    m_c, m_t = in_both(make)
     assert type(m_c).__name__ == type(m_t).__name__ == "ParametrizedLinear"
     assert list(m_c.state_dict()) == list(m_t.state_dict())
     np.testing.assert_allclose(_np(m_c.weight), _np(m_t.weight))
@@ -84,7 +80,7 @@ def test_chained_parametrizations_and_assignment():
         with lib.no_grad():
             lin.weight = lib.ones(3, 3, dtype=lib.float64) * 4
         return lin
-    m_c, m_t = _both(make)
+    m_c, m_t = in_both(make)
     np.testing.assert_allclose(_np(m_c.weight), _np(m_t.weight))
     np.testing.assert_allclose(_np(m_c.parametrizations.weight.original),
                                _np(m_t.parametrizations.weight.original))
@@ -99,7 +95,7 @@ def test_remove_parametrizations(leave):
         P.register_parametrization(lin, "weight", _scale(lib))
         P.remove_parametrizations(lin, "weight", leave_parametrized=leave)
         return lin
-    m_c, m_t = _both(make)
+    m_c, m_t = in_both(make)
     assert type(m_c) is cgrad.nn.Linear and type(m_t) is torch.nn.Linear
     assert isinstance(m_c.weight, cgrad.nn.Parameter)
     np.testing.assert_allclose(_np(m_c.weight), _np(m_t.weight))
@@ -154,7 +150,7 @@ def test_parametrizations_weight_norm(dim):
     def make(lib):
         lin = _linear(lib, 3, 5, seed=5)
         return lib.nn.utils.parametrizations.weight_norm(lin, dim=dim)
-    m_c, m_t = _both(make)
+    m_c, m_t = in_both(make)
     assert list(m_c.state_dict()) == list(m_t.state_dict())
     for k, v in m_t.state_dict().items():
         np.testing.assert_allclose(_np(m_c.state_dict()[k]), _np(v), rtol=1e-13, err_msg=k)
@@ -167,7 +163,7 @@ def test_old_weight_norm(dim):
         lin = _linear(lib, 3, 5, seed=7)
         with pytest.warns(FutureWarning, match="deprecated in favor of"):
             return lib.nn.utils.weight_norm(lin, dim=dim)
-    m_c, m_t = _both(make)
+    m_c, m_t = in_both(make)
     assert list(m_c.state_dict()) == list(m_t.state_dict())
     _grads_equal(m_c, m_t, np.random.default_rng(8).standard_normal((2, 3)))
     cgrad.nn.utils.remove_weight_norm(m_c)

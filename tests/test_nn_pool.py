@@ -10,56 +10,16 @@ import pytest
 import cgrad
 import cgrad.nn as nn
 import cgrad.nn.functional as F
-from helpers import assert_same_error, graph_of
+from helpers import assert_same_error, check_against_torch, graph_of, np_of, rand, split
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 DTYPES = ["float64", "float32"]
-TOL = {"float64": (1e-12, 1e-12), "float32": (1e-6, 1e-6)}
 
 
 def lib_f(lib):
     return F if lib is cgrad else TF
-
-
-def both(arr, dtype, requires_grad=True):
-    return (cgrad.tensor(arr, dtype=getattr(cgrad, dtype), requires_grad=requires_grad),
-            torch.tensor(arr, dtype=getattr(torch, dtype), requires_grad=requires_grad))
-
-
-def np_of(t):
-    return np.asarray(t.detach().numpy())
-
-
-def split(out):
-    """(values, indices or None) of a pooling result."""
-    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
-
-
-def check_against_torch(fn, arr, dtype, exact):
-    """fn(F, x) on cgrad and torch: values (bit for bit when exact), indices, the
-    gradient for a random upstream, and the node names of the graph."""
-    x, tx = both(arr, dtype)
-    (y, idx), (ty, tidx) = split(fn(F, x)), split(fn(TF, tx))
-    assert y.shape == tuple(ty.shape) and y.dtype == getattr(cgrad, dtype)
-    rtol, atol = TOL[dtype]
-    if exact:
-        np.testing.assert_array_equal(np_of(y), np_of(ty))
-    else:
-        np.testing.assert_allclose(np_of(y), np_of(ty), rtol=rtol, atol=atol)
-    if tidx is not None:
-        assert idx.dtype == cgrad.int64
-        np.testing.assert_array_equal(np_of(idx), np_of(tidx))
-    assert graph_of(y.grad_fn, 4) == graph_of(ty.grad_fn, 4)
-    g = np.random.default_rng(1).standard_normal(tuple(ty.shape))
-    y.backward(cgrad.tensor(g, dtype=y.dtype))
-    ty.backward(torch.tensor(g, dtype=ty.dtype))
-    np.testing.assert_allclose(np_of(x.grad), np_of(tx.grad), rtol=rtol, atol=atol)
-
-
-def rand(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
 
 
 # (name, fn(F, x), input shape): each runs batched and unbatched (the leading dim dropped)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import error_of
+from helpers import error_of, in_both
 
 torch = pytest.importorskip("torch")
 import torch.nn.utils.prune  # noqa: E402,F401  (torch does not import it with torch.nn.utils)
@@ -43,10 +43,6 @@ def _conv(lib, seed=0):
     return conv
 
 
-def _both(fn):
-    return fn(cgrad), fn(torch)
-
-
 def _same_module(m_c, m_t):
     assert list(m_c.state_dict()) == list(m_t.state_dict())
     assert [n for n, _ in m_c.named_parameters()] == [n for n, _ in m_t.named_parameters()]
@@ -57,7 +53,7 @@ def _same_module(m_c, m_t):
 
 @pytest.mark.parametrize("amount", [0, 1, 7, 24, 0.0, 0.3, 0.5, 1.0])
 def test_l1_unstructured_matches_torch(amount):
-    m_c, m_t = _both(lambda lib: lib.nn.utils.prune.l1_unstructured(_linear(lib), "weight", amount))
+    m_c, m_t = in_both(lambda lib: lib.nn.utils.prune.l1_unstructured(_linear(lib), "weight", amount))
     _same_module(m_c, m_t)
     assert (_np(m_c.weight_mask) == 0).sum() == (amount if isinstance(amount, int) else round(amount * 24))
     np.testing.assert_array_equal(_np(m_c.weight), _np(m_t.weight))
@@ -70,7 +66,7 @@ def test_importance_scores():
     def run(lib):
         m = lib.nn.utils.prune.l1_unstructured(_linear(lib), "weight", 10, importance_scores=lib.tensor(scores))
         return lib.nn.utils.prune.ln_structured(m, "weight", 2, 2, 1, importance_scores=lib.tensor(scores))
-    _same_module(*_both(run))
+    _same_module(*in_both(run))
     assert_same_error(lambda lib: lib.nn.utils.prune.l1_unstructured(_linear(lib), "weight", 3,
                                                                      importance_scores=lib.ones(3)))
 
@@ -100,10 +96,10 @@ def test_ties_broken_as_torch(seed):
 def test_ln_structured_matches_torch(n, dim):
     if n == "fro":  # torch.norm's "fro" over the three other dims of a conv weight is an error
         assert_same_error(lambda lib: lib.nn.utils.prune.ln_structured(_conv(lib), "weight", 0.4, n, dim))
-        m_c, m_t = _both(lambda lib: lib.nn.utils.prune.ln_structured(_linear(lib), "weight", 2, n, dim % 2))
+        m_c, m_t = in_both(lambda lib: lib.nn.utils.prune.ln_structured(_linear(lib), "weight", 2, n, dim % 2))
         _same_module(m_c, m_t)
         return
-    m_c, m_t = _both(lambda lib: lib.nn.utils.prune.ln_structured(_conv(lib), "weight", 0.4, n, dim))
+    m_c, m_t = in_both(lambda lib: lib.nn.utils.prune.ln_structured(_conv(lib), "weight", 0.4, n, dim))
     _same_module(m_c, m_t)
     mask = _np(m_c.weight_mask)
     pruned = [c for c in range(mask.shape[dim]) if not np.take(mask, c, axis=dim).any()]
@@ -120,7 +116,7 @@ def test_forward_hook_and_gradients():
         y = m(x)
         (y ** 2).sum().backward()
         return m, y
-    (m_c, y_c), (m_t, y_t) = _both(run)
+    (m_c, y_c), (m_t, y_t) = in_both(run)
     np.testing.assert_allclose(_np(y_c), _np(y_t), rtol=1e-12, atol=1e-12)
     for name in ("weight_orig", "bias_orig"):
         g_c, g_t = getattr(m_c, name).grad, getattr(m_t, name).grad
@@ -142,14 +138,14 @@ def test_iterative_pruning_uses_a_container():
         assert [type(h).__name__ for h in hooks[0]] == ["L1Unstructured", "LnStructured", "L1Unstructured",
                                                          "CustomFromMask", "Identity"]
         return m
-    m_c, m_t = _both(run)
+    m_c, m_t = in_both(run)
     _same_module(m_c, m_t)
 
 
 def test_custom_from_mask_and_identity():
     mask = np.random.default_rng(2).random((4, 6)) > 0.5
-    _same_module(*_both(lambda lib: lib.nn.utils.prune.custom_from_mask(_linear(lib), "weight", lib.tensor(mask))))
-    m_c, m_t = _both(lambda lib: lib.nn.utils.prune.identity(_linear(lib), "bias"))
+    _same_module(*in_both(lambda lib: lib.nn.utils.prune.custom_from_mask(_linear(lib), "weight", lib.tensor(mask))))
+    m_c, m_t = in_both(lambda lib: lib.nn.utils.prune.identity(_linear(lib), "bias"))
     _same_module(m_c, m_t)
     assert (_np(m_c.bias_mask) == 1).all()
 
@@ -195,7 +191,7 @@ def test_remove_makes_pruning_permanent():
         np.testing.assert_array_equal(_np(m.weight), pruned)
         assert type(m.weight).__name__ == "Parameter" and m.weight.requires_grad
         return m
-    _same_module(*_both(run))
+    _same_module(*in_both(run))
     assert_same_error(lambda lib: lib.nn.utils.prune.remove(lib.nn.Linear(3, 2), "weight"))
 
 
@@ -209,9 +205,9 @@ def test_state_dict_round_trip():
 
 def test_prune_method_on_a_tensor():
     t = np.random.default_rng(5).standard_normal((4, 5))
-    a, b = _both(lambda lib: lib.nn.utils.prune.L1Unstructured(amount=0.4).prune(lib.tensor(t)))
+    a, b = in_both(lambda lib: lib.nn.utils.prune.L1Unstructured(amount=0.4).prune(lib.tensor(t)))
     np.testing.assert_array_equal(_np(a), _np(b))
-    a, b = _both(lambda lib: lib.nn.utils.prune.LnStructured(2, n=1, dim=0).prune(lib.tensor(t),
+    a, b = in_both(lambda lib: lib.nn.utils.prune.LnStructured(2, n=1, dim=0).prune(lib.tensor(t),
                                                                                     default_mask=lib.ones(4, 5)))
     np.testing.assert_array_equal(_np(a), _np(b))
 

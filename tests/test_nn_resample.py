@@ -8,20 +8,15 @@ import pytest
 import cgrad
 from cgrad import nn
 from cgrad.nn import functional as F
-from helpers import assert_same_error
+from helpers import assert_same_error, random_leaves
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 
-def both(shape, dtype="float64", seed=0):
-    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-    return cgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-
-
 def compare(c_fn, t_fn, shape, dtype="float64", exact=False):
     """Same forward values (bit for bit when exact) and the same input gradient for a random upstream gradient."""
-    cx, tx = both(shape, dtype)
+    cx, tx = random_leaves(shape, dtype)
     co, to = c_fn(cx), t_fn(tx)
     assert tuple(co.shape) == tuple(to.shape)
     tol = dict(rtol=1e-5, atol=2e-5) if dtype == "float32" else dict(rtol=1e-11, atol=1e-12)
@@ -125,7 +120,7 @@ def test_interpolate_second_derivative():
 
 
 def test_deprecated_upsample_functions_warn_and_match():
-    cx, tx = both((1, 2, 3, 4))
+    cx, tx = random_leaves((1, 2, 3, 4))
     for name, kw in (("upsample", dict(scale_factor=2, mode="bilinear")), ("upsample_nearest", dict(size=(5, 7))),
                      ("upsample_bilinear", dict(scale_factor=(2, 1.5)))):
         with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
@@ -344,7 +339,7 @@ def test_alpha_dropout_values_are_torchs_affine_map(fname):
 def test_dropout_variants_extreme_p_match_torch(fname):
     shape = (3, 4, 5) if fname == "dropout1d" else (2, 3, 4, 5)
     for p in (0.0, 1.0):
-        cx, tx = both(shape)
+        cx, tx = random_leaves(shape)
         c, t = getattr(F, fname)(cx, p, True), getattr(TF, fname)(tx, p, True)
         np.testing.assert_array_equal(c.detach().numpy(), t.detach().numpy())
         c.sum().backward()

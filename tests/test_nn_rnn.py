@@ -8,6 +8,7 @@ import pytest
 
 import cgrad
 from cgrad import nn
+from helpers import raises_like_torch
 
 torch = pytest.importorskip("torch")
 # torch says so when an LSTM with projections leaves its oneDNN path
@@ -298,14 +299,6 @@ def test_rnn_nonlinearity_positional_and_keyword(args, kw):
 
 
 # ---- errors ---------------------------------------------------------------------------------------
-
-def raises_like_torch(c_fn, t_fn):
-    with pytest.raises(Exception) as t_err:
-        t_fn()
-    with pytest.raises(type(t_err.value)) as c_err:
-        c_fn()
-    assert str(c_err.value) == str(t_err.value).replace("torch.", "cgrad.")
-
 
 @pytest.mark.parametrize("name,args,kw", [
     ("LSTM", (3, 4), {"dropout": 1.5}), ("LSTM", (3, 4), {"dropout": True}), ("GRU", (3, 4), {"bias": 1}),

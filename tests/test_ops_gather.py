@@ -5,13 +5,9 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, assert_second_order_matches_torch, check_op
+from helpers import assert_same_error, assert_second_order_matches_torch, check_op, torch_or_skip
 
 DTYPES = ["float64", "float32"]
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def size_along(shape, dim):

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import check_op
-from test_ops_more_math import lib_dtype, same_error, values_and_grads
+from helpers import check_op, lib_dtype, same_error, torch_or_skip, values_and_grads
 
 DTYPES = ["float64", "float32"]
 INF, NAN = math.inf, math.nan
@@ -24,10 +23,6 @@ OPS = {
 ALIASES = {"arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh"}
 NAMES = list(OPS) + list(ALIASES)
 SHAPES = [(3, 4), (5,), (), (1,), (2, 3, 2), (0,)]
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def spec(name):

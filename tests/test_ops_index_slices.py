@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, assert_second_order_matches_torch, check_op
-from test_compile import run_twins, sgd_step
+from helpers import assert_same_error, assert_second_order_matches_torch, check_op, run_twins, sgd_step
 
 DTYPES = ["float64", "float32"]
 

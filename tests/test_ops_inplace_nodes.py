@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import graph_of
+from helpers import error_summary, graph_of
 
 torch = pytest.importorskip("torch")
 
@@ -33,14 +33,6 @@ IN_PLACE = {
 }
 
 
-def _error(fn):
-    try:
-        fn()
-    except Exception as e:
-        return type(e).__name__, str(e)
-    return None
-
-
 def _values(shape, k, name):
     rng = np.random.default_rng(k)
     v = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
@@ -57,7 +49,7 @@ def _story(lib, name, target, dtype="float64"):
     shapes = [((shapes[0][0] + 1,) + shapes[0][1:]) if target == "view" else shapes[0]] + shapes[1:]
     d = getattr(lib, dtype)
     leaves = [lib.tensor(_values(s, k, name).tolist(), dtype=d, requires_grad=True) for k, s in enumerate(shapes)]
-    refused = _error(lambda: fn(leaves[0], *leaves[1:]))
+    refused = error_summary(lambda: fn(leaves[0], *leaves[1:]))
     base = leaves[0] * 1
     t = base[1:] if target == "view" else base
     version = t._version
@@ -121,8 +113,8 @@ LEAF_FIRST = {
 
 @pytest.mark.parametrize("case", sorted(LEAF_FIRST))
 def test_the_leaf_is_refused_first(case):
-    ours = _error(lambda: LEAF_FIRST[case](cgrad, cgrad.ones(3, requires_grad=True)))
-    theirs = _error(lambda: LEAF_FIRST[case](torch, torch.ones(3, requires_grad=True)))
+    ours = error_summary(lambda: LEAF_FIRST[case](cgrad, cgrad.ones(3, requires_grad=True)))
+    theirs = error_summary(lambda: LEAF_FIRST[case](torch, torch.ones(3, requires_grad=True)))
     assert ours == theirs and "leaf Variable" in ours[1]
 
 
@@ -157,7 +149,7 @@ ERRORS = {
 
 @pytest.mark.parametrize("case", sorted(ERRORS))
 def test_errors_match_torch(case):
-    ours, theirs = _error(lambda: ERRORS[case](cgrad)), _error(lambda: ERRORS[case](torch))
+    ours, theirs = error_summary(lambda: ERRORS[case](cgrad)), error_summary(lambda: ERRORS[case](torch))
     assert theirs is not None and ours == theirs
 
 

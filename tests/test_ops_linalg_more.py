@@ -2,6 +2,7 @@
 slogdet, logdet, pinverse and matrix_exp, checked against torch: values, gradients
 (first and second order), float32 and float64, batches, non-contiguous and
 0-size inputs, singular matrices, in-place forms and errors."""
+import functools
 import math
 
 import numpy as np
@@ -9,13 +10,10 @@ import pytest
 
 import cgrad
 from cgrad.autograd import gradcheck, gradgradcheck
+from helpers import compare_two_orders, same_error, torch_or_skip
 
 DTYPES = ["float64", "float32"]
 RTOL = {"float64": 1e-10, "float32": 2e-4}
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def draw(shape, seed=0, kind="normal"):
@@ -26,40 +24,6 @@ def draw(shape, seed=0, kind="normal"):
     return a
 
 
-def compare(fn, arrays, dtype="float64", rtol=None, second=True, grad_of=None):
-    """fn(lib, *leaves) in cgrad and torch on the same values: outputs, the
-    gradients of sum(out * w) and (when second) the gradients of
-    sum(first gradients * v) agree to rtol. Returns cgrad's output."""
-    torch = torch_or_skip()
-    rtol = RTOL[dtype] if rtol is None else rtol
-    results = []
-    for lib in (cgrad, torch):
-        leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for a in arrays]
-        out = fn(lib, *leaves)
-        rng = np.random.default_rng(7)
-        w = lib.tensor(rng.standard_normal(tuple(out.shape)), dtype=out.dtype)
-        firsts = lib.autograd.grad((out * w).sum(), leaves, create_graph=second, allow_unused=True)
-        seconds = []
-        if second:
-            vs = [lib.tensor(rng.standard_normal(tuple(x.shape)), dtype=x.dtype) for x in leaves]
-            total = sum((g * v).sum() for g, v in zip(firsts, vs) if g is not None and g.requires_grad)
-            if not isinstance(total, int):
-                seconds = lib.autograd.grad(total, leaves, allow_unused=True)
-        results.append((out, firsts, seconds))
-    (o, f, s), (to, tf, ts) = results
-    assert tuple(o.shape) == tuple(to.shape)
-    assert str(o.dtype).split(".")[-1] == str(to.dtype).split(".")[-1]
-    close(o, to, rtol, "value")
-    for what, mine, ref in (("first", f, tf), ("second", s, ts)):
-        for i, (a, b) in enumerate(zip(mine, ref)):
-            if a is None or b is None:
-                other = b if a is None else a
-                assert other is None or not np.any(other.detach().numpy()), (what, i)
-                continue
-            close(a, b, rtol, f"{what} gradient of input {i}")
-    return o
-
-
 def close(a, b, rtol, what):
     a = np.asarray(a.detach().numpy(), dtype=np.float64)
     b = np.asarray(b.detach().numpy(), dtype=np.float64)
@@ -67,17 +31,7 @@ def close(a, b, rtol, what):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=what)
 
 
-def same_error(fn):
-    """fn(lib) raises the same exception type (torch.linalg.LinAlgError:
-    cgrad.linalg.LinAlgError) and message in cgrad as in torch."""
-    torch = torch_or_skip()
-    with pytest.raises(Exception) as t_err:
-        fn(torch)
-    with pytest.raises(Exception) as c_err:
-        fn(cgrad)
-    want = cgrad.linalg.LinAlgError if type(t_err.value) is torch.linalg.LinAlgError else type(t_err.value)
-    assert type(c_err.value) is want, (c_err.value, t_err.value)
-    assert str(c_err.value) == str(t_err.value)
+compare = functools.partial(compare_two_orders, rtols=RTOL, close=close, constant_firsts=True)
 
 
 def grad_fn_name(fn, *shapes):

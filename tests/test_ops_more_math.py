@@ -9,56 +9,10 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import check_op
-from test_compile import run_twins, sgd_step
+from helpers import check_op, lib_dtype, run_twins, same_error, same_values, sgd_step, torch_or_skip, values_and_grads
 
 DTYPES = ["float64", "float32"]
 INF, NAN = math.inf, math.nan
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
-
-
-def lib_dtype(lib, name):
-    return getattr(lib, name)
-
-
-def same_values(x, t):
-    """cgrad tensor x holds torch tensor t's values (NaN where it has NaN), dtype and shape."""
-    assert str(x.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (x.dtype, t.dtype)
-    assert tuple(x.shape) == tuple(t.shape)
-    np.testing.assert_array_equal(np.asarray(x.detach().numpy()), t.detach().numpy())
-
-
-def values_and_grads(fn, *arrays, dtype="float64", rtol=0.0):
-    """fn(lib, *leaves) in cgrad and torch on the same values: the outputs and
-    the gradients of sum(out * upstream) agree (exactly when rtol is 0; NaN
-    where torch has NaN)."""
-    torch = torch_or_skip()
-    outs, grads = [], []
-    for lib in (cgrad, torch):
-        leaves = [lib.tensor(a, dtype=lib_dtype(lib, dtype), requires_grad=True) for a in arrays]
-        out = fn(lib, *leaves)
-        up = lib.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)), dtype=out.dtype)
-        (out * up).sum().backward()
-        outs.append(np.asarray(out.detach().numpy(), dtype=np.float64))
-        grads.append([np.asarray(leaf.grad.numpy(), dtype=np.float64) for leaf in leaves])
-    np.testing.assert_allclose(outs[0], outs[1], rtol=rtol, atol=0)
-    for g, tg in zip(grads[0], grads[1]):
-        np.testing.assert_allclose(g, tg, rtol=rtol, atol=0)
-
-
-def same_error(fn, message=True):
-    """fn(lib) raises the same exception type in cgrad as in torch (and the same message)."""
-    torch = torch_or_skip()
-    with pytest.raises(Exception) as t_err:
-        fn(torch)
-    with pytest.raises(Exception) as c_err:
-        fn(cgrad)
-    assert type(c_err.value) is type(t_err.value), (c_err.value, t_err.value)
-    if message:
-        assert str(c_err.value) == str(t_err.value)
 
 
 # ---------------------------------------------------------------- logaddexp

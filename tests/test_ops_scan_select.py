@@ -5,27 +5,14 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, check_op
-from test_compile import run_twins, sgd_step
+from helpers import assert_same_error, check_op, run_twins, same_values, sgd_step, torch_or_skip
 
 DTYPES = ["float64", "float32"]
 NAN = float("nan")
 
 
-def torch_or_skip():
-    return pytest.importorskip("torch")
-
-
 def np_of(t):
     return np.array(t.detach().numpy(), copy=True)
-
-
-def same_values(a, b):
-    """Bit-for-bit equal values and dtypes (NaN equal to NaN), cgrad vs torch."""
-    x, y = np_of(a), np_of(b)
-    assert str(a.dtype).rsplit(".", 1)[-1] == str(b.dtype).rsplit(".", 1)[-1], (a.dtype, b.dtype)
-    assert x.shape == y.shape, (x.shape, y.shape)
-    np.testing.assert_array_equal(x, y)
 
 
 def grads(lib, fn, data, upstream, dtype="float64", second=None):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cgrad
+from helpers import same_error
 
 torch = pytest.importorskip("torch")
 
@@ -246,15 +247,6 @@ def test_inplace_on_a_view_changes_the_base(name):
     INPLACE[name](x[:, 1])
     INPLACE[name](t[:, 1])
     np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-6)
-
-
-def same_error(fn):
-    with pytest.raises(Exception) as t_err:
-        fn(torch)
-    with pytest.raises(Exception) as c_err:
-        fn(cgrad)
-    assert type(c_err.value) is type(t_err.value), (c_err.value, t_err.value)
-    assert str(c_err.value) == str(t_err.value)
 
 
 @pytest.mark.parametrize("name", sorted(INPLACE))

@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, check_op
+from helpers import assert_same_error, check_op, torch_or_skip
 
 DTYPES = ["float64", "float32"]
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch")
 
 
 def np_of(t):

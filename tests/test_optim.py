@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 
 import cgrad
+from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
+from helpers import plain_state, state_to_cgrad, type_and_message
 
 torch = pytest.importorskip("torch")
 
@@ -43,23 +45,6 @@ CONFIGS = {
                 dict(lr=0.1, eps=1e-3, maximize=True)],
 }
 CASES = [(name, i) for name in CONFIGS for i in range(len(CONFIGS[name]))]
-
-
-def ieee_sqrt(self):
-    return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))
-
-
-def ieee_sqrt_(self):
-    with torch.no_grad():
-        self.copy_(ieee_sqrt(self))
-    return self
-
-
-@pytest.fixture
-def ieee_torch_sqrt(monkeypatch):
-    """See Note [torch's sqrt on CPU]."""
-    monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
-    monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
 
 
 def trajectory(lib, name, kw, dtype, inits, grads):
@@ -175,17 +160,6 @@ def train(lib, opt, params, steps, seed=0):
         opt.step()
 
 
-def plain(value):
-    """A state_dict with tensors as numpy arrays (and torch dtypes by name), for comparison."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    if isinstance(value, (cgrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], value.detach().numpy().tolist())
-    return value
-
-
 @pytest.mark.parametrize("name,kw", [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"amsgrad": True}),
                                      ("AdamW", {}), ("RMSprop", {"centered": True, "momentum": 0.5}),
                                      ("Adagrad", {"lr_decay": 0.1})])
@@ -195,7 +169,7 @@ def test_state_dict_format_matches_torch(name, kw, ieee_torch_sqrt):
     train(cgrad, opt, params, 3)
     train(torch, topt, tparams, 3)
     sd, tsd = opt.state_dict(), topt.state_dict()
-    assert plain(sd) == plain(tsd)
+    assert plain_state(sd) == plain_state(tsd)
     assert repr(opt) == repr(topt)
 
 
@@ -225,19 +199,10 @@ def test_load_state_dict_from_torch_and_casting():
     train(torch, topt, tparams, 2)
     tsd = topt.state_dict()
 
-    def convert(v):
-        if isinstance(v, torch.Tensor):
-            return cgrad.tensor(v.numpy())
-        if isinstance(v, dict):
-            return {k: convert(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [convert(x) for x in v]
-        return v
-
     opt, params = build(cgrad, "Adam")
     for p in params:
         p.data = p.detach().to(cgrad.float32)
-    opt.load_state_dict(convert(tsd))
+    opt.load_state_dict(state_to_cgrad(tsd))
     assert opt.state[params[0]]["exp_avg"].dtype == cgrad.float32  # cast to the parameter's dtype
     assert opt.state[params[0]]["step"].dtype == cgrad.float32
     assert opt.state[params[0]]["step"].item() == 2.0
@@ -287,12 +252,6 @@ def test_closure():
 # ---- param groups and errors ------------------------------------------------------------------
 
 
-def error_of(fn):
-    with pytest.raises(Exception) as info:
-        fn()
-    return type(info.value), str(info.value)
-
-
 def test_constructor_errors_match_torch():
     for lib_name, make in [
         ("empty", lambda lib: lib.optim.SGD([], lr=0.1)),
@@ -308,7 +267,7 @@ def test_constructor_errors_match_torch():
         ("lr_decay", lambda lib: lib.optim.Adagrad([lib.ones(2, requires_grad=True)], lr_decay=-1.0)),
         ("set", lambda lib: lib.optim.SGD([{"params": {lib.ones(2, requires_grad=True)}}], lr=0.1)),
     ]:
-        ours, theirs = error_of(lambda: make(cgrad)), error_of(lambda: make(torch))
+        ours, theirs = type_and_message(lambda: make(cgrad)), type_and_message(lambda: make(torch))
         assert ours[0] is theirs[0], lib_name
         assert ours[1].replace("cgrad.", "torch.") == theirs[1], lib_name
 

@@ -15,6 +15,8 @@ import pytest
 
 import cgrad
 from cgrad import nn
+from helpers import ieee_torch_sqrt  # noqa: F401 (a fixture)
+from helpers import plain_state, same_bits, state_to_cgrad, training_step, type_and_message
 
 torch = pytest.importorskip("torch")
 
@@ -54,22 +56,6 @@ CASES = {
 NAMES = list(CASES)
 SQRT_OPTIMIZERS = {"NAdam", "RAdam", "Adadelta"}
 PAIRS = [(name, i) for name in NAMES for i in range(len(CASES[name]))]
-
-
-def ieee_sqrt(self):
-    return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))
-
-
-def ieee_sqrt_(self):
-    with torch.no_grad():
-        self.copy_(ieee_sqrt(self))
-    return self
-
-
-@pytest.fixture
-def ieee_torch_sqrt(monkeypatch):
-    monkeypatch.setattr(torch.Tensor, "sqrt", ieee_sqrt)
-    monkeypatch.setattr(torch.Tensor, "sqrt_", ieee_sqrt_)
 
 
 def draw(seed, steps):
@@ -195,16 +181,6 @@ def test_hyperparameters_changed_between_steps_are_used(ieee_torch_sqrt):
 # ---- state dicts --------------------------------------------------------------------------------
 
 
-def to_cgrad(value):
-    if isinstance(value, torch.Tensor):
-        return cgrad.tensor(value.numpy())
-    if isinstance(value, dict):
-        return {k: to_cgrad(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_cgrad(v) for v in value]
-    return value
-
-
 def to_torch(value):
     if isinstance(value, cgrad.Tensor):
         return torch.from_numpy(arr(value))
@@ -212,16 +188,6 @@ def to_torch(value):
         return {k: to_torch(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_torch(v) for v in value]
-    return value
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    if isinstance(value, (cgrad.Tensor, torch.Tensor)):
-        return ("tensor", torch_dtype_name(value), arr(value).tolist())
     return value
 
 
@@ -241,14 +207,14 @@ def test_state_dicts_are_interchangeable_with_torchs(name, ieee_torch_sqrt):
     feed(cgrad, opt, params, grads[:10])
     feed(torch, topt, tparams, grads[:10])
     sd, tsd = opt.state_dict(), topt.state_dict()
-    assert plain(sd) == plain(tsd)
+    assert plain_state(sd) == plain_state(tsd)
 
     # Loading casts every state but the step counter to the parameter's dtype (NAdam's mu_product, ASGD's
     # eta and mu become float64 here), so a resumed run may differ from an uninterrupted one: compare
     # torch resumed from its own state dict with cgrad resumed from torch's and torch resumed from cgrad's.
     middle = [arr(p) for p in params]
     resumed = []
-    for lib, state_dict in [(torch, tsd), (cgrad, to_cgrad(tsd)), (torch, to_torch(sd))]:
+    for lib, state_dict in [(torch, tsd), (cgrad, state_to_cgrad(tsd)), (torch, to_torch(sd))]:
         o, ps = make(lib, name, defaults, groups, middle, "float64")
         o.load_state_dict(copy.deepcopy(state_dict))
         feed(lib, o, ps, grads[10:])
@@ -279,12 +245,6 @@ def test_loaded_state_is_cast_to_the_parameters_and_numbers_become_tensors():
 # ---- constructor errors -----------------------------------------------------------------------
 
 
-def error_of(fn):
-    with pytest.raises(Exception) as info:
-        fn()
-    return type(info.value), str(info.value)
-
-
 BAD_ARGUMENTS = [
     ("Adamax", dict(lr=-1.0)), ("Adamax", dict(eps=-1.0)), ("Adamax", dict(betas=(1.0, 0.9))),
     ("Adamax", dict(betas=(0.9, -0.1))), ("Adamax", dict(weight_decay=-1.0)),
@@ -303,8 +263,8 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize("name,kw", BAD_ARGUMENTS, ids=[f"{n}-{sorted(kw)[0]}-{i}" for i, (n, kw) in
                                                         enumerate(BAD_ARGUMENTS)])
 def test_constructor_errors_match_torch(name, kw):
-    ours = error_of(lambda: getattr(cgrad.optim, name)([cgrad.ones(2, requires_grad=True)], **kw))
-    theirs = error_of(lambda: getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw))
+    ours = type_and_message(lambda: getattr(cgrad.optim, name)([cgrad.ones(2, requires_grad=True)], **kw))
+    theirs = type_and_message(lambda: getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **kw))
     assert ours == theirs
 
 
@@ -316,8 +276,8 @@ def test_defaults_and_common_errors_match_torch(name):
     assert repr(opt) == repr(topt)
     for make_params in (lambda lib: [], lambda lib: lib.ones(2, requires_grad=True),
                         lambda lib: [lib.ones(2, requires_grad=True) * 2]):
-        ours = error_of(lambda: getattr(cgrad.optim, name)(make_params(cgrad)))
-        theirs = error_of(lambda: getattr(torch.optim, name)(make_params(torch)))
+        ours = type_and_message(lambda: getattr(cgrad.optim, name)(make_params(cgrad)))
+        theirs = type_and_message(lambda: getattr(torch.optim, name)(make_params(torch)))
         assert ours[0] is theirs[0] and ours[1].replace("cgrad.", "torch.") == theirs[1]
 
 
@@ -340,11 +300,6 @@ def test_foreach_true_runs_the_same_update():
 
 
 # ---- compiled steps -----------------------------------------------------------------------------
-
-
-def same(a, b):
-    x, y = arr(a), arr(b)
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
 
 
 def mlp(seed, dtype):
@@ -374,18 +329,7 @@ def test_compiled_training_step_replays_eager_bit_for_bit(name, dtype):
     dt = getattr(cgrad, dtype)
     m1, m2 = mlp(3, dt), mlp(3, dt)
     o1, o2 = COMPILED[name](m1), COMPILED[name](m2)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def make_step(model, opt):
-        def step(x, target):
-            opt.zero_grad()
-            loss = loss_fn(model(x), target)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
-    eager, compiled = make_step(m1, o1), cgrad.compile(make_step(m2, o2))
+    eager, compiled = training_step(m1, o1), cgrad.compile(training_step(m2, o2))
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback to eager
@@ -395,15 +339,15 @@ def test_compiled_training_step_replays_eager_bit_for_bit(name, dtype):
             if k == 15:  # hyper-parameters changed between calls reach the replay
                 for o in (o1, o2):
                     o.param_groups[1]["lr"] = 0.02
-            assert same(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
+            assert same_bits(eager(x, t).detach(), compiled(x, t)), f"step {k}: loss differs"
             for i, (p, q) in enumerate(zip(m1.parameters(), m2.parameters())):
-                assert same(p, q), f"step {k}: parameter {i} differs"
+                assert same_bits(p, q), f"step {k}: parameter {i} differs"
     assert compiled._cgrad_step.replays == 27
     for p, q in zip(m1.parameters(), m2.parameters()):
         s1, s2 = o1.state[p], o2.state[q]
         assert list(s1) == list(s2)
         for key in s1:
-            assert same(s1[key], s2[key]), key
+            assert same_bits(s1[key], s2[key]), key
 
 
 # ---- LBFGS ----------------------------------------------------------------------------------------
@@ -489,12 +433,12 @@ def test_lbfgs_stops_at_a_zero_gradient_and_rejects_other_line_searches():
 
 def test_lbfgs_constructor_errors_match_torch():
     for kw in (dict(lr=-1.0),):
-        ours = error_of(lambda: cgrad.optim.LBFGS([cgrad.ones(2, requires_grad=True)], **kw))
-        theirs = error_of(lambda: torch.optim.LBFGS([torch.ones(2, requires_grad=True)], **kw))
+        ours = type_and_message(lambda: cgrad.optim.LBFGS([cgrad.ones(2, requires_grad=True)], **kw))
+        theirs = type_and_message(lambda: torch.optim.LBFGS([torch.ones(2, requires_grad=True)], **kw))
         assert ours == theirs
-    ours = error_of(lambda: cgrad.optim.LBFGS([{"params": [cgrad.ones(2, requires_grad=True)]},
+    ours = type_and_message(lambda: cgrad.optim.LBFGS([{"params": [cgrad.ones(2, requires_grad=True)]},
                                               {"params": [cgrad.ones(2, requires_grad=True)]}]))
-    theirs = error_of(lambda: torch.optim.LBFGS([{"params": [torch.ones(2, requires_grad=True)]},
+    theirs = type_and_message(lambda: torch.optim.LBFGS([{"params": [torch.ones(2, requires_grad=True)]},
                                                 {"params": [torch.ones(2, requires_grad=True)]}]))
     assert ours == theirs
 
@@ -507,8 +451,8 @@ def test_lbfgs_resumes_from_torchs_state_dict():
         for p, tp in zip(params, tparams):
             p.copy_(cgrad.tensor(arr(tp)))
     opt = cgrad.optim.LBFGS(params, **kw)
-    opt.load_state_dict(to_cgrad(topt.state_dict()))
-    assert plain(opt.state_dict()) == plain(topt.state_dict())
+    opt.load_state_dict(state_to_cgrad(topt.state_dict()))
+    assert plain_state(opt.state_dict()) == plain_state(topt.state_dict())
 
     def closure():
         opt.zero_grad()
