@@ -104,33 +104,32 @@ _global_forward_hooks_with_kwargs = OrderedDict()
 _hooks_beyond_forward = False
 
 
-def _registered(hooks, hook, extra_dict=None):
-    global _hooks_beyond_forward
-    _hooks_beyond_forward = True
+def _added(hooks, hook, extra_dict=None):
     handle = RemovableHandle(hooks, extra_dict=extra_dict)
     hooks[handle.id] = hook
     return handle
 
 
+def _registered(hooks, hook, extra_dict=None):
+    """_added, for a hook a module call must look for (it leaves the call's fast path)."""
+    global _hooks_beyond_forward
+    _hooks_beyond_forward = True
+    return _added(hooks, hook, extra_dict)
+
+
 def register_module_buffer_registration_hook(hook):
     """hook(module, name, buffer) runs in every register_buffer; it may return a replacement buffer."""
-    handle = RemovableHandle(_global_buffer_registration_hooks)
-    _global_buffer_registration_hooks[handle.id] = hook
-    return handle
+    return _added(_global_buffer_registration_hooks, hook)
 
 
 def register_module_module_registration_hook(hook):
     """hook(module, name, submodule) runs whenever a submodule is registered; it may return a replacement."""
-    handle = RemovableHandle(_global_module_registration_hooks)
-    _global_module_registration_hooks[handle.id] = hook
-    return handle
+    return _added(_global_module_registration_hooks, hook)
 
 
 def register_module_parameter_registration_hook(hook):
     """hook(module, name, param) runs in every register_parameter; it may return a replacement parameter."""
-    handle = RemovableHandle(_global_parameter_registration_hooks)
-    _global_parameter_registration_hooks[handle.id] = hook
-    return handle
+    return _added(_global_parameter_registration_hooks, hook)
 
 
 def register_module_forward_pre_hook(hook):

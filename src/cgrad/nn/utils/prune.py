@@ -196,8 +196,8 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes `amount` (a count, or a fraction) of the entries, chosen at random."""
+class _Unstructured(BasePruningMethod):
+    """Prunes `amount` (a count, or a fraction) of the entries: the ones _chosen(t, k) names."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -211,35 +211,27 @@ class RandomUnstructured(BasePruningMethod):
         _validate_pruning_amount(nparams_toprune, tensor_size)
         mask = default_mask.clone()
         if nparams_toprune != 0:
-            prob = rand_like(t)
-            topk = _topk(prob.view(-1), k=nparams_toprune)
-            mask.view(-1)[topk.indices] = 0
+            mask.view(-1)[self._chosen(t, nparams_toprune)] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes `amount` (a count, or a fraction) of the entries, chosen at random."""
+
+    def _chosen(self, t, k):
+        return _topk(rand_like(t).view(-1), k=k).indices
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes `amount` of the entries, those of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        tensor_size = t.nelement()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = default_mask.clone()
-        if nparams_toprune != 0:
-            scores = _C.abs(t).view(-1)
-            smallest = _topk(scores, k=nparams_toprune, largest=False).indices
-            mask.view(-1)[topk_indices(scores, nparams_toprune, False, smallest)] = 0
-        return mask
+    def _chosen(self, t, k):
+        scores = _C.abs(t).view(-1)
+        return topk_indices(scores, k, False, _topk(scores, k=k, largest=False).indices)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
