@@ -447,6 +447,12 @@ cdef object stats_op(str name):
     return getattr(_stats, name)
 
 
+cdef object more_op(str name):
+    """A Tensor method written in Python (cgrad._ops_more)."""
+    from cgrad import _ops_more
+    return getattr(_ops_more, name)
+
+
 def _stream_number(v):
     """A double as C++ streams print it, as PyTorch's messages show numbers: 1, 2.5, inf, -nan."""
     v = float(v)
@@ -2135,6 +2141,21 @@ cdef class Tensor(_TensorLinalg):
     def geometric_(self, *args, **kwargs): return stats_op("geometric_")(self, *args, **kwargs)
     def log_normal_(self, *args, **kwargs): return stats_op("log_normal_")(self, *args, **kwargs)
     def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
+
+    # unsafe splits, index_reduce and nonzero_static: Python in cgrad._ops_more
+    def unsafe_split(self, split_size, dim=0): return more_op("unsafe_split")(self, split_size, dim)
+    def unsafe_chunk(self, chunks, dim=0): return more_op("unsafe_chunk")(self, chunks, dim)
+    def unsafe_split_with_sizes(self, split_sizes, dim=0):
+        return more_op("unsafe_split_with_sizes")(self, split_sizes, dim)
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return more_op("index_reduce")(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        return more_op("index_reduce_")(self, dim, index, source, reduce, include_self=include_self)
+
+    def nonzero_static(self, *, size, fill_value=-1):
+        return more_op("nonzero_static")(self, size=size, fill_value=fill_value)
 
     # complex-number views and storage queries: a real CPU tensor's answers (cgrad has no complex,
     # sparse, quantized, meta or pinned tensors)
