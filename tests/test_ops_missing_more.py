@@ -361,3 +361,146 @@ def test_index_reduce_second_order(reduce):
         warnings.simplefilter("ignore")
         assert_second_order_matches_torch(
             lambda lib, x: lib.index_reduce(x, 0, lib.tensor([0, 2, 0]), x.flip(0) * 2, reduce))
+
+
+# ---- igamma, igammac --------------------------------------------------------------------------
+
+A_VALUES = np.array([0.5, 1.0, 2.5, 7.0, 30.0, 0.05, 3.0, 12.0])
+X_VALUES = np.array([0.3, 2.0, 2.5, 5.0, 28.0, 1e-3, 9.0, 11.0])
+
+
+@pytest.mark.parametrize("name", ["igamma", "igammac"])
+def test_igamma_values_and_gradient(name):
+    mpmath = pytest.importorskip("mpmath")
+    a, x = np.meshgrid(A_VALUES, X_VALUES)
+    # torch's series for a and x large and close (30, 28) is off by 1e-9; cgrad's values are exact to 1e-14
+    compare(lambda lib, a, x: getattr(lib, name)(a.detach(), x), a, x, rtol=2e-9, atol=1e-300)
+    ours = getattr(cgrad, name)(cgrad.tensor(a), cgrad.tensor(x)).numpy()
+    with mpmath.workdps(30):
+        bounds = (0, "x") if name == "igamma" else ("x", mpmath.inf)
+        exact = [[float(mpmath.gammainc(av, *[xv if b == "x" else b for b in bounds], regularized=True))
+                  for av, xv in zip(ar, xr)] for ar, xr in zip(a, x)]
+    np.testing.assert_allclose(ours, exact, rtol=1e-13, atol=0)
+    compare(lambda lib, a, x: getattr(a.detach(), name)(x), a[:3], x[:1], rtol=1e-11, atol=1e-300)
+    compare(lambda lib, a, x: getattr(lib, name)(a.float(), x.float()), a, x, rtol=2e-5, atol=1e-30, grad=False)
+
+
+def test_igamma_edges_dtypes_and_inplace():
+    a = np.array([0.0, 1, -1, 1, 0, np.inf, 1, np.nan, 2, 0.5, 1.0])
+    x = np.array([1.0, 0, 1, -1, 0, 1, np.inf, 1, np.nan, 0.0, 0.0])
+    for name in ("igamma", "igammac"):
+        compare(lambda lib, a, x: getattr(lib, name)(a.detach(), x), a, x)  # the gradient at x = 0 too
+        compare(lambda lib, a, x: getattr(lib, name)(a.long(), x), a[9:], x[9:] + 2, grad=False)
+        compare(lambda lib, a, x: getattr(lib, name)(a > 0, x.float()), a[9:], x[9:] + 2, grad=False)
+        compare(lambda lib, a, x: getattr(a.detach() * 1, name + "_")(x.float()), a[9:], x[9:] + 2, rtol=1e-6)
+        compare(lambda lib, a, x: getattr(a.float(), name + "_")(x), a[9:], x[9:] + 2, rtol=1e-6, grad=False)
+    for lib in (torch, cgrad):
+        y = lib.igamma(lib.tensor([2.0]), lib.tensor([1.0], requires_grad=True))
+        assert y.grad_fn.name() == "IgammaBackward0"
+        y = lib.igammac(lib.tensor([2.0]), lib.tensor([1.0], requires_grad=True))
+        assert y.grad_fn.name() == "IgammacBackward0"
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.igamma(lib.ones(2, requires_grad=True), lib.ones(2)).sum().backward(),
+    lambda lib: lib.igammac(lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)).sum().backward(),
+    lambda lib: lib.igamma(lib.ones(2), 2.0),
+    lambda lib: lib.igamma(2.0, lib.ones(2)),
+    lambda lib: lib.igamma(lib.tensor([1, 2]), lib.tensor([1, 2])),
+    lambda lib: lib.igammac(lib.ones(2), lib.ones(3)),
+    lambda lib: lib.ones(2).igamma_(2.0),
+    lambda lib: lib.ones(2, requires_grad=True).igammac_(lib.ones(2)),
+])
+def test_igamma_errors(make):
+    assert_same_error(make)
+
+
+# ---- poisson, binomial: checked by their moments ----------------------------------------------
+
+N_DRAWS = 4000
+
+
+def _moments_ok(draws, mean, var):
+    """The sample mean within 5 standard errors of mean, the sample variance within 15% of var."""
+    m, v = draws.mean(0), draws.var(0, ddof=1)
+    assert np.all(np.abs(m - mean) <= 5 * np.sqrt(var / draws.shape[0]) + 1e-12), (m, mean)
+    assert np.all(np.abs(v - var) <= 0.15 * var + 1e-12), (v, var)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_poisson_moments(dtype):
+    rates = np.array([0.0, 0.5, 3.0, 9.9, 10.0, 50.0, 1000.0])
+    cgrad.manual_seed(11)
+    out = cgrad.poisson(cgrad.tensor(rates, dtype=getattr(cgrad, dtype)).expand(N_DRAWS, 7))
+    assert out.dtype is getattr(cgrad, dtype) and tuple(out.shape) == (N_DRAWS, 7)
+    draws = out.numpy().astype(np.float64)
+    assert np.all(draws >= 0) and np.all(draws == np.floor(draws)) and np.all(draws[:, 0] == 0)
+    _moments_ok(draws, rates, rates)
+
+
+def test_binomial_moments():
+    n, p = np.meshgrid([0.0, 1.0, 5.0, 20.0, 100.0, 1000.0], [0.0, 0.05, 0.3, 0.5, 0.8, 1.0])
+    n, p = n.ravel(), p.ravel()
+    g = cgrad.Generator().manual_seed(12)
+    out = cgrad.binomial(cgrad.tensor(n).expand(N_DRAWS, n.size), cgrad.tensor(p), generator=g)
+    draws = out.numpy()
+    assert out.dtype is cgrad.float64 and draws.shape == (N_DRAWS, n.size)
+    assert np.all(draws >= 0) and np.all(draws <= n) and np.all(draws == np.floor(draws))
+    _moments_ok(draws, n * p, n * p * (1 - p))
+
+
+def test_draws_follow_the_seed():
+    rates, count, prob = cgrad.tensor([0.5, 20.0, 4.0]), cgrad.tensor([3.0, 50.0, 30.0]), cgrad.tensor([0.2, 0.6, 0.9])
+    cgrad.manual_seed(3)
+    first = cgrad.poisson(rates), cgrad.binomial(count, prob)
+    cgrad.manual_seed(3)
+    again = cgrad.poisson(rates), cgrad.binomial(count, prob)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    g1, g2 = cgrad.Generator().manual_seed(9), cgrad.Generator().manual_seed(9)
+    np.testing.assert_array_equal(cgrad.poisson(rates.expand(50, 3), g1).numpy(),
+                                  cgrad.poisson(rates.expand(50, 3), generator=g2).numpy())
+    np.testing.assert_array_equal(cgrad.binomial(count, prob, g1).numpy(), cgrad.binomial(count, prob, g2).numpy())
+
+
+def test_draws_edges_match_torch():
+    # no randomness at these: count <= 0 or prob <= 0 gives 0, prob >= 1 the count, a NaN prob NaN
+    # (torch never returns for a NaN count)
+    count = np.array([0.0, -1.0, 5.0, 5.0, 5.0, 7.0, 4.0])
+    prob = np.array([0.5, 0.5, 0.0, -0.1, 1.0, 1.5, np.nan])
+    compare(lambda lib, n, p: lib.binomial(n, p), count, prob, grad=False)
+    compare(lambda lib, r: lib.poisson(r), np.zeros((2, 3)), grad=False)
+    compare(lambda lib, r: lib.poisson(r[0, 0]) * 0, np.ones((2, 3)), grad=False)
+    compare(lambda lib, n, p: lib.binomial(n[:, None].float(), p.float()) * 0, count[:3], prob[:2], grad=False)
+
+
+def test_draws_gradients_as_torch():
+    for lib in (torch, cgrad):
+        rates = lib.tensor([1.0, 30.0], requires_grad=True)
+        out = lib.poisson(rates)
+        assert out.grad_fn.name() == "PoissonBackward0"
+        out.sum().backward()
+        assert rates.grad.tolist() == [0.0, 0.0]
+        count, prob = lib.tensor([3.0], requires_grad=True), lib.tensor([0.5])
+        out = lib.binomial(count, prob)
+        assert out.grad_fn.name() == "torch::autograd::NotImplemented"
+    assert_same_error(lambda lib: lib.binomial(lib.tensor([3.0]), lib.tensor([0.5], requires_grad=True)).sum()
+                      .backward())
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.poisson(lib.tensor([1.0, -1.0])),
+    lambda lib: lib.poisson(lib.tensor([float("nan")])),
+    lambda lib: lib.poisson(lib.tensor([1, 2])),
+    lambda lib: lib.poisson(lib.tensor([True])),
+    lambda lib: lib.poisson([1.0]),
+    lambda lib: lib.binomial(lib.tensor([1, 2]), lib.tensor([0.5, 0.5])),
+    lambda lib: lib.binomial(lib.tensor([1.0, 2]), lib.tensor([1, 0])),
+    lambda lib: lib.binomial(lib.tensor([1.0, 2], dtype=lib.float64), lib.tensor([0.5, 0.5])),
+    lambda lib: lib.binomial(lib.tensor([1.0, 2]), lib.tensor([0.5, 0.5], dtype=lib.float64)),
+    lambda lib: lib.binomial(lib.ones(3), lib.ones(2)),
+    lambda lib: lib.binomial(lib.ones(3), 0.5),
+    lambda lib: lib.binomial([3.0], lib.ones(1)),
+])
+def test_draws_errors(make):
+    assert_same_error(make)

@@ -60,6 +60,7 @@ OPS.update({
     "polygamma": ("element-wise", lambda x, y: x.polygamma(2)),
     "mvlgamma": ("element-wise", lambda x, y: (x + 2).mvlgamma(3)),
     "logit": ("element-wise", lambda x, y: x.logit(eps=0.1)),
+    "igamma / igammac": ("element-wise", lambda x, y: (x.detach() + 1).igamma(y) + x.detach().igammac(y)),
 })
 _add("element-wise", "signbit", lambda n: lambda x, y: getattr(x, n)())
 _add("element-wise", "copysign fmax fmin logaddexp2 float_power ldexp nextafter heaviside", lambda n: lambda x, y: getattr(x, n)(y))
