@@ -366,6 +366,10 @@ cg_tensor *cg_signbit(cg_tensor *a); /* bool: the sign bit of a (set for -0.0) *
 cg_tensor *cg_ldexp(cg_tensor *a, cg_tensor *b); /* a 2^b; integers compute in the default float dtype */
 /* a log(b), 0 where a == 0 unless b is NaN; either may be a wrapped number */
 cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b);
+/* The regularized incomplete gamma functions P(a, x) and Q(a, x) = 1 - P(a, x), floating; the
+ * gradient in x only (PyTorch defines none in a: asking for it fails). */
+cg_tensor *cg_igamma(cg_tensor *a, cg_tensor *x);
+cg_tensor *cg_igammac(cg_tensor *a, cg_tensor *x);
 /* On ties the gradient is split half and half between a and b. */
 cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
@@ -1008,6 +1012,11 @@ cg_tensor *cg_randperm(int64_t n, cg_dtype dtype, cg_generator *g);
 cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g);
 cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g);
 cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g);
+/* Poisson counts with the elements of rates (>= 0) as means, and binomial counts of count trials
+ * with success probabilities prob (broadcast together), in the dtype of rates / count (floating).
+ * The Poisson result passes zeros back; the binomial one has no derivative, as in PyTorch. */
+cg_tensor *cg_poisson(cg_tensor *rates, cg_generator *g);
+cg_tensor *cg_binomial(cg_tensor *count, cg_tensor *prob, cg_generator *g);
 /* ---- unique (ops_unique.c) ---- */
 /* The distinct elements of a (has_dim: its distinct slices along dim), in
  * ascending order; where each element (slice) of a went among them, in a's

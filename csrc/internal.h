@@ -729,6 +729,8 @@ typedef enum cg_mathop {
     /* fused derivatives (g, x, y): the share of g that x gets from maximum and
      * minimum (y the other operand) */
     CG_M_MAXIMUM_GRAD, CG_M_MINIMUM_GRAD,
+    /* binary, floating: the regularized incomplete gamma functions P(a, x) and Q(a, x) */
+    CG_M_IGAMMA, CG_M_IGAMMAC,
     CG_NUM_MATHOPS
 } cg_mathop;
 

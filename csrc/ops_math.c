@@ -813,6 +813,36 @@ cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b) {
     return out;
 }
 
+/* ---- igamma, igammac ------------------------------------------------------------------- */
+
+/* d/dx P(a, x) = x^(a - 1) e^-x / Gamma(a) = -d/dx Q(a, x), formed as PyTorch forms it (so
+ * x = 0 gives its inf or NaN); PyTorch defines no derivative in a. */
+static int igamma_grads(cg_node *n, cg_tensor **gout, cg_tensor **gin, bool upper) {
+    if (cg_wants(n, 0)) {
+        cg_error_set(CG_ERR_NOTIMPL, "the derivative for '%s: input' is not implemented.",
+                     upper ? "igammac" : "igamma");
+        return -1;
+    }
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *x = UNPACK(1);
+    cg_tensor *density = F(cg_exp, SUB(SUB(MUL(ADDN(a, -1.0), F(cg_log, x)), x), F(cg_lgamma, a)));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(upper ? NEG(g) : g, density)));
+    drop(s);
+    return check_grads(n, gin);
+}
+static int igamma_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return igamma_grads(n, gout, gin, false); }
+static int igammac_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { return igamma_grads(n, gout, gin, true); }
+static const cg_op igamma_op = {"IgammaBackward0", igamma_backward, NULL};
+static const cg_op igammac_op = {"IgammacBackward0", igammac_backward, NULL};
+
+static cg_tensor *igamma_any(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *x) {
+    cg_tensor *ins[2] = {a, x};
+    cg_dtype d = cg_result_type(a, x);
+    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
+}
+cg_tensor *cg_igamma(cg_tensor *a, cg_tensor *x) { return igamma_any(&igamma_op, CG_M_IGAMMA, a, x); }
+cg_tensor *cg_igammac(cg_tensor *a, cg_tensor *x) { return igamma_any(&igammac_op, CG_M_IGAMMAC, a, x); }
+
 /* ---- signbit, gcd and lcm: no gradient --------------------------------------------------- */
 
 cg_tensor *cg_signbit(cg_tensor *a) { return kernel_raw(CG_M_SIGNBIT, &a, 1, (cg_dtype)a->dtype, CG_BOOL); }

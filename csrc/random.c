@@ -446,3 +446,148 @@ cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator
     cg_tensor_release(w);
     return out;
 }
+
+/* ---- poisson and binomial ------------------------------------------------------------- */
+
+static const cg_op poisson_op = {"PoissonBackward0", draw_backward, NULL};
+
+static int binomial_no_derivative(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin; /* PyTorch defines none */
+    cg_error_set(CG_ERR_RUNTIME, "derivative for aten::binomial is not implemented");
+    return -1;
+}
+static const cg_op binomial_op = {"torch::autograd::NotImplemented", binomial_no_derivative, NULL};
+
+/* Poisson(lambda): below 10, how many uniforms keep their running product above
+ * e^-lambda; from 10, Hormann's transformed rejection with squeeze (PTRS, 1993). */
+static double poisson_draw(cg_generator *g, double lambda) {
+    if (lambda >= 10) {
+        double b = 0.931 + 2.53 * sqrt(lambda), a = -0.059 + 0.02483 * b;
+        double log_inv_alpha = log(1.1239 + 1.1328 / (b - 3.4)), v_r = 0.9277 - 3.6224 / (b - 2);
+        for (;;) {
+            double u = uniform(g) - 0.5, v = uniform(g), us = 0.5 - fabs(u);
+            double k = floor((2 * a / us + b) * u + lambda + 0.43);
+            if (us >= 0.07 && v <= v_r) return k;
+            if (k < 0 || (us < 0.013 && v > us)) continue;
+            if (log(v) + log_inv_alpha - log(a / (us * us) + b) <= -lambda + k * log(lambda) - lgamma(k + 1)) return k;
+        }
+    }
+    double limit = exp(-lambda), prod = 1.0, k = -1;
+    if (lambda == 0) return 0;
+    do {
+        prod *= uniform(g);
+        k += 1;
+    } while (prod > limit);
+    return k;
+}
+
+/* Binomial(n, p <= 1/2) for n p < 10: the geometric waiting times for a success that fit in n trials. */
+static double binomial_inversion(cg_generator *g, double n, double p) {
+    double log_q = log1p(-p), trials = 0, k = 0;
+    for (;;) {
+        trials += ceil(log(uniform(g)) / log_q);
+        if (trials > n) return k;
+        k += 1;
+    }
+}
+
+/* Binomial(n, p <= 1/2) for n p >= 10: Hormann's transformed rejection with squeeze (BTRS, 1993). */
+static double binomial_btrs(cg_generator *g, double n, double p) {
+    double spq = sqrt(n * p * (1 - p)), b = 1.15 + 2.53 * spq, a = -0.0873 + 0.0248 * b + 0.01 * p;
+    double c = n * p + 0.5, v_r = 0.92 - 4.2 / b, alpha = (2.83 + 5.1 / b) * spq, log_pq = log(p / (1 - p));
+    double m = floor((n + 1) * p), h = lgamma(m + 1) + lgamma(n - m + 1);
+    for (;;) {
+        double u = uniform(g) - 0.5, v = uniform(g), us = 0.5 - fabs(u);
+        double k = floor((2 * a / us + b) * u + c);
+        if (k < 0 || k > n) continue;
+        if (us >= 0.07 && v <= v_r) return k;
+        v = log(v * alpha / (a / (us * us) + b));
+        if (v <= h - lgamma(k + 1) - lgamma(n - k + 1) + (k - m) * log_pq) return k;
+    }
+}
+
+/* Binomial(n, p), drawn for the smaller of p and 1 - p; n <= 0 or p <= 0 gives 0, p >= 1 n, NaN NaN. */
+static double binomial_draw(cg_generator *g, double n, double p) {
+    if (isnan(n) || isnan(p)) return NAN;
+    if (n <= 0 || p <= 0) return 0;
+    if (p >= 1 || isinf(n)) return n;
+    double q = p <= 0.5 ? p : 1 - p;
+    double k = n * q >= 10 ? binomial_btrs(g, n, q) : binomial_inversion(g, n, q);
+    return p <= 0.5 ? k : n - k;
+}
+
+/* t = {out, rates or counts, NULL or probabilities} (broadcast to out), i = {generator} */
+static int counts_kernel(const cg_kargs *k) {
+    cg_tensor *out = k->t[0];
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[0];
+    cg_tensor *first = dense_f64(k->t[1], out), *prob = k->t[2] ? dense_f64(k->t[2], out) : NULL;
+    cg_tensor *draws = cg_empty(out->shape, out->ndim, CG_FLOAT64);
+    int rc = !first || (k->t[2] && !prob) || !draws ? -1 : 0;
+    const double *x = rc ? NULL : first->storage->data, *p = prob ? (const double *)prob->storage->data : NULL;
+    double *d = rc ? NULL : draws->storage->data;
+    for (int64_t i = 0; rc == 0 && i < out->numel; i++) {
+        if (!p && !(x[i] >= 0)) {
+            cg_error_set(CG_ERR_RUNTIME, "invalid Poisson rate, expected rate to be non-negative");
+            rc = -1;
+        } else {
+            d[i] = p ? binomial_draw(g, x[i], p[i]) : poisson_draw(g, x[i]);
+        }
+    }
+    if (rc == 0) rc = cg_copy_data(out, draws);
+    cg_tensor_release(draws);
+    cg_tensor_release(first);
+    cg_tensor_release(prob);
+    return rc;
+}
+
+/* out (of ins[0]'s dtype, the shape of ins broadcast) drawn by counts_kernel, recorded by op. */
+static cg_tensor *draw_counts(const cg_op *op, cg_tensor **ins, int nin, cg_generator *g) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd = ins[0]->ndim;
+    memcpy(shape, ins[0]->shape, sizeof(int64_t) * (size_t)nd);
+    if (nin == 2 && cg_broadcast_shapes(ins[0]->shape, ins[0]->ndim, ins[1]->shape, ins[1]->ndim, shape, &nd))
+        return NULL;
+    cg_tensor *out = cg_empty(shape, nd, (cg_dtype)ins[0]->dtype);
+    if (!g) g = cg_default_generator();
+    int rc = out ? 0 : -1;
+    if (rc == 0 && out->numel)
+        rc = cg_kernel(counts_kernel, &(cg_kargs){.name = "random sampling",
+                                                  .t = {out, ins[0], nin == 2 ? ins[1] : NULL}, .nw = 1,
+                                                  .i = {(int64_t)(uintptr_t)g}});
+    cg_node *n = NULL;
+    if (rc == 0 && cg_any_requires_grad(ins, nin) && !(n = cg_node_new(op, ins, nin, 1))) rc = -1;
+    if (rc) {
+        cg_tensor_release(out);
+        return NULL;
+    }
+    if (n) {
+        cg_set_history(out, n, 0);
+        cg_node_release(n);
+    }
+    return out;
+}
+
+cg_tensor *cg_poisson(cg_tensor *rates, cg_generator *g) {
+    if (!cg_dtype_is_floating((cg_dtype)rates->dtype)) {
+        cg_error_set(CG_ERR_NOTIMPL, "\"poisson_cpu\" not implemented for '%s'",
+                     cg_dtype_torch_name((cg_dtype)rates->dtype));
+        return NULL;
+    }
+    return draw_counts(&poisson_op, &rates, 1, g);
+}
+
+cg_tensor *cg_binomial(cg_tensor *count, cg_tensor *prob, cg_generator *g) {
+    cg_tensor *ins[2] = {count, prob};
+    for (int k = 0; k < 2; k++)
+        if (!cg_dtype_is_floating((cg_dtype)ins[k]->dtype)) {
+            cg_error_set(CG_ERR_VALUE, "binomial only supports floating-point dtypes for %s, got: %s",
+                         k ? "prob" : "count", cg_dtype_torch_name((cg_dtype)ins[k]->dtype));
+            return NULL;
+        }
+    if (prob->dtype != count->dtype) {
+        cg_error_set(CG_ERR_RUNTIME, "Found dtype %s but expected %s", cg_dtype_torch_name((cg_dtype)prob->dtype),
+                     cg_dtype_torch_name((cg_dtype)count->dtype));
+        return NULL;
+    }
+    return draw_counts(&binomial_op, ins, 2, g);
+}

@@ -466,6 +466,10 @@ OPS = [
     Op("grid_sample 3-d", lambda m, x, g: m.nn.functional.grid_sample(x, g.tanh(), align_corners=True),
        [(1, 1, 2, 3, 2), (1, 2, 1, 2, 3)],
        first_only="derivative for aten::grid_sampler_3d_backward is not implemented", needs="nn.functional.grid_sample"),
+    # ---- incomplete gamma (ops_math.c: a gradient in x only) and Poisson draws (random.c)
+    Op("igamma", lambda m, a, x: m.igamma(a, x), [(3,), (2, 3)], domain=[POS, POS], requires_grad=[False, True]),
+    Op("igammac", lambda m, a, x: m.igammac(a, x), [(3,), (2, 3)], domain=[POS, POS], requires_grad=[False, True]),
+    Op("poisson", lambda m, a: m.poisson(a.exp(), generator=m.Generator().manual_seed(0)) * 0 + a * a, [(3,)]),
 ]
 
 

@@ -218,6 +218,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_hypot(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_xlogy(cg_tensor *a, cg_tensor *b)
+    cg_tensor *cg_igamma(cg_tensor *a, cg_tensor *x)
+    cg_tensor *cg_igammac(cg_tensor *a, cg_tensor *x)
     cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_floor_divide(cg_tensor *a, cg_tensor *b)
@@ -580,6 +582,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_bernoulli(cg_tensor *p, cg_generator *g)
     cg_tensor *cg_bernoulli_p(cg_tensor *a, double p, cg_generator *g)
     cg_tensor *cg_bernoulli_(cg_tensor *a, cg_tensor *p, double pv, cg_generator *g)
+    cg_tensor *cg_poisson(cg_tensor *rates, cg_generator *g)
+    cg_tensor *cg_binomial(cg_tensor *count, cg_tensor *prob, cg_generator *g)
     cg_tensor *cg_multinomial(cg_tensor *p, int64_t n, int replacement, cg_generator *g)
     int cg_unique(cg_tensor *a, int has_dim, int64_t dim, cg_tensor **values, cg_tensor **inverse,
                   cg_tensor **counts)

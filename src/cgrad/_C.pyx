@@ -447,6 +447,12 @@ cdef object stats_op(str name):
     return getattr(_stats, name)
 
 
+cdef object more_op(str name):
+    """A Tensor method written in Python (cgrad._ops_more)."""
+    from cgrad import _ops_more
+    return getattr(_ops_more, name)
+
+
 def _stream_number(v):
     """A double as C++ streams print it, as PyTorch's messages show numbers: 1, 2.5, inf, -nan."""
     v = float(v)
@@ -2010,6 +2016,29 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     return wrap(cg_multinomial(x.t, n, bool(replacement), gen_ptr(generator)))
 
 
+def poisson(input, generator=None):
+    """Poisson counts with input's elements (>= 0) as their means, in input's dtype."""
+    cdef _TensorBase x = tensor_arg(input, "poisson", "input", 1)
+    return wrap(cg_poisson(x.t, gen_ptr(generator)))
+
+
+def binomial(count, prob, generator=None):
+    """Binomial counts of successes in count trials with success probabilities prob."""
+    cdef _TensorBase n = tensor_arg(count, "binomial", "count", 1)
+    cdef _TensorBase p = tensor_arg(prob, "binomial", "prob", 2)
+    return wrap(cg_binomial(n.t, p.t, gen_ptr(generator)))
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function P(input, other)."""
+    return tensors_only(cg_igamma, tensor_arg(input, "igamma", "input", 1), other, "igamma", 2)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P(input, other)."""
+    return tensors_only(cg_igammac, tensor_arg(input, "igammac", "input", 1), other, "igammac", 2)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct elements of input (its distinct slices along dim), in
     ascending order, and, if asked, where each element went among them and
@@ -2135,6 +2164,26 @@ cdef class Tensor(_TensorLinalg):
     def geometric_(self, *args, **kwargs): return stats_op("geometric_")(self, *args, **kwargs)
     def log_normal_(self, *args, **kwargs): return stats_op("log_normal_")(self, *args, **kwargs)
     def random_(self, *args, **kwargs): return stats_op("random_")(self, *args, **kwargs)
+
+    # unsafe splits, index_reduce and nonzero_static (Python in cgrad._ops_more); igamma and igammac
+    def unsafe_split(self, split_size, dim=0): return more_op("unsafe_split")(self, split_size, dim)
+    def unsafe_chunk(self, chunks, dim=0): return more_op("unsafe_chunk")(self, chunks, dim)
+    def unsafe_split_with_sizes(self, split_sizes, dim=0):
+        return more_op("unsafe_split_with_sizes")(self, split_sizes, dim)
+
+    def index_reduce(self, dim, index, source, reduce, *, include_self=True):
+        return more_op("index_reduce")(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim, index, source, reduce, *, include_self=True):
+        return more_op("index_reduce_")(self, dim, index, source, reduce, include_self=include_self)
+
+    def nonzero_static(self, *, size, fill_value=-1):
+        return more_op("nonzero_static")(self, size=size, fill_value=fill_value)
+
+    def igamma(self, other): return tensors_only(cg_igamma, self, other, "igamma", 1)
+    def igammac(self, other): return tensors_only(cg_igammac, self, other, "igammac", 1)
+    def igamma_(self, other): return inplace_arg(cg_igamma, self, other, "igamma_", False)
+    def igammac_(self, other): return inplace_arg(cg_igammac, self, other, "igammac_", False)
 
     # complex-number views and storage queries: a real CPU tensor's answers (cgrad has no complex,
     # sparse, quantized, meta or pinned tensors)

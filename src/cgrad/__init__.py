@@ -60,6 +60,7 @@ from cgrad._settings import *  # noqa: E402,F401,F403
 from cgrad._windows import *  # noqa: E402,F401,F403
 from cgrad._tensor_extra import asarray, fill, histogram, isreal, rsub, scalar_tensor  # noqa: E402
 from cgrad._tensor_extra import range  # noqa: E402,A004  (PyTorch's deprecated torch.range)
+from cgrad._ops_more import *  # noqa: E402,F401,F403
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,

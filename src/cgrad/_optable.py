@@ -9,6 +9,7 @@ input gets a gradient through it. Regenerate with
 and a test fails when the file and the code disagree.
 """
 import sys
+import warnings
 
 import cgrad
 from cgrad import _missing
@@ -59,6 +60,7 @@ OPS.update({
     "polygamma": ("element-wise", lambda x, y: x.polygamma(2)),
     "mvlgamma": ("element-wise", lambda x, y: (x + 2).mvlgamma(3)),
     "logit": ("element-wise", lambda x, y: x.logit(eps=0.1)),
+    "igamma / igammac": ("element-wise", lambda x, y: (x.detach() + 1).igamma(y) + x.detach().igammac(y)),
 })
 _add("element-wise", "signbit", lambda n: lambda x, y: getattr(x, n)())
 _add("element-wise", "copysign fmax fmin logaddexp2 float_power ldexp nextafter heaviside", lambda n: lambda x, y: getattr(x, n)(y))
@@ -110,6 +112,7 @@ OPS.update({
     "logdet": ("linear algebra", lambda x, y: x[:, :2].logdet()),
     "pinverse": ("linear algebra", lambda x, y: x.pinverse()),
     "matrix_exp": ("linear algebra", lambda x, y: x[:, :2].matrix_exp()),
+    "chain_matmul": ("linear algebra", lambda x, y: _quiet(cgrad.chain_matmul, x, y.T, x)),
 })
 
 
@@ -181,6 +184,11 @@ _SHAPE = {
     "aminmax": lambda x, y: x.aminmax(dim=1).max,
     "t_ / transpose_ / swapaxes_ / swapdims_ / squeeze_ / unsqueeze_":
         lambda x, y: (x * 1).t_().unsqueeze_(0).squeeze_(0).transpose_(0, 1).swapaxes_(0, 1).swapdims_(1, 0),
+    "unsafe_split / unsafe_chunk / unsafe_split_with_sizes":
+        lambda x, y: cgrad.cat([x.unsafe_split(1, 1)[2], x.unsafe_chunk(3, 1)[0],
+                                x.unsafe_split_with_sizes([1, 2], 1)[0]]),
+    "index_reduce": lambda x, y: _quiet(x.index_reduce, 1, _idx(), y[:, :2], "amax"),
+    "nonzero_static": lambda x, y: x.nonzero_static(size=4),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
 _STACKING = {
@@ -206,7 +214,16 @@ OPS.update({
     "trapezoid / trapz / cumulative_trapezoid": ("statistics, search and integration",
                                                  lambda x, y: cgrad.trapezoid(x, y) + cgrad.trapz(x, dx=0.5)
                                                  + cgrad.cumulative_trapezoid(x).sum(1)),
+    "gradient": ("statistics, search and integration", lambda x, y: cgrad.gradient(x, spacing=0.5)[1]),
+    "histogramdd": ("statistics, search and integration", lambda x, y: cgrad.histogramdd(x, 2).hist),
 })
+
+
+def _quiet(fn, *args):
+    """fn(*args) without the warning torch gives once (deprecation, beta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
 
 
 def _setitem(x, y):
