@@ -752,14 +752,15 @@ static int logaddexp2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op logaddexp_op = {"LogaddexpBackward0", logaddexp_backward, NULL};
 static const cg_op logaddexp2_op = {"Logaddexp2Backward0", logaddexp2_backward, NULL};
 
-/* Floating only: integer and bool operands are refused, as PyTorch does. */
-static cg_tensor *logaddexp_any(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+/* A floating kernel of two operands, both saved (logaddexp, igamma): integer
+ * and bool operands are refused, as PyTorch does. */
+static cg_tensor *float_pair(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype d = cg_result_type(a, b);
     return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
 }
-cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) { return logaddexp_any(&logaddexp_op, CG_M_LOGADDEXP, a, b); }
-cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) { return logaddexp_any(&logaddexp2_op, CG_M_LOGADDEXP2, a, b); }
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b) { return float_pair(&logaddexp_op, CG_M_LOGADDEXP, a, b); }
+cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b) { return float_pair(&logaddexp2_op, CG_M_LOGADDEXP2, a, b); }
 
 /* ---- xlogy ----------------------------------------------------------------------------- */
 
@@ -835,13 +836,8 @@ static int igammac_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) { ret
 static const cg_op igamma_op = {"IgammaBackward0", igamma_backward, NULL};
 static const cg_op igammac_op = {"IgammacBackward0", igammac_backward, NULL};
 
-static cg_tensor *igamma_any(const cg_op *op, cg_mathop kernel, cg_tensor *a, cg_tensor *x) {
-    cg_tensor *ins[2] = {a, x};
-    cg_dtype d = cg_result_type(a, x);
-    return record(op, kernel_raw(kernel, ins, 2, d, d), ins, 2, SAVE_IN(0) | SAVE_IN(1));
-}
-cg_tensor *cg_igamma(cg_tensor *a, cg_tensor *x) { return igamma_any(&igamma_op, CG_M_IGAMMA, a, x); }
-cg_tensor *cg_igammac(cg_tensor *a, cg_tensor *x) { return igamma_any(&igammac_op, CG_M_IGAMMAC, a, x); }
+cg_tensor *cg_igamma(cg_tensor *a, cg_tensor *x) { return float_pair(&igamma_op, CG_M_IGAMMA, a, x); }
+cg_tensor *cg_igammac(cg_tensor *a, cg_tensor *x) { return float_pair(&igammac_op, CG_M_IGAMMAC, a, x); }
 
 /* ---- signbit, gcd and lcm: no gradient --------------------------------------------------- */
 
