@@ -104,6 +104,20 @@ _global_forward_hooks_with_kwargs = OrderedDict()
 _hooks_beyond_forward = False
 
 
+def _tensor_tuple(value, does, grads):
+    """A module's input or result as a tuple of tensors; None, after PyTorch's warning that a non-full
+    backward hook misses some of its gradients, when it is neither a tensor nor a tuple of them."""
+    if isinstance(value, Tensor):
+        return (value,)
+    if isinstance(value, tuple) and all(isinstance(v, Tensor) for v in value):
+        return value
+    warnings.warn(f"Using non-full backward hooks on a Module that does not {does} a single Tensor or a tuple of "
+                  f"Tensors is deprecated and will be removed in future versions. This hook will be missing some "
+                  f"of the {grads}. Please use register_full_backward_hook to get the documented behavior.",
+                  FutureWarning, stacklevel=3)
+    return None
+
+
 def _added(hooks, hook, extra_dict=None):
     handle = RemovableHandle(hooks, extra_dict=extra_dict)
     hooks[handle.id] = hook
@@ -525,24 +539,12 @@ class Module:
             self._maybe_warn_non_full_backward_hook(args, output, grad_fn)
 
     def _maybe_warn_non_full_backward_hook(self, inputs, result, grad_fn):
-        if not isinstance(result, Tensor):
-            if not (isinstance(result, tuple) and all(isinstance(r, Tensor) for r in result)):
-                warnings.warn("Using non-full backward hooks on a Module that does not return a single Tensor or a "
-                              "tuple of Tensors is deprecated and will be removed in future versions. This hook will "
-                              "be missing some of the grad_output. Please use register_full_backward_hook to get the "
-                              "documented behavior.", FutureWarning, stacklevel=2)
-                return
-        else:
-            result = (result,)
-        if not isinstance(inputs, Tensor):
-            if not (isinstance(inputs, tuple) and all(isinstance(i, Tensor) for i in inputs)):
-                warnings.warn("Using non-full backward hooks on a Module that does not take as input a single Tensor "
-                              "or a tuple of Tensors is deprecated and will be removed in future versions. This hook "
-                              "will be missing some of the grad_input. Please use register_full_backward_hook to get "
-                              "the documented behavior.", FutureWarning, stacklevel=2)
-                return
-        else:
-            inputs = (inputs,)
+        result = _tensor_tuple(result, "return", "grad_output")
+        if result is None:
+            return
+        inputs = _tensor_tuple(inputs, "take as input", "grad_input")
+        if inputs is None:
+            return
         out_grad_fn = {r.grad_fn for r in result if r.grad_fn is not None}
         if len(out_grad_fn) == 0 or (len(out_grad_fn) == 1 and grad_fn not in out_grad_fn):
             warnings.warn("Using a non-full backward hook when outputs are nested in python data structure is "
