@@ -961,6 +961,24 @@ cg_hook *cg_node_register_hook(cg_node *n, int post, cg_node_hook_fn fn, void *c
  * (new reference, history-free), NULL when empty or already freed. */
 int cg_node_num_saved(const cg_node *n);
 cg_tensor *cg_node_saved(const cg_node *n, int i);
+/* Saved-tensor hooks (Note [Saved-tensor hooks] in graph.c). While a thread
+ * has them on, each save is queued; the binding takes the queue (next: 1 and
+ * a node, new reference, and slot as cg_node_saved counts; 0 once empty)
+ * after each call that can save, and packs each entry: target is the tensor
+ * to hand the pack hook (new reference; NULL: nothing to pack), set_packed
+ * puts the hook's result (owned, dropped by release) in the slot. unpack
+ * turns such a result back into a tensor (new reference), or returns NULL
+ * with the error set; release and unpack take the GIL themselves.
+ * cg_saved_hooks_threads counts the threads with hooks on. */
+typedef cg_tensor *(*cg_saved_unpack_fn)(void *obj);
+extern int cg_saved_hooks_threads;
+void cg_saved_hooks_callbacks(cg_saved_unpack_fn unpack, void (*release)(void *obj));
+void cg_saved_hooks_on(int on); /* this thread */
+int cg_saved_hooks_pending(void); /* this thread has saves queued, and is not packing them already */
+int cg_saved_hooks_next(cg_node **n, int *slot);
+cg_tensor *cg_saved_hooks_target(cg_node *n, int slot);
+int cg_saved_set_packed(cg_node *n, int slot, void *obj);
+
 /* Input i's shape and dtype as the node recorded them (the first two inputs
  * of a built-in op, every input of a custom Function); -1 if unknown. */
 int cg_node_input_meta(const cg_node *n, int i, int64_t *shape, int *ndim, cg_dtype *dtype);

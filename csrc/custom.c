@@ -46,16 +46,13 @@ int cg_function_refs(const cg_node *n, cg_saved **saved, void **ctx, cg_ctx_rele
 
 static void release_function_saved(cg_node *n) {
     fn_extra *x = n->extra;
-    for (int i = 0; i < x->n_saved; i++) {
-        cg_tensor_release(x->saved[i].data);
-        x->saved[i].data = NULL;
-    }
+    for (int i = 0; i < x->n_saved; i++) cg_saved_clear(&x->saved[i]);
 }
 
 static void free_function(void *extra) {
     fn_extra *x = extra;
     CG_DEC(&cg_live_callbacks);
-    for (int i = 0; i < x->n_saved; i++) cg_tensor_release(x->saved[i].data);
+    for (int i = 0; i < x->n_saved; i++) cg_saved_clear(&x->saved[i]);
     if (x->release) x->release(x->ctx);
     free(x->saved);
     free(x->saved_none);

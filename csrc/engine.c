@@ -340,7 +340,7 @@ static int call_function(cg_node *n, cg_tensor **gin) {
     for (uint32_t k = 0; k < n->n_outputs; k++) any |= gout[k] != NULL;
     if (!any) return 0;
     cg_node *outer = cg_anomaly_enter(n);
-    int rc = n->op->backward(n, gout, gin);
+    int rc = CG_UNLIKELY(n->has_saved == 2) ? cg_backward_unpacked(n, gout, gin) : n->op->backward(n, gout, gin);
     cg_anomaly_enter(outer);
     if (rc == 0 && hooked) rc = cg_run_node_hooks(n, CG_HOOK_NODE_POST, gin, n->n_next, gout, (int)n->n_outputs);
     return rc;
@@ -640,13 +640,13 @@ static inline __attribute__((always_inline)) void prefetch_ahead(run *r, const c
     if (h8 && __atomic_load_n(&h8->run, __ATOMIC_RELAXED) == r->id)
         for (int i = 0; i < CG_NODE_SAVED; i++) {
             const cg_saved *s = &h8->saved[i];
-            if (s->data) cg_prefetch(s->data, s->bare ? 64 : 192); /* a bare one is a storage */
+            if (s->data && !s->packed) cg_prefetch(s->data, s->bare ? 64 : 192); /* a bare one is a storage */
         }
     const cg_node *h12 = r->ahead[(step + CG_NODE_HINT / 4) % CG_NODE_HINT]; /* hinted 12 steps ago */
     if (h12 && __atomic_load_n(&h12->run, __ATOMIC_RELAXED) == r->id)
         for (int i = 0; i < CG_NODE_SAVED; i++) {
             const cg_saved *s = &h12->saved[i];
-            if (s->data && !s->bare) cg_prefetch(s->data->storage, 64);
+            if (s->data && !s->bare && !s->packed) cg_prefetch(s->data->storage, 64);
         }
 }
 

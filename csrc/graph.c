@@ -147,16 +147,22 @@ void cg_node_release(cg_node *n) {
 
 static void free_hook_list(cg_hook **list);
 
+static void packed_free(cg_saved *s);
+
 /* Drops what s holds (Note [Saved tensors]). */
 static inline void saved_clear(cg_saved *s) {
     if (!s->data) return;
-    if (s->bare)
+    if (CG_UNLIKELY(s->packed))
+        packed_free(s);
+    else if (s->bare)
         cg_storage_release(s->storage);
     else
         cg_tensor_release(s->data);
     s->data = NULL;
     s->bare = 0;
 }
+
+void cg_saved_clear(cg_saved *s) { saved_clear(s); }
 
 /* Called from the deferred-release loop only (tensor.c). */
 void cg_node_destroy(cg_node *n) {
@@ -288,6 +294,201 @@ int cg_detach_(cg_tensor *t) {
     return 0;
 }
 
+/* ---- saved-tensor hooks ----------------------------------------------------------------- */
+/* Note [Saved-tensor hooks]
+ *   While a thread has hooks on (autograd.graph.saved_tensors_hooks), each
+ *   save is made as usual and queued. The binding takes the queue as soon as
+ *   the call that saved returns to it: it hands each saved tensor to the pack
+ *   hook, then what the hook returned to cg_saved_set_packed, which puts it
+ *   in the slot in place of the tensor. Queuing lets the hook run outside the
+ *   op, on a finished output that has its grad_fn, as PyTorch's does.
+ *   A packed slot keeps what unpacking needs to put the tensor the unpack
+ *   hook returns back in the graph: an input's gradient edge (an output's
+ *   is its node and number), and the dtype and shape it must have. As in
+ *   PyTorch, a packed tensor has no version check: what the hook returns is
+ *   trusted. The packed object is a Python object the binding owns through
+ *   its release callback; while any is alive, cg_live_callbacks counts it,
+ *   so the collector's walks (Note [Owned hooks]) can report it. */
+typedef struct cg_packed {
+    void *obj;   /* what the pack hook returned */
+    cg_edge edge; /* an input's gradient edge (node owned); none for an output */
+    int32_t ndim;
+    uint8_t dtype;
+    int64_t shape[CG_MAX_DIMS];
+} cg_packed;
+
+static cg_saved_unpack_fn packed_unpack;
+static void (*packed_release)(void *obj);
+int cg_saved_hooks_threads;
+
+void cg_saved_hooks_callbacks(cg_saved_unpack_fn unpack, void (*release)(void *obj)) {
+    packed_unpack = unpack;
+    packed_release = release;
+}
+
+void cg_saved_hooks_on(int on) {
+    if (!on == !cg_ts.pack_hooks) return;
+    cg_ts.pack_hooks = on != 0;
+    if (on) CG_INC(&cg_saved_hooks_threads);
+    else CG_DEC(&cg_saved_hooks_threads);
+}
+
+/* Slot i of n as cg_node_saved counts them; NULL if there is none. */
+static cg_saved *slot_of(cg_node *n, int i) {
+    cg_saved *fs;
+    void *ctx;
+    cg_ctx_release release;
+    int count = cg_function_refs(n, &fs, &ctx, &release);
+    if (count >= 0) return i >= 0 && i < count ? &fs[i] : NULL;
+    return n->has_saved && i >= 0 && i < CG_NODE_SAVED ? &n->saved[i] : NULL;
+}
+
+static int queue_pack(cg_node *n, cg_saved *s) {
+    cg_saved *fs;
+    void *ctx;
+    cg_ctx_release release;
+    int i = s >= n->saved && s < n->saved + CG_NODE_SAVED ? (int)(s - n->saved)
+          : cg_function_refs(n, &fs, &ctx, &release) >= 0 ? (int)(s - fs) : -1;
+    if (i < 0) return 0;
+    typeof(cg_ts.to_pack) *q = &cg_ts.to_pack;
+    if (cg_grow((void **)&q->items, &q->cap, q->n + 1, sizeof *q->items)) return -1;
+    cg_node_retain(n);
+    size_t k = q->n++;
+    /* a node's saves reach the hook in slot order, as PyTorch's (self, then other) */
+    for (; k > q->head && q->items[k - 1].node == n && q->items[k - 1].slot > i; k--) q->items[k] = q->items[k - 1];
+    q->items[k] = (cg_pack_item){n, i};
+    return 0;
+}
+
+int cg_saved_hooks_pending(void) { return !cg_ts.to_pack.busy && cg_ts.to_pack.n > cg_ts.to_pack.head; }
+
+int cg_saved_hooks_next(cg_node **n, int *slot) {
+    typeof(cg_ts.to_pack) *q = &cg_ts.to_pack;
+    if (q->head == q->n) {
+        free(q->items);
+        memset(q, 0, sizeof *q);
+        return 0;
+    }
+    q->busy = true; /* saves the hooks make are packed by this same loop */
+    *n = q->items[q->head].node;
+    *slot = q->items[q->head++].slot;
+    return 1;
+}
+
+/* A history-free alias of what s holds (new reference). */
+static cg_tensor *saved_alias(const cg_node *n, const cg_saved *s);
+
+cg_tensor *cg_saved_hooks_target(cg_node *n, int i) {
+    cg_saved *s = slot_of(n, i);
+    if (!s || !s->data || s->packed) return NULL;
+    if (!s->is_output) {
+        cg_tensor_retain(s->data);
+        return s->data;
+    }
+    cg_tensor *out = saved_alias(n, s);
+    if (out) cg_set_history(out, n, s->output_nr);
+    return out;
+}
+
+int cg_saved_set_packed(cg_node *n, int i, void *obj) {
+    cg_saved *s = slot_of(n, i);
+    cg_packed *p = s && s->data && !s->packed ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        packed_release(obj);
+        if (s && s->data && !s->packed) {
+            cg_oom((int64_t)sizeof *p);
+            return -1;
+        }
+        return 0;
+    }
+    cg_tensor *t = s->bare ? saved_alias(n, s) : s->data;
+    if (!t) {
+        free(p);
+        packed_release(obj);
+        return -1;
+    }
+    p->obj = obj;
+    p->dtype = t->dtype;
+    p->ndim = t->ndim;
+    memcpy(p->shape, t->shape, (size_t)t->ndim * sizeof *p->shape);
+    if (!s->is_output) p->edge = cg_gradient_edge(t);
+    if (s->bare) cg_tensor_release(t);
+    cg_saved old = *s;
+    s->pk = p;
+    s->packed = 1;
+    s->bare = 0;
+    if (s >= n->saved && s < n->saved + CG_NODE_SAVED) n->has_saved = 2; /* cg_backward_unpacked */
+    CG_INC(&cg_live_callbacks);
+    saved_clear(&old); /* after: releasing can run a callback */
+    return 0;
+}
+
+static void packed_free(cg_saved *s) {
+    cg_packed *p = s->pk;
+    s->data = NULL;
+    s->packed = 0;
+    cg_node_release(p->edge.node);
+    packed_release(p->obj);
+    free(p);
+    CG_DEC(&cg_live_callbacks);
+}
+
+/* What the unpack hook gives for s, put back in the graph when grad mode is
+ * on (new reference). */
+static cg_tensor *unpack_packed(cg_node *n, const cg_saved *s) {
+    const cg_packed *p = s->pk;
+    cg_tensor *t = packed_unpack(p->obj);
+    if (!t) return NULL;
+    if (t->dtype != p->dtype || !cg_shape_eq(t->shape, t->ndim, p->shape, p->ndim)) {
+        char got[160], want[160];
+        cg_shape_str(t->shape, t->ndim, got, sizeof got);
+        cg_shape_str(p->shape, p->ndim, want, sizeof want);
+        cg_error_set(CG_ERR_RUNTIME,
+                     "%s: the saved tensor unpack_hook returned a %s tensor of shape %s for a saved %s tensor "
+                     "of shape %s; cgrad needs the dtype and shape that were saved",
+                     n->op->name, cg_dtype_name((cg_dtype)t->dtype), got, cg_dtype_name((cg_dtype)p->dtype), want);
+        cg_tensor_release(t);
+        return NULL;
+    }
+    cg_node *to = s->is_output ? n : p->edge.node;
+    if (!to || !cg_is_grad_enabled()) return t;
+    cg_tensor *out = cg_tensor_make(t->storage, (cg_dtype)t->dtype, t->shape, t->strides, t->ndim, t->offset);
+    cg_tensor_release(t);
+    if (out) cg_set_history(out, to, s->is_output ? s->output_nr : p->edge.input_nr);
+    return out;
+}
+
+int cg_backward_unpacked(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    /* each packed slot is unpacked once, before the formula, as PyTorch's
+     * backward functions unpack every saved tensor when they start; the
+     * formula then reads plain saved tensors, and the slots are packed again */
+    cg_packed *held[CG_NODE_SAVED] = {0};
+    int rc = 0;
+    for (int i = 0; i < CG_NODE_SAVED && rc == 0; i++) {
+        cg_saved *s = &n->saved[i];
+        if (!s->packed) continue;
+        cg_tensor *t = unpack_packed(n, s);
+        if (!t) {
+            rc = -1;
+            break;
+        }
+        held[i] = s->pk;
+        s->data = t;
+        s->packed = 0;
+        s->version = t->storage->version;
+    }
+    if (rc == 0) rc = n->op->backward(n, gout, gin);
+    for (int i = 0; i < CG_NODE_SAVED; i++) {
+        if (!held[i]) continue;
+        cg_saved *s = &n->saved[i];
+        cg_tensor *t = s->data;
+        s->pk = held[i];
+        s->packed = 1;
+        cg_tensor_release(t);
+    }
+    return rc;
+}
+
 /* ---- saved tensors ------------------------------------------------------------------- */
 
 int cg_save(cg_node *n, int slot, cg_tensor *t, bool is_output) {
@@ -324,10 +525,13 @@ int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output) {
         s->bare = 0;
     }
     if (is_output) s->output_nr = t->output_nr;
+    s->packed = 0;
     saved_clear(&old); /* after: releasing can run a callback */
     s->version = t->storage->version;
     s->is_output = is_output;
-    n->has_saved = 1;
+    if (!n->has_saved) n->has_saved = 1;
+    /* a Python number is saved as a number in PyTorch: no hook sees it */
+    if (CG_UNLIKELY(cg_ts.pack_hooks) && !t->is_wrapped) return queue_pack(n, s);
     return 0;
 }
 
@@ -385,6 +589,7 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
             cg_error_set(CG_ERR_RUNTIME, "%s: a saved tensor is missing", n->op->name);
         return NULL;
     }
+    if (CG_UNLIKELY(s->packed)) return unpack_packed(n, s);
     if (saved_storage(s)->version != s->version) {
         error_modified(n, s);
         return NULL;
@@ -401,6 +606,7 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
 
 int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int64_t *stride) {
     cg_saved *s = &n->saved[slot];
+    if (s->packed) return 0;
     if (!s->data || saved_storage(s)->version != s->version) { /* the error cg_unpack gives */
         cg_tensor_release(cg_unpack_from(n, s));
         return -1;
@@ -426,6 +632,7 @@ int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int6
 }
 
 cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s) {
+    if (s->data && s->packed) return unpack_packed((cg_node *)n, s);
     return s->data ? saved_alias(n, s) : NULL;
 }
 
@@ -698,14 +905,17 @@ static void own_refs(own_walk *w, size_t k, bool mark) {
         cg_node *n = o.p;
         for (int i = 0; i < n->n_next; i++) OWN_REF(n->next[i].node, OWN_NODE);
         for (int i = 0; i < CG_NODE_SAVED; i++)
-            if (!n->saved[i].bare) OWN_REF(n->saved[i].data, OWN_TENSOR);
+            if (n->saved[i].packed) OWN_REF(n->saved[i].pk->edge.node, OWN_NODE);
+            else if (!n->saved[i].bare) OWN_REF(n->saved[i].data, OWN_TENSOR);
         OWN_REF(n->variable, OWN_TENSOR);
         for (cg_hook *h = n->pre_hooks; h; h = h->next) OWN_REF(h, OWN_HOOK);
         cg_saved *fs;
         void *ctx;
         cg_ctx_release release;
         int n_saved = cg_function_refs(n, &fs, &ctx, &release);
-        for (int i = 0; i < n_saved; i++) OWN_REF(fs[i].data, OWN_TENSOR);
+        for (int i = 0; i < n_saved; i++)
+            if (fs[i].packed) OWN_REF(fs[i].pk->edge.node, OWN_NODE);
+            else OWN_REF(fs[i].data, OWN_TENSOR);
     }
 #undef OWN_REF
 }
@@ -716,6 +926,17 @@ static int64_t own_refcount(const own_obj *o) {
     case OWN_NODE: return CG_LOAD(&((cg_node *)o->p)->refcount);
     default: return CG_LOAD(&((cg_hook *)o->p)->users); /* a handle does not keep ctx alive */
     }
+}
+
+/* The objects a node's packed slots hold (Note [Saved-tensor hooks]). */
+static int visit_packed(const cg_node *n, const cg_saved *fs, int n_fs, int (*visit)(void *ctx, void *arg),
+                        void *arg) {
+    for (int i = 0; i < CG_NODE_SAVED + n_fs; i++) {
+        const cg_saved *s = i < CG_NODE_SAVED ? &n->saved[i] : &fs[i - CG_NODE_SAVED];
+        int rc = s->packed ? visit(s->pk->obj, arg) : 0;
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release, cg_ctx_release fn_release,
@@ -748,8 +969,10 @@ static int own_visit(own_walk *w, cg_tensor *root, cg_hook_release hook_release,
         } else if (o->kind == OWN_NODE) {
             cg_saved *fs;
             cg_ctx_release release;
-            if (!fn_release || cg_function_refs(o->p, &fs, &ctx, &release) < 0 || release != fn_release)
-                ctx = NULL;
+            int n_saved = cg_function_refs(o->p, &fs, &ctx, &release);
+            if (!fn_release || n_saved < 0 || release != fn_release) ctx = NULL;
+            int rc = visit_packed(o->p, n_saved > 0 ? fs : NULL, n_saved > 0 ? n_saved : 0, visit, arg);
+            if (rc) return rc;
         }
         if (ctx) {
             int rc = visit(ctx, arg);

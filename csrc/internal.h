@@ -133,6 +133,11 @@ typedef struct cg_reap_stack { /* see cg_reap_push */
 /* How far back in creation order a node's hint points (Note [Prefetching a
  * big graph] in engine.c) */
 #define CG_NODE_HINT 16
+typedef struct cg_pack_item { /* a save waiting for the pack hook (Note [Saved-tensor hooks]) */
+    cg_node *node; /* owned */
+    int slot;
+} cg_pack_item;
+
 typedef struct cg_tstate {
     int grad_disabled; /* zero-initialised: grad mode on */
     cg_pool tensors, storages, nodes;
@@ -143,6 +148,8 @@ typedef struct cg_tstate {
     const cg_node *made[CG_NODE_HINT]; /* the last nodes made, a ring (not owned) */
     unsigned n_made;
     cg_tape *tape;    /* the step this thread records (compile.c), or NULL */
+    bool pack_hooks;  /* saved-tensor hooks are on: saves are queued for them (graph.c) */
+    struct { struct cg_pack_item *items; size_t head, n, cap; bool busy; } to_pack;
 } cg_tstate;
 extern __thread cg_tstate cg_ts __attribute__((tls_model("initial-exec")));
 
@@ -301,10 +308,12 @@ typedef struct cg_saved {
     union {
         cg_tensor *data;     /* see Note [Saved tensors]; NULL: nothing saved */
         cg_storage *storage; /* when bare */
+        struct cg_packed *pk; /* when packed (Note [Saved-tensor hooks] in graph.c) */
     };
     uint64_t version;
     uint8_t is_output;
     uint8_t bare; /* an output kept as its storage alone, laid out as input 0 */
+    uint8_t packed; /* handed to a pack hook: data is what it returned */
     uint32_t output_nr;
 } cg_saved;
 
@@ -353,7 +362,7 @@ struct cg_node {
     uint32_t need_mask; /* bit i: gradient of input i is wanted in this run */
     uint8_t exec_needed, captured;
     uint8_t released; /* saved tensors freed by a backward without retain_graph */
-    uint8_t has_saved;
+    uint8_t has_saved; /* 2: and a slot of n->saved is packed */
     uint8_t in_dtype[CG_NODE_INLINE_META]; /* dtype of inputs 0 and 1 */
     uint8_t in_meta; /* bit i: in_dtype[i] and in_shape[i] were recorded */
     uint8_t gscalar; /* engine scratch: buf1's place holds gval (Note [Gradients as numbers]) */
@@ -433,7 +442,7 @@ static inline bool cg_wants(const cg_node *n, int i) {
  * backward formulas, inline on their hot path. */
 static inline bool cg_saved_scalar(const cg_node *n, int slot, bool f32, void *out) {
     const cg_saved *s = &n->saved[slot];
-    if (!s->data) return false;
+    if (!s->data || s->packed) return false;
     cg_dtype want = f32 ? CG_FLOAT32 : CG_FLOAT64;
     const void *p;
     if (s->bare) { /* laid out as input 0 */
@@ -466,6 +475,11 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s);
  * reference); NULL if nothing is saved. */
 cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s);
 void cg_node_release_saved(cg_node *n);
+/* Drops what s holds. */
+void cg_saved_clear(cg_saved *s);
+/* n's backward with its packed slots unpacked (n->has_saved == 2: Note
+ * [Saved-tensor hooks] in graph.c). */
+int cg_backward_unpacked(cg_node *n, cg_tensor **gout, cg_tensor **gin);
 /* g (stolen) summed back to input i's shape and cast to its dtype. */
 cg_tensor *cg_reduce_grad(cg_node *n, int i, cg_tensor *g);
 /* Gives out, made from a, a node of op with ints[0..k) in its i[]; out is

@@ -557,6 +557,14 @@ cdef extern from "cgrad.h" nogil:
                                    cg_hook_release release)
     int cg_node_num_saved(const cg_node *n)
     cg_tensor *cg_node_saved(const cg_node *n, int i)
+    ctypedef cg_tensor *(*cg_saved_unpack_fn)(void *obj) noexcept nogil
+    int cg_saved_hooks_threads
+    void cg_saved_hooks_callbacks(cg_saved_unpack_fn unpack, void (*release)(void *obj) noexcept nogil)
+    void cg_saved_hooks_on(int on)
+    int cg_saved_hooks_pending()
+    int cg_saved_hooks_next(cg_node **n, int *slot)
+    cg_tensor *cg_saved_hooks_target(cg_node *n, int slot)
+    int cg_saved_set_packed(cg_node *n, int slot, void *obj)
     int cg_node_input_meta(const cg_node *n, int i, int64_t *shape, int *ndim, cg_dtype *dtype)
     ctypedef void *(*cg_anomaly_capture)(void *parent, const char *parent_name) noexcept nogil
     ctypedef void (*cg_anomaly_release)(void *record) noexcept nogil

@@ -140,6 +140,8 @@ cdef int raise_error() except -1:
 cdef inline int check(int rc) except -1:
     if rc != 0:
         raise_error()
+    if cg_saved_hooks_threads and cg_saved_hooks_pending():
+        pack_saved()
     return 0
 
 
@@ -308,6 +310,8 @@ cdef object wrap(cg_tensor *t):
         r._link.next = _untracked.next
         _untracked.next.prev = &r._link
         _untracked.next = &r._link
+    if cg_saved_hooks_threads and cg_saved_hooks_pending():
+        pack_saved()
     return r
 
 
@@ -953,8 +957,14 @@ cdef class Node:
     @property
     def _saved_tensors(self):
         """What this node saved for backward (history-free views; None for empty slots)."""
-        return tuple([wrap(cg_node_saved(self.n, i)) if node_has_saved(self.n, i) else None
-                      for i in range(cg_node_num_saved(self.n))])
+        cdef cg_tensor *t
+        out = []
+        for i in range(cg_node_num_saved(self.n)):
+            t = cg_node_saved(self.n, i)
+            if t == NULL and cg_error_kind() != CG_OK:  # an unpack hook raised
+                raise_error()
+            out.append(wrap(t) if t != NULL else None)
+        return tuple(out)
 
     def _saved_meta(self):
         """(shape, dtype) of each tensor this node saved for backward, None for empty slots."""
@@ -962,6 +972,8 @@ cdef class Node:
         out = []
         for i in range(cg_node_num_saved(self.n)):
             t = cg_node_saved(self.n, i)
+            if t == NULL and cg_error_kind() != CG_OK:
+                raise_error()
             out.append((Size([t.shape[k] for k in range(t.ndim)]), dtype_of(t.dtype)) if t != NULL else None)
             cg_tensor_release(t)
         return out

@@ -85,10 +85,132 @@ cdef RemovableHandle node_hook(cg_node *n, object fn, bint post):
     return make_handle(cg_node_register_hook(n, post, run_node_hook, <void *>ctx, release_hook), ctx)
 
 
-cdef bint node_has_saved(cg_node *n, int i):
-    cdef cg_tensor *t = cg_node_saved(n, i)
-    cg_tensor_release(t)
-    return t != NULL
+# ---- saved-tensor hooks (Note [Saved-tensor hooks] in graph.c) ---------------------------
+
+_saved_hooks = threading.local()  # .stack: [(pack_hook, unpack_hook)]; .disabled: an error message or None
+
+
+cdef class _Packed:
+    """What a pack hook returned, with the unpack hook to undo it; owned by
+    the node's saved slot. A class of its own, not a tuple, so that the
+    collector can clear it: the packed value may hold the node's own graph."""
+    cdef object unpack_hook
+    cdef object packed
+
+
+cdef cg_tensor *unpack_saved(void *obj) noexcept nogil:
+    with gil:
+        try:
+            if (<_Packed>obj).unpack_hook is None:
+                raise RuntimeError("a saved tensor's packed value was freed by the garbage collector")
+            result = (<_Packed>obj).unpack_hook((<_Packed>obj).packed)
+            if not isinstance(result, _TensorBase):
+                raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                                + type(result).__name__)
+            cg_tensor_retain((<_TensorBase>result).t)
+            return (<_TensorBase>result).t
+        except BaseException as e:
+            _pending.exc = e
+            cg_error_set(CG_ERR_EXTERNAL, b"a saved tensor unpack hook raised an exception")
+            return NULL
+
+
+cdef void release_packed(void *obj) noexcept nogil:
+    with gil:
+        _decref_later(<PyObject *>obj)
+
+
+cg_saved_hooks_callbacks(unpack_saved, release_packed)
+
+
+cdef object wrap_target(cg_node *n, int slot):
+    """The tensor to hand the pack hook for slot, None if it holds none."""
+    cdef cg_tensor *t = cg_saved_hooks_target(n, slot)
+    if t == NULL and cg_error_kind() == CG_OK:
+        return None
+    return wrap(t)
+
+
+cdef int pack_saved() except -1:
+    """Hands each save this thread queued to the innermost pack hook. The
+    whole queue is taken even when a hook raises: the rest stay unpacked."""
+    cdef cg_node *n
+    cdef int slot, prev
+    cdef _Packed obj
+    error = None
+    stack = getattr(_saved_hooks, "stack", None)
+    while cg_saved_hooks_next(&n, &slot):
+        try:
+            if error is None and stack:
+                if cg_is_recording():
+                    cg_tape_break(b"a saved tensor hook ran")
+                pack_hook, unpack_hook = stack[len(stack) - 1]
+                x = wrap_target(n, slot)
+                if x is None:
+                    continue
+                version = x._version
+                prev = cg_is_grad_enabled()
+                cg_set_grad_enabled(0)  # as PyTorch, the pack hook runs without grad
+                try:
+                    packed = pack_hook(x)
+                finally:
+                    cg_set_grad_enabled(prev)
+                if x._version != version:
+                    raise RuntimeError(
+                        "A saved tensor pack hook is modifying its input in place. Tensors provided as input to "
+                        "pack hook cannot be modified by in-place operations as this can lead to unexpected "
+                        "side-effects. Please open an issue if you need to perform in-place operations on the "
+                        "input to a pack hook.")
+                obj = _Packed.__new__(_Packed)
+                obj.unpack_hook, obj.packed = unpack_hook, packed
+                Py_INCREF(obj)
+                check(cg_saved_set_packed(n, slot, <void *>obj))
+        except BaseException as e:
+            error = e
+        finally:
+            cg_node_release(n)
+    if error is not None:
+        raise error
+    return 0
+
+
+def _push_saved_tensors_default_hooks(pack_hook, unpack_hook):
+    message = getattr(_saved_hooks, "disabled", None)
+    if message is not None:
+        raise RuntimeError(message)
+    stack = getattr(_saved_hooks, "stack", None)
+    if stack is None:
+        stack = _saved_hooks.stack = []
+    stack.append((pack_hook, unpack_hook))
+    _track_tensors()  # what a hook packs can hold its own graph: a cycle the collector must see
+    cg_saved_hooks_on(1)
+
+
+def _pop_saved_tensors_default_hooks():
+    stack = getattr(_saved_hooks, "stack", None)
+    if not stack:
+        raise RuntimeError("no saved tensors hooks to pop")
+    try:
+        if cg_saved_hooks_pending():
+            pack_saved()
+    finally:
+        stack.pop()
+        if not stack:
+            cg_saved_hooks_on(0)
+
+
+def _saved_tensors_hooks_disable(str message):
+    if getattr(_saved_hooks, "stack", None):
+        raise RuntimeError(message)
+    _saved_hooks.disabled = message
+
+
+def _saved_tensors_hooks_enable():
+    _saved_hooks.disabled = None
+
+
+def _saved_tensors_hooks_get_disabled_error_message():
+    return getattr(_saved_hooks, "disabled", None)
 
 
 # ---- custom Functions --------------------------------------------------------------

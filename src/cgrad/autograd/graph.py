@@ -1,10 +1,12 @@
 """The graph behind a tensor: its nodes and edges, as torch.autograd.graph shows them."""
+import contextlib
 import threading
 from collections import namedtuple
 
 from cgrad import _C
 
-__all__ = ["Node", "GradientEdge", "get_gradient_edge", "walk", "register_multi_grad_hook"]
+__all__ = ["Node", "GradientEdge", "get_gradient_edge", "walk", "register_multi_grad_hook", "saved_tensors_hooks",
+           "save_on_cpu", "disable_saved_tensors_hooks"]
 
 Node = _C.Node
 
@@ -113,3 +115,56 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
         return hook
 
     return _MultiHandle(tuple(t.register_hook(hook_for(i)) for i, t in enumerate(tensors)))
+
+
+class saved_tensors_hooks:
+    """Within this context, every tensor the graph saves for backward goes
+    through pack_hook(tensor), and the graph keeps what it returns; backward
+    (and grad_fn's saved-tensor views) get the tensor back from
+    unpack_hook(packed). Per thread; the innermost pair applies. Unlike
+    PyTorch, unpack_hook must return the dtype and shape that were saved."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        _C._push_saved_tensors_default_hooks(self.pack_hook, self.unpack_hook)
+
+    def __exit__(self, *args):
+        _C._pop_saved_tensors_default_hooks()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saves each tensor as a CPU copy, as PyTorch's does for device tensors;
+    cgrad tensors are on the CPU already, so this keeps them as they are
+    (pin_memory copies them, there being no pinned memory to use)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack_to_cpu(tensor):
+            if not pin_memory:
+                return tensor.device, tensor.cpu()
+            packed = tensor.new_empty(tensor.size())
+            packed.copy_(tensor)
+            return tensor.device, packed
+
+        def unpack_from_cpu(packed):
+            device, tensor = packed
+            return tensor.to(device, non_blocking=pin_memory)
+
+        super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message):
+    """Within this context, entering saved_tensors_hooks raises
+    RuntimeError(error_message); so does entering it while hooks are on."""
+    previous = _C._saved_tensors_hooks_get_disabled_error_message()
+    try:
+        _C._saved_tensors_hooks_disable(error_message)
+        yield
+    finally:
+        if previous is None:
+            _C._saved_tensors_hooks_enable()
+        else:
+            _C._saved_tensors_hooks_disable(previous)
