@@ -2108,6 +2108,7 @@ include "_pool.pxi"
 include "_nnmisc.pxi"
 
 include "_conv.pxi"
+include "_special.pxi"
 
 
 cdef class Tensor(_TensorLinalg):
