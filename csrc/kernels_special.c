@@ -5,9 +5,9 @@
  * Each function is written once, for double; a float operand is computed in
  * double and rounded once. The edge values (0, negatives, infinities, NaN)
  * are PyTorch's. Where a power series would lose its digits to cancellation
- * it is summed in __float128 (Bessel J and Y below 25, Airy between -12 and
- * 2); past that the asymptotic (Hankel) expansions take over, cut where their
- * terms stop shrinking.
+ * it is summed in extended precision (Bessel J and Y below 25, Airy between
+ * -12 and 2); past that the asymptotic (Hankel) expansions take over, cut
+ * where their terms stop shrinking.
  */
 #include <float.h>
 #include <math.h>
@@ -43,9 +43,6 @@ static double erfcx_d(double x) {
     }
     return sum / (x * 1.7724538509055160273);
 }
-
-/* the standard normal CDF from erfc, accurate in its lower tail */
-static double ndtr_d(double x) { return 0.5 * erfc(-x * M_SQRT1_2); }
 
 /* The inverse of the standard normal CDF for 0 < p <= 1/2: the Hastings
  * approximation (error below 5e-4), then Halley's method on ndtr(x) = p. The
@@ -112,18 +109,28 @@ static double hankel(int nu, double x, bool second) {
 /* The power series of J_nu(x), nu = 0 or 1: (x/2)^nu sum_k (-x^2/4)^k / (k! (k + nu)!),
  * and for Y_nu the sum sum_k h_k (-x^2/4)^k / (k! (k + nu)!) beside it, with
  * h_k = -H_k (nu = 0, k >= 1) or H_k + H_(k+1) (nu = 1), H_k the harmonic numbers.
- * Summed in __float128: the terms grow to about e^x before they cancel. */
-static void bessel_series(int nu, double x, long double *j, long double *h) {
-    quad q = -(quad)x * x / 4, term = nu ? (quad)x / 2 : 1, sj = term, harm = 0, sh = nu ? term : 0;
-    for (int k = 1; k < 300; k++) {
-        term *= q / ((quad)k * (k + nu));
-        harm += (quad)1 / k;
-        sj += term;
-        sh += term * (nu ? 2 * harm + (quad)1 / (k + 1) : -harm);
-        if ((term < 0 ? -term : term) < 1e-36Q * (sj < 0 ? -sj : sj) && k > 4) break;
+ * The terms grow to about e^x before they cancel: in long double below 8 (e^8 ulps of
+ * it are below a double's), in __float128 above. */
+#define BESSEL_SERIES(NAME, T, TINY)                                                            \
+    static void NAME(int nu, double x, long double *j, long double *h) {                        \
+        T q = -(T)x * x / 4, term = nu ? (T)x / 2 : 1, sj = term, harm = 0, sh = nu ? term : 0;  \
+        for (int k = 1; k < 300; k++) {                                                         \
+            term *= q / ((T)k * (k + nu));                                                      \
+            harm += (T)1 / k;                                                                   \
+            sj += term;                                                                         \
+            sh += term * (nu ? 2 * harm + (T)1 / (k + 1) : -harm);                              \
+            T size = term < 0 ? -term : term;                                                   \
+            if (k > 4 && (size < TINY * (sj < 0 ? -sj : sj) || size < TINY * 1e-40)) break;    \
+        }                                                                                       \
+        *j = (long double)sj;                                                                   \
+        *h = (long double)sh;                                                                   \
     }
-    *j = (long double)sj;
-    *h = (long double)sh;
+BESSEL_SERIES(bessel_series_long, long double, 1e-21L)
+BESSEL_SERIES(bessel_series_quad, quad, 1e-36Q)
+
+static void bessel_series(int nu, double x, long double *j, long double *h) {
+    if (x < 8) bessel_series_long(nu, x, j, h);
+    else bessel_series_quad(nu, x, j, h);
 }
 
 static double bessel_j_d(int nu, double x) {
@@ -254,21 +261,26 @@ static double spherical_j0_d(double x) {
 
 /* ---- the Airy function Ai ----------------------------------------------------------------- */
 
-/* Ai(x) = Ai(0) f(x) + Ai'(0) g(x), f = sum_k x^3k / ((2*3)(5*6)...), g = sum_k x^(3k+1) / ((3*4)(6*7)...),
- * in __float128: for x down to -12 the terms grow to e^(2/3 |x|^1.5) before they cancel */
-static double airy_series(double x) {
-    const quad ai0 = 0.355028053887817239260063186004183176Q, dai0 = -0.258819403792806798405183560189203963Q;
-    quad x3 = (quad)x * x * x, f = 1, g = x, tf = 1, tg = x;
-    for (int k = 1; k < 200; k++) {
-        tf *= x3 / ((quad)(3 * k - 1) * (3 * k));
-        tg *= x3 / ((quad)(3 * k) * (3 * k + 1));
-        f += tf;
-        g += tg;
-        quad small = (tf < 0 ? -tf : tf) + (tg < 0 ? -tg : tg);
-        if (small < 1e-36Q) break;
+/* Ai(x) = Ai(0) f(x) + Ai'(0) g(x), f = sum_k x^3k / ((2*3)(5*6)...), g = sum_k x^(3k+1) / ((3*4)(6*7)...).
+ * For x < 0 the terms grow to about e^(2/3 |x|^1.5) before they cancel: in long double from -4
+ * (e^5.4 ulps of it are below a double's), in __float128 down to -12. */
+#define AIRY_SERIES(NAME, T, AI0, DAI0, TINY)                                                   \
+    static double NAME(double x) {                                                              \
+        T x3 = (T)x * x * x, f = 1, g = x, tf = 1, tg = x;                                      \
+        for (int k = 1; k < 200; k++) {                                                         \
+            tf *= x3 / ((T)(3 * k - 1) * (3 * k));                                              \
+            tg *= x3 / ((T)(3 * k) * (3 * k + 1));                                              \
+            f += tf;                                                                            \
+            g += tg;                                                                            \
+            if ((tf < 0 ? -tf : tf) + (tg < 0 ? -tg : tg) < TINY) break;                        \
+        }                                                                                       \
+        return (double)(AI0 * f + DAI0 * g);                                                    \
     }
-    return (double)(ai0 * f + dai0 * g);
-}
+AIRY_SERIES(airy_series_long, long double, 0.35502805388781723926L, -0.25881940379280679840L, 1e-22L)
+AIRY_SERIES(airy_series_quad, quad, 0.355028053887817239260063186004183176Q, -0.258819403792806798405183560189203963Q,
+            1e-36Q)
+
+static double airy_series(double x) { return x >= -4 ? airy_series_long(x) : airy_series_quad(x); }
 
 /* Ai(-z) for z >= 12: pi^-1/2 z^-1/4 (sin(w + pi/4) P - cos(w + pi/4) Q), w = 2/3 z^1.5, P and Q the even and odd
  * terms of u_k / w^k with alternating signs, u_k = u_(k-1) (6k-5)(6k-3)(6k-1) / (216 k (2k-1)) */
