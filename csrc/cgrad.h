@@ -334,6 +334,44 @@ cg_tensor *cg_mvlgamma(cg_tensor *a, int64_t p);
 /* log(a / (1 - a)), a clamped to [eps, 1 - eps] first unless eps < 0 */
 cg_tensor *cg_logit(cg_tensor *a, double eps);
 cg_tensor *cg_square(cg_tensor *a);
+/* torch.special: scaled erfc, scaled I0 and I1, the inverse normal CDF and its log, -x log(x) */
+cg_tensor *cg_special_erfcx(cg_tensor *a);
+cg_tensor *cg_special_i0e(cg_tensor *a);
+cg_tensor *cg_special_i1e(cg_tensor *a);
+cg_tensor *cg_special_ndtri(cg_tensor *a);
+cg_tensor *cg_special_log_ndtr(cg_tensor *a);
+cg_tensor *cg_special_entr(cg_tensor *a);
+/* the standard normal CDF, composed as PyTorch composes it: (1 + erf(a / sqrt 2)) / 2 */
+cg_tensor *cg_special_ndtr(cg_tensor *a);
+/* Bessel and Airy functions (no gradient, as PyTorch); float results for integer inputs */
+cg_tensor *cg_special_airy_ai(cg_tensor *a);
+cg_tensor *cg_special_bessel_j0(cg_tensor *a);
+cg_tensor *cg_special_bessel_j1(cg_tensor *a);
+cg_tensor *cg_special_bessel_y0(cg_tensor *a);
+cg_tensor *cg_special_bessel_y1(cg_tensor *a);
+cg_tensor *cg_special_modified_bessel_i0(cg_tensor *a);
+cg_tensor *cg_special_modified_bessel_i1(cg_tensor *a);
+cg_tensor *cg_special_modified_bessel_k0(cg_tensor *a);
+cg_tensor *cg_special_modified_bessel_k1(cg_tensor *a);
+cg_tensor *cg_special_scaled_modified_bessel_k0(cg_tensor *a);
+cg_tensor *cg_special_scaled_modified_bessel_k1(cg_tensor *a);
+cg_tensor *cg_special_spherical_bessel_j0(cg_tensor *a);
+/* x log1p(y) and Hurwitz's zeta(s, q); either operand may be a wrapped number */
+cg_tensor *cg_special_xlog1py(cg_tensor *x, cg_tensor *y);
+cg_tensor *cg_special_zeta(cg_tensor *s, cg_tensor *q);
+/* orthogonal polynomials p_n(x), n truncated to an integer and broadcast with x (no gradient) */
+cg_tensor *cg_special_chebyshev_polynomial_t(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_chebyshev_polynomial_u(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_chebyshev_polynomial_v(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_chebyshev_polynomial_w(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_shifted_chebyshev_polynomial_t(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_shifted_chebyshev_polynomial_u(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_shifted_chebyshev_polynomial_v(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_shifted_chebyshev_polynomial_w(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_hermite_polynomial_h(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_hermite_polynomial_he(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_laguerre_polynomial_l(cg_tensor *x, cg_tensor *n);
+cg_tensor *cg_special_legendre_polynomial_p(cg_tensor *x, cg_tensor *n);
 /* a = fn(a) in place, with fn's gradient; fn is one of the unary ops above
  * (or any op returning a new tensor of a's shape). The result must be
  * castable to a's dtype. Returns a (new reference). */

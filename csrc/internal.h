@@ -745,12 +745,23 @@ typedef enum cg_mathop {
     CG_M_MAXIMUM_GRAD, CG_M_MINIMUM_GRAD,
     /* binary, floating: the regularized incomplete gamma functions P(a, x) and Q(a, x) */
     CG_M_IGAMMA, CG_M_IGAMMAC,
+    /* torch.special's functions, floating (kernels_special.c): unary, then binary */
+    CG_M_ERFCX, CG_M_I0E, CG_M_I1E, CG_M_NDTRI, CG_M_LOG_NDTR, CG_M_ENTR, CG_M_AIRY_AI,
+    CG_M_BESSEL_J0, CG_M_BESSEL_J1, CG_M_BESSEL_Y0, CG_M_BESSEL_Y1, CG_M_BESSEL_K0, CG_M_BESSEL_K1,
+    CG_M_BESSEL_K0E, CG_M_BESSEL_K1E, CG_M_SPHERICAL_J0,
+    CG_M_ZETA, CG_M_XLOG1PY, CG_M_CHEBYSHEV_T, CG_M_CHEBYSHEV_U, CG_M_CHEBYSHEV_V, CG_M_CHEBYSHEV_W,
+    CG_M_SHIFTED_CHEBYSHEV_T, CG_M_SHIFTED_CHEBYSHEV_U, CG_M_SHIFTED_CHEBYSHEV_V, CG_M_SHIFTED_CHEBYSHEV_W,
+    CG_M_HERMITE_H, CG_M_HERMITE_HE, CG_M_LAGUERRE_L, CG_M_LEGENDRE_P,
     CG_NUM_MATHOPS
 } cg_mathop;
 
 /* The inner loop of op with operands of `dtype` (where: operands 2 and 3),
  * or NULL with PyTorch's "not implemented for" error. */
 cg_loop cg_math_loop(cg_mathop op, cg_dtype dtype);
+/* The loop of one of torch.special's ops (op >= CG_M_ERFCX), or NULL (no error set). */
+cg_loop cg_special_loop(cg_mathop op, cg_dtype dtype);
+/* Hurwitz's zeta(s, q) = sum_k (q + k)^-s, as PyTorch's special.zeta (kernels_math.c) */
+double cg_hurwitz_zeta(double s, double q);
 
 /* ---- matmul helpers (ops_linalg.c) -------------------------------------- */
 cg_tensor *cg_mT(cg_tensor *a);

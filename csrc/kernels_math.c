@@ -284,6 +284,8 @@ static double hurwitz_zeta(double s, double q, double first) {
     return sum;
 }
 
+double cg_hurwitz_zeta(double s, double q) { return hurwitz_zeta(s, q, pow(q, -s)); }
+
 /* psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x); n = 0 and 1 by the series above */
 #define POLYGAMMA(T)                                                                         \
     static T polygamma_##T(T n, T x) {                                                       \
@@ -351,6 +353,7 @@ static double i0_double(double x, bool overflows) {
 }
 static double i1_double(double x, bool overflows) {
     if (isinf(x)) return NAN;
+    if (x == 0) return 0; /* +0 at -0, as PyTorch */
     return (double)copysignl(overflows ? INFINITY : bessel_i(1, fabsl((long double)x)), (long double)x);
 }
 
@@ -452,13 +455,15 @@ static double igammac_fraction(double a, double x) {
 }
 
 /* P(a, x) (upper = 0) or Q(a, x) = 1 - P(a, x) (upper = 1), each computed where it is
- * not a difference from 1 that loses digits; the edges (a or x zero or infinite) as PyTorch */
+ * not a difference from 1 that loses digits; the edges (a or x zero or infinite) as PyTorch,
+ * which tests them before NaN: P(NaN, 0) = 0, P(inf, NaN) = 0 */
 static double igamma_double(double a, double x, int upper) {
-    if (isnan(a) || isnan(x) || a < 0 || x < 0) return NAN;
+    if (a < 0 || x < 0) return NAN;
     if (a == 0) return x > 0 ? (double)!upper : NAN;
     if (x == 0) return (double)upper;
     if (isinf(a)) return isinf(x) ? NAN : (double)upper;
     if (isinf(x)) return (double)!upper;
+    if (isnan(a) || isnan(x)) return NAN;
     if (x < a + 1.0) {
         double p = igamma_series(a, x);
         return upper ? 1.0 - p : p;
@@ -693,8 +698,9 @@ static const char *math_names[CG_NUM_MATHOPS] = {
 };
 
 cg_loop cg_math_loop(cg_mathop op, cg_dtype dtype) {
-    cg_loop loop = math_loops[op][dtype];
+    cg_loop loop = op >= CG_M_ERFCX ? cg_special_loop(op, dtype) : math_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for '%s'", math_names[op], cg_dtype_torch_name(dtype));
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for '%s'", math_names[op] ? math_names[op] : "special",
+                     cg_dtype_torch_name(dtype));
     return loop;
 }

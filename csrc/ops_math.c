@@ -1549,3 +1549,230 @@ cg_tensor *cg_nan_to_num_(cg_tensor *x, double nan, const double *posinf, const 
     cg_tensor_release(src);
     return cg_inplace_take(&ip, r);
 }
+
+/* ---- torch.special (kernels in kernels_special.c) -------------------------------------- */
+
+/* d/dx erfcx(x) = 2x erfcx(x) - 2/sqrt(pi) */
+static cg_tensor *special_erfcx_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    return MUL(ADDN(MULN(MUL(x, y), 2.0), -M_2_SQRTPI), g);
+}
+/* d/dx e^-|x| I0(x) = i1e(x) - sgn(x) i0e(x) */
+static cg_tensor *special_i0e_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    return MUL(g, SUB(F(cg_special_i1e, x), MUL(F(cg_sgn, x), y)));
+}
+/* d/dx e^-|x| I1(x) = i0e(x) - i1e(x) (sgn(x) + 1/x), and 1/2 where |x| <= epsilon (as
+ * PyTorch, which also keeps the unused branch finite there, for the gradient of where) */
+static cg_tensor *special_i1e_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    double eps = x->dtype == CG_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;
+    cg_tensor *tiny = LEN(F(cg_abs, x), eps);
+    cg_tensor *safe = WHERE(tiny, keep(s, number(eps, x)), x);
+    cg_tensor *d = SUB(F(cg_special_i0e, safe), MUL(y, ADD(F(cg_sgn, safe), F(cg_reciprocal, safe))));
+    return MUL(g, WHERE(tiny, keep(s, number(0.5, x)), d));
+}
+/* d/dp ndtri(p) = sqrt(2 pi) e^(ndtri(p)^2 / 2) */
+static cg_tensor *special_ndtri_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)x;
+    return MUL(MULN(g, sqrt(2 * M_PI)), F(cg_exp, MULN(F(cg_square, y), 0.5)));
+}
+/* d/dx log(ndtr(x)) = pdf(x) / ndtr(x) = e^-(log_ndtr(x) + x^2/2) / sqrt(2 pi) */
+static cg_tensor *special_log_ndtr_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    return MUL(MULN(g, 1 / sqrt(2 * M_PI)), F(cg_exp, NEG(ADD(y, MULN(F(cg_square, x), 0.5)))));
+}
+/* d/dx -x log(x) = -(1 + log(x)) */
+static cg_tensor *special_entr_grad(scratch *s, cg_tensor *g, cg_tensor *x, cg_tensor *y) {
+    (void)y;
+    return MUL(g, NEG(ADDN(F(cg_log, x), 1.0)));
+}
+
+#define X SAVE_IN(0)
+#define Y SAVE_OUT
+#define NONE CG_NUM_UNOPS
+UNARY(special_erfcx, "SpecialErfcxBackward0", CG_M_ERFCX, NONE, X | Y, false)
+UNARY(special_i0e, "SpecialI0EBackward0", CG_M_I0E, NONE, X | Y, false)
+UNARY(special_i1e, "SpecialI1EBackward0", CG_M_I1E, NONE, X | Y, false)
+UNARY(special_ndtri, "SpecialNdtriBackward0", CG_M_NDTRI, NONE, Y, false)
+UNARY(special_log_ndtr, "SpecialLogNdtrBackward0", CG_M_LOG_NDTR, NONE, X | Y, false)
+UNARY(special_entr, "SpecialEntrBackward0", CG_M_ENTR, NONE, X, false)
+#undef X
+#undef Y
+#undef NONE
+
+/* The Bessel and Airy functions: PyTorch defines no derivative, and their results never require grad. */
+#define SPECIAL_PLAIN(name, kernel)                                                            \
+    cg_tensor *cg_special_##name(cg_tensor *a) {                                               \
+        cg_dtype d = floating_dtype(a);                                                        \
+        return kernel_raw(kernel, &a, 1, d, d);                                                \
+    }
+SPECIAL_PLAIN(airy_ai, CG_M_AIRY_AI)
+SPECIAL_PLAIN(bessel_j0, CG_M_BESSEL_J0)
+SPECIAL_PLAIN(bessel_j1, CG_M_BESSEL_J1)
+SPECIAL_PLAIN(bessel_y0, CG_M_BESSEL_Y0)
+SPECIAL_PLAIN(bessel_y1, CG_M_BESSEL_Y1)
+SPECIAL_PLAIN(modified_bessel_k0, CG_M_BESSEL_K0)
+SPECIAL_PLAIN(modified_bessel_k1, CG_M_BESSEL_K1)
+SPECIAL_PLAIN(scaled_modified_bessel_k0, CG_M_BESSEL_K0E)
+SPECIAL_PLAIN(scaled_modified_bessel_k1, CG_M_BESSEL_K1E)
+SPECIAL_PLAIN(spherical_bessel_j0, CG_M_SPHERICAL_J0)
+#undef SPECIAL_PLAIN
+
+/* The modified Bessel functions I0 and I1 share i0's and i1's kernels, without their nodes. */
+cg_tensor *cg_special_modified_bessel_i0(cg_tensor *a) {
+    cg_dtype d = floating_dtype(a);
+    return kernel_raw(CG_M_I0, &a, 1, d, d);
+}
+cg_tensor *cg_special_modified_bessel_i1(cg_tensor *a) {
+    cg_dtype d = floating_dtype(a);
+    return kernel_raw(CG_M_I1, &a, 1, d, d);
+}
+
+/* kernel(a, b) in the operands' result type, the default float dtype for integers and bool. No autograd. */
+static cg_tensor *special_pair_raw(cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_dtype d = cg_result_type(a, b);
+    if (!cg_dtype_is_floating(d)) d = cg_get_default_dtype();
+    return kernel_raw(kernel, ins, 2, d, d);
+}
+
+/* The orthogonal polynomials p_n(x): no derivative in PyTorch, no node. */
+#define SPECIAL_POLY(name, kernel) \
+    cg_tensor *cg_special_##name(cg_tensor *x, cg_tensor *n) { return special_pair_raw(kernel, x, n); }
+SPECIAL_POLY(chebyshev_polynomial_t, CG_M_CHEBYSHEV_T)
+SPECIAL_POLY(chebyshev_polynomial_u, CG_M_CHEBYSHEV_U)
+SPECIAL_POLY(chebyshev_polynomial_v, CG_M_CHEBYSHEV_V)
+SPECIAL_POLY(chebyshev_polynomial_w, CG_M_CHEBYSHEV_W)
+SPECIAL_POLY(shifted_chebyshev_polynomial_t, CG_M_SHIFTED_CHEBYSHEV_T)
+SPECIAL_POLY(shifted_chebyshev_polynomial_u, CG_M_SHIFTED_CHEBYSHEV_U)
+SPECIAL_POLY(shifted_chebyshev_polynomial_v, CG_M_SHIFTED_CHEBYSHEV_V)
+SPECIAL_POLY(shifted_chebyshev_polynomial_w, CG_M_SHIFTED_CHEBYSHEV_W)
+SPECIAL_POLY(hermite_polynomial_h, CG_M_HERMITE_H)
+SPECIAL_POLY(hermite_polynomial_he, CG_M_HERMITE_HE)
+SPECIAL_POLY(laguerre_polynomial_l, CG_M_LAGUERRE_L)
+SPECIAL_POLY(legendre_polynomial_p, CG_M_LEGENDRE_P)
+#undef SPECIAL_POLY
+
+/* A binary special op whose node, like xlogy's, has three forms: two tensors (slots 0 and 1),
+ * or a number on one side, kept in f[0] with the tensor operand in slot 0. */
+static cg_tensor *special_pair(const cg_op *const ops[3], cg_mathop kernel, cg_tensor *a, cg_tensor *b) {
+    cg_tensor *ins[2] = {a, b};
+    cg_tensor *out = special_pair_raw(kernel, a, b);
+    if (a->is_wrapped == b->is_wrapped) return record(ops[0], out, ins, 2, SAVE_IN(0) | SAVE_IN(1));
+    const cg_op *op = ops[a->is_wrapped ? 1 : 2];
+    cg_tensor *t = a->is_wrapped ? b : a;
+    out = record(op, out, &t, 1, SAVE_IN(0));
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = cg_tensor_item(a->is_wrapped ? a : b);
+    return out;
+}
+
+/* d/dx x log1p(y) = log1p(y): xlog1py(g, y), 0 where x = 0 and y <= -1; d/dy = x / (1 + y) */
+static int xlog1py_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *x = UNPACK(0), *y = UNPACK(1);
+    if (cg_wants(n, 0))
+        gin[0] = cg_reduce_grad(n, 0, take(WHERE(op2(s, cg_logical_and, EQN(x, 0.0), LEN(y, -1.0)), ZERO(g),
+                                                 op2(s, cg_special_xlog1py, g, y))));
+    if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(DIV(MUL(g, x), ADDN(y, 1.0))));
+    drop(s);
+    return check_grads(n, gin);
+}
+/* xlog1py(number x, y): d/dy = x / (1 + y) */
+static int xlog1py_number_x_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = cg_reduce_grad(n, 0, take(DIV(MULN(gout[0], n->f[0]), ADDN(UNPACK(0), 1.0))));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+/* xlog1py(x, number y): the mask is needed only when y is not > -1 */
+static int xlog1py_number_y_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *y = keep(s, number(n->f[0], g));
+    cg_tensor *d = op2(s, cg_special_xlog1py, g, y);
+    if (!(n->f[0] > -1) && d) d = WHERE(EQN(UNPACK(0), 0.0), ZERO(g), d);
+    gin[0] = cg_reduce_grad(n, 0, take(d));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+static const cg_op xlog1py_op = {"SpecialXlog1PyBackward0", xlog1py_backward, NULL};
+static const cg_op xlog1py_number_x_op = {"SpecialXlog1PyBackward1", xlog1py_number_x_backward, NULL};
+static const cg_op xlog1py_number_y_op = {"SpecialXlog1PyBackward2", xlog1py_number_y_backward, NULL};
+
+cg_tensor *cg_special_xlog1py(cg_tensor *a, cg_tensor *b) {
+    static const cg_op *const ops[3] = {&xlog1py_op, &xlog1py_number_x_op, &xlog1py_number_y_op};
+    return special_pair(ops, CG_M_XLOG1PY, a, b);
+}
+
+/* d/dq zeta(s, q) = -s zeta(s + 1, q); PyTorch defines no derivative in s */
+static int zeta_no_s_grad(void) {
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for 'zeta' is not implemented.");
+    return -1;
+}
+static int zeta_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    if (cg_wants(n, 0)) return zeta_no_s_grad();
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a = UNPACK(0), *q = UNPACK(1);
+    if (cg_wants(n, 1))
+        gin[1] = cg_reduce_grad(n, 1, take(MUL(MUL(g, NEG(a)), op2(s, cg_special_zeta, ADDN(a, 1.0), q))));
+    drop(s);
+    return check_grads(n, gin);
+}
+/* zeta(number s, q) */
+static int zeta_number_s_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    cg_tensor *g = gout[0], *a1 = keep(s, number(n->f[0] + 1, g));
+    gin[0] = cg_reduce_grad(n, 0, take(MUL(MULN(g, -n->f[0]), op2(s, cg_special_zeta, a1, UNPACK(0)))));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+/* zeta(s, number q): only s is an input, and it has no derivative */
+static int zeta_number_q_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    return zeta_no_s_grad();
+}
+static const cg_op zeta_op = {"SpecialZetaBackward0", zeta_backward, NULL};
+static const cg_op zeta_number_s_op = {"SpecialZetaBackward1", zeta_number_s_backward, NULL};
+static const cg_op zeta_number_q_op = {"SpecialZetaBackward2", zeta_number_q_backward, NULL};
+
+cg_tensor *cg_special_zeta(cg_tensor *a, cg_tensor *b) {
+    static const cg_op *const ops[3] = {&zeta_op, &zeta_number_s_op, &zeta_number_q_op};
+    return special_pair(ops, CG_M_ZETA, a, b);
+}
+
+/* ---- ndtr: PyTorch's composition (1 + erf(x / sqrt 2)) / 2, with its Scalar-overload nodes --------- */
+
+/* d/dx (x * c) = c */
+static int mul_number_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    scratch sc = {.n = 0}, *s = &sc;
+    gin[0] = take(MULN(gout[0], n->f[0]));
+    drop(s);
+    return gin[0] ? 0 : -1;
+}
+/* d/dx (x + c) = 1 */
+static int add_number_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n;
+    cg_tensor_retain(gout[0]);
+    gin[0] = gout[0];
+    return 0;
+}
+static const cg_op mul_number_op = {"MulBackward1", mul_number_backward, NULL};
+static const cg_op add_number_op = {"AddBackward1", add_number_backward, NULL};
+
+/* f(a, number v) recorded as op, with v in f[0] (the Tensor-Scalar overloads of mul and add) */
+static cg_tensor *with_number(const cg_op *op, fn2 f, cg_tensor *a, double v) {
+    cg_tensor *d = cg_detach(a), *c = d ? number(v, a) : NULL;
+    cg_tensor *out = c ? f(d, c) : NULL;
+    cg_tensor_release(d);
+    cg_tensor_release(c);
+    out = record(op, out, &a, 1, 0);
+    if (out && out->grad_fn && out->grad_fn->op == op) out->grad_fn->f[0] = v;
+    return out;
+}
+
+cg_tensor *cg_special_ndtr(cg_tensor *a) {
+    cg_tensor *t = with_number(&mul_number_op, cg_mul, a, M_SQRT1_2);
+    cg_tensor *e = t ? cg_erf(t) : NULL;
+    cg_tensor *p = e ? with_number(&add_number_op, cg_add, e, 1.0) : NULL;
+    cg_tensor *out = p ? with_number(&mul_number_op, cg_mul, p, 0.5) : NULL;
+    cg_tensor_release(t);
+    cg_tensor_release(e);
+    cg_tensor_release(p);
+    return out;
+}

@@ -282,6 +282,21 @@ OPS = [
     Op("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), [(2, 3), (3,)], third=True),
     Op("ldexp", lambda m, a, b: m.ldexp(a, b), [(2, 3), (3,)], third=True),
     Op("float_power", lambda m, a, b: m.float_power(a, b), [(2, 3), (3,)], domain=[POS, None], third=True),
+    # ---- torch.special (ops_math.c, kernels_special.c)
+    Op("special.erfcx", lambda m, a: m.special.erfcx(a), [(3,)], third=True),
+    Op("special.i0e", lambda m, a: m.special.i0e(a), [(3,)], third=True),
+    Op("special.i1", lambda m, a: m.special.i1(a), [(3,)], third=True),
+    Op("special.i1e", lambda m, a: m.special.i1e(a), [(3,)], third=True),
+    Op("special.ndtri", lambda m, a: m.special.ndtri(a), [(3,)], domain=(0.1, 0.9), third=True),
+    Op("special.log_ndtr", lambda m, a: m.special.log_ndtr(a), [(3,)], third=True),
+    Op("special.ndtr", lambda m, a: m.special.ndtr(a), [(3,)], third=True),
+    Op("special.entr", lambda m, a: m.special.entr(a), [(3,)], domain=POS, third=True),
+    Op("special.xlog1py", lambda m, a, b: m.special.xlog1py(a, b), [(2, 3), (3,)], domain=[None, POS], third=True),
+    Op("special.xlog1py number y", lambda m, a: m.special.xlog1py(a, 0.7) * a, [(3,)], third=True),
+    Op("special.xlog1py number x", lambda m, b: m.special.xlog1py(1.5, b), [(3,)], domain=POS, third=True),
+    Op("special.zeta", lambda m, a, b: m.special.zeta(a, b), [(3,), (3,)], domain=[(2.0, 3.0), POS],
+       requires_grad=[False, True], third=True),
+    Op("special.zeta number s", lambda m, b: m.special.zeta(2.5, b), [(3,)], domain=POS, third=True),
     # ---- reductions, gather and scatter (ops_reduce.c, ops_gather.c)
     Op("prod", lambda m, a: a.prod(), [(4,)], domain="nonzero", needs="prod"),
     Op("prod dim", lambda m, a: a.prod(1), [(2, 3)], domain="nonzero", needs="prod"),
@@ -639,7 +654,8 @@ def test_registry_covers_every_named_backward():
 # only raises, as PyTorch's do: unique's (tests/test_unique.py), unique_consecutive's
 # (tests/test_ops_stats.py) and those of asinh_, acosh_ and atanh_ (tests/test_ops_hyperbolic.py).
 NOT_OPS = {"AccumulateGrad", "CopyBackwards", "Unique2Backward0", "UniqueDimBackward0",
-           "AsinhBackward1", "AcoshBackward1", "AtanhBackward1", "UniqueConsecutiveBackward0"}
+           "AsinhBackward1", "AcoshBackward1", "AtanhBackward1", "UniqueConsecutiveBackward0",
+           "SpecialZetaBackward2"}  # zeta(s, number q): s, its one input, has no derivative; it only raises
 
 
 def _declared_backward_names():

@@ -2120,6 +2120,7 @@ include "_pool.pxi"
 include "_nnmisc.pxi"
 
 include "_conv.pxi"
+include "_special.pxi"
 
 
 cdef class Tensor(_TensorLinalg):

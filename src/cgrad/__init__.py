@@ -37,7 +37,7 @@ from cgrad._stats import (  # noqa: E402
     bincount, corrcoef, cov, histc, nanmedian, nanquantile, prelu, quantile, scatter_reduce, unique_consecutive,
 )
 from cgrad import autograd  # noqa: E402
-from cgrad import linalg, nn, optim, utils  # noqa: E402
+from cgrad import linalg, nn, optim, special, utils  # noqa: E402
 from cgrad._linalg_legacy import *  # noqa: E402,F401,F403
 from cgrad import distributions  # noqa: E402
 from cgrad import random  # noqa: E402

@@ -219,6 +219,28 @@ OPS.update({
 })
 
 
+# torch.special's functions, named special.<name>; the Bessel, Airy and polynomial ones have no gradient, as in
+# PyTorch. zeta, gammainc and gammaincc have none in their first operand.
+def _add_special(names, fn):
+    for name in names.split():
+        OPS[f"special.{name}"] = ("special functions (cgrad.special)", fn(getattr(cgrad.special, name)))
+
+
+_add_special("airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 digamma entr erf erfc erfcx erfinv exp2 expit expm1 "
+             "gammaln i0 i0e i1 i1e log1p log_ndtr logit modified_bessel_i0 modified_bessel_i1 modified_bessel_k0 "
+             "modified_bessel_k1 ndtr ndtri psi round scaled_modified_bessel_k0 scaled_modified_bessel_k1 sinc "
+             "spherical_bessel_j0", lambda f: lambda x, y: f(x))
+_add_special("chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w "
+             "shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v "
+             "shifted_chebyshev_polynomial_w hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l "
+             "legendre_polynomial_p", lambda f: lambda x, y: f(x, 3))
+_add_special("xlogy xlog1py", lambda f: lambda x, y: f(x, y))
+_add_special("zeta gammainc gammaincc", lambda f: lambda x, y: f(x.detach() + 2, y))
+_add_special("softmax log_softmax logsumexp", lambda f: lambda x, y: f(x, 1))
+_add_special("polygamma", lambda f: lambda x, y: f(1, x))
+_add_special("multigammaln", lambda f: lambda x, y: f(x + 2, 2))
+
+
 def _quiet(fn, *args):
     """fn(*args) without the warning torch gives once (deprecation, beta)."""
     with warnings.catch_warnings():
@@ -262,6 +284,15 @@ def rows():
         yield group, name, accepted, grad
 
 
+_INTROS = {
+    "special functions (cgrad.special)": [
+        "Every public function of `torch.special`, under its name, with PyTorch's arguments (and `out=`). "
+        "Integer and bool inputs compute in the default float dtype. As in PyTorch, the Bessel, Airy and "
+        "polynomial functions have no gradient, and zeta, gammainc and gammaincc none in their first operand.",
+        ""],
+}
+
+
 def generate():
     lines = [
         "# cgrad ops",
@@ -274,7 +305,7 @@ def generate():
     group_now = None
     for group, name, accepted, grad in rows():
         if group != group_now:
-            lines += ["", f"## {group}", "", "| op | gradient | dtypes |", "|---|---|---|"]
+            lines += ["", f"## {group}", ""] + _INTROS.get(group, []) + ["| op | gradient | dtypes |", "|---|---|---|"]
             group_now = group
         dtypes = ", ".join(accepted) if accepted else "not implemented"
         lines.append(f"| `{name}` | {'yes' if grad else 'no'} | {dtypes} |")
