@@ -599,6 +599,10 @@ cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already conti
 /* A view of all of a, recorded as AliasBackward0 (what x[...] gives). */
 cg_tensor *cg_alias_view(cg_tensor *a);
 cg_tensor *cg_clone(cg_tensor *a);
+/* PyTorch's *_copy ops: a new contiguous tensor with v's values whose history is v's node,
+ * renamed `name` (Note [Copies of views] in ops_shape.c); v is the result of a view op. */
+cg_tensor *cg_copy_as(cg_tensor *v, const char *name);
+cg_tensor *cg_view_copy(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed; any a */
 /* In-place forms: a itself takes the view's layout (recorded as an in-place
  * op: version bumped, history the view's node); return a (new reference). */
 cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1);
