@@ -578,6 +578,11 @@ int cg_linalg_solve_ex(cg_tensor *a, cg_tensor *b, int left, const char *check_n
 int cg_linalg_lu_factor_ex(cg_tensor *a, cg_tensor **lu, cg_tensor **pivots, cg_tensor **info);
 int cg_linalg_lu(cg_tensor *a, cg_tensor **p, cg_tensor **l, cg_tensor **u);
 cg_tensor *cg_linalg_lu_solve(cg_tensor *lu, cg_tensor *pivots, cg_tensor *b, int left, int adjoint);
+/* A = L D L^T (LAPACK's sytrf on the lower triangles): *ld L and D, zero above the diagonal; no node is
+ * recorded (PyTorch defines no derivative). ldl_solve takes ld, pivots (.., n) and b (.., n, k) of one
+ * batch shape. */
+int cg_linalg_ldl_factor_ex(cg_tensor *a, cg_tensor **ld, cg_tensor **pivots, cg_tensor **info);
+cg_tensor *cg_linalg_ldl_solve(cg_tensor *ld, cg_tensor *pivots, cg_tensor *b);
 /* Eigenvalues (ascending) and, when vectors, eigenvectors (else *v is NULL) of symmetric matrices. */
 int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v);
 /* mode 0 'reduced', 1 'complete', 2 'r' (*q an empty tensor). */

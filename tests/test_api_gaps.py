@@ -581,3 +581,75 @@ def test_replace_all_batch_norm_modules_():
         results.append([(type(s).__name__, getattr(s, "track_running_stats", None),
                          getattr(s, "running_mean", 0) is None) for s in m.modules()] + [list(m.state_dict())])
     assert results[0] == results[1]
+
+
+# ---- linalg.ldl_factor, ldl_solve ------------------------------------------------------------------------
+
+def _symmetric(lib, *shape, seed=0, dtype="float64"):
+    a = rand(*shape, lib=lib, seed=seed)
+    return (a + a.mT).to(getattr(lib, dtype))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (0, 0), (1, 1)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_ldl_factor_and_solve_like_torch(shape, dtype):
+    ours = cgrad.linalg.ldl_factor_ex(_symmetric(cgrad, *shape, dtype=dtype))
+    theirs = torch.linalg.ldl_factor_ex(_symmetric(torch, *shape, dtype=dtype))
+    np.testing.assert_allclose(np.asarray(ours.LD), theirs.LD.numpy(), rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert np.asarray(ours.pivots).tolist() == theirs.pivots.tolist() and ours.pivots.dtype == cgrad.int64
+    assert np.asarray(ours.info).tolist() == theirs.info.tolist()
+    b = rand(*shape[:-1], 2, seed=1).to(getattr(cgrad, dtype))
+    x = cgrad.linalg.ldl_solve(ours.LD, ours.pivots, b)
+    tx = torch.linalg.ldl_solve(theirs.LD, theirs.pivots, to_torch(b))
+    np.testing.assert_allclose(np.asarray(x), tx.numpy(), rtol=1e-4 if dtype == "float32" else 1e-10, atol=1e-10)
+
+
+def test_ldl_two_by_two_pivots_and_broadcast():
+    a = cgrad.tensor([[0.0, 1, 2], [1, 0, 3], [2, 3, 1]], dtype=cgrad.float64)
+    ld, piv = cgrad.linalg.ldl_factor(a, hermitian=True)
+    tld, tpiv = torch.linalg.ldl_factor(to_torch(a))
+    assert np.asarray(piv).tolist() == tpiv.tolist() == [-3, -3, 3]
+    np.testing.assert_allclose(np.asarray(ld), tld.numpy(), rtol=1e-12)
+    b = rand(2, 3, 4, seed=2)
+    x = cgrad.linalg.ldl_solve(ld, piv, b)
+    np.testing.assert_allclose(np.asarray(a @ x), np.asarray(b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(x), torch.linalg.ldl_solve(tld, tpiv, to_torch(b)).numpy(), rtol=1e-10)
+    upper_ignored = a.clone()
+    upper_ignored[0, 2] = 100.0  # only the lower triangle is read
+    assert np.array_equal(np.asarray(cgrad.linalg.ldl_factor(upper_ignored).LD), np.asarray(ld))
+    assert not cgrad.linalg.ldl_factor(a.requires_grad_()).LD.requires_grad
+
+
+def test_ldl_singular():
+    info = cgrad.linalg.ldl_factor_ex(cgrad.zeros(2, 2)).info
+    assert np.asarray(info).tolist() == torch.linalg.ldl_factor_ex(torch.zeros(2, 2)).info.tolist() == 1
+    with pytest.raises(cgrad.linalg.LinAlgError, match="ldl_factor: The factorization could not be completed"):
+        cgrad.linalg.ldl_factor(cgrad.zeros(2, 2))
+    with pytest.raises(cgrad.linalg.LinAlgError, match=r"ldl_factor_ex: \(Batch element 1\)"):
+        cgrad.linalg.ldl_factor_ex(cgrad.stack([cgrad.eye(2), cgrad.zeros(2, 2)]), check_errors=True)
+
+
+def _ldl(L):
+    a = L.tensor([[4.0, 1, 2], [1, -3, 0.5], [2, 0.5, 5]], dtype=L.float64)
+    return L.linalg.ldl_factor(a)
+
+
+LDL_ERRORS = {
+    "not square": lambda L: L.linalg.ldl_factor(L.ones(2, 3)),
+    "1-d": lambda L: L.linalg.ldl_factor(L.ones(3)),
+    "int": lambda L: L.linalg.ldl_factor(L.ones(2, 2, dtype=L.long)),
+    "not a tensor": lambda L: L.linalg.ldl_factor([1.0]),
+    "pivots shape": lambda L: L.linalg.ldl_solve(_ldl(L).LD, _ldl(L).pivots[:2], L.ones(3, 2, dtype=L.float64)),
+    "pivots dtype": lambda L: L.linalg.ldl_solve(_ldl(L).LD, _ldl(L).pivots.double(), L.ones(3, 2,
+                                                                                            dtype=L.float64)),
+    "LD not square": lambda L: L.linalg.ldl_solve(_ldl(L).LD[:2], _ldl(L).pivots, L.ones(3, 2, dtype=L.float64)),
+    "B sizes": lambda L: L.linalg.ldl_solve(*_ldl(L), L.ones(2, 2, dtype=L.float64)),
+    "B 1-d": lambda L: L.linalg.ldl_solve(*_ldl(L), L.ones(3, dtype=L.float64)),
+    "B dtype": lambda L: L.linalg.ldl_solve(*_ldl(L), L.ones(3, 2)),
+    "B not a tensor": lambda L: L.linalg.ldl_solve(*_ldl(L), [1.0]),
+}
+
+
+@pytest.mark.parametrize("case", LDL_ERRORS)
+def test_ldl_errors_like_torch(case):
+    assert isinstance(same_outcome(LDL_ERRORS[case]), tuple)

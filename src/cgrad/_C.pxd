@@ -341,6 +341,8 @@ cdef extern from "cgrad.h" nogil:
     int cg_linalg_lu_factor_ex(cg_tensor *a, cg_tensor **lu, cg_tensor **pivots, cg_tensor **info)
     int cg_linalg_lu(cg_tensor *a, cg_tensor **p, cg_tensor **l, cg_tensor **u)
     cg_tensor *cg_linalg_lu_solve(cg_tensor *lu, cg_tensor *pivots, cg_tensor *b, int left, int adjoint)
+    int cg_linalg_ldl_factor_ex(cg_tensor *a, cg_tensor **ld, cg_tensor **pivots, cg_tensor **info)
+    cg_tensor *cg_linalg_ldl_solve(cg_tensor *ld, cg_tensor *pivots, cg_tensor *b)
     int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v)
     int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r)
     int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u, cg_tensor **s, cg_tensor **vh)

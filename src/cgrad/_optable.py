@@ -138,6 +138,8 @@ OPS.update({f"linalg.{name}": ("linear algebra", fn) for name, fn in {
     "cond": lambda x, y: _LA.cond(_spd(x)),
     "matrix_norm (2, nuc)": lambda x, y: _LA.matrix_norm(x, 2) + _LA.matrix_norm(x, "nuc"),
     "householder_product": lambda x, y: _LA.householder_product(x.mT, y[0, :2]),
+    "ldl_factor": lambda x, y: _LA.ldl_factor(_spd(x)).LD,
+    "ldl_solve": lambda x, y: _LA.ldl_solve(*_LA.ldl_factor(_spd(x)), y[:, :2]),
 }.items()})
 OPS.update({
     "cholesky_solve": ("linear algebra", lambda x, y: y[:, :2].cholesky_solve(_LA.cholesky(_spd(x)))),
