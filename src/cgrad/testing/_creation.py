@@ -45,7 +45,7 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
     if memory_format is not None:
         raise NotImplementedError("make_tensor(memory_format=...): cgrad tensors have no memory formats "
                                   "(every tensor is strided, row-major when contiguous)")
-    if device is not None and str(device) != "cpu":
+    if device is not None and str(device) not in ("cpu", "cpu:0"):
         raise NotImplementedError(f"make_tensor(device={str(device)!r}): cgrad tensors live on the CPU only")
     if requires_grad and dtype in _BOOLEAN_OR_INTEGRAL_TYPES:
         raise ValueError(f"`requires_grad=True` is not supported for boolean and integral dtypes, but got {dtype=}")
