@@ -616,6 +616,11 @@ int cg_linalg_solve_ex(cg_tensor *a, cg_tensor *b, int left, const char *check_n
 int cg_linalg_lu_factor_ex(cg_tensor *a, cg_tensor **lu, cg_tensor **pivots, cg_tensor **info);
 int cg_linalg_lu(cg_tensor *a, cg_tensor **p, cg_tensor **l, cg_tensor **u);
 cg_tensor *cg_linalg_lu_solve(cg_tensor *lu, cg_tensor *pivots, cg_tensor *b, int left, int adjoint);
+/* A = L D L^T (LAPACK's sytrf on the lower triangles): *ld L and D, zero above the diagonal; no node is
+ * recorded (PyTorch defines no derivative). ldl_solve takes ld, pivots (.., n) and b (.., n, k) of one
+ * batch shape. */
+int cg_linalg_ldl_factor_ex(cg_tensor *a, cg_tensor **ld, cg_tensor **pivots, cg_tensor **info);
+cg_tensor *cg_linalg_ldl_solve(cg_tensor *ld, cg_tensor *pivots, cg_tensor *b);
 /* Eigenvalues (ascending) and, when vectors, eigenvectors (else *v is NULL) of symmetric matrices. */
 int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v);
 /* mode 0 'reduced', 1 'complete', 2 'r' (*q an empty tensor). */
@@ -637,6 +642,10 @@ cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already conti
 /* A view of all of a, recorded as AliasBackward0 (what x[...] gives). */
 cg_tensor *cg_alias_view(cg_tensor *a);
 cg_tensor *cg_clone(cg_tensor *a);
+/* PyTorch's *_copy ops: a new contiguous tensor with v's values whose history is v's node,
+ * renamed `name` (Note [Copies of views] in ops_shape.c); v is the result of a view op. */
+cg_tensor *cg_copy_as(cg_tensor *v, const char *name);
+cg_tensor *cg_view_copy(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed; any a */
 /* In-place forms: a itself takes the view's layout (recorded as an in-place
  * op: version bumped, history the view's node); return a (new reference). */
 cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1);

@@ -21,6 +21,12 @@ void scipy_sgetrs_(const char *trans, int *n, int *nrhs, void *a, int *lda, int 
                    size_t);
 void scipy_dgetrs_(const char *trans, int *n, int *nrhs, void *a, int *lda, int *ipiv, void *b, int *ldb, int *info,
                    size_t);
+void scipy_ssytrf_(const char *uplo, int *n, void *a, int *lda, int *ipiv, void *work, int *lwork, int *info, size_t);
+void scipy_dsytrf_(const char *uplo, int *n, void *a, int *lda, int *ipiv, void *work, int *lwork, int *info, size_t);
+void scipy_ssytrs_(const char *uplo, int *n, int *nrhs, void *a, int *lda, int *ipiv, void *b, int *ldb, int *info,
+                   size_t);
+void scipy_dsytrs_(const char *uplo, int *n, int *nrhs, void *a, int *lda, int *ipiv, void *b, int *ldb, int *info,
+                   size_t);
 void scipy_ssyevd_(const char *jobz, const char *uplo, int *n, void *a, int *lda, void *w, void *work, int *lwork,
                    int *iwork, int *liwork, int *info, size_t, size_t);
 void scipy_dsyevd_(const char *jobz, const char *uplo, int *n, void *a, int *lda, void *w, void *work, int *lwork,
@@ -923,4 +929,65 @@ int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u
     }
     *s = give(&P, so);
     return *s ? 0 : -1;
+}
+
+/* ---- ldl_factor, ldl_solve (no derivative: PyTorch defines none) -------------------------------------- */
+
+/* sytrf's work size for n by n matrices of a's dtype (its workspace query). */
+static int sytrf_lwork(const cg_tensor *a, int n) {
+    int lwork = -1, info = 0, lda = n > 0 ? n : 1;
+    double q[2] = {0, 0}; /* room for a float or a double */
+    (f32_of(a) ? scipy_ssytrf_ : scipy_dsytrf_)("L", &n, NULL, &lda, NULL, q, &lwork, &info, 1);
+    int size = f32_of(a) ? (int)*(float *)q : (int)q[0];
+    return size > n ? size : (n > 0 ? n : 1);
+}
+
+int cg_linalg_ldl_factor_ex(cg_tensor *a, cg_tensor **ld, cg_tensor **piv, cg_tensor **info) {
+    if (check_matrix(a, "torch.linalg.ldl_factor_ex", "A", true, true)) return -1;
+    pool P = {0};
+    int n = (int)cols(a), lda = n > 0 ? n : 1, lwork = sytrf_lwork(a, n);
+    /* LAPACK reads the lower triangle of column-major A: A's own lower triangle */
+    cg_tensor *cm = K(col_major(a)), *pv = K(cg_zeros(a->shape, a->ndim - 1, CG_INT64)), *inf = K(info_like(a));
+    int *ip = malloc(sizeof(int) * (size_t)(n + 1));
+    void *work = malloc((size_t)lwork * cg_elem_size((cg_dtype)a->dtype));
+    if (!ip || !work) cg_error_set(CG_ERR_MEMORY, "out of memory"), P.bad = true;
+    for (int64_t b = 0; !P.bad && n > 0 && b < batch_count(a); b++) {
+        int in = 0;
+        (f32_of(a) ? scipy_ssytrf_ : scipy_dsytrf_)("L", &n, mat_at(cm, b, (int64_t)n * n), &lda, ip, work, &lwork,
+                                                    &in, 1);
+        for (int i = 0; i < n; i++) ((int64_t *)pv->storage->data)[b * n + i] = ip[i];
+        ((int64_t *)inf->storage->data)[b] = in;
+    }
+    free(ip);
+    free(work);
+    cg_tensor *r = K(row_major(cm));
+    cg_tensor *out = P.bad ? NULL : cg_triangle(r, 0, 1); /* sytrf leaves A's upper triangle; PyTorch's LD: 0 */
+    if (out) *piv = (cg_tensor_retain(pv), pv), *info = (cg_tensor_retain(inf), inf);
+    drop(&P);
+    *ld = out;
+    return out ? 0 : -1;
+}
+
+cg_tensor *cg_linalg_ldl_solve(cg_tensor *ld, cg_tensor *pivots, cg_tensor *b) {
+    const char *f = "torch.linalg.ldl_solve";
+    if (check_matrix(ld, f, "LD", true, true) || check_matrix(b, f, "B", false, true)) return NULL;
+    int n = (int)cols(ld), k = (int)cols(b), ldn = n > 0 ? n : 1, info = 0;
+    pool P = {0};
+    cg_tensor *c = K(col_major(ld)), *x = K(col_major(b)), *pc = K(cg_contiguous(pivots));
+    int *ip = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!ip) cg_error_set(CG_ERR_MEMORY, "out of memory"), P.bad = true;
+    for (int64_t m = 0; !P.bad && n > 0 && k > 0 && m < batch_count(ld); m++) {
+        const int64_t *pm = (const int64_t *)cg_ptr(pc) + m * n;
+        for (int i = 0; i < n && !P.bad; i++) {
+            if (pm[i] == 0 || pm[i] > n || pm[i] < -n) /* LAPACK would index rows by them */
+                cg_error_set(CG_ERR_RUNTIME, "%s: pivot %lld out of range for matrices of size %d", f,
+                             (long long)pm[i], n), P.bad = true;
+            ip[i] = (int)pm[i];
+        }
+        if (P.bad) break;
+        (f32_of(ld) ? scipy_ssytrs_ : scipy_dsytrs_)("L", &n, &k, mat_at(c, m, (int64_t)n * n), &ldn, ip,
+                                                    mat_at(x, m, (int64_t)n * k), &ldn, &info, 1);
+    }
+    free(ip);
+    return give(&P, K(row_major(x)));
 }

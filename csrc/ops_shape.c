@@ -405,3 +405,72 @@ cg_tensor *cg_contiguous(cg_tensor *a) {
     }
     return cg_clone(a);
 }
+
+/* ---- copies of views ------------------------------------------------------------------------------ */
+
+/* Note [Copies of views]: PyTorch's view_copy, transpose_copy, ... copy the view's values and record
+ * the view's own formula under the name "<view node>_copy". The view's node serves as it is, renamed
+ * through an op made once per (op, name) and kept for the life of the process. */
+#define CG_COPY_OPS 64
+static struct {
+    const cg_op *of;
+    cg_op op;
+    char name[64];
+} copy_ops[CG_COPY_OPS];
+static int n_copy_ops;
+
+static const cg_op *copy_op(const cg_op *of, const char *name) {
+    const cg_op *found = NULL;
+    cg_graph_lock();
+    for (int i = 0; i < n_copy_ops && !found; i++)
+        if (copy_ops[i].of == of && !strcmp(copy_ops[i].name, name)) found = &copy_ops[i].op;
+    if (!found && n_copy_ops < CG_COPY_OPS && strlen(name) < sizeof copy_ops[0].name) {
+        int i = n_copy_ops++;
+        copy_ops[i].of = of;
+        copy_ops[i].op = *of;
+        strcpy(copy_ops[i].name, name);
+        copy_ops[i].op.name = copy_ops[i].name;
+        found = &copy_ops[i].op;
+    }
+    cg_graph_unlock();
+    if (!found) cg_error_set(CG_ERR_RUNTIME, "copy_as: no room for the node name '%s'", name);
+    return found;
+}
+
+static cg_tensor *clone_without_history(cg_tensor *a) {
+    int was = cg_is_grad_enabled();
+    cg_set_grad_enabled(0);
+    cg_tensor *out = cg_clone(a);
+    cg_set_grad_enabled(was);
+    return out;
+}
+
+cg_tensor *cg_copy_as(cg_tensor *v, const char *name) {
+    cg_tensor *out = clone_without_history(v);
+    cg_node *n = v->grad_fn;
+    if (!out || !n) return out;
+    if (strcmp(n->op->name, name)) { /* the pieces of a split share one node, renamed once */
+        const cg_op *op = copy_op(n->op, name);
+        if (!op) {
+            cg_tensor_release(out);
+            return NULL;
+        }
+        n->op = op;
+    }
+    cg_set_history(out, n, v->output_nr);
+    return out;
+}
+
+cg_tensor *cg_view_copy(cg_tensor *a, const int64_t *shape, int ndim) {
+    int64_t sizes[CG_MAX_DIMS];
+    if (infer_size(shape, ndim, a->numel, sizes) || cg_check_shape(sizes, ndim)) return NULL;
+    const cg_op *op = copy_op(&view_op, "ViewBackward0_copy");
+    cg_tensor *c = op ? clone_without_history(a) : NULL; /* contiguous, so any shape views it */
+    cg_tensor *out = c ? cg_view_raw(c, sizes, ndim) : NULL;
+    if (out) { /* the copy is private: not a view of anything */
+        cg_tensor_release(out->base);
+        out->base = NULL;
+    }
+    cg_tensor_release(c);
+    return finish_view(op, out, a);
+}

@@ -1734,11 +1734,28 @@ cdef class enable_grad(_GradMode):
         self._mode = True
 
 
+_inference_state = threading.local()
+
+
+def is_inference_mode_enabled():
+    return getattr(_inference_state, "on", False)
+
+
 cdef class inference_mode(_GradMode):
-    """Like no_grad (cgrad has no separate inference tensors)."""
+    """Like no_grad (cgrad has no separate inference tensors); is_inference_mode_enabled() tells it is on."""
+    cdef bint _prev_inference
 
     def __cinit__(self, mode=True):
         self._mode = not mode
+
+    def __enter__(self):
+        self._prev_inference = is_inference_mode_enabled()
+        _inference_state.on = not self._mode
+        _GradMode.__enter__(self)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        _inference_state.on = self._prev_inference
+        return _GradMode.__exit__(self, exc_type, exc_value, traceback)
 
     def _same(self):
         return inference_mode(not self._mode)
@@ -2208,7 +2225,14 @@ cdef class Tensor(_TensorLinalg):
     def is_conj(self): return False
     def is_neg(self): return False
     def isreal(self): return extra_op("isreal")(self)
-    def adjoint(self): return self.mT
+    def adjoint(self):
+        if self.ndim < 2:  # real tensors: the conjugate transpose is the transpose of the last two dims
+            raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def is_inference(self): return False  # inference_mode works as no_grad: no tensor is an inference tensor
+    def narrow_copy(self, dim, start, length): return narrow_copy(self, dim, start, length)
 
     @property
     def real(self): return self

@@ -42,6 +42,7 @@ from cgrad._linalg_legacy import *  # noqa: E402,F401,F403
 from cgrad import distributions  # noqa: E402
 from cgrad import random  # noqa: E402
 from cgrad import func  # noqa: E402
+from cgrad import testing  # noqa: E402
 from cgrad.func import vmap  # noqa: E402
 from cgrad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
@@ -50,7 +51,7 @@ from cgrad.nn.functional import (  # noqa: E402
     adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool3d,
 )
 from cgrad.nn.functional import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402
-from cgrad.nn.functional import conv1d, conv2d, conv3d  # noqa: E402
+from cgrad.nn.functional import conv1d, conv2d, conv3d, conv_tbc  # noqa: E402
 from cgrad.nn.functional import conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from cgrad.serialization import load, save  # noqa: E402
 from cgrad._nn_toplevel import *  # noqa: E402,F401,F403
@@ -61,6 +62,7 @@ from cgrad._windows import *  # noqa: E402,F401,F403
 from cgrad._tensor_extra import asarray, fill, histogram, isreal, rsub, scalar_tensor  # noqa: E402
 from cgrad._tensor_extra import range  # noqa: E402,A004  (PyTorch's deprecated torch.range)
 from cgrad._ops_more import *  # noqa: E402,F401,F403
+from cgrad._view_copies import *  # noqa: E402,F401,F403
 from cgrad.compile import compile  # noqa: E402,A001  (the function; the module stays in sys.modules)
 from cgrad.autograd.grad_mode import (  # noqa: E402
     enable_grad,
@@ -82,6 +84,9 @@ from cgrad import _missing  # noqa: E402
 globals().update({_name: _missing.function(_name) for _name in _missing.FUNCTIONS})
 
 __version__ = "0.1.0"
+
+from math import e, inf, nan, pi  # noqa: E402  (PyTorch's constants: torch.pi is math.pi)
+newaxis = None  # as numpy's: x[cgrad.newaxis] adds a dim
 
 # PyTorch's dtype aliases; defined last because they shadow builtins here.
 bool = _C.bool_  # noqa: A001

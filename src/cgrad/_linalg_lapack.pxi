@@ -62,6 +62,22 @@ def _linalg_lu_solve(LU, pivots, B, bint left, bint adjoint):
     return wrap(cg_linalg_lu_solve(lu.t, piv.t, b.t, left, adjoint))
 
 
+def _linalg_ldl_factor_ex(A):
+    cdef _TensorBase a = tensor_arg(A, "linalg_ldl_factor_ex", "A", 1)
+    cdef cg_tensor *ld = NULL
+    cdef cg_tensor *piv = NULL
+    cdef cg_tensor *info = NULL
+    check(cg_linalg_ldl_factor_ex(a.t, &ld, &piv, &info))
+    return wrap(ld), wrap(piv), wrap(info)
+
+
+def _linalg_ldl_solve(LD, pivots, B):
+    cdef _TensorBase ld = tensor_arg(LD, "linalg_ldl_solve", "LD", 1)
+    cdef _TensorBase piv = tensor_arg(pivots, "linalg_ldl_solve", "pivots", 2)
+    cdef _TensorBase b = tensor_arg(B, "linalg_ldl_solve", "B", 3)
+    return wrap(cg_linalg_ldl_solve(ld.t, piv.t, b.t))
+
+
 def _linalg_eigh(A, bint upper, bint vectors):
     cdef _TensorBase a = tensor_arg(A, "linalg_eigh", "A", 1)
     cdef cg_tensor *w = NULL

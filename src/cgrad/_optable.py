@@ -138,6 +138,8 @@ OPS.update({f"linalg.{name}": ("linear algebra", fn) for name, fn in {
     "cond": lambda x, y: _LA.cond(_spd(x)),
     "matrix_norm (2, nuc)": lambda x, y: _LA.matrix_norm(x, 2) + _LA.matrix_norm(x, "nuc"),
     "householder_product": lambda x, y: _LA.householder_product(x.mT, y[0, :2]),
+    "ldl_factor": lambda x, y: _LA.ldl_factor(_spd(x)).LD,
+    "ldl_solve": lambda x, y: _LA.ldl_solve(*_LA.ldl_factor(_spd(x)), y[:, :2]),
 }.items()})
 OPS.update({
     "cholesky_solve": ("linear algebra", lambda x, y: y[:, :2].cholesky_solve(_LA.cholesky(_spd(x)))),
@@ -204,6 +206,21 @@ _STACKING = {
     "vander": lambda x, y: cgrad.vander(x[0]),
 }
 OPS.update({name: ("stacking and products", fn) for name, fn in _STACKING.items()})
+_COPIES = {
+    "view_copy": lambda x, y: cgrad.view_copy(x, (3, 2)), "transpose_copy": lambda x, y: cgrad.transpose_copy(x, 0, 1),
+    "permute_copy": lambda x, y: cgrad.permute_copy(x, (1, 0)), "t_copy": lambda x, y: cgrad.t_copy(x),
+    "expand_copy": lambda x, y: cgrad.expand_copy(x[:1], (2, 3)),
+    "squeeze_copy": lambda x, y: cgrad.squeeze_copy(x[None], 0),
+    "unsqueeze_copy": lambda x, y: cgrad.unsqueeze_copy(x, 1), "select_copy": lambda x, y: cgrad.select_copy(x, 1, 2),
+    "slice_copy": lambda x, y: cgrad.slice_copy(x, 1, 0, 3, 2),
+    "diagonal_copy": lambda x, y: cgrad.diagonal_copy(x, 1),
+    "narrow_copy": lambda x, y: cgrad.narrow_copy(x, 1, 1, 2) + x.narrow_copy(1, 0, 2),
+    "detach_copy": lambda x, y: cgrad.detach_copy(x), "alias_copy": lambda x, y: cgrad.alias_copy(x),
+    "split_copy / split_with_sizes_copy": lambda x, y: cgrad.split_copy(x, 2, 1)[0]
+    + cgrad.split_with_sizes_copy(x, [2, 1], 1)[0],
+    "unbind_copy": lambda x, y: cgrad.unbind_copy(x, 1)[0], "unfold_copy": lambda x, y: cgrad.unfold_copy(x, 1, 2, 1),
+}
+OPS.update({name: ("copies of views", fn) for name, fn in _COPIES.items()})
 OPS.update({
     "var_mean / std_mean": ("statistics, search and integration",
                             lambda x, y: cgrad.var_mean(x, 1)[0] + cgrad.std_mean(x, 1)[1]),

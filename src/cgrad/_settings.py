@@ -1,8 +1,12 @@
-"""Process-wide settings PyTorch scripts set: deterministic algorithms, warn-always, the default device."""
+"""Process-wide settings PyTorch scripts set: deterministic algorithms, warn-always, the default device,
+float32 matmul precision, denormal flushing, inter-op threads."""
+import warnings
 __all__ = [
     "are_deterministic_algorithms_enabled", "get_default_device", "get_deterministic_debug_mode",
     "is_deterministic_algorithms_warn_only_enabled", "is_warn_always_enabled", "set_default_device",
     "set_deterministic_debug_mode", "set_warn_always", "typename", "use_deterministic_algorithms",
+    "get_float32_matmul_precision", "set_float32_matmul_precision", "set_flush_denormal",
+    "get_num_interop_threads", "set_num_interop_threads",
 ]
 
 _deterministic = False
@@ -88,3 +92,53 @@ def typename(obj):
     if module in ("", "builtins"):
         return qualname
     return f"{module}.{qualname}"
+
+
+_matmul_precision = "highest"
+_interop_threads = None  # None: not set, and no inter-op work has run
+
+
+def set_float32_matmul_precision(precision):
+    """Records the precision float32 matmuls may use. cgrad's BLAS has no reduced-precision (TF32 or
+    bfloat16) path on the CPU, so every precision computes as "highest"."""
+    global _matmul_precision
+    if not isinstance(precision, str):
+        raise RuntimeError(f"set_float32_matmul_precision expects a str, but got {type(precision).__name__}")
+    if precision not in ("highest", "high", "medium"):
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current"
+                      f"setFloat32MatmulPrecision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    return _matmul_precision
+
+
+def set_flush_denormal(mode):
+    """Whether denormal floats are flushed to zero: not supported by cgrad (its kernels run on threads
+    whose floating-point control words it does not set), so it returns False and changes nothing, as
+    PyTorch does on a CPU without the feature."""
+    if not isinstance(mode, bool):
+        raise RuntimeError(f"flush_denormal expects a bool, but got {type(mode).__name__}")
+    return False
+
+
+def get_num_interop_threads():
+    """The size of the pool for inter-op parallelism: cgrad runs ops one after another on the calling
+    thread, so this is only the number set (PyTorch's default, the core count, until then)."""
+    import os
+    return _interop_threads if _interop_threads is not None else (os.cpu_count() or 1)
+
+
+def set_num_interop_threads(num):
+    """Sets it once, before any inter-op work, as PyTorch allows."""
+    global _interop_threads
+    if not isinstance(num, int) or isinstance(num, bool):
+        raise RuntimeError(f"set_num_interop_threads expects an int, but got {type(num).__name__}")
+    if num <= 0:
+        raise RuntimeError("set_num_interop_threads expects a positive integer")
+    if _interop_threads is not None:
+        raise RuntimeError("Error: cannot set number of interop threads after parallel work has started or "
+                           "set_num_interop_threads called")
+    _interop_threads = num

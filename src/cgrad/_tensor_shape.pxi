@@ -678,3 +678,22 @@ def argwhere(input):
 
 def aminmax(input, *, dim=None, keepdim=False):
     return tensor_arg(input, "aminmax", "input", 1).aminmax(dim=dim, keepdim=keepdim)
+
+
+# ---- PyTorch's *_copy ops: a view's values as a new tensor, differentiated by the view's formula
+# under the name "<view node>_copy" (Note [Copies of views] in ops_shape.c)
+
+def _copy_as(_TensorBase v, str name):
+    return wrap(cg_copy_as(v.t, name.encode()))
+
+
+def view_copy(input, size):
+    if isinstance(size, dtype):
+        raise NotImplementedError("view_copy(dtype) is not supported; use .to(dtype)")
+    cdef int64_t s[8]
+    cdef int nd = parse_shape((size,), s)
+    return wrap(cg_view_copy((<_TensorBase?>input).t, s, nd))
+
+
+def narrow_copy(input, dim, start, length):
+    return _copy_as(input.narrow(dim, start, length), "NarrowCopyBackward0")

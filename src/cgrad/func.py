@@ -12,6 +12,7 @@ arguments; what it returns keeps a graph (for an enclosing transform or
 backward) only when it depends on a tensor from outside that requires grad.
 """
 import contextlib
+import functools
 
 from cgrad import _C
 from cgrad._C import Tensor
@@ -19,7 +20,8 @@ from cgrad._creation import zeros_like as _zeros_like
 from cgrad.autograd import grad as _autograd_grad
 from cgrad.autograd.grad_mode import enable_grad
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
+__all__ = ["functional_call", "functionalize", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
+           "linearize", "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]
 
 
 # ---- nested inputs and outputs (tuples, lists, dicts of tensors) -----------------------------------
@@ -454,3 +456,109 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
         args = (args,)
     with _swapped(module, tensors):
         return module(*args, **(kwargs or {}))
+
+
+def stack_module_state(models):
+    """(params, buffers): each parameter and buffer of the models (all of one class and mode) stacked
+    along a new first dim, by name; stacked parameters are new leaves, for vmap over functional_call."""
+    if len(models) == 0:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if not (all(m.training for m in models) or all(not m.training for m in models)):
+        raise RuntimeError("stack_module_state: Expected all models to have the same training/eval mode.")
+    model0_typ = type(models[0])
+    if not all(type(m) is model0_typ for m in models):
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked_leaf(tensors, name):
+        all_requires_grad = all(t.requires_grad for t in tensors)
+        if not all_requires_grad and any(t.requires_grad for t in tensors):
+            raise RuntimeError(f"Expected {name} from each model to have the same .requires_grad")
+        result = _C.stack(tensors)
+        return result.detach().requires_grad_() if all_requires_grad else result
+
+    all_params = [dict(model.named_parameters()) for model in models]
+    params = {k: stacked_leaf(tuple(p[k] for p in all_params), k) for k in all_params[0]}
+    all_buffers = [dict(model.named_buffers()) for model in models]
+    buffers = {k: stacked_leaf(tuple(b[k] for b in all_buffers), k) for k in all_buffers[0]}
+    return params, buffers
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): jvp_fn(*tangents) is the Jacobian-vector product at primals. The
+    linearization is recorded once (the first of jvp's two reverse passes) and each call of jvp_fn runs
+    only the second, without calling func again."""
+    output = func(*primals)
+    leaves, spec = _flatten(primals)
+    own = [_own(t, "linearize") for t in leaves]
+    with enable_grad():
+        result = func(*_unflatten(own, spec))
+        out_leaves, out_spec = _flatten(result)
+        dummies = [_zeros_like(o).requires_grad_() for o in out_leaves]
+        used = [(o, d) for o, d in zip(out_leaves, dummies) if o.requires_grad]
+        g = (_autograd_grad([o for o, _ in used], own, [d for _, d in used], create_graph=True, allow_unused=True)
+             if used else [None] * len(own))
+    meta = [(t.shape, t.dtype) for t in leaves]
+
+    def jvp_fn(*tangents):
+        tan_leaves, tan_spec = _flatten(tangents)
+        if tan_spec != spec:
+            raise RuntimeError(f"Expected the tangents {tan_spec} to have the same argspec as the primals {spec}")
+        for idx, (t, (shape, dtype)) in enumerate(zip(tan_leaves, meta)):
+            if t.shape != shape:
+                raise RuntimeError(f"tangent:{idx} with shape {t.shape} in flattened pytree doesn't match the "
+                                   f"shape {shape} of the corresponding primal.")
+            if t.dtype != dtype:
+                raise RuntimeError(f"tangent:{idx} with dtype {t.dtype} in flattened pytree doesn't match the "
+                                   f"dtype {dtype} of the corresponding primal.")
+        pairs = [(gi, ti) for gi, ti in zip(g, tan_leaves) if gi is not None and gi.requires_grad]
+        with enable_grad():
+            jv = (_autograd_grad([p for p, _ in pairs], dummies, [t for _, t in pairs], retain_graph=True,
+                                 allow_unused=True) if pairs else [None] * len(dummies))
+        jv = [_zeros_like(o).detach() if j is None else j for j, o in zip(jv, out_leaves)]
+        return _unflatten(jv, out_spec)
+
+    return output, jvp_fn
+
+
+def functionalize(func, *, remove="mutations"):
+    """func with its mutations (and with remove="mutations_and_views" its views) taken out of the program.
+    That changes a traced program, not what an eager call computes: cgrad runs func itself, and with
+    "mutations_and_views" returns copies of outputs that alias an input, as PyTorch then does."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. Valid options "
+            "are:\n     remove='mutations': all inplace and out= operators will be removed from the program, and "
+            "replaced with their out-of-place equivalents.\n     remove='mutations_and_views': In addition to the "
+            "above, all aliasing operators {view} will be replaced with their non-aliasing counterparts, "
+            "{view}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        out = func(*args, **kwargs)
+        if remove == "mutations":
+            return out
+        inputs = [t for t in _flatten((args, kwargs))[0] if isinstance(t, Tensor)]
+        leaves, spec = _flatten(out)
+        return _unflatten([t.clone() if isinstance(t, Tensor) and any(_aliases(t, i) for i in inputs) else t
+                           for t in leaves], spec)
+
+    return wrapped
+
+
+def _aliases(a, b):
+    """Whether a and b share memory."""
+    import numpy as np
+    return a.numel() > 0 and b.numel() > 0 and np.shares_memory(a.detach().numpy(), b.detach().numpy())
+
+
+def replace_all_batch_norm_modules_(root):
+    """In place: every batch norm in root stops tracking running statistics (so vmap over it sees no
+    shared buffers); returns root."""
+    from cgrad.nn.modules.batchnorm import _BatchNorm
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

@@ -4,6 +4,7 @@ import operator
 
 from cgrad import _C, _creation
 from cgrad._dtypes import promote_types as _promote_types
+from cgrad._composites import broadcast_shapes as _broadcast_shapes
 from cgrad._functions import matmul
 from cgrad._C import LinAlgError, det, matrix_exp, matrix_power, slogdet
 from cgrad._C import Tensor as _Tensor
@@ -15,8 +16,9 @@ from cgrad._C import int64 as _int64
 from cgrad._C import inverse as inv
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
-           "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
-           "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+           "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve", "lstsq",
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "norm", "pinv", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
            "vander", "vecdot", "vector_norm"]
 
@@ -137,6 +139,8 @@ _Svd = _named_tuple("linalg_svd", ("U", "S", "Vh"))
 _LuFactor = _named_tuple("linalg_lu_factor", ("LU", "pivots"))
 _LuFactorEx = _named_tuple("linalg_lu_factor_ex", ("LU", "pivots", "info"))
 _Lu = _named_tuple("linalg_lu", ("P", "L", "U"))
+_LdlFactor = _named_tuple("linalg_ldl_factor", ("LD", "pivots"))
+_LdlFactorEx = _named_tuple("linalg_ldl_factor_ex", ("LD", "pivots", "info"))
 _Lstsq = _named_tuple("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
 
 
@@ -507,3 +511,68 @@ def lstsq(A, B, rcond=None, *, driver=None):
     x = pinv(A, rtol=rtol) @ b
     empty = _C.empty(0, dtype=A.dtype)
     return _Lstsq(x.squeeze(-1) if vector else x, empty, matrix_rank(A.detach(), rtol=rtol), empty)
+
+
+# ---- ldl_factor, ldl_solve: LAPACK's Bunch-Kaufman factorization of symmetric matrices. PyTorch defines no
+# derivative for them; here their results do not require grad (PyTorch's do, with a node refusing backward).
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """(LD, pivots, info): A = P L D L^T P^T from the lower triangle of each symmetric matrix of A (hermitian is
+    the same for real A): L below the diagonal of LD, D's 1x1 and 2x2 blocks on and next to it; LAPACK's
+    1-based pivots, negative for a 2x2 block; per matrix 0 or the index of a zero diagonal block of D. pivots
+    and info are int64 (PyTorch's are int32)."""
+    _tensor(A, "linalg_ldl_factor_ex", "input", 1)
+    ld, piv, info = _C._linalg_ldl_factor_ex(A.detach())
+    if check_errors:
+        _ldl_singular(info, A, "torch.linalg.ldl_factor_ex")
+    return _LdlFactorEx(ld, piv, info)
+
+
+def ldl_factor(A, *, hermitian=False):
+    """(LD, pivots) of ldl_factor_ex; a matrix whose D is singular raises LinAlgError (where PyTorch fails an
+    internal assert)."""
+    _tensor(A, "linalg_ldl_factor", "input", 1)
+    ld, piv, info = _C._linalg_ldl_factor_ex(A.detach())
+    _ldl_singular(info, A, "torch.linalg.ldl_factor")
+    return _LdlFactor(ld, piv)
+
+
+def _ldl_singular(info, A, fname):
+    flat = info.reshape(-1).tolist()
+    failed = [k for k, v in enumerate(flat) if v]
+    if failed:
+        k = failed[0]
+        where = f"(Batch element {k}): " if A.dim() > 2 else ""
+        raise LinAlgError(f"{fname}: {where}The factorization could not be completed because the block diagonal "
+                          f"matrix D is singular (its element {flat[k]} is zero).")
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """X of A X = B from ldl_factor's (LD, pivots) of A; B's batch dims broadcast with LD's."""
+    fname = "torch.linalg.ldl_solve"
+    _tensor(LD, "linalg_ldl_solve", "LD", 1)
+    _tensor(pivots, "linalg_ldl_solve", "pivots", 2)
+    _tensor(B, "linalg_ldl_solve", "B", 3)
+    _check_matrix(LD, fname, name="LD")
+    if tuple(LD.shape[:-1]) != tuple(pivots.shape):
+        raise RuntimeError(f"{fname}: Expected LD.shape[:-1] and pivots.shape to be the same, but got pivots with "
+                           f"shape {list(pivots.shape)} instead")
+    if pivots.is_floating_point() or pivots.dtype == _bool:
+        raise RuntimeError(f"{fname}: Expected pivots to be integers. Got {_TYPE_NAMES[pivots.dtype]}")
+    if B.dim() < 2:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+    if B.shape[-2] != LD.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for {fname}: each A matrix is {LD.shape[-2]} by "
+                           f"{LD.shape[-1]} but each b matrix is {B.shape[-2]} by {B.shape[-1]}")
+    if B.dtype != LD.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_TYPE_NAMES[B.dtype]} "
+                           f"and A of type {_TYPE_NAMES[LD.dtype]} instead.")
+    if not LD.is_floating_point():
+        raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. Got "
+                           f"{_TYPE_NAMES[LD.dtype]}")
+    batch = tuple(_broadcast_shapes(tuple(LD.shape[:-2]), tuple(B.shape[:-2])))
+    n, k = LD.shape[-1], B.shape[-1]
+    ld = LD.detach().expand(*batch, n, n)
+    piv = pivots.expand(*batch, n)
+    b = B.detach().expand(*batch, n, k)
+    return _C._linalg_ldl_solve(ld, piv, b)

@@ -2477,3 +2477,31 @@ from cgrad.nn._functional_more import (affine_grid, ctc_loss, embedding_bag, gri
 
 __all__ += ["embedding_bag", "ctc_loss", "gumbel_softmax", "pdist", "local_response_norm", "affine_grid",
             "grid_sample"]
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """A 1-d convolution over (time, batch, channels) input with a (kernel width, in, out) weight: conv1d on
+    the input and weight laid out as it takes them, padded by pad steps on both ends of time."""
+    _input(input, "conv_tbc")
+    if input.dim() != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.dim() != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, out_channels.")
+    if bias.dim() != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if weight.shape[2] != bias.shape[0]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1).contiguous()
+
+
+def native_channel_shuffle(input, groups):
+    """channel_shuffle (PyTorch's kernel without its own derivative; cgrad's is differentiable)."""
+    return channel_shuffle(input, groups)
+
+
+from cgrad.nn import grad  # noqa: E402  (also as nn.functional.grad, as in PyTorch)
+
+__all__ += ["conv_tbc", "native_channel_shuffle"]

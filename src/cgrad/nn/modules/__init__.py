@@ -75,3 +75,16 @@ from cgrad.nn.modules.sparse import EmbeddingBag  # noqa: E402
 
 __all__ += ["EmbeddingBag", "CTCLoss", "LocalResponseNorm", "LazyModuleMixin", "LazyLinear", "LazyConv1d",
             "LazyConv2d"]
+
+from cgrad.nn.modules.conv_lazy import LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d  # noqa: E402
+from cgrad.nn.modules.conv_lazy import LazyConvTranspose3d  # noqa: E402
+from cgrad.nn.modules.norm_lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d  # noqa: E402
+from cgrad.nn.modules.norm_lazy import LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d  # noqa: E402
+
+__all__ += ["LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d",
+            "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+
+from cgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from cgrad.nn.modules.legacy import Container, CrossMapLRN2d, NLLLoss2d  # noqa: E402
+
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "CrossMapLRN2d", "NLLLoss2d"]

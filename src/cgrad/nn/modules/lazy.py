@@ -1,6 +1,7 @@
 """LazyModuleMixin: modules whose parameter shapes are inferred from their first input."""
 import itertools
 
+from cgrad import _C
 from cgrad.autograd.grad_mode import no_grad
 from cgrad.nn.parameter import is_lazy
 
@@ -34,7 +35,16 @@ class LazyModuleMixin:
             key = prefix + name
             if key in state_dict and param is not None and is_lazy(param) and not is_lazy(state_dict[key]):
                 with no_grad():
-                    param.materialize(tuple(state_dict[key].size()))
+                    self._materialize(name, tuple(state_dict[key].size()))
+
+    def _materialize(self, name, shape):
+        """Gives the uninitialized parameter or buffer `name` its shape. A buffer is replaced by a plain
+        tensor: its class cannot become the compiled Tensor type in place, as a parameter's becomes Parameter."""
+        if name in self._buffers:
+            buf = self._buffers[name]
+            self._buffers[name] = _C.empty(*shape, dtype=buf.dtype)
+        else:
+            self._parameters[name].materialize(shape)
 
     def initialize_parameters(self, *args, **kwargs):
         raise NotImplementedError(f"initialize_parameters is not implemented for {self.__class__.__name__}")

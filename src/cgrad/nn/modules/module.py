@@ -738,7 +738,11 @@ class Module:
                     if new_grad is not grad:
                         grad.data = new_grad
             for key, buf in self._buffers.items():
-                if buf is not None:
+                if buf is not None and is_lazy(buf):  # stays uninitialized, in the new dtype
+                    new = fn(buf)
+                    if new is not buf:
+                        buf.data = new
+                elif buf is not None:
                     self._buffers[key] = fn(buf)
         return self
 
