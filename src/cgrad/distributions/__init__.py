@@ -20,9 +20,14 @@ from cgrad.distributions.multivariate_normal import MultivariateNormal
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
+from cgrad.distributions import transforms
+from cgrad.distributions.transforms import *  # noqa: F401,F403
+from cgrad.distributions.transformed_distribution import TransformedDistribution
+from cgrad.distributions.constraint_registry import biject_to, transform_to
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
     "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints",
-    "kl_divergence", "register_kl",
-]
+    "kl_divergence", "register_kl", "TransformedDistribution",
+    "biject_to", "transform_to",
+] + transforms.__all__
