@@ -618,3 +618,26 @@ def test_enumerate_support_as_torch():
     for mine, theirs in zip(results[D], results[TD]):
         close(mine, theirs, "float32")
 
+
+
+def test_cat_and_stack_errors_as_torch():
+    def cases(m, t):
+        e = m.transforms.ExpTransform()
+        return [
+            lambda: m.transforms.CatTransform([e, e], 0, [1, 2])(t([1.0, 2.0])),
+            lambda: m.transforms.CatTransform([e, e], 3, [1, 2])(t([1.0, 2.0])),
+            lambda: m.transforms.CatTransform([e, e], 0, [1, 2]).inv(t([1.0, 2.0])),
+            lambda: m.transforms.StackTransform([e, e], 0)(t([1.0, 2.0, 3.0])),
+            lambda: m.transforms.StackTransform([e, e], 2)(t([1.0, 2.0])),
+            lambda: m.transforms.CatTransform([e, 1]),
+            lambda: m.transforms.CatTransform([e, e], 0, [1]),
+            lambda: m.constraints.cat([m.constraints.real, 1]),
+            lambda: m.constraints.cat([m.constraints.real], 0, [1, 2]),
+            lambda: m.constraints.stack([m.constraints.real], 3).check(t([1.0])),
+        ]
+    for mine, theirs in zip(cases(D, cgrad.tensor), cases(TD, torch.tensor)):
+        with pytest.raises(AssertionError) as their_error:
+            theirs()
+        with pytest.raises(AssertionError) as my_error:
+            mine()
+        assert str(my_error.value) == str(their_error.value)

@@ -21,7 +21,12 @@ from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
 from cgrad.distributions import transforms
-from cgrad.distributions.transforms import *  # noqa: F401,F403
+from cgrad.distributions.transforms import (
+    AbsTransform, AffineTransform, CatTransform, ComposeTransform, CorrCholeskyTransform,
+    CumulativeDistributionTransform, ExpTransform, IndependentTransform, LowerCholeskyTransform,
+    PositiveDefiniteTransform, PowerTransform, ReshapeTransform, SigmoidTransform, SoftmaxTransform,
+    SoftplusTransform, StackTransform, StickBreakingTransform, TanhTransform, Transform, identity_transform,
+)
 from cgrad.distributions.transformed_distribution import TransformedDistribution
 from cgrad.distributions.constraint_registry import biject_to, transform_to
 from cgrad.distributions.binomial import Binomial

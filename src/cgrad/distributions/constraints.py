@@ -286,16 +286,25 @@ class _PositiveSemidefinite(_Symmetric):
         return cgrad.tensor((np.linalg.eigvalsh(value.detach().numpy()) >= 0).all(-1))
 
 
+def _check_constraints(cseq):
+    if not all(isinstance(c, Constraint) for c in cseq):
+        raise AssertionError("All elements of cseq must be Constraint instances")
+
+
+def _check_dim(value, dim):
+    if not -value.dim() <= dim < value.dim():
+        raise AssertionError(f"dim {dim} out of range for value with {value.dim()} dimensions")
+
+
 class _Cat(Constraint):
     """Each constraint of cseq on its own slice of dim, of the given lengths."""
 
     def __init__(self, cseq, dim=0, lengths=None):
-        if not all(isinstance(c, Constraint) for c in cseq):
-            raise AssertionError
+        _check_constraints(cseq)
         self.cseq = list(cseq)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
         if len(self.lengths) != len(self.cseq):
-            raise AssertionError
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
         self.dim = dim
         super().__init__()
 
@@ -308,8 +317,7 @@ class _Cat(Constraint):
         return max(c.event_dim for c in self.cseq)
 
     def check(self, value):
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError
+        _check_dim(value, self.dim)
         pieces = value.split(self.lengths, dim=self.dim)
         return cgrad.cat([c.check(piece) for c, piece in zip(self.cseq, pieces)], dim=self.dim)
 
@@ -318,8 +326,7 @@ class _Stack(Constraint):
     """Each constraint of cseq on its own slice value.select(dim, i)."""
 
     def __init__(self, cseq, dim=0):
-        if not all(isinstance(c, Constraint) for c in cseq):
-            raise AssertionError
+        _check_constraints(cseq)
         self.cseq = list(cseq)
         self.dim = dim
         super().__init__()
@@ -334,8 +341,7 @@ class _Stack(Constraint):
         return dim + 1 if self.dim + dim < 0 else dim  # a stacked event dim is one more event dim
 
     def check(self, value):
-        if not -value.dim() <= self.dim < value.dim():
-            raise AssertionError
+        _check_dim(value, self.dim)
         pieces = [value.select(self.dim, i) for i in range(value.size(self.dim))]
         return cgrad.stack([c.check(piece) for c, piece in zip(self.cseq, pieces)], dim=self.dim)
 

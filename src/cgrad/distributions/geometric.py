@@ -4,7 +4,7 @@ import numbers
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
-from cgrad.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from cgrad.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 from cgrad.distributions.utils import tiny
 from cgrad.nn.functional import binary_cross_entropy_with_logits
 

@@ -1,5 +1,4 @@
 """The log-normal distribution: exp of a normal variable."""
-import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.transformed_distribution import TransformedDistribution

@@ -1,5 +1,4 @@
 """The logistic-normal distribution on the simplex."""
-import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.transformed_distribution import TransformedDistribution

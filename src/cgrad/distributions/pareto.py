@@ -1,5 +1,4 @@
 """The Pareto (type I) distribution."""
-import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.exponential import Exponential
 from cgrad.distributions.transformed_distribution import TransformedDistribution

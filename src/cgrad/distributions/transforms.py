@@ -765,12 +765,21 @@ class PositiveDefiniteTransform(Transform):
         return LowerCholeskyTransform().inv(cgrad.linalg.cholesky(y))
 
 
+def _check_dim(value, dim):
+    if not -value.dim() <= dim < value.dim():
+        raise AssertionError(f"dim {dim} out of range for tensor with {value.dim()} dimensions")
+
+
+def _check_transforms(tseq):
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+
+
 class CatTransform(Transform):
     """Each transform of tseq applied to its own slice of dim (of the given lengths), then concatenated."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError
+        _check_transforms(tseq)
         if cache_size:
             tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
@@ -779,7 +788,7 @@ class CatTransform(Transform):
             lengths = [1] * len(self.transforms)
         self.lengths = list(lengths)
         if len(self.lengths) != len(self.transforms):
-            raise AssertionError
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
         self.dim = dim
 
     @property
@@ -795,23 +804,22 @@ class CatTransform(Transform):
             return self
         return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
 
-    def _pieces(self, x):
-        if not -x.dim() <= self.dim < x.dim():
-            raise AssertionError
+    def _pieces(self, x, name="x"):
+        _check_dim(x, self.dim)
         if x.size(self.dim) != self.length:
-            raise AssertionError
+            raise AssertionError(f"{name}.size({self.dim}) = {x.size(self.dim)} must equal length {self.length}")
         return x.split(self.lengths, dim=self.dim)
 
     def _call(self, x):
         return cgrad.cat([t(piece) for t, piece in zip(self.transforms, self._pieces(x))], dim=self.dim)
 
     def _inverse(self, y):
-        return cgrad.cat([t.inv(piece) for t, piece in zip(self.transforms, self._pieces(y))], dim=self.dim)
+        return cgrad.cat([t.inv(piece) for t, piece in zip(self.transforms, self._pieces(y, "y"))], dim=self.dim)
 
     def log_abs_det_jacobian(self, x, y):
         dim = self.dim if self.dim >= 0 else x.dim() + self.dim
         terms = []
-        for t, piece_x, piece_y in zip(self.transforms, self._pieces(x), self._pieces(y)):
+        for t, piece_x, piece_y in zip(self.transforms, self._pieces(x), self._pieces(y, "y")):
             term = t.log_abs_det_jacobian(piece_x, piece_y)
             if t.event_dim < self.event_dim:
                 term = sum_rightmost(term, self.event_dim - t.event_dim)
@@ -837,8 +845,7 @@ class StackTransform(Transform):
     """Each transform of tseq applied to its own slice x.select(dim, i), then stacked."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError
+        _check_transforms(tseq)
         if cache_size:
             tseq = [t.with_cache(cache_size) for t in tseq]
         super().__init__(cache_size=cache_size)
@@ -850,21 +857,22 @@ class StackTransform(Transform):
             return self
         return StackTransform(self.transforms, self.dim, cache_size)
 
-    def _slices(self, x):
+    def _slices(self, x, name="x"):
+        _check_dim(x, self.dim)
+        if x.size(self.dim) != len(self.transforms):
+            raise AssertionError(f"{name}.size({self.dim}) = {x.size(self.dim)} must equal len(transforms) "
+                                 f"{len(self.transforms)}")
         return [x.select(self.dim, i) for i in range(x.size(self.dim))]
 
     def _call(self, x):
-        if not -x.dim() <= self.dim < x.dim() or x.size(self.dim) != len(self.transforms):
-            raise AssertionError
         return cgrad.stack([t(s) for t, s in zip(self.transforms, self._slices(x))], dim=self.dim)
 
     def _inverse(self, y):
-        if not -y.dim() <= self.dim < y.dim() or y.size(self.dim) != len(self.transforms):
-            raise AssertionError
-        return cgrad.stack([t.inv(s) for t, s in zip(self.transforms, self._slices(y))], dim=self.dim)
+        return cgrad.stack([t.inv(s) for t, s in zip(self.transforms, self._slices(y, "y"))], dim=self.dim)
 
     def log_abs_det_jacobian(self, x, y):
-        terms = [t.log_abs_det_jacobian(a, b) for t, a, b in zip(self.transforms, self._slices(x), self._slices(y))]
+        pairs = zip(self.transforms, self._slices(x), self._slices(y, "y"))
+        terms = [t.log_abs_det_jacobian(a, b) for t, a, b in pairs]
         return cgrad.stack(terms, dim=self.dim)
 
     @property
