@@ -20,9 +20,39 @@ from cgrad.distributions.multivariate_normal import MultivariateNormal
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
+from cgrad.distributions import transforms
+from cgrad.distributions.transforms import (
+    AbsTransform, AffineTransform, CatTransform, ComposeTransform, CorrCholeskyTransform,
+    CumulativeDistributionTransform, ExpTransform, IndependentTransform, LowerCholeskyTransform,
+    PositiveDefiniteTransform, PowerTransform, ReshapeTransform, SigmoidTransform, SoftmaxTransform,
+    SoftplusTransform, StackTransform, StickBreakingTransform, TanhTransform, Transform, identity_transform,
+)
+from cgrad.distributions.transformed_distribution import TransformedDistribution
+from cgrad.distributions.constraint_registry import biject_to, transform_to
+from cgrad.distributions.binomial import Binomial
+from cgrad.distributions.cauchy import Cauchy
+from cgrad.distributions.chi2 import Chi2
+from cgrad.distributions.fishersnedecor import FisherSnedecor
+from cgrad.distributions.geometric import Geometric
+from cgrad.distributions.gumbel import Gumbel
+from cgrad.distributions.half_cauchy import HalfCauchy
+from cgrad.distributions.half_normal import HalfNormal
+from cgrad.distributions.inverse_gamma import InverseGamma
+from cgrad.distributions.kumaraswamy import Kumaraswamy
+from cgrad.distributions.log_normal import LogNormal
+from cgrad.distributions.logistic_normal import LogisticNormal
+from cgrad.distributions.multinomial import Multinomial
+from cgrad.distributions.negative_binomial import NegativeBinomial
+from cgrad.distributions.pareto import Pareto
+from cgrad.distributions.poisson import Poisson
+from cgrad.distributions.studentT import StudentT
+from cgrad.distributions.weibull import Weibull
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
     "Independent", "Laplace", "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints",
-    "kl_divergence", "register_kl",
-]
+    "kl_divergence", "register_kl", "TransformedDistribution",
+    "biject_to", "transform_to", "Binomial", "Cauchy", "Chi2", "FisherSnedecor", "Geometric", "Gumbel", "HalfCauchy",
+    "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
+    "Pareto", "Poisson", "StudentT", "Weibull",
+] + transforms.__all__

@@ -11,11 +11,11 @@ import cgrad
 _EPS = {cgrad.float32: float(np.finfo(np.float32).eps), cgrad.float64: float(np.finfo(np.float64).eps)}
 
 __all__ = [
-    "Constraint", "boolean", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
-    "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
+    "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than",
+    "greater_than_eq", "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
     "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
     "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex", "square",
-    "symmetric", "unit_interval",
+    "stack", "symmetric", "unit_interval",
 ]
 
 
@@ -286,6 +286,66 @@ class _PositiveSemidefinite(_Symmetric):
         return cgrad.tensor((np.linalg.eigvalsh(value.detach().numpy()) >= 0).all(-1))
 
 
+def _check_constraints(cseq):
+    if not all(isinstance(c, Constraint) for c in cseq):
+        raise AssertionError("All elements of cseq must be Constraint instances")
+
+
+def _check_dim(value, dim):
+    if not -value.dim() <= dim < value.dim():
+        raise AssertionError(f"dim {dim} out of range for value with {value.dim()} dimensions")
+
+
+class _Cat(Constraint):
+    """Each constraint of cseq on its own slice of dim, of the given lengths."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        _check_constraints(cseq)
+        self.cseq = list(cseq)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        _check_dim(value, self.dim)
+        pieces = value.split(self.lengths, dim=self.dim)
+        return cgrad.cat([c.check(piece) for c, piece in zip(self.cseq, pieces)], dim=self.dim)
+
+
+class _Stack(Constraint):
+    """Each constraint of cseq on its own slice value.select(dim, i)."""
+
+    def __init__(self, cseq, dim=0):
+        _check_constraints(cseq)
+        self.cseq = list(cseq)
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim  # a stacked event dim is one more event dim
+
+    def check(self, value):
+        _check_dim(value, self.dim)
+        pieces = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return cgrad.stack([c.check(piece) for c, piece in zip(self.cseq, pieces)], dim=self.dim)
+
+
 def _cholesky_succeeds(a):
     """A bool array over a's leading dims: whether each matrix has a Cholesky factor."""
     ok = np.ones(a.shape[:-2], dtype=bool)
@@ -324,3 +384,5 @@ positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
 corr_cholesky = _CorrCholesky()
 multinomial = _Multinomial
+cat = _Cat
+stack = _Stack

@@ -18,6 +18,14 @@ from cgrad.distributions.multivariate_normal import MultivariateNormal, _batch_m
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
 from cgrad.distributions.uniform import Uniform
+from cgrad.distributions.binomial import Binomial
+from cgrad.distributions.cauchy import Cauchy
+from cgrad.distributions.geometric import Geometric
+from cgrad.distributions.gumbel import Gumbel
+from cgrad.distributions.half_normal import HalfNormal
+from cgrad.distributions.pareto import Pareto
+from cgrad.distributions.poisson import Poisson
+from cgrad.distributions.transformed_distribution import TransformedDistribution
 from cgrad.distributions.utils import sum_rightmost
 from cgrad.nn.functional import softplus as _softplus
 
@@ -356,3 +364,170 @@ def _kl_uniform_normal(p, q):
     t2 = width.pow(2) / 12
     t3 = ((p.high + p.low - 2 * q.loc) / 2).pow(2)
     return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)
+
+
+# Pairs with the transformed, heavy-tailed and discrete families.
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if (p.total_count < q.total_count).any():
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is not implemented")
+    # n (p log(p / q) + (1 - p) log((1 - p) / (1 - q))), the log-odds difference carrying the first term
+    result = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p() - (-q.probs).log1p())
+    return cgrad.where(p.total_count > q.total_count, math.inf, result)
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # log(((s_p + s_q)^2 + (l_p - l_q)^2) / (4 s_p s_q))
+    return ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log() - (4 * p.scale * q.scale).log()
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ratio = p.scale / q.scale
+    shift = (p.loc - q.loc) / q.scale
+    # E_p exp(-(x - q.loc) / q.scale) = exp(-shift) Gamma(1 + ratio)
+    return ratio.log().neg() + _EULER_GAMMA * (ratio - 1) + shift + (cgrad.lgamma(ratio + 1) - shift).exp() - 1
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    variance_ratio = (p.scale / q.scale).pow(2)
+    return 0.5 * (variance_ratio - 1 - variance_ratio.log())
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    # log(a_p / a_q) + a_q log(m_p / m_q) + a_q / a_p - 1, infinite where p reaches below q's scale
+    ratio = q.alpha / p.alpha
+    result = -ratio.log() + q.alpha * (p.scale / q.scale).log() + ratio - 1
+    return cgrad.where(p.scale < q.scale, math.inf, result)
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    # an invertible map changes both densities by the same Jacobian, so KL is that of the bases
+    if p.transforms != q.transforms:
+        raise NotImplementedError
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+def _gumbel_cross_entropy(q, mean, mean_exp):
+    """-E_p log q(x) for q Gumbel, given E_p x and E_p exp(-x / q.scale)."""
+    return q.scale.log() + (mean - q.loc) / q.scale + (q.loc / q.scale).exp() * mean_exp
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    scaled_rate = p.rate * q.scale
+    mean_exp = scaled_rate / (scaled_rate + 1)  # E exp(-x / s) for x ~ Exponential(rate)
+    return -p.entropy() + _gumbel_cross_entropy(q, p.rate.reciprocal(), mean_exp)
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    mean_exp = (1 + (p.rate * q.scale).reciprocal()).pow(-p.concentration)
+    return -p.entropy() + _gumbel_cross_entropy(q, p.concentration / p.rate, mean_exp)
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    width = p.high - p.low
+    mean_exp = q.scale * ((-p.low / q.scale).exp() - (-p.high / q.scale).exp()) / width
+    return -width.log() + _gumbel_cross_entropy(q, (p.high + p.low) / 2, mean_exp)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    mean_exp = (-p.loc / q.scale + 0.5 * (p.scale / q.scale).pow(2)).exp()
+    return -p.entropy() + _gumbel_cross_entropy(q, p.loc, mean_exp)
+
+
+def _normal_cross_entropy(q, mean, second_moment):
+    """-E_p log q(x) for q Normal, given E_p x and E_p x^2."""
+    squared_error = second_moment - 2 * q.loc * mean + q.loc.pow(2)
+    return 0.5 * (2 * math.pi * q.scale.pow(2)).log() + squared_error / (2 * q.scale.pow(2))
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    mean = p.loc + p.scale * _EULER_GAMMA
+    second_moment = (math.pi ** 2 / 6) * p.scale.pow(2) + mean.pow(2)
+    return -p.entropy() + _normal_cross_entropy(q, mean, second_moment)
+
+
+def _pareto_mean(p):
+    return p.alpha * p.scale / (p.alpha - 1)
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    result = -p.entropy() - q.rate.log() + q.rate * _pareto_mean(p)
+    return cgrad.where(p.alpha <= 1, math.inf, result)  # p has no mean
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    mean_log = p.scale.log() + p.alpha.reciprocal()  # E_p log x
+    cross = (q.concentration.lgamma() - q.concentration * q.rate.log() - (q.concentration - 1) * mean_log
+             + q.rate * _pareto_mean(p))
+    return cgrad.where(p.alpha <= 1, math.inf, -p.entropy() + cross)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    second_moment = p.alpha * p.scale.pow(2) / (p.alpha - 2)
+    result = -p.entropy() + _normal_cross_entropy(q, _pareto_mean(p), second_moment)
+    return cgrad.where(p.alpha <= 2, math.inf, result)  # p has no variance
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    width = p.high - p.low
+    mean_log = (_x_log_x(p.high) - _x_log_x(p.low)) / width - 1  # E_p log x
+    result = -width.log() - q.alpha.log() - q.alpha * q.scale.log() + (q.alpha + 1) * mean_log
+    return cgrad.where(p.low < q.scale, math.inf, result)
+
+
+@register_kl(Beta, Pareto)
+@register_kl(Exponential, Pareto)
+@register_kl(Gamma, Pareto)
+@register_kl(Laplace, Pareto)
+@register_kl(Normal, Pareto)
+@register_kl(Pareto, Beta)
+@register_kl(Pareto, Uniform)
+@register_kl(Poisson, Bernoulli)
+@register_kl(Poisson, Binomial)
+def _kl_support_not_covered(p, q):
+    # q has no density on part of p's support
+    first_param = {Beta: "concentration1", Exponential: "rate", Gamma: "concentration", Laplace: "loc",
+                   Normal: "loc", Pareto: "scale", Poisson: "rate"}
+    return _infinite_like(getattr(p, next(v for k, v in first_param.items() if isinstance(p, k))))
+
+
+@register_kl(Gumbel, Beta)
+@register_kl(Gumbel, Exponential)
+@register_kl(Gumbel, Gamma)
+@register_kl(Gumbel, Pareto)
+@register_kl(Gumbel, Uniform)
+def _kl_gumbel_infinity(p, q):
+    return _infinite_like(p.loc)
+
