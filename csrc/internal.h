@@ -475,6 +475,11 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s);
  * reference); NULL if nothing is saved. */
 cg_tensor *cg_saved_peek(const cg_node *n, const cg_saved *s);
 void cg_node_release_saved(cg_node *n);
+/* I_nu(x) for nu = 0 or 1 (kernels_math.c): its power series, for x up to
+ * 25; and past that e^-x sqrt(2 pi x) I_nu(x) by the asymptotic sum of the
+ * c_k = c_(k-1) ((2k - 1)^2 - 4 nu^2) / (8 k x), cut where they stop shrinking. */
+long double cg_bessel_i_series(int nu, long double x);
+long double cg_bessel_i_asymptotic(int nu, long double x);
 /* Drops what s holds. */
 void cg_saved_clear(cg_saved *s);
 /* n's backward with its packed slots unpacked (n->has_saved == 2: Note

@@ -325,16 +325,18 @@ LOGIT(double)
  * c_k = c_(k-1) ((2k - 1)^2 - 4 nu^2) / (8 k x), cut where its terms stop
  * shrinking (there they are below e^-2x). e^x is taken in halves, as I_0
  * stays finite in double a little past where e^x overflows. */
-static long double bessel_i(int nu, long double x) {
+long double cg_bessel_i_series(int nu, long double x) {
     const long double eps = LDBL_EPSILON / 4;
-    if (x <= 25) {
-        long double q = x * x / 4, term = nu ? x / 2 : 1, sum = term;
-        for (int k = 1; k < 200 && term > eps * sum; k++) {
-            term *= q / ((long double)k * (k + nu));
-            sum += term;
-        }
-        return sum;
+    long double q = x * x / 4, term = nu ? x / 2 : 1, sum = term;
+    for (int k = 1; k < 200 && term > eps * sum; k++) {
+        term *= q / ((long double)k * (k + nu));
+        sum += term;
     }
+    return sum;
+}
+
+long double cg_bessel_i_asymptotic(int nu, long double x) {
+    const long double eps = LDBL_EPSILON / 4;
     long double term = 1, sum = 1, mu = 4.0L * nu * nu;
     for (int k = 1; k < 200; k++) {
         long double next = term * ((2.0L * k - 1) * (2.0L * k - 1) - mu) / (8.0L * k * x);
@@ -342,8 +344,13 @@ static long double bessel_i(int nu, long double x) {
         term = next;
         sum += term;
     }
+    return sum;
+}
+
+static long double bessel_i(int nu, long double x) {
+    if (x <= 25) return cg_bessel_i_series(nu, x);
     long double half = expl(x / 2);
-    return half * (half * sum / sqrtl(2 * (long double)M_PI * x));
+    return half * (half * cg_bessel_i_asymptotic(nu, x) / sqrtl(2 * (long double)M_PI * x));
 }
 
 /* I_0 is even, I_1 odd; both NaN at +-inf and inf where e^|x| overflows in

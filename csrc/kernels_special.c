@@ -15,7 +15,13 @@
 
 #include "internal.h"
 
+#ifdef __SIZEOF_FLOAT128__
 typedef __float128 quad;
+#define QUAD(c) c##Q
+#else /* no binary128 type: long double, with fewer digits in the bands above */
+typedef long double quad;
+#define QUAD(c) c##L
+#endif
 
 static const long double EULER_GAMMA_L = 0.5772156649015328606065120900824024L;
 
@@ -126,7 +132,7 @@ static double hankel(int nu, double x, bool second) {
         *h = (long double)sh;                                                                   \
     }
 BESSEL_SERIES(bessel_series_long, long double, 1e-21L)
-BESSEL_SERIES(bessel_series_quad, quad, 1e-36Q)
+BESSEL_SERIES(bessel_series_quad, quad, QUAD(1e-36))
 
 static void bessel_series(int nu, double x, long double *j, long double *h) {
     if (x < 8) bessel_series_long(nu, x, j, h);
@@ -163,23 +169,8 @@ static double bessel_y_d(int nu, double x) {
 /* e^-x I_nu(x) for x >= 0, nu = 0 or 1: the power series (positive terms) up
  * to 25, then the asymptotic sum_k c_k / sqrt(2 pi x), c_k = c_(k-1) ((2k - 1)^2 - 4 nu^2) / (8 k x) */
 static long double bessel_i_scaled(int nu, long double x) {
-    const long double eps = LDBL_EPSILON / 4;
-    if (x <= 25) {
-        long double q = x * x / 4, term = nu ? x / 2 : 1, sum = term;
-        for (int k = 1; k < 200 && term > eps * sum; k++) {
-            term *= q / ((long double)k * (k + nu));
-            sum += term;
-        }
-        return sum * expl(-x);
-    }
-    long double term = 1, sum = 1, mu = 4.0L * nu * nu;
-    for (int k = 1; k < 200; k++) {
-        long double next = term * ((2.0L * k - 1) * (2.0L * k - 1) - mu) / (8.0L * k * x);
-        if (!(fabsl(next) < fabsl(term)) || !(fabsl(next) > eps * fabsl(sum))) break;
-        term = next;
-        sum += term;
-    }
-    return sum / sqrtl(2 * (long double)M_PI * x);
+    if (x <= 25) return cg_bessel_i_series(nu, x) * expl(-x);
+    return cg_bessel_i_asymptotic(nu, x) / sqrtl(2 * (long double)M_PI * x);
 }
 
 /* i0e is even, i1e odd; 0 at +-inf */
@@ -277,8 +268,8 @@ static double spherical_j0_d(double x) {
         return (double)(AI0 * f + DAI0 * g);                                                    \
     }
 AIRY_SERIES(airy_series_long, long double, 0.35502805388781723926L, -0.25881940379280679840L, 1e-22L)
-AIRY_SERIES(airy_series_quad, quad, 0.355028053887817239260063186004183176Q, -0.258819403792806798405183560189203963Q,
-            1e-36Q)
+AIRY_SERIES(airy_series_quad, quad, QUAD(0.355028053887817239260063186004183176),
+            -QUAD(0.258819403792806798405183560189203963), QUAD(1e-36))
 
 static double airy_series(double x) { return x >= -4 ? airy_series_long(x) : airy_series_quad(x); }
 

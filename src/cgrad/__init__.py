@@ -42,7 +42,6 @@ from cgrad._linalg_legacy import *  # noqa: E402,F401,F403
 from cgrad import distributions  # noqa: E402
 from cgrad import random  # noqa: E402
 from cgrad import func  # noqa: E402
-from cgrad import testing  # noqa: E402
 from cgrad.func import vmap  # noqa: E402
 from cgrad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402
 from cgrad.nn._rnn import gru, gru_cell, lstm, lstm_cell, rnn_relu, rnn_relu_cell, rnn_tanh, rnn_tanh_cell  # noqa: E402
