@@ -33,6 +33,27 @@ def broadcast_all(*values):
     return cgrad.broadcast_tensors(*values)
 
 
+def set_count_and_param(dist, total_count, probs, logits):
+    """A counting distribution's total_count and its probs or logits, broadcast
+    together, the count in the parameter's dtype; _param is the one given."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    count, param = broadcast_all(total_count, value)
+    dist.total_count = count.type_as(param)
+    setattr(dist, name, param)
+    dist._param = param
+
+
+def expand_count_and_param(dist, new, batch_shape):
+    """set_count_and_param's attributes of dist, expanded to batch_shape, on new."""
+    new.total_count = dist.total_count.expand(batch_shape)
+    for name in ("probs", "logits"):
+        if name in dist.__dict__:
+            setattr(new, name, getattr(dist, name).expand(batch_shape))
+            new._param = getattr(new, name)
+
+
 def standard_normal(shape, dtype):
     return cgrad.randn(tuple(shape), dtype=dtype)
 
