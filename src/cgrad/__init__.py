@@ -71,6 +71,7 @@ from cgrad.autograd.grad_mode import (  # noqa: E402
     set_grad_enabled,
 )
 from cgrad import viz  # noqa: E402
+from cgrad import testing  # noqa: E402
 from cgrad.autograd.anomaly_mode import (  # noqa: E402
     is_anomaly_check_nan_enabled,
     is_anomaly_enabled,
