@@ -47,6 +47,7 @@ from cgrad.distributions.pareto import Pareto
 from cgrad.distributions.poisson import Poisson
 from cgrad.distributions.studentT import StudentT
 from cgrad.distributions.weibull import Weibull
+from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -55,4 +56,5 @@ __all__ = [
     "biject_to", "transform_to", "Binomial", "Cauchy", "Chi2", "FisherSnedecor", "Geometric", "Gumbel", "HalfCauchy",
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
+    "ContinuousBernoulli",
 ] + transforms.__all__

@@ -7,6 +7,7 @@ import cgrad
 from cgrad.distributions.bernoulli import Bernoulli
 from cgrad.distributions.beta import Beta
 from cgrad.distributions.categorical import Categorical
+from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 from cgrad.distributions.dirichlet import Dirichlet
 from cgrad.distributions.distribution import Distribution
 from cgrad.distributions.exp_family import ExponentialFamily
@@ -531,3 +532,61 @@ def _kl_support_not_covered(p, q):
 def _kl_gumbel_infinity(p, q):
     return _infinite_like(p.loc)
 
+
+
+def _continuous_bernoulli_cross_entropy(q, mean):
+    """-E_p log q(x) for q ContinuousBernoulli, given E_p x."""
+    return -(q._cont_bern_log_norm() + mean * q.probs.log() + (1 - mean) * (-q.probs).log1p())
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    return -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    result = -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+    # as torch, the divergence counts as infinite unless [low, high] lies strictly inside (0, 1)
+    return cgrad.where((p.low <= 0) | (p.high >= 1), math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    mean = p.mean
+    return -p.entropy() + _normal_cross_entropy(q, mean, p.variance + mean.pow(2))
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    # as torch, the divergence counts as infinite unless [low, high] strictly contains [0, 1]
+    return cgrad.where((q.low >= 0) | (q.high <= 1), math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, Pareto)
+def _kl_continuous_bernoulli_infinity(p, q):
+    return _infinite_like(p.probs)
+
+
+@register_kl(Exponential, ContinuousBernoulli)
+@register_kl(Gamma, ContinuousBernoulli)
+@register_kl(Gumbel, ContinuousBernoulli)
+@register_kl(Laplace, ContinuousBernoulli)
+@register_kl(Normal, ContinuousBernoulli)
+@register_kl(Pareto, ContinuousBernoulli)
+def _kl_continuous_bernoulli_support_not_covered(p, q):
+    # p reaches outside [0, 1], where q has no density
+    first_param = {Exponential: "rate", Gamma: "concentration", Gumbel: "loc", Laplace: "loc", Normal: "loc",
+                   Pareto: "scale"}
+    return _infinite_like(getattr(p, next(v for k, v in first_param.items() if isinstance(p, k))))
