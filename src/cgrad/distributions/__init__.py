@@ -48,6 +48,9 @@ from cgrad.distributions.poisson import Poisson
 from cgrad.distributions.studentT import StudentT
 from cgrad.distributions.weibull import Weibull
 from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
+from cgrad.distributions.relaxed_bernoulli import RelaxedBernoulli
+from cgrad.distributions.relaxed_categorical import RelaxedOneHotCategorical
+from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThrough
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -56,5 +59,5 @@ __all__ = [
     "biject_to", "transform_to", "Binomial", "Cauchy", "Chi2", "FisherSnedecor", "Geometric", "Gumbel", "HalfCauchy",
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
-    "ContinuousBernoulli",
+    "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
 ] + transforms.__all__
