@@ -51,6 +51,7 @@ from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 from cgrad.distributions.relaxed_bernoulli import RelaxedBernoulli
 from cgrad.distributions.relaxed_categorical import RelaxedOneHotCategorical
 from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThrough
+from cgrad.distributions.generalized_pareto import GeneralizedPareto
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -60,4 +61,5 @@ __all__ = [
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
     "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
+    "GeneralizedPareto",
 ] + transforms.__all__
