@@ -52,6 +52,7 @@ from cgrad.distributions.relaxed_bernoulli import RelaxedBernoulli
 from cgrad.distributions.relaxed_categorical import RelaxedOneHotCategorical
 from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThrough
 from cgrad.distributions.generalized_pareto import GeneralizedPareto
+from cgrad.distributions.von_mises import VonMises
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -61,5 +62,5 @@ __all__ = [
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
     "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
-    "GeneralizedPareto",
+    "GeneralizedPareto", "VonMises",
 ] + transforms.__all__
