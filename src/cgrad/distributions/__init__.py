@@ -53,6 +53,7 @@ from cgrad.distributions.relaxed_categorical import RelaxedOneHotCategorical
 from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThrough
 from cgrad.distributions.generalized_pareto import GeneralizedPareto
 from cgrad.distributions.von_mises import VonMises
+from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -62,5 +63,5 @@ __all__ = [
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
     "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
-    "GeneralizedPareto", "VonMises",
+    "GeneralizedPareto", "VonMises", "LowRankMultivariateNormal",
 ] + transforms.__all__

@@ -15,6 +15,7 @@ from cgrad.distributions.exponential import Exponential
 from cgrad.distributions.gamma import Gamma
 from cgrad.distributions.independent import Independent
 from cgrad.distributions.laplace import Laplace
+from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal, _log_det
 from cgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _tril_inverse
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
@@ -590,3 +591,42 @@ def _kl_continuous_bernoulli_support_not_covered(p, q):
     first_param = {Exponential: "rate", Gamma: "concentration", Gumbel: "loc", Laplace: "loc", Normal: "loc",
                    Pareto: "scale"}
     return _infinite_like(getattr(p, next(v for k, v in first_param.items() if isinstance(p, k))))
+
+
+def _gaussian_moments(d):
+    """(covariance, precision, log det covariance) of a (low-rank) multivariate normal."""
+    if isinstance(d, LowRankMultivariateNormal):
+        factor, diag = d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag
+        covariance = factor @ factor.mT + cgrad.diag_embed(diag)
+        return covariance, d.precision_matrix, _log_det(factor, diag, d._capacitance_tril)
+    lower = d._unbroadcasted_scale_tril
+    inverse = _tril_inverse(lower)
+    return lower @ lower.mT, inverse.mT @ inverse, 2 * lower.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+
+def _kl_gaussian_gaussian(p, q):
+    """0.5 (tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - n + log det S_q - log det S_p)."""
+    cov_p, _, log_det_p = _gaussian_moments(p)
+    _, precision_q, log_det_q = _gaussian_moments(q)
+    diff = (q.loc - p.loc).unsqueeze(-1)
+    trace = (precision_q * cov_p).sum((-2, -1))  # both symmetric: tr(A B) = sum A * B
+    distance = (diff.mT @ precision_q @ diff).squeeze(-1).squeeze(-1)
+    return 0.5 * (trace + distance - p.event_shape[0] + log_det_q - log_det_p)
+
+
+_DIFFERENT_EVENT_SHAPES = "with" + " " * 26 + "different event shapes cannot be computed"
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two Low Rank Multivariate Normals {_DIFFERENT_EVENT_SHAPES}")
+    return _kl_gaussian_gaussian(p, q)
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_or_full_multivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two (Low Rank) Multivariate Normals {_DIFFERENT_EVENT_SHAPES}")
+    return _kl_gaussian_gaussian(p, q)
