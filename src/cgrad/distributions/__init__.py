@@ -54,6 +54,7 @@ from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThr
 from cgrad.distributions.generalized_pareto import GeneralizedPareto
 from cgrad.distributions.von_mises import VonMises
 from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
+from cgrad.distributions.mixture_same_family import MixtureSameFamily
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -63,5 +64,5 @@ __all__ = [
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
     "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
-    "GeneralizedPareto", "VonMises", "LowRankMultivariateNormal",
+    "GeneralizedPareto", "VonMises", "LowRankMultivariateNormal", "MixtureSameFamily",
 ] + transforms.__all__
