@@ -102,6 +102,8 @@ def test_continuous_bernoulli(kind, dtype):
         check(getattr(mine, prop), getattr(theirs, prop), [a], [b], dtype)
     same_error(lambda: mine.mode, lambda: theirs.mode)
     assert mine.expand((3, 6)).batch_shape == (3, 6)
+    # the exponential-family entropy, from the log normalizer alone, agrees with the closed form
+    close(D.ExponentialFamily.entropy(mine), theirs.entropy(), dtype, scale=100)
 
 
 def test_continuous_bernoulli_errors_and_samples():
@@ -232,7 +234,7 @@ def test_generalized_pareto():
     same_attributes(mine, theirs)
     leaves = ([loc, s, c], [tloc, t, d])
     x, y = pair(1.7, "float32", requires_grad=False)
-    for method in ("log_prob", "cdf"):
+    for method in ("log_prob", "cdf", "log_cdf", "log_survival_function"):
         check(getattr(mine, method)(x), getattr(theirs, method)(y), *leaves, dtype="float32")
     u, v = pair(0.4, "float32", requires_grad=False)
     check(mine.icdf(u), theirs.icdf(v), *leaves, dtype="float32")

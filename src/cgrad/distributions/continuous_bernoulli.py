@@ -104,10 +104,6 @@ class ContinuousBernoulli(ExponentialFamily):
         taylor = 1.0 / 12.0 - (1.0 / 15.0 + 128.0 / 945.0 * x) * x
         return cgrad.where(self._outside_unstable_region(), variance, taylor)
 
-    def sample(self, sample_shape=()):
-        with cgrad.no_grad():
-            return self.rsample(sample_shape)
-
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         u = cgrad.rand(tuple(shape), dtype=self.probs.dtype)

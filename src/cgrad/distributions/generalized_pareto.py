@@ -45,7 +45,8 @@ class GeneralizedPareto(Distribution):
         zero = self.concentration.abs() <= 1e-8
         return zero, cgrad.where(zero, cgrad.ones_like(self.concentration), self.concentration)
 
-    def _log_survival(self, value):
+    def log_survival_function(self, value):
+        """log P(X > value)."""
         z = (value - self.loc) / self.scale
         zero, c = self._nonzero_concentration()
         return cgrad.where(zero, -z, -cgrad.log1p(c * z) / c)
@@ -63,7 +64,8 @@ class GeneralizedPareto(Distribution):
         return -self.scale.log() - cgrad.where(zero, z, (1 / c + 1) * cgrad.log1p(c * z))
 
     def log_cdf(self, value):
-        return cgrad.log1p(-cgrad.exp(self._log_survival(value)))
+        """log P(X <= value)."""
+        return cgrad.log1p(-cgrad.exp(self.log_survival_function(value)))
 
     def cdf(self, value):
         if self._validate_args:
