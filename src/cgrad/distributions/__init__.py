@@ -47,6 +47,14 @@ from cgrad.distributions.pareto import Pareto
 from cgrad.distributions.poisson import Poisson
 from cgrad.distributions.studentT import StudentT
 from cgrad.distributions.weibull import Weibull
+from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
+from cgrad.distributions.relaxed_bernoulli import RelaxedBernoulli
+from cgrad.distributions.relaxed_categorical import RelaxedOneHotCategorical
+from cgrad.distributions.one_hot_categorical import OneHotCategoricalStraightThrough
+from cgrad.distributions.generalized_pareto import GeneralizedPareto
+from cgrad.distributions.von_mises import VonMises
+from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
+from cgrad.distributions.mixture_same_family import MixtureSameFamily
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -55,4 +63,6 @@ __all__ = [
     "biject_to", "transform_to", "Binomial", "Cauchy", "Chi2", "FisherSnedecor", "Geometric", "Gumbel", "HalfCauchy",
     "HalfNormal", "InverseGamma", "Kumaraswamy", "LogNormal", "LogisticNormal", "Multinomial", "NegativeBinomial",
     "Pareto", "Poisson", "StudentT", "Weibull",
+    "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
+    "GeneralizedPareto", "VonMises", "LowRankMultivariateNormal", "MixtureSameFamily",
 ] + transforms.__all__

@@ -14,6 +14,7 @@ __all__ = [
     "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than",
     "greater_than_eq", "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
     "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+    "MixtureSameFamilyConstraint",
     "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex", "square",
     "stack", "symmetric", "unit_interval",
 ]
@@ -355,6 +356,33 @@ def _cholesky_succeeds(a):
         except np.linalg.LinAlgError:
             ok[index] = False
     return ok
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a mixture of one family: the values inside the support of
+    every component (base_constraint, batched over the rightmost component dim)."""
+
+    def __init__(self, base_constraint):
+        if not isinstance(base_constraint, Constraint):
+            raise AssertionError
+        self.base_constraint = base_constraint
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self):
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        # value broadcast against each component, then every component must accept it
+        value = value.unsqueeze(-1 - self.event_dim)
+        return self.base_constraint.check(value).all(-1)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.base_constraint!r})"
 
 
 dependent = _Dependent()

@@ -7,6 +7,7 @@ import cgrad
 from cgrad.distributions.bernoulli import Bernoulli
 from cgrad.distributions.beta import Beta
 from cgrad.distributions.categorical import Categorical
+from cgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 from cgrad.distributions.dirichlet import Dirichlet
 from cgrad.distributions.distribution import Distribution
 from cgrad.distributions.exp_family import ExponentialFamily
@@ -14,6 +15,7 @@ from cgrad.distributions.exponential import Exponential
 from cgrad.distributions.gamma import Gamma
 from cgrad.distributions.independent import Independent
 from cgrad.distributions.laplace import Laplace
+from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal, _log_det
 from cgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _tril_inverse
 from cgrad.distributions.normal import Normal
 from cgrad.distributions.one_hot_categorical import OneHotCategorical
@@ -531,3 +533,100 @@ def _kl_support_not_covered(p, q):
 def _kl_gumbel_infinity(p, q):
     return _infinite_like(p.loc)
 
+
+
+def _continuous_bernoulli_cross_entropy(q, mean):
+    """-E_p log q(x) for q ContinuousBernoulli, given E_p x."""
+    return -(q._cont_bern_log_norm() + mean * q.probs.log() + (1 - mean) * (-q.probs).log1p())
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    return -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    result = -p.entropy() + _continuous_bernoulli_cross_entropy(q, p.mean)
+    # as torch, the divergence counts as infinite unless [low, high] lies strictly inside (0, 1)
+    return cgrad.where((p.low <= 0) | (p.high >= 1), math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    mean = p.mean
+    return -p.entropy() + _normal_cross_entropy(q, mean, p.variance + mean.pow(2))
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    # as torch, the divergence counts as infinite unless [low, high] strictly contains [0, 1]
+    return cgrad.where((q.low >= 0) | (q.high <= 1), math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, Pareto)
+def _kl_continuous_bernoulli_infinity(p, q):
+    return _infinite_like(p.probs)
+
+
+@register_kl(Exponential, ContinuousBernoulli)
+@register_kl(Gamma, ContinuousBernoulli)
+@register_kl(Gumbel, ContinuousBernoulli)
+@register_kl(Laplace, ContinuousBernoulli)
+@register_kl(Normal, ContinuousBernoulli)
+@register_kl(Pareto, ContinuousBernoulli)
+def _kl_continuous_bernoulli_support_not_covered(p, q):
+    # p reaches outside [0, 1], where q has no density
+    first_param = {Exponential: "rate", Gamma: "concentration", Gumbel: "loc", Laplace: "loc", Normal: "loc",
+                   Pareto: "scale"}
+    return _infinite_like(getattr(p, next(v for k, v in first_param.items() if isinstance(p, k))))
+
+
+def _gaussian_moments(d):
+    """(covariance, precision, log det covariance) of a (low-rank) multivariate normal."""
+    if isinstance(d, LowRankMultivariateNormal):
+        factor, diag = d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag
+        covariance = factor @ factor.mT + cgrad.diag_embed(diag)
+        return covariance, d.precision_matrix, _log_det(factor, diag, d._capacitance_tril)
+    lower = d._unbroadcasted_scale_tril
+    inverse = _tril_inverse(lower)
+    return lower @ lower.mT, inverse.mT @ inverse, 2 * lower.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+
+def _kl_gaussian_gaussian(p, q):
+    """0.5 (tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - n + log det S_q - log det S_p)."""
+    cov_p, _, log_det_p = _gaussian_moments(p)
+    _, precision_q, log_det_q = _gaussian_moments(q)
+    diff = (q.loc - p.loc).unsqueeze(-1)
+    trace = (precision_q * cov_p).sum((-2, -1))  # both symmetric: tr(A B) = sum A * B
+    distance = (diff.mT @ precision_q @ diff).squeeze(-1).squeeze(-1)
+    return 0.5 * (trace + distance - p.event_shape[0] + log_det_q - log_det_p)
+
+
+_DIFFERENT_EVENT_SHAPES = "with" + " " * 26 + "different event shapes cannot be computed"
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two Low Rank Multivariate Normals {_DIFFERENT_EVENT_SHAPES}")
+    return _kl_gaussian_gaussian(p, q)
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_or_full_multivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two (Low Rank) Multivariate Normals {_DIFFERENT_EVENT_SHAPES}")
+    return _kl_gaussian_gaussian(p, q)

@@ -5,7 +5,7 @@ from cgrad.distributions.categorical import Categorical
 from cgrad.distributions.distribution import Distribution
 from cgrad.nn.functional import one_hot
 
-__all__ = ["OneHotCategorical"]
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
 class OneHotCategorical(Distribution):
@@ -78,3 +78,15 @@ class OneHotCategorical(Distribution):
         if expand:
             values = values.expand((n,) + tuple(self.batch_shape) + (n,))
         return values
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategoricalStraightThrough(probs=None, logits=None): OneHotCategorical
+    whose rsample is the one-hot sample in value and the gradient of probs in
+    the backward pass (the straight-through estimator)."""
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        samples = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return samples + (probs - probs.detach())
