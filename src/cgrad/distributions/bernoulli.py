@@ -5,7 +5,8 @@ import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
 from cgrad.distributions.exp_family import ExponentialFamily
-from cgrad.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from cgrad.distributions.utils import (broadcast_all, expand_probs_logits, lazy_property, logits_to_probs,
+                                       probs_to_logits)
 from cgrad.nn.functional import binary_cross_entropy_with_logits
 
 __all__ = ["Bernoulli"]
@@ -32,12 +33,7 @@ class Bernoulli(ExponentialFamily):
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(Bernoulli, _instance)
         batch_shape = cgrad.Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
+        expand_probs_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

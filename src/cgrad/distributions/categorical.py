@@ -4,7 +4,7 @@ import numpy as np
 import cgrad
 from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
-from cgrad.distributions.utils import lazy_property, logits_to_probs, probs_to_logits
+from cgrad.distributions.utils import expand_probs_logits, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Categorical"]
 
@@ -35,12 +35,7 @@ class Categorical(Distribution):
         new = self._get_checked_instance(Categorical, _instance)
         batch_shape = cgrad.Size(batch_shape)
         param_shape = tuple(batch_shape) + (self._num_events,)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(param_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(param_shape)
-            new._param = new.logits
+        expand_probs_logits(self, new, param_shape)
         new._num_events = self._num_events
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args

@@ -7,7 +7,8 @@ from cgrad.distributions import constraints
 from cgrad.distributions.distribution import Distribution
 from cgrad.distributions.transformed_distribution import TransformedDistribution
 from cgrad.distributions.transforms import SigmoidTransform
-from cgrad.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from cgrad.distributions.utils import (broadcast_all, clamp_probs, expand_probs_logits, lazy_property, logits_to_probs,
+                                       probs_to_logits)
 from cgrad.nn.functional import softplus
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
@@ -41,12 +42,7 @@ class LogitRelaxedBernoulli(Distribution):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
         batch_shape = cgrad.Size(batch_shape)
         new.temperature = self.temperature
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
+        expand_probs_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -45,13 +45,19 @@ def set_count_and_param(dist, total_count, probs, logits):
     dist._param = param
 
 
+def expand_probs_logits(dist, new, shape):
+    """dist's probs and logits (those it has computed), expanded to shape, on new;
+    new._param is the one expanded last, as dist's is one of them."""
+    for name in ("probs", "logits"):
+        if name in dist.__dict__:
+            setattr(new, name, getattr(dist, name).expand(shape))
+            new._param = getattr(new, name)
+
+
 def expand_count_and_param(dist, new, batch_shape):
     """set_count_and_param's attributes of dist, expanded to batch_shape, on new."""
     new.total_count = dist.total_count.expand(batch_shape)
-    for name in ("probs", "logits"):
-        if name in dist.__dict__:
-            setattr(new, name, getattr(dist, name).expand(batch_shape))
-            new._param = getattr(new, name)
+    expand_probs_logits(dist, new, batch_shape)
 
 
 def standard_normal(shape, dtype):
