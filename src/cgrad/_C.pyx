@@ -229,6 +229,8 @@ class layout:
 
 strided = layout("strided")
 
+include "_device.pxi"
+
 
 class Size(tuple):
     """The shape of a tensor: a tuple of ints."""
@@ -1272,20 +1274,26 @@ cdef class _TensorBase:
     def clone(self): return wrap(cg_clone(self.t))
 
     # -- new tensors of this one's dtype (unless dtype says otherwise) --
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_zeros(self, *size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+        return zeros(*size, dtype=dtype or self.dtype, layout=layout, device=device or _cpu, pin_memory=pin_memory,
+                     requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad=False):
-        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_ones(self, *size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+        return ones(*size, dtype=dtype or self.dtype, layout=layout, device=device or _cpu, pin_memory=pin_memory,
+                    requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, requires_grad=False):
-        return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_empty(self, *size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+        return empty(*size, dtype=dtype or self.dtype, layout=layout, device=device or _cpu, pin_memory=pin_memory,
+                     requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, *, dtype=None, requires_grad=False):
-        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_full(self, size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False,
+                 requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, layout=layout, device=device or _cpu,
+                    pin_memory=pin_memory, requires_grad=requires_grad)
 
-    def new_tensor(self, data, dtype=None, requires_grad=False):
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
         from cgrad._creation import tensor
+        factory_options(layout, device or _cpu, pin_memory)
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def type_as(self, other): return self.to((<_TensorBase>tensor_arg(other, "type_as", "other", 1)).dtype)
@@ -1345,7 +1353,7 @@ cdef class _TensorBase:
         return bool(cg_dtype_is_floating(<cg_dtype>self.t.dtype))
 
     @property
-    def device(self): return "cpu"
+    def device(self): return _cpu
 
     @property
     def _version(self): return self.t.storage.version
@@ -1478,14 +1486,15 @@ cdef class _TensorBase:
                 d = a
             elif isinstance(a, _TensorBase):
                 d = a.dtype
-            elif a is None or a == "cpu" or (hasattr(a, "type") and a.type == "cpu"):
-                pass
-            elif isinstance(a, str) and a.split(":")[0] not in ("cuda", "mps", "xpu", "meta"):
-                raise RuntimeError(f"Invalid device string: {a!r}")
+            elif a is None or isinstance(a, (str, device)) or (isinstance(a, int) and not isinstance(a, bool)):
+                _check_device(a)
+            elif isinstance(getattr(a, "type", None), str) and hasattr(a, "index"):  # another library's device
+                _check_device(str(a))
             else:
-                raise NotImplementedError(f"to({a!r}): cgrad tensors live on the CPU only")
+                raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
+        _check_device(kwargs.get("device"))
         if d is None or dtype_code(d) == self.t.dtype:
-            return self
+            return self.clone() if kwargs.get("copy") else self
         return wrap(cg_to_dtype(self.t, dtype_code(d)))
 
     def type(self, dtype=None):
@@ -1498,6 +1507,12 @@ cdef class _TensorBase:
     def long(self): return self.to(int64)
     def bool(self): return self.to(bool_)
     def cpu(self): return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        raise AssertionError("Torch not compiled with CUDA enabled")
+
+    def pin_memory(self, device=None):
+        raise RuntimeError("Cannot access accelerator device when none is available.")
 
     def __len__(self):
         if self.t.ndim == 0:
@@ -1846,25 +1861,29 @@ cdef object finish_new(cg_tensor *t, bint requires_grad):
     return r
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_zeros(s, nd, resolve(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_ones(s, nd, resolve(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_empty(s, nd, resolve(dtype)), requires_grad)
 
 
-def full(size, fill_value, *, dtype=None, requires_grad=False):
+def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape((size,), s)
     if dtype is None:
@@ -1880,13 +1899,12 @@ cdef class Generator:
     cdef uint64_t _seed
 
     def __init__(self, device="cpu"):
-        if str(device) != "cpu":
-            raise RuntimeError(f"cgrad runs on the CPU only; a Generator's device must be 'cpu', got {device!r}")
+        _check_generator_device(device)
         self.p = &self.g
         self.manual_seed(67280421310721)
 
     @property
-    def device(self): return "cpu"
+    def device(self): return _cpu
 
     def manual_seed(self, seed):
         """Seeds the generator with seed (taken modulo 2**64) and returns it."""
@@ -1967,20 +1985,24 @@ cdef cg_generator *gen_ptr(object generator) except? NULL:
     return (<Generator>generator).p
 
 
-def rand(*size, generator=None, dtype=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_rand(s, nd, resolve(dtype), gen_ptr(generator)), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
     return finish_new(cg_randn(s, nd, resolve(dtype), gen_ptr(generator)), requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, requires_grad=False):
+def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=None, device=None, pin_memory=False,
+            requires_grad=False):
     """Integers drawn uniformly from [low, high) (int64 unless dtype says otherwise)."""
+    factory_options(layout, device, pin_memory)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
@@ -1994,8 +2016,9 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, requires_g
     return finish_new(cg_randint(low, high, s, nd, <cg_dtype>code, gen_ptr(generator)), requires_grad)
 
 
-def arange(start, end=None, step=1, *, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
     """Values from start (default 0) up to end, step apart."""
+    factory_options(layout, device, pin_memory)
     if end is None:
         start, end = 0, start
     values = (start, end, step)
@@ -2007,22 +2030,25 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False):
                                 number_arg(step, "arange", "step"), dtype_code(dtype)), requires_grad)
 
 
-def linspace(start, end, steps, *, dtype=None, requires_grad=False):
+def linspace(start, end, steps, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
     """steps values evenly spaced from start to end inclusive."""
+    factory_options(layout, device, pin_memory)
     if isinstance(steps, bool) or not isinstance(steps, int):
         raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     return finish_new(cg_linspace(float(start), float(end), steps, resolve(dtype)), requires_grad)
 
 
-def eye(n, m=None, *, dtype=None, requires_grad=False):
+def eye(n, m=None, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
     """An n x m matrix with ones on the diagonal."""
+    factory_options(layout, device, pin_memory)
     cdef int64_t rows = int_arg(n, "eye", "n")
     cdef int64_t cols = rows if m is None else int_arg(m, "eye", "m")
     return finish_new(cg_eye(rows, cols, resolve(dtype)), requires_grad)
 
 
-def randperm(n, *, generator=None, dtype=None, requires_grad=False):
+def randperm(n, *, generator=None, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
     """0, 1, ..., n - 1 in a random order (int64 unless dtype says otherwise)."""
+    factory_options(layout, device, pin_memory)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
     code = CG_INT64 if dtype is None else dtype_code(dtype)
@@ -2349,4 +2375,4 @@ __all__ = sorted(
     name for name, value in list(globals().items())
     if not name.startswith("_") and getattr(value, "__module__", None) == __name__
     and name not in ("bool_", "dtype")
-) + ["default_generator", "dtype", "float32", "float64", "int64"]
+) + ["default_generator", "device", "dtype", "float32", "float64", "int64"]

@@ -78,6 +78,11 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
     set_anomaly_enabled,
 )
 
+# devices: the CPU is cgrad's one; PyTorch's device modules answer for the others
+from cgrad import accelerator, amp, backends, cpu, cuda  # noqa: E402
+from cgrad.amp import autocast  # noqa: E402
+from cgrad.amp.autocast_mode import is_autocast_enabled  # noqa: E402
+
 from cgrad import _missing  # noqa: E402
 
 # PyTorch functions not implemented yet (none at the moment): calling one raises

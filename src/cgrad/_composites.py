@@ -483,8 +483,9 @@ def _number(v, fname, arg):
     return v
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False):
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """steps values from base**start to base**end, their exponents evenly spaced."""
+    cgrad._C._factory_options(layout, device)
     start, end = _number(start, "logspace", "start"), _number(end, "logspace", "end")
     if isinstance(steps, bool) or not isinstance(steps, int):
         raise TypeError(f"logspace(): argument 'steps' (position 3) must be int, not {type(steps).__name__}")
@@ -520,13 +521,15 @@ def _triangle_indices(fname, row, col, offset, dtype, lower):
     return cgrad.from_numpy(np.stack([rows, cols]).astype(np.int64).reshape(2, -1))
 
 
-def tril_indices(row, col, offset=0, *, dtype=int64):
+def tril_indices(row, col, offset=0, *, dtype=int64, layout=None, device=None):
     """The (row, column) indices of a row x col matrix's lower triangle, as a 2 x N tensor."""
+    cgrad._C._factory_options(layout, device)
     return _triangle_indices("tril_indices", row, col, offset, dtype, True)
 
 
-def triu_indices(row, col, offset=0, *, dtype=int64):
+def triu_indices(row, col, offset=0, *, dtype=int64, layout=None, device=None):
     """The (row, column) indices of a row x col matrix's upper triangle, as a 2 x N tensor."""
+    cgrad._C._factory_options(layout, device)
     return _triangle_indices("triu_indices", row, col, offset, dtype, False)
 
 

@@ -74,6 +74,7 @@ def _holds_float64(data):
 
 def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False):
     """A new tensor holding a copy of data (a number, a nested list, an array or a tensor)."""
+    _C._factory_options(None, device, pin_memory)
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than "
@@ -92,6 +93,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
 
 def as_tensor(data, dtype=None, device=None):
     """data as a tensor, sharing memory with a tensor or numpy array when the dtype allows."""
+    _C._factory_options(None, device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and data.dtype in (np.float32, np.float64, np.int64, np.bool_):
@@ -105,44 +107,54 @@ def _like_arg(x, fname):
         raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
 
 
-def zeros_like(input, *, dtype=None, requires_grad=False):
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "zeros_like")
-    return _C.zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.zeros(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                  requires_grad=requires_grad)
 
 
-def ones_like(input, *, dtype=None, requires_grad=False):
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "ones_like")
-    return _C.ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.ones(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                  requires_grad=requires_grad)
 
 
-def empty_like(input, *, dtype=None, requires_grad=False):
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "empty_like")
-    return _C.empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.empty(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                  requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, requires_grad=False):
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "full_like")
-    return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                   requires_grad=requires_grad)
 
 
-def rand_like(input, *, dtype=None, requires_grad=False):
+def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "rand_like")
-    return _C.rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.rand(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                  requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, requires_grad=False):
+def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _like_arg(input, "randn_like")
-    return _C.randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.randn(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                  requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False):
+def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
+                 memory_format=None):
     if high is None:
         low, high = 0, low
-    return _C.randint(low, high, input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return _C.randint(low, high, input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+                      requires_grad=requires_grad)
 
 
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None, device=None, pin_memory=False,
+           requires_grad=False):
     """Samples of N(mean, std^2); mean and std may be tensors (broadcast) or numbers."""
+    _C._factory_options(layout, device, pin_memory)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
         shape = like.shape if size is None else size

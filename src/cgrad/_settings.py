@@ -66,14 +66,16 @@ def is_warn_always_enabled():
 
 
 def get_default_device():
-    """Where new tensors go: always the CPU."""
-    return "cpu"
+    """The device new tensors go to: the CPU, unless set_default_device or `with cgrad.device(...)` named
+    another, on which factories then fail."""
+    from cgrad._C import _get_default_device
+    return _get_default_device()
 
 
 def set_default_device(device):
-    """Only the CPU (or None, the CPU too): cgrad has no other device."""
-    if device is not None and str(device) not in ("cpu", "cpu:0"):
-        raise RuntimeError(f"cgrad runs on the CPU only; cannot make {device!r} the default device")
+    """Makes device (None: the CPU) where factories put new tensors; only the CPU can hold them."""
+    from cgrad._C import _set_default_device
+    _set_default_device(device)
 
 
 def typename(obj):

@@ -86,9 +86,7 @@ def resize_(self, *sizes):
 def new(self, *args, **kwargs):
     """The legacy constructor: new() empty, new(sizes...) uninitialized, new(sequence) from data, new(tensor)
     that tensor's values; always self's dtype."""
-    device = kwargs.pop("device", None)
-    if device is not None and str(device) != "cpu":
-        raise RuntimeError(f"cgrad runs on the CPU only, got device {device!r}")
+    _C._check_device(kwargs.pop("device", None))
     if kwargs:
         raise TypeError(f"new() got an unexpected keyword argument '{next(iter(kwargs))}'")
     if not args:
@@ -224,6 +222,7 @@ def fill(input, value):
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None, requires_grad=False):
     """A 0-d tensor holding s, of dtype (the default dtype unless given)."""
+    _C._factory_options(layout, device, pin_memory)
     if isinstance(s, Tensor):
         s = s.item()
     return _C.full((), s, dtype=_C.get_default_dtype() if dtype is None else dtype, requires_grad=requires_grad)
@@ -232,6 +231,7 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None, r
 def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
     """Deprecated in PyTorch: values start, start + step, ... up to and including end, in the default
     dtype. Use arange."""
+    _C._factory_options(layout, device)
     warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
                   "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
                   "[start, end).", UserWarning, stacklevel=2)
@@ -253,8 +253,7 @@ def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, re
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     """obj as a tensor, sharing memory where it can (a tensor of the asked dtype, a numpy array) unless
     copy is True; copy False raises when it cannot share."""
-    if device is not None and str(device) != "cpu":
-        raise RuntimeError(f"cgrad runs on the CPU only, got device {device!r}")
+    _C._factory_options(None, device)
     if isinstance(obj, Tensor):
         out = obj
         if dtype is not None and dtype != obj.dtype:

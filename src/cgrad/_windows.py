@@ -36,6 +36,7 @@ def _finish(window, periodic, requires_grad):
 def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None, layout=None, device=None,
                    requires_grad=False):
     """alpha - beta * cos(2 pi n / (N - 1)); periodic: one point more, the last dropped."""
+    _C._factory_options(layout, device)
     dtype, small = _start("hamming_window", window_length, dtype)
     if small is not None:
         return small.requires_grad_(requires_grad)
@@ -46,12 +47,14 @@ def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype
 
 def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The Hamming window with alpha = beta = 0.5, as PyTorch makes it."""
+    _C._factory_options(layout, device)
     _start("hann_window", window_length, dtype)
     return hamming_window(window_length, periodic, 0.5, 0.5, dtype=dtype, requires_grad=requires_grad)
 
 
 def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
     """0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    _C._factory_options(layout, device)
     dtype, small = _start("blackman_window", window_length, dtype)
     if small is not None:
         return small.requires_grad_(requires_grad)
@@ -63,6 +66,7 @@ def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, de
 
 def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The triangle 1 - |2n / (N - 1) - 1|: rising as 2n / (N - 1), falling as 2 - that."""
+    _C._factory_options(layout, device)
     dtype, small = _start("bartlett_window", window_length, dtype)
     if small is not None:
         return small.requires_grad_(requires_grad)
@@ -76,6 +80,7 @@ def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, de
 def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None, device=None,
                   requires_grad=False):
     """I0(beta sqrt(1 - ((n - a) / a)^2)) / I0(beta), a = (N - 1) / 2."""
+    _C._factory_options(layout, device)
     dtype, small = _start("kaiser_window", window_length, dtype)
     if small is not None:
         return small.requires_grad_(requires_grad)

@@ -13,9 +13,7 @@ __all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
 def _empty(*shape, dtype=None, device=None):
-    if device is not None and str(device) != "cpu":
-        raise NotImplementedError(f"device={device!r}: cgrad lives on the CPU only")
-    return _C.empty(*shape, dtype=dtype)
+    return _C.empty(*shape, dtype=dtype, device=device)
 
 
 class Identity(Module):

@@ -760,8 +760,7 @@ class Module:
                 dtype = a.dtype
             else:
                 device = a
-        if device is not None and str(device) != "cpu":
-            raise NotImplementedError(f"to({device!r}): cgrad modules live on the CPU only")
+        _C._check_device(device)
         if dtype is None:
             return self
         if not dtype.is_floating_point:
@@ -777,25 +776,22 @@ class Module:
     def cpu(self):
         return self
 
-    def _not_on_cpu(self, device, name):
-        raise NotImplementedError(f"{name}(): cgrad modules live on the CPU only")
-
+    # as PyTorch built for the CPU alone: moving a module elsewhere fails as moving a tensor there does
     def cuda(self, device=None):
-        self._not_on_cpu(device, "cuda")
+        _C._check_device("cuda" if device is None else device if isinstance(device, (str, _C.device)) else "cuda")
 
     def ipu(self, device=None):
-        self._not_on_cpu(device, "ipu")
+        _C._check_device("ipu")
 
     def xpu(self, device=None):
-        self._not_on_cpu(device, "xpu")
+        _C._check_device("xpu")
 
     def mtia(self, device=None):
-        self._not_on_cpu(device, "mtia")
+        _C._check_device("mtia")
 
     def to_empty(self, *, device, recurse=True):
         """Parameters and buffers become uninitialized (empty) tensors of their shapes and dtypes, on device."""
-        if device is not None and str(device) != "cpu":
-            raise NotImplementedError(f"to_empty(device={device!r}): cgrad modules live on the CPU only")
+        _C._check_device(device)
         return self._apply(empty_like, recurse=recurse)
 
     def half(self):

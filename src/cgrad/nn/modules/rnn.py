@@ -14,9 +14,7 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 
 
 def _empty(*shape, dtype=None, device=None):
-    if device is not None and str(device) != "cpu":
-        raise NotImplementedError(f"device={device!r}: cgrad lives on the CPU only")
-    return _C.empty(*shape, dtype=dtype)
+    return _C.empty(*shape, dtype=dtype, device=device)
 
 
 def _check_type(name, value, kind):

@@ -26,9 +26,7 @@ __all__ = ["Transformer", "TransformerEncoder", "TransformerDecoder", "Transform
 
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     """(sz, sz) float mask: -inf above the diagonal, so position i attends to positions 0..i only."""
-    if device is not None and str(device) != "cpu":
-        raise NotImplementedError(f"device={device!r}: cgrad lives on the CPU only")
-    return _C.full((sz, sz), float("-inf"), dtype=dtype).triu(1)
+    return _C.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
 
 
 def _is_causal(is_causal):

@@ -1,0 +1,5 @@
+"""cgrad.backends.mkl: MKL is not used (OpenBLAS is)."""
+
+
+def is_available():
+    return False
