@@ -55,6 +55,8 @@ from cgrad.distributions.generalized_pareto import GeneralizedPareto
 from cgrad.distributions.von_mises import VonMises
 from cgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from cgrad.distributions.mixture_same_family import MixtureSameFamily
+from cgrad.distributions.lkj_cholesky import LKJCholesky
+from cgrad.distributions.wishart import Wishart
 
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "ExponentialFamily", "Gamma",
@@ -65,4 +67,5 @@ __all__ = [
     "Pareto", "Poisson", "StudentT", "Weibull",
     "ContinuousBernoulli", "RelaxedBernoulli", "RelaxedOneHotCategorical", "OneHotCategoricalStraightThrough",
     "GeneralizedPareto", "VonMises", "LowRankMultivariateNormal", "MixtureSameFamily",
+    "LKJCholesky", "Wishart",
 ] + transforms.__all__
