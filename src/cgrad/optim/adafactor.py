@@ -2,7 +2,8 @@
 
 A step is a few reductions and an outer product per parameter, so it runs as Python over tensor ops (under
 no_grad); the relative step size needs the parameter's RMS as a number each step, which also means a compiled
-step that calls it runs eagerly.
+step that calls it runs eagerly. foreach=True is accepted and runs the same per-parameter update (PyTorch's
+foreach variant may round its reductions differently from its own per-parameter one).
 """
 from cgrad import _C
 from cgrad._C import Tensor
