@@ -3,9 +3,10 @@ state_dict interchange, constructor and step errors, and compiled steps (which r
 
 Muon agrees with torch bit for bit: its update is a bfloat16 Newton-Schulz iteration, whose products cgrad
 computes in float32 and rounds to bfloat16; products of bfloat16 numbers and their short sums are exact in
-float32, so on these small matrices the BLAS's order of summation does not show. Adafactor's step reduces: the row and column means of
-the squared gradient and the norms behind its RMS, which cgrad sums in another order than torch for some
-lengths; its trajectories are compared to a tolerance of a few ulps (most values still agree exactly).
+float32, so on these small matrices the BLAS's order of summation does not show. Adafactor's step reduces:
+the row and column means of the squared gradient and the norms behind its RMS, which cgrad sums in another
+order than torch for some lengths; its trajectories are compared to a tolerance of a few ulps (most values
+still agree exactly).
 """
 import copy
 import warnings
