@@ -11,6 +11,8 @@ import functools
 from itertools import chain
 import warnings
 
+import numpy as np
+
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad.autograd.grad_mode import enable_grad
@@ -54,6 +56,16 @@ def _check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _lerp_(start, end, weight):
+    """start.lerp_(end, weight) with a number weight, rounded as PyTorch's CPU kernel rounds it: one fma
+    around whichever end the weight is nearer (cgrad's lerp rounds the product before adding)."""
+    if start.dtype == _C.float32:
+        weight = float(np.float32(weight))
+    if abs(weight) < 0.5:
+        return start.add_(end - start, alpha=weight)
+    return start.copy_(end.add(end - start, alpha=weight - 1))
 
 
 def _scalar_states_to_tensors(optimizer, keys):
@@ -298,6 +310,19 @@ class Optimizer:
         self._opt_called = True
         if _C._is_recording():  # a compiled step: replays refresh this optimizer's hyper-parameters
             _C._note_optimizer(self)
+        return loss
+
+    def _begin_composed_step(self, closure):
+        """_begin_step for a step written as Python over tensor ops: a compiled step that calls it runs eagerly,
+        since a replay could not refresh the hyper-parameters those ops were recorded with."""
+        if _C._is_recording():
+            _C._recording_break(f"{type(self).__name__}.step runs tensor ops with its hyper-parameters as "
+                                "constants, which a replay could not refresh")
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._opt_called = True
         return loss
 
     def step(self, closure=None):
