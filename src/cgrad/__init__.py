@@ -77,6 +77,8 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
     is_anomaly_enabled,
     set_anomaly_enabled,
 )
+from cgrad._surface import *  # noqa: E402,F401,F403  (cond, while_loop, native_*, sym_*, complex helpers, ...)
+from cgrad import functional, signal  # noqa: E402
 
 from cgrad import _missing  # noqa: E402
 
