@@ -11,6 +11,7 @@ import warnings
 
 from cgrad import _C
 from cgrad._C import Tensor
+from cgrad._creation import full_like, tensor, zeros_like
 
 __all__ = [
     "cond", "while_loop",
@@ -165,15 +166,15 @@ def while_loop(cond_fn, body_fn, carried_inputs):
     carried, ran = carried_inputs, 0
     while True:
         flag = cond_fn(*carried)
-        if isinstance(flag, bool) and flag and ran == 0:
-            raise RuntimeError("torch.while_loop: infinite loop detected. Infinite loop detected because "
-                               "while_loop's cond_fn always returns the same value True.")
         if not _loop_condition(flag):
             break
         out = body_fn(*carried)
         body = out if isinstance(out, (tuple, list)) else (out,)
         new_leaves, new_spec = _flatten(body)
         _check_carried(new_leaves, leaves)
+        if isinstance(flag, bool) and builtins.all(_C.equal(n, o) for n, o in zip(new_leaves, leaves)):
+            raise RuntimeError("torch.while_loop: infinite loop detected. Infinite loop detected because "
+                               "while_loop's cond_fn always returns the same value True.")
         carried, leaves, ran = body, new_leaves, ran + 1
         spec = new_spec if isinstance(out, (tuple, list)) else None
     return _unflatten(spec, _fresh_outputs(_WhileLoopAutogradOp, leaves))
@@ -241,25 +242,23 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
                  padding_idx=pad)
     flat = indices.reshape(-1)
     bag, nbags = _bag_of(offsets, flat.numel(), include_last_offset)
-    if mode == 0 and pad is None:  # the sum kernel keeps no bookkeeping
-        empty = _C.zeros(offsets.numel(), dtype=_C.int64)
-        return out, _C.empty(0, dtype=_C.int64), empty, empty.clone()
-    offset2bag = _C.tensor(bag, dtype=_C.int64)
+    if mode == 0:  # the sum kernel keeps no sizes; its float32 form without padding_idx no offset2bag either
+        zeros = _C.zeros(offsets.numel(), dtype=_C.int64)
+        skip = weight.dtype == _C.float32 and pad is None
+        return out, _C.empty(0, dtype=_C.int64) if skip else tensor(bag, dtype=_C.int64), zeros, zeros.clone()
+    offset2bag = tensor(bag, dtype=_C.int64)
     idx = flat.tolist()
     counts = [0] * nbags
     for b, i in zip(bag, idx):
         counts[b] += i != pad
-    if mode == 0:
-        zeros = _C.zeros(offsets.numel(), dtype=_C.int64)
-        return out, offset2bag, zeros, zeros.clone()
-    bag_size = _C.tensor(counts, dtype=_C.int64)
+    bag_size = tensor(counts, dtype=_C.int64)
     if mode == 1:
         return out, offset2bag, bag_size, bag_size.clone()
     return out, offset2bag, bag_size, _bag_argmax(weight, idx, bag, nbags, pad)
 
 
 def _bag_argmax(weight, idx, bag, nbags, pad):
-    """For each bag and column, the index (into weight) of the row holding the bag's max."""
+    """For each bag and column, the index (into weight) of the row holding the bag's max (0 for an empty bag)."""
     rows = weight.detach().tolist()
     dim = weight.size(1)
     best = [[None] * dim for _ in builtins.range(nbags)]
@@ -269,7 +268,7 @@ def _bag_argmax(weight, idx, bag, nbags, pad):
         for c in builtins.range(dim):
             if best[b][c] is None or rows[i][c] > rows[best[b][c]][c]:
                 best[b][c] = i
-    return _C.tensor([[-1 if v is None else v for v in row] for row in best], dtype=_C.int64).reshape(nbags, dim)
+    return tensor([[0 if v is None else v for v in row] for row in best], dtype=_C.int64).reshape(nbags, dim)
 
 
 def pdist(input, p=2):
@@ -392,12 +391,13 @@ def frobenius_norm(input, dim, keepdim=False, *, out=None):
     warnings.warn("at::frobenius_norm is deprecated and it is just left for JIT compatibility. It will be removed in "
                   "a future PyTorch release. Please use `linalg.vector_norm(A, 2., dim, keepdim)` instead",
                   UserWarning, stacklevel=2)
-    return linalg.vector_norm(input, 2.0, dim, keepdim, out=out)
+    result = linalg.vector_norm(input, 2.0, dim, keepdim)
+    return result if out is None else out.copy_(result)
 
 
 def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
-    """Deprecated: linalg.matrix_norm(input, 'nuc', dim, keepdim); dim may be omitted, or given as keepdim's
-    place (a bool) as PyTorch's overload nuclear_norm(input, keepdim) has it."""
+    """Deprecated: linalg.matrix_norm(input, 'nuc', dim, keepdim); dim may be omitted (the last two), or its
+    place hold keepdim (a bool), as PyTorch's overload nuclear_norm(input, keepdim) has it."""
     from cgrad import linalg
     _tensor_arg("nuclear_norm", input)
     if isinstance(dim, bool):
@@ -406,11 +406,9 @@ def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
                   "a future PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead",
                   UserWarning, stacklevel=2)
     if dim is None:
-        if input.dim() != 2:
-            raise RuntimeError(f"Expected a tensor with 2 dimensions, but got a tensor with {input.dim()} "
-                               f"dimension{'' if input.dim() == 1 else 's'} instead.")
-        dim = (0, 1)
-    return linalg.matrix_norm(input, "nuc", tuple(dim), keepdim, out=out)
+        dim = (-2, -1)
+    result = linalg.matrix_norm(input, "nuc", tuple(dim), keepdim)
+    return result if out is None else out.copy_(result)
 
 
 # ---- removed functions: PyTorch keeps them to say what replaced them -------------------------------------------
@@ -419,7 +417,7 @@ _REMOVED = "This function was deprecated since version 1.9 and is now removed. "
 
 
 def matrix_rank(input, tol=None, symmetric=False, *, out=None):
-    raise RuntimeError(_REMOVED + "\nPlease use the `torch.linalg.matrix_rank` function instead. The parameter "
+    raise RuntimeError(_REMOVED.rstrip() + "\nPlease use the `torch.linalg.matrix_rank` function instead. The parameter "
                        "'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
 
 
@@ -485,7 +483,10 @@ def conj_physical(input, *, out=None):
 
 
 def conj_physical_(input):
+    """input itself; an in-place op all the same, so a leaf that requires grad is refused."""
     _tensor_arg("conj_physical_", input)
+    if input.requires_grad and input.is_leaf and _C._is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     return input
 
 
@@ -529,11 +530,11 @@ def _angle_op():
 
         @staticmethod
         def forward(ctx, x):
-            return _C.where(x < 0, _C.full_like(x, math.pi), _C.where(x.isnan(), x, _C.zeros_like(x)))
+            return _C.where(x < 0, full_like(x, math.pi), _C.where(x.isnan(), x, zeros_like(x)))
 
         @staticmethod
         def backward(ctx, grad):
-            return _C.zeros_like(grad)
+            return zeros_like(grad)
     return Angle
 
 
