@@ -154,7 +154,8 @@ def while_loop(cond_fn, body_fn, carried_inputs):
 
     carried_inputs are tensors (in a tuple or list, possibly nested); each step's outputs must match them in
     number, shape and dtype. The results are new tensors whose graph node is WhileLoopAutogradOpBackward; their
-    structure is body_fn's (carried_inputs' when the body never ran).
+    structure is body_fn's (carried_inputs' when the body never ran). A step that changes nothing under a
+    cond_fn returning a Python True is the infinite loop PyTorch's tracer reports, and raises as it does.
     """
     if not (callable(cond_fn) and callable(body_fn)):
         raise RuntimeError("Expect cond_fn and body_fn to be callable.")
@@ -417,8 +418,8 @@ _REMOVED = "This function was deprecated since version 1.9 and is now removed. "
 
 
 def matrix_rank(input, tol=None, symmetric=False, *, out=None):
-    raise RuntimeError(_REMOVED.rstrip() + "\nPlease use the `torch.linalg.matrix_rank` function instead. The parameter "
-                       "'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
+    raise RuntimeError(_REMOVED.rstrip() + "\nPlease use the `torch.linalg.matrix_rank` function instead. The "
+                       "parameter 'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
 
 
 def lstsq(input, A, *, out=None):
