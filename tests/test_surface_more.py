@@ -175,8 +175,30 @@ def test_ctc_loss_enum():
     def fn(lib, logits):
         lp = logits.log_softmax(2)
         return lib.ctc_loss(lp, lib.tensor([[1, 2], [2, 2]]), [5, 4], [2, 2], 0, reduction, False)
-    for reduction in (0, 1, 2):
+    for reduction in (0, 1, 2, 5):
         grads_match(fn, rand(5, 2, 3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.grid_sampler_2d(lib.ones(1, 1, 2, 2, 2), lib.zeros(1, 1, 1, 1, 3), 0, 0, False),
+    lambda lib: lib.grid_sampler_3d(lib.ones(1, 1, 2, 2), lib.zeros(1, 1, 1, 2), 0, 0, False),
+    lambda lib: lib.grid_sampler(lib.ones(1, 1, 2, 2, 2), lib.zeros(1, 1, 1, 1, 3), 2, 0, False),
+    lambda lib: lib.affine_grid_generator(lib.ones(1, 2, 3), [1, 1, 2], False),
+    lambda lib: lib.affine_grid_generator(lib.ones(1, 2, 2), [1, 1, 2, 2], False),
+    lambda lib: lib.embedding_bag(lib.ones(3, 2), lib.tensor([0]), lib.tensor([0]), False, 5),
+    lambda lib: lib.native_group_norm(lib.ones(2, 4, 3), None, None, 2, 4, 4, 2, 1e-5),
+    lambda lib: lib.convolution(lib.ones(1, 4, 5), lib.ones(2, 4, 2), None, 1, [0], [1], False, [0], 1),
+    lambda lib: lib.convolution(lib.ones(1, 4, 5), lib.ones(2, 4, 2), None, [1], [0], [1], False, 0, 1),
+])
+def test_aten_form_errors(call):
+    same_outcome(call)
+
+
+def test_grouped_convolution():
+    grads_match(lambda lib, x, w: lib.convolution(x, w, None, [1], [0], [1], False, [0], 2), rand(1, 4, 5),
+                rand(2, 2, 2))
+    grads_match(lambda lib, x, w: lib.convolution(x, w, None, [2], [1], [1], True, [1], 2), rand(1, 4, 5),
+                rand(4, 1, 2))
 
 
 @pytest.mark.parametrize("mode", [0, 1, 2])

@@ -328,9 +328,10 @@ def rows():
 _INTROS = {
     "aten-level forms and complex helpers": [
         "PyTorch's top-level forms of `nn.functional`'s ops, with its enums and argument orders: `convolution`, "
-        "`ctc_loss` (reduction 0 none, 1 mean, 2 sum), `embedding_bag` (mode 0 sum, 1 mean, 2 max; returns "
+        "`ctc_loss` (reduction 1 mean, 2 sum, any other none), `embedding_bag` (mode 0 sum, 1 mean, 2 max; returns "
         "output, offset2bag, bag_size and max_indices), `grid_sampler` (interpolation 0 bilinear, 1 nearest, "
-        "2 bicubic; padding 0 zeros, 1 border, 2 reflection), `native_layer_norm` and `native_batch_norm` "
+        "2 bicubic; padding 0 zeros, 1 border, 2 reflection; other values raise, where PyTorch leaves them "
+        "unchecked), `native_layer_norm` and `native_batch_norm` "
         "(output, mean, 1/std), `native_group_norm`, `native_dropout` (output, mask), and the deprecated "
         "`frobenius_norm` and `nuclear_norm`, which warn. Only `convolution`, `embedding_bag`, `pdist`, "
         "`grid_sampler*`, `affine_grid_generator` and `native_layer_norm` end in PyTorch's one node; the others "

@@ -195,24 +195,28 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
                            f"{list(weight.shape)}, but got {input.dim()}-dimensional input of size "
                            f"{list(input.shape)} instead")
 
-    def ints(value):
-        values = [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)]
+    def ints(value, name, position):
+        if not isinstance(value, (list, tuple)) or builtins.any(isinstance(v, bool) or not hasattr(v, "__index__")
+                                                               for v in value):
+            raise TypeError(f"convolution(): argument '{name}' (position {position}) must be tuple of ints, not "
+                            f"{type(value).__name__}")
+        values = [v.__index__() for v in value]
         return values * k if len(values) == 1 else values
+    stride, padding = ints(stride, "stride", 4), ints(padding, "padding", 5)
+    dilation, output_padding = ints(dilation, "dilation", 6), ints(output_padding, "output_padding", 8)
     if transposed:
-        return _C._conv_transpose(input, weight, bias, ints(stride), ints(padding), ints(output_padding),
-                                  ints(dilation), int(groups))
-    return _C._convolution(input, weight, bias, ints(stride), ints(padding), ints(dilation), int(groups), False)
+        return _C._conv_transpose(input, weight, bias, stride, padding, output_padding, dilation, int(groups))
+    return _C._convolution(input, weight, bias, stride, padding, dilation, int(groups), False)
 
 
-_REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
+_REDUCTIONS = {1: "mean", 2: "sum"}
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1, zero_infinity=False):
-    """nn.functional.ctc_loss with PyTorch's enum for reduction (0 none, 1 mean, 2 sum)."""
+    """nn.functional.ctc_loss with PyTorch's enum for reduction (1 mean, 2 sum, any other value none)."""
     from cgrad.nn.functional import ctc_loss as ctc
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    return ctc(log_probs, targets, input_lengths, target_lengths, blank, _REDUCTIONS[reduction], zero_infinity)
+    return ctc(log_probs, targets, input_lengths, target_lengths, blank, _REDUCTIONS.get(reduction, "none"),
+               zero_infinity)
 
 
 def _bag_of(offsets, n, include_last_offset):
@@ -236,7 +240,7 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
     _tensor_arg("embedding_bag", indices, "indices", 2)
     _tensor_arg("embedding_bag", offsets, "offsets", 3)
     if mode not in (0, 1, 2):
-        raise RuntimeError(f"embedding_bag: mode must be 0 (sum), 1 (mean) or 2 (max), got {mode}")
+        raise RuntimeError("`mode` must be sum, mean, or max.")
     pad = None if padding_idx is None or padding_idx < 0 else padding_idx
     out = bag_fn(indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq, mode=("sum", "mean", "max")[mode],
                  sparse=sparse, per_sample_weights=per_sample_weights, include_last_offset=include_last_offset,
@@ -287,7 +291,7 @@ def _grid_sampler(name, input, grid, interpolation_mode, padding_mode, align_cor
     _tensor_arg(name, input, "input", 1)
     _tensor_arg(name, grid, "grid", 2)
     if dims is not None and input.dim() != dims:
-        raise RuntimeError(f"{name}(): expected {dims}D input and grid with same number of dimensions, but got "
+        raise RuntimeError(f"grid_sampler(): expected {dims}D input and grid with same number of dimensions, but got "
                            f"input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
     if interpolation_mode not in (0, 1, 2):
         raise RuntimeError(f"{name}(): interpolation_mode must be 0 (bilinear), 1 (nearest) or 2 (bicubic), got "
@@ -319,7 +323,14 @@ def affine_grid_generator(theta, size, align_corners):
     """nn.functional.affine_grid with align_corners required."""
     from cgrad.nn.functional import affine_grid
     _tensor_arg("affine_grid_generator", theta, "theta", 1)
-    return affine_grid(theta, list(size), builtins.bool(align_corners))
+    size = list(size)
+    if len(size) not in (4, 5):
+        raise RuntimeError("AffineGridGenerator needs 4d (spatial) or 5d (volumetric) inputs.")
+    if theta.dim() == 3 and theta.shape[0] == size[0] and theta.shape[2] != len(size) - 1:
+        # PyTorch multiplies the base grid by theta transposed: bmm's message names that operand
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, "
+                           f"{len(size) - 1}] but got: [{theta.shape[0]}, {theta.shape[2]}].")
+    return affine_grid(theta, size, builtins.bool(align_corners))
 
 
 def native_layer_norm(input, normalized_shape, weight, bias, eps):
@@ -354,8 +365,8 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
     from cgrad.nn.functional import group_norm
     _tensor_arg("native_group_norm", input)
     if input.numel() != N * C * HxW:
-        raise RuntimeError(f"Expected input to have {N * C * HxW} elements (N * C * HxW = {N} * {C} * {HxW}), got "
-                           f"{input.numel()}")
+        raise RuntimeError("Expected X.numel() == N * C * HxW to be true, but got false.  (Could this error message "
+                           "be improved?  If so, please report an enhancement request to PyTorch.)")
     out = group_norm(input, group, weight, bias, eps)
     groups = input.reshape(N, group, -1)
     return out, groups.mean(2), (groups.var(2, correction=0) + eps).rsqrt()
