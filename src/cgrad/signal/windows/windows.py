@@ -4,9 +4,11 @@ sym=True gives the symmetric window, for filter design; sym=False the periodic o
 the symmetric window of M + 1 points without its last, which is what using M in place of M - 1 in the formula
 gives. With requires_grad the points are a leaf that requires grad and the window is computed from them.
 """
+import collections.abc
 import math
 
 from cgrad import _C
+from cgrad._creation import tensor
 
 __all__ = ["bartlett", "blackman", "cosine", "exponential", "gaussian", "general_cosine", "general_hamming",
            "hamming", "hann", "kaiser", "nuttall"]
@@ -50,22 +52,20 @@ def bartlett(M, *, sym=True, dtype=None, layout=None, device=None, requires_grad
 
 
 def general_cosine(M, *, a, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
-    """w_n = sum_i (-1)^i a_i cos(2 pi i n / (M - 1))."""
-    if not isinstance(a, (list, tuple)):
-        raise TypeError("Coefficients must be a list/tuple")
+    """w_n = sum_i (-1)^i a_i cos(2 pi i n / (M - 1)): one row per term, summed."""
     if not a:
         raise ValueError("Coefficients cannot be empty")
+    if not isinstance(a, collections.abc.Iterable):
+        raise TypeError("Coefficients must be a list/tuple")
     dtype = _check("general_cosine", M, dtype)
     small = _trivial(M, dtype, requires_grad)
     if small is not None:
         return small
     n = M - 1 if sym else M
     k = _points(M, dtype, requires_grad, 0.0, 2 * math.pi / n)
-    terms = [k.mul(i).cos().mul((-1) ** i * c) for i, c in enumerate(a)]
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
+    signed = tensor([(-1) ** i * c for i, c in enumerate(a)], dtype=dtype)
+    i = _C.arange(signed.numel(), dtype=dtype)
+    return k.unsqueeze(0).mul(i.unsqueeze(1)).cos().mul(signed.unsqueeze(1)).sum(0)
 
 
 def general_hamming(M, *, alpha=0.54, sym=True, dtype=None, layout=None, device=None, requires_grad=False):
