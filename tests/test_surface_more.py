@@ -260,6 +260,51 @@ def test_native_norms():
                 rand(2, 4, 3))
 
 
+def test_native_nodes():
+    for lib in (cgrad, torch):
+        x = lib.tensor(rand(4, 2, 3), requires_grad=True)
+        nodes = [lib.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5)[0],
+                 lib.native_batch_norm(x, None, None, lib.zeros(2, dtype=lib.float64), lib.ones(2, dtype=lib.float64),
+                                       False, 0.1, 1e-5)[0],
+                 *lib.native_group_norm(x, None, None, 4, 2, 3, 2, 1e-5), *lib.native_dropout(x, 0.5, True),
+                 lib.native_dropout(x, 0.5, False)[0]]
+        assert [n.grad_fn.name() if n.grad_fn else None for n in nodes] == (
+            ["NativeBatchNormBackward0"] * 2 + ["NativeGroupNormBackward0"] * 3 + ["NativeDropoutBackward0", None,
+                                                                                  "NativeDropoutBackward0"])
+    grads_match(lambda lib, x, w, b: lib.native_batch_norm(x, w, b, lib.tensor([0.5, -1.0], dtype=lib.float64),
+                                                           lib.tensor([2.0, 0.5], dtype=lib.float64), False, 0.1, 1e-5),
+                rand(4, 2, 3), rand(2, seed=1), rand(2, seed=2))
+    for combo in ((0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0), (1, 1, 1)):
+        # as PyTorch's backward: the statistics' gradients count when both are given, and only then
+        results = []
+        for lib in (cgrad, torch):
+            x = lib.tensor(rand(2, 4, 3), requires_grad=True)
+            outs = lib.native_group_norm(x, None, None, 2, 4, 3, 2, 1e-5)
+            up = [lib.tensor(rand(*t.shape, seed=i + 1)) for i, t in enumerate(outs)]
+            loss = sum((t * u).sum() for t, u, used in zip(outs, up, combo) if used)
+            (g,) = lib.autograd.grad(loss, x, allow_unused=True)
+            results.append(None if g is None else g.numpy())
+        assert (results[0] is None) == (results[1] is None)
+        if results[0] is not None:
+            np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_native_norms_second_order(norm):
+    xn, wn = rand(4, 2, 3), rand(2, seed=1)
+    results = []
+    for lib in (cgrad, torch):
+        x, w = lib.tensor(xn, requires_grad=True), lib.tensor(wn, requires_grad=True)
+        if norm == "batch":
+            out = lib.native_batch_norm(x, w, None, None, None, True, 0.1, 1e-5)[0]
+        else:
+            outs = lib.native_group_norm(x, w, None, 4, 2, 3, 1, 1e-5)
+            out = outs[0] + (outs[1] * outs[2]).sum()
+        g, gw = lib.autograd.grad((out * lib.tensor(rand(4, 2, 3, seed=2))).sum(), (x, w), create_graph=True)
+        results.append(lib.autograd.grad((g * g).sum() + (gw * gw).sum(), x)[0].numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-8, atol=1e-10)
+
+
 def test_native_dropout():
     for lib in (cgrad, torch):
         x = lib.ones(200, dtype=lib.float64, requires_grad=True)

@@ -333,9 +333,10 @@ _INTROS = {
         "2 bicubic; padding 0 zeros, 1 border, 2 reflection; other values raise, where PyTorch leaves them "
         "unchecked), `native_layer_norm` and `native_batch_norm` "
         "(output, mean, 1/std), `native_group_norm`, `native_dropout` (output, mask), and the deprecated "
-        "`frobenius_norm` and `nuclear_norm`, which warn. Only `convolution`, `embedding_bag`, `pdist`, "
-        "`grid_sampler*`, `affine_grid_generator` and `native_layer_norm` end in PyTorch's one node; the others "
-        "are compositions. `native_norm` raises `NotImplementedError`, as PyTorch's does for a dense tensor.",
+        "`frobenius_norm` and `nuclear_norm`, which warn. Each ends in PyTorch's one node (the `native_*` ones are "
+        "autograd Functions with the batch- and group-norm derivatives, differentiable again) except `ctc_loss` "
+        "with a reduction and the two deprecated norms, which compose. `native_norm` raises "
+        "`NotImplementedError`, as PyTorch's does for a dense tensor.",
         "",
         "cgrad's tensors are real: `conj`, `conj_physical`, `conj_physical_`, `resolve_conj`, `resolve_neg` and "
         "`real` return their argument itself, `is_conj` and `is_neg` are False, and `imag` and `view_as_real` "

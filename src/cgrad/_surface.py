@@ -12,6 +12,7 @@ import warnings
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import full_like, tensor, zeros_like
+from cgrad.autograd.function import Function
 
 __all__ = [
     "cond", "while_loop",
@@ -82,8 +83,6 @@ def _fresh_outputs(op, values):
 def _identity_op(name):
     """An autograd Function that passes its tensors through; PyTorch's graph shows one node of that name
     where a higher-order op's outputs leave it."""
-    from cgrad.autograd import Function
-
     def forward(ctx, *tensors):
         return tuple(t.clone() for t in tensors)
 
@@ -347,14 +346,51 @@ def native_layer_norm(input, normalized_shape, weight, bias, eps):
     return out, mean, rstd
 
 
+def _channel_shape(x):
+    """The shape that broadcasts a per-channel (dim 1) vector against x, and the dims summed per channel."""
+    return (1, x.shape[1]) + (1,) * (x.dim() - 2), (0,) + tuple(builtins.range(2, x.dim()))
+
+
+class _NativeBatchNorm(Function):
+    """batch_norm as one node; the statistics, used only in backward, are computed once here."""
+    _node_name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stats, training, momentum, eps):
+        from cgrad.nn.functional import batch_norm
+        running_mean, running_var = stats
+        out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+        stats = () if training else (running_mean.clone(), (running_var + eps).rsqrt())
+        ctx.save_for_backward(input, weight, *stats)
+        ctx.training, ctx.eps = training, eps
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # y = xhat w + b, xhat = (x - mean) rstd; in training mean and rstd depend on x:
+        # dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) with gw = grad w, means over each channel
+        x, weight, *stats = ctx.saved_tensors
+        shape, dims = _channel_shape(x)
+        # the batch statistics are recomputed from x, so that a second derivative sees them depend on it
+        mean, rstd = stats or (x.mean(dims), (x.var(dims, correction=0) + ctx.eps).rsqrt())
+        xhat = (x - mean.reshape(shape)) * rstd.reshape(shape)
+        gw = grad if weight is None else grad * weight.reshape(shape)
+        if ctx.training:
+            gx = (gw - gw.mean(dims, keepdim=True) - xhat * (gw * xhat).mean(dims, keepdim=True)) * rstd.reshape(shape)
+        else:
+            gx = gw * rstd.reshape(shape)
+        needs = ctx.needs_input_grad
+        return (gx if needs[0] else None, (grad * xhat).sum(dims) if needs[1] else None,
+                grad.sum(dims) if needs[2] else None, None, None, None, None)
+
+
 def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     """(batch_norm's output, the batch mean, 1 / sqrt(batch var + eps)); in evaluation the statistics are empty."""
-    from cgrad.nn.functional import batch_norm
     _tensor_arg("native_batch_norm", input)
-    out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    out = _NativeBatchNorm.apply(input, weight, bias, (running_mean, running_var), training, momentum, eps)
     if not training:
         return out, _C.empty(0, dtype=input.dtype), _C.empty(0, dtype=input.dtype)
-    dims = (0,) + tuple(builtins.range(2, input.dim()))
+    _, dims = _channel_shape(input)
     with _C.no_grad():
         x = input.detach()
         return out, x.mean(dims), (x.var(dims, correction=0) + eps).rsqrt()
@@ -362,14 +398,55 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
 
 def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
     """(group_norm's output, each sample's and group's mean and 1 / sqrt(var + eps), both (N, group))."""
-    from cgrad.nn.functional import group_norm
     _tensor_arg("native_group_norm", input)
     if input.numel() != N * C * HxW:
         raise RuntimeError("Expected X.numel() == N * C * HxW to be true, but got false.  (Could this error message "
                            "be improved?  If so, please report an enhancement request to PyTorch.)")
-    out = group_norm(input, group, weight, bias, eps)
-    groups = input.reshape(N, group, -1)
-    return out, groups.mean(2), (groups.var(2, correction=0) + eps).rsqrt()
+    return _NativeGroupNorm.apply(input, weight, bias, N, group, eps)
+
+
+class _NativeGroupNorm(Function):
+    """group_norm as one node with its three outputs, each differentiable as in PyTorch."""
+    _node_name = "NativeGroupNormBackward0"
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, N, group, eps):
+        from cgrad.nn.functional import group_norm
+        out = group_norm(input, group, weight, bias, eps)
+        groups = input.reshape(N, group, -1)
+        mean, rstd = groups.mean(2), (groups.var(2, correction=0) + eps).rsqrt()
+        ctx.save_for_backward(input, weight)
+        ctx.N, ctx.group, ctx.eps = N, group, eps
+        ctx.set_materialize_grads(False)
+        return out, mean, rstd
+
+    @staticmethod
+    def backward(ctx, grad, grad_mean, grad_rstd):
+        # per group of n values: dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) from the output,
+        # + grad_mean / n (d mean / dx = 1/n) + grad_rstd (-rstd^3 (x - mean) / n) (d rstd / dx).
+        # As PyTorch's backward, the statistics' gradients count only when both are given.
+        stats = grad_mean is not None and grad_rstd is not None
+        if grad is None and not stats:
+            return None, None, None, None, None, None
+        x, weight = ctx.saved_tensors
+        shape, dims = _channel_shape(x)
+        xg = x.reshape(ctx.N, ctx.group, -1)
+        # the statistics are recomputed from x, so that a second derivative sees them depend on it
+        m = xg.mean(2, keepdim=True)
+        r = (xg.var(2, correction=0, keepdim=True) + ctx.eps).rsqrt()
+        n = xg.shape[2]
+        xhat = (xg - m) * r
+        gx = zeros_like(xg)
+        if grad is not None:
+            gg = (grad if weight is None else grad * weight.reshape(shape)).reshape(ctx.N, ctx.group, -1)
+            gx = (gg - gg.mean(2, keepdim=True) - xhat * (gg * xhat).mean(2, keepdim=True)) * r
+        if stats:
+            gx = gx + grad_mean.unsqueeze(2) / n - grad_rstd.unsqueeze(2) * r.pow(3) * (xg - m) / n
+        needs = ctx.needs_input_grad
+        with_output = grad is not None
+        return (gx.reshape(x.shape) if needs[0] else None,
+                (grad * xhat.reshape(x.shape)).sum(dims) if needs[1] and with_output else None,
+                grad.sum(dims) if needs[2] and with_output else None, None, None, None)
 
 
 def native_dropout(input, p, train):
@@ -384,8 +461,27 @@ def native_dropout(input, p, train):
             raise RuntimeError(f"result type Float can't be cast to the desired output type {_type_name(input)}")
         mask = _C.empty(tuple(input.shape), dtype=input.dtype).bernoulli_(1 - p).bool()
         scale = 0.0 if p == 1 else 1.0 / (1 - p)
-        return input * mask * scale, mask
-    return input.clone(), _C.ones(tuple(input.shape), dtype=_C.bool_)
+    else:
+        mask, scale = _C.ones(tuple(input.shape), dtype=_C.bool_), 1.0
+    if not input.requires_grad:
+        return (input * mask * scale if scale != 1.0 else input.clone()), mask
+    return _NativeDropout.apply(input, mask, scale), mask
+
+
+class _NativeDropout(Function):
+    """input * mask * scale as one node: d/dinput = mask * scale."""
+    _node_name = "NativeDropoutBackward0"
+
+    @staticmethod
+    def forward(ctx, input, mask, scale):
+        ctx.save_for_backward(mask)
+        ctx.scale = scale
+        return input * mask * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return grad * mask * ctx.scale, None, None
 
 
 def native_norm(input, p=2, dim=None, keepdim=False, dtype=None):
@@ -533,35 +629,25 @@ def imag(input):
     raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
 
-def _angle_op():
-    from cgrad.autograd import Function
+class _Angle(Function):
+    """angle of a real x: pi where x < 0, nan where x is, 0 elsewhere; its derivative is 0 everywhere."""
+    _node_name = "AngleBackward0"
 
-    class Angle(Function):
-        """angle of a real x: pi where x < 0, nan where x is, 0 elsewhere; its derivative is 0 everywhere."""
-        _node_name = "AngleBackward0"
+    @staticmethod
+    def forward(ctx, x):
+        return _C.where(x < 0, full_like(x, math.pi), _C.where(x.isnan(), x, zeros_like(x)))
 
-        @staticmethod
-        def forward(ctx, x):
-            return _C.where(x < 0, full_like(x, math.pi), _C.where(x.isnan(), x, zeros_like(x)))
-
-        @staticmethod
-        def backward(ctx, grad):
-            return zeros_like(grad)
-    return Angle
-
-
-_Angle = None
+    @staticmethod
+    def backward(ctx, grad):
+        return zeros_like(grad)
 
 
 def angle(input, *, out=None):
     """The argument of each element: pi for negative reals, 0 for the others (nan stays nan); integer and bool
     inputs give the default float dtype."""
-    global _Angle
     _tensor_arg("angle", input)
-    if _Angle is None:
-        _Angle = _angle_op()
     x = input if input.is_floating_point() else input.to(_C.get_default_dtype())
-    result = _Angle.apply(x) if x.requires_grad else _Angle.forward(None, x)
+    result = _Angle.apply(x)
     if out is not None:
         return out.copy_(result)
     return result
