@@ -34,8 +34,8 @@ def _tensor_arg(fn, value, name="input", position=1):
 
 
 # ---- control flow -------------------------------------------------------------------------------------------
-# A branch's operands and outputs are nested tuples, lists and dicts; these two walk them without recursion
-# limits mattering (they are as deep as the user's structure, not the graph).
+# A branch's operands and outputs are nested tuples, lists and dicts; these two recurse over that structure,
+# which is as deep as the user wrote it (never over the graph).
 
 def _flatten(tree):
     """(leaves, spec): the leaves of nested tuples/lists/dicts in order, and how to rebuild them."""
@@ -163,7 +163,7 @@ def while_loop(cond_fn, body_fn, carried_inputs):
     leaves, spec = _flatten(carried_inputs)
     if not builtins.all(isinstance(t, Tensor) for t in leaves):
         raise RuntimeError(f"all carried_inputs must be tensors, got {[type(t).__name__ for t in leaves]}")
-    carried, ran = carried_inputs, 0
+    carried = carried_inputs
     while True:
         flag = cond_fn(*carried)
         if not _loop_condition(flag):
@@ -175,7 +175,7 @@ def while_loop(cond_fn, body_fn, carried_inputs):
         if isinstance(flag, bool) and builtins.all(_C.equal(n, o) for n, o in zip(new_leaves, leaves)):
             raise RuntimeError("torch.while_loop: infinite loop detected. Infinite loop detected because "
                                "while_loop's cond_fn always returns the same value True.")
-        carried, leaves, ran = body, new_leaves, ran + 1
+        carried, leaves = body, new_leaves
         spec = new_spec if isinstance(out, (tuple, list)) else None
     return _unflatten(spec, _fresh_outputs(_WhileLoopAutogradOp, leaves))
 
