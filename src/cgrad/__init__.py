@@ -77,6 +77,8 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
     is_anomaly_enabled,
     set_anomaly_enabled,
 )
+from cgrad._surface import *  # noqa: E402,F401,F403  (cond, while_loop, native_*, sym_*, complex helpers, ...)
+from cgrad import functional, signal  # noqa: E402
 
 # devices: the CPU is cgrad's one; PyTorch's device modules answer for the others
 from cgrad import accelerator, amp, backends, cpu, cuda  # noqa: E402

@@ -258,6 +258,30 @@ _add_special("polygamma", lambda f: lambda x, y: f(1, x))
 _add_special("multigammaln", lambda f: lambda x, y: f(x + 2, 2))
 
 
+# PyTorch's aten-level top-level forms of nn.functional's ops, and the complex helpers on real tensors
+_ATEN = {
+    "convolution": lambda x, y: cgrad.convolution(x[None], y[None, :, :2], None, [1], [0], [1], False, [0], 1),
+    "ctc_loss": lambda x, y: cgrad.ctc_loss(x.T[:, None].log_softmax(2), cgrad.tensor([[1]]), [3], [1]),
+    "embedding_bag": lambda x, y: cgrad.embedding_bag(x, cgrad.tensor([0, 1, 1]), cgrad.tensor([0, 2]))[0],
+    "pdist": lambda x, y: cgrad.pdist(x),
+    "grid_sampler / grid_sampler_2d / grid_sampler_3d": lambda x, y: cgrad.grid_sampler(
+        x[None, None], y[None, None, :, :2], 0, 0, False).sum() + cgrad.grid_sampler_2d(
+        x[None, None], y[None, None, :, :2], 1, 1, True).sum() + cgrad.grid_sampler_3d(
+        x[None, None, None], y[None, None, None], 0, 2, False).sum(),
+    "affine_grid_generator": lambda x, y: cgrad.affine_grid_generator(x[None], [1, 1, 2, 2], False),
+    "native_layer_norm / native_batch_norm / native_group_norm": lambda x, y: cgrad.native_layer_norm(
+        x, [3], None, None, 1e-5)[0].sum() + cgrad.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5)[0]
+        .sum() + cgrad.native_group_norm(x[None], None, None, 1, 2, 3, 1, 1e-5)[0].sum(),
+    "native_dropout": lambda x, y: cgrad.native_dropout(x, 0.5, False)[0],
+    "frobenius_norm / nuclear_norm": lambda x, y: _quiet(cgrad.frobenius_norm, x, [1]).sum()
+    + _quiet(cgrad.nuclear_norm, x),
+    "conj / conj_physical / resolve_conj / resolve_neg / real": lambda x, y: cgrad.conj(x) + cgrad.conj_physical(x)
+    + cgrad.resolve_conj(x) + cgrad.resolve_neg(x) + cgrad.real(x),
+    "angle": lambda x, y: cgrad.angle(x),
+}
+OPS.update({name: ("aten-level forms and complex helpers", fn) for name, fn in _ATEN.items()})
+
+
 def _quiet(fn, *args):
     """fn(*args) without the warning torch gives once (deprecation, beta)."""
     with warnings.catch_warnings():
@@ -302,6 +326,36 @@ def rows():
 
 
 _INTROS = {
+    "aten-level forms and complex helpers": [
+        "PyTorch's top-level forms of `nn.functional`'s ops, with its enums and argument orders: `convolution`, "
+        "`ctc_loss` (reduction 1 mean, 2 sum, any other none), `embedding_bag` (mode 0 sum, 1 mean, 2 max; returns "
+        "output, offset2bag, bag_size and max_indices), `grid_sampler` (interpolation 0 bilinear, 1 nearest, "
+        "2 bicubic; padding 0 zeros, 1 border, 2 reflection; other values raise, where PyTorch leaves them "
+        "unchecked), `native_layer_norm` and `native_batch_norm` "
+        "(output, mean, 1/std), `native_group_norm`, `native_dropout` (output, mask), and the deprecated "
+        "`frobenius_norm` and `nuclear_norm`, which warn. Each ends in PyTorch's one node (the `native_*` ones are "
+        "autograd Functions with the batch- and group-norm derivatives, differentiable again) except `ctc_loss` "
+        "with a reduction and the two deprecated norms, which compose. `native_norm` raises "
+        "`NotImplementedError`, as PyTorch's does for a dense tensor.",
+        "",
+        "cgrad's tensors are real: `conj`, `conj_physical`, `conj_physical_`, `resolve_conj`, `resolve_neg` and "
+        "`real` return their argument itself, `is_conj` and `is_neg` are False, and `imag` and `view_as_real` "
+        "raise PyTorch's RuntimeError for a real tensor. `angle` is pi for negative numbers and 0 otherwise "
+        "(one AngleBackward0 node, gradient 0). `polar`, `complex` and `view_as_complex` check their arguments as "
+        "PyTorch does, then raise `NotImplementedError`: their results are complex.",
+        "",
+        "Also at the top level, as in PyTorch: `cond` and `while_loop` (eager; a tensor predicate or loop gives "
+        "new outputs through one CondAutogradOpBackward / WhileLoopAutogradOpBackward node; the branch not "
+        "taken is not traced, so mismatched branches are not detected), `sym_max`, `sym_min`, `sym_not`, "
+        "`sym_float`, `sym_int`, `sym_sqrt`, `sym_sum` and `sym_ite` on Python numbers, `get_device` (-1), "
+        "`is_storage` (False), `init_num_threads`, the deprecated `set_default_tensor_type` (for "
+        "`'torch.FloatTensor'` and `'torch.DoubleTensor'`; half and bfloat16 raise `NotImplementedError`), and "
+        "`matrix_rank`, `lstsq`, `solve`, `eig` and `symeig`, which raise PyTorch's RuntimeError naming their "
+        "replacements (as Tensor methods they are absent). `cgrad.signal.windows` has PyTorch's window "
+        "functions; `cgrad.functional` the functions of `torch.functional` that cgrad has (not `stft`, `istft`, "
+        "`pca_lowrank`, `svd_lowrank`); `cgrad.autograd.set_multithreading_enabled` keeps PyTorch's per-thread "
+        "flag, though cgrad's backward always runs on the calling thread.",
+        ""],
     "special functions (cgrad.special)": [
         "Every public function of `torch.special`, under its name, with PyTorch's arguments (and `out=`). "
         "Integer and bool inputs compute in the default float dtype. As in PyTorch, the Bessel, Airy and "

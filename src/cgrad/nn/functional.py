@@ -2505,3 +2505,7 @@ def native_channel_shuffle(input, groups):
 from cgrad.nn import grad  # noqa: E402  (also as nn.functional.grad, as in PyTorch)
 
 __all__ += ["conv_tbc", "native_channel_shuffle"]
+
+from cgrad.nn._linear_cross_entropy import linear_cross_entropy  # noqa: E402
+
+__all__ += ["linear_cross_entropy"]

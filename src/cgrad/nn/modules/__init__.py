@@ -88,3 +88,7 @@ from cgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
 from cgrad.nn.modules.legacy import Container, CrossMapLRN2d, NLLLoss2d  # noqa: E402
 
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "CrossMapLRN2d", "NLLLoss2d"]
+
+from cgrad.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
+
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]

@@ -1,0 +1,4 @@
+"""cgrad.signal: PyTorch's torch.signal (its windows module)."""
+from cgrad.signal import windows
+
+__all__ = ["windows"]
