@@ -707,6 +707,19 @@ cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims);
  * (new references); one node records both. */
 cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max);
 
+/* ---- layouts of the caller's choosing (ops_strided.c) ----------------------- */
+/* as_strided: the view of a's storage with the given layout (offset in
+ * elements from the storage's start), whatever a's own; the _ form gives a
+ * itself that layout (returns a, new reference). as_strided_scatter: a copy
+ * of a's storage, laid out as a, with that region overwritten by src (of
+ * its shape; cast to a's dtype). empty_strided: an uninitialised tensor with
+ * that layout over the storage it reaches. PyTorch's errors throughout. */
+cg_tensor *cg_as_strided_storage(cg_tensor *a, const int64_t *shape, const int64_t *strides, int ndim, int64_t offset);
+cg_tensor *cg_as_strided_storage_(cg_tensor *a, const int64_t *shape, const int64_t *strides, int ndim, int64_t offset);
+cg_tensor *cg_as_strided_scatter_storage(cg_tensor *a, cg_tensor *src, const int64_t *shape, const int64_t *strides,
+                                         int ndim, int64_t offset);
+cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype);
+
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 /* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's
  * reduction enum: 0 'none', 1 'mean', 2 'sum'. Optional tensors may be NULL. */

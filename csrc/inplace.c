@@ -274,6 +274,7 @@ cg_tensor *cg_become_view_(cg_tensor *t, cg_tensor *v, const cg_op *op) {
     if (CG_RECORDING()) cg_tape_break("an in-place view op (t_, squeeze_, ...) changes a tensor's layout");
     t->ndim = v->ndim;
     t->offset = v->offset;
+    t->numel = v->numel; /* as_strided_ may change it */
     memcpy(t->shape, v->shape, sizeof t->shape);
     memcpy(t->strides, v->strides, sizeof t->strides);
     if (v->grad_fn) {

@@ -686,6 +686,12 @@ int cg_view_geom(const cg_tensor *v, cg_geom *g);
 /* Remakes a view's history if its base was written in place since (inplace.c,
  * Note [Stale views]); call when t->base and its version moved. */
 void cg_view_refresh(cg_tensor *t);
+/* Whether two of g's elements may share a storage element (false: surely
+ * not). g's gradient laid out as `from` in a storage, added up per storage
+ * element and read back at `to` (shared among to's elements on one storage
+ * element when share): Note [Gradients through the storage], ops_strided.c. */
+bool cg_geom_may_overlap(const cg_geom *g);
+cg_tensor *cg_through_storage(cg_tensor *g, const cg_geom *from, const cg_geom *to, bool share);
 
 /* ---- in-place writes (inplace.c) ------------------------------------------ */
 /* Usage: cg_inplace_begin(&ip, t, inputs, n) checks PyTorch's rules; if

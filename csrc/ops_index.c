@@ -35,7 +35,10 @@ int cg_view_geom(const cg_tensor *v, cg_geom *g) {
     if (!cg_tensor_is_contiguous(base)) return -1;
     cg_geom_actual(v, g);
     g->offset -= base->offset;
-    return 0;
+    if (!v->numel) return 0;
+    int64_t lo = g->offset, hi = g->offset; /* as_strided may reach storage the base does not hold */
+    for (int d = 0; d < g->ndim; d++) hi += (g->shape[d] - 1) * g->strides[d];
+    return lo < 0 || hi >= base->numel ? -1 : 0;
 }
 
 static cg_tensor *alias_geom(cg_tensor *a, const cg_geom *g, int64_t base_offset) {
@@ -81,9 +84,15 @@ int cg_region_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
     int nd = 0;
     for (int d = 0; d < region->ndim; d++)
         if (region->strides[d] == 0 && region->shape[d] > 1) dims[nd++] = d;
-    if (!nd) return (gin[0] = cg_scatter_region(gout[0], &n->in_shape[0], region)) ? 0 : -1;
     cg_geom once = *region;
     for (int i = 0; i < nd; i++) once.shape[dims[i]] = 1;
+    if (cg_geom_may_overlap(&once)) { /* windows that overlap (as_strided): copies of an element add up */
+        const cg_shape *in = &n->in_shape[0];
+        cg_geom all;
+        cg_geom_contiguous(in->d, in->ndim, &all);
+        return (gin[0] = cg_through_storage(gout[0], region, &all, false)) ? 0 : -1;
+    }
+    if (!nd) return (gin[0] = cg_scatter_region(gout[0], &n->in_shape[0], region)) ? 0 : -1;
     cg_tensor *summed = cg_sum(gout[0], dims, nd, 1);
     gin[0] = summed ? cg_scatter_region(summed, &n->in_shape[0], &once) : NULL;
     cg_tensor_release(summed);

@@ -426,6 +426,15 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_rot90(cg_tensor *a, int64_t k, const int64_t *dims, int ndims)
     cg_tensor *cg_aminmax(cg_tensor *a, const int64_t *dims, int ndims, int keepdim, cg_tensor **max)
 
+    # ---- layouts of the caller's choosing (ops_strided.c)
+    cg_tensor *cg_as_strided_storage(cg_tensor *a, const int64_t *shape, const int64_t *strides, int ndim,
+                                     int64_t offset)
+    cg_tensor *cg_as_strided_storage_(cg_tensor *a, const int64_t *shape, const int64_t *strides, int ndim,
+                                      int64_t offset)
+    cg_tensor *cg_as_strided_scatter_storage(cg_tensor *a, cg_tensor *src, const int64_t *shape,
+                                             const int64_t *strides, int ndim, int64_t offset)
+    cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype)
+
     # ---- neural-network kernels (ops_nn.c)
     cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
     cg_tensor *cg_softmax(cg_tensor *x, int64_t dim)

@@ -191,6 +191,11 @@ _SHAPE = {
                                 x.unsafe_split_with_sizes([1, 2], 1)[0]]),
     "index_reduce": lambda x, y: _quiet(x.index_reduce, 1, _idx(), y[:, :2], "amax"),
     "nonzero_static": lambda x, y: x.nonzero_static(size=4),
+    "as_strided / as_strided_ / as_strided_scatter":
+        lambda x, y: x.as_strided((2, 2), (1, 2), 1) + (x * 1).as_strided_((2, 2), (2, 1))
+        + x.as_strided_scatter(y[:, :2], (2, 2), (1, 2), 1)[:, :2],
+    "empty_strided / new_empty_strided": lambda x, y: cgrad.empty_strided((2, 3), (1, 2), dtype=x.dtype).zero_()
+    + x.new_empty_strided((2, 3), (1, 2)).fill_(1),
 }
 OPS.update({name: ("shape and indexing", fn) for name, fn in _SHAPE.items()})
 _STACKING = {
@@ -219,6 +224,7 @@ _COPIES = {
     "split_copy / split_with_sizes_copy": lambda x, y: cgrad.split_copy(x, 2, 1)[0]
     + cgrad.split_with_sizes_copy(x, [2, 1], 1)[0],
     "unbind_copy": lambda x, y: cgrad.unbind_copy(x, 1)[0], "unfold_copy": lambda x, y: cgrad.unfold_copy(x, 1, 2, 1),
+    "as_strided_copy": lambda x, y: cgrad.as_strided_copy(x, (2, 2), (1, 2), 1),
 }
 OPS.update({name: ("copies of views", fn) for name, fn in _COPIES.items()})
 OPS.update({

@@ -112,6 +112,52 @@ cdef list _broadcast_pair(list a, list b):
     return out
 
 
+
+# ---- layouts given as sizes, strides and a storage offset (as_strided and its family)
+
+cdef int _int_tuple(object x, str fn, str name, int pos, int64_t *out) except -1:
+    """out from a tuple (or list) of ints, with PyTorch's messages; returns its length."""
+    if not isinstance(x, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of ints, not {type(x).__name__}")
+    if len(x) > CG_MAX_DIMS:
+        raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {len(x)}")
+    for i, v in enumerate(x):
+        if not isinstance(v, int) and not hasattr(v, "__index__"):
+            raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of ints, but found element "
+                            f"of type {type(v).__name__} at pos {i}")
+        out[i] = v.__index__()
+    return len(x)
+
+
+cdef int _layout(object size, object stride, str fn, int pos, int64_t *s, int64_t *st) except -1:
+    """size and stride (arguments pos and pos + 1 of fn) into s and st; returns ndim."""
+    cdef int nd = _int_tuple(size, fn, "size", pos, s)
+    if _int_tuple(stride, fn, "stride", pos + 1, st) != nd:
+        if fn in ("empty_strided", "new_empty_strided"):
+            raise RuntimeError(f"dimensionality of sizes ({nd}) must match dimensionality of strides ({len(stride)})")
+        raise RuntimeError("mismatch in length of strides and shape")
+    return nd
+
+
+cdef object _empty_strided(object size, object stride, object dt, bint requires_grad, str fn):
+    cdef int64_t s[8]
+    cdef int64_t st[8]
+    cdef int nd = _layout(size, stride, fn, 1, s, st)
+    cdef cg_dtype code = resolve(dt)
+    if requires_grad and not cg_dtype_is_floating(code):
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    return finish_new(cg_empty_strided(s, st, nd, code), requires_grad)
+
+
+cdef int64_t _storage_offset(_TensorBase a, object offset, str fn, int pos) except? -1:
+    """The storage offset argument: a's own when None."""
+    if offset is None:
+        return a.t.offset
+    if not isinstance(offset, int) and not hasattr(offset, "__index__"):
+        raise TypeError(f"{fn}(): argument 'storage_offset' (position {pos}) must be int, not {type(offset).__name__}")
+    return offset.__index__()
+
+
 cdef class _TensorShape(_TensorReduce):
     """Views and copies that change shape."""
 
@@ -494,6 +540,34 @@ cdef class _TensorShape(_TensorReduce):
         return _aminmax(self, dims, 1, keepdim)
 
 
+    # layouts of the caller's choosing, in self's storage (ops_strided.c)
+    def as_strided(self, size, stride, storage_offset=None):
+        """The view of self's storage with the given sizes, strides and offset (default: self's)."""
+        cdef int64_t s[8]
+        cdef int64_t st[8]
+        cdef int nd = _layout(size, stride, "as_strided", 1, s, st)
+        return wrap(cg_as_strided_storage(self.t, s, st, nd, _storage_offset(self, storage_offset, "as_strided", 3)))
+
+    def as_strided_(self, size, stride, storage_offset=None):
+        """Gives self the layout as_strided would view."""
+        cdef int64_t s[8]
+        cdef int64_t st[8]
+        cdef int nd = _layout(size, stride, "as_strided_", 1, s, st)
+        return wrap(cg_as_strided_storage_(self.t, s, st, nd, _storage_offset(self, storage_offset, "as_strided_", 3)))
+
+    def as_strided_scatter(self, src, size, stride, storage_offset=None):
+        """A copy of self (and of its storage) with the region as_strided would view replaced by src."""
+        cdef _TensorBase source = tensor_arg(src, "as_strided_scatter", "src", 1)
+        cdef int64_t s[8]
+        cdef int64_t st[8]
+        cdef int nd = _layout(size, stride, "as_strided_scatter", 2, s, st)
+        return wrap(cg_as_strided_scatter_storage(self.t, source.t, s, st, nd,
+                                                  _storage_offset(self, storage_offset, "as_strided_scatter", 4)))
+
+    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad=False):
+        """An uninitialised tensor with the given layout, of self's dtype by default."""
+        return _empty_strided(size, stride, dtype or self.dtype, requires_grad, "new_empty_strided")
+
 def narrow(input, dim, start, length):
     return input.narrow(dim, start, length)
 
@@ -697,3 +771,35 @@ def view_copy(input, size):
 
 def narrow_copy(input, dim, start, length):
     return _copy_as(input.narrow(dim, start, length), "NarrowCopyBackward0")
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    cdef _TensorBase a = tensor_arg(input, "as_strided", "input", 1)
+    cdef int64_t s[8]
+    cdef int64_t st[8]
+    cdef int nd = _layout(size, stride, "as_strided", 2, s, st)
+    return wrap(cg_as_strided_storage(a.t, s, st, nd, _storage_offset(a, storage_offset, "as_strided", 4)))
+
+
+def as_strided_copy(input, size, stride, storage_offset=None):
+    cdef _TensorBase a = tensor_arg(input, "as_strided_copy", "input", 1)
+    cdef int64_t s[8]
+    cdef int64_t st[8]
+    cdef int nd = _layout(size, stride, "as_strided_copy", 2, s, st)
+    v = wrap(cg_as_strided_storage(a.t, s, st, nd, _storage_offset(a, storage_offset, "as_strided_copy", 4)))
+    return _copy_as(v, "AsStridedBackward0_copy")
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    cdef _TensorBase a = tensor_arg(input, "as_strided_scatter", "input", 1)
+    cdef _TensorBase source = tensor_arg(src, "as_strided_scatter", "src", 2)
+    cdef int64_t s[8]
+    cdef int64_t st[8]
+    cdef int nd = _layout(size, stride, "as_strided_scatter", 3, s, st)
+    return wrap(cg_as_strided_scatter_storage(a.t, source.t, s, st, nd,
+                                              _storage_offset(a, storage_offset, "as_strided_scatter", 5)))
+
+
+def empty_strided(size, stride, *, dtype=None, requires_grad=False):
+    """An uninitialised tensor with the given sizes and strides over the storage they reach."""
+    return _empty_strided(size, stride, dtype, requires_grad, "empty_strided")
