@@ -538,3 +538,16 @@ LDL_ERRORS = {
 @pytest.mark.parametrize("case", LDL_ERRORS)
 def test_ldl_errors_like_torch(case):
     assert isinstance(same_outcome(LDL_ERRORS[case]), tuple)
+
+
+def test_forward_ad_names_exist_and_raise():
+    fwAD = cgrad.autograd.forward_ad
+    x = cgrad.ones(2)
+    for call in (lambda: fwAD.make_dual(x, x), lambda: fwAD.unpack_dual(x), fwAD.enter_dual_level,
+                 fwAD.exit_dual_level):
+        with pytest.raises(NotImplementedError, match="cgrad.func.jvp"):
+            call()
+    with pytest.raises(NotImplementedError, match="forward-mode AD"):
+        with fwAD.dual_level():
+            pass
+    assert fwAD.UnpackedDualTensor(x, x).tangent is x
