@@ -461,6 +461,51 @@ static double igammac_fraction(double a, double x) {
     return h * igamma_prefactor(a, x);
 }
 
+/* zeta(k) - 1 for k = 2 ... 43: ln Gamma(1 + a)'s series coefficients, until (1/2)^k is below
+ * the last bit */
+static const double zeta_minus_one[] = {
+    0.64493406684822641, 0.20205690315959429, 0.082323233711138186, 0.036927755143369927,
+    0.01734306198444914, 0.0083492773819228271, 0.0040773561979443396, 0.0020083928260822143,
+    0.00099457512781808526, 0.00049418860411946453, 0.00024608655330804832, 0.00012271334757848915,
+    6.1248135058704828e-05, 3.0588236307020493e-05, 1.5282259408651871e-05, 7.6371976378997626e-06,
+    3.8172932649998402e-06, 1.908212716553939e-06, 9.5396203387279621e-07, 4.7693298678780645e-07,
+    2.38450502727733e-07, 1.1921992596531106e-07, 5.960818905125948e-08, 2.9803503514652279e-08,
+    1.4901554828365043e-08, 7.4507117898354301e-09, 3.7253340247884573e-09, 1.8626597235130491e-09,
+    9.3132743241966817e-10, 4.6566290650337837e-10, 2.3283118336765053e-10, 1.1641550172700519e-10,
+    5.8207720879027015e-11, 2.9103850444971e-11, 1.4551921891041985e-11, 7.2759598350574818e-12,
+    3.6379795473786509e-12, 1.8189896503070661e-12, 9.0949478402638884e-13, 4.5474737830421542e-13,
+    2.2737368458246524e-13, 1.1368684076802279e-13,
+};
+
+/* ln Gamma(1 + a) for |a| <= 1/2, without rounding 1 + a (which for a = 1e-8 keeps half the
+ * digits): -ln(1 + a) + a (1 - euler) + sum_k>=2 (-a)^k (zeta(k) - 1) / k, Abramowitz and Stegun
+ * 6.1.33 */
+static double lgamma1p_small(double a) {
+    double sum = 0.0, power = a * a;
+    for (int k = 2; k < 44; k++) {
+        double term = power * zeta_minus_one[k - 2] / k;
+        sum += term;
+        if (fabs(term) <= fabs(sum) * DBL_EPSILON * 0.5) break;
+        power *= -a;
+    }
+    return -log1p(a) + a * (1.0 - 0.57721566490153286061) + sum;
+}
+
+/* Q(a, x) for a < 1/2 and x < a + 1, where 1 - P(a, x) would lose the digits of a small Q:
+ * P = x^a / Gamma(1 + a) (1 + a sum_n>=1 (-x)^n / (n! (a + n))), so with u = a ln x - ln Gamma(1 + a),
+ * Q = -expm1(u) - e^u a sum, two terms of the size of Q */
+static double igammac_small_a(double a, double x) {
+    double u = a * log(x) - lgamma1p_small(a);
+    double power = 1.0, sum = 0.0;
+    for (int n = 1; n < 200; n++) {
+        power *= -x / n;
+        double term = power / (a + n);
+        sum += term;
+        if (fabs(term) <= fabs(sum) * DBL_EPSILON) break;
+    }
+    return -expm1(u) - exp(u) * a * sum;
+}
+
 /* P(a, x) (upper = 0) or Q(a, x) = 1 - P(a, x) (upper = 1), each computed where it is
  * not a difference from 1 that loses digits; the edges (a or x zero or infinite) as PyTorch,
  * which tests them before NaN: P(NaN, 0) = 0, P(inf, NaN) = 0 */
@@ -472,6 +517,11 @@ static double igamma_double(double a, double x, int upper) {
     if (isinf(x)) return (double)!upper;
     if (isnan(a) || isnan(x)) return NAN;
     if (x < a + 1.0) {
+        if (a < 0.5) { /* a small P is the series', a P near 1 is 1 - Q */
+            double q = igammac_small_a(a, x);
+            if (upper) return q;
+            if (q < 0.5) return 1.0 - q;
+        }
         double p = igamma_series(a, x);
         return upper ? 1.0 - p : p;
     }
@@ -583,8 +633,10 @@ ALL_OP(SAME_TERNARY, clamp, SAME, MIN_NAN(MAX_NAN(a, b), c))
     }
 FLOAT_OP(FMA_LOOP, fma, SAME, fma(a, b, c))
 INT_OP(SAME_TERNARY, fma, SAME, cg_wrap_add(cg_wrap_mul(a, b), c))
-/* lerp(a, b, weight = c), in the two forms PyTorch uses for accuracy */
-FLOAT_OP(SAME_TERNARY, lerp, SAME, fabs(c) < (scalar_t)0.5 ? a + c * (b - a) : b - (b - a) * (1 - c))
+/* lerp(a, b, weight = c): one fma around whichever end the weight is nearer,
+ * PyTorch's rounding (a product rounded before the add differs in about a
+ * quarter of the elements) */
+FLOAT_OP(FMA_LOOP, lerp, SAME, fabs(c) < 0.5 ? fma(c, b - a, a) : fma(c - 1, b - a, b))
 
 /* where x was picked: all of g; where x and y tie: half of it */
 FLOAT_OP(SAME_TERNARY, maximum_grad, SAME, b < c ? 0 : b == c ? a * (scalar_t)0.5 : a)

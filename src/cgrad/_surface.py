@@ -13,6 +13,7 @@ from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import full_like, tensor, zeros_like
 from cgrad.autograd.function import Function
+from cgrad.func import _flatten, _unflatten
 
 __all__ = [
     "cond", "while_loop",
@@ -34,39 +35,8 @@ def _tensor_arg(fn, value, name="input", position=1):
 
 
 # ---- control flow -------------------------------------------------------------------------------------------
-# A branch's operands and outputs are nested tuples, lists and dicts; these two recurse over that structure,
-# which is as deep as the user wrote it (never over the graph).
-
-def _flatten(tree):
-    """(leaves, spec): the leaves of nested tuples/lists/dicts in order, and how to rebuild them."""
-    if isinstance(tree, (tuple, list)):
-        leaves, specs = [], []
-        for item in tree:
-            sub, spec = _flatten(item)
-            leaves += sub
-            specs.append(spec)
-        return leaves, (type(tree), specs)
-    if isinstance(tree, dict):
-        leaves, specs = [], []
-        for item in tree.values():
-            sub, spec = _flatten(item)
-            leaves += sub
-            specs.append(spec)
-        return leaves, (dict, list(tree.keys()), specs)
-    return [tree], None
-
-
-def _unflatten(spec, leaves):
-    leaves = iter(leaves)
-
-    def build(spec):
-        if spec is None:
-            return next(leaves)
-        if spec[0] is dict:
-            return {k: build(s) for k, s in zip(spec[1], spec[2])}
-        return spec[0](build(s) for s in spec[1])
-    return build(spec)
-
+# A branch's operands and outputs are nested tuples, lists and dicts, taken apart and rebuilt with cgrad.func's
+# helpers (which recurse as deep as the user wrote them, never over the graph).
 
 def _fresh_outputs(op, values):
     """values (a flat list) with each tensor a new one, through op where a gradient can flow."""
@@ -120,7 +90,7 @@ def cond(pred, true_fn, false_fn, operands=()):
     if builtins.any(isinstance(v, Tensor) and builtins.any(v is t for t in leaves) for v in values):
         raise RuntimeError("Encountered aliasing during higher order op tracing: torch.cond's branches may not "
                            "return their operands. Higher order ops do not support aliasing.")
-    return _unflatten(spec, _fresh_outputs(_CondAutogradOp, values))
+    return _unflatten(_fresh_outputs(_CondAutogradOp, values), spec)
 
 
 def _loop_condition(value):
@@ -177,7 +147,7 @@ def while_loop(cond_fn, body_fn, carried_inputs):
                                "while_loop's cond_fn always returns the same value True.")
         carried, leaves = body, new_leaves
         spec = new_spec if isinstance(out, (tuple, list)) else None
-    return _unflatten(spec, _fresh_outputs(_WhileLoopAutogradOp, leaves))
+    return _unflatten(_fresh_outputs(_WhileLoopAutogradOp, leaves), spec)
 
 
 # ---- aten-level forms of nn.functional's ops ----------------------------------------------------------------

@@ -9,7 +9,7 @@ from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._dtypes import finfo
 from cgrad.autograd.grad_mode import no_grad
-from cgrad.optim.optimizer import Optimizer, _lerp_, _step_counter, _value
+from cgrad.optim.optimizer import Optimizer, _step_counter, _value
 
 __all__ = ["Adafactor"]
 
@@ -83,13 +83,13 @@ class Adafactor(Optimizer):
             row_mean = grad.norm(dim=-1, keepdim=True).square_().div_(grad.size(-1))
             col_mean = grad.norm(dim=-2, keepdim=True).square_().div_(grad.size(-2))
             row_var, col_var = state["row_var"], state["col_var"]
-            _lerp_(row_var, row_mean, one_minus_beta2_t)
-            _lerp_(col_var, col_mean, one_minus_beta2_t)
+            row_var.lerp_(row_mean, one_minus_beta2_t)
+            col_var.lerp_(col_mean, one_minus_beta2_t)
             var_estimate = row_var @ col_var
             var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
         else:
             variance = state["variance"]
-            _lerp_(variance, grad.square(), one_minus_beta2_t)
+            variance.lerp_(grad.square(), one_minus_beta2_t)
             var_estimate = variance.clone()
         update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
         update.mul_(grad)

@@ -13,7 +13,7 @@ import numpy as np
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad.autograd.grad_mode import no_grad
-from cgrad.optim.optimizer import Optimizer, _lerp_, _value
+from cgrad.optim.optimizer import Optimizer, _value
 
 __all__ = ["Muon"]
 
@@ -113,8 +113,8 @@ class Muon(Optimizer):
     def _update(group, p, buf):
         lr, momentum = _value(group["lr"]), group["momentum"]
         grad = p.grad
-        _lerp_(buf, grad, 1 - momentum)
-        update = _lerp_(grad.clone(), buf, momentum) if group["nesterov"] else buf
+        buf.lerp_(grad, 1 - momentum)
+        update = grad.lerp(buf, momentum) if group["nesterov"] else buf
         ortho = _newton_schulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
         p.mul_(1 - lr * group["weight_decay"])
         p.add_(ortho.to(p.dtype), alpha=-_adjusted_lr(lr, group["adjust_lr_fn"], tuple(p.shape)))

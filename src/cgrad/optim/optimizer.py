@@ -11,8 +11,6 @@ import functools
 from itertools import chain
 import warnings
 
-import numpy as np
-
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad.autograd.grad_mode import enable_grad
@@ -56,16 +54,6 @@ def _check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
-
-
-def _lerp_(start, end, weight):
-    """start.lerp_(end, weight) with a number weight, rounded as PyTorch's CPU kernel rounds it: one fma
-    around whichever end the weight is nearer (cgrad's lerp rounds the product before adding)."""
-    if start.dtype == _C.float32:
-        weight = float(np.float32(weight))
-    if abs(weight) < 0.5:
-        return start.add_(end - start, alpha=weight)
-    return start.copy_(end.add(end - start, alpha=weight - 1))
 
 
 def _scalar_states_to_tensors(optimizer, keys):
