@@ -47,7 +47,8 @@ static int infer_size(const int64_t *shape, int ndim, int64_t numel, int64_t *ou
             }
             infer = i;
         } else if (shape[i] < 0) {
-            cg_error_set(CG_ERR_RUNTIME, "invalid shape dimension %lld", (long long)shape[i]);
+            cg_error_set(CG_ERR_RUNTIME, "invalid shape dimension %lld at index %d of shape %s", (long long)shape[i],
+                         i, cg_shape_str(shape, ndim, buf, sizeof buf));
             return -1;
         } else {
             known *= shape[i];
@@ -58,6 +59,11 @@ static int infer_size(const int64_t *shape, int ndim, int64_t numel, int64_t *ou
         return 0;
     }
     if (infer < 0 && known == numel) return 0;
+    if (infer >= 0 && known == 0 && numel == 0) {  /* any size fits: PyTorch refuses to guess */
+        cg_error_set(CG_ERR_RUNTIME, "cannot reshape tensor of 0 elements into shape %s because the unspecified "
+                     "dimension size -1 can be any value and is ambiguous", cg_shape_str(shape, ndim, buf, sizeof buf));
+        return -1;
+    }
     cg_error_set(CG_ERR_RUNTIME, "shape '%s' is invalid for input of size %lld",
                  cg_shape_str(shape, ndim, buf, sizeof buf), (long long)numel);
     return -1;
