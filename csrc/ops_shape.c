@@ -398,6 +398,17 @@ cg_tensor *cg_alias_view(cg_tensor *a) {
     return cg_node_with_ints(&alias_op, out, a, NULL, 0);
 }
 
+/* A real tensor is its own conjugate, so nothing is written; PyTorch still treats conj_physical_ as an
+ * in-place op, and its node passes the gradient through. */
+static const cg_op conj_physical_op = {"ConjPhysicalBackward1", clone_backward, NULL};
+
+cg_tensor *cg_conj_physical_(cg_tensor *a) {
+    cg_inplace ip;
+    if (cg_inplace_begin_fill(&ip, a, &a, 1)) return NULL; /* an expanded tensor is fine: nothing is written */
+    if (ip.records && !(ip.node = cg_node_new(&conj_physical_op, &a, 1, 1))) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
+}
+
 cg_tensor *cg_clone(cg_tensor *a) {
     cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
     if (out) cg_run_loop(cg_cast_loop((cg_dtype)a->dtype, (cg_dtype)a->dtype), out, &a, 1);

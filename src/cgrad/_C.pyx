@@ -498,6 +498,12 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     return float(x)
 
 
+cdef object surface_op(str name):
+    """A Tensor method whose top-level form is written in Python (cgrad._surface)."""
+    from cgrad import _surface
+    return getattr(_surface, name)
+
+
 cdef object extra_op(str name):
     """A Tensor method written in Python (cgrad._tensor_extra)."""
     from cgrad import _tensor_extra
@@ -2302,7 +2308,7 @@ cdef class Tensor(_TensorLinalg):
     # sparse, quantized, meta or pinned tensors)
     def conj(self): return self
     def conj_physical(self): return self
-    def conj_physical_(self): return self
+    def conj_physical_(self): return wrap(cg_conj_physical_((<_TensorBase>self).t))
     def resolve_conj(self): return self
     def resolve_neg(self): return self
     def is_conj(self): return False
@@ -2313,6 +2319,13 @@ cdef class Tensor(_TensorLinalg):
             raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. "
                                f"Got {self.ndim}-D tensor.")
         return self.transpose(-2, -1)
+
+    # the complex argument of a real tensor, and the removed solvers that raise naming their replacements
+    def angle(self): return surface_op("angle")(self)
+    def lstsq(self, other): return surface_op("lstsq")(self, other)
+    def solve(self, other): return surface_op("solve")(self, other)
+    def eig(self, eigenvectors=False): return surface_op("eig")(self, eigenvectors)
+    def symeig(self, eigenvectors=False): return surface_op("symeig")(self, eigenvectors)
 
     def is_inference(self): return False  # inference_mode works as no_grad: no tensor is an inference tensor
     def narrow_copy(self, dim, start, length): return narrow_copy(self, dim, start, length)
