@@ -360,7 +360,8 @@ _INTROS = {
         "`is_storage` (False), `init_num_threads`, the deprecated `set_default_tensor_type` (for "
         "`'torch.FloatTensor'` and `'torch.DoubleTensor'`; half and bfloat16 raise `NotImplementedError`), and "
         "`matrix_rank`, `lstsq`, `solve`, `eig` and `symeig`, which raise PyTorch's RuntimeError naming their "
-        "replacements (so do the Tensor methods `lstsq`, `solve`, `eig` and `symeig`). `cgrad.signal.windows` has PyTorch's window "
+        "replacements (so do the Tensor methods `lstsq`, `solve`, `eig` and `symeig`). "
+        "`cgrad.signal.windows` has PyTorch's window "
         "functions; `cgrad.functional` the functions of `torch.functional` that cgrad has (not `stft`, `istft`, "
         "`pca_lowrank`, `svd_lowrank`); `cgrad.autograd.set_multithreading_enabled` keeps PyTorch's per-thread "
         "flag, though cgrad's backward always runs on the calling thread.",
