@@ -642,6 +642,9 @@ cg_tensor *cg_contiguous(cg_tensor *a); /* a itself (new ref) when already conti
 /* A view of all of a, recorded as AliasBackward0 (what x[...] gives). */
 cg_tensor *cg_alias_view(cg_tensor *a);
 cg_tensor *cg_clone(cg_tensor *a);
+/* conj_physical_ of a real tensor: the values stay, yet it is an in-place op (version bumped, a leaf that
+ * requires grad refused, ConjPhysicalBackward1 recorded). Returns a (new reference). */
+cg_tensor *cg_conj_physical_(cg_tensor *a);
 /* PyTorch's *_copy ops: a new contiguous tensor with v's values whose history is v's node,
  * renamed `name` (Note [Copies of views] in ops_shape.c); v is the result of a view op. */
 cg_tensor *cg_copy_as(cg_tensor *v, const char *name);

@@ -47,7 +47,8 @@ static int infer_size(const int64_t *shape, int ndim, int64_t numel, int64_t *ou
             }
             infer = i;
         } else if (shape[i] < 0) {
-            cg_error_set(CG_ERR_RUNTIME, "invalid shape dimension %lld", (long long)shape[i]);
+            cg_error_set(CG_ERR_RUNTIME, "invalid shape dimension %lld at index %d of shape %s", (long long)shape[i],
+                         i, cg_shape_str(shape, ndim, buf, sizeof buf));
             return -1;
         } else {
             known *= shape[i];
@@ -58,6 +59,11 @@ static int infer_size(const int64_t *shape, int ndim, int64_t numel, int64_t *ou
         return 0;
     }
     if (infer < 0 && known == numel) return 0;
+    if (infer >= 0 && known == 0 && numel == 0) {  /* any size fits: PyTorch refuses to guess */
+        cg_error_set(CG_ERR_RUNTIME, "cannot reshape tensor of 0 elements into shape %s because the unspecified "
+                     "dimension size -1 can be any value and is ambiguous", cg_shape_str(shape, ndim, buf, sizeof buf));
+        return -1;
+    }
     cg_error_set(CG_ERR_RUNTIME, "shape '%s' is invalid for input of size %lld",
                  cg_shape_str(shape, ndim, buf, sizeof buf), (long long)numel);
     return -1;
@@ -390,6 +396,17 @@ static const cg_op alias_op = {"AliasBackward0", clone_backward, NULL}; /* the s
 cg_tensor *cg_alias_view(cg_tensor *a) {
     cg_tensor *out = cg_alias(a, a->shape, a->strides, a->ndim, a->offset);
     return cg_node_with_ints(&alias_op, out, a, NULL, 0);
+}
+
+/* A real tensor is its own conjugate, so nothing is written; PyTorch still treats conj_physical_ as an
+ * in-place op, and its node passes the gradient through. */
+static const cg_op conj_physical_op = {"ConjPhysicalBackward1", clone_backward, NULL};
+
+cg_tensor *cg_conj_physical_(cg_tensor *a) {
+    cg_inplace ip;
+    if (cg_inplace_begin_fill(&ip, a, &a, 1)) return NULL; /* an expanded tensor is fine: nothing is written */
+    if (ip.records && !(ip.node = cg_node_new(&conj_physical_op, &a, 1, 1))) return cg_inplace_abort(&ip);
+    return cg_inplace_finish(&ip);
 }
 
 cg_tensor *cg_clone(cg_tensor *a) {

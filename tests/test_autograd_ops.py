@@ -161,6 +161,8 @@ OPS = [
     Op("squeeze_", lambda m, a: (a * 1).squeeze_() ** 2, [(3, 1, 2)]),
     Op("squeeze_ dim", lambda m, a: (a * 1).squeeze_(1) ** 2, [(3, 1, 2)]),
     Op("squeeze_ dims", lambda m, a: (a * 1).squeeze_((1, 3)) ** 2, [(3, 1, 2, 1)]),
+    Op("conj_physical_", lambda m, a: (a * a).conj_physical_() * a, [(2, 3)]),
+    Op("conj_physical_ on a view", lambda m, a: (lambda y: (y[1:].conj_physical_(), y)[1])(a * a) * a, [(3, 2)]),
     # ---- indexing and joining (ops_index.c)
     Op("select", lambda m, a: a[1] * a[2], [(3, 4)]),
     Op("slice", lambda m, a: a[1:, ::2] ** 2, [(3, 4)]),

@@ -391,6 +391,7 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_contiguous(cg_tensor *a)
     cg_tensor *cg_alias_view(cg_tensor *a)
     cg_tensor *cg_clone(cg_tensor *a)
+    cg_tensor *cg_conj_physical_(cg_tensor *a)
     cg_tensor *cg_copy_as(cg_tensor *v, const char *name)
     cg_tensor *cg_view_copy(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_transpose_(cg_tensor *a, int64_t d0, int64_t d1)

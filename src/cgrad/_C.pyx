@@ -232,17 +232,74 @@ strided = layout("strided")
 include "_device.pxi"
 
 
+cdef str _c_type_name(object t):
+    """A type's name as CPython's messages print it: qualified by its module when it is a C type outside builtins."""
+    if t.__flags__ & (1 << 9) or t.__module__ == "builtins":  # 1 << 9: a heap type, named by __name__ alone
+        return t.__name__
+    if issubclass(t, _TensorBase):  # torch.Tensor is a heap type: messages call it plain Tensor
+        return t.__name__
+    return f"{t.__module__}.{t.__name__}"
+
+
+cdef object _size_item(object v, Py_ssize_t i):
+    """One entry of a Size: ints (and numpy integers) as given; bools and one-element integer tensors as ints."""
+    if (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, np.integer):
+        return v
+    if isinstance(v, _TensorBase) and (<_TensorBase>v).t.dtype == CG_BOOL and (<_TensorBase>v).t.numel == 1:
+        return int(v.item())
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"cgrad.Size() takes an iterable of 'int' (item {i} is '{_c_type_name(type(v))}')") from None
+
+
 class Size(tuple):
     """The shape of a tensor: a tuple of ints."""
 
+    def __new__(cls, *args, **kwargs):
+        items = tuple.__new__(cls, *args, **kwargs)  # tuple's own errors for a bad call
+        for v in items:
+            if type(v) is not int:
+                return tuple.__new__(cls, [_size_item(v, i) for i, v in enumerate(items)])
+        return items
+
     def __repr__(self):
         return f"cgrad.Size({list(self)})"
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {_c_type_name(type(other))}) to cgrad.Size")
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        if not hasattr(n, "__index__"):
+            raise TypeError(f"can't multiply sequence by non-int of type '{_c_type_name(type(n))}'")
+        return tuple.__new__(Size, tuple.__mul__(self, n))
+
+    def __rmul__(self, n):
+        if isinstance(n, (str, bytes, bytearray, list, tuple)):
+            return NotImplemented  # the other sequence's repeat refuses a Size
+        return self.__mul__(n)
 
     def numel(self):
         n = 1
         for s in self:
             n *= s
         return n
+
+
+cdef newfunc _tuple_new = (<PyTypeObject *>tuple).tp_new
+
+
+cdef object _shape_of(list sizes):
+    """A Size of these ints through tuple's own constructor: .shape's hot path skips Size's checks."""
+    cdef tuple args = (sizes,)
+    return _tuple_new(Size, <PyObject *>args, NULL)
 
 
 cdef int64_t int_arg(object x, str fn, str name) except? -1:
@@ -439,6 +496,12 @@ cdef double number_arg(object x, str fname, str arg) except? -1:
     if not is_number(x):
         raise TypeError(f"{fname}(): argument '{arg}' must be Number, not {type(x).__name__}")
     return float(x)
+
+
+cdef object surface_op(str name):
+    """A Tensor method whose top-level form is written in Python (cgrad._surface)."""
+    from cgrad import _surface
+    return getattr(_surface, name)
 
 
 cdef object extra_op(str name):
@@ -976,7 +1039,7 @@ cdef class Node:
             t = cg_node_saved(self.n, i)
             if t == NULL and cg_error_kind() != CG_OK:
                 raise_error()
-            out.append((Size([t.shape[k] for k in range(t.ndim)]), dtype_of(t.dtype)) if t != NULL else None)
+            out.append((_shape_of([t.shape[k] for k in range(t.ndim)]), dtype_of(t.dtype)) if t != NULL else None)
             cg_tensor_release(t)
         return out
 
@@ -988,7 +1051,7 @@ cdef class Node:
         out = []
         for i in range(max(cg_node_num_next(self.n), 1 if cg_node_variable(self.n) != NULL else 0)):
             if cg_node_input_meta(self.n, i, shape, &nd, &dt) == 0:
-                out.append((Size([shape[k] for k in range(nd)]), dtype_of(dt)))
+                out.append((_shape_of([shape[k] for k in range(nd)]), dtype_of(dt)))
             else:
                 out.append(None)
         return tuple(out)
@@ -1306,7 +1369,7 @@ cdef class _TensorBase:
     # -- attributes --
     @property
     def shape(self):
-        return Size([self.t.shape[i] for i in range(self.t.ndim)])
+        return _shape_of([self.t.shape[i] for i in range(self.t.ndim)])
 
     def size(self, dim=None):
         if dim is None:
@@ -2245,7 +2308,7 @@ cdef class Tensor(_TensorLinalg):
     # sparse, quantized, meta or pinned tensors)
     def conj(self): return self
     def conj_physical(self): return self
-    def conj_physical_(self): return self
+    def conj_physical_(self): return wrap(cg_conj_physical_((<_TensorBase>self).t))
     def resolve_conj(self): return self
     def resolve_neg(self): return self
     def is_conj(self): return False
@@ -2256,6 +2319,13 @@ cdef class Tensor(_TensorLinalg):
             raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. "
                                f"Got {self.ndim}-D tensor.")
         return self.transpose(-2, -1)
+
+    # the complex argument of a real tensor, and the removed solvers that raise naming their replacements
+    def angle(self): return surface_op("angle")(self)
+    def lstsq(self, other): return surface_op("lstsq")(self, other)
+    def solve(self, other): return surface_op("solve")(self, other)
+    def eig(self, eigenvectors=False): return surface_op("eig")(self, eigenvectors)
+    def symeig(self, eigenvectors=False): return surface_op("symeig")(self, eigenvectors)
 
     def is_inference(self): return False  # inference_mode works as no_grad: no tensor is an inference tensor
     def narrow_copy(self, dim, start, length): return narrow_copy(self, dim, start, length)

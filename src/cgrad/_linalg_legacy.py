@@ -2,6 +2,7 @@
 torch.svd, torch.triangular_solve, ...), over cgrad.linalg's factorizations.
 The Tensor methods of the same names call these."""
 from cgrad import _C, _creation, linalg
+from cgrad.autograd.function import Function
 from cgrad.linalg import _named_tuple, _tensor
 
 __all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "lu_unpack", "orgqr", "qr", "svd",
@@ -31,12 +32,32 @@ def cholesky_solve(input, input2, upper=False):
     return linalg.solve_triangular(lower.mT, y, upper=True)
 
 
+class _CholeskyInverse(Function):
+    """(L L^T)^-1 from the factor L. The value reads only L's triangle, but the gradient is that of the formula
+    in the whole of L, as PyTorch's is: entries off the triangle get gradient too."""
+    _node_name = "CholeskyInverseBackward0"
+
+    @staticmethod
+    def forward(ctx, factor, upper):
+        eye = _C.eye(factor.shape[-1], dtype=factor.dtype).expand(*factor.shape)
+        out = cholesky_solve(eye, factor, upper)
+        ctx.save_for_backward(factor, out)
+        ctx.upper = upper
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # C = (L L^T)^-1, dC = -C (dL L^T + L dL^T) C: grad_L = -C (G + G^T) C L; for C = (U^T U)^-1, -U C (G + G^T) C
+        factor, c = ctx.saved_tensors
+        middle = c @ (grad + grad.mT) @ c
+        return -(factor @ middle) if ctx.upper else -(middle @ factor), None
+
+
 def cholesky_inverse(input, upper=False):
     """(L L^T)^-1 (with upper, (U^T U)^-1) from the Cholesky factor input."""
     _tensor(input, "cholesky_inverse", "input", 1)
     linalg._check_matrix(input, "cholesky_inverse")
-    eye = _C.eye(input.shape[-1], dtype=input.dtype).expand(*input.shape)
-    return cholesky_solve(eye, input, upper)
+    return _CholeskyInverse.apply(input, bool(upper))
 
 
 def orgqr(input, input2):

@@ -156,7 +156,9 @@ def unsafe_chunk(input, chunks, dim=0):
     if input.dim() == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     size = input.size(dim)
-    return _unsafe(_UnsafeSplit, input, max(1, -(-size // chunks)), dim, "unsafe_chunk")
+    if size == 0:  # chunks empty pieces, as PyTorch gives (through unsafe_split_with_sizes)
+        return unsafe_split_with_sizes(input, [0] * chunks, dim)
+    return _unsafe(_UnsafeSplit, input, -(-size // chunks), dim, "unsafe_chunk")
 
 
 # ---- index_reduce -----------------------------------------------------------------------------

@@ -345,8 +345,11 @@ _INTROS = {
         "`NotImplementedError`, as PyTorch's does for a dense tensor.",
         "",
         "cgrad's tensors are real: `conj`, `conj_physical`, `conj_physical_`, `resolve_conj`, `resolve_neg` and "
-        "`real` return their argument itself, `is_conj` and `is_neg` are False, and `imag` and `view_as_real` "
-        "raise PyTorch's RuntimeError for a real tensor. `angle` is pi for negative numbers and 0 otherwise "
+        "`real` return their argument itself (`conj_physical_` is still an in-place op, as in PyTorch: it bumps "
+        "the version, refuses a leaf that requires grad and records ConjPhysicalBackward1), `is_conj` and "
+        "`is_neg` are False, and `imag` and `view_as_real` "
+        "raise PyTorch's RuntimeError for a real tensor. `angle` (also a Tensor method) is pi for negative "
+        "numbers and 0 otherwise "
         "(one AngleBackward0 node, gradient 0). `polar`, `complex` and `view_as_complex` check their arguments as "
         "PyTorch does, then raise `NotImplementedError`: their results are complex.",
         "",
@@ -357,7 +360,8 @@ _INTROS = {
         "`is_storage` (False), `init_num_threads`, the deprecated `set_default_tensor_type` (for "
         "`'torch.FloatTensor'` and `'torch.DoubleTensor'`; half and bfloat16 raise `NotImplementedError`), and "
         "`matrix_rank`, `lstsq`, `solve`, `eig` and `symeig`, which raise PyTorch's RuntimeError naming their "
-        "replacements (as Tensor methods they are absent). `cgrad.signal.windows` has PyTorch's window "
+        "replacements (so do the Tensor methods `lstsq`, `solve`, `eig` and `symeig`). "
+        "`cgrad.signal.windows` has PyTorch's window "
         "functions; `cgrad.functional` the functions of `torch.functional` that cgrad has (not `stft`, `istft`, "
         "`pca_lowrank`, `svd_lowrank`); `cgrad.autograd.set_multithreading_enabled` keeps PyTorch's per-thread "
         "flag, though cgrad's backward always runs on the calling thread.",

@@ -561,11 +561,9 @@ def conj_physical(input, *, out=None):
 
 
 def conj_physical_(input):
-    """input itself; an in-place op all the same, so a leaf that requires grad is refused."""
+    """input itself, yet recorded as an in-place op (Tensor.conj_physical_)."""
     _tensor_arg("conj_physical_", input)
-    if input.requires_grad and input.is_leaf and _C._is_grad_enabled():
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    return input
+    return input.conj_physical_()
 
 
 def resolve_conj(input):

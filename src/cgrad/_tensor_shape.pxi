@@ -101,6 +101,86 @@ cdef object _aminmax(_TensorBase t, int64_t *dims, int n, bint keepdim):
     return return_types.aminmax(mn, wrap(mx))
 
 
+cdef int64_t _wrap_dim(object dim, int nd) except? -1:
+    """dim in [0, nd), a 0-d tensor counting as having one dim, with PyTorch's message."""
+    cdef int n = max(nd, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+cdef object _chunk(_TensorBase x, object chunks, object dim, int pos):
+    """x split into chunks pieces along dim; pos is chunks' argument position in messages."""
+    cdef int64_t n = order_arg(chunks, "chunk", "chunks", pos)
+    if x.t.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if n <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % n)
+    size = x.size(dim)
+    if size == 0:  # n empty pieces, as PyTorch gives (through split_with_sizes)
+        return x.split([0] * n, dim)
+    return x.split(-(-size // n), dim)
+
+
+cdef object _flatten(_TensorBase x, object start_dim, object end_dim, int pos):
+    """x with dims start_dim..end_dim merged into one; pos is start_dim's argument position in messages."""
+    cdef int nd = x.t.ndim
+    s = _wrap_dim(order_arg(start_dim, "flatten", "start_dim", pos), nd)
+    e = _wrap_dim(order_arg(end_dim, "flatten", "end_dim", pos + 1), nd)
+    if nd == 0:
+        return x.reshape(1)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return x
+    shape = list(x.shape)
+    # the merged size is a product, not a -1 to infer: with a zero dim elsewhere -1 would be ambiguous
+    merged = 1
+    for n in shape[s:e + 1]:
+        merged *= n
+    return x.reshape(shape[:s] + [merged] + shape[e + 1:])
+
+
+cdef object _unflatten(_TensorBase x, object dim, object sizes, int pos):
+    """x with dim split into sizes (one may be -1); pos is dim's argument position in messages."""
+    cdef int64_t s[8]
+    cdef int64_t d = order_arg(dim, "unflatten", "dim", pos)
+    cdef int n = _int_tuple(sizes, "unflatten", "sizes", pos + 1, s)
+    if pos == 2:  # torch.unflatten checks dim before sizes, Tensor.unflatten after
+        d = _wrap_dim(d, x.t.ndim)
+    if n == 0:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    d = _wrap_dim(d, x.t.ndim)
+    if x.t.ndim == 0:
+        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions")
+    shape = list(x.shape)
+    return x.view(shape[:d] + _unflatten_sizes([s[i] for i in range(n)], shape[d], d) + shape[d + 1:])
+
+
+cdef list _unflatten_sizes(list sizes, int64_t size, int64_t dim):
+    """sizes with its -1 resolved so they multiply up to size; PyTorch reports a failed inference as unexpected."""
+    infer, known = None, 1
+    for i, v in enumerate(sizes):
+        if v == -1:
+            if infer is not None:
+                raise RuntimeError("unflatten got an unexpected error:\nonly one dimension can be inferred")
+            infer = i
+        elif v < 0:
+            raise RuntimeError(f"unflatten got an unexpected error:\ninvalid shape dimension {v} at index {i} of "
+                               f"shape {sizes}")
+        else:
+            known *= v
+    if infer is None and known == size:
+        return sizes
+    if infer is not None and known != 0 and size % known == 0:
+        return sizes[:infer] + [size // known] + sizes[infer + 1:]
+    if infer is not None and known == 0 and size == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\ncannot reshape tensor of 0 elements into shape "
+                           f"{sizes} because the unspecified dimension size -1 can be any value and is ambiguous")
+    raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {dim} ({size}) in the "
+                       f"input tensor")
+
+
 cdef list _broadcast_pair(list a, list b):
     """The broadcast shape of two shapes of one length, with PyTorch's message."""
     out = []
@@ -122,10 +202,13 @@ cdef int _int_tuple(object x, str fn, str name, int pos, int64_t *out) except -1
     if len(x) > CG_MAX_DIMS:
         raise RuntimeError(f"cgrad supports at most {CG_MAX_DIMS} dimensions, got {len(x)}")
     for i, v in enumerate(x):
-        if not isinstance(v, int) and not hasattr(v, "__index__"):
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            out[i] = operator.index(v)
+        except TypeError:
             raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be tuple of ints, but found element "
-                            f"of type {type(v).__name__} at pos {i}")
-        out[i] = v.__index__()
+                            f"of type {type(v).__name__} at pos {i}") from None
     return len(x)
 
 
@@ -184,11 +267,7 @@ cdef class _TensorShape(_TensorReduce):
         return self.split(list(split_sizes), dim)
 
     def chunk(self, chunks, dim=0):
-        if chunks <= 0:
-            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
-        size = self.size(dim)
-        step = max(1, -(-size // chunks))
-        return self.split(step, dim)
+        return _chunk(self, chunks, dim, 1)
 
     def unbind(self, dim=0):
         dim = int_arg(dim, "unbind", "dim")
@@ -238,28 +317,10 @@ cdef class _TensorShape(_TensorReduce):
     def ravel(self): return self.reshape(-1)
 
     def flatten(self, start_dim=0, end_dim=-1):
-        nd = self.t.ndim
-        if nd == 0:
-            return self.reshape(1)
-        s = start_dim + nd if start_dim < 0 else start_dim
-        e = end_dim + nd if end_dim < 0 else end_dim
-        if not (0 <= s < nd and 0 <= e < nd):
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
-                             f"but got {start_dim if not 0 <= s < nd else end_dim})")
-        if s > e:
-            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        if s == e:
-            return self
-        shape = list(self.shape)
-        return self.reshape(shape[:s] + [-1 if 0 not in shape[s:e + 1] else 0] + shape[e + 1:])
+        return _flatten(self, start_dim, end_dim, 1)
 
     def unflatten(self, dim, sizes):
-        nd = self.t.ndim
-        d = dim + nd if dim < 0 else dim
-        if not 0 <= d < nd:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
-        shape = list(self.shape)
-        return self.view(shape[:d] + list(sizes) + shape[d + 1:])
+        return _unflatten(self, dim, sizes, 1)
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -577,7 +638,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    return input.chunk(chunks, dim)
+    return _chunk(tensor_arg(input, "chunk", "input", 1), chunks, dim, 2)
 
 
 def unbind(input, dim=0):
@@ -597,11 +658,11 @@ def tile(input, dims):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    return input.flatten(start_dim, end_dim)
+    return _flatten(tensor_arg(input, "flatten", "input", 1), start_dim, end_dim, 2)
 
 
 def unflatten(input, dim, sizes):
-    return input.unflatten(dim, sizes)
+    return _unflatten(tensor_arg(input, "unflatten", "input", 1), dim, sizes, 2)
 
 
 def broadcast_to(input, size):

@@ -97,8 +97,7 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def precision_matrix(self):
-        inverse = _tril_inverse(self._unbroadcasted_scale_tril)
-        return (inverse.mT @ inverse).expand(self._matrix_shape())
+        return cgrad.cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._matrix_shape())
 
     @property
     def mean(self):
