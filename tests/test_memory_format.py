@@ -184,6 +184,7 @@ LEAVES = [  # (shape, strides): channels-last, permuted dense, sliced (not dense
 
 
 @pytest.mark.parametrize("shape, strides", LEAVES)
+@pytest.mark.filterwarnings(r"ignore:Using backward\(\) with create_graph=True")
 def test_grad_of_a_leaf_is_laid_out_as_torch(shape, strides):
     t, c = pair(shape, strides)
     t, c = t.detach().requires_grad_(), c.detach().requires_grad_()
