@@ -723,6 +723,37 @@ cg_tensor *cg_as_strided_scatter_storage(cg_tensor *a, cg_tensor *src, const int
                                          int ndim, int64_t offset);
 cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype);
 
+/* ---- memory formats (memory_format.c) ---------------------------------------- */
+/* PyTorch's memory formats: how a new tensor orders its dims in memory. CHANNELS_LAST is
+ * NHWC on a 4-d NCHW tensor, CHANNELS_LAST_3D NDHWC on a 5-d one; PRESERVE follows a source
+ * tensor (its strides where it is dense and non-overlapping). Values never depend on it. */
+typedef enum cg_memory_format {
+    CG_CONTIGUOUS_FORMAT = 0,
+    CG_PRESERVE_FORMAT = 1,
+    CG_CHANNELS_LAST = 2,
+    CG_CHANNELS_LAST_3D = 3,
+} cg_memory_format;
+/* Whether t is densely laid out in format f (PRESERVE: row-major); 0 for a tensor of another rank. */
+int cg_is_contiguous_as(const cg_tensor *t, cg_memory_format f);
+/* Whether t's elements fill a block of memory exactly once, in any order of its dims. */
+int cg_is_non_overlapping_and_dense(const cg_tensor *t);
+/* t's dims in memory order, outermost first (order has t->ndim entries): PyTorch's dim_order(). */
+void cg_dim_order(const cg_tensor *t, int64_t *order);
+/* The strides of a new tensor of that shape in format f, following `like` for PRESERVE (NULL:
+ * an error there). 0, or -1 and an error: a format of another rank, PRESERVE without like. */
+int cg_format_strides(const int64_t *shape, int ndim, cg_memory_format f, const cg_tensor *like, int64_t *strides);
+/* Uninitialised tensors in format f: of that shape (PRESERVE is an error), or of t's shape. */
+cg_tensor *cg_empty_format(const int64_t *shape, int ndim, cg_dtype dtype, cg_memory_format f);
+cg_tensor *cg_empty_like_format(const cg_tensor *t, cg_dtype dtype, cg_memory_format f);
+/* A copy of a in format f, recorded as CloneBackward0 (cg_clone: CONTIGUOUS). */
+cg_tensor *cg_clone_format(cg_tensor *a, cg_memory_format f);
+/* a itself (new reference) when already dense in format f, else cg_clone_format; PRESERVE is
+ * an error unless a is contiguous. */
+cg_tensor *cg_contiguous_format(cg_tensor *a, cg_memory_format f);
+/* A copy of a in that dtype and format f, recorded as ToCopyBackward0 for floating dtypes
+ * (cg_to_dtype: CONTIGUOUS). */
+cg_tensor *cg_to_dtype_format(cg_tensor *a, cg_dtype dtype, cg_memory_format f);
+
 /* ---- neural-network kernels (ops_nn.c) -------------------------------------- */
 /* Fused ops with PyTorch's semantics and node names. Losses take PyTorch's
  * reduction enum: 0 'none', 1 'mean', 2 'sum'. Optional tensors may be NULL. */

@@ -717,10 +717,12 @@ int cg_node_will_execute(const cg_node *n) {
     return current && n->run == current->id && (n->exec_needed || n->captured);
 }
 
-/* A copy of g into a new tensor, as PyTorch makes the first .grad when
- * building a graph (its grad_fn is then CopyBackwards). */
-static cg_tensor *copy_of(cg_tensor *g) {
-    cg_tensor *c = cg_empty_like(g);
+/* A copy of g into a new tensor laid out as t's gradient must be (recorded
+ * as CopyBackwards when building a graph, as PyTorch makes the first .grad). */
+static cg_tensor *copy_of(const cg_tensor *t, cg_tensor *g) {
+    int64_t strides[CG_MAX_DIMS];
+    cg_grad_strides(t, strides);
+    cg_tensor *c = cg_empty_strided(g->shape, strides, g->ndim, (cg_dtype)g->dtype);
     if (!c) return NULL;
     cg_tensor *r = cg_copy_(c, g);
     cg_tensor_release(c);
@@ -738,14 +740,16 @@ int cg_accumulate_grad(cg_tensor *t, cg_tensor *g) {
     cg_tensor *next;
     if (!cg_is_grad_enabled()) {
         if (old) return cg_add_into(old, g);
-        if (cg_is_unique(g) && !g->grad_fn && cg_tensor_is_contiguous(g) && g->dtype == t->dtype) {
+        int64_t strides[CG_MAX_DIMS];
+        cg_grad_strides(t, strides);
+        if (cg_is_unique(g) && !g->grad_fn && cg_has_strides(g, strides) && g->dtype == t->dtype) {
             cg_tensor_retain(g);
             next = g;
         } else {
-            next = cg_clone(g);
+            next = copy_of(t, g);
         }
     } else {
-        next = old ? cg_add(old, g) : copy_of(g);
+        next = old ? cg_add(old, g) : copy_of(t, g);
     }
     if (!next) return -1;
     if (CG_RECORDING()) cg_tape_set_grad(t, next);

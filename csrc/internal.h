@@ -223,6 +223,10 @@ const char *cg_dtype_c_name(cg_dtype dtype); /* "float", "double", "long int", "
 cg_storage *cg_storage_new(int64_t nbytes);
 /* cg_empty for a shape known to be valid (taken from existing tensors). */
 cg_tensor *cg_new_tensor(const int64_t *shape, int ndim, cg_dtype dtype);
+/* The strides of a new .grad for leaf t (PyTorch's gradient layout contract: t's own when t is
+ * dense but not row-major, else row-major), and whether t has those strides (memory_format.c). */
+void cg_grad_strides(const cg_tensor *t, int64_t *strides);
+int cg_has_strides(const cg_tensor *t, const int64_t *strides);
 /* A tensor header over `s` (retained) with the given layout; no autograd. */
 cg_tensor *cg_tensor_make(cg_storage *s, cg_dtype dtype, const int64_t *shape,
                           const int64_t *strides, int ndim, int64_t offset);

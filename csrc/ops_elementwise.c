@@ -797,17 +797,26 @@ static cg_tensor *relu_backward(cg_tensor *g, cg_tensor *y) {
 /* ---- dtype casts ---------------------------------------------------------------------------- */
 
 static int to_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* a cast's derivative is the cast back */
-    return (gin[0] = cg_to_dtype(gout[0], (cg_dtype)n->in_dtype[0])) ? 0 : -1;
+    /* a cast's derivative is the cast back; a copy into another layout passes the gradient on as it is */
+    cg_dtype d = (cg_dtype)n->in_dtype[0];
+    if (gout[0]->dtype == d) {
+        cg_tensor_retain(gout[0]);
+        gin[0] = gout[0];
+        return 0;
+    }
+    return (gin[0] = cg_to_dtype_format(gout[0], d, CG_PRESERVE_FORMAT)) ? 0 : -1;
 }
 static const cg_op to_op = {"ToCopyBackward0", to_backward, .no_ints = true};
 
-cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) {
+cg_tensor *cg_to_dtype(cg_tensor *a, cg_dtype dtype) { return cg_to_dtype_format(a, dtype, CG_CONTIGUOUS_FORMAT); }
+
+cg_tensor *cg_to_dtype_format(cg_tensor *a, cg_dtype dtype, cg_memory_format f) {
     if ((unsigned)dtype >= CG_NUM_DTYPES) {
         cg_error_set(CG_ERR_TYPE, "unknown dtype %d", (int)dtype);
         return NULL;
     }
-    cg_tensor *out = cg_new_tensor(a->shape, a->ndim, dtype);
+    cg_tensor *out = f == CG_CONTIGUOUS_FORMAT ? cg_new_tensor(a->shape, a->ndim, dtype)
+                                               : cg_empty_like_format(a, dtype, f);
     if (out) cg_run_loop(cg_cast_loop(dtype, (cg_dtype)a->dtype), out, &a, 1);
     if (!out || !cg_dtype_is_floating(dtype)) return out;
     return record(&to_op, out, a, NULL, 0);

@@ -409,8 +409,11 @@ cg_tensor *cg_conj_physical_(cg_tensor *a) {
     return cg_inplace_finish(&ip);
 }
 
-cg_tensor *cg_clone(cg_tensor *a) {
-    cg_tensor *out = cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype);
+cg_tensor *cg_clone(cg_tensor *a) { return cg_clone_format(a, CG_CONTIGUOUS_FORMAT); }
+
+cg_tensor *cg_clone_format(cg_tensor *a, cg_memory_format f) {
+    cg_tensor *out = f == CG_CONTIGUOUS_FORMAT ? cg_empty(a->shape, a->ndim, (cg_dtype)a->dtype)
+                                               : cg_empty_like_format(a, (cg_dtype)a->dtype, f);
     if (out) cg_run_loop(cg_cast_loop((cg_dtype)a->dtype, (cg_dtype)a->dtype), out, &a, 1);
     return finish_view(&clone_op, out, a);
 }

@@ -386,7 +386,7 @@ def test_make_tensor_unsupported():
         mt(2, dtype="float32", device="cpu")
     with pytest.raises(NotImplementedError, match="device 'cuda' is not supported"):
         mt(2, dtype=cgrad.float32, device="cuda")
-    with pytest.raises(NotImplementedError, match="memory_format"):
+    with pytest.raises(TypeError, match="argument 'memory_format' must be cgrad.memory_format, not str"):
         mt(2, dtype=cgrad.float32, device="cpu", memory_format="channels_last")
     with pytest.raises(ValueError, match="`noncontiguous` and `memory_format` are mutually exclusive"):
         mt(2, dtype=cgrad.float32, device="cpu", noncontiguous=True, memory_format="channels_last")

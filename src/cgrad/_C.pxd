@@ -436,6 +436,22 @@ cdef extern from "cgrad.h" nogil:
                                              const int64_t *strides, int ndim, int64_t offset)
     cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype)
 
+    # ---- memory formats (memory_format.c)
+    ctypedef enum cg_memory_format:
+        CG_CONTIGUOUS_FORMAT
+        CG_PRESERVE_FORMAT
+        CG_CHANNELS_LAST
+        CG_CHANNELS_LAST_3D
+    int cg_is_contiguous_as(const cg_tensor *t, cg_memory_format f)
+    void cg_dim_order(const cg_tensor *t, int64_t *order)
+    int cg_format_strides(const int64_t *shape, int ndim, cg_memory_format f, const cg_tensor *like,
+                          int64_t *strides)
+    cg_tensor *cg_empty_format(const int64_t *shape, int ndim, cg_dtype dtype, cg_memory_format f)
+    cg_tensor *cg_empty_like_format(const cg_tensor *t, cg_dtype dtype, cg_memory_format f)
+    cg_tensor *cg_clone_format(cg_tensor *a, cg_memory_format f)
+    cg_tensor *cg_contiguous_format(cg_tensor *a, cg_memory_format f)
+    cg_tensor *cg_to_dtype_format(cg_tensor *a, cg_dtype dtype, cg_memory_format f)
+
     # ---- neural-network kernels (ops_nn.c)
     cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b)
     cg_tensor *cg_softmax(cg_tensor *x, int64_t dim)

@@ -230,6 +230,7 @@ class layout:
 strided = layout("strided")
 
 include "_device.pxi"
+include "_memory_format.pxi"
 
 
 cdef str _c_type_name(object t):
@@ -1333,8 +1334,11 @@ cdef class _TensorBase:
                                f"Got {self.t.ndim}-D tensor.")
         return wrap(cg_transpose(self.t, -2, -1))
 
-    def contiguous(self): return wrap(cg_contiguous(self.t))
-    def clone(self): return wrap(cg_clone(self.t))
+    def contiguous(self, *, memory_format=contiguous_format):
+        return wrap(cg_contiguous_format(self.t, format_arg(memory_format, "contiguous")))
+
+    def clone(self, *, memory_format=preserve_format):
+        return wrap(cg_clone_format(self.t, format_arg(memory_format, "clone", CG_PRESERVE_FORMAT)))
 
     # -- new tensors of this one's dtype (unless dtype says otherwise) --
     def new_zeros(self, *size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
@@ -1360,7 +1364,12 @@ cdef class _TensorBase:
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def type_as(self, other): return self.to((<_TensorBase>tensor_arg(other, "type_as", "other", 1)).dtype)
-    def is_contiguous(self): return bool(cg_tensor_is_contiguous(self.t))
+    def is_contiguous(self, *, memory_format=contiguous_format):
+        return bool(cg_is_contiguous_as(self.t, format_arg(memory_format, "is_contiguous")))
+
+    def dim_order(self, *, ambiguity_check=False):
+        """The dims in memory order, outermost first (one of the orders that fit when several do)."""
+        return _dim_order(self, ambiguity_check)
 
     def stride(self, dim=None):
         strides = tuple([self.t.strides[i] for i in range(self.t.ndim)])
@@ -1556,20 +1565,23 @@ cdef class _TensorBase:
             else:
                 raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
         _check_device(kwargs.get("device"))
-        if d is None or dtype_code(d) == self.t.dtype:
-            return self.clone() if kwargs.get("copy") else self
-        return wrap(cg_to_dtype(self.t, dtype_code(d)))
+        cdef cg_dtype code = <cg_dtype>self.t.dtype if d is None else dtype_code(d)
+        cdef cg_memory_format f = format_arg(_to_format_arg(kwargs.get("memory_format")), "to", CG_PRESERVE_FORMAT)
+        cdef bint laid_out = f == CG_PRESERVE_FORMAT or cg_is_contiguous_as(self.t, f)
+        if code == self.t.dtype and laid_out and not kwargs.get("copy"):
+            return self
+        return wrap(cg_to_dtype_format(self.t, code, f))
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False, *, memory_format=preserve_format):
         if dtype is None:
             return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
-        return self.to(dtype)
+        return self.to(dtype, memory_format=memory_format)
 
-    def float(self): return self.to(float32)
-    def double(self): return self.to(float64)
-    def long(self): return self.to(int64)
-    def bool(self): return self.to(bool_)
-    def cpu(self): return self
+    def float(self, memory_format=preserve_format): return self.to(float32, memory_format=memory_format)
+    def double(self, memory_format=preserve_format): return self.to(float64, memory_format=memory_format)
+    def long(self, memory_format=preserve_format): return self.to(int64, memory_format=memory_format)
+    def bool(self, memory_format=preserve_format): return self.to(bool_, memory_format=memory_format)
+    def cpu(self, memory_format=preserve_format): return self.to(memory_format=memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         raise AssertionError("Torch not compiled with CUDA enabled")
@@ -1938,11 +1950,12 @@ def ones(*size, dtype=None, layout=None, device=None, pin_memory=False, requires
     return finish_new(cg_ones(s, nd, resolve(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+def empty(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False, memory_format=None):
     factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
-    return finish_new(cg_empty(s, nd, resolve(dtype)), requires_grad)
+    cdef cg_memory_format f = format_arg(memory_format, "empty", CG_CONTIGUOUS_FORMAT)
+    return finish_new(cg_empty_format(s, nd, resolve(dtype), f), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
@@ -2375,8 +2388,9 @@ cdef class Tensor(_TensorLinalg):
     def apply_(self, callable): return extra_op("apply_")(self, callable)
     def map_(self, tensor, callable): return extra_op("map_")(self, tensor, callable)
     def map2_(self, x, y, callable): return extra_op("map2_")(self, x, y, callable)
-    def resize_(self, *sizes, memory_format=None): return extra_op("resize_")(self, *sizes)
-    def resize_as_(self, the_template, memory_format=None): return extra_op("resize_")(self, the_template.shape)
+    def resize_(self, *sizes, memory_format=None): return extra_op("resize_")(self, *sizes, memory_format=memory_format)
+    def resize_as_(self, the_template, memory_format=None):
+        return extra_op("resize_as_")(self, the_template, memory_format)
     def new(self, *args, **kwargs): return extra_op("new")(self, *args, **kwargs)
     def hardshrink(self, lambd=0.5): return extra_op("hardshrink")(self, lambd)
     def histogram(self, bins=100, *, range=None, weight=None, density=False):

@@ -107,48 +107,51 @@ def _like_arg(x, fname):
         raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
 
 
-def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "zeros_like")
-    return _C.zeros(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
+def _like(factory, fname, input, memory_format, dtype, layout, device, requires_grad, before=(), after=()):
+    """factory(*before, input.shape, *after, ...): a new tensor of input's shape, laid out as
+    memory_format asks (preserve_format, the default: as input where input is dense)."""
+    _like_arg(input, fname)
+    strides = _C._like_strides(input, memory_format, fname)
+    out = factory(*before, input.shape, *after, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
                   requires_grad=requires_grad)
+    if strides is None:
+        return out
+    with _no_grad():
+        laid_out = _C.empty_strided(input.shape, strides, dtype=out.dtype).copy_(out)
+    return laid_out.requires_grad_(out.requires_grad)
+
+
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return _like(_C.zeros, "zeros_like", input, memory_format, dtype, layout, device, requires_grad)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "ones_like")
-    return _C.ones(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                  requires_grad=requires_grad)
+    return _like(_C.ones, "ones_like", input, memory_format, dtype, layout, device, requires_grad)
 
 
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "empty_like")
-    return _C.empty(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                  requires_grad=requires_grad)
+    return _like(_C.empty, "empty_like", input, memory_format, dtype, layout, device, requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "full_like")
-    return _C.full(input.shape, fill_value, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                   requires_grad=requires_grad)
+    return _like(_C.full, "full_like", input, memory_format, dtype, layout, device, requires_grad,
+                 after=(fill_value,))
 
 
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "rand_like")
-    return _C.rand(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                  requires_grad=requires_grad)
+    return _like(_C.rand, "rand_like", input, memory_format, dtype, layout, device, requires_grad)
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _like_arg(input, "randn_like")
-    return _C.randn(input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                  requires_grad=requires_grad)
+    return _like(_C.randn, "randn_like", input, memory_format, dtype, layout, device, requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
                  memory_format=None):
     if high is None:
         low, high = 0, low
-    return _C.randint(low, high, input.shape, dtype=dtype or input.dtype, layout=layout, device=device or _C._cpu,
-                      requires_grad=requires_grad)
+    return _like(_C.randint, "randint_like", input, memory_format, dtype, layout, device, requires_grad,
+                 before=(low, high))
 
 
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None, device=None, pin_memory=False,

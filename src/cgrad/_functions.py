@@ -1,5 +1,5 @@
 """The function forms of tensor methods: cgrad.exp(x) is x.exp()."""
-from cgrad._C import Tensor
+from cgrad._C import Tensor, preserve_format
 from cgrad._creation import tensor as _tensor
 
 
@@ -177,8 +177,8 @@ def squeeze(input, dim=None):
     return _arg(input, "squeeze").squeeze(dim)
 
 
-def clone(input):
-    return _arg(input, "clone").clone()
+def clone(input, *, memory_format=preserve_format):
+    return _arg(input, "clone").clone(memory_format=memory_format)
 
 
 def detach(input):

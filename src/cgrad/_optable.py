@@ -374,6 +374,38 @@ _INTROS = {
 }
 
 
+def _channels_last(x):
+    """x (2x3) as a 1x2x3x1 tensor laid out channels-last, and back."""
+    return x[None, :, :, None].contiguous(memory_format=cgrad.channels_last)[0, :, :, 0]
+
+
+OPS.update({
+    "contiguous / clone / to (memory_format=)": ("memory formats", lambda x, y: _channels_last(x)
+                                                 + x.T.clone(memory_format=cgrad.preserve_format).T
+                                                 + x.to(x.dtype, memory_format=cgrad.contiguous_format, copy=True)),
+    "empty / *_like (memory_format=)": ("memory formats", lambda x, y: cgrad.empty(
+        1, 2, 3, 1, dtype=x.dtype, memory_format=cgrad.channels_last).zero_()[0, ..., 0]
+        + cgrad.zeros_like(x.T).T
+        + cgrad.full_like(x[None, ..., None], 1, memory_format=cgrad.channels_last)[0, ..., 0]),
+})
+_INTROS["memory formats"] = [
+    "`cgrad.memory_format` and PyTorch's formats: `contiguous_format` (row-major; `legacy_contiguous_format` "
+    "is the same object), `channels_last` (NHWC strides for a 4-d NCHW tensor), `channels_last_3d` (NDHWC for "
+    "5-d) and `preserve_format`. `memory_format=` works as in PyTorch on `Tensor.contiguous`, `is_contiguous`, "
+    "`clone`, `to`, `float`, `double`, `long`, `bool`, `cpu`, `type`, `resize_` and `resize_as_`, on "
+    "`cgrad.clone`, `cgrad.empty` and the `*_like` factories, in `nn.Module.to` (tensors of 4 or 5 dims), "
+    "`nn.utils.convert_conv2d_weight_memory_format` / `convert_conv3d_weight_memory_format` and "
+    "`testing.make_tensor`. `preserve_format`, the default of `clone`, `to` and the `*_like` factories, keeps "
+    "the strides of a dense, non-overlapping input and otherwise gives the dense layout in the order the "
+    "input's strides suggest; a leaf's `.grad` is laid out as the leaf when the leaf is dense (PyTorch's "
+    "layout contract). `Tensor.dim_order()` gives PyTorch's order wherever that order is unique, and one of "
+    "the orders that fit where several do (not always PyTorch's choice); its `ambiguity_check` raises "
+    "`NotImplementedError`. Every op reads any strides, so convolutions and pooling take channels-last inputs "
+    "and give PyTorch's values; their results, and those of element-wise ops, are row-major, where PyTorch's "
+    "keep a channels-last input's layout.",
+    ""]
+
+
 def generate():
     lines = [
         "# cgrad ops",

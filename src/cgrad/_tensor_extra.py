@@ -65,22 +65,42 @@ def _sizes(args, fname):
     return tuple(int(a) for a in args)
 
 
-def resize_(self, *sizes):
+def resize_(self, *sizes, memory_format=None):
     """Gives self the shape sizes in place: its elements, in order, fill the new shape as far as they
-    go; when it grows, the rest are left uninitialized (here zero), as PyTorch's storage leaves them."""
+    go; when it grows, the rest are left uninitialized (here zero), as PyTorch's storage leaves them.
+    A memory_format lays the shape out in that order over the same elements (row-major: self's)."""
+    return _resize(self, _sizes(sizes, "resize_"), memory_format, "resize_")
+
+
+def _resize(self, shape, memory_format, fname):
     if self.requires_grad:
         raise RuntimeError("cannot resize variables that require grad")
-    shape = _sizes(sizes, "resize_")
+    if memory_format is _C.preserve_format:
+        raise RuntimeError("Unsupported memory formatPreserve")
+    strides = None if memory_format is None else _C._format_strides(shape, memory_format, fname)
     numel = math.prod(shape)
-    if tuple(self.shape) == shape:
+    same = strides is None or all(a == b or n <= 1 for a, b, n in zip(self.stride(), strides, shape))
+    if tuple(self.shape) == shape and same:
         return self
     flat = self.detach().reshape(-1)
     if numel <= flat.numel():
-        new = flat[:numel].clone().reshape(shape)
+        values = flat[:numel].clone()
     else:
-        new = _C.cat([flat, _C.zeros(numel - flat.numel(), dtype=self.dtype)]).reshape(shape)
-    self.data = new
+        values = _C.cat([flat, _C.zeros(numel - flat.numel(), dtype=self.dtype)])
+    self.data = values.reshape(shape) if strides is None else values.as_strided(shape, strides)
     return self
+
+
+def resize_as_(self, the_template, memory_format=None):
+    """resize_ to the_template's shape; preserve_format takes the channels-last order of a template
+    laid out so, else row-major."""
+    if memory_format is _C.preserve_format:
+        memory_format = _C.contiguous_format
+        if not the_template.is_contiguous():
+            for fmt in (_C.channels_last, _C.channels_last_3d):
+                if the_template.is_contiguous(memory_format=fmt):
+                    memory_format = fmt
+    return _resize(self, tuple(the_template.shape), memory_format, "resize_as_")
 
 
 def new(self, *args, **kwargs):

@@ -67,9 +67,9 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
 
     Bounds beyond the dtype's finite range are clamped to it. `exclude_zero` replaces zeros
     with the dtype's smallest positive normal number (one for integers and booleans);
-    `noncontiguous` returns a strided view when the tensor has two or more elements. cgrad
-    tensors live on the CPU and have no memory formats: any other device, and any
-    `memory_format`, raise NotImplementedError.
+    `noncontiguous` returns a strided view when the tensor has two or more elements;
+    `memory_format` lays the tensor out in that format. cgrad tensors live on the CPU: any
+    other device raises NotImplementedError.
     """
     if dtype not in _DEFAULT_RANGES:
         raise TypeError(f"The requested dtype '{dtype}' is not supported by cgrad.testing.make_tensor(). "
@@ -83,9 +83,6 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
     if noncontiguous and memory_format is not None:
         raise ValueError("The parameters `noncontiguous` and `memory_format` are mutually exclusive, "
                          f"but got noncontiguous={noncontiguous} and memory_format={memory_format}")
-    if memory_format is not None:
-        raise NotImplementedError("cgrad.testing.make_tensor: memory_format is not supported; "
-                                  "cgrad tensors have no memory formats")
     if len(shape) == 1 and isinstance(shape[0], collections.abc.Sequence):
         shape = shape[0]
     shape = tuple(shape)
@@ -97,4 +94,6 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
             values = cgrad.where(values == 0, cgrad.full((), tiny, dtype=dtype), values)
         if noncontiguous and values.numel() > 1:
             values = _noncontiguous(values)
+        if memory_format is not None:
+            values = values.clone(memory_format=memory_format)
     return values.requires_grad_(requires_grad) if requires_grad else values

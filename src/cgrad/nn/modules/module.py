@@ -747,10 +747,12 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """Converts floating-point parameters and buffers to a dtype (cgrad lives on the CPU only)."""
+        """Converts floating-point parameters and buffers to a dtype, and those of 4 or 5 dims to a
+        memory format (cgrad lives on the CPU only)."""
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
         device = kwargs.pop("device", None)
+        memory_format = _C._to_format_arg(kwargs.pop("memory_format", None))
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
@@ -761,11 +763,15 @@ class Module:
             else:
                 device = a
         _C._check_device(device)
-        if dtype is None:
+        if dtype is None and memory_format is None:
             return self
-        if not dtype.is_floating_point:
+        if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+        def convert(t):
+            dt = dtype if t.is_floating_point() else None
+            return t.to(dt, memory_format=memory_format if t.dim() in (4, 5) else None)
+        return self._apply(convert)
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
