@@ -722,6 +722,14 @@ cg_tensor *cg_as_strided_storage_(cg_tensor *a, const int64_t *shape, const int6
 cg_tensor *cg_as_strided_scatter_storage(cg_tensor *a, cg_tensor *src, const int64_t *shape, const int64_t *strides,
                                          int ndim, int64_t offset);
 cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype);
+/* Tensor.set_: t takes that layout over storage s, keeping its dtype and history (the
+ * caller applies the in-place rules); its version is bumped. share_memory: s's bytes move
+ * to memory a forked process shares (the old bytes stay alive with s: numpy arrays may
+ * point at them); is_shared: whether they have. */
+int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
+                          int64_t offset);
+int cg_storage_share_memory(cg_storage *s);
+int cg_storage_is_shared(const cg_storage *s);
 
 /* ---- memory formats (memory_format.c) ---------------------------------------- */
 /* PyTorch's memory formats: how a new tensor orders its dims in memory. CHANNELS_LAST is

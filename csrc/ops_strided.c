@@ -16,6 +16,8 @@
  *   element (an expanded input) share its gradient equally. Both steps are
  *   differentiable ops, so create_graph gives the higher derivatives.
  */
+#include <sys/mman.h>
+
 #include "internal.h"
 
 /* ---- layouts -------------------------------------------------------------------------------- */
@@ -407,4 +409,57 @@ cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int nd
     cg_tensor *t = cg_tensor_make(s, dtype, shape, strides, ndim, 0);
     cg_storage_release(s);
     return t;
+}
+
+/* ---- a storage of the caller's choosing (Tensor.set_) ------------------------------------- */
+
+int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
+                          int64_t offset) {
+    if (check_layout(shape, strides, ndim, offset, (cg_dtype)t->dtype, s->nbytes)) return -1;
+    cg_tensor *view = cg_tensor_make(s, (cg_dtype)t->dtype, shape, strides, ndim, offset);
+    if (!view) return -1;
+    int rc = cg_tensor_set_data(t, view);
+    cg_tensor_release(view);
+    if (rc == 0) cg_bump_version(t);
+    return rc;
+}
+
+/* ---- storages in shared memory ------------------------------------------------------------- */
+
+typedef struct shared_bytes {
+    size_t len;           /* of the mapping */
+    void *old;            /* the bytes before the move (NULL: they were the storage's inline ones) */
+    int64_t old_nbytes;
+    cg_deleter old_deleter;
+    void *old_ctx;
+} shared_bytes;
+
+static void shared_bytes_free(void *data, void *ctx) {
+    shared_bytes *b = ctx;
+    munmap(data, b->len);
+    if (b->old_deleter)
+        b->old_deleter(b->old, b->old_ctx);
+    else if (b->old)
+        cg_data_free(b->old, b->old_nbytes);
+    free(b);
+}
+
+int cg_storage_is_shared(const cg_storage *s) { return s->deleter == shared_bytes_free; }
+
+int cg_storage_share_memory(cg_storage *s) {
+    if (cg_storage_is_shared(s)) return 0;
+    shared_bytes *b = malloc(sizeof *b);
+    size_t len = s->nbytes > 0 ? (size_t)s->nbytes : 1;
+    void *p = b ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+    if (p == MAP_FAILED) {
+        free(b);
+        cg_oom(s->nbytes);
+        return -1;
+    }
+    memcpy(p, s->data, (size_t)s->nbytes);
+    *b = (shared_bytes){len, s->data == s->inline_buf ? NULL : s->data, s->nbytes, s->deleter, s->deleter_ctx};
+    s->data = p;
+    s->deleter = shared_bytes_free;
+    s->deleter_ctx = b;
+    return 0;
 }

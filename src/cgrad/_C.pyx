@@ -653,14 +653,18 @@ cdef str typestr(int code):
 
 
 cdef class _ArrayView:
-    """Exposes a tensor's memory to numpy through __array_interface__."""
+    """Exposes a tensor's memory to numpy through __array_interface__. It holds the storage too:
+    the tensor may move to another (Tensor.set_, .data =) while the array lives."""
     cdef readonly object tensor
     cdef readonly dict __array_interface__
+    cdef cg_storage *storage
 
     def __cinit__(self, _TensorBase t):
         cdef cg_tensor *c = t.t
         cdef int64_t isz = cg_dtype_size(<cg_dtype>c.dtype)
         self.tensor = t
+        self.storage = c.storage
+        cg_storage_retain(c.storage)
         self.__array_interface__ = {
             "shape": tuple([c.shape[i] for i in range(c.ndim)]),
             "strides": tuple([c.strides[i] * isz for i in range(c.ndim)]),
@@ -668,6 +672,10 @@ cdef class _ArrayView:
             "data": (<size_t>cg_tensor_data(c), False),
             "version": 3,
         }
+
+    def __dealloc__(self):
+        if self.storage != NULL:
+            cg_storage_release(self.storage)
 
 
 cdef void release_pyobject(void *data, void *ctx) noexcept nogil:
@@ -2240,6 +2248,7 @@ include "_nnmisc.pxi"
 
 include "_conv.pxi"
 include "_special.pxi"
+include "_storage.pxi"
 
 
 cdef class Tensor(_TensorLinalg):
@@ -2380,7 +2389,22 @@ cdef class Tensor(_TensorLinalg):
     def is_mkldnn(self): return False
     @property
     def is_nested(self): return False
-    def is_shared(self): return False
+    def is_shared(self): return bool(cg_storage_is_shared((<_TensorBase>self).t.storage))
+    def share_memory_(self):
+        check(cg_storage_share_memory((<_TensorBase>self).t.storage))
+        return self
+    def untyped_storage(self): return _storage_of(self)
+    def storage(self): return extra_op("storage")(self)
+    def storage_type(self): return extra_op("storage_type")(self)
+    def set_(self, *args, **kwargs): return _tensor_set(self, args, kwargs)
+    def is_set_to(self, tensor):
+        if not isinstance(tensor, _TensorBase):
+            raise TypeError(f"is_set_to(): argument 'tensor' (position 1) must be Tensor, not {type(tensor).__name__}")
+        cdef cg_tensor *a = (<_TensorBase>self).t
+        cdef cg_tensor *b = (<_TensorBase>tensor).t
+        if a.storage != b.storage or a.offset != b.offset or a.ndim != b.ndim:
+            return False
+        return all(a.shape[i] == b.shape[i] and a.strides[i] == b.strides[i] for i in range(a.ndim))
     def is_pinned(self, device=None): return False
     def get_device(self): return -1
 

@@ -85,6 +85,11 @@ from cgrad import accelerator, amp, backends, cpu, cuda  # noqa: E402
 from cgrad.amp import autocast  # noqa: E402
 from cgrad.amp.autocast_mode import is_autocast_enabled  # noqa: E402
 
+# storages: the bytes under tensors (Tensor.untyped_storage, Tensor.set_)
+from cgrad import storage  # noqa: E402
+from cgrad.storage import (  # noqa: E402,F401
+    BoolStorage, DoubleStorage, FloatStorage, LongStorage, TypedStorage, UntypedStorage)
+
 from cgrad import _missing  # noqa: E402
 
 # PyTorch functions not implemented yet (none at the moment): calling one raises

@@ -357,7 +357,7 @@ _INTROS = {
         "new outputs through one CondAutogradOpBackward / WhileLoopAutogradOpBackward node; the branch not "
         "taken is not traced, so mismatched branches are not detected), `sym_max`, `sym_min`, `sym_not`, "
         "`sym_float`, `sym_int`, `sym_sqrt`, `sym_sum` and `sym_ite` on Python numbers, `get_device` (-1), "
-        "`is_storage` (False), `init_num_threads`, the deprecated `set_default_tensor_type` (for "
+        "`is_storage`, `init_num_threads`, the deprecated `set_default_tensor_type` (for "
         "`'torch.FloatTensor'` and `'torch.DoubleTensor'`; half and bfloat16 raise `NotImplementedError`), and "
         "`matrix_rank`, `lstsq`, `solve`, `eig` and `symeig`, which raise PyTorch's RuntimeError naming their "
         "replacements (so do the Tensor methods `lstsq`, `solve`, `eig` and `symeig`). "
@@ -405,6 +405,23 @@ _INTROS["memory formats"] = [
     "keep a channels-last input's layout.",
     ""]
 
+OPS.update({
+    "Tensor.set_ (a tensor's or a storage's memory)": ("storages", lambda x, y: cgrad.empty(0, dtype=x.dtype).set_(
+        x.detach().clone().untyped_storage(), 0, tuple(x.shape), x.stride())),
+})
+_INTROS["storages"] = [
+    "`Tensor.untyped_storage()` gives the bytes under a tensor as a `cgrad.UntypedStorage` (`nbytes`, "
+    "`data_ptr`, indexing and slicing by byte, which views the same bytes, `tolist`, `fill_`, `copy_`, `clone`, "
+    "pickling); writes through it are seen by every tensor on those bytes and bump their version, as an "
+    "in-place op does. `Tensor.storage()` gives PyTorch's deprecated `TypedStorage` (with its warning, once), "
+    "`storage_type()` the legacy classes `FloatStorage`, `DoubleStorage`, `LongStorage` and `BoolStorage`. "
+    "`Tensor.set_` takes PyTorch's overloads (nothing, a tensor, a storage, with offset, size and stride) and "
+    "`is_set_to` compares the layouts. `share_memory_()` (of a tensor or a storage) moves the bytes into shared "
+    "memory, which a forked process writes into; `is_shared()` says whether they are. cgrad's storages are "
+    "not resizable: `resize_` of a storage, and a `set_` that reaches past the storage's end (PyTorch grows "
+    "the storage), raise; a `set_` on a storage slice that starts inside an element raises too.",
+    ""]
+
 
 def generate():
     lines = [
@@ -425,7 +442,7 @@ def generate():
     lines += ["", "## not implemented yet", ""]
     if _missing.FUNCTIONS or _missing.METHODS:
         lines += ["These PyTorch names exist in cgrad and raise `NotImplementedError` when called. PyTorch's "
-                  "device, sparse, quantized, complex-number and storage APIs are outside cgrad and absent.", "",
+                  "device, sparse, quantized and complex-number APIs are outside cgrad and absent.", "",
                   "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
                   "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + ".", "",
                   "`cgrad.linalg` functions with complex results: "

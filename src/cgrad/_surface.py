@@ -732,8 +732,9 @@ def get_device(input):
 
 
 def is_storage(obj):
-    """False: cgrad exposes no storage objects."""
-    return False
+    """Whether obj is a storage: an UntypedStorage or a TypedStorage."""
+    from cgrad.storage import TypedStorage, UntypedStorage
+    return isinstance(obj, (UntypedStorage, TypedStorage))
 
 
 _warned_tensor_type = False

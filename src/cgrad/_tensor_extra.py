@@ -294,3 +294,15 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     if requires_grad:
         out = out.requires_grad_(True) if out.is_leaf else out
     return out
+
+
+def storage(self):
+    """The tensor's storage as a TypedStorage of its dtype (deprecated in PyTorch, as here)."""
+    from cgrad.storage import typed_storage_of
+    return typed_storage_of(self)
+
+
+def storage_type(self):
+    """The legacy storage class of the tensor's dtype (cgrad.FloatStorage, ...)."""
+    from cgrad.storage import storage_type_of
+    return storage_type_of(self)

@@ -1,0 +1,322 @@
+"""Storages (Tensor.untyped_storage, storage, set_, share_memory_), compared with torch."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+
+def both(fn):
+    """fn(lib) for cgrad and torch: (value, None) or (None, (exception type name, message))."""
+    out = []
+    for lib in (cgrad, torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out.append((fn(lib), None))
+            except Exception as e:  # noqa: BLE001  (compared with torch's)
+                out.append((None, (type(e).__name__, str(e).replace("torch", "cgrad"))))
+    return out
+
+
+def same(fn, first_line=False):
+    (a, ea), (b, eb) = both(fn)
+    if first_line and ea and eb:
+        ea, eb = (ea[0], ea[1].splitlines()[0]), (eb[0], eb[1].splitlines()[0])
+    assert ea == eb
+    assert a == b
+    return a
+
+
+# ---- UntypedStorage ------------------------------------------------------------------------------------
+
+def test_untyped_storage_of_a_tensor_is_its_bytes():
+    x = cgrad.arange(6.0).reshape(2, 3)
+    s = x.untyped_storage()
+    assert isinstance(s, cgrad.UntypedStorage)
+    assert (s.nbytes(), s.size(), len(s), s.element_size()) == (24, 24, 24, 1)
+    assert s.data_ptr() == x.data_ptr()
+    assert s.device == cgrad.device("cpu")
+    assert s.tolist() == list(np.arange(6, dtype=np.float32).tobytes())
+    assert x[1].untyped_storage().data_ptr() == s.data_ptr()
+    assert same(lambda T: T.arange(6.0).untyped_storage().tolist()) is not None
+
+
+@pytest.mark.parametrize("idx", [0, 5, -1, -24, 23, 24, -25, "a", 1.0])
+def test_untyped_storage_indexing(idx):
+    same(lambda T: T.arange(6.0).untyped_storage()[idx])
+
+
+@pytest.mark.parametrize("sl", [slice(0, 4), slice(4, None), slice(-8, -4), slice(10, 2), slice(0, 6, 2)])
+def test_untyped_storage_slices_share_the_bytes(sl):
+    same(lambda T: T.arange(6.0).untyped_storage()[sl].tolist())
+
+    def write(T):
+        x = T.arange(6.0)
+        x.untyped_storage()[4:8][0] = 0
+        return x.tolist()
+    same(write)
+
+
+@pytest.mark.parametrize("value", [7, 300, -1, 1.5, True])
+def test_untyped_storage_writes_are_seen_by_tensors(value):
+    def write(T):
+        x = T.arange(3.0)
+        s = x.untyped_storage()
+        s[0] = value
+        s[5:7] = 9 if isinstance(value, int) else value
+        return x.tolist()
+    same(write)
+
+
+def test_untyped_storage_write_bumps_the_version_saved_tensors_check():
+    x = cgrad.ones(3, requires_grad=True)
+    y = x.exp()
+    y.untyped_storage()[0] = 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("args", [(), (5,), ([1, 2, 255],), ([True, 3],), (b"ab",), ((1, 2),), ([1, "a"],),
+                                  ("ab",), (2.0,)])
+def test_untyped_storage_construction(args):
+    # a storage of a size has whatever bytes its memory had in torch: only its length is compared
+    same(lambda T: (lambda s: s.tolist() if args and not isinstance(args[0], int) else len(s))(T.UntypedStorage(*args)),
+         first_line=True)
+    with pytest.raises(RuntimeError, match="negative dimension"):  # torch: an allocator's assertion
+        cgrad.UntypedStorage(-1)
+
+
+def test_untyped_storage_fill_copy_clone():
+    def run(T):
+        s = T.arange(4.0).untyped_storage()
+        c = s.clone()
+        s.fill_(1)
+        out = [c.tolist(), s.tolist(), c.data_ptr() != s.data_ptr()]
+        s.copy_(c)
+        return out + [s.tolist(), s.cpu() is s, s.untyped() is s, s.is_pinned(), s.resizable() in (True, False)]
+    same(run)
+    same(lambda T: T.UntypedStorage(4).copy_(T.UntypedStorage(3)))
+    same(lambda T: T.UntypedStorage(4).copy_(5), first_line=True)
+
+
+def test_untyped_storage_repr_and_pickle():
+    same(lambda T: repr(T.tensor([1.0, 2.0]).untyped_storage()).replace("torch.", "cgrad."))
+    same(lambda T: repr(T.UntypedStorage(0)).replace("torch.", "cgrad."))
+    s = cgrad.arange(3.0).untyped_storage()
+    assert pickle.loads(pickle.dumps(s)).tolist() == s.tolist()
+
+
+def test_untyped_storage_is_not_resizable():
+    with pytest.raises(RuntimeError, match="not resizable"):
+        cgrad.UntypedStorage(4).resize_(8)
+
+
+# ---- TypedStorage --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.arange(4.0).storage(),
+    lambda T: T.arange(4.0, dtype=T.float64).storage(),
+    lambda T: T.arange(4).storage(),
+    lambda T: T.tensor([True, False]).storage(),
+    lambda T: T.FloatStorage([1, 2.5]),
+    lambda T: T.DoubleStorage([1, 2]),
+    lambda T: T.LongStorage([1.7, -2]),
+    lambda T: T.BoolStorage([1, 0]),
+    lambda T: T.TypedStorage([1, 2], dtype=T.int64),
+    lambda T: T.TypedStorage(wrap_storage=T.arange(2.0).untyped_storage(), dtype=T.float32),
+    lambda T: T.TypedStorage(wrap_storage=T.tensor([1.5, 2.0]).untyped_storage()[:7], dtype=T.float32),
+])
+def test_typed_storage_reads_elements(make):
+    def props(T):
+        s = make(T)
+        return (type(s).__name__ == "TypedStorage", str(s.dtype).split(".")[1], s.size(), len(s), s.nbytes(),
+                s.element_size(), s.tolist() if s.nbytes() % s.element_size() == 0 else None, s.type().split(".")[1],
+                s.pickle_storage_type(), s.is_shared(), str(s.device), list(iter(s))[:1] == s.tolist()[:1],
+                s.data_ptr() == s.untyped().data_ptr())
+    same(props)
+    same(lambda T: repr(make(T)).replace("torch.", "cgrad."))
+
+
+@pytest.mark.parametrize("idx", [0, 3, -1, 4, -5, slice(1, 3), "a"])
+def test_typed_storage_indexing(idx):
+    same(lambda T: T.arange(4.0).storage()[idx])
+
+
+def test_typed_storage_writes_and_conversions():
+    def run(T):
+        x = T.arange(4.0)
+        s = x.storage()
+        s[0] = 7
+        s[1:3] = 9
+        out = [x.tolist(), s.fill_(2).tolist(), x.tolist(), s.clone().tolist()]
+        out += [s.double().tolist(), s.long().tolist(), s.bool().tolist(), str(s.double().dtype).split(".")[1]]
+        out += [s.copy_(T.arange(4.0).storage()).tolist(), isinstance(s, T.FloatStorage),
+                isinstance(s, T.DoubleStorage), isinstance(T.FloatStorage(1), T.TypedStorage)]
+        return out
+    same(run)
+    same(lambda T: T.arange(4.0).storage().__setitem__(0, "a"))
+    same(lambda T: T.arange(4.0).storage().copy_(T.arange(3.0).storage()))
+    same(lambda T: T.TypedStorage("x"))
+
+
+def test_typed_storage_warns_once_and_storage_type():
+    same(lambda T: [T.tensor([1]).storage_type().__name__, T.tensor([1.0]).storage_type().__name__,
+                    T.tensor([1.0], dtype=T.float64).storage_type().__name__, T.tensor([True]).storage_type().__name__])
+    import cgrad.storage as cs
+    cs._warned = False
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        cgrad.ones(2).storage()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cgrad.ones(2).storage()  # once per process, as torch
+    s = cgrad.arange(3.0).storage()
+    assert pickle.loads(pickle.dumps(s)).tolist() == [0.0, 1.0, 2.0]
+
+
+# ---- Tensor.set_ and is_set_to -------------------------------------------------------------------------
+
+SET_CASES = [
+    lambda T, x: T.empty(0).set_(x),
+    lambda T, x: T.empty(0).set_(source=x),
+    lambda T, x: T.empty(0).set_(),
+    lambda T, x: T.empty(5).set_(x.untyped_storage()),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), 2, (2, 2), (1, 2)),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), storage_offset=1, size=(2,), stride=(2,)),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), 0, (2,)),
+    lambda T, x: T.empty(0).set_(x.storage(), 0, (3,)),
+    lambda T, x: T.empty(0).set_(x, 1, [2, 2]),
+    lambda T, x: T.empty(0).set_(x[2:]),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), -1, (2,), (1,)),
+    lambda T, x: T.empty(0, dtype=T.float64).set_(x),
+    lambda T, x: T.empty(0, dtype=T.int64).set_(x),
+    lambda T, x: T.empty(0, dtype=T.float64).set_(x.storage(), 0, (1,)),
+    lambda T, x: T.empty(0, dtype=T.float64).set_(x.untyped_storage(), 0, (3,)),
+    lambda T, x: T.empty(0).set_(x, 1),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), 1),
+    lambda T, x: T.empty(0).set_(5),
+    lambda T, x: T.empty(0).set_(x.untyped_storage(), 0, (2,), (1,), 5),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SET_CASES)))
+def test_set_(case):
+    def run(T):
+        x = T.arange(6.0)
+        y = SET_CASES[case](T, x)
+        shares = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        out = (y.tolist(), tuple(y.shape), y.stride(), y.storage_offset(), shares,
+               y.data_ptr() - x.data_ptr() if shares else None)
+        x.add_(1)  # the tensor set on x's storage sees x's writes
+        return out + (y.tolist(),)
+    same(run, first_line=True)
+
+
+def test_set_on_a_storage_slice_reads_its_bytes():
+    def run(T):
+        x = T.arange(6.0)
+        y = T.empty(0).set_(x.untyped_storage()[4:], 0, (2,))
+        x.add_(1)
+        return y.tolist(), y.data_ptr() - x.data_ptr()
+    same(run)
+
+
+def test_set_beyond_the_storage_raises():
+    # torch grows the storage; cgrad's storages are not resizable
+    with pytest.raises(RuntimeError, match="out of bounds for storage of size 24"):
+        cgrad.empty(0).set_(cgrad.arange(6.0).untyped_storage(), 2, (5,), (1,))
+
+
+def test_set_version_leaf_and_no_grad():
+    def run(T):
+        a = T.tensor([1.0, 2.0])
+        v = a._version
+        a.set_(T.tensor([3.0]))
+        return a._version - v, a.tolist()
+    same(run)
+    same(lambda T: T.zeros(3, requires_grad=True).set_(T.ones(3)))
+
+    def no_grad(T):
+        b = T.zeros(2, requires_grad=True)
+        with T.no_grad():
+            b.set_(T.ones(3))
+        return b.tolist(), b.requires_grad, b.is_leaf
+    same(no_grad)
+
+
+def test_is_set_to():
+    def run(T):
+        x = T.arange(6.0)
+        y = T.empty(0)
+        y.set_(x)
+        return [y.is_set_to(x), x.is_set_to(y), x[1:].is_set_to(x), T.empty(0).is_set_to(T.empty(0)),
+                x.view(2, 3).is_set_to(x)]
+    same(run)
+    same(lambda T: T.ones(1).is_set_to(5))
+
+
+def test_set_keeps_numpy_arrays_alive():
+    x = cgrad.arange(1000.0)
+    a = x.numpy()
+    x.set_(cgrad.ones(3))
+    del x
+    junk = [cgrad.full((1000,), 7.0) for _ in range(20)]  # reuse freed memory if the array's were freed
+    assert a[:3].tolist() == [0.0, 1.0, 2.0] and a[-1] == 999.0
+    del junk
+
+
+# ---- shared memory -------------------------------------------------------------------------------------
+
+def test_share_memory_keeps_values_and_views():
+    def run(T):
+        x = T.arange(6.0)
+        v = x[2:]
+        before = x.is_shared()
+        assert x.share_memory_() is x
+        v.add_(1)
+        return [before, x.is_shared(), v.is_shared(), x.untyped_storage().is_shared(), x.tolist(), v.tolist(),
+                x.share_memory_().tolist()]
+    same(run)
+
+
+def test_share_memory_reaches_a_forked_process():
+    import multiprocessing as mp
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+    x = cgrad.zeros(4).share_memory_()
+    p = mp.get_context("fork").Process(target=_fill, args=(x,))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0
+    assert x.tolist() == [5.0] * 4
+
+
+def _fill(x):
+    with cgrad.no_grad():
+        x.fill_(5.0)
+
+
+def test_share_memory_keeps_an_earlier_numpy_array_alive():
+    x = cgrad.arange(100.0)
+    a = x.numpy()
+    x.share_memory_()
+    x.fill_(3.0)
+    assert a[:2].tolist() == [0.0, 1.0]  # the array still reads the bytes it was made on
+    b = cgrad.from_numpy(np.arange(4.0))
+    b.share_memory_()
+    assert b.is_shared() and b.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_share_memory_small_storage_and_grad():
+    x = cgrad.tensor([2.0], requires_grad=True)  # bytes inside the storage itself
+    x.share_memory_()
+    (x * x).sum().backward()
+    assert x.is_shared() and x.grad.tolist() == [4.0]
+
+
+def test_legacy_storage_class_refuses_a_dtype():
+    same(lambda T: T.FloatStorage(2, dtype=T.float64))
