@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cgrad
-from helpers import assert_same_error, error_of
+from helpers import assert_same_error, assert_same_error_named, error_of
 
 torch = pytest.importorskip("torch")
 
@@ -350,8 +350,6 @@ def test_svd_lowrank_with_mean_and_pca_lowrank():
 def test_lowrank_names_as_torch():
     assert cgrad.functional.svd_lowrank is cgrad.svd_lowrank and cgrad.functional.pca_lowrank is cgrad.pca_lowrank
     assert not hasattr(cgrad.linalg, "svd_lowrank") and not hasattr(torch.linalg, "svd_lowrank")
-    with pytest.raises(NotImplementedError, match="lobpcg"):
-        cgrad.lobpcg(cgrad.eye(3), 1)
 
 
 @pytest.mark.parametrize("fn", [
@@ -400,6 +398,96 @@ def test_lowrank_shapes_as_torch():
         ours = cgrad.svd_lowrank(cgrad.randn(*shape, dtype=cgrad.float64), q=q, niter=niter)
         theirs = torch.svd_lowrank(torch.randn(*shape, dtype=torch.float64), q=q, niter=niter)
         assert [tuple(x.shape) for x in ours] == [tuple(x.shape) for x in theirs]
+
+
+# ---- lobpcg ----------------------------------------------------------------------------------------------
+
+def _spd_with_gaps(m, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((m, m))
+    return x @ x.T + np.diag(np.arange(m) * 3.0)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("k, m", [(1, 6), (2, 10), (3, 9)])
+def test_lobpcg_eigenpairs(largest, k, m):
+    cgrad.manual_seed(0)
+    a = _spd_with_gaps(m)
+    E, X = cgrad.lobpcg(cgrad.tensor(a), k=k, largest=largest)
+    w = np.linalg.eigvalsh(a)
+    expected = w[::-1][:k] if largest else w[:k]
+    np.testing.assert_allclose(np_of(E), expected, rtol=1e-7)
+    np.testing.assert_allclose(np_of(E), torch.lobpcg(torch.tensor(a), k=k, largest=largest)[0].numpy(), rtol=1e-7)
+    np.testing.assert_allclose(a @ np_of(X), np_of(X) * np_of(E), atol=1e-5 * w.max())
+    np.testing.assert_allclose(np_of(X).T @ np_of(X), np.eye(k), atol=1e-10)
+
+
+def test_lobpcg_generalized_batched_and_options():
+    cgrad.manual_seed(1)
+    a, b = _spd_with_gaps(9, 1), np.eye(9) * 2 + 0.1
+    E, X = cgrad.lobpcg(cgrad.tensor(a), k=2, B=cgrad.tensor(b))
+    np.testing.assert_allclose(np_of(E), torch.lobpcg(torch.tensor(a), k=2, B=torch.tensor(b))[0].numpy(), rtol=1e-7)
+    np.testing.assert_allclose(np_of(X).T @ b @ np_of(X), np.eye(2), atol=1e-10)
+    batch = np.stack([a, 2 * a])
+    E, X = cgrad.lobpcg(cgrad.tensor(batch), k=1)
+    assert E.shape == (2, 1) and X.shape == (2, 9, 1)
+    np.testing.assert_allclose(np_of(E)[:, 0], [np.linalg.eigvalsh(a)[-1], 2 * np.linalg.eigvalsh(a)[-1]], rtol=1e-7)
+    start = np.random.default_rng(2).standard_normal((9, 3))
+    E, X = cgrad.lobpcg(cgrad.tensor(a), X=cgrad.tensor(start), iK=cgrad.eye(9, dtype=cgrad.float64))
+    assert E.shape == (3,) and X.shape == (9, 3)
+    np.testing.assert_allclose(np_of(E), np.linalg.eigvalsh(a)[::-1][:3], rtol=1e-7)
+    E, X = cgrad.lobpcg(cgrad.tensor(a), k=2, n=3, niter=-1)
+    assert E.shape == (2,) and X.shape == (9, 2)
+    E32 = cgrad.lobpcg(cgrad.tensor(a).float(), k=1)[0]
+    assert E32.dtype == cgrad.float32 and abs(E32.item() - np.linalg.eigvalsh(a)[-1]) < 1e-3 * np.abs(a).max()
+
+
+def test_lobpcg_gradients_match_torch():
+    cgrad.manual_seed(3)
+    torch.manual_seed(3)
+    a = _spd_with_gaps(9, 4)
+    g = np.random.default_rng(5).standard_normal((9, 2))
+    c, t = pair(a, requires_grad=True)
+    (E, X), (tE, tX) = cgrad.lobpcg(c, k=2), torch.lobpcg(t, k=2)
+    assert E.grad_fn.name() == X.grad_fn.name() == "LOBPCGAutogradFunctionBackward"
+    signs = np.sign((np_of(X) * tX.detach().numpy()).sum(0))  # eigenvectors are defined up to sign
+    (E.sum() + (X * cgrad.tensor(g * signs)).sum()).backward()
+    (tE.sum() + (tX * torch.tensor(g)).sum()).backward()
+    np.testing.assert_allclose(np_of(c.grad), t.grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(np_of(c.grad), np_of(c.grad).T, atol=1e-12)
+    # second order: the gradient of the eigenvalues is X X^T, itself differentiable
+    c2 = cgrad.tensor(a).requires_grad_()
+    (ga,) = cgrad.autograd.grad(cgrad.lobpcg(c2, k=1)[0].sum(), c2, create_graph=True)
+    t2 = torch.tensor(a).requires_grad_()
+    (tga,) = torch.autograd.grad(torch.lobpcg(t2, k=1)[0].sum(), t2, create_graph=True)
+    np.testing.assert_allclose(np_of(ga), tga.detach().numpy(), atol=1e-6)
+    (ga * cgrad.tensor(a)).sum().backward()
+    (tga * torch.tensor(a)).sum().backward()
+    np.testing.assert_allclose(np_of(c2.grad), t2.grad.numpy(), atol=1e-5)
+
+
+def test_lobpcg_generalized_backward_raises_like_torch():
+    a, b = _spd_with_gaps(9), np.eye(9) * 2
+    c, t = pair(a, requires_grad=True)
+    (E, _), (tE, _) = cgrad.lobpcg(c, k=2, B=cgrad.tensor(b)), torch.lobpcg(t, k=2, B=torch.tensor(b))
+    same_type_and_message(lambda: E.sum().backward(), lambda: tE.sum().backward())
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.lobpcg(lib.ones(3, 4), k=1),
+    lambda lib: lib.lobpcg(lib.eye(5, dtype=lib.float64), k=2),
+    lambda lib: lib.lobpcg(lib.eye(10, dtype=lib.float64), k=4),
+    lambda lib: lib.lobpcg(lib.eye(9, dtype=lib.float64), X=lib.ones(9, 4, dtype=lib.float64)),
+])
+def test_lobpcg_errors(call):
+    assert_same_error_named(call)
+
+
+def test_lobpcg_unsupported_options_raise():
+    with pytest.raises(NotImplementedError, match="tracker"):
+        cgrad.lobpcg(cgrad.eye(9), k=1, tracker=lambda state: None)
+    with pytest.raises(NotImplementedError, match="method"):
+        cgrad.lobpcg(cgrad.eye(9), k=1, method="lanczos")
 
 
 # ---- legacy names and in-place forms ---------------------------------------------------------------------

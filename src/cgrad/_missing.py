@@ -4,7 +4,7 @@ Each exists in cgrad, so that code written for PyTorch finds it, and raises
 NotImplementedError when called; docs/ops.md lists them (cgrad._optable).
 """
 
-FUNCTIONS = ("frexp", "lobpcg")
+FUNCTIONS = ("frexp",)
 
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = ("frexp",)

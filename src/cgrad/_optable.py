@@ -119,6 +119,7 @@ OPS.update({
     "ormqr": ("linear algebra", lambda x, y: cgrad.ormqr(x.mT, y[0, :2], y.mT)),
     "svd_lowrank / pca_lowrank": ("linear algebra", lambda x, y: cgrad.svd_lowrank(x, 2)[1]
                                   + cgrad.pca_lowrank(x, 2)[1]),
+    "lobpcg": ("linear algebra", lambda x, y: cgrad.lobpcg(x.mT @ x + 3 * cgrad.eye(3, dtype=x.dtype), 1)[0]),
 })
 
 
@@ -375,7 +376,11 @@ _INTROS = {
         "as PyTorch's, refuses backward (GeqrfBackward0); `ormqr` is differentiable in all three arguments "
         "(one OrmqrBackward0 node). `svd_lowrank` and `pca_lowrank` are Halko et al.'s randomized algorithms "
         "composed of cgrad's ops (differentiable; cgrad's random stream is not PyTorch's, so their values "
-        "differ from PyTorch's where the result depends on the draw). The legacy "
+        "differ from PyTorch's where the result depends on the draw). `lobpcg` is Knyazev's method (`method` "
+        "'basic' and 'ortho' both run it, with a basis made B-orthonormal through its Gram matrix's "
+        "eigendecomposition); its gradient in A is the exact one of the chosen eigenpairs, taken from the full "
+        "eigendecomposition of (A + A^T) / 2 (B may not require grad, as in PyTorch); `tracker` and the "
+        "`ortho_*` parameters raise `NotImplementedError`. The legacy "
         "`cgrad.autograd.Variable(t, requires_grad=...)` returns a tensor, and every tensor is an instance of "
         "it; `cgrad.utils.data.get_worker_info()` is None, since cgrad's DataLoader loads in the calling "
         "process.",
