@@ -73,6 +73,8 @@ def test_frequencies_options():
     lambda lib: lib.fft.fftshift(3),
     lambda lib: lib.fft.ifftshift([1.0]),
     lambda lib: lib.fft.fftshift(lib.ones(2, 3), dim=1.0),
+    lambda lib: lib.fft.fftshift(lib.ones(2, 3), dim=[True]),
+    lambda lib: lib.fft.fftfreq(True),
     lambda lib: lib.fft.fftshift(lib.ones(2, 3), dim=2),
     lambda lib: lib.fft.ifftshift(lib.ones(2, 3), dim=(0, -3)),
     lambda lib: lib.fft.fftshift(lib.ones(2, 3), dim=()),
@@ -268,6 +270,20 @@ def test_ormqr_gradient_only_where_needed():
     torch.ormqr(ta, ttau, tc).sum().backward()
     np.testing.assert_allclose(np_of(cc.grad), tc.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert ca.grad is None and ctau.grad is None
+
+
+def test_out_resize_warnings():
+    a = np.random.default_rng(0).standard_normal((4, 3))
+    for lib in (cgrad, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.geqrf(lib.tensor(a), out=(lib.empty(2, dtype=lib.float64), lib.empty(0, dtype=lib.float64)))
+            lib.ormqr(lib.tensor(a), lib.tensor([1.0, 0.5, 0.2], dtype=lib.float64), lib.tensor(a),
+                      out=lib.empty(5, dtype=lib.float64))
+        messages = [str(w.message).split(" (Triggered")[0] for w in caught]
+        if lib is cgrad:
+            ours = messages
+    assert ours == messages and len(ours) == 2
 
 
 def test_ormqr_out():
@@ -551,6 +567,10 @@ def test_gamma_inplace_methods(name, args):
     lambda lib: lib.tensor([3.0]).mvlgamma_(0),
     lambda lib: lib.tensor([3.0]).polygamma_(-1),
     lambda lib: lib.tensor([3.0]).polygamma_(1.0),
+    lambda lib: lib.tensor([True, False]).polygamma_(1),
+    lambda lib: lib.tensor([True, False]).mvlgamma_(1),
+    lambda lib: lib.tensor(2.5).mvlgamma_(True),
+    lambda lib: lib.tensor([2.5]).expand(3).polygamma_(1),
     lambda lib: lib.ldexp_(lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor([1.0, 3.0])),
     lambda lib: lib.ldexp_(lib.tensor([1, 2]), lib.tensor([1, 2])),
     lambda lib: lib.ldexp_(lib.tensor([1.0, 2.0]), 2),
