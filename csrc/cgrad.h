@@ -331,6 +331,9 @@ cg_tensor *cg_special_i1(cg_tensor *a); /* order 1 (i0's derivative) */
 cg_tensor *cg_polygamma(int64_t n, cg_tensor *a);
 /* log of the multivariate gamma function of dimension p >= 1 */
 cg_tensor *cg_mvlgamma(cg_tensor *a, int64_t p);
+/* a = polygamma(n, a) (PolygammaBackward1) and a = mvlgamma(a, p) in place, as cg_apply_ */
+cg_tensor *cg_polygamma_(cg_tensor *a, int64_t n);
+cg_tensor *cg_mvlgamma_(cg_tensor *a, int64_t p);
 /* log(a / (1 - a)), a clamped to [eps, 1 - eps] first unless eps < 0 */
 cg_tensor *cg_logit(cg_tensor *a, double eps);
 cg_tensor *cg_square(cg_tensor *a);
@@ -627,6 +630,9 @@ int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tenso
 int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r);
 /* Without compute_uv, *u and *vh are NULL. */
 int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u, cg_tensor **s, cg_tensor **vh);
+/* LAPACK's geqrf: R on and above the diagonal of *qr, the Householder vectors below it, their scalars in
+ * *tau (.., min(m, n)). The node recorded (GeqrfBackward0) refuses backward, as PyTorch's. */
+int cg_geqrf(cg_tensor *a, cg_tensor **qr, cg_tensor **tau);
 
 /* ---- shape (views share storage and version with their base) ------------ */
 cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim); /* -1 allowed */

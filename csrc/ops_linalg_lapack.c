@@ -800,6 +800,52 @@ int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r) {
     return *q ? 0 : -1;
 }
 
+/* ---- geqrf: LAPACK's Householder factors, as they come --------------------------------------------- */
+
+/* PyTorch defines no derivative for geqrf: its node refuses backward */
+static int geqrf_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_NOTIMPL, "the derivative for 'geqrf' is not implemented.");
+    return -1;
+}
+static const cg_op geqrf_op = {"GeqrfBackward0", geqrf_backward, NULL};
+
+/* geqrf on each column-major matrix of c (.., n, m), tau (.., k) filled */
+static int geqrf_raw(cg_tensor *c, cg_tensor *tau, int m, int n) {
+    bool f32 = f32_of(c);
+    int k = m < n ? m : n, lda = m > 0 ? m : 1, lwork = -1, info = 0;
+    double w1 = 0;
+    size_t es = f32 ? 4 : 8;
+    if (k == 0) return 0;
+    (f32 ? scipy_sgeqrf_ : scipy_dgeqrf_)(&m, &n, cg_ptr(c), &lda, &w1, &w1, &lwork, &info);
+    lwork = (int)work_size(&w1, f32) + 1;
+    void *work = malloc((size_t)lwork * es);
+    if (!work) return cg_error_set(CG_ERR_MEMORY, "out of memory"), -1;
+    for (int64_t b = 0; b < batch_count(c); b++)
+        (f32 ? scipy_sgeqrf_ : scipy_dgeqrf_)(&m, &n, mat_at(c, b, (int64_t)m * n), &lda,
+                                              (char *)cg_ptr(tau) + b * k * (int64_t)es, work, &lwork, &info);
+    free(work);
+    return 0;
+}
+
+int cg_geqrf(cg_tensor *a, cg_tensor **qr, cg_tensor **tau) {
+    if (a->ndim < 2) return cg_error_set(CG_ERR_RUNTIME, "torch.geqrf: input must have at least 2 dimensions."), -1;
+    if (check_matrix(a, "geqrf", "input", false, true)) return -1;
+    pool P = {0};
+    int64_t m = rows(a), n = cols(a), ts[CG_MAX_DIMS];
+    memcpy(ts, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    ts[a->ndim - 2] = m < n ? m : n;
+    cg_tensor *ft = NULL, *tt = NULL;
+    NO_GRAD(cg_tensor *c = K(col_major(a)); tt = K(cg_zeros(ts, a->ndim - 1, (cg_dtype)a->dtype));
+            if (!P.bad && geqrf_raw(c, tt, (int)m, (int)n)) P.bad = true;
+            ft = K(row_major(c)));
+    cg_tensor *outs[2] = {ft, tt};
+    if (!P.bad && record(&geqrf_op, &a, 1, outs, 2, NULL, NULL, 0, NULL, 0)) P.bad = true;
+    if (!P.bad) cg_tensor_retain(tt), *tau = tt;
+    *qr = give(&P, ft);
+    return *qr ? 0 : -1;
+}
+
 /* ---- svd ------------------------------------------------------------------------------------ */
 
 static int svd_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {

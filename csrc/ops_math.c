@@ -1040,6 +1040,30 @@ cg_tensor *cg_mvlgamma(cg_tensor *x, int64_t p) {
     return param_op(&mvlgamma_op, CG_M_MVLGAMMA, x, (double)p);
 }
 
+/* The in-place forms: polygamma_ records PolygammaBackward1, as PyTorch's; the order travels as a number
+ * tensor through cg_apply2_, which calls these with the tensor to overwrite's source. */
+static const cg_op polygamma_inplace_op = {"PolygammaBackward1", polygamma_backward, NULL};
+static cg_tensor *polygamma_with(cg_tensor *x, cg_tensor *n) {
+    return param_op(&polygamma_inplace_op, CG_M_POLYGAMMA, x, cg_tensor_item(n));
+}
+static cg_tensor *mvlgamma_with(cg_tensor *x, cg_tensor *p) { return cg_mvlgamma(x, (int64_t)cg_tensor_item(p)); }
+
+static cg_tensor *apply_order_(cg_tensor *a, int64_t order, cg_binary_fn fn) {
+    cg_tensor *k = cg_scalar_tensor((double)order, CG_INT64, NULL), *r = k ? cg_apply2_(a, k, fn) : NULL;
+    cg_tensor_release(k);
+    return r;
+}
+
+cg_tensor *cg_polygamma_(cg_tensor *a, int64_t n) {
+    if (n < 0) return cg_error_set(CG_ERR_RUNTIME, "polygamma(n, x) does not support negative n."), NULL;
+    return apply_order_(a, n, polygamma_with);
+}
+
+cg_tensor *cg_mvlgamma_(cg_tensor *a, int64_t p) {
+    if (p < 1) return cg_error_set(CG_ERR_RUNTIME, "p has to be greater than or equal to 1"), NULL;
+    return apply_order_(a, p, mvlgamma_with);
+}
+
 /* d/dx log(x / (1 - x)) = 1 / (x (1 - x)); NaN outside [0, 1] without eps, and
  * 0 outside [eps, 1 - eps] with it (where the clamp holds the output still) */
 static int logit_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {

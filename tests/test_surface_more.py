@@ -600,7 +600,7 @@ def test_window_parameters():
 
 def test_functional_module():
     names = [n for n in torch.functional.__all__ if hasattr(cgrad, n)]
-    assert set(torch.functional.__all__) - set(names) == {"istft", "stft", "pca_lowrank", "svd_lowrank"}
+    assert set(torch.functional.__all__) == set(names)  # stft and istft exist, and raise NotImplementedError
     for name in names:
         assert getattr(cgrad.functional, name) is getattr(cgrad, name)
     assert sorted(cgrad.functional.__all__) == sorted(names)

@@ -223,6 +223,8 @@ cdef extern from "cgrad.h" nogil:
     cg_tensor *cg_special_legendre_polynomial_p(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_polygamma(int64_t n, cg_tensor *a)
     cg_tensor *cg_mvlgamma(cg_tensor *a, int64_t p)
+    cg_tensor *cg_polygamma_(cg_tensor *a, int64_t n)
+    cg_tensor *cg_mvlgamma_(cg_tensor *a, int64_t p)
     cg_tensor *cg_logit(cg_tensor *a, double eps)
     cg_tensor *cg_logaddexp2(cg_tensor *a, cg_tensor *b)
     cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b)
@@ -379,6 +381,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_linalg_eigh(cg_tensor *a, int upper, int vectors, cg_tensor **w, cg_tensor **v)
     int cg_linalg_qr(cg_tensor *a, int mode, cg_tensor **q, cg_tensor **r)
     int cg_linalg_svd(cg_tensor *a, int full_matrices, int compute_uv, cg_tensor **u, cg_tensor **s, cg_tensor **vh)
+    int cg_geqrf(cg_tensor *a, cg_tensor **qr, cg_tensor **tau)
 
     cg_tensor *cg_reshape(cg_tensor *a, const int64_t *shape, int ndim)
     cg_tensor *cg_view(cg_tensor *a, const int64_t *shape, int ndim)

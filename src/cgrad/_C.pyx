@@ -98,7 +98,7 @@ import warnings
 
 import numpy as np
 
-from cgrad._missing import not_implemented
+from cgrad._missing import no_complex, not_implemented
 
 # ---- errors -------------------------------------------------------------------
 
@@ -2422,6 +2422,8 @@ cdef class Tensor(_TensorLinalg):
 
     # PyTorch methods not implemented yet (cgrad._missing.METHODS, docs/ops.md)
     def frexp(self, *args, **kwargs): raise not_implemented("Tensor.frexp")
+    def stft(self, *args, **kwargs): raise no_complex("Tensor.stft")
+    def istft(self, *args, **kwargs): raise no_complex("Tensor.istft")
 
 
 

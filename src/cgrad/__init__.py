@@ -79,6 +79,10 @@ from cgrad.autograd.anomaly_mode import (  # noqa: E402
 )
 from cgrad._surface import *  # noqa: E402,F401,F403  (cond, while_loop, native_*, sym_*, complex helpers, ...)
 from cgrad import functional, signal  # noqa: E402
+from cgrad import fft  # noqa: E402
+from cgrad.functional import istft, stft  # noqa: E402  (raise: their results are complex)
+from cgrad._lowrank import pca_lowrank, svd_lowrank  # noqa: E402
+from cgrad._lobpcg import lobpcg  # noqa: E402
 
 # devices: the CPU is cgrad's one; PyTorch's device modules answer for the others
 from cgrad import accelerator, amp, backends, cpu, cuda  # noqa: E402

@@ -145,6 +145,16 @@ def xlogy_(input, other):
     return _arg(input, "xlogy_").xlogy_(other)
 
 
+def ldexp_(input, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp_(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    return _arg(input, "ldexp_").ldexp_(other)
+
+
+def addmv_(input, mat, vec, *, beta=1, alpha=1):
+    return _arg(input, "addmv_").addmv_(mat, vec, beta=beta, alpha=alpha)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     return _arg(input, "sum").sum(dim, keepdim, dtype=dtype)
 

@@ -103,3 +103,11 @@ def _linalg_svd(A, bint full_matrices, bint compute_uv):
     if not compute_uv:
         return None, wrap(s), None
     return wrap(u), wrap(s), wrap(vh)
+
+
+def _geqrf(A):
+    cdef _TensorBase a = tensor_arg(A, "geqrf", "input", 1)
+    cdef cg_tensor *qr = NULL
+    cdef cg_tensor *tau = NULL
+    check(cg_geqrf(a.t, &qr, &tau))
+    return wrap(qr), wrap(tau)

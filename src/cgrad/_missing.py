@@ -13,9 +13,18 @@ METHODS = ("frexp",)
 # each is defined in linalg.py and raises NotImplementedError
 LINALG = ("eig", "eigvals")
 
+# functions and Tensor methods whose results or inputs are complex: cgrad.stft / istft (cgrad.functional) and
+# the methods of the same names raise NotImplementedError, as do cgrad.fft's transforms (cgrad.fft.TRANSFORMS)
+COMPLEX = ("stft", "istft")
+
 
 def not_implemented(name):
     return NotImplementedError(f"{name} is not implemented in cgrad yet (docs/ops.md lists what is)")
+
+
+def no_complex(name):
+    return NotImplementedError(f"{name} computes complex tensors, and cgrad has no complex dtypes "
+                               f"(docs/ops.md lists what is not implemented)")
 
 
 def function(name):

@@ -114,6 +114,13 @@ OPS.update({
     "matrix_exp": ("linear algebra", lambda x, y: x[:, :2].matrix_exp()),
     "chain_matmul": ("linear algebra", lambda x, y: _quiet(cgrad.chain_matmul, x, y.T, x)),
 })
+OPS.update({
+    "geqrf": ("linear algebra", lambda x, y: x.geqrf().a),
+    "ormqr": ("linear algebra", lambda x, y: cgrad.ormqr(x.mT, y[0, :2], y.mT)),
+    "svd_lowrank / pca_lowrank": ("linear algebra", lambda x, y: cgrad.svd_lowrank(x, 2)[1]
+                                  + cgrad.pca_lowrank(x, 2)[1]),
+    "lobpcg": ("linear algebra", lambda x, y: cgrad.lobpcg(x.mT @ x + 3 * cgrad.eye(3, dtype=x.dtype), 1)[0]),
+})
 
 
 def _spd(x):
@@ -154,6 +161,7 @@ _SHAPE = {
     "T / mT / t": lambda x, y: x.T + x.mT + x.t(), "expand": lambda x, y: x[:1].expand(2, 3),
     "expand_as": lambda x, y: x[:1].expand_as(y), "broadcast_to": lambda x, y: x[:1].broadcast_to((2, 3)),
     "repeat": lambda x, y: x.repeat(2, 1), "tile": lambda x, y: x.tile(2), "flip": lambda x, y: x.flip(1),
+    "fft.fftshift / fft.ifftshift": lambda x, y: cgrad.fft.fftshift(x) + cgrad.fft.ifftshift(x, 1),
     "roll": lambda x, y: x.roll(1, 1), "narrow": lambda x, y: x.narrow(1, 1, 2),
     "chunk": lambda x, y: x.chunk(3, 1)[1], "split": lambda x, y: x.split(1, 1)[2],
     "unbind": lambda x, y: x.unbind(1)[0], "cat": lambda x, y: cgrad.cat([x, y]),
@@ -362,9 +370,20 @@ _INTROS = {
         "`matrix_rank`, `lstsq`, `solve`, `eig` and `symeig`, which raise PyTorch's RuntimeError naming their "
         "replacements (so do the Tensor methods `lstsq`, `solve`, `eig` and `symeig`). "
         "`cgrad.signal.windows` has PyTorch's window "
-        "functions; `cgrad.functional` the functions of `torch.functional` that cgrad has (not `stft`, `istft`, "
-        "`pca_lowrank`, `svd_lowrank`); `cgrad.autograd.set_multithreading_enabled` keeps PyTorch's per-thread "
-        "flag, though cgrad's backward always runs on the calling thread.",
+        "functions; `cgrad.functional` the functions of `torch.functional` (its `stft` and `istft` raise "
+        "`NotImplementedError`); `cgrad.autograd.set_multithreading_enabled` keeps PyTorch's per-thread "
+        "flag, though cgrad's backward always runs on the calling thread. `geqrf` gives LAPACK's factors and, "
+        "as PyTorch's, refuses backward (GeqrfBackward0); `ormqr` is differentiable in all three arguments "
+        "(one OrmqrBackward0 node). `svd_lowrank` and `pca_lowrank` are Halko et al.'s randomized algorithms "
+        "composed of cgrad's ops (differentiable; cgrad's random stream is not PyTorch's, so their values "
+        "differ from PyTorch's where the result depends on the draw). `lobpcg` is Knyazev's method (`method` "
+        "'basic' and 'ortho' both run it, with a basis made B-orthonormal through its Gram matrix's "
+        "eigendecomposition); its gradient in A is the exact one of the chosen eigenpairs, taken from the full "
+        "eigendecomposition of (A + A^T) / 2 (B may not require grad, as in PyTorch); `tracker` and the "
+        "`ortho_*` parameters raise `NotImplementedError`. The legacy "
+        "`cgrad.autograd.Variable(t, requires_grad=...)` returns a tensor, and every tensor is an instance of "
+        "it; `cgrad.utils.data.get_worker_info()` is None, since cgrad's DataLoader loads in the calling "
+        "process.",
         ""],
     "special functions (cgrad.special)": [
         "Every public function of `torch.special`, under its name, with PyTorch's arguments (and `out=`). "
@@ -445,6 +464,11 @@ def generate():
                   "device, sparse, quantized and complex-number APIs are outside cgrad and absent.", "",
                   "Functions: " + (", ".join(f"`cgrad.{n}`" for n in _missing.FUNCTIONS) or "none") + ".", "",
                   "Tensor methods: " + (", ".join(f"`{n}`" for n in _missing.METHODS) or "none") + ".", "",
+                  "Complex transforms (cgrad has no complex dtypes): "
+                  + ", ".join(f"`cgrad.fft.{n}`" for n in cgrad.fft.TRANSFORMS) + "; "
+                  + ", ".join(f"`cgrad.{n}`" for n in _missing.COMPLEX) + " and the Tensor methods "
+                  + ", ".join(f"`{n}`" for n in _missing.COMPLEX) + ". `cgrad.fft.fftfreq`, `rfftfreq`, "
+                  "`fftshift` and `ifftshift` work as PyTorch's.", "",
                   "`cgrad.linalg` functions with complex results: "
                   + (", ".join(f"`{n}`" for n in _missing.LINALG) or "none") + ". The pivots and info of "
                   "`cgrad.linalg`'s LU and `_ex` functions are int64, where PyTorch's are int32 (cgrad has no int32)."]

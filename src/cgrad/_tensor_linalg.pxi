@@ -312,6 +312,9 @@ cdef class _TensorLinalg(_TensorNN):
     def cholesky_inverse(self, upper=False): return _legacy().cholesky_inverse(self, upper)
     def qr(self, some=True): return _legacy().qr(self, some)
     def orgqr(self, input2): return _legacy().orgqr(self, input2)
+    def geqrf(self): return _legacy().geqrf(self)
+    def ormqr(self, input2, input3, left=True, transpose=False):
+        return _legacy().ormqr(self, input2, input3, left, transpose)
     def svd(self, some=True, compute_uv=True): return _legacy().svd(self, some, compute_uv)
     def triangular_solve(self, A, upper=True, transpose=False, unitriangular=False):
         return _legacy().triangular_solve(self, A, upper, transpose, unitriangular)

@@ -339,6 +339,13 @@ cdef class _TensorMath(_TensorBase):
     def reciprocal_(self): return wrap(cg_apply_(self.t, cg_reciprocal))
     def lgamma_(self): return wrap(cg_apply_(self.t, cg_lgamma))
     def digamma_(self): return wrap(cg_apply_(self.t, cg_digamma))
+    def polygamma_(self, n): return wrap(cg_polygamma_(self.t, order_arg(n, "polygamma_", "n", 1)))
+    def mvlgamma_(self, p):
+        cdef int64_t order = order_arg(p, "mvlgamma_", "p", 1)
+        if self.t.dtype == CG_INT64:  # PyTorch checks the cast the other way round for integers
+            raise RuntimeError(f"mvlgamma: result type Long can't be cast to the desired output type "
+                               f"{'Double' if cg_get_default_dtype() == CG_FLOAT64 else 'Float'}")
+        return wrap(cg_mvlgamma_(self.t, order))
     def i0_(self): return wrap(cg_apply_(self.t, cg_i0))
     def logit_(self, eps=None):
         cdef cg_tensor *e = cg_scalar_tensor(eps_arg(eps, 1), CG_FLOAT64, self.t)

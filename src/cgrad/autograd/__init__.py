@@ -4,11 +4,12 @@ import threading
 from cgrad import _C
 from cgrad.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from cgrad.autograd.grad_mode import is_multithreading_enabled, set_multithreading_enabled
+from cgrad.autograd.variable import Variable
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "Function", "FunctionCtx", "once_differentiable", "gradcheck", "gradgradcheck",
            "GradcheckError", "detect_anomaly", "set_detect_anomaly", "functional", "graph",
-           "set_multithreading_enabled", "is_multithreading_enabled"]
+           "set_multithreading_enabled", "is_multithreading_enabled", "Variable"]
 
 
 def _as_tuple(x):

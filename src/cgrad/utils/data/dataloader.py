@@ -12,7 +12,7 @@ from cgrad._creation import as_tensor, tensor
 from cgrad.utils.data.dataset import IterableDataset
 from cgrad.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
-__all__ = ["DataLoader", "default_collate", "default_convert"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
 _STRING_ARRAY = re.compile(r"[SaUO]")
 _COLLATE_ERROR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}")
@@ -104,6 +104,12 @@ def default_collate(batch):
         except TypeError:
             return [default_collate(c) for c in columns]
     raise TypeError(_COLLATE_ERROR.format(type(elem)))
+
+
+def get_worker_info():
+    """None: the information a DataLoader worker process has about itself. cgrad's DataLoader loads every
+    sample in the calling process, where PyTorch's get_worker_info also gives None."""
+    return None
 
 
 class DataLoader:
