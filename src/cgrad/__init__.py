@@ -85,6 +85,7 @@ from cgrad import accelerator, amp, backends, cpu, cuda  # noqa: E402
 from cgrad.amp import autocast  # noqa: E402
 from cgrad.amp.autocast_mode import is_autocast_enabled  # noqa: E402
 
+from cgrad import futures, jit, profiler  # noqa: E402  (eager TorchScript helpers; the range profiler)
 from cgrad import _missing  # noqa: E402
 
 # PyTorch functions not implemented yet (none at the moment): calling one raises
