@@ -13,6 +13,11 @@ METHODS = ("frexp",)
 # each is defined in linalg.py and raises NotImplementedError
 LINALG = ("eig", "eigvals")
 
+# cgrad.jit names that would compile or serialize a TorchScript program; each raises
+# NotImplementedError naming cgrad.compile (kept equal to cgrad.jit.NOT_IMPLEMENTED)
+JIT = ("script", "trace", "trace_module", "save", "load", "freeze", "optimize_for_inference", "ScriptModule",
+       "ScriptFunction", "CompilationUnit")
+
 
 def not_implemented(name):
     return NotImplementedError(f"{name} is not implemented in cgrad yet (docs/ops.md lists what is)")

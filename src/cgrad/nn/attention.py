@@ -170,6 +170,8 @@ def _use_flash(query, key, value, attn_mask, dropout_p, enable_gqa):
 
     Warnings are attributed to the caller of scaled_dot_product_attention.
     """
+    if 0 in query.shape[:-1] or 0 in value.shape or key.size(-2) == 0:
+        return False  # PyTorch computes an empty output, or attention over no keys, without choosing a backend
     enabled = _F._sdpa_enabled
     flash = enabled is None or SDPBackend.FLASH_ATTENTION.value in enabled
     math = enabled is None or SDPBackend.MATH.value in enabled

@@ -1749,7 +1749,7 @@ def _repeat_kv_heads(query, key, value):
     if hq == hk == hv:
         return key, value
     if hq % hk or hq % hv:
-        raise RuntimeError("Number of heads in key and value must divide the number of heads in query")
+        raise RuntimeError("Number of heads in key and value must divide the number of heads in ")  # PyTorch's words
     return key.repeat_interleave(hq // hk, -3), value.repeat_interleave(hq // hv, -3)
 
 
@@ -1788,7 +1788,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None and not flash:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if scale is None:
-        scale = 1.0 / math.sqrt(query.size(-1))
+        scale = 1.0 / math.sqrt(query.size(-1)) if query.size(-1) else math.inf  # an empty product scores 0
     root = math.sqrt(abs(scale))
     q = query * (-root if scale < 0 else root)
     if enable_gqa:
