@@ -113,7 +113,11 @@ def test_annotations_and_decorators_are_eager_no_ops():
     wrapped = jit.script_if_tracing(f)
     assert wrapped(2) == 3 and wrapped.__name__ == "f" and wrapped.__wrapped__ is f
     assert jit.Attribute(3, int) == (3, int) and jit.Attribute(3, int).type is int
-    assert issubclass(jit.Error, Exception)
+    assert issubclass(jit.Error, Exception) and issubclass(jit.TracingCheckError, Exception)
+    assert issubclass(jit.TracerWarning, Warning) and issubclass(jit.ScriptWarning, Warning)
+    assert jit._overload(f) is f and jit._overload_method(f) is f
+    with jit.optimized_execution(False):
+        assert f(1) == 2
 
 
 @pytest.mark.parametrize("call", ["ignore(True)", "ignore(drop=True)", "ignore(drop_on_export=True)", "ignore(3)",
@@ -211,7 +215,7 @@ def test_sdpbackend_is_shaped_like_torchs():
     assert (CB.__name__, CB.__qualname__) == (TB.__name__, TB.__qualname__)
     assert repr(CB(7)) == repr(TB(7)) and CB(1) == CB.FLASH_ATTENTION and CB.MATH != 0
     assert [0, 1][CB.FLASH_ATTENTION] == 1
-    for expr in ("B.MATH < B.FLASH_ATTENTION", "list(B)", "B['MATH']", "B.MATH + 1"):
+    for expr in ("B.MATH < B.FLASH_ATTENTION", "list(B)", "B['MATH']", "B.MATH + 1", "B('MATH')"):
         with pytest.raises(TypeError):
             eval(expr, {"B": CB})
 
@@ -529,6 +533,10 @@ def test_scheduled_profile_hands_each_trace_to_on_trace_ready(tmp_path):
 
 def test_profiler_surface():
     assert CP.supported_activities() == {CP.ProfilerActivity.CPU}
+    for method in ("key_averages", "events", "export_chrome_trace"):
+        args = ("unused.json",) if method == "export_chrome_trace" else ()
+        assert _outcome(lambda: getattr(CP.profile(), method)(*args)) == \
+               _outcome(lambda: getattr(TP.profile(), method)(*args))
     for name in TP.ProfilerActivity.__members__:
         t, c = getattr(TP.ProfilerActivity, name), getattr(CP.ProfilerActivity, name)
         assert (repr(c), str(c), int(c)) == (repr(t), str(t), int(t))

@@ -56,7 +56,7 @@ class Future:
     def set_exception(self, result):
         """Complete the Future with an exception, raised by wait() and value()."""
         if not isinstance(result, BaseException):
-            raise TypeError(f"{result} is of type {type(result)}, not an Exception.")
+            raise AssertionError(f"{result} is of type {type(result)}, not an Exception.")
         self._complete(None, result)
 
     def add_done_callback(self, callback):

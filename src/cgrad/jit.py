@@ -8,6 +8,7 @@ would compile or serialize a program raise NotImplementedError naming
 cgrad.compile, cgrad's way to record a step and replay it without Python.
 """
 import builtins
+import contextlib
 import functools
 import types
 import typing
@@ -19,7 +20,8 @@ from cgrad.futures import Future
 
 __all__ = ["Attribute", "CompilationUnit", "Error", "Final", "Future", "ScriptFunction", "ScriptModule", "annotate",
            "export", "fork", "freeze", "ignore", "interface", "is_scripting", "is_tracing", "isinstance", "load",
-           "optimize_for_inference", "save", "script", "script_if_tracing", "trace", "trace_module", "unused", "wait"]
+           "optimize_for_inference", "optimized_execution", "save", "script", "script_if_tracing", "ScriptWarning",
+           "trace", "trace_module", "TracerWarning", "TracingCheckError", "unused", "wait"]
 
 # what raises NotImplementedError: docs/ops.md lists these names (cgrad._missing.JIT)
 NOT_IMPLEMENTED = ("script", "trace", "trace_module", "save", "load", "freeze", "optimize_for_inference",
@@ -99,6 +101,24 @@ class Error(Exception):
     """The exception a TorchScript program raises; never raised by eager cgrad code."""
 
 
+class ScriptWarning(Warning):
+    """A warning from TorchScript's compiler; never issued by eager cgrad code."""
+
+
+class TracerWarning(Warning):
+    """A warning from TorchScript's tracer; never issued by eager cgrad code."""
+
+
+class TracingCheckError(Exception):
+    """A traced function disagreeing with its Python code; never raised by eager cgrad code."""
+
+
+@contextlib.contextmanager
+def optimized_execution(should_optimize):
+    """Switch TorchScript's graph optimizations; eager code has none, so nothing changes."""
+    yield
+
+
 Attribute = namedtuple("Attribute", ["value", "type"])
 Attribute.__doc__ = "An attribute's value with its TorchScript type; in eager code just the pair (value, type)."
 
@@ -176,6 +196,15 @@ def script_if_tracing(fn):
     wrapper.__original_fn = fn
     wrapper.__script_if_tracing_wrapper = True
     return wrapper
+
+
+def _overload(func):
+    """Declare one typed signature of an overloaded function for TorchScript; eagerly, the declaration itself."""
+    return func
+
+
+_overload_method = _overload
+_script_if_tracing = script_if_tracing
 
 
 def fork(func, *args, **kwargs):

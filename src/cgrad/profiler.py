@@ -150,17 +150,19 @@ class profile:
             self._begin()
 
     def events(self):
-        """The recorded ranges (FunctionEvent), in the order they started; None before any trace ended."""
+        """The recorded ranges (FunctionEvent), in the order they started."""
+        if self._events is None:
+            raise AssertionError("Profiler must be initialized before accessing events")
         return self._events
 
     def key_averages(self, group_by_input_shape=False, group_by_stack_n=0, group_by_overload_name=False):
         if self._events is None:
-            raise AssertionError("Profiler must be initialized before getting the events")
+            raise AssertionError("Profiler must be initialized before getting key averages")
         return self._events.key_averages()
 
     def export_chrome_trace(self, path):
         if self._events is None:
-            raise AssertionError("Profiler must be initialized before exporting the trace")
+            raise AssertionError("Profiler must be initialized before exporting chrome trace")
         self._events.export_chrome_trace(path)
 
     def export_stacks(self, path, metric="self_cpu_time_total"):

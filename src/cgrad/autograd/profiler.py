@@ -9,6 +9,7 @@ usable anywhere; with no profile active it only notes that none is.
 """
 import gzip
 import json
+import operator
 import os
 import threading
 from time import perf_counter_ns
@@ -24,7 +25,7 @@ class _BindingEnum:
     _NAMES = ()
 
     def __init__(self, value):
-        self._value = value.__index__()
+        self._value = operator.index(value)
 
     value = property(lambda self: self._value)
     name = property(lambda self: next((n for n, m in type(self).__members__.items() if m._value == self._value),

@@ -10,6 +10,7 @@ math kernel refuses (is_causal together with attn_mask) is computed.
 """
 import contextlib
 import logging
+import operator
 import warnings
 
 from cgrad.nn import functional as _F
@@ -33,7 +34,7 @@ class _SDPBackend:
     __members__ = {}
 
     def __init__(self, value):
-        self._value = value.__index__()
+        self._value = operator.index(value)
 
     @property
     def value(self):
