@@ -518,11 +518,23 @@ def test_scheduled_profile_hands_each_trace_to_on_trace_ready(tmp_path):
     traces = []
     with CP.profile(schedule=CP.schedule(wait=1, warmup=1, active=2, repeat=2),
                     on_trace_ready=lambda p: traces.append([e.name for e in p.events()])) as prof:
-        for step in range(10):
-            with CP.record_function(f"step{step}"):
-                pass
-            prof.step()
+        with pytest.warns(UserWarning, match="Profiler clears events at the end of each cycle"):
+            for step in range(10):
+                with CP.record_function(f"step{step}"):
+                    pass
+                prof.step()
     assert traces == [["step2", "step3"], ["step6", "step7"]] and prof.step_num == 10
+    for P in (TP, CP):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for repeat, acc_events in ((1, False), (0, True), (0, False)):
+                with P.profile(schedule=P.schedule(wait=1, warmup=1, active=1, repeat=repeat),
+                               acc_events=acc_events) as prof:
+                    for _ in range(6):
+                        prof.step()
+        assert [str(w.message) for w in caught] == ["Warning: Profiler clears events at the end of each cycle. Only "
+                                                    "events from the current cycle will be reported. To keep events "
+                                                    "across cycles, set acc_events=True."]
     with CP.profile(on_trace_ready=CP.tensorboard_trace_handler(str(tmp_path), worker_name="w")):
         with CP.record_function("r"):
             pass

@@ -98,6 +98,7 @@ class profile:
         self.current_action = self.schedule(self.step_num)
         self._collector = None
         self._events = None
+        self._warned = False
 
     def __enter__(self):
         self.start()
@@ -146,6 +147,13 @@ class profile:
             self._end()
             if previous == ProfilerAction.RECORD_AND_SAVE and self.on_trace_ready is not None:
                 self.on_trace_ready(self)
+        new_cycle = previous in (ProfilerAction.NONE, ProfilerAction.RECORD_AND_SAVE)
+        if new_cycle and self.current_action != ProfilerAction.NONE and self._events is not None:
+            if not self.acc_events and not self._warned:
+                self._warned = True
+                warnings.warn("Warning: Profiler clears events at the end of each cycle. Only events from the "
+                              "current cycle will be reported. To keep events across cycles, set acc_events=True.",
+                              stacklevel=2)
         if self._recording(self.current_action):
             self._begin()
 
