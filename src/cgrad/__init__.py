@@ -94,6 +94,7 @@ from cgrad import storage  # noqa: E402
 from cgrad.storage import (  # noqa: E402,F401
     BoolStorage, DoubleStorage, FloatStorage, LongStorage, TypedStorage, UntypedStorage)
 
+from cgrad import futures, jit, profiler  # noqa: E402  (eager TorchScript helpers; the range profiler)
 from cgrad import _missing  # noqa: E402
 
 # PyTorch functions not implemented yet (none at the moment): calling one raises

@@ -16,6 +16,10 @@ LINALG = ("eig", "eigvals")
 # functions and Tensor methods whose results or inputs are complex: cgrad.stft / istft (cgrad.functional) and
 # the methods of the same names raise NotImplementedError, as do cgrad.fft's transforms (cgrad.fft.TRANSFORMS)
 COMPLEX = ("stft", "istft")
+# cgrad.jit names that would compile or serialize a TorchScript program; each raises
+# NotImplementedError naming cgrad.compile (kept equal to cgrad.jit.NOT_IMPLEMENTED)
+JIT = ("script", "trace", "trace_module", "save", "load", "freeze", "optimize_for_inference", "ScriptModule",
+       "ScriptFunction", "CompilationUnit")
 
 
 def not_implemented(name):

@@ -475,6 +475,19 @@ def generate():
     else:
         lines += ["None at the moment. A PyTorch name cgrad lacks would be listed in `cgrad._missing`, exist, "
                   "and raise `NotImplementedError` when called."]
+    lines += ["", "## cgrad.jit", "",
+              "`cgrad.jit` is PyTorch's `torch.jit` as it behaves in eager code: `is_scripting()` and `is_tracing()` "
+              "are False, `annotate` returns its value, `ignore`, `unused`, `export` and `interface` return what "
+              "they decorate, `script_if_tracing` wraps a function that is just called, `isinstance` checks typing "
+              "containers (`List[int]`, `Dict[str, Tensor]`, `Tuple[...]`, `Optional`, `Union`) element by "
+              "element with PyTorch's rules, errors and warnings, and `fork` runs its function at once and returns "
+              "a completed `Future` (`cgrad.futures.Future`: `wait`, `value`, `done`, `then`, `add_done_callback`, "
+              "`set_result`, `set_exception`) for `wait`. `Final`, `Error`, `Attribute`, `ScriptWarning`, "
+              "`TracerWarning`, `TracingCheckError`, `optimized_execution` (a no-op) and the overload declarations "
+              "`_overload` and `_overload_method` are there. cgrad has no "
+              "TorchScript compiler: " + ", ".join(f"`cgrad.jit.{n}`" for n in _missing.JIT) + " raise "
+              "`NotImplementedError` (after PyTorch's deprecation warning where it gives one); `cgrad.compile` "
+              "(docs/compile.md) is cgrad's way to record a step and replay it without Python."]
     return "\n".join(lines) + "\n"
 
 

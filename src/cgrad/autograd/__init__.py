@@ -103,7 +103,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return dict(zip(names, result)) if names is not None else result
 
 
-from cgrad.autograd import forward_ad, functional, graph  # noqa: E402
+from cgrad.autograd import forward_ad, functional, graph, profiler  # noqa: E402
 from cgrad.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: E402
 from cgrad.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402
 from cgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402

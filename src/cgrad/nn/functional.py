@@ -1722,6 +1722,8 @@ def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, out
 # multi_head_attention_forward PyTorch's composition, so both give PyTorch's
 # values, gradients and errors (a wrong shape fails in the same matmul).
 
+# the backends sdpa_kernel leaves enabled (values of nn.attention.SDPBackend); None while no sdpa_kernel is active
+_sdpa_enabled = None
 _SDPA_TYPE_NAMES = {_C.float32: "float", _C.float64: "double", _C.int64: "long int", _C.bool_: "bool"}
 
 
@@ -1747,7 +1749,7 @@ def _repeat_kv_heads(query, key, value):
     if hq == hk == hv:
         return key, value
     if hq % hk or hq % hv:
-        raise RuntimeError("Number of heads in key and value must divide the number of heads in query")
+        raise RuntimeError("Number of heads in key and value must divide the number of heads in ")  # PyTorch's words
     return key.repeat_interleave(hq // hk, -3), value.repeat_interleave(hq // hv, -3)
 
 
@@ -1776,10 +1778,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if attn_mask is not None and not isinstance(attn_mask, Tensor):  # PyTorch's words when given by keyword
         raise TypeError(f"{fname}(): argument 'attn_mask' must be Tensor, not {type(attn_mask).__name__}")
     _check_sdpa_inputs(query, key, value, attn_mask)
-    if is_causal and attn_mask is not None:
+    flash = False
+    # PyTorch's CPU runs its flash kernel when it can, which accepts and refuses a few calls the math kernel does
+    # not; only those calls, or an active sdpa_kernel, need the full check
+    if (_sdpa_enabled is not None or (is_causal and attn_mask is not None) or not dropout_p >= 0.0
+            or (attn_mask is not None and attn_mask.dim() < 2)):
+        from cgrad.nn import attention
+        flash = attention._use_flash(query, key, value, attn_mask, dropout_p, enable_gqa)
+    if is_causal and attn_mask is not None and not flash:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if scale is None:
-        scale = 1.0 / math.sqrt(query.size(-1))
+        scale = 1.0 / math.sqrt(query.size(-1)) if query.size(-1) else math.inf  # an empty product scores 0
     root = math.sqrt(abs(scale))
     q = query * (-root if scale < 0 else root)
     if enable_gqa:
