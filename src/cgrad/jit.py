@@ -33,7 +33,7 @@ def _deprecated(name, instead):
 
 
 def _no_torchscript(name):
-    return NotImplementedError(f"torch.jit.{name} compiles a TorchScript program, which cgrad does not have; "
+    return NotImplementedError(f"cgrad.jit.{name} would compile a TorchScript program, which cgrad does not have; "
                                "cgrad.compile records a step and replays it without Python (docs/compile.md)")
 
 
