@@ -4,6 +4,7 @@ Each exists as a cgrad.dtype that answers as torch's does (its properties, finfo
 can_cast, pickling), and everything that would make a tensor of one raises NotImplementedError naming it.
 """
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -336,3 +337,30 @@ def test_dtype_checks_as_torch(case):
         assert _name(got[1]) == _name(want[1])
     else:
         assert got == want
+
+
+@pytest.mark.parametrize("name", ["torch.DoubleTensor", "cgrad.LongTensor", "torch.BoolTensor", "torch.HalfTensor",
+                                  "torch.IntTensor", "torch.ByteTensor", "torch.ComplexFloatTensor",
+                                  "torch.Float8_e5m2Tensor", "torch.Foo", "torch.FloatStorage", "Float"])
+def test_tensor_type_by_name(name):
+    def fn(lib):
+        return _name(lib.ones(2).type(name.replace("cgrad.", lib.__name__ + ".")).dtype)
+    want, got = outcome(fn, torch), outcome(fn, cgrad)
+    if want[0] == "ok" and want[1] not in HAVE:
+        _absent_error(error_of_type(fn), want[1])
+    else:
+        assert got == want
+
+
+def error_of_type(fn):
+    with pytest.raises(Exception) as err:
+        fn(cgrad)
+    return err.value
+
+
+def test_set_default_tensor_type_half():
+    with warnings.catch_warnings():  # the deprecation warning comes once a process
+        warnings.simplefilter("ignore")
+        with pytest.raises(NotImplementedError, match="cgrad has no float16 tensors"):
+            cgrad.set_default_tensor_type("torch.HalfTensor")
+    assert cgrad.get_default_dtype() is cgrad.float32

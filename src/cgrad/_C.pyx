@@ -1513,6 +1513,8 @@ cdef class _TensorBase:
     def type(self, dtype=None, non_blocking=False, *, memory_format=preserve_format):
         if dtype is None:
             return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
+        if isinstance(dtype, str):
+            dtype = _dtype_of_tensor_type(dtype)
         return self.to(dtype, memory_format=memory_format)
 
     def float(self, memory_format=preserve_format): return self.to(float32, memory_format=memory_format)

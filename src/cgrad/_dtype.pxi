@@ -136,6 +136,18 @@ def _dtype_by_name(name):
     return _ALL_DTYPES[name]
 
 
+def _dtype_of_tensor_type(str t):
+    """The dtype of a tensor-type name, 'torch.FloatTensor', 'torch.HalfTensor' (or cgrad. in place of torch.)."""
+    module, _, cls = t.rpartition(".")
+    if module in ("torch.cuda", "cgrad.cuda"):
+        _check_device("cuda")
+    if module in ("torch", "cgrad"):
+        for d in _ALL_DTYPES.values():
+            if d._type_name + "Tensor" == cls:
+                return d
+    raise ValueError(f"invalid type: {t!r}")
+
+
 def _supported_dtype(d):
     """d itself; NotImplementedError for a dtype cgrad has no tensors of (for Python code that takes a dtype
     and does not hand it to the C core straight away)."""
