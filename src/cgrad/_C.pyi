@@ -10,16 +10,64 @@ _Dims = Union[int, Sequence[int], None]
 class dtype:
     code: int
     name: str
+    abbr: str
     itemsize: int
     is_floating_point: bool
-    numpy_dtype: np.dtype
+    is_complex: bool
+    @property
+    def numpy_dtype(self) -> np.dtype: ...
     @property
     def is_signed(self) -> bool: ...
+    def to_real(self) -> "dtype": ...
+    def to_complex(self) -> "dtype": ...
 
 float32: dtype
 float64: dtype
 int64: dtype
 bool_: dtype
+# PyTorch's dtypes cgrad has no tensors of
+float16: dtype
+bfloat16: dtype
+complex32: dtype
+complex64: dtype
+complex128: dtype
+uint8: dtype
+int8: dtype
+int16: dtype
+int32: dtype
+uint16: dtype
+uint32: dtype
+uint64: dtype
+uint1: dtype
+uint2: dtype
+uint3: dtype
+uint4: dtype
+uint5: dtype
+uint6: dtype
+uint7: dtype
+int1: dtype
+int2: dtype
+int3: dtype
+int4: dtype
+int5: dtype
+int6: dtype
+int7: dtype
+float8_e4m3fn: dtype
+float8_e4m3fnuz: dtype
+float8_e5m2: dtype
+float8_e5m2fnuz: dtype
+float8_e8m0fnu: dtype
+float4_e2m1fn_x2: dtype
+qint8: dtype
+quint8: dtype
+qint32: dtype
+quint4x2: dtype
+quint2x4: dtype
+bits1x8: dtype
+bits2x4: dtype
+bits4x2: dtype
+bits8: dtype
+bits16: dtype
 
 class memory_format: ...
 
@@ -455,6 +503,15 @@ class Tensor:
     def float(self) -> "Tensor": ...
     def double(self) -> "Tensor": ...
     def long(self) -> "Tensor": ...
+    def int(self) -> "Tensor": ...
+    def short(self) -> "Tensor": ...
+    def char(self) -> "Tensor": ...
+    def byte(self) -> "Tensor": ...
+    def half(self) -> "Tensor": ...
+    def bfloat16(self) -> "Tensor": ...
+    def chalf(self) -> "Tensor": ...
+    def cfloat(self) -> "Tensor": ...
+    def cdouble(self) -> "Tensor": ...
     def __len__(self) -> int: ...
     def __bool__(self) -> bool: ...
     def __float__(self) -> float: ...

@@ -145,70 +145,7 @@ cdef inline int check(int rc) except -1:
     return 0
 
 
-# ---- dtypes -------------------------------------------------------------------
-
-cdef class dtype:
-    """A tensor element type: cgrad.float32, float64, int64, bool."""
-    cdef readonly int code
-    cdef readonly str name
-    cdef readonly int itemsize
-    cdef readonly bint is_floating_point
-    cdef readonly object numpy_dtype
-
-    def __repr__(self):
-        return "cgrad." + self.name
-
-    def __reduce__(self):
-        return (_dtype_by_name, (self.name,))
-
-    @property
-    def is_signed(self):
-        return self.code != CG_BOOL
-
-
-cdef dtype _make_dtype(int code, str name, object np_dtype):
-    cdef dtype d = dtype.__new__(dtype)
-    d.code = code
-    d.name = name
-    d.itemsize = cg_dtype_size(<cg_dtype>code)
-    d.is_floating_point = cg_dtype_is_floating(<cg_dtype>code)
-    d.numpy_dtype = np.dtype(np_dtype)
-    return d
-
-
-float32 = _make_dtype(CG_FLOAT32, "float32", np.float32)
-float64 = _make_dtype(CG_FLOAT64, "float64", np.float64)
-int64 = _make_dtype(CG_INT64, "int64", np.int64)
-bool_ = _make_dtype(CG_BOOL, "bool", np.bool_)
-_DTYPES = (float32, float64, int64, bool_)
-
-
-def _dtype_by_name(name):
-    return {d.name: d for d in _DTYPES}[name]
-
-
-cdef inline dtype dtype_of(int code):
-    return <dtype>_DTYPES[code]
-
-
-cdef cg_dtype dtype_code(object d) except *:
-    if isinstance(d, dtype):
-        return <cg_dtype>(<dtype>d).code
-    if d is float:
-        return CG_FLOAT64
-    if d is int:
-        return CG_INT64
-    if d is bool:
-        return CG_BOOL
-    raise TypeError(f"dtype must be a cgrad dtype, got {d!r}")
-
-
-def get_default_dtype():
-    return dtype_of(cg_get_default_dtype())
-
-
-def set_default_dtype(d):
-    check(cg_set_default_dtype(dtype_code(d)))
+include "_dtype.pxi"
 
 
 # ---- shapes -------------------------------------------------------------------
@@ -1278,6 +1215,7 @@ cdef class _TensorBase:
 
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], dtype):
+            _supported_dtype(shape[0])
             raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
         cdef int64_t s[8]
         cdef int nd = parse_shape(shape, s)
@@ -1583,12 +1521,24 @@ cdef class _TensorBase:
     def type(self, dtype=None, non_blocking=False, *, memory_format=preserve_format):
         if dtype is None:
             return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
+        if isinstance(dtype, str):
+            dtype = _dtype_of_tensor_type(dtype)
         return self.to(dtype, memory_format=memory_format)
 
     def float(self, memory_format=preserve_format): return self.to(float32, memory_format=memory_format)
     def double(self, memory_format=preserve_format): return self.to(float64, memory_format=memory_format)
     def long(self, memory_format=preserve_format): return self.to(int64, memory_format=memory_format)
     def bool(self, memory_format=preserve_format): return self.to(bool_, memory_format=memory_format)
+    # PyTorch's conversions to dtypes cgrad has no tensors of: each raises NotImplementedError naming the dtype
+    def int(self, memory_format=preserve_format): return self.to(int32, memory_format=memory_format)
+    def short(self, memory_format=preserve_format): return self.to(int16, memory_format=memory_format)
+    def char(self, memory_format=preserve_format): return self.to(int8, memory_format=memory_format)
+    def byte(self, memory_format=preserve_format): return self.to(uint8, memory_format=memory_format)
+    def half(self, memory_format=preserve_format): return self.to(float16, memory_format=memory_format)
+    def bfloat16(self, memory_format=preserve_format): return self.to(bfloat16, memory_format=memory_format)
+    def chalf(self, memory_format=preserve_format): return self.to(complex32, memory_format=memory_format)
+    def cfloat(self, memory_format=preserve_format): return self.to(complex64, memory_format=memory_format)
+    def cdouble(self, memory_format=preserve_format): return self.to(complex128, memory_format=memory_format)
     def cpu(self, memory_format=preserve_format): return self.to(memory_format=memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
@@ -2096,6 +2046,8 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=Non
     low, high = int_arg(low, "randint", "low"), int_arg(high, "randint", "high")
     cdef int64_t s[8]
     cdef int nd = parse_shape((size,), s)
+    if is_complex_dtype(dtype):
+        raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     code = CG_INT64 if dtype is None else dtype_code(dtype)
     return finish_new(cg_randint(low, high, s, nd, <cg_dtype>code, gen_ptr(generator)), requires_grad)
 
@@ -2485,4 +2437,4 @@ __all__ = sorted(
     name for name, value in list(globals().items())
     if not name.startswith("_") and getattr(value, "__module__", None) == __name__
     and name not in ("bool_", "dtype")
-) + ["default_generator", "device", "dtype", "float32", "float64", "int64"]
+) + ["default_generator", "device", "dtype"] + [n for n in _ALL_DTYPES if n != "bool"]

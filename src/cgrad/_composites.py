@@ -511,8 +511,10 @@ def _triangle_indices(fname, row, col, offset, dtype, lower):
     for name, v, pos in (("row", row, 1), ("col", col, 2), ("offset", offset, 3)):
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be int, not {type(v).__name__}")
+    if dtype is cgrad.int32:  # PyTorch's other index dtype
+        cgrad._C._supported_dtype(dtype)
     if dtype != int64:
-        raise NotImplementedError(f"\"{fname}\" not implemented for '{_TYPE_NAMES.get(dtype, dtype)}'")
+        raise NotImplementedError(f"\"{fname}\" not implemented for '{getattr(dtype, '_type_name', dtype)}'")
     if row < 0:
         raise RuntimeError(f"row must be non-negative, got{row}")
     if col < 0:

@@ -9,6 +9,10 @@ FUNCTIONS = ("frexp",)
 # Tensor methods; each has a line in the Tensor class of _C.pyx
 METHODS = ("frexp",)
 
+# Tensor methods converting to dtypes cgrad has no tensors of; each has a line in the Tensor class of _C.pyx
+# and raises NotImplementedError naming its dtype (see _dtype.pxi)
+DTYPE_METHODS = ("int", "short", "char", "byte", "half", "bfloat16", "chalf", "cfloat", "cdouble")
+
 # cgrad.linalg functions whose results would be complex, a dtype cgrad lacks;
 # each is defined in linalg.py and raises NotImplementedError
 LINALG = ("eig", "eigvals")

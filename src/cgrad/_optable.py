@@ -475,6 +475,16 @@ def generate():
     else:
         lines += ["None at the moment. A PyTorch name cgrad lacks would be listed in `cgrad._missing`, exist, "
                   "and raise `NotImplementedError` when called."]
+    absent = [name for name, d in cgrad._C._ALL_DTYPES.items() if d.code < 0]
+    lines += ["", "Dtypes: cgrad's tensors are float32, float64, int64 and bool. PyTorch's other dtypes exist as "
+              "`cgrad.dtype` objects, with PyTorch's aliases (`half`, `int`, `short`, `cfloat`, `cdouble`, `chalf`, "
+              "`bit`), and answer `is_floating_point`, `is_complex`, `is_signed`, `itemsize`, `to_real`, "
+              "`to_complex`, `finfo`, `iinfo`, `promote_types` and `can_cast` as PyTorch's do. Making a tensor of "
+              "one or converting to one raises `NotImplementedError` naming the dtype: `dtype=` of the factories, "
+              "reductions and layers, `to`, `type`, `view(dtype)`, `set_default_dtype` (for `float16` and "
+              "`bfloat16`; PyTorch refuses the others), `nn.Module.half`/`bfloat16`/`to`, and the Tensor methods "
+              + ", ".join(f"`{n}`" for n in _missing.DTYPE_METHODS) + ". These dtypes are "
+              + ", ".join(f"`{n}`" for n in absent) + "."]
     lines += ["", "## cgrad.jit", "",
               "`cgrad.jit` is PyTorch's `torch.jit` as it behaves in eager code: `is_scripting()` and `is_tracing()` "
               "are False, `annotate` returns its value, `ignore`, `unused`, `export` and `interface` return what "

@@ -759,7 +759,7 @@ def set_default_tensor_type(t, /):
         raise TypeError(f"type {t} not available. Torch not compiled with CUDA enabled.")
     if name not in _TENSOR_TYPES:
         if name in ("torch.HalfTensor", "torch.BFloat16Tensor"):
-            raise NotImplementedError(f"set_default_tensor_type({t!r}): cgrad has no float16 or bfloat16 dtype")
+            _C.set_default_dtype(_C._dtype_of_tensor_type(name))  # NotImplementedError naming the dtype
         if "." not in t:
             raise ModuleNotFoundError(f"No module named '{t}'")
         raise AttributeError(f"module '{t.rsplit('.', 1)[0]}' has no attribute '{t.rsplit('.', 1)[1]}'")

@@ -98,6 +98,23 @@ cdef int64_t int_dim(object dim, str name) except? -99:
     return dim.__index__()
 
 
+cdef int check_mean_dtype(str fname, object d) except -1:
+    """PyTorch's error for a mean's dtype= that is neither floating point nor complex."""
+    if isinstance(d, dtype) and not ((<dtype>d).is_floating_point or (<dtype>d).is_complex):
+        raise RuntimeError(f"{fname}(): could not infer output dtype. Optional dtype must be either a floating "
+                           f"point or complex dtype. Got: {(<dtype>d)._type_name}")
+    return 0
+
+
+cdef int check_inplace_dtype(_TensorBase t, object d) except -1:
+    """PyTorch's error for an in-place op asked for a dtype cgrad has no tensors of (the C core words the rest)."""
+    if isinstance(d, dtype) and (<dtype>d).code < 0:
+        from cgrad._dtypes import _cpp_name
+        raise RuntimeError(f"Bad in-place call: input tensor dtype {_cpp_name(t.dtype)} and output tensor dtype "
+                           f"{_cpp_name(d)} should match")
+    return 0
+
+
 cdef cg_dtype dtype_or_own(_TensorBase t, object dtype) except *:
     """A dtype= argument, t's own dtype when it is None."""
     return <cg_dtype>t.t.dtype if dtype is None else dtype_code(dtype)
@@ -341,8 +358,10 @@ cdef class _TensorReduce(_TensorMath):
         return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
 
     def cumsum_(self, dim, *, dtype=None):
+        check_inplace_dtype(self, dtype)
         return wrap(cg_cumsum_(self.t, int_arg(dim, "cumsum_", "dim"), dtype_or_own(self, dtype)))
     def cumprod_(self, dim, *, dtype=None):
+        check_inplace_dtype(self, dtype)
         return wrap(cg_cumprod_(self.t, int_dim(dim, "cumprod_"), dtype_or_own(self, dtype)))
 
     def cummax(self, dim):
@@ -395,6 +414,7 @@ cdef class _TensorReduce(_TensorMath):
     def nanmean(self, dim=None, keepdim=False, *, dtype=None):
         """The mean of the elements that are not NaN: NaN where all are; the
         gradient is 1/count at the others and 0 at the NaNs."""
+        check_mean_dtype("nanmean", dtype)
         src = self if dtype is None else self.to(dtype)
         if not src.is_floating_point():
             raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but got "
@@ -408,6 +428,7 @@ cdef class _TensorReduce(_TensorMath):
         return wrap(cg_sum((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
+        check_mean_dtype("mean", dtype)
         src = self if dtype is None else self.to(dtype)
         cdef int64_t dims[8]
         cdef int n = reduce_dims(dim, dims)
@@ -455,6 +476,9 @@ cdef class _TensorReduce(_TensorMath):
         return wrap(cg_logsumexp(self.t, dims, n if n >= 0 else 0, keepdim))
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        if dtype is not None and self.is_floating_point():
+            from cgrad._dtypes import _norm_dtype_errors
+            _norm_dtype_errors("linalg.matrix_norm" if p == "nuc" else "linalg.vector_norm", self.dtype, dtype)
         src = self if dtype is None else self.to(dtype)
         cdef double order = norm_order(p, dim)
         cdef int64_t dims[8]

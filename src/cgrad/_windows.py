@@ -2,7 +2,7 @@
 compute them: from arange in the window's dtype, with the same operations in the same order."""
 import math
 
-from cgrad import _C
+from cgrad import _C, _dtypes
 
 __all__ = ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
 
@@ -15,11 +15,10 @@ def _start(name, window_length, dtype):
     if window_length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got window_length={window_length}")
     dtype = _C.get_default_dtype() if dtype is None else dtype
-    if not dtype.is_floating_point:
-        cname = {"int64": "long int", "bool": "bool"}[dtype.name]
-        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype={cname}, device=cpu, "
-                           f"layout=Strided (default), requires_grad=false (default), pinned_memory=false, "
-                           f"memory_format=(nullopt))")
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions("
+                           f"dtype={_dtypes._cpp_name(dtype)}, device=cpu, layout=Strided (default), "
+                           "requires_grad=false (default), pinned_memory=false, memory_format=(nullopt))")
     if window_length == 0:
         return dtype, _C.empty(0, dtype=dtype)
     if window_length == 1:

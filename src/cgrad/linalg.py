@@ -3,6 +3,7 @@ import math
 import operator
 
 from cgrad import _C, _creation
+from cgrad._dtypes import _norm_dtype_errors
 from cgrad._dtypes import promote_types as _promote_types
 from cgrad._composites import broadcast_shapes as _broadcast_shapes
 from cgrad._functions import matmul
@@ -48,6 +49,14 @@ def _order_name(ord):
     return str(int(ord)) if isinstance(ord, float) and ord.is_integer() else str(ord)
 
 
+def _norm_dtype(fname, x, dtype):
+    """PyTorch's checks of a norm's dtype= on a floating point input; one that widens is not implemented."""
+    if dtype is None or dtype == x.dtype:
+        return
+    _norm_dtype_errors(fname, x.dtype, dtype)
+    raise NotImplementedError(f"cgrad.{fname}: dtype is not implemented")
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """The ord-norm of x over dim (all of it by default), as PyTorch's: one
     node, LinalgVectorNormBackward0."""
@@ -55,11 +64,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         raise TypeError(f"linalg_vector_norm(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     if isinstance(ord, bool) or not isinstance(ord, (int, float)):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not {type(ord).__name__}")
-    if dtype is not None and dtype != x.dtype:
-        raise NotImplementedError("cgrad.linalg.vector_norm: dtype is not implemented")
     if not x.is_floating_point():
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
                            f"Got {_TYPE_NAMES[x.dtype]}")
+    _norm_dtype("linalg.vector_norm", x, dtype)
     dims = () if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
     x.sum(dims or None)  # torch's errors for the dims
     if ord < 0 or ord == math.inf:  # max and min have no identity for an empty dim
@@ -88,6 +96,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if not A.is_floating_point():
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. "
                            f"Got {_TYPE_NAMES[A.dtype]}")
+    _norm_dtype("linalg.matrix_norm", A, dtype)
     if len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     d0, d1 = (d % A.dim() if -A.dim() <= d < A.dim() else d for d in dim)

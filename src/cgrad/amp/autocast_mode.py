@@ -34,7 +34,7 @@ class autocast:
         if not self._enabled:
             return
         if kind == "cpu":
-            if dtype is None:
+            if dtype is None or dtype in (_C.bfloat16, _C.float16):
                 raise NotImplementedError("autocast on the CPU runs ops in bfloat16 or float16, dtypes cgrad lacks")
             warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
                           "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.")

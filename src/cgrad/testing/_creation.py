@@ -71,6 +71,7 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
     `memory_format` lays the tensor out in that format. cgrad tensors live on the CPU: any
     other device raises NotImplementedError.
     """
+    cgrad._C._supported_dtype(dtype)  # a dtype cgrad has no tensors of: NotImplementedError naming it
     if dtype not in _DEFAULT_RANGES:
         raise TypeError(f"The requested dtype '{dtype}' is not supported by cgrad.testing.make_tensor(). "
                         "It supports cgrad.bool, cgrad.int64, cgrad.float32 and cgrad.float64.")

@@ -31,6 +31,8 @@ class LinearCrossEntropyOptions:
             raise ValueError(f"invalid chunking_method: {method!r}")
         if self.acc_policy not in _ACC_POLICIES:
             raise ValueError(f"invalid acc_policy: {self.acc_policy!r}")
+        if self.acc_dtype in (_C.float16, _C.bfloat16):
+            _C._supported_dtype(self.acc_dtype)
         if self.acc_dtype not in (None, _C.float32, _C.float64):
             raise ValueError(f"acc_dtype must be one of {{None, cgrad.float16, cgrad.bfloat16, cgrad.float32, "
                              f"cgrad.float64}}, got {self.acc_dtype}. Pass acc_dtype=None to let the op pick "

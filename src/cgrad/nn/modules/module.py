@@ -765,8 +765,9 @@ class Module:
         _C._check_device(device)
         if dtype is None and memory_format is None:
             return self
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        if dtype is not None and not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                            f"dtype={dtype}")
 
         def convert(t):
             dt = dtype if t.is_floating_point() else None
@@ -801,10 +802,10 @@ class Module:
         return self._apply(empty_like, recurse=recurse)
 
     def half(self):
-        raise NotImplementedError("half(): cgrad has no float16 dtype (float32 and float64 only)")
+        return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
     def bfloat16(self):
-        raise NotImplementedError("bfloat16(): cgrad has no bfloat16 dtype (float32 and float64 only)")
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def type(self, dst_type):
         return self._apply(lambda t: t.type(dst_type))
