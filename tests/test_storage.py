@@ -320,3 +320,8 @@ def test_share_memory_small_storage_and_grad():
 
 def test_legacy_storage_class_refuses_a_dtype():
     same(lambda T: T.FloatStorage(2, dtype=T.float64))
+
+
+def test_typed_storage_of_a_dtype_without_tensors():
+    with pytest.raises(NotImplementedError, match="no float16 storages"):
+        cgrad.TypedStorage(2, dtype=cgrad.float16)

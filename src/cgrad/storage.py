@@ -72,6 +72,9 @@ class TypedStorage(metaclass=_TypedStorageMeta):
             _warn_typed_storage_removal()
         _C._check_device(device)
         self.dtype = _C.get_default_dtype() if dtype is None else dtype
+        if self.dtype.name not in _CLASSES:
+            raise NotImplementedError(f"cgrad has no {self.dtype.name} storages: its tensors are float32, float64, "
+                                      "int64 or bool")
         if wrap_storage is not None:
             if args:
                 raise RuntimeError("No positional arguments should be given when using 'wrap_storage'")
