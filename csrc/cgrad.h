@@ -728,12 +728,13 @@ cg_tensor *cg_as_strided_storage_(cg_tensor *a, const int64_t *shape, const int6
 cg_tensor *cg_as_strided_scatter_storage(cg_tensor *a, cg_tensor *src, const int64_t *shape, const int64_t *strides,
                                          int ndim, int64_t offset);
 cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype);
-/* Tensor.set_: t takes that layout over storage s, keeping its dtype and history (the
- * caller applies the in-place rules); its version is bumped. share_memory: s's bytes move
- * to memory a forked process shares (the old bytes stay alive with s: numpy arrays may
- * point at them); is_shared: whether they have. */
+/* Tensor.set_: t takes that layout over storage s, keeping its dtype (the caller applies the
+ * in-place rules). source is the tensor s came from, or NULL. In grad mode, when t or source
+ * requires grad, t's new history is a node that refuses backward, as PyTorch's. share_memory:
+ * s's bytes move to memory a forked process shares (the old bytes stay alive with s: numpy
+ * arrays may point at them); is_shared: whether they have. */
 int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
-                          int64_t offset);
+                          int64_t offset, cg_tensor *source);
 int cg_storage_share_memory(cg_storage *s);
 int cg_storage_is_shared(const cg_storage *s);
 

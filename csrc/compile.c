@@ -152,6 +152,8 @@ struct cg_tape {
     size_t refresh_at; /* refreshing: entries before this one are done */
     int64_t alone_bytes, shared_bytes; /* see cg_tape_memory */
     bool recording, broken, refresh_ok;
+    uint64_t moves; /* cg_storage_moves when the recording ended: a storage's bytes moved since, the pointers
+                       a replay would use may be stale */
     char cause[256];
 };
 
@@ -453,6 +455,7 @@ int cg_tape_begin(cg_tape *tp, cg_tensor *const *inputs, int n) {
 }
 
 int cg_tape_end(cg_tape *tp) {
+    tp->moves = __atomic_load_n(&cg_storage_moves, __ATOMIC_RELAXED);
     if (cg_ts.tape == tp) cg_ts.tape = NULL;
     if (!tp->recording) return 0;
     tp->recording = false;
@@ -894,6 +897,7 @@ static int prepare(cg_tape *tp) {
 /* Whether everything the recording relies on is still in place. Tensors only
  * the tape holds cannot have changed. */
 static bool guards_hold(cg_tape *tp) {
+    if (tp->moves != __atomic_load_n(&cg_storage_moves, __ATOMIC_RELAXED)) return false;
     for (size_t w = 0; w < tp->nwatch; w++) {
         size_t i = tp->watch[w];
         if (!same_layout(tp->ts[i], &tp->guards[i])) return false;

@@ -475,7 +475,7 @@ int cg_backward_unpacked(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
         held[i] = s->pk;
         s->data = t;
         s->packed = 0;
-        s->version = t->storage->version;
+        s->version = cg_saved_version(t->storage);
     }
     if (rc == 0) rc = n->op->backward(n, gout, gin);
     for (int i = 0; i < CG_NODE_SAVED; i++) {
@@ -527,7 +527,7 @@ int cg_save_into(cg_node *n, cg_saved *s, cg_tensor *t, bool is_output) {
     if (is_output) s->output_nr = t->output_nr;
     s->packed = 0;
     saved_clear(&old); /* after: releasing can run a callback */
-    s->version = t->storage->version;
+    s->version = cg_saved_version(t->storage);
     s->is_output = is_output;
     if (!n->has_saved) n->has_saved = 1;
     /* a Python number is saved as a number in PyTorch: no hook sees it */
@@ -570,7 +570,8 @@ static void error_modified(cg_node *n, cg_saved *s) {
                  "one of the variables needed for gradient computation has been modified by an inplace "
                  "operation: [%s %s]%s is at version %llu; expected version %llu instead. %s",
                  cg_dtype_tensor_name((cg_dtype)t->dtype), shape, which,
-                 (unsigned long long)t->storage->version, (unsigned long long)s->version, hint);
+                 (unsigned long long)t->storage->version,
+                 (unsigned long long)(s->version & ((UINT64_C(1) << CG_VERSION_BITS) - 1)), hint);
     if (s->bare) cg_tensor_release(t);
 }
 
@@ -590,7 +591,7 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
         return NULL;
     }
     if (CG_UNLIKELY(s->packed)) return unpack_packed(n, s);
-    if (saved_storage(s)->version != s->version) {
+    if (cg_saved_version(saved_storage(s)) != s->version) {
         error_modified(n, s);
         return NULL;
     }
@@ -607,7 +608,7 @@ cg_tensor *cg_unpack_from(cg_node *n, cg_saved *s) {
 int cg_saved_operand(cg_node *n, int slot, const cg_tensor *g, char **data, int64_t *stride) {
     cg_saved *s = &n->saved[slot];
     if (s->packed) return 0;
-    if (!s->data || saved_storage(s)->version != s->version) { /* the error cg_unpack gives */
+    if (!s->data || cg_saved_version(saved_storage(s)) != s->version) { /* the error cg_unpack gives */
         cg_tensor_release(cg_unpack_from(n, s));
         return -1;
     }

@@ -254,6 +254,18 @@ static inline int64_t cg_elem_size(cg_dtype dtype) {
 static inline char *cg_ptr(const cg_tensor *t) {
     return (char *)t->storage->data + t->offset * cg_elem_size((cg_dtype)t->dtype);
 }
+/* Note [A saved tensor's storage]
+ * What a saved tensor expects of its storage's version at unpack: the version, with a tag of the
+ * storage in the bits above CG_VERSION_BITS. Tensor.set_ moves a tensor to another storage,
+ * whose count may happen to be the one saved; the tag makes that a mismatch, as PyTorch's
+ * per-tensor counter makes it. */
+#define CG_VERSION_BITS 44
+/* How many times a storage's bytes moved (share_memory_): recorded steps check it before replaying. */
+extern uint64_t cg_storage_moves;
+static inline uint64_t cg_saved_version(const cg_storage *s) {
+    uint64_t tag = ((uint64_t)(uintptr_t)s >> 4) * 0x9E3779B97F4A7C15ull;
+    return s->version ^ (tag & ~((UINT64_C(1) << CG_VERSION_BITS) - 1));
+}
 static inline void cg_bump_version(cg_tensor *t) {
     CG_INC(&t->storage->version);
 }
@@ -450,13 +462,13 @@ static inline bool cg_saved_scalar(const cg_node *n, int slot, bool f32, void *o
     cg_dtype want = f32 ? CG_FLOAT32 : CG_FLOAT64;
     const void *p;
     if (s->bare) { /* laid out as input 0 */
-        if (s->storage->version != s->version || n->in_dtype[0] != want ||
+        if (cg_saved_version(s->storage) != s->version || n->in_dtype[0] != want ||
             cg_shape_numel(n->in_shape[0].d, n->in_shape[0].ndim) != 1)
             return false;
         p = s->storage->data;
     } else {
         const cg_tensor *t = s->data;
-        if (t->storage->version != s->version || t->dtype != want || t->numel != 1) return false;
+        if (cg_saved_version(t->storage) != s->version || t->dtype != want || t->numel != 1) return false;
         p = cg_ptr(t);
     }
     memcpy(out, p, f32 ? sizeof(float) : sizeof(double));

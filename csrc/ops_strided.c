@@ -413,14 +413,25 @@ cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int nd
 
 /* ---- a storage of the caller's choosing (Tensor.set_) ------------------------------------- */
 
+static int set_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
+    (void)n, (void)gout, (void)gin;
+    cg_error_set(CG_ERR_RUNTIME, "derivative for set_ is not implemented");
+    return -1;
+}
+static const cg_op set_op = {"torch::autograd::NotImplemented", set_backward, NULL};
+
 int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
-                          int64_t offset) {
+                          int64_t offset, cg_tensor *source) {
     if (check_layout(shape, strides, ndim, offset, (cg_dtype)t->dtype, s->nbytes)) return -1;
+    cg_tensor *ins[2] = {t, source};
+    int n_in = source ? 2 : 1;
+    cg_node *node = cg_any_requires_grad(ins, n_in) ? cg_node_new(&set_op, ins, n_in, 1) : NULL;
+    if (cg_any_requires_grad(ins, n_in) && !node) return -1;
     cg_tensor *view = cg_tensor_make(s, (cg_dtype)t->dtype, shape, strides, ndim, offset);
-    if (!view) return -1;
-    int rc = cg_tensor_set_data(t, view);
+    int rc = view ? cg_tensor_set_data(t, view) : -1;
     cg_tensor_release(view);
-    if (rc == 0) cg_bump_version(t);
+    if (rc == 0 && node) cg_set_history(t, node, 0);
+    if (node) cg_node_release(node);
     return rc;
 }
 
@@ -446,8 +457,12 @@ static void shared_bytes_free(void *data, void *ctx) {
 
 int cg_storage_is_shared(const cg_storage *s) { return s->deleter == shared_bytes_free; }
 
+uint64_t cg_storage_moves;
+
 int cg_storage_share_memory(cg_storage *s) {
     if (cg_storage_is_shared(s)) return 0;
+    if (CG_RECORDING()) cg_tape_break("share_memory_ in the step moves a tensor's bytes");
+    __atomic_add_fetch(&cg_storage_moves, 1, __ATOMIC_RELAXED);
     shared_bytes *b = malloc(sizeof *b);
     size_t len = s->nbytes > 0 ? (size_t)s->nbytes : 1;
     void *p = b ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;

@@ -560,3 +560,18 @@ def test_profiler_surface():
     assert [e.key for e in prof.key_averages()] == ["a"]
     with pytest.raises(NotImplementedError, match="stacks"):
         prof.export_stacks("x.txt")
+
+
+def test_a_raising_future_callback_does_not_stop_the_others():
+    from cgrad import futures
+    f = futures.Future()
+    seen = []
+
+    def bad(_):
+        raise ValueError("boom")
+
+    f.add_done_callback(bad)
+    f.add_done_callback(lambda fut: seen.append(fut.value()))
+    all_done = futures.collect_all([f])
+    f.set_result(1)
+    assert seen == [1] and all_done.done()

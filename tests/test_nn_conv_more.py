@@ -263,7 +263,7 @@ def test_transposed_module_errors_match_torch(call):
         return raised(lambda: call(lib, lib.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1), lib.ones(1, 4, 5, 5)))
     want, got = run(torch), run(cgrad)
     assert want[0] is ValueError and got[0] is want[0]
-    assert got[1].replace("(5, 5)", "torch.Size([5, 5])") == want[1]
+    assert got[1].replace("cgrad.Size", "torch.Size") == want[1]
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=2)],

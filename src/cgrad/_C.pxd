@@ -439,7 +439,7 @@ cdef extern from "cgrad.h" nogil:
                                              const int64_t *strides, int ndim, int64_t offset)
     cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int ndim, cg_dtype dtype)
     int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
-                              int64_t offset)
+                              int64_t offset, cg_tensor *source)
     int cg_storage_share_memory(cg_storage *s)
     void cg_storage_retain(cg_storage *s)
     void cg_storage_release(cg_storage *s)

@@ -204,6 +204,10 @@ class Size(tuple):
     def __repr__(self):
         return f"cgrad.Size({list(self)})"
 
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return tuple.__new__(Size, item) if isinstance(key, slice) else item  # a slice is a Size, as PyTorch's
+
     def __add__(self, other):
         if not isinstance(other, tuple):
             raise TypeError(f"can only concatenate tuple (not {_c_type_name(type(other))}) to cgrad.Size")
@@ -743,7 +747,7 @@ cdef void dl_release(CgDLManagedTensor *m) noexcept nogil:
     # a consumer may call this from any thread, holding the GIL or not: the
     # release is a call into the core, serialized by the GIL like all others
     with gil:
-        cg_tensor_release(<cg_tensor *>m.manager_ctx)
+        cg_storage_release(<cg_storage *>m.manager_ctx)
     free(m)
 
 
@@ -771,8 +775,9 @@ cdef object to_dlpack(_TensorBase t):
     for i in range(nd):
         m.dl_tensor.shape[i] = t.t.shape[i]
         m.dl_tensor.strides[i] = t.t.strides[i]
-    cg_tensor_retain(t.t)
-    m.manager_ctx = <void *>t.t
+    # the storage, not the tensor: the tensor may move to other bytes (set_, .data =) while the consumer reads
+    cg_storage_retain(t.t.storage)
+    m.manager_ctx = <void *>t.t.storage
     m.deleter = dl_release
     return PyCapsule_New(<void *>m, b"dltensor", dl_capsule_destructor)
 

@@ -62,6 +62,8 @@ cdef class UntypedStorage:
     cdef inline void _need(self) except *:
         if self.s == NULL:
             raise RuntimeError("UntypedStorage is not initialized")
+        if cg_is_recording():  # the bytes are read or written from Python: a replay would not see it
+            cg_tape_break(b"%s", b"a storage's bytes read or written from Python in the step")
 
     cdef inline uint8_t *_bytes(self):
         return <uint8_t *>self.s.data + self.start
@@ -113,6 +115,7 @@ cdef class UntypedStorage:
 
     def _touch(self):
         """Counts a write made through _numpy() (saved tensors on these bytes see it)."""
+        self._need()
         self.s.version += 1
 
     def resize_(self, size):
@@ -204,6 +207,8 @@ cdef class UntypedStorage:
         return np.asarray(view)
 
     def _same_bytes(self, UntypedStorage other):
+        self._need()
+        other._need()
         return self.s == other.s and self.start == other.start and self.n == other.n
 
     def __repr__(self):
@@ -235,8 +240,10 @@ cdef object _storage_of(_TensorBase t):
     return _storage_view(t.t.storage, 0, t.t.storage.nbytes)
 
 
-cdef int _set_storage(_TensorBase self, UntypedStorage st, int64_t offset, shape, strides) except -1:
+cdef int _set_storage(_TensorBase self, UntypedStorage st, int64_t offset, shape, strides,
+                      _TensorBase source=None) except -1:
     """self takes shape and strides at offset (elements) of st's bytes (offset 0 of a slice is its start)."""
+    st._need()
     cdef int64_t isz = cg_dtype_size(<cg_dtype>self.t.dtype)
     cdef int64_t sh[CG_MAX_DIMS]
     cdef int64_t sd[CG_MAX_DIMS]
@@ -245,10 +252,18 @@ cdef int _set_storage(_TensorBase self, UntypedStorage st, int64_t offset, shape
         raise RuntimeError(f"set_(): cgrad tensors have at most {CG_MAX_DIMS} dims")
     if st.start % isz:
         raise RuntimeError(f"set_(): a storage slice must start at a multiple of the element size ({isz} bytes)")
+    if st.start or st.n != st.s.nbytes:  # a slice: the layout must stay inside it (the C check sees the whole)
+        need = 0 if any(d == 0 for d in shape) else \
+            (offset + 1 + sum((d - 1) * s for d, s in zip(shape, strides))) * isz
+        if offset >= 0 and all(s >= 0 for s in strides) and need > st.n:
+            raise RuntimeError(f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage offset {offset}, "
+                               f"and itemsize {isz} requiring a storage size of {need} are out of bounds for "
+                               f"storage of size {st.n}")
     for i in range(nd):
         sh[i] = shape[i]
         sd[i] = strides[i]
-    check(cg_tensor_set_storage(self.t, st.s, sh, sd, nd, offset + st.start // isz))
+    check(cg_tensor_set_storage(self.t, st.s, sh, sd, nd, offset + st.start // isz,
+                                source.t if source is not None else NULL))
     return 0
 
 
@@ -307,9 +322,10 @@ def _tensor_set(_TensorBase self, tuple args, dict kwargs):
                                f"type {_CPP_TYPE_NAMES[self.dtype.name]}")
         if not full:
             s = src.t
-            check(cg_tensor_set_storage(self.t, s.storage, s.shape, s.strides, s.ndim, s.offset))
+            check(cg_tensor_set_storage(self.t, s.storage, s.shape, s.strides, s.ndim, s.offset, s))
             return self
         storage = _storage_of(src)
+        offset = offset + src.t.offset  # PyTorch counts it from the source's own offset
     else:
         from cgrad.storage import expect_dtype
         storage = expect_dtype(source, self.dtype)
@@ -323,5 +339,5 @@ def _tensor_set(_TensorBase self, tuple args, dict kwargs):
             n *= max(d, 1)
     if len(stride) != len(size):
         raise RuntimeError("mismatch in length of strides and shape")
-    _set_storage(self, storage, offset, tuple(size), tuple(stride))
+    _set_storage(self, storage, offset, tuple(size), tuple(stride), source if isinstance(source, _TensorBase) else None)
     return self

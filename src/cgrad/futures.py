@@ -5,6 +5,7 @@ are complete when returned; a Future made by hand completes when someone calls
 set_result or set_exception, possibly on another thread, and wait() blocks
 until then.
 """
+import logging
 import threading
 
 __all__ = ["Future", "collect_all", "wait_all"]
@@ -46,8 +47,11 @@ class Future:
             self._value, self._error, self._completed = value, error, True
             self._done.notify_all()
             callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(self)
+        for callback in callbacks:  # one that raises is logged, and the others still run, as PyTorch's
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001
+                logging.getLogger(__name__).exception("a Future's callback raised")
 
     def set_result(self, result):
         """Complete the Future with result, then run its callbacks."""

@@ -1065,5 +1065,5 @@ class Module:
         self.__dict__.setdefault("_is_full_backward_hook", None)
 
     def share_memory(self):
-        warnings.warn("share_memory() has no effect in cgrad", stacklevel=2)
-        return self
+        """Moves every parameter's and buffer's bytes to shared memory (Tensor.share_memory_)."""
+        return self._apply(lambda t: t.share_memory_())
