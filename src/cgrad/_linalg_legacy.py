@@ -1,7 +1,6 @@
 """PyTorch's older linear-algebra names beside torch.linalg (torch.cholesky,
 torch.svd, torch.triangular_solve, ...), over cgrad.linalg's factorizations.
 The Tensor methods of the same names call these."""
-import warnings
 
 from cgrad import _C, _creation, autograd, linalg
 from cgrad.autograd.function import Function
@@ -78,15 +77,8 @@ def _out_tuple(fname, out, count):
 
 def _write(out, result):
     """result copied into out (resized to its shape first), as an out= argument receives it."""
-    if out.shape != result.shape:
-        if out.numel():
-            warnings.warn(
-                f"An output with one or more elements was resized since it had shape {list(out.shape)}, which "
-                f"does not match the required output shape {list(result.shape)}. This behavior is deprecated, "
-                "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
-                "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
-                "t.resize_(0).", UserWarning, stacklevel=3)
-        out.resize_(result.shape)
+    from cgrad.special import resize_out
+    resize_out(out, result.shape, stacklevel=4)
     return out.copy_(result)
 
 

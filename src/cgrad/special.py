@@ -51,17 +51,23 @@ def _out(fname, compute, inputs, out, differentiable=True):
         if not cgrad.can_cast(result.dtype, out.dtype):
             raise RuntimeError(f"result type {_DTYPE_NAMES[result.dtype]} can't be cast to the desired output type "
                                f"{_DTYPE_NAMES[out.dtype]}")
-        if out.shape != result.shape:
-            if out.numel():
-                warnings.warn(
-                    f"An output with one or more elements was resized since it had shape {list(out.shape)}, which "
-                    f"does not match the required output shape {list(result.shape)}. This behavior is deprecated, "
-                    "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
-                    "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
-                    "t.resize_(0).", UserWarning, stacklevel=3)
-            out.resize_(result.shape)
+        resize_out(out, result.shape, stacklevel=4)
         out.copy_(result)
     return out
+
+
+def resize_out(out, shape, stacklevel=3):
+    """out resized to shape for an out= argument, with PyTorch's warning when it had elements."""
+    if out.shape == shape:
+        return
+    if out.numel():
+        warnings.warn(
+            f"An output with one or more elements was resized since it had shape {list(out.shape)}, which "
+            f"does not match the required output shape {list(shape)}. This behavior is deprecated, "
+            "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
+            "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+            "t.resize_(0).", UserWarning, stacklevel=stacklevel)
+    out.resize_(shape)
 
 
 def _unary(name, fn, aten, differentiable=True):
