@@ -6,6 +6,7 @@ of subspace iteration Q = orth(A orth(A^T Q)) (Algorithm 4.4). Then B = Q^T A is
 U' S V^T gives A ~ (Q U') S V^T (Algorithm 5.1). With M given, everything is done for A - M.
 """
 from cgrad import _C, linalg
+from cgrad._dtypes import _CPP_NAMES
 
 __all__ = ["svd_lowrank", "pca_lowrank", "get_approximate_basis"]
 
@@ -22,8 +23,8 @@ def get_approximate_basis(A, q, niter=2, M=None):
     """Q with q orthonormal columns (at most min(m, q)) such that Q Q^T (A - M) approximates A - M."""
     niter = 2 if niter is None else niter
     if not A.is_floating_point():
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C_NAMES[A.dtype]} != "
-                           f"{_C_NAMES[_C.get_default_dtype()]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP_NAMES[A.dtype.name]} != "
+                           f"{_CPP_NAMES[_C.get_default_dtype().name]}")
     omega = _C.randn(*A.shape[:-2], A.shape[-1], q, dtype=A.dtype)
     Q = _orth(_minus(A @ omega, None if M is None else M @ omega))
     for _ in range(niter):
@@ -32,7 +33,6 @@ def get_approximate_basis(A, q, niter=2, M=None):
     return Q
 
 
-_C_NAMES = {_C.float32: "float", _C.float64: "double", _C.int64: "long int", _C.bool_: "bool"}
 
 
 def svd_lowrank(A, q=6, niter=2, M=None):

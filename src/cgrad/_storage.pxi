@@ -273,7 +273,6 @@ _SET_OVERLOADS = (" * ()\n"
                   " * (Tensor source)\n"
                   " * (Tensor source, int storage_offset, tuple of ints size, tuple of ints stride = None)\n")
 _SET_NAMES = ("source", "storage_offset", "size", "stride")
-_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
 
 
 def _arg_type_name(v):
@@ -318,8 +317,9 @@ def _tensor_set(_TensorBase self, tuple args, dict kwargs):
     if isinstance(source, _TensorBase):
         src = source
         if src.t.dtype != self.t.dtype:
-            raise RuntimeError(f"Could not set tensor of type {_CPP_TYPE_NAMES[src.dtype.name]} to a tensor of "
-                               f"type {_CPP_TYPE_NAMES[self.dtype.name]}")
+            from cgrad._dtypes import _CPP_NAMES
+            raise RuntimeError(f"Could not set tensor of type {_CPP_NAMES[src.dtype.name]} to a tensor of "
+                               f"type {_CPP_NAMES[self.dtype.name]}")
         if not full:
             s = src.t
             check(cg_tensor_set_storage(self.t, s.storage, s.shape, s.strides, s.ndim, s.offset, s))

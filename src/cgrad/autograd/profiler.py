@@ -87,7 +87,15 @@ class Interval:
         return self.end - self.start
 
 
-class FunctionEvent:
+class _Times:
+    """The printed forms of an event's times, shared by an event and a sum of events."""
+    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
+    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
+    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
+    device_time_total = self_device_time_total = property(lambda self: 0.0)
+
+
+class FunctionEvent(_Times):
     """One recorded record_function range."""
 
     def __init__(self, id, name, thread, start_us, end_us):
@@ -110,10 +118,6 @@ class FunctionEvent:
     cpu_time_total = property(lambda self: self.time_range.elapsed_us())
     cpu_time = property(lambda self: self.cpu_time_total / self.count)
     self_cpu_time_total = property(lambda self: self.cpu_time_total - sum(c.cpu_time_total for c in self.cpu_children))
-    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
-    device_time_total = self_device_time_total = property(lambda self: 0.0)
 
     def __repr__(self):
         return (f"<FunctionEvent id={self.id} name={self.name} cpu_time={self.cpu_time_str} "
@@ -121,7 +125,7 @@ class FunctionEvent:
                 f"cpu_children={[c.id for c in self.cpu_children]} thread={self.thread}>")
 
 
-class FunctionEventAvg:
+class FunctionEventAvg(_Times):
     """The events of one key added up: count and total times."""
 
     def __init__(self):
@@ -148,10 +152,6 @@ class FunctionEventAvg:
 
     __iadd__ = add
     cpu_time = property(lambda self: self.cpu_time_total / self.count if self.count else 0.0)
-    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
-    device_time_total = self_device_time_total = property(lambda self: 0.0)
 
     def __repr__(self):
         return (f"<FunctionEventAvg key={self.key} self_cpu_time={self.self_cpu_time_total_str} "
