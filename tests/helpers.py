@@ -188,10 +188,43 @@ def _assert_close(actual, expected, rtol, atol, what):
 C_PROGRAMS = sorted(p.name for p in (Path(__file__).resolve().parent / "c").glob("*.c"))
 
 
+_CORE_OBJECTS = {}  # (compiler, flags) -> the C core's object files, compiled once per test process
+
+
+def _core_objects(cc, flags, includes):
+    """The object files of csrc/*.c compiled with these flags, once per process and
+    one compiler per core: the programs of one kind share them, and compiling the
+    core was most of each test's time."""
+    import atexit
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    key = (cc, tuple(flags))
+    if key not in _CORE_OBJECTS:
+        out = Path(tempfile.mkdtemp(prefix="cgrad-core-"))
+        atexit.register(shutil.rmtree, out, True)
+        sources = sorted((Path(__file__).resolve().parent.parent / "csrc").glob("*.c"))
+
+        def compile_one(source):
+            obj = out / (source.stem + ".o")
+            run = subprocess.run([cc, "-std=gnu11", "-g", *flags, *includes, "-c", str(source), "-o", str(obj)],
+                                 capture_output=True, text=True)
+            return str(obj), run
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            built = list(pool.map(compile_one, sources))
+        errors = [run.stderr for _, run in built if run.returncode != 0]
+        assert not errors, "\n".join(errors)
+        _CORE_OBJECTS[key] = [obj for obj, _ in built]
+    return _CORE_OBJECTS[key]
+
+
 def build_c_program(program, out_dir, flags):
-    """Compiles the C core with tests/c/<program> into out_dir (C flags added to
-    -std=gnu11 -g) and returns the executable's path; skips the test when this
-    machine has no C compiler or no scipy-openblas32."""
+    """Links the C core, built with these C flags (added to -std=gnu11 -g), with
+    tests/c/<program> into out_dir and returns the executable's path; skips the
+    test when this machine has no C compiler or no scipy-openblas32."""
     import os
     import shutil
     import subprocess
@@ -201,10 +234,11 @@ def build_c_program(program, out_dir, flags):
         pytest.skip("no C compiler on this machine")
     root = Path(__file__).resolve().parent.parent
     libdir = scipy_openblas32.get_lib_dir()
+    includes = ["-I", str(root / "csrc"), "-I", scipy_openblas32.get_include_dir()]
+    objects = _core_objects(cc, flags, includes)
     exe = Path(out_dir) / program[:-2]
-    sources = sorted(str(p) for p in (root / "csrc").glob("*.c")) + [str(root / "tests" / "c" / program)]
-    cmd = [cc, "-std=gnu11", "-g", *flags, "-I", str(root / "csrc"), "-I", scipy_openblas32.get_include_dir(),
-           *sources, "-o", str(exe), "-L", libdir, "-l" + scipy_openblas32.get_library(), f"-Wl,-rpath,{libdir}",
+    cmd = [cc, "-std=gnu11", "-g", *flags, *includes, *objects, str(root / "tests" / "c" / program),
+           "-o", str(exe), "-L", libdir, "-l" + scipy_openblas32.get_library(), f"-Wl,-rpath,{libdir}",
            "-lm", "-lpthread"]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
