@@ -67,18 +67,41 @@ int cg_copy_data(cg_tensor *dst, const cg_tensor *src) {
  * (its step: n) and the other one row of n broadcast down them (step 0): a
  * bias added to a batch. The loops walk it a row at a time, and for a row of
  * a few dozen elements a loop's set-up cost as much as its arithmetic; a row
- * here goes in blocks of a fixed size, in vector registers. The same values:
+ * here goes in blocks of B elements, in vector registers. A row of exactly
+ * one block is a loop of fixed length, the broadcast row held in registers;
+ * a shorter row is repeated side by side into a run of k rows (ROW_RUN
+ * bytes), and the batch goes k rows at a time as one run. The same values:
  * one op per element, as in the loops. */
+#define ROW_RUN 1024
+#define ROW_OP_RUN(o, a, b, len, OP)                                                         \
+    do {                                                                                     \
+        int64_t j = 0;                                                                       \
+        for (; j + B <= (len); j += B)                                                       \
+            for (int c = 0; c < B; c++) (o)[j + c] = OP((a)[j + c], (b)[j + c]);             \
+        for (; j < (len); j++) (o)[j] = OP((a)[j], (b)[j]);                                  \
+    } while (0)
 #define ROW_OP(NAME, T, OP)                                                                  \
     VECTOR_CLONES static void NAME(T *restrict o, const T *restrict a, const T *restrict b, int64_t rows, \
                                    int64_t n, int64_t a_step, int64_t b_step) {              \
-        enum { B = 128 / sizeof(T) };                                                        \
-        for (int64_t r = 0; r < rows; r++, o += n, a += a_step, b += b_step) {               \
-            int64_t j = 0;                                                                   \
-            for (; j + B <= n; j += B)                                                       \
-                for (int c = 0; c < B; c++) o[j + c] = OP(a[j + c], b[j + c]);               \
-            for (; j < n; j++) o[j] = OP(a[j], b[j]);                                        \
+        enum { B = 128 / sizeof(T), RUN = ROW_RUN / sizeof(T) };                             \
+        int64_t r = 0;                                                                       \
+        if (n == B) {                                                                        \
+            for (; r < rows; r++, o += B, a += a_step, b += b_step)                          \
+                for (int c = 0; c < B; c++) o[c] = OP(a[c], b[c]);                           \
+            return;                                                                          \
         }                                                                                    \
+        if (n < B && rows >= 2) {                                                            \
+            T rep[RUN];                                                                      \
+            const T *row = a_step ? b : a;                                                   \
+            int64_t k = RUN / n, len = k * n;                                                \
+            for (int64_t q = 0; q < len; q += n)                                             \
+                for (int64_t c = 0; c < n; c++) rep[q + c] = row[c];                          \
+            const T *ra = a_step ? a : rep, *rb = b_step ? b : rep;                          \
+            int64_t sa = a_step ? len : 0, sb = b_step ? len : 0;                            \
+            for (; r + k <= rows; r += k, o += len, ra += sa, rb += sb) ROW_OP_RUN(o, ra, rb, len, OP); \
+            a += r * a_step, b += r * b_step;                                                \
+        }                                                                                    \
+        for (; r < rows; r++, o += n, a += a_step, b += b_step) ROW_OP_RUN(o, a, b, n, OP);  \
     }
 #define ROW_ADD(a, b) ((a) + (b))
 #define ROW_SUB(a, b) ((a) - (b))
