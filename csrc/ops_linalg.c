@@ -32,7 +32,8 @@ typedef struct matrix {
 
 /* Strides are copied to locals: stores into out may not alias them. Every
  * output element sums its products in k order, starting from 0, one fused
- * multiply-add each (MADD), whatever the loop order: the layouts only change
+ * multiply-add each (MADD), whatever the loop order (but a dot product of a
+ * contiguous row: Note [Lanes of a dot]): the layouts only change
  * which elements are summed side by side, so the bits are the same on every
  * CPU (FMA_CLONES). Outputs are summed BLOCK at a time in a local block the
  * compiler keeps in vector registers for the whole k loop: along a row of out
@@ -40,6 +41,16 @@ typedef struct matrix {
  * output column), else four rows side by side. The block is stored element
  * by element: a memcpy of it went through the stack. */
 #define NAIVE_BLOCK 16
+/* Note [Lanes of a dot]
+ * An output that is the dot product of a contiguous row of a with b's one
+ * column (a matrix-vector product, a layer of one output) is not summed in
+ * k order: those multiply-adds are one chain each, which scalar code runs
+ * at one per port. It is summed in DOT_LANES = 8 lanes, lane c taking the
+ * terms k = c, c + 8, c + 16, ... in order, one fused multiply-add each
+ * from 0; then lane c + 4 is added to lane c, c + 2 to c, and 1 to 0. The
+ * order is fixed, so the bits are the same on every CPU and at every
+ * vector width; it is the order of a reduction of one vector of 8 lanes. */
+#define DOT_LANES 8
 #define NAIVE_GEMM(NAME, T, MADD)                                                            \
     FMA_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {                  \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
@@ -59,6 +70,20 @@ typedef struct matrix {
                 T acc = 0;                                                                   \
                 for (int64_t k = 0; k < K; k++) acc = MADD(x[i + k * acs], y[k * brs], acc); \
                 out[i] = acc;                                                                \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
+        if (N == 1 && acs == 1 && K >= DOT_LANES) { /* dot products of rows: Note [Lanes of a dot] */ \
+            for (int64_t i = 0; i < M; i++) {                                                \
+                const T *xi = x + i * ars;                                                   \
+                T acc[DOT_LANES] = {0};                                                      \
+                int64_t k = 0;                                                               \
+                if (brs == 1)                                                                \
+                    for (; k + DOT_LANES <= K; k += DOT_LANES)                               \
+                        for (int c = 0; c < DOT_LANES; c++) acc[c] = MADD(xi[k + c], y[k + c], acc[c]); \
+                for (; k < K; k++) acc[k % DOT_LANES] = MADD(xi[k], y[k * brs], acc[k % DOT_LANES]); \
+                for (int c = 0; c < 4; c++) acc[c] = acc[c] + acc[c + 4];                    \
+                out[i] = (acc[0] + acc[2]) + (acc[1] + acc[3]);                              \
             }                                                                                \
             return;                                                                          \
         }                                                                                    \
@@ -158,6 +183,46 @@ NAIVE_GEMM(gemm_naive_i64, int64_t, MADD_I64)
     }
 GEMM_512(gemm_512_f32, float, __m512, 16, __mmask16, ps)
 GEMM_512(gemm_512_f64, double, __m512d, 8, __mmask8, pd)
+
+/* The dot products of the contiguous rows of a with b's one contiguous
+ * column, in the lanes of Note [Lanes of a dot]: one vector of 8 lanes, the
+ * tail of k added to the first lanes only (the others keep their sums, a
+ * -0.0 among them), the lanes added in halves. */
+__attribute__((target("avx512f"))) static void dot_512_f64(const matrix *a, const matrix *b, double *out) {
+    const double *x = (const double *)a->data, *y = (const double *)b->data;
+    int64_t M = a->rows, K = a->cols, ars = a->rs, kv = K - K % DOT_LANES;
+    __mmask8 tail = (__mmask8)((1u << (K - kv)) - 1);
+    __m512d yt = _mm512_maskz_loadu_pd(tail, y + kv);
+    for (int64_t i = 0; i < M; i++) {
+        const double *xi = x + i * ars;
+        __m512d acc = _mm512_setzero_pd();
+        for (int64_t k = 0; k < kv; k += DOT_LANES)
+            acc = _mm512_fmadd_pd(_mm512_loadu_pd(xi + k), _mm512_loadu_pd(y + k), acc);
+        if (tail) acc = _mm512_mask3_fmadd_pd(_mm512_maskz_loadu_pd(tail, xi + kv), yt, acc, tail);
+        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(acc), _mm512_extractf64x4_pd(acc, 1));
+        __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        out[i] = _mm_cvtsd_f64(q) + _mm_cvtsd_f64(_mm_unpackhi_pd(q, q));
+    }
+}
+
+__attribute__((target("avx512f,fma"))) static void dot_512_f32(const matrix *a, const matrix *b, float *out) {
+    const float *x = (const float *)a->data, *y = (const float *)b->data;
+    int64_t M = a->rows, K = a->cols, ars = a->rs, kv = K - K % DOT_LANES;
+    __mmask16 tail = (__mmask16)((1u << (K - kv)) - 1);
+    __m256 yt = _mm512_castps512_ps256(_mm512_maskz_loadu_ps(tail, y + kv));
+    __m256 in_tail = _mm512_castps512_ps256(_mm512_castsi512_ps(_mm512_maskz_set1_epi32(tail, -1)));
+    for (int64_t i = 0; i < M; i++) {
+        const float *xi = x + i * ars;
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t k = 0; k < kv; k += DOT_LANES) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xi + k), _mm256_loadu_ps(y + k), acc);
+        if (tail)
+            acc = _mm256_blendv_ps(acc, _mm256_fmadd_ps(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(tail, xi + kv)), yt, acc),
+                                   in_tail);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        out[i] = _mm_cvtss_f32(q) + _mm_cvtss_f32(_mm_shuffle_ps(q, q, 1));
+    }
+}
 
 /* The 4x4 transpose of the 128-bit lanes of v[0], v[s], v[2s], v[3s], into
  * out rows 0, k, 2k, 3k (each row of the result takes lane L of the four). */
@@ -605,6 +670,14 @@ static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *o
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
 #ifdef HAVE_GEMM_512
+    if (cpu_has_512() && dtype != CG_INT64 && b->cols == 1 && a->cs == 1 && b->rs == 1 && a->cols >= DOT_LANES &&
+        !(a->rs == 1 && a->rows > 1)) { /* the rows the naive loop takes as dots */
+        if (dtype == CG_FLOAT32)
+            dot_512_f32(a, b, out);
+        else
+            dot_512_f64(a, b, out);
+        return;
+    }
     if (cpu_has_512() && dtype != CG_INT64 && b->cols > 1 && b->cs == 1) {
         if (dtype == CG_FLOAT32)
             gemm_512_f32(a, b, out);

@@ -283,6 +283,45 @@ def test_small_matmul_sums_in_k_order(m, k, n, layout, dtype):
                                   _fma_in_k_order(a_np, b_np).view(np.uint64 if dtype == "float64" else np.uint32))
 
 
+def _fma_in_lanes(a, b, lanes=8):
+    """out[i] = the dot product of a's row i with b's column, in the order of
+    Note [Lanes of a dot]: lane c sums the terms k = c, c + lanes, ... in k
+    order, one rounded fused multiply-add each from 0; then the lanes are
+    added in halves (c + 4 into c, c + 2 into c, 1 into 0)."""
+    out = np.empty((a.shape[0], 1), a.dtype)
+    for i in range(a.shape[0]):
+        acc = [_fma_in_k_order(a[i:i + 1, c::lanes], b[c::lanes, :])[0, 0] for c in range(lanes)]
+        while len(acc) > 1:
+            half = len(acc) // 2
+            acc = [acc[c] + acc[c + half] for c in range(half)]  # numpy scalars: rounded in a's dtype
+        out[i, 0] = acc[0]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, form", [(100, 16, "mm"), (3, 13, "mm"), (1, 20, "mm"), (5, 8, "mm"),
+                                        (9, 31, "b strided"), (7, 9, "mv"), (1, 11, "dot")], ids=str)
+def test_small_dot_products_sum_in_lanes(m, k, form, dtype):
+    """A product of contiguous rows of a with one column of b, too small for
+    BLAS (a layer of one output, mv, dot), sums each output in 8 lanes and
+    adds them in a fixed order: the same bits at every vector width."""
+    rng = np.random.default_rng(4)
+    a_np = rng.standard_normal((m, k)).astype(dtype)
+    wide = rng.standard_normal((k, 3)).astype(dtype)
+    b_np = wide[:, 1:2] if form == "b strided" else np.ascontiguousarray(wide[:, :1])
+    a = cgrad.tensor(a_np)
+    if form == "b strided":
+        got = a @ cgrad.tensor(wide)[:, 1:2]
+    elif form == "mv":
+        got = cgrad.mv(a, cgrad.tensor(b_np[:, 0])).reshape(m, 1)
+    elif form == "dot":
+        got = cgrad.dot(a[0], cgrad.tensor(b_np[:, 0])).reshape(1, 1)
+    else:
+        got = a @ cgrad.tensor(b_np)
+    bits = np.uint64 if dtype == "float64" else np.uint32
+    np.testing.assert_array_equal(got.numpy().view(bits), _fma_in_lanes(a_np, b_np).view(bits))
+
+
 @pytest.mark.parametrize("dtype", DTYPES + ["int64"])
 @pytest.mark.parametrize("m, k, n", [(5, 3, 4), (64, 80, 96)], ids=str)
 @pytest.mark.parametrize("repeats", ["rows of a", "columns of b", "a scalar in a", "a scalar in b"])
