@@ -32,8 +32,8 @@ typedef struct matrix {
 
 /* Strides are copied to locals: stores into out may not alias them. Every
  * output element sums its products in k order, starting from 0, one fused
- * multiply-add each (MADD), whatever the loop order (but a dot product of a
- * contiguous row: Note [Lanes of a dot]): the layouts only change
+ * multiply-add each (MADD), whatever the loop order (but a product of one
+ * column: Note [Lanes of a dot]): the layouts only change
  * which elements are summed side by side, so the bits are the same on every
  * CPU (FMA_CLONES). Outputs are summed BLOCK at a time in a local block the
  * compiler keeps in vector registers for the whole k loop: along a row of out
@@ -42,14 +42,17 @@ typedef struct matrix {
  * by element: a memcpy of it went through the stack. */
 #define NAIVE_BLOCK 16
 /* Note [Lanes of a dot]
- * An output that is the dot product of a contiguous row of a with b's one
- * column (a matrix-vector product, a layer of one output) is not summed in
- * k order: those multiply-adds are one chain each, which scalar code runs
+ * An output of a product with one column (a matrix-vector product, a layer
+ * of one output, a dot product) is not summed in k order unless a's columns
+ * are contiguous (a transposed a: its outputs are summed side by side down
+ * the column): those multiply-adds are one chain each, which scalar code runs
  * at one per port. It is summed in DOT_LANES = 8 lanes, lane c taking the
  * terms k = c, c + 8, c + 16, ... in order, one fused multiply-add each
  * from 0; then lane c + 4 is added to lane c, c + 2 to c, and 1 to 0. The
- * order is fixed, so the bits are the same on every CPU and at every
- * vector width; it is the order of a reduction of one vector of 8 lanes. */
+ * order is fixed and follows the layout alone (the dense copies a float32
+ * product near the subnormal range makes keep it), so the bits are the same
+ * on every CPU and at every vector width, a NaN's sign and payload excepted;
+ * it is the order of a reduction of one vector of 8 lanes. */
 #define DOT_LANES 8
 #define NAIVE_GEMM(NAME, T, MADD)                                                            \
     FMA_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {                  \
@@ -73,15 +76,12 @@ typedef struct matrix {
             }                                                                                \
             return;                                                                          \
         }                                                                                    \
-        if (N == 1 && acs == 1 && K >= DOT_LANES) { /* dot products of rows: Note [Lanes of a dot] */ \
+        if (N == 1 && K >= DOT_LANES && !(ars == 1 && M > 1)) { /* Note [Lanes of a dot] */   \
             for (int64_t i = 0; i < M; i++) {                                                \
                 const T *xi = x + i * ars;                                                   \
                 T acc[DOT_LANES] = {0};                                                      \
-                int64_t k = 0;                                                               \
-                if (brs == 1)                                                                \
-                    for (; k + DOT_LANES <= K; k += DOT_LANES)                               \
-                        for (int c = 0; c < DOT_LANES; c++) acc[c] = MADD(xi[k + c], y[k + c], acc[c]); \
-                for (; k < K; k++) acc[k % DOT_LANES] = MADD(xi[k], y[k * brs], acc[k % DOT_LANES]); \
+                for (int64_t k = 0; k < K; k++)                                              \
+                    acc[k % DOT_LANES] = MADD(xi[k * acs], y[k * brs], acc[k % DOT_LANES]);  \
                 for (int c = 0; c < 4; c++) acc[c] = acc[c] + acc[c + 4];                    \
                 out[i] = (acc[0] + acc[2]) + (acc[1] + acc[3]);                              \
             }                                                                                \
@@ -671,7 +671,7 @@ static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *o
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
 #ifdef HAVE_GEMM_512
     if (cpu_has_512() && dtype != CG_INT64 && b->cols == 1 && a->cs == 1 && b->rs == 1 && a->cols >= DOT_LANES &&
-        !(a->rs == 1 && a->rows > 1)) { /* the rows the naive loop takes as dots */
+        !(a->rs == 1 && a->rows > 1)) { /* dense rows the naive loop takes as dots */
         if (dtype == CG_FLOAT32)
             dot_512_f32(a, b, out);
         else

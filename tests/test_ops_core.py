@@ -300,16 +300,19 @@ def _fma_in_lanes(a, b, lanes=8):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m, k, form", [(100, 16, "mm"), (3, 13, "mm"), (1, 20, "mm"), (5, 8, "mm"),
-                                        (9, 31, "b strided"), (7, 9, "mv"), (1, 11, "dot")], ids=str)
+                                        (9, 31, "b strided"), (6, 17, "a strided"), (7, 9, "mv"), (1, 11, "dot")],
+                         ids=str)
 def test_small_dot_products_sum_in_lanes(m, k, form, dtype):
-    """A product of contiguous rows of a with one column of b, too small for
-    BLAS (a layer of one output, mv, dot), sums each output in 8 lanes and
-    adds them in a fixed order: the same bits at every vector width."""
+    """A product of the rows of a (a's columns not contiguous) with one column
+    of b, too small for BLAS (a layer of one output, mv, dot), sums each
+    output in 8 lanes and adds them in a fixed order: the same bits at every
+    vector width and whatever the strides."""
     rng = np.random.default_rng(4)
-    a_np = rng.standard_normal((m, k)).astype(dtype)
+    a_wide = rng.standard_normal((m, 2 * k)).astype(dtype)
+    a_np = a_wide[:, ::2] if form == "a strided" else np.ascontiguousarray(a_wide[:, :k])
     wide = rng.standard_normal((k, 3)).astype(dtype)
     b_np = wide[:, 1:2] if form == "b strided" else np.ascontiguousarray(wide[:, :1])
-    a = cgrad.tensor(a_np)
+    a = cgrad.tensor(a_wide)[:, ::2] if form == "a strided" else cgrad.tensor(a_np)
     if form == "b strided":
         got = a @ cgrad.tensor(wide)[:, 1:2]
     elif form == "mv":
