@@ -214,10 +214,12 @@ __attribute__((target("avx512f,fma"))) static void dot_512_f32(const matrix *a, 
     for (int64_t i = 0; i < M; i++) {
         const float *xi = x + i * ars;
         __m256 acc = _mm256_setzero_ps();
-        for (int64_t k = 0; k < kv; k += DOT_LANES) acc = _mm256_fmadd_ps(_mm256_loadu_ps(xi + k), _mm256_loadu_ps(y + k), acc);
-        if (tail)
-            acc = _mm256_blendv_ps(acc, _mm256_fmadd_ps(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(tail, xi + kv)), yt, acc),
-                                   in_tail);
+        for (int64_t k = 0; k < kv; k += DOT_LANES)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(xi + k), _mm256_loadu_ps(y + k), acc);
+        if (tail) {
+            __m256 t = _mm256_fmadd_ps(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(tail, xi + kv)), yt, acc);
+            acc = _mm256_blendv_ps(acc, t, in_tail);
+        }
         __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
         __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
         out[i] = _mm_cvtss_f32(q) + _mm_cvtss_f32(_mm_shuffle_ps(q, q, 1));
