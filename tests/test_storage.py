@@ -401,10 +401,8 @@ def test_dlpack_export_keeps_the_bytes_after_set_():
 
 # ---- storages and compiled steps -------------------------------------------------------------------------
 
-def test_share_memory_after_compiling_records_again():
-    w = cgrad.tensor([1.0, -2.0, 3.0], requires_grad=True)
-    x = cgrad.tensor([0.5, 1.0, 2.0])
-
+def _sgd_step(w):
+    """A training step of w, as a function of x."""
     def step(x):
         loss = (w * x).sum() ** 2
         w.grad = None
@@ -412,18 +410,14 @@ def test_share_memory_after_compiling_records_again():
         with cgrad.no_grad():
             w.sub_(0.01 * w.grad)
         return loss
+    return step
 
-    w_eager = w.detach().clone().requires_grad_(True)
 
-    def eager(x):
-        loss = (w_eager * x).sum() ** 2
-        w_eager.grad = None
-        loss.backward()
-        with cgrad.no_grad():
-            w_eager.sub_(0.01 * w_eager.grad)
-        return loss
-
-    compiled = cgrad.compile(step, fullgraph=True)
+def test_share_memory_after_compiling_records_again():
+    w = cgrad.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    x = cgrad.tensor([0.5, 1.0, 2.0])
+    eager = _sgd_step(w.detach().clone().requires_grad_(True))
+    compiled = cgrad.compile(_sgd_step(w), fullgraph=True)
     losses = [compiled(x).item() for _ in range(3)]
     w.share_memory_()
     losses += [compiled(x).item() for _ in range(3)]
