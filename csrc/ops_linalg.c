@@ -54,6 +54,9 @@ typedef struct matrix {
  * on every CPU and at every vector width, a NaN's sign and payload excepted;
  * it is the order of a reduction of one vector of 8 lanes. */
 #define DOT_LANES 8
+static inline bool in_lanes(int64_t M, int64_t K, int64_t N, int64_t ars) {
+    return N == 1 && K >= DOT_LANES && !(ars == 1 && M > 1);
+}
 #define NAIVE_GEMM(NAME, T, MADD)                                                            \
     FMA_CLONES static void NAME(const matrix *a, const matrix *b, T *out) {                  \
         const T *x = (const T *)a->data, *y = (const T *)b->data;                            \
@@ -76,7 +79,7 @@ typedef struct matrix {
             }                                                                                \
             return;                                                                          \
         }                                                                                    \
-        if (N == 1 && K >= DOT_LANES && !(ars == 1 && M > 1)) { /* Note [Lanes of a dot] */   \
+        if (in_lanes(M, K, N, ars)) { /* Note [Lanes of a dot] */                             \
             for (int64_t i = 0; i < M; i++) {                                                \
                 const T *xi = x + i * ars;                                                   \
                 T acc[DOT_LANES] = {0};                                                      \
@@ -672,8 +675,8 @@ static void gemm_plain(cg_dtype dtype, const matrix *a, const matrix *b, void *o
                b->cols <= INT32_MAX && a->cols <= INT32_MAX;
     if (dtype != CG_INT64 && big && try_blas(dtype, a, b, out)) return;
 #ifdef HAVE_GEMM_512
-    if (cpu_has_512() && dtype != CG_INT64 && b->cols == 1 && a->cs == 1 && b->rs == 1 && a->cols >= DOT_LANES &&
-        !(a->rs == 1 && a->rows > 1)) { /* dense rows the naive loop takes as dots */
+    if (cpu_has_512() && dtype != CG_INT64 && in_lanes(a->rows, a->cols, b->cols, a->rs) && a->cs == 1 &&
+        b->rs == 1) { /* the naive loop's dots, on dense operands */
         if (dtype == CG_FLOAT32)
             dot_512_f32(a, b, out);
         else
