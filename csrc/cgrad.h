@@ -731,12 +731,14 @@ cg_tensor *cg_empty_strided(const int64_t *shape, const int64_t *strides, int nd
 /* Tensor.set_: t takes that layout over storage s, keeping its dtype (the caller applies the
  * in-place rules). source is the tensor s came from, or NULL. In grad mode, when t or source
  * requires grad, t's new history is a node that refuses backward, as PyTorch's. share_memory:
- * s's bytes move to memory a forked process shares (the old bytes stay alive with s: numpy
- * arrays may point at them); is_shared: whether they have. */
+ * s's bytes move to memory a forked process shares; the old bytes stay alive with s (numpy
+ * arrays may point at them) until free_old_bytes, called by whoever knows that nothing reads
+ * them any more. is_shared: whether s's bytes have moved. */
 int cg_tensor_set_storage(cg_tensor *t, cg_storage *s, const int64_t *shape, const int64_t *strides, int ndim,
                           int64_t offset, cg_tensor *source);
 int cg_storage_share_memory(cg_storage *s);
 int cg_storage_is_shared(const cg_storage *s);
+void cg_storage_free_old_bytes(cg_storage *s);
 
 /* ---- memory formats (memory_format.c) ---------------------------------------- */
 /* PyTorch's memory formats: how a new tensor orders its dims in memory. CHANNELS_LAST is

@@ -445,13 +445,19 @@ typedef struct shared_bytes {
     void *old_ctx;
 } shared_bytes;
 
-static void shared_bytes_free(void *data, void *ctx) {
-    shared_bytes *b = ctx;
-    munmap(data, b->len);
+static void free_old_bytes(shared_bytes *b) {
     if (b->old_deleter)
         b->old_deleter(b->old, b->old_ctx);
     else if (b->old)
         cg_data_free(b->old, b->old_nbytes);
+    b->old = NULL;
+    b->old_deleter = NULL;
+}
+
+static void shared_bytes_free(void *data, void *ctx) {
+    shared_bytes *b = ctx;
+    munmap(data, b->len);
+    free_old_bytes(b);
     free(b);
 }
 
@@ -477,4 +483,8 @@ int cg_storage_share_memory(cg_storage *s) {
     s->deleter = shared_bytes_free;
     s->deleter_ctx = b;
     return 0;
+}
+
+void cg_storage_free_old_bytes(cg_storage *s) {
+    if (cg_storage_is_shared(s)) free_old_bytes(s->deleter_ctx);
 }

@@ -1,6 +1,7 @@
 """Storages (Tensor.untyped_storage, storage, set_, share_memory_), compared with torch."""
 import pickle
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -305,6 +306,38 @@ def test_share_memory_keeps_an_earlier_numpy_array_alive():
     b = cgrad.from_numpy(np.arange(4.0))
     b.share_memory_()
     assert b.is_shared() and b.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def borrowed(values):
+    """A tensor on a numpy array's bytes, and a weak reference to that array."""
+    arr = np.array(values)
+    return cgrad.from_numpy(arr), weakref.ref(arr)
+
+
+def test_share_memory_frees_the_old_bytes_when_nothing_reads_them():
+    x, old = borrowed([0.0, 1.0, 2.0, 3.0])
+    x.share_memory_()
+    assert old() is None and x.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("export", [
+    lambda t: t.numpy(),
+    lambda t: np.from_dlpack(t),
+    lambda t: t.untyped_storage()._numpy(),
+], ids=["numpy", "dlpack", "storage_bytes"])
+def test_share_memory_frees_the_old_bytes_with_the_last_export_made_before(export):
+    x, old = borrowed([0.0, 1.0, 2.0, 3.0])
+    first, second = export(x), export(x[1:])
+    before = second.tobytes()
+    x.share_memory_()
+    after = export(x)  # reads the new bytes: it does not hold the old ones
+    with cgrad.no_grad():
+        x.fill_(7.0)
+    del first
+    assert old() is not None and second.tobytes() == before
+    del second
+    assert old() is None
+    assert after.tobytes() == np.full(4, 7.0).tobytes()
 
 
 def test_share_memory_small_storage_and_grad():

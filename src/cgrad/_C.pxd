@@ -444,6 +444,7 @@ cdef extern from "cgrad.h" nogil:
     void cg_storage_retain(cg_storage *s)
     void cg_storage_release(cg_storage *s)
     int cg_storage_is_shared(const cg_storage *s)
+    void cg_storage_free_old_bytes(cg_storage *s)
 
     # ---- memory formats (memory_format.c)
     ctypedef enum cg_memory_format:

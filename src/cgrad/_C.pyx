@@ -593,19 +593,62 @@ cdef str typestr(int code):
     return ("<f4", "<f8", "<i8", "|b1")[code]
 
 
+# Note [Bytes lent out]
+# A numpy array or a DLPack capsule made from a tensor reads the storage's
+# bytes through the address they had when it was made. share_memory_ moves
+# the bytes, so the old ones must live while an export made before the move
+# does, and no longer: each export holds the storage and is counted under
+# the storage and the address it reads, and the last one of an address the
+# storage has left frees the old bytes (cg_storage_free_old_bytes).
+cdef dict _lent = {}  # (storage, address of its bytes) -> exports alive
+
+
+cdef size_t lend(cg_storage *s) except? 0:
+    """Counts an export of s's bytes and holds s; returns the bytes' address, for give_back."""
+    key = (<size_t>s, <size_t>s.data)
+    _lent[key] = _lent.get(key, 0) + 1
+    cg_storage_retain(s)
+    return <size_t>s.data
+
+
+cdef void give_back(cg_storage *s, size_t data) noexcept:
+    """Ends an export that lend counted (GIL held)."""
+    if _lent is None:  # the interpreter is going away
+        cg_storage_release(s)
+        return
+    key = (<size_t>s, data)
+    cdef Py_ssize_t left = _lent.pop(key, 1) - 1
+    if left > 0:
+        _lent[key] = left
+    elif data != <size_t>s.data:
+        cg_storage_free_old_bytes(s)
+        _release_now()  # a numpy array the old bytes were borrowed from
+    cg_storage_release(s)
+
+
+cdef void share_memory(cg_storage *s) except *:
+    """Moves s's bytes to shared memory, freeing the old ones at once when nothing reads them."""
+    cdef size_t old = <size_t>s.data
+    check(cg_storage_share_memory(s))
+    if (<size_t>s, old) not in _lent:
+        cg_storage_free_old_bytes(s)
+        _release_now()  # a numpy array the old bytes were borrowed from
+
+
 cdef class _ArrayView:
     """Exposes a tensor's memory to numpy through __array_interface__. It holds the storage too:
     the tensor may move to another (Tensor.set_, .data =) while the array lives."""
     cdef readonly object tensor
     cdef readonly dict __array_interface__
     cdef cg_storage *storage
+    cdef size_t lent  # the bytes' address (Note [Bytes lent out])
 
     def __cinit__(self, _TensorBase t):
         cdef cg_tensor *c = t.t
         cdef int64_t isz = cg_dtype_size(<cg_dtype>c.dtype)
         self.tensor = t
+        self.lent = lend(c.storage)
         self.storage = c.storage
-        cg_storage_retain(c.storage)
         self.__array_interface__ = {
             "shape": tuple([c.shape[i] for i in range(c.ndim)]),
             "strides": tuple([c.strides[i] * isz for i in range(c.ndim)]),
@@ -616,7 +659,7 @@ cdef class _ArrayView:
 
     def __dealloc__(self):
         if self.storage != NULL:
-            cg_storage_release(self.storage)
+            give_back(self.storage, self.lent)
 
 
 cdef void release_pyobject(void *data, void *ctx) noexcept nogil:
@@ -747,7 +790,7 @@ cdef void dl_release(CgDLManagedTensor *m) noexcept nogil:
     # a consumer may call this from any thread, holding the GIL or not: the
     # release is a call into the core, serialized by the GIL like all others
     with gil:
-        cg_storage_release(<cg_storage *>m.manager_ctx)
+        give_back(<cg_storage *>m.manager_ctx, <size_t>m.dl_tensor.data)
     free(m)
 
 
@@ -762,7 +805,6 @@ cdef object to_dlpack(_TensorBase t):
     cdef CgDLManagedTensor *m = <CgDLManagedTensor *>malloc(sizeof(CgDLManagedTensor) + 2 * 8 * sizeof(int64_t))
     if m == NULL:
         raise MemoryError()
-    m.dl_tensor.data = t.t.storage.data
     m.dl_tensor.byte_offset = t.t.offset * cg_dtype_size(<cg_dtype>t.t.dtype)
     m.dl_tensor.device.device_type = DL_CPU
     m.dl_tensor.device.device_id = 0
@@ -776,7 +818,11 @@ cdef object to_dlpack(_TensorBase t):
         m.dl_tensor.shape[i] = t.t.shape[i]
         m.dl_tensor.strides[i] = t.t.strides[i]
     # the storage, not the tensor: the tensor may move to other bytes (set_, .data =) while the consumer reads
-    cg_storage_retain(t.t.storage)
+    try:
+        m.dl_tensor.data = <void *>lend(t.t.storage)
+    except BaseException:
+        free(m)
+        raise
     m.manager_ctx = <void *>t.t.storage
     m.deleter = dl_release
     return PyCapsule_New(<void *>m, b"dltensor", dl_capsule_destructor)
@@ -2348,7 +2394,7 @@ cdef class Tensor(_TensorLinalg):
     def is_nested(self): return False
     def is_shared(self): return bool(cg_storage_is_shared((<_TensorBase>self).t.storage))
     def share_memory_(self):
-        check(cg_storage_share_memory((<_TensorBase>self).t.storage))
+        share_memory((<_TensorBase>self).t.storage)
         return self
     def untyped_storage(self): return _storage_of(self)
     def storage(self): return extra_op("storage")(self)

@@ -5,11 +5,12 @@ from libc.string cimport memmove, memset
 cdef class _StorageBytes:
     """Exposes n bytes at data to numpy (uint8) while holding the storage that owns them."""
     cdef cg_storage *s
+    cdef size_t lent  # the bytes' address (Note [Bytes lent out])
     cdef readonly dict __array_interface__
 
     def __dealloc__(self):
         if self.s != NULL:
-            cg_storage_release(self.s)
+            give_back(self.s, self.lent)
 
 
 cdef class UntypedStorage:
@@ -108,7 +109,7 @@ cdef class UntypedStorage:
         """Moves the bytes (the whole storage's, when this is a slice) to memory a forked process
         shares; tensors on them keep their values."""
         self._need()
-        check(cg_storage_share_memory(self.s))
+        share_memory(self.s)
         return self
 
     def resizable(self): return False
@@ -200,8 +201,8 @@ cdef class UntypedStorage:
         """A uint8 numpy array over these bytes, holding the storage alive."""
         self._need()
         cdef _StorageBytes view = _StorageBytes.__new__(_StorageBytes)
+        view.lent = lend(self.s)
         view.s = self.s
-        cg_storage_retain(self.s)
         view.__array_interface__ = {"shape": (self.n,), "typestr": "|u1", "data": (<size_t>self._bytes(), False),
                                     "version": 3}
         return np.asarray(view)
