@@ -1445,6 +1445,13 @@ cdef class _TensorBase:
     def is_leaf(self): return self.t.grad_fn == NULL
 
     @property
+    def _base(self):
+        """The tensor this one is a view of (the first that is not a view), or None."""
+        return wrap_borrowed(self.t.base)
+
+    def _is_view(self): return self.t.base != NULL
+
+    @property
     def grad_fn(self): return wrap_node(cg_tensor_grad_fn(self.t))
 
     @property
@@ -1574,6 +1581,8 @@ cdef class _TensorBase:
             return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
         if isinstance(dtype, str):
             dtype = _dtype_of_tensor_type(dtype)
+        elif type(dtype).__name__ == "tensortype":  # cgrad.FloatTensor, ...
+            dtype = dtype.dtype
         return self.to(dtype, memory_format=memory_format)
 
     def float(self, memory_format=preserve_format): return self.to(float32, memory_format=memory_format)
@@ -2256,6 +2265,17 @@ include "_storage.pxi"
 
 cdef class Tensor(_TensorLinalg):
     """A multi-dimensional array that can record the operations applied to it."""
+
+    def __init__(self, *args, **kwargs):
+        """cgrad.Tensor(...), PyTorch's legacy constructor: Tensor.new's forms, of the default dtype
+        (an alias of a tensor keeps its dtype). A tensor that already holds one (a result, a
+        Parameter: its class's __new__ made it) ignores the arguments, which were its maker's."""
+        cdef _TensorBase me = self
+        if me.t != NULL:
+            return
+        cdef _TensorBase made = extra_op("legacy_new")(None, args, kwargs, True)
+        me.t, made.t = made.t, NULL  # self takes the C tensor, and made's reference to it
+        cg_tensor_set_pyobj(me.t, <void *>me)
 
     # here, where no method reads the C field of the same name
     def t(self):

@@ -94,6 +94,9 @@ from cgrad import storage  # noqa: E402
 from cgrad.storage import (  # noqa: E402,F401
     BoolStorage, DoubleStorage, FloatStorage, LongStorage, TypedStorage, UntypedStorage)
 
+# PyTorch's legacy tensor types (cgrad.FloatTensor([1, 2]), isinstance(x, cgrad.LongTensor))
+from cgrad._tensor_types import *  # noqa: E402,F401,F403
+
 from cgrad import futures, jit, profiler  # noqa: E402  (eager TorchScript helpers; the range profiler)
 from cgrad import _missing  # noqa: E402
 

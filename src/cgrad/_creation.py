@@ -72,6 +72,21 @@ def _holds_float64(data):
     return False
 
 
+def _no_float_tensor_elements(data):
+    """PyTorch reads a tensor inside a list made into integers or booleans as an index: a
+    floating one is refused."""
+    level = [data]
+    while level:
+        deeper = []
+        for seq in level:
+            for x in seq:
+                if isinstance(x, Tensor) and x.is_floating_point():
+                    raise TypeError("only integer tensors of a single element can be converted to an index")
+                if isinstance(x, (list, tuple)):
+                    deeper.append(x)
+        level = deeper
+
+
 def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False):
     """A new tensor holding a copy of data (a number, a nested list, an array or a tensor)."""
     _C._factory_options(None, device, pin_memory)
@@ -84,8 +99,11 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
     elif isinstance(data, (bool, int, float)) and not isinstance(data, np.generic) and dtype is None:
         t = _C._scalar_tensor(data, dtype)
     else:  # with a dtype, values go straight to it (no rounding through the default dtype)
+        arr = _infer_array(data, dtype)
+        if dtype in (_C.int64, _C.bool_) and arr.dtype.kind == "f" and isinstance(data, (list, tuple)):
+            _no_float_tensor_elements(data)
         with np.errstate(over="ignore"):  # beyond float32's range is inf, as in torch, without a warning
-            t = _C._tensor_from_numpy_copy(_infer_array(data, dtype), dtype)
+            t = _C._tensor_from_numpy_copy(arr, dtype)
     if requires_grad:
         t.requires_grad_(True)
     return t

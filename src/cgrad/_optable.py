@@ -438,7 +438,19 @@ _INTROS["storages"] = [
     "`is_set_to` compares the layouts. `share_memory_()` (of a tensor or a storage) moves the bytes into shared "
     "memory, which a forked process writes into; `is_shared()` says whether they are. cgrad's storages are "
     "not resizable: `resize_` of a storage, and a `set_` that reaches past the storage's end (PyTorch grows "
-    "the storage), raise; a `set_` on a storage slice that starts inside an element raises too.",
+    "the storage), raise; a `set_` on a storage slice that starts inside an element raises too. The old bytes of "
+    "a tensor moved by `share_memory_()` are freed as soon as no numpy array or DLPack capsule made before the "
+    "move reads them.",
+    "",
+    "PyTorch's legacy constructors take PyTorch's forms, with its errors: `Tensor.new(...)`, `cgrad.Tensor(...)` "
+    "(of the default dtype) and the tensor types `cgrad.FloatTensor`, `DoubleTensor`, `LongTensor` and "
+    "`BoolTensor` make an empty tensor from nothing, an uninitialized one from sizes or a `Size`, a tensor on "
+    "a storage's bytes from a storage, an alias (AliasBackward0) from a tensor, and a copy of the values from a "
+    "sequence or an array. The types are not Tensor's subclasses, as in PyTorch: `isinstance(x, "
+    "cgrad.FloatTensor)` asks x's dtype, and `Tensor.type` and `set_default_tensor_type` take them. "
+    "`HalfTensor`, `BFloat16Tensor`, `IntTensor`, `ShortTensor`, `CharTensor` and `ByteTensor` raise "
+    "`NotImplementedError` naming their dtype when called. `Tensor._base` is the tensor a view is of (the "
+    "first that is not a view), and `Tensor._is_view()` says whether a tensor is one.",
     ""]
 
 

@@ -744,14 +744,16 @@ _TENSOR_TYPES = {"torch.FloatTensor": "float32", "torch.DoubleTensor": "float64"
 
 
 def set_default_tensor_type(t, /):
-    """Deprecated: set_default_dtype for 'torch.FloatTensor' / 'torch.DoubleTensor' (or those names with
-    cgrad. in place of torch.); cgrad has no tensor-type classes."""
+    """Deprecated: set_default_dtype for cgrad.FloatTensor / cgrad.DoubleTensor, or their names
+    ('torch.FloatTensor', or with cgrad. in place of torch.)."""
     global _warned_tensor_type
     if not _warned_tensor_type:
         _warned_tensor_type = True
         warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
                       "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
                       stacklevel=2)
+    if type(t).__name__ == "tensortype":  # cgrad.FloatTensor, ...
+        t = "torch." + t.__name__
     if not isinstance(t, str):
         raise TypeError("invalid type object: only floating-point types are supported as the default type")
     name = "torch." + t[len("cgrad."):] if t.startswith("cgrad.") else t

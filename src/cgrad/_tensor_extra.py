@@ -1,7 +1,7 @@
 """Tensor methods and functions written in Python: element loops over Python callables, resize_,
 new(), histogram, and small forms PyTorch has (rsub, fill, isreal, scalar_tensor, range, asarray)."""
 import builtins
-import collections
+import collections.abc
 import math
 import warnings
 
@@ -104,22 +104,97 @@ def resize_as_(self, the_template, memory_format=None):
 
 
 def new(self, *args, **kwargs):
-    """The legacy constructor: new() empty, new(sizes...) uninitialized, new(sequence) from data, new(tensor)
-    that tensor's values; always self's dtype."""
-    _C._check_device(kwargs.pop("device", None))
-    if kwargs:
-        raise TypeError(f"new() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    """The legacy constructor, always of self's dtype (legacy_new)."""
+    return legacy_new(self.dtype, args, kwargs)
+
+
+_NEW_OVERLOADS = (" * (*, cgrad.device device = None)\n"
+                  " * (cgrad.Storage storage)\n"
+                  " * (Tensor other)\n"
+                  " * (tuple of ints size, *, cgrad.device device = None)\n"
+                  " * (object data, *, cgrad.device device = None)\n")
+_STORAGE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def _new_arg_name(v):
+    if isinstance(v, Tensor):
+        return "Tensor"
+    if isinstance(v, _C.UntypedStorage) or hasattr(v, "_untyped_storage"):
+        return "cgrad.storage." + type(v).__name__
+    kind = type(v)
+    return f"cgrad.{kind.__name__}" if kind.__module__.startswith("cgrad") else kind.__name__
+
+
+def _size_item(v):
+    """v as one size of new(sizes...), or None when it is not an int (a 0-d integer tensor is)."""
+    if isinstance(v, Tensor):
+        return int(v) if v.dim() == 0 and v.dtype == _C.int64 else None
+    return None if isinstance(v, bool) or not isinstance(v, (int, np.integer)) else int(v)
+
+
+def _legacy_device(device):
+    if device is None or isinstance(device, str) and device == "cpu":
+        return
+    if isinstance(device, int) and not isinstance(device, bool):
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    kind = (device if isinstance(device, _C.device) else _C.device(device)).type
+    if kind != "cpu":
+        raise RuntimeError(f"legacy constructor expects device type: cpu but device type: {kind} was passed")
+
+
+def legacy_new(dtype, args, kwargs, constructor=False):
+    """PyTorch's legacy constructor (Tensor.new, and when constructor, cgrad.Tensor(...) and
+    cgrad.FloatTensor(...)): no argument an empty tensor; sizes (ints or a Size) an uninitialized
+    one; a storage a tensor on its bytes; a tensor an alias of it; a sequence (a tuple too) or an
+    array a tensor of its values; all of dtype, except an alias made by cgrad.Tensor (dtype None),
+    which keeps its tensor's."""
+    if any(k != "device" for k in kwargs):
+        got = ", ".join([_new_arg_name(a) for a in args] +
+                        [f"{k}={_new_arg_name(v)}" for k, v in reversed(kwargs.items())])
+        raise TypeError(f"new() received an invalid combination of arguments - got ({got}), but expected one "
+                        f"of:\n{_NEW_OVERLOADS}")
+    _legacy_device(kwargs.get("device"))
+    first = args[0] if args else None
+    if len(args) == 1 and isinstance(first, Tensor):
+        if "device" in kwargs:
+            raise RuntimeError("Legacy tensor constructor of the form cgrad.Tensor(tensor, device=device) is not "
+                               "supported.  Use cgrad.tensor(...) or cgrad.as_tensor(...) instead." if constructor
+                               else "Legacy tensor new of the form tensor.new(tensor, device=device) is not "
+                               "supported.  Use cgrad.as_tensor(...) instead.")
+        if dtype is not None and first.dtype != dtype:
+            raise TypeError(f"expected {_options(dtype)} (got {_options(first.dtype)})")
+        return first[...]  # an alias, as PyTorch's: AliasBackward0 and first as its base
+    dtype = dtype or _C.get_default_dtype()
     if not args:
-        return _C.empty(0, dtype=self.dtype)
-    if len(args) == 1 and isinstance(args[0], Tensor):
-        other = args[0]
-        if other.dtype != self.dtype:
-            raise TypeError(f"expected {_options(self.dtype)} (got {_options(other.dtype)})")
-        return other.detach()
-    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)) and not isinstance(args[0], _C.Size):
-        return _tensor(args[0], dtype=self.dtype) if not isinstance(args[0], tuple) or args[0] else \
-            _C.empty(0, dtype=self.dtype)
-    return _C.empty(*_sizes(args, "new"), dtype=self.dtype)
+        return _C.empty(0, dtype=dtype)
+    if len(args) == 1 and (isinstance(first, _C.UntypedStorage) or hasattr(first, "_untyped_storage")):
+        untyped = first if isinstance(first, _C.UntypedStorage) else first._untyped_storage
+        if untyped is not first and first.dtype != dtype:
+            raise RuntimeError(f"Expected a Storage of type {_STORAGE_NAMES[dtype.name]} or an UntypedStorage, but "
+                               f"got type {_STORAGE_NAMES[first.dtype.name]} for argument 1 'storage'")
+        return _C.empty(0, dtype=dtype).set_(untyped)
+    sizes = args[0] if len(args) == 1 and isinstance(first, _C.Size) else args
+    ints = [_size_item(v) for v in sizes]
+    if None not in ints:
+        for v in ints:
+            if v < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {v}: {ints}")
+        return _C.empty(*ints, dtype=dtype) if ints else _C.empty(0, dtype=dtype)
+    if len(args) == 1:
+        if isinstance(first, str):
+            raise TypeError("new(): invalid data type 'str'")
+        if not isinstance(first, (collections.abc.Sequence, np.ndarray)):
+            kind = type(first)
+            shown = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+            raise TypeError(f"new(): data must be a sequence (got {shown})")
+        return _tensor(first, dtype=dtype)
+    if ints[0] is not None:  # sizes, one of which is not an int
+        at = next(i for i, v in enumerate(ints) if v is None)
+        raise TypeError(f"new(): argument 'size' failed to unpack the object at pos {at + 1} with error \"type "
+                        f"must be tuple of ints,but got {type(args[at]).__name__}\"")
+    got = ", ".join(_new_arg_name(a) for a in args)
+    raise TypeError(f"new() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                    f"{_NEW_OVERLOADS}")
 
 
 def _options(dtype):

@@ -1,0 +1,59 @@
+"""Tensor._base and Tensor._is_view(): which results are views, and of what, against torch."""
+import pytest
+
+import cgrad
+
+torch = pytest.importorskip("torch")
+
+MAKERS = {
+    "view": lambda x: x.view(6, 4),
+    "reshape, contiguous": lambda x: x.reshape(4, 6),
+    "reshape, transposed": lambda x: x.t().reshape(24),
+    "slice": lambda x: x[1:],
+    "slice of a slice": lambda x: x[1:][1:],
+    "index": lambda x: x[0],
+    "ellipsis": lambda x: x[...],
+    "int tensor index": lambda x: x[x.new_tensor([0, 2]).long()],
+    "bool mask": lambda x: x[x > 0],
+    "t": lambda x: x.t(),
+    "transpose of a view": lambda x: x[1:].transpose(0, 1),
+    "permute": lambda x: x.permute(1, 0),
+    "expand": lambda x: x[:1].expand(3, 8),
+    "squeeze": lambda x: x[:1].squeeze(0),
+    "unsqueeze": lambda x: x.unsqueeze(0),
+    "narrow": lambda x: x.narrow(1, 2, 3),
+    "select": lambda x: x.select(1, 2),
+    "diagonal": lambda x: x.diagonal(),
+    "unfold": lambda x: x.unfold(1, 2, 2),
+    "as_strided": lambda x: x.as_strided((2, 2), (1, 2)),
+    "split": lambda x: x.split(1)[1],
+    "chunk": lambda x: x.chunk(3, 1)[2],
+    "unbind": lambda x: x.unbind(1)[0],
+    "view_as": lambda x: x.view_as(x),
+    "flatten": lambda x: x.flatten(),
+    "flatten, transposed": lambda x: x.t().flatten(),
+    "movedim": lambda x: x.movedim(0, 1),
+    "detach": lambda x: x.detach(),
+    "detach of a view": lambda x: x[1:].detach(),
+    "data": lambda x: x.data,
+    "clone": lambda x: x.clone(),
+    "contiguous of a view": lambda x: x.t().contiguous(),
+    "arithmetic": lambda x: x * 2,
+    "itself": lambda x: x,
+}
+
+
+@pytest.mark.parametrize("maker", list(MAKERS))
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_views_and_their_base(maker, requires_grad):
+    def answer(lib):
+        x = lib.arange(24.0).reshape(3, 8).detach().requires_grad_(requires_grad)
+        y = MAKERS[maker](x)
+        return y._is_view(), y._base is x, y._base is None
+    assert answer(cgrad) == answer(torch)
+
+
+def test_a_base_outlives_its_wrapper():
+    y = cgrad.arange(6.0)[2:]  # the base's Python object is gone; the view holds the tensor
+    base = y._base
+    assert base.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and y._base is base and not base._is_view()
