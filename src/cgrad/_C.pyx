@@ -835,6 +835,14 @@ cdef void dl_import_deleter(void *data, void *ctx) noexcept nogil:
             m.deleter(m)
 
 
+def _to_dlpack(data):
+    """A DLPack capsule of data's memory, as cgrad.utils.dlpack.to_dlpack (a tensor that requires grad too)."""
+    if not isinstance(data, _TensorBase):
+        raise TypeError(f"_to_dlpack(): argument 'data' (position 1) must be Tensor, not {type(data).__name__}")
+    reading(data, "to_dlpack()")
+    return to_dlpack(data)
+
+
 def from_dlpack(ext):
     """A tensor sharing the memory of any object that supports DLPack (torch, numpy, ...)."""
     if hasattr(ext, "__dlpack_device__"):
@@ -1428,6 +1436,18 @@ cdef class _TensorBase:
     def _version(self): return self.t.storage.version
 
     def data_ptr(self): return <size_t>cg_tensor_data(self.t)
+    def const_data_ptr(self): return <size_t>cg_tensor_data(self.t)
+    def is_distributed(self): return False
+
+    @property
+    def volatile(self):
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning, stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with cgrad.no_grad():` instead.",
+                      UserWarning, stacklevel=2)
 
     # -- autograd --
     @property
@@ -2266,6 +2286,17 @@ include "_storage.pxi"
 cdef class Tensor(_TensorLinalg):
     """A multi-dimensional array that can record the operations applied to it."""
 
+    def as_subclass(self, cls):
+        """self as an instance of cls, a Tensor subclass: an alias of it (AliasBackward0), as PyTorch's."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not "
+                            "possible. Make sure your class inherits from Tensor.")
+        cdef _TensorBase made = self[...]
+        cdef _TensorBase r = Tensor.__new__(cls)
+        r.t, made.t = made.t, NULL  # r takes the alias, and made's reference to it
+        cg_tensor_set_pyobj(r.t, <void *>r)
+        return r
+
     def __init__(self, *args, **kwargs):
         """cgrad.Tensor(...), PyTorch's legacy constructor: Tensor.new's forms, of the default dtype
         (an alias of a tensor keeps its dtype). A tensor that already holds one (a result, a
@@ -2439,6 +2470,9 @@ cdef class Tensor(_TensorLinalg):
     def resize_as_(self, the_template, memory_format=None):
         return extra_op("resize_as_")(self, the_template, memory_format)
     def new(self, *args, **kwargs): return extra_op("new")(self, *args, **kwargs)
+    def resize(self, *sizes): return extra_op("resize")(self, *sizes)
+    def resize_as(self, tensor): return extra_op("resize_as")(self, tensor)
+    def reinforce(self, reward): return extra_op("reinforce")(self, reward)
     def hardshrink(self, lambd=0.5): return extra_op("hardshrink")(self, lambd)
     def histogram(self, bins=100, *, range=None, weight=None, density=False):
         return extra_op("histogram")(self, bins, range=range, weight=weight, density=density)

@@ -451,6 +451,14 @@ _INTROS["storages"] = [
     "`HalfTensor`, `BFloat16Tensor`, `IntTensor`, `ShortTensor`, `CharTensor` and `ByteTensor` raise "
     "`NotImplementedError` naming their dtype when called. `Tensor._base` is the tensor a view is of (the "
     "first that is not a view), and `Tensor._is_view()` says whether a tensor is one.",
+    "",
+    "More of PyTorch's surface around memory: `cgrad.frombuffer` (a tensor on the bytes of any object with "
+    "Python's buffer protocol, shared), `empty_permuted` (dims laid out in a given order), the top-level "
+    "`as_strided_` and `resize_as_`, `cgrad.to_dlpack` and `cgrad.utils.dlpack` (`to_dlpack`, `from_dlpack`, "
+    "`DLDeviceType`), `cgrad.Future` (`cgrad.futures.Future`), and the Tensor methods `as_subclass` (an alias "
+    "as an instance of a Tensor subclass), `const_data_ptr`, `is_distributed` (False), the deprecated "
+    "out-of-place `resize` and `resize_as` (a contiguous reshape, one ResizeBackward node, with PyTorch's "
+    "warning), `volatile` (False, with PyTorch's warning) and `reinforce` (PyTorch's RuntimeError).",
     ""]
 
 

@@ -9,11 +9,14 @@ import builtins
 import math
 import warnings
 
+import numpy as np
+
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import full_like, tensor, zeros_like
 from cgrad.autograd.function import Function
 from cgrad.func import _flatten, _unflatten
+from cgrad.futures import Future  # noqa: F401  (cgrad.Future, as torch.Future)
 
 __all__ = [
     "cond", "while_loop",
@@ -25,6 +28,7 @@ __all__ = [
     "angle", "polar", "complex", "view_as_real", "view_as_complex",
     "sym_max", "sym_min", "sym_not", "sym_float", "sym_int", "sym_sqrt", "sym_sum", "sym_ite",
     "get_device", "is_storage", "set_default_tensor_type", "init_num_threads",
+    "frombuffer", "empty_permuted", "as_strided_", "resize_as_", "to_dlpack", "Future",
 ]
 
 
@@ -774,3 +778,73 @@ def set_default_tensor_type(t, /):
 def init_num_threads():
     """Nothing to do: cgrad's kernels take their thread count from the process, not the calling thread."""
     return None
+
+
+# ---- memory from elsewhere, and layouts -------------------------------------------------------------------
+
+_warned_readonly_buffer = False
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """A 1-d tensor on the bytes of an object with Python's buffer protocol (bytearray, array.array, ...),
+    sharing them: count elements of dtype from byte offset (count -1: to the end)."""
+    _C.empty(0, dtype=dtype)  # NotImplementedError naming a dtype cgrad has no tensors of
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise ValueError("object does not implement Python buffer protocol.") from None
+    length, size = view.nbytes, dtype.itemsize
+    if length <= 0 or count == 0:
+        raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
+    if offset < 0 or offset >= length:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+                         f"({length} bytes) minus 1")
+    if count < 0:
+        if (length - offset) % size:
+            raise ValueError(f"buffer length ({length - offset} bytes) after offset ({offset} bytes) must be a "
+                             f"multiple of element size ({size})")
+        count = (length - offset) // size
+    elif offset + count * size > length:
+        raise ValueError(f"requested buffer length ({count} * {size} bytes) after offset ({offset} bytes) must "
+                         f"not be greater than actual buffer length ({length} bytes)")
+    global _warned_readonly_buffer
+    if view.readonly and not _warned_readonly_buffer:
+        _warned_readonly_buffer = True
+        warnings.warn("The given buffer is not writable, and cgrad does not support non-writable tensors. This "
+                      "means you can write to the underlying (supposedly non-writable) buffer using the tensor. You "
+                      "may want to copy the buffer to protect its data or make it writable before converting it to "
+                      "a tensor. This type of warning will be suppressed for the rest of this program.",
+                      UserWarning, stacklevel=2)
+    out = _C.from_numpy(np.frombuffer(view, dtype=dtype.numpy_dtype, count=count, offset=offset))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad=False,
+                   pin_memory=False):
+    """An uninitialized tensor of shape size whose dims lie in memory in the order physical_layout gives,
+    outermost first (physical_layout (0, 1, ..., n-1) is the row-major layout): a permuted view."""
+    size, order = tuple(size), tuple(physical_layout)
+    if len(size) != len(order):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the physical_layout; i.e. "
+                           f"len(size) = {len(size)} is not equal to len(physical_layout) = {len(order)}")
+    for i, d in enumerate(order):
+        if not 0 <= d < len(size):
+            raise RuntimeError(f"Dimension out of range (expected to be between 0 and {len(size) - 1}, but got {d} "
+                               f"at index {i}).  NB: negative dims not currently supported; file an issue if you "
+                               f"want it.")
+        if d in order[:i]:
+            raise RuntimeError("Duplicate dim not allowed")
+    dense = _C.empty([size[d] for d in order], dtype=dtype, layout=layout, device=device, pin_memory=pin_memory)
+    out = dense.permute(sorted(range(len(order)), key=order.__getitem__))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def as_strided_(input, size, stride, storage_offset=None):
+    return input.as_strided_(size, stride, storage_offset)
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    return input.resize_as_(the_template, memory_format=memory_format)
+
+
+to_dlpack = _C._to_dlpack

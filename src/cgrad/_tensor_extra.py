@@ -2,7 +2,9 @@
 new(), histogram, and small forms PyTorch has (rsub, fill, isreal, scalar_tensor, range, asarray)."""
 import builtins
 import collections.abc
+import functools
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -10,6 +12,7 @@ import numpy as np
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import tensor as _tensor
+from cgrad.autograd.function import Function
 
 __all__ = ["asarray", "fill", "histogram", "isreal", "range", "rsub", "scalar_tensor"]
 
@@ -63,6 +66,50 @@ def _sizes(args, fname):
         if a < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {a}: {list(args)}")
     return tuple(int(a) for a in args)
+
+
+class Resize(Function):
+    """The deprecated out-of-place resize: a reshape of a contiguous copy, one ResizeBackward node."""
+
+    @staticmethod
+    def forward(ctx, tensor, sizes):
+        ctx.shape = tensor.shape
+        return tensor.contiguous().view(sizes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.contiguous().view(ctx.shape), None
+
+
+def _resize_out_of_place(self, sizes, fname):
+    warnings.warn(f"non-inplace {fname} is deprecated", UserWarning, stacklevel=3)
+    numel = functools.reduce(operator.mul, sizes)  # PyTorch's: a Size given whole is not multiplied out
+    if numel != self.numel():
+        shape = "x".join(str(d) for d in self.shape)
+        raise RuntimeError(f"requested resize to {'x'.join(str(d) for d in sizes)} ({numel} elements in total), but "
+                           f"the given tensor has a size of {shape} ({self.numel()} elements). autograd's resize can "
+                           f"only change the shape of a given tensor, while preserving the number of elements. ")
+    return Resize.apply(self, tuple(sizes))
+
+
+def resize(self, *sizes):
+    """Deprecated: self's elements in the shape sizes (of as many elements), a new tensor."""
+    return _resize_out_of_place(self, sizes, "resize")
+
+
+def resize_as(self, tensor):
+    """Deprecated: self's elements in tensor's shape (of as many elements), a new tensor."""
+    return _resize_out_of_place(self, tuple(tensor.shape), "resize_as")
+
+
+def reinforce(self, reward):
+    raise RuntimeError("reinforce() was removed.\nUse cgrad.distributions instead.\nSee "
+                       "https://pytorch.org/docs/main/distributions.html\n\nInstead of:\n\nprobs = "
+                       "policy_network(state)\naction = probs.multinomial()\nnext_state, reward = env.step(action)\n"
+                       "action.reinforce(reward)\naction.backward()\n\nUse:\n\nprobs = policy_network(state)\n"
+                       "# NOTE: categorical is equivalent to what used to be called multinomial\nm = "
+                       "cgrad.distributions.Categorical(probs)\naction = m.sample()\nnext_state, reward = "
+                       "env.step(action)\nloss = -m.log_prob(action) * reward\nloss.backward()\n")
 
 
 def resize_(self, *sizes, memory_format=None):
