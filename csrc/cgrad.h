@@ -92,6 +92,7 @@ struct cg_tensor {
     uint8_t is_wrapped;     /* a Python scalar turned into a 0-d tensor */
     uint32_t output_nr;     /* which output of grad_fn this is */
     uint8_t had_hooks;      /* hooks was ever set: when 0, a release need not read it */
+    uint8_t view_no_grad;   /* views: 1 made in no_grad mode, 2 made of such a view (Note [Views made in no_grad]) */
     cg_node *grad_fn;  /* owned, NULL for leaves */
     void *pyobj;       /* borrowed back-pointer to the Python wrapper, or NULL */
     cg_tensor *base;   /* owned: the tensor this one is a view of, or NULL */

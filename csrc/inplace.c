@@ -50,11 +50,33 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
     return cg_inplace_begin_fill(ip, t, ins, n);
 }
 
+/* Note [Views made in no_grad]
+ *   A view made in no_grad mode has no history, though its base may have
+ *   one. Writing into it in grad mode would have to decide whether the
+ *   write is part of the base's history: recording it would reach back
+ *   through a view autograd never saw made, and not recording it would
+ *   leave the base's gradient that of its old values. PyTorch refuses the
+ *   write when it would be recorded (some input, or the base, requires
+ *   grad), and so does cgrad. A view of such a view is refused too. */
+static int check_view_made_in_no_grad(const cg_tensor *t, bool records) {
+    if (!t->base || !t->view_no_grad || !cg_is_grad_enabled() || !(records || t->base->requires_grad)) return 0;
+    static const char tail[] =
+        "created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is "
+        "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+        "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside "
+        "(if you want the inplace to be tracked).";
+    if (t->view_no_grad == 2)
+        cg_error_set(CG_ERR_RUNTIME, "Output 0 of a view op is a view of a view which was %s", tail);
+    else
+        cg_error_set(CG_ERR_RUNTIME, "A view was %s", tail);
+    return -1;
+}
+
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
     ip->target = t;
     ip->node = NULL;
     ip->records = cg_any_requires_grad(ins, n);
-    if (check_writable(t)) return -1;
+    if (check_view_made_in_no_grad(t, ip->records) || check_writable(t)) return -1;
     cg_geom g;
     if (ip->records && t->base && cg_view_geom(t, &g)) {
         cg_error_set(CG_ERR_NOTIMPL,

@@ -1,4 +1,7 @@
-"""Tensor._base and Tensor._is_view(): which results are views, and of what, against torch."""
+"""Tensor._base and Tensor._is_view(): which results are views, and of what, and the writes into views
+made in no_grad mode that are refused, against torch."""
+import re
+
 import pytest
 
 import cgrad
@@ -57,3 +60,62 @@ def test_a_base_outlives_its_wrapper():
     y = cgrad.arange(6.0)[2:]  # the base's Python object is gone; the view holds the tensor
     base = y._base
     assert base.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and y._base is base and not base._is_view()
+
+
+def outcome(fn, lib):
+    """fn(lib), or its error; the view op a message names is left out (cgrad's error does not know it)."""
+    try:
+        return fn(lib)
+    except Exception as e:  # noqa: BLE001  (the error is the result being compared)
+        return type(e).__name__, re.sub(r"^Output 0 of .* is a view of a view", "Output 0 of a view op is a view of "
+                                        "a view", str(e).replace("torch", "cgrad"))
+
+
+BASES = {
+    "leaf that requires grad": lambda T: T.ones(3, requires_grad=True),
+    "result": lambda T: T.ones(3, requires_grad=True) * 2,
+    "plain tensor": lambda T: T.ones(3),
+}
+WRITES = {
+    "mul_ by a number": lambda v, T, w: v.mul_(2),
+    "mul_ by a tensor that requires grad": lambda v, T, w: v.mul_(w),
+    "zero_": lambda v, T, w: v.zero_(),
+    "setitem": lambda v, T, w: v.__setitem__(0, 5.0),
+}
+
+
+@pytest.mark.parametrize("base", list(BASES))
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize("where", ["view in no_grad, write in grad mode", "both in no_grad",
+                                   "both in grad mode", "view in grad mode, write in no_grad"])
+def test_writing_into_a_view_made_in_no_grad(base, write, where):
+    def run(T):
+        b = BASES[base](T)
+        w = T.full((2,), 3.0, requires_grad=True)
+        view_mode, write_mode = {"view in no_grad, write in grad mode": (False, True),
+                                 "both in no_grad": (False, False), "both in grad mode": (True, True),
+                                 "view in grad mode, write in no_grad": (True, False)}[where]
+        with T.set_grad_enabled(view_mode):
+            v = b[1:]
+        with T.set_grad_enabled(write_mode):
+            WRITES[write](v, T, w)
+        return b.tolist(), b.requires_grad
+    assert outcome(run, cgrad) == outcome(run, torch)
+
+
+def test_a_view_of_a_view_made_in_no_grad_is_refused_too():
+    b = cgrad.ones(3, requires_grad=True) * 2
+    with cgrad.no_grad():
+        v = b[1:]
+    with pytest.raises(RuntimeError, match="is a view of a view which was created in no_grad mode"):
+        v[1:].mul_(2)
+
+
+def test_the_gradient_a_refused_write_would_have_got_wrong():
+    """The write used to be taken and the base's gradient left that of its old values."""
+    a = cgrad.ones(3, requires_grad=True)
+    b = a * 2
+    with cgrad.no_grad():
+        v = b[1:]
+    with pytest.raises(RuntimeError, match="A view was created in no_grad mode"):
+        v.mul_(3)
