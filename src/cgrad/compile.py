@@ -121,11 +121,29 @@ def _substitute(x, table):
     return x
 
 
+def _span(t):
+    """How many elements t's memory spans, from its first element to its last."""
+    return sum((s - 1) * st for s, st in zip(t.shape, t.stride())) + 1 if t.numel() else 0
+
+
 def _extent(t):
     """The byte range t's elements span."""
     start = t.data_ptr()
-    span = sum((s - 1) * st for s, st in zip(t.shape, t.stride()) if s > 0) + 1 if t.numel() else 0
-    return start, start + span * t.element_size()
+    return start, start + _span(t) * t.element_size()
+
+
+def _placeholder(t):
+    """A tensor of t's dtype, shape and strides, the step's argument while it is recorded: an input
+    broadcast by strides (or sliced) must be read in its own layout, as eagerly, or a reduction over
+    it would add its elements in another order."""
+    return _C.empty_strided(tuple(t.shape), tuple(t.stride()), dtype=t.dtype)
+
+
+def _fill(placeholder, t):
+    """placeholder's elements = t's, by the memory they span: element-wise copy_ refuses a
+    placeholder whose elements share memory (a broadcast input)."""
+    n = _span(t)
+    placeholder.as_strided((n,), (1,), 0).copy_(t.as_strided((n,), (1,), t.storage_offset()))
 
 
 # ---- one signature ----------------------------------------------------------------------------
@@ -216,11 +234,11 @@ class _CompiledStep:
         if entry.inputs is None:
             entry.inputs = [i for i, t in enumerate(tensors) if not t.requires_grad]
             with _C_no_grad():
-                entry.placeholders = [tensors[i].detach().clone() for i in entry.inputs]
+                entry.placeholders = [_placeholder(tensors[i]) for i in entry.inputs]
         table = {}
         with _C_no_grad():
             for i, ph in zip(entry.inputs, entry.placeholders):
-                ph.copy_(tensors[i])
+                _fill(ph, tensors[i])
                 table[id(tensors[i])] = ph
         call_args, call_kwargs = _substitute(args, table), _substitute(kwargs, table)
         tape = _C._Tape()
