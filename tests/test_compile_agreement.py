@@ -112,3 +112,79 @@ def test_a_broadcast_input_written_by_the_caller_between_calls():
         assert same_or_none(eager(x, y).detach(), compiled(x, y)), f"call {k}"
         assert all(same_or_none(p, q) for p, q in zip(params_e, params_c)), f"call {k}"
     assert stats(compiled).replays == 5
+
+
+# ---- learning-rate schedulers stepped inside the step ------------------------------------------------
+
+SCHEDULERS = {
+    "StepLR": lambda opt: optim.lr_scheduler.StepLR(opt, 3, 0.5),
+    "ExponentialLR": lambda opt: optim.lr_scheduler.ExponentialLR(opt, 0.8),
+    "CosineAnnealingWarmRestarts": lambda opt: optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 4),
+    # sets Adam's betas too, which replays must read as they read the lr
+    "OneCycleLR": lambda opt: optim.lr_scheduler.OneCycleLR(opt, 0.05, total_steps=20),
+    "LambdaLR": lambda opt: optim.lr_scheduler.LambdaLR(opt, lambda e: 1 / (1 + e)),
+    # schedulers stepping schedulers: only the outer step is run again after a replay
+    "SequentialLR": lambda opt: optim.lr_scheduler.SequentialLR(
+        opt, [optim.lr_scheduler.LinearLR(opt, 0.5, total_iters=3), optim.lr_scheduler.ExponentialLR(opt, 0.9)],
+        milestones=[4]),
+    "ChainedScheduler": lambda opt: optim.lr_scheduler.ChainedScheduler(
+        [optim.lr_scheduler.StepLR(opt, 2, 0.7), optim.lr_scheduler.ExponentialLR(opt, 0.95)]),
+}
+
+
+def scheduled_step(make_sched, make_opt=lambda ps: optim.Adam(ps, lr=0.01), sched_first=False):
+    def build():
+        model = mlp()
+        opt = make_opt(model.parameters())
+        sched = make_sched(opt)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            if sched_first:
+                sched.step()
+            opt.step()
+            if not sched_first:
+                sched.step()
+            return loss
+
+        return step, list(model.parameters()), [opt], [sched]
+
+    return build
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_a_scheduler_stepped_inside_the_step_steps_after_every_replay(name):
+    compiled = twins(scheduled_step(SCHEDULERS[name]), batches(12, (5, 4)))
+    assert stats(compiled).replays == 9
+
+
+def test_a_scheduler_stepped_inside_the_step_with_sgd_momentum_and_two_signatures():
+    make_opt = lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)  # noqa: E731
+    data = [b for pair in zip(batches(6, (5, 4), 1), batches(6, (3, 4), 2)) for b in pair]
+    compiled = twins(scheduled_step(SCHEDULERS["StepLR"], make_opt), data)
+    assert stats(compiled).replays == 6
+
+
+def test_a_scheduler_stepped_before_the_optimizer_runs_eagerly_with_a_warning():
+    twins(scheduled_step(SCHEDULERS["StepLR"], sched_first=True), batches(8, (5, 4)),
+          expect_warning="steps an lr_scheduler before an optimizer's step")
+
+
+def test_a_scheduler_stepped_before_the_optimizer_raises_with_fullgraph():
+    step, _, _, _ = scheduled_step(SCHEDULERS["StepLR"], sched_first=True)()
+    compiled = cgrad.compile(step, fullgraph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(cgrad.compile.CompileError, match="steps an lr_scheduler before"):
+            for x, y in batches(4, (5, 4)):
+                compiled(x, y)
+
+
+def test_a_scheduler_step_warns_from_its_caller():
+    opt = optim.SGD([cgrad.zeros(2, requires_grad=True)], lr=0.1)
+    sched = optim.lr_scheduler.StepLR(opt, 2)
+    with pytest.warns(UserWarning, match="Detected call of") as caught:
+        sched.step()
+    assert caught[0].filename == __file__

@@ -8,6 +8,7 @@ gradient accumulation and optimizer updates as one C loop over the same
 buffers, without the GIL and without Python per op. See docs/compile.md.
 """
 import functools
+import threading
 import warnings
 
 from cgrad import _C
@@ -146,21 +147,71 @@ def _fill(placeholder, t):
     placeholder.as_strided((n,), (1,), 0).copy_(t.as_strided((n,), (1,), t.storage_offset()))
 
 
+# ---- learning-rate schedulers ---------------------------------------------------------------
+
+_scheduling = threading.local()  # .log: the scheduler steps of the step recorded on this thread; .depth
+
+
+class _SchedulerStep:
+    """Wraps one call of a scheduler's step(): while a step is recorded, notes it, to run again after
+    each replay (a context manager, so that the step's warnings keep their stack level).
+
+    A scheduler only sets Python values (its optimizer's lr, momentum...): no kernel of it is on the
+    tape, and a replay refreshes the optimizers' hyper-parameters before it runs. A scheduler step
+    that comes after the optimizer steps of the call can then simply run again after each replay,
+    with the arguments it was recorded with."""
+
+    __slots__ = ("sched", "args", "kwargs", "tape", "size")
+
+    def __init__(self, sched, args, kwargs):
+        self.sched, self.args, self.kwargs, self.tape = sched, args, kwargs, None
+
+    def __enter__(self):
+        if getattr(_scheduling, "log", None) is None or not _C._is_recording() or _scheduling.depth:
+            return  # not recorded, or inside another scheduler's step
+        self.tape = _C._recording.tape
+        self.size = len(self.tape)
+        _scheduling.depth += 1
+
+    def __exit__(self, *exc):
+        tape = self.tape
+        if tape is None:
+            return
+        _scheduling.depth -= 1
+        if len(tape) != self.size:
+            _C._recording_break(f"{type(self.sched).__name__}.step runs tensor operations, which a replay "
+                                "would run with the values of the recording")
+        _scheduling.log.append((self.sched, self.args, self.kwargs, len(tape.optimizers)))
+
+
+def _scheduler_cause(log, tape):
+    """Why the scheduler steps of one recording cannot be run again after its replays, or None."""
+    if any(n < len(tape.optimizers) for *_, n in log):
+        return ("it steps an lr_scheduler before an optimizer's step, which a replay refreshes with the "
+                "learning rate the scheduler has not set yet")
+    return None
+
+
+def _same_scheduling(a, b):
+    return len(a) == len(b) and all(x[0] is y[0] and _same_spec(x[1:], y[1:]) for x, y in zip(a, b))
+
+
 # ---- one signature ----------------------------------------------------------------------------
 
 class _Entry:
     """The recordings of one signature and how its tensor arguments map onto the tape's inputs."""
 
-    __slots__ = ("warm", "pending", "replayer", "inputs", "placeholders", "restarts", "mismatches")
+    __slots__ = ("warm", "pending", "replayer", "inputs", "placeholders", "restarts", "mismatches", "schedulers")
 
     def __init__(self):
         self.warm = False        # the eager first call has run
-        self.pending = None      # (tape, spec) of the first recording, waiting for the second
+        self.pending = None      # (tape, spec, scheduler steps) of the first recording, waiting for the second
         self.replayer = None     # replays the recording (a _C._Replayer)
         self.inputs = None       # positions of the tensor arguments that are tape inputs
         self.placeholders = None
         self.restarts = 0        # replays refused by a guard
         self.mismatches = 0      # recordings that differed from the one before
+        self.schedulers = ()     # (scheduler, args, kwargs, ...) steps to run after each replay
 
 
 class _CompiledStep:
@@ -202,7 +253,10 @@ class _CompiledStep:
         if replayer is not None:
             out = replayer.run_inputs([tensors[i] for i in entry.inputs])
             if out is not _MISS:
-                self.fast = replayer
+                if entry.schedulers:
+                    self._step_schedulers(entry.schedulers)
+                else:
+                    self.fast = replayer
                 return out
             self._restart(entry)
             if self.cause is not None:
@@ -216,6 +270,11 @@ class _CompiledStep:
         return self._record(entry, args, kwargs, tensors)
 
     # -- replay --
+
+    @staticmethod
+    def _step_schedulers(log):
+        for sched, args, kwargs, _ in log:
+            sched.step(*args, **kwargs)
 
     def _restart(self, entry):
         """A guard failed: tensors the recording relies on were replaced since. Warm up and record again."""
@@ -243,6 +302,7 @@ class _CompiledStep:
         call_args, call_kwargs = _substitute(args, table), _substitute(kwargs, table)
         tape = _C._Tape()
         tape.begin(entry.placeholders)
+        _scheduling.log, _scheduling.depth = [], 0
         try:
             out = self.fn(*call_args, **call_kwargs)
             out_tensors = []
@@ -250,29 +310,32 @@ class _CompiledStep:
             tape.set_outputs(out_tensors)
         finally:
             tape.end()
+            log, _scheduling.log = _scheduling.log, None
             self._write_back(entry, tensors, tape)
         result = _unflatten(spec, _copies(out_tensors))
         n_out = len(out_tensors)
         del out, out_tensors
         tape.drop_history()  # the recorded graph dies here, as an eager step's would
-        cause = tape.cause or self._aliasing_cause(entry, tensors, tape)
+        cause = tape.cause or self._aliasing_cause(entry, tensors, tape) or _scheduler_cause(log, tape)
         if cause is None and entry.pending is not None:
-            cause = self._difference(entry.pending, tape, spec)
+            cause = self._difference(entry.pending, tape, spec, log)
             if cause is None:
                 entry.replayer = _C._Replayer(tape, args if not kwargs else None, spec, n_out, _unflatten)
-                entry.pending, self.fast = None, entry.replayer
+                entry.pending, entry.schedulers = None, log
+                if not log:  # the front's fast path runs no Python after a replay
+                    self.fast = entry.replayer
             elif entry.mismatches < 2:  # state made lazily in the first calls: compare the next two
                 entry.mismatches += 1
-                entry.pending, cause = (tape, spec), None
+                entry.pending, cause = (tape, spec, log), None
         elif cause is None:
-            entry.pending = (tape, spec)
+            entry.pending = (tape, spec, log)
         if cause is not None:
             self._give_up(cause)
         return result
 
-    def _difference(self, pending, tape, spec):
+    def _difference(self, pending, tape, spec, log):
         """None if two recordings did the same work, else the first difference."""
-        first, first_spec = pending
+        first, first_spec, first_log = pending
         cause = first.compare(tape)
         if cause is not None:
             return "it does different work from call to call: " + cause
@@ -280,6 +343,8 @@ class _CompiledStep:
             return "it returns different Python values (or structures) from call to call"
         if list(map(id, first.optimizers)) != list(map(id, tape.optimizers)):
             return "it steps different optimizers from call to call"
+        if not _same_scheduling(first_log, log):
+            return "it steps different lr_schedulers (or with different arguments) from call to call"
         return None
 
     def _write_back(self, entry, tensors, tape):
