@@ -188,3 +188,51 @@ def test_a_scheduler_step_warns_from_its_caller():
     with pytest.warns(UserWarning, match="Detected call of") as caught:
         sched.step()
     assert caught[0].filename == __file__
+
+
+# ---- optimizer hyper-parameters set by the step itself ------------------------------------------------
+
+def warmup_step(where):
+    """A step that sets the learning rate from a Python counter (a warm-up) before or after the optimizer's step."""
+    def build():
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+        calls = [0]
+
+        def set_lr():
+            calls[0] += 1
+            for group in opt.param_groups:
+                group["lr"] = 0.1 * min(1.0, calls[0] / 10)
+
+        def step(x, y):
+            if where == "before":
+                set_lr()
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            if where == "after":
+                set_lr()
+            return loss
+
+        return step, list(model.parameters()), [opt], []
+
+    return build
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_step_setting_the_learning_rate_itself_runs_eagerly_with_a_warning(where):
+    twins(warmup_step(where), batches(10, (5, 4)), expect_warning="sets the hyper-parameters of SGD")
+
+
+def test_the_learning_rate_set_between_calls_reaches_the_replays():
+    build = scheduled_step(lambda opt: optim.lr_scheduler.StepLR(opt, 1000))  # a scheduler that never changes it
+    eager, params_e, opts_e, _ = build()
+    step, params_c, opts_c, _ = build()
+    compiled = cgrad.compile(step)
+    for k, (x, y) in enumerate(batches(8, (5, 4))):
+        for opt in opts_e + opts_c:
+            opt.param_groups[0]["lr"] = 0.01 * (1 + k % 3)
+        assert same_or_none(eager(x, y).detach(), compiled(x, y)), f"call {k}"
+        assert all(same_or_none(p, q) for p, q in zip(params_e, params_c)), f"call {k}"
+    assert stats(compiled).replays == 5

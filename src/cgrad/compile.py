@@ -10,6 +10,7 @@ buffers, without the GIL and without Python per op. See docs/compile.md.
 import functools
 import threading
 import warnings
+import weakref
 
 from cgrad import _C
 from cgrad._C import _MISS, Tensor
@@ -149,7 +150,46 @@ def _fill(placeholder, t):
 
 # ---- learning-rate schedulers ---------------------------------------------------------------
 
-_scheduling = threading.local()  # .log: the scheduler steps of the step recorded on this thread; .depth
+_recorded = threading.local()  # Python-side events of the step recorded on this thread: .log, .depth, .watch
+_optimizers = weakref.WeakSet()  # every optimizer made (see _HyperParameters)
+
+
+def _hyper_parameters(opt):
+    return [{k: v for k, v in g.items() if k not in ("params", "param_names")} for g in opt.param_groups]
+
+
+class _HyperParameters:
+    """The optimizers' hyper-parameters as a recording last saw them, to catch a step that sets them itself.
+
+    A replay reads an optimizer's hyper-parameters when it refreshes its step, and runs again only the
+    schedulers' steps: a learning rate the step computes in Python (from a counter, say) and writes into
+    param_groups would be read stale. So while a step is recorded, the hyper-parameters may change only
+    inside a scheduler's step: each optimizer's step, each scheduler step and the end of the call check
+    that they are as they were last seen."""
+
+    def __init__(self):
+        self.seen = {id(o): (o, _hyper_parameters(o)) for o in list(_optimizers)}
+
+    def check(self, opt):
+        seen = self.seen.get(id(opt))
+        if seen is not None and seen[0] is opt and _hyper_parameters(opt) != seen[1]:
+            _C._recording_break(f"it sets the hyper-parameters of {type(opt).__name__} (its param_groups) itself, "
+                                "which a replay would not do again; step an lr_scheduler after the optimizer's "
+                                "step instead, or set them between calls")
+
+    def settle(self, opt):
+        self.seen[id(opt)] = (opt, _hyper_parameters(opt))
+
+    def check_all(self):
+        for opt, _ in list(self.seen.values()):
+            self.check(opt)
+
+
+def _optimizer_stepped(opt):
+    """opt.step() runs while a step is recorded (the caller checked)."""
+    watch = getattr(_recorded, "watch", None)
+    if watch is not None:
+        watch.check(opt)
 
 
 class _SchedulerStep:
@@ -167,21 +207,27 @@ class _SchedulerStep:
         self.sched, self.args, self.kwargs, self.tape = sched, args, kwargs, None
 
     def __enter__(self):
-        if getattr(_scheduling, "log", None) is None or not _C._is_recording() or _scheduling.depth:
+        if getattr(_recorded, "log", None) is None or not _C._is_recording() or _recorded.depth:
             return  # not recorded, or inside another scheduler's step
         self.tape = _C._recording.tape
         self.size = len(self.tape)
-        _scheduling.depth += 1
+        _recorded.depth += 1
+        opt = getattr(self.sched, "optimizer", None)
+        if opt is not None:
+            _recorded.watch.check(opt)
 
     def __exit__(self, *exc):
         tape = self.tape
         if tape is None:
             return
-        _scheduling.depth -= 1
+        _recorded.depth -= 1
         if len(tape) != self.size:
             _C._recording_break(f"{type(self.sched).__name__}.step runs tensor operations, which a replay "
                                 "would run with the values of the recording")
-        _scheduling.log.append((self.sched, self.args, self.kwargs, len(tape.optimizers)))
+        opt = getattr(self.sched, "optimizer", None)
+        if opt is not None:
+            _recorded.watch.settle(opt)
+        _recorded.log.append((self.sched, self.args, self.kwargs, len(tape.optimizers)))
 
 
 def _scheduler_cause(log, tape):
@@ -302,15 +348,16 @@ class _CompiledStep:
         call_args, call_kwargs = _substitute(args, table), _substitute(kwargs, table)
         tape = _C._Tape()
         tape.begin(entry.placeholders)
-        _scheduling.log, _scheduling.depth = [], 0
+        _recorded.log, _recorded.depth, _recorded.watch = [], 0, _HyperParameters()
         try:
             out = self.fn(*call_args, **call_kwargs)
             out_tensors = []
             spec = _flatten(out, out_tensors)
             tape.set_outputs(out_tensors)
+            _recorded.watch.check_all()
         finally:
             tape.end()
-            log, _scheduling.log = _scheduling.log, None
+            log, _recorded.log, _recorded.watch = _recorded.log, None, None
             self._write_back(entry, tensors, tape)
         result = _unflatten(spec, _copies(out_tensors))
         n_out = len(out_tensors)

@@ -13,6 +13,7 @@ import warnings
 
 from cgrad import _C
 from cgrad._C import Tensor
+from cgrad.compile import _optimizer_stepped, _optimizers
 from cgrad.autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -176,6 +177,7 @@ class Optimizer:
         self.param_groups = []
         self._caches = {}
         self._opt_called = False
+        _optimizers.add(self)  # a compiled step checks that it leaves their hyper-parameters to schedulers
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -195,6 +197,7 @@ class Optimizer:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._caches = {}
+        _optimizers.add(self)
         self.__dict__.setdefault("_opt_called", False)
         for group in self.param_groups:
             for key, value in self._flag_defaults.items():
@@ -298,6 +301,7 @@ class Optimizer:
         self._opt_called = True
         if _C._is_recording():  # a compiled step: replays refresh this optimizer's hyper-parameters
             _C._note_optimizer(self)
+            _optimizer_stepped(self)
         return loss
 
     def _begin_composed_step(self, closure):
