@@ -1009,6 +1009,7 @@ int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs)
  * match the recording (other parameters, flags or count). */
 int cg_tape_refresh_begin(cg_tape *tp);
 int cg_tape_refresh_end(cg_tape *tp);
+int cg_tape_refreshing(void); /* between refresh_begin and refresh_end, on this thread */
 
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 /* A custom Function is a node whose backward is a callback. fn gets the

@@ -236,3 +236,37 @@ def test_the_learning_rate_set_between_calls_reaches_the_replays():
         assert same_or_none(eager(x, y).detach(), compiled(x, y)), f"call {k}"
         assert all(same_or_none(p, q) for p, q in zip(params_e, params_c)), f"call {k}"
     assert stats(compiled).replays == 5
+
+
+# ---- optimizer step hooks -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("when", ["pre", "post"])
+def test_optimizer_step_hooks_run_once_per_replayed_step(when):
+    """An exponential moving average of the weights kept by a step hook, with gradients accumulated over
+    calls (no zero_grad): a hook run again while a replay refreshes the optimizer would count twice."""
+    def build():
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        params = list(model.parameters())
+        ema = [p.detach().clone() for p in params]
+        runs = []
+
+        def hook(optimizer, args, kwargs):
+            runs.append(1)
+            with cgrad.no_grad():
+                for a, p in zip(ema, params):
+                    a.mul_(0.9).add_(p * 0.1)
+                    p.grad.mul_(0.5)
+
+        getattr(opt, f"register_step_{when}_hook")(hook)
+
+        def step(x, y):
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, params + ema, [opt], []
+
+    compiled = twins(build, batches(8, (5, 4)))
+    assert stats(compiled).replays == 5

@@ -608,6 +608,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_tape_replay(cg_tape *tp, cg_tensor **args, int n, cg_tensor **outs)
     int cg_tape_refresh_begin(cg_tape *tp)
     int cg_tape_refresh_end(cg_tape *tp)
+    int cg_tape_refreshing()
 
     # ---- custom functions and anomaly mode (custom.c)
     ctypedef int (*cg_function_backward)(void *ctx, cg_node *n, cg_tensor **gout, int n_out,

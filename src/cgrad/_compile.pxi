@@ -30,6 +30,12 @@ def _is_recording():
     return bool(cg_is_recording())
 
 
+def _is_refreshing():
+    """Whether a replay is running the recorded optimizers' step() on this thread, only to read their
+    hyper-parameters (see _Tape.refresh): their step hooks must not run then."""
+    return bool(cg_tape_refreshing())
+
+
 def _recording_break(str cause):
     """Marks the step being recorded on this thread unusable, naming the cause."""
     if cg_is_recording():

@@ -127,6 +127,8 @@ def _with_step_hooks(step):
         own_pre, own_post = d.get("_step_pre_hooks"), d.get("_step_post_hooks")
         if d.get("_in_step") or not (own_pre or own_post or _global_step_pre_hooks or _global_step_post_hooks):
             return step(*args, **kwargs)
+        if _C._is_refreshing():  # a replay reads the hyper-parameters; the hooks' work is on its tape
+            return step(*args, **kwargs)
         pre = list(_global_step_pre_hooks.values()) + list((own_pre or {}).values())
         post = list(_global_step_post_hooks.values()) + list((own_post or {}).values())
         for hook in pre:
