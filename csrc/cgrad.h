@@ -1120,6 +1120,10 @@ typedef struct cg_generator {
     int has_spare;
 } cg_generator;
 void cg_generator_seed(cg_generator *g, uint64_t seed);
+/* Seed g, or set its state (s[0..4), the spare normal draw); a step being
+ * recorded does it again on every replay. 0, or -1 with an error set. */
+int cg_generator_manual_seed(cg_generator *g, uint64_t seed);
+int cg_generator_set_state(cg_generator *g, const uint64_t *s, int has_spare, double spare_normal);
 cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 /* g NULL: the default generator. */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);

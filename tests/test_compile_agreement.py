@@ -270,3 +270,57 @@ def test_optimizer_step_hooks_run_once_per_replayed_step(when):
 
     compiled = twins(build, batches(8, (5, 4)))
     assert stats(compiled).replays == 5
+
+
+# ---- random generators seeded in the step --------------------------------------------------------------
+
+def seeded_step(how):
+    def build():
+        model = mlp()
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        gen = cgrad.Generator()
+        state = cgrad.get_rng_state()
+
+        def step(x, y):
+            if how == "manual_seed":
+                cgrad.manual_seed(5)
+            elif how == "generator":
+                gen.manual_seed(7)
+            elif how == "set_rng_state":
+                cgrad.set_rng_state(state)
+            opt.zero_grad()
+            if how == "generator":  # the twins' draws must not interleave on one generator
+                h = x * (cgrad.rand(x.shape, dtype=x.dtype, generator=gen) > 0.3)
+            else:
+                h = nn.functional.dropout(x + cgrad.randn(x.shape, dtype=x.dtype) * 0.1, 0.3)
+            loss = nn.functional.cross_entropy(model(h), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, list(model.parameters()), [opt], []
+
+    return build
+
+
+@pytest.mark.parametrize("how", ["manual_seed", "generator", "set_rng_state"])
+def test_a_generator_seeded_in_the_step_is_seeded_again_by_every_replay(how):
+    cgrad.manual_seed(0)
+    compiled = twins(seeded_step(how), batches(8, (5, 4)))
+    assert stats(compiled).replays == 5
+
+
+def test_reading_a_generator_state_in_the_step_runs_eagerly_with_a_warning():
+    def build():
+        model = mlp()
+
+        def step(x, y):
+            with cgrad.random.fork_rng():
+                h = x + cgrad.randn(x.shape, dtype=x.dtype)
+            loss = nn.functional.cross_entropy(model(h), y)
+            loss.backward()
+            return loss
+
+        return step, list(model.parameters()), [], []
+
+    twins(build, batches(6, (5, 4)), expect_warning="reads a random generator's state")

@@ -652,6 +652,8 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- random numbers
     void cg_generator_seed(cg_generator *g, uint64_t seed)
+    int cg_generator_manual_seed(cg_generator *g, uint64_t seed)
+    int cg_generator_set_state(cg_generator *g, const uint64_t *s, int has_spare, double spare_normal)
     cg_generator *cg_default_generator()
     cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
     cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
