@@ -982,6 +982,7 @@ void cg_tape_keep(void *obj, void (*release)(void *obj));
 const char *cg_tape_cause(const cg_tape *tp); /* NULL, or why the recording is unusable (borrowed) */
 int cg_tape_set_outputs(cg_tape *tp, cg_tensor *const *outputs, int n); /* retains them */
 int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t); /* the step wrote t's storage */
+int cg_tape_touched(const cg_tape *tp, const cg_tensor *t); /* an entry names a tensor on t's storage */
 int64_t cg_tape_size(const cg_tape *tp); /* entries */
 /* Once replayed: the bytes of the intermediates that share memory between
  * replays, each counted alone, and the bytes of the memory they share

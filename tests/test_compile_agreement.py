@@ -324,3 +324,57 @@ def test_reading_a_generator_state_in_the_step_runs_eagerly_with_a_warning():
         return step, list(model.parameters()), [], []
 
     twins(build, batches(6, (5, 4)), expect_warning="reads a random generator's state")
+
+
+# ---- arguments sharing memory with what the step updates ------------------------------------------------
+
+def test_an_argument_sharing_memory_with_a_parameter_runs_eagerly_with_a_warning():
+    def build():
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(w, x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return (w * 1).sum() + loss.detach()  # w is the first weight: eagerly, already updated
+
+        return step, list(model.parameters()), [opt], []
+
+    eager, params_e, _, _ = build()
+    step, params_c, _, _ = build()
+    compiled = cgrad.compile(step)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k, (x, y) in enumerate(batches(6, (5, 4))):
+            out_e = eager(params_e[0].detach(), x, y)
+            out_c = compiled(params_c[0].data, x, y)
+            assert same_or_none(out_e.detach(), out_c.detach()), f"call {k}"
+    messages = [str(w.message) for w in caught if str(w.message).startswith("cgrad.compile")]
+    assert len(messages) == 1 and "shares memory with a tensor the step also reaches" in messages[0]
+
+
+def test_an_argument_sharing_memory_with_a_buffer_the_step_writes_is_not_replayed():
+    """Memory no optimizer owns, written through another name than the argument's: the recording, which
+    reads the argument from a copy, is dropped (the recorded call itself read the copy)."""
+    def build():
+        buf = cgrad.zeros(6, 4, dtype=cgrad.float64)
+
+        def step(x, y):
+            buf.add_(1.0)
+            return x.sum() + y.sum()
+
+        return step, [buf], [], []
+
+    eager, (buf_e,), _, _ = build()
+    step, (buf_c,), _, _ = build()
+    compiled = cgrad.compile(step)
+    y = cgrad.ones(2, dtype=cgrad.float64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outs = [(eager(buf_e[1:3], y), compiled(buf_c[1:3], y)) for _ in range(6)]
+    messages = [str(w.message) for w in caught if str(w.message).startswith("cgrad.compile")]
+    assert len(messages) == 1 and "shares memory with a tensor the step also reaches" in messages[0]
+    assert all(same_or_none(a, b) for k, (a, b) in enumerate(outs) if k != 1)  # 1: the call recorded
+    assert same_or_none(buf_e, buf_c) and stats(compiled).replays == 0

@@ -599,6 +599,7 @@ cdef extern from "cgrad.h" nogil:
     const char *cg_tape_cause(const cg_tape *tp)
     int cg_tape_set_outputs(cg_tape *tp, cg_tensor **outputs, int n)
     int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t)
+    int cg_tape_touched(const cg_tape *tp, const cg_tensor *t)
     int64_t cg_tape_size(const cg_tape *tp)
     void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared)
     int64_t cg_tape_work(const cg_tape *tp)

@@ -88,6 +88,10 @@ cdef class _Tape:
     def wrote(self, _TensorBase t):
         return bool(cg_tape_wrote(self.tp, t.t))
 
+    def touched(self, _TensorBase t):
+        """Whether an entry names a tensor on t's storage."""
+        return bool(cg_tape_touched(self.tp, t.t))
+
     def __len__(self):
         return cg_tape_size(self.tp)
 

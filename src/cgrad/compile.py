@@ -134,6 +134,28 @@ def _extent(t):
     return start, start + _span(t) * t.element_size()
 
 
+_ALIASED_ARGUMENT = ("a tensor argument shares memory with a tensor the step also reaches otherwise (a parameter's "
+                     ".detach() or .data, a view of a buffer) and writes: a recording reads the argument from a copy")
+
+
+def _optimized_memory(tensors):
+    """Whether one of tensors shares memory with a parameter, .grad or state tensor of an optimizer, which
+    the step would write through another name than the argument's."""
+    if not tensors:
+        return False
+    extents = [_extent(t) for t in tensors if t.numel()]
+    for opt in list(_optimizers):
+        owned = [p for g in opt.param_groups for p in g["params"]]
+        owned += [p.grad for p in owned if p.grad is not None]
+        owned += [v for st in opt.state.values() for v in st.values() if isinstance(v, Tensor)]
+        for t in owned:
+            if t.numel():
+                a, b = _extent(t)
+                if any(a < hi and lo < b for lo, hi in extents):
+                    return True
+    return False
+
+
 def _placeholder(t):
     """A tensor of t's dtype, shape and strides, the step's argument while it is recorded: an input
     broadcast by strides (or sliced) must be read in its own layout, as eagerly, or a reduction over
@@ -336,6 +358,9 @@ class _CompiledStep:
     # -- recording --
 
     def _record(self, entry, args, kwargs, tensors):
+        if _optimized_memory([t for t in tensors if not t.requires_grad]):
+            self._give_up(_ALIASED_ARGUMENT)  # before the call: a recording would compute it wrongly
+            return self.fn(*args, **kwargs)
         if entry.inputs is None:
             entry.inputs = [i for i, t in enumerate(tensors) if not t.requires_grad]
             with _C_no_grad():
@@ -402,6 +427,9 @@ class _CompiledStep:
                     tensors[i].copy_(ph)
 
     def _aliasing_cause(self, entry, tensors, tape):
+        for i, ph in zip(entry.inputs, entry.placeholders):
+            if tape.touched(tensors[i]) and (tape.wrote(tensors[i]) or tape.wrote(ph)):
+                return _ALIASED_ARGUMENT
         written = [tensors[i] for i, ph in zip(entry.inputs, entry.placeholders) if tape.wrote(ph)]
         for w in written:
             lo, hi = _extent(w)
