@@ -378,3 +378,27 @@ def test_an_argument_sharing_memory_with_a_buffer_the_step_writes_is_not_replaye
     assert len(messages) == 1 and "shares memory with a tensor the step also reaches" in messages[0]
     assert all(same_or_none(a, b) for k, (a, b) in enumerate(outs) if k != 1)  # 1: the call recorded
     assert same_or_none(buf_e, buf_c) and stats(compiled).replays == 0
+
+
+# ---- fallbacks a common step did not need ---------------------------------------------------------------
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_with_label_smoothing_replays(weighted):
+    """Its normalizer counts the targets that are not ignored: from tensors, not from values read in Python."""
+    def build():
+        model = mlp(cgrad.float32)
+        opt = optim.AdamW(model.parameters(), lr=0.01)
+        weight = cgrad.tensor([0.5, 1.0, 2.0]) if weighted else None
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y, weight=weight, label_smoothing=0.1, ignore_index=1)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, list(model.parameters()), [opt], []
+
+    data = batches(8, (6, 4), make=lambda a: cgrad.tensor(a, dtype=cgrad.float32))
+    compiled = twins(build, data)
+    assert stats(compiled).replays == 5
