@@ -170,7 +170,7 @@ def _fill(placeholder, t):
     placeholder.as_strided((n,), (1,), 0).copy_(t.as_strided((n,), (1,), t.storage_offset()))
 
 
-# ---- learning-rate schedulers ---------------------------------------------------------------
+# ---- the Python a recorded step runs: schedulers, hyper-parameters ---------------------------
 
 _recorded = threading.local()  # Python-side events of the step recorded on this thread: .log, .depth, .watch
 _optimizers = weakref.WeakSet()  # every optimizer made (see _HyperParameters)
@@ -178,6 +178,13 @@ _optimizers = weakref.WeakSet()  # every optimizer made (see _HyperParameters)
 
 def _hyper_parameters(opt):
     return [{k: v for k, v in g.items() if k not in ("params", "param_names")} for g in opt.param_groups]
+
+
+def _same_hyper_parameters(a, b):
+    try:
+        return bool(a == b)
+    except (RuntimeError, TypeError, ValueError):  # tensors of several elements: changed, unless the same objects
+        return len(a) == len(b) and all(x.keys() == y.keys() and all(x[k] is y[k] for k in x) for x, y in zip(a, b))
 
 
 class _HyperParameters:
@@ -194,7 +201,7 @@ class _HyperParameters:
 
     def check(self, opt):
         seen = self.seen.get(id(opt))
-        if seen is not None and seen[0] is opt and _hyper_parameters(opt) != seen[1]:
+        if seen is not None and seen[0] is opt and not _same_hyper_parameters(_hyper_parameters(opt), seen[1]):
             _C._recording_break(f"it sets the hyper-parameters of {type(opt).__name__} (its param_groups) itself, "
                                 "which a replay would not do again; step an lr_scheduler after the optimizer's "
                                 "step instead, or set them between calls")
