@@ -985,6 +985,7 @@ void cg_tape_keep(void *obj, void (*release)(void *obj));
 const char *cg_tape_cause(const cg_tape *tp); /* NULL, or why the recording is unusable (borrowed) */
 int cg_tape_set_outputs(cg_tape *tp, cg_tensor *const *outputs, int n); /* retains them */
 int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t); /* the step wrote t's storage */
+int cg_tape_touched(const cg_tape *tp, const cg_tensor *t); /* an entry names a tensor on t's storage */
 int64_t cg_tape_size(const cg_tape *tp); /* entries */
 /* Once replayed: the bytes of the intermediates that share memory between
  * replays, each counted alone, and the bytes of the memory they share
@@ -1012,6 +1013,7 @@ int cg_tape_replay(cg_tape *tp, cg_tensor *const *args, int n, cg_tensor **outs)
  * match the recording (other parameters, flags or count). */
 int cg_tape_refresh_begin(cg_tape *tp);
 int cg_tape_refresh_end(cg_tape *tp);
+int cg_tape_refreshing(void); /* between refresh_begin and refresh_end, on this thread */
 
 /* ---- custom functions and anomaly mode (custom.c) ------------------------------ */
 /* A custom Function is a node whose backward is a callback. fn gets the
@@ -1122,6 +1124,10 @@ typedef struct cg_generator {
     int has_spare;
 } cg_generator;
 void cg_generator_seed(cg_generator *g, uint64_t seed);
+/* Seed g, or set its state (s[0..4), the spare normal draw); a step being
+ * recorded does it again on every replay. 0, or -1 with an error set. */
+int cg_generator_manual_seed(cg_generator *g, uint64_t seed);
+int cg_generator_set_state(cg_generator *g, const uint64_t *s, int has_spare, double spare_normal);
 cg_generator *cg_default_generator(void); /* borrowed, process-wide */
 /* g NULL: the default generator. */
 cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g);

@@ -507,6 +507,8 @@ int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t) {
     return f && (*f & S_WRITTEN) ? 1 : 0;
 }
 
+int cg_tape_touched(const cg_tape *tp, const cg_tensor *t) { return map_find(&tp->smap, t->storage) != NULL; }
+
 int64_t cg_tape_size(const cg_tape *tp) { return (int64_t)tp->n; }
 
 void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared) {

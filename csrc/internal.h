@@ -826,7 +826,6 @@ int cg_kernel_refreshed(cg_kernel_fn fn, const cg_kargs *k);
  * must have been recorded by fn over the same tensors and i[], takes k->f.
  * Returns 1 when refreshing (the caller returns 0 without running), else 0. */
 int cg_tape_refresh(cg_kernel_fn fn, const cg_kargs *k);
-int cg_tape_refreshing(void);
 /* Hooks for the hot paths (call only when CG_RECORDING()). */
 void cg_tape_loop(cg_loop loop, cg_tensor *out, cg_tensor *const *ins, int nin); /* cg_run_loop */
 void cg_tape_loop1(cg_loop loop, cg_tensor *out, cg_tensor *a, cg_tensor *b);    /* loop(1, ...) */

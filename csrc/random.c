@@ -20,6 +20,36 @@ void cg_generator_seed(cg_generator *g, uint64_t seed) {
     g->has_spare = 0;
 }
 
+/* Sets g's state through cg_kernel, so that a recorded step that seeds a
+ * generator or restores its state does so again on every replay (the draws
+ * after it depend on it). i: g, the four words, has_spare, whether to set
+ * the spare normal draw (f[0]) too. */
+static int set_state_kernel(const cg_kargs *k) {
+    cg_generator *g = (cg_generator *)(uintptr_t)k->i[0];
+    for (int i = 0; i < 4; i++) g->s[i] = (uint64_t)k->i[1 + i];
+    g->has_spare = (int)k->i[5];
+    if (k->i[6]) g->spare_normal = k->f[0];
+    return 0;
+}
+
+static int set_state(cg_generator *g, const uint64_t *s, int has_spare, int set_spare, double spare_normal) {
+    cg_kargs k = {.name = "setting a generator's state",
+                  .i = {(int64_t)(uintptr_t)g, (int64_t)s[0], (int64_t)s[1], (int64_t)s[2], (int64_t)s[3],
+                        has_spare != 0, set_spare},
+                  .f = {spare_normal}};
+    return cg_kernel(set_state_kernel, &k);
+}
+
+int cg_generator_manual_seed(cg_generator *g, uint64_t seed) {
+    cg_generator fresh;
+    cg_generator_seed(&fresh, seed);
+    return set_state(g, fresh.s, 0, 0, 0.0);
+}
+
+int cg_generator_set_state(cg_generator *g, const uint64_t *s, int has_spare, double spare_normal) {
+    return set_state(g, s, has_spare, 1, spare_normal);
+}
+
 static void default_init(void) { cg_generator_seed(&default_gen, 67280421310721ULL); }
 
 cg_generator *cg_default_generator(void) {

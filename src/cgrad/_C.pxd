@@ -600,6 +600,7 @@ cdef extern from "cgrad.h" nogil:
     const char *cg_tape_cause(const cg_tape *tp)
     int cg_tape_set_outputs(cg_tape *tp, cg_tensor **outputs, int n)
     int cg_tape_wrote(const cg_tape *tp, const cg_tensor *t)
+    int cg_tape_touched(const cg_tape *tp, const cg_tensor *t)
     int64_t cg_tape_size(const cg_tape *tp)
     void cg_tape_memory(const cg_tape *tp, int64_t *alone, int64_t *shared)
     int64_t cg_tape_work(const cg_tape *tp)
@@ -609,6 +610,7 @@ cdef extern from "cgrad.h" nogil:
     int cg_tape_replay(cg_tape *tp, cg_tensor **args, int n, cg_tensor **outs)
     int cg_tape_refresh_begin(cg_tape *tp)
     int cg_tape_refresh_end(cg_tape *tp)
+    int cg_tape_refreshing()
 
     # ---- custom functions and anomaly mode (custom.c)
     ctypedef int (*cg_function_backward)(void *ctx, cg_node *n, cg_tensor **gout, int n_out,
@@ -652,6 +654,8 @@ cdef extern from "cgrad.h" nogil:
 
     # ---- random numbers
     void cg_generator_seed(cg_generator *g, uint64_t seed)
+    int cg_generator_manual_seed(cg_generator *g, uint64_t seed)
+    int cg_generator_set_state(cg_generator *g, const uint64_t *s, int has_spare, double spare_normal)
     cg_generator *cg_default_generator()
     cg_tensor *cg_rand(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)
     cg_tensor *cg_randn(const int64_t *shape, int ndim, cg_dtype dtype, cg_generator *g)

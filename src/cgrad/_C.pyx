@@ -2023,7 +2023,8 @@ cdef class Generator:
     def manual_seed(self, seed):
         """Seeds the generator with seed (taken modulo 2**64) and returns it."""
         self._seed = int(seed) & 0xFFFFFFFFFFFFFFFF
-        cg_generator_seed(self.p, self._seed)
+        keep_while_recording(self)  # a recorded step seeds it again on every replay
+        check(cg_generator_manual_seed(self.p, self._seed))
         return self
 
     def seed(self):
@@ -2038,6 +2039,9 @@ cdef class Generator:
     def get_state(self):
         """The generator's state, an int64 tensor that set_state takes back (cgrad's own
         layout: the xoshiro256** words, the spare normal draw, the seed)."""
+        if cg_is_recording():
+            cg_tape_break(b"%s", b"it reads a random generator's state (get_rng_state, fork_rng), which changes "
+                          b"from call to call")
         cdef cg_generator *g = self.p
         words = [<int64_t>g.s[0], <int64_t>g.s[1], <int64_t>g.s[2], <int64_t>g.s[3], g.has_spare,
                  struct.unpack("<q", struct.pack("<d", g.spare_normal))[0], <int64_t>self._seed]
@@ -2052,14 +2056,15 @@ cdef class Generator:
             raise RuntimeError(f"set_state(): expected a state from get_state(), an int64 tensor of {_STATE_WORDS} "
                                f"elements, but got a {new_state.dtype} tensor of {new_state.numel()} elements")
         words = new_state.reshape(-1).tolist()
-        cdef cg_generator *g = self.p
+        cdef uint64_t s[4]
         for i in range(4):
-            g.s[i] = <uint64_t>(words[i] & 0xFFFFFFFFFFFFFFFF)
-        if not (g.s[0] or g.s[1] or g.s[2] or g.s[3]):
+            s[i] = <uint64_t>(words[i] & 0xFFFFFFFFFFFFFFFF)
+        if not (s[0] or s[1] or s[2] or s[3]):
             raise RuntimeError("set_state(): the state's generator words are all zero, which xoshiro256** "
                                "never reaches: not a state from get_state()")
-        g.has_spare = 1 if words[4] else 0
-        g.spare_normal = struct.unpack("<d", struct.pack("<q", words[5]))[0]
+        keep_while_recording(self)  # a recorded step restores it again on every replay
+        check(cg_generator_set_state(self.p, s, 1 if words[4] else 0,
+                                     struct.unpack("<d", struct.pack("<q", words[5]))[0]))
         self._seed = words[6] & 0xFFFFFFFFFFFFFFFF
         return self
 

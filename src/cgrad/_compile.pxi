@@ -30,6 +30,12 @@ def _is_recording():
     return bool(cg_is_recording())
 
 
+def _is_refreshing():
+    """Whether a replay is running the recorded optimizers' step() on this thread, only to read their
+    hyper-parameters (see _Tape.refresh): their step hooks must not run then."""
+    return bool(cg_tape_refreshing())
+
+
 def _recording_break(str cause):
     """Marks the step being recorded on this thread unusable, naming the cause."""
     if cg_is_recording():
@@ -81,6 +87,10 @@ cdef class _Tape:
 
     def wrote(self, _TensorBase t):
         return bool(cg_tape_wrote(self.tp, t.t))
+
+    def touched(self, _TensorBase t):
+        """Whether an entry names a tensor on t's storage."""
+        return bool(cg_tape_touched(self.tp, t.t))
 
     def __len__(self):
         return cg_tape_size(self.tp)

@@ -945,8 +945,8 @@ def _cross_entropy_smoothed(input, target, weight, red, ignore_index, label_smoo
     n_classes = input.shape[class_dim]
     logp = input.log_softmax(class_dim)
     nll = _C._nll_loss(logp, target, weight, red, ignore_index)
-    keep_np = target.numpy() != ignore_index
-    keep = _C.from_numpy(keep_np.astype(logp.dtype.numpy_dtype))
+    # tensor ops, not numpy: a compiled step replays them with each call's targets
+    keep = (target != ignore_index).to(logp.dtype)
     if weight is not None:
         smooth = -(logp * _class_weight_view(weight, input, class_dim)).sum(class_dim)
     else:
@@ -954,9 +954,9 @@ def _cross_entropy_smoothed(input, target, weight, red, ignore_index, label_smoo
     smooth = smooth * keep
     if red == 1:
         if weight is not None:
-            denom = float(weight.detach().numpy()[target.numpy()[keep_np]].sum())
+            denom = (weight.detach()[target.masked_fill(target == ignore_index, 0)] * keep).sum()
         else:
-            denom = float(keep_np.sum())
+            denom = keep.sum()
         ret = smooth.sum() / denom
     elif red == 2:
         ret = smooth.sum()

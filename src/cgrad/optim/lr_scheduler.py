@@ -1,10 +1,12 @@
 """Learning-rate schedulers, with PyTorch's recurrences (so the same learning rates, to the bit)."""
 from bisect import bisect_right
 from collections import Counter
+import functools
 import math
 import types
 import warnings
 
+from cgrad.compile import _SchedulerStep
 from cgrad.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "MultiStepLR",
@@ -19,11 +21,25 @@ EPOCH_DEPRECATION_WARNING = (
 )
 
 
+def _replayed(step):
+    """step, which a compiled step that calls it runs again after each replay (see cgrad.compile)."""
+    @functools.wraps(step)
+    def replayed_step(self, *args, **kwargs):
+        with _SchedulerStep(self, args, kwargs):
+            return step(self, *args, **kwargs)
+    return replayed_step
+
+
 class LRScheduler:
     """Base class: sets each param group's lr from get_lr() at every step()."""
 
     _get_lr_called_within_step = False
     _is_initial = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _replayed(cls.__dict__["step"])
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -67,6 +83,7 @@ class LRScheduler:
             warnings.warn("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
                           UserWarning, stacklevel=3)
 
+    @_replayed
     def step(self, epoch=None):
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(
@@ -74,10 +91,10 @@ class LRScheduler:
                 "should call them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`.  Failure "
                 "to do this will result in PyTorch skipping the first value of the learning rate schedule. See more "
                 "details at https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                UserWarning, stacklevel=2)
+                UserWarning, stacklevel=3)  # the caller of replayed_step
         self._step_count += 1
         if epoch is not None:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
@@ -472,7 +489,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current

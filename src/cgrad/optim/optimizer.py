@@ -13,6 +13,7 @@ import warnings
 
 from cgrad import _C
 from cgrad._C import Tensor
+from cgrad.compile import _optimizer_stepped, _optimizers
 from cgrad.autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -126,6 +127,8 @@ def _with_step_hooks(step):
         own_pre, own_post = d.get("_step_pre_hooks"), d.get("_step_post_hooks")
         if d.get("_in_step") or not (own_pre or own_post or _global_step_pre_hooks or _global_step_post_hooks):
             return step(*args, **kwargs)
+        if _C._is_refreshing():  # a replay reads the hyper-parameters; the hooks' work is on its tape
+            return step(*args, **kwargs)
         pre = list(_global_step_pre_hooks.values()) + list((own_pre or {}).values())
         post = list(_global_step_post_hooks.values()) + list((own_post or {}).values())
         for hook in pre:
@@ -176,6 +179,7 @@ class Optimizer:
         self.param_groups = []
         self._caches = {}
         self._opt_called = False
+        _optimizers.add(self)  # a compiled step checks that it leaves their hyper-parameters to schedulers
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -195,6 +199,7 @@ class Optimizer:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._caches = {}
+        _optimizers.add(self)
         self.__dict__.setdefault("_opt_called", False)
         for group in self.param_groups:
             for key, value in self._flag_defaults.items():
@@ -298,6 +303,7 @@ class Optimizer:
         self._opt_called = True
         if _C._is_recording():  # a compiled step: replays refresh this optimizer's hyper-parameters
             _C._note_optimizer(self)
+            _optimizer_stepped(self)
         return loss
 
     def _begin_composed_step(self, closure):
