@@ -135,6 +135,7 @@ void cg_set_history(cg_tensor *out, cg_node *n, uint32_t output_nr) {
     cg_node *old = cg_swap_grad_fn(out, n);
     out->output_nr = output_nr;
     out->requires_grad = 1;
+    out->view_no_grad = 0; /* a view with a history is one autograd saw made (Note [Views made in no_grad]) */
     cg_node_release(old);
     if (retained) cg_tensor_retain_grad(out);
 }

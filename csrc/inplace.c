@@ -57,7 +57,10 @@ int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n)
  *   through a view autograd never saw made, and not recording it would
  *   leave the base's gradient that of its old values. PyTorch refuses the
  *   write when it would be recorded (some input, or the base, requires
- *   grad), and so does cgrad. A view of such a view is refused too. */
+ *   grad), and so does cgrad. A view of such a view is refused too. A view
+ *   given a history afterwards (the outputs of split, or of a custom
+ *   Function, made with grad mode off inside the op) is one autograd saw:
+ *   cg_set_history clears the mark. */
 static int check_view_made_in_no_grad(const cg_tensor *t, bool records) {
     if (!t->base || !t->view_no_grad || !cg_is_grad_enabled() || !(records || t->base->requires_grad)) return 0;
     static const char tail[] =
@@ -65,6 +68,8 @@ static int check_view_made_in_no_grad(const cg_tensor *t, bool records) {
         "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
         "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside "
         "(if you want the inplace to be tracked).";
+    /* PyTorch names the view op in the second form ("Output 0 of Slice ..."); a view without a
+     * history does not know it */
     if (t->view_no_grad == 2)
         cg_error_set(CG_ERR_RUNTIME, "Output 0 of a view op is a view of a view which was %s", tail);
     else

@@ -466,6 +466,6 @@ cg_tensor *cg_alias(cg_tensor *a, const int64_t *shape, const int64_t *strides,
     t->base = a->base ? a->base : a;
     cg_tensor_retain(t->base);
     t->view_version = t->storage->version;
-    t->view_no_grad = a->base && a->view_no_grad ? 2 : cg_ts.grad_disabled != 0;
+    t->view_no_grad = cg_ts.grad_disabled ? 1 : a->base && a->view_no_grad ? 2 : 0;
     return t;
 }

@@ -199,3 +199,30 @@ def test_default_tensor_type_from_a_type():
             cgrad.set_default_tensor_type(cgrad.FloatTensor)
         assert cgrad.get_default_dtype() == cgrad.float32
         same(lambda T: T.set_default_tensor_type(T.LongTensor))
+
+
+def test_a_subclass_whose_init_does_not_call_tensors():
+    def run(T):
+        class Tagged(T.Tensor):
+            def __init__(self, data):
+                self.tag = 1
+
+        x = Tagged([1.0, 2.0])
+        return type(x).__name__, x.tag, x.sum().item(), x.tolist()
+    assert run(cgrad) == run(torch)
+
+
+def test_tensor_new_called_from_python():
+    same(lambda T: T.Tensor.__new__(T.Tensor))
+    same(lambda T: T.Tensor.__new__(T.Tensor, [1, 2]))
+
+
+def test_a_subclass_indexing_its_own_way_keeps_its_tensor():
+    class Rows(cgrad.Tensor):
+        def __getitem__(self, i):
+            return self if i is Ellipsis else cgrad.Tensor.__getitem__(self, i)
+
+    x = cgrad.ones(3).as_subclass(Rows)
+    y = x.as_subclass(cgrad.Tensor)
+    z = cgrad.Tensor(x)
+    assert x.sum().item() == 3.0 and y.sum().item() == 3.0 and z.sum().item() == 3.0

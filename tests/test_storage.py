@@ -340,6 +340,16 @@ def test_share_memory_frees_the_old_bytes_with_the_last_export_made_before(expor
     assert after.tobytes() == np.full(4, 7.0).tobytes()
 
 
+def test_sharing_twice_keeps_the_bytes_an_export_reads():
+    x, old = borrowed([0.0, 1.0, 2.0, 3.0])
+    a = x.numpy()
+    x.share_memory_()
+    x.share_memory_()  # already shared: nothing moves, nothing is freed
+    assert old() is not None and a.tolist() == [0.0, 1.0, 2.0, 3.0]
+    del a
+    assert old() is None
+
+
 def test_share_memory_small_storage_and_grad():
     x = cgrad.tensor([2.0], requires_grad=True)  # bytes inside the storage itself
     x.share_memory_()

@@ -119,3 +119,23 @@ def test_the_gradient_a_refused_write_would_have_got_wrong():
         v = b[1:]
     with pytest.raises(RuntimeError, match="A view was created in no_grad mode"):
         v.mul_(3)
+
+
+OPS_WITH_INNER_VIEWS = {
+    "affine_grid": lambda T, x: T.nn.functional.affine_grid(x.reshape(1, 2, 3)[:, :, :3] * 1.0, (1, 1, 2, 2),
+                                                            align_corners=False),
+    "nanmedian values": lambda T, x: x.reshape(2, 3).nanmedian(1).values,
+    "index_reduce": lambda T, x: x.reshape(2, 3).index_reduce(0, T.tensor([0, 0]), x.reshape(2, 3) * 1.0, "prod"),
+    "empty_permuted": lambda T, x: T.empty_permuted((2, 3), (1, 0)).copy_(x.reshape(2, 3)),
+}
+
+
+@pytest.mark.parametrize("op", list(OPS_WITH_INNER_VIEWS))
+def test_results_of_ops_that_make_views_inside_can_be_written(op):
+    def run(T):
+        x = T.arange(1.0, 7.0, dtype=T.float64).requires_grad_(True)
+        out = OPS_WITH_INNER_VIEWS[op](T, x)
+        out.mul_(2)
+        out.sum().backward()
+        return x.grad.tolist(), out._is_view()
+    assert outcome(run, cgrad) == outcome(run, torch)

@@ -628,6 +628,8 @@ cdef void give_back(cg_storage *s, size_t data) noexcept:
 
 cdef void share_memory(cg_storage *s) except *:
     """Moves s's bytes to shared memory, freeing the old ones at once when nothing reads them."""
+    if cg_storage_is_shared(s):  # moved before: its old bytes are the exports' business
+        return
     cdef size_t old = <size_t>s.data
     check(cg_storage_share_memory(s))
     if (<size_t>s, old) not in _lent:
@@ -2296,22 +2298,14 @@ cdef class Tensor(_TensorLinalg):
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not "
                             "possible. Make sure your class inherits from Tensor.")
-        cdef _TensorBase made = self[...]
+        cdef _TensorBase made = _TensorIndex.__getitem__(self, Ellipsis)  # Tensor's alias, whatever self's [...] is
         cdef _TensorBase r = Tensor.__new__(cls)
         r.t, made.t = made.t, NULL  # r takes the alias, and made's reference to it
         cg_tensor_set_pyobj(r.t, <void *>r)
         return r
 
     def __init__(self, *args, **kwargs):
-        """cgrad.Tensor(...), PyTorch's legacy constructor: Tensor.new's forms, of the default dtype
-        (an alias of a tensor keeps its dtype). A tensor that already holds one (a result, a
-        Parameter: its class's __new__ made it) ignores the arguments, which were its maker's."""
-        cdef _TensorBase me = self
-        if me.t != NULL:
-            return
-        cdef _TensorBase made = extra_op("legacy_new")(None, args, kwargs, True)
-        me.t, made.t = made.t, NULL  # self takes the C tensor, and made's reference to it
-        cg_tensor_set_pyobj(me.t, <void *>me)
+        """Nothing: a Tensor is whole when made (_tensor_new); the arguments were its maker's."""
 
     # here, where no method reads the C field of the same name
     def t(self):
@@ -2533,6 +2527,29 @@ cdef _setup_collector():
             (<PyTypeObject *>cls).tp_traverse = <traverseproc>_tensor_traverse
 
 _setup_collector()
+
+
+cdef object _tensor_new(type cls, PyObject *args, PyObject *kwargs):
+    """Tensor's tp_new, for a Tensor class called from Python (cgrad.Tensor(...), a subclass
+    without a __new__ of its own, Tensor.__new__(cls, ...)): PyTorch's legacy constructor of the
+    default dtype (Tensor.new's forms; an alias of a tensor keeps its dtype), so that the object
+    holds a tensor before any __init__ runs. wrap() and _make_subclass call Cython's allocator
+    directly and do not come here."""
+    cdef _TensorBase made = extra_op("legacy_new")(None, <tuple>args, <dict>kwargs if kwargs != NULL else {},
+                                                   True)
+    if made.t.pyobj != <void *>made or Py_REFCNT(<PyObject *>made) != 1:  # not fresh: take an alias of it
+        made = _TensorIndex.__getitem__(made, Ellipsis)
+    cdef _TensorBase r = Tensor.__new__(cls)
+    r.t, made.t = made.t, NULL  # r takes the C tensor, and made's reference to it
+    cg_tensor_set_pyobj(r.t, <void *>r)
+    return r
+
+
+cdef _setup_tensor_new():
+    (<PyTypeObject *>Tensor).tp_new = <newfunc>_tensor_new
+    (<_TypeSlots *>Tensor).tp_vectorcall = NULL
+
+_setup_tensor_new()
 
 # Each call into the core holds the GIL, or runs between _nogil_begin and
 # _nogil_end: the core may count references with plain instructions while

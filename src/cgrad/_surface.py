@@ -822,7 +822,7 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad=False,
                    pin_memory=False):
     """An uninitialized tensor of shape size whose dims lie in memory in the order physical_layout gives,
-    outermost first (physical_layout (0, 1, ..., n-1) is the row-major layout): a permuted view."""
+    outermost first (physical_layout (0, 1, ..., n-1) is the row-major layout)."""
     size, order = tuple(size), tuple(physical_layout)
     if len(size) != len(order):
         raise RuntimeError(f"Number of dimensions in size does not match the length of the physical_layout; i.e. "
@@ -834,9 +834,15 @@ def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=Non
                                f"want it.")
         if d in order[:i]:
             raise RuntimeError("Duplicate dim not allowed")
-    dense = _C.empty([size[d] for d in order], dtype=dtype, layout=layout, device=device, pin_memory=pin_memory)
-    out = dense.permute(sorted(range(len(order)), key=order.__getitem__))
-    return out.requires_grad_(True) if requires_grad else out
+    _C._factory_options(layout, device, pin_memory)
+    for d in size:
+        if d < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: {[size[i] for i in order]}")
+    strides, step = [0] * len(size), 1
+    for d in reversed(order):
+        strides[d] = step
+        step *= max(size[d], 1)
+    return _C.empty_strided(size, strides, dtype=dtype, requires_grad=requires_grad)
 
 
 def as_strided_(input, size, stride, storage_offset=None):

@@ -210,7 +210,7 @@ def legacy_new(dtype, args, kwargs, constructor=False):
                                "supported.  Use cgrad.as_tensor(...) instead.")
         if dtype is not None and first.dtype != dtype:
             raise TypeError(f"expected {_options(dtype)} (got {_options(first.dtype)})")
-        return first[...]  # an alias, as PyTorch's: AliasBackward0 and first as its base
+        return Tensor.__getitem__(first, Ellipsis)  # an alias, as PyTorch's (whatever a subclass's [...] does)
     dtype = dtype or _C.get_default_dtype()
     if not args:
         return _C.empty(0, dtype=dtype)
