@@ -1441,6 +1441,12 @@ cdef class _TensorBase:
     def detach(self): return wrap(cg_detach(self.t))
 
     def detach_(self):
+        if self.t.base != NULL:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) "
+                "for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and "
+                "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         check(cg_detach_(self.t))
         return self
 
