@@ -241,8 +241,8 @@ def test_embedding_second_order_and_errors():
         F.embedding(cgrad.tensor([5]), cgrad.randn(3, 2))
     with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types"):
         F.embedding(cgrad.tensor([1.0]), cgrad.randn(3, 2))
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        F.embedding(cgrad.tensor([1]), cgrad.randn(3, 2), max_norm=1.0)
+    with pytest.raises(NotImplementedError, match="scale_grad_by_freq"):
+        F.embedding(cgrad.tensor([1]), cgrad.randn(3, 2), scale_grad_by_freq=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -187,3 +187,41 @@ def test_detach_in_place_of_non_views():
         y = (x * 2).detach_()
         z = x.detach().detach_()
         assert not y.requires_grad and y.is_leaf and y.grad_fn is None and not z.requires_grad
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("max_norm,norm_type", [(1.0, 2.0), (0.7, 1.0), (0.5, float("inf"))])
+def test_embedding_max_norm(dtype, max_norm, norm_type):
+    """The picked rows are renormalised in place (weight's version moves on), then looked up."""
+    def run(lib):
+        m = lib.nn.Embedding(8, 5, max_norm=max_norm, norm_type=norm_type, dtype=getattr(lib, dtype))
+        w = m.weight
+        with lib.no_grad():
+            w.copy_(lib.tensor(np.sin(np.arange(40.0) * 0.77).reshape(8, 5) * 1.3))
+        out = m(lib.tensor([[0, 2, 2, 7], [4, 1, 0, 5]]))
+        (out * lib.arange(40, dtype=getattr(lib, dtype)).reshape(2, 4, 5)).sum().backward()
+        return [out.detach().numpy(), w.detach().numpy(), w.grad.numpy()], w._version, out.grad_fn.name()
+    ours, theirs = run(cgrad), run(torch)
+    assert ours[1:] == theirs[1:]
+    for a, b in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == "float32" else 1e-12, atol=0)
+
+
+def test_extra_gradients_are_ignored():
+    def run(lib):
+        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        (g,) = lib.autograd.grad([(x * x).sum()], [x], [None, None])
+        lib.autograd.backward([(x * 3).sum()], [None, lib.ones(2)])
+        return g.tolist(), x.grad.tolist()
+    assert run(cgrad) == run(torch)
+    assert_same_error_named(lambda lib: (lambda x: lib.autograd.grad([x.sum(), x.sum()], [x], [None]))(
+        lib.ones(3, requires_grad=True)))
+
+
+@pytest.mark.parametrize("norm_type", [2, 2.0, 1.5, float("inf")])
+def test_clip_grad_norm_nonfinite_names_the_order_as_a_float(norm_type):
+    def fn(lib):
+        p = lib.ones(3, requires_grad=True)
+        p.grad = lib.tensor([1.0, float("nan"), 2.0])
+        lib.nn.utils.clip_grad_norm_([p], 1.0, norm_type=norm_type, error_if_nonfinite=True)
+    assert_same_error_named(fn)

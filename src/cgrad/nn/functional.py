@@ -97,9 +97,8 @@ def bilinear(input1, input2, weight, bias=None):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    """Rows of weight picked by the int64 indices in input."""
-    if max_norm is not None:
-        raise NotImplementedError("embedding(max_norm=...) is not supported")
+    """Rows of weight picked by the int64 indices in input; with max_norm, the picked rows of a larger
+    norm are first scaled down to it, in place, as PyTorch does."""
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding(scale_grad_by_freq=True / sparse=True) is not supported")
     if padding_idx is not None:
@@ -112,6 +111,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             padding_idx = weight.size(0) + padding_idx
     else:
         padding_idx = -1
+    if max_norm is not None:
+        from cgrad.nn._functional_more import _no_grad_embedding_renorm_
+        _no_grad_embedding_renorm_(weight, input, max_norm, norm_type)
     return _C._embedding(weight, input, padding_idx)
 
 
