@@ -207,17 +207,6 @@ def test_embedding_max_norm(dtype, max_norm, norm_type):
         np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == "float32" else 1e-12, atol=0)
 
 
-def test_extra_gradients_are_ignored():
-    def run(lib):
-        x = lib.ones(3, dtype=lib.float64, requires_grad=True)
-        (g,) = lib.autograd.grad([(x * x).sum()], [x], [None, None])
-        lib.autograd.backward([(x * 3).sum()], [None, lib.ones(2)])
-        return g.tolist(), x.grad.tolist()
-    assert run(cgrad) == run(torch)
-    assert_same_error_named(lambda lib: (lambda x: lib.autograd.grad([x.sum(), x.sum()], [x], [None]))(
-        lib.ones(3, requires_grad=True)))
-
-
 @pytest.mark.parametrize("norm_type", [2, 2.0, 1.5, float("inf")])
 def test_clip_grad_norm_nonfinite_names_the_order_as_a_float(norm_type):
     def fn(lib):

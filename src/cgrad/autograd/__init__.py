@@ -25,9 +25,8 @@ def _as_tuple(x):
 def _grads_for(tensors, grads):
     """The gradient to start each of tensors from (None: ones, for one-element tensors)."""
     grads = _as_tuple(grads) or (None,) * len(tensors)
-    if len(grads) < len(tensors):
+    if len(grads) != len(tensors):
         raise RuntimeError(f"got {len(tensors)} tensors and {len(grads)} gradients")
-    grads = grads[:len(tensors)]  # PyTorch pairs them up and ignores gradients past the last tensor
     for g in grads:
         if g is not None and not isinstance(g, _C.Tensor):
             raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
