@@ -1998,15 +1998,35 @@ static int check_linear(const cg_tensor *x, const cg_tensor *w, const cg_tensor 
         cg_error_set(CG_ERR_NOTIMPL, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
         return -1;
     }
-    if (x->ndim == 0 || w->ndim != 2) {
-        cg_error_set(CG_ERR_RUNTIME, "linear: expected an input of at least 1 dimension and a 2-D weight, got %d-D "
-                     "and %d-D", x->ndim, w->ndim);
+    if (x->ndim == 0 || w->ndim == 0) {
+        cg_error_set(CG_ERR_RUNTIME, "both arguments to linear need to be at least 1D, but they are %dD and %dD",
+                     x->ndim, w->ndim);
         return -1;
     }
-    int64_t K = x->shape[x->ndim - 1];
+    if (w->ndim > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "t() expects a tensor with <= 2 dimensions, but self is %dD", w->ndim);
+        return -1;
+    }
+    if (w->ndim == 1) { /* a vector weight: matmul's product, and its messages */
+        if (b && x->ndim > 1) {
+            cg_error_set(CG_ERR_RUNTIME, "mat2 must be a matrix, got 1-D tensor");
+            return -1;
+        }
+        return 0;
+    }
+    int64_t K = x->shape[x->ndim - 1], rows = x->ndim == 1 ? 1 : x->numel / (K ? K : 1);
     if (K != w->shape[1]) {
         cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
-                     (long long)(x->numel / (K ? K : 1)), (long long)K, (long long)w->shape[1], (long long)w->shape[0]);
+                     (long long)rows, (long long)K, (long long)w->shape[1], (long long)w->shape[0]);
+        return -1;
+    }
+    if (b && b->ndim == 1 && b->shape[0] != 1 && b->shape[0] != w->shape[0]) { /* addmm expands it to (rows, out) */
+        char b1[64], b2[64];
+        int64_t target[2] = {rows, w->shape[0]};
+        cg_error_set(CG_ERR_RUNTIME, "The expanded size of the tensor (%lld) must match the existing size (%lld) at "
+                     "non-singleton dimension 1.  Target sizes: %s.  Tensor sizes: %s", (long long)w->shape[0],
+                     (long long)b->shape[0], cg_shape_str(target, 2, b1, sizeof b1),
+                     cg_shape_str(b->shape, 1, b2, sizeof b2));
         return -1;
     }
     return 0;
@@ -2015,8 +2035,8 @@ static int check_linear(const cg_tensor *x, const cg_tensor *w, const cg_tensor 
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     if (check_linear(x, w, b)) return NULL;
     tmp S = {0};
-    cg_tensor *wt = K(cg_transpose(w, 0, 1));
-    if (!b || b->ndim != 1 || b->shape[0] != w->shape[0] || x->dtype == CG_INT64) {
+    cg_tensor *wt = w->ndim == 1 ? w : K(cg_transpose(w, 0, 1));
+    if (w->ndim == 1 || !b || b->ndim != 1 || b->shape[0] != w->shape[0] || x->dtype == CG_INT64) {
         cg_tensor *y = K(cg_matmul(x, wt));
         return tmp_end(&S, b ? K(cg_add(y, b)) : y);
     }

@@ -214,3 +214,30 @@ def test_clip_grad_norm_nonfinite_names_the_order_as_a_float(norm_type):
         p.grad = lib.tensor([1.0, float("nan"), 2.0])
         lib.nn.utils.clip_grad_norm_([p], 1.0, norm_type=norm_type, error_if_nonfinite=True)
     assert_same_error_named(fn)
+
+
+LINEAR_ERRORS = {
+    "0-d input": lambda lib: F(lib).linear(lib.ones(()), lib.ones(2, 3)),
+    "0-d weight": lambda lib: F(lib).linear(lib.ones(2, 3), lib.ones(())),
+    "3-d weight": lambda lib: F(lib).linear(lib.ones(2, 3), lib.ones(2, 2, 3)),
+    "vector weight with a bias": lambda lib: F(lib).linear(lib.ones(2, 3), lib.ones(3), lib.ones(2)),
+    "bias size": lambda lib: F(lib).linear(lib.ones(2, 3), lib.ones(4, 3), lib.ones(3)),
+    "bias size, 3-d input": lambda lib: F(lib).linear(lib.ones(5, 2, 3), lib.ones(4, 3), lib.ones(3)),
+    "bias size, 1-d input": lambda lib: F(lib).linear(lib.ones(3), lib.ones(4, 3), lib.ones(3)),
+}
+
+
+@pytest.mark.parametrize("name", LINEAR_ERRORS)
+def test_linear_errors(name):
+    assert_same_error_named(LINEAR_ERRORS[name])
+
+
+@pytest.mark.parametrize("x_shape", [(3,), (2, 3), (4, 2, 3)])
+def test_linear_with_a_vector_weight(x_shape):
+    def fn(lib):
+        x = leaf(lib, np.sin(np.arange(np.prod(x_shape))).reshape(x_shape))
+        w = leaf(lib, [0.5, -1.0, 2.0])
+        return F(lib).linear(x, w), [x, w]
+    assert_agree(fn)
+    ours, theirs = [fn(lib)[0].grad_fn.name() for lib in (cgrad, torch)]
+    assert ours == theirs
