@@ -241,3 +241,42 @@ def test_linear_with_a_vector_weight(x_shape):
     assert_agree(fn)
     ours, theirs = [fn(lib)[0].grad_fn.name() for lib in (cgrad, torch)]
     assert ours == theirs
+
+
+SEQUENTIAL_OPS = {
+    "add": lambda lib, a: a + lib.nn.Sequential(lib.nn.Sigmoid()),
+    "mul": lambda lib, a: a * 3,
+    "rmul": lambda lib, a: 2 * a,
+    "iadd": lambda lib, a: a.__iadd__(lib.nn.Sequential(lib.nn.Sigmoid())),
+    "imul": lambda lib, a: a.__imul__(2),
+    "pop": lambda lib, a: a.pop(-2) and a,
+}
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL_OPS)
+def test_sequential_operators(name):
+    def run(lib):
+        a = lib.nn.Sequential(lib.nn.ReLU(), lib.nn.Tanh())
+        r = SEQUENTIAL_OPS[name](lib, a)
+        same = [m is a[i % len(a)] for i, m in enumerate(r)] if name != "pop" else []
+        return repr(r), r is a, same, [round(v, 5) for v in r(lib.tensor([-1.0, 0.5])).tolist()]
+    assert run(cgrad) == run(torch)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.nn.Sequential(lib.nn.ReLU()) * 0,
+    lambda lib: lib.nn.Sequential(lib.nn.ReLU()).__imul__(-1),
+    lambda lib: lib.nn.Sequential(lib.nn.ReLU()) * 1.5,
+    lambda lib: lib.nn.Sequential(lib.nn.ReLU()) + lib.nn.ReLU(),
+    lambda lib: lib.nn.Sequential(lib.nn.ReLU()).pop(3),
+])
+def test_sequential_operator_errors(fn):
+    ours, theirs = [type(e) for e in (raised_by(fn, cgrad), raised_by(fn, torch))]
+    assert ours is theirs
+    assert str(raised_by(fn, cgrad)).replace("cgrad.", "torch.") == str(raised_by(fn, torch))
+
+
+def raised_by(fn, lib):
+    with pytest.raises(Exception) as info:
+        fn(lib)
+    return info.value
