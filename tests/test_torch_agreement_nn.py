@@ -280,3 +280,16 @@ def raised_by(fn, lib):
     with pytest.raises(Exception) as info:
         fn(lib)
     return info.value
+
+
+def test_parameter_dict_union():
+    def run(lib):
+        p = [lib.nn.Parameter(lib.ones(k)) for k in range(1, 5)]
+        a = lib.nn.ParameterDict({"x": p[0], "y": p[1]})
+        b = lib.nn.ParameterDict({"y": p[2], "z": p[3]})
+        c, d = a | b, {"q": p[3]} | a
+        a |= {"w": lib.ones(2)}
+        return (type(c).__name__, list(c.keys()), c["y"] is p[2], type(d).__name__, list(d.keys()), list(a.keys()),
+                type(a["w"]).__name__)
+    assert run(cgrad) == run(torch)
+    assert_same_error_named(lambda lib: lib.nn.ParameterDict({"x": lib.nn.Parameter(lib.ones(1))}) | 3)

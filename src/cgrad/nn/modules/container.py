@@ -383,6 +383,20 @@ class ParameterDict(Module):
     def fromkeys(self, keys, default=None):
         return ParameterDict((k, default) for k in keys)
 
+    def __or__(self, other):
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
     def keys(self):
         return self._keys.keys()
 
