@@ -15,10 +15,41 @@
  */
 #include "internal.h"
 
+/* PyTorch's name of the op that made the view t, when that op returns several views of one
+ * tensor (unbind, split, chunk): their outputs may not be written in place. */
+static const char *multi_view_op(const cg_tensor *t) {
+    static const char *const ops[][2] = {
+        {"UnbindBackward0", "Unbind"}, {"SplitBackward0", "Split"}, {"SplitWithSizesBackward0", "SplitWithSizes"}};
+    if (!t->base || !t->grad_fn) return NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(t->grad_fn->op->name, ops[i][0])) return ops[i][1];
+    return NULL;
+}
+
 static int check_writable(cg_tensor *t) {
     if (!cg_is_grad_enabled()) return 0;
     if (!t->grad_fn && t->requires_grad) {
         cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    /* A view of a tensor that requires grad, itself without history, was made with grad mode off: PyTorch
+     * refuses to guess whether the write should be recorded. (A leaf's view made before the leaf was set to
+     * require grad looks the same, and gets this message too.) */
+    if (t->base && !t->requires_grad && t->base->requires_grad) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+                     "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+                     "moving both the view and the inplace either both inside the no_grad block (if you don't want "
+                     "the inplace to be tracked) or both outside (if you want the inplace to be tracked).");
+        return -1;
+    }
+    const char *multi = multi_view_op(t);
+    if (multi) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Output %u of %s is a view and is being modified inplace. This view is the output of a function "
+                     "that returns multiple views. Such functions do not allow the output views to be modified "
+                     "inplace. You should replace the inplace operation by an out-of-place one.",
+                     (unsigned)t->output_nr, multi);
         return -1;
     }
     if (t->base && !t->base->grad_fn && t->base->requires_grad) {

@@ -293,3 +293,47 @@ def test_parameter_dict_union():
                 type(a["w"]).__name__)
     assert run(cgrad) == run(torch)
     assert_same_error_named(lambda lib: lib.nn.ParameterDict({"x": lib.nn.Parameter(lib.ones(1))}) | 3)
+
+
+def _no_grad_view(lib, leaf):
+    x = lib.ones(4, 3, requires_grad=True)
+    y = x if leaf else x * 1
+    with lib.no_grad():
+        return y[:2]
+
+
+IN_PLACE_VIEW_ERRORS = {
+    "no_grad view of a leaf": lambda lib: _no_grad_view(lib, True).mul_(2),
+    "no_grad view": lambda lib: _no_grad_view(lib, False).zero_(),
+    "unbind of a leaf": lambda lib: lib.ones(4, 3, requires_grad=True).unbind(1)[2].mul_(2),
+    "unbind": lambda lib: (lib.ones(4, 3, requires_grad=True) * 1).unbind(0)[1].add_(1),
+    "split": lambda lib: (lib.ones(4, 3, requires_grad=True) * 1).split(2)[1].mul_(2),
+    "chunk": lambda lib: (lib.ones(4, 3, requires_grad=True) * 1).chunk(2)[0].fill_(1.0),
+    "split with sizes": lambda lib: (lib.ones(4, 3, requires_grad=True) * 1).split([1, 3])[0].copy_(lib.zeros(1, 3)),
+}
+
+
+@pytest.mark.parametrize("name", IN_PLACE_VIEW_ERRORS)
+def test_in_place_on_views_pytorch_refuses(name):
+    assert_same_error_named(IN_PLACE_VIEW_ERRORS[name])
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib, y: y.unbind(0)[0],
+    lambda lib, y: y.split(2)[1],
+    lambda lib, y: y[1:],
+])
+def test_in_place_on_views_still_allowed(make):
+    """Without grad mode, or on tensors that do not require grad, writing into these views is fine."""
+    def run(lib):
+        x = lib.ones(4, 3, dtype=lib.float64, requires_grad=True)
+        y = x * 1
+        with lib.no_grad():
+            make(lib, y).mul_(2)
+        plain = lib.ones(4, 3)
+        make(lib, plain).mul_(3)
+        z = y.narrow(0, 0, 2)
+        z.mul_(5)
+        (y * y).sum().backward()
+        return y.tolist(), plain.tolist(), x.grad.tolist()
+    assert run(cgrad) == run(torch)
