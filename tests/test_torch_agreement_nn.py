@@ -176,6 +176,12 @@ def test_batch_norm_checks_running_stats_first():
     lambda lib: lib.ones(3, requires_grad=True).clone()[1:].detach_(),
     lambda lib: lib.ones(2, 3).unbind(0)[0].detach_(),
     lambda lib: lib.nn.Parameter(lib.ones(2, dtype=lib.int64)),
+    lambda lib: lib.ones(2, dtype=lib.int64).requires_grad_(),
+    lambda lib: lib.tensor([True]).requires_grad_(),
+    lambda lib: lib.tensor([1, 2], requires_grad=True),
+    lambda lib: lib.zeros(2, dtype=lib.int64, requires_grad=True),
+    lambda lib: lib.full((2,), 1, requires_grad=True),
+    lambda lib: lib.arange(3, requires_grad=True),
 ])
 def test_autograd_flag_errors(fn):
     assert_same_error_named(fn)

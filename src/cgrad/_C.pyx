@@ -1392,6 +1392,8 @@ cdef class _TensorBase:
         check(cg_tensor_set_requires_grad(self.t, bool(value)))
 
     def requires_grad_(self, requires_grad=True):
+        if requires_grad and not cg_dtype_is_floating(<cg_dtype>self.t.dtype):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         check(cg_tensor_set_requires_grad(self.t, bool(requires_grad)))
         return self
 
@@ -1901,8 +1903,16 @@ cdef cg_dtype resolve(object dt) except *:
 cdef object finish_new(cg_tensor *t, bint requires_grad):
     r = wrap(t)
     if requires_grad:
-        r.requires_grad_(True)
+        _require_grad_of_new(r)
     return r
+
+
+def _require_grad_of_new(t):
+    """requires_grad=True given to a function that makes t: PyTorch's message for a dtype that cannot have it
+    is not requires_grad_()'s."""
+    if not t.dtype.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    t.requires_grad_(True)
 
 
 def zeros(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
