@@ -111,7 +111,8 @@ BCE_ERRORS = {
                                                                     weight=lib.ones(3, requires_grad=True)),
     "logits, int target": lambda lib: F(lib).binary_cross_entropy_with_logits(
         lib.ones(3, dtype=lib.float64), lib.ones(3, dtype=lib.int64)),
-    "logits, bool target": lambda lib: F(lib).binary_cross_entropy_with_logits(lib.ones(3), lib.ones(3, dtype=lib.bool)),
+    "logits, bool target": lambda lib: F(lib).binary_cross_entropy_with_logits(lib.ones(3),
+                                                                               lib.ones(3, dtype=lib.bool)),
     "logits, int input": lambda lib: F(lib).binary_cross_entropy_with_logits(lib.ones(3, dtype=lib.int64), lib.ones(3)),
     "logits, pos_weight shape": lambda lib: F(lib).binary_cross_entropy_with_logits(lib.ones(3), lib.ones(3),
                                                                                     pos_weight=lib.ones(2)),
