@@ -15,10 +15,58 @@
  */
 #include "internal.h"
 
+/* PyTorch's name of the op that made the view t, when that op returns several views of one
+ * tensor (unbind, split, chunk): their outputs may not be written in place. */
+static const char *multi_view_op(const cg_tensor *t) {
+    static const char *const ops[][2] = {
+        {"UnbindBackward0", "Unbind"}, {"SplitBackward0", "Split"}, {"SplitWithSizesBackward0", "SplitWithSizes"}};
+    if (!t->base || !t->grad_fn) return NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strcmp(t->grad_fn->op->name, ops[i][0])) return ops[i][1];
+    return NULL;
+}
+
+/* Note [Views made in no_grad]
+ *   A view made in no_grad mode has no history, though its base may have
+ *   one. Writing into it in grad mode would have to decide whether the
+ *   write is part of the base's history: recording it would reach back
+ *   through a view autograd never saw made, and not recording it would
+ *   leave the base's gradient that of its old values. PyTorch refuses the
+ *   write when it would be recorded (some input, or the base, requires
+ *   grad), and so does cgrad. A view of such a view is refused too. A view
+ *   given a history afterwards (the outputs of split, or of a custom
+ *   Function, made with grad mode off inside the op) is one autograd saw:
+ *   cg_set_history clears the mark. */
+static int check_view_made_in_no_grad(const cg_tensor *t, bool records) {
+    if (!t->base || !t->view_no_grad || !cg_is_grad_enabled() || !(records || t->base->requires_grad)) return 0;
+    static const char tail[] =
+        "created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is "
+        "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+        "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside "
+        "(if you want the inplace to be tracked).";
+    /* PyTorch names the view op in the second form ("Output 0 of Slice ..."); a view without a
+     * history does not know it */
+    if (t->view_no_grad == 2)
+        cg_error_set(CG_ERR_RUNTIME, "Output 0 of a view op is a view of a view which was %s", tail);
+    else
+        cg_error_set(CG_ERR_RUNTIME, "A view was %s", tail);
+    return -1;
+}
+
 static int check_writable(cg_tensor *t) {
     if (!cg_is_grad_enabled()) return 0;
     if (!t->grad_fn && t->requires_grad) {
         cg_error_set(CG_ERR_RUNTIME, "a leaf Variable that requires grad is being used in an in-place operation.");
+        return -1;
+    }
+    if (check_view_made_in_no_grad(t, false)) return -1;
+    const char *multi = multi_view_op(t);
+    if (multi) {
+        cg_error_set(CG_ERR_RUNTIME,
+                     "Output %u of %s is a view and is being modified inplace. This view is the output of a function "
+                     "that returns multiple views. Such functions do not allow the output views to be modified "
+                     "inplace. You should replace the inplace operation by an out-of-place one.",
+                     (unsigned)t->output_nr, multi);
         return -1;
     }
     if (t->base && !t->base->grad_fn && t->base->requires_grad) {
@@ -48,33 +96,6 @@ static int check_no_internal_overlap(const int64_t *shape, const int64_t *stride
 int cg_inplace_begin(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {
     if (check_no_internal_overlap(t->shape, t->strides, t->ndim)) return -1;
     return cg_inplace_begin_fill(ip, t, ins, n);
-}
-
-/* Note [Views made in no_grad]
- *   A view made in no_grad mode has no history, though its base may have
- *   one. Writing into it in grad mode would have to decide whether the
- *   write is part of the base's history: recording it would reach back
- *   through a view autograd never saw made, and not recording it would
- *   leave the base's gradient that of its old values. PyTorch refuses the
- *   write when it would be recorded (some input, or the base, requires
- *   grad), and so does cgrad. A view of such a view is refused too. A view
- *   given a history afterwards (the outputs of split, or of a custom
- *   Function, made with grad mode off inside the op) is one autograd saw:
- *   cg_set_history clears the mark. */
-static int check_view_made_in_no_grad(const cg_tensor *t, bool records) {
-    if (!t->base || !t->view_no_grad || !cg_is_grad_enabled() || !(records || t->base->requires_grad)) return 0;
-    static const char tail[] =
-        "created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is "
-        "ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
-        "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside "
-        "(if you want the inplace to be tracked).";
-    /* PyTorch names the view op in the second form ("Output 0 of Slice ..."); a view without a
-     * history does not know it */
-    if (t->view_no_grad == 2)
-        cg_error_set(CG_ERR_RUNTIME, "Output 0 of a view op is a view of a view which was %s", tail);
-    else
-        cg_error_set(CG_ERR_RUNTIME, "A view was %s", tail);
-    return -1;
 }
 
 int cg_inplace_begin_fill(cg_inplace *ip, cg_tensor *t, cg_tensor *const *ins, int n) {

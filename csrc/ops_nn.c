@@ -1330,38 +1330,78 @@ cg_tensor *cg_sort_indices(cg_tensor *x, int64_t dim, int descending) {
 /* ---- nll_loss, cross_entropy ---------------------------------------------------------- */
 
 /* Input (N, C, d1, ...) or (C,), target (N, d1, ...) or (): the sizes as
- * (N, C, D) with D = d1 * ..., checked against each other. */
-static int nll_layout(const cg_tensor *x, const cg_tensor *t, const cg_tensor *w, int64_t *N, int64_t *C, int64_t *D) {
-    if (t->dtype != CG_INT64) {
-        cg_error_set(CG_ERR_RUNTIME, "expected scalar type Long but found %s", cg_dtype_torch_name((cg_dtype)t->dtype));
+ * (N, C, D) with D = d1 * ..., checked against each other in PyTorch's order
+ * and with its messages: the ranks and batch size, the target's shape (a
+ * 4-d input is checked as PyTorch's 2-d kernel checks it: its dtype first),
+ * the target's dtype, the weight's size, then the weight's dtype. */
+static int nll_target_shape(const cg_tensor *x, const cg_tensor *t) {
+    char b1[160], b2[160];
+    if (x->ndim == 4) {
+        if (t->ndim != 3) {
+            cg_error_set(CG_ERR_RUNTIME, "only batches of spatial targets supported (3D tensors) but got targets of "
+                         "dimension: %d", t->ndim);
+            return -1;
+        }
+    } else if (x->ndim <= 2 && t->ndim > 1) {
+        cg_error_set(CG_ERR_RUNTIME, "0D or 1D target tensor expected, multi-target not supported");
         return -1;
     }
+    bool ok = x->ndim <= 2 || t->ndim == x->ndim - 1;
+    for (int k = 1; ok && x->ndim > 2 && k < t->ndim; k++) ok = t->shape[k] == x->shape[k + 1];
+    if (!ok && x->ndim != 4) {
+        int64_t want[CG_MAX_DIMS];
+        want[0] = x->shape[0];
+        for (int k = 2; k < x->ndim; k++) want[k - 1] = x->shape[k];
+        cg_error_set(CG_ERR_RUNTIME, "Expected target size %s, got %s", cg_shape_str(want, x->ndim - 1, b1, sizeof b1),
+                     cg_shape_str(t->shape, t->ndim, b2, sizeof b2));
+        return -1;
+    }
+    if (t->dtype != CG_INT64) {
+        cg_error_set(CG_ERR_RUNTIME, "expected target dtype to be Long or Byte, but got %s",
+                     cg_dtype_torch_name((cg_dtype)t->dtype));
+        return -1;
+    }
+    if (!ok) {
+        cg_error_set(CG_ERR_RUNTIME, "size mismatch (got input: %s , target: %s",
+                     cg_shape_str(x->shape, x->ndim, b1, sizeof b1), cg_shape_str(t->shape, t->ndim, b2, sizeof b2));
+        return -1;
+    }
+    return 0;
+}
+
+static int nll_layout(const cg_tensor *x, const cg_tensor *t, const cg_tensor *w, int64_t *N, int64_t *C, int64_t *D) {
     if (x->ndim < 1) {
         cg_error_set(CG_ERR_VALUE, "Expected 1 or more dimensions (got %d)", x->ndim);
         return -1;
     }
     bool batched = x->ndim > 1;
+    if (!batched && t->ndim == 1 && t->shape[0] != 1) {
+        cg_error_set(CG_ERR_VALUE, "For 1D input, 1D target must have size 1, but got target size: %lld",
+                     (long long)t->shape[0]);
+        return -1;
+    }
+    if (batched && (t->ndim ? t->shape[0] : 0) != x->shape[0]) {
+        cg_error_set(CG_ERR_VALUE, "Expected input batch_size (%lld) to match target batch_size (%lld).",
+                     (long long)x->shape[0], (long long)(t->ndim ? t->shape[0] : 0));
+        return -1;
+    }
+    if (nll_target_shape(x, t)) return -1;
     *N = batched ? x->shape[0] : 1;
     *C = x->shape[batched ? 1 : 0];
     *D = 1;
     for (int k = 2; k < x->ndim; k++) *D *= x->shape[k];
-    bool ok = t->ndim == (batched ? x->ndim - 1 : 0);
-    for (int k = 0; ok && k < t->ndim; k++) ok = t->shape[k] == x->shape[k == 0 ? 0 : k + 1];
-    if (!ok) {
-        char b1[160], b2[160];
-        if (batched && t->ndim >= 1 && t->shape[0] != x->shape[0])
-            cg_error_set(CG_ERR_VALUE, "Expected input batch_size (%lld) to match target batch_size (%lld).",
-                         (long long)x->shape[0], (long long)t->shape[0]);
+    if (w && (w->ndim != 1 || w->shape[0] != *C)) {
+        if (x->ndim > 2)
+            cg_error_set(CG_ERR_RUNTIME, "weight tensor should be defined either for all or no classes");
         else
-            cg_error_set(CG_ERR_RUNTIME, "expected target of size %s for input of size %s, got %s",
-                         batched ? "(N, d1, ...)" : "()", cg_shape_str(x->shape, x->ndim, b1, sizeof b1),
-                         cg_shape_str(t->shape, t->ndim, b2, sizeof b2));
+            cg_error_set(CG_ERR_RUNTIME, "weight tensor should be defined either for all %lld classes or no classes "
+                         "but got weight tensor of shape: %s", (long long)*C,
+                         cg_shape_str(w->shape, w->ndim, (char[160]){0}, 160));
         return -1;
     }
-    if (w && (w->ndim != 1 || w->shape[0] != *C)) {
-        cg_error_set(CG_ERR_RUNTIME, "weight tensor should be defined either for all %lld classes or no classes but "
-                     "got weight tensor of shape: %s", (long long)*C,
-                     cg_shape_str(w->shape, w->ndim, (char[160]){0}, 160));
+    if (w && w->dtype != x->dtype && cg_dtype_is_floating((cg_dtype)x->dtype)) {
+        cg_error_set(CG_ERR_RUNTIME, "expected scalar type %s but found %s", cg_dtype_torch_name((cg_dtype)x->dtype),
+                     cg_dtype_torch_name((cg_dtype)w->dtype));
         return -1;
     }
     return 0;
@@ -1407,7 +1447,8 @@ static int nll_kernel(const cg_kargs *k) {
 static cg_tensor *nll_raw(cg_tensor *x, cg_tensor *t, cg_tensor *w, int64_t ignore, cg_tensor **total) {
     int64_t N, C, D;
     cg_dtype dtype;
-    if (float_dtype("nll_loss_forward_reduce_cuda_kernel_2d_index", x, NULL, &dtype) || nll_layout(x, t, w, &N, &C, &D))
+    if (nll_layout(x, t, w, &N, &C, &D) ||
+        float_dtype(x->ndim > 2 ? "nll_loss2d_forward_out_frame" : "nll_loss_out_frame", x, NULL, &dtype))
         return NULL;
     cg_tensor *xc = dense_like(x), *tc = xc ? dense_like(t) : NULL;
     cg_tensor *wc = tc && w ? dense(w, w->shape, w->ndim, dtype) : NULL;
@@ -1502,9 +1543,15 @@ static int nll_mean_kernel(const cg_kargs *k) {
 }
 
 cg_tensor *cg_nll_loss(cg_tensor *x, cg_tensor *target, cg_tensor *weight, int reduction, int64_t ignore_index) {
+    if (check_reduction(reduction)) return NULL;
+    if (x->ndim == 1 && target->ndim == 1 && target->shape[0] == 1) { /* PyTorch takes it for the 0-d target */
+        cg_tensor *t0 = cg_view(target, NULL, 0);
+        cg_tensor *r = t0 ? cg_nll_loss(x, t0, weight, reduction, ignore_index) : NULL;
+        cg_tensor_release(t0);
+        return r;
+    }
     cg_tensor *total = NULL;
     int64_t count = 0;
-    if (check_reduction(reduction)) return NULL;
     cg_tensor *out = nll_raw(x, target, weight, ignore_index, &total);
     if (out && reduction != RED_NONE) {
         out = reduce_loss(out, RED_SUM, &count);
@@ -1951,15 +1998,35 @@ static int check_linear(const cg_tensor *x, const cg_tensor *w, const cg_tensor 
         cg_error_set(CG_ERR_NOTIMPL, "\"addmm_impl_cpu_\" not implemented for 'Bool'");
         return -1;
     }
-    if (x->ndim == 0 || w->ndim != 2) {
-        cg_error_set(CG_ERR_RUNTIME, "linear: expected an input of at least 1 dimension and a 2-D weight, got %d-D "
-                     "and %d-D", x->ndim, w->ndim);
+    if (x->ndim == 0 || w->ndim == 0) {
+        cg_error_set(CG_ERR_RUNTIME, "both arguments to linear need to be at least 1D, but they are %dD and %dD",
+                     x->ndim, w->ndim);
         return -1;
     }
-    int64_t K = x->shape[x->ndim - 1];
+    if (w->ndim > 2) {
+        cg_error_set(CG_ERR_RUNTIME, "t() expects a tensor with <= 2 dimensions, but self is %dD", w->ndim);
+        return -1;
+    }
+    if (w->ndim == 1) { /* a vector weight: matmul's product, and its messages */
+        if (b && x->ndim > 1) {
+            cg_error_set(CG_ERR_RUNTIME, "mat2 must be a matrix, got 1-D tensor");
+            return -1;
+        }
+        return 0;
+    }
+    int64_t K = x->shape[x->ndim - 1], rows = x->ndim == 1 ? 1 : x->numel / (K ? K : 1);
     if (K != w->shape[1]) {
         cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
-                     (long long)(x->numel / (K ? K : 1)), (long long)K, (long long)w->shape[1], (long long)w->shape[0]);
+                     (long long)rows, (long long)K, (long long)w->shape[1], (long long)w->shape[0]);
+        return -1;
+    }
+    if (b && b->ndim == 1 && b->shape[0] != 1 && b->shape[0] != w->shape[0]) { /* addmm expands it to (rows, out) */
+        char b1[64], b2[64];
+        int64_t target[2] = {rows, w->shape[0]};
+        cg_error_set(CG_ERR_RUNTIME, "The expanded size of the tensor (%lld) must match the existing size (%lld) at "
+                     "non-singleton dimension 1.  Target sizes: %s.  Tensor sizes: %s", (long long)w->shape[0],
+                     (long long)b->shape[0], cg_shape_str(target, 2, b1, sizeof b1),
+                     cg_shape_str(b->shape, 1, b2, sizeof b2));
         return -1;
     }
     return 0;
@@ -1968,8 +2035,8 @@ static int check_linear(const cg_tensor *x, const cg_tensor *w, const cg_tensor 
 cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
     if (check_linear(x, w, b)) return NULL;
     tmp S = {0};
-    cg_tensor *wt = K(cg_transpose(w, 0, 1));
-    if (!b || b->ndim != 1 || b->shape[0] != w->shape[0] || x->dtype == CG_INT64) {
+    cg_tensor *wt = w->ndim == 1 ? w : K(cg_transpose(w, 0, 1));
+    if (w->ndim == 1 || !b || b->ndim != 1 || b->shape[0] != w->shape[0] || x->dtype == CG_INT64) {
         cg_tensor *y = K(cg_matmul(x, wt));
         return tmp_end(&S, b ? K(cg_add(y, b)) : y);
     }

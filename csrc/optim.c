@@ -21,6 +21,7 @@
  *   the same tensors, so a recorded step replays them as they change.
  */
 #include <math.h>
+#include <stdio.h>
 
 #include "internal.h"
 
@@ -842,6 +843,17 @@ static cg_tensor *fail_clip(cg_tensor *out) {
 }
 
 /* t = {the total norm (0-d)}, v = params, i = {error_if_nonfinite}, f = {max_norm, norm_type} */
+/* v as Python's repr of a float writes it (2.0, 0.5, inf): the shortest %g that reads back as v, with ".0" added
+ * to a whole number, so messages that name a float argument read as PyTorch's. */
+static const char *py_float_repr(double v, char *buf, size_t size) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (!isfinite(v) || strtod(buf, NULL) == v) break;
+    }
+    if (isfinite(v) && !strpbrk(buf, ".e")) strncat(buf, ".0", size - strlen(buf) - 1);
+    return buf;
+}
+
 static int clip_norm_kernel(const cg_kargs *k) {
     cg_tensor *const *params = k->v, *out = k->t[0];
     double acc = 0, max_norm = k->f[0], norm_type = k->f[1];
@@ -854,9 +866,9 @@ static int clip_norm_kernel(const cg_kargs *k) {
     }
     double total = finish_norm(acc, norm_type);
     if (k->i[0] && !isfinite(total)) {
-        cg_error_set(CG_ERR_RUNTIME, "The total norm of order %g for gradients from `parameters` is non-finite, so it "
+        cg_error_set(CG_ERR_RUNTIME, "The total norm of order %s for gradients from `parameters` is non-finite, so it "
                      "cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, "
-                     "set `error_if_nonfinite=False`", norm_type);
+                     "set `error_if_nonfinite=False`", py_float_repr(norm_type, (char[40]){0}, 40));
         return -1;
     }
     cg_fill_raw(out, total);

@@ -1460,6 +1460,8 @@ cdef class _TensorBase:
         check(cg_tensor_set_requires_grad(self.t, bool(value)))
 
     def requires_grad_(self, requires_grad=True):
+        if requires_grad and not cg_dtype_is_floating(<cg_dtype>self.t.dtype):
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         check(cg_tensor_set_requires_grad(self.t, bool(requires_grad)))
         return self
 
@@ -1516,6 +1518,12 @@ cdef class _TensorBase:
     def detach(self): return wrap(cg_detach(self.t))
 
     def detach_(self):
+        if self.t.base != NULL:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) "
+                "for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and "
+                "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         check(cg_detach_(self.t))
         return self
 
@@ -1972,8 +1980,16 @@ cdef cg_dtype resolve(object dt) except *:
 cdef object finish_new(cg_tensor *t, bint requires_grad):
     r = wrap(t)
     if requires_grad:
-        r.requires_grad_(True)
+        _require_grad_of_new(r)
     return r
+
+
+def _require_grad_of_new(t):
+    """requires_grad=True given to a function that makes t: PyTorch's message for a dtype that cannot have it
+    is not requires_grad_()'s."""
+    if not t.dtype.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    t.requires_grad_(True)
 
 
 def zeros(*size, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):

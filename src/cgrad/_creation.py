@@ -105,7 +105,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None, pin_memory=False)
         with np.errstate(over="ignore"):  # beyond float32's range is inf, as in torch, without a warning
             t = _C._tensor_from_numpy_copy(arr, dtype)
     if requires_grad:
-        t.requires_grad_(True)
+        _C._require_grad_of_new(t)
     return t
 
 

@@ -32,6 +32,8 @@ cdef class _TensorNN(_TensorIndex):
             raise TypeError(f"expected a Tensor as data, got {type(data).__name__}")
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError(f"cls must be a subclass of Tensor, got {cls!r}")
+        if require_grad and not data.dtype.is_floating_point:
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         cdef cg_tensor *t = cg_detach((<_TensorBase>data).t)
         if t == NULL:
             raise_error()

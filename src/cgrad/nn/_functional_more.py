@@ -28,7 +28,8 @@ _BAG_MODES = {"sum": 0, "mean": 1, "max": 2}
 
 
 def _no_grad_embedding_renorm_(weight, input, max_norm, norm_type):
-    """Rows of weight that input names, scaled in place to norm at most max_norm (PyTorch's embedding_renorm_)."""
+    """Rows of weight that input names, scaled in place to norm at most max_norm (PyTorch's embedding_renorm_,
+    which computes each row's scale in double from its norm)."""
     with no_grad():
         w = weight.detach()
         rows = np.unique(input.reshape(-1).numpy())
@@ -36,7 +37,7 @@ def _no_grad_embedding_renorm_(weight, input, max_norm, norm_type):
             return
         idx = _C.from_numpy(rows.astype(np.int64))
         picked = w.index_select(0, idx)
-        norms = picked.norm(norm_type, dim=1, keepdim=True)
+        norms = picked.norm(norm_type, dim=1, keepdim=True).double()
         scale = cgrad.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(w.dtype)
         w.index_copy_(0, idx, picked * scale)
 

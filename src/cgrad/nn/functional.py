@@ -97,9 +97,8 @@ def bilinear(input1, input2, weight, bias=None):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    """Rows of weight picked by the int64 indices in input."""
-    if max_norm is not None:
-        raise NotImplementedError("embedding(max_norm=...) is not supported")
+    """Rows of weight picked by the int64 indices in input; with max_norm, the picked rows of a larger
+    norm are first scaled down to it, in place, as PyTorch does."""
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding(scale_grad_by_freq=True / sparse=True) is not supported")
     if padding_idx is not None:
@@ -112,6 +111,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             padding_idx = weight.size(0) + padding_idx
     else:
         padding_idx = -1
+    if max_norm is not None:
+        from cgrad.nn._functional_more import _no_grad_embedding_renorm_
+        _no_grad_embedding_renorm_(weight, input, max_norm, norm_type)
     return _C._embedding(weight, input, padding_idx)
 
 
@@ -159,7 +161,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if t is None:
                 raise RuntimeError(f"{name} must be defined in evaluation mode")
     channels = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
         if t is not None and t.dtype != input.dtype:
@@ -878,7 +880,14 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """The loss comes in input's dtype, as PyTorch's does."""
     _warn_size(input, target)
+    if input.dtype != target.dtype and target.dtype.is_floating_point:
+        if not input.dtype.is_floating_point:
+            from cgrad._stats import _type_name
+            raise RuntimeError(f"result type {_type_name(target)} can't be cast to the desired output type "
+                               f"{_type_name(input)}")
+        target = target.to(input.dtype)
     if weight is not None:
         return _weighted(_C._huber_loss(input, target, 0, delta), weight, reduction, False)
     return _C._huber_loss(input, target, _reduction_enum(reduction), delta)
@@ -899,7 +908,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     _tensor_arg(input, "input")
     _tensor_arg(target, "target")
-    if target.dtype.is_floating_point:
+    # As in PyTorch, a target of the input's shape holds class probabilities, any other class indices.
+    if target.shape == input.shape:
+        if not target.dtype.is_floating_point:
+            from cgrad._stats import _type_name
+            raise RuntimeError("Expected floating point type for target with class probabilities, "
+                               f"got {_type_name(target)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
         return _cross_entropy_probs(input, target, weight, red, label_smoothing)
     if label_smoothing == 0.0:
         return _C._cross_entropy(input, target, weight, red, ignore_index)
@@ -908,7 +924,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 def _class_dim(input):
     if input.ndim == 0:
-        raise RuntimeError("cross_entropy: input must have at least one dimension")
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     return 0 if input.ndim == 1 else 1
 
 
@@ -924,8 +940,6 @@ def _class_weight_view(weight, input, class_dim):
 
 
 def _cross_entropy_probs(input, target, weight, red, label_smoothing):
-    if target.shape != input.shape:
-        raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
     class_dim = _class_dim(input)
     n_classes = input.shape[class_dim]
     logp = input.log_softmax(class_dim)
@@ -941,22 +955,29 @@ def _cross_entropy_probs(input, target, weight, red, label_smoothing):
 
 
 def _cross_entropy_smoothed(input, target, weight, red, ignore_index, label_smoothing):
+    """(1 - s) nll + s / C times the (weighted) sum of -log p over the classes, ignored targets left out."""
     class_dim = _class_dim(input)
     n_classes = input.shape[class_dim]
     logp = input.log_softmax(class_dim)
     nll = _C._nll_loss(logp, target, weight, red, ignore_index)
-    # tensor ops, not numpy: a compiled step replays them with each call's targets
-    keep = (target != ignore_index).to(logp.dtype)
+    if input.ndim == 1 and target.ndim == 1:
+        # nll_loss takes the one-element target as 0-d; PyTorch's smoothing term then fails as this
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
+    ignored = target == ignore_index
     if weight is not None:
         smooth = -(logp * _class_weight_view(weight, input, class_dim)).sum(class_dim)
     else:
         smooth = -logp.sum(class_dim)
-    smooth = smooth * keep
+    # masked_fill, not a product with a 0/1 mask: an ignored element's gradient is 0 even when the
+    # mean over no elements is NaN
+    smooth = smooth.masked_fill(ignored, 0.0)
     if red == 1:
-        if weight is not None:
-            denom = (weight.detach()[target.masked_fill(target == ignore_index, 0)] * keep).sum()
-        else:
-            denom = keep.sum()
+        with _C.no_grad():
+            kept = target.masked_fill(ignored, 0)
+            counted = (~ignored).to(logp.dtype)
+            if weight is not None:
+                counted = counted * weight.detach().to(logp.dtype)[kept].reshape(counted.shape)
+            denom = counted.sum()
         ret = smooth.sum() / denom
     elif red == 2:
         ret = smooth.sum()
@@ -965,21 +986,74 @@ def _cross_entropy_smoothed(input, target, weight, red, ignore_index, label_smoo
     return (1 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
 
 
+def _weights_not_differentiable(fname, **args):
+    """PyTorch's error, in grad mode, for a weight that requires grad where the loss has no gradient for it."""
+    if not _C._is_grad_enabled():
+        return
+    for name, t in args.items():
+        if t is not None and t.requires_grad:
+            raise RuntimeError(f"The function '{fname}' is not differentiable with respect to argument '{name}'. "
+                               "This input cannot have requires_grad True.")
+
+
+def _broadcast_into(a, b, out):
+    """PyTorch's errors of an in-place binary op on operands of shapes a and b writing a tensor of shape out."""
+    n = max(len(a), len(b))
+    shape = []
+    for i in range(n, 0, -1):
+        x, y = (a[-i] if i <= len(a) else 1), (b[-i] if i <= len(b) else 1)
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton "
+                               f"dimension {n - i}")
+        shape.append(y if x == 1 else x)
+    if tuple(shape) != tuple(out):
+        raise RuntimeError(f"output with shape {list(out)} doesn't match the broadcast shape {shape}")
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     red = _reduction_enum(reduction)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    _weights_not_differentiable("binary_cross_entropy", weight=weight)
+    if target.dtype != input.dtype:
+        from cgrad._stats import _type_name
+        raise RuntimeError(f"Found dtype {_type_name(target)} but expected {_type_name(input)}")
+    if weight is not None and weight.shape != input.shape:
+        for i in range(1, weight.ndim + 1):
+            w = weight.shape[-i]
+            if w != 1 and i <= input.ndim and w != input.shape[-i]:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {w} at {-i}! Mismatching argument "
+                                   f"at index 1 had {weight.shape}; but expected shape should be broadcastable to "
+                                   f"{list(input.shape)}")
+        _broadcast_into(input.shape, weight.shape, input.shape)
     return _C._binary_cross_entropy(input, target, weight, red)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
+    """The loss comes in target's dtype, as PyTorch's does: it is computed on a tensor of target's dtype."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     red = _reduction_enum(reduction)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    _weights_not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    from cgrad._stats import _type_name
+    if target.dtype == _C.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_type_name(input)}'")
+    if not target.dtype.is_floating_point:
+        raise RuntimeError(f"result type {_type_name(input)} can't be cast to the desired output type "
+                           f"{_type_name(target)}")
+    if pos_weight is not None:
+        _broadcast_into(pos_weight.shape, target.shape, target.shape)
+    if weight is not None:
+        _broadcast_into(input.shape, weight.shape, input.shape)
+    if input.dtype != target.dtype:
+        input = input.to(target.dtype)
     return _C._binary_cross_entropy_with_logits(input, target, weight, pos_weight, red)
 
 
@@ -1233,6 +1307,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = _legacy_reduction(size_average, reduce, reduction)
     input, target = _C.broadcast_tensors(_tensor_arg(input, "input"), _tensor_arg(target, "target"))
     _reduction_enum(reduction)
+    if not (input.dtype.is_floating_point or target.dtype.is_floating_point):
+        from cgrad._stats import _type_name
+        raise NotImplementedError(f"\"smooth_l1_cpu\" not implemented for '{_type_name(input)}'")
     if beta == 0.0:
         return l1_loss(input, target, reduction=reduction)
     if beta < 0:
@@ -1257,6 +1334,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       stacklevel=2)
     if reduction != "batchmean":
         _reduction_enum(reduction)
+    if not (input.dtype.is_floating_point and target.dtype.is_floating_point):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:

@@ -76,10 +76,44 @@ class Sequential(Module):
         self._modules[str(index)] = module
         return self
 
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+    def __add__(self, other):
+        return Sequential().extend(self).extend(_sequential_operand(other))
+
+    def __iadd__(self, other):
+        return self.extend(list(_sequential_operand(other)))
+
+    def __mul__(self, other):
+        return Sequential().extend(list(self) * _repeat_count(self, other))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        return self.extend(list(self) * (_repeat_count(self, other) - 1))
+
     def forward(self, input):
         for module in self._modules.values():
             input = module(input)
         return input
+
+
+def _sequential_operand(other):
+    if not isinstance(other, Sequential):
+        raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+    return other
+
+
+def _repeat_count(seq, other):
+    """How many times `seq * other` repeats seq's modules (the same module objects, as in PyTorch)."""
+    if not isinstance(other, int):
+        raise TypeError(f"unsupported operand type(s) for *: {type(seq)} and {type(other)}")
+    if other <= 0:
+        raise ValueError(f"Non-positive multiplication factor {other} for {type(seq)}")
+    return other
 
 
 class ModuleList(Module):
@@ -348,6 +382,20 @@ class ParameterDict(Module):
 
     def fromkeys(self, keys, default=None):
         return ParameterDict((k, default) for k in keys)
+
+    def __or__(self, other):
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def keys(self):
         return self._keys.keys()
