@@ -236,6 +236,9 @@ class Size(tuple):
 
 
 cdef newfunc _tuple_new = (<PyTypeObject *>tuple).tp_new
+# Cython's allocator of Tensor objects, kept before _setup_tensor_new puts the legacy constructor in
+# Tensor's tp_new: a wrapper for a C tensor the caller then sets (_tensor_of_class)
+cdef newfunc _tensor_alloc = NULL
 
 
 cdef object _shape_of(list sizes):
@@ -2314,11 +2317,7 @@ cdef class Tensor(_TensorLinalg):
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not "
                             "possible. Make sure your class inherits from Tensor.")
-        cdef _TensorBase made = _TensorIndex.__getitem__(self, Ellipsis)  # Tensor's alias, whatever self's [...] is
-        cdef _TensorBase r = Tensor.__new__(cls)
-        r.t, made.t = made.t, NULL  # r takes the alias, and made's reference to it
-        cg_tensor_set_pyobj(r.t, <void *>r)
-        return r
+        return _tensor_of_class(cls, _TensorIndex.__getitem__(self, Ellipsis))  # whatever self's [...] is
 
     def __init__(self, *args, **kwargs):
         """Nothing: a Tensor is whole when made (_tensor_new); the arguments were its maker's."""
@@ -2555,13 +2554,20 @@ cdef object _tensor_new(type cls, PyObject *args, PyObject *kwargs):
                                                    True)
     if made.t.pyobj != <void *>made or Py_REFCNT(<PyObject *>made) != 1:  # not fresh: take an alias of it
         made = _TensorIndex.__getitem__(made, Ellipsis)
-    cdef _TensorBase r = Tensor.__new__(cls)
+    return _tensor_of_class(cls, made)
+
+
+cdef _TensorBase _tensor_of_class(type cls, _TensorBase made):
+    """An object of cls (Tensor or a subclass) holding made's C tensor, which made gives up."""
+    cdef _TensorBase r = _tensor_alloc(cls, <PyObject *>(), NULL)
     r.t, made.t = made.t, NULL  # r takes the C tensor, and made's reference to it
     cg_tensor_set_pyobj(r.t, <void *>r)
     return r
 
 
 cdef _setup_tensor_new():
+    global _tensor_alloc
+    _tensor_alloc = (<PyTypeObject *>Tensor).tp_new
     (<PyTypeObject *>Tensor).tp_new = <newfunc>_tensor_new
     (<_TypeSlots *>Tensor).tp_vectorcall = NULL
 

@@ -37,7 +37,7 @@ cdef class _TensorNN(_TensorIndex):
         cdef cg_tensor *t = cg_detach((<_TensorBase>data).t)
         if t == NULL:
             raise_error()
-        cdef _TensorBase r = Tensor.__new__(cls)
+        cdef _TensorBase r = _tensor_alloc(<type>cls, <PyObject *>(), NULL)  # Cython's allocator, not the legacy one
         r.t = t
         cg_tensor_set_pyobj(t, <void *>r)
         check(cg_tensor_set_requires_grad(t, bool(require_grad)))
