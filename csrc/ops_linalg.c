@@ -765,8 +765,7 @@ static int check_dtypes(const cg_tensor *a, const cg_tensor *b, int kind) {
 
 static int check_ndim(const cg_tensor *t, int want, const char *what) {
     if (t->ndim != want) {
-        cg_error_set(CG_ERR_RUNTIME, "%s must be a %s, got %d-D tensor", what,
-                     want == 1 ? "vector" : want == 2 ? "matrix" : "3D tensor", t->ndim);
+        cg_error_set(CG_ERR_RUNTIME, "%s must be a %s", what, want == 2 ? "matrix" : "3D tensor");
         return -1;
     }
     return 0;
@@ -1054,7 +1053,11 @@ static int mv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mv_op = {"MvBackward0", mv_backward, NULL};
 
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
-    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v, MV)) return NULL;
+    if (a->ndim != 2 || v->ndim != 1) { /* PyTorch's mv is addmv to a vector of zeros: 1 dim */
+        cg_error_set(CG_ERR_RUNTIME, "vector + matrix @ vector expected, got 1, %d, %d", a->ndim, v->ndim);
+        return NULL;
+    }
+    if (check_dtypes(a, v, MV)) return NULL;
     if (a->shape[1] != v->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "size mismatch, got input (%lld), mat (%lldx%lld), vec (%lld)",
                      (long long)a->shape[0], (long long)a->shape[0], (long long)a->shape[1],
