@@ -7,14 +7,14 @@
  * PyTorch's kernel does, so both give the same values */
 static void linspace_f32(float *out, float start, float end, int64_t steps) {
     float step = steps > 1 ? (end - start) / (float)(steps - 1) : 0;
-    int64_t half = steps / 2;
+    int64_t half = steps > 1 ? steps / 2 : steps; /* one step: start, as PyTorch */
     for (int64_t i = 0; i < steps; i++)
         out[i] = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(steps - i - 1), end);
 }
 
 /* Writes f(i) for i < n into a contiguous tensor of any dtype. */
 static void fill_with(cg_tensor *t, double start, double step, double end, int64_t steps, bool symmetric) {
-    int64_t n = t->numel, half = steps / 2;
+    int64_t n = t->numel, half = steps > 1 ? steps / 2 : steps; /* one step: start, as PyTorch */
     for (int64_t i = 0; i < n; i++) {
         /* linspace fills from both ends, as PyTorch does, so the last value is exactly end */
         double v = !symmetric || i < half ? fma(step, (double)i, start) : fma(-step, (double)(steps - i - 1), end);
@@ -37,7 +37,7 @@ cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype) {
         return NULL;
     }
     if ((step > 0 && end < start) || (step < 0 && end > start)) {
-        cg_error_set(CG_ERR_RUNTIME, "upper bound and larger bound inconsistent with step sign");
+        cg_error_set(CG_ERR_RUNTIME, "upper bound and lower bound inconsistent with step sign");
         return NULL;
     }
     double len = ceil((end - start) / step);

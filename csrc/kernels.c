@@ -156,14 +156,16 @@ static const cg_loop binary_loops[CG_NUM_BINOPS][CG_NUM_DTYPES] = {
     [CG_BIN_ADD_TWICE] = ROW4(add_twice),
 };
 
+/* PyTorch's kernel names, as its dtype errors quote them */
 static const char *binary_names[CG_NUM_BINOPS] = {
-    "add", "sub", "mul", "div", "pow", "tanh_backward", "sigmoid_backward", "threshold_backward", "add",
+    "add_cpu", "sub_cpu", "mul_cpu", "div_cpu", "pow", "tanh_backward_cpu", "sigmoid_backward_cpu",
+    "threshold_backward_cpu", "add_cpu",
 };
 
 cg_loop cg_binary_loop(cg_binop op, cg_dtype dtype) {
     cg_loop loop = binary_loops[op][dtype];
     if (!loop)
-        cg_error_set(CG_ERR_NOTIMPL, "\"%s_cpu\" not implemented for '%s'", binary_names[op],
+        cg_error_set(CG_ERR_NOTIMPL, "\"%s\" not implemented for '%s'", binary_names[op],
                      cg_dtype_torch_name(dtype));
     return loop;
 }
@@ -193,7 +195,7 @@ VMATH(exp)
 VMATH(log)
 VMATH(tanh)
 VMATH(sigmoid)
-SAME_FLOAT_UNARY(relu, a > 0 ? a : (a == a ? 0 : a))
+SAME_FLOAT_UNARY(relu, a < 0 ? 0 : a) /* NaN and -0.0 pass through, as in PyTorch */
 UNARY_LOOP(relu_i64, int64_t, a > 0 ? a : 0)
 FLOAT_UNARY(sqrt, sqrtf(a), sqrt(a))
 FLOAT_UNARY(rsqrt, 1 / sqrtf(a), 1 / sqrt(a))

@@ -612,9 +612,12 @@ static cg_tensor *pow_exponent_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b, cg
     return r;
 }
 
-/* d(a^b)/da = b * a^(b-1), and 0 where b == 0 */
+/* d(a^b)/da = b * a^(b-1), and 0 where b == 0; an integer b less one stays an
+ * integer, so that a^(b-1) keeps a's precision when a is a 0-d float64 */
 static cg_tensor *pow_self_grad(cg_tensor *g, cg_tensor *a, cg_tensor *b) {
-    cg_tensor *bm1 = with_number(cg_sub, b, 1.0);
+    cg_tensor *one = cg_scalar_tensor(1.0, cg_dtype_is_floating((cg_dtype)b->dtype) ? CG_FLOAT64 : CG_INT64, b);
+    cg_tensor *bm1 = one ? cg_sub(b, one) : NULL;
+    cg_tensor_release(one);
     cg_tensor *p = bm1 ? cg_pow(a, bm1) : NULL;
     cg_tensor *d = p ? cg_mul(b, p) : NULL;
     cg_tensor *r = zero_where(with_number(cg_eq, b, 0.0), d ? cg_mul(g, d) : NULL);
@@ -888,16 +891,25 @@ static cg_node *inplace_node(const cg_op *op, cg_tensor *a, cg_tensor *b, unsign
     return n;
 }
 
-/* a op= b */
+/* a op= b, computed in the dtype a and b promote to (float32 a, float64 b: in
+ * float64, then rounded once into a), with PyTorch's order of errors */
 static cg_tensor *inplace(cg_binop op, const cg_op *node_op, cg_tensor *a, cg_tensor *b, unsigned which) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype common = op == CG_BIN_DIV ? div_dtype(a, b) : cg_result_type(a, b);
-    if (check_inplace_dtype(a, b, common) || check_inplace_shape(a, b)) return NULL;
-    if (op == CG_BIN_SUB && check_sub_dtypes(a, b)) return NULL;
-    cg_loop loop = cg_binary_loop(op, (cg_dtype)a->dtype);
     cg_inplace ip;
-    if (!loop || cg_inplace_begin(&ip, a, ins, 2)) return NULL;
+    if (cg_inplace_begin(&ip, a, ins, 2)) return NULL;
+    if (op == CG_BIN_SUB && check_sub_dtypes(a, b)) return cg_inplace_abort(&ip);
+    if (check_inplace_shape(a, b) || check_inplace_dtype(a, b, common)) return cg_inplace_abort(&ip);
+    bool own = common == a->dtype || !cg_dtype_is_floating(common);
+    cg_loop loop = cg_binary_loop(op, own ? (cg_dtype)a->dtype : common);
+    if (!loop) return cg_inplace_abort(&ip);
     if (ip.records && !(ip.node = inplace_node(node_op, a, b, which))) return cg_inplace_abort(&ip);
+    if (!own) {
+        cg_tensor *r = cg_binary_raw(op, a, b, common);
+        bool ok = r && !cg_copy_data(a, r);
+        cg_tensor_release(r);
+        return ok ? cg_inplace_finish(&ip) : cg_inplace_abort(&ip);
+    }
     cg_tensor *cb = cg_cast_raw(b, (cg_dtype)a->dtype);
     if (!cb) return cg_inplace_abort(&ip);
     cg_tensor *operands[2] = {a, cb};

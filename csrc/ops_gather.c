@@ -1234,21 +1234,22 @@ static int masked_fill_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op masked_fill_op = {"MaskedFillBackward0", masked_fill_backward, NULL};
 static const cg_op masked_fill_tensor_op = {"MaskedFillBackward1", masked_fill_backward, NULL};
 
+/* The element's C++ type, as this error of PyTorch's names it */
 static const char *lower_dtype_name(cg_dtype d) {
-    static const char *names[CG_NUM_DTYPES] = {"float", "double", "long", "bool"};
+    static const char *names[CG_NUM_DTYPES] = {"float", "double", "long int", "bool"};
     return names[d];
 }
 
 static int check_masked_fill(const cg_tensor *mask, const cg_tensor *value) {
-    if (mask->dtype != CG_BOOL) {
-        cg_error_set(CG_ERR_RUNTIME, "masked_fill_ only supports boolean masks, but got mask with dtype %s",
-                     lower_dtype_name((cg_dtype)mask->dtype));
-        return -1;
-    }
     if (value->ndim != 0) {
         cg_error_set(CG_ERR_RUNTIME,
                      "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with %d dimension(s).",
                      value->ndim);
+        return -1;
+    }
+    if (mask->dtype != CG_BOOL) {
+        cg_error_set(CG_ERR_RUNTIME, "masked_fill_ only supports boolean masks, but got mask with dtype %s",
+                     lower_dtype_name((cg_dtype)mask->dtype));
         return -1;
     }
     return 0;

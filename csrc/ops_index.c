@@ -602,15 +602,15 @@ static int flip_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op flip_op = {"FlipBackward0", flip_backward, NULL};
 
 cg_tensor *cg_flip(cg_tensor *a, const int64_t *dims, int ndims) {
-    int64_t mask = 0;
+    int64_t mask = 0, named = 0; /* named: as mask, with dim 0 of a 0-d tensor too */
     for (int k = 0; k < ndims; k++) {
         int64_t d;
         if (cg_wrap_dim(dims[k], a->ndim, &d)) return NULL;
-        if (mask & (1 << d)) {
-            cg_error_set(CG_ERR_RUNTIME, "dims has duplicates, original flip dims size=%d, but unique flip dims size=%d",
-                         ndims, ndims - 1);
+        if (named & (1 << d)) {
+            cg_error_set(CG_ERR_RUNTIME, "dim %lld appears multiple times in the list of dims", (long long)d);
             return NULL;
         }
+        named |= 1 << d;
         mask |= a->ndim ? (1 << d) : 0;
     }
     cg_geom g;

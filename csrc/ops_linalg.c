@@ -763,10 +763,14 @@ static int check_dtypes(const cg_tensor *a, const cg_tensor *b, int kind) {
     return -1;
 }
 
-static int check_ndim(const cg_tensor *t, int want, const char *what) {
+/* In PyTorch's words: mm and bmm name the operand, addmm its dims too (got_dims) */
+static int check_ndim(const cg_tensor *t, int want, const char *what, bool got_dims) {
     if (t->ndim != want) {
-        cg_error_set(CG_ERR_RUNTIME, "%s must be a %s, got %d-D tensor", what,
-                     want == 1 ? "vector" : want == 2 ? "matrix" : "3D tensor", t->ndim);
+        const char *kind = want == 2 ? "matrix" : "3D tensor";
+        if (got_dims)
+            cg_error_set(CG_ERR_RUNTIME, "%s must be a %s, got %d-D tensor", what, kind, t->ndim);
+        else
+            cg_error_set(CG_ERR_RUNTIME, "%s must be a %s", what, kind);
         return -1;
     }
     return 0;
@@ -816,7 +820,7 @@ static int mm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mm_op = {"MmBackward0", mm_backward, NULL};
 
 cg_tensor *cg_mm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 2, "self") || check_ndim(b, 2, "mat2") || check_dtypes(a, b, MM)) return NULL;
+    if (check_ndim(a, 2, "self", false) || check_ndim(b, 2, "mat2", false) || check_dtypes(a, b, MM)) return NULL;
     if (a->shape[1] != b->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "mat1 and mat2 shapes cannot be multiplied (%lldx%lld and %lldx%lld)",
                      (long long)a->shape[0], (long long)a->shape[1], (long long)b->shape[0],
@@ -836,7 +840,7 @@ static int bmm_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op bmm_op = {"BmmBackward0", bmm_backward, NULL};
 
 cg_tensor *cg_bmm(cg_tensor *a, cg_tensor *b) {
-    if (check_ndim(a, 3, "batch1") || check_ndim(b, 3, "batch2") || check_dtypes(a, b, BMM)) return NULL;
+    if (check_ndim(a, 3, "batch1", false) || check_ndim(b, 3, "batch2", false) || check_dtypes(a, b, BMM)) return NULL;
     if (b->shape[0] != a->shape[0] || b->shape[1] != a->shape[2]) {
         cg_error_set(CG_ERR_RUNTIME,
                      "Expected size for first two dimensions of batch2 tensor to be: [%lld, %lld] but got: "
@@ -953,7 +957,7 @@ static void scalars_for(cg_dtype d, double *beta, double *alpha) {
 }
 
 static int check_addmm(const cg_tensor *input, const cg_tensor *a, const cg_tensor *b) {
-    if (check_ndim(a, 2, "mat1") || check_ndim(b, 2, "mat2")) return -1;
+    if (check_ndim(a, 2, "mat1", true) || check_ndim(b, 2, "mat2", true)) return -1;
     if (input->dtype != b->dtype || a->dtype != b->dtype) { /* input first, as PyTorch */
         bool self = input->dtype != b->dtype;
         cg_error_set(CG_ERR_RUNTIME, "%s and mat2 must have the same dtype, but got %s and %s", self ? "self" : "mat1",
@@ -1054,7 +1058,11 @@ static int mv_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
 static const cg_op mv_op = {"MvBackward0", mv_backward, NULL};
 
 cg_tensor *cg_mv(cg_tensor *a, cg_tensor *v) {
-    if (check_ndim(a, 2, "self") || check_ndim(v, 1, "vec") || check_dtypes(a, v, MV)) return NULL;
+    if (a->ndim != 2 || v->ndim != 1) { /* PyTorch's mv is addmv to a vector of zeros: 1 dim */
+        cg_error_set(CG_ERR_RUNTIME, "vector + matrix @ vector expected, got 1, %d, %d", a->ndim, v->ndim);
+        return NULL;
+    }
+    if (check_dtypes(a, v, MV)) return NULL;
     if (a->shape[1] != v->shape[0]) {
         cg_error_set(CG_ERR_RUNTIME, "size mismatch, got input (%lld), mat (%lldx%lld), vec (%lld)",
                      (long long)a->shape[0], (long long)a->shape[0], (long long)a->shape[1],

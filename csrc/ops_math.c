@@ -520,10 +520,12 @@ static cg_tensor *pick_grad(cg_mathop kernel, cg_tensor *g, cg_tensor *x, cg_ten
 /* ---- atan2, maximum, minimum ---------------------------------------------------------- */
 
 static int atan2_backward(cg_node *n, cg_tensor **gout, cg_tensor **gin) {
-    /* d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2) */
+    /* d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2); both 0 where a^2 + b^2 is 0 (the
+     * origin, or a square that underflows), as PyTorch takes them */
     scratch sc = {.n = 0}, *s = &sc;
     cg_tensor *a = UNPACK(0), *b = UNPACK(1), *g = gout[0];
-    cg_tensor *r = F(cg_reciprocal, ADD(F(cg_square, a), F(cg_square, b)));
+    cg_tensor *d = ADD(F(cg_square, a), F(cg_square, b));
+    cg_tensor *r = WHERE(EQN(d, 0.0), ZERO(d), F(cg_reciprocal, d));
     if (cg_wants(n, 0)) gin[0] = cg_reduce_grad(n, 0, take(MUL(g, MUL(b, r))));
     if (cg_wants(n, 1)) gin[1] = cg_reduce_grad(n, 1, take(MUL(g, MUL(NEG(a), r))));
     drop(s);
@@ -588,12 +590,16 @@ static int no_zero_divisor(const cg_kargs *k) {
     return 0;
 }
 
-/* op(a, b) in the promoted dtype; integer division by zero is an error. */
+/* op(a, b) in the promoted dtype; integer division by zero is an error, unless
+ * the result is empty (no division is then carried out). */
 static cg_tensor *division_raw(cg_mathop op, cg_tensor *a, cg_tensor *b) {
     cg_tensor *ins[2] = {a, b};
     cg_dtype d = cg_result_type(a, b);
     if (!cg_math_loop(op, d)) return NULL;
-    if (!cg_dtype_is_floating(d)) {
+    int64_t shape[CG_MAX_DIMS];
+    int nd;
+    if (cg_broadcast_shapes(a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
+    if (!cg_dtype_is_floating(d) && cg_shape_numel(shape, nd) > 0) {
         cg_tensor *zero = cg_logical_not(b);
         int rc = zero ? cg_kernel(no_zero_divisor, &(cg_kargs){.name = "a division check", .t = {zero}}) : -1;
         cg_tensor_release(zero);
@@ -1499,13 +1505,34 @@ static bool casts_first(cg_binary_fn fn) {
            fn == cg_bitwise_left_shift || fn == cg_bitwise_right_shift;
 }
 
+/* The operands broadcast to a's own shape: PyTorch checks it before it looks at dtypes. */
+static int check_inplace_broadcast(const cg_tensor *a, const cg_tensor *b, const cg_tensor *c) {
+    int64_t shape[CG_MAX_DIMS], next[CG_MAX_DIMS];
+    int nd = a->ndim;
+    memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    const cg_tensor *others[2] = {b, c};
+    for (int k = 0; k < 2; k++) {
+        if (!others[k]) continue;
+        if (cg_broadcast_shapes(shape, nd, others[k]->shape, others[k]->ndim, next, &nd)) return -1;
+        memcpy(shape, next, sizeof(int64_t) * (size_t)nd);
+    }
+    if (cg_shape_eq(shape, nd, a->shape, a->ndim)) return 0;
+    char b1[160], b2[160];
+    cg_error_set(CG_ERR_RUNTIME, "output with shape %s doesn't match the broadcast shape %s",
+                 cg_shape_str(a->shape, a->ndim, b1, sizeof b1), cg_shape_str(shape, nd, b2, sizeof b2));
+    return -1;
+}
+
 /* a = op(a, b, c): computed out of place, then written back; the result's
  * node becomes a's history (see inplace.c). The write-back refuses a result
  * b or c broadcast to a larger shape, with PyTorch's message. */
 static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *c) {
     cg_tensor *ins[3] = {a, b, c};
     cg_inplace ip;
-    if (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)) return NULL;
+    if (!untracked(op) && cg_inplace_begin(&ip, a, ins, 3)) return NULL; /* a leaf's error comes first */
+    if (check_inplace_broadcast(a, b, c) ||
+        (op.binary && casts_first(op.binary) && check_castable(cg_result_type(a, b), (cg_dtype)a->dtype)))
+        return untracked(op) ? NULL : cg_inplace_abort(&ip);
     if (untracked(op)) {
         if (cg_inplace_begin_untracked(&ip, a)) return NULL;
         cg_tensor *r = apply_op(op, a, b, c); /* a bool result: no node to take */
@@ -1515,7 +1542,6 @@ static cg_tensor *inplace(inplace_op op, cg_tensor *a, cg_tensor *b, cg_tensor *
         }
         return cg_inplace_take(&ip, r);
     }
-    if (cg_inplace_begin(&ip, a, ins, 3)) return NULL;
     cg_tensor *src = cg_inplace_source(&ip);
     if (!src) return cg_inplace_abort(&ip);
     cg_tensor *r = apply_op(op, src, b, c);

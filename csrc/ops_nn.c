@@ -913,10 +913,14 @@ static const cg_op log_softmax_op = {"LogSoftmaxBackward0", softmax_backward, NU
 
 static cg_tensor *softmax_impl(cg_tensor *x, int64_t dim, bool log_) {
     int64_t d;
-    cg_dtype dtype;
-    if (float_dtype(log_ ? "log_softmax_lastdim_kernel_impl" : "softmax_lastdim_kernel_impl", x, NULL, &dtype) ||
-        cg_wrap_dim(dim, x->ndim, &d))
-        return NULL;
+    cg_dtype dtype = (cg_dtype)x->dtype;
+    if (cg_wrap_dim(dim, x->ndim, &d)) return NULL;
+    /* PyTorch names the kernel it would run, and runs none on an empty tensor */
+    bool last = x->ndim == 0 || d == x->ndim - 1;
+    const char *kernel = log_ ? (last ? "log_softmax_lastdim_kernel_impl" : "log_softmax_kernel_impl")
+                              : (last ? "softmax_lastdim_kernel_impl" : "softmax_kernel_impl");
+    if (x->numel == 0 && !cg_dtype_is_floating(dtype)) return cg_empty(x->shape, x->ndim, dtype);
+    if (float_dtype(kernel, x, NULL, &dtype)) return NULL;
     cg_tensor *c = dense_like(x);
     cg_tensor *out = c ? cg_empty(x->shape, x->ndim, dtype) : NULL;
     if (out && out->numel) {

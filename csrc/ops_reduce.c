@@ -24,15 +24,16 @@ static int reduce_mask(const cg_tensor *a, const int64_t *dims, int ndims, uint3
         *mask = a->ndim ? (1u << a->ndim) - 1 : 0;
         return 0;
     }
+    bool seen0 = false; /* dim 0 / -1 of a 0-d tensor is itself, named at most once */
     for (int k = 0; k < ndims; k++) {
         int64_t d;
         if (cg_wrap_dim(dims[k], a->ndim, &d)) return -1;
-        if (a->ndim == 0) continue; /* dim 0 / -1 of a 0-d tensor is itself */
-        if (*mask & (1u << d)) {
+        if (a->ndim == 0 ? seen0 : (*mask & (1u << d)) != 0) {
             cg_error_set(CG_ERR_RUNTIME, "dim %lld appears multiple times in the list of dims", (long long)d);
             return -1;
         }
-        *mask |= 1u << d;
+        if (a->ndim == 0) seen0 = true;
+        else *mask |= 1u << d;
     }
     return 0;
 }
@@ -731,9 +732,31 @@ static int check_nonempty(const cg_tensor *a, uint32_t mask, bool all, const cha
     return 0;
 }
 
+/* 1 and the first of the given dims (as given) that is empty in *empty, 0 when
+ * none is, -1 for a dim out of range: PyTorch checks this, dim by dim, before it
+ * looks for repeated dims. */
+static int first_empty_dim(const cg_tensor *a, const int64_t *dims, int ndims, int64_t *empty) {
+    for (int k = 0; k < ndims && a->numel == 0; k++) {
+        int64_t d;
+        if (cg_wrap_dim(dims[k], a->ndim, &d)) return -1;
+        if (a->ndim && a->shape[d] == 0) {
+            *empty = dims[k];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static cg_tensor *amax_amin(red_op op, cg_tensor *a, const int64_t *dims, int ndims, int keepdim) {
     uint32_t mask;
+    int64_t empty;
     const char *name = op == RED_MAX ? "amax" : "amin";
+    int found = dims ? first_empty_dim(a, dims, ndims, &empty) : 0;
+    if (found < 0) return NULL;
+    if (found) {
+        cg_error_set(CG_ERR_INDEX, "%s(): Expected reduction dim %lld to have non-zero size.", name, (long long)empty);
+        return NULL;
+    }
     if (reduce_mask(a, dims, ndims, &mask) || check_nonempty(a, mask, !dims || !ndims, name)) return NULL;
     const cg_op *node_op = op == RED_MAX ? &amax_op : &amin_op;
     return record(node_op, reduce_raw(op, a, mask, keepdim), a, mask, keepdim, dims != NULL, 0, SAVE_IN | SAVE_OUT);
@@ -1105,10 +1128,16 @@ cg_tensor *cg_logsumexp(cg_tensor *a, const int64_t *dims, int ndims, int keepdi
 
 /* ---- norm ----------------------------------------------------------------------------------- */
 
-/* The vector p-norm of a over the masked dims (no autograd). */
-static cg_tensor *norm_raw(cg_tensor *a, double p, uint32_t mask, bool keepdim) {
+/* The vector p-norm of a over the masked dims (no autograd). A norm of one
+ * element is |a| itself, with no power to overflow or underflow, as in PyTorch,
+ * except for a 0-d tensor over a dim named (PyTorch computes that one). */
+static cg_tensor *norm_raw(cg_tensor *a, double p, uint32_t mask, bool keepdim, bool named_dims) {
     scope S = {0};
     cg_dtype dt = (cg_dtype)a->dtype;
+    if (p != 0 && reduced_count(a, mask) == 1 && !(a->ndim == 0 && named_dims)) {
+        cg_tensor *abs = T(map_raw(MAP_ABS, a));
+        return scope_end(&S, T(sum_raw(abs, mask, keepdim)));
+    }
     if (p == 2) {
         cg_tensor *sq = T(cg_unary_raw(CG_UN_SQUARE, a));
         cg_tensor *s = T(sum_raw(sq, mask, keepdim));
@@ -1226,8 +1255,18 @@ cg_tensor *cg_norm(cg_tensor *a, double p, const int64_t *dims, int ndims, int k
         return NULL;
     }
     uint32_t mask;
+    int64_t empty;
+    int found = isinf(p) && dims ? first_empty_dim(a, dims, ndims, &empty) : 0;
+    if (found < 0) return NULL;
+    if (found) {
+        cg_error_set(CG_ERR_RUNTIME, "linalg.vector_norm cannot compute the %s norm on the dimension %lld"
+                     "because this dimension is empty and the operation does not have an identity",
+                     p > 0 ? "inf" : "-inf", (long long)empty);
+        return NULL;
+    }
     if (reduce_mask(a, dims, ndims, &mask) || check_norm_nonempty(a, p, mask, !dims || !ndims)) return NULL;
-    return record(&norm_op, norm_raw(a, p, mask, keepdim), a, mask, keepdim, dims != NULL, p, SAVE_IN | SAVE_OUT);
+    cg_tensor *out = norm_raw(a, p, mask, keepdim, dims && ndims);
+    return record(&norm_op, out, a, mask, keepdim, dims != NULL, p, SAVE_IN | SAVE_OUT);
 }
 
 /* ---- dist ------------------------------------------------------------------------------------ */

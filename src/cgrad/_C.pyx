@@ -1185,9 +1185,9 @@ cdef class _TensorBase:
     def dot(self, other): return wrap(cg_dot(self.t, as_tensor_arg(other, self).t))
 
     def outer(self, vec2):
-        if self.t.ndim != 1 or (<_TensorBase>as_tensor_arg(vec2, self)).t.ndim != 1:
-            raise RuntimeError(f"outer: expected 1-D tensors, but got {self.t.ndim}-D and "
-                               f"{(<_TensorBase>as_tensor_arg(vec2, self)).t.ndim}-D tensors")
+        for name, t in (("self", self), ("vec2", as_tensor_arg(vec2, self))):
+            if (<_TensorBase>t).t.ndim != 1:
+                raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {(<_TensorBase>t).t.ndim}-D")
         return self.reshape(-1, 1) * vec2
 
     def ger(self, vec2): return self.outer(vec2)
@@ -1339,6 +1339,10 @@ cdef class _TensorBase:
 
     @property
     def mT(self):
+        if self.t.ndim == 0:  # PyTorch's identity, deprecated
+            warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                          UserWarning)
+            return self
         if self.t.ndim < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
                                f"Got {self.t.ndim}-D tensor.")
@@ -1999,6 +2003,9 @@ def zeros(*size, dtype=None, layout=None, device=None, pin_memory=False, require
     factory_options(layout, device, pin_memory)
     cdef int64_t s[8]
     cdef int nd = parse_shape(size, s)
+    for k in range(nd):
+        if s[k] < 0:
+            raise RuntimeError("zeros: Dimension size must be non-negative.")
     return finish_new(cg_zeros(s, nd, resolve(dtype)), requires_grad)
 
 
@@ -2437,7 +2444,11 @@ cdef class Tensor(_TensorLinalg):
         return self.mT
 
     @property
-    def mH(self): return self.mT
+    def mH(self):
+        if (<_TensorBase>self).t.ndim == 0:  # PyTorch's identity, deprecated
+            warnings.warn("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().", UserWarning)
+            return self
+        return self.mT
 
     @property
     def output_nr(self): return (<_TensorBase>self).t.output_nr

@@ -45,7 +45,8 @@ OPS["rsub"] = ("element-wise", lambda x, y: cgrad.rsub(x, y, alpha=2))
 _add("element-wise", "add sub mul div pow atan2 maximum minimum hypot logaddexp xlogy",
      lambda n: lambda x, y: getattr(x, n)(y))
 OPS.update({
-    "clamp": ("element-wise", lambda x, y: x.clamp(min=x * 0 + 0.3 if x.is_floating_point() else 1, max=2)),
+    "clamp": ("element-wise", lambda x, y: x.clamp(min=x * 0 + 0.3, max=x * 0 + 2) if x.is_floating_point()
+              else x.clamp(min=1, max=2)),
     "where": ("element-wise", lambda x, y: cgrad.where(x > y, x, y)),
     "addcmul": ("element-wise", lambda x, y: x.addcmul(y, x, value=2)),
     "lerp": ("element-wise", lambda x, y: x.lerp(y, 0.25)),

@@ -52,8 +52,19 @@ cdef inline cg_tensor *optional(object x):
     return NULL if x is None else (<_TensorBase>x).t
 
 
-cdef object clamp_call(int kind, _TensorBase self, object lo, object hi, bint in_place):
-    """clamp (kind 0), clamp_min (1) or clamp_max (2); numbers become wrapped scalars."""
+cdef object clamp_call(int kind, _TensorBase self, object lo, object hi, bint in_place,
+                       str fname="clamp", bint function=False):
+    """clamp (kind 0), clamp_min (1) or clamp_max (2); numbers become wrapped scalars.
+    A number and a tensor as the two bounds take PyTorch's Number overload, which
+    reads a 0-d tensor as its number and takes no other tensor."""
+    if kind == 0 and lo is not None and hi is not None and is_tensor(lo) != is_tensor(hi):
+        bound = lo if is_tensor(lo) else hi
+        if bound.ndim != 0:
+            got = ", ".join((["Tensor"] if function else []) + [type(x).__name__ if not is_tensor(x) else "Tensor"
+                                                                 for x in (lo, hi)])
+            raise TypeError(f"{fname}() received an invalid combination of arguments - got ({got}), "
+                            "but expected one of:")
+        lo, hi = (lo.item(), hi) if is_tensor(lo) else (lo, hi.item())
     a = None if lo is None else as_tensor_arg(lo, self)
     b = None if hi is None else as_tensor_arg(hi, self)
     if kind == 0:
@@ -420,12 +431,26 @@ cdef class _TensorMath(_TensorBase):
     def deg2rad_(self): return wrap(cg_apply_(self.t, cg_deg2rad))
     def rad2deg_(self): return wrap(cg_apply_(self.t, cg_rad2deg))
     def nan_to_num_(self, nan=0.0, posinf=None, neginf=None): return nan_to_num_call(self, nan, posinf, neginf, True)
-    def floor_divide_(self, other): return self.copy_(self.floor_divide(other))
+    def floor_divide_(self, other):
+        if is_tensor(other):  # PyTorch's errors for a result a cannot hold, the shape's first
+            try:
+                shape = np.broadcast_shapes(self.shape, other.shape)
+            except ValueError:
+                shape = self.shape  # floor_divide words this one
+            if tuple(shape) != tuple(self.shape):
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                                   f"{list(shape)}")
+        cdef _TensorBase r = self.floor_divide(other)
+        if r.t.dtype != self.t.dtype and not cg_dtype_is_floating(<cg_dtype>self.t.dtype):
+            names = ("Float", "Double", "Long", "Bool")  # by dtype code, as PyTorch names them
+            raise RuntimeError(f"result type {names[r.t.dtype]} can't be cast to the desired output type "
+                               f"{names[self.t.dtype]}")
+        return self.copy_(r)
 
     def clamp(self, min=None, max=None): return clamp_call(0, self, min, max, False)
-    def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
-    def clip(self, min=None, max=None): return clamp_call(0, self, min, max, False)
-    def clip_(self, min=None, max=None): return clamp_call(0, self, min, max, True)
+    def clamp_(self, min=None, max=None): return clamp_call(0, self, min, max, True, "clamp_")
+    def clip(self, min=None, max=None): return clamp_call(0, self, min, max, False, "clip")
+    def clip_(self, min=None, max=None): return clamp_call(0, self, min, max, True, "clip_")
     def clamp_min(self, min): return clamp_call(1, self, min, None, False)
     def clamp_min_(self, min): return clamp_call(1, self, min, None, True)
     def clamp_max(self, max): return clamp_call(2, self, None, max, False)
@@ -687,6 +712,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    tensor_arg(input, "allclose", "input", 1)
+    tensor_arg(other, "allclose", "other", 2)
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
@@ -773,11 +800,11 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def clamp(input, min=None, max=None):
-    return clamp_call(0, tensor_arg(input, "clamp", "input", 1), min, max, False)
+    return clamp_call(0, tensor_arg(input, "clamp", "input", 1), min, max, False, "clamp", True)
 
 
 def clip(input, min=None, max=None):
-    return clamp_call(0, tensor_arg(input, "clip", "input", 1), min, max, False)
+    return clamp_call(0, tensor_arg(input, "clip", "input", 1), min, max, False, "clip", True)
 
 
 def clamp_min(input, min):

@@ -115,6 +115,17 @@ cdef int check_inplace_dtype(_TensorBase t, object d) except -1:
     return 0
 
 
+cdef object reduce_source(_TensorBase t, object d):
+    """t in a reduction's dtype= d; PyTorch's error for a result of a dtype that
+    cannot carry a gradient while t's graph is being recorded."""
+    if d is None:
+        return t
+    if (isinstance(d, dtype) and not ((<dtype>d).is_floating_point or (<dtype>d).is_complex)
+            and t.t.requires_grad and cg_is_grad_enabled()):
+        raise RuntimeError(f"Autograd not support dtype: {(<dtype>d)._type_name}")
+    return t.to(d)
+
+
 cdef cg_dtype dtype_or_own(_TensorBase t, object dtype) except *:
     """A dtype= argument, t's own dtype when it is None."""
     return <cg_dtype>t.t.dtype if dtype is None else dtype_code(dtype)
@@ -310,11 +321,16 @@ cdef class _TensorReduce(_TensorMath):
     """Reductions over dimensions; gathering and scattering along one."""
 
     def all(self, dim=None, keepdim=False):
-        """Whether every element (along dim) is nonzero, as bool; NaN is nonzero."""
+        """Whether every element (along dim) is nonzero, as bool; NaN is nonzero.
+        An empty tuple of dims reduces none (where a sum's reduces all)."""
+        if isinstance(dim, (tuple, list)) and len(dim) == 0:
+            return self != 0
         return (self == 0).sum(dim, keepdim) == 0
 
     def any(self, dim=None, keepdim=False):
         """Whether some element (along dim) is nonzero, as bool; NaN is nonzero."""
+        if isinstance(dim, (tuple, list)) and len(dim) == 0:
+            return self != 0
         return (self != 0).sum(dim, keepdim) > 0
 
     def argsort(self, *args, stable=NO_STABLE, **kwargs):
@@ -347,14 +363,14 @@ cdef class _TensorReduce(_TensorMath):
 
     def cumsum(self, dim, *, dtype=None):
         """The running sums along dim (integers and bool as int64)."""
-        src = self if dtype is None else self.to(dtype)
+        src = reduce_source(self, dtype)
         return wrap(cg_cumsum((<_TensorBase>src).t, int_arg(dim, "cumsum", "dim")))
 
     def cumprod(self, dim, *, dtype=None):
         """The running products along dim (integers and bool as int64)."""
         if dtype is bool_:
             raise NotImplementedError("\"cumprod_out_cpu\" not implemented for 'Bool'")
-        src = self if dtype is None else self.to(dtype)
+        src = reduce_source(self, dtype)
         return wrap(cg_cumprod((<_TensorBase>src).t, int_dim(dim, "cumprod")))
 
     def cumsum_(self, dim, *, dtype=None):
@@ -406,7 +422,7 @@ cdef class _TensorReduce(_TensorMath):
 
     def nansum(self, dim=None, keepdim=False, *, dtype=None):
         """The sum with NaN taken as 0; the gradient is 0 at the NaNs."""
-        src = self if dtype is None else self.to(dtype)
+        src = reduce_source(self, dtype)
         cdef int64_t dims[8]
         cdef int n = reduce_dims(dim, dims)
         return wrap(cg_nansum((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
@@ -422,7 +438,7 @@ cdef class _TensorReduce(_TensorMath):
         return src.nansum(dim, keepdim) / (~src.isnan()).sum(dim, keepdim)
 
     def sum(self, dim=None, keepdim=False, *, dtype=None):
-        src = self if dtype is None else self.to(dtype)
+        src = reduce_source(self, dtype)
         cdef int64_t dims[8]
         cdef int n = reduce_dims(dim, dims)
         return wrap(cg_sum((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
@@ -435,7 +451,7 @@ cdef class _TensorReduce(_TensorMath):
         return wrap(cg_mean((<_TensorBase>src).t, dims if n >= 0 else NULL, n if n >= 0 else 0, keepdim))
 
     def prod(self, dim=None, keepdim=False, *, dtype=None):
-        src = self if dtype is None else self.to(dtype)
+        src = reduce_source(self, dtype)
         cdef int64_t d = 0
         if dim is not None:
             d = int_dim(dim, "prod")

@@ -341,8 +341,13 @@ cdef class _TensorShape(_TensorReduce):
         if len(src) != len(dst):
             raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should "
                                f"contain the same number of dims as destination ({dst} dims)")
-        src = [s + nd if s < 0 else s for s in src]
-        dst = [d + nd if d < 0 else d for d in dst]
+        src = [_wrap_dim(s, nd) for s in src]
+        dst = [_wrap_dim(d, nd) for d in dst]
+        for name, given, wrapped in (("source", source, src), ("destination", destination, dst)):
+            if len(set(wrapped)) != len(wrapped):
+                raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+        if nd == 0:
+            return wrap(cg_alias_view(self.t))
         order = [-1] * nd
         for s, d in zip(src, dst):
             order[d] = s
