@@ -271,7 +271,8 @@ cdef void function_ctx_release(void *ctx) noexcept nogil:
         _decref_later(<PyObject *>ctx)
 
 
-cdef object function_output(_FunctionCtx ctx, object o, set inputs, set dirty, set non_diff, uint32_t k):
+cdef object function_output(_FunctionCtx ctx, object o, set inputs, set input_bases, set dirty, set non_diff,
+                            uint32_t k):
     """Output k as the Function returns it: with the node as its history."""
     cdef _TensorBase t = <_TensorBase>o
     if id(o) in dirty:  # modified in place by forward: it takes the new history itself
@@ -279,6 +280,11 @@ cdef object function_output(_FunctionCtx ctx, object o, set inputs, set dirty, s
             raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
     elif id(o) in inputs or t.t.requires_grad or t.t.grad_fn != NULL:
         t = <_TensorBase>wrap(cg_detach(t.t))  # an input returned as is: a new alias
+    elif t.t.base != NULL and <size_t>t.t.base not in input_bases:
+        # a view of a tensor forward made: nobody else sees that base, so the output stands alone,
+        # and an in-place write into it is recorded on top of this node rather than on the base
+        cg_tensor_release(t.t.base)
+        t.t.base = NULL
     if id(o) in non_diff or not cg_dtype_is_floating(<cg_dtype>t.t.dtype):
         return t
     check(cg_function_set_output(ctx.node, t.t, k))
@@ -305,10 +311,12 @@ def _function_record(_FunctionCtx ctx, str name, tuple args, list outputs, dirty
     cdef cg_tensor **arr = NULL
     try:
         input_ids = {id(t) for t in tensors}
+        input_bases = {<size_t>((<_TensorBase>t).t.base if (<_TensorBase>t).t.base != NULL else (<_TensorBase>t).t)
+                       for t in tensors}
         dirty_ids = {id(t) for t in dirty}
         non_diff_ids = {id(t) for t in non_diff}
         for k, pos in enumerate(positions):
-            outputs[pos] = function_output(ctx, outputs[pos], input_ids, dirty_ids, non_diff_ids, k)
+            outputs[pos] = function_output(ctx, outputs[pos], input_ids, input_bases, dirty_ids, non_diff_ids, k)
         for t in saved:
             if t is not None and not isinstance(t, _TensorBase):
                 raise TypeError(f"save_for_backward can only save variables, but argument "
