@@ -60,6 +60,11 @@ def test_frombuffer_shares_the_bytes_and_may_require_grad():
         assert np.frombuffer(data)[1] == 2.5
 
 
+def test_frombuffer_refusals():
+    same(lambda T: T.frombuffer(memoryview(bytearray(16))[::2], dtype=T.float32))
+    same(lambda T: T.frombuffer(bytearray(16), dtype=T.int64, requires_grad=True))
+
+
 def test_frombuffer_of_a_dtype_cgrad_has_no_tensors_of():
     with pytest.raises(NotImplementedError, match="float16"):
         cgrad.frombuffer(bytearray(4), dtype=cgrad.float16)
@@ -75,6 +80,8 @@ def layout_of(t):
 def test_empty_permuted(size, layout):
     same(lambda T: layout_of(T.empty_permuted(size, layout)))
     same(lambda T: T.empty_permuted(size, layout, dtype=T.float64, requires_grad=True).requires_grad)
+    same(lambda T: T.empty_permuted(size, layout)._is_view())
+    same(lambda T: T.empty_permuted(size, layout, dtype=T.int64, requires_grad=True))
 
 
 def test_in_place_layout_functions_at_the_top_level():

@@ -793,6 +793,8 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
         view = memoryview(buffer)
     except TypeError:
         raise ValueError("object does not implement Python buffer protocol.") from None
+    if not view.contiguous:
+        raise RuntimeError("could not retrieve buffer from object")
     length, size = view.nbytes, dtype.itemsize
     if length <= 0 or count == 0:
         raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
@@ -816,6 +818,8 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
                       "a tensor. This type of warning will be suppressed for the rest of this program.",
                       UserWarning, stacklevel=2)
     out = _C.from_numpy(np.frombuffer(view, dtype=dtype.numpy_dtype, count=count, offset=offset))
+    if requires_grad and not dtype.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     return out.requires_grad_(True) if requires_grad else out
 
 
