@@ -5,21 +5,17 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import outcome
 
 import cgrad
 
 torch = pytest.importorskip("torch")
 
 
-def outcome(fn, lib):
-    """What fn(lib) gives, in terms both libraries share: a tensor's shape, dtype, autograd flags,
-    node and values (those of uninitialized memory left out), or the error's type and first line."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            r = fn(lib)
-    except Exception as e:  # noqa: BLE001  (the error is the result being compared)
-        return type(e).__name__, str(e).replace("torch", "cgrad").splitlines()[0]
+def summary(fn, lib):
+    """What fn(lib) gives, in terms both libraries share: a tensor's shape, dtype, autograd flags
+    and node, or the error's type and first line."""
+    r = outcome(fn, lib, first_line=True)
     if not isinstance(r, lib.Tensor):
         return r
     node = type(r.grad_fn).__name__ if r.grad_fn is not None else None
@@ -27,7 +23,7 @@ def outcome(fn, lib):
 
 
 def same(fn):
-    ours, theirs = outcome(fn, cgrad), outcome(fn, torch)
+    ours, theirs = summary(fn, cgrad), summary(fn, torch)
     assert ours == theirs
     return ours
 
@@ -105,7 +101,7 @@ def test_a_tensor_gives_its_alias(maker):
         a = T.ones(2, requires_grad=True)
         b = MAKERS[maker](T)(a)
         return b, b._base is a, b.data_ptr() == a.data_ptr()
-    ours, theirs = outcome(lambda T: alias(T)[1:], cgrad), outcome(lambda T: alias(T)[1:], torch)
+    ours, theirs = summary(lambda T: alias(T)[1:], cgrad), summary(lambda T: alias(T)[1:], torch)
     assert ours == theirs
     same(lambda T: alias(T)[0])
     same(lambda T: MAKERS[maker](T)(T.ones(2, dtype=T.float64)))  # Tensor keeps a tensor's dtype, the others refuse

@@ -2,24 +2,14 @@
 Tensor.as_subclass, the deprecated out-of-place resize, and the removed attributes that only
 warn or raise, each against torch."""
 import array
-import warnings
 
 import numpy as np
 import pytest
+from helpers import outcome
 
 import cgrad
 
 torch = pytest.importorskip("torch")
-
-
-def outcome(fn, lib):
-    """fn(lib), or its error as (type name, message with torch's name replaced by cgrad's)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn(lib)
-    except Exception as e:  # noqa: BLE001  (the error is the result being compared)
-        return type(e).__name__, str(e).replace("torch", "cgrad").replace("PyTorch", "cgrad")
 
 
 def same(fn):

@@ -616,9 +616,6 @@ cdef size_t lend(cg_storage *s) except? 0:
 
 cdef void give_back(cg_storage *s, size_t data) noexcept:
     """Ends an export that lend counted (GIL held)."""
-    if _lent is None:  # the interpreter is going away
-        cg_storage_release(s)
-        return
     key = (<size_t>s, data)
     cdef Py_ssize_t left = _lent.pop(key, 1) - 1
     if left > 0:
@@ -1618,8 +1615,10 @@ cdef class _TensorBase:
             return ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.BoolTensor")[self.t.dtype]
         if isinstance(dtype, str):
             dtype = _dtype_of_tensor_type(dtype)
-        elif type(dtype).__name__ == "tensortype":  # cgrad.FloatTensor, ...
-            dtype = dtype.dtype
+        else:
+            from cgrad._tensor_types import tensortype
+            if isinstance(dtype, tensortype):  # cgrad.FloatTensor, ...
+                dtype = dtype.dtype
         return self.to(dtype, memory_format=memory_format)
 
     def float(self, memory_format=preserve_format): return self.to(float32, memory_format=memory_format)

@@ -14,6 +14,7 @@ import numpy as np
 from cgrad import _C
 from cgrad._C import Tensor
 from cgrad._creation import full_like, tensor, zeros_like
+from cgrad._tensor_types import tensortype
 from cgrad.autograd.function import Function
 from cgrad.func import _flatten, _unflatten
 from cgrad.futures import Future  # noqa: F401  (cgrad.Future, as torch.Future)
@@ -756,7 +757,7 @@ def set_default_tensor_type(t, /):
         warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
                       "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
                       stacklevel=2)
-    if type(t).__name__ == "tensortype":  # cgrad.FloatTensor, ...
+    if isinstance(t, tensortype):  # cgrad.FloatTensor, ...
         t = "torch." + t.__name__
     if not isinstance(t, str):
         raise TypeError("invalid type object: only floating-point types are supported as the default type")
@@ -818,9 +819,9 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
                       "a tensor. This type of warning will be suppressed for the rest of this program.",
                       UserWarning, stacklevel=2)
     out = _C.from_numpy(np.frombuffer(view, dtype=dtype.numpy_dtype, count=count, offset=offset))
-    if requires_grad and not dtype.is_floating_point:
-        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-    return out.requires_grad_(True) if requires_grad else out
+    if requires_grad:
+        _C._require_grad_of_new(out)
+    return out
 
 
 def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None, requires_grad=False,
